@@ -1,0 +1,50 @@
+/* cache.h — the keyed instruction map: a subgraph with concrete shapes, plus everything
+ * that changes the code made for it, hashes to a key; the map holds one compiled kernel
+ * per key, in memory (and, with the persistent-cache work, on disk).  A process-wide,
+ * lock-guarded registry: every function here is thread-safe. */
+#ifndef MF_CACHE_H
+#define MF_CACHE_H
+
+#include "codegen/codegen.h"
+
+#define MF_CACHE_KEY_FORMAT 1
+#define MF_COMPILER_VERSION "mlufuse-0.1.0"
+
+typedef struct mf_cache_options {
+    const char *cpu; /* NULL: the host CPU */
+    int opt_level;   /* 3 by default */
+    int core_number; /* 1, 4 or 16 */
+} mf_cache_options;
+
+/* Key text and hash of one kernel request. */
+typedef struct mf_cache_key {
+    char hex[65];    /* SHA-256 of `text`, lowercase hex */
+    char *text;      /* components + canonical subgraph text; malloc'ed */
+    char *canonical; /* points into text: the subgraph's canonical .mfir */
+} mf_cache_key;
+
+/* Builds the key of sub (a standalone subgraph, see codegen.h) under opt. */
+mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
+                            const mf_cg_target *target, mf_cache_key *out);
+void mf_cache_key_free(mf_cache_key *k);
+
+/* A compiled kernel, owned by the map for the life of the process. */
+typedef struct mf_kernel {
+    char key[65];
+    mf_kernel_fn fn;
+    size_t scratch_bytes;
+    double compile_ms;
+} mf_kernel;
+
+/* The kernel for sub: from the map, or compiled now on a miss.  Several threads asking
+ * for one key at once wait for a single compilation. */
+mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out);
+
+typedef struct mf_cache_stats_internal {
+    uint64_t hits, misses, entries;
+    double compile_ms;
+} mf_cache_stats_internal;
+
+void mf_cache_stats_get(mf_cache_stats_internal *out);
+
+#endif

@@ -1,0 +1,135 @@
+/* kernel_map.c — the in-memory keyed instruction map.  One table for the process, guarded
+ * by one mutex; an entry is created in state COMPILING by the first thread that misses,
+ * which compiles outside the lock while later askers wait on a condition variable, so a
+ * key is compiled exactly once.  Entries are never removed (kernels stay linked). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+
+typedef enum entry_state { COMPILING, READY, FAILED } entry_state;
+
+typedef struct entry {
+    struct entry *next;
+    char *key_text; /* compared on every hit: a hash collision never runs the wrong code */
+    mf_kernel kernel;
+    entry_state state;
+    mf_status error;
+    char message[512];
+} entry;
+
+#define NBUCKETS 1024
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    entry *buckets[NBUCKETS];
+    mf_cache_stats_internal stats;
+} map = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}};
+
+/* The key is already a uniform hash: its first hex digits pick the bucket. */
+static entry **bucket(const char *hex)
+{
+    unsigned h = 0;
+    for (int i = 0; i < 3; i++)
+        h = h * 16 + (unsigned)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return &map.buckets[h % NBUCKETS];
+}
+
+static entry *find(const mf_cache_key *k)
+{
+    for (entry *e = *bucket(k->hex); e; e = e->next)
+        if (!strcmp(e->kernel.key, k->hex) && !strcmp(e->key_text, k->text))
+            return e;
+    return NULL;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Compiles and links sub into e; runs without the map lock. */
+static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options *opt,
+                          const mf_cg_target *target)
+{
+    double t0 = now_ms();
+    mf_cg_options cg = {target, opt->opt_level};
+    mf_cg_object obj;
+    mf_status s = mf_cg_compile(sub, &cg, &obj);
+    if (!s) {
+        s = mf_cg_load(&obj, &e->kernel.fn);
+        e->kernel.scratch_bytes = obj.scratch_bytes;
+        mf_cg_object_free(&obj);
+    }
+    e->kernel.compile_ms = now_ms() - t0;
+    e->error = s;
+    if (s)
+        snprintf(e->message, sizeof e->message, "%s", mf_last_error());
+}
+
+static mf_status entry_result(const entry *e, const mf_kernel **out)
+{
+    if (e->state == FAILED)
+        return mf_error(e->error, "%s", e->message);
+    *out = &e->kernel;
+    return MF_OK;
+}
+
+mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out)
+{
+    mf_cg_target target;
+    mf_status s = mf_cg_target_init(opt->cpu, &target);
+    mf_cache_key k;
+    if (!s)
+        s = mf_cache_key_make(sub, opt, &target, &k);
+    if (s)
+        return s;
+
+    pthread_mutex_lock(&map.lock);
+    entry *e = find(&k);
+    if (e) {
+        map.stats.hits++;
+        while (e->state == COMPILING)
+            pthread_cond_wait(&map.done, &map.lock);
+        s = entry_result(e, out);
+        pthread_mutex_unlock(&map.lock);
+        mf_cache_key_free(&k);
+        return s;
+    }
+    e = calloc(1, sizeof *e);
+    if (!e) {
+        pthread_mutex_unlock(&map.lock);
+        mf_cache_key_free(&k);
+        return mf_error(MF_ERR_NOMEM, "kernel cache: out of memory");
+    }
+    memcpy(e->kernel.key, k.hex, sizeof e->kernel.key);
+    e->key_text = k.text; /* the entry keeps the key text */
+    e->state = COMPILING;
+    e->next = *bucket(k.hex);
+    *bucket(k.hex) = e;
+    map.stats.misses++;
+    pthread_mutex_unlock(&map.lock);
+
+    compile_entry(e, sub, opt, &target);
+
+    pthread_mutex_lock(&map.lock);
+    e->state = e->error ? FAILED : READY;
+    map.stats.entries += !e->error;
+    map.stats.compile_ms += e->kernel.compile_ms;
+    pthread_cond_broadcast(&map.done);
+    s = entry_result(e, out);
+    pthread_mutex_unlock(&map.lock);
+    return s;
+}
+
+void mf_cache_stats_get(mf_cache_stats_internal *out)
+{
+    pthread_mutex_lock(&map.lock);
+    *out = map.stats;
+    pthread_mutex_unlock(&map.lock);
+}

@@ -1,0 +1,56 @@
+/* key.c — cache keys: SHA-256 (nettle) over the key-format version, compiler and LLVM
+ * versions, target triple, CPU name and features, optimization level, core_number and the
+ * subgraph's canonical .mfir (values renumbered, concrete shapes and attributes; weights
+ * are arguments, so their data is not part of it). */
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+
+mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
+                            const mf_cg_target *target, mf_cache_key *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < sub->nvalues; i++)
+        if (sub->values[i]->is_const && sub->values[i]->data && mf_type_numel(&sub->values[i]->type) > 16)
+            return mf_error(MF_ERR_INTERNAL, "cache key: subgraph @%s bakes in a large constant",
+                            sub->name);
+    char *canonical;
+    mf_status s = mf_graph_print(sub, 0, &canonical);
+    if (s)
+        return s;
+    char header[5120];
+    int n = snprintf(header, sizeof header,
+                     "key-format %d\ncompiler %s\nllvm %u.%u.%u\ntriple %s\ncpu %s\nfeatures %s\n"
+                     "opt %d\ncore_number %d\n",
+                     MF_CACHE_KEY_FORMAT, MF_COMPILER_VERSION, target->llvm_major,
+                     target->llvm_minor, target->llvm_patch, target->triple, target->cpu,
+                     target->features, opt->opt_level, opt->core_number);
+    size_t clen = strlen(canonical);
+    out->text = malloc((size_t)n + clen + 1);
+    if (!out->text) {
+        free(canonical);
+        return mf_error(MF_ERR_NOMEM, "cache key: out of memory");
+    }
+    memcpy(out->text, header, (size_t)n);
+    memcpy(out->text + n, canonical, clen + 1);
+    out->canonical = out->text + n;
+    free(canonical);
+
+    struct sha256_ctx ctx;
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_init(&ctx);
+    sha256_update(&ctx, (size_t)n + clen, (const uint8_t *)out->text);
+    sha256_digest(&ctx, sizeof digest, digest);
+    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
+        snprintf(out->hex + 2 * i, 3, "%02x", digest[i]);
+    return MF_OK;
+}
+
+void mf_cache_key_free(mf_cache_key *k)
+{
+    free(k->text);
+    memset(k, 0, sizeof *k);
+}

@@ -1,0 +1,172 @@
+/* cg_internal.h — internals shared by the files of codegen/: the lowering context (one LLVM
+ * module holding one kernel), the elementwise expression evaluator every lowering uses for
+ * prologues and epilogues, the vectorizable math functions, and small IR-building helpers.
+ * Only codegen/ includes this header (it pulls in llvm-c/). */
+#ifndef MF_CG_INTERNAL_H
+#define MF_CG_INTERNAL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "codegen.h"
+
+#define MF_CG_VW 16 /* lanes of one vector register (<16 x float>, a zmm) */
+
+/* One kernel under construction.  The ABI function unpacks args and calls `body`, whose
+ * pointer parameters (outputs, inputs, scratch) are noalias so that LLVM vectorizes
+ * without runtime alias checks. */
+typedef struct mf_cg_ctx {
+    LLVMContextRef C;
+    LLVMModuleRef M;
+    LLVMBuilderRef B;
+    LLVMValueRef body;           /* the internal function being filled */
+    LLVMTypeRef f32, i64, i32, i1, ptr;
+    LLVMValueRef part, nparts;   /* i64 parameters of body */
+    const mf_graph *g;
+    LLVMValueRef *out_ptr;       /* per graph output */
+    LLVMValueRef *in_ptr;        /* per graph input */
+    size_t scratch_bytes;
+} mf_cg_ctx;
+
+/* ---- helpers (codegen/lower.c) --------------------------------------------------------- */
+
+LLVMValueRef mf_cg_i64(mf_cg_ctx *c, int64_t v);
+/* A float constant of type ty (scalar float or <W x float>: splat). */
+LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v);
+LLVMValueRef mf_cg_iconst(mf_cg_ctx *c, LLVMTypeRef ty, int64_t v); /* i32 or <W x i32> */
+LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w);  /* w 1: elem itself */
+LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w);
+/* Calls overloaded intrinsic `name` (e.g. "llvm.fma") over type ty with n operands. */
+LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
+                          LLVMValueRef *ops);
+LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int ntys,
+                           LLVMTypeRef ret, int n, LLVMValueRef *ops);
+/* a*b + c with contraction allowed (one FMA). */
+LLVMValueRef mf_cg_fmuladd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d);
+LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx); /* float* + idx */
+
+/* A counted loop [lo, hi) stepping by step; iv is the i64 induction variable.  Between
+ * begin and end the builder is in the body; after end it is after the loop. */
+typedef struct mf_cg_loop {
+    LLVMBasicBlockRef head, body, exit;
+    LLVMValueRef iv;
+} mf_cg_loop;
+void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef hi);
+void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
+/* [*lo, *hi) = this partition's share of `total` work items, boundaries rounded to `align`. */
+void mf_cg_part_range(mf_cg_ctx *c, int64_t total, int64_t align, LLVMValueRef *lo,
+                      LLVMValueRef *hi);
+/* Unravels a flat index over dims[0..n) (row-major) into coords (i64 values). */
+void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
+                   LLVMValueRef *coords);
+int mf_cg_output_index(const mf_graph *g, const mf_value *v); /* -1 when not an output */
+int mf_cg_input_index(const mf_graph *g, const mf_value *v);  /* -1 when not an input */
+
+/* ---- the expression evaluator (codegen/expr.c) ------------------------------------------
+ * Evaluates an elementwise/view expression of graph values at one point of an iteration
+ * space ("loop dims"), for 1 lane (scalars) or MF_CG_VW lanes along one loop dim. */
+
+/* Where value v's elements are, relative to the loop dims: v's linear index is
+ * sum(coord[m] * s[m]); dim[j] names the loop dim that v's dim j follows (-1: always 0, the
+ * dim is broadcast; -2: unknown, after a reshape that splits or merges dims). */
+typedef struct mf_cg_map {
+    int64_t s[MF_MAX_RANK];
+    int dim[MF_MAX_RANK];
+} mf_cg_map;
+
+typedef struct mf_cg_point {
+    int nloop;
+    int64_t extent[MF_MAX_RANK];     /* size of each loop dim */
+    LLVMValueRef coord[MF_MAX_RANK]; /* i64; the lane dim's coord is the first lane's */
+    int lane;                        /* loop dim along the lanes, -1 for scalars */
+    unsigned width;                  /* 1 or MF_CG_VW */
+    LLVMValueRef mask;               /* <W x i1> of live lanes, or NULL: all */
+    /* Loop dims may be groups of a value space's dims (collapsed): strides in maps are
+     * over the `nspace` dims, and loop dim m reads the stride of space dim stride_of[m]. */
+    int nspace;
+    int stride_of[MF_MAX_RANK];
+    const mf_value *core;  /* value held in registers (an anchor's or reduction's result) */
+    LLVMValueRef core_val; /* its value at this point */
+    mf_cg_map core_map;    /* the only map under which core_val is valid */
+    /* memo of values evaluated at this point */
+    int nmemo;
+    struct {
+        const mf_value *v;
+        mf_cg_map m;
+        LLVMValueRef x;
+    } memo[64];
+} mf_cg_point;
+
+/* The identity map of a value of type t that spans the space dims (row-major strides,
+ * size-1 dims broadcast). */
+mf_cg_map mf_cg_map_for(const mf_type *t, int nspace, const int64_t *space);
+/* The map of a view's input of type it, given the view's output type ot and map om (same
+ * linear index; dims known when the non-1 dims agree, -2 otherwise). */
+void mf_cg_view_map(const mf_type *it, const mf_type *ot, const mf_cg_map *om, mf_cg_map *im);
+/* Fills the maps of every input of node n from the map of its output; MF_ERR_UNSUPPORTED
+ * when a broadcast follows a reshape that hides the dims. */
+mf_status mf_cg_input_maps(const mf_node *n, const mf_cg_map *out, int nspace,
+                           mf_cg_map *in_maps);
+/* Visits every graph input reached from v (stopping at core) with its map, so lowerings
+ * can choose loop shapes before emitting code. */
+typedef void (*mf_cg_leaf_fn)(void *ctx, const mf_value *leaf, const mf_cg_map *m);
+mf_status mf_cg_visit_leaves(const mf_value *v, const mf_value *core, const mf_cg_map *m,
+                             int nspace, mf_cg_leaf_fn fn, void *ctx);
+/* The value of v at point p (float or <W x float>). */
+mf_status mf_cg_eval(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_cg_map *m,
+                     LLVMValueRef *out);
+/* Stores x (of point p's width) to float* base at linear offset sum(coord*s), masked. */
+void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                 LLVMValueRef x);
+LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m);
+/* Is v elementwise in the sense of the evaluator (an elementwise or view op's output)? */
+bool mf_cg_is_pointwise(mf_op op);
+
+/* ---- math (codegen/math.c): vectorizable polynomials on float or <W x float> ------------ */
+
+LLVMValueRef mf_cg_exp(mf_cg_ctx *c, LLVMValueRef x);
+LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x);
+LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x);
+LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x);
+
+/* ---- lowerings -------------------------------------------------------------------------- */
+
+/* Fills body for the whole subgraph (codegen/lower.c picks one of the below). */
+mf_status mf_cg_lower(mf_cg_ctx *c);
+/* Stores every output in outs[0..n) by one loop nest per output shape (lower_elementwise.c). */
+mf_status mf_cg_lower_elementwise(mf_cg_ctx *c, int n, const mf_value *const *outs);
+/* Evaluates and stores the outputs in epi[0..n) at point p, whose loop dims are the core's
+ * output dims (the epilogue of an anchor or reduction). */
+mf_status mf_cg_store_epilogue(mf_cg_ctx *c, mf_cg_point *p, int n,
+                               const mf_value *const *epi);
+mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi,
+                           const mf_value *const *epi);
+mf_status mf_cg_lower_matmul(mf_cg_ctx *c, const mf_node *n, int nepi,
+                             const mf_value *const *epi);
+mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi,
+                             const mf_value *const *epi);
+mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi,
+                             const mf_value *const *epi);
+
+/* The direct-convolution tile engine shared by conv2d and matmul (lower_conv.c): out[b,
+ * oc, oy, ox] = sum over ic, ky, kx of w[b?, oc, ic, ky, kx] * x[b, ic, iy, ix]. */
+typedef struct mf_cg_conv_geom {
+    int64_t batch, cin, h, w, cout, kh, kw, oh, ow;
+    int64_t sh, sw, ph, pw, dh, dw, groups;
+    /* batch dims (the output's leading dims): per dim its size and the element stride
+     * of x and of w along it (0 where that operand is broadcast) */
+    int nbd;
+    int64_t bshape[MF_MAX_RANK], bx_stride[MF_MAX_RANK], bw_stride[MF_MAX_RANK];
+    LLVMValueRef x, wt, bias; /* float* (bias may be NULL) */
+    /* matmul: w is the left operand [rows = cout][K = cin] and x the right [K][ow]; the
+     * output has no h dim.  conv: output [batch, cout, oh, ow]. */
+    bool is_matmul;
+} mf_cg_conv_geom;
+/* The buffer of input i of anchor n (looking through views); NULL with an error set when
+ * it is computed inside the subgraph. */
+LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i);
+mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
+                          int nepi, const mf_value *const *epi);
+
+#endif

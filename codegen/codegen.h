@@ -1,0 +1,59 @@
+/* codegen.h — the code generator's interface to the layers above: the target a kernel is
+ * compiled for (part of every cache key), and the compilation of one MLU subgraph, with
+ * concrete shapes, to object code and to a callable kernel.  Only codegen/ includes llvm-c/.
+ *
+ * A subgraph reaches codegen as a standalone mf_graph: its inputs are the values it reads
+ * (activations first, then what were constants in the model — weights are arguments, never
+ * baked into code, so same-shaped layers share one kernel), its outputs the values used
+ * outside it, and no constants with data.  The kernel ABI (DESIGN.md):
+ *     void kernel(void *const *args, int64_t part, int64_t nparts);
+ * args = outputs (graph output order), then inputs (graph input order), then one scratch
+ * buffer of scratch_bytes when that is non-zero; the kernel computes partition `part` of
+ * `nparts` and partitions never write the same bytes.  Output buffers must not overlap
+ * input buffers (the kernel's pointers are noalias). */
+#ifndef MF_CODEGEN_H
+#define MF_CODEGEN_H
+
+#include "ir/ir.h"
+
+typedef struct mf_cg_target {
+    char triple[64];
+    char cpu[64];        /* LLVM CPU name, e.g. "znver4": the seed's core_version */
+    char features[4096]; /* LLVM feature string, e.g. "+avx2,+avx512f,..." */
+    unsigned llvm_major, llvm_minor, llvm_patch;
+} mf_cg_target;
+
+/* Describes the host (cpu NULL) or a named LLVM CPU with the host's triple, and checks
+ * that LLVM can create a target machine for it.  Thread-safe. */
+mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
+
+typedef void (*mf_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
+
+typedef struct mf_cg_options {
+    const mf_cg_target *target; /* NULL: the host */
+    int opt_level;              /* 0..3, default pipeline default<O3> at 3 */
+} mf_cg_options;
+
+/* Object code of one kernel, as the cache stores it. */
+typedef struct mf_cg_object {
+    void *data; /* malloc'ed ELF object; freed by mf_cg_object_free */
+    size_t size;
+    char symbol[64];      /* the kernel's name inside the object */
+    size_t scratch_bytes; /* size of the scratch argument, 0 for none */
+    double compile_ms;
+} mf_cg_object;
+
+/* Lowers sub to LLVM IR, optimizes it and emits object code.  Thread-safe (each call uses
+ * its own LLVM context and target machine).  MF_ERR_UNSUPPORTED names the first node that
+ * has no lowering. */
+mf_status mf_cg_compile(const mf_graph *sub, const mf_cg_options *opt, mf_cg_object *out);
+void mf_cg_object_free(mf_cg_object *obj);
+/* Debugging and tests: the same compilation, emitting assembly text (malloc'ed, the caller
+ * frees it) instead of an object. */
+mf_status mf_cg_compile_asm(const mf_graph *sub, const mf_cg_options *opt, char **text);
+
+/* Links object code into the process (one shared ORC LLJIT; adding and looking up are
+ * serialized by a lock, so any thread may call it) and returns the kernel's address. */
+mf_status mf_cg_load(const mf_cg_object *obj, mf_kernel_fn *out);
+
+#endif

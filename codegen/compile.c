@@ -1,0 +1,284 @@
+/* compile.c — one subgraph to object code: a fresh LLVM context and target machine per
+ * call (so compiles run in parallel), the kernel's ABI wrapper around a noalias body that
+ * the lowerings fill, the default<O3> pipeline, and emission of a PIC object (or, for
+ * tests and debugging, assembly text). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "cg_internal.h"
+
+static atomic_ulong kernel_counter;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A name unique across processes too (objects from the disk cache share one JIT with
+ * freshly compiled ones): a hash of the subgraph's ops and shapes, the pid, a counter. */
+static void kernel_name(const mf_graph *g, char *buf, size_t cap)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < g->nvalues; i++) {
+        const mf_value *v = g->values[i];
+        h = (h ^ (uint64_t)(v->producer ? v->producer->op + 1 : 0)) * 1099511628211ull;
+        for (int d = 0; d < v->type.rank; d++)
+            h = (h ^ (uint64_t)v->type.shape[d]) * 1099511628211ull;
+    }
+    unsigned long n = atomic_fetch_add(&kernel_counter, 1);
+    snprintf(buf, cap, "mf_k_%016llx_%x_%lu", (unsigned long long)h, (unsigned)getpid(), n);
+}
+
+static mf_status make_tm(const mf_cg_options *opt, LLVMTargetMachineRef *tm)
+{
+    mf_cg_target host;
+    const mf_cg_target *t = opt ? opt->target : NULL;
+    if (!t) {
+        mf_status s = mf_cg_target_init(NULL, &host);
+        if (s)
+            return s;
+        t = &host;
+    } else {
+        mf_cg_target tmp; /* makes sure LLVM's native target is initialized */
+        mf_status s = mf_cg_target_init(t->cpu, &tmp);
+        if (s)
+            return s;
+    }
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(t->triple, &target, &err)) {
+        mf_status s = mf_error(MF_ERR_UNSUPPORTED, "LLVM target %s: %s", t->triple, err);
+        LLVMDisposeMessage(err);
+        return s;
+    }
+    *tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
+                                  LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+    if (!*tm)
+        return mf_error(MF_ERR_UNSUPPORTED, "LLVM cannot target cpu '%s'", t->cpu);
+    return MF_OK;
+}
+
+static void add_noalias(mf_cg_ctx *c, LLVMValueRef f, unsigned idx)
+{
+    unsigned k = LLVMGetEnumAttributeKindForName("noalias", 7);
+    LLVMAddAttributeAtIndex(f, idx, LLVMCreateEnumAttribute(c->C, k, 0));
+}
+
+/* The body: void body(ptr noalias x nptr, i64 part, i64 nparts). */
+static void make_body(mf_cg_ctx *c, int nptr)
+{
+    LLVMTypeRef *pt = malloc(sizeof *pt * (size_t)(nptr + 2));
+    for (int i = 0; i < nptr; i++)
+        pt[i] = c->ptr;
+    pt[nptr] = c->i64;
+    pt[nptr + 1] = c->i64;
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->C), pt, (unsigned)nptr + 2, 0);
+    free(pt);
+    c->body = LLVMAddFunction(c->M, "mf_body", fty);
+    LLVMSetLinkage(c->body, LLVMInternalLinkage);
+    for (int i = 0; i < nptr; i++)
+        add_noalias(c, c->body, (unsigned)i + 1);
+    c->part = LLVMGetParam(c->body, (unsigned)nptr);
+    c->nparts = LLVMGetParam(c->body, (unsigned)nptr + 1);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->C, c->body, "entry");
+    LLVMPositionBuilderAtEnd(c->B, entry);
+    int nout = c->g->noutputs;
+    for (int i = 0; i < nout; i++)
+        c->out_ptr[i] = LLVMGetParam(c->body, (unsigned)i);
+    for (int i = 0; i < c->g->ninputs; i++)
+        c->in_ptr[i] = LLVMGetParam(c->body, (unsigned)(nout + i));
+}
+
+/* The exported ABI function: loads args[i] and calls the body. */
+static void make_wrapper(mf_cg_ctx *c, const char *name, int nptr)
+{
+    LLVMTypeRef pt[3] = {c->ptr, c->i64, c->i64};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->C), pt, 3, 0);
+    LLVMValueRef f = LLVMAddFunction(c->M, name, fty);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->C, f, "entry");
+    LLVMPositionBuilderAtEnd(c->B, entry);
+    LLVMValueRef *av = malloc(sizeof *av * (size_t)(nptr + 2));
+    LLVMValueRef args = LLVMGetParam(f, 0);
+    for (int i = 0; i < nptr; i++) {
+        LLVMValueRef idx = mf_cg_i64(c, i);
+        LLVMValueRef slot = LLVMBuildGEP2(c->B, c->ptr, args, &idx, 1, "");
+        av[i] = LLVMBuildLoad2(c->B, c->ptr, slot, "");
+    }
+    av[nptr] = LLVMGetParam(f, 1);
+    av[nptr + 1] = LLVMGetParam(f, 2);
+    LLVMBuildCall2(c->B, LLVMGlobalGetValueType(c->body), c->body, av, (unsigned)nptr + 2, "");
+    LLVMBuildRetVoid(c->B);
+    free(av);
+}
+
+static void ctx_init(mf_cg_ctx *c, const mf_graph *g)
+{
+    memset(c, 0, sizeof *c);
+    c->g = g;
+    c->C = LLVMContextCreate();
+    c->M = LLVMModuleCreateWithNameInContext("mf_kernel", c->C);
+    c->B = LLVMCreateBuilderInContext(c->C);
+    c->f32 = LLVMFloatTypeInContext(c->C);
+    c->i64 = LLVMInt64TypeInContext(c->C);
+    c->i32 = LLVMInt32TypeInContext(c->C);
+    c->i1 = LLVMInt1TypeInContext(c->C);
+    c->ptr = LLVMPointerTypeInContext(c->C, 0);
+    c->out_ptr = calloc((size_t)g->noutputs + 1, sizeof *c->out_ptr);
+    c->in_ptr = calloc((size_t)g->ninputs + 1, sizeof *c->in_ptr);
+}
+
+static void ctx_free(mf_cg_ctx *c)
+{
+    free(c->out_ptr);
+    free(c->in_ptr);
+    if (c->B)
+        LLVMDisposeBuilder(c->B);
+    if (c->M)
+        LLVMDisposeModule(c->M);
+    if (c->C)
+        LLVMContextDispose(c->C);
+}
+
+static mf_status check_graph(const mf_graph *g)
+{
+    for (int i = 0; i < g->nvalues; i++) {
+        const mf_value *v = g->values[i];
+        if (v->type.dtype != MF_F32)
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: value %%%s is %s; only f32 is lowered",
+                            v->name ? v->name : "?", mf_dtype_name(v->type.dtype));
+        if (v->is_const)
+            return mf_error(MF_ERR_UNSUPPORTED,
+                            "codegen: constant %%%s inside a subgraph (pass it as an input)",
+                            v->name ? v->name : "?");
+    }
+    if (g->noutputs < 1)
+        return mf_error(MF_ERR_INVALID, "codegen: subgraph has no outputs");
+    return MF_OK;
+}
+
+/* Lowers g into c's module as the kernel `name` and optimizes it. */
+static mf_status build_module(mf_cg_ctx *c, const mf_graph *g, LLVMTargetMachineRef tm,
+                              int opt_level, const char *name)
+{
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(c->M, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(c->M, dl);
+    LLVMDisposeTargetData(dl);
+
+    int nptr = g->noutputs + g->ninputs;
+    make_body(c, nptr);
+    mf_status s = mf_cg_lower(c);
+    if (s)
+        return s;
+    LLVMBuildRetVoid(c->B);
+    if (c->scratch_bytes)
+        return mf_error(MF_ERR_INTERNAL, "codegen: scratch is not wired");
+    make_wrapper(c, name, nptr);
+
+    char *msg = NULL;
+    if (LLVMVerifyModule(c->M, LLVMReturnStatusAction, &msg)) {
+        s = mf_error(MF_ERR_INTERNAL, "codegen: invalid IR for %s: %.400s", name, msg);
+        LLVMDisposeMessage(msg);
+        return s;
+    }
+    LLVMDisposeMessage(msg);
+    char pipeline[32];
+    snprintf(pipeline, sizeof pipeline, "default<O%d>", opt_level);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef err = LLVMRunPasses(c->M, pipeline, tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (err) {
+        char *em = LLVMGetErrorMessage(err);
+        s = mf_error(MF_ERR_INTERNAL, "codegen: passes failed: %s", em);
+        LLVMDisposeErrorMessage(em);
+        return s;
+    }
+    return MF_OK;
+}
+
+static mf_status emit(mf_cg_ctx *c, LLVMTargetMachineRef tm, LLVMCodeGenFileType kind,
+                      LLVMMemoryBufferRef *buf)
+{
+    char *msg = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, c->M, kind, &msg, buf)) {
+        mf_status s = mf_error(MF_ERR_INTERNAL, "codegen: emission failed: %s", msg);
+        LLVMDisposeMessage(msg);
+        return s;
+    }
+    return MF_OK;
+}
+
+static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
+                            LLVMCodeGenFileType kind, mf_cg_object *out)
+{
+    if (!sub || !out)
+        return mf_error(MF_ERR_INVALID, "mf_cg_compile: NULL argument");
+    memset(out, 0, sizeof *out);
+    mf_status s = check_graph(sub);
+    if (s)
+        return s;
+    double t0 = now_ms();
+    LLVMTargetMachineRef tm = NULL;
+    s = make_tm(opt, &tm);
+    if (s)
+        return s;
+    int level = opt && opt->opt_level >= 0 && opt->opt_level <= 3 ? opt->opt_level : 3;
+    mf_cg_ctx c;
+    ctx_init(&c, sub);
+    kernel_name(sub, out->symbol, sizeof out->symbol);
+    LLVMMemoryBufferRef buf = NULL;
+    s = build_module(&c, sub, tm, level, out->symbol);
+    if (!s)
+        s = emit(&c, tm, kind, &buf);
+    if (!s) {
+        out->size = LLVMGetBufferSize(buf);
+        out->data = malloc(out->size + 1);
+        if (!out->data) {
+            s = mf_error(MF_ERR_NOMEM, "codegen: out of memory for a %zu-byte object", out->size);
+        } else {
+            memcpy(out->data, LLVMGetBufferStart(buf), out->size);
+            ((char *)out->data)[out->size] = 0;
+        }
+        LLVMDisposeMemoryBuffer(buf);
+    }
+    out->scratch_bytes = c.scratch_bytes;
+    ctx_free(&c);
+    LLVMDisposeTargetMachine(tm);
+    out->compile_ms = now_ms() - t0;
+    if (s)
+        mf_cg_object_free(out);
+    return s;
+}
+
+mf_status mf_cg_compile(const mf_graph *sub, const mf_cg_options *opt, mf_cg_object *out)
+{
+    return compile_to(sub, opt, LLVMObjectFile, out);
+}
+
+mf_status mf_cg_compile_asm(const mf_graph *sub, const mf_cg_options *opt, char **text)
+{
+    mf_cg_object o;
+    mf_status s = compile_to(sub, opt, LLVMAssemblyFile, &o);
+    *text = s ? NULL : o.data;
+    return s;
+}
+
+void mf_cg_object_free(mf_cg_object *obj)
+{
+    if (!obj)
+        return;
+    free(obj->data);
+    obj->data = NULL;
+    obj->size = 0;
+}

@@ -1,0 +1,469 @@
+/* expr.c — the elementwise expression evaluator: the value of a graph value at one point of
+ * an iteration space, built from loads of graph inputs (contiguous, broadcast or strided)
+ * through elementwise and view ops, for one lane or a vector of lanes.  Maps say where each
+ * value's elements lie relative to the loop dims, so broadcasting costs nothing: a
+ * broadcast dim simply has stride 0.  Every lowering uses it for prologues and epilogues. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+bool mf_cg_is_pointwise(mf_op op)
+{
+    mf_op_kind k = mf_op_get(op)->kind;
+    return mf_op_get(op)->has_mlu && (k == MF_KIND_ELEMENTWISE || k == MF_KIND_VIEW);
+}
+
+static int64_t contig_stride(const mf_type *t, int j)
+{
+    int64_t s = 1;
+    for (int i = t->rank - 1; i > j; i--)
+        s *= t->shape[i];
+    return s;
+}
+
+mf_cg_map mf_cg_map_for(const mf_type *t, int nspace, const int64_t *space)
+{
+    mf_cg_map m;
+    memset(&m, 0, sizeof m);
+    for (int j = 0; j < t->rank; j++) {
+        int d = j + (nspace - t->rank);
+        if (d < 0 || t->shape[j] == 1 || space[d] == 1) {
+            m.dim[j] = -1;
+            continue;
+        }
+        m.dim[j] = d;
+        m.s[d] = contig_stride(t, j);
+    }
+    return m;
+}
+
+/* Map of an input of type it read by a value of type ot with map om (numpy broadcast). */
+static mf_status broadcast_map(const mf_type *it, const mf_type *ot, const mf_cg_map *om,
+                               mf_cg_map *im)
+{
+    if (mf_type_equal(it, ot)) {
+        *im = *om;
+        return MF_OK;
+    }
+    memset(im, 0, sizeof *im);
+    for (int i = 0; i < it->rank; i++) {
+        int j = i + (ot->rank - it->rank);
+        if (it->shape[i] == 1 || om->dim[j] == -1) {
+            im->dim[i] = -1;
+            continue;
+        }
+        if (om->dim[j] == -2)
+            return mf_error(MF_ERR_UNSUPPORTED,
+                            "codegen: a broadcast after a reshape that splits or merges dims");
+        im->dim[i] = om->dim[j];
+        im->s[om->dim[j]] += contig_stride(it, i);
+    }
+    return MF_OK;
+}
+
+/* A view keeps the linear index; dims are known again when the non-1 dims agree. */
+void mf_cg_view_map(const mf_type *it, const mf_type *ot, const mf_cg_map *om, mf_cg_map *im)
+{
+    memcpy(im->s, om->s, sizeof im->s);
+    int od[MF_MAX_RANK], n_o = 0, n_i = 0;
+    for (int j = 0; j < ot->rank; j++)
+        if (ot->shape[j] != 1)
+            od[n_o++] = om->dim[j];
+    bool same = true;
+    for (int i = 0, k = 0; i < it->rank; i++) {
+        if (it->shape[i] == 1)
+            continue;
+        n_i++;
+        int j = 0, cnt = 0;
+        for (j = 0; j < ot->rank; j++)
+            if (ot->shape[j] != 1 && cnt++ == k)
+                break;
+        if (k >= n_o || ot->shape[j] != it->shape[i])
+            same = false;
+        k++;
+    }
+    same = same && n_i == n_o;
+    for (int i = 0, k = 0; i < it->rank; i++)
+        im->dim[i] = it->shape[i] == 1 ? -1 : same ? od[k++] : -2;
+}
+
+mf_status mf_cg_input_maps(const mf_node *n, const mf_cg_map *out, int nspace,
+                           mf_cg_map *in_maps)
+{
+    const mf_type *ot = &n->outputs[0]->type;
+    if (mf_op_get(n->op)->kind == MF_KIND_VIEW) {
+        mf_cg_view_map(&n->inputs[0]->type, ot, out, &in_maps[0]);
+        return MF_OK;
+    }
+    if (n->op == MF_OP_BATCH_NORM) {
+        in_maps[0] = *out;
+        mf_cg_map cm;
+        memset(&cm, 0, sizeof cm);
+        int d = out->dim[1];
+        if (d == -2)
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: batch_norm after a merging reshape");
+        cm.dim[0] = d;
+        if (d >= 0)
+            cm.s[d] = 1;
+        for (int i = 1; i < 5; i++)
+            in_maps[i] = cm;
+        return MF_OK;
+    }
+    for (int i = 0; i < n->ninputs; i++) {
+        mf_status s = broadcast_map(&n->inputs[i]->type, ot, out, &in_maps[i]);
+        if (s)
+            return s;
+    }
+    return MF_OK;
+}
+
+static mf_status unsupported_node(const mf_node *n)
+{
+    return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) cannot be fused here", n->id,
+                    mf_op_get(n->op)->name);
+}
+
+static bool has_unknown_dims(const mf_type *t, const mf_cg_map *m)
+{
+    for (int j = 0; j < t->rank; j++)
+        if (m->dim[j] == -2)
+            return true;
+    return false;
+}
+
+mf_status mf_cg_visit_leaves(const mf_value *v, const mf_value *core, const mf_cg_map *m,
+                             int nspace, mf_cg_leaf_fn fn, void *ctx)
+{
+    if (v == core)
+        return MF_OK;
+    if (!v->producer) {
+        fn(ctx, v, m);
+        return MF_OK;
+    }
+    const mf_node *n = v->producer;
+    if (!mf_cg_is_pointwise(n->op))
+        return unsupported_node(n);
+    mf_cg_map im[8];
+    if (n->ninputs > 8)
+        return unsupported_node(n);
+    mf_status s = mf_cg_input_maps(n, m, nspace, im);
+    if (!s && mf_op_get(n->op)->kind == MF_KIND_VIEW && has_unknown_dims(&n->inputs[0]->type, im)) {
+        s = mf_cg_visit_leaves(n->inputs[0], core, &im[0], nspace, fn, ctx);
+        if (s == MF_ERR_UNSUPPORTED) { /* evaluated from unravelled coordinates */
+            fn(ctx, n->inputs[0], &im[0]);
+            s = MF_OK;
+        }
+        return s;
+    }
+    for (int i = 0; i < n->ninputs && !s; i++)
+        s = mf_cg_visit_leaves(n->inputs[i], core, &im[i], nspace, fn, ctx);
+    return s;
+}
+
+static void ignore_leaf(void *ctx, const mf_value *leaf, const mf_cg_map *m)
+{
+}
+
+/* ---- loads and stores ------------------------------------------------------------------- */
+
+static int64_t loop_stride(const mf_cg_point *p, const mf_cg_map *m, int d)
+{
+    return p->stride_of[d] < 0 ? 0 : m->s[p->stride_of[d]];
+}
+
+/* Element offset of the point's first lane. */
+static LLVMValueRef offset(mf_cg_ctx *c, mf_cg_point *p, const mf_cg_map *m)
+{
+    LLVMValueRef off = mf_cg_i64(c, 0);
+    for (int d = 0; d < p->nloop; d++) {
+        int64_t s = loop_stride(p, m, d);
+        if (s)
+            off = LLVMBuildAdd(c->B, off, LLVMBuildMul(c->B, p->coord[d], mf_cg_i64(c, s), ""),
+                               "");
+    }
+    return off;
+}
+
+/* Vector of pointers base + off + lane * ls. */
+static LLVMValueRef lane_ptrs(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, LLVMValueRef off,
+                              int64_t ls)
+{
+    LLVMValueRef idx[MF_CG_VW];
+    for (int i = 0; i < MF_CG_VW; i++)
+        idx[i] = LLVMConstInt(c->i64, (unsigned long long)(i * ls), 1);
+    LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, off, p->width),
+                                      LLVMConstVector(idx, p->width), "");
+    return LLVMBuildGEP2(c->B, c->f32, base, &lanes, 1, "");
+}
+
+static LLVMValueRef all_true(mf_cg_ctx *c, unsigned w)
+{
+    return mf_cg_splat(c, LLVMConstInt(c->i1, 1, 0), w);
+}
+
+LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m)
+{
+    LLVMValueRef off = offset(c, p, m);
+    LLVMValueRef ptr = mf_cg_gep(c, base, off);
+    if (p->width == 1)
+        return LLVMBuildLoad2(c->B, c->f32, ptr, "");
+    int64_t ls = p->lane < 0 ? 0 : loop_stride(p, m, p->lane);
+    LLVMTypeRef vt = mf_cg_vec(c, c->f32, p->width);
+    if (ls == 0)
+        return mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, ptr, ""), p->width);
+    if (ls == 1 && !p->mask) {
+        LLVMValueRef x = LLVMBuildLoad2(c->B, vt, ptr, "");
+        LLVMSetAlignment(x, 4);
+        return x;
+    }
+    LLVMValueRef mask = p->mask ? p->mask : all_true(c, p->width);
+    LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
+    if (ls == 1) {
+        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), mask, zero};
+        LLVMTypeRef tys[2] = {vt, c->ptr};
+        return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
+    }
+    LLVMValueRef ptrs = lane_ptrs(c, p, base, off, ls);
+    LLVMValueRef ops[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), mask, zero};
+    LLVMTypeRef tys[2] = {vt, LLVMTypeOf(ptrs)};
+    return mf_cg_intrin2(c, "llvm.masked.gather", tys, 2, vt, 4, ops);
+}
+
+void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                 LLVMValueRef x)
+{
+    LLVMValueRef off = offset(c, p, m);
+    LLVMValueRef ptr = mf_cg_gep(c, base, off);
+    if (p->width == 1) {
+        LLVMBuildStore(c->B, x, ptr);
+        return;
+    }
+    int64_t ls = loop_stride(p, m, p->lane);
+    LLVMTypeRef vt = LLVMTypeOf(x);
+    if (ls == 1 && !p->mask) {
+        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
+        return;
+    }
+    LLVMValueRef mask = p->mask ? p->mask : all_true(c, p->width);
+    LLVMTypeRef vd = LLVMVoidTypeInContext(c->C);
+    if (ls == 1) {
+        LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
+        LLVMTypeRef tys[2] = {vt, c->ptr};
+        mf_cg_intrin2(c, "llvm.masked.store", tys, 2, vd, 4, ops);
+        return;
+    }
+    LLVMValueRef ptrs = lane_ptrs(c, p, base, off, ls);
+    LLVMValueRef ops[4] = {x, ptrs, LLVMConstInt(c->i32, 4, 0), mask};
+    LLVMTypeRef tys[2] = {vt, LLVMTypeOf(ptrs)};
+    mf_cg_intrin2(c, "llvm.masked.scatter", tys, 2, vd, 4, ops);
+}
+
+/* ---- ops ---------------------------------------------------------------------------------- */
+
+static LLVMValueRef fcmp(mf_cg_ctx *c, LLVMRealPredicate pr, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->B, pr, a, b, "");
+}
+
+static LLVMValueRef sel(mf_cg_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->B, cond, a, b, "");
+}
+
+static double attr_f(const mf_node *n, const char *name)
+{
+    return mf_attr_float(n->op, n->attrs, name);
+}
+
+/* x < lo ? lo : x > hi ? hi : x, NaN passing through (PyTorch's clamp). */
+static LLVMValueRef clamp(mf_cg_ctx *c, LLVMValueRef x, double lo, double hi)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    if (hi < INFINITY)
+        x = sel(c, fcmp(c, LLVMRealOGT, x, mf_cg_fconst(c, t, hi)), mf_cg_fconst(c, t, hi), x);
+    if (lo > -INFINITY)
+        x = sel(c, fcmp(c, LLVMRealOLT, x, mf_cg_fconst(c, t, lo)), mf_cg_fconst(c, t, lo), x);
+    return x;
+}
+
+/* a + alpha*b (sub passes -alpha), contracted to one FMA when alpha != 1. */
+static LLVMValueRef add_alpha(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, double alpha)
+{
+    if (alpha == 1.0)
+        return LLVMBuildFAdd(c->B, a, b, "");
+    if (alpha == -1.0)
+        return LLVMBuildFSub(c->B, a, b, "");
+    return mf_cg_fmuladd(c, b, mf_cg_fconst(c, LLVMTypeOf(b), (float)alpha), a);
+}
+
+static LLVMValueRef batch_norm(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    LLVMTypeRef t = LLVMTypeOf(in[0]);
+    LLVMValueRef veps = LLVMBuildFAdd(c->B, in[4], mf_cg_fconst(c, t, (float)attr_f(n, "eps")), "");
+    LLVMValueRef sd = mf_cg_intrin(c, "llvm.sqrt", t, 1, &veps);
+    LLVMValueRef scale = LLVMBuildFDiv(c->B, in[1], sd, "");
+    LLVMValueRef xc = LLVMBuildFSub(c->B, in[0], in[3], "");
+    return mf_cg_fmuladd(c, xc, scale, in[2]);
+}
+
+static LLVMValueRef hardswish(mf_cg_ctx *c, LLVMValueRef x)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef r = clamp(c, LLVMBuildFAdd(c->B, x, mf_cg_fconst(c, t, 3.0), ""), 0.0, 6.0);
+    return LLVMBuildFDiv(c->B, LLVMBuildFMul(c->B, x, r, ""), mf_cg_fconst(c, t, 6.0), "");
+}
+
+static LLVMValueRef hardsigmoid(mf_cg_ctx *c, const mf_node *n, LLVMValueRef x)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef r = LLVMBuildFMul(c->B, x, mf_cg_fconst(c, t, (float)attr_f(n, "alpha")), "");
+    r = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, (float)attr_f(n, "beta")), "");
+    return clamp(c, r, 0.0, 1.0);
+}
+
+static LLVMValueRef unary(mf_cg_ctx *c, const mf_node *n, LLVMValueRef x)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef zero = mf_cg_fconst(c, t, 0.0);
+    switch (n->op) {
+    case MF_OP_RELU: return sel(c, fcmp(c, LLVMRealOLT, x, zero), zero, x);
+    case MF_OP_CLAMP: return clamp(c, x, (float)attr_f(n, "min"), (float)attr_f(n, "max"));
+    case MF_OP_LEAKY_RELU:
+        return sel(c, fcmp(c, LLVMRealOGT, x, zero), x,
+                   LLVMBuildFMul(c->B, x, mf_cg_fconst(c, t, (float)attr_f(n, "negative_slope")), ""));
+    case MF_OP_SIGMOID: return mf_cg_sigmoid(c, x);
+    case MF_OP_TANH: return mf_cg_tanh(c, x);
+    case MF_OP_HARDSWISH: return hardswish(c, x);
+    case MF_OP_HARDSIGMOID: return hardsigmoid(c, n, x);
+    case MF_OP_EXP: return mf_cg_exp(c, x);
+    case MF_OP_LOG: return mf_cg_log(c, x);
+    case MF_OP_NEG: return LLVMBuildFNeg(c->B, x, "");
+    case MF_OP_ABS: return mf_cg_intrin(c, "llvm.fabs", t, 1, &x);
+    case MF_OP_SQRT: return mf_cg_intrin(c, "llvm.sqrt", t, 1, &x);
+    default: return NULL;
+    }
+}
+
+/* The op of node n on its evaluated inputs; NULL when n has no lowering. */
+static LLVMValueRef apply(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    if (mf_op_get(n->op)->kind == MF_KIND_VIEW)
+        return in[0];
+    switch (n->op) {
+    case MF_OP_ADD: return add_alpha(c, in[0], in[1], (float)attr_f(n, "alpha"));
+    case MF_OP_SUB: return add_alpha(c, in[0], in[1], -(float)attr_f(n, "alpha"));
+    case MF_OP_MUL: return LLVMBuildFMul(c->B, in[0], in[1], "");
+    case MF_OP_DIV: return LLVMBuildFDiv(c->B, in[0], in[1], "");
+    case MF_OP_BATCH_NORM: return batch_norm(c, n, in);
+    default: return unary(c, n, in[0]);
+    }
+}
+
+static LLVMValueRef memo_find(mf_cg_point *p, const mf_value *v, const mf_cg_map *m)
+{
+    for (int i = 0; i < p->nmemo; i++)
+        if (p->memo[i].v == v && !memcmp(&p->memo[i].m, m, sizeof *m))
+            return p->memo[i].x;
+    return NULL;
+}
+
+static void memo_add(mf_cg_point *p, const mf_value *v, const mf_cg_map *m, LLVMValueRef x)
+{
+    if (p->nmemo < (int)(sizeof p->memo / sizeof p->memo[0])) {
+        p->memo[p->nmemo].v = v;
+        p->memo[p->nmemo].m = *m;
+        p->memo[p->nmemo++].x = x;
+    }
+}
+
+/* A view whose input's dims cannot be told from the loop dims, above a broadcast that
+ * needs them: evaluates the input at a point of its own, coordinates unravelled from the
+ * linear index (scalar code only). */
+static mf_status eval_unravelled(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v,
+                                 const mf_cg_map *m, LLVMValueRef *out)
+{
+    if (p->width != 1)
+        return mf_error(MF_ERR_UNSUPPORTED,
+                        "codegen: a broadcast after a reshape that splits or merges dims");
+    mf_cg_point *q = calloc(1, sizeof *q);
+    if (!q)
+        return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+    const mf_type *t = &v->type;
+    q->nloop = q->nspace = t->rank;
+    for (int d = 0; d < t->rank; d++) {
+        q->extent[d] = t->shape[d];
+        q->stride_of[d] = d;
+    }
+    mf_cg_unravel(c, offset(c, p, m), t->rank, t->shape, q->coord);
+    q->lane = -1;
+    q->width = 1;
+    mf_cg_map qm = mf_cg_map_for(t, t->rank, t->shape);
+    mf_status s = mf_cg_eval(c, q, v, &qm, out);
+    free(q);
+    return s;
+}
+
+static mf_status eval_view(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n, const mf_cg_map *m,
+                           LLVMValueRef *out)
+{
+    mf_cg_map im;
+    const mf_value *in = n->inputs[0];
+    mf_cg_view_map(&in->type, &n->outputs[0]->type, m, &im);
+    if (has_unknown_dims(&in->type, &im) &&
+        mf_cg_visit_leaves(in, p->core, &im, p->nspace, ignore_leaf, NULL) == MF_ERR_UNSUPPORTED)
+        return eval_unravelled(c, p, in, &im, out);
+    return mf_cg_eval(c, p, in, &im, out);
+}
+
+static mf_status eval_node(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n, const mf_cg_map *m,
+                           LLVMValueRef *out)
+{
+    if (mf_op_get(n->op)->kind == MF_KIND_VIEW && mf_op_get(n->op)->has_mlu)
+        return eval_view(c, p, n, m, out);
+    if (!mf_cg_is_pointwise(n->op) || n->ninputs > 8)
+        return unsupported_node(n);
+    mf_cg_map im[8];
+    LLVMValueRef in[8];
+    mf_status s = mf_cg_input_maps(n, m, p->nspace, im);
+    for (int i = 0; i < n->ninputs && !s; i++)
+        s = mf_cg_eval(c, p, n->inputs[i], &im[i], &in[i]);
+    if (s)
+        return s;
+    *out = apply(c, n, in);
+    return *out ? MF_OK : unsupported_node(n);
+}
+
+mf_status mf_cg_eval(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_cg_map *m,
+                     LLVMValueRef *out)
+{
+    if (v == p->core) {
+        if (memcmp(m, &p->core_map, sizeof *m))
+            return mf_error(MF_ERR_UNSUPPORTED,
+                            "codegen: the epilogue reads the %s result out of order",
+                            mf_op_get(v->producer->op)->name);
+        *out = p->core_val;
+        return MF_OK;
+    }
+    LLVMValueRef x = memo_find(p, v, m);
+    if (x) {
+        *out = x;
+        return MF_OK;
+    }
+    mf_status s = MF_OK;
+    if (!v->producer) {
+        int i = mf_cg_input_index(c->g, v);
+        if (i < 0)
+            return mf_error(MF_ERR_INTERNAL, "codegen: value %d is neither input nor result",
+                            v->id);
+        x = mf_cg_load_at(c, p, c->in_ptr[i], m);
+    } else {
+        s = eval_node(c, p, v->producer, m, &x);
+    }
+    if (!s) {
+        memo_add(p, v, m, x);
+        *out = x;
+    }
+    return s;
+}

@@ -1,0 +1,240 @@
+/* lower.c — the lowering driver: classifies a subgraph (pure elementwise chain, or one core
+ * op — an anchor or a reduction — with an elementwise prologue and epilogue), checks that
+ * every node has a lowering, and hands the parts to lower_*.c.  Also the small IR-building
+ * helpers (constants, intrinsics, loops, partition ranges) every lowering uses. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+LLVMValueRef mf_cg_i64(mf_cg_ctx *c, int64_t v)
+{
+    return LLVMConstInt(c->i64, (unsigned long long)v, 1);
+}
+
+LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w)
+{
+    return w == 1 ? elem : LLVMVectorType(elem, w);
+}
+
+LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
+{
+    if (w == 1)
+        return scalar;
+    if (LLVMIsConstant(scalar)) {
+        LLVMValueRef e[MF_CG_VW];
+        for (unsigned i = 0; i < w; i++)
+            e[i] = scalar;
+        return LLVMConstVector(e, w);
+    }
+    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(scalar), w);
+    LLVMValueRef v = LLVMBuildInsertElement(c->B, LLVMGetPoison(vt), scalar,
+                                            LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(c->i32, w));
+    return LLVMBuildShuffleVector(c->B, v, LLVMGetPoison(vt), zeros, "");
+}
+
+static unsigned width_of(LLVMTypeRef ty)
+{
+    return LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? LLVMGetVectorSize(ty) : 1;
+}
+
+LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v)
+{
+    return mf_cg_splat(c, LLVMConstReal(c->f32, (float)v), width_of(ty));
+}
+
+LLVMValueRef mf_cg_iconst(mf_cg_ctx *c, LLVMTypeRef ty, int64_t v)
+{
+    return mf_cg_splat(c, LLVMConstInt(c->i32, (unsigned long long)v, 1), width_of(ty));
+}
+
+LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int ntys,
+                           LLVMTypeRef ret, int n, LLVMValueRef *ops)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef f = LLVMGetIntrinsicDeclaration(c->M, id, tys, (size_t)ntys);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(c->C, id, tys, (size_t)ntys);
+    (void)ret;
+    return LLVMBuildCall2(c->B, fty, f, ops, (unsigned)n, "");
+}
+
+LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
+                          LLVMValueRef *ops)
+{
+    return mf_cg_intrin2(c, name, &ty, 1, ty, n, ops);
+}
+
+LLVMValueRef mf_cg_fmuladd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d)
+{
+    LLVMValueRef ops[3] = {a, b, d};
+    return mf_cg_intrin(c, "llvm.fmuladd", LLVMTypeOf(a), 3, ops);
+}
+
+LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildGEP2(c->B, c->f32, base, &idx, 1, "");
+}
+
+void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef hi)
+{
+    LLVMValueRef fn = c->body;
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->B);
+    l->head = LLVMAppendBasicBlockInContext(c->C, fn, "head");
+    l->body = LLVMAppendBasicBlockInContext(c->C, fn, "body");
+    l->exit = LLVMAppendBasicBlockInContext(c->C, fn, "exit");
+    LLVMBuildBr(c->B, l->head);
+    LLVMPositionBuilderAtEnd(c->B, l->head);
+    l->iv = LLVMBuildPhi(c->B, c->i64, "i");
+    LLVMAddIncoming(l->iv, &lo, &pre, 1);
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, l->iv, hi, ""), l->body, l->exit);
+    LLVMPositionBuilderAtEnd(c->B, l->body);
+}
+
+void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+{
+    LLVMValueRef next = LLVMBuildAdd(c->B, l->iv, mf_cg_i64(c, step), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->B);
+    LLVMBuildBr(c->B, l->head);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(c->B, l->exit);
+}
+
+/* b(p) = min(total, roundup(p * total / nparts, align)): monotone, b(0) = 0, b(n) = total. */
+static LLVMValueRef part_bound(mf_cg_ctx *c, LLVMValueRef p, int64_t total, int64_t align)
+{
+    LLVMValueRef b = LLVMBuildSDiv(c->B, LLVMBuildMul(c->B, p, mf_cg_i64(c, total), ""),
+                                   c->nparts, "");
+    if (align > 1) {
+        b = LLVMBuildAdd(c->B, b, mf_cg_i64(c, align - 1), "");
+        b = LLVMBuildMul(c->B, LLVMBuildSDiv(c->B, b, mf_cg_i64(c, align), ""),
+                         mf_cg_i64(c, align), "");
+    }
+    LLVMValueRef t = mf_cg_i64(c, total);
+    return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, b, t, ""), b, t, "");
+}
+
+void mf_cg_part_range(mf_cg_ctx *c, int64_t total, int64_t align, LLVMValueRef *lo,
+                      LLVMValueRef *hi)
+{
+    *lo = part_bound(c, c->part, total, align);
+    *hi = part_bound(c, LLVMBuildAdd(c->B, c->part, mf_cg_i64(c, 1), ""), total, align);
+}
+
+void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
+                   LLVMValueRef *coords)
+{
+    for (int d = n - 1; d >= 0; d--) {
+        if (d == 0) {
+            coords[d] = flat;
+            break;
+        }
+        LLVMValueRef ext = mf_cg_i64(c, dims[d]);
+        coords[d] = LLVMBuildURem(c->B, flat, ext, "");
+        flat = LLVMBuildUDiv(c->B, flat, ext, "");
+    }
+}
+
+int mf_cg_output_index(const mf_graph *g, const mf_value *v)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v)
+            return i;
+    return -1;
+}
+
+int mf_cg_input_index(const mf_graph *g, const mf_value *v)
+{
+    for (int i = 0; i < g->ninputs; i++)
+        if (g->inputs[i] == v)
+            return i;
+    return -1;
+}
+
+/* ---- classification ------------------------------------------------------------------------ */
+
+static bool is_core(mf_op op)
+{
+    mf_op_kind k = mf_op_get(op)->kind;
+    return k == MF_KIND_ANCHOR || k == MF_KIND_REDUCTION;
+}
+
+static mf_status check_nodes(const mf_graph *g, const mf_node **core)
+{
+    *core = NULL;
+    for (int i = 0; i < g->nnodes; i++) {
+        const mf_node *n = g->nodes[i];
+        const mf_op_info *info = mf_op_get(n->op);
+        bool ok = info->has_mlu && (mf_cg_is_pointwise(n->op) || is_core(n->op));
+        if (!ok)
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
+                            info->name);
+        if (!is_core(n->op))
+            continue;
+        if (*core)
+            return mf_error(MF_ERR_UNSUPPORTED,
+                            "codegen: node %d (%s) is a second anchor/reduction after node %d (%s)",
+                            n->id, info->name, (*core)->id, mf_op_get((*core)->op)->name);
+        *core = n;
+    }
+    return MF_OK;
+}
+
+/* Does v depend on (or equal) value `core`? */
+static bool depends_on(const mf_value *v, const mf_value *core)
+{
+    if (v == core)
+        return true;
+    if (!v->producer)
+        return false;
+    for (int i = 0; i < v->producer->ninputs; i++)
+        if (depends_on(v->producer->inputs[i], core))
+            return true;
+    return false;
+}
+
+static mf_status lower_core(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    switch (n->op) {
+    case MF_OP_CONV2D: return mf_cg_lower_conv(c, n, nepi, epi);
+    case MF_OP_MATMUL: return mf_cg_lower_matmul(c, n, nepi, epi);
+    case MF_OP_LINEAR: return mf_cg_lower_linear(c, n, nepi, epi);
+    default:
+        if (mf_op_get(n->op)->kind == MF_KIND_REDUCTION)
+            return mf_cg_lower_reduce(c, n, nepi, epi);
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
+                        mf_op_get(n->op)->name);
+    }
+}
+
+mf_status mf_cg_lower(mf_cg_ctx *c)
+{
+    const mf_graph *g = c->g;
+    const mf_node *core;
+    mf_status s = check_nodes(g, &core);
+    if (s)
+        return s;
+    if (!core)
+        return mf_cg_lower_elementwise(c, g->noutputs, (const mf_value *const *)g->outputs);
+    const mf_value *cv = core->outputs[0];
+    const mf_value *epi[64], *rest[64];
+    int nepi = 0, nrest = 0;
+    if (g->noutputs > 64)
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: more than 64 outputs");
+    for (int i = 0; i < g->noutputs; i++) {
+        if (depends_on(g->outputs[i], cv))
+            epi[nepi++] = g->outputs[i];
+        else
+            rest[nrest++] = g->outputs[i];
+    }
+    if (nrest) {
+        s = mf_cg_lower_elementwise(c, nrest, rest);
+        if (s)
+            return s;
+    }
+    if (!nepi)
+        return MF_OK; /* the core's result is unused: nothing to compute */
+    return lower_core(c, core, nepi, epi);
+}

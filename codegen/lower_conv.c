@@ -1,0 +1,371 @@
+/* lower_conv.c — conv2d (NCHW, any stride, padding, dilation, groups) as register-blocked
+ * direct convolution, also the engine of matmul: each work item is one output row of R
+ * output channels; along the row, tiles of V x 16 pixels sit in R*V <16 x float>
+ * accumulators, fed by vector loads of the input (masked at the borders) and broadcasts
+ * of single weights.  The elementwise epilogue is applied to the accumulators before the
+ * one store.  Work items (batch, group, channel block, row) are split between partitions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+#define ACC_REGS 24 /* accumulators R*V, leaving room for inputs and a broadcast */
+
+/* Per work item: where its inputs start and what its outputs are. */
+typedef struct conv_item {
+    LLVMValueRef xg;    /* float*: x of this batch index and group */
+    LLVMValueRef wg;    /* float*: weights of the first channel of the block */
+    LLVMValueRef oc0;   /* first output channel (over all groups) */
+    LLVMValueRef oy, iy0;
+    LLVMValueRef bcoord[MF_MAX_RANK];
+} conv_item;
+
+typedef struct conv_emit {
+    mf_cg_ctx *c;
+    const mf_cg_conv_geom *g;
+    const mf_value *core;
+    int nepi;
+    const mf_value *const *epi;
+    int V, R;
+    LLVMValueRef acc[ACC_REGS]; /* allocas */
+    LLVMTypeRef vt;
+    mf_status err;
+} conv_emit;
+
+static LLVMValueRef entry_alloca(mf_cg_ctx *c, LLVMTypeRef t)
+{
+    LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->body);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first)
+        LLVMPositionBuilderBefore(c->B, first);
+    else
+        LLVMPositionBuilderAtEnd(c->B, entry);
+    LLVMValueRef a = LLVMBuildAlloca(c->B, t, "acc");
+    LLVMPositionBuilderAtEnd(c->B, cur);
+    return a;
+}
+
+static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
+{
+    LLVMValueRef e[MF_CG_VW];
+    for (int i = 0; i < MF_CG_VW; i++)
+        e[i] = mf_cg_i64(c, first + i * step);
+    return LLVMConstVector(e, MF_CG_VW);
+}
+
+/* Mask of lanes whose index ix0 + l*step lies in [0, n). */
+static LLVMValueRef range_mask(mf_cg_ctx *c, LLVMValueRef ix0, int64_t first, int64_t step,
+                               int64_t n)
+{
+    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, ix0, MF_CG_VW), lane_consts(c, first, step), "");
+    LLVMValueRef vn = mf_cg_splat(c, LLVMConstInt(c->i64, (unsigned long long)n, 0), MF_CG_VW);
+    return LLVMBuildICmp(c->B, LLVMIntULT, ix, vn, "");
+}
+
+/* 16 inputs x[row + ix0 + l*sw], l = 0..15, for one vector of a tile. */
+static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int64_t lane0,
+                           bool masked)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    LLVMValueRef at = LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0 * g->sw), "");
+    LLVMValueRef ptr = mf_cg_gep(c, row, at);
+    LLVMValueRef zero = mf_cg_fconst(c, e->vt, 0.0), align = LLVMConstInt(c->i32, 4, 0);
+    if (!masked && g->sw == 1) {
+        LLVMValueRef x = LLVMBuildLoad2(c->B, e->vt, ptr, "");
+        LLVMSetAlignment(x, 4);
+        return x;
+    }
+    if (!masked && g->sw == 2) { /* two loads, keep the even lanes */
+        LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * MF_CG_VW);
+        LLVMValueRef x = LLVMBuildLoad2(c->B, wide, ptr, "");
+        LLVMSetAlignment(x, 4);
+        LLVMValueRef idx[MF_CG_VW];
+        for (int i = 0; i < MF_CG_VW; i++)
+            idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
+        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, MF_CG_VW), "");
+    }
+    LLVMValueRef mask = masked ? range_mask(c, at, 0, g->sw, g->w)
+                               : mf_cg_splat(c, LLVMConstInt(c->i1, 1, 0), MF_CG_VW);
+    if (g->sw == 1) {
+        LLVMValueRef ops[4] = {ptr, align, mask, zero};
+        LLVMTypeRef tys[2] = {e->vt, c->ptr};
+        return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
+    }
+    LLVMValueRef off = lane_consts(c, 0, g->sw);
+    LLVMValueRef ptrs = LLVMBuildGEP2(c->B, c->f32, ptr, &off, 1, "");
+    LLVMValueRef ops[4] = {ptrs, align, mask, zero};
+    LLVMTypeRef tys[2] = {e->vt, LLVMTypeOf(ptrs)};
+    return mf_cg_intrin2(c, "llvm.masked.gather", tys, 2, e->vt, 4, ops);
+}
+
+/* acc[j][v] += w[j] * x[v] for one (ic, ky, kx). */
+static void fma_step(conv_emit *e, int R, LLVMValueRef row, LLVMValueRef wk, LLVMValueRef ix0,
+                     bool masked)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    LLVMValueRef xv[8];
+    for (int v = 0; v < e->V; v++)
+        xv[v] = load_x(e, row, ix0, (int64_t)v * MF_CG_VW, masked);
+    int64_t wstride = (g->cin / g->groups) * g->kh * g->kw;
+    for (int j = 0; j < R; j++) {
+        LLVMValueRef wp = mf_cg_gep(c, wk, mf_cg_i64(c, j * wstride));
+        LLVMValueRef wv = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""), MF_CG_VW);
+        for (int v = 0; v < e->V; v++) {
+            LLVMValueRef a = e->acc[j * e->V + v];
+            LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, a, "");
+            LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv[v], s), a);
+        }
+    }
+}
+
+/* The ic and ky loops around the unrolled kx steps of one tile starting at pixel ox0. */
+static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    for (int k = 0; k < R * e->V; k++)
+        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    LLVMValueRef ixb = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox0, mf_cg_i64(c, g->sw), ""),
+                                    mf_cg_i64(c, g->pw), "");
+    mf_cg_loop ic, ky;
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
+    LLVMValueRef plane = mf_cg_gep(c, it->xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""));
+    LLVMValueRef wic = mf_cg_gep(c, it->wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->kh * g->kw), ""));
+    mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
+    LLVMValueRef iy = LLVMBuildAdd(c->B, it->iy0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->dh), ""), "");
+    LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
+    LLVMBuildCondBr(c->B, inside, then, next);
+    LLVMPositionBuilderAtEnd(c->B, then);
+    LLVMValueRef row = mf_cg_gep(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""));
+    LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw), ""));
+    for (int64_t kx = 0; kx < g->kw; kx++) {
+        LLVMValueRef ix0 = LLVMBuildAdd(c->B, ixb, mf_cg_i64(c, kx * g->dw), "");
+        fma_step(e, R, row, mf_cg_gep(c, wky, mf_cg_i64(c, kx)), ix0, masked);
+    }
+    LLVMBuildBr(c->B, next);
+    LLVMPositionBuilderAtEnd(c->B, next);
+    mf_cg_loop_end(c, &ky, 1);
+    mf_cg_loop_end(c, &ic, 1);
+}
+
+/* Adds the bias and stores the epilogue of every accumulator of the tile. */
+static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const mf_type *ot = &e->core->type;
+    mf_cg_point *p = calloc(1, sizeof *p);
+    if (!p) {
+        e->err = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        return;
+    }
+    p->nloop = p->nspace = ot->rank;
+    for (int d = 0; d < ot->rank; d++) {
+        p->extent[d] = ot->shape[d];
+        p->stride_of[d] = d;
+    }
+    p->lane = ot->rank - 1;
+    p->width = MF_CG_VW;
+    p->core = e->core;
+    p->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
+    int cdim = g->is_matmul ? ot->rank - 2 : 1;
+    for (int d = 0; d < g->nbd; d++)
+        p->coord[d] = it->bcoord[d];
+    if (!g->is_matmul)
+        p->coord[2] = it->oy;
+    for (int j = 0; j < R && !e->err; j++) {
+        LLVMValueRef oc = LLVMBuildAdd(c->B, it->oc0, mf_cg_i64(c, j), "");
+        p->coord[cdim] = oc;
+        LLVMValueRef bias = NULL;
+        if (g->bias)
+            bias = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), MF_CG_VW);
+        for (int v = 0; v < e->V && !e->err; v++) {
+            LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * MF_CG_VW), "");
+            p->coord[p->lane] = ox;
+            p->mask = masked ? range_mask(c, ox, 0, 1, g->ow) : NULL;
+            p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * e->V + v], "");
+            if (bias)
+                p->core_val = LLVMBuildFAdd(c->B, p->core_val, bias, "");
+            p->nmemo = 0;
+            e->err = mf_cg_store_epilogue(c, p, e->nepi, e->epi);
+        }
+    }
+    free(p);
+}
+
+/* Is the tile at pixel t*TW free of borders: every loaded input and output in range? */
+static bool tile_inside(const conv_emit *e, int64_t t)
+{
+    const mf_cg_conv_geom *g = e->g;
+    int64_t tw = (int64_t)e->V * MF_CG_VW, ox0 = t * tw, ox1 = ox0 + tw - 1;
+    if (ox1 >= g->ow)
+        return false;
+    int64_t lo = ox0 * g->sw - g->pw, hi = ox1 * g->sw - g->pw + (g->kw - 1) * g->dw;
+    if (g->sw == 2)
+        hi += 1; /* the pair load reads one past the last lane */
+    return lo >= 0 && hi < g->w;
+}
+
+static void tile_loop(conv_emit *e, const conv_item *it, int R, int64_t t0, int64_t t1,
+                      bool masked)
+{
+    if (t0 >= t1 || e->err)
+        return;
+    mf_cg_ctx *c = e->c;
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, t0), mf_cg_i64(c, t1));
+    LLVMValueRef ox0 = LLVMBuildMul(c->B, t.iv, mf_cg_i64(c, (int64_t)e->V * MF_CG_VW), "");
+    accumulate(e, it, R, ox0, masked);
+    store_tile(e, it, R, ox0, masked);
+    mf_cg_loop_end(c, &t, 1);
+}
+
+/* One output row of R channels: border tiles masked, the middle ones not. */
+static void emit_row(conv_emit *e, const conv_item *it, int R)
+{
+    int64_t tw = (int64_t)e->V * MF_CG_VW, ntiles = (e->g->ow + tw - 1) / tw;
+    int64_t lo = 0, hi;
+    while (lo < ntiles && !tile_inside(e, lo))
+        lo++;
+    hi = lo;
+    while (hi < ntiles && tile_inside(e, hi))
+        hi++;
+    if (lo == hi) {
+        tile_loop(e, it, R, 0, ntiles, true);
+        return;
+    }
+    tile_loop(e, it, R, 0, lo, true);
+    tile_loop(e, it, R, lo, hi, false);
+    tile_loop(e, it, R, hi, ntiles, true);
+}
+
+static LLVMValueRef batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, const LLVMValueRef *bc,
+                                 const int64_t *stride)
+{
+    LLVMValueRef off = mf_cg_i64(c, 0);
+    for (int d = 0; d < g->nbd; d++)
+        off = LLVMBuildAdd(c->B, off, LLVMBuildMul(c->B, bc[d], mf_cg_i64(c, stride[d]), ""), "");
+    return off;
+}
+
+/* Picks V (vectors per tile, least padding of the row) and R (channels per block). */
+static void choose_blocking(conv_emit *e)
+{
+    const mf_cg_conv_geom *g = e->g;
+    int64_t best = -1;
+    for (int v = 4; v >= 1; v--) {
+        int64_t tw = (int64_t)v * MF_CG_VW, padded = (g->ow + tw - 1) / tw * tw;
+        if (best < 0 || padded < best) {
+            best = padded;
+            e->V = v;
+        }
+    }
+    int64_t coutg = g->cout / g->groups;
+    int64_t r = ACC_REGS / e->V;
+    if (r > coutg)
+        r = coutg;
+    int64_t nblocks = (coutg + r - 1) / r;
+    e->R = (int)((coutg + nblocks - 1) / nblocks);
+}
+
+mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
+                          int nepi, const mf_value *const *epi)
+{
+    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, MF_CG_VW), MF_OK};
+    choose_blocking(&e);
+    for (int k = 0; k < e.R * e.V; k++)
+        e.acc[k] = entry_alloca(c, e.vt);
+    int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
+    int64_t nob = (coutg + e.R - 1) / e.R, rtail = coutg - (nob - 1) * e.R;
+    int64_t nbatch = 1;
+    for (int d = 0; d < g->nbd; d++)
+        nbatch *= g->bshape[d];
+    int64_t total = nbatch * g->groups * nob * g->oh;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, total, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    int64_t dims[4] = {nbatch, g->groups, nob, g->oh};
+    LLVMValueRef q[4];
+    mf_cg_unravel(c, items.iv, 4, dims, q);
+    conv_item it;
+    mf_cg_unravel(c, q[0], g->nbd, g->bshape, it.bcoord);
+    LLVMValueRef xoff = LLVMBuildAdd(c->B, batch_offset(c, g, it.bcoord, g->bx_stride),
+                                     LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
+    it.xg = mf_cg_gep(c, g->x, xoff);
+    it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
+                          LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.R), ""), "");
+    LLVMValueRef woff = LLVMBuildAdd(c->B, batch_offset(c, g, it.bcoord, g->bw_stride),
+                                     LLVMBuildMul(c->B, it.oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), "");
+    it.wg = mf_cg_gep(c, g->wt, woff);
+    it.oy = q[3];
+    it.iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
+    if (rtail == e.R) {
+        emit_row(&e, &it, e.R);
+    } else {
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
+        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tail");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+        LLVMValueRef is_tail = LLVMBuildICmp(c->B, LLVMIntEQ, q[2], mf_cg_i64(c, nob - 1), "");
+        LLVMBuildCondBr(c->B, is_tail, tail, full);
+        LLVMPositionBuilderAtEnd(c->B, full);
+        emit_row(&e, &it, e.R);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, tail);
+        emit_row(&e, &it, (int)rtail);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    mf_cg_loop_end(c, &items, 1);
+    return e.err;
+}
+
+/* The anchor's own inputs must be graph inputs: its loads are the vector kernel's, not
+ * the expression evaluator's.  Views in between keep the layout, so they are looked
+ * through. */
+LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
+{
+    const mf_value *v = n->inputs[i];
+    while (v->producer && mf_op_get(v->producer->op)->kind == MF_KIND_VIEW)
+        v = v->producer->inputs[0];
+    int k = mf_cg_input_index(c->g, v);
+    if (k < 0) {
+        mf_error(MF_ERR_UNSUPPORTED, "codegen: input %d of node %d (%s) is computed in the subgraph; an anchor takes graph inputs only",
+                 i, n->id, mf_op_get(n->op)->name);
+        return NULL;
+    }
+    return c->in_ptr[k];
+}
+
+mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
+    const mf_attr *st = mf_attr_get(n->op, n->attrs, "stride");
+    const mf_attr *pad = mf_attr_get(n->op, n->attrs, "padding");
+    const mf_attr *dil = mf_attr_get(n->op, n->attrs, "dilation");
+    mf_cg_conv_geom g = {
+        .batch = xt->shape[0], .cin = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3],
+        .cout = wt->shape[0], .kh = wt->shape[2], .kw = wt->shape[3],
+        .oh = ot->shape[2], .ow = ot->shape[3],
+        .sh = st->ints[0], .sw = st->ints[1], .ph = pad->ints[0], .pw = pad->ints[1],
+        .dh = dil->ints[0], .dw = dil->ints[1], .groups = mf_attr_int(n->op, n->attrs, "groups"),
+        .nbd = 1,
+    };
+    g.bshape[0] = g.batch;
+    g.bx_stride[0] = g.cin * g.h * g.w;
+    g.bw_stride[0] = 0;
+    g.x = mf_cg_anchor_input(c, n, 0);
+    g.wt = mf_cg_anchor_input(c, n, 1);
+    if (n->ninputs > 2 && !(g.bias = mf_cg_anchor_input(c, n, 2)))
+        return MF_ERR_UNSUPPORTED;
+    if (!g.x || !g.wt)
+        return MF_ERR_UNSUPPORTED;
+    if (mf_type_numel(ot) == 0)
+        return MF_OK;
+    return mf_cg_emit_conv(c, &g, n->outputs[0], nepi, epi);
+}

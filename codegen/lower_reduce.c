@@ -1,0 +1,393 @@
+/* lower_reduce.c — reductions with an elementwise prologue (evaluated where the reduction
+ * reads) and epilogue (applied to each result before its store): softmax and log_softmax
+ * over any dim (max, then sum of exp, then normalize, per lane), sum/mean over any dims,
+ * max/avg pooling (padding, stride, dilation, ceil_mode, count_include_pad) and adaptive
+ * average pooling.  Work items are output lanes or rows, split between partitions.  Scalar
+ * code; sums carry the reassoc flag so LLVM vectorizes contiguous ones. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+typedef struct red {
+    mf_cg_ctx *c;
+    const mf_node *n;
+    const mf_value *x;  /* the reduction's input (an expression of graph inputs) */
+    mf_cg_point *in;    /* point over x's dims */
+    mf_cg_point *out;   /* point over the output's dims, for the epilogue */
+    int nepi;
+    const mf_value *const *epi;
+} red;
+
+static mf_cg_point *point_over(const mf_type *t)
+{
+    mf_cg_point *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->nloop = p->nspace = t->rank;
+    for (int d = 0; d < t->rank; d++) {
+        p->extent[d] = t->shape[d];
+        p->stride_of[d] = d;
+    }
+    p->lane = -1;
+    p->width = 1;
+    return p;
+}
+
+static LLVMValueRef var(mf_cg_ctx *c, LLVMTypeRef t, LLVMValueRef init)
+{
+    LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
+    LLVMValueRef first = LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(c->body));
+    LLVMPositionBuilderBefore(c->B, first);
+    LLVMValueRef a = LLVMBuildAlloca(c->B, t, "v");
+    LLVMPositionBuilderAtEnd(c->B, cur);
+    LLVMBuildStore(c->B, init, a);
+    return a;
+}
+
+static LLVMValueRef get(mf_cg_ctx *c, LLVMValueRef a)
+{
+    return LLVMBuildLoad2(c->B, c->f32, a, "");
+}
+
+/* x at the input point's current coordinates. */
+static mf_status read_x(red *r, LLVMValueRef *v)
+{
+    const mf_type *t = &r->x->type;
+    mf_cg_map m = mf_cg_map_for(t, t->rank, t->shape);
+    r->in->nmemo = 0;
+    return mf_cg_eval(r->c, r->in, r->x, &m, v);
+}
+
+static mf_status finish(red *r, LLVMValueRef v)
+{
+    const mf_type *ot = &r->n->outputs[0]->type;
+    r->out->core = r->n->outputs[0];
+    r->out->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
+    r->out->core_val = v;
+    r->out->nmemo = 0;
+    return mf_cg_store_epilogue(r->c, r->out, r->nepi, r->epi);
+}
+
+static void add_to(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef v)
+{
+    LLVMValueRef s = LLVMBuildFAdd(c->B, get(c, acc), v, "");
+    LLVMSetFastMathFlags(s, LLVMFastMathAllowReassoc);
+    LLVMBuildStore(c->B, s, acc);
+}
+
+/* acc = max(acc, v), NaN winning as in PyTorch. */
+static void max_into(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef v)
+{
+    LLVMValueRef m = get(c, acc);
+    LLVMValueRef take = LLVMBuildOr(c->B, LLVMBuildFCmp(c->B, LLVMRealOGT, v, m, ""),
+                                    LLVMBuildFCmp(c->B, LLVMRealUNO, v, v, ""), "");
+    LLVMBuildStore(c->B, LLVMBuildSelect(c->B, take, v, m, ""), acc);
+}
+
+/* ---- softmax -------------------------------------------------------------------------------- */
+
+static mf_status softmax(red *r)
+{
+    mf_cg_ctx *c = r->c;
+    const mf_type *t = &r->x->type;
+    int64_t d = mf_attr_int(r->n->op, r->n->attrs, "dim");
+    if (d < 0)
+        d += t->rank;
+    int64_t lanes = mf_type_numel(t) / t->shape[d], len = t->shape[d];
+    int64_t other[MF_MAX_RANK];
+    int no = 0;
+    for (int i = 0; i < t->rank; i++)
+        if (i != d)
+            other[no++] = t->shape[i];
+    LLVMValueRef lo, hi, oc[MF_MAX_RANK];
+    mf_cg_part_range(c, lanes, 1, &lo, &hi);
+    mf_cg_loop item;
+    mf_cg_loop_begin(c, &item, lo, hi);
+    mf_cg_unravel(c, item.iv, no, other, oc);
+    for (int i = 0, k = 0; i < t->rank; i++)
+        if (i != d)
+            r->in->coord[i] = r->out->coord[i] = oc[k++];
+    LLVMValueRef mx = var(c, c->f32, LLVMConstReal(c->f32, -INFINITY));
+    LLVMValueRef sum = var(c, c->f32, LLVMConstReal(c->f32, 0.0));
+    LLVMValueRef x;
+    mf_status s = MF_OK;
+    mf_cg_loop l;
+    for (int pass = 0; pass < 3 && !s; pass++) {
+        LLVMValueRef m = pass ? get(c, mx) : NULL;
+        LLVMValueRef lse = pass == 2 ? mf_cg_log(c, get(c, sum)) : NULL;
+        LLVMValueRef inv = pass == 2 ? LLVMBuildFDiv(c->B, LLVMConstReal(c->f32, 1.0), get(c, sum), "") : NULL;
+        mf_cg_loop_begin(c, &l, mf_cg_i64(c, 0), mf_cg_i64(c, len));
+        r->in->coord[d] = r->out->coord[d] = l.iv;
+        s = read_x(r, &x);
+        if (s)
+            break;
+        if (pass == 0) {
+            max_into(c, mx, x);
+        } else {
+            LLVMValueRef z = LLVMBuildFSub(c->B, x, m, "");
+            if (pass == 1)
+                add_to(c, sum, mf_cg_exp(c, z));
+            else if (r->n->op == MF_OP_LOG_SOFTMAX)
+                s = finish(r, LLVMBuildFSub(c->B, z, lse, ""));
+            else
+                s = finish(r, LLVMBuildFMul(c->B, mf_cg_exp(c, z), inv, ""));
+        }
+        mf_cg_loop_end(c, &l, 1);
+    }
+    if (!s)
+        mf_cg_loop_end(c, &item, 1);
+    return s;
+}
+
+/* ---- sum / mean ------------------------------------------------------------------------------ */
+
+static mf_status reduce_sum(red *r)
+{
+    mf_cg_ctx *c = r->c;
+    const mf_type *t = &r->x->type, *ot = &r->n->outputs[0]->type;
+    const mf_attr *dims = mf_attr_get(r->n->op, r->n->attrs, "dims");
+    bool keep = mf_attr_int(r->n->op, r->n->attrs, "keepdim") != 0, reduced[MF_MAX_RANK] = {0};
+    for (int i = 0; i < dims->n; i++)
+        reduced[dims->ints[i] < 0 ? dims->ints[i] + t->rank : dims->ints[i]] = true;
+    int64_t count = 1;
+    for (int i = 0; i < t->rank; i++) {
+        if (dims->n == 0)
+            reduced[i] = true;
+        if (reduced[i])
+            count *= t->shape[i];
+    }
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, mf_type_numel(ot), 1, &lo, &hi);
+    mf_cg_loop item;
+    mf_cg_loop_begin(c, &item, lo, hi);
+    mf_cg_unravel(c, item.iv, ot->rank, ot->shape, r->out->coord);
+    for (int i = 0, k = 0; i < t->rank; i++) {
+        if (!reduced[i])
+            r->in->coord[i] = r->out->coord[k++];
+        else if (keep)
+            k++;
+    }
+    LLVMValueRef acc = var(c, c->f32, LLVMConstReal(c->f32, 0.0));
+    mf_cg_loop loops[MF_MAX_RANK];
+    int nl = 0;
+    for (int i = 0; i < t->rank; i++) {
+        if (!reduced[i])
+            continue;
+        mf_cg_loop_begin(c, &loops[nl], mf_cg_i64(c, 0), mf_cg_i64(c, t->shape[i]));
+        r->in->coord[i] = loops[nl++].iv;
+    }
+    LLVMValueRef x;
+    mf_status s = read_x(r, &x);
+    if (s)
+        return s;
+    add_to(c, acc, x);
+    while (nl > 0)
+        mf_cg_loop_end(c, &loops[--nl], 1);
+    LLVMValueRef v = get(c, acc);
+    if (r->n->op == MF_OP_MEAN)
+        v = LLVMBuildFDiv(c->B, v, LLVMConstReal(c->f32, (double)count), "");
+    s = finish(r, v);
+    mf_cg_loop_end(c, &item, 1);
+    return s;
+}
+
+/* ---- pooling --------------------------------------------------------------------------------- */
+
+typedef struct pool {
+    int64_t h, w, kh, kw, sh, sw, ph, pw, dh, dw;
+    bool incl;
+} pool;
+
+static LLVMValueRef imax(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, a, b, ""), a, b, "");
+}
+
+static LLVMValueRef imin(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* The window of output (oy, ox): [y0, y1) x [x0, x1) clipped to the input, and the count
+ * that divides an average. */
+typedef struct window {
+    LLVMValueRef y0, y1, x0, x1, count;
+} window;
+
+static window avg_window(mf_cg_ctx *c, const pool *pl, LLVMValueRef oy, LLVMValueRef ox)
+{
+    window w;
+    w.y0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, oy, mf_cg_i64(c, pl->sh), ""), mf_cg_i64(c, pl->ph), "");
+    w.x0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox, mf_cg_i64(c, pl->sw), ""), mf_cg_i64(c, pl->pw), "");
+    w.y1 = imin(c, LLVMBuildAdd(c->B, w.y0, mf_cg_i64(c, pl->kh), ""), mf_cg_i64(c, pl->h + pl->ph));
+    w.x1 = imin(c, LLVMBuildAdd(c->B, w.x0, mf_cg_i64(c, pl->kw), ""), mf_cg_i64(c, pl->w + pl->pw));
+    LLVMValueRef padded = LLVMBuildMul(c->B, LLVMBuildSub(c->B, w.y1, w.y0, ""),
+                                       LLVMBuildSub(c->B, w.x1, w.x0, ""), "");
+    LLVMValueRef zero = mf_cg_i64(c, 0);
+    w.y0 = imax(c, w.y0, zero), w.x0 = imax(c, w.x0, zero);
+    w.y1 = imin(c, w.y1, mf_cg_i64(c, pl->h)), w.x1 = imin(c, w.x1, mf_cg_i64(c, pl->w));
+    LLVMValueRef clipped = LLVMBuildMul(c->B, LLVMBuildSub(c->B, w.y1, w.y0, ""),
+                                        LLVMBuildSub(c->B, w.x1, w.x0, ""), "");
+    w.count = pl->incl ? padded : clipped;
+    return w;
+}
+
+/* floor(i*in/out) .. ceil((i+1)*in/out) */
+static void adaptive_range(mf_cg_ctx *c, LLVMValueRef i, int64_t in, int64_t out,
+                           LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    *lo = LLVMBuildSDiv(c->B, LLVMBuildMul(c->B, i, mf_cg_i64(c, in), ""), mf_cg_i64(c, out), "");
+    LLVMValueRef e = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, i, mf_cg_i64(c, in), ""), mf_cg_i64(c, in + out - 1), "");
+    *hi = LLVMBuildSDiv(c->B, e, mf_cg_i64(c, out), "");
+}
+
+/* Sum over a clipped window; returns the sum divided by count (0 for an empty window). */
+static mf_status window_avg(red *r, window w, int iy_dim, LLVMValueRef *out)
+{
+    mf_cg_ctx *c = r->c;
+    LLVMValueRef acc = var(c, c->f32, LLVMConstReal(c->f32, 0.0));
+    mf_cg_loop ly, lx;
+    mf_cg_loop_begin(c, &ly, w.y0, w.y1);
+    mf_cg_loop_begin(c, &lx, w.x0, w.x1);
+    r->in->coord[iy_dim] = ly.iv;
+    r->in->coord[iy_dim + 1] = lx.iv;
+    LLVMValueRef x;
+    mf_status s = read_x(r, &x);
+    if (s)
+        return s;
+    add_to(c, acc, x);
+    mf_cg_loop_end(c, &lx, 1);
+    mf_cg_loop_end(c, &ly, 1);
+    LLVMValueRef cnt = LLVMBuildSIToFP(c->B, w.count, c->f32, "");
+    LLVMValueRef avg = LLVMBuildFDiv(c->B, get(c, acc), cnt, "");
+    LLVMValueRef empty = LLVMBuildOr(c->B, LLVMBuildICmp(c->B, LLVMIntSGE, w.y0, w.y1, ""),
+                                     LLVMBuildICmp(c->B, LLVMIntSGE, w.x0, w.x1, ""), "");
+    *out = LLVMBuildSelect(c->B, empty, LLVMConstReal(c->f32, 0.0), avg, "");
+    return MF_OK;
+}
+
+/* Max over the dilated window, skipping padding. */
+static mf_status window_max(red *r, const pool *pl, LLVMValueRef oy, LLVMValueRef ox, int iy_dim,
+                            LLVMValueRef *out)
+{
+    mf_cg_ctx *c = r->c;
+    LLVMValueRef acc = var(c, c->f32, LLVMConstReal(c->f32, -INFINITY));
+    LLVMValueRef y0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, oy, mf_cg_i64(c, pl->sh), ""), mf_cg_i64(c, pl->ph), "");
+    LLVMValueRef x0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox, mf_cg_i64(c, pl->sw), ""), mf_cg_i64(c, pl->pw), "");
+    mf_cg_loop ky, kx;
+    mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, pl->kh));
+    LLVMValueRef iy = LLVMBuildAdd(c->B, y0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, pl->dh), ""), "");
+    mf_cg_loop_begin(c, &kx, mf_cg_i64(c, 0), mf_cg_i64(c, pl->kw));
+    LLVMValueRef ix = LLVMBuildAdd(c->B, x0, LLVMBuildMul(c->B, kx.iv, mf_cg_i64(c, pl->dw), ""), "");
+    LLVMValueRef ok = LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, pl->h), ""),
+                                   LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_i64(c, pl->w), ""), "");
+    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "in");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
+    LLVMBuildCondBr(c->B, ok, in, next);
+    LLVMPositionBuilderAtEnd(c->B, in);
+    r->in->coord[iy_dim] = iy;
+    r->in->coord[iy_dim + 1] = ix;
+    LLVMValueRef x;
+    mf_status s = read_x(r, &x);
+    if (s)
+        return s;
+    max_into(c, acc, x);
+    LLVMBuildBr(c->B, next);
+    LLVMPositionBuilderAtEnd(c->B, next);
+    mf_cg_loop_end(c, &kx, 1);
+    mf_cg_loop_end(c, &ky, 1);
+    *out = get(c, acc);
+    return MF_OK;
+}
+
+static pool pool_params(const mf_node *n, const mf_type *t)
+{
+    pool pl = {.h = t->shape[t->rank - 2], .w = t->shape[t->rank - 1], .dh = 1, .dw = 1};
+    if (n->op == MF_OP_ADAPTIVE_AVG_POOL2D)
+        return pl;
+    const mf_attr *k = mf_attr_get(n->op, n->attrs, "kernel");
+    const mf_attr *st = mf_attr_get(n->op, n->attrs, "stride");
+    const mf_attr *pad = mf_attr_get(n->op, n->attrs, "padding");
+    const mf_attr *dil = mf_attr_get(n->op, n->attrs, "dilation");
+    pl.kh = k->ints[0], pl.kw = k->ints[1];
+    pl.sh = st->n ? st->ints[0] : pl.kh;
+    pl.sw = st->n ? st->ints[1] : pl.kw;
+    pl.ph = pad->ints[0], pl.pw = pad->ints[1];
+    if (dil)
+        pl.dh = dil->ints[0], pl.dw = dil->ints[1];
+    if (n->op == MF_OP_AVG_POOL2D)
+        pl.incl = mf_attr_int(n->op, n->attrs, "count_include_pad") != 0;
+    return pl;
+}
+
+static mf_status pool2d(red *r)
+{
+    mf_cg_ctx *c = r->c;
+    const mf_type *t = &r->x->type, *ot = &r->n->outputs[0]->type;
+    pool pl = pool_params(r->n, t);
+    int yd = t->rank - 2;
+    int64_t oh = ot->shape[yd], ow = ot->shape[yd + 1];
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, mf_type_numel(ot) / ow, 1, &lo, &hi);
+    mf_cg_loop row, col;
+    mf_cg_loop_begin(c, &row, lo, hi);
+    mf_cg_unravel(c, row.iv, ot->rank - 1, ot->shape, r->out->coord);
+    for (int i = 0; i < yd; i++)
+        r->in->coord[i] = r->out->coord[i];
+    LLVMValueRef oy = r->out->coord[yd];
+    mf_cg_loop_begin(c, &col, mf_cg_i64(c, 0), mf_cg_i64(c, ow));
+    LLVMValueRef ox = col.iv, v;
+    r->out->coord[yd + 1] = ox;
+    mf_status s;
+    if (r->n->op == MF_OP_MAX_POOL2D) {
+        s = window_max(r, &pl, oy, ox, yd, &v);
+    } else if (r->n->op == MF_OP_AVG_POOL2D) {
+        s = window_avg(r, avg_window(c, &pl, oy, ox), yd, &v);
+    } else {
+        window w;
+        adaptive_range(c, oy, pl.h, oh, &w.y0, &w.y1);
+        adaptive_range(c, ox, pl.w, ow, &w.x0, &w.x1);
+        w.count = LLVMBuildMul(c->B, LLVMBuildSub(c->B, w.y1, w.y0, ""), LLVMBuildSub(c->B, w.x1, w.x0, ""), "");
+        s = window_avg(r, w, yd, &v);
+    }
+    if (!s)
+        s = finish(r, v);
+    mf_cg_loop_end(c, &col, 1);
+    mf_cg_loop_end(c, &row, 1);
+    return s;
+}
+
+mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    red r = {c, n, n->inputs[0], point_over(&n->inputs[0]->type),
+             point_over(&n->outputs[0]->type), nepi, epi};
+    mf_status s = MF_OK;
+    if (!r.in || !r.out) {
+        s = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        goto done;
+    }
+    if (mf_type_numel(&n->outputs[0]->type) == 0 || mf_type_numel(&r.x->type) == 0) {
+        if (mf_type_numel(&n->outputs[0]->type) != 0)
+            s = mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) of an empty tensor", n->id,
+                         mf_op_get(n->op)->name);
+        goto done;
+    }
+    switch (n->op) {
+    case MF_OP_SOFTMAX:
+    case MF_OP_LOG_SOFTMAX: s = softmax(&r); break;
+    case MF_OP_SUM:
+    case MF_OP_MEAN: s = reduce_sum(&r); break;
+    case MF_OP_MAX_POOL2D:
+    case MF_OP_AVG_POOL2D:
+    case MF_OP_ADAPTIVE_AVG_POOL2D: s = pool2d(&r); break;
+    default:
+        s = mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
+                     mf_op_get(n->op)->name);
+    }
+done:
+    free(r.in);
+    free(r.out);
+    return s;
+}

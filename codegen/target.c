@@ -1,0 +1,55 @@
+/* target.c — which machine the MLU's code is generated for: LLVM's native target is
+ * initialized once, and a target is described by triple, CPU name and feature string (the
+ * seed's core_version), the inputs of every cache key. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "codegen.h"
+
+static pthread_once_t native_once = PTHREAD_ONCE_INIT;
+static int native_failed;
+
+static void init_native(void)
+{
+    native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter();
+}
+
+mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
+{
+    pthread_once(&native_once, init_native);
+    if (native_failed)
+        return mf_error(MF_ERR_INTERNAL, "LLVM has no native target for this machine");
+    memset(out, 0, sizeof *out);
+    LLVMGetVersion(&out->llvm_major, &out->llvm_minor, &out->llvm_patch);
+
+    char *triple = LLVMGetDefaultTargetTriple();
+    char *host_cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    snprintf(out->triple, sizeof out->triple, "%s", triple);
+    snprintf(out->cpu, sizeof out->cpu, "%s", cpu ? cpu : host_cpu);
+    snprintf(out->features, sizeof out->features, "%s", cpu ? "" : features);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(host_cpu);
+    LLVMDisposeMessage(features);
+
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(out->triple, &target, &err)) {
+        mf_status s = mf_error(MF_ERR_UNSUPPORTED, "LLVM target %s: %s", out->triple, err);
+        LLVMDisposeMessage(err);
+        return s;
+    }
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, out->triple, out->cpu, out->features,
+                                                      LLVMCodeGenLevelAggressive, LLVMRelocPIC,
+                                                      LLVMCodeModelDefault);
+    if (!tm)
+        return mf_error(MF_ERR_UNSUPPORTED, "LLVM cannot target cpu '%s' on %s", out->cpu,
+                        out->triple);
+    LLVMDisposeTargetMachine(tm);
+    return MF_OK;
+}

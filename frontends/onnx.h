@@ -1,0 +1,72 @@
+/* onnx.h — internals of the ONNX importer: the importer's state (the graph being built
+ * and the map from ONNX value names to graph values), the attribute and tensor helpers,
+ * and the per-op converters of onnx_ops.c. */
+#ifndef MF_FRONTENDS_ONNX_H
+#define MF_FRONTENDS_ONNX_H
+
+#include "onnx/onnx.pb-c.h"
+#include "frontends.h"
+
+typedef struct onnx_importer {
+    mf_graph *g;
+    int64_t opset;
+    const char **names; /* ONNX value names, parallel to vals */
+    mf_value **vals;
+    int nvals, cap;
+} onnx_importer;
+
+/* The value named `name`, or NULL. */
+mf_value *onnx_lookup(const onnx_importer *im, const char *name);
+mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v);
+/* Input i of node n: NULL (with MF_OK) when absent or empty (an omitted optional input). */
+mf_status onnx_input(const onnx_importer *im, const Onnx__NodeProto *n, size_t i, mf_value **out);
+/* The first nin inputs of n, all required (absent or empty ones are errors). */
+mf_status onnx_inputs(onnx_importer *im, const Onnx__NodeProto *n, int nin, mf_value **in);
+/* A new constant with the given type and data (copied). */
+mf_value *onnx_const(onnx_importer *im, const mf_type *t, const void *data);
+
+const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name);
+int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt);
+float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float dflt);
+/* Copies the ints of attribute `name` (at most cap); returns how many, or -1 when absent. */
+int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int cap);
+
+/* A TensorProto as a type and a new host buffer (validates sizes and dtypes). */
+mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **data);
+bool onnx_dtype(int32_t onnx_type, mf_dtype *out);
+
+/* ---- folding (onnx_fold.c) ---- */
+
+#define ONNX_FOLD_CAP 64      /* entries of the shape-like constants folded by hand */
+#define ONNX_FOLD_LIMIT 4096  /* elements of a node computed at import */
+
+/* The data of a constant integer input (i64 or i32) as int64 values. */
+mf_status onnx_const_ints(const Onnx__NodeProto *n, const mf_value *v, int64_t *out, int cap,
+                          int *count);
+/* Defines n's first output as a new constant of type t with data (copied). */
+mf_status onnx_define_const(onnx_importer *im, const Onnx__NodeProto *n, const mf_type *t,
+                            const void *data);
+double onnx_get_elem(const void *data, mf_dtype dt, int64_t i);
+void onnx_set_elem(void *data, mf_dtype dt, int64_t i, double v);
+bool onnx_small_const(const mf_value *v); /* a constant with data of at most ONNX_FOLD_CAP */
+/* When every input is a small constant, computes op at import and defines the output as a
+ * constant (*folded true); otherwise does nothing. */
+mf_status onnx_fold(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin,
+                    mf_value *const *in, const mf_attr *attrs, bool *folded);
+mf_status onnx_cv_constant(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_constant_of_shape(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_shape(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_gather(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_unsqueeze(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_squeeze(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_cast(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* Converts node n, defining its outputs.  MF_ERR_UNSUPPORTED when its op type is unknown. */
+mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
+bool onnx_op_supported(const char *op_type);
+
+/* Fails with "node 'NAME' (OpType): reason". */
+mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

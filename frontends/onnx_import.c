@@ -1,0 +1,421 @@
+/* onnx_import.c — the ONNX importer's driver: reads and unpacks a model (protobuf-c code
+ * generated from Debian's onnx.proto), checks its opset, turns initializers into constants
+ * and graph inputs into inputs, converts every node (onnx_ops.c) and sets the outputs.
+ * Shape inference happens as nodes are added, so every value gets a concrete shape. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.h"
+
+#define MIN_OPSET 11
+#define MAX_OPSET 17
+
+mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)
+{
+    char reason[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return mf_error(s, "onnx: node '%s' (%s): %s", n->name && *n->name ? n->name : "?",
+                    n->op_type ? n->op_type : "?", reason);
+}
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+mf_value *onnx_lookup(const onnx_importer *im, const char *name)
+{
+    for (int i = im->nvals - 1; i >= 0; i--)
+        if (!strcmp(im->names[i], name))
+            return im->vals[i];
+    return NULL;
+}
+
+/* The .mfir name for an ONNX name: the allowed characters kept, others as '_', and a
+ * suffix when that collides with a name already given. */
+static void set_value_name(onnx_importer *im, mf_value *v, const char *onnx_name)
+{
+    if (v->name || !*onnx_name)
+        return;
+    char buf[256];
+    size_t n = 0;
+    for (const char *p = onnx_name; *p && n < sizeof buf - 16; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.';
+        buf[n++] = ok ? c : '_';
+    }
+    buf[n] = 0;
+    for (int suffix = 1;; suffix++) {
+        bool taken = false;
+        for (int i = 0; i < im->g->nvalues && !taken; i++)
+            taken = im->g->values[i]->name && !strcmp(im->g->values[i]->name, buf);
+        if (!taken)
+            break;
+        snprintf(buf + n, sizeof buf - n, "_%d", suffix);
+    }
+    v->name = mf_arena_strdup(im->g->arena, buf, strlen(buf));
+}
+
+mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v)
+{
+    if (im->nvals == im->cap) {
+        int cap = im->cap ? im->cap * 2 : 64;
+        const char **names = realloc(im->names, sizeof *names * (size_t)cap);
+        if (names)
+            im->names = names;
+        mf_value **vals = realloc(im->vals, sizeof *vals * (size_t)cap);
+        if (vals)
+            im->vals = vals;
+        if (!names || !vals)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        im->cap = cap;
+    }
+    im->names[im->nvals] = name;
+    im->vals[im->nvals++] = v;
+    set_value_name(im, v, name);
+    return MF_OK;
+}
+
+mf_status onnx_input(const onnx_importer *im, const Onnx__NodeProto *n, size_t i, mf_value **out)
+{
+    *out = NULL;
+    if (i >= n->n_input || !n->input[i][0])
+        return MF_OK;
+    *out = onnx_lookup(im, n->input[i]);
+    if (!*out)
+        return onnx_node_error(n, MF_ERR_PARSE, "input '%s' is not defined before the node",
+                               n->input[i]);
+    return MF_OK;
+}
+
+/* Gets the first nin inputs, all required. */
+mf_status onnx_inputs(onnx_importer *im, const Onnx__NodeProto *n, int nin, mf_value **in)
+{
+    if (n->n_input < (size_t)nin)
+        return onnx_node_error(n, MF_ERR_PARSE, "needs %d inputs, has %zu", nin, n->n_input);
+    for (int i = 0; i < nin; i++) {
+        mf_status s = onnx_input(im, n, (size_t)i, &in[i]);
+        if (s)
+            return s;
+        if (!in[i])
+            return onnx_node_error(n, MF_ERR_PARSE, "input %d is empty", i);
+    }
+    return MF_OK;
+}
+
+mf_value *onnx_const(onnx_importer *im, const mf_type *t, const void *data)
+{
+    mf_buffer *b = mf_buffer_new_host(mf_type_nbytes(t));
+    if (!b)
+        return NULL;
+    memcpy(b->data, data, mf_type_nbytes(t));
+    mf_value *v = mf_graph_add_const(im->g, NULL, t, b);
+    mf_buffer_release(b);
+    return v;
+}
+
+/* ---- attributes ------------------------------------------------------------------------ */
+
+const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, name))
+            return n->attribute[i];
+    return NULL;
+}
+
+int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt)
+{
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    return a && a->has_i ? a->i : dflt;
+}
+
+float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float dflt)
+{
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    return a && a->has_f ? a->f : dflt;
+}
+
+int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int cap)
+{
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    if (!a)
+        return -1;
+    int k = (int)(a->n_ints < (size_t)cap ? a->n_ints : (size_t)cap);
+    memcpy(out, a->ints, sizeof *out * (size_t)k);
+    return k;
+}
+
+/* ---- tensors ----------------------------------------------------------------------------- */
+
+bool onnx_dtype(int32_t t, mf_dtype *out)
+{
+    switch (t) {
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: *out = MF_F32; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: *out = MF_F16; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: *out = MF_I8; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: *out = MF_I32; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *out = MF_I64; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: *out = MF_BOOL; return true;
+    default: return false;
+    }
+}
+
+/* Copies typed repeated fields into dst (numel elements of dt). */
+static bool copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t numel, void *dst)
+{
+    if (dt == MF_F32 && t->n_float_data == numel) {
+        memcpy(dst, t->float_data, numel * 4);
+    } else if (dt == MF_I64 && t->n_int64_data == numel) {
+        memcpy(dst, t->int64_data, numel * 8);
+    } else if ((dt == MF_I32 || dt == MF_I8 || dt == MF_BOOL || dt == MF_F16) &&
+               t->n_int32_data == numel) {
+        for (size_t i = 0; i < numel; i++) {
+            int32_t v = t->int32_data[i];
+            if (dt == MF_I32)
+                ((int32_t *)dst)[i] = v;
+            else if (dt == MF_F16)
+                ((uint16_t *)dst)[i] = (uint16_t)v;
+            else
+                ((int8_t *)dst)[i] = (int8_t)v;
+        }
+    } else {
+        return numel == 0;
+    }
+    return true;
+}
+
+mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **data)
+{
+    const char *name = t->name ? t->name : "?";
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: tensor '%s' keeps its data in an external file", name);
+    if (!onnx_dtype(t->data_type, &type->dtype))
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: tensor '%s' has unsupported data type %d", name,
+                        (int)t->data_type);
+    if (t->n_dims > MF_MAX_RANK)
+        return mf_error(MF_ERR_SHAPE, "onnx: tensor '%s' has rank %zu (at most %d)", name,
+                        t->n_dims, MF_MAX_RANK);
+    type->rank = (int)t->n_dims;
+    int64_t numel = 1;
+    for (size_t i = 0; i < t->n_dims; i++) {
+        if (t->dims[i] < 0 || (t->dims[i] && numel > INT64_MAX / 64 / t->dims[i]))
+            return mf_error(MF_ERR_SHAPE, "onnx: tensor '%s' has a bad dim %lld", name,
+                            (long long)t->dims[i]);
+        type->shape[i] = t->dims[i];
+        numel *= t->dims[i];
+    }
+    size_t nbytes = mf_type_nbytes(type);
+    mf_buffer *b = mf_buffer_new_host(nbytes);
+    if (!b)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory for tensor '%s' (%zu bytes)", name, nbytes);
+    bool ok;
+    if (t->has_raw_data) {
+        ok = t->raw_data.len == nbytes;
+        if (ok && nbytes)
+            memcpy(b->data, t->raw_data.data, nbytes);
+    } else {
+        ok = copy_typed_fields(t, type->dtype, (size_t)numel, b->data);
+    }
+    if (!ok) {
+        mf_buffer_release(b);
+        return mf_error(MF_ERR_PARSE, "onnx: tensor '%s' holds the wrong amount of data for %lld elements",
+                        name, (long long)numel);
+    }
+    *data = b;
+    return MF_OK;
+}
+
+/* ---- the model ------------------------------------------------------------------------------ */
+
+static mf_status check_opset(const Onnx__ModelProto *m, int64_t *opset)
+{
+    *opset = -1;
+    for (size_t i = 0; i < m->n_opset_import; i++) {
+        const char *d = m->opset_import[i]->domain;
+        if (!d || !*d || !strcmp(d, "ai.onnx"))
+            *opset = m->opset_import[i]->version;
+    }
+    if (*opset < MIN_OPSET || *opset > MAX_OPSET)
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: opset %lld is not supported (%d to %d are)",
+                        (long long)*opset, MIN_OPSET, MAX_OPSET);
+    return MF_OK;
+}
+
+static mf_status add_initializers(onnx_importer *im, const Onnx__GraphProto *gp)
+{
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *t = gp->initializer[i];
+        mf_type type;
+        mf_buffer *b;
+        mf_status s = onnx_tensor(t, &type, &b);
+        if (s)
+            return s;
+        mf_value *v = mf_graph_add_const(im->g, NULL, &type, b);
+        mf_buffer_release(b);
+        if (!v)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if ((s = onnx_define(im, t->name ? t->name : "", v)))
+            return s;
+    }
+    return MF_OK;
+}
+
+static mf_status input_type(const Onnx__ValueInfoProto *vi, int64_t batch, mf_type *t)
+{
+    const char *name = vi->name ? vi->name : "?";
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type->shape)
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: input '%s' is not a tensor of known rank", name);
+    const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+    if (!onnx_dtype(tt->elem_type, &t->dtype))
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: input '%s' has unsupported element type %d",
+                        name, (int)tt->elem_type);
+    if (tt->shape->n_dim > MF_MAX_RANK)
+        return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has rank %zu (at most %d)", name,
+                        tt->shape->n_dim, MF_MAX_RANK);
+    t->rank = (int)tt->shape->n_dim;
+    for (int i = 0; i < t->rank; i++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+        bool known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        if (i == 0 && batch > 0)
+            t->shape[i] = batch;
+        else if (known && d->dim_value >= 0)
+            t->shape[i] = d->dim_value;
+        else
+            return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has a symbolic or negative dim %d%s",
+                            name, i, i == 0 ? " (give a batch size)" : "");
+    }
+    return MF_OK;
+}
+
+static mf_status add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64_t batch)
+{
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        if (!vi->name || onnx_lookup(im, vi->name))
+            continue; /* older exporters list initializers as inputs too */
+        mf_type t;
+        mf_status s = input_type(vi, batch, &t);
+        if (s)
+            return s;
+        mf_value *v = mf_graph_add_input(im->g, NULL, &t);
+        if (!v)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if ((s = onnx_define(im, vi->name, v)))
+            return s;
+    }
+    return MF_OK;
+}
+
+/* One error for the whole model listing every unsupported op type with its nodes. */
+static mf_status check_supported(const Onnx__GraphProto *gp)
+{
+    char msg[2048];
+    size_t len = 0;
+    int count = 0;
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const char *op = gp->node[i]->op_type ? gp->node[i]->op_type : "";
+        if (onnx_op_supported(op))
+            continue;
+        bool listed = false;
+        for (size_t j = 0; j < i && !listed; j++)
+            listed = gp->node[j]->op_type && !strcmp(gp->node[j]->op_type, op);
+        if (listed)
+            continue;
+        len += (size_t)snprintf(msg + len, len < sizeof msg ? sizeof msg - len : 0, "%s%s (",
+                                count++ ? "; " : "", op);
+        bool first = true;
+        for (size_t j = i; j < gp->n_node; j++) {
+            if (!gp->node[j]->op_type || strcmp(gp->node[j]->op_type, op))
+                continue;
+            len += (size_t)snprintf(msg + len, len < sizeof msg ? sizeof msg - len : 0, "%s'%s'",
+                                    first ? "" : ", ", gp->node[j]->name ? gp->node[j]->name : "?");
+            first = false;
+        }
+        len += (size_t)snprintf(msg + len, len < sizeof msg ? sizeof msg - len : 0, ")");
+    }
+    if (count)
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: %d unsupported op type%s: %s", count,
+                        count > 1 ? "s" : "", msg);
+    return MF_OK;
+}
+
+static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int64_t batch)
+{
+    const Onnx__GraphProto *gp = m->graph;
+    if (!gp)
+        return mf_error(MF_ERR_PARSE, "onnx: the model has no graph");
+    mf_status s = check_opset(m, &im->opset);
+    if (!s)
+        s = check_supported(gp);
+    if (!s)
+        s = add_initializers(im, gp);
+    if (!s)
+        s = add_inputs(im, gp, batch);
+    for (size_t i = 0; i < gp->n_node && !s; i++)
+        s = onnx_convert_node(im, gp->node[i]);
+    if (s)
+        return s;
+    if (gp->n_output == 0)
+        return mf_error(MF_ERR_PARSE, "onnx: the graph has no outputs");
+    mf_value *outs[256];
+    if (gp->n_output > 256)
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: %zu outputs (at most 256)", gp->n_output);
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const char *name = gp->output[i]->name ? gp->output[i]->name : "";
+        if (!(outs[i] = onnx_lookup(im, name)))
+            return mf_error(MF_ERR_PARSE, "onnx: graph output '%s' is never computed", name);
+    }
+    return mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+}
+
+mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t batch,
+                        mf_graph **out)
+{
+    if (!data || !out)
+        return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", data ? "out" : "data");
+    *out = NULL;
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
+    if (!m)
+        return mf_error(MF_ERR_PARSE, "onnx: %s is not a valid ONNX model (protobuf decoding failed)",
+                        name ? name : "<buffer>");
+    onnx_importer im = {0};
+    im.g = mf_graph_new("model");
+    mf_status s = im.g ? import_graph(&im, m, batch) : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    if (s) {
+        mf_error_context(s, "%s", name ? name : "<buffer>");
+        mf_graph_destroy(im.g);
+    } else {
+        *out = im.g;
+    }
+    free(im.names);
+    free(im.vals);
+    onnx__model_proto__free_unpacked(m, NULL);
+    return s;
+}
+
+mf_status mf_onnx_load(const char *path, int64_t batch, mf_graph **out)
+{
+    if (!path || !out)
+        return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", path ? "out" : "path");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
+    void *buf = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = malloc(size ? (size_t)size : 1);
+    mf_status s;
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size)
+        s = mf_error(size < 0 ? MF_ERR_IO : MF_ERR_NOMEM, "%s: cannot read the file", path);
+    else
+        s = mf_onnx_parse(buf, (size_t)size, path, batch, out);
+    free(buf);
+    fclose(f);
+    return s;
+}

@@ -1,0 +1,670 @@
+/* onnx_ops.c — one converter per ONNX op type, each mapping a node onto mlufuse ops (and
+ * their attributes), and folding at import the shape arithmetic that exporters emit for
+ * static shapes (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast on constants). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.h"
+
+typedef mf_status (*converter)(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* Adds op(in) with attrs and defines the node's first output. */
+static mf_status emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin,
+                      mf_value *const *in, const mf_attr *attrs)
+{
+    bool folded;
+    mf_status s = onnx_fold(im, n, op, nin, in, attrs, &folded);
+    if (s || folded)
+        return s;
+    mf_node *node;
+    s = mf_graph_add_node(im->g, op, nin, in, attrs, &node);
+    if (s) {
+        char inner[1024];
+        snprintf(inner, sizeof inner, "%s", mf_last_error());
+        return onnx_node_error(n, s, "%s", inner);
+    }
+    if (n->n_output < 1)
+        return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
+    return onnx_define(im, n->output[0], node->outputs[0]);
+}
+
+static float const_scalar(const mf_value *v, float dflt)
+{
+    if (!v || !v->is_const || !v->data || mf_type_numel(&v->type) != 1 || v->type.dtype != MF_F32)
+        return dflt;
+    return *(const float *)v->data->data;
+}
+
+static mf_status simple(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, nin, in);
+    return s ? s : emit(im, n, op, nin, in, NULL);
+}
+
+#define SIMPLE(name, op, nin)                                              \
+    static mf_status name(onnx_importer *im, const Onnx__NodeProto *n)     \
+    {                                                                      \
+        return simple(im, n, op, nin);                                     \
+    }
+SIMPLE(cv_add, MF_OP_ADD, 2)
+SIMPLE(cv_sub, MF_OP_SUB, 2)
+SIMPLE(cv_mul, MF_OP_MUL, 2)
+SIMPLE(cv_div, MF_OP_DIV, 2)
+SIMPLE(cv_pow, MF_OP_POW, 2)
+SIMPLE(cv_matmul, MF_OP_MATMUL, 2)
+SIMPLE(cv_relu, MF_OP_RELU, 1)
+SIMPLE(cv_sigmoid, MF_OP_SIGMOID, 1)
+SIMPLE(cv_tanh, MF_OP_TANH, 1)
+SIMPLE(cv_exp, MF_OP_EXP, 1)
+SIMPLE(cv_log, MF_OP_LOG, 1)
+SIMPLE(cv_sqrt, MF_OP_SQRT, 1)
+SIMPLE(cv_neg, MF_OP_NEG, 1)
+SIMPLE(cv_abs, MF_OP_ABS, 1)
+SIMPLE(cv_hardswish, MF_OP_HARDSWISH, 1)
+
+static mf_status cv_identity(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    for (size_t i = 0; i < n->n_output && !s; i++) /* Dropout's mask output is never used */
+        s = onnx_define(im, n->output[i], x);
+    return s;
+}
+
+static mf_status cv_leaky_relu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_LEAKY_RELU, a);
+    mf_attr_set_float(MF_OP_LEAKY_RELU, a, "negative_slope", onnx_attr_float(n, "alpha", 0.01f));
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    return s ? s : emit(im, n, MF_OP_LEAKY_RELU, 1, &x, a);
+}
+
+static mf_status cv_hardsigmoid(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_HARDSIGMOID, a);
+    mf_attr_set_float(MF_OP_HARDSIGMOID, a, "alpha", onnx_attr_float(n, "alpha", 0.2f));
+    mf_attr_set_float(MF_OP_HARDSIGMOID, a, "beta", onnx_attr_float(n, "beta", 0.5f));
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    return s ? s : emit(im, n, MF_OP_HARDSIGMOID, 1, &x, a);
+}
+
+/* Clip: bounds are attributes before opset 11 and optional constant inputs from 11 on. */
+static mf_status cv_clip(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *lo = NULL, *hi = NULL;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = onnx_input(im, n, 1, &lo);
+    if (!s)
+        s = onnx_input(im, n, 2, &hi);
+    if (s)
+        return s;
+    if ((lo && (!lo->is_const || !lo->data)) || (hi && (!hi->is_const || !hi->data)))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "min and max must be constants");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CLAMP, a);
+    mf_attr_set_float(MF_OP_CLAMP, a, "min", const_scalar(lo, onnx_attr_float(n, "min", -INFINITY)));
+    mf_attr_set_float(MF_OP_CLAMP, a, "max", const_scalar(hi, onnx_attr_float(n, "max", INFINITY)));
+    return emit(im, n, MF_OP_CLAMP, 1, &x, a);
+}
+
+/* pads [begin_h, begin_w, end_h, end_w] must be symmetric: our ops take one per dim. */
+static mf_status sym_pads(const Onnx__NodeProto *n, int64_t *pad)
+{
+    int64_t p[4] = {0, 0, 0, 0};
+    int k = onnx_attr_ints(n, "pads", p, 4);
+    if (k != -1 && k != 4)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "pads has %d entries, expected 4", k);
+    if (p[0] != p[2] || p[1] != p[3])
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "asymmetric pads [%lld,%lld,%lld,%lld]",
+                               (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3]);
+    const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
+    if (ap && ap->has_s && ap->s.len && strncmp((const char *)ap->s.data, "NOTSET", ap->s.len))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "auto_pad %.*s", (int)ap->s.len, (const char *)ap->s.data);
+    pad[0] = p[0];
+    pad[1] = p[1];
+    return MF_OK;
+}
+
+/* An ints attribute of 2 entries, or the default when absent. */
+static mf_status pair(const Onnx__NodeProto *n, const char *name, int64_t dflt, int64_t *out)
+{
+    out[0] = out[1] = dflt;
+    int k = onnx_attr_ints(n, name, out, 2);
+    if (k != -1 && k != 2)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%s has %d entries (only 2-D is supported)", name, k);
+    return MF_OK;
+}
+
+static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    int64_t stride[2], dil[2], pad[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_input(im, n, 2, &in[2]);
+    if (!s)
+        s = pair(n, "strides", 1, stride);
+    if (!s)
+        s = pair(n, "dilations", 1, dil);
+    if (!s)
+        s = sym_pads(n, pad);
+    if (s)
+        return s;
+    mf_op op = MF_OP_CONV2D;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "stride", 2, stride);
+    mf_attr_set_ints(op, a, "padding", 2, pad);
+    mf_attr_set_ints(op, a, "dilation", 2, dil);
+    mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+    return emit(im, n, op, in[2] ? 3 : 2, in, a);
+}
+
+static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    int64_t stride[2], dil[2], pad[2], outpad[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_input(im, n, 2, &in[2]);
+    if (!s)
+        s = pair(n, "strides", 1, stride);
+    if (!s)
+        s = pair(n, "dilations", 1, dil);
+    if (!s)
+        s = pair(n, "output_padding", 0, outpad);
+    if (!s)
+        s = sym_pads(n, pad);
+    if (!s && onnx_attr(n, "output_shape"))
+        s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "output_shape is not supported (give pads)");
+    if (s)
+        return s;
+    mf_op op = MF_OP_CONV_TRANSPOSE2D;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "stride", 2, stride);
+    mf_attr_set_ints(op, a, "padding", 2, pad);
+    mf_attr_set_ints(op, a, "output_padding", 2, outpad);
+    mf_attr_set_ints(op, a, "dilation", 2, dil);
+    mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+    return emit(im, n, op, in[2] ? 3 : 2, in, a);
+}
+
+static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+{
+    mf_value *x;
+    int64_t kernel[2], stride[2], pad[2], dil[2];
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s && onnx_attr_ints(n, "kernel_shape", kernel, 2) != 2)
+        s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "kernel_shape must have 2 entries");
+    if (!s)
+        s = pair(n, "strides", 1, stride);
+    if (!s)
+        s = pair(n, "dilations", 1, dil);
+    if (!s)
+        s = sym_pads(n, pad);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "kernel", 2, kernel);
+    mf_attr_set_ints(op, a, "stride", 2, stride);
+    mf_attr_set_ints(op, a, "padding", 2, pad);
+    mf_attr_set_int(op, a, "ceil_mode", onnx_attr_int(n, "ceil_mode", 0));
+    if (op == MF_OP_MAX_POOL2D)
+        mf_attr_set_ints(op, a, "dilation", 2, dil);
+    else
+        mf_attr_set_int(op, a, "count_include_pad", onnx_attr_int(n, "count_include_pad", 0));
+    if (n->n_output > 1 && n->output[1][0])
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the Indices output is not supported");
+    return emit(im, n, op, 1, &x, a);
+}
+
+static mf_status cv_maxpool(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return pool(im, n, MF_OP_MAX_POOL2D);
+}
+
+static mf_status cv_avgpool(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return pool(im, n, MF_OP_AVG_POOL2D);
+}
+
+static mf_status cv_global_avgpool(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    int64_t one[2] = {1, 1};
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_ADAPTIVE_AVG_POOL2D, a);
+    mf_attr_set_ints(MF_OP_ADAPTIVE_AVG_POOL2D, a, "output_size", 2, one);
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    return s ? s : emit(im, n, MF_OP_ADAPTIVE_AVG_POOL2D, 1, &x, a);
+}
+
+static mf_status cv_batchnorm(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[5];
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_BATCH_NORM, a);
+    mf_attr_set_float(MF_OP_BATCH_NORM, a, "eps", onnx_attr_float(n, "epsilon", 1e-5f));
+    mf_status s = onnx_inputs(im, n, 5, in);
+    return s ? s : emit(im, n, MF_OP_BATCH_NORM, 5, in, a);
+}
+
+/* A new constant: w transposed ([k, n] -> [n, k]) for Gemm with transB = 0. */
+static mf_value *transposed_const(onnx_importer *im, const mf_value *w)
+{
+    mf_type t = w->type;
+    t.shape[0] = w->type.shape[1];
+    t.shape[1] = w->type.shape[0];
+    float *d = malloc(mf_type_nbytes(&t) + 1);
+    if (!d)
+        return NULL;
+    const float *src = w->data->data;
+    for (int64_t i = 0; i < t.shape[0]; i++)
+        for (int64_t j = 0; j < t.shape[1]; j++)
+            d[i * t.shape[1] + j] = src[j * t.shape[0] + i];
+    mf_value *v = onnx_const(im, &t, d);
+    free(d);
+    return v;
+}
+
+/* Gemm: Y = alpha·A'·B' + beta·C as linear(A, B [out, in], C) when B is a constant. */
+static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_input(im, n, 2, &in[2]);
+    if (s)
+        return s;
+    float alpha = onnx_attr_float(n, "alpha", 1), beta = onnx_attr_float(n, "beta", 1);
+    if (onnx_attr_int(n, "transA", 0) || alpha != 1 || (in[2] && beta != 1))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only transA = 0, alpha = 1, beta = 1 are supported");
+    if (in[1]->type.rank != 2)
+        return onnx_node_error(n, MF_ERR_SHAPE, "B must have rank 2");
+    if (!onnx_attr_int(n, "transB", 0)) {
+        if (!in[1]->is_const || !in[1]->data || in[1]->type.dtype != MF_F32)
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "transB = 0 needs a constant f32 B");
+        if (!(in[1] = transposed_const(im, in[1])))
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    }
+    return emit(im, n, MF_OP_LINEAR, in[2] ? 3 : 2, in, NULL);
+}
+
+static mf_status cv_flatten(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t axis = onnx_attr_int(n, "axis", 1), rank = x->type.rank;
+    if (axis < 0)
+        axis += rank;
+    if (axis < 0 || axis > rank)
+        return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axis);
+    int64_t shape[2] = {1, 1};
+    for (int64_t i = 0; i < rank; i++)
+        shape[i >= axis] *= x->type.shape[i];
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_RESHAPE, a);
+    mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", 2, shape);
+    return emit(im, n, MF_OP_RESHAPE, 1, &x, a);
+}
+
+/* Reshape: the shape is a constant input; 0 copies the input's dim (allowzero = 0). */
+static mf_status cv_reshape(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    int64_t shape[MF_MAX_RANK];
+    int k;
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_const_ints(n, in[1], shape, MF_MAX_RANK, &k);
+    if (s)
+        return s;
+    for (int i = 0; i < k; i++) {
+        if (shape[i] == 0 && !onnx_attr_int(n, "allowzero", 0)) {
+            if (i >= in[0]->type.rank)
+                return onnx_node_error(n, MF_ERR_SHAPE, "shape entry %d is 0 beyond the input's rank", i);
+            shape[i] = in[0]->type.shape[i];
+        }
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_RESHAPE, a);
+    mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", k, shape);
+    return emit(im, n, MF_OP_RESHAPE, 1, in, a);
+}
+
+static mf_status cv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t perm[MF_MAX_RANK];
+    int k = onnx_attr_ints(n, "perm", perm, MF_MAX_RANK);
+    if (k < 0) { /* default: reverse the dims */
+        k = x->type.rank;
+        for (int i = 0; i < k; i++)
+            perm[i] = k - 1 - i;
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_PERMUTE, a);
+    mf_attr_set_ints(MF_OP_PERMUTE, a, "perm", k, perm);
+    return emit(im, n, MF_OP_PERMUTE, 1, &x, a);
+}
+
+/* Softmax and LogSoftmax: from opset 13 over one axis (default -1); before, over the
+ * flattened trailing dims from `axis` (default 1), which equals one axis only when it is
+ * the last. */
+static mf_status softmax(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t axis = onnx_attr_int(n, "axis", im->opset >= 13 ? -1 : 1);
+    if (im->opset < 13 && axis != -1 && axis != x->type.rank - 1)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "axis %lld before opset 13 (coerced to 2-D)",
+                               (long long)axis);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_int(op, a, "dim", axis);
+    return emit(im, n, op, 1, &x, a);
+}
+
+static mf_status cv_softmax(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return softmax(im, n, MF_OP_SOFTMAX);
+}
+
+static mf_status cv_log_softmax(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return softmax(im, n, MF_OP_LOG_SOFTMAX);
+}
+
+/* ReduceMean/ReduceSum: axes is an attribute, or (ReduceSum from 13) a constant input. */
+static mf_status reduce(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+{
+    mf_value *x, *axes_in = NULL;
+    int64_t axes[MF_MAX_RANK];
+    int k = 0;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = onnx_input(im, n, 1, &axes_in);
+    if (s)
+        return s;
+    if (axes_in)
+        s = onnx_const_ints(n, axes_in, axes, MF_MAX_RANK, &k);
+    else
+        k = onnx_attr_ints(n, "axes", axes, MF_MAX_RANK);
+    if (s)
+        return s;
+    if (k < 0)
+        k = 0;
+    if (k == 0 && onnx_attr_int(n, "noop_with_empty_axes", 0))
+        return cv_identity(im, n);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "dims", k, axes);
+    mf_attr_set_int(op, a, "keepdim", onnx_attr_int(n, "keepdims", 1));
+    return emit(im, n, op, 1, &x, a);
+}
+
+static mf_status cv_reduce_mean(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_MEAN);
+}
+
+static mf_status cv_reduce_sum(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_SUM);
+}
+
+/* Concat: folded when every input is a small rank-1 constant of one dtype (the shape and
+ * scale arithmetic of exporters), else the concat op. */
+static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[64];
+    if (n->n_input < 1 || n->n_input > 64)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%zu inputs (1 to 64 are supported)", n->n_input);
+    mf_status s = onnx_inputs(im, n, (int)n->n_input, in);
+    if (s)
+        return s;
+    bool fold = true;
+    int64_t total = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        fold = fold && onnx_small_const(in[i]) && in[i]->type.rank == 1 &&
+               in[i]->type.dtype == in[0]->type.dtype;
+        total += in[i]->type.rank == 1 ? in[i]->type.shape[0] : 0;
+    }
+    if (fold && total <= ONNX_FOLD_CAP) {
+        unsigned char out[ONNX_FOLD_CAP * 8];
+        size_t off = 0;
+        for (size_t i = 0; i < n->n_input; i++) {
+            memcpy(out + off, in[i]->data->data, mf_type_nbytes(&in[i]->type));
+            off += mf_type_nbytes(&in[i]->type);
+        }
+        mf_type t = {in[0]->type.dtype, 1, {total}};
+        return onnx_define_const(im, n, &t, out);
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CONCAT, a);
+    mf_attr_set_int(MF_OP_CONCAT, a, "dim", onnx_attr_int(n, "axis", 0));
+    return emit(im, n, MF_OP_CONCAT, (int)n->n_input, in, a);
+}
+
+/* Pad in constant mode: pads (begin per dim, then end per dim) and the value are
+ * constant inputs from opset 11. */
+static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2], *value = NULL;
+    int64_t pads[2 * MF_MAX_RANK];
+    int k;
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_input(im, n, 2, &value);
+    if (!s)
+        s = onnx_const_ints(n, in[1], pads, 2 * MF_MAX_RANK, &k);
+    if (s)
+        return s;
+    const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
+    if (mode && mode->has_s && strncmp((const char *)mode->s.data, "constant", mode->s.len))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only constant)", (int)mode->s.len,
+                               (const char *)mode->s.data);
+    if (value && !onnx_small_const(value))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the pad value must be a constant");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_PAD, a);
+    mf_status st = mf_attr_set_ints(MF_OP_PAD, a, "pads", k, pads);
+    if (st)
+        return onnx_node_error(n, st, "%d pads: at most %d (rank 4)", k, MF_MAX_RANK);
+    mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0) : 0);
+    return emit(im, n, MF_OP_PAD, 1, in, a);
+}
+
+/* Adds slice(x) on one axis and defines it as `name`. */
+static mf_status slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis,
+                            int64_t start, int64_t end, const char *name)
+{
+    mf_op op = MF_OP_SLICE;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "starts", 1, &start);
+    mf_attr_set_ints(op, a, "ends", 1, &end);
+    mf_attr_set_ints(op, a, "axes", 1, &axis);
+    mf_node *node;
+    mf_status s = mf_graph_add_node(im->g, op, 1, &x, a, &node);
+    if (s) {
+        char inner[1024];
+        snprintf(inner, sizeof inner, "%s", mf_last_error());
+        return onnx_node_error(n, s, "%s", inner);
+    }
+    return onnx_define(im, name, node->outputs[0]);
+}
+
+/* Slice: starts, ends, axes and steps are constant inputs (opset 10 on). */
+static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *req[3], *v[4] = {0};
+    int64_t vals[4][MF_MAX_RANK];
+    int k[4] = {0};
+    mf_status s = onnx_inputs(im, n, 3, req); /* data, starts and ends are required */
+    mf_value *x = req[0];
+    for (int i = 0; i < 4 && !s; i++) {
+        s = onnx_input(im, n, (size_t)i + 1, &v[i]);
+        if (!s && v[i])
+            s = onnx_const_ints(n, v[i], vals[i], MF_MAX_RANK, &k[i]);
+    }
+    if (s)
+        return s;
+    mf_op op = MF_OP_SLICE;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    const char *names[4] = {"starts", "ends", "axes", "steps"};
+    for (int i = 0; i < 4; i++)
+        mf_attr_set_ints(op, a, names[i], k[i], vals[i]);
+    return emit(im, n, op, 1, &x, a);
+}
+
+/* Split: one slice per output, sizes from the `split` attribute (before 13) or input
+ * (from 13), or equal parts. */
+static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *sizes_in = NULL;
+    int64_t sizes[64];
+    int k = -1;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = onnx_input(im, n, 1, &sizes_in);
+    if (!s && sizes_in)
+        s = onnx_const_ints(n, sizes_in, sizes, 64, &k);
+    else if (!s)
+        k = onnx_attr_ints(n, "split", sizes, 64);
+    if (s)
+        return s;
+    int64_t axis = onnx_attr_int(n, "axis", 0), rank = x->type.rank;
+    if (axis < 0)
+        axis += rank;
+    if (axis < 0 || axis >= rank)
+        return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axis);
+    int nout = (int)n->n_output;
+    if (nout < 1 || nout > 64)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d outputs (1 to 64)", nout);
+    int64_t dim = x->type.shape[axis];
+    if (k < 0) {
+        if (dim % nout)
+            return onnx_node_error(n, MF_ERR_SHAPE, "dim %lld does not split into %d equal parts",
+                                   (long long)dim, nout);
+        for (int i = 0; i < nout; i++)
+            sizes[i] = dim / nout;
+        k = nout;
+    }
+    int64_t total = 0;
+    for (int i = 0; i < k; i++)
+        total += sizes[i];
+    if (k != nout || total != dim)
+        return onnx_node_error(n, MF_ERR_SHAPE, "split sizes do not add up to dim %lld over %d outputs",
+                               (long long)dim, nout);
+    int64_t start = 0;
+    for (int i = 0; i < nout && !s; i++) {
+        s = slice_axis(im, n, x, axis, start, start + sizes[i], n->output[i]);
+        start += sizes[i];
+    }
+    return s;
+}
+
+/* Resize/Upsample in nearest mode with integer scales on H and W. */
+static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *scales = NULL, *sizes = NULL;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
+    if (mode && mode->has_s && strncmp((const char *)mode->s.data, "nearest", mode->s.len))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only nearest)", (int)mode->s.len,
+                               (const char *)mode->s.data);
+    bool is_upsample = !strcmp(n->op_type, "Upsample");
+    if (!s)
+        s = onnx_input(im, n, is_upsample ? 1 : 2, &scales);
+    if (!s && !is_upsample)
+        s = onnx_input(im, n, 3, &sizes);
+    if (s)
+        return s;
+    if (x->type.rank != 4)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only 4-D inputs are supported");
+    double f[4] = {1, 1, 1, 1};
+    if (scales && scales->is_const && scales->data && scales->type.dtype == MF_F32 &&
+        mf_type_numel(&scales->type) == 4) {
+        for (int i = 0; i < 4; i++)
+            f[i] = ((const float *)scales->data->data)[i];
+    } else if (sizes && sizes->is_const && sizes->data && mf_type_numel(&sizes->type) == 4) {
+        int64_t sz[4];
+        int k;
+        if ((s = onnx_const_ints(n, sizes, sz, 4, &k)))
+            return s;
+        for (int i = 0; i < 4; i++)
+            f[i] = x->type.shape[i] ? (double)sz[i] / (double)x->type.shape[i] : 1;
+    } else {
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "scales or sizes must be constants");
+    }
+    if (f[0] != 1 || f[1] != 1 || f[2] != floor(f[2]) || f[3] != floor(f[3]) || f[2] < 1 || f[3] < 1)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only integer scales of H and W are supported");
+    int64_t sc[2] = {(int64_t)f[2], (int64_t)f[3]};
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
+    mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, sc);
+    return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
+}
+
+static const struct {
+    const char *op_type;
+    converter fn;
+} converters[] = {
+    {"Add", cv_add}, {"Sub", cv_sub}, {"Mul", cv_mul}, {"Div", cv_div},
+    {"MatMul", cv_matmul}, {"Gemm", cv_gemm}, {"Conv", cv_conv},
+    {"Relu", cv_relu}, {"Sigmoid", cv_sigmoid}, {"Tanh", cv_tanh}, {"Exp", cv_exp},
+    {"Log", cv_log}, {"Sqrt", cv_sqrt}, {"Neg", cv_neg}, {"Abs", cv_abs},
+    {"HardSwish", cv_hardswish}, {"HardSigmoid", cv_hardsigmoid}, {"LeakyRelu", cv_leaky_relu},
+    {"Clip", cv_clip}, {"BatchNormalization", cv_batchnorm},
+    {"MaxPool", cv_maxpool}, {"AveragePool", cv_avgpool}, {"GlobalAveragePool", cv_global_avgpool},
+    {"Flatten", cv_flatten}, {"Reshape", cv_reshape}, {"Transpose", cv_transpose},
+    {"Concat", cv_concat}, {"Softmax", cv_softmax}, {"LogSoftmax", cv_log_softmax},
+    {"ReduceMean", cv_reduce_mean}, {"ReduceSum", cv_reduce_sum},
+    {"Dropout", cv_identity}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
+    {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
+    {"Squeeze", onnx_cv_squeeze}, {"Cast", onnx_cv_cast}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
+    {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
+};
+
+static converter find_converter(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof converters / sizeof converters[0]; i++)
+        if (!strcmp(converters[i].op_type, op_type))
+            return converters[i].fn;
+    return NULL;
+}
+
+bool onnx_op_supported(const char *op_type)
+{
+    return find_converter(op_type) != NULL;
+}
+
+mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "domain '%s' is not supported", n->domain);
+    converter fn = n->op_type ? find_converter(n->op_type) : NULL;
+    if (!fn)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "unsupported op type");
+    return fn(im, n);
+}

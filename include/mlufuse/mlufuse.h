@@ -1,0 +1,252 @@
+/* mlufuse.h — the public C API of mlufuse, a JIT graph-fusion compiler and runtime.
+ *
+ * Users create tensors, call ops on them (layer-by-layer mode: each op runs at once),
+ * optionally record the calls as a static graph between mf_trace_begin and mf_trace_end,
+ * and run graphs.  Every handle is opaque; every function that can fail returns an
+ * mf_status and leaves a message naming the op, the shapes and the reason, read with
+ * mf_last_error() on the same thread.  Nothing here aborts or exits on bad input.
+ */
+#ifndef MLUFUSE_H
+#define MLUFUSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MF_MAX_RANK 8
+
+typedef enum mf_status {
+    MF_OK = 0,
+    MF_ERR_INVALID,     /* bad argument: NULL, out of range, bad attribute */
+    MF_ERR_SHAPE,       /* shapes that do not agree */
+    MF_ERR_DTYPE,       /* a dtype the op does not accept */
+    MF_ERR_DEVICE,      /* a tensor on the wrong device, an unknown device */
+    MF_ERR_NOMEM,       /* host or device memory exhausted */
+    MF_ERR_PARSE,       /* malformed text or file */
+    MF_ERR_IO,          /* a file could not be read or written */
+    MF_ERR_UNSUPPORTED, /* valid, but not implemented */
+    MF_ERR_INTERNAL     /* a bug in mlufuse */
+} mf_status;
+
+/* The message of the last failure on the calling thread ("" if none).  Valid until the
+ * next failing call on this thread. */
+const char *mf_last_error(void);
+const char *mf_status_name(mf_status s);
+
+typedef enum mf_dtype { MF_F32, MF_F16, MF_I8, MF_I32, MF_I64, MF_BOOL, MF_DTYPE_COUNT } mf_dtype;
+const char *mf_dtype_name(mf_dtype t);
+size_t mf_dtype_size(mf_dtype t);
+
+typedef enum mf_device_type { MF_CPU, MF_MLU } mf_device_type;
+typedef struct mf_device {
+    mf_device_type type;
+    int index; /* mlu:index; 0 for the cpu */
+} mf_device;
+#define MF_DEVICE_CPU ((mf_device){MF_CPU, 0})
+#define MF_DEVICE_MLU(i) ((mf_device){MF_MLU, (i)})
+
+/* ---- tensors ------------------------------------------------------------------------ */
+
+/* A contiguous, row-major tensor.  Tensors are reference counted; every function that
+ * returns one through an out-parameter gives the caller one reference, released with
+ * mf_tensor_free.  Views (reshape, flatten) share storage with their source. */
+typedef struct mf_tensor mf_tensor;
+
+mf_status mf_tensor_empty(mf_dtype dt, int rank, const int64_t *shape, mf_device dev,
+                          mf_tensor **out);
+mf_status mf_tensor_zeros(mf_dtype dt, int rank, const int64_t *shape, mf_device dev,
+                          mf_tensor **out);
+/* Copies nbytes from data (which must equal numel * dtype size) into a new cpu tensor. */
+mf_status mf_tensor_from_data(mf_dtype dt, int rank, const int64_t *shape, const void *data,
+                              size_t nbytes, mf_tensor **out);
+/* Uniform in [lo, hi) from a counter-based generator: the same seed gives the same data
+ * on every machine.  Float dtypes only. */
+mf_status mf_tensor_rand(mf_dtype dt, int rank, const int64_t *shape, uint64_t seed, double lo,
+                         double hi, mf_device dev, mf_tensor **out);
+/* A copy on another device (the seed's .to(mlu) and .cpu()). */
+mf_status mf_tensor_to(const mf_tensor *t, mf_device dev, mf_tensor **out);
+void mf_tensor_free(mf_tensor *t); /* drops one reference; NULL is ignored */
+mf_tensor *mf_tensor_retain(mf_tensor *t);
+
+mf_dtype mf_tensor_dtype(const mf_tensor *t);
+int mf_tensor_rank(const mf_tensor *t);
+int64_t mf_tensor_dim(const mf_tensor *t, int i);
+const int64_t *mf_tensor_shape(const mf_tensor *t);
+int64_t mf_tensor_numel(const mf_tensor *t);
+size_t mf_tensor_nbytes(const mf_tensor *t);
+mf_device mf_tensor_device(const mf_tensor *t);
+/* Host-readable data of a cpu tensor; NULL for a tensor on an mlu device (copy it first). */
+const void *mf_tensor_data(const mf_tensor *t);
+void *mf_tensor_data_mut(mf_tensor *t);
+/* NumPy .npy files (little-endian, C order; f32, f16, i8, i32, i64, bool).  load gives a
+ * new cpu tensor; save copies a device tensor to the host first. */
+mf_status mf_tensor_load_npy(const char *path, mf_tensor **out);
+mf_status mf_tensor_save_npy(const mf_tensor *t, const char *path);
+/* Writes "f32[1,3,224,224]@mlu:0" into buf (always terminated). */
+void mf_tensor_describe(const mf_tensor *t, char *buf, size_t cap);
+
+/* ---- ops: the layer-by-layer mode ------------------------------------------------------
+ * Each computes its result at once (on the device of its inputs; all inputs must share it)
+ * and, between mf_trace_begin and mf_trace_end, is also recorded as a graph node.
+ * Optional inputs (bias) may be NULL.  Outputs are new tensors owned by the caller. */
+
+typedef struct mf_conv2d_params {
+    int64_t stride[2], padding[2], dilation[2], groups;
+} mf_conv2d_params;
+#define MF_CONV2D_DEFAULT ((mf_conv2d_params){{1, 1}, {0, 0}, {1, 1}, 1})
+
+typedef struct mf_pool2d_params {
+    int64_t kernel[2], stride[2], padding[2], dilation[2];
+    int ceil_mode;
+    int count_include_pad; /* avg_pool2d only */
+} mf_pool2d_params;
+
+mf_status mf_conv2d(const mf_tensor *x, const mf_tensor *w, const mf_tensor *bias,
+                    mf_conv2d_params p, mf_tensor **out);
+mf_status mf_linear(const mf_tensor *x, const mf_tensor *w, const mf_tensor *bias,
+                    mf_tensor **out); /* y = x·wᵀ + b, w is [out, in] */
+mf_status mf_matmul(const mf_tensor *a, const mf_tensor *b, mf_tensor **out);
+
+mf_status mf_add(const mf_tensor *a, const mf_tensor *b, double alpha, mf_tensor **out);
+mf_status mf_sub(const mf_tensor *a, const mf_tensor *b, double alpha, mf_tensor **out);
+mf_status mf_mul(const mf_tensor *a, const mf_tensor *b, mf_tensor **out);
+mf_status mf_div(const mf_tensor *a, const mf_tensor *b, mf_tensor **out);
+/* a op scalar, the scalar becoming a rank-0 constant of a's dtype. */
+mf_status mf_add_scalar(const mf_tensor *a, double s, mf_tensor **out);
+mf_status mf_mul_scalar(const mf_tensor *a, double s, mf_tensor **out);
+
+mf_status mf_relu(const mf_tensor *x, mf_tensor **out);
+mf_status mf_relu6(const mf_tensor *x, mf_tensor **out);
+mf_status mf_clamp(const mf_tensor *x, double lo, double hi, mf_tensor **out);
+mf_status mf_hardtanh(const mf_tensor *x, double lo, double hi, mf_tensor **out);
+mf_status mf_leaky_relu(const mf_tensor *x, double negative_slope, mf_tensor **out);
+mf_status mf_sigmoid(const mf_tensor *x, mf_tensor **out);
+mf_status mf_tanh(const mf_tensor *x, mf_tensor **out);
+mf_status mf_hardswish(const mf_tensor *x, mf_tensor **out);
+mf_status mf_hardsigmoid(const mf_tensor *x, mf_tensor **out);
+mf_status mf_exp(const mf_tensor *x, mf_tensor **out);
+mf_status mf_log(const mf_tensor *x, mf_tensor **out);
+mf_status mf_neg(const mf_tensor *x, mf_tensor **out);
+mf_status mf_abs(const mf_tensor *x, mf_tensor **out);
+mf_status mf_sqrt(const mf_tensor *x, mf_tensor **out);
+
+mf_status mf_max_pool2d(const mf_tensor *x, mf_pool2d_params p, mf_tensor **out);
+mf_status mf_avg_pool2d(const mf_tensor *x, mf_pool2d_params p, mf_tensor **out);
+mf_status mf_adaptive_avg_pool2d(const mf_tensor *x, int64_t out_h, int64_t out_w,
+                                 mf_tensor **out);
+/* Inference batch norm over dim 1: (x - mean) / sqrt(var + eps) * weight + bias. */
+mf_status mf_batch_norm(const mf_tensor *x, const mf_tensor *weight, const mf_tensor *bias,
+                        const mf_tensor *mean, const mf_tensor *var, double eps,
+                        mf_tensor **out);
+mf_status mf_dropout(const mf_tensor *x, double p, mf_tensor **out); /* inference: identity */
+
+mf_status mf_flatten(const mf_tensor *x, int start_dim, int end_dim, mf_tensor **out);
+/* One entry of shape may be -1 (inferred). */
+mf_status mf_reshape(const mf_tensor *x, int rank, const int64_t *shape, mf_tensor **out);
+mf_status mf_permute(const mf_tensor *x, const int *perm, mf_tensor **out);
+mf_status mf_transpose(const mf_tensor *x, int dim0, int dim1, mf_tensor **out);
+mf_status mf_concat(int n, const mf_tensor *const *xs, int dim, mf_tensor **out);
+mf_status mf_softmax(const mf_tensor *x, int dim, mf_tensor **out);
+mf_status mf_log_softmax(const mf_tensor *x, int dim, mf_tensor **out);
+/* Reduce over ndims dims (negative dims count from the end); ndims 0 means all. */
+mf_status mf_sum(const mf_tensor *x, int ndims, const int *dims, int keepdim, mf_tensor **out);
+mf_status mf_mean(const mf_tensor *x, int ndims, const int *dims, int keepdim, mf_tensor **out);
+/* Nearest upsampling of an NCHW tensor by integer factors. */
+mf_status mf_upsample_nearest2d(const mf_tensor *x, int64_t scale_h, int64_t scale_w,
+                                mf_tensor **out);
+
+/* ---- graphs ------------------------------------------------------------------------- */
+
+/* A static graph in mlufuse's IR.  Constants reference tensor storage (retained, never
+ * copied), so weights outlive the tensors they were traced from. */
+typedef struct mf_graph mf_graph;
+
+void mf_graph_destroy(mf_graph *g);
+/* Parses .mfir text; on failure the message reads "NAME:LINE:COL: reason". */
+mf_status mf_graph_parse(const char *text, const char *filename, mf_graph **out);
+mf_status mf_graph_load(const char *path, mf_graph **out);
+/* The .mfir text of g, malloc'ed; the caller frees it.  With elide_constants, constants
+ * of more than 16 elements print as `opaque` (shape only) to keep dumps readable. */
+mf_status mf_graph_print(const mf_graph *g, int elide_constants, char **text);
+mf_status mf_graph_verify(const mf_graph *g);
+/* A hash of g's structure (ops, attributes, shapes, constant data, wiring) that does not
+ * depend on value names. */
+uint64_t mf_graph_hash(const mf_graph *g);
+int mf_graph_num_nodes(const mf_graph *g);
+int mf_graph_num_inputs(const mf_graph *g);
+int mf_graph_num_outputs(const mf_graph *g);
+/* The dtype, rank and shape (MF_MAX_RANK entries) of input i; MF_ERR_INVALID if none. */
+mf_status mf_graph_input_type(const mf_graph *g, int i, mf_dtype *dtype, int *rank, int64_t *shape);
+
+/* Runs g on the reference kernels.  outputs receives num_outputs new tensors on the
+ * device of the first input (cpu if none). */
+mf_status mf_graph_interpret(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
+                             mf_tensor **outputs);
+
+/* ---- compiled modules: the fusion mode ------------------------------------------------
+ * A module compiles a graph for the MLU: passes, segmentation into MLU subgraphs, one
+ * generated kernel per subgraph and input shape (from the keyed instruction map), and a
+ * plan the runtime executes.  A new input shape compiles a new specialization and keeps
+ * the old ones. */
+typedef struct mf_module mf_module;
+
+typedef struct mf_module_options {
+    int core_number;         /* partitions per kernel launch: 1, 4 or 16 */
+    int opt_level;           /* LLVM optimization level, 0 to 3 */
+    const char *cpu;         /* LLVM CPU name (the seed's core_version); NULL: this machine */
+    int max_specializations; /* past this many input shapes, warn once (recompile storm) */
+    mf_device device;        /* where inputs and outputs live */
+    int fusion;              /* 1 fuse, 0 one subgraph per op, -1 from DISABLE_MLU_FUSION */
+} mf_module_options;
+
+mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1 */
+/* Compiles g for its own input shapes (g is copied; constants are shared by reference).
+ * opt NULL: the defaults.  The caller owns *out. */
+mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_module **out);
+/* Runs m on inputs (on the module's device; dims may differ from the graph's, which
+ * compiles a specialization once).  outputs receives new tensors.  Thread-safe. */
+mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_out,
+                        mf_tensor **outputs);
+int mf_module_num_specializations(const mf_module *m);
+void mf_module_destroy(mf_module *m);
+
+/* Statistics of the process's keyed instruction map. */
+typedef struct mf_kernel_cache_stats {
+    uint64_t hits, misses, entries;
+    double compile_ms;
+} mf_kernel_cache_stats;
+void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out);
+
+/* ---- ONNX import ----------------------------------------------------------------------- */
+
+/* Imports an ONNX model (opsets 11 to 17): initializers become constants (copied), shapes
+ * are inferred for every value.  batch > 0 replaces dim 0 of every input (required when
+ * the file leaves it symbolic).  An unsupported model fails with one message listing every
+ * unsupported op type and its nodes; a malformed file fails with MF_ERR_PARSE. */
+mf_status mf_onnx_load(const char *path, int64_t batch, mf_graph **out);
+mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t batch,
+                        mf_graph **out);
+
+/* ---- the trace recorder ------------------------------------------------------------ */
+
+/* Starts recording the calling thread's op calls; inputs become the graph's inputs.
+ * Tensors created before the trace and used inside become constants. */
+mf_status mf_trace_begin(int n, mf_tensor *const *inputs);
+/* Stops recording; outputs must be tensors computed inside the trace (or its inputs). */
+mf_status mf_trace_end(int n, mf_tensor *const *outputs, mf_graph **out);
+/* Drops a trace in progress without building a graph (after an error, say). */
+void mf_trace_abort(void);
+int mf_trace_active(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* Devices, memory statistics, queues, events and launches (after the types they use). */
+#include "mlufuse/mlufuse_runtime.h"
+
+#endif /* MLUFUSE_H */

@@ -1,0 +1,242 @@
+/* ir.h — mlufuse's internal IR: dtypes and types, the op list and its semantics, values,
+ * nodes and graphs, and the helpers every layer above uses (errors, buffers).
+ *
+ * A graph owns its nodes, values and strings through one arena, freed at once.  Nodes are
+ * kept in topological order; values carry a concrete dtype and shape.  Constants reference
+ * a refcounted mf_buffer (weights are never copied).  Everything here depends on libc only.
+ */
+#ifndef MF_IR_H
+#define MF_IR_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlufuse/mlufuse.h"
+
+/* ---- errors (ir/status.c) ------------------------------------------------------------ */
+
+/* Records a printf-style message as the calling thread's last error and returns s. */
+mf_status mf_error(mf_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+mf_status mf_verror(mf_status s, const char *fmt, va_list ap);
+/* Prefixes the current message with "prefix: " (adds context while unwinding). */
+mf_status mf_error_context(mf_status s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- types (ir/type.c) ---------------------------------------------------------------- */
+
+typedef struct mf_type {
+    mf_dtype dtype;
+    int rank;
+    int64_t shape[MF_MAX_RANK];
+} mf_type;
+
+int64_t mf_type_numel(const mf_type *t);
+size_t mf_type_nbytes(const mf_type *t);
+bool mf_type_equal(const mf_type *a, const mf_type *b);
+/* "f32[1,3,224,224]"; always terminated; returns buf. */
+char *mf_type_str(const mf_type *t, char *buf, size_t cap);
+bool mf_dtype_from_name(const char *s, size_t len, mf_dtype *out);
+bool mf_dtype_is_float(mf_dtype t);
+float mf_f16_to_f32(uint16_t h);
+uint16_t mf_f32_to_f16(float f);
+
+/* ---- the op list and its semantics (ir/ops.def, ir/op_semantics.c) -------------------- */
+
+typedef enum mf_op {
+#define X(ID, name, min_in, max_in, kind, mlu, schema) MF_OP_##ID,
+#include "ops.def"
+#undef X
+    MF_OP_COUNT
+} mf_op;
+
+typedef enum mf_op_kind {
+    MF_KIND_ELEMENTWISE, /* one output element from the same-index elements of the inputs */
+    MF_KIND_ANCHOR,      /* conv, matmul, linear: the heavy op of a fused subgraph */
+    MF_KIND_REDUCTION,   /* pooling, softmax, sum/mean */
+    MF_KIND_VIEW,        /* same data, new shape (reshape, flatten, dropout at inference) */
+    MF_KIND_LAYOUT       /* moves data (permute, concat, upsample) */
+} mf_op_kind;
+
+#define MF_MAX_ATTRS 8
+
+typedef enum mf_attr_type { MF_ATTR_INT, MF_ATTR_FLOAT, MF_ATTR_INTS } mf_attr_type;
+
+/* One attribute value.  A node's attributes sit in an array in its op's schema order. */
+typedef struct mf_attr {
+    mf_attr_type type;
+    int n; /* number of entries, for MF_ATTR_INTS */
+    union {
+        int64_t i;
+        double f;
+        int64_t ints[MF_MAX_RANK];
+    };
+} mf_attr;
+
+typedef struct mf_attr_spec {
+    const char *name;
+    mf_attr_type type;
+    bool required;
+    mf_attr dflt;
+} mf_attr_spec;
+
+typedef struct mf_op_info {
+    const char *name;
+    int min_inputs, max_inputs; /* max_inputs -1: any number */
+    mf_op_kind kind;
+    bool has_mlu; /* has device code; false: always runs on the CPU (see ops.def) */
+    int nattrs;
+    mf_attr_spec attrs[MF_MAX_ATTRS];
+} mf_op_info;
+
+const mf_op_info *mf_op_get(mf_op op);
+bool mf_op_from_name(const char *s, size_t len, mf_op *out);
+/* Index of attribute `name` in op's schema, or -1. */
+int mf_op_attr_index(mf_op op, const char *name);
+/* Fills attrs[0..nattrs) with the schema's defaults (required ones zeroed). */
+void mf_op_default_attrs(mf_op op, mf_attr *attrs);
+/* Setters for building attributes by name; return MF_ERR_INVALID for an unknown name. */
+mf_status mf_attr_set_int(mf_op op, mf_attr *attrs, const char *name, int64_t v);
+mf_status mf_attr_set_float(mf_op op, mf_attr *attrs, const char *name, double v);
+mf_status mf_attr_set_ints(mf_op op, mf_attr *attrs, const char *name, int n, const int64_t *v);
+/* Getters by schema name (the name must exist; checked by assert). */
+int64_t mf_attr_int(mf_op op, const mf_attr *attrs, const char *name);
+double mf_attr_float(mf_op op, const mf_attr *attrs, const char *name);
+const mf_attr *mf_attr_get(mf_op op, const mf_attr *attrs, const char *name);
+
+/* Shape and dtype inference, with validation of attributes and operand types: the one
+ * place where an op's rules live.  Fills out[0] (all ops have one output).  On failure the
+ * message names the op, the input types and the reason. */
+mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in, mf_type *out);
+
+/* Per dim of `in`: the first index, step and count a slice node takes (dims it does not
+ * name keep start 0, step 1, the whole dim). */
+mf_status mf_op_slice_dims(mf_op op, const mf_attr *attrs, const mf_type *in, int64_t *start,
+                           int64_t *step, int64_t *count);
+
+/* ---- buffers (ir/buffer.c) ------------------------------------------------------------ */
+
+/* Refcounted bytes: tensor storage and constant data.  free_fn releases data. */
+typedef struct mf_buffer {
+    atomic_int refs;
+    void *data;
+    size_t nbytes;
+    mf_device device;
+    void (*free_fn)(struct mf_buffer *b);
+    void *owner; /* free_fn's context (e.g. the device allocator) */
+} mf_buffer;
+
+/* A host buffer from malloc (64-byte aligned); NULL if out of memory. */
+mf_buffer *mf_buffer_new_host(size_t nbytes);
+mf_buffer *mf_buffer_retain(mf_buffer *b);
+void mf_buffer_release(mf_buffer *b);
+
+/* ---- graphs (ir/graph.c) ------------------------------------------------------------- */
+
+typedef struct mf_arena mf_arena;
+
+typedef struct mf_value {
+    int id;           /* index in graph->values; renumbered by mf_graph_compact */
+    const char *name; /* arena string, or NULL (printed by number) */
+    mf_type type;
+    struct mf_node *producer; /* NULL for inputs and constants */
+    int output_index;
+    bool is_const;
+    mf_buffer *data; /* constants: the retained data, or NULL for an opaque constant */
+} mf_value;
+
+typedef struct mf_node {
+    int id;
+    mf_op op;
+    int ninputs, noutputs;
+    mf_value **inputs; /* arena */
+    mf_value **outputs;
+    mf_attr attrs[MF_MAX_ATTRS];
+    int subgraph; /* MLU subgraph the segmentation put it in; -1 when none */
+} mf_node;
+
+struct mf_graph {
+    mf_arena *arena;
+    const char *name;
+    mf_node **nodes; /* topological order */
+    int nnodes, nodes_cap;
+    mf_value **values; /* every value: inputs, constants, node outputs */
+    int nvalues, values_cap;
+    mf_value **inputs;
+    int ninputs, inputs_cap;
+    mf_value **outputs;
+    int noutputs;
+};
+
+void *mf_arena_alloc(mf_arena *a, size_t n); /* zeroed, 16-aligned; NULL if out of memory */
+char *mf_arena_strdup(mf_arena *a, const char *s, size_t len);
+
+mf_graph *mf_graph_new(const char *name); /* NULL if out of memory */
+mf_value *mf_graph_add_input(mf_graph *g, const char *name, const mf_type *t);
+/* data is retained (may be NULL: an opaque constant whose bytes are bound later). */
+mf_value *mf_graph_add_const(mf_graph *g, const char *name, const mf_type *t, mf_buffer *data);
+/* Appends a node after inferring its output type (attrs NULL: defaults).  On failure
+ * nothing is added and the message says why. */
+mf_status mf_graph_add_node(mf_graph *g, mf_op op, int nin, mf_value *const *in,
+                            const mf_attr *attrs, mf_node **out);
+mf_status mf_graph_set_outputs(mf_graph *g, int n, mf_value *const *outs);
+/* Replaces every use of `from` (node inputs and graph outputs) by `to`. */
+void mf_graph_replace_uses(mf_graph *g, mf_value *from, mf_value *to);
+/* Drops nodes marked by remove[node->id] and values no longer referenced, and renumbers
+ * ids.  Passes call it after rewriting. */
+void mf_graph_remove_nodes(mf_graph *g, const bool *remove);
+int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
+/* A copy of g (constants share their buffers), re-inferring every type from input_types
+ * (NULL: g's own input types) — how a module specializes a graph for new input shapes. */
+mf_status mf_graph_clone(const mf_graph *g, const mf_type *input_types, mf_graph **out);
+
+/* ---- the .mfir text form: tokens and a name table (ir/lex.c) -------------------------
+ * Used by the parser (ir/parse.c) and the printer (ir/print.c); docs/mfir.md is the
+ * format.  Token text points into the source, which must outlive the tokens. */
+
+typedef enum mf_tok_kind {
+    MF_TOK_EOF,
+    MF_TOK_IDENT,  /* [A-Za-z_][A-Za-z0-9_]*: keywords, ops, dtypes, attributes, inf, nan */
+    MF_TOK_LOCAL,  /* %name */
+    MF_TOK_GLOBAL, /* @name */
+    MF_TOK_INT,    /* [+-]?[0-9]+ */
+    MF_TOK_FLOAT,  /* other numbers, and [+-]inf, [+-]nan */
+    MF_TOK_PUNCT,  /* one of ( ) { } [ ] < > , : = */
+    MF_TOK_ERROR   /* text that starts no token; `why` says what is wrong */
+} mf_tok_kind;
+
+typedef struct mf_token {
+    mf_tok_kind kind;
+    const char *s; /* the token's text (with its sigil for LOCAL and GLOBAL) */
+    size_t len;
+    int line, col; /* 1-based; col counts bytes */
+    const char *why;
+} mf_token;
+
+typedef struct mf_lexer {
+    const char *p, *end, *line_start;
+    int line;
+} mf_lexer;
+
+void mf_lex_init(mf_lexer *l, const char *text, size_t len);
+/* The next token, skipping whitespace and `#` comments; MF_TOK_EOF at the end, forever. */
+mf_token mf_lex_next(mf_lexer *l);
+/* True when s[0..len) is a valid value or graph name: [A-Za-z0-9_.]+. */
+bool mf_ir_name_valid(const char *s, size_t len);
+
+/* A table from names to pointers (open addressing).  Keys are not copied: they must
+ * outlive the table.  Zero-initialize; free with mf_ir_names_free. */
+typedef struct mf_ir_names {
+    const char **keys;
+    size_t *lens;
+    void **vals;
+    size_t cap, n;
+} mf_ir_names;
+
+void *mf_ir_names_get(const mf_ir_names *t, const char *s, size_t len); /* NULL if absent */
+bool mf_ir_names_put(mf_ir_names *t, const char *s, size_t len, void *val); /* false: no memory */
+void mf_ir_names_free(mf_ir_names *t);
+
+#endif /* MF_IR_H */

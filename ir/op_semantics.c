@@ -1,0 +1,815 @@
+/* op_semantics.c — the ir layer's table over ops.def: names, arity, kind, attribute schemas
+ * with defaults, and shape/dtype inference with validation.  Eager ops, the trace recorder,
+ * the parser and the verifier all ask here, so an op's rules live in one place. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+
+static const char *const schemas[MF_OP_COUNT] = {
+#define X(ID, name, min_in, max_in, kind, mlu, schema) [MF_OP_##ID] = schema,
+#include "ops.def"
+#undef X
+};
+
+static mf_op_info infos[MF_OP_COUNT] = {
+#define X(ID, name, min_in, max_in, kind, mlu, schema) [MF_OP_##ID] = {#name, min_in, max_in, kind, mlu, 0, {{0}}},
+#include "ops.def"
+#undef X
+};
+
+static pthread_once_t schemas_once = PTHREAD_ONCE_INIT;
+
+/* Parses one "name:type=default" entry of a schema into spec.  Schemas are ours, written
+ * in ops.def, so a malformed one is a programming error caught by the first test run. */
+static void parse_spec(const char *s, size_t len, mf_attr_spec *spec)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%.*s", (int)len, s);
+    char *colon = strchr(buf, ':'), *eq = strchr(buf, '=');
+    if (!colon) {
+        fprintf(stderr, "mlufuse: bad attribute schema '%s'\n", buf);
+        abort();
+    }
+    *colon = 0;
+    if (eq)
+        *eq = 0;
+    spec->name = strdup(buf);
+    const char *type = colon + 1;
+    spec->required = !eq;
+    if (!strcmp(type, "int")) {
+        spec->type = MF_ATTR_INT;
+        spec->dflt.i = eq ? strtoll(eq + 1, NULL, 10) : 0;
+    } else if (!strcmp(type, "float")) {
+        spec->type = MF_ATTR_FLOAT;
+        spec->dflt.f = eq ? strtod(eq + 1, NULL) : 0.0;
+    } else {
+        spec->type = MF_ATTR_INTS;
+        spec->dflt.n = 0;
+        for (char *p = eq ? eq + 1 : NULL; p && *p && spec->dflt.n < MF_MAX_RANK;) {
+            spec->dflt.ints[spec->dflt.n++] = strtoll(p, &p, 10);
+            if (*p == ',')
+                p++;
+        }
+    }
+    spec->dflt.type = spec->type;
+}
+
+static void parse_schemas(void)
+{
+    for (int op = 0; op < MF_OP_COUNT; op++) {
+        const char *s = schemas[op];
+        while (*s) {
+            while (*s == ' ')
+                s++;
+            size_t len = strcspn(s, " ");
+            if (len)
+                parse_spec(s, len, &infos[op].attrs[infos[op].nattrs++]);
+            s += len;
+        }
+    }
+}
+
+const mf_op_info *mf_op_get(mf_op op)
+{
+    pthread_once(&schemas_once, parse_schemas);
+    return (unsigned)op < MF_OP_COUNT ? &infos[op] : NULL;
+}
+
+bool mf_op_from_name(const char *s, size_t len, mf_op *out)
+{
+    for (int op = 0; op < MF_OP_COUNT; op++) {
+        if (strlen(infos[op].name) == len && !memcmp(infos[op].name, s, len)) {
+            *out = (mf_op)op;
+            return true;
+        }
+    }
+    return false;
+}
+
+int mf_op_attr_index(mf_op op, const char *name)
+{
+    const mf_op_info *info = mf_op_get(op);
+    for (int i = 0; i < info->nattrs; i++)
+        if (!strcmp(info->attrs[i].name, name))
+            return i;
+    return -1;
+}
+
+void mf_op_default_attrs(mf_op op, mf_attr *attrs)
+{
+    const mf_op_info *info = mf_op_get(op);
+    memset(attrs, 0, sizeof(mf_attr) * MF_MAX_ATTRS);
+    for (int i = 0; i < info->nattrs; i++)
+        attrs[i] = info->attrs[i].dflt;
+}
+
+static mf_attr *attr_slot(mf_op op, mf_attr *attrs, const char *name, mf_attr_type type)
+{
+    int i = mf_op_attr_index(op, name);
+    if (i < 0 || mf_op_get(op)->attrs[i].type != type) {
+        mf_error(MF_ERR_INVALID, "%s: no %s attribute '%s'", mf_op_get(op)->name,
+                 type == MF_ATTR_INT ? "int" : type == MF_ATTR_FLOAT ? "float" : "ints", name);
+        return NULL;
+    }
+    return &attrs[i];
+}
+
+mf_status mf_attr_set_int(mf_op op, mf_attr *attrs, const char *name, int64_t v)
+{
+    mf_attr *a = attr_slot(op, attrs, name, MF_ATTR_INT);
+    if (!a)
+        return MF_ERR_INVALID;
+    a->i = v;
+    return MF_OK;
+}
+
+mf_status mf_attr_set_float(mf_op op, mf_attr *attrs, const char *name, double v)
+{
+    mf_attr *a = attr_slot(op, attrs, name, MF_ATTR_FLOAT);
+    if (!a)
+        return MF_ERR_INVALID;
+    a->f = v;
+    return MF_OK;
+}
+
+mf_status mf_attr_set_ints(mf_op op, mf_attr *attrs, const char *name, int n, const int64_t *v)
+{
+    mf_attr *a = attr_slot(op, attrs, name, MF_ATTR_INTS);
+    if (!a)
+        return MF_ERR_INVALID;
+    if (n < 0 || n > MF_MAX_RANK)
+        return mf_error(MF_ERR_INVALID, "%s: attribute '%s' has %d entries (at most %d)",
+                        mf_op_get(op)->name, name, n, MF_MAX_RANK);
+    a->n = n;
+    if (n)
+        memcpy(a->ints, v, sizeof *v * (size_t)n);
+    return MF_OK;
+}
+
+const mf_attr *mf_attr_get(mf_op op, const mf_attr *attrs, const char *name)
+{
+    int i = mf_op_attr_index(op, name);
+    return i < 0 ? NULL : &attrs[i];
+}
+
+int64_t mf_attr_int(mf_op op, const mf_attr *attrs, const char *name)
+{
+    const mf_attr *a = mf_attr_get(op, attrs, name);
+    return a ? a->i : 0;
+}
+
+double mf_attr_float(mf_op op, const mf_attr *attrs, const char *name)
+{
+    const mf_attr *a = mf_attr_get(op, attrs, name);
+    return a ? a->f : 0.0;
+}
+
+/* ---- inference -------------------------------------------------------------------------- */
+
+typedef struct infer_ctx {
+    mf_op op;
+    const mf_attr *attrs;
+    int nin;
+    const mf_type *in;
+    mf_type *out;
+} infer_ctx;
+
+/* Fails with "op(type, type, ...): reason". */
+static mf_status fail(const infer_ctx *c, mf_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static mf_status fail(const infer_ctx *c, mf_status s, const char *fmt, ...)
+{
+    char msg[1024], reason[512];
+    size_t n = (size_t)snprintf(msg, sizeof msg, "%s(", mf_op_get(c->op)->name);
+    for (int i = 0; i < c->nin && n < sizeof msg; i++) {
+        char t[128];
+        n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", i ? ", " : "",
+                              mf_type_str(&c->in[i], t, sizeof t));
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    return mf_error(s, "%.*s): %s", (int)(n < sizeof msg ? n : sizeof msg - 1), msg, reason);
+}
+
+static const mf_attr *A(const infer_ctx *c, const char *name)
+{
+    return mf_attr_get(c->op, c->attrs, name);
+}
+
+static mf_status need_dtype(const infer_ctx *c, int i, mf_dtype dt)
+{
+    if (c->in[i].dtype != dt)
+        return fail(c, MF_ERR_DTYPE, "input %d is %s, expected %s", i,
+                    mf_dtype_name(c->in[i].dtype), mf_dtype_name(dt));
+    return MF_OK;
+}
+
+static mf_status need_all_f32(const infer_ctx *c)
+{
+    for (int i = 0; i < c->nin; i++) {
+        mf_status s = need_dtype(c, i, MF_F32);
+        if (s)
+            return s;
+    }
+    return MF_OK;
+}
+
+static mf_status need_rank(const infer_ctx *c, int i, int rank)
+{
+    if (c->in[i].rank != rank)
+        return fail(c, MF_ERR_SHAPE, "input %d has rank %d, expected %d", i, c->in[i].rank, rank);
+    return MF_OK;
+}
+
+/* Normalizes a possibly negative dim against rank; false when out of range. */
+static bool norm_dim(int64_t *d, int rank)
+{
+    if (*d < 0)
+        *d += rank;
+    return *d >= 0 && *d < rank;
+}
+
+static mf_status need_ints(const infer_ctx *c, const char *name, int n, int64_t min)
+{
+    const mf_attr *a = A(c, name);
+    if (a->n != n)
+        return fail(c, MF_ERR_INVALID, "attribute %s has %d entries, expected %d", name, a->n, n);
+    for (int i = 0; i < n; i++)
+        if (a->ints[i] < min)
+            return fail(c, MF_ERR_INVALID, "attribute %s[%d] = %lld, must be at least %lld",
+                        name, i, (long long)a->ints[i], (long long)min);
+    return MF_OK;
+}
+
+static mf_status broadcast(const infer_ctx *c, const mf_type *a, const mf_type *b, mf_type *o)
+{
+    int rank = a->rank > b->rank ? a->rank : b->rank;
+    o->dtype = a->dtype;
+    o->rank = rank;
+    for (int i = 0; i < rank; i++) {
+        int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return fail(c, MF_ERR_SHAPE, "cannot broadcast: dim %d is %lld against %lld", i,
+                        (long long)da, (long long)db);
+        o->shape[i] = da == 1 ? db : da;
+    }
+    return MF_OK;
+}
+
+static mf_status infer_binary(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    return s ? s : broadcast(c, &c->in[0], &c->in[1], c->out);
+}
+
+static mf_status infer_unary(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        *c->out = c->in[0];
+    return s;
+}
+
+static mf_status infer_conv2d(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (!s)
+        s = need_rank(c, 1, 4);
+    if (!s)
+        s = need_ints(c, "stride", 2, 1);
+    if (!s)
+        s = need_ints(c, "padding", 2, 0);
+    if (!s)
+        s = need_ints(c, "dilation", 2, 1);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *w = &c->in[1];
+    int64_t groups = A(c, "groups")->i, cin = x->shape[1], cout = w->shape[0];
+    if (groups < 1)
+        return fail(c, MF_ERR_INVALID, "groups = %lld, must be at least 1", (long long)groups);
+    if (cin % groups || cout % groups)
+        return fail(c, MF_ERR_SHAPE, "%lld input and %lld output channels are not divisible by groups = %lld",
+                    (long long)cin, (long long)cout, (long long)groups);
+    if (w->shape[1] * groups != cin)
+        return fail(c, MF_ERR_SHAPE, "weight expects %lld input channels per group, input has %lld channels in %lld groups",
+                    (long long)w->shape[1], (long long)cin, (long long)groups);
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    mf_type *o = c->out;
+    o->dtype = MF_F32;
+    o->rank = 4;
+    o->shape[0] = x->shape[0];
+    o->shape[1] = cout;
+    for (int i = 0; i < 2; i++) {
+        int64_t st = A(c, "stride")->ints[i], pad = A(c, "padding")->ints[i];
+        int64_t dil = A(c, "dilation")->ints[i], k = w->shape[2 + i];
+        int64_t span = x->shape[2 + i] + 2 * pad - dil * (k - 1) - 1;
+        if (span < 0)
+            return fail(c, MF_ERR_SHAPE, "kernel %lld (dilation %lld) is larger than the padded input %lld",
+                        (long long)k, (long long)dil, (long long)(x->shape[2 + i] + 2 * pad));
+        o->shape[2 + i] = span / st + 1;
+    }
+    return MF_OK;
+}
+
+/* The transpose of conv2d: w is [Cin, Cout/groups, kh, kw]. */
+static mf_status infer_conv_transpose2d(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (!s)
+        s = need_rank(c, 1, 4);
+    if (!s)
+        s = need_ints(c, "stride", 2, 1);
+    if (!s)
+        s = need_ints(c, "padding", 2, 0);
+    if (!s)
+        s = need_ints(c, "output_padding", 2, 0);
+    if (!s)
+        s = need_ints(c, "dilation", 2, 1);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *w = &c->in[1];
+    int64_t groups = A(c, "groups")->i, cin = x->shape[1];
+    if (groups < 1 || cin % groups)
+        return fail(c, MF_ERR_INVALID, "groups = %lld does not divide %lld input channels",
+                    (long long)groups, (long long)cin);
+    if (w->shape[0] != cin)
+        return fail(c, MF_ERR_SHAPE, "weight has %lld input channels, input has %lld",
+                    (long long)w->shape[0], (long long)cin);
+    int64_t cout = w->shape[1] * groups;
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    mf_type *o = c->out;
+    *o = *x;
+    o->shape[1] = cout;
+    for (int i = 0; i < 2; i++) {
+        int64_t st = A(c, "stride")->ints[i], pad = A(c, "padding")->ints[i];
+        int64_t op = A(c, "output_padding")->ints[i], dil = A(c, "dilation")->ints[i];
+        if (op >= st && op >= dil)
+            return fail(c, MF_ERR_INVALID, "output_padding %lld must be smaller than stride or dilation",
+                        (long long)op);
+        int64_t n = (x->shape[2 + i] - 1) * st - 2 * pad + dil * (w->shape[2 + i] - 1) + op + 1;
+        if (n < 1)
+            return fail(c, MF_ERR_SHAPE, "the output would be empty in dim %d", 2 + i);
+        o->shape[2 + i] = n;
+    }
+    return MF_OK;
+}
+
+static mf_status infer_linear(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 1, 2);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *w = &c->in[1];
+    if (x->rank < 1 || x->shape[x->rank - 1] != w->shape[1])
+        return fail(c, MF_ERR_SHAPE, "input's last dim must equal the weight's in_features %lld",
+                    (long long)w->shape[1]);
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != w->shape[0]))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)w->shape[0]);
+    *c->out = *x;
+    c->out->shape[x->rank - 1] = w->shape[0];
+    return MF_OK;
+}
+
+/* torch.matmul: 1-D operands are promoted (and the added dim removed from the result);
+ * batch dims broadcast. */
+static mf_status infer_matmul(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    mf_type a = c->in[0], b = c->in[1];
+    if (a.rank < 1 || b.rank < 1)
+        return fail(c, MF_ERR_SHAPE, "operands must have rank at least 1");
+    bool a1 = a.rank == 1, b1 = b.rank == 1;
+    if (a1) {
+        a.shape[1] = a.shape[0], a.shape[0] = 1, a.rank = 2;
+    }
+    if (b1)
+        b.shape[1] = 1, b.rank = 2;
+    int64_t k = a.shape[a.rank - 1];
+    if (b.shape[b.rank - 2] != k)
+        return fail(c, MF_ERR_SHAPE, "inner dims differ: %lld against %lld", (long long)k,
+                    (long long)b.shape[b.rank - 2]);
+    mf_type ba = a, bb = b, batch;
+    ba.rank -= 2, bb.rank -= 2;
+    s = broadcast(c, &ba, &bb, &batch);
+    if (s)
+        return s;
+    mf_type *o = c->out;
+    *o = batch;
+    o->dtype = MF_F32;
+    if (!a1)
+        o->shape[o->rank++] = a.shape[a.rank - 2];
+    if (!b1)
+        o->shape[o->rank++] = b.shape[b.rank - 1];
+    return MF_OK;
+}
+
+static mf_status infer_batch_norm(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    if (c->in[0].rank < 2)
+        return fail(c, MF_ERR_SHAPE, "input must have rank at least 2 (N, C, ...)");
+    for (int i = 1; i < 5; i++)
+        if (c->in[i].rank != 1 || c->in[i].shape[0] != c->in[0].shape[1])
+            return fail(c, MF_ERR_SHAPE, "input %d must be [%lld], one entry per channel", i,
+                        (long long)c->in[0].shape[1]);
+    *c->out = c->in[0];
+    return MF_OK;
+}
+
+static mf_status pool_out(const infer_ctx *c, int64_t in, int64_t k, int64_t st, int64_t pad,
+                          int64_t dil, bool ceil_mode, int64_t *out)
+{
+    if (pad * 2 > k)
+        return fail(c, MF_ERR_INVALID, "padding %lld is more than half the kernel %lld",
+                    (long long)pad, (long long)k);
+    int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+    if (span < 0)
+        return fail(c, MF_ERR_SHAPE, "kernel %lld is larger than the padded input %lld",
+                    (long long)k, (long long)(in + 2 * pad));
+    int64_t n = (ceil_mode ? (span + st - 1) / st : span / st) + 1;
+    if (ceil_mode && (n - 1) * st >= in + pad)
+        n--; /* the last window must start inside the input or its left padding */
+    *out = n;
+    return MF_OK;
+}
+
+static mf_status infer_pool(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (!s)
+        s = need_ints(c, "kernel", 2, 1);
+    if (!s && A(c, "stride")->n != 0)
+        s = need_ints(c, "stride", 2, 1);
+    if (!s)
+        s = need_ints(c, "padding", 2, 0);
+    bool has_dil = mf_op_attr_index(c->op, "dilation") >= 0;
+    if (!s && has_dil)
+        s = need_ints(c, "dilation", 2, 1);
+    if (s)
+        return s;
+    *c->out = c->in[0];
+    const mf_attr *st = A(c, "stride");
+    for (int i = 0; i < 2; i++) {
+        int64_t k = A(c, "kernel")->ints[i];
+        s = pool_out(c, c->in[0].shape[2 + i], k, st->n ? st->ints[i] : k,
+                     A(c, "padding")->ints[i], has_dil ? A(c, "dilation")->ints[i] : 1,
+                     A(c, "ceil_mode")->i != 0, &c->out->shape[2 + i]);
+        if (s)
+            return s;
+    }
+    return MF_OK;
+}
+
+static mf_status infer_adaptive_pool(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s && c->in[0].rank != 3 && c->in[0].rank != 4)
+        s = fail(c, MF_ERR_SHAPE, "input must have rank 3 or 4");
+    if (!s)
+        s = need_ints(c, "output_size", 2, 1);
+    if (s)
+        return s;
+    *c->out = c->in[0];
+    c->out->shape[c->in[0].rank - 2] = A(c, "output_size")->ints[0];
+    c->out->shape[c->in[0].rank - 1] = A(c, "output_size")->ints[1];
+    return MF_OK;
+}
+
+static mf_status infer_softmax(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    int64_t d = A(c, "dim")->i;
+    if (c->in[0].rank < 1 || !norm_dim(&d, c->in[0].rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    *c->out = c->in[0];
+    return MF_OK;
+}
+
+static mf_status infer_reduce(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    const mf_attr *dims = A(c, "dims");
+    bool reduced[MF_MAX_RANK] = {0};
+    for (int i = 0; i < dims->n; i++) {
+        int64_t d = dims->ints[i];
+        if (!norm_dim(&d, x->rank))
+            return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)dims->ints[i]);
+        if (reduced[d])
+            return fail(c, MF_ERR_INVALID, "dim %lld appears twice", (long long)dims->ints[i]);
+        reduced[d] = true;
+    }
+    if (dims->n == 0)
+        for (int i = 0; i < x->rank; i++)
+            reduced[i] = true;
+    bool keep = A(c, "keepdim")->i != 0;
+    mf_type *o = c->out;
+    o->dtype = x->dtype;
+    o->rank = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (!reduced[i])
+            o->shape[o->rank++] = x->shape[i];
+        else if (keep)
+            o->shape[o->rank++] = 1;
+    }
+    return MF_OK;
+}
+
+static mf_status infer_identity(const infer_ctx *c)
+{
+    double p = A(c, "p")->f;
+    if (!(p >= 0 && p <= 1))
+        return fail(c, MF_ERR_INVALID, "p = %g is outside [0, 1]", p);
+    *c->out = c->in[0];
+    return MF_OK;
+}
+
+static mf_status infer_flatten(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0];
+    int rank = x->rank ? x->rank : 1;
+    int64_t a = A(c, "start_dim")->i, b = A(c, "end_dim")->i;
+    if (!norm_dim(&a, rank) || !norm_dim(&b, rank) || a > b)
+        return fail(c, MF_ERR_INVALID, "dims %lld..%lld are not a range of rank %d",
+                    (long long)A(c, "start_dim")->i, (long long)A(c, "end_dim")->i, x->rank);
+    mf_type *o = c->out;
+    o->dtype = x->dtype;
+    o->rank = 0;
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) {
+        int64_t d = x->rank ? x->shape[i] : 1;
+        if (i < a || i > b) {
+            o->shape[o->rank++] = d;
+        } else {
+            n *= d;
+            if (i == b)
+                o->shape[o->rank++] = n;
+        }
+    }
+    return MF_OK;
+}
+
+static mf_status infer_reshape(const infer_ctx *c)
+{
+    const mf_attr *sh = A(c, "shape");
+    int64_t known = 1, numel = mf_type_numel(&c->in[0]);
+    int infer_at = -1;
+    for (int i = 0; i < sh->n; i++) {
+        if (sh->ints[i] == -1 && infer_at < 0)
+            infer_at = i;
+        else if (sh->ints[i] < 0)
+            return fail(c, MF_ERR_INVALID, "shape entry %d is %lld", i, (long long)sh->ints[i]);
+        else
+            known *= sh->ints[i];
+    }
+    mf_type *o = c->out;
+    o->dtype = c->in[0].dtype;
+    o->rank = sh->n;
+    memcpy(o->shape, sh->ints, sizeof o->shape);
+    if (infer_at >= 0) {
+        if (known == 0 || numel % known)
+            return fail(c, MF_ERR_SHAPE, "%lld elements cannot fill a -1 dimension",
+                        (long long)numel);
+        o->shape[infer_at] = numel / known;
+    } else if (known != numel) {
+        return fail(c, MF_ERR_SHAPE, "%lld elements cannot be reshaped to %lld",
+                    (long long)numel, (long long)known);
+    }
+    return MF_OK;
+}
+
+static mf_status infer_permute(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0];
+    const mf_attr *perm = A(c, "perm");
+    if (perm->n != x->rank)
+        return fail(c, MF_ERR_INVALID, "perm has %d entries for rank %d", perm->n, x->rank);
+    bool seen[MF_MAX_RANK] = {0};
+    mf_type *o = c->out;
+    *o = *x;
+    for (int i = 0; i < perm->n; i++) {
+        int64_t d = perm->ints[i];
+        if (!norm_dim(&d, x->rank) || seen[d])
+            return fail(c, MF_ERR_INVALID, "perm is not a permutation of 0..%d", x->rank - 1);
+        seen[d] = true;
+        o->shape[i] = x->shape[d];
+    }
+    return MF_OK;
+}
+
+static mf_status infer_concat(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0];
+    int64_t d = A(c, "dim")->i;
+    if (!norm_dim(&d, x->rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    *c->out = *x;
+    for (int i = 1; i < c->nin; i++) {
+        const mf_type *y = &c->in[i];
+        if (y->dtype != x->dtype)
+            return fail(c, MF_ERR_DTYPE, "input %d is %s, input 0 is %s", i,
+                        mf_dtype_name(y->dtype), mf_dtype_name(x->dtype));
+        if (y->rank != x->rank)
+            return fail(c, MF_ERR_SHAPE, "input %d has rank %d, input 0 has rank %d", i, y->rank,
+                        x->rank);
+        for (int j = 0; j < x->rank; j++)
+            if (j != d && y->shape[j] != x->shape[j])
+                return fail(c, MF_ERR_SHAPE, "input %d differs from input 0 in dim %d", i, j);
+        c->out->shape[d] += y->shape[d];
+    }
+    return MF_OK;
+}
+
+static mf_status infer_upsample(const infer_ctx *c)
+{
+    mf_status s = need_rank(c, 0, 4);
+    if (!s)
+        s = need_ints(c, "scale", 2, 1);
+    if (s)
+        return s;
+    *c->out = c->in[0];
+    c->out->shape[2] *= A(c, "scale")->ints[0];
+    c->out->shape[3] *= A(c, "scale")->ints[1];
+    return MF_OK;
+}
+
+/* pads: begin for every dim, then end for every dim (ONNX's order); negative crops. */
+static mf_status infer_pad(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0];
+    const mf_attr *pads = A(c, "pads");
+    if (pads->n != 2 * x->rank)
+        return fail(c, MF_ERR_INVALID, "pads has %d entries, expected %d (2 per dim)", pads->n,
+                    2 * x->rank);
+    *c->out = *x;
+    for (int i = 0; i < x->rank; i++) {
+        int64_t d = x->shape[i] + pads->ints[i] + pads->ints[x->rank + i];
+        if (d < 0)
+            return fail(c, MF_ERR_SHAPE, "padding dim %d gives a negative size", i);
+        c->out->shape[i] = d;
+    }
+    return MF_OK;
+}
+
+/* ONNX Slice semantics: per listed axis (default 0..n-1) a start, end and step (default
+ * 1); negative starts/ends count from the end; both are clamped to the dim. */
+static mf_status slice_range(const infer_ctx *c, int i, int64_t dim, int64_t *start, int64_t *step,
+                             int64_t *count)
+{
+    const mf_attr *st = A(c, "starts"), *en = A(c, "ends"), *sp = A(c, "steps");
+    int64_t b = st->ints[i], e = en->ints[i], k = sp->n ? sp->ints[i] : 1;
+    if (k == 0)
+        return fail(c, MF_ERR_INVALID, "step %d is 0", i);
+    if (b < 0)
+        b += dim;
+    if (e < 0 && e > INT64_MIN / 2)
+        e += dim;
+    if (k > 0) {
+        b = b < 0 ? 0 : b > dim ? dim : b;
+        e = e < 0 ? 0 : e > dim ? dim : e;
+        *count = e > b ? (e - b + k - 1) / k : 0;
+    } else {
+        b = b < 0 ? -1 : b > dim - 1 ? dim - 1 : b;
+        e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+        *count = b > e ? (b - e - k - 1) / -k : 0;
+    }
+    *start = b;
+    *step = k;
+    return MF_OK;
+}
+
+mf_status mf_op_slice_dims(mf_op op, const mf_attr *attrs, const mf_type *in, int64_t *start,
+                           int64_t *step, int64_t *count)
+{
+    infer_ctx c = {op, attrs, 1, in, NULL};
+    const mf_attr *st = A(&c, "starts"), *en = A(&c, "ends"), *ax = A(&c, "axes"), *sp = A(&c, "steps");
+    int n = st->n;
+    if (en->n != n || (ax->n && ax->n != n) || (sp->n && sp->n != n) || n > in->rank)
+        return fail(&c, MF_ERR_INVALID, "starts, ends, axes and steps must have the same length (at most the rank)");
+    for (int d = 0; d < in->rank; d++) {
+        start[d] = 0;
+        step[d] = 1;
+        count[d] = in->shape[d];
+    }
+    bool seen[MF_MAX_RANK] = {0};
+    for (int i = 0; i < n; i++) {
+        int64_t d = ax->n ? ax->ints[i] : i;
+        if (!norm_dim(&d, in->rank) || seen[d])
+            return fail(&c, MF_ERR_INVALID, "axis %lld is out of range or repeated",
+                        (long long)(ax->n ? ax->ints[i] : i));
+        seen[d] = true;
+        mf_status s = slice_range(&c, i, in->shape[d], &start[d], &step[d], &count[d]);
+        if (s)
+            return s;
+    }
+    return MF_OK;
+}
+
+static mf_status infer_slice(const infer_ctx *c)
+{
+    int64_t start[MF_MAX_RANK], step[MF_MAX_RANK], count[MF_MAX_RANK];
+    mf_status s = mf_op_slice_dims(c->op, c->attrs, &c->in[0], start, step, count);
+    if (s)
+        return s;
+    *c->out = c->in[0];
+    memcpy(c->out->shape, count, sizeof count[0] * (size_t)c->in[0].rank);
+    return MF_OK;
+}
+
+typedef mf_status (*infer_fn)(const infer_ctx *c);
+
+static const infer_fn infer_table[MF_OP_COUNT] = {
+    [MF_OP_CONV2D] = infer_conv2d,
+    [MF_OP_CONV_TRANSPOSE2D] = infer_conv_transpose2d,
+    [MF_OP_LINEAR] = infer_linear,
+    [MF_OP_MATMUL] = infer_matmul,
+    [MF_OP_ADD] = infer_binary,
+    [MF_OP_SUB] = infer_binary,
+    [MF_OP_MUL] = infer_binary,
+    [MF_OP_DIV] = infer_binary,
+    [MF_OP_POW] = infer_binary,
+    [MF_OP_RELU] = infer_unary,
+    [MF_OP_CLAMP] = infer_unary,
+    [MF_OP_LEAKY_RELU] = infer_unary,
+    [MF_OP_SIGMOID] = infer_unary,
+    [MF_OP_TANH] = infer_unary,
+    [MF_OP_HARDSWISH] = infer_unary,
+    [MF_OP_HARDSIGMOID] = infer_unary,
+    [MF_OP_EXP] = infer_unary,
+    [MF_OP_LOG] = infer_unary,
+    [MF_OP_NEG] = infer_unary,
+    [MF_OP_ABS] = infer_unary,
+    [MF_OP_SQRT] = infer_unary,
+    [MF_OP_BATCH_NORM] = infer_batch_norm,
+    [MF_OP_DROPOUT] = infer_identity,
+    [MF_OP_MAX_POOL2D] = infer_pool,
+    [MF_OP_AVG_POOL2D] = infer_pool,
+    [MF_OP_ADAPTIVE_AVG_POOL2D] = infer_adaptive_pool,
+    [MF_OP_SOFTMAX] = infer_softmax,
+    [MF_OP_LOG_SOFTMAX] = infer_softmax,
+    [MF_OP_SUM] = infer_reduce,
+    [MF_OP_MEAN] = infer_reduce,
+    [MF_OP_FLATTEN] = infer_flatten,
+    [MF_OP_RESHAPE] = infer_reshape,
+    [MF_OP_PERMUTE] = infer_permute,
+    [MF_OP_CONCAT] = infer_concat,
+    [MF_OP_SLICE] = infer_slice,
+    [MF_OP_PAD] = infer_pad,
+    [MF_OP_UPSAMPLE_NEAREST2D] = infer_upsample,
+};
+
+mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in, mf_type *out)
+{
+    const mf_op_info *info = mf_op_get(op);
+    if (!info)
+        return mf_error(MF_ERR_INVALID, "unknown op %d", (int)op);
+    infer_ctx c = {op, attrs, nin, in, out};
+    if (nin < info->min_inputs || (info->max_inputs >= 0 && nin > info->max_inputs)) {
+        if (info->max_inputs < 0)
+            return fail(&c, MF_ERR_INVALID, "takes at least %d inputs, got %d", info->min_inputs, nin);
+        if (info->min_inputs == info->max_inputs)
+            return fail(&c, MF_ERR_INVALID, "takes %d inputs, got %d", info->min_inputs, nin);
+        return fail(&c, MF_ERR_INVALID, "takes %d to %d inputs, got %d", info->min_inputs,
+                    info->max_inputs, nin);
+    }
+    for (int i = 0; i < nin; i++) {
+        if (in[i].rank < 0 || in[i].rank > MF_MAX_RANK)
+            return fail(&c, MF_ERR_SHAPE, "input %d has rank %d (at most %d)", i, in[i].rank,
+                        MF_MAX_RANK);
+        if ((unsigned)in[i].dtype >= MF_DTYPE_COUNT)
+            return fail(&c, MF_ERR_DTYPE, "input %d has an unknown dtype", i);
+        for (int j = 0; j < in[i].rank; j++)
+            if (in[i].shape[j] < 0)
+                return fail(&c, MF_ERR_SHAPE, "input %d has a negative dim", i);
+    }
+    for (int i = 0; i < info->nattrs; i++)
+        if (attrs[i].type != info->attrs[i].type)
+            return fail(&c, MF_ERR_INVALID, "attribute %s has the wrong type", info->attrs[i].name);
+    memset(out, 0, sizeof *out);
+    return infer_table[op](&c);
+}

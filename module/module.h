@@ -1,0 +1,42 @@
+/* module.h — internals of the glue that turns a graph into a runnable module: passes →
+ * segmentation → one standalone subgraph per MLU segment → kernels from the keyed
+ * instruction map → a runtime plan.  The only folder that sees every layer; kept thin. */
+#ifndef MF_MODULE_H
+#define MF_MODULE_H
+
+#include "cache/cache.h"
+#include "runtime/plan.h"
+
+/* One MLU subgraph of a segmented graph, as a standalone graph for codegen (inputs:
+ * activations, then constants; outputs: values used outside it), with the values of the
+ * big graph its inputs and outputs stand for. */
+typedef struct mf_segment {
+    int id;
+    mf_graph *sub;
+    int ninputs, noutputs;
+    mf_value **inputs;  /* values of the segmented graph, in sub's input order */
+    mf_value **outputs; /* in sub's output order */
+    char label[96];     /* "subgraph 3 (conv2d+add+relu)" */
+} mf_segment;
+
+/* Extracts the subgraph of the nodes with node->subgraph == id (they must be convex and
+ * in topological order, as segmentation leaves them). */
+mf_status mf_mod_extract_segment(const mf_graph *g, int id, mf_segment *out);
+void mf_mod_segment_free(mf_segment *s);
+
+/* Live verification (verify.c): a plan step hook comparing each kernel's outputs with the
+ * reference kernels on the same inputs. */
+typedef struct mf_verifier {
+    const mf_segment *segs;
+    double rtol;     /* MLUFUSE_VERIFY_RTOL, default 0.003 */
+    const char *dir; /* MLUFUSE_VERIFY_DIR, default "mlufuse-verify" */
+} mf_verifier;
+mf_status mf_mod_verify_step(const mf_plan *p, int step, void *const *args, void *ctx);
+
+/* The plan of a segmented graph: segs[k] runs kernels[k] (with scratch[k] bytes of
+ * scratch); nodes with subgraph -1 run on the CPU with copies around them. */
+mf_status mf_mod_build_plan(const mf_graph *g, mf_segment *segs, int nsegs,
+                            const mf_rt_kernel_fn *kernels, const size_t *scratch, mf_device dev,
+                            int core_number, mf_plan **out);
+
+#endif

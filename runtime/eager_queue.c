@@ -1,0 +1,68 @@
+/* eager_queue.c — the layer-by-layer mode on an MLU: eager.c validates a call and allocates
+ * its output at once (so errors return at the call), then hands the kernel to the calling
+ * thread's current queue for the device.  The task retains the inputs and the output until
+ * it has run; a kernel failure becomes the queue's deferred error. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_internal.h"
+
+#define MAX_INPUTS 64
+
+typedef struct eager_task {
+    mf_op op;
+    mf_attr attrs[MF_MAX_ATTRS];
+    mf_tensor *out;
+    int nin;
+    mf_tensor *in[];
+} eager_task;
+
+static void task_free(eager_task *t)
+{
+    for (int i = 0; i < t->nin; i++)
+        mf_tensor_free(t->in[i]);
+    mf_tensor_free(t->out);
+    free(t);
+}
+
+static mf_status run_eager(void *ctx)
+{
+    eager_task *t = ctx;
+    mf_type types[MAX_INPUTS];
+    const void *ptrs[MAX_INPUTS];
+    for (int i = 0; i < t->nin; i++) {
+        types[i] = t->in[i]->type;
+        ptrs[i] = mf_rt_tensor_ptr(t->in[i]);
+    }
+    mf_ref_call call = {t->op, t->attrs, t->nin, ptrs, types, mf_rt_tensor_ptr(t->out),
+                        &t->out->type};
+    mf_status s = mf_rt_ref_kernel(t->op)(&call);
+    if (s)
+        mf_error_context(s, "%s on mlu:%d (deferred)", mf_op_get(t->op)->name,
+                         t->out->device.index);
+    task_free(t);
+    return s;
+}
+
+mf_status mf_rt_eager_enqueue(mf_op op, const mf_attr *attrs, int nin,
+                              const mf_tensor *const *in, mf_tensor *out)
+{
+    if (nin < 0 || nin > MAX_INPUTS)
+        return mf_error(MF_ERR_INVALID, "%s: %d inputs", mf_op_get(op)->name, nin);
+    mf_queue *q;
+    mf_status s = mf_rt_queue_current_for(out->device.index, &q);
+    if (s)
+        return s;
+    eager_task *t = malloc(sizeof *t + (size_t)nin * sizeof(mf_tensor *));
+    if (!t)
+        return mf_error(MF_ERR_NOMEM, "%s: out of memory queuing the kernel", mf_op_get(op)->name);
+    t->op = op;
+    memcpy(t->attrs, attrs, sizeof t->attrs);
+    t->out = mf_tensor_retain(out);
+    t->nin = nin;
+    for (int i = 0; i < nin; i++) /* retaining changes the count, not the tensor */
+        t->in[i] = mf_tensor_retain((mf_tensor *)in[i]);
+    if ((s = mf_rt_queue_enqueue(q, run_eager, t)))
+        task_free(t);
+    return s;
+}

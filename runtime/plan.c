@@ -1,0 +1,148 @@
+/* plan.c — the plan executor: binds every slot to memory (inputs, fresh outputs,
+ * constants, the device and host arenas of the memory plan), then runs the steps in
+ * order: kernel launches split into core_number partitions, CPU-fallback ops on the
+ * reference kernels, and copies between device and host. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+typedef struct binding {
+    void **ptr; /* per slot */
+    mf_buffer *device_arena, *host_arena, *scratch;
+} binding;
+
+static mf_status bind_slot(const mf_plan *p, binding *b, int i, mf_tensor *const *inputs,
+                           mf_tensor **outputs)
+{
+    const mf_plan_slot *s = &p->slots[i];
+    switch (s->kind) {
+    case MF_SLOT_INPUT: b->ptr[i] = mf_rt_tensor_ptr(inputs[s->index]); return MF_OK;
+    case MF_SLOT_OUTPUT: b->ptr[i] = mf_rt_tensor_ptr(outputs[s->index]); return MF_OK;
+    case MF_SLOT_CONST: b->ptr[i] = p->consts[s->index]->data; return MF_OK;
+    case MF_SLOT_DEVICE: b->ptr[i] = (char *)b->device_arena->data + s->offset; return MF_OK;
+    case MF_SLOT_HOST: b->ptr[i] = (char *)b->host_arena->data + s->offset; return MF_OK;
+    case MF_SLOT_ALIAS:
+        if (s->index >= i)
+            return mf_error(MF_ERR_INTERNAL, "plan: slot %d aliases a later slot %d", i, s->index);
+        b->ptr[i] = b->ptr[s->index];
+        return MF_OK;
+    }
+    return mf_error(MF_ERR_INTERNAL, "plan: slot %d has an unknown kind", i);
+}
+
+static mf_status check_inputs(const mf_plan *p, mf_tensor *const *inputs)
+{
+    for (int i = 0; i < p->ninputs; i++) {
+        const mf_type *want = &p->slots[p->inputs[i]].type;
+        if (!inputs || !inputs[i])
+            return mf_error(MF_ERR_INVALID, "input %d is NULL", i);
+        if (!mf_type_equal(&inputs[i]->type, want)) {
+            char a[128], b[128];
+            return mf_error(MF_ERR_SHAPE, "input %d is %s, the plan expects %s", i,
+                            mf_type_str(&inputs[i]->type, a, sizeof a), mf_type_str(want, b, sizeof b));
+        }
+        if (memcmp(&inputs[i]->device, &p->device, sizeof p->device))
+            return mf_error(MF_ERR_DEVICE, "input %d is not on the plan's device", i);
+    }
+    return MF_OK;
+}
+
+/* The partitions of a kernel, on the device's core pool (the calling thread takes part). */
+static mf_status launch(const mf_plan *p, mf_rt_kernel_fn fn, void *const *args)
+{
+    return mf_rt_launch_sync(p->device, fn, args, p->core_number);
+}
+
+static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_hook hook, void *ctx)
+{
+    const mf_plan_step *st = &p->steps[index];
+    void *args[72];
+    int nargs = st->nout + st->nin;
+    if (nargs > 70)
+        return mf_error(MF_ERR_INTERNAL, "plan step %s: %d arguments", st->label, nargs);
+    for (int i = 0; i < nargs; i++)
+        args[i] = b->ptr[st->slots[i]];
+    switch (st->kind) {
+    case MF_STEP_KERNEL: {
+        if (st->scratch_bytes)
+            args[nargs] = b->scratch->data;
+        mf_status s = launch(p, st->kernel, args);
+        if (s)
+            return mf_error_context(s, "plan step %s", st->label);
+        return hook ? hook(p, index, args, ctx) : MF_OK;
+    }
+    case MF_STEP_CPU_OP: {
+        mf_type types[70];
+        for (int i = 0; i < st->nin; i++)
+            types[i] = p->slots[st->slots[st->nout + i]].type;
+        mf_ref_call call = {st->op, st->attrs, st->nin, (const void *const *)args + st->nout, types,
+                            args[0], &p->slots[st->slots[0]].type};
+        mf_status s = mf_rt_ref_kernel(st->op)(&call);
+        return s ? mf_error_context(s, "plan step %s", st->label) : MF_OK;
+    }
+    case MF_STEP_COPY: {
+        const mf_plan_slot *dst = &p->slots[st->slots[0]], *src = &p->slots[st->slots[1]];
+        mf_device dd = dst->kind == MF_SLOT_HOST ? MF_DEVICE_CPU : p->device;
+        mf_device sd = src->kind == MF_SLOT_HOST ? MF_DEVICE_CPU : p->device;
+        return mf_rt_copy(args[0], dd, args[1], sd, mf_type_nbytes(&dst->type));
+    }
+    }
+    return mf_error(MF_ERR_INTERNAL, "plan step %s has an unknown kind", st->label);
+}
+
+mf_status mf_rt_plan_run(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs)
+{
+    return mf_rt_plan_run_hooked(p, inputs, outputs, NULL, NULL);
+}
+
+mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
+                                mf_rt_step_hook hook, void *ctx)
+{
+    mf_status s = check_inputs(p, inputs);
+    if (!s) /* the inputs may still be in the making on the device's queues */
+        s = mf_rt_device_sync(p->device);
+    if (s)
+        return s;
+    binding b = {calloc((size_t)p->nslots + 1, sizeof(void *)), NULL, NULL, NULL};
+    if (!b.ptr)
+        return mf_error(MF_ERR_NOMEM, "plan: out of memory");
+    for (int i = 0; i < p->noutputs; i++)
+        outputs[i] = NULL;
+    for (int i = 0; i < p->noutputs && !s; i++)
+        s = mf_rt_tensor_new(&p->slots[p->outputs[i]].type, p->device, &outputs[i]);
+    if (!s)
+        s = mf_rt_alloc(p->device, p->device_bytes, &b.device_arena);
+    if (!s && p->scratch_bytes)
+        s = mf_rt_alloc(p->device, p->scratch_bytes, &b.scratch);
+    if (!s && !(b.host_arena = mf_buffer_new_host(p->host_bytes)))
+        s = mf_error(MF_ERR_NOMEM, "plan: out of memory for a %zu-byte host arena", p->host_bytes);
+    for (int i = 0; i < p->nslots && !s; i++)
+        s = bind_slot(p, &b, i, inputs, outputs);
+    for (int i = 0; i < p->nsteps && !s; i++)
+        s = run_step(p, i, &b, hook, ctx);
+    if (s)
+        for (int i = 0; i < p->noutputs; i++)
+            mf_tensor_free(outputs[i]), outputs[i] = NULL;
+    mf_buffer_release(b.device_arena);
+    mf_buffer_release(b.host_arena);
+    mf_buffer_release(b.scratch);
+    free(b.ptr);
+    return s;
+}
+
+void mf_rt_plan_free(mf_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->nsteps; i++)
+        free(p->steps[i].slots);
+    for (int i = 0; i < p->nconsts; i++)
+        mf_buffer_release(p->consts[i]);
+    free(p->slots);
+    free(p->steps);
+    free(p->inputs);
+    free(p->outputs);
+    free(p->consts);
+    free(p);
+}

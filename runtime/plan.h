@@ -1,0 +1,66 @@
+/* plan.h — an executable plan: what the runtime runs for a compiled module, and what an
+ * offline model file stores.  Values live in slots (module inputs and outputs, constants
+ * uploaded once, and places in a device or host arena given by the memory plan); steps
+ * launch generated kernels, run CPU-fallback ops on their reference kernels, or copy
+ * between device and host at the boundaries of the MLU subgraphs. */
+#ifndef MF_RUNTIME_PLAN_H
+#define MF_RUNTIME_PLAN_H
+
+#include "runtime.h"
+
+/* The kernel ABI of DESIGN.md (the same type as codegen's mf_kernel_fn). */
+typedef void (*mf_rt_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
+
+typedef enum mf_slot_kind {
+    MF_SLOT_INPUT,  /* index: the module input */
+    MF_SLOT_OUTPUT, /* index: the module output; a new tensor per run */
+    MF_SLOT_CONST,  /* index: plan->consts */
+    MF_SLOT_DEVICE, /* offset into the device arena */
+    MF_SLOT_HOST,   /* offset into the host arena (operands of CPU-fallback ops) */
+    MF_SLOT_ALIAS   /* index: another slot whose bytes this one views (reshape, flatten) */
+} mf_slot_kind;
+
+typedef struct mf_plan_slot {
+    mf_type type;
+    mf_slot_kind kind;
+    int index;
+    size_t offset;
+} mf_plan_slot;
+
+typedef enum mf_step_kind { MF_STEP_KERNEL, MF_STEP_CPU_OP, MF_STEP_COPY } mf_step_kind;
+
+typedef struct mf_plan_step {
+    mf_step_kind kind;
+    int nout, nin;
+    int *slots;             /* nout output slots, then nin input slots */
+    mf_rt_kernel_fn kernel; /* MF_STEP_KERNEL */
+    size_t scratch_bytes;
+    mf_op op; /* MF_STEP_CPU_OP */
+    mf_attr attrs[MF_MAX_ATTRS];
+    char label[96]; /* what the step is, for messages: "subgraph 3 (conv2d+relu)" */
+    int segment;    /* MF_STEP_KERNEL: the subgraph it runs, for hooks */
+} mf_plan_step;
+
+typedef struct mf_plan {
+    mf_device device;
+    int core_number;
+    int nslots, nsteps, ninputs, noutputs, nconsts;
+    mf_plan_slot *slots;
+    mf_plan_step *steps;
+    int *inputs, *outputs; /* slot ids */
+    mf_buffer **consts;    /* retained; on the plan's device */
+    size_t device_bytes, host_bytes, scratch_bytes;
+} mf_plan;
+
+/* Runs p: inputs must match the input slots' types and live on p->device; outputs gets
+ * noutputs new tensors on p->device.  Thread-safe for concurrent runs of one plan (each
+ * run has its own arenas). */
+mf_status mf_rt_plan_run(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs);
+/* As mf_rt_plan_run, calling hook(p, step, args, ctx) after every kernel step with its
+ * bound arguments; a hook's failure stops the run and is returned. */
+typedef mf_status (*mf_rt_step_hook)(const mf_plan *p, int step, void *const *args, void *ctx);
+mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
+                                mf_rt_step_hook hook, void *ctx);
+void mf_rt_plan_free(mf_plan *p);
+
+#endif

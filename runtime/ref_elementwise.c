@@ -1,0 +1,270 @@
+/* ref_elementwise.c — reference kernels of the elementwise ops: binary arithmetic with
+ * numpy broadcasting, the activations and math functions, and inference batch norm.
+ * All take and give f32 (mf_op_infer admits nothing else); the oracle for fused
+ * elementwise code and the CPU fallback. */
+#include <math.h>
+
+#include "runtime.h"
+
+/* ---- binary ops with broadcasting --------------------------------------------------------- */
+
+typedef enum bin_kind { BIN_ADD, BIN_MUL, BIN_DIV, BIN_POW } bin_kind;
+
+/* Strides of t's elements aligned to a rank-`rank` output: 0 where t is broadcast. */
+static void broadcast_strides(const mf_type *t, int rank, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        int ti = i - (rank - t->rank);
+        int64_t d = ti >= 0 ? t->shape[ti] : 1;
+        strides[i] = d == 1 ? 0 : s;
+        s *= d;
+    }
+}
+
+/* One row of the output (its last dim), a and b stepping by sa and sb. */
+static void binary_row(bin_kind k, float alpha, const float *a, int64_t sa, const float *b,
+                       int64_t sb, float *o, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float x = a[i * sa], y = b[i * sb];
+        switch (k) {
+        case BIN_ADD: o[i] = x + alpha * y; break;
+        case BIN_MUL: o[i] = x * y; break;
+        case BIN_DIV: o[i] = x / y; break;
+        case BIN_POW: o[i] = powf(x, y); break;
+        }
+    }
+}
+
+/* Walks the output's outer dims as an odometer, one binary_row per innermost row. */
+static mf_status binary(const mf_ref_call *c, bin_kind k, float alpha)
+{
+    const mf_type *ot = c->out_type;
+    int rank = ot->rank;
+    int64_t sa[MF_MAX_RANK + 1], sb[MF_MAX_RANK + 1], idx[MF_MAX_RANK] = {0};
+    broadcast_strides(&c->in_types[0], rank, sa);
+    broadcast_strides(&c->in_types[1], rank, sb);
+    const float *a = c->in[0], *b = c->in[1];
+    float *o = c->out;
+    int64_t numel = mf_type_numel(ot);
+    if (numel == 0)
+        return MF_OK;
+    int64_t row = rank ? ot->shape[rank - 1] : 1;
+    int64_t ra = rank ? sa[rank - 1] : 0, rb = rank ? sb[rank - 1] : 0;
+    int64_t offa = 0, offb = 0;
+    for (int64_t done = 0; done < numel; done += row) {
+        binary_row(k, alpha, a + offa, ra, b + offb, rb, o + done, row);
+        for (int d = rank - 2; d >= 0; d--) { /* advance the odometer over outer dims */
+            offa += sa[d];
+            offb += sb[d];
+            if (++idx[d] < ot->shape[d])
+                break;
+            offa -= sa[d] * idx[d];
+            offb -= sb[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+    return MF_OK;
+}
+
+mf_status mf_ref_add(const mf_ref_call *c)
+{
+    return binary(c, BIN_ADD, (float)mf_attr_float(c->op, c->attrs, "alpha"));
+}
+
+mf_status mf_ref_sub(const mf_ref_call *c)
+{
+    return binary(c, BIN_ADD, -(float)mf_attr_float(c->op, c->attrs, "alpha"));
+}
+
+mf_status mf_ref_mul(const mf_ref_call *c)
+{
+    return binary(c, BIN_MUL, 1.0f);
+}
+
+mf_status mf_ref_div(const mf_ref_call *c)
+{
+    return binary(c, BIN_DIV, 1.0f);
+}
+
+mf_status mf_ref_pow(const mf_ref_call *c)
+{
+    return binary(c, BIN_POW, 1.0f);
+}
+
+/* ---- unary ops -------------------------------------------------------------------------- */
+
+/* The float attributes a unary op may read, fetched once per call. */
+typedef struct unary_params {
+    float a, b;
+} unary_params;
+
+typedef float (*unary_fn)(float x, const unary_params *p);
+
+static mf_status unary(const mf_ref_call *c, unary_fn fn, unary_params p)
+{
+    const float *x = c->in[0];
+    float *o = c->out;
+    int64_t n = mf_type_numel(c->out_type);
+    for (int64_t i = 0; i < n; i++)
+        o[i] = fn(x[i], &p);
+    return MF_OK;
+}
+
+/* Comparisons written so that NaN passes through, as in PyTorch. */
+static float f_relu(float x, const unary_params *p)
+{
+    return x < 0.0f ? 0.0f : x;
+}
+
+static float f_clamp(float x, const unary_params *p)
+{
+    return x < p->a ? p->a : x > p->b ? p->b : x;
+}
+
+static float f_leaky_relu(float x, const unary_params *p)
+{
+    return x > 0.0f ? x : x * p->a;
+}
+
+/* Never evaluates exp of a large positive number, so no overflow to inf/inf. */
+static float f_sigmoid(float x, const unary_params *p)
+{
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+static float f_tanh(float x, const unary_params *p)
+{
+    return tanhf(x);
+}
+
+static float f_hardswish(float x, const unary_params *p)
+{
+    float r = x + 3.0f;
+    r = r < 0.0f ? 0.0f : r > 6.0f ? 6.0f : r;
+    return x * r / 6.0f;
+}
+
+static float f_hardsigmoid(float x, const unary_params *p)
+{
+    float r = p->a * x + p->b;
+    return r < 0.0f ? 0.0f : r > 1.0f ? 1.0f : r;
+}
+
+static float f_exp(float x, const unary_params *p)
+{
+    return expf(x);
+}
+
+static float f_log(float x, const unary_params *p)
+{
+    return logf(x);
+}
+
+static float f_neg(float x, const unary_params *p)
+{
+    return -x;
+}
+
+static float f_abs(float x, const unary_params *p)
+{
+    return fabsf(x);
+}
+
+static float f_sqrt(float x, const unary_params *p)
+{
+    return sqrtf(x);
+}
+
+static float attr_f(const mf_ref_call *c, const char *name)
+{
+    return (float)mf_attr_float(c->op, c->attrs, name);
+}
+
+mf_status mf_ref_relu(const mf_ref_call *c)
+{
+    return unary(c, f_relu, (unary_params){0});
+}
+
+mf_status mf_ref_clamp(const mf_ref_call *c)
+{
+    return unary(c, f_clamp, (unary_params){attr_f(c, "min"), attr_f(c, "max")});
+}
+
+mf_status mf_ref_leaky_relu(const mf_ref_call *c)
+{
+    return unary(c, f_leaky_relu, (unary_params){attr_f(c, "negative_slope"), 0});
+}
+
+mf_status mf_ref_sigmoid(const mf_ref_call *c)
+{
+    return unary(c, f_sigmoid, (unary_params){0});
+}
+
+mf_status mf_ref_tanh(const mf_ref_call *c)
+{
+    return unary(c, f_tanh, (unary_params){0});
+}
+
+mf_status mf_ref_hardswish(const mf_ref_call *c)
+{
+    return unary(c, f_hardswish, (unary_params){0});
+}
+
+mf_status mf_ref_hardsigmoid(const mf_ref_call *c)
+{
+    return unary(c, f_hardsigmoid, (unary_params){attr_f(c, "alpha"), attr_f(c, "beta")});
+}
+
+mf_status mf_ref_exp(const mf_ref_call *c)
+{
+    return unary(c, f_exp, (unary_params){0});
+}
+
+mf_status mf_ref_log(const mf_ref_call *c)
+{
+    return unary(c, f_log, (unary_params){0});
+}
+
+mf_status mf_ref_neg(const mf_ref_call *c)
+{
+    return unary(c, f_neg, (unary_params){0});
+}
+
+mf_status mf_ref_abs(const mf_ref_call *c)
+{
+    return unary(c, f_abs, (unary_params){0});
+}
+
+mf_status mf_ref_sqrt(const mf_ref_call *c)
+{
+    return unary(c, f_sqrt, (unary_params){0});
+}
+
+/* ---- batch norm ------------------------------------------------------------------------- */
+
+/* Inputs x, weight, bias, mean, var; over dim 1 of x [N, C, ...]:
+ * (x - mean) / sqrt(var + eps) * weight + bias, all in double, rounded once. */
+mf_status mf_ref_batch_norm(const mf_ref_call *c)
+{
+    const mf_type *xt = &c->in_types[0];
+    const float *x = c->in[0], *w = c->in[1], *b = c->in[2], *mean = c->in[3], *var = c->in[4];
+    float *o = c->out;
+    double eps = mf_attr_float(c->op, c->attrs, "eps");
+    int64_t n = xt->shape[0], ch = xt->shape[1], inner = 1;
+    for (int i = 2; i < xt->rank; i++)
+        inner *= xt->shape[i];
+    for (int64_t k = 0; k < ch; k++) {
+        double scale = (double)w[k] / sqrt((double)var[k] + eps);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t base = (i * ch + k) * inner;
+            for (int64_t j = 0; j < inner; j++)
+                o[base + j] = (float)(((double)x[base + j] - mean[k]) * scale + b[k]);
+        }
+    }
+    return MF_OK;
+}

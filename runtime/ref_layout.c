@@ -1,0 +1,109 @@
+/* ref_layout.c — reference kernels of the view and layout ops: dropout (identity at
+ * inference), flatten and reshape (the same bytes), permute, concat and
+ * upsample_nearest2d.  They move elements without reading them, so every dtype works:
+ * sizes come from mf_dtype_size and data is copied as bytes. */
+#include <string.h>
+
+#include "runtime.h"
+
+static void copy_bytes(void *dst, const void *src, size_t n)
+{
+    if (n) /* memcpy with a NULL pointer is undefined even for 0 bytes */
+        memcpy(dst, src, n);
+}
+
+static mf_status copy_input(const mf_ref_call *c)
+{
+    copy_bytes(c->out, c->in[0], mf_type_nbytes(c->out_type));
+    return MF_OK;
+}
+
+mf_status mf_ref_dropout(const mf_ref_call *c)
+{
+    return copy_input(c);
+}
+
+mf_status mf_ref_flatten(const mf_ref_call *c)
+{
+    return copy_input(c);
+}
+
+mf_status mf_ref_reshape(const mf_ref_call *c)
+{
+    return copy_input(c);
+}
+
+/* Walks the output in order; the input offset follows the permuted input strides. */
+mf_status mf_ref_permute(const mf_ref_call *c)
+{
+    const mf_type *t = &c->in_types[0], *ot = c->out_type;
+    const mf_attr *perm = mf_attr_get(c->op, c->attrs, "perm");
+    size_t es = mf_dtype_size(t->dtype);
+    int rank = t->rank;
+    int64_t istride[MF_MAX_RANK], step[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        istride[i] = s;
+        s *= t->shape[i];
+    }
+    for (int i = 0; i < rank; i++)
+        step[i] = istride[perm->ints[i] < 0 ? perm->ints[i] + rank : perm->ints[i]];
+    int64_t n = mf_type_numel(ot), off = 0;
+    const char *x = c->in[0];
+    char *o = c->out;
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(o + (size_t)i * es, x + (size_t)off * es, es);
+        for (int d = rank - 1; d >= 0; d--) { /* odometer over the output */
+            off += step[d];
+            if (++idx[d] < ot->shape[d])
+                break;
+            off -= step[d] * idx[d];
+            idx[d] = 0;
+        }
+    }
+    return MF_OK;
+}
+
+/* Each input contributes one contiguous block per index of the dims before `dim`. */
+mf_status mf_ref_concat(const mf_ref_call *c)
+{
+    const mf_type *ot = c->out_type;
+    int64_t d = mf_attr_int(c->op, c->attrs, "dim");
+    if (d < 0)
+        d += ot->rank;
+    size_t es = mf_dtype_size(ot->dtype);
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < d; i++)
+        outer *= ot->shape[i];
+    for (int i = (int)d + 1; i < ot->rank; i++)
+        inner *= ot->shape[i];
+    size_t out_row = (size_t)(ot->shape[d] * inner) * es, at = 0;
+    for (int k = 0; k < c->nin; k++) {
+        size_t row = (size_t)(c->in_types[k].shape[d] * inner) * es;
+        const char *x = c->in[k];
+        char *o = (char *)c->out + at;
+        for (int64_t a = 0; a < outer; a++)
+            copy_bytes(o + (size_t)a * out_row, x + (size_t)a * row, row);
+        at += row;
+    }
+    return MF_OK;
+}
+
+/* out[..., y, x] = in[..., y / sh, x / sw] for integer scales (sh, sw). */
+mf_status mf_ref_upsample_nearest2d(const mf_ref_call *c)
+{
+    const mf_type *t = &c->in_types[0];
+    const mf_attr *scale = mf_attr_get(c->op, c->attrs, "scale");
+    size_t es = mf_dtype_size(t->dtype);
+    int64_t planes = t->shape[0] * t->shape[1], h = t->shape[2], w = t->shape[3];
+    int64_t sh = scale->ints[0], sw = scale->ints[1], oh = h * sh, ow = w * sw;
+    const char *x = c->in[0];
+    char *o = c->out;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t y = 0; y < oh; y++) {
+            const char *src = x + (size_t)((p * h + y / sh) * w) * es;
+            char *dst = o + (size_t)((p * oh + y) * ow) * es;
+            for (int64_t xo = 0; xo < ow; xo++)
+                memcpy(dst + (size_t)xo * es, src + (size_t)(xo / sw) * es, es);
+        }
+    return MF_OK;
+}

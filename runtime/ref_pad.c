@@ -1,0 +1,58 @@
+/* ref_pad.c — reference kernel of pad in constant mode: each output element is the input
+ * element at (index - begin) when that lies inside the input, else the pad value (in the
+ * tensor's dtype).  Negative pads crop.  Every dtype works. */
+#include <string.h>
+
+#include "runtime.h"
+
+/* The pad value as bytes of dtype dt. */
+static void value_bytes(mf_dtype dt, double v, unsigned char *out)
+{
+    float f = (float)v;
+    uint16_t h = mf_f32_to_f16(f);
+    int8_t b = (int8_t)v;
+    int32_t i = (int32_t)v;
+    int64_t l = (int64_t)v;
+    switch (dt) {
+    case MF_F32: memcpy(out, &f, 4); break;
+    case MF_F16: memcpy(out, &h, 2); break;
+    case MF_I32: memcpy(out, &i, 4); break;
+    case MF_I64: memcpy(out, &l, 8); break;
+    case MF_BOOL: out[0] = v != 0; break;
+    default: memcpy(out, &b, 1); break;
+    }
+}
+
+mf_status mf_ref_pad(const mf_ref_call *c)
+{
+    const mf_type *t = &c->in_types[0], *ot = c->out_type;
+    const mf_attr *pads = mf_attr_get(c->op, c->attrs, "pads");
+    size_t es = mf_dtype_size(t->dtype);
+    unsigned char fill[8];
+    value_bytes(t->dtype, mf_attr_float(c->op, c->attrs, "value"), fill);
+    int rank = t->rank;
+    int64_t istride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        istride[d] = s;
+        s *= t->shape[d];
+    }
+    const unsigned char *x = c->in[0];
+    unsigned char *o = c->out;
+    int64_t n = mf_type_numel(ot);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        bool inside = true;
+        for (int d = 0; d < rank && inside; d++) {
+            int64_t j = idx[d] - pads->ints[d];
+            inside = j >= 0 && j < t->shape[d];
+            off += j * istride[d];
+        }
+        memcpy(o + (size_t)i * es, inside ? x + (size_t)off * es : fill, es);
+        for (int d = rank - 1; d >= 0; d--) { /* odometer over the output */
+            if (++idx[d] < ot->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return MF_OK;
+}

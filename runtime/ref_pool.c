@@ -1,0 +1,151 @@
+/* ref_pool.c — reference 2-D pooling over the last two dims: max_pool2d (dilation, -inf
+ * padding, ceil_mode), avg_pool2d (ceil_mode, count_include_pad, with PyTorch's divisor
+ * rules) and adaptive_avg_pool2d.  Output sizes come from mf_op_infer; each kernel walks
+ * windows per output element.  Averages accumulate in double. */
+#include <math.h>
+
+#include "runtime.h"
+
+typedef struct pool_geom {
+    int64_t planes, h, w, oh, ow;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+} pool_geom;
+
+/* Planes are all dims before the last two (N*C for NCHW). */
+static void plane_dims(const mf_ref_call *c, pool_geom *g)
+{
+    const mf_type *x = &c->in_types[0];
+    g->planes = 1;
+    for (int i = 0; i < x->rank - 2; i++)
+        g->planes *= x->shape[i];
+    g->h = x->shape[x->rank - 2];
+    g->w = x->shape[x->rank - 1];
+    g->oh = c->out_type->shape[x->rank - 2];
+    g->ow = c->out_type->shape[x->rank - 1];
+}
+
+/* Kernel, stride (none given: the kernel), padding and dilation (absent: 1). */
+static pool_geom pool_geometry(const mf_ref_call *c)
+{
+    pool_geom g;
+    plane_dims(c, &g);
+    const mf_attr *k = mf_attr_get(c->op, c->attrs, "kernel");
+    const mf_attr *st = mf_attr_get(c->op, c->attrs, "stride");
+    const mf_attr *pad = mf_attr_get(c->op, c->attrs, "padding");
+    const mf_attr *dil = mf_attr_get(c->op, c->attrs, "dilation");
+    g.kh = k->ints[0], g.kw = k->ints[1];
+    g.sh = st->n ? st->ints[0] : g.kh;
+    g.sw = st->n ? st->ints[1] : g.kw;
+    g.ph = pad->ints[0], g.pw = pad->ints[1];
+    g.dh = dil ? dil->ints[0] : 1;
+    g.dw = dil ? dil->ints[1] : 1;
+    return g;
+}
+
+/* The max over one window; NaN wins, as in PyTorch. */
+static float max_window(const pool_geom *g, const float *xp, int64_t y, int64_t x)
+{
+    float m = -INFINITY;
+    for (int64_t i = 0; i < g->kh; i++) {
+        int64_t iy = y * g->sh - g->ph + i * g->dh;
+        if (iy < 0 || iy >= g->h)
+            continue;
+        for (int64_t j = 0; j < g->kw; j++) {
+            int64_t ix = x * g->sw - g->pw + j * g->dw;
+            if (ix < 0 || ix >= g->w)
+                continue;
+            float v = xp[iy * g->w + ix];
+            if (v > m || isnan(v))
+                m = v;
+        }
+    }
+    return m;
+}
+
+mf_status mf_ref_max_pool2d(const mf_ref_call *c)
+{
+    pool_geom g = pool_geometry(c);
+    const float *x = c->in[0];
+    float *o = c->out;
+    for (int64_t p = 0; p < g.planes; p++)
+        for (int64_t y = 0; y < g.oh; y++)
+            for (int64_t xo = 0; xo < g.ow; xo++)
+                o[(p * g.oh + y) * g.ow + xo] = max_window(&g, x + p * g.h * g.w, y, xo);
+    return MF_OK;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* PyTorch's avg_pool2d window: the end is clipped to input + padding, which gives the
+ * divisor when count_include_pad; then the window is clipped to the input for the sum
+ * (and for the divisor otherwise).  An empty window gives 0. */
+static float avg_window(const pool_geom *g, const float *xp, int64_t y, int64_t x, bool incl)
+{
+    int64_t y0 = y * g->sh - g->ph, x0 = x * g->sw - g->pw;
+    int64_t y1 = min64(y0 + g->kh, g->h + g->ph), x1 = min64(x0 + g->kw, g->w + g->pw);
+    int64_t padded = (y1 - y0) * (x1 - x0);
+    y0 = max64(y0, 0), x0 = max64(x0, 0);
+    y1 = min64(y1, g->h), x1 = min64(x1, g->w);
+    if (y0 >= y1 || x0 >= x1)
+        return 0.0f;
+    double sum = 0.0;
+    for (int64_t i = y0; i < y1; i++)
+        for (int64_t j = x0; j < x1; j++)
+            sum += xp[i * g->w + j];
+    int64_t count = incl ? padded : (y1 - y0) * (x1 - x0);
+    return (float)(sum / (double)count);
+}
+
+mf_status mf_ref_avg_pool2d(const mf_ref_call *c)
+{
+    pool_geom g = pool_geometry(c);
+    bool incl = mf_attr_int(c->op, c->attrs, "count_include_pad") != 0;
+    const float *x = c->in[0];
+    float *o = c->out;
+    for (int64_t p = 0; p < g.planes; p++)
+        for (int64_t y = 0; y < g.oh; y++)
+            for (int64_t xo = 0; xo < g.ow; xo++)
+                o[(p * g.oh + y) * g.ow + xo] = avg_window(&g, x + p * g.h * g.w, y, xo, incl);
+    return MF_OK;
+}
+
+/* Window [floor(i*in/out), ceil((i+1)*in/out)) of adaptive pooling. */
+static void adaptive_range(int64_t i, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
+{
+    *lo = i * in / out;
+    *hi = ((i + 1) * in + out - 1) / out;
+}
+
+mf_status mf_ref_adaptive_avg_pool2d(const mf_ref_call *c)
+{
+    pool_geom g;
+    plane_dims(c, &g);
+    const float *x = c->in[0];
+    float *o = c->out;
+    for (int64_t p = 0; p < g.planes; p++) {
+        const float *xp = x + p * g.h * g.w;
+        for (int64_t y = 0; y < g.oh; y++) {
+            int64_t y0, y1;
+            adaptive_range(y, g.h, g.oh, &y0, &y1);
+            for (int64_t xo = 0; xo < g.ow; xo++) {
+                int64_t x0, x1;
+                adaptive_range(xo, g.w, g.ow, &x0, &x1);
+                double sum = 0.0;
+                for (int64_t i = y0; i < y1; i++)
+                    for (int64_t j = x0; j < x1; j++)
+                        sum += xp[i * g.w + j];
+                int64_t count = (y1 - y0) * (x1 - x0);
+                o[(p * g.oh + y) * g.ow + xo] = count ? (float)(sum / (double)count) : NAN;
+            }
+        }
+    }
+    return MF_OK;
+}

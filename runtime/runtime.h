@@ -1,0 +1,83 @@
+/* runtime.h — internals of the runtime layer: tensors and their storage, device memory,
+ * the reference kernels (the oracle and CPU fallback), eager execution of one op, and the
+ * graph interpreter.  Depends on ir/ and libc only: never on LLVM, codegen/, cache/, passes/.
+ */
+#ifndef MF_RUNTIME_H
+#define MF_RUNTIME_H
+
+#include "ir/ir.h"
+
+struct mf_tensor {
+    atomic_int refs;
+    uint64_t uid; /* unique per process, never reused: the trace recorder's key */
+    mf_type type;
+    mf_device device;
+    mf_buffer *storage; /* shared by views */
+    size_t offset;      /* bytes into storage */
+};
+
+static inline void *mf_rt_tensor_ptr(const mf_tensor *t)
+{
+    return (char *)t->storage->data + t->offset;
+}
+
+/* ---- device memory (runtime/device_memory.c) -------------------------------------------- */
+
+/* MF_OK when dev names an existing device; otherwise MF_ERR_DEVICE with a message. */
+mf_status mf_rt_device_check(mf_device dev);
+/* Storage of nbytes on dev: host memory for the cpu, the device allocator for an mlu. */
+mf_status mf_rt_alloc(mf_device dev, size_t nbytes, mf_buffer **out);
+/* Copies n bytes between any two buffers (host or device), synchronously. */
+mf_status mf_rt_copy(void *dst, mf_device dst_dev, const void *src, mf_device src_dev, size_t n);
+
+/* ---- tensors (runtime/tensor.c) --------------------------------------------------------- */
+
+mf_status mf_rt_tensor_new(const mf_type *t, mf_device dev, mf_tensor **out);
+/* A new tensor of type t sharing src's storage (numel must match). */
+mf_status mf_rt_tensor_view(const mf_tensor *src, const mf_type *t, mf_tensor **out);
+
+/* ---- reference kernels (runtime/ref_*.c) --------------------------------------------------
+ * Plain C, no cleverness: the oracle every compiled kernel is checked against, and the CPU
+ * fallback.  One per op, named mf_ref_<op name> after ops.def.  Inputs and the output are
+ * contiguous row-major; types were validated by mf_op_infer before the call. */
+typedef struct mf_ref_call {
+    mf_op op;
+    const mf_attr *attrs;
+    int nin;
+    const void *const *in;
+    const mf_type *in_types;
+    void *out;
+    const mf_type *out_type;
+} mf_ref_call;
+
+typedef mf_status (*mf_ref_fn)(const mf_ref_call *c);
+
+#define X(ID, name, min_in, max_in, kind, mlu, schema) mf_status mf_ref_##name(const mf_ref_call *c);
+#include "ir/ops.def"
+#undef X
+
+mf_ref_fn mf_rt_ref_kernel(mf_op op);
+
+/* ---- eager execution and the interpreter --------------------------------------------------- */
+
+/* Runs one op on tensors that share a device, producing a new tensor on that device.  The
+ * message of a failure names the op, the shapes and the reason. */
+mf_status mf_rt_eager(mf_op op, const mf_attr *attrs, int nin, const mf_tensor *const *in,
+                      mf_tensor **out);
+
+/* ---- queues and cores (runtime/device.c, eager_queue.c, core_pool.c; more in
+ * rt_internal.h) ------------------------------------------------------------------------ */
+
+/* Waits for every queue of dev (no-op for the cpu); returns a deferred task error.  Call it
+ * before the host reads device memory directly. */
+mf_status mf_rt_device_sync(mf_device dev);
+/* The MLU half of mf_rt_eager: out is allocated and validated; the kernel is enqueued on the
+ * calling thread's current queue for out's device, retaining in[] and out until it runs. */
+mf_status mf_rt_eager_enqueue(mf_op op, const mf_attr *attrs, int nin,
+                              const mf_tensor *const *in, mf_tensor *out);
+/* Runs core_number (1, 4 or 16) partitions of kernel on dev's core pool (an mlu; the cpu
+ * runs them in order on the caller) and returns when all are done. */
+mf_status mf_rt_launch_sync(mf_device dev, void (*kernel)(void *const *, int64_t, int64_t),
+                            void *const *args, int core_number);
+
+#endif /* MF_RUNTIME_H */

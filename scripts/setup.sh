@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# setup.sh — installs the Debian packages mlufuse needs, only those missing.  Called by
+# `make run` and `make test`; safe to run again.  Needs root (or sudo) the first time.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev
+          protobuf-c-compiler libprotobuf-c-dev libonnx-dev nettle-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2

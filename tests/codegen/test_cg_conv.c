@@ -1,0 +1,128 @@
+/* test_cg_conv.c — compiled conv2d against the reference: a sweep over sizes, strides,
+ * paddings, dilations, groups (depthwise too) and bias, and the fused epilogues the fusion
+ * pass produces (bias + batch norm + relu, residual add + relu, several outputs). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cg_check.h"
+
+typedef struct conv_case {
+    int64_t n, cin, h, w, cout, kh, kw, s, p, d, groups;
+    bool bias;
+} conv_case;
+
+static mf_value *conv(mf_graph *g, const conv_case *k, mf_value *x, mf_value **w_out)
+{
+    mf_type wt = {MF_F32, 4, {k->cout, k->cin / k->groups, k->kh, k->kw}};
+    mf_value *in[3] = {x, cg_in(g, "w", wt), NULL};
+    if (k->bias)
+        in[2] = cg_in(g, "b", (mf_type){MF_F32, 1, {k->cout}});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CONV2D, a);
+    TREF_INTS(MF_OP_CONV2D, a, "stride", k->s, k->s);
+    TREF_INTS(MF_OP_CONV2D, a, "padding", k->p, k->kw > 1 ? k->p : 0);
+    TREF_INTS(MF_OP_CONV2D, a, "dilation", k->d, k->d);
+    tref_set_int(MF_OP_CONV2D, a, "groups", k->groups);
+    if (w_out)
+        *w_out = in[1];
+    return cg_node(g, MF_OP_CONV2D, k->bias ? 3 : 2, in, a);
+}
+
+static const cg_opts tol = {.lo = -1, .hi = 1, .rtol = 1e-4, .atol = 2e-4};
+
+static void test_conv_sweep(void **state)
+{
+    static const conv_case cases[] = {
+        {1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, true},     {2, 5, 9, 13, 7, 3, 3, 1, 0, 1, 1, false},
+        {1, 8, 20, 37, 16, 1, 1, 1, 0, 1, 1, true},  {1, 6, 17, 17, 10, 3, 3, 2, 1, 1, 1, true},
+        {1, 4, 15, 19, 6, 5, 5, 1, 2, 1, 1, false},  {1, 8, 12, 12, 8, 3, 3, 1, 2, 2, 1, true},
+        {1, 8, 14, 14, 8, 3, 3, 1, 1, 1, 8, true},   {2, 12, 11, 23, 12, 3, 3, 2, 1, 1, 12, false},
+        {1, 8, 10, 10, 12, 3, 3, 1, 1, 1, 4, true},  {1, 3, 23, 23, 5, 7, 7, 2, 3, 1, 1, true},
+        {1, 16, 7, 7, 33, 1, 1, 1, 0, 1, 1, true},   {1, 4, 40, 70, 3, 3, 3, 3, 1, 1, 1, true},
+        {1, 2, 6, 40, 3, 2, 4, 1, 1, 1, 1, false},   {1, 4, 8, 8, 4, 3, 1, 1, 1, 3, 2, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case *k = &cases[i];
+        mf_graph *g = mf_graph_new("conv");
+        mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {k->n, k->cin, k->h, k->w}});
+        mf_value *y = conv(g, k, x, NULL);
+        assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+        cg_opts o = tol;
+        o.seed = i;
+        cg_check_opts(g, o);
+        mf_graph_destroy(g);
+    }
+}
+
+/* conv + bias + batch_norm + relu, as the fusion pass leaves it without conv-bn folding. */
+static void test_conv_bn_relu(void **state)
+{
+    conv_case k = {1, 8, 16, 16, 24, 3, 3, 1, 1, 1, 1, true};
+    mf_graph *g = mf_graph_new("cbr");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 8, 16, 16}});
+    mf_value *y = conv(g, &k, x, NULL);
+    mf_type ct = {MF_F32, 1, {24}};
+    mf_value *bn[5] = {y, cg_in(g, "bw", ct), cg_in(g, "bb", ct), cg_in(g, "bm", ct),
+                       cg_in(g, "bv", ct)};
+    mf_value *z = CG1(g, MF_OP_RELU, cg_node(g, MF_OP_BATCH_NORM, 5, bn, NULL));
+    assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){z, y}), MF_OK);
+    cg_opts o = tol;
+    o.lo = 0.05; /* variances must be positive */
+    cg_check_opts(g, o);
+    mf_graph_destroy(g);
+}
+
+static void test_conv_residual(void **state)
+{
+    conv_case k = {2, 16, 10, 21, 16, 3, 3, 1, 1, 1, 1, false};
+    mf_graph *g = mf_graph_new("res");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {2, 16, 10, 21}});
+    mf_value *y = conv(g, &k, x, NULL);
+    mf_value *r = cg_in(g, "r", (mf_type){MF_F32, 4, {2, 16, 10, 21}});
+    mf_value *cb = cg_in(g, "cb", (mf_type){MF_F32, 3, {16, 1, 1}});
+    mf_value *z = CG1(g, MF_OP_RELU, CG2(g, MF_OP_ADD, CG2(g, MF_OP_MUL, y, cb), r));
+    assert_int_equal(mf_graph_set_outputs(g, 1, &z), MF_OK);
+    cg_check_opts(g, tol);
+    mf_graph_destroy(g);
+}
+
+/* The big layer of the benchmark, once, with a sigmoid epilogue (hardswish-like). */
+static void test_conv_64(void **state)
+{
+    conv_case k = {1, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, true};
+    mf_graph *g = mf_graph_new("c64");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 64, 28, 28}});
+    mf_value *y = conv(g, &k, x, NULL);
+    mf_value *z = CG2(g, MF_OP_MUL, y, CG1(g, MF_OP_SIGMOID, y));
+    assert_int_equal(mf_graph_set_outputs(g, 1, &z), MF_OK);
+    cg_check_opts(g, tol);
+    mf_graph_destroy(g);
+}
+
+static void test_conv_asm(void **state)
+{
+    conv_case k = {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true};
+    mf_graph *g = mf_graph_new("asm");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 64, 56, 56}});
+    mf_value *y = CG1(g, MF_OP_RELU, conv(g, &k, x, NULL));
+    mf_graph_set_outputs(g, 1, &y);
+    char *text = NULL;
+    assert_int_equal(mf_cg_compile_asm(g, NULL, &text), MF_OK);
+    assert_non_null(strstr(text, "vfmadd231ps"));
+    assert_non_null(strstr(text, "zmm"));
+    free(text);
+    mf_graph_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_sweep),    cmocka_unit_test(test_conv_bn_relu),
+        cmocka_unit_test(test_conv_residual), cmocka_unit_test(test_conv_64),
+        cmocka_unit_test(test_conv_asm),
+    };
+    return cmocka_run_group_tests_name("codegen_conv", tests, NULL, NULL);
+}

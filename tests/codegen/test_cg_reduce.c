@@ -1,0 +1,127 @@
+/* test_cg_reduce.c — compiled reductions against the reference: softmax and log_softmax
+ * over every dim, sum/mean over dim sets with and without keepdim, max/avg pooling over
+ * kernels, strides, paddings, dilations, ceil_mode and count_include_pad, adaptive
+ * pooling, each also with an elementwise prologue and epilogue fused in. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cg_check.h"
+
+/* exp(x * k) -> op -> relu(y) * 2, or the bare op. */
+static void check_op(mf_op op, const mf_attr *a, mf_type xt, bool fused, uint64_t seed)
+{
+    mf_graph *g = mf_graph_new("red");
+    mf_value *x = cg_in(g, "x", xt);
+    mf_value *in = x;
+    if (fused) {
+        mf_value *k = cg_in(g, "k", (mf_type){MF_F32, 1, {xt.shape[xt.rank - 1]}});
+        in = CG1(g, MF_OP_TANH, CG2(g, MF_OP_MUL, x, k));
+    }
+    mf_value *y = cg_node(g, op, 1, &in, a);
+    mf_value *outs[2] = {y, NULL};
+    int nout = 1;
+    if (fused) {
+        mf_value *two = cg_in(g, "two", (mf_type){MF_F32, 1, {1}});
+        outs[0] = CG2(g, MF_OP_MUL, CG1(g, MF_OP_RELU, y), two);
+        outs[1] = in; /* the prologue's value is used outside too */
+        nout = 2;
+    }
+    assert_int_equal(mf_graph_set_outputs(g, nout, outs), MF_OK);
+    cg_check_opts(g, (cg_opts){.lo = -2, .hi = 2, .rtol = 1e-5, .atol = 1e-5, .seed = seed});
+    mf_graph_destroy(g);
+}
+
+static const mf_type xs[] = {{MF_F32, 2, {3, 37}}, {MF_F32, 4, {2, 3, 5, 7}}, {MF_F32, 1, {100}},
+                             {MF_F32, 3, {4, 1, 19}}};
+
+static void test_softmax(void **state)
+{
+    for (int op = 0; op < 2; op++) {
+        mf_op o = op ? MF_OP_LOG_SOFTMAX : MF_OP_SOFTMAX;
+        for (int i = 0; i < 4; i++)
+            for (int d = -1; d < xs[i].rank; d++) {
+                mf_attr a[MF_MAX_ATTRS];
+                mf_op_default_attrs(o, a);
+                tref_set_int(o, a, "dim", d);
+                check_op(o, a, xs[i], false, (uint64_t)d);
+                check_op(o, a, xs[i], true, (uint64_t)d);
+            }
+    }
+}
+
+static void test_sum_mean(void **state)
+{
+    static const struct { int n; int64_t d[3]; } sets[] = {{0, {0}}, {1, {-1}}, {1, {0}}, {2, {0, 2}}, {2, {1, -1}}};
+    const mf_type xt = {MF_F32, 4, {2, 3, 5, 7}};
+    for (int op = 0; op < 2; op++) {
+        mf_op o = op ? MF_OP_MEAN : MF_OP_SUM;
+        for (int i = 0; i < 5; i++)
+            for (int keep = 0; keep < 2; keep++) {
+                mf_attr a[MF_MAX_ATTRS];
+                mf_op_default_attrs(o, a);
+                tref_set_ints(o, a, "dims", sets[i].n, sets[i].d);
+                tref_set_int(o, a, "keepdim", keep);
+                check_op(o, a, xt, false, 1);
+                if (keep || sets[i].n == 0 || sets[i].d[sets[i].n - 1] != -1)
+                    check_op(o, a, xt, true, 2);
+            }
+    }
+}
+
+typedef struct pool_case {
+    int64_t h, w, k0, k1, s0, s1, p0, p1, d, ceil, incl;
+} pool_case;
+
+static void test_pools(void **state)
+{
+    static const pool_case cases[] = {
+        {8, 8, 2, 2, 2, 2, 0, 0, 1, 0, 1},  {9, 11, 3, 3, 2, 2, 1, 1, 1, 0, 1},
+        {9, 11, 3, 3, 2, 2, 1, 1, 1, 1, 0}, {10, 7, 3, 2, 1, 2, 1, 0, 2, 0, 1},
+        {13, 13, 3, 3, 2, 2, 0, 0, 1, 1, 1}, {7, 7, 7, 7, 1, 1, 0, 0, 1, 0, 1},
+        {12, 9, 5, 3, 3, 2, 2, 1, 1, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const pool_case *k = &cases[i];
+        mf_type xt = {MF_F32, 4, {2, 3, k->h, k->w}};
+        for (int op = 0; op < 2; op++) {
+            mf_op o = op ? MF_OP_AVG_POOL2D : MF_OP_MAX_POOL2D;
+            mf_attr a[MF_MAX_ATTRS];
+            mf_op_default_attrs(o, a);
+            TREF_INTS(o, a, "kernel", k->k0, k->k1);
+            TREF_INTS(o, a, "stride", k->s0, k->s1);
+            TREF_INTS(o, a, "padding", k->p0, k->p1);
+            tref_set_int(o, a, "ceil_mode", k->ceil);
+            if (o == MF_OP_MAX_POOL2D)
+                TREF_INTS(o, a, "dilation", k->d, k->d);
+            else
+                tref_set_int(o, a, "count_include_pad", k->incl);
+            check_op(o, a, xt, false, i);
+            check_op(o, a, xt, true, i);
+        }
+    }
+}
+
+static void test_adaptive(void **state)
+{
+    static const int64_t sizes[][4] = {{7, 7, 1, 1}, {10, 13, 3, 4}, {5, 5, 7, 7}, {14, 9, 2, 9}};
+    for (int i = 0; i < 4; i++) {
+        mf_type xt = {MF_F32, 4, {2, 3, sizes[i][0], sizes[i][1]}};
+        mf_attr a[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_ADAPTIVE_AVG_POOL2D, a);
+        TREF_INTS(MF_OP_ADAPTIVE_AVG_POOL2D, a, "output_size", sizes[i][2], sizes[i][3]);
+        check_op(MF_OP_ADAPTIVE_AVG_POOL2D, a, xt, false, i);
+        check_op(MF_OP_ADAPTIVE_AVG_POOL2D, a, xt, true, i);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softmax), cmocka_unit_test(test_sum_mean),
+        cmocka_unit_test(test_pools),   cmocka_unit_test(test_adaptive),
+    };
+    return cmocka_run_group_tests_name("codegen_reduce", tests, NULL, NULL);
+}

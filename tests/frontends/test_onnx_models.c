@@ -1,0 +1,66 @@
+/* test_onnx_models.c — the shared torchvision models (../shared/models) imported from ONNX
+ * and run by the interpreter on the reference kernels match PyTorch's golden outputs
+ * within 1e-3 (max abs error over max abs output). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mlufuse/mlufuse.h"
+
+static double relative_error(const mf_tensor *got, const mf_tensor *want)
+{
+    const float *g = mf_tensor_data(got), *w = mf_tensor_data(want);
+    double err = 0, scale = 0;
+    for (int64_t i = 0; i < mf_tensor_numel(want); i++) {
+        err = fmax(err, fabs((double)g[i] - w[i]));
+        scale = fmax(scale, fabs((double)w[i]));
+    }
+    return err / (scale > 0 ? scale : 1);
+}
+
+static void run_model(const char *name)
+{
+    const char *shared = getenv("MF_SHARED_DIR");
+    char path[1024];
+    mf_graph *g;
+    mf_tensor *x, *want, *got;
+    snprintf(path, sizeof path, "%s/models/%s/model.onnx", shared ? shared : "../../../shared", name);
+    if (mf_onnx_load(path, 0, &g) != MF_OK)
+        fail_msg("%s", mf_last_error());
+    assert_int_equal(mf_graph_verify(g), MF_OK);
+    snprintf(path, sizeof path, "%s/models/%s/input.npy", shared ? shared : "../../../shared", name);
+    assert_int_equal(mf_tensor_load_npy(path, &x), MF_OK);
+    snprintf(path, sizeof path, "%s/models/%s/output.npy", shared ? shared : "../../../shared", name);
+    assert_int_equal(mf_tensor_load_npy(path, &want), MF_OK);
+    if (mf_graph_interpret(g, 1, &x, 1, &got) != MF_OK)
+        fail_msg("%s", mf_last_error());
+    assert_int_equal(mf_tensor_numel(got), mf_tensor_numel(want));
+    double err = relative_error(got, want);
+    printf("%s: relative error %.3g\n", name, err);
+    assert_true(err <= 1e-3);
+    mf_tensor_free(x);
+    mf_tensor_free(want);
+    mf_tensor_free(got);
+    mf_graph_destroy(g);
+}
+
+static void test_mnist_net(void **state) { run_model("mnist_net"); }
+static void test_elementwise_chain(void **state) { run_model("elementwise_chain"); }
+static void test_mobilenet_v2(void **state) { run_model("mobilenet_v2"); }
+static void test_resnet18(void **state) { run_model("resnet18"); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mnist_net),
+        cmocka_unit_test(test_elementwise_chain),
+        cmocka_unit_test(test_mobilenet_v2),
+        cmocka_unit_test(test_resnet18),
+    };
+    return cmocka_run_group_tests_name("onnx_models", tests, NULL, NULL);
+}

@@ -1,0 +1,154 @@
+/* test_plan.c — the plan builder and executor without code generation: a segmented graph
+ * whose MLU subgraphs run hand-written kernels, with a CPU-fallback op between them, must
+ * compute what the interpreter computes; copies appear exactly at the device/host
+ * boundaries, and the arena reuses memory across live ranges. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "module/module.h"
+
+#define N 16 /* elements of every activation in these graphs: f32[1,1,4,4] */
+
+/* relu on N elements, partitioned */
+static void relu_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    float *o = args[0];
+    const float *x = args[1];
+    for (int64_t i = part * N / nparts; i < (part + 1) * N / nparts; i++)
+        o[i] = x[i] > 0 ? x[i] : 0;
+}
+
+/* o = x * w + x (w a per-element constant): a "fused" mul + add with two outputs, in
+ * node order: the product (also a graph output) and the sum */
+static void muladd_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    float *prod = args[0], *sum = args[1];
+    const float *x = args[2], *w = args[3];
+    for (int64_t i = part * N / nparts; i < (part + 1) * N / nparts; i++) {
+        prod[i] = x[i] * w[i];
+        sum[i] = prod[i] + x[i];
+    }
+}
+
+static mf_node *node(mf_graph *g, mf_op op, int nin, mf_value **in, const mf_attr *a, int sub)
+{
+    mf_node *n;
+    assert_int_equal(mf_graph_add_node(g, op, nin, in, a, &n), MF_OK);
+    n->subgraph = sub;
+    return n;
+}
+
+/* x -> relu [sg 0] -> upsample x1 [cpu] -> mul w, add x [sg 1] -> outputs (sum, prod) */
+static mf_graph *build(mf_buffer *w)
+{
+    mf_type t = {MF_F32, 4, {1, 1, 4, 4}};
+    mf_graph *g = mf_graph_new("t");
+    mf_value *x = mf_graph_add_input(g, "x", &t), *wc = mf_graph_add_const(g, "w", &t, w);
+    mf_value *r = node(g, MF_OP_RELU, 1, &x, NULL, 0)->outputs[0];
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
+    mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, (int64_t[]){1, 1});
+    mf_value *u = node(g, MF_OP_UPSAMPLE_NEAREST2D, 1, &r, a, -1)->outputs[0];
+    mf_value *p = node(g, MF_OP_MUL, 2, (mf_value *[]){u, wc}, NULL, 1)->outputs[0];
+    mf_value *s = node(g, MF_OP_ADD, 2, (mf_value *[]){p, u}, NULL, 1)->outputs[0];
+    assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){s, p}), MF_OK);
+    return g;
+}
+
+static void test_plan_matches_interpreter(void **state)
+{
+    mf_buffer *w = mf_buffer_new_host(N * 4);
+    for (int i = 0; i < N; i++)
+        ((float *)w->data)[i] = (float)i / 4 - 1;
+    mf_graph *g = build(w);
+    mf_buffer_release(w);
+    mf_segment segs[2];
+    assert_int_equal(mf_mod_extract_segment(g, 0, &segs[0]), MF_OK);
+    assert_int_equal(mf_mod_extract_segment(g, 1, &segs[1]), MF_OK);
+    assert_string_equal(segs[1].label, "subgraph 1 (mul+add)");
+    assert_int_equal(segs[1].ninputs, 2); /* the activation, then the weight */
+    assert_true(segs[1].inputs[1]->is_const);
+    assert_int_equal(segs[1].noutputs, 2);
+    assert_int_equal(segs[1].outputs[0]->producer->op, MF_OP_MUL);
+
+    mf_rt_kernel_fn kernels[2] = {relu_kernel, muladd_kernel};
+    size_t scratch[2] = {0, 0};
+    for (int cores = 1; cores <= 16; cores *= 4) {
+        mf_plan *p;
+        assert_int_equal(mf_mod_build_plan(g, segs, 2, kernels, scratch, MF_DEVICE_MLU(0), cores, &p), MF_OK);
+        int copies = 0, kernels_run = 0, cpu = 0;
+        for (int i = 0; i < p->nsteps; i++) {
+            copies += p->steps[i].kind == MF_STEP_COPY;
+            kernels_run += p->steps[i].kind == MF_STEP_KERNEL;
+            cpu += p->steps[i].kind == MF_STEP_CPU_OP;
+        }
+        assert_int_equal(kernels_run, 2);
+        assert_int_equal(cpu, 1);
+        assert_int_equal(copies, 2); /* relu's result to the host, upsample's back */
+        assert_true(p->device_bytes <= 2 * 64);
+
+        mf_tensor *x, *xd, *out[2], *want[2];
+        assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 4, 4}, 9, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+        assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
+        assert_int_equal(mf_rt_plan_run(p, &xd, out), MF_OK);
+        assert_int_equal(mf_graph_interpret(g, 1, &x, 2, want), MF_OK);
+        for (int k = 0; k < 2; k++) {
+            mf_tensor *host;
+            assert_int_equal(mf_tensor_to(out[k], MF_DEVICE_CPU, &host), MF_OK);
+            const float *got = mf_tensor_data(host), *ref = mf_tensor_data(want[k]);
+            for (int i = 0; i < N; i++)
+                if (got[i] != ref[i])
+                    fail_msg("cores %d output %d element %d: %g, want %g", cores, k, i, got[i], ref[i]);
+            mf_tensor_free(host);
+            mf_tensor_free(out[k]);
+            mf_tensor_free(want[k]);
+        }
+        mf_tensor_free(x);
+        mf_tensor_free(xd);
+        mf_rt_plan_free(p);
+    }
+    mf_mod_segment_free(&segs[0]);
+    mf_mod_segment_free(&segs[1]);
+    mf_graph_destroy(g);
+}
+
+static void test_plan_rejects_wrong_inputs(void **state)
+{
+    mf_buffer *w = mf_buffer_new_host(N * 4);
+    memset(w->data, 0, N * 4);
+    mf_graph *g = build(w);
+    mf_buffer_release(w);
+    mf_segment segs[2];
+    assert_int_equal(mf_mod_extract_segment(g, 0, &segs[0]), MF_OK);
+    assert_int_equal(mf_mod_extract_segment(g, 1, &segs[1]), MF_OK);
+    mf_rt_kernel_fn kernels[2] = {relu_kernel, muladd_kernel};
+    size_t scratch[2] = {0, 0};
+    mf_plan *p;
+    assert_int_equal(mf_mod_build_plan(g, segs, 2, kernels, scratch, MF_DEVICE_MLU(0), 1, &p), MF_OK);
+    mf_tensor *x, *out[2];
+    assert_int_equal(mf_tensor_zeros(MF_F32, 4, (int64_t[]){1, 1, 4, 5}, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_rt_plan_run(p, &x, out), MF_ERR_SHAPE);
+    assert_non_null(strstr(mf_last_error(), "input 0 is f32[1,1,4,5], the plan expects f32[1,1,4,4]"));
+    mf_tensor_free(x);
+    assert_int_equal(mf_tensor_zeros(MF_F32, 4, (int64_t[]){1, 1, 4, 4}, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_rt_plan_run(p, &x, out), MF_ERR_DEVICE);
+    mf_tensor_free(x);
+    mf_rt_plan_free(p);
+    mf_mod_segment_free(&segs[0]);
+    mf_mod_segment_free(&segs[1]);
+    mf_graph_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_matches_interpreter),
+        cmocka_unit_test(test_plan_rejects_wrong_inputs),
+    };
+    return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}

@@ -1,0 +1,174 @@
+/* test_core_pool.c — kernel launches on the core pool: every partition of a launch runs
+ * exactly once with the right nparts for core_number 1, 4 and 16; other core numbers are
+ * refused with a clear message; launches complete in their queue's order; several queues
+ * launch on one device at once; the pool uses few threads. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/rt_internal.h"
+
+/* args[0]: atomic_int counts[16]; args[1]: int64 *nparts_seen */
+static void count_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    atomic_int *counts = args[0];
+    _Atomic int64_t *seen = args[1];
+    atomic_fetch_add(&counts[part], 1);
+    atomic_store(seen, nparts);
+}
+
+static void test_every_partition_once(void **state)
+{
+    static const int cores[] = {1, 4, 16};
+    for (int c = 0; c < 3; c++) {
+        atomic_int counts[16];
+        for (int i = 0; i < 16; i++)
+            atomic_init(&counts[i], 0);
+        _Atomic int64_t seen = 0;
+        void *args[] = {counts, &seen};
+        for (int rep = 0; rep < 50; rep++)
+            assert_int_equal(mf_launch(count_kernel, 2, args, cores[c], NULL), MF_OK);
+        assert_int_equal(mf_device_sync(0), MF_OK);
+        for (int i = 0; i < 16; i++)
+            assert_int_equal(atomic_load(&counts[i]), i < cores[c] ? 50 : 0);
+        assert_int_equal(atomic_load(&seen), cores[c]);
+    }
+}
+
+static void test_bad_core_numbers(void **state)
+{
+    static const int bad[] = {0, -1, 2, 3, 5, 8, 15, 17, 32, 64};
+    atomic_int counts[16];
+    _Atomic int64_t seen;
+    void *args[] = {counts, &seen};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(mf_launch(count_kernel, 2, args, bad[i], NULL), MF_ERR_INVALID);
+        assert_non_null(strstr(mf_last_error(), "must be 1, 4 or 16"));
+    }
+    assert_int_equal(mf_launch(NULL, 0, NULL, 4, NULL), MF_ERR_INVALID);
+    assert_int_equal(mf_launch(count_kernel, 2, NULL, 4, NULL), MF_ERR_INVALID);
+    assert_int_equal(mf_rt_launch_sync(MF_DEVICE_MLU(0), count_kernel, args, 3), MF_ERR_INVALID);
+}
+
+/* A launch completes before the next task of its queue starts. */
+static atomic_int slow_done;
+static int order_ok;
+static void slow_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+    atomic_fetch_add(&slow_done, 1);
+}
+static void check_done(void *ctx)
+{
+    order_ok = atomic_load(&slow_done) == 16;
+}
+
+static void test_launch_completes_in_queue_order(void **state)
+{
+    mf_queue *q;
+    assert_int_equal(mf_queue_create(0, &q), MF_OK);
+    atomic_store(&slow_done, 0);
+    order_ok = 0;
+    assert_int_equal(mf_launch(slow_kernel, 0, NULL, 16, q), MF_OK);
+    assert_int_equal(mf_queue_enqueue_host(q, check_done, NULL), MF_OK);
+    assert_int_equal(mf_queue_sync(q), MF_OK);
+    assert_int_equal(order_ok, 1);
+    assert_int_equal(mf_queue_destroy(q), MF_OK);
+}
+
+/* The threads that ran partitions: few, whatever core_number says. */
+static pthread_t runners[64];
+static atomic_int nrunners;
+static pthread_mutex_t runners_mu = PTHREAD_MUTEX_INITIALIZER;
+static void who_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    struct timespec ts = {0, 2 * 1000000L};
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&runners_mu);
+    pthread_t self = pthread_self();
+    int n = atomic_load(&nrunners), known = 0;
+    for (int i = 0; i < n; i++)
+        known |= pthread_equal(runners[i], self);
+    if (!known && n < 64)
+        runners[atomic_fetch_add(&nrunners, 1)] = self;
+    pthread_mutex_unlock(&runners_mu);
+}
+
+static void test_pool_uses_few_threads(void **state)
+{
+    int workers = mf_rt_pool_default_workers();
+    assert_true(workers >= 1 && workers <= 15);
+    atomic_store(&nrunners, 0);
+    for (int rep = 0; rep < 10; rep++)
+        assert_int_equal(mf_launch(who_kernel, 0, NULL, 16, NULL), MF_OK);
+    assert_int_equal(mf_device_sync(0), MF_OK);
+    /* the workers plus the queue's thread */
+    assert_true(atomic_load(&nrunners) <= workers + 1);
+    assert_true(atomic_load(&nrunners) >= 1);
+}
+
+static void test_many_queues_launch_at_once(void **state)
+{
+    enum { QUEUES = 4, LAUNCHES = 300 };
+    mf_queue *qs[QUEUES];
+    atomic_int counts[QUEUES][16];
+    _Atomic int64_t seen[QUEUES];
+    for (int i = 0; i < QUEUES; i++) {
+        assert_int_equal(mf_queue_create(0, &qs[i]), MF_OK);
+        for (int p = 0; p < 16; p++)
+            atomic_init(&counts[i][p], 0);
+    }
+    for (int l = 0; l < LAUNCHES; l++) {
+        for (int i = 0; i < QUEUES; i++) {
+            void *args[] = {counts[i], &seen[i]};
+            assert_int_equal(mf_launch(count_kernel, 2, args, l % 2 ? 16 : 4, qs[i]), MF_OK);
+        }
+    }
+    assert_int_equal(mf_device_sync(0), MF_OK);
+    for (int i = 0; i < QUEUES; i++) {
+        for (int p = 0; p < 16; p++)
+            assert_int_equal(atomic_load(&counts[i][p]), p < 4 ? LAUNCHES : LAUNCHES / 2);
+        assert_int_equal(mf_queue_destroy(qs[i]), MF_OK);
+    }
+}
+
+static void test_sync_launch_and_private_pool(void **state)
+{
+    atomic_int counts[16];
+    for (int i = 0; i < 16; i++)
+        atomic_init(&counts[i], 0);
+    _Atomic int64_t seen = 0;
+    void *args[] = {counts, &seen};
+    assert_int_equal(mf_rt_launch_sync(MF_DEVICE_MLU(0), count_kernel, args, 16), MF_OK);
+    assert_int_equal(mf_rt_launch_sync(MF_DEVICE_CPU, count_kernel, args, 4), MF_OK);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(atomic_load(&counts[i]), i < 4 ? 2 : 1);
+
+    mf_rt_core_pool *p;
+    assert_int_equal(mf_rt_pool_new(0, &p), MF_ERR_INVALID);
+    assert_int_equal(mf_rt_pool_new(3, &p), MF_OK);
+    assert_int_equal(mf_rt_pool_workers(p), 3);
+    mf_rt_pool_run(p, count_kernel, args, 16);
+    assert_int_equal(atomic_load(&counts[15]), 2);
+    mf_rt_pool_destroy(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_partition_once),
+        cmocka_unit_test(test_bad_core_numbers),
+        cmocka_unit_test(test_launch_completes_in_queue_order),
+        cmocka_unit_test(test_pool_uses_few_threads),
+        cmocka_unit_test(test_many_queues_launch_at_once),
+        cmocka_unit_test(test_sync_launch_and_private_pool),
+    };
+    return cmocka_run_group_tests_name("core_pool", tests, NULL, NULL);
+}

@@ -1,0 +1,332 @@
+/* cmd_run.c — `mlufuse run MODEL`: runs an ONNX or .mfir model on .npy (or seeded random)
+ * inputs, layer by layer or fused, writes the outputs as .npy, compares them with expected
+ * ones, and times repeated runs.  Uses the public API only. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlufuse/mlufuse.h"
+#include "tools.h"
+
+#define MAX_IO 16
+
+typedef struct run_opts {
+    const char *model, *inputs[MAX_IO], *expect[MAX_IO], *output_dir;
+    int ninputs, nexpect, core_number, bench, json, random, fused;
+    int64_t batch;
+    uint64_t seed;
+    double rtol, atol;
+} run_opts;
+
+static const char usage[] =
+    "usage: mlufuse run MODEL [options]\n"
+    "Runs an ONNX (.onnx) or mlufuse IR (.mfir) model.\n"
+    "  -i, --input FILE.npy      an input, in the model's input order (repeat for several)\n"
+    "      --random              seeded random inputs in [0, 1) instead (--seed N, default 1)\n"
+    "  -o, --output-dir DIR      write output0.npy, output1.npy, ... into DIR\n"
+    "      --expect FILE.npy     compare output k with the k-th --expect; exit 1 on mismatch\n"
+    "      --rtol R --atol A     match when max|got-want| <= atol + rtol * max|want|\n"
+    "                            (defaults 1e-3 and 0)\n"
+    "      --mode eager|fused    layer by layer on the reference kernels, or compiled (default)\n"
+    "      --core-number 1|4|16  partitions per kernel launch (default 1)\n"
+    "      --batch N             batch size (dim 0 of every input; ONNX only)\n"
+    "      --bench N             time N runs after 3 warm-up runs\n"
+    "      --json                print one JSON object instead of text\n"
+    "  -h, --help                this text\n";
+
+static int parse_args(int argc, char **argv, run_opts *o)
+{
+    static const struct option longopts[] = {
+        {"input", required_argument, 0, 'i'},   {"random", no_argument, 0, 'r'},
+        {"seed", required_argument, 0, 's'},    {"output-dir", required_argument, 0, 'o'},
+        {"expect", required_argument, 0, 'e'},  {"rtol", required_argument, 0, 'R'},
+        {"atol", required_argument, 0, 'A'},    {"mode", required_argument, 0, 'm'},
+        {"core-number", required_argument, 0, 'c'}, {"batch", required_argument, 0, 'b'},
+        {"bench", required_argument, 0, 'B'},   {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+    };
+    *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1};
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1;) {
+        char *end = NULL;
+        switch (c) {
+        case 'i':
+            if (o->ninputs == MAX_IO)
+                return mf_tool_fail(2, "run: more than %d inputs", MAX_IO);
+            o->inputs[o->ninputs++] = optarg;
+            break;
+        case 'e':
+            if (o->nexpect == MAX_IO)
+                return mf_tool_fail(2, "run: more than %d --expect files", MAX_IO);
+            o->expect[o->nexpect++] = optarg;
+            break;
+        case 'r': o->random = 1; break;
+        case 's': o->seed = strtoull(optarg, &end, 10); break;
+        case 'o': o->output_dir = optarg; break;
+        case 'R': o->rtol = strtod(optarg, &end); break;
+        case 'A': o->atol = strtod(optarg, &end); break;
+        case 'c': o->core_number = (int)strtol(optarg, &end, 10); break;
+        case 'b': o->batch = strtoll(optarg, &end, 10); break;
+        case 'B': o->bench = (int)strtol(optarg, &end, 10); break;
+        case 'j': o->json = 1; break;
+        case 'm':
+            if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
+                return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
+            o->fused = !strcmp(optarg, "fused");
+            break;
+        case 'h': fputs(usage, stdout); return -1;
+        default: fputs(usage, stderr); return 2;
+        }
+        if (end && *end)
+            return mf_tool_fail(2, "run: bad number '%s'", optarg);
+    }
+    if (optind != argc - 1) {
+        fputs(usage, stderr);
+        return mf_tool_fail(2, "run: expected one MODEL, got %d", argc - optind);
+    }
+    o->model = argv[optind];
+    if (o->core_number != 1 && o->core_number != 4 && o->core_number != 16)
+        return mf_tool_fail(2, "run: --core-number must be 1, 4 or 16, not %d", o->core_number);
+    if (o->bench < 0 || o->batch < 0 || o->rtol < 0 || o->atol < 0)
+        return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static mf_status load_model(const run_opts *o, mf_graph **g)
+{
+    size_t n = strlen(o->model);
+    if (n > 5 && !strcmp(o->model + n - 5, ".mfir"))
+        return mf_graph_load(o->model, g);
+    return mf_onnx_load(o->model, o->batch, g);
+}
+
+/* Inputs from .npy files or seeded random data, on dev. */
+static int make_inputs(const run_opts *o, const mf_graph *g, mf_device dev, mf_tensor **in)
+{
+    int n = mf_graph_num_inputs(g);
+    if (!o->random && o->ninputs != n)
+        return mf_tool_fail(1, "run: the model takes %d input%s, %d given (use -i or --random)", n,
+                            n == 1 ? "" : "s", o->ninputs);
+    for (int i = 0; i < n; i++) {
+        mf_tensor *host;
+        mf_dtype dt;
+        int rank;
+        int64_t shape[MF_MAX_RANK];
+        mf_graph_input_type(g, i, &dt, &rank, shape);
+        mf_status s = o->random ? mf_tensor_rand(dt, rank, shape, o->seed + (uint64_t)i, 0, 1, MF_DEVICE_CPU, &host)
+                                : mf_tensor_load_npy(o->inputs[i], &host);
+        if (s)
+            return mf_tool_fail(1, "run: input %d: %s", i, mf_last_error());
+        s = mf_tensor_to(host, dev, &in[i]);
+        mf_tensor_free(host);
+        if (s)
+            return mf_tool_fail(1, "run: input %d: %s", i, mf_last_error());
+    }
+    return 0;
+}
+
+/* One run of the model: the interpreter (layer by layer) or the compiled module. */
+static mf_status run_once(const run_opts *o, const mf_graph *g, mf_module *m, mf_tensor **in,
+                          mf_tensor **out)
+{
+    int ni = mf_graph_num_inputs(g), no = mf_graph_num_outputs(g);
+    return o->fused ? mf_module_run(m, ni, in, no, out) : mf_graph_interpret(g, ni, in, no, out);
+}
+
+/* max|got - want| and max|want| of two f32 tensors of equal shape. */
+static int compare(const mf_tensor *got, const char *path, double *err, double *scale)
+{
+    mf_tensor *want, *host;
+    if (mf_tensor_load_npy(path, &want))
+        return mf_tool_fail(1, "run: --expect: %s", mf_last_error());
+    int rc = 0;
+    if (mf_tensor_to(got, MF_DEVICE_CPU, &host)) {
+        rc = mf_tool_fail(1, "run: %s", mf_last_error());
+    } else if (mf_tensor_numel(host) != mf_tensor_numel(want) || mf_tensor_dtype(want) != MF_F32 ||
+               mf_tensor_dtype(host) != MF_F32) {
+        char a[128], b[128];
+        mf_tensor_describe(host, a, sizeof a);
+        mf_tensor_describe(want, b, sizeof b);
+        rc = mf_tool_fail(1, "run: output is %s but %s holds %s", a, path, b);
+    } else {
+        const float *x = mf_tensor_data(host), *y = mf_tensor_data(want);
+        *err = *scale = 0;
+        for (int64_t i = 0; i < mf_tensor_numel(want); i++) {
+            double d = fabs((double)x[i] - y[i]);
+            *err = isnan(d) ? INFINITY : fmax(*err, d);
+            *scale = fmax(*scale, fabs((double)y[i]));
+        }
+    }
+    mf_tensor_free(host);
+    mf_tensor_free(want);
+    return rc;
+}
+
+typedef struct run_report {
+    double compile_ms, median_ms, p90_ms, throughput, max_err, max_ref;
+    uint64_t compiled, cache_hits;
+    int match; /* -1: not compared */
+} run_report;
+
+static void print_report(const run_opts *o, const run_report *r, int64_t batch)
+{
+    if (o->json) {
+        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"core_number\": %d, \"batch\": %lld, "
+               "\"compile_ms\": %.3f, \"compiled\": %llu, \"loaded\": 0, \"cache_hits\": %llu",
+               o->model, o->fused ? "fused" : "eager", o->core_number, (long long)batch, r->compile_ms,
+               (unsigned long long)r->compiled, (unsigned long long)r->cache_hits);
+        if (o->bench)
+            printf(", \"runs\": %d, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"throughput\": %.3f", o->bench,
+                   r->median_ms, r->p90_ms, r->throughput);
+        if (r->match >= 0)
+            printf(", \"match\": %s, \"max_abs_error\": %.6g, \"max_abs_expected\": %.6g",
+                   r->match ? "true" : "false", r->max_err, r->max_ref);
+        printf("}\n");
+        return;
+    }
+    printf("%s: %s, core_number %d, batch %lld\n", o->model, o->fused ? "fused" : "eager (layer by layer)",
+           o->core_number, (long long)batch);
+    if (o->fused)
+        printf("compile: %.1f ms, %llu kernels compiled, %llu cache hits\n", r->compile_ms,
+               (unsigned long long)r->compiled, (unsigned long long)r->cache_hits);
+    if (o->bench)
+        printf("latency: median %.3f ms, p90 %.3f ms over %d runs; throughput %.1f images/s\n", r->median_ms,
+               r->p90_ms, o->bench, r->throughput);
+    if (r->match >= 0)
+        printf("expected outputs: %s (max abs error %.3g, max abs expected %.3g)\n",
+               r->match ? "match" : "MISMATCH", r->max_err, r->max_ref);
+}
+
+static int bench(const run_opts *o, const mf_graph *g, mf_module *m, mf_tensor **in, run_report *r,
+                 int64_t batch)
+{
+    int no = mf_graph_num_outputs(g);
+    double *t = malloc(sizeof *t * (size_t)o->bench);
+    if (!t)
+        return mf_tool_fail(2, "run: out of memory");
+    for (int i = -3; i < o->bench; i++) {
+        mf_tensor *out[MAX_IO];
+        double t0 = now_ms();
+        if (run_once(o, g, m, in, out)) {
+            free(t);
+            return mf_tool_fail(1, "run: %s", mf_last_error());
+        }
+        for (int k = 0; k < no; k++) { /* reading the results back is part of a run */
+            mf_tensor *host;
+            if (!mf_tensor_to(out[k], MF_DEVICE_CPU, &host))
+                mf_tensor_free(host);
+            mf_tensor_free(out[k]);
+        }
+        if (i >= 0)
+            t[i] = now_ms() - t0;
+    }
+    qsort(t, (size_t)o->bench, sizeof *t, cmp_double);
+    r->median_ms = t[o->bench / 2];
+    r->p90_ms = t[(o->bench * 9) / 10 < o->bench ? (o->bench * 9) / 10 : o->bench - 1];
+    r->throughput = r->median_ms > 0 ? 1e3 * (double)batch / r->median_ms : 0;
+    free(t);
+    return 0;
+}
+
+static int write_outputs(const run_opts *o, int no, mf_tensor **out)
+{
+    for (int k = 0; k < no && o->output_dir; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/output%d.npy", o->output_dir, k);
+        if (mf_tensor_save_npy(out[k], path))
+            return mf_tool_fail(1, "run: %s", mf_last_error());
+    }
+    return 0;
+}
+
+static int run_model(const run_opts *o, const mf_graph *g)
+{
+    int ni = mf_graph_num_inputs(g), no = mf_graph_num_outputs(g), rc = 0;
+    if (ni > MAX_IO || no > MAX_IO)
+        return mf_tool_fail(1, "run: at most %d inputs and outputs", MAX_IO);
+    if (o->nexpect > no)
+        return mf_tool_fail(2, "run: %d --expect files for %d outputs", o->nexpect, no);
+    mf_tensor *in[MAX_IO] = {0}, *out[MAX_IO] = {0};
+    mf_module *m = NULL;
+    run_report r = {.match = o->nexpect ? 1 : -1};
+    mf_dtype dt;
+    int rank;
+    int64_t shape[MF_MAX_RANK] = {1};
+    mf_graph_input_type(g, 0, &dt, &rank, shape);
+    if ((rc = make_inputs(o, g, MF_DEVICE_MLU(0), in)))
+        goto out;
+    mf_kernel_cache_stats before, after;
+    mf_kernel_cache_get_stats(&before);
+    double t0 = now_ms();
+    if (o->fused) {
+        mf_module_options mo = mf_module_default_options();
+        mo.core_number = o->core_number;
+        if (!o->json)
+            fprintf(stderr, "compiling %s ...\n", o->model);
+        if (mf_module_create(g, &mo, &m)) {
+            rc = mf_tool_fail(1, "run: %s", mf_last_error());
+            goto out;
+        }
+    }
+    r.compile_ms = now_ms() - t0;
+    mf_kernel_cache_get_stats(&after);
+    r.compiled = after.misses - before.misses;
+    r.cache_hits = after.hits - before.hits;
+    if (run_once(o, g, m, in, out)) {
+        rc = mf_tool_fail(1, "run: %s", mf_last_error());
+        goto out;
+    }
+    for (int k = 0; k < o->nexpect && !rc; k++) {
+        double err = 0, scale = 0;
+        rc = compare(out[k], o->expect[k], &err, &scale);
+        r.max_err = fmax(r.max_err, err);
+        r.max_ref = fmax(r.max_ref, scale);
+        if (!rc && !(err <= o->atol + o->rtol * scale))
+            r.match = 0;
+    }
+    if (!rc)
+        rc = write_outputs(o, no, out);
+    if (!rc && o->bench)
+        rc = bench(o, g, m, in, &r, rank ? shape[0] : 1);
+    if (!rc) {
+        print_report(o, &r, rank ? shape[0] : 1);
+        rc = r.match == 0;
+    }
+out:
+    for (int k = 0; k < MAX_IO; k++) {
+        mf_tensor_free(in[k]);
+        mf_tensor_free(out[k]);
+    }
+    mf_module_destroy(m);
+    return rc;
+}
+
+int mf_cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    mf_graph *g;
+    if (load_model(&o, &g))
+        return mf_tool_fail(1, "run: %s", mf_last_error());
+    rc = run_model(&o, g);
+    mf_graph_destroy(g);
+    return rc;
+}
