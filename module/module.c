@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "module.h"
+#include "passes/passes.h"
 
 typedef struct specialization {
     struct specialization *next;
@@ -44,17 +45,6 @@ static bool fusion_enabled(const mf_module_options *opt)
     return !(e && *e && strcmp(e, "0"));
 }
 
-/* Marks MLU subgraphs on g.  Without fusion every op with device code is its own
- * subgraph; ops without it run on the CPU. */
-static mf_status segment_graph(mf_graph *g, bool fuse, int *nsub)
-{
-    (void)fuse;
-    *nsub = 0;
-    for (int i = 0; i < g->nnodes; i++)
-        g->nodes[i]->subgraph = mf_op_get(g->nodes[i]->op)->has_mlu ? (*nsub)++ : -1;
-    return MF_OK;
-}
-
 static void free_segments(mf_segment *segs, int n)
 {
     for (int i = 0; segs && i < n; i++)
@@ -62,19 +52,33 @@ static void free_segments(mf_segment *segs, int n)
     free(segs);
 }
 
-/* Compiles (or takes from the map) the kernel of every segment. */
-static mf_status compile_segments(const mf_module *m, mf_segment *segs, int n,
+/* Compiles (or takes from the map) the kernel of every segment.  A segment codegen cannot
+ * lower (MF_ERR_UNSUPPORTED) falls back to the CPU: its nodes leave the subgraph and the
+ * segment is dropped, so a model runs even where a kernel is missing. */
+static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *segs, int *n,
                                   mf_rt_kernel_fn *kernels, size_t *scratch)
 {
     mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
-    for (int k = 0; k < n; k++) {
+    int kept = 0;
+    for (int k = 0; k < *n; k++) {
         const mf_kernel *kern;
         mf_status s = mf_cache_get(segs[k].sub, &co, &kern);
+        if (s == MF_ERR_UNSUPPORTED) {
+            if (getenv("MLUFUSE_LOG"))
+                fprintf(stderr, "mlufuse: %s runs on the CPU: %s\n", segs[k].label, mf_last_error());
+            for (int i = 0; i < g->nnodes; i++)
+                if (g->nodes[i]->subgraph == segs[k].id)
+                    g->nodes[i]->subgraph = -1;
+            mf_mod_segment_free(&segs[k]);
+            continue;
+        }
         if (s)
             return mf_error_context(s, "%s", segs[k].label);
-        kernels[k] = (mf_rt_kernel_fn)kern->fn;
-        scratch[k] = kern->scratch_bytes;
+        segs[kept] = segs[k];
+        kernels[kept] = (mf_rt_kernel_fn)kern->fn;
+        scratch[kept++] = kern->scratch_bytes;
     }
+    *n = kept;
     return MF_OK;
 }
 
@@ -88,7 +92,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     specialization *sp = calloc(1, sizeof *sp);
     mf_status s = sp ? mf_graph_clone(m->graph, types, &g) : mf_error(MF_ERR_NOMEM, "module: out of memory");
     if (!s)
-        s = segment_graph(g, fusion_enabled(&m->opt), &nsub);
+        s = mf_pass_segment(g, fusion_enabled(&m->opt), &nsub);
     if (!s) {
         segs = calloc((size_t)nsub + 1, sizeof *segs);
         kernels = calloc((size_t)nsub + 1, sizeof *kernels);
@@ -100,7 +104,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     for (; !s && nseg < nsub; nseg++)
         s = mf_mod_extract_segment(g, nseg, &segs[nseg]);
     if (!s)
-        s = compile_segments(m, segs, nseg, kernels, scratch);
+        s = compile_segments(m, g, segs, &nseg, kernels, scratch);
     if (!s)
         s = mf_mod_build_plan(g, segs, nseg, kernels, scratch, m->opt.device, m->opt.core_number, &sp->plan);
     if (!s) {
