@@ -11,6 +11,7 @@
 
 typedef struct eager_task {
     mf_op op;
+    mf_rt_kernel_fn kernel; /* the compiled one-op kernel, or NULL: the reference kernel */
     mf_attr attrs[MF_MAX_ATTRS];
     mf_tensor *out;
     int nin;
@@ -25,9 +26,24 @@ static void task_free(eager_task *t)
     free(t);
 }
 
+static _Atomic(mf_rt_eager_provider) provider;
+
+void mf_rt_set_eager_provider(mf_rt_eager_provider p)
+{
+    atomic_store(&provider, p);
+}
+
 static mf_status run_eager(void *ctx)
 {
     eager_task *t = ctx;
+    if (t->kernel) {
+        void *args[MAX_INPUTS + 1] = {mf_rt_tensor_ptr(t->out)};
+        for (int i = 0; i < t->nin; i++)
+            args[i + 1] = mf_rt_tensor_ptr(t->in[i]);
+        t->kernel(args, 0, 1);
+        task_free(t);
+        return MF_OK;
+    }
     mf_type types[MAX_INPUTS];
     const void *ptrs[MAX_INPUTS];
     for (int i = 0; i < t->nin; i++) {
@@ -53,10 +69,20 @@ mf_status mf_rt_eager_enqueue(mf_op op, const mf_attr *attrs, int nin,
     mf_status s = mf_rt_queue_current_for(out->device.index, &q);
     if (s)
         return s;
+    mf_rt_kernel_fn kernel = NULL;
+    mf_rt_eager_provider p = atomic_load(&provider);
+    if (p && mf_op_get(op)->has_mlu) { /* compiled now (once per shape), run on the queue */
+        mf_type types[MAX_INPUTS];
+        for (int i = 0; i < nin; i++)
+            types[i] = in[i]->type;
+        if ((s = p(op, attrs, nin, types, &out->type, &kernel)))
+            return s;
+    }
     eager_task *t = malloc(sizeof *t + (size_t)nin * sizeof(mf_tensor *));
     if (!t)
         return mf_error(MF_ERR_NOMEM, "%s: out of memory queuing the kernel", mf_op_get(op)->name);
     t->op = op;
+    t->kernel = kernel;
     memcpy(t->attrs, attrs, sizeof t->attrs);
     t->out = mf_tensor_retain(out);
     t->nin = nin;

@@ -82,6 +82,35 @@ static mf_status run_node(interp *it, const mf_node *n)
     return MF_OK;
 }
 
+static mf_status interpret_here(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
+                                mf_tensor **outputs);
+
+/* On an mlu, eager ops may run compiled kernels: the interpreter, being the oracle, runs
+ * on host copies with the reference kernels and copies its results back. */
+static mf_status interpret_on_host(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
+                                   mf_tensor **outputs)
+{
+    mf_tensor **host_in = calloc((size_t)n_in + 1, sizeof *host_in);
+    mf_tensor **host_out = calloc((size_t)n_out + 1, sizeof *host_out);
+    mf_status s = host_in && host_out ? MF_OK : mf_error(MF_ERR_NOMEM, "graph_interpret: out of memory");
+    for (int i = 0; i < n_in && !s; i++)
+        s = mf_tensor_to(inputs[i], MF_DEVICE_CPU, &host_in[i]);
+    if (!s)
+        s = interpret_here(g, n_in, host_in, n_out, host_out);
+    for (int i = 0; i < n_out && !s; i++)
+        s = mf_tensor_to(host_out[i], inputs[0]->device, &outputs[i]);
+    if (s)
+        for (int i = 0; i < n_out; i++)
+            mf_tensor_free(outputs[i]), outputs[i] = NULL;
+    for (int i = 0; host_in && i < n_in; i++)
+        mf_tensor_free(host_in[i]);
+    for (int i = 0; host_out && i < n_out; i++)
+        mf_tensor_free(host_out[i]);
+    free(host_in);
+    free(host_out);
+    return s;
+}
+
 mf_status mf_graph_interpret(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
                              mf_tensor **outputs)
 {
@@ -95,6 +124,15 @@ mf_status mf_graph_interpret(const mf_graph *g, int n_in, mf_tensor *const *inpu
                         g->noutputs, n_out);
     for (int i = 0; i < n_out; i++)
         outputs[i] = NULL;
+    if (n_in && inputs[0]->device.type != MF_CPU)
+        return interpret_on_host(g, n_in, inputs, n_out, outputs);
+    return interpret_here(g, n_in, inputs, n_out, outputs);
+}
+
+static mf_status interpret_here(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
+                                mf_tensor **outputs)
+{
+    mf_status s = MF_OK;
     interp it = {g, n_in ? inputs[0]->device : MF_DEVICE_CPU, NULL, NULL};
     it.vals = calloc((size_t)g->nvalues + 1, sizeof *it.vals);
     it.uses_left = calloc((size_t)g->nvalues + 1, sizeof *it.uses_left);

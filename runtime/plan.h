@@ -8,8 +8,6 @@
 
 #include "runtime.h"
 
-/* The kernel ABI of DESIGN.md (the same type as codegen's mf_kernel_fn). */
-typedef void (*mf_rt_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
 
 typedef enum mf_slot_kind {
     MF_SLOT_INPUT,  /* index: the module input */

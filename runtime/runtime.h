@@ -80,4 +80,15 @@ mf_status mf_rt_eager_enqueue(mf_op op, const mf_attr *attrs, int nin,
 mf_status mf_rt_launch_sync(mf_device dev, void (*kernel)(void *const *, int64_t, int64_t),
                             void *const *args, int core_number);
 
+/* ---- compiled kernels for the layer-by-layer mode ------------------------------------------
+ * The runtime cannot depend on codegen or the kernel map; the layer that can registers a
+ * provider once (module/eager_kernels.c, at load time).  For an eager op on an mlu it
+ * returns the one-op kernel for these types (args: out, then the inputs), or NULL to use
+ * the reference kernel. */
+typedef void (*mf_rt_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
+typedef mf_status (*mf_rt_eager_provider)(mf_op op, const mf_attr *attrs, int nin,
+                                          const mf_type *in, const mf_type *out,
+                                          mf_rt_kernel_fn *fn);
+void mf_rt_set_eager_provider(mf_rt_eager_provider provider);
+
 #endif /* MF_RUNTIME_H */

@@ -57,7 +57,9 @@ static void test_ops_on_mlu_match_cpu(void **state)
     assert_int_equal(mf_linear(xd, wd, NULL, &y_dev), MF_OK);
     assert_int_equal(mf_tensor_device(y_dev).type, MF_MLU);
     assert_int_equal(mf_tensor_to(y_dev, MF_DEVICE_CPU, &y_back), MF_OK);
-    assert_memory_equal(mf_tensor_data(y_cpu), mf_tensor_data(y_back), 4 * 5 * 4);
+    const float *a = mf_tensor_data(y_cpu), *b = mf_tensor_data(y_back);
+    for (int i = 0; i < 20; i++) /* the mlu runs a compiled kernel: equal within float rounding */
+        assert_true(fabsf(a[i] - b[i]) <= 1e-5f * (1 + fabsf(a[i])));
     mf_tensor *all[] = {x, w, xd, wd, y_cpu, y_dev, y_back};
     for (int i = 0; i < 7; i++)
         mf_tensor_free(all[i]);

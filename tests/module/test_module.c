@@ -1,0 +1,362 @@
+/* test_module.c — the trace-and-run API: compiled modules equal the reference kernels on
+ * the traced MNIST network and a ResNet-style block (fused and with fusion off), new input
+ * shapes compile one new specialization and keep the old, a key asked for by 8 threads is
+ * compiled once, MLUFUSE_VERIFY catches a wrong kernel, and a recompile storm warns. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/mnist.h"
+#include "module/module.h"
+
+static double rel_diff(const mf_tensor *a, const mf_tensor *b)
+{
+    mf_tensor *x, *y;
+    assert_int_equal(mf_tensor_to(a, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_to(b, MF_DEVICE_CPU, &y), MF_OK);
+    assert_int_equal(mf_tensor_numel(x), mf_tensor_numel(y));
+    const float *p = mf_tensor_data(x), *q = mf_tensor_data(y);
+    double err = 0, scale = 0;
+    for (int64_t i = 0; i < mf_tensor_numel(x); i++) {
+        err = fmax(err, fabs((double)p[i] - q[i]));
+        scale = fmax(scale, fabs((double)q[i]));
+    }
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+    return err / (scale > 0 ? scale : 1);
+}
+
+static mf_graph *trace_mnist(mnist_net *net, mf_tensor *x)
+{
+    mf_tensor *y;
+    mf_graph *g;
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mnist_forward(net, x, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    mf_tensor_free(y);
+    return g;
+}
+
+/* Runs g fused or not and compares with the interpreter on x. */
+static void check_module(const mf_graph *g, mf_tensor *x, int fusion, int cores, double tol)
+{
+    mf_module_options o = mf_module_default_options();
+    o.fusion = fusion;
+    o.core_number = cores;
+    mf_module *m;
+    mf_tensor *got, *want;
+    if (mf_module_create(g, &o, &m) != MF_OK)
+        fail_msg("%s", mf_last_error());
+    assert_int_equal(mf_module_run(m, 1, &x, 1, &got), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &want), MF_OK);
+    double d = rel_diff(got, want);
+    if (d > tol)
+        fail_msg("fusion %d cores %d: relative difference %g", fusion, cores, d);
+    mf_tensor_free(got);
+    mf_tensor_free(want);
+    mf_module_destroy(m);
+}
+
+static void test_mnist_fused_unfused_and_cores(void **state)
+{
+    mnist_net net;
+    mf_tensor *x;
+    assert_int_equal(mnist_init(&net, 2, MF_DEVICE_MLU(0)), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){2, 1, 28, 28}, 3, 0, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    mf_graph *g = trace_mnist(&net, x);
+    check_module(g, x, 1, 1, 1e-4);
+    check_module(g, x, 0, 1, 1e-4); /* DISABLE_MLU_FUSION's path */
+    check_module(g, x, 1, 4, 1e-4);
+    check_module(g, x, 1, 16, 1e-4);
+    mf_tensor_free(x);
+    mnist_free(&net);
+    mf_graph_destroy(g);
+}
+
+/* conv-bn-relu-conv-bn + residual add + relu, traced on mlu:0. */
+static mf_graph *resnet_block(mf_tensor **x_out)
+{
+    const int64_t c = 16;
+    mf_tensor *w1, *w2, *bn[2][4], *x, *a, *b, *t;
+    mf_graph *g;
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 1, -0.2, 0.2, MF_DEVICE_MLU(0), &w1), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 2, -0.2, 0.2, MF_DEVICE_MLU(0), &w2), MF_OK);
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(mf_tensor_rand(MF_F32, 1, &c, 10 + 4 * (uint64_t)i + (uint64_t)k, k == 3 ? 0.5 : -0.5, 1,
+                                            MF_DEVICE_MLU(0), &bn[i][k]), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, c, 14, 14}, 7, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    mf_conv2d_params p = MF_CONV2D_DEFAULT;
+    p.padding[0] = p.padding[1] = 1;
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_conv2d(x, w1, NULL, p, &a), MF_OK);
+    assert_int_equal(mf_batch_norm(a, bn[0][0], bn[0][1], bn[0][2], bn[0][3], 1e-5, &b), MF_OK);
+    mf_tensor_free(a);
+    assert_int_equal(mf_relu(b, &a), MF_OK);
+    mf_tensor_free(b);
+    assert_int_equal(mf_conv2d(a, w2, NULL, p, &b), MF_OK);
+    mf_tensor_free(a);
+    assert_int_equal(mf_batch_norm(b, bn[1][0], bn[1][1], bn[1][2], bn[1][3], 1e-5, &a), MF_OK);
+    mf_tensor_free(b);
+    assert_int_equal(mf_add(a, x, 1, &b), MF_OK);
+    mf_tensor_free(a);
+    assert_int_equal(mf_relu(b, &t), MF_OK);
+    mf_tensor_free(b);
+    assert_int_equal(mf_trace_end(1, &t, &g), MF_OK);
+    mf_tensor_free(t);
+    mf_tensor_free(w1);
+    mf_tensor_free(w2);
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 4; k++)
+            mf_tensor_free(bn[i][k]);
+    *x_out = x;
+    return g;
+}
+
+static void test_resnet_block(void **state)
+{
+    mf_tensor *x;
+    mf_graph *g = resnet_block(&x);
+    check_module(g, x, 1, 1, 1e-4);
+    check_module(g, x, 0, 1, 1e-4);
+    check_module(g, x, 1, 4, 1e-4);
+    mf_tensor_free(x);
+    mf_graph_destroy(g);
+}
+
+static void test_new_shape_new_specialization(void **state)
+{
+    mnist_net net;
+    mf_tensor *x1, *x3, *y;
+    assert_int_equal(mnist_init(&net, 4, MF_DEVICE_MLU(0)), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 28, 28}, 5, 0, 1, MF_DEVICE_MLU(0), &x1), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){3, 1, 28, 28}, 6, 0, 1, MF_DEVICE_MLU(0), &x3), MF_OK);
+    mf_graph *g = trace_mnist(&net, x1);
+    mf_module *m;
+    mf_kernel_cache_stats s0, s1, s2, s3;
+    mf_tensor *want3; /* layer by layer first: its one-op kernels must not blur the counts */
+    assert_int_equal(mnist_forward(&net, x3, &want3), MF_OK);
+    assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
+    assert_int_equal(mf_module_num_specializations(m), 1);
+    mf_kernel_cache_get_stats(&s0);
+    assert_int_equal(mf_module_run(m, 1, &x1, 1, &y), MF_OK);
+    mf_tensor_free(y);
+    mf_kernel_cache_get_stats(&s1);
+    assert_int_equal(s1.misses, s0.misses); /* same shapes: nothing compiled */
+    assert_int_equal(mf_module_run(m, 1, &x3, 1, &y), MF_OK);
+    assert_int_equal(mf_tensor_dim(y, 0), 3);
+    mf_kernel_cache_get_stats(&s2);
+    assert_true(s2.misses > s1.misses);
+    assert_int_equal(mf_module_num_specializations(m), 2);
+    mf_tensor *want;
+    assert_int_equal(mf_graph_interpret(g, 1, &x3, 1, &want), MF_ERR_SHAPE); /* the graph itself is batch 1 */
+    assert_true(rel_diff(y, want3) <= 1e-4);
+    mf_tensor_free(want3);
+    mf_tensor_free(y);
+    assert_int_equal(mf_module_run(m, 1, &x3, 1, &y), MF_OK); /* the old ones stay */
+    assert_int_equal(mf_module_run(m, 1, &x1, 1, &want), MF_OK);
+    mf_kernel_cache_get_stats(&s3);
+    assert_int_equal(s3.misses, s2.misses);
+    assert_int_equal(mf_module_num_specializations(m), 2);
+    mf_tensor_free(y);
+    mf_tensor_free(want);
+    /* a second module of the same network compiles nothing: the kernels are in the map */
+    mf_module *m2;
+    assert_int_equal(mf_module_create(g, NULL, &m2), MF_OK);
+    mf_kernel_cache_get_stats(&s0);
+    assert_int_equal(s0.misses, s3.misses);
+    assert_true(s0.hits > s3.hits);
+    mf_module_destroy(m2);
+    mf_module_destroy(m);
+    mf_graph_destroy(g);
+    mf_tensor_free(x1);
+    mf_tensor_free(x3);
+    mnist_free(&net);
+}
+
+typedef struct race {
+    mf_graph *sub;
+    const mf_kernel *got;
+    mf_status status;
+} race;
+
+static void *ask(void *arg)
+{
+    race *r = arg;
+    mf_cache_options co = {NULL, 3, 1};
+    r->status = mf_cache_get(r->sub, &co, &r->got);
+    return NULL;
+}
+
+static void test_eight_threads_compile_once(void **state)
+{
+    /* a subgraph no other test uses: tanh(x) * 1.25 on an odd shape */
+    mf_type t = {MF_F32, 2, {13, 71}}, st = {MF_F32, 0, {0}};
+    mf_graph *sub = mf_graph_new("race");
+    mf_value *x = mf_graph_add_input(sub, NULL, &t), *k = mf_graph_add_input(sub, NULL, &st);
+    mf_node *a, *b;
+    assert_int_equal(mf_graph_add_node(sub, MF_OP_TANH, 1, &x, NULL, &a), MF_OK);
+    assert_int_equal(mf_graph_add_node(sub, MF_OP_MUL, 2, (mf_value *[]){a->outputs[0], k}, NULL, &b), MF_OK);
+    assert_int_equal(mf_graph_set_outputs(sub, 1, b->outputs), MF_OK);
+    mf_kernel_cache_stats before, after;
+    mf_kernel_cache_get_stats(&before);
+    pthread_t th[8];
+    race r[8];
+    for (int i = 0; i < 8; i++) {
+        r[i] = (race){sub, NULL, MF_ERR_INTERNAL};
+        pthread_create(&th[i], NULL, ask, &r[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    mf_kernel_cache_get_stats(&after);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(r[i].status, MF_OK);
+        assert_ptr_equal(r[i].got, r[0].got);
+    }
+    assert_int_equal(after.misses - before.misses, 1);
+    assert_int_equal(after.hits - before.hits, 7);
+    assert_int_equal(after.entries - before.entries, 1);
+    mf_graph_destroy(sub);
+}
+
+static void test_verify_reports_bad_subgraph(void **state)
+{
+    /* A threshold of 0 makes the polynomial tanh (within 2e-6 of libm) "wrong". */
+    setenv("MLUFUSE_VERIFY", "1", 1);
+    setenv("MLUFUSE_VERIFY_RTOL", "0", 1);
+    char dir[] = "/tmp/mf-verify-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    setenv("MLUFUSE_VERIFY_DIR", dir, 1);
+    mf_tensor *x, *y, *out;
+    mf_graph *g;
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){4, 100}, 9, -3, 3, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_tanh(x, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    mf_module *m;
+    assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
+    assert_int_equal(mf_module_run(m, 1, &x, 1, &out), MF_ERR_INTERNAL);
+    assert_non_null(strstr(mf_last_error(), "MLUFUSE_VERIFY: subgraph 0 (tanh) on (f32[4,100])"));
+    assert_non_null(strstr(mf_last_error(), "relative error"));
+    char path[256];
+    snprintf(path, sizeof path, "%s/subgraph_0.mfir", dir);
+    mf_graph *repro;
+    assert_int_equal(mf_graph_load(path, &repro), MF_OK); /* the repro loads and verifies */
+    assert_int_equal(mf_graph_num_nodes(repro), 1);
+    mf_graph_destroy(repro);
+    snprintf(path, sizeof path, "%s/subgraph_0.input0.npy", dir);
+    mf_tensor *saved;
+    assert_int_equal(mf_tensor_load_npy(path, &saved), MF_OK);
+    assert_int_equal(mf_tensor_numel(saved), 400);
+    mf_tensor_free(saved);
+    mf_module_destroy(m);
+    /* at the default threshold the same kernel passes */
+    unsetenv("MLUFUSE_VERIFY_RTOL");
+    assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
+    assert_int_equal(mf_module_run(m, 1, &x, 1, &out), MF_OK);
+    mf_tensor_free(out);
+    mf_module_destroy(m);
+    unsetenv("MLUFUSE_VERIFY");
+    unsetenv("MLUFUSE_VERIFY_DIR");
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+}
+
+static void test_specialization_budget_warns_once(void **state)
+{
+    mf_tensor *x, *y;
+    mf_graph *g;
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){1, 8}, 1, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_relu(x, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    mf_tensor_free(y);
+    mf_module_options o = mf_module_default_options();
+    o.max_specializations = 2;
+    mf_module *m;
+    assert_int_equal(mf_module_create(g, &o, &m), MF_OK);
+    /* capture stderr */
+    fflush(stderr);
+    char path[] = "/tmp/mf-stderr-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    dup2(fd, 2);
+    for (int64_t n = 2; n <= 5; n++) {
+        mf_tensor *xn, *yn;
+        assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){n, 8}, 1, -1, 1, MF_DEVICE_MLU(0), &xn), MF_OK);
+        assert_int_equal(mf_module_run(m, 1, &xn, 1, &yn), MF_OK);
+        mf_tensor_free(xn);
+        mf_tensor_free(yn);
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char buf[2048] = {0};
+    FILE *f = fdopen(fd, "r");
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    unlink(path);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "3 input-shape specializations (budget 2)"));
+    assert_non_null(strstr(buf, "f32[1,8] ") || strstr(buf, "f32[1,8]\n"));
+    assert_null(strstr(strstr(buf, "budget") + 1, "budget")); /* once per module */
+    assert_int_equal(mf_module_num_specializations(m), 5);
+    mf_module_destroy(m);
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+}
+
+static void test_errors(void **state)
+{
+    mf_module *m = (mf_module *)0x1;
+    mf_module_options o = mf_module_default_options();
+    o.core_number = 3;
+    mf_tensor *x, *y, *wrong;
+    mf_graph *g;
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){2, 8}, 1, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_sigmoid(x, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    assert_int_equal(mf_module_create(g, &o, &m), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "core_number 3 (must be 1, 4 or 16)"));
+    assert_null(m);
+    assert_int_equal(mf_module_create(NULL, NULL, &m), MF_ERR_INVALID);
+    assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
+    mf_tensor *out = NULL;
+    assert_int_equal(mf_tensor_rand(MF_F32, 3, (int64_t[]){2, 8, 1}, 1, -1, 1, MF_DEVICE_MLU(0), &wrong), MF_OK);
+    assert_int_equal(mf_module_run(m, 1, &wrong, 1, &out), MF_ERR_SHAPE);
+    assert_non_null(strstr(mf_last_error(), "input 0 is f32[2,8,1], the graph takes f32[2,8]"));
+    mf_tensor_free(wrong);
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){2, 8}, 1, -1, 1, MF_DEVICE_CPU, &wrong), MF_OK);
+    assert_int_equal(mf_module_run(m, 1, &wrong, 1, &out), MF_ERR_DEVICE);
+    assert_int_equal(mf_module_run(m, 2, &wrong, 1, &out), MF_ERR_INVALID);
+    assert_null(out);
+    mf_tensor_free(wrong);
+    mf_module_destroy(m);
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mnist_fused_unfused_and_cores),
+        cmocka_unit_test(test_resnet_block),
+        cmocka_unit_test(test_new_shape_new_specialization),
+        cmocka_unit_test(test_eight_threads_compile_once),
+        cmocka_unit_test(test_verify_reports_bad_subgraph),
+        cmocka_unit_test(test_specialization_budget_warns_once),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests_name("module", tests, NULL, NULL);
+}
