@@ -92,6 +92,8 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     specialization *sp = calloc(1, sizeof *sp);
     mf_status s = sp ? mf_graph_clone(m->graph, types, &g) : mf_error(MF_ERR_NOMEM, "module: out of memory");
     if (!s)
+        s = mf_pass_dce(g, NULL);
+    if (!s)
         s = mf_pass_segment(g, fusion_enabled(&m->opt), &nsub);
     if (!s) {
         segs = calloc((size_t)nsub + 1, sizeof *segs);

@@ -9,4 +9,8 @@
  * run on the CPU).  fuse false: every MLU op is its own subgraph (DISABLE_MLU_FUSION). */
 mf_status mf_pass_segment(mf_graph *g, bool fuse, int *nsubgraphs);
 
+/* Removes nodes whose results are never used and bypasses dropout; *removed (may be
+ * NULL) counts the nodes removed. */
+mf_status mf_pass_dce(mf_graph *g, int *removed);
+
 #endif
