@@ -45,6 +45,16 @@ static bool fusion_enabled(const mf_module_options *opt)
     return !(e && *e && strcmp(e, "0"));
 }
 
+/* With DEBUG=1 the verifier runs after every pass and names the pass that broke the graph. */
+static mf_status check_after(const char *pass, const mf_graph *g)
+{
+    const char *debug = getenv("DEBUG");
+    if (!debug || !*debug || !strcmp(debug, "0"))
+        return MF_OK;
+    mf_status s = mf_graph_verify(g);
+    return s ? mf_error_context(MF_ERR_INTERNAL, "DEBUG: the graph is invalid after pass %s", pass) : MF_OK;
+}
+
 static void free_segments(mf_segment *segs, int n)
 {
     for (int i = 0; segs && i < n; i++)
@@ -94,7 +104,11 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     if (!s)
         s = mf_pass_dce(g, NULL);
     if (!s)
+        s = check_after("dce", g);
+    if (!s)
         s = mf_pass_segment(g, fusion_enabled(&m->opt), &nsub);
+    if (!s)
+        s = check_after("segment", g);
     if (!s) {
         segs = calloc((size_t)nsub + 1, sizeof *segs);
         kernels = calloc((size_t)nsub + 1, sizeof *kernels);

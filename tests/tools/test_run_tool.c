@@ -1,0 +1,149 @@
+/* test_run_tool.c — `mlufuse run` as a user runs it: the shared models match PyTorch fused,
+ * layer by layer, at core_number 4 and with DISABLE_MLU_FUSION=1; --json carries the keys
+ * scripts read; bad flags and files exit 2 and 1 with a message on stderr. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* Runs `mlufuse ARGS` (stderr merged), returns the exit code and the output in out. */
+static int mlufuse(char *out, size_t cap, const char *fmt, ...)
+{
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    const char *build = getenv("MF_BUILD_DIR");
+    snprintf(cmd, sizeof cmd, "%s/mlufuse %s 2>&1", build ? build : "../../build", args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char out[1 << 16];
+
+static const char *models(void)
+{
+    const char *s = getenv("MF_SHARED_DIR");
+    return s ? s : "../../../shared";
+}
+
+static void check_model(const char *name, const char *extra)
+{
+    const char *m = models();
+    int rc = mlufuse(out, sizeof out, "run %s/models/%s/model.onnx -i %s/models/%s/input.npy --expect %s/models/%s/output.npy %s",
+                     m, name, m, name, m, name, extra);
+    if (rc != 0 || !strstr(out, "expected outputs: match"))
+        fail_msg("%s %s: rc %d\n%s", name, extra, rc, out);
+}
+
+static void test_shared_models_match(void **state)
+{
+    static const char *const names[] = {"mnist_net", "elementwise_chain", "mobilenet_v2", "resnet18"};
+    for (int i = 0; i < 4; i++) {
+        check_model(names[i], "");
+        check_model(names[i], "--core-number 4");
+    }
+    check_model("mnist_net", "--mode eager");
+    setenv("DISABLE_MLU_FUSION", "1", 1);
+    check_model("mobilenet_v2", "");
+    check_model("resnet18", "");
+    unsetenv("DISABLE_MLU_FUSION");
+}
+
+static void test_json_keys(void **state)
+{
+    const char *m = models();
+    int rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i %s/models/mnist_net/input.npy "
+                                      "--expect %s/models/mnist_net/output.npy --bench 3 --json", m, m, m);
+    assert_int_equal(rc, 0);
+    const char *keys[] = {"\"compile_ms\": ", "\"compiled\": ", "\"loaded\": 0", "\"cache_hits\": ",
+                          "\"median_ms\": ", "\"p90_ms\": ", "\"throughput\": ", "\"match\": true"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strstr(out, keys[i]))
+            fail_msg("missing %s in %s", keys[i], out);
+    assert_true(out[0] == '{' && strchr(out, '}'));
+}
+
+static void test_mismatch_and_outputs(void **state)
+{
+    const char *m = models();
+    /* the elementwise chain's output is not mnist's: shapes differ -> bad input */
+    int rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i %s/models/mnist_net/input.npy "
+                                      "--expect %s/models/elementwise_chain/output.npy", m, m, m);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "holds"));
+    /* a random input against the golden output: a real mismatch, exit 1 */
+    rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --seed 7 --expect %s/models/mnist_net/output.npy",
+                 m, m);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "MISMATCH"));
+    char dir[] = "/tmp/mf-run-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random -o %s", m, dir);
+    assert_int_equal(rc, 0);
+    char path[256];
+    snprintf(path, sizeof path, "%s/output0.npy", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fclose(f);
+    remove(path);
+    rmdir(dir);
+}
+
+static void test_mfir_model(void **state)
+{
+    char path[] = "/tmp/mf-model-XXXXXX.mfir";
+    int fd = mkstemps(path, 5);
+    FILE *f = fdopen(fd, "w");
+    fputs("graph @g(%x: f32[2,3]) {\n  %s = const f32[] dense<2>\n  %0 = mul(%x, %s) : f32[2,3]\n"
+          "  %1 = relu(%0) : f32[2,3]\n  return %1\n}\n", f);
+    fclose(f);
+    int rc = mlufuse(out, sizeof out, "run %s --random --bench 2", path);
+    remove(path);
+    if (rc != 0)
+        fail_msg("rc %d: %s", rc, out);
+    assert_non_null(strstr(out, "1 kernels compiled"));
+}
+
+static void test_usage_errors(void **state)
+{
+    assert_int_equal(mlufuse(out, sizeof out, "run --help"), 0);
+    assert_non_null(strstr(out, "usage: mlufuse run MODEL"));
+    assert_int_equal(mlufuse(out, sizeof out, "--help"), 0);
+    assert_non_null(strstr(out, "run"));
+    assert_int_equal(mlufuse(out, sizeof out, "frobnicate"), 2);
+    assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --core-number 3"), 2);
+    assert_non_null(strstr(out, "--core-number must be 1, 4 or 16"));
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --mode turbo"), 2);
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --bench abc"), 2);
+    assert_non_null(strstr(out, "bad number 'abc'"));
+    assert_int_equal(mlufuse(out, sizeof out, "run"), 2);
+    assert_int_equal(mlufuse(out, sizeof out, "run /nonexistent/model.onnx --random"), 1);
+    assert_non_null(strstr(out, "/nonexistent/model.onnx"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx", models()), 1);
+    assert_non_null(strstr(out, "takes 1 input, 0 given"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i /nonexistent.npy", models()), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_models_match),
+        cmocka_unit_test(test_json_keys),
+        cmocka_unit_test(test_mismatch_and_outputs),
+        cmocka_unit_test(test_mfir_model),
+        cmocka_unit_test(test_usage_errors),
+    };
+    return cmocka_run_group_tests_name("run_tool", tests, NULL, NULL);
+}
