@@ -70,9 +70,10 @@ static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *s
 {
     mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
     int kept = 0;
-    for (int k = 0; k < *n; k++) {
+    mf_status s = MF_OK;
+    for (int k = 0; k < *n && !s; k++) {
         const mf_kernel *kern;
-        mf_status s = mf_cache_get(segs[k].sub, &co, &kern);
+        s = mf_cache_get(segs[k].sub, &co, &kern);
         if (s == MF_ERR_UNSUPPORTED) {
             if (getenv("MLUFUSE_LOG"))
                 fprintf(stderr, "mlufuse: %s runs on the CPU: %s\n", segs[k].label, mf_last_error());
@@ -80,16 +81,23 @@ static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *s
                 if (g->nodes[i]->subgraph == segs[k].id)
                     g->nodes[i]->subgraph = -1;
             mf_mod_segment_free(&segs[k]);
-            continue;
+            s = MF_OK;
+        } else if (s) {
+            mf_error_context(s, "%s", segs[k].label);
+        } else {
+            mf_segment moved = segs[k];
+            memset(&segs[k], 0, sizeof segs[k]); /* each segment is owned by one slot */
+            segs[kept] = moved;
+            kernels[kept] = (mf_rt_kernel_fn)kern->fn;
+            scratch[kept++] = kern->scratch_bytes;
         }
-        if (s)
-            return mf_error_context(s, "%s", segs[k].label);
-        segs[kept] = segs[k];
-        kernels[kept] = (mf_rt_kernel_fn)kern->fn;
-        scratch[kept++] = kern->scratch_bytes;
+        if (m->opt.progress)
+            m->opt.progress(k + 1, *n, m->opt.progress_ctx);
     }
+    for (int k = kept; k < *n; k++) /* on failure, what was not kept (zeroed slots are no-ops) */
+        mf_mod_segment_free(&segs[k]);
     *n = kept;
-    return MF_OK;
+    return s;
 }
 
 static mf_status specialize(mf_module *m, const mf_type *types, specialization **out)

@@ -95,6 +95,14 @@ static int parse_args(int argc, char **argv, run_opts *o)
     return 0;
 }
 
+/* "compiling model.onnx: 12/33 subgraphs" on stderr, rewritten in place. */
+static void progress(int done, int total, void *ctx)
+{
+    fprintf(stderr, "\rcompiling %s: %d/%d subgraphs", (const char *)ctx, done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -277,8 +285,10 @@ static int run_model(const run_opts *o, const mf_graph *g)
     if (o->fused) {
         mf_module_options mo = mf_module_default_options();
         mo.core_number = o->core_number;
-        if (!o->json)
-            fprintf(stderr, "compiling %s ...\n", o->model);
+        if (!o->json) {
+            mo.progress = progress;
+            mo.progress_ctx = (void *)o->model;
+        }
         if (mf_module_create(g, &mo, &m)) {
             rc = mf_tool_fail(1, "run: %s", mf_last_error());
             goto out;

@@ -201,6 +201,10 @@ typedef struct mf_module_options {
     int max_specializations; /* past this many input shapes, warn once (recompile storm) */
     mf_device device;        /* where inputs and outputs live */
     int fusion;              /* 1 fuse, 0 one subgraph per op, -1 from DISABLE_MLU_FUSION */
+    /* Called after each subgraph's kernel is ready while a specialization compiles (done of
+     * total), for progress lines on long compiles; NULL: none. */
+    void (*progress)(int done, int total, void *ctx);
+    void *progress_ctx;
 } mf_module_options;
 
 mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1 */

@@ -1,0 +1,107 @@
+"""The project's headline comparison: mlufuse against PyTorch and ONNX Runtime on every model
+folder under a models root (default ../shared/models), all timed in the same run.
+
+    python3 bench/compare_models.py [--models DIR] [--runs N] [--build DIR] [--skip-peers]
+
+For each model (model.onnx + input.npy + output.npy) it runs `mlufuse run --bench N --json`
+at batch 1 and 8 with core_number 1 (one core) and 4 (partitions spread over both cores),
+checking the output against output.npy at batch 1; then ../shared/bench/peers.py (PyTorch
+eager and TorchScript-frozen, 1 and 2 threads, batch 1 and 8; needs Debian's python3-torch and
+python3-torchvision, run with /usr/bin/python3) and ../shared/bench/ort_bench.js (ONNX Runtime,
+batch 1; onnxruntime-node is installed into /tmp/ortnpm from npm when missing, as its header
+says).  It prints one table of median latencies and the ratio of each peer to mlufuse
+(> 1: mlufuse is faster).  Benchmarks, not tests: figures depend on the machine and its load.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.join(ROOT, "..", "shared")
+
+
+def model_dirs(root):
+    return sorted(os.path.join(root, d) for d in os.listdir(root)
+                  if os.path.isfile(os.path.join(root, d, "model.onnx")))
+
+
+def mlufuse_rows(build, d, runs):
+    rows = []
+    name = os.path.basename(d)
+    for batch in (1, 8):
+        for cores, threads in ((1, 1), (4, 2)):
+            cmd = [os.path.join(build, "mlufuse"), "run", os.path.join(d, "model.onnx"), "--bench", str(runs),
+                   "--json", "--core-number", str(cores)]
+            if batch == 1:
+                cmd += ["-i", os.path.join(d, "input.npy"), "--expect", os.path.join(d, "output.npy")]
+            else:
+                cmd += ["--random", "--batch", str(batch)]
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode not in (0, 1) or not p.stdout.strip():
+                print(f"# {name} b{batch}: mlufuse failed: {p.stderr.strip()[:300]}", file=sys.stderr)
+                continue
+            r = json.loads(p.stdout)
+            rows.append(dict(model=name, batch=batch, threads=threads, peer="mlufuse", median_ms=r["median_ms"],
+                             match=r.get("match"), compile_ms=r["compile_ms"]))
+    return rows
+
+
+def peer_rows(cmd, cwd):
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    p = subprocess.run(cmd + ["--json", path], cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"# {' '.join(cmd[:2])} failed: {(p.stderr or p.stdout).strip()[-400:]}", file=sys.stderr)
+        return []
+    with open(path) as f:
+        rows = json.load(f)["rows"]
+    os.unlink(path)
+    return [dict(model=r["model"], batch=r.get("batch", 1), threads=r["threads"], peer=r["peer"],
+                 median_ms=r["median_ms"]) for r in rows]
+
+
+def ensure_ort():
+    if os.path.isdir("/tmp/ortnpm/node_modules/onnxruntime-node"):
+        return True
+    os.makedirs("/tmp/ortnpm", exist_ok=True)
+    env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL="skip")
+    p = subprocess.run(["npm", "install", "onnxruntime-node"], cwd="/tmp/ortnpm", env=env, capture_output=True, text=True)
+    return p.returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=os.path.join(SHARED, "models"))
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--skip-peers", action="store_true")
+    a = ap.parse_args()
+    dirs = model_dirs(a.models)
+    rows = []
+    for d in dirs:
+        rows += mlufuse_rows(a.build, d, a.runs)
+    if not a.skip_peers:
+        bench = os.path.join(SHARED, "bench")
+        rows += peer_rows(["/usr/bin/python3", os.path.join(bench, "peers.py"), "--runs", str(a.runs),
+                           "--min-time", "0.5"] + dirs, bench)
+        if ensure_ort():
+            rows += peer_rows(["node", os.path.join(bench, "ort_bench.js"), "--runs", str(a.runs),
+                               "--min-time", "0.5"] + dirs, bench)
+    ours = {(r["model"], r["batch"], r["threads"]): r for r in rows if r["peer"] == "mlufuse"}
+    print(f"{'model':18s} {'batch':>5s} {'thr':>3s} {'peer':22s} {'median ms':>10s} {'peer/mlufuse':>13s}")
+    for r in sorted(rows, key=lambda r: (r["model"], r["batch"], r["threads"], r["peer"] != "mlufuse", r["peer"])):
+        us = ours.get((r["model"], r["batch"], r["threads"]))
+        ratio = f"{r['median_ms'] / us['median_ms']:13.2f}" if us and r["peer"] != "mlufuse" else " " * 13
+        extra = ""
+        if r["peer"] == "mlufuse":
+            extra = f"  compile {r['compile_ms']:.0f} ms" + ("" if r["match"] is None else
+                                                            f", matches PyTorch: {r['match']}")
+        print(f"{r['model']:18s} {r['batch']:5d} {r['threads']:3d} {r['peer']:22s} {r['median_ms']:10.3f} {ratio}{extra}")
+
+
+if __name__ == "__main__":
+    main()
