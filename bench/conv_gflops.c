@@ -1,49 +1,13 @@
 /* conv_gflops.c — throughput of a compiled conv2d kernel (3x3, 64->64, 1x64x56x56, bias and
  * relu fused) in GFLOP/s, single-threaded and with nparts=2 on 2 threads, plus a few other
  * layer shapes.  Compare with the FMA peak: 2 zmm FMAs/cycle = 64 flop/cycle/core. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codegen/codegen.h"
+#include "support/kernel_timing.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct job {
-    mf_kernel_fn fn;
-    void **args;
-    int64_t part, nparts;
-    int reps;
-} job;
-
-static void *run(void *arg)
-{
-    job *j = arg;
-    for (int r = 0; r < j->reps; r++)
-        j->fn((void *const *)j->args, j->part, j->nparts);
-    return NULL;
-}
-
-static double time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps)
-{
-    pthread_t t[2];
-    job j[2];
-    double t0 = now();
-    for (int i = 0; i < nthreads; i++) {
-        j[i] = (job){fn, args, i, nthreads, reps};
-        pthread_create(&t[i], NULL, run, &j[i]);
-    }
-    for (int i = 0; i < nthreads; i++)
-        pthread_join(t[i], NULL);
-    return (now() - t0) / reps;
-}
 
 static float *rnd(int64_t n)
 {
@@ -87,8 +51,8 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     double flop = 2.0 * (double)on * (double)(cin / groups) * (double)(k * k);
     int reps = (int)(2e10 / (flop * 20)) + 3;
     fn((void *const *)args, 0, 1); /* warm up */
-    double t1 = time_threads(fn, args, 1, reps);
-    double t2 = time_threads(fn, args, 2, reps);
+    double t1 = bench_time_threads(fn, args, 1, reps);
+    double t2 = bench_time_threads(fn, args, 2, reps);
     printf("conv %3lldx%-3lld %3lld->%-3lld k%lld s%lld g%-3lld: %7.2f ms  1 thread %6.1f GFLOP/s"
            "  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
            (long long)hw, (long long)hw, (long long)cin, (long long)cout, (long long)k,

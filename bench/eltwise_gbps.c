@@ -1,49 +1,13 @@
 /* eltwise_gbps.c — bandwidth of a compiled elementwise chain,
  * sigmoid(x*1.5+0.25)*tanh(x) - relu(x)/3 on 1x64x112x112, in GB/s (bytes read + written)
  * against a plain memcpy of the same bytes, 1 thread and nparts=2 on 2 threads. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "codegen/codegen.h"
+#include "support/kernel_timing.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct job {
-    mf_kernel_fn fn;
-    void **args;
-    int64_t part, nparts;
-    int reps;
-} job;
-
-static void *run(void *arg)
-{
-    job *j = arg;
-    for (int r = 0; r < j->reps; r++)
-        j->fn((void *const *)j->args, j->part, j->nparts);
-    return NULL;
-}
-
-static double time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps)
-{
-    pthread_t t[2];
-    job j[2];
-    double t0 = now();
-    for (int i = 0; i < nthreads; i++) {
-        j[i] = (job){fn, args, i, nthreads, reps};
-        pthread_create(&t[i], NULL, run, &j[i]);
-    }
-    for (int i = 0; i < nthreads; i++)
-        pthread_join(t[i], NULL);
-    return (now() - t0) / reps;
-}
 
 static mf_value *node(mf_graph *g, mf_op op, int n, mf_value *a, mf_value *b)
 {
@@ -81,13 +45,13 @@ int main(void)
     void *args[5] = {out, in, &kk, &bb, &tt};
     int reps = 50;
     fn((void *const *)args, 0, 1);
-    double t1 = time_threads(fn, args, 1, reps), t2 = time_threads(fn, args, 2, reps);
-    double t0 = now();
+    double t1 = bench_time_threads(fn, args, 1, reps), t2 = bench_time_threads(fn, args, 2, reps);
+    double t0 = bench_now();
     for (int r = 0; r < reps; r++) {
         memcpy(out, in, n * sizeof(float));
         __asm__ volatile("" ::: "memory");
     }
-    double tm = (now() - t0) / reps;
+    double tm = (bench_now() - t0) / reps;
     printf("eltwise chain 1x64x112x112: %.3f ms  1 thread %.1f GB/s  2 threads %.1f GB/s  "
            "memcpy %.1f GB/s  (compile %.1f ms)\n",
            t1 * 1e3, bytes / t1 * 1e-9, bytes / t2 * 1e-9, bytes / tm * 1e-9, obj.compile_ms);

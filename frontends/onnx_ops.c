@@ -144,32 +144,8 @@ static mf_status pair(const Onnx__NodeProto *n, const char *name, int64_t dflt, 
     return MF_OK;
 }
 
-static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    mf_value *in[3];
-    int64_t stride[2], dil[2], pad[2];
-    mf_status s = onnx_inputs(im, n, 2, in);
-    if (!s)
-        s = onnx_input(im, n, 2, &in[2]);
-    if (!s)
-        s = pair(n, "strides", 1, stride);
-    if (!s)
-        s = pair(n, "dilations", 1, dil);
-    if (!s)
-        s = sym_pads(n, pad);
-    if (s)
-        return s;
-    mf_op op = MF_OP_CONV2D;
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(op, a);
-    mf_attr_set_ints(op, a, "stride", 2, stride);
-    mf_attr_set_ints(op, a, "padding", 2, pad);
-    mf_attr_set_ints(op, a, "dilation", 2, dil);
-    mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
-    return emit(im, n, op, in[2] ? 3 : 2, in, a);
-}
-
-static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
+/* Conv and ConvTranspose: inputs X, W and an optional B; the attributes both share. */
+static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
     mf_value *in[3];
     int64_t stride[2], dil[2], pad[2], outpad[2];
@@ -181,22 +157,32 @@ static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
     if (!s)
         s = pair(n, "dilations", 1, dil);
     if (!s)
-        s = pair(n, "output_padding", 0, outpad);
-    if (!s)
         s = sym_pads(n, pad);
+    if (!s && op == MF_OP_CONV_TRANSPOSE2D)
+        s = pair(n, "output_padding", 0, outpad);
     if (!s && onnx_attr(n, "output_shape"))
         s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "output_shape is not supported (give pads)");
     if (s)
         return s;
-    mf_op op = MF_OP_CONV_TRANSPOSE2D;
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
     mf_attr_set_ints(op, a, "stride", 2, stride);
     mf_attr_set_ints(op, a, "padding", 2, pad);
-    mf_attr_set_ints(op, a, "output_padding", 2, outpad);
     mf_attr_set_ints(op, a, "dilation", 2, dil);
     mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+    if (op == MF_OP_CONV_TRANSPOSE2D)
+        mf_attr_set_ints(op, a, "output_padding", 2, outpad);
     return emit(im, n, op, in[2] ? 3 : 2, in, a);
+}
+
+static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return conv_like(im, n, MF_OP_CONV2D);
+}
+
+static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return conv_like(im, n, MF_OP_CONV_TRANSPOSE2D);
 }
 
 static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)

@@ -277,7 +277,8 @@ static mf_status infer_unary(const infer_ctx *c)
     return s;
 }
 
-static mf_status infer_conv2d(const infer_ctx *c)
+/* The operands and geometry attributes conv2d and conv_transpose2d share. */
+static mf_status need_conv_geometry(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);
     if (!s)
@@ -290,6 +291,12 @@ static mf_status infer_conv2d(const infer_ctx *c)
         s = need_ints(c, "padding", 2, 0);
     if (!s)
         s = need_ints(c, "dilation", 2, 1);
+    return s;
+}
+
+static mf_status infer_conv2d(const infer_ctx *c)
+{
+    mf_status s = need_conv_geometry(c);
     if (s)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];
@@ -324,19 +331,9 @@ static mf_status infer_conv2d(const infer_ctx *c)
 /* The transpose of conv2d: w is [Cin, Cout/groups, kh, kw]. */
 static mf_status infer_conv_transpose2d(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
-    if (!s)
-        s = need_rank(c, 0, 4);
-    if (!s)
-        s = need_rank(c, 1, 4);
-    if (!s)
-        s = need_ints(c, "stride", 2, 1);
-    if (!s)
-        s = need_ints(c, "padding", 2, 0);
+    mf_status s = need_conv_geometry(c);
     if (!s)
         s = need_ints(c, "output_padding", 2, 0);
-    if (!s)
-        s = need_ints(c, "dilation", 2, 1);
     if (s)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];

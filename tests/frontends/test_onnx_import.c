@@ -13,19 +13,9 @@
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
+#include "tests/support/compare.h"
 
 #define DATA "onnx/" /* tests run in their source folder */
-
-static double relative_error(const mf_tensor *got, const mf_tensor *want)
-{
-    const float *g = mf_tensor_data(got), *w = mf_tensor_data(want);
-    double err = 0, scale = 0;
-    for (int64_t i = 0; i < mf_tensor_numel(want); i++) {
-        err = fmax(err, fabs((double)g[i] - w[i]));
-        scale = fmax(scale, fabs((double)w[i]));
-    }
-    return err / (scale > 0 ? scale : 1);
-}
 
 static void check_model(void **state)
 {
@@ -46,7 +36,7 @@ static void check_model(void **state)
     assert_int_equal(mf_tensor_rank(got), mf_tensor_rank(want));
     for (int i = 0; i < mf_tensor_rank(want); i++)
         assert_int_equal(mf_tensor_dim(got, i), mf_tensor_dim(want, i));
-    double err = relative_error(got, want);
+    double err = tsupport_rel_diff(got, want, 1e-30);
     if (err > 1e-5)
         fail_msg("%s: relative error %.3g", name, err);
     mf_tensor_free(x);

@@ -11,17 +11,7 @@
 #include <stdlib.h>
 
 #include "mlufuse/mlufuse.h"
-
-static double relative_error(const mf_tensor *got, const mf_tensor *want)
-{
-    const float *g = mf_tensor_data(got), *w = mf_tensor_data(want);
-    double err = 0, scale = 0;
-    for (int64_t i = 0; i < mf_tensor_numel(want); i++) {
-        err = fmax(err, fabs((double)g[i] - w[i]));
-        scale = fmax(scale, fabs((double)w[i]));
-    }
-    return err / (scale > 0 ? scale : 1);
-}
+#include "tests/support/compare.h"
 
 static void run_model(const char *name)
 {
@@ -40,7 +30,7 @@ static void run_model(const char *name)
     if (mf_graph_interpret(g, 1, &x, 1, &got) != MF_OK)
         fail_msg("%s", mf_last_error());
     assert_int_equal(mf_tensor_numel(got), mf_tensor_numel(want));
-    double err = relative_error(got, want);
+    double err = tsupport_rel_diff(got, want, 1e-30);
     printf("%s: relative error %.3g\n", name, err);
     assert_true(err <= 1e-3);
     mf_tensor_free(x);

@@ -16,23 +16,7 @@
 
 #include "models/mnist.h"
 #include "module/module.h"
-
-static double rel_diff(const mf_tensor *a, const mf_tensor *b)
-{
-    mf_tensor *x, *y;
-    assert_int_equal(mf_tensor_to(a, MF_DEVICE_CPU, &x), MF_OK);
-    assert_int_equal(mf_tensor_to(b, MF_DEVICE_CPU, &y), MF_OK);
-    assert_int_equal(mf_tensor_numel(x), mf_tensor_numel(y));
-    const float *p = mf_tensor_data(x), *q = mf_tensor_data(y);
-    double err = 0, scale = 0;
-    for (int64_t i = 0; i < mf_tensor_numel(x); i++) {
-        err = fmax(err, fabs((double)p[i] - q[i]));
-        scale = fmax(scale, fabs((double)q[i]));
-    }
-    mf_tensor_free(x);
-    mf_tensor_free(y);
-    return err / (scale > 0 ? scale : 1);
-}
+#include "tests/support/compare.h"
 
 static mf_graph *trace_mnist(mnist_net *net, mf_tensor *x)
 {
@@ -57,7 +41,7 @@ static void check_module(const mf_graph *g, mf_tensor *x, int fusion, int cores,
         fail_msg("%s", mf_last_error());
     assert_int_equal(mf_module_run(m, 1, &x, 1, &got), MF_OK);
     assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &want), MF_OK);
-    double d = rel_diff(got, want);
+    double d = tsupport_rel_diff(got, want, 1e-30);
     if (d > tol)
         fail_msg("fusion %d cores %d: relative difference %g", fusion, cores, d);
     mf_tensor_free(got);
@@ -158,7 +142,7 @@ static void test_new_shape_new_specialization(void **state)
     assert_int_equal(mf_module_num_specializations(m), 2);
     mf_tensor *want;
     assert_int_equal(mf_graph_interpret(g, 1, &x3, 1, &want), MF_ERR_SHAPE); /* the graph itself is batch 1 */
-    assert_true(rel_diff(y, want3) <= 1e-4);
+    assert_true(tsupport_rel_diff(y, want3, 1e-30) <= 1e-4);
     mf_tensor_free(want3);
     mf_tensor_free(y);
     assert_int_equal(mf_module_run(m, 1, &x3, 1, &y), MF_OK); /* the old ones stay */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "module/module.h"
+#include "tests/support/compare.h"
 
 #define GRAPHS 40
 
@@ -189,23 +190,6 @@ static mf_graph *random_graph(uint64_t seed, mf_type *in)
     return r.g;
 }
 
-static double rel_diff(const mf_tensor *a, const mf_tensor *b)
-{
-    mf_tensor *x, *y;
-    assert_int_equal(mf_tensor_to(a, MF_DEVICE_CPU, &x), MF_OK);
-    assert_int_equal(mf_tensor_to(b, MF_DEVICE_CPU, &y), MF_OK);
-    const float *p = mf_tensor_data(x), *q = mf_tensor_data(y);
-    double err = 0, scale = 0;
-    for (int64_t i = 0; i < mf_tensor_numel(x); i++) {
-        double d = fabs((double)p[i] - q[i]);
-        err = isnan(d) ? INFINITY : fmax(err, d);
-        scale = fmax(scale, fabs((double)q[i]));
-    }
-    mf_tensor_free(x);
-    mf_tensor_free(y);
-    return err / (scale > 1 ? scale : 1);
-}
-
 static void test_random_graphs_compiled(void **state)
 {
     int cpu_ops = 0, nodes = 0;
@@ -231,7 +215,7 @@ static void test_random_graphs_compiled(void **state)
                 fail_msg("seed %llu variant %d: %s\n%s", (unsigned long long)seed, variant, mf_last_error(), text);
             }
             for (int k = 0; k < nout; k++) {
-                double d = rel_diff(got[k], want[k]);
+                double d = tsupport_rel_diff(got[k], want[k], 1);
                 if (d > 2e-4)
                     fail_msg("seed %llu variant %d output %d: relative difference %g", (unsigned long long)seed,
                              variant, k, d);

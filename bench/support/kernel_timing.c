@@ -1,0 +1,41 @@
+/* kernel_timing.c — the shared timing of the kernel benchmarks (see kernel_timing.h). */
+#include <pthread.h>
+#include <time.h>
+
+#include "kernel_timing.h"
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct job {
+    mf_kernel_fn fn;
+    void **args;
+    int64_t part, nparts;
+    int reps;
+} job;
+
+static void *run(void *arg)
+{
+    job *j = arg;
+    for (int r = 0; r < j->reps; r++)
+        j->fn((void *const *)j->args, j->part, j->nparts);
+    return NULL;
+}
+
+double bench_time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps)
+{
+    pthread_t t[2];
+    job j[2];
+    double t0 = bench_now();
+    for (int i = 0; i < nthreads && i < 2; i++) {
+        j[i] = (job){fn, args, i, nthreads, reps};
+        pthread_create(&t[i], NULL, run, &j[i]);
+    }
+    for (int i = 0; i < nthreads && i < 2; i++)
+        pthread_join(t[i], NULL);
+    return (bench_now() - t0) / reps;
+}
