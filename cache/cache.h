@@ -42,7 +42,8 @@ mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const m
 
 typedef struct mf_cache_stats_internal {
     uint64_t hits, misses, entries;
-    double compile_ms;
+    uint64_t loaded; /* misses served by the disk cache (the rest were compiled) */
+    double compile_ms, load_ms;
 } mf_cache_stats_internal;
 
 void mf_cache_stats_get(mf_cache_stats_internal *out);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "disk_store.h"
 
 typedef enum entry_state { COMPILING, READY, FAILED } entry_state;
 
@@ -16,6 +17,7 @@ typedef struct entry {
     char *key_text; /* compared on every hit: a hash collision never runs the wrong code */
     mf_kernel kernel;
     entry_state state;
+    bool loaded; /* from the disk cache, not compiled */
     mf_status error;
     char message[512];
 } entry;
@@ -53,17 +55,47 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Compiles and links sub into e; runs without the map lock. */
+/* "conv2d+add+relu": the subgraph's ops, for the disk entry's header. */
+static void op_list(const mf_graph *sub, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = 0;
+    for (int i = 0; i < sub->nnodes && n + 1 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "+" : "", mf_op_get(sub->nodes[i]->op)->name);
+}
+
+/* Loads the kernel of k from disk into e, when a valid entry is there. */
+static bool load_entry(entry *e, const mf_cache_key *k)
+{
+    mf_cg_object obj = {0};
+    bool found;
+    if (mf_disk_load(k, &obj, &found) || !found)
+        return false;
+    bool ok = mf_cg_load(&obj, &e->kernel.fn) == MF_OK; /* else: compile it afresh */
+    e->kernel.scratch_bytes = obj.scratch_bytes;
+    mf_cg_object_free(&obj);
+    return ok;
+}
+
+/* Takes the kernel from disk or compiles, links and stores it; runs without the map lock. */
 static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options *opt,
-                          const mf_cg_target *target)
+                          const mf_cg_target *target, const mf_cache_key *k)
 {
     double t0 = now_ms();
+    if ((e->loaded = load_entry(e, k))) {
+        e->kernel.compile_ms = now_ms() - t0;
+        return;
+    }
     mf_cg_options cg = {target, opt->opt_level};
     mf_cg_object obj;
     mf_status s = mf_cg_compile(sub, &cg, &obj);
     if (!s) {
         s = mf_cg_load(&obj, &e->kernel.fn);
         e->kernel.scratch_bytes = obj.scratch_bytes;
+        char ops[256];
+        op_list(sub, ops, sizeof ops);
+        if (!s && mf_disk_store(k, &obj, target, ops, now_ms() - t0))
+            fprintf(stderr, "mlufuse: warning: %s\n", mf_last_error()); /* memory still works */
         mf_cg_object_free(&obj);
     }
     e->kernel.compile_ms = now_ms() - t0;
@@ -115,12 +147,19 @@ mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const m
     map.stats.misses++;
     pthread_mutex_unlock(&map.lock);
 
-    compile_entry(e, sub, opt, &target);
+    compile_entry(e, sub, opt, &target, &k);
+    k.text = NULL; /* owned by the entry */
+    mf_cache_key_free(&k);
 
     pthread_mutex_lock(&map.lock);
     e->state = e->error ? FAILED : READY;
     map.stats.entries += !e->error;
-    map.stats.compile_ms += e->kernel.compile_ms;
+    if (e->loaded) {
+        map.stats.loaded++;
+        map.stats.load_ms += e->kernel.compile_ms;
+    } else {
+        map.stats.compile_ms += e->kernel.compile_ms;
+    }
     pthread_cond_broadcast(&map.done);
     s = entry_result(e, out);
     pthread_mutex_unlock(&map.lock);

@@ -29,8 +29,9 @@ static void print_cache_stats(const char *when)
 {
     mf_kernel_cache_stats st;
     mf_kernel_cache_get_stats(&st);
-    printf("kernel cache %s: %llu compiled (%.0f ms), %llu hits, %llu entries\n", when,
-           (unsigned long long)st.misses, st.compile_ms, (unsigned long long)st.hits,
+    printf("kernel cache %s: %llu compiled (%.0f ms), %llu loaded from disk (%.0f ms), %llu hits, "
+           "%llu entries\n", when, (unsigned long long)st.compiled, st.compile_ms,
+           (unsigned long long)st.loaded, st.load_ms, (unsigned long long)st.hits,
            (unsigned long long)st.entries);
 }
 

@@ -295,6 +295,9 @@ void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out)
     mf_cache_stats_get(&st);
     out->hits = st.hits;
     out->misses = st.misses;
+    out->loaded = st.loaded;
+    out->compiled = st.misses - st.loaded;
     out->entries = st.entries;
     out->compile_ms = st.compile_ms;
+    out->load_ms = st.load_ms;
 }

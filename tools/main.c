@@ -12,6 +12,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"run", "run an ONNX or .mfir model, compare and time it", mf_cmd_run},
+    {"cache", "inspect and maintain the on-disk kernel cache", mf_cmd_cache},
 };
 
 int mf_tool_fail(int rc, const char *fmt, ...)

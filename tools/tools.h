@@ -8,5 +8,6 @@
 int mf_tool_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int mf_cmd_run(int argc, char **argv);
+int mf_cmd_cache(int argc, char **argv);
 
 #endif

@@ -220,8 +220,12 @@ void mf_module_destroy(mf_module *m);
 
 /* Statistics of the process's keyed instruction map. */
 typedef struct mf_kernel_cache_stats {
-    uint64_t hits, misses, entries;
-    double compile_ms;
+    uint64_t hits;     /* requests served from memory */
+    uint64_t misses;   /* requests not in memory: compiled, or loaded from the disk cache */
+    uint64_t compiled; /* misses that compiled (misses - loaded) */
+    uint64_t loaded;   /* misses served by the on-disk cache (MLUFUSE_CACHE_DIR ...) */
+    uint64_t entries;
+    double compile_ms, load_ms;
 } mf_kernel_cache_stats;
 void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out);
 
@@ -252,5 +256,7 @@ int mf_trace_active(void);
 
 /* Devices, memory statistics, queues, events and launches (after the types they use). */
 #include "mlufuse/mlufuse_runtime.h"
+/* The on-disk kernel cache's inspection API. */
+#include "mlufuse/mlufuse_cache.h"
 
 #endif /* MLUFUSE_H */

@@ -1,0 +1,176 @@
+/* inspect.c — the public view of the on-disk kernel cache for `mlufuse cache`: listing
+ * entries with their metadata (every entry fully checked), the key text of one entry, and
+ * removal.  Reads the format of disk_store.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "disk_store.h"
+#include "mlufuse/mlufuse_cache.h"
+
+const char *mf_kernel_cache_dir(void)
+{
+    return mf_disk_dir();
+}
+
+static const char *dir_or_default(const char *dir)
+{
+    return dir ? dir : mf_disk_dir();
+}
+
+/* The input types of the subgraph: its "graph @...(...)" line in the key text. */
+static void shapes_of(const mf_disk_entry *e, char *out, size_t cap)
+{
+    const char *p = e->key_text, *end = e->key_text + e->key_len;
+    out[0] = 0;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        if (eol - p > 7 && !memcmp(p, "graph @", 7)) {
+            const char *open = memchr(p, '(', (size_t)(eol - p)), *close = NULL;
+            for (const char *q = eol; q > p && !close; q--)
+                if (*q == ')')
+                    close = q;
+            if (open && close && close > open)
+                snprintf(out, cap, "%.*s", (int)(close - open - 1), open + 1);
+            return;
+        }
+        p = eol + 1;
+    }
+}
+
+static void fill_info(const char *dir, const char *hex, mf_cache_entry_info *info)
+{
+    char path[4200];
+    struct stat st;
+    memset(info, 0, sizeof *info);
+    snprintf(info->key, sizeof info->key, "%s", hex);
+    mf_disk_entry_path(dir, hex, path, sizeof path);
+    if (!stat(path, &st)) {
+        info->bytes = (size_t)st.st_size;
+        info->last_used = st.st_mtime;
+    }
+    snprintf(path, sizeof path, "%s/%s.hits", dir, hex);
+    if (!stat(path, &st))
+        info->hits = (uint64_t)st.st_size;
+    mf_disk_entry_path(dir, hex, path, sizeof path);
+    unsigned char *buf = NULL;
+    size_t n;
+    mf_disk_entry e;
+    mf_status s = mf_disk_read_file(path, &buf, &n);
+    if (!s)
+        s = mf_disk_parse(buf, n, &e);
+    if (s) {
+        snprintf(info->problem, sizeof info->problem, "%s", mf_last_error());
+        free(buf);
+        return;
+    }
+    char created[32] = "0", ms[32] = "0", triple[64] = "", cpu[64] = "", compiler[32] = "", llvm[32] = "";
+    mf_disk_header_field(&e, "ops", info->ops, sizeof info->ops);
+    mf_disk_header_field(&e, "created", created, sizeof created);
+    mf_disk_header_field(&e, "compile_ms", ms, sizeof ms);
+    mf_disk_header_field(&e, "triple", triple, sizeof triple);
+    mf_disk_header_field(&e, "cpu", cpu, sizeof cpu);
+    mf_disk_header_field(&e, "compiler", compiler, sizeof compiler);
+    mf_disk_header_field(&e, "llvm", llvm, sizeof llvm);
+    snprintf(info->target, sizeof info->target, "%s %s", triple, cpu);
+    snprintf(info->compiler, sizeof info->compiler, "%s llvm-%s", compiler, llvm);
+    info->created = (time_t)atoll(created);
+    info->compile_ms = atof(ms);
+    shapes_of(&e, info->shapes, sizeof info->shapes);
+    info->valid = 1;
+    free(buf);
+}
+
+static bool is_entry_name(const char *name)
+{
+    return strlen(name) == 68 && !strcmp(name + 64, ".mfk");
+}
+
+mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!(dir = dir_or_default(dir)))
+        return mf_error(MF_ERR_IO, "the kernel cache is off (MLUFUSE_CACHE=off or a refused directory)");
+    DIR *d = opendir(dir);
+    if (!d)
+        return mf_error(MF_ERR_IO, "%s: %s", dir, strerror(errno));
+    int cap = 0;
+    mf_status s = MF_OK;
+    for (struct dirent *de; (de = readdir(d)) && !s;) {
+        if (!is_entry_name(de->d_name))
+            continue;
+        if (*n == cap) {
+            mf_cache_entry_info *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 32));
+            if (!p) {
+                s = mf_error(MF_ERR_NOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            *out = p;
+        }
+        char hex[65];
+        snprintf(hex, sizeof hex, "%.64s", de->d_name);
+        fill_info(dir, hex, &(*out)[(*n)++]);
+    }
+    closedir(d);
+    if (s) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
+mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **text, char *key)
+{
+    mf_cache_entry_info *all;
+    int n, match = -1, count = 0;
+    mf_status s = mf_kernel_cache_list(dir, &all, &n);
+    if (s)
+        return s;
+    for (int i = 0; i < n; i++)
+        if (!strncmp(all[i].key, prefix, strlen(prefix)))
+            match = i, count++;
+    if (count != 1) {
+        free(all);
+        return mf_error(MF_ERR_INVALID, "%s entry matches the key prefix '%s'", count ? "more than one" : "no", prefix);
+    }
+    char path[4200];
+    unsigned char *buf;
+    size_t len;
+    mf_disk_entry e;
+    mf_disk_entry_path(dir_or_default(dir), all[match].key, path, sizeof path);
+    snprintf(key, 65, "%s", all[match].key);
+    free(all);
+    s = mf_disk_read_file(path, &buf, &len);
+    if (!s && (s = mf_disk_parse(buf, len, &e)))
+        free(buf);
+    if (s)
+        return mf_error_context(s, "%s", path);
+    *text = malloc(e.key_len + 1);
+    if (*text) {
+        memcpy(*text, e.key_text, e.key_len);
+        (*text)[e.key_len] = 0;
+    }
+    free(buf);
+    return *text ? MF_OK : mf_error(MF_ERR_NOMEM, "out of memory");
+}
+
+mf_status mf_kernel_cache_remove(const char *dir, const char *key)
+{
+    if (!(dir = dir_or_default(dir)))
+        return mf_error(MF_ERR_IO, "the kernel cache is off");
+    char path[4200];
+    mf_disk_entry_path(dir, key, path, sizeof path);
+    if (unlink(path) && errno != ENOENT)
+        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/%s.hits", dir, key);
+    unlink(path);
+    return MF_OK;
+}

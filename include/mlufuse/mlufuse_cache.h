@@ -1,0 +1,47 @@
+/* mlufuse_cache.h — inspecting the on-disk kernel cache (what `mlufuse cache` shows).  The
+ * cache itself works without any call: modules take kernels from it and add theirs. */
+#ifndef MLUFUSE_CACHE_H
+#define MLUFUSE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "mlufuse/mlufuse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The directory the process caches kernels in, or NULL when the disk layer is off
+ * (MLUFUSE_CACHE=off, or a directory refused for its owner or permissions). */
+const char *mf_kernel_cache_dir(void);
+
+typedef struct mf_cache_entry_info {
+    char key[65];
+    char ops[256];     /* "conv2d+add+relu" */
+    char shapes[512];  /* the subgraph's input types */
+    char target[128];  /* "x86_64-pc-linux-gnu znver4" */
+    char compiler[64]; /* compiler and LLVM versions */
+    size_t bytes;      /* the entry file */
+    time_t created, last_used;
+    uint64_t hits;
+    double compile_ms;
+    int valid;          /* 0: corrupt, truncated or unreadable; see problem */
+    char problem[256];
+} mf_cache_entry_info;
+
+/* Every entry of dir (NULL: the process's cache dir), checked; *out is malloc'ed (the
+ * caller frees it).  MF_ERR_IO when dir cannot be read. */
+mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *n);
+/* The full key text (versions, target, options and the subgraph's canonical .mfir) of the
+ * one entry whose key starts with prefix; malloc'ed.  MF_ERR_INVALID when no entry or
+ * several match. */
+mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **text, char *key);
+/* Removes one entry (and its hit counter). */
+mf_status mf_kernel_cache_remove(const char *dir, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

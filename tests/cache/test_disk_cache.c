@@ -1,0 +1,252 @@
+/* test_disk_cache.c — the persistent kernel cache across processes, as users meet it through
+ * `mlufuse run` and `mlufuse cache`: a warm start compiles nothing; flipped bytes, truncation
+ * and a wrong format version are detected, removed and recompiled; four racing processes
+ * leave one entry per key; a writer killed mid-run leaves a cache that verifies; prune keeps
+ * the most recently used; an unsafe directory is refused with a warning. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char out[1 << 17];
+static char dir[64];
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096], line[3000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    const char *build = getenv("MF_BUILD_DIR");
+    snprintf(cmd, sizeof cmd, "unset MLUFUSE_CACHE; export MLUFUSE_CACHE_DIR=%s; M=%s/mlufuse; S=%s/models; %s 2>&1", dir,
+             build ? build : "../../build", getenv("MF_SHARED_DIR") ? getenv("MF_SHARED_DIR") : "../../../shared",
+             line);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define RUN_MNIST "$M run $S/mnist_net/model.onnx -i $S/mnist_net/input.npy --expect $S/mnist_net/output.npy --json"
+
+static long json_num(const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(out, pat);
+    if (!p)
+        fail_msg("no %s in %s", key, out);
+    return atol(p + strlen(pat));
+}
+
+static int count_files(const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d));)
+        n += strstr(de->d_name, suffix) != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The path of the n-th entry file (in directory order). */
+static void entry_path(int n, char *path, size_t cap)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d));)
+        if (strlen(de->d_name) == 68 && strstr(de->d_name, ".mfk") && n-- == 0) {
+            snprintf(path, cap, "%s/%s", dir, de->d_name);
+            closedir(d);
+            return;
+        }
+    closedir(d);
+    fail_msg("no entry %d", n);
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/mf-kcache-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    chmod(dir, 0700);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static void test_warm_start_compiles_nothing(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    long compiled = json_num("compiled");
+    assert_true(compiled > 0);
+    assert_int_equal(json_num("loaded"), 0);
+    assert_int_equal(count_files(".mfk"), (int)compiled);
+    assert_int_equal(sh(RUN_MNIST), 0);
+    assert_int_equal(json_num("compiled"), 0);
+    assert_int_equal(json_num("loaded"), compiled);
+    assert_non_null(strstr(out, "\"match\": true"));
+}
+
+static void damage(int n, const char *how)
+{
+    char path[256];
+    entry_path(n, path, sizeof path);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    fstat(fd, &st);
+    unsigned char b;
+    if (!strcmp(how, "flip")) {
+        pread(fd, &b, 1, st.st_size / 2);
+        b ^= 0x10;
+        pwrite(fd, &b, 1, st.st_size / 2);
+    } else if (!strcmp(how, "truncate")) {
+        assert_int_equal(ftruncate(fd, st.st_size - 100), 0);
+    } else { /* a future format version */
+        b = 2;
+        pwrite(fd, &b, 1, 8);
+    }
+    close(fd);
+}
+
+static void test_damaged_entries_are_recompiled(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    long total = json_num("compiled");
+    const char *hows[] = {"flip", "truncate", "version"};
+    const char *said[] = {"checksum mismatch", "do not add up", "format version 2"};
+    for (int i = 0; i < 3; i++) {
+        damage(i, hows[i]);
+        assert_int_equal(sh("$M cache verify"), 1); /* verify sees it */
+        assert_non_null(strstr(out, "1 corrupt"));
+        assert_int_equal(sh(RUN_MNIST), 0);
+        if (!strstr(out, said[i]) || !strstr(out, "removed, the kernel is recompiled"))
+            fail_msg("%s: %s", hows[i], out);
+        assert_int_equal(json_num("compiled"), 1);
+        assert_int_equal(json_num("loaded"), total - 1);
+        assert_int_equal(sh("$M cache verify"), 0);
+    }
+}
+
+static void test_racing_processes(void **state)
+{
+    assert_int_equal(sh("for i in 1 2 3 4; do (" RUN_MNIST " > %s/out.$i) & done; wait; "
+                        "grep -L '\"match\": true' %s/out.*; rm -f %s/out.*", dir, dir, dir), 0);
+    assert_int_equal(out[0], 0); /* every process matched (grep -L lists none) */
+    assert_int_equal(count_files(".tmp."), 0);
+    int entries = count_files(".mfk");
+    assert_int_equal(sh(RUN_MNIST), 0);
+    assert_int_equal(json_num("compiled"), 0);
+    assert_int_equal(json_num("loaded"), entries); /* one entry per key */
+}
+
+static void test_killed_writer_leaves_a_valid_cache(void **state)
+{
+    assert_int_equal(sh("($M run $S/resnet18/model.onnx --random > /dev/null 2>&1 & pid=$!; sleep 0.7; "
+                        "kill -9 $pid; wait $pid 2>/dev/null); $M cache verify"), 0);
+    assert_non_null(strstr(out, "0 corrupt"));
+    assert_int_equal(sh("$M run $S/resnet18/model.onnx -i $S/resnet18/input.npy --expect $S/resnet18/output.npy --json"), 0);
+    assert_non_null(strstr(out, "\"match\": true"));
+}
+
+static void test_prune_keeps_most_recently_used(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    int n = count_files(".mfk");
+    assert_true(n >= 3);
+    char newest[256];
+    entry_path(0, newest, sizeof newest);
+    for (int i = 0; i < n; i++) { /* age every entry by a day, then mark one as just used */
+        char path[256];
+        entry_path(i, path, sizeof path);
+        struct timespec t[2] = {{time(NULL) - 86400 - i, 0}, {time(NULL) - 86400 - i, 0}};
+        utimensat(AT_FDCWD, path, t, 0);
+    }
+    utimensat(AT_FDCWD, newest, NULL, 0);
+    struct stat st;
+    stat(newest, &st);
+    assert_int_equal(sh("$M cache prune --max-size %lld", (long long)st.st_size), 0);
+    assert_int_equal(count_files(".mfk"), 1);
+    assert_int_equal(access(newest, F_OK), 0);
+    assert_int_equal(sh("$M cache prune --older-than 1h"), 0);
+    assert_int_equal(count_files(".mfk"), 1);
+    assert_int_equal(sh("$M cache clear"), 0);
+    assert_int_equal(count_files(".mfk"), 0);
+}
+
+static void test_subcommands(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    long n = json_num("compiled");
+    assert_int_equal(sh("$M cache ls --json"), 0);
+    assert_true(out[0] == '[');
+    int objects = 0;
+    for (const char *p = out; (p = strstr(p, "\"key\": ")); p++)
+        objects++;
+    assert_int_equal(objects, n);
+    assert_non_null(strstr(out, "\"ops\": \"conv2d+relu\""));
+    assert_int_equal(sh("$M cache ls --sort size"), 0);
+    assert_non_null(strstr(out, "KEY"));
+    assert_non_null(strstr(out, "log_softmax"));
+    assert_int_equal(sh("$M cache stats --json"), 0);
+    assert_int_equal(json_num("entries"), n);
+    char path[256];
+    entry_path(0, path, sizeof path);
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", strrchr(path, '/') + 1);
+    assert_int_equal(sh("$M cache show %s", prefix), 0);
+    assert_non_null(strstr(out, "key text:"));
+    assert_non_null(strstr(out, "graph @subgraph("));
+    assert_int_equal(sh("$M cache show zzzz"), 1);
+    assert_non_null(strstr(out, "no entry matches"));
+    assert_int_equal(sh("$M cache frob"), 2);
+    assert_int_equal(sh("$M cache prune"), 2);
+    assert_int_equal(sh("$M cache prune --max-size 12Q"), 2);
+    assert_int_equal(sh("$M cache --dir /nonexistent/dir ls"), 1);
+    assert_int_equal(sh("$M cache --help"), 0);
+}
+
+static void test_unsafe_directory_is_refused(void **state)
+{
+    chmod(dir, 0777);
+    assert_int_equal(sh(RUN_MNIST), 0);
+    chmod(dir, 0700);
+    assert_non_null(strstr(out, "writable by others"));
+    assert_non_null(strstr(out, "caching in memory only"));
+    assert_non_null(strstr(out, "\"match\": true"));
+    assert_int_equal(count_files(".mfk"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_warm_start_compiles_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_entries_are_recompiled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_racing_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_writer_leaves_a_valid_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_keeps_most_recently_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subcommands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_directory_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("disk_cache", tests, NULL, NULL);
+}

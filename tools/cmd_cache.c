@@ -1,0 +1,301 @@
+/* cmd_cache.c — `mlufuse cache`: inspects and maintains the on-disk kernel cache: ls, show,
+ * stats, verify, prune, clear; --dir for another cache, --json on the read-only ones.
+ * Uses the public API only (mlufuse_cache.h). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlufuse/mlufuse.h"
+#include "tools.h"
+
+static const char usage[] =
+    "usage: mlufuse cache [--dir DIR] COMMAND [options]\n"
+    "Inspects the on-disk kernel cache (default: MLUFUSE_CACHE_DIR, $XDG_CACHE_HOME/mlufuse,\n"
+    "~/.cache/mlufuse).\n"
+    "  ls [--sort key|age|size|hits] [--json]   one row per entry\n"
+    "  show KEY-PREFIX [--json]                  an entry's metadata and key text (its .mfir)\n"
+    "  stats [--json]                            entries, bytes, hits, oldest and newest\n"
+    "  verify [--json]                           check every entry; exit 1 if any is corrupt\n"
+    "  prune [--max-size SIZE] [--older-than AGE]  remove least recently used / old entries\n"
+    "                                            (SIZE like 64M, 1G; AGE like 30m, 12h, 7d)\n"
+    "  clear                                     remove every entry\n";
+
+typedef struct cache_cmd {
+    const char *dir, *sort, *prefix;
+    int json;
+    long long max_size, older_than; /* -1: not given */
+} cache_cmd;
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static long long parse_scaled(const char *s, const char *units, const long long *scale)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    if (!*end)
+        return (long long)v;
+    const char *u = strchr(units, *end);
+    if (!u || end[1])
+        return -1;
+    return (long long)(v * (double)scale[u - units]);
+}
+
+static const char *age_text(time_t t, char *buf, size_t cap)
+{
+    double s = difftime(time(NULL), t);
+    if (s < 120)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 7200)
+        snprintf(buf, cap, "%.0fm", s / 60);
+    else if (s < 172800)
+        snprintf(buf, cap, "%.0fh", s / 3600);
+    else
+        snprintf(buf, cap, "%.0fd", s / 86400);
+    return buf;
+}
+
+static const char *sort_key;
+
+static int by_sort(const void *pa, const void *pb)
+{
+    const mf_cache_entry_info *a = pa, *b = pb;
+    if (!strcmp(sort_key, "age"))
+        return (a->last_used < b->last_used) - (a->last_used > b->last_used);
+    if (!strcmp(sort_key, "size"))
+        return (a->bytes < b->bytes) - (a->bytes > b->bytes);
+    if (!strcmp(sort_key, "hits"))
+        return (a->hits < b->hits) - (a->hits > b->hits);
+    return strcmp(a->key, b->key);
+}
+
+static void print_entry_json(const mf_cache_entry_info *e)
+{
+    printf("{\"key\": \"%s\", \"ops\": ", e->key);
+    json_str(e->ops);
+    printf(", \"shapes\": ");
+    json_str(e->shapes);
+    printf(", \"target\": ");
+    json_str(e->target);
+    printf(", \"compiler\": ");
+    json_str(e->compiler);
+    printf(", \"bytes\": %zu, \"created\": %lld, \"last_used\": %lld, \"hits\": %llu, \"compile_ms\": %.3f, "
+           "\"valid\": %s",
+           e->bytes, (long long)e->created, (long long)e->last_used, (unsigned long long)e->hits, e->compile_ms,
+           e->valid ? "true" : "false");
+    if (!e->valid) {
+        printf(", \"problem\": ");
+        json_str(e->problem);
+    }
+    printf("}");
+}
+
+static int cmd_ls(const cache_cmd *c, mf_cache_entry_info *all, int n)
+{
+    sort_key = c->sort ? c->sort : "key";
+    if (strcmp(sort_key, "key") && strcmp(sort_key, "age") && strcmp(sort_key, "size") && strcmp(sort_key, "hits"))
+        return mf_tool_fail(2, "cache ls: --sort must be key, age, size or hits, not '%s'", sort_key);
+    qsort(all, (size_t)n, sizeof *all, by_sort);
+    if (c->json) {
+        printf("[");
+        for (int i = 0; i < n; i++) {
+            printf(i ? ",\n " : "");
+            print_entry_json(&all[i]);
+        }
+        printf("]\n");
+        return 0;
+    }
+    printf("%-12s  %-28s  %-30s  %-22s  %8s  %5s  %5s\n", "KEY", "OPS", "SHAPES", "TARGET", "BYTES", "AGE", "HITS");
+    for (int i = 0; i < n; i++) {
+        char age[32];
+        printf("%-12.12s  %-28.28s  %-30.30s  %-22.22s  %8zu  %5s  %5llu%s\n", all[i].key, all[i].ops,
+               all[i].shapes, all[i].target, all[i].bytes, age_text(all[i].last_used, age, sizeof age),
+               (unsigned long long)all[i].hits, all[i].valid ? "" : "  CORRUPT");
+    }
+    return 0;
+}
+
+static int cmd_show(const cache_cmd *c)
+{
+    if (!c->prefix)
+        return mf_tool_fail(2, "cache show: give a KEY-PREFIX");
+    char *text, key[65];
+    if (mf_kernel_cache_key_text(c->dir, c->prefix, &text, key))
+        return mf_tool_fail(1, "cache show: %s", mf_last_error());
+    mf_cache_entry_info *all;
+    int n;
+    int rc = mf_kernel_cache_list(c->dir, &all, &n) ? 1 : 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (strcmp(all[i].key, key))
+            continue;
+        if (c->json) {
+            print_entry_json(&all[i]);
+            printf("\n");
+        } else {
+            printf("key:        %s\nops:        %s\nshapes:     %s\ntarget:     %s\ncompiler:   %s\n"
+                   "bytes:      %zu\nhits:       %llu\ncompile_ms: %.1f\nkey text:\n%s",
+                   all[i].key, all[i].ops, all[i].shapes, all[i].target, all[i].compiler, all[i].bytes,
+                   (unsigned long long)all[i].hits, all[i].compile_ms, text);
+        }
+    }
+    free(all);
+    free(text);
+    return rc;
+}
+
+static int cmd_stats(const cache_cmd *c, const mf_cache_entry_info *all, int n, const char *dir)
+{
+    size_t bytes = 0;
+    uint64_t hits = 0;
+    time_t oldest = 0, newest = 0;
+    int corrupt = 0;
+    for (int i = 0; i < n; i++) {
+        bytes += all[i].bytes;
+        hits += all[i].hits;
+        corrupt += !all[i].valid;
+        if (!oldest || all[i].last_used < oldest)
+            oldest = all[i].last_used;
+        if (all[i].last_used > newest)
+            newest = all[i].last_used;
+    }
+    if (c->json) {
+        printf("{\"dir\": ");
+        json_str(dir);
+        printf(", \"entries\": %d, \"bytes\": %zu, \"hits\": %llu, \"corrupt\": %d, \"oldest\": %lld, \"newest\": %lld}\n",
+               n, bytes, (unsigned long long)hits, corrupt, (long long)oldest, (long long)newest);
+        return 0;
+    }
+    char a[32], b[32];
+    printf("dir:     %s\nentries: %d (%d corrupt)\nbytes:   %zu\nhits:    %llu\n", dir, n, corrupt, bytes,
+           (unsigned long long)hits);
+    if (n)
+        printf("oldest:  used %s ago\nnewest:  used %s ago\n", age_text(oldest, a, sizeof a), age_text(newest, b, sizeof b));
+    return 0;
+}
+
+static int cmd_verify(const cache_cmd *c, const mf_cache_entry_info *all, int n)
+{
+    int bad = 0;
+    if (c->json)
+        printf("{\"entries\": %d, \"corrupt\": [", n);
+    for (int i = 0; i < n; i++) {
+        if (all[i].valid)
+            continue;
+        if (c->json) {
+            printf(bad ? ", {\"key\": \"%s\", \"problem\": " : "{\"key\": \"%s\", \"problem\": ", all[i].key);
+            json_str(all[i].problem);
+            printf("}");
+        } else {
+            printf("%s: %s\n", all[i].key, all[i].problem);
+        }
+        bad++;
+    }
+    if (c->json)
+        printf("]}\n");
+    else
+        printf("%d entries checked, %d corrupt\n", n, bad);
+    return bad ? 1 : 0;
+}
+
+/* prune and clear: remove by age, then least recently used over the size, or everything. */
+static int cmd_remove(const cache_cmd *c, mf_cache_entry_info *all, int n, bool everything)
+{
+    if (!everything && c->max_size < 0 && c->older_than < 0)
+        return mf_tool_fail(2, "cache prune: give --max-size SIZE and/or --older-than AGE");
+    sort_key = "age"; /* newest first */
+    qsort(all, (size_t)n, sizeof *all, by_sort);
+    long long kept = 0;
+    int removed = 0;
+    time_t now = time(NULL);
+    for (int i = 0; i < n; i++) {
+        bool drop = everything || !all[i].valid ||
+                    (c->older_than >= 0 && difftime(now, all[i].last_used) > (double)c->older_than) ||
+                    (c->max_size >= 0 && kept + (long long)all[i].bytes > c->max_size);
+        if (!drop) {
+            kept += (long long)all[i].bytes;
+            continue;
+        }
+        if (mf_kernel_cache_remove(c->dir, all[i].key))
+            return mf_tool_fail(1, "cache: %s", mf_last_error());
+        removed++;
+    }
+    printf("removed %d of %d entries; %lld bytes kept\n", removed, n, kept);
+    return 0;
+}
+
+int mf_cmd_cache(int argc, char **argv)
+{
+    cache_cmd c = {.max_size = -1, .older_than = -1};
+    const char *verb = NULL;
+    static const long long size_scale[] = {1ll << 10, 1ll << 20, 1ll << 30}, age_scale[] = {1, 60, 3600, 86400};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            c.json = 1;
+        } else if (!strcmp(a, "--dir") || !strcmp(a, "--sort") || !strcmp(a, "--max-size") || !strcmp(a, "--older-than")) {
+            if (!v)
+                return mf_tool_fail(2, "cache: %s needs a value", a);
+            i++;
+            if (!strcmp(a, "--dir"))
+                c.dir = v;
+            else if (!strcmp(a, "--sort"))
+                c.sort = v;
+            else if (!strcmp(a, "--max-size") && (c.max_size = parse_scaled(v, "KMG", size_scale)) < 0)
+                return mf_tool_fail(2, "cache: bad size '%s' (e.g. 500K, 64M, 1G)", v);
+            else if (!strcmp(a, "--older-than") && (c.older_than = parse_scaled(v, "smhd", age_scale)) < 0)
+                return mf_tool_fail(2, "cache: bad age '%s' (e.g. 45s, 30m, 12h, 7d)", v);
+        } else if (a[0] == '-') {
+            fputs(usage, stderr);
+            return mf_tool_fail(2, "cache: unknown option '%s'", a);
+        } else if (!verb) {
+            verb = a;
+        } else if (!c.prefix) {
+            c.prefix = a;
+        } else {
+            return mf_tool_fail(2, "cache: unexpected argument '%s'", a);
+        }
+    }
+    if (!verb) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if (!strcmp(verb, "show"))
+        return cmd_show(&c);
+    static const char *const verbs[] = {"ls", "stats", "verify", "prune", "clear"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        known = known || !strcmp(verb, verbs[i]);
+    if (!known) {
+        fputs(usage, stderr);
+        return mf_tool_fail(2, "cache: unknown command '%s'", verb);
+    }
+    const char *dir = c.dir ? c.dir : mf_kernel_cache_dir();
+    mf_cache_entry_info *all;
+    int n;
+    if (mf_kernel_cache_list(c.dir, &all, &n))
+        return mf_tool_fail(1, "cache %s: %s", verb, mf_last_error());
+    int rc = !strcmp(verb, "ls")       ? cmd_ls(&c, all, n)
+             : !strcmp(verb, "stats")  ? cmd_stats(&c, all, n, dir ? dir : "")
+             : !strcmp(verb, "verify") ? cmd_verify(&c, all, n)
+                                       : cmd_remove(&c, all, n, !strcmp(verb, "clear"));
+    free(all);
+    return rc;
+}
