@@ -25,6 +25,9 @@ mf_status mf_disk_load(const mf_cache_key *k, mf_cg_object *obj, bool *found);
 mf_status mf_disk_store(const mf_cache_key *k, const mf_cg_object *obj, const mf_cg_target *t,
                         const char *ops, double compile_ms);
 void mf_disk_evict(const char *dir, size_t max_bytes);
+/* Why k was compiled: the nearest entry on disk and the key components that differ
+ * (explain.c), as one line in out. */
+void mf_disk_explain_miss(const mf_cache_key *k, const char *ops, char *out, size_t cap);
 
 typedef struct mf_disk_entry {
     const char *header, *key_text;

@@ -3,12 +3,14 @@
  * which compiles outside the lock while later askers wait on a condition variable, so a
  * key is compiled exactly once.  Entries are never removed (kernels stay linked). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cache.h"
 #include "disk_store.h"
+#include "mlufuse/mlufuse_cache.h"
 
 typedef enum entry_state { COMPILING, READY, FAILED } entry_state;
 
@@ -23,6 +25,16 @@ typedef struct entry {
 } entry;
 
 #define NBUCKETS 1024
+
+/* The process's listener for explanations of compiled kernels (mf_kernel_cache_on_miss). */
+static _Atomic(mf_miss_fn) miss_fn;
+static void *_Atomic miss_ctx;
+
+void mf_kernel_cache_on_miss(mf_miss_fn fn, void *ctx)
+{
+    atomic_store(&miss_ctx, ctx);
+    atomic_store(&miss_fn, fn);
+}
 
 static struct {
     pthread_mutex_t lock;
@@ -86,14 +98,20 @@ static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options 
         e->kernel.compile_ms = now_ms() - t0;
         return;
     }
+    char ops[256];
+    op_list(sub, ops, sizeof ops);
+    mf_miss_fn fn = atomic_load(&miss_fn);
+    if (fn) {
+        char why[2048];
+        mf_disk_explain_miss(k, ops, why, sizeof why);
+        fn(why, atomic_load(&miss_ctx));
+    }
     mf_cg_options cg = {target, opt->opt_level};
     mf_cg_object obj;
     mf_status s = mf_cg_compile(sub, &cg, &obj);
     if (!s) {
         s = mf_cg_load(&obj, &e->kernel.fn);
         e->kernel.scratch_bytes = obj.scratch_bytes;
-        char ops[256];
-        op_list(sub, ops, sizeof ops);
         if (!s && mf_disk_store(k, &obj, target, ops, now_ms() - t0))
             fprintf(stderr, "mlufuse: warning: %s\n", mf_last_error()); /* memory still works */
         mf_cg_object_free(&obj);

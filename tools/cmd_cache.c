@@ -20,7 +20,10 @@ static const char usage[] =
     "  verify [--json]                           check every entry; exit 1 if any is corrupt\n"
     "  prune [--max-size SIZE] [--older-than AGE]  remove least recently used / old entries\n"
     "                                            (SIZE like 64M, 1G; AGE like 30m, 12h, 7d)\n"
-    "  clear                                     remove every entry\n";
+    "  clear                                     remove every entry\n"
+    "  why MODEL [run options]                   compile MODEL (run once on random inputs) and say,\n"
+    "                                            for each kernel compiled, which key components\n"
+    "                                            differ from the nearest entry\n";
 
 typedef struct cache_cmd {
     const char *dir, *sort, *prefix;
@@ -238,6 +241,20 @@ static int cmd_remove(const cache_cmd *c, mf_cache_entry_info *all, int n, bool 
     return 0;
 }
 
+/* `cache why MODEL ...` is `run MODEL ... --random --explain-misses`. */
+static int cmd_why(int argc, char **argv, int at)
+{
+    char *args[64];
+    int n = 0;
+    args[n++] = "run";
+    for (int i = at + 1; i < argc && n < 60; i++)
+        args[n++] = argv[i];
+    args[n++] = "--random";
+    args[n++] = "--explain-misses";
+    args[n] = NULL;
+    return mf_cmd_run(n, args);
+}
+
 int mf_cmd_cache(int argc, char **argv)
 {
     cache_cmd c = {.max_size = -1, .older_than = -1};
@@ -265,6 +282,10 @@ int mf_cmd_cache(int argc, char **argv)
         } else if (a[0] == '-') {
             fputs(usage, stderr);
             return mf_tool_fail(2, "cache: unknown option '%s'", a);
+        } else if (!verb && !strcmp(a, "why")) {
+            if (c.dir)
+                setenv("MLUFUSE_CACHE_DIR", c.dir, 1);
+            return cmd_why(argc, argv, i);
         } else if (!verb) {
             verb = a;
         } else if (!c.prefix) {

@@ -15,7 +15,7 @@
 
 typedef struct run_opts {
     const char *model, *inputs[MAX_IO], *expect[MAX_IO], *output_dir;
-    int ninputs, nexpect, core_number, bench, json, random, fused;
+    int ninputs, nexpect, core_number, bench, json, random, fused, explain;
     int64_t batch;
     uint64_t seed;
     double rtol, atol;
@@ -35,6 +35,8 @@ static const char usage[] =
     "      --batch N             batch size (dim 0 of every input; ONNX only)\n"
     "      --bench N             time N runs after 3 warm-up runs\n"
     "      --json                print one JSON object instead of text\n"
+    "      --explain-misses      for each kernel compiled, the nearest disk cache entry and\n"
+    "                            the key components that differ (on stderr)\n"
     "  -h, --help                this text\n";
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -46,6 +48,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"atol", required_argument, 0, 'A'},    {"mode", required_argument, 0, 'm'},
         {"core-number", required_argument, 0, 'c'}, {"batch", required_argument, 0, 'b'},
         {"bench", required_argument, 0, 'B'},   {"json", no_argument, 0, 'j'},
+        {"explain-misses", no_argument, 0, 'x'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1};
@@ -72,6 +75,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'b': o->batch = strtoll(optarg, &end, 10); break;
         case 'B': o->bench = (int)strtol(optarg, &end, 10); break;
         case 'j': o->json = 1; break;
+        case 'x': o->explain = 1; break;
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
@@ -93,6 +97,12 @@ static int parse_args(int argc, char **argv, run_opts *o)
     if (o->bench < 0 || o->batch < 0 || o->rtol < 0 || o->atol < 0)
         return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
     return 0;
+}
+
+static void print_miss(const char *why, void *ctx)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", why);
 }
 
 /* "compiling model.onnx: 12/33 subgraphs" on stderr, rewritten in place. */
@@ -286,7 +296,7 @@ static int run_model(const run_opts *o, const mf_graph *g)
     if (o->fused) {
         mf_module_options mo = mf_module_default_options();
         mo.core_number = o->core_number;
-        if (!o->json) {
+        if (!o->json && !o->explain) {
             mo.progress = progress;
             mo.progress_ctx = (void *)o->model;
         }
@@ -338,7 +348,10 @@ int mf_cmd_run(int argc, char **argv)
     mf_graph *g;
     if (load_model(&o, &g))
         return mf_tool_fail(1, "run: %s", mf_last_error());
+    if (o.explain)
+        mf_kernel_cache_on_miss(print_miss, NULL);
     rc = run_model(&o, g);
+    mf_kernel_cache_on_miss(NULL, NULL);
     mf_graph_destroy(g);
     return rc;
 }

@@ -41,6 +41,13 @@ mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **t
 /* Removes one entry (and its hit counter). */
 mf_status mf_kernel_cache_remove(const char *dir, const char *key);
 
+/* Calls fn(explanation, ctx) each time a kernel has to be compiled (not found in memory or
+ * on disk), with one line naming the nearest cache entry and the key components that
+ * differ (shapes, core_number, compiler version, CPU features, ...).  Process-wide; NULL
+ * stops it.  fn may be called from any thread that compiles. */
+typedef void (*mf_miss_fn)(const char *explanation, void *ctx);
+void mf_kernel_cache_on_miss(mf_miss_fn fn, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <nettle/sha2.h>
 
 static char out[1 << 17];
 static char dir[64];
@@ -237,6 +238,48 @@ static void test_unsafe_directory_is_refused(void **state)
     assert_int_equal(count_files(".mfk"), 0);
 }
 
+static void test_why_names_the_differing_components(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    assert_int_equal(sh("$M cache why $S/mnist_net/model.onnx --core-number 4"), 0);
+    assert_non_null(strstr(out, "compiled conv2d+relu: nearest entry"));
+    assert_non_null(strstr(out, "differs in core_number (4 here, 1 in the entry)"));
+    assert_int_equal(sh("$M cache why $S/mnist_net/model.onnx --batch 2"), 0);
+    assert_non_null(strstr(out, "compiled log_softmax: nearest entry"));
+    assert_non_null(strstr(out, "differs in shapes (%0: f32[2,10] here, %0: f32[1,10] in the entry)"));
+    assert_int_equal(sh(RUN_MNIST " --explain-misses"), 0);
+    assert_null(strstr(out, "nearest entry")); /* a warm run compiles nothing to explain */
+}
+
+/* An entry whose checksum is right but whose key text names other CPU features (copied from
+ * another machine, say) is refused, removed and recompiled. */
+static void test_entry_for_other_cpu_features(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    long total = json_num("compiled");
+    char path[256];
+    entry_path(0, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    unsigned char *feat = memmem(buf, n, "features +", 10); /* the key text's (the header has "=") */
+    assert_non_null(feat);
+    feat[9] = '-'; /* a feature this machine has becomes one it lacks */
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, n - SHA256_DIGEST_SIZE, buf);
+    sha256_digest(&ctx, SHA256_DIGEST_SIZE, buf + n - SHA256_DIGEST_SIZE);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    assert_int_equal(sh("$M cache verify"), 0); /* the file itself is well-formed */
+    assert_int_equal(sh(RUN_MNIST), 0);
+    assert_non_null(strstr(out, "key text differs from the request"));
+    assert_int_equal(json_num("compiled"), 1);
+    assert_int_equal(json_num("loaded"), total - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +290,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune_keeps_most_recently_used, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subcommands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_directory_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_why_names_the_differing_components, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_for_other_cpu_features, setup, teardown),
     };
     return cmocka_run_group_tests_name("disk_cache", tests, NULL, NULL);
 }
