@@ -174,3 +174,25 @@ mf_status mf_kernel_cache_remove(const char *dir, const char *key)
     unlink(path);
     return MF_OK;
 }
+
+mf_status mf_kernel_cache_disassemble(const char *dir, const char *key, char **text)
+{
+    if (!(dir = dir_or_default(dir)))
+        return mf_error(MF_ERR_IO, "the kernel cache is off");
+    char path[4200], triple[64] = "";
+    unsigned char *buf;
+    size_t n;
+    mf_disk_entry e;
+    mf_disk_entry_path(dir, key, path, sizeof path);
+    mf_status s = mf_disk_read_file(path, &buf, &n);
+    if (s)
+        return s;
+    if ((s = mf_disk_parse(buf, n, &e))) {
+        free(buf);
+        return mf_error_context(s, "%s", path);
+    }
+    mf_disk_header_field(&e, "triple", triple, sizeof triple);
+    s = mf_cg_disassemble(e.object, e.object_len, triple[0] ? triple : NULL, text);
+    free(buf);
+    return s;
+}

@@ -56,4 +56,7 @@ mf_status mf_cg_compile_asm(const mf_graph *sub, const mf_cg_options *opt, char 
  * serialized by a lock, so any thread may call it) and returns the kernel's address. */
 mf_status mf_cg_load(const mf_cg_object *obj, mf_kernel_fn *out);
 
+/* The assembly of the .text sections of object code (triple NULL: the host's); malloc'ed. */
+mf_status mf_cg_disassemble(const void *object, size_t size, const char *triple, char **out);
+
 #endif

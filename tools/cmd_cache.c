@@ -15,7 +15,8 @@ static const char usage[] =
     "Inspects the on-disk kernel cache (default: MLUFUSE_CACHE_DIR, $XDG_CACHE_HOME/mlufuse,\n"
     "~/.cache/mlufuse).\n"
     "  ls [--sort key|age|size|hits] [--json]   one row per entry\n"
-    "  show KEY-PREFIX [--json]                  an entry's metadata and key text (its .mfir)\n"
+    "  show KEY-PREFIX [--json] [--disasm]       an entry's metadata, key text (its .mfir) and,\n"
+    "                                            with --disasm, its machine code\n"
     "  stats [--json]                            entries, bytes, hits, oldest and newest\n"
     "  verify [--json]                           check every entry; exit 1 if any is corrupt\n"
     "  prune [--max-size SIZE] [--older-than AGE]  remove least recently used / old entries\n"
@@ -27,7 +28,7 @@ static const char usage[] =
 
 typedef struct cache_cmd {
     const char *dir, *sort, *prefix;
-    int json;
+    int json, disasm;
     long long max_size, older_than; /* -1: not given */
 } cache_cmd;
 
@@ -158,6 +159,13 @@ static int cmd_show(const cache_cmd *c)
     }
     free(all);
     free(text);
+    if (!rc && c->disasm) {
+        char *asm_text;
+        if (mf_kernel_cache_disassemble(c->dir, key, &asm_text))
+            return mf_tool_fail(1, "cache show: %s", mf_last_error());
+        printf("machine code:\n%s", asm_text);
+        free(asm_text);
+    }
     return rc;
 }
 
@@ -267,6 +275,8 @@ int mf_cmd_cache(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             c.json = 1;
+        } else if (!strcmp(a, "--disasm")) {
+            c.disasm = 1;
         } else if (!strcmp(a, "--dir") || !strcmp(a, "--sort") || !strcmp(a, "--max-size") || !strcmp(a, "--older-than")) {
             if (!v)
                 return mf_tool_fail(2, "cache: %s needs a value", a);

@@ -38,6 +38,8 @@ mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *
  * one entry whose key starts with prefix; malloc'ed.  MF_ERR_INVALID when no entry or
  * several match. */
 mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **text, char *key);
+/* The assembly of the kernel of entry key (a full key); malloc'ed. */
+mf_status mf_kernel_cache_disassemble(const char *dir, const char *key, char **text);
 /* Removes one entry (and its hit counter). */
 mf_status mf_kernel_cache_remove(const char *dir, const char *key);
 

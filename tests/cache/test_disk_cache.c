@@ -218,6 +218,9 @@ static void test_subcommands(void **state)
     assert_int_equal(sh("$M cache show %s", prefix), 0);
     assert_non_null(strstr(out, "key text:"));
     assert_non_null(strstr(out, "graph @subgraph("));
+    assert_int_equal(sh("$M cache show %s --disasm", prefix), 0);
+    assert_non_null(strstr(out, "machine code:"));
+    assert_non_null(strstr(out, "ret"));
     assert_int_equal(sh("$M cache show zzzz"), 1);
     assert_non_null(strstr(out, "no entry matches"));
     assert_int_equal(sh("$M cache frob"), 2);
