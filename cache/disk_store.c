@@ -102,8 +102,8 @@ const char *mf_disk_dir(void)
 size_t mf_disk_max_bytes(void)
 {
     const char *s = getenv("MLUFUSE_CACHE_MAX_MB");
-    long mb = s && *s ? atol(s) : 1024;
-    return (size_t)(mb > 0 ? mb : 1024) << 20;
+    double mb = s && *s ? atof(s) : 1024; /* fractions allowed: 0.5 is 512 KiB */
+    return (size_t)((mb > 0 ? mb : 1024) * 1048576.0);
 }
 
 /* ---- the entry format ----------------------------------------------------------------------- */
@@ -280,7 +280,7 @@ void mf_disk_evict(const char *dir, size_t max)
         return;
     struct item {
         char hex[65];
-        time_t used;
+        double used; /* seconds, with the nanoseconds: entries written in one second differ */
         off_t size;
     } *items = NULL;
     size_t count = 0, cap = 0, total = 0;
@@ -300,7 +300,7 @@ void mf_disk_evict(const char *dir, size_t max)
             items = p;
         }
         snprintf(items[count].hex, sizeof items[count].hex, "%.64s", de->d_name);
-        items[count].used = st.st_mtime;
+        items[count].used = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
         items[count++].size = st.st_size;
         total += (size_t)st.st_size;
     }

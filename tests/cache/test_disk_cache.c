@@ -195,6 +195,20 @@ static void test_prune_keeps_most_recently_used(void **state)
     assert_int_equal(count_files(".mfk"), 0);
 }
 
+static void test_size_limit_evicts_least_recently_used(void **state)
+{
+    /* 0.02 MB = 20971 bytes: MNIST's kernels (about 40 KB) do not all fit */
+    assert_int_equal(sh("MLUFUSE_CACHE_MAX_MB=0.02 " RUN_MNIST), 0);
+    assert_non_null(strstr(out, "\"match\": true"));
+    assert_int_equal(sh("$M cache stats --json"), 0);
+    long bytes = json_num("bytes"), entries = json_num("entries");
+    assert_true(bytes <= 20971);
+    assert_true(entries >= 1 && entries < 7);
+    /* the last kernel written (log_softmax, the network's last layer) is the one kept */
+    assert_int_equal(sh("$M cache ls"), 0);
+    assert_non_null(strstr(out, "log_softmax"));
+}
+
 static void test_subcommands(void **state)
 {
     assert_int_equal(sh(RUN_MNIST), 0);
@@ -291,6 +305,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_racing_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer_leaves_a_valid_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_most_recently_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_size_limit_evicts_least_recently_used, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subcommands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_directory_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_why_names_the_differing_components, setup, teardown),
