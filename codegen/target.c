@@ -32,7 +32,16 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
     char *features = LLVMGetHostCPUFeatures();
     snprintf(out->triple, sizeof out->triple, "%s", triple);
     snprintf(out->cpu, sizeof out->cpu, "%s", cpu ? cpu : host_cpu);
-    snprintf(out->features, sizeof out->features, "%s", cpu ? "" : features);
+    if (cpu && (!*cpu || strspn(cpu, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(cpu))) {
+        LLVMDisposeMessage(triple);
+        LLVMDisposeMessage(host_cpu);
+        LLVMDisposeMessage(features);
+        return mf_error(MF_ERR_INVALID, "'%s' is not an LLVM CPU name", cpu);
+    }
+    /* A named CPU takes its own features; "+64bit" keeps LLVM from aborting on a 64-bit
+     * triple when the name is not one it knows (it then warns and targets a generic CPU). */
+    snprintf(out->features, sizeof out->features, "%s",
+             !cpu ? features : strncmp(out->triple, "x86_64", 6) ? "" : "+64bit");
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(host_cpu);
     LLVMDisposeMessage(features);

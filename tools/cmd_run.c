@@ -14,7 +14,7 @@
 #define MAX_IO 16
 
 typedef struct run_opts {
-    const char *model, *inputs[MAX_IO], *expect[MAX_IO], *output_dir;
+    const char *model, *inputs[MAX_IO], *expect[MAX_IO], *output_dir, *cpu;
     int ninputs, nexpect, core_number, bench, json, random, fused, explain;
     int64_t batch;
     uint64_t seed;
@@ -32,6 +32,8 @@ static const char usage[] =
     "                            (defaults 1e-3 and 0)\n"
     "      --mode eager|fused    layer by layer on the reference kernels, or compiled (default)\n"
     "      --core-number 1|4|16  partitions per kernel launch (default 1)\n"
+    "      --cpu NAME            generate code for an LLVM CPU (the seed's core_version),\n"
+    "                            e.g. x86-64-v3; default: this machine's\n"
     "      --batch N             batch size (dim 0 of every input; ONNX only)\n"
     "      --bench N             time N runs after 3 warm-up runs\n"
     "      --json                print one JSON object instead of text\n"
@@ -48,7 +50,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"atol", required_argument, 0, 'A'},    {"mode", required_argument, 0, 'm'},
         {"core-number", required_argument, 0, 'c'}, {"batch", required_argument, 0, 'b'},
         {"bench", required_argument, 0, 'B'},   {"json", no_argument, 0, 'j'},
-        {"explain-misses", no_argument, 0, 'x'},
+        {"explain-misses", no_argument, 0, 'x'}, {"cpu", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1};
@@ -76,6 +78,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'B': o->bench = (int)strtol(optarg, &end, 10); break;
         case 'j': o->json = 1; break;
         case 'x': o->explain = 1; break;
+        case 'C': o->cpu = optarg; break;
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
@@ -296,6 +299,7 @@ static int run_model(const run_opts *o, const mf_graph *g)
     if (o->fused) {
         mf_module_options mo = mf_module_default_options();
         mo.core_number = o->core_number;
+        mo.cpu = o->cpu;
         if (!o->json && !o->explain) {
             mo.progress = progress;
             mo.progress_ctx = (void *)o->model;

@@ -299,6 +299,34 @@ static void test_specialization_budget_warns_once(void **state)
     mf_tensor_free(x);
 }
 
+/* The seed's core_version: kernels for a named LLVM CPU (AVX2-only x86-64-v3 here, which
+ * this machine also runs) are keyed apart from the host's and compute the same. */
+static void test_named_core_version(void **state)
+{
+    mf_tensor *x;
+    mf_graph *g = resnet_block(&x);
+    mf_module_options o = mf_module_default_options();
+    o.cpu = "x86-64-v3";
+    mf_module *m;
+    mf_tensor *got, *want;
+    mf_kernel_cache_stats s0, s1;
+    mf_kernel_cache_get_stats(&s0);
+    assert_int_equal(mf_module_create(g, &o, &m), MF_OK);
+    mf_kernel_cache_get_stats(&s1);
+    assert_true(s1.compiled > s0.compiled); /* not the host's kernels */
+    assert_int_equal(mf_module_run(m, 1, &x, 1, &got), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &want), MF_OK);
+    assert_true(tsupport_rel_diff(got, want, 1e-30) <= 1e-4);
+    mf_tensor_free(got);
+    mf_tensor_free(want);
+    mf_module_destroy(m);
+    o.cpu = "bad cpu!";
+    assert_int_equal(mf_module_create(g, &o, &m), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "'bad cpu!' is not an LLVM CPU name"));
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+}
+
 static void test_errors(void **state)
 {
     mf_module *m = (mf_module *)0x1;
@@ -340,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_eight_threads_compile_once),
         cmocka_unit_test(test_verify_reports_bad_subgraph),
         cmocka_unit_test(test_specialization_budget_warns_once),
+        cmocka_unit_test(test_named_core_version),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("module", tests, NULL, NULL);
