@@ -11,25 +11,19 @@
 #include <unistd.h>
 
 #include "models/mnist.h"
+#include "support/bench_check.h"
 
-#define CHECK(call)                                                          \
-    do {                                                                     \
-        if ((call) != MF_OK) {                                               \
-            fprintf(stderr, "bench: %s\n  in %s\n", mf_last_error(), #call); \
-            exit(1);                                                         \
-        }                                                                    \
-    } while (0)
 
 static mf_graph *trace_mnist(void)
 {
     mnist_net net;
     mf_tensor *x, *y;
     mf_graph *g;
-    CHECK(mnist_init(&net, 1, MF_DEVICE_CPU));
-    CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 28, 28}, 2, 0, 1, MF_DEVICE_CPU, &x));
-    CHECK(mf_trace_begin(1, &x));
-    CHECK(mnist_forward(&net, x, &y));
-    CHECK(mf_trace_end(1, &y, &g));
+    BENCH_CHECK(mnist_init(&net, 1, MF_DEVICE_CPU));
+    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 28, 28}, 2, 0, 1, MF_DEVICE_CPU, &x));
+    BENCH_CHECK(mf_trace_begin(1, &x));
+    BENCH_CHECK(mnist_forward(&net, x, &y));
+    BENCH_CHECK(mf_trace_end(1, &y, &g));
     mf_tensor_free(x);
     mf_tensor_free(y);
     mnist_free(&net);
@@ -41,28 +35,28 @@ static mf_graph *trace_resnet_block(void)
     const int64_t c = 64;
     mf_tensor *w1, *w2, *bn[8], *x, *a, *b, *t;
     mf_graph *g;
-    CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 1, -0.1, 0.1, MF_DEVICE_CPU, &w1));
-    CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 2, -0.1, 0.1, MF_DEVICE_CPU, &w2));
+    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 1, -0.1, 0.1, MF_DEVICE_CPU, &w1));
+    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 2, -0.1, 0.1, MF_DEVICE_CPU, &w2));
     for (int i = 0; i < 8; i++)
-        CHECK(mf_tensor_rand(MF_F32, 1, &c, 10 + (uint64_t)i, 0.5, 1, MF_DEVICE_CPU, &bn[i]));
-    CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, c, 56, 56}, 3, -1, 1, MF_DEVICE_CPU, &x));
+        BENCH_CHECK(mf_tensor_rand(MF_F32, 1, &c, 10 + (uint64_t)i, 0.5, 1, MF_DEVICE_CPU, &bn[i]));
+    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, c, 56, 56}, 3, -1, 1, MF_DEVICE_CPU, &x));
     mf_conv2d_params p = MF_CONV2D_DEFAULT;
     p.padding[0] = p.padding[1] = 1;
-    CHECK(mf_trace_begin(1, &x));
-    CHECK(mf_conv2d(x, w1, NULL, p, &a));
-    CHECK(mf_batch_norm(a, bn[0], bn[1], bn[2], bn[3], 1e-5, &b));
+    BENCH_CHECK(mf_trace_begin(1, &x));
+    BENCH_CHECK(mf_conv2d(x, w1, NULL, p, &a));
+    BENCH_CHECK(mf_batch_norm(a, bn[0], bn[1], bn[2], bn[3], 1e-5, &b));
     mf_tensor_free(a);
-    CHECK(mf_relu(b, &a));
+    BENCH_CHECK(mf_relu(b, &a));
     mf_tensor_free(b);
-    CHECK(mf_conv2d(a, w2, NULL, p, &b));
+    BENCH_CHECK(mf_conv2d(a, w2, NULL, p, &b));
     mf_tensor_free(a);
-    CHECK(mf_batch_norm(b, bn[4], bn[5], bn[6], bn[7], 1e-5, &a));
+    BENCH_CHECK(mf_batch_norm(b, bn[4], bn[5], bn[6], bn[7], 1e-5, &a));
     mf_tensor_free(b);
-    CHECK(mf_add(a, x, 1, &b));
+    BENCH_CHECK(mf_add(a, x, 1, &b));
     mf_tensor_free(a);
-    CHECK(mf_relu(b, &t));
+    BENCH_CHECK(mf_relu(b, &t));
     mf_tensor_free(b);
-    CHECK(mf_trace_end(1, &t, &g));
+    BENCH_CHECK(mf_trace_end(1, &t, &g));
     mf_tensor_free(t);
     mf_tensor_free(x);
     mf_tensor_free(w1);
@@ -81,7 +75,7 @@ static void child_compile(int which, int fd)
     struct timespec t0, t1;
     mf_module *m;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    CHECK(mf_module_create(g, &o, &m));
+    BENCH_CHECK(mf_module_create(g, &o, &m));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     mf_kernel_cache_stats st;
     mf_kernel_cache_get_stats(&st);

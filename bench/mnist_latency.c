@@ -9,14 +9,8 @@
 #include <time.h>
 
 #include "models/mnist.h"
+#include "support/bench_check.h"
 
-#define CHECK(call)                                                                \
-    do {                                                                           \
-        if ((call) != MF_OK) {                                                     \
-            fprintf(stderr, "bench: %s\n  in %s\n", mf_last_error(), #call);       \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
 
 static double now_us(void)
 {
@@ -40,8 +34,8 @@ static double median_us(run_fn fn, void *ctx, int runs)
     for (int i = -3; i < runs; i++) {
         mf_tensor *out, *host;
         double t0 = now_us();
-        CHECK(fn(ctx, &out));
-        CHECK(mf_tensor_to(out, MF_DEVICE_CPU, &host));
+        BENCH_CHECK(fn(ctx, &out));
+        BENCH_CHECK(mf_tensor_to(out, MF_DEVICE_CPU, &host));
         if (i >= 0)
             t[i] = now_us() - t0;
         mf_tensor_free(out);
@@ -75,13 +69,13 @@ static double overhead_us(int runs)
 {
     mf_tensor *x, *y;
     mf_graph *g;
-    CHECK(mf_tensor_rand(MF_F32, 1, (int64_t[]){1}, 1, -1, 1, MF_DEVICE_MLU(0), &x));
-    CHECK(mf_trace_begin(1, &x));
-    CHECK(mf_relu(x, &y));
-    CHECK(mf_trace_end(1, &y, &g));
+    BENCH_CHECK(mf_tensor_rand(MF_F32, 1, (int64_t[]){1}, 1, -1, 1, MF_DEVICE_MLU(0), &x));
+    BENCH_CHECK(mf_trace_begin(1, &x));
+    BENCH_CHECK(mf_relu(x, &y));
+    BENCH_CHECK(mf_trace_end(1, &y, &g));
     mf_tensor_free(y);
     ctx c = {NULL, NULL, x};
-    CHECK(mf_module_create(g, NULL, &c.module));
+    BENCH_CHECK(mf_module_create(g, NULL, &c.module));
     double t = median_us(fused, &c, runs);
     mf_module_destroy(c.module);
     mf_graph_destroy(g);
@@ -93,22 +87,22 @@ int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 50;
     mnist_net net;
-    CHECK(mnist_init(&net, 1, MF_DEVICE_MLU(0)));
+    BENCH_CHECK(mnist_init(&net, 1, MF_DEVICE_MLU(0)));
     printf("# mnist_net on mlu:0, median of %d runs (result read back included)\n", runs);
     for (int64_t batch = 1; batch <= 8; batch *= 8) {
         ctx c = {&net, NULL, NULL};
-        CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){batch, 1, 28, 28}, 2, 0, 1, MF_DEVICE_MLU(0), &c.x));
+        BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){batch, 1, 28, 28}, 2, 0, 1, MF_DEVICE_MLU(0), &c.x));
         double te = median_us(eager, &c, runs);
         mf_graph *g;
         mf_tensor *y;
-        CHECK(mf_trace_begin(1, &c.x));
-        CHECK(mnist_forward(&net, c.x, &y));
-        CHECK(mf_trace_end(1, &y, &g));
+        BENCH_CHECK(mf_trace_begin(1, &c.x));
+        BENCH_CHECK(mnist_forward(&net, c.x, &y));
+        BENCH_CHECK(mf_trace_end(1, &y, &g));
         mf_tensor_free(y);
         mf_kernel_cache_stats s0, s1;
         mf_kernel_cache_get_stats(&s0);
         double t0 = now_us();
-        CHECK(mf_module_create(g, NULL, &c.module));
+        BENCH_CHECK(mf_module_create(g, NULL, &c.module));
         double compile_ms = (now_us() - t0) / 1e3;
         mf_kernel_cache_get_stats(&s1);
         double tf = median_us(fused, &c, runs);
