@@ -3,7 +3,9 @@
  * output channels; along the row, tiles of V x 16 pixels sit in R*V <16 x float>
  * accumulators, fed by vector loads of the input (masked at the borders) and broadcasts
  * of single weights.  The elementwise epilogue is applied to the accumulators before the
- * one store.  Work items (batch, group, channel block, row) are split between partitions. */
+ * one store.  Work items (batch, group, channel block, row) are split between partitions.
+ * Narrow outputs (where most of a 16-pixel vector would be padding) and strided ones go
+ * to a second engine that vectorizes over output channels instead (see emit_conv_oc). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +94,29 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         LLVMValueRef ops[4] = {ptr, align, mask, zero};
         LLVMTypeRef tys[2] = {e->vt, c->ptr};
         return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
+    }
+    if (g->sw <= 4) { /* a masked load of sw vectors keeping every sw-th lane: no gather */
+        unsigned n = (unsigned)(g->sw * MF_CG_VW);
+        LLVMTypeRef wide = LLVMVectorType(c->f32, n);
+        LLVMValueRef li[4 * MF_CG_VW], keep[4 * MF_CG_VW], idx[MF_CG_VW];
+        for (unsigned l = 0; l < n; l++)
+            li[l] = mf_cg_i64(c, (int64_t)l);
+        LLVMTypeRef iv = LLVMVectorType(c->i64, n);
+        LLVMValueRef at1 = LLVMBuildInsertElement(c->B, LLVMGetPoison(iv), at, LLVMConstInt(c->i32, 0, 0), "");
+        LLVMValueRef ats = LLVMBuildShuffleVector(c->B, at1, LLVMGetPoison(iv), LLVMConstNull(LLVMVectorType(c->i32, n)), "");
+        for (unsigned l = 0; l < n; l++)
+            keep[l] = mf_cg_i64(c, g->w);
+        LLVMValueRef ix = LLVMBuildAdd(c->B, ats, LLVMConstVector(li, n), "");
+        LLVMValueRef in = LLVMBuildICmp(c->B, LLVMIntULT, ix, LLVMConstVector(keep, n), "");
+        for (unsigned l = 0; l < n; l++)
+            keep[l] = LLVMConstInt(c->i1, l % (unsigned)g->sw == 0, 0);
+        LLVMValueRef wm = LLVMBuildAnd(c->B, in, LLVMConstVector(keep, n), "");
+        LLVMValueRef ops[4] = {ptr, align, wm, LLVMConstNull(wide)};
+        LLVMTypeRef tys[2] = {wide, c->ptr};
+        LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, wide, 4, ops);
+        for (int i = 0; i < MF_CG_VW; i++)
+            idx[i] = LLVMConstInt(c->i32, (unsigned long long)(g->sw * i), 0);
+        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, MF_CG_VW), "");
     }
     LLVMValueRef off = lane_consts(c, 0, g->sw);
     LLVMValueRef ptrs = LLVMBuildGEP2(c->B, c->f32, ptr, &off, 1, "");
@@ -273,9 +298,321 @@ static void choose_blocking(conv_emit *e)
     e->R = (int)((coutg + nblocks - 1) / nblocks);
 }
 
+/* ---- the output-channel engine ------------------------------------------------------------
+ * For narrow or strided outputs: accumulators hold 16 output channels of one pixel, fed by
+ * broadcasts of single inputs (so stride and width do not matter) and vector loads of
+ * weights that each work item first packs, transposed 16 x 16 at a time, into a stack
+ * buffer laid out [ic][ky][kx][RO][16] (so partitions share no scratch).  Work items are
+ * (batch, group, block of RO*16 channels, range of rows); one covers its rows in tiles of
+ * P pixels of one row (their columns known at compile time, so padding is skipped
+ * statically).  Input channels come in chunks that fit the packed buffer (L1/L2-sized);
+ * between chunks the sums wait in a stack buffer. */
+
+#define OC_PACK_BYTES (48 * 1024)
+#define OC_PART_BYTES (256 * 1024)
+
+typedef struct oc_plan {
+    int RO, P;          /* 16-channel vectors per block, pixels per tile */
+    int64_t nob, CI, nchunk;
+    int64_t nys; /* row ranges per block (more work items to share out) */
+} oc_plan;
+
+static bool oc_choose(const mf_cg_conv_geom *g, oc_plan *pl)
+{
+    if (g->is_matmul)
+        return false;
+    int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
+    if (coutg < 16 || g->ow > 32 || cing * g->kh * g->kw < 16)
+        return false;
+    if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
+        int64_t padded = (g->ow + 15) / 16 * 16;
+        for (int64_t tw = 32; tw <= 64; tw += 16)
+            if ((g->ow + tw - 1) / tw * tw < padded)
+                padded = (g->ow + tw - 1) / tw * tw;
+        if (g->ow * 4 >= padded * 3)
+            return false;
+    }
+    int64_t ntr = (g->ow + 7) / 8;
+    pl->P = (int)((g->ow + ntr - 1) / ntr);
+    int64_t nvec = (coutg + 15) / 16;
+    int64_t ro = ACC_REGS / pl->P;
+    if (ro > 4)
+        ro = 4;
+    if (ro > nvec)
+        ro = nvec;
+    pl->nob = (nvec + ro - 1) / ro;
+    pl->RO = (int)((nvec + pl->nob - 1) / pl->nob);
+    int64_t per_ic = (int64_t)pl->RO * 16 * g->kh * g->kw * 4;
+    pl->CI = OC_PACK_BYTES / per_ic;
+    if (pl->CI < 1)
+        pl->CI = 1;
+    if (pl->CI > cing)
+        pl->CI = cing;
+    pl->nchunk = (cing + pl->CI - 1) / pl->CI;
+    if (pl->nchunk > 1 && g->oh * g->ow * pl->RO * 16 * 4 > OC_PART_BYTES)
+        return false;
+    int64_t nbatch = 1;
+    for (int d = 0; d < g->nbd; d++)
+        nbatch *= g->bshape[d];
+    int64_t items = nbatch * g->groups * pl->nob;
+    pl->nys = items >= 16 ? 1 : (16 + items - 1) / items;
+    if (pl->nys > g->oh * g->ow / 32) /* each item's packing serves >= 32 pixels */
+        pl->nys = g->oh * g->ow / 32;
+    if (pl->nys < 1)
+        pl->nys = 1;
+    return true;
+}
+
+static LLVMValueRef array_alloca(mf_cg_ctx *c, int64_t nfloats)
+{
+    LLVMValueRef a = entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)nfloats));
+    LLVMSetAlignment(a, 64);
+    return a;
+}
+
+/* In-register transpose of 16 vectors (row j, lane i) -> (row i, lane j). */
+static void transpose16(mf_cg_ctx *c, LLVMValueRef *r)
+{
+    for (int b = 8; b >= 1; b /= 2) {
+        LLVMValueRef m0[MF_CG_VW], m1[MF_CG_VW];
+        for (int l = 0; l < MF_CG_VW; l++) {
+            m0[l] = LLVMConstInt(c->i32, (unsigned long long)((l & b) ? 16 + l - b : l), 0);
+            m1[l] = LLVMConstInt(c->i32, (unsigned long long)((l & b) ? 16 + l : l + b), 0);
+        }
+        LLVMValueRef s0 = LLVMConstVector(m0, MF_CG_VW), s1 = LLVMConstVector(m1, MF_CG_VW);
+        for (int i = 0; i < MF_CG_VW; i++) {
+            if (i & b)
+                continue;
+            LLVMValueRef a = r[i], bb = r[i + b];
+            r[i] = LLVMBuildShuffleVector(c->B, a, bb, s0, "");
+            r[i + b] = LLVMBuildShuffleVector(c->B, a, bb, s1, "");
+        }
+    }
+}
+
+/* Packs rows wrow + j*K (j < 16*RO, rows with ocl0 + j >= coutg read as 0), columns
+ * [0, L), into pk[col][RO][16]. */
+static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t K,
+                    LLVMValueRef ocl0, int64_t coutg, LLVMValueRef L, LLVMValueRef pk)
+{
+    LLVMTypeRef vt = LLVMVectorType(c->f32, MF_CG_VW);
+    LLVMValueRef nkb = LLVMBuildUDiv(c->B, LLVMBuildAdd(c->B, L, mf_cg_i64(c, 15), ""),
+                                     mf_cg_i64(c, 16), "");
+    mf_cg_loop kb;
+    mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), nkb);
+    LLVMValueRef col0 = LLVMBuildMul(c->B, kb.iv, mf_cg_i64(c, 16), "");
+    LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, col0, MF_CG_VW), lane_consts(c, 0, 1), "");
+    LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_splat(c, L, MF_CG_VW), "");
+    LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
+    for (int r = 0; r < pl->RO; r++) {
+        LLVMValueRef rows[MF_CG_VW];
+        for (int j = 0; j < MF_CG_VW; j++) {
+            int64_t jj = (int64_t)r * 16 + j;
+            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT,
+                                            LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, jj), ""),
+                                            mf_cg_i64(c, coutg), "");
+            LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_splat(c, ok, MF_CG_VW), "");
+            LLVMValueRef ptr = mf_cg_gep(c, wrow, LLVMBuildAdd(c->B, mf_cg_i64(c, jj * K), col0, ""));
+            LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), m, zero};
+            LLVMTypeRef tys[2] = {vt, c->ptr};
+            rows[j] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
+        }
+        transpose16(c, rows);
+        for (int i = 0; i < MF_CG_VW; i++) {
+            LLVMValueRef at = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, col0, mf_cg_i64(c, i), ""),
+                                                             mf_cg_i64(c, (int64_t)pl->RO * 16), ""),
+                                           mf_cg_i64(c, (int64_t)r * 16), "");
+            LLVMValueRef st = LLVMBuildStore(c->B, rows[i], mf_cg_gep(c, pk, at));
+            LLVMSetAlignment(st, 64);
+        }
+    }
+    mf_cg_loop_end(c, &kb, 1);
+}
+
+static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_plan *pl,
+                              const mf_value *core, int nepi, const mf_value *const *epi)
+{
+    LLVMTypeRef vt = LLVMVectorType(c->f32, MF_CG_VW);
+    int RO = pl->RO, P = pl->P;
+    int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups, khw = g->kh * g->kw;
+    int64_t K = cing * khw, BW = (int64_t)RO * 16;
+    LLVMValueRef acc[ACC_REGS];
+    for (int k = 0; k < RO * P; k++)
+        acc[k] = entry_alloca(c, vt);
+    int64_t lpad = (pl->CI * khw + 15) / 16 * 16;
+    LLVMValueRef pk = array_alloca(c, lpad * BW);
+    LLVMValueRef part = pl->nchunk > 1 ? array_alloca(c, g->oh * g->ow * BW) : NULL;
+    int64_t nbatch = 1;
+    for (int d = 0; d < g->nbd; d++)
+        nbatch *= g->bshape[d];
+    int64_t total = nbatch * g->groups * pl->nob * pl->nys;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, total, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    int64_t dims[4] = {nbatch, g->groups, pl->nob, pl->nys};
+    LLVMValueRef q[4], bcoord[MF_MAX_RANK];
+    mf_cg_unravel(c, items.iv, 4, dims, q);
+    /* rows [y0, y1) of this item */
+    LLVMValueRef y0 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->oh), ""), mf_cg_i64(c, pl->nys), "");
+    LLVMValueRef y1 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, q[3], mf_cg_i64(c, 1), ""), mf_cg_i64(c, g->oh), ""),
+                                    mf_cg_i64(c, pl->nys), "");
+    mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
+    LLVMValueRef xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, batch_offset(c, g, bcoord, g->bx_stride),
+                                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""));
+    LLVMValueRef ocl0 = LLVMBuildMul(c->B, q[2], mf_cg_i64(c, BW), "");
+    LLVMValueRef oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""), ocl0, "");
+    LLVMValueRef wrow = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, batch_offset(c, g, bcoord, g->bw_stride),
+                                                         LLVMBuildMul(c->B, oc0, mf_cg_i64(c, K), ""), ""));
+    /* bias vectors and lane masks of the block */
+    bool need_mask = coutg % BW != 0;
+    LLVMValueRef bias[4] = {0}, mask[4] = {0};
+    for (int r = 0; r < RO; r++) {
+        LLVMValueRef ocl = LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, (int64_t)r * 16), "");
+        if (need_mask)
+            mask[r] = range_mask(c, ocl, 0, 1, coutg);
+        if (g->bias) {
+            LLVMValueRef bp = mf_cg_gep(c, g->bias, LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * 16), ""));
+            if (mask[r]) {
+                LLVMValueRef ops[4] = {bp, LLVMConstInt(c->i32, 4, 0), mask[r], mf_cg_fconst(c, vt, 0.0)};
+                LLVMTypeRef tys[2] = {vt, c->ptr};
+                bias[r] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
+            } else {
+                bias[r] = LLVMBuildLoad2(c->B, vt, bp, "");
+                LLVMSetAlignment(bias[r], 4);
+            }
+        }
+    }
+    mf_cg_loop ch;
+    mf_cg_loop_begin(c, &ch, mf_cg_i64(c, 0), mf_cg_i64(c, pl->nchunk));
+    LLVMValueRef ic0 = LLVMBuildMul(c->B, ch.iv, mf_cg_i64(c, pl->CI), "");
+    LLVMValueRef rest = LLVMBuildSub(c->B, mf_cg_i64(c, cing), ic0, "");
+    LLVMValueRef cnt = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, rest, mf_cg_i64(c, pl->CI), ""),
+                                       rest, mf_cg_i64(c, pl->CI), "");
+    LLVMValueRef first = LLVMBuildICmp(c->B, LLVMIntEQ, ch.iv, mf_cg_i64(c, 0), "");
+    LLVMValueRef last = LLVMBuildICmp(c->B, LLVMIntEQ, ch.iv, mf_cg_i64(c, pl->nchunk - 1), "");
+    oc_pack(c, pl, mf_cg_gep(c, wrow, LLVMBuildMul(c->B, ic0, mf_cg_i64(c, khw), "")), K, ocl0, coutg,
+            LLVMBuildMul(c->B, cnt, mf_cg_i64(c, khw), ""), pk);
+    LLVMValueRef xc = mf_cg_gep(c, xg, LLVMBuildMul(c->B, ic0, mf_cg_i64(c, g->h * g->w), ""));
+    mf_cg_loop oyl;
+    mf_cg_loop_begin(c, &oyl, y0, y1);
+    LLVMValueRef oy = oyl.iv;
+    LLVMValueRef iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, oy, mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
+    mf_status err = MF_OK;
+    for (int64_t ox0 = 0; ox0 < g->ow && !err; ox0 += P) {
+        int np = (int)(g->ow - ox0 < P ? g->ow - ox0 : P);
+        LLVMValueRef pbase = NULL;
+        if (part)
+            pbase = mf_cg_gep(c, part, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, LLVMBuildMul(c->B, oy, mf_cg_i64(c, g->ow), ""),
+                                                                      mf_cg_i64(c, ox0), ""),
+                                                    mf_cg_i64(c, BW), ""));
+        for (int p = 0; p < np; p++)
+            for (int r = 0; r < RO; r++) {
+                LLVMValueRef init = mf_cg_fconst(c, vt, 0.0);
+                if (part) {
+                    LLVMValueRef pv = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * 16)), "");
+                    LLVMSetAlignment(pv, 64);
+                    init = LLVMBuildSelect(c->B, first, init, pv, "");
+                }
+                LLVMBuildStore(c->B, init, acc[p * RO + r]);
+            }
+        mf_cg_loop icl, ky;
+        mf_cg_loop_begin(c, &icl, mf_cg_i64(c, 0), cnt);
+        LLVMValueRef plane = mf_cg_gep(c, xc, LLVMBuildMul(c->B, icl.iv, mf_cg_i64(c, g->h * g->w), ""));
+        LLVMValueRef wic = mf_cg_gep(c, pk, LLVMBuildMul(c->B, icl.iv, mf_cg_i64(c, khw * BW), ""));
+        mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
+        LLVMValueRef iy = LLVMBuildAdd(c->B, iy0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->dh), ""), "");
+        LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
+        LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
+        LLVMBuildCondBr(c->B, inside, then, next);
+        LLVMPositionBuilderAtEnd(c->B, then);
+        LLVMValueRef row = mf_cg_gep(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""));
+        LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw * BW), ""));
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            LLVMValueRef wv[4];
+            for (int r = 0; r < RO; r++) {
+                wv[r] = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, wky, mf_cg_i64(c, kx * BW + r * 16)), "");
+                LLVMSetAlignment(wv[r], 64);
+            }
+            for (int p = 0; p < np; p++) {
+                int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
+                if (ix < 0 || ix >= g->w)
+                    continue;
+                LLVMValueRef xs = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, row, mf_cg_i64(c, ix)), "");
+                LLVMValueRef xb = mf_cg_splat(c, xs, MF_CG_VW);
+                for (int r = 0; r < RO; r++) {
+                    LLVMValueRef a = acc[p * RO + r];
+                    LLVMValueRef s = LLVMBuildLoad2(c->B, vt, a, "");
+                    LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv[r], xb, s), a);
+                }
+            }
+        }
+        LLVMBuildBr(c->B, next);
+        LLVMPositionBuilderAtEnd(c->B, next);
+        mf_cg_loop_end(c, &ky, 1);
+        mf_cg_loop_end(c, &icl, 1);
+        /* finish: the partial sums, or on the last chunk the epilogue */
+        LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(c->C, c->body, "fin");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+        if (part) {
+            LLVMBasicBlockRef keep = LLVMAppendBasicBlockInContext(c->C, c->body, "keep");
+            LLVMBuildCondBr(c->B, last, fin, keep);
+            LLVMPositionBuilderAtEnd(c->B, keep);
+            for (int p = 0; p < np; p++)
+                for (int r = 0; r < RO; r++) {
+                    LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, vt, acc[p * RO + r], ""),
+                                                     mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * 16)));
+                    LLVMSetAlignment(st, 64);
+                }
+            LLVMBuildBr(c->B, join);
+        } else {
+            LLVMBuildBr(c->B, fin);
+        }
+        LLVMPositionBuilderAtEnd(c->B, fin);
+        const mf_type *ot = &core->type;
+        mf_cg_point *pt = calloc(1, sizeof *pt);
+        if (!pt)
+            return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        pt->nloop = pt->nspace = ot->rank;
+        for (int d = 0; d < ot->rank; d++) {
+            pt->extent[d] = ot->shape[d];
+            pt->stride_of[d] = d;
+        }
+        pt->lane = 1;
+        pt->width = MF_CG_VW;
+        pt->core = core;
+        pt->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
+        for (int d = 0; d < g->nbd; d++)
+            pt->coord[d] = bcoord[d];
+        pt->coord[2] = oy;
+        for (int p = 0; p < np && !err; p++)
+            for (int r = 0; r < RO && !err; r++) {
+                pt->coord[1] = LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * 16), "");
+                pt->coord[3] = mf_cg_i64(c, ox0 + p);
+                pt->mask = mask[r];
+                pt->core_val = LLVMBuildLoad2(c->B, vt, acc[p * RO + r], "");
+                if (bias[r])
+                    pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, bias[r], "");
+                pt->nmemo = 0;
+                err = mf_cg_store_epilogue(c, pt, nepi, epi);
+            }
+        free(pt);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    mf_cg_loop_end(c, &oyl, 1);
+    mf_cg_loop_end(c, &ch, 1);
+    mf_cg_loop_end(c, &items, 1);
+    return err;
+}
+
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
+    oc_plan pl;
+    if (oc_choose(g, &pl))
+        return emit_conv_oc(c, g, &pl, core, nepi, epi);
     conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, MF_CG_VW), MF_OK};
     choose_blocking(&e);
     for (int k = 0; k < e.R * e.V; k++)

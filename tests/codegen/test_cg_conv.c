@@ -43,6 +43,15 @@ static void test_conv_sweep(void **state)
         {1, 8, 10, 10, 12, 3, 3, 1, 1, 1, 4, true},  {1, 3, 23, 23, 5, 7, 7, 2, 3, 1, 1, true},
         {1, 16, 7, 7, 33, 1, 1, 1, 0, 1, 1, true},   {1, 4, 40, 70, 3, 3, 3, 3, 1, 1, 1, true},
         {1, 2, 6, 40, 3, 2, 4, 1, 1, 1, 1, false},   {1, 4, 8, 8, 4, 3, 1, 1, 1, 3, 2, true},
+        /* the output-channel engine: narrow or strided outputs with >= 16 channels */
+        {1, 32, 9, 9, 40, 3, 3, 2, 1, 1, 1, true},   {1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, true},
+        {1, 200, 5, 5, 48, 3, 3, 1, 1, 1, 1, false}, {2, 64, 12, 12, 64, 3, 3, 2, 1, 1, 2, true},
+        {1, 40, 14, 14, 24, 1, 1, 2, 0, 1, 1, true}, {1, 16, 20, 20, 32, 3, 3, 2, 2, 2, 1, true},
+        {1, 3, 30, 30, 16, 7, 7, 2, 3, 1, 1, true},  {1, 24, 56, 56, 17, 3, 3, 2, 1, 1, 1, false},
+        {3, 96, 4, 4, 160, 3, 3, 1, 1, 1, 1, true},  {1, 512, 3, 3, 33, 3, 3, 1, 1, 1, 1, true},
+        /* strided pixel engine (masked strided loads at the borders): depthwise, stride 4 */
+        {1, 16, 33, 70, 16, 3, 3, 2, 1, 1, 16, true}, {1, 3, 19, 45, 5, 5, 5, 4, 2, 1, 1, true},
+        {1, 3, 41, 150, 8, 7, 7, 2, 3, 1, 1, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const conv_case *k = &cases[i];
@@ -89,6 +98,22 @@ static void test_conv_residual(void **state)
     mf_graph_destroy(g);
 }
 
+/* The output-channel engine (stride 2, 7x7 output) with a residual epilogue and the conv
+ * itself as a second output; channels not a multiple of 16. */
+static void test_conv_oc_residual(void **state)
+{
+    conv_case k = {2, 32, 14, 14, 40, 3, 3, 2, 1, 1, 1, true};
+    mf_graph *g = mf_graph_new("ocres");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {2, 32, 14, 14}});
+    mf_value *y = conv(g, &k, x, NULL);
+    mf_value *r = cg_in(g, "r", (mf_type){MF_F32, 4, {2, 40, 7, 7}});
+    mf_value *cb = cg_in(g, "cb", (mf_type){MF_F32, 3, {40, 1, 1}});
+    mf_value *z = CG1(g, MF_OP_RELU, CG2(g, MF_OP_ADD, CG2(g, MF_OP_MUL, y, cb), r));
+    assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){z, y}), MF_OK);
+    cg_check_opts(g, tol);
+    mf_graph_destroy(g);
+}
+
 /* The big layer of the benchmark, once, with a sigmoid epilogue (hardswish-like). */
 static void test_conv_64(void **state)
 {
@@ -121,7 +146,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_sweep),    cmocka_unit_test(test_conv_bn_relu),
-        cmocka_unit_test(test_conv_residual), cmocka_unit_test(test_conv_64),
+        cmocka_unit_test(test_conv_residual), cmocka_unit_test(test_conv_oc_residual),
+        cmocka_unit_test(test_conv_64),
         cmocka_unit_test(test_conv_asm),
     };
     return cmocka_run_group_tests_name("codegen_conv", tests, NULL, NULL);
