@@ -169,4 +169,7 @@ LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i);
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi);
 
+/* An alloca in the body's entry block, built from any insertion point (lower.c). */
+LLVMValueRef mf_cg_entry_alloca(mf_cg_ctx *c, LLVMTypeRef t);
+
 #endif

@@ -238,3 +238,18 @@ mf_status mf_cg_lower(mf_cg_ctx *c)
         return MF_OK; /* the core's result is unused: nothing to compute */
     return lower_core(c, core, nepi, epi);
 }
+
+/* An alloca in the entry block (where mem2reg can promote it), built from anywhere. */
+LLVMValueRef mf_cg_entry_alloca(mf_cg_ctx *c, LLVMTypeRef t)
+{
+    LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->body);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first)
+        LLVMPositionBuilderBefore(c->B, first);
+    else
+        LLVMPositionBuilderAtEnd(c->B, entry);
+    LLVMValueRef a = LLVMBuildAlloca(c->B, t, "acc");
+    LLVMPositionBuilderAtEnd(c->B, cur);
+    return a;
+}

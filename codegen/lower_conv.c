@@ -34,20 +34,6 @@ typedef struct conv_emit {
     mf_status err;
 } conv_emit;
 
-static LLVMValueRef entry_alloca(mf_cg_ctx *c, LLVMTypeRef t)
-{
-    LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->body);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first)
-        LLVMPositionBuilderBefore(c->B, first);
-    else
-        LLVMPositionBuilderAtEnd(c->B, entry);
-    LLVMValueRef a = LLVMBuildAlloca(c->B, t, "acc");
-    LLVMPositionBuilderAtEnd(c->B, cur);
-    return a;
-}
-
 static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
 {
     LLVMValueRef e[MF_CG_VW];
@@ -365,7 +351,7 @@ static bool oc_choose(const mf_cg_conv_geom *g, oc_plan *pl)
 
 static LLVMValueRef array_alloca(mf_cg_ctx *c, int64_t nfloats)
 {
-    LLVMValueRef a = entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)nfloats));
+    LLVMValueRef a = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)nfloats));
     LLVMSetAlignment(a, 64);
     return a;
 }
@@ -438,7 +424,7 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     int64_t K = cing * khw, BW = (int64_t)RO * 16;
     LLVMValueRef acc[ACC_REGS];
     for (int k = 0; k < RO * P; k++)
-        acc[k] = entry_alloca(c, vt);
+        acc[k] = mf_cg_entry_alloca(c, vt);
     int64_t lpad = (pl->CI * khw + 15) / 16 * 16;
     LLVMValueRef pk = array_alloca(c, lpad * BW);
     LLVMValueRef part = pl->nchunk > 1 ? array_alloca(c, g->oh * g->ow * BW) : NULL;
@@ -616,7 +602,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, MF_CG_VW), MF_OK};
     choose_blocking(&e);
     for (int k = 0; k < e.R * e.V; k++)
-        e.acc[k] = entry_alloca(c, e.vt);
+        e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
     int64_t nob = (coutg + e.R - 1) / e.R, rtail = coutg - (nob - 1) * e.R;
     int64_t nbatch = 1;

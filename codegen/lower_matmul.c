@@ -58,20 +58,6 @@ typedef struct lin {
     LLVMTypeRef vt;
 } lin;
 
-static LLVMValueRef lin_alloca(mf_cg_ctx *c, LLVMTypeRef t)
-{
-    LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
-    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->body);
-    LLVMValueRef first = LLVMGetFirstInstruction(entry);
-    if (first)
-        LLVMPositionBuilderBefore(c->B, first);
-    else
-        LLVMPositionBuilderAtEnd(c->B, entry);
-    LLVMValueRef a = LLVMBuildAlloca(c->B, t, "acc");
-    LLVMPositionBuilderAtEnd(c->B, cur);
-    return a;
-}
-
 static LLVMValueRef min_i64(mf_cg_ctx *c, LLVMValueRef a, int64_t b)
 {
     LLVMValueRef vb = mf_cg_i64(c, b);
@@ -199,7 +185,7 @@ mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
     if (L.RJ > L.m)
         L.RJ = (int)L.m;
     for (int a = 0; a < L.RR * L.RJ; a++)
-        L.acc[a] = lin_alloca(c, L.vt);
+        L.acc[a] = mf_cg_entry_alloca(c, L.vt);
     int64_t nr = (L.rows + L.RR - 1) / L.RR, nj = (L.m + L.RJ - 1) / L.RJ;
     mf_cg_point *p = calloc(1, sizeof *p);
     if (!p)
