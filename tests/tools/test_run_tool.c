@@ -115,6 +115,20 @@ static void test_mfir_model(void **state)
     assert_non_null(strstr(out, "1 kernels compiled"));
 }
 
+static void test_malformed_mfir_model(void **state)
+{
+    char path[] = "/tmp/mf-bad-XXXXXX.mfir";
+    int fd = mkstemps(path, 5);
+    FILE *f = fdopen(fd, "w");
+    fputs("graph @g(%x: f32[2,3]) {\n  %0 = relu(%x) : f32[2,3]\n  %1 = conv3d(%0) : f32[2,3]\n  return %1\n}\n", f);
+    fclose(f);
+    int rc = mlufuse(out, sizeof out, "run %s --random", path);
+    remove(path);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, ":3:"));
+    assert_non_null(strstr(out, "unknown op 'conv3d'"));
+}
+
 static void test_usage_errors(void **state)
 {
     assert_int_equal(mlufuse(out, sizeof out, "run --help"), 0);
@@ -143,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_json_keys),
         cmocka_unit_test(test_mismatch_and_outputs),
         cmocka_unit_test(test_mfir_model),
+        cmocka_unit_test(test_malformed_mfir_model),
         cmocka_unit_test(test_usage_errors),
     };
     return cmocka_run_group_tests_name("run_tool", tests, NULL, NULL);
