@@ -342,6 +342,7 @@ static LLVMValueRef unary(mf_cg_ctx *c, const mf_node *n, LLVMValueRef x)
     case MF_OP_NEG: return LLVMBuildFNeg(c->B, x, "");
     case MF_OP_ABS: return mf_cg_intrin(c, "llvm.fabs", t, 1, &x);
     case MF_OP_SQRT: return mf_cg_intrin(c, "llvm.sqrt", t, 1, &x);
+    case MF_OP_CAST: return x; /* only f32 is lowered (check_graph): f32 to f32 */
     default: return NULL;
     }
 }

@@ -59,7 +59,6 @@ mf_status onnx_cv_shape(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_gather(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_unsqueeze(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_squeeze(onnx_importer *im, const Onnx__NodeProto *n);
-mf_status onnx_cv_cast(onnx_importer *im, const Onnx__NodeProto *n);
 
 /* Converts node n, defining its outputs.  MF_ERR_UNSUPPORTED when its op type is unknown. */
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);

@@ -1,7 +1,8 @@
 /* onnx_fold.c — the importer's constant folding: Constant nodes, and the static-shape
- * arithmetic exporters emit (Shape, Gather, Unsqueeze, Squeeze, Cast, ConstantOfShape,
- * integer Add/Sub/Mul/Div), plus any node whose inputs are all small constants, computed
- * at import by its reference kernel so that no shape computation reaches the graph. */
+ * arithmetic exporters emit (Shape, Gather, Unsqueeze, Squeeze, ConstantOfShape, integer
+ * Add/Sub/Mul/Div), plus any node whose inputs are all small constants (Cast of a constant
+ * among them), computed at import by its reference kernel so that no shape computation
+ * reaches the graph. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,27 +198,6 @@ void onnx_set_elem(void *data, mf_dtype dt, int64_t i, double v)
 bool onnx_small_const(const mf_value *v)
 {
     return v && v->is_const && v->data && mf_type_numel(&v->type) <= ONNX_FOLD_CAP;
-}
-
-/* Cast of a small constant, folded (exporters cast their shape and bound constants). */
-mf_status onnx_cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    mf_value *x;
-    mf_dtype to;
-    mf_status s = onnx_inputs(im, n, 1, &x);
-    if (s)
-        return s;
-    if (!onnx_small_const(x))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only casts of small constants are supported");
-    if (!onnx_dtype((int32_t)onnx_attr_int(n, "to", 0), &to))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "cast to ONNX type %lld",
-                               (long long)onnx_attr_int(n, "to", 0));
-    unsigned char out[ONNX_FOLD_CAP * 8];
-    for (int64_t i = 0; i < mf_type_numel(&x->type); i++)
-        onnx_set_elem(out, to, i, onnx_get_elem(x->data->data, x->type.dtype, i));
-    mf_type t = x->type;
-    t.dtype = to;
-    return onnx_define_const(im, n, &t, out);
 }
 
 mf_status onnx_cv_constant_of_shape(onnx_importer *im, const Onnx__NodeProto *n)

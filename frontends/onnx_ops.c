@@ -75,6 +75,40 @@ static mf_status cv_identity(onnx_importer *im, const Onnx__NodeProto *n)
     return s;
 }
 
+/* Cast: `to` is an ONNX TensorProto data type; the ones with an mlufuse dtype map onto
+ * cast (a cast to the input's own dtype is removed; a constant input folds in emit). */
+static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    const Onnx__AttributeProto *ap = onnx_attr(n, "to");
+    if (!ap || !ap->has_i)
+        return onnx_node_error(n, MF_ERR_PARSE, "the required attribute 'to' is missing");
+    mf_dtype to;
+    bool in_range = ap->i >= INT32_MIN && ap->i <= INT32_MAX;
+    if (!in_range || !onnx_dtype((int32_t)ap->i, &to)) {
+        const ProtobufCEnumValue *ev =
+            in_range ? protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor,
+                                                            (int)ap->i)
+                     : NULL;
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, "
+                               "INT8, INT32, INT64 and BOOL are)",
+                               (long long)ap->i, ev ? ev->name : "unknown");
+    }
+    if (to == x->type.dtype) {
+        if (n->n_output < 1)
+            return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
+        return onnx_define(im, n->output[0], x);
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CAST, a);
+    mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);
+    return emit(im, n, MF_OP_CAST, 1, &x, a);
+}
+
 static mf_status cv_leaky_relu(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *x;
@@ -628,7 +662,7 @@ static const struct {
     {"ReduceMean", cv_reduce_mean}, {"ReduceSum", cv_reduce_sum},
     {"Dropout", cv_identity}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
     {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
-    {"Squeeze", onnx_cv_squeeze}, {"Cast", onnx_cv_cast}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
+    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
     {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
 };
 

@@ -144,6 +144,14 @@ mf_status mf_neg(const mf_tensor *x, mf_tensor **out) { return unary(MF_OP_NEG, 
 mf_status mf_abs(const mf_tensor *x, mf_tensor **out) { return unary(MF_OP_ABS, x, out); }
 mf_status mf_sqrt(const mf_tensor *x, mf_tensor **out) { return unary(MF_OP_SQRT, x, out); }
 
+mf_status mf_cast(const mf_tensor *x, mf_dtype to, mf_tensor **out)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CAST, a);
+    mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);
+    return call(MF_OP_CAST, a, 1, &x, out);
+}
+
 mf_status mf_clamp(const mf_tensor *x, double lo, double hi, mf_tensor **out)
 {
     mf_op op = MF_OP_CLAMP;

@@ -268,6 +268,11 @@ int mf_graph_num_nodes(const mf_graph *g)
     return g ? g->nnodes : 0;
 }
 
+int mf_graph_node_subgraph(const mf_graph *g, int i)
+{
+    return g && i >= 0 && i < g->nnodes ? g->nodes[i]->subgraph : -1;
+}
+
 int mf_graph_num_inputs(const mf_graph *g)
 {
     return g ? g->ninputs : 0;

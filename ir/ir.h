@@ -116,6 +116,22 @@ mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in
 mf_status mf_op_slice_dims(mf_op op, const mf_attr *attrs, const mf_type *in, int64_t *start,
                            int64_t *step, int64_t *count);
 
+/* ---- text (ir/strbuf.c) ---------------------------------------------------------------- */
+
+/* A growable string; zero-initialize.  p is NUL-terminated once anything was written. */
+typedef struct mf_strbuf {
+    char *p;
+    size_t n, cap;
+    bool oom; /* sticky: later writes do nothing */
+} mf_strbuf;
+
+void mf_sb_put(mf_strbuf *b, const char *s, size_t len);
+void mf_sb_str(mf_strbuf *b, const char *s);
+void mf_sb_printf(mf_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text (malloc'd; "" when nothing was written), or NULL after out of memory; b is
+ * reset either way. */
+char *mf_sb_take(mf_strbuf *b);
+
 /* ---- buffers (ir/buffer.c) ------------------------------------------------------------ */
 
 /* Refcounted bytes: tensor storage and constant data.  free_fn releases data. */
@@ -191,6 +207,10 @@ int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
 /* A copy of g (constants share their buffers), re-inferring every type from input_types
  * (NULL: g's own input types) — how a module specializes a graph for new input shapes. */
 mf_status mf_graph_clone(const mf_graph *g, const mf_type *input_types, mf_graph **out);
+
+/* The name the printer gives each value, by value id, without the `%` ("x", "3"), so
+ * reports can name values as a printed graph does.  One malloc'd block: free(*names). */
+mf_status mf_graph_value_names(const mf_graph *g, char ***names);
 
 /* ---- the .mfir text form: tokens and a name table (ir/lex.c) -------------------------
  * Used by the parser (ir/parse.c) and the printer (ir/print.c); docs/mfir.md is the

@@ -277,6 +277,23 @@ static mf_status infer_unary(const infer_ctx *c)
     return s;
 }
 
+/* Any dtype to the dtype `to` (an mf_dtype value), same shape. */
+static mf_status infer_cast(const infer_ctx *c)
+{
+    int64_t to = A(c, "to")->i;
+    if (to < 0 || to >= MF_DTYPE_COUNT) {
+        char names[128];
+        size_t n = 0;
+        for (int d = 0; d < MF_DTYPE_COUNT && n < sizeof names; d++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%d %s", d ? ", " : "", d,
+                                  mf_dtype_name((mf_dtype)d));
+        return fail(c, MF_ERR_INVALID, "to = %lld is not a dtype (%s)", (long long)to, names);
+    }
+    *c->out = c->in[0];
+    c->out->dtype = (mf_dtype)to;
+    return MF_OK;
+}
+
 /* The operands and geometry attributes conv2d and conv_transpose2d share. */
 static mf_status need_conv_geometry(const infer_ctx *c)
 {
@@ -762,6 +779,7 @@ static const infer_fn infer_table[MF_OP_COUNT] = {
     [MF_OP_NEG] = infer_unary,
     [MF_OP_ABS] = infer_unary,
     [MF_OP_SQRT] = infer_unary,
+    [MF_OP_CAST] = infer_cast,
     [MF_OP_BATCH_NORM] = infer_batch_norm,
     [MF_OP_DROPOUT] = infer_identity,
     [MF_OP_MAX_POOL2D] = infer_pool,

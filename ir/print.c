@@ -11,52 +11,6 @@
 
 #define ELIDE_ABOVE 16
 
-/* ---- a growable string ------------------------------------------------------------------ */
-
-typedef struct strbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} strbuf;
-
-static void sb_put(strbuf *b, const char *s, size_t len)
-{
-    if (b->oom)
-        return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->n + len + 1 > cap)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
-
-static void sb_str(strbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(strbuf *b, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n >= 0)
-        sb_put(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 /* ---- numbers ------------------------------------------------------------------------------ */
 
 static bool special_float(double v, char *buf)
@@ -108,7 +62,7 @@ static void format_float(float f, bool half, char *buf, size_t cap)
     }
 }
 
-static void print_elem(strbuf *b, mf_dtype dt, const unsigned char *p)
+static void print_elem(mf_strbuf *b, mf_dtype dt, const unsigned char *p)
 {
     char buf[64];
     float f;
@@ -139,7 +93,7 @@ static void print_elem(strbuf *b, mf_dtype dt, const unsigned char *p)
         snprintf(buf, sizeof buf, "%d", p[0] ? 1 : 0);
         break;
     }
-    sb_str(b, buf);
+    mf_sb_str(b, buf);
 }
 
 /* ---- names -------------------------------------------------------------------------------- */
@@ -148,7 +102,7 @@ static void print_elem(strbuf *b, mf_dtype dt, const unsigned char *p)
  * taken by an earlier value, else a number not used as a name anywhere in the graph. */
 typedef struct printer {
     const mf_graph *g;
-    strbuf out;
+    mf_strbuf out;
     const char **names; /* by value id; NULL: print num[id] */
     int *nums;
     mf_ir_names taken;
@@ -233,40 +187,40 @@ fail:
 static void print_name(printer *pr, const mf_value *v)
 {
     if (pr->names[v->id])
-        sb_printf(&pr->out, "%%%s", pr->names[v->id]);
+        mf_sb_printf(&pr->out, "%%%s", pr->names[v->id]);
     else
-        sb_printf(&pr->out, "%%%d", pr->nums[v->id]);
+        mf_sb_printf(&pr->out, "%%%d", pr->nums[v->id]);
 }
 
 /* ---- statements ----------------------------------------------------------------------------- */
 
-static void print_type(strbuf *b, const mf_type *t)
+static void print_type(mf_strbuf *b, const mf_type *t)
 {
     char buf[256];
-    sb_str(b, mf_type_str(t, buf, sizeof buf));
+    mf_sb_str(b, mf_type_str(t, buf, sizeof buf));
 }
 
 static void print_const(printer *pr, const mf_value *v, bool elide)
 {
-    strbuf *b = &pr->out;
-    sb_str(b, "  ");
+    mf_strbuf *b = &pr->out;
+    mf_sb_str(b, "  ");
     print_name(pr, v);
-    sb_str(b, " = const ");
+    mf_sb_str(b, " = const ");
     print_type(b, &v->type);
     int64_t numel = mf_type_numel(&v->type);
     if (!v->data || !v->data->data || v->data->nbytes < mf_type_nbytes(&v->type) ||
         (elide && numel > ELIDE_ABOVE)) {
-        sb_str(b, " opaque\n");
+        mf_sb_str(b, " opaque\n");
         return;
     }
-    sb_str(b, " dense<");
+    mf_sb_str(b, " dense<");
     size_t esize = mf_dtype_size(v->type.dtype);
     for (int64_t i = 0; i < numel && !b->oom; i++) {
         if (i)
-            sb_str(b, ", ");
+            mf_sb_str(b, ", ");
         print_elem(b, v->type.dtype, (const unsigned char *)v->data->data + (size_t)i * esize);
     }
-    sb_str(b, ">\n");
+    mf_sb_str(b, ">\n");
 }
 
 static bool attr_is_default(const mf_attr *a, const mf_attr_spec *spec)
@@ -281,80 +235,80 @@ static bool attr_is_default(const mf_attr *a, const mf_attr_spec *spec)
     return a->n == d->n && !memcmp(a->ints, d->ints, sizeof a->ints[0] * (size_t)a->n);
 }
 
-static void print_attr_value(strbuf *b, const mf_attr *a)
+static void print_attr_value(mf_strbuf *b, const mf_attr *a)
 {
     char buf[64];
     if (a->type == MF_ATTR_INT) {
-        sb_printf(b, "%lld", (long long)a->i);
+        mf_sb_printf(b, "%lld", (long long)a->i);
     } else if (a->type == MF_ATTR_FLOAT) {
         format_double(a->f, buf, sizeof buf);
-        sb_str(b, buf);
+        mf_sb_str(b, buf);
     } else {
-        sb_str(b, "[");
+        mf_sb_str(b, "[");
         for (int i = 0; i < a->n && i < MF_MAX_RANK; i++)
-            sb_printf(b, i ? ",%lld" : "%lld", (long long)a->ints[i]);
-        sb_str(b, "]");
+            mf_sb_printf(b, i ? ",%lld" : "%lld", (long long)a->ints[i]);
+        mf_sb_str(b, "]");
     }
 }
 
-static void print_attrs(strbuf *b, const mf_node *n)
+static void print_attrs(mf_strbuf *b, const mf_node *n)
 {
     const mf_op_info *info = mf_op_get(n->op);
     int printed = 0;
     for (int i = 0; i < info->nattrs; i++) {
         if (attr_is_default(&n->attrs[i], &info->attrs[i]))
             continue;
-        sb_printf(b, "%s%s=", printed++ ? ", " : " {", info->attrs[i].name);
+        mf_sb_printf(b, "%s%s=", printed++ ? ", " : " {", info->attrs[i].name);
         print_attr_value(b, &n->attrs[i]);
     }
     if (printed)
-        sb_str(b, "}");
+        mf_sb_str(b, "}");
 }
 
 static mf_status print_node(printer *pr, const mf_node *n)
 {
-    strbuf *b = &pr->out;
+    mf_strbuf *b = &pr->out;
     const mf_op_info *info = mf_op_get(n->op);
     if (!info)
         return mf_error(MF_ERR_INVALID, "print: node %d has unknown op %d", n->id, (int)n->op);
-    sb_str(b, "  ");
+    mf_sb_str(b, "  ");
     print_name(pr, n->outputs[0]);
-    sb_printf(b, " = %s(", info->name);
+    mf_sb_printf(b, " = %s(", info->name);
     for (int i = 0; i < n->ninputs; i++) {
         if (!in_graph(pr->g, n->inputs[i]))
             return mf_error(MF_ERR_INVALID, "print: node %d (%s): input %d is not a value of the graph",
                             n->id, info->name, i);
         if (i)
-            sb_str(b, ", ");
+            mf_sb_str(b, ", ");
         print_name(pr, n->inputs[i]);
     }
-    sb_str(b, ")");
+    mf_sb_str(b, ")");
     print_attrs(b, n);
-    sb_str(b, " : ");
+    mf_sb_str(b, " : ");
     print_type(b, &n->outputs[0]->type);
     if (n->subgraph >= 0)
-        sb_printf(b, " @sg%d", n->subgraph);
-    sb_str(b, "\n");
+        mf_sb_printf(b, " @sg%d", n->subgraph);
+    mf_sb_str(b, "\n");
     return MF_OK;
 }
 
 /* "@name(": the graph's name with characters outside [A-Za-z0-9_.] as '_'. */
 static void print_header(printer *pr)
 {
-    strbuf *b = &pr->out;
+    mf_strbuf *b = &pr->out;
     const char *name = pr->g->name && *pr->g->name ? pr->g->name : "main";
-    sb_str(b, "graph @");
+    mf_sb_str(b, "graph @");
     for (const char *c = name; *c; c++)
-        sb_put(b, mf_ir_name_valid(c, 1) ? c : "_", 1);
-    sb_str(b, "(");
+        mf_sb_put(b, mf_ir_name_valid(c, 1) ? c : "_", 1);
+    mf_sb_str(b, "(");
     for (int i = 0; i < pr->g->ninputs; i++) {
         if (i)
-            sb_str(b, ", ");
+            mf_sb_str(b, ", ");
         print_name(pr, pr->g->inputs[i]);
-        sb_str(b, ": ");
+        mf_sb_str(b, ": ");
         print_type(b, &pr->g->inputs[i]->type);
     }
-    sb_str(b, ") {\n");
+    mf_sb_str(b, ") {\n");
 }
 
 static mf_status print_graph(printer *pr, bool elide)
@@ -369,15 +323,15 @@ static mf_status print_graph(printer *pr, bool elide)
         if (s)
             return s;
     }
-    sb_str(&pr->out, "  return ");
+    mf_sb_str(&pr->out, "  return ");
     for (int i = 0; i < g->noutputs; i++) {
         if (!in_graph(g, g->outputs[i]))
             return mf_error(MF_ERR_INVALID, "print: graph output %d is not a value of the graph", i);
         if (i)
-            sb_str(&pr->out, ", ");
+            mf_sb_str(&pr->out, ", ");
         print_name(pr, g->outputs[i]);
     }
-    sb_str(&pr->out, "\n}\n");
+    mf_sb_str(&pr->out, "\n}\n");
     return pr->out.oom ? mf_error(MF_ERR_NOMEM, "print: out of memory") : MF_OK;
 }
 
@@ -396,6 +350,35 @@ mf_status mf_graph_print(const mf_graph *g, int elide_constants, char **text)
         *text = pr.out.p;
     else
         free(pr.out.p);
+    free(pr.names);
+    free(pr.nums);
+    mf_ir_names_free(&pr.taken);
+    return s;
+}
+
+mf_status mf_graph_value_names(const mf_graph *g, char ***names)
+{
+    *names = NULL;
+    printer pr = {.g = g};
+    mf_status s = assign_names(&pr);
+    size_t bytes = sizeof(char *) * ((size_t)g->nvalues + 1);
+    for (int i = 0; !s && i < g->nvalues; i++)
+        bytes += (pr.names[i] ? strlen(pr.names[i]) : 12) + 1;
+    char **out = s ? NULL : malloc(bytes);
+    if (!s && !out)
+        s = mf_error(MF_ERR_NOMEM, "print: out of memory");
+    if (out) { /* the pointers, then the strings, in one block */
+        char *p = (char *)(out + g->nvalues + 1);
+        for (int i = 0; i < g->nvalues; i++) {
+            out[i] = p;
+            if (pr.names[i])
+                p += sprintf(p, "%s", pr.names[i]) + 1;
+            else
+                p += sprintf(p, "%d", pr.nums[i]) + 1;
+        }
+        out[g->nvalues] = NULL;
+        *names = out;
+    }
     free(pr.names);
     free(pr.nums);
     mf_ir_names_free(&pr.taken);

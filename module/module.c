@@ -37,22 +37,17 @@ mf_module_options mf_module_default_options(void)
                                .fusion = -1};
 }
 
-static bool fusion_enabled(const mf_module_options *opt)
+/* The default pipeline (optimize.c); with DEBUG=1 it verifies after every pass and names
+ * a pass that broke the graph. */
+static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
 {
-    if (opt->fusion >= 0)
-        return opt->fusion != 0;
-    const char *e = getenv("DISABLE_MLU_FUSION");
-    return !(e && *e && strcmp(e, "0"));
-}
-
-/* With DEBUG=1 the verifier runs after every pass and names the pass that broke the graph. */
-static mf_status check_after(const char *pass, const mf_graph *g)
-{
-    const char *debug = getenv("DEBUG");
-    if (!debug || !*debug || !strcmp(debug, "0"))
-        return MF_OK;
-    mf_status s = mf_graph_verify(g);
-    return s ? mf_error_context(MF_ERR_INTERNAL, "DEBUG: the graph is invalid after pass %s", pass) : MF_OK;
+    mf_opt_options o = mf_opt_default_options();
+    mf_opt_result *r = NULL;
+    o.fusion = m->opt.fusion;
+    mf_status s = mf_graph_optimize(g, &o, &r);
+    *nsub = mf_opt_result_summary(r).subgraphs;
+    mf_opt_result_free(r);
+    return s;
 }
 
 static void free_segments(mf_segment *segs, int n)
@@ -110,13 +105,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     specialization *sp = calloc(1, sizeof *sp);
     mf_status s = sp ? mf_graph_clone(m->graph, types, &g) : mf_error(MF_ERR_NOMEM, "module: out of memory");
     if (!s)
-        s = mf_pass_dce(g, NULL);
-    if (!s)
-        s = check_after("dce", g);
-    if (!s)
-        s = mf_pass_segment(g, fusion_enabled(&m->opt), &nsub);
-    if (!s)
-        s = check_after("segment", g);
+        s = optimize(m, g, &nsub);
     if (!s) {
         segs = calloc((size_t)nsub + 1, sizeof *segs);
         kernels = calloc((size_t)nsub + 1, sizeof *kernels);

@@ -5,6 +5,7 @@
 #define MF_MODULE_H
 
 #include "cache/cache.h"
+#include "passes/passes.h"
 #include "runtime/plan.h"
 
 /* One MLU subgraph of a segmented graph, as a standalone graph for codegen (inputs:
@@ -38,5 +39,10 @@ mf_status mf_mod_verify_step(const mf_plan *p, int step, void *const *args, void
 mf_status mf_mod_build_plan(const mf_graph *g, mf_segment *segs, int nsegs,
                             const mf_rt_kernel_fn *kernels, const size_t *scratch, mf_device dev,
                             int core_number, mf_plan **out);
+
+/* Constant folding's evaluator (ref_eval.c): one op on host data by its reference kernel
+ * (an mf_pass_eval_fn; ctx unused). */
+mf_status mf_mod_ref_eval(mf_op op, const mf_attr *attrs, int nin, const void *const *in,
+                          const mf_type *in_types, void *out, const mf_type *out_type, void *ctx);
 
 #endif

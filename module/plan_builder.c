@@ -300,39 +300,31 @@ out:
 
 /* ---- memory ---------------------------------------------------------------------------------- */
 
-/* First fit over live ranges, per arena: a slot may reuse bytes whose slot died before
- * the step that defines it.  Offsets are 64-byte aligned. */
-static void plan_arena(builder *b, mf_slot_kind kind, size_t *total)
+/* First fit over live ranges, per arena (passes/memplan.c): a slot may reuse bytes whose
+ * slot died before the step that defines it.  Offsets are 64-byte aligned. */
+static mf_status plan_arena(builder *b, mf_slot_kind kind, size_t *total)
 {
     mf_plan *p = b->p;
     int n = 0;
     int *placed = malloc(sizeof *placed * (size_t)(p->nslots + 1));
+    mf_live_range *r = calloc((size_t)p->nslots + 1, sizeof *r);
+    size_t *off = malloc(sizeof *off * (size_t)(p->nslots + 1));
     *total = 0;
-    if (!placed)
-        return;
-    for (int i = 0; i < p->nslots; i++) {
-        if (p->slots[i].kind != kind)
-            continue;
-        size_t size = (mf_type_nbytes(&p->slots[i].type) + 63) / 64 * 64, off = 0;
-        for (bool moved = true; moved;) { /* lowest offset clear of every overlapping live slot */
-            moved = false;
-            for (int k = 0; k < n; k++) {
-                const mf_plan_slot *o = &p->slots[placed[k]];
-                size_t osize = (mf_type_nbytes(&o->type) + 63) / 64 * 64;
-                bool live_together = b->def_step[placed[k]] <= b->last_use[i] &&
-                                     b->def_step[i] <= b->last_use[placed[k]];
-                if (live_together && off < o->offset + osize && o->offset < off + size) {
-                    off = o->offset + osize;
-                    moved = true;
-                }
+    if (placed && r && off) {
+        for (int i = 0; i < p->nslots; i++)
+            if (p->slots[i].kind == kind) {
+                r[n] = (mf_live_range){b->def_step[i], b->last_use[i], mf_type_nbytes(&p->slots[i].type)};
+                placed[n++] = i;
             }
-        }
-        p->slots[i].offset = off;
-        if (off + size > *total)
-            *total = off + size;
-        placed[n++] = i;
+        *total = mf_first_fit(n, r, off);
+        for (int k = 0; k < n; k++)
+            p->slots[placed[k]].offset = off[k];
     }
+    bool ok = placed && r && off;
     free(placed);
+    free(r);
+    free(off);
+    return ok ? MF_OK : mf_error(MF_ERR_NOMEM, "plan: out of memory");
 }
 
 /* Module outputs that no step wrote in place (inputs, constants, host results, repeats)
@@ -395,10 +387,10 @@ static mf_status build(builder *b)
         s = order[i] < b->nsegs ? emit_segment(b, order[i]) : emit_cpu_op(b, g->nodes[order[i] - b->nsegs]);
     if (!s)
         s = finish_outputs(b);
-    if (!s) {
-        plan_arena(b, MF_SLOT_DEVICE, &p->device_bytes);
-        plan_arena(b, MF_SLOT_HOST, &p->host_bytes);
-    }
+    if (!s)
+        s = plan_arena(b, MF_SLOT_DEVICE, &p->device_bytes);
+    if (!s)
+        s = plan_arena(b, MF_SLOT_HOST, &p->host_bytes);
 out:
     free(seg_of_id);
     free(order);

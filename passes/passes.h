@@ -1,16 +1,151 @@
-/* passes.h — graph passes over the IR (passes/ depends on ir/ only): one file a pass, one
- * entry point `mf_status mf_pass_NAME(mf_graph *g, ...)`. */
+/* passes.h — graph passes over the IR (passes/ depends on ir/ only): one file a pass, each
+ * with one entry point `mf_status mf_pass_NAME(mf_graph *g, mf_pass_ctx *ctx, int *changes)`,
+ * and the pass manager (pass_manager.c) that runs them by name in an ordered pipeline. */
 #ifndef MF_PASSES_H
 #define MF_PASSES_H
 
 #include "ir/ir.h"
 
-/* Marks MLU subgraphs on g (node->subgraph, numbered 0..*nsubgraphs-1; -1 for ops that
- * run on the CPU).  fuse false: every MLU op is its own subgraph (DISABLE_MLU_FUSION). */
-mf_status mf_pass_segment(mf_graph *g, bool fuse, int *nsubgraphs);
+/* ---- what passes share: settings in, findings out -------------------------------------- */
 
-/* Removes nodes whose results are never used and bypasses dropout; *removed (may be
- * NULL) counts the nodes removed. */
-mf_status mf_pass_dce(mf_graph *g, int *removed);
+/* Evaluates one op on host data, with the contract of a reference kernel (contiguous
+ * row-major inputs and output; types already inferred).  Constant folding needs it; the
+ * layer that links the reference kernels provides it (passes/ cannot depend on runtime/). */
+typedef mf_status (*mf_pass_eval_fn)(mf_op op, const mf_attr *attrs, int nin,
+                                     const void *const *in, const mf_type *in_types, void *out,
+                                     const mf_type *out_type, void *ctx);
+
+/* Why an edge between two subgraphs (or a subgraph and a CPU op) was not fused. */
+typedef enum mf_fuse_block {
+    MF_BLOCK_CPU_OP,          /* an end of the edge has no device code: it runs on the CPU */
+    MF_BLOCK_DTYPE,           /* a dtype change, or a dtype MLU code does not take (f32 only) */
+    MF_BLOCK_DISABLED,        /* DISABLE_MLU_FUSION=1: every MLU op is its own subgraph */
+    MF_BLOCK_SECOND_ANCHOR,   /* the consumer is an anchor and the producer's subgraph has one */
+    MF_BLOCK_ANCHOR_PROLOGUE, /* the consumer is an anchor: anchors take no prologue */
+    MF_BLOCK_AFTER_REDUCTION, /* a reduction or view after a subgraph that ends in a reduction */
+    MF_BLOCK_AFTER_ANCHOR,    /* a reduction or view after an anchor (it would re-index it) */
+    MF_BLOCK_LARGER,          /* an epilogue bigger than the core's output (broadcast grows) */
+    MF_BLOCK_CONVEXITY,       /* joining would let a path leave the subgraph and come back */
+    MF_BLOCK_OTHER_PRODUCER,  /* the consumer joined the subgraph of another of its producers */
+    MF_BLOCK_COUNT
+} mf_fuse_block;
+
+const char *mf_fuse_block_name(mf_fuse_block b); /* "second anchor", ... */
+
+/* One unfused edge: value `value`, made by `from`, used by `to` (nodes of the graph). */
+typedef struct mf_fuse_edge {
+    const mf_node *from, *to;
+    const mf_value *value;
+    mf_fuse_block why;
+    const mf_node *via;   /* MF_BLOCK_CONVEXITY: the outside node the path goes through */
+    const mf_node *other; /* MF_BLOCK_OTHER_PRODUCER, _SECOND_ANCHOR, _AFTER_*: the node
+                           * that decided it (the producer joined, the core) */
+} mf_fuse_edge;
+
+typedef struct mf_pass_ctx {
+    /* settings */
+    bool fuse;               /* false: DISABLE_MLU_FUSION */
+    size_t fold_limit;       /* constant folding: largest result, bytes */
+    mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
+    void *eval_ctx;
+    /* findings of segment and plan, for reports; the pass manager clears segmented and
+     * planned when a later pass changes the graph (the findings no longer hold) */
+    bool segmented, planned;
+    int nsubgraphs, cpu_ops;
+    mf_fuse_edge *edges; /* unfused edges, in node order (owned: mf_pass_ctx_release) */
+    int nedges, edges_cap;
+    size_t peak_bytes;  /* planned activation memory with buffer reuse */
+    size_t naive_bytes; /* one buffer per materialized value */
+    int nbuffers;       /* materialized values */
+} mf_pass_ctx;
+
+/* Settings from the environment: fuse unless DISABLE_MLU_FUSION is set (and not "0"),
+ * fold_limit 1 MiB, no evaluator. */
+mf_pass_ctx mf_pass_ctx_default(void);
+void mf_pass_ctx_release(mf_pass_ctx *ctx);
+
+/* ---- the passes (one file each) ------------------------------------------------------- */
+
+/* dce.c: removes nodes whose results are never used, bypasses inference identities
+ * (dropout) and reshapes/flattens to the same shape. */
+mf_status mf_pass_dce(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* cse.c: a node with the same op, inputs and attributes as an earlier one is replaced by
+ * it; constants with equal type and bytes are merged. */
+mf_status mf_pass_cse(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* fold.c: a node whose inputs are all constants with data, and whose result is at most
+ * ctx->fold_limit bytes, is computed by ctx->eval and becomes a constant. */
+mf_status mf_pass_fold(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* conv_bn.c: batch_norm of a conv2d or linear output (used by nothing else) with constant
+ * weights is folded into the anchor's weight and bias. */
+mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
+ * reshape/flatten chains. */
+mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* segment.c: fusion into MLU subgraphs (DESIGN.md's rules, always convex) and
+ * segmentation: node->subgraph 0..n-1, -1 for ops that run on the CPU; records every
+ * unfused edge with its reason in ctx->edges. */
+mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* memplan.c: liveness-based buffer reuse over the values a segmented graph materializes;
+ * fills ctx->peak_bytes, naive_bytes and nbuffers.  Changes nothing. */
+mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+
+/* explain.c: one line per unfused edge, values named as the printer names them:
+ * "%3 (conv2d, sg0) -> %4 (conv2d, sg1): second anchor: sg0 already has conv2d %3".
+ * *text is malloc'd ("" when there is nothing to explain). */
+mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **text);
+/* One edge's line, without indent (names: mf_graph_value_names); malloc'd, NULL if out
+ * of memory. */
+char *mf_fuse_edge_text(char **names, const mf_fuse_edge *e);
+
+/* ---- memory planning helpers shared with the module's plan builder (memplan.c) -------- */
+
+/* A buffer live from step `def` to step `last` (inclusive) of `size` bytes. */
+typedef struct mf_live_range {
+    int def, last;
+    size_t size;
+} mf_live_range;
+
+/* First fit in order: offsets[i] is the lowest 64-aligned offset clear of every earlier
+ * range live at the same time; returns the arena size (the peak). */
+size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets);
+
+/* ---- the pass manager (pass_manager.c) --------------------------------------------------- */
+
+typedef mf_status (*mf_pass_fn)(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+
+typedef struct mf_pass_info {
+    const char *name;    /* as named in pipelines: "dce", "conv-bn", ... */
+    const char *summary; /* one line for --help */
+    mf_pass_fn run;
+} mf_pass_info;
+
+#define MF_DEFAULT_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce,segment,plan"
+
+/* Every pass, in the default pipeline's order. */
+const mf_pass_info *mf_pass_list(int *n);
+const mf_pass_info *mf_pass_find(const char *name, size_t len); /* NULL: unknown */
+
+/* What one pass of a pipeline did. */
+typedef struct mf_pass_stat {
+    const char *name;
+    int nodes_before, nodes_after;
+    int changes;
+    double ms;
+} mf_pass_stat;
+
+/* Called after each pass (for --print-after). */
+typedef void (*mf_pass_hook)(const char *pass, const mf_graph *g, void *ctx);
+
+/* Runs the comma-separated passes (NULL: MF_DEFAULT_PIPELINE) on g.  With DEBUG=1 (or
+ * verify true) the verifier runs after every pass, and a failure names the pass.  An
+ * unknown name fails before anything runs (MF_ERR_INVALID, listing the known ones).
+ * *stats (may be NULL) receives one entry per pass run (free()). */
+mf_status mf_pipeline_run(mf_graph *g, const char *passes, mf_pass_ctx *ctx, bool verify,
+                          mf_pass_hook after, void *hook_ctx, mf_pass_stat **stats, int *nstats);
+
+/* The same over passes given directly (tests run deliberately broken passes through it). */
+mf_status mf_pipeline_run_list(mf_graph *g, const mf_pass_info *const *list, int n, mf_pass_ctx *ctx,
+                               bool verify, mf_pass_hook after, void *hook_ctx, mf_pass_stat **stats,
+                               int *nstats);
 
 #endif

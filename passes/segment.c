@@ -4,15 +4,18 @@
  * reduction joins a purely elementwise producer subgraph (its prologue); conv, matmul and
  * linear start a subgraph (one anchor each, no prologue).  A join that would let a path
  * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
- * device code run on the CPU (subgraph -1).  Without fusion every MLU op is alone. */
+ * device code (for their op or their dtypes) run on the CPU (subgraph -1).  Without
+ * fusion every MLU op is alone.  Every refusal is recorded, so `mlufuse opt --explain`
+ * can say why two subgraphs were not fused. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "passes.h"
 
 typedef struct seg_info {
-    bool has_core;     /* an anchor or a reduction */
-    int64_t core_numel; /* elements of the core's output: epilogues may not be larger */
+    const mf_node *core; /* the anchor or reduction, or NULL (elementwise only) */
+    int64_t core_numel;  /* elements of the core's output: epilogues may not be larger */
+    bool views_only;     /* reshapes/flattens only: an anchor may take them as its prologue */
 } seg_info;
 
 typedef struct segmenter {
@@ -21,23 +24,40 @@ typedef struct segmenter {
     int nsegs;
     int *mark; /* per node: visit stamp for reachability */
     int stamp;
-    int *moved; /* scratch for merge_siblings */
+    int *moved;          /* scratch for merge_siblings */
+    int *why_at;         /* per node: index of its first input's entry in why[] */
+    mf_fuse_block *why;  /* per node input: the refusal, or MF_BLOCK_COUNT (joined / n/a) */
+    const mf_node **who; /* per node input: the node behind the refusal */
+    const mf_node *via;  /* the outside node of the last convexity refusal */
 } segmenter;
 
+/* MLU code takes f32 values only (codegen/compile.c); other dtypes run on the CPU. */
+static bool has_device_code(const mf_node *n)
+{
+    if (!mf_op_get(n->op)->has_mlu || n->outputs[0]->type.dtype != MF_F32)
+        return false;
+    for (int i = 0; i < n->ninputs; i++)
+        if (n->inputs[i]->type.dtype != MF_F32)
+            return false;
+    return true;
+}
+
 /* Does value v depend on subgraph s through a node outside s?  (Then joining a consumer
- * of v to s would leave s and come back.) */
-static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, bool outside)
+ * of v to s would leave s and come back.)  Records the first outside node in sg->via. */
+static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, const mf_node *outside)
 {
     const mf_node *n = v->producer;
     if (!n)
         return false;
-    if (n->subgraph == s)
-        return outside;
-    if (sg->mark[n->id] == sg->stamp)
+    if (n->subgraph == s && outside) {
+        sg->via = outside;
+        return true;
+    }
+    if (n->subgraph == s || sg->mark[n->id] == sg->stamp)
         return false;
     sg->mark[n->id] = sg->stamp;
     for (int i = 0; i < n->ninputs; i++)
-        if (reaches_through_outside(sg, n->inputs[i], s, true))
+        if (reaches_through_outside(sg, n->inputs[i], s, outside ? outside : n))
             return true;
     return false;
 }
@@ -47,44 +67,90 @@ static bool convex_join(segmenter *sg, const mf_node *n, int s)
     sg->stamp++;
     for (int i = 0; i < n->ninputs; i++) {
         const mf_value *v = n->inputs[i];
-        if (v->producer && v->producer->subgraph != s && reaches_through_outside(sg, v, s, true))
+        if (v->producer && v->producer->subgraph != s && reaches_through_outside(sg, v, s, NULL))
             return false;
     }
     return true;
 }
 
-static bool can_join(segmenter *sg, const mf_node *n, int s)
+/* Can anchor n take subgraph s (views only) as its prologue?  Views of contiguous data
+ * cost nothing in front of an anchor (codegen looks through them), so flatten -> linear
+ * is one kernel; each view's result must go nowhere else, or it would need a store. */
+static bool view_prologue(segmenter *sg, const mf_node *n, int s)
+{
+    if (!sg->segs[s].views_only || mf_op_get(n->op)->kind != MF_KIND_ANCHOR)
+        return false;
+    for (int i = 0; i < sg->g->nnodes; i++) {
+        const mf_node *m = sg->g->nodes[i];
+        if (m->subgraph != s)
+            continue;
+        if (mf_graph_num_uses(sg->g, m->outputs[0]) != 1)
+            return false;
+        for (int k = 0; k < sg->g->noutputs; k++)
+            if (sg->g->outputs[k] == m->outputs[0])
+                return false;
+    }
+    return convex_join(sg, n, s);
+}
+
+/* Why n may not join subgraph s, or MF_BLOCK_COUNT when it may; *who: the core in the way. */
+static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const mf_node **who)
 {
     const seg_info *si = &sg->segs[s];
     mf_op_kind kind = mf_op_get(n->op)->kind;
+    *who = si->core;
+    if (view_prologue(sg, n, s))
+        return MF_BLOCK_COUNT;
     if (kind == MF_KIND_ANCHOR || kind == MF_KIND_LAYOUT)
-        return false;
-    if ((kind == MF_KIND_REDUCTION || kind == MF_KIND_VIEW) && si->has_core)
-        return false; /* one core per subgraph; a view would re-index the core's result */
-    if (si->has_core && mf_type_numel(&n->outputs[0]->type) > si->core_numel)
-        return false;
-    return convex_join(sg, n, s);
+        return si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_SECOND_ANCHOR
+                                                                          : MF_BLOCK_ANCHOR_PROLOGUE;
+    if ((kind == MF_KIND_REDUCTION || kind == MF_KIND_VIEW) && si->core) /* one core; a view would re-index it */
+        return mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_AFTER_ANCHOR : MF_BLOCK_AFTER_REDUCTION;
+    if (si->core && mf_type_numel(&n->outputs[0]->type) > si->core_numel)
+        return MF_BLOCK_LARGER;
+    if (!convex_join(sg, n, s)) {
+        *who = sg->via;
+        return MF_BLOCK_CONVEXITY;
+    }
+    return MF_BLOCK_COUNT;
 }
 
 static int new_segment(segmenter *sg, const mf_node *n)
 {
     mf_op_kind kind = mf_op_get(n->op)->kind;
     seg_info *si = &sg->segs[sg->nsegs];
-    si->has_core = kind == MF_KIND_ANCHOR || kind == MF_KIND_REDUCTION;
+    si->core = kind == MF_KIND_ANCHOR || kind == MF_KIND_REDUCTION ? n : NULL;
     si->core_numel = mf_type_numel(&n->outputs[0]->type);
+    si->views_only = kind == MF_KIND_VIEW;
     return sg->nsegs++;
 }
 
-/* The producer subgraph n joins, or -1: one with a core first (n becomes its epilogue). */
-static int pick(segmenter *sg, const mf_node *n)
+/* The producer subgraph n joins, or -1: one with a core first (n becomes its epilogue).
+ * Records, per input, why its producer's subgraph was not joined. */
+static int pick(segmenter *sg, const mf_node *n, bool fuse)
 {
-    int best = -1;
+    int best = -1, at = sg->why_at[n->id];
     for (int i = 0; i < n->ninputs; i++) {
         const mf_node *p = n->inputs[i]->producer;
-        if (!p || p->subgraph < 0 || !can_join(sg, n, p->subgraph))
+        sg->why[at + i] = MF_BLOCK_COUNT;
+        if (!p || p->subgraph < 0)
             continue;
-        if (best < 0 || (sg->segs[p->subgraph].has_core && !sg->segs[best].has_core))
+        if (!fuse) {
+            sg->why[at + i] = MF_BLOCK_DISABLED;
+            continue;
+        }
+        sg->why[at + i] = join_refusal(sg, n, p->subgraph, &sg->who[at + i]);
+        if (sg->why[at + i] != MF_BLOCK_COUNT)
+            continue;
+        if (best < 0 || (sg->segs[p->subgraph].core && !sg->segs[best].core))
             best = p->subgraph;
+    }
+    for (int i = 0; i < n->ninputs; i++) { /* joinable producers that lost to best */
+        const mf_node *p = n->inputs[i]->producer;
+        if (p && p->subgraph >= 0 && p->subgraph != best && sg->why[at + i] == MF_BLOCK_COUNT) {
+            sg->why[at + i] = MF_BLOCK_OTHER_PRODUCER;
+            sg->who[at + i] = NULL; /* set once best's node is known: see segment loop */
+        }
     }
     return best;
 }
@@ -100,7 +166,7 @@ static bool convex(segmenter *sg, int s)
         sg->stamp++;
         for (int k = 0; k < n->ninputs; k++) {
             const mf_value *v = n->inputs[k];
-            if (v->producer && v->producer->subgraph != s && reaches_through_outside(sg, v, s, true))
+            if (v->producer && v->producer->subgraph != s && reaches_through_outside(sg, v, s, NULL))
                 return false;
         }
     }
@@ -110,33 +176,32 @@ static bool convex(segmenter *sg, int s)
 /* Sibling fusion: once n joined s, another purely elementwise subgraph that also feeds n
  * (a branch of the same chain, e.g. tanh(x) beside sigmoid(x*a+b)) merges into s when s
  * has no core either and the union stays convex. */
-static void merge_siblings(segmenter *sg, const mf_node *n, int s, int *moved)
+static void merge_siblings(segmenter *sg, const mf_node *n, int s)
 {
-    if (sg->segs[s].has_core)
+    if (sg->segs[s].core)
         return;
     for (int i = 0; i < n->ninputs; i++) {
         const mf_node *p = n->inputs[i]->producer;
         int t = p ? p->subgraph : -1;
-        if (t < 0 || t == s || sg->segs[t].has_core)
+        if (t < 0 || t == s || sg->segs[t].core)
             continue;
         int count = 0;
+        sg->segs[s].views_only = false; /* n, elementwise, is in s */
         for (int k = 0; k < sg->g->nnodes; k++)
             if (sg->g->nodes[k]->subgraph == t) {
                 sg->g->nodes[k]->subgraph = s;
-                moved[count++] = k;
+                sg->moved[count++] = k;
             }
         if (!convex(sg, s)) /* undo */
             for (int k = 0; k < count; k++)
-                sg->g->nodes[moved[k]]->subgraph = t;
+                sg->g->nodes[sg->moved[k]]->subgraph = t;
     }
 }
 
 /* Subgraph ids 0..n-1 in order of first node, after merges left holes. */
-static int renumber(mf_graph *g, int nsegs)
+static int renumber(mf_graph *g, int nsegs, int *map)
 {
-    int *map = malloc(sizeof(int) * (size_t)(nsegs + 1)), next = 0;
-    if (!map)
-        return nsegs;
+    int next = 0;
     for (int i = 0; i < nsegs; i++)
         map[i] = -1;
     for (int i = 0; i < g->nnodes; i++) {
@@ -146,41 +211,111 @@ static int renumber(mf_graph *g, int nsegs)
         if (s >= 0)
             g->nodes[i]->subgraph = map[s];
     }
-    free(map);
     return next;
 }
 
-mf_status mf_pass_segment(mf_graph *g, bool fuse, int *nsubgraphs)
+static mf_status add_edge(mf_pass_ctx *ctx, const mf_fuse_edge *e)
 {
-    segmenter sg = {g, calloc((size_t)g->nnodes + 1, sizeof(seg_info)), 0,
-                    calloc((size_t)g->nnodes + 1, sizeof(int)), 0,
-                    calloc((size_t)g->nnodes + 1, sizeof(int))};
-    if (!sg.segs || !sg.mark || !sg.moved) {
-        free(sg.segs);
-        free(sg.mark);
-        free(sg.moved);
-        return mf_error(MF_ERR_NOMEM, "segment: out of memory");
+    if (ctx->nedges == ctx->edges_cap) {
+        int cap = ctx->edges_cap ? 2 * ctx->edges_cap : 16;
+        mf_fuse_edge *p = realloc(ctx->edges, sizeof *p * (size_t)cap);
+        if (!p)
+            return mf_error(MF_ERR_NOMEM, "segment: out of memory");
+        ctx->edges = p;
+        ctx->edges_cap = cap;
     }
+    ctx->edges[ctx->nedges++] = *e;
+    return MF_OK;
+}
+
+/* Every edge that crosses a subgraph boundary (CPU to CPU edges are no boundary), with
+ * the refusal recorded when its consumer was placed. */
+static mf_status record_edges(segmenter *sg, mf_pass_ctx *ctx)
+{
+    ctx->nedges = 0;
+    for (int i = 0; i < sg->g->nnodes; i++) {
+        const mf_node *n = sg->g->nodes[i];
+        int at = sg->why_at[n->id];
+        for (int k = 0; k < n->ninputs; k++) {
+            const mf_node *p = n->inputs[k]->producer;
+            bool repeat = false;
+            for (int j = 0; j < k; j++)
+                repeat |= n->inputs[j] == n->inputs[k];
+            if (!p || repeat || (p->subgraph >= 0 && p->subgraph == n->subgraph) ||
+                (p->subgraph < 0 && n->subgraph < 0))
+                continue;
+            mf_fuse_edge e = {p, n, n->inputs[k], MF_BLOCK_OTHER_PRODUCER, NULL, NULL};
+            const mf_node *cpu = p->subgraph < 0 ? p : n->subgraph < 0 ? n : NULL;
+            if (cpu)
+                e.why = mf_op_get(cpu->op)->has_mlu ? MF_BLOCK_DTYPE : MF_BLOCK_CPU_OP, e.other = cpu;
+            else if (sg->why[at + k] != MF_BLOCK_COUNT)
+                e.why = sg->why[at + k], e.other = sg->who[at + k], e.via = sg->who[at + k];
+            if (e.why == MF_BLOCK_OTHER_PRODUCER) /* the producer whose subgraph n joined */
+                for (int j = 0; j < n->ninputs && !e.other; j++)
+                    if (n->inputs[j]->producer && n->inputs[j]->producer->subgraph == n->subgraph)
+                        e.other = n->inputs[j]->producer;
+            if (e.why != MF_BLOCK_CONVEXITY)
+                e.via = NULL;
+            mf_status s = add_edge(ctx, &e);
+            if (s)
+                return s;
+        }
+    }
+    return MF_OK;
+}
+
+mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
+{
+    int ninputs = 0;
     for (int i = 0; i < g->nnodes; i++)
+        ninputs += g->nodes[i]->ninputs;
+    size_t nn = (size_t)g->nnodes + 1;
+    segmenter sg = {.g = g, .segs = calloc(nn, sizeof(seg_info)), .mark = calloc(nn, sizeof(int)),
+                    .moved = calloc(nn, sizeof(int)), .why_at = calloc(nn, sizeof(int)),
+                    .why = calloc((size_t)ninputs + 1, sizeof(mf_fuse_block)),
+                    .who = calloc((size_t)ninputs + 1, sizeof(mf_node *))};
+    mf_status s = MF_OK;
+    if (!sg.segs || !sg.mark || !sg.moved || !sg.why_at || !sg.why || !sg.who) {
+        s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
+        goto out;
+    }
+    for (int i = 0, at = 0; i < g->nnodes; i++) {
         g->nodes[i]->subgraph = -1;
+        sg.why_at[g->nodes[i]->id] = at;
+        for (int k = 0; k < g->nodes[i]->ninputs; k++)
+            sg.why[at + k] = MF_BLOCK_COUNT;
+        at += g->nodes[i]->ninputs;
+    }
+    ctx->cpu_ops = 0;
     for (int i = 0; i < g->nnodes; i++) {
         mf_node *n = g->nodes[i];
-        if (!mf_op_get(n->op)->has_mlu)
+        if (!has_device_code(n)) {
+            ctx->cpu_ops++;
             continue;
-        int s = fuse ? pick(&sg, n) : -1;
-        if (s < 0) {
-            s = new_segment(&sg, n);
-        } else if (mf_op_get(n->op)->kind == MF_KIND_REDUCTION) {
-            sg.segs[s].has_core = true; /* the prologue's subgraph now ends in a reduction */
-            sg.segs[s].core_numel = mf_type_numel(&n->outputs[0]->type);
         }
-        n->subgraph = s;
-        if (fuse && mf_op_get(n->op)->kind == MF_KIND_ELEMENTWISE)
-            merge_siblings(&sg, n, s, sg.moved);
+        int sid = pick(&sg, n, ctx->fuse);
+        mf_op_kind kind = mf_op_get(n->op)->kind;
+        if (sid < 0) {
+            sid = new_segment(&sg, n);
+        } else if (kind == MF_KIND_REDUCTION || kind == MF_KIND_ANCHOR) {
+            sg.segs[sid].core = n; /* the prologue's subgraph now ends in this core */
+            sg.segs[sid].core_numel = mf_type_numel(&n->outputs[0]->type);
+        }
+        if (kind != MF_KIND_VIEW)
+            sg.segs[sid].views_only = false;
+        n->subgraph = sid;
+        if (ctx->fuse && mf_op_get(n->op)->kind == MF_KIND_ELEMENTWISE)
+            merge_siblings(&sg, n, sid);
     }
-    *nsubgraphs = renumber(g, sg.nsegs);
+    ctx->nsubgraphs = renumber(g, sg.nsegs, sg.mark);
+    *changes = ctx->nsubgraphs;
+    s = record_edges(&sg, ctx);
+out:
     free(sg.segs);
     free(sg.mark);
     free(sg.moved);
-    return MF_OK;
+    free(sg.why_at);
+    free(sg.why);
+    free(sg.who);
+    return s;
 }

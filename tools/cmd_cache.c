@@ -32,20 +32,6 @@ typedef struct cache_cmd {
     long long max_size, older_than; /* -1: not given */
 } cache_cmd;
 
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
 static long long parse_scaled(const char *s, const char *units, const long long *scale)
 {
     char *end;
@@ -91,20 +77,20 @@ static int by_sort(const void *pa, const void *pb)
 static void print_entry_json(const mf_cache_entry_info *e)
 {
     printf("{\"key\": \"%s\", \"ops\": ", e->key);
-    json_str(e->ops);
+    mf_tool_json_str(stdout, e->ops);
     printf(", \"shapes\": ");
-    json_str(e->shapes);
+    mf_tool_json_str(stdout, e->shapes);
     printf(", \"target\": ");
-    json_str(e->target);
+    mf_tool_json_str(stdout, e->target);
     printf(", \"compiler\": ");
-    json_str(e->compiler);
+    mf_tool_json_str(stdout, e->compiler);
     printf(", \"bytes\": %zu, \"created\": %lld, \"last_used\": %lld, \"hits\": %llu, \"compile_ms\": %.3f, "
            "\"valid\": %s",
            e->bytes, (long long)e->created, (long long)e->last_used, (unsigned long long)e->hits, e->compile_ms,
            e->valid ? "true" : "false");
     if (!e->valid) {
         printf(", \"problem\": ");
-        json_str(e->problem);
+        mf_tool_json_str(stdout, e->problem);
     }
     printf("}");
 }
@@ -186,7 +172,7 @@ static int cmd_stats(const cache_cmd *c, const mf_cache_entry_info *all, int n, 
     }
     if (c->json) {
         printf("{\"dir\": ");
-        json_str(dir);
+        mf_tool_json_str(stdout, dir);
         printf(", \"entries\": %d, \"bytes\": %zu, \"hits\": %llu, \"corrupt\": %d, \"oldest\": %lld, \"newest\": %lld}\n",
                n, bytes, (unsigned long long)hits, corrupt, (long long)oldest, (long long)newest);
         return 0;
@@ -209,7 +195,7 @@ static int cmd_verify(const cache_cmd *c, const mf_cache_entry_info *all, int n)
             continue;
         if (c->json) {
             printf(bad ? ", {\"key\": \"%s\", \"problem\": " : "{\"key\": \"%s\", \"problem\": ", all[i].key);
-            json_str(all[i].problem);
+            mf_tool_json_str(stdout, all[i].problem);
             printf("}");
         } else {
             printf("%s: %s\n", all[i].key, all[i].problem);

@@ -129,14 +129,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static mf_status load_model(const run_opts *o, mf_graph **g)
-{
-    size_t n = strlen(o->model);
-    if (n > 5 && !strcmp(o->model + n - 5, ".mfir"))
-        return mf_graph_load(o->model, g);
-    return mf_onnx_load(o->model, o->batch, g);
-}
-
 /* Inputs from .npy files or seeded random data, on dev. */
 static int make_inputs(const run_opts *o, const mf_graph *g, mf_device dev, mf_tensor **in)
 {
@@ -208,9 +200,11 @@ typedef struct run_report {
 static void print_report(const run_opts *o, const run_report *r, int64_t batch)
 {
     if (o->json) {
-        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"core_number\": %d, \"batch\": %lld, "
+        printf("{\"model\": ");
+        mf_tool_json_str(stdout, o->model);
+        printf(", \"mode\": \"%s\", \"core_number\": %d, \"batch\": %lld, "
                "\"compile_ms\": %.3f, \"compiled\": %llu, \"loaded\": %llu, \"cache_hits\": %llu",
-               o->model, o->fused ? "fused" : "eager", o->core_number, (long long)batch, r->compile_ms,
+               o->fused ? "fused" : "eager", o->core_number, (long long)batch, r->compile_ms,
                (unsigned long long)r->compiled, (unsigned long long)r->loaded, (unsigned long long)r->cache_hits);
         if (o->bench)
             printf(", \"runs\": %d, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"throughput\": %.3f", o->bench,
@@ -350,7 +344,7 @@ int mf_cmd_run(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     mf_graph *g;
-    if (load_model(&o, &g))
+    if (mf_tool_load_model(o.model, o.batch, &g))
         return mf_tool_fail(1, "run: %s", mf_last_error());
     if (o.explain)
         mf_kernel_cache_on_miss(print_miss, NULL);

@@ -12,6 +12,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"run", "run an ONNX or .mfir model, compare and time it", mf_cmd_run},
+    {"opt", "run graph passes and show how a model fuses (fusion debugging)", mf_cmd_opt},
     {"cache", "inspect and maintain the on-disk kernel cache", mf_cmd_cache},
 };
 

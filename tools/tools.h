@@ -4,10 +4,21 @@
 #ifndef MF_TOOLS_H
 #define MF_TOOLS_H
 
+#include <stdio.h>
+
+#include "mlufuse/mlufuse.h"
+
 /* Prints "mlufuse: message" to stderr and returns rc. */
 int mf_tool_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A model by its extension: .mfir text IR, anything else ONNX (batch: dim 0 of every
+ * input, 0 to keep the file's). */
+mf_status mf_tool_load_model(const char *path, int64_t batch, mf_graph **g);
+/* s as a JSON string, quoted and escaped. */
+void mf_tool_json_str(FILE *f, const char *s);
+
 int mf_cmd_run(int argc, char **argv);
+int mf_cmd_opt(int argc, char **argv);
 int mf_cmd_cache(int argc, char **argv);
 
 #endif

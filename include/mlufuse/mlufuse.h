@@ -133,6 +133,10 @@ mf_status mf_log(const mf_tensor *x, mf_tensor **out);
 mf_status mf_neg(const mf_tensor *x, mf_tensor **out);
 mf_status mf_abs(const mf_tensor *x, mf_tensor **out);
 mf_status mf_sqrt(const mf_tensor *x, mf_tensor **out);
+/* x converted to dtype `to` (torch's x.to(dtype)), any dtype to any other: float to integer
+ * truncates toward zero and saturates at the integer's range (NaN gives 0); an integer to
+ * a narrower one wraps; anything to bool is x != 0; to f32/f16 rounds to nearest even. */
+mf_status mf_cast(const mf_tensor *x, mf_dtype to, mf_tensor **out);
 
 mf_status mf_max_pool2d(const mf_tensor *x, mf_pool2d_params p, mf_tensor **out);
 mf_status mf_avg_pool2d(const mf_tensor *x, mf_pool2d_params p, mf_tensor **out);
@@ -254,7 +258,9 @@ int mf_trace_active(void);
 }
 #endif
 
-/* Devices, memory statistics, queues, events and launches (after the types they use). */
+/* Passes, segmentation and the fusion report (after the types they use). */
+#include "mlufuse/mlufuse_passes.h"
+/* Devices, memory statistics, queues, events and launches. */
 #include "mlufuse/mlufuse_runtime.h"
 /* The on-disk kernel cache's inspection API. */
 #include "mlufuse/mlufuse_cache.h"

@@ -60,6 +60,37 @@ static void test_unary_attrs(void **state)
     check_unary(MF_OP_HARDSIGMOID, a, -5, 5);
 }
 
+/* A cast reaching codegen is f32 to f32 (the only dtype lowered): the identity, alone and
+ * inside a fused chain; a cast to any other dtype is refused, naming the value and dtype. */
+static void test_cast(void **state)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CAST, a);
+    tref_set_int(MF_OP_CAST, a, "to", MF_F32);
+    check_unary(MF_OP_CAST, a, -1e30, 1e30);
+    mf_graph *g = mf_graph_new("cast_chain");
+    mf_value *x = cg_in(g, "x", TT(MF_F32, 3, 41));
+    mf_value *c = cg_node(g, MF_OP_CAST, 1, (mf_value *[]){CG1(g, MF_OP_EXP, x)}, a);
+    mf_value *y = CG2(g, MF_OP_MUL, cg_node(g, MF_OP_CAST, 1, &c, a), x);
+    assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+    cg_check_opts(g, (cg_opts){.lo = -3, .hi = 3});
+    mf_graph_destroy(g);
+
+    for (int dt = MF_F16; dt < MF_DTYPE_COUNT; dt++) {
+        g = mf_graph_new("cast_other");
+        x = cg_in(g, "x", TT(MF_F32, 8));
+        tref_set_int(MF_OP_CAST, a, "to", dt);
+        y = cg_node(g, MF_OP_CAST, 1, &x, a);
+        assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+        mf_cg_object obj;
+        assert_int_equal(mf_cg_compile(g, NULL, &obj), MF_ERR_UNSUPPORTED);
+        assert_non_null(strstr(mf_last_error(), mf_dtype_name((mf_dtype)dt)));
+        assert_non_null(strstr(mf_last_error(), "only f32 is lowered"));
+        assert_null(obj.data);
+        mf_graph_destroy(g);
+    }
+}
+
 /* The polynomials over their whole range, including overflow and underflow ends. */
 static void test_math_ranges(void **state)
 {
@@ -295,6 +326,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unary_ops),       cmocka_unit_test(test_unary_attrs),
+        cmocka_unit_test(test_cast),
         cmocka_unit_test(test_math_ranges),     cmocka_unit_test(test_binary_broadcast),
         cmocka_unit_test(test_add_alpha),       cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_fused_chain),     cmocka_unit_test(test_views),

@@ -8,11 +8,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
+#include "onnx/onnx.pb-c.h"
 #include "tests/support/compare.h"
 
 #define DATA "onnx/" /* tests run in their source folder */
@@ -121,6 +123,192 @@ static void test_malformed_bytes(void **state)
     }
 }
 
+/* ---- Cast, on models built here from the protobuf-c structs (the generator needs torch) -- */
+
+/* A model: input x f32[2,3]; node 'cast0' (Cast) with attribute to (when has_to) on x, or
+ * on the initializer c = i64[3] {1, -2, 300} when on_const; output y.  Packed into a
+ * malloc'd buffer; *len its size. */
+static void *cast_model(bool has_to, int64_t to, bool on_const, size_t *len)
+{
+    Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, d1 = d0;
+    d0.value_case = d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    d0.dim_value = 2;
+    d1.dim_value = 3;
+    Onnx__TensorShapeProto__Dimension *dims[2] = {&d0, &d1};
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 2;
+    shape.dim = dims;
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = 1;
+    tt.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &shape;
+    Onnx__TypeProto type = ONNX__TYPE_PROTO__INIT;
+    type.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type.tensor_type = &tt;
+    Onnx__ValueInfoProto in = ONNX__VALUE_INFO_PROTO__INIT, out = ONNX__VALUE_INFO_PROTO__INIT;
+    in.name = "x";
+    in.type = &type;
+    out.name = "y";
+    Onnx__ValueInfoProto *ins[1] = {&in}, *outs[1] = {&out};
+
+    int64_t cdims[1] = {3}, cdata[3] = {1, -2, 300};
+    Onnx__TensorProto c = ONNX__TENSOR_PROTO__INIT;
+    c.name = "c";
+    c.n_dims = 1;
+    c.dims = cdims;
+    c.has_data_type = 1;
+    c.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    c.n_int64_data = 3;
+    c.int64_data = cdata;
+    Onnx__TensorProto *inits[1] = {&c};
+
+    Onnx__AttributeProto attr = ONNX__ATTRIBUTE_PROTO__INIT;
+    attr.name = "to";
+    attr.has_type = 1;
+    attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    attr.has_i = 1;
+    attr.i = to;
+    Onnx__AttributeProto *attrs[1] = {&attr};
+    char *node_in[1] = {on_const ? "c" : "x"}, *node_out[1] = {"y"};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.name = "cast0";
+    node.op_type = "Cast";
+    node.n_input = 1;
+    node.input = node_in;
+    node.n_output = 1;
+    node.output = node_out;
+    node.n_attribute = has_to ? 1 : 0;
+    node.attribute = attrs;
+    Onnx__NodeProto *nodes[1] = {&node};
+
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "cast";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_initializer = 1;
+    graph.initializer = inits;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = 1;
+    graph.output = outs;
+    Onnx__OperatorSetIdProto opset = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+    opset.domain = "";
+    opset.has_version = 1;
+    opset.version = 13;
+    Onnx__OperatorSetIdProto *opsets[1] = {&opset};
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 7;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+
+    *len = onnx__model_proto__get_packed_size(&model);
+    void *buf = malloc(*len);
+    assert_non_null(buf);
+    assert_int_equal(onnx__model_proto__pack(&model, buf), *len);
+    return buf;
+}
+
+static mf_status load_cast(bool has_to, int64_t to, bool on_const, mf_graph **g)
+{
+    size_t len;
+    void *buf = cast_model(has_to, to, on_const, &len);
+    mf_status s = mf_onnx_parse(buf, len, "cast.onnx", 0, g);
+    free(buf);
+    return s;
+}
+
+/* Every supported ONNX data type maps onto its dtype; the values are the cast's. */
+static void test_cast_types(void **state)
+{
+    static const struct { int64_t onnx; mf_dtype dt; } map[] = {
+        {ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16, MF_F16}, {ONNX__TENSOR_PROTO__DATA_TYPE__INT8, MF_I8},
+        {ONNX__TENSOR_PROTO__DATA_TYPE__INT32, MF_I32},   {ONNX__TENSOR_PROTO__DATA_TYPE__INT64, MF_I64},
+        {ONNX__TENSOR_PROTO__DATA_TYPE__BOOL, MF_BOOL},
+    };
+    const float xs[6] = {-2.75f, 0.0f, 1.5f, 300.25f, -0.5f, 7.0f};
+    mf_tensor *x, *y;
+    assert_int_equal(mf_tensor_from_data(MF_F32, 2, (int64_t[]){2, 3}, xs, sizeof xs, &x), MF_OK);
+    for (size_t k = 0; k < sizeof map / sizeof map[0]; k++) {
+        mf_graph *g;
+        if (load_cast(true, map[k].onnx, false, &g) != MF_OK)
+            fail_msg("to = %lld: %s", (long long)map[k].onnx, mf_last_error());
+        assert_int_equal(mf_graph_verify(g), MF_OK);
+        assert_int_equal(mf_graph_num_nodes(g), 1);
+        char *text, want[64];
+        assert_int_equal(mf_graph_print(g, 0, &text), MF_OK);
+        snprintf(want, sizeof want, " = cast(%%x) {to=%d} : %s[2,3]\n", (int)map[k].dt,
+                 mf_dtype_name(map[k].dt));
+        if (!strstr(text, want))
+            fail_msg("expected '%s' in\n%s", want, text);
+        free(text);
+        assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &y), MF_OK);
+        assert_int_equal(mf_tensor_dtype(y), map[k].dt);
+        mf_tensor *ref;
+        assert_int_equal(mf_cast(x, map[k].dt, &ref), MF_OK);
+        assert_memory_equal(mf_tensor_data(y), mf_tensor_data(ref), mf_tensor_nbytes(ref));
+        if (map[k].dt == MF_I32) {
+            const int32_t want_i[6] = {-2, 0, 1, 300, 0, 7};
+            assert_memory_equal(mf_tensor_data(y), want_i, sizeof want_i);
+        }
+        mf_tensor_free(ref);
+        mf_tensor_free(y);
+        mf_graph_destroy(g);
+    }
+    /* to the input's own type: no node, the output is the input */
+    mf_graph *g;
+    assert_int_equal(load_cast(true, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, false, &g), MF_OK);
+    assert_int_equal(mf_graph_num_nodes(g), 0);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &y), MF_OK);
+    assert_memory_equal(mf_tensor_data(y), xs, sizeof xs);
+    mf_tensor_free(y);
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+}
+
+/* A Cast of a constant is computed at import: no node, a constant of the new dtype. */
+static void test_cast_of_constant_folds(void **state)
+{
+    mf_graph *g;
+    mf_tensor *x, *y;
+    if (load_cast(true, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, true, &g) != MF_OK)
+        fail_msg("%s", mf_last_error());
+    assert_int_equal(mf_graph_num_nodes(g), 0);
+    char *text;
+    assert_int_equal(mf_graph_print(g, 0, &text), MF_OK);
+    assert_non_null(strstr(text, "const i8[3] dense<1, -2, 44>"));
+    free(text);
+    assert_int_equal(mf_tensor_zeros(MF_F32, 2, (int64_t[]){2, 3}, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &y), MF_OK);
+    assert_int_equal(mf_tensor_dtype(y), MF_I8);
+    const int8_t want[3] = {1, -2, 44};
+    assert_memory_equal(mf_tensor_data(y), want, sizeof want);
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+    mf_graph_destroy(g);
+}
+
+static void expect_cast_error(bool has_to, int64_t to, mf_status s, const char *phrase)
+{
+    mf_graph *g = (mf_graph *)0x1;
+    mf_status got = load_cast(has_to, to, false, &g);
+    if (got != s || !strstr(mf_last_error(), "node 'cast0' (Cast)") || !strstr(mf_last_error(), phrase))
+        fail_msg("to = %lld: status %d, message: %s", (long long)to, (int)got, mf_last_error());
+    assert_null(g);
+}
+
+static void test_cast_errors(void **state)
+{
+    expect_cast_error(true, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, MF_ERR_UNSUPPORTED,
+                      "cast to ONNX data type 2 (UINT8) is not supported");
+    expect_cast_error(true, ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE, MF_ERR_UNSUPPORTED,
+                      "cast to ONNX data type 11 (DOUBLE) is not supported");
+    expect_cast_error(true, 1000, MF_ERR_UNSUPPORTED, "cast to ONNX data type 1000 (unknown)");
+    expect_cast_error(true, (int64_t)1 << 40, MF_ERR_UNSUPPORTED, "(unknown) is not supported");
+    expect_cast_error(false, 0, MF_ERR_PARSE, "the required attribute 'to' is missing");
+}
+
 static const char *const models[] = {
     "add_broadcast", "avgpool_nopad_count", "avgpool_pad", "batchnorm", "clip_hardtanh_opset11",
     "clip_relu6", "concat", "conv_basic", "conv_depthwise", "conv_dilation_nobias", "conv_groups",
@@ -135,12 +323,15 @@ static const char *const models[] = {
 int main(void)
 {
     enum { N = sizeof models / sizeof models[0] };
-    struct CMUnitTest tests[N + 4];
+    struct CMUnitTest tests[N + 7];
     for (int i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){models[i], check_model, NULL, NULL, (void *)models[i]};
     tests[N] = (struct CMUnitTest)cmocka_unit_test(test_unsupported_ops_listed_once);
     tests[N + 1] = (struct CMUnitTest)cmocka_unit_test(test_bad_models);
     tests[N + 2] = (struct CMUnitTest)cmocka_unit_test(test_symbolic_batch_with_override);
     tests[N + 3] = (struct CMUnitTest)cmocka_unit_test(test_malformed_bytes);
+    tests[N + 4] = (struct CMUnitTest)cmocka_unit_test(test_cast_types);
+    tests[N + 5] = (struct CMUnitTest)cmocka_unit_test(test_cast_of_constant_folds);
+    tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_cast_errors);
     return cmocka_run_group_tests_name("onnx_import", tests, NULL, NULL);
 }

@@ -142,6 +142,46 @@ static void test_interpret_errors(void **state)
     mf_graph_destroy(g);
 }
 
+/* A traced chain of casts prints as .mfir, parses back to the same text and hash, and the
+ * parsed graph computes the bytes the eager calls did. */
+static void test_traced_cast_roundtrips_mfir(void **state)
+{
+    const float xs[] = {-1.5f, 0.25f, 2.75f, -3.5f, 7.9f, 0.0f};
+    mf_tensor *x, *a, *b, *c, *y, *out;
+    mf_graph *g, *g2;
+    char *text, *text2;
+    assert_int_equal(mf_tensor_from_data(MF_F32, 2, (int64_t[]){2, 3}, xs, sizeof xs, &x), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_cast(x, MF_I32, &a), MF_OK);
+    assert_int_equal(mf_cast(a, MF_F32, &b), MF_OK);
+    assert_int_equal(mf_relu(b, &c), MF_OK);
+    assert_int_equal(mf_cast(c, MF_F16, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    assert_int_equal(mf_graph_num_nodes(g), 4);
+    assert_int_equal(mf_graph_print(g, 0, &text), MF_OK);
+    assert_non_null(strstr(text, " = cast(%0) {to=3} : i32[2,3]\n"));
+    assert_non_null(strstr(text, ") {to=0} : f32[2,3]\n"));
+    assert_non_null(strstr(text, ") {to=1} : f16[2,3]\n"));
+    if (mf_graph_parse(text, "traced", &g2) != MF_OK)
+        fail_msg("%s\n%s", mf_last_error(), text);
+    assert_int_equal(mf_graph_verify(g2), MF_OK);
+    assert_int_equal(mf_graph_print(g2, 0, &text2), MF_OK);
+    assert_string_equal(text, text2);
+    assert_true(mf_graph_hash(g) == mf_graph_hash(g2));
+    assert_int_equal(mf_graph_interpret(g2, 1, &x, 1, &out), MF_OK);
+    assert_int_equal(mf_tensor_dtype(out), MF_F16);
+    const uint16_t want[] = {0x0000, 0x0000, 0x4000, 0x0000, 0x4700, 0x0000}; /* 0 0 2 0 7 0 */
+    assert_memory_equal(mf_tensor_data(y), want, sizeof want);
+    assert_memory_equal(mf_tensor_data(out), want, sizeof want);
+    free(text);
+    free(text2);
+    mf_tensor *all[] = {x, a, b, c, y, out};
+    for (int i = 0; i < 6; i++)
+        mf_tensor_free(all[i]);
+    mf_graph_destroy(g);
+    mf_graph_destroy(g2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_outside_tensors_become_constants),
         cmocka_unit_test(test_protocol_errors),
         cmocka_unit_test(test_interpret_errors),
+        cmocka_unit_test(test_traced_cast_roundtrips_mfir),
     };
     return cmocka_run_group_tests_name("trace", tests, NULL, NULL);
 }

@@ -248,6 +248,9 @@ static mf_graph *build_every_op(void)
     set_ints(MF_OP_PAD, a, "pads", 4, (int64_t[]){0, 1, 0, 1});
     assert_int_equal(mf_attr_set_float(MF_OP_PAD, a, "value", 0.1), MF_OK);
     y = node(g, MF_OP_PAD, 1, &y, a);
+    mf_op_default_attrs(MF_OP_CAST, a);
+    assert_int_equal(mf_attr_set_int(MF_OP_CAST, a, "to", MF_F16), MF_OK);
+    y = node(g, MF_OP_CAST, 1, &y, a);
     mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
     set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, (int64_t[]){2, 3});
     mf_value *up = node(g, MF_OP_UPSAMPLE_NEAREST2D, 1, &ap, a);
@@ -271,6 +274,8 @@ static void test_builder_every_op(void **state)
     assert_non_null(strstr(t, " = pad(%"));
     assert_non_null(strstr(t, "{pads=[0,1,0,1], value=0.1}"));
     assert_non_null(strstr(t, "{starts=[1], ends=[9223372036854775807]}"));
+    assert_non_null(strstr(t, " = cast(%"));
+    assert_non_null(strstr(t, ") {to=1} : f16["));
     free(t);
     mf_graph_destroy(g);
 }

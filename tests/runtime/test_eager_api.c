@@ -132,6 +132,70 @@ static void test_relu6_hardtanh_are_clamps(void **state)
     mf_tensor_free(b);
 }
 
+/* A cpu tensor of device tensor t (synchronizes); t is freed. */
+static mf_tensor *to_cpu(mf_tensor *t)
+{
+    mf_tensor *h;
+    assert_int_equal(mf_tensor_to(t, MF_DEVICE_CPU, &h), MF_OK);
+    mf_tensor_free(t);
+    return h;
+}
+
+/* cast on the cpu (reference kernel) and on an mlu (f32 to f32: the compiled kernel; other
+ * dtypes: the reference kernel on the queue) gives the same bytes. */
+static void test_cast_cpu_and_mlu(void **state)
+{
+    const float xs[] = {-2.75f, -0.5f, 0.0f, 1.5f, 300.25f, NAN};
+    mf_tensor *x = vec(6, xs), *xd, *t[2][4];
+    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
+    for (int dev = 0; dev < 2; dev++) {
+        mf_tensor *in = dev ? xd : x;
+        assert_int_equal(mf_cast(in, MF_I32, &t[dev][0]), MF_OK);
+        assert_int_equal(mf_cast(t[dev][0], MF_BOOL, &t[dev][1]), MF_OK);
+        assert_int_equal(mf_cast(in, MF_F16, &t[dev][2]), MF_OK);
+        assert_int_equal(mf_cast(in, MF_F32, &t[dev][3]), MF_OK);
+        for (int k = 0; k < 4; k++) {
+            assert_int_equal(mf_tensor_device(t[dev][k]).type, dev ? MF_MLU : MF_CPU);
+            assert_int_equal(mf_tensor_rank(t[dev][k]), 1);
+            assert_int_equal(mf_tensor_dim(t[dev][k], 0), 6);
+            if (dev)
+                t[dev][k] = to_cpu(t[dev][k]);
+        }
+    }
+    const mf_dtype dts[4] = {MF_I32, MF_BOOL, MF_F16, MF_F32};
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(mf_tensor_dtype(t[0][k]), dts[k]);
+        assert_int_equal(mf_tensor_dtype(t[1][k]), dts[k]);
+        assert_memory_equal(mf_tensor_data(t[0][k]), mf_tensor_data(t[1][k]), mf_tensor_nbytes(t[0][k]));
+    }
+    const int32_t want_i[] = {-2, 0, 0, 1, 300, 0};
+    const uint8_t want_b[] = {1, 0, 0, 1, 1, 0};
+    const uint16_t want_h[] = {0xc180, 0xb800, 0x0000, 0x3e00, 0x5cb1, 0x7e00};
+    assert_memory_equal(mf_tensor_data(t[0][0]), want_i, sizeof want_i);
+    assert_memory_equal(mf_tensor_data(t[0][1]), want_b, sizeof want_b);
+    assert_memory_equal(mf_tensor_data(t[0][2]), want_h, sizeof want_h);
+    assert_memory_equal(mf_tensor_data(t[0][3]), xs, sizeof xs);
+    for (int dev = 0; dev < 2; dev++)
+        for (int k = 0; k < 4; k++)
+            mf_tensor_free(t[dev][k]);
+    mf_tensor_free(x);
+    mf_tensor_free(xd);
+}
+
+static void test_cast_errors(void **state)
+{
+    mf_tensor *x = vec(3, (float[]){1, 2, 3}), *y = (mf_tensor *)0x1;
+    assert_int_equal(mf_cast(x, (mf_dtype)MF_DTYPE_COUNT, &y), MF_ERR_INVALID);
+    assert_null(y);
+    assert_non_null(strstr(mf_last_error(), "cast(f32[3]): to = 6 is not a dtype"));
+    assert_int_equal(mf_cast(x, (mf_dtype)100, &y), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "cast(f32[3]): to = 100 is not a dtype"));
+    assert_int_equal(mf_cast(NULL, MF_I32, &y), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "cast: input 0 is NULL"));
+    assert_int_equal(mf_cast(x, MF_I32, NULL), MF_ERR_INVALID);
+    mf_tensor_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +205,8 @@ int main(void)
         cmocka_unit_test(test_conv_errors),
         cmocka_unit_test(test_dtype_device_and_null_errors),
         cmocka_unit_test(test_relu6_hardtanh_are_clamps),
+        cmocka_unit_test(test_cast_cpu_and_mlu),
+        cmocka_unit_test(test_cast_errors),
     };
     return cmocka_run_group_tests_name("eager_api", tests, NULL, NULL);
 }

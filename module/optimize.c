@@ -1,0 +1,204 @@
+/* optimize.c — the public face of the pass manager (mlufuse_passes.h): runs a pipeline on
+ * a graph with constant folding backed by the reference kernels, and keeps what
+ * `mlufuse opt` reports — per-pass statistics, the fusion report, the memory plan — in a
+ * result that outlives the pass context. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "module.h"
+
+struct mf_opt_result {
+    mf_opt_pass_stats *stats;
+    int nstats;
+    mf_opt_summary sum;
+    mf_opt_edge *edges;
+    int nedges;
+    char *explain;
+    char **strings; /* every string the edges point to */
+    int nstrings;
+};
+
+mf_opt_options mf_opt_default_options(void)
+{
+    return (mf_opt_options){.fusion = -1};
+}
+
+const char *mf_opt_default_pipeline(void)
+{
+    return MF_DEFAULT_PIPELINE;
+}
+
+int mf_opt_num_passes(void)
+{
+    int n;
+    mf_pass_list(&n);
+    return n;
+}
+
+const char *mf_opt_pass_name(int i, const char **summary)
+{
+    int n;
+    const mf_pass_info *list = mf_pass_list(&n);
+    if (i < 0 || i >= n)
+        return NULL;
+    if (summary)
+        *summary = list[i].summary;
+    return list[i].name;
+}
+
+static char *keep(mf_opt_result *r, char *s)
+{
+    if (s)
+        r->strings[r->nstrings++] = s;
+    return s;
+}
+
+static char *value_ref(const char *name)
+{
+    char *s = malloc(strlen(name) + 2);
+    if (s)
+        s[0] = '%', strcpy(s + 1, name);
+    return s;
+}
+
+/* The unfused edges with their texts, copied out of the pass context. */
+static mf_status keep_edges(mf_opt_result *r, const mf_graph *g, const mf_pass_ctx *ctx)
+{
+    char **names;
+    mf_status s = mf_graph_value_names(g, &names);
+    if (s)
+        return s;
+    r->edges = calloc((size_t)ctx->nedges + 1, sizeof *r->edges);
+    r->strings = calloc(3 * (size_t)ctx->nedges + 1, sizeof *r->strings);
+    if (!r->edges || !r->strings)
+        s = mf_error(MF_ERR_NOMEM, "optimize: out of memory");
+    for (int i = 0; !s && i < ctx->nedges; i++) {
+        const mf_fuse_edge *e = &ctx->edges[i];
+        mf_opt_edge *o = &r->edges[i];
+        *o = (mf_opt_edge){keep(r, value_ref(names[e->from->outputs[0]->id])),
+                           keep(r, value_ref(names[e->to->outputs[0]->id])),
+                           mf_op_get(e->from->op)->name, mf_op_get(e->to->op)->name,
+                           e->from->subgraph, e->to->subgraph, mf_fuse_block_name(e->why),
+                           keep(r, mf_fuse_edge_text(names, e))};
+        if (!o->from || !o->to || !o->text)
+            s = mf_error(MF_ERR_NOMEM, "optimize: out of memory");
+        r->nedges = i + 1;
+    }
+    free(names);
+    return s;
+}
+
+static mf_status make_result(const mf_graph *g, const mf_pass_ctx *ctx, mf_pass_stat *st, int nst,
+                             double ms, mf_opt_result **out)
+{
+    mf_opt_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return mf_error(MF_ERR_NOMEM, "optimize: out of memory");
+    *out = r;
+    r->stats = calloc((size_t)nst + 1, sizeof *r->stats);
+    if (!r->stats)
+        return mf_error(MF_ERR_NOMEM, "optimize: out of memory");
+    for (int i = 0; i < nst; i++)
+        r->stats[i] = (mf_opt_pass_stats){st[i].name, st[i].nodes_before, st[i].nodes_after, st[i].changes, st[i].ms};
+    r->nstats = nst;
+    r->sum = (mf_opt_summary){.nodes = g->nnodes, .ms = ms};
+    if (ctx->segmented) {
+        r->sum.segmented = 1;
+        r->sum.subgraphs = ctx->nsubgraphs;
+        r->sum.cpu_ops = ctx->cpu_ops;
+        r->sum.unfused_edges = ctx->nedges;
+        mf_status s = mf_pass_explain(g, ctx, &r->explain);
+        if (!s)
+            s = keep_edges(r, g, ctx);
+        if (s)
+            return s;
+    }
+    if (ctx->planned) {
+        r->sum.planned = 1;
+        r->sum.buffers = ctx->nbuffers;
+        r->sum.peak_bytes = ctx->peak_bytes;
+        r->sum.naive_bytes = ctx->naive_bytes;
+    }
+    return MF_OK;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_result **result)
+{
+    if (result)
+        *result = NULL;
+    if (!g)
+        return mf_error(MF_ERR_INVALID, "mf_graph_optimize: graph is NULL");
+    mf_opt_options o = opt ? *opt : mf_opt_default_options();
+    mf_pass_ctx ctx = mf_pass_ctx_default();
+    if (o.fusion >= 0)
+        ctx.fuse = o.fusion != 0;
+    if (o.fold_limit)
+        ctx.fold_limit = o.fold_limit;
+    ctx.eval = mf_mod_ref_eval;
+    mf_pass_stat *st = NULL;
+    int nst = 0;
+    double t0 = now_ms();
+    mf_status s = mf_pipeline_run(g, o.passes, &ctx, o.verify != 0, o.after_pass, o.ctx, &st, &nst);
+    if (result && (nst > 0 || !s)) {
+        mf_status rs = make_result(g, &ctx, st, nst, now_ms() - t0, result);
+        if (rs && !s) {
+            mf_opt_result_free(*result);
+            *result = NULL;
+            s = rs;
+        }
+    }
+    free(st);
+    mf_pass_ctx_release(&ctx);
+    return s;
+}
+
+int mf_opt_result_num_passes(const mf_opt_result *r)
+{
+    return r ? r->nstats : 0;
+}
+
+const mf_opt_pass_stats *mf_opt_result_pass(const mf_opt_result *r, int i)
+{
+    return r && i >= 0 && i < r->nstats ? &r->stats[i] : NULL;
+}
+
+mf_opt_summary mf_opt_result_summary(const mf_opt_result *r)
+{
+    return r ? r->sum : (mf_opt_summary){0};
+}
+
+int mf_opt_result_num_edges(const mf_opt_result *r)
+{
+    return r ? r->nedges : 0;
+}
+
+const mf_opt_edge *mf_opt_result_edge(const mf_opt_result *r, int i)
+{
+    return r && i >= 0 && i < r->nedges ? &r->edges[i] : NULL;
+}
+
+const char *mf_opt_result_explain(const mf_opt_result *r)
+{
+    return r && r->explain ? r->explain : "";
+}
+
+void mf_opt_result_free(mf_opt_result *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->nstrings; i++)
+        free(r->strings[i]);
+    free(r->strings);
+    free(r->edges);
+    free(r->explain);
+    free(r->stats);
+    free(r);
+}

@@ -1,0 +1,151 @@
+/* explain.c — the fusion report of `mlufuse opt --explain`: the subgraphs segmentation
+ * formed, then, for every edge it left between two subgraphs (or a subgraph and a CPU
+ * op), the rule that kept them apart.  Values are named as the printed graph names them. */
+#include <stdlib.h>
+
+#include "passes.h"
+
+static const char *const block_names[MF_BLOCK_COUNT] = {
+    [MF_BLOCK_CPU_OP] = "unsupported op",
+    [MF_BLOCK_DTYPE] = "dtype change",
+    [MF_BLOCK_DISABLED] = "DISABLE_MLU_FUSION",
+    [MF_BLOCK_SECOND_ANCHOR] = "second anchor",
+    [MF_BLOCK_ANCHOR_PROLOGUE] = "anchor takes no prologue",
+    [MF_BLOCK_AFTER_REDUCTION] = "after a reduction",
+    [MF_BLOCK_AFTER_ANCHOR] = "after an anchor",
+    [MF_BLOCK_LARGER] = "epilogue larger than its core",
+    [MF_BLOCK_CONVEXITY] = "would break convexity",
+    [MF_BLOCK_OTHER_PRODUCER] = "joined another producer",
+};
+
+const char *mf_fuse_block_name(mf_fuse_block b)
+{
+    return (unsigned)b < MF_BLOCK_COUNT ? block_names[b] : "?";
+}
+
+static const char *op_name(const mf_node *n)
+{
+    return mf_op_get(n->op)->name;
+}
+
+/* "%4 (conv2d, sg1)" */
+static void put_node(mf_strbuf *t, char **names, const mf_node *n)
+{
+    if (n->subgraph >= 0)
+        mf_sb_printf(t, "%%%s (%s, sg%d)", names[n->outputs[0]->id], op_name(n), n->subgraph);
+    else
+        mf_sb_printf(t, "%%%s (%s, cpu)", names[n->outputs[0]->id], op_name(n));
+}
+
+static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
+{
+    const mf_node *o = e->other;
+    const char *core_is = o && mf_op_get(o->op)->kind == MF_KIND_ANCHOR ? "an anchor" : "a reduction";
+    const char *what = mf_op_get(e->to->op)->kind == MF_KIND_VIEW ? "a view" : "a reduction";
+    char ta[128], tb[128];
+    mf_sb_printf(t, "%s: ", mf_fuse_block_name(e->why));
+    switch (e->why) {
+    case MF_BLOCK_CPU_OP:
+        mf_sb_printf(t, "%s has no MLU code and runs on the CPU, with copies at the boundary", op_name(o));
+        break;
+    case MF_BLOCK_DTYPE:
+        if (o->ninputs && o->inputs[0]->type.dtype != o->outputs[0]->type.dtype)
+            mf_sb_printf(t, "%s turns %s into %s, and MLU code takes f32 only; it runs on the CPU", op_name(o),
+                mf_dtype_name(o->inputs[0]->type.dtype), mf_dtype_name(o->outputs[0]->type.dtype));
+        else
+            mf_sb_printf(t, "%s works on %s values, and MLU code takes f32 only; it runs on the CPU", op_name(o),
+                mf_dtype_name(o->outputs[0]->type.dtype));
+        break;
+    case MF_BLOCK_DISABLED:
+        mf_sb_printf(t, "fusion is switched off: every MLU op is its own subgraph");
+        break;
+    case MF_BLOCK_SECOND_ANCHOR:
+        mf_sb_printf(t, "sg%d already has %s %%%s (one anchor per subgraph)", e->from->subgraph, op_name(o),
+            names[o->outputs[0]->id]);
+        break;
+    case MF_BLOCK_ANCHOR_PROLOGUE:
+        mf_sb_printf(t, "%s starts its own subgraph; producers are not fused in front of an anchor", op_name(e->to));
+        break;
+    case MF_BLOCK_AFTER_REDUCTION:
+    case MF_BLOCK_AFTER_ANCHOR:
+        mf_sb_printf(t, "%s is %s, and sg%d has %s %s %%%s already (one core per subgraph)", op_name(e->to), what,
+                     e->from->subgraph, core_is, op_name(o), names[o->outputs[0]->id]);
+        break;
+    case MF_BLOCK_LARGER:
+        mf_sb_printf(t, "%s is bigger than the output of its core %s %%%s, %s", mf_type_str(&e->to->outputs[0]->type, ta, sizeof ta),
+            op_name(o), names[o->outputs[0]->id], mf_type_str(&o->outputs[0]->type, tb, sizeof tb));
+        break;
+    case MF_BLOCK_CONVEXITY:
+        mf_sb_printf(t, "a path from sg%d leaves it through ", e->from->subgraph);
+        put_node(t, names, e->via);
+        mf_sb_printf(t, " and comes back");
+        break;
+    case MF_BLOCK_OTHER_PRODUCER:
+        if (o) {
+            mf_sb_printf(t, "it went into the subgraph of ");
+            put_node(t, names, o);
+            mf_sb_printf(t, " (an op joins one producer's subgraph)");
+        } else {
+            mf_sb_printf(t, "it went into another subgraph");
+        }
+        break;
+    case MF_BLOCK_COUNT:
+        break;
+    }
+}
+
+static void put_subgraphs(mf_strbuf *t, const mf_graph *g, char **names, int nsub)
+{
+    for (int s = -1; s < nsub; s++) {
+        bool first = true;
+        for (int i = 0; i < g->nnodes; i++) {
+            const mf_node *n = g->nodes[i];
+            if (n->subgraph != s)
+                continue;
+            if (first)
+                s < 0 ? mf_sb_printf(t, "  cpu:") : mf_sb_printf(t, "  sg%d:", s);
+            mf_sb_printf(t, "%s %s %%%s", first ? "" : ",", op_name(n), names[n->outputs[0]->id]);
+            first = false;
+        }
+        if (!first)
+            mf_sb_printf(t, "\n");
+    }
+}
+
+static void put_edge(mf_strbuf *t, char **names, const mf_fuse_edge *e)
+{
+    put_node(t, names, e->from);
+    mf_sb_printf(t, " -> ");
+    put_node(t, names, e->to);
+    mf_sb_printf(t, ": ");
+    put_reason(t, names, e);
+}
+
+char *mf_fuse_edge_text(char **names, const mf_fuse_edge *e)
+{
+    mf_strbuf t = {0};
+    put_edge(&t, names, e);
+    return mf_sb_take(&t);
+}
+
+mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **out)
+{
+    char **names;
+    *out = NULL;
+    mf_status s = mf_graph_value_names(g, &names);
+    if (s)
+        return s;
+    mf_strbuf t = {0};
+    mf_sb_printf(&t, "subgraphs: %d MLU, %d CPU ops\n", ctx->nsubgraphs, ctx->cpu_ops);
+    put_subgraphs(&t, g, names, ctx->nsubgraphs);
+    mf_sb_printf(&t, "unfused edges: %d\n", ctx->nedges);
+    for (int i = 0; i < ctx->nedges; i++) {
+        const mf_fuse_edge *e = &ctx->edges[i];
+        mf_sb_printf(&t, "  ");
+        put_edge(&t, names, e);
+        mf_sb_printf(&t, "\n");
+    }
+    free(names);
+    *out = mf_sb_take(&t);
+    return *out ? MF_OK : mf_error(MF_ERR_NOMEM, "explain: out of memory");
+}
