@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "models/mnist.h"
+#include "models/resnet_block.h"
 #include "support/bench_check.h"
 
 
@@ -32,37 +33,8 @@ static mf_graph *trace_mnist(void)
 
 static mf_graph *trace_resnet_block(void)
 {
-    const int64_t c = 64;
-    mf_tensor *w1, *w2, *bn[8], *x, *a, *b, *t;
     mf_graph *g;
-    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 1, -0.1, 0.1, MF_DEVICE_CPU, &w1));
-    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 2, -0.1, 0.1, MF_DEVICE_CPU, &w2));
-    for (int i = 0; i < 8; i++)
-        BENCH_CHECK(mf_tensor_rand(MF_F32, 1, &c, 10 + (uint64_t)i, 0.5, 1, MF_DEVICE_CPU, &bn[i]));
-    BENCH_CHECK(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, c, 56, 56}, 3, -1, 1, MF_DEVICE_CPU, &x));
-    mf_conv2d_params p = MF_CONV2D_DEFAULT;
-    p.padding[0] = p.padding[1] = 1;
-    BENCH_CHECK(mf_trace_begin(1, &x));
-    BENCH_CHECK(mf_conv2d(x, w1, NULL, p, &a));
-    BENCH_CHECK(mf_batch_norm(a, bn[0], bn[1], bn[2], bn[3], 1e-5, &b));
-    mf_tensor_free(a);
-    BENCH_CHECK(mf_relu(b, &a));
-    mf_tensor_free(b);
-    BENCH_CHECK(mf_conv2d(a, w2, NULL, p, &b));
-    mf_tensor_free(a);
-    BENCH_CHECK(mf_batch_norm(b, bn[4], bn[5], bn[6], bn[7], 1e-5, &a));
-    mf_tensor_free(b);
-    BENCH_CHECK(mf_add(a, x, 1, &b));
-    mf_tensor_free(a);
-    BENCH_CHECK(mf_relu(b, &t));
-    mf_tensor_free(b);
-    BENCH_CHECK(mf_trace_end(1, &t, &g));
-    mf_tensor_free(t);
-    mf_tensor_free(x);
-    mf_tensor_free(w1);
-    mf_tensor_free(w2);
-    for (int i = 0; i < 8; i++)
-        mf_tensor_free(bn[i]);
+    BENCH_CHECK(resnet_block_trace(64, 56, 1, MF_DEVICE_CPU, NULL, &g));
     return g;
 }
 

@@ -64,7 +64,8 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
             names[o->outputs[0]->id]);
         break;
     case MF_BLOCK_ANCHOR_PROLOGUE:
-        mf_sb_printf(t, "%s starts its own subgraph; producers are not fused in front of an anchor", op_name(e->to));
+        mf_sb_printf(t, "%s starts its own subgraph; only views whose results go nowhere else are fused in front of an anchor",
+                     op_name(e->to));
         break;
     case MF_BLOCK_AFTER_REDUCTION:
     case MF_BLOCK_AFTER_ANCHOR:

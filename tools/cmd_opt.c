@@ -233,6 +233,8 @@ static int report(const opt_cmd *o, const mf_graph *g, const mf_opt_result *r)
     char *text = NULL;
     int rc = 0;
     if (o->dot) {
+        if (!mf_opt_result_summary(r).segmented)
+            return mf_tool_fail(1, "opt: --dot needs the segment pass in the pipeline");
         if (mf_graph_dot(g, &text))
             return mf_tool_fail(2, "opt: %s", mf_last_error());
         rc = write_text(o->dot, "Graphviz file", text);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "models/mnist.h"
+#include "models/resnet_block.h"
 #include "module/module.h"
 #include "tests/support/compare.h"
 
@@ -65,50 +66,20 @@ static void test_mnist_fused_unfused_and_cores(void **state)
     mf_graph_destroy(g);
 }
 
-/* conv-bn-relu-conv-bn + residual add + relu, traced on mlu:0. */
-static mf_graph *resnet_block(mf_tensor **x_out)
+/* conv-bn-relu-conv-bn + residual add + relu (examples/models/resnet_block.c), 16 channels,
+ * 14x14, traced on mlu:0. */
+static mf_graph *trace_resnet_block(mf_tensor **x_out)
 {
-    const int64_t c = 16;
-    mf_tensor *w1, *w2, *bn[2][4], *x, *a, *b, *t;
     mf_graph *g;
-    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 1, -0.2, 0.2, MF_DEVICE_MLU(0), &w1), MF_OK);
-    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){c, c, 3, 3}, 2, -0.2, 0.2, MF_DEVICE_MLU(0), &w2), MF_OK);
-    for (int i = 0; i < 2; i++)
-        for (int k = 0; k < 4; k++)
-            assert_int_equal(mf_tensor_rand(MF_F32, 1, &c, 10 + 4 * (uint64_t)i + (uint64_t)k, k == 3 ? 0.5 : -0.5, 1,
-                                            MF_DEVICE_MLU(0), &bn[i][k]), MF_OK);
-    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, c, 14, 14}, 7, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
-    mf_conv2d_params p = MF_CONV2D_DEFAULT;
-    p.padding[0] = p.padding[1] = 1;
-    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
-    assert_int_equal(mf_conv2d(x, w1, NULL, p, &a), MF_OK);
-    assert_int_equal(mf_batch_norm(a, bn[0][0], bn[0][1], bn[0][2], bn[0][3], 1e-5, &b), MF_OK);
-    mf_tensor_free(a);
-    assert_int_equal(mf_relu(b, &a), MF_OK);
-    mf_tensor_free(b);
-    assert_int_equal(mf_conv2d(a, w2, NULL, p, &b), MF_OK);
-    mf_tensor_free(a);
-    assert_int_equal(mf_batch_norm(b, bn[1][0], bn[1][1], bn[1][2], bn[1][3], 1e-5, &a), MF_OK);
-    mf_tensor_free(b);
-    assert_int_equal(mf_add(a, x, 1, &b), MF_OK);
-    mf_tensor_free(a);
-    assert_int_equal(mf_relu(b, &t), MF_OK);
-    mf_tensor_free(b);
-    assert_int_equal(mf_trace_end(1, &t, &g), MF_OK);
-    mf_tensor_free(t);
-    mf_tensor_free(w1);
-    mf_tensor_free(w2);
-    for (int i = 0; i < 2; i++)
-        for (int k = 0; k < 4; k++)
-            mf_tensor_free(bn[i][k]);
-    *x_out = x;
+    if (resnet_block_trace(16, 14, 1, MF_DEVICE_MLU(0), x_out, &g) != MF_OK)
+        fail_msg("%s", mf_last_error());
     return g;
 }
 
 static void test_resnet_block(void **state)
 {
     mf_tensor *x;
-    mf_graph *g = resnet_block(&x);
+    mf_graph *g = trace_resnet_block(&x);
     check_module(g, x, 1, 1, 1e-4);
     check_module(g, x, 0, 1, 1e-4);
     check_module(g, x, 1, 4, 1e-4);
@@ -304,7 +275,7 @@ static void test_specialization_budget_warns_once(void **state)
 static void test_named_core_version(void **state)
 {
     mf_tensor *x;
-    mf_graph *g = resnet_block(&x);
+    mf_graph *g = trace_resnet_block(&x);
     mf_module_options o = mf_module_default_options();
     o.cpu = "x86-64-v3";
     mf_module *m;
@@ -325,6 +296,40 @@ static void test_named_core_version(void **state)
     assert_non_null(strstr(mf_last_error(), "'bad cpu!' is not an LLVM CPU name"));
     mf_graph_destroy(g);
     mf_tensor_free(x);
+}
+
+/* Casts in a module: f32 to f32 compiles (the identity, fused into its chain); a cast
+ * through i32 makes its subgraph fall back to the CPU; both equal the interpreter, fused
+ * and unfused, on every core count. */
+static void test_casts(void **state)
+{
+    mf_tensor *x, *a, *b, *c, *d, *e, *f, *y;
+    mf_graph *g;
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){3, 37}, 5, -4, 4, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_sigmoid(x, &a), MF_OK);
+    assert_int_equal(mf_cast(a, MF_F32, &b), MF_OK);
+    assert_int_equal(mf_mul(b, x, &c), MF_OK);
+    assert_int_equal(mf_trace_end(1, &c, &g), MF_OK);
+    check_module(g, x, 1, 1, 1e-5);
+    check_module(g, x, 0, 4, 1e-5);
+    mf_graph_destroy(g);
+    mf_tensor_free(c);
+
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_mul(b, x, &c), MF_OK);
+    assert_int_equal(mf_mul_scalar(x, 10, &d), MF_OK);
+    assert_int_equal(mf_cast(d, MF_I32, &e), MF_OK); /* truncated toward zero */
+    assert_int_equal(mf_cast(e, MF_F32, &f), MF_OK);
+    assert_int_equal(mf_add(c, f, 1, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    check_module(g, x, 1, 1, 1e-5);
+    check_module(g, x, 1, 16, 1e-5);
+    check_module(g, x, 0, 1, 1e-5);
+    mf_tensor *all[] = {x, a, b, c, d, e, f, y};
+    for (int i = 0; i < 8; i++)
+        mf_tensor_free(all[i]);
+    mf_graph_destroy(g);
 }
 
 static void test_errors(void **state)
@@ -370,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_specialization_budget_warns_once),
         cmocka_unit_test(test_named_core_version),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_casts),
     };
     return cmocka_run_group_tests_name("module", tests, NULL, NULL);
 }

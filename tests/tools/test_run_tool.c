@@ -9,32 +9,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support/tool_run.h"
 
 /* Runs `mlufuse ARGS` (stderr merged), returns the exit code and the output in out. */
+static int mlufuse(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int mlufuse(char *out, size_t cap, const char *fmt, ...)
 {
-    char args[2048], cmd[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    tsupport_run r = tsupport_run_progv("mlufuse", 1, fmt, ap);
     va_end(ap);
-    const char *build = getenv("MF_BUILD_DIR");
-    snprintf(cmd, sizeof cmd, "%s/mlufuse %s 2>&1", build ? build : "../../build", args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(out, cap, "%s", r.out);
+    tsupport_run_free(&r);
+    return r.rc;
 }
 
 static char out[1 << 16];
 
 static const char *models(void)
 {
-    const char *s = getenv("MF_SHARED_DIR");
-    return s ? s : "../../../shared";
+    return tsupport_shared_dir();
 }
 
 static void check_model(const char *name, const char *extra)

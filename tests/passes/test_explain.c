@@ -1,0 +1,331 @@
+/* test_explain.c — the fusion report: every reason segmentation gives for leaving an edge
+ * unfused (mf_fuse_block, passes/passes.h) is produced by a minimal graph in explain/,
+ * and the report's lines name the right ends, subgraphs, reason and deciding node.  Checked
+ * through the public API (mf_graph_optimize, mf_opt_result_edge/_explain) and, for the
+ * nodes behind each decision, through the pass context the segment pass fills. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlufuse/mlufuse.h"
+#include "passes/passes.h"
+#include "tests/support/tool_run.h"
+
+#define MAX_EDGES 6
+
+typedef struct explain_case {
+    const char *file; /* in tests/passes/explain/ */
+    int fusion;       /* mf_opt_options.fusion */
+    int subgraphs, cpu_ops;
+    const char *subgraph_lines; /* the report's "  sgN: ..." and "  cpu: ..." lines */
+    const char *edges[MAX_EDGES]; /* every unfused edge's line, in order */
+} explain_case;
+
+static const explain_case cases[] = {
+    {"cpu_op.mfir", 1, 3, 3,
+     "  cpu: permute %p, concat %c, upsample_nearest2d %u\n  sg0: relu %a\n  sg1: sigmoid %s\n  sg2: tanh %t\n",
+     {"%a (relu, sg0) -> %p (permute, cpu): unsupported op: permute has no MLU code and runs on the CPU, with "
+      "copies at the boundary",
+      "%p (permute, cpu) -> %s (sigmoid, sg1): unsupported op: permute has no MLU code and runs on the CPU, with "
+      "copies at the boundary",
+      "%s (sigmoid, sg1) -> %c (concat, cpu): unsupported op: concat has no MLU code and runs on the CPU, with "
+      "copies at the boundary",
+      "%u (upsample_nearest2d, cpu) -> %t (tanh, sg2): unsupported op: upsample_nearest2d has no MLU code and runs "
+      "on the CPU, with copies at the boundary"}},
+    {"dtype.mfir", 1, 2, 3, "  cpu: cast %h, cast %f, cast %j\n  sg0: relu %a\n  sg1: sigmoid %b, mul %c\n",
+     {"%a (relu, sg0) -> %h (cast, cpu): dtype change: cast turns f32 into f16, and MLU code takes f32 only; it "
+      "runs on the CPU",
+      "%f (cast, cpu) -> %b (sigmoid, sg1): dtype change: cast turns f16 into f32, and MLU code takes f32 only; it "
+      "runs on the CPU",
+      "%j (cast, cpu) -> %c (mul, sg1): dtype change: cast turns i32 into f32, and MLU code takes f32 only; it runs "
+      "on the CPU"}},
+    {"disabled.mfir", 0, 3, 0, "  sg0: relu %a\n  sg1: sigmoid %b\n  sg2: tanh %c\n",
+     {"%a (relu, sg0) -> %b (sigmoid, sg1): DISABLE_MLU_FUSION: fusion is switched off: every MLU op is its own "
+      "subgraph",
+      "%b (sigmoid, sg1) -> %c (tanh, sg2): DISABLE_MLU_FUSION: fusion is switched off: every MLU op is its own "
+      "subgraph"}},
+    {"disabled.mfir", 1, 1, 0, "  sg0: relu %a, sigmoid %b, tanh %c\n", {NULL}}, /* the same, fused */
+    {"second_anchor.mfir", 1, 2, 0, "  sg0: linear %a, relu %r\n  sg1: linear %b\n",
+     {"%r (relu, sg0) -> %b (linear, sg1): second anchor: sg0 already has linear %a (one anchor per subgraph)"}},
+    {"anchor_prologue.mfir", 1, 2, 0, "  sg0: relu %r\n  sg1: conv2d %c\n",
+     {"%r (relu, sg0) -> %c (conv2d, sg1): anchor takes no prologue: conv2d starts its own subgraph; only views "
+      "whose results go nowhere else are fused in front of an anchor"}},
+    {"view_prologue.mfir", 1, 3, 0, "  sg0: flatten %f, linear %a\n  sg1: reshape %g, relu %r\n  sg2: linear %b\n",
+     {"%g (reshape, sg1) -> %b (linear, sg2): anchor takes no prologue: linear starts its own subgraph; only views "
+      "whose results go nowhere else are fused in front of an anchor"}},
+    {"after_reduction.mfir", 1, 3, 0, "  sg0: relu %r, max_pool2d %p, sigmoid %s\n  sg1: sum %m\n  sg2: flatten %f\n",
+     {"%s (sigmoid, sg0) -> %m (sum, sg1): after a reduction: sum is a reduction, and sg0 has a reduction "
+      "max_pool2d %p already (one core per subgraph)",
+      "%s (sigmoid, sg0) -> %f (flatten, sg2): after a reduction: flatten is a view, and sg0 has a reduction "
+      "max_pool2d %p already (one core per subgraph)"}},
+    {"after_anchor.mfir", 1, 3, 0, "  sg0: conv2d %c\n  sg1: softmax %s\n  sg2: flatten %f\n",
+     {"%c (conv2d, sg0) -> %s (softmax, sg1): after an anchor: softmax is a reduction, and sg0 has an anchor "
+      "conv2d %c already (one core per subgraph)",
+      "%c (conv2d, sg0) -> %f (flatten, sg2): after an anchor: flatten is a view, and sg0 has an anchor conv2d %c "
+      "already (one core per subgraph)"}},
+    {"larger.mfir", 1, 2, 0, "  sg0: linear %a\n  sg1: add %b\n",
+     {"%a (linear, sg0) -> %b (add, sg1): epilogue larger than its core: f32[3,4] is bigger than the output of "
+      "its core linear %a, f32[1,4]"}},
+    {"convexity.mfir", 1, 2, 1, "  cpu: permute %p\n  sg0: conv2d %a\n  sg1: add %s\n",
+     {"%a (conv2d, sg0) -> %p (permute, cpu): unsupported op: permute has no MLU code and runs on the CPU, with "
+      "copies at the boundary",
+      "%a (conv2d, sg0) -> %s (add, sg1): would break convexity: a path from sg0 leaves it through %p (permute, "
+      "cpu) and comes back",
+      "%p (permute, cpu) -> %s (add, sg1): unsupported op: permute has no MLU code and runs on the CPU, with "
+      "copies at the boundary"}},
+    {"convexity_mlu.mfir", 1, 2, 0, "  sg0: conv2d %a\n  sg1: softmax %s, mul %m\n",
+     {"%a (conv2d, sg0) -> %s (softmax, sg1): after an anchor: softmax is a reduction, and sg0 has an anchor "
+      "conv2d %a already (one core per subgraph)",
+      "%a (conv2d, sg0) -> %m (mul, sg1): would break convexity: a path from sg0 leaves it through %s (softmax, "
+      "sg1) and comes back"}},
+    {"other_producer.mfir", 1, 2, 0, "  sg0: conv2d %a, add %s\n  sg1: conv2d %b\n",
+     {"%b (conv2d, sg1) -> %s (add, sg0): joined another producer: it went into the subgraph of %a (conv2d, sg0) "
+      "(an op joins one producer's subgraph)"}},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+static mf_graph *load(const char *file)
+{
+    char path[1024];
+    mf_graph *g;
+    snprintf(path, sizeof path, "%s/tests/passes/explain/%s", tsupport_source_dir(), file);
+    if (mf_graph_load(path, &g))
+        fail_msg("%s", mf_last_error());
+    return g;
+}
+
+static void subgraph_name(char *buf, size_t cap, int s)
+{
+    if (s < 0)
+        snprintf(buf, cap, "cpu");
+    else
+        snprintf(buf, cap, "sg%d", s);
+}
+
+/* Runs the default pipeline on the case's graph and checks the whole report. */
+static void check_case(const explain_case *c, int fusion)
+{
+    mf_graph *g = load(c->file);
+    mf_opt_options o = mf_opt_default_options();
+    o.fusion = fusion;
+    o.verify = 1;
+    mf_opt_result *r;
+    if (mf_graph_optimize(g, &o, &r))
+        fail_msg("%s: %s", c->file, mf_last_error());
+    mf_opt_summary s = mf_opt_result_summary(r);
+    int nedges = 0;
+    while (nedges < MAX_EDGES && c->edges[nedges])
+        nedges++;
+    assert_int_equal(s.segmented, 1);
+    if (s.subgraphs != c->subgraphs || s.cpu_ops != c->cpu_ops || s.unfused_edges != nedges)
+        fail_msg("%s: %d subgraphs, %d CPU ops, %d edges; expected %d, %d, %d\n%s", c->file, s.subgraphs, s.cpu_ops,
+                 s.unfused_edges, c->subgraphs, c->cpu_ops, nedges, mf_opt_result_explain(r));
+    assert_int_equal(mf_opt_result_num_edges(r), nedges);
+    assert_null(mf_opt_result_edge(r, nedges));
+    assert_null(mf_opt_result_edge(r, -1));
+
+    /* the report: header, subgraphs, count, one indented line per edge */
+    char head[256];
+    snprintf(head, sizeof head, "subgraphs: %d MLU, %d CPU ops\n%sunfused edges: %d\n", c->subgraphs, c->cpu_ops,
+             c->subgraph_lines, nedges);
+    const char *text = mf_opt_result_explain(r);
+    if (strncmp(text, head, strlen(head)))
+        fail_msg("%s: the report starts\n%s\nnot\n%s", c->file, text, head);
+    const char *line = text + strlen(head);
+    for (int i = 0; i < nedges; i++) {
+        const mf_opt_edge *e = mf_opt_result_edge(r, i);
+        if (strcmp(e->text, c->edges[i]))
+            fail_msg("%s: edge %d reads\n  %s\nexpected\n  %s", c->file, i, e->text, c->edges[i]);
+        /* the edge's fields say what its line says */
+        char a[16], b[16], prefix[512];
+        subgraph_name(a, sizeof a, e->from_subgraph);
+        subgraph_name(b, sizeof b, e->to_subgraph);
+        snprintf(prefix, sizeof prefix, "%s (%s, %s) -> %s (%s, %s): %s: ", e->from, e->from_op, a, e->to, e->to_op, b,
+                 e->reason);
+        if (strncmp(e->text, prefix, strlen(prefix)))
+            fail_msg("%s: edge fields '%s' disagree with its text '%s'", c->file, prefix, e->text);
+        assert_true(!strncmp(line, "  ", 2) && !strncmp(line + 2, e->text, strlen(e->text)) &&
+                    line[2 + strlen(e->text)] == '\n');
+        line += 3 + strlen(e->text);
+    }
+    assert_string_equal(line, ""); /* nothing after the last edge */
+    mf_opt_result_free(r);
+    mf_graph_destroy(g);
+}
+
+static void test_every_case(void **state)
+{
+    for (int i = 0; i < NCASES; i++)
+        check_case(&cases[i], cases[i].fusion);
+}
+
+static const explain_case *find_case(const char *file, int fusion)
+{
+    for (int i = 0; i < NCASES; i++)
+        if (!strcmp(cases[i].file, file) && cases[i].fusion == fusion)
+            return &cases[i];
+    fail_msg("no case %s", file);
+    return NULL;
+}
+
+/* DISABLE_MLU_FUSION=1 in the environment does what fusion = 0 does; "0" fuses. */
+static void test_disable_env(void **state)
+{
+    const explain_case *off = find_case("disabled.mfir", 0), *on = find_case("disabled.mfir", 1);
+    setenv("DISABLE_MLU_FUSION", "1", 1);
+    check_case(off, -1);
+    setenv("DISABLE_MLU_FUSION", "0", 1);
+    check_case(on, -1);
+    check_case(off, 0); /* an explicit setting wins */
+    setenv("DISABLE_MLU_FUSION", "1", 1);
+    check_case(on, 1);
+    unsetenv("DISABLE_MLU_FUSION");
+}
+
+/* Every reason there is, and only those, is reached by some case above. */
+static void test_every_reason_is_reached(void **state)
+{
+    int seen[MF_BLOCK_COUNT] = {0};
+    for (int i = 0; i < NCASES; i++)
+        for (int k = 0; k < MAX_EDGES && cases[i].edges[k]; k++) {
+            int found = 0;
+            for (int b = 0; b < MF_BLOCK_COUNT; b++) {
+                char pat[128];
+                snprintf(pat, sizeof pat, "): %s: ", mf_fuse_block_name((mf_fuse_block)b));
+                if (strstr(cases[i].edges[k], pat))
+                    seen[b]++, found++;
+            }
+            assert_int_equal(found, 1);
+        }
+    for (int b = 0; b < MF_BLOCK_COUNT; b++) {
+        if (!seen[b])
+            fail_msg("no case gives reason %d (%s)", b, mf_fuse_block_name((mf_fuse_block)b));
+        for (int k = 0; k < b; k++) /* names tell reasons apart */
+            assert_string_not_equal(mf_fuse_block_name((mf_fuse_block)b), mf_fuse_block_name((mf_fuse_block)k));
+    }
+    assert_string_equal(mf_fuse_block_name(MF_BLOCK_COUNT), "?");
+}
+
+/* The node found by its output's name. */
+static const mf_node *node(const mf_graph *g, const char *name)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->outputs[0]->name && !strcmp(g->nodes[i]->outputs[0]->name, name))
+            return g->nodes[i];
+    fail_msg("no node %%%s", name);
+    return NULL;
+}
+
+typedef struct internal_case {
+    const char *file, *passes;
+    int edge;                       /* index in ctx.edges */
+    mf_fuse_block why;
+    const char *from, *to, *other, *via; /* node output names; NULL: no node */
+} internal_case;
+
+/* What the pass context records behind each line: the enum, both ends, the deciding node
+ * (`other`) and, for convexity, the outside node of the path (`via`). */
+static void test_pass_context(void **state)
+{
+    static const internal_case ic[] = {
+        {"cpu_op.mfir", "segment", 0, MF_BLOCK_CPU_OP, "a", "p", "p", NULL},
+        {"cpu_op.mfir", "segment", 3, MF_BLOCK_CPU_OP, "u", "t", "u", NULL},
+        {"dtype.mfir", "segment", 0, MF_BLOCK_DTYPE, "a", "h", "h", NULL},
+        {"second_anchor.mfir", "segment", 0, MF_BLOCK_SECOND_ANCHOR, "r", "b", "a", NULL},
+        {"anchor_prologue.mfir", "segment", 0, MF_BLOCK_ANCHOR_PROLOGUE, "r", "c", NULL, NULL},
+        {"after_reduction.mfir", "segment", 1, MF_BLOCK_AFTER_REDUCTION, "s", "f", "p", NULL},
+        {"after_anchor.mfir", "segment", 0, MF_BLOCK_AFTER_ANCHOR, "c", "s", "c", NULL},
+        {"larger.mfir", "segment", 0, MF_BLOCK_LARGER, "a", "b", "a", NULL},
+        {"convexity.mfir", "dce,simplify,segment", 1, MF_BLOCK_CONVEXITY, "a", "s", "p", "p"},
+        {"convexity_mlu.mfir", "segment", 1, MF_BLOCK_CONVEXITY, "a", "m", "s", "s"},
+        {"other_producer.mfir", "segment", 0, MF_BLOCK_OTHER_PRODUCER, "b", "s", "a", NULL},
+    };
+    for (size_t i = 0; i < sizeof ic / sizeof ic[0]; i++) {
+        mf_graph *g = load(ic[i].file);
+        mf_pass_ctx ctx = mf_pass_ctx_default();
+        ctx.fuse = true;
+        if (mf_pipeline_run(g, ic[i].passes, &ctx, true, NULL, NULL, NULL, NULL))
+            fail_msg("%s: %s", ic[i].file, mf_last_error());
+        assert_true(ctx.segmented);
+        assert_true(ic[i].edge < ctx.nedges);
+        const mf_fuse_edge *e = &ctx.edges[ic[i].edge];
+        if (e->why != ic[i].why)
+            fail_msg("%s: edge %d is '%s', expected '%s'", ic[i].file, ic[i].edge, mf_fuse_block_name(e->why),
+                     mf_fuse_block_name(ic[i].why));
+        assert_ptr_equal(e->from, node(g, ic[i].from));
+        assert_ptr_equal(e->to, node(g, ic[i].to));
+        assert_ptr_equal(e->value, e->from->outputs[0]);
+        if (ic[i].other)
+            assert_ptr_equal(e->other, node(g, ic[i].other));
+        if (ic[i].via)
+            assert_ptr_equal(e->via, node(g, ic[i].via));
+        else
+            assert_null(e->via);
+        /* the text of one edge is the report's line */
+        char **names;
+        assert_int_equal(mf_graph_value_names(g, &names), MF_OK);
+        char *text = mf_fuse_edge_text(names, e), *report;
+        assert_non_null(text);
+        assert_int_equal(mf_pass_explain(g, &ctx, &report), MF_OK);
+        char line[1024];
+        snprintf(line, sizeof line, "\n  %s\n", text);
+        assert_non_null(strstr(report, line));
+        free(text);
+        free(report);
+        free(names);
+        mf_pass_ctx_release(&ctx);
+        mf_graph_destroy(g);
+    }
+}
+
+/* A pass that changes the graph after segment voids the report (its edges could name
+ * removed nodes): no edges, no text, until segment runs again. */
+static void test_stale_report_dropped(void **state)
+{
+    static const char text[] = "graph @g(%x: f32[2,8]) {\n"
+                               "  %a = relu(%x) : f32[2,8]\n"
+                               "  %dead = tanh(%x) : f32[2,8]\n"
+                               "  %w = const f32[4,8] opaque\n"
+                               "  %b = linear(%a, %w) : f32[2,4]\n"
+                               "  return %b\n"
+                               "}\n";
+    static const struct {
+        const char *passes;
+        int segmented, nedges;
+    } runs[] = {{"segment", 1, 1}, {"segment,plan", 1, 1}, {"segment,dce", 0, 0}, {"segment,dce,segment", 1, 1},
+                {"dce,segment,cse", 1, 1}};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        mf_graph *g;
+        assert_int_equal(mf_graph_parse(text, NULL, &g), MF_OK);
+        mf_opt_options o = mf_opt_default_options();
+        o.passes = runs[i].passes;
+        mf_opt_result *r;
+        assert_int_equal(mf_graph_optimize(g, &o, &r), MF_OK);
+        mf_opt_summary s = mf_opt_result_summary(r);
+        if (s.segmented != runs[i].segmented || mf_opt_result_num_edges(r) != runs[i].nedges)
+            fail_msg("%s: segmented %d with %d edges", runs[i].passes, s.segmented, mf_opt_result_num_edges(r));
+        if (s.segmented)
+            assert_non_null(strstr(mf_opt_result_explain(r), "  %a (relu, sg0) -> %b (linear, "));
+        else
+            assert_string_equal(mf_opt_result_explain(r), "");
+        mf_opt_result_free(r);
+        mf_graph_destroy(g);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_case),
+        cmocka_unit_test(test_disable_env),
+        cmocka_unit_test(test_every_reason_is_reached),
+        cmocka_unit_test(test_pass_context),
+        cmocka_unit_test(test_stale_report_dropped),
+    };
+    return cmocka_run_group_tests_name("explain", tests, NULL, NULL);
+}
