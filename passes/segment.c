@@ -16,6 +16,7 @@ typedef struct seg_info {
     const mf_node *core; /* the anchor or reduction, or NULL (elementwise only) */
     int64_t core_numel;  /* elements of the core's output: epilogues may not be larger */
     bool views_only;     /* reshapes/flattens only: an anchor may take them as its prologue */
+    int lo, hi;          /* positions of its first and last node in g->nodes */
 } seg_info;
 
 typedef struct segmenter {
@@ -25,6 +26,7 @@ typedef struct segmenter {
     int *mark; /* per node: visit stamp for reachability */
     int stamp;
     int *moved;          /* scratch for merge_siblings */
+    int *pos;            /* per node id: its position in g->nodes */
     int *why_at;         /* per node: index of its first input's entry in why[] */
     mf_fuse_block *why;  /* per node input: the refusal, or MF_BLOCK_COUNT (joined / n/a) */
     const mf_node **who; /* per node input: the node behind the refusal */
@@ -47,7 +49,7 @@ static bool has_device_code(const mf_node *n)
 static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, const mf_node *outside)
 {
     const mf_node *n = v->producer;
-    if (!n)
+    if (!n || sg->pos[n->id] < sg->segs[s].lo) /* made before s began: cannot depend on it */
         return false;
     if (n->subgraph == s && outside) {
         sg->via = outside;
@@ -59,6 +61,21 @@ static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, con
     for (int i = 0; i < n->ninputs; i++)
         if (reaches_through_outside(sg, n->inputs[i], s, outside ? outside : n))
             return true;
+    if (n->subgraph < 0)
+        return false;
+    /* A subgraph runs as one kernel, after the inputs of all its members: reaching one
+     * member reaches them all.  (Else two convex subgraphs could each wait for the other:
+     * s feeding one member of t while another member of t feeds s.) */
+    const seg_info *t = &sg->segs[n->subgraph];
+    for (int k = t->lo; k <= t->hi; k++) {
+        const mf_node *m = sg->g->nodes[k];
+        if (m->subgraph != n->subgraph || sg->mark[m->id] == sg->stamp)
+            continue;
+        sg->mark[m->id] = sg->stamp;
+        for (int i = 0; i < m->ninputs; i++)
+            if (reaches_through_outside(sg, m->inputs[i], s, outside ? outside : n))
+                return true;
+    }
     return false;
 }
 
@@ -122,6 +139,7 @@ static int new_segment(segmenter *sg, const mf_node *n)
     si->core = kind == MF_KIND_ANCHOR || kind == MF_KIND_REDUCTION ? n : NULL;
     si->core_numel = mf_type_numel(&n->outputs[0]->type);
     si->views_only = kind == MF_KIND_VIEW;
+    si->lo = si->hi = sg->pos[n->id];
     return sg->nsegs++;
 }
 
@@ -159,7 +177,7 @@ static int pick(segmenter *sg, const mf_node *n, bool fuse)
  * outside s by a path that started in s? */
 static bool convex(segmenter *sg, int s)
 {
-    for (int i = 0; i < sg->g->nnodes; i++) {
+    for (int i = sg->segs[s].lo; i <= sg->segs[s].hi; i++) {
         const mf_node *n = sg->g->nodes[i];
         if (n->subgraph != s)
             continue;
@@ -185,16 +203,20 @@ static void merge_siblings(segmenter *sg, const mf_node *n, int s)
         int t = p ? p->subgraph : -1;
         if (t < 0 || t == s || sg->segs[t].core)
             continue;
-        int count = 0;
+        int count = 0, lo = sg->segs[s].lo, hi = sg->segs[s].hi;
         sg->segs[s].views_only = false; /* n, elementwise, is in s */
-        for (int k = 0; k < sg->g->nnodes; k++)
+        for (int k = sg->segs[t].lo; k <= sg->segs[t].hi; k++)
             if (sg->g->nodes[k]->subgraph == t) {
                 sg->g->nodes[k]->subgraph = s;
                 sg->moved[count++] = k;
             }
-        if (!convex(sg, s)) /* undo */
+        sg->segs[s].lo = lo < sg->segs[t].lo ? lo : sg->segs[t].lo;
+        sg->segs[s].hi = hi > sg->segs[t].hi ? hi : sg->segs[t].hi;
+        if (!convex(sg, s)) { /* undo */
             for (int k = 0; k < count; k++)
                 sg->g->nodes[sg->moved[k]]->subgraph = t;
+            sg->segs[s].lo = lo, sg->segs[s].hi = hi;
+        }
     }
 }
 
@@ -271,16 +293,18 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         ninputs += g->nodes[i]->ninputs;
     size_t nn = (size_t)g->nnodes + 1;
     segmenter sg = {.g = g, .segs = calloc(nn, sizeof(seg_info)), .mark = calloc(nn, sizeof(int)),
-                    .moved = calloc(nn, sizeof(int)), .why_at = calloc(nn, sizeof(int)),
+                    .moved = calloc(nn, sizeof(int)), .pos = calloc(nn, sizeof(int)),
+                    .why_at = calloc(nn, sizeof(int)),
                     .why = calloc((size_t)ninputs + 1, sizeof(mf_fuse_block)),
                     .who = calloc((size_t)ninputs + 1, sizeof(mf_node *))};
     mf_status s = MF_OK;
-    if (!sg.segs || !sg.mark || !sg.moved || !sg.why_at || !sg.why || !sg.who) {
+    if (!sg.segs || !sg.mark || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who) {
         s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
         goto out;
     }
     for (int i = 0, at = 0; i < g->nnodes; i++) {
         g->nodes[i]->subgraph = -1;
+        sg.pos[g->nodes[i]->id] = i;
         sg.why_at[g->nodes[i]->id] = at;
         for (int k = 0; k < g->nodes[i]->ninputs; k++)
             sg.why[at + k] = MF_BLOCK_COUNT;
@@ -304,6 +328,7 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         if (kind != MF_KIND_VIEW)
             sg.segs[sid].views_only = false;
         n->subgraph = sid;
+        sg.segs[sid].hi = i; /* nodes come in order: n is the last so far */
         if (ctx->fuse && mf_op_get(n->op)->kind == MF_KIND_ELEMENTWISE)
             merge_siblings(&sg, n, sid);
     }
@@ -314,6 +339,7 @@ out:
     free(sg.segs);
     free(sg.mark);
     free(sg.moved);
+    free(sg.pos);
     free(sg.why_at);
     free(sg.why);
     free(sg.who);
