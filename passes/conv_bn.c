@@ -122,11 +122,7 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         dead[n->id] = true;
         count++;
     }
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i]->id < nvals && repl[g->outputs[i]->id])
-            g->outputs[i] = repl[g->outputs[i]->id];
-    if (count)
-        mf_graph_remove_nodes(g, dead);
+    mf_pass_apply(g, repl, nvals, dead, count);
     *changes = count;
 out:
     free(uses);

@@ -154,11 +154,7 @@ mf_status mf_pass_cse(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         if (k != out)
             repl[out->id] = k, dead[n->id] = true, count++;
     }
-    for (int i = 0; i < g->noutputs; i++)
-        if (repl[g->outputs[i]->id])
-            g->outputs[i] = repl[g->outputs[i]->id];
-    if (count)
-        mf_graph_remove_nodes(g, dead);
+    mf_pass_apply(g, repl, g->nvalues, dead, count);
     *changes = count;
 out:
     free(t.slot);

@@ -200,11 +200,7 @@ mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         else
             count += fuse_chain(&s, n);
     }
-    for (int i = 0; i < g->noutputs; i++)
-        if (s.repl[g->outputs[i]->id])
-            g->outputs[i] = s.repl[g->outputs[i]->id];
-    if (count)
-        mf_graph_remove_nodes(g, s.dead);
+    mf_pass_apply(g, s.repl, g->nvalues, s.dead, count);
     *changes = count;
 out:
     free(s.uses);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "layer.h"
 #include "mnist.h"
 
 static mf_status param(int rank, const int64_t *shape, int64_t fan_in, uint64_t seed,
@@ -44,16 +45,6 @@ void mnist_free(mnist_net *m)
     memset(m, 0, sizeof *m);
 }
 
-/* Replaces *x by op(*x), dropping the old activation, as a Python forward() would. */
-#define LAYER(x, call)                     \
-    do {                                   \
-        mf_tensor *in_ = (x), *out_;       \
-        mf_status s_ = (call);             \
-        mf_tensor_free(in_);               \
-        if (s_)                            \
-            return s_;                     \
-        (x) = out_;                        \
-    } while (0)
 
 mf_status mnist_forward(const mnist_net *m, const mf_tensor *input, mf_tensor **out)
 {

@@ -2,6 +2,7 @@
  * runs layer by layer, or is recorded as a graph between mf_trace_begin and mf_trace_end. */
 #include <string.h>
 
+#include "layer.h"
 #include "resnet_block.h"
 
 mf_status resnet_block_init(resnet_block *b, int64_t channels, uint64_t seed, mf_device dev)
@@ -31,21 +32,10 @@ void resnet_block_free(resnet_block *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Replaces *x by op(*x), dropping the old activation, as a Python forward() would (the
- * block's input is retained first, so it outlives the first layer for the residual). */
-#define LAYER(x, call)                     \
-    do {                                   \
-        mf_tensor *in_ = (x), *out_;       \
-        mf_status s_ = (call);             \
-        mf_tensor_free(in_);               \
-        if (s_)                            \
-            return s_;                     \
-        (x) = out_;                        \
-    } while (0)
 
 mf_status resnet_block_forward(const resnet_block *b, const mf_tensor *input, mf_tensor **out)
 {
-    mf_tensor *x = mf_tensor_retain((mf_tensor *)input);
+    mf_tensor *x = mf_tensor_retain((mf_tensor *)input); /* input outlives layer 1: the residual */
     mf_conv2d_params p = MF_CONV2D_DEFAULT;
     p.padding[0] = p.padding[1] = 1;
     LAYER(x, mf_conv2d(in_, b->conv1_w, NULL, p, &out_));
