@@ -3,8 +3,14 @@
  * take partitions from the job's counter, so a 16-partition launch needs no 16 threads
  * (min(online CPUs, 16) - 1 workers plus the submitter).  Partition claims and completions
  * happen under the pool's mutex; a job lives on its submitter's stack and is never touched
- * by a worker after its last partition is counted. */
+ * by a worker after its last partition is counted.
+ *
+ * Waiting spins for a while before it sleeps: a model's launches come microseconds apart,
+ * and a futex wake-up costs tens of microseconds, which small kernels cannot pay (the
+ * thread pools of ONNX Runtime and OpenMP spin likewise).  Sleepers are woken as before. */
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -14,8 +20,8 @@ typedef struct job {
     mf_kernel_fn fn;
     void *const *args;
     int nparts;
-    int next_part; /* the next partition to claim */
-    int done;      /* partitions finished */
+    int next_part;   /* the next partition to claim */
+    atomic_int done; /* partitions finished (counted under the lock; read by spinners) */
 } job;
 
 struct mf_rt_core_pool {
@@ -23,7 +29,8 @@ struct mf_rt_core_pool {
     pthread_cond_t work_cv, done_cv;
     job *head; /* jobs with partitions left to claim, oldest first */
     int nworkers, idle;
-    bool stop;
+    atomic_uint posted; /* jobs ever posted: spinning workers watch it change */
+    atomic_bool stop;
     pthread_t threads[MF_RT_MAX_CORE_THREADS];
 };
 
@@ -64,14 +71,62 @@ static int claim(mf_rt_core_pool *p, job *j)
     return part;
 }
 
-/* Runs one partition without the lock, then counts it (with the lock held again). */
+/* Runs one partition without the lock, then counts it (with the lock held again).  j is
+ * not read after the count: a spinning submitter may return at once. */
 static void run_part(mf_rt_core_pool *p, job *j, int part)
 {
+    int nparts = j->nparts;
     pthread_mutex_unlock(&p->mu);
-    j->fn(j->args, part, j->nparts);
+    j->fn(j->args, part, nparts);
     pthread_mutex_lock(&p->mu);
-    if (++j->done == j->nparts)
+    if (atomic_fetch_add(&j->done, 1) + 1 == nparts)
         pthread_cond_broadcast(&p->done_cv);
+}
+
+#define SPIN_NS 100000 /* how long a waiter spins before it sleeps */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins (without the lock) until done() holds or SPIN_NS pass; true if it held. */
+static bool spin_until(bool (*done)(const void *), const void *arg)
+{
+    int64_t until = now_ns() + SPIN_NS;
+    for (int i = 0;; i++) {
+        if (done(arg))
+            return true;
+        if ((i & 63) == 63 && now_ns() > until)
+            return false;
+        cpu_relax();
+    }
+}
+
+typedef struct post_watch {
+    const mf_rt_core_pool *p;
+    unsigned seen;
+} post_watch;
+
+static bool new_post(const void *arg)
+{
+    const post_watch *w = arg;
+    return atomic_load(&w->p->posted) != w->seen || atomic_load(&w->p->stop);
+}
+
+static bool job_done(const void *arg)
+{
+    const job *j = arg;
+    return atomic_load(&j->done) == j->nparts;
 }
 
 static void *worker_main(void *arg)
@@ -79,6 +134,12 @@ static void *worker_main(void *arg)
     mf_rt_core_pool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        if (!p->head && !p->stop) { /* spin for the next launch, then sleep */
+            post_watch w = {p, atomic_load(&p->posted)};
+            pthread_mutex_unlock(&p->mu);
+            spin_until(new_post, &w);
+            pthread_mutex_lock(&p->mu);
+        }
         while (!p->head && !p->stop) {
             p->idle++;
             pthread_cond_wait(&p->work_cv, &p->mu);
@@ -151,6 +212,7 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
     while (*tail)
         tail = &(*tail)->next;
     *tail = &j;
+    atomic_fetch_add(&p->posted, 1);
     if (p->idle > 0) {
         if (p->idle < nparts - 1)
             pthread_cond_broadcast(&p->work_cv);
@@ -161,7 +223,13 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
     int part;
     while ((part = claim(p, &j)) >= 0)
         run_part(p, &j, part);
-    while (j.done < j.nparts)
+    if (atomic_load(&j.done) < j.nparts) { /* the others' partitions: spin, then sleep */
+        pthread_mutex_unlock(&p->mu);
+        if (spin_until(job_done, &j))
+            return;
+        pthread_mutex_lock(&p->mu);
+    }
+    while (atomic_load(&j.done) < j.nparts)
         pthread_cond_wait(&p->done_cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
