@@ -46,12 +46,17 @@ static int assign_units(const mf_graph *g, int nsub, int *unit)
 }
 
 /* step[u]: position of unit u in a topological order (Kahn's, smallest first node first,
- * as the plan builder orders them).  Segments are convex, so the unit graph is acyclic. */
+ * as the plan builder orders them).  Segments are convex, so the unit graph is acyclic.
+ * The unit edges are gathered once (CSR by producer unit), so ordering costs O(E + U^2). */
 static mf_status order_units(const mf_graph *g, const int *unit, int nunits, int *step)
 {
-    int *indeg = calloc((size_t)nunits + 1, sizeof(int)), *first = malloc(sizeof(int) * ((size_t)nunits + 1));
+    size_t nu = (size_t)nunits + 1, ne = 1;
+    for (int i = 0; i < g->nnodes; i++)
+        ne += (size_t)g->nodes[i]->ninputs;
+    int *indeg = calloc(nu, sizeof(int)), *first = malloc(sizeof(int) * nu);
+    int *start = calloc(nu + 1, sizeof(int)), *to = malloc(sizeof(int) * ne);
     mf_status s = MF_OK;
-    if (!indeg || !first) {
+    if (!indeg || !first || !start || !to) {
         s = mf_error(MF_ERR_NOMEM, "plan: out of memory");
         goto out;
     }
@@ -59,12 +64,27 @@ static mf_status order_units(const mf_graph *g, const int *unit, int nunits, int
         first[u] = g->nnodes, step[u] = -1;
     for (int i = g->nnodes - 1; i >= 0; i--)
         first[unit[g->nodes[i]->id]] = i;
-    for (int i = 0; i < g->nnodes; i++) /* an edge per (producer unit, consumer input) */
-        for (int k = 0; k < g->nodes[i]->ninputs; k++) {
-            const mf_node *p = g->nodes[i]->inputs[k]->producer;
-            if (p && unit[p->id] != unit[g->nodes[i]->id])
-                indeg[unit[g->nodes[i]->id]]++;
-        }
+    for (int pass = 0; pass < 2; pass++) { /* count, then fill: an edge per consumer input */
+        for (int i = 0; i < g->nnodes; i++)
+            for (int k = 0; k < g->nodes[i]->ninputs; k++) {
+                const mf_node *p = g->nodes[i]->inputs[k]->producer;
+                int pu = p ? unit[p->id] : -1, cu = unit[g->nodes[i]->id];
+                if (pu < 0 || pu == cu)
+                    continue;
+                if (pass == 0) {
+                    start[pu + 1]++;
+                    indeg[cu]++;
+                } else {
+                    to[start[pu]++] = cu;
+                }
+            }
+        if (pass == 0)
+            for (int u = 0; u < nunits; u++)
+                start[u + 1] += start[u];
+    }
+    for (int u = nunits; u > 0; u--) /* the fill advanced each start to the next one's */
+        start[u] = start[u - 1];
+    start[0] = 0;
     for (int done = 0; done < nunits; done++) {
         int best = -1;
         for (int u = 0; u < nunits; u++)
@@ -75,17 +95,14 @@ static mf_status order_units(const mf_graph *g, const int *unit, int nunits, int
             goto out;
         }
         step[best] = done;
-        for (int i = 0; i < g->nnodes; i++)
-            if (unit[g->nodes[i]->id] != best)
-                for (int k = 0; k < g->nodes[i]->ninputs; k++) {
-                    const mf_node *p = g->nodes[i]->inputs[k]->producer;
-                    if (p && unit[p->id] == best)
-                        indeg[unit[g->nodes[i]->id]]--;
-                }
+        for (int e = start[best]; e < start[best + 1]; e++)
+            indeg[to[e]]--;
     }
 out:
     free(indeg);
     free(first);
+    free(start);
+    free(to);
     return s;
 }
 

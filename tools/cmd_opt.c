@@ -156,8 +156,21 @@ static void print_stats(const mf_graph *g, const mf_opt_result *r)
         int *size = subgraph_sizes(g, s.subgraphs);
         printf("subgraphs: %d MLU, %d CPU ops, %d unfused edges; nodes per subgraph:", s.subgraphs, s.cpu_ops,
                s.unfused_edges);
-        for (int i = 0; size && i < s.subgraphs; i++)
-            printf(" %d", size[i]);
+        if (s.subgraphs <= 24) {
+            for (int i = 0; size && i < s.subgraphs; i++)
+                printf(" %d", size[i]);
+        } else { /* many: how many subgraphs of each size, largest first */
+            int most = 0;
+            for (int i = 0; size && i < s.subgraphs; i++)
+                most = size[i] > most ? size[i] : most;
+            for (int n = most; size && n > 0; n--) {
+                int count = 0;
+                for (int i = 0; i < s.subgraphs; i++)
+                    count += size[i] == n;
+                if (count)
+                    printf(" %d (x%d)", n, count);
+            }
+        }
         printf("\n");
         free(size);
     }
