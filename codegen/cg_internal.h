@@ -172,4 +172,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
 /* An alloca in the body's entry block, built from any insertion point (lower.c). */
 LLVMValueRef mf_cg_entry_alloca(mf_cg_ctx *c, LLVMTypeRef t);
 
+/* perf_map.c: with MLUFUSE_PERF_MAP=1, names the kernel linked at addr for perf. */
+void mf_cg_perf_map_add(const mf_cg_object *obj, uint64_t addr);
+
 #endif

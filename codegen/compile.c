@@ -35,7 +35,14 @@ static void kernel_name(const mf_graph *g, char *buf, size_t cap)
             h = (h ^ (uint64_t)v->type.shape[d]) * 1099511628211ull;
     }
     unsigned long n = atomic_fetch_add(&kernel_counter, 1);
-    snprintf(buf, cap, "mf_k_%016llx_%x_%lu", (unsigned long long)h, (unsigned)getpid(), n);
+    const char *op = g->nnodes ? mf_op_get(g->nodes[0]->op)->name : "empty";
+    for (int i = 0, best = 0; i < g->nnodes; i++) { /* the core names the kernel, for profiles */
+        mf_op_kind k = mf_op_get(g->nodes[i]->op)->kind;
+        int weight = k == MF_KIND_ANCHOR ? 2 : k == MF_KIND_REDUCTION;
+        if (weight > best)
+            best = weight, op = mf_op_get(g->nodes[i]->op)->name;
+    }
+    snprintf(buf, cap, "mf_k_%.20s_%016llx_%x_%lu", op, (unsigned long long)h, (unsigned)getpid(), n);
 }
 
 static mf_status make_tm(const mf_cg_options *opt, LLVMTargetMachineRef *tm)

@@ -103,6 +103,7 @@ static mf_status add_and_lookup(const mf_cg_object *obj, mf_kernel_fn *out)
     if (err)
         return from_llvm_error(err, "cannot link the kernel");
     *out = (mf_kernel_fn)(uintptr_t)addr;
+    mf_cg_perf_map_add(obj, addr);
     return MF_OK;
 }
 
