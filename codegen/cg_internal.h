@@ -169,6 +169,15 @@ LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i);
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi);
 
+/* Element offset of batch coords bc along per-dim strides (lower_conv.c). */
+LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, const LLVMValueRef *bc,
+                                     const int64_t *stride);
+/* The plane engine (lower_conv_plane.c): stride-1 convs whose output is as wide as the
+ * input and narrower than a vector (7x7, 14x14 layers). */
+bool mf_cg_plane_choose(const mf_cg_conv_geom *g);
+mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                                const mf_value *const *epi);
+
 /* An alloca in the body's entry block, built from any insertion point (lower.c). */
 LLVMValueRef mf_cg_entry_alloca(mf_cg_ctx *c, LLVMTypeRef t);
 

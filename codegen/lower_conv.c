@@ -255,8 +255,8 @@ static void emit_row(conv_emit *e, const conv_item *it, int R)
     tile_loop(e, it, R, hi, ntiles, true);
 }
 
-static LLVMValueRef batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, const LLVMValueRef *bc,
-                                 const int64_t *stride)
+LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, const LLVMValueRef *bc,
+                                     const int64_t *stride)
 {
     LLVMValueRef off = mf_cg_i64(c, 0);
     for (int d = 0; d < g->nbd; d++)
@@ -444,11 +444,11 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     LLVMValueRef y1 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, q[3], mf_cg_i64(c, 1), ""), mf_cg_i64(c, g->oh), ""),
                                     mf_cg_i64(c, pl->nys), "");
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
-    LLVMValueRef xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, batch_offset(c, g, bcoord, g->bx_stride),
+    LLVMValueRef xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
                                                       LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""));
     LLVMValueRef ocl0 = LLVMBuildMul(c->B, q[2], mf_cg_i64(c, BW), "");
     LLVMValueRef oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""), ocl0, "");
-    LLVMValueRef wrow = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, batch_offset(c, g, bcoord, g->bw_stride),
+    LLVMValueRef wrow = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),
                                                          LLVMBuildMul(c->B, oc0, mf_cg_i64(c, K), ""), ""));
     /* bias vectors and lane masks of the block */
     bool need_mask = coutg % BW != 0;
@@ -596,6 +596,8 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
+    if (mf_cg_plane_choose(g))
+        return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
     if (oc_choose(g, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
@@ -618,12 +620,12 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     mf_cg_unravel(c, items.iv, 4, dims, q);
     conv_item it;
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, it.bcoord);
-    LLVMValueRef xoff = LLVMBuildAdd(c->B, batch_offset(c, g, it.bcoord, g->bx_stride),
+    LLVMValueRef xoff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bx_stride),
                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
     it.xg = mf_cg_gep(c, g->x, xoff);
     it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
                           LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.R), ""), "");
-    LLVMValueRef woff = LLVMBuildAdd(c->B, batch_offset(c, g, it.bcoord, g->bw_stride),
+    LLVMValueRef woff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bw_stride),
                                      LLVMBuildMul(c->B, it.oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), "");
     it.wg = mf_cg_gep(c, g->wt, woff);
     it.oy = q[3];

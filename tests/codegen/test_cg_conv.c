@@ -49,6 +49,13 @@ static void test_conv_sweep(void **state)
         {1, 40, 14, 14, 24, 1, 1, 2, 0, 1, 1, true}, {1, 16, 20, 20, 32, 3, 3, 2, 2, 2, 1, true},
         {1, 3, 30, 30, 16, 7, 7, 2, 3, 1, 1, true},  {1, 24, 56, 56, 17, 3, 3, 2, 1, 1, 1, false},
         {3, 96, 4, 4, 160, 3, 3, 1, 1, 1, 1, true},  {1, 512, 3, 3, 33, 3, 3, 1, 1, 1, 1, true},
+        /* the plane engine (stride 1, output as wide as the input, narrower than 16):
+         * 5x5 kernel, dilation, a last tile of 3 vectors (15x15), 3 vectors in all (6x6),
+         * a channel tail (40 = 2 blocks of 20), depthwise, a 3x1 kernel */
+        {1, 24, 7, 7, 40, 3, 3, 1, 1, 1, 1, true},    {1, 8, 9, 9, 8, 5, 5, 1, 2, 1, 1, false},
+        {1, 6, 11, 11, 10, 3, 3, 1, 2, 2, 1, true},   {2, 16, 15, 15, 24, 3, 3, 1, 1, 1, 2, true},
+        {1, 32, 6, 6, 7, 1, 1, 1, 0, 1, 1, true},     {1, 12, 14, 14, 12, 3, 3, 1, 1, 1, 12, false},
+        {1, 8, 10, 9, 5, 3, 1, 1, 1, 1, 1, true},
         /* strided pixel engine (masked strided loads at the borders): depthwise, stride 4 */
         {1, 16, 33, 70, 16, 3, 3, 2, 1, 1, 16, true}, {1, 3, 19, 45, 5, 5, 5, 4, 2, 1, 1, true},
         {1, 3, 41, 150, 8, 7, 7, 2, 3, 1, 1, false},
@@ -114,6 +121,22 @@ static void test_conv_oc_residual(void **state)
     mf_graph_destroy(g);
 }
 
+/* The plane engine (7x7, stride 1) with a residual epilogue, the conv as a second output,
+ * batch 2 and a channel count that leaves a tail block. */
+static void test_conv_plane_residual(void **state)
+{
+    conv_case k = {2, 48, 7, 7, 52, 3, 3, 1, 1, 1, 1, true};
+    mf_graph *g = mf_graph_new("planeres");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {2, 48, 7, 7}});
+    mf_value *y = conv(g, &k, x, NULL);
+    mf_value *r = cg_in(g, "r", (mf_type){MF_F32, 4, {2, 52, 7, 7}});
+    mf_value *cb = cg_in(g, "cb", (mf_type){MF_F32, 3, {52, 1, 1}});
+    mf_value *z = CG1(g, MF_OP_RELU, CG2(g, MF_OP_ADD, CG2(g, MF_OP_MUL, y, cb), r));
+    assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){z, y}), MF_OK);
+    cg_check_opts(g, tol);
+    mf_graph_destroy(g);
+}
+
 /* The big layer of the benchmark, once, with a sigmoid epilogue (hardswish-like). */
 static void test_conv_64(void **state)
 {
@@ -147,7 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_sweep),    cmocka_unit_test(test_conv_bn_relu),
         cmocka_unit_test(test_conv_residual), cmocka_unit_test(test_conv_oc_residual),
-        cmocka_unit_test(test_conv_64),
+        cmocka_unit_test(test_conv_plane_residual), cmocka_unit_test(test_conv_64),
         cmocka_unit_test(test_conv_asm),
     };
     return cmocka_run_group_tests_name("codegen_conv", tests, NULL, NULL);

@@ -1,0 +1,231 @@
+/* lower_conv_plane.c — conv2d on small "same"-width planes (stride 1, output as wide as
+ * the input: 7x7 and 14x14 layers).  There a row is narrower than a vector, so the pixel
+ * engine wastes lanes and the output-channel engine must repack weights on every call.
+ * Here the vectors run over the flattened plane instead: output pixel p = oy*W + ox reads
+ * input p + (ky*dh - ph)*W + (kx*dw - pw), one contiguous (masked) load per tap, whose
+ * mask — the lanes whose input lies inside the image — is known at compile time.  A work
+ * item accumulates R channels x V vectors of one tile of the plane over every input
+ * channel in registers; the epilogue then runs row by row from a small stack buffer. */
+#include <stdlib.h>
+
+#include "cg_internal.h"
+
+#define PLANE_ACC_REGS 24 /* accumulators R*V, leaving room for inputs and a broadcast */
+#define PLANE_MAX_PIXELS 256
+
+typedef struct plane_plan {
+    int V, R;        /* vectors per tile, channels per block */
+    int64_t npix, T; /* pixels of the plane, pixels per tile (V*16) */
+    int64_t ntile;
+} plane_plan;
+
+bool mf_cg_plane_choose(const mf_cg_conv_geom *g)
+{
+    return !g->is_matmul && g->sh == 1 && g->sw == 1 && g->ow == g->w && g->ow < 16 &&
+           g->oh * g->ow <= PLANE_MAX_PIXELS && g->oh * g->ow >= 16;
+}
+
+static plane_plan plan_for(const mf_cg_conv_geom *g)
+{
+    plane_plan pl = {.npix = g->oh * g->ow};
+    int64_t nvec = (pl.npix + 15) / 16;
+    pl.V = nvec < 4 ? (int)nvec : 4;
+    pl.T = (int64_t)pl.V * 16;
+    pl.ntile = (pl.npix + pl.T - 1) / pl.T;
+    int64_t coutg = g->cout / g->groups, r = PLANE_ACC_REGS / pl.V;
+    if (r > coutg)
+        r = coutg;
+    int64_t nob = (coutg + r - 1) / r;
+    pl.R = (int)((coutg + nob - 1) / nob);
+    return pl;
+}
+
+/* Lane l of vector v of tile t, tap (ky, kx): does its pixel exist and read inside x? */
+static bool lane_live(const mf_cg_conv_geom *g, const plane_plan *pl, int64_t p, int64_t ky, int64_t kx)
+{
+    if (p >= pl->npix)
+        return false;
+    int64_t iy = p / g->ow + ky * g->dh - g->ph, ix = p % g->ow + kx * g->dw - g->pw;
+    return iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+}
+
+typedef struct plane_emit {
+    mf_cg_ctx *c;
+    const mf_cg_conv_geom *g;
+    plane_plan pl;
+    LLVMTypeRef vt;
+    LLVMValueRef acc[PLANE_ACC_REGS];
+} plane_emit;
+
+/* acc[j][v] += w[oc0+j][ic][ky][kx] * x[p + shift] for every tap, over all input channels. */
+static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg, LLVMValueRef wg)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    int64_t cing = g->cin / g->groups, khw = g->kh * g->kw;
+    for (int k = 0; k < R * V; k++)
+        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    mf_cg_loop ic;
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, cing));
+    LLVMValueRef plane = mf_cg_gep(c, xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""));
+    LLVMValueRef wic = mf_cg_gep(c, wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, khw), ""));
+    LLVMValueRef zero = mf_cg_fconst(c, e->vt, 0.0);
+    for (int64_t ky = 0; ky < g->kh; ky++)
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            int64_t shift = (ky * g->dh - g->ph) * g->w + (kx * g->dw - g->pw);
+            LLVMValueRef xv[4] = {0};
+            for (int v = 0; v < V; v++) {
+                LLVMValueRef bits[MF_CG_VW];
+                int live = 0;
+                for (int l = 0; l < MF_CG_VW; l++) {
+                    bool on = lane_live(g, &e->pl, p0 + v * 16 + l, ky, kx);
+                    bits[l] = LLVMConstInt(c->i1, on, 0);
+                    live += on;
+                }
+                if (!live)
+                    continue; /* this vector reads only padding at this tap */
+                LLVMValueRef ptr = mf_cg_gep(c, plane, mf_cg_i64(c, p0 + v * 16 + shift));
+                if (live == MF_CG_VW) {
+                    xv[v] = LLVMBuildLoad2(c->B, e->vt, ptr, "");
+                    LLVMSetAlignment(xv[v], 4);
+                } else {
+                    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, MF_CG_VW), zero};
+                    LLVMTypeRef tys[2] = {e->vt, c->ptr};
+                    xv[v] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
+                }
+            }
+            for (int j = 0; j < R; j++) {
+                LLVMValueRef wp = mf_cg_gep(c, wic, mf_cg_i64(c, j * cing * khw + ky * g->kw + kx));
+                LLVMValueRef wv = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""), MF_CG_VW);
+                for (int v = 0; v < V; v++) {
+                    if (!xv[v])
+                        continue;
+                    LLVMValueRef a = e->acc[j * V + v];
+                    LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv[v], LLVMBuildLoad2(c->B, e->vt, a, "")), a);
+                }
+            }
+        }
+    mf_cg_loop_end(c, &ic, 1);
+}
+
+/* The epilogue of one tile: accumulators go to a stack buffer laid out like the plane,
+ * then each row piece (at most one vector: rows are narrower than 16) gets its bias and
+ * epilogue and is stored. */
+static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef spill, LLVMValueRef oc0,
+                        const LLVMValueRef *bcoord, const mf_value *core, int nepi, const mf_value *const *epi)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    for (int j = 0; j < R; j++)
+        for (int v = 0; v < V; v++) {
+            LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, e->vt, e->acc[j * V + v], ""),
+                                             mf_cg_gep(c, spill, mf_cg_i64(c, (int64_t)j * e->pl.T + v * 16)));
+            LLVMSetAlignment(st, 64);
+        }
+    const mf_type *ot = &core->type;
+    mf_cg_point *pt = calloc(1, sizeof *pt);
+    if (!pt)
+        return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+    pt->nloop = pt->nspace = ot->rank;
+    for (int d = 0; d < ot->rank; d++) {
+        pt->extent[d] = ot->shape[d];
+        pt->stride_of[d] = d;
+    }
+    pt->lane = ot->rank - 1;
+    pt->width = MF_CG_VW;
+    pt->core = core;
+    pt->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
+    for (int d = 0; d < g->nbd; d++)
+        pt->coord[d] = bcoord[d];
+    int64_t pend = p0 + (int64_t)V * 16 < e->pl.npix ? p0 + (int64_t)V * 16 : e->pl.npix;
+    mf_status err = MF_OK;
+    for (int64_t p = p0; p < pend && !err;) { /* row pieces [p, q) */
+        int64_t oy = p / g->ow, ox = p % g->ow, q = (oy + 1) * g->ow < pend ? (oy + 1) * g->ow : pend;
+        LLVMValueRef bits[MF_CG_VW];
+        for (int l = 0; l < MF_CG_VW; l++)
+            bits[l] = LLVMConstInt(c->i1, l < q - p, 0);
+        LLVMValueRef mask = LLVMConstVector(bits, MF_CG_VW);
+        pt->coord[2] = mf_cg_i64(c, oy);
+        pt->coord[3] = mf_cg_i64(c, ox);
+        for (int j = 0; j < R && !err; j++) {
+            LLVMValueRef oc = LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, j), "");
+            LLVMValueRef ops[4] = {mf_cg_gep(c, spill, mf_cg_i64(c, (int64_t)j * e->pl.T + (p - p0))),
+                                   LLVMConstInt(c->i32, 4, 0), mask, mf_cg_fconst(c, e->vt, 0.0)};
+            LLVMTypeRef tys[2] = {e->vt, c->ptr};
+            pt->core_val = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
+            if (g->bias)
+                pt->core_val = LLVMBuildFAdd(c->B, pt->core_val,
+                                             mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), MF_CG_VW), "");
+            pt->coord[1] = oc;
+            pt->mask = mask;
+            pt->nmemo = 0;
+            err = mf_cg_store_epilogue(c, pt, nepi, epi);
+        }
+        p = q;
+    }
+    free(pt);
+    return err;
+}
+
+/* Every tile of the plane for a block of R channels. */
+static mf_status emit_block(plane_emit *e, int R, LLVMValueRef xg, LLVMValueRef wg, LLVMValueRef spill,
+                            LLVMValueRef oc0, const LLVMValueRef *bcoord, const mf_value *core, int nepi,
+                            const mf_value *const *epi)
+{
+    mf_status err = MF_OK;
+    for (int64_t t = 0; t < e->pl.ntile && !err; t++) {
+        int64_t p0 = t * e->pl.T, left = e->pl.npix - p0;
+        int V = left < e->pl.T ? (int)((left + 15) / 16) : e->pl.V;
+        accumulate(e, R, p0, V, xg, wg);
+        err = finish(e, R, p0, V, spill, oc0, bcoord, core, nepi, epi);
+    }
+    return err;
+}
+
+mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                                const mf_value *const *epi)
+{
+    plane_emit e = {c, g, plan_for(g), LLVMVectorType(c->f32, MF_CG_VW), {0}};
+    for (int k = 0; k < e.pl.R * e.pl.V; k++)
+        e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    LLVMValueRef spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.pl.R * e.pl.T)));
+    LLVMSetAlignment(spill, 64);
+    int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
+    int64_t nob = (coutg + e.pl.R - 1) / e.pl.R, rtail = coutg - (nob - 1) * e.pl.R;
+    int64_t nbatch = 1;
+    for (int d = 0; d < g->nbd; d++)
+        nbatch *= g->bshape[d];
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, nbatch * g->groups * nob, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    int64_t dims[3] = {nbatch, g->groups, nob};
+    LLVMValueRef q[3], bcoord[MF_MAX_RANK];
+    mf_cg_unravel(c, items.iv, 3, dims, q);
+    mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
+    LLVMValueRef xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
+                                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""));
+    LLVMValueRef oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
+                                    LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.pl.R), ""), "");
+    LLVMValueRef wg = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),
+                                                       LLVMBuildMul(c->B, oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), ""));
+    mf_status err;
+    if (rtail == e.pl.R) {
+        err = emit_block(&e, e.pl.R, xg, wg, spill, oc0, bcoord, core, nepi, epi);
+    } else { /* the last block has fewer channels */
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
+        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tail");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, q[2], mf_cg_i64(c, nob - 1), ""), tail, full);
+        LLVMPositionBuilderAtEnd(c->B, full);
+        err = emit_block(&e, e.pl.R, xg, wg, spill, oc0, bcoord, core, nepi, epi);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, tail);
+        if (!err)
+            err = emit_block(&e, (int)rtail, xg, wg, spill, oc0, bcoord, core, nepi, epi);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    mf_cg_loop_end(c, &items, 1);
+    return err;
+}
