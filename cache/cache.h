@@ -8,7 +8,6 @@
 #include "codegen/codegen.h"
 
 #define MF_CACHE_KEY_FORMAT 1
-#define MF_COMPILER_VERSION "mlufuse-0.1.0"
 
 typedef struct mf_cache_options {
     const char *cpu; /* NULL: the host CPU */

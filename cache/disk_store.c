@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "disk_store.h"
+#include "version.h"
 
 #define MAGIC "MFKCACHE"
 #define FORMAT_VERSION 1u

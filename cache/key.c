@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "version.h"
 
 mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
                             const mf_cg_target *target, mf_cache_key *out)
