@@ -172,6 +172,9 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
 /* Element offset of batch coords bc along per-dim strides (lower_conv.c). */
 LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, const LLVMValueRef *bc,
                                      const int64_t *stride);
+/* A calloc'd point over the output of anchor `core`, lanes along dim `lane`, batch coords
+ * set, for the epilogue evaluator (lower_conv.c); NULL with an error if out of memory. */
+mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, int nbd, const LLVMValueRef *bcoord);
 /* The plane engine (lower_conv_plane.c): stride-1 convs whose output is as wide as the
  * input and narrower than a vector (7x7, 14x14 layers). */
 bool mf_cg_plane_choose(const mf_cg_conv_geom *g);

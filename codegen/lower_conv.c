@@ -164,29 +164,43 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     mf_cg_loop_end(c, &ic, 1);
 }
 
-/* Adds the bias and stores the epilogue of every accumulator of the tile. */
-static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
+/* A point over the output of an anchor `core` (its own loop space), vectorized along dim
+ * `lane`, with the batch coords set: what the epilogue evaluator runs at.  calloc'd; NULL
+ * with an error when out of memory. */
+mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, int nbd, const LLVMValueRef *bcoord)
 {
-    mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
-    const mf_type *ot = &e->core->type;
+    const mf_type *ot = &core->type;
     mf_cg_point *p = calloc(1, sizeof *p);
     if (!p) {
-        e->err = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
-        return;
+        mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        return NULL;
     }
     p->nloop = p->nspace = ot->rank;
     for (int d = 0; d < ot->rank; d++) {
         p->extent[d] = ot->shape[d];
         p->stride_of[d] = d;
     }
-    p->lane = ot->rank - 1;
+    p->lane = lane;
     p->width = MF_CG_VW;
-    p->core = e->core;
+    p->core = core;
     p->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
+    for (int d = 0; d < nbd; d++)
+        p->coord[d] = bcoord[d];
+    return p;
+}
+
+/* Adds the bias and stores the epilogue of every accumulator of the tile. */
+static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const mf_type *ot = &e->core->type;
+    mf_cg_point *p = mf_cg_conv_point(e->core, ot->rank - 1, g->nbd, it->bcoord);
+    if (!p) {
+        e->err = MF_ERR_NOMEM;
+        return;
+    }
     int cdim = g->is_matmul ? ot->rank - 2 : 1;
-    for (int d = 0; d < g->nbd; d++)
-        p->coord[d] = it->bcoord[d];
     if (!g->is_matmul)
         p->coord[2] = it->oy;
     for (int j = 0; j < R && !e->err; j++) {
@@ -556,21 +570,9 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
             LLVMBuildBr(c->B, fin);
         }
         LLVMPositionBuilderAtEnd(c->B, fin);
-        const mf_type *ot = &core->type;
-        mf_cg_point *pt = calloc(1, sizeof *pt);
+        mf_cg_point *pt = mf_cg_conv_point(core, 1, g->nbd, bcoord); /* lanes: channels */
         if (!pt)
-            return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
-        pt->nloop = pt->nspace = ot->rank;
-        for (int d = 0; d < ot->rank; d++) {
-            pt->extent[d] = ot->shape[d];
-            pt->stride_of[d] = d;
-        }
-        pt->lane = 1;
-        pt->width = MF_CG_VW;
-        pt->core = core;
-        pt->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
-        for (int d = 0; d < g->nbd; d++)
-            pt->coord[d] = bcoord[d];
+            return MF_ERR_NOMEM;
         pt->coord[2] = oy;
         for (int p = 0; p < np && !err; p++)
             for (int r = 0; r < RO && !err; r++) {

@@ -122,21 +122,9 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
                                              mf_cg_gep(c, spill, mf_cg_i64(c, (int64_t)j * e->pl.T + v * 16)));
             LLVMSetAlignment(st, 64);
         }
-    const mf_type *ot = &core->type;
-    mf_cg_point *pt = calloc(1, sizeof *pt);
+    mf_cg_point *pt = mf_cg_conv_point(core, core->type.rank - 1, g->nbd, bcoord);
     if (!pt)
-        return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
-    pt->nloop = pt->nspace = ot->rank;
-    for (int d = 0; d < ot->rank; d++) {
-        pt->extent[d] = ot->shape[d];
-        pt->stride_of[d] = d;
-    }
-    pt->lane = ot->rank - 1;
-    pt->width = MF_CG_VW;
-    pt->core = core;
-    pt->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
-    for (int d = 0; d < g->nbd; d++)
-        pt->coord[d] = bcoord[d];
+        return MF_ERR_NOMEM;
     int64_t pend = p0 + (int64_t)V * 16 < e->pl.npix ? p0 + (int64_t)V * 16 : e->pl.npix;
     mf_status err = MF_OK;
     for (int64_t p = p0; p < pend && !err;) { /* row pieces [p, q) */

@@ -110,9 +110,7 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     for (int i = 0; i < g->nnodes && !s; i++) {
         mf_node *n = g->nodes[i];
         /* redirect as the walk goes: the users of a folded batch norm read the anchor */
-        for (int j = 0; j < n->ninputs; j++)
-            if (n->inputs[j]->id < nvals && repl[n->inputs[j]->id])
-                n->inputs[j] = repl[n->inputs[j]->id];
+        mf_pass_redirect(n, repl, nvals);
         mf_node *a = n->op == MF_OP_BATCH_NORM ? bn_anchor(n, uses) : NULL;
         if (!a || (s = fold_into(g, a, n)))
             continue;

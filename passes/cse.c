@@ -147,9 +147,7 @@ mf_status mf_pass_cse(mf_graph *g, mf_pass_ctx *ctx, int *changes)
      * values that survive, and replace_uses (a scan of the graph per call) is not needed. */
     for (int i = 0; i < g->nnodes; i++) {
         mf_node *n = g->nodes[i];
-        for (int j = 0; j < n->ninputs; j++)
-            if (repl[n->inputs[j]->id])
-                n->inputs[j] = repl[n->inputs[j]->id];
+        mf_pass_redirect(n, repl, g->nvalues);
         mf_value *out = n->outputs[0], *k = find_or_add(&t, out, hash_node(n));
         if (k != out)
             repl[out->id] = k, dead[n->id] = true, count++;

@@ -63,9 +63,7 @@ mf_status mf_pass_fold(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         mf_node *n = g->nodes[i];
         /* Inputs are redirected as the walk reaches each node (rather than by a scan of
          * the graph per fold), so a consumer of a folded node sees the new constant. */
-        for (int j = 0; j < n->ninputs; j++)
-            if (n->inputs[j]->id < nvals && repl[n->inputs[j]->id])
-                n->inputs[j] = repl[n->inputs[j]->id];
+        mf_pass_redirect(n, repl, nvals);
         mf_value *c = NULL;
         if (foldable(n, ctx->fold_limit))
             s = fold_node(g, n, ctx, &c);

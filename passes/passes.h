@@ -97,6 +97,9 @@ mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **text
  * of memory. */
 char *mf_fuse_edge_text(char **names, const mf_fuse_edge *e);
 
+/* A rewriting pass's walk (rewrite.c): n's inputs follow repl (indexed by value id below
+ * nrepl; NULL keeps a value). */
+void mf_pass_redirect(mf_node *n, mf_value *const *repl, int nrepl);
 /* The end of a rewriting pass (rewrite.c): graph outputs follow repl (indexed by value id
  * below nrepl; NULL keeps a value), then the `count` nodes marked in dead go. */
 void mf_pass_apply(mf_graph *g, mf_value *const *repl, int nrepl, const bool *dead, int count);

@@ -191,9 +191,7 @@ mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         if (s.dead[n->id])
             continue;
         /* redirect as the walk goes, so rewrites cascade (x*1*1, reshape chains) */
-        for (int j = 0; j < n->ninputs; j++)
-            if (s.repl[n->inputs[j]->id])
-                n->inputs[j] = s.repl[n->inputs[j]->id];
+        mf_pass_redirect(n, s.repl, g->nvalues);
         mf_value *x = same_as(n);
         if (x)
             bypass(&s, n, x), count++;

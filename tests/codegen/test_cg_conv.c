@@ -105,36 +105,32 @@ static void test_conv_residual(void **state)
     mf_graph_destroy(g);
 }
 
-/* The output-channel engine (stride 2, 7x7 output) with a residual epilogue and the conv
- * itself as a second output; channels not a multiple of 16. */
-static void test_conv_oc_residual(void **state)
+/* conv * per-channel scale + residual, relu, with the conv itself as a second output. */
+static void check_residual(const conv_case *k)
 {
-    conv_case k = {2, 32, 14, 14, 40, 3, 3, 2, 1, 1, 1, true};
-    mf_graph *g = mf_graph_new("ocres");
-    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {2, 32, 14, 14}});
-    mf_value *y = conv(g, &k, x, NULL);
-    mf_value *r = cg_in(g, "r", (mf_type){MF_F32, 4, {2, 40, 7, 7}});
-    mf_value *cb = cg_in(g, "cb", (mf_type){MF_F32, 3, {40, 1, 1}});
+    int64_t oh = (k->h + 2 * k->p - k->d * (k->kh - 1) - 1) / k->s + 1;
+    int64_t ow = (k->w + 2 * k->p - k->d * (k->kw - 1) - 1) / k->s + 1;
+    mf_graph *g = mf_graph_new("res");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {k->n, k->cin, k->h, k->w}});
+    mf_value *y = conv(g, k, x, NULL);
+    mf_value *r = cg_in(g, "r", (mf_type){MF_F32, 4, {k->n, k->cout, oh, ow}});
+    mf_value *cb = cg_in(g, "cb", (mf_type){MF_F32, 3, {k->cout, 1, 1}});
     mf_value *z = CG1(g, MF_OP_RELU, CG2(g, MF_OP_ADD, CG2(g, MF_OP_MUL, y, cb), r));
     assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){z, y}), MF_OK);
     cg_check_opts(g, tol);
     mf_graph_destroy(g);
 }
 
-/* The plane engine (7x7, stride 1) with a residual epilogue, the conv as a second output,
- * batch 2 and a channel count that leaves a tail block. */
+/* The output-channel engine (stride 2, 7x7 output); channels not a multiple of 16. */
+static void test_conv_oc_residual(void **state)
+{
+    check_residual(&(conv_case){2, 32, 14, 14, 40, 3, 3, 2, 1, 1, 1, true});
+}
+
+/* The plane engine (7x7, stride 1), batch 2, a channel count that leaves a tail block. */
 static void test_conv_plane_residual(void **state)
 {
-    conv_case k = {2, 48, 7, 7, 52, 3, 3, 1, 1, 1, 1, true};
-    mf_graph *g = mf_graph_new("planeres");
-    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {2, 48, 7, 7}});
-    mf_value *y = conv(g, &k, x, NULL);
-    mf_value *r = cg_in(g, "r", (mf_type){MF_F32, 4, {2, 52, 7, 7}});
-    mf_value *cb = cg_in(g, "cb", (mf_type){MF_F32, 3, {52, 1, 1}});
-    mf_value *z = CG1(g, MF_OP_RELU, CG2(g, MF_OP_ADD, CG2(g, MF_OP_MUL, y, cb), r));
-    assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){z, y}), MF_OK);
-    cg_check_opts(g, tol);
-    mf_graph_destroy(g);
+    check_residual(&(conv_case){2, 48, 7, 7, 52, 3, 3, 1, 1, 1, 1, true});
 }
 
 /* The big layer of the benchmark, once, with a sigmoid epilogue (hardswish-like). */
