@@ -117,6 +117,8 @@ static mf_status make_result(const mf_graph *g, const mf_pass_ctx *ctx, mf_pass_
     if (ctx->planned) {
         r->sum.planned = 1;
         r->sum.buffers = ctx->nbuffers;
+        r->sum.to_host = ctx->to_host;
+        r->sum.to_device = ctx->to_device;
         r->sum.peak_bytes = ctx->peak_bytes;
         r->sum.naive_bytes = ctx->naive_bytes;
     }

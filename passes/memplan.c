@@ -106,6 +106,32 @@ out:
     return s;
 }
 
+/* The copies a run makes across the device/host boundary: a CPU op reads device values
+ * (graph inputs and MLU results) on the host, and MLU subgraphs and graph outputs read
+ * the results of CPU ops on the device.  Each value crosses once per direction. */
+static mf_status count_copies(const mf_graph *g, mf_pass_ctx *ctx)
+{
+    unsigned char *read = calloc((size_t)g->nvalues + 1, 1); /* by value id: 1 host, 2 device */
+    if (!read)
+        return mf_error(MF_ERR_NOMEM, "plan: out of memory");
+    for (int k = 0; k < g->nnodes; k++)
+        for (int j = 0; j < g->nodes[k]->ninputs; j++)
+            read[g->nodes[k]->inputs[j]->id] |= g->nodes[k]->subgraph < 0 ? 1 : 2;
+    for (int k = 0; k < g->noutputs; k++)
+        read[g->outputs[k]->id] |= 2;
+    ctx->to_host = ctx->to_device = 0;
+    for (int i = 0; i < g->nvalues; i++) {
+        const mf_value *v = g->values[i];
+        if (v->is_const)
+            continue; /* uploaded once, kept on both sides */
+        bool on_host = v->producer && v->producer->subgraph < 0;
+        ctx->to_host += !on_host && (read[v->id] & 1);
+        ctx->to_device += on_host && (read[v->id] & 2);
+    }
+    free(read);
+    return MF_OK;
+}
+
 mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes)
 {
     *changes = 0;
@@ -153,6 +179,7 @@ mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         r[index[v->id]].last = nunits;
     }
     ctx->nbuffers = n;
+    s = count_copies(g, ctx);
     ctx->naive_bytes = 0;
     for (int i = 0; i < n; i++)
         ctx->naive_bytes += align64(r[i].size);

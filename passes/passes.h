@@ -57,6 +57,7 @@ typedef struct mf_pass_ctx {
     size_t peak_bytes;  /* planned activation memory with buffer reuse */
     size_t naive_bytes; /* one buffer per materialized value */
     int nbuffers;       /* materialized values */
+    int to_host, to_device; /* values copied across the device/host boundary per run */
 } mf_pass_ctx;
 
 /* Settings from the environment: fuse unless DISABLE_MLU_FUSION is set (and not "0"),
@@ -86,7 +87,7 @@ mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * unfused edge with its reason in ctx->edges. */
 mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* memplan.c: liveness-based buffer reuse over the values a segmented graph materializes;
- * fills ctx->peak_bytes, naive_bytes and nbuffers.  Changes nothing. */
+ * fills ctx->peak_bytes, naive_bytes, nbuffers and the boundary copies.  Changes nothing. */
 mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 
 /* explain.c: one line per unfused edge, values named as the printer names them:

@@ -180,6 +180,7 @@ static void print_stats(const mf_graph *g, const mf_opt_result *r)
         printf(" with reuse, ");
         print_bytes(s.naive_bytes);
         printf(" as one buffer per value (%.2f)\n", s.naive_bytes ? (double)s.peak_bytes / (double)s.naive_bytes : 1.0);
+        printf("boundary copies per run: %d device -> host, %d host -> device\n", s.to_host, s.to_device);
     }
 }
 
@@ -208,9 +209,11 @@ static void print_json(const opt_cmd *o, const mf_graph *g, const mf_opt_result 
     else
         printf(", \"subgraphs\": null, \"cpu_ops\": null");
     if (s.planned)
-        printf(", \"peak_bytes\": %zu, \"naive_bytes\": %zu, \"buffers\": %d", s.peak_bytes, s.naive_bytes, s.buffers);
+        printf(", \"peak_bytes\": %zu, \"naive_bytes\": %zu, \"buffers\": %d, \"copies_to_host\": %d, "
+               "\"copies_to_device\": %d", s.peak_bytes, s.naive_bytes, s.buffers, s.to_host, s.to_device);
     else
-        printf(", \"peak_bytes\": null, \"naive_bytes\": null, \"buffers\": null");
+        printf(", \"peak_bytes\": null, \"naive_bytes\": null, \"buffers\": null, \"copies_to_host\": null, "
+               "\"copies_to_device\": null");
     printf(", \"ms\": %.3f, \"subgraph_sizes\": [", s.ms);
     int *size = s.segmented ? subgraph_sizes(g, s.subgraphs) : NULL;
     for (int i = 0; size && i < s.subgraphs; i++)

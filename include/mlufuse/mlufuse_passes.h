@@ -59,6 +59,8 @@ typedef struct mf_opt_summary {
     int buffers;          /* values the plan materializes */
     size_t peak_bytes;    /* activation memory with liveness-based reuse */
     size_t naive_bytes;   /* one buffer per materialized value */
+    int to_host;          /* values copied device -> host per run (inputs of CPU ops) */
+    int to_device;        /* values copied host -> device per run (results of CPU ops) */
     double ms;            /* the whole pipeline */
 } mf_opt_summary;
 

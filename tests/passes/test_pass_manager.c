@@ -77,6 +77,9 @@ static void test_stats_and_segment_findings(void **state)
     assert_int_equal(ctx.nbuffers, 3);
     assert_int_equal(ctx.naive_bytes, 3 * 1024);
     assert_int_equal(ctx.peak_bytes, 2 * 1024);
+    /* relu's result goes to the host for permute, permute's back to the device for exp */
+    assert_int_equal(ctx.to_host, 1);
+    assert_int_equal(ctx.to_device, 1);
     free(st);
     /* a pass that changes the graph after segment drops the findings */
     mf_node *relu = g->nodes[1];
