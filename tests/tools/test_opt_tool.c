@@ -586,7 +586,9 @@ static void test_stats(void **state)
     expect_in(r.out, ", 4 nodes after\n");
     expect_in(r.out, "\nsubgraphs: 2 MLU, 1 CPU ops, 2 unfused edges; nodes per subgraph: 1 2\n");
     expect_in(r.out, "\nmemory plan: 3 buffers, peak 0.2 KiB with reuse, 0.4 KiB as one buffer per value (0.67)\n");
-    assert_int_equal(count(r.out, "\n"), 1 + 9 + 3);
+    /* relu's result to the host for permute, permute's back for sigmoid */
+    expect_in(r.out, "\nboundary copies per run: 1 device -> host, 1 host -> device\n");
+    assert_int_equal(count(r.out, "\n"), 1 + 9 + 4);
     tsupport_run_free(&r);
 }
 
@@ -598,6 +600,8 @@ static void test_json(void **state)
     expect_json(r.out);
     assert_int_equal(json_int(r.out, "nodes"), 4);
     assert_int_equal(json_int(r.out, "subgraphs"), 2);
+    assert_int_equal(json_int(r.out, "copies_to_host"), 1);
+    assert_int_equal(json_int(r.out, "copies_to_device"), 1);
     assert_int_equal(json_int(r.out, "cpu_ops"), 1);
     assert_int_equal(json_int(r.out, "peak_bytes"), 256);
     assert_int_equal(json_int(r.out, "naive_bytes"), 384);
