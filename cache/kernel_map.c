@@ -106,7 +106,7 @@ static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options 
         mf_disk_explain_miss(k, ops, why, sizeof why);
         fn(why, atomic_load(&miss_ctx));
     }
-    mf_cg_options cg = {target, opt->opt_level};
+    mf_cg_options cg = {target, opt->opt_level, opt->core_number};
     mf_cg_object obj;
     mf_status s = mf_cg_compile(sub, &cg, &obj);
     if (!s) {

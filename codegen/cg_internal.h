@@ -27,6 +27,7 @@ typedef struct mf_cg_ctx {
     LLVMValueRef *out_ptr;       /* per graph output */
     LLVMValueRef *in_ptr;        /* per graph input */
     size_t scratch_bytes;
+    int core_number; /* partitions launches will run (mf_cg_options), >= 1 */
 } mf_cg_ctx;
 
 /* ---- helpers (codegen/lower.c) --------------------------------------------------------- */

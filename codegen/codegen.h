@@ -32,6 +32,8 @@ typedef void (*mf_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
 typedef struct mf_cg_options {
     const mf_cg_target *target; /* NULL: the host */
     int opt_level;              /* 0..3, default pipeline default<O3> at 3 */
+    int core_number;            /* partitions the kernel will be launched with (1, 4, 16), so
+                                 * work is cut for that many; 0: 16 */
 } mf_cg_options;
 
 /* Object code of one kernel, as the cache stores it. */

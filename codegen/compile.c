@@ -243,6 +243,7 @@ static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
     int level = opt && opt->opt_level >= 0 && opt->opt_level <= 3 ? opt->opt_level : 3;
     mf_cg_ctx c;
     ctx_init(&c, sub);
+    c.core_number = opt && opt->core_number > 0 ? opt->core_number : 16;
     kernel_name(sub, out->symbol, sizeof out->symbol);
     LLVMMemoryBufferRef buf = NULL;
     s = build_module(&c, sub, tm, level, out->symbol);

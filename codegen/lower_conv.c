@@ -317,7 +317,7 @@ typedef struct oc_plan {
     int64_t nys; /* row ranges per block (more work items to share out) */
 } oc_plan;
 
-static bool oc_choose(const mf_cg_conv_geom *g, oc_plan *pl)
+static bool oc_choose(const mf_cg_conv_geom *g, int parts, oc_plan *pl)
 {
     if (g->is_matmul)
         return false;
@@ -355,7 +355,8 @@ static bool oc_choose(const mf_cg_conv_geom *g, oc_plan *pl)
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
     int64_t items = nbatch * g->groups * pl->nob;
-    pl->nys = items >= 16 ? 1 : (16 + items - 1) / items;
+    /* more items than blocks only when partitions would idle: each item repacks its block */
+    pl->nys = items >= parts ? 1 : (parts + items - 1) / items;
     if (pl->nys > g->oh * g->ow / 32) /* each item's packing serves >= 32 pixels */
         pl->nys = g->oh * g->ow / 32;
     if (pl->nys < 1)
@@ -601,7 +602,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     if (mf_cg_plane_choose(g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
-    if (oc_choose(g, &pl))
+    if (oc_choose(g, c->core_number, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
     conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, MF_CG_VW), MF_OK};
     choose_blocking(&e);
