@@ -150,7 +150,6 @@ static int pick(segmenter *sg, const mf_node *n, bool fuse)
     int best = -1, at = sg->why_at[n->id];
     for (int i = 0; i < n->ninputs; i++) {
         const mf_node *p = n->inputs[i]->producer;
-        sg->why[at + i] = MF_BLOCK_COUNT;
         if (!p || p->subgraph < 0)
             continue;
         if (!fuse) {
@@ -167,7 +166,7 @@ static int pick(segmenter *sg, const mf_node *n, bool fuse)
         const mf_node *p = n->inputs[i]->producer;
         if (p && p->subgraph >= 0 && p->subgraph != best && sg->why[at + i] == MF_BLOCK_COUNT) {
             sg->why[at + i] = MF_BLOCK_OTHER_PRODUCER;
-            sg->who[at + i] = NULL; /* set once best's node is known: see segment loop */
+            sg->who[at + i] = NULL; /* record_edges names the producer n joined */
         }
     }
     return best;
@@ -271,13 +270,13 @@ static mf_status record_edges(segmenter *sg, mf_pass_ctx *ctx)
             if (cpu)
                 e.why = mf_op_get(cpu->op)->has_mlu ? MF_BLOCK_DTYPE : MF_BLOCK_CPU_OP, e.other = cpu;
             else if (sg->why[at + k] != MF_BLOCK_COUNT)
-                e.why = sg->why[at + k], e.other = sg->who[at + k], e.via = sg->who[at + k];
+                e.why = sg->why[at + k], e.other = sg->who[at + k];
             if (e.why == MF_BLOCK_OTHER_PRODUCER) /* the producer whose subgraph n joined */
                 for (int j = 0; j < n->ninputs && !e.other; j++)
                     if (n->inputs[j]->producer && n->inputs[j]->producer->subgraph == n->subgraph)
                         e.other = n->inputs[j]->producer;
-            if (e.why != MF_BLOCK_CONVEXITY)
-                e.via = NULL;
+            if (e.why == MF_BLOCK_CONVEXITY)
+                e.via = e.other; /* the outside node the path runs through */
             mf_status s = add_edge(ctx, &e);
             if (s)
                 return s;

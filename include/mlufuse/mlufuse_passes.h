@@ -61,7 +61,7 @@ typedef struct mf_opt_summary {
     size_t naive_bytes;   /* one buffer per materialized value */
     int to_host;          /* values copied device -> host per run (inputs of CPU ops) */
     int to_device;        /* values copied host -> device per run (results of CPU ops) */
-    double ms;            /* the whole pipeline */
+    double ms;            /* the whole pipeline (the passes' times summed) */
 } mf_opt_summary;
 
 /* One edge the segmentation left unfused. */
