@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mlufuse/mlufuse.h"
 
@@ -27,7 +28,6 @@ mf_status mf_error_context(mf_status s, const char *fmt, ...)
 
 /* ---- files (ir/file.c) ---------------------------------------------------------------- */
 
-#include <stdio.h>
 /* Opens path for reading; a directory is refused ("is a directory"). */
 mf_status mf_file_open(const char *path, FILE **out);
 /* The whole file, NUL-terminated, malloc'ed into *text (the caller frees); fails with

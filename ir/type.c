@@ -42,6 +42,9 @@ bool mf_dtype_is_float(mf_dtype t)
 
 int64_t mf_type_numel(const mf_type *t)
 {
+    for (int i = 0; i < t->rank; i++) /* [0, 2^40, 2^40] is empty: never multiply the rest */
+        if (t->shape[i] == 0)
+            return 0;
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++)
         n *= t->shape[i];

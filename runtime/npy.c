@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "runtime.h"
 
@@ -79,18 +78,22 @@ static mf_status parse_header(const char *path, const char *h, mf_type *t)
     return mf_type_check(t, path, NULL, NULL);
 }
 
-mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
+/* Bytes left in f from here, or -1 when f cannot seek (a pipe). */
+static long long bytes_left(FILE *f)
 {
-    if (!path || !out)
-        return mf_error(MF_ERR_INVALID, "load_npy: %s is NULL", path ? "out" : "path");
+    long at = ftell(f), end;
+    if (at < 0 || fseek(f, 0, SEEK_END) || (end = ftell(f)) < 0 || fseek(f, at, SEEK_SET))
+        return -1;
+    return end - at;
+}
+
+mf_status mf_rt_npy_read(FILE *f, const char *path, mf_tensor **out)
+{
     *out = NULL;
-    FILE *f;
-    mf_status s = mf_file_open(path, &f);
-    if (s)
-        return s;
     unsigned char pre[12]; /* magic(6) version(2) header length(2 in version 1, else 4) */
     char *header = NULL;
     mf_type t = {0};
+    mf_status s = MF_OK;
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, "\x93NUMPY", 6) || pre[6] < 1 || pre[6] > 3) {
         s = mf_error(MF_ERR_PARSE, "%s: not a .npy file (bad magic or version)", path);
         goto done;
@@ -110,10 +113,8 @@ mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
         goto done;
     size_t nbytes = mf_type_nbytes(&t);
     /* Allocate only what the file can fill: a header may claim terabytes. */
-    struct stat st;
-    long at = ftell(f);
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && at >= 0 &&
-        (uint64_t)st.st_size - (uint64_t)at < nbytes) {
+    long long left = bytes_left(f);
+    if (left >= 0 && (unsigned long long)left < nbytes) {
         s = mf_error(MF_ERR_PARSE, "%s: the data is shorter than the header's %zu bytes", path, nbytes);
         goto done;
     }
@@ -126,6 +127,19 @@ mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
     }
 done:
     free(header);
+    return s;
+}
+
+mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
+{
+    if (!path || !out)
+        return mf_error(MF_ERR_INVALID, "load_npy: %s is NULL", path ? "out" : "path");
+    *out = NULL;
+    FILE *f;
+    mf_status s = mf_file_open(path, &f);
+    if (s)
+        return s;
+    s = mf_rt_npy_read(f, path, out);
     fclose(f);
     return s;
 }
