@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(or $(MAX_JOBS),$(shell nproc))
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test sanitize fuzz clean
+.PHONY: all setup configure build run check test sanitize fuzz clean
 
 all: build
 
@@ -21,6 +21,11 @@ build: configure
 run: build
 	$(BUILD)/mnist_demo
 
+# The unit tier, for the edit-compile-test loop (under a minute on two cores).
+check: build
+	CTEST_ARGS="-L unit" scripts/run_tests.sh $(BUILD)
+
+# Everything: the unit tier and the end-to-end programs (which share one warm kernel cache).
 test: build
 	scripts/run_tests.sh $(BUILD)
 

@@ -395,6 +395,9 @@ mf_status mf_disk_store(const mf_cache_key *k, const mf_cg_object *obj, const mf
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, buf, n) == (ssize_t)n;
     ok = fd >= 0 && close(fd) == 0 && ok;
+    /* Test hook: the one point where a writer's death matters, reached on purpose. */
+    if (ok && getenv("MLUFUSE_TEST_KILL_WRITER"))
+        raise(SIGKILL);
     ok = ok && rename(tmp, path) == 0; /* atomic: readers see the old file or the whole new one */
     free(buf);
     if (!ok) {

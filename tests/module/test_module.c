@@ -167,7 +167,7 @@ static void test_eight_threads_compile_once(void **state)
     race r[8];
     for (int i = 0; i < 8; i++) {
         r[i] = (race){sub, NULL, MF_ERR_INTERNAL};
-        pthread_create(&th[i], NULL, ask, &r[i]);
+        assert_int_equal(pthread_create(&th[i], NULL, ask, &r[i]), 0);
     }
     for (int i = 0; i < 8; i++)
         pthread_join(th[i], NULL);

@@ -62,7 +62,7 @@ static void test_json_keys(void **state)
     int rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i %s/models/mnist_net/input.npy "
                                       "--expect %s/models/mnist_net/output.npy --bench 3 --json", m, m, m);
     assert_int_equal(rc, 0);
-    const char *keys[] = {"\"compile_ms\": ", "\"compiled\": ", "\"loaded\": 0", "\"cache_hits\": ",
+    const char *keys[] = {"\"compile_ms\": ", "\"compiled\": ", "\"loaded\": ", "\"cache_hits\": ",
                           "\"median_ms\": ", "\"p90_ms\": ", "\"throughput\": ", "\"match\": true"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strstr(out, keys[i]))
@@ -108,7 +108,8 @@ static void test_mfir_model(void **state)
     remove(path);
     if (rc != 0)
         fail_msg("rc %d: %s", rc, out);
-    assert_non_null(strstr(out, "1 kernels compiled"));
+    /* one kernel, compiled or (from an earlier run, the cache being shared) loaded */
+    assert_true(strstr(out, "1 kernels compiled, 0 loaded") || strstr(out, "0 kernels compiled, 1 loaded"));
 }
 
 static void test_malformed_mfir_model(void **state)
