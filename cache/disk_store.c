@@ -46,17 +46,6 @@ static int mkdirs(const char *path)
     return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
 }
 
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mlufuse: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 mf_status mf_disk_check_dir(const char *dir)
 {
     struct stat st;
@@ -77,7 +66,7 @@ static void resolve_dir(void)
     if (off && (!strcmp(off, "off") || !strcmp(off, "0")))
         return;
     if (mf_kernel_cache_check_env()) { /* a typo must not write where the user did not mean */
-        warn("%s; caching in memory only", mf_last_error());
+        mf_logf(MF_LOG_WARNING, "cache", "%s; caching in memory only", mf_last_error());
         return;
     }
     char buf[4096];
@@ -90,11 +79,11 @@ static void resolve_dir(void)
     else
         return;
     if (mkdirs(buf)) {
-        warn("cannot create the kernel cache directory %s (%s); caching in memory only", buf, strerror(errno));
+        mf_logf(MF_LOG_WARNING, "cache", "cannot create the kernel cache directory %s (%s); caching in memory only", buf, strerror(errno));
         return;
     }
     if (mf_disk_check_dir(buf)) {
-        warn("%s; caching in memory only", mf_last_error());
+        mf_logf(MF_LOG_WARNING, "cache", "%s; caching in memory only", mf_last_error());
         return;
     }
     snprintf(cache_dir, sizeof cache_dir, "%s", buf);
@@ -255,7 +244,7 @@ mf_status mf_disk_load(const mf_cache_key *k, mf_cg_object *obj, bool *found)
     if (!s && !(obj->data = malloc(e.object_len)))
         s = mf_error(MF_ERR_NOMEM, "out of memory");
     if (s) {
-        warn("kernel cache entry %s: %s; removed, the kernel is recompiled", path, mf_last_error());
+        mf_logf(MF_LOG_WARNING, "cache", "kernel cache entry %s: %s; removed, the kernel is recompiled", path, mf_last_error());
         remove_entry(dir, k->hex);
         free(buf);
         return MF_OK;

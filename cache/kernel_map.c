@@ -113,7 +113,7 @@ static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options 
         s = mf_cg_load(&obj, &e->kernel.fn);
         e->kernel.scratch_bytes = obj.scratch_bytes;
         if (!s && mf_disk_store(k, &obj, target, ops, now_ms() - t0))
-            fprintf(stderr, "mlufuse: warning: %s\n", mf_last_error()); /* memory still works */
+            mf_logf(MF_LOG_WARNING, "cache", "%s", mf_last_error()); /* memory still works */
         mf_cg_object_free(&obj);
     }
     e->kernel.compile_ms = now_ms() - t0;

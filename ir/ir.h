@@ -26,6 +26,19 @@ mf_status mf_verror(mf_status s, const char *fmt, va_list ap);
 mf_status mf_error_context(mf_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- logging (ir/log.c) ---------------------------------------------------------------- */
+
+typedef enum mf_log_level {
+    MF_LOG_WARNING, /* something the user should act on; shown unless MLUFUSE_LOG=none */
+    MF_LOG_INFO     /* shown when MLUFUSE_LOG lists the subsystem, or is all or 1 */
+} mf_log_level;
+
+/* The library's only writer to stderr: "mlufuse: warning: MSG" or "mlufuse: MSG".
+ * subsystem is runtime, cache, module, codegen, ... (MLUFUSE_LOG's words). */
+void mf_logf(mf_log_level level, const char *subsystem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool mf_log_enabled(mf_log_level level, const char *subsystem);
+
 /* ---- files (ir/file.c) ---------------------------------------------------------------- */
 
 /* Opens path for reading; a directory is refused ("is a directory"). */
@@ -109,6 +122,8 @@ typedef struct mf_op_info {
     mf_attr_spec attrs[MF_MAX_ATTRS];
 } mf_op_info;
 
+/* NULL when every attribute schema of ops.def parsed; else what was malformed. */
+const char *mf_op_schema_problem(void);
 const mf_op_info *mf_op_get(mf_op op);
 bool mf_op_from_name(const char *s, size_t len, mf_op *out);
 /* Index of attribute `name` in op's schema, or -1. */

@@ -72,8 +72,7 @@ static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *s
         const mf_kernel *kern;
         s = mf_cache_get(segs[k].sub, &co, &kern);
         if (s == MF_ERR_UNSUPPORTED) {
-            if (getenv("MLUFUSE_LOG"))
-                fprintf(stderr, "mlufuse: %s runs on the CPU: %s\n", segs[k].label, mf_last_error());
+            mf_logf(MF_LOG_INFO, "module", "%s runs on the CPU: %s", segs[k].label, mf_last_error());
             for (int i = 0; i < g->nnodes; i++)
                 if (g->nodes[i]->subgraph == segs[k].id)
                     g->nodes[i]->subgraph = -1;
@@ -150,13 +149,16 @@ static void warn_storm(mf_module *m)
     if (m->warned || m->nspecs <= m->opt.max_specializations)
         return;
     m->warned = true;
-    fprintf(stderr, "mlufuse: warning: module @%s has compiled %d input-shape specializations "
-                    "(budget %d); shapes seen:", m->graph->name, m->nspecs, m->opt.max_specializations);
-    for (specialization *sp = m->specs; sp; sp = sp->next) {
+    char shapes[512] = "";
+    size_t n = 0;
+    for (specialization *sp = m->specs; sp && n < sizeof shapes; sp = sp->next) {
         char t[128];
-        fprintf(stderr, " %s", mf_type_str(&sp->input_types[0], t, sizeof t));
+        n += (size_t)snprintf(shapes + n, sizeof shapes - n, " %s",
+                              mf_type_str(&sp->input_types[0], t, sizeof t));
     }
-    fprintf(stderr, "\n");
+    mf_logf(MF_LOG_WARNING, "module",
+           "module @%s has compiled %d input-shape specializations (budget %d); shapes seen:%s",
+           m->graph->name, m->nspecs, m->opt.max_specializations, shapes);
 }
 
 static bool same_types(const specialization *sp, int n, const mf_type *types)

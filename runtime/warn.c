@@ -1,9 +1,8 @@
 /* warn.c — the runtime's warnings: conditions that are not failures (pinned memory that
  * could not be locked, a malformed environment variable) are recorded where a caller can
- * read them (mf_runtime_warning) and printed on stderr only when MLUFUSE_LOG asks for the
+ * read them (mf_runtime_warning) and logged (mf_logf) when MLUFUSE_LOG asks for the
  * runtime's messages ("runtime" or "all" in its comma-separated list). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "rt_internal.h"
@@ -11,12 +10,6 @@
 static pthread_mutex_t warn_mu = PTHREAD_MUTEX_INITIALIZER;
 static char last_warning[512];
 static size_t nwarnings;
-
-static bool log_enabled(void)
-{
-    const char *s = getenv("MLUFUSE_LOG");
-    return s && (strstr(s, "runtime") || strstr(s, "all") || !strcmp(s, "1"));
-}
 
 void mf_rt_warn(const char *fmt, ...)
 {
@@ -29,8 +22,7 @@ void mf_rt_warn(const char *fmt, ...)
     memcpy(last_warning, msg, sizeof msg);
     nwarnings++;
     pthread_mutex_unlock(&warn_mu);
-    if (log_enabled())
-        fprintf(stderr, "mlufuse: warning: %s\n", msg);
+    mf_logf(MF_LOG_INFO, "runtime", "warning: %s", msg);
 }
 
 size_t mf_runtime_warning(char *buf, size_t cap)
