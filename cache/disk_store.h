@@ -31,7 +31,7 @@ void mf_disk_evict(const char *dir, size_t max_bytes);
  * *removed_bytes, either may be NULL) and returns the bytes of those still being written. */
 size_t mf_disk_reclaim_temps(const char *dir, int *removed, size_t *removed_bytes);
 /* Why k was compiled: the nearest entry on disk and the key components that differ
- * (explain.c), as one line in out. */
+ * (miss_explain.c), as one line in out. */
 void mf_disk_explain_miss(const mf_cache_key *k, const char *ops, char *out, size_t cap);
 
 typedef struct mf_disk_entry {

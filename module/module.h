@@ -25,7 +25,7 @@ typedef struct mf_segment {
 mf_status mf_mod_extract_segment(const mf_graph *g, int id, mf_segment *out);
 void mf_mod_segment_free(mf_segment *s);
 
-/* Live verification (verify.c): a plan step hook comparing each kernel's outputs with the
+/* Live verification (live_check.c): a plan step hook comparing each kernel's outputs with the
  * reference kernels on the same inputs. */
 typedef struct mf_verifier {
     const mf_segment *segs;

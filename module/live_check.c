@@ -1,4 +1,4 @@
-/* verify.c — live verification of fused kernels (the seed's FUSED_KERNEL_DEBUG, done at
+/* live_check.c — live verification of fused kernels (the seed's FUSED_KERNEL_DEBUG, done at
  * run time): with MLUFUSE_VERIFY=1 every kernel launch is recomputed by the reference
  * kernels; the first subgraph whose relative error passes the threshold is reported with
  * its ops, shapes and error, and written out as a standalone .mfir with its inputs as

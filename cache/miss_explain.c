@@ -1,4 +1,4 @@
-/* explain.c — why a kernel had to be compiled: the nearest entry of the on-disk cache (the
+/* miss_explain.c — why a kernel had to be compiled: the nearest entry of the on-disk cache (the
  * one whose key differs in the fewest components) and which components differ — compiler
  * or LLVM version, target, CPU or features, options, the subgraph's shapes, or the subgraph
  * itself.  Used by `mlufuse run --explain-misses` and `mlufuse cache why`. */

@@ -1,4 +1,4 @@
-/* segment.c — cuts one MLU subgraph out of a segmented graph as a standalone graph: the
+/* extract.c — cuts one MLU subgraph out of a segmented graph as a standalone graph: the
  * values it reads from outside become inputs (activations first, then constants, so that
  * weights are kernel arguments and same-shaped layers share a kernel), the values used
  * outside (or graph outputs) become outputs, and value names are dropped so the
