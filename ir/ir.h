@@ -77,7 +77,7 @@ uint16_t mf_f32_to_f16(float f);
 /* ---- the op list and its semantics (ir/ops.def, ir/op_semantics.c) -------------------- */
 
 typedef enum mf_op {
-#define X(ID, name, min_in, max_in, kind, mlu, schema) MF_OP_##ID,
+#define X(ID, name, min_in, max_in, kind, mlu, rule, schema) MF_OP_##ID,
 #include "ops.def"
 #undef X
     MF_OP_COUNT

@@ -10,13 +10,13 @@
 #include "ir.h"
 
 static const char *const schemas[MF_OP_COUNT] = {
-#define X(ID, name, min_in, max_in, kind, mlu, schema) [MF_OP_##ID] = schema,
+#define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = schema,
 #include "ops.def"
 #undef X
 };
 
 static mf_op_info infos[MF_OP_COUNT] = {
-#define X(ID, name, min_in, max_in, kind, mlu, schema) [MF_OP_##ID] = {#name, min_in, max_in, kind, mlu, 0, {{0}}},
+#define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = {#name, min_in, max_in, kind, mlu, 0, {{0}}},
 #include "ops.def"
 #undef X
 };
@@ -807,45 +807,11 @@ static mf_status infer_slice(const infer_ctx *c)
 
 typedef mf_status (*infer_fn)(const infer_ctx *c);
 
+/* Built from ops.def's rule column: an op whose rule has no infer_<rule> fails to compile. */
 static const infer_fn infer_table[MF_OP_COUNT] = {
-    [MF_OP_CONV2D] = infer_conv2d,
-    [MF_OP_CONV_TRANSPOSE2D] = infer_conv_transpose2d,
-    [MF_OP_LINEAR] = infer_linear,
-    [MF_OP_MATMUL] = infer_matmul,
-    [MF_OP_ADD] = infer_binary,
-    [MF_OP_SUB] = infer_binary,
-    [MF_OP_MUL] = infer_binary,
-    [MF_OP_DIV] = infer_binary,
-    [MF_OP_POW] = infer_binary,
-    [MF_OP_RELU] = infer_unary,
-    [MF_OP_CLAMP] = infer_unary,
-    [MF_OP_LEAKY_RELU] = infer_unary,
-    [MF_OP_SIGMOID] = infer_unary,
-    [MF_OP_TANH] = infer_unary,
-    [MF_OP_HARDSWISH] = infer_unary,
-    [MF_OP_HARDSIGMOID] = infer_unary,
-    [MF_OP_EXP] = infer_unary,
-    [MF_OP_LOG] = infer_unary,
-    [MF_OP_NEG] = infer_unary,
-    [MF_OP_ABS] = infer_unary,
-    [MF_OP_SQRT] = infer_unary,
-    [MF_OP_CAST] = infer_cast,
-    [MF_OP_BATCH_NORM] = infer_batch_norm,
-    [MF_OP_DROPOUT] = infer_identity,
-    [MF_OP_MAX_POOL2D] = infer_pool,
-    [MF_OP_AVG_POOL2D] = infer_pool,
-    [MF_OP_ADAPTIVE_AVG_POOL2D] = infer_adaptive_pool,
-    [MF_OP_SOFTMAX] = infer_softmax,
-    [MF_OP_LOG_SOFTMAX] = infer_softmax,
-    [MF_OP_SUM] = infer_reduce,
-    [MF_OP_MEAN] = infer_reduce,
-    [MF_OP_FLATTEN] = infer_flatten,
-    [MF_OP_RESHAPE] = infer_reshape,
-    [MF_OP_PERMUTE] = infer_permute,
-    [MF_OP_CONCAT] = infer_concat,
-    [MF_OP_SLICE] = infer_slice,
-    [MF_OP_PAD] = infer_pad,
-    [MF_OP_UPSAMPLE_NEAREST2D] = infer_upsample,
+#define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = infer_##rule,
+#include "ops.def"
+#undef X
 };
 
 mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in, mf_type *out)

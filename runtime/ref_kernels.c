@@ -4,7 +4,7 @@
 #include "runtime.h"
 
 static const mf_ref_fn ref_table[MF_OP_COUNT] = {
-#define X(ID, name, min_in, max_in, kind, mlu, schema) [MF_OP_##ID] = mf_ref_##name,
+#define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = mf_ref_##name,
 #include "ir/ops.def"
 #undef X
 };

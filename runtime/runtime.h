@@ -58,7 +58,7 @@ typedef struct mf_ref_call {
 
 typedef mf_status (*mf_ref_fn)(const mf_ref_call *c);
 
-#define X(ID, name, min_in, max_in, kind, mlu, schema) mf_status mf_ref_##name(const mf_ref_call *c);
+#define X(ID, name, min_in, max_in, kind, mlu, rule, schema) mf_status mf_ref_##name(const mf_ref_call *c);
 #include "ir/ops.def"
 #undef X
 
