@@ -122,6 +122,30 @@ typedef struct mf_op_info {
     mf_attr_spec attrs[MF_MAX_ATTRS];
 } mf_op_info;
 
+/* ---- typed attribute views (ir/op_views.c) --------------------------------------------- */
+
+/* conv2d and conv_transpose2d (output_padding is 0 for conv2d). */
+typedef struct mf_conv2d_view {
+    int64_t stride[2], padding[2], dilation[2], output_padding[2], groups;
+} mf_conv2d_view;
+
+/* max_pool2d and avg_pool2d: stride is the kernel when none was given, dilation 1 when the
+ * op has none; count_include_pad is avg_pool2d's. */
+typedef struct mf_pool2d_view {
+    int64_t kernel[2], stride[2], padding[2], dilation[2];
+    bool ceil_mode, count_include_pad;
+} mf_pool2d_view;
+
+/* sum and mean over an input of rank dims: which dims are reduced (none listed: all). */
+typedef struct mf_reduce_view {
+    bool reduced[MF_MAX_RANK];
+    bool keepdim;
+} mf_reduce_view;
+
+mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs);
+mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs);
+mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank);
+
 /* NULL when every attribute schema of ops.def parsed; else what was malformed. */
 const char *mf_op_schema_problem(void);
 const mf_op_info *mf_op_get(mf_op op);

@@ -1,6 +1,7 @@
 /* op_semantics.c — the ir layer's table over ops.def: names, arity, kind, attribute schemas
  * with defaults, and shape/dtype inference with validation.  Eager ops, the trace recorder,
  * the parser and the verifier all ask here, so an op's rules live in one place. */
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -166,15 +167,26 @@ const mf_attr *mf_attr_get(mf_op op, const mf_attr *attrs, const char *name)
     return i < 0 ? NULL : &attrs[i];
 }
 
-int64_t mf_attr_int(mf_op op, const mf_attr *attrs, const char *name)
+/* The getters below take names our own code writes: a name outside the op's schema is a
+ * bug, asserted in debug builds (the sanitizer CI build), never read as a silent 0. */
+static const mf_attr *known_attr(mf_op op, const mf_attr *attrs, const char *name)
 {
     const mf_attr *a = mf_attr_get(op, attrs, name);
+    assert(a && "attribute name not in the op's schema");
+    if (!a)
+        mf_error(MF_ERR_INTERNAL, "%s has no attribute '%s'", mf_op_get(op)->name, name);
+    return a;
+}
+
+int64_t mf_attr_int(mf_op op, const mf_attr *attrs, const char *name)
+{
+    const mf_attr *a = known_attr(op, attrs, name);
     return a ? a->i : 0;
 }
 
 double mf_attr_float(mf_op op, const mf_attr *attrs, const char *name)
 {
-    const mf_attr *a = mf_attr_get(op, attrs, name);
+    const mf_attr *a = known_attr(op, attrs, name);
     return a ? a->f : 0.0;
 }
 
@@ -352,7 +364,7 @@ static mf_status infer_conv2d(const infer_ctx *c)
     if (s)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];
-    int64_t groups = A(c, "groups")->i, cin = x->shape[1], cout = w->shape[0];
+    int64_t groups = mf_conv2d_of(c->op, c->attrs).groups, cin = x->shape[1], cout = w->shape[0];
     if (groups < 1)
         return fail(c, MF_ERR_INVALID, "groups = %lld, must be at least 1", (long long)groups);
     if (cin % groups || cout % groups)
@@ -368,9 +380,9 @@ static mf_status infer_conv2d(const infer_ctx *c)
     o->rank = 4;
     o->shape[0] = x->shape[0];
     o->shape[1] = cout;
+    mf_conv2d_view v = mf_conv2d_of(c->op, c->attrs);
     for (int i = 0; i < 2; i++) {
-        int64_t st = A(c, "stride")->ints[i], pad = A(c, "padding")->ints[i];
-        int64_t dil = A(c, "dilation")->ints[i], k = w->shape[2 + i];
+        int64_t st = v.stride[i], pad = v.padding[i], dil = v.dilation[i], k = w->shape[2 + i];
         int64_t span = 0;
         if ((s = window_span(c, x->shape[2 + i], 2 * pad, dil, k, &span)))
             return s;
@@ -391,7 +403,8 @@ static mf_status infer_conv_transpose2d(const infer_ctx *c)
     if (s)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];
-    int64_t groups = A(c, "groups")->i, cin = x->shape[1];
+    mf_conv2d_view v = mf_conv2d_of(c->op, c->attrs);
+    int64_t groups = v.groups, cin = x->shape[1];
     if (groups < 1 || cin % groups)
         return fail(c, MF_ERR_INVALID, "groups = %lld does not divide %lld input channels",
                     (long long)groups, (long long)cin);
@@ -405,8 +418,7 @@ static mf_status infer_conv_transpose2d(const infer_ctx *c)
     *o = *x;
     o->shape[1] = cout;
     for (int i = 0; i < 2; i++) {
-        int64_t st = A(c, "stride")->ints[i], pad = A(c, "padding")->ints[i];
-        int64_t op = A(c, "output_padding")->ints[i], dil = A(c, "dilation")->ints[i];
+        int64_t st = v.stride[i], pad = v.padding[i], op = v.output_padding[i], dil = v.dilation[i];
         if (op >= st && op >= dil)
             return fail(c, MF_ERR_INVALID, "output_padding %lld must be smaller than stride or dilation",
                         (long long)op);
@@ -527,12 +539,10 @@ static mf_status infer_pool(const infer_ctx *c)
     if (s)
         return s;
     *c->out = c->in[0];
-    const mf_attr *st = A(c, "stride");
+    mf_pool2d_view v = mf_pool2d_of(c->op, c->attrs);
     for (int i = 0; i < 2; i++) {
-        int64_t k = A(c, "kernel")->ints[i];
-        s = pool_out(c, c->in[0].shape[2 + i], k, st->n ? st->ints[i] : k,
-                     A(c, "padding")->ints[i], has_dil ? A(c, "dilation")->ints[i] : 1,
-                     A(c, "ceil_mode")->i != 0, &c->out->shape[2 + i]);
+        s = pool_out(c, c->in[0].shape[2 + i], v.kernel[i], v.stride[i], v.padding[i],
+                     v.dilation[i], v.ceil_mode, &c->out->shape[2 + i]);
         if (s)
             return s;
     }

@@ -16,16 +16,13 @@ typedef struct conv_geom {
 static conv_geom conv_geometry(const mf_ref_call *c)
 {
     const mf_type *x = &c->in_types[0], *w = &c->in_types[1];
-    const mf_attr *st = mf_attr_get(c->op, c->attrs, "stride");
-    const mf_attr *pad = mf_attr_get(c->op, c->attrs, "padding");
-    const mf_attr *dil = mf_attr_get(c->op, c->attrs, "dilation");
+    mf_conv2d_view v = mf_conv2d_of(c->op, c->attrs);
     return (conv_geom){
         .n = x->shape[0], .cin = x->shape[1], .h = x->shape[2], .w = x->shape[3],
         .cout = w->shape[0], .kh = w->shape[2], .kw = w->shape[3],
         .oh = c->out_type->shape[2], .ow = c->out_type->shape[3],
-        .sh = st->ints[0], .sw = st->ints[1], .ph = pad->ints[0], .pw = pad->ints[1],
-        .dh = dil->ints[0], .dw = dil->ints[1],
-        .groups = mf_attr_int(c->op, c->attrs, "groups"),
+        .sh = v.stride[0], .sw = v.stride[1], .ph = v.padding[0], .pw = v.padding[1],
+        .dh = v.dilation[0], .dw = v.dilation[1], .groups = v.groups,
     };
 }
 

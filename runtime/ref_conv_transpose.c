@@ -9,10 +9,8 @@ mf_status mf_ref_conv_transpose2d(const mf_ref_call *c)
 {
     const mf_type *xt = &c->in_types[0], *wt = &c->in_types[1], *ot = c->out_type;
     const float *x = c->in[0], *w = c->in[1], *bias = c->nin > 2 ? c->in[2] : NULL;
-    const mf_attr *st = mf_attr_get(c->op, c->attrs, "stride");
-    const mf_attr *pad = mf_attr_get(c->op, c->attrs, "padding");
-    const mf_attr *dil = mf_attr_get(c->op, c->attrs, "dilation");
-    int64_t groups = mf_attr_int(c->op, c->attrs, "groups");
+    mf_conv2d_view geo = mf_conv2d_of(c->op, c->attrs);
+    int64_t groups = geo.groups;
     int64_t n = xt->shape[0], cin = xt->shape[1], h = xt->shape[2], wd = xt->shape[3];
     int64_t cout_g = wt->shape[1], kh = wt->shape[2], kw = wt->shape[3];
     int64_t cout = ot->shape[1], oh = ot->shape[2], ow = ot->shape[3], cin_g = cin / groups;
@@ -33,11 +31,11 @@ mf_status mf_ref_conv_transpose2d(const mf_ref_call *c)
                         int64_t oc = g * cout_g + j;
                         const float *wp = w + (ic * cout_g + j) * kh * kw;
                         for (int64_t ky = 0; ky < kh; ky++) {
-                            int64_t oy = iy * st->ints[0] - pad->ints[0] + ky * dil->ints[0];
+                            int64_t oy = iy * geo.stride[0] - geo.padding[0] + ky * geo.dilation[0];
                             if (oy < 0 || oy >= oh)
                                 continue;
                             for (int64_t kx = 0; kx < kw; kx++) {
-                                int64_t ox = ix * st->ints[1] - pad->ints[1] + kx * dil->ints[1];
+                                int64_t ox = ix * geo.stride[1] - geo.padding[1] + kx * geo.dilation[1];
                                 if (ox >= 0 && ox < ow)
                                     acc[(oc * oh + oy) * ow + ox] += v * wp[ky * kw + kx];
                             }

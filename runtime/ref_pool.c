@@ -29,16 +29,11 @@ static pool_geom pool_geometry(const mf_ref_call *c)
 {
     pool_geom g;
     plane_dims(c, &g);
-    const mf_attr *k = mf_attr_get(c->op, c->attrs, "kernel");
-    const mf_attr *st = mf_attr_get(c->op, c->attrs, "stride");
-    const mf_attr *pad = mf_attr_get(c->op, c->attrs, "padding");
-    const mf_attr *dil = mf_attr_get(c->op, c->attrs, "dilation");
-    g.kh = k->ints[0], g.kw = k->ints[1];
-    g.sh = st->n ? st->ints[0] : g.kh;
-    g.sw = st->n ? st->ints[1] : g.kw;
-    g.ph = pad->ints[0], g.pw = pad->ints[1];
-    g.dh = dil ? dil->ints[0] : 1;
-    g.dw = dil ? dil->ints[1] : 1;
+    mf_pool2d_view v = mf_pool2d_of(c->op, c->attrs);
+    g.kh = v.kernel[0], g.kw = v.kernel[1];
+    g.sh = v.stride[0], g.sw = v.stride[1];
+    g.ph = v.padding[0], g.pw = v.padding[1];
+    g.dh = v.dilation[0], g.dw = v.dilation[1];
     return g;
 }
 
@@ -107,7 +102,7 @@ static float avg_window(const pool_geom *g, const float *xp, int64_t y, int64_t 
 mf_status mf_ref_avg_pool2d(const mf_ref_call *c)
 {
     pool_geom g = pool_geometry(c);
-    bool incl = mf_attr_int(c->op, c->attrs, "count_include_pad") != 0;
+    bool incl = mf_pool2d_of(c->op, c->attrs).count_include_pad;
     const float *x = c->in[0];
     float *o = c->out;
     for (int64_t p = 0; p < g.planes; p++)

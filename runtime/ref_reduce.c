@@ -67,13 +67,10 @@ mf_status mf_ref_log_softmax(const mf_ref_call *c)
 static int64_t reduce_strides(const mf_ref_call *c, int64_t *ostride)
 {
     const mf_type *t = &c->in_types[0];
-    const mf_attr *dims = mf_attr_get(c->op, c->attrs, "dims");
-    bool reduced[MF_MAX_RANK] = {0};
-    for (int i = 0; i < dims->n; i++)
-        reduced[dims->ints[i] < 0 ? dims->ints[i] + t->rank : dims->ints[i]] = true;
+    mf_reduce_view v = mf_reduce_of(c->op, c->attrs, t->rank);
     int64_t s = 1, count = 1;
     for (int i = t->rank - 1; i >= 0; i--) {
-        bool r = dims->n == 0 || reduced[i];
+        bool r = v.reduced[i];
         ostride[i] = r ? 0 : s;
         if (r)
             count *= t->shape[i];

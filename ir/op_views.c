@@ -1,0 +1,64 @@
+/* op_views.c — typed views of an op's attributes, decoded once: the geometry of a
+ * convolution or a pooling window, the dims of a reduction.  Inference, the reference
+ * kernels and codegen read these structs instead of looking attributes up by name. */
+#include <string.h>
+
+#include "ir.h"
+
+/* The attribute of op named name: it must be in the op's schema (a misspelt name is a
+ * programming error, caught by the views' test for every op that has the view). */
+static const mf_attr *attr(mf_op op, const mf_attr *attrs, const char *name)
+{
+    static const mf_attr none;
+    int i = mf_op_attr_index(op, name);
+    return i < 0 ? &none : &attrs[i];
+}
+
+/* Two ints of a, or dflt for both when a has none. */
+static void pair(const mf_attr *a, int64_t dflt, int64_t out[2])
+{
+    out[0] = a->n >= 1 ? a->ints[0] : dflt;
+    out[1] = a->n >= 2 ? a->ints[1] : out[0];
+}
+
+mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs)
+{
+    mf_conv2d_view v;
+    pair(attr(op, attrs, "stride"), 1, v.stride);
+    pair(attr(op, attrs, "padding"), 0, v.padding);
+    pair(attr(op, attrs, "dilation"), 1, v.dilation);
+    pair(attr(op, attrs, "output_padding"), 0, v.output_padding);
+    v.groups = attr(op, attrs, "groups")->i;
+    return v;
+}
+
+mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs)
+{
+    mf_pool2d_view v;
+    pair(attr(op, attrs, "kernel"), 1, v.kernel);
+    const mf_attr *st = attr(op, attrs, "stride");
+    if (st->n) /* no stride given: the window steps by its own size */
+        pair(st, 1, v.stride);
+    else
+        memcpy(v.stride, v.kernel, sizeof v.stride);
+    pair(attr(op, attrs, "padding"), 0, v.padding);
+    pair(attr(op, attrs, "dilation"), 1, v.dilation);
+    v.ceil_mode = attr(op, attrs, "ceil_mode")->i != 0;
+    v.count_include_pad = attr(op, attrs, "count_include_pad")->i != 0;
+    return v;
+}
+
+mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank)
+{
+    mf_reduce_view v = {0};
+    const mf_attr *dims = attr(op, attrs, "dims");
+    v.keepdim = attr(op, attrs, "keepdim")->i != 0;
+    for (int i = 0; i < rank; i++)
+        v.reduced[i] = dims->n == 0; /* no dims: every dim */
+    for (int i = 0; i < dims->n; i++) {
+        int64_t d = dims->ints[i] < 0 ? dims->ints[i] + rank : dims->ints[i];
+        if (d >= 0 && d < rank)
+            v.reduced[d] = true;
+    }
+    return v;
+}
