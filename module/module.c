@@ -37,12 +37,14 @@ mf_module_options mf_module_default_options(void)
                                .fusion = -1};
 }
 
-/* The default pipeline (optimize.c), without a report (no fusion text is built on the
- * compile path); with DEBUG=1 it verifies after every pass and names a pass that broke the
- * graph.  Subgraphs are numbered 0..n-1 on the nodes. */
+/* The compile pipeline (the default without its plan pass: the plan builder plans slots
+ * itself), without a report (no fusion text is built on the compile path); with DEBUG=1 it
+ * verifies after every pass and names a pass that broke the graph.  Subgraphs are numbered
+ * 0..n-1 on the nodes. */
 static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
 {
     mf_opt_options o = mf_opt_default_options();
+    o.passes = MF_COMPILE_PIPELINE;
     o.fusion = m->opt.fusion;
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;

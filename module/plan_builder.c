@@ -1,18 +1,11 @@
 /* plan_builder.c — turns a segmented graph into a runtime plan.  Units (MLU subgraphs and
- * CPU-fallback ops) are ordered topologically (the quotient graph is acyclic because
- * subgraphs are convex); every value gets a slot on the side that produces it, with one
- * device→host or host→device copy per value and side that needs it; arena offsets come
- * from a first-fit plan over each slot's live range. */
+ * CPU-fallback ops) run in the one order of passes/unit_order.c; every value gets a slot on
+ * the side that produces it, with one device→host or host→device copy per value and side
+ * that needs it; arena offsets come from a first fit over each slot's live range. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "module.h"
-
-typedef struct unit {
-    int segment; /* index into segs, or -1 for a CPU op */
-    const mf_node *node;
-    int first_node; /* for a stable order */
-} unit;
 
 typedef struct builder {
     const mf_graph *g;
@@ -232,72 +225,6 @@ static mf_status emit_cpu_op(builder *b, const mf_node *n)
     return finish_step(b, st, 1, n->outputs, ins, true);
 }
 
-/* ---- ordering ------------------------------------------------------------------------------ */
-
-/* The unit (segment index, or nsegs + node index for a CPU op) that produces v; -1 for
- * graph inputs and constants. */
-static int unit_of(const builder *b, const mf_value *v, const int *seg_of_id)
-{
-    if (!v->producer)
-        return -1;
-    return v->producer->subgraph >= 0 ? seg_of_id[v->producer->subgraph] : b->nsegs + v->producer->id;
-}
-
-/* Kahn's algorithm over units, picking the ready unit with the smallest first node. */
-static mf_status order_units(const builder *b, const int *seg_of_id, int max_id, int *order, int *count)
-{
-    int nunits = b->nsegs + b->g->nnodes;
-    int *indeg = calloc((size_t)nunits, sizeof *indeg), *first = malloc(sizeof *first * (size_t)nunits);
-    bool *present = calloc((size_t)nunits, 1), *done = calloc((size_t)nunits, 1);
-    mf_status s = MF_OK;
-    if (!indeg || !first || !present || !done) {
-        s = mf_error(MF_ERR_NOMEM, "plan: out of memory");
-        goto out;
-    }
-    for (int u = 0; u < nunits; u++)
-        first[u] = b->g->nnodes;
-    for (int i = 0; i < b->g->nnodes; i++) {
-        const mf_node *n = b->g->nodes[i];
-        int u = n->subgraph >= 0 ? seg_of_id[n->subgraph] : b->nsegs + i;
-        present[u] = true;
-        if (i < first[u])
-            first[u] = i;
-        for (int j = 0; j < n->ninputs; j++) {
-            int p = unit_of(b, n->inputs[j], seg_of_id);
-            if (p >= 0 && p != u)
-                indeg[u]++;
-        }
-    }
-    *count = 0;
-    for (;;) {
-        int best = -1;
-        for (int u = 0; u < nunits; u++)
-            if (present[u] && !done[u] && indeg[u] == 0 && (best < 0 || first[u] < first[best]))
-                best = u;
-        if (best < 0)
-            break;
-        done[best] = true;
-        order[(*count)++] = best;
-        for (int i = 0; i < b->g->nnodes; i++) { /* release the consumers of best */
-            const mf_node *n = b->g->nodes[i];
-            int u = n->subgraph >= 0 ? seg_of_id[n->subgraph] : b->nsegs + i;
-            for (int j = 0; j < n->ninputs; j++)
-                if (u != best && unit_of(b, n->inputs[j], seg_of_id) == best)
-                    indeg[u]--;
-        }
-    }
-    for (int u = 0; u < nunits; u++)
-        if (present[u] && !done[u])
-            s = mf_error(MF_ERR_INTERNAL, "plan: the subgraphs form a cycle (a subgraph is not convex)");
-    (void)max_id;
-out:
-    free(indeg);
-    free(first);
-    free(present);
-    free(done);
-    return s;
-}
-
 /* ---- memory ---------------------------------------------------------------------------------- */
 
 /* First fit over live ranges, per arena (passes/memplan.c): a slot may reuse bytes whose
@@ -360,14 +287,14 @@ static mf_status build(builder *b)
 {
     const mf_graph *g = b->g;
     mf_plan *p = b->p;
-    int max_id = 0;
+    int nsub = 0;
     for (int k = 0; k < b->nsegs; k++)
-        if (b->segs[k].id > max_id)
-            max_id = b->segs[k].id;
-    int *seg_of_id = malloc(sizeof(int) * (size_t)(max_id + 1));
-    int *order = malloc(sizeof(int) * (size_t)(b->nsegs + g->nnodes + 1));
+        if (b->segs[k].id >= nsub)
+            nsub = b->segs[k].id + 1;
+    int *seg_of_id = malloc(sizeof(int) * (size_t)(nsub + 1));
+    mf_unit_order o = {0};
     mf_status s = MF_OK;
-    if (!seg_of_id || !order || !p->inputs || !p->outputs) {
+    if (!seg_of_id || !p->inputs || !p->outputs) {
         s = mf_error(MF_ERR_NOMEM, "plan: out of memory");
         goto out;
     }
@@ -380,11 +307,12 @@ static mf_status build(builder *b)
         else
             p->inputs[i] = b->dev_slot[g->inputs[i]->id] = slot;
     }
-    int count = 0;
-    if (!s)
-        s = order_units(b, seg_of_id, max_id, order, &count);
-    for (int i = 0; i < count && !s; i++)
-        s = order[i] < b->nsegs ? emit_segment(b, order[i]) : emit_cpu_op(b, g->nodes[order[i] - b->nsegs]);
+    if (!s) /* the order the memory plan pass uses too (passes/unit_order.c) */
+        s = mf_unit_order_make(g, nsub, &o);
+    for (int i = 0; i < o.nordered && !s; i++) {
+        int u = o.order[i];
+        s = u < nsub ? emit_segment(b, seg_of_id[u]) : emit_cpu_op(b, g->nodes[o.first[u]]);
+    }
     if (!s)
         s = finish_outputs(b);
     if (!s)
@@ -392,8 +320,8 @@ static mf_status build(builder *b)
     if (!s)
         s = plan_arena(b, MF_SLOT_HOST, &p->host_bytes);
 out:
+    mf_unit_order_free(&o);
     free(seg_of_id);
-    free(order);
     return s;
 }
 

@@ -1,8 +1,8 @@
 /* memplan.c — memory planning: liveness-based buffer reuse.  After segmentation, the
  * values a graph materializes are those that leave their unit (an MLU subgraph or a CPU
- * op) or the graph; values inside a fused subgraph never reach memory.  Units run in a
- * topological order; each materialized value lives from its producer's step to its last
- * consumer's, and first fit packs those ranges into one arena.  The same first fit
+ * op) or the graph; values inside a fused subgraph never reach memory.  Units run in the
+ * order of unit_order.c; each materialized value lives from its producer's step to its
+ * last consumer's, and first fit packs those ranges into one arena.  The same first fit
  * places the module's plan slots (module/plan_builder.c).  The units are whatever
  * node->subgraph says: without segmentation, every op is a unit of its own. */
 #include <stdlib.h>
@@ -34,76 +34,6 @@ size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets)
             total = off + size;
     }
     return total;
-}
-
-/* Unit of each node: its subgraph, or nsub + its index among CPU ops. */
-static int assign_units(const mf_graph *g, int nsub, int *unit)
-{
-    int n = nsub;
-    for (int i = 0; i < g->nnodes; i++)
-        unit[g->nodes[i]->id] = g->nodes[i]->subgraph >= 0 ? g->nodes[i]->subgraph : n++;
-    return n;
-}
-
-/* step[u]: position of unit u in a topological order (Kahn's, smallest first node first,
- * as the plan builder orders them).  Segments are convex, so the unit graph is acyclic.
- * The unit edges are gathered once (CSR by producer unit), so ordering costs O(E + U^2). */
-static mf_status order_units(const mf_graph *g, const int *unit, int nunits, int *step)
-{
-    size_t nu = (size_t)nunits + 1, ne = 1;
-    for (int i = 0; i < g->nnodes; i++)
-        ne += (size_t)g->nodes[i]->ninputs;
-    int *indeg = calloc(nu, sizeof(int)), *first = malloc(sizeof(int) * nu);
-    int *start = calloc(nu + 1, sizeof(int)), *to = malloc(sizeof(int) * ne);
-    mf_status s = MF_OK;
-    if (!indeg || !first || !start || !to) {
-        s = mf_error(MF_ERR_NOMEM, "plan: out of memory");
-        goto out;
-    }
-    for (int u = 0; u < nunits; u++)
-        first[u] = g->nnodes, step[u] = -1;
-    for (int i = g->nnodes - 1; i >= 0; i--)
-        first[unit[g->nodes[i]->id]] = i;
-    for (int pass = 0; pass < 2; pass++) { /* count, then fill: an edge per consumer input */
-        for (int i = 0; i < g->nnodes; i++)
-            for (int k = 0; k < g->nodes[i]->ninputs; k++) {
-                const mf_node *p = g->nodes[i]->inputs[k]->producer;
-                int pu = p ? unit[p->id] : -1, cu = unit[g->nodes[i]->id];
-                if (pu < 0 || pu == cu)
-                    continue;
-                if (pass == 0) {
-                    start[pu + 1]++;
-                    indeg[cu]++;
-                } else {
-                    to[start[pu]++] = cu;
-                }
-            }
-        if (pass == 0)
-            for (int u = 0; u < nunits; u++)
-                start[u + 1] += start[u];
-    }
-    for (int u = nunits; u > 0; u--) /* the fill advanced each start to the next one's */
-        start[u] = start[u - 1];
-    start[0] = 0;
-    for (int done = 0; done < nunits; done++) {
-        int best = -1;
-        for (int u = 0; u < nunits; u++)
-            if (step[u] < 0 && indeg[u] == 0 && (best < 0 || first[u] < first[best]))
-                best = u;
-        if (best < 0) {
-            s = mf_error(MF_ERR_INTERNAL, "plan: the subgraphs form a cycle (segmentation is not convex)");
-            goto out;
-        }
-        step[best] = done;
-        for (int e = start[best]; e < start[best + 1]; e++)
-            indeg[to[e]]--;
-    }
-out:
-    free(indeg);
-    free(first);
-    free(start);
-    free(to);
-    return s;
 }
 
 /* The copies a run makes across the device/host boundary: a CPU op reads device values
@@ -139,18 +69,18 @@ mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i]->subgraph >= nsub)
             nsub = g->nodes[i]->subgraph + 1;
-    size_t nn = (size_t)g->nnodes + 1, nv = (size_t)g->nvalues + 1;
-    int *unit = malloc(sizeof(int) * nn), *step = malloc(sizeof(int) * nn), *index = malloc(sizeof(int) * nv);
+    size_t nv = (size_t)g->nvalues + 1;
+    int *index = malloc(sizeof(int) * nv);
     mf_live_range *r = calloc(nv, sizeof *r);
     size_t *off = calloc(nv, sizeof *off);
-    mf_status s = MF_OK;
-    if (!unit || !step || !index || !r || !off) {
+    mf_unit_order o;
+    mf_status s = mf_unit_order_make(g, nsub, &o);
+    if (!s && (!index || !r || !off))
         s = mf_error(MF_ERR_NOMEM, "plan: out of memory");
+    if (s)
         goto out;
-    }
-    int nunits = assign_units(g, nsub, unit), n = 0;
-    if ((s = order_units(g, unit, nunits, step)))
-        goto out;
+    const int *unit = o.unit, *step = o.step;
+    int nunits = o.nordered, n = 0;
     for (int i = 0; i < g->nvalues; i++)
         index[i] = -1;
     for (int i = 0; i < g->nnodes; i++) { /* a range per value that leaves its unit */
@@ -185,8 +115,7 @@ mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         ctx->naive_bytes += align64(r[i].size);
     ctx->peak_bytes = mf_first_fit(n, r, off);
 out:
-    free(unit);
-    free(step);
+    mf_unit_order_free(&o);
     free(index);
     free(r);
     free(off);

@@ -108,6 +108,22 @@ void mf_pass_apply(mf_graph *g, mf_value *const *repl, int nrepl, const bool *de
 /* ---- memory planning helpers shared with the module's plan builder (memplan.c) -------- */
 
 /* A buffer live from step `def` to step `last` (inclusive) of `size` bytes. */
+/* The run order of a segmented graph's units (unit_order.c): a unit is an MLU subgraph
+ * (its node->subgraph id, below nsub) or one CPU op (numbered from nsub on). */
+typedef struct mf_unit_order {
+    int *unit;  /* per node id: its unit */
+    int *first; /* per unit: index in g->nodes of its first node; -1: a unit with no node */
+    int *order; /* the units with nodes, in run order (nordered of them) */
+    int *step;  /* per unit: its position in order; -1 when it has no node */
+    int nunits, nordered;
+} mf_unit_order;
+
+/* Orders g's units topologically, the ready unit with the smallest first node first (the
+ * one order the memory plan and the module's plan use); MF_ERR_INTERNAL on a cycle.
+ * Free with mf_unit_order_free (also after a failure). */
+mf_status mf_unit_order_make(const mf_graph *g, int nsub, mf_unit_order *o);
+void mf_unit_order_free(mf_unit_order *o);
+
 typedef struct mf_live_range {
     int def, last;
     size_t size;
@@ -127,7 +143,10 @@ typedef struct mf_pass_info {
     mf_pass_fn run;
 } mf_pass_info;
 
-#define MF_DEFAULT_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce,segment,plan"
+#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce,segment"
+/* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
+ * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
+#define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"
 
 /* Every pass, in the default pipeline's order. */
 const mf_pass_info *mf_pass_list(int *n);
