@@ -189,6 +189,11 @@ int mf_queue_device(const mf_queue *q)
     return q ? q->device : -1;
 }
 
+bool mf_rt_queue_is_default(const mf_queue *q)
+{
+    return q && q->is_default;
+}
+
 /* ---- submission and waiting ------------------------------------------------------------ */
 
 static mf_status enqueue(mf_queue *q, mf_rt_task_fn fn, mf_host_fn host, void *ctx)

@@ -1,0 +1,173 @@
+/* profile_svg.c — the timeline of a profile's last run as an SVG picture: one row per core
+ * (the partitions of kernel launches) and per thread or queue that ran CPU ops, layer-by-layer
+ * ops or copies; each event a bar coloured by its ops (the same subgraph kind, the same
+ * colour), named inside when it is wide enough, with a tooltip (<title>) giving the full
+ * name, shapes and duration; a time axis in milliseconds on top. */
+#include <stdio.h>
+#include <string.h>
+
+#include "profiler.h"
+
+#define WIDTH 1400
+#define LEFT 150 /* the row labels */
+#define TOP 40   /* the axis */
+#define ROW 26
+#define BAR 20
+
+/* The window drawn: the last run, or the whole profile when there was none. */
+static void window(const struct mf_profile *p, int64_t *t0, int64_t *t1)
+{
+    const mf_rt_prof_event *last = NULL;
+    for (size_t i = 0; i < p->nev; i++)
+        if (p->ev[i].kind == MF_PROF_RUN && (!last || p->ev[i].t0 > last->t0))
+            last = &p->ev[i];
+    *t0 = last ? last->t0 : p->t_begin;
+    *t1 = last ? last->t1 : p->t_end;
+    if (*t1 <= *t0)
+        *t1 = *t0 + 1;
+}
+
+static bool is_queue(const mf_rt_prof_track *t)
+{
+    return t->sort >= 1000 && t->sort < 2000;
+}
+
+/* Partitions on cores; CPU ops, copies and (on queues) layer-by-layer kernels on threads.
+ * A plan's launch is not drawn on its thread: its partitions show it. */
+static bool drawn(const struct mf_profile *p, const mf_rt_prof_event *e)
+{
+    switch ((mf_rt_prof_kind)e->kind) {
+    case MF_PROF_PART:
+    case MF_PROF_CPU_OP:
+    case MF_PROF_COPY: return true;
+    case MF_PROF_KERNEL: return is_queue(&p->tracks[e->track]);
+    default: return false;
+    }
+}
+
+static bool in_window(const mf_rt_prof_event *e, int64_t t0, int64_t t1)
+{
+    return e->t0 >= t0 && e->t1 <= t1;
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* The ops part of a name: "subgraph 3 (conv2d+relu)" -> "conv2d+relu". */
+static void ops_of(const char *name, char *buf, size_t cap)
+{
+    const char *open = strchr(name, '(');
+    const char *close = open ? strrchr(open, ')') : NULL;
+    if (open && close && close > open + 1)
+        snprintf(buf, cap, "%.*s", (int)(close - open - 1), open + 1);
+    else
+        snprintf(buf, cap, "%s", name);
+}
+
+static unsigned colour_of(const char *ops)
+{
+    unsigned h = 2166136261u;
+    for (; *ops; ops++)
+        h = (h ^ (unsigned char)*ops) * 16777619u;
+    return h % 360;
+}
+
+static void bar(FILE *f, const struct mf_profile *p, const mf_rt_prof_event *e, int row, int64_t t0,
+                double scale)
+{
+    const mf_rt_prof_site *s = e->site >= 0 ? &p->sites[e->site] : NULL;
+    const char *name = s ? s->name : mf_rt_prof_kind_names[e->kind];
+    char ops[96];
+    ops_of(name, ops, sizeof ops);
+    double x = LEFT + (double)(e->t0 - t0) * scale, w = (double)(e->t1 - e->t0) * scale;
+    int y = TOP + row * ROW + (ROW - BAR) / 2;
+    unsigned hue = e->kind == MF_PROF_COPY ? 0 : colour_of(ops);
+    int sat = e->kind == MF_PROF_COPY ? 0 : 65;
+    fprintf(f, "<g class=\"bar\"><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+               "fill=\"hsl(%u,%d%%,62%%)\" stroke=\"#333\" stroke-width=\"0.3\"><title>",
+            x, y, w < 0.5 ? 0.5 : w, BAR, hue, sat);
+    xml_text(f, name);
+    if (s && s->shapes[0]) {
+        fputs(": ", f);
+        xml_text(f, s->shapes);
+    }
+    fprintf(f, " (%.1f us)</title></rect>", (double)(e->t1 - e->t0) / 1e3);
+    size_t fits = w > 12 ? (size_t)((w - 4) / 6.2) : 0;
+    if (fits >= 3) {
+        fprintf(f, "<text x=\"%.2f\" y=\"%d\">", x + 2, y + BAR - 6);
+        char label[96];
+        snprintf(label, sizeof label, "%.*s", (int)(fits < sizeof label - 1 ? fits : sizeof label - 1), ops);
+        xml_text(f, label);
+        fputs("</text>", f);
+    }
+    fputs("</g>\n", f);
+}
+
+static void axis(FILE *f, int64_t span, double scale, int height)
+{
+    static const double grow[] = {2, 2.5, 2}; /* ticks every 1, 2, 5, 10, 20, 50 ... us */
+    double ms = (double)span / 1e6, step = 0.001;
+    for (int k = 0; ms / step > 12; k++)
+        step *= grow[k % 3];
+    fprintf(f, "<g class=\"axis\">\n");
+    for (double t = 0; t <= ms + 1e-12; t += step) {
+        double x = LEFT + t * 1e6 * scale;
+        fprintf(f, "<line x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"#ccc\"/>"
+                   "<text x=\"%.2f\" y=\"%d\">%.3g ms</text>\n",
+                x, TOP - 6, x, height, x + 2, TOP - 10, t);
+    }
+    fprintf(f, "</g>\n");
+}
+
+mf_status mf_rt_prof_write_svg(const struct mf_profile *p, FILE *f)
+{
+    int64_t t0, t1;
+    window(p, &t0, &t1);
+    int rows[1024], nrows = 0; /* track -> row, in sort order */
+    int ntr = p->ntracks < 1024 ? p->ntracks : 1024;
+    for (int i = 0; i < ntr; i++)
+        rows[i] = -1;
+    for (size_t i = 0; i < p->nev; i++)
+        if (p->ev[i].track < ntr && drawn(p, &p->ev[i]) && in_window(&p->ev[i], t0, t1))
+            rows[p->ev[i].track] = 0;
+    for (int sort = 0; sort < ntr; sort++) { /* number the drawn tracks by their sort order */
+        int best = -1;
+        for (int i = 0; i < ntr; i++)
+            if (rows[i] == 0 && (best < 0 || p->tracks[i].sort < p->tracks[best].sort))
+                best = i;
+        if (best < 0)
+            break;
+        rows[best] = ++nrows; /* 1-based while numbering */
+    }
+    int height = TOP + nrows * ROW + 10;
+    double scale = (double)(WIDTH - LEFT - 10) / (double)(t1 - t0);
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "viewBox=\"0 0 %d %d\" font-family=\"monospace\" font-size=\"10\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            WIDTH, height, WIDTH, height);
+    axis(f, t1 - t0, scale, height);
+    for (int i = 0; i < ntr; i++)
+        if (rows[i] > 0) {
+            fprintf(f, "<g class=\"row\"><text x=\"4\" y=\"%d\">", TOP + (rows[i] - 1) * ROW + ROW / 2 + 4);
+            xml_text(f, p->tracks[i].name);
+            fputs("</text></g>\n", f);
+        }
+    for (size_t i = 0; i < p->nev; i++) {
+        const mf_rt_prof_event *e = &p->ev[i];
+        if (e->track < ntr && rows[e->track] > 0 && drawn(p, e) && in_window(e, t0, t1))
+            bar(f, p, e, rows[e->track] - 1, t0, scale);
+    }
+    fputs("</svg>\n", f);
+    return ferror(f) ? mf_error(MF_ERR_IO, "profile: writing the timeline failed") : MF_OK;
+}
