@@ -156,10 +156,11 @@ static void print_json(const struct mf_profile *p, const mf_rt_prof_summary *s,
     json_str(f, lim->cpu);
     fprintf(f, ", \"isa\": \"%s\", \"peak_gflops_per_core\": %.2f, \"bandwidth_gbs\": %.2f, "
                "\"runs\": %lld, \"run_ms\": %.4f, \"ms_per_run\": %.4f, \"gflop_per_run\": %.4f, "
+               "\"flops_per_run\": %.0f, "
                "\"copies\": %lld, \"copy_ms\": %.4f, \"copy_bytes\": %zu, \"events\": %zu, "
                "\"event_cost_ns\": %.1f, \"estimated_overhead_ms\": %.4f, \"subgraphs\": [",
             lim->isa, lim->peak_gflops, lim->bandwidth_gbs, (long long)s->runs, (double)s->run_ns / 1e6,
-            (double)s->run_ns / 1e6 / runs, s->flops / 1e9 / runs, (long long)s->copies,
+            (double)s->run_ns / 1e6 / runs, s->flops / 1e9 / runs, s->flops / runs, (long long)s->copies,
             (double)s->copy_ns / 1e6, s->copy_bytes, p->nev, p->event_cost_ns,
             (double)p->nev * p->event_cost_ns / 1e6);
     for (int i = 0; i < s->nrows; i++) {

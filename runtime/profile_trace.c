@@ -66,6 +66,14 @@ static void event_args(const struct mf_profile *p, const mf_rt_prof_event *e, FI
             fprintf(f, ",\"steps\":%d,\"kernel_launches\":%d", s->nsteps, s->nkernels);
         break;
     case MF_PROF_COPY: fprintf(f, ",\"bytes\":%zu", e->bytes); break;
+    case MF_PROF_COMPILE:
+    case MF_PROF_LOAD:
+        if (s) {
+            fputs(",\"inputs\":", f);
+            json_str(f, s->shapes);
+            fprintf(f, ",\"key\":\"%s\"", s->key);
+        }
+        break;
     case MF_PROF_PART:
         fprintf(f, ",\"part\":%d,\"nparts\":%d", e->part, e->nparts);
         if (s)
