@@ -2,7 +2,8 @@
  * (the partitions of kernel launches) and per thread or queue that ran CPU ops, layer-by-layer
  * ops or copies; each event a bar coloured by its ops (the same subgraph kind, the same
  * colour), named inside when it is wide enough, with a tooltip (<title>) giving the full
- * name, shapes and duration; a time axis in milliseconds on top. */
+ * name, shapes and duration; a time axis in milliseconds on top, a legend of the colours
+ * below. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 #define TOP 40   /* the axis */
 #define ROW 26
 #define BAR 20
+#define LEGEND 16 /* one legend line */
+#define MAX_KEYS 24
 
 /* The window drawn: the last run, or the whole profile when there was none. */
 static void window(const struct mf_profile *p, int64_t *t0, int64_t *t1)
@@ -25,6 +28,15 @@ static void window(const struct mf_profile *p, int64_t *t0, int64_t *t1)
     *t1 = last ? last->t1 : p->t_end;
     if (*t1 <= *t0)
         *t1 = *t0 + 1;
+}
+
+/* "run @model" for the last run drawn, "profile" when there was no run. */
+static const char *window_title(const struct mf_profile *p, int64_t t0)
+{
+    for (size_t i = 0; i < p->nev; i++)
+        if (p->ev[i].kind == MF_PROF_RUN && p->ev[i].t0 == t0 && p->ev[i].site >= 0)
+            return p->sites[p->ev[i].site].name;
+    return "profile";
 }
 
 static bool is_queue(const mf_rt_prof_track *t)
@@ -113,6 +125,40 @@ static void bar(FILE *f, const struct mf_profile *p, const mf_rt_prof_event *e, 
     fputs("</g>\n", f);
 }
 
+/* The distinct ops names of the bars drawn, in order of appearance (at most MAX_KEYS). */
+static int legend_keys(const struct mf_profile *p, const int *rows, int ntr, int64_t t0, int64_t t1,
+                       char keys[][96])
+{
+    int n = 0;
+    for (size_t i = 0; i < p->nev && n < MAX_KEYS; i++) {
+        const mf_rt_prof_event *e = &p->ev[i];
+        if (e->track >= ntr || rows[e->track] <= 0 || !drawn(p, e) || !in_window(e, t0, t1) || e->site < 0)
+            continue;
+        char ops[96];
+        ops_of(p->sites[e->site].name, ops, sizeof ops);
+        int k = 0;
+        while (k < n && strcmp(keys[k], ops))
+            k++;
+        if (k == n)
+            snprintf(keys[n++], sizeof keys[0], "%s", ops);
+    }
+    return n;
+}
+
+static void legend(FILE *f, char keys[][96], int n, int y)
+{
+    fputs("<g class=\"legend\">\n", f);
+    for (int k = 0; k < n; k++) {
+        int x = LEFT + (k % 4) * 300, yy = y + (k / 4) * LEGEND;
+        bool copy = !strncmp(keys[k], "copy", 4);
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"10\" fill=\"hsl(%u,%d%%,62%%)\"/>"
+                   "<text x=\"%d\" y=\"%d\">", x, yy, copy ? 0 : colour_of(keys[k]), copy ? 0 : 65, x + 16, yy + 9);
+        xml_text(f, keys[k]);
+        fputs("</text>\n", f);
+    }
+    fputs("</g>\n", f);
+}
+
 static void axis(FILE *f, int64_t span, double scale, int height)
 {
     static const double grow[] = {2, 2.5, 2}; /* ticks every 1, 2, 5, 10, 20, 50 ... us */
@@ -149,14 +195,21 @@ mf_status mf_rt_prof_write_svg(const struct mf_profile *p, FILE *f)
             break;
         rows[best] = ++nrows; /* 1-based while numbering */
     }
-    int height = TOP + nrows * ROW + 10;
+    char keys[MAX_KEYS][96];
+    int nkeys = legend_keys(p, rows, ntr, t0, t1, keys);
+    int rows_end = TOP + nrows * ROW + 10;
+    int height = rows_end + ((nkeys + 3) / 4) * LEGEND + 6;
     double scale = (double)(WIDTH - LEFT - 10) / (double)(t1 - t0);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"monospace\" font-size=\"10\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+               "<text x=\"4\" y=\"12\" font-weight=\"bold\">",
             WIDTH, height, WIDTH, height);
-    axis(f, t1 - t0, scale, height);
+    xml_text(f, window_title(p, t0));
+    fprintf(f, ": %.3f ms</text>\n", (double)(t1 - t0) / 1e6);
+    axis(f, t1 - t0, scale, rows_end);
+    legend(f, keys, nkeys, rows_end + 2);
     for (int i = 0; i < ntr; i++)
         if (rows[i] > 0) {
             fprintf(f, "<g class=\"row\"><text x=\"4\" y=\"%d\">", TOP + (rows[i] - 1) * ROW + ROW / 2 + 4);

@@ -468,7 +468,9 @@ static void test_svg(void **state)
     run_check c = check_run(&t, last);
     int bars = 4 * c.kernels + c.cpu_ops + c.copies; /* partitions; ops and copies on the host */
     assert_int_equal(count_of(svg, "<g class=\"bar\">"), bars);
-    assert_int_equal(check_xml(svg, "rect"), bars + 1); /* and the background */
+    assert_int_equal(count_of(svg, "<g class=\"bar\"><rect "), bars);
+    assert_non_null(strstr(svg, "<g class=\"legend\">"));
+    assert_non_null(strstr(svg, "font-weight=\"bold\">run @traced: "));
     assert_int_equal(check_xml(svg, "title"), bars);
     assert_int_equal(count_of(svg, "<g class=\"row\">"), 5); /* 4 cores and the host thread */
     for (int core = 0; core < 4; core++) {
