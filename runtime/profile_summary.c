@@ -57,6 +57,53 @@ static int by_total(const void *a, const void *b)
     return (x->total_ns < y->total_ns) - (x->total_ns > y->total_ns);
 }
 
+static int by_start(const void *a, const void *b)
+{
+    const mf_rt_prof_event *x = *(const mf_rt_prof_event *const *)a, *y = *(const mf_rt_prof_event *const *)b;
+    return (x->t0 > y->t0) - (x->t0 < y->t0);
+}
+
+/* Whether e lies inside one of the runs (sorted by start): the latest runs that started
+ * before it are searched for one on its track that contains it. */
+static bool in_a_run(const mf_rt_prof_event *e, const mf_rt_prof_event *const *runs, size_t n)
+{
+    size_t lo = 0, hi = n; /* the first run starting after e */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (runs[mid]->t0 <= e->t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t k = lo, seen = 0; k-- > 0 && seen < 64; seen++)
+        if (runs[k]->track == e->track && e->t1 <= runs[k]->t1)
+            return true;
+    return false;
+}
+
+static mf_status count_copies(const struct mf_profile *p, mf_rt_prof_summary *s)
+{
+    const mf_rt_prof_event **runs = malloc(sizeof *runs * (p->nev + 1));
+    if (!runs)
+        return mf_error(MF_ERR_NOMEM, "profile summary: out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < p->nev; i++)
+        if (p->ev[i].kind == MF_PROF_RUN)
+            runs[n++] = &p->ev[i];
+    qsort(runs, n, sizeof *runs, by_start);
+    for (size_t i = 0; i < p->nev; i++) {
+        const mf_rt_prof_event *e = &p->ev[i];
+        if (e->kind != MF_PROF_COPY)
+            continue;
+        int outside = !in_a_run(e, runs, n);
+        s->copies[outside]++;
+        s->copy_ns[outside] += e->t1 - e->t0;
+        s->copy_bytes[outside] += e->bytes;
+    }
+    free(runs);
+    return MF_OK;
+}
+
 static void count(const struct mf_profile *p, mf_rt_prof_row *by_site, mf_rt_prof_summary *s)
 {
     for (size_t i = 0; i < p->nev; i++) {
@@ -65,10 +112,6 @@ static void count(const struct mf_profile *p, mf_rt_prof_row *by_site, mf_rt_pro
         if (e->kind == MF_PROF_RUN) {
             s->runs++;
             s->run_ns += ns;
-        } else if (e->kind == MF_PROF_COPY) {
-            s->copies++;
-            s->copy_ns += ns;
-            s->copy_bytes += e->bytes;
         } else if ((e->kind == MF_PROF_KERNEL || e->kind == MF_PROF_CPU_OP) && e->site >= 0) {
             mf_rt_prof_row *r = &by_site[e->site];
             r->site = &p->sites[e->site];
@@ -88,6 +131,8 @@ mf_status mf_rt_prof_summarize(const struct mf_profile *p, mf_rt_prof_summary *o
         return mf_error(MF_ERR_NOMEM, "profile summary: out of memory");
     count(p, by_site, out);
     mf_status s = imbalance(p, by_site);
+    if (!s)
+        s = count_copies(p, out);
     if (s) {
         free(by_site);
         return s;
@@ -157,11 +202,14 @@ static void print_json(const struct mf_profile *p, const mf_rt_prof_summary *s,
     fprintf(f, ", \"isa\": \"%s\", \"peak_gflops_per_core\": %.2f, \"bandwidth_gbs\": %.2f, "
                "\"runs\": %lld, \"run_ms\": %.4f, \"ms_per_run\": %.4f, \"gflop_per_run\": %.4f, "
                "\"flops_per_run\": %.0f, "
-               "\"copies\": %lld, \"copy_ms\": %.4f, \"copy_bytes\": %zu, \"events\": %zu, "
+               "\"copies_in_runs\": %lld, \"copy_ms_in_runs\": %.4f, \"copy_bytes_in_runs\": %zu, "
+               "\"copies_outside_runs\": %lld, \"copy_ms_outside_runs\": %.4f, "
+               "\"copy_bytes_outside_runs\": %zu, \"events\": %zu, "
                "\"event_cost_ns\": %.1f, \"estimated_overhead_ms\": %.4f, \"subgraphs\": [",
             lim->isa, lim->peak_gflops, lim->bandwidth_gbs, (long long)s->runs, (double)s->run_ns / 1e6,
-            (double)s->run_ns / 1e6 / runs, s->flops / 1e9 / runs, s->flops / runs, (long long)s->copies,
-            (double)s->copy_ns / 1e6, s->copy_bytes, p->nev, p->event_cost_ns,
+            (double)s->run_ns / 1e6 / runs, s->flops / 1e9 / runs, s->flops / runs, (long long)s->copies[0],
+            (double)s->copy_ns[0] / 1e6, s->copy_bytes[0], (long long)s->copies[1], (double)s->copy_ns[1] / 1e6,
+            s->copy_bytes[1], p->nev, p->event_cost_ns,
             (double)p->nev * p->event_cost_ns / 1e6);
     for (int i = 0; i < s->nrows; i++) {
         const mf_rt_prof_row *r = &s->rows[i];
@@ -186,9 +234,11 @@ static void print_text(const struct mf_profile *p, const mf_rt_prof_summary *s,
 {
     double runs = s->runs ? (double)s->runs : 1, run_ms = (double)s->run_ns / 1e6;
     double over = (double)p->nev * p->event_cost_ns / 1e6;
-    fprintf(f, "profile: %lld runs, %.3f ms a run, %.4f GFLOP a run; %lld copies (%.3f ms, %zu bytes)\n",
-            (long long)s->runs, run_ms / runs, s->flops / 1e9 / runs, (long long)s->copies,
-            (double)s->copy_ns / 1e6, s->copy_bytes);
+    fprintf(f, "profile: %lld runs, %.3f ms a run, %.4f GFLOP a run\n", (long long)s->runs, run_ms / runs,
+            s->flops / 1e9 / runs);
+    fprintf(f, "copies: %lld in runs (%.3f ms, %zu bytes), %lld outside (uploads, results read: %.3f ms, "
+               "%zu bytes)\n", (long long)s->copies[0], (double)s->copy_ns[0] / 1e6, s->copy_bytes[0],
+            (long long)s->copies[1], (double)s->copy_ns[1] / 1e6, s->copy_bytes[1]);
     fprintf(f, "machine: %s, %s: FMA peak %.1f GFLOP/s a core, bandwidth %.1f GB/s (%s)\n", lim->cpu,
             lim->isa, lim->peak_gflops, lim->bandwidth_gbs, lim->from_cache ? "cached" : "measured now");
     fprintf(f, "profiler: %zu events at %.0f ns each: ~%.3f ms (%.2f %% of the run time)\n", p->nev,

@@ -136,8 +136,9 @@ typedef struct mf_rt_prof_row {
 typedef struct mf_rt_prof_summary {
     mf_rt_prof_row *rows; /* kernels and CPU ops, by total time, longest first */
     int nrows;
-    int64_t runs, run_ns, copies, copy_ns;
-    size_t copy_bytes;
+    int64_t runs, run_ns;
+    int64_t copies[2], copy_ns[2]; /* [0] inside runs, [1] outside (uploads, results read) */
+    size_t copy_bytes[2];
     double flops; /* of every row's calls */
 } mf_rt_prof_summary;
 

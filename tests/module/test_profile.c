@@ -383,6 +383,9 @@ static void test_summary(void **state)
     assert_int_equal(tjson_num(s, "runs", -1), 4);
     assert_true(tjson_num(s, "flops_per_run", -1) == NET_FLOPS);
     assert_true(tjson_num(s, "peak_gflops_per_core", -1) > 0 && tjson_num(s, "bandwidth_gbs", -1) > 0);
+    /* the permute's two copies in each run; outside, the last result read back */
+    assert_int_equal(tjson_num(s, "copies_in_runs", -1), 4 * 2);
+    assert_int_equal(tjson_num(s, "copies_outside_runs", -1), 1);
     const tjson *rows = tjson_get(s, "subgraphs");
     assert_true(rows && rows->n >= 3);
     double share = 0, prev = INFINITY, flops = 0;
