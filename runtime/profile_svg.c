@@ -125,14 +125,45 @@ static void bar(FILE *f, const struct mf_profile *p, const mf_rt_prof_event *e, 
     fputs("</g>\n", f);
 }
 
+/* What is drawn: the window, and the row of each track (0: not drawn; 1-based). */
+typedef struct view {
+    int64_t t0, t1;
+    int ntr, nrows;
+    int rows[1024];
+} view;
+
+static bool shown(const struct mf_profile *p, const view *v, const mf_rt_prof_event *e)
+{
+    return e->track < v->ntr && v->rows[e->track] > 0 && drawn(p, e) && in_window(e, v->t0, v->t1);
+}
+
+/* The tracks with something drawn, numbered in their sort order. */
+static void number_rows(const struct mf_profile *p, view *v)
+{
+    v->ntr = p->ntracks < 1024 ? p->ntracks : 1024;
+    for (int i = 0; i < v->ntr; i++)
+        v->rows[i] = -1;
+    for (size_t i = 0; i < p->nev; i++)
+        if (p->ev[i].track < v->ntr && drawn(p, &p->ev[i]) && in_window(&p->ev[i], v->t0, v->t1))
+            v->rows[p->ev[i].track] = 0;
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < v->ntr; i++)
+            if (v->rows[i] == 0 && (best < 0 || p->tracks[i].sort < p->tracks[best].sort))
+                best = i;
+        if (best < 0)
+            return;
+        v->rows[best] = ++v->nrows;
+    }
+}
+
 /* The distinct ops names of the bars drawn, in order of appearance (at most MAX_KEYS). */
-static int legend_keys(const struct mf_profile *p, const int *rows, int ntr, int64_t t0, int64_t t1,
-                       char keys[][96])
+static int legend_keys(const struct mf_profile *p, const view *v, char keys[][96])
 {
     int n = 0;
     for (size_t i = 0; i < p->nev && n < MAX_KEYS; i++) {
         const mf_rt_prof_event *e = &p->ev[i];
-        if (e->track >= ntr || rows[e->track] <= 0 || !drawn(p, e) || !in_window(e, t0, t1) || e->site < 0)
+        if (!shown(p, v, e) || e->site < 0)
             continue;
         char ops[96];
         ops_of(p->sites[e->site].name, ops, sizeof ops);
@@ -175,52 +206,41 @@ static void axis(FILE *f, int64_t span, double scale, int height)
     fprintf(f, "</g>\n");
 }
 
+static void row_labels(const struct mf_profile *p, const view *v, FILE *f)
+{
+    for (int i = 0; i < v->ntr; i++) {
+        if (v->rows[i] <= 0)
+            continue;
+        fprintf(f, "<g class=\"row\"><text x=\"4\" y=\"%d\">", TOP + (v->rows[i] - 1) * ROW + ROW / 2 + 4);
+        xml_text(f, p->tracks[i].name);
+        fputs("</text></g>\n", f);
+    }
+}
+
 mf_status mf_rt_prof_write_svg(const struct mf_profile *p, FILE *f)
 {
-    int64_t t0, t1;
-    window(p, &t0, &t1);
-    int rows[1024], nrows = 0; /* track -> row, in sort order */
-    int ntr = p->ntracks < 1024 ? p->ntracks : 1024;
-    for (int i = 0; i < ntr; i++)
-        rows[i] = -1;
-    for (size_t i = 0; i < p->nev; i++)
-        if (p->ev[i].track < ntr && drawn(p, &p->ev[i]) && in_window(&p->ev[i], t0, t1))
-            rows[p->ev[i].track] = 0;
-    for (int sort = 0; sort < ntr; sort++) { /* number the drawn tracks by their sort order */
-        int best = -1;
-        for (int i = 0; i < ntr; i++)
-            if (rows[i] == 0 && (best < 0 || p->tracks[i].sort < p->tracks[best].sort))
-                best = i;
-        if (best < 0)
-            break;
-        rows[best] = ++nrows; /* 1-based while numbering */
-    }
+    view v = {0};
+    window(p, &v.t0, &v.t1);
+    number_rows(p, &v);
     char keys[MAX_KEYS][96];
-    int nkeys = legend_keys(p, rows, ntr, t0, t1, keys);
-    int rows_end = TOP + nrows * ROW + 10;
+    int nkeys = legend_keys(p, &v, keys);
+    int rows_end = TOP + v.nrows * ROW + 10;
     int height = rows_end + ((nkeys + 3) / 4) * LEGEND + 6;
-    double scale = (double)(WIDTH - LEFT - 10) / (double)(t1 - t0);
+    double scale = (double)(WIDTH - LEFT - 10) / (double)(v.t1 - v.t0);
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"monospace\" font-size=\"10\">\n"
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                "<text x=\"4\" y=\"12\" font-weight=\"bold\">",
             WIDTH, height, WIDTH, height);
-    xml_text(f, window_title(p, t0));
-    fprintf(f, ": %.3f ms</text>\n", (double)(t1 - t0) / 1e6);
-    axis(f, t1 - t0, scale, rows_end);
+    xml_text(f, window_title(p, v.t0));
+    fprintf(f, ": %.3f ms</text>\n", (double)(v.t1 - v.t0) / 1e6);
+    axis(f, v.t1 - v.t0, scale, rows_end);
     legend(f, keys, nkeys, rows_end + 2);
-    for (int i = 0; i < ntr; i++)
-        if (rows[i] > 0) {
-            fprintf(f, "<g class=\"row\"><text x=\"4\" y=\"%d\">", TOP + (rows[i] - 1) * ROW + ROW / 2 + 4);
-            xml_text(f, p->tracks[i].name);
-            fputs("</text></g>\n", f);
-        }
-    for (size_t i = 0; i < p->nev; i++) {
-        const mf_rt_prof_event *e = &p->ev[i];
-        if (e->track < ntr && rows[e->track] > 0 && drawn(p, e) && in_window(e, t0, t1))
-            bar(f, p, e, rows[e->track] - 1, t0, scale);
-    }
+    row_labels(p, &v, f);
+    for (size_t i = 0; i < p->nev; i++)
+        if (shown(p, &v, &p->ev[i]))
+            bar(f, p, &p->ev[i], v.rows[p->ev[i].track] - 1, v.t0, scale);
     fputs("</svg>\n", f);
     return ferror(f) ? mf_error(MF_ERR_IO, "profile: writing the timeline failed") : MF_OK;
 }

@@ -74,6 +74,36 @@ static void test_launch_partitions(void **state)
     mf_rt_prof_free(p);
 }
 
+/* mf_launch on a queue: the launch on the queue's track, its partitions on the cores. */
+static void test_queue_launch(void **state)
+{
+    int hits[4] = {0};
+    void *args[1] = {hits};
+    mf_queue *q;
+    assert_int_equal(mf_queue_create(0, &q), MF_OK);
+    assert_int_equal(mf_rt_prof_begin(), MF_OK);
+    assert_int_equal(mf_launch(kernel, 1, args, 4, q), MF_OK);
+    assert_int_equal(mf_queue_sync(q), MF_OK);
+    struct mf_profile *p;
+    assert_int_equal(mf_rt_prof_end(&p), MF_OK);
+    assert_int_equal(mf_queue_destroy(q), MF_OK);
+    int launches = 0, parts = 0;
+    for (size_t i = 0; i < p->nev; i++) {
+        const mf_rt_prof_event *e = &p->ev[i];
+        if (e->kind == MF_PROF_KERNEL) {
+            launches++;
+            assert_string_equal(p->tracks[e->track].name, "mlu:0 queue 1");
+            assert_string_equal(p->sites[e->site].name, "mf_launch");
+        }
+        parts += e->kind == MF_PROF_PART;
+    }
+    assert_int_equal(launches, 1);
+    assert_int_equal(parts, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(hits[i], 1);
+    mf_rt_prof_free(p);
+}
+
 static void test_sites(void **state)
 {
     char buf[256];
@@ -155,6 +185,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_when_off),
         cmocka_unit_test(test_launch_partitions),
+        cmocka_unit_test(test_queue_launch),
         cmocka_unit_test(test_sites),
         cmocka_unit_test(test_limits),
     };
