@@ -90,7 +90,7 @@ static void event(const struct mf_profile *p, const mf_rt_prof_event *e, FILE *f
 {
     const mf_rt_prof_site *s = e->site >= 0 ? &p->sites[e->site] : NULL;
     fputs(",\n{\"name\":", f);
-    json_str(f, s ? s->name : mf_rt_prof_kind_names[e->kind]);
+    json_str(f, s && s->name[0] ? s->name : mf_rt_prof_kind_names[e->kind]); /* undescribed: its kind */
     fprintf(f, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,\"tid\":%d,",
             mf_rt_prof_kind_names[e->kind], (double)(e->t0 - p->t_begin) / 1e3,
             (double)(e->t1 - e->t0) / 1e3, e->track + 1);
