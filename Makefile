@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(or $(MAX_JOBS),$(shell nproc))
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test sanitize clean
+.PHONY: all setup configure build run test sanitize fuzz clean
 
 all: build
 
@@ -28,5 +28,14 @@ test: build
 sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DMF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)"
 
+# libFuzzer on every loader (tests/fuzz/), FUZZ_SECONDS each, under ASan+UBSan, built with
+# clang in build-fuzz/; new inputs go to build-fuzz/corpus/, crashes to build-fuzz/findings/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/setup.sh fuzz
+	CC=clang-14 cmake -S . -B build-fuzz -DMF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build-fuzz -j $(JOBS) --target $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

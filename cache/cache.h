@@ -26,6 +26,10 @@ typedef struct mf_cache_key {
 mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
                             const mf_cg_target *target, mf_cache_key *out);
 void mf_cache_key_free(mf_cache_key *k);
+/* MF_OK when codegen can target cpu (NULL: the host). */
+mf_status mf_cache_check_cpu(const char *cpu);
+/* The key of a key text: the hex SHA-256 an entry's file is named by. */
+void mf_cache_key_hash(const char *text, size_t len, char hex[65]);
 
 /* A compiled kernel, owned by the map for the life of the process. */
 typedef struct mf_kernel {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <nettle/sha2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "disk_store.h"
+#include "mlufuse/mlufuse_cache.h"
 #include "version.h"
 
 #define MAGIC "MFKCACHE"
@@ -74,8 +76,12 @@ static void resolve_dir(void)
     const char *off = getenv("MLUFUSE_CACHE"), *dir = getenv("MLUFUSE_CACHE_DIR");
     if (off && (!strcmp(off, "off") || !strcmp(off, "0")))
         return;
+    if (mf_kernel_cache_check_env()) { /* a typo must not write where the user did not mean */
+        warn("%s; caching in memory only", mf_last_error());
+        return;
+    }
     char buf[4096];
-    if (dir && *dir)
+    if (dir)
         snprintf(buf, sizeof buf, "%s", dir);
     else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
         snprintf(buf, sizeof buf, "%s/mlufuse", getenv("XDG_CACHE_HOME"));
@@ -100,11 +106,19 @@ const char *mf_disk_dir(void)
     return cache_dir[0] ? cache_dir : NULL;
 }
 
-size_t mf_disk_max_bytes(void)
+mf_status mf_disk_max_bytes(size_t *out)
 {
     const char *s = getenv("MLUFUSE_CACHE_MAX_MB");
-    double mb = s && *s ? atof(s) : 1024; /* fractions allowed: 0.5 is 512 KiB */
-    return (size_t)((mb > 0 ? mb : 1024) * 1048576.0);
+    *out = (size_t)1024 << 20;
+    if (!s)
+        return MF_OK;
+    char *end;
+    double mb = strtod(s, &end); /* fractions allowed: 0.5 is 512 KiB */
+    if (end == s || *end || !(mb > 0) || mb > 1e9)
+        return mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE_MAX_MB='%s' is not a positive number of MiB "
+                                        "(like 512 or 0.5)", s);
+    *out = (size_t)(mb * 1048576.0);
+    return MF_OK;
 }
 
 /* ---- the entry format ----------------------------------------------------------------------- */
@@ -186,24 +200,9 @@ bool mf_disk_header_field(const mf_disk_entry *e, const char *name, char *out, s
 
 mf_status mf_disk_read_file(const char *path, unsigned char **buf, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    mf_status s = MF_OK;
-    *buf = NULL;
-    if (fstat(fileno(f), &st) || st.st_size < 0 || st.st_size > (1l << 30))
-        s = mf_error(MF_ERR_IO, "%s: cannot size the file", path);
-    else if (!(*buf = malloc((size_t)st.st_size + 1)))
-        s = mf_error(MF_ERR_NOMEM, "%s: out of memory", path);
-    else if (fread(*buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
-        s = mf_error(MF_ERR_IO, "%s: short read", path);
-    *n = (size_t)st.st_size;
-    fclose(f);
-    if (s) {
-        free(*buf);
-        *buf = NULL;
-    }
+    char *text;
+    mf_status s = mf_file_read_all(path, (size_t)1 << 30, &text, n);
+    *buf = (unsigned char *)text;
     return s;
 }
 
@@ -273,9 +272,52 @@ mf_status mf_disk_load(const mf_cache_key *k, mf_cg_object *obj, bool *found)
     return MF_OK;
 }
 
-/* Removes the least recently used entries until the directory holds at most max bytes. */
+/* The writer's pid in a temporary name "<key>.mfk.tmp.<pid>.<n>", or -1. */
+static long temp_writer(const char *name)
+{
+    const char *t = strstr(name, ".mfk.tmp.");
+    if (!t || t != name + 64)
+        return -1;
+    char *end;
+    long pid = strtol(t + 9, &end, 10);
+    return pid > 0 && *end == '.' ? pid : -1;
+}
+
+size_t mf_disk_reclaim_temps(const char *dir, int *removed, size_t *removed_bytes)
+{
+    size_t live = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    time_t now = time(NULL);
+    for (struct dirent *de; (de = readdir(d));) {
+        long pid = temp_writer(de->d_name);
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (pid < 0 || lstat(path, &st) || !S_ISREG(st.st_mode))
+            continue;
+        /* A writer renames its file within milliseconds: one that is gone, or an hour old
+         * (its pid since reused), was killed mid-write. */
+        bool dead = (kill((pid_t)pid, 0) && errno == ESRCH) || difftime(now, st.st_mtime) > 3600;
+        if (dead && unlink(path) == 0) {
+            if (removed)
+                (*removed)++;
+            if (removed_bytes)
+                *removed_bytes += (size_t)st.st_size;
+        } else if (!dead) {
+            live += (size_t)st.st_size;
+        }
+    }
+    closedir(d);
+    return live;
+}
+
+/* Removes the least recently used entries until the directory holds at most max bytes,
+ * counting the files of writers still at work; a killed writer's file is removed. */
 void mf_disk_evict(const char *dir, size_t max)
 {
+    size_t total = mf_disk_reclaim_temps(dir, NULL, NULL);
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -284,7 +326,7 @@ void mf_disk_evict(const char *dir, size_t max)
         double used; /* seconds, with the nanoseconds: entries written in one second differ */
         off_t size;
     } *items = NULL;
-    size_t count = 0, cap = 0, total = 0;
+    size_t count = 0, cap = 0;
     for (struct dirent *de; (de = readdir(d));) {
         size_t len = strlen(de->d_name);
         if (len != 68 || strcmp(de->d_name + 64, ".mfk"))
@@ -360,6 +402,8 @@ mf_status mf_disk_store(const mf_cache_key *k, const mf_cg_object *obj, const mf
         unlink(tmp);
         return s;
     }
-    mf_disk_evict(dir, mf_disk_max_bytes());
+    size_t max;
+    if (!mf_disk_max_bytes(&max)) /* a bad limit turned the disk layer off already */
+        mf_disk_evict(dir, max);
     return MF_OK;
 }

@@ -13,7 +13,9 @@
 /* The cache directory (MLUFUSE_CACHE_DIR, $XDG_CACHE_HOME/mlufuse, ~/.cache/mlufuse), made
  * 0700 on first use; NULL when MLUFUSE_CACHE=off or the directory was refused. */
 const char *mf_disk_dir(void);
-size_t mf_disk_max_bytes(void); /* MLUFUSE_CACHE_MAX_MB, default 1024 */
+/* MLUFUSE_CACHE_MAX_MB in bytes (default 1024 MiB); MF_ERR_INVALID naming the value when
+ * it is not a positive number. */
+mf_status mf_disk_max_bytes(size_t *out);
 /* MF_OK when dir is a directory of this user that others cannot write. */
 mf_status mf_disk_check_dir(const char *dir);
 
@@ -25,6 +27,9 @@ mf_status mf_disk_load(const mf_cache_key *k, mf_cg_object *obj, bool *found);
 mf_status mf_disk_store(const mf_cache_key *k, const mf_cg_object *obj, const mf_cg_target *t,
                         const char *ops, double compile_ms);
 void mf_disk_evict(const char *dir, size_t max_bytes);
+/* Removes the temporary files of writers that were killed (counted in *removed and
+ * *removed_bytes, either may be NULL) and returns the bytes of those still being written. */
+size_t mf_disk_reclaim_temps(const char *dir, int *removed, size_t *removed_bytes);
 /* Why k was compiled: the nearest entry on disk and the key components that differ
  * (explain.c), as one line in out. */
 void mf_disk_explain_miss(const mf_cache_key *k, const char *ops, char *out, size_t cap);

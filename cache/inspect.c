@@ -65,6 +65,12 @@ static void fill_info(const char *dir, const char *hex, mf_cache_entry_info *inf
     mf_status s = mf_disk_read_file(path, &buf, &n);
     if (!s)
         s = mf_disk_parse(buf, n, &e);
+    char actual[65];
+    if (!s) { /* a copied or swapped file would be loaded for the wrong subgraph */
+        mf_cache_key_hash(e.key_text, e.key_len, actual);
+        if (strcmp(actual, hex))
+            s = mf_error(MF_ERR_PARSE, "its key text hashes to %.12s, not to its file name", actual);
+    }
     if (s) {
         snprintf(info->problem, sizeof info->problem, "%s", mf_last_error());
         free(buf);
@@ -173,6 +179,26 @@ mf_status mf_kernel_cache_remove(const char *dir, const char *key)
     snprintf(path, sizeof path, "%s/%s.hits", dir, key);
     unlink(path);
     return MF_OK;
+}
+
+mf_status mf_kernel_cache_reclaim(const char *dir, int *removed, size_t *bytes)
+{
+    *removed = 0;
+    *bytes = 0;
+    if (!(dir = dir_or_default(dir)))
+        return mf_error(MF_ERR_IO, "the kernel cache is off");
+    mf_disk_reclaim_temps(dir, removed, bytes);
+    return MF_OK;
+}
+
+mf_status mf_kernel_cache_check_env(void)
+{
+    size_t max;
+    mf_status s = mf_disk_max_bytes(&max);
+    if (!s && getenv("MLUFUSE_CACHE_DIR") && !*getenv("MLUFUSE_CACHE_DIR"))
+        s = mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE_DIR is empty (unset it for the default "
+                                     "directory, or set MLUFUSE_CACHE=off)");
+    return s;
 }
 
 mf_status mf_kernel_cache_disassemble(const char *dir, const char *key, char **text)

@@ -40,18 +40,29 @@ mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
     out->canonical = out->text + n;
     free(canonical);
 
+    mf_cache_key_hash(out->text, (size_t)n + clen, out->hex);
+    return MF_OK;
+}
+
+void mf_cache_key_hash(const char *text, size_t len, char hex[65])
+{
     struct sha256_ctx ctx;
     uint8_t digest[SHA256_DIGEST_SIZE];
     sha256_init(&ctx);
-    sha256_update(&ctx, (size_t)n + clen, (const uint8_t *)out->text);
+    sha256_update(&ctx, len, (const uint8_t *)text);
     sha256_digest(&ctx, sizeof digest, digest);
     for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
-        snprintf(out->hex + 2 * i, 3, "%02x", digest[i]);
-    return MF_OK;
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
 void mf_cache_key_free(mf_cache_key *k)
 {
     free(k->text);
     memset(k, 0, sizeof *k);
+}
+
+mf_status mf_cache_check_cpu(const char *cpu)
+{
+    mf_cg_target t;
+    return mf_cg_target_init(cpu, &t);
 }

@@ -102,6 +102,8 @@ static mf_status add_and_lookup(const mf_cg_object *obj, mf_kernel_fn *out)
     err = LLVMOrcLLJITLookup(jit, &addr, obj->symbol);
     if (err)
         return from_llvm_error(err, "cannot link the kernel");
+    if (!addr)
+        return mf_error(MF_ERR_INTERNAL, "kernel %s linked at address 0", obj->symbol);
     *out = (mf_kernel_fn)(uintptr_t)addr;
     mf_cg_perf_map_add(obj, addr);
     return MF_OK;

@@ -10,6 +10,7 @@
 #include <llvm-c/TargetMachine.h>
 
 #include "codegen.h"
+#include "cpu_names.h"
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
 static int native_failed;
@@ -17,6 +18,22 @@ static int native_failed;
 static void init_native(void)
 {
     native_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter();
+}
+
+static const char *const cpu_names[] = {MF_CG_CPU_NAMES};
+
+/* LLVM takes an unknown CPU name with a warning and makes generic code: refuse it instead,
+ * listing the names it knows. */
+static mf_status check_cpu_name(const char *cpu)
+{
+    for (int i = 0; cpu_names[i]; i++)
+        if (!strcmp(cpu, cpu_names[i]))
+            return MF_OK;
+    char list[4096];
+    size_t n = 0;
+    for (int i = 0; cpu_names[i] && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? " " : "", cpu_names[i]);
+    return mf_error(MF_ERR_INVALID, "'%s' is not a CPU LLVM knows; valid names: %s", cpu, list);
 }
 
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
@@ -37,6 +54,15 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
         LLVMDisposeMessage(host_cpu);
         LLVMDisposeMessage(features);
         return mf_error(MF_ERR_INVALID, "'%s' is not an LLVM CPU name", cpu);
+    }
+    if (cpu && !strncmp(out->triple, "x86_64", 6)) {
+        mf_status s = check_cpu_name(cpu);
+        if (s) {
+            LLVMDisposeMessage(triple);
+            LLVMDisposeMessage(host_cpu);
+            LLVMDisposeMessage(features);
+            return s;
+        }
     }
     /* A named CPU takes its own features; "+64bit" keeps LLVM from aborting on a 64-bit
      * triple when the name is not one it knows (it then warns and targets a generic CPU). */

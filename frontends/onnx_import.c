@@ -61,6 +61,9 @@ static void set_value_name(onnx_importer *im, mf_value *v, const char *onnx_name
 
 mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v)
 {
+    /* SSA: a second producer of one name would silently shadow the first. */
+    if (name[0] && onnx_lookup(im, name))
+        return mf_error(MF_ERR_PARSE, "onnx: value '%s' is produced twice", name);
     if (im->nvals == im->cap) {
         int cap = im->cap ? im->cap * 2 : 64;
         const char **names = realloc(im->names, sizeof *names * (size_t)cap);
@@ -145,7 +148,8 @@ int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int
     if (!a)
         return -1;
     int k = (int)(a->n_ints < (size_t)cap ? a->n_ints : (size_t)cap);
-    memcpy(out, a->ints, sizeof *out * (size_t)k);
+    if (k > 0) /* an empty repeated field has a NULL array */
+        memcpy(out, a->ints, sizeof *out * (size_t)k);
     return k;
 }
 
@@ -164,15 +168,30 @@ bool onnx_dtype(int32_t t, mf_dtype *out)
     }
 }
 
-/* Copies typed repeated fields into dst (numel elements of dt). */
-static bool copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t numel, void *dst)
+/* Whether t holds exactly numel elements of dt, in raw_data or a typed repeated field. */
+static bool data_fits(const Onnx__TensorProto *t, mf_dtype dt, size_t numel, size_t nbytes)
 {
-    if (dt == MF_F32 && t->n_float_data == numel) {
+    if (t->has_raw_data)
+        return t->raw_data.len == nbytes;
+    if (numel == 0)
+        return true;
+    if (dt == MF_F32)
+        return t->n_float_data == numel;
+    if (dt == MF_I64)
+        return t->n_int64_data == numel;
+    return t->n_int32_data == numel; /* i32, i8, bool and f16 travel as int32 */
+}
+
+/* Copies typed repeated fields into dst (numel elements of dt); data_fits said yes. */
+static void copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t numel, void *dst)
+{
+    if (numel == 0)
+        return; /* the arrays of empty repeated fields are NULL */
+    if (dt == MF_F32) {
         memcpy(dst, t->float_data, numel * 4);
-    } else if (dt == MF_I64 && t->n_int64_data == numel) {
+    } else if (dt == MF_I64) {
         memcpy(dst, t->int64_data, numel * 8);
-    } else if ((dt == MF_I32 || dt == MF_I8 || dt == MF_BOOL || dt == MF_F16) &&
-               t->n_int32_data == numel) {
+    } else {
         for (size_t i = 0; i < numel; i++) {
             int32_t v = t->int32_data[i];
             if (dt == MF_I32)
@@ -182,10 +201,7 @@ static bool copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t nu
             else
                 ((int8_t *)dst)[i] = (int8_t)v;
         }
-    } else {
-        return numel == 0;
     }
-    return true;
 }
 
 mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **data)
@@ -200,31 +216,26 @@ mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **dat
         return mf_error(MF_ERR_SHAPE, "onnx: tensor '%s' has rank %zu (at most %d)", name,
                         t->n_dims, MF_MAX_RANK);
     type->rank = (int)t->n_dims;
-    int64_t numel = 1;
-    for (size_t i = 0; i < t->n_dims; i++) {
-        if (t->dims[i] < 0 || (t->dims[i] && numel > INT64_MAX / 64 / t->dims[i]))
-            return mf_error(MF_ERR_SHAPE, "onnx: tensor '%s' has a bad dim %lld", name,
-                            (long long)t->dims[i]);
+    for (size_t i = 0; i < t->n_dims; i++)
         type->shape[i] = t->dims[i];
-        numel *= t->dims[i];
-    }
-    size_t nbytes = mf_type_nbytes(type);
+    char what[160];
+    snprintf(what, sizeof what, "onnx: tensor '%.100s'", name);
+    int64_t numel;
+    size_t nbytes;
+    mf_status s = mf_type_check(type, what, &numel, &nbytes);
+    if (s)
+        return s;
+    /* Check the amount of data before allocating: the dims alone may ask for terabytes. */
+    if (!data_fits(t, type->dtype, (size_t)numel, nbytes))
+        return mf_error(MF_ERR_PARSE, "onnx: tensor '%s' holds the wrong amount of data for %lld elements",
+                        name, (long long)numel);
     mf_buffer *b = mf_buffer_new_host(nbytes);
     if (!b)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory for tensor '%s' (%zu bytes)", name, nbytes);
-    bool ok;
-    if (t->has_raw_data) {
-        ok = t->raw_data.len == nbytes;
-        if (ok && nbytes)
-            memcpy(b->data, t->raw_data.data, nbytes);
-    } else {
-        ok = copy_typed_fields(t, type->dtype, (size_t)numel, b->data);
-    }
-    if (!ok) {
-        mf_buffer_release(b);
-        return mf_error(MF_ERR_PARSE, "onnx: tensor '%s' holds the wrong amount of data for %lld elements",
-                        name, (long long)numel);
-    }
+    if (t->has_raw_data && nbytes)
+        memcpy(b->data, t->raw_data.data, nbytes);
+    else if (!t->has_raw_data)
+        copy_typed_fields(t, type->dtype, (size_t)numel, b->data);
     *data = b;
     return MF_OK;
 }
@@ -289,7 +300,9 @@ static mf_status input_type(const Onnx__ValueInfoProto *vi, int64_t batch, mf_ty
             return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has a symbolic or negative dim %d%s",
                             name, i, i == 0 ? " (give a batch size)" : "");
     }
-    return MF_OK;
+    char what[160];
+    snprintf(what, sizeof what, "onnx: input '%.100s'", name);
+    return mf_type_check(t, what, NULL, NULL);
 }
 
 static mf_status add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64_t batch)
@@ -403,19 +416,13 @@ mf_status mf_onnx_load(const char *path, int64_t batch, mf_graph **out)
     if (!path || !out)
         return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", path ? "out" : "path");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
-    void *buf = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        buf = malloc(size ? (size_t)size : 1);
-    mf_status s;
-    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size)
-        s = mf_error(size < 0 ? MF_ERR_IO : MF_ERR_NOMEM, "%s: cannot read the file", path);
-    else
-        s = mf_onnx_parse(buf, (size_t)size, path, batch, out);
+    char *buf;
+    size_t size;
+    /* protobuf messages are limited to 2 GiB; a larger file is no ONNX model. */
+    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    if (s)
+        return s;
+    s = mf_onnx_parse(buf, size, path, batch, out);
     free(buf);
-    fclose(f);
     return s;
 }

@@ -178,6 +178,21 @@ static mf_status pair(const Onnx__NodeProto *n, const char *name, int64_t dflt, 
     return MF_OK;
 }
 
+/* kernel_shape is optional (the weight has it), but when given it must agree. */
+static mf_status kernel_matches_weight(const Onnx__NodeProto *n, const mf_value *w)
+{
+    int64_t k[2];
+    int nk = onnx_attr_ints(n, "kernel_shape", k, 2);
+    if (nk == -1)
+        return MF_OK;
+    if (w->type.rank != 4 || nk != 2 || k[0] != w->type.shape[2] || k[1] != w->type.shape[3]) {
+        char ts[128];
+        return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
+                               mf_type_str(&w->type, ts, sizeof ts));
+    }
+    return MF_OK;
+}
+
 /* Conv and ConvTranspose: inputs X, W and an optional B; the attributes both share. */
 static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
@@ -196,6 +211,8 @@ static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op
         s = pair(n, "output_padding", 0, outpad);
     if (!s && onnx_attr(n, "output_shape"))
         s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "output_shape is not supported (give pads)");
+    if (!s)
+        s = kernel_matches_weight(n, in[1]);
     if (s)
         return s;
     mf_attr a[MF_MAX_ATTRS];

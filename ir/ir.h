@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mlufuse/mlufuse.h"
 
@@ -25,6 +26,14 @@ mf_status mf_verror(mf_status s, const char *fmt, va_list ap);
 mf_status mf_error_context(mf_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- files (ir/file.c) ---------------------------------------------------------------- */
+
+/* Opens path for reading; a directory is refused ("is a directory"). */
+mf_status mf_file_open(const char *path, FILE **out);
+/* The whole file, NUL-terminated, malloc'ed into *text (the caller frees); fails with
+ * MF_ERR_IO naming the path when it cannot be read or is larger than limit bytes. */
+mf_status mf_file_read_all(const char *path, size_t limit, char **text, size_t *len);
+
 /* ---- types (ir/type.c) ---------------------------------------------------------------- */
 
 typedef struct mf_type {
@@ -33,8 +42,17 @@ typedef struct mf_type {
     int64_t shape[MF_MAX_RANK];
 } mf_type;
 
+/* Unchecked counts, for types already validated by mf_type_check (every value of a graph,
+ * every tensor).  A shape that comes from outside goes through mf_type_check first. */
 int64_t mf_type_numel(const mf_type *t);
 size_t mf_type_nbytes(const mf_type *t);
+/* Largest tensor mlufuse accepts, in bytes (2^46, 64 TiB): a bound far above any memory, so
+ * that every product of a checked shape fits an int64 and a size_t with room to add. */
+#define MF_MAX_TENSOR_BYTES ((int64_t)1 << 46)
+/* The one checked element and byte count: fails with MF_ERR_SHAPE, naming `what` and the
+ * shape, when the rank is out of range, a dimension is negative, or the byte count exceeds
+ * MF_MAX_TENSOR_BYTES (no product ever overflows).  numel and nbytes may be NULL. */
+mf_status mf_type_check(const mf_type *t, const char *what, int64_t *numel, size_t *nbytes);
 bool mf_type_equal(const mf_type *a, const mf_type *b);
 /* "f32[1,3,224,224]"; always terminated; returns buf. */
 char *mf_type_str(const mf_type *t, char *buf, size_t cap);

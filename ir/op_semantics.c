@@ -202,6 +202,19 @@ static const mf_attr *A(const infer_ctx *c, const char *name)
     return mf_attr_get(c->op, c->attrs, name);
 }
 
+/* Stride, padding, dilation, kernel and scale attributes are at most this, so sums of a
+ * few of them and a dimension never overflow. */
+#define MF_MAX_GEOMETRY ((int64_t)1 << 31)
+
+/* a * b into *out, or an error: shapes from files must never wrap around. */
+static mf_status mul_dim(const infer_ctx *c, int64_t a, int64_t b, int64_t *out)
+{
+    if (__builtin_mul_overflow(a, b, out) || *out > MF_MAX_TENSOR_BYTES)
+        return fail(c, MF_ERR_SHAPE, "a dimension of %lld x %lld is too large", (long long)a,
+                    (long long)b);
+    return MF_OK;
+}
+
 static mf_status need_dtype(const infer_ctx *c, int i, mf_dtype dt)
 {
     if (c->in[i].dtype != dt)
@@ -241,9 +254,21 @@ static mf_status need_ints(const infer_ctx *c, const char *name, int n, int64_t 
     if (a->n != n)
         return fail(c, MF_ERR_INVALID, "attribute %s has %d entries, expected %d", name, a->n, n);
     for (int i = 0; i < n; i++)
-        if (a->ints[i] < min)
-            return fail(c, MF_ERR_INVALID, "attribute %s[%d] = %lld, must be at least %lld",
-                        name, i, (long long)a->ints[i], (long long)min);
+        if (a->ints[i] < min || a->ints[i] > MF_MAX_GEOMETRY)
+            return fail(c, MF_ERR_INVALID, "attribute %s[%d] = %lld, must be in %lld..%lld",
+                        name, i, (long long)a->ints[i], (long long)min, (long long)MF_MAX_GEOMETRY);
+    return MF_OK;
+}
+
+/* in + pad_total - dil * (k - 1) - 1, the extent a sliding window can move over, checked:
+ * k comes from a weight's shape, so the product may be out of range. */
+static mf_status window_span(const infer_ctx *c, int64_t in, int64_t pad_total, int64_t dil,
+                             int64_t k, int64_t *span)
+{
+    int64_t reach, padded;
+    if (__builtin_mul_overflow(dil, k - 1, &reach) || __builtin_add_overflow(in, pad_total, &padded) ||
+        __builtin_sub_overflow(padded, reach, span) || __builtin_sub_overflow(*span, 1, span))
+        return fail(c, MF_ERR_SHAPE, "the window geometry is out of range");
     return MF_OK;
 }
 
@@ -336,7 +361,9 @@ static mf_status infer_conv2d(const infer_ctx *c)
     for (int i = 0; i < 2; i++) {
         int64_t st = A(c, "stride")->ints[i], pad = A(c, "padding")->ints[i];
         int64_t dil = A(c, "dilation")->ints[i], k = w->shape[2 + i];
-        int64_t span = x->shape[2 + i] + 2 * pad - dil * (k - 1) - 1;
+        int64_t span = 0;
+        if ((s = window_span(c, x->shape[2 + i], 2 * pad, dil, k, &span)))
+            return s;
         if (span < 0)
             return fail(c, MF_ERR_SHAPE, "kernel %lld (dilation %lld) is larger than the padded input %lld",
                         (long long)k, (long long)dil, (long long)(x->shape[2 + i] + 2 * pad));
@@ -373,7 +400,11 @@ static mf_status infer_conv_transpose2d(const infer_ctx *c)
         if (op >= st && op >= dil)
             return fail(c, MF_ERR_INVALID, "output_padding %lld must be smaller than stride or dilation",
                         (long long)op);
-        int64_t n = (x->shape[2 + i] - 1) * st - 2 * pad + dil * (w->shape[2 + i] - 1) + op + 1;
+        /* (in - 1) * stride - 2 * pad + dil * (k - 1) + output_padding + 1 */
+        int64_t n = 0, grown = 0;
+        if ((s = mul_dim(c, x->shape[2 + i] - 1, st, &grown)) ||
+            (s = window_span(c, grown + op + 2, -2 * pad, -dil, w->shape[2 + i], &n)))
+            return s;
         if (n < 1)
             return fail(c, MF_ERR_SHAPE, "the output would be empty in dim %d", 2 + i);
         o->shape[2 + i] = n;
@@ -455,7 +486,10 @@ static mf_status pool_out(const infer_ctx *c, int64_t in, int64_t k, int64_t st,
     if (pad * 2 > k)
         return fail(c, MF_ERR_INVALID, "padding %lld is more than half the kernel %lld",
                     (long long)pad, (long long)k);
-    int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+    int64_t span = 0;
+    mf_status s = window_span(c, in, 2 * pad, dil, k, &span);
+    if (s)
+        return s;
     if (span < 0)
         return fail(c, MF_ERR_SHAPE, "kernel %lld is larger than the padded input %lld",
                     (long long)k, (long long)(in + 2 * pad));
@@ -598,8 +632,8 @@ static mf_status infer_reshape(const infer_ctx *c)
             infer_at = i;
         else if (sh->ints[i] < 0)
             return fail(c, MF_ERR_INVALID, "shape entry %d is %lld", i, (long long)sh->ints[i]);
-        else
-            known *= sh->ints[i];
+        else if (mul_dim(c, known, sh->ints[i], &known))
+            return MF_ERR_SHAPE;
     }
     mf_type *o = c->out;
     o->dtype = c->in[0].dtype;
@@ -654,7 +688,8 @@ static mf_status infer_concat(const infer_ctx *c)
         for (int j = 0; j < x->rank; j++)
             if (j != d && y->shape[j] != x->shape[j])
                 return fail(c, MF_ERR_SHAPE, "input %d differs from input 0 in dim %d", i, j);
-        c->out->shape[d] += y->shape[d];
+        if (__builtin_add_overflow(c->out->shape[d], y->shape[d], &c->out->shape[d]))
+            return fail(c, MF_ERR_SHAPE, "the concatenated dim %lld is too large", (long long)d);
     }
     return MF_OK;
 }
@@ -667,9 +702,10 @@ static mf_status infer_upsample(const infer_ctx *c)
     if (s)
         return s;
     *c->out = c->in[0];
-    c->out->shape[2] *= A(c, "scale")->ints[0];
-    c->out->shape[3] *= A(c, "scale")->ints[1];
-    return MF_OK;
+    const int64_t *scale = A(c, "scale")->ints;
+    if ((s = mul_dim(c, c->in[0].shape[2], scale[0], &c->out->shape[2])))
+        return s;
+    return mul_dim(c, c->in[0].shape[3], scale[1], &c->out->shape[3]);
 }
 
 /* pads: begin for every dim, then end for every dim (ONNX's order); negative crops. */
@@ -682,7 +718,10 @@ static mf_status infer_pad(const infer_ctx *c)
                     2 * x->rank);
     *c->out = *x;
     for (int i = 0; i < x->rank; i++) {
-        int64_t d = x->shape[i] + pads->ints[i] + pads->ints[x->rank + i];
+        int64_t d;
+        if (__builtin_add_overflow(x->shape[i], pads->ints[i], &d) ||
+            __builtin_add_overflow(d, pads->ints[x->rank + i], &d) || d > MF_MAX_TENSOR_BYTES)
+            return fail(c, MF_ERR_SHAPE, "padding dim %d gives a size out of range", i);
         if (d < 0)
             return fail(c, MF_ERR_SHAPE, "padding dim %d gives a negative size", i);
         c->out->shape[i] = d;
@@ -706,11 +745,12 @@ static mf_status slice_range(const infer_ctx *c, int i, int64_t dim, int64_t *st
     if (k > 0) {
         b = b < 0 ? 0 : b > dim ? dim : b;
         e = e < 0 ? 0 : e > dim ? dim : e;
-        *count = e > b ? (e - b + k - 1) / k : 0;
+        *count = e > b ? (e - b - 1) / k + 1 : 0; /* no overflow for any k */
     } else {
         b = b < 0 ? -1 : b > dim - 1 ? dim - 1 : b;
         e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-        *count = b > e ? (b - e - k - 1) / -k : 0;
+        int64_t back = k < -INT64_MAX ? INT64_MAX : -k;
+        *count = b > e ? (b - e - 1) / back + 1 : 0;
     }
     *start = b;
     *step = k;
@@ -813,18 +853,18 @@ mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in
                     info->max_inputs, nin);
     }
     for (int i = 0; i < nin; i++) {
-        if (in[i].rank < 0 || in[i].rank > MF_MAX_RANK)
-            return fail(&c, MF_ERR_SHAPE, "input %d has rank %d (at most %d)", i, in[i].rank,
-                        MF_MAX_RANK);
-        if ((unsigned)in[i].dtype >= MF_DTYPE_COUNT)
-            return fail(&c, MF_ERR_DTYPE, "input %d has an unknown dtype", i);
-        for (int j = 0; j < in[i].rank; j++)
-            if (in[i].shape[j] < 0)
-                return fail(&c, MF_ERR_SHAPE, "input %d has a negative dim", i);
+        char what[64];
+        snprintf(what, sizeof what, "%s input %d", info->name, i);
+        mf_status s = mf_type_check(&in[i], what, NULL, NULL);
+        if (s)
+            return s;
     }
     for (int i = 0; i < info->nattrs; i++)
         if (attrs[i].type != info->attrs[i].type)
             return fail(&c, MF_ERR_INVALID, "attribute %s has the wrong type", info->attrs[i].name);
     memset(out, 0, sizeof *out);
-    return infer_table[op](&c);
+    mf_status s = infer_table[op](&c);
+    if (!s && mf_type_check(out, info->name, NULL, NULL))
+        return fail(&c, MF_ERR_SHAPE, "the result would be too large");
+    return s;
 }

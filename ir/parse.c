@@ -167,7 +167,7 @@ static mf_status check_new_name(const parser *p, const mf_token *t)
 
 /* ---- types -------------------------------------------------------------------------------- */
 
-static mf_status parse_dim(parser *p, mf_type *t, int64_t *numel)
+static mf_status parse_dim(parser *p, mf_type *t)
 {
     if (p->tok.kind != MF_TOK_INT)
         return expected(p, "a dimension (an integer)");
@@ -179,9 +179,6 @@ static mf_status parse_dim(parser *p, mf_type *t, int64_t *numel)
         return perr(p, &p->tok, "negative dimension %lld", (long long)d);
     if (t->rank == MF_MAX_RANK)
         return perr(p, &p->tok, "type has more than %d dimensions", MF_MAX_RANK);
-    if (d && *numel > (INT64_MAX / 8) / d)
-        return perr(p, &p->tok, "type has too many elements");
-    *numel *= d;
     t->shape[t->rank++] = d;
     advance(p);
     return MF_OK;
@@ -198,14 +195,16 @@ static mf_status parse_type(parser *p, const char *ctx, mf_type *t)
     if (!mf_dtype_from_name(p->tok.s, p->tok.len, &t->dtype))
         return perr(p, &p->tok, "unknown dtype '%.*s' (expected f32, f16, i8, i32, i64 or bool)",
                     (int)p->tok.len, p->tok.s);
+    mf_token start = p->tok; /* errors about the whole type point at its dtype */
     advance(p);
     mf_status s = expect_punct(p, '[', "after the dtype");
-    int64_t numel = 1;
     while (!s && !is_punct(&p->tok, ']')) {
         if (t->rank && (s = list_sep(p, ']', "after the dimensions")))
             break;
-        s = parse_dim(p, t, &numel);
+        s = parse_dim(p, t);
     }
+    if (!s && mf_type_check(t, "type", NULL, NULL))
+        return perr(p, &start, "%s", mf_last_error());
     return s ? s : expect_punct(p, ']', "");
 }
 
@@ -656,44 +655,6 @@ mf_status mf_graph_parse(const char *text, const char *filename, mf_graph **out)
     return parse_text(text, strlen(text), filename, out);
 }
 
-/* The whole file, NUL-terminated (the parser gets its length, so a NUL inside is an
- * error at its place, not an early end). */
-static mf_status read_file(const char *path, char **text, size_t *len)
-{
-    size_t cap = 0;
-    mf_status s = MF_OK;
-    *text = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
-    for (size_t got = 1; got;) {
-        if (cap - *len < 4096 + 1) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = realloc(*text, cap);
-            if (!nb) {
-                s = mf_error(MF_ERR_NOMEM, "%s: out of memory reading the file", path);
-                goto fail;
-            }
-            *text = nb;
-        }
-        got = fread(*text + *len, 1, cap - *len - 1, f);
-        *len += got;
-    }
-    if (ferror(f)) {
-        s = mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno ? errno : EIO));
-        goto fail;
-    }
-    (*text)[*len] = 0;
-fail:
-    fclose(f);
-    if (s) {
-        free(*text);
-        *text = NULL;
-    }
-    return s;
-}
-
 mf_status mf_graph_load(const char *path, mf_graph **out)
 {
     if (!out || !path)
@@ -701,7 +662,8 @@ mf_status mf_graph_load(const char *path, mf_graph **out)
     *out = NULL;
     char *text;
     size_t len;
-    mf_status s = read_file(path, &text, &len);
+    /* The parser gets the length, so a NUL inside is an error at its place. */
+    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &text, &len);
     if (s)
         return s;
     s = parse_text(text, len, path, out);

@@ -42,6 +42,9 @@ bool mf_dtype_is_float(mf_dtype t)
 
 int64_t mf_type_numel(const mf_type *t)
 {
+    for (int i = 0; i < t->rank; i++) /* [0, 2^40, 2^40] is empty: never multiply the rest */
+        if (t->shape[i] == 0)
+            return 0;
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++)
         n *= t->shape[i];
@@ -51,6 +54,41 @@ int64_t mf_type_numel(const mf_type *t)
 size_t mf_type_nbytes(const mf_type *t)
 {
     return (size_t)mf_type_numel(t) * mf_dtype_size(t->dtype);
+}
+
+mf_status mf_type_check(const mf_type *t, const char *what, int64_t *numel, size_t *nbytes)
+{
+    if (t->rank < 0 || t->rank > MF_MAX_RANK)
+        return mf_error(MF_ERR_SHAPE, "%s: rank %d is outside 0..%d", what, t->rank, MF_MAX_RANK);
+    if ((unsigned)t->dtype >= MF_DTYPE_COUNT)
+        return mf_error(MF_ERR_DTYPE, "%s: unknown dtype %d", what, (int)t->dtype);
+    int64_t limit = MF_MAX_TENSOR_BYTES / (int64_t)mf_dtype_size(t->dtype), n = 1;
+    bool empty = false;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->shape[i] < 0)
+            return mf_error(MF_ERR_SHAPE, "%s: dimension %d is negative (%lld)", what, i,
+                            (long long)t->shape[i]);
+        empty |= t->shape[i] == 0;
+    }
+    /* A zero dimension anywhere makes the product 0 whatever the others are, but each
+     * dimension alone must still be sane, so bound them one by one as well. */
+    for (int i = 0; i < t->rank; i++) {
+        int64_t d = t->shape[i] ? t->shape[i] : 1;
+        if (d > limit || (!empty && n > limit / d)) {
+            char buf[160];
+            return mf_error(MF_ERR_SHAPE, "%s: %s is larger than %lld bytes", what,
+                            mf_type_str(t, buf, sizeof buf), (long long)MF_MAX_TENSOR_BYTES);
+        }
+        if (!empty)
+            n *= d;
+    }
+    if (empty)
+        n = 0;
+    if (numel)
+        *numel = n;
+    if (nbytes)
+        *nbytes = (size_t)n * mf_dtype_size(t->dtype);
+    return MF_OK;
 }
 
 bool mf_type_equal(const mf_type *a, const mf_type *b)

@@ -194,6 +194,16 @@ static mf_status find_or_make(mf_module *m, const mf_type *types, specialization
     return s;
 }
 
+int mf_module_fusion(const mf_module *m)
+{
+    return m ? m->opt.fusion != 0 : 0;
+}
+
+mf_status mf_cpu_check(const char *cpu)
+{
+    return mf_cache_check_cpu(cpu);
+}
+
 mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_module **out)
 {
     if (!g || !out)
@@ -206,7 +216,11 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         return mf_error(MF_ERR_INVALID, "module_create: opt_level %d (0 to 3)", o.opt_level);
     if (o.max_specializations <= 0)
         o.max_specializations = 16;
+    if (o.fusion < 0) /* resolved once, so the module can say which mode it runs in */
+        o.fusion = mf_pass_ctx_default().fuse;
     mf_status s = mf_rt_device_check(o.device);
+    if (!s)
+        s = mf_cpu_check(o.cpu); /* before any work: a misspelt CPU must not compile at all */
     if (s)
         return s;
     mf_module *m = calloc(1, sizeof *m);

@@ -241,6 +241,8 @@ mf_status mf_rt_launch_sync(mf_device dev, mf_kernel_fn kernel, void *const *arg
     mf_status s = mf_rt_check_core_number(core_number);
     if (s)
         return s;
+    if (!kernel)
+        return mf_error(MF_ERR_INVALID, "launch: the kernel is NULL");
     mf_rt_core_pool *pool = NULL;
     if (core_number > 1 && dev.type == MF_MLU && !(s = mf_rt_device_check(dev)))
         pool = mf_rt_device_pool(dev.index);

@@ -1,6 +1,7 @@
 /* npy.c — tensors to and from NumPy's .npy files (format versions 1 to 3, little-endian,
  * C order): how `mlufuse run` takes inputs and writes outputs, and how golden data from
  * PyTorch reaches the tests.  Every header field is checked before use. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +48,13 @@ static mf_status parse_header(const char *path, const char *h, mf_type *t)
             found = true;
         }
     }
-    if (!found)
-        return mf_error(MF_ERR_DTYPE, "%s: unsupported .npy dtype %.8s (f32, f16, i8, i32, i64, bool)", path, d);
+    if (!found) {
+        /* Name the dtype as numpy wrote it: the quoted word, printable characters only. */
+        char name[16] = "";
+        for (size_t i = 0; d[0] == '\'' && i + 1 < sizeof name && d[1 + i] && d[1 + i] != '\''; i++)
+            name[i] = isprint((unsigned char)d[1 + i]) ? d[1 + i] : '?';
+        return mf_error(MF_ERR_DTYPE, "%s: unsupported .npy dtype '%s' (f32, f16, i8, i32, i64, bool)", path, name);
+    }
     if (strncmp(f, "False", 5))
         return mf_error(MF_ERR_UNSUPPORTED, "%s: Fortran-order arrays are not supported", path);
     if (*s != '(')
@@ -60,29 +66,34 @@ static mf_status parse_header(const char *path, const char *h, mf_type *t)
         if (*s == ')')
             break;
         char *end;
+        errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (end == s || v < 0)
+        if (end == s || v < 0 || errno)
             return mf_error(MF_ERR_PARSE, "%s: bad shape in the .npy header", path);
         if (t->rank == MF_MAX_RANK)
             return mf_error(MF_ERR_SHAPE, "%s: rank above %d", path, MF_MAX_RANK);
         t->shape[t->rank++] = v;
         s = end;
     }
-    return MF_OK;
+    return mf_type_check(t, path, NULL, NULL);
 }
 
-mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
+/* Bytes left in f from here, or -1 when f cannot seek (a pipe). */
+static long long bytes_left(FILE *f)
 {
-    if (!path || !out)
-        return mf_error(MF_ERR_INVALID, "load_npy: %s is NULL", path ? "out" : "path");
+    long at = ftell(f), end;
+    if (at < 0 || fseek(f, 0, SEEK_END) || (end = ftell(f)) < 0 || fseek(f, at, SEEK_SET))
+        return -1;
+    return end - at;
+}
+
+mf_status mf_rt_npy_read(FILE *f, const char *path, mf_tensor **out)
+{
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
-    unsigned char pre[10];
+    unsigned char pre[12]; /* magic(6) version(2) header length(2 in version 1, else 4) */
     char *header = NULL;
-    mf_status s = MF_OK;
     mf_type t = {0};
+    mf_status s = MF_OK;
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, "\x93NUMPY", 6) || pre[6] < 1 || pre[6] > 3) {
         s = mf_error(MF_ERR_PARSE, "%s: not a .npy file (bad magic or version)", path);
         goto done;
@@ -94,15 +105,21 @@ mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
     }
     for (size_t i = 0; i < lenbytes; i++)
         hlen |= (size_t)pre[8 + i] << (8 * i);
-    if (hlen > 1 << 20 || !(header = calloc(1, hlen + 1)) || fread(header, 1, hlen, f) != hlen) {
+    if (hlen > 1 << 24 || !(header = calloc(1, hlen + 1)) || fread(header, 1, hlen, f) != hlen) {
         s = mf_error(MF_ERR_PARSE, "%s: truncated or oversized .npy header", path);
         goto done;
     }
     if ((s = parse_header(path, header, &t)))
         goto done;
+    size_t nbytes = mf_type_nbytes(&t);
+    /* Allocate only what the file can fill: a header may claim terabytes. */
+    long long left = bytes_left(f);
+    if (left >= 0 && (unsigned long long)left < nbytes) {
+        s = mf_error(MF_ERR_PARSE, "%s: the data is shorter than the header's %zu bytes", path, nbytes);
+        goto done;
+    }
     if ((s = mf_rt_tensor_new(&t, MF_DEVICE_CPU, out)))
         goto done;
-    size_t nbytes = mf_type_nbytes(&t);
     if (fread(mf_rt_tensor_ptr(*out), 1, nbytes, f) != nbytes) {
         s = mf_error(MF_ERR_PARSE, "%s: the data is shorter than the header's %zu bytes", path, nbytes);
         mf_tensor_free(*out);
@@ -110,6 +127,19 @@ mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
     }
 done:
     free(header);
+    return s;
+}
+
+mf_status mf_tensor_load_npy(const char *path, mf_tensor **out)
+{
+    if (!path || !out)
+        return mf_error(MF_ERR_INVALID, "load_npy: %s is NULL", path ? "out" : "path");
+    *out = NULL;
+    FILE *f;
+    mf_status s = mf_file_open(path, &f);
+    if (s)
+        return s;
+    s = mf_rt_npy_read(f, path, out);
     fclose(f);
     return s;
 }

@@ -36,6 +36,12 @@ mf_status mf_rt_tensor_new(const mf_type *t, mf_device dev, mf_tensor **out);
 /* A new tensor of type t sharing src's storage (numel must match). */
 mf_status mf_rt_tensor_view(const mf_tensor *src, const mf_type *t, mf_tensor **out);
 
+/* ---- .npy files (runtime/npy.c) ---------------------------------------------------------- */
+
+/* Reads one .npy array from f into a new cpu tensor; name is the file's name in messages.
+ * Every header field and size is checked first (the loader the fuzzer drives). */
+mf_status mf_rt_npy_read(FILE *f, const char *name, mf_tensor **out);
+
 /* ---- reference kernels (runtime/ref_*.c) --------------------------------------------------
  * Plain C, no cleverness: the oracle every compiled kernel is checked against, and the CPU
  * fallback.  One per op, named mf_ref_<op name> after ops.def.  Inputs and the output are

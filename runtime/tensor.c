@@ -20,17 +20,9 @@ static mf_status check_type(const char *what, mf_dtype dt, int rank, const int64
     t->dtype = dt;
     t->rank = rank;
     memset(t->shape, 0, sizeof t->shape);
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) {
-        if (shape[i] < 0)
-            return mf_error(MF_ERR_SHAPE, "%s: dim %d is negative (%lld)", what, i,
-                            (long long)shape[i]);
-        if (shape[i] && n > INT64_MAX / 16 / shape[i])
-            return mf_error(MF_ERR_SHAPE, "%s: the shape's size overflows", what);
-        n *= shape[i];
+    for (int i = 0; i < rank; i++)
         t->shape[i] = shape[i];
-    }
-    return MF_OK;
+    return mf_type_check(t, what, NULL, NULL);
 }
 
 static mf_tensor *wrap(const mf_type *t, mf_device dev, mf_buffer *storage, size_t offset)
@@ -50,8 +42,9 @@ static mf_tensor *wrap(const mf_type *t, mf_device dev, mf_buffer *storage, size
 mf_status mf_rt_tensor_new(const mf_type *t, mf_device dev, mf_tensor **out)
 {
     mf_buffer *b;
-    mf_status s = mf_rt_alloc(dev, mf_type_nbytes(t), &b);
-    if (s)
+    size_t nbytes;
+    mf_status s = mf_type_check(t, "tensor", NULL, &nbytes);
+    if (s || (s = mf_rt_alloc(dev, nbytes, &b)))
         return s;
     mf_tensor *x = wrap(t, dev, b, 0);
     if (!x) {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# setup.sh — installs the Debian packages mlufuse needs, only those missing.  Called by
+# setup.sh [fuzz] — installs the Debian packages mlufuse needs, only those missing.  Called by
 # `make run` and `make test`; safe to run again.  Needs root (or sudo) the first time.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev
           protobuf-c-compiler libprotobuf-c-dev libonnx-dev nettle-dev)
+# `setup.sh fuzz` adds clang and its libFuzzer runtime for `make fuzz`.
+[ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -61,6 +61,14 @@ static const char *age_text(time_t t, char *buf, size_t cap)
 }
 
 static const char *sort_key;
+static int by_sort(const void *pa, const void *pb);
+
+static void sort_entries(mf_cache_entry_info *all, int n, const char *key)
+{
+    sort_key = key;
+    if (n > 1) /* qsort's array may not be NULL, even for no elements */
+        qsort(all, (size_t)n, sizeof *all, by_sort);
+}
 
 static int by_sort(const void *pa, const void *pb)
 {
@@ -97,10 +105,10 @@ static void print_entry_json(const mf_cache_entry_info *e)
 
 static int cmd_ls(const cache_cmd *c, mf_cache_entry_info *all, int n)
 {
-    sort_key = c->sort ? c->sort : "key";
-    if (strcmp(sort_key, "key") && strcmp(sort_key, "age") && strcmp(sort_key, "size") && strcmp(sort_key, "hits"))
-        return mf_tool_fail(2, "cache ls: --sort must be key, age, size or hits, not '%s'", sort_key);
-    qsort(all, (size_t)n, sizeof *all, by_sort);
+    const char *key = c->sort ? c->sort : "key";
+    if (strcmp(key, "key") && strcmp(key, "age") && strcmp(key, "size") && strcmp(key, "hits"))
+        return mf_tool_fail(2, "cache ls: --sort must be key, age, size or hits, not '%s'", key);
+    sort_entries(all, n, key);
     if (c->json) {
         printf("[");
         for (int i = 0; i < n; i++) {
@@ -209,15 +217,16 @@ static int cmd_verify(const cache_cmd *c, const mf_cache_entry_info *all, int n)
     return bad ? 1 : 0;
 }
 
-/* prune and clear: remove by age, then least recently used over the size, or everything. */
+/* prune and clear: remove by age, then least recently used over the size, or everything;
+ * and the files of killed writers.  An entry that cannot be removed is reported and the
+ * rest are still removed (exit 1 at the end). */
 static int cmd_remove(const cache_cmd *c, mf_cache_entry_info *all, int n, bool everything)
 {
     if (!everything && c->max_size < 0 && c->older_than < 0)
         return mf_tool_fail(2, "cache prune: give --max-size SIZE and/or --older-than AGE");
-    sort_key = "age"; /* newest first */
-    qsort(all, (size_t)n, sizeof *all, by_sort);
+    sort_entries(all, n, "age"); /* newest first */
     long long kept = 0;
-    int removed = 0;
+    int removed = 0, failed = 0, temps = 0;
     time_t now = time(NULL);
     for (int i = 0; i < n; i++) {
         bool drop = everything || !all[i].valid ||
@@ -225,13 +234,23 @@ static int cmd_remove(const cache_cmd *c, mf_cache_entry_info *all, int n, bool 
                     (c->max_size >= 0 && kept + (long long)all[i].bytes > c->max_size);
         if (!drop) {
             kept += (long long)all[i].bytes;
-            continue;
+        } else if (mf_kernel_cache_remove(c->dir, all[i].key)) {
+            fprintf(stderr, "mlufuse: cache: %s\n", mf_last_error());
+            kept += (long long)all[i].bytes;
+            failed++;
+        } else {
+            removed++;
         }
-        if (mf_kernel_cache_remove(c->dir, all[i].key))
-            return mf_tool_fail(1, "cache: %s", mf_last_error());
-        removed++;
     }
-    printf("removed %d of %d entries; %lld bytes kept\n", removed, n, kept);
+    size_t temp_bytes = 0;
+    if (mf_kernel_cache_reclaim(c->dir, &temps, &temp_bytes))
+        return mf_tool_fail(1, "cache: %s", mf_last_error());
+    printf("removed %d of %d entries; %lld bytes kept", removed, n, kept);
+    if (temps)
+        printf("; %d temporary files of killed writers (%zu bytes) removed", temps, temp_bytes);
+    printf("\n");
+    if (failed)
+        return mf_tool_fail(1, "cache: %d entries could not be removed", failed);
     return 0;
 }
 

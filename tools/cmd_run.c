@@ -2,6 +2,7 @@
  * inputs, layer by layer or fused, writes the outputs as .npy, compares them with expected
  * ones, times repeated runs, and profiles them (a Chrome trace, a per-subgraph summary, an
  * SVG timeline).  Uses the public API only. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
@@ -18,7 +19,9 @@
 typedef struct run_opts {
     const char *model, *inputs[MAX_IO], *expect[MAX_IO], *output_dir, *cpu;
     const char *profile, *profile_svg; /* --profile FILE.json, --profile-svg FILE.svg */
-    int ninputs, nexpect, core_number, bench, json, random, fused, explain, profile_summary;
+    int ninputs, nexpect, core_number, bench, json, random, fused, explain, batch_given;
+    int profile_summary;
+    int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
     uint64_t seed;
     double rtol, atol;
@@ -86,7 +89,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'R': o->rtol = strtod(optarg, &end); break;
         case 'A': o->atol = strtod(optarg, &end); break;
         case 'c': o->core_number = (int)strtol(optarg, &end, 10); break;
-        case 'b': o->batch = strtoll(optarg, &end, 10); break;
+        case 'b': o->batch = strtoll(optarg, &end, 10), o->batch_given = 1; break;
         case 'B': o->bench = (int)strtol(optarg, &end, 10); break;
         case 'j': o->json = 1; break;
         case 'x': o->explain = 1; break;
@@ -114,6 +117,10 @@ static int parse_args(int argc, char **argv, run_opts *o)
         return mf_tool_fail(2, "run: --core-number must be 1, 4 or 16, not %d", o->core_number);
     if (o->bench < 0 || o->batch < 0 || o->rtol < 0 || o->atol < 0)
         return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
+    if (o->batch_given && o->batch == 0)
+        return mf_tool_fail(2, "run: --batch must be at least 1");
+    if (o->cpu && mf_cpu_check(o->cpu))
+        return mf_tool_fail(2, "run: --cpu: %s", mf_last_error());
     return 0;
 }
 
@@ -217,6 +224,13 @@ static bool profiling(const run_opts *o)
     return o->profile || o->profile_svg || o->profile_summary;
 }
 
+static const char *mode_name(const run_opts *o, bool json)
+{
+    if (!o->fused)
+        return json ? "eager" : "eager (layer by layer)";
+    return o->unfused ? (json ? "unfused" : "compiled, one op per kernel (fusion off)") : "fused";
+}
+
 static void print_report(const run_opts *o, const run_report *r, int64_t batch, const mf_profile *prof)
 {
     if (o->json) {
@@ -224,7 +238,7 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         mf_tool_json_str(stdout, o->model);
         printf(", \"mode\": \"%s\", \"core_number\": %d, \"batch\": %lld, "
                "\"compile_ms\": %.3f, \"compiled\": %llu, \"loaded\": %llu, \"cache_hits\": %llu",
-               o->fused ? "fused" : "eager", o->core_number, (long long)batch, r->compile_ms,
+               mode_name(o, true), o->core_number, (long long)batch, r->compile_ms,
                (unsigned long long)r->compiled, (unsigned long long)r->loaded, (unsigned long long)r->cache_hits);
         if (o->bench)
             printf(", \"runs\": %d, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"throughput\": %.3f", o->bench,
@@ -240,8 +254,8 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         printf("}\n");
         return;
     }
-    printf("%s: %s, core_number %d, batch %lld\n", o->model, o->fused ? "fused" : "eager (layer by layer)",
-           o->core_number, (long long)batch);
+    printf("%s: %s, core_number %d, batch %lld\n", o->model, mode_name(o, false), o->core_number,
+           (long long)batch);
     if (o->fused)
         printf("compile: %.1f ms, %llu kernels compiled, %llu loaded from the disk cache, %llu cache hits\n",
                r->compile_ms, (unsigned long long)r->compiled, (unsigned long long)r->loaded,
@@ -304,6 +318,8 @@ static int bench(const run_opts *o, const mf_graph *g, mf_module *m, mf_tensor *
 
 static int write_outputs(const run_opts *o, int no, mf_tensor **out)
 {
+    if (o->output_dir && mf_tool_mkdirs(o->output_dir))
+        return mf_tool_fail(1, "run: --output-dir %s: %s", o->output_dir, strerror(errno));
     for (int k = 0; k < no && o->output_dir; k++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/output%d.npy", o->output_dir, k);
@@ -313,7 +329,7 @@ static int write_outputs(const run_opts *o, int no, mf_tensor **out)
     return 0;
 }
 
-static int run_model(const run_opts *o, const mf_graph *g)
+static int run_model(run_opts *o, const mf_graph *g)
 {
     int ni = mf_graph_num_inputs(g), no = mf_graph_num_outputs(g), rc = 0;
     if (ni > MAX_IO || no > MAX_IO)
@@ -353,6 +369,7 @@ static int run_model(const run_opts *o, const mf_graph *g)
             rc = mf_tool_fail(1, "run: %s", mf_last_error());
             goto out;
         }
+        o->unfused = !mf_module_fusion(m);
     }
     r.compile_ms = now_ms() - t0;
     mf_kernel_cache_get_stats(&after);

@@ -1,7 +1,9 @@
-/* common.c — what several subcommands need: loading a model by its extension, and JSON
- * string quoting for --json output. */
+/* common.c — what several subcommands need: loading a model by its extension, JSON
+ * string quoting for --json output, and making an output directory. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mlufuse/mlufuse.h"
 #include "tools.h"
@@ -26,4 +28,31 @@ void mf_tool_json_str(FILE *f, const char *s)
             fputc(*s, f);
     }
     fputc('"', f);
+}
+
+int mf_tool_mkdirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(buf, &st))
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
 }

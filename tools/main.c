@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
+#include "mlufuse/mlufuse_cache.h"
 #include "tools.h"
 
 static const struct {
@@ -44,9 +45,14 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name))
+            continue;
+        /* A mistyped cache variable is a usage error, not a silent default. */
+        if (mf_kernel_cache_check_env())
+            return mf_tool_fail(2, "%s", mf_last_error());
+        return commands[i].run(argc - 1, argv + 1);
+    }
     usage(stderr);
     return mf_tool_fail(2, "unknown command '%s'", argv[1]);
 }

@@ -198,6 +198,10 @@ mf_status mf_graph_interpret(const mf_graph *g, int n_in, mf_tensor *const *inpu
  * the old ones. */
 typedef struct mf_module mf_module;
 
+/* MF_OK when kernels can be generated for the LLVM CPU name cpu (NULL: this machine);
+ * otherwise MF_ERR_INVALID with a message listing the valid names. */
+mf_status mf_cpu_check(const char *cpu);
+
 typedef struct mf_module_options {
     int core_number;         /* partitions per kernel launch: 1, 4 or 16 */
     int opt_level;           /* LLVM optimization level, 0 to 3 */
@@ -220,6 +224,9 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
 mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_out,
                         mf_tensor **outputs);
 int mf_module_num_specializations(const mf_module *m);
+/* 1 when m fuses ops into subgraphs, 0 when every MLU op is its own kernel (the module
+ * option fusion = 0, or DISABLE_MLU_FUSION=1 when it was created). */
+int mf_module_fusion(const mf_module *m);
 void mf_module_destroy(mf_module *m);
 
 /* Statistics of the process's keyed instruction map. */

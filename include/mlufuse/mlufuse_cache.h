@@ -42,6 +42,13 @@ mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **t
 mf_status mf_kernel_cache_disassemble(const char *dir, const char *key, char **text);
 /* Removes one entry (and its hit counter). */
 mf_status mf_kernel_cache_remove(const char *dir, const char *key);
+/* Removes the temporary files that killed writers left in dir (NULL: the process's cache
+ * dir): *removed files, *bytes in all.  Files of writers still running are kept. */
+mf_status mf_kernel_cache_reclaim(const char *dir, int *removed, size_t *bytes);
+/* MF_OK when the cache's environment is usable: MLUFUSE_CACHE_MAX_MB, if set, is a positive
+ * number and MLUFUSE_CACHE_DIR, if set, is not empty.  Otherwise MF_ERR_INVALID naming the
+ * variable; the library then caches in memory only (and says so on stderr). */
+mf_status mf_kernel_cache_check_env(void);
 
 /* Calls fn(explanation, ctx) each time a kernel has to be compiled (not found in memory or
  * on disk), with one line naming the nearest cache entry and the key components that

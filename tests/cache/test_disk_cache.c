@@ -2,7 +2,9 @@
  * `mlufuse run` and `mlufuse cache`: a warm start compiles nothing; flipped bytes, truncation
  * and a wrong format version are detected, removed and recompiled; four racing processes
  * leave one entry per key; a writer killed mid-run leaves a cache that verifies; prune keeps
- * the most recently used; an unsafe directory is refused with a warning. */
+ * the most recently used; an unsafe directory is refused with a warning; maintenance goes
+ * on past entries it cannot remove, reclaims killed writers' files, and verify catches
+ * entries under another entry's name; bad cache variables are usage errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <nettle/sha2.h>
+
+#include "tests/support/tool_run.h"
 
 static char out[1 << 17];
 static char dir[64];
@@ -290,11 +294,102 @@ static void test_entry_for_other_cpu_features(void **state)
     f = fopen(path, "wb");
     fwrite(buf, 1, n, f);
     fclose(f);
-    assert_int_equal(sh("$M cache verify"), 0); /* the file itself is well-formed */
+    /* well-formed, but its key text no longer hashes to its name: verify says so */
+    assert_int_equal(sh("$M cache verify"), 1);
+    assert_non_null(strstr(out, "not to its file name"));
     assert_int_equal(sh(RUN_MNIST), 0);
     assert_non_null(strstr(out, "key text differs from the request"));
     assert_int_equal(json_num("compiled"), 1);
     assert_int_equal(json_num("loaded"), total - 1);
+}
+
+/* prune and clear go on past an entry they cannot remove (here a directory in an entry's
+ * place, which even root cannot unlink), report it, and remove the rest; exit 1. */
+static void test_removal_goes_on_after_a_failure(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    int n = count_files(".mfk");
+    assert_true(n >= 3);
+    char blocked[256];
+    snprintf(blocked, sizeof blocked, "%s/%064d.mfk", dir, 0);
+    assert_int_equal(mkdir(blocked, 0700), 0);
+    char inside[300];
+    snprintf(inside, sizeof inside, "%s/keep", blocked);
+    tsupport_write_file(inside, "x");
+    assert_int_equal(sh("$M cache clear"), 1);
+    assert_non_null(strstr(out, "could not be removed"));
+    assert_non_null(strstr(out, "0000000000000000000000000000000000000000000000000000000000000000.mfk"));
+    assert_int_equal(count_files(".mfk"), 1); /* only the directory is left */
+    unlink(inside);
+    rmdir(blocked);
+}
+
+/* prune and clear on an empty cache: nothing to sort or remove (qsort of NULL was UB). */
+static void test_empty_cache_maintenance(void **state)
+{
+    assert_int_equal(sh("$M cache clear"), 0);
+    assert_non_null(strstr(out, "removed 0 of 0 entries"));
+    assert_int_equal(sh("$M cache prune --max-size 1M"), 0);
+    assert_int_equal(sh("$M cache ls --sort age"), 0);
+}
+
+/* A killed writer's temporary file is reclaimed by prune/clear and by the next store; a
+ * running writer's is kept (and counted against the size limit). */
+static void test_killed_writers_files_are_reclaimed(void **state)
+{
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    assert_true(child > 0);
+    waitpid(child, NULL, 0); /* a pid that no longer runs: the writer was killed */
+    char dead[256], live[256];
+    snprintf(dead, sizeof dead, "%s/%064d.mfk.tmp.%ld.0", dir, 1, (long)child);
+    snprintf(live, sizeof live, "%s/%064d.mfk.tmp.%ld.0", dir, 2, (long)getpid());
+    tsupport_write_file(dead, "half an entry");
+    tsupport_write_file(live, "still being written");
+    assert_int_equal(sh("$M cache clear"), 0);
+    assert_non_null(strstr(out, "1 temporary files of killed writers (13 bytes) removed"));
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    tsupport_write_file(dead, "half an entry");
+    assert_int_equal(sh(RUN_MNIST), 0); /* storing evicts, and reclaims on the way */
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    unlink(live);
+}
+
+/* An entry copied under another entry's name is well-formed but for another subgraph. */
+static void test_verify_catches_swapped_entries(void **state)
+{
+    assert_int_equal(sh(RUN_MNIST), 0);
+    char a[256], b[256];
+    entry_path(0, a, sizeof a);
+    entry_path(1, b, sizeof b);
+    size_t len;
+    char *bytes = tsupport_read_file(a, &len);
+    assert_non_null(bytes);
+    FILE *f = fopen(b, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    free(bytes);
+    assert_int_equal(sh("$M cache verify"), 1);
+    assert_non_null(strstr(out, "not to its file name"));
+    assert_non_null(strstr(out, "1 corrupt"));
+}
+
+/* Bad cache settings are usage errors of the tool, and the library then stays off disk. */
+static void test_bad_cache_environment(void **state)
+{
+    static const char *const bad[] = {"MLUFUSE_CACHE_MAX_MB=abc", "MLUFUSE_CACHE_MAX_MB=-5",
+                                      "MLUFUSE_CACHE_MAX_MB=0", "MLUFUSE_CACHE_DIR="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sh("%s $M cache ls", bad[i]), 2);
+        assert_non_null(strstr(out, "MLUFUSE_CACHE_"));
+        assert_int_equal(sh("%s " RUN_MNIST, bad[i]), 2);
+    }
+    assert_int_equal(count_files(".mfk"), 0);
+    assert_int_equal(sh("MLUFUSE_CACHE_MAX_MB=0.5 $M cache ls"), 0);
 }
 
 int main(void)
@@ -310,6 +405,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsafe_directory_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_why_names_the_differing_components, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entry_for_other_cpu_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removal_goes_on_after_a_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_cache_maintenance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_writers_files_are_reclaimed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_catches_swapped_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_cache_environment, setup, teardown),
     };
     return cmocka_run_group_tests_name("disk_cache", tests, NULL, NULL);
 }

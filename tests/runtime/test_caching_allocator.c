@@ -168,9 +168,14 @@ static void test_public_limit_and_oversize(void **state)
     assert_non_null(strstr(mf_last_error(), "out of memory: tried to allocate"));
     assert_null(b);
     mf_tensor *t = NULL;
-    assert_int_equal(mf_tensor_empty(MF_F32, 2, (int64_t[]){1 << 30, 1 << 25}, MF_DEVICE_MLU(0),
+    /* 32 TiB: a valid shape (under MF_MAX_TENSOR_BYTES) that no device holds */
+    assert_int_equal(mf_tensor_empty(MF_F32, 2, (int64_t[]){1 << 20, 1 << 23}, MF_DEVICE_MLU(0),
                                      &t),
                      MF_ERR_NOMEM);
+    /* past the bound the shape itself is refused, before any allocation */
+    assert_int_equal(mf_tensor_empty(MF_F32, 2, (int64_t[]){1 << 30, 1 << 25}, MF_DEVICE_MLU(0),
+                                     &t),
+                     MF_ERR_SHAPE);
 
     size_t dflt = mf_memory_limit(0);
     assert_int_equal(mf_memory_set_limit(0, 8 * MiB), MF_OK);

@@ -146,6 +146,74 @@ static void test_usage_errors(void **state)
     assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i /nonexistent.npy", models()), 1);
 }
 
+/* Writes text to a new temporary .mfir file; path gets its name. */
+static void temp_mfir(char *path, const char *text)
+{
+    strcpy(path, "/tmp/mf-model-XXXXXX.mfir");
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The usage errors that were silent or wrong: a misspelt --cpu (it compiled generic code
+ * under the bogus name), --batch 0, a directory as model or input, a missing output
+ * directory, and --json's mode under DISABLE_MLU_FUSION=1. */
+static void test_usage_errors_that_were_silent(void **state)
+{
+    const char *m = models();
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --cpu nonsense", m), 2);
+    assert_non_null(strstr(out, "'nonsense' is not a CPU LLVM knows; valid names:"));
+    assert_non_null(strstr(out, " haswell "));
+    assert_null(strstr(out, "recognized processor")); /* LLVM's own complaint never shows */
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --batch 0", m), 2);
+    assert_non_null(strstr(out, "--batch must be at least 1"));
+    assert_int_equal(mlufuse(out, sizeof out, "run /tmp --random"), 1);
+    assert_non_null(strstr(out, "/tmp: is a directory"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i /tmp", m), 1);
+    assert_non_null(strstr(out, "/tmp: is a directory"));
+
+    char dir[] = "/tmp/mf-run-XXXXXX", deep[128], file[160];
+    assert_non_null(mkdtemp(dir));
+    snprintf(deep, sizeof deep, "%s/a/b", dir);
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random -o %s", m, deep), 0);
+    snprintf(file, sizeof file, "%s/output0.npy", deep);
+    assert_int_equal(access(file, F_OK), 0);
+    remove(file);
+    rmdir(deep);
+    snprintf(deep, sizeof deep, "%s/a", dir);
+    rmdir(deep);
+    rmdir(dir);
+
+    setenv("DISABLE_MLU_FUSION", "1", 1);
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --json", m), 0);
+    unsetenv("DISABLE_MLU_FUSION");
+    assert_non_null(strstr(out, "\"mode\": \"unfused\""));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --json", m), 0);
+    assert_non_null(strstr(out, "\"mode\": \"fused\""));
+}
+
+/* Zero-element tensors run fused: a graph input [0,4] and an empty slice inside a graph
+ * (both called a NULL kernel and died with SIGSEGV). */
+static void test_zero_element_tensors_run_fused(void **state)
+{
+    static const char *const graphs[] = {
+        "graph @z(%x: f32[0,4]) {\n  %y = relu(%x) : f32[0,4]\n  return %y\n}\n",
+        "graph @s(%x: f32[3,4]) {\n  %e = slice(%x) {starts=[2], ends=[1], axes=[0]} : f32[0,4]\n"
+        "  %y = relu(%e) : f32[0,4]\n  return %y\n}\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        char path[64];
+        temp_mfir(path, graphs[i]);
+        int rc = mlufuse(out, sizeof out, "run %s --random", path);
+        int rc_unfused = mlufuse(out + strlen(out), sizeof out - strlen(out), "run %s --random --core-number 4", path);
+        remove(path);
+        if (rc != 0 || rc_unfused != 0)
+            fail_msg("%s: rc %d, %d\n%s", graphs[i], rc, rc_unfused, out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +223,8 @@ int main(void)
         cmocka_unit_test(test_mfir_model),
         cmocka_unit_test(test_malformed_mfir_model),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_usage_errors_that_were_silent),
+        cmocka_unit_test(test_zero_element_tensors_run_fused),
     };
     return cmocka_run_group_tests_name("run_tool", tests, NULL, NULL);
 }

@@ -1,0 +1,141 @@
+/* test_onnx_hostile.c — the ONNX importer on crafted models (built here with protobuf-c):
+ * dims that ask for terabytes with a few bytes of data, empty repeated fields, two nodes
+ * writing one value, a Conv whose kernel_shape contradicts its weight, and an input with a
+ * zero dimension run fused.  Each gets an error that names what and where, or runs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlufuse/mlufuse.h"
+#include "tests/support/onnx_build.h"
+
+static mf_status load(const tob_model *m, mf_graph **g)
+{
+    size_t len;
+    void *buf = tob_pack(m, &len);
+    assert_non_null(buf);
+    *g = NULL;
+    mf_status s = mf_onnx_parse(buf, len, "crafted.onnx", 0, g);
+    free(buf);
+    return s;
+}
+
+static void expect_error(const tob_model *m, mf_status want, const char *phrase)
+{
+    mf_graph *g;
+    mf_status s = load(m, &g);
+    if (s != want || !strstr(mf_last_error(), phrase))
+        fail_msg("status %d (want %d), message: %s", (int)s, (int)want, mf_last_error());
+    assert_null(g);
+}
+
+/* A 2^40-element initializer with 16 bytes of raw data is refused before any allocation
+ * (it asked for 8.3 GB before); past the size bound the dims alone are refused. */
+static void test_initializer_dims_checked_before_allocation(void **state)
+{
+    static const float four[4] = {1, 2, 3, 4};
+    tob_model m = {
+        .inputs = {{"x", 1, {4}}},
+        .inits = {{"w", 2, {1 << 20, 1 << 20}, four, sizeof four}},
+        .nodes = {{"Add", {"x", "w"}, {"y"}}},
+        .outputs = {"y"},
+    };
+    expect_error(&m, MF_ERR_PARSE, "wrong amount of data");
+    m.inits[0].dims[0] = (int64_t)1 << 40;
+    expect_error(&m, MF_ERR_SHAPE, "is larger than");
+    m.inits[0].dims[0] = -3;
+    expect_error(&m, MF_ERR_SHAPE, "negative");
+}
+
+/* Empty repeated fields (an ints attribute with no entries, an initializer with no data)
+ * have NULL arrays: nothing may be copied from them (UBSan caught memcpy(dst, NULL, 0)). */
+static void test_empty_repeated_fields(void **state)
+{
+    tob_model m = {
+        .inputs = {{"x", 2, {0, 4}}},
+        .inits = {{"e", 2, {0, 4}, NULL, 0}},
+        .nodes = {{"Add", {"x", "e"}, {"y"}, {{"unused_ints", 0}}}},
+        .outputs = {"y"},
+    };
+    mf_graph *g;
+    if (load(&m, &g))
+        fail_msg("%s", mf_last_error());
+    mf_graph_destroy(g);
+    static float w[2 * 4];
+    tob_model conv = {
+        .inputs = {{"x", 4, {1, 4, 8, 8}}},
+        .inits = {{"w", 4, {2, 4, 1, 1}, w, sizeof w}},
+        .nodes = {{"Conv", {"x", "w"}, {"y"}, {{"pads", 0}}}},
+        .outputs = {"y"},
+    };
+    expect_error(&conv, MF_ERR_UNSUPPORTED, "pads has 0 entries");
+}
+
+static void test_two_producers_of_one_value(void **state)
+{
+    tob_model m = {
+        .inputs = {{"x", 1, {4}}},
+        .nodes = {{"Relu", {"x"}, {"y"}}, {"Neg", {"x"}, {"y"}}},
+        .outputs = {"y"},
+    };
+    expect_error(&m, MF_ERR_PARSE, "'y' is produced twice");
+}
+
+static void test_kernel_shape_must_match_the_weight(void **state)
+{
+    static float w[2 * 3 * 3 * 3];
+    tob_model m = {
+        .inputs = {{"x", 4, {1, 3, 8, 8}}},
+        .inits = {{"w", 4, {2, 3, 3, 3}, w, sizeof w}},
+        .nodes = {{"Conv", {"x", "w"}, {"y"}, {{"kernel_shape", 2, {5, 5}}}}},
+        .outputs = {"y"},
+    };
+    expect_error(&m, MF_ERR_SHAPE, "kernel_shape contradicts the weight f32[2,3,3,3]");
+    m.nodes[0].attrs[0].ints[0] = m.nodes[0].attrs[0].ints[1] = 3; /* agreeing: imports */
+    mf_graph *g;
+    if (load(&m, &g))
+        fail_msg("%s", mf_last_error());
+    mf_graph_destroy(g);
+}
+
+/* An input with a zero dimension compiles and runs fused (it called a NULL kernel). */
+static void test_zero_element_input_runs_fused(void **state)
+{
+    tob_model m = {
+        .inputs = {{"x", 2, {0, 4}}},
+        .nodes = {{"Relu", {"x"}, {"r"}}, {"Sigmoid", {"r"}, {"y"}}},
+        .outputs = {"y"},
+    };
+    mf_graph *g;
+    assert_int_equal(load(&m, &g), MF_OK);
+    mf_module *mod;
+    if (mf_module_create(g, NULL, &mod))
+        fail_msg("%s", mf_last_error());
+    mf_tensor *x, *y;
+    assert_int_equal(mf_tensor_zeros(MF_F32, 2, (int64_t[]){0, 4}, MF_DEVICE_MLU(0), &x), MF_OK);
+    if (mf_module_run(mod, 1, &x, 1, &y))
+        fail_msg("%s", mf_last_error());
+    assert_int_equal(mf_tensor_dim(y, 0), 0);
+    assert_int_equal(mf_tensor_dim(y, 1), 4);
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+    mf_module_destroy(mod);
+    mf_graph_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_initializer_dims_checked_before_allocation),
+        cmocka_unit_test(test_empty_repeated_fields),
+        cmocka_unit_test(test_two_producers_of_one_value),
+        cmocka_unit_test(test_kernel_shape_must_match_the_weight),
+        cmocka_unit_test(test_zero_element_input_runs_fused),
+    };
+    return cmocka_run_group_tests_name("onnx_hostile", tests, NULL, NULL);
+}
