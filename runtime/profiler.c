@@ -338,9 +338,16 @@ mf_status mf_rt_prof_begin(void)
     pthread_mutex_unlock(&prof_mu);
     double cost = measure_event_cost();
     pthread_mutex_lock(&prof_mu);
-    p->event_cost_ns = cost;
-    publish(p); /* events other threads recorded meanwhile go with the scratch profile */
+    bool ended = cur != scratch; /* another thread's end took the scratch profile */
+    if (!ended) {
+        p->event_cost_ns = cost;
+        publish(p); /* events other threads recorded meanwhile go with the scratch profile */
+    }
     pthread_mutex_unlock(&prof_mu);
+    if (ended) {
+        free(p);
+        return mf_error(MF_ERR_INVALID, "profile_begin: another thread ended the profile as it began");
+    }
     mf_rt_prof_free(scratch);
     return MF_OK;
 }
