@@ -173,6 +173,12 @@ mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in
 mf_status mf_op_slice_dims(mf_op op, const mf_attr *attrs, const mf_type *in, int64_t *start,
                            int64_t *step, int64_t *count);
 
+/* The arithmetic work of one op (ir/op_cost.c): 2 FLOPs per multiply-accumulate for conv,
+ * conv_transpose, linear and matmul (bias and epilogue not counted, as
+ * ../shared/bench/flops.py counts models); one per computed element for elementwise ops and
+ * reductions (pooling: per window element); none for views, layout ops and casts. */
+double mf_op_flops(mf_op op, const mf_attr *attrs, int nin, const mf_type *in, const mf_type *out);
+
 /* ---- text (ir/strbuf.c) ---------------------------------------------------------------- */
 
 /* A growable string; zero-initialize.  p is NUL-terminated once anything was written. */
@@ -268,6 +274,8 @@ mf_status mf_graph_clone(const mf_graph *g, const mf_type *input_types, mf_graph
 /* The name the printer gives each value, by value id, without the `%` ("x", "3"), so
  * reports can name values as a printed graph does.  One malloc'd block: free(*names). */
 mf_status mf_graph_value_names(const mf_graph *g, char ***names);
+/* mf_op_flops of node n with its operands' types (ir/op_cost.c). */
+double mf_node_flops(const mf_node *n);
 
 /* ---- the .mfir text form: tokens and a name table (ir/lex.c) -------------------------
  * Used by the parser (ir/parse.c) and the printer (ir/print.c); docs/mfir.md is the

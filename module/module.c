@@ -65,14 +65,14 @@ static void free_segments(mf_segment *segs, int n)
  * lower (MF_ERR_UNSUPPORTED) falls back to the CPU: its nodes leave the subgraph and the
  * segment is dropped, so a model runs even where a kernel is missing. */
 static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *segs, int *n,
-                                  mf_rt_kernel_fn *kernels, size_t *scratch)
+                                  mf_rt_kernel_fn *kernels, size_t *scratch, char (*keys)[65])
 {
     mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
     int kept = 0;
     mf_status s = MF_OK;
     for (int k = 0; k < *n && !s; k++) {
         const mf_kernel *kern;
-        s = mf_cache_get(segs[k].sub, &co, &kern);
+        s = mf_mod_cache_get(segs[k].sub, &co, segs[k].label, &kern);
         if (s == MF_ERR_UNSUPPORTED) {
             mf_logf(MF_LOG_INFO, "module", "%s runs on the CPU: %s", segs[k].label, mf_last_error());
             for (int i = 0; i < g->nnodes; i++)
@@ -86,6 +86,7 @@ static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *s
             mf_segment moved = segs[k];
             memset(&segs[k], 0, sizeof segs[k]); /* each segment is owned by one slot */
             segs[kept] = moved;
+            memcpy(keys[kept], kern->key, sizeof keys[kept]);
             kernels[kept] = (mf_rt_kernel_fn)kern->fn;
             scratch[kept++] = kern->scratch_bytes;
         }
@@ -104,6 +105,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     mf_segment *segs = NULL;
     mf_rt_kernel_fn *kernels = NULL;
     size_t *scratch = NULL;
+    char (*keys)[65] = NULL;
     int nsub = 0, nseg = 0;
     specialization *sp = calloc(1, sizeof *sp);
     mf_status s = sp ? mf_graph_clone(m->graph, types, &g) : mf_error(MF_ERR_NOMEM, "module: out of memory");
@@ -113,16 +115,19 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
         segs = calloc((size_t)nsub + 1, sizeof *segs);
         kernels = calloc((size_t)nsub + 1, sizeof *kernels);
         scratch = calloc((size_t)nsub + 1, sizeof *scratch);
+        keys = calloc((size_t)nsub + 1, sizeof *keys);
         sp->input_types = malloc(sizeof(mf_type) * (size_t)(g->ninputs + 1));
-        if (!segs || !kernels || !scratch || !sp->input_types)
+        if (!segs || !kernels || !scratch || !keys || !sp->input_types)
             s = mf_error(MF_ERR_NOMEM, "module: out of memory");
     }
     for (; !s && nseg < nsub; nseg++)
         s = mf_mod_extract_segment(g, nseg, &segs[nseg]);
     if (!s)
-        s = compile_segments(m, g, segs, &nseg, kernels, scratch);
+        s = compile_segments(m, g, segs, &nseg, kernels, scratch, keys);
     if (!s)
         s = mf_mod_build_plan(g, segs, nseg, kernels, scratch, m->opt.device, m->opt.core_number, &sp->plan);
+    if (!s)
+        s = mf_mod_describe_plan(sp->plan, g->name, segs, (const char (*)[65])keys);
     if (!s) {
         memcpy(sp->input_types, types, sizeof(mf_type) * (size_t)g->ninputs);
         sp->nsubgraphs = nseg;
@@ -136,10 +141,12 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
         }
         *out = sp;
     } else if (sp) {
+        mf_rt_plan_free(sp->plan);
         free(sp->input_types);
         free(sp);
     }
     free_segments(segs, nseg);
+    free(keys);
     free(kernels);
     free(scratch);
     mf_graph_destroy(g);

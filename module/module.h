@@ -40,6 +40,16 @@ mf_status mf_mod_build_plan(const mf_graph *g, mf_segment *segs, int nsegs,
                             const mf_rt_kernel_fn *kernels, const size_t *scratch, mf_device dev,
                             int core_number, mf_plan **out);
 
+/* Fills the profiler's sites of p (profile_sites.c): kernel steps from segs[step->segment]
+ * and keys[step->segment] (their cache keys), CPU-fallback steps from their ops, and the run
+ * (named after the graph). */
+mf_status mf_mod_describe_plan(mf_plan *p, const char *graph_name, const mf_segment *segs,
+                               const char (*keys)[65]);
+/* mf_cache_get, recorded as a compile or load event when a profile is being collected and
+ * the kernel was not in memory (profile.c).  what names the request ("subgraph 3 (conv2d)"). */
+mf_status mf_mod_cache_get(const mf_graph *sub, const mf_cache_options *co, const char *what,
+                           const mf_kernel **out);
+
 /* Constant folding's evaluator (ref_eval.c): one op on host data by its reference kernel
  * (an mf_pass_eval_fn; ctx unused). */
 mf_status mf_mod_ref_eval(mf_op op, const mf_attr *attrs, int nin, const void *const *in,

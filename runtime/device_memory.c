@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiler.h"
 #include "rt_internal.h"
 
 static const char *type_name(mf_device dev)
@@ -78,8 +79,10 @@ mf_status mf_rt_copy(void *dst, mf_device dst_dev, const void *src, mf_device sr
     if (s)
         return mf_error_context(s, "copy %s:%d -> %s:%d", type_name(src_dev), src_dev.index,
                                 type_name(dst_dev), dst_dev.index);
+    int64_t t0 = dst_dev.type != src_dev.type ? mf_rt_prof_start() : 0;
     if (n)
         memcpy(dst, src, n);
+    mf_rt_prof_copy(dst_dev, src_dev, n, t0);
     return MF_OK;
 }
 
@@ -93,8 +96,10 @@ static mf_status run_copy(void *ctx)
 {
     copy_task *c = ctx;
     size_t n = mf_type_nbytes(&c->dst->type);
+    int64_t t0 = c->dst->device.type != c->src->device.type ? mf_rt_prof_start() : 0;
     if (n)
         memcpy(mf_rt_tensor_ptr(c->dst), mf_rt_tensor_ptr(c->src), n);
+    mf_rt_prof_copy(c->dst->device, c->src->device, n, t0);
     mf_tensor_free(c->dst);
     mf_tensor_free(c->src);
     free(c);

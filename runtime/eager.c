@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "profiler.h"
 #include "runtime.h"
 
 #define MAX_EAGER_INPUTS 64
@@ -81,7 +82,14 @@ mf_status mf_rt_eager(mf_op op, const mf_attr *attrs, int nin, const mf_tensor *
         return s;
     }
     mf_ref_call call = {op, a, nin, ptrs, types, mf_rt_tensor_ptr(*out), &ot};
+    int64_t t0 = mf_rt_prof_start();
     s = mf_rt_ref_kernel(op)(&call);
+    if (t0) { /* described only when profiling: a layer-by-layer op has no plan site */
+        char ops[1024];
+        mf_rt_prof_site site;
+        mf_rt_prof_op_site(&site, op, a, nin, types, &ot, ops, sizeof ops);
+        mf_rt_prof_stop_transient(MF_PROF_CPU_OP, &site, t0);
+    }
     if (s) {
         mf_tensor_free(*out);
         *out = NULL;

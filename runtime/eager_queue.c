@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiler.h"
 #include "rt_internal.h"
 
 #define MAX_INPUTS 64
@@ -33,9 +34,29 @@ void mf_rt_set_eager_provider(mf_rt_eager_provider p)
     atomic_store(&provider, p);
 }
 
+static mf_status run_task(eager_task *t);
+
+/* A queued op is one profiler event on its queue's track: a kernel, or a reference op. */
 static mf_status run_eager(void *ctx)
 {
     eager_task *t = ctx;
+    int64_t t0 = mf_rt_prof_start();
+    if (!t0)
+        return run_task(t);
+    char ops[1024];
+    mf_rt_prof_site site;
+    mf_type types[MAX_INPUTS];
+    for (int i = 0; i < t->nin; i++)
+        types[i] = t->in[i]->type;
+    mf_rt_prof_op_site(&site, t->op, t->attrs, t->nin, types, &t->out->type, ops, sizeof ops);
+    mf_rt_prof_kind kind = t->kernel ? MF_PROF_KERNEL : MF_PROF_CPU_OP;
+    mf_status s = run_task(t); /* frees t */
+    mf_rt_prof_stop_transient(kind, &site, t0);
+    return s;
+}
+
+static mf_status run_task(eager_task *t)
+{
     if (t->kernel) {
         void *args[MAX_INPUTS + 1] = {mf_rt_tensor_ptr(t->out)};
         for (int i = 0; i < t->nin; i++)

@@ -1,9 +1,11 @@
 /* interp.c — the graph interpreter: runs any graph node by node on the reference kernels
  * (through the eager path), freeing each intermediate after its last use.  It is the
  * oracle that passes and compiled modules are compared with. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiler.h"
 #include "runtime.h"
 
 typedef struct interp {
@@ -111,8 +113,26 @@ static mf_status interpret_on_host(const mf_graph *g, int n_in, mf_tensor *const
     return s;
 }
 
+static mf_status interpret(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
+                           mf_tensor **outputs);
+
+/* A run of the interpreter (the layer-by-layer mode of `mlufuse run`) is one profiler span,
+ * its ops and copies the events inside it. */
 mf_status mf_graph_interpret(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
                              mf_tensor **outputs)
+{
+    int64_t t0 = mf_rt_prof_start();
+    mf_status s = interpret(g, n_in, inputs, n_out, outputs);
+    if (t0 && g) {
+        mf_rt_prof_site site = {.nsteps = g->nnodes};
+        snprintf(site.name, sizeof site.name, "interpret @%s", g->name);
+        mf_rt_prof_stop_transient(MF_PROF_RUN, &site, t0);
+    }
+    return s;
+}
+
+static mf_status interpret(const mf_graph *g, int n_in, mf_tensor *const *inputs, int n_out,
+                           mf_tensor **outputs)
 {
     if (!g || (n_out && !outputs))
         return mf_error(MF_ERR_INVALID, "graph_interpret: %s is NULL", g ? "outputs" : "graph");

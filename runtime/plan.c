@@ -49,9 +49,11 @@ static mf_status check_inputs(const mf_plan *p, mf_tensor *const *inputs)
 }
 
 /* The partitions of a kernel, on the device's core pool (the calling thread takes part). */
-static mf_status launch(const mf_plan *p, mf_rt_kernel_fn fn, void *const *args)
+static mf_status launch(const mf_plan *p, const mf_plan_step *st, void *const *args)
 {
-    return mf_rt_launch_sync(p->device, fn, args, p->core_number);
+    if (mf_rt_prof_on())
+        return mf_rt_prof_launch(p->device, &st->site, st->kernel, args, p->core_number);
+    return mf_rt_launch_sync(p->device, st->kernel, args, p->core_number);
 }
 
 static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_hook hook, void *ctx)
@@ -67,7 +69,7 @@ static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_ho
     case MF_STEP_KERNEL: {
         if (st->scratch_bytes)
             args[nargs] = b->scratch->data;
-        mf_status s = launch(p, st->kernel, args);
+        mf_status s = launch(p, st, args);
         if (s)
             return mf_error_context(s, "plan step %s", st->label);
         return hook ? hook(p, index, args, ctx) : MF_OK;
@@ -78,7 +80,9 @@ static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_ho
             types[i] = p->slots[st->slots[st->nout + i]].type;
         mf_ref_call call = {st->op, st->attrs, st->nin, (const void *const *)args + st->nout, types,
                             args[0], &p->slots[st->slots[0]].type};
+        int64_t t0 = mf_rt_prof_start();
         mf_status s = mf_rt_ref_kernel(st->op)(&call);
+        mf_rt_prof_stop(MF_PROF_CPU_OP, &st->site, t0);
         return s ? mf_error_context(s, "plan step %s", st->label) : MF_OK;
     }
     case MF_STEP_COPY: {
@@ -96,8 +100,21 @@ mf_status mf_rt_plan_run(const mf_plan *p, mf_tensor *const *inputs, mf_tensor *
     return mf_rt_plan_run_hooked(p, inputs, outputs, NULL, NULL);
 }
 
+static mf_status run_plan(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
+                          mf_rt_step_hook hook, void *ctx);
+
+/* A run is one profiler span around everything the plan does (arenas included). */
 mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
                                 mf_rt_step_hook hook, void *ctx)
+{
+    int64_t t0 = mf_rt_prof_start();
+    mf_status s = run_plan(p, inputs, outputs, hook, ctx);
+    mf_rt_prof_stop(MF_PROF_RUN, &p->run_site, t0);
+    return s;
+}
+
+static mf_status run_plan(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
+                          mf_rt_step_hook hook, void *ctx)
 {
     mf_status s = check_inputs(p, inputs);
     if (!s) /* the inputs may still be in the making on the device's queues */
@@ -135,8 +152,11 @@ void mf_rt_plan_free(mf_plan *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->nsteps; i++)
+    for (int i = 0; i < p->nsteps; i++) {
         free(p->steps[i].slots);
+        free(p->steps[i].site.ops);
+    }
+    free(p->run_site.ops);
     for (int i = 0; i < p->nconsts; i++)
         mf_buffer_release(p->consts[i]);
     free(p->slots);

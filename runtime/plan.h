@@ -6,6 +6,7 @@
 #ifndef MF_RUNTIME_PLAN_H
 #define MF_RUNTIME_PLAN_H
 
+#include "profiler.h"
 #include "runtime.h"
 
 
@@ -37,6 +38,7 @@ typedef struct mf_plan_step {
     mf_attr attrs[MF_MAX_ATTRS];
     char label[96]; /* what the step is, for messages: "subgraph 3 (conv2d+relu)" */
     int segment;    /* MF_STEP_KERNEL: the subgraph it runs, for hooks */
+    mf_rt_prof_site site; /* what the profiler names the step (filled by the module) */
 } mf_plan_step;
 
 typedef struct mf_plan {
@@ -48,6 +50,7 @@ typedef struct mf_plan {
     int *inputs, *outputs; /* slot ids */
     mf_buffer **consts;    /* retained; on the plan's device */
     size_t device_bytes, host_bytes, scratch_bytes;
+    mf_rt_prof_site run_site; /* what the profiler names a run ("run @model") */
 } mf_plan;
 
 /* Runs p: inputs must match the input slots' types and live on p->device; outputs gets

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "profiler.h"
 #include "rt_internal.h"
 
 #define MAX_CURRENT_DEPTH 32
@@ -189,6 +190,11 @@ int mf_queue_device(const mf_queue *q)
     return q ? q->device : -1;
 }
 
+bool mf_rt_queue_is_default(const mf_queue *q)
+{
+    return q && q->is_default;
+}
+
 /* ---- submission and waiting ------------------------------------------------------------ */
 
 static mf_status enqueue(mf_queue *q, mf_rt_task_fn fn, mf_host_fn host, void *ctx)
@@ -318,10 +324,16 @@ typedef struct launch {
 static mf_status run_launch(void *ctx)
 {
     launch *l = ctx;
-    mf_rt_pool_run(l->nparts > 1 ? mf_rt_device_pool(l->device) : NULL, l->kernel, l->args,
-                   l->nparts);
+    mf_status s = MF_OK;
+    if (mf_rt_prof_on()) { /* a user's kernel has no description: its queue's track says whose */
+        mf_rt_prof_site site = {.name = "mf_launch"};
+        s = mf_rt_prof_launch(MF_DEVICE_MLU(l->device), &site, l->kernel, l->args, l->nparts);
+    } else {
+        mf_rt_pool_run(l->nparts > 1 ? mf_rt_device_pool(l->device) : NULL, l->kernel, l->args,
+                       l->nparts);
+    }
     free(l);
-    return MF_OK;
+    return s;
 }
 
 mf_status mf_launch(mf_kernel_fn kernel, int nargs, void *const *args, int core_number,

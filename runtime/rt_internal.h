@@ -68,6 +68,8 @@ mf_status mf_rt_queue_new(int dev, bool is_default, mf_queue **out);
 mf_status mf_rt_queue_enqueue(mf_queue *q, mf_rt_task_fn fn, void *ctx);
 /* The calling thread's current queue for device dev. */
 mf_status mf_rt_queue_current_for(int dev, mf_queue **out);
+/* Whether q is its device's default queue (the profiler names queue tracks by it). */
+bool mf_rt_queue_is_default(const mf_queue *q);
 /* Waits for q; skipped (MF_OK) when called from q's own thread. */
 mf_status mf_rt_queue_sync_quiet(mf_queue *q);
 /* The queue whose task the calling thread is running, or NULL. */

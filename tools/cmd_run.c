@@ -1,6 +1,7 @@
 /* cmd_run.c — `mlufuse run MODEL`: runs an ONNX or .mfir model on .npy (or seeded random)
  * inputs, layer by layer or fused, writes the outputs as .npy, compares them with expected
- * ones, and times repeated runs.  Uses the public API only. */
+ * ones, times repeated runs, and profiles them (a Chrome trace, a per-subgraph summary, an
+ * SVG timeline).  Uses the public API only. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -17,7 +18,9 @@
 
 typedef struct run_opts {
     const char *model, *inputs[MAX_IO], *expect[MAX_IO], *output_dir, *cpu;
+    const char *profile, *profile_svg; /* --profile FILE.json, --profile-svg FILE.svg */
     int ninputs, nexpect, core_number, bench, json, random, fused, explain, batch_given;
+    int profile_summary;
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
     uint64_t seed;
@@ -40,6 +43,13 @@ static const char usage[] =
     "      --batch N             batch size (dim 0 of every input; ONNX only)\n"
     "      --bench N             time N runs after 3 warm-up runs\n"
     "      --json                print one JSON object instead of text\n"
+    "      --profile FILE.json   write a Chrome trace of everything run (compiles, runs,\n"
+    "                            launches per core, CPU ops, copies): open it in\n"
+    "                            https://ui.perfetto.dev or chrome://tracing\n"
+    "      --profile-summary     print one row per subgraph, by time: share of the run,\n"
+    "                            GFLOP/s and GB/s against this machine's measured limits,\n"
+    "                            compute or memory bound, imbalance (in --json: \"profile\")\n"
+    "      --profile-svg FILE.svg  draw the last run's timeline, one row per core\n"
     "      --explain-misses      for each kernel compiled, the nearest disk cache entry and\n"
     "                            the key components that differ (on stderr)\n"
     "  -h, --help                this text\n";
@@ -54,6 +64,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"core-number", required_argument, 0, 'c'}, {"batch", required_argument, 0, 'b'},
         {"bench", required_argument, 0, 'B'},   {"json", no_argument, 0, 'j'},
         {"explain-misses", no_argument, 0, 'x'}, {"cpu", required_argument, 0, 'C'},
+        {"profile", required_argument, 0, 'P'}, {"profile-summary", no_argument, 0, 'S'},
+        {"profile-svg", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1};
@@ -82,6 +94,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'j': o->json = 1; break;
         case 'x': o->explain = 1; break;
         case 'C': o->cpu = optarg; break;
+        case 'P': o->profile = optarg; break;
+        case 'S': o->profile_summary = 1; break;
+        case 'G': o->profile_svg = optarg; break;
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
@@ -204,6 +219,11 @@ typedef struct run_report {
     int match; /* -1: not compared */
 } run_report;
 
+static bool profiling(const run_opts *o)
+{
+    return o->profile || o->profile_svg || o->profile_summary;
+}
+
 static const char *mode_name(const run_opts *o, bool json)
 {
     if (!o->fused)
@@ -211,7 +231,7 @@ static const char *mode_name(const run_opts *o, bool json)
     return o->unfused ? (json ? "unfused" : "compiled, one op per kernel (fusion off)") : "fused";
 }
 
-static void print_report(const run_opts *o, const run_report *r, int64_t batch)
+static void print_report(const run_opts *o, const run_report *r, int64_t batch, const mf_profile *prof)
 {
     if (o->json) {
         printf("{\"model\": ");
@@ -226,6 +246,11 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch)
         if (r->match >= 0)
             printf(", \"match\": %s, \"max_abs_error\": %.6g, \"max_abs_expected\": %.6g",
                    r->match ? "true" : "false", r->max_err, r->max_ref);
+        if (prof) {
+            printf(", \"profile\": ");
+            fflush(stdout);
+            mf_profile_print_summary(prof, stdout, 1);
+        }
         printf("}\n");
         return;
     }
@@ -241,6 +266,23 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch)
     if (r->match >= 0)
         printf("expected outputs: %s (max abs error %.3g, max abs expected %.3g)\n",
                r->match ? "match" : "MISMATCH", r->max_err, r->max_ref);
+    if (prof && o->profile_summary)
+        mf_profile_print_summary(prof, stdout, 0);
+}
+
+/* Ends the profile and writes what was asked for; *prof keeps it for the report. */
+static int finish_profile(const run_opts *o, mf_profile **prof)
+{
+    if (mf_module_profile_end(prof))
+        return mf_tool_fail(2, "run: %s", mf_last_error());
+    if (o->profile && mf_profile_write_trace(*prof, o->profile))
+        return mf_tool_fail(1, "run: --profile: %s", mf_last_error());
+    if (o->profile_svg && mf_profile_write_svg(*prof, o->profile_svg))
+        return mf_tool_fail(1, "run: --profile-svg: %s", mf_last_error());
+    mf_machine_limits lim; /* measured before the report, so a failure exits cleanly */
+    if ((o->profile_summary || o->json) && mf_machine_limits_get(&lim))
+        return mf_tool_fail(2, "run: %s", mf_last_error());
+    return 0;
 }
 
 static int bench(const run_opts *o, const mf_graph *g, mf_module *m, mf_tensor **in, run_report *r,
@@ -296,6 +338,8 @@ static int run_model(run_opts *o, const mf_graph *g)
         return mf_tool_fail(2, "run: %d --expect files for %d outputs", o->nexpect, no);
     mf_tensor *in[MAX_IO] = {0}, *out[MAX_IO] = {0};
     mf_module *m = NULL;
+    mf_profile *prof = NULL;
+    bool collecting = false;
     run_report r = {.match = o->nexpect ? 1 : -1};
     mf_dtype dt;
     int rank;
@@ -303,6 +347,13 @@ static int run_model(run_opts *o, const mf_graph *g)
     mf_graph_input_type(g, 0, &dt, &rank, shape);
     if ((rc = make_inputs(o, g, MF_DEVICE_MLU(0), in)))
         goto out;
+    if (profiling(o)) { /* from before the compile, so compiles and loads are events too */
+        if (mf_module_profile_begin()) {
+            rc = mf_tool_fail(2, "run: %s", mf_last_error());
+            goto out;
+        }
+        collecting = true;
+    }
     mf_kernel_cache_stats before, after;
     mf_kernel_cache_get_stats(&before);
     double t0 = now_ms();
@@ -341,11 +392,19 @@ static int run_model(run_opts *o, const mf_graph *g)
         rc = write_outputs(o, no, out);
     if (!rc && o->bench)
         rc = bench(o, g, m, in, &r, rank ? shape[0] : 1);
+    if (collecting) {
+        collecting = false;
+        int prc = finish_profile(o, &prof);
+        rc = rc ? rc : prc;
+    }
     if (!rc) {
-        print_report(o, &r, rank ? shape[0] : 1);
+        print_report(o, &r, rank ? shape[0] : 1, prof);
         rc = r.match == 0;
     }
 out:
+    if (collecting && !mf_module_profile_end(&prof))
+        collecting = false;
+    mf_profile_destroy(prof);
     for (int k = 0; k < MAX_IO; k++) {
         mf_tensor_free(in[k]);
         mf_tensor_free(out[k]);

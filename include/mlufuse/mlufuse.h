@@ -240,6 +240,56 @@ typedef struct mf_kernel_cache_stats {
 } mf_kernel_cache_stats;
 void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out);
 
+/* ---- profiling ------------------------------------------------------------------------
+ * A profile records, process-wide, every module run and its kernel launches (each partition
+ * on its core's track), CPU-fallback ops, layer-by-layer ops (on their queue's or thread's
+ * track), device<->host copies, and kernels compiled or loaded from the disk cache.  While no
+ * profile is being collected the recording points cost one atomic load each.  Setting
+ * MLUFUSE_PROFILE=FILE.json profiles a whole program and writes the trace at exit.  One
+ * profile at a time; begin and end from the same thread. */
+typedef struct mf_profile mf_profile;
+
+/* Starts collecting.  MF_ERR_INVALID when a profile is already being collected (by another
+ * begin, or by MLUFUSE_PROFILE). */
+mf_status mf_module_profile_begin(void);
+/* Stops collecting; *out receives the profile, owned by the caller (mf_profile_destroy). */
+mf_status mf_module_profile_end(mf_profile **out);
+void mf_profile_destroy(mf_profile *p);
+
+/* The Chrome trace-event JSON of p: open it in https://ui.perfetto.dev or chrome://tracing. */
+mf_status mf_profile_write_trace(const mf_profile *p, const char *path);
+/* The timeline of p's last run as an SVG picture: one row per core, kernels as bars
+ * coloured and named by their ops. */
+mf_status mf_profile_write_svg(const mf_profile *p, const char *path);
+/* The summary: one row per subgraph (and CPU op), longest total time first, with calls,
+ * share of the run, GFLOP/s and fraction of the FMA peak, GB/s and fraction of the measured
+ * bandwidth, the limit it is near and the load imbalance across partitions.  As a text
+ * table, or with json as one JSON object.  Measures the machine's limits on first use
+ * (mf_machine_limits_get). */
+mf_status mf_profile_print_summary(const mf_profile *p, FILE *f, int json);
+
+typedef struct mf_profile_stats {
+    uint64_t events;      /* events recorded */
+    uint64_t runs;        /* module runs and interpreter runs */
+    double run_ms;        /* their summed wall time */
+    double gflop;         /* FLOPs of the kernels and CPU ops run, in GFLOP (per profile) */
+    double event_cost_ns; /* what recording one event cost, measured when the profile began */
+    double overhead_ms;   /* events x event_cost_ns: the profiler's estimated cost */
+} mf_profile_stats;
+void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out);
+
+/* This machine's ceilings, measured once (about half a second) and kept in the kernel cache
+ * directory (machine-limits.txt) for later processes; measured again when the CPU or the
+ * ISA found differs, and every process when MLUFUSE_CACHE=off. */
+typedef struct mf_machine_limits {
+    char cpu[128];        /* the CPU's model name */
+    char isa[32];         /* the vector ISA of the peak: "avx512f", "avx2+fma", "scalar" */
+    double peak_gflops;   /* fp32 FMA peak of one core with that ISA, GFLOP/s */
+    double bandwidth_gbs; /* one core's STREAM-triad memory bandwidth, GB/s */
+    int from_cache;       /* 1 when read from the cache directory */
+} mf_machine_limits;
+mf_status mf_machine_limits_get(mf_machine_limits *out);
+
 /* ---- ONNX import ----------------------------------------------------------------------- */
 
 /* Imports an ONNX model (opsets 11 to 17): initializers become constants (copied), shapes

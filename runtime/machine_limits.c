@@ -1,0 +1,222 @@
+/* machine_limits.c — the ceilings the profiler's summary judges kernels against: one core's
+ * fp32 FMA peak and its memory bandwidth, measured here and cached in a small text file per
+ * machine.  The host's ISA is not assumed: the FMA loop is compiled for AVX-512, AVX2 and
+ * plain C with GCC function-level target attributes and chosen at run time with
+ * __builtin_cpu_supports, so the same binary calibrates AVX2-only and AVX-512 hosts alike
+ * (the method follows ../shared/bench/limits.c: 12 independent accumulator chains, best of
+ * several runs; bandwidth is a STREAM triad over arrays much larger than the caches). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "profiler.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MF_X86 1
+#endif
+
+#define CHAINS 12
+#define EACH(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+
+static volatile float sink;
+
+static double now_s(void)
+{
+    return (double)mf_rt_prof_now() * 1e-9;
+}
+
+#ifdef MF_X86
+/* The empty asm keeps each accumulator in a vector register and the chain opaque. */
+#define PIN(k) __asm__("" : "+v"(x##k));
+
+__attribute__((target("avx512f"))) static void fma_avx512(long iters)
+{
+    const __m512 m = _mm512_set1_ps(0.999999f), d = _mm512_set1_ps(1e-6f);
+#define DECL(k) __m512 x##k = _mm512_set1_ps((float)k);
+#define STEP(k) x##k = _mm512_fmadd_ps(x##k, m, d); PIN(k)
+#define SPILL(k) sink += _mm512_reduce_add_ps(x##k);
+    EACH(DECL)
+    for (long i = 0; i < iters; i++) {
+        EACH(STEP)
+    }
+    EACH(SPILL)
+#undef DECL
+#undef STEP
+#undef SPILL
+}
+
+__attribute__((target("avx2,fma"))) static void fma_avx2(long iters)
+{
+    const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-6f);
+#define DECL(k) __m256 x##k = _mm256_set1_ps((float)k);
+#define STEP(k) x##k = _mm256_fmadd_ps(x##k, m, d); PIN(k)
+#define SPILL(k) { float t[8]; _mm256_storeu_ps(t, x##k); sink += t[0] + t[7]; }
+    EACH(DECL)
+    for (long i = 0; i < iters; i++) {
+        EACH(STEP)
+    }
+    EACH(SPILL)
+#undef DECL
+#undef STEP
+#undef SPILL
+}
+#endif
+
+/* No vector ISA known: scalar multiply-adds (fmaf where the hardware has it). */
+static void fma_scalar(long iters)
+{
+    const float m = 0.999999f, d = 1e-6f;
+#define DECL(k) float x##k = (float)k;
+#define STEP(k) x##k = fmaf(x##k, m, d);
+#define SPILL(k) sink += x##k;
+    EACH(DECL)
+    for (long i = 0; i < iters; i++) {
+        EACH(STEP)
+    }
+    EACH(SPILL)
+#undef DECL
+#undef STEP
+#undef SPILL
+}
+
+typedef struct isa {
+    const char *name;
+    void (*loop)(long iters);
+    int lanes;
+} isa;
+
+/* The widest FMA the host runs. */
+static isa host_isa(void)
+{
+#ifdef MF_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return (isa){"avx512f", fma_avx512, 16};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (isa){"avx2+fma", fma_avx2, 8};
+#endif
+    return (isa){"scalar", fma_scalar, 1};
+}
+
+static double measure_peak(const isa *v)
+{
+    /* Many short runs (about 0.5 ms each at peak), best taken: on a shared machine some run
+     * finds the core to itself, where one long run would be cut by the scheduler. */
+    long iters = v->lanes > 1 ? 250000 : 50000;
+    double best = 1e30;
+    v->loop(iters * 4); /* wake the core up to its clock */
+    for (int r = 0; r < 60; r++) {
+        double t0 = now_s();
+        v->loop(iters);
+        double dt = now_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    return (double)iters * CHAINS * v->lanes * 2 / best / 1e9;
+}
+
+/* STREAM triad a[i] = b[i] + s c[i] over 3 x 32 MB: 12 bytes a element, best of 5. */
+static mf_status measure_bandwidth(double *gbs)
+{
+    size_t n = (size_t)8 << 20;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return mf_error(MF_ERR_NOMEM, "machine limits: out of memory for the bandwidth arrays");
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i] = 0, b[i] = 1, c[i] = 2;
+    double best = 1e30;
+    for (int r = 0; r < 8; r++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] + 3.0f * c[i];
+        double dt = now_s() - t0;
+        if (r)
+            best = dt < best ? dt : best;
+        sink += a[r];
+    }
+    *gbs = 12.0 * (double)n / best / 1e9;
+    free(a), free(b), free(c);
+    return MF_OK;
+}
+
+/* The model name from /proc/cpuinfo, else "unknown CPU". */
+static void cpu_name(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (!strncmp(line, "model name", 10) && colon) {
+            colon += 1 + (colon[1] == ' ');
+            colon[strcspn(colon, "\n")] = 0;
+            snprintf(buf, cap, "%s", colon);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+/* ---- the cache file: "name=value" lines ----------------------------------------------- */
+
+static bool read_cached(const char *path, mf_machine_limits *l)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return false;
+    char line[512], cpu[128] = "", isa_name[32] = "";
+    double peak = 0, bw = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!strncmp(line, "cpu=", 4))
+            snprintf(cpu, sizeof cpu, "%s", line + 4);
+        else if (!strncmp(line, "isa=", 4))
+            snprintf(isa_name, sizeof isa_name, "%s", line + 4);
+        else if (!strncmp(line, "peak_gflops=", 12))
+            peak = strtod(line + 12, NULL);
+        else if (!strncmp(line, "bandwidth_gbs=", 14))
+            bw = strtod(line + 14, NULL);
+    }
+    fclose(f);
+    if (strcmp(cpu, l->cpu) || strcmp(isa_name, l->isa) || !(peak > 0) || !(bw > 0))
+        return false; /* another machine's, or damaged: measure again */
+    l->peak_gflops = peak;
+    l->bandwidth_gbs = bw;
+    l->from_cache = 1;
+    return true;
+}
+
+/* Written to a temporary file and renamed into place, as cache entries are. */
+static void write_cached(const char *path, const mf_machine_limits *l)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)mf_rt_prof_now());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "# mlufuse machine limits: one core's fp32 FMA peak and STREAM-triad bandwidth\n"
+               "cpu=%s\nisa=%s\npeak_gflops=%.2f\nbandwidth_gbs=%.2f\nmeasured=%ld\n",
+            l->cpu, l->isa, l->peak_gflops, l->bandwidth_gbs, (long)time(NULL));
+    if (fclose(f) || rename(tmp, path))
+        remove(tmp);
+}
+
+mf_status mf_rt_limits_get(const char *path, mf_machine_limits *out)
+{
+    memset(out, 0, sizeof *out);
+    cpu_name(out->cpu, sizeof out->cpu);
+    isa v = host_isa();
+    snprintf(out->isa, sizeof out->isa, "%s", v.name);
+    if (read_cached(path, out))
+        return MF_OK;
+    out->peak_gflops = measure_peak(&v);
+    mf_status s = measure_bandwidth(&out->bandwidth_gbs);
+    if (!s && path)
+        write_cached(path, out);
+    return s;
+}
