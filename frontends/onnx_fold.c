@@ -135,13 +135,12 @@ static mf_status squeeze_const(onnx_importer *im, const Onnx__NodeProto *n, bool
     if (s)
         return s;
     if (n->n_input > 1 && n->input[1][0]) {
-        s = const_input_ints(im, n, 1, axes, MF_MAX_RANK, &at);
+        if ((s = const_input_ints(im, n, 1, axes, MF_MAX_RANK, &at)))
+            return s; /* at is not set: its numel must not be read */
         k = (int)mf_type_numel(&at);
     } else {
         k = onnx_attr_ints(n, "axes", axes, MF_MAX_RANK);
     }
-    if (s)
-        return s;
     mf_type o = {MF_I64, 0, {0}};
     int out_rank = un ? t.rank + k : t.rank;
     bool mark[MF_MAX_RANK * 2] = {0};

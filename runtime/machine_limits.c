@@ -48,6 +48,23 @@ __attribute__((target("avx512f"))) static void fma_avx512(long iters)
 #undef SPILL
 }
 
+/* x86-64-v2's SSE has no FMA: a multiply and an add, 4 lanes (what --cpu x86-64-v2 code gets). */
+__attribute__((target("sse4.2"))) static void muladd_sse(long iters)
+{
+    const __m128 m = _mm_set1_ps(0.999999f), d = _mm_set1_ps(1e-6f);
+#define DECL(k) __m128 x##k = _mm_set1_ps((float)k);
+#define STEP(k) x##k = _mm_add_ps(_mm_mul_ps(x##k, m), d); PIN(k)
+#define SPILL(k) { float t[4]; _mm_storeu_ps(t, x##k); sink += t[0] + t[3]; }
+    EACH(DECL)
+    for (long i = 0; i < iters; i++) {
+        EACH(STEP)
+    }
+    EACH(SPILL)
+#undef DECL
+#undef STEP
+#undef SPILL
+}
+
 __attribute__((target("avx2,fma"))) static void fma_avx2(long iters)
 {
     const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-6f);
@@ -88,17 +105,22 @@ typedef struct isa {
     int lanes;
 } isa;
 
-/* The widest FMA the host runs. */
-static isa host_isa(void)
+/* The vector ISAs the host runs, widest first (*n of them, at most 4): each is the peak of
+ * code compiled for a target of that many lanes (16 AVX-512, 8 AVX2, 4 SSE, 1 scalar). */
+static int host_isas(isa *out)
 {
+    int n = 0;
 #ifdef MF_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
-        return (isa){"avx512f", fma_avx512, 16};
+        out[n++] = (isa){"avx512f", fma_avx512, 16};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (isa){"avx2+fma", fma_avx2, 8};
+        out[n++] = (isa){"avx2+fma", fma_avx2, 8};
+    if (__builtin_cpu_supports("sse4.2"))
+        out[n++] = (isa){"sse4.2", muladd_sse, 4};
 #endif
-    return (isa){"scalar", fma_scalar, 1};
+    out[n++] = (isa){"scalar", fma_scalar, 1};
+    return n;
 }
 
 static double measure_peak(const isa *v)
@@ -170,9 +192,10 @@ static bool read_cached(const char *path, mf_machine_limits *l)
     if (!f)
         return false;
     char line[512], cpu[128] = "", isa_name[32] = "";
-    double peak = 0, bw = 0;
+    double peak = 0, bw = 0, by_lanes[17] = {0};
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
+        int lanes;
         if (!strncmp(line, "cpu=", 4))
             snprintf(cpu, sizeof cpu, "%s", line + 4);
         else if (!strncmp(line, "isa=", 4))
@@ -181,12 +204,18 @@ static bool read_cached(const char *path, mf_machine_limits *l)
             peak = strtod(line + 12, NULL);
         else if (!strncmp(line, "bandwidth_gbs=", 14))
             bw = strtod(line + 14, NULL);
+        else if (sscanf(line, "peak_gflops_%d_lanes=", &lanes) == 1 && lanes >= 1 && lanes <= 16)
+            by_lanes[lanes] = strtod(strchr(line, '=') + 1, NULL);
     }
     fclose(f);
     if (strcmp(cpu, l->cpu) || strcmp(isa_name, l->isa) || !(peak > 0) || !(bw > 0))
         return false; /* another machine's, or damaged: measure again */
+    for (int i = 0; i <= 16; i++)
+        if ((l->peak_by_lanes[i] > 0) != (by_lanes[i] > 0))
+            return false; /* an older file, without every ISA this host runs */
     l->peak_gflops = peak;
     l->bandwidth_gbs = bw;
+    memcpy(l->peak_by_lanes, by_lanes, sizeof by_lanes);
     l->from_cache = 1;
     return true;
 }
@@ -202,6 +231,9 @@ static void write_cached(const char *path, const mf_machine_limits *l)
     fprintf(f, "# mlufuse machine limits: one core's fp32 FMA peak and STREAM-triad bandwidth\n"
                "cpu=%s\nisa=%s\npeak_gflops=%.2f\nbandwidth_gbs=%.2f\nmeasured=%ld\n",
             l->cpu, l->isa, l->peak_gflops, l->bandwidth_gbs, (long)time(NULL));
+    for (int lanes = 16; lanes >= 1; lanes--)
+        if (l->peak_by_lanes[lanes] > 0)
+            fprintf(f, "peak_gflops_%d_lanes=%.2f\n", lanes, l->peak_by_lanes[lanes]);
     if (fclose(f) || rename(tmp, path))
         remove(tmp);
 }
@@ -210,11 +242,16 @@ mf_status mf_rt_limits_get(const char *path, mf_machine_limits *out)
 {
     memset(out, 0, sizeof *out);
     cpu_name(out->cpu, sizeof out->cpu);
-    isa v = host_isa();
-    snprintf(out->isa, sizeof out->isa, "%s", v.name);
+    isa levels[4];
+    int n = host_isas(levels);
+    snprintf(out->isa, sizeof out->isa, "%s", levels[0].name);
+    for (int i = 0; i < n; i++)
+        out->peak_by_lanes[levels[i].lanes] = 1; /* which to expect in the cache file */
     if (read_cached(path, out))
         return MF_OK;
-    out->peak_gflops = measure_peak(&v);
+    for (int i = 0; i < n; i++)
+        out->peak_by_lanes[levels[i].lanes] = measure_peak(&levels[i]);
+    out->peak_gflops = out->peak_by_lanes[levels[0].lanes];
     mf_status s = measure_bandwidth(&out->bandwidth_gbs);
     if (!s && path)
         write_cached(path, out);

@@ -160,13 +160,21 @@ typedef struct row_figures {
     const char *bound;
 } row_figures;
 
+/* One core's peak for code of a target with that many lanes (0: the host's widest). */
+static double core_peak(const mf_machine_limits *lim, int lanes)
+{
+    if (lanes > 0 && lanes <= 16 && lim->peak_by_lanes[lanes] > 0)
+        return lim->peak_by_lanes[lanes];
+    return lim->peak_gflops;
+}
+
 static row_figures figures(const struct mf_profile *p, const mf_rt_prof_summary *s,
                            const mf_rt_prof_row *r, const mf_machine_limits *lim)
 {
     row_figures f = {0};
     double ns = (double)r->total_ns, calls = (double)r->calls;
     int cores = r->nparts > 1 ? (r->nparts < p->ncpus ? r->nparts : p->ncpus) : 1;
-    double peak = lim->peak_gflops * cores;
+    double peak = core_peak(lim, r->site->lanes) * cores;
     f.ms = ns / 1e6;
     f.share = s->run_ns ? ns / (double)s->run_ns : 0;
     f.gflops = ns > 0 ? r->site->flops * calls / ns : 0;
@@ -221,10 +229,12 @@ static void print_json(const struct mf_profile *p, const mf_rt_prof_summary *s,
         fprintf(f, ", \"kind\": \"%s\", \"key\": \"%s\", \"calls\": %lld, \"total_ms\": %.4f, "
                    "\"share\": %.4f, \"flops\": %.0f, \"bytes\": %.0f, \"gflops_per_s\": %.3f, "
                    "\"peak_fraction\": %.4f, \"gb_per_s\": %.3f, \"bandwidth_fraction\": %.4f, "
-                   "\"intensity\": %.3f, \"bound\": \"%s\", \"partitions\": %d, \"imbalance\": %.4f}",
+                   "\"intensity\": %.3f, \"bound\": \"%s\", \"partitions\": %d, \"imbalance\": %.4f, "
+                   "\"target_lanes\": %d, \"target_peak_gflops_per_core\": %.2f}",
                 mf_rt_prof_kind_names[r->kind], r->site->key, (long long)r->calls, x.ms, x.share,
                 r->site->flops, r->site->bytes, x.gflops, x.peak_frac, x.gbs, x.bw_frac, x.intensity,
-                x.bound, r->nparts ? r->nparts : 1, r->imbalance);
+                x.bound, r->nparts ? r->nparts : 1, r->imbalance, r->site->lanes,
+                core_peak(lim, r->site->lanes));
     }
     fputs("]}", f);
 }
@@ -241,6 +251,11 @@ static void print_text(const struct mf_profile *p, const mf_rt_prof_summary *s,
             (long long)s->copies[1], (double)s->copy_ns[1] / 1e6, s->copy_bytes[1]);
     fprintf(f, "machine: %s, %s: FMA peak %.1f GFLOP/s a core, bandwidth %.1f GB/s (%s)\n", lim->cpu,
             lim->isa, lim->peak_gflops, lim->bandwidth_gbs, lim->from_cache ? "cached" : "measured now");
+    fprintf(f, "peak by target:");
+    for (int lanes = 16; lanes >= 1; lanes--)
+        if (lim->peak_by_lanes[lanes] > 0)
+            fprintf(f, " %d lane%s %.1f", lanes, lanes > 1 ? "s" : "", lim->peak_by_lanes[lanes]);
+    fprintf(f, " GFLOP/s a core (each kernel against its target's)\n");
     fprintf(f, "profiler: %zu events at %.0f ns each: ~%.3f ms (%.2f %% of the run time)\n", p->nev,
             p->event_cost_ns, over, run_ms > 0 ? 100 * over / run_ms : 0);
     fprintf(f, "%6s %9s %6s %8s %6s %7s %6s %7s %5s  %s\n", "time%", "total ms", "calls", "GFLOP/s",

@@ -34,6 +34,7 @@ typedef struct mf_rt_prof_site {
     double flops;     /* per call (ir/op_cost.c) */
     double bytes;     /* per call: every input (weights too) read once, every output written */
     int nsteps, nkernels; /* run sites: the plan's steps and kernel launches */
+    int lanes;            /* kernels: f32 lanes of the target compiled for; 0: the host's */
     /* The profiler's, under its lock: the profile this site was copied into, and where. */
     uint64_t session;
     int index;

@@ -287,6 +287,10 @@ typedef struct mf_machine_limits {
     double peak_gflops;   /* fp32 FMA peak of one core with that ISA, GFLOP/s */
     double bandwidth_gbs; /* one core's STREAM-triad memory bandwidth, GB/s */
     int from_cache;       /* 1 when read from the cache directory */
+    /* The peak of code compiled for a narrower target, run here, by its f32 lanes: [16]
+     * AVX-512, [8] AVX2+FMA, [4] SSE (a multiply and an add), [1] scalar; 0 where this
+     * host cannot run such code.  The summary judges each kernel by its target's entry. */
+    double peak_by_lanes[17];
 } mf_machine_limits;
 mf_status mf_machine_limits_get(mf_machine_limits *out);
 
