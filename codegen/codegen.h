@@ -45,9 +45,14 @@ typedef struct mf_cg_object {
     double compile_ms;
 } mf_cg_object;
 
+/* The most ops one kernel takes: lowering walks expressions recursively (about 1 KB of
+ * stack per op of a chain), so longer subgraphs are refused, never overflow the stack
+ * (segmentation cuts fused subgraphs at 512 ops, MF_SEG_MAX_NODES). */
+#define MF_CG_MAX_NODES 2048
+
 /* Lowers sub to LLVM IR, optimizes it and emits object code.  Thread-safe (each call uses
  * its own LLVM context and target machine).  MF_ERR_UNSUPPORTED names the first node that
- * has no lowering. */
+ * has no lowering, or says the subgraph has more than MF_CG_MAX_NODES ops. */
 mf_status mf_cg_compile(const mf_graph *sub, const mf_cg_options *opt, mf_cg_object *out);
 void mf_cg_object_free(mf_cg_object *obj);
 /* Debugging and tests: the same compilation, emitting assembly text (malloc'ed, the caller

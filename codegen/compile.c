@@ -169,6 +169,9 @@ static mf_status check_graph(const mf_graph *g)
     }
     if (g->noutputs < 1)
         return mf_error(MF_ERR_INVALID, "codegen: subgraph has no outputs");
+    if (g->nnodes > MF_CG_MAX_NODES) /* the evaluator recurses once per op of a chain */
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: a subgraph of %d ops; at most %d fit one kernel",
+                        g->nnodes, MF_CG_MAX_NODES);
     return MF_OK;
 }
 

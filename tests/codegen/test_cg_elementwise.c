@@ -231,6 +231,20 @@ static void test_vector_asm(void **state)
     mf_graph_destroy(g);
 }
 
+/* A chain longer than MF_CG_MAX_NODES is refused with a message, not a stack overflow. */
+static void test_too_long_refused(void **state)
+{
+    mf_graph *g = mf_graph_new("long");
+    mf_value *y = cg_in(g, "x", TT(MF_F32, 8));
+    for (int i = 0; i < 20000; i++)
+        y = CG1(g, i % 2 ? MF_OP_NEG : MF_OP_RELU, y);
+    assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+    mf_cg_object obj;
+    assert_int_equal(mf_cg_compile(g, NULL, &obj), MF_ERR_UNSUPPORTED);
+    assert_non_null(strstr(mf_last_error(), "a subgraph of 20000 ops"));
+    mf_graph_destroy(g);
+}
+
 static void *compile_thread(void *arg)
 {
     int k = (int)(intptr_t)arg;
@@ -331,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_add_alpha),       cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_fused_chain),     cmocka_unit_test(test_views),
         cmocka_unit_test(test_vector_asm),      cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_too_long_refused),
         cmocka_unit_test(test_two_thread_run),  cmocka_unit_test(test_unsupported),
     };
     return cmocka_run_group_tests_name("codegen_elementwise", tests, NULL, NULL);
