@@ -55,6 +55,9 @@ typedef struct mf_cg_loop {
 } mf_cg_loop;
 void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef hi);
 void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
+/* The same, and LLVM leaves the loop as it is: not vectorized, interleaved or unrolled
+ * (short loops whose vectorization costs more to compile than it saves). */
+void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
 /* [*lo, *hi) = this partition's share of `total` work items, boundaries rounded to `align`. */
 void mf_cg_part_range(mf_cg_ctx *c, int64_t total, int64_t align, LLVMValueRef *lo,
                       LLVMValueRef *hi);

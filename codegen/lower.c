@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
+
 #include "cg_internal.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -98,6 +100,35 @@ void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
     LLVMValueRef next = LLVMBuildAdd(c->B, l->iv, mf_cg_i64(c, step), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->B);
     LLVMBuildBr(c->B, l->head);
+    LLVMAddIncoming(l->iv, &next, &latch, 1);
+    LLVMPositionBuilderAtEnd(c->B, l->exit);
+}
+
+/* !llvm.loop metadata that keeps LLVM from vectorizing, interleaving or unrolling the loop
+ * whose latch is br: a self-referencing node (a temporary stands in for the self). */
+static void mark_scalar(mf_cg_ctx *c, LLVMValueRef br)
+{
+    static const char *const names[3] = {"llvm.loop.vectorize.enable", "llvm.loop.interleave.count",
+                                         "llvm.loop.unroll.disable"};
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->C, NULL, 0);
+    LLVMMetadataRef ops[4] = {tmp};
+    for (int i = 0; i < 3; i++) {
+        LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c->C, names[i], strlen(names[i])), NULL};
+        LLVMValueRef v = i == 0 ? LLVMConstInt(c->i1, 0, 0) : LLVMConstInt(c->i32, 1, 0);
+        kv[1] = LLVMValueAsMetadata(v);
+        ops[i + 1] = LLVMMDNodeInContext2(c->C, kv, i == 2 ? 1 : 2);
+    }
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c->C, ops, 4);
+    LLVMMetadataReplaceAllUsesWith(tmp, loop); /* also disposes of tmp */
+    unsigned kind = LLVMGetMDKindIDInContext(c->C, "llvm.loop", 9);
+    LLVMSetMetadata(br, kind, LLVMMetadataAsValue(c->C, loop));
+}
+
+void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+{
+    LLVMValueRef next = LLVMBuildAdd(c->B, l->iv, mf_cg_i64(c, step), "");
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->B);
+    mark_scalar(c, LLVMBuildBr(c->B, l->head));
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(c->B, l->exit);
 }
