@@ -16,15 +16,28 @@
 
 #include "ir/ir.h"
 
+/* What shapes a kernel: the vector unit and caches of the target it is compiled for (never
+ * of the host that builds it).  Derived from the target machine (CPU name + features) by
+ * compiling a probe: AVX-512 gives 16 lanes and 32 registers, AVX/AVX2 8 lanes and 16,
+ * SSE 4 lanes and 16; lanes 1 is the scalar path (any target, always correct). */
+typedef struct mf_cg_target_shape {
+    int lanes;          /* f32 lanes of one vector register: 1, 4, 8 or 16 */
+    int vregs;          /* vector registers the code may use: 16 or 32 */
+    bool fma;           /* fused multiply-add instructions (else a mul and an add) */
+    int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
+} mf_cg_target_shape;
+
 typedef struct mf_cg_target {
     char triple[64];
     char cpu[64];        /* LLVM CPU name, e.g. "znver4": the seed's core_version */
     char features[4096]; /* LLVM feature string, e.g. "+avx2,+avx512f,..." */
     unsigned llvm_major, llvm_minor, llvm_patch;
+    mf_cg_target_shape shape; /* of cpu + features; part of the cache key */
 } mf_cg_target;
 
-/* Describes the host (cpu NULL) or a named LLVM CPU with the host's triple, and checks
- * that LLVM can create a target machine for it.  Thread-safe. */
+/* Describes the host (cpu NULL) or a named LLVM CPU with the host's triple, checks that
+ * LLVM can create a target machine for it and derives its shape (a probe compiled once
+ * per CPU and feature string, then remembered).  Thread-safe. */
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
 
 typedef void (*mf_kernel_fn)(void *const *args, int64_t part, int64_t nparts);

@@ -190,8 +190,8 @@ static LLVMValueRef offset(mf_cg_ctx *c, mf_cg_point *p, const mf_cg_map *m)
 static LLVMValueRef lane_ptrs(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, LLVMValueRef off,
                               int64_t ls)
 {
-    LLVMValueRef idx[MF_CG_VW];
-    for (int i = 0; i < MF_CG_VW; i++)
+    LLVMValueRef idx[MF_CG_MAX_VW];
+    for (unsigned i = 0; i < p->width; i++)
         idx[i] = LLVMConstInt(c->i64, (unsigned long long)(i * ls), 1);
     LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, off, p->width),
                                       LLVMConstVector(idx, p->width), "");

@@ -25,8 +25,8 @@ LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
 {
     if (w == 1)
         return scalar;
-    if (LLVMIsConstant(scalar)) {
-        LLVMValueRef e[MF_CG_VW];
+    if (LLVMIsConstant(scalar) && w <= 4 * MF_CG_MAX_VW) {
+        LLVMValueRef e[4 * MF_CG_MAX_VW];
         for (unsigned i = 0; i < w; i++)
             e[i] = scalar;
         return LLVMConstVector(e, w);
@@ -41,6 +41,12 @@ LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
 static unsigned width_of(LLVMTypeRef ty)
 {
     return LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? LLVMGetVectorSize(ty) : 1;
+}
+
+int mf_cg_acc_regs(const mf_cg_ctx *c, int live)
+{
+    int n = c->shape.vregs - live - (c->shape.fma ? 1 : 2);
+    return n > 24 ? 24 : n < 1 ? 1 : n;
 }
 
 LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v)
