@@ -244,6 +244,14 @@ static void tile_loop(conv_emit *e, const conv_item *it, int R, int64_t t0, int6
     if (t0 >= t1 || e->err)
         return;
     mf_cg_ctx *c = e->c;
+    if (masked && t1 - t0 <= 2) { /* border tiles: masks known at compile time */
+        for (int64_t k = t0; k < t1; k++) {
+            LLVMValueRef ox0 = mf_cg_i64(c, k * e->V * c->vw);
+            accumulate(e, it, R, ox0, masked);
+            store_tile(e, it, R, ox0, masked);
+        }
+        return;
+    }
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, t0), mf_cg_i64(c, t1));
     LLVMValueRef ox0 = LLVMBuildMul(c->B, t.iv, mf_cg_i64(c, (int64_t)e->V * c->vw), "");
@@ -280,16 +288,19 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
     return off;
 }
 
-/* Picks V (vectors per tile, least padding of the row) and R (channels per block): R*V
- * accumulators, V inputs and a broadcast weight in the target's registers. */
+/* Picks V (vectors per tile) and R (channels per block): R*V accumulators, V inputs and a
+ * broadcast weight in the target's registers.  A row costs its padded width plus about a
+ * vector per tile (the tile's loop and broadcasts), so narrow vectors do not end up in
+ * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way). */
 static void choose_blocking(conv_emit *e)
 {
     const mf_cg_conv_geom *g = e->g;
     int64_t best = -1;
     for (int v = 4; v >= 1; v--) {
-        int64_t tw = (int64_t)v * e->c->vw, padded = (g->ow + tw - 1) / tw * tw;
-        if (best < 0 || padded < best) {
-            best = padded;
+        int64_t tw = (int64_t)v * e->c->vw, ntiles = (g->ow + tw - 1) / tw;
+        int64_t cost = ntiles * (tw + e->c->vw);
+        if (best < 0 || cost < best) {
+            best = cost;
             e->V = v;
         }
     }
