@@ -41,7 +41,9 @@ LLVMValueRef mf_cg_i64(mf_cg_ctx *c, int64_t v);
 LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v);
 LLVMValueRef mf_cg_iconst(mf_cg_ctx *c, LLVMTypeRef ty, int64_t v); /* i32 or <W x i32> */
 LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w);  /* w 1: elem itself */
-LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w);
+LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w); /* w 1: scalar */
+/* scalar in a vector of c->vw lanes, a <1 x T> on the scalar path (the engines' vectors). */
+LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar);
 /* Calls overloaded intrinsic `name` (e.g. "llvm.fma") over type ty with n operands. */
 LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
                           LLVMValueRef *ops);

@@ -262,9 +262,7 @@ static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
     mf_cg_ctx c;
     ctx_init(&c, sub);
     c.shape = shape;
-    /* no vector unit (lanes 1): 4-lane generic vectors, which LLVM legalizes into scalar
-     * code on any target */
-    c.vw = shape.lanes < 4 ? 4 : shape.lanes;
+    c.vw = shape.lanes; /* 1: the scalar path, <1 x float> in the engines */
     c.core_number = opt && opt->core_number > 0 ? opt->core_number : 16;
     kernel_name(sub, out->symbol, sizeof out->symbol);
     LLVMMemoryBufferRef buf = NULL;

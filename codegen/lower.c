@@ -21,9 +21,10 @@ LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w)
     return w == 1 ? elem : LLVMVectorType(elem, w);
 }
 
-LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
+/* scalar in w lanes; a vector even for w 1 when vec. */
+static LLVMValueRef splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w, bool vec)
 {
-    if (w == 1)
+    if (w == 1 && !vec)
         return scalar;
     if (LLVMIsConstant(scalar) && w <= 4 * MF_CG_MAX_VW) {
         LLVMValueRef e[4 * MF_CG_MAX_VW];
@@ -38,9 +39,19 @@ LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
     return LLVMBuildShuffleVector(c->B, v, LLVMGetPoison(vt), zeros, "");
 }
 
-static unsigned width_of(LLVMTypeRef ty)
+LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
 {
-    return LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? LLVMGetVectorSize(ty) : 1;
+    return splat(c, scalar, w, false);
+}
+
+LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar)
+{
+    return splat(c, scalar, (unsigned)c->vw, true);
+}
+
+static bool is_vector(LLVMTypeRef ty)
+{
+    return LLVMGetTypeKind(ty) == LLVMVectorTypeKind;
 }
 
 int mf_cg_acc_regs(const mf_cg_ctx *c, int live)
@@ -49,14 +60,17 @@ int mf_cg_acc_regs(const mf_cg_ctx *c, int live)
     return n > 24 ? 24 : n < 1 ? 1 : n;
 }
 
+/* Constants of type ty: a vector type gets a vector, even of one lane. */
 LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v)
 {
-    return mf_cg_splat(c, LLVMConstReal(c->f32, (float)v), width_of(ty));
+    LLVMValueRef x = LLVMConstReal(c->f32, (float)v);
+    return is_vector(ty) ? splat(c, x, LLVMGetVectorSize(ty), true) : x;
 }
 
 LLVMValueRef mf_cg_iconst(mf_cg_ctx *c, LLVMTypeRef ty, int64_t v)
 {
-    return mf_cg_splat(c, LLVMConstInt(c->i32, (unsigned long long)v, 1), width_of(ty));
+    LLVMValueRef x = LLVMConstInt(c->i32, (unsigned long long)v, 1);
+    return is_vector(ty) ? splat(c, x, LLVMGetVectorSize(ty), true) : x;
 }
 
 LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int ntys,

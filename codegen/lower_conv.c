@@ -46,9 +46,8 @@ static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
 static LLVMValueRef range_mask(mf_cg_ctx *c, LLVMValueRef ix0, int64_t first, int64_t step,
                                int64_t n)
 {
-    unsigned vw = (unsigned)c->vw;
-    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, ix0, vw), lane_consts(c, first, step), "");
-    LLVMValueRef vn = mf_cg_splat(c, LLVMConstInt(c->i64, (unsigned long long)n, 0), vw);
+    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_vsplat(c, ix0), lane_consts(c, first, step), "");
+    LLVMValueRef vn = mf_cg_vsplat(c, LLVMConstInt(c->i64, (unsigned long long)n, 0));
     return LLVMBuildICmp(c->B, LLVMIntULT, ix, vn, "");
 }
 
@@ -77,7 +76,7 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, (unsigned)VW), "");
     }
     LLVMValueRef mask = masked ? range_mask(c, at, 0, g->sw, g->w)
-                               : mf_cg_splat(c, LLVMConstInt(c->i1, 1, 0), (unsigned)VW);
+                               : mf_cg_vsplat(c, LLVMConstInt(c->i1, 1, 0));
     if (g->sw == 1) {
         LLVMValueRef ops[4] = {ptr, align, mask, zero};
         LLVMTypeRef tys[2] = {e->vt, c->ptr};
@@ -125,7 +124,7 @@ static void fma_step(conv_emit *e, int R, LLVMValueRef row, LLVMValueRef wk, LLV
     int64_t wstride = (g->cin / g->groups) * g->kh * g->kw;
     for (int j = 0; j < R; j++) {
         LLVMValueRef wp = mf_cg_gep(c, wk, mf_cg_i64(c, j * wstride));
-        LLVMValueRef wv = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""), (unsigned)c->vw);
+        LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
         for (int v = 0; v < e->V; v++) {
             LLVMValueRef a = e->acc[j * e->V + v];
             LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, a, "");
@@ -210,7 +209,7 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
         p->coord[cdim] = oc;
         LLVMValueRef bias = NULL;
         if (g->bias)
-            bias = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), (unsigned)c->vw);
+            bias = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""));
         for (int v = 0; v < e->V && !e->err; v++) {
             LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * c->vw), "");
             p->coord[p->lane] = ox;
@@ -422,8 +421,8 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
     mf_cg_loop kb;
     mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), nkb);
     LLVMValueRef col0 = LLVMBuildMul(c->B, kb.iv, mf_cg_i64(c, VW), "");
-    LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, col0, (unsigned)VW), lane_consts(c, 0, 1), "");
-    LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_splat(c, L, (unsigned)VW), "");
+    LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_vsplat(c, col0), lane_consts(c, 0, 1), "");
+    LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_vsplat(c, L), "");
     LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
     for (int r = 0; r < pl->RO; r++) {
         LLVMValueRef rows[MF_CG_MAX_VW];
@@ -432,7 +431,7 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
             LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT,
                                             LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, jj), ""),
                                             mf_cg_i64(c, coutg), "");
-            LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_splat(c, ok, (unsigned)VW), "");
+            LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_vsplat(c, ok), "");
             LLVMValueRef ptr = mf_cg_gep(c, wrow, LLVMBuildAdd(c->B, mf_cg_i64(c, jj * K), col0, ""));
             LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), m, zero};
             LLVMTypeRef tys[2] = {vt, c->ptr};
@@ -563,7 +562,7 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
                 if (ix < 0 || ix >= g->w)
                     continue;
                 LLVMValueRef xs = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, row, mf_cg_i64(c, ix)), "");
-                LLVMValueRef xb = mf_cg_splat(c, xs, (unsigned)VW);
+                LLVMValueRef xb = mf_cg_vsplat(c, xs);
                 for (int r = 0; r < RO; r++) {
                     LLVMValueRef a = acc[p * RO + r];
                     LLVMValueRef s = LLVMBuildLoad2(c->B, vt, a, "");

@@ -102,7 +102,7 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
             }
             for (int j = 0; j < R; j++) {
                 LLVMValueRef wp = mf_cg_gep(c, wic, mf_cg_i64(c, j * cing * khw + ky * g->kw + kx));
-                LLVMValueRef wv = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""), (unsigned)VW);
+                LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
                 for (int v = 0; v < V; v++) {
                     if (!xv[v])
                         continue;
@@ -152,7 +152,7 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
             pt->core_val = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
             if (g->bias)
                 pt->core_val = LLVMBuildFAdd(c->B, pt->core_val,
-                                             mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), (unsigned)VW), "");
+                                             mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")), "");
             pt->coord[1] = oc;
             pt->mask = mask;
             pt->nmemo = 0;

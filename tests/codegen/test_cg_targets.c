@@ -2,8 +2,8 @@
  * host: the shape derived for named CPUs (SSE 4 lanes, AVX2 8 lanes / 16 registers,
  * AVX-512 16 / 32), assembly that uses that target's registers and no wider ones, and a
  * numeric check of every engine (elementwise, conv pixel / output-channel / plane, matmul,
- * linear, reductions) compiled for each target this host can run (and for a target
- * without a vector unit) against the reference kernels within the seed's per-op 0.3 %.  A target the host cannot
+ * linear, reductions) compiled for each target this host can run (and on the scalar path,
+ * one lane) against the reference kernels within the seed's per-op 0.3 %.  A target the host cannot
  * execute is compiled, never run; the test says how many it skipped. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,10 +179,10 @@ static void test_engines_every_target(void **state)
         ran++;
     }
     check_engines(&host);
-    mf_cg_target novec = host; /* a target without a vector unit: generic 4-lane vectors */
-    novec.shape.lanes = 1;
-    check_engines(&novec);
-    printf("  engines checked for %d named targets + host %s + no-vector; %d named targets skipped\n", ran,
+    mf_cg_target scalar = host; /* the scalar path (a target without a vector unit) */
+    scalar.shape.lanes = 1;
+    check_engines(&scalar);
+    printf("  engines checked for %d named targets + host %s + the scalar path; %d named targets skipped\n", ran,
            host.cpu, skipped);
 }
 
