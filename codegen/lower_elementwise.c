@@ -1,7 +1,8 @@
 /* lower_elementwise.c — elementwise chains: one loop nest per output shape that evaluates
  * every output of that shape and stores it.  Dims are collapsed wherever every operand's
  * strides allow (often down to one flat loop), the innermost loop is left scalar for LLVM's
- * loop vectorizer (zmm, FMA-contracted), and partitions split the flat index space.
+ * loop vectorizer (as wide as the target's vectors, FMA-contracted), and partitions split
+ * the flat index space.
  * Also the epilogue store that anchors and reductions share. */
 #include <stdlib.h>
 #include <string.h>
