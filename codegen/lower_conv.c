@@ -335,7 +335,9 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         return false;
     const int64_t VW = c->vw;
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
-    if (coutg < VW || g->ow > 2 * VW || cing * g->kh * g->kw < VW)
+    /* rows up to 32 pixels whatever the width: at 8 lanes the pixel engine's stride-2
+     * loads ran a 56 -> 28 layer at a third of this engine's speed */
+    if (coutg < VW || g->ow > 32 || cing * g->kh * g->kw < VW)
         return false;
     if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
         int64_t padded = (g->ow + VW - 1) / VW * VW;
