@@ -115,13 +115,20 @@ void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef
     LLVMPositionBuilderAtEnd(c->B, l->body);
 }
 
-void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+/* Closes loop l (the step, the back edge) and returns the back edge's branch. */
+static LLVMValueRef loop_close(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
 {
     LLVMValueRef next = LLVMBuildAdd(c->B, l->iv, mf_cg_i64(c, step), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->B);
-    LLVMBuildBr(c->B, l->head);
+    LLVMValueRef br = LLVMBuildBr(c->B, l->head);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(c->B, l->exit);
+    return br;
+}
+
+void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+{
+    loop_close(c, l, step);
 }
 
 /* !llvm.loop metadata that keeps LLVM from vectorizing, interleaving or unrolling the loop
@@ -146,11 +153,7 @@ static void mark_scalar(mf_cg_ctx *c, LLVMValueRef br)
 
 void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
 {
-    LLVMValueRef next = LLVMBuildAdd(c->B, l->iv, mf_cg_i64(c, step), "");
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->B);
-    mark_scalar(c, LLVMBuildBr(c->B, l->head));
-    LLVMAddIncoming(l->iv, &next, &latch, 1);
-    LLVMPositionBuilderAtEnd(c->B, l->exit);
+    mark_scalar(c, loop_close(c, l, step));
 }
 
 /* b(p) = min(total, roundup(p * total / nparts, align)): monotone, b(0) = 0, b(n) = total. */
