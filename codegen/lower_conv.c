@@ -2,10 +2,11 @@
  * direct convolution, also the engine of matmul: each work item is one output row of R
  * output channels; along the row, tiles of V x vw pixels sit in R*V <vw x float>
  * accumulators (vw the target's lanes, R*V what its registers hold), fed by vector loads
- * of the input (masked at the borders) and broadcasts of single weights.  The elementwise epilogue is applied to the accumulators before the
- * one store.  Work items (batch, group, channel block, row) are split between partitions.
- * Narrow outputs (where most of a vector of pixels would be padding) and strided ones go
- * to a second engine that vectorizes over output channels instead (see emit_conv_oc). */
+ * of the input (masked at the borders) and broadcasts of single weights.  The elementwise
+ * epilogue is applied to the accumulators before the one store.  Work items (batch, group,
+ * channel block, row) are split between partitions.  Narrow outputs (where most of a vector
+ * of pixels would be padding) and strided ones go to a second engine that vectorizes over
+ * output channels instead (see emit_conv_oc). */
 #include <stdlib.h>
 #include <string.h>
 
