@@ -148,6 +148,8 @@ static void check_engines(const mf_cg_target *t)
         conv_graph(1, 32, 9, 9, 40, 3, 2, 1),   /* output-channel engine */
         conv_graph(1, 64, 7, 7, 36, 3, 1, 1),   /* plane engine (7x7) */
         conv_graph(1, 16, 14, 14, 20, 3, 1, 1), /* plane engine (14x14) */
+        conv_graph(1, 32, 3, 3, 20, 3, 1, 1),   /* plane engine below 16 pixels (8 lanes) */
+        conv_graph(1, 16, 56, 56, 24, 3, 2, 1), /* output-channel engine, 28-pixel rows */
         matmul_graph(),
         linear_graph(5, 70, 19),
         linear_graph(1, 33, 10),
