@@ -1,7 +1,9 @@
 /* conv_gflops.c — throughput of a compiled conv2d kernel (3x3, 64->64, 1x64x56x56, bias and
  * relu fused) in GFLOP/s, single-threaded (compiled for core_number 1) and with nparts=2 on 2
  * threads (compiled for core_number 4), plus a few other
- * layer shapes.  Compare with the FMA peak: 2 zmm FMAs/cycle = 64 flop/cycle/core. */
+ * layer shapes.  Compare with the FMA peak: 2 zmm FMAs/cycle = 64 flop/cycle/core.
+ * `bench_conv_gflops --cpu NAME` compiles for an LLVM CPU (e.g. haswell) instead of the
+ * host; the host must be able to run that CPU's code. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@ static float *rnd(int64_t n)
         p[i] = (float)((i * 7919 % 1000) / 500.0 - 1.0);
     return p;
 }
+
+static const mf_cg_target *target; /* NULL: the host */
 
 static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t stride, int64_t groups)
 {
@@ -41,7 +45,7 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     /* each run with the kernel a module of that many cores would get */
     mf_cg_object obj, obj2;
     mf_kernel_fn fn, fn2;
-    mf_cg_options one = {NULL, 3, 1}, four = {NULL, 3, 4};
+    mf_cg_options one = {target, 3, 1}, four = {target, 3, 4};
     if (mf_cg_compile(g, &one, &obj) || mf_cg_load(&obj, &fn) || mf_cg_compile(g, &four, &obj2) ||
         mf_cg_load(&obj2, &fn2)) {
         fprintf(stderr, "compile: %s\n", mf_last_error());
@@ -69,8 +73,24 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static mf_cg_target named;
+    if (argc == 3 && !strcmp(argv[1], "--cpu")) {
+        if (mf_cg_target_init(argv[2], &named)) {
+            fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
+            return 2;
+        }
+        target = &named;
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: %s [--cpu NAME]\n", argv[0]);
+        return 2;
+    }
+    mf_cg_target t;
+    if (!target && mf_cg_target_init(NULL, &t) == MF_OK)
+        printf("target: %s (host)\n", t.cpu);
+    else if (target)
+        printf("target: %s\n", target->cpu);
     int rc = bench(64, 56, 64, 3, 1, 1);
     rc |= bench(64, 56, 64, 1, 1, 1);
     rc |= bench(128, 28, 128, 3, 1, 1);

@@ -11,7 +11,9 @@
 
 #include "codegen.h"
 
-#define MF_CG_VW 16 /* lanes of one vector register (<16 x float>, a zmm) */
+/* The most lanes a vector of the shape has (<16 x float>, a zmm): the size of lane arrays.
+ * Kernels use c->vw lanes, the target's (mf_cg_target_shape). */
+#define MF_CG_MAX_VW 16
 
 /* One kernel under construction.  The ABI function unpacks args and calls `body`, whose
  * pointer parameters (outputs, inputs, scratch) are noalias so that LLVM vectorizes
@@ -28,6 +30,8 @@ typedef struct mf_cg_ctx {
     LLVMValueRef *in_ptr;        /* per graph input */
     size_t scratch_bytes;
     int core_number; /* partitions launches will run (mf_cg_options), >= 1 */
+    mf_cg_target_shape shape; /* of the target compiled for: blocking follows it */
+    int vw;                   /* shape.lanes: f32 lanes of one vector register */
 } mf_cg_ctx;
 
 /* ---- helpers (codegen/lower.c) --------------------------------------------------------- */
@@ -37,7 +41,9 @@ LLVMValueRef mf_cg_i64(mf_cg_ctx *c, int64_t v);
 LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v);
 LLVMValueRef mf_cg_iconst(mf_cg_ctx *c, LLVMTypeRef ty, int64_t v); /* i32 or <W x i32> */
 LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w);  /* w 1: elem itself */
-LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w);
+LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w); /* w 1: scalar */
+/* scalar in a vector of c->vw lanes, a <1 x T> on the scalar path (the engines' vectors). */
+LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar);
 /* Calls overloaded intrinsic `name` (e.g. "llvm.fma") over type ty with n operands. */
 LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
                           LLVMValueRef *ops);
@@ -55,6 +61,9 @@ typedef struct mf_cg_loop {
 } mf_cg_loop;
 void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef hi);
 void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
+/* The same, and LLVM leaves the loop as it is: not vectorized, interleaved or unrolled
+ * (short loops whose vectorization costs more to compile than it saves). */
+void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
 /* [*lo, *hi) = this partition's share of `total` work items, boundaries rounded to `align`. */
 void mf_cg_part_range(mf_cg_ctx *c, int64_t total, int64_t align, LLVMValueRef *lo,
                       LLVMValueRef *hi);
@@ -64,9 +73,14 @@ void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
 int mf_cg_output_index(const mf_graph *g, const mf_value *v); /* -1 when not an output */
 int mf_cg_input_index(const mf_graph *g, const mf_value *v);  /* -1 when not an input */
 
+/* Vector registers free for accumulators in a kernel that also keeps `live` other vectors
+ * (inputs, broadcasts) in registers: what the target has, less a spare (two without FMA,
+ * where a product waits for its add), at most 24 (more only adds loop overhead). */
+int mf_cg_acc_regs(const mf_cg_ctx *c, int live);
+
 /* ---- the expression evaluator (codegen/expr.c) ------------------------------------------
  * Evaluates an elementwise/view expression of graph values at one point of an iteration
- * space ("loop dims"), for 1 lane (scalars) or MF_CG_VW lanes along one loop dim. */
+ * space ("loop dims"), for 1 lane (scalars) or c->vw lanes along one loop dim. */
 
 /* Where value v's elements are, relative to the loop dims: v's linear index is
  * sum(coord[m] * s[m]); dim[j] names the loop dim that v's dim j follows (-1: always 0, the
@@ -81,7 +95,7 @@ typedef struct mf_cg_point {
     int64_t extent[MF_MAX_RANK];     /* size of each loop dim */
     LLVMValueRef coord[MF_MAX_RANK]; /* i64; the lane dim's coord is the first lane's */
     int lane;                        /* loop dim along the lanes, -1 for scalars */
-    unsigned width;                  /* 1 or MF_CG_VW */
+    unsigned width;                  /* 1 or c->vw */
     LLVMValueRef mask;               /* <W x i1> of live lanes, or NULL: all */
     /* Loop dims may be groups of a value space's dims (collapsed): strides in maps are
      * over the `nspace` dims, and loop dim m reads the stride of space dim stride_of[m]. */
@@ -173,12 +187,14 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
 /* Element offset of batch coords bc along per-dim strides (lower_conv.c). */
 LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, const LLVMValueRef *bc,
                                      const int64_t *stride);
-/* A calloc'd point over the output of anchor `core`, lanes along dim `lane`, batch coords
- * set, for the epilogue evaluator (lower_conv.c); NULL with an error if out of memory. */
-mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, int nbd, const LLVMValueRef *bcoord);
+/* A calloc'd point over the output of anchor `core`, `width` lanes along dim `lane`, batch
+ * coords set, for the epilogue evaluator (lower_conv.c); NULL with an error if out of
+ * memory. */
+mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, unsigned width, int nbd,
+                              const LLVMValueRef *bcoord);
 /* The plane engine (lower_conv_plane.c): stride-1 convs whose output is as wide as the
- * input and narrower than a vector (7x7, 14x14 layers). */
-bool mf_cg_plane_choose(const mf_cg_conv_geom *g);
+ * input and narrower than 16 (7x7, 14x14 layers). */
+bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                 const mf_value *const *epi);
 

@@ -16,15 +16,28 @@
 
 #include "ir/ir.h"
 
+/* What shapes a kernel: the vector unit and caches of the target it is compiled for (never
+ * of the host that builds it).  Derived from the target machine (CPU name + features) by
+ * compiling a probe: AVX-512 gives 16 lanes and 32 registers, AVX/AVX2 8 lanes and 16,
+ * SSE 4 lanes and 16; lanes 1 is the scalar path (any target, always correct). */
+typedef struct mf_cg_target_shape {
+    int lanes;          /* f32 lanes of one vector register: 1, 4, 8 or 16 */
+    int vregs;          /* vector registers the code may use: 16 or 32 */
+    bool fma;           /* fused multiply-add instructions (else a mul and an add) */
+    int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
+} mf_cg_target_shape;
+
 typedef struct mf_cg_target {
     char triple[64];
     char cpu[64];        /* LLVM CPU name, e.g. "znver4": the seed's core_version */
     char features[4096]; /* LLVM feature string, e.g. "+avx2,+avx512f,..." */
     unsigned llvm_major, llvm_minor, llvm_patch;
+    mf_cg_target_shape shape; /* of cpu + features; part of the cache key */
 } mf_cg_target;
 
-/* Describes the host (cpu NULL) or a named LLVM CPU with the host's triple, and checks
- * that LLVM can create a target machine for it.  Thread-safe. */
+/* Describes the host (cpu NULL) or a named LLVM CPU with the host's triple, checks that
+ * LLVM can create a target machine for it and derives its shape (a probe compiled once
+ * per CPU and feature string, then remembered).  Thread-safe. */
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
 
 typedef void (*mf_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
@@ -45,9 +58,14 @@ typedef struct mf_cg_object {
     double compile_ms;
 } mf_cg_object;
 
+/* The most ops one kernel takes: lowering walks expressions recursively (about 1 KB of
+ * stack per op of a chain), so longer subgraphs are refused, never overflow the stack
+ * (segmentation cuts fused subgraphs at 512 ops, MF_SEG_MAX_NODES). */
+#define MF_CG_MAX_NODES 2048
+
 /* Lowers sub to LLVM IR, optimizes it and emits object code.  Thread-safe (each call uses
  * its own LLVM context and target machine).  MF_ERR_UNSUPPORTED names the first node that
- * has no lowering. */
+ * has no lowering, or says the subgraph has more than MF_CG_MAX_NODES ops. */
 mf_status mf_cg_compile(const mf_graph *sub, const mf_cg_options *opt, mf_cg_object *out);
 void mf_cg_object_free(mf_cg_object *obj);
 /* Debugging and tests: the same compilation, emitting assembly text (malloc'ed, the caller

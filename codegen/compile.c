@@ -45,25 +45,22 @@ static void kernel_name(const mf_graph *g, char *buf, size_t cap)
     snprintf(buf, cap, "mf_k_%.20s_%016llx_%x_%lu", op, (unsigned long long)h, (unsigned)getpid(), n);
 }
 
-static mf_status make_tm(const mf_cg_options *opt, LLVMTargetMachineRef *tm)
+/* The target machine of opt's target (NULL: the host) and the shape kernels are cut to. */
+static mf_status make_tm(const mf_cg_options *opt, LLVMTargetMachineRef *tm, mf_cg_target_shape *shape)
 {
     mf_cg_target host;
     const mf_cg_target *t = opt ? opt->target : NULL;
-    if (!t) {
-        mf_status s = mf_cg_target_init(NULL, &host);
-        if (s)
-            return s;
+    mf_status s = mf_cg_target_init(t ? t->cpu : NULL, &host); /* also initializes LLVM's target */
+    if (s)
+        return s;
+    if (!t)
         t = &host;
-    } else {
-        mf_cg_target tmp; /* makes sure LLVM's native target is initialized */
-        mf_status s = mf_cg_target_init(t->cpu, &tmp);
-        if (s)
-            return s;
-    }
+    /* a caller's shape wins (tests ask for the scalar path); a zeroed one is derived */
+    *shape = t->shape.lanes > 0 && t->shape.vregs > 0 ? t->shape : host.shape;
     LLVMTargetRef target;
     char *err = NULL;
     if (LLVMGetTargetFromTriple(t->triple, &target, &err)) {
-        mf_status s = mf_error(MF_ERR_UNSUPPORTED, "LLVM target %s: %s", t->triple, err);
+        s = mf_error(MF_ERR_UNSUPPORTED, "LLVM target %s: %s", t->triple, err);
         LLVMDisposeMessage(err);
         return s;
     }
@@ -72,6 +69,21 @@ static mf_status make_tm(const mf_cg_options *opt, LLVMTargetMachineRef *tm)
     if (!*tm)
         return mf_error(MF_ERR_UNSUPPORTED, "LLVM cannot target cpu '%s'", t->cpu);
     return MF_OK;
+}
+
+/* Vectors as wide as the shape's, for LLVM's vectorizers too (skylake-avx512 would
+ * otherwise prefer ymm) and legal in the backend for the lowerings' explicit vectors. */
+static void add_width_attrs(mf_cg_ctx *c, LLVMValueRef f)
+{
+    if (c->vw < 4)
+        return;
+    char bits[16];
+    int n = snprintf(bits, sizeof bits, "%d", c->vw * 32);
+    static const char *const names[2] = {"prefer-vector-width", "min-legal-vector-width"};
+    for (int i = 0; i < 2; i++)
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(c->C, names[i], (unsigned)strlen(names[i]), bits,
+                                                          (unsigned)n));
 }
 
 static void add_noalias(mf_cg_ctx *c, LLVMValueRef f, unsigned idx)
@@ -94,6 +106,7 @@ static void make_body(mf_cg_ctx *c, int nptr)
     LLVMSetLinkage(c->body, LLVMInternalLinkage);
     for (int i = 0; i < nptr; i++)
         add_noalias(c, c->body, (unsigned)i + 1);
+    add_width_attrs(c, c->body);
     c->part = LLVMGetParam(c->body, (unsigned)nptr);
     c->nparts = LLVMGetParam(c->body, (unsigned)nptr + 1);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->C, c->body, "entry");
@@ -111,6 +124,7 @@ static void make_wrapper(mf_cg_ctx *c, const char *name, int nptr)
     LLVMTypeRef pt[3] = {c->ptr, c->i64, c->i64};
     LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->C), pt, 3, 0);
     LLVMValueRef f = LLVMAddFunction(c->M, name, fty);
+    add_width_attrs(c, f);
     LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(c->C, f, "entry");
     LLVMPositionBuilderAtEnd(c->B, entry);
     LLVMValueRef *av = malloc(sizeof *av * (size_t)(nptr + 2));
@@ -169,6 +183,9 @@ static mf_status check_graph(const mf_graph *g)
     }
     if (g->noutputs < 1)
         return mf_error(MF_ERR_INVALID, "codegen: subgraph has no outputs");
+    if (g->nnodes > MF_CG_MAX_NODES) /* the evaluator recurses once per op of a chain */
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: a subgraph of %d ops; at most %d fit one kernel",
+                        g->nnodes, MF_CG_MAX_NODES);
     return MF_OK;
 }
 
@@ -247,12 +264,15 @@ static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
         return s;
     double t0 = now_ms();
     LLVMTargetMachineRef tm = NULL;
-    s = make_tm(opt, &tm);
+    mf_cg_target_shape shape;
+    s = make_tm(opt, &tm, &shape);
     if (s)
         return s;
     int level = opt && opt->opt_level >= 0 && opt->opt_level <= 3 ? opt->opt_level : 3;
     mf_cg_ctx c;
     ctx_init(&c, sub);
+    c.shape = shape;
+    c.vw = shape.lanes; /* 1: the scalar path, <1 x float> in the engines */
     c.core_number = opt && opt->core_number > 0 ? opt->core_number : 16;
     kernel_name(sub, out->symbol, sizeof out->symbol);
     LLVMMemoryBufferRef buf = NULL;

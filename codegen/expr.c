@@ -190,8 +190,8 @@ static LLVMValueRef offset(mf_cg_ctx *c, mf_cg_point *p, const mf_cg_map *m)
 static LLVMValueRef lane_ptrs(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, LLVMValueRef off,
                               int64_t ls)
 {
-    LLVMValueRef idx[MF_CG_VW];
-    for (int i = 0; i < MF_CG_VW; i++)
+    LLVMValueRef idx[MF_CG_MAX_VW];
+    for (unsigned i = 0; i < p->width; i++)
         idx[i] = LLVMConstInt(c->i64, (unsigned long long)(i * ls), 1);
     LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, off, p->width),
                                       LLVMConstVector(idx, p->width), "");
@@ -207,8 +207,11 @@ LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, cons
 {
     LLVMValueRef off = offset(c, p, m);
     LLVMValueRef ptr = mf_cg_gep(c, base, off);
-    if (p->width == 1)
+    if (p->width == 1) { /* a masked-off lane reads the buffer's first element instead */
+        if (p->mask)
+            ptr = LLVMBuildSelect(c->B, p->mask, ptr, base, "");
         return LLVMBuildLoad2(c->B, c->f32, ptr, "");
+    }
     int64_t ls = p->lane < 0 ? 0 : loop_stride(p, m, p->lane);
     LLVMTypeRef vt = mf_cg_vec(c, c->f32, p->width);
     if (ls == 0)
@@ -236,7 +239,9 @@ void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_ma
 {
     LLVMValueRef off = offset(c, p, m);
     LLVMValueRef ptr = mf_cg_gep(c, base, off);
-    if (p->width == 1) {
+    if (p->width == 1) { /* a masked-off lane writes a dummy on the stack instead */
+        if (p->mask)
+            ptr = LLVMBuildSelect(c->B, p->mask, ptr, mf_cg_entry_alloca(c, c->f32), "");
         LLVMBuildStore(c->B, x, ptr);
         return;
     }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
+
 #include "cg_internal.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -19,12 +21,13 @@ LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w)
     return w == 1 ? elem : LLVMVectorType(elem, w);
 }
 
-LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
+/* scalar in w lanes; a vector even for w 1 when vec. */
+static LLVMValueRef splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w, bool vec)
 {
-    if (w == 1)
+    if (w == 1 && !vec)
         return scalar;
-    if (LLVMIsConstant(scalar)) {
-        LLVMValueRef e[MF_CG_VW];
+    if (LLVMIsConstant(scalar) && w <= 4 * MF_CG_MAX_VW) {
+        LLVMValueRef e[4 * MF_CG_MAX_VW];
         for (unsigned i = 0; i < w; i++)
             e[i] = scalar;
         return LLVMConstVector(e, w);
@@ -36,19 +39,38 @@ LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
     return LLVMBuildShuffleVector(c->B, v, LLVMGetPoison(vt), zeros, "");
 }
 
-static unsigned width_of(LLVMTypeRef ty)
+LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
 {
-    return LLVMGetTypeKind(ty) == LLVMVectorTypeKind ? LLVMGetVectorSize(ty) : 1;
+    return splat(c, scalar, w, false);
 }
 
+LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar)
+{
+    return splat(c, scalar, (unsigned)c->vw, true);
+}
+
+static bool is_vector(LLVMTypeRef ty)
+{
+    return LLVMGetTypeKind(ty) == LLVMVectorTypeKind;
+}
+
+int mf_cg_acc_regs(const mf_cg_ctx *c, int live)
+{
+    int n = c->shape.vregs - live - (c->shape.fma ? 1 : 2);
+    return n > 24 ? 24 : n < 1 ? 1 : n;
+}
+
+/* Constants of type ty: a vector type gets a vector, even of one lane. */
 LLVMValueRef mf_cg_fconst(mf_cg_ctx *c, LLVMTypeRef ty, double v)
 {
-    return mf_cg_splat(c, LLVMConstReal(c->f32, (float)v), width_of(ty));
+    LLVMValueRef x = LLVMConstReal(c->f32, (float)v);
+    return is_vector(ty) ? splat(c, x, LLVMGetVectorSize(ty), true) : x;
 }
 
 LLVMValueRef mf_cg_iconst(mf_cg_ctx *c, LLVMTypeRef ty, int64_t v)
 {
-    return mf_cg_splat(c, LLVMConstInt(c->i32, (unsigned long long)v, 1), width_of(ty));
+    LLVMValueRef x = LLVMConstInt(c->i32, (unsigned long long)v, 1);
+    return is_vector(ty) ? splat(c, x, LLVMGetVectorSize(ty), true) : x;
 }
 
 LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int ntys,
@@ -93,13 +115,45 @@ void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef
     LLVMPositionBuilderAtEnd(c->B, l->body);
 }
 
-void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+/* Closes loop l (the step, the back edge) and returns the back edge's branch. */
+static LLVMValueRef loop_close(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
 {
     LLVMValueRef next = LLVMBuildAdd(c->B, l->iv, mf_cg_i64(c, step), "");
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->B);
-    LLVMBuildBr(c->B, l->head);
+    LLVMValueRef br = LLVMBuildBr(c->B, l->head);
     LLVMAddIncoming(l->iv, &next, &latch, 1);
     LLVMPositionBuilderAtEnd(c->B, l->exit);
+    return br;
+}
+
+void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+{
+    loop_close(c, l, step);
+}
+
+/* !llvm.loop metadata that keeps LLVM from vectorizing, interleaving or unrolling the loop
+ * whose latch is br: a self-referencing node (a temporary stands in for the self). */
+static void mark_scalar(mf_cg_ctx *c, LLVMValueRef br)
+{
+    static const char *const names[3] = {"llvm.loop.vectorize.enable", "llvm.loop.interleave.count",
+                                         "llvm.loop.unroll.disable"};
+    LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->C, NULL, 0);
+    LLVMMetadataRef ops[4] = {tmp};
+    for (int i = 0; i < 3; i++) {
+        LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c->C, names[i], strlen(names[i])), NULL};
+        LLVMValueRef v = i == 0 ? LLVMConstInt(c->i1, 0, 0) : LLVMConstInt(c->i32, 1, 0);
+        kv[1] = LLVMValueAsMetadata(v);
+        ops[i + 1] = LLVMMDNodeInContext2(c->C, kv, i == 2 ? 1 : 2);
+    }
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c->C, ops, 4);
+    LLVMMetadataReplaceAllUsesWith(tmp, loop); /* also disposes of tmp */
+    unsigned kind = LLVMGetMDKindIDInContext(c->C, "llvm.loop", 9);
+    LLVMSetMetadata(br, kind, LLVMMetadataAsValue(c->C, loop));
+}
+
+void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+{
+    mark_scalar(c, loop_close(c, l, step));
 }
 
 /* b(p) = min(total, roundup(p * total / nparts, align)): monotone, b(0) = 0, b(n) = total. */

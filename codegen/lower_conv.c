@@ -1,17 +1,18 @@
 /* lower_conv.c — conv2d (NCHW, any stride, padding, dilation, groups) as register-blocked
  * direct convolution, also the engine of matmul: each work item is one output row of R
- * output channels; along the row, tiles of V x 16 pixels sit in R*V <16 x float>
- * accumulators, fed by vector loads of the input (masked at the borders) and broadcasts
- * of single weights.  The elementwise epilogue is applied to the accumulators before the
- * one store.  Work items (batch, group, channel block, row) are split between partitions.
- * Narrow outputs (where most of a 16-pixel vector would be padding) and strided ones go
- * to a second engine that vectorizes over output channels instead (see emit_conv_oc). */
+ * output channels; along the row, tiles of V x vw pixels sit in R*V <vw x float>
+ * accumulators (vw the target's lanes, R*V what its registers hold), fed by vector loads
+ * of the input (masked at the borders) and broadcasts of single weights.  The elementwise
+ * epilogue is applied to the accumulators before the one store.  Work items (batch, group,
+ * channel block, row) are split between partitions.  Narrow outputs (where most of a vector
+ * of pixels would be padding) and strided ones go to a second engine that vectorizes over
+ * output channels instead (see emit_conv_oc). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cg_internal.h"
 
-#define ACC_REGS 24 /* accumulators R*V, leaving room for inputs and a broadcast */
+#define ACC_MAX 24 /* accumulators at most (mf_cg_acc_regs) */
 
 /* Per work item: where its inputs start and what its outputs are. */
 typedef struct conv_item {
@@ -29,34 +30,35 @@ typedef struct conv_emit {
     int nepi;
     const mf_value *const *epi;
     int V, R;
-    LLVMValueRef acc[ACC_REGS]; /* allocas */
+    LLVMValueRef acc[ACC_MAX]; /* allocas */
     LLVMTypeRef vt;
     mf_status err;
 } conv_emit;
 
 static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
 {
-    LLVMValueRef e[MF_CG_VW];
-    for (int i = 0; i < MF_CG_VW; i++)
+    LLVMValueRef e[MF_CG_MAX_VW];
+    for (int i = 0; i < c->vw; i++)
         e[i] = mf_cg_i64(c, first + i * step);
-    return LLVMConstVector(e, MF_CG_VW);
+    return LLVMConstVector(e, (unsigned)c->vw);
 }
 
 /* Mask of lanes whose index ix0 + l*step lies in [0, n). */
 static LLVMValueRef range_mask(mf_cg_ctx *c, LLVMValueRef ix0, int64_t first, int64_t step,
                                int64_t n)
 {
-    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, ix0, MF_CG_VW), lane_consts(c, first, step), "");
-    LLVMValueRef vn = mf_cg_splat(c, LLVMConstInt(c->i64, (unsigned long long)n, 0), MF_CG_VW);
+    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_vsplat(c, ix0), lane_consts(c, first, step), "");
+    LLVMValueRef vn = mf_cg_vsplat(c, LLVMConstInt(c->i64, (unsigned long long)n, 0));
     return LLVMBuildICmp(c->B, LLVMIntULT, ix, vn, "");
 }
 
-/* 16 inputs x[row + ix0 + l*sw], l = 0..15, for one vector of a tile. */
+/* vw inputs x[row + ix0 + l*sw], l = 0..vw-1, for one vector of a tile. */
 static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int64_t lane0,
                            bool masked)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw;
     LLVMValueRef at = LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0 * g->sw), "");
     LLVMValueRef ptr = mf_cg_gep(c, row, at);
     LLVMValueRef zero = mf_cg_fconst(c, e->vt, 0.0), align = LLVMConstInt(c->i32, 4, 0);
@@ -66,25 +68,25 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         return x;
     }
     if (!masked && g->sw == 2) { /* two loads, keep the even lanes */
-        LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * MF_CG_VW);
+        LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
         LLVMValueRef x = LLVMBuildLoad2(c->B, wide, ptr, "");
         LLVMSetAlignment(x, 4);
-        LLVMValueRef idx[MF_CG_VW];
-        for (int i = 0; i < MF_CG_VW; i++)
+        LLVMValueRef idx[MF_CG_MAX_VW];
+        for (int i = 0; i < VW; i++)
             idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
-        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, MF_CG_VW), "");
+        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, (unsigned)VW), "");
     }
     LLVMValueRef mask = masked ? range_mask(c, at, 0, g->sw, g->w)
-                               : mf_cg_splat(c, LLVMConstInt(c->i1, 1, 0), MF_CG_VW);
+                               : mf_cg_vsplat(c, LLVMConstInt(c->i1, 1, 0));
     if (g->sw == 1) {
         LLVMValueRef ops[4] = {ptr, align, mask, zero};
         LLVMTypeRef tys[2] = {e->vt, c->ptr};
         return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
     }
     if (g->sw <= 4) { /* a masked load of sw vectors keeping every sw-th lane: no gather */
-        unsigned n = (unsigned)(g->sw * MF_CG_VW);
+        unsigned n = (unsigned)(g->sw * VW);
         LLVMTypeRef wide = LLVMVectorType(c->f32, n);
-        LLVMValueRef li[4 * MF_CG_VW], keep[4 * MF_CG_VW], idx[MF_CG_VW];
+        LLVMValueRef li[4 * MF_CG_MAX_VW], keep[4 * MF_CG_MAX_VW], idx[MF_CG_MAX_VW];
         for (unsigned l = 0; l < n; l++)
             li[l] = mf_cg_i64(c, (int64_t)l);
         LLVMTypeRef iv = LLVMVectorType(c->i64, n);
@@ -100,9 +102,9 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         LLVMValueRef ops[4] = {ptr, align, wm, LLVMConstNull(wide)};
         LLVMTypeRef tys[2] = {wide, c->ptr};
         LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, wide, 4, ops);
-        for (int i = 0; i < MF_CG_VW; i++)
+        for (int i = 0; i < VW; i++)
             idx[i] = LLVMConstInt(c->i32, (unsigned long long)(g->sw * i), 0);
-        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, MF_CG_VW), "");
+        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, (unsigned)VW), "");
     }
     LLVMValueRef off = lane_consts(c, 0, g->sw);
     LLVMValueRef ptrs = LLVMBuildGEP2(c->B, c->f32, ptr, &off, 1, "");
@@ -119,11 +121,11 @@ static void fma_step(conv_emit *e, int R, LLVMValueRef row, LLVMValueRef wk, LLV
     const mf_cg_conv_geom *g = e->g;
     LLVMValueRef xv[8];
     for (int v = 0; v < e->V; v++)
-        xv[v] = load_x(e, row, ix0, (int64_t)v * MF_CG_VW, masked);
+        xv[v] = load_x(e, row, ix0, (int64_t)v * c->vw, masked);
     int64_t wstride = (g->cin / g->groups) * g->kh * g->kw;
     for (int j = 0; j < R; j++) {
         LLVMValueRef wp = mf_cg_gep(c, wk, mf_cg_i64(c, j * wstride));
-        LLVMValueRef wv = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""), MF_CG_VW);
+        LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
         for (int v = 0; v < e->V; v++) {
             LLVMValueRef a = e->acc[j * e->V + v];
             LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, a, "");
@@ -165,9 +167,9 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
 }
 
 /* A point over the output of an anchor `core` (its own loop space), vectorized along dim
- * `lane`, with the batch coords set: what the epilogue evaluator runs at.  calloc'd; NULL
- * with an error when out of memory. */
-mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, int nbd, const LLVMValueRef *bcoord)
+ * `lane` with `width` lanes, with the batch coords set: what the epilogue evaluator runs
+ * at.  calloc'd; NULL with an error when out of memory. */
+mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, unsigned width, int nbd, const LLVMValueRef *bcoord)
 {
     const mf_type *ot = &core->type;
     mf_cg_point *p = calloc(1, sizeof *p);
@@ -181,7 +183,7 @@ mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, int nbd, const LLV
         p->stride_of[d] = d;
     }
     p->lane = lane;
-    p->width = MF_CG_VW;
+    p->width = width;
     p->core = core;
     p->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
     for (int d = 0; d < nbd; d++)
@@ -195,7 +197,7 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
     const mf_type *ot = &e->core->type;
-    mf_cg_point *p = mf_cg_conv_point(e->core, ot->rank - 1, g->nbd, it->bcoord);
+    mf_cg_point *p = mf_cg_conv_point(e->core, ot->rank - 1, (unsigned)c->vw, g->nbd, it->bcoord);
     if (!p) {
         e->err = MF_ERR_NOMEM;
         return;
@@ -208,9 +210,9 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
         p->coord[cdim] = oc;
         LLVMValueRef bias = NULL;
         if (g->bias)
-            bias = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), MF_CG_VW);
+            bias = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""));
         for (int v = 0; v < e->V && !e->err; v++) {
-            LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * MF_CG_VW), "");
+            LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * c->vw), "");
             p->coord[p->lane] = ox;
             p->mask = masked ? range_mask(c, ox, 0, 1, g->ow) : NULL;
             p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * e->V + v], "");
@@ -227,7 +229,7 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
 static bool tile_inside(const conv_emit *e, int64_t t)
 {
     const mf_cg_conv_geom *g = e->g;
-    int64_t tw = (int64_t)e->V * MF_CG_VW, ox0 = t * tw, ox1 = ox0 + tw - 1;
+    int64_t tw = (int64_t)e->V * e->c->vw, ox0 = t * tw, ox1 = ox0 + tw - 1;
     if (ox1 >= g->ow)
         return false;
     int64_t lo = ox0 * g->sw - g->pw, hi = ox1 * g->sw - g->pw + (g->kw - 1) * g->dw;
@@ -242,9 +244,17 @@ static void tile_loop(conv_emit *e, const conv_item *it, int R, int64_t t0, int6
     if (t0 >= t1 || e->err)
         return;
     mf_cg_ctx *c = e->c;
+    if (masked && t1 - t0 <= 2) { /* border tiles: masks known at compile time */
+        for (int64_t k = t0; k < t1; k++) {
+            LLVMValueRef ox0 = mf_cg_i64(c, k * e->V * c->vw);
+            accumulate(e, it, R, ox0, masked);
+            store_tile(e, it, R, ox0, masked);
+        }
+        return;
+    }
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, t0), mf_cg_i64(c, t1));
-    LLVMValueRef ox0 = LLVMBuildMul(c->B, t.iv, mf_cg_i64(c, (int64_t)e->V * MF_CG_VW), "");
+    LLVMValueRef ox0 = LLVMBuildMul(c->B, t.iv, mf_cg_i64(c, (int64_t)e->V * c->vw), "");
     accumulate(e, it, R, ox0, masked);
     store_tile(e, it, R, ox0, masked);
     mf_cg_loop_end(c, &t, 1);
@@ -253,7 +263,7 @@ static void tile_loop(conv_emit *e, const conv_item *it, int R, int64_t t0, int6
 /* One output row of R channels: border tiles masked, the middle ones not. */
 static void emit_row(conv_emit *e, const conv_item *it, int R)
 {
-    int64_t tw = (int64_t)e->V * MF_CG_VW, ntiles = (e->g->ow + tw - 1) / tw;
+    int64_t tw = (int64_t)e->V * e->c->vw, ntiles = (e->g->ow + tw - 1) / tw;
     int64_t lo = 0, hi;
     while (lo < ntiles && !tile_inside(e, lo))
         lo++;
@@ -278,20 +288,26 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
     return off;
 }
 
-/* Picks V (vectors per tile, least padding of the row) and R (channels per block). */
+/* Picks V (vectors per tile) and R (channels per block): R*V accumulators, V inputs and a
+ * broadcast weight in the target's registers.  A row costs its padded width plus about a
+ * vector per tile (the tile's loop and broadcasts), so narrow vectors do not end up in
+ * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way). */
 static void choose_blocking(conv_emit *e)
 {
     const mf_cg_conv_geom *g = e->g;
     int64_t best = -1;
     for (int v = 4; v >= 1; v--) {
-        int64_t tw = (int64_t)v * MF_CG_VW, padded = (g->ow + tw - 1) / tw * tw;
-        if (best < 0 || padded < best) {
-            best = padded;
+        int64_t tw = (int64_t)v * e->c->vw, ntiles = (g->ow + tw - 1) / tw;
+        int64_t cost = ntiles * (tw + e->c->vw);
+        if (best < 0 || cost < best) {
+            best = cost;
             e->V = v;
         }
     }
     int64_t coutg = g->cout / g->groups;
-    int64_t r = ACC_REGS / e->V;
+    int64_t r = mf_cg_acc_regs(e->c, e->V + 1) / e->V;
+    if (r < 1)
+        r = 1;
     if (r > coutg)
         r = coutg;
     int64_t nblocks = (coutg + r - 1) / r;
@@ -299,34 +315,34 @@ static void choose_blocking(conv_emit *e)
 }
 
 /* ---- the output-channel engine ------------------------------------------------------------
- * For narrow or strided outputs: accumulators hold 16 output channels of one pixel, fed by
+ * For narrow or strided outputs: accumulators hold vw output channels of one pixel, fed by
  * broadcasts of single inputs (so stride and width do not matter) and vector loads of
- * weights that each work item first packs, transposed 16 x 16 at a time, into a stack
- * buffer laid out [ic][ky][kx][RO][16] (so partitions share no scratch).  Work items are
- * (batch, group, block of RO*16 channels, range of rows); one covers its rows in tiles of
+ * weights that each work item first packs, transposed vw x vw at a time, into a stack
+ * buffer laid out [ic][ky][kx][RO][vw] (so partitions share no scratch).  Work items are
+ * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (their columns known at compile time, so padding is skipped
- * statically).  Input channels come in chunks that fit the packed buffer (L1/L2-sized);
- * between chunks the sums wait in a stack buffer. */
-
-#define OC_PACK_BYTES (48 * 1024)
-#define OC_PART_BYTES (256 * 1024)
+ * statically).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
+ * between chunks the sums wait in a stack buffer (L2 / 4). */
 
 typedef struct oc_plan {
-    int RO, P;          /* 16-channel vectors per block, pixels per tile */
+    int RO, P;          /* vw-channel vectors per block, pixels per tile */
     int64_t nob, CI, nchunk;
     int64_t nys; /* row ranges per block (more work items to share out) */
 } oc_plan;
 
-static bool oc_choose(const mf_cg_conv_geom *g, int parts, oc_plan *pl)
+static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, oc_plan *pl)
 {
     if (g->is_matmul)
         return false;
+    const int64_t VW = c->vw;
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
-    if (coutg < 16 || g->ow > 32 || cing * g->kh * g->kw < 16)
+    /* rows up to 32 pixels whatever the width: at 8 lanes the pixel engine's stride-2
+     * loads ran a 56 -> 28 layer at a third of this engine's speed */
+    if (coutg < VW || g->ow > 32 || cing * g->kh * g->kw < VW)
         return false;
     if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
-        int64_t padded = (g->ow + 15) / 16 * 16;
-        for (int64_t tw = 32; tw <= 64; tw += 16)
+        int64_t padded = (g->ow + VW - 1) / VW * VW;
+        for (int64_t tw = 2 * VW; tw <= 4 * VW; tw += VW)
             if ((g->ow + tw - 1) / tw * tw < padded)
                 padded = (g->ow + tw - 1) / tw * tw;
         if (g->ow * 4 >= padded * 3)
@@ -334,22 +350,26 @@ static bool oc_choose(const mf_cg_conv_geom *g, int parts, oc_plan *pl)
     }
     int64_t ntr = (g->ow + 7) / 8;
     pl->P = (int)((g->ow + ntr - 1) / ntr);
-    int64_t nvec = (coutg + 15) / 16;
-    int64_t ro = ACC_REGS / pl->P;
+    int64_t nvec = (coutg + VW - 1) / VW;
+    int64_t ro = mf_cg_acc_regs(c, 1) / pl->P; /* and ro weight vectors, one broadcast */
+    while (ro > 1 && ro * pl->P + ro + 1 > c->shape.vregs)
+        ro--;
+    if (ro < 1)
+        ro = 1;
     if (ro > 4)
         ro = 4;
     if (ro > nvec)
         ro = nvec;
     pl->nob = (nvec + ro - 1) / ro;
     pl->RO = (int)((nvec + pl->nob - 1) / pl->nob);
-    int64_t per_ic = (int64_t)pl->RO * 16 * g->kh * g->kw * 4;
-    pl->CI = OC_PACK_BYTES / per_ic;
+    int64_t per_ic = (int64_t)pl->RO * VW * g->kh * g->kw * 4;
+    pl->CI = c->shape.l1d * 3 / 2 / per_ic; /* 48 KiB: mostly in L1 */
     if (pl->CI < 1)
         pl->CI = 1;
     if (pl->CI > cing)
         pl->CI = cing;
     pl->nchunk = (cing + pl->CI - 1) / pl->CI;
-    if (pl->nchunk > 1 && g->oh * g->ow * pl->RO * 16 * 4 > OC_PART_BYTES)
+    if (pl->nchunk > 1 && g->oh * g->ow * pl->RO * VW * 4 > c->shape.l2 / 4)
         return false;
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
@@ -371,17 +391,18 @@ static LLVMValueRef array_alloca(mf_cg_ctx *c, int64_t nfloats)
     return a;
 }
 
-/* In-register transpose of 16 vectors (row j, lane i) -> (row i, lane j). */
-static void transpose16(mf_cg_ctx *c, LLVMValueRef *r)
+/* In-register transpose of vw vectors (row j, lane i) -> (row i, lane j). */
+static void transpose(mf_cg_ctx *c, LLVMValueRef *r)
 {
-    for (int b = 8; b >= 1; b /= 2) {
-        LLVMValueRef m0[MF_CG_VW], m1[MF_CG_VW];
-        for (int l = 0; l < MF_CG_VW; l++) {
-            m0[l] = LLVMConstInt(c->i32, (unsigned long long)((l & b) ? 16 + l - b : l), 0);
-            m1[l] = LLVMConstInt(c->i32, (unsigned long long)((l & b) ? 16 + l : l + b), 0);
+    const int VW = c->vw;
+    for (int b = VW / 2; b >= 1; b /= 2) {
+        LLVMValueRef m0[MF_CG_MAX_VW], m1[MF_CG_MAX_VW];
+        for (int l = 0; l < VW; l++) {
+            m0[l] = LLVMConstInt(c->i32, (unsigned long long)((l & b) ? VW + l - b : l), 0);
+            m1[l] = LLVMConstInt(c->i32, (unsigned long long)((l & b) ? VW + l : l + b), 0);
         }
-        LLVMValueRef s0 = LLVMConstVector(m0, MF_CG_VW), s1 = LLVMConstVector(m1, MF_CG_VW);
-        for (int i = 0; i < MF_CG_VW; i++) {
+        LLVMValueRef s0 = LLVMConstVector(m0, (unsigned)VW), s1 = LLVMConstVector(m1, (unsigned)VW);
+        for (int i = 0; i < VW; i++) {
             if (i & b)
                 continue;
             LLVMValueRef a = r[i], bb = r[i + b];
@@ -391,40 +412,41 @@ static void transpose16(mf_cg_ctx *c, LLVMValueRef *r)
     }
 }
 
-/* Packs rows wrow + j*K (j < 16*RO, rows with ocl0 + j >= coutg read as 0), columns
- * [0, L), into pk[col][RO][16]. */
+/* Packs rows wrow + j*K (j < vw*RO, rows with ocl0 + j >= coutg read as 0), columns
+ * [0, L), into pk[col][RO][vw]. */
 static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t K,
                     LLVMValueRef ocl0, int64_t coutg, LLVMValueRef L, LLVMValueRef pk)
 {
-    LLVMTypeRef vt = LLVMVectorType(c->f32, MF_CG_VW);
-    LLVMValueRef nkb = LLVMBuildUDiv(c->B, LLVMBuildAdd(c->B, L, mf_cg_i64(c, 15), ""),
-                                     mf_cg_i64(c, 16), "");
+    const int VW = c->vw;
+    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)VW);
+    LLVMValueRef nkb = LLVMBuildUDiv(c->B, LLVMBuildAdd(c->B, L, mf_cg_i64(c, VW - 1), ""),
+                                     mf_cg_i64(c, VW), "");
     mf_cg_loop kb;
     mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), nkb);
-    LLVMValueRef col0 = LLVMBuildMul(c->B, kb.iv, mf_cg_i64(c, 16), "");
-    LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, col0, MF_CG_VW), lane_consts(c, 0, 1), "");
-    LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_splat(c, L, MF_CG_VW), "");
+    LLVMValueRef col0 = LLVMBuildMul(c->B, kb.iv, mf_cg_i64(c, VW), "");
+    LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_vsplat(c, col0), lane_consts(c, 0, 1), "");
+    LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_vsplat(c, L), "");
     LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
     for (int r = 0; r < pl->RO; r++) {
-        LLVMValueRef rows[MF_CG_VW];
-        for (int j = 0; j < MF_CG_VW; j++) {
-            int64_t jj = (int64_t)r * 16 + j;
+        LLVMValueRef rows[MF_CG_MAX_VW];
+        for (int j = 0; j < VW; j++) {
+            int64_t jj = (int64_t)r * VW + j;
             LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT,
                                             LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, jj), ""),
                                             mf_cg_i64(c, coutg), "");
-            LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_splat(c, ok, MF_CG_VW), "");
+            LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_vsplat(c, ok), "");
             LLVMValueRef ptr = mf_cg_gep(c, wrow, LLVMBuildAdd(c->B, mf_cg_i64(c, jj * K), col0, ""));
             LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), m, zero};
             LLVMTypeRef tys[2] = {vt, c->ptr};
             rows[j] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
         }
-        transpose16(c, rows);
-        for (int i = 0; i < MF_CG_VW; i++) {
+        transpose(c, rows);
+        for (int i = 0; i < VW; i++) {
             LLVMValueRef at = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, col0, mf_cg_i64(c, i), ""),
-                                                             mf_cg_i64(c, (int64_t)pl->RO * 16), ""),
-                                           mf_cg_i64(c, (int64_t)r * 16), "");
+                                                             mf_cg_i64(c, (int64_t)pl->RO * VW), ""),
+                                           mf_cg_i64(c, (int64_t)r * VW), "");
             LLVMValueRef st = LLVMBuildStore(c->B, rows[i], mf_cg_gep(c, pk, at));
-            LLVMSetAlignment(st, 64);
+            LLVMSetAlignment(st, (unsigned)VW * 4);
         }
     }
     mf_cg_loop_end(c, &kb, 1);
@@ -433,14 +455,16 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
 static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_plan *pl,
                               const mf_value *core, int nepi, const mf_value *const *epi)
 {
-    LLVMTypeRef vt = LLVMVectorType(c->f32, MF_CG_VW);
+    const int VW = c->vw;
+    const unsigned valign = (unsigned)VW * 4;
+    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)VW);
     int RO = pl->RO, P = pl->P;
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups, khw = g->kh * g->kw;
-    int64_t K = cing * khw, BW = (int64_t)RO * 16;
-    LLVMValueRef acc[ACC_REGS];
+    int64_t K = cing * khw, BW = (int64_t)RO * VW;
+    LLVMValueRef acc[4 * 8]; /* RO <= 4, P <= 8 */
     for (int k = 0; k < RO * P; k++)
         acc[k] = mf_cg_entry_alloca(c, vt);
-    int64_t lpad = (pl->CI * khw + 15) / 16 * 16;
+    int64_t lpad = (pl->CI * khw + VW - 1) / VW * VW;
     LLVMValueRef pk = array_alloca(c, lpad * BW);
     LLVMValueRef part = pl->nchunk > 1 ? array_alloca(c, g->oh * g->ow * BW) : NULL;
     int64_t nbatch = 1;
@@ -469,11 +493,11 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     bool need_mask = coutg % BW != 0;
     LLVMValueRef bias[4] = {0}, mask[4] = {0};
     for (int r = 0; r < RO; r++) {
-        LLVMValueRef ocl = LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, (int64_t)r * 16), "");
+        LLVMValueRef ocl = LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, (int64_t)r * VW), "");
         if (need_mask)
             mask[r] = range_mask(c, ocl, 0, 1, coutg);
         if (g->bias) {
-            LLVMValueRef bp = mf_cg_gep(c, g->bias, LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * 16), ""));
+            LLVMValueRef bp = mf_cg_gep(c, g->bias, LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * VW), ""));
             if (mask[r]) {
                 LLVMValueRef ops[4] = {bp, LLVMConstInt(c->i32, 4, 0), mask[r], mf_cg_fconst(c, vt, 0.0)};
                 LLVMTypeRef tys[2] = {vt, c->ptr};
@@ -511,8 +535,8 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
             for (int r = 0; r < RO; r++) {
                 LLVMValueRef init = mf_cg_fconst(c, vt, 0.0);
                 if (part) {
-                    LLVMValueRef pv = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * 16)), "");
-                    LLVMSetAlignment(pv, 64);
+                    LLVMValueRef pv = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * VW)), "");
+                    LLVMSetAlignment(pv, valign);
                     init = LLVMBuildSelect(c->B, first, init, pv, "");
                 }
                 LLVMBuildStore(c->B, init, acc[p * RO + r]);
@@ -533,15 +557,15 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
         for (int64_t kx = 0; kx < g->kw; kx++) {
             LLVMValueRef wv[4];
             for (int r = 0; r < RO; r++) {
-                wv[r] = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, wky, mf_cg_i64(c, kx * BW + r * 16)), "");
-                LLVMSetAlignment(wv[r], 64);
+                wv[r] = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, wky, mf_cg_i64(c, kx * BW + r * VW)), "");
+                LLVMSetAlignment(wv[r], valign);
             }
             for (int p = 0; p < np; p++) {
                 int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
                 if (ix < 0 || ix >= g->w)
                     continue;
                 LLVMValueRef xs = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, row, mf_cg_i64(c, ix)), "");
-                LLVMValueRef xb = mf_cg_splat(c, xs, MF_CG_VW);
+                LLVMValueRef xb = mf_cg_vsplat(c, xs);
                 for (int r = 0; r < RO; r++) {
                     LLVMValueRef a = acc[p * RO + r];
                     LLVMValueRef s = LLVMBuildLoad2(c->B, vt, a, "");
@@ -563,21 +587,21 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
             for (int p = 0; p < np; p++)
                 for (int r = 0; r < RO; r++) {
                     LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, vt, acc[p * RO + r], ""),
-                                                     mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * 16)));
-                    LLVMSetAlignment(st, 64);
+                                                     mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * VW)));
+                    LLVMSetAlignment(st, valign);
                 }
             LLVMBuildBr(c->B, join);
         } else {
             LLVMBuildBr(c->B, fin);
         }
         LLVMPositionBuilderAtEnd(c->B, fin);
-        mf_cg_point *pt = mf_cg_conv_point(core, 1, g->nbd, bcoord); /* lanes: channels */
+        mf_cg_point *pt = mf_cg_conv_point(core, 1, (unsigned)VW, g->nbd, bcoord); /* lanes: channels */
         if (!pt)
             return MF_ERR_NOMEM;
         pt->coord[2] = oy;
         for (int p = 0; p < np && !err; p++)
             for (int r = 0; r < RO && !err; r++) {
-                pt->coord[1] = LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * 16), "");
+                pt->coord[1] = LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * VW), "");
                 pt->coord[3] = mf_cg_i64(c, ox0 + p);
                 pt->mask = mask[r];
                 pt->core_val = LLVMBuildLoad2(c->B, vt, acc[p * RO + r], "");
@@ -599,12 +623,12 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
-    if (mf_cg_plane_choose(g))
+    if (mf_cg_plane_choose(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
-    if (oc_choose(g, c->core_number, &pl))
+    if (oc_choose(c, g, c->core_number, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
-    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, MF_CG_VW), MF_OK};
+    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK};
     choose_blocking(&e);
     for (int k = 0; k < e.R * e.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);

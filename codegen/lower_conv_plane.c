@@ -4,35 +4,40 @@
  * Here the vectors run over the flattened plane instead: output pixel p = oy*W + ox reads
  * input p + (ky*dh - ph)*W + (kx*dw - pw), one contiguous (masked) load per tap, whose
  * mask — the lanes whose input lies inside the image — is known at compile time.  A work
- * item accumulates R channels x V vectors of one tile of the plane over every input
- * channel in registers; the epilogue then runs row by row from a small stack buffer. */
+ * item accumulates R channels x V vectors (of the target's vw lanes) of one tile of the
+ * plane over every input channel in registers; the epilogue then runs row by row from a
+ * small stack buffer. */
 #include <stdlib.h>
 
 #include "cg_internal.h"
 
-#define PLANE_ACC_REGS 24 /* accumulators R*V, leaving room for inputs and a broadcast */
+#define PLANE_ACC_MAX 24 /* accumulators R*V at most (mf_cg_acc_regs) */
 #define PLANE_MAX_PIXELS 256
 
 typedef struct plane_plan {
     int V, R;        /* vectors per tile, channels per block */
-    int64_t npix, T; /* pixels of the plane, pixels per tile (V*16) */
+    int64_t npix, T; /* pixels of the plane, pixels per tile (V*vw) */
     int64_t ntile;
 } plane_plan;
 
-bool mf_cg_plane_choose(const mf_cg_conv_geom *g)
+/* Rows narrower than 16 pixels (14x14 and 7x7 planes), whatever the target's width: a
+ * row may span several of its vectors. */
+bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     return !g->is_matmul && g->sh == 1 && g->sw == 1 && g->ow == g->w && g->ow < 16 &&
-           g->oh * g->ow <= PLANE_MAX_PIXELS && g->oh * g->ow >= 16;
+           g->oh * g->ow <= PLANE_MAX_PIXELS && g->oh * g->ow >= c->vw;
 }
 
-static plane_plan plan_for(const mf_cg_conv_geom *g)
+static plane_plan plan_for(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     plane_plan pl = {.npix = g->oh * g->ow};
-    int64_t nvec = (pl.npix + 15) / 16;
+    int64_t nvec = (pl.npix + c->vw - 1) / c->vw;
     pl.V = nvec < 4 ? (int)nvec : 4;
-    pl.T = (int64_t)pl.V * 16;
+    pl.T = (int64_t)pl.V * c->vw;
     pl.ntile = (pl.npix + pl.T - 1) / pl.T;
-    int64_t coutg = g->cout / g->groups, r = PLANE_ACC_REGS / pl.V;
+    int64_t coutg = g->cout / g->groups, r = mf_cg_acc_regs(c, pl.V + 1) / pl.V;
+    if (r < 1)
+        r = 1;
     if (r > coutg)
         r = coutg;
     int64_t nob = (coutg + r - 1) / r;
@@ -54,7 +59,7 @@ typedef struct plane_emit {
     const mf_cg_conv_geom *g;
     plane_plan pl;
     LLVMTypeRef vt;
-    LLVMValueRef acc[PLANE_ACC_REGS];
+    LLVMValueRef acc[PLANE_ACC_MAX];
 } plane_emit;
 
 /* acc[j][v] += w[oc0+j][ic][ky][kx] * x[p + shift] for every tap, over all input channels. */
@@ -62,6 +67,7 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw;
     int64_t cing = g->cin / g->groups, khw = g->kh * g->kw;
     for (int k = 0; k < R * V; k++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
@@ -75,28 +81,28 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
             int64_t shift = (ky * g->dh - g->ph) * g->w + (kx * g->dw - g->pw);
             LLVMValueRef xv[4] = {0};
             for (int v = 0; v < V; v++) {
-                LLVMValueRef bits[MF_CG_VW];
+                LLVMValueRef bits[MF_CG_MAX_VW];
                 int live = 0;
-                for (int l = 0; l < MF_CG_VW; l++) {
-                    bool on = lane_live(g, &e->pl, p0 + v * 16 + l, ky, kx);
+                for (int l = 0; l < VW; l++) {
+                    bool on = lane_live(g, &e->pl, p0 + v * VW + l, ky, kx);
                     bits[l] = LLVMConstInt(c->i1, on, 0);
                     live += on;
                 }
                 if (!live)
                     continue; /* this vector reads only padding at this tap */
-                LLVMValueRef ptr = mf_cg_gep(c, plane, mf_cg_i64(c, p0 + v * 16 + shift));
-                if (live == MF_CG_VW) {
+                LLVMValueRef ptr = mf_cg_gep(c, plane, mf_cg_i64(c, p0 + v * VW + shift));
+                if (live == VW) {
                     xv[v] = LLVMBuildLoad2(c->B, e->vt, ptr, "");
                     LLVMSetAlignment(xv[v], 4);
                 } else {
-                    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, MF_CG_VW), zero};
+                    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, (unsigned)VW), zero};
                     LLVMTypeRef tys[2] = {e->vt, c->ptr};
                     xv[v] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
                 }
             }
             for (int j = 0; j < R; j++) {
                 LLVMValueRef wp = mf_cg_gep(c, wic, mf_cg_i64(c, j * cing * khw + ky * g->kw + kx));
-                LLVMValueRef wv = mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""), MF_CG_VW);
+                LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
                 for (int v = 0; v < V; v++) {
                     if (!xv[v])
                         continue;
@@ -109,30 +115,33 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
 }
 
 /* The epilogue of one tile: accumulators go to a stack buffer laid out like the plane,
- * then each row piece (at most one vector: rows are narrower than 16) gets its bias and
+ * then each row piece (cut at vectors: a row may be wider than one) gets its bias and
  * epilogue and is stored. */
 static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef spill, LLVMValueRef oc0,
                         const LLVMValueRef *bcoord, const mf_value *core, int nepi, const mf_value *const *epi)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw;
     for (int j = 0; j < R; j++)
         for (int v = 0; v < V; v++) {
             LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, e->vt, e->acc[j * V + v], ""),
-                                             mf_cg_gep(c, spill, mf_cg_i64(c, (int64_t)j * e->pl.T + v * 16)));
-            LLVMSetAlignment(st, 64);
+                                             mf_cg_gep(c, spill, mf_cg_i64(c, (int64_t)j * e->pl.T + v * VW)));
+            LLVMSetAlignment(st, (unsigned)VW * 4);
         }
-    mf_cg_point *pt = mf_cg_conv_point(core, core->type.rank - 1, g->nbd, bcoord);
+    mf_cg_point *pt = mf_cg_conv_point(core, core->type.rank - 1, (unsigned)VW, g->nbd, bcoord);
     if (!pt)
         return MF_ERR_NOMEM;
-    int64_t pend = p0 + (int64_t)V * 16 < e->pl.npix ? p0 + (int64_t)V * 16 : e->pl.npix;
+    int64_t pend = p0 + (int64_t)V * VW < e->pl.npix ? p0 + (int64_t)V * VW : e->pl.npix;
     mf_status err = MF_OK;
-    for (int64_t p = p0; p < pend && !err;) { /* row pieces [p, q) */
+    for (int64_t p = p0; p < pend && !err;) { /* row pieces [p, q), at most a vector */
         int64_t oy = p / g->ow, ox = p % g->ow, q = (oy + 1) * g->ow < pend ? (oy + 1) * g->ow : pend;
-        LLVMValueRef bits[MF_CG_VW];
-        for (int l = 0; l < MF_CG_VW; l++)
+        if (q - p > VW)
+            q = p + VW;
+        LLVMValueRef bits[MF_CG_MAX_VW];
+        for (int l = 0; l < VW; l++)
             bits[l] = LLVMConstInt(c->i1, l < q - p, 0);
-        LLVMValueRef mask = LLVMConstVector(bits, MF_CG_VW);
+        LLVMValueRef mask = LLVMConstVector(bits, (unsigned)VW);
         pt->coord[2] = mf_cg_i64(c, oy);
         pt->coord[3] = mf_cg_i64(c, ox);
         for (int j = 0; j < R && !err; j++) {
@@ -143,7 +152,7 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
             pt->core_val = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
             if (g->bias)
                 pt->core_val = LLVMBuildFAdd(c->B, pt->core_val,
-                                             mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), MF_CG_VW), "");
+                                             mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")), "");
             pt->coord[1] = oc;
             pt->mask = mask;
             pt->nmemo = 0;
@@ -163,7 +172,7 @@ static mf_status emit_block(plane_emit *e, int R, LLVMValueRef xg, LLVMValueRef 
     mf_status err = MF_OK;
     for (int64_t t = 0; t < e->pl.ntile && !err; t++) {
         int64_t p0 = t * e->pl.T, left = e->pl.npix - p0;
-        int V = left < e->pl.T ? (int)((left + 15) / 16) : e->pl.V;
+        int V = left < e->pl.T ? (int)((left + e->c->vw - 1) / e->c->vw) : e->pl.V;
         accumulate(e, R, p0, V, xg, wg);
         err = finish(e, R, p0, V, spill, oc0, bcoord, core, nepi, epi);
     }
@@ -173,7 +182,7 @@ static mf_status emit_block(plane_emit *e, int R, LLVMValueRef xg, LLVMValueRef 
 mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                 const mf_value *const *epi)
 {
-    plane_emit e = {c, g, plan_for(g), LLVMVectorType(c->f32, MF_CG_VW), {0}};
+    plane_emit e = {c, g, plan_for(c, g), LLVMVectorType(c->f32, (unsigned)c->vw), {0}};
     for (int k = 0; k < e.pl.R * e.pl.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     LLVMValueRef spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.pl.R * e.pl.T)));

@@ -1,7 +1,8 @@
 /* lower_elementwise.c — elementwise chains: one loop nest per output shape that evaluates
  * every output of that shape and stores it.  Dims are collapsed wherever every operand's
  * strides allow (often down to one flat loop), the innermost loop is left scalar for LLVM's
- * loop vectorizer (zmm, FMA-contracted), and partitions split the flat index space.
+ * loop vectorizer (as wide as the target's vectors, FMA-contracted), and partitions split
+ * the flat index space.
  * Also the epilogue store that anchors and reductions share. */
 #include <stdlib.h>
 #include <string.h>
@@ -159,9 +160,21 @@ mf_status mf_cg_lower_elementwise(mf_cg_ctx *c, int n, const mf_value *const *ou
     return MF_OK;
 }
 
+/* On the scalar path the engines' values are <1 x T>; the evaluator's are scalars. */
+static LLVMValueRef lane0(mf_cg_ctx *c, LLVMValueRef v)
+{
+    if (!v || LLVMGetTypeKind(LLVMTypeOf(v)) != LLVMVectorTypeKind)
+        return v;
+    return LLVMBuildExtractElement(c->B, v, LLVMConstInt(c->i32, 0, 0), "");
+}
+
 mf_status mf_cg_store_epilogue(mf_cg_ctx *c, mf_cg_point *p, int n, const mf_value *const *epi)
 {
     const mf_type *ct = &p->core->type;
+    if (p->width == 1) {
+        p->core_val = lane0(c, p->core_val);
+        p->mask = lane0(c, p->mask);
+    }
     for (int i = 0; i < n; i++) {
         const mf_type *t = &epi[i]->type;
         mf_cg_map m = mf_cg_map_for(ct, ct->rank, ct->shape);

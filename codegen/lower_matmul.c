@@ -2,8 +2,9 @@
  * direct-convolution engine as a 1x1 convolution: rows of the left operand are "output
  * channels" (broadcast scalars), the right operand's rows are vector-loaded.  linear
  * (y = x wᵀ + b, w [M, K]) is a dot-product microkernel: a tile of rows x columns held in
- * <16 x float> accumulators along K (both operands contiguous there, so no packing), each
- * reduced once at the end; the epilogue runs on each result. */
+ * <vw x float> accumulators along K (both operands contiguous there, so no packing), each
+ * reduced once at the end; the epilogue runs on each result.  The tile is as big as the
+ * target's registers hold with its row and column loads. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,20 +65,20 @@ static LLVMValueRef min_i64(mf_cg_ctx *c, LLVMValueRef a, int64_t b)
     return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, a, vb, ""), a, vb, "");
 }
 
-/* Loads 16 floats at base + kk, masked to the first `live` lanes when live < 16. */
+/* Loads vw floats at base + kk, masked to the first `live` lanes when live < vw. */
 static LLVMValueRef load_k(lin *L, LLVMValueRef base, LLVMValueRef kk, int live)
 {
     mf_cg_ctx *c = L->c;
     LLVMValueRef ptr = mf_cg_gep(c, base, kk);
-    if (live == MF_CG_VW) {
+    if (live == c->vw) {
         LLVMValueRef x = LLVMBuildLoad2(c->B, L->vt, ptr, "");
         LLVMSetAlignment(x, 4);
         return x;
     }
-    LLVMValueRef bits[MF_CG_VW];
-    for (int i = 0; i < MF_CG_VW; i++)
+    LLVMValueRef bits[MF_CG_MAX_VW];
+    for (int i = 0; i < c->vw; i++)
         bits[i] = LLVMConstInt(c->i1, i < live, 0);
-    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, MF_CG_VW),
+    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, (unsigned)c->vw),
                            mf_cg_fconst(c, L->vt, 0.0)};
     LLVMTypeRef tys[2] = {L->vt, c->ptr};
     return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, L->vt, 4, ops);
@@ -148,12 +149,12 @@ static mf_status lin_tile(lin *L, mf_cg_point *p, const mf_value *core, LLVMValu
     }
     for (int a = 0; a < L->RR * L->RJ; a++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, L->vt, 0.0), L->acc[a]);
-    int64_t full = L->k / MF_CG_VW * MF_CG_VW;
+    int64_t full = L->k / c->vw * c->vw;
     if (full) {
         mf_cg_loop kl;
         mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, full));
-        lin_step(L, xr, wr, kl.iv, MF_CG_VW);
-        mf_cg_loop_end(c, &kl, MF_CG_VW);
+        lin_step(L, xr, wr, kl.iv, c->vw);
+        mf_cg_loop_end(c, &kl, c->vw);
     }
     if (L->k > full)
         lin_step(L, xr, wr, mf_cg_i64(c, full), (int)(L->k - full));
@@ -167,10 +168,26 @@ static mf_status lin_tile(lin *L, mf_cg_point *p, const mf_value *core, LLVMValu
     return s;
 }
 
+/* RR rows x RJ columns of accumulators (at most 4 x 4, or 1 x 8 for one row), and their
+ * RR + RJ loads, in the target's registers. */
+static void choose_tile(lin *L)
+{
+    L->RR = L->rows >= 4 ? 4 : (int)L->rows;
+    L->RJ = L->RR == 1 ? 8 : 4;
+    while (L->RR * L->RJ > mf_cg_acc_regs(L->c, L->RR + L->RJ)) {
+        if (L->RJ > L->RR && L->RJ > 1)
+            L->RJ--;
+        else if (L->RR > 1)
+            L->RR--;
+        else
+            break;
+    }
+}
+
 mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
-    lin L = {.c = c, .m = wt->shape[0], .k = wt->shape[1], .vt = LLVMVectorType(c->f32, MF_CG_VW)};
+    lin L = {.c = c, .m = wt->shape[0], .k = wt->shape[1], .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
     L.rows = L.m ? mf_type_numel(ot) / L.m : 0;
     L.x = mf_cg_anchor_input(c, n, 0);
     L.w = mf_cg_anchor_input(c, n, 1);
@@ -180,8 +197,7 @@ mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
         return MF_ERR_UNSUPPORTED;
     if (L.rows == 0 || L.m == 0)
         return MF_OK;
-    L.RR = L.rows >= 4 ? 4 : (int)L.rows;
-    L.RJ = L.RR == 1 ? 8 : 4;
+    choose_tile(&L);
     if (L.RJ > L.m)
         L.RJ = (int)L.m;
     for (int a = 0; a < L.RR * L.RJ; a++)

@@ -3,7 +3,9 @@
  * over any dim (max, then sum of exp, then normalize, per lane), sum/mean over any dims,
  * max/avg pooling (padding, stride, dilation, ceil_mode, count_include_pad) and adaptive
  * average pooling.  Work items are output lanes or rows, split between partitions.  Scalar
- * code; sums carry the reassoc flag so LLVM vectorizes contiguous ones. */
+ * code; sums carry the reassoc flag so LLVM vectorizes contiguous ones.  Average pooling's
+ * column and window loops are marked scalar: vectorized (strided column reads, windows of
+ * a few pixels) they gained nothing and took AVX2 targets seconds to compile. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,8 +260,8 @@ static mf_status window_avg(red *r, window w, int iy_dim, LLVMValueRef *out)
     if (s)
         return s;
     add_to(c, acc, x);
-    mf_cg_loop_end(c, &lx, 1);
-    mf_cg_loop_end(c, &ly, 1);
+    mf_cg_loop_end_scalar(c, &lx, 1);
+    mf_cg_loop_end_scalar(c, &ly, 1);
     LLVMValueRef cnt = LLVMBuildSIToFP(c->B, w.count, c->f32, "");
     LLVMValueRef avg = LLVMBuildFDiv(c->B, get(c, acc), cnt, "");
     LLVMValueRef empty = LLVMBuildOr(c->B, LLVMBuildICmp(c->B, LLVMIntSGE, w.y0, w.y1, ""),
@@ -354,7 +356,7 @@ static mf_status pool2d(red *r)
     }
     if (!s)
         s = finish(r, v);
-    mf_cg_loop_end(c, &col, 1);
+    mf_cg_loop_end_scalar(c, &col, 1);
     mf_cg_loop_end(c, &row, 1);
     return s;
 }

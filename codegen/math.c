@@ -1,6 +1,6 @@
 /* math.c — exp, log, tanh and sigmoid as plain IR arithmetic on float or <W x float>, so
- * that they vectorize to zmm code with no library calls (LLVM-C-NOTES §6): Cephes expf and
- * logf, Eigen's 13/6 rational tanh.  NaN in gives NaN out; infinities and the range ends
+ * that they vectorize to the target's vector code with no library calls (LLVM-C-NOTES §6):
+ * Cephes expf and logf, Eigen's 13/6 rational tanh.  NaN in gives NaN out; infinities and the range ends
  * match libm's. */
 #include <math.h>
 

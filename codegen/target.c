@@ -1,8 +1,10 @@
 /* target.c — which machine the MLU's code is generated for: LLVM's native target is
  * initialized once, and a target is described by triple, CPU name and feature string (the
- * seed's core_version), the inputs of every cache key. */
+ * seed's core_version), the inputs of every cache key, and by the shape derived from them
+ * (vector lanes, registers, FMA, caches) that every lowering cuts its kernels to. */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <llvm-c/Core.h>
@@ -34,6 +36,98 @@ static mf_status check_cpu_name(const char *cpu)
     for (int i = 0; cpu_names[i] && n < sizeof list; i++)
         n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? " " : "", cpu_names[i]);
     return mf_error(MF_ERR_INVALID, "'%s' is not a CPU LLVM knows; valid names: %s", cpu, list);
+}
+
+/* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
+ * vectors allowed: the registers the backend splits it into give the width (zmm, ymm,
+ * xmm, none), vfmadd says FMA exists.  Asking the backend, not a table of CPU names,
+ * keeps this right for every CPU LLVM knows and for explicit feature strings. */
+static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_target_shape *sh)
+{
+    LLVMContextRef C = LLVMContextCreate();
+    LLVMModuleRef M = LLVMModuleCreateWithNameInContext("mf_probe", C);
+    LLVMSetTarget(M, triple);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(M, dl);
+    LLVMDisposeTargetData(dl);
+    LLVMTypeRef vt = LLVMVectorType(LLVMFloatTypeInContext(C), 16), ptr = LLVMPointerTypeInContext(C, 0);
+    LLVMValueRef f = LLVMAddFunction(M, "mf_probe", LLVMFunctionType(LLVMVoidTypeInContext(C), &ptr, 1, 0));
+    static const char *const attrs[2] = {"prefer-vector-width", "min-legal-vector-width"};
+    for (int i = 0; i < 2; i++)
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateStringAttribute(C, attrs[i], (unsigned)strlen(attrs[i]), "512", 3));
+    LLVMBuilderRef B = LLVMCreateBuilderInContext(C);
+    LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(C, f, "entry"));
+    LLVMValueRef x = LLVMBuildLoad2(B, vt, LLVMGetParam(f, 0), "");
+    unsigned id = LLVMLookupIntrinsicID("llvm.fma", 8);
+    LLVMValueRef ops[3] = {x, x, x};
+    LLVMValueRef r = LLVMBuildCall2(B, LLVMIntrinsicGetType(C, id, &vt, 1),
+                                    LLVMGetIntrinsicDeclaration(M, id, &vt, 1), ops, 3, "");
+    LLVMBuildStore(B, r, LLVMGetParam(f, 0));
+    LLVMBuildRetVoid(B);
+    LLVMDisposeBuilder(B);
+    char *err = NULL;
+    LLVMMemoryBufferRef buf = NULL;
+    mf_status s = MF_OK;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, M, LLVMAssemblyFile, &err, &buf)) {
+        s = mf_error(MF_ERR_INTERNAL, "codegen: the target probe failed: %s", err);
+        LLVMDisposeMessage(err);
+    } else {
+        size_t n = LLVMGetBufferSize(buf);
+        char *text = malloc(n + 1);
+        if (!text) {
+            s = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        } else {
+            memcpy(text, LLVMGetBufferStart(buf), n);
+            text[n] = 0;
+            sh->lanes = strstr(text, "zmm") ? 16 : strstr(text, "ymm") ? 8 : strstr(text, "xmm") ? 4 : 1;
+            sh->vregs = sh->lanes == 16 ? 32 : 16;
+            sh->fma = strstr(text, "vfmadd") != NULL;
+            sh->l1d = 32 * 1024; /* every x86-64 core of the last decade */
+            sh->l2 = sh->lanes == 16 ? 1024 * 1024 : sh->lanes == 8 ? 512 * 1024 : 256 * 1024;
+            free(text);
+        }
+        LLVMDisposeMemoryBuffer(buf);
+    }
+    LLVMDisposeModule(M);
+    LLVMContextDispose(C);
+    return s;
+}
+
+/* Shapes already probed, by CPU name and features: a registry guarded by memo_lock (a
+ * probe costs a compile; every kernel compile describes its target again). */
+#define MEMO_SLOTS 16
+static struct {
+    char cpu[64];
+    char *features;
+    mf_cg_target_shape shape;
+} memo[MEMO_SLOTS];
+static int memo_n;
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool memo_find(const mf_cg_target *t, mf_cg_target_shape *sh)
+{
+    bool found = false;
+    pthread_mutex_lock(&memo_lock);
+    for (int i = 0; i < memo_n && !found; i++)
+        if (!strcmp(memo[i].cpu, t->cpu) && !strcmp(memo[i].features, t->features)) {
+            *sh = memo[i].shape;
+            found = true;
+        }
+    pthread_mutex_unlock(&memo_lock);
+    return found;
+}
+
+static void memo_add(const mf_cg_target *t, const mf_cg_target_shape *sh)
+{
+    pthread_mutex_lock(&memo_lock);
+    char *f = memo_n < MEMO_SLOTS ? strdup(t->features) : NULL;
+    if (f) {
+        snprintf(memo[memo_n].cpu, sizeof memo[memo_n].cpu, "%s", t->cpu);
+        memo[memo_n].features = f;
+        memo[memo_n++].shape = *sh;
+    }
+    pthread_mutex_unlock(&memo_lock);
 }
 
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
@@ -85,6 +179,12 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
     if (!tm)
         return mf_error(MF_ERR_UNSUPPORTED, "LLVM cannot target cpu '%s' on %s", out->cpu,
                         out->triple);
+    mf_status s = MF_OK;
+    if (!memo_find(out, &out->shape)) {
+        s = probe_shape(tm, out->triple, &out->shape);
+        if (!s)
+            memo_add(out, &out->shape);
+    }
     LLVMDisposeTargetMachine(tm);
-    return MF_OK;
+    return s;
 }

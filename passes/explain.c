@@ -16,6 +16,7 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_LARGER] = "epilogue larger than its core",
     [MF_BLOCK_CONVEXITY] = "would break convexity",
     [MF_BLOCK_OTHER_PRODUCER] = "joined another producer",
+    [MF_BLOCK_FULL] = "subgraph full",
 };
 
 const char *mf_fuse_block_name(mf_fuse_block b)
@@ -89,6 +90,9 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
         } else {
             mf_sb_printf(t, "it went into another subgraph");
         }
+        break;
+    case MF_BLOCK_FULL:
+        mf_sb_printf(t, "sg%d has %d ops, the most one kernel takes", e->from->subgraph, MF_SEG_MAX_NODES);
         break;
     case MF_BLOCK_COUNT:
         break;

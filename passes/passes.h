@@ -27,10 +27,17 @@ typedef enum mf_fuse_block {
     MF_BLOCK_LARGER,          /* an epilogue bigger than the core's output (broadcast grows) */
     MF_BLOCK_CONVEXITY,       /* joining would let a path leave the subgraph and come back */
     MF_BLOCK_OTHER_PRODUCER,  /* the consumer joined the subgraph of another of its producers */
+    MF_BLOCK_FULL,            /* the producer's subgraph has MF_SEG_MAX_NODES ops already */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 
 const char *mf_fuse_block_name(mf_fuse_block b); /* "second anchor", ... */
+
+/* The most ops segmentation puts in one fused subgraph.  Codegen walks a kernel's
+ * expressions recursively (about 1 KB of stack per level), so a chain of 20,000 fusible
+ * ops in one kernel overflowed the stack; cut into subgraphs of at most this many ops it
+ * compiles, and one kernel boundary per 512 ops costs nothing measurable. */
+#define MF_SEG_MAX_NODES 512
 
 /* One unfused edge: value `value`, made by `from`, used by `to` (nodes of the graph). */
 typedef struct mf_fuse_edge {

@@ -5,7 +5,7 @@
  * linear start a subgraph (one anchor each, no prologue).  A join that would let a path
  * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
  * device code (for their op or their dtypes) run on the CPU (subgraph -1).  Without
- * fusion every MLU op is alone.  Every refusal is recorded, so `mlufuse opt --explain`
+ * fusion every MLU op is alone.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain`
  * can say why two subgraphs were not fused. */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@ typedef struct seg_info {
     const mf_node *core; /* the anchor or reduction, or NULL (elementwise only) */
     int64_t core_numel;  /* elements of the core's output: epilogues may not be larger */
     bool views_only;     /* reshapes/flattens only: an anchor may take them as its prologue */
+    int nnodes;          /* ops in it, at most MF_SEG_MAX_NODES */
     int lo, hi;          /* positions of its first and last node in g->nodes */
 } seg_info;
 
@@ -116,6 +117,8 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
     const seg_info *si = &sg->segs[s];
     mf_op_kind kind = mf_op_get(n->op)->kind;
     *who = si->core;
+    if (si->nnodes >= MF_SEG_MAX_NODES)
+        return MF_BLOCK_FULL;
     if (view_prologue(sg, n, s))
         return MF_BLOCK_COUNT;
     if (kind == MF_KIND_ANCHOR || kind == MF_KIND_LAYOUT)
@@ -139,6 +142,7 @@ static int new_segment(segmenter *sg, const mf_node *n)
     si->core = kind == MF_KIND_ANCHOR || kind == MF_KIND_REDUCTION ? n : NULL;
     si->core_numel = mf_type_numel(&n->outputs[0]->type);
     si->views_only = kind == MF_KIND_VIEW;
+    si->nnodes = 0; /* the caller counts n in */
     si->lo = si->hi = sg->pos[n->id];
     return sg->nsegs++;
 }
@@ -200,7 +204,8 @@ static void merge_siblings(segmenter *sg, const mf_node *n, int s)
     for (int i = 0; i < n->ninputs; i++) {
         const mf_node *p = n->inputs[i]->producer;
         int t = p ? p->subgraph : -1;
-        if (t < 0 || t == s || sg->segs[t].core)
+        if (t < 0 || t == s || sg->segs[t].core ||
+            sg->segs[s].nnodes + sg->segs[t].nnodes > MF_SEG_MAX_NODES)
             continue;
         int count = 0, lo = sg->segs[s].lo, hi = sg->segs[s].hi;
         sg->segs[s].views_only = false; /* n, elementwise, is in s */
@@ -215,6 +220,9 @@ static void merge_siblings(segmenter *sg, const mf_node *n, int s)
             for (int k = 0; k < count; k++)
                 sg->g->nodes[sg->moved[k]]->subgraph = t;
             sg->segs[s].lo = lo, sg->segs[s].hi = hi;
+        } else {
+            sg->segs[s].nnodes += count;
+            sg->segs[t].nnodes = 0;
         }
     }
 }
@@ -327,6 +335,7 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         if (kind != MF_KIND_VIEW)
             sg.segs[sid].views_only = false;
         n->subgraph = sid;
+        sg.segs[sid].nnodes++;
         sg.segs[sid].hi = i; /* nodes come in order: n is the last so far */
         if (ctx->fuse && mf_op_get(n->op)->kind == MF_KIND_ELEMENTWISE)
             merge_siblings(&sg, n, sid);

@@ -1,6 +1,7 @@
-/* cg_check.h — shared by the codegen tests: compile a subgraph, load it, run it for every
- * partition of nparts 1, 4 and 16, and compare against the reference interpreter on
- * seeded random inputs; the three runs must agree bit for bit.  Header-only (static
+/* cg_check.h — shared by the codegen tests: compile a subgraph (for the host or a named
+ * target the host can run), load it, run it for every partition of nparts 1, 4 and 16,
+ * and compare against the reference interpreter on seeded random inputs; the three runs
+ * must agree bit for bit.  Header-only (static
  * functions) so that each test program stays one file plus this. */
 #ifndef MF_TEST_CG_CHECK_H
 #define MF_TEST_CG_CHECK_H
@@ -17,6 +18,8 @@ typedef struct cg_opts {
     double lo, hi;      /* input range; 0,0: [-2, 2) */
     double rtol, atol;  /* 0,0: 1e-5, 1e-5 */
     uint64_t seed;
+    const mf_cg_target *target; /* NULL: the host */
+    double relmax;      /* > 0: compare max|got - want| / max|want| <= relmax instead */
 } cg_opts;
 
 static mf_value *cg_in(mf_graph *g, const char *name, mf_type t)
@@ -39,9 +42,10 @@ static mf_value *cg_node(mf_graph *g, mf_op op, int nin, mf_value *const *in, co
 #define CG1(g, op, x) cg_node((g), (op), 1, (mf_value *[]){(x)}, NULL)
 #define CG2(g, op, x, y) cg_node((g), (op), 2, (mf_value *[]){(x), (y)}, NULL)
 
-static mf_kernel_fn cg_build(const mf_graph *g, mf_cg_object *obj)
+static mf_kernel_fn cg_build(const mf_graph *g, mf_cg_object *obj, const mf_cg_target *target)
 {
-    mf_status s = mf_cg_compile(g, NULL, obj);
+    mf_cg_options o = {target, 3, 0};
+    mf_status s = mf_cg_compile(g, &o, obj);
     if (s)
         fail_msg("compile: %s", mf_last_error());
     mf_kernel_fn fn = NULL;
@@ -55,6 +59,23 @@ static void cg_run_parts(mf_kernel_fn fn, void *const *args, int64_t nparts)
 {
     for (int64_t p = 0; p < nparts; p++)
         fn(args, p, nparts);
+}
+
+/* max|got - want| / max|want| <= tol (the seed's per-op 0.3 %), NaN failing. */
+static void cg_assert_relmax(const float *got, const double *want, int64_t n, double tol)
+{
+    double dmax = 0, wmax = 0;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (!(d <= dmax)) /* NaN too */
+            dmax = d, at = i;
+        if (fabs(want[i]) > wmax)
+            wmax = fabs(want[i]);
+    }
+    if (n && !(dmax <= tol * (wmax > 0 ? wmax : 1)))
+        fail_msg("max|got - want| = %g at %lld (got %g, want %g), max|want| = %g: over %g relative",
+                 dmax, (long long)at, (double)got[at], want[at], wmax, tol);
 }
 
 /* Runs g against the reference; returns nothing, fails the test on a mismatch. */
@@ -76,7 +97,7 @@ static void cg_check_opts(mf_graph *g, cg_opts o)
     if (mf_graph_interpret(g, nin, in, nout, ref))
         fail_msg("interpret: %s", mf_last_error());
     mf_cg_object obj;
-    mf_kernel_fn fn = cg_build(g, &obj);
+    mf_kernel_fn fn = cg_build(g, &obj, o.target);
     void *args[64] = {0};
     float *first[16] = {0};
     static const int64_t parts[3] = {1, 4, 16};
@@ -99,7 +120,10 @@ static void cg_check_opts(mf_graph *g, cg_opts o)
                 double *w = malloc(sizeof(double) * (size_t)(n ? n : 1));
                 for (int64_t j = 0; j < n; j++)
                     w[j] = want[j];
-                tref_assert_close_tol(args[i], w, n, o.rtol, o.atol);
+                if (o.relmax > 0)
+                    cg_assert_relmax(args[i], w, n, o.relmax);
+                else
+                    tref_assert_close_tol(args[i], w, n, o.rtol, o.atol);
                 free(w);
                 first[i] = args[i];
             } else {

@@ -218,16 +218,41 @@ static void test_views(void **state)
     mf_graph_destroy(g);
 }
 
+/* Vector code, contracted to FMAs, with no libm calls, for named targets (never the
+ * host's ISA): AVX-512's zmm, AVX2's ymm and no zmm (test_cg_targets.c covers more). */
 static void test_vector_asm(void **state)
 {
+    static const struct { const char *cpu, *has, *not; } cases[] = {
+        {"skylake-avx512", "zmm", NULL}, {"haswell", "ymm", "zmm"}, {"znver3", "ymm", "zmm"}};
     mf_type xt = {MF_F32, 4, {1, 64, 112, 112}};
     mf_graph *g = fused_chain(&xt);
-    char *text = NULL;
-    assert_int_equal(mf_cg_compile_asm(g, NULL, &text), MF_OK);
-    assert_non_null(strstr(text, "zmm"));
-    assert_non_null(strstr(text, "vfmadd"));
-    assert_null(strstr(text, "call")); /* no libm in the loop */
-    free(text);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(cases[i].cpu, &t), MF_OK);
+        mf_cg_options o = {&t, 3, 1};
+        char *text = NULL;
+        assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+        assert_non_null(strstr(text, cases[i].has));
+        if (cases[i].not)
+            assert_null(strstr(text, cases[i].not));
+        assert_non_null(strstr(text, "vfmadd"));
+        assert_null(strstr(text, "call")); /* no libm in the loop */
+        free(text);
+    }
+    mf_graph_destroy(g);
+}
+
+/* A chain longer than MF_CG_MAX_NODES is refused with a message, not a stack overflow. */
+static void test_too_long_refused(void **state)
+{
+    mf_graph *g = mf_graph_new("long");
+    mf_value *y = cg_in(g, "x", TT(MF_F32, 8));
+    for (int i = 0; i < 20000; i++)
+        y = CG1(g, i % 2 ? MF_OP_NEG : MF_OP_RELU, y);
+    assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+    mf_cg_object obj;
+    assert_int_equal(mf_cg_compile(g, NULL, &obj), MF_ERR_UNSUPPORTED);
+    assert_non_null(strstr(mf_last_error(), "a subgraph of 20000 ops"));
     mf_graph_destroy(g);
 }
 
@@ -276,7 +301,7 @@ static void test_two_thread_run(void **state)
     mf_value *y = CG1(g, MF_OP_SIGMOID, x);
     mf_graph_set_outputs(g, 1, &y);
     mf_cg_object obj;
-    mf_kernel_fn fn = cg_build(g, &obj);
+    mf_kernel_fn fn = cg_build(g, &obj, NULL);
     float *in = tref_rand(3000, 5, -4, 4), *a = malloc(12000), *b = malloc(12000);
     fn((void *[]){a, in}, 0, 1);
     void *args[2] = {b, in};
@@ -331,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_add_alpha),       cmocka_unit_test(test_batch_norm),
         cmocka_unit_test(test_fused_chain),     cmocka_unit_test(test_views),
         cmocka_unit_test(test_vector_asm),      cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_too_long_refused),
         cmocka_unit_test(test_two_thread_run),  cmocka_unit_test(test_unsupported),
     };
     return cmocka_run_group_tests_name("codegen_elementwise", tests, NULL, NULL);

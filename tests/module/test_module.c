@@ -332,6 +332,29 @@ static void test_casts(void **state)
     mf_graph_destroy(g);
 }
 
+/* A 20,000-node chain of fusible ops (relu, then sub x, repeated) once overflowed the
+ * stack in codegen's recursive walks; segmentation now cuts fused subgraphs at
+ * MF_SEG_MAX_NODES, so the chain compiles fused, in pieces, and equals the interpreter. */
+static void test_long_chain(void **state)
+{
+    mf_tensor *x;
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){2, 19}, 11, 0, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    mf_graph *g = mf_graph_new("chain");
+    mf_type xt = {MF_F32, 2, {2, 19}};
+    mf_value *in = mf_graph_add_input(g, "x", &xt), *y = in;
+    for (int i = 0; i < 10000; i++) {
+        mf_node *n;
+        assert_int_equal(mf_graph_add_node(g, MF_OP_RELU, 1, &y, NULL, &n), MF_OK);
+        mf_value *ab[2] = {n->outputs[0], in};
+        assert_int_equal(mf_graph_add_node(g, MF_OP_SUB, 2, ab, NULL, &n), MF_OK);
+        y = n->outputs[0];
+    }
+    assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+    check_module(g, x, 1, 1, 1e-5);
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+}
+
 static void test_errors(void **state)
 {
     mf_module *m = (mf_module *)0x1;
@@ -376,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_named_core_version),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_casts),
+        cmocka_unit_test(test_long_chain),
     };
     return cmocka_run_group_tests_name("module", tests, NULL, NULL);
 }

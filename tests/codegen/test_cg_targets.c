@@ -1,0 +1,266 @@
+/* test_cg_targets.c — kernels are shaped by the target they are compiled for, on every
+ * host: the shape derived for named CPUs (SSE 4 lanes, AVX2 8 lanes / 16 registers,
+ * AVX-512 16 / 32), assembly that uses that target's registers and no wider ones, and a
+ * numeric check of every engine (elementwise, conv pixel / output-channel / plane, matmul,
+ * linear, reductions) compiled for each target this host can run (and on the scalar path,
+ * one lane) against the reference kernels within the seed's per-op 0.3 %.  A target the host cannot
+ * execute is compiled, never run; the test says how many it skipped. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+
+#include "cache/cache.h"
+#include "cg_check.h"
+
+/* A named target and the host features its code needs (LLVM feature names). */
+typedef struct named {
+    const char *cpu;
+    const char *needs[12];
+} named;
+
+static const named targets[] = {
+    {"x86-64-v2", {"sse4.2", "popcnt", "cx16", "sahf", NULL}},
+    {"haswell", {"avx2", "fma", "bmi", "bmi2", "f16c", "movbe", "lzcnt", NULL}},
+    {"skylake-avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma", "bmi2",
+                        "movbe", "lzcnt", NULL}},
+};
+#define NTARGETS (int)(sizeof targets / sizeof targets[0])
+
+/* Does the host's LLVM feature string enable every feature the target needs? */
+static bool host_runs(const mf_cg_target *host, const named *t)
+{
+    char feats[4200];
+    snprintf(feats, sizeof feats, ",%s,", host->features);
+    for (int i = 0; t->needs[i]; i++) {
+        char pat[64];
+        snprintf(pat, sizeof pat, ",+%s,", t->needs[i]);
+        if (!strstr(feats, pat))
+            return false;
+    }
+    return true;
+}
+
+static void test_shapes(void **state)
+{
+    static const struct { const char *cpu; int lanes, vregs; bool fma; } want[] = {
+        {"x86-64", 4, 16, false},  {"x86-64-v2", 4, 16, false},       {"haswell", 8, 16, true},
+        {"x86-64-v3", 8, 16, true}, {"znver3", 8, 16, true},          {"skylake-avx512", 16, 32, true},
+        {"x86-64-v4", 16, 32, true}, {"znver4", 16, 32, true},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.lanes != want[i].lanes || t.shape.vregs != want[i].vregs || t.shape.fma != want[i].fma)
+            fail_msg("%s: %d lanes, %d registers, fma %d", want[i].cpu, t.shape.lanes, t.shape.vregs, t.shape.fma);
+        assert_true(t.shape.l1d > 0 && t.shape.l2 > t.shape.l1d);
+    }
+    mf_cg_target host; /* whatever it is, a vector unit of a known kind */
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    assert_true(host.shape.lanes == 4 || host.shape.lanes == 8 || host.shape.lanes == 16);
+}
+
+/* ---- the graphs: one per engine ------------------------------------------------------- */
+
+static mf_value *conv(mf_graph *g, mf_value *x, int64_t cout, int64_t k, int64_t s, int64_t p)
+{
+    int64_t cin = x->type.shape[1];
+    mf_value *in[3] = {x, cg_in(g, "w", (mf_type){MF_F32, 4, {cout, cin, k, k}}),
+                       cg_in(g, "b", (mf_type){MF_F32, 1, {cout}})};
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CONV2D, a);
+    TREF_INTS(MF_OP_CONV2D, a, "stride", s, s);
+    TREF_INTS(MF_OP_CONV2D, a, "padding", p, p);
+    return cg_node(g, MF_OP_CONV2D, 3, in, a);
+}
+
+/* conv + bias + relu on x of shape [n, cin, h, w]. */
+static mf_graph *conv_graph(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t k,
+                            int64_t s, int64_t p)
+{
+    mf_graph *g = mf_graph_new("conv");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {n, cin, h, w}});
+    mf_value *y = CG1(g, MF_OP_RELU, conv(g, x, cout, k, s, p));
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+static mf_graph *chain_graph(void)
+{
+    mf_graph *g = mf_graph_new("chain");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {2, 5, 9, 37}});
+    mf_value *k = cg_in(g, "k", (mf_type){MF_F32, 3, {5, 1, 1}});
+    mf_value *s = CG1(g, MF_OP_SIGMOID, CG2(g, MF_OP_MUL, x, k));
+    mf_value *y = CG2(g, MF_OP_SUB, CG2(g, MF_OP_MUL, s, CG1(g, MF_OP_TANH, x)), CG1(g, MF_OP_EXP, x));
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+static mf_graph *linear_graph(int64_t rows, int64_t k, int64_t m)
+{
+    mf_graph *g = mf_graph_new("linear");
+    mf_value *in[3] = {cg_in(g, "x", (mf_type){MF_F32, 2, {rows, k}}), cg_in(g, "w", (mf_type){MF_F32, 2, {m, k}}),
+                       cg_in(g, "b", (mf_type){MF_F32, 1, {m}})};
+    mf_value *y = CG1(g, MF_OP_RELU, cg_node(g, MF_OP_LINEAR, 3, in, NULL));
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+static mf_graph *matmul_graph(void)
+{
+    mf_graph *g = mf_graph_new("matmul");
+    mf_value *a = cg_in(g, "a", (mf_type){MF_F32, 3, {2, 7, 13}});
+    mf_value *b = cg_in(g, "b", (mf_type){MF_F32, 3, {2, 13, 37}});
+    mf_value *y = CG2(g, MF_OP_MATMUL, a, b);
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+static mf_graph *reduce_graph(mf_op op)
+{
+    mf_graph *g = mf_graph_new("reduce");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 3, 13, 21}});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    if (op == MF_OP_SOFTMAX)
+        tref_set_int(op, a, "dim", -1);
+    if (op == MF_OP_MAX_POOL2D || op == MF_OP_AVG_POOL2D) {
+        TREF_INTS(op, a, "kernel", 3, 3);
+        TREF_INTS(op, a, "stride", 2, 2);
+        TREF_INTS(op, a, "padding", 1, 1);
+    }
+    if (op == MF_OP_MEAN)
+        TREF_INTS(op, a, "dims", 2, 3);
+    mf_value *y = cg_node(g, op, 1, &x, a);
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* Every engine's graphs, each checked against the reference for target t. */
+static void check_engines(const mf_cg_target *t)
+{
+    mf_graph *gs[] = {
+        chain_graph(),
+        conv_graph(1, 8, 20, 37, 16, 3, 1, 1),  /* pixel engine */
+        conv_graph(1, 6, 17, 19, 10, 3, 2, 1),  /* pixel engine, stride 2 */
+        conv_graph(1, 32, 9, 9, 40, 3, 2, 1),   /* output-channel engine */
+        conv_graph(1, 64, 7, 7, 36, 3, 1, 1),   /* plane engine (7x7) */
+        conv_graph(1, 16, 14, 14, 20, 3, 1, 1), /* plane engine (14x14) */
+        conv_graph(1, 32, 3, 3, 20, 3, 1, 1),   /* plane engine below 16 pixels (8 lanes) */
+        conv_graph(1, 16, 56, 56, 24, 3, 2, 1), /* output-channel engine, 28-pixel rows */
+        matmul_graph(),
+        linear_graph(5, 70, 19),
+        linear_graph(1, 33, 10),
+        reduce_graph(MF_OP_SOFTMAX),
+        reduce_graph(MF_OP_MAX_POOL2D),
+        reduce_graph(MF_OP_AVG_POOL2D),
+        reduce_graph(MF_OP_MEAN),
+    };
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        cg_check_opts(gs[i], (cg_opts){.lo = -1, .hi = 1, .seed = i, .target = t, .relmax = 3e-3});
+        mf_graph_destroy(gs[i]);
+    }
+}
+
+static void test_engines_every_target(void **state)
+{
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int ran = 0, skipped = 0;
+    for (int i = 0; i < NTARGETS; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
+        if (!host_runs(&host, &targets[i])) {
+            printf("  %s: skipped, this host (%s) cannot run its code\n", targets[i].cpu, host.cpu);
+            skipped++;
+            continue;
+        }
+        check_engines(&t);
+        ran++;
+    }
+    check_engines(&host);
+    mf_cg_target scalar = host; /* the scalar path (a target without a vector unit) */
+    scalar.shape.lanes = 1;
+    check_engines(&scalar);
+    printf("  engines checked for %d named targets + host %s + the scalar path; %d named targets skipped\n", ran,
+           host.cpu, skipped);
+}
+
+/* ---- assembly: the target's registers, never wider ones ------------------------------- */
+
+static char *asm_for(mf_graph *g, const char *cpu)
+{
+    mf_cg_target t;
+    assert_int_equal(mf_cg_target_init(cpu, &t), MF_OK);
+    mf_cg_options o = {&t, 3, 1};
+    char *text = NULL;
+    if (mf_cg_compile_asm(g, &o, &text))
+        fail_msg("%s: %s", cpu, mf_last_error());
+    return text;
+}
+
+static void check_registers(mf_graph *g, const char *what)
+{
+    static const struct { const char *cpu, *has, *not1, *not2; } cases[] = {
+        {"skylake-avx512", "%zmm", NULL, NULL},
+        {"haswell", "%ymm", "%zmm", NULL},
+        {"x86-64", "%xmm", "%ymm", "%zmm"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = asm_for(g, cases[i].cpu);
+        if (!strstr(text, cases[i].has) || (cases[i].not1 && strstr(text, cases[i].not1)) ||
+            (cases[i].not2 && strstr(text, cases[i].not2)))
+            fail_msg("%s for %s: expected %s registers and no wider", what, cases[i].cpu, cases[i].has);
+        if (strcmp(cases[i].cpu, "x86-64") && !strstr(text, "vfmadd"))
+            fail_msg("%s for %s: no FMA", what, cases[i].cpu);
+        free(text);
+    }
+}
+
+static void test_registers_of_named_targets(void **state)
+{
+    mf_graph *gs[] = {conv_graph(1, 64, 56, 56, 64, 3, 1, 1), conv_graph(1, 64, 14, 14, 64, 3, 2, 1),
+                      conv_graph(1, 64, 7, 7, 64, 3, 1, 1), linear_graph(4, 128, 64), chain_graph()};
+    static const char *const names[] = {"conv pixel engine", "conv output-channel engine", "conv plane engine",
+                                        "linear", "elementwise chain"};
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        check_registers(gs[i], names[i]);
+        mf_graph_destroy(gs[i]);
+    }
+}
+
+/* Kernels differ by target, so the cache key names the CPU and its features: the same
+ * subgraph gets one key per target. */
+static void test_cache_key_names_target(void **state)
+{
+    mf_graph *g = chain_graph();
+    mf_cache_options o = {NULL, 3, 1};
+    mf_cache_key k[2];
+    static const char *const cpus[2] = {"haswell", "skylake-avx512"};
+    for (int i = 0; i < 2; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(cpus[i], &t), MF_OK);
+        o.cpu = cpus[i];
+        assert_int_equal(mf_cache_key_make(g, &o, &t, &k[i]), MF_OK);
+        char line[128];
+        snprintf(line, sizeof line, "\ncpu %s\nfeatures %s\n", t.cpu, t.features);
+        assert_non_null(strstr(k[i].text, line));
+    }
+    assert_string_not_equal(k[0].hex, k[1].hex);
+    mf_cache_key_free(&k[0]);
+    mf_cache_key_free(&k[1]);
+    mf_graph_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_registers_of_named_targets),
+        cmocka_unit_test(test_engines_every_target),
+        cmocka_unit_test(test_cache_key_names_target),
+    };
+    return cmocka_run_group_tests_name("codegen_targets", tests, NULL, NULL);
+}
