@@ -28,6 +28,8 @@ mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
 void mf_cache_key_free(mf_cache_key *k);
 /* MF_OK when codegen can target cpu (NULL: the host). */
 mf_status mf_cache_check_cpu(const char *cpu);
+/* The f32 lanes of the code generated for cpu (NULL: the host); 0 when unknown. */
+int mf_cache_target_lanes(const char *cpu);
 /* The key of a key text: the hex SHA-256 an entry's file is named by. */
 void mf_cache_key_hash(const char *text, size_t len, char hex[65]);
 

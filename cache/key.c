@@ -66,3 +66,9 @@ mf_status mf_cache_check_cpu(const char *cpu)
     mf_cg_target t;
     return mf_cg_target_init(cpu, &t);
 }
+
+int mf_cache_target_lanes(const char *cpu)
+{
+    mf_cg_target t;
+    return mf_cg_target_init(cpu, &t) ? 0 : t.shape.lanes;
+}

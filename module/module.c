@@ -127,7 +127,8 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     if (!s)
         s = mf_mod_build_plan(g, segs, nseg, kernels, scratch, m->opt.device, m->opt.core_number, &sp->plan);
     if (!s)
-        s = mf_mod_describe_plan(sp->plan, g->name, segs, (const char (*)[65])keys);
+        s = mf_mod_describe_plan(sp->plan, g->name, segs, (const char (*)[65])keys,
+                                 mf_cache_target_lanes(m->opt.cpu));
     if (!s) {
         memcpy(sp->input_types, types, sizeof(mf_type) * (size_t)g->ninputs);
         sp->nsubgraphs = nseg;

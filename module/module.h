@@ -41,10 +41,10 @@ mf_status mf_mod_build_plan(const mf_graph *g, mf_segment *segs, int nsegs,
                             int core_number, mf_plan **out);
 
 /* Fills the profiler's sites of p (profile_sites.c): kernel steps from segs[step->segment]
- * and keys[step->segment] (their cache keys), CPU-fallback steps from their ops, and the run
- * (named after the graph). */
+ * and keys[step->segment] (their cache keys) with lanes, the f32 lanes of their target,
+ * CPU-fallback steps from their ops, and the run (named after the graph). */
 mf_status mf_mod_describe_plan(mf_plan *p, const char *graph_name, const mf_segment *segs,
-                               const char (*keys)[65]);
+                               const char (*keys)[65], int lanes);
 /* mf_cache_get, recorded as a compile or load event when a profile is being collected and
  * the kernel was not in memory (profile.c).  what names the request ("subgraph 3 (conv2d)"). */
 mf_status mf_mod_cache_get(const mf_graph *sub, const mf_cache_options *co, const char *what,

@@ -38,9 +38,10 @@ static void shapes_text(const mf_segment *seg, char *buf, size_t cap)
                               mf_type_str(&seg->outputs[i]->type, t, sizeof t));
 }
 
-static mf_status describe_kernel(mf_plan_step *st, const mf_segment *seg, const char *key)
+static mf_status describe_kernel(mf_plan_step *st, const mf_segment *seg, const char *key, int lanes)
 {
     mf_rt_prof_site *s = &st->site;
+    s->lanes = lanes; /* judged against the peak of the target it was compiled for */
     snprintf(s->name, sizeof s->name, "%s", st->label);
     snprintf(s->key, sizeof s->key, "%s", key);
     shapes_text(seg, s->shapes, sizeof s->shapes);
@@ -71,7 +72,7 @@ static mf_status describe_cpu_op(const mf_plan *p, mf_plan_step *st)
 }
 
 mf_status mf_mod_describe_plan(mf_plan *p, const char *graph_name, const mf_segment *segs,
-                               const char (*keys)[65])
+                               const char (*keys)[65], int lanes)
 {
     mf_status s = MF_OK;
     snprintf(p->run_site.name, sizeof p->run_site.name, "run @%s", graph_name);
@@ -80,7 +81,7 @@ mf_status mf_mod_describe_plan(mf_plan *p, const char *graph_name, const mf_segm
         mf_plan_step *st = &p->steps[i];
         if (st->kind == MF_STEP_KERNEL) {
             p->run_site.nkernels++;
-            s = describe_kernel(st, &segs[st->segment], keys[st->segment]);
+            s = describe_kernel(st, &segs[st->segment], keys[st->segment], lanes);
         } else if (st->kind == MF_STEP_CPU_OP) {
             s = describe_cpu_op(p, st);
         } else {

@@ -82,12 +82,13 @@ __attribute__((target("avx2,fma"))) static void fma_avx2(long iters)
 }
 #endif
 
-/* No vector ISA known: scalar multiply-adds (fmaf where the hardware has it). */
-static void fma_scalar(long iters)
+/* The scalar path (1 lane): a multiply and an add, or one FMA where the host has it
+ * (fmaf compiled for "fma" is one instruction; without it fmaf is a slow libm call). */
+static void muladd_scalar(long iters)
 {
     const float m = 0.999999f, d = 1e-6f;
-#define DECL(k) float x##k = (float)k;
-#define STEP(k) x##k = fmaf(x##k, m, d);
+#define DECL(k) volatile float v##k = (float)k; float x##k = v##k;
+#define STEP(k) x##k = x##k * m + d;
 #define SPILL(k) sink += x##k;
     EACH(DECL)
     for (long i = 0; i < iters; i++) {
@@ -98,6 +99,24 @@ static void fma_scalar(long iters)
 #undef STEP
 #undef SPILL
 }
+
+#ifdef MF_X86
+__attribute__((target("fma"))) static void fma_scalar(long iters)
+{
+    const float m = 0.999999f, d = 1e-6f;
+#define DECL(k) float x##k = (float)k;
+#define STEP(k) x##k = fmaf(x##k, m, d); PIN(k)
+#define SPILL(k) sink += x##k;
+    EACH(DECL)
+    for (long i = 0; i < iters; i++) {
+        EACH(STEP)
+    }
+    EACH(SPILL)
+#undef DECL
+#undef STEP
+#undef SPILL
+}
+#endif
 
 typedef struct isa {
     const char *name;
@@ -118,8 +137,12 @@ static int host_isas(isa *out)
         out[n++] = (isa){"avx2+fma", fma_avx2, 8};
     if (__builtin_cpu_supports("sse4.2"))
         out[n++] = (isa){"sse4.2", muladd_sse, 4};
+    if (__builtin_cpu_supports("fma")) {
+        out[n++] = (isa){"scalar", fma_scalar, 1};
+        return n;
+    }
 #endif
-    out[n++] = (isa){"scalar", fma_scalar, 1};
+    out[n++] = (isa){"scalar", muladd_scalar, 1};
     return n;
 }
 

@@ -120,6 +120,32 @@ static void test_json_report(void **state)
     tsupport_run_free(&r);
 }
 
+/* Code for a narrower target is judged against that target's peak on this host: x86-64
+ * (SSE, 4 lanes) kernels against the 4-lane peak, which this host always runs. */
+static void test_peak_of_the_target(void **state)
+{
+    tsupport_run r = run_model("mnist_net", "--bench 1 --json --profile-summary --cpu x86-64");
+    assert_int_equal(r.rc, 0);
+    char err[128];
+    tjson *v = tjson_parse(r.out, err, sizeof err);
+    if (!v)
+        fail_msg("stdout is not JSON: %s\n%s", err, r.out);
+    const tjson *rows = tjson_get(tjson_get(v, "profile"), "subgraphs");
+    assert_non_null(rows);
+    int kernels = 0;
+    for (int i = 0; i < rows->n; i++) {
+        const char *kind = tjson_str(rows->items[i], "kind");
+        if (!kind || strcmp(kind, "kernel"))
+            continue;
+        kernels++;
+        assert_int_equal(tjson_num(rows->items[i], "target_lanes", -1), 4);
+        assert_true(tjson_num(rows->items[i], "target_peak_gflops_per_core", 0) > 0);
+    }
+    assert_true(kernels >= 4);
+    tjson_free(v);
+    tsupport_run_free(&r);
+}
+
 static void test_eager(void **state)
 {
     char json[128];
@@ -182,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_files_and_table),
         cmocka_unit_test(test_json_report),
+        cmocka_unit_test(test_peak_of_the_target),
         cmocka_unit_test(test_eager),
         cmocka_unit_test(test_resnet18_flops),
         cmocka_unit_test(test_environment),
