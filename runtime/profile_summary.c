@@ -187,26 +187,12 @@ static row_figures figures(const struct mf_profile *p, const mf_rt_prof_summary 
     return f;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void print_json(const struct mf_profile *p, const mf_rt_prof_summary *s,
                        const mf_machine_limits *lim, FILE *f)
 {
     double runs = s->runs ? (double)s->runs : 1;
     fputs("{\"cpu\": ", f);
-    json_str(f, lim->cpu);
+    mf_rt_prof_json_str(f, lim->cpu);
     fprintf(f, ", \"isa\": \"%s\", \"peak_gflops_per_core\": %.2f, \"bandwidth_gbs\": %.2f, "
                "\"runs\": %lld, \"run_ms\": %.4f, \"ms_per_run\": %.4f, \"gflop_per_run\": %.4f, "
                "\"flops_per_run\": %.0f, "
@@ -223,9 +209,9 @@ static void print_json(const struct mf_profile *p, const mf_rt_prof_summary *s,
         const mf_rt_prof_row *r = &s->rows[i];
         row_figures x = figures(p, s, r, lim);
         fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
-        json_str(f, r->site->name);
+        mf_rt_prof_json_str(f, r->site->name);
         fputs(", \"shapes\": ", f);
-        json_str(f, r->site->shapes);
+        mf_rt_prof_json_str(f, r->site->shapes);
         fprintf(f, ", \"kind\": \"%s\", \"key\": \"%s\", \"calls\": %lld, \"total_ms\": %.4f, "
                    "\"share\": %.4f, \"flops\": %.0f, \"bytes\": %.0f, \"gflops_per_s\": %.3f, "
                    "\"peak_fraction\": %.4f, \"gb_per_s\": %.3f, \"bandwidth_fraction\": %.4f, "

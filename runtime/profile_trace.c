@@ -12,7 +12,7 @@ const char *const mf_rt_prof_kind_names[MF_PROF_KIND_COUNT] = {
     [MF_PROF_LOAD] = "load",
 };
 
-static void json_str(FILE *f, const char *s)
+void mf_rt_prof_json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; s && *s; s++) {
@@ -32,7 +32,7 @@ static void metadata(const struct mf_profile *p, FILE *f)
                "\"args\":{\"name\":\"mlufuse\"}}");
     for (int i = 0; i < p->ntracks; i++) {
         fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"args\":{\"name\":", i + 1);
-        json_str(f, p->tracks[i].name);
+        mf_rt_prof_json_str(f, p->tracks[i].name);
         fprintf(f, "}},\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":%d,"
                    "\"args\":{\"sort_index\":%d}}", i + 1, p->tracks[i].sort);
     }
@@ -41,10 +41,10 @@ static void metadata(const struct mf_profile *p, FILE *f)
 static void site_args(const mf_rt_prof_site *s, double dur_ns, FILE *f)
 {
     fputs(",\"shapes\":", f);
-    json_str(f, s->shapes);
+    mf_rt_prof_json_str(f, s->shapes);
     if (s->ops) {
         fputs(",\"ops\":", f);
-        json_str(f, s->ops);
+        mf_rt_prof_json_str(f, s->ops);
     }
     if (s->key[0])
         fprintf(f, ",\"key\":\"%s\"", s->key);
@@ -70,7 +70,7 @@ static void event_args(const struct mf_profile *p, const mf_rt_prof_event *e, FI
     case MF_PROF_LOAD:
         if (s) {
             fputs(",\"inputs\":", f);
-            json_str(f, s->shapes);
+            mf_rt_prof_json_str(f, s->shapes);
             fprintf(f, ",\"key\":\"%s\"", s->key);
         }
         break;
@@ -90,7 +90,7 @@ static void event(const struct mf_profile *p, const mf_rt_prof_event *e, FILE *f
 {
     const mf_rt_prof_site *s = e->site >= 0 ? &p->sites[e->site] : NULL;
     fputs(",\n{\"name\":", f);
-    json_str(f, s && s->name[0] ? s->name : mf_rt_prof_kind_names[e->kind]); /* undescribed: its kind */
+    mf_rt_prof_json_str(f, s && s->name[0] ? s->name : mf_rt_prof_kind_names[e->kind]); /* undescribed: its kind */
     fprintf(f, ",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":1,\"tid\":%d,",
             mf_rt_prof_kind_names[e->kind], (double)(e->t0 - p->t_begin) / 1e3,
             (double)(e->t1 - e->t0) / 1e3, e->track + 1);

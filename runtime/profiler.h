@@ -124,6 +124,8 @@ mf_status mf_rt_prof_write_svg(const struct mf_profile *p, FILE *f);
 /* This machine's ceilings (machine_limits.c), for the summary's fractions. */
 /* Measures the ceilings (about half a second), or reads them from path when it holds a
  * measurement of this CPU and ISA; writes them there after measuring (path NULL: neither). */
+/* s as a JSON string, quoted and escaped (the trace and the summary's --json). */
+void mf_rt_prof_json_str(FILE *f, const char *s);
 mf_status mf_rt_limits_get(const char *path, mf_machine_limits *out);
 
 typedef struct mf_rt_prof_row {
