@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <nettle/sha2.h>
 #include <pthread.h>
 #include <signal.h>
@@ -269,7 +270,7 @@ static long temp_writer(const char *name)
         return -1;
     char *end;
     long pid = strtol(t + 9, &end, 10);
-    return pid > 0 && *end == '.' ? pid : -1;
+    return pid > 0 && pid <= INT_MAX && *end == '.' ? pid : -1; /* a pid_t, never kill(-1) */
 }
 
 size_t mf_disk_reclaim_temps(const char *dir, int *removed, size_t *removed_bytes)

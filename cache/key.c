@@ -29,6 +29,10 @@ mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
                      MF_CACHE_KEY_FORMAT, MF_COMPILER_VERSION, target->llvm_major,
                      target->llvm_minor, target->llvm_patch, target->triple, target->cpu,
                      target->features, opt->opt_level, opt->core_number);
+    if (n < 0 || (size_t)n >= sizeof header) {
+        free(canonical);
+        return mf_error(MF_ERR_INTERNAL, "cache key: the target description is too long");
+    }
     size_t clen = strlen(canonical);
     out->text = malloc((size_t)n + clen + 1);
     if (!out->text) {

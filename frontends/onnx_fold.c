@@ -31,11 +31,14 @@ mf_status onnx_const_ints(const Onnx__NodeProto *n, const mf_value *v, int64_t *
 mf_status onnx_define_const(onnx_importer *im, const Onnx__NodeProto *n, const mf_type *t,
                               const void *data)
 {
+    if (n->n_output < 1)
+        return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
+    mf_status s = mf_type_check(t, "onnx: a folded constant", NULL, NULL);
+    if (s) /* a shape computed from the file's data (ConstantOfShape, Unsqueeze, ...) */
+        return onnx_node_error(n, s, "%s", mf_last_error());
     mf_value *v = onnx_const(im, t, data);
     if (!v)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
-    if (n->n_output < 1)
-        return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
     return onnx_define(im, n->output[0], v);
 }
 
@@ -141,13 +144,19 @@ static mf_status squeeze_const(onnx_importer *im, const Onnx__NodeProto *n, bool
     } else {
         k = onnx_attr_ints(n, "axes", axes, MF_MAX_RANK);
     }
+    if (un && k < 0)
+        return onnx_node_error(n, MF_ERR_INVALID, "Unsqueeze needs axes");
     mf_type o = {MF_I64, 0, {0}};
     int out_rank = un ? t.rank + k : t.rank;
     bool mark[MF_MAX_RANK * 2] = {0};
     for (int i = 0; i < k; i++) {
         int64_t a = axes[i] < 0 ? axes[i] + (un ? out_rank : t.rank) : axes[i];
-        if (a < 0 || a >= (un ? out_rank : t.rank) || out_rank > MF_MAX_RANK)
-            return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axes[i]);
+        if (a < 0 || a >= (un ? out_rank : t.rank) || out_rank > MF_MAX_RANK || mark[a])
+            return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range or repeated",
+                                   (long long)axes[i]);
+        if (!un && t.shape[a] != 1)
+            return onnx_node_error(n, MF_ERR_INVALID, "axis %lld has size %lld, not 1", (long long)axes[i],
+                                   (long long)t.shape[a]);
         mark[a] = true;
     }
     for (int i = 0, j = 0; i < (un ? out_rank : t.rank); i++) {
@@ -156,6 +165,8 @@ static mf_status squeeze_const(onnx_importer *im, const Onnx__NodeProto *n, bool
         else if (!(mark[i] || (k <= 0 && t.shape[i] == 1)))
             o.shape[o.rank++] = t.shape[i];
     }
+    if (mf_type_numel(&o) != mf_type_numel(&t))
+        return onnx_node_error(n, MF_ERR_INVALID, "the new shape does not hold the data");
     return onnx_define_const(im, n, &o, data);
 }
 
@@ -220,6 +231,8 @@ mf_status onnx_cv_constant_of_shape(onnx_importer *im, const Onnx__NodeProto *n)
     }
     for (int i = 0; i < t.rank; i++)
         t.shape[i] = shape[i];
+    if ((s = mf_type_check(&t, "ConstantOfShape", NULL, NULL))) /* [-1] wrapped to 4 bytes */
+        return onnx_node_error(n, s, "%s", mf_last_error());
     if (mf_type_numel(&t) > ONNX_FOLD_LIMIT)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a constant of %lld elements is too large to fold",
                                (long long)mf_type_numel(&t));
@@ -239,8 +252,9 @@ static mf_status fold_int_binary(onnx_importer *im, const Onnx__NodeProto *n, mf
                                  mf_value *const *in, bool *folded)
 {
     int64_t na = mf_type_numel(&in[0]->type), nb = mf_type_numel(&in[1]->type);
-    if (in[0]->type.dtype != in[1]->type.dtype || (na != nb && na != 1 && nb != 1))
-        return MF_OK;
+    if (in[0]->type.dtype != in[1]->type.dtype || na == 0 || nb == 0 ||
+        (!mf_type_equal(&in[0]->type, &in[1]->type) && na != 1 && nb != 1))
+        return MF_OK; /* broadcasting other than from one element is left to the graph */
     const mf_type *t = na >= nb ? &in[0]->type : &in[1]->type;
     unsigned char *out = malloc(mf_type_nbytes(t) + 8);
     if (!out)

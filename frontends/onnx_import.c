@@ -111,10 +111,14 @@ mf_status onnx_inputs(onnx_importer *im, const Onnx__NodeProto *n, int nin, mf_v
 
 mf_value *onnx_const(onnx_importer *im, const mf_type *t, const void *data)
 {
-    mf_buffer *b = mf_buffer_new_host(mf_type_nbytes(t));
+    size_t nbytes;
+    if (mf_type_check(t, "onnx: a constant", NULL, &nbytes))
+        return NULL;
+    mf_buffer *b = mf_buffer_new_host(nbytes);
     if (!b)
         return NULL;
-    memcpy(b->data, data, mf_type_nbytes(t));
+    if (nbytes) /* an empty value_ints has no array */
+        memcpy(b->data, data, nbytes);
     mf_value *v = mf_graph_add_const(im->g, NULL, t, b);
     mf_buffer_release(b);
     return v;
@@ -206,6 +210,7 @@ static void copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t nu
 
 mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **data)
 {
+    *type = (mf_type){0}; /* dims past the rank are zero, never the caller's garbage */
     const char *name = t->name ? t->name : "?";
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
         return mf_error(MF_ERR_UNSUPPORTED, "onnx: tensor '%s' keeps its data in an external file", name);

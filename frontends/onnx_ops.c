@@ -654,7 +654,8 @@ static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
     } else {
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "scales or sizes must be constants");
     }
-    if (f[0] != 1 || f[1] != 1 || f[2] != floor(f[2]) || f[3] != floor(f[3]) || f[2] < 1 || f[3] < 1)
+    if (f[0] != 1 || f[1] != 1 || f[2] != floor(f[2]) || f[3] != floor(f[3]) || f[2] < 1 || f[3] < 1 ||
+        f[2] > 1e9 || f[3] > 1e9) /* also no inf: the cast below must fit */
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only integer scales of H and W are supported");
     int64_t sc[2] = {(int64_t)f[2], (int64_t)f[3]};
     mf_attr a[MF_MAX_ATTRS];

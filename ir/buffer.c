@@ -11,6 +11,8 @@ static void free_host(mf_buffer *b)
 
 mf_buffer *mf_buffer_new_host(size_t nbytes)
 {
+    if (nbytes > SIZE_MAX - 63) /* the rounding below would wrap to a tiny buffer */
+        return NULL;
     mf_buffer *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;

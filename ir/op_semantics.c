@@ -365,8 +365,9 @@ static mf_status infer_conv2d(const infer_ctx *c)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];
     int64_t groups = mf_conv2d_of(c->op, c->attrs).groups, cin = x->shape[1], cout = w->shape[0];
-    if (groups < 1)
-        return fail(c, MF_ERR_INVALID, "groups = %lld, must be at least 1", (long long)groups);
+    if (groups < 1 || groups > MF_MAX_GEOMETRY)
+        return fail(c, MF_ERR_INVALID, "groups = %lld, must be in 1..%lld", (long long)groups,
+                    (long long)MF_MAX_GEOMETRY);
     if (cin % groups || cout % groups)
         return fail(c, MF_ERR_SHAPE, "%lld input and %lld output channels are not divisible by groups = %lld",
                     (long long)cin, (long long)cout, (long long)groups);
@@ -405,7 +406,7 @@ static mf_status infer_conv_transpose2d(const infer_ctx *c)
     const mf_type *x = &c->in[0], *w = &c->in[1];
     mf_conv2d_view v = mf_conv2d_of(c->op, c->attrs);
     int64_t groups = v.groups, cin = x->shape[1];
-    if (groups < 1 || cin % groups)
+    if (groups < 1 || groups > MF_MAX_GEOMETRY || cin % groups)
         return fail(c, MF_ERR_INVALID, "groups = %lld does not divide %lld input channels",
                     (long long)groups, (long long)cin);
     if (w->shape[0] != cin)

@@ -24,8 +24,9 @@ static mf_status check_values(const mf_graph *g, bool *defined)
         const mf_value *v = g->values[i];
         if (!v || v->id != i)
             return mf_error(MF_ERR_INVALID, "verify: value %d has id %d", i, v ? v->id : -1);
-        if (v->type.rank < 0 || v->type.rank > MF_MAX_RANK || (unsigned)v->type.dtype >= MF_DTYPE_COUNT)
-            return mf_error(MF_ERR_INVALID, "verify: %s has a bad type", vname(v, b, sizeof b));
+        if (mf_type_check(&v->type, "verify", NULL, NULL))
+            return mf_error(MF_ERR_INVALID, "verify: %s has a bad type (%s)", vname(v, b, sizeof b),
+                            mf_last_error());
         if (v->is_const) {
             if (v->producer)
                 return mf_error(MF_ERR_INVALID, "verify: constant %s has a producer", vname(v, b, sizeof b));

@@ -87,6 +87,36 @@ static long long bytes_left(FILE *f)
     return end - at;
 }
 
+/* The data of a stream that cannot seek, read in growing chunks, so that memory follows
+ * what arrives and not what the header claims; then the tensor. */
+static mf_status read_stream(FILE *f, const char *path, const mf_type *t, size_t nbytes, mf_tensor **out)
+{
+    unsigned char *buf = NULL;
+    size_t got = 0, cap = 0;
+    mf_status s = MF_OK;
+    while (got < nbytes) {
+        if (got == cap) {
+            cap = cap ? (cap * 2 < nbytes ? cap * 2 : nbytes) : (nbytes < 65536 ? nbytes : 65536);
+            unsigned char *nb = realloc(buf, cap);
+            if (!nb) {
+                s = mf_error(MF_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, nbytes);
+                break;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + got, 1, cap - got, f);
+        if (n == 0) {
+            s = mf_error(MF_ERR_PARSE, "%s: the data is shorter than the header's %zu bytes", path, nbytes);
+            break;
+        }
+        got += n;
+    }
+    if (!s && !(s = mf_rt_tensor_new(t, MF_DEVICE_CPU, out)) && nbytes)
+        memcpy(mf_rt_tensor_ptr(*out), buf, nbytes);
+    free(buf);
+    return s;
+}
+
 mf_status mf_rt_npy_read(FILE *f, const char *path, mf_tensor **out)
 {
     *out = NULL;
@@ -116,6 +146,10 @@ mf_status mf_rt_npy_read(FILE *f, const char *path, mf_tensor **out)
     long long left = bytes_left(f);
     if (left >= 0 && (unsigned long long)left < nbytes) {
         s = mf_error(MF_ERR_PARSE, "%s: the data is shorter than the header's %zu bytes", path, nbytes);
+        goto done;
+    }
+    if (left < 0) { /* a pipe: what it holds is known only by reading it */
+        s = read_stream(f, path, &t, nbytes, out);
         goto done;
     }
     if ((s = mf_rt_tensor_new(&t, MF_DEVICE_CPU, out)))

@@ -128,6 +128,32 @@ static void test_zero_element_input_runs_fused(void **state)
     mf_graph_destroy(g);
 }
 
+/* Shapes computed from a file's data are checked like any other: ConstantOfShape of [-1]
+ * wrapped to a 4-byte buffer and a memcpy of 2^64 - 4 bytes; Unsqueeze with a repeated
+ * axis read dims that were never set. */
+static void test_shapes_from_constant_data(void **state)
+{
+    static const int64_t minus_one[1] = {-1}, huge[2] = {(int64_t)1 << 32, (int64_t)1 << 32};
+    tob_model m = {
+        .inputs = {{"x", 1, {4}}},
+        .inits = {{"s", 1, {1}, minus_one, sizeof minus_one, 7 /* INT64 */}},
+        .nodes = {{"ConstantOfShape", {"s"}, {"c"}}, {"Add", {"x", "c"}, {"y"}}},
+        .outputs = {"y"},
+    };
+    expect_error(&m, MF_ERR_SHAPE, "negative");
+    m.inits[0] = (tob_value){"s", 1, {2}, huge, sizeof huge, 7};
+    expect_error(&m, MF_ERR_SHAPE, "is larger than");
+
+    static const int64_t data[2] = {3, 4}, twice[2] = {0, 0};
+    tob_model u = {
+        .inputs = {{"x", 1, {4}}},
+        .inits = {{"d", 1, {2}, data, sizeof data, 7}, {"a", 1, {2}, twice, sizeof twice, 7}},
+        .nodes = {{"Unsqueeze", {"d", "a"}, {"y"}}},
+        .outputs = {"y"},
+    };
+    expect_error(&u, MF_ERR_INVALID, "repeated");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_two_producers_of_one_value),
         cmocka_unit_test(test_kernel_shape_must_match_the_weight),
         cmocka_unit_test(test_zero_element_input_runs_fused),
+        cmocka_unit_test(test_shapes_from_constant_data),
     };
     return cmocka_run_group_tests_name("onnx_hostile", tests, NULL, NULL);
 }

@@ -25,6 +25,9 @@ static void test_type_check(void **state)
     assert_int_equal(n, 0);
     t = (mf_type){MF_F32, 2, {0, INT64_MAX}};
     assert_int_equal(mf_type_check(&t, "t", &n, &bytes), MF_ERR_SHAPE);
+    /* empty, but the other dims' product (2^80) would overflow whoever multiplies them */
+    t = (mf_type){MF_F32, 3, {(int64_t)1 << 40, (int64_t)1 << 40, 0}};
+    assert_int_equal(mf_type_check(&t, "t", &n, &bytes), MF_ERR_SHAPE);
     t = (mf_type){MF_F32, 1, {(int64_t)4611686018427387903}}; /* 4 bytes each: 2^64 - 4 */
     assert_int_equal(mf_type_check(&t, "t", &n, &bytes), MF_ERR_SHAPE);
     assert_non_null(strstr(mf_last_error(), "t: f32[4611686018427387903] is larger than"));
@@ -94,6 +97,14 @@ static void test_window_geometry(void **state)
                            "  return %y\n", NULL);
 }
 
+static void test_groups_bounded(void **state)
+{
+    /* with no channels every groups divides them: w->shape[1] * 2^61 wrapped to 0 */
+    expect("f32[1,0,4,4]", "  %w = const f32[0,8,1,1] opaque\n"
+                           "  %y = conv2d(%x, %w) {groups=2305843009213693952} : f32[1,0,4,4]\n"
+                           "  return %y\n", "must be in 1..");
+}
+
 static void test_huge_type_in_text(void **state)
 {
     mf_graph *g;
@@ -108,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_type_check),          cmocka_unit_test(test_reshape),
         cmocka_unit_test(test_slice),               cmocka_unit_test(test_upsample_pad_concat),
         cmocka_unit_test(test_window_geometry),     cmocka_unit_test(test_huge_type_in_text),
+        cmocka_unit_test(test_groups_bounded),
     };
     return cmocka_run_group_tests_name("shape_bounds", tests, NULL, NULL);
 }

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "mlufuse/mlufuse.h"
+#include "runtime/runtime.h"
+#include "tests/support/tool_run.h"
 
 static char path[64];
 
@@ -114,6 +116,27 @@ static void test_directory_is_named(void **state)
     assert_non_null(strstr(mf_last_error(), "/tmp: is a directory"));
 }
 
+/* A pipe cannot say how much it holds: a header claiming 4 TiB with 16 bytes behind it
+ * fails after reading them, without allocating what the header claims. */
+static void test_short_pipe(void **state)
+{
+    static const float data[4];
+    write_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }", data,
+              sizeof data);
+    size_t len;
+    char *bytes = tsupport_read_file(path, &len);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], bytes, len), (ssize_t)len); /* fits the pipe's buffer */
+    close(fds[1]);
+    free(bytes);
+    FILE *f = fdopen(fds[0], "rb");
+    mf_tensor *t;
+    assert_int_equal(mf_rt_npy_read(f, "pipe.npy", &t), MF_ERR_PARSE);
+    assert_non_null(strstr(mf_last_error(), "shorter than"));
+    fclose(f);
+}
+
 static void test_zero_elements_round_trip(void **state)
 {
     mf_tensor *t, *back;
@@ -135,6 +158,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsupported_dtype_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zero_elements_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_pipe, setup, teardown),
     };
     return cmocka_run_group_tests_name("npy", tests, NULL, NULL);
 }

@@ -57,7 +57,7 @@ static Onnx__TensorProto *initializer(tob_arena *a, const tob_value *v)
     t->n_dims = (size_t)v->rank;
     t->dims = (int64_t *)v->dims;
     t->has_data_type = 1;
-    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    t->data_type = v->dtype ? v->dtype : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     t->has_raw_data = v->raw != NULL; /* else the (empty) typed fields hold the data */
     t->raw_data.len = v->raw_len;
     t->raw_data.data = (uint8_t *)v->raw;

@@ -15,6 +15,7 @@ typedef struct tob_value {
     int64_t dims[TOB_MAX];
     const void *raw; /* initializers: raw_data bytes (raw_len of them); NULL: no raw_data */
     size_t raw_len;
+    int dtype; /* initializers: the ONNX data type; 0: FLOAT */
 } tob_value;
 
 typedef struct tob_attr {
