@@ -1,0 +1,223 @@
+/* test_onnx_conformance.c — the ONNX project's own operator conformance suite
+ * (../shared/onnx-node-tests/node: a one-node model and reference data per folder), run
+ * as a user would: each model imported, run layer by layer and fused, every output compared
+ * (dtype, shape; values within rtol 1e-3 and atol 1e-7 for floats, exact otherwise).  Each
+ * test runs in a child process, so a crash or a hang is a class of its own.  The summary
+ * counts pass, mismatch, rejected and crash; a test in the expected-pass list
+ * (onnx_conformance_pass.txt) that does not pass fails the suite, and a test that passes
+ * but is not listed is reported, so the list only grows. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "frontends/onnx.h"
+#include "mlufuse/mlufuse.h"
+#include "tests/support/tool_run.h"
+
+enum { PASS, MISMATCH, REJECTED, CRASH, NCLASSES };
+static const char *const class_names[NCLASSES] = {"pass", "mismatch", "rejected", "crash"};
+
+/* A .pb TensorProto as a cpu tensor; NULL (with a message in why) when it cannot be. */
+static mf_tensor *read_pb(const char *path, char *why, size_t cap)
+{
+    size_t len;
+    char *bytes = tsupport_read_file(path, &len);
+    Onnx__TensorProto *t = bytes ? onnx__tensor_proto__unpack(NULL, len, (const uint8_t *)bytes) : NULL;
+    free(bytes);
+    if (!t) {
+        snprintf(why, cap, "%s: not a TensorProto", path);
+        return NULL;
+    }
+    mf_type type;
+    mf_buffer *b;
+    mf_tensor *x = NULL;
+    if (onnx_tensor(t, &type, &b) == MF_OK) {
+        if (mf_tensor_from_data(type.dtype, type.rank, type.shape, b->data, b->nbytes, &x))
+            x = NULL;
+        mf_buffer_release(b);
+    }
+    if (!x)
+        snprintf(why, cap, "%s: %s", path, mf_last_error());
+    onnx__tensor_proto__free_unpacked(t, NULL);
+    return x;
+}
+
+/* got against want: dtype, shape, then values. */
+static bool same(const mf_tensor *got, const mf_tensor *want, char *why, size_t cap)
+{
+    mf_tensor *host;
+    if (mf_tensor_to(got, MF_DEVICE_CPU, &host)) {
+        snprintf(why, cap, "%s", mf_last_error());
+        return false;
+    }
+    bool ok = mf_tensor_dtype(host) == mf_tensor_dtype(want) && mf_tensor_rank(host) == mf_tensor_rank(want);
+    for (int i = 0; ok && i < mf_tensor_rank(want); i++)
+        ok = mf_tensor_dim(host, i) == mf_tensor_dim(want, i);
+    if (!ok) {
+        char a[128], b[128];
+        mf_tensor_describe(host, a, sizeof a);
+        mf_tensor_describe(want, b, sizeof b);
+        snprintf(why, cap, "got %s, expected %s", a, b);
+    } else if (mf_tensor_dtype(want) == MF_F32) {
+        const float *x = mf_tensor_data(host), *y = mf_tensor_data(want);
+        for (int64_t i = 0; ok && i < mf_tensor_numel(want); i++) {
+            bool both_nan = isnan(x[i]) && isnan(y[i]);
+            ok = both_nan || fabs((double)x[i] - y[i]) <= 1e-7 + 1e-3 * fabs((double)y[i]);
+            if (!ok)
+                snprintf(why, cap, "element %lld is %g, expected %g", (long long)i, x[i], y[i]);
+        }
+    } else if (memcmp(mf_tensor_data(host), mf_tensor_data(want), mf_tensor_nbytes(want))) {
+        ok = false;
+        snprintf(why, cap, "the values differ");
+    }
+    mf_tensor_free(host);
+    return ok;
+}
+
+/* Runs one test folder; returns its class, with a reason in why. */
+static int run_one_test(const char *dir, char *why, size_t cap)
+{
+    char path[1024];
+    mf_graph *g;
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    if (mf_onnx_load(path, 0, &g)) {
+        snprintf(why, cap, "%s", mf_last_error());
+        return REJECTED;
+    }
+    int ni = mf_graph_num_inputs(g), no = mf_graph_num_outputs(g), cls = PASS;
+    mf_tensor *in[16] = {0}, *want[16] = {0}, *got[16] = {0};
+    for (int i = 0; i < ni && i < 16 && cls == PASS; i++) {
+        snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, i);
+        if (!(in[i] = read_pb(path, why, cap)))
+            cls = REJECTED;
+    }
+    for (int i = 0; i < no && i < 16 && cls == PASS; i++) {
+        snprintf(path, sizeof path, "%s/test_data_set_0/output_%d.pb", dir, i);
+        if (!(want[i] = read_pb(path, why, cap)))
+            cls = REJECTED;
+    }
+    if (cls == PASS && (ni > 16 || no > 16))
+        snprintf(why, cap, "more than 16 inputs or outputs"), cls = REJECTED;
+    for (int mode = 0; mode < 2 && cls == PASS; mode++) { /* layer by layer, then fused */
+        mf_tensor *dev[16] = {0};
+        mf_module *m = NULL;
+        mf_status s = MF_OK;
+        for (int i = 0; i < ni && !s; i++)
+            s = mf_tensor_to(in[i], MF_DEVICE_MLU(0), &dev[i]);
+        if (!s)
+            s = mode ? mf_module_create(g, NULL, &m) : MF_OK;
+        if (!s)
+            s = mode ? mf_module_run(m, ni, dev, no, got) : mf_graph_interpret(g, ni, dev, no, got);
+        if (s) {
+            snprintf(why, cap, "%s: %s", mode ? "fused" : "layer by layer", mf_last_error());
+            cls = REJECTED;
+        }
+        for (int i = 0; i < no && cls == PASS; i++)
+            if (!same(got[i], want[i], why, cap))
+                cls = MISMATCH;
+        for (int i = 0; i < 16; i++) {
+            mf_tensor_free(dev[i]);
+            mf_tensor_free(got[i]);
+            got[i] = NULL;
+        }
+        mf_module_destroy(m);
+    }
+    for (int i = 0; i < 16; i++) {
+        mf_tensor_free(in[i]);
+        mf_tensor_free(want[i]);
+    }
+    mf_graph_destroy(g);
+    return cls;
+}
+
+/* The test in a child process: a crash or a hang (60 s) is the class crash. */
+static int run_isolated(const char *dir, char *why, size_t cap)
+{
+    int fds[2];
+    if (pipe(fds))
+        return CRASH;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(60);
+        char msg[512] = "";
+        int cls = run_one_test(dir, msg, sizeof msg);
+        if (write(fds[1], msg, strlen(msg)) < 0) {
+        }
+        _exit(cls);
+    }
+    close(fds[1]);
+    ssize_t n = pid > 0 ? read(fds[0], why, cap - 1) : -1;
+    why[n > 0 ? n : 0] = 0;
+    close(fds[0]);
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) >= NCLASSES) {
+        snprintf(why, cap, "%s", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "did not finish");
+        return CRASH;
+    }
+    return WEXITSTATUS(st);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_conformance(void **state)
+{
+    char root[512], list_path[512];
+    snprintf(root, sizeof root, "%s/onnx-node-tests/node", tsupport_shared_dir());
+    snprintf(list_path, sizeof list_path, "%s/tests/frontends/onnx_conformance_pass.txt", tsupport_source_dir());
+    DIR *d = opendir(root);
+    if (!d)
+        fail_msg("cannot open %s", root);
+    char *names[2048];
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) && n < 2048;)
+        if (!strncmp(de->d_name, "test_", 5))
+            names[n++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, by_name);
+    char *expected = tsupport_read_file(list_path, NULL);
+    if (!expected)
+        fail_msg("cannot read %s", list_path);
+    int count[NCLASSES] = {0}, regressions = 0, fresh = 0;
+    for (int i = 0; i < n; i++) {
+        char dir[1024], why[512], line[300];
+        snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
+        int cls = run_isolated(dir, why, sizeof why);
+        count[cls]++;
+        snprintf(line, sizeof line, "\n%s\n", names[i]);
+        bool listed = strstr(expected, line + 1) == expected || strstr(expected, line);
+        if (listed && cls != PASS) {
+            printf("REGRESSION %s: %s: %s\n", names[i], class_names[cls], why);
+            regressions++;
+        } else if (!listed && cls == PASS) {
+            printf("newly passing (add it to the list): %s\n", names[i]);
+            fresh++;
+        } else if (cls == CRASH || getenv("MF_CONFORMANCE_VERBOSE")) {
+            printf("%s %s: %s\n", class_names[cls], names[i], why);
+        }
+        free(names[i]);
+    }
+    free(expected);
+    printf("onnx conformance: %d tests: %d pass, %d mismatch, %d rejected, %d crash; %d newly passing\n", n,
+           count[PASS], count[MISMATCH], count[REJECTED], count[CRASH], fresh);
+    assert_int_equal(regressions, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_conformance)};
+    return cmocka_run_group_tests_name("onnx_conformance", tests, NULL, NULL);
+}
