@@ -184,32 +184,73 @@ static mf_status run_once(const run_opts *o, const mf_graph *g, mf_module *m, mf
     return o->fused ? mf_module_run(m, ni, in, no, out) : mf_graph_interpret(g, ni, in, no, out);
 }
 
-/* max|got - want| and max|want| of two f32 tensors of equal shape. */
-static int compare(const mf_tensor *got, const char *path, double *err, double *scale)
+/* Element i of a cpu tensor's data as a double (f16 data was cast to f32 before). */
+static double elem(const mf_tensor *t, int64_t i)
 {
-    mf_tensor *want, *host;
-    if (mf_tensor_load_npy(path, &want))
+    const void *p = mf_tensor_data(t);
+    switch (mf_tensor_dtype(t)) {
+    case MF_F32: return ((const float *)p)[i];
+    case MF_I8: return ((const int8_t *)p)[i];
+    case MF_I32: return ((const int32_t *)p)[i];
+    case MF_I64: return (double)((const int64_t *)p)[i];
+    case MF_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return NAN;
+    }
+}
+
+static bool same_shape(const mf_tensor *a, const mf_tensor *b)
+{
+    if (mf_tensor_dtype(a) != mf_tensor_dtype(b) || mf_tensor_rank(a) != mf_tensor_rank(b))
+        return false;
+    for (int i = 0; i < mf_tensor_rank(a); i++)
+        if (mf_tensor_dim(a, i) != mf_tensor_dim(b, i))
+            return false;
+    return true;
+}
+
+/* A cpu copy of t, f16 cast to f32 (compared in f32). */
+static mf_status host_copy(const mf_tensor *t, mf_tensor **out)
+{
+    mf_tensor *h;
+    mf_status s = mf_tensor_to(t, MF_DEVICE_CPU, &h);
+    if (s || mf_tensor_dtype(h) != MF_F16) {
+        *out = s ? NULL : h;
+        return s;
+    }
+    s = mf_cast(h, MF_F32, out);
+    mf_tensor_free(h);
+    return s;
+}
+
+/* Compares output got with the .npy at path: the dtype and shape must be the file's; then
+ * max|got - want| and max|want|.  *exact: integer and bool data, which must be equal. */
+static int compare(const mf_tensor *got, const char *path, double *err, double *scale, bool *exact)
+{
+    mf_tensor *file, *want = NULL, *host = NULL;
+    if (mf_tensor_load_npy(path, &file))
         return mf_tool_fail(1, "run: --expect: %s", mf_last_error());
     int rc = 0;
-    if (mf_tensor_to(got, MF_DEVICE_CPU, &host)) {
+    if (host_copy(got, &host) || host_copy(file, &want)) {
         rc = mf_tool_fail(1, "run: %s", mf_last_error());
-    } else if (mf_tensor_numel(host) != mf_tensor_numel(want) || mf_tensor_dtype(want) != MF_F32 ||
-               mf_tensor_dtype(host) != MF_F32) {
+    } else if (!same_shape(host, want)) {
         char a[128], b[128];
-        mf_tensor_describe(host, a, sizeof a);
-        mf_tensor_describe(want, b, sizeof b);
+        mf_tensor_describe(got, a, sizeof a);
+        mf_tensor_describe(file, b, sizeof b);
         rc = mf_tool_fail(1, "run: output is %s but %s holds %s", a, path, b);
     } else {
-        const float *x = mf_tensor_data(host), *y = mf_tensor_data(want);
+        *exact = mf_tensor_dtype(want) != MF_F32;
         *err = *scale = 0;
         for (int64_t i = 0; i < mf_tensor_numel(want); i++) {
-            double d = fabs((double)x[i] - y[i]);
+            double x = elem(host, i), y = elem(want, i), d = fabs(x - y);
+            if (isnan(x) && isnan(y))
+                continue; /* NaN where NaN is expected matches */
             *err = isnan(d) ? INFINITY : fmax(*err, d);
-            *scale = fmax(*scale, fabs((double)y[i]));
+            *scale = fmax(*scale, fabs(y));
         }
     }
     mf_tensor_free(host);
     mf_tensor_free(want);
+    mf_tensor_free(file);
     return rc;
 }
 
@@ -382,10 +423,11 @@ static int run_model(run_opts *o, const mf_graph *g)
     }
     for (int k = 0; k < o->nexpect && !rc; k++) {
         double err = 0, scale = 0;
-        rc = compare(out[k], o->expect[k], &err, &scale);
+        bool exact = false;
+        rc = compare(out[k], o->expect[k], &err, &scale, &exact);
         r.max_err = fmax(r.max_err, err);
         r.max_ref = fmax(r.max_ref, scale);
-        if (!rc && !(err <= o->atol + o->rtol * scale))
+        if (!rc && !(exact ? err == 0 : err <= o->atol + o->rtol * scale))
             r.match = 0;
     }
     if (!rc)

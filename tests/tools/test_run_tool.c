@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mlufuse/mlufuse.h"
 #include "tests/support/tool_run.h"
 
 /* Runs `mlufuse ARGS` (stderr merged), returns the exit code and the output in out. */
@@ -215,6 +216,46 @@ static void test_zero_element_tensors_run_fused(void **state)
     }
 }
 
+/* --expect compares every dtype: integers exactly, and a dtype or shape that differs is
+ * named (it said "output is i64[3] but out0.npy holds i64[3]"). */
+static void test_expect_integer_outputs(void **state)
+{
+    char dir[] = "/tmp/mf-expect-XXXXXX", model[64], in[96], want[96], wrong[96], wrong_type[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(model, sizeof model, "%s/m.mfir", dir);
+    tsupport_write_file(model, "graph @c(%x: f32[3]) {\n  %y = cast(%x) {to=4} : i64[3]\n  return %y\n}\n");
+    const float x[3] = {1, -2, 300};
+    const int64_t y[3] = {1, -2, 300}, z[3] = {1, -2, 301};
+    mf_tensor *t;
+    snprintf(in, sizeof in, "%s/in.npy", dir);
+    snprintf(want, sizeof want, "%s/want.npy", dir);
+    snprintf(wrong, sizeof wrong, "%s/wrong.npy", dir);
+    snprintf(wrong_type, sizeof wrong_type, "%s/wrong_type.npy", dir);
+    assert_int_equal(mf_tensor_from_data(MF_F32, 1, (int64_t[]){3}, x, sizeof x, &t), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(t, in), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(t, wrong_type), MF_OK);
+    mf_tensor_free(t);
+    assert_int_equal(mf_tensor_from_data(MF_I64, 1, (int64_t[]){3}, y, sizeof y, &t), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(t, want), MF_OK);
+    mf_tensor_free(t);
+    assert_int_equal(mf_tensor_from_data(MF_I64, 1, (int64_t[]){3}, z, sizeof z, &t), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(t, wrong), MF_OK);
+    mf_tensor_free(t);
+    for (int mode = 0; mode < 2; mode++) {
+        const char *m = mode ? "--mode eager" : "";
+        int rc = mlufuse(out, sizeof out, "run %s -i %s --expect %s %s", model, in, want, m);
+        if (rc != 0 || !strstr(out, "expected outputs: match"))
+            fail_msg("rc %d: %s", rc, out);
+        assert_int_equal(mlufuse(out, sizeof out, "run %s -i %s --expect %s --atol 5 %s", model, in, wrong, m), 1);
+        assert_non_null(strstr(out, "MISMATCH")); /* integers are exact, whatever the tolerance */
+        assert_int_equal(mlufuse(out, sizeof out, "run %s -i %s --expect %s %s", model, in, wrong_type, m), 1);
+        assert_non_null(strstr(out, "output is i64[3]"));
+        assert_non_null(strstr(out, "holds f32[3]"));
+    }
+    remove(model), remove(in), remove(want), remove(wrong), remove(wrong_type);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_usage_errors_that_were_silent),
         cmocka_unit_test(test_zero_element_tensors_run_fused),
+        cmocka_unit_test(test_expect_integer_outputs),
     };
     return cmocka_run_group_tests_name("run_tool", tests, NULL, NULL);
 }
