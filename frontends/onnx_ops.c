@@ -70,9 +70,43 @@ static mf_status cv_identity(onnx_importer *im, const Onnx__NodeProto *n)
     mf_status s = onnx_inputs(im, n, 1, &x);
     if (s)
         return s;
-    for (size_t i = 0; i < n->n_output && !s; i++) /* Dropout's mask output is never used */
+    for (size_t i = 0; i < n->n_output && !s; i++)
         s = onnx_define(im, n->output[i], x);
     return s;
+}
+
+/* Dropout at inference: the data passes through, and the optional mask output is all
+ * true (bool, the data's shape), as the ONNX spec defines it outside training. */
+static mf_status cv_dropout(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *ratio = NULL, *training = NULL;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = onnx_input(im, n, 1, &ratio);
+    if (!s)
+        s = onnx_input(im, n, 2, &training);
+    if (s)
+        return s;
+    /* Training mode drops random elements: no runtime reproduces that, so it is refused
+     * rather than run as inference (unless the ratio is 0, where it is the identity). */
+    bool trains = training && (!onnx_small_const(training) || onnx_get_elem(training->data->data, training->type.dtype, 0));
+    bool drops = !ratio || !onnx_small_const(ratio) || onnx_get_elem(ratio->data->data, ratio->type.dtype, 0) != 0;
+    if (trains && drops)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "Dropout in training mode (random) is not supported");
+    if ((s = onnx_define(im, n->output[0], x)) || n->n_output < 2 || !n->output[1][0])
+        return s;
+    mf_type t = x->type;
+    t.dtype = MF_BOOL;
+    size_t nbytes;
+    if ((s = mf_type_check(&t, "onnx: Dropout mask", NULL, &nbytes)))
+        return s;
+    unsigned char *ones = malloc(nbytes ? nbytes : 1);
+    if (!ones)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory for a Dropout mask");
+    memset(ones, 1, nbytes);
+    mf_value *mask = onnx_const(im, &t, ones);
+    free(ones);
+    return mask ? onnx_define(im, n->output[1], mask) : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
 }
 
 /* Cast: `to` is an ONNX TensorProto data type; the ones with an mlufuse dtype map onto
@@ -678,7 +712,7 @@ static const struct {
     {"Flatten", cv_flatten}, {"Reshape", cv_reshape}, {"Transpose", cv_transpose},
     {"Concat", cv_concat}, {"Softmax", cv_softmax}, {"LogSoftmax", cv_log_softmax},
     {"ReduceMean", cv_reduce_mean}, {"ReduceSum", cv_reduce_sum},
-    {"Dropout", cv_identity}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
+    {"Dropout", cv_dropout}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
     {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
     {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
     {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
