@@ -63,6 +63,57 @@ SIMPLE(cv_sqrt, MF_OP_SQRT, 1)
 SIMPLE(cv_neg, MF_OP_NEG, 1)
 SIMPLE(cv_abs, MF_OP_ABS, 1)
 SIMPLE(cv_hardswish, MF_OP_HARDSWISH, 1)
+SIMPLE(cv_reciprocal, MF_OP_RECIPROCAL, 1)
+SIMPLE(cv_floor, MF_OP_FLOOR, 1)
+SIMPLE(cv_ceil, MF_OP_CEIL, 1)
+SIMPLE(cv_round, MF_OP_ROUND, 1)
+SIMPLE(cv_sign, MF_OP_SIGN, 1)
+SIMPLE(cv_erf, MF_OP_ERF, 1)
+SIMPLE(cv_cos, MF_OP_COS, 1)
+SIMPLE(cv_sin, MF_OP_SIN, 1)
+SIMPLE(cv_prelu, MF_OP_PRELU, 2)
+
+/* Elu: alpha (default 1). */
+static mf_status cv_elu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_ELU, a);
+    mf_attr_set_float(MF_OP_ELU, a, "alpha", onnx_attr_float(n, "alpha", 1.0f));
+    return emit(im, n, MF_OP_ELU, 1, &x, a);
+}
+
+/* Min and Max take one or more inputs: a chain of binary minimum/maximum. */
+static mf_status variadic(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+{
+    mf_value *acc;
+    mf_status s = onnx_inputs(im, n, 1, &acc);
+    for (size_t i = 1; i < n->n_input && !s; i++) {
+        mf_value *in[2] = {acc, NULL};
+        mf_node *node;
+        if ((s = onnx_input(im, n, i, &in[1])) || !in[1])
+            return s ? s : onnx_node_error(n, MF_ERR_PARSE, "input %zu is empty", i);
+        if (i + 1 == n->n_input)
+            return emit(im, n, op, 2, in, NULL);
+        if ((s = mf_graph_add_node(im->g, op, 2, in, NULL, &node)))
+            return onnx_node_error(n, s, "%s", mf_last_error());
+        acc = node->outputs[0];
+    }
+    return s ? s : onnx_define(im, n->output[0], acc); /* one input: itself */
+}
+
+static mf_status cv_min(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return variadic(im, n, MF_OP_MINIMUM);
+}
+
+static mf_status cv_max(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return variadic(im, n, MF_OP_MAXIMUM);
+}
 
 static mf_status cv_identity(onnx_importer *im, const Onnx__NodeProto *n)
 {
@@ -706,6 +757,9 @@ static const struct {
     {"MatMul", cv_matmul}, {"Gemm", cv_gemm}, {"Conv", cv_conv},
     {"Relu", cv_relu}, {"Sigmoid", cv_sigmoid}, {"Tanh", cv_tanh}, {"Exp", cv_exp},
     {"Log", cv_log}, {"Sqrt", cv_sqrt}, {"Neg", cv_neg}, {"Abs", cv_abs},
+    {"Reciprocal", cv_reciprocal}, {"Floor", cv_floor}, {"Ceil", cv_ceil}, {"Round", cv_round},
+    {"Sign", cv_sign}, {"Erf", cv_erf}, {"Cos", cv_cos}, {"Sin", cv_sin}, {"PRelu", cv_prelu},
+    {"Elu", cv_elu}, {"Min", cv_min}, {"Max", cv_max},
     {"HardSwish", cv_hardswish}, {"HardSigmoid", cv_hardsigmoid}, {"LeakyRelu", cv_leaky_relu},
     {"Clip", cv_clip}, {"BatchNormalization", cv_batchnorm},
     {"MaxPool", cv_maxpool}, {"AveragePool", cv_avgpool}, {"GlobalAveragePool", cv_global_avgpool},

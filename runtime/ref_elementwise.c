@@ -8,7 +8,7 @@
 
 /* ---- binary ops with broadcasting --------------------------------------------------------- */
 
-typedef enum bin_kind { BIN_ADD, BIN_MUL, BIN_DIV, BIN_POW } bin_kind;
+typedef enum bin_kind { BIN_ADD, BIN_MUL, BIN_DIV, BIN_POW, BIN_MIN, BIN_MAX, BIN_PRELU } bin_kind;
 
 /* Strides of t's elements aligned to a rank-`rank` output: 0 where t is broadcast. */
 static void broadcast_strides(const mf_type *t, int rank, int64_t *strides)
@@ -33,6 +33,9 @@ static void binary_row(bin_kind k, float alpha, const float *a, int64_t sa, cons
         case BIN_MUL: o[i] = x * y; break;
         case BIN_DIV: o[i] = x / y; break;
         case BIN_POW: o[i] = powf(x, y); break;
+        case BIN_MIN: o[i] = isnan(x) || x < y ? x : y; break; /* NaN wins, as in numpy */
+        case BIN_MAX: o[i] = isnan(x) || x > y ? x : y; break;
+        case BIN_PRELU: o[i] = x < 0.0f ? x * y : x; break;
         }
     }
 }
@@ -91,6 +94,22 @@ mf_status mf_ref_div(const mf_ref_call *c)
 mf_status mf_ref_pow(const mf_ref_call *c)
 {
     return binary(c, BIN_POW, 1.0f);
+}
+
+mf_status mf_ref_minimum(const mf_ref_call *c)
+{
+    return binary(c, BIN_MIN, 1.0f);
+}
+
+mf_status mf_ref_maximum(const mf_ref_call *c)
+{
+    return binary(c, BIN_MAX, 1.0f);
+}
+
+/* prelu(x, slope): slope broadcasts against x (one per channel, or one for all). */
+mf_status mf_ref_prelu(const mf_ref_call *c)
+{
+    return binary(c, BIN_PRELU, 1.0f);
 }
 
 /* ---- unary ops -------------------------------------------------------------------------- */
@@ -244,6 +263,75 @@ mf_status mf_ref_sqrt(const mf_ref_call *c)
 {
     return unary(c, f_sqrt, (unary_params){0});
 }
+
+static float f_elu(float x, const unary_params *p)
+{
+    return x < 0.0f ? p->a * expm1f(x) : x;
+}
+
+static float f_reciprocal(float x, const unary_params *p)
+{
+    return 1.0f / x;
+}
+
+static float f_floor(float x, const unary_params *p)
+{
+    return floorf(x);
+}
+
+static float f_ceil(float x, const unary_params *p)
+{
+    return ceilf(x);
+}
+
+/* Halves go to the even neighbour (ONNX Round, numpy.round), whatever the rounding mode. */
+static float f_round(float x, const unary_params *p)
+{
+    float r = roundf(x); /* halves away from zero */
+    if (fabsf(x - truncf(x)) == 0.5f && fmodf(r, 2.0f) != 0.0f)
+        r -= copysignf(1.0f, x);
+    return r;
+}
+
+static float f_sign(float x, const unary_params *p)
+{
+    return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x; /* 0 and NaN stay */
+}
+
+static float f_erf(float x, const unary_params *p)
+{
+    return erff(x);
+}
+
+static float f_cos(float x, const unary_params *p)
+{
+    return cosf(x);
+}
+
+static float f_sin(float x, const unary_params *p)
+{
+    return sinf(x);
+}
+
+mf_status mf_ref_elu(const mf_ref_call *c)
+{
+    return unary(c, f_elu, (unary_params){attr_f(c, "alpha"), 0});
+}
+
+#define UNARY_REF(name)                                   \
+    mf_status mf_ref_##name(const mf_ref_call *c)         \
+    {                                                     \
+        return unary(c, f_##name, (unary_params){0});     \
+    }
+UNARY_REF(reciprocal)
+UNARY_REF(floor)
+UNARY_REF(ceil)
+UNARY_REF(round)
+UNARY_REF(sign)
+UNARY_REF(erf)
+UNARY_REF(cos)
+UNARY_REF(sin)
+#undef UNARY_REF
 
 /* ---- batch norm ------------------------------------------------------------------------- */
 

@@ -210,12 +210,15 @@ static mf_graph *build_every_op(void)
     mf_value *l = node(g, MF_OP_LINEAR, 2, (mf_value *[]){v, lw}, NULL);
     mf_value *mm = node(g, MF_OP_MATMUL, 2, (mf_value *[]){v, m}, NULL);
     mf_value *y = c;
-    static const mf_op binary[] = {MF_OP_ADD, MF_OP_SUB, MF_OP_MUL, MF_OP_DIV, MF_OP_POW};
+    static const mf_op binary[] = {MF_OP_ADD,     MF_OP_SUB,     MF_OP_MUL,  MF_OP_DIV,
+                                   MF_OP_POW,     MF_OP_MINIMUM, MF_OP_MAXIMUM, MF_OP_PRELU};
     for (size_t i = 0; i < sizeof binary / sizeof *binary; i++)
         y = node(g, binary[i], 2, (mf_value *[]){y, two}, NULL);
     static const mf_op unaries[] = {MF_OP_RELU, MF_OP_CLAMP, MF_OP_LEAKY_RELU, MF_OP_SIGMOID,
                                     MF_OP_TANH, MF_OP_HARDSWISH, MF_OP_HARDSIGMOID, MF_OP_EXP,
-                                    MF_OP_LOG, MF_OP_NEG, MF_OP_ABS, MF_OP_SQRT, MF_OP_DROPOUT};
+                                    MF_OP_LOG, MF_OP_NEG, MF_OP_ABS, MF_OP_SQRT, MF_OP_DROPOUT,
+                                    MF_OP_ELU, MF_OP_RECIPROCAL, MF_OP_FLOOR, MF_OP_CEIL,
+                                    MF_OP_ROUND, MF_OP_SIGN, MF_OP_ERF, MF_OP_COS, MF_OP_SIN};
     for (size_t i = 0; i < sizeof unaries / sizeof *unaries; i++)
         y = unary(g, unaries[i], y);
     y = node(g, MF_OP_BATCH_NORM, 5, (mf_value *[]){y, b, b, b, b}, NULL);

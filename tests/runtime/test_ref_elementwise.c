@@ -102,6 +102,50 @@ static void test_div_and_scalar(void **state)
     free(o);
 }
 
+/* The ops ONNX brought (Min, Max, PRelu, Elu, Reciprocal, Floor, Ceil, Round, Sign, Erf,
+ * Cos, Sin) on values where their definitions differ from the obvious. */
+static void test_onnx_elementwise_ops(void **state)
+{
+    mf_type ot;
+    const float a[4] = {1, NAN, -2, 0}, b[4] = {0, 3, NAN, 0};
+    float *o = run2(MF_OP_MINIMUM, NULL, TT(MF_F32, 4), a, TT(MF_F32, 4), b, &ot);
+    assert_true(o[0] == 0 && isnan(o[1]) && isnan(o[2]) && o[3] == 0); /* NaN wins either side */
+    free(o);
+    o = run2(MF_OP_MAXIMUM, NULL, TT(MF_F32, 4), a, TT(MF_F32, 4), b, &ot);
+    assert_true(o[0] == 1 && isnan(o[1]) && isnan(o[2]));
+    free(o);
+    const float x[4] = {-2, -1, 1, 2}, slope[2] = {0.5f, 0.25f}; /* [2,2] x, slope per column */
+    o = run2(MF_OP_PRELU, NULL, TT(MF_F32, 2, 2), x, TT(MF_F32, 2), slope, &ot);
+    assert_true(o[0] == -1.0f && o[1] == -0.25f && o[2] == 1 && o[3] == 2);
+    free(o);
+    const float r[8] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f, -2.6f, 0};
+    o = run1(MF_OP_ROUND, NULL, TT(MF_F32, 8), r, &ot);
+    const float half_even[8] = {0, 2, 2, -0.0f, -2, 2, -3, 0};
+    for (int i = 0; i < 8; i++)
+        assert_true(o[i] == half_even[i]);
+    free(o);
+    const float sg[4] = {-3, 0, 2, NAN};
+    o = run1(MF_OP_SIGN, NULL, TT(MF_F32, 4), sg, &ot);
+    assert_true(o[0] == -1 && o[1] == 0 && o[2] == 1 && isnan(o[3]));
+    free(o);
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_ELU, at);
+    tref_set_float(MF_OP_ELU, at, "alpha", 2.0);
+    const float e[2] = {-1, 3};
+    o = run1(MF_OP_ELU, at, TT(MF_F32, 2), e, &ot);
+    assert_true(fabsf(o[0] - 2.0f * (expf(-1) - 1)) < 1e-6f && o[1] == 3);
+    free(o);
+    static const struct { mf_op op; float x, want; } one[] = {
+        {MF_OP_RECIPROCAL, 4, 0.25f}, {MF_OP_FLOOR, -1.5f, -2}, {MF_OP_CEIL, -1.5f, -1},
+        {MF_OP_ERF, 0, 0},             {MF_OP_COS, 0, 1},       {MF_OP_SIN, 0, 0},
+    };
+    for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) {
+        o = run1(one[k].op, NULL, TT(MF_F32, 1), &one[k].x, &ot);
+        assert_true(o[0] == one[k].want);
+        free(o);
+    }
+}
+
 static void test_div_by_zero_is_ieee(void **state)
 {
     float a[] = {1, -1, 0}, b[] = {0, 0, 0};
@@ -429,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_mul_broadcast_outer),
         cmocka_unit_test(test_div_and_scalar),
         cmocka_unit_test(test_div_by_zero_is_ieee),
+        cmocka_unit_test(test_onnx_elementwise_ops),
         cmocka_unit_test(test_binary_broadcast_sweep),
         cmocka_unit_test(test_relu),
         cmocka_unit_test(test_clamp),
