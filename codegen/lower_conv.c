@@ -697,15 +697,13 @@ LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
 mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
-    const mf_attr *st = mf_attr_get(n->op, n->attrs, "stride");
-    const mf_attr *pad = mf_attr_get(n->op, n->attrs, "padding");
-    const mf_attr *dil = mf_attr_get(n->op, n->attrs, "dilation");
+    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
     mf_cg_conv_geom g = {
         .batch = xt->shape[0], .cin = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3],
         .cout = wt->shape[0], .kh = wt->shape[2], .kw = wt->shape[3],
         .oh = ot->shape[2], .ow = ot->shape[3],
-        .sh = st->ints[0], .sw = st->ints[1], .ph = pad->ints[0], .pw = pad->ints[1],
-        .dh = dil->ints[0], .dw = dil->ints[1], .groups = mf_attr_int(n->op, n->attrs, "groups"),
+        .sh = v.stride[0], .sw = v.stride[1], .ph = v.padding[0], .pw = v.padding[1],
+        .dh = v.dilation[0], .dw = v.dilation[1], .groups = v.groups,
         .nbd = 1,
     };
     g.bshape[0] = g.batch;
