@@ -419,11 +419,10 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
 {
     const int VW = c->vw;
     LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)VW);
-    LLVMValueRef nkb = LLVMBuildUDiv(c->B, LLVMBuildAdd(c->B, L, mf_cg_i64(c, VW - 1), ""),
-                                     mf_cg_i64(c, VW), "");
+    LLVMValueRef nkb = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, L, VW - 1), VW);
     mf_cg_loop kb;
     mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), nkb);
-    LLVMValueRef col0 = LLVMBuildMul(c->B, kb.iv, mf_cg_i64(c, VW), "");
+    LLVMValueRef col0 = mf_cg_ix_mulk(c, kb.iv, VW);
     LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_vsplat(c, col0), lane_consts(c, 0, 1), "");
     LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_vsplat(c, L), "");
     LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
@@ -431,20 +430,17 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
         LLVMValueRef rows[MF_CG_MAX_VW];
         for (int j = 0; j < VW; j++) {
             int64_t jj = (int64_t)r * VW + j;
-            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT,
-                                            LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, jj), ""),
-                                            mf_cg_i64(c, coutg), "");
+            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, mf_cg_ix_addk(c, ocl0, jj), mf_cg_i64(c, coutg), "");
             LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_vsplat(c, ok), "");
-            LLVMValueRef ptr = mf_cg_gep(c, wrow, LLVMBuildAdd(c->B, mf_cg_i64(c, jj * K), col0, ""));
+            LLVMValueRef ptr = mf_cg_gep(c, wrow, mf_cg_ix_add(c, mf_cg_i64(c, jj * K), col0));
             LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), m, zero};
             LLVMTypeRef tys[2] = {vt, c->ptr};
             rows[j] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
         }
         transpose(c, rows);
         for (int i = 0; i < VW; i++) {
-            LLVMValueRef at = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, col0, mf_cg_i64(c, i), ""),
-                                                             mf_cg_i64(c, (int64_t)pl->RO * VW), ""),
-                                           mf_cg_i64(c, (int64_t)r * VW), "");
+            LLVMValueRef at = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, col0, i), (int64_t)pl->RO * VW),
+                                            (int64_t)r * VW);
             LLVMValueRef st = LLVMBuildStore(c->B, rows[i], mf_cg_gep(c, pk, at));
             LLVMSetAlignment(st, (unsigned)VW * 4);
         }
@@ -486,16 +482,15 @@ static void oc_item_decode(oc_emit *e, LLVMValueRef iv, int64_t nbatch)
     int64_t dims[4] = {nbatch, g->groups, pl->nob, pl->nys};
     LLVMValueRef q[4];
     mf_cg_unravel(c, iv, 4, dims, q);
-    e->y0 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->oh), ""), mf_cg_i64(c, pl->nys), "");
-    e->y1 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, q[3], mf_cg_i64(c, 1), ""), mf_cg_i64(c, g->oh), ""),
-                          mf_cg_i64(c, pl->nys), "");
+    e->y0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, q[3], g->oh), pl->nys);
+    e->y1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, q[3], 1), g->oh), pl->nys);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e->bcoord);
-    e->xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bx_stride),
-                                            LLVMBuildMul(c->B, q[1], mf_cg_i64(c, e->cing * g->h * g->w), ""), ""));
-    e->ocl0 = LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e->BW), "");
-    e->oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, e->coutg), ""), e->ocl0, "");
-    e->wrow = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
-                                               LLVMBuildMul(c->B, e->oc0, mf_cg_i64(c, e->K), ""), ""));
+    e->xg = mf_cg_gep(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bx_stride),
+                                            mf_cg_ix_mulk(c, q[1], e->cing * g->h * g->w)));
+    e->ocl0 = mf_cg_ix_mulk(c, q[2], e->BW);
+    e->oc0 = mf_cg_ix_madd(c, q[1], e->coutg, e->ocl0);
+    e->wrow = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
+                                               mf_cg_ix_mulk(c, e->oc0, e->K)));
 }
 
 /* The bias vectors and, when the block can pass the group's last channel, the lane masks
@@ -507,12 +502,12 @@ static void oc_bias_and_masks(oc_emit *e)
     LLVMTypeRef vt = e->vt;
     bool need_mask = e->coutg % e->BW != 0;
     for (int r = 0; r < e->pl->RO; r++) {
-        LLVMValueRef ocl = LLVMBuildAdd(c->B, e->ocl0, mf_cg_i64(c, (int64_t)r * VW), "");
+        LLVMValueRef ocl = mf_cg_ix_addk(c, e->ocl0, (int64_t)r * VW);
         if (need_mask)
             e->mask[r] = range_mask(c, ocl, 0, 1, e->coutg);
         if (!e->g->bias)
             continue;
-        LLVMValueRef bp = mf_cg_gep(c, e->g->bias, LLVMBuildAdd(c->B, e->oc0, mf_cg_i64(c, (int64_t)r * VW), ""));
+        LLVMValueRef bp = mf_cg_gep(c, e->g->bias, mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW));
         if (e->mask[r]) {
             LLVMValueRef ops[4] = {bp, LLVMConstInt(c->i32, 4, 0), e->mask[r], mf_cg_fconst(c, vt, 0.0)};
             LLVMTypeRef tys[2] = {vt, c->ptr};
@@ -531,15 +526,13 @@ static void oc_chunk_begin(oc_emit *e, mf_cg_loop *ch)
     const mf_cg_conv_geom *g = e->g;
     const oc_plan *pl = e->pl;
     mf_cg_loop_begin(c, ch, mf_cg_i64(c, 0), mf_cg_i64(c, pl->nchunk));
-    LLVMValueRef ic0 = LLVMBuildMul(c->B, ch->iv, mf_cg_i64(c, pl->CI), "");
-    LLVMValueRef rest = LLVMBuildSub(c->B, mf_cg_i64(c, e->cing), ic0, "");
-    e->cnt = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, rest, mf_cg_i64(c, pl->CI), ""),
-                             rest, mf_cg_i64(c, pl->CI), "");
+    LLVMValueRef ic0 = mf_cg_ix_mulk(c, ch->iv, pl->CI);
+    e->cnt = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, e->cing), ic0), pl->CI);
     e->first = LLVMBuildICmp(c->B, LLVMIntEQ, ch->iv, mf_cg_i64(c, 0), "");
     e->last = LLVMBuildICmp(c->B, LLVMIntEQ, ch->iv, mf_cg_i64(c, pl->nchunk - 1), "");
-    oc_pack(c, pl, mf_cg_gep(c, e->wrow, LLVMBuildMul(c->B, ic0, mf_cg_i64(c, e->khw), "")), e->K, e->ocl0, e->coutg,
-            LLVMBuildMul(c->B, e->cnt, mf_cg_i64(c, e->khw), ""), e->pk);
-    e->xc = mf_cg_gep(c, e->xg, LLVMBuildMul(c->B, ic0, mf_cg_i64(c, g->h * g->w), ""));
+    oc_pack(c, pl, mf_cg_gep(c, e->wrow, mf_cg_ix_mulk(c, ic0, e->khw)), e->K, e->ocl0, e->coutg,
+            mf_cg_ix_mulk(c, e->cnt, e->khw), e->pk);
+    e->xc = mf_cg_gep(c, e->xg, mf_cg_ix_mulk(c, ic0, g->h * g->w));
 }
 
 /* Starts the sums of a tile of np pixels at 0, or on later chunks at the partial sums
@@ -596,17 +589,17 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     const mf_cg_conv_geom *g = e->g;
     mf_cg_loop icl, ky;
     mf_cg_loop_begin(c, &icl, mf_cg_i64(c, 0), e->cnt);
-    LLVMValueRef plane = mf_cg_gep(c, e->xc, LLVMBuildMul(c->B, icl.iv, mf_cg_i64(c, g->h * g->w), ""));
-    LLVMValueRef wic = mf_cg_gep(c, e->pk, LLVMBuildMul(c->B, icl.iv, mf_cg_i64(c, e->khw * e->BW), ""));
+    LLVMValueRef plane = mf_cg_gep(c, e->xc, mf_cg_ix_mulk(c, icl.iv, g->h * g->w));
+    LLVMValueRef wic = mf_cg_gep(c, e->pk, mf_cg_ix_mulk(c, icl.iv, e->khw * e->BW));
     mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
-    LLVMValueRef iy = LLVMBuildAdd(c->B, e->iy0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->dh), ""), "");
+    LLVMValueRef iy = mf_cg_ix_add(c, e->iy0, mf_cg_ix_mulk(c, ky.iv, g->dh));
     LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
     LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
-    LLVMValueRef row = mf_cg_gep(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""));
-    LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw * e->BW), ""));
+    LLVMValueRef row = mf_cg_gep(c, plane, mf_cg_ix_mulk(c, iy, g->w));
+    LLVMValueRef wky = mf_cg_gep(c, wic, mf_cg_ix_mulk(c, ky.iv, g->kw * e->BW));
     oc_tile_taps(e, row, wky, ox0, np);
     LLVMBuildBr(c->B, next);
     LLVMPositionBuilderAtEnd(c->B, next);
@@ -649,7 +642,7 @@ static mf_status oc_tile_epilogue(oc_emit *e, int64_t ox0, int np)
     mf_status err = MF_OK;
     for (int p = 0; p < np && !err; p++)
         for (int r = 0; r < RO && !err; r++) {
-            pt->coord[1] = LLVMBuildAdd(c->B, e->oc0, mf_cg_i64(c, (int64_t)r * VW), "");
+            pt->coord[1] = mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW);
             pt->coord[3] = mf_cg_i64(c, ox0 + p);
             pt->mask = e->mask[r];
             pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[p * RO + r], "");
@@ -668,10 +661,10 @@ static mf_status oc_tile(oc_emit *e, int64_t ox0, int np)
 {
     mf_cg_ctx *c = e->c;
     LLVMValueRef pbase = NULL;
-    if (e->part)
-        pbase = mf_cg_gep(c, e->part, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, LLVMBuildMul(c->B, e->oy, mf_cg_i64(c, e->g->ow), ""),
-                                                                      mf_cg_i64(c, ox0), ""),
-                                                    mf_cg_i64(c, e->BW), ""));
+    if (e->part) { /* the sums of pixel (oy, ox0) on */
+        LLVMValueRef pixel = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, e->oy, e->g->ow), ox0);
+        pbase = mf_cg_gep(c, e->part, mf_cg_ix_mulk(c, pixel, e->BW));
+    }
     oc_tile_init(e, np, pbase);
     oc_tile_accumulate(e, ox0, np);
     LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(c->C, c->body, "fin");
@@ -710,7 +703,7 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     oc_chunk_begin(&e, &ch);
     mf_cg_loop_begin(c, &oyl, e.y0, e.y1);
     e.oy = oyl.iv;
-    e.iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, e.oy, mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
+    e.iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, e.oy, g->sh), g->ph);
     mf_status err = MF_OK;
     for (int64_t ox0 = 0; ox0 < g->ow && !err; ox0 += pl->P)
         err = oc_tile(&e, ox0, (int)(g->ow - ox0 < pl->P ? g->ow - ox0 : pl->P));
