@@ -53,6 +53,19 @@ LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int
 LLVMValueRef mf_cg_fmuladd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d);
 LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx); /* float* + idx */
 
+/* ---- index arithmetic (codegen/index.c) ------------------------------------------------
+ * On i64 values; k is a compile-time constant.  Operands go to the builder in the order
+ * written (a before b), so an engine written with these builds what it would by hand. */
+
+LLVMValueRef mf_cg_ix_add(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b);            /* a + b */
+LLVMValueRef mf_cg_ix_sub(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b);            /* a - b */
+LLVMValueRef mf_cg_ix_addk(mf_cg_ctx *c, LLVMValueRef a, int64_t k);                /* a + k */
+LLVMValueRef mf_cg_ix_subk(mf_cg_ctx *c, LLVMValueRef a, int64_t k);                /* a - k */
+LLVMValueRef mf_cg_ix_mulk(mf_cg_ctx *c, LLVMValueRef a, int64_t k);                /* a * k */
+LLVMValueRef mf_cg_ix_madd(mf_cg_ctx *c, LLVMValueRef a, int64_t k, LLVMValueRef b); /* a*k + b */
+LLVMValueRef mf_cg_ix_udivk(mf_cg_ctx *c, LLVMValueRef a, int64_t k); /* a / k, unsigned */
+LLVMValueRef mf_cg_ix_smink(mf_cg_ctx *c, LLVMValueRef a, int64_t k); /* min(a, k), signed */
+
 /* A counted loop [lo, hi) stepping by step; iv is the i64 induction variable.  Between
  * begin and end the builder is in the body; after end it is after the loop. */
 typedef struct mf_cg_loop {

@@ -419,11 +419,10 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
 {
     const int VW = c->vw;
     LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)VW);
-    LLVMValueRef nkb = LLVMBuildUDiv(c->B, LLVMBuildAdd(c->B, L, mf_cg_i64(c, VW - 1), ""),
-                                     mf_cg_i64(c, VW), "");
+    LLVMValueRef nkb = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, L, VW - 1), VW);
     mf_cg_loop kb;
     mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), nkb);
-    LLVMValueRef col0 = LLVMBuildMul(c->B, kb.iv, mf_cg_i64(c, VW), "");
+    LLVMValueRef col0 = mf_cg_ix_mulk(c, kb.iv, VW);
     LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_vsplat(c, col0), lane_consts(c, 0, 1), "");
     LLVMValueRef colmask = LLVMBuildICmp(c->B, LLVMIntULT, lanes, mf_cg_vsplat(c, L), "");
     LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
@@ -431,20 +430,17 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
         LLVMValueRef rows[MF_CG_MAX_VW];
         for (int j = 0; j < VW; j++) {
             int64_t jj = (int64_t)r * VW + j;
-            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT,
-                                            LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, jj), ""),
-                                            mf_cg_i64(c, coutg), "");
+            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, mf_cg_ix_addk(c, ocl0, jj), mf_cg_i64(c, coutg), "");
             LLVMValueRef m = LLVMBuildAnd(c->B, colmask, mf_cg_vsplat(c, ok), "");
-            LLVMValueRef ptr = mf_cg_gep(c, wrow, LLVMBuildAdd(c->B, mf_cg_i64(c, jj * K), col0, ""));
+            LLVMValueRef ptr = mf_cg_gep(c, wrow, mf_cg_ix_add(c, mf_cg_i64(c, jj * K), col0));
             LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), m, zero};
             LLVMTypeRef tys[2] = {vt, c->ptr};
             rows[j] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
         }
         transpose(c, rows);
         for (int i = 0; i < VW; i++) {
-            LLVMValueRef at = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, col0, mf_cg_i64(c, i), ""),
-                                                             mf_cg_i64(c, (int64_t)pl->RO * VW), ""),
-                                           mf_cg_i64(c, (int64_t)r * VW), "");
+            LLVMValueRef at = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, col0, i), (int64_t)pl->RO * VW),
+                                            (int64_t)r * VW);
             LLVMValueRef st = LLVMBuildStore(c->B, rows[i], mf_cg_gep(c, pk, at));
             LLVMSetAlignment(st, (unsigned)VW * 4);
         }
@@ -452,168 +448,265 @@ static void oc_pack(mf_cg_ctx *c, const oc_plan *pl, LLVMValueRef wrow, int64_t 
     mf_cg_loop_end(c, &kb, 1);
 }
 
+/* What the parts of emit_conv_oc share: the plan's constants, then the values of the
+ * current work item, of its chunk of input channels and of its output row. */
+typedef struct oc_emit {
+    mf_cg_ctx *c;
+    const mf_cg_conv_geom *g;
+    const oc_plan *pl;
+    const mf_value *core;
+    int nepi;
+    const mf_value *const *epi;
+    LLVMTypeRef vt;
+    unsigned valign;
+    int64_t coutg, cing, khw, K, BW;
+    LLVMValueRef acc[4 * 8]; /* the tile's sums, [pixel][vector]: RO <= 4, P <= 8 */
+    LLVMValueRef pk;         /* the packed weights of one chunk */
+    LLVMValueRef part;       /* the sums between chunks; NULL with one chunk */
+    /* the work item */
+    LLVMValueRef bcoord[MF_MAX_RANK], y0, y1, xg, ocl0, oc0, wrow;
+    LLVMValueRef bias[4], mask[4]; /* per vector of the block; NULL: none, all lanes live */
+    /* the chunk of input channels */
+    LLVMValueRef cnt, first, last, xc;
+    /* the output row */
+    LLVMValueRef oy, iy0;
+} oc_emit;
+
+/* Decodes work item iv (batch, group, block of channels, range of rows) into the rows
+ * [y0, y1) and the item's input, weight and channel bases. */
+static void oc_item_decode(oc_emit *e, LLVMValueRef iv, int64_t nbatch)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const oc_plan *pl = e->pl;
+    int64_t dims[4] = {nbatch, g->groups, pl->nob, pl->nys};
+    LLVMValueRef q[4];
+    mf_cg_unravel(c, iv, 4, dims, q);
+    e->y0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, q[3], g->oh), pl->nys);
+    e->y1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, q[3], 1), g->oh), pl->nys);
+    mf_cg_unravel(c, q[0], g->nbd, g->bshape, e->bcoord);
+    e->xg = mf_cg_gep(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bx_stride),
+                                            mf_cg_ix_mulk(c, q[1], e->cing * g->h * g->w)));
+    e->ocl0 = mf_cg_ix_mulk(c, q[2], e->BW);
+    e->oc0 = mf_cg_ix_madd(c, q[1], e->coutg, e->ocl0);
+    e->wrow = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
+                                               mf_cg_ix_mulk(c, e->oc0, e->K)));
+}
+
+/* The bias vectors and, when the block can pass the group's last channel, the lane masks
+ * of the item's block. */
+static void oc_bias_and_masks(oc_emit *e)
+{
+    mf_cg_ctx *c = e->c;
+    const int VW = c->vw;
+    LLVMTypeRef vt = e->vt;
+    bool need_mask = e->coutg % e->BW != 0;
+    for (int r = 0; r < e->pl->RO; r++) {
+        LLVMValueRef ocl = mf_cg_ix_addk(c, e->ocl0, (int64_t)r * VW);
+        if (need_mask)
+            e->mask[r] = range_mask(c, ocl, 0, 1, e->coutg);
+        if (!e->g->bias)
+            continue;
+        LLVMValueRef bp = mf_cg_gep(c, e->g->bias, mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW));
+        if (e->mask[r]) {
+            LLVMValueRef ops[4] = {bp, LLVMConstInt(c->i32, 4, 0), e->mask[r], mf_cg_fconst(c, vt, 0.0)};
+            LLVMTypeRef tys[2] = {vt, c->ptr};
+            e->bias[r] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
+        } else {
+            e->bias[r] = LLVMBuildLoad2(c->B, vt, bp, "");
+            LLVMSetAlignment(e->bias[r], 4);
+        }
+    }
+}
+
+/* Opens the loop over chunks of CI input channels and packs the chunk's weights. */
+static void oc_chunk_begin(oc_emit *e, mf_cg_loop *ch)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const oc_plan *pl = e->pl;
+    mf_cg_loop_begin(c, ch, mf_cg_i64(c, 0), mf_cg_i64(c, pl->nchunk));
+    LLVMValueRef ic0 = mf_cg_ix_mulk(c, ch->iv, pl->CI);
+    e->cnt = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, e->cing), ic0), pl->CI);
+    e->first = LLVMBuildICmp(c->B, LLVMIntEQ, ch->iv, mf_cg_i64(c, 0), "");
+    e->last = LLVMBuildICmp(c->B, LLVMIntEQ, ch->iv, mf_cg_i64(c, pl->nchunk - 1), "");
+    oc_pack(c, pl, mf_cg_gep(c, e->wrow, mf_cg_ix_mulk(c, ic0, e->khw)), e->K, e->ocl0, e->coutg,
+            mf_cg_ix_mulk(c, e->cnt, e->khw), e->pk);
+    e->xc = mf_cg_gep(c, e->xg, mf_cg_ix_mulk(c, ic0, g->h * g->w));
+}
+
+/* Starts the sums of a tile of np pixels at 0, or on later chunks at the partial sums
+ * kept at pbase. */
+static void oc_tile_init(oc_emit *e, int np, LLVMValueRef pbase)
+{
+    mf_cg_ctx *c = e->c;
+    const int VW = c->vw, RO = e->pl->RO;
+    for (int p = 0; p < np; p++)
+        for (int r = 0; r < RO; r++) {
+            LLVMValueRef init = mf_cg_fconst(c, e->vt, 0.0);
+            if (e->part) {
+                LLVMValueRef pv = LLVMBuildLoad2(c->B, e->vt, mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * e->BW + r * VW)), "");
+                LLVMSetAlignment(pv, e->valign);
+                init = LLVMBuildSelect(c->B, e->first, init, pv, "");
+            }
+            LLVMBuildStore(c->B, init, e->acc[p * RO + r]);
+        }
+}
+
+/* One kernel row's taps: for each kx, RO weight vectors times the broadcast input pixel
+ * of each of the tile's np pixels, skipping the pixels that fall in the padding. */
+static void oc_tile_taps(oc_emit *e, LLVMValueRef row, LLVMValueRef wky, int64_t ox0, int np)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw, RO = e->pl->RO;
+    for (int64_t kx = 0; kx < g->kw; kx++) {
+        LLVMValueRef wv[4];
+        for (int r = 0; r < RO; r++) {
+            wv[r] = LLVMBuildLoad2(c->B, e->vt, mf_cg_gep(c, wky, mf_cg_i64(c, kx * e->BW + r * VW)), "");
+            LLVMSetAlignment(wv[r], e->valign);
+        }
+        for (int p = 0; p < np; p++) {
+            int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
+            if (ix < 0 || ix >= g->w)
+                continue;
+            LLVMValueRef xs = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, row, mf_cg_i64(c, ix)), "");
+            LLVMValueRef xb = mf_cg_vsplat(c, xs);
+            for (int r = 0; r < RO; r++) {
+                LLVMValueRef a = e->acc[p * RO + r];
+                LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, a, "");
+                LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv[r], xb, s), a);
+            }
+        }
+    }
+}
+
+/* Adds the chunk's input channels and kernel rows into the tile's sums (rows outside the
+ * input skipped at run time). */
+static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    mf_cg_loop icl, ky;
+    mf_cg_loop_begin(c, &icl, mf_cg_i64(c, 0), e->cnt);
+    LLVMValueRef plane = mf_cg_gep(c, e->xc, mf_cg_ix_mulk(c, icl.iv, g->h * g->w));
+    LLVMValueRef wic = mf_cg_gep(c, e->pk, mf_cg_ix_mulk(c, icl.iv, e->khw * e->BW));
+    mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
+    LLVMValueRef iy = mf_cg_ix_add(c, e->iy0, mf_cg_ix_mulk(c, ky.iv, g->dh));
+    LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
+    LLVMBuildCondBr(c->B, inside, then, next);
+    LLVMPositionBuilderAtEnd(c->B, then);
+    LLVMValueRef row = mf_cg_gep(c, plane, mf_cg_ix_mulk(c, iy, g->w));
+    LLVMValueRef wky = mf_cg_gep(c, wic, mf_cg_ix_mulk(c, ky.iv, g->kw * e->BW));
+    oc_tile_taps(e, row, wky, ox0, np);
+    LLVMBuildBr(c->B, next);
+    LLVMPositionBuilderAtEnd(c->B, next);
+    mf_cg_loop_end(c, &ky, 1);
+    mf_cg_loop_end(c, &icl, 1);
+}
+
+/* Before the last chunk: stores the tile's sums to pbase and branches to join.  On the
+ * last chunk (and always with one chunk) it goes on to fin, the epilogue. */
+static void oc_tile_keep_partial(oc_emit *e, int np, LLVMValueRef pbase, LLVMBasicBlockRef fin,
+                                 LLVMBasicBlockRef join)
+{
+    mf_cg_ctx *c = e->c;
+    const int VW = c->vw, RO = e->pl->RO;
+    if (!e->part) {
+        LLVMBuildBr(c->B, fin);
+        return;
+    }
+    LLVMBasicBlockRef keep = LLVMAppendBasicBlockInContext(c->C, c->body, "keep");
+    LLVMBuildCondBr(c->B, e->last, fin, keep);
+    LLVMPositionBuilderAtEnd(c->B, keep);
+    for (int p = 0; p < np; p++)
+        for (int r = 0; r < RO; r++) {
+            LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, e->vt, e->acc[p * RO + r], ""),
+                                             mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * e->BW + r * VW)));
+            LLVMSetAlignment(st, e->valign);
+        }
+    LLVMBuildBr(c->B, join);
+}
+
+/* The tile's sums plus bias through the epilogue into the outputs: lanes are channels. */
+static mf_status oc_tile_epilogue(oc_emit *e, int64_t ox0, int np)
+{
+    mf_cg_ctx *c = e->c;
+    const int VW = c->vw, RO = e->pl->RO;
+    mf_cg_point *pt = mf_cg_conv_point(e->core, 1, (unsigned)VW, e->g->nbd, e->bcoord); /* lanes: channels */
+    if (!pt)
+        return MF_ERR_NOMEM;
+    pt->coord[2] = e->oy;
+    mf_status err = MF_OK;
+    for (int p = 0; p < np && !err; p++)
+        for (int r = 0; r < RO && !err; r++) {
+            pt->coord[1] = mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW);
+            pt->coord[3] = mf_cg_i64(c, ox0 + p);
+            pt->mask = e->mask[r];
+            pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[p * RO + r], "");
+            if (e->bias[r])
+                pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, e->bias[r], "");
+            pt->nmemo = 0;
+            err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
+        }
+    free(pt);
+    return err;
+}
+
+/* The tile of np pixels from column ox0 of row oy: its sums over the chunk, then either
+ * kept for the next chunk or finished through the epilogue. */
+static mf_status oc_tile(oc_emit *e, int64_t ox0, int np)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef pbase = NULL;
+    if (e->part) { /* the sums of pixel (oy, ox0) on */
+        LLVMValueRef pixel = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, e->oy, e->g->ow), ox0);
+        pbase = mf_cg_gep(c, e->part, mf_cg_ix_mulk(c, pixel, e->BW));
+    }
+    oc_tile_init(e, np, pbase);
+    oc_tile_accumulate(e, ox0, np);
+    LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(c->C, c->body, "fin");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    oc_tile_keep_partial(e, np, pbase, fin, join);
+    LLVMPositionBuilderAtEnd(c->B, fin);
+    mf_status err = oc_tile_epilogue(e, ox0, np);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+/* Work items of the output-channel engine (see oc_plan): per item its block's bias and
+ * masks, then per chunk of input channels the packed weights and every row's tiles. */
 static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_plan *pl,
                               const mf_value *core, int nepi, const mf_value *const *epi)
 {
-    const int VW = c->vw;
-    const unsigned valign = (unsigned)VW * 4;
-    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)VW);
-    int RO = pl->RO, P = pl->P;
-    int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups, khw = g->kh * g->kw;
-    int64_t K = cing * khw, BW = (int64_t)RO * VW;
-    LLVMValueRef acc[4 * 8]; /* RO <= 4, P <= 8 */
-    for (int k = 0; k < RO * P; k++)
-        acc[k] = mf_cg_entry_alloca(c, vt);
-    int64_t lpad = (pl->CI * khw + VW - 1) / VW * VW;
-    LLVMValueRef pk = array_alloca(c, lpad * BW);
-    LLVMValueRef part = pl->nchunk > 1 ? array_alloca(c, g->oh * g->ow * BW) : NULL;
+    oc_emit e = {.c = c, .g = g, .pl = pl, .core = core, .nepi = nepi, .epi = epi,
+                 .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .valign = (unsigned)c->vw * 4};
+    e.coutg = g->cout / g->groups, e.cing = g->cin / g->groups, e.khw = g->kh * g->kw;
+    e.K = e.cing * e.khw, e.BW = (int64_t)pl->RO * c->vw;
+    for (int k = 0; k < pl->RO * pl->P; k++)
+        e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    int64_t lpad = (pl->CI * e.khw + c->vw - 1) / c->vw * c->vw;
+    e.pk = array_alloca(c, lpad * e.BW);
+    e.part = pl->nchunk > 1 ? array_alloca(c, g->oh * g->ow * e.BW) : NULL;
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
-    int64_t total = nbatch * g->groups * pl->nob * pl->nys;
     LLVMValueRef lo, hi;
-    mf_cg_part_range(c, total, 1, &lo, &hi);
-    mf_cg_loop items;
+    mf_cg_part_range(c, nbatch * g->groups * pl->nob * pl->nys, 1, &lo, &hi);
+    mf_cg_loop items, ch, oyl;
     mf_cg_loop_begin(c, &items, lo, hi);
-    int64_t dims[4] = {nbatch, g->groups, pl->nob, pl->nys};
-    LLVMValueRef q[4], bcoord[MF_MAX_RANK];
-    mf_cg_unravel(c, items.iv, 4, dims, q);
-    /* rows [y0, y1) of this item */
-    LLVMValueRef y0 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->oh), ""), mf_cg_i64(c, pl->nys), "");
-    LLVMValueRef y1 = LLVMBuildUDiv(c->B, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, q[3], mf_cg_i64(c, 1), ""), mf_cg_i64(c, g->oh), ""),
-                                    mf_cg_i64(c, pl->nys), "");
-    mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
-    LLVMValueRef xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
-                                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""));
-    LLVMValueRef ocl0 = LLVMBuildMul(c->B, q[2], mf_cg_i64(c, BW), "");
-    LLVMValueRef oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""), ocl0, "");
-    LLVMValueRef wrow = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),
-                                                         LLVMBuildMul(c->B, oc0, mf_cg_i64(c, K), ""), ""));
-    /* bias vectors and lane masks of the block */
-    bool need_mask = coutg % BW != 0;
-    LLVMValueRef bias[4] = {0}, mask[4] = {0};
-    for (int r = 0; r < RO; r++) {
-        LLVMValueRef ocl = LLVMBuildAdd(c->B, ocl0, mf_cg_i64(c, (int64_t)r * VW), "");
-        if (need_mask)
-            mask[r] = range_mask(c, ocl, 0, 1, coutg);
-        if (g->bias) {
-            LLVMValueRef bp = mf_cg_gep(c, g->bias, LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * VW), ""));
-            if (mask[r]) {
-                LLVMValueRef ops[4] = {bp, LLVMConstInt(c->i32, 4, 0), mask[r], mf_cg_fconst(c, vt, 0.0)};
-                LLVMTypeRef tys[2] = {vt, c->ptr};
-                bias[r] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
-            } else {
-                bias[r] = LLVMBuildLoad2(c->B, vt, bp, "");
-                LLVMSetAlignment(bias[r], 4);
-            }
-        }
-    }
-    mf_cg_loop ch;
-    mf_cg_loop_begin(c, &ch, mf_cg_i64(c, 0), mf_cg_i64(c, pl->nchunk));
-    LLVMValueRef ic0 = LLVMBuildMul(c->B, ch.iv, mf_cg_i64(c, pl->CI), "");
-    LLVMValueRef rest = LLVMBuildSub(c->B, mf_cg_i64(c, cing), ic0, "");
-    LLVMValueRef cnt = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, rest, mf_cg_i64(c, pl->CI), ""),
-                                       rest, mf_cg_i64(c, pl->CI), "");
-    LLVMValueRef first = LLVMBuildICmp(c->B, LLVMIntEQ, ch.iv, mf_cg_i64(c, 0), "");
-    LLVMValueRef last = LLVMBuildICmp(c->B, LLVMIntEQ, ch.iv, mf_cg_i64(c, pl->nchunk - 1), "");
-    oc_pack(c, pl, mf_cg_gep(c, wrow, LLVMBuildMul(c->B, ic0, mf_cg_i64(c, khw), "")), K, ocl0, coutg,
-            LLVMBuildMul(c->B, cnt, mf_cg_i64(c, khw), ""), pk);
-    LLVMValueRef xc = mf_cg_gep(c, xg, LLVMBuildMul(c->B, ic0, mf_cg_i64(c, g->h * g->w), ""));
-    mf_cg_loop oyl;
-    mf_cg_loop_begin(c, &oyl, y0, y1);
-    LLVMValueRef oy = oyl.iv;
-    LLVMValueRef iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, oy, mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
+    oc_item_decode(&e, items.iv, nbatch);
+    oc_bias_and_masks(&e);
+    oc_chunk_begin(&e, &ch);
+    mf_cg_loop_begin(c, &oyl, e.y0, e.y1);
+    e.oy = oyl.iv;
+    e.iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, e.oy, g->sh), g->ph);
     mf_status err = MF_OK;
-    for (int64_t ox0 = 0; ox0 < g->ow && !err; ox0 += P) {
-        int np = (int)(g->ow - ox0 < P ? g->ow - ox0 : P);
-        LLVMValueRef pbase = NULL;
-        if (part)
-            pbase = mf_cg_gep(c, part, LLVMBuildMul(c->B, LLVMBuildAdd(c->B, LLVMBuildMul(c->B, oy, mf_cg_i64(c, g->ow), ""),
-                                                                      mf_cg_i64(c, ox0), ""),
-                                                    mf_cg_i64(c, BW), ""));
-        for (int p = 0; p < np; p++)
-            for (int r = 0; r < RO; r++) {
-                LLVMValueRef init = mf_cg_fconst(c, vt, 0.0);
-                if (part) {
-                    LLVMValueRef pv = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * VW)), "");
-                    LLVMSetAlignment(pv, valign);
-                    init = LLVMBuildSelect(c->B, first, init, pv, "");
-                }
-                LLVMBuildStore(c->B, init, acc[p * RO + r]);
-            }
-        mf_cg_loop icl, ky;
-        mf_cg_loop_begin(c, &icl, mf_cg_i64(c, 0), cnt);
-        LLVMValueRef plane = mf_cg_gep(c, xc, LLVMBuildMul(c->B, icl.iv, mf_cg_i64(c, g->h * g->w), ""));
-        LLVMValueRef wic = mf_cg_gep(c, pk, LLVMBuildMul(c->B, icl.iv, mf_cg_i64(c, khw * BW), ""));
-        mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
-        LLVMValueRef iy = LLVMBuildAdd(c->B, iy0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->dh), ""), "");
-        LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
-        LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
-        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
-        LLVMBuildCondBr(c->B, inside, then, next);
-        LLVMPositionBuilderAtEnd(c->B, then);
-        LLVMValueRef row = mf_cg_gep(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""));
-        LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw * BW), ""));
-        for (int64_t kx = 0; kx < g->kw; kx++) {
-            LLVMValueRef wv[4];
-            for (int r = 0; r < RO; r++) {
-                wv[r] = LLVMBuildLoad2(c->B, vt, mf_cg_gep(c, wky, mf_cg_i64(c, kx * BW + r * VW)), "");
-                LLVMSetAlignment(wv[r], valign);
-            }
-            for (int p = 0; p < np; p++) {
-                int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
-                if (ix < 0 || ix >= g->w)
-                    continue;
-                LLVMValueRef xs = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, row, mf_cg_i64(c, ix)), "");
-                LLVMValueRef xb = mf_cg_vsplat(c, xs);
-                for (int r = 0; r < RO; r++) {
-                    LLVMValueRef a = acc[p * RO + r];
-                    LLVMValueRef s = LLVMBuildLoad2(c->B, vt, a, "");
-                    LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv[r], xb, s), a);
-                }
-            }
-        }
-        LLVMBuildBr(c->B, next);
-        LLVMPositionBuilderAtEnd(c->B, next);
-        mf_cg_loop_end(c, &ky, 1);
-        mf_cg_loop_end(c, &icl, 1);
-        /* finish: the partial sums, or on the last chunk the epilogue */
-        LLVMBasicBlockRef fin = LLVMAppendBasicBlockInContext(c->C, c->body, "fin");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
-        if (part) {
-            LLVMBasicBlockRef keep = LLVMAppendBasicBlockInContext(c->C, c->body, "keep");
-            LLVMBuildCondBr(c->B, last, fin, keep);
-            LLVMPositionBuilderAtEnd(c->B, keep);
-            for (int p = 0; p < np; p++)
-                for (int r = 0; r < RO; r++) {
-                    LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, vt, acc[p * RO + r], ""),
-                                                     mf_cg_gep(c, pbase, mf_cg_i64(c, (int64_t)p * BW + r * VW)));
-                    LLVMSetAlignment(st, valign);
-                }
-            LLVMBuildBr(c->B, join);
-        } else {
-            LLVMBuildBr(c->B, fin);
-        }
-        LLVMPositionBuilderAtEnd(c->B, fin);
-        mf_cg_point *pt = mf_cg_conv_point(core, 1, (unsigned)VW, g->nbd, bcoord); /* lanes: channels */
-        if (!pt)
-            return MF_ERR_NOMEM;
-        pt->coord[2] = oy;
-        for (int p = 0; p < np && !err; p++)
-            for (int r = 0; r < RO && !err; r++) {
-                pt->coord[1] = LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, (int64_t)r * VW), "");
-                pt->coord[3] = mf_cg_i64(c, ox0 + p);
-                pt->mask = mask[r];
-                pt->core_val = LLVMBuildLoad2(c->B, vt, acc[p * RO + r], "");
-                if (bias[r])
-                    pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, bias[r], "");
-                pt->nmemo = 0;
-                err = mf_cg_store_epilogue(c, pt, nepi, epi);
-            }
-        free(pt);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, join);
-    }
+    for (int64_t ox0 = 0; ox0 < g->ow && !err; ox0 += pl->P)
+        err = oc_tile(&e, ox0, (int)(g->ow - ox0 < pl->P ? g->ow - ox0 : pl->P));
     mf_cg_loop_end(c, &oyl, 1);
     mf_cg_loop_end(c, &ch, 1);
     mf_cg_loop_end(c, &items, 1);
@@ -697,15 +790,13 @@ LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
 mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
-    const mf_attr *st = mf_attr_get(n->op, n->attrs, "stride");
-    const mf_attr *pad = mf_attr_get(n->op, n->attrs, "padding");
-    const mf_attr *dil = mf_attr_get(n->op, n->attrs, "dilation");
+    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
     mf_cg_conv_geom g = {
         .batch = xt->shape[0], .cin = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3],
         .cout = wt->shape[0], .kh = wt->shape[2], .kw = wt->shape[3],
         .oh = ot->shape[2], .ow = ot->shape[3],
-        .sh = st->ints[0], .sw = st->ints[1], .ph = pad->ints[0], .pw = pad->ints[1],
-        .dh = dil->ints[0], .dw = dil->ints[1], .groups = mf_attr_int(n->op, n->attrs, "groups"),
+        .sh = v.stride[0], .sw = v.stride[1], .ph = v.padding[0], .pw = v.padding[1],
+        .dh = v.dilation[0], .dw = v.dilation[1], .groups = v.groups,
         .nbd = 1,
     };
     g.bshape[0] = g.batch;

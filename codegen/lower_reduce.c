@@ -149,33 +149,27 @@ static mf_status reduce_sum(red *r)
 {
     mf_cg_ctx *c = r->c;
     const mf_type *t = &r->x->type, *ot = &r->n->outputs[0]->type;
-    const mf_attr *dims = mf_attr_get(r->n->op, r->n->attrs, "dims");
-    bool keep = mf_attr_int(r->n->op, r->n->attrs, "keepdim") != 0, reduced[MF_MAX_RANK] = {0};
-    for (int i = 0; i < dims->n; i++)
-        reduced[dims->ints[i] < 0 ? dims->ints[i] + t->rank : dims->ints[i]] = true;
+    mf_reduce_view rv = mf_reduce_of(r->n->op, r->n->attrs, t->rank);
     int64_t count = 1;
-    for (int i = 0; i < t->rank; i++) {
-        if (dims->n == 0)
-            reduced[i] = true;
-        if (reduced[i])
+    for (int i = 0; i < t->rank; i++)
+        if (rv.reduced[i])
             count *= t->shape[i];
-    }
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, mf_type_numel(ot), 1, &lo, &hi);
     mf_cg_loop item;
     mf_cg_loop_begin(c, &item, lo, hi);
     mf_cg_unravel(c, item.iv, ot->rank, ot->shape, r->out->coord);
     for (int i = 0, k = 0; i < t->rank; i++) {
-        if (!reduced[i])
+        if (!rv.reduced[i])
             r->in->coord[i] = r->out->coord[k++];
-        else if (keep)
+        else if (rv.keepdim)
             k++;
     }
     LLVMValueRef acc = var(c, c->f32, LLVMConstReal(c->f32, 0.0));
     mf_cg_loop loops[MF_MAX_RANK];
     int nl = 0;
     for (int i = 0; i < t->rank; i++) {
-        if (!reduced[i])
+        if (!rv.reduced[i])
             continue;
         mf_cg_loop_begin(c, &loops[nl], mf_cg_i64(c, 0), mf_cg_i64(c, t->shape[i]));
         r->in->coord[i] = loops[nl++].iv;
@@ -309,18 +303,12 @@ static pool pool_params(const mf_node *n, const mf_type *t)
     pool pl = {.h = t->shape[t->rank - 2], .w = t->shape[t->rank - 1], .dh = 1, .dw = 1};
     if (n->op == MF_OP_ADAPTIVE_AVG_POOL2D)
         return pl;
-    const mf_attr *k = mf_attr_get(n->op, n->attrs, "kernel");
-    const mf_attr *st = mf_attr_get(n->op, n->attrs, "stride");
-    const mf_attr *pad = mf_attr_get(n->op, n->attrs, "padding");
-    const mf_attr *dil = mf_attr_get(n->op, n->attrs, "dilation");
-    pl.kh = k->ints[0], pl.kw = k->ints[1];
-    pl.sh = st->n ? st->ints[0] : pl.kh;
-    pl.sw = st->n ? st->ints[1] : pl.kw;
-    pl.ph = pad->ints[0], pl.pw = pad->ints[1];
-    if (dil)
-        pl.dh = dil->ints[0], pl.dw = dil->ints[1];
-    if (n->op == MF_OP_AVG_POOL2D)
-        pl.incl = mf_attr_int(n->op, n->attrs, "count_include_pad") != 0;
+    mf_pool2d_view v = mf_pool2d_of(n->op, n->attrs);
+    pl.kh = v.kernel[0], pl.kw = v.kernel[1];
+    pl.sh = v.stride[0], pl.sw = v.stride[1];
+    pl.ph = v.padding[0], pl.pw = v.padding[1];
+    pl.dh = v.dilation[0], pl.dw = v.dilation[1];
+    pl.incl = v.count_include_pad; /* avg_pool2d's; false for max_pool2d */
     return pl;
 }
 

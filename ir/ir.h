@@ -71,6 +71,10 @@ bool mf_type_equal(const mf_type *a, const mf_type *b);
 char *mf_type_str(const mf_type *t, char *buf, size_t cap);
 bool mf_dtype_from_name(const char *s, size_t len, mf_dtype *out);
 bool mf_dtype_is_float(mf_dtype t);
+/* The dtypes MLU code takes, the one list read by both sides of the device boundary:
+ * codegen (codegen/compile.c) refuses a subgraph with a value of any other dtype, and
+ * segmentation (passes/segment.c) keeps a node touching one on the CPU.  f32 only. */
+bool mf_dtype_has_mlu_code(mf_dtype t);
 float mf_f16_to_f32(uint16_t h);
 uint16_t mf_f32_to_f16(float f);
 

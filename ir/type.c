@@ -40,6 +40,11 @@ bool mf_dtype_is_float(mf_dtype t)
     return t == MF_F32 || t == MF_F16;
 }
 
+bool mf_dtype_has_mlu_code(mf_dtype t)
+{
+    return t == MF_F32;
+}
+
 int64_t mf_type_numel(const mf_type *t)
 {
     for (int i = 0; i < t->rank; i++) /* [0, 2^40, 2^40] is empty: never multiply the rest */

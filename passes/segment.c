@@ -34,13 +34,14 @@ typedef struct segmenter {
     const mf_node *via;  /* the outside node of the last convexity refusal */
 } segmenter;
 
-/* MLU code takes f32 values only (codegen/compile.c); other dtypes run on the CPU. */
+/* A node with a value of a dtype MLU code does not take (mf_dtype_has_mlu_code, which
+ * codegen checks too) runs on the CPU. */
 static bool has_device_code(const mf_node *n)
 {
-    if (!mf_op_get(n->op)->has_mlu || n->outputs[0]->type.dtype != MF_F32)
+    if (!mf_op_get(n->op)->has_mlu || !mf_dtype_has_mlu_code(n->outputs[0]->type.dtype))
         return false;
     for (int i = 0; i < n->ninputs; i++)
-        if (n->inputs[i]->type.dtype != MF_F32)
+        if (!mf_dtype_has_mlu_code(n->inputs[i]->type.dtype))
             return false;
     return true;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <pthread.h>
 
@@ -256,27 +257,99 @@ static void test_too_long_refused(void **state)
     mf_graph_destroy(g);
 }
 
+/* One compile thread's work and what came of it.  The thread only compiles, runs and
+ * compares; the main thread asserts on the result after the join (cmocka's asserts jump
+ * out of the test and must not run on another thread). */
+typedef struct compile_job {
+    mf_graph *g[3];     /* built by the main thread */
+    mf_status status;   /* the first failure of rand, interpret, compile or load */
+    char error[256];    /* its message (mf_last_error is per thread) */
+    int64_t mismatches; /* elements off the reference (rtol, atol 1e-5), or differing
+                         * between nparts 1 and 4 or 16 */
+    double max_err;     /* max |got - want| at nparts 1 */
+} compile_job;
+
+/* Runs fn for nparts 1, 4 and 16 and counts into job the elements of the first run off
+ * want, and the later runs that differ from it. */
+static void compare_parts(compile_job *job, mf_kernel_fn fn, void *in, const float *want,
+                          int64_t n)
+{
+    float *out = malloc(sizeof(float) * (size_t)n), *first = malloc(sizeof(float) * (size_t)n);
+    static const int64_t parts[3] = {1, 4, 16};
+    for (int k = 0; k < 3; k++) {
+        cg_run_parts(fn, (void *[]){out, in}, parts[k]);
+        if (k > 0) {
+            job->mismatches += memcmp(first, out, sizeof(float) * (size_t)n) != 0;
+            continue;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            double d = fabs((double)out[i] - want[i]);
+            job->max_err = d > job->max_err ? d : job->max_err;
+            job->mismatches += !(d <= 1e-5 * fabs(want[i]) + 1e-5); /* NaN too */
+        }
+        memcpy(first, out, sizeof(float) * (size_t)n);
+    }
+    free(out), free(first);
+}
+
+/* cg_check's work on g (one input, one output, no scratch) without cmocka. */
+static void compile_and_compare(compile_job *job, const mf_graph *g)
+{
+    const mf_type *t = &g->inputs[0]->type;
+    mf_tensor *in = NULL, *ref = NULL;
+    mf_cg_object obj = {0};
+    mf_kernel_fn fn = NULL;
+    mf_status s = mf_tensor_rand(MF_F32, t->rank, t->shape, 1, -2, 2, MF_DEVICE_CPU, &in);
+    if (!s)
+        s = mf_graph_interpret(g, 1, &in, 1, &ref);
+    if (!s)
+        s = mf_cg_compile(g, &(mf_cg_options){NULL, 3, 0}, &obj);
+    if (!s)
+        s = mf_cg_load(&obj, &fn);
+    if (s && !job->status) {
+        job->status = s;
+        snprintf(job->error, sizeof job->error, "%s", mf_last_error());
+    }
+    if (!s)
+        compare_parts(job, fn, mf_tensor_data_mut(in), mf_tensor_data(ref),
+                      mf_type_numel(&g->outputs[0]->type));
+    mf_cg_object_free(&obj);
+    mf_tensor_free(in), mf_tensor_free(ref);
+}
+
 static void *compile_thread(void *arg)
 {
-    int k = (int)(intptr_t)arg;
-    for (int i = 0; i < 3; i++) {
-        mf_graph *g = mf_graph_new("t");
-        mf_value *x = cg_in(g, "x", TT(MF_F32, 4 + k, 9 + i));
-        mf_value *y = CG1(g, k ? MF_OP_TANH : MF_OP_SIGMOID, x);
-        mf_graph_set_outputs(g, 1, &y);
-        cg_check(g);
-        mf_graph_destroy(g);
-    }
+    compile_job *job = arg;
+    for (int i = 0; i < 3; i++)
+        compile_and_compare(job, job->g[i]);
     return NULL;
 }
 
 static void test_threads(void **state)
 {
+    compile_job jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 3; i++) {
+            mf_graph *g = jobs[k].g[i] = mf_graph_new("t");
+            mf_value *x = cg_in(g, "x", TT(MF_F32, 4 + k, 9 + i));
+            mf_value *y = CG1(g, k ? MF_OP_TANH : MF_OP_SIGMOID, x);
+            mf_graph_set_outputs(g, 1, &y);
+        }
     pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, compile_thread, (void *)(intptr_t)i);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_create(&t[k], NULL, compile_thread, &jobs[k]), 0);
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(pthread_join(t[k], NULL), 0);
+    for (int k = 0; k < 2; k++) {
+        if (jobs[k].status)
+            fail_msg("thread %d: %s", k, jobs[k].error);
+        if (jobs[k].mismatches)
+            fail_msg("thread %d: %lld elements off (max |got - want| %g)", k,
+                     (long long)jobs[k].mismatches, jobs[k].max_err);
+        for (int i = 0; i < 3; i++)
+            mf_graph_destroy(jobs[k].g[i]);
+    }
 }
 
 /* A kernel run from two threads, each doing half the partitions. */
@@ -308,9 +381,9 @@ static void test_two_thread_run(void **state)
     half_run h[2] = {{fn, args, 0}, {fn, args, 1}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, run_half, &h[i]);
+        assert_int_equal(pthread_create(&t[i], NULL, run_half, &h[i]), 0);
     for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
+        assert_int_equal(pthread_join(t[i], NULL), 0);
     assert_memory_equal(a, b, 12000);
     /* loading the same object again gives the same kernel */
     mf_kernel_fn again;
