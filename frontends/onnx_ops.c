@@ -553,6 +553,47 @@ static mf_status cv_reduce_sum(onnx_importer *im, const Onnx__NodeProto *n)
     return reduce(im, n, MF_OP_SUM);
 }
 
+static mf_status cv_reduce_max(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_MAX);
+}
+
+static mf_status cv_reduce_min(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_MIN);
+}
+
+static mf_status cv_reduce_prod(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_PROD);
+}
+
+static mf_status cv_reduce_l1(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_L1);
+}
+
+static mf_status cv_reduce_l2(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_L2);
+}
+
+static mf_status cv_reduce_sum_square(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_SUM_SQUARE);
+}
+
+static mf_status cv_reduce_log_sum(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_LOG_SUM);
+}
+
+static mf_status cv_reduce_log_sum_exp(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return reduce(im, n, MF_OP_REDUCE_LOG_SUM_EXP);
+}
+
+
 /* Concat: folded when every input is a small rank-1 constant of one dtype (the shape and
  * scale arithmetic of exporters), else the concat op. */
 static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
@@ -766,6 +807,14 @@ static const struct {
     {"Flatten", cv_flatten}, {"Reshape", cv_reshape}, {"Transpose", cv_transpose},
     {"Concat", cv_concat}, {"Softmax", cv_softmax}, {"LogSoftmax", cv_log_softmax},
     {"ReduceMean", cv_reduce_mean}, {"ReduceSum", cv_reduce_sum},
+    {"ReduceMax", cv_reduce_max},
+    {"ReduceMin", cv_reduce_min},
+    {"ReduceProd", cv_reduce_prod},
+    {"ReduceL1", cv_reduce_l1},
+    {"ReduceL2", cv_reduce_l2},
+    {"ReduceSumSquare", cv_reduce_sum_square},
+    {"ReduceLogSum", cv_reduce_log_sum},
+    {"ReduceLogSumExp", cv_reduce_log_sum_exp},
     {"Dropout", cv_dropout}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
     {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
     {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},

@@ -80,21 +80,60 @@ static int64_t reduce_strides(const mf_ref_call *c, int64_t *ostride)
     return count;
 }
 
-/* Sums every input element into its output slot (double); mean divides by the count. */
-static mf_status reduce_common(const mf_ref_call *c, bool mean)
+typedef enum reduce_kind {
+    R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SUM_SQUARE, R_LOG_SUM, R_LOG_SUM_EXP
+} reduce_kind;
+
+/* What each element adds to its slot, in double. */
+static double fold_in(reduce_kind k, double acc, double x)
+{
+    switch (k) {
+    case R_MAX: return isnan(acc) || isnan(x) ? NAN : x > acc ? x : acc;
+    case R_MIN: return isnan(acc) || isnan(x) ? NAN : x < acc ? x : acc;
+    case R_PROD: return acc * x;
+    case R_L1: return acc + fabs(x);
+    case R_L2:
+    case R_SUM_SQUARE: return acc + x * x;
+    case R_LOG_SUM_EXP: return acc + exp(x);
+    default: return acc + x; /* sum, mean, log_sum */
+    }
+}
+
+/* A slot's start (so an empty reduction gives ONNX's identity: 0, 1, -inf or inf) and its
+ * end (count: the elements reduced into it). */
+static double start_of(reduce_kind k)
+{
+    return k == R_MAX ? -INFINITY : k == R_MIN ? INFINITY : k == R_PROD ? 1.0 : 0.0;
+}
+
+static double finish(reduce_kind k, double acc, int64_t count)
+{
+    switch (k) {
+    case R_MEAN: return acc / (double)count;
+    case R_L2: return sqrt(acc);
+    case R_LOG_SUM:
+    case R_LOG_SUM_EXP: return log(acc);
+    default: return acc;
+    }
+}
+
+/* Folds every input element into its output slot (double), then finishes each slot. */
+static mf_status reduce_common(const mf_ref_call *c, reduce_kind k)
 {
     const mf_type *t = &c->in_types[0];
     int64_t ostride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0};
     int64_t count = reduce_strides(c, ostride);
     int64_t on = mf_type_numel(c->out_type), n = mf_type_numel(t);
-    double *acc = calloc((size_t)(on ? on : 1), sizeof(double));
+    double *acc = malloc(sizeof(double) * (size_t)(on ? on : 1));
     if (!acc)
         return mf_error(MF_ERR_NOMEM, "%s: out of memory for %lld accumulators",
                         mf_op_get(c->op)->name, (long long)on);
+    for (int64_t i = 0; i < on; i++)
+        acc[i] = start_of(k);
     const float *x = c->in[0];
     int64_t off = 0;
     for (int64_t i = 0; i < n; i++) {
-        acc[off] += x[i];
+        acc[off] = fold_in(k, acc[off], x[i]);
         for (int d = t->rank - 1; d >= 0; d--) { /* odometer over the input */
             off += ostride[d];
             if (++idx[d] < t->shape[d])
@@ -105,17 +144,24 @@ static mf_status reduce_common(const mf_ref_call *c, bool mean)
     }
     float *o = c->out;
     for (int64_t i = 0; i < on; i++)
-        o[i] = (float)(mean ? acc[i] / (double)count : acc[i]);
+        o[i] = (float)finish(k, acc[i], count);
     free(acc);
     return MF_OK;
 }
 
-mf_status mf_ref_sum(const mf_ref_call *c)
-{
-    return reduce_common(c, false);
-}
-
-mf_status mf_ref_mean(const mf_ref_call *c)
-{
-    return reduce_common(c, true);
-}
+#define REDUCE_REF(name, kind)                        \
+    mf_status mf_ref_##name(const mf_ref_call *c)     \
+    {                                                 \
+        return reduce_common(c, kind);                \
+    }
+REDUCE_REF(sum, R_SUM)
+REDUCE_REF(mean, R_MEAN)
+REDUCE_REF(reduce_max, R_MAX)
+REDUCE_REF(reduce_min, R_MIN)
+REDUCE_REF(reduce_prod, R_PROD)
+REDUCE_REF(reduce_l1, R_L1)
+REDUCE_REF(reduce_l2, R_L2)
+REDUCE_REF(reduce_sum_square, R_SUM_SQUARE)
+REDUCE_REF(reduce_log_sum, R_LOG_SUM)
+REDUCE_REF(reduce_log_sum_exp, R_LOG_SUM_EXP)
+#undef REDUCE_REF

@@ -234,6 +234,11 @@ static mf_graph *build_every_op(void)
     set_ints(MF_OP_ADAPTIVE_AVG_POOL2D, a, "output_size", 2, (int64_t[]){1, 1});
     y = node(g, MF_OP_ADAPTIVE_AVG_POOL2D, 1, &ap, a);
     mf_value *r = unary(g, MF_OP_SUM, unary(g, MF_OP_LOG_SOFTMAX, unary(g, MF_OP_SOFTMAX, mm)));
+    static const mf_op reductions[] = {MF_OP_REDUCE_MAX,        MF_OP_REDUCE_MIN,     MF_OP_REDUCE_PROD,
+                                       MF_OP_REDUCE_L1,         MF_OP_REDUCE_L2,      MF_OP_REDUCE_SUM_SQUARE,
+                                       MF_OP_REDUCE_LOG_SUM,    MF_OP_REDUCE_LOG_SUM_EXP};
+    for (size_t i = 0; i < sizeof reductions / sizeof *reductions; i++)
+        r = unary(g, reductions[i], r);
     r = unary(g, MF_OP_MEAN, r);
     y = unary(g, MF_OP_FLATTEN, y);
     mf_op_default_attrs(MF_OP_RESHAPE, a);

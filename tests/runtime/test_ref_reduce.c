@@ -278,6 +278,37 @@ static void test_mean_sweep(void **state)
     sweep_reduce(MF_OP_MEAN, 4);
 }
 
+/* ONNX's other reductions over dim 1 of [[1, 2], [3, 4]], and over an empty dim, where each
+ * gives its identity (max -inf, min inf, prod 1, the sums 0, log_sum_exp -inf). */
+static void test_onnx_reductions(void **state)
+{
+    const float x[4] = {1, 2, 3, 4};
+    static const struct { mf_op op; double want[2], empty; } cases[] = {
+        {MF_OP_REDUCE_MAX, {2, 4}, -INFINITY},
+        {MF_OP_REDUCE_MIN, {1, 3}, INFINITY},
+        {MF_OP_REDUCE_PROD, {2, 12}, 1},
+        {MF_OP_REDUCE_L1, {3, 7}, 0},
+        {MF_OP_REDUCE_L2, {2.2360679775, 5}, 0},
+        {MF_OP_REDUCE_SUM_SQUARE, {5, 25}, 0},
+        {MF_OP_REDUCE_LOG_SUM, {1.0986122887, 1.9459101091}, -INFINITY},
+        {MF_OP_REDUCE_LOG_SUM_EXP, {2.3132616875, 4.3132616875}, -INFINITY},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mf_type ot;
+        float *o = run_reduce(cases[k].op, 1, (int64_t[]){1}, 0, TT(MF_F32, 2, 2), x, &ot);
+        tref_assert_close_tol(o, cases[k].want, 2, 1e-6, 0);
+        free(o);
+        o = run_reduce(cases[k].op, 1, (int64_t[]){1}, 0, TT(MF_F32, 2, 0), x, &ot);
+        assert_true(o[0] == (float)cases[k].empty && o[1] == (float)cases[k].empty);
+        free(o);
+    }
+    const float nan_in[2] = {1, NAN};
+    mf_type ot;
+    float *o = run_reduce(MF_OP_REDUCE_MAX, 0, NULL, 0, TT(MF_F32, 2), nan_in, &ot);
+    assert_true(isnan(o[0])); /* NaN wins */
+    free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_sum_accumulates_in_double),
         cmocka_unit_test(test_sum_sweep),
         cmocka_unit_test(test_mean_sweep),
+        cmocka_unit_test(test_onnx_reductions),
     };
     return cmocka_run_group_tests_name("ref_reduce", tests, NULL, NULL);
 }
