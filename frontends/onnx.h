@@ -55,6 +55,7 @@ mf_status onnx_fold(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int n
                     mf_value *const *in, const mf_attr *attrs, bool *folded);
 mf_status onnx_cv_constant(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_constant_of_shape(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_size(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_shape(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_gather(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_unsqueeze(onnx_importer *im, const Onnx__NodeProto *n);

@@ -87,6 +87,18 @@ mf_status onnx_cv_shape(onnx_importer *im, const Onnx__NodeProto *n)
     return onnx_define_const(im, n, &t, x->type.shape + start);
 }
 
+/* Size: the element count of the input's static shape, an i64 scalar constant. */
+mf_status onnx_cv_size(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t numel = mf_type_numel(&x->type);
+    mf_type t = {MF_I64, 0, {0}};
+    return onnx_define_const(im, n, &t, &numel);
+}
+
 /* The value of a constant i64/i32 input as int64, with its type. */
 static mf_status const_input_ints(onnx_importer *im, const Onnx__NodeProto *n, size_t i,
                                   int64_t *vals, int cap, mf_type *t)

@@ -86,6 +86,66 @@ static mf_status cv_elu(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_ELU, 1, &x, a);
 }
 
+/* One node of a decomposition, its output in *out. */
+static mf_status add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin,
+                        mf_value *const *in, const mf_attr *attrs, mf_value **out)
+{
+    mf_node *node;
+    mf_status s = mf_graph_add_node(im->g, op, nin, in, attrs, &node);
+    if (s)
+        return onnx_node_error(n, s, "%s", mf_last_error());
+    *out = node->outputs[0];
+    return MF_OK;
+}
+
+/* LayerNormalization over the dims from axis on, as the ops it is made of (so that it
+ * fuses): mean, x - mean, the mean of its square, 1 / sqrt(var + epsilon), times scale,
+ * plus bias.  The optional Mean and InvStdDev outputs are those intermediate values. */
+static mf_status cv_layer_norm(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3] = {0};
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_input(im, n, 2, &in[2]);
+    if (s)
+        return s;
+    int rank = in[0]->type.rank;
+    int64_t axis = onnx_attr_int(n, "axis", -1), dims[MF_MAX_RANK];
+    if (axis < 0)
+        axis += rank;
+    if (axis < 0 || axis >= rank)
+        return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)onnx_attr_int(n, "axis", -1));
+    int nd = 0;
+    for (int64_t d = axis; d < rank; d++)
+        dims[nd++] = d;
+    mf_attr red[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MEAN, red);
+    mf_attr_set_ints(MF_OP_MEAN, red, "dims", nd, dims);
+    mf_attr_set_int(MF_OP_MEAN, red, "keepdim", 1);
+    mf_type scalar = {MF_F32, 0, {0}};
+    float eps = onnx_attr_float(n, "epsilon", 1e-5f), one = 1.0f;
+    mf_value *veps = onnx_const(im, &scalar, &eps), *vone = onnx_const(im, &scalar, &one);
+    if (!veps || !vone)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    mf_value *mean = NULL, *d = NULL, *sq = NULL, *var = NULL, *ve = NULL, *sd = NULL, *inv = NULL, *y = NULL;
+    if ((s = add_op(im, n, MF_OP_MEAN, 1, &in[0], red, &mean)) ||
+        (s = add_op(im, n, MF_OP_SUB, 2, (mf_value *[]){in[0], mean}, NULL, &d)) ||
+        (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){d, d}, NULL, &sq)) ||
+        (s = add_op(im, n, MF_OP_MEAN, 1, &sq, red, &var)) ||
+        (s = add_op(im, n, MF_OP_ADD, 2, (mf_value *[]){var, veps}, NULL, &ve)) ||
+        (s = add_op(im, n, MF_OP_SQRT, 1, &ve, NULL, &sd)) ||
+        (s = add_op(im, n, MF_OP_DIV, 2, (mf_value *[]){vone, sd}, NULL, &inv)) ||
+        (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){d, inv}, NULL, &y)) ||
+        (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){y, in[1]}, NULL, &y)) ||
+        (in[2] && (s = add_op(im, n, MF_OP_ADD, 2, (mf_value *[]){y, in[2]}, NULL, &y))))
+        return s;
+    mf_value *outs[3] = {y, mean, inv};
+    for (size_t i = 0; i < n->n_output && i < 3 && !s; i++)
+        if (n->output[i][0])
+            s = onnx_define(im, n->output[i], outs[i]);
+    return s;
+}
+
 /* Min and Max take one or more inputs: a chain of binary minimum/maximum. */
 static mf_status variadic(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
@@ -162,6 +222,8 @@ static mf_status cv_dropout(onnx_importer *im, const Onnx__NodeProto *n)
 
 /* Cast: `to` is an ONNX TensorProto data type; the ones with an mlufuse dtype map onto
  * cast (a cast to the input's own dtype is removed; a constant input folds in emit). */
+static mf_status cast_to(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_dtype to);
+
 static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *x;
@@ -188,10 +250,27 @@ static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
             return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
         return onnx_define(im, n->output[0], x);
     }
+    return cast_to(im, n, x, to);
+}
+
+/* x cast to dtype to as n's output (no node when it has that dtype already). */
+static mf_status cast_to(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_dtype to)
+{
+    if (to == x->type.dtype)
+        return n->n_output < 1 ? onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs")
+                               : onnx_define(im, n->output[0], x);
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_CAST, a);
     mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);
     return emit(im, n, MF_OP_CAST, 1, &x, a);
+}
+
+/* CastLike: a cast to the dtype of the second input. */
+static mf_status cv_cast_like(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    return s ? s : cast_to(im, n, in[0], in[1]->type.dtype);
 }
 
 static mf_status cv_leaky_relu(onnx_importer *im, const Onnx__NodeProto *n)
@@ -817,7 +896,7 @@ static const struct {
     {"ReduceLogSumExp", cv_reduce_log_sum_exp},
     {"Dropout", cv_dropout}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
     {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
-    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
+    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"LayerNormalization", cv_layer_norm}, {"CastLike", cv_cast_like}, {"Size", onnx_cv_size}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
     {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
 };
 
