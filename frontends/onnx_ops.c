@@ -146,6 +146,31 @@ static mf_status cv_layer_norm(onnx_importer *im, const Onnx__NodeProto *n)
     return s;
 }
 
+/* ArgMax/ArgMin: axis, keepdims and select_last_index map onto the op's attributes. */
+static mf_status arg_reduce(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_int(op, a, "dim", onnx_attr_int(n, "axis", 0));
+    mf_attr_set_int(op, a, "keepdim", onnx_attr_int(n, "keepdims", 1));
+    mf_attr_set_int(op, a, "select_last_index", onnx_attr_int(n, "select_last_index", 0));
+    return emit(im, n, op, 1, &x, a);
+}
+
+static mf_status cv_argmax(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return arg_reduce(im, n, MF_OP_ARGMAX);
+}
+
+static mf_status cv_argmin(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return arg_reduce(im, n, MF_OP_ARGMIN);
+}
+
 /* Min and Max take one or more inputs: a chain of binary minimum/maximum. */
 static mf_status variadic(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
@@ -896,7 +921,7 @@ static const struct {
     {"ReduceLogSumExp", cv_reduce_log_sum_exp},
     {"Dropout", cv_dropout}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
     {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
-    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"LayerNormalization", cv_layer_norm}, {"CastLike", cv_cast_like}, {"Size", onnx_cv_size}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
+    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ArgMax", cv_argmax}, {"ArgMin", cv_argmin}, {"LayerNormalization", cv_layer_norm}, {"CastLike", cv_cast_like}, {"Size", onnx_cv_size}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
     {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
 };
 

@@ -565,6 +565,27 @@ static mf_status infer_adaptive_pool(const infer_ctx *c)
     return MF_OK;
 }
 
+/* argmax/argmin: the i64 index along dim, which is kept as 1 or dropped. */
+static mf_status infer_arg_reduce(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    int64_t d = A(c, "dim")->i;
+    if (x->rank < 1 || !norm_dim(&d, x->rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    if (x->shape[d] == 0)
+        return fail(c, MF_ERR_SHAPE, "dim %lld is empty: no index to give", (long long)d);
+    mf_type *o = c->out;
+    o->dtype = MF_I64;
+    o->rank = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (i != d || A(c, "keepdim")->i)
+            o->shape[o->rank++] = i == d ? 1 : x->shape[i];
+    return MF_OK;
+}
+
 static mf_status infer_softmax(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);

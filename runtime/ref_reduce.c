@@ -165,3 +165,44 @@ REDUCE_REF(reduce_sum_square, R_SUM_SQUARE)
 REDUCE_REF(reduce_log_sum, R_LOG_SUM)
 REDUCE_REF(reduce_log_sum_exp, R_LOG_SUM_EXP)
 #undef REDUCE_REF
+
+/* argmax/argmin along one dim: the first (or with select_last_index the last) index of
+ * the extreme value; a NaN is the extreme, as in numpy. */
+static mf_status arg_reduce(const mf_ref_call *c, bool max)
+{
+    const mf_type *t = &c->in_types[0];
+    int64_t d = mf_attr_int(c->op, c->attrs, "dim");
+    bool last = mf_attr_int(c->op, c->attrs, "select_last_index") != 0;
+    if (d < 0)
+        d += t->rank;
+    int64_t outer = 1, inner = 1, len = t->shape[d];
+    for (int i = 0; i < d; i++)
+        outer *= t->shape[i];
+    for (int i = (int)d + 1; i < t->rank; i++)
+        inner *= t->shape[i];
+    const float *x = c->in[0];
+    int64_t *o = c->out;
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t b = 0; b < inner; b++) {
+            const float *p = x + a * len * inner + b;
+            int64_t best = 0;
+            for (int64_t k = 1; k < len; k++) {
+                float v = p[k * inner], w = p[best * inner];
+                bool better = isnan(w) ? false : isnan(v) || (max ? v > w : v < w) || (last && v == w);
+                if (better)
+                    best = k;
+            }
+            o[a * inner + b] = best;
+        }
+    return MF_OK;
+}
+
+mf_status mf_ref_argmax(const mf_ref_call *c)
+{
+    return arg_reduce(c, true);
+}
+
+mf_status mf_ref_argmin(const mf_ref_call *c)
+{
+    return arg_reduce(c, false);
+}

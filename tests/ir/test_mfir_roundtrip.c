@@ -234,6 +234,8 @@ static mf_graph *build_every_op(void)
     set_ints(MF_OP_ADAPTIVE_AVG_POOL2D, a, "output_size", 2, (int64_t[]){1, 1});
     y = node(g, MF_OP_ADAPTIVE_AVG_POOL2D, 1, &ap, a);
     mf_value *r = unary(g, MF_OP_SUM, unary(g, MF_OP_LOG_SOFTMAX, unary(g, MF_OP_SOFTMAX, mm)));
+    unary(g, MF_OP_ARGMAX, mm);
+    unary(g, MF_OP_ARGMIN, mm);
     static const mf_op reductions[] = {MF_OP_REDUCE_MAX,        MF_OP_REDUCE_MIN,     MF_OP_REDUCE_PROD,
                                        MF_OP_REDUCE_L1,         MF_OP_REDUCE_L2,      MF_OP_REDUCE_SUM_SQUARE,
                                        MF_OP_REDUCE_LOG_SUM,    MF_OP_REDUCE_LOG_SUM_EXP};

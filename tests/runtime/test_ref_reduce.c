@@ -309,6 +309,32 @@ static void test_onnx_reductions(void **state)
     free(o);
 }
 
+/* argmax/argmin along dim 1 of [[1, 3, 3], [NaN, 0, 0]]: ties go to the first index, or
+ * the last with select_last_index; NaN is the extreme. */
+static void test_arg_reduce(void **state)
+{
+    const float x[6] = {1, 3, 3, NAN, 0, 0};
+    static const struct { mf_op op; int last; int64_t want[2]; } cases[] = {
+        {MF_OP_ARGMAX, 0, {1, 0}}, {MF_OP_ARGMAX, 1, {2, 0}},
+        {MF_OP_ARGMIN, 0, {0, 0}}, {MF_OP_ARGMIN, 1, {0, 0}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mf_attr at[MF_MAX_ATTRS];
+        mf_op_default_attrs(cases[k].op, at);
+        tref_set_int(cases[k].op, at, "dim", -1);
+        tref_set_int(cases[k].op, at, "keepdim", 0);
+        tref_set_int(cases[k].op, at, "select_last_index", cases[k].last);
+        mf_type xt = TT(MF_F32, 2, 3), ot;
+        const void *in[1] = {x};
+        int64_t *o = tref_run(cases[k].op, at, 1, &xt, in, &ot);
+        assert_int_equal(ot.dtype, MF_I64);
+        assert_int_equal(ot.rank, 1);
+        assert_int_equal(o[0], cases[k].want[0]);
+        assert_int_equal(o[1], cases[k].want[1]);
+        free(o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_sum_sweep),
         cmocka_unit_test(test_mean_sweep),
         cmocka_unit_test(test_onnx_reductions),
+        cmocka_unit_test(test_arg_reduce),
     };
     return cmocka_run_group_tests_name("ref_reduce", tests, NULL, NULL);
 }
