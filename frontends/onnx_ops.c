@@ -48,6 +48,12 @@ static mf_status simple(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, i
     {                                                                      \
         return simple(im, n, op, nin);                                     \
     }
+/* A converter that is one shared converter (reduce, arg_reduce, variadic) for one op. */
+#define VIA(name, converter, op)                                           \
+    static mf_status name(onnx_importer *im, const Onnx__NodeProto *n)     \
+    {                                                                      \
+        return converter(im, n, op);                                       \
+    }
 SIMPLE(cv_add, MF_OP_ADD, 2)
 SIMPLE(cv_sub, MF_OP_SUB, 2)
 SIMPLE(cv_mul, MF_OP_MUL, 2)
@@ -161,16 +167,8 @@ static mf_status arg_reduce(onnx_importer *im, const Onnx__NodeProto *n, mf_op o
     return emit(im, n, op, 1, &x, a);
 }
 
-static mf_status cv_argmax(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return arg_reduce(im, n, MF_OP_ARGMAX);
-}
-
-static mf_status cv_argmin(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return arg_reduce(im, n, MF_OP_ARGMIN);
-}
-
+VIA(cv_argmax, arg_reduce, MF_OP_ARGMAX)
+VIA(cv_argmin, arg_reduce, MF_OP_ARGMIN)
 /* Min and Max take one or more inputs: a chain of binary minimum/maximum. */
 static mf_status variadic(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
@@ -190,16 +188,8 @@ static mf_status variadic(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     return s ? s : onnx_define(im, n->output[0], acc); /* one input: itself */
 }
 
-static mf_status cv_min(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return variadic(im, n, MF_OP_MINIMUM);
-}
-
-static mf_status cv_max(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return variadic(im, n, MF_OP_MAXIMUM);
-}
-
+VIA(cv_min, variadic, MF_OP_MINIMUM)
+VIA(cv_max, variadic, MF_OP_MAXIMUM)
 static mf_status cv_identity(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *x;
@@ -647,56 +637,16 @@ static mf_status reduce(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     return emit(im, n, op, 1, &x, a);
 }
 
-static mf_status cv_reduce_mean(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_MEAN);
-}
-
-static mf_status cv_reduce_sum(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_SUM);
-}
-
-static mf_status cv_reduce_max(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_MAX);
-}
-
-static mf_status cv_reduce_min(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_MIN);
-}
-
-static mf_status cv_reduce_prod(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_PROD);
-}
-
-static mf_status cv_reduce_l1(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_L1);
-}
-
-static mf_status cv_reduce_l2(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_L2);
-}
-
-static mf_status cv_reduce_sum_square(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_SUM_SQUARE);
-}
-
-static mf_status cv_reduce_log_sum(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_LOG_SUM);
-}
-
-static mf_status cv_reduce_log_sum_exp(onnx_importer *im, const Onnx__NodeProto *n)
-{
-    return reduce(im, n, MF_OP_REDUCE_LOG_SUM_EXP);
-}
-
+VIA(cv_reduce_mean, reduce, MF_OP_MEAN)
+VIA(cv_reduce_sum, reduce, MF_OP_SUM)
+VIA(cv_reduce_max, reduce, MF_OP_REDUCE_MAX)
+VIA(cv_reduce_min, reduce, MF_OP_REDUCE_MIN)
+VIA(cv_reduce_prod, reduce, MF_OP_REDUCE_PROD)
+VIA(cv_reduce_l1, reduce, MF_OP_REDUCE_L1)
+VIA(cv_reduce_l2, reduce, MF_OP_REDUCE_L2)
+VIA(cv_reduce_sum_square, reduce, MF_OP_REDUCE_SUM_SQUARE)
+VIA(cv_reduce_log_sum, reduce, MF_OP_REDUCE_LOG_SUM)
+VIA(cv_reduce_log_sum_exp, reduce, MF_OP_REDUCE_LOG_SUM_EXP)
 
 /* Concat: folded when every input is a small rank-1 constant of one dtype (the shape and
  * scale arithmetic of exporters), else the concat op. */

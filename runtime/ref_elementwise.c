@@ -131,6 +131,13 @@ static mf_status unary(const mf_ref_call *c, unary_fn fn, unary_params p)
     return MF_OK;
 }
 
+/* The reference kernel of a unary op without attributes: f_<name> on every element. */
+#define UNARY_REF(name)                                   \
+    mf_status mf_ref_##name(const mf_ref_call *c)         \
+    {                                                     \
+        return unary(c, f_##name, (unary_params){0});     \
+    }
+
 /* Comparisons written so that NaN passes through, as in PyTorch. */
 static float f_relu(float x, const unary_params *p)
 {
@@ -204,10 +211,7 @@ static float attr_f(const mf_ref_call *c, const char *name)
     return (float)mf_attr_float(c->op, c->attrs, name);
 }
 
-mf_status mf_ref_relu(const mf_ref_call *c)
-{
-    return unary(c, f_relu, (unary_params){0});
-}
+UNARY_REF(relu)
 
 mf_status mf_ref_clamp(const mf_ref_call *c)
 {
@@ -219,50 +223,26 @@ mf_status mf_ref_leaky_relu(const mf_ref_call *c)
     return unary(c, f_leaky_relu, (unary_params){attr_f(c, "negative_slope"), 0});
 }
 
-mf_status mf_ref_sigmoid(const mf_ref_call *c)
-{
-    return unary(c, f_sigmoid, (unary_params){0});
-}
+UNARY_REF(sigmoid)
 
-mf_status mf_ref_tanh(const mf_ref_call *c)
-{
-    return unary(c, f_tanh, (unary_params){0});
-}
+UNARY_REF(tanh)
 
-mf_status mf_ref_hardswish(const mf_ref_call *c)
-{
-    return unary(c, f_hardswish, (unary_params){0});
-}
+UNARY_REF(hardswish)
 
 mf_status mf_ref_hardsigmoid(const mf_ref_call *c)
 {
     return unary(c, f_hardsigmoid, (unary_params){attr_f(c, "alpha"), attr_f(c, "beta")});
 }
 
-mf_status mf_ref_exp(const mf_ref_call *c)
-{
-    return unary(c, f_exp, (unary_params){0});
-}
+UNARY_REF(exp)
 
-mf_status mf_ref_log(const mf_ref_call *c)
-{
-    return unary(c, f_log, (unary_params){0});
-}
+UNARY_REF(log)
 
-mf_status mf_ref_neg(const mf_ref_call *c)
-{
-    return unary(c, f_neg, (unary_params){0});
-}
+UNARY_REF(neg)
 
-mf_status mf_ref_abs(const mf_ref_call *c)
-{
-    return unary(c, f_abs, (unary_params){0});
-}
+UNARY_REF(abs)
 
-mf_status mf_ref_sqrt(const mf_ref_call *c)
-{
-    return unary(c, f_sqrt, (unary_params){0});
-}
+UNARY_REF(sqrt)
 
 static float f_elu(float x, const unary_params *p)
 {
@@ -318,11 +298,6 @@ mf_status mf_ref_elu(const mf_ref_call *c)
     return unary(c, f_elu, (unary_params){attr_f(c, "alpha"), 0});
 }
 
-#define UNARY_REF(name)                                   \
-    mf_status mf_ref_##name(const mf_ref_call *c)         \
-    {                                                     \
-        return unary(c, f_##name, (unary_params){0});     \
-    }
 UNARY_REF(reciprocal)
 UNARY_REF(floor)
 UNARY_REF(ceil)
@@ -331,7 +306,6 @@ UNARY_REF(sign)
 UNARY_REF(erf)
 UNARY_REF(cos)
 UNARY_REF(sin)
-#undef UNARY_REF
 
 /* ---- batch norm ------------------------------------------------------------------------- */
 
