@@ -35,12 +35,14 @@ sanitize:
 
 # libFuzzer on every loader (tests/fuzz/), FUZZ_SECONDS each, under ASan+UBSan, built with
 # clang in build-fuzz/; new inputs go to build-fuzz/corpus/, crashes to build-fuzz/findings/.
+# FUZZ_RUNS=N instead runs N inputs from a fixed seed: the same inputs every time (CI).
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 fuzz:
 	@scripts/setup.sh fuzz
 	CC=clang-14 cmake -S . -B build-fuzz -DMF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build-fuzz -j $(JOBS) --target $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-	scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+	FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -895,5 +895,7 @@ mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n)
     converter fn = n->op_type ? find_converter(n->op_type) : NULL;
     if (!fn)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "unsupported op type");
+    if (n->n_output < 1) /* every op has an output: converters may name output[0] */
+        return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
     return fn(im, n);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# fuzz.sh BUILD_DIR SECONDS — runs each libFuzzer harness of BUILD_DIR for SECONDS over its
+# fuzz.sh BUILD_DIR SECONDS — runs each libFuzzer harness of BUILD_DIR for SECONDS (or, with
+# FUZZ_RUNS set, that many inputs from seed 1, the same every time) over its
 # seed corpus (tests/fuzz/corpus/NAME, read only) and its working corpus
 # (BUILD_DIR/corpus/NAME, which keeps what it finds across runs).  Prints one line per
 # harness with its executions; exits 1 when any harness found a crash, leak or hang (the
@@ -18,7 +19,12 @@ for harness in "$build"/fuzz_*; do
   name=$(basename "$harness" | sed 's/^fuzz_//')
   mkdir -p "$build/corpus/$name" "$build/findings"
   log="$build/fuzz_$name.log"
-  "$harness" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  if [ -n "${FUZZ_RUNS:-}" ]; then # reproducible: a fixed seed, a fixed number of inputs
+    budget=(-runs="$FUZZ_RUNS" -seed=1)
+  else
+    budget=(-max_total_time="$seconds")
+  fi
+  "$harness" "${budget[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$build/findings/$name-" "$build/corpus/$name" "$root/tests/fuzz/corpus/$name" \
     >"$log" 2>&1
   rc=$?
@@ -28,7 +34,11 @@ for harness in "$build"/fuzz_*; do
     echo "fuzz $name: FINDING after $execs executions (exit $rc); see $log"
     grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$log" | head -20
   else
-    echo "fuzz $name: ${seconds}s, $execs executions, no finding"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+      echo "fuzz $name: seed 1, $execs executions, no finding"
+    else
+      echo "fuzz $name: ${seconds}s, $execs executions, no finding"
+    fi
   fi
 done
 exit $failed

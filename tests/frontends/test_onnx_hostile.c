@@ -76,6 +76,22 @@ static void test_empty_repeated_fields(void **state)
     expect_error(&conv, MF_ERR_UNSUPPORTED, "pads has 0 entries");
 }
 
+/* A node with no outputs (the fuzzer's: Max read output[0] of an empty list). */
+static void test_node_without_outputs(void **state)
+{
+    static const char *const ops[] = {"Max", "Relu", "Dropout", "Size"};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        tob_model m = {
+            .inputs = {{"x", 1, {4}}},
+            .nodes = {{ops[i], {"x", "x"}}},
+            .outputs = {"x"},
+        };
+        if (!strcmp(ops[i], "Relu") || !strcmp(ops[i], "Dropout") || !strcmp(ops[i], "Size"))
+            m.nodes[0].in[1] = NULL;
+        expect_error(&m, MF_ERR_PARSE, "the node has no outputs");
+    }
+}
+
 static void test_two_producers_of_one_value(void **state)
 {
     tob_model m = {
@@ -160,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_initializer_dims_checked_before_allocation),
         cmocka_unit_test(test_empty_repeated_fields),
         cmocka_unit_test(test_two_producers_of_one_value),
+        cmocka_unit_test(test_node_without_outputs),
         cmocka_unit_test(test_kernel_shape_must_match_the_weight),
         cmocka_unit_test(test_zero_element_input_runs_fused),
         cmocka_unit_test(test_shapes_from_constant_data),
