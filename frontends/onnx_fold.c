@@ -31,8 +31,6 @@ mf_status onnx_const_ints(const Onnx__NodeProto *n, const mf_value *v, int64_t *
 mf_status onnx_define_const(onnx_importer *im, const Onnx__NodeProto *n, const mf_type *t,
                               const void *data)
 {
-    if (n->n_output < 1)
-        return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
     mf_status s = mf_type_check(t, "onnx: a folded constant", NULL, NULL);
     if (s) /* a shape computed from the file's data (ConstantOfShape, Unsqueeze, ...) */
         return onnx_node_error(n, s, "%s", mf_last_error());

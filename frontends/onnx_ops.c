@@ -24,8 +24,6 @@ static mf_status emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int
         snprintf(inner, sizeof inner, "%s", mf_last_error());
         return onnx_node_error(n, s, "%s", inner);
     }
-    if (n->n_output < 1)
-        return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
     return onnx_define(im, n->output[0], node->outputs[0]);
 }
 
@@ -260,20 +258,15 @@ static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
                                "INT8, INT32, INT64 and BOOL are)",
                                (long long)ap->i, ev ? ev->name : "unknown");
     }
-    if (to == x->type.dtype) {
-        if (n->n_output < 1)
-            return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
-        return onnx_define(im, n->output[0], x);
-    }
     return cast_to(im, n, x, to);
 }
 
-/* x cast to dtype to as n's output (no node when it has that dtype already). */
+/* x cast to dtype to as n's output (no node when it has that dtype already); every node
+ * has an output (onnx_convert_node). */
 static mf_status cast_to(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_dtype to)
 {
     if (to == x->type.dtype)
-        return n->n_output < 1 ? onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs")
-                               : onnx_define(im, n->output[0], x);
+        return onnx_define(im, n->output[0], x);
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_CAST, a);
     mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);

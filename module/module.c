@@ -28,6 +28,7 @@ struct mf_module {
     specialization *specs;
     int nspecs;
     bool warned;
+    int target_lanes; /* f32 lanes of opt.cpu's code, for the profiler's per-target peak */
 };
 
 mf_module_options mf_module_default_options(void)
@@ -128,7 +129,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
         s = mf_mod_build_plan(g, segs, nseg, kernels, scratch, m->opt.device, m->opt.core_number, &sp->plan);
     if (!s)
         s = mf_mod_describe_plan(sp->plan, g->name, segs, (const char (*)[65])keys,
-                                 mf_cache_target_lanes(m->opt.cpu));
+                                 m->target_lanes);
     if (!s) {
         memcpy(sp->input_types, types, sizeof(mf_type) * (size_t)g->ninputs);
         sp->nsubgraphs = nseg;
@@ -232,6 +233,7 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     if (!m)
         return mf_error(MF_ERR_NOMEM, "module_create: out of memory");
     m->opt = o;
+    m->target_lanes = mf_cache_target_lanes(o.cpu); /* once, not per specialization */
     pthread_mutex_init(&m->lock, NULL);
     const char *verify = getenv("MLUFUSE_VERIFY"), *rtol = getenv("MLUFUSE_VERIFY_RTOL");
     m->verify = verify && *verify && strcmp(verify, "0");

@@ -81,36 +81,20 @@ mf_status mf_ref_sub(const mf_ref_call *c)
     return binary(c, BIN_ADD, -(float)mf_attr_float(c->op, c->attrs, "alpha"));
 }
 
-mf_status mf_ref_mul(const mf_ref_call *c)
-{
-    return binary(c, BIN_MUL, 1.0f);
-}
-
-mf_status mf_ref_div(const mf_ref_call *c)
-{
-    return binary(c, BIN_DIV, 1.0f);
-}
-
-mf_status mf_ref_pow(const mf_ref_call *c)
-{
-    return binary(c, BIN_POW, 1.0f);
-}
-
-mf_status mf_ref_minimum(const mf_ref_call *c)
-{
-    return binary(c, BIN_MIN, 1.0f);
-}
-
-mf_status mf_ref_maximum(const mf_ref_call *c)
-{
-    return binary(c, BIN_MAX, 1.0f);
-}
-
-/* prelu(x, slope): slope broadcasts against x (one per channel, or one for all). */
-mf_status mf_ref_prelu(const mf_ref_call *c)
-{
-    return binary(c, BIN_PRELU, 1.0f);
-}
+/* The reference kernel of a binary op without attributes.  prelu(x, slope): the slope
+ * broadcasts against x (one per channel, or one for all). */
+#define BINARY_REF(name, kind)                        \
+    mf_status mf_ref_##name(const mf_ref_call *c)     \
+    {                                                 \
+        return binary(c, kind, 1.0f);                 \
+    }
+BINARY_REF(mul, BIN_MUL)
+BINARY_REF(div, BIN_DIV)
+BINARY_REF(pow, BIN_POW)
+BINARY_REF(minimum, BIN_MIN)
+BINARY_REF(maximum, BIN_MAX)
+BINARY_REF(prelu, BIN_PRELU)
+#undef BINARY_REF
 
 /* ---- unary ops -------------------------------------------------------------------------- */
 
