@@ -22,6 +22,7 @@ typedef struct run_opts {
     int ninputs, nexpect, core_number, bench, json, random, fused, explain, batch_given;
     int profile_summary;
     int time_compile, compile_threads; /* --time-compile, --compile-threads N */
+    int opt_level;                     /* --opt-level N */
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
     uint64_t seed;
@@ -58,6 +59,7 @@ static const char usage[] =
     "                            passes, instruction selection and emission, loading; totals\n"
     "                            and wall time (in --json: \"compile_timing\")\n"
     "      --compile-threads N   kernels compiled at once (default: one per core)\n"
+    "      --opt-level 0-3       LLVM optimization level of the kernels (default 3)\n"
     "  -h, --help                this text\n";
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -72,10 +74,10 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"explain-misses", no_argument, 0, 'x'}, {"cpu", required_argument, 0, 'C'},
         {"profile", required_argument, 0, 'P'}, {"profile-summary", no_argument, 0, 'S'},
         {"profile-svg", required_argument, 0, 'G'}, {"time-compile", no_argument, 0, 'T'},
-        {"compile-threads", required_argument, 0, 'J'},
+        {"compile-threads", required_argument, 0, 'J'}, {"opt-level", required_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
-    *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1};
+    *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'G': o->profile_svg = optarg; break;
         case 'T': o->time_compile = 1; break;
         case 'J': o->compile_threads = (int)strtol(optarg, &end, 10); break;
+        case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
@@ -128,6 +131,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
     if (o->batch_given && o->batch == 0)
         return mf_tool_fail(2, "run: --batch must be at least 1");
+    if (o->opt_level < 0 || o->opt_level > 3)
+        return mf_tool_fail(2, "run: --opt-level must be 0 to 3, not %d", o->opt_level);
     if (o->compile_threads < 0 || o->compile_threads > 64)
         return mf_tool_fail(2, "run: --compile-threads must be 1 to 64, not %d", o->compile_threads);
     if (o->cpu && mf_cpu_check(o->cpu))
@@ -499,6 +504,7 @@ static int run_model(run_opts *o, const mf_graph *g)
         mo.core_number = o->core_number;
         mo.cpu = o->cpu;
         mo.compile_threads = o->compile_threads;
+        mo.opt_level = o->opt_level;
         if (!o->json && !o->explain) {
             mo.progress = progress;
             mo.progress_ctx = (void *)o->model;
