@@ -36,6 +36,8 @@ typedef enum mf_status {
  * next failing call on this thread. */
 const char *mf_last_error(void);
 const char *mf_status_name(mf_status s);
+/* The library's version, "MAJOR.MINOR.PATCH" (the shared library's soname carries MAJOR). */
+const char *mf_version(void);
 
 typedef enum mf_dtype { MF_F32, MF_F16, MF_I8, MF_I32, MF_I64, MF_BOOL, MF_DTYPE_COUNT } mf_dtype;
 const char *mf_dtype_name(mf_dtype t);
