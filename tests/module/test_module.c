@@ -360,6 +360,7 @@ static void test_long_chain(void **state)
 typedef struct compile_log {
     int in_call, overlaps; /* the module promises one call at a time: count overlaps */
     int kernels, compiled, last_done, total, out_of_order;
+    int bad_timings; /* checked in the main thread: cmocka asserts only there */
     char labels[64][80];
 } compile_log;
 
@@ -373,10 +374,10 @@ static void log_kernel(const mf_kernel_timing *t, void *ctx)
     l->kernels++;
     if (t->source == MF_KERNEL_COMPILED) {
         l->compiled++;
-        assert_true(t->build_ms >= 0 && t->optimize_ms > 0 && t->emit_ms > 0);
-        assert_true(t->total_ms + 0.5 >= t->build_ms + t->optimize_ms + t->emit_ms);
+        l->bad_timings += !(t->build_ms >= 0 && t->optimize_ms > 0 && t->emit_ms > 0);
+        l->bad_timings += !(t->total_ms + 0.5 >= t->build_ms + t->optimize_ms + t->emit_ms);
     }
-    assert_int_equal(strlen(t->key), 64);
+    l->bad_timings += strlen(t->key) != 64;
     __atomic_fetch_sub(&l->in_call, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -412,6 +413,7 @@ static void test_parallel_compile(void **state)
             fail_msg("%s", mf_last_error());
         assert_int_equal(l.overlaps, 0);
         assert_int_equal(l.out_of_order, 0);
+        assert_int_equal(l.bad_timings, 0);
         assert_true(l.kernels > 3);
         assert_int_equal(l.kernels, l.total);
         assert_int_equal(l.last_done, l.total);
