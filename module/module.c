@@ -45,7 +45,7 @@ mf_module_options mf_module_default_options(void)
 static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
 {
     mf_opt_options o = mf_opt_default_options();
-    o.passes = MF_COMPILE_PIPELINE;
+    o.passes = m->opt.passes ? m->opt.passes : MF_COMPILE_PIPELINE;
     o.fusion = m->opt.fusion;
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;
@@ -53,6 +53,15 @@ static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
         if (g->nodes[i]->subgraph >= *nsub)
             *nsub = g->nodes[i]->subgraph + 1;
     return s;
+}
+
+/* A module runs segmented graphs: its pipeline's last pass is segment. */
+static bool ends_with_segment(const char *passes)
+{
+    size_t n = strlen(passes);
+    while (n && passes[n - 1] == ' ')
+        n--;
+    return n >= 7 && !memcmp(passes + n - 7, "segment", 7) && (n == 7 || passes[n - 8] == ',' || passes[n - 8] == ' ');
 }
 
 static void free_segments(mf_segment *segs, int n)
@@ -225,6 +234,8 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         o.max_specializations = 16;
     if (o.fusion < 0) /* resolved once, so the module can say which mode it runs in */
         o.fusion = mf_pass_ctx_default().fuse;
+    if (o.passes && !ends_with_segment(o.passes))
+        return mf_error(MF_ERR_INVALID, "module_create: the pipeline '%.200s' must end with segment", o.passes);
     if (o.compile_threads < 0)
         return mf_error(MF_ERR_INVALID, "module_create: compile_threads %d (0: one per core)",
                         o.compile_threads);

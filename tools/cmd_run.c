@@ -23,6 +23,7 @@ typedef struct run_opts {
     int profile_summary;
     int time_compile, compile_threads; /* --time-compile, --compile-threads N */
     int opt_level;                     /* --opt-level N */
+    const char *passes;                /* --passes LIST */
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
     uint64_t seed;
@@ -60,6 +61,8 @@ static const char usage[] =
     "                            and wall time (in --json: \"compile_timing\")\n"
     "      --compile-threads N   kernels compiled at once (default: one per core)\n"
     "      --opt-level 0-3       LLVM optimization level of the kernels (default 3)\n"
+    "      --load-pass LIB.so    load a library of passes of your own (repeatable)\n"
+    "      --passes A,B,...,segment  the module's pass pipeline (ending with segment)\n"
     "  -h, --help                this text\n";
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -75,6 +78,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"profile", required_argument, 0, 'P'}, {"profile-summary", no_argument, 0, 'S'},
         {"profile-svg", required_argument, 0, 'G'}, {"time-compile", no_argument, 0, 'T'},
         {"compile-threads", required_argument, 0, 'J'}, {"opt-level", required_argument, 0, 'O'},
+        {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
@@ -109,6 +113,11 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'T': o->time_compile = 1; break;
         case 'J': o->compile_threads = (int)strtol(optarg, &end, 10); break;
         case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
+        case 'p': o->passes = optarg; break;
+        case 'l':
+            if (mf_pass_load(optarg))
+                return mf_tool_fail(1, "run: --load-pass: %s", mf_last_error());
+            break;
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
@@ -505,6 +514,7 @@ static int run_model(run_opts *o, const mf_graph *g)
         mo.cpu = o->cpu;
         mo.compile_threads = o->compile_threads;
         mo.opt_level = o->opt_level;
+        mo.passes = o->passes;
         if (!o->json && !o->explain) {
             mo.progress = progress;
             mo.progress_ctx = (void *)o->model;

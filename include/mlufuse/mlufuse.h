@@ -239,6 +239,9 @@ typedef struct mf_module_options {
     void (*on_kernel)(const mf_kernel_timing *t, void *ctx);
     void *on_kernel_ctx;
     int compile_threads; /* kernels compiled at once; 0: MLUFUSE_COMPILE_THREADS, else one per core */
+    /* The pass pipeline ("dce,my-pass,...,segment": built-in and registered passes, ending
+     * with segment); NULL: the default, "dce,simplify,cse,fold,conv-bn,simplify,dce,segment". */
+    const char *passes;
 } mf_module_options;
 
 mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1, 0 */

@@ -39,7 +39,7 @@ def _load():
             tried.append(path)
             continue
         try:
-            return ctypes.CDLL(path)
+            return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)  # pass libraries bind to it
         except OSError as e:
             tried.append(f"{path} ({e})")
     raise ImportError("mlufuse: libmlufuse.so not found (set MLUFUSE_LIBRARY); tried: " + ", ".join(tried))
@@ -59,7 +59,8 @@ class ModuleOptions(ctypes.Structure):
     _fields_ = [("core_number", c_int), ("opt_level", c_int), ("cpu", c_char_p),
                 ("max_specializations", c_int), ("device", Device), ("fusion", c_int),
                 ("progress", c_void_p), ("progress_ctx", c_void_p),
-                ("on_kernel", c_void_p), ("on_kernel_ctx", c_void_p), ("compile_threads", c_int)]
+                ("on_kernel", c_void_p), ("on_kernel_ctx", c_void_p), ("compile_threads", c_int),
+                ("passes", c_char_p)]
 
 
 class Conv2dParams(ctypes.Structure):
