@@ -6,16 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mlufuse/mlufuse.h"
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
+#include "support/kernel_timing.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -55,7 +48,7 @@ int main(int argc, char **argv)
     double *t = malloc(sizeof *t * (size_t)calls);
     volatile float sink = 0;
     for (int i = -calls / 10 - 1; i < calls; i++) {
-        double t0 = now_us();
+        double t0 = bench_now();
         mf_tensor *x, *xd, *y, *yh;
         if (mf_tensor_from_data(dt, rank, shape, data, bytes, &x) || mf_tensor_to(x, MF_DEVICE_MLU(0), &xd) ||
             mf_module_run(m, 1, &xd, 1, &y) || mf_tensor_to(y, MF_DEVICE_CPU, &yh))
@@ -66,7 +59,7 @@ int main(int argc, char **argv)
         mf_tensor_free(y);
         mf_tensor_free(yh);
         if (i >= 0)
-            t[i] = now_us() - t0;
+            t[i] = (bench_now() - t0) * 1e6;
     }
     qsort(t, (size_t)calls, sizeof *t, cmp_double);
     printf("{\"model\": \"%s\", \"calls\": %d, \"median_us\": %.3f}\n", argv[1], calls, t[calls / 2]);

@@ -208,6 +208,34 @@ for _name, (_res, _args) in _PROTOTYPES.items():
     _f.argtypes = _args
 
 
+class Handle:
+    """An owned C handle, released exactly once: by close() or when collected.  Using it
+    after close() raises mlufuse.InvalidError."""
+    __slots__ = ("_h", "__weakref__")
+    kind = "object"
+
+    def __init__(self, handle):
+        self._h = handle
+
+    def _release(self, h):
+        raise NotImplementedError
+
+    @property
+    def handle(self):
+        if not self._h:
+            raise errors.InvalidError(f"the {self.kind} was closed", 1)
+        return self._h
+
+    def close(self):
+        h, self._h = self._h, None
+        if h:
+            self._release(h)
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            self.close()
+
+
 def last_error():
     return lib.mf_last_error().decode("utf-8", "replace")
 

@@ -8,32 +8,17 @@
 import ctypes
 import os
 
-from ._lib import check, lib, take_string
+from ._lib import Handle, check, lib, take_string
 from .tensor import Tensor, as_tensor
 
 
-class Graph:
+class Graph(Handle):
     """A static graph in mlufuse's IR; owns its mf_graph (freed exactly once)."""
-    __slots__ = ("_h",)
+    __slots__ = ()
+    kind = "graph"
 
-    def __init__(self, handle):
-        self._h = handle
-
-    @property
-    def handle(self):
-        if not self._h:
-            from .errors import InvalidError
-            raise InvalidError("the graph was closed", 1)
-        return self._h
-
-    def close(self):
-        h, self._h = self._h, None
-        if h:
-            lib.mf_graph_destroy(h)
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            self.close()
+    def _release(self, h):
+        lib.mf_graph_destroy(h)
 
     @staticmethod
     def load(path, batch=0):

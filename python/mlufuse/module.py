@@ -30,35 +30,25 @@ def get_core_number():
     return _core_number
 
 
-class Module:
+class Module(_lib.Handle):
     """A compiled model.  Thread-safe: several threads may call one module at once."""
-    __slots__ = ("_h", "graph", "device", "_calls", "__weakref__")
+    __slots__ = ("graph", "device", "_calls")
+    kind = "module"
 
     def __init__(self, handle, graph, device):
-        self._h, self.graph, self.device = handle, graph, device
+        super().__init__(handle)
+        self.graph, self.device = graph, device
         self._calls = {}  # (dtype, shape) of NumPy inputs -> what a call needs for them
 
-    def close(self):
-        h, self._h = self._h, None
-        if h:
-            lib.mf_module_destroy(h)
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            self.close()
+    def _release(self, h):
+        lib.mf_module_destroy(h)
 
     @property
     def num_specializations(self):
-        return lib.mf_module_num_specializations(self._handle())
-
-    def _handle(self):
-        if not self._h:
-            from .errors import InvalidError
-            raise InvalidError("the module was closed", 1)
-        return self._h
+        return lib.mf_module_num_specializations(self.handle)
 
     def __call__(self, *inputs):
-        h = self._handle()
+        h = self.handle
         if all(type(x) is np.ndarray for x in inputs):
             call = self._calls.get(tuple((x.dtype, x.shape) for x in inputs))
             if call is not None and all(x.flags.c_contiguous for x in inputs):

@@ -66,29 +66,13 @@ def device_name(d):
     return "cpu" if d.type == CPU else f"mlu:{d.index}"
 
 
-class Tensor:
-    """An mlufuse tensor (on the cpu or an mlu)."""
-    __slots__ = ("_h", "__weakref__")
+class Tensor(_lib.Handle):
+    """An mlufuse tensor (on the cpu or an mlu); close() drops its reference now."""
+    __slots__ = ()
+    kind = "tensor"
 
-    def __init__(self, handle):
-        self._h = handle
-
-    @property
-    def handle(self):
-        if not self._h:
-            from .errors import InvalidError
-            raise InvalidError("the tensor was closed", 1)
-        return self._h
-
-    def close(self):
-        """Drops this Tensor's reference now (later use raises)."""
-        h, self._h = self._h, None
-        if h:
-            lib.mf_tensor_free(h)
-
-    def __del__(self):
-        if getattr(self, "_h", None):
-            self.close()
+    def _release(self, h):
+        lib.mf_tensor_free(h)
 
     @property
     def dtype(self):

@@ -18,7 +18,7 @@
 static char prefix[] = "/tmp/mf-install-XXXXXX";
 static char out[1 << 16];
 
-/* Runs a shell command (stderr merged into out); returns its exit code. */
+/* Runs a shell command line (stderr merged into out); returns its exit code. */
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
 {
@@ -27,14 +27,10 @@ static int sh(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    char full[8300];
-    snprintf(full, sizeof full, "( %s ) 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    tsupport_run r = tsupport_run_sh(1, "%s", cmd);
+    snprintf(out, sizeof out, "%s", r.out);
+    tsupport_run_free(&r);
+    return r.rc;
 }
 
 static int setup(void **state)
