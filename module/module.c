@@ -38,6 +38,11 @@ mf_module_options mf_module_default_options(void)
                                .fusion = -1};
 }
 
+size_t mf_module_options_size(void)
+{
+    return sizeof(mf_module_options);
+}
+
 /* The compile pipeline (the default without its plan pass: the plan builder plans slots
  * itself), without a report (no fusion text is built on the compile path); with DEBUG=1 it
  * verifies after every pass and names a pass that broke the graph.  Subgraphs are numbered

@@ -245,6 +245,8 @@ typedef struct mf_module_options {
 } mf_module_options;
 
 mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1, 0 */
+/* sizeof(mf_module_options) of this library: bindings that mirror the struct check theirs. */
+size_t mf_module_options_size(void);
 /* Compiles g for its own input shapes (g is copied; constants are shared by reference).
  * opt NULL: the defaults.  The caller owns *out. */
 mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_module **out);

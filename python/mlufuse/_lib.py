@@ -143,6 +143,7 @@ _PROTOTYPES = {
     "mf_trace_abort": (None, []),
     "mf_cpu_check": (c_int, [c_char_p]),
     "mf_module_default_options": (ModuleOptions, []),
+    "mf_module_options_size": (c_size_t, []),
     "mf_module_create": (c_int, [T, P(ModuleOptions), PT]),
     "mf_module_run": (c_int, [T, c_int, PT, c_int, PT]),
     "mf_module_num_specializations": (c_int, [T]),
@@ -234,6 +235,11 @@ class Handle:
     def __del__(self):
         if getattr(self, "_h", None):
             self.close()
+
+
+if lib.mf_module_options_size() != ctypes.sizeof(ModuleOptions):
+    raise ImportError(f"mlufuse: this package's ModuleOptions ({ctypes.sizeof(ModuleOptions)} bytes) does not "
+                      f"match the library's mf_module_options ({lib.mf_module_options_size()} bytes)")
 
 
 def last_error():
