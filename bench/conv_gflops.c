@@ -42,25 +42,33 @@ static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf
 /* The three kernels of a Winograd F(4,3) 3x3 stride-1 conv (input transform, the 36 GEMMs,
  * output transform with bias and relu), one thread, in effective GFLOP/s: the direct
  * convolution's FLOPs over the time of the three, and its fraction of the target's peak. */
-static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, double peak)
+static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes, double peak)
 {
     int64_t tiles = ((hw + 3) / 4) * ((hw + 3) / 4);
+    bool cl = tiles < 2 * lanes; /* the layout the pass picks (mf_winograd_channels_last) */
     mf_type xt = {MF_F32, 4, {1, cin, hw, hw}}, vt = {MF_F32, 3, {36, cin, tiles}};
     mf_type ut = {MF_F32, 3, {36, cout, cin}}, mt = {MF_F32, 3, {36, cout, tiles}}, bt = {MF_F32, 1, {cout}};
+    if (cl) {
+        vt = (mf_type){MF_F32, 3, {36, tiles, cin}};
+        ut = (mf_type){MF_F32, 3, {36, cin, cout}};
+        mt = (mf_type){MF_F32, 3, {36, tiles, cout}};
+    }
     mf_attr ai[MF_MAX_ATTRS], ao[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, ai);
     mf_attr_set_ints(MF_OP_WINOGRAD_INPUT, ai, "padding", 2, (int64_t[]){1, 1});
+    mf_attr_set_int(MF_OP_WINOGRAD_INPUT, ai, "channels_last", cl);
     mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, ao);
     mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, ao, "size", 3, (int64_t[]){1, hw, hw});
+    mf_attr_set_int(MF_OP_WINOGRAD_OUTPUT, ao, "channels_last", cl);
     mf_cg_object obj[3];
     mf_kernel_fn fn[3] = {one_kernel(MF_OP_WINOGRAD_INPUT, 1, &xt, ai, false, &obj[0]),
-                          one_kernel(MF_OP_MATMUL, 2, (mf_type[]){ut, vt}, NULL, false, &obj[1]),
+                          one_kernel(MF_OP_MATMUL, 2, cl ? (mf_type[]){vt, ut} : (mf_type[]){ut, vt}, NULL, false, &obj[1]),
                           one_kernel(MF_OP_WINOGRAD_OUTPUT, 2, (mf_type[]){mt, bt}, ao, true, &obj[2])};
     if (!fn[0] || !fn[1] || !fn[2])
         return 1;
     float *x = rnd(mf_type_numel(&xt)), *u = rnd(mf_type_numel(&ut)), *b = rnd(cout);
     float *v = rnd(mf_type_numel(&vt)), *m = rnd(mf_type_numel(&mt)), *y = rnd(cin * hw * hw * cout / cin);
-    void *args[3][4] = {{v, x}, {m, u, v}, {y, m, b}};
+    void *args[3][4] = {{v, x}, {m, cl ? (void *)v : u, cl ? (void *)u : v}, {y, m, b}};
     double flop = 2.0 * (double)(cout * hw * hw) * (double)cin * 9;
     int reps = (int)(2e10 / (flop * 20)) + 3;
     double ts[3], total = 0;
@@ -74,9 +82,9 @@ static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, double peak)
         for (int i = 0; i < 3; i++)
             fn[i](args[i], 0, 1);
     double chained = (bench_now() - t0) / reps;
-    printf("winograd %3lldx%-3lld %3lld->%-3lld k3 s1 : %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
+    printf("winograd %3lldx%-3lld %3lld->%-3lld %s: %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
            "  (input %.3f, gemm %.3f = %.0f %% of peak, output %.3f ms; compile %.1f ms)\n",
-           (long long)hw, (long long)hw, (long long)cin, (long long)cout, chained * 1e3, flop / chained * 1e-9,
+           (long long)hw, (long long)hw, (long long)cin, (long long)cout, cl ? "ch-last" : "tiles  ", chained * 1e3, flop / chained * 1e-9,
            peak > 0 ? 100 * flop / chained * 1e-9 / peak : 0, ts[0] * 1e3, ts[1] * 1e3,
            peak > 0 ? 100 * (2.0 * 36 * cout * cin * tiles) / ts[1] * 1e-9 / peak : 0, ts[2] * 1e3,
            obj[0].compile_ms + obj[1].compile_ms + obj[2].compile_ms);
@@ -170,8 +178,8 @@ int main(int argc, char **argv)
     double peak = mf_machine_limits_get(&lim) == MF_OK && lanes <= 16 ? lim.peak_by_lanes[lanes] : 0;
     printf("Winograd F(4,3) (passes/winograd.c), target peak %.1f GFLOP/s (%d lanes, mf_machine_limits_get):\n",
            peak, lanes);
-    rc |= bench_winograd(64, 56, 64, peak);
-    rc |= bench_winograd(128, 28, 128, peak);
-    rc |= bench_winograd(256, 14, 256, peak);
+    rc |= bench_winograd(64, 56, 64, lanes, peak);
+    rc |= bench_winograd(128, 28, 128, lanes, peak);
+    rc |= bench_winograd(256, 14, 256, lanes, peak);
     return rc;
 }

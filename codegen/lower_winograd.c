@@ -6,7 +6,12 @@
  * shuffle, as the conv engine's strided load_x does) and interleaved on the way out.  A
  * work item is one tile row (and for the output one channel); its groups of vw tiles run
  * in a loop, the last group, which may hold fewer tiles, with masks known at compile
- * time.  Input loads are masked to the image (padding reads zeros). */
+ * time.  Input loads are masked to the image (padding reads zeros).
+ *
+ * With channels_last (few tiles: the GEMMs run over channels instead) lane l is channel
+ * c0 + l of one tile: the input transform gathers the 6x6 tile of vw channel planes and
+ * stores contiguous channel vectors; the output transform loads them and applies the
+ * epilogue with channels in the lanes, as the conv engine's output-channel engine does. */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -150,6 +155,85 @@ static void input_channels(wino *e, LLVMValueRef xn, LLVMValueRef ty, LLVMValueR
     mf_cg_loop_end_scalar(c, &ch, 1);
 }
 
+/* ---- channels_last: channels in the lanes --------------------------------------------- */
+
+static LLVMValueRef all_true(mf_cg_ctx *c)
+{
+    return const_mask(c, (unsigned)c->vw, (unsigned)c->vw);
+}
+
+/* One tile of vw channels (mask cmask, NULL: all): xc the first channel's plane, vout
+ * where its position 0 goes, positions pstride apart. */
+static void input_tile_cl(wino *e, LLVMValueRef xc, LLVMValueRef iy0, LLVMValueRef ix0, LLVMValueRef vout,
+                          int64_t pstride, LLVMValueRef cmask)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef off[MF_CG_MAX_VW];
+    for (int l = 0; l < c->vw; l++)
+        off[l] = mf_cg_i64(c, (int64_t)l * e->h * e->w);
+    LLVMValueRef offs = LLVMConstVector(off, (unsigned)c->vw), live = cmask ? cmask : all_true(c);
+    LLVMValueRef none = LLVMConstNull(LLVMTypeOf(live)), zero = mf_cg_fconst(c, e->vt, 0.0);
+    LLVMValueRef d[6][6], r[6][6], rowok[6];
+    for (int a = 0; a < 6; a++)
+        rowok[a] = LLVMBuildICmp(c->B, LLVMIntULT, mf_cg_ix_addk(c, iy0, a), mf_cg_i64(c, e->h), "");
+    for (int b = 0; b < 6; b++) {
+        LLVMValueRef ix = mf_cg_ix_addk(c, ix0, b);
+        LLVMValueRef colok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_i64(c, e->w), "");
+        for (int a = 0; a < 6; a++) {
+            LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, iy0, a), e->w), ix);
+            LLVMValueRef base = mf_cg_gep(c, xc, at);
+            LLVMValueRef ptrs = LLVMBuildGEP2(c->B, c->f32, base, &offs, 1, "");
+            LLVMValueRef ok = LLVMBuildAnd(c->B, rowok[a], colok, "");
+            LLVMValueRef ops[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), LLVMBuildSelect(c->B, ok, live, none, ""), zero};
+            LLVMTypeRef tys[2] = {e->vt, LLVMTypeOf(ptrs)};
+            d[a][b] = mf_cg_intrin2(c, "llvm.masked.gather", tys, 2, e->vt, 4, ops);
+        }
+    }
+    for (int i = 0; i < 6; i++)
+        for (int b = 0; b < 6; b++) {
+            LLVMValueRef col[6];
+            for (int a = 0; a < 6; a++)
+                col[a] = d[a][b];
+            r[i][b] = combine(e, mf_wino_bt[i], 1, col, 6);
+        }
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            LLVMValueRef v = combine(e, mf_wino_bt[j], 1, r[i], 6);
+            masked_store(c, v, mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * pstride)), cmask);
+        }
+}
+
+/* Items are tile rows; per tile, the full channel blocks in a loop, then the tail. */
+static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
+{
+    mf_cg_ctx *c = e->c;
+    int64_t T = e->n * e->th * e->tw, full = e->ch / c->vw, tail = e->ch % c->vw;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, e->n * e->th, 1, &lo, &hi);
+    mf_cg_loop items, tx, cb;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    LLVMValueRef q[2];
+    mf_cg_unravel(c, items.iv, 2, (int64_t[]){e->n, e->th}, q);
+    LLVMValueRef xn = mf_cg_gep(c, x, mf_cg_ix_mulk(c, q[0], e->ch * e->h * e->w));
+    LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q[1], 4), e->ph);
+    mf_cg_loop_begin(c, &tx, mf_cg_i64(c, 0), mf_cg_i64(c, e->tw));
+    LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, tx.iv, 4), e->pw);
+    LLVMValueRef vt0 = mf_cg_gep(c, out, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, items.iv, e->tw, tx.iv), e->ch));
+    if (full) {
+        mf_cg_loop_begin(c, &cb, mf_cg_i64(c, 0), mf_cg_i64(c, full));
+        LLVMValueRef c0 = mf_cg_ix_mulk(c, cb.iv, c->vw);
+        input_tile_cl(e, mf_cg_gep(c, xn, mf_cg_ix_mulk(c, c0, e->h * e->w)), iy0, ix0, mf_cg_gep(c, vt0, c0),
+                      T * e->ch, NULL);
+        mf_cg_loop_end_scalar(c, &cb, 1);
+    }
+    if (tail)
+        input_tile_cl(e, mf_cg_gep(c, xn, mf_cg_i64(c, full * c->vw * e->h * e->w)), iy0, ix0,
+                      mf_cg_gep(c, vt0, mf_cg_i64(c, full * c->vw)), T * e->ch,
+                      const_mask(c, (unsigned)c->vw, (unsigned)tail));
+    mf_cg_loop_end_scalar(c, &tx, 1);
+    mf_cg_loop_end(c, &items, 1);
+}
+
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *xt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
@@ -167,6 +251,10 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, c
     if (mf_type_numel(ot) == 0)
         return MF_OK;
     LLVMValueRef out = c->out_ptr[mf_cg_output_index(c->g, n->outputs[0])];
+    if (mf_attr_get(n->op, n->attrs, "channels_last")->i) {
+        lower_input_cl(&e, x, out);
+        return MF_OK;
+    }
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, e.n * e.th, 1, &lo, &hi);
     mf_cg_loop items;
@@ -286,12 +374,98 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     return s;
 }
 
+/* channels_last: one tile of vw output channels from k0 (mask kmask, NULL: all); mt the
+ * tile's position 0, positions pstride apart.  Pixels past the plane's edge are skipped. */
+static mf_status output_tile_cl(wino_out *o, LLVMValueRef mt, int64_t pstride, LLVMValueRef k0, LLVMValueRef ty,
+                                LLVMValueRef tx, LLVMValueRef kmask, mf_cg_point *pt)
+{
+    wino *e = &o->e;
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef m[36], r[4][6];
+    for (int p = 0; p < 36; p++)
+        m[p] = masked_load(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * pstride)), kmask);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 6; j++) {
+            LLVMValueRef col[6];
+            for (int a = 0; a < 6; a++)
+                col[a] = m[a * 6 + j];
+            r[i][j] = combine(e, mf_wino_at[i], 1, col, 6);
+        }
+    LLVMValueRef bias = o->bias ? masked_load(c, e->vt, mf_cg_gep(c, o->bias, k0), kmask) : NULL;
+    pt->coord[1] = k0;
+    pt->mask = kmask;
+    mf_status s = MF_OK;
+    for (int i = 0; i < 4 && !s; i++)
+        for (int j = 0; j < 4 && !s; j++) {
+            LLVMValueRef oy = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ty, 4), i), ox = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, tx, 4), j);
+            LLVMValueRef in = NULL;
+            if (e->h % 4 && i >= e->h % 4)
+                in = LLVMBuildICmp(c->B, LLVMIntSLT, oy, mf_cg_i64(c, e->h), "");
+            if (e->w % 4 && j >= e->w % 4) {
+                LLVMValueRef inx = LLVMBuildICmp(c->B, LLVMIntSLT, ox, mf_cg_i64(c, e->w), "");
+                in = in ? LLVMBuildAnd(c->B, in, inx, "") : inx;
+            }
+            LLVMBasicBlockRef next = NULL;
+            if (in) {
+                LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(c->C, c->body, "pixel");
+                next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
+                LLVMBuildCondBr(c->B, in, st, next);
+                LLVMPositionBuilderAtEnd(c->B, st);
+            }
+            LLVMValueRef y = combine(e, mf_wino_at[j], 1, r[i], 6);
+            pt->coord[2] = oy;
+            pt->coord[3] = ox;
+            pt->core_val = bias ? LLVMBuildFAdd(c->B, y, bias, "") : y;
+            pt->nmemo = 0;
+            s = mf_cg_store_epilogue(c, pt, o->nepi, o->epi);
+            if (next) {
+                LLVMBuildBr(c->B, next);
+                LLVMPositionBuilderAtEnd(c->B, next);
+            }
+        }
+    return s;
+}
+
+static mf_status lower_output_cl(wino_out *o)
+{
+    wino *e = &o->e;
+    mf_cg_ctx *c = e->c;
+    int64_t T = e->n * e->th * e->tw, K = e->ch, full = K / c->vw, tail = K % c->vw;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, e->n * e->th, 1, &lo, &hi);
+    mf_cg_loop items, tx, kb;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    LLVMValueRef q[2];
+    mf_cg_unravel(c, items.iv, 2, (int64_t[]){e->n, e->th}, q);
+    o->bcoord[0] = q[0];
+    mf_cg_point *pt = mf_cg_conv_point(o->core, 1, (unsigned)c->vw, 1, o->bcoord);
+    if (!pt)
+        return MF_ERR_NOMEM;
+    mf_cg_loop_begin(c, &tx, mf_cg_i64(c, 0), mf_cg_i64(c, e->tw));
+    LLVMValueRef mt0 = mf_cg_gep(c, o->m, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, items.iv, e->tw, tx.iv), K));
+    mf_status s = MF_OK;
+    if (full) {
+        mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), mf_cg_i64(c, full));
+        LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, c->vw);
+        s = output_tile_cl(o, mf_cg_gep(c, mt0, k0), T * K, k0, q[1], tx.iv, NULL, pt);
+        mf_cg_loop_end_scalar(c, &kb, 1);
+    }
+    if (tail && !s)
+        s = output_tile_cl(o, mf_cg_gep(c, mt0, mf_cg_i64(c, full * c->vw)), T * K, mf_cg_i64(c, full * c->vw), q[1],
+                           tx.iv, const_mask(c, (unsigned)c->vw, (unsigned)tail), pt);
+    mf_cg_loop_end_scalar(c, &tx, 1);
+    mf_cg_loop_end(c, &items, 1);
+    free(pt);
+    return s;
+}
+
 mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
-    const mf_type *mt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
+    const mf_type *ot = &n->outputs[0]->type;
+    bool cl = mf_attr_get(n->op, n->attrs, "channels_last")->i != 0;
     wino_out o = {.e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
                         .wide = LLVMVectorType(c->f32, 4 * (unsigned)c->vw), .n = ot->shape[0],
-                        .ch = mt->shape[1], .h = ot->shape[2], .w = ot->shape[3]},
+                        .ch = ot->shape[1], .h = ot->shape[2], .w = ot->shape[3]},
                   .core = n->outputs[0], .nepi = nepi, .epi = epi};
     wino *e = &o.e;
     e->th = mf_wino_tiles(e->h);
@@ -304,6 +478,8 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
         return MF_ERR_UNSUPPORTED;
     if (mf_type_numel(ot) == 0)
         return MF_OK;
+    if (cl)
+        return lower_output_cl(&o);
     int64_t T = e->n * e->th * e->tw;
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, e->n * e->ch * e->th, 1, &lo, &hi);

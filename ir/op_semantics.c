@@ -840,7 +840,7 @@ static mf_status infer_slice(const infer_ctx *c)
 
 /* ---- Winograd F(4,3) (ops.def, ir/winograd.h) ---------------------------------------------- */
 
-/* w[K, C, 3, 3] -> U[36, K, C]. */
+/* w[K, C, 3, 3] -> U[36, K, C] ([36, C, K] channels last). */
 static mf_status infer_winograd_weight(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);
@@ -851,11 +851,13 @@ static mf_status infer_winograd_weight(const infer_ctx *c)
     const mf_type *w = &c->in[0];
     if (w->shape[2] != 3 || w->shape[3] != 3)
         return fail(c, MF_ERR_SHAPE, "the kernel must be 3x3");
-    *c->out = (mf_type){.dtype = MF_F32, .rank = 3, .shape = {MF_WINO_P, w->shape[0], w->shape[1]}};
+    bool cl = A(c, "channels_last")->i != 0;
+    *c->out = (mf_type){.dtype = MF_F32, .rank = 3, .shape = {MF_WINO_P, w->shape[cl ? 1 : 0], w->shape[cl ? 0 : 1]}};
     return MF_OK;
 }
 
-/* x[N, C, H, W] -> V[36, C, N * tiles(H + 2ph - 2) * tiles(W + 2pw - 2)]. */
+/* x[N, C, H, W] -> V[36, C, T], T = N * tiles(H + 2ph - 2) * tiles(W + 2pw - 2) ([36, T, C]
+ * channels last). */
 static mf_status infer_winograd_input(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);
@@ -876,11 +878,12 @@ static mf_status infer_winograd_input(const infer_ctx *c)
         if ((s = mul_dim(c, t, mf_wino_tiles(span + 1), &t)))
             return s;
     }
-    *c->out = (mf_type){.dtype = MF_F32, .rank = 3, .shape = {MF_WINO_P, x->shape[1], t}};
+    bool cl = A(c, "channels_last")->i != 0;
+    *c->out = (mf_type){.dtype = MF_F32, .rank = 3, .shape = {MF_WINO_P, cl ? t : x->shape[1], cl ? x->shape[1] : t}};
     return MF_OK;
 }
 
-/* M[36, K, T] (+ bias[K]) -> y[N, K, H', W'], size = N, H', W'. */
+/* M[36, K, T] ([36, T, K] channels last) (+ bias[K]) -> y[N, K, H', W'], size = N, H', W'. */
 static mf_status infer_winograd_output(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);
@@ -896,12 +899,14 @@ static mf_status infer_winograd_output(const infer_ctx *c)
     if ((s = mul_dim(c, size[0], mf_wino_tiles(size[1]), &t)) ||
         (s = mul_dim(c, t, mf_wino_tiles(size[2]), &t)))
         return s;
-    if (m->shape[0] != MF_WINO_P || m->shape[2] != t)
-        return fail(c, MF_ERR_SHAPE, "expected [36, K, %lld] for size [%lld, %lld, %lld]", (long long)t,
-                    (long long)size[0], (long long)size[1], (long long)size[2]);
-    if (c->nin == 2 && (c->in[1].rank != 1 || c->in[1].shape[0] != m->shape[1]))
-        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)m->shape[1]);
-    *c->out = (mf_type){.dtype = MF_F32, .rank = 4, .shape = {size[0], m->shape[1], size[1], size[2]}};
+    bool cl = A(c, "channels_last")->i != 0;
+    int64_t k = m->shape[cl ? 2 : 1];
+    if (m->shape[0] != MF_WINO_P || m->shape[cl ? 1 : 2] != t)
+        return fail(c, MF_ERR_SHAPE, "expected %s for size [%lld, %lld, %lld] (%lld tiles)", cl ? "[36, T, K]" : "[36, K, T]",
+                    (long long)size[0], (long long)size[1], (long long)size[2], (long long)t);
+    if (c->nin == 2 && (c->in[1].rank != 1 || c->in[1].shape[0] != k))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)k);
+    *c->out = (mf_type){.dtype = MF_F32, .rank = 4, .shape = {size[0], k, size[1], size[2]}};
     return MF_OK;
 }
 

@@ -93,8 +93,10 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * becomes winograd_weight -> matmul <- winograd_input, then winograd_output (the anchor
  * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
-/* Would the winograd pass rewrite node n for a target with `lanes` f32 lanes? */
-bool mf_winograd_applies(const mf_node *n, int lanes);
+/* Would the winograd pass rewrite node n?  And would it put channels in the lanes (the
+ * channels_last layout) for a target with `lanes` f32 lanes? */
+bool mf_winograd_applies(const mf_node *n);
+bool mf_winograd_channels_last(const mf_node *n, int lanes);
 /* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
  * reshape/flatten chains. */
 mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);

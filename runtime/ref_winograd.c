@@ -1,8 +1,20 @@
 /* ref_winograd.c — the reference kernels of Winograd F(4,3) (ops.def, ir/winograd.h):
  * the weight, input and output transforms as plain loops in double, the oracle of the
- * lowerings in codegen/lower_winograd.c.  Tile t of V and M is (n * TH + ty) * TW + tx. */
+ * lowerings in codegen/lower_winograd.c.  Tile t of V and M is (n * TH + ty) * TW + tx;
+ * with channels_last the channel index is the last one (at - below: the element of
+ * position p, channel ch, tile t). */
 #include "ir/winograd.h"
 #include "runtime.h"
+
+static int64_t at(bool cl, int p, int64_t ch, int64_t nch, int64_t t, int64_t T)
+{
+    return cl ? ((int64_t)p * T + t) * nch + ch : ((int64_t)p * nch + ch) * T + t;
+}
+
+static bool channels_last(const mf_ref_call *c)
+{
+    return mf_attr_get(c->op, c->attrs, "channels_last")->i != 0;
+}
 
 /* U[p][k][c] = (G g Gᵀ)[p] for w[k][c] = g (3x3). */
 mf_status mf_ref_winograd_weight(const mf_ref_call *c)
@@ -10,6 +22,7 @@ mf_status mf_ref_winograd_weight(const mf_ref_call *c)
     const float *w = c->in[0];
     float *u = c->out;
     int64_t K = c->in_types[0].shape[0], C = c->in_types[0].shape[1];
+    bool cl = channels_last(c);
     for (int64_t k = 0; k < K; k++)
         for (int64_t ci = 0; ci < C; ci++) {
             const float *g = w + (k * C + ci) * 9;
@@ -25,7 +38,7 @@ mf_status mf_ref_winograd_weight(const mf_ref_call *c)
                     double s = 0;
                     for (int b = 0; b < 3; b++)
                         s += gt[i][b] * mf_wino_g[j][b];
-                    u[((int64_t)(i * 6 + j) * K + k) * C + ci] = (float)s;
+                    u[cl ? ((int64_t)(i * 6 + j) * C + ci) * K + k : ((int64_t)(i * 6 + j) * K + k) * C + ci] = (float)s;
                 }
         }
     return MF_OK;
@@ -41,6 +54,7 @@ mf_status mf_ref_winograd_input(const mf_ref_call *c)
     const int64_t *pad = mf_attr_get(c->op, c->attrs, "padding")->ints;
     int64_t TH = mf_wino_tiles(H + 2 * pad[0] - 2), TW = mf_wino_tiles(W + 2 * pad[1] - 2);
     int64_t T = N * TH * TW;
+    bool cl = channels_last(c);
     for (int64_t n = 0; n < N; n++)
         for (int64_t ci = 0; ci < C; ci++)
             for (int64_t ty = 0; ty < TH; ty++)
@@ -64,7 +78,7 @@ mf_status mf_ref_winograd_input(const mf_ref_call *c)
                             double s = 0;
                             for (int b = 0; b < 6; b++)
                                 s += r[i][b] * mf_wino_bt[j][b];
-                            v[((int64_t)(i * 6 + j) * C + ci) * T + t] = (float)s;
+                            v[at(cl, i * 6 + j, ci, C, t, T)] = (float)s;
                         }
                 }
     return MF_OK;
@@ -75,7 +89,8 @@ mf_status mf_ref_winograd_output(const mf_ref_call *c)
 {
     const float *m = c->in[0], *bias = c->nin > 1 ? c->in[1] : NULL;
     float *y = c->out;
-    int64_t K = c->in_types[0].shape[1], T = c->in_types[0].shape[2];
+    bool cl = channels_last(c);
+    int64_t K = c->in_types[0].shape[cl ? 2 : 1], T = c->in_types[0].shape[cl ? 1 : 2];
     const int64_t *size = mf_attr_get(c->op, c->attrs, "size")->ints;
     int64_t N = size[0], OH = size[1], OW = size[2];
     int64_t TH = mf_wino_tiles(OH), TW = mf_wino_tiles(OW);
@@ -89,7 +104,7 @@ mf_status mf_ref_winograd_output(const mf_ref_call *c)
                         for (int j = 0; j < 6; j++) {
                             r[i][j] = 0;
                             for (int a = 0; a < 6; a++)
-                                r[i][j] += mf_wino_at[i][a] * m[((int64_t)(a * 6 + j) * K + k) * T + t];
+                                r[i][j] += mf_wino_at[i][a] * m[at(cl, a * 6 + j, k, K, t, T)];
                         }
                     for (int i = 0; i < 4; i++)
                         for (int j = 0; j < 4; j++) {

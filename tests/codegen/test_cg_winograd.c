@@ -1,7 +1,8 @@
 /* test_cg_winograd.c — Winograd F(4,3) on every target this host can run: the input and
- * output transforms' lowerings against their reference kernels (odd sizes, padding 0, 1
- * and 2, batch 2, channel counts that are not multiples of the lanes, tile rows longer
- * than a vector of tiles, the bias, relu and residual-add epilogue), on each named target,
+ * output transforms' lowerings against their reference kernels in both layouts (tiles or
+ * channels in the lanes; odd sizes, padding 0, 1 and 2, batch 2, channel counts that are
+ * not multiples of the lanes, tile rows longer than a vector of tiles, the bias, relu and
+ * residual-add epilogue), on each named target,
  * the host and the scalar path; and whole 3x3 convolutions that the winograd pass rewrites,
  * run by a module compiled for each target, against the reference conv2d within 0.3 %.
  * A target the host cannot execute is skipped and counted. */
@@ -44,13 +45,14 @@ static bool host_runs(const mf_cg_target *host, const named *t)
 
 /* ---- the transforms, one kernel each ---------------------------------------------------- */
 
-static mf_graph *input_graph(int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad)
+static mf_graph *input_graph(int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad, int cl)
 {
     mf_graph *g = mf_graph_new("wino_in");
     mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {n, c, h, w}});
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, a);
     TREF_INTS(MF_OP_WINOGRAD_INPUT, a, "padding", pad, pad);
+    tref_set_int(MF_OP_WINOGRAD_INPUT, a, "channels_last", cl);
     mf_value *v = cg_node(g, MF_OP_WINOGRAD_INPUT, 1, &x, a);
     mf_graph_set_outputs(g, 1, &v);
     return g;
@@ -58,15 +60,16 @@ static mf_graph *input_graph(int64_t n, int64_t c, int64_t h, int64_t w, int64_t
 
 /* winograd_output of M for output [n, k, oh, ow]; with bias, relu and a residual add when
  * epilogue. */
-static mf_graph *output_graph(int64_t n, int64_t k, int64_t oh, int64_t ow, bool epilogue)
+static mf_graph *output_graph(int64_t n, int64_t k, int64_t oh, int64_t ow, bool epilogue, int cl)
 {
     mf_graph *g = mf_graph_new("wino_out");
     int64_t t = n * ((oh + 3) / 4) * ((ow + 3) / 4);
-    mf_value *in[2] = {cg_in(g, "m", (mf_type){MF_F32, 3, {36, k, t}}),
+    mf_value *in[2] = {cg_in(g, "m", cl ? (mf_type){MF_F32, 3, {36, t, k}} : (mf_type){MF_F32, 3, {36, k, t}}),
                        epilogue ? cg_in(g, "b", (mf_type){MF_F32, 1, {k}}) : NULL};
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, a);
     assert_int_equal(mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, a, "size", 3, (int64_t[]){n, oh, ow}), MF_OK);
+    tref_set_int(MF_OP_WINOGRAD_OUTPUT, a, "channels_last", cl);
     mf_value *y = cg_node(g, MF_OP_WINOGRAD_OUTPUT, epilogue ? 2 : 1, in, a);
     if (epilogue) {
         mf_value *skip = cg_in(g, "skip", (mf_type){MF_F32, 4, {n, k, oh, ow}});
@@ -79,14 +82,24 @@ static mf_graph *output_graph(int64_t n, int64_t k, int64_t oh, int64_t ow, bool
 static void check_transforms(const mf_cg_target *t)
 {
     mf_graph *gs[] = {
-        input_graph(2, 5, 11, 13, 1),  /* batch 2, odd plane */
-        input_graph(1, 3, 9, 10, 0),   /* no padding */
-        input_graph(1, 7, 20, 70, 1),  /* 18 tiles a row: more than one vector of tiles */
-        input_graph(1, 2, 6, 6, 2),    /* padding 2, 2x2 tiles */
-        output_graph(2, 5, 11, 13, true),
-        output_graph(1, 3, 9, 10, false),
-        output_graph(1, 7, 20, 70, true),
-        output_graph(1, 17, 8, 8, true),
+        /* tiles in the lanes */
+        input_graph(2, 5, 11, 13, 1, 0), /* batch 2, odd plane */
+        input_graph(1, 3, 9, 10, 0, 0),  /* no padding */
+        input_graph(1, 7, 20, 70, 1, 0), /* 18 tiles a row: more than one vector of tiles */
+        input_graph(1, 2, 6, 6, 2, 0),   /* padding 2, 2x2 tiles */
+        output_graph(2, 5, 11, 13, true, 0),
+        output_graph(1, 3, 9, 10, false, 0),
+        output_graph(1, 7, 20, 70, true, 0),
+        output_graph(1, 17, 8, 8, true, 0),
+        /* channels in the lanes: counts below, at and past a vector */
+        input_graph(2, 5, 11, 13, 1, 1),
+        input_graph(1, 19, 9, 10, 0, 1),
+        input_graph(1, 16, 14, 14, 1, 1),
+        input_graph(1, 33, 6, 6, 2, 1),
+        output_graph(2, 5, 11, 13, true, 1),
+        output_graph(1, 19, 9, 10, false, 1),
+        output_graph(1, 16, 14, 14, true, 1),
+        output_graph(1, 33, 8, 8, true, 1),
     };
     for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
         cg_check_opts(gs[i], (cg_opts){.lo = -1, .hi = 1, .seed = 40 + i, .target = t, .relmax = 1e-5});
@@ -170,19 +183,24 @@ static int count_after_pipeline(const mf_graph *g, int lanes, mf_op op)
     return k;
 }
 
+/* Convs run per layout (tiles in the lanes, channels in the lanes). */
+static int layouts[2];
+
 static void check_convs(const char *cpu, int lanes)
 {
     static const int64_t shapes[][6] = {
         /* n, cin, h, w, cout, pad */
         {2, 9, 13, 10, 11, 1}, /* batch 2, odd channels and plane */
         {1, 8, 11, 35, 8, 0},  /* no padding: 9x33 output */
-        {1, 16, 20, 70, 20, 1}, /* 18 tiles a row */
+        {1, 16, 20, 70, 20, 1}, /* 18 tiles a row: tiles in the lanes on every target */
+        {1, 12, 8, 8, 24, 1},   /* 4 tiles: channels in the lanes on every target */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *s = shapes[i];
         mf_graph *g = conv_graph(s[0], s[1], s[2], s[3], s[4], s[5], 70 + i);
         if (count_after_pipeline(g, lanes, MF_OP_WINOGRAD_OUTPUT) != 1)
             fail_msg("conv %zu was not rewritten for %d lanes", i, lanes);
+        layouts[mf_winograd_channels_last(g->nodes[0], lanes)]++;
         mf_tensor *in[2], *got, *want;
         for (int k = 0; k < 2; k++)
             assert_int_equal(mf_tensor_rand(MF_F32, g->inputs[k]->type.rank, g->inputs[k]->type.shape, 90 + i + k,
@@ -225,7 +243,9 @@ static void test_convs_every_target(void **state)
         ran++;
     }
     check_convs(NULL, host.shape.lanes);
-    printf("  Winograd convs checked for %d named targets + host %s; %d skipped\n", ran, host.cpu, skipped);
+    printf("  Winograd convs checked for %d named targets + host %s; %d skipped; %d with tiles, %d with channels in "
+           "the lanes\n", ran, host.cpu, skipped, layouts[0], layouts[1]);
+    assert_true(layouts[0] > 0 && layouts[1] > 0);
 }
 
 int main(void)

@@ -1,6 +1,6 @@
 /* test_winograd_pass.c — which convolutions the winograd pass rewrites (3x3, stride 1,
- * dilation 1, groups 1, constant weights, 8+ channels, enough 4x4 tiles for the target's
- * lanes) and which it leaves; that the fold after it turns every weight transform into a
+ * dilation 1, groups 1, constant weights, 8+ channels, an 8x8 plane or more) and which it
+ * leaves, and the layout it picks for the target's lanes; that the fold after it turns every weight transform into a
  * constant, also past the 1 MiB folding limit; that the switch turns it off; and that the
  * rewritten graph computes the same as the direct convolutions (reference kernels, 0.3 %). */
 #include <stdarg.h>
@@ -60,18 +60,29 @@ static mf_graph *load(void)
     return g;
 }
 
-/* The op that makes the graph output named `name`. */
-static mf_op producer_of(const mf_graph *g, const char *name)
+/* The node that makes the graph output named `name`. */
+static const mf_node *node_of(const mf_graph *g, const char *name)
 {
     for (int i = 0; i < g->noutputs; i++) {
         const mf_value *v = g->outputs[i];
         if (v->producer && v->producer->op == MF_OP_RELU)
             v = v->producer->inputs[0];
         if (v->name && !strcmp(v->name, name))
-            return v->producer->op;
+            return v->producer;
     }
     fail_msg("no output %s", name);
-    return MF_OP_COUNT;
+    return NULL;
+}
+
+static mf_op producer_of(const mf_graph *g, const char *name)
+{
+    return node_of(g, name)->op;
+}
+
+static int64_t channels_last(const mf_graph *g, const char *name)
+{
+    const mf_node *n = node_of(g, name);
+    return mf_attr_int(n->op, n->attrs, "channels_last");
 }
 
 static int run(mf_graph *g, const char *passes, bool on, int lanes)
@@ -93,20 +104,22 @@ static int run(mf_graph *g, const char *passes, bool on, int lanes)
 static void test_which_convs(void **state)
 {
     mf_graph *g = load();
-    assert_int_equal(run(g, "winograd", true, 16), 3);
-    static const char *const yes[] = {"a", "big", "nopad"};
-    static const char *const no[] = {"small", "strided", "dilated", "grouped", "pointwise", "thin", "varying"};
+    assert_int_equal(run(g, "winograd", true, 16), 4);
+    static const char *const yes[] = {"a", "big", "nopad", "small"};
+    static const char *const no[] = {"strided", "dilated", "grouped", "pointwise", "thin", "varying"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         if (producer_of(g, yes[i]) != MF_OP_WINOGRAD_OUTPUT)
             fail_msg("%s was not rewritten", yes[i]);
     for (size_t i = 0; i < sizeof no / sizeof *no; i++)
         if (producer_of(g, no[i]) != MF_OP_CONV2D)
             fail_msg("%s was rewritten", no[i]);
+    /* 25 tiles of the 20x20 plane: channels in 16 lanes, tiles in 4 (4 vectors of tiles) */
+    assert_int_equal(channels_last(g, "a"), 1);
     mf_graph_destroy(g);
-
-    g = load(); /* 4 tiles of the 8x8 plane fill a 4-lane vector, not a 16-lane one */
+    g = load();
     assert_int_equal(run(g, "winograd", true, 4), 4);
-    assert_int_equal(producer_of(g, "small"), MF_OP_WINOGRAD_OUTPUT);
+    assert_int_equal(channels_last(g, "a"), 0);
+    assert_int_equal(channels_last(g, "small"), 1); /* 4 tiles */
     mf_graph_destroy(g);
 
     g = load();
@@ -126,12 +139,12 @@ static void test_weights_folded(void **state)
         assert_int_not_equal(n->op, MF_OP_WINOGRAD_WEIGHT);
         if (n->op != MF_OP_MATMUL)
             continue;
-        const mf_value *u = n->inputs[0];
+        const mf_value *u = n->inputs[0]->is_const ? n->inputs[0] : n->inputs[1]; /* channels last: second */
         assert_true(u->is_const && u->data);
         assert_int_equal(u->type.shape[0], 36);
         matmuls++;
     }
-    assert_int_equal(matmuls, 3);
+    assert_int_equal(matmuls, 4);
     mf_graph_destroy(g);
 }
 
