@@ -45,7 +45,7 @@ static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf
 static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes, double peak)
 {
     int64_t tiles = ((hw + 3) / 4) * ((hw + 3) / 4);
-    bool cl = tiles < 2 * lanes; /* the layout the pass picks (mf_winograd_channels_last) */
+    bool cl = tiles < lanes; /* the layout the pass picks (mf_winograd_channels_last) */
     mf_type xt = {MF_F32, 4, {1, cin, hw, hw}}, vt = {MF_F32, 3, {36, cin, tiles}};
     mf_type ut = {MF_F32, 3, {36, cout, cin}}, mt = {MF_F32, 3, {36, cout, tiles}}, bt = {MF_F32, 1, {cout}};
     if (cl) {

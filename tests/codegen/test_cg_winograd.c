@@ -192,8 +192,8 @@ static void check_convs(const char *cpu, int lanes)
         /* n, cin, h, w, cout, pad */
         {2, 9, 13, 10, 11, 1}, /* batch 2, odd channels and plane */
         {1, 8, 11, 35, 8, 0},  /* no padding: 9x33 output */
-        {1, 16, 20, 70, 20, 1}, /* 18 tiles a row: tiles in the lanes on every target */
-        {1, 12, 8, 8, 24, 1},   /* 4 tiles: channels in the lanes on every target */
+        {1, 16, 20, 70, 20, 1}, /* 18 tiles a row */
+        {1, 12, 8, 8, 24, 1},   /* 4 tiles: channels in the lanes on targets of 8 and 16 */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *s = shapes[i];
@@ -245,7 +245,7 @@ static void test_convs_every_target(void **state)
     check_convs(NULL, host.shape.lanes);
     printf("  Winograd convs checked for %d named targets + host %s; %d skipped; %d with tiles, %d with channels in "
            "the lanes\n", ran, host.cpu, skipped, layouts[0], layouts[1]);
-    assert_true(layouts[0] > 0 && layouts[1] > 0);
+    assert_true(layouts[0] > 0 && (host.shape.lanes <= 4 || layouts[1] > 0));
 }
 
 int main(void)
