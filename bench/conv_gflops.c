@@ -1,7 +1,7 @@
 /* conv_gflops.c — throughput of a compiled conv2d kernel (3x3, 64->64, 1x64x56x56, bias and
  * relu fused) in GFLOP/s, single-threaded (compiled for core_number 1) and with nparts=2 on 2
  * threads (compiled for core_number 4), plus a few other
- * layer shapes.  Compare with the FMA peak: 2 zmm FMAs/cycle = 64 flop/cycle/core.
+ * layer shapes, and resnet18's 3x3 stride-1 layers as Winograd F(4,3) in effective GFLOP/s.  Compare with the FMA peak: 2 zmm FMAs/cycle = 64 flop/cycle/core.
  * `bench_conv_gflops --cpu NAME` compiles for an LLVM CPU (e.g. haswell) instead of the
  * host; the host must be able to run that CPU's code. */
 #include <stdio.h>
@@ -21,6 +21,79 @@ static float *rnd(int64_t n)
 }
 
 static const mf_cg_target *target; /* NULL: the host */
+
+/* One kernel of a single-node graph op(in...) (+ relu when relu), compiled for one core. */
+static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf_attr *a, bool relu, mf_cg_object *obj)
+{
+    mf_graph *g = mf_graph_new("stage");
+    mf_value *in[3];
+    for (int i = 0; i < nin; i++)
+        in[i] = mf_graph_add_input(g, NULL, &types[i]);
+    mf_node *n, *r = NULL;
+    mf_kernel_fn fn = NULL;
+    mf_cg_options one = {target, 3, 1};
+    if (mf_graph_add_node(g, op, nin, in, a, &n) || (relu && mf_graph_add_node(g, MF_OP_RELU, 1, n->outputs, NULL, &r)) ||
+        mf_graph_set_outputs(g, 1, relu ? r->outputs : n->outputs) || mf_cg_compile(g, &one, obj) || mf_cg_load(obj, &fn))
+        fprintf(stderr, "winograd %s: %s\n", mf_op_get(op)->name, mf_last_error());
+    mf_graph_destroy(g);
+    return fn;
+}
+
+/* The three kernels of a Winograd F(4,3) 3x3 stride-1 conv (input transform, the 36 GEMMs,
+ * output transform with bias and relu), one thread, in effective GFLOP/s: the direct
+ * convolution's FLOPs over the time of the three, and its fraction of the target's peak. */
+static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes, double peak)
+{
+    int64_t tiles = ((hw + 3) / 4) * ((hw + 3) / 4);
+    bool cl = tiles < lanes; /* the layout the pass picks (mf_winograd_channels_last) */
+    mf_type xt = {MF_F32, 4, {1, cin, hw, hw}}, vt = {MF_F32, 3, {36, cin, tiles}};
+    mf_type ut = {MF_F32, 3, {36, cout, cin}}, mt = {MF_F32, 3, {36, cout, tiles}}, bt = {MF_F32, 1, {cout}};
+    if (cl) {
+        vt = (mf_type){MF_F32, 3, {36, tiles, cin}};
+        ut = (mf_type){MF_F32, 3, {36, cin, cout}};
+        mt = (mf_type){MF_F32, 3, {36, tiles, cout}};
+    }
+    mf_attr ai[MF_MAX_ATTRS], ao[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, ai);
+    mf_attr_set_ints(MF_OP_WINOGRAD_INPUT, ai, "padding", 2, (int64_t[]){1, 1});
+    mf_attr_set_int(MF_OP_WINOGRAD_INPUT, ai, "channels_last", cl);
+    mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, ao);
+    mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, ao, "size", 3, (int64_t[]){1, hw, hw});
+    mf_attr_set_int(MF_OP_WINOGRAD_OUTPUT, ao, "channels_last", cl);
+    mf_cg_object obj[3];
+    mf_kernel_fn fn[3] = {one_kernel(MF_OP_WINOGRAD_INPUT, 1, &xt, ai, false, &obj[0]),
+                          one_kernel(MF_OP_MATMUL, 2, cl ? (mf_type[]){vt, ut} : (mf_type[]){ut, vt}, NULL, false, &obj[1]),
+                          one_kernel(MF_OP_WINOGRAD_OUTPUT, 2, (mf_type[]){mt, bt}, ao, true, &obj[2])};
+    if (!fn[0] || !fn[1] || !fn[2])
+        return 1;
+    float *x = rnd(mf_type_numel(&xt)), *u = rnd(mf_type_numel(&ut)), *b = rnd(cout);
+    float *v = rnd(mf_type_numel(&vt)), *m = rnd(mf_type_numel(&mt)), *y = rnd(cin * hw * hw * cout / cin);
+    void *args[3][4] = {{v, x}, {m, cl ? (void *)v : u, cl ? (void *)u : v}, {y, m, b}};
+    double flop = 2.0 * (double)(cout * hw * hw) * (double)cin * 9;
+    int reps = (int)(2e10 / (flop * 20)) + 3;
+    double ts[3], total = 0;
+    for (int i = 0; i < 3; i++) {
+        fn[i](args[i], 0, 1);
+        ts[i] = bench_time_threads(fn[i], args[i], 1, reps);
+        total += ts[i];
+    }
+    double t0 = bench_now();
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < 3; i++)
+            fn[i](args[i], 0, 1);
+    double chained = (bench_now() - t0) / reps;
+    printf("winograd %3lldx%-3lld %3lld->%-3lld %s: %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
+           "  (input %.3f, gemm %.3f = %.0f %% of peak, output %.3f ms; compile %.1f ms)\n",
+           (long long)hw, (long long)hw, (long long)cin, (long long)cout, cl ? "ch-last" : "tiles  ", chained * 1e3, flop / chained * 1e-9,
+           peak > 0 ? 100 * flop / chained * 1e-9 / peak : 0, ts[0] * 1e3, ts[1] * 1e3,
+           peak > 0 ? 100 * (2.0 * 36 * cout * cin * tiles) / ts[1] * 1e-9 / peak : 0, ts[2] * 1e3,
+           obj[0].compile_ms + obj[1].compile_ms + obj[2].compile_ms);
+    (void)total;
+    for (int i = 0; i < 3; i++)
+        mf_cg_object_free(&obj[i]);
+    free(x), free(u), free(b), free(v), free(m), free(y);
+    return 0;
+}
 
 static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t stride, int64_t groups)
 {
@@ -100,5 +173,13 @@ int main(int argc, char **argv)
     rc |= bench(128, 28, 256, 3, 2, 1); /* resnet18's strided 3x3 layers */
     rc |= bench(256, 14, 512, 3, 2, 1);
     rc |= bench(96, 56, 96, 3, 1, 96);
+    mf_machine_limits lim;
+    int lanes = target ? target->shape.lanes : t.shape.lanes;
+    double peak = mf_machine_limits_get(&lim) == MF_OK && lanes <= 16 ? lim.peak_by_lanes[lanes] : 0;
+    printf("Winograd F(4,3) (passes/winograd.c), target peak %.1f GFLOP/s (%d lanes, mf_machine_limits_get):\n",
+           peak, lanes);
+    rc |= bench_winograd(64, 56, 64, lanes, peak);
+    rc |= bench_winograd(128, 28, 128, lanes, peak);
+    rc |= bench_winograd(256, 14, 256, lanes, peak);
     return rc;
 }

@@ -176,6 +176,11 @@ mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
 mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
+/* Winograd F(4,3)'s input and output transforms (lower_winograd.c). */
+mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                     const mf_value *const *epi);
+mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                      const mf_value *const *epi);
 
 /* The direct-convolution tile engine shared by conv2d and matmul (lower_conv.c): out[b,
  * oc, oy, ox] = sum over ic, ky, kx of w[b?, oc, ic, ky, kx] * x[b, ic, iy, ix]. */

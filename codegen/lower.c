@@ -255,6 +255,8 @@ static mf_status lower_core(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     case MF_OP_CONV2D: return mf_cg_lower_conv(c, n, nepi, epi);
     case MF_OP_MATMUL: return mf_cg_lower_matmul(c, n, nepi, epi);
     case MF_OP_LINEAR: return mf_cg_lower_linear(c, n, nepi, epi);
+    case MF_OP_WINOGRAD_INPUT: return mf_cg_lower_winograd_input(c, n, nepi, epi);
+    case MF_OP_WINOGRAD_OUTPUT: return mf_cg_lower_winograd_output(c, n, nepi, epi);
     default:
         if (mf_op_get(n->op)->kind == MF_KIND_REDUCTION)
             return mf_cg_lower_reduce(c, n, nepi, epi);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "winograd.h"
 
 static const char *const schemas[MF_OP_COUNT] = {
 #define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = schema,
@@ -834,6 +835,78 @@ static mf_status infer_slice(const infer_ctx *c)
         return s;
     *c->out = c->in[0];
     memcpy(c->out->shape, count, sizeof count[0] * (size_t)c->in[0].rank);
+    return MF_OK;
+}
+
+/* ---- Winograd F(4,3) (ops.def, ir/winograd.h) ---------------------------------------------- */
+
+/* w[K, C, 3, 3] -> U[36, K, C] ([36, C, K] channels last). */
+static mf_status infer_winograd_weight(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (s)
+        return s;
+    const mf_type *w = &c->in[0];
+    if (w->shape[2] != 3 || w->shape[3] != 3)
+        return fail(c, MF_ERR_SHAPE, "the kernel must be 3x3");
+    bool cl = A(c, "channels_last")->i != 0;
+    *c->out = (mf_type){.dtype = MF_F32, .rank = 3, .shape = {MF_WINO_P, w->shape[cl ? 1 : 0], w->shape[cl ? 0 : 1]}};
+    return MF_OK;
+}
+
+/* x[N, C, H, W] -> V[36, C, T], T = N * tiles(H + 2ph - 2) * tiles(W + 2pw - 2) ([36, T, C]
+ * channels last). */
+static mf_status infer_winograd_input(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (!s)
+        s = need_ints(c, "padding", 2, 0);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    int64_t t = x->shape[0];
+    for (int i = 0; i < 2; i++) {
+        int64_t span = 0;
+        if ((s = window_span(c, x->shape[2 + i], 2 * A(c, "padding")->ints[i], 1, 3, &span)))
+            return s;
+        if (span < 0)
+            return fail(c, MF_ERR_SHAPE, "the padded input is smaller than the 3x3 kernel");
+        if ((s = mul_dim(c, t, mf_wino_tiles(span + 1), &t)))
+            return s;
+    }
+    bool cl = A(c, "channels_last")->i != 0;
+    *c->out = (mf_type){.dtype = MF_F32, .rank = 3, .shape = {MF_WINO_P, cl ? t : x->shape[1], cl ? x->shape[1] : t}};
+    return MF_OK;
+}
+
+/* M[36, K, T] ([36, T, K] channels last) (+ bias[K]) -> y[N, K, H', W'], size = N, H', W'. */
+static mf_status infer_winograd_output(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 3);
+    if (!s)
+        s = need_ints(c, "size", 3, 1);
+    if (s)
+        return s;
+    const mf_type *m = &c->in[0];
+    const int64_t *size = A(c, "size")->ints;
+    int64_t t = 0;
+    if ((s = mul_dim(c, size[0], mf_wino_tiles(size[1]), &t)) ||
+        (s = mul_dim(c, t, mf_wino_tiles(size[2]), &t)))
+        return s;
+    bool cl = A(c, "channels_last")->i != 0;
+    int64_t k = m->shape[cl ? 2 : 1];
+    if (m->shape[0] != MF_WINO_P || m->shape[cl ? 1 : 2] != t)
+        return fail(c, MF_ERR_SHAPE, "expected %s for size [%lld, %lld, %lld] (%lld tiles)", cl ? "[36, T, K]" : "[36, K, T]",
+                    (long long)size[0], (long long)size[1], (long long)size[2], (long long)t);
+    if (c->nin == 2 && (c->in[1].rank != 1 || c->in[1].shape[0] != k))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)k);
+    *c->out = (mf_type){.dtype = MF_F32, .rank = 4, .shape = {size[0], k, size[1], size[2]}};
     return MF_OK;
 }
 

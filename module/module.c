@@ -35,7 +35,7 @@ mf_module_options mf_module_default_options(void)
 {
     return (mf_module_options){.core_number = 1, .opt_level = 3, .cpu = NULL,
                                .max_specializations = 16, .device = MF_DEVICE_MLU(0),
-                               .fusion = -1};
+                               .fusion = -1, .winograd = -1};
 }
 
 size_t mf_module_options_size(void)
@@ -52,6 +52,8 @@ static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
     mf_opt_options o = mf_opt_default_options();
     o.passes = m->opt.passes ? m->opt.passes : MF_COMPILE_PIPELINE;
     o.fusion = m->opt.fusion;
+    o.winograd = m->opt.winograd;
+    o.lanes = m->target_lanes;
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;
     for (int i = 0; i < g->nnodes; i++)

@@ -20,7 +20,7 @@ struct mf_opt_result {
 
 mf_opt_options mf_opt_default_options(void)
 {
-    return (mf_opt_options){.fusion = -1};
+    return (mf_opt_options){.fusion = -1, .winograd = -1};
 }
 
 const char *mf_opt_default_pipeline(void)
@@ -139,6 +139,9 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
         ctx.fuse = o.fusion != 0;
     if (o.fold_limit)
         ctx.fold_limit = o.fold_limit;
+    if (o.winograd >= 0)
+        ctx.winograd = o.winograd != 0;
+    ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(NULL);
     ctx.eval = mf_mod_ref_eval;
     mf_pass_stat *st = NULL;
     int nst = 0;

@@ -2,6 +2,7 @@
  * once, at compile time, by the evaluator the caller supplies (ctx->eval: the reference
  * kernels), and becomes a constant.  One walk in topological order, so folding cascades
  * through chains of constant nodes. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "passes.h"
@@ -10,6 +11,9 @@
 
 static bool foldable(const mf_node *n, size_t limit)
 {
+    /* a weight transform exists to be folded: its result replaces the weight it reads */
+    if (n->op == MF_OP_WINOGRAD_WEIGHT)
+        limit = SIZE_MAX;
     if (n->ninputs > MAX_IN || mf_type_nbytes(&n->outputs[0]->type) > limit)
         return false;
     for (int i = 0; i < n->ninputs; i++)

@@ -13,6 +13,7 @@ static const mf_pass_info passes[] = {
     {"cse", "redundant-op elimination: equal nodes and equal constants merged", mf_pass_cse},
     {"fold", "constant folding: nodes of constants computed at compile time", mf_pass_fold},
     {"conv-bn", "batch norm folded into the weights of the conv2d or linear before it", mf_pass_conv_bn},
+    {"winograd", "3x3 stride-1 conv2d as Winograd F(4,3): transforms around a batched matmul", mf_pass_winograd},
     {"segment", "fusion into MLU subgraphs and segmentation (CPU ops, boundaries)", mf_pass_segment},
     {"plan", "memory planning: liveness-based buffer reuse, peak bytes", mf_pass_plan},
 };
@@ -33,8 +34,9 @@ const mf_pass_info *mf_pass_find(const char *name, size_t len)
 
 mf_pass_ctx mf_pass_ctx_default(void)
 {
-    const char *e = getenv("DISABLE_MLU_FUSION");
-    return (mf_pass_ctx){.fuse = !(e && *e && strcmp(e, "0")), .fold_limit = (size_t)1 << 20};
+    const char *e = getenv("DISABLE_MLU_FUSION"), *w = getenv("MLUFUSE_WINOGRAD");
+    return (mf_pass_ctx){.fuse = !(e && *e && strcmp(e, "0")), .fold_limit = (size_t)1 << 20,
+                         .winograd = !(w && !strcmp(w, "0"))};
 }
 
 void mf_pass_ctx_release(mf_pass_ctx *ctx)

@@ -52,7 +52,10 @@ typedef struct mf_fuse_edge {
 typedef struct mf_pass_ctx {
     /* settings */
     bool fuse;               /* false: DISABLE_MLU_FUSION */
-    size_t fold_limit;       /* constant folding: largest result, bytes */
+    size_t fold_limit;       /* constant folding: largest result, bytes (weight transforms
+                              * such as winograd_weight fold at any size) */
+    bool winograd;           /* false: MLUFUSE_WINOGRAD=0, 3x3 convs stay direct */
+    int lanes;               /* f32 lanes of the target compiled for; 0: unknown */
     mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
     void *eval_ctx;
     /* findings of segment and plan, for reports; the pass manager clears segmented and
@@ -68,7 +71,7 @@ typedef struct mf_pass_ctx {
 } mf_pass_ctx;
 
 /* Settings from the environment: fuse unless DISABLE_MLU_FUSION is set (and not "0"),
- * fold_limit 1 MiB, no evaluator. */
+ * Winograd unless MLUFUSE_WINOGRAD is "0", fold_limit 1 MiB, lanes 0, no evaluator. */
 mf_pass_ctx mf_pass_ctx_default(void);
 void mf_pass_ctx_release(mf_pass_ctx *ctx);
 
@@ -86,6 +89,14 @@ mf_status mf_pass_fold(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* conv_bn.c: batch_norm of a conv2d or linear output (used by nothing else) with constant
  * weights is folded into the anchor's weight and bias. */
 mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* winograd.c: 3x3 stride-1 conv2d where Winograd F(4,3) wins (the rule is in the file)
+ * becomes winograd_weight -> matmul <- winograd_input, then winograd_output (the anchor
+ * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
+mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* Would the winograd pass rewrite node n?  And would it put channels in the lanes (the
+ * channels_last layout) for a target with `lanes` f32 lanes? */
+bool mf_winograd_applies(const mf_node *n);
+bool mf_winograd_channels_last(const mf_node *n, int lanes);
 /* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
  * reshape/flatten chains. */
 mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);
@@ -150,7 +161,7 @@ typedef struct mf_pass_info {
     mf_pass_fn run; /* NULL for a registered pass of a user's (mf_user_pass_run runs it) */
 } mf_pass_info;
 
-#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce,segment"
+#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce,segment"
 /* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"

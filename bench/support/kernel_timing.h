@@ -5,7 +5,10 @@
 
 #include "codegen/codegen.h"
 
-double bench_now(void); /* seconds */
+/* Seconds.  With BENCH_CPU_TIME=1 the process's CPU time instead of the wall clock: on a
+ * machine shared past its cores, one thread's figures then leave out the time it waited
+ * (two threads' times add up, so only one-thread figures mean anything that way). */
+double bench_now(void);
 /* Seconds per call of fn over reps calls, nthreads (1 or 2) threads each running its part. */
 double bench_time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps);
 

@@ -229,6 +229,8 @@ typedef struct mf_module_options {
     int max_specializations; /* past this many input shapes, warn once (recompile storm) */
     mf_device device;        /* where inputs and outputs live */
     int fusion;              /* 1 fuse, 0 one subgraph per op, -1 from DISABLE_MLU_FUSION */
+    int winograd;            /* 1 3x3 stride-1 convs as Winograd F(4,3) where it wins, 0 all
+                              * direct, -1 from MLUFUSE_WINOGRAD (on unless "0") */
     /* Called after each subgraph's kernel is ready while a specialization compiles (done of
      * total), for progress lines on long compiles; NULL: none. */
     void (*progress)(int done, int total, void *ctx);
@@ -244,7 +246,7 @@ typedef struct mf_module_options {
     const char *passes;
 } mf_module_options;
 
-mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1, 0 */
+mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1, -1, 0 */
 /* sizeof(mf_module_options) of this library: bindings that mirror the struct check theirs. */
 size_t mf_module_options_size(void);
 /* Compiles g for its own input shapes (g is copied; constants are shared by reference).

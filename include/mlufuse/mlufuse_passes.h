@@ -23,13 +23,15 @@ typedef struct mf_opt_options {
     int fusion;         /* -1: on unless DISABLE_MLU_FUSION=1; 0: off; 1: on */
     size_t fold_limit;  /* constant folding's largest result in bytes; 0: 1 MiB */
     int verify;         /* 1: verify after every pass (DEBUG=1 does too) */
+    int winograd;       /* -1: on unless MLUFUSE_WINOGRAD=0; 0: 3x3 convs stay direct; 1: on */
+    int lanes;          /* f32 lanes of the target (the winograd rule); 0: this machine's */
     /* Called after each pass, e.g. to print the graph; NULL: none. */
     void (*after_pass)(const char *pass, const mf_graph *g, void *ctx);
     void *ctx;
 } mf_opt_options;
 
 mf_opt_options mf_opt_default_options(void);
-/* "dce,simplify,cse,fold,conv-bn,simplify,dce,segment,plan" */
+/* "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce,segment,plan" */
 const char *mf_opt_default_pipeline(void);
 /* The passes there are, built-in then registered (mf_pass_register): name and one-line
  * summary of pass i (i < mf_opt_num_passes()). */

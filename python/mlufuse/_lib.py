@@ -57,7 +57,7 @@ class Device(ctypes.Structure):
 
 class ModuleOptions(ctypes.Structure):
     _fields_ = [("core_number", c_int), ("opt_level", c_int), ("cpu", c_char_p),
-                ("max_specializations", c_int), ("device", Device), ("fusion", c_int),
+                ("max_specializations", c_int), ("device", Device), ("fusion", c_int), ("winograd", c_int),
                 ("progress", c_void_p), ("progress_ctx", c_void_p),
                 ("on_kernel", c_void_p), ("on_kernel_ctx", c_void_p), ("compile_threads", c_int),
                 ("passes", c_char_p)]
@@ -88,7 +88,7 @@ class KernelCacheStats(ctypes.Structure):
 
 class OptOptions(ctypes.Structure):
     _fields_ = [("passes", c_char_p), ("fusion", c_int), ("fold_limit", c_size_t), ("verify", c_int),
-                ("after_pass", c_void_p), ("ctx", c_void_p)]
+                ("winograd", c_int), ("lanes", c_int), ("after_pass", c_void_p), ("ctx", c_void_p)]
 
 
 class OptSummary(ctypes.Structure):

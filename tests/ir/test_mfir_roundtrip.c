@@ -209,6 +209,14 @@ static mf_graph *build_every_op(void)
     mf_value *ct = node(g, MF_OP_CONV_TRANSPOSE2D, 2, (mf_value *[]){c, wt}, a);
     mf_value *l = node(g, MF_OP_LINEAR, 2, (mf_value *[]){v, lw}, NULL);
     mf_value *mm = node(g, MF_OP_MATMUL, 2, (mf_value *[]){v, m}, NULL);
+    mf_value *ww = node(g, MF_OP_WINOGRAD_WEIGHT, 1, &w, NULL);
+    mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, a);
+    set_ints(MF_OP_WINOGRAD_INPUT, a, "padding", 2, (int64_t[]){1, 1});
+    mf_value *wi = node(g, MF_OP_WINOGRAD_INPUT, 1, &x, a);
+    mf_value *wm = node(g, MF_OP_MATMUL, 2, (mf_value *[]){ww, wi}, NULL);
+    mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, a);
+    set_ints(MF_OP_WINOGRAD_OUTPUT, a, "size", 3, (int64_t[]){1, 8, 8});
+    mf_value *wo = node(g, MF_OP_WINOGRAD_OUTPUT, 2, (mf_value *[]){wm, b}, a);
     mf_value *y = c;
     static const mf_op binary[] = {MF_OP_ADD,     MF_OP_SUB,     MF_OP_MUL,  MF_OP_DIV,
                                    MF_OP_POW,     MF_OP_MINIMUM, MF_OP_MAXIMUM, MF_OP_PRELU};
@@ -264,7 +272,7 @@ static mf_graph *build_every_op(void)
     mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
     set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, (int64_t[]){2, 3});
     mf_value *up = node(g, MF_OP_UPSAMPLE_NEAREST2D, 1, &ap, a);
-    assert_int_equal(mf_graph_set_outputs(g, 5, (mf_value *[]){ct, l, r, y, up}), MF_OK);
+    assert_int_equal(mf_graph_set_outputs(g, 6, (mf_value *[]){ct, l, r, y, up, wo}), MF_OK);
     assert_int_equal(mf_graph_verify(g), MF_OK);
     return g;
 }

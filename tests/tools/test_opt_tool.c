@@ -50,6 +50,8 @@ static int setup(void **state)
     snprintf(block, sizeof block, "%s/examples/resnet_block.mfir", tsupport_source_dir());
     unsetenv("DISABLE_MLU_FUSION");
     unsetenv("DEBUG");
+    /* the reports below are of direct convolutions (test_onnx_model shows Winograd's) */
+    setenv("MLUFUSE_WINOGRAD", "0", 1);
     return 0;
 }
 
@@ -508,7 +510,7 @@ static void test_print_after(void **state)
         at = p + strlen(head); /* one block per pass, in pipeline order */
         npasses++;
     }
-    assert_int_equal(npasses, 9);
+    assert_int_equal(npasses, 11);
     assert_int_equal(count(r.out, "# after "), npasses);
     assert_int_equal(count(r.out, "graph @small("), npasses);
     assert_int_equal(count(r.out, "@sg"), 2 * 3); /* after segment and after plan */
@@ -588,7 +590,7 @@ static void test_stats(void **state)
     expect_in(r.out, "\nmemory plan: 3 buffers, peak 0.2 KiB with reuse, 0.4 KiB as one buffer per value (0.67)\n");
     /* relu's result to the host for permute, permute's back for sigmoid */
     expect_in(r.out, "\nboundary copies per run: 1 device -> host, 1 host -> device\n");
-    assert_int_equal(count(r.out, "\n"), 1 + 9 + 4);
+    assert_int_equal(count(r.out, "\n"), 1 + 11 + 4);
     tsupport_run_free(&r);
 }
 
@@ -607,7 +609,7 @@ static void test_json(void **state)
     assert_int_equal(json_int(r.out, "naive_bytes"), 384);
     assert_int_equal(json_int(r.out, "buffers"), 3);
     expect_in(r.out, "\"subgraph_sizes\": [1, 2]");
-    assert_int_equal(count(r.out, "{\"name\": "), 9);
+    assert_int_equal(count(r.out, "{\"name\": "), 11);
     assert_int_equal(count(r.out, "\"reason\": \"unsupported op\""), 2);
     expect_in(r.out, "{\"from\": \"%a\", \"from_op\": \"relu\", \"from_subgraph\": 0, \"to\": \"%t\", "
                      "\"to_op\": \"permute\", \"to_subgraph\": -1, \"reason\": \"unsupported op\", \"text\": "
@@ -741,7 +743,7 @@ static void test_onnx_model(void **state)
         print_message("skipping: %s is missing\n", path);
         skip();
     }
-    tsupport_run r = opt("%s --json", path);
+    tsupport_run r = opt("%s --json", path); /* direct convolutions, as the example's */
     expect_rc(&r, 0);
     expect_json(r.out);
     assert_int_equal(json_int(r.out, "nodes"), 10);
@@ -750,6 +752,14 @@ static void test_onnx_model(void **state)
     expect_in(r.out, "\"subgraph_sizes\": [2, 2, 1, 3, 1, 1]");
     long long peak1 = json_int(r.out, "peak_bytes");
     assert_true(peak1 > 0 && peak1 < json_int(r.out, "naive_bytes"));
+    tsupport_run_free(&r);
+
+    setenv("MLUFUSE_WINOGRAD", "1", 1);
+    r = opt("%s --json", path); /* the 32->64 3x3 conv as Winograd: input, matmul, output */
+    setenv("MLUFUSE_WINOGRAD", "0", 1);
+    expect_rc(&r, 0);
+    assert_int_equal(json_int(r.out, "nodes"), 12);
+    assert_int_equal(json_int(r.out, "subgraphs"), 8);
     tsupport_run_free(&r);
 
     r = opt("%s --json --batch 4", path); /* dim 0 of the input: activations grow */

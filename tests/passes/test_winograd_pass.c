@@ -1,0 +1,185 @@
+/* test_winograd_pass.c — which convolutions the winograd pass rewrites (3x3, stride 1,
+ * dilation 1, groups 1, constant weights, 8+ channels, an 8x8 plane or more) and which it
+ * leaves, and the layout it picks for the target's lanes; that the fold after it turns every weight transform into a
+ * constant, also past the 1 MiB folding limit; that the switch turns it off; and that the
+ * rewritten graph computes the same as the direct convolutions (reference kernels, 0.3 %). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "module/module.h"
+#include "passes/passes.h"
+#include "tests/support/compare.h"
+
+static const char *const convs =
+    "graph @convs(%x: f32[1,16,20,20], %y: f32[1,4,20,20], %s: f32[1,16,8,8], %wv: f32[16,16,3,3]) {\n"
+    "  %w = const f32[16,16,3,3] opaque\n"
+    "  %b = const f32[16] opaque\n"
+    "  %wb = const f32[128,16,3,3] opaque\n"
+    "  %w4 = const f32[4,4,3,3] opaque\n"
+    "  %w1 = const f32[16,16,1,1] opaque\n"
+    "  %wg = const f32[16,8,3,3] opaque\n"
+    "  %a = conv2d(%x, %w, %b) {padding=[1,1]} : f32[1,16,20,20]\n"
+    "  %r = relu(%a) : f32[1,16,20,20]\n"
+    "  %big = conv2d(%x, %wb) {padding=[1,1]} : f32[1,128,20,20]\n"
+    "  %nopad = conv2d(%x, %w) : f32[1,16,18,18]\n"
+    "  %small = conv2d(%s, %w) {padding=[1,1]} : f32[1,16,8,8]\n"
+    "  %strided = conv2d(%x, %w, %b) {stride=[2,2], padding=[1,1]} : f32[1,16,10,10]\n"
+    "  %dilated = conv2d(%x, %w) {padding=[2,2], dilation=[2,2]} : f32[1,16,20,20]\n"
+    "  %grouped = conv2d(%x, %wg) {padding=[1,1], groups=2} : f32[1,16,20,20]\n"
+    "  %pointwise = conv2d(%x, %w1) : f32[1,16,20,20]\n"
+    "  %thin = conv2d(%y, %w4) {padding=[1,1]} : f32[1,4,20,20]\n"
+    "  %varying = conv2d(%x, %wv) {padding=[1,1]} : f32[1,16,20,20]\n"
+    "  return %r, %big, %nopad, %small, %strided, %dilated, %grouped, %pointwise, %thin, %varying\n"
+    "}\n";
+
+/* Parses convs with every opaque constant filled with seeded values in [-0.5, 0.5). */
+static mf_graph *load(void)
+{
+    mf_graph *g = NULL;
+    if (mf_graph_parse(convs, NULL, &g))
+        fail_msg("%s", mf_last_error());
+    uint64_t seed = 12345;
+    for (int i = 0; i < g->nvalues; i++) {
+        mf_value *v = g->values[i];
+        if (!v->is_const || v->data)
+            continue;
+        v->data = mf_buffer_new_host(mf_type_nbytes(&v->type));
+        assert_non_null(v->data);
+        float *p = v->data->data;
+        for (int64_t k = 0; k < mf_type_numel(&v->type); k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            p[k] = (float)(seed >> 40) / (float)(1 << 24) - 0.5f;
+        }
+    }
+    return g;
+}
+
+/* The node that makes the graph output named `name`. */
+static const mf_node *node_of(const mf_graph *g, const char *name)
+{
+    for (int i = 0; i < g->noutputs; i++) {
+        const mf_value *v = g->outputs[i];
+        if (v->producer && v->producer->op == MF_OP_RELU)
+            v = v->producer->inputs[0];
+        if (v->name && !strcmp(v->name, name))
+            return v->producer;
+    }
+    fail_msg("no output %s", name);
+    return NULL;
+}
+
+static mf_op producer_of(const mf_graph *g, const char *name)
+{
+    return node_of(g, name)->op;
+}
+
+static int64_t channels_last(const mf_graph *g, const char *name)
+{
+    const mf_node *n = node_of(g, name);
+    return mf_attr_int(n->op, n->attrs, "channels_last");
+}
+
+static int run(mf_graph *g, const char *passes, bool on, int lanes)
+{
+    mf_pass_ctx ctx = mf_pass_ctx_default();
+    ctx.winograd = on;
+    ctx.lanes = lanes;
+    ctx.eval = mf_mod_ref_eval;
+    mf_pass_stat *st = NULL;
+    int nst = 0;
+    if (mf_pipeline_run(g, passes, &ctx, true, NULL, NULL, &st, &nst))
+        fail_msg("%s", mf_last_error());
+    int changes = st[0].changes;
+    free(st);
+    mf_pass_ctx_release(&ctx);
+    return changes;
+}
+
+static void test_which_convs(void **state)
+{
+    mf_graph *g = load();
+    assert_int_equal(run(g, "winograd", true, 16), 4);
+    static const char *const yes[] = {"a", "big", "nopad", "small"};
+    static const char *const no[] = {"strided", "dilated", "grouped", "pointwise", "thin", "varying"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (producer_of(g, yes[i]) != MF_OP_WINOGRAD_OUTPUT)
+            fail_msg("%s was not rewritten", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (producer_of(g, no[i]) != MF_OP_CONV2D)
+            fail_msg("%s was rewritten", no[i]);
+    /* 25 tiles of the 20x20 plane fill 16 lanes; the 4 of the 8x8 plane fill 4, not 16 */
+    assert_int_equal(channels_last(g, "a"), 0);
+    assert_int_equal(channels_last(g, "small"), 1);
+    mf_graph_destroy(g);
+    g = load();
+    assert_int_equal(run(g, "winograd", true, 4), 4);
+    assert_int_equal(channels_last(g, "a"), 0);
+    assert_int_equal(channels_last(g, "small"), 0);
+    mf_graph_destroy(g);
+
+    g = load();
+    assert_int_equal(run(g, "winograd", false, 16), 0);
+    mf_graph_destroy(g);
+}
+
+/* After winograd,fold no weight transform is left: each matmul reads a [36, K, C]
+ * constant with data, the 128-channel one 2.4 MB (over the 1 MiB limit). */
+static void test_weights_folded(void **state)
+{
+    mf_graph *g = load();
+    run(g, "winograd,fold,dce", true, 16);
+    int matmuls = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const mf_node *n = g->nodes[i];
+        assert_int_not_equal(n->op, MF_OP_WINOGRAD_WEIGHT);
+        if (n->op != MF_OP_MATMUL)
+            continue;
+        const mf_value *u = n->inputs[0]->is_const ? n->inputs[0] : n->inputs[1]; /* channels last: second */
+        assert_true(u->is_const && u->data);
+        assert_int_equal(u->type.shape[0], 36);
+        matmuls++;
+    }
+    assert_int_equal(matmuls, 4);
+    mf_graph_destroy(g);
+}
+
+/* The rewritten graph (reference kernels of the Winograd ops) equals the direct one. */
+static void test_same_outputs(void **state)
+{
+    mf_graph *g = load(), *w = load();
+    run(w, MF_COMPILE_PIPELINE, true, 16);
+    mf_tensor *in[4], *want[10], *got[10];
+    for (int i = 0; i < g->ninputs; i++)
+        assert_int_equal(mf_tensor_rand(MF_F32, g->inputs[i]->type.rank, g->inputs[i]->type.shape, 7 + i, -1, 1,
+                                        MF_DEVICE_CPU, &in[i]),
+                         MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 4, in, 10, want), MF_OK);
+    assert_int_equal(mf_graph_interpret(w, 4, in, 10, got), MF_OK);
+    for (int i = 0; i < 10; i++) {
+        double d = tsupport_rel_diff(got[i], want[i], 1e-30);
+        if (!(d <= 3e-3))
+            fail_msg("output %d: relative difference %g", i, d);
+        mf_tensor_free(got[i]);
+        mf_tensor_free(want[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        mf_tensor_free(in[i]);
+    mf_graph_destroy(g);
+    mf_graph_destroy(w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_which_convs),
+        cmocka_unit_test(test_weights_folded),
+        cmocka_unit_test(test_same_outputs),
+    };
+    return cmocka_run_group_tests_name("winograd_pass", tests, NULL, NULL);
+}
