@@ -716,6 +716,10 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
+    if (mf_cg_gemm_choose(c, g, core, nepi, epi))
+        return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
+    if (mf_cg_dw_choose(c, g))
+        return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
     if (mf_cg_plane_choose(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
