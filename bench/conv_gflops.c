@@ -68,6 +68,14 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
         fprintf(stderr, "graph: %s\n", mf_last_error());
         return 1;
     }
+    /* the weights as a module would pass them: packed for the target's kernel */
+    mf_cg_target host;
+    const mf_cg_target *tt = target;
+    if (!tt && mf_cg_target_init(NULL, &host) == MF_OK)
+        tt = &host;
+    int64_t block = tt ? mf_cg_conv_weight_block(&tt->shape, n) : 0;
+    if (block)
+        mf_attr_set_int(MF_OP_CONV2D, n->attrs, "packed", block);
     /* each run with the kernel a module of that many cores would get */
     mf_cg_object obj, obj2;
     mf_kernel_fn fn, fn2;
@@ -82,6 +90,12 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     int64_t on = mf_type_numel(ot);
     float *out = malloc(sizeof(float) * (size_t)on), *x = rnd(mf_type_numel(&xt));
     float *w = rnd(mf_type_numel(&wt)), *b = rnd(cout);
+    if (block) {
+        float *pw = malloc(sizeof(float) * (size_t)mf_type_numel(&wt));
+        mf_conv_weights_pack(w, pw, cout, mf_type_numel(&wt) / cout, block);
+        free(w);
+        w = pw;
+    }
     void *args[4] = {out, x, w, b};
     double flop = 2.0 * (double)on * (double)(cin / groups) * (double)(k * k);
     int reps = (int)(2e10 / (flop * 20)) + 3;
@@ -89,10 +103,10 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     double t1 = thread_cpu_time(fn, args, reps);
     double t2 = bench_time_threads(fn2, args, 2, reps);
     double g1 = flop / t1 * 1e-9;
-    printf("conv %3lldx%-3lld %4lld->%-4lld k%lld s%lld g%-3lld: %7.3f ms  1 thread %6.1f GFLOP/s %5.1f %%peak"
+    printf("conv %3lldx%-3lld %4lld->%-4lld k%lld s%lld g%-3lld %s: %7.3f ms  1 thread %6.1f GFLOP/s %5.1f %%peak"
            "  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
            (long long)hw, (long long)hw, (long long)cin, (long long)cout, (long long)k,
-           (long long)stride, (long long)groups, t1 * 1e3, g1, peak > 0 ? 100 * g1 / peak : 0.0,
+           (long long)stride, (long long)groups, block ? "packed" : "plain ", t1 * 1e3, g1, peak > 0 ? 100 * g1 / peak : 0.0,
            flop / t2 * 1e-9, obj.compile_ms);
     mf_cg_object_free(&obj);
     free(out), free(x), free(w), free(b);

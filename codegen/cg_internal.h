@@ -222,10 +222,8 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
 
 /* The 1x1 GEMM engine (lower_conv_gemm.c): 1x1 convs, stride 1, no padding, on the
  * flattened plane; MR channels x NV vectors per tile from the target's registers (false:
- * not a GEMM-shaped conv).  The engine is chosen when also its epilogue flattens. */
+ * not a GEMM-shaped conv: another engine runs it). */
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv);
-bool mf_cg_gemm_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
-                       const mf_value *const *epi);
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi);
 

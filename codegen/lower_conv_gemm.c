@@ -6,9 +6,11 @@
  * runs the whole K loop on them before the epilogue.  Work items are (batch, group, chunk of
  * pixels, block of MR channels): the chunk's K x pixels of input are sized to stay in L2
  * while every channel block sweeps it, each block's MR x K weight panel stays in L1 over
- * the chunk's tiles.  The weight panel is read by broadcasts, either from the plain [oc][ic]
+ * the chunk's tiles (the engine depends on the geometry and the target alone, so a pass can
+ * prepack its weights).  The weight panel is read by broadcasts, either from the plain [oc][ic]
  * layout (MR rows) or, when the graph prepacked it (conv2d's `packed` attribute), from
- * [block][ic][MR] (one contiguous stream).  The epilogue runs on the flattened plane. */
+ * [block][ic][MR] (one contiguous stream).  The epilogue runs on the flattened plane when
+ * what it reads flattens too, else pixel by pixel. */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -78,13 +80,14 @@ typedef struct gemm_emit {
     mf_cg_ctx *c;
     const mf_cg_conv_geom *g;
     gemm_plan pl;
-    bool packed;
+    bool packed, flat; /* flat: the epilogue runs on the flattened plane */
     const mf_value *core;
     int nepi;
     const mf_value *const *epi;
     LLVMTypeRef vt;
     int64_t cing, coutg;
     LLVMValueRef acc[GEMM_MR_MAX * GEMM_NV_MAX];
+    LLVMValueRef spill; /* the tile's sums when the epilogue does not flatten */
     /* the work item */
     LLVMValueRef bcoord[MF_MAX_RANK], xg, wpanel, oc0;
 } gemm_emit;
@@ -145,7 +148,7 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
 
 /* Bias and epilogue of the tile's sums, on the flattened plane: the point's loop dims are
  * (batch, channel, pixel), the pixel reading the strides of the output's last dim. */
-static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
@@ -172,6 +175,49 @@ static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
     }
     free(pt);
     return err;
+}
+
+/* The same where the epilogue reads something that does not flatten (broadcast along
+ * rows but not columns, say): the sums go to a stack buffer and the epilogue runs pixel by
+ * pixel at (row, column).  Rare, so simple. */
+static mf_status finish_by_pixel(gemm_emit *e, int R, int NV, LLVMValueRef p)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int64_t nr = (int64_t)NV * c->vw;
+    for (int j = 0; j < R; j++)
+        for (int v = 0; v < NV; v++) {
+            LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], ""),
+                                             mf_cg_gep(c, e->spill, mf_cg_i64(c, j * nr + (int64_t)v * c->vw)));
+            LLVMSetAlignment(st, 4);
+        }
+    mf_cg_point *pt = mf_cg_conv_point(e->core, -1, 1, g->nbd, e->bcoord);
+    if (!pt)
+        return MF_ERR_NOMEM;
+    mf_cg_loop i;
+    LLVMValueRef n = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, e->pl.N), p), nr);
+    mf_cg_loop_begin(c, &i, mf_cg_i64(c, 0), n);
+    LLVMValueRef pix = mf_cg_ix_add(c, p, i.iv);
+    pt->coord[2] = mf_cg_ix_udivk(c, pix, g->ow);
+    pt->coord[3] = LLVMBuildURem(c->B, pix, mf_cg_i64(c, g->ow), "");
+    mf_status err = MF_OK;
+    for (int j = 0; j < R && !err; j++) {
+        LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
+        pt->coord[1] = oc;
+        pt->core_val = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, e->spill, mf_cg_ix_addk(c, i.iv, j * nr)), "");
+        if (g->bias)
+            pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), "");
+        pt->nmemo = 0;
+        err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
+    }
+    mf_cg_loop_end_scalar(c, &i, 1);
+    free(pt);
+    return err;
+}
+
+static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+{
+    return e->flat ? finish_flat(e, R, NV, p, p0) : finish_by_pixel(e, R, NV, p);
 }
 
 /* The tiles of the item's chunk for a block of R channels: full tiles in a loop, the
@@ -248,23 +294,19 @@ static bool epilogue_flattens(const mf_value *core, int nepi, const mf_value *co
     return f.ok;
 }
 
-bool mf_cg_gemm_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
-                       const mf_value *const *epi)
-{
-    int mr, nv;
-    return mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) && epilogue_flattens(core, nepi, epi);
-}
 
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi)
 {
-    gemm_emit e = {.c = c, .g = g, .packed = g->wblock != 0, .core = core, .nepi = nepi, .epi = epi,
+    gemm_emit e = {.c = c, .g = g, .packed = g->wblock != 0, .flat = epilogue_flattens(core, nepi, epi), .core = core, .nepi = nepi, .epi = epi,
                    .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
     plan_for(c, g, &e.pl);
     const gemm_plan *pl = &e.pl;
     e.cing = g->cin / g->groups, e.coutg = g->cout / g->groups;
     for (int k = 0; k < pl->MR * pl->NV; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    if (!e.flat)
+        e.spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(pl->MR * pl->NR)));
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];

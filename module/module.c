@@ -47,6 +47,7 @@ static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
     mf_opt_options o = mf_opt_default_options();
     o.passes = MF_COMPILE_PIPELINE;
     o.fusion = m->opt.fusion;
+    o.cpu = m->opt.cpu; /* weights packed for the kernels it compiles */
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;
     for (int i = 0; i < g->nnodes; i++)

@@ -13,6 +13,7 @@ static const mf_pass_info passes[] = {
     {"cse", "redundant-op elimination: equal nodes and equal constants merged", mf_pass_cse},
     {"fold", "constant folding: nodes of constants computed at compile time", mf_pass_fold},
     {"conv-bn", "batch norm folded into the weights of the conv2d or linear before it", mf_pass_conv_bn},
+    {"pack-weights", "conv2d weights prepacked once into the layout the target's kernel reads", mf_pass_pack_weights},
     {"segment", "fusion into MLU subgraphs and segmentation (CPU ops, boundaries)", mf_pass_segment},
     {"plan", "memory planning: liveness-based buffer reuse, peak bytes", mf_pass_plan},
 };

@@ -55,6 +55,10 @@ typedef struct mf_pass_ctx {
     size_t fold_limit;       /* constant folding: largest result, bytes */
     mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
     void *eval_ctx;
+    /* pack-weights: the block of output channels in which the target's kernel for conv2d
+     * node n reads its weights, 0 to leave them plain; NULL: no packing (no target) */
+    int64_t (*conv_weight_block)(const mf_node *n, void *target_ctx);
+    void *target_ctx;
     /* findings of segment and plan, for reports; the pass manager clears segmented and
      * planned when a later pass changes the graph (the findings no longer hold) */
     bool segmented, planned;
@@ -86,6 +90,9 @@ mf_status mf_pass_fold(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* conv_bn.c: batch_norm of a conv2d or linear output (used by nothing else) with constant
  * weights is folded into the anchor's weight and bias. */
 mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* pack_weights.c: conv2d's constant weights repacked once into the layout the target's
+ * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block. */
+mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
  * reshape/flatten chains. */
 mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);
@@ -150,7 +157,7 @@ typedef struct mf_pass_info {
     mf_pass_fn run;
 } mf_pass_info;
 
-#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce,segment"
+#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,pack-weights,dce,segment"
 /* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"

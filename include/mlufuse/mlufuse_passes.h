@@ -23,6 +23,9 @@ typedef struct mf_opt_options {
     int fusion;         /* -1: on unless DISABLE_MLU_FUSION=1; 0: off; 1: on */
     size_t fold_limit;  /* constant folding's largest result in bytes; 0: 1 MiB */
     int verify;         /* 1: verify after every pass (DEBUG=1 does too) */
+    /* The LLVM CPU whose kernels' weight layout the pack-weights pass writes (the module's
+     * `cpu` option); NULL: the host. */
+    const char *cpu;
     /* Called after each pass, e.g. to print the graph; NULL: none. */
     void (*after_pass)(const char *pass, const mf_graph *g, void *ctx);
     void *ctx;
