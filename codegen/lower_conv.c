@@ -346,7 +346,7 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         for (int64_t tw = 2 * VW; tw <= 4 * VW; tw += VW)
             if ((g->ow + tw - 1) / tw * tw < padded)
                 padded = (g->ow + tw - 1) / tw * tw;
-        if (g->ow * 4 >= padded * 3)
+        if (g->ow * 4 > padded * 3)
             return false;
     }
     int64_t ntr = (g->ow + 7) / 8;

@@ -29,11 +29,14 @@ typedef struct dw_emit {
     LLVMValueRef bcoord[MF_MAX_RANK];
 } dw_emit;
 
+/* Depthwise, and the kernel's broadcast weights fit the target's registers beside the
+ * U sums and two loads (a 5x5 kernel on 16 registers ran at 3/4 of the pixel engine's
+ * speed, its weights spilled). */
 bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
-    (void)c;
     return !g->is_matmul && g->groups > 1 && g->cin == g->groups && g->cout == g->groups &&
-           g->kh * g->kw <= DW_MAX_TAPS && g->sw <= DW_MAX_STRIDE;
+           g->kh * g->kw <= DW_MAX_TAPS && g->sw <= DW_MAX_STRIDE &&
+           g->kh * g->kw + DW_U + 2 <= c->shape.vregs;
 }
 
 /* Is lane l of the wide load for taps [k0, k0 + tap_group) of the vector at pixel ox0 one
