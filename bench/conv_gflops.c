@@ -146,6 +146,7 @@ int main(int argc, char **argv)
         rc |= resnet_layers();
     /* mobilenet_v2's 1x1 layers (expansions and projections) and depthwise layers, resnet18's
      * 1x1 stride-2 downsample */
+    rc |= bench(3, 224, 32, 3, 2, 1); /* mobilenet_v2's first layer */
     rc |= bench(16, 112, 96, 1, 1, 1);
     rc |= bench(24, 56, 144, 1, 1, 1);
     rc |= bench(144, 56, 24, 1, 1, 1);
@@ -169,7 +170,8 @@ int main(int argc, char **argv)
 
 static int resnet_layers(void)
 {
-    int rc = bench(64, 56, 64, 3, 1, 1);
+    int rc = bench(3, 224, 64, 7, 2, 1); /* resnet18's first layer */
+    rc |= bench(64, 56, 64, 3, 1, 1);
     rc |= bench(64, 56, 64, 1, 1, 1);
     rc |= bench(128, 28, 128, 3, 1, 1);
     rc |= bench(256, 14, 256, 3, 1, 1);

@@ -337,9 +337,11 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         return false;
     const int64_t VW = c->vw;
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
-    /* rows up to 32 pixels whatever the width: at 8 lanes the pixel engine's stride-2
-     * loads ran a 56 -> 28 layer at a third of this engine's speed */
-    if (coutg < VW || g->ow > 32 || cing * g->kh * g->kw < VW)
+    /* strided rows of any width, stride-1 rows up to 32 pixels: at 8 lanes the pixel
+     * engine's stride-2 loads ran a 56 -> 28 layer at a third of this engine's speed, and
+     * resnet18's 7x7 stride-2 first layer (112-pixel rows) at half, once this engine's
+     * weights were prepacked */
+    if (coutg < VW || (g->ow > 32 && g->sw == 1) || cing * g->kh * g->kw < VW)
         return false;
     if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
         int64_t padded = (g->ow + VW - 1) / VW * VW;

@@ -125,6 +125,8 @@ static const layer packed[] = {
     {1, 24, 7, 7, 40, 1, 1, 0, 1, 1, false, true, 3},
     {1, 32, 14, 14, 64, 3, 2, 1, 1, 1, true, true, 1},
     {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
+    {1, 3, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 */
+    {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
 };
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
