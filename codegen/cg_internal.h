@@ -195,6 +195,10 @@ typedef struct mf_cg_conv_geom {
     /* matmul: w is the left operand [rows = cout][K = cin] and x the right [K][ow]; the
      * output has no h dim.  conv: output [batch, cout, oh, ow]. */
     bool is_matmul;
+    /* conv weights prepacked by the graph (conv2d's `packed` attribute): blocks of this
+     * many output channels, each laid out [ic][ky][kx][channel of the block], the last
+     * block narrower when cout is not a multiple; 0: the plain [oc][ic][ky][kx] */
+    int64_t wblock;
 } mf_cg_conv_geom;
 /* The buffer of input i of anchor n (looking through views); NULL with an error set when
  * it is computed inside the subgraph. */
@@ -215,6 +219,18 @@ mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, unsigned width, in
 bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                 const mf_value *const *epi);
+
+/* The depthwise engine (lower_conv_dw.c): groups == input channels == output channels. */
+bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
+mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                             const mf_value *const *epi);
+
+/* The 1x1 GEMM engine (lower_conv_gemm.c): 1x1 convs, stride 1, no padding, on the
+ * flattened plane; MR channels x NV vectors per tile from the target's registers (false:
+ * not a GEMM-shaped conv: another engine runs it). */
+bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv);
+mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                               const mf_value *const *epi);
 
 /* An alloca in the body's entry block, built from any insertion point (lower.c). */
 LLVMValueRef mf_cg_entry_alloca(mf_cg_ctx *c, LLVMTypeRef t);

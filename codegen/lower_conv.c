@@ -317,8 +317,9 @@ static void choose_blocking(conv_emit *e)
 /* ---- the output-channel engine ------------------------------------------------------------
  * For narrow or strided outputs: accumulators hold vw output channels of one pixel, fed by
  * broadcasts of single inputs (so stride and width do not matter) and vector loads of
- * weights that each work item first packs, transposed vw x vw at a time, into a stack
- * buffer laid out [ic][ky][kx][RO][vw] (so partitions share no scratch).  Work items are
+ * weights laid out [ic][ky][kx][RO][vw]: prepacked once by the graph when they are
+ * constants (the pack-weights pass, geom.wblock), else packed by each work item,
+ * transposed vw x vw at a time, into a stack buffer (so partitions share no scratch).  Work items are
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (their columns known at compile time, so padding is skipped
  * statically).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
@@ -336,16 +337,18 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         return false;
     const int64_t VW = c->vw;
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
-    /* rows up to 32 pixels whatever the width: at 8 lanes the pixel engine's stride-2
-     * loads ran a 56 -> 28 layer at a third of this engine's speed */
-    if (coutg < VW || g->ow > 32 || cing * g->kh * g->kw < VW)
+    /* strided rows of any width, stride-1 rows up to 32 pixels: at 8 lanes the pixel
+     * engine's stride-2 loads ran a 56 -> 28 layer at a third of this engine's speed, and
+     * resnet18's 7x7 stride-2 first layer (112-pixel rows) at half, once this engine's
+     * weights were prepacked */
+    if (coutg < VW || (g->ow > 32 && g->sw == 1) || cing * g->kh * g->kw < VW)
         return false;
     if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
         int64_t padded = (g->ow + VW - 1) / VW * VW;
         for (int64_t tw = 2 * VW; tw <= 4 * VW; tw += VW)
             if ((g->ow + tw - 1) / tw * tw < padded)
                 padded = (g->ow + tw - 1) / tw * tw;
-        if (g->ow * 4 >= padded * 3)
+        if (g->ow * 4 > padded * 3)
             return false;
     }
     int64_t ntr = (g->ow + 7) / 8;
@@ -360,6 +363,10 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         ro = 4;
     if (ro > nvec)
         ro = nvec;
+    /* one vector fewer per block when that divides the channels into whole blocks: no
+     * padded lanes, and the weights can be prepacked (blocks of whole vectors only) */
+    if (nvec % ro && ro > 1 && nvec % (ro - 1) == 0 && g->cout / g->groups % VW == 0)
+        ro--;
     pl->nob = (nvec + ro - 1) / ro;
     pl->RO = (int)((nvec + pl->nob - 1) / pl->nob);
     int64_t per_ic = (int64_t)pl->RO * VW * g->kh * g->kw * 4;
@@ -530,8 +537,11 @@ static void oc_chunk_begin(oc_emit *e, mf_cg_loop *ch)
     e->cnt = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, e->cing), ic0), pl->CI);
     e->first = LLVMBuildICmp(c->B, LLVMIntEQ, ch->iv, mf_cg_i64(c, 0), "");
     e->last = LLVMBuildICmp(c->B, LLVMIntEQ, ch->iv, mf_cg_i64(c, pl->nchunk - 1), "");
-    oc_pack(c, pl, mf_cg_gep(c, e->wrow, mf_cg_ix_mulk(c, ic0, e->khw)), e->K, e->ocl0, e->coutg,
-            mf_cg_ix_mulk(c, e->cnt, e->khw), e->pk);
+    if (e->g->wblock) /* prepacked by the graph: the chunk's part of the block, as it is */
+        e->pk = mf_cg_gep(c, e->wrow, mf_cg_ix_mulk(c, ic0, e->khw * e->BW));
+    else
+        oc_pack(c, pl, mf_cg_gep(c, e->wrow, mf_cg_ix_mulk(c, ic0, e->khw)), e->K, e->ocl0, e->coutg,
+                mf_cg_ix_mulk(c, e->cnt, e->khw), e->pk);
     e->xc = mf_cg_gep(c, e->xg, mf_cg_ix_mulk(c, ic0, g->h * g->w));
 }
 
@@ -689,7 +699,10 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     for (int k = 0; k < pl->RO * pl->P; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     int64_t lpad = (pl->CI * e.khw + c->vw - 1) / c->vw * c->vw;
-    e.pk = array_alloca(c, lpad * e.BW);
+    if (g->wblock)
+        e.valign = 4; /* the packed constant's alignment is the plan's */
+    else
+        e.pk = array_alloca(c, lpad * e.BW);
     e.part = pl->nchunk > 1 ? array_alloca(c, g->oh * g->ow * e.BW) : NULL;
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
@@ -713,9 +726,20 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     return err;
 }
 
+static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
+
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
+    if (g->wblock && g->wblock != engine_block(c, g))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: conv2d weights packed in blocks of %lld channels, "
+                        "which this target's engine does not read (packed for another target?)",
+                        (long long)g->wblock);
+    int mr, nv;
+    if (mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
+        return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
+    if (mf_cg_dw_choose(c, g))
+        return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
     if (mf_cg_plane_choose(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
@@ -787,7 +811,8 @@ LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
     return c->in_ptr[k];
 }
 
-mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* The geometry of conv2d node n (no buffers yet). */
+static mf_cg_conv_geom geom_of(const mf_node *n)
 {
     const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
@@ -797,11 +822,45 @@ mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_va
         .oh = ot->shape[2], .ow = ot->shape[3],
         .sh = v.stride[0], .sw = v.stride[1], .ph = v.padding[0], .pw = v.padding[1],
         .dh = v.dilation[0], .dw = v.dilation[1], .groups = v.groups,
-        .nbd = 1,
+        .nbd = 1, .wblock = v.packed,
     };
     g.bshape[0] = g.batch;
     g.bx_stride[0] = g.cin * g.h * g.w;
     g.bw_stride[0] = 0;
+    return g;
+}
+
+/* The block of output channels in which the engine mf_cg_emit_conv picks reads packed
+ * weights (the same choices, in the same order), 0 when it reads them plain. */
+static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    int mr, nv;
+    if (mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
+        return g->groups == 1 ? mr : 0;
+    if (mf_cg_dw_choose(c, g) || mf_cg_plane_choose(c, g))
+        return 0;
+    oc_plan pl;
+    if (oc_choose(c, g, 1, &pl)) { /* blocks of whole vectors only: no lane past the group */
+        int64_t bw = (int64_t)pl.RO * c->vw;
+        return g->groups == 1 && g->cout % bw == 0 ? bw : 0;
+    }
+    return 0;
+}
+
+int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *n)
+{
+    if (n->op != MF_OP_CONV2D || mf_type_numel(&n->outputs[0]->type) == 0)
+        return 0;
+    mf_cg_ctx c = {.shape = *shape, .vw = shape->lanes, .core_number = 1};
+    mf_cg_conv_geom g = geom_of(n);
+    g.wblock = 0;
+    return engine_block(&c, &g);
+}
+
+mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    const mf_type *ot = &n->outputs[0]->type;
+    mf_cg_conv_geom g = geom_of(n);
     g.x = mf_cg_anchor_input(c, n, 0);
     g.wt = mf_cg_anchor_input(c, n, 1);
     if (n->ninputs > 2 && !(g.bias = mf_cg_anchor_input(c, n, 2)))

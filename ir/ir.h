@@ -131,6 +131,7 @@ typedef struct mf_op_info {
 /* conv2d and conv_transpose2d (output_padding is 0 for conv2d). */
 typedef struct mf_conv2d_view {
     int64_t stride[2], padding[2], dilation[2], output_padding[2], groups;
+    int64_t packed; /* conv2d: weights in blocks of this many output channels; 0: plain */
 } mf_conv2d_view;
 
 /* max_pool2d and avg_pool2d: stride is the kernel when none was given, dilation 1 when the
@@ -147,6 +148,13 @@ typedef struct mf_reduce_view {
 } mf_reduce_view;
 
 mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs);
+
+/* The packed layout of conv weights (ir/conv_weights.c), what the kernels read without
+ * repacking: output channels in blocks of `block` (the last one narrower when cout is
+ * not a multiple), each block laid out [i][channel of the block] over the per = cin/g *
+ * kh * kw weights i of a channel.  A permutation: same size, same numbers. */
+void mf_conv_weights_pack(const float *plain, float *packed, int64_t cout, int64_t per, int64_t block);
+void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int64_t per, int64_t block);
 mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs);
 mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank);
 

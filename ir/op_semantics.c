@@ -377,6 +377,10 @@ static mf_status infer_conv2d(const infer_ctx *c)
                     (long long)w->shape[1], (long long)cin, (long long)groups);
     if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
         return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    int64_t packed = mf_conv2d_of(c->op, c->attrs).packed;
+    if (packed < 0 || packed > MF_MAX_GEOMETRY)
+        return fail(c, MF_ERR_INVALID, "packed = %lld, must be in 0..%lld", (long long)packed,
+                    (long long)MF_MAX_GEOMETRY);
     mf_type *o = c->out;
     o->dtype = MF_F32;
     o->rank = 4;

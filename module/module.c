@@ -54,6 +54,7 @@ static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
     o.fusion = m->opt.fusion;
     o.winograd = m->opt.winograd;
     o.lanes = m->target_lanes;
+    o.cpu = m->opt.cpu; /* weights packed for the kernels it compiles */
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;
     for (int i = 0; i < g->nnodes; i++)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/codegen.h"
 #include "module.h"
 
 struct mf_opt_result {
@@ -127,6 +128,21 @@ static mf_status make_result(const mf_graph *g, const mf_pass_ctx *ctx, mf_pass_
     return MF_OK;
 }
 
+/* The target the pack-weights pass packs for, described on first use. */
+typedef struct pack_target {
+    const char *cpu;
+    int state; /* 0: not yet described, 1: t holds it, -1: none (packing off) */
+    mf_cg_target t;
+} pack_target;
+
+static int64_t conv_weight_block(const mf_node *n, void *ctx)
+{
+    pack_target *p = ctx;
+    if (p->state == 0)
+        p->state = mf_cg_target_init(p->cpu, &p->t) == MF_OK ? 1 : -1;
+    return p->state > 0 ? mf_cg_conv_weight_block(&p->t.shape, n) : 0;
+}
+
 mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_result **result)
 {
     if (result)
@@ -143,6 +159,9 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
         ctx.winograd = o.winograd != 0;
     ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(NULL);
     ctx.eval = mf_mod_ref_eval;
+    pack_target pt = {.cpu = o.cpu};
+    ctx.conv_weight_block = conv_weight_block;
+    ctx.target_ctx = &pt;
     mf_pass_stat *st = NULL;
     int nst = 0;
     mf_status s = mf_pipeline_run(g, o.passes, &ctx, o.verify != 0, o.after_pass, o.ctx, &st, &nst);

@@ -28,6 +28,8 @@ static mf_node *bn_anchor(const mf_node *bn, const int *uses)
         return NULL;
     if (a->inputs[1]->type.shape[0] == 0) /* no channels: nothing to scale */
         return NULL;
+    if (a->op == MF_OP_CONV2D && mf_conv2d_of(a->op, a->attrs).packed) /* scaled per plain channel */
+        return NULL;
     for (int i = 1; i < a->ninputs; i++)
         if (!f32_data(a->inputs[i]))
             return NULL;

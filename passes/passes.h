@@ -58,6 +58,10 @@ typedef struct mf_pass_ctx {
     int lanes;               /* f32 lanes of the target compiled for; 0: unknown */
     mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
     void *eval_ctx;
+    /* pack-weights: the block of output channels in which the target's kernel for conv2d
+     * node n reads its weights, 0 to leave them plain; NULL: no packing (no target) */
+    int64_t (*conv_weight_block)(const mf_node *n, void *target_ctx);
+    void *target_ctx;
     /* findings of segment and plan, for reports; the pass manager clears segmented and
      * planned when a later pass changes the graph (the findings no longer hold) */
     bool segmented, planned;
@@ -97,6 +101,9 @@ mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * channels_last layout) for a target with `lanes` f32 lanes? */
 bool mf_winograd_applies(const mf_node *n);
 bool mf_winograd_channels_last(const mf_node *n, int lanes);
+/* pack_weights.c: conv2d's constant weights repacked once into the layout the target's
+ * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block. */
+mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
  * reshape/flatten chains. */
 mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);
@@ -161,7 +168,7 @@ typedef struct mf_pass_info {
     mf_pass_fn run; /* NULL for a registered pass of a user's (mf_user_pass_run runs it) */
 } mf_pass_info;
 
-#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce,segment"
+#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,pack-weights,dce,segment"
 /* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"

@@ -67,10 +67,21 @@ mf_status mf_ref_conv2d(const mf_ref_call *c)
     const float *x = c->in[0], *w = c->in[1], *bias = c->nin > 2 ? c->in[2] : NULL;
     float *o = c->out;
     int64_t plane = g.oh * g.ow, cin_g = g.cin / g.groups, cout_g = g.cout / g.groups;
+    int64_t packed = mf_conv2d_of(c->op, c->attrs).packed;
+    float *plain = NULL; /* packed weights (the pack-weights pass) read back in plain order */
+    if (packed > 0 && g.cout > 0) {
+        int64_t per = cin_g * g.kh * g.kw;
+        if (!(plain = malloc(sizeof(float) * (size_t)(g.cout * per + 1))))
+            return mf_error(MF_ERR_NOMEM, "conv2d: out of memory unpacking the weights");
+        mf_conv_weights_unpack(w, plain, g.cout, per, packed);
+        w = plain;
+    }
     double *acc = malloc(sizeof(double) * (size_t)(plane ? plane : 1));
-    if (!acc)
+    if (!acc) {
+        free(plain);
         return mf_error(MF_ERR_NOMEM, "conv2d: out of memory for a %lld-element accumulator",
                         (long long)plane);
+    }
     for (int64_t b = 0; b < g.n; b++) {
         for (int64_t oc = 0; oc < g.cout; oc++) {
             double init = bias ? bias[oc] : 0.0;
@@ -88,5 +99,6 @@ mf_status mf_ref_conv2d(const mf_ref_call *c)
         }
     }
     free(acc);
+    free(plain);
     return MF_OK;
 }

@@ -25,6 +25,9 @@ typedef struct mf_opt_options {
     int verify;         /* 1: verify after every pass (DEBUG=1 does too) */
     int winograd;       /* -1: on unless MLUFUSE_WINOGRAD=0; 0: 3x3 convs stay direct; 1: on */
     int lanes;          /* f32 lanes of the target (the winograd rule); 0: this machine's */
+    /* The LLVM CPU whose kernels' weight layout the pack-weights pass writes (the module's
+     * `cpu` option); NULL: the host. */
+    const char *cpu;
     /* Called after each pass, e.g. to print the graph; NULL: none. */
     void (*after_pass)(const char *pass, const mf_graph *g, void *ctx);
     void *ctx;

@@ -510,7 +510,7 @@ static void test_print_after(void **state)
         at = p + strlen(head); /* one block per pass, in pipeline order */
         npasses++;
     }
-    assert_int_equal(npasses, 11);
+    assert_int_equal(npasses, 12);
     assert_int_equal(count(r.out, "# after "), npasses);
     assert_int_equal(count(r.out, "graph @small("), npasses);
     assert_int_equal(count(r.out, "@sg"), 2 * 3); /* after segment and after plan */
@@ -590,7 +590,7 @@ static void test_stats(void **state)
     expect_in(r.out, "\nmemory plan: 3 buffers, peak 0.2 KiB with reuse, 0.4 KiB as one buffer per value (0.67)\n");
     /* relu's result to the host for permute, permute's back for sigmoid */
     expect_in(r.out, "\nboundary copies per run: 1 device -> host, 1 host -> device\n");
-    assert_int_equal(count(r.out, "\n"), 1 + 11 + 4);
+    assert_int_equal(count(r.out, "\n"), 1 + 12 + 4);
     tsupport_run_free(&r);
 }
 
@@ -609,7 +609,7 @@ static void test_json(void **state)
     assert_int_equal(json_int(r.out, "naive_bytes"), 384);
     assert_int_equal(json_int(r.out, "buffers"), 3);
     expect_in(r.out, "\"subgraph_sizes\": [1, 2]");
-    assert_int_equal(count(r.out, "{\"name\": "), 11);
+    assert_int_equal(count(r.out, "{\"name\": "), 12);
     assert_int_equal(count(r.out, "\"reason\": \"unsupported op\""), 2);
     expect_in(r.out, "{\"from\": \"%a\", \"from_op\": \"relu\", \"from_subgraph\": 0, \"to\": \"%t\", "
                      "\"to_op\": \"permute\", \"to_subgraph\": -1, \"reason\": \"unsupported op\", \"text\": "

@@ -1,0 +1,348 @@
+/* lower_conv_gemm.c — 1x1 convolutions with stride 1 and no padding as a GEMM: out[oc, p]
+ * = sum over ic of w[oc, ic] * x[ic, p], with the pixels p of the whole plane flattened, so
+ * a tile never straddles a row end (a 28-pixel row no longer fills 32 lanes).  The
+ * microkernel holds MR output channels x NV vectors of the target's lanes in registers
+ * (MR*NV accumulators, NV loads and one broadcast: MR and NV from its register count), and
+ * runs the whole K loop on them before the epilogue.  Work items are (batch, group, chunk of
+ * pixels, block of MR channels): the chunk's K x pixels of input are sized to stay in L2
+ * while every channel block sweeps it, each block's MR x K weight panel stays in L1 over
+ * the chunk's tiles (the engine depends on the geometry and the target alone, so a pass can
+ * prepack its weights).  The weight panel is read by broadcasts, either from the plain [oc][ic]
+ * layout (MR rows) or, when the graph prepacked it (conv2d's `packed` attribute), from
+ * [block][ic][MR] (one contiguous stream).  The epilogue runs on the flattened plane when
+ * what it reads flattens too, else pixel by pixel. */
+#include <stdlib.h>
+
+#include "cg_internal.h"
+
+#define GEMM_MR_MAX 8
+#define GEMM_NV_MAX 4
+
+typedef struct gemm_plan {
+    int MR, NV;
+    int64_t N, NR;     /* pixels of a plane, pixels per tile (NV * vw) */
+    int64_t ntile, chunk, nchunk, nmb; /* tiles; tiles per chunk; chunks; channel blocks */
+} gemm_plan;
+
+/* Lanes that hold pixels, over the tiles of N pixels at NV vectors per tile. */
+static double lane_use(int64_t N, int64_t nr)
+{
+    return (double)N / (double)((N + nr - 1) / nr * nr);
+}
+
+bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv)
+{
+    if (g->is_matmul || g->kh != 1 || g->kw != 1 || g->sh != 1 || g->sw != 1 || g->ph != 0 || g->pw != 0 ||
+        g->oh != g->h || g->ow != g->w || g->oh * g->ow < s->lanes)
+        return false;
+    int64_t coutg = g->cout / g->groups, N = g->oh * g->ow;
+    double best = -1;
+    for (int n = GEMM_NV_MAX; n >= 1; n--) {
+        int live = n + 1, acc = s->vregs - live - (s->fma ? 1 : 2); /* as mf_cg_acc_regs */
+        if (acc > 24)
+            acc = 24;
+        int m = acc / n;
+        if (m > GEMM_MR_MAX)
+            m = GEMM_MR_MAX;
+        if (m > coutg)
+            m = (int)coutg;
+        if (m < 1)
+            continue;
+        /* FMAs per load, times the share of lanes that hold pixels */
+        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes);
+        if (score > best + 1e-9) {
+            best = score;
+            *mr = m;
+            *nv = n;
+        }
+    }
+    return best > 0;
+}
+
+static void plan_for(const mf_cg_ctx *c, const mf_cg_conv_geom *g, gemm_plan *pl)
+{
+    mf_cg_gemm_blocking(&c->shape, g, &pl->MR, &pl->NV);
+    int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
+    pl->N = g->oh * g->ow;
+    pl->NR = (int64_t)pl->NV * c->vw;
+    pl->ntile = (pl->N + pl->NR - 1) / pl->NR;
+    /* the chunk's input (K x pixels) in half of L2 */
+    pl->chunk = c->shape.l2 / 2 / (cing * pl->NR * 4);
+    if (pl->chunk < 1)
+        pl->chunk = 1;
+    if (pl->chunk > pl->ntile)
+        pl->chunk = pl->ntile;
+    pl->nchunk = (pl->ntile + pl->chunk - 1) / pl->chunk;
+    pl->nmb = (coutg + pl->MR - 1) / pl->MR;
+}
+
+typedef struct gemm_emit {
+    mf_cg_ctx *c;
+    const mf_cg_conv_geom *g;
+    gemm_plan pl;
+    bool packed, flat; /* flat: the epilogue runs on the flattened plane */
+    const mf_value *core;
+    int nepi;
+    const mf_value *const *epi;
+    LLVMTypeRef vt;
+    int64_t cing, coutg;
+    LLVMValueRef acc[GEMM_MR_MAX * GEMM_NV_MAX];
+    LLVMValueRef spill; /* the tile's sums when the epilogue does not flatten */
+    /* the work item */
+    LLVMValueRef bcoord[MF_MAX_RANK], xg, wpanel, oc0;
+} gemm_emit;
+
+/* Mask of the lanes of vector v of the tile at pixel p0 that hold pixels (compile time);
+ * NULL: all of them. */
+static LLVMValueRef tail_mask(gemm_emit *e, int64_t p0, int v)
+{
+    mf_cg_ctx *c = e->c;
+    int64_t first = p0 + (int64_t)v * c->vw;
+    if (first + c->vw <= e->pl.N)
+        return NULL;
+    LLVMValueRef bits[MF_CG_MAX_VW];
+    for (int l = 0; l < c->vw; l++)
+        bits[l] = LLVMConstInt(c->i1, first + l < e->pl.N, 0);
+    return LLVMConstVector(bits, (unsigned)c->vw);
+}
+
+/* The sums of R channels x NV vectors of the tile at pixel p (p0: its value when known at
+ * compile time, the last tile; -1 for full tiles) over every input channel. */
+static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef masks[GEMM_NV_MAX] = {0};
+    for (int v = 0; v < NV; v++)
+        if (p0 >= 0)
+            masks[v] = tail_mask(e, p0, v);
+    for (int k = 0; k < R * NV; k++)
+        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    mf_cg_loop kl;
+    mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, e->cing));
+    LLVMValueRef xrow = mf_cg_gep(c, e->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->pl.N), p));
+    LLVMValueRef xv[GEMM_NV_MAX];
+    for (int v = 0; v < NV; v++) {
+        LLVMValueRef ptr = mf_cg_gep(c, xrow, mf_cg_i64(c, (int64_t)v * c->vw));
+        if (masks[v]) {
+            LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), masks[v], mf_cg_fconst(c, e->vt, 0.0)};
+            LLVMTypeRef tys[2] = {e->vt, c->ptr};
+            xv[v] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
+        } else {
+            xv[v] = LLVMBuildLoad2(c->B, e->vt, ptr, "");
+            LLVMSetAlignment(xv[v], 4);
+        }
+    }
+    /* packed: panel[k][MR] (a block's MR weights of one k side by side); plain: w[oc][k] */
+    LLVMValueRef wk = e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R))
+                                : mf_cg_gep(c, e->wpanel, kl.iv);
+    for (int j = 0; j < R; j++) {
+        LLVMValueRef wp = mf_cg_gep(c, wk, mf_cg_i64(c, e->packed ? j : j * e->cing));
+        LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
+        for (int v = 0; v < NV; v++) {
+            LLVMValueRef a = e->acc[j * NV + v];
+            LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv[v], LLVMBuildLoad2(c->B, e->vt, a, "")), a);
+        }
+    }
+    mf_cg_loop_end(c, &kl, 1);
+}
+
+/* Bias and epilogue of the tile's sums, on the flattened plane: the point's loop dims are
+ * (batch, channel, pixel), the pixel reading the strides of the output's last dim. */
+static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    mf_cg_point *pt = mf_cg_conv_point(e->core, 2, (unsigned)c->vw, g->nbd, e->bcoord);
+    if (!pt)
+        return MF_ERR_NOMEM;
+    pt->nloop = 3;
+    pt->extent[2] = e->pl.N;
+    pt->stride_of[2] = 3;
+    mf_status err = MF_OK;
+    for (int j = 0; j < R && !err; j++) {
+        LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
+        LLVMValueRef bias = g->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")) : NULL;
+        pt->coord[1] = oc;
+        for (int v = 0; v < NV && !err; v++) {
+            pt->coord[2] = mf_cg_ix_addk(c, p, (int64_t)v * c->vw);
+            pt->mask = p0 >= 0 ? tail_mask(e, p0, v) : NULL;
+            pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
+            if (bias)
+                pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, bias, "");
+            pt->nmemo = 0;
+            err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
+        }
+    }
+    free(pt);
+    return err;
+}
+
+/* The same where the epilogue reads something that does not flatten (broadcast along
+ * rows but not columns, say): the sums go to a stack buffer and the epilogue runs pixel by
+ * pixel at (row, column).  Rare, so simple. */
+static mf_status finish_by_pixel(gemm_emit *e, int R, int NV, LLVMValueRef p)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int64_t nr = (int64_t)NV * c->vw;
+    for (int j = 0; j < R; j++)
+        for (int v = 0; v < NV; v++) {
+            LLVMValueRef st = LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], ""),
+                                             mf_cg_gep(c, e->spill, mf_cg_i64(c, j * nr + (int64_t)v * c->vw)));
+            LLVMSetAlignment(st, 4);
+        }
+    mf_cg_point *pt = mf_cg_conv_point(e->core, -1, 1, g->nbd, e->bcoord);
+    if (!pt)
+        return MF_ERR_NOMEM;
+    mf_cg_loop i;
+    LLVMValueRef n = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, e->pl.N), p), nr);
+    mf_cg_loop_begin(c, &i, mf_cg_i64(c, 0), n);
+    LLVMValueRef pix = mf_cg_ix_add(c, p, i.iv);
+    pt->coord[2] = mf_cg_ix_udivk(c, pix, g->ow);
+    pt->coord[3] = LLVMBuildURem(c->B, pix, mf_cg_i64(c, g->ow), "");
+    mf_status err = MF_OK;
+    for (int j = 0; j < R && !err; j++) {
+        LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
+        pt->coord[1] = oc;
+        pt->core_val = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, e->spill, mf_cg_ix_addk(c, i.iv, j * nr)), "");
+        if (g->bias)
+            pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), "");
+        pt->nmemo = 0;
+        err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
+    }
+    mf_cg_loop_end_scalar(c, &i, 1);
+    free(pt);
+    return err;
+}
+
+static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+{
+    return e->flat ? finish_flat(e, R, NV, p, p0) : finish_by_pixel(e, R, NV, p);
+}
+
+/* The tiles of the item's chunk for a block of R channels: full tiles in a loop, the
+ * plane's last (partial) tile with fewer vectors and a masked last vector. */
+static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
+{
+    mf_cg_ctx *c = e->c;
+    const gemm_plan *pl = &e->pl;
+    bool last_partial = pl->N % pl->NR != 0;
+    int64_t nfull = last_partial ? pl->ntile - 1 : pl->ntile;
+    LLVMValueRef t0 = mf_cg_ix_mulk(c, chunk, pl->chunk);
+    LLVMValueRef t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, t0, pl->chunk), nfull);
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, t0, t1);
+    LLVMValueRef p = mf_cg_ix_mulk(c, t.iv, pl->NR);
+    accumulate(e, R, pl->NV, p, -1);
+    mf_status err = finish(e, R, pl->NV, p, -1);
+    mf_cg_loop_end(c, &t, 1);
+    if (err || !last_partial)
+        return err;
+    /* the last tile belongs to the last chunk */
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tail");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, chunk, mf_cg_i64(c, pl->nchunk - 1), ""), tail, join);
+    LLVMPositionBuilderAtEnd(c->B, tail);
+    int64_t p0 = nfull * pl->NR;
+    int NV = (int)((pl->N - p0 + c->vw - 1) / c->vw);
+    accumulate(e, R, NV, mf_cg_i64(c, p0), p0);
+    err = finish(e, R, NV, mf_cg_i64(c, p0), p0);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+/* Can the epilogue run on the flattened plane: does everything it reads step over the
+ * output's rows as over its columns (row stride = width x column stride)? */
+typedef struct flat_check {
+    int64_t ow;
+    bool ok;
+} flat_check;
+
+static void check_leaf(void *ctx, const mf_value *leaf, const mf_cg_map *m)
+{
+    flat_check *f = ctx;
+    (void)leaf;
+    if (m->s[2] != m->s[3] * f->ow || m->dim[2] == -2 || m->dim[3] == -2)
+        f->ok = false;
+}
+
+static bool same_shape(const mf_type *a, const mf_type *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->shape[d] != b->shape[d])
+            return false;
+    return true;
+}
+
+static bool epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi)
+{
+    const mf_type *ot = &core->type;
+    if (ot->rank != 4)
+        return false;
+    flat_check f = {ot->shape[3], true};
+    for (int i = 0; i < nepi && f.ok; i++) {
+        if (epi[i]->type.rank != 4 || !same_shape(&epi[i]->type, ot))
+            return false;
+        mf_cg_map m = mf_cg_map_for(&epi[i]->type, 4, ot->shape);
+        check_leaf(&f, epi[i], &m);
+        if (mf_cg_visit_leaves(epi[i], core, &m, 4, check_leaf, &f))
+            return false;
+    }
+    return f.ok;
+}
+
+
+mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                               const mf_value *const *epi)
+{
+    gemm_emit e = {.c = c, .g = g, .packed = g->wblock != 0, .flat = epilogue_flattens(core, nepi, epi), .core = core, .nepi = nepi, .epi = epi,
+                   .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
+    plan_for(c, g, &e.pl);
+    const gemm_plan *pl = &e.pl;
+    e.cing = g->cin / g->groups, e.coutg = g->cout / g->groups;
+    for (int k = 0; k < pl->MR * pl->NV; k++)
+        e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    if (!e.flat)
+        e.spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(pl->MR * pl->NR)));
+    int64_t nbatch = 1;
+    for (int d = 0; d < g->nbd; d++)
+        nbatch *= g->bshape[d];
+    int64_t rtail = e.coutg - (pl->nmb - 1) * pl->MR;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, nbatch * g->groups * pl->nchunk * pl->nmb, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    int64_t dims[4] = {nbatch, g->groups, pl->nchunk, pl->nmb};
+    LLVMValueRef q[4];
+    mf_cg_unravel(c, items.iv, 4, dims, q);
+    mf_cg_unravel(c, q[0], g->nbd, g->bshape, e.bcoord);
+    e.xg = mf_cg_gep(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
+                                           mf_cg_ix_mulk(c, q[1], e.cing * pl->N)));
+    LLVMValueRef ocl0 = mf_cg_ix_mulk(c, q[3], pl->MR);
+    e.oc0 = mf_cg_ix_madd(c, q[1], e.coutg, ocl0);
+    /* both layouts start block b's panel at oc0 * K: packed blocks are MR x K floats too */
+    e.wpanel = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bw_stride),
+                                                mf_cg_ix_mulk(c, e.oc0, e.cing)));
+    mf_status err;
+    if (rtail == pl->MR) {
+        err = block_tiles(&e, pl->MR, q[2]);
+    } else {
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
+        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, q[3], mf_cg_i64(c, pl->nmb - 1), ""), tail, full);
+        LLVMPositionBuilderAtEnd(c->B, full);
+        err = block_tiles(&e, pl->MR, q[2]);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, tail);
+        if (!err)
+            err = block_tiles(&e, (int)rtail, q[2]);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    mf_cg_loop_end(c, &items, 1);
+    return err;
+}

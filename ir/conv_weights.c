@@ -1,0 +1,26 @@
+/* conv_weights.c — the packed layout of conv2d weights (see mf_conv_weights_pack in
+ * ir.h): the pack-weights pass writes it once at compile time, the engines read it as
+ * it is, the reference kernel reads it back. */
+#include "ir.h"
+
+/* Where weight i of output channel oc sits in the packed layout. */
+static int64_t packed_index(int64_t oc, int64_t i, int64_t cout, int64_t per, int64_t block)
+{
+    int64_t b = oc / block, j = oc % block;
+    int64_t width = cout - b * block < block ? cout - b * block : block;
+    return b * block * per + i * width + j;
+}
+
+void mf_conv_weights_pack(const float *plain, float *packed, int64_t cout, int64_t per, int64_t block)
+{
+    for (int64_t oc = 0; oc < cout; oc++)
+        for (int64_t i = 0; i < per; i++)
+            packed[packed_index(oc, i, cout, per, block)] = plain[oc * per + i];
+}
+
+void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int64_t per, int64_t block)
+{
+    for (int64_t oc = 0; oc < cout; oc++)
+        for (int64_t i = 0; i < per; i++)
+            plain[oc * per + i] = packed[packed_index(oc, i, cout, per, block)];
+}

@@ -1,0 +1,204 @@
+/* test_cg_engines.c — the depthwise engine and the 1x1 GEMM engine against the reference
+ * kernels, compiled for every named target this host can run (and the host, and the scalar
+ * path), within the seed's per-op 0.3 %: odd sizes, padding, stride 2, dilation, batch 2,
+ * with and without bias, with relu6 (clamp) and residual-add epilogues; and both engines
+ * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`).  A target the host
+ * cannot execute is skipped, and the test says how many. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+
+#include "cg_check.h"
+
+typedef struct named {
+    const char *cpu;
+    const char *needs[12];
+} named;
+
+static const named targets[] = {
+    {"x86-64-v2", {"sse4.2", "popcnt", "cx16", "sahf", NULL}},
+    {"haswell", {"avx2", "fma", "bmi", "bmi2", "f16c", "movbe", "lzcnt", NULL}},
+    {"skylake-avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma", "bmi2",
+                        "movbe", "lzcnt", NULL}},
+};
+#define NTARGETS (int)(sizeof targets / sizeof targets[0])
+
+static bool host_runs(const mf_cg_target *host, const named *t)
+{
+    char feats[4200];
+    snprintf(feats, sizeof feats, ",%s,", host->features);
+    for (int i = 0; t->needs[i]; i++) {
+        char pat[64];
+        snprintf(pat, sizeof pat, ",+%s,", t->needs[i]);
+        if (!strstr(feats, pat))
+            return false;
+    }
+    return true;
+}
+
+static const mf_cg_target *current; /* the target of check_layers, for packed layers */
+
+/* One conv layer: shape, kernel, stride, padding, dilation, groups, bias, epilogue. */
+typedef struct layer {
+    int64_t n, cin, h, w, cout, k, s, p, d, groups;
+    bool bias;
+    bool packed; /* weights in the block the target's kernel reads (as the pack-weights pass
+                  * would leave them; the reference kernel unpacks them) */
+    int epi; /* 0 none, 1 relu6 (clamp 0..6), 2 add of an input shaped like the output,
+              * 3 add of an input [n, c, h, 1] */
+} layer;
+
+static mf_graph *layer_graph(const layer *l)
+{
+    mf_graph *g = mf_graph_new("layer");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}});
+    mf_value *in[3] = {x, cg_in(g, "w", (mf_type){MF_F32, 4, {l->cout, l->cin / l->groups, l->k, l->k}}), NULL};
+    if (l->bias)
+        in[2] = cg_in(g, "b", (mf_type){MF_F32, 1, {l->cout}});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CONV2D, a);
+    int64_t st[2] = {l->s, l->s}, pd[2] = {l->p, l->p}, dl[2] = {l->d, l->d};
+    mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
+    mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
+    mf_attr_set_ints(MF_OP_CONV2D, a, "dilation", 2, dl);
+    mf_attr_set_int(MF_OP_CONV2D, a, "groups", l->groups);
+    mf_value *y = cg_node(g, MF_OP_CONV2D, l->bias ? 3 : 2, in, a);
+    if (l->packed) {
+        int64_t block = mf_cg_conv_weight_block(&current->shape, y->producer);
+        if (block <= 0)
+            fail_msg("%s: a %lldx%lld conv %lld->%lld stride %lld expected to be packed", current->cpu,
+                     (long long)l->h, (long long)l->w, (long long)l->cin, (long long)l->cout, (long long)l->s);
+        mf_attr_set_int(MF_OP_CONV2D, y->producer->attrs, "packed", block);
+    }
+    if (l->epi == 1) {
+        mf_attr c[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_CLAMP, c);
+        mf_attr_set_float(MF_OP_CLAMP, c, "min", 0.0);
+        mf_attr_set_float(MF_OP_CLAMP, c, "max", 6.0);
+        y = cg_node(g, MF_OP_CLAMP, 1, &y, c);
+    } else if (l->epi == 2) {
+        y = CG2(g, MF_OP_ADD, y, cg_in(g, "r", y->type));
+    } else if (l->epi == 3) { /* broadcast along columns only: does not flatten */
+        mf_type rt = y->type;
+        rt.shape[3] = 1;
+        y = CG2(g, MF_OP_ADD, y, cg_in(g, "r", rt));
+    }
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+static const layer depthwise[] = {
+    {1, 16, 19, 37, 16, 3, 1, 1, 1, 16, true, false, 1},   /* odd width, relu6 */
+    {2, 8, 23, 41, 8, 3, 2, 1, 1, 8, true, false, 1},      /* stride 2, batch 2 */
+    {1, 12, 56, 56, 12, 3, 2, 1, 1, 12, false, false, 0},  /* mobilenet's strided shape, no bias */
+    {1, 10, 14, 14, 10, 3, 1, 1, 1, 10, true, false, 2},   /* a 14x14 plane, residual add */
+    {1, 9, 7, 7, 9, 3, 1, 1, 1, 9, true, false, 1},        /* a 7x7 plane */
+    {1, 6, 28, 30, 6, 5, 1, 2, 1, 6, true, false, 1},      /* efficientnet's 5x5 */
+    {1, 6, 29, 31, 6, 5, 2, 2, 1, 6, true, false, 0},      /* 5x5 stride 2 */
+    {1, 5, 20, 45, 5, 3, 1, 2, 2, 5, true, false, 1},      /* dilation 2 */
+    {1, 4, 3, 5, 4, 3, 1, 1, 1, 4, true, false, 0},        /* narrower than a vector, all border */
+    {1, 4, 9, 70, 4, 3, 1, 0, 1, 4, false, false, 0},      /* no padding */
+    {1, 3, 11, 40, 3, 3, 3, 1, 1, 3, true, false, 0},      /* stride 3 */
+};
+
+static const layer pointwise[] = {
+    {1, 16, 28, 28, 48, 1, 1, 0, 1, 1, true, false, 1},    /* 784 pixels: whole vectors at every width */
+    {1, 24, 7, 7, 40, 1, 1, 0, 1, 1, true, false, 2},      /* 49 pixels: a masked last vector, residual add */
+    {2, 13, 9, 11, 19, 1, 1, 0, 1, 1, true, false, 1},     /* batch 2, odd everything, a tail block */
+    {1, 70, 5, 13, 7, 1, 1, 0, 1, 1, false, false, 0},     /* fewer channels than a block, no bias */
+    {1, 12, 17, 19, 12, 1, 1, 0, 1, 2, true, false, 1},    /* grouped 1x1 */
+    {1, 320, 7, 7, 64, 1, 1, 0, 1, 1, true, false, 0},     /* long K */
+    {1, 16, 9, 13, 20, 1, 1, 0, 1, 1, true, false, 3},     /* an epilogue that does not flatten */
+    {2, 16, 5, 7, 20, 1, 1, 0, 1, 1, false, false, 3},
+    {1, 16, 56, 56, 24, 1, 2, 0, 1, 1, true, false, 0},    /* stride 2: stays on the direct engines */
+    {1, 8, 6, 6, 10, 1, 1, 1, 1, 1, true, false, 0},       /* padded 1x1: stays on the direct engines */
+};
+
+/* Layers whose weights every target's kernel reads packed: the 1x1 GEMM and the strided
+ * output-channel engine (whole vectors of channels per block on each target). */
+static const layer packed[] = {
+    {1, 16, 28, 28, 48, 1, 1, 0, 1, 1, true, true, 1},
+    {2, 13, 9, 11, 19, 1, 1, 0, 1, 1, true, true, 2},
+    {1, 24, 7, 7, 40, 1, 1, 0, 1, 1, false, true, 3},
+    {1, 32, 14, 14, 64, 3, 2, 1, 1, 1, true, true, 1},
+    {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
+    {1, 3, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 */
+    {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
+};
+
+static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
+{
+    current = t;
+    for (size_t i = 0; i < n; i++) {
+        mf_graph *g = layer_graph(&ls[i]);
+        cg_check_opts(g, (cg_opts){.lo = -1, .hi = 1, .seed = 100 + i, .target = t, .relmax = 3e-3});
+        mf_graph_destroy(g);
+    }
+}
+
+/* Runs check(t) for each named target the host runs, the host and the scalar path. */
+static void every_target(void (*check)(const mf_cg_target *), const char *what)
+{
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int ran = 0, skipped = 0;
+    for (int i = 0; i < NTARGETS; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
+        if (!host_runs(&host, &targets[i])) {
+            skipped++;
+            continue;
+        }
+        check(&t);
+        ran++;
+    }
+    check(&host);
+    mf_cg_target scalar = host;
+    scalar.shape.lanes = 1;
+    check(&scalar);
+    printf("  %s: %d named targets + host %s + the scalar path; %d named targets skipped (host cannot run them)\n",
+           what, ran, host.cpu, skipped);
+}
+
+static void check_depthwise(const mf_cg_target *t)
+{
+    check_layers(depthwise, sizeof depthwise / sizeof depthwise[0], t);
+}
+
+static void test_depthwise_every_target(void **state)
+{
+    every_target(check_depthwise, "depthwise");
+}
+
+static void check_pointwise(const mf_cg_target *t)
+{
+    check_layers(pointwise, sizeof pointwise / sizeof pointwise[0], t);
+}
+
+static void test_pointwise_every_target(void **state)
+{
+    every_target(check_pointwise, "1x1 GEMM");
+}
+
+static void check_packed(const mf_cg_target *t)
+{
+    check_layers(packed, t->shape.lanes > 1 ? sizeof packed / sizeof packed[0] : 3, t);
+}
+
+static void test_packed_weights_every_target(void **state)
+{
+    every_target(check_packed, "prepacked weights");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_depthwise_every_target),
+        cmocka_unit_test(test_pointwise_every_target),
+        cmocka_unit_test(test_packed_weights_every_target),
+    };
+    return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
+}

@@ -1,0 +1,166 @@
+/* test_pack_weights.c — conv2d weights are packed once, when the module's graph is
+ * compiled, into the layout of the target's kernel: the compile pipeline leaves the conv
+ * reading a new constant holding the packed numbers (computed by the pass, not by a node
+ * that would run), its `packed` attribute naming the block; running the pass again packs
+ * nothing; the reference interpreter gives the same outputs before and after; and a module
+ * built on such a graph (fused and unfused) matches the reference over repeated runs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "ir/ir.h"
+#include "module/module.h"
+#include "passes/passes.h"
+#include "tests/support/compare.h"
+
+/* A 1x1 conv (the GEMM engine) and a strided 3x3 conv (the output-channel engine), with
+ * bias and relu, constant weights. */
+static const char *const text =
+    "graph @packed(%x: f32[1,32,28,28]) {\n"
+    "  %w1 = const f32[64,32,1,1] opaque\n"
+    "  %b1 = const f32[64] opaque\n"
+    "  %w2 = const f32[128,64,3,3] opaque\n"
+    "  %b2 = const f32[128] opaque\n"
+    "  %c1 = conv2d(%x, %w1, %b1) : f32[1,64,28,28]\n"
+    "  %r1 = relu(%c1) : f32[1,64,28,28]\n"
+    "  %c2 = conv2d(%r1, %w2, %b2) {stride=[2,2], padding=[1,1]} : f32[1,128,14,14]\n"
+    "  %y = relu(%c2) : f32[1,128,14,14]\n"
+    "  return %y\n"
+    "}\n";
+
+static mf_graph *load(void)
+{
+    mf_graph *g = NULL;
+    if (mf_graph_parse(text, NULL, &g))
+        fail_msg("%s", mf_last_error());
+    uint64_t seed = 7;
+    for (int i = 0; i < g->nvalues; i++) {
+        mf_value *v = g->values[i];
+        if (!v->is_const || v->data)
+            continue;
+        v->data = mf_buffer_new_host(mf_type_nbytes(&v->type));
+        assert_non_null(v->data);
+        float *p = v->data->data;
+        for (int64_t k = 0; k < mf_type_numel(&v->type); k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            p[k] = (float)(seed >> 40) / (float)(1 << 24) - 0.5f;
+        }
+    }
+    return g;
+}
+
+static int pipeline(mf_graph *g, const char *passes)
+{
+    mf_opt_options o = mf_opt_default_options();
+    o.passes = passes;
+    o.verify = 1;
+    mf_opt_result *r = NULL;
+    if (mf_graph_optimize(g, &o, &r))
+        fail_msg("%s", mf_last_error());
+    int changes = 0;
+    for (int i = 0; i < mf_opt_result_num_passes(r); i++)
+        if (!strcmp(mf_opt_result_pass(r, i)->name, "pack-weights"))
+            changes += mf_opt_result_pass(r, i)->changes;
+    mf_opt_result_free(r);
+    return changes;
+}
+
+static void test_compile_pipeline_packs_once(void **state)
+{
+    mf_graph *g = load(), *orig = load();
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int expect = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        expect += g->nodes[i]->op == MF_OP_CONV2D && mf_cg_conv_weight_block(&host.shape, g->nodes[i]) > 0;
+    assert_true(expect >= 1); /* the 1x1 conv at least, on any vector unit */
+    assert_int_equal(pipeline(g, MF_COMPILE_PIPELINE), expect);
+    int seen = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const mf_node *n = g->nodes[i];
+        if (n->op != MF_OP_CONV2D)
+            continue;
+        int64_t block = mf_conv2d_of(n->op, n->attrs).packed;
+        if (!block)
+            continue;
+        seen++;
+        assert_int_equal(block, mf_cg_conv_weight_block(&host.shape, n));
+        /* a constant with the packed numbers, computed at compile time */
+        const mf_value *w = n->inputs[1];
+        assert_true(w->is_const && w->data);
+        assert_non_null(strstr(w->name, ".packed"));
+        const mf_value *plain = NULL;
+        for (int j = 0; j < orig->nvalues; j++)
+            if (orig->values[j]->name && !strncmp(orig->values[j]->name, w->name, strlen(orig->values[j]->name)) &&
+                w->name[strlen(orig->values[j]->name)] == '.')
+                plain = orig->values[j];
+        assert_non_null(plain);
+        int64_t cout = w->type.shape[0], per = mf_type_numel(&w->type) / cout;
+        float *want = malloc(mf_type_nbytes(&w->type));
+        mf_conv_weights_pack(plain->data->data, want, cout, per, block);
+        assert_memory_equal(w->data->data, want, mf_type_nbytes(&w->type));
+        free(want);
+    }
+    assert_int_equal(seen, expect);
+    assert_int_equal(pipeline(g, "pack-weights"), 0); /* packed once: nothing left to pack */
+    mf_graph_destroy(g);
+    mf_graph_destroy(orig);
+}
+
+/* The interpreter (reference kernels, which read packed weights back) before and after;
+ * then modules on the original graph, fused and unfused, three runs each. */
+static void test_packed_graph_runs_as_reference(void **state)
+{
+    mf_graph *g = load();
+    mf_tensor *x, *want, *got;
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, g->inputs[0]->type.shape, 3, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+    if (mf_graph_interpret(g, 1, &x, 1, &want))
+        fail_msg("%s", mf_last_error());
+    mf_graph *p = load();
+    pipeline(p, MF_COMPILE_PIPELINE);
+    if (mf_graph_interpret(p, 1, &x, 1, &got))
+        fail_msg("%s", mf_last_error());
+    double d = tsupport_rel_diff(got, want, 1e-6);
+    if (!(d <= 1e-5))
+        fail_msg("interpreter on the packed graph: %g relative", d);
+    mf_tensor_free(got);
+    mf_graph_destroy(p);
+    for (int fusion = 0; fusion <= 1; fusion++) {
+        mf_module_options o = mf_module_default_options();
+        o.fusion = fusion;
+        mf_module *m;
+        mf_tensor *xd, *gd;
+        if (mf_module_create(g, &o, &m) || mf_tensor_to(x, o.device, &xd))
+            fail_msg("%s", mf_last_error());
+        for (int run = 0; run < 3; run++) {
+            if (mf_module_run(m, 1, &xd, 1, &gd) || mf_tensor_to(gd, MF_DEVICE_CPU, &got))
+                fail_msg("%s", mf_last_error());
+            mf_tensor_free(gd);
+            d = tsupport_rel_diff(got, want, 1e-6);
+            if (!(d <= 3e-3))
+                fail_msg("module (fusion %d), run %d: %g relative", fusion, run, d);
+            mf_tensor_free(got);
+        }
+        mf_tensor_free(xd);
+        mf_module_destroy(m);
+    }
+    mf_tensor_free(want);
+    mf_tensor_free(x);
+    mf_graph_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compile_pipeline_packs_once),
+        cmocka_unit_test(test_packed_graph_runs_as_reference),
+    };
+    return cmocka_run_group_tests_name("pack_weights", tests, NULL, NULL);
+}
