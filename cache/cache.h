@@ -45,6 +45,12 @@ typedef struct mf_kernel {
  * for one key at once wait for a single compilation. */
 mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out);
 
+/* The object code for sub under opt, for an offline model: from the disk cache, or compiled
+ * now (and stored) on a miss; never linked into the process.  *target receives the target
+ * it is for.  The caller frees out with mf_cg_object_free. */
+mf_status mf_cache_get_object(const mf_graph *sub, const mf_cache_options *opt, mf_cg_target *target,
+                              mf_cg_object *out);
+
 typedef struct mf_cache_stats_internal {
     uint64_t hits, misses, entries;
     uint64_t loaded; /* misses served by the disk cache (the rest were compiled) */

@@ -1,0 +1,174 @@
+/* test_offline_tool.c — `mlufuse genoff` and `mlufuse-offline` as a user runs them: every
+ * shared model compiled offline matches PyTorch's output and equals the fused JIT run bit
+ * for bit; batch 8 on 4 cores gives each image's batch-1 output; the seed's spellings work;
+ * hostile files (truncated, a flipped byte, a wrong version) exit 1 with a message. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlufuse/mlufuse.h"
+#include "tests/support/tool_run.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    tsupport_tmpdir("offline_tool", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tsupport_rmdir_all(dir);
+    return 0;
+}
+
+/* Runs PROG ARGS with stderr merged; fails the test unless it exits rc; returns its
+ * output (the caller frees it). */
+static char *expect_rc(int rc, const char *prog, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static char *expect_rc(int rc, const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tsupport_run r = tsupport_run_progv(prog, 1, fmt, ap);
+    va_end(ap);
+    if (r.rc != rc)
+        fail_msg("%s exited %d, not %d:\n%s", prog, r.rc, rc, r.out);
+    char *out = r.out;
+    r.out = NULL;
+    tsupport_run_free(&r);
+    return out;
+}
+
+static void check_model(const char *name)
+{
+    const char *m = tsupport_shared_dir();
+    free(expect_rc(0, "mlufuse", "genoff %s/models/%s/model.onnx -o %s/%s.mfo", m, name, dir, name));
+    char *out = expect_rc(0, "mlufuse-offline", "%s/%s.mfo -i %s/models/%s/input.npy --expect %s/models/%s/output.npy "
+                          "--output-dir %s/%s", dir, name, m, name, m, name, dir, name);
+    if (!strstr(out, "output 0 matches"))
+        fail_msg("%s: %s", name, out);
+    free(out);
+    /* the JIT's fused run against the offline output, bit for bit */
+    out = expect_rc(0, "mlufuse", "run %s/models/%s/model.onnx -i %s/models/%s/input.npy --expect %s/%s/output0.npy "
+                    "--rtol 0 --atol 0", m, name, m, name, dir, name);
+    if (!strstr(out, "expected outputs: match (max abs error 0,"))
+        fail_msg("%s: offline and JIT differ: %s", name, out);
+    free(out);
+}
+
+static void test_shared_models(void **state)
+{
+    check_model("mnist_net");
+    check_model("elementwise_chain");
+    check_model("mobilenet_v2");
+    check_model("resnet18");
+}
+
+/* 8 images: a batch-1 file runs them one by one, a batch-8 file on 4 cores at once; each
+ * image's result agrees (the kernels differ by batch, so within rounding). */
+static void test_batch_8_core_number_4(void **state)
+{
+    const char *m = tsupport_shared_dir();
+    mf_tensor *x;
+    char path[256];
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){8, 1, 28, 28}, 11, 0, 1, MF_DEVICE_CPU, &x), MF_OK);
+    snprintf(path, sizeof path, "%s/eight.npy", dir);
+    assert_int_equal(mf_tensor_save_npy(x, path), MF_OK);
+    mf_tensor_free(x);
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/b1.mfo", m, dir));
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx --batch-size 8 --core-number 4 -o %s/b8.mfo",
+                   m, dir));
+    free(expect_rc(0, "mlufuse-offline", "%s/b1.mfo -i %s --output-dir %s/b1", dir, path, dir));
+    char *out = expect_rc(0, "mlufuse-offline", "%s/b8.mfo -i %s --expect %s/b1/output0.npy --rtol 1e-5 --json",
+                          dir, path, dir);
+    if (!strstr(out, "\"shape\": [8,10]"))
+        fail_msg("%s", out);
+    free(out);
+    /* a batch-8 file on 3 images: one partial batch */
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){3, 1, 28, 28}, 11, 0, 1, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(x, path), MF_OK);
+    mf_tensor_free(x);
+    out = expect_rc(0, "mlufuse-offline", "%s/b8.mfo -i %s --json", dir, path);
+    if (!strstr(out, "\"shape\": [3,10]"))
+        fail_msg("%s", out);
+    free(out);
+    out = expect_rc(1, "mlufuse-offline", "%s/b8.mfo -i %s --batch-size 4", dir, path);
+    if (!strstr(out, "compiled for batch 8"))
+        fail_msg("%s", out);
+    free(out);
+}
+
+static void test_seed_spellings(void **state)
+{
+    const char *m = tsupport_shared_dir();
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/s.mfo --core-number 4 --input-format 1",
+                   m, dir));
+    char *out = expect_rc(0, "mlufuse-offline", "-offlinemodel %s/s.mfo -input %s/models/mnist_net/input.npy "
+                          "-core_number 16 -batch_size 1 -simple_compile 1 --expect %s/models/mnist_net/output.npy",
+                          dir, m, m);
+    free(out);
+    out = expect_rc(2, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/s.mfo --core-number 3", m, dir);
+    free(out);
+    out = expect_rc(2, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/s.mfo --input-format yuv", m, dir);
+    free(out);
+}
+
+static void write_bytes(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void expect_refused(const char *what, const char *needle)
+{
+    const char *m = tsupport_shared_dir();
+    char *out = expect_rc(1, "mlufuse-offline", "%s/bad.mfo -i %s/models/mnist_net/input.npy", dir, m);
+    if (!strstr(out, needle))
+        fail_msg("%s: \"%s\" not in: %s", what, needle, out);
+    free(out);
+}
+
+static void test_hostile_files(void **state)
+{
+    const char *m = tsupport_shared_dir();
+    char path[256], bad[256];
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/h.mfo", m, dir));
+    snprintf(path, sizeof path, "%s/h.mfo", dir);
+    snprintf(bad, sizeof bad, "%s/bad.mfo", dir);
+    size_t n;
+    char *file = tsupport_read_file(path, &n);
+    assert_non_null(file);
+    write_bytes(bad, file, n / 2);
+    expect_refused("truncated", "outside the file");
+    write_bytes(bad, file, 40);
+    expect_refused("a stub", "not an offline model");
+    file[n - 100] ^= 1; /* in the weights, the last section */
+    write_bytes(bad, file, n);
+    expect_refused("flipped", "fails its checksum");
+    file[n - 100] ^= 1;
+    file[8] = 9;
+    write_bytes(bad, file, n);
+    expect_refused("version", "format version 9");
+    free(file);
+    char *out = expect_rc(1, "mlufuse-offline", "%s -i x.npy", dir);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_models),
+        cmocka_unit_test(test_batch_8_core_number_4),
+        cmocka_unit_test(test_seed_spellings),
+        cmocka_unit_test(test_hostile_files),
+    };
+    return cmocka_run_group_tests_name("offline_tool", tests, setup, teardown);
+}
