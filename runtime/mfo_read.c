@@ -327,9 +327,11 @@ mf_status mf_rt_mfo_plan(const mf_mfo_file *f, const char *name, mf_plan **out, 
                      p->scratch_bytes > (size_t)MF_MAX_TENSOR_BYTES || *nkernels < 0 || *nkernels > 100000))
         bad(&c, "%s: arena sizes or a kernel count out of range%.0ld%.0ld", "plan", 0, 0);
     /* every slot and step takes at least 16 bytes of the section */
-    alloc_plan(&c, p, (uint32_t)(f->plan->size / 16));
-    *in_names = calloc((size_t)p->ninputs + 1, 128);
-    *out_names = calloc((size_t)p->noutputs + 1, 128);
+    *in_names = *out_names = NULL;
+    if (!alloc_plan(&c, p, (uint32_t)(f->plan->size / 16))) { /* the counts are now bounded */
+        *in_names = calloc((size_t)p->ninputs + 1, 128);
+        *out_names = calloc((size_t)p->noutputs + 1, 128);
+    }
     if (!c.error && (!*in_names || !*out_names))
         c.error = mf_error(MF_ERR_NOMEM, "%s: out of memory", name);
     if (!c.error)

@@ -20,7 +20,8 @@ struct mf_offline_model {
     int nkernels;
     mf_rt_code **code;
     char (*in_names)[128], (*out_names)[128];
-    char *meta; /* the meta section's text, NUL-terminated lines */
+    char *meta; /* the meta section's lines, each NUL-terminated */
+    size_t meta_size;
     char level[128];
 };
 
@@ -129,6 +130,10 @@ static mf_status read_meta(mf_offline_model *m, const mf_mfo_section *s, const c
         return mf_error(MF_ERR_NOMEM, "%s: out of memory", name);
     memcpy(m->meta, s->data, s->size);
     m->meta[s->size] = 0;
+    m->meta_size = s->size + 1;
+    for (size_t i = 0; i < s->size; i++) /* values are then returned in place */
+        if (m->meta[i] == '\n')
+            m->meta[i] = 0;
     return MF_OK;
 }
 
@@ -244,17 +249,10 @@ const char *mf_offline_meta(const mf_offline_model *m, const char *key)
     if (!m || !key)
         return NULL;
     size_t k = strlen(key);
-    static _Thread_local char value[1024]; /* one lookup's value, per thread */
-    for (const char *p = m->meta; *p;) {
-        const char *end = strchr(p, '\n');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > k && p[k] == '=' && !strncmp(p, key, k)) {
-            size_t v = len - k - 1 < sizeof value - 1 ? len - k - 1 : sizeof value - 1;
-            memcpy(value, p + k + 1, v);
-            value[v] = 0;
-            return value;
-        }
-        p += len + (end != NULL);
+    for (size_t at = 0; at < m->meta_size; at += strlen(m->meta + at) + 1) {
+        const char *line = m->meta + at;
+        if (!strncmp(line, key, k) && line[k] == '=')
+            return line + k + 1;
     }
     return NULL;
 }

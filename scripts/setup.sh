@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev
-          protobuf-c-compiler libprotobuf-c-dev libonnx-dev nettle-dev)
+          protobuf-c-compiler libprotobuf-c-dev libonnx-dev nettle-dev
+          libjpeg62-turbo-dev libpng-dev)
 # `setup.sh fuzz` adds clang and its libFuzzer runtime for `make fuzz`.
 [ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 

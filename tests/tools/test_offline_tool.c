@@ -1,12 +1,16 @@
 /* test_offline_tool.c — `mlufuse genoff` and `mlufuse-offline` as a user runs them: every
  * shared model compiled offline matches PyTorch's output and equals the fused JIT run bit
  * for bit; batch 8 on 4 cores gives each image's batch-1 output; the seed's spellings work;
- * hostile files (truncated, a flipped byte, a wrong version) exit 1 with a message. */
+ * hostile files (truncated, a flipped byte, a wrong version) exit 1 with a message; the
+ * YOLOv3-tiny example: the picture's preprocessing matches input.npy (PNG) and
+ * input_jpg.npy (JPEG) within 1/255 and its detections match detections.npy; a classifier
+ * prints its top-5 with labels. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +166,80 @@ static void test_hostile_files(void **state)
     free(out);
 }
 
+/* max |a - b| of two f32 .npy files of one shape */
+static double npy_max_diff(const char *a, const char *b, int64_t *rows)
+{
+    mf_tensor *x, *y;
+    if (mf_tensor_load_npy(a, &x) || mf_tensor_load_npy(b, &y))
+        fail_msg("%s", mf_last_error());
+    if (mf_tensor_numel(x) != mf_tensor_numel(y) || mf_tensor_dtype(x) != MF_F32 || mf_tensor_dtype(y) != MF_F32)
+        fail_msg("%s and %s differ in shape or dtype", a, b);
+    const float *p = mf_tensor_data(x), *q = mf_tensor_data(y);
+    double d = 0;
+    for (int64_t i = 0; i < mf_tensor_numel(x); i++)
+        d = fabs((double)p[i] - q[i]) > d ? fabs((double)p[i] - q[i]) : d;
+    if (rows)
+        *rows = mf_tensor_dim(x, 0);
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+    return d;
+}
+
+static void test_yolo_detection_example(void **state)
+{
+    const char *m = tsupport_shared_dir();
+    char list[256], path[512], want[512];
+    free(expect_rc(0, "mlufuse", "genoff %s/models/yolov3_tiny/model.onnx -o %s/yolo.mfo --postprocess yolo "
+                   "--anchors 81,82,135,169,344,319,10,14,23,27,37,58 --strides 32,16 --conf-threshold 0.25 "
+                   "--nms-threshold 0.45 --resize 416x416", m, dir));
+    snprintf(list, sizeof list, "%s/pictures.txt", dir);
+    tsupport_write_file(list, "image.png\nimage.jpg\n");
+    char *out = expect_rc(0, "mlufuse-offline", "%s/yolo.mfo --images %s --dataset-path %s/models/yolov3_tiny "
+                          "--labels %s/models/yolov3_tiny/labels.txt --output-dir %s/yolo", dir, list, m, m, dir);
+    if (!strstr(out, "image.png: 25 detections") || !strstr(out, "2 images in 2 batches of 1"))
+        fail_msg("%s", out);
+    free(out);
+    /* preprocessing: within 1/255 of what PyTorch made of each picture */
+    snprintf(path, sizeof path, "%s/yolo/image_png.input.npy", dir);
+    snprintf(want, sizeof want, "%s/models/yolov3_tiny/input.npy", m);
+    assert_true(npy_max_diff(path, want, NULL) <= 1.0 / 255);
+    snprintf(path, sizeof path, "%s/yolo/image_jpg.input.npy", dir);
+    snprintf(want, sizeof want, "%s/models/yolov3_tiny/input_jpg.npy", m);
+    assert_true(npy_max_diff(path, want, NULL) <= 1.0 / 255);
+    /* the detections: the same boxes, classes and order; scores within 1e-3 */
+    int64_t rows;
+    snprintf(path, sizeof path, "%s/yolo/image_png.detections.npy", dir);
+    snprintf(want, sizeof want, "%s/models/yolov3_tiny/detections.npy", m);
+    double d = npy_max_diff(path, want, &rows);
+    if (rows != 25 || d > 1e-3)
+        fail_msg("%lld detections, max difference %g", (long long)rows, d);
+    snprintf(path, sizeof path, "%s/yolo/image_png.detections.png", dir);
+    char *png = tsupport_read_file(path, NULL);
+    assert_non_null(png);
+    free(png);
+}
+
+static void test_classifier_top5(void **state)
+{
+    const char *m = tsupport_shared_dir();
+    char list[256], labels[256], text[20000] = "";
+    free(expect_rc(0, "mlufuse", "genoff %s/models/resnet18/model.onnx -o %s/r18.mfo --postprocess softmax-topk "
+                   "--mean 0.485,0.456,0.406 --std 0.229,0.224,0.225", m, dir));
+    snprintf(list, sizeof list, "%s/one.txt", dir);
+    snprintf(labels, sizeof labels, "%s/labels.txt", dir);
+    tsupport_write_file(list, "image.jpg\n");
+    for (int i = 0; i < 1000; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "label%d\n", i);
+    tsupport_write_file(labels, text);
+    char *out = expect_rc(0, "mlufuse-offline", "%s/r18.mfo --images %s --dataset-path %s/models/yolov3_tiny --labels %s",
+                          dir, list, m, labels);
+    if (!strstr(out, "image.jpg: label") || !strstr(out, "1 images in 1 batches of 1"))
+        fail_msg("%s", out);
+    free(out);
+    out = expect_rc(1, "mlufuse-offline", "%s/r18.mfo --images %s --dataset-path /nonexistent", dir, list);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +247,8 @@ int main(void)
         cmocka_unit_test(test_batch_8_core_number_4),
         cmocka_unit_test(test_seed_spellings),
         cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_yolo_detection_example),
+        cmocka_unit_test(test_classifier_top5),
     };
     return cmocka_run_group_tests_name("offline_tool", tests, setup, teardown);
 }

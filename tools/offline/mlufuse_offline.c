@@ -14,11 +14,13 @@
 
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_offline.h"
+#include "run_images.h"
 
 #define MAX_IO 16
 
 typedef struct opts {
     const char *model, *inputs[MAX_IO], *output_dir, *expect[MAX_IO];
+    images_opts images;
     int ninputs, nexpect, core_number, bench, json;
     double rtol, atol;
     long long batch;
@@ -37,6 +39,15 @@ static const char usage[] =
     "      --rtol R --atol A    match when max|got-want| <= atol + rtol * max|want|\n"
     "                           (defaults 1e-3 and 0; 0 and 0: bit for bit)\n"
     "      --bench N            time N runs after 3 warm-up runs\n"
+    "      --images LIST        run on pictures instead (PNG or JPEG, one path a line),\n"
+    "                           preprocessed as the file records, in batches of its size\n"
+    "      --dataset-path DIR   where the relative paths of LIST are\n"
+    "      --labels FILE        class names, one a line\n"
+    "      --input-format F     rgb, rgba, argb or bgr (0, 1, 2): overrides the file's\n"
+    "      --postprocess P      none, softmax-topk or yolo: overrides the file's; with\n"
+    "                           --output-dir, yolo writes NAME.detections.npy (x1, y1, x2, y2,\n"
+    "                           score, class) and NAME.detections.png (the boxes drawn)\n"
+    "      --threads N          image mode: N batches in flight at once (default 1)\n"
     "      --json               print one JSON object instead of text\n"
     "  The seed's spellings are accepted too: -offlinemodel, -input, -batch_size,\n"
     "  -core_number, -output_dir (and -simple_compile, which is ignored).\n"
@@ -81,6 +92,9 @@ static int parse_args(int argc, char **argv, opts *o)
         {"model", required_argument, 0, 'm'},       {"simple-compile", required_argument, 0, 'z'},
         {"expect", required_argument, 0, 'e'},      {"rtol", required_argument, 0, 'R'},
         {"atol", required_argument, 0, 'A'},
+        {"images", required_argument, 0, 'I'},      {"dataset-path", required_argument, 0, 'D'},
+        {"labels", required_argument, 0, 'L'},      {"input-format", required_argument, 0, 'F'},
+        {"postprocess", required_argument, 0, 'P'}, {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     seed_aliases(argc, argv);
@@ -106,6 +120,21 @@ static int parse_args(int argc, char **argv, opts *o)
             o->expect[o->nexpect++] = optarg;
             break;
         case 'R': o->rtol = strtod(optarg, &end); break;
+        case 'I': o->images.list = optarg; break;
+        case 'D': o->images.dataset = optarg; break;
+        case 'L': o->images.labels = optarg; break;
+        case 'P': o->images.postprocess = optarg; break;
+        case 'T': o->images.threads = (int)strtol(optarg, &end, 10); break;
+        case 'F': {
+            static const char *names[] = {"rgb", "rgba", "argb", "bgr"};
+            o->images.input_format = NULL;
+            for (int k = 0; k < 4; k++)
+                if (!strcmp(optarg, names[k]) || (k < 3 && optarg[0] == '0' + k && !optarg[1]))
+                    o->images.input_format = names[k];
+            if (!o->images.input_format)
+                return fail(2, "--input-format must be rgb, rgba, argb or bgr (0, 1, 2), not '%s'", optarg);
+            break;
+        }
         case 'A': o->atol = strtod(optarg, &end); break;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
@@ -121,8 +150,10 @@ static int parse_args(int argc, char **argv, opts *o)
     }
     if (o->core_number && o->core_number != 1 && o->core_number != 4 && o->core_number != 16)
         return fail(2, "--core-number must be 1, 4 or 16%s", "");
-    if (o->bench < 0 || o->batch < 0)
-        return fail(2, "--bench and --batch-size must not be negative%s", "");
+    if (o->bench < 0 || o->batch < 0 || o->images.threads < 0 || o->images.threads > 64)
+        return fail(2, "--bench and --batch-size must not be negative, --threads at most 64%s", "");
+    o->images.output_dir = o->output_dir;
+    o->images.json = o->json;
     return 0;
 }
 
@@ -321,6 +352,10 @@ static int run(const opts *o, double t0)
         fprintf(stderr, "mlufuse-offline: --batch-size %lld: the file is compiled for batch %s (run genoff again)\n",
                 o->batch, file_batch ? file_batch : "?");
         rc = 1;
+    } else if (o->images.list) {
+        rc = offline_run_images(j.m, &o->images);
+        mf_offline_destroy(j.m);
+        return rc;
     } else if (o->ninputs != j.nin || j.nout > MAX_IO) {
         fprintf(stderr, "mlufuse-offline: the model takes %d inputs, %d given with -i\n", j.nin, o->ninputs);
         rc = 1;
