@@ -1,8 +1,8 @@
 /* elf_load.c — loads one kernel's object code (an ELF64 relocatable object for x86-64, as
  * LLVM emits it with the PIC relocation model) with neither compiler nor linker: the
- * allocatable sections are copied into one private mapping (code, then read-only data, then
- * writable data, each on its own pages, and a table of addresses for calls to the C
- * library), relocations are applied, and the pages are then protected read+execute or
+ * allocatable sections are copied into one private mapping (code and jump stubs, then
+ * read-only data and an address table — the GOT — then writable data, each group on its own
+ * pages), relocations are applied, and the pages are then protected read+execute or
  * read-only (W^X).  Every header, offset, size and index is checked before it is used. */
 #include <elf.h>
 #include <math.h>
@@ -49,8 +49,8 @@ typedef struct obj {
     const char *strtab;
     size_t strtab_size;
     size_t *place;   /* per section: offset in the mapping, or SIZE_MAX when not loaded */
-    int extern_of[NALLOWED]; /* slot in the address table + 1, 0 when not used */
-    int nextern;
+    int *slot_of; /* per symbol: its slot in the address table (and stubs) + 1, 0: none */
+    int nslots;
     size_t stubs_at, text_end, ro_end, total, table_at; /* layout */
 } obj;
 
@@ -144,21 +144,57 @@ static int allowed_index(const char *name)
     return -1;
 }
 
-/* Undefined symbols must be allowed library functions; each gets a slot in the address
- * table (8 bytes, read by GOT-relative loads) and a jump stub (for PC-relative calls). */
-static mf_status resolve_externals(obj *o)
+static bool got_relocation(unsigned type)
 {
+    return type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX;
+}
+
+/* The relocation sections, checked: entries of 24 bytes against our symbol table, for a
+ * section that exists. */
+static mf_status check_relas(const obj *o)
+{
+    for (int i = 0; i < o->nsec; i++) {
+        const Elf64_Shdr *s = &o->sh[i];
+        if (s->sh_type == SHT_REL)
+            return mf_error(MF_ERR_UNSUPPORTED, "kernel %s: REL relocations (only RELA)", o->name);
+        if (s->sh_type == SHT_RELA &&
+            (s->sh_info >= (unsigned)o->nsec || s->sh_link >= (unsigned)o->nsec ||
+             s->sh_entsize != sizeof(Elf64_Rela) || s->sh_size % sizeof(Elf64_Rela) ||
+             &o->sh[s->sh_link] != o->symtab))
+            return BAD("kernel %s: bad relocation section %d", o->name, i);
+    }
+    return MF_OK;
+}
+
+/* Slots of the address table: one per undefined symbol (which must be an allowed library
+ * function; calls reach it through a jump stub reading its slot) and one per symbol a
+ * GOT-relative load names. */
+static mf_status assign_slots(obj *o)
+{
+    if (!(o->slot_of = calloc(o->nsyms + 1, sizeof(int))))
+        return mf_error(MF_ERR_NOMEM, "kernel %s: out of memory", o->name);
     for (size_t i = 1; i < o->nsyms; i++) {
         const Elf64_Sym *s = &o->syms[i];
         if (s->st_shndx != SHN_UNDEF)
             continue;
         const char *name = o->strtab + s->st_name;
-        int k = allowed_index(name);
-        if (k < 0)
+        if (!strcmp(name, "_GLOBAL_OFFSET_TABLE_"))
+            continue; /* our address table (GCC names it even when nothing uses it) */
+        if (allowed_index(name) < 0)
             return mf_error(MF_ERR_UNSUPPORTED, "kernel %s: calls %s, which is not a function kernels may call",
                             o->name, name[0] ? name : "an unnamed symbol");
-        if (!o->extern_of[k])
-            o->extern_of[k] = ++o->nextern;
+        o->slot_of[i] = ++o->nslots;
+    }
+    for (int i = 0; i < o->nsec; i++) {
+        const Elf64_Shdr *s = &o->sh[i];
+        for (size_t k = 0; s->sh_type == SHT_RELA && k < s->sh_size / sizeof(Elf64_Rela); k++) {
+            Elf64_Rela r;
+            memcpy(&r, o->data + s->sh_offset + k * sizeof r, sizeof r);
+            size_t sym = ELF64_R_SYM(r.r_info);
+            if (got_relocation((unsigned)ELF64_R_TYPE(r.r_info)) && sym > 0 && sym < o->nsyms && !o->slot_of[sym] &&
+                o->syms[sym].st_shndx != SHN_UNDEF) /* library functions have theirs */
+                o->slot_of[sym] = ++o->nslots;
+        }
     }
     return MF_OK;
 }
@@ -188,11 +224,11 @@ static mf_status lay_out(obj *o)
         }
         if (group == 0) {
             o->stubs_at = at = align_up(at, 16);
-            at += (size_t)o->nextern * STUB_BYTES;
+            at += (size_t)o->nslots * STUB_BYTES;
             o->text_end = at = align_up(at, page);
         } else if (group == 1) {
             o->table_at = at = align_up(at, 8);
-            at += (size_t)o->nextern * 8;
+            at += (size_t)o->nslots * 8;
             o->ro_end = at = align_up(at, page);
         }
     }
@@ -209,17 +245,27 @@ static size_t stub_at(const obj *o, int slot)
     return o->stubs_at + (size_t)slot * STUB_BYTES;
 }
 
-/* The address (in the mapping) a symbol stands for; for an external function, its stub
- * (calls) or its table slot (GOT-relative loads). */
+/* The address a symbol stands for: in the mapping, or a library function's; with got, the
+ * address of its table slot instead; a call to a library function goes to its stub. */
 static mf_status symbol_address(const obj *o, unsigned char *base, size_t sym, bool got,
                                 uint64_t *out)
 {
     if (sym == 0 || sym >= o->nsyms)
         return BAD("kernel %s: a relocation names symbol %zu of %zu", o->name, sym, o->nsyms);
     const Elf64_Sym *s = &o->syms[sym];
+    int slot = o->slot_of[sym] - 1;
+    if (s->st_shndx == SHN_UNDEF && slot < 0) { /* _GLOBAL_OFFSET_TABLE_ */
+        if (got)
+            return mf_error(MF_ERR_UNSUPPORTED, "kernel %s: a GOT-relative load of the GOT", o->name);
+        *out = (uint64_t)(uintptr_t)(base + o->table_at);
+        return MF_OK;
+    }
+    if (got) {
+        *out = (uint64_t)(uintptr_t)(base + o->table_at + 8 * (size_t)slot);
+        return MF_OK;
+    }
     if (s->st_shndx == SHN_UNDEF) {
-        int slot = o->extern_of[allowed_index(o->strtab + s->st_name)] - 1;
-        *out = (uint64_t)(uintptr_t)(base + (got ? o->table_at + 8 * (size_t)slot : stub_at(o, slot)));
+        *out = (uint64_t)(uintptr_t)(base + stub_at(o, slot));
         return MF_OK;
     }
     if (s->st_shndx == SHN_ABS) {
@@ -240,15 +286,13 @@ static mf_status apply_one(const obj *o, unsigned char *base, int target, const 
     if (r->r_offset > t->sh_size || width > t->sh_size - r->r_offset)
         return BAD("kernel %s: a relocation at offset %llu is outside its section", o->name,
                    (unsigned long long)r->r_offset);
-    bool got = type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX;
+    bool got = got_relocation(type);
     uint64_t S = 0;
     mf_status st = symbol_address(o, base, ELF64_R_SYM(r->r_info), got, &S);
     if (st)
         return st;
     unsigned char *where = base + o->place[target] + r->r_offset;
     uint64_t P = (uint64_t)(uintptr_t)where;
-    if (got && o->syms[ELF64_R_SYM(r->r_info)].st_shndx != SHN_UNDEF)
-        return mf_error(MF_ERR_UNSUPPORTED, "kernel %s: a GOT-relative load of a local symbol", o->name);
     switch (type) {
     case R_X86_64_64: {
         uint64_t v = S + (uint64_t)r->r_addend;
@@ -275,15 +319,8 @@ static mf_status relocate(const obj *o, unsigned char *base)
 {
     for (int i = 0; i < o->nsec; i++) {
         const Elf64_Shdr *s = &o->sh[i];
-        if (s->sh_type == SHT_REL)
-            return mf_error(MF_ERR_UNSUPPORTED, "kernel %s: REL relocations (only RELA)", o->name);
-        if (s->sh_type != SHT_RELA)
-            continue;
-        if (s->sh_info >= (unsigned)o->nsec || s->sh_entsize != sizeof(Elf64_Rela) ||
-            s->sh_size % sizeof(Elf64_Rela) || &o->sh[s->sh_link] != o->symtab)
-            return BAD("kernel %s: bad relocation section %d", o->name, i);
-        if (o->place[s->sh_info] == SIZE_MAX)
-            continue; /* relocations of a section that is not loaded */
+        if (s->sh_type != SHT_RELA || o->place[s->sh_info] == SIZE_MAX)
+            continue; /* not relocations, or of a section that is not loaded */
         for (size_t k = 0; k < s->sh_size / sizeof(Elf64_Rela); k++) {
             Elf64_Rela r;
             memcpy(&r, o->data + s->sh_offset + k * sizeof r, sizeof r);
@@ -295,13 +332,23 @@ static mf_status relocate(const obj *o, unsigned char *base)
     return MF_OK;
 }
 
-static void fill_externals(const obj *o, unsigned char *base)
+/* The address table holds each slot's symbol address; a library function's stub jumps
+ * through its slot. */
+static mf_status fill_slots(const obj *o, unsigned char *base)
 {
-    for (int k = 0; k < NALLOWED; k++) {
-        int slot = o->extern_of[k] - 1;
+    for (size_t i = 1; i < o->nsyms; i++) {
+        int slot = o->slot_of[i] - 1;
         if (slot < 0)
             continue;
-        uint64_t addr = (uint64_t)(uintptr_t)allowed[k].addr;
+        uint64_t addr;
+        const Elf64_Sym *s = &o->syms[i];
+        if (s->st_shndx == SHN_UNDEF) {
+            addr = (uint64_t)(uintptr_t)allowed[allowed_index(o->strtab + s->st_name)].addr;
+        } else {
+            mf_status st = symbol_address(o, base, i, false, &addr);
+            if (st)
+                return st;
+        }
         unsigned char *table = base + o->table_at + 8 * (size_t)slot;
         memcpy(table, &addr, 8);
         unsigned char *stub = base + stub_at(o, slot);
@@ -310,6 +357,7 @@ static void fill_externals(const obj *o, unsigned char *base)
         memcpy(stub + 2, &disp, 4);
         memset(stub + 6, 0xcc, STUB_BYTES - 6);
     }
+    return MF_OK;
 }
 
 static mf_status find_entry(const obj *o, unsigned char *base, const char *symbol, mf_rt_kernel_fn *fn)
@@ -335,10 +383,11 @@ static mf_status map_object(obj *o, const char *symbol, mf_rt_code *c, mf_rt_ker
     c->base = base;
     c->size = o->total;
     for (int i = 0; i < o->nsec; i++)
-        if (o->place[i] != SIZE_MAX && o->sh[i].sh_type != SHT_NOBITS)
+        if (o->place[i] != SIZE_MAX && o->sh[i].sh_type != SHT_NOBITS && o->sh[i].sh_type != SHT_NULL)
             memcpy(base + o->place[i], o->data + o->sh[i].sh_offset, o->sh[i].sh_size);
-    fill_externals(o, base);
-    mf_status s = relocate(o, base);
+    mf_status s = fill_slots(o, base);
+    if (!s)
+        s = relocate(o, base);
     if (!s)
         s = find_entry(o, base, symbol, fn);
     if (s)
@@ -359,7 +408,9 @@ mf_status mf_rt_code_load(const void *object, size_t size, const char *symbol, c
     if (!s)
         s = read_symbols(&o);
     if (!s)
-        s = resolve_externals(&o);
+        s = check_relas(&o);
+    if (!s)
+        s = assign_slots(&o);
     if (!s)
         s = lay_out(&o);
     if (!s)
@@ -367,6 +418,7 @@ mf_status mf_rt_code_load(const void *object, size_t size, const char *symbol, c
     free(o.sh);
     free(o.place);
     free(o.syms);
+    free(o.slot_of);
     if (s)
         mf_rt_code_free(c);
     else
