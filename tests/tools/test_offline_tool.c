@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
+#include "runtime/mfo.h"
+#include "tests/support/mfo_edit.h"
 #include "tests/support/tool_run.h"
 
 static char dir[64];
@@ -161,6 +163,22 @@ static void test_hostile_files(void **state)
     file[8] = 9;
     write_bytes(bad, file, n);
     expect_refused("version", "format version 9");
+    file[8] = MF_MFO_VERSION;
+    /* every level asks for XOP (AMD before Zen) and AVX512-FP16 (Intel since Sapphire
+     * Rapids): no CPU has both */
+    uint32_t kind;
+    size_t off, size;
+    for (int i = 0; tsupport_mfo_section((unsigned char *)file, n, i, &kind, &off, &size); i++) {
+        if (kind != 4)
+            continue;
+        uint32_t cpu_len;
+        memcpy(&cpu_len, file + off, 4);
+        assert_true(8 + cpu_len + 17 < size);
+        memcpy(file + off + 8 + cpu_len, "+xop,+avx512fp16,", 17);
+    }
+    tsupport_mfo_reseal((unsigned char *)file, n);
+    write_bytes(bad, file, n);
+    expect_refused("no level", "no code level in the file runs on this CPU");
     free(file);
     char *out = expect_rc(1, "mlufuse-offline", "%s -i x.npy", dir);
     free(out);

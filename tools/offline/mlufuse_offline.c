@@ -255,7 +255,8 @@ static void print_shape(FILE *f, const mf_tensor *t)
 
 static int report(const job *j, const opts *o, double load_ms, double first_ms, double *times, int n)
 {
-    qsort(times, (size_t)n, sizeof *times, cmp_double);
+    if (n)
+        qsort(times, (size_t)n, sizeof *times, cmp_double);
     double med = n ? times[n / 2] : 0, p90 = n ? times[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1] : 0;
     double images = (double)(j->rows ? j->rows : j->nin && mf_tensor_rank(j->in[0]) ? mf_tensor_dim(j->in[0], 0) : 1);
     if (o->json) {
