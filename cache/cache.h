@@ -45,6 +45,9 @@ typedef struct mf_kernel {
  * for one key at once wait for a single compilation. */
 mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out);
 
+/* "conv2d+add+relu": the ops of sub, for a disk entry's header. */
+void mf_cache_op_list(const mf_graph *sub, char *out, size_t cap);
+
 /* The object code for sub under opt, for an offline model: from the disk cache, or compiled
  * now (and stored) on a miss; never linked into the process.  *target receives the target
  * it is for.  The caller frees out with mf_cg_object_free. */

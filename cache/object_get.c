@@ -7,14 +7,6 @@
 #include "cache.h"
 #include "disk_store.h"
 
-static void op_list(const mf_graph *sub, char *out, size_t cap)
-{
-    size_t n = 0;
-    out[0] = 0;
-    for (int i = 0; i < sub->nnodes && n + 1 < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? "+" : "", mf_op_get(sub->nodes[i]->op)->name);
-}
-
 mf_status mf_cache_get_object(const mf_graph *sub, const mf_cache_options *opt, mf_cg_target *target,
                               mf_cg_object *out)
 {
@@ -30,7 +22,7 @@ mf_status mf_cache_get_object(const mf_graph *sub, const mf_cache_options *opt, 
         s = mf_cg_compile(sub, &cg, out);
         if (!s) {
             char ops[256];
-            op_list(sub, ops, sizeof ops);
+            mf_cache_op_list(sub, ops, sizeof ops);
             if (mf_disk_store(&k, out, target, ops, out->compile_ms))
                 mf_logf(MF_LOG_WARNING, "cache", "%s", mf_last_error());
         }
