@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(or $(MAX_JOBS),$(shell nproc))
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run check test sanitize fuzz clean
+.PHONY: all setup configure build run check test sanitize fuzz install clean
 
 all: build
 
@@ -43,6 +43,12 @@ fuzz:
 	CC=clang-14 cmake -S . -B build-fuzz -DMF_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build-fuzz -j $(JOBS) --target $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 	FUZZ_RUNS=$(FUZZ_RUNS) scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# The library, headers, pkg-config and CMake files, the commands and the Python package
+# (cmake/install.cmake) under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,7 +1,8 @@
 """The project's headline comparison: mlufuse against PyTorch and ONNX Runtime on every model
 folder under a models root (default ../shared/models), all timed in the same run.
 
-    python3 bench/compare_models.py [--models DIR] [--runs N] [--build DIR] [--skip-peers]
+    python3 bench/compare_models.py [--models DIR] [--only A,B] [--runs N] [--build DIR]
+                                    [--cpu NAME] [--skip-peers]
 
 For each model (model.onnx + input.npy + output.npy) it runs `mlufuse run --bench N --json`
 at batch 1 and 8 with core_number 1 (one core) and 4 (partitions spread over both cores),
@@ -10,7 +11,10 @@ eager and TorchScript-frozen, 1 and 2 threads, batch 1 and 8; needs Debian's pyt
 python3-torchvision, run with /usr/bin/python3) and ../shared/bench/ort_bench.js (ONNX Runtime,
 batch 1; onnxruntime-node is installed into /tmp/ortnpm from npm when missing, as its header
 says).  It prints one table of median latencies and the ratio of each peer to mlufuse
-(> 1: mlufuse is faster).  Benchmarks, not tests: figures depend on the machine and its load.
+(> 1: mlufuse is faster).  --cpu NAME times mlufuse's code for that LLVM CPU (e.g. haswell
+on an AVX-512 host); the last table gives each model's GFLOP/s on one core and its fraction
+of that target's fp32 FMA peak, measured in the same run (mlufuse run --profile-summary).
+Benchmarks, not tests: figures depend on the machine and its load.
 """
 import argparse
 import json
@@ -29,13 +33,13 @@ def model_dirs(root):
                   if os.path.isfile(os.path.join(root, d, "model.onnx")))
 
 
-def mlufuse_rows(build, d, runs):
+def mlufuse_rows(build, d, runs, cpu):
     rows = []
     name = os.path.basename(d)
     for batch in (1, 8):
         for cores, threads in ((1, 1), (4, 2)):
             cmd = [os.path.join(build, "mlufuse"), "run", os.path.join(d, "model.onnx"), "--bench", str(runs),
-                   "--json", "--core-number", str(cores)]
+                   "--json", "--core-number", str(cores)] + (["--cpu", cpu] if cpu else [])
             if batch == 1:
                 cmd += ["-i", os.path.join(d, "input.npy"), "--expect", os.path.join(d, "output.npy")]
             else:
@@ -49,6 +53,23 @@ def mlufuse_rows(build, d, runs):
             rows.append(dict(model=name, batch=batch, threads=threads, peer="mlufuse", median_ms=r["median_ms"],
                              match=r.get("match"), compile_ms=r["compile_ms"]))
     return rows
+
+
+def peak_row(build, d, runs, cpu):
+    """One core, batch 1: the model's GFLOP/s and its fraction of the target's FMA peak."""
+    cmd = [os.path.join(build, "mlufuse"), "run", os.path.join(d, "model.onnx"), "--random", "--bench", str(runs),
+           "--json", "--profile-summary"] + (["--cpu", cpu] if cpu else [])
+    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    if p.returncode != 0 or not p.stdout.strip():
+        return None
+    prof = json.loads(p.stdout)["profile"]
+    kernels = [s for s in prof["subgraphs"] if s.get("kind") == "kernel"]
+    if not kernels or not prof["ms_per_run"]:
+        return None
+    peak = kernels[0]["target_peak_gflops_per_core"]
+    gflops = prof["gflop_per_run"] / (prof["ms_per_run"] / 1e3)
+    return dict(model=os.path.basename(d), lanes=kernels[0]["target_lanes"], gflop=prof["gflop_per_run"],
+                ms=prof["ms_per_run"], gflops=gflops, peak=peak, fraction=gflops / peak if peak else 0)
 
 
 def peer_rows(cmd, cwd):
@@ -80,11 +101,15 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--cpu", help="LLVM CPU name mlufuse generates code for (default: this machine's)")
+    ap.add_argument("--only", help="comma-separated model folder names")
     a = ap.parse_args()
     dirs = model_dirs(a.models)
+    if a.only:
+        dirs = [d for d in dirs if os.path.basename(d) in a.only.split(",")]
     rows = []
     for d in dirs:
-        rows += mlufuse_rows(a.build, d, a.runs)
+        rows += mlufuse_rows(a.build, d, a.runs, a.cpu)
     if not a.skip_peers:
         bench = os.path.join(SHARED, "bench")
         rows += peer_rows(["/usr/bin/python3", os.path.join(bench, "peers.py"), "--runs", str(a.runs),
@@ -102,6 +127,13 @@ def main():
             extra = f"  compile {r['compile_ms']:.0f} ms" + ("" if r["match"] is None else
                                                             f", matches PyTorch: {r['match']}")
         print(f"{r['model']:18s} {r['batch']:5d} {r['threads']:3d} {r['peer']:22s} {r['median_ms']:10.3f} {ratio}{extra}")
+    print(f"\nmlufuse, one core, batch 1, code for {a.cpu or 'this machine'}: GFLOP/s against the target's "
+          "fp32 FMA peak (measured now)")
+    for d in dirs:
+        r = peak_row(a.build, d, a.runs, a.cpu)
+        if r and r["gflop"] > 0.01:
+            print(f"{r['model']:18s} {r['gflop']:7.3f} GFLOP in {r['ms']:8.3f} ms = {r['gflops']:6.1f} GFLOP/s, "
+                  f"{100 * r['fraction']:5.1f} % of {r['peak']:.1f} ({r['lanes']} lanes)")
 
 
 if __name__ == "__main__":

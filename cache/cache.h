@@ -33,17 +33,25 @@ int mf_cache_target_lanes(const char *cpu);
 /* The key of a key text: the hex SHA-256 an entry's file is named by. */
 void mf_cache_key_hash(const char *text, size_t len, char hex[65]);
 
-/* A compiled kernel, owned by the map for the life of the process. */
+/* A compiled kernel, owned by the map for the life of the process, with what making it
+ * cost (for --time-compile). */
 typedef struct mf_kernel {
     char key[65];
     mf_kernel_fn fn;
     size_t scratch_bytes;
-    double compile_ms;
+    double compile_ms; /* making it in all: compile and link, or read from disk and link */
+    bool loaded;       /* read from the disk cache, not compiled */
+    double build_ms, optimize_ms, emit_ms; /* the phases of its compile (0 when loaded) */
+    double load_ms;    /* reading it from disk (when loaded) and linking it */
 } mf_kernel;
 
 /* The kernel for sub: from the map, or compiled now on a miss.  Several threads asking
  * for one key at once wait for a single compilation. */
 mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out);
+/* The same; *made (unless NULL) says whether this call made the kernel (compiled or loaded
+ * it from disk) rather than finding it in memory or waiting for another thread's. */
+mf_status mf_cache_get_ex(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out,
+                          bool *made);
 
 /* "conv2d+add+relu": the ops of sub, for a disk entry's header. */
 void mf_cache_op_list(const mf_graph *sub, char *out, size_t cap);

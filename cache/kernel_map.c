@@ -94,7 +94,8 @@ static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options 
 {
     double t0 = now_ms();
     if ((e->loaded = load_entry(e, k))) {
-        e->kernel.compile_ms = now_ms() - t0;
+        e->kernel.loaded = true;
+        e->kernel.compile_ms = e->kernel.load_ms = now_ms() - t0;
         return;
     }
     char ops[256];
@@ -109,7 +110,12 @@ static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options 
     mf_cg_object obj;
     mf_status s = mf_cg_compile(sub, &cg, &obj);
     if (!s) {
+        e->kernel.build_ms = obj.build_ms;
+        e->kernel.optimize_ms = obj.optimize_ms;
+        e->kernel.emit_ms = obj.emit_ms;
+        double t_link = now_ms();
         s = mf_cg_load(&obj, &e->kernel.fn);
+        e->kernel.load_ms = now_ms() - t_link;
         e->kernel.scratch_bytes = obj.scratch_bytes;
         if (!s && mf_disk_store(k, &obj, target, ops, now_ms() - t0))
             mf_logf(MF_LOG_WARNING, "cache", "%s", mf_last_error()); /* memory still works */
@@ -131,6 +137,14 @@ static mf_status entry_result(const entry *e, const mf_kernel **out)
 
 mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out)
 {
+    return mf_cache_get_ex(sub, opt, out, NULL);
+}
+
+mf_status mf_cache_get_ex(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out,
+                          bool *made)
+{
+    if (made)
+        *made = false;
     mf_cg_target target;
     mf_status s = mf_cg_target_init(opt->cpu, &target);
     mf_cache_key k;
@@ -165,6 +179,8 @@ mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const m
     pthread_mutex_unlock(&map.lock);
 
     compile_entry(e, sub, opt, &target, &k);
+    if (made)
+        *made = true;
     k.text = NULL; /* owned by the entry */
     mf_cache_key_free(&k);
 

@@ -55,7 +55,10 @@ typedef struct mf_cg_object {
     size_t size;
     char symbol[64];      /* the kernel's name inside the object */
     size_t scratch_bytes; /* size of the scratch argument, 0 for none */
-    double compile_ms;
+    double compile_ms;    /* the whole compile: the three phases and the rest */
+    double build_ms;      /* lowering to LLVM IR (and verifying it) */
+    double optimize_ms;   /* LLVM's optimization pipeline */
+    double emit_ms;       /* instruction selection and object emission */
 } mf_cg_object;
 
 /* The most ops one kernel takes: lowering walks expressions recursively (about 1 KB of

@@ -197,10 +197,12 @@ static bool outputs_empty(const mf_graph *g)
     return true;
 }
 
-/* Lowers g into c's module as the kernel `name` and optimizes it. */
+/* Lowers g into c's module as the kernel `name` and optimizes it; out gets the time of
+ * each phase. */
 static mf_status build_module(mf_cg_ctx *c, const mf_graph *g, LLVMTargetMachineRef tm,
-                              int opt_level, const char *name)
+                              int opt_level, const char *name, mf_cg_object *out)
 {
+    double t0 = now_ms();
     char *triple = LLVMGetTargetMachineTriple(tm);
     LLVMSetTarget(c->M, triple);
     LLVMDisposeMessage(triple);
@@ -227,11 +229,14 @@ static mf_status build_module(mf_cg_ctx *c, const mf_graph *g, LLVMTargetMachine
         return s;
     }
     LLVMDisposeMessage(msg);
+    double t1 = now_ms();
+    out->build_ms = t1 - t0;
     char pipeline[32];
     snprintf(pipeline, sizeof pipeline, "default<O%d>", opt_level);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
     LLVMErrorRef err = LLVMRunPasses(c->M, pipeline, tm, po);
     LLVMDisposePassBuilderOptions(po);
+    out->optimize_ms = now_ms() - t1;
     if (err) {
         char *em = LLVMGetErrorMessage(err);
         s = mf_error(MF_ERR_INTERNAL, "codegen: passes failed: %s", em);
@@ -276,9 +281,11 @@ static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
     c.core_number = opt && opt->core_number > 0 ? opt->core_number : 16;
     kernel_name(sub, out->symbol, sizeof out->symbol);
     LLVMMemoryBufferRef buf = NULL;
-    s = build_module(&c, sub, tm, level, out->symbol);
+    s = build_module(&c, sub, tm, level, out->symbol, out);
+    double t_emit = now_ms();
     if (!s)
         s = emit(&c, tm, kind, &buf);
+    out->emit_ms = now_ms() - t_emit;
     if (!s) {
         out->size = LLVMGetBufferSize(buf);
         out->data = malloc(out->size + 1);

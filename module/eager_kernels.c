@@ -43,7 +43,7 @@ static mf_status provide(mf_op op, const mf_attr *attrs, int nin, const mf_type 
         return s;
     mf_cache_options co = {NULL, 3, 1};
     const mf_kernel *k;
-    s = mf_mod_cache_get(g, &co, mf_op_get(op)->name, &k);
+    s = mf_mod_cache_get(g, &co, mf_op_get(op)->name, &k, NULL);
     mf_graph_destroy(g);
     if (s == MF_ERR_UNSUPPORTED || (!s && k->scratch_bytes))
         return MF_OK; /* no lowering (or one needing scratch): the reference kernel runs */

@@ -38,6 +38,11 @@ mf_module_options mf_module_default_options(void)
                                .fusion = -1};
 }
 
+size_t mf_module_options_size(void)
+{
+    return sizeof(mf_module_options);
+}
+
 /* The compile pipeline (the default without its plan pass: the plan builder plans slots
  * itself), without a report (no fusion text is built on the compile path); with DEBUG=1 it
  * verifies after every pass and names a pass that broke the graph.  Subgraphs are numbered
@@ -45,7 +50,7 @@ mf_module_options mf_module_default_options(void)
 static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
 {
     mf_opt_options o = mf_opt_default_options();
-    o.passes = MF_COMPILE_PIPELINE;
+    o.passes = m->opt.passes ? m->opt.passes : MF_COMPILE_PIPELINE;
     o.fusion = m->opt.fusion;
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;
@@ -55,6 +60,15 @@ static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
     return s;
 }
 
+/* A module runs segmented graphs: its pipeline's last pass is segment. */
+static bool ends_with_segment(const char *passes)
+{
+    size_t n = strlen(passes);
+    while (n && passes[n - 1] == ' ')
+        n--;
+    return n >= 7 && !memcmp(passes + n - 7, "segment", 7) && (n == 7 || passes[n - 8] == ',' || passes[n - 8] == ' ');
+}
+
 static void free_segments(mf_segment *segs, int n)
 {
     for (int i = 0; segs && i < n; i++)
@@ -62,28 +76,30 @@ static void free_segments(mf_segment *segs, int n)
     free(segs);
 }
 
-/* Compiles (or takes from the map) the kernel of every segment.  A segment codegen cannot
- * lower (MF_ERR_UNSUPPORTED) falls back to the CPU: its nodes leave the subgraph and the
- * segment is dropped, so a model runs even where a kernel is missing. */
+/* Compiles (or takes from the map) the kernel of every segment, on several threads.  A
+ * segment codegen cannot lower (MF_ERR_UNSUPPORTED) falls back to the CPU: its nodes leave
+ * the subgraph and the segment is dropped, so a model runs even where a kernel is missing. */
 static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *segs, int *n,
                                   mf_rt_kernel_fn *kernels, size_t *scratch, char (*keys)[65])
 {
     mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
+    mf_kernel_result *res = calloc((size_t)*n + 1, sizeof *res);
+    if (!res)
+        return mf_error(MF_ERR_NOMEM, "module: out of memory");
+    mf_mod_compile_kernels(segs, *n, &co, &m->opt, res);
     int kept = 0;
     mf_status s = MF_OK;
     for (int k = 0; k < *n && !s; k++) {
-        const mf_kernel *kern;
-        s = mf_mod_cache_get(segs[k].sub, &co, segs[k].label, &kern);
-        if (s == MF_ERR_UNSUPPORTED) {
-            mf_logf(MF_LOG_INFO, "module", "%s runs on the CPU: %s", segs[k].label, mf_last_error());
+        if (res[k].status == MF_ERR_UNSUPPORTED) {
+            mf_logf(MF_LOG_INFO, "module", "%s runs on the CPU: %s", segs[k].label, res[k].message);
             for (int i = 0; i < g->nnodes; i++)
                 if (g->nodes[i]->subgraph == segs[k].id)
                     g->nodes[i]->subgraph = -1;
             mf_mod_segment_free(&segs[k]);
-            s = MF_OK;
-        } else if (s) {
-            mf_error_context(s, "%s", segs[k].label);
+        } else if (res[k].status) {
+            s = mf_error(res[k].status, "%s: %s", segs[k].label, res[k].message);
         } else {
+            const mf_kernel *kern = res[k].kernel;
             mf_segment moved = segs[k];
             memset(&segs[k], 0, sizeof segs[k]); /* each segment is owned by one slot */
             segs[kept] = moved;
@@ -91,9 +107,8 @@ static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *s
             kernels[kept] = (mf_rt_kernel_fn)kern->fn;
             scratch[kept++] = kern->scratch_bytes;
         }
-        if (m->opt.progress)
-            m->opt.progress(k + 1, *n, m->opt.progress_ctx);
     }
+    free(res);
     for (int k = kept; k < *n; k++) /* on failure, what was not kept (zeroed slots are no-ops) */
         mf_mod_segment_free(&segs[k]);
     *n = kept;
@@ -224,9 +239,16 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         o.max_specializations = 16;
     if (o.fusion < 0) /* resolved once, so the module can say which mode it runs in */
         o.fusion = mf_pass_ctx_default().fuse;
+    if (o.passes && !ends_with_segment(o.passes))
+        return mf_error(MF_ERR_INVALID, "module_create: the pipeline '%.200s' must end with segment", o.passes);
+    if (o.compile_threads < 0)
+        return mf_error(MF_ERR_INVALID, "module_create: compile_threads %d (0: one per core)",
+                        o.compile_threads);
     mf_status s = mf_rt_device_check(o.device);
     if (!s)
         s = mf_cpu_check(o.cpu); /* before any work: a misspelt CPU must not compile at all */
+    if (!s)
+        s = mf_mod_check_compile_env();
     if (s)
         return s;
     mf_module *m = calloc(1, sizeof *m);

@@ -45,10 +45,31 @@ mf_status mf_mod_build_plan(const mf_graph *g, mf_segment *segs, int nsegs,
  * CPU-fallback steps from their ops, and the run (named after the graph). */
 mf_status mf_mod_describe_plan(mf_plan *p, const char *graph_name, const mf_segment *segs,
                                const char (*keys)[65], int lanes);
-/* mf_cache_get, recorded as a compile or load event when a profile is being collected and
- * the kernel was not in memory (profile.c).  what names the request ("subgraph 3 (conv2d)"). */
+/* mf_cache_get_ex, recorded as a compile or load event when a profile is being collected
+ * and this call made the kernel (profile.c).  what names the request ("subgraph 3
+ * (conv2d)"); *made as mf_cache_get_ex's (made may be NULL).  Thread-safe. */
 mf_status mf_mod_cache_get(const mf_graph *sub, const mf_cache_options *co, const char *what,
-                           const mf_kernel **out);
+                           const mf_kernel **out, bool *made);
+
+/* One segment's kernel request (compile_kernels.c). */
+typedef struct mf_kernel_result {
+    mf_status status;
+    char message[512]; /* mf_last_error() of the failed request */
+    const mf_kernel *kernel;
+    bool made;         /* compiled or loaded by this request, not found in memory */
+    double wall_ms;
+} mf_kernel_result;
+
+/* Gets the kernel of every segment from the map on mf_mod_compile_threads() threads (the
+ * caller's among them), results[k] for segs[k]; mo's progress and on_kernel are called as
+ * each is ready, one call at a time.  Failures are per result, never returned. */
+mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
+                                 const mf_module_options *mo, mf_kernel_result *results);
+/* Threads for nkernels kernels: mo->compile_threads, else MLUFUSE_COMPILE_THREADS, else one
+ * per online core; never more than nkernels. */
+int mf_mod_compile_threads(const mf_module_options *mo, int nkernels);
+/* MF_ERR_INVALID when MLUFUSE_COMPILE_THREADS is set to anything but a number 1..64. */
+mf_status mf_mod_check_compile_env(void);
 
 /* Constant folding's evaluator (ref_eval.c): one op on host data by its reference kernel
  * (an mf_pass_eval_fn; ctx unused). */

@@ -30,20 +30,21 @@ const char *mf_opt_default_pipeline(void)
 
 int mf_opt_num_passes(void)
 {
-    int n;
+    int n, nuser;
     mf_pass_list(&n);
-    return n;
+    mf_user_pass_list(&nuser);
+    return n + nuser;
 }
 
+/* The built-in passes, then the registered ones. */
 const char *mf_opt_pass_name(int i, const char **summary)
 {
-    int n;
-    const mf_pass_info *list = mf_pass_list(&n);
-    if (i < 0 || i >= n)
-        return NULL;
-    if (summary)
-        *summary = list[i].summary;
-    return list[i].name;
+    int n, nuser;
+    const mf_pass_info *list = mf_pass_list(&n), *user = mf_user_pass_list(&nuser);
+    const mf_pass_info *p = i < 0 ? NULL : i < n ? &list[i] : i < n + nuser ? &user[i - n] : NULL;
+    if (p && summary)
+        *summary = p->summary;
+    return p ? p->name : NULL;
 }
 
 static char *keep(mf_opt_result *r, char *s)

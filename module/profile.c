@@ -109,35 +109,29 @@ void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out)
 
 /* ---- compile events ----------------------------------------------------------------------- */
 
-static void record_miss(const mf_graph *sub, const char *what, const mf_kernel *k,
-                        const mf_cache_stats_internal *before, int64_t t0)
+static void record_made(const mf_graph *sub, const char *what, const mf_kernel *k, int64_t t0)
 {
-    mf_cache_stats_internal after;
-    mf_cache_stats_get(&after);
-    if (after.misses == before->misses)
-        return; /* in memory already: nothing was compiled or loaded */
-    bool loaded = after.loaded > before->loaded;
     mf_rt_prof_site site = {0};
-    snprintf(site.name, sizeof site.name, "%s %s", loaded ? "load" : "compile", what);
+    snprintf(site.name, sizeof site.name, "%s %s", k->loaded ? "load" : "compile", what);
     snprintf(site.key, sizeof site.key, "%s", k->key);
     char t[128];
     size_t n = 0;
     for (int i = 0; i < sub->ninputs && n < sizeof site.shapes; i++)
         n += (size_t)snprintf(site.shapes + n, sizeof site.shapes - n, "%s%s", i ? ", " : "",
                               mf_type_str(&sub->inputs[i]->type, t, sizeof t));
-    mf_rt_prof_stop_transient(loaded ? MF_PROF_LOAD : MF_PROF_COMPILE, &site, t0);
+    mf_rt_prof_stop_transient(k->loaded ? MF_PROF_LOAD : MF_PROF_COMPILE, &site, t0);
 }
 
 mf_status mf_mod_cache_get(const mf_graph *sub, const mf_cache_options *co, const char *what,
-                           const mf_kernel **out)
+                           const mf_kernel **out, bool *made)
 {
     int64_t t0 = mf_rt_prof_start();
-    mf_cache_stats_internal before;
-    if (t0)
-        mf_cache_stats_get(&before);
-    mf_status s = mf_cache_get(sub, co, out);
-    if (t0 && !s)
-        record_miss(sub, what, *out, &before, t0);
+    bool made_here;
+    mf_status s = mf_cache_get_ex(sub, co, out, &made_here);
+    if (t0 && !s && made_here) /* in memory already: nothing was compiled or loaded */
+        record_made(sub, what, *out, t0);
+    if (made)
+        *made = made_here;
     return s;
 }
 

@@ -28,7 +28,7 @@ const mf_pass_info *mf_pass_find(const char *name, size_t len)
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++)
         if (strlen(passes[i].name) == len && !memcmp(passes[i].name, name, len))
             return &passes[i];
-    return NULL;
+    return mf_user_pass_find(name, len);
 }
 
 mf_pass_ctx mf_pass_ctx_default(void)
@@ -75,10 +75,13 @@ static mf_status parse_pipeline(const char *text, const mf_pass_info ***out, int
             len--;
         const mf_pass_info *info = mf_pass_find(p, len);
         if (!info) {
-            char known[256] = "";
-            for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+            char known[1024] = "";
+            int nuser;
+            const mf_pass_info *user = mf_user_pass_list(&nuser);
+            for (size_t i = 0; i < sizeof passes / sizeof passes[0] + (size_t)nuser; i++) {
+                const mf_pass_info *k = i < sizeof passes / sizeof passes[0] ? &passes[i] : &user[i - sizeof passes / sizeof passes[0]];
                 strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
-                strncat(known, passes[i].name, sizeof known - strlen(known) - 1);
+                strncat(known, k->name, sizeof known - strlen(known) - 1);
             }
             free(list);
             return mf_error(MF_ERR_INVALID, "passes: unknown pass '%.*s' in '%s' (known: %s)",
@@ -111,12 +114,13 @@ mf_status mf_pipeline_run_list(mf_graph *g, const mf_pass_info *const *list, int
     for (; done < n && !s; done++) {
         st[done] = (mf_pass_stat){.name = list[done]->name, .nodes_before = g->nnodes};
         double t0 = now_ms();
-        s = list[done]->run(g, ctx, &st[done].changes);
+        const mf_pass_info *p = list[done];
+        s = p->run ? p->run(g, ctx, &st[done].changes) : mf_user_pass_run(p, g, &st[done].changes);
         st[done].ms = now_ms() - t0;
         st[done].nodes_after = g->nnodes;
-        if (list[done]->run == mf_pass_segment) {
+        if (p->run == mf_pass_segment) {
             ctx->segmented = true;
-        } else if (list[done]->run == mf_pass_plan) {
+        } else if (p->run == mf_pass_plan) {
             ctx->planned = true;
         } else if (st[done].changes || st[done].nodes_before != g->nnodes) {
             ctx->segmented = ctx->planned = false; /* the edges may name removed nodes */
@@ -124,8 +128,9 @@ mf_status mf_pipeline_run_list(mf_graph *g, const mf_pass_info *const *list, int
         }
         if (s) {
             mf_error_context(s, "pass %s", list[done]->name);
-        } else if (verify && (s = mf_graph_verify(g))) {
-            s = mf_error_context(MF_ERR_INTERNAL, "DEBUG: the graph is invalid after pass %s", list[done]->name);
+        } else if ((verify || !p->run) && (s = mf_graph_verify(g))) { /* a user's pass: always */
+            s = !p->run ? mf_error_context(MF_ERR_INVALID, "the graph is invalid after pass %s (a registered pass)", p->name)
+                        : mf_error_context(MF_ERR_INTERNAL, "DEBUG: the graph is invalid after pass %s", p->name);
         } else if (after) {
             after(list[done]->name, g, hook_ctx);
         }

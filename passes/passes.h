@@ -147,7 +147,7 @@ typedef mf_status (*mf_pass_fn)(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 typedef struct mf_pass_info {
     const char *name;    /* as named in pipelines: "dce", "conv-bn", ... */
     const char *summary; /* one line for --help */
-    mf_pass_fn run;
+    mf_pass_fn run; /* NULL for a registered pass of a user's (mf_user_pass_run runs it) */
 } mf_pass_info;
 
 #define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce,segment"
@@ -155,9 +155,15 @@ typedef struct mf_pass_info {
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"
 
-/* Every pass, in the default pipeline's order. */
+/* Every built-in pass, in the default pipeline's order. */
 const mf_pass_info *mf_pass_list(int *n);
-const mf_pass_info *mf_pass_find(const char *name, size_t len); /* NULL: unknown */
+/* A built-in or registered pass by name; NULL: unknown. */
+const mf_pass_info *mf_pass_find(const char *name, size_t len);
+/* The registered passes of users (user_passes.c): *n of them; the list only grows. */
+const mf_pass_info *mf_user_pass_list(int *n);
+const mf_pass_info *mf_user_pass_find(const char *name, size_t len);
+/* Runs the registered pass p (one of mf_user_pass_list's). */
+mf_status mf_user_pass_run(const mf_pass_info *p, mf_graph *g, int *changes);
 
 /* What one pass of a pipeline did. */
 typedef struct mf_pass_stat {

@@ -5,9 +5,11 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev
           protobuf-c-compiler libprotobuf-c-dev libonnx-dev nettle-dev
-          libjpeg62-turbo-dev libpng-dev)
-# `setup.sh fuzz` adds clang and its libFuzzer runtime for `make fuzz`.
+          libjpeg62-turbo-dev libpng-dev python3-numpy python3-pytest)
+# `setup.sh fuzz` adds clang and its libFuzzer runtime for `make fuzz`; `setup.sh torch`
+# adds PyTorch (large) for mlufuse.from_torch and its test (skipped without it).
 [ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
+[ "${1:-}" = torch ] && packages+=(python3-torch python3-torchvision)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -13,7 +13,7 @@
 
 typedef struct opt_cmd {
     const char *model, *passes, *print_after, *dot, *output;
-    int fusion, print_all, explain, stats, json, verify;
+    int fusion, print_all, explain, stats, json, verify, list;
     int64_t batch;
     size_t fold_limit;
     FILE *print_to; /* where --print-after goes: stdout, or stderr under --json */
@@ -27,6 +27,8 @@ static const char usage[] =
     "      --passes A,B,C        run these passes in order (default: the pipeline that\n"
     "                            modules run; --list-passes names them all)\n"
     "      --list-passes         the passes, one a line, and exit\n"
+    "      --load-pass LIB.so    load a library of passes of your own (it exports\n"
+    "                            mlufuse_register_passes; see mlufuse_passes.h); repeatable\n"
     "      --no-fusion           every MLU op its own subgraph (as DISABLE_MLU_FUSION=1)\n"
     "      --fold-limit BYTES    largest result constant folding computes (default and 0:\n"
     "                            1048576)\n"
@@ -51,7 +53,7 @@ static void list_passes(void)
     for (int i = 0; i < mf_opt_num_passes(); i++) {
         const char *summary;
         const char *name = mf_opt_pass_name(i, &summary);
-        printf("  %-10s %s\n", name, summary);
+        printf("  %-16s %s\n", name, summary);
     }
 }
 
@@ -65,6 +67,7 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         {"explain", no_argument, 0, 'x'},       {"stats", no_argument, 0, 's'},
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
         {"verify", no_argument, 0, 'V'},        {"help", no_argument, 0, 'h'},
+        {"load-pass", required_argument, 0, 'l'},
         {0, 0, 0, 0},
     };
     *o = (opt_cmd){.fusion = -1};
@@ -73,7 +76,11 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         char *end = NULL;
         switch (c) {
         case 'p': o->passes = optarg; break;
-        case 'L': list_passes(); return -1;
+        case 'L': o->list = 1; break;
+        case 'l':
+            if (mf_pass_load(optarg))
+                return mf_tool_fail(1, "opt: --load-pass: %s", mf_last_error());
+            break;
         case 'n': o->fusion = 0; break;
         case 'F': o->fold_limit = strtoull(optarg, &end, 10); break;
         case 'b': o->batch = strtoll(optarg, &end, 10); break;
@@ -90,6 +97,10 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         }
         if (end && (*end || !*optarg || *optarg == '-'))
             return mf_tool_fail(2, "opt: bad number '%s'", optarg);
+    }
+    if (o->list) { /* after every --load-pass, so their passes are listed too */
+        list_passes();
+        return -1;
     }
     if (optind != argc - 1) {
         fputs(usage, stderr);

@@ -21,6 +21,9 @@ typedef struct run_opts {
     const char *profile, *profile_svg; /* --profile FILE.json, --profile-svg FILE.svg */
     int ninputs, nexpect, core_number, bench, json, random, fused, explain, batch_given;
     int profile_summary;
+    int time_compile, compile_threads; /* --time-compile, --compile-threads N */
+    int opt_level;                     /* --opt-level N */
+    const char *passes;                /* --passes LIST */
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
     uint64_t seed;
@@ -52,6 +55,14 @@ static const char usage[] =
     "      --profile-svg FILE.svg  draw the last run's timeline, one row per core\n"
     "      --explain-misses      for each kernel compiled, the nearest disk cache entry and\n"
     "                            the key components that differ (on stderr)\n"
+    "      --time-compile        where the compile went: per kernel, its source (compiled,\n"
+    "                            disk cache, memory) and the ms of building LLVM IR, LLVM's\n"
+    "                            passes, instruction selection and emission, loading; totals\n"
+    "                            and wall time (in --json: \"compile_timing\")\n"
+    "      --compile-threads N   kernels compiled at once (default: one per core)\n"
+    "      --opt-level 0-3       LLVM optimization level of the kernels (default 3)\n"
+    "      --load-pass LIB.so    load a library of passes of your own (repeatable)\n"
+    "      --passes A,B,...,segment  the module's pass pipeline (ending with segment)\n"
     "  -h, --help                this text\n";
 
 static int parse_args(int argc, char **argv, run_opts *o)
@@ -65,10 +76,12 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"bench", required_argument, 0, 'B'},   {"json", no_argument, 0, 'j'},
         {"explain-misses", no_argument, 0, 'x'}, {"cpu", required_argument, 0, 'C'},
         {"profile", required_argument, 0, 'P'}, {"profile-summary", no_argument, 0, 'S'},
-        {"profile-svg", required_argument, 0, 'G'},
+        {"profile-svg", required_argument, 0, 'G'}, {"time-compile", no_argument, 0, 'T'},
+        {"compile-threads", required_argument, 0, 'J'}, {"opt-level", required_argument, 0, 'O'},
+        {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
-    *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1};
+    *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
@@ -97,6 +110,14 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'P': o->profile = optarg; break;
         case 'S': o->profile_summary = 1; break;
         case 'G': o->profile_svg = optarg; break;
+        case 'T': o->time_compile = 1; break;
+        case 'J': o->compile_threads = (int)strtol(optarg, &end, 10); break;
+        case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
+        case 'p': o->passes = optarg; break;
+        case 'l':
+            if (mf_pass_load(optarg))
+                return mf_tool_fail(1, "run: --load-pass: %s", mf_last_error());
+            break;
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);
@@ -119,6 +140,10 @@ static int parse_args(int argc, char **argv, run_opts *o)
         return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
     if (o->batch_given && o->batch == 0)
         return mf_tool_fail(2, "run: --batch must be at least 1");
+    if (o->opt_level < 0 || o->opt_level > 3)
+        return mf_tool_fail(2, "run: --opt-level must be 0 to 3, not %d", o->opt_level);
+    if (o->compile_threads < 0 || o->compile_threads > 64)
+        return mf_tool_fail(2, "run: --compile-threads must be 1 to 64, not %d", o->compile_threads);
     if (o->cpu && mf_cpu_check(o->cpu))
         return mf_tool_fail(2, "run: --cpu: %s", mf_last_error());
     return 0;
@@ -254,11 +279,92 @@ static int compare(const mf_tensor *got, const char *path, double *err, double *
     return rc;
 }
 
+/* --time-compile: every kernel's timing, in the order they became ready. */
+typedef struct compile_times {
+    mf_kernel_timing *k; /* label and key copied into names */
+    char (*names)[2][80];
+    int n, cap;
+    bool nomem;
+} compile_times;
+
 typedef struct run_report {
     double compile_ms, median_ms, p90_ms, throughput, max_err, max_ref;
     uint64_t compiled, loaded, cache_hits;
     int match; /* -1: not compared */
+    compile_times times;
 } run_report;
+
+static void record_kernel(const mf_kernel_timing *t, void *ctx)
+{
+    compile_times *ct = ctx;
+    if (ct->n == ct->cap) {
+        int cap = ct->cap ? 2 * ct->cap : 64;
+        mf_kernel_timing *k = realloc(ct->k, sizeof *k * (size_t)cap);
+        if (k)
+            ct->k = k;
+        char(*names)[2][80] = k ? realloc(ct->names, sizeof *names * (size_t)cap) : NULL;
+        if (!names) {
+            ct->nomem = true;
+            return;
+        }
+        ct->names = names;
+        ct->cap = cap;
+    }
+    snprintf(ct->names[ct->n][0], sizeof ct->names[0][0], "%s", t->label);
+    snprintf(ct->names[ct->n][1], sizeof ct->names[0][1], "%s", t->key);
+    ct->k[ct->n] = *t;
+    ct->k[ct->n].label = ct->names[ct->n][0];
+    ct->k[ct->n].key = ct->names[ct->n][1];
+    ct->n++;
+}
+
+static const char *source_name(mf_kernel_source s)
+{
+    return s == MF_KERNEL_COMPILED ? "compiled" : s == MF_KERNEL_FROM_DISK ? "disk" : "memory";
+}
+
+/* Per kernel and in total: where the compile's time went. */
+static void print_compile_times(const run_opts *o, const run_report *r)
+{
+    const compile_times *ct = &r->times;
+    mf_kernel_timing sum = {0};
+    for (int i = 0; i < ct->n; i++) {
+        sum.build_ms += ct->k[i].build_ms;
+        sum.optimize_ms += ct->k[i].optimize_ms;
+        sum.emit_ms += ct->k[i].emit_ms;
+        sum.load_ms += ct->k[i].load_ms;
+        sum.total_ms += ct->k[i].total_ms;
+    }
+    if (o->json) {
+        printf(", \"compile_timing\": {\"wall_ms\": %.3f, \"build_ms\": %.3f, \"optimize_ms\": %.3f, "
+               "\"emit_ms\": %.3f, \"load_ms\": %.3f, \"kernel_ms\": %.3f, \"kernels\": [",
+               r->compile_ms, sum.build_ms, sum.optimize_ms, sum.emit_ms, sum.load_ms, sum.total_ms);
+        for (int i = 0; i < ct->n; i++) {
+            const mf_kernel_timing *t = &ct->k[i];
+            printf("%s{\"label\": ", i ? ", " : "");
+            mf_tool_json_str(stdout, t->label);
+            printf(", \"key\": \"%s\", \"source\": \"%s\", \"build_ms\": %.3f, \"optimize_ms\": %.3f, "
+                   "\"emit_ms\": %.3f, \"load_ms\": %.3f, \"total_ms\": %.3f}",
+                   t->key, source_name(t->source), t->build_ms, t->optimize_ms, t->emit_ms, t->load_ms,
+                   t->total_ms);
+        }
+        printf("]}");
+        return;
+    }
+    printf("compile time by kernel (ms; build = LLVM IR, optimize = LLVM passes, emit = instruction\n"
+           "selection and emission, load = disk read and linking):\n");
+    printf("  %-9s %9s %9s %9s %9s %9s  %s\n", "source", "build", "optimize", "emit", "load", "total",
+           "kernel");
+    for (int i = 0; i < ct->n; i++) {
+        const mf_kernel_timing *t = &ct->k[i];
+        printf("  %-9s %9.1f %9.1f %9.1f %9.1f %9.1f  %s\n", source_name(t->source), t->build_ms,
+               t->optimize_ms, t->emit_ms, t->load_ms, t->total_ms, t->label);
+    }
+    printf("  %-9s %9.1f %9.1f %9.1f %9.1f %9.1f  %d kernels; wall time of the compile %.1f ms\n", "sum",
+           sum.build_ms, sum.optimize_ms, sum.emit_ms, sum.load_ms, sum.total_ms, ct->n, r->compile_ms);
+    if (ct->nomem)
+        printf("  (out of memory: some kernels are missing from this table)\n");
+}
 
 static bool profiling(const run_opts *o)
 {
@@ -287,6 +393,8 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         if (r->match >= 0)
             printf(", \"match\": %s, \"max_abs_error\": %.6g, \"max_abs_expected\": %.6g",
                    r->match ? "true" : "false", r->max_err, r->max_ref);
+        if (o->time_compile && o->fused)
+            print_compile_times(o, r);
         if (prof) {
             printf(", \"profile\": ");
             fflush(stdout);
@@ -307,6 +415,8 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
     if (r->match >= 0)
         printf("expected outputs: %s (max abs error %.3g, max abs expected %.3g)\n",
                r->match ? "match" : "MISMATCH", r->max_err, r->max_ref);
+    if (o->time_compile && o->fused)
+        print_compile_times(o, r);
     if (prof && o->profile_summary)
         mf_profile_print_summary(prof, stdout, 0);
 }
@@ -402,9 +512,16 @@ static int run_model(run_opts *o, const mf_graph *g)
         mf_module_options mo = mf_module_default_options();
         mo.core_number = o->core_number;
         mo.cpu = o->cpu;
+        mo.compile_threads = o->compile_threads;
+        mo.opt_level = o->opt_level;
+        mo.passes = o->passes;
         if (!o->json && !o->explain) {
             mo.progress = progress;
             mo.progress_ctx = (void *)o->model;
+        }
+        if (o->time_compile) {
+            mo.on_kernel = record_kernel;
+            mo.on_kernel_ctx = &r.times;
         }
         if (mf_module_create(g, &mo, &m)) {
             rc = mf_tool_fail(1, "run: %s", mf_last_error());
@@ -452,6 +569,8 @@ out:
         mf_tensor_free(out[k]);
     }
     mf_module_destroy(m);
+    free(r.times.k);
+    free(r.times.names);
     return rc;
 }
 

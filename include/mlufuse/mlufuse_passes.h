@@ -31,7 +31,8 @@ typedef struct mf_opt_options {
 mf_opt_options mf_opt_default_options(void);
 /* "dce,simplify,cse,fold,conv-bn,simplify,dce,segment,plan" */
 const char *mf_opt_default_pipeline(void);
-/* The passes there are: name and one-line summary of pass i (i < mf_opt_num_passes()). */
+/* The passes there are, built-in then registered (mf_pass_register): name and one-line
+ * summary of pass i (i < mf_opt_num_passes()). */
 int mf_opt_num_passes(void);
 const char *mf_opt_pass_name(int i, const char **summary);
 
@@ -89,6 +90,32 @@ mf_status mf_graph_dot(const mf_graph *g, char **text);
 
 /* MLU subgraph of node i (topological order) after segmentation, -1 for a CPU op. */
 int mf_graph_node_subgraph(const mf_graph *g, int i);
+
+/* ---- passes of your own ------------------------------------------------------------------
+ * A pass is a function that rewrites a graph and says how many rewrites it made.  Registered
+ * under a name it runs in pipelines like the built-in passes (mlufuse opt --passes, the
+ * module option passes, mlufuse run --passes); the graph is verified after it, so a pass
+ * that breaks a graph fails the pipeline with its name.  A shared library of passes exports
+ *     mf_status mlufuse_register_passes(void);
+ * which calls mf_pass_register once per pass; mf_pass_load (the tools' --load-pass) opens
+ * the library and calls it.  examples/passes/ has one. */
+typedef mf_status (*mf_user_pass_fn)(mf_graph *g, int *changes, void *ctx);
+/* name: lowercase letters, digits and '-', not a built-in pass's or an earlier one's;
+ * summary: one line for --help.  Process-wide, thread-safe; at most 64 passes. */
+mf_status mf_pass_register(const char *name, const char *summary, mf_user_pass_fn fn, void *ctx);
+/* Opens the shared library at path and calls its mlufuse_register_passes(). */
+mf_status mf_pass_load(const char *path);
+
+/* Graph access for passes: node i of mf_graph_num_nodes(g), in topological order. */
+const char *mf_graph_node_op(const mf_graph *g, int i); /* "relu"; NULL: no node i */
+int mf_graph_node_num_inputs(const mf_graph *g, int i); /* -1: no node i */
+/* The node whose result is input k of node i; -1 for a graph input or a constant. */
+int mf_graph_node_input_node(const mf_graph *g, int i, int k);
+/* An int or float attribute of node i, as a double ("negative_slope", "groups", ...). */
+mf_status mf_graph_node_attr(const mf_graph *g, int i, const char *name, double *value);
+/* Every use of node i's result reads its input k instead, and node i goes (later indices
+ * shift down by one).  MF_ERR_SHAPE unless the result and input k have one type. */
+mf_status mf_graph_node_bypass(mf_graph *g, int i, int k);
 
 #ifdef __cplusplus
 }

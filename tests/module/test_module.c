@@ -1,7 +1,8 @@
 /* test_module.c — the trace-and-run API: compiled modules equal the reference kernels on
  * the traced MNIST network and a ResNet-style block (fused and with fusion off), new input
  * shapes compile one new specialization and keep the old, a key asked for by 8 threads is
- * compiled once, MLUFUSE_VERIFY catches a wrong kernel, and a recompile storm warns. */
+ * compiled once, MLUFUSE_VERIFY catches a wrong kernel, a recompile storm warns, and
+ * kernels compiled on several threads are each reported once and give the same result. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -355,6 +356,110 @@ static void test_long_chain(void **state)
     mf_tensor_free(x);
 }
 
+/* What the on_kernel and progress callbacks saw. */
+typedef struct compile_log {
+    int in_call, overlaps; /* the module promises one call at a time: count overlaps */
+    int kernels, compiled, last_done, total, out_of_order;
+    int bad_timings; /* checked in the main thread: cmocka asserts only there */
+    char labels[64][80];
+} compile_log;
+
+static void log_kernel(const mf_kernel_timing *t, void *ctx)
+{
+    compile_log *l = ctx;
+    if (__atomic_fetch_add(&l->in_call, 1, __ATOMIC_SEQ_CST))
+        l->overlaps++;
+    if (l->kernels < 64)
+        snprintf(l->labels[l->kernels], sizeof l->labels[0], "%s", t->label);
+    l->kernels++;
+    if (t->source == MF_KERNEL_COMPILED) {
+        l->compiled++;
+        l->bad_timings += !(t->build_ms >= 0 && t->optimize_ms > 0 && t->emit_ms > 0);
+        l->bad_timings += !(t->total_ms + 0.5 >= t->build_ms + t->optimize_ms + t->emit_ms);
+    }
+    l->bad_timings += strlen(t->key) != 64;
+    __atomic_fetch_sub(&l->in_call, 1, __ATOMIC_SEQ_CST);
+}
+
+static void log_progress(int done, int total, void *ctx)
+{
+    compile_log *l = ctx;
+    if (done != l->last_done + 1)
+        l->out_of_order++;
+    l->last_done = done;
+    l->total = total;
+}
+
+/* Kernels compiled on several threads: every subgraph is reported once, progress counts up
+ * to the total, the result equals the one-thread module's bit for bit. */
+static void test_parallel_compile(void **state)
+{
+    mnist_net net;
+    mf_tensor *x, *got[2];
+    assert_int_equal(mnist_init(&net, 11, MF_DEVICE_MLU(0)), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){5, 1, 28, 28}, 9, 0, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    mf_graph *g = trace_mnist(&net, x);
+    for (int threads = 1; threads <= 2; threads++) {
+        compile_log l = {0};
+        mf_module_options o = mf_module_default_options();
+        o.compile_threads = threads;
+        o.opt_level = 1 + threads; /* keys no other test asked for: really compiled or loaded */
+        o.on_kernel = log_kernel;
+        o.on_kernel_ctx = &l;
+        o.progress = log_progress;
+        o.progress_ctx = &l;
+        mf_module *m;
+        if (mf_module_create(g, &o, &m) != MF_OK)
+            fail_msg("%s", mf_last_error());
+        assert_int_equal(l.overlaps, 0);
+        assert_int_equal(l.out_of_order, 0);
+        assert_int_equal(l.bad_timings, 0);
+        assert_true(l.kernels > 3);
+        assert_int_equal(l.kernels, l.total);
+        assert_int_equal(l.last_done, l.total);
+        for (int i = 0; i < l.kernels && i < 64; i++) /* each subgraph once */
+            for (int j = 0; j < i; j++)
+                assert_string_not_equal(l.labels[i], l.labels[j]);
+        assert_int_equal(mf_module_run(m, 1, &x, 1, &got[threads - 1]), MF_OK);
+        mf_module_destroy(m);
+    }
+    mf_tensor *want;
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &want), MF_OK);
+    assert_true(tsupport_rel_diff(got[0], want, 1e-30) < 1e-4);
+    assert_true(tsupport_rel_diff(got[1], want, 1e-30) < 1e-4);
+    mf_tensor_free(want);
+    for (int i = 0; i < 2; i++)
+        mf_tensor_free(got[i]);
+    mf_tensor_free(x);
+    mnist_free(&net);
+    mf_graph_destroy(g);
+}
+
+static void test_compile_threads_checked(void **state)
+{
+    mf_tensor *x, *y;
+    mf_graph *g;
+    mf_module *m = NULL;
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){2, 8}, 1, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_sigmoid(x, &y), MF_OK);
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    mf_module_options o = mf_module_default_options();
+    o.compile_threads = -1;
+    assert_int_equal(mf_module_create(g, &o, &m), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "compile_threads -1"));
+    setenv("MLUFUSE_COMPILE_THREADS", "two", 1);
+    assert_int_equal(mf_module_create(g, NULL, &m), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "MLUFUSE_COMPILE_THREADS=two"));
+    setenv("MLUFUSE_COMPILE_THREADS", "1", 1);
+    assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
+    unsetenv("MLUFUSE_COMPILE_THREADS");
+    mf_module_destroy(m);
+    mf_graph_destroy(g);
+    mf_tensor_free(x);
+    mf_tensor_free(y);
+}
+
 static void test_errors(void **state)
 {
     mf_module *m = (mf_module *)0x1;
@@ -400,6 +505,8 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_casts),
         cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_parallel_compile),
+        cmocka_unit_test(test_compile_threads_checked),
     };
     return cmocka_run_group_tests_name("module", tests, NULL, NULL);
 }

@@ -74,26 +74,22 @@ void tsupport_write_file(const char *path, const char *text)
         fail_msg("writing %s failed", path);
 }
 
-tsupport_run tsupport_run_progv(const char *prog, int merge, const char *fmt, va_list ap)
+/* Runs the shell command line cmd (stderr merged into out, or apart). */
+static tsupport_run run_line(const char *cmd, int merge)
 {
-    char args[4096], exe[1024], errpath[] = "/tmp/mf-stderr-XXXXXX";
-    vsnprintf(args, sizeof args, fmt, ap);
-    snprintf(exe, sizeof exe, "%s/%s", tsupport_build_dir(), prog);
-    if (access(exe, X_OK) != 0)
-        fail_msg("%s is not built (build the target `%s` first)", exe, prog);
-    int fd = -1;
+    char errpath[] = "/tmp/mf-stderr-XXXXXX";
     if (!merge) {
-        fd = mkstemp(errpath);
+        int fd = mkstemp(errpath);
         assert_true(fd >= 0);
         close(fd);
     }
-    size_t cap = strlen(exe) + strlen(args) + sizeof errpath + 16;
-    char *cmd = malloc(cap);
-    assert_non_null(cmd);
-    snprintf(cmd, cap, "%s %s 2>%s", exe, args, merge ? "&1" : errpath);
+    size_t cap = strlen(cmd) + sizeof errpath + 16;
+    char *line = malloc(cap);
+    assert_non_null(line);
+    snprintf(line, cap, "%s 2>%s", cmd, merge ? "&1" : errpath);
     fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    free(cmd);
+    FILE *p = popen(line, "r");
+    free(line);
     assert_non_null(p);
     tsupport_run r;
     r.out = read_all(p, NULL);
@@ -108,6 +104,28 @@ tsupport_run tsupport_run_progv(const char *prog, int merge, const char *fmt, va
         unlink(errpath);
     }
     return r;
+}
+
+tsupport_run tsupport_run_progv(const char *prog, int merge, const char *fmt, va_list ap)
+{
+    char args[4096], exe[1024], cmd[5200];
+    vsnprintf(args, sizeof args, fmt, ap);
+    snprintf(exe, sizeof exe, "%s/%s", tsupport_build_dir(), prog);
+    if (access(exe, X_OK) != 0)
+        fail_msg("%s is not built (build the target `%s` first)", exe, prog);
+    snprintf(cmd, sizeof cmd, "%s %s", exe, args);
+    return run_line(cmd, merge);
+}
+
+tsupport_run tsupport_run_sh(int merge, const char *fmt, ...)
+{
+    char cmd[8192], group[8300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(group, sizeof group, "( %s )", cmd); /* one redirection for the whole line */
+    return run_line(group, merge);
 }
 
 tsupport_run tsupport_run_prog(const char *prog, int merge, const char *fmt, ...)

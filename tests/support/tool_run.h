@@ -22,6 +22,8 @@ typedef struct tsupport_run {
 tsupport_run tsupport_run_prog(const char *prog, int merge, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 tsupport_run tsupport_run_progv(const char *prog, int merge, const char *fmt, va_list ap);
+/* Runs a shell command line (commands outside the build too: cc, cmake, python3). */
+tsupport_run tsupport_run_sh(int merge, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tsupport_run_free(tsupport_run *r);
 
 /* $MF_BUILD_DIR, $MF_SOURCE_DIR, $MF_SHARED_DIR, else the paths relative to a test's source

@@ -71,6 +71,32 @@ static void test_json_keys(void **state)
     assert_true(out[0] == '{' && strchr(out, '}'));
 }
 
+/* --time-compile: a row per kernel with its source and phases, totals and the wall time,
+ * as text and in --json; compile threads are checked. */
+static void test_time_compile(void **state)
+{
+    const char *m = models();
+    int rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i %s/models/mnist_net/input.npy "
+                                      "--time-compile --compile-threads 2", m, m);
+    assert_int_equal(rc, 0);
+    const char *text[] = {"compile time by kernel", "optimize", "subgraph 0 (", "wall time of the compile"};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (!strstr(out, text[i]))
+            fail_msg("missing '%s' in %s", text[i], out);
+    rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i %s/models/mnist_net/input.npy "
+                                  "--time-compile --json", m, m);
+    assert_int_equal(rc, 0);
+    const char *keys[] = {"\"compile_timing\": {\"wall_ms\": ", "\"optimize_ms\": ", "\"emit_ms\": ",
+                          "\"kernels\": [{\"label\": \"subgraph ", "\"source\": \""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strstr(out, keys[i]))
+            fail_msg("missing %s in %s", keys[i], out);
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --compile-threads 0x", m), 2);
+    assert_non_null(strstr(out, "bad number"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --compile-threads 99", m), 2);
+    assert_non_null(strstr(out, "--compile-threads must be 1 to 64"));
+}
+
 static void test_mismatch_and_outputs(void **state)
 {
     const char *m = models();
@@ -261,6 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_models_match),
         cmocka_unit_test(test_json_keys),
+        cmocka_unit_test(test_time_compile),
         cmocka_unit_test(test_mismatch_and_outputs),
         cmocka_unit_test(test_mfir_model),
         cmocka_unit_test(test_malformed_mfir_model),

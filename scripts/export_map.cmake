@@ -1,0 +1,30 @@
+# export_map.cmake — the linker version script of libmlufuse.so: every function the public
+# headers declare (include/mlufuse/*.h, "mf_name(" at the start of a declaration), global
+# under the version node MLUFUSE_<MAJOR>; everything else local, so the library exports the
+# public API and nothing of its internals.
+#   cmake -DHEADERS="a.h|b.h" -DMAJOR=0 -DOUT=mlufuse.map -P export_map.cmake
+string(REPLACE "|" ";" headers "${HEADERS}")
+set(names "")
+foreach(h ${headers})
+  file(READ "${h}" text)
+  # a declaration: a return type, then the name and "(" (not a "(*name)" function pointer)
+  string(REGEX MATCHALL "[ *\n](mf_[a-z0-9_]+)\\(" found "${text}")
+  foreach(f ${found})
+    string(REGEX REPLACE "^[ *\n](mf_[a-z0-9_]+)\\($" "\\1" name "${f}")
+    list(APPEND names "${name}")
+  endforeach()
+endforeach()
+list(REMOVE_DUPLICATES names)
+list(SORT names)
+list(LENGTH names n)
+if(n LESS 50)
+  message(FATAL_ERROR "export_map: only ${n} public functions found in ${HEADERS}")
+endif()
+set(map "MLUFUSE_${MAJOR} {\n  global:\n")
+foreach(name ${names})
+  string(APPEND map "    ${name};\n")
+endforeach()
+string(APPEND map "  local:\n    *;\n};\n")
+file(WRITE "${OUT}.tmp" "${map}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")
