@@ -53,6 +53,15 @@ mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const m
 mf_status mf_cache_get_ex(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out,
                           bool *made);
 
+/* "conv2d+add+relu": the ops of sub, for a disk entry's header. */
+void mf_cache_op_list(const mf_graph *sub, char *out, size_t cap);
+
+/* The object code for sub under opt, for an offline model: from the disk cache, or compiled
+ * now (and stored) on a miss; never linked into the process.  *target receives the target
+ * it is for.  The caller frees out with mf_cg_object_free. */
+mf_status mf_cache_get_object(const mf_graph *sub, const mf_cache_options *opt, mf_cg_target *target,
+                              mf_cg_object *out);
+
 typedef struct mf_cache_stats_internal {
     uint64_t hits, misses, entries;
     uint64_t loaded; /* misses served by the disk cache (the rest were compiled) */

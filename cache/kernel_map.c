@@ -67,8 +67,7 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* "conv2d+add+relu": the subgraph's ops, for the disk entry's header. */
-static void op_list(const mf_graph *sub, char *out, size_t cap)
+void mf_cache_op_list(const mf_graph *sub, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = 0;
@@ -100,7 +99,7 @@ static void compile_entry(entry *e, const mf_graph *sub, const mf_cache_options 
         return;
     }
     char ops[256];
-    op_list(sub, ops, sizeof ops);
+    mf_cache_op_list(sub, ops, sizeof ops);
     mf_miss_fn fn = atomic_load(&miss_fn);
     if (fn) {
         char why[2048];

@@ -674,8 +674,8 @@ static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_CONCAT, (int)n->n_input, in, a);
 }
 
-/* Pad in constant mode: pads (begin per dim, then end per dim) and the value are
- * constant inputs from opset 11. */
+/* Pad in constant, edge or reflect mode: pads (begin per dim, then end per dim) and the
+ * value are constant inputs from opset 11. */
 static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[2], *value = NULL;
@@ -689,8 +689,13 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     if (s)
         return s;
     const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-    if (mode && mode->has_s && strncmp((const char *)mode->s.data, "constant", mode->s.len))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only constant)", (int)mode->s.len,
+    static const char *const modes[] = {"constant", "edge", "reflect"};
+    int m = mode && mode->has_s ? -1 : 0;
+    for (int i = 0; i < 3 && m < 0; i++)
+        if (mode->s.len == strlen(modes[i]) && !memcmp(mode->s.data, modes[i], mode->s.len))
+            m = i;
+    if (m < 0)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (constant, edge or reflect)", (int)mode->s.len,
                                (const char *)mode->s.data);
     if (value && !onnx_small_const(value))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the pad value must be a constant");
@@ -700,6 +705,7 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     if (st)
         return onnx_node_error(n, st, "%d pads: at most %d (rank 4)", k, MF_MAX_RANK);
     mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0) : 0);
+    mf_attr_set_int(MF_OP_PAD, a, "mode", m);
     return emit(im, n, MF_OP_PAD, 1, in, a);
 }
 

@@ -760,12 +760,20 @@ static mf_status infer_pad(const infer_ctx *c)
 {
     const mf_type *x = &c->in[0];
     const mf_attr *pads = A(c, "pads");
+    int64_t mode = A(c, "mode")->i;
     if (pads->n != 2 * x->rank)
         return fail(c, MF_ERR_INVALID, "pads has %d entries, expected %d (2 per dim)", pads->n,
                     2 * x->rank);
+    if (mode < 0 || mode > 2)
+        return fail(c, MF_ERR_INVALID, "mode %lld (0 constant, 1 edge, 2 reflect)", (long long)mode);
     *c->out = *x;
     for (int i = 0; i < x->rank; i++) {
-        int64_t d;
+        int64_t d, lo = pads->ints[i], hi = pads->ints[x->rank + i];
+        if (mode == 1 && x->shape[i] == 0 && (lo > 0 || hi > 0))
+            return fail(c, MF_ERR_SHAPE, "edge padding of the empty dim %d", i);
+        if (mode == 2 && (lo >= x->shape[i] || hi >= x->shape[i]) && (lo > 0 || hi > 0))
+            return fail(c, MF_ERR_SHAPE, "reflect padding of dim %d by %lld and %lld: at most %lld", i,
+                        (long long)lo, (long long)hi, (long long)(x->shape[i] - 1));
         if (__builtin_add_overflow(x->shape[i], pads->ints[i], &d) ||
             __builtin_add_overflow(d, pads->ints[x->rank + i], &d) || d > MF_MAX_TENSOR_BYTES)
             return fail(c, MF_ERR_SHAPE, "padding dim %d gives a size out of range", i);

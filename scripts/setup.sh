@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev
           protobuf-c-compiler libprotobuf-c-dev libonnx-dev nettle-dev
-          python3-numpy python3-pytest)
+          libjpeg62-turbo-dev libpng-dev python3-numpy python3-pytest)
 # `setup.sh fuzz` adds clang and its libFuzzer runtime for `make fuzz`; `setup.sh torch`
 # adds PyTorch (large) for mlufuse.from_torch and its test (skipped without it).
 [ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)

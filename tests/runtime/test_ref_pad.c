@@ -1,6 +1,7 @@
 /* test_ref_pad.c — the reference pad kernel: hand-computed constant padding on f32,
- * cropping with negative pads, other dtypes, and a sweep against a formulation that
- * copies the input into a pre-filled output. */
+ * cropping with negative pads, other dtypes, edge and reflect modes by hand (and their
+ * refusals), and a sweep against a formulation that copies the input into a pre-filled
+ * output. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,48 @@ static void test_pad_2d_by_hand(void **state)
     assert_int_equal(ot.shape[1], 3);
     TREF_EXPECT(o, -1, -1, -1, 1, 2, -1, 3, 4, -1);
     free(o);
+}
+
+static void *run_pad_mode(mf_type t, const void *x, const int64_t *pads, int64_t mode, mf_type *ot)
+{
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_PAD, at);
+    tref_set_ints(MF_OP_PAD, at, "pads", 2 * t.rank, pads);
+    mf_attr_set_int(MF_OP_PAD, at, "mode", mode);
+    const void *in[1] = {x};
+    return tref_run(MF_OP_PAD, at, 1, &t, in, ot);
+}
+
+/* Darknet's same-size max pool pads right and bottom by repeating the edge (YOLOv3-tiny). */
+static void test_pad_edge_and_reflect_by_hand(void **state)
+{
+    float x[] = {1, 2, 3, 4, 5, 6};
+    mf_type ot;
+    float *o = run_pad_mode(TT(MF_F32, 2, 3), x, (int64_t[]){1, 0, 0, 2}, 1, &ot);
+    assert_int_equal(ot.shape[0], 3);
+    assert_int_equal(ot.shape[1], 5);
+    TREF_EXPECT(o, 1, 2, 3, 3, 3, 1, 2, 3, 3, 3, 4, 5, 6, 6, 6);
+    free(o);
+    o = run_pad_mode(TT(MF_F32, 2, 3), x, (int64_t[]){0, 2, 1, 1}, 2, &ot);
+    assert_int_equal(ot.shape[0], 3);
+    assert_int_equal(ot.shape[1], 6);
+    TREF_EXPECT(o, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2);
+    free(o);
+}
+
+static void test_pad_modes_refused(void **state)
+{
+    mf_attr at[MF_MAX_ATTRS];
+    mf_type in = TT(MF_F32, 2, 3), out;
+    mf_op_default_attrs(MF_OP_PAD, at);
+    tref_set_ints(MF_OP_PAD, at, "pads", 4, (int64_t[]){0, 3, 0, 0});
+    mf_attr_set_int(MF_OP_PAD, at, "mode", 2); /* reflect by the dim's size */
+    assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &in, &out), MF_ERR_SHAPE);
+    mf_attr_set_int(MF_OP_PAD, at, "mode", 3);
+    assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &in, &out), MF_ERR_INVALID);
+    mf_type empty = TT(MF_F32, 2, 0);
+    mf_attr_set_int(MF_OP_PAD, at, "mode", 1);
+    assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &empty, &out), MF_ERR_SHAPE);
 }
 
 static void test_negative_pads_crop(void **state)
@@ -108,6 +151,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pad_2d_by_hand),
         cmocka_unit_test(test_negative_pads_crop),
+        cmocka_unit_test(test_pad_edge_and_reflect_by_hand),
+        cmocka_unit_test(test_pad_modes_refused),
         cmocka_unit_test(test_pad_i64_and_bool),
         cmocka_unit_test(test_pad_nchw_sweep),
         cmocka_unit_test(test_pad_rejects_bad_pads),

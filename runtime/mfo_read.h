@@ -1,0 +1,30 @@
+/* mfo_read.h — the loader's view of an offline model's bytes (mfo_read.c): the sections,
+ * each already checked against its checksum, and the plan they describe. */
+#ifndef MF_RUNTIME_MFO_READ_H
+#define MF_RUNTIME_MFO_READ_H
+
+#include "mfo.h"
+
+typedef struct mf_mfo_section {
+    uint32_t kind;
+    const unsigned char *data;
+    size_t size, offset;
+} mf_mfo_section;
+
+typedef struct mf_mfo_file {
+    char producer[32];
+    int nsections, ncode;
+    mf_mfo_section sections[MF_MFO_MAX_SECTIONS];
+    const mf_mfo_section *meta, *plan, *weights; /* exactly one each */
+} mf_mfo_file;
+
+/* Checks the header (magic, version, checksum) and the section table, and every section
+ * against its checksum; name is the file's name in messages. */
+mf_status mf_rt_mfo_sections(const unsigned char *data, size_t n, const char *name, mf_mfo_file *f);
+/* The plan of f, every slot, step and operand checked; its kernel steps hold the index of
+ * their kernel in step->segment (and no function yet), its constants point into f's
+ * weights.  *in_names and *out_names are malloc'ed arrays of the input and output names. */
+mf_status mf_rt_mfo_plan(const mf_mfo_file *f, const char *name, mf_plan **out, int *nkernels,
+                         char (**in_names)[128], char (**out_names)[128]);
+
+#endif

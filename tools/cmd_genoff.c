@@ -1,0 +1,142 @@
+/* cmd_genoff.c — `mlufuse genoff MODEL -o FILE.mfo`: the seed's genoff.  Compiles an ONNX or
+ * .mfir model for a batch size, a core number and one or more CPU levels and writes the
+ * offline model file that `mlufuse-offline` runs with the runtime alone; the input format
+ * and the pre- and post-processing a runner applies are recorded in it (docs/mfo.md). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlufuse/mlufuse.h"
+#include "mlufuse/mlufuse_offline.h"
+#include "tools.h"
+
+static const char usage[] =
+    "usage: mlufuse genoff MODEL -o FILE.mfo [options]\n"
+    "Compiles an ONNX (.onnx) or mlufuse IR (.mfir) model into an offline model file.\n"
+    "  -o, --output FILE.mfo        the file to write\n"
+    "      --batch-size N           dim 0 of every input (ONNX; default: the model's)\n"
+    "      --core-number 1|4|16     partitions per kernel launch (default 1)\n"
+    "      --cpu LIST               LLVM CPU names, one code level each; \"host\" is this\n"
+    "                               machine (default host,x86-64-v3)\n"
+    "      --input-format F         rgb, rgba, argb or bgr (the seed's 0, 1, 2 too): the\n"
+    "                               channel order of raw images (default rgb)\n"
+    "      --mean a,b,c --std x,y,z per-channel normalization: (pixel*scale - mean) / std\n"
+    "      --scale S                pixel scale (default 1/255)\n"
+    "      --resize HxW             resize images to HxW first (default: the input's size)\n"
+    "      --postprocess P          none, softmax-topk or yolo (recorded for the runner)\n"
+    "      --topk K                 softmax-topk: how many classes to print (default 5)\n"
+    "      --anchors LIST --strides LIST --conf-threshold T --nms-threshold T\n"
+    "                               yolo: the decoding parameters\n"
+    "  -h, --help                   this text\n";
+
+static const char *input_format(const char *s)
+{
+    static const char *names[] = {"rgb", "rgba", "argb", "bgr"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]) || (i < 3 && s[0] == '0' + i && !s[1]))
+            return names[i];
+    return NULL;
+}
+
+/* "a,b,c" of n numbers (1 to 4). */
+static int numbers(const char *s, int max)
+{
+    int n = 0;
+    for (const char *p = s; *p; n++) {
+        char *end;
+        strtod(p, &end);
+        if (end == p || (*end && *end != ','))
+            return -1;
+        p = *end ? end + 1 : end;
+    }
+    return n <= max ? n : -1;
+}
+
+int mf_cmd_genoff(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'},      {"batch-size", required_argument, 0, 'b'},
+        {"core-number", required_argument, 0, 'c'}, {"cpu", required_argument, 0, 'C'},
+        {"input-format", required_argument, 0, 'f'}, {"mean", required_argument, 0, 'M'},
+        {"std", required_argument, 0, 'S'},         {"scale", required_argument, 0, 's'},
+        {"resize", required_argument, 0, 'r'},      {"postprocess", required_argument, 0, 'p'},
+        {"topk", required_argument, 0, 'k'},        {"anchors", required_argument, 0, 'a'},
+        {"strides", required_argument, 0, 't'},     {"conf-threshold", required_argument, 0, 'T'},
+        {"nms-threshold", required_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *out = NULL, *cpus = NULL, *fmt = "rgb", *post = "none";
+    long long batch = 0;
+    int core_number = 1;
+    char meta[4096] = "";
+    size_t n = 0;
+    optind = 1;
+    for (int c; (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1;) {
+        char *end = NULL;
+        const char *key = NULL;
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'b': batch = strtoll(optarg, &end, 10); break;
+        case 'c': core_number = (int)strtol(optarg, &end, 10); break;
+        case 'C': cpus = optarg; break;
+        case 'f':
+            if (!(fmt = input_format(optarg)))
+                return mf_tool_fail(2, "genoff: --input-format must be rgb, rgba, argb or bgr (0, 1, 2), not '%s'", optarg);
+            break;
+        case 'M': key = "mean"; break;
+        case 'S': key = "std"; break;
+        case 's': key = "scale"; break;
+        case 'a': key = "anchors"; break;
+        case 't': key = "strides"; break;
+        case 'T': key = "conf_threshold"; break;
+        case 'N': key = "nms_threshold"; break;
+        case 'k': key = "topk"; break;
+        case 'r': {
+            int h, w;
+            char x;
+            if (sscanf(optarg, "%d%c%d", &h, &x, &w) != 3 || x != 'x' || h <= 0 || w <= 0)
+                return mf_tool_fail(2, "genoff: --resize must be HxW, not '%s'", optarg);
+            n += (size_t)snprintf(meta + n, sizeof meta - n, "resize=%dx%d\n", h, w);
+            break;
+        }
+        case 'p':
+            if (strcmp(optarg, "none") && strcmp(optarg, "softmax-topk") && strcmp(optarg, "yolo"))
+                return mf_tool_fail(2, "genoff: --postprocess must be none, softmax-topk or yolo, not '%s'", optarg);
+            post = optarg;
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+        if (end && *end)
+            return mf_tool_fail(2, "genoff: bad number '%s'", optarg);
+        if (key) {
+            int max = !strcmp(key, "anchors") ? 64 : !strcmp(key, "mean") || !strcmp(key, "std") ? 4
+                    : !strcmp(key, "strides") ? 8 : 1;
+            if (numbers(optarg, max) < 1)
+                return mf_tool_fail(2, "genoff: --%s takes %s, not '%s'", key, max > 1 ? "a list of numbers" : "a number", optarg);
+            n += (size_t)snprintf(meta + n, sizeof meta - n, "%s=%s\n", key, optarg);
+        }
+        if (n >= sizeof meta)
+            return mf_tool_fail(2, "genoff: too many options");
+    }
+    if (optind != argc - 1 || !out) {
+        fputs(usage, stderr);
+        return mf_tool_fail(2, "genoff: expected one MODEL and -o FILE.mfo");
+    }
+    if (batch < 0 || (core_number != 1 && core_number != 4 && core_number != 16))
+        return mf_tool_fail(2, "genoff: --batch-size must be positive and --core-number 1, 4 or 16");
+    n += (size_t)snprintf(meta + n, sizeof meta - n, "input_format=%s\npostprocess=%s\n", fmt, post);
+    if (n >= sizeof meta)
+        return mf_tool_fail(2, "genoff: too many options");
+    mf_graph *g;
+    mf_status s = mf_tool_load_model(argv[optind], batch, &g);
+    if (s)
+        return mf_tool_fail(1, "%s", mf_last_error());
+    mf_genoff_options o = {core_number, cpus, meta};
+    s = mf_genoff(g, &o, out);
+    mf_graph_destroy(g);
+    if (s)
+        return mf_tool_fail(1, "%s", mf_last_error());
+    return 0;
+}
