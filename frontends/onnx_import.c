@@ -9,8 +9,8 @@
 
 #include "onnx.h"
 
-#define MIN_OPSET 11
-#define MAX_OPSET 17
+#define MIN_OPSET 1
+#define MAX_OPSET 21
 
 mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)
 {

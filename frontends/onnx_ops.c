@@ -431,6 +431,8 @@ static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     mf_attr_set_int(op, a, "ceil_mode", onnx_attr_int(n, "ceil_mode", 0));
     if (op == MF_OP_MAX_POOL2D)
         mf_attr_set_ints(op, a, "dilation", 2, dil);
+    else if (dil[0] != 1 || dil[1] != 1) /* AveragePool has dilations from opset 19 */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dilations of an average pool");
     else
         mf_attr_set_int(op, a, "count_include_pad", onnx_attr_int(n, "count_include_pad", 0));
     if (n->n_output > 1 && n->output[1][0])
@@ -465,6 +467,10 @@ static mf_status cv_batchnorm(onnx_importer *im, const Onnx__NodeProto *n)
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_BATCH_NORM, a);
     mf_attr_set_float(MF_OP_BATCH_NORM, a, "eps", onnx_attr_float(n, "epsilon", 1e-5f));
+    if (im->opset < 9 && !onnx_attr_int(n, "spatial", 1)) /* per-element statistics */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "spatial = 0 (before opset 9)");
+    if (onnx_attr_int(n, "training_mode", 0)) /* opset 14 */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "training_mode = 1");
     mf_status s = onnx_inputs(im, n, 5, in);
     return s ? s : emit(im, n, MF_OP_BATCH_NORM, 5, in, a);
 }
@@ -530,14 +536,17 @@ static mf_status cv_flatten(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_RESHAPE, 1, &x, a);
 }
 
-/* Reshape: the shape is a constant input; 0 copies the input's dim (allowzero = 0). */
+/* Reshape: the shape is a constant input (an attribute before opset 5); 0 copies the
+ * input's dim (allowzero = 0). */
 static mf_status cv_reshape(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[2];
     int64_t shape[MF_MAX_RANK];
     int k;
-    mf_status s = onnx_inputs(im, n, 2, in);
-    if (!s)
+    mf_status s = onnx_inputs(im, n, im->opset < 5 ? 1 : 2, in);
+    if (!s && im->opset < 5 && (k = onnx_attr_ints(n, "shape", shape, MF_MAX_RANK)) < 0)
+        s = onnx_node_error(n, MF_ERR_PARSE, "the shape attribute is missing");
+    else if (!s && im->opset >= 5)
         s = onnx_const_ints(n, in[1], shape, MF_MAX_RANK, &k);
     if (s)
         return s;
@@ -675,19 +684,42 @@ static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
 }
 
 /* Pad in constant mode: pads (begin per dim, then end per dim) and the value are
- * constant inputs from opset 11. */
+ * constant inputs from opset 11 (attributes before), and from 18 an optional axes input
+ * names the dims the pads are for. */
 static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
 {
-    mf_value *in[2], *value = NULL;
-    int64_t pads[2 * MF_MAX_RANK];
-    int k;
-    mf_status s = onnx_inputs(im, n, 2, in);
-    if (!s)
+    mf_value *in[2], *value = NULL, *axes_in = NULL;
+    int64_t pads[2 * MF_MAX_RANK], axes[MF_MAX_RANK];
+    int k = 0, na = 0;
+    bool attrs = im->opset < 11;
+    mf_status s = onnx_inputs(im, n, attrs ? 1 : 2, in);
+    if (!s && !attrs)
         s = onnx_input(im, n, 2, &value);
-    if (!s)
+    if (!s && !attrs)
+        s = onnx_input(im, n, 3, &axes_in);
+    if (!s && attrs && (k = onnx_attr_ints(n, "pads", pads, 2 * MF_MAX_RANK)) < 0)
+        s = onnx_node_error(n, MF_ERR_PARSE, "the pads attribute is missing");
+    else if (!s && !attrs)
         s = onnx_const_ints(n, in[1], pads, 2 * MF_MAX_RANK, &k);
+    if (!s && axes_in)
+        s = onnx_const_ints(n, axes_in, axes, MF_MAX_RANK, &na);
     if (s)
         return s;
+    if (axes_in) { /* pads for the listed axes only: spread onto every dim */
+        int rank = in[0]->type.rank;
+        int64_t full[2 * MF_MAX_RANK] = {0};
+        if (k != 2 * na)
+            return onnx_node_error(n, MF_ERR_SHAPE, "%d pads for %d axes", k, na);
+        for (int i = 0; i < na; i++) {
+            int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
+            if (a < 0 || a >= rank)
+                return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axes[i]);
+            full[a] = pads[i];
+            full[a + rank] = pads[i + na];
+        }
+        k = 2 * rank;
+        memcpy(pads, full, sizeof full);
+    }
     const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
     if (mode && mode->has_s && strncmp((const char *)mode->s.data, "constant", mode->s.len))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only constant)", (int)mode->s.len,
@@ -699,7 +731,8 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     mf_status st = mf_attr_set_ints(MF_OP_PAD, a, "pads", k, pads);
     if (st)
         return onnx_node_error(n, st, "%d pads: at most %d (rank 4)", k, MF_MAX_RANK);
-    mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0) : 0);
+    mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0)
+                                                   : attrs ? onnx_attr_float(n, "value", 0) : 0);
     return emit(im, n, MF_OP_PAD, 1, in, a);
 }
 
@@ -723,15 +756,25 @@ static mf_status slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_valu
     return onnx_define(im, name, node->outputs[0]);
 }
 
-/* Slice: starts, ends, axes and steps are constant inputs (opset 10 on). */
+/* Slice: starts, ends, axes and steps are constant inputs from opset 10, and attributes
+ * (without steps) before. */
 static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *req[3], *v[4] = {0};
     int64_t vals[4][MF_MAX_RANK];
     int k[4] = {0};
-    mf_status s = onnx_inputs(im, n, 3, req); /* data, starts and ends are required */
+    const char *names[4] = {"starts", "ends", "axes", "steps"};
+    bool attrs = im->opset < 10;
+    mf_status s = onnx_inputs(im, n, attrs ? 1 : 3, req); /* data, starts and ends are required */
     mf_value *x = req[0];
     for (int i = 0; i < 4 && !s; i++) {
+        if (attrs) {
+            k[i] = i < 3 ? onnx_attr_ints(n, names[i], vals[i], MF_MAX_RANK) : 0;
+            if (k[i] < 0 && i < 2)
+                s = onnx_node_error(n, MF_ERR_PARSE, "the %s attribute is missing", names[i]);
+            k[i] = k[i] < 0 ? 0 : k[i];
+            continue;
+        }
         s = onnx_input(im, n, (size_t)i + 1, &v[i]);
         if (!s && v[i])
             s = onnx_const_ints(n, v[i], vals[i], MF_MAX_RANK, &k[i]);
@@ -741,7 +784,6 @@ static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
     mf_op op = MF_OP_SLICE;
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
-    const char *names[4] = {"starts", "ends", "axes", "steps"};
     for (int i = 0; i < 4; i++)
         mf_attr_set_ints(op, a, names[i], k[i], vals[i]);
     return emit(im, n, op, 1, &x, a);
@@ -772,7 +814,12 @@ static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
     if (nout < 1 || nout > 64)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d outputs (1 to 64)", nout);
     int64_t dim = x->type.shape[axis];
-    if (k < 0) {
+    if (k < 0 && onnx_attr(n, "num_outputs")) { /* opset 18: ceil-sized parts, the last smaller */
+        int64_t part = (dim + nout - 1) / nout;
+        for (int i = 0; i < nout; i++)
+            sizes[i] = part * (i + 1) <= dim ? part : dim - part * i > 0 ? dim - part * i : 0;
+        k = nout;
+    } else if (k < 0) {
         if (dim % nout)
             return onnx_node_error(n, MF_ERR_SHAPE, "dim %lld does not split into %d equal parts",
                                    (long long)dim, nout);
@@ -803,13 +850,22 @@ static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
     if (mode && mode->has_s && strncmp((const char *)mode->s.data, "nearest", mode->s.len))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only nearest)", (int)mode->s.len,
                                (const char *)mode->s.data);
-    bool is_upsample = !strcmp(n->op_type, "Upsample");
-    if (!s)
-        s = onnx_input(im, n, is_upsample ? 1 : 2, &scales);
-    if (!s && !is_upsample)
+    /* scales: an attribute of Upsample before opset 9, then its input 1; input 1 of Resize
+     * in opset 10, then input 2 (after roi) with sizes as input 3. */
+    bool is_upsample = !strcmp(n->op_type, "Upsample"), scales_attr = is_upsample && im->opset < 9;
+    if (!s && !scales_attr)
+        s = onnx_input(im, n, is_upsample || im->opset < 11 ? 1 : 2, &scales);
+    if (!s && !is_upsample && im->opset >= 11)
         s = onnx_input(im, n, 3, &sizes);
     if (s)
         return s;
+    float attr_scales[4];
+    if (scales_attr && onnx_attr(n, "scales") && onnx_attr(n, "scales")->n_floats == 4) {
+        memcpy(attr_scales, onnx_attr(n, "scales")->floats, sizeof attr_scales);
+        mf_type t = {MF_F32, 1, {4}};
+        if (!(scales = onnx_const(im, &t, attr_scales)))
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    }
     if (x->type.rank != 4)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only 4-D inputs are supported");
     double f[4] = {1, 1, 1, 1};
@@ -837,58 +893,114 @@ static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
 }
 
+/* since: the first opset whose version of the op the converter implements; a model of an
+ * older opset gets that op refused (its older version has other semantics: Add before 7
+ * broadcasts by a given axis, Concat before 4 defaults to axis 1, ...).  Differences between
+ * the versions from `since` on are handled in the converter, by im->opset. */
 static const struct {
     const char *op_type;
     converter fn;
+    int since;
 } converters[] = {
-    {"Add", cv_add}, {"Sub", cv_sub}, {"Mul", cv_mul}, {"Div", cv_div},
-    {"MatMul", cv_matmul}, {"Gemm", cv_gemm}, {"Conv", cv_conv},
-    {"Relu", cv_relu}, {"Sigmoid", cv_sigmoid}, {"Tanh", cv_tanh}, {"Exp", cv_exp},
-    {"Log", cv_log}, {"Sqrt", cv_sqrt}, {"Neg", cv_neg}, {"Abs", cv_abs},
-    {"Reciprocal", cv_reciprocal}, {"Floor", cv_floor}, {"Ceil", cv_ceil}, {"Round", cv_round},
-    {"Sign", cv_sign}, {"Erf", cv_erf}, {"Cos", cv_cos}, {"Sin", cv_sin}, {"PRelu", cv_prelu},
-    {"Elu", cv_elu}, {"Min", cv_min}, {"Max", cv_max},
-    {"HardSwish", cv_hardswish}, {"HardSigmoid", cv_hardsigmoid}, {"LeakyRelu", cv_leaky_relu},
-    {"Clip", cv_clip}, {"BatchNormalization", cv_batchnorm},
-    {"MaxPool", cv_maxpool}, {"AveragePool", cv_avgpool}, {"GlobalAveragePool", cv_global_avgpool},
-    {"Flatten", cv_flatten}, {"Reshape", cv_reshape}, {"Transpose", cv_transpose},
-    {"Concat", cv_concat}, {"Softmax", cv_softmax}, {"LogSoftmax", cv_log_softmax},
-    {"ReduceMean", cv_reduce_mean}, {"ReduceSum", cv_reduce_sum},
-    {"ReduceMax", cv_reduce_max},
-    {"ReduceMin", cv_reduce_min},
-    {"ReduceProd", cv_reduce_prod},
-    {"ReduceL1", cv_reduce_l1},
-    {"ReduceL2", cv_reduce_l2},
-    {"ReduceSumSquare", cv_reduce_sum_square},
-    {"ReduceLogSum", cv_reduce_log_sum},
-    {"ReduceLogSumExp", cv_reduce_log_sum_exp},
-    {"Dropout", cv_dropout}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
-    {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
-    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ArgMax", cv_argmax}, {"ArgMin", cv_argmin}, {"LayerNormalization", cv_layer_norm}, {"CastLike", cv_cast_like}, {"Size", onnx_cv_size}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
-    {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
+    {"Add", cv_add, 7},
+    {"Sub", cv_sub, 7},
+    {"Mul", cv_mul, 7},
+    {"Div", cv_div, 7},
+    {"MatMul", cv_matmul, 1},
+    {"Gemm", cv_gemm, 7},
+    {"Conv", cv_conv, 1},
+    {"Relu", cv_relu, 1},
+    {"Sigmoid", cv_sigmoid, 1},
+    {"Tanh", cv_tanh, 1},
+    {"Exp", cv_exp, 1},
+    {"Log", cv_log, 1},
+    {"Sqrt", cv_sqrt, 1},
+    {"Neg", cv_neg, 1},
+    {"Abs", cv_abs, 1},
+    {"Reciprocal", cv_reciprocal, 1},
+    {"Floor", cv_floor, 1},
+    {"Ceil", cv_ceil, 1},
+    {"Round", cv_round, 1},
+    {"Sign", cv_sign, 1},
+    {"Erf", cv_erf, 1},
+    {"Cos", cv_cos, 1},
+    {"Sin", cv_sin, 1},
+    {"PRelu", cv_prelu, 1},
+    {"Elu", cv_elu, 1},
+    {"Min", cv_min, 1},
+    {"Max", cv_max, 1},
+    {"HardSwish", cv_hardswish, 1},
+    {"HardSigmoid", cv_hardsigmoid, 1},
+    {"LeakyRelu", cv_leaky_relu, 1},
+    {"Clip", cv_clip, 1},
+    {"BatchNormalization", cv_batchnorm, 7},
+    {"MaxPool", cv_maxpool, 1},
+    {"AveragePool", cv_avgpool, 1},
+    {"GlobalAveragePool", cv_global_avgpool, 1},
+    {"Flatten", cv_flatten, 1},
+    {"Reshape", cv_reshape, 1},
+    {"Transpose", cv_transpose, 1},
+    {"Concat", cv_concat, 4},
+    {"Softmax", cv_softmax, 1},
+    {"LogSoftmax", cv_log_softmax, 1},
+    {"ReduceMean", cv_reduce_mean, 1},
+    {"ReduceSum", cv_reduce_sum, 1},
+    {"ReduceMax", cv_reduce_max, 1},
+    {"ReduceMin", cv_reduce_min, 1},
+    {"ReduceProd", cv_reduce_prod, 1},
+    {"ReduceL1", cv_reduce_l1, 1},
+    {"ReduceL2", cv_reduce_l2, 1},
+    {"ReduceSumSquare", cv_reduce_sum_square, 1},
+    {"ReduceLogSum", cv_reduce_log_sum, 1},
+    {"ReduceLogSumExp", cv_reduce_log_sum_exp, 1},
+    {"Dropout", cv_dropout, 1},
+    {"Identity", cv_identity, 1},
+    {"Constant", onnx_cv_constant, 1},
+    {"Shape", onnx_cv_shape, 1},
+    {"Gather", onnx_cv_gather, 1},
+    {"Unsqueeze", onnx_cv_unsqueeze, 1},
+    {"Squeeze", onnx_cv_squeeze, 1},
+    {"Cast", cv_cast, 6},
+    {"ArgMax", cv_argmax, 1},
+    {"ArgMin", cv_argmin, 1},
+    {"LayerNormalization", cv_layer_norm, 1},
+    {"CastLike", cv_cast_like, 1},
+    {"Size", onnx_cv_size, 1},
+    {"ConstantOfShape", onnx_cv_constant_of_shape, 1},
+    {"Pad", cv_pad, 2},
+    {"Pow", cv_pow, 7},
+    {"ConvTranspose", cv_conv_transpose, 1},
+    {"Slice", cv_slice, 1},
+    {"Split", cv_split, 2},
+    {"Resize", cv_resize, 1},
+    {"Upsample", cv_resize, 7},
 };
 
-static converter find_converter(const char *op_type)
+static int find_converter(const char *op_type)
 {
     for (size_t i = 0; i < sizeof converters / sizeof converters[0]; i++)
         if (!strcmp(converters[i].op_type, op_type))
-            return converters[i].fn;
-    return NULL;
+            return (int)i;
+    return -1;
 }
 
 bool onnx_op_supported(const char *op_type)
 {
-    return find_converter(op_type) != NULL;
+    return find_converter(op_type) >= 0;
 }
 
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n)
 {
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "domain '%s' is not supported", n->domain);
-    converter fn = n->op_type ? find_converter(n->op_type) : NULL;
-    if (!fn)
+    int k = n->op_type ? find_converter(n->op_type) : -1;
+    if (k < 0)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "unsupported op type");
+    if (im->opset < converters[k].since)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "the version of opset %lld is not supported (the one of opset %d on is)",
+                               (long long)im->opset, converters[k].since);
     if (n->n_output < 1) /* every op has an output: converters may name output[0] */
         return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
-    return fn(im, n);
+    return converters[k].fn(im, n);
 }

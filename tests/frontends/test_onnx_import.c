@@ -65,7 +65,7 @@ static void test_unsupported_ops_listed_once(void **state)
 
 static void test_bad_models(void **state)
 {
-    expect_error(DATA "bad/opset_9.onnx", MF_ERR_UNSUPPORTED, "opset 9 is not supported", "11 to 17");
+    expect_error(DATA "bad/opset_22.onnx", MF_ERR_UNSUPPORTED, "opset 22 is not supported", "1 to 21");
     expect_error(DATA "bad/symbolic_batch.onnx", MF_ERR_SHAPE, "input 'x'", "give a batch size");
     expect_error(DATA "bad/asymmetric_pads.onnx", MF_ERR_UNSUPPORTED, "node 'conv0' (Conv)", "asymmetric pads");
     expect_error(DATA "bad/undefined_input.onnx", MF_ERR_PARSE, "node 'add0' (Add)", "'ghost' is not defined");
