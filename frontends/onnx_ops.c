@@ -893,6 +893,358 @@ static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
 }
 
+SIMPLE(cv_tan, MF_OP_TAN, 1)
+SIMPLE(cv_asin, MF_OP_ASIN, 1)
+SIMPLE(cv_acos, MF_OP_ACOS, 1)
+SIMPLE(cv_atan, MF_OP_ATAN, 1)
+SIMPLE(cv_sinh, MF_OP_SINH, 1)
+SIMPLE(cv_cosh, MF_OP_COSH, 1)
+SIMPLE(cv_asinh, MF_OP_ASINH, 1)
+SIMPLE(cv_acosh, MF_OP_ACOSH, 1)
+SIMPLE(cv_atanh, MF_OP_ATANH, 1)
+SIMPLE(cv_softplus, MF_OP_SOFTPLUS, 1)
+SIMPLE(cv_softsign, MF_OP_SOFTSIGN, 1)
+SIMPLE(cv_isnan, MF_OP_ISNAN, 1)
+SIMPLE(cv_not, MF_OP_LOGICAL_NOT, 1)
+SIMPLE(cv_equal, MF_OP_EQUAL, 2)
+SIMPLE(cv_greater, MF_OP_GREATER, 2)
+SIMPLE(cv_less, MF_OP_LESS, 2)
+SIMPLE(cv_greater_equal, MF_OP_GREATER_EQUAL, 2)
+SIMPLE(cv_less_equal, MF_OP_LESS_EQUAL, 2)
+SIMPLE(cv_and, MF_OP_LOGICAL_AND, 2)
+SIMPLE(cv_or, MF_OP_LOGICAL_OR, 2)
+SIMPLE(cv_xor, MF_OP_LOGICAL_XOR, 2)
+
+/* One input and the op's float attributes from the node's (ONNX name, default) pairs,
+ * which are named as in the op's schema. */
+static mf_status unary_with_floats(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int na,
+                                   const char *const *names, const float *dflt)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    for (int i = 0; i < na; i++)
+        mf_attr_set_float(op, a, names[i], onnx_attr_float(n, names[i], dflt[i]));
+    return emit(im, n, op, 1, &x, a);
+}
+
+static mf_status cv_selu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_SELU, 2, (const char *[]){"alpha", "gamma"},
+                             (const float[]){1.67326319217681884765625f, 1.05070102214813232421875f});
+}
+
+static mf_status cv_thresholded_relu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_THRESHOLDED_RELU, 1, (const char *[]){"alpha"}, (const float[]){1.0f});
+}
+
+static mf_status cv_celu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_CELU, 1, (const char *[]){"alpha"}, (const float[]){1.0f});
+}
+
+static mf_status cv_shrink(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_SHRINK, 2, (const char *[]){"bias", "lambd"},
+                             (const float[]){0.0f, 0.5f});
+}
+
+static mf_status cv_isinf(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_ISINF, a);
+    mf_attr_set_int(MF_OP_ISINF, a, "detect_negative", onnx_attr_int(n, "detect_negative", 1));
+    mf_attr_set_int(MF_OP_ISINF, a, "detect_positive", onnx_attr_int(n, "detect_positive", 1));
+    return emit(im, n, MF_OP_ISINF, 1, &x, a);
+}
+
+static mf_status cv_mod(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (s)
+        return s;
+    int64_t fmod_ = onnx_attr_int(n, "fmod", 0);
+    if (!fmod_ && mf_dtype_is_float(in[0]->type.dtype))
+        return onnx_node_error(n, MF_ERR_INVALID, "fmod = 0 on floats (the spec requires fmod = 1)");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MOD, a);
+    mf_attr_set_int(MF_OP_MOD, a, "fmod", fmod_);
+    return emit(im, n, MF_OP_MOD, 2, in, a);
+}
+
+static mf_status cv_where(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    mf_status s = onnx_inputs(im, n, 3, in);
+    return s ? s : emit(im, n, MF_OP_WHERE, 3, in, NULL);
+}
+
+/* Sum and Mean of one or more inputs: a chain of adds, times 1/n for Mean. */
+static mf_status sum_or_mean(onnx_importer *im, const Onnx__NodeProto *n, bool mean)
+{
+    mf_value *acc;
+    mf_status s = onnx_inputs(im, n, 1, &acc);
+    for (size_t i = 1; i < n->n_input && !s; i++) {
+        mf_value *in[2] = {acc, NULL};
+        if ((s = onnx_input(im, n, i, &in[1])) || !in[1])
+            return s ? s : onnx_node_error(n, MF_ERR_PARSE, "input %zu is empty", i);
+        if (i + 1 == n->n_input && !mean)
+            return emit(im, n, MF_OP_ADD, 2, in, NULL);
+        s = add_op(im, n, MF_OP_ADD, 2, in, NULL, &acc);
+    }
+    if (s || !mean || n->n_input == 1)
+        return s ? s : onnx_define(im, n->output[0], acc);
+    mf_type scalar = {MF_F32, 0, {0}};
+    float inv = 1.0f / (float)n->n_input;
+    mf_value *vinv = onnx_const(im, &scalar, &inv);
+    if (!vinv)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    return emit(im, n, MF_OP_MUL, 2, (mf_value *[]){acc, vinv}, NULL);
+}
+
+static mf_status cv_sum(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return sum_or_mean(im, n, false);
+}
+
+static mf_status cv_mean(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return sum_or_mean(im, n, true);
+}
+
+/* An op of one data input whose ints attribute `attr` is the node's constant input 1. */
+static mf_status with_const_ints(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, const char *attr)
+{
+    mf_value *in[2];
+    int64_t vals[MF_MAX_RANK];
+    int k;
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_const_ints(n, in[1], vals, MF_MAX_RANK, &k);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, attr, k, vals);
+    return emit(im, n, op, 1, in, a);
+}
+
+static mf_status cv_expand(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return with_const_ints(im, n, MF_OP_EXPAND, "shape");
+}
+
+static mf_status cv_tile(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return with_const_ints(im, n, MF_OP_TILE, "repeats");
+}
+
+/* Gather: the static-shape arithmetic folds; any other gather is the gather op. */
+static mf_status cv_gather(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (s)
+        return s;
+    if (onnx_small_const(in[0]) && onnx_small_const(in[1]) && in[0]->type.rank == 1 &&
+        (in[0]->type.dtype == MF_I64 || in[0]->type.dtype == MF_I32))
+        return onnx_cv_gather(im, n);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_GATHER, a);
+    mf_attr_set_int(MF_OP_GATHER, a, "dim", onnx_attr_int(n, "axis", 0));
+    return emit(im, n, MF_OP_GATHER, 2, in, a);
+}
+
+static mf_status cv_gather_elements(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_GATHER_ELEMENTS, a);
+    mf_attr_set_int(MF_OP_GATHER_ELEMENTS, a, "dim", onnx_attr_int(n, "axis", 0));
+    return emit(im, n, MF_OP_GATHER_ELEMENTS, 2, in, a);
+}
+
+/* The first value of an optional constant scalar input i, or dflt when absent. */
+static mf_status const_scalar_int(onnx_importer *im, const Onnx__NodeProto *n, size_t i, int64_t dflt,
+                                  int64_t *out)
+{
+    mf_value *v;
+    int64_t vals[1];
+    int k;
+    mf_status s = onnx_input(im, n, i, &v);
+    *out = dflt;
+    if (s || !v)
+        return s;
+    if ((s = onnx_const_ints(n, v, vals, 1, &k)))
+        return s;
+    if (k != 1)
+        return onnx_node_error(n, MF_ERR_SHAPE, "input %zu has %d elements, expected 1", i, k);
+    *out = vals[0];
+    return MF_OK;
+}
+
+static mf_status cv_trilu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    int64_t k;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = const_scalar_int(im, n, 1, 0, &k);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_TRILU, a);
+    mf_attr_set_int(MF_OP_TRILU, a, "upper", onnx_attr_int(n, "upper", 1));
+    mf_attr_set_int(MF_OP_TRILU, a, "k", k);
+    return emit(im, n, MF_OP_TRILU, 1, &x, a);
+}
+
+static mf_status cv_cumsum(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *axis_in;
+    int64_t axis;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = onnx_input(im, n, 1, &axis_in);
+    if (!s && !axis_in)
+        s = onnx_node_error(n, MF_ERR_PARSE, "the axis input is missing");
+    if (!s)
+        s = const_scalar_int(im, n, 1, 0, &axis);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CUMSUM, a);
+    mf_attr_set_int(MF_OP_CUMSUM, a, "dim", axis);
+    mf_attr_set_int(MF_OP_CUMSUM, a, "exclusive", onnx_attr_int(n, "exclusive", 0));
+    mf_attr_set_int(MF_OP_CUMSUM, a, "reverse", onnx_attr_int(n, "reverse", 0));
+    return emit(im, n, MF_OP_CUMSUM, 1, &x, a);
+}
+
+/* TopK: the indices (topk_indices), and the values gathered at them.  k is an attribute
+ * before opset 10 and a constant input after; `largest` comes in 11; the order is always
+ * sorted (sorted = 0 leaves it unspecified). */
+static mf_status cv_topk(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *idx = NULL, *vals = NULL;
+    int64_t k = onnx_attr_int(n, "k", -1);
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s && im->opset >= 10)
+        s = const_scalar_int(im, n, 1, -1, &k);
+    if (s)
+        return s;
+    if (n->n_output < 2)
+        return onnx_node_error(n, MF_ERR_PARSE, "TopK has 2 outputs, the node %zu", n->n_output);
+    mf_attr a[MF_MAX_ATTRS], g[MF_MAX_ATTRS];
+    int64_t axis = onnx_attr_int(n, "axis", -1);
+    mf_op_default_attrs(MF_OP_TOPK_INDICES, a);
+    mf_attr_set_int(MF_OP_TOPK_INDICES, a, "k", k);
+    mf_attr_set_int(MF_OP_TOPK_INDICES, a, "dim", axis);
+    mf_attr_set_int(MF_OP_TOPK_INDICES, a, "largest", onnx_attr_int(n, "largest", 1));
+    mf_op_default_attrs(MF_OP_GATHER_ELEMENTS, g);
+    mf_attr_set_int(MF_OP_GATHER_ELEMENTS, g, "dim", axis);
+    if ((s = add_op(im, n, MF_OP_TOPK_INDICES, 1, &x, a, &idx)) ||
+        (s = add_op(im, n, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){x, idx}, g, &vals)))
+        return s;
+    if (n->output[0][0] && (s = onnx_define(im, n->output[0], vals)))
+        return s;
+    return n->output[1][0] ? onnx_define(im, n->output[1], idx) : MF_OK;
+}
+
+/* Hardmax: from opset 13 over one axis (default -1); before, over the flattened trailing
+ * dims from axis (default 1), which is one axis only when it is the last. */
+static mf_status cv_hardmax(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t axis = onnx_attr_int(n, "axis", im->opset >= 13 ? -1 : 1);
+    if (im->opset < 13 && axis != -1 && axis != x->type.rank - 1) {
+        /* coerced to 2-D [outer, inner]: hardmax on a reshape, shaped back */
+        int64_t r = x->type.rank, ax = axis < 0 ? axis + r : axis, shape2[2] = {1, 1};
+        if (ax < 0 || ax > r)
+            return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axis);
+        for (int64_t i = 0; i < r; i++)
+            shape2[i >= ax] *= x->type.shape[i];
+        mf_attr ra[MF_MAX_ATTRS], ha[MF_MAX_ATTRS], rb[MF_MAX_ATTRS];
+        mf_value *flat, *h;
+        mf_op_default_attrs(MF_OP_RESHAPE, ra);
+        mf_attr_set_ints(MF_OP_RESHAPE, ra, "shape", 2, shape2);
+        mf_op_default_attrs(MF_OP_HARDMAX, ha);
+        mf_attr_set_int(MF_OP_HARDMAX, ha, "dim", 1);
+        mf_op_default_attrs(MF_OP_RESHAPE, rb);
+        mf_attr_set_ints(MF_OP_RESHAPE, rb, "shape", x->type.rank, x->type.shape);
+        if ((s = add_op(im, n, MF_OP_RESHAPE, 1, &x, ra, &flat)) ||
+            (s = add_op(im, n, MF_OP_HARDMAX, 1, &flat, ha, &h)))
+            return s;
+        return emit(im, n, MF_OP_RESHAPE, 1, &h, rb);
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_HARDMAX, a);
+    mf_attr_set_int(MF_OP_HARDMAX, a, "dim", axis);
+    return emit(im, n, MF_OP_HARDMAX, 1, &x, a);
+}
+
+/* GlobalMaxPool: the max over every dim after N and C, kept as 1. */
+static mf_status cv_global_maxpool(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t dims[MF_MAX_RANK];
+    int nd = 0;
+    for (int d = 2; d < x->type.rank; d++)
+        dims[nd++] = d;
+    if (!nd)
+        return onnx_node_error(n, MF_ERR_SHAPE, "the input has no spatial dims");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_REDUCE_MAX, a);
+    mf_attr_set_ints(MF_OP_REDUCE_MAX, a, "dims", nd, dims);
+    mf_attr_set_int(MF_OP_REDUCE_MAX, a, "keepdim", 1);
+    return emit(im, n, MF_OP_REDUCE_MAX, 1, &x, a);
+}
+
+/* Range of constant start, limit and delta: folded (its length depends on the values). */
+static mf_status cv_range(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    mf_status s = onnx_inputs(im, n, 3, in);
+    if (s)
+        return s;
+    for (int i = 0; i < 3; i++)
+        if (!onnx_small_const(in[i]) || mf_type_numel(&in[i]->type) != 1 || in[i]->type.dtype != in[0]->type.dtype)
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "start, limit and delta must be constant scalars of one dtype");
+    mf_dtype dt = in[0]->type.dtype;
+    double start = onnx_get_elem(in[0]->data->data, dt, 0), limit = onnx_get_elem(in[1]->data->data, dt, 0),
+           delta = onnx_get_elem(in[2]->data->data, dt, 0);
+    double count = delta ? ceil((limit - start) / delta) : -1;
+    if (!(count <= ONNX_FOLD_LIMIT) || dt == MF_BOOL)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a range of %g elements is not folded", count);
+    mf_type t = {dt, 1, {count > 0 ? (int64_t)count : 0}};
+    unsigned char *out = malloc(mf_type_nbytes(&t) + 8);
+    if (!out)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    for (int64_t i = 0; i < t.shape[0]; i++) /* start + i * delta, in the dtype (numpy.arange) */
+        onnx_set_elem(out, dt, i, mf_dtype_is_float(dt) ? (double)(float)(start + (double)i * delta)
+                                                        : start + (double)i * delta);
+    s = onnx_define_const(im, n, &t, out);
+    free(out);
+    return s;
+}
+
 /* since: the first opset whose version of the op the converter implements; a model of an
  * older opset gets that op refused (its older version has other semantics: Add before 7
  * broadcasts by a given axis, Concat before 4 defaults to axis 1, ...).  Differences between
@@ -957,7 +1309,7 @@ static const struct {
     {"Identity", cv_identity, 1},
     {"Constant", onnx_cv_constant, 1},
     {"Shape", onnx_cv_shape, 1},
-    {"Gather", onnx_cv_gather, 1},
+    {"Gather", cv_gather, 1},
     {"Unsqueeze", onnx_cv_unsqueeze, 1},
     {"Squeeze", onnx_cv_squeeze, 1},
     {"Cast", cv_cast, 6},
@@ -970,6 +1322,18 @@ static const struct {
     {"Pad", cv_pad, 2},
     {"Pow", cv_pow, 7},
     {"ConvTranspose", cv_conv_transpose, 1},
+    {"Tan", cv_tan, 1}, {"Asin", cv_asin, 1}, {"Acos", cv_acos, 1}, {"Atan", cv_atan, 1},
+    {"Sinh", cv_sinh, 1}, {"Cosh", cv_cosh, 1}, {"Asinh", cv_asinh, 1}, {"Acosh", cv_acosh, 1},
+    {"Atanh", cv_atanh, 1}, {"Softplus", cv_softplus, 1}, {"Softsign", cv_softsign, 1},
+    {"Selu", cv_selu, 6}, {"ThresholdedRelu", cv_thresholded_relu, 1}, {"Celu", cv_celu, 1},
+    {"Shrink", cv_shrink, 1}, {"IsNaN", cv_isnan, 1}, {"IsInf", cv_isinf, 1},
+    {"Equal", cv_equal, 7}, {"Greater", cv_greater, 7}, {"Less", cv_less, 7},
+    {"GreaterOrEqual", cv_greater_equal, 1}, {"LessOrEqual", cv_less_equal, 1},
+    {"And", cv_and, 7}, {"Or", cv_or, 7}, {"Xor", cv_xor, 7}, {"Not", cv_not, 1},
+    {"Mod", cv_mod, 1}, {"Where", cv_where, 1}, {"Sum", cv_sum, 1}, {"Mean", cv_mean, 1},
+    {"Expand", cv_expand, 1}, {"Tile", cv_tile, 6}, {"GatherElements", cv_gather_elements, 1},
+    {"Trilu", cv_trilu, 1}, {"CumSum", cv_cumsum, 1}, {"TopK", cv_topk, 1},
+    {"Hardmax", cv_hardmax, 1}, {"GlobalMaxPool", cv_global_maxpool, 1}, {"Range", cv_range, 1},
     {"Slice", cv_slice, 1},
     {"Split", cv_split, 2},
     {"Resize", cv_resize, 1},
