@@ -868,6 +868,13 @@ static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
     }
     if (x->type.rank != 4)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only 4-D inputs are supported");
+    /* Integer scales pick the source element floor(x / scale) under these two pairs only. */
+    char cb[64], nb[64];
+    const char *ctm = onnx_attr_str(n, "coordinate_transformation_mode", im->opset >= 11 ? "half_pixel" : "asymmetric", cb, sizeof cb);
+    const char *nm = onnx_attr_str(n, "nearest_mode", im->opset >= 11 ? "round_prefer_floor" : "floor", nb, sizeof nb);
+    if (!(!strcmp(ctm, "half_pixel") && !strcmp(nm, "round_prefer_floor")) &&
+        !(!strcmp(ctm, "asymmetric") && !strcmp(nm, "floor")) && !is_upsample)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "coordinate_transformation_mode %s with nearest_mode %s", ctm, nm);
     double f[4] = {1, 1, 1, 1};
     if (scales && scales->is_const && scales->data && scales->type.dtype == MF_F32 &&
         mf_type_numel(&scales->type) == 4) {
