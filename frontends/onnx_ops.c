@@ -493,7 +493,37 @@ static mf_value *transposed_const(onnx_importer *im, const mf_value *w)
     return v;
 }
 
-/* Gemm: Y = alpha·A'·B' + beta·C as linear(A, B [out, in], C) when B is a constant. */
+/* A new f32 constant: v's data times k. */
+static mf_value *scaled_const(onnx_importer *im, const mf_value *v, float k, const mf_type *as)
+{
+    int64_t n = mf_type_numel(&v->type);
+    float *d = malloc((size_t)n * sizeof *d + 1);
+    if (!d)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        d[i] = ((const float *)v->data->data)[i] * k;
+    mf_value *r = onnx_const(im, as ? as : &v->type, d);
+    free(d);
+    return r;
+}
+
+static bool const_f32(const mf_value *v)
+{
+    return v && v->is_const && v->data && v->type.dtype == MF_F32;
+}
+
+/* permute [1, 0] of a 2-D value. */
+static mf_status transpose2d(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_value **out)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_PERMUTE, a);
+    mf_attr_set_ints(MF_OP_PERMUTE, a, "perm", 2, (int64_t[]){1, 0});
+    return add_op(im, n, MF_OP_PERMUTE, 1, &x, a, out);
+}
+
+/* Gemm: Y = alpha·A'·B' + beta·C as linear(A', W [N, K], bias): W is B (transB = 1) or B
+ * transposed (a constant transposed at import, else a permute); alpha and beta fold into
+ * constant W and C, or multiply; a C that is not [N] (it broadcasts to [M, N]) is added. */
 static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[3];
@@ -503,17 +533,51 @@ static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
     if (s)
         return s;
     float alpha = onnx_attr_float(n, "alpha", 1), beta = onnx_attr_float(n, "beta", 1);
-    if (onnx_attr_int(n, "transA", 0) || alpha != 1 || (in[2] && beta != 1))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only transA = 0, alpha = 1, beta = 1 are supported");
-    if (in[1]->type.rank != 2)
-        return onnx_node_error(n, MF_ERR_SHAPE, "B must have rank 2");
-    if (!onnx_attr_int(n, "transB", 0)) {
-        if (!in[1]->is_const || !in[1]->data || in[1]->type.dtype != MF_F32)
-            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "transB = 0 needs a constant f32 B");
-        if (!(in[1] = transposed_const(im, in[1])))
+    if (in[0]->type.rank != 2 || in[1]->type.rank != 2)
+        return onnx_node_error(n, MF_ERR_SHAPE, "A and B must have rank 2");
+    mf_value *a = in[0], *w = in[1], *c = in[2], *bias = NULL, *y = NULL;
+    if (onnx_attr_int(n, "transA", 0) && (s = transpose2d(im, n, a, &a)))
+        return s;
+    if (!onnx_attr_int(n, "transB", 0) && const_f32(w)) {
+        if (!(w = transposed_const(im, w)))
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    } else if (!onnx_attr_int(n, "transB", 0) && (s = transpose2d(im, n, w, &w))) {
+        return s;
+    }
+    bool alpha_in_w = alpha != 1 && const_f32(w);
+    if (alpha_in_w && !(w = scaled_const(im, w, alpha, NULL)))
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    int64_t nout = w->type.shape[0];
+    if (c && const_f32(c) && mf_type_numel(&c->type) == nout && (alpha == 1 || alpha_in_w) &&
+        (c->type.rank == 1 || (c->type.rank == 2 && c->type.shape[0] == 1))) {
+        mf_type t = {MF_F32, 1, {nout}};
+        if (!(bias = scaled_const(im, c, beta, &t)))
             return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     }
-    return emit(im, n, MF_OP_LINEAR, in[2] ? 3 : 2, in, NULL);
+    bool last = !(alpha != 1 && !alpha_in_w) && !(c && !bias);
+    mf_value *lin[3] = {a, w, bias};
+    if (last)
+        return emit(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL);
+    if ((s = add_op(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL, &y)))
+        return s;
+    mf_type scalar = {MF_F32, 0, {0}};
+    if (alpha != 1 && !alpha_in_w) {
+        mf_value *k = onnx_const(im, &scalar, &alpha);
+        if (!k)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if (!c || bias)
+            return emit(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL);
+        if ((s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL, &y)))
+            return s;
+    }
+    if (beta != 1) {
+        mf_value *k = onnx_const(im, &scalar, &beta);
+        if (!k)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if ((s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){c, k}, NULL, &c)))
+            return s;
+    }
+    return emit(im, n, MF_OP_ADD, 2, (mf_value *[]){y, c}, NULL);
 }
 
 static mf_status cv_flatten(onnx_importer *im, const Onnx__NodeProto *n)
