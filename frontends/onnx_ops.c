@@ -784,10 +784,15 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
         k = 2 * rank;
         memcpy(pads, full, sizeof full);
     }
-    const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-    if (mode && mode->has_s && strncmp((const char *)mode->s.data, "constant", mode->s.len))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only constant)", (int)mode->s.len,
-                               (const char *)mode->s.data);
+    char mb[32];
+    const char *mode = onnx_attr_str(n, "mode", "constant", mb, sizeof mb);
+    static const char *const modes[4] = {"constant", "reflect", "edge", "wrap"};
+    int m = 0;
+    while (m < 4 && strcmp(mode, modes[m]))
+        m++;
+    if (m == 4 || (m == 3 && im->opset < 19))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %s (constant, reflect, edge%s are)", mode,
+                               im->opset < 19 ? "" : ", wrap");
     if (value && !onnx_small_const(value))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the pad value must be a constant");
     mf_attr a[MF_MAX_ATTRS];
@@ -795,6 +800,7 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     mf_status st = mf_attr_set_ints(MF_OP_PAD, a, "pads", k, pads);
     if (st)
         return onnx_node_error(n, st, "%d pads: at most %d (rank 4)", k, MF_MAX_RANK);
+    mf_attr_set_int(MF_OP_PAD, a, "mode", m);
     mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0)
                                                    : attrs ? onnx_attr_float(n, "value", 0) : 0);
     return emit(im, n, MF_OP_PAD, 1, in, a);

@@ -750,11 +750,16 @@ static mf_status infer_upsample(const infer_ctx *c)
     return mul_dim(c, c->in[0].shape[3], scale[1], &c->out->shape[3]);
 }
 
-/* pads: begin for every dim, then end for every dim (ONNX's order); negative crops. */
+/* pads: begin for every dim, then end for every dim (ONNX's order); negative crops.
+ * mode: 0 constant, 1 reflect (a pad at most dim - 1), 2 edge, 3 wrap (a pad at most dim);
+ * the last three need a non-empty dim wherever they pad. */
 static mf_status infer_pad(const infer_ctx *c)
 {
     const mf_type *x = &c->in[0];
     const mf_attr *pads = A(c, "pads");
+    int64_t mode = A(c, "mode")->i;
+    if (mode < 0 || mode > 3)
+        return fail(c, MF_ERR_INVALID, "mode %lld (0 constant, 1 reflect, 2 edge, 3 wrap)", (long long)mode);
     if (pads->n != 2 * x->rank)
         return fail(c, MF_ERR_INVALID, "pads has %d entries, expected %d (2 per dim)", pads->n,
                     2 * x->rank);
@@ -766,6 +771,11 @@ static mf_status infer_pad(const infer_ctx *c)
             return fail(c, MF_ERR_SHAPE, "padding dim %d gives a size out of range", i);
         if (d < 0)
             return fail(c, MF_ERR_SHAPE, "padding dim %d gives a negative size", i);
+        int64_t most = pads->ints[i] > pads->ints[x->rank + i] ? pads->ints[i] : pads->ints[x->rank + i];
+        int64_t limit = mode == 1 ? x->shape[i] - 1 : mode == 3 ? x->shape[i] : INT64_MAX;
+        if (mode && most > 0 && (x->shape[i] == 0 || most > limit))
+            return fail(c, MF_ERR_SHAPE, "a pad of %lld on dim %d of size %lld in %s mode", (long long)most, i,
+                        (long long)x->shape[i], mode == 1 ? "reflect" : mode == 2 ? "edge" : "wrap");
         c->out->shape[i] = d;
     }
     return MF_OK;

@@ -179,12 +179,39 @@ static void test_math(void **state)
     free(b);
 }
 
+/* pad's modes on [1, 2, 3] padded by 2 before and 1 after: reflect, edge and wrap; a
+ * reflect pad as large as the dim is refused. */
+static void test_pad_modes(void **state)
+{
+    const float x[3] = {1, 2, 3};
+    static const struct { int64_t mode; float want[6]; } cases[] = {
+        {1, {3, 2, 1, 2, 3, 2}}, {2, {1, 1, 1, 2, 3, 3}}, {3, {2, 3, 1, 2, 3, 1}},
+    };
+    mf_type ot;
+    mf_attr at[MF_MAX_ATTRS];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mf_op_default_attrs(MF_OP_PAD, at);
+        TREF_INTS(MF_OP_PAD, at, "pads", 2, 1);
+        tref_set_int(MF_OP_PAD, at, "mode", cases[k].mode);
+        float *o = tref_run(MF_OP_PAD, at, 1, (mf_type[]){TT(MF_F32, 3)}, (const void *[]){x}, &ot);
+        assert_memory_equal(o, cases[k].want, sizeof cases[k].want);
+        free(o);
+    }
+    mf_op_default_attrs(MF_OP_PAD, at);
+    TREF_INTS(MF_OP_PAD, at, "pads", 3, 0);
+    tref_set_int(MF_OP_PAD, at, "mode", 1);
+    mf_type t = TT(MF_F32, 3);
+    assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &t, &ot), MF_ERR_SHAPE);
+    assert_non_null(strstr(mf_last_error(), "in reflect mode"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare_and_logical), cmocka_unit_test(test_where_and_mod),
         cmocka_unit_test(test_gather),              cmocka_unit_test(test_trilu_cumsum_tile_expand),
         cmocka_unit_test(test_topk_and_hardmax),    cmocka_unit_test(test_math),
+        cmocka_unit_test(test_pad_modes),
     };
     return cmocka_run_group_tests_name("ref_select", tests, NULL, NULL);
 }
