@@ -911,63 +911,114 @@ static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
     return s;
 }
 
-/* Resize/Upsample in nearest mode with integer scales on H and W. */
+/* The index of name in list (of n), or -1. */
+static int find_name(const char *name, const char *const *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, list[i]))
+            return i;
+    return -1;
+}
+
+/* Resize and Upsample.  scales: an attribute of Upsample before opset 9, then its input 1;
+ * input 1 of Resize 10, then input 2 (after roi) with sizes as input 3.  Nearest with
+ * integer H and W scales of a 4-D input, where the source is floor(x / scale), is
+ * upsample_nearest2d; everything else is resize (any rank; nearest, linear, cubic; every
+ * coordinate transform of opset 11 to 17). */
 static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
 {
-    mf_value *x, *scales = NULL, *sizes = NULL;
+    mf_value *x, *scales = NULL, *sizes = NULL, *roi = NULL;
     mf_status s = onnx_inputs(im, n, 1, &x);
-    const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-    if (mode && mode->has_s && strncmp((const char *)mode->s.data, "nearest", mode->s.len))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only nearest)", (int)mode->s.len,
-                               (const char *)mode->s.data);
-    /* scales: an attribute of Upsample before opset 9, then its input 1; input 1 of Resize
-     * in opset 10, then input 2 (after roi) with sizes as input 3. */
     bool is_upsample = !strcmp(n->op_type, "Upsample"), scales_attr = is_upsample && im->opset < 9;
+    bool v11 = !is_upsample && im->opset >= 11;
     if (!s && !scales_attr)
-        s = onnx_input(im, n, is_upsample || im->opset < 11 ? 1 : 2, &scales);
-    if (!s && !is_upsample && im->opset >= 11)
+        s = onnx_input(im, n, v11 ? 2 : 1, &scales);
+    if (!s && v11)
         s = onnx_input(im, n, 3, &sizes);
+    if (!s && v11)
+        s = onnx_input(im, n, 1, &roi);
     if (s)
         return s;
-    float attr_scales[4];
-    if (scales_attr && onnx_attr(n, "scales") && onnx_attr(n, "scales")->n_floats == 4) {
-        memcpy(attr_scales, onnx_attr(n, "scales")->floats, sizeof attr_scales);
-        mf_type t = {MF_F32, 1, {4}};
-        if (!(scales = onnx_const(im, &t, attr_scales)))
-            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
-    }
-    if (x->type.rank != 4)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only 4-D inputs are supported");
-    /* Integer scales pick the source element floor(x / scale) under these two pairs only. */
-    char cb[64], nb[64];
-    const char *ctm = onnx_attr_str(n, "coordinate_transformation_mode", im->opset >= 11 ? "half_pixel" : "asymmetric", cb, sizeof cb);
-    const char *nm = onnx_attr_str(n, "nearest_mode", im->opset >= 11 ? "round_prefer_floor" : "floor", nb, sizeof nb);
-    if (!(!strcmp(ctm, "half_pixel") && !strcmp(nm, "round_prefer_floor")) &&
-        !(!strcmp(ctm, "asymmetric") && !strcmp(nm, "floor")) && !is_upsample)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "coordinate_transformation_mode %s with nearest_mode %s", ctm, nm);
-    double f[4] = {1, 1, 1, 1};
-    if (scales && scales->is_const && scales->data && scales->type.dtype == MF_F32 &&
-        mf_type_numel(&scales->type) == 4) {
-        for (int i = 0; i < 4; i++)
+    int rank = x->type.rank;
+    char mb[32], cb[64], nb[64];
+    static const char *const modes[] = {"nearest", "linear", "cubic"};
+    static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                         "tf_crop_and_resize"};
+    static const char *const nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    const char *mode_s = onnx_attr_str(n, "mode", "nearest", mb, sizeof mb);
+    const char *coord_s = onnx_attr_str(n, "coordinate_transformation_mode", v11 ? "half_pixel" : "asymmetric", cb, sizeof cb);
+    const char *near_s = onnx_attr_str(n, "nearest_mode", v11 ? "round_prefer_floor" : "floor", nb, sizeof nb);
+    int mode = find_name(mode_s, modes, 3), coord = find_name(coord_s, coords, 5), near = find_name(near_s, nearests, 4);
+    if (mode < 0 && !strcmp(mode_s, "bilinear")) /* Upsample 7's name */
+        mode = 1;
+    if (mode < 0 || coord < 0 || near < 0)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %s, coordinate_transformation_mode %s, nearest_mode %s",
+                               mode_s, coord_s, near_s);
+    if (onnx_attr_int(n, "antialias", 0) || onnx_attr(n, "axes"))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "antialias and axes (opset 18) are not supported");
+    char kb[32];
+    if (strcmp(onnx_attr_str(n, "keep_aspect_ratio_policy", "stretch", kb, sizeof kb), "stretch"))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "keep_aspect_ratio_policy %s", kb);
+    double f[MF_MAX_RANK];
+    int64_t out[MF_MAX_RANK];
+    float roi_v[2 * MF_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        roi_v[i] = 0, roi_v[rank + i] = 1;
+    if (coord == 4 && roi && roi->is_const && roi->data && roi->type.dtype == MF_F32 &&
+        mf_type_numel(&roi->type) == 2 * rank)
+        memcpy(roi_v, roi->data->data, (size_t)(2 * rank) * sizeof(float));
+    else if (coord == 4)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "tf_crop_and_resize needs a constant f32 roi of %d", 2 * rank);
+    const Onnx__AttributeProto *sa = scales_attr ? onnx_attr(n, "scales") : NULL;
+    if (sa && (int)sa->n_floats == rank) {
+        for (int i = 0; i < rank; i++)
+            f[i] = sa->floats[i];
+    } else if (scales && scales->is_const && scales->data && scales->type.dtype == MF_F32 &&
+               mf_type_numel(&scales->type) == rank) {
+        for (int i = 0; i < rank; i++)
             f[i] = ((const float *)scales->data->data)[i];
-    } else if (sizes && sizes->is_const && sizes->data && mf_type_numel(&sizes->type) == 4) {
-        int64_t sz[4];
+    } else if (sizes && sizes->is_const && sizes->data && mf_type_numel(&sizes->type) == rank) {
         int k;
-        if ((s = onnx_const_ints(n, sizes, sz, 4, &k)))
+        if ((s = onnx_const_ints(n, sizes, out, MF_MAX_RANK, &k)))
             return s;
-        for (int i = 0; i < 4; i++)
-            f[i] = x->type.shape[i] ? (double)sz[i] / (double)x->type.shape[i] : 1;
+        for (int i = 0; i < rank; i++)
+            f[i] = x->type.shape[i] ? (double)out[i] / (double)x->type.shape[i] : 1;
     } else {
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "scales or sizes must be constants");
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "scales or sizes must be constants with one entry per dim");
     }
-    if (f[0] != 1 || f[1] != 1 || f[2] != floor(f[2]) || f[3] != floor(f[3]) || f[2] < 1 || f[3] < 1 ||
-        f[2] > 1e9 || f[3] > 1e9) /* also no inf: the cast below must fit */
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only integer scales of H and W are supported");
-    int64_t sc[2] = {(int64_t)f[2], (int64_t)f[3]};
+    for (int i = 0; i < rank; i++) {
+        if (!(f[i] > 0 && f[i] < 1e9))
+            return onnx_node_error(n, MF_ERR_INVALID, "scale %g of dim %d is not positive and finite", f[i], i);
+        if (!(sizes && !scales_attr && !(scales && mf_type_numel(&scales->type) == rank)))
+            out[i] = (int64_t)floor((double)x->type.shape[i] * (coord == 4 ? roi_v[rank + i] - roi_v[i] : 1) * f[i]);
+    }
+    bool floor_pick = (coord == 0 && near == 0) || (coord == 3 && near == 2);
+    if (mode == 0 && rank == 4 && floor_pick && f[0] == 1 && f[1] == 1 && f[2] == floor(f[2]) &&
+        f[3] == floor(f[3])) {
+        int64_t sc[2] = {(int64_t)f[2], (int64_t)f[3]};
+        mf_attr a[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
+        mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, sc);
+        return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
+    }
+    float fs[MF_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        fs[i] = (float)f[i];
+    mf_type st = {MF_F32, 1, {rank}}, rt = {MF_F32, 1, {2 * rank}};
+    mf_value *vs = onnx_const(im, &st, fs), *vr = coord == 4 ? onnx_const(im, &rt, roi_v) : NULL;
+    if (!vs || (coord == 4 && !vr))
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
-    mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, sc);
-    return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
+    mf_op op = MF_OP_RESIZE;
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "sizes", rank, out);
+    mf_attr_set_int(op, a, "mode", mode);
+    mf_attr_set_int(op, a, "coord", coord);
+    mf_attr_set_int(op, a, "nearest", near);
+    mf_attr_set_float(op, a, "cubic_a", onnx_attr_float(n, "cubic_coeff_a", -0.75f));
+    mf_attr_set_int(op, a, "exclude_outside", onnx_attr_int(n, "exclude_outside", 0));
+    mf_attr_set_float(op, a, "extrapolation", onnx_attr_float(n, "extrapolation_value", 0));
+    return emit(im, n, op, vr ? 3 : 2, (mf_value *[]){x, vs, vr}, a);
 }
 
 SIMPLE(cv_tan, MF_OP_TAN, 1)

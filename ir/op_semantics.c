@@ -1030,6 +1030,38 @@ static mf_status infer_topk(const infer_ctx *c)
     return MF_OK;
 }
 
+/* resize(x, scales[, roi]): f32 x to the shape `sizes` (one per dim); scales (f32, one per
+ * dim) and roi (f32, starts then ends) feed the coordinate transform.  mode 0 nearest,
+ * 1 linear, 2 cubic; coord 0 half_pixel, 1 pytorch_half_pixel, 2 align_corners,
+ * 3 asymmetric, 4 tf_crop_and_resize; nearest 0 round_prefer_floor, 1 round_prefer_ceil,
+ * 2 floor, 3 ceil (ONNX Resize). */
+static mf_status infer_resize(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    const mf_attr *sz = A(c, "sizes");
+    if (sz->n != x->rank)
+        return fail(c, MF_ERR_INVALID, "sizes has %d entries, expected %d", sz->n, x->rank);
+    if (c->in[1].rank != 1 || c->in[1].shape[0] != x->rank)
+        return fail(c, MF_ERR_SHAPE, "scales must be [%d]", x->rank);
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != 2 * x->rank))
+        return fail(c, MF_ERR_SHAPE, "roi must be [%d]", 2 * x->rank);
+    if (A(c, "mode")->i < 0 || A(c, "mode")->i > 2 || A(c, "coord")->i < 0 || A(c, "coord")->i > 4 ||
+        A(c, "nearest")->i < 0 || A(c, "nearest")->i > 3)
+        return fail(c, MF_ERR_INVALID, "mode, coord or nearest is out of range");
+    *c->out = *x;
+    for (int i = 0; i < x->rank; i++) {
+        if (sz->ints[i] < 0 || sz->ints[i] > MF_MAX_GEOMETRY)
+            return fail(c, MF_ERR_INVALID, "sizes[%d] = %lld is out of range", i, (long long)sz->ints[i]);
+        if (sz->ints[i] > 0 && x->shape[i] == 0)
+            return fail(c, MF_ERR_SHAPE, "dim %d is empty: nothing to resize from", i);
+        c->out->shape[i] = sz->ints[i];
+    }
+    return MF_OK;
+}
+
 /* Built from ops.def's rule column: an op whose rule has no infer_<rule> fails to compile. */
 static const infer_fn infer_table[MF_OP_COUNT] = {
 #define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = infer_##rule,

@@ -292,6 +292,11 @@ static mf_graph *build_every_op(void)
     node(g, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){mx, tk}, NULL);
     unary(g, MF_OP_TRILU, mx);
     unary(g, MF_OP_CUMSUM, mx);
+    mf_type st = {MF_F32, 1, {2}};
+    mf_value *sc = mf_graph_add_const(g, NULL, &st, NULL);
+    mf_op_default_attrs(MF_OP_RESIZE, a);
+    set_ints(MF_OP_RESIZE, a, "sizes", 2, (int64_t[]){4, 12});
+    node(g, MF_OP_RESIZE, 2, (mf_value *[]){mx, sc}, a);
     assert_int_equal(mf_graph_set_outputs(g, 5, (mf_value *[]){ct, l, r, y, up}), MF_OK);
     assert_int_equal(mf_graph_verify(g), MF_OK);
     return g;

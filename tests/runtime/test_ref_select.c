@@ -205,13 +205,41 @@ static void test_pad_modes(void **state)
     assert_non_null(strstr(mf_last_error(), "in reflect mode"));
 }
 
+/* resize of [0, 10] to 3 elements: linear align_corners gives the midpoint; nearest
+ * asymmetric with ceil picks the right neighbour; cubic at an input point is that point. */
+static void test_resize(void **state)
+{
+    const float x[2] = {0, 10}, sc[1] = {1.5f}, one[1] = {1};
+    mf_type ot;
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_RESIZE, at);
+    TREF_INTS(MF_OP_RESIZE, at, "sizes", 3);
+    tref_set_int(MF_OP_RESIZE, at, "mode", 1);
+    tref_set_int(MF_OP_RESIZE, at, "coord", 2);
+    float *o = tref_run(MF_OP_RESIZE, at, 2, (mf_type[]){TT(MF_F32, 2), TT(MF_F32, 1)}, (const void *[]){x, sc}, &ot);
+    TREF_EXPECT(o, 0, 5, 10);
+    free(o);
+    tref_set_int(MF_OP_RESIZE, at, "mode", 0);
+    tref_set_int(MF_OP_RESIZE, at, "coord", 3);
+    tref_set_int(MF_OP_RESIZE, at, "nearest", 3);
+    o = tref_run(MF_OP_RESIZE, at, 2, (mf_type[]){TT(MF_F32, 2), TT(MF_F32, 1)}, (const void *[]){x, sc}, &ot);
+    TREF_EXPECT(o, 0, 10, 10); /* 0, ceil(0.67) = 1, ceil(1.33) = 2 clamped to 1 */
+    free(o);
+    mf_op_default_attrs(MF_OP_RESIZE, at);
+    TREF_INTS(MF_OP_RESIZE, at, "sizes", 2);
+    tref_set_int(MF_OP_RESIZE, at, "mode", 2);
+    o = tref_run(MF_OP_RESIZE, at, 2, (mf_type[]){TT(MF_F32, 2), TT(MF_F32, 1)}, (const void *[]){x, one}, &ot);
+    TREF_EXPECT(o, 0, 10);
+    free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compare_and_logical), cmocka_unit_test(test_where_and_mod),
         cmocka_unit_test(test_gather),              cmocka_unit_test(test_trilu_cumsum_tile_expand),
         cmocka_unit_test(test_topk_and_hardmax),    cmocka_unit_test(test_math),
-        cmocka_unit_test(test_pad_modes),
+        cmocka_unit_test(test_pad_modes),           cmocka_unit_test(test_resize),
     };
     return cmocka_run_group_tests_name("ref_select", tests, NULL, NULL);
 }
