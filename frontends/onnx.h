@@ -13,6 +13,9 @@ typedef struct onnx_importer {
     const char **names; /* ONNX value names, parallel to vals */
     mf_value **vals;
     int nvals, cap;
+    int nbound; /* graph inputs bound to values known at import (mf_onnx_load_bound) */
+    const char *const *bound_names;
+    mf_tensor *const *bound_values;
 } onnx_importer;
 
 /* The value named `name`, or NULL. */
@@ -28,6 +31,8 @@ mf_value *onnx_const(onnx_importer *im, const mf_type *t, const void *data);
 const Onnx__AttributeProto *onnx_attr(const Onnx__NodeProto *n, const char *name);
 int64_t onnx_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt);
 float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float dflt);
+/* A string attribute as a NUL-terminated copy in buf (truncated to cap), or dflt when absent. */
+const char *onnx_attr_str(const Onnx__NodeProto *n, const char *name, const char *dflt, char *buf, size_t cap);
 /* Copies the ints of attribute `name` (at most cap); returns how many, or -1 when absent. */
 int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int cap);
 

@@ -138,13 +138,22 @@ mf_status onnx_cv_gather(onnx_importer *im, const Onnx__NodeProto *n)
     return onnx_define_const(im, n, &t, out);
 }
 
-/* Unsqueeze/Squeeze of a constant: same data, new shape. */
+/* Unsqueeze/Squeeze: a reshape to the new shape; of a small integer constant (shape
+ * arithmetic), the constant with that shape. */
 static mf_status squeeze_const(onnx_importer *im, const Onnx__NodeProto *n, bool un)
 {
     int64_t data[ONNX_FOLD_CAP], axes[MF_MAX_RANK];
     mf_type t, at;
     int k = 0;
-    mf_status s = const_input_ints(im, n, 0, data, ONNX_FOLD_CAP, &t);
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    bool fold = onnx_small_const(x) && (x->type.dtype == MF_I64 || x->type.dtype == MF_I32);
+    if (fold)
+        s = const_input_ints(im, n, 0, data, ONNX_FOLD_CAP, &t);
+    else
+        t = x->type;
     if (s)
         return s;
     if (n->n_input > 1 && n->input[1][0]) {
@@ -177,6 +186,15 @@ static mf_status squeeze_const(onnx_importer *im, const Onnx__NodeProto *n, bool
     }
     if (mf_type_numel(&o) != mf_type_numel(&t))
         return onnx_node_error(n, MF_ERR_INVALID, "the new shape does not hold the data");
+    if (!fold) {
+        mf_attr a[MF_MAX_ATTRS];
+        mf_node *node;
+        mf_op_default_attrs(MF_OP_RESHAPE, a);
+        mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", o.rank, o.shape);
+        if ((s = mf_graph_add_node(im->g, MF_OP_RESHAPE, 1, &x, a, &node)))
+            return onnx_node_error(n, s, "%s", mf_last_error());
+        return onnx_define(im, n->output[0], node->outputs[0]);
+    }
     return onnx_define_const(im, n, &o, data);
 }
 
@@ -282,6 +300,24 @@ static mf_status fold_int_binary(onnx_importer *im, const Onnx__NodeProto *n, mf
     return s;
 }
 
+/* Integer Neg and Abs of a constant (axis arithmetic: LayerNormalization's expansion). */
+static mf_status fold_int_unary(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, const mf_value *x,
+                                bool *folded)
+{
+    const mf_type *t = &x->type;
+    unsigned char *out = malloc(mf_type_nbytes(t) + 8);
+    if (!out)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    for (int64_t i = 0; i < mf_type_numel(t); i++) {
+        double v = onnx_get_elem(x->data->data, t->dtype, i);
+        onnx_set_elem(out, t->dtype, i, op == MF_OP_NEG ? -v : fabs(v));
+    }
+    *folded = true;
+    mf_status s = onnx_define_const(im, n, t, out);
+    free(out);
+    return s;
+}
+
 mf_status onnx_fold(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin,
                     mf_value *const *in, const mf_attr *attrs, bool *folded)
 {
@@ -292,6 +328,8 @@ mf_status onnx_fold(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int n
     if (nin == 2 && !mf_dtype_is_float(in[0]->type.dtype) &&
         (op == MF_OP_ADD || op == MF_OP_SUB || op == MF_OP_MUL || op == MF_OP_DIV))
         return fold_int_binary(im, n, op, in, folded);
+    if (nin == 1 && !mf_dtype_is_float(in[0]->type.dtype) && (op == MF_OP_NEG || op == MF_OP_ABS))
+        return fold_int_unary(im, n, op, in[0], folded);
     mf_type types[64], ot;
     const void *data[64];
     if (nin > 64)

@@ -9,8 +9,8 @@
 
 #include "onnx.h"
 
-#define MIN_OPSET 11
-#define MAX_OPSET 17
+#define MIN_OPSET 1
+#define MAX_OPSET 21
 
 mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)
 {
@@ -144,6 +144,15 @@ float onnx_attr_float(const Onnx__NodeProto *n, const char *name, float dflt)
 {
     const Onnx__AttributeProto *a = onnx_attr(n, name);
     return a && a->has_f ? a->f : dflt;
+}
+
+const char *onnx_attr_str(const Onnx__NodeProto *n, const char *name, const char *dflt, char *buf, size_t cap)
+{
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    if (!a || !a->has_s)
+        return dflt;
+    snprintf(buf, cap, "%.*s", (int)a->s.len, a->s.data ? (const char *)a->s.data : "");
+    return buf;
 }
 
 int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int cap)
@@ -310,14 +319,67 @@ static mf_status input_type(const Onnx__ValueInfoProto *vi, int64_t batch, mf_ty
     return mf_type_check(t, what, NULL, NULL);
 }
 
+/* Graph input vi bound to a known value: a constant of it, after checking the value's
+ * dtype and rank against the declared ones, and each dim the model fixes. */
+static mf_status bound_input(onnx_importer *im, const Onnx__ValueInfoProto *vi, const mf_tensor *x)
+{
+    mf_tensor *host = NULL;
+    mf_type t = {mf_tensor_dtype(x), mf_tensor_rank(x), {0}};
+    for (int d = 0; d < t.rank; d++)
+        t.shape[d] = mf_tensor_dim(x, d);
+    const Onnx__TypeProto *tp = vi->type;
+    if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+        const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+        mf_dtype dt;
+        if (!onnx_dtype(tt->elem_type, &dt) || dt != t.dtype)
+            return mf_error(MF_ERR_DTYPE, "onnx: input '%s' is bound to a %s value, but it is ONNX type %d",
+                            vi->name, mf_dtype_name(t.dtype), (int)tt->elem_type);
+        bool shaped = tt->shape != NULL, ok = !shaped || (int)tt->shape->n_dim == t.rank;
+        for (int d = 0; ok && shaped && d < t.rank; d++) {
+            const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
+            ok = dim->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ||
+                 dim->dim_value == t.shape[d];
+        }
+        char ts[128];
+        if (!ok)
+            return mf_error(MF_ERR_SHAPE, "onnx: input '%s' is bound to a value of shape %s, which its declared shape excludes",
+                            vi->name, mf_type_str(&t, ts, sizeof ts));
+    }
+    mf_status s = mf_tensor_to(x, MF_DEVICE_CPU, &host);
+    if (s)
+        return s;
+    mf_value *v = onnx_const(im, &t, mf_tensor_data(host));
+    mf_tensor_free(host);
+    if (!v)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    return onnx_define(im, vi->name, v);
+}
+
 static mf_status add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64_t batch)
 {
+    for (int b = 0; b < im->nbound; b++) {
+        bool found = false;
+        for (size_t i = 0; i < gp->n_input && !found; i++)
+            found = gp->input[i]->name && im->bound_names[b] && !strcmp(gp->input[i]->name, im->bound_names[b]);
+        if (!found || !im->bound_values[b])
+            return mf_error(MF_ERR_INVALID, "onnx: '%s' is bound to a value but is no graph input",
+                            im->bound_names[b] ? im->bound_names[b] : "(null)");
+    }
     for (size_t i = 0; i < gp->n_input; i++) {
         const Onnx__ValueInfoProto *vi = gp->input[i];
         if (!vi->name || onnx_lookup(im, vi->name))
             continue; /* older exporters list initializers as inputs too */
+        mf_status s = MF_OK;
+        int b = 0;
+        while (b < im->nbound && strcmp(im->bound_names[b], vi->name))
+            b++;
+        if (b < im->nbound) {
+            if ((s = bound_input(im, vi, im->bound_values[b])))
+                return s;
+            continue;
+        }
         mf_type t;
-        mf_status s = input_type(vi, batch, &t);
+        s = input_type(vi, batch, &t);
         if (s)
             return s;
         mf_value *v = mf_graph_add_input(im->g, NULL, &t);
@@ -391,8 +453,8 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
     return mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
 }
 
-mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t batch,
-                        mf_graph **out)
+static mf_status parse(const void *data, size_t len, const char *name, int64_t batch, int nbound,
+                       const char *const *names, mf_tensor *const *values, mf_graph **out)
 {
     if (!data || !out)
         return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", data ? "out" : "data");
@@ -402,6 +464,9 @@ mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t 
         return mf_error(MF_ERR_PARSE, "onnx: %s is not a valid ONNX model (protobuf decoding failed)",
                         name ? name : "<buffer>");
     onnx_importer im = {0};
+    im.nbound = nbound;
+    im.bound_names = names;
+    im.bound_values = values;
     im.g = mf_graph_new("model");
     mf_status s = im.g ? import_graph(&im, m, batch) : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     if (s) {
@@ -413,6 +478,28 @@ mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t 
     free(im.names);
     free(im.vals);
     onnx__model_proto__free_unpacked(m, NULL);
+    return s;
+}
+
+mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t batch,
+                        mf_graph **out)
+{
+    return parse(data, len, name, batch, 0, NULL, NULL, out);
+}
+
+mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const char *const *names,
+                             mf_tensor *const *values, mf_graph **out)
+{
+    if (!path || !out || (nbound > 0 && (!names || !values)) || nbound < 0)
+        return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", !path ? "path" : !out ? "out" : "a bound list");
+    *out = NULL;
+    char *buf;
+    size_t size;
+    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    if (s)
+        return s;
+    s = parse(buf, size, path, batch, nbound, names, values, out);
+    free(buf);
     return s;
 }
 

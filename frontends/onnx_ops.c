@@ -431,6 +431,8 @@ static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     mf_attr_set_int(op, a, "ceil_mode", onnx_attr_int(n, "ceil_mode", 0));
     if (op == MF_OP_MAX_POOL2D)
         mf_attr_set_ints(op, a, "dilation", 2, dil);
+    else if (dil[0] != 1 || dil[1] != 1) /* AveragePool has dilations from opset 19 */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dilations of an average pool");
     else
         mf_attr_set_int(op, a, "count_include_pad", onnx_attr_int(n, "count_include_pad", 0));
     if (n->n_output > 1 && n->output[1][0])
@@ -465,6 +467,10 @@ static mf_status cv_batchnorm(onnx_importer *im, const Onnx__NodeProto *n)
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_BATCH_NORM, a);
     mf_attr_set_float(MF_OP_BATCH_NORM, a, "eps", onnx_attr_float(n, "epsilon", 1e-5f));
+    if (im->opset < 9 && !onnx_attr_int(n, "spatial", 1)) /* per-element statistics */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "spatial = 0 (before opset 9)");
+    if (onnx_attr_int(n, "training_mode", 0)) /* opset 14 */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "training_mode = 1");
     mf_status s = onnx_inputs(im, n, 5, in);
     return s ? s : emit(im, n, MF_OP_BATCH_NORM, 5, in, a);
 }
@@ -487,7 +493,37 @@ static mf_value *transposed_const(onnx_importer *im, const mf_value *w)
     return v;
 }
 
-/* Gemm: Y = alpha·A'·B' + beta·C as linear(A, B [out, in], C) when B is a constant. */
+/* A new f32 constant: v's data times k. */
+static mf_value *scaled_const(onnx_importer *im, const mf_value *v, float k, const mf_type *as)
+{
+    int64_t n = mf_type_numel(&v->type);
+    float *d = malloc((size_t)n * sizeof *d + 1);
+    if (!d)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        d[i] = ((const float *)v->data->data)[i] * k;
+    mf_value *r = onnx_const(im, as ? as : &v->type, d);
+    free(d);
+    return r;
+}
+
+static bool const_f32(const mf_value *v)
+{
+    return v && v->is_const && v->data && v->type.dtype == MF_F32;
+}
+
+/* permute [1, 0] of a 2-D value. */
+static mf_status transpose2d(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_value **out)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_PERMUTE, a);
+    mf_attr_set_ints(MF_OP_PERMUTE, a, "perm", 2, (int64_t[]){1, 0});
+    return add_op(im, n, MF_OP_PERMUTE, 1, &x, a, out);
+}
+
+/* Gemm: Y = alpha·A'·B' + beta·C as linear(A', W [N, K], bias): W is B (transB = 1) or B
+ * transposed (a constant transposed at import, else a permute); alpha and beta fold into
+ * constant W and C, or multiply; a C that is not [N] (it broadcasts to [M, N]) is added. */
 static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[3];
@@ -497,17 +533,51 @@ static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
     if (s)
         return s;
     float alpha = onnx_attr_float(n, "alpha", 1), beta = onnx_attr_float(n, "beta", 1);
-    if (onnx_attr_int(n, "transA", 0) || alpha != 1 || (in[2] && beta != 1))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only transA = 0, alpha = 1, beta = 1 are supported");
-    if (in[1]->type.rank != 2)
-        return onnx_node_error(n, MF_ERR_SHAPE, "B must have rank 2");
-    if (!onnx_attr_int(n, "transB", 0)) {
-        if (!in[1]->is_const || !in[1]->data || in[1]->type.dtype != MF_F32)
-            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "transB = 0 needs a constant f32 B");
-        if (!(in[1] = transposed_const(im, in[1])))
+    if (in[0]->type.rank != 2 || in[1]->type.rank != 2)
+        return onnx_node_error(n, MF_ERR_SHAPE, "A and B must have rank 2");
+    mf_value *a = in[0], *w = in[1], *c = in[2], *bias = NULL, *y = NULL;
+    if (onnx_attr_int(n, "transA", 0) && (s = transpose2d(im, n, a, &a)))
+        return s;
+    if (!onnx_attr_int(n, "transB", 0) && const_f32(w)) {
+        if (!(w = transposed_const(im, w)))
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    } else if (!onnx_attr_int(n, "transB", 0) && (s = transpose2d(im, n, w, &w))) {
+        return s;
+    }
+    bool alpha_in_w = alpha != 1 && const_f32(w);
+    if (alpha_in_w && !(w = scaled_const(im, w, alpha, NULL)))
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    int64_t nout = w->type.shape[0];
+    if (c && const_f32(c) && mf_type_numel(&c->type) == nout && (alpha == 1 || alpha_in_w) &&
+        (c->type.rank == 1 || (c->type.rank == 2 && c->type.shape[0] == 1))) {
+        mf_type t = {MF_F32, 1, {nout}};
+        if (!(bias = scaled_const(im, c, beta, &t)))
             return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     }
-    return emit(im, n, MF_OP_LINEAR, in[2] ? 3 : 2, in, NULL);
+    bool last = !(alpha != 1 && !alpha_in_w) && !(c && !bias);
+    mf_value *lin[3] = {a, w, bias};
+    if (last)
+        return emit(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL);
+    if ((s = add_op(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL, &y)))
+        return s;
+    mf_type scalar = {MF_F32, 0, {0}};
+    if (alpha != 1 && !alpha_in_w) {
+        mf_value *k = onnx_const(im, &scalar, &alpha);
+        if (!k)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if (!c || bias)
+            return emit(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL);
+        if ((s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL, &y)))
+            return s;
+    }
+    if (beta != 1) {
+        mf_value *k = onnx_const(im, &scalar, &beta);
+        if (!k)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if ((s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){c, k}, NULL, &c)))
+            return s;
+    }
+    return emit(im, n, MF_OP_ADD, 2, (mf_value *[]){y, c}, NULL);
 }
 
 static mf_status cv_flatten(onnx_importer *im, const Onnx__NodeProto *n)
@@ -530,14 +600,17 @@ static mf_status cv_flatten(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_RESHAPE, 1, &x, a);
 }
 
-/* Reshape: the shape is a constant input; 0 copies the input's dim (allowzero = 0). */
+/* Reshape: the shape is a constant input (an attribute before opset 5); 0 copies the
+ * input's dim (allowzero = 0). */
 static mf_status cv_reshape(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[2];
     int64_t shape[MF_MAX_RANK];
     int k;
-    mf_status s = onnx_inputs(im, n, 2, in);
-    if (!s)
+    mf_status s = onnx_inputs(im, n, im->opset < 5 ? 1 : 2, in);
+    if (!s && im->opset < 5 && (k = onnx_attr_ints(n, "shape", shape, MF_MAX_RANK)) < 0)
+        s = onnx_node_error(n, MF_ERR_PARSE, "the shape attribute is missing");
+    else if (!s && im->opset >= 5)
         s = onnx_const_ints(n, in[1], shape, MF_MAX_RANK, &k);
     if (s)
         return s;
@@ -674,29 +747,52 @@ static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_CONCAT, (int)n->n_input, in, a);
 }
 
-/* Pad in constant, edge or reflect mode: pads (begin per dim, then end per dim) and the
- * value are constant inputs from opset 11. */
+/* Pad in constant mode: pads (begin per dim, then end per dim) and the value are
+ * constant inputs from opset 11 (attributes before), and from 18 an optional axes input
+ * names the dims the pads are for. */
 static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
 {
-    mf_value *in[2], *value = NULL;
-    int64_t pads[2 * MF_MAX_RANK];
-    int k;
-    mf_status s = onnx_inputs(im, n, 2, in);
-    if (!s)
+    mf_value *in[2], *value = NULL, *axes_in = NULL;
+    int64_t pads[2 * MF_MAX_RANK], axes[MF_MAX_RANK];
+    int k = 0, na = 0;
+    bool attrs = im->opset < 11;
+    mf_status s = onnx_inputs(im, n, attrs ? 1 : 2, in);
+    if (!s && !attrs)
         s = onnx_input(im, n, 2, &value);
-    if (!s)
+    if (!s && !attrs)
+        s = onnx_input(im, n, 3, &axes_in);
+    if (!s && attrs && (k = onnx_attr_ints(n, "pads", pads, 2 * MF_MAX_RANK)) < 0)
+        s = onnx_node_error(n, MF_ERR_PARSE, "the pads attribute is missing");
+    else if (!s && !attrs)
         s = onnx_const_ints(n, in[1], pads, 2 * MF_MAX_RANK, &k);
+    if (!s && axes_in)
+        s = onnx_const_ints(n, axes_in, axes, MF_MAX_RANK, &na);
     if (s)
         return s;
-    const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-    static const char *const modes[] = {"constant", "edge", "reflect"};
-    int m = mode && mode->has_s ? -1 : 0;
-    for (int i = 0; i < 3 && m < 0; i++)
-        if (mode->s.len == strlen(modes[i]) && !memcmp(mode->s.data, modes[i], mode->s.len))
-            m = i;
-    if (m < 0)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (constant, edge or reflect)", (int)mode->s.len,
-                               (const char *)mode->s.data);
+    if (axes_in) { /* pads for the listed axes only: spread onto every dim */
+        int rank = in[0]->type.rank;
+        int64_t full[2 * MF_MAX_RANK] = {0};
+        if (k != 2 * na)
+            return onnx_node_error(n, MF_ERR_SHAPE, "%d pads for %d axes", k, na);
+        for (int i = 0; i < na; i++) {
+            int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
+            if (a < 0 || a >= rank)
+                return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axes[i]);
+            full[a] = pads[i];
+            full[a + rank] = pads[i + na];
+        }
+        k = 2 * rank;
+        memcpy(pads, full, sizeof full);
+    }
+    char mb[32];
+    const char *mode = onnx_attr_str(n, "mode", "constant", mb, sizeof mb);
+    static const char *const modes[4] = {"constant", "reflect", "edge", "wrap"};
+    int m = 0;
+    while (m < 4 && strcmp(mode, modes[m]))
+        m++;
+    if (m == 4 || (m == 3 && im->opset < 19))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %s (constant, reflect, edge%s are)", mode,
+                               im->opset < 19 ? "" : ", wrap");
     if (value && !onnx_small_const(value))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the pad value must be a constant");
     mf_attr a[MF_MAX_ATTRS];
@@ -704,8 +800,9 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     mf_status st = mf_attr_set_ints(MF_OP_PAD, a, "pads", k, pads);
     if (st)
         return onnx_node_error(n, st, "%d pads: at most %d (rank 4)", k, MF_MAX_RANK);
-    mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0) : 0);
     mf_attr_set_int(MF_OP_PAD, a, "mode", m);
+    mf_attr_set_float(MF_OP_PAD, a, "value", value ? onnx_get_elem(value->data->data, value->type.dtype, 0)
+                                                   : attrs ? onnx_attr_float(n, "value", 0) : 0);
     return emit(im, n, MF_OP_PAD, 1, in, a);
 }
 
@@ -729,15 +826,25 @@ static mf_status slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_valu
     return onnx_define(im, name, node->outputs[0]);
 }
 
-/* Slice: starts, ends, axes and steps are constant inputs (opset 10 on). */
+/* Slice: starts, ends, axes and steps are constant inputs from opset 10, and attributes
+ * (without steps) before. */
 static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *req[3], *v[4] = {0};
     int64_t vals[4][MF_MAX_RANK];
     int k[4] = {0};
-    mf_status s = onnx_inputs(im, n, 3, req); /* data, starts and ends are required */
+    const char *names[4] = {"starts", "ends", "axes", "steps"};
+    bool attrs = im->opset < 10;
+    mf_status s = onnx_inputs(im, n, attrs ? 1 : 3, req); /* data, starts and ends are required */
     mf_value *x = req[0];
     for (int i = 0; i < 4 && !s; i++) {
+        if (attrs) {
+            k[i] = i < 3 ? onnx_attr_ints(n, names[i], vals[i], MF_MAX_RANK) : 0;
+            if (k[i] < 0 && i < 2)
+                s = onnx_node_error(n, MF_ERR_PARSE, "the %s attribute is missing", names[i]);
+            k[i] = k[i] < 0 ? 0 : k[i];
+            continue;
+        }
         s = onnx_input(im, n, (size_t)i + 1, &v[i]);
         if (!s && v[i])
             s = onnx_const_ints(n, v[i], vals[i], MF_MAX_RANK, &k[i]);
@@ -747,7 +854,6 @@ static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
     mf_op op = MF_OP_SLICE;
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
-    const char *names[4] = {"starts", "ends", "axes", "steps"};
     for (int i = 0; i < 4; i++)
         mf_attr_set_ints(op, a, names[i], k[i], vals[i]);
     return emit(im, n, op, 1, &x, a);
@@ -778,7 +884,12 @@ static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
     if (nout < 1 || nout > 64)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d outputs (1 to 64)", nout);
     int64_t dim = x->type.shape[axis];
-    if (k < 0) {
+    if (k < 0 && onnx_attr(n, "num_outputs")) { /* opset 18: ceil-sized parts, the last smaller */
+        int64_t part = (dim + nout - 1) / nout;
+        for (int i = 0; i < nout; i++)
+            sizes[i] = part * (i + 1) <= dim ? part : dim - part * i > 0 ? dim - part * i : 0;
+        k = nout;
+    } else if (k < 0) {
         if (dim % nout)
             return onnx_node_error(n, MF_ERR_SHAPE, "dim %lld does not split into %d equal parts",
                                    (long long)dim, nout);
@@ -800,101 +911,588 @@ static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
     return s;
 }
 
-/* Resize/Upsample in nearest mode with integer scales on H and W. */
-static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
+/* The index of name in list (of n), or -1. */
+static int find_name(const char *name, const char *const *list, int n)
 {
-    mf_value *x, *scales = NULL, *sizes = NULL;
-    mf_status s = onnx_inputs(im, n, 1, &x);
-    const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-    if (mode && mode->has_s && strncmp((const char *)mode->s.data, "nearest", mode->s.len))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %.*s (only nearest)", (int)mode->s.len,
-                               (const char *)mode->s.data);
-    bool is_upsample = !strcmp(n->op_type, "Upsample");
-    if (!s)
-        s = onnx_input(im, n, is_upsample ? 1 : 2, &scales);
-    if (!s && !is_upsample)
-        s = onnx_input(im, n, 3, &sizes);
-    if (s)
-        return s;
-    if (x->type.rank != 4)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only 4-D inputs are supported");
-    double f[4] = {1, 1, 1, 1};
-    if (scales && scales->is_const && scales->data && scales->type.dtype == MF_F32 &&
-        mf_type_numel(&scales->type) == 4) {
-        for (int i = 0; i < 4; i++)
-            f[i] = ((const float *)scales->data->data)[i];
-    } else if (sizes && sizes->is_const && sizes->data && mf_type_numel(&sizes->type) == 4) {
-        int64_t sz[4];
-        int k;
-        if ((s = onnx_const_ints(n, sizes, sz, 4, &k)))
-            return s;
-        for (int i = 0; i < 4; i++)
-            f[i] = x->type.shape[i] ? (double)sz[i] / (double)x->type.shape[i] : 1;
-    } else {
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "scales or sizes must be constants");
-    }
-    if (f[0] != 1 || f[1] != 1 || f[2] != floor(f[2]) || f[3] != floor(f[3]) || f[2] < 1 || f[3] < 1 ||
-        f[2] > 1e9 || f[3] > 1e9) /* also no inf: the cast below must fit */
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "only integer scales of H and W are supported");
-    int64_t sc[2] = {(int64_t)f[2], (int64_t)f[3]};
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
-    mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, sc);
-    return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, list[i]))
+            return i;
+    return -1;
 }
 
+/* Resize and Upsample.  scales: an attribute of Upsample before opset 9, then its input 1;
+ * input 1 of Resize 10, then input 2 (after roi) with sizes as input 3.  Nearest with
+ * integer H and W scales of a 4-D input, where the source is floor(x / scale), is
+ * upsample_nearest2d; everything else is resize (any rank; nearest, linear, cubic; every
+ * coordinate transform of opset 11 to 17). */
+static mf_status cv_resize(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *scales = NULL, *sizes = NULL, *roi = NULL;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    bool is_upsample = !strcmp(n->op_type, "Upsample"), scales_attr = is_upsample && im->opset < 9;
+    bool v11 = !is_upsample && im->opset >= 11;
+    if (!s && !scales_attr)
+        s = onnx_input(im, n, v11 ? 2 : 1, &scales);
+    if (!s && v11)
+        s = onnx_input(im, n, 3, &sizes);
+    if (!s && v11)
+        s = onnx_input(im, n, 1, &roi);
+    if (s)
+        return s;
+    int rank = x->type.rank;
+    char mb[32], cb[64], nb[64];
+    static const char *const modes[] = {"nearest", "linear", "cubic"};
+    static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                         "tf_crop_and_resize"};
+    static const char *const nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    const char *mode_s = onnx_attr_str(n, "mode", "nearest", mb, sizeof mb);
+    const char *coord_s = onnx_attr_str(n, "coordinate_transformation_mode", v11 ? "half_pixel" : "asymmetric", cb, sizeof cb);
+    const char *near_s = onnx_attr_str(n, "nearest_mode", v11 ? "round_prefer_floor" : "floor", nb, sizeof nb);
+    int mode = find_name(mode_s, modes, 3), coord = find_name(coord_s, coords, 5), near = find_name(near_s, nearests, 4);
+    if (mode < 0 && !strcmp(mode_s, "bilinear")) /* Upsample 7's name */
+        mode = 1;
+    if (mode < 0 || coord < 0 || near < 0)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "mode %s, coordinate_transformation_mode %s, nearest_mode %s",
+                               mode_s, coord_s, near_s);
+    if (onnx_attr_int(n, "antialias", 0) || onnx_attr(n, "axes"))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "antialias and axes (opset 18) are not supported");
+    char kb[32];
+    if (strcmp(onnx_attr_str(n, "keep_aspect_ratio_policy", "stretch", kb, sizeof kb), "stretch"))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "keep_aspect_ratio_policy %s", kb);
+    double f[MF_MAX_RANK];
+    int64_t out[MF_MAX_RANK];
+    float roi_v[2 * MF_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        roi_v[i] = 0, roi_v[rank + i] = 1;
+    if (coord == 4 && roi && roi->is_const && roi->data && roi->type.dtype == MF_F32 &&
+        mf_type_numel(&roi->type) == 2 * rank)
+        memcpy(roi_v, roi->data->data, (size_t)(2 * rank) * sizeof(float));
+    else if (coord == 4)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "tf_crop_and_resize needs a constant f32 roi of %d", 2 * rank);
+    const Onnx__AttributeProto *sa = scales_attr ? onnx_attr(n, "scales") : NULL;
+    if (sa && (int)sa->n_floats == rank) {
+        for (int i = 0; i < rank; i++)
+            f[i] = sa->floats[i];
+    } else if (scales && scales->is_const && scales->data && scales->type.dtype == MF_F32 &&
+               mf_type_numel(&scales->type) == rank) {
+        for (int i = 0; i < rank; i++)
+            f[i] = ((const float *)scales->data->data)[i];
+    } else if (sizes && sizes->is_const && sizes->data && mf_type_numel(&sizes->type) == rank) {
+        int k;
+        if ((s = onnx_const_ints(n, sizes, out, MF_MAX_RANK, &k)))
+            return s;
+        for (int i = 0; i < rank; i++)
+            f[i] = x->type.shape[i] ? (double)out[i] / (double)x->type.shape[i] : 1;
+    } else {
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "scales or sizes must be constants with one entry per dim");
+    }
+    for (int i = 0; i < rank; i++) {
+        if (!(f[i] > 0 && f[i] < 1e9))
+            return onnx_node_error(n, MF_ERR_INVALID, "scale %g of dim %d is not positive and finite", f[i], i);
+        if (!(sizes && !scales_attr && !(scales && mf_type_numel(&scales->type) == rank)))
+            out[i] = (int64_t)floor((double)x->type.shape[i] * (coord == 4 ? roi_v[rank + i] - roi_v[i] : 1) * f[i]);
+    }
+    bool floor_pick = (coord == 0 && near == 0) || (coord == 3 && near == 2);
+    if (mode == 0 && rank == 4 && floor_pick && f[0] == 1 && f[1] == 1 && f[2] == floor(f[2]) &&
+        f[3] == floor(f[3])) {
+        int64_t sc[2] = {(int64_t)f[2], (int64_t)f[3]};
+        mf_attr a[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
+        mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, sc);
+        return emit(im, n, MF_OP_UPSAMPLE_NEAREST2D, 1, &x, a);
+    }
+    float fs[MF_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        fs[i] = (float)f[i];
+    mf_type st = {MF_F32, 1, {rank}}, rt = {MF_F32, 1, {2 * rank}};
+    mf_value *vs = onnx_const(im, &st, fs), *vr = coord == 4 ? onnx_const(im, &rt, roi_v) : NULL;
+    if (!vs || (coord == 4 && !vr))
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op op = MF_OP_RESIZE;
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "sizes", rank, out);
+    mf_attr_set_int(op, a, "mode", mode);
+    mf_attr_set_int(op, a, "coord", coord);
+    mf_attr_set_int(op, a, "nearest", near);
+    mf_attr_set_float(op, a, "cubic_a", onnx_attr_float(n, "cubic_coeff_a", -0.75f));
+    mf_attr_set_int(op, a, "exclude_outside", onnx_attr_int(n, "exclude_outside", 0));
+    mf_attr_set_float(op, a, "extrapolation", onnx_attr_float(n, "extrapolation_value", 0));
+    return emit(im, n, op, vr ? 3 : 2, (mf_value *[]){x, vs, vr}, a);
+}
+
+SIMPLE(cv_tan, MF_OP_TAN, 1)
+SIMPLE(cv_asin, MF_OP_ASIN, 1)
+SIMPLE(cv_acos, MF_OP_ACOS, 1)
+SIMPLE(cv_atan, MF_OP_ATAN, 1)
+SIMPLE(cv_sinh, MF_OP_SINH, 1)
+SIMPLE(cv_cosh, MF_OP_COSH, 1)
+SIMPLE(cv_asinh, MF_OP_ASINH, 1)
+SIMPLE(cv_acosh, MF_OP_ACOSH, 1)
+SIMPLE(cv_atanh, MF_OP_ATANH, 1)
+SIMPLE(cv_softplus, MF_OP_SOFTPLUS, 1)
+SIMPLE(cv_softsign, MF_OP_SOFTSIGN, 1)
+SIMPLE(cv_isnan, MF_OP_ISNAN, 1)
+SIMPLE(cv_not, MF_OP_LOGICAL_NOT, 1)
+SIMPLE(cv_equal, MF_OP_EQUAL, 2)
+SIMPLE(cv_greater, MF_OP_GREATER, 2)
+SIMPLE(cv_less, MF_OP_LESS, 2)
+SIMPLE(cv_greater_equal, MF_OP_GREATER_EQUAL, 2)
+SIMPLE(cv_less_equal, MF_OP_LESS_EQUAL, 2)
+SIMPLE(cv_and, MF_OP_LOGICAL_AND, 2)
+SIMPLE(cv_or, MF_OP_LOGICAL_OR, 2)
+SIMPLE(cv_xor, MF_OP_LOGICAL_XOR, 2)
+
+/* One input and the op's float attributes from the node's (ONNX name, default) pairs,
+ * which are named as in the op's schema. */
+static mf_status unary_with_floats(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int na,
+                                   const char *const *names, const float *dflt)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    for (int i = 0; i < na; i++)
+        mf_attr_set_float(op, a, names[i], onnx_attr_float(n, names[i], dflt[i]));
+    return emit(im, n, op, 1, &x, a);
+}
+
+static mf_status cv_selu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_SELU, 2, (const char *[]){"alpha", "gamma"},
+                             (const float[]){1.67326319217681884765625f, 1.05070102214813232421875f});
+}
+
+static mf_status cv_thresholded_relu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_THRESHOLDED_RELU, 1, (const char *[]){"alpha"}, (const float[]){1.0f});
+}
+
+static mf_status cv_celu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_CELU, 1, (const char *[]){"alpha"}, (const float[]){1.0f});
+}
+
+static mf_status cv_shrink(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return unary_with_floats(im, n, MF_OP_SHRINK, 2, (const char *[]){"bias", "lambd"},
+                             (const float[]){0.0f, 0.5f});
+}
+
+static mf_status cv_isinf(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_ISINF, a);
+    mf_attr_set_int(MF_OP_ISINF, a, "detect_negative", onnx_attr_int(n, "detect_negative", 1));
+    mf_attr_set_int(MF_OP_ISINF, a, "detect_positive", onnx_attr_int(n, "detect_positive", 1));
+    return emit(im, n, MF_OP_ISINF, 1, &x, a);
+}
+
+static mf_status cv_mod(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (s)
+        return s;
+    int64_t fmod_ = onnx_attr_int(n, "fmod", 0);
+    if (!fmod_ && mf_dtype_is_float(in[0]->type.dtype))
+        return onnx_node_error(n, MF_ERR_INVALID, "fmod = 0 on floats (the spec requires fmod = 1)");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MOD, a);
+    mf_attr_set_int(MF_OP_MOD, a, "fmod", fmod_);
+    return emit(im, n, MF_OP_MOD, 2, in, a);
+}
+
+static mf_status cv_where(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    mf_status s = onnx_inputs(im, n, 3, in);
+    return s ? s : emit(im, n, MF_OP_WHERE, 3, in, NULL);
+}
+
+/* Sum and Mean of one or more inputs: a chain of adds, times 1/n for Mean. */
+static mf_status sum_or_mean(onnx_importer *im, const Onnx__NodeProto *n, bool mean)
+{
+    mf_value *acc;
+    mf_status s = onnx_inputs(im, n, 1, &acc);
+    for (size_t i = 1; i < n->n_input && !s; i++) {
+        mf_value *in[2] = {acc, NULL};
+        if ((s = onnx_input(im, n, i, &in[1])) || !in[1])
+            return s ? s : onnx_node_error(n, MF_ERR_PARSE, "input %zu is empty", i);
+        if (i + 1 == n->n_input && !mean)
+            return emit(im, n, MF_OP_ADD, 2, in, NULL);
+        s = add_op(im, n, MF_OP_ADD, 2, in, NULL, &acc);
+    }
+    if (s || !mean || n->n_input == 1)
+        return s ? s : onnx_define(im, n->output[0], acc);
+    mf_type scalar = {MF_F32, 0, {0}};
+    float inv = 1.0f / (float)n->n_input;
+    mf_value *vinv = onnx_const(im, &scalar, &inv);
+    if (!vinv)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    return emit(im, n, MF_OP_MUL, 2, (mf_value *[]){acc, vinv}, NULL);
+}
+
+static mf_status cv_sum(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return sum_or_mean(im, n, false);
+}
+
+static mf_status cv_mean(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return sum_or_mean(im, n, true);
+}
+
+/* An op of one data input whose ints attribute `attr` is the node's constant input 1. */
+static mf_status with_const_ints(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, const char *attr)
+{
+    mf_value *in[2];
+    int64_t vals[MF_MAX_RANK];
+    int k;
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_const_ints(n, in[1], vals, MF_MAX_RANK, &k);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, attr, k, vals);
+    return emit(im, n, op, 1, in, a);
+}
+
+static mf_status cv_expand(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return with_const_ints(im, n, MF_OP_EXPAND, "shape");
+}
+
+static mf_status cv_tile(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    return with_const_ints(im, n, MF_OP_TILE, "repeats");
+}
+
+/* Gather: the static-shape arithmetic folds; any other gather is the gather op. */
+static mf_status cv_gather(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (s)
+        return s;
+    if (onnx_small_const(in[0]) && onnx_small_const(in[1]) && in[0]->type.rank == 1 &&
+        (in[0]->type.dtype == MF_I64 || in[0]->type.dtype == MF_I32))
+        return onnx_cv_gather(im, n);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_GATHER, a);
+    mf_attr_set_int(MF_OP_GATHER, a, "dim", onnx_attr_int(n, "axis", 0));
+    return emit(im, n, MF_OP_GATHER, 2, in, a);
+}
+
+static mf_status cv_gather_elements(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[2];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_GATHER_ELEMENTS, a);
+    mf_attr_set_int(MF_OP_GATHER_ELEMENTS, a, "dim", onnx_attr_int(n, "axis", 0));
+    return emit(im, n, MF_OP_GATHER_ELEMENTS, 2, in, a);
+}
+
+/* The first value of an optional constant scalar input i, or dflt when absent. */
+static mf_status const_scalar_int(onnx_importer *im, const Onnx__NodeProto *n, size_t i, int64_t dflt,
+                                  int64_t *out)
+{
+    mf_value *v;
+    int64_t vals[1];
+    int k;
+    mf_status s = onnx_input(im, n, i, &v);
+    *out = dflt;
+    if (s || !v)
+        return s;
+    if ((s = onnx_const_ints(n, v, vals, 1, &k)))
+        return s;
+    if (k != 1)
+        return onnx_node_error(n, MF_ERR_SHAPE, "input %zu has %d elements, expected 1", i, k);
+    *out = vals[0];
+    return MF_OK;
+}
+
+static mf_status cv_trilu(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    int64_t k;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = const_scalar_int(im, n, 1, 0, &k);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_TRILU, a);
+    mf_attr_set_int(MF_OP_TRILU, a, "upper", onnx_attr_int(n, "upper", 1));
+    mf_attr_set_int(MF_OP_TRILU, a, "k", k);
+    return emit(im, n, MF_OP_TRILU, 1, &x, a);
+}
+
+static mf_status cv_cumsum(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *axis_in;
+    int64_t axis;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s)
+        s = onnx_input(im, n, 1, &axis_in);
+    if (!s && !axis_in)
+        s = onnx_node_error(n, MF_ERR_PARSE, "the axis input is missing");
+    if (!s)
+        s = const_scalar_int(im, n, 1, 0, &axis);
+    if (s)
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CUMSUM, a);
+    mf_attr_set_int(MF_OP_CUMSUM, a, "dim", axis);
+    mf_attr_set_int(MF_OP_CUMSUM, a, "exclusive", onnx_attr_int(n, "exclusive", 0));
+    mf_attr_set_int(MF_OP_CUMSUM, a, "reverse", onnx_attr_int(n, "reverse", 0));
+    return emit(im, n, MF_OP_CUMSUM, 1, &x, a);
+}
+
+/* TopK: the indices (topk_indices), and the values gathered at them.  k is an attribute
+ * before opset 10 and a constant input after; `largest` comes in 11; the order is always
+ * sorted (sorted = 0 leaves it unspecified). */
+static mf_status cv_topk(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *idx = NULL, *vals = NULL;
+    int64_t k = onnx_attr_int(n, "k", -1);
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (!s && im->opset >= 10)
+        s = const_scalar_int(im, n, 1, -1, &k);
+    if (s)
+        return s;
+    if (n->n_output < 2)
+        return onnx_node_error(n, MF_ERR_PARSE, "TopK has 2 outputs, the node %zu", n->n_output);
+    mf_attr a[MF_MAX_ATTRS], g[MF_MAX_ATTRS];
+    int64_t axis = onnx_attr_int(n, "axis", -1);
+    mf_op_default_attrs(MF_OP_TOPK_INDICES, a);
+    mf_attr_set_int(MF_OP_TOPK_INDICES, a, "k", k);
+    mf_attr_set_int(MF_OP_TOPK_INDICES, a, "dim", axis);
+    mf_attr_set_int(MF_OP_TOPK_INDICES, a, "largest", onnx_attr_int(n, "largest", 1));
+    mf_op_default_attrs(MF_OP_GATHER_ELEMENTS, g);
+    mf_attr_set_int(MF_OP_GATHER_ELEMENTS, g, "dim", axis);
+    if ((s = add_op(im, n, MF_OP_TOPK_INDICES, 1, &x, a, &idx)) ||
+        (s = add_op(im, n, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){x, idx}, g, &vals)))
+        return s;
+    if (n->output[0][0] && (s = onnx_define(im, n->output[0], vals)))
+        return s;
+    return n->output[1][0] ? onnx_define(im, n->output[1], idx) : MF_OK;
+}
+
+/* Hardmax: from opset 13 over one axis (default -1); before, over the flattened trailing
+ * dims from axis (default 1), which is one axis only when it is the last. */
+static mf_status cv_hardmax(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t axis = onnx_attr_int(n, "axis", im->opset >= 13 ? -1 : 1);
+    if (im->opset < 13 && axis != -1 && axis != x->type.rank - 1) {
+        /* coerced to 2-D [outer, inner]: hardmax on a reshape, shaped back */
+        int64_t r = x->type.rank, ax = axis < 0 ? axis + r : axis, shape2[2] = {1, 1};
+        if (ax < 0 || ax > r)
+            return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axis);
+        for (int64_t i = 0; i < r; i++)
+            shape2[i >= ax] *= x->type.shape[i];
+        mf_attr ra[MF_MAX_ATTRS], ha[MF_MAX_ATTRS], rb[MF_MAX_ATTRS];
+        mf_value *flat, *h;
+        mf_op_default_attrs(MF_OP_RESHAPE, ra);
+        mf_attr_set_ints(MF_OP_RESHAPE, ra, "shape", 2, shape2);
+        mf_op_default_attrs(MF_OP_HARDMAX, ha);
+        mf_attr_set_int(MF_OP_HARDMAX, ha, "dim", 1);
+        mf_op_default_attrs(MF_OP_RESHAPE, rb);
+        mf_attr_set_ints(MF_OP_RESHAPE, rb, "shape", x->type.rank, x->type.shape);
+        if ((s = add_op(im, n, MF_OP_RESHAPE, 1, &x, ra, &flat)) ||
+            (s = add_op(im, n, MF_OP_HARDMAX, 1, &flat, ha, &h)))
+            return s;
+        return emit(im, n, MF_OP_RESHAPE, 1, &h, rb);
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_HARDMAX, a);
+    mf_attr_set_int(MF_OP_HARDMAX, a, "dim", axis);
+    return emit(im, n, MF_OP_HARDMAX, 1, &x, a);
+}
+
+/* GlobalMaxPool: the max over every dim after N and C, kept as 1. */
+static mf_status cv_global_maxpool(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    int64_t dims[MF_MAX_RANK];
+    int nd = 0;
+    for (int d = 2; d < x->type.rank; d++)
+        dims[nd++] = d;
+    if (!nd)
+        return onnx_node_error(n, MF_ERR_SHAPE, "the input has no spatial dims");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_REDUCE_MAX, a);
+    mf_attr_set_ints(MF_OP_REDUCE_MAX, a, "dims", nd, dims);
+    mf_attr_set_int(MF_OP_REDUCE_MAX, a, "keepdim", 1);
+    return emit(im, n, MF_OP_REDUCE_MAX, 1, &x, a);
+}
+
+/* Range of constant start, limit and delta: folded (its length depends on the values). */
+static mf_status cv_range(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[3];
+    mf_status s = onnx_inputs(im, n, 3, in);
+    if (s)
+        return s;
+    for (int i = 0; i < 3; i++)
+        if (!onnx_small_const(in[i]) || mf_type_numel(&in[i]->type) != 1 || in[i]->type.dtype != in[0]->type.dtype)
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "start, limit and delta must be constant scalars of one dtype");
+    mf_dtype dt = in[0]->type.dtype;
+    double start = onnx_get_elem(in[0]->data->data, dt, 0), limit = onnx_get_elem(in[1]->data->data, dt, 0),
+           delta = onnx_get_elem(in[2]->data->data, dt, 0);
+    double count = delta ? ceil((limit - start) / delta) : -1;
+    if (!(count <= ONNX_FOLD_LIMIT) || dt == MF_BOOL)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a range of %g elements is not folded", count);
+    mf_type t = {dt, 1, {count > 0 ? (int64_t)count : 0}};
+    unsigned char *out = malloc(mf_type_nbytes(&t) + 8);
+    if (!out)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    for (int64_t i = 0; i < t.shape[0]; i++) /* start + i * delta, in the dtype (numpy.arange) */
+        onnx_set_elem(out, dt, i, mf_dtype_is_float(dt) ? (double)(float)(start + (double)i * delta)
+                                                        : start + (double)i * delta);
+    s = onnx_define_const(im, n, &t, out);
+    free(out);
+    return s;
+}
+
+/* since: the first opset whose version of the op the converter implements; a model of an
+ * older opset gets that op refused (its older version has other semantics: Add before 7
+ * broadcasts by a given axis, Concat before 4 defaults to axis 1, ...).  Differences between
+ * the versions from `since` on are handled in the converter, by im->opset. */
 static const struct {
     const char *op_type;
     converter fn;
+    int since;
 } converters[] = {
-    {"Add", cv_add}, {"Sub", cv_sub}, {"Mul", cv_mul}, {"Div", cv_div},
-    {"MatMul", cv_matmul}, {"Gemm", cv_gemm}, {"Conv", cv_conv},
-    {"Relu", cv_relu}, {"Sigmoid", cv_sigmoid}, {"Tanh", cv_tanh}, {"Exp", cv_exp},
-    {"Log", cv_log}, {"Sqrt", cv_sqrt}, {"Neg", cv_neg}, {"Abs", cv_abs},
-    {"Reciprocal", cv_reciprocal}, {"Floor", cv_floor}, {"Ceil", cv_ceil}, {"Round", cv_round},
-    {"Sign", cv_sign}, {"Erf", cv_erf}, {"Cos", cv_cos}, {"Sin", cv_sin}, {"PRelu", cv_prelu},
-    {"Elu", cv_elu}, {"Min", cv_min}, {"Max", cv_max},
-    {"HardSwish", cv_hardswish}, {"HardSigmoid", cv_hardsigmoid}, {"LeakyRelu", cv_leaky_relu},
-    {"Clip", cv_clip}, {"BatchNormalization", cv_batchnorm},
-    {"MaxPool", cv_maxpool}, {"AveragePool", cv_avgpool}, {"GlobalAveragePool", cv_global_avgpool},
-    {"Flatten", cv_flatten}, {"Reshape", cv_reshape}, {"Transpose", cv_transpose},
-    {"Concat", cv_concat}, {"Softmax", cv_softmax}, {"LogSoftmax", cv_log_softmax},
-    {"ReduceMean", cv_reduce_mean}, {"ReduceSum", cv_reduce_sum},
-    {"ReduceMax", cv_reduce_max},
-    {"ReduceMin", cv_reduce_min},
-    {"ReduceProd", cv_reduce_prod},
-    {"ReduceL1", cv_reduce_l1},
-    {"ReduceL2", cv_reduce_l2},
-    {"ReduceSumSquare", cv_reduce_sum_square},
-    {"ReduceLogSum", cv_reduce_log_sum},
-    {"ReduceLogSumExp", cv_reduce_log_sum_exp},
-    {"Dropout", cv_dropout}, {"Identity", cv_identity}, {"Constant", onnx_cv_constant},
-    {"Shape", onnx_cv_shape}, {"Gather", onnx_cv_gather}, {"Unsqueeze", onnx_cv_unsqueeze},
-    {"Squeeze", onnx_cv_squeeze}, {"Cast", cv_cast}, {"ArgMax", cv_argmax}, {"ArgMin", cv_argmin}, {"LayerNormalization", cv_layer_norm}, {"CastLike", cv_cast_like}, {"Size", onnx_cv_size}, {"ConstantOfShape", onnx_cv_constant_of_shape}, {"Pad", cv_pad}, {"Pow", cv_pow},
-    {"ConvTranspose", cv_conv_transpose}, {"Slice", cv_slice}, {"Split", cv_split}, {"Resize", cv_resize}, {"Upsample", cv_resize},
+    {"Add", cv_add, 7},
+    {"Sub", cv_sub, 7},
+    {"Mul", cv_mul, 7},
+    {"Div", cv_div, 7},
+    {"MatMul", cv_matmul, 1},
+    {"Gemm", cv_gemm, 7},
+    {"Conv", cv_conv, 1},
+    {"Relu", cv_relu, 1},
+    {"Sigmoid", cv_sigmoid, 1},
+    {"Tanh", cv_tanh, 1},
+    {"Exp", cv_exp, 1},
+    {"Log", cv_log, 1},
+    {"Sqrt", cv_sqrt, 1},
+    {"Neg", cv_neg, 1},
+    {"Abs", cv_abs, 1},
+    {"Reciprocal", cv_reciprocal, 1},
+    {"Floor", cv_floor, 1},
+    {"Ceil", cv_ceil, 1},
+    {"Round", cv_round, 1},
+    {"Sign", cv_sign, 1},
+    {"Erf", cv_erf, 1},
+    {"Cos", cv_cos, 1},
+    {"Sin", cv_sin, 1},
+    {"PRelu", cv_prelu, 1},
+    {"Elu", cv_elu, 1},
+    {"Min", cv_min, 1},
+    {"Max", cv_max, 1},
+    {"HardSwish", cv_hardswish, 1},
+    {"HardSigmoid", cv_hardsigmoid, 1},
+    {"LeakyRelu", cv_leaky_relu, 1},
+    {"Clip", cv_clip, 1},
+    {"BatchNormalization", cv_batchnorm, 7},
+    {"MaxPool", cv_maxpool, 1},
+    {"AveragePool", cv_avgpool, 1},
+    {"GlobalAveragePool", cv_global_avgpool, 1},
+    {"Flatten", cv_flatten, 1},
+    {"Reshape", cv_reshape, 1},
+    {"Transpose", cv_transpose, 1},
+    {"Concat", cv_concat, 4},
+    {"Softmax", cv_softmax, 1},
+    {"LogSoftmax", cv_log_softmax, 1},
+    {"ReduceMean", cv_reduce_mean, 1},
+    {"ReduceSum", cv_reduce_sum, 1},
+    {"ReduceMax", cv_reduce_max, 1},
+    {"ReduceMin", cv_reduce_min, 1},
+    {"ReduceProd", cv_reduce_prod, 1},
+    {"ReduceL1", cv_reduce_l1, 1},
+    {"ReduceL2", cv_reduce_l2, 1},
+    {"ReduceSumSquare", cv_reduce_sum_square, 1},
+    {"ReduceLogSum", cv_reduce_log_sum, 1},
+    {"ReduceLogSumExp", cv_reduce_log_sum_exp, 1},
+    {"Dropout", cv_dropout, 1},
+    {"Identity", cv_identity, 1},
+    {"Constant", onnx_cv_constant, 1},
+    {"Shape", onnx_cv_shape, 1},
+    {"Gather", cv_gather, 1},
+    {"Unsqueeze", onnx_cv_unsqueeze, 1},
+    {"Squeeze", onnx_cv_squeeze, 1},
+    {"Cast", cv_cast, 6},
+    {"ArgMax", cv_argmax, 1},
+    {"ArgMin", cv_argmin, 1},
+    {"LayerNormalization", cv_layer_norm, 1},
+    {"CastLike", cv_cast_like, 1},
+    {"Size", onnx_cv_size, 1},
+    {"ConstantOfShape", onnx_cv_constant_of_shape, 1},
+    {"Pad", cv_pad, 2},
+    {"Pow", cv_pow, 7},
+    {"ConvTranspose", cv_conv_transpose, 1},
+    {"Tan", cv_tan, 1}, {"Asin", cv_asin, 1}, {"Acos", cv_acos, 1}, {"Atan", cv_atan, 1},
+    {"Sinh", cv_sinh, 1}, {"Cosh", cv_cosh, 1}, {"Asinh", cv_asinh, 1}, {"Acosh", cv_acosh, 1},
+    {"Atanh", cv_atanh, 1}, {"Softplus", cv_softplus, 1}, {"Softsign", cv_softsign, 1},
+    {"Selu", cv_selu, 6}, {"ThresholdedRelu", cv_thresholded_relu, 1}, {"Celu", cv_celu, 1},
+    {"Shrink", cv_shrink, 1}, {"IsNaN", cv_isnan, 1}, {"IsInf", cv_isinf, 1},
+    {"Equal", cv_equal, 7}, {"Greater", cv_greater, 7}, {"Less", cv_less, 7},
+    {"GreaterOrEqual", cv_greater_equal, 1}, {"LessOrEqual", cv_less_equal, 1},
+    {"And", cv_and, 7}, {"Or", cv_or, 7}, {"Xor", cv_xor, 7}, {"Not", cv_not, 1},
+    {"Mod", cv_mod, 1}, {"Where", cv_where, 1}, {"Sum", cv_sum, 1}, {"Mean", cv_mean, 1},
+    {"Expand", cv_expand, 1}, {"Tile", cv_tile, 6}, {"GatherElements", cv_gather_elements, 1},
+    {"Trilu", cv_trilu, 1}, {"CumSum", cv_cumsum, 1}, {"TopK", cv_topk, 1},
+    {"Hardmax", cv_hardmax, 1}, {"GlobalMaxPool", cv_global_maxpool, 1}, {"Range", cv_range, 1},
+    {"Slice", cv_slice, 1},
+    {"Split", cv_split, 2},
+    {"Resize", cv_resize, 1},
+    {"Upsample", cv_resize, 7},
 };
 
-static converter find_converter(const char *op_type)
+static int find_converter(const char *op_type)
 {
     for (size_t i = 0; i < sizeof converters / sizeof converters[0]; i++)
         if (!strcmp(converters[i].op_type, op_type))
-            return converters[i].fn;
-    return NULL;
+            return (int)i;
+    return -1;
 }
 
 bool onnx_op_supported(const char *op_type)
 {
-    return find_converter(op_type) != NULL;
+    return find_converter(op_type) >= 0;
 }
 
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n)
 {
     if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx"))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "domain '%s' is not supported", n->domain);
-    converter fn = n->op_type ? find_converter(n->op_type) : NULL;
-    if (!fn)
+    int k = n->op_type ? find_converter(n->op_type) : -1;
+    if (k < 0)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "unsupported op type");
+    if (im->opset < converters[k].since)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "the version of opset %lld is not supported (the one of opset %d on is)",
+                               (long long)im->opset, converters[k].since);
     if (n->n_output < 1) /* every op has an output: converters may name output[0] */
         return onnx_node_error(n, MF_ERR_PARSE, "the node has no outputs");
-    return fn(im, n);
+    return converters[k].fn(im, n);
 }

@@ -755,30 +755,32 @@ static mf_status infer_upsample(const infer_ctx *c)
     return mul_dim(c, c->in[0].shape[3], scale[1], &c->out->shape[3]);
 }
 
-/* pads: begin for every dim, then end for every dim (ONNX's order); negative crops. */
+/* pads: begin for every dim, then end for every dim (ONNX's order); negative crops.
+ * mode: 0 constant, 1 reflect (a pad at most dim - 1), 2 edge, 3 wrap (a pad at most dim);
+ * the last three need a non-empty dim wherever they pad. */
 static mf_status infer_pad(const infer_ctx *c)
 {
     const mf_type *x = &c->in[0];
     const mf_attr *pads = A(c, "pads");
     int64_t mode = A(c, "mode")->i;
+    if (mode < 0 || mode > 3)
+        return fail(c, MF_ERR_INVALID, "mode %lld (0 constant, 1 reflect, 2 edge, 3 wrap)", (long long)mode);
     if (pads->n != 2 * x->rank)
         return fail(c, MF_ERR_INVALID, "pads has %d entries, expected %d (2 per dim)", pads->n,
                     2 * x->rank);
-    if (mode < 0 || mode > 2)
-        return fail(c, MF_ERR_INVALID, "mode %lld (0 constant, 1 edge, 2 reflect)", (long long)mode);
     *c->out = *x;
     for (int i = 0; i < x->rank; i++) {
-        int64_t d, lo = pads->ints[i], hi = pads->ints[x->rank + i];
-        if (mode == 1 && x->shape[i] == 0 && (lo > 0 || hi > 0))
-            return fail(c, MF_ERR_SHAPE, "edge padding of the empty dim %d", i);
-        if (mode == 2 && (lo >= x->shape[i] || hi >= x->shape[i]) && (lo > 0 || hi > 0))
-            return fail(c, MF_ERR_SHAPE, "reflect padding of dim %d by %lld and %lld: at most %lld", i,
-                        (long long)lo, (long long)hi, (long long)(x->shape[i] - 1));
+        int64_t d;
         if (__builtin_add_overflow(x->shape[i], pads->ints[i], &d) ||
             __builtin_add_overflow(d, pads->ints[x->rank + i], &d) || d > MF_MAX_TENSOR_BYTES)
             return fail(c, MF_ERR_SHAPE, "padding dim %d gives a size out of range", i);
         if (d < 0)
             return fail(c, MF_ERR_SHAPE, "padding dim %d gives a negative size", i);
+        int64_t most = pads->ints[i] > pads->ints[x->rank + i] ? pads->ints[i] : pads->ints[x->rank + i];
+        int64_t limit = mode == 1 ? x->shape[i] - 1 : mode == 3 ? x->shape[i] : INT64_MAX;
+        if (mode && most > 0 && (x->shape[i] == 0 || most > limit))
+            return fail(c, MF_ERR_SHAPE, "a pad of %lld on dim %d of size %lld in %s mode", (long long)most, i,
+                        (long long)x->shape[i], mode == 1 ? "reflect" : mode == 2 ? "edge" : "wrap");
         c->out->shape[i] = d;
     }
     return MF_OK;
@@ -923,6 +925,219 @@ static mf_status infer_winograd_output(const infer_ctx *c)
 }
 
 typedef mf_status (*infer_fn)(const infer_ctx *c);
+
+/* isnan/isinf: f32 in, bool of the same shape out. */
+static mf_status infer_predicate(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s) {
+        *c->out = c->in[0];
+        c->out->dtype = MF_BOOL;
+    }
+    return s;
+}
+
+/* Comparisons: two inputs of one numeric dtype, broadcast, a bool result. */
+static mf_status infer_compare(const infer_ctx *c)
+{
+    if (c->in[0].dtype != c->in[1].dtype)
+        return fail(c, MF_ERR_DTYPE, "the inputs are %s and %s, expected one dtype",
+                    mf_dtype_name(c->in[0].dtype), mf_dtype_name(c->in[1].dtype));
+    mf_status s = broadcast(c, &c->in[0], &c->in[1], c->out);
+    c->out->dtype = MF_BOOL;
+    return s;
+}
+
+/* and, or, xor (broadcast) and not: bool in, bool out. */
+static mf_status infer_logical(const infer_ctx *c)
+{
+    for (int i = 0; i < c->nin; i++) {
+        mf_status s = need_dtype(c, i, MF_BOOL);
+        if (s)
+            return s;
+    }
+    if (c->nin == 1) {
+        *c->out = c->in[0];
+        return MF_OK;
+    }
+    return broadcast(c, &c->in[0], &c->in[1], c->out);
+}
+
+/* where(cond, x, y): a bool condition, x and y of one dtype, all three broadcast. */
+static mf_status infer_where(const infer_ctx *c)
+{
+    mf_status s = need_dtype(c, 0, MF_BOOL);
+    if (s)
+        return s;
+    if (c->in[1].dtype != c->in[2].dtype)
+        return fail(c, MF_ERR_DTYPE, "x is %s and y is %s, expected one dtype",
+                    mf_dtype_name(c->in[1].dtype), mf_dtype_name(c->in[2].dtype));
+    mf_type xy;
+    if ((s = broadcast(c, &c->in[1], &c->in[2], &xy)))
+        return s;
+    s = broadcast(c, &c->in[0], &xy, c->out);
+    c->out->dtype = c->in[1].dtype;
+    return s;
+}
+
+/* A binary op on any numeric dtype (both inputs the same), broadcast. */
+static mf_status infer_numeric_binary(const infer_ctx *c)
+{
+    if (c->in[0].dtype != c->in[1].dtype || c->in[0].dtype == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "the inputs are %s and %s, expected one numeric dtype",
+                    mf_dtype_name(c->in[0].dtype), mf_dtype_name(c->in[1].dtype));
+    return broadcast(c, &c->in[0], &c->in[1], c->out);
+}
+
+/* expand: x broadcast with the shape attribute (numpy rules, both ways). */
+static mf_status infer_expand(const infer_ctx *c)
+{
+    const mf_attr *sh = A(c, "shape");
+    mf_type t = {c->in[0].dtype, sh->n, {0}};
+    for (int i = 0; i < sh->n; i++) {
+        if (sh->ints[i] < 0)
+            return fail(c, MF_ERR_INVALID, "shape[%d] = %lld is negative", i, (long long)sh->ints[i]);
+        t.shape[i] = sh->ints[i];
+    }
+    return broadcast(c, &c->in[0], &t, c->out);
+}
+
+/* tile: every dim times its repeat count. */
+static mf_status infer_tile(const infer_ctx *c)
+{
+    const mf_attr *r = A(c, "repeats");
+    if (r->n != c->in[0].rank)
+        return fail(c, MF_ERR_INVALID, "repeats has %d entries, expected %d", r->n, c->in[0].rank);
+    *c->out = c->in[0];
+    for (int i = 0; i < r->n; i++) {
+        if (r->ints[i] < 0)
+            return fail(c, MF_ERR_INVALID, "repeats[%d] = %lld is negative", i, (long long)r->ints[i]);
+        mf_status s = mul_dim(c, c->in[0].shape[i], r->ints[i], &c->out->shape[i]);
+        if (s)
+            return s;
+    }
+    return MF_OK;
+}
+
+static mf_status need_index_dtype(const infer_ctx *c, int i)
+{
+    if (c->in[i].dtype != MF_I64 && c->in[i].dtype != MF_I32)
+        return fail(c, MF_ERR_DTYPE, "input %d is %s, expected i64 or i32 indices", i,
+                    mf_dtype_name(c->in[i].dtype));
+    return MF_OK;
+}
+
+/* gather(x, idx) along dim: x's dims with dim replaced by idx's dims. */
+static mf_status infer_gather(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0], *idx = &c->in[1];
+    int64_t d = A(c, "dim")->i;
+    mf_status s = need_index_dtype(c, 1);
+    if (s)
+        return s;
+    if (x->rank < 1 || !norm_dim(&d, x->rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    if (x->rank - 1 + idx->rank > MF_MAX_RANK)
+        return fail(c, MF_ERR_SHAPE, "the result has rank %d (at most %d)", x->rank - 1 + idx->rank, MF_MAX_RANK);
+    mf_type *o = c->out;
+    o->dtype = x->dtype;
+    o->rank = 0;
+    for (int i = 0; i < x->rank; i++) {
+        if (i != d)
+            o->shape[o->rank++] = x->shape[i];
+        else
+            for (int j = 0; j < idx->rank; j++)
+                o->shape[o->rank++] = idx->shape[j];
+    }
+    return MF_OK;
+}
+
+/* gather_elements(x, idx) along dim: idx's shape, same rank as x. */
+static mf_status infer_gather_elements(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0], *idx = &c->in[1];
+    int64_t d = A(c, "dim")->i;
+    mf_status s = need_index_dtype(c, 1);
+    if (s)
+        return s;
+    if (x->rank < 1 || !norm_dim(&d, x->rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    if (idx->rank != x->rank)
+        return fail(c, MF_ERR_SHAPE, "the indices have rank %d, expected %d", idx->rank, x->rank);
+    *c->out = *idx;
+    c->out->dtype = x->dtype;
+    return MF_OK;
+}
+
+/* trilu: the upper or lower triangle of the last two dims, same type. */
+static mf_status infer_trilu(const infer_ctx *c)
+{
+    if (c->in[0].rank < 2)
+        return fail(c, MF_ERR_SHAPE, "input 0 has rank %d, expected at least 2", c->in[0].rank);
+    *c->out = c->in[0];
+    return MF_OK;
+}
+
+/* cumsum along dim: same type (numeric). */
+static mf_status infer_cumsum(const infer_ctx *c)
+{
+    int64_t d = A(c, "dim")->i;
+    if (c->in[0].dtype == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "input 0 is bool, expected a number");
+    if (c->in[0].rank < 1 || !norm_dim(&d, c->in[0].rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    *c->out = c->in[0];
+    return MF_OK;
+}
+
+/* topk_indices: the i64 positions of the k largest (or smallest) along dim. */
+static mf_status infer_topk(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    int64_t d = A(c, "dim")->i, k = A(c, "k")->i;
+    if (s)
+        return s;
+    if (c->in[0].rank < 1 || !norm_dim(&d, c->in[0].rank))
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    if (k < 0 || k > c->in[0].shape[d])
+        return fail(c, MF_ERR_INVALID, "k = %lld is outside 0..%lld", (long long)k, (long long)c->in[0].shape[d]);
+    *c->out = c->in[0];
+    c->out->dtype = MF_I64;
+    c->out->shape[d] = k;
+    return MF_OK;
+}
+
+/* resize(x, scales[, roi]): f32 x to the shape `sizes` (one per dim); scales (f32, one per
+ * dim) and roi (f32, starts then ends) feed the coordinate transform.  mode 0 nearest,
+ * 1 linear, 2 cubic; coord 0 half_pixel, 1 pytorch_half_pixel, 2 align_corners,
+ * 3 asymmetric, 4 tf_crop_and_resize; nearest 0 round_prefer_floor, 1 round_prefer_ceil,
+ * 2 floor, 3 ceil (ONNX Resize). */
+static mf_status infer_resize(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    const mf_attr *sz = A(c, "sizes");
+    if (sz->n != x->rank)
+        return fail(c, MF_ERR_INVALID, "sizes has %d entries, expected %d", sz->n, x->rank);
+    if (c->in[1].rank != 1 || c->in[1].shape[0] != x->rank)
+        return fail(c, MF_ERR_SHAPE, "scales must be [%d]", x->rank);
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != 2 * x->rank))
+        return fail(c, MF_ERR_SHAPE, "roi must be [%d]", 2 * x->rank);
+    if (A(c, "mode")->i < 0 || A(c, "mode")->i > 2 || A(c, "coord")->i < 0 || A(c, "coord")->i > 4 ||
+        A(c, "nearest")->i < 0 || A(c, "nearest")->i > 3)
+        return fail(c, MF_ERR_INVALID, "mode, coord or nearest is out of range");
+    *c->out = *x;
+    for (int i = 0; i < x->rank; i++) {
+        if (sz->ints[i] < 0 || sz->ints[i] > MF_MAX_GEOMETRY)
+            return fail(c, MF_ERR_INVALID, "sizes[%d] = %lld is out of range", i, (long long)sz->ints[i]);
+        if (sz->ints[i] > 0 && x->shape[i] == 0)
+            return fail(c, MF_ERR_SHAPE, "dim %d is empty: nothing to resize from", i);
+        c->out->shape[i] = sz->ints[i];
+    }
+    return MF_OK;
+}
 
 /* Built from ops.def's rule column: an op whose rule has no infer_<rule> fails to compile. */
 static const infer_fn infer_table[MF_OP_COUNT] = {

@@ -314,3 +314,116 @@ mf_status mf_ref_batch_norm(const mf_ref_call *c)
     }
     return MF_OK;
 }
+
+/* ---- the rest of ONNX's math functions and activations ---------------------------------- */
+
+static float f_tan(float x, const unary_params *p)
+{
+    return tanf(x);
+}
+
+static float f_asin(float x, const unary_params *p)
+{
+    return asinf(x);
+}
+
+static float f_acos(float x, const unary_params *p)
+{
+    return acosf(x);
+}
+
+static float f_atan(float x, const unary_params *p)
+{
+    return atanf(x);
+}
+
+static float f_sinh(float x, const unary_params *p)
+{
+    return sinhf(x);
+}
+
+static float f_cosh(float x, const unary_params *p)
+{
+    return coshf(x);
+}
+
+static float f_asinh(float x, const unary_params *p)
+{
+    return asinhf(x);
+}
+
+static float f_acosh(float x, const unary_params *p)
+{
+    return acoshf(x);
+}
+
+static float f_atanh(float x, const unary_params *p)
+{
+    return atanhf(x);
+}
+
+/* log(1 + e^x) without overflow for large x. */
+static float f_softplus(float x, const unary_params *p)
+{
+    return x > 20.0f ? x : log1pf(expf(x));
+}
+
+static float f_softsign(float x, const unary_params *p)
+{
+    return x / (1.0f + fabsf(x));
+}
+
+UNARY_REF(tan)
+UNARY_REF(asin)
+UNARY_REF(acos)
+UNARY_REF(atan)
+UNARY_REF(sinh)
+UNARY_REF(cosh)
+UNARY_REF(asinh)
+UNARY_REF(acosh)
+UNARY_REF(atanh)
+UNARY_REF(softplus)
+UNARY_REF(softsign)
+
+/* a = alpha, b = gamma: gamma * (x > 0 ? x : alpha * (e^x - 1)). */
+static float f_selu(float x, const unary_params *p)
+{
+    return p->b * (x > 0.0f ? x : p->a * expm1f(x));
+}
+
+static float f_thresholded_relu(float x, const unary_params *p)
+{
+    return x > p->a ? x : 0.0f;
+}
+
+/* max(0, x) + min(0, alpha * (e^(x / alpha) - 1)). */
+static float f_celu(float x, const unary_params *p)
+{
+    return x > 0.0f ? x : p->a * expm1f(x / p->a);
+}
+
+/* a = bias, b = lambd: x outside [-lambd, lambd] moves toward 0 by bias, inside is 0. */
+static float f_shrink(float x, const unary_params *p)
+{
+    return x < -p->b ? x + p->a : x > p->b ? x - p->a : 0.0f;
+}
+
+mf_status mf_ref_selu(const mf_ref_call *c)
+{
+    return unary(c, f_selu, (unary_params){attr_f(c, "alpha"), attr_f(c, "gamma")});
+}
+
+mf_status mf_ref_thresholded_relu(const mf_ref_call *c)
+{
+    return unary(c, f_thresholded_relu, (unary_params){attr_f(c, "alpha"), 0});
+}
+
+mf_status mf_ref_celu(const mf_ref_call *c)
+{
+    return unary(c, f_celu, (unary_params){attr_f(c, "alpha"), 0});
+}
+
+mf_status mf_ref_shrink(const mf_ref_call *c)
+{
+    return unary(c, f_shrink, (unary_params){attr_f(c, "bias"), attr_f(c, "lambd")});
+}

@@ -1,8 +1,7 @@
 /* ref_pad.c — reference kernel of pad: each output element is the input element at
- * (index - begin) when that lies inside the input; outside it, the pad value (in the tensor's
- * dtype) in constant mode, the nearest edge element in edge mode, the element mirrored about
- * the edge (the edge itself not repeated) in reflect mode.  Negative pads crop.  Every dtype
- * works. */
+ * (index - begin) when that lies inside the input; outside, the pad value (in the tensor's
+ * dtype) in constant mode, or the element mirrored about the edge (reflect), the edge
+ * element (edge) or the element a period away (wrap).  Negative pads crop.  Every dtype. */
 #include <string.h>
 
 #include "runtime.h"
@@ -34,6 +33,7 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     value_bytes(t->dtype, mf_attr_float(c->op, c->attrs, "value"), fill);
     int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
     int rank = t->rank;
+    int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
     int64_t istride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
     for (int d = rank - 1; d >= 0; d--) {
         istride[d] = s;
@@ -47,10 +47,12 @@ mf_status mf_ref_pad(const mf_ref_call *c)
         bool inside = true;
         for (int d = 0; d < rank && inside; d++) {
             int64_t j = idx[d] - pads->ints[d], dim = t->shape[d];
-            if (mode == 1) /* shape inference refused edge padding of an empty dim */
+            if (mode == 1 && (j < 0 || j >= dim)) /* mode's bounds checked in infer_pad */
+                j = j < 0 ? -j : 2 * (dim - 1) - j;
+            else if (mode == 2)
                 j = j < 0 ? 0 : j >= dim ? dim - 1 : j;
-            else if (mode == 2) /* and reflect pads of a dim's size or more */
-                j = j < 0 ? -j : j >= dim ? 2 * (dim - 1) - j : j;
+            else if (mode == 3)
+                j = ((j % dim) + dim) % dim;
             inside = j >= 0 && j < dim;
             off += j * istride[d];
         }

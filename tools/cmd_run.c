@@ -261,7 +261,14 @@ static int compare(const mf_tensor *got, const char *path, double *err, double *
         char a[128], b[128];
         mf_tensor_describe(got, a, sizeof a);
         mf_tensor_describe(file, b, sizeof b);
-        rc = mf_tool_fail(1, "run: output is %s but %s holds %s", a, path, b);
+        bool dtype_differs = mf_tensor_dtype(got) != mf_tensor_dtype(file);
+        bool shape_differs = mf_tensor_rank(got) != mf_tensor_rank(file);
+        for (int i = 0; !shape_differs && i < mf_tensor_rank(got); i++)
+            shape_differs = mf_tensor_dim(got, i) != mf_tensor_dim(file, i);
+        rc = mf_tool_fail(1, "run: output is %s but %s holds %s: the %s", a, path, b,
+                          dtype_differs && shape_differs ? "dtype and the shape differ"
+                          : dtype_differs                ? "dtype differs"
+                                                         : "shape differs");
     } else {
         *exact = mf_tensor_dtype(want) != MF_F32;
         *err = *scale = 0;

@@ -329,13 +329,20 @@ mf_status mf_machine_limits_get(mf_machine_limits *out);
 
 /* ---- ONNX import ----------------------------------------------------------------------- */
 
-/* Imports an ONNX model (opsets 11 to 17): initializers become constants (copied), shapes
+/* Imports an ONNX model (opsets 1 to 21): initializers become constants (copied), shapes
  * are inferred for every value.  batch > 0 replaces dim 0 of every input (required when
  * the file leaves it symbolic).  An unsupported model fails with one message listing every
  * unsupported op type and its nodes; a malformed file fails with MF_ERR_PARSE. */
 mf_status mf_onnx_load(const char *path, int64_t batch, mf_graph **out);
 mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t batch,
                         mf_graph **out);
+/* mf_onnx_load specialized on values known at import: graph input names[i] becomes a
+ * constant holding values[i] (copied; its dtype, and every dim the model declares, must
+ * match) and is no longer a graph input.  Shape-like inputs (a Reshape's shape, Slice's
+ * starts, Resize's scales, TopK's k, ...) then resolve at import, and every node computable
+ * from constants alone folds.  A name that is no graph input is an error. */
+mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const char *const *names,
+                             mf_tensor *const *values, mf_graph **out);
 
 /* ---- the trace recorder ------------------------------------------------------------ */
 

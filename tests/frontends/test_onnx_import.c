@@ -65,7 +65,7 @@ static void test_unsupported_ops_listed_once(void **state)
 
 static void test_bad_models(void **state)
 {
-    expect_error(DATA "bad/opset_9.onnx", MF_ERR_UNSUPPORTED, "opset 9 is not supported", "11 to 17");
+    expect_error(DATA "bad/opset_22.onnx", MF_ERR_UNSUPPORTED, "opset 22 is not supported", "1 to 21");
     expect_error(DATA "bad/symbolic_batch.onnx", MF_ERR_SHAPE, "input 'x'", "give a batch size");
     expect_error(DATA "bad/asymmetric_pads.onnx", MF_ERR_UNSUPPORTED, "node 'conv0' (Conv)", "asymmetric pads");
     expect_error(DATA "bad/undefined_input.onnx", MF_ERR_PARSE, "node 'add0' (Add)", "'ghost' is not defined");
@@ -320,10 +320,42 @@ static const char *const models[] = {
     "conv_transpose", "pad_reflect_free",
 };
 
+/* A shape input bound at import (specialization): the reshape resolves, the bound input
+ * leaves the graph's inputs; a wrong dtype, a shape the model excludes and a name that is no
+ * input are errors. */
+static void test_bound_inputs(void **state)
+{
+    mf_tensor *shape, *wrong_dtype, *wrong_shape;
+    assert_int_equal(mf_tensor_from_data(MF_I64, 1, (int64_t[]){2}, (int64_t[]){3, -1}, 16, &shape), MF_OK);
+    assert_int_equal(mf_tensor_from_data(MF_I32, 1, (int64_t[]){2}, (int32_t[]){3, -1}, 8, &wrong_dtype), MF_OK);
+    assert_int_equal(mf_tensor_from_data(MF_I64, 1, (int64_t[]){1}, (int64_t[]){-1}, 8, &wrong_shape), MF_OK);
+    mf_graph *g = NULL;
+    assert_int_equal(mf_onnx_load_bound(DATA "bad/dynamic_reshape.onnx", 0, 1, (const char *[]){"s"}, &shape, &g), MF_OK);
+    assert_int_equal(mf_graph_num_inputs(g), 1);
+    char *text;
+    assert_int_equal(mf_graph_print(g, 0, &text), MF_OK);
+    if (!strstr(text, "reshape(") || !strstr(text, "{shape=[3,-1]}"))
+        fail_msg("%s", text);
+    free(text);
+    mf_graph_destroy(g);
+    assert_int_equal(mf_onnx_load_bound(DATA "bad/dynamic_reshape.onnx", 0, 1, (const char *[]){"s"}, &wrong_dtype, &g),
+                     MF_ERR_DTYPE);
+    assert_non_null(strstr(mf_last_error(), "input 's' is bound to a i32 value"));
+    assert_int_equal(mf_onnx_load_bound(DATA "bad/dynamic_reshape.onnx", 0, 1, (const char *[]){"s"}, &wrong_shape, &g),
+                     MF_ERR_SHAPE);
+    assert_int_equal(mf_onnx_load_bound(DATA "bad/dynamic_reshape.onnx", 0, 1, (const char *[]){"t"}, &shape, &g),
+                     MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "'t' is bound to a value but is no graph input"));
+    assert_null(g);
+    mf_tensor_free(shape);
+    mf_tensor_free(wrong_dtype);
+    mf_tensor_free(wrong_shape);
+}
+
 int main(void)
 {
     enum { N = sizeof models / sizeof models[0] };
-    struct CMUnitTest tests[N + 7];
+    struct CMUnitTest tests[N + 8];
     for (int i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){models[i], check_model, NULL, NULL, (void *)models[i]};
     tests[N] = (struct CMUnitTest)cmocka_unit_test(test_unsupported_ops_listed_once);
@@ -333,5 +365,6 @@ int main(void)
     tests[N + 4] = (struct CMUnitTest)cmocka_unit_test(test_cast_types);
     tests[N + 5] = (struct CMUnitTest)cmocka_unit_test(test_cast_of_constant_folds);
     tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_cast_errors);
+    tests[N + 7] = (struct CMUnitTest)cmocka_unit_test(test_bound_inputs);
     return cmocka_run_group_tests_name("onnx_import", tests, NULL, NULL);
 }

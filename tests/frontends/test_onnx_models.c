@@ -1,4 +1,4 @@
-/* test_onnx_models.c — the shared torchvision models (../shared/models) imported from ONNX
+/* test_onnx_models.c — the shared torchvision models and the YOLOv3-tiny detector (../shared/models) imported from ONNX
  * and run by the interpreter on the reference kernels match PyTorch's golden outputs
  * within 1e-3 (max abs error over max abs output). */
 #include <stdarg.h>
@@ -43,6 +43,8 @@ static void test_mnist_net(void **state) { run_model("mnist_net"); }
 static void test_elementwise_chain(void **state) { run_model("elementwise_chain"); }
 static void test_mobilenet_v2(void **state) { run_model("mobilenet_v2"); }
 static void test_resnet18(void **state) { run_model("resnet18"); }
+/* A detector exported from PyTorch: Pad in edge mode, Resize, Concat, LeakyRelu. */
+static void test_yolov3_tiny(void **state) { run_model("yolov3_tiny"); }
 
 int main(void)
 {
@@ -51,6 +53,7 @@ int main(void)
         cmocka_unit_test(test_elementwise_chain),
         cmocka_unit_test(test_mobilenet_v2),
         cmocka_unit_test(test_resnet18),
+        cmocka_unit_test(test_yolov3_tiny),
     };
     return cmocka_run_group_tests_name("onnx_models", tests, NULL, NULL);
 }

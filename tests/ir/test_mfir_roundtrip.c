@@ -272,6 +272,39 @@ static mf_graph *build_every_op(void)
     mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
     set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, (int64_t[]){2, 3});
     mf_value *up = node(g, MF_OP_UPSAMPLE_NEAREST2D, 1, &ap, a);
+    static const mf_op math[] = {MF_OP_TAN,  MF_OP_ASIN,  MF_OP_ACOS,     MF_OP_ATAN,     MF_OP_SINH,
+                                 MF_OP_COSH, MF_OP_ASINH, MF_OP_ACOSH,    MF_OP_ATANH,    MF_OP_SOFTPLUS,
+                                 MF_OP_SOFTSIGN, MF_OP_SELU, MF_OP_THRESHOLDED_RELU, MF_OP_CELU, MF_OP_SHRINK,
+                                 MF_OP_HARDMAX};
+    mf_value *mx = mm;
+    for (size_t i = 0; i < sizeof math / sizeof *math; i++)
+        mx = unary(g, math[i], mx);
+    mf_value *b1 = unary(g, MF_OP_ISNAN, mx), *b2 = unary(g, MF_OP_ISINF, mx);
+    static const mf_op compare[] = {MF_OP_EQUAL, MF_OP_GREATER, MF_OP_LESS, MF_OP_GREATER_EQUAL, MF_OP_LESS_EQUAL};
+    for (size_t i = 0; i < sizeof compare / sizeof *compare; i++)
+        b1 = node(g, MF_OP_LOGICAL_OR, 2, (mf_value *[]){b1, node(g, compare[i], 2, (mf_value *[]){mx, mm}, NULL)}, NULL);
+    b1 = node(g, MF_OP_LOGICAL_AND, 2, (mf_value *[]){b1, b2}, NULL);
+    b1 = unary(g, MF_OP_LOGICAL_NOT, node(g, MF_OP_LOGICAL_XOR, 2, (mf_value *[]){b1, b2}, NULL));
+    mx = node(g, MF_OP_WHERE, 3, (mf_value *[]){b1, mx, mm}, NULL);
+    mx = node(g, MF_OP_MOD, 2, (mf_value *[]){mx, mx}, NULL);
+    mf_op_default_attrs(MF_OP_EXPAND, a);
+    set_ints(MF_OP_EXPAND, a, "shape", 3, (int64_t[]){2, 2, 6});
+    node(g, MF_OP_EXPAND, 1, &mx, a);
+    mf_op_default_attrs(MF_OP_TILE, a);
+    set_ints(MF_OP_TILE, a, "repeats", 2, (int64_t[]){2, 1});
+    node(g, MF_OP_TILE, 1, &mx, a);
+    mf_op_default_attrs(MF_OP_TOPK_INDICES, a);
+    assert_int_equal(mf_attr_set_int(MF_OP_TOPK_INDICES, a, "k", 2), MF_OK);
+    mf_value *tk = node(g, MF_OP_TOPK_INDICES, 1, &mx, a);
+    node(g, MF_OP_GATHER, 2, (mf_value *[]){mx, tk}, NULL);
+    node(g, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){mx, tk}, NULL);
+    unary(g, MF_OP_TRILU, mx);
+    unary(g, MF_OP_CUMSUM, mx);
+    mf_type st = {MF_F32, 1, {2}};
+    mf_value *sc = mf_graph_add_const(g, NULL, &st, NULL);
+    mf_op_default_attrs(MF_OP_RESIZE, a);
+    set_ints(MF_OP_RESIZE, a, "sizes", 2, (int64_t[]){4, 12});
+    node(g, MF_OP_RESIZE, 2, (mf_value *[]){mx, sc}, a);
     assert_int_equal(mf_graph_set_outputs(g, 6, (mf_value *[]){ct, l, r, y, up, wo}), MF_OK);
     assert_int_equal(mf_graph_verify(g), MF_OK);
     return g;

@@ -49,12 +49,12 @@ static void test_pad_edge_and_reflect_by_hand(void **state)
 {
     float x[] = {1, 2, 3, 4, 5, 6};
     mf_type ot;
-    float *o = run_pad_mode(TT(MF_F32, 2, 3), x, (int64_t[]){1, 0, 0, 2}, 1, &ot);
+    float *o = run_pad_mode(TT(MF_F32, 2, 3), x, (int64_t[]){1, 0, 0, 2}, 2, &ot); /* edge */
     assert_int_equal(ot.shape[0], 3);
     assert_int_equal(ot.shape[1], 5);
     TREF_EXPECT(o, 1, 2, 3, 3, 3, 1, 2, 3, 3, 3, 4, 5, 6, 6, 6);
     free(o);
-    o = run_pad_mode(TT(MF_F32, 2, 3), x, (int64_t[]){0, 2, 1, 1}, 2, &ot);
+    o = run_pad_mode(TT(MF_F32, 2, 3), x, (int64_t[]){0, 2, 1, 1}, 1, &ot); /* reflect */
     assert_int_equal(ot.shape[0], 3);
     assert_int_equal(ot.shape[1], 6);
     TREF_EXPECT(o, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2);
@@ -67,12 +67,12 @@ static void test_pad_modes_refused(void **state)
     mf_type in = TT(MF_F32, 2, 3), out;
     mf_op_default_attrs(MF_OP_PAD, at);
     tref_set_ints(MF_OP_PAD, at, "pads", 4, (int64_t[]){0, 3, 0, 0});
-    mf_attr_set_int(MF_OP_PAD, at, "mode", 2); /* reflect by the dim's size */
+    mf_attr_set_int(MF_OP_PAD, at, "mode", 1); /* reflect by the dim's size */
     assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &in, &out), MF_ERR_SHAPE);
-    mf_attr_set_int(MF_OP_PAD, at, "mode", 3);
+    mf_attr_set_int(MF_OP_PAD, at, "mode", 4);
     assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &in, &out), MF_ERR_INVALID);
     mf_type empty = TT(MF_F32, 2, 0);
-    mf_attr_set_int(MF_OP_PAD, at, "mode", 1);
+    mf_attr_set_int(MF_OP_PAD, at, "mode", 2); /* edge of an empty dim */
     assert_int_equal(mf_op_infer(MF_OP_PAD, at, 1, &empty, &out), MF_ERR_SHAPE);
 }
 

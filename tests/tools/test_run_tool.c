@@ -105,6 +105,7 @@ static void test_mismatch_and_outputs(void **state)
                                       "--expect %s/models/elementwise_chain/output.npy", m, m, m);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "holds"));
+    assert_non_null(strstr(out, "shape differs"));
     /* a random input against the golden output: a real mismatch, exit 1 */
     rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --seed 7 --expect %s/models/mnist_net/output.npy",
                  m, m);
@@ -277,6 +278,7 @@ static void test_expect_integer_outputs(void **state)
         assert_int_equal(mlufuse(out, sizeof out, "run %s -i %s --expect %s %s", model, in, wrong_type, m), 1);
         assert_non_null(strstr(out, "output is i64[3]"));
         assert_non_null(strstr(out, "holds f32[3]"));
+        assert_non_null(strstr(out, "the dtype differs"));
     }
     remove(model), remove(in), remove(want), remove(wrong), remove(wrong_type);
     rmdir(dir);

@@ -121,8 +121,8 @@ def bad():
         helper.make_node("FooBar", ["a"], ["b"], name="foo1"),
         helper.make_node("Erf", ["b"], ["c"], name="erf2"),
         helper.make_node("FooBar", ["c"], ["y"], name="foo3")], [x], [y]), opset_imports=op13))
-    save_bad("opset_9", helper.make_model(graph([helper.make_node("Relu", ["x"], ["y"])], [x], [y]),
-                                          opset_imports=[helper.make_opsetid("", 9)]))
+    save_bad("opset_22", helper.make_model(graph([helper.make_node("Relu", ["x"], ["y"])], [x], [y]),
+                                          opset_imports=[helper.make_opsetid("", 22)]))
     save_bad("symbolic_batch", helper.make_model(graph([helper.make_node("Relu", ["x"], ["y"])],
                                                        [vi("x", ["N", 3])], [y]), opset_imports=op13))
     save_bad("asymmetric_pads", helper.make_model(graph([

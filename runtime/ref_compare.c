@@ -1,0 +1,198 @@
+/* ref_compare.c — reference kernels of the ops on any dtype, elementwise with numpy
+ * broadcasting: comparisons (a bool result), the logical ops on bools, where, mod, and the
+ * isnan/isinf predicates.  Elements are read widened (floats as double, integers as int64)
+ * so that every dtype compares exactly. */
+#include <math.h>
+#include <string.h>
+
+#include "runtime.h"
+
+typedef struct elem {
+    bool is_float;
+    double f;
+    int64_t i;
+} elem;
+
+static elem load(const void *p, mf_dtype dt, int64_t k)
+{
+    elem v = {false, 0.0, 0};
+    switch (dt) {
+    case MF_F32: v.is_float = true, v.f = ((const float *)p)[k]; break;
+    case MF_F16: v.is_float = true, v.f = mf_f16_to_f32(((const uint16_t *)p)[k]); break;
+    case MF_I8: v.i = ((const int8_t *)p)[k]; break;
+    case MF_I32: v.i = ((const int32_t *)p)[k]; break;
+    case MF_I64: v.i = ((const int64_t *)p)[k]; break;
+    default: v.i = ((const uint8_t *)p)[k] != 0; break;
+    }
+    return v;
+}
+
+static void store(void *p, mf_dtype dt, int64_t k, elem v)
+{
+    switch (dt) {
+    case MF_F32: ((float *)p)[k] = (float)v.f; break;
+    case MF_F16: ((uint16_t *)p)[k] = mf_f32_to_f16((float)v.f); break;
+    case MF_I8: ((int8_t *)p)[k] = (int8_t)v.i; break;
+    case MF_I32: ((int32_t *)p)[k] = (int32_t)v.i; break;
+    case MF_I64: ((int64_t *)p)[k] = v.i; break;
+    default: ((uint8_t *)p)[k] = v.i != 0; break;
+    }
+}
+
+/* The flat index into t (right-aligned to the output, broadcast where its dim is 1) of the
+ * output element at coordinates idx. */
+static int64_t source(const mf_type *t, const mf_type *ot, const int64_t *idx)
+{
+    int64_t off = 0;
+    for (int d = 0; d < t->rank; d++) {
+        int od = d + ot->rank - t->rank;
+        off = off * t->shape[d] + (t->shape[d] == 1 ? 0 : idx[od]);
+    }
+    return off;
+}
+
+static void next_index(const mf_type *ot, int64_t *idx)
+{
+    for (int d = ot->rank - 1; d >= 0; d--) {
+        if (++idx[d] < ot->shape[d])
+            return;
+        idx[d] = 0;
+    }
+}
+
+typedef enum cmp_kind { CMP_EQ, CMP_GT, CMP_LT, CMP_GE, CMP_LE, LOG_AND, LOG_OR, LOG_XOR, MOD_INT, MOD_FLOAT } cmp_kind;
+
+/* a < b as -1, a == b as 0, a > b as 1, unordered (NaN) as 2. */
+static int order(elem a, elem b)
+{
+    if (a.is_float) {
+        if (isnan(a.f) || isnan(b.f))
+            return 2;
+        return a.f < b.f ? -1 : a.f > b.f;
+    }
+    return a.i < b.i ? -1 : a.i > b.i;
+}
+
+/* Python's modulo (the sign of the divisor) for integers; C's fmod for floats. */
+static elem modulo(cmp_kind k, elem a, elem b)
+{
+    elem r = a;
+    if (a.is_float) {
+        r.f = fmod(a.f, b.f);
+        if (k == MOD_INT && r.f != 0 && (r.f < 0) != (b.f < 0))
+            r.f += b.f;
+    } else if (b.i == 0) {
+        r.i = 0; /* defined here: no trap on a zero divisor */
+    } else if (b.i == -1) {
+        r.i = 0; /* INT64_MIN % -1 would trap */
+    } else {
+        r.i = a.i % b.i;
+        if (k == MOD_INT && r.i != 0 && (r.i < 0) != (b.i < 0))
+            r.i += b.i;
+    }
+    return r;
+}
+
+static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
+{
+    const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
+    for (int64_t i = 0; i < n; i++, next_index(ot, idx)) {
+        elem a = load(c->in[0], at->dtype, source(at, ot, idx));
+        elem b = load(c->in[1], bt->dtype, source(bt, ot, idx));
+        elem r = {false, 0.0, 0};
+        int o = k <= CMP_LE ? order(a, b) : 0;
+        switch (k) {
+        case CMP_EQ: r.i = o == 0; break;
+        case CMP_GT: r.i = o == 1; break;
+        case CMP_LT: r.i = o == -1; break;
+        case CMP_GE: r.i = o == 0 || o == 1; break;
+        case CMP_LE: r.i = o == 0 || o == -1; break;
+        case LOG_AND: r.i = a.i && b.i; break;
+        case LOG_OR: r.i = a.i || b.i; break;
+        case LOG_XOR: r.i = !a.i != !b.i; break;
+        case MOD_INT:
+        case MOD_FLOAT: r = modulo(k, a, b); break;
+        }
+        store(c->out, ot->dtype, i, r);
+    }
+    return MF_OK;
+}
+
+#define COMPARE_REF(name, kind)                       \
+    mf_status mf_ref_##name(const mf_ref_call *c)     \
+    {                                                 \
+        return binary_any(c, kind);                   \
+    }
+COMPARE_REF(equal, CMP_EQ)
+COMPARE_REF(greater, CMP_GT)
+COMPARE_REF(less, CMP_LT)
+COMPARE_REF(greater_equal, CMP_GE)
+COMPARE_REF(less_equal, CMP_LE)
+COMPARE_REF(logical_and, LOG_AND)
+COMPARE_REF(logical_or, LOG_OR)
+COMPARE_REF(logical_xor, LOG_XOR)
+#undef COMPARE_REF
+
+mf_status mf_ref_mod(const mf_ref_call *c)
+{
+    return binary_any(c, mf_attr_int(c->op, c->attrs, "fmod") ? MOD_FLOAT : MOD_INT);
+}
+
+mf_status mf_ref_logical_not(const mf_ref_call *c)
+{
+    const uint8_t *x = c->in[0];
+    uint8_t *o = c->out;
+    for (int64_t i = 0, n = mf_type_numel(c->out_type); i < n; i++)
+        o[i] = !x[i];
+    return MF_OK;
+}
+
+mf_status mf_ref_isnan(const mf_ref_call *c)
+{
+    const float *x = c->in[0];
+    uint8_t *o = c->out;
+    for (int64_t i = 0, n = mf_type_numel(c->out_type); i < n; i++)
+        o[i] = isnan(x[i]) != 0;
+    return MF_OK;
+}
+
+mf_status mf_ref_isinf(const mf_ref_call *c)
+{
+    const float *x = c->in[0];
+    uint8_t *o = c->out;
+    bool neg = mf_attr_int(c->op, c->attrs, "detect_negative"), pos = mf_attr_int(c->op, c->attrs, "detect_positive");
+    for (int64_t i = 0, n = mf_type_numel(c->out_type); i < n; i++)
+        o[i] = isinf(x[i]) && (x[i] > 0 ? pos : neg);
+    return MF_OK;
+}
+
+/* where(cond, x, y): the bytes of x's or y's element, for every dtype. */
+mf_status mf_ref_where(const mf_ref_call *c)
+{
+    const mf_type *ot = c->out_type, *t = c->in_types;
+    size_t es = mf_dtype_size(ot->dtype);
+    const uint8_t *cond = c->in[0];
+    const char *x = c->in[1], *y = c->in[2];
+    char *o = c->out;
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
+    for (int64_t i = 0; i < n; i++, next_index(ot, idx)) {
+        bool take_x = cond[source(&t[0], ot, idx)] != 0;
+        const char *src = take_x ? x + (size_t)source(&t[1], ot, idx) * es : y + (size_t)source(&t[2], ot, idx) * es;
+        memcpy(o + (size_t)i * es, src, es);
+    }
+    return MF_OK;
+}
+
+/* expand: every output element is x's element under broadcasting (any dtype). */
+mf_status mf_ref_expand(const mf_ref_call *c)
+{
+    const mf_type *ot = c->out_type;
+    size_t es = mf_dtype_size(ot->dtype);
+    const char *x = c->in[0];
+    char *o = c->out;
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
+    for (int64_t i = 0; i < n; i++, next_index(ot, idx))
+        memcpy(o + (size_t)i * es, x + (size_t)source(&c->in_types[0], ot, idx) * es, es);
+    return MF_OK;
+}

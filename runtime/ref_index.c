@@ -1,0 +1,243 @@
+/* ref_index.c — reference kernels of the ops that pick elements by position: tile,
+ * gather, gather_elements, trilu, cumsum, topk_indices and hardmax.  Data is moved as bytes,
+ * so they take every dtype (cumsum adds f32, i32 and i64; topk and hardmax compare f32).
+ * An index out of range is an error naming it (ONNX leaves it undefined). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+/* The size of the dims before d, of d, and after d. */
+static void split_at(const mf_type *t, int d, int64_t *outer, int64_t *mid, int64_t *inner)
+{
+    *outer = *inner = 1;
+    for (int i = 0; i < d; i++)
+        *outer *= t->shape[i];
+    for (int i = d + 1; i < t->rank; i++)
+        *inner *= t->shape[i];
+    *mid = t->shape[d];
+}
+
+static int norm(int64_t d, int rank)
+{
+    return (int)(d < 0 ? d + rank : d);
+}
+
+static int64_t index_at(const void *p, mf_dtype dt, int64_t k)
+{
+    return dt == MF_I32 ? ((const int32_t *)p)[k] : ((const int64_t *)p)[k];
+}
+
+/* Index v on a dim of size n (negative counts from the end) into *out. */
+static mf_status checked_index(const char *op, int64_t v, int64_t n, int64_t *out)
+{
+    *out = v < 0 ? v + n : v;
+    if (*out < 0 || *out >= n)
+        return mf_error(MF_ERR_INVALID, "%s: index %lld is out of range for a dim of %lld", op,
+                        (long long)v, (long long)n);
+    return MF_OK;
+}
+
+mf_status mf_ref_tile(const mf_ref_call *c)
+{
+    const mf_type *ot = c->out_type, *xt = &c->in_types[0];
+    size_t es = mf_dtype_size(ot->dtype);
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
+    const char *x = c->in[0];
+    char *o = c->out;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t src = 0;
+        for (int d = 0; d < ot->rank; d++)
+            src = src * xt->shape[d] + idx[d] % xt->shape[d];
+        memcpy(o + (size_t)i * es, x + (size_t)src * es, es);
+        for (int d = ot->rank - 1; d >= 0; d--) {
+            if (++idx[d] < ot->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return MF_OK;
+}
+
+/* out[outer, j..., inner] = x[outer, idx[j...], inner]. */
+mf_status mf_ref_gather(const mf_ref_call *c)
+{
+    const mf_type *xt = &c->in_types[0], *it = &c->in_types[1];
+    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), xt->rank);
+    int64_t outer, mid, inner, m = mf_type_numel(it);
+    split_at(xt, d, &outer, &mid, &inner);
+    size_t es = mf_dtype_size(xt->dtype), row = (size_t)inner * es;
+    const char *x = c->in[0];
+    char *o = c->out;
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t j = 0; j < m; j++) {
+            int64_t k;
+            mf_status s = checked_index("gather", index_at(c->in[1], it->dtype, j), mid, &k);
+            if (s)
+                return s;
+            memcpy(o + (size_t)(a * m + j) * row, x + (size_t)(a * mid + k) * row, row);
+        }
+    return MF_OK;
+}
+
+/* out[i...] = x[i... with dim replaced by idx[i...]]. */
+mf_status mf_ref_gather_elements(const mf_ref_call *c)
+{
+    const mf_type *xt = &c->in_types[0], *it = &c->in_types[1];
+    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), xt->rank);
+    size_t es = mf_dtype_size(xt->dtype);
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(it);
+    const char *x = c->in[0];
+    char *o = c->out;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k, src = 0;
+        mf_status s = checked_index("gather_elements", index_at(c->in[1], it->dtype, i), xt->shape[d], &k);
+        if (s)
+            return s;
+        for (int e = 0; e < xt->rank; e++)
+            src = src * xt->shape[e] + (e == d ? k : idx[e]);
+        memcpy(o + (size_t)i * es, x + (size_t)src * es, es);
+        for (int e = it->rank - 1; e >= 0; e--) {
+            if (++idx[e] < it->shape[e])
+                break;
+            idx[e] = 0;
+        }
+    }
+    return MF_OK;
+}
+
+/* Keeps row r, column j of every matrix when j - r >= k (upper) or j - r <= k (lower). */
+mf_status mf_ref_trilu(const mf_ref_call *c)
+{
+    const mf_type *t = c->out_type;
+    size_t es = mf_dtype_size(t->dtype);
+    int64_t rows = t->shape[t->rank - 2], cols = t->shape[t->rank - 1], n = mf_type_numel(t);
+    int64_t k = mf_attr_int(c->op, c->attrs, "k");
+    bool upper = mf_attr_int(c->op, c->attrs, "upper") != 0;
+    const char *x = c->in[0];
+    char *o = c->out;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t col = i % cols, row = (i / cols) % rows;
+        bool keep = upper ? col - row >= k : col - row <= k;
+        if (keep)
+            memcpy(o + (size_t)i * es, x + (size_t)i * es, es);
+        else
+            memset(o + (size_t)i * es, 0, es);
+    }
+    return MF_OK;
+}
+
+/* Running sums along dim, in double (f32) or int64 (integers); exclusive starts at 0 and
+ * leaves the element itself out; reverse runs from the end. */
+mf_status mf_ref_cumsum(const mf_ref_call *c)
+{
+    const mf_type *t = c->out_type;
+    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), t->rank);
+    bool excl = mf_attr_int(c->op, c->attrs, "exclusive"), rev = mf_attr_int(c->op, c->attrs, "reverse");
+    int64_t outer, mid, inner;
+    split_at(t, d, &outer, &mid, &inner);
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t b = 0; b < inner; b++) {
+            double facc = 0;
+            int64_t iacc = 0;
+            for (int64_t j0 = 0; j0 < mid; j0++) {
+                int64_t j = rev ? mid - 1 - j0 : j0, k = (a * mid + j) * inner + b;
+                switch (t->dtype) {
+                case MF_F32: {
+                    double v = ((const float *)c->in[0])[k];
+                    ((float *)c->out)[k] = (float)(excl ? facc : facc + v);
+                    facc += v;
+                    break;
+                }
+                case MF_I32: {
+                    int64_t v = ((const int32_t *)c->in[0])[k];
+                    ((int32_t *)c->out)[k] = (int32_t)(excl ? iacc : iacc + v);
+                    iacc += v;
+                    break;
+                }
+                case MF_I64: {
+                    int64_t v = ((const int64_t *)c->in[0])[k];
+                    ((int64_t *)c->out)[k] = excl ? iacc : iacc + v;
+                    iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
+                    break;
+                }
+                default: return mf_error(MF_ERR_DTYPE, "cumsum: %s is not supported (f32, i32, i64 are)",
+                                         mf_dtype_name(t->dtype));
+                }
+            }
+        }
+    return MF_OK;
+}
+
+/* Whether a goes before b: the larger (or smaller) first, NaN as the largest, the lower
+ * index first among equals (ONNX TopK). */
+static bool before(float a, int64_t ia, float b, int64_t ib, bool largest)
+{
+    if (isnan(a) || isnan(b)) {
+        if (isnan(a) != isnan(b))
+            return largest ? isnan(a) : isnan(b);
+        return ia < ib;
+    }
+    if (a != b)
+        return largest ? a > b : a < b;
+    return ia < ib;
+}
+
+/* The positions of the k first elements of every line along dim, in order (a selection
+ * by insertion: k and the lines are small in inference graphs). */
+mf_status mf_ref_topk_indices(const mf_ref_call *c)
+{
+    const mf_type *xt = &c->in_types[0];
+    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), xt->rank);
+    int64_t k = mf_attr_int(c->op, c->attrs, "k"), outer, mid, inner;
+    bool largest = mf_attr_int(c->op, c->attrs, "largest") != 0;
+    split_at(xt, d, &outer, &mid, &inner);
+    const float *x = c->in[0];
+    int64_t *o = c->out;
+    int64_t *best = malloc((size_t)(k + 1) * sizeof *best);
+    if (!best)
+        return mf_error(MF_ERR_NOMEM, "topk: out of memory");
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t b = 0; b < inner; b++) {
+            const float *line = x + a * mid * inner + b;
+            int64_t nb = 0;
+            for (int64_t j = 0; j < mid && k > 0; j++) {
+                if (nb == k && !before(line[j * inner], j, line[best[k - 1] * inner], best[k - 1], largest))
+                    continue;
+                int64_t p = nb < k ? nb++ : k - 1;
+                while (p > 0 && before(line[j * inner], j, line[best[p - 1] * inner], best[p - 1], largest)) {
+                    best[p] = best[p - 1];
+                    p--;
+                }
+                best[p] = j;
+            }
+            for (int64_t j = 0; j < k; j++)
+                o[(a * k + j) * inner + b] = best[j];
+        }
+    free(best);
+    return MF_OK;
+}
+
+/* 1 at the first largest element of every line along dim, 0 elsewhere. */
+mf_status mf_ref_hardmax(const mf_ref_call *c)
+{
+    const mf_type *t = c->out_type;
+    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), t->rank);
+    int64_t outer, mid, inner;
+    split_at(t, d, &outer, &mid, &inner);
+    const float *x = c->in[0];
+    float *o = c->out;
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t b = 0; b < inner; b++) {
+            int64_t base = a * mid * inner + b, arg = 0;
+            for (int64_t j = 0; j < mid; j++) {
+                o[base + j * inner] = 0.0f;
+                if (x[base + j * inner] > x[base + arg * inner])
+                    arg = j;
+            }
+            if (mid)
+                o[base + arg * inner] = 1.0f;
+        }
+    return MF_OK;
+}
