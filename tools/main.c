@@ -15,6 +15,7 @@ static const struct {
     {"run", "run an ONNX or .mfir model, compare and time it", mf_cmd_run},
     {"opt", "run graph passes and show how a model fuses (fusion debugging)", mf_cmd_opt},
     {"cache", "inspect and maintain the on-disk kernel cache", mf_cmd_cache},
+    {"quantize", "quantize a model to int8 after calibrating it", mf_cmd_quantize},
 };
 
 int mf_tool_fail(int rc, const char *fmt, ...)

@@ -1,0 +1,148 @@
+/* quant_calib.c — calibration: runs the f32 model, compiled, with every activation made an
+ * output, and records each one's range over the calibration sets — the range seen (minmax),
+ * or that range clipped at both ends to a percentile of the values, found in a second run
+ * from a 2048-bin histogram per value. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+
+mf_status mf_mod_quant_observe(const mf_graph *f, const char *cpu, int nsets,
+                               mf_tensor *const *inputs, int nwant, const mf_value *const *want,
+                               mf_qvisit_fn visit, void *ctx)
+{
+    mf_graph *c = NULL;
+    mf_module *m = NULL;
+    int nout = 0, *slot = calloc((size_t)nwant + 1, sizeof *slot); /* want k: output slot or -1 */
+    mf_value **outs = calloc((size_t)nwant + 1, sizeof *outs);
+    mf_tensor **res = calloc((size_t)nwant + 1, sizeof *res);
+    mf_status s = slot && outs && res ? mf_graph_clone(f, NULL, &c) : mf_error(MF_ERR_NOMEM, "calibration: out of memory");
+    for (int k = 0; k < nwant && !s; k++) {
+        const mf_value *v = want[k];
+        slot[k] = -1;
+        if (v->is_const)
+            s = mf_error(MF_ERR_INTERNAL, "calibration: constant %d observed", v->id);
+        else if (v->producer)
+            slot[k] = nout, outs[nout++] = c->nodes[v->producer->id]->outputs[0];
+    }
+    if (!s && nout)
+        s = mf_graph_set_outputs(c, nout, outs);
+    mf_module_options mo = mf_module_default_options();
+    mo.cpu = cpu;
+    mo.device = MF_DEVICE_CPU;
+    if (!s && nout)
+        s = mf_module_create(c, &mo, &m);
+    for (int set = 0; set < nsets && !s; set++) {
+        mf_tensor *const *in = inputs + (size_t)set * (size_t)f->ninputs;
+        if (nout)
+            s = mf_module_run(m, f->ninputs, in, nout, res);
+        for (int k = 0; k < nwant && !s; k++) {
+            const mf_tensor *t = slot[k] < 0 ? NULL : res[slot[k]];
+            if (slot[k] < 0) /* a graph input */
+                for (int i = 0; i < f->ninputs; i++)
+                    if (f->inputs[i] == want[k])
+                        t = in[i];
+            if (t && mf_tensor_dtype(t) == MF_F32)
+                s = visit(set, k, want[k], mf_tensor_data(t), mf_tensor_numel(t), ctx);
+        }
+        for (int k = 0; k < nout; k++)
+            mf_tensor_free(res[k]), res[k] = NULL;
+    }
+    if (s)
+        mf_error_context(s, "calibration");
+    mf_module_destroy(m);
+    mf_graph_destroy(c);
+    free(slot);
+    free(outs);
+    free(res);
+    return s;
+}
+
+#define BINS 2048
+
+typedef struct calib {
+    mf_qrange *ranges; /* by value id */
+    uint64_t *hist;    /* BINS per value id, second run only */
+} calib;
+
+static mf_status see_range(int set, int k, const mf_value *v, const float *d, int64_t n, void *ctx)
+{
+    (void)set, (void)k;
+    mf_qrange *r = &((calib *)ctx)->ranges[v->id];
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(d[i]))
+            continue;
+        if (!r->seen)
+            r->lo = r->hi = d[i], r->seen = true;
+        r->lo = d[i] < r->lo ? d[i] : r->lo;
+        r->hi = d[i] > r->hi ? d[i] : r->hi;
+    }
+    return MF_OK;
+}
+
+static int bin_of(const mf_qrange *r, float x)
+{
+    double w = (double)r->hi - r->lo;
+    int b = w > 0 ? (int)(((double)x - r->lo) / w * BINS) : 0;
+    return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+}
+
+static mf_status see_hist(int set, int k, const mf_value *v, const float *d, int64_t n, void *ctx)
+{
+    (void)set, (void)k;
+    calib *c = ctx;
+    const mf_qrange *r = &c->ranges[v->id];
+    uint64_t *h = c->hist + (size_t)v->id * BINS;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(d[i]))
+            h[bin_of(r, d[i])]++;
+    return MF_OK;
+}
+
+/* Clips each end of r where (100 - p) % of the values lie beyond it (to bin resolution);
+ * an end whose bin alone holds more, as a relu's 0 does, stays. */
+static void clip_to_percentile(mf_qrange *r, const uint64_t *h, double p)
+{
+    uint64_t total = 0;
+    for (int b = 0; b < BINS; b++)
+        total += h[b];
+    if (!total)
+        return;
+    double tail = (double)total * (100.0 - p) / 100.0, w = ((double)r->hi - r->lo) / BINS;
+    double acc = 0;
+    int lo = 0, hi = BINS - 1;
+    while (lo < BINS - 1 && acc + (double)h[lo] <= tail)
+        acc += (double)h[lo++];
+    acc = 0;
+    while (hi > 0 && acc + (double)h[hi] <= tail)
+        acc += (double)h[hi--];
+    float nlo = (float)(r->lo + lo * w), nhi = (float)(r->lo + (hi + 1) * w);
+    if (nlo < nhi)
+        r->lo = nlo > r->lo ? nlo : r->lo, r->hi = nhi < r->hi ? nhi : r->hi;
+}
+
+mf_status mf_mod_quant_calibrate(const mf_graph *f, const mf_quantize_options *opt,
+                                 mf_qrange *ranges)
+{
+    const mf_value **want = calloc((size_t)f->nvalues + 1, sizeof *want);
+    if (!want)
+        return mf_error(MF_ERR_NOMEM, "calibration: out of memory");
+    int nwant = 0;
+    for (int i = 0; i < f->nvalues; i++)
+        if (!f->values[i]->is_const && f->values[i]->type.dtype == MF_F32)
+            want[nwant++] = f->values[i];
+    calib c = {ranges, NULL};
+    memset(ranges, 0, sizeof *ranges * (size_t)f->nvalues);
+    mf_status s = mf_mod_quant_observe(f, opt->cpu, opt->ncalib, opt->calib, nwant, want, see_range, &c);
+    if (!s && opt->method == MF_QUANT_PERCENTILE) {
+        c.hist = calloc((size_t)f->nvalues * BINS, sizeof *c.hist);
+        s = c.hist ? mf_mod_quant_observe(f, opt->cpu, opt->ncalib, opt->calib, nwant, want, see_hist, &c)
+                   : mf_error(MF_ERR_NOMEM, "calibration: out of memory for histograms");
+        for (int k = 0; k < nwant && !s; k++)
+            clip_to_percentile(&ranges[want[k]->id], c.hist + (size_t)want[k]->id * BINS, opt->percentile);
+        free(c.hist);
+    }
+    free(want);
+    return s;
+}
