@@ -1,7 +1,8 @@
 /* quant_calib.c — calibration: runs the f32 model, compiled, with every activation made an
  * output, and records each one's range over the calibration sets — the range seen (minmax),
- * or that range clipped at both ends to a percentile of the values, found in a second run
- * from a 2048-bin histogram per value. */
+ * or, from a 2048-bin histogram per value built in a second run, that range clipped at both
+ * ends to a percentile of the values, or at the thresholds that keep the quantized
+ * distribution closest to the original (entropy: least KL divergence, as TensorRT). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,76 @@ static void clip_to_percentile(mf_qrange *r, const uint64_t *h, double p)
         r->lo = nlo > r->lo ? nlo : r->lo, r->hi = nhi < r->hi ? nhi : r->hi;
 }
 
+/* KL(p || q) of the histogram h[0..n) against its quantization to `levels` levels, the
+ * values beyond n folded into the last bin; TensorRT's entropy calibration measure. */
+static double kl_of_threshold(const uint64_t *h, int n, int total_bins, int levels)
+{
+    double p[BINS], q[BINS], outliers = 0, sum_p = 0;
+    for (int i = n; i < total_bins; i++)
+        outliers += (double)h[i];
+    for (int i = 0; i < n; i++)
+        p[i] = (double)h[i];
+    p[n - 1] += outliers;
+    for (int i = 0; i < n; i++)
+        sum_p += p[i];
+    if (sum_p <= 0)
+        return 0;
+    double per = (double)n / levels;
+    for (int l = 0; l < levels; l++) { /* merge, then spread over the level's non-empty bins */
+        int a = (int)(l * per), b = l == levels - 1 ? n : (int)((l + 1) * per);
+        double mass = 0;
+        int nonzero = 0;
+        for (int i = a; i < b; i++)
+            mass += (double)h[i], nonzero += h[i] != 0;
+        for (int i = a; i < b; i++)
+            q[i] = h[i] && nonzero ? mass / nonzero : 0;
+    }
+    double sum_q = 0, kl = 0;
+    for (int i = 0; i < n; i++)
+        sum_q += q[i];
+    for (int i = 0; i < n; i++)
+        if (p[i] > 0)
+            kl += p[i] / sum_p * log((p[i] / sum_p) / (q[i] > 0 ? q[i] / sum_q : 1e-12));
+    return kl;
+}
+
+/* The threshold bin (one past the last kept) of one-sided histogram h[0..n) with least KL
+ * divergence, among multiples of 16 from `levels` on. */
+static int entropy_threshold(const uint64_t *h, int n, int levels)
+{
+    int best = n;
+    double best_kl = INFINITY;
+    for (int t = levels; t <= n; t += 16) {
+        double kl = kl_of_threshold(h, t, n, levels);
+        if (kl < best_kl)
+            best_kl = kl, best = t;
+    }
+    return best;
+}
+
+/* Clips each side of zero of r to its entropy threshold, with levels in proportion to the
+ * side's share of the 256 codes. */
+static void clip_to_entropy(mf_qrange *r, const uint64_t *h)
+{
+    if (!(r->hi > r->lo))
+        return;
+    double w = ((double)r->hi - r->lo) / BINS;
+    int z = r->lo >= 0 ? 0 : r->hi <= 0 ? BINS : (int)(-r->lo / w); /* the bin of 0 */
+    uint64_t side[BINS];
+    if (BINS - z >= 128) { /* the positive side, bins z.. */
+        int n = BINS - z;
+        memcpy(side, h + z, sizeof *side * (size_t)n);
+        int t = entropy_threshold(side, n, 128);
+        r->hi = (float)(r->lo + (z + t) * w);
+    }
+    if (z >= 128) { /* the negative side, bins z-1 down to 0 */
+        for (int i = 0; i < z; i++)
+            side[i] = h[z - 1 - i];
+        int t = entropy_threshold(side, z, 128);
+        r->lo = (float)(r->lo + (z - t) * w);
+    }
+}
+
 mf_status mf_mod_quant_calibrate(const mf_graph *f, const mf_quantize_options *opt,
                                  mf_qrange *ranges)
 {
@@ -135,12 +206,18 @@ mf_status mf_mod_quant_calibrate(const mf_graph *f, const mf_quantize_options *o
     calib c = {ranges, NULL};
     memset(ranges, 0, sizeof *ranges * (size_t)f->nvalues);
     mf_status s = mf_mod_quant_observe(f, opt->cpu, opt->ncalib, opt->calib, nwant, want, see_range, &c);
-    if (!s && opt->method == MF_QUANT_PERCENTILE) {
+    if (!s && opt->method != MF_QUANT_MINMAX) {
         c.hist = calloc((size_t)f->nvalues * BINS, sizeof *c.hist);
         s = c.hist ? mf_mod_quant_observe(f, opt->cpu, opt->ncalib, opt->calib, nwant, want, see_hist, &c)
                    : mf_error(MF_ERR_NOMEM, "calibration: out of memory for histograms");
-        for (int k = 0; k < nwant && !s; k++)
-            clip_to_percentile(&ranges[want[k]->id], c.hist + (size_t)want[k]->id * BINS, opt->percentile);
+        for (int k = 0; k < nwant && !s; k++) {
+            mf_qrange *r = &ranges[want[k]->id];
+            const uint64_t *h = c.hist + (size_t)want[k]->id * BINS;
+            if (opt->method == MF_QUANT_PERCENTILE)
+                clip_to_percentile(r, h, opt->percentile);
+            else
+                clip_to_entropy(r, h);
+        }
         free(c.hist);
     }
     free(want);

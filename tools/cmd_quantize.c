@@ -31,7 +31,8 @@ static const char usage[] =
     "      --calib-random N      N sets of seeded random inputs in [0, 1) instead\n"
     "      --seed S              the random inputs' seed (default 1)\n"
     "      --iterations N        use at most N calibration sets\n"
-    "      --method M            minmax (default) or percentile=P (e.g. percentile=99.99)\n"
+    "      --method M            minmax (default), percentile=P (e.g. percentile=99.99) or\n"
+    "                            entropy (least KL divergence, as TensorRT)\n"
     "      --per-channel         one weight scale per output channel (default: per tensor)\n"
     "      --mean A,B,...        the seed's mean per input channel (one value: all)\n"
     "      --std A,B,...         the seed's std per input channel (1/255 is accepted)\n"
@@ -106,11 +107,13 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         case 'm':
             if (!strcmp(optarg, "minmax")) {
                 o->q.method = MF_QUANT_MINMAX;
+            } else if (!strcmp(optarg, "entropy")) {
+                o->q.method = MF_QUANT_ENTROPY;
             } else if (!strncmp(optarg, "percentile=", 11)) {
                 o->q.method = MF_QUANT_PERCENTILE;
                 o->q.percentile = strtod(optarg + 11, &end);
             } else {
-                return mf_tool_fail(2, "quantize: --method %s: expected minmax or percentile=P", optarg);
+                return mf_tool_fail(2, "quantize: --method %s: expected minmax, percentile=P or entropy", optarg);
             }
             break;
         case 'p': o->q.per_channel = 1; break;

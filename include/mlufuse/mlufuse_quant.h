@@ -16,6 +16,7 @@ extern "C" {
 typedef enum mf_quant_method {
     MF_QUANT_MINMAX,     /* the range seen */
     MF_QUANT_PERCENTILE, /* the range clipped to the percentile's values at both ends */
+    MF_QUANT_ENTROPY,    /* each side of 0 clipped where the KL divergence is least */
 } mf_quant_method;
 
 #define MF_QUANT_MAX_CHANNELS 16

@@ -156,7 +156,7 @@ static void test_cli_quick_start(void **state)
     /* a .npy file calibrates as well; the report compares on held-out inputs */
     r = tsupport_run_prog("mlufuse", 0,
         "quantize %s/models/mnist_net/model.onnx -o %s/q2.mfir --calib %s/models/mnist_net/input.npy "
-        "--report --held-out 3", shared, dir, shared);
+        "--method entropy --report --held-out 3", shared, dir, shared);
     if (r.rc)
         fail_msg("quantize --report: rc %d: %s", r.rc, r.err);
     assert_non_null(strstr(r.out, "relative L2 error: "));
