@@ -170,11 +170,15 @@ static int entropy_threshold(const uint64_t *h, int n, int levels)
     return best;
 }
 
-/* Clips each side of zero of r to its entropy threshold, with levels in proportion to the
- * side's share of the 256 codes. */
+/* Clips each side of zero of r to its entropy threshold (128 levels a side).  A tensor
+ * seen fewer than 2 times a bin (logits: ten values a set) keeps its range: a sparse
+ * histogram's divergence says nothing, and clipping it cost mnist 40 % of its output. */
 static void clip_to_entropy(mf_qrange *r, const uint64_t *h)
 {
-    if (!(r->hi > r->lo))
+    uint64_t total = 0;
+    for (int b = 0; b < BINS; b++)
+        total += h[b];
+    if (!(r->hi > r->lo) || total < 2 * BINS)
         return;
     double w = ((double)r->hi - r->lo) / BINS;
     int z = r->lo >= 0 ? 0 : r->hi <= 0 ? BINS : (int)(-r->lo / w); /* the bin of 0 */

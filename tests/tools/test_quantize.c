@@ -163,6 +163,26 @@ static void test_cli_quick_start(void **state)
     assert_non_null(strstr(r.out, "top-1 agreement: "));
     assert_non_null(strstr(r.out, "<- worst"));
     tsupport_run_free(&r);
+    /* opt --explain names the layers of a quantized graph that stayed f32, and why */
+    char path[256];
+    snprintf(path, sizeof path, "%s/mixed.mfir", dir);
+    tsupport_write_file(path,
+        "graph @mixed(%x: f32[1,2,5,5], %w: f32[4,2,3,3]) {\n"
+        "  %qw = const i8[4,2,3,3] opaque\n"
+        "  %s = const f32[1] dense<0.5>\n"
+        "  %q = quantize(%x) {scale=0.1} : i8[1,2,5,5]\n"
+        "  %c = qconv2d(%q, %qw, %s) {x_scale=0.1, y_scale=0.2} : i8[1,4,3,3]\n"
+        "  %d = dequantize(%c) {scale=0.2} : f32[1,4,3,3]\n"
+        "  %f = conv2d(%x, %w) : f32[1,4,3,3]\n"
+        "  %a = add(%d, %f) : f32[1,4,3,3]\n"
+        "  return %a\n"
+        "}\n");
+    r = tsupport_run_prog("mlufuse", 0, "opt %s --explain", path);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "int8 layers: 1\n"));
+    assert_non_null(strstr(r.out, "stayed f32: conv2d %f: its weights are computed, not constants\n"));
+    assert_non_null(strstr(r.out, "stayed f32: add %a: an operand is f32 only\n"));
+    tsupport_run_free(&r);
     /* usage errors */
     r = tsupport_run_prog("mlufuse", 0, "quantize %s/models/mnist_net/model.onnx -o %s/x.mfir", shared, dir);
     assert_int_equal(r.rc, 2);
