@@ -95,7 +95,7 @@ typedef enum mf_op_kind {
     MF_KIND_LAYOUT       /* moves data (permute, concat, upsample) */
 } mf_op_kind;
 
-#define MF_MAX_ATTRS 8
+#define MF_MAX_ATTRS 12
 
 typedef enum mf_attr_type { MF_ATTR_INT, MF_ATTR_FLOAT, MF_ATTR_INTS } mf_attr_type;
 

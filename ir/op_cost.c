@@ -25,11 +25,14 @@ static double anchor_macs(mf_op op, int nin, const mf_type *in, const mf_type *o
         return 0;
     switch (op) {
     case MF_OP_CONV2D: /* w [Cout, Cin/groups, kh, kw]: one window per output element */
+    case MF_OP_QCONV2D:
         return numel(out) * tail_product(&in[1], 1);
     case MF_OP_CONV_TRANSPOSE2D: /* w [Cin, Cout/groups, kh, kw]: scattered per input element */
         return numel(&in[0]) * tail_product(&in[1], 1);
     case MF_OP_LINEAR: /* x [..., K] · w[N, K]ᵀ */
     case MF_OP_MATMUL:
+    case MF_OP_QLINEAR:
+    case MF_OP_QMATMUL:
         return in[0].rank ? numel(out) * (double)in[0].shape[in[0].rank - 1] : numel(out);
     default:
         return 0;

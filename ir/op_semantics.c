@@ -199,6 +199,7 @@ typedef struct infer_ctx {
     int nin;
     const mf_type *in;
     mf_type *out;
+    const mf_type *shown; /* the operand types messages name, when not `in` (quantized ops) */
 } infer_ctx;
 
 /* Fails with "op(type, type, ...): reason". */
@@ -211,7 +212,7 @@ static mf_status fail(const infer_ctx *c, mf_status s, const char *fmt, ...)
     for (int i = 0; i < c->nin && n < sizeof msg; i++) {
         char t[128];
         n += (size_t)snprintf(msg + n, sizeof msg - n, "%s%s", i ? ", " : "",
-                              mf_type_str(&c->in[i], t, sizeof t));
+                              mf_type_str(&(c->shown ? c->shown : c->in)[i], t, sizeof t));
     }
     va_list ap;
     va_start(ap, fmt);
@@ -530,7 +531,9 @@ static mf_status pool_out(const infer_ctx *c, int64_t in, int64_t k, int64_t st,
 
 static mf_status infer_pool(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
+    /* max_pool2d also takes i8: the max of quantized values is the quantized max. */
+    bool int8_max = c->op == MF_OP_MAX_POOL2D && c->in[0].dtype == MF_I8;
+    mf_status s = int8_max ? MF_OK : need_all_f32(c);
     if (!s)
         s = need_rank(c, 0, 4);
     if (!s)
@@ -817,7 +820,7 @@ static mf_status slice_range(const infer_ctx *c, int i, int64_t dim, int64_t *st
 mf_status mf_op_slice_dims(mf_op op, const mf_attr *attrs, const mf_type *in, int64_t *start,
                            int64_t *step, int64_t *count)
 {
-    infer_ctx c = {op, attrs, 1, in, NULL};
+    infer_ctx c = {op, attrs, 1, in, NULL, NULL};
     const mf_attr *st = A(&c, "starts"), *en = A(&c, "ends"), *ax = A(&c, "axes"), *sp = A(&c, "steps");
     int n = st->n;
     if (en->n != n || (ax->n && ax->n != n) || (sp->n && sp->n != n) || n > in->rank)
@@ -921,6 +924,155 @@ static mf_status infer_winograd_output(const infer_ctx *c)
     if (c->nin == 2 && (c->in[1].rank != 1 || c->in[1].shape[0] != k))
         return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)k);
     *c->out = (mf_type){.dtype = MF_F32, .rank = 4, .shape = {size[0], k, size[1], size[2]}};
+/* ---- quantized ops ------------------------------------------------------------------------ */
+
+/* A per-tensor scale attribute: finite and positive. */
+static mf_status need_scale(const infer_ctx *c, const char *name)
+{
+    double s = A(c, name)->f;
+    if (!(s > 0) || !isfinite(s))
+        return fail(c, MF_ERR_INVALID, "%s = %g, must be finite and positive", name, s);
+    return MF_OK;
+}
+
+/* A zero point attribute: an int8 value. */
+static mf_status need_zero_point(const infer_ctx *c, const char *name)
+{
+    int64_t z = A(c, name)->i;
+    if (z < -128 || z > 127)
+        return fail(c, MF_ERR_INVALID, "%s = %lld, must be in -128..127", name, (long long)z);
+    return MF_OK;
+}
+
+/* The (scale, zero point) pairs prefix_scale / prefix_zero_point named, and min <= max. */
+static mf_status need_quant_params(const infer_ctx *c, const char *const *prefixes, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char sc[32], zp[32];
+        snprintf(sc, sizeof sc, "%s_scale", prefixes[i]);
+        snprintf(zp, sizeof zp, "%s_zero_point", prefixes[i]);
+        mf_status s = need_scale(c, sc);
+        if (!s)
+            s = need_zero_point(c, zp);
+        if (s)
+            return s;
+    }
+    if (mf_op_attr_index(c->op, "min") >= 0 && !(A(c, "min")->f <= A(c, "max")->f))
+        return fail(c, MF_ERR_INVALID, "min = %g is not at most max = %g", A(c, "min")->f,
+                    A(c, "max")->f);
+    return MF_OK;
+}
+
+static mf_status infer_quantize(const infer_ctx *c)
+{
+    mf_status s = need_dtype(c, 0, MF_F32);
+    if (!s)
+        s = need_scale(c, "scale");
+    if (!s)
+        s = need_zero_point(c, "zero_point");
+    if (!s)
+        *c->out = c->in[0], c->out->dtype = MF_I8;
+    return s;
+}
+
+static mf_status infer_dequantize(const infer_ctx *c)
+{
+    mf_status s = need_dtype(c, 0, MF_I8);
+    if (!s)
+        s = need_scale(c, "scale");
+    if (!s)
+        s = need_zero_point(c, "zero_point");
+    if (!s)
+        *c->out = c->in[0], c->out->dtype = MF_F32;
+    return s;
+}
+
+/* qconv2d and qlinear: i8 input and weight, the weight's f32 scales (one per output channel
+ * or one), an optional f32 bias; shapes as for the f32 op `like`, whose rule checks them. */
+static mf_status infer_quantized_anchor(const infer_ctx *c, mf_status (*like)(const infer_ctx *))
+{
+    static const char *const xy[] = {"x", "y"};
+    mf_status s = need_dtype(c, 0, MF_I8);
+    if (!s)
+        s = need_dtype(c, 1, MF_I8);
+    if (!s)
+        s = need_dtype(c, 2, MF_F32);
+    if (!s && c->nin > 3)
+        s = need_dtype(c, 3, MF_F32);
+    if (!s)
+        s = need_quant_params(c, xy, 2);
+    if (s)
+        return s;
+    int64_t cout = c->in[1].shape[0];
+    if (c->in[2].rank != 1 || (c->in[2].shape[0] != 1 && c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "weight scales must be [%lld] (per output channel) or [1]",
+                    (long long)cout);
+    mf_type f32[4];
+    int nin = 0;
+    f32[nin++] = c->in[0], f32[nin++] = c->in[1];
+    if (c->nin > 3)
+        f32[nin++] = c->in[3];
+    for (int i = 0; i < nin; i++)
+        f32[i].dtype = MF_F32;
+    infer_ctx fc = {c->op, c->attrs, nin, f32, c->out, c->in};
+    s = like(&fc);
+    c->out->dtype = MF_I8;
+    return s;
+}
+
+static mf_status infer_qconv2d(const infer_ctx *c)
+{
+    if (c->in[1].rank != 4)
+        return fail(c, MF_ERR_SHAPE, "input 1 has rank %d, expected 4", c->in[1].rank);
+    return infer_quantized_anchor(c, infer_conv2d);
+}
+
+static mf_status infer_qlinear(const infer_ctx *c)
+{
+    if (c->in[1].rank != 2)
+        return fail(c, MF_ERR_SHAPE, "input 1 has rank %d, expected 2", c->in[1].rank);
+    return infer_quantized_anchor(c, infer_linear);
+}
+
+/* a [..., M, K] · b [..., K, N], both i8 of rank 2 or more with equal batch dims (or b of
+ * rank 2, shared by every batch). */
+static mf_status infer_qmatmul(const infer_ctx *c)
+{
+    static const char *const aby[] = {"a", "b", "y"};
+    mf_status s = need_dtype(c, 0, MF_I8);
+    if (!s)
+        s = need_dtype(c, 1, MF_I8);
+    if (!s)
+        s = need_quant_params(c, aby, 3);
+    if (s)
+        return s;
+    const mf_type *a = &c->in[0], *b = &c->in[1];
+    if (a->rank < 2 || b->rank < 2)
+        return fail(c, MF_ERR_SHAPE, "operands must have rank at least 2");
+    if (a->shape[a->rank - 1] != b->shape[b->rank - 2])
+        return fail(c, MF_ERR_SHAPE, "inner dims differ: %lld against %lld",
+                    (long long)a->shape[a->rank - 1], (long long)b->shape[b->rank - 2]);
+    if (b->rank != 2 && (b->rank != a->rank || memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)(a->rank - 2))))
+        return fail(c, MF_ERR_SHAPE, "batch dims must be equal (or b of rank 2)");
+    *c->out = *a;
+    c->out->shape[a->rank - 1] = b->shape[b->rank - 1];
+    return MF_OK;
+}
+
+/* Two i8 tensors of one shape (a residual connection). */
+static mf_status infer_qadd(const infer_ctx *c)
+{
+    static const char *const aby[] = {"a", "b", "y"};
+    mf_status s = need_dtype(c, 0, MF_I8);
+    if (!s)
+        s = need_dtype(c, 1, MF_I8);
+    if (!s)
+        s = need_quant_params(c, aby, 3);
+    if (s)
+        return s;
+    if (!mf_type_equal(&c->in[0], &c->in[1]))
+        return fail(c, MF_ERR_SHAPE, "operands must have the same shape");
+    *c->out = c->in[0];
     return MF_OK;
 }
 
@@ -1151,7 +1303,7 @@ mf_status mf_op_infer(mf_op op, const mf_attr *attrs, int nin, const mf_type *in
     const mf_op_info *info = mf_op_get(op);
     if (!info)
         return mf_error(MF_ERR_INVALID, "unknown op %d", (int)op);
-    infer_ctx c = {op, attrs, nin, in, out};
+    infer_ctx c = {op, attrs, nin, in, out, NULL};
     if (mf_op_schema_problem())
         return mf_error(MF_ERR_INTERNAL, "ops.def: %s", mf_op_schema_problem());
     if (nin < info->min_inputs || (info->max_inputs >= 0 && nin > info->max_inputs)) {

@@ -1,6 +1,7 @@
 /* explain.c — the fusion report of `mlufuse opt --explain`: the subgraphs segmentation
  * formed, then, for every edge it left between two subgraphs (or a subgraph and a CPU
- * op), the rule that kept them apart.  Values are named as the printed graph names them. */
+ * op), the rule that kept them apart; in a quantized graph, the layers that stayed f32 and
+ * why.  Values are named as the printed graph names them. */
 #include <stdlib.h>
 
 #include "passes.h"
@@ -133,6 +134,57 @@ char *mf_fuse_edge_text(char **names, const mf_fuse_edge *e)
     return mf_sb_take(&t);
 }
 
+static bool is_int8_layer(mf_op op)
+{
+    return op == MF_OP_QCONV2D || op == MF_OP_QLINEAR || op == MF_OP_QMATMUL || op == MF_OP_QADD;
+}
+
+/* Why a layer of a quantized graph stayed f32, read off the graph as quantization decides
+ * (module/quant_rewrite.c); NULL for ops that are not layers it quantizes. */
+static const char *why_f32(const mf_node *n)
+{
+    switch (n->op) {
+    case MF_OP_CONV2D:
+    case MF_OP_LINEAR:
+        if (!n->inputs[1]->is_const || !n->inputs[1]->data)
+            return "its weights are computed, not constants";
+        if (n->ninputs > 2 && (!n->inputs[2]->is_const || !n->inputs[2]->data))
+            return "its bias is computed, not a constant";
+        return "its input was not calibrated";
+    case MF_OP_MATMUL: return "a product of two activations (quantize makes no qmatmul yet)";
+    case MF_OP_ADD: {
+        const mf_value *a = n->inputs[0], *b = n->inputs[1];
+        if (a->is_const || b->is_const)
+            return "an operand is a constant";
+        if (!mf_type_equal(&a->type, &b->type))
+            return "its operands differ in shape (broadcast)";
+        if (mf_attr_float(n->op, n->attrs, "alpha") != 1.0)
+            return "alpha is not 1";
+        bool from_int8 = (a->producer && a->producer->op == MF_OP_DEQUANTIZE) ||
+                         (b->producer && b->producer->op == MF_OP_DEQUANTIZE);
+        return from_int8 ? "an operand is f32 only" : "neither operand is int8";
+    }
+    default: return NULL;
+    }
+}
+
+/* In a graph with int8 layers: how many, and each layer that stayed f32 and why. */
+static void put_quantization(mf_strbuf *t, const mf_graph *g, char **names)
+{
+    int nint8 = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        nint8 += is_int8_layer(g->nodes[i]->op);
+    if (!nint8)
+        return;
+    mf_sb_printf(t, "int8 layers: %d\n", nint8);
+    for (int i = 0; i < g->nnodes; i++) {
+        const char *why = why_f32(g->nodes[i]);
+        if (why)
+            mf_sb_printf(t, "  stayed f32: %s %%%s: %s\n", op_name(g->nodes[i]),
+                         names[g->nodes[i]->outputs[0]->id], why);
+    }
+}
+
 mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **out)
 {
     char **names;
@@ -150,6 +202,7 @@ mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **out)
         put_edge(&t, names, e);
         mf_sb_printf(&t, "\n");
     }
+    put_quantization(&t, g, names);
     free(names);
     *out = mf_sb_take(&t);
     return *out ? MF_OK : mf_error(MF_ERR_NOMEM, "explain: out of memory");

@@ -57,9 +57,33 @@ static float max_window(const pool_geom *g, const float *xp, int64_t y, int64_t 
     return m;
 }
 
+/* The max over one window of an i8 plane (padding never wins: it is outside the input). */
+static int8_t max_window_i8(const pool_geom *g, const int8_t *xp, int64_t y, int64_t x)
+{
+    int m = -128;
+    for (int64_t i = 0; i < g->kh; i++) {
+        int64_t iy = y * g->sh - g->ph + i * g->dh;
+        for (int64_t j = 0; iy >= 0 && iy < g->h && j < g->kw; j++) {
+            int64_t ix = x * g->sw - g->pw + j * g->dw;
+            if (ix >= 0 && ix < g->w && xp[iy * g->w + ix] > m)
+                m = xp[iy * g->w + ix];
+        }
+    }
+    return (int8_t)m;
+}
+
 mf_status mf_ref_max_pool2d(const mf_ref_call *c)
 {
     pool_geom g = pool_geometry(c);
+    if (c->in_types[0].dtype == MF_I8) { /* quantized: same scale and zero point out */
+        const int8_t *xi = c->in[0];
+        int8_t *oi = c->out;
+        for (int64_t p = 0; p < g.planes; p++)
+            for (int64_t y = 0; y < g.oh; y++)
+                for (int64_t xo = 0; xo < g.ow; xo++)
+                    oi[(p * g.oh + y) * g.ow + xo] = max_window_i8(&g, xi + p * g.h * g.w, y, xo);
+        return MF_OK;
+    }
     const float *x = c->in[0];
     float *o = c->out;
     for (int64_t p = 0; p < g.planes; p++)

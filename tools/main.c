@@ -16,6 +16,7 @@ static const struct {
     {"opt", "run graph passes and show how a model fuses (fusion debugging)", mf_cmd_opt},
     {"cache", "inspect and maintain the on-disk kernel cache", mf_cmd_cache},
     {"genoff", "compile a model into an offline model file (.mfo)", mf_cmd_genoff},
+    {"quantize", "quantize a model to int8 after calibrating it", mf_cmd_quantize},
 };
 
 int mf_tool_fail(int rc, const char *fmt, ...)

@@ -21,6 +21,7 @@ int mf_cmd_run(int argc, char **argv);
 int mf_cmd_opt(int argc, char **argv);
 int mf_cmd_cache(int argc, char **argv);
 int mf_cmd_genoff(int argc, char **argv);
+int mf_cmd_quantize(int argc, char **argv);
 
 /* mkdir -p path (0777 less the umask); 0, or -1 with errno set. */
 int mf_tool_mkdirs(const char *path);

@@ -365,5 +365,7 @@ int mf_trace_active(void);
 #include "mlufuse/mlufuse_runtime.h"
 /* The on-disk kernel cache's inspection API. */
 #include "mlufuse/mlufuse_cache.h"
+/* Post-training quantization (int8). */
+#include "mlufuse/mlufuse_quant.h"
 
 #endif /* MLUFUSE_H */

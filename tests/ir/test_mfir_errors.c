@@ -122,6 +122,57 @@ static const bad_case cases[] = {
      "unexpected character '\\xc3'"},
 };
 
+/* Quantization parameters are attributes and operands: bad ones fail where the node is. */
+#define QHDR HDR "  %w = const i8[8,4,3,3] opaque\n  %s = const f32[8] opaque\n"
+static const bad_case quant_cases[] = {
+    {"negative scale", HDR "  %q = quantize(%x) {scale=-0.1} : i8[1,4,8,8]\n  return %q\n}\n", 2, 8,
+     "quantize(f32[1,4,8,8]): scale = -0.1, must be finite and positive"},
+    {"zero point out of int8", HDR "  %q = quantize(%x) {scale=0.1, zero_point=200} : i8[1,4,8,8]\n  return %q\n}\n",
+     2, 8, "zero_point = 200, must be in -128..127"},
+    {"quantize without a scale", HDR "  %q = quantize(%x) : i8[1,4,8,8]\n  return %q\n}\n", 2, 8,
+     "quantize requires attribute 'scale'"},
+    {"wrong number of weight scales",
+     HDR "  %w = const i8[8,4,3,3] opaque\n  %s = const f32[3] opaque\n  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n"
+         "  %y = qconv2d(%q, %w, %s) {x_scale=0.1, y_scale=0.2} : i8[1,8,6,6]\n  return %y\n}\n",
+     5, 8, "weight scales must be [8] (per output channel) or [1]"},
+    {"f32 into qconv2d", QHDR "  %y = qconv2d(%x, %w, %s) {x_scale=0.1, y_scale=0.2} : i8[1,8,6,6]\n  return %y\n}\n",
+     4, 8, "qconv2d(f32[1,4,8,8], i8[8,4,3,3], f32[8]): input 0 is f32, expected i8"},
+    {"qconv2d without x_scale",
+     QHDR "  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n  %y = qconv2d(%q, %w, %s) {y_scale=0.2} : i8[1,8,6,6]\n  return %y\n}\n",
+     5, 8, "qconv2d requires attribute 'x_scale'"},
+    {"empty clamp range",
+     QHDR "  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n"
+          "  %y = qconv2d(%q, %w, %s) {x_scale=0.1, y_scale=0.2, min=1, max=0} : i8[1,8,6,6]\n  return %y\n}\n",
+     5, 8, "min = 1 is not at most max = 0"},
+    {"dequantize of f32", HDR "  %d = dequantize(%x) {scale=0.1} : f32[1,4,8,8]\n  return %d\n}\n", 2, 8,
+     "dequantize(f32[1,4,8,8]): input 0 is f32, expected i8"},
+    {"qadd of two shapes",
+     HDR "  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n  %r = reshape(%q) {shape=[4,64]} : i8[4,64]\n"
+         "  %y = qadd(%q, %r) {a_scale=1, b_scale=1, y_scale=1} : i8[1,4,8,8]\n  return %y\n}\n",
+     4, 8, "operands must have the same shape"},
+};
+
+static void test_malformed_quantization(void **state)
+{
+    int failures = 0;
+    for (size_t i = 0; i < sizeof quant_cases / sizeof *quant_cases; i++) {
+        const bad_case *c = &quant_cases[i];
+        mf_graph *g = (mf_graph *)0x1;
+        mf_status s = mf_graph_parse(c->text, NULL, &g);
+        char loc[64];
+        snprintf(loc, sizeof loc, "<string>:%d:%d: ", c->line, c->col);
+        const char *msg = mf_last_error();
+        if (s != MF_ERR_PARSE || g != NULL || strncmp(msg, loc, strlen(loc)) || !strstr(msg, c->phrase)) {
+            print_error("case '%s': status %s, message \"%s\"; want %s\"...%s...\"\n", c->what,
+                        mf_status_name(s), msg, loc, c->phrase);
+            failures++;
+        }
+        if (s == MF_OK)
+            mf_graph_destroy(g);
+    }
+    assert_int_equal(failures, 0);
+}
+
 static void test_each_malformed_input(void **state)
 {
     int failures = 0;
@@ -230,6 +281,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_malformed_input),
+        cmocka_unit_test(test_malformed_quantization),
         cmocka_unit_test(test_case_count),
         cmocka_unit_test(test_filename_in_message),
         cmocka_unit_test(test_load_reports_path),

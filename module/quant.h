@@ -1,0 +1,54 @@
+/* quant.h — internals of post-training quantization (mlufuse_quant.h): the graph rewrite
+ * from calibrated ranges (quant_rewrite.c) and the instrumented f32 runs that record them
+ * (quant_calib.c), used by the public entry points in quantize.c. */
+#ifndef MF_MODULE_QUANT_H
+#define MF_MODULE_QUANT_H
+
+#include "mlufuse/mlufuse_quant.h"
+#include "module.h"
+
+/* The range of one f32 value over the calibration inputs (seen: it was recorded). */
+typedef struct mf_qrange {
+    float lo, hi;
+    bool seen;
+} mf_qrange;
+
+/* Scale and zero point that map [min(lo, 0), max(hi, 0)] onto -128..127. */
+void mf_qparams_of(mf_qrange r, float *scale, int *zero_point);
+
+/* One quantized layer of a rewritten graph: its node there, and the f32 source graph's
+ * values (ids) it stands for: its activation inputs and its result (after a fused relu). */
+typedef struct mf_qlayer {
+    const mf_node *node;
+    int nsrc;
+    int src[2];
+    int result;
+} mf_qlayer;
+
+/* The int8 graph of the f32 graph f, whose values' ranges are ranges[value id]: every conv2d
+ * and linear with constant weights becomes qconv2d / qlinear (with a following relu or clamp
+ * fused), an add of two quantized tensors qadd, max_pool2d and views of quantized tensors
+ * stay int8; quantize and dequantize are inserted only where the int8 region begins and
+ * ends.  *layers (malloc'ed, may be NULL) lists the quantized layers. */
+mf_status mf_mod_quant_rewrite(const mf_graph *f, const mf_qrange *ranges, bool per_channel,
+                               mf_graph **out, mf_qlayer **layers, int *nlayers);
+
+/* Runs f (compiled for cpu) on nsets input sets and hands want[k]'s value of each set to
+ * visit (graph inputs included; constants not allowed).  One module for all sets. */
+typedef mf_status (*mf_qvisit_fn)(int set, int k, const mf_value *v, const float *data,
+                                  int64_t n, void *ctx);
+mf_status mf_mod_quant_observe(const mf_graph *f, const char *cpu, int nsets,
+                               mf_tensor *const *inputs, int nwant, const mf_value *const *want,
+                               mf_qvisit_fn visit, void *ctx);
+
+/* The ranges of every f32 value of f (by id) over the calibration sets, by opt's method. */
+mf_status mf_mod_quant_calibrate(const mf_graph *f, const mf_quantize_options *opt,
+                                 mf_qrange *ranges);
+
+/* Prepares g (opt's mean/std or firstconv, the f32 passes up to conv-bn), calibrates and
+ * rewrites it; *f_out (may be NULL) receives the prepared f32 graph, *layers as for
+ * mf_mod_quant_rewrite. */
+mf_status mf_mod_quantize(const mf_graph *g, const mf_quantize_options *opt, mf_graph **out,
+                          mf_graph **f_out, mf_qlayer **layers, int *nlayers);
+
+#endif

@@ -1,0 +1,382 @@
+/* quant_rewrite.c — the f32 graph to int8 rewrite of post-training quantization, from the
+ * calibrated range of every value.  Walks the nodes once in order, keeping per source value
+ * its f32 form and its int8 form (value, scale, zero point) in the new graph, each made only
+ * when a consumer asks for it: a quantize where an int8 region begins, a dequantize where it
+ * ends, and nothing between two int8 layers that share a tensor.  Weights are quantized
+ * symmetrically (zero point 0, -127..127), per output channel or per tensor; activations
+ * asymmetrically per tensor over their range widened to include 0. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+
+void mf_qparams_of(mf_qrange r, float *scale, int *zero_point)
+{
+    float lo = r.lo < 0 ? r.lo : 0, hi = r.hi > 0 ? r.hi : 0;
+    if (!isfinite(lo) || !isfinite(hi))
+        lo = 0, hi = 1;
+    if (hi - lo < 1e-6f)
+        hi = lo + 1e-6f; /* a constant-zero tensor: any positive scale */
+    float s = (hi - lo) / 255.0f;
+    float z = nearbyintf(-128.0f - lo / s);
+    *scale = s;
+    *zero_point = z < -128 ? -128 : z > 127 ? 127 : (int)z;
+}
+
+typedef struct qform {
+    mf_value *v; /* NULL: not made yet */
+    float scale;
+    int zp;
+} qform;
+
+typedef struct rewriter {
+    const mf_graph *f;
+    const mf_qrange *ranges;
+    bool per_channel;
+    mf_graph *g;
+    mf_value **fmap; /* by source value id: the f32 form */
+    qform *qmap;     /* by source value id: the int8 form */
+    bool *absorbed;  /* by source node id: fused into an earlier int8 layer */
+    mf_qlayer *layers;
+    int nlayers;
+} rewriter;
+
+static mf_status nomem(void)
+{
+    return mf_error(MF_ERR_NOMEM, "quantize: out of memory");
+}
+
+static mf_status add_node(rewriter *r, mf_op op, int nin, mf_value *const *in,
+                          const mf_attr *attrs, mf_value **out)
+{
+    mf_node *n;
+    mf_status s = mf_graph_add_node(r->g, op, nin, in, attrs, &n);
+    if (s)
+        return mf_error_context(s, "quantize");
+    *out = n->outputs[0];
+    return MF_OK;
+}
+
+/* A constant of the new graph over data (retained), named after `like` with suffix. */
+static mf_value *add_const(rewriter *r, const mf_value *like, const char *suffix,
+                           const mf_type *t, mf_buffer *data)
+{
+    char name[256];
+    if (like && like->name)
+        snprintf(name, sizeof name, "%s%s", like->name, suffix);
+    return mf_graph_add_const(r->g, like && like->name ? name : NULL, t, data);
+}
+
+/* The f32 form of source value v: v itself copied over, or the dequantized int8 form. */
+static mf_status fget(rewriter *r, const mf_value *v, mf_value **out)
+{
+    if ((*out = r->fmap[v->id]))
+        return MF_OK;
+    if (v->is_const) {
+        if (!(*out = r->fmap[v->id] = add_const(r, v, "", &v->type, v->data)))
+            return nomem();
+        return MF_OK;
+    }
+    qform q = r->qmap[v->id];
+    if (!q.v)
+        return mf_error(MF_ERR_INTERNAL, "quantize: value %d has no form yet", v->id);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
+    mf_attr_set_float(MF_OP_DEQUANTIZE, a, "scale", q.scale);
+    mf_attr_set_int(MF_OP_DEQUANTIZE, a, "zero_point", q.zp);
+    mf_status s = add_node(r, MF_OP_DEQUANTIZE, 1, &q.v, a, out);
+    if (!s)
+        r->fmap[v->id] = *out;
+    return s;
+}
+
+/* The int8 form of source value v, quantizing its f32 form over its calibrated range. */
+static mf_status qget(rewriter *r, const mf_value *v, qform *out)
+{
+    if (r->qmap[v->id].v) {
+        *out = r->qmap[v->id];
+        return MF_OK;
+    }
+    mf_value *fv;
+    mf_status s = fget(r, v, &fv);
+    if (s)
+        return s;
+    qform q;
+    mf_qparams_of(r->ranges[v->id], &q.scale, &q.zp);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QUANTIZE, a);
+    mf_attr_set_float(MF_OP_QUANTIZE, a, "scale", q.scale);
+    mf_attr_set_int(MF_OP_QUANTIZE, a, "zero_point", q.zp);
+    if ((s = add_node(r, MF_OP_QUANTIZE, 1, &fv, a, &q.v)))
+        return s;
+    *out = r->qmap[v->id] = q;
+    return MF_OK;
+}
+
+/* The only node using v, when v has exactly one use and is no graph output; else NULL. */
+static const mf_node *sole_user(const mf_graph *f, const mf_value *v)
+{
+    if (mf_graph_num_uses(f, v) != 1)
+        return NULL;
+    for (int i = 0; i < f->noutputs; i++)
+        if (f->outputs[i] == v)
+            return NULL;
+    for (int i = 0; i < f->nnodes; i++)
+        for (int j = 0; j < f->nodes[i]->ninputs; j++)
+            if (f->nodes[i]->inputs[j] == v)
+                return f->nodes[i];
+    return NULL;
+}
+
+/* Fuses a relu or clamp that alone follows `from` into the int8 layer: its result becomes
+ * the layer's, [*lo, *hi] its range.  Returns the layer's result value. */
+static const mf_value *fuse_activation(rewriter *r, const mf_value *from, double *lo, double *hi)
+{
+    *lo = -INFINITY, *hi = INFINITY;
+    const mf_node *u = sole_user(r->f, from);
+    if (!u || (u->op != MF_OP_RELU && u->op != MF_OP_CLAMP))
+        return from;
+    if (u->op == MF_OP_RELU)
+        *lo = 0;
+    else
+        *lo = mf_attr_float(u->op, u->attrs, "min"), *hi = mf_attr_float(u->op, u->attrs, "max");
+    r->absorbed[u->id] = true;
+    return u->outputs[0];
+}
+
+static void set_requant(mf_op op, mf_attr *a, const char *prefix, qform q)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%s_scale", prefix);
+    mf_attr_set_float(op, a, name, q.scale);
+    snprintf(name, sizeof name, "%s_zero_point", prefix);
+    mf_attr_set_int(op, a, name, q.zp);
+}
+
+/* The weight w ([Cout, ...], f32) as i8 constants: values and scales. */
+static mf_status quantize_weight(rewriter *r, const mf_value *w, mf_value **wq, mf_value **ws)
+{
+    int64_t cout = w->type.shape[0], per = cout ? mf_type_numel(&w->type) / cout : 0;
+    int64_t nscales = r->per_channel ? cout : 1;
+    mf_type qt = w->type, st = {.dtype = MF_F32, .rank = 1, .shape = {nscales}};
+    qt.dtype = MF_I8;
+    mf_buffer *qb = mf_buffer_new_host(mf_type_nbytes(&qt) ? mf_type_nbytes(&qt) : 1);
+    mf_buffer *sb = mf_buffer_new_host(mf_type_nbytes(&st));
+    mf_status s = MF_OK;
+    if (!qb || !sb) {
+        s = nomem();
+        goto out;
+    }
+    const float *wd = w->data->data;
+    int8_t *q = qb->data;
+    float *sc = sb->data;
+    for (int64_t k = 0; k < nscales; k++) {
+        int64_t from = r->per_channel ? k * per : 0, to = r->per_channel ? (k + 1) * per : cout * per;
+        float m = 0;
+        for (int64_t i = from; i < to; i++)
+            m = fabsf(wd[i]) > m ? fabsf(wd[i]) : m;
+        sc[k] = m > 0 ? m / 127.0f : 1.0f;
+    }
+    for (int64_t i = 0; i < cout * per; i++) {
+        float v = nearbyintf(wd[i] / sc[r->per_channel ? i / per : 0]);
+        q[i] = (int8_t)(v < -127 ? -127 : v > 127 ? 127 : v);
+    }
+    *wq = add_const(r, w, "_q", &qt, qb);
+    *ws = add_const(r, w, "_scale", &st, sb);
+    if (!*wq || !*ws)
+        s = nomem();
+out:
+    mf_buffer_release(qb);
+    mf_buffer_release(sb);
+    return s;
+}
+
+static mf_status record_layer(rewriter *r, const mf_value *out, int nsrc, const mf_value *const *src,
+                              const mf_value *result)
+{
+    mf_qlayer *grown = realloc(r->layers, sizeof *grown * (size_t)(r->nlayers + 1));
+    if (!grown)
+        return nomem();
+    r->layers = grown;
+    mf_qlayer *l = &r->layers[r->nlayers++];
+    l->node = out->producer;
+    l->nsrc = nsrc;
+    for (int i = 0; i < nsrc; i++)
+        l->src[i] = src[i]->id;
+    l->result = result->id;
+    return MF_OK;
+}
+
+static bool const_with_data(const mf_value *v)
+{
+    return v->is_const && v->data && v->type.dtype == MF_F32;
+}
+
+/* conv2d or linear with constant weights (and bias): qconv2d / qlinear.  *done false: the
+ * node does not qualify and stays f32. */
+static mf_status quantize_anchor(rewriter *r, const mf_node *n, bool *done)
+{
+    const mf_value *x = n->inputs[0], *w = n->inputs[1], *b = n->ninputs > 2 ? n->inputs[2] : NULL;
+    *done = false;
+    if (x->type.dtype != MF_F32 || !const_with_data(w) || (b && !const_with_data(b)) ||
+        !r->ranges[x->id].seen)
+        return MF_OK;
+    double lo, hi;
+    const mf_value *result = fuse_activation(r, n->outputs[0], &lo, &hi);
+    mf_op op = n->op == MF_OP_CONV2D ? MF_OP_QCONV2D : MF_OP_QLINEAR;
+    qform xq = {0}, yq = {0};
+    mf_value *in[4];
+    mf_status s = qget(r, x, &xq);
+    if (!s)
+        s = quantize_weight(r, w, &in[1], &in[2]);
+    if (!s && b)
+        s = fget(r, b, &in[3]);
+    if (s)
+        return s;
+    in[0] = xq.v;
+    mf_qparams_of(r->ranges[result->id], &yq.scale, &yq.zp);
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    static const char *const geometry[] = {"stride", "padding", "dilation"};
+    for (int i = 0; op == MF_OP_QCONV2D && i < 3; i++) {
+        const mf_attr *g = mf_attr_get(n->op, n->attrs, geometry[i]);
+        mf_attr_set_ints(op, a, geometry[i], g->n, g->ints);
+    }
+    if (op == MF_OP_QCONV2D)
+        mf_attr_set_int(op, a, "groups", mf_attr_int(n->op, n->attrs, "groups"));
+    set_requant(op, a, "x", xq);
+    set_requant(op, a, "y", yq);
+    mf_attr_set_float(op, a, "min", lo);
+    mf_attr_set_float(op, a, "max", hi);
+    if ((s = add_node(r, op, b ? 4 : 3, in, a, &yq.v)))
+        return s;
+    r->qmap[result->id] = yq;
+    *done = true;
+    return record_layer(r, yq.v, 1, &x, result);
+}
+
+/* add(a, b) of one shape where an operand is int8 already: qadd. */
+static mf_status quantize_add(rewriter *r, const mf_node *n, bool *done)
+{
+    const mf_value *a = n->inputs[0], *b = n->inputs[1];
+    *done = false;
+    if (mf_attr_float(n->op, n->attrs, "alpha") != 1.0 || !mf_type_equal(&a->type, &b->type) ||
+        a->type.dtype != MF_F32 || !(r->qmap[a->id].v || r->qmap[b->id].v) ||
+        a->is_const || b->is_const || !r->ranges[a->id].seen || !r->ranges[b->id].seen)
+        return MF_OK;
+    double lo, hi;
+    const mf_value *result = fuse_activation(r, n->outputs[0], &lo, &hi);
+    qform aq = {0}, bq = {0}, yq = {0};
+    mf_status s = qget(r, a, &aq);
+    if (!s)
+        s = qget(r, b, &bq);
+    if (s)
+        return s;
+    mf_qparams_of(r->ranges[result->id], &yq.scale, &yq.zp);
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QADD, at);
+    set_requant(MF_OP_QADD, at, "a", aq);
+    set_requant(MF_OP_QADD, at, "b", bq);
+    set_requant(MF_OP_QADD, at, "y", yq);
+    mf_attr_set_float(MF_OP_QADD, at, "min", lo);
+    mf_attr_set_float(MF_OP_QADD, at, "max", hi);
+    mf_value *in[2] = {aq.v, bq.v};
+    if ((s = add_node(r, MF_OP_QADD, 2, in, at, &yq.v)))
+        return s;
+    r->qmap[result->id] = yq;
+    *done = true;
+    const mf_value *src[2] = {a, b};
+    return record_layer(r, yq.v, 2, src, result);
+}
+
+/* max_pool2d and views of a tensor that is int8 only: the same op on the int8 tensor, with
+ * the same scale and zero point. */
+static mf_status keep_int8(rewriter *r, const mf_node *n, bool *done)
+{
+    const mf_value *x = n->inputs[0];
+    *done = false;
+    bool passes = n->op == MF_OP_MAX_POOL2D || n->op == MF_OP_DROPOUT ||
+                  n->op == MF_OP_FLATTEN || n->op == MF_OP_RESHAPE;
+    if (!passes || n->ninputs != 1 || !r->qmap[x->id].v || r->fmap[x->id])
+        return MF_OK;
+    qform q = r->qmap[x->id];
+    mf_status s = add_node(r, n->op, 1, &q.v, n->attrs, &q.v);
+    if (!s)
+        r->qmap[n->outputs[0]->id] = q, *done = true;
+    return s;
+}
+
+static mf_status copy_f32(rewriter *r, const mf_node *n)
+{
+    mf_value **in = calloc((size_t)n->ninputs + 1, sizeof *in);
+    if (!in)
+        return nomem();
+    mf_status s = MF_OK;
+    for (int i = 0; i < n->ninputs && !s; i++)
+        s = fget(r, n->inputs[i], &in[i]);
+    mf_value *out = NULL;
+    if (!s)
+        s = add_node(r, n->op, n->ninputs, in, n->attrs, &out);
+    free(in);
+    if (!s)
+        r->fmap[n->outputs[0]->id] = out;
+    return s;
+}
+
+static mf_status rewrite_node(rewriter *r, const mf_node *n)
+{
+    bool done = false;
+    mf_status s = MF_OK;
+    if (n->op == MF_OP_CONV2D || n->op == MF_OP_LINEAR)
+        s = quantize_anchor(r, n, &done);
+    else if (n->op == MF_OP_ADD)
+        s = quantize_add(r, n, &done);
+    else
+        s = keep_int8(r, n, &done);
+    return s || done ? s : copy_f32(r, n);
+}
+
+mf_status mf_mod_quant_rewrite(const mf_graph *f, const mf_qrange *ranges, bool per_channel,
+                               mf_graph **out, mf_qlayer **layers, int *nlayers)
+{
+    *out = NULL;
+    rewriter r = {.f = f, .ranges = ranges, .per_channel = per_channel, .g = mf_graph_new(f->name)};
+    r.fmap = calloc((size_t)f->nvalues + 1, sizeof *r.fmap);
+    r.qmap = calloc((size_t)f->nvalues + 1, sizeof *r.qmap);
+    r.absorbed = calloc((size_t)f->nnodes + 1, sizeof *r.absorbed);
+    mf_value **outs = calloc((size_t)f->noutputs + 1, sizeof *outs);
+    mf_status s = MF_OK;
+    if (!r.g || !r.fmap || !r.qmap || !r.absorbed || !outs) {
+        s = nomem();
+        goto out;
+    }
+    for (int i = 0; i < f->ninputs && !s; i++) {
+        const mf_value *v = f->inputs[i];
+        if (!(r.fmap[v->id] = mf_graph_add_input(r.g, v->name, &v->type)))
+            s = nomem();
+    }
+    for (int i = 0; i < f->nnodes && !s; i++)
+        if (!r.absorbed[f->nodes[i]->id])
+            s = rewrite_node(&r, f->nodes[i]);
+    for (int i = 0; i < f->noutputs && !s; i++)
+        s = fget(&r, f->outputs[i], &outs[i]);
+    if (!s)
+        s = mf_graph_set_outputs(r.g, f->noutputs, outs);
+out:
+    free(r.fmap);
+    free(r.qmap);
+    free(r.absorbed);
+    free(outs);
+    if (s) {
+        mf_graph_destroy(r.g);
+        free(r.layers);
+        return s;
+    }
+    *out = r.g;
+    if (layers)
+        *layers = r.layers, *nlayers = r.nlayers;
+    else
+        free(r.layers);
+    return MF_OK;
+}
