@@ -924,6 +924,9 @@ static mf_status infer_winograd_output(const infer_ctx *c)
     if (c->nin == 2 && (c->in[1].rank != 1 || c->in[1].shape[0] != k))
         return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)k);
     *c->out = (mf_type){.dtype = MF_F32, .rank = 4, .shape = {size[0], k, size[1], size[2]}};
+    return MF_OK;
+}
+
 /* ---- quantized ops ------------------------------------------------------------------------ */
 
 /* A per-tensor scale attribute: finite and positive. */

@@ -31,7 +31,6 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     size_t es = mf_dtype_size(t->dtype);
     unsigned char fill[8];
     value_bytes(t->dtype, mf_attr_float(c->op, c->attrs, "value"), fill);
-    int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
     int rank = t->rank;
     int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
     int64_t istride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
