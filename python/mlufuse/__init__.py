@@ -9,6 +9,7 @@ from . import cache, ops
 from ._lib import lib as _clib
 from .errors import (DeviceError, DtypeError, Error, InternalError, InvalidError, IOError, OutOfMemoryError,
                      ParseError, ShapeError, UnsupportedError)
+from .deploy import OfflineModel, genoff, load_offline, quantize
 from .graph import Graph, trace
 from .module import Module, compile, from_torch, get_core_number, set_core_number
 from .optimize import opt
@@ -21,5 +22,5 @@ __version__ = _clib.mf_version().decode()
 __all__ = ["Tensor", "tensor", "device", "mlu_device", "ops", "Graph", "trace", "Module", "compile", "from_torch",
            "set_core_number", "get_core_number", "opt", "cache", "Queue", "device_count", "set_device",
            "current_device", "synchronize", "memory_allocated", "max_memory_allocated", "memory_reserved",
-           "empty_cache", "Error", "InvalidError", "ShapeError", "DtypeError", "DeviceError", "OutOfMemoryError",
+           "empty_cache", "quantize", "genoff", "load_offline", "OfflineModel", "Error", "InvalidError", "ShapeError", "DtypeError", "DeviceError", "OutOfMemoryError",
            "ParseError", "IOError", "UnsupportedError", "InternalError", "__version__"]

@@ -203,10 +203,17 @@ UNARY_OPS = ("relu", "relu6", "sigmoid", "tanh", "hardswish", "hardsigmoid", "ex
 for _op in UNARY_OPS:
     _PROTOTYPES["mf_" + _op] = (c_int, [T, PT])
 
-for _name, (_res, _args) in _PROTOTYPES.items():
-    _f = getattr(lib, _name)
-    _f.restype = _res
-    _f.argtypes = _args
+
+
+def declare(prototypes):
+    """Sets restype and argtypes of each function named (name: (restype, argtypes))."""
+    for name, (res, args) in prototypes.items():
+        f = getattr(lib, name)
+        f.restype = res
+        f.argtypes = args
+
+
+declare(_PROTOTYPES)
 
 
 class Handle:
