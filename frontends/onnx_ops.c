@@ -365,7 +365,120 @@ static mf_status kernel_matches_weight(const Onnx__NodeProto *n, const mf_value 
     return MF_OK;
 }
 
-/* Conv and ConvTranspose: inputs X, W and an optional B; the attributes both share. */
+/* The sliding-window geometry of Conv and the pools on 1 or 2 spatial dims, as 2-D (a 1-D
+ * window is [1, k]): begin and end pads from pads or auto_pad (SAME_UPPER puts the odd pad
+ * at the end, SAME_LOWER at the beginning, VALID none). */
+typedef struct window {
+    int nsp;
+    int64_t kernel[2], stride[2], dil[2], pb[2], pe[2];
+} window;
+
+static mf_status window_of(const Onnx__NodeProto *n, const mf_type *x, const int64_t *kernel, window *w)
+{
+    int nsp = x->rank - 2, off;
+    if (nsp != 1 && nsp != 2)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D and 2-D are supported)", nsp);
+    off = 2 - nsp;
+    int64_t v[4];
+    w->nsp = nsp;
+    for (int i = 0; i < 2; i++)
+        w->kernel[i] = 1, w->stride[i] = 1, w->dil[i] = 1, w->pb[i] = 0, w->pe[i] = 0;
+    for (int i = 0; i < nsp; i++)
+        w->kernel[off + i] = kernel[i];
+    static const char *const names[2] = {"strides", "dilations"};
+    int64_t *dst[2] = {w->stride, w->dil};
+    for (int a = 0; a < 2; a++) {
+        int k = onnx_attr_ints(n, names[a], v, 4);
+        if (k != -1 && k != nsp)
+            return onnx_node_error(n, MF_ERR_INVALID, "%s has %d entries, expected %d", names[a], k, nsp);
+        for (int i = 0; i < k; i++)
+            dst[a][off + i] = v[i];
+    }
+    char ab[32];
+    const char *autopad = onnx_attr_str(n, "auto_pad", "NOTSET", ab, sizeof ab);
+    if (!strcmp(autopad, "NOTSET")) {
+        int k = onnx_attr_ints(n, "pads", v, 4);
+        if (k != -1 && k != 2 * nsp)
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "pads has %d entries, expected %d", k, 2 * nsp);
+        for (int i = 0; i < k / 2; i++)
+            w->pb[off + i] = v[i], w->pe[off + i] = v[nsp + i];
+    } else if (!strcmp(autopad, "SAME_UPPER") || !strcmp(autopad, "SAME_LOWER")) {
+        for (int i = 0; i < nsp; i++) {
+            int d = off + i;
+            int64_t in = x->shape[2 + i], st = w->stride[d] > 0 ? w->stride[d] : 1, out = (in + st - 1) / st;
+            int64_t total = (out - 1) * st + (w->kernel[d] - 1) * w->dil[d] + 1 - in;
+            total = total < 0 ? 0 : total;
+            w->pb[d] = autopad[5] == 'U' ? total / 2 : total - total / 2;
+            w->pe[d] = total - w->pb[d];
+        }
+    } else if (strcmp(autopad, "VALID")) {
+        return onnx_node_error(n, MF_ERR_INVALID, "auto_pad %s", autopad);
+    }
+    for (int i = 0; i < 2; i++)
+        if (w->pb[i] < 0 || w->pe[i] < 0)
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "negative pads");
+    return MF_OK;
+}
+
+/* A reshape of x to the given shape, as a graph node. */
+static mf_status reshape_to(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
+                            const int64_t *shape, mf_value **out)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_RESHAPE, a);
+    mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", rank, shape);
+    return add_op(im, n, MF_OP_RESHAPE, 1, &x, a, out);
+}
+
+/* x as 2-D spatial: [N, C, L] to [N, C, 1, L]; a 2-D x as it is. */
+static mf_status as_2d(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_value **out)
+{
+    *out = x;
+    if (x->type.rank != 3)
+        return MF_OK;
+    int64_t sh[4] = {x->type.shape[0], x->type.shape[1], 1, x->type.shape[2]};
+    return reshape_to(im, n, x, 4, sh, out);
+}
+
+/* The window's pads as the op's symmetric padding when they are (and, for a pool, at most
+ * half the kernel); otherwise a pad op of value fill in front and no padding in the op. */
+static mf_status place_pads(onnx_importer *im, const Onnx__NodeProto *n, window *w, bool pool, double fill,
+                            mf_value **x, int64_t *padding)
+{
+    bool sym = true;
+    for (int i = 0; i < 2; i++)
+        sym = sym && w->pb[i] == w->pe[i] && (!pool || 2 * w->pb[i] <= w->kernel[i]);
+    for (int i = 0; i < 2; i++)
+        padding[i] = sym ? w->pb[i] : 0;
+    if (sym)
+        return MF_OK;
+    mf_attr a[MF_MAX_ATTRS];
+    int64_t pads[8] = {0, 0, w->pb[0], w->pb[1], 0, 0, w->pe[0], w->pe[1]};
+    mf_op_default_attrs(MF_OP_PAD, a);
+    mf_attr_set_ints(MF_OP_PAD, a, "pads", 8, pads);
+    mf_attr_set_float(MF_OP_PAD, a, "value", fill);
+    return add_op(im, n, MF_OP_PAD, 1, x, a, x);
+}
+
+/* Emits op on the 2-D x, reshaped back to 1-D for a 1-D window. */
+static mf_status emit_window_op(onnx_importer *im, const Onnx__NodeProto *n, const window *w, mf_op op, int nin,
+                                mf_value **in, const mf_attr *a)
+{
+    if (w->nsp == 2)
+        return emit(im, n, op, nin, in, a);
+    mf_value *y;
+    mf_status s = add_op(im, n, op, nin, in, a, &y);
+    if (s)
+        return s;
+    int64_t sh[3] = {y->type.shape[0], y->type.shape[1], y->type.shape[3]};
+    mf_attr ra[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_RESHAPE, ra);
+    mf_attr_set_ints(MF_OP_RESHAPE, ra, "shape", 3, sh);
+    return emit(im, n, MF_OP_RESHAPE, 1, &y, ra);
+}
+
+/* Conv (1-D and 2-D; any pads and auto_pad) and ConvTranspose (2-D, symmetric pads):
+ * inputs X, W and an optional B. */
 static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
     mf_value *in[3];
@@ -373,13 +486,40 @@ static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op
     mf_status s = onnx_inputs(im, n, 2, in);
     if (!s)
         s = onnx_input(im, n, 2, &in[2]);
-    if (!s)
-        s = pair(n, "strides", 1, stride);
+    if (s)
+        return s;
+    if (op == MF_OP_CONV2D) {
+        window w;
+        int64_t k[2] = {0, 0};
+        if (in[1]->type.rank != in[0]->type.rank || in[1]->type.rank < 3)
+            return onnx_node_error(n, MF_ERR_SHAPE, "the weight's rank is not the input's");
+        for (int i = 0; i + 2 < in[1]->type.rank && i < 2; i++)
+            k[i] = in[1]->type.shape[2 + i];
+        int64_t ks[4];
+        int nk = onnx_attr_ints(n, "kernel_shape", ks, 4);
+        for (int i = 0; i < nk; i++)
+            if (nk != in[1]->type.rank - 2 || ks[i] != k[i]) {
+                char ts[128];
+                return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
+                                       mf_type_str(&in[1]->type, ts, sizeof ts));
+            }
+        if ((s = window_of(n, &in[0]->type, k, &w)) || (s = as_2d(im, n, in[0], &in[0])) ||
+            (s = as_2d(im, n, in[1], &in[1])) || (s = place_pads(im, n, &w, false, 0, &in[0], pad)))
+            return s;
+        mf_attr a[MF_MAX_ATTRS];
+        mf_op_default_attrs(op, a);
+        mf_attr_set_ints(op, a, "stride", 2, w.stride);
+        mf_attr_set_ints(op, a, "padding", 2, pad);
+        mf_attr_set_ints(op, a, "dilation", 2, w.dil);
+        mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+        return emit_window_op(im, n, &w, op, in[2] ? 3 : 2, in, a);
+    }
+    s = pair(n, "strides", 1, stride);
     if (!s)
         s = pair(n, "dilations", 1, dil);
     if (!s)
         s = sym_pads(n, pad);
-    if (!s && op == MF_OP_CONV_TRANSPOSE2D)
+    if (!s)
         s = pair(n, "output_padding", 0, outpad);
     if (!s && onnx_attr(n, "output_shape"))
         s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "output_shape is not supported (give pads)");
@@ -393,8 +533,7 @@ static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op
     mf_attr_set_ints(op, a, "padding", 2, pad);
     mf_attr_set_ints(op, a, "dilation", 2, dil);
     mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
-    if (op == MF_OP_CONV_TRANSPOSE2D)
-        mf_attr_set_ints(op, a, "output_padding", 2, outpad);
+    mf_attr_set_ints(op, a, "output_padding", 2, outpad);
     return emit(im, n, op, in[2] ? 3 : 2, in, a);
 }
 
@@ -408,36 +547,45 @@ static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
     return conv_like(im, n, MF_OP_CONV_TRANSPOSE2D);
 }
 
+/* MaxPool and AveragePool on 1 or 2 spatial dims; pads that the op cannot take (uneven,
+ * or over half the kernel) become a pad op of -inf (max) or 0 (average counting the pads). */
 static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
     mf_value *x;
-    int64_t kernel[2], stride[2], pad[2], dil[2];
+    int64_t kernel[4], pad[2];
+    window w;
     mf_status s = onnx_inputs(im, n, 1, &x);
-    if (!s && onnx_attr_ints(n, "kernel_shape", kernel, 2) != 2)
-        s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "kernel_shape must have 2 entries");
-    if (!s)
-        s = pair(n, "strides", 1, stride);
-    if (!s)
-        s = pair(n, "dilations", 1, dil);
-    if (!s)
-        s = sym_pads(n, pad);
     if (s)
+        return s;
+    int nk = onnx_attr_ints(n, "kernel_shape", kernel, 4);
+    if (nk != x->type.rank - 2)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "kernel_shape has %d entries for a rank-%d input", nk,
+                               x->type.rank);
+    if ((s = window_of(n, &x->type, kernel, &w)))
+        return s;
+    if (n->n_output > 1 && n->output[1][0])
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the Indices output is not supported");
+    bool count_pad = onnx_attr_int(n, "count_include_pad", 0) != 0, is_max = op == MF_OP_MAX_POOL2D;
+    bool op_pads = true;
+    for (int i = 0; i < 2; i++)
+        op_pads = op_pads && w.pb[i] == w.pe[i] && 2 * w.pb[i] <= w.kernel[i];
+    if (!op_pads && !is_max && !count_pad)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "uneven or large pads with count_include_pad = 0");
+    if (!is_max && (w.dil[0] != 1 || w.dil[1] != 1)) /* AveragePool has dilations from opset 19 */
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dilations of an average pool");
+    if ((s = as_2d(im, n, x, &x)) || (s = place_pads(im, n, &w, true, is_max ? -INFINITY : 0, &x, pad)))
         return s;
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
-    mf_attr_set_ints(op, a, "kernel", 2, kernel);
-    mf_attr_set_ints(op, a, "stride", 2, stride);
+    mf_attr_set_ints(op, a, "kernel", 2, w.kernel);
+    mf_attr_set_ints(op, a, "stride", 2, w.stride);
     mf_attr_set_ints(op, a, "padding", 2, pad);
     mf_attr_set_int(op, a, "ceil_mode", onnx_attr_int(n, "ceil_mode", 0));
-    if (op == MF_OP_MAX_POOL2D)
-        mf_attr_set_ints(op, a, "dilation", 2, dil);
-    else if (dil[0] != 1 || dil[1] != 1) /* AveragePool has dilations from opset 19 */
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dilations of an average pool");
+    if (is_max)
+        mf_attr_set_ints(op, a, "dilation", 2, w.dil);
     else
-        mf_attr_set_int(op, a, "count_include_pad", onnx_attr_int(n, "count_include_pad", 0));
-    if (n->n_output > 1 && n->output[1][0])
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the Indices output is not supported");
-    return emit(im, n, op, 1, &x, a);
+        mf_attr_set_int(op, a, "count_include_pad", count_pad);
+    return emit_window_op(im, n, &w, op, 1, &x, a);
 }
 
 static mf_status cv_maxpool(onnx_importer *im, const Onnx__NodeProto *n)
