@@ -152,8 +152,14 @@ static mf_status compile(const mf_graph *src, const levels *l, int core_number, 
     if (s)
         return s;
     mf_opt_options o = mf_opt_default_options();
-    o.passes = MF_COMPILE_PIPELINE;
     o.fusion = mf_pass_ctx_default().fuse;
+    if (l->n == 1) { /* one level: weights packed, Winograd laid out, for its kernels */
+        o.passes = MF_COMPILE_PIPELINE;
+        o.cpu = strcmp(l->names[0], "host") ? l->names[0] : NULL;
+        o.lanes = l->targets[0].shape.lanes;
+    } else { /* one graph for every level's kernels: no target's weight layout in it */
+        o.passes = MF_PORTABLE_PIPELINE;
+    }
     if ((s = mf_graph_optimize(c->g, &o, NULL)))
         return s;
     int nsub = 0;

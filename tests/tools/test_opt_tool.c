@@ -358,7 +358,7 @@ static void test_help_and_list(void **state)
     assert_true(mf_opt_num_passes() >= 7);
     for (int i = 0; i < mf_opt_num_passes(); i++) { /* "  NAME       SUMMARY" per pass */
         const char *summary, *name = mf_opt_pass_name(i, &summary);
-        snprintf(want, sizeof want, "\n  %-10s %s\n", name, summary);
+        snprintf(want, sizeof want, "\n  %-16s %s\n", name, summary);
         expect_in(r.out, want);
     }
     assert_int_equal(count(r.out, "\n"), 1 + mf_opt_num_passes());
