@@ -7,7 +7,7 @@
  *
  * Where it wins (the rule): groups 1, stride 1, dilation 1, a constant f32 3x3 weight, at
  * least 8 input and output channels (else the GEMMs are too thin to pay for the
- * transforms) and an output plane of at least 8x8 (smaller planes, the 7x7 layers, waste a
+ * transforms), transformed weights of at most 64 MiB, and an output plane of at least 8x8 (smaller planes, the 7x7 layers, waste a
  * third or more of each 4x4 tile on padding).  The layout follows the target's lanes
  * (ctx->lanes): with at least a vector of tiles the GEMMs run with tiles in the lanes
  * (measured faster, 14x14 planes on AVX-512 included); with fewer (an 8x8 plane has 4
@@ -22,6 +22,9 @@
 
 #define MIN_CHANNELS 8
 #define MIN_PLANE 8
+/* Transformed weights are 4x the weights (36 values per 9): past this they stay direct
+ * rather than make one huge constant (resnet18's largest is 9.4 MB, VGG's 38 MB). */
+#define MAX_TRANSFORMED_BYTES ((int64_t)64 << 20)
 
 static bool f32_const(const mf_value *v)
 {
@@ -42,6 +45,8 @@ bool mf_winograd_applies(const mf_node *n)
         return false;
     const mf_type *o = &n->outputs[0]->type;
     if (w->type.shape[0] < MIN_CHANNELS || w->type.shape[1] < MIN_CHANNELS)
+        return false;
+    if (w->type.shape[0] * w->type.shape[1] * MF_WINO_P * (int64_t)sizeof(float) > MAX_TRANSFORMED_BYTES)
         return false;
     return o->shape[2] >= MIN_PLANE && o->shape[3] >= MIN_PLANE;
 }

@@ -17,13 +17,15 @@
 #include "tests/support/compare.h"
 
 static const char *const convs =
-    "graph @convs(%x: f32[1,16,20,20], %y: f32[1,4,20,20], %s: f32[1,16,8,8], %wv: f32[16,16,3,3]) {\n"
+    "graph @convs(%x: f32[1,16,20,20], %y: f32[1,4,20,20], %s: f32[1,16,8,8], %wv: f32[16,16,3,3],\n"
+    "             %z: f32[1,512,8,8]) {\n"
     "  %w = const f32[16,16,3,3] opaque\n"
     "  %b = const f32[16] opaque\n"
     "  %wb = const f32[128,16,3,3] opaque\n"
     "  %w4 = const f32[4,4,3,3] opaque\n"
     "  %w1 = const f32[16,16,1,1] opaque\n"
     "  %wg = const f32[16,8,3,3] opaque\n"
+    "  %wh = const f32[1024,512,3,3] opaque\n"
     "  %a = conv2d(%x, %w, %b) {padding=[1,1]} : f32[1,16,20,20]\n"
     "  %r = relu(%a) : f32[1,16,20,20]\n"
     "  %big = conv2d(%x, %wb) {padding=[1,1]} : f32[1,128,20,20]\n"
@@ -35,7 +37,8 @@ static const char *const convs =
     "  %pointwise = conv2d(%x, %w1) : f32[1,16,20,20]\n"
     "  %thin = conv2d(%y, %w4) {padding=[1,1]} : f32[1,4,20,20]\n"
     "  %varying = conv2d(%x, %wv) {padding=[1,1]} : f32[1,16,20,20]\n"
-    "  return %r, %big, %nopad, %small, %strided, %dilated, %grouped, %pointwise, %thin, %varying\n"
+    "  %huge = conv2d(%z, %wh) {padding=[1,1]} : f32[1,1024,8,8]\n"
+    "  return %r, %big, %nopad, %small, %strided, %dilated, %grouped, %pointwise, %thin, %varying, %huge\n"
     "}\n";
 
 /* Parses convs with every opaque constant filled with seeded values in [-0.5, 0.5). */
@@ -106,7 +109,7 @@ static void test_which_convs(void **state)
     mf_graph *g = load();
     assert_int_equal(run(g, "winograd", true, 16), 4);
     static const char *const yes[] = {"a", "big", "nopad", "small"};
-    static const char *const no[] = {"strided", "dilated", "grouped", "pointwise", "thin", "varying"};
+    static const char *const no[] = {"strided", "dilated", "grouped", "pointwise", "thin", "varying", "huge"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
         if (producer_of(g, yes[i]) != MF_OP_WINOGRAD_OUTPUT)
             fail_msg("%s was not rewritten", yes[i]);
@@ -154,21 +157,21 @@ static void test_same_outputs(void **state)
 {
     mf_graph *g = load(), *w = load();
     run(w, MF_COMPILE_PIPELINE, true, 16);
-    mf_tensor *in[4], *want[10], *got[10];
+    mf_tensor *in[5], *want[11], *got[11];
     for (int i = 0; i < g->ninputs; i++)
         assert_int_equal(mf_tensor_rand(MF_F32, g->inputs[i]->type.rank, g->inputs[i]->type.shape, 7 + i, -1, 1,
                                         MF_DEVICE_CPU, &in[i]),
                          MF_OK);
-    assert_int_equal(mf_graph_interpret(g, 4, in, 10, want), MF_OK);
-    assert_int_equal(mf_graph_interpret(w, 4, in, 10, got), MF_OK);
-    for (int i = 0; i < 10; i++) {
+    assert_int_equal(mf_graph_interpret(g, 5, in, 11, want), MF_OK);
+    assert_int_equal(mf_graph_interpret(w, 5, in, 11, got), MF_OK);
+    for (int i = 0; i < 11; i++) {
         double d = tsupport_rel_diff(got[i], want[i], 1e-30);
         if (!(d <= 3e-3))
             fail_msg("output %d: relative difference %g", i, d);
         mf_tensor_free(got[i]);
         mf_tensor_free(want[i]);
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         mf_tensor_free(in[i]);
     mf_graph_destroy(g);
     mf_graph_destroy(w);
