@@ -4,9 +4,13 @@
  * accumulators (vw the target's lanes, R*V what its registers hold), fed by vector loads
  * of the input (masked at the borders) and broadcasts of single weights.  The elementwise
  * epilogue is applied to the accumulators before the one store.  Work items (batch, group,
- * channel block, row) are split between partitions.  Narrow outputs (where most of a vector
+ * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
- * output channels instead (see emit_conv_oc). */
+ * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
+ * GEMM engine (lower_conv_gemm.c), the depthwise engine (lower_conv_dw.c), the plane
+ * engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
+ * the geometry and the target only, so the pack-weights pass can ask which layout the
+ * weights should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
 #include <string.h>
 
