@@ -4,6 +4,8 @@
 #   include/mlufuse/*.h, lib/pkgconfig/mlufuse.pc, lib/cmake/mlufuse/mlufuseConfig*.cmake
 #   (find_package(mlufuse) gives mlufuse::mlufuse), bin/mlufuse, share/doc/mlufuse/*.txt
 #   (every command's --help), and the Python package under lib/python3/dist-packages.
+# The offline runtime is its own part (component "runtime": `cmake --install BUILD --component
+# runtime`): lib/libmlufuse_rt.so and .a, bin/mlufuse-offline and the headers, no LLVM.
 include(GNUInstallDirs)
 
 set(MF_LAYERS mf_module mf_frontends mf_cache mf_codegen mf_passes mf_runtime mf_ir mf_onnx_proto)
@@ -62,6 +64,14 @@ if(TARGET mlufuse_tool)
   install(TARGETS mlufuse_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/mlufuse DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET mlufuse-offline)
+  set_target_properties(mlufuse-offline PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+  install(TARGETS mlufuse_rt mlufuse_rt_static mlufuse-offline
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime
+          RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+  install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/mlufuse DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT runtime)
+endif()
 install(FILES ${CMAKE_BINARY_DIR}/gen/mlufuse.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES ${CMAKE_BINARY_DIR}/gen/mlufuseConfig.cmake ${CMAKE_BINARY_DIR}/gen/mlufuseConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mlufuse)
@@ -71,7 +81,7 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/python/mlufuse DESTINATION lib/python3/dis
 install(CODE "
   set(doc \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DOCDIR}\")
   file(MAKE_DIRECTORY \"\${doc}\")
-  foreach(cmd run opt cache)
+  foreach(cmd run opt cache genoff quantize)
     execute_process(COMMAND \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/mlufuse\" \${cmd} --help
                     OUTPUT_FILE \"\${doc}/mlufuse-\${cmd}.txt\" RESULT_VARIABLE rc)
     if(NOT rc EQUAL 0)

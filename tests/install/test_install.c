@@ -56,7 +56,8 @@ static void test_tree_holds_every_part(void **state)
         "lib/libmlufuse.so.0", "lib/libmlufuse.so", "lib/libmlufuse.a", "include/mlufuse/mlufuse.h",
         "include/mlufuse/mlufuse_runtime.h", "lib/pkgconfig/mlufuse.pc", "lib/cmake/mlufuse/mlufuseConfig.cmake",
         "lib/cmake/mlufuse/mlufuseConfigVersion.cmake", "bin/mlufuse", "share/doc/mlufuse/mlufuse-run.txt",
-        "share/doc/mlufuse/mlufuse.txt", "lib/python3/dist-packages/mlufuse/__init__.py"};
+        "share/doc/mlufuse/mlufuse.txt", "share/doc/mlufuse/mlufuse-genoff.txt", "bin/mlufuse-offline",
+        "lib/libmlufuse_rt.so", "lib/python3/dist-packages/mlufuse/__init__.py"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", prefix, files[i]);
@@ -65,6 +66,21 @@ static void test_tree_holds_every_part(void **state)
     }
     assert_int_equal(sh("grep -q -- '--time-compile' '%s/share/doc/mlufuse/mlufuse-run.txt'", prefix), 0);
     assert_int_equal(sh("readelf -d '%s/lib/libmlufuse.so' | grep -q 'SONAME.*libmlufuse.so.0'", prefix), 0);
+}
+
+/* The offline runtime alone, as its own install part: the runner and libmlufuse_rt, no LLVM. */
+static void test_runtime_part_alone(void **state)
+{
+    char rt[128];
+    snprintf(rt, sizeof rt, "%s/runtime-only", prefix);
+    assert_int_equal(sh("cmake --install '%s' --component runtime --prefix '%s'", tsupport_build_dir(), rt), 0);
+    assert_int_equal(sh("test -x '%s/bin/mlufuse-offline' && test -f '%s/lib/libmlufuse_rt.so' && "
+                        "test -f '%s/lib/libmlufuse_rt.a' && test -f '%s/include/mlufuse/mlufuse_offline.h'",
+                        rt, rt, rt, rt), 0);
+    assert_int_equal(sh("test -e '%s/bin/mlufuse' || test -e '%s/lib/libmlufuse.so.0'", rt, rt), 1);
+    assert_int_equal(sh("ldd '%s/bin/mlufuse-offline' | grep -c LLVM", rt), 1); /* none */
+    assert_int_equal(sh("ldd '%s/bin/mlufuse-offline' | grep -q 'libmlufuse_rt.so => %s/'", rt, rt), 0);
+    assert_int_equal(sh("'%s/bin/mlufuse-offline' --help", rt), 0);
 }
 
 static void test_only_the_public_api_is_exported(void **state)
@@ -124,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_holds_every_part),
         cmocka_unit_test(test_only_the_public_api_is_exported),
+        cmocka_unit_test(test_runtime_part_alone),
         cmocka_unit_test(test_outside_program_with_pkg_config),
         cmocka_unit_test(test_outside_program_with_find_package),
         cmocka_unit_test(test_python_package_from_the_install),
