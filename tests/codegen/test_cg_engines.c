@@ -12,32 +12,7 @@
 #include <stdio.h>
 
 #include "cg_check.h"
-
-typedef struct named {
-    const char *cpu;
-    const char *needs[12];
-} named;
-
-static const named targets[] = {
-    {"x86-64-v2", {"sse4.2", "popcnt", "cx16", "sahf", NULL}},
-    {"haswell", {"avx2", "fma", "bmi", "bmi2", "f16c", "movbe", "lzcnt", NULL}},
-    {"skylake-avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma", "bmi2",
-                        "movbe", "lzcnt", NULL}},
-};
-#define NTARGETS (int)(sizeof targets / sizeof targets[0])
-
-static bool host_runs(const mf_cg_target *host, const named *t)
-{
-    char feats[4200];
-    snprintf(feats, sizeof feats, ",%s,", host->features);
-    for (int i = 0; t->needs[i]; i++) {
-        char pat[64];
-        snprintf(pat, sizeof pat, ",+%s,", t->needs[i]);
-        if (!strstr(feats, pat))
-            return false;
-    }
-    return true;
-}
+#include "cg_targets.h"
 
 static const mf_cg_target *current; /* the target of check_layers, for packed layers */
 

@@ -14,34 +14,7 @@
 
 #include "cache/cache.h"
 #include "cg_check.h"
-
-/* A named target and the host features its code needs (LLVM feature names). */
-typedef struct named {
-    const char *cpu;
-    const char *needs[12];
-} named;
-
-static const named targets[] = {
-    {"x86-64-v2", {"sse4.2", "popcnt", "cx16", "sahf", NULL}},
-    {"haswell", {"avx2", "fma", "bmi", "bmi2", "f16c", "movbe", "lzcnt", NULL}},
-    {"skylake-avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma", "bmi2",
-                        "movbe", "lzcnt", NULL}},
-};
-#define NTARGETS (int)(sizeof targets / sizeof targets[0])
-
-/* Does the host's LLVM feature string enable every feature the target needs? */
-static bool host_runs(const mf_cg_target *host, const named *t)
-{
-    char feats[4200];
-    snprintf(feats, sizeof feats, ",%s,", host->features);
-    for (int i = 0; t->needs[i]; i++) {
-        char pat[64];
-        snprintf(pat, sizeof pat, ",+%s,", t->needs[i]);
-        if (!strstr(feats, pat))
-            return false;
-    }
-    return true;
-}
+#include "cg_targets.h"
 
 static void test_shapes(void **state)
 {
