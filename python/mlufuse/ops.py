@@ -88,6 +88,33 @@ def clamp(x, min=float("-inf"), max=float("inf")):  # noqa: A002 - torch's names
     return _call("clamp", x.handle, float(min), float(max))
 
 
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    (x,) = _inputs(x)
+    return _call("hardtanh", x.handle, float(min_val), float(max_val))
+
+
+def add_scalar(x, s):
+    (x,) = _inputs(x)
+    return _call("add_scalar", x.handle, float(s))
+
+
+def mul_scalar(x, s):
+    (x,) = _inputs(x)
+    return _call("mul_scalar", x.handle, float(s))
+
+
+def dropout(x, p=0.5):
+    """Inference: the identity."""
+    (x,) = _inputs(x)
+    return _call("dropout", x.handle, float(p))
+
+
+def upsample_nearest2d(x, scale_factor):
+    (x,) = _inputs(x)
+    sh, sw = _pair(scale_factor, "scale_factor")
+    return _call("upsample_nearest2d", x.handle, sh, sw)
+
+
 def leaky_relu(x, negative_slope=0.01):
     (x,) = _inputs(x)
     return _call("leaky_relu", x.handle, float(negative_slope))

@@ -37,6 +37,10 @@ def test_ops_match_numpy_on_the_mlu():
     pool = np.max([X[:, :, i:i + 7:2, j:j + 7:2] for i in range(3) for j in range(3)], axis=0)
     np.testing.assert_array_equal(ops.max_pool2d(x, 3, 2).numpy(), pool)
     assert ops.flatten(x).shape == (2, 243)
+    np.testing.assert_allclose(ops.hardtanh(x, -0.5, 0.5).numpy(), np.clip(X, -0.5, 0.5))
+    np.testing.assert_allclose(ops.add_scalar(ops.mul_scalar(x, 2), 1).numpy(), X * 2 + 1, rtol=1e-6)
+    np.testing.assert_array_equal(ops.dropout(x, 0.3).numpy(), X)
+    np.testing.assert_array_equal(ops.upsample_nearest2d(x, 2).numpy(), X.repeat(2, 2).repeat(2, 3))
     assert ops.permute(x, (0, 2, 3, 1)).shape == (2, 9, 9, 3)
 
 
