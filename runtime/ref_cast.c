@@ -12,14 +12,9 @@
 
 #include "runtime.h"
 
-/* One element, widened: a float as a double (exact for f32 and f16) or an integer. */
-typedef struct scalar {
-    bool is_float;
-    double f;
-    int64_t i;
-} scalar;
+typedef mf_ref_scalar scalar;
 
-static scalar load(const void *p, mf_dtype dt, int64_t k)
+mf_ref_scalar mf_ref_load_scalar(const void *p, mf_dtype dt, int64_t k)
 {
     scalar v = {false, 0.0, 0};
     switch (dt) {
@@ -86,6 +81,6 @@ mf_status mf_ref_cast(const mf_ref_call *c)
         return MF_OK;
     }
     for (int64_t k = 0; k < n; k++)
-        store(c->out, to, k, load(c->in[0], from, k));
+        store(c->out, to, k, mf_ref_load_scalar(c->in[0], from, k));
     return MF_OK;
 }

@@ -7,25 +7,7 @@
 
 #include "runtime.h"
 
-typedef struct elem {
-    bool is_float;
-    double f;
-    int64_t i;
-} elem;
-
-static elem load(const void *p, mf_dtype dt, int64_t k)
-{
-    elem v = {false, 0.0, 0};
-    switch (dt) {
-    case MF_F32: v.is_float = true, v.f = ((const float *)p)[k]; break;
-    case MF_F16: v.is_float = true, v.f = mf_f16_to_f32(((const uint16_t *)p)[k]); break;
-    case MF_I8: v.i = ((const int8_t *)p)[k]; break;
-    case MF_I32: v.i = ((const int32_t *)p)[k]; break;
-    case MF_I64: v.i = ((const int64_t *)p)[k]; break;
-    default: v.i = ((const uint8_t *)p)[k] != 0; break;
-    }
-    return v;
-}
+typedef mf_ref_scalar elem;
 
 static void store(void *p, mf_dtype dt, int64_t k, elem v)
 {
@@ -98,8 +80,8 @@ static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
     const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
     int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
     for (int64_t i = 0; i < n; i++, next_index(ot, idx)) {
-        elem a = load(c->in[0], at->dtype, source(at, ot, idx));
-        elem b = load(c->in[1], bt->dtype, source(bt, ot, idx));
+        elem a = mf_ref_load_scalar(c->in[0], at->dtype, source(at, ot, idx));
+        elem b = mf_ref_load_scalar(c->in[1], bt->dtype, source(bt, ot, idx));
         elem r = {false, 0.0, 0};
         int o = k <= CMP_LE ? order(a, b) : 0;
         switch (k) {
