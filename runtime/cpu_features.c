@@ -2,6 +2,7 @@
  * the LLVM features it was compiled with ("+avx2,+fma,..."); the instruction-set features
  * among them are looked up in a table of cpuid bits (with the OS's register-state support
  * for AVX and AVX-512), so no compiler is needed to decide. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,27 +50,38 @@ static const struct feature *known(const char *name, size_t len)
 }
 
 #if defined(__x86_64__)
+/* The cpuid registers and the OS's saved-state mask, read once: cpuid traps to the hypervisor
+ * in a virtual machine, and a code level lists dozens of features. */
+static unsigned host_regs[NREGS], host_xcr0;
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+
+static void read_host(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d))
+        host_regs[L1_ECX] = c, host_regs[L1_EDX] = d;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        host_regs[L7_EBX] = b, host_regs[L7_ECX] = c, host_regs[L7_EDX] = d;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d))
+        host_regs[L71_EAX] = a;
+    if (__get_cpuid(0x80000001u, &a, &b, &c, &d))
+        host_regs[LX1_ECX] = c;
+    if (host_regs[L1_ECX] >> 27 & 1) { /* OSXSAVE: the OS saves the vector registers */
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        host_xcr0 = lo;
+    }
+}
+
 static bool host_has(const struct feature *f)
 {
-    unsigned r[NREGS] = {0}, a, b, c, d;
-    if (__get_cpuid(1, &a, &b, &c, &d))
-        r[L1_ECX] = c, r[L1_EDX] = d;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        r[L7_EBX] = b, r[L7_ECX] = c, r[L7_EDX] = d;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d))
-        r[L71_EAX] = a;
-    if (__get_cpuid(0x80000001u, &a, &b, &c, &d))
-        r[LX1_ECX] = c;
-    if (!(r[f->reg] >> f->bit & 1))
+    pthread_once(&host_once, read_host);
+    if (!(host_regs[f->reg] >> f->bit & 1))
         return false;
     if (f->state == NEED_NONE)
         return true;
-    if (!(r[L1_ECX] >> 27 & 1)) /* OSXSAVE: the OS saves the vector registers */
-        return false;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     unsigned want = f->state == NEED_AVX_STATE ? 0x6u : 0xe6u; /* XMM|YMM (+ opmask, ZMM) */
-    return (lo & want) == want;
+    return (host_xcr0 & want) == want;
 }
 #else
 static bool host_has(const struct feature *f)

@@ -8,7 +8,7 @@
 #include "plan.h"
 
 #define MF_MFO_MAGIC "MLUFUSEO"
-#define MF_MFO_VERSION 1
+#define MF_MFO_VERSION 2
 #define MF_MFO_PRODUCER "mlufuse 0.1.0"
 #define MF_MFO_HEADER_BYTES 64
 #define MF_MFO_SECTION_BYTES 32

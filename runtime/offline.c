@@ -184,7 +184,7 @@ mf_status mf_offline_load(const char *path, const mf_offline_options *opt, mf_of
         return mf_error(MF_ERR_IO, "%s: not a regular, non-empty file", path);
     }
     size_t n = (size_t)st.st_size;
-    void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
         return mf_error(MF_ERR_IO, "%s: cannot map: %s", path, strerror(errno));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "image.h"
 #include "postprocess.h"
@@ -81,6 +82,7 @@ typedef struct context {
     list images, labels;
     prep p;
     int batch, c, nout;
+    int threads; /* batches in flight */
     const char *post;
     int topk;
     yolo_params yolo;
@@ -378,11 +380,21 @@ static void summary(const context *x, double wall_ms)
     if (x->o->json)
         printf("{\"images\": %d, \"batch_size\": %d, \"threads\": %d, \"images_per_s\": %.2f, \"batch_latency_ms\": "
                "{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f}, \"results\": [%s]}\n",
-               x->images.n, x->batch, x->o->threads > 0 ? x->o->threads : 1, ips, p50, p90, p99, x->json ? x->json : "");
+               x->images.n, x->batch, x->threads, ips, p50, p90, p99, x->json ? x->json : "");
     else
         printf("%d images in %d batches of %d, %d threads: %.1f images/s; batch latency p50 %.2f ms, p90 %.2f ms, "
-               "p99 %.2f ms\n", x->images.n, nb, x->batch, x->o->threads > 0 ? x->o->threads : 1, ips, p50, p90, p99);
+               "p99 %.2f ms\n", x->images.n, nb, x->batch, x->threads, ips, p50, p90, p99);
     free(l);
+}
+
+/* By default one batch in flight per online core (the next batch is decoded while one runs),
+ * never more than there are batches. */
+static int default_threads(int nimages, int batch)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int batches = (nimages + (batch > 0 ? batch : 1) - 1) / (batch > 0 ? batch : 1);
+    int t = cores > 0 ? (int)(cores < 64 ? cores : 64) : 1;
+    return t < batches ? t : batches > 0 ? batches : 1;
 }
 
 int offline_run_images(mf_offline_model *m, const images_opts *o)
@@ -402,12 +414,13 @@ int offline_run_images(mf_offline_model *m, const images_opts *o)
     }
     if (!rc && o->output_dir)
         mkdir(o->output_dir, 0777);
+    x.threads = o->threads > 0 ? o->threads : default_threads(x.images.n, x.batch);
     x.latency = calloc((size_t)(x.images.n / (x.batch ? x.batch : 1) + 2), sizeof *x.latency);
     x.lines = calloc((size_t)x.images.n + 1, sizeof *x.lines);
     if (!rc && (!x.latency || !x.lines))
         rc = 1;
     if (!rc) {
-        int nt = o->threads > 0 ? o->threads : 1;
+        int nt = x.threads;
         pthread_t th[64];
         double t0 = now_ms();
         int started = 0;
