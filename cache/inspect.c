@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "disk_store.h"
 #include "mlufuse/mlufuse_cache.h"
 
@@ -198,6 +199,8 @@ mf_status mf_kernel_cache_check_env(void)
     if (!s && getenv("MLUFUSE_CACHE_DIR") && !*getenv("MLUFUSE_CACHE_DIR"))
         s = mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE_DIR is empty (unset it for the default "
                                      "directory, or set MLUFUSE_CACHE=off)");
+    if (!s && getenv("MLUFUSE_CPU")) /* the default target, a component of every key */
+        s = mf_cache_check_cpu(NULL);
     return s;
 }
 

@@ -46,8 +46,9 @@ mf_status mf_kernel_cache_remove(const char *dir, const char *key);
  * dir): *removed files, *bytes in all.  Files of writers still running are kept. */
 mf_status mf_kernel_cache_reclaim(const char *dir, int *removed, size_t *bytes);
 /* MF_OK when the cache's environment is usable: MLUFUSE_CACHE_MAX_MB, if set, is a positive
- * number and MLUFUSE_CACHE_DIR, if set, is not empty.  Otherwise MF_ERR_INVALID naming the
- * variable; the library then caches in memory only (and says so on stderr). */
+ * number, MLUFUSE_CACHE_DIR, if set, is not empty, and MLUFUSE_CPU, if set, names a CPU
+ * that LLVM knows.  Otherwise MF_ERR_INVALID naming the variable; the library then caches
+ * in memory only (and says so on stderr). */
 mf_status mf_kernel_cache_check_env(void);
 
 /* Calls fn(explanation, ctx) each time a kernel has to be compiled (not found in memory or

@@ -11,8 +11,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cache/cache.h"
+#include "mlufuse/mlufuse_cache.h"
 #include "cg_check.h"
 #include "cg_targets.h"
 
@@ -227,6 +230,35 @@ static void test_cache_key_names_target(void **state)
     mf_graph_destroy(g);
 }
 
+/* MLUFUSE_CPU replaces the host as the default target; a bad value is refused, naming the
+ * variable, by the target and by the cache's check of its environment. */
+static void test_default_target_from_env(void **state)
+{
+    const char *was = getenv("MLUFUSE_CPU");
+    char saved[128] = "";
+    if (was)
+        snprintf(saved, sizeof saved, "%s", was);
+    mf_cg_target t;
+    setenv("MLUFUSE_CPU", "haswell", 1);
+    assert_int_equal(mf_cg_target_init(NULL, &t), MF_OK);
+    assert_string_equal(t.cpu, "haswell");
+    assert_int_equal(t.shape.lanes, 8);
+    assert_int_equal(mf_kernel_cache_check_env(), MF_OK);
+    assert_int_equal(mf_cg_target_init("x86-64-v2", &t), MF_OK); /* a named CPU wins */
+    assert_int_equal(t.shape.lanes, 4);
+    setenv("MLUFUSE_CPU", "nonsense", 1);
+    assert_int_equal(mf_cg_target_init(NULL, &t), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "MLUFUSE_CPU=nonsense"));
+    assert_int_equal(mf_kernel_cache_check_env(), MF_ERR_INVALID);
+    setenv("MLUFUSE_CPU", "", 1);
+    assert_int_equal(mf_cg_target_init(NULL, &t), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "MLUFUSE_CPU is empty"));
+    if (was)
+        setenv("MLUFUSE_CPU", saved, 1);
+    else
+        unsetenv("MLUFUSE_CPU");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_registers_of_named_targets),
         cmocka_unit_test(test_engines_every_target),
         cmocka_unit_test(test_cache_key_names_target),
+        cmocka_unit_test(test_default_target_from_env),
     };
     return cmocka_run_group_tests_name("codegen_targets", tests, NULL, NULL);
 }
