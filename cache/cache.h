@@ -28,6 +28,9 @@ mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
 void mf_cache_key_free(mf_cache_key *k);
 /* MF_OK when codegen can target cpu (NULL: the host). */
 mf_status mf_cache_check_cpu(const char *cpu);
+/* The CPU that compiles mean when the caller names none: MLUFUSE_CPU if set (a fleet's oldest
+ * CPU, or the test suite on another level's kernels), else NULL, this machine. */
+const char *mf_cache_default_cpu(const char *cpu);
 /* The f32 lanes of the code generated for cpu (NULL: the host); 0 when unknown. */
 int mf_cache_target_lanes(const char *cpu);
 /* The key of a key text: the hex SHA-256 an entry's file is named by. */

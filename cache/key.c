@@ -65,10 +65,19 @@ void mf_cache_key_free(mf_cache_key *k)
     memset(k, 0, sizeof *k);
 }
 
+const char *mf_cache_default_cpu(const char *cpu)
+{
+    return cpu ? cpu : getenv("MLUFUSE_CPU");
+}
+
 mf_status mf_cache_check_cpu(const char *cpu)
 {
     mf_cg_target t;
-    return mf_cg_target_init(cpu, &t);
+    const char *env = cpu ? NULL : getenv("MLUFUSE_CPU");
+    if (env && !*env)
+        return mf_error(MF_ERR_INVALID, "MLUFUSE_CPU is empty: unset it for this machine's CPU, or name one");
+    mf_status s = mf_cg_target_init(env ? env : cpu, &t);
+    return s && env ? mf_error_context(s, "MLUFUSE_CPU") : s;
 }
 
 int mf_cache_target_lanes(const char *cpu)

@@ -132,13 +132,6 @@ static void memo_add(const mf_cg_target *t, const mf_cg_target_shape *sh)
 
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
 {
-    /* MLUFUSE_CPU replaces the host as the default target: code for a fleet's oldest CPU, or
-     * the whole test suite run on another level's kernels. */
-    const char *env = cpu ? NULL : getenv("MLUFUSE_CPU");
-    if (env && !*env)
-        return mf_error(MF_ERR_INVALID, "MLUFUSE_CPU is empty: unset it for this machine's CPU, or name one");
-    if (env)
-        cpu = env;
     pthread_once(&native_once, init_native);
     if (native_failed)
         return mf_error(MF_ERR_INTERNAL, "LLVM has no native target for this machine");
@@ -154,12 +147,10 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
         LLVMDisposeMessage(triple);
         LLVMDisposeMessage(host_cpu);
         LLVMDisposeMessage(features);
-        return mf_error(MF_ERR_INVALID, "%s'%s' is not an LLVM CPU name", env ? "MLUFUSE_CPU=" : "", cpu);
+        return mf_error(MF_ERR_INVALID, "'%s' is not an LLVM CPU name", cpu);
     }
     if (cpu && !strncmp(out->triple, "x86_64", 6)) {
         mf_status s = check_cpu_name(cpu);
-        if (s && env)
-            s = mf_error_context(s, "MLUFUSE_CPU=%s", env);
         if (s) {
             LLVMDisposeMessage(triple);
             LLVMDisposeMessage(host_cpu);

@@ -41,7 +41,7 @@ static mf_status provide(mf_op op, const mf_attr *attrs, int nin, const mf_type 
     mf_status s = one_op_graph(op, attrs, nin, in, &g);
     if (s)
         return s;
-    mf_cache_options co = {NULL, 3, 1};
+    mf_cache_options co = {mf_cache_default_cpu(NULL), 3, 1};
     const mf_kernel *k;
     s = mf_mod_cache_get(g, &co, mf_op_get(op)->name, &k, NULL);
     mf_graph_destroy(g);

@@ -29,6 +29,7 @@ struct mf_module {
     int nspecs;
     bool warned;
     int target_lanes; /* f32 lanes of opt.cpu's code, for the profiler's per-target peak */
+    char default_cpu[64]; /* opt.cpu when MLUFUSE_CPU named it */
 };
 
 mf_module_options mf_module_default_options(void)
@@ -249,7 +250,7 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
                         o.compile_threads);
     mf_status s = mf_rt_device_check(o.device);
     if (!s)
-        s = mf_cpu_check(o.cpu); /* before any work: a misspelt CPU must not compile at all */
+        s = mf_cpu_check(o.cpu); /* NULL: MLUFUSE_CPU if set */ /* before any work: a misspelt CPU must not compile at all */
     if (!s)
         s = mf_mod_check_compile_env();
     if (s)
@@ -258,6 +259,10 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     if (!m)
         return mf_error(MF_ERR_NOMEM, "module_create: out of memory");
     m->opt = o;
+    if (!o.cpu && mf_cache_default_cpu(NULL)) { /* MLUFUSE_CPU, kept: the environment may change */
+        snprintf(m->default_cpu, sizeof m->default_cpu, "%s", mf_cache_default_cpu(NULL));
+        m->opt.cpu = o.cpu = m->default_cpu;
+    }
     m->target_lanes = mf_cache_target_lanes(o.cpu); /* once, not per specialization */
     pthread_mutex_init(&m->lock, NULL);
     const char *verify = getenv("MLUFUSE_VERIFY"), *rtol = getenv("MLUFUSE_VERIFY_RTOL");

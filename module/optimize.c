@@ -157,7 +157,8 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
         ctx.fold_limit = o.fold_limit;
     if (o.winograd >= 0)
         ctx.winograd = o.winograd != 0;
-    ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(NULL);
+    o.cpu = mf_cache_default_cpu(o.cpu);
+    ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(mf_cache_default_cpu(NULL));
     ctx.eval = mf_mod_ref_eval;
     pack_target pt = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;
