@@ -3,7 +3,8 @@
  * nodes (tests/frontends/onnx/custom/, from make_custom_op_models.py) matching NumPy's
  * output in both modes, the custom ops as CPU ops between MLU subgraphs in opt's graph,
  * genoff refusing a model that calls one (an .mfo holds no custom ops), and the errors: an
- * undeclared custom-domain op named, a malformed declaration with file:line:col, a missing
+ * undeclared custom-domain op named, ONNX attributes of the wrong type or that no argument
+ * reads, a malformed declaration with file:line:col, a missing
  * library, a bad option. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +112,13 @@ static void test_errors(void **state)
     expect_rc(&r, 1, "node 'mystery' (not_declared): op not_declared of domain 'com.example' is not a declared custom op");
     r = tsupport_run_prog("mlufuse", 1, "run %s --random", mfir);
     expect_rc(&r, 1, "custom op 'example_swish' is not declared");
+    char path[512];
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/custom/bad_attr.onnx", tsupport_source_dir());
+    r = tsupport_run_prog("mlufuse", 1, "opt %s --custom-ops %s", path, ops);
+    expect_rc(&r, 1, "node 'swish' (example_swish): attribute 'beta' must be a float or an int for argument beta");
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/custom/unknown_attr.onnx", tsupport_source_dir());
+    r = tsupport_run_prog("mlufuse", 1, "opt %s --custom-ops %s", path, ops);
+    expect_rc(&r, 1, "attribute 'gamma' is not an argument of custom op example_swish (");
 
     char bad[128];
     snprintf(bad, sizeof bad, "%s/bad.txt", dir);

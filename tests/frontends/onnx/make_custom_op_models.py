@@ -7,6 +7,8 @@ custom/example_ops.onnx + .in.npy + .out.npy   Mul -> com.example example_swish 
     example_minmax (two outputs) -> Sub -> example_scale_shift (ONNX attribute alpha is its
     scale, relu an int) -> Sigmoid; the expected output computed here with NumPy
 custom/undeclared.onnx                         a com.example node no declaration names
+custom/bad_attr.onnx, custom/unknown_attr.onnx  example_swish with beta a string; with an
+    attribute gamma its declaration does not read
 The ops are those of examples/custom_ops/example_ops.txt.  Fixed seeds: re-running gives
 identical files.
 """
@@ -63,7 +65,17 @@ def undeclared():
     save(helper.make_model(graph, opset_imports=OPSETS, producer_name="make_custom_op_models.py"), "undeclared")
 
 
+def bad_attrs():
+    for name, attrs in (("bad_attr", {"beta": "fast"}), ("unknown_attr", {"gamma": 1.0})):
+        nodes = [helper.make_node("example_swish", ["x"], ["y"], name="swish", domain="com.example", **attrs)]
+        graph = helper.make_graph(nodes, name,
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])])
+        save(helper.make_model(graph, opset_imports=OPSETS, producer_name="make_custom_op_models.py"), name)
+
+
 if __name__ == "__main__":
     os.makedirs(HERE, exist_ok=True)
     example_ops()
     undeclared()
+    bad_attrs()
