@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,34 @@ static void test_function_error(void **state)
     mf_graph_destroy(h);
 }
 
+/* Loads and parses from several threads at once: the registry is process-wide and locked. */
+static void *load_and_parse(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        mf_graph *g = NULL;
+        if (mf_custom_ops_load(decl, lib, NULL) || mf_graph_parse(middle, "t.mfir", &g))
+            return (void *)1;
+        mf_graph_destroy(g);
+    }
+    return NULL;
+}
+
+static void test_concurrent_loads(void **state)
+{
+    (void)state;
+    int before = mf_custom_ops_count();
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, load_and_parse, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_null(rc);
+    }
+    assert_int_equal(mf_custom_ops_count(), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_fused_matches_eager),
         cmocka_unit_test(test_function_error),
+        cmocka_unit_test(test_concurrent_loads),
     };
     return cmocka_run_group_tests_name("custom_ops", tests, load_examples, NULL);
 }
