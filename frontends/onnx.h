@@ -70,6 +70,13 @@ mf_status onnx_cv_squeeze(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
 bool onnx_op_supported(const char *op_type);
 
+/* ---- custom ops (onnx_custom.c) ---- */
+
+/* True for a node of a domain other than the default (ai.onnx). */
+bool onnx_is_custom_domain(const Onnx__NodeProto *n);
+/* Converts a custom-domain node to the declared custom op of its op type. */
+mf_status onnx_convert_custom(onnx_importer *im, const Onnx__NodeProto *n);
+
 /* Fails with "node 'NAME' (OpType): reason". */
 mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

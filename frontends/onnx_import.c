@@ -399,7 +399,7 @@ static mf_status check_supported(const Onnx__GraphProto *gp)
     int count = 0;
     for (size_t i = 0; i < gp->n_node; i++) {
         const char *op = gp->node[i]->op_type ? gp->node[i]->op_type : "";
-        if (onnx_op_supported(op))
+        if (onnx_op_supported(op) || onnx_is_custom_domain(gp->node[i])) /* custom: at conversion */
             continue;
         bool listed = false;
         for (size_t j = 0; j < i && !listed; j++)
@@ -437,7 +437,8 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
     if (!s)
         s = add_inputs(im, gp, batch);
     for (size_t i = 0; i < gp->n_node && !s; i++)
-        s = onnx_convert_node(im, gp->node[i]);
+        s = onnx_is_custom_domain(gp->node[i]) ? onnx_convert_custom(im, gp->node[i])
+                                               : onnx_convert_node(im, gp->node[i]);
     if (s)
         return s;
     if (gp->n_output == 0)

@@ -150,8 +150,8 @@ mf_token mf_lex_next(mf_lexer *l)
     if (number_starts(l)) {
         lex_number(l, &t);
     } else if (is_alpha(c)) {
-        while (l->p < l->end && (is_alpha(*l->p) || is_digit(*l->p)))
-            l->p++;
+        while (l->p < l->end && (is_alpha(*l->p) || is_digit(*l->p) || *l->p == '.'))
+            l->p++; /* '.' for custom.NAME */
         t.kind = MF_TOK_IDENT;
     } else if (c == '%' || c == '@') {
         lex_name(l, &t, c == '%' ? MF_TOK_LOCAL : MF_TOK_GLOBAL);

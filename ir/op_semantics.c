@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custom_ops.h"
 #include "ir.h"
 #include "winograd.h"
 
@@ -1292,6 +1293,17 @@ static mf_status infer_resize(const infer_ctx *c)
         c->out->shape[i] = sz->ints[i];
     }
     return MF_OK;
+}
+
+/* custom: the registry's shape rule for the output the node yields (ir/custom_registry.c). */
+static mf_status infer_custom(const infer_ctx *c)
+{
+    mf_type outs[MF_CUSTOM_MAX_OUTPUTS];
+    int nout;
+    mf_status s = mf_custom_infer_all(c->attrs, c->nin, c->in, outs, &nout);
+    if (!s)
+        *c->out = outs[c->attrs[1].i];
+    return s;
 }
 
 /* Built from ops.def's rule column: an op whose rule has no infer_<rule> fails to compile. */

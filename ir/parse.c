@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custom_ops.h"
 #include "ir.h"
 
 #define MAX_NODE_INPUTS 64
@@ -410,6 +411,82 @@ static mf_status parse_attrs(parser *p, mf_op op, const mf_token *optok, mf_attr
     return s;
 }
 
+/* ---- custom ops ------------------------------------------------------------------------ */
+
+/* custom.NAME (an op with one output) or custom.NAME.K (output K of several): the
+ * registry's op into attrs (decl, output, the scalars' defaults). */
+static mf_status parse_custom_name(const parser *p, const mf_token *t, mf_attr *attrs)
+{
+    const char *name = t->s + 7, *dot = memchr(name, '.', t->len - 7);
+    size_t len = dot ? (size_t)(dot - name) : t->len - 7;
+    int index = mf_custom_find(name, len);
+    if (index < 0)
+        return perr(p, t, "custom op '%.*s' is not declared (load its declarations with --custom-ops or "
+                    "mf_custom_ops_load)", (int)len, name);
+    const mf_custom_decl *d = &mf_custom_get(index)->decl;
+    mf_custom_default_attrs(index, attrs);
+    int64_t k = 0;
+    mf_token kt = {MF_TOK_INT, dot ? dot + 1 : "", dot ? t->len - 8 - len : 0, t->line, t->col, NULL};
+    if (dot && (!kt.len || strspn(kt.s, "0123456789") < kt.len || tok_int(p, &kt, &k) || k >= d->noutputs))
+        return perr(p, t, "custom op %s has no output '%.*s' (it has %d)", d->name, (int)kt.len, kt.s, d->noutputs);
+    if (!dot && d->noutputs > 1)
+        return perr(p, t, "custom op %s has %d outputs: name one as custom.%s.K", d->name, d->noutputs, d->name);
+    attrs[1].i = k;
+    return MF_OK;
+}
+
+/* One scalar argument's value: an int, a number, or true/false for a bool. */
+static mf_status parse_custom_value(parser *p, const mf_custom_arg *a, mf_attr *slot)
+{
+    const mf_token *t = &p->tok;
+    mf_status s = MF_OK;
+    int64_t i;
+    if (a->kind == MF_CUSTOM_BOOL && (is_word(t, "true") || is_word(t, "false")))
+        slot->f = is_word(t, "true");
+    else if (a->kind == MF_CUSTOM_FLOAT && tok_is_number(t))
+        s = tok_double(p, t, &slot->f);
+    else if (a->kind == MF_CUSTOM_INT && t->kind == MF_TOK_INT && !(s = tok_int(p, t, &i)))
+        slot->f = (double)i;
+    else
+        return expected(p, a->kind == MF_CUSTOM_BOOL ? "true or false" : a->kind == MF_CUSTOM_INT ? "an integer" : "a number");
+    if (!s)
+        advance(p);
+    return s;
+}
+
+/* {arg=value, ...} over the op's scalar arguments; those not given keep their defaults. */
+static mf_status parse_custom_attrs(parser *p, const mf_token *optok, mf_attr *attrs)
+{
+    const mf_custom_decl *d = &mf_custom_get(attrs[0].i)->decl;
+    bool given[MF_CUSTOM_MAX_ARGS] = {0};
+    mf_status s = MF_OK;
+    if (is_punct(&p->tok, '{')) {
+        advance(p);
+        for (int count = 0; !s && !is_punct(&p->tok, '}'); count++) {
+            if (count && (s = list_sep(p, '}', "after the arguments")))
+                return s;
+            int k = 0;
+            while (k < d->nargs && (d->args[k].kind == MF_CUSTOM_TENSOR_ARG || strlen(d->args[k].name) != p->tok.len ||
+                                    memcmp(d->args[k].name, p->tok.s, p->tok.len)))
+                k++;
+            if (p->tok.kind != MF_TOK_IDENT || k == d->nargs)
+                return perr(p, &p->tok, "custom op %s has no scalar argument '%.*s'", d->name, (int)p->tok.len, p->tok.s);
+            if (given[k])
+                return perr(p, &p->tok, "argument %s of %s is given twice", d->args[k].name, d->name);
+            given[k] = true;
+            advance(p);
+            if (!(s = expect_punct(p, '=', "after the argument name")))
+                s = parse_custom_value(p, &d->args[k], &attrs[MF_CUSTOM_ATTR_SLOT0 + d->args[k].index]);
+        }
+        if (!s)
+            advance(p); /* '}' */
+    }
+    for (int k = 0; !s && k < d->nargs; k++)
+        if (d->args[k].kind != MF_CUSTOM_TENSOR_ARG && !d->args[k].has_default && !given[k])
+            s = perr(p, optok, "custom op %s requires argument '%s'", d->name, d->args[k].name);
+    return s;
+}
+
 /* ---- nodes -------------------------------------------------------------------------------- */
 
 static mf_status parse_inputs(parser *p, const char *op, mf_value **ins, int *nin)
@@ -491,19 +568,25 @@ static mf_status parse_node(parser *p, const mf_token *name)
     mf_op op;
     if (optok.kind != MF_TOK_IDENT)
         return expected(p, "an op name or 'const' after '='");
-    if (!mf_op_from_name(optok.s, optok.len, &op))
+    mf_attr attrs[MF_MAX_ATTRS];
+    bool custom = optok.len > 7 && !memcmp(optok.s, "custom.", 7);
+    mf_status s = MF_OK;
+    if (custom)
+        op = MF_OP_CUSTOM, s = parse_custom_name(p, &optok, attrs);
+    else if (!mf_op_from_name(optok.s, optok.len, &op))
         return perr(p, &optok, "unknown op '%.*s'", (int)optok.len, optok.s);
-    const char *opname = mf_op_get(op)->name;
+    if (s)
+        return s;
+    const char *opname = custom ? mf_custom_get(attrs[0].i)->decl.name : mf_op_get(op)->name;
     advance(p);
     mf_value *ins[MAX_NODE_INPUTS];
     int nin;
-    mf_attr attrs[MF_MAX_ATTRS];
     mf_node *n;
-    mf_status s = parse_inputs(p, opname, ins, &nin);
-    if (!s)
+    s = parse_inputs(p, opname, ins, &nin);
+    if (!s && !custom)
         s = check_arity(p, &optok, op, nin);
     if (!s)
-        s = parse_attrs(p, op, &optok, attrs);
+        s = custom ? parse_custom_attrs(p, &optok, attrs) : parse_attrs(p, op, &optok, attrs);
     if (!s && !is_punct(&p->tok, ':')) {
         char what[128];
         snprintf(what, sizeof what, "':' and the result type of %s", opname);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custom_ops.h"
 #include "ir.h"
 
 #define ELIDE_ABOVE 16
@@ -265,6 +266,42 @@ static void print_attrs(mf_strbuf *b, const mf_node *n)
         mf_sb_str(b, "}");
 }
 
+/* custom.NAME (custom.NAME.K for output K of several) and its non-default scalars. */
+static void print_custom_op(mf_strbuf *b, const mf_node *n)
+{
+    const mf_custom_entry *e = mf_custom_get(n->attrs[0].i);
+    if (!e) { /* not loaded: printed so that the parser names the problem */
+        mf_sb_printf(b, "custom.%lld(", (long long)n->attrs[0].i);
+        return;
+    }
+    const mf_custom_decl *d = &e->decl;
+    mf_sb_printf(b, "custom.%s", d->name);
+    if (d->noutputs > 1)
+        mf_sb_printf(b, ".%lld", (long long)n->attrs[1].i);
+    mf_sb_str(b, "(");
+}
+
+static void print_custom_attrs(mf_strbuf *b, const mf_node *n)
+{
+    const mf_custom_entry *e = mf_custom_get(n->attrs[0].i);
+    int printed = 0;
+    for (int k = 0; e && k < e->decl.nargs; k++) {
+        const mf_custom_arg *a = &e->decl.args[k];
+        double v = mf_custom_scalar(n->attrs, a->index);
+        if (a->kind == MF_CUSTOM_TENSOR_ARG || (a->has_default && !memcmp(&v, &a->dflt, sizeof v)))
+            continue;
+        mf_sb_printf(b, "%s%s=", printed++ ? ", " : " {", a->name);
+        if (a->kind == MF_CUSTOM_BOOL)
+            mf_sb_str(b, v != 0 ? "true" : "false");
+        else if (a->kind == MF_CUSTOM_INT)
+            mf_sb_printf(b, "%lld", (long long)v);
+        else
+            print_attr_value(b, &(mf_attr){.type = MF_ATTR_FLOAT, .f = v});
+    }
+    if (printed)
+        mf_sb_str(b, "}");
+}
+
 static mf_status print_node(printer *pr, const mf_node *n)
 {
     mf_strbuf *b = &pr->out;
@@ -273,7 +310,11 @@ static mf_status print_node(printer *pr, const mf_node *n)
         return mf_error(MF_ERR_INVALID, "print: node %d has unknown op %d", n->id, (int)n->op);
     mf_sb_str(b, "  ");
     print_name(pr, n->outputs[0]);
-    mf_sb_printf(b, " = %s(", info->name);
+    mf_sb_str(b, " = ");
+    if (n->op == MF_OP_CUSTOM)
+        print_custom_op(b, n);
+    else
+        mf_sb_printf(b, "%s(", info->name);
     for (int i = 0; i < n->ninputs; i++) {
         if (!in_graph(pr->g, n->inputs[i]))
             return mf_error(MF_ERR_INVALID, "print: node %d (%s): input %d is not a value of the graph",
@@ -283,7 +324,10 @@ static mf_status print_node(printer *pr, const mf_node *n)
         print_name(pr, n->inputs[i]);
     }
     mf_sb_str(b, ")");
-    print_attrs(b, n);
+    if (n->op == MF_OP_CUSTOM)
+        print_custom_attrs(b, n);
+    else
+        print_attrs(b, n);
     mf_sb_str(b, " : ");
     print_type(b, &n->outputs[0]->type);
     if (n->subgraph >= 0)

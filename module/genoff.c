@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ir/custom_ops.h"
 #include "mlufuse/mlufuse_offline.h"
 #include "module.h"
 #include "passes/passes.h"
@@ -393,6 +394,23 @@ static mf_status write_file(const char *path, section *secs, int n)
     return MF_OK;
 }
 
+/* A custom op cannot go into an .mfo: the offline runtime loads no libraries of the user's
+ * code (docs/custom_ops.md).  Refused before anything compiles. */
+static mf_status refuse_custom_ops(const mf_graph *g)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const mf_node *n = g->nodes[i];
+        const mf_custom_entry *e = n->op == MF_OP_CUSTOM ? mf_custom_get(n->attrs[0].i) : NULL;
+        if (e)
+            return mf_error(MF_ERR_UNSUPPORTED,
+                            "genoff: the model calls custom op %s (declared at %s): an .mfo file cannot hold "
+                            "custom ops, as the offline runtime loads no user libraries; run the model with "
+                            "mlufuse run --custom-ops instead",
+                            e->decl.name, e->decl.where);
+    }
+    return MF_OK;
+}
+
 mf_status mf_genoff(const mf_graph *g, const mf_genoff_options *opt, const char *path)
 {
     if (!g || !path)
@@ -405,6 +423,8 @@ mf_status mf_genoff(const mf_graph *g, const mf_genoff_options *opt, const char 
     mf_status s = parse_levels(o.cpus && *o.cpus ? o.cpus : "host,x86-64-v3", &l);
     if (!s)
         s = mf_graph_verify(g);
+    if (!s)
+        s = refuse_custom_ops(g);
     if (!s)
         s = compile(g, &l, o.core_number, &c);
     if (!s && c.plan->ninputs > 256)

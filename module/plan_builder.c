@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/custom_ops.h"
 #include "module.h"
 
 typedef struct builder {
@@ -221,7 +222,11 @@ static mf_status emit_cpu_op(builder *b, const mf_node *n)
         return s;
     st->op = n->op;
     memcpy(st->attrs, n->attrs, sizeof st->attrs);
-    snprintf(st->label, sizeof st->label, "cpu op %d (%s)", n->id, mf_op_get(n->op)->name);
+    const mf_custom_entry *custom = n->op == MF_OP_CUSTOM ? mf_custom_get(n->attrs[0].i) : NULL;
+    if (custom) /* the profiler and messages name the user's op */
+        snprintf(st->label, sizeof st->label, "cpu op %d (custom.%s)", n->id, custom->decl.name);
+    else
+        snprintf(st->label, sizeof st->label, "cpu op %d (%s)", n->id, mf_op_get(n->op)->name);
     return finish_step(b, st, 1, n->outputs, ins, true);
 }
 

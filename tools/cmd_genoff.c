@@ -28,6 +28,9 @@ static const char usage[] =
     "      --topk K                 softmax-topk: how many classes to print (default 5)\n"
     "      --anchors LIST --strides LIST --conf-threshold T --nms-threshold T\n"
     "                               yolo: the decoding parameters\n"
+    "      --custom-ops DECL.txt:LIB.so  load custom ops to read the model with; a model\n"
+    "                               that still calls one is refused (an .mfo file\n"
+    "                               holds no custom ops: run it with mlufuse run)\n"
     "  -h, --help                   this text\n";
 
 static const char *input_format(const char *s)
@@ -64,6 +67,7 @@ int mf_cmd_genoff(int argc, char **argv)
         {"topk", required_argument, 0, 'k'},        {"anchors", required_argument, 0, 'a'},
         {"strides", required_argument, 0, 't'},     {"conf-threshold", required_argument, 0, 'T'},
         {"nms-threshold", required_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
+        {"custom-ops", required_argument, 0, 'U'},
         {0, 0, 0, 0},
     };
     const char *out = NULL, *cpus = NULL, *fmt = "rgb", *post = "none";
@@ -105,6 +109,12 @@ int mf_cmd_genoff(int argc, char **argv)
                 return mf_tool_fail(2, "genoff: --postprocess must be none, softmax-topk or yolo, not '%s'", optarg);
             post = optarg;
             break;
+        case 'U': {
+            int rc = mf_tool_custom_ops("genoff", optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }

@@ -29,6 +29,8 @@ static const char usage[] =
     "      --list-passes         the passes, one a line, and exit\n"
     "      --load-pass LIB.so    load a library of passes of your own (it exports\n"
     "                            mlufuse_register_passes; see mlufuse_passes.h); repeatable\n"
+    "      --custom-ops DECL.txt:LIB.so  load custom ops: their declarations and the\n"
+    "                            library that implements them (repeatable)\n"
     "      --no-fusion           every MLU op its own subgraph (as DISABLE_MLU_FUSION=1)\n"
     "      --fold-limit BYTES    largest result constant folding computes (default and 0:\n"
     "                            1048576)\n"
@@ -67,7 +69,7 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         {"explain", no_argument, 0, 'x'},       {"stats", no_argument, 0, 's'},
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
         {"verify", no_argument, 0, 'V'},        {"help", no_argument, 0, 'h'},
-        {"load-pass", required_argument, 0, 'l'},
+        {"load-pass", required_argument, 0, 'l'}, {"custom-ops", required_argument, 0, 'U'},
         {0, 0, 0, 0},
     };
     *o = (opt_cmd){.fusion = -1};
@@ -81,6 +83,12 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
             if (mf_pass_load(optarg))
                 return mf_tool_fail(1, "opt: --load-pass: %s", mf_last_error());
             break;
+        case 'U': {
+            int rc = mf_tool_custom_ops("opt", optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         case 'n': o->fusion = 0; break;
         case 'F': o->fold_limit = strtoull(optarg, &end, 10); break;
         case 'b': o->batch = strtoll(optarg, &end, 10); break;

@@ -62,6 +62,9 @@ static const char usage[] =
     "      --compile-threads N   kernels compiled at once (default: one per core)\n"
     "      --opt-level 0-3       LLVM optimization level of the kernels (default 3)\n"
     "      --load-pass LIB.so    load a library of passes of your own (repeatable)\n"
+    "      --custom-ops DECL.txt:LIB.so  load custom ops: their declarations and the\n"
+    "                            library that implements them (repeatable;\n"
+    "                            docs/custom_ops.md)\n"
     "      --passes A,B,...,segment  the module's pass pipeline (ending with segment)\n"
     "  -h, --help                this text\n";
 
@@ -79,6 +82,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"profile-svg", required_argument, 0, 'G'}, {"time-compile", no_argument, 0, 'T'},
         {"compile-threads", required_argument, 0, 'J'}, {"opt-level", required_argument, 0, 'O'},
         {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
+        {"custom-ops", required_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
@@ -118,6 +122,12 @@ static int parse_args(int argc, char **argv, run_opts *o)
             if (mf_pass_load(optarg))
                 return mf_tool_fail(1, "run: --load-pass: %s", mf_last_error());
             break;
+        case 'U': {
+            int rc = mf_tool_custom_ops("run", optarg);
+            if (rc)
+                return rc;
+            break;
+        }
         case 'm':
             if (strcmp(optarg, "eager") && strcmp(optarg, "fused"))
                 return mf_tool_fail(2, "run: --mode must be eager or fused, not '%s'", optarg);

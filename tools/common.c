@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "mlufuse/mlufuse.h"
+#include "mlufuse/mlufuse_custom_ops.h"
 #include "tools.h"
 
 mf_status mf_tool_load_model(const char *path, int64_t batch, mf_graph **g)
@@ -54,5 +55,19 @@ int mf_tool_mkdirs(const char *path)
         errno = ENOTDIR;
         return -1;
     }
+    return 0;
+}
+
+int mf_tool_custom_ops(const char *cmd, const char *arg)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || !colon[1])
+        return mf_tool_fail(2, "%s: --custom-ops takes DECL.txt:LIB.so, not '%s'", cmd, arg);
+    char decl[4096];
+    if ((size_t)(colon - arg) >= sizeof decl)
+        return mf_tool_fail(2, "%s: --custom-ops: the declaration path is too long", cmd);
+    snprintf(decl, sizeof decl, "%.*s", (int)(colon - arg), arg);
+    if (mf_custom_ops_load(decl, colon + 1, NULL))
+        return mf_tool_fail(1, "%s: --custom-ops: %s", cmd, mf_last_error());
     return 0;
 }

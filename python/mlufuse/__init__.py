@@ -6,6 +6,7 @@ called on NumPy arrays, the kernel cache and the fusion report, over libmlufuse.
     y = m(np.random.rand(1, 3, 224, 224).astype(np.float32))
 """
 from . import cache, ops
+from .custom_ops import load_custom_ops
 from ._lib import lib as _clib
 from .errors import (DeviceError, DtypeError, Error, InternalError, InvalidError, IOError, OutOfMemoryError,
                      ParseError, ShapeError, UnsupportedError)
@@ -22,5 +23,5 @@ __version__ = _clib.mf_version().decode()
 __all__ = ["Tensor", "tensor", "device", "mlu_device", "ops", "Graph", "trace", "Module", "compile", "from_torch",
            "set_core_number", "get_core_number", "opt", "cache", "Queue", "device_count", "set_device",
            "current_device", "synchronize", "memory_allocated", "max_memory_allocated", "memory_reserved",
-           "empty_cache", "quantize", "genoff", "load_offline", "OfflineModel", "Error", "InvalidError", "ShapeError", "DtypeError", "DeviceError", "OutOfMemoryError",
+           "empty_cache", "load_custom_ops", "quantize", "genoff", "load_offline", "OfflineModel", "Error", "InvalidError", "ShapeError", "DtypeError", "DeviceError", "OutOfMemoryError",
            "ParseError", "IOError", "UnsupportedError", "InternalError", "__version__"]

@@ -54,7 +54,7 @@ static void test_tree_holds_every_part(void **state)
 {
     static const char *const files[] = {
         "lib/libmlufuse.so.0", "lib/libmlufuse.so", "lib/libmlufuse.a", "include/mlufuse/mlufuse.h",
-        "include/mlufuse/mlufuse_runtime.h", "lib/pkgconfig/mlufuse.pc", "lib/cmake/mlufuse/mlufuseConfig.cmake",
+        "include/mlufuse/mlufuse_runtime.h", "include/mlufuse/mlufuse_custom_ops.h", "lib/pkgconfig/mlufuse.pc", "lib/cmake/mlufuse/mlufuseConfig.cmake",
         "lib/cmake/mlufuse/mlufuseConfigVersion.cmake", "bin/mlufuse", "share/doc/mlufuse/mlufuse-run.txt",
         "share/doc/mlufuse/mlufuse.txt", "share/doc/mlufuse/mlufuse-genoff.txt", "bin/mlufuse-offline",
         "lib/libmlufuse_rt.so", "lib/python3/dist-packages/mlufuse/__init__.py"};
@@ -92,6 +92,7 @@ static void test_only_the_public_api_is_exported(void **state)
     assert_int_equal(sh("nm -D --defined-only '%s/lib/libmlufuse.so' | grep -E ' (mf_cg_|mf_rt_|mf_cache_get)'",
                         prefix), 1); /* internals stay inside */
     assert_int_equal(sh("objdump -T '%s/lib/libmlufuse.so' | grep -c 'MLUFUSE_0 *mf_module_create'", prefix), 0);
+    assert_int_equal(sh("objdump -T '%s/lib/libmlufuse.so' | grep -c 'MLUFUSE_0 *mf_custom_ops_load$'", prefix), 0);
 }
 
 static void test_outside_program_with_pkg_config(void **state)

@@ -68,6 +68,8 @@ static void test_golden_every_op(void **state)
     char *t = print(g, 0);
     assert_string_equal(t, golden);
     for (int op = 0; op < MF_OP_COUNT; op++) {
+        if (op == MF_OP_CUSTOM) /* custom.NAME needs a loaded declaration: test_custom_ops.c */
+            continue;
         char pat[64];
         snprintf(pat, sizeof pat, " = %s(", mf_op_get((mf_op)op)->name);
         if (!strstr(t, pat))
@@ -349,7 +351,7 @@ static void test_builder_every_op(void **state)
     for (int i = 0; i < g->nnodes; i++)
         seen[g->nodes[i]->op] = true;
     for (int op = 0; op < MF_OP_COUNT; op++)
-        if (!seen[op])
+        if (!seen[op] && op != MF_OP_CUSTOM) /* needs a loaded declaration: test_custom_ops.c */
             fail_msg("the built graph lacks %s", mf_op_get((mf_op)op)->name);
     char *t = assert_roundtrip(g, 0);
     assert_non_null(strstr(t, "graph @built(%0: f32[1,4,8,8], %1: f32[2,3]) {\n"));
