@@ -221,8 +221,7 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core)
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
-        bool ok = info->has_mlu && (mf_cg_is_pointwise(n->op) || is_core(n->op));
-        if (!ok)
+        if (!mf_cg_has_emitter(n->op) && !mf_cg_has_lowering(n->op))
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
                             info->name);
         if (!is_core(n->op))
@@ -249,20 +248,31 @@ static bool depends_on(const mf_value *v, const mf_value *core)
     return false;
 }
 
-static mf_status lower_core(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* Indexed by ops.def's list; an anchor or reduction with device code has a lowering here,
+ * every other op none (test_cg_op_tables checks both). */
+static const mf_cg_lower_fn lowerings[MF_OP_COUNT] = {
+    [MF_OP_CONV2D] = mf_cg_lower_conv,
+    [MF_OP_LINEAR] = mf_cg_lower_linear,
+    [MF_OP_MATMUL] = mf_cg_lower_matmul,
+    [MF_OP_WINOGRAD_INPUT] = mf_cg_lower_winograd_input,
+    [MF_OP_WINOGRAD_OUTPUT] = mf_cg_lower_winograd_output,
+    [MF_OP_MAX_POOL2D] = mf_cg_lower_pool2d,
+    [MF_OP_AVG_POOL2D] = mf_cg_lower_pool2d,
+    [MF_OP_ADAPTIVE_AVG_POOL2D] = mf_cg_lower_pool2d,
+    [MF_OP_SOFTMAX] = mf_cg_lower_softmax,
+    [MF_OP_LOG_SOFTMAX] = mf_cg_lower_softmax,
+    [MF_OP_SUM] = mf_cg_lower_sum,
+    [MF_OP_MEAN] = mf_cg_lower_sum,
+};
+
+static mf_cg_lower_fn lowering(mf_op op)
 {
-    switch (n->op) {
-    case MF_OP_CONV2D: return mf_cg_lower_conv(c, n, nepi, epi);
-    case MF_OP_MATMUL: return mf_cg_lower_matmul(c, n, nepi, epi);
-    case MF_OP_LINEAR: return mf_cg_lower_linear(c, n, nepi, epi);
-    case MF_OP_WINOGRAD_INPUT: return mf_cg_lower_winograd_input(c, n, nepi, epi);
-    case MF_OP_WINOGRAD_OUTPUT: return mf_cg_lower_winograd_output(c, n, nepi, epi);
-    default:
-        if (mf_op_get(n->op)->kind == MF_KIND_REDUCTION)
-            return mf_cg_lower_reduce(c, n, nepi, epi);
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
-                        mf_op_get(n->op)->name);
-    }
+    return (unsigned)op < MF_OP_COUNT ? lowerings[op] : NULL;
+}
+
+bool mf_cg_has_lowering(mf_op op)
+{
+    return lowering(op) != NULL;
 }
 
 mf_status mf_cg_lower(mf_cg_ctx *c)
@@ -292,7 +302,7 @@ mf_status mf_cg_lower(mf_cg_ctx *c)
     }
     if (!nepi)
         return MF_OK; /* the core's result is unused: nothing to compute */
-    return lower_core(c, core, nepi, epi);
+    return lowering(core->op)(c, core, nepi, epi);
 }
 
 /* An alloca in the entry block (where mem2reg can promote it), built from anywhere. */

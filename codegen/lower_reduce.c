@@ -349,7 +349,9 @@ static mf_status pool2d(red *r)
     return s;
 }
 
-mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* Sets up the points of reduction n and runs the lowering of its family. */
+static mf_status lower_reduction(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                 const mf_value *const *epi, mf_status (*family)(red *r))
 {
     red r = {c, n, n->inputs[0], point_over(&n->inputs[0]->type),
              point_over(&n->outputs[0]->type), nepi, epi};
@@ -364,20 +366,24 @@ mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
                          mf_op_get(n->op)->name);
         goto done;
     }
-    switch (n->op) {
-    case MF_OP_SOFTMAX:
-    case MF_OP_LOG_SOFTMAX: s = softmax(&r); break;
-    case MF_OP_SUM:
-    case MF_OP_MEAN: s = reduce_sum(&r); break;
-    case MF_OP_MAX_POOL2D:
-    case MF_OP_AVG_POOL2D:
-    case MF_OP_ADAPTIVE_AVG_POOL2D: s = pool2d(&r); break;
-    default:
-        s = mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
-                     mf_op_get(n->op)->name);
-    }
+    s = family(&r);
 done:
     free(r.in);
     free(r.out);
     return s;
+}
+
+mf_status mf_cg_lower_softmax(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    return lower_reduction(c, n, nepi, epi, softmax);
+}
+
+mf_status mf_cg_lower_sum(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    return lower_reduction(c, n, nepi, epi, reduce_sum);
+}
+
+mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    return lower_reduction(c, n, nepi, epi, pool2d);
 }
