@@ -3,6 +3,7 @@
  * every node has a lowering, and hands the parts to lower_*.c.  Also the small IR-building
  * helpers (constants, intrinsics, loops, partition ranges) every lowering uses. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <llvm-c/DebugInfo.h>
@@ -224,6 +225,10 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core)
         if (!mf_cg_has_emitter(n->op) && !mf_cg_has_lowering(n->op))
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
                             info->name);
+        const char *limit = mf_node_mlu_limit(n); /* what segmentation asked too */
+        if (limit)
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) with %s", n->id, info->name,
+                            limit);
         if (!is_core(n->op))
             continue;
         if (*core)
@@ -275,6 +280,33 @@ bool mf_cg_has_lowering(mf_op op)
     return lowering(op) != NULL;
 }
 
+/* The outputs that do not depend on the core as an elementwise chain, then the core with
+ * the others as its epilogue; epi and rest have room for every output. */
+static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_value **epi,
+                             const mf_value **rest)
+{
+    const mf_graph *g = c->g;
+    const mf_value *cv = core->outputs[0];
+    int nepi = 0, nrest = 0;
+    for (int i = 0; i < g->noutputs; i++) {
+        if (depends_on(g->outputs[i], cv))
+            epi[nepi++] = g->outputs[i];
+        else
+            rest[nrest++] = g->outputs[i];
+    }
+    if (nrest) {
+        mf_status s = mf_cg_lower_elementwise(c, nrest, rest);
+        if (s)
+            return s;
+    }
+    if (!nepi)
+        return MF_OK; /* the core's result is unused: nothing to compute */
+    if (!mf_op_takes_epilogue(core->op) && (nepi != 1 || epi[0] != cv))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) takes no epilogue", core->id,
+                        mf_op_get(core->op)->name);
+    return lowering(core->op)(c, core, nepi, epi);
+}
+
 mf_status mf_cg_lower(mf_cg_ctx *c)
 {
     const mf_graph *g = c->g;
@@ -284,25 +316,12 @@ mf_status mf_cg_lower(mf_cg_ctx *c)
         return s;
     if (!core)
         return mf_cg_lower_elementwise(c, g->noutputs, (const mf_value *const *)g->outputs);
-    const mf_value *cv = core->outputs[0];
-    const mf_value *epi[64], *rest[64];
-    int nepi = 0, nrest = 0;
-    if (g->noutputs > 64)
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: more than 64 outputs");
-    for (int i = 0; i < g->noutputs; i++) {
-        if (depends_on(g->outputs[i], cv))
-            epi[nepi++] = g->outputs[i];
-        else
-            rest[nrest++] = g->outputs[i];
-    }
-    if (nrest) {
-        s = mf_cg_lower_elementwise(c, nrest, rest);
-        if (s)
-            return s;
-    }
-    if (!nepi)
-        return MF_OK; /* the core's result is unused: nothing to compute */
-    return lowering(core->op)(c, core, nepi, epi);
+    const mf_value **epi = calloc((size_t)g->noutputs + 1, sizeof *epi);
+    const mf_value **rest = calloc((size_t)g->noutputs + 1, sizeof *rest);
+    s = epi && rest ? lower_parts(c, core, epi, rest) : mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+    free(epi);
+    free(rest);
+    return s;
 }
 
 /* An alloca in the entry block (where mem2reg can promote it), built from anywhere. */

@@ -237,8 +237,6 @@ static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *xt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
-    if (nepi != 1 || epi[0] != n->outputs[0])
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (winograd_input) takes no epilogue", n->id);
     const int64_t *pad = mf_attr_get(n->op, n->attrs, "padding")->ints;
     wino e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .wide = LLVMVectorType(c->f32, 4 * (unsigned)c->vw),
               .n = xt->shape[0], .ch = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3], .ph = pad[0], .pw = pad[1]};
