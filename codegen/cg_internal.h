@@ -126,6 +126,9 @@ typedef struct mf_cg_point {
     } memo[64];
 } mf_cg_point;
 
+/* A calloc'd scalar point (width 1, no lane) whose loop dims are t's dims, one to one;
+ * NULL when out of memory. */
+mf_cg_point *mf_cg_point_over(const mf_type *t);
 /* The identity map of a value of type t that spans the space dims (row-major strides,
  * size-1 dims broadcast). */
 mf_cg_map mf_cg_map_for(const mf_type *t, int nspace, const int64_t *space);

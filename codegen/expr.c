@@ -462,6 +462,21 @@ bool mf_cg_has_emitter(mf_op op)
     return mf_cg_emitter(op) != NULL;
 }
 
+mf_cg_point *mf_cg_point_over(const mf_type *t)
+{
+    mf_cg_point *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->nloop = p->nspace = t->rank;
+    for (int d = 0; d < t->rank; d++) {
+        p->extent[d] = t->shape[d];
+        p->stride_of[d] = d;
+    }
+    p->lane = -1;
+    p->width = 1;
+    return p;
+}
+
 static LLVMValueRef memo_find(mf_cg_point *p, const mf_value *v, const mf_cg_map *m)
 {
     for (int i = 0; i < p->nmemo; i++)
@@ -488,18 +503,11 @@ static mf_status eval_unravelled(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v
     if (p->width != 1)
         return mf_error(MF_ERR_UNSUPPORTED,
                         "codegen: a broadcast after a reshape that splits or merges dims");
-    mf_cg_point *q = calloc(1, sizeof *q);
+    const mf_type *t = &v->type;
+    mf_cg_point *q = mf_cg_point_over(t);
     if (!q)
         return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
-    const mf_type *t = &v->type;
-    q->nloop = q->nspace = t->rank;
-    for (int d = 0; d < t->rank; d++) {
-        q->extent[d] = t->shape[d];
-        q->stride_of[d] = d;
-    }
     mf_cg_unravel(c, offset(c, p, m), t->rank, t->shape, q->coord);
-    q->lane = -1;
-    q->width = 1;
     mf_cg_map qm = mf_cg_map_for(t, t->rank, t->shape);
     mf_status s = mf_cg_eval(c, q, v, &qm, out);
     free(q);

@@ -70,16 +70,24 @@ static void collapse(const ew_space *sp, mf_cg_point *p)
     }
 }
 
+/* Evaluates subgraph output v at point p under map m and stores it to v's buffer. */
+static mf_status store_output(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_cg_map *m)
+{
+    LLVMValueRef x;
+    mf_status s = mf_cg_eval(c, p, v, m, &x);
+    if (!s)
+        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, v)], m, x);
+    return s;
+}
+
 static mf_status store_all(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int n,
                            const mf_value *const *outs)
 {
     for (int i = 0; i < n; i++) {
         mf_cg_map m = mf_cg_map_for(&outs[i]->type, sp->nspace, sp->space);
-        LLVMValueRef x;
-        mf_status s = mf_cg_eval(c, p, outs[i], &m, &x);
+        mf_status s = store_output(c, p, outs[i], &m);
         if (s)
             return s;
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, outs[i])], &m, x);
     }
     return MF_OK;
 }
@@ -196,11 +204,9 @@ mf_status mf_cg_store_epilogue(mf_cg_ctx *c, mf_cg_point *p, int n, const mf_val
             mf_cg_map cm = m;
             mf_cg_view_map(t, ct, &cm, &m);
         }
-        LLVMValueRef x;
-        mf_status s = mf_cg_eval(c, p, epi[i], &m, &x);
+        mf_status s = store_output(c, p, epi[i], &m);
         if (s)
             return s;
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, epi[i])], &m, x);
     }
     return MF_OK;
 }

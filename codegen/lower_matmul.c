@@ -199,16 +199,9 @@ mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
     for (int a = 0; a < L.RR * L.RJ; a++)
         L.acc[a] = mf_cg_entry_alloca(c, L.vt);
     int64_t nr = (L.rows + L.RR - 1) / L.RR, nj = (L.m + L.RJ - 1) / L.RJ;
-    mf_cg_point *p = calloc(1, sizeof *p);
+    mf_cg_point *p = mf_cg_point_over(ot);
     if (!p)
         return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
-    p->nloop = p->nspace = ot->rank;
-    for (int d = 0; d < ot->rank; d++) {
-        p->extent[d] = ot->shape[d];
-        p->stride_of[d] = d;
-    }
-    p->lane = -1;
-    p->width = 1;
     p->core = n->outputs[0];
     p->core_map = mf_cg_map_for(ot, ot->rank, ot->shape);
     LLVMValueRef lo, hi;

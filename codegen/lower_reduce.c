@@ -22,21 +22,6 @@ typedef struct red {
     const mf_value *const *epi;
 } red;
 
-static mf_cg_point *point_over(const mf_type *t)
-{
-    mf_cg_point *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->nloop = p->nspace = t->rank;
-    for (int d = 0; d < t->rank; d++) {
-        p->extent[d] = t->shape[d];
-        p->stride_of[d] = d;
-    }
-    p->lane = -1;
-    p->width = 1;
-    return p;
-}
-
 static LLVMValueRef var(mf_cg_ctx *c, LLVMTypeRef t, LLVMValueRef init)
 {
     LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
@@ -353,8 +338,8 @@ static mf_status pool2d(red *r)
 static mf_status lower_reduction(mf_cg_ctx *c, const mf_node *n, int nepi,
                                  const mf_value *const *epi, mf_status (*family)(red *r))
 {
-    red r = {c, n, n->inputs[0], point_over(&n->inputs[0]->type),
-             point_over(&n->outputs[0]->type), nepi, epi};
+    red r = {c, n, n->inputs[0], mf_cg_point_over(&n->inputs[0]->type),
+             mf_cg_point_over(&n->outputs[0]->type), nepi, epi};
     mf_status s = MF_OK;
     if (!r.in || !r.out) {
         s = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
