@@ -4,7 +4,8 @@
  * reduction joins a purely elementwise producer subgraph (its prologue); conv, matmul and
  * linear start a subgraph (one anchor each, no prologue).  A join that would let a path
  * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
- * device code (for their op or their dtypes) run on the CPU (subgraph -1).  Without
+ * device code (for their op, their dtypes or their shapes: codegen's limits, asked here so
+ * that nothing later undoes a subgraph) run on the CPU (subgraph -1).  Without
  * fusion every MLU op is alone.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain`
  * can say why two subgraphs were not fused. */
 #include <stdlib.h>
