@@ -126,6 +126,9 @@ typedef struct mf_cg_point {
     } memo[64];
 } mf_cg_point;
 
+/* A calloc'd scalar point (width 1, no lane) whose loop dims are t's dims, one to one;
+ * NULL when out of memory. */
+mf_cg_point *mf_cg_point_over(const mf_type *t);
 /* The identity map of a value of type t that spans the space dims (row-major strides,
  * size-1 dims broadcast). */
 mf_cg_map mf_cg_map_for(const mf_type *t, int nspace, const int64_t *space);
@@ -151,6 +154,19 @@ LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, cons
 /* Is v elementwise in the sense of the evaluator (an elementwise or view op's output)? */
 bool mf_cg_is_pointwise(mf_op op);
 
+/* ---- the per-op tables, indexed by ops.def's list ---------------------------------------
+ * Adding an op with device code is one entry in one of them: a pointwise emitter (an
+ * elementwise or view op, evaluated at a point by the evaluator; codegen/expr.c) or a core
+ * lowering (an anchor or reduction: a loop nest with the subgraph's prologue and epilogue;
+ * codegen/lower.c).  mf_cg_has_emitter/mf_cg_has_lowering (codegen.h) say which. */
+
+/* The op of node n on its evaluated inputs in[0..ninputs) (float or <W x float>). */
+typedef LLVMValueRef (*mf_cg_emit_fn)(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+/* Fills the body for core node n, storing the epilogue outputs epi[0..nepi). */
+typedef mf_status (*mf_cg_lower_fn)(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                    const mf_value *const *epi);
+mf_cg_emit_fn mf_cg_emitter(mf_op op); /* NULL: none */
+
 /* ---- math (codegen/math.c): vectorizable polynomials on float or <W x float> ------------ */
 
 LLVMValueRef mf_cg_exp(mf_cg_ctx *c, LLVMValueRef x);
@@ -174,7 +190,11 @@ mf_status mf_cg_lower_matmul(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
 mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
-mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi,
+/* Reductions by family (lower_reduce.c): softmax and log_softmax; sum and mean; the pools. */
+mf_status mf_cg_lower_softmax(mf_cg_ctx *c, const mf_node *n, int nepi,
+                              const mf_value *const *epi);
+mf_status mf_cg_lower_sum(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
+mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
 /* Winograd F(4,3)'s input and output transforms (lower_winograd.c). */
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,

@@ -71,6 +71,12 @@ typedef struct mf_cg_object {
  * (segmentation cuts fused subgraphs at 512 ops, MF_SEG_MAX_NODES). */
 #define MF_CG_MAX_NODES 2048
 
+/* Which of codegen's per-op tables (indexed by ops.def's list) builds op: a pointwise
+ * emitter (elementwise and view ops) or a core lowering (anchors and reductions).  An op
+ * with device code (ops.def's mlu column) has exactly one, every other op neither. */
+bool mf_cg_has_emitter(mf_op op);
+bool mf_cg_has_lowering(mf_op op);
+
 /* Lowers sub to LLVM IR, optimizes it and emits object code.  Thread-safe (each call uses
  * its own LLVM context and target machine).  MF_ERR_UNSUPPORTED names the first node that
  * has no lowering, or says the subgraph has more than MF_CG_MAX_NODES ops. */

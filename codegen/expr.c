@@ -11,8 +11,7 @@
 
 bool mf_cg_is_pointwise(mf_op op)
 {
-    mf_op_kind k = mf_op_get(op)->kind;
-    return mf_op_get(op)->has_mlu && (k == MF_KIND_ELEMENTWISE || k == MF_KIND_VIEW);
+    return mf_cg_has_emitter(op);
 }
 
 static int64_t contig_stride(const mf_type *t, int j)
@@ -328,43 +327,154 @@ static LLVMValueRef hardsigmoid(mf_cg_ctx *c, const mf_node *n, LLVMValueRef x)
     return clamp(c, r, 0.0, 1.0);
 }
 
-static LLVMValueRef unary(mf_cg_ctx *c, const mf_node *n, LLVMValueRef x)
+/* ---- the pointwise emitters: one per elementwise or view op with device code ---------- */
+
+static LLVMValueRef emit_add(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
 {
-    LLVMTypeRef t = LLVMTypeOf(x);
-    LLVMValueRef zero = mf_cg_fconst(c, t, 0.0);
-    switch (n->op) {
-    case MF_OP_RELU: return sel(c, fcmp(c, LLVMRealOLT, x, zero), zero, x);
-    case MF_OP_CLAMP: return clamp(c, x, (float)attr_f(n, "min"), (float)attr_f(n, "max"));
-    case MF_OP_LEAKY_RELU:
-        return sel(c, fcmp(c, LLVMRealOGT, x, zero), x,
-                   LLVMBuildFMul(c->B, x, mf_cg_fconst(c, t, (float)attr_f(n, "negative_slope")), ""));
-    case MF_OP_SIGMOID: return mf_cg_sigmoid(c, x);
-    case MF_OP_TANH: return mf_cg_tanh(c, x);
-    case MF_OP_HARDSWISH: return hardswish(c, x);
-    case MF_OP_HARDSIGMOID: return hardsigmoid(c, n, x);
-    case MF_OP_EXP: return mf_cg_exp(c, x);
-    case MF_OP_LOG: return mf_cg_log(c, x);
-    case MF_OP_NEG: return LLVMBuildFNeg(c->B, x, "");
-    case MF_OP_ABS: return mf_cg_intrin(c, "llvm.fabs", t, 1, &x);
-    case MF_OP_SQRT: return mf_cg_intrin(c, "llvm.sqrt", t, 1, &x);
-    case MF_OP_CAST: return x; /* only f32 is lowered (check_graph): f32 to f32 */
-    default: return NULL;
-    }
+    return add_alpha(c, in[0], in[1], (float)attr_f(n, "alpha"));
 }
 
-/* The op of node n on its evaluated inputs; NULL when n has no lowering. */
-static LLVMValueRef apply(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+static LLVMValueRef emit_sub(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
 {
-    if (mf_op_get(n->op)->kind == MF_KIND_VIEW)
-        return in[0];
-    switch (n->op) {
-    case MF_OP_ADD: return add_alpha(c, in[0], in[1], (float)attr_f(n, "alpha"));
-    case MF_OP_SUB: return add_alpha(c, in[0], in[1], -(float)attr_f(n, "alpha"));
-    case MF_OP_MUL: return LLVMBuildFMul(c->B, in[0], in[1], "");
-    case MF_OP_DIV: return LLVMBuildFDiv(c->B, in[0], in[1], "");
-    case MF_OP_BATCH_NORM: return batch_norm(c, n, in);
-    default: return unary(c, n, in[0]);
+    return add_alpha(c, in[0], in[1], -(float)attr_f(n, "alpha"));
+}
+
+static LLVMValueRef emit_mul(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return LLVMBuildFMul(c->B, in[0], in[1], "");
+}
+
+static LLVMValueRef emit_div(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return LLVMBuildFDiv(c->B, in[0], in[1], "");
+}
+
+static LLVMValueRef emit_relu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    LLVMValueRef x = in[0], zero = mf_cg_fconst(c, LLVMTypeOf(x), 0.0);
+    return sel(c, fcmp(c, LLVMRealOLT, x, zero), zero, x);
+}
+
+static LLVMValueRef emit_clamp(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return clamp(c, in[0], (float)attr_f(n, "min"), (float)attr_f(n, "max"));
+}
+
+static LLVMValueRef emit_leaky_relu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    LLVMValueRef x = in[0];
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef zero = mf_cg_fconst(c, t, 0.0);
+    return sel(c, fcmp(c, LLVMRealOGT, x, zero), x,
+               LLVMBuildFMul(c->B, x, mf_cg_fconst(c, t, (float)attr_f(n, "negative_slope")), ""));
+}
+
+static LLVMValueRef emit_sigmoid(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return mf_cg_sigmoid(c, in[0]);
+}
+
+static LLVMValueRef emit_tanh(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return mf_cg_tanh(c, in[0]);
+}
+
+static LLVMValueRef emit_hardswish(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return hardswish(c, in[0]);
+}
+
+static LLVMValueRef emit_hardsigmoid(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return hardsigmoid(c, n, in[0]);
+}
+
+static LLVMValueRef emit_exp(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return mf_cg_exp(c, in[0]);
+}
+
+static LLVMValueRef emit_log(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return mf_cg_log(c, in[0]);
+}
+
+static LLVMValueRef emit_neg(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return LLVMBuildFNeg(c->B, in[0], "");
+}
+
+static LLVMValueRef emit_abs(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return mf_cg_intrin(c, "llvm.fabs", LLVMTypeOf(in[0]), 1, &in[0]);
+}
+
+static LLVMValueRef emit_sqrt(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return mf_cg_intrin(c, "llvm.sqrt", LLVMTypeOf(in[0]), 1, &in[0]);
+}
+
+static LLVMValueRef emit_batch_norm(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return batch_norm(c, n, in);
+}
+
+/* Cast and the views keep the value: only f32 is lowered (check_graph), and a view only
+ * re-indexes (eval_view evaluates its input under the view's map). */
+static LLVMValueRef emit_same(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    return in[0];
+}
+
+/* Indexed by ops.def's list; an op with device code that is elementwise or a view has an
+ * emitter here, every other op none (test_cg_op_tables checks both). */
+static const mf_cg_emit_fn emitters[MF_OP_COUNT] = {
+    [MF_OP_ADD] = emit_add,
+    [MF_OP_SUB] = emit_sub,
+    [MF_OP_MUL] = emit_mul,
+    [MF_OP_DIV] = emit_div,
+    [MF_OP_RELU] = emit_relu,
+    [MF_OP_CLAMP] = emit_clamp,
+    [MF_OP_LEAKY_RELU] = emit_leaky_relu,
+    [MF_OP_SIGMOID] = emit_sigmoid,
+    [MF_OP_TANH] = emit_tanh,
+    [MF_OP_HARDSWISH] = emit_hardswish,
+    [MF_OP_HARDSIGMOID] = emit_hardsigmoid,
+    [MF_OP_EXP] = emit_exp,
+    [MF_OP_LOG] = emit_log,
+    [MF_OP_NEG] = emit_neg,
+    [MF_OP_ABS] = emit_abs,
+    [MF_OP_SQRT] = emit_sqrt,
+    [MF_OP_CAST] = emit_same,
+    [MF_OP_BATCH_NORM] = emit_batch_norm,
+    [MF_OP_DROPOUT] = emit_same,
+    [MF_OP_FLATTEN] = emit_same,
+    [MF_OP_RESHAPE] = emit_same,
+};
+
+mf_cg_emit_fn mf_cg_emitter(mf_op op)
+{
+    return (unsigned)op < MF_OP_COUNT ? emitters[op] : NULL;
+}
+
+bool mf_cg_has_emitter(mf_op op)
+{
+    return mf_cg_emitter(op) != NULL;
+}
+
+mf_cg_point *mf_cg_point_over(const mf_type *t)
+{
+    mf_cg_point *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->nloop = p->nspace = t->rank;
+    for (int d = 0; d < t->rank; d++) {
+        p->extent[d] = t->shape[d];
+        p->stride_of[d] = d;
     }
+    p->lane = -1;
+    p->width = 1;
+    return p;
 }
 
 static LLVMValueRef memo_find(mf_cg_point *p, const mf_value *v, const mf_cg_map *m)
@@ -393,18 +503,11 @@ static mf_status eval_unravelled(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v
     if (p->width != 1)
         return mf_error(MF_ERR_UNSUPPORTED,
                         "codegen: a broadcast after a reshape that splits or merges dims");
-    mf_cg_point *q = calloc(1, sizeof *q);
+    const mf_type *t = &v->type;
+    mf_cg_point *q = mf_cg_point_over(t);
     if (!q)
         return mf_error(MF_ERR_NOMEM, "codegen: out of memory");
-    const mf_type *t = &v->type;
-    q->nloop = q->nspace = t->rank;
-    for (int d = 0; d < t->rank; d++) {
-        q->extent[d] = t->shape[d];
-        q->stride_of[d] = d;
-    }
     mf_cg_unravel(c, offset(c, p, m), t->rank, t->shape, q->coord);
-    q->lane = -1;
-    q->width = 1;
     mf_cg_map qm = mf_cg_map_for(t, t->rank, t->shape);
     mf_status s = mf_cg_eval(c, q, v, &qm, out);
     free(q);
@@ -426,7 +529,7 @@ static mf_status eval_view(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n, const
 static mf_status eval_node(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n, const mf_cg_map *m,
                            LLVMValueRef *out)
 {
-    if (mf_op_get(n->op)->kind == MF_KIND_VIEW && mf_op_get(n->op)->has_mlu)
+    if (mf_op_get(n->op)->kind == MF_KIND_VIEW && mf_cg_has_emitter(n->op))
         return eval_view(c, p, n, m, out);
     if (!mf_cg_is_pointwise(n->op) || n->ninputs > 8)
         return unsupported_node(n);
@@ -437,8 +540,8 @@ static mf_status eval_node(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n, const
         s = mf_cg_eval(c, p, n->inputs[i], &im[i], &in[i]);
     if (s)
         return s;
-    *out = apply(c, n, in);
-    return *out ? MF_OK : unsupported_node(n);
+    *out = mf_cg_emitter(n->op)(c, n, in);
+    return MF_OK;
 }
 
 mf_status mf_cg_eval(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_cg_map *m,

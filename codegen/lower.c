@@ -3,6 +3,7 @@
  * every node has a lowering, and hands the parts to lower_*.c.  Also the small IR-building
  * helpers (constants, intrinsics, loops, partition ranges) every lowering uses. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <llvm-c/DebugInfo.h>
@@ -221,10 +222,13 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core)
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
-        bool ok = info->has_mlu && (mf_cg_is_pointwise(n->op) || is_core(n->op));
-        if (!ok)
+        if (!mf_cg_has_emitter(n->op) && !mf_cg_has_lowering(n->op))
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
                             info->name);
+        const char *limit = mf_node_mlu_limit(n); /* what segmentation asked too */
+        if (limit)
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) with %s", n->id, info->name,
+                            limit);
         if (!is_core(n->op))
             continue;
         if (*core)
@@ -249,20 +253,58 @@ static bool depends_on(const mf_value *v, const mf_value *core)
     return false;
 }
 
-static mf_status lower_core(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* Indexed by ops.def's list; an anchor or reduction with device code has a lowering here,
+ * every other op none (test_cg_op_tables checks both). */
+static const mf_cg_lower_fn lowerings[MF_OP_COUNT] = {
+    [MF_OP_CONV2D] = mf_cg_lower_conv,
+    [MF_OP_LINEAR] = mf_cg_lower_linear,
+    [MF_OP_MATMUL] = mf_cg_lower_matmul,
+    [MF_OP_WINOGRAD_INPUT] = mf_cg_lower_winograd_input,
+    [MF_OP_WINOGRAD_OUTPUT] = mf_cg_lower_winograd_output,
+    [MF_OP_MAX_POOL2D] = mf_cg_lower_pool2d,
+    [MF_OP_AVG_POOL2D] = mf_cg_lower_pool2d,
+    [MF_OP_ADAPTIVE_AVG_POOL2D] = mf_cg_lower_pool2d,
+    [MF_OP_SOFTMAX] = mf_cg_lower_softmax,
+    [MF_OP_LOG_SOFTMAX] = mf_cg_lower_softmax,
+    [MF_OP_SUM] = mf_cg_lower_sum,
+    [MF_OP_MEAN] = mf_cg_lower_sum,
+};
+
+static mf_cg_lower_fn lowering(mf_op op)
 {
-    switch (n->op) {
-    case MF_OP_CONV2D: return mf_cg_lower_conv(c, n, nepi, epi);
-    case MF_OP_MATMUL: return mf_cg_lower_matmul(c, n, nepi, epi);
-    case MF_OP_LINEAR: return mf_cg_lower_linear(c, n, nepi, epi);
-    case MF_OP_WINOGRAD_INPUT: return mf_cg_lower_winograd_input(c, n, nepi, epi);
-    case MF_OP_WINOGRAD_OUTPUT: return mf_cg_lower_winograd_output(c, n, nepi, epi);
-    default:
-        if (mf_op_get(n->op)->kind == MF_KIND_REDUCTION)
-            return mf_cg_lower_reduce(c, n, nepi, epi);
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
-                        mf_op_get(n->op)->name);
+    return (unsigned)op < MF_OP_COUNT ? lowerings[op] : NULL;
+}
+
+bool mf_cg_has_lowering(mf_op op)
+{
+    return lowering(op) != NULL;
+}
+
+/* The outputs that do not depend on the core as an elementwise chain, then the core with
+ * the others as its epilogue; epi and rest have room for every output. */
+static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_value **epi,
+                             const mf_value **rest)
+{
+    const mf_graph *g = c->g;
+    const mf_value *cv = core->outputs[0];
+    int nepi = 0, nrest = 0;
+    for (int i = 0; i < g->noutputs; i++) {
+        if (depends_on(g->outputs[i], cv))
+            epi[nepi++] = g->outputs[i];
+        else
+            rest[nrest++] = g->outputs[i];
     }
+    if (nrest) {
+        mf_status s = mf_cg_lower_elementwise(c, nrest, rest);
+        if (s)
+            return s;
+    }
+    if (!nepi)
+        return MF_OK; /* the core's result is unused: nothing to compute */
+    if (!mf_op_takes_epilogue(core->op) && (nepi != 1 || epi[0] != cv))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) takes no epilogue", core->id,
+                        mf_op_get(core->op)->name);
+    return lowering(core->op)(c, core, nepi, epi);
 }
 
 mf_status mf_cg_lower(mf_cg_ctx *c)
@@ -274,25 +316,12 @@ mf_status mf_cg_lower(mf_cg_ctx *c)
         return s;
     if (!core)
         return mf_cg_lower_elementwise(c, g->noutputs, (const mf_value *const *)g->outputs);
-    const mf_value *cv = core->outputs[0];
-    const mf_value *epi[64], *rest[64];
-    int nepi = 0, nrest = 0;
-    if (g->noutputs > 64)
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: more than 64 outputs");
-    for (int i = 0; i < g->noutputs; i++) {
-        if (depends_on(g->outputs[i], cv))
-            epi[nepi++] = g->outputs[i];
-        else
-            rest[nrest++] = g->outputs[i];
-    }
-    if (nrest) {
-        s = mf_cg_lower_elementwise(c, nrest, rest);
-        if (s)
-            return s;
-    }
-    if (!nepi)
-        return MF_OK; /* the core's result is unused: nothing to compute */
-    return lower_core(c, core, nepi, epi);
+    const mf_value **epi = calloc((size_t)g->noutputs + 1, sizeof *epi);
+    const mf_value **rest = calloc((size_t)g->noutputs + 1, sizeof *rest);
+    s = epi && rest ? lower_parts(c, core, epi, rest) : mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+    free(epi);
+    free(rest);
+    return s;
 }
 
 /* An alloca in the entry block (where mem2reg can promote it), built from anywhere. */

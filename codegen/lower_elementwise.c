@@ -13,18 +13,27 @@
 typedef struct ew_space {
     int nspace;
     int64_t space[MF_MAX_RANK];
-    int nmaps;
-    mf_cg_map maps[128];
+    int nmaps, maps_cap;
+    mf_cg_map *maps; /* malloc'ed: a long chain reads many times (no limit to refuse at) */
     mf_status err;
 } ew_space;
 
 static void collect_leaf(void *ctx, const mf_value *leaf, const mf_cg_map *m)
 {
     ew_space *sp = ctx;
-    if (sp->nmaps < 128)
-        sp->maps[sp->nmaps++] = *m;
-    else
-        sp->err = mf_error(MF_ERR_UNSUPPORTED, "codegen: an elementwise chain with over 128 reads");
+    if (sp->err)
+        return;
+    if (sp->nmaps == sp->maps_cap) {
+        int cap = sp->maps_cap ? 2 * sp->maps_cap : 128;
+        mf_cg_map *maps = realloc(sp->maps, sizeof *maps * (size_t)cap);
+        if (!maps) {
+            sp->err = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+            return;
+        }
+        sp->maps = maps;
+        sp->maps_cap = cap;
+    }
+    sp->maps[sp->nmaps++] = *m;
 }
 
 /* Can space dim b (inner) be merged into the group ending at dim a? */
@@ -61,16 +70,24 @@ static void collapse(const ew_space *sp, mf_cg_point *p)
     }
 }
 
+/* Evaluates subgraph output v at point p under map m and stores it to v's buffer. */
+static mf_status store_output(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_cg_map *m)
+{
+    LLVMValueRef x;
+    mf_status s = mf_cg_eval(c, p, v, m, &x);
+    if (!s)
+        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, v)], m, x);
+    return s;
+}
+
 static mf_status store_all(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int n,
                            const mf_value *const *outs)
 {
     for (int i = 0; i < n; i++) {
         mf_cg_map m = mf_cg_map_for(&outs[i]->type, sp->nspace, sp->space);
-        LLVMValueRef x;
-        mf_status s = mf_cg_eval(c, p, outs[i], &m, &x);
+        mf_status s = store_output(c, p, outs[i], &m);
         if (s)
             return s;
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, outs[i])], &m, x);
     }
     return MF_OK;
 }
@@ -132,6 +149,8 @@ static mf_status lower_group(mf_cg_ctx *c, int n, const mf_value *const *outs)
     p->width = 1;
     s = emit_nest(c, p, sp, n, outs);
 done:
+    if (sp)
+        free(sp->maps);
     free(sp);
     free(p);
     return s;
@@ -139,13 +158,12 @@ done:
 
 mf_status mf_cg_lower_elementwise(mf_cg_ctx *c, int n, const mf_value *const *outs)
 {
-    bool done[64] = {0};
-    if (n > 64)
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: more than 64 outputs");
-    for (int i = 0; i < n; i++) {
+    bool *done = calloc((size_t)n + 1, sizeof *done);
+    const mf_value **group = calloc((size_t)n + 1, sizeof *group);
+    mf_status s = done && group ? MF_OK : mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+    for (int i = 0; i < n && !s; i++) {
         if (done[i])
             continue;
-        const mf_value *group[64] = {0};
         int k = 0;
         for (int j = i; j < n; j++) {
             if (!done[j] && mf_type_equal(&outs[j]->type, &outs[i]->type)) {
@@ -153,11 +171,11 @@ mf_status mf_cg_lower_elementwise(mf_cg_ctx *c, int n, const mf_value *const *ou
                 done[j] = true;
             }
         }
-        mf_status s = lower_group(c, k, group);
-        if (s)
-            return s;
+        s = lower_group(c, k, group);
     }
-    return MF_OK;
+    free(done);
+    free(group);
+    return s;
 }
 
 /* On the scalar path the engines' values are <1 x T>; the evaluator's are scalars. */
@@ -186,11 +204,9 @@ mf_status mf_cg_store_epilogue(mf_cg_ctx *c, mf_cg_point *p, int n, const mf_val
             mf_cg_map cm = m;
             mf_cg_view_map(t, ct, &cm, &m);
         }
-        LLVMValueRef x;
-        mf_status s = mf_cg_eval(c, p, epi[i], &m, &x);
+        mf_status s = store_output(c, p, epi[i], &m);
         if (s)
             return s;
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, epi[i])], &m, x);
     }
     return MF_OK;
 }

@@ -22,21 +22,6 @@ typedef struct red {
     const mf_value *const *epi;
 } red;
 
-static mf_cg_point *point_over(const mf_type *t)
-{
-    mf_cg_point *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->nloop = p->nspace = t->rank;
-    for (int d = 0; d < t->rank; d++) {
-        p->extent[d] = t->shape[d];
-        p->stride_of[d] = d;
-    }
-    p->lane = -1;
-    p->width = 1;
-    return p;
-}
-
 static LLVMValueRef var(mf_cg_ctx *c, LLVMTypeRef t, LLVMValueRef init)
 {
     LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->B);
@@ -349,35 +334,37 @@ static mf_status pool2d(red *r)
     return s;
 }
 
-mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* Sets up the points of reduction n and runs the lowering of its family. */
+static mf_status lower_reduction(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                 const mf_value *const *epi, mf_status (*family)(red *r))
 {
-    red r = {c, n, n->inputs[0], point_over(&n->inputs[0]->type),
-             point_over(&n->outputs[0]->type), nepi, epi};
+    red r = {c, n, n->inputs[0], mf_cg_point_over(&n->inputs[0]->type),
+             mf_cg_point_over(&n->outputs[0]->type), nepi, epi};
     mf_status s = MF_OK;
     if (!r.in || !r.out) {
         s = mf_error(MF_ERR_NOMEM, "codegen: out of memory");
         goto done;
     }
-    if (mf_type_numel(&n->outputs[0]->type) == 0 || mf_type_numel(&r.x->type) == 0) {
-        if (mf_type_numel(&n->outputs[0]->type) != 0)
-            s = mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) of an empty tensor", n->id,
-                         mf_op_get(n->op)->name);
-        goto done;
-    }
-    switch (n->op) {
-    case MF_OP_SOFTMAX:
-    case MF_OP_LOG_SOFTMAX: s = softmax(&r); break;
-    case MF_OP_SUM:
-    case MF_OP_MEAN: s = reduce_sum(&r); break;
-    case MF_OP_MAX_POOL2D:
-    case MF_OP_AVG_POOL2D:
-    case MF_OP_ADAPTIVE_AVG_POOL2D: s = pool2d(&r); break;
-    default:
-        s = mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
-                     mf_op_get(n->op)->name);
-    }
+    if (mf_type_numel(&n->outputs[0]->type) == 0) /* (an empty input with a non-empty */
+        goto done;                                  /* output is refused: mf_node_mlu_limit) */
+    s = family(&r);
 done:
     free(r.in);
     free(r.out);
     return s;
+}
+
+mf_status mf_cg_lower_softmax(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    return lower_reduction(c, n, nepi, epi, softmax);
+}
+
+mf_status mf_cg_lower_sum(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    return lower_reduction(c, n, nepi, epi, reduce_sum);
+}
+
+mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    return lower_reduction(c, n, nepi, epi, pool2d);
 }

@@ -203,17 +203,24 @@ static void input_tile_cl(wino *e, LLVMValueRef xc, LLVMValueRef iy0, LLVMValueR
         }
 }
 
+/* Opens the loop over this partition's tile rows (image n, tile row ty): q = {n, ty}. */
+static void begin_tile_rows(wino *e, mf_cg_loop *items, LLVMValueRef q[2])
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, e->n * e->th, 1, &lo, &hi);
+    mf_cg_loop_begin(c, items, lo, hi);
+    mf_cg_unravel(c, items->iv, 2, (int64_t[]){e->n, e->th}, q);
+}
+
 /* Items are tile rows; per tile, the full channel blocks in a loop, then the tail. */
 static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
 {
     mf_cg_ctx *c = e->c;
     int64_t T = e->n * e->th * e->tw, full = e->ch / c->vw, tail = e->ch % c->vw;
-    LLVMValueRef lo, hi;
-    mf_cg_part_range(c, e->n * e->th, 1, &lo, &hi);
     mf_cg_loop items, tx, cb;
-    mf_cg_loop_begin(c, &items, lo, hi);
     LLVMValueRef q[2];
-    mf_cg_unravel(c, items.iv, 2, (int64_t[]){e->n, e->th}, q);
+    begin_tile_rows(e, &items, q);
     LLVMValueRef xn = mf_cg_gep(c, x, mf_cg_ix_mulk(c, q[0], e->ch * e->h * e->w));
     LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q[1], 4), e->ph);
     mf_cg_loop_begin(c, &tx, mf_cg_i64(c, 0), mf_cg_i64(c, e->tw));
@@ -237,8 +244,6 @@ static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *xt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
-    if (nepi != 1 || epi[0] != n->outputs[0])
-        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (winograd_input) takes no epilogue", n->id);
     const int64_t *pad = mf_attr_get(n->op, n->attrs, "padding")->ints;
     wino e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .wide = LLVMVectorType(c->f32, 4 * (unsigned)c->vw),
               .n = xt->shape[0], .ch = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3], .ph = pad[0], .pw = pad[1]};
@@ -431,12 +436,9 @@ static mf_status lower_output_cl(wino_out *o)
     wino *e = &o->e;
     mf_cg_ctx *c = e->c;
     int64_t T = e->n * e->th * e->tw, K = e->ch, full = K / c->vw, tail = K % c->vw;
-    LLVMValueRef lo, hi;
-    mf_cg_part_range(c, e->n * e->th, 1, &lo, &hi);
     mf_cg_loop items, tx, kb;
-    mf_cg_loop_begin(c, &items, lo, hi);
     LLVMValueRef q[2];
-    mf_cg_unravel(c, items.iv, 2, (int64_t[]){e->n, e->th}, q);
+    begin_tile_rows(e, &items, q);
     o->bcoord[0] = q[0];
     mf_cg_point *pt = mf_cg_conv_point(o->core, 1, (unsigned)c->vw, 1, o->bcoord);
     if (!pt)

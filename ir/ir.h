@@ -279,6 +279,15 @@ void mf_graph_replace_uses(mf_graph *g, mf_value *from, mf_value *to);
  * ids.  Passes call it after rewriting. */
 void mf_graph_remove_nodes(mf_graph *g, const bool *remove);
 int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
+
+/* What MLU code can build beyond op and dtype (ir/mlu_limits.c), read by segmentation
+ * before a node joins a subgraph and by codegen before it lowers one: NULL when node n
+ * (whose op has device code, on dtypes mf_dtype_has_mlu_code takes) can be built, else
+ * why not ("a 1-D operand"), and n runs on the CPU. */
+const char *mf_node_mlu_limit(const mf_node *n);
+/* May elementwise ops follow op (an anchor or reduction) in its kernel as its epilogue? */
+bool mf_op_takes_epilogue(mf_op op);
+
 /* A copy of g (constants share their buffers), re-inferring every type from input_types
  * (NULL: g's own input types) — how a module specializes a graph for new input shapes. */
 mf_status mf_graph_clone(const mf_graph *g, const mf_type *input_types, mf_graph **out);

@@ -118,32 +118,20 @@ static mf_status parse_levels(const char *list, levels *l)
     return l->n ? MF_OK : mf_error(MF_ERR_INVALID, "genoff: no CPU level");
 }
 
-/* Objects for every segment at level lv.  At level 0 a segment codegen cannot lower runs
- * on the CPU instead (as in a module); the later levels must then lower the same ones. */
+/* Objects for every segment at level lv.  Segmentation formed only subgraphs codegen can
+ * build (as in a module), so a failure is an error naming the segment and the level. */
 static mf_status compile_level(compiled *c, const levels *l, int lv, int core_number)
 {
     mf_cache_options co = {strcmp(l->names[lv], "host") ? l->names[lv] : NULL, 3, core_number};
-    int kept = 0;
     for (int k = 0; k < c->nsegs; k++) {
         mf_cg_target t;
-        mf_cg_object *o = &c->objs[lv * c->nsegs + kept];
+        mf_cg_object *o = &c->objs[lv * c->nsegs + k];
         mf_status s = mf_cache_get_object(c->segs[k].sub, &co, &t, o);
-        if (s)
+        if (s) {
             memset(o, 0, sizeof *o);
-        if (s == MF_ERR_UNSUPPORTED && lv == 0) {
-            for (int i = 0; i < c->g->nnodes; i++)
-                if (c->g->nodes[i]->subgraph == c->segs[k].id)
-                    c->g->nodes[i]->subgraph = -1;
-            mf_mod_segment_free(&c->segs[k]);
-            continue;
-        }
-        if (s)
             return mf_error_context(s, "genoff: %s for %s", c->segs[k].label, l->names[lv]);
-        mf_segment moved = c->segs[k];
-        memset(&c->segs[k], 0, sizeof c->segs[k]);
-        c->segs[kept++] = moved;
+        }
     }
-    c->nsegs = kept;
     return MF_OK;
 }
 

@@ -80,42 +80,30 @@ static void free_segments(mf_segment *segs, int n)
     free(segs);
 }
 
-/* Compiles (or takes from the map) the kernel of every segment, on several threads.  A
- * segment codegen cannot lower (MF_ERR_UNSUPPORTED) falls back to the CPU: its nodes leave
- * the subgraph and the segment is dropped, so a model runs even where a kernel is missing. */
-static mf_status compile_segments(const mf_module *m, mf_graph *g, mf_segment *segs, int *n,
+/* Compiles (or takes from the map) the kernel of every segment, on several threads.
+ * Segmentation formed only subgraphs codegen can build (it asks mf_node_mlu_limit and
+ * mf_op_takes_epilogue, which codegen checks too), so any failure is an error naming the
+ * segment: nothing after segmentation moves a node back to the CPU. */
+static mf_status compile_segments(const mf_module *m, mf_segment *segs, int n,
                                   mf_rt_kernel_fn *kernels, size_t *scratch, char (*keys)[65])
 {
     mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
-    mf_kernel_result *res = calloc((size_t)*n + 1, sizeof *res);
+    mf_kernel_result *res = calloc((size_t)n + 1, sizeof *res);
     if (!res)
         return mf_error(MF_ERR_NOMEM, "module: out of memory");
-    mf_mod_compile_kernels(segs, *n, &co, &m->opt, res);
-    int kept = 0;
+    mf_mod_compile_kernels(segs, n, &co, &m->opt, res);
     mf_status s = MF_OK;
-    for (int k = 0; k < *n && !s; k++) {
-        if (res[k].status == MF_ERR_UNSUPPORTED) {
-            mf_logf(MF_LOG_INFO, "module", "%s runs on the CPU: %s", segs[k].label, res[k].message);
-            for (int i = 0; i < g->nnodes; i++)
-                if (g->nodes[i]->subgraph == segs[k].id)
-                    g->nodes[i]->subgraph = -1;
-            mf_mod_segment_free(&segs[k]);
-        } else if (res[k].status) {
+    for (int k = 0; k < n && !s; k++) {
+        if (res[k].status) {
             s = mf_error(res[k].status, "%s: %s", segs[k].label, res[k].message);
-        } else {
-            const mf_kernel *kern = res[k].kernel;
-            mf_segment moved = segs[k];
-            memset(&segs[k], 0, sizeof segs[k]); /* each segment is owned by one slot */
-            segs[kept] = moved;
-            memcpy(keys[kept], kern->key, sizeof keys[kept]);
-            kernels[kept] = (mf_rt_kernel_fn)kern->fn;
-            scratch[kept++] = kern->scratch_bytes;
+            break;
         }
+        const mf_kernel *kern = res[k].kernel;
+        memcpy(keys[k], kern->key, sizeof keys[k]);
+        kernels[k] = (mf_rt_kernel_fn)kern->fn;
+        scratch[k] = kern->scratch_bytes;
     }
     free(res);
-    for (int k = kept; k < *n; k++) /* on failure, what was not kept (zeroed slots are no-ops) */
-        mf_mod_segment_free(&segs[k]);
-    *n = kept;
     return s;
 }
 
@@ -143,7 +131,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     for (; !s && nseg < nsub; nseg++)
         s = mf_mod_extract_segment(g, nseg, &segs[nseg]);
     if (!s)
-        s = compile_segments(m, g, segs, &nseg, kernels, scratch, keys);
+        s = compile_segments(m, segs, nseg, kernels, scratch, keys);
     if (!s)
         s = mf_mod_build_plan(g, segs, nseg, kernels, scratch, m->opt.device, m->opt.core_number, &sp->plan);
     if (!s)

@@ -18,6 +18,8 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_CONVEXITY] = "would break convexity",
     [MF_BLOCK_OTHER_PRODUCER] = "joined another producer",
     [MF_BLOCK_FULL] = "subgraph full",
+    [MF_BLOCK_CODEGEN_LIMIT] = "codegen limit",
+    [MF_BLOCK_NO_EPILOGUE] = "core takes no epilogue",
 };
 
 const char *mf_fuse_block_name(mf_fuse_block b)
@@ -94,6 +96,14 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
         break;
     case MF_BLOCK_FULL:
         mf_sb_printf(t, "sg%d has %d ops, the most one kernel takes", e->from->subgraph, MF_SEG_MAX_NODES);
+        break;
+    case MF_BLOCK_CODEGEN_LIMIT:
+        mf_sb_printf(t, "MLU code cannot build %s with %s; it runs on the CPU", op_name(o),
+                     mf_node_mlu_limit(o));
+        break;
+    case MF_BLOCK_NO_EPILOGUE:
+        mf_sb_printf(t, "sg%d ends in %s %%%s, whose kernel takes no epilogue", e->from->subgraph,
+                     op_name(o), names[o->outputs[0]->id]);
         break;
     case MF_BLOCK_COUNT:
         break;

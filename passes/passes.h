@@ -28,6 +28,8 @@ typedef enum mf_fuse_block {
     MF_BLOCK_CONVEXITY,       /* joining would let a path leave the subgraph and come back */
     MF_BLOCK_OTHER_PRODUCER,  /* the consumer joined the subgraph of another of its producers */
     MF_BLOCK_FULL,            /* the producer's subgraph has MF_SEG_MAX_NODES ops already */
+    MF_BLOCK_CODEGEN_LIMIT,   /* an end's shapes are beyond codegen (mf_node_mlu_limit): CPU */
+    MF_BLOCK_NO_EPILOGUE,     /* the producer's subgraph ends in a core that takes no epilogue */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 

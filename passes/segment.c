@@ -4,7 +4,8 @@
  * reduction joins a purely elementwise producer subgraph (its prologue); conv, matmul and
  * linear start a subgraph (one anchor each, no prologue).  A join that would let a path
  * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
- * device code (for their op or their dtypes) run on the CPU (subgraph -1).  Without
+ * device code (for their op, their dtypes or their shapes: codegen's limits, asked here so
+ * that nothing later undoes a subgraph) run on the CPU (subgraph -1).  Without
  * fusion every MLU op is alone.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain`
  * can say why two subgraphs were not fused. */
 #include <stdlib.h>
@@ -34,16 +35,22 @@ typedef struct segmenter {
     const mf_node *via;  /* the outside node of the last convexity refusal */
 } segmenter;
 
-/* A node with a value of a dtype MLU code does not take (mf_dtype_has_mlu_code, which
- * codegen checks too) runs on the CPU. */
-static bool has_device_code(const mf_node *n)
+static bool dtypes_have_device_code(const mf_node *n)
 {
-    if (!mf_op_get(n->op)->has_mlu || !mf_dtype_has_mlu_code(n->outputs[0]->type.dtype))
+    if (!mf_dtype_has_mlu_code(n->outputs[0]->type.dtype))
         return false;
     for (int i = 0; i < n->ninputs; i++)
         if (!mf_dtype_has_mlu_code(n->inputs[i]->type.dtype))
             return false;
     return true;
+}
+
+/* A node runs on the CPU unless codegen can build it: its op has device code, its dtypes
+ * are ones MLU code takes (mf_dtype_has_mlu_code) and its shapes are within codegen's
+ * limits (mf_node_mlu_limit).  Codegen checks the same, so it never refuses a subgraph. */
+static bool has_device_code(const mf_node *n)
+{
+    return mf_op_get(n->op)->has_mlu && dtypes_have_device_code(n) && !mf_node_mlu_limit(n);
 }
 
 /* Does value v depend on subgraph s through a node outside s?  (Then joining a consumer
@@ -125,6 +132,8 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
     if (kind == MF_KIND_ANCHOR || kind == MF_KIND_LAYOUT)
         return si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_SECOND_ANCHOR
                                                                           : MF_BLOCK_ANCHOR_PROLOGUE;
+    if (si->core && !mf_op_takes_epilogue(si->core->op))
+        return MF_BLOCK_NO_EPILOGUE;
     if ((kind == MF_KIND_REDUCTION || kind == MF_KIND_VIEW) && si->core) /* one core; a view would re-index it */
         return mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_AFTER_ANCHOR : MF_BLOCK_AFTER_REDUCTION;
     if (si->core && mf_type_numel(&n->outputs[0]->type) > si->core_numel)
@@ -258,6 +267,13 @@ static mf_status add_edge(mf_pass_ctx *ctx, const mf_fuse_edge *e)
     return MF_OK;
 }
 
+static mf_fuse_block cpu_reason(const mf_node *cpu)
+{
+    if (!mf_op_get(cpu->op)->has_mlu)
+        return MF_BLOCK_CPU_OP;
+    return dtypes_have_device_code(cpu) ? MF_BLOCK_CODEGEN_LIMIT : MF_BLOCK_DTYPE;
+}
+
 /* Every edge that crosses a subgraph boundary (CPU to CPU edges are no boundary), with
  * the refusal recorded when its consumer was placed. */
 static mf_status record_edges(segmenter *sg, mf_pass_ctx *ctx)
@@ -277,7 +293,7 @@ static mf_status record_edges(segmenter *sg, mf_pass_ctx *ctx)
             mf_fuse_edge e = {p, n, n->inputs[k], MF_BLOCK_OTHER_PRODUCER, NULL, NULL};
             const mf_node *cpu = p->subgraph < 0 ? p : n->subgraph < 0 ? n : NULL;
             if (cpu)
-                e.why = mf_op_get(cpu->op)->has_mlu ? MF_BLOCK_DTYPE : MF_BLOCK_CPU_OP, e.other = cpu;
+                e.why = cpu_reason(cpu), e.other = cpu;
             else if (sg->why[at + k] != MF_BLOCK_COUNT)
                 e.why = sg->why[at + k], e.other = sg->who[at + k];
             if (e.why == MF_BLOCK_OTHER_PRODUCER) /* the producer whose subgraph n joined */

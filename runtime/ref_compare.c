@@ -101,20 +101,14 @@ static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
     return MF_OK;
 }
 
-#define COMPARE_REF(name, kind)                       \
-    mf_status mf_ref_##name(const mf_ref_call *c)     \
-    {                                                 \
-        return binary_any(c, kind);                   \
-    }
-COMPARE_REF(equal, CMP_EQ)
-COMPARE_REF(greater, CMP_GT)
-COMPARE_REF(less, CMP_LT)
-COMPARE_REF(greater_equal, CMP_GE)
-COMPARE_REF(less_equal, CMP_LE)
-COMPARE_REF(logical_and, LOG_AND)
-COMPARE_REF(logical_or, LOG_OR)
-COMPARE_REF(logical_xor, LOG_XOR)
-#undef COMPARE_REF
+MF_REF_VIA(equal, binary_any, CMP_EQ)
+MF_REF_VIA(greater, binary_any, CMP_GT)
+MF_REF_VIA(less, binary_any, CMP_LT)
+MF_REF_VIA(greater_equal, binary_any, CMP_GE)
+MF_REF_VIA(less_equal, binary_any, CMP_LE)
+MF_REF_VIA(logical_and, binary_any, LOG_AND)
+MF_REF_VIA(logical_or, binary_any, LOG_OR)
+MF_REF_VIA(logical_xor, binary_any, LOG_XOR)
 
 mf_status mf_ref_mod(const mf_ref_call *c)
 {

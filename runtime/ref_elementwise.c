@@ -10,13 +10,12 @@
 
 typedef enum bin_kind { BIN_ADD, BIN_MUL, BIN_DIV, BIN_POW, BIN_MIN, BIN_MAX, BIN_PRELU } bin_kind;
 
-/* Strides of t's elements aligned to a rank-`rank` output: 0 where t is broadcast. */
-static void broadcast_strides(const mf_type *t, int rank, int64_t *strides)
+void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, int64_t *strides)
 {
     int64_t s = 1;
     for (int i = rank - 1; i >= 0; i--) {
-        int ti = i - (rank - t->rank);
-        int64_t d = ti >= 0 ? t->shape[ti] : 1;
+        int ti = i - (rank - shape_rank);
+        int64_t d = ti >= 0 ? shape[ti] : 1;
         strides[i] = d == 1 ? 0 : s;
         s *= d;
     }
@@ -46,8 +45,8 @@ static mf_status binary(const mf_ref_call *c, bin_kind k, float alpha)
     const mf_type *ot = c->out_type;
     int rank = ot->rank;
     int64_t sa[MF_MAX_RANK + 1], sb[MF_MAX_RANK + 1], idx[MF_MAX_RANK] = {0};
-    broadcast_strides(&c->in_types[0], rank, sa);
-    broadcast_strides(&c->in_types[1], rank, sb);
+    mf_ref_broadcast_strides(c->in_types[0].shape, c->in_types[0].rank, rank, sa);
+    mf_ref_broadcast_strides(c->in_types[1].shape, c->in_types[1].rank, rank, sb);
     const float *a = c->in[0], *b = c->in[1];
     float *o = c->out;
     int64_t numel = mf_type_numel(ot);
@@ -83,18 +82,12 @@ mf_status mf_ref_sub(const mf_ref_call *c)
 
 /* The reference kernel of a binary op without attributes.  prelu(x, slope): the slope
  * broadcasts against x (one per channel, or one for all). */
-#define BINARY_REF(name, kind)                        \
-    mf_status mf_ref_##name(const mf_ref_call *c)     \
-    {                                                 \
-        return binary(c, kind, 1.0f);                 \
-    }
-BINARY_REF(mul, BIN_MUL)
-BINARY_REF(div, BIN_DIV)
-BINARY_REF(pow, BIN_POW)
-BINARY_REF(minimum, BIN_MIN)
-BINARY_REF(maximum, BIN_MAX)
-BINARY_REF(prelu, BIN_PRELU)
-#undef BINARY_REF
+MF_REF_VIA(mul, binary, BIN_MUL, 1.0f)
+MF_REF_VIA(div, binary, BIN_DIV, 1.0f)
+MF_REF_VIA(pow, binary, BIN_POW, 1.0f)
+MF_REF_VIA(minimum, binary, BIN_MIN, 1.0f)
+MF_REF_VIA(maximum, binary, BIN_MAX, 1.0f)
+MF_REF_VIA(prelu, binary, BIN_PRELU, 1.0f)
 
 /* ---- unary ops -------------------------------------------------------------------------- */
 

@@ -49,17 +49,6 @@ static mat_view as_matrices(const mf_type *t, bool is_left)
     return v;
 }
 
-/* Element strides (in matrices) of v's batch dims aligned to the broadcast batch shape. */
-static void batch_strides(const mat_view *v, int rank, int64_t *strides)
-{
-    int64_t s = 1;
-    for (int i = rank - 1; i >= 0; i--) {
-        int vi = i - (rank - v->batch_rank);
-        int64_t d = vi >= 0 ? v->batch[vi] : 1;
-        strides[i] = d == 1 ? 0 : s;
-        s *= d;
-    }
-}
 
 /* o [n, p] = a [n, k] · b [k, p], accumulating each output row in acc (p doubles). */
 static void gemm(const float *a, const float *b, float *o, int64_t n, int64_t k, int64_t p,
@@ -84,8 +73,8 @@ mf_status mf_ref_matmul(const mf_ref_call *c)
     mat_view a = as_matrices(&c->in_types[0], true), b = as_matrices(&c->in_types[1], false);
     int rank = a.batch_rank > b.batch_rank ? a.batch_rank : b.batch_rank;
     int64_t sa[MF_MAX_RANK], sb[MF_MAX_RANK], shape[MF_MAX_RANK], nbatch = 1;
-    batch_strides(&a, rank, sa);
-    batch_strides(&b, rank, sb);
+    mf_ref_broadcast_strides(a.batch, a.batch_rank, rank, sa); /* in matrices */
+    mf_ref_broadcast_strides(b.batch, b.batch_rank, rank, sb);
     for (int i = 0; i < rank; i++) {
         int ia = i - (rank - a.batch_rank), ib = i - (rank - b.batch_rank);
         int64_t da = ia >= 0 ? a.batch[ia] : 1, db = ib >= 0 ? b.batch[ib] : 1;

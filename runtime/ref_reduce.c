@@ -149,22 +149,16 @@ static mf_status reduce_common(const mf_ref_call *c, reduce_kind k)
     return MF_OK;
 }
 
-#define REDUCE_REF(name, kind)                        \
-    mf_status mf_ref_##name(const mf_ref_call *c)     \
-    {                                                 \
-        return reduce_common(c, kind);                \
-    }
-REDUCE_REF(sum, R_SUM)
-REDUCE_REF(mean, R_MEAN)
-REDUCE_REF(reduce_max, R_MAX)
-REDUCE_REF(reduce_min, R_MIN)
-REDUCE_REF(reduce_prod, R_PROD)
-REDUCE_REF(reduce_l1, R_L1)
-REDUCE_REF(reduce_l2, R_L2)
-REDUCE_REF(reduce_sum_square, R_SUM_SQUARE)
-REDUCE_REF(reduce_log_sum, R_LOG_SUM)
-REDUCE_REF(reduce_log_sum_exp, R_LOG_SUM_EXP)
-#undef REDUCE_REF
+MF_REF_VIA(sum, reduce_common, R_SUM)
+MF_REF_VIA(mean, reduce_common, R_MEAN)
+MF_REF_VIA(reduce_max, reduce_common, R_MAX)
+MF_REF_VIA(reduce_min, reduce_common, R_MIN)
+MF_REF_VIA(reduce_prod, reduce_common, R_PROD)
+MF_REF_VIA(reduce_l1, reduce_common, R_L1)
+MF_REF_VIA(reduce_l2, reduce_common, R_L2)
+MF_REF_VIA(reduce_sum_square, reduce_common, R_SUM_SQUARE)
+MF_REF_VIA(reduce_log_sum, reduce_common, R_LOG_SUM)
+MF_REF_VIA(reduce_log_sum_exp, reduce_common, R_LOG_SUM_EXP)
 
 /* argmax/argmin along one dim: the first (or with select_last_index the last) index of
  * the extreme value; a NaN is the extreme, as in numpy. */

@@ -66,6 +66,15 @@ typedef struct mf_ref_scalar {
     int64_t i;
 } mf_ref_scalar;
 mf_ref_scalar mf_ref_load_scalar(const void *p, mf_dtype dt, int64_t k);
+/* Element strides of an operand of shape[0..shape_rank) aligned to a rank-`rank` broadcast
+ * shape (numpy's rule): 0 where the operand's dim is 1 or missing (ref_elementwise.c). */
+void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, int64_t *strides);
+/* Defines mf_ref_<name> as a call of the kernel its family shares, fn(c, args...). */
+#define MF_REF_VIA(name, fn, ...)                                                                  \
+    mf_status mf_ref_##name(const mf_ref_call *c)                                                  \
+    {                                                                                              \
+        return fn(c, __VA_ARGS__);                                                                 \
+    }
 
 #define X(ID, name, min_in, max_in, kind, mlu, rule, schema) mf_status mf_ref_##name(const mf_ref_call *c);
 #include "ir/ops.def"

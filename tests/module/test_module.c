@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mlufuse/mlufuse_passes.h"
 #include "models/mnist.h"
 #include "models/resnet_block.h"
 #include "module/module.h"
@@ -333,6 +334,37 @@ static void test_casts(void **state)
     mf_graph_destroy(g);
 }
 
+/* A matmul with a 1-D operand has device code for its op but not for its shapes
+ * (mf_node_mlu_limit): segmentation itself puts it on the CPU, between two fused
+ * subgraphs, so the module compiles every subgraph it is given (nothing falls back after
+ * codegen) and equals the interpreter, fused and unfused. */
+static void test_codegen_limit_on_cpu(void **state)
+{
+    mf_tensor *x, *w, *a, *mm, *y;
+    assert_int_equal(mf_tensor_rand(MF_F32, 1, (int64_t[]){4}, 3, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){4, 3}, 4, -1, 1, MF_DEVICE_MLU(0), &w), MF_OK);
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_relu(x, &a), MF_OK);
+    assert_int_equal(mf_matmul(a, w, &mm), MF_OK);
+    assert_int_equal(mf_sigmoid(mm, &y), MF_OK);
+    mf_graph *g;
+    assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
+    mf_graph *seg;
+    assert_int_equal(mf_graph_clone(g, NULL, &seg), MF_OK);
+    mf_opt_options o = mf_opt_default_options();
+    o.passes = "segment";
+    assert_int_equal(mf_graph_optimize(seg, &o, NULL), MF_OK);
+    for (int i = 0; i < seg->nnodes; i++)
+        assert_int_equal(seg->nodes[i]->subgraph < 0, seg->nodes[i]->op == MF_OP_MATMUL);
+    mf_graph_destroy(seg);
+    check_module(g, x, 1, 1, 1e-5);
+    check_module(g, x, 0, 4, 1e-5);
+    mf_graph_destroy(g);
+    mf_tensor *all[] = {x, w, a, mm, y};
+    for (int i = 0; i < 5; i++)
+        mf_tensor_free(all[i]);
+}
+
 /* A 20,000-node chain of fusible ops (relu, then sub x, repeated) once overflowed the
  * stack in codegen's recursive walks; segmentation now cuts fused subgraphs at
  * MF_SEG_MAX_NODES, so the chain compiles fused, in pieces, and equals the interpreter. */
@@ -505,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_casts),
         cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_codegen_limit_on_cpu),
         cmocka_unit_test(test_parallel_compile),
         cmocka_unit_test(test_compile_threads_checked),
     };

@@ -89,6 +89,14 @@ static const explain_case cases[] = {
     {"other_producer.mfir", 1, 2, 0, "  sg0: conv2d %a, add %s\n  sg1: conv2d %b\n",
      {"%b (conv2d, sg1) -> %s (add, sg0): joined another producer: it went into the subgraph of %a (conv2d, sg0) "
       "(an op joins one producer's subgraph)"}},
+    {"codegen_limit.mfir", 1, 2, 1, "  cpu: matmul %m\n  sg0: relu %a\n  sg1: sigmoid %s\n",
+     {"%a (relu, sg0) -> %m (matmul, cpu): codegen limit: MLU code cannot build matmul with a 1-D operand; it "
+      "runs on the CPU",
+      "%m (matmul, cpu) -> %s (sigmoid, sg1): codegen limit: MLU code cannot build matmul with a 1-D operand; it "
+      "runs on the CPU"}},
+    {"no_epilogue.mfir", 1, 2, 0, "  sg0: winograd_input %t\n  sg1: relu %r\n",
+     {"%t (winograd_input, sg0) -> %r (relu, sg1): core takes no epilogue: sg0 ends in winograd_input %t, whose "
+      "kernel takes no epilogue"}},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -255,6 +263,8 @@ static void test_pass_context(void **state)
         {"convexity.mfir", "dce,simplify,segment", 1, MF_BLOCK_CONVEXITY, "a", "s", "p", "p"},
         {"convexity_mlu.mfir", "segment", 1, MF_BLOCK_CONVEXITY, "a", "m", "s", "s"},
         {"other_producer.mfir", "segment", 0, MF_BLOCK_OTHER_PRODUCER, "b", "s", "a", NULL},
+        {"codegen_limit.mfir", "segment", 0, MF_BLOCK_CODEGEN_LIMIT, "a", "m", "m", NULL},
+        {"no_epilogue.mfir", "segment", 0, MF_BLOCK_NO_EPILOGUE, "t", "r", "t", NULL},
     };
     for (size_t i = 0; i < sizeof ic / sizeof ic[0]; i++) {
         mf_graph *g = load(ic[i].file);
