@@ -20,19 +20,6 @@ static conv_shape conv_shape_of(const mf_ref_call *c)
                         mf_conv2d_of(c->op, c->attrs)};
 }
 
-/* First and one-past-last output positions o whose input o*s - p + off lies in [0, in). */
-static void valid_range(int64_t in, int64_t out, int64_t s, int64_t p, int64_t off, int64_t *lo,
-                        int64_t *hi)
-{
-    int64_t shift = p - off, end = in + shift;
-    *lo = shift <= 0 ? 0 : (shift + s - 1) / s;
-    *hi = end <= 0 ? 0 : (end + s - 1) / s;
-    if (*hi > out)
-        *hi = out;
-    if (*lo > *hi)
-        *lo = *hi;
-}
-
 /* col[(c*kh + i)*kw + j][oy*ow + ox] = x[c][oy*sh - ph + i*dh][ox*sw - pw + j*dw], 0 outside. */
 static void im2col(const conv_shape *s, int64_t channels, const float *x, float *col)
 {
@@ -42,8 +29,8 @@ static void im2col(const conv_shape *s, int64_t channels, const float *x, float 
             for (int64_t j = 0; j < s->kw; j++, col += plane) {
                 const float *xc = x + c * s->h * s->w;
                 int64_t y0, y1, x0, x1;
-                valid_range(s->h, s->oh, s->v.stride[0], s->v.padding[0], i * s->v.dilation[0], &y0, &y1);
-                valid_range(s->w, s->ow, s->v.stride[1], s->v.padding[1], j * s->v.dilation[1], &x0, &x1);
+                mf_ref_conv_valid_range(s->h, s->oh, s->v.stride[0], s->v.padding[0], i * s->v.dilation[0], &y0, &y1);
+                mf_ref_conv_valid_range(s->w, s->ow, s->v.stride[1], s->v.padding[1], j * s->v.dilation[1], &x0, &x1);
                 memset(col, 0, sizeof(float) * (size_t)plane);
                 for (int64_t oy = y0; oy < y1; oy++) {
                     const float *row = xc + (oy * s->v.stride[0] - s->v.padding[0] + i * s->v.dilation[0]) * s->w;
@@ -73,8 +60,8 @@ depthwise_plane(const conv_shape *s, const float *x, const float *w, float bias,
         for (int64_t j = 0; j < s->kw; j++) {
             float wv = w[i * s->kw + j];
             int64_t y0, y1, x0, x1;
-            valid_range(s->h, s->oh, s->v.stride[0], s->v.padding[0], i * s->v.dilation[0], &y0, &y1);
-            valid_range(s->w, s->ow, sw, s->v.padding[1], j * s->v.dilation[1], &x0, &x1);
+            mf_ref_conv_valid_range(s->h, s->oh, s->v.stride[0], s->v.padding[0], i * s->v.dilation[0], &y0, &y1);
+            mf_ref_conv_valid_range(s->w, s->ow, sw, s->v.padding[1], j * s->v.dilation[1], &x0, &x1);
             for (int64_t oy = y0; oy < y1; oy++) {
                 const float *row = x + (oy * s->v.stride[0] - s->v.padding[0] + i * s->v.dilation[0]) * s->w +
                                    j * s->v.dilation[1] - s->v.padding[1];

@@ -27,11 +27,12 @@
 static mf_graph *trace_conv_stack(int64_t batch, mf_tensor **x_out)
 {
     mf_tensor *w[6], *x, *t[10];
-    const int64_t shapes[6][4] = {{24, 6, 3, 3}, {24, 1, 3, 3}, {36, 24, 1, 1}, {36, 12, 3, 3}, {24, 1, 1, 1}, {10, 36 * 25, 1, 1}};
+    /* weights of the four convs and the linear; w[4] is the first conv's bias */
+    const int64_t shapes[6][4] = {{24, 6, 3, 3}, {24, 1, 3, 3}, {36, 24, 1, 1}, {36, 12, 3, 3}, {24}, {10, 36 * 25}};
+    const int ranks[6] = {4, 4, 4, 4, 1, 2};
     for (int i = 0; i < 6; i++)
-        assert_int_equal(mf_tensor_rand(MF_F32, i == 5 ? 2 : 4, shapes[i], 100 + (uint64_t)i, -0.3, 0.3,
+        assert_int_equal(mf_tensor_rand(MF_F32, ranks[i], shapes[i], 100 + (uint64_t)i, -0.3, 0.3,
                                         MF_DEVICE_MLU(0), &w[i]), MF_OK);
-    assert_int_equal(mf_tensor_rand(MF_F32, 1, (int64_t[]){24}, 99, -0.3, 0.3, MF_DEVICE_MLU(0), &w[4]), MF_OK);
     assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){batch, 6, 20, 19}, 7, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
     mf_conv2d_params pad1 = MF_CONV2D_DEFAULT, dw = MF_CONV2D_DEFAULT, grouped = MF_CONV2D_DEFAULT;
     pad1.padding[0] = pad1.padding[1] = 1;
