@@ -48,6 +48,13 @@ typedef struct mf_kernel {
     double load_ms;    /* reading it from disk (when loaded) and linking it */
 } mf_kernel;
 
+/* Whether the kernel for sub is ready without compiling: in the map, or its entry is in the
+ * disk cache (it may still fail its checks when loaded, and is then compiled).  Never
+ * compiles, never waits for a compile in progress. */
+bool mf_cache_ready(const mf_graph *sub, const mf_cache_options *opt);
+/* False when neither the map nor the disk cache holds any kernel (a cold start: asking
+ * mf_cache_ready for each kernel would be wasted work).  Reads the cache folder's names. */
+bool mf_cache_may_hold_kernels(void);
 /* The kernel for sub: from the map, or compiled now on a miss.  Several threads asking
  * for one key at once wait for a single compilation. */
 mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out);

@@ -2,11 +2,13 @@
  * by one mutex; an entry is created in state COMPILING by the first thread that misses,
  * which compiles outside the lock while later askers wait on a condition variable, so a
  * key is compiled exactly once.  Entries are never removed (kernels stay linked). */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "disk_store.h"
@@ -133,6 +135,46 @@ static mf_status entry_result(const entry *e, const mf_kernel **out)
         return mf_error(e->error, "%s", e->message);
     *out = &e->kernel;
     return MF_OK;
+}
+
+bool mf_cache_ready(const mf_graph *sub, const mf_cache_options *opt)
+{
+    mf_cg_target target;
+    mf_cache_key k;
+    if (mf_cg_target_init(opt->cpu, &target) || mf_cache_key_make(sub, opt, &target, &k))
+        return false;
+    pthread_mutex_lock(&map.lock);
+    entry *e = find(&k);
+    bool ready = e && e->state == READY;
+    pthread_mutex_unlock(&map.lock);
+    const char *dir = ready || e ? NULL : mf_disk_dir();
+    if (dir) {
+        char path[4200];
+        mf_disk_entry_path(dir, k.hex, path, sizeof path);
+        ready = !access(path, R_OK);
+    }
+    mf_cache_key_free(&k);
+    return ready;
+}
+
+/* An entry file's name: 64 hex digits and ".mfk". */
+static bool is_entry_file(const char *name)
+{
+    return strlen(name) == 68 && !strcmp(name + 64, ".mfk");
+}
+
+bool mf_cache_may_hold_kernels(void)
+{
+    pthread_mutex_lock(&map.lock);
+    bool any = map.stats.entries > 0;
+    pthread_mutex_unlock(&map.lock);
+    const char *dir = any ? NULL : mf_disk_dir();
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e; d && !any && (e = readdir(d));)
+        any = is_entry_file(e->d_name);
+    if (d)
+        closedir(d);
+    return any;
 }
 
 mf_status mf_cache_get(const mf_graph *sub, const mf_cache_options *opt, const mf_kernel **out)

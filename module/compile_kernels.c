@@ -5,6 +5,7 @@
  * land in the segment's slot, so the caller sees them in segment order whatever finished
  * first.  Progress and timing callbacks run under one lock: one call at a time. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ typedef struct compile_job {
     int n;
     const mf_cache_options *co;
     const mf_module_options *mo;
+    const atomic_bool *cancel;
     mf_kernel_result *results;
     pthread_mutex_t lock; /* next, done and the callbacks */
     int next, done;
@@ -97,6 +99,11 @@ static void *worker(void *arg)
         if (k < 0)
             return NULL;
         mf_kernel_result *r = &j->results[k];
+        if (j->cancel && atomic_load(j->cancel)) { /* the module is going away */
+            r->status = MF_ERR_INVALID;
+            snprintf(r->message, sizeof r->message, "compile cancelled");
+            continue;
+        }
         double t0 = now_ms();
         r->status = mf_mod_cache_get(j->segs[k].sub, j->co, j->segs[k].label, &r->kernel, &r->made);
         r->wall_ms = now_ms() - t0;
@@ -106,13 +113,24 @@ static void *worker(void *arg)
     }
 }
 
-mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
-                                 const mf_module_options *mo, mf_kernel_result *results)
+/* A background compile leaves one core to the runs proceeding meanwhile on tier 0, unless
+ * the thread count was set explicitly. */
+static int threads_for(const mf_module_options *mo, int n, bool background)
 {
-    compile_job j = {.segs = segs, .n = n, .co = co, .mo = mo, .results = results};
+    int t = mf_mod_compile_threads(mo, n);
+    const char *e = getenv("MLUFUSE_COMPILE_THREADS");
+    bool explicit = (mo && mo->compile_threads > 0) || (e && *e);
+    return background && !explicit && t > 1 ? t - 1 : t;
+}
+
+mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
+                                 const mf_module_options *mo, const atomic_bool *cancel,
+                                 mf_kernel_result *results)
+{
+    compile_job j = {.segs = segs, .n = n, .co = co, .mo = mo, .cancel = cancel, .results = results};
     memset(results, 0, sizeof *results * (size_t)n);
     pthread_mutex_init(&j.lock, NULL);
-    int nthreads = mf_mod_compile_threads(mo, n);
+    int nthreads = threads_for(mo, n, cancel != NULL);
     pthread_t tid[MAX_COMPILE_THREADS];
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -1,19 +1,39 @@
 /* module.c — the trace-and-run API: a module holds a graph and, per input shape seen, a
  * specialization (the graph re-inferred for those shapes, optimized and segmented, its
  * MLU subgraphs compiled through the keyed instruction map, and the resulting plan).
- * Running picks the specialization of the inputs' types or makes one. */
+ * Running picks the specialization of the inputs' types or makes one.
+ *
+ * Tiers (docs/tiers.md): a specialization's plan is tier 1 (the specialized kernels) or
+ * tier 0 (every op on the CPU, on the generic kernels built into the library: no compile).
+ * In auto mode a new specialization starts on tier 0 unless all its kernels are cached, and
+ * its tier 1 compiles on the module's background compiler (tier_up.c); the finished plan
+ * replaces the tier-0 one between runs: a run holds a reference to the plan it started with. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "module.h"
 #include "passes/passes.h"
+#include "tier_up.h"
+
+/* The passes of tier 0: no Winograd and no weight packing (layouts only the LLVM engines
+ * read), no segmentation (every op runs on the CPU). */
+#define TIER0_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce"
+
+/* A plan with its tier; refs counts the runs using it plus one while it is current. */
+typedef struct tier_plan {
+    mf_plan *plan;
+    int tier;
+    int refs; /* under the module lock */
+} tier_plan;
 
 typedef struct specialization {
     struct specialization *next;
     mf_type *input_types;
-    mf_plan *plan;
+    tier_plan *current;
+    bool pending; /* tier 1 compiling in the background */
     int nsubgraphs, ncpu_ops;
     mf_segment *segs; /* kept only when verifying */
     mf_verifier verifier;
@@ -22,7 +42,8 @@ typedef struct specialization {
 struct mf_module {
     mf_graph *graph;
     mf_module_options opt;
-    pthread_mutex_t lock; /* guards the list; plans themselves run concurrently */
+    pthread_mutex_t lock; /* guards the list, the plans' refs and the tier state */
+    pthread_cond_t tiered; /* signalled when a tier-up finishes */
     bool verify;          /* MLUFUSE_VERIFY=1 when the module was made */
     double verify_rtol;
     specialization *specs;
@@ -30,13 +51,27 @@ struct mf_module {
     bool warned;
     int target_lanes; /* f32 lanes of opt.cpu's code, for the profiler's per-target peak */
     char default_cpu[64]; /* opt.cpu when MLUFUSE_CPU named it */
+    mf_tier_mode tier;      /* resolved: FAST, FULL or AUTO */
+    mf_tier_up *tier_up;    /* the background compiler (AUTO) */
+    int pending, failed;    /* tier-ups */
+    mf_status tier_up_status;
+    char tier_up_message[512];
+    _Atomic int last_run_tier;
+    double created_ms, tier_up_ms;
 };
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 mf_module_options mf_module_default_options(void)
 {
     return (mf_module_options){.core_number = 1, .opt_level = 3, .cpu = NULL,
                                .max_specializations = 16, .device = MF_DEVICE_MLU(0),
-                               .fusion = -1, .winograd = -1};
+                               .fusion = -1, .winograd = -1, .tier = MF_TIER_ENV};
 }
 
 size_t mf_module_options_size(void)
@@ -48,10 +83,10 @@ size_t mf_module_options_size(void)
  * itself), without a report (no fusion text is built on the compile path); with DEBUG=1 it
  * verifies after every pass and names a pass that broke the graph.  Subgraphs are numbered
  * 0..n-1 on the nodes. */
-static mf_status optimize(const mf_module *m, mf_graph *g, int *nsub)
+static mf_status optimize(const mf_module *m, mf_graph *g, const char *passes, int *nsub)
 {
     mf_opt_options o = mf_opt_default_options();
-    o.passes = m->opt.passes ? m->opt.passes : MF_COMPILE_PIPELINE;
+    o.passes = m->opt.passes ? m->opt.passes : passes;
     o.fusion = m->opt.fusion;
     o.winograd = m->opt.winograd;
     o.lanes = m->target_lanes;
@@ -80,18 +115,19 @@ static void free_segments(mf_segment *segs, int n)
     free(segs);
 }
 
-/* Compiles (or takes from the map) the kernel of every segment, on several threads.
- * Segmentation formed only subgraphs codegen can build (it asks mf_node_mlu_limit and
- * mf_op_takes_epilogue, which codegen checks too), so any failure is an error naming the
- * segment: nothing after segmentation moves a node back to the CPU. */
-static mf_status compile_segments(const mf_module *m, mf_segment *segs, int n,
-                                  mf_rt_kernel_fn *kernels, size_t *scratch, char (*keys)[65])
+/* Compiles (or takes from the map) the kernel of every segment, on several threads
+ * (cancel: see mf_mod_compile_kernels).  Segmentation formed only subgraphs codegen can build
+ * (it asks mf_node_mlu_limit and mf_op_takes_epilogue, which codegen checks too), so any
+ * failure is an error naming the segment: nothing after segmentation moves a node back to
+ * the CPU. */
+static mf_status compile_segments(const mf_module *m, mf_segment *segs, int n, mf_rt_kernel_fn *kernels,
+                                  size_t *scratch, char (*keys)[65], const atomic_bool *cancel)
 {
     mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
     mf_kernel_result *res = calloc((size_t)n + 1, sizeof *res);
     if (!res)
         return mf_error(MF_ERR_NOMEM, "module: out of memory");
-    mf_mod_compile_kernels(segs, n, &co, &m->opt, res);
+    mf_mod_compile_kernels(segs, n, &co, &m->opt, cancel, res);
     mf_status s = MF_OK;
     for (int k = 0; k < n && !s; k++) {
         if (res[k].status) {
@@ -107,58 +143,270 @@ static mf_status compile_segments(const mf_module *m, mf_segment *segs, int n,
     return s;
 }
 
-static mf_status specialize(mf_module *m, const mf_type *types, specialization **out)
+/* A specialization's tier-1 graph, optimized and cut into segments, before any compile. */
+typedef struct prepared {
+    mf_graph *g;
+    mf_segment *segs;
+    int nseg;
+} prepared;
+
+static void prepared_free(prepared *pr)
 {
-    mf_graph *g = NULL;
-    mf_segment *segs = NULL;
-    mf_rt_kernel_fn *kernels = NULL;
-    size_t *scratch = NULL;
-    char (*keys)[65] = NULL;
-    int nsub = 0, nseg = 0;
-    specialization *sp = calloc(1, sizeof *sp);
-    mf_status s = sp ? mf_graph_clone(m->graph, types, &g) : mf_error(MF_ERR_NOMEM, "module: out of memory");
+    free_segments(pr->segs, pr->nseg);
+    mf_graph_destroy(pr->g);
+    *pr = (prepared){0};
+}
+
+static mf_status prepare(const mf_module *m, const mf_type *types, prepared *pr)
+{
+    int nsub = 0;
+    *pr = (prepared){0};
+    mf_status s = mf_graph_clone(m->graph, types, &pr->g);
     if (!s)
-        s = optimize(m, g, &nsub);
-    if (!s) {
-        segs = calloc((size_t)nsub + 1, sizeof *segs);
-        kernels = calloc((size_t)nsub + 1, sizeof *kernels);
-        scratch = calloc((size_t)nsub + 1, sizeof *scratch);
-        keys = calloc((size_t)nsub + 1, sizeof *keys);
-        sp->input_types = malloc(sizeof(mf_type) * (size_t)(g->ninputs + 1));
-        if (!segs || !kernels || !scratch || !keys || !sp->input_types)
-            s = mf_error(MF_ERR_NOMEM, "module: out of memory");
-    }
-    for (; !s && nseg < nsub; nseg++)
-        s = mf_mod_extract_segment(g, nseg, &segs[nseg]);
+        s = optimize(m, pr->g, MF_COMPILE_PIPELINE, &nsub);
+    if (!s && !(pr->segs = calloc((size_t)nsub + 1, sizeof *pr->segs)))
+        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
+    for (; !s && pr->nseg < nsub; pr->nseg++)
+        s = mf_mod_extract_segment(pr->g, pr->nseg, &pr->segs[pr->nseg]);
+    if (s)
+        prepared_free(pr);
+    return s;
+}
+
+/* Whether every kernel of pr is in the map or the disk cache (a warm start: tier 1 at once). */
+static bool all_cached(const mf_module *m, const prepared *pr)
+{
+    mf_cache_options co = {m->opt.cpu, m->opt.opt_level, m->opt.core_number};
+    for (int k = 0; k < pr->nseg; k++)
+        if (!mf_cache_ready(pr->segs[k].sub, &co))
+            return false;
+    return true;
+}
+
+/* The result of compiling a prepared specialization: its tier-1 plan and counts. */
+typedef struct tier1 {
+    mf_plan *plan;
+    int nsubgraphs, ncpu_ops;
+    mf_segment *segs; /* when verifying */
+} tier1;
+
+/* Compiles pr's kernels (cancel: see mf_mod_compile_kernels) and builds the tier-1 plan;
+ * pr is consumed. */
+static mf_status finish(const mf_module *m, prepared *pr, const atomic_bool *cancel, tier1 *out)
+{
+    *out = (tier1){0};
+    int n = pr->nseg;
+    mf_rt_kernel_fn *kernels = calloc((size_t)n + 1, sizeof *kernels);
+    size_t *scratch = calloc((size_t)n + 1, sizeof *scratch);
+    char (*keys)[65] = calloc((size_t)n + 1, sizeof *keys);
+    mf_status s = kernels && scratch && keys ? MF_OK : mf_error(MF_ERR_NOMEM, "module: out of memory");
     if (!s)
-        s = compile_segments(m, segs, nseg, kernels, scratch, keys);
+        s = compile_segments(m, pr->segs, pr->nseg, kernels, scratch, keys, cancel);
     if (!s)
-        s = mf_mod_build_plan(g, segs, nseg, kernels, scratch, m->opt.device, m->opt.core_number, &sp->plan);
+        s = mf_mod_build_plan(pr->g, pr->segs, pr->nseg, kernels, scratch, m->opt.device,
+                              m->opt.core_number, &out->plan);
     if (!s)
-        s = mf_mod_describe_plan(sp->plan, g->name, segs, (const char (*)[65])keys,
+        s = mf_mod_describe_plan(out->plan, pr->g->name, pr->segs, (const char (*)[65])keys,
                                  m->target_lanes);
     if (!s) {
-        memcpy(sp->input_types, types, sizeof(mf_type) * (size_t)g->ninputs);
-        sp->nsubgraphs = nseg;
-        for (int i = 0; i < g->nnodes; i++)
-            sp->ncpu_ops += g->nodes[i]->subgraph < 0;
+        out->nsubgraphs = pr->nseg;
+        for (int i = 0; i < pr->g->nnodes; i++)
+            out->ncpu_ops += pr->g->nodes[i]->subgraph < 0;
         if (m->verify) { /* the verifier needs the subgraphs at every run */
-            const char *dir = getenv("MLUFUSE_VERIFY_DIR");
-            sp->segs = segs;
-            sp->verifier = (mf_verifier){segs, m->verify_rtol, dir && *dir ? dir : "mlufuse-verify"};
-            segs = NULL;
+            out->segs = pr->segs;
+            pr->segs = NULL;
         }
-        *out = sp;
-    } else if (sp) {
-        mf_rt_plan_free(sp->plan);
-        free(sp->input_types);
-        free(sp);
+    } else {
+        mf_rt_plan_free(out->plan);
+        out->plan = NULL;
     }
-    free_segments(segs, nseg);
     free(keys);
     free(kernels);
     free(scratch);
+    prepared_free(pr);
+    return s;
+}
+
+/* Tier 0: every op on the CPU, on the generic kernels where one fits. */
+static mf_status build_tier0(const mf_module *m, const mf_type *types, mf_plan **out)
+{
+    mf_graph *g = NULL;
+    int nsub = 0;
+    mf_status s = mf_graph_clone(m->graph, types, &g);
+    if (!s)
+        s = optimize(m, g, TIER0_PIPELINE, &nsub);
+    for (int i = 0; !s && i < g->nnodes; i++)
+        g->nodes[i]->subgraph = -1;
+    if (!s)
+        s = mf_mod_build_plan(g, NULL, 0, NULL, NULL, m->opt.device, m->opt.core_number, out);
+    if (!s)
+        s = mf_mod_describe_plan(*out, g->name, NULL, NULL, m->target_lanes);
+    if (!s)
+        mf_rt_plan_use_generic(*out);
     mf_graph_destroy(g);
+    return s;
+}
+
+static tier_plan *tier_plan_new(mf_plan *plan, int tier)
+{
+    tier_plan *tp = malloc(sizeof *tp);
+    if (tp)
+        *tp = (tier_plan){plan, tier, 1};
+    else
+        mf_rt_plan_free(plan);
+    return tp;
+}
+
+/* Drops one reference (under the module lock); the last one frees the plan. */
+static void tier_plan_release(tier_plan *tp)
+{
+    if (tp && --tp->refs == 0) {
+        mf_rt_plan_free(tp->plan);
+        free(tp);
+    }
+}
+
+static void set_tier1(mf_module *m, specialization *sp, tier1 *t)
+{
+    sp->nsubgraphs = t->nsubgraphs;
+    sp->ncpu_ops = t->ncpu_ops;
+    if (t->segs) {
+        const char *dir = getenv("MLUFUSE_VERIFY_DIR");
+        sp->segs = t->segs;
+        sp->verifier = (mf_verifier){t->segs, m->verify_rtol, dir && *dir ? dir : "mlufuse-verify"};
+    }
+}
+
+/* ---- background tier-up ------------------------------------------------------------------- */
+
+typedef struct tier_up_job {
+    mf_module *m;
+    specialization *sp;
+    prepared pr;      /* empty: prepared on the background thread from types */
+    mf_type types[];  /* the specialization's input types */
+} tier_up_job;
+
+static void tier_up_done(mf_module *m, specialization *sp, mf_status s, const char *message)
+{
+    sp->pending = false;
+    m->pending--;
+    if (s) {
+        m->failed++;
+        if (!m->tier_up_status) {
+            m->tier_up_status = s;
+            snprintf(m->tier_up_message, sizeof m->tier_up_message, "%s", message);
+        }
+    }
+    m->tier_up_ms = now_ms() - m->created_ms;
+    pthread_cond_broadcast(&m->tiered);
+}
+
+/* On the background thread: compile, then swap the plan in (runs in flight keep theirs). */
+static void tier_up_run(void *ctx, const atomic_bool *cancel)
+{
+    tier_up_job *j = ctx;
+    mf_module *m = j->m;
+    tier1 t = {0};
+    mf_status s = j->pr.g ? MF_OK : prepare(m, j->types, &j->pr);
+    if (!s)
+        s = finish(m, &j->pr, cancel, &t);
+    char message[512] = "";
+    if (s)
+        snprintf(message, sizeof message, "tier-up of @%s: %s", m->graph->name, mf_last_error());
+    tier_plan *tp = s ? NULL : tier_plan_new(t.plan, 1);
+    if (!s && !tp)
+        s = MF_ERR_NOMEM, snprintf(message, sizeof message, "tier-up: out of memory");
+    pthread_mutex_lock(&m->lock);
+    if (tp) {
+        set_tier1(m, j->sp, &t);
+        tier_plan_release(j->sp->current);
+        j->sp->current = tp;
+    }
+    tier_up_done(m, j->sp, s, message);
+    pthread_mutex_unlock(&m->lock);
+    if (s)
+        mf_logf(MF_LOG_INFO, "module", "%s (tier 0 keeps running)", message);
+    free(j);
+}
+
+static void tier_up_discard(void *ctx)
+{
+    tier_up_job *j = ctx;
+    prepared_free(&j->pr);
+    pthread_mutex_lock(&j->m->lock);
+    tier_up_done(j->m, j->sp, MF_ERR_INVALID, "tier-up cancelled");
+    pthread_mutex_unlock(&j->m->lock);
+    free(j);
+}
+
+/* Starts sp on tier 0 and, with tier_up, queues its tier 1 (pr, consumed, may be empty:
+ * the background thread then prepares it).  Under the module lock. */
+static mf_status start_on_tier0(mf_module *m, specialization *sp, const mf_type *types, bool tier_up,
+                                prepared *pr)
+{
+    mf_plan *plan = NULL;
+    mf_status s = build_tier0(m, types, &plan);
+    if (!s && !(sp->current = tier_plan_new(plan, 0)))
+        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
+    size_t ntypes = (size_t)m->graph->ninputs;
+    tier_up_job *j = s || !tier_up ? NULL : malloc(sizeof *j + sizeof(mf_type) * (ntypes + 1));
+    if (!s && tier_up && !j)
+        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
+    if (!s && j) {
+        j->m = m;
+        j->sp = sp;
+        j->pr = *pr;
+        memcpy(j->types, types, sizeof(mf_type) * ntypes);
+        *pr = (prepared){0};
+        sp->pending = true;
+        m->pending++;
+        if (mf_mod_tier_up_push(m->tier_up, tier_up_run, tier_up_discard, j)) {
+            /* no background thread: this specialization stays on tier 0 */
+            mf_logf(MF_LOG_WARNING, "module", "@%s stays on tier 0: %s", m->graph->name, mf_last_error());
+            *pr = j->pr;
+            free(j);
+            sp->pending = false;
+            m->pending--;
+        }
+    }
+    prepared_free(pr);
+    return s;
+}
+
+static mf_status specialize(mf_module *m, const mf_type *types, specialization **out)
+{
+    specialization *sp = calloc(1, sizeof *sp);
+    mf_status s = sp ? MF_OK : mf_error(MF_ERR_NOMEM, "module: out of memory");
+    if (!s && !(sp->input_types = malloc(sizeof(mf_type) * (size_t)(m->graph->ninputs + 1))))
+        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
+    prepared pr = {0};
+    if (!s && m->tier == MF_TIER_FAST) {
+        s = start_on_tier0(m, sp, types, false, &pr);
+    } else if (!s && m->tier == MF_TIER_AUTO && !mf_cache_may_hold_kernels()) {
+        s = start_on_tier0(m, sp, types, true, &pr); /* cold: even the passes run in the background */
+    } else if (!s) {
+        s = prepare(m, types, &pr);
+        if (!s && m->tier == MF_TIER_AUTO && !all_cached(m, &pr)) {
+            s = start_on_tier0(m, sp, types, true, &pr);
+        } else if (!s) {
+            tier1 t;
+            s = finish(m, &pr, NULL, &t);
+            if (!s && !(sp->current = tier_plan_new(t.plan, 1)))
+                s = mf_error(MF_ERR_NOMEM, "module: out of memory");
+            if (!s)
+                set_tier1(m, sp, &t);
+            else
+                free_segments(t.segs, t.nsubgraphs);
+        }
+    }
+    if (!s) {
+        memcpy(sp->input_types, types, sizeof(mf_type) * (size_t)m->graph->ninputs);
+        *out = sp;
+    } else if (sp) {
+        tier_plan_release(sp->current);
+        free(sp->input_types);
+        free(sp);
+    }
     return s;
 }
 
@@ -236,11 +484,16 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     if (o.compile_threads < 0)
         return mf_error(MF_ERR_INVALID, "module_create: compile_threads %d (0: one per core)",
                         o.compile_threads);
+    if (o.tier < MF_TIER_ENV || o.tier > MF_TIER_AUTO)
+        return mf_error(MF_ERR_INVALID, "module_create: tier %d (0 env, 1 fast, 2 full, 3 auto)", (int)o.tier);
+    mf_tier_mode tier = o.tier;
     mf_status s = mf_rt_device_check(o.device);
     if (!s)
         s = mf_cpu_check(o.cpu); /* NULL: MLUFUSE_CPU if set */ /* before any work: a misspelt CPU must not compile at all */
     if (!s)
         s = mf_mod_check_compile_env();
+    if (!s && tier == MF_TIER_ENV)
+        s = mf_mod_tier_from_env(&tier);
     if (s)
         return s;
     mf_module *m = calloc(1, sizeof *m);
@@ -251,11 +504,19 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         snprintf(m->default_cpu, sizeof m->default_cpu, "%s", mf_cache_default_cpu(NULL));
         m->opt.cpu = o.cpu = m->default_cpu;
     }
+    m->created_ms = now_ms();
     m->target_lanes = mf_cache_target_lanes(o.cpu); /* once, not per specialization */
     pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->tiered, NULL);
+    m->last_run_tier = -1;
     const char *verify = getenv("MLUFUSE_VERIFY"), *rtol = getenv("MLUFUSE_VERIFY_RTOL");
     m->verify = verify && *verify && strcmp(verify, "0");
     m->verify_rtol = rtol && *rtol ? strtod(rtol, NULL) : 0.003;
+    m->tier = m->verify ? MF_TIER_FULL : tier; /* verifying checks compiled kernels: tier 1 only */
+    if (m->tier == MF_TIER_AUTO && !(m->tier_up = mf_mod_tier_up_new())) {
+        mf_module_destroy(m);
+        return mf_error(MF_ERR_NOMEM, "module_create: out of memory");
+    }
     s = mf_graph_verify(g);
     if (!s)
         s = mf_graph_clone(g, NULL, &m->graph);
@@ -300,9 +561,44 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
     mf_status s = find_or_make(m, types, &sp);
     if (s)
         return s;
+    pthread_mutex_lock(&m->lock); /* the plan current now serves this whole run */
+    tier_plan *tp = sp->current;
+    tp->refs++;
+    pthread_mutex_unlock(&m->lock);
+    m->last_run_tier = tp->tier;
     if (m->verify)
-        return mf_rt_plan_run_hooked(sp->plan, inputs, outputs, mf_mod_verify_step, &sp->verifier);
-    return mf_rt_plan_run(sp->plan, inputs, outputs);
+        s = mf_rt_plan_run_hooked(tp->plan, inputs, outputs, mf_mod_verify_step, &sp->verifier);
+    else
+        s = mf_rt_plan_run(tp->plan, inputs, outputs);
+    pthread_mutex_lock(&m->lock);
+    tier_plan_release(tp);
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out)
+{
+    *out = (mf_module_tier_info){.mode = MF_TIER_AUTO, .last_run_tier = -1};
+    if (!m)
+        return;
+    mf_module *mm = (mf_module *)m; /* the lock only */
+    pthread_mutex_lock(&mm->lock);
+    *out = (mf_module_tier_info){m->tier, m->last_run_tier, m->pending, m->failed, m->tier_up_ms};
+    pthread_mutex_unlock(&mm->lock);
+}
+
+mf_status mf_module_wait_tier_up(mf_module *m)
+{
+    if (!m)
+        return mf_error(MF_ERR_INVALID, "module_wait_tier_up: NULL module");
+    pthread_mutex_lock(&m->lock);
+    while (m->pending)
+        pthread_cond_wait(&m->tiered, &m->lock);
+    mf_status s = m->tier_up_status;
+    char message[512];
+    snprintf(message, sizeof message, "%s", m->tier_up_message);
+    pthread_mutex_unlock(&m->lock);
+    return s ? mf_error(s, "%s", message) : MF_OK;
 }
 
 int mf_module_num_specializations(const mf_module *m)
@@ -314,14 +610,16 @@ void mf_module_destroy(mf_module *m)
 {
     if (!m)
         return;
+    mf_mod_tier_up_stop(m->tier_up); /* cancels and joins: nothing publishes after this */
     for (specialization *sp = m->specs, *next; sp; sp = next) {
         next = sp->next;
-        mf_rt_plan_free(sp->plan);
+        tier_plan_release(sp->current);
         free_segments(sp->segs, sp->nsubgraphs);
         free(sp->input_types);
         free(sp);
     }
     mf_graph_destroy(m->graph);
+    pthread_cond_destroy(&m->tiered);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

@@ -4,6 +4,8 @@
 #ifndef MF_MODULE_H
 #define MF_MODULE_H
 
+#include <stdatomic.h>
+
 #include "cache/cache.h"
 #include "passes/passes.h"
 #include "runtime/plan.h"
@@ -62,9 +64,21 @@ typedef struct mf_kernel_result {
 
 /* Gets the kernel of every segment from the map on mf_mod_compile_threads() threads (the
  * caller's among them), results[k] for segs[k]; mo's progress and on_kernel are called as
- * each is ready, one call at a time.  Failures are per result, never returned. */
+ * each is ready, one call at a time.  Failures are per result, never returned.  cancel
+ * non-NULL marks a background (tier-up) compile: it leaves a core to the runs unless the
+ * thread count was set, and kernels not yet started when *cancel turns true are skipped
+ * (their results fail with "compile cancelled"). */
 mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
-                                 const mf_module_options *mo, mf_kernel_result *results);
+                                 const mf_module_options *mo, const atomic_bool *cancel,
+                                 mf_kernel_result *results);
+
+/* Test hook (tests only; process-wide, set before the modules it concerns are created):
+ * every background tier-up calls hook(ctx) on its thread before it compiles anything, so a
+ * test can hold tier 1 back while it runs on tier 0.  NULL: none. */
+void mf_mod_set_tier_up_hook(void (*hook)(void *ctx), void *ctx);
+/* MF_ERR_INVALID when MLUFUSE_TIER is set to anything but fast, full or auto; else *out is
+ * the mode it names (MF_TIER_AUTO when unset). */
+mf_status mf_mod_tier_from_env(mf_tier_mode *out);
 /* Threads for nkernels kernels: mo->compile_threads, else MLUFUSE_COMPILE_THREADS, else one
  * per online core; never more than nkernels. */
 int mf_mod_compile_threads(const mf_module_options *mo, int nkernels);

@@ -87,8 +87,10 @@ static bool is_graph_output(const mf_graph *g, const mf_value *v, int *index)
     return false;
 }
 
-/* Uploads constant v to the plan's device once; the plan keeps the device copy. */
-static mf_status add_const(builder *b, const mf_value *v)
+/* Uploads constant v to the plan's device once (host: to the host side, for a plan with no
+ * kernel: there the weights already in host memory are shared, not copied); the plan keeps
+ * its copy. */
+static mf_status add_const(builder *b, const mf_value *v, bool host)
 {
     if (!v->data)
         return mf_error(MF_ERR_INVALID, "constant %%%s has no data (opaque): bind weights before compiling",
@@ -99,10 +101,16 @@ static mf_status add_const(builder *b, const mf_value *v)
         return mf_error(MF_ERR_NOMEM, "plan: out of memory");
     p->consts = c;
     size_t n = mf_type_nbytes(&v->type);
-    mf_status s = mf_rt_alloc(p->device, n, &c[p->nconsts]);
-    if (s)
-        return s;
-    s = mf_rt_copy(c[p->nconsts]->data, p->device, v->data->data, v->data->device, n);
+    mf_device dev = host ? MF_DEVICE_CPU : p->device;
+    mf_status s = MF_OK;
+    if (host && v->data->device.type == MF_CPU && v->data->nbytes >= n) {
+        c[p->nconsts] = mf_buffer_retain(v->data);
+    } else {
+        s = mf_rt_alloc(dev, n, &c[p->nconsts]);
+        if (s)
+            return s;
+        s = mf_rt_copy(c[p->nconsts]->data, dev, v->data->data, v->data->device, n);
+    }
     if (s) {
         mf_buffer_release(c[p->nconsts]);
         return s;
@@ -110,7 +118,7 @@ static mf_status add_const(builder *b, const mf_value *v)
     int slot = new_slot(b, &v->type, MF_SLOT_CONST, p->nconsts++);
     if (slot < 0)
         return mf_error(MF_ERR_NOMEM, "plan: out of memory");
-    b->dev_slot[v->id] = slot;
+    (host ? b->host_slot : b->dev_slot)[v->id] = slot;
     return MF_OK;
 }
 
@@ -119,8 +127,9 @@ static mf_status add_const(builder *b, const mf_value *v)
 static mf_status slot_on(builder *b, const mf_value *v, bool host, int *out)
 {
     int *mine = host ? b->host_slot : b->dev_slot, *other = host ? b->dev_slot : b->host_slot;
-    if (v->is_const && b->dev_slot[v->id] < 0) {
-        mf_status s = add_const(b, v);
+    bool host_const = host && b->nsegs == 0; /* no kernel reads it: no device copy at all */
+    if (v->is_const && (host_const ? b->host_slot : b->dev_slot)[v->id] < 0) {
+        mf_status s = add_const(b, v, host_const);
         if (s)
             return s;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generic.h"
 #include "plan.h"
 
 typedef struct binding {
@@ -81,7 +82,7 @@ static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_ho
         mf_ref_call call = {st->op, st->attrs, st->nin, (const void *const *)args + st->nout, types,
                             args[0], &p->slots[st->slots[0]].type};
         int64_t t0 = mf_rt_prof_start();
-        mf_status s = mf_rt_ref_kernel(st->op)(&call);
+        mf_status s = (st->cpu_fn ? st->cpu_fn : mf_rt_ref_kernel(st->op))(&call);
         mf_rt_prof_stop(MF_PROF_CPU_OP, &st->site, t0);
         return s ? mf_error_context(s, "plan step %s", st->label) : MF_OK;
     }
@@ -146,6 +147,22 @@ static mf_status run_plan(const mf_plan *p, mf_tensor *const *inputs, mf_tensor 
     mf_buffer_release(b.scratch);
     free(b.ptr);
     return s;
+}
+
+int mf_rt_plan_use_generic(mf_plan *p)
+{
+    int switched = 0;
+    for (int i = 0; i < p->nsteps; i++) {
+        mf_plan_step *st = &p->steps[i];
+        if (st->kind != MF_STEP_CPU_OP || st->nin > 70)
+            continue;
+        mf_type types[70];
+        for (int k = 0; k < st->nin; k++)
+            types[k] = p->slots[st->slots[st->nout + k]].type;
+        st->cpu_fn = mf_rt_generic_kernel(st->op, st->attrs, st->nin, types, &p->slots[st->slots[0]].type);
+        switched += st->cpu_fn != NULL;
+    }
+    return switched;
 }
 
 void mf_rt_plan_free(mf_plan *p)

@@ -35,6 +35,7 @@ typedef struct mf_plan_step {
     mf_rt_kernel_fn kernel; /* MF_STEP_KERNEL */
     size_t scratch_bytes;
     mf_op op; /* MF_STEP_CPU_OP */
+    mf_ref_fn cpu_fn; /* MF_STEP_CPU_OP: a tier-0 kernel (generic.h) in place of the reference one; NULL: reference */
     mf_attr attrs[MF_MAX_ATTRS];
     char label[96]; /* what the step is, for messages: "subgraph 3 (conv2d+relu)" */
     int segment;    /* MF_STEP_KERNEL: the subgraph it runs, for hooks */
@@ -63,5 +64,8 @@ typedef mf_status (*mf_rt_step_hook)(const mf_plan *p, int step, void *const *ar
 mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
                                 mf_rt_step_hook hook, void *ctx);
 void mf_rt_plan_free(mf_plan *p);
+/* Runs p's CPU ops on the tier-0 generic kernels wherever one fits their op and types (the
+ * reference kernels stay on the rest); returns how many steps it switched. */
+int mf_rt_plan_use_generic(mf_plan *p);
 
 #endif

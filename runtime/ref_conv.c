@@ -26,9 +26,8 @@ static conv_geom conv_geometry(const mf_ref_call *c)
     };
 }
 
-/* First and one-past-last output positions o with 0 <= o*s - p + k*d < in. */
-static void valid_range(int64_t in, int64_t out, int64_t s, int64_t p, int64_t off,
-                        int64_t *lo, int64_t *hi)
+void mf_ref_conv_valid_range(int64_t in, int64_t out, int64_t s, int64_t p, int64_t off,
+                             int64_t *lo, int64_t *hi)
 {
     int64_t shift = p - off; /* need o*s >= shift and o*s < in + shift */
     *lo = shift <= 0 ? 0 : (shift + s - 1) / s;
@@ -45,11 +44,11 @@ static void accumulate_plane(const conv_geom *g, const float *xp, const float *w
 {
     for (int64_t ki = 0; ki < g->kh; ki++) {
         int64_t y0, y1;
-        valid_range(g->h, g->oh, g->sh, g->ph, ki * g->dh, &y0, &y1);
+        mf_ref_conv_valid_range(g->h, g->oh, g->sh, g->ph, ki * g->dh, &y0, &y1);
         for (int64_t kj = 0; kj < g->kw; kj++) {
             double wv = wp[ki * g->kw + kj];
             int64_t x0, x1;
-            valid_range(g->w, g->ow, g->sw, g->pw, kj * g->dw, &x0, &x1);
+            mf_ref_conv_valid_range(g->w, g->ow, g->sw, g->pw, kj * g->dw, &x0, &x1);
             for (int64_t oy = y0; oy < y1; oy++) {
                 const float *row = xp + (oy * g->sh - g->ph + ki * g->dh) * g->w;
                 double *arow = acc + oy * g->ow;

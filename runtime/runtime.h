@@ -82,6 +82,12 @@ void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, in
 
 mf_ref_fn mf_rt_ref_kernel(mf_op op);
 
+/* Convolution windows (ref_conv.c): the first and one-past-last output positions o of an
+ * axis (in input, out output positions, stride s, padding p) whose input o*s - p + off lies
+ * in [0, in); off is the kernel tap's offset (tap * dilation).  Shared by the generic conv. */
+void mf_ref_conv_valid_range(int64_t in, int64_t out, int64_t s, int64_t p, int64_t off,
+                             int64_t *lo, int64_t *hi);
+
 /* ---- eager execution and the interpreter --------------------------------------------------- */
 
 /* Runs one op on tensors that share a device, producing a new tensor on that device.  The

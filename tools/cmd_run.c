@@ -23,6 +23,8 @@ typedef struct run_opts {
     int profile_summary;
     int time_compile, compile_threads; /* --time-compile, --compile-threads N */
     int opt_level;                     /* --opt-level N */
+    mf_tier_mode tier;                 /* --tier fast|full|auto (default: MLUFUSE_TIER, auto) */
+    double start_ms;                   /* when the command began, before loading the model */
     const char *passes;                /* --passes LIST */
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
@@ -61,6 +63,11 @@ static const char usage[] =
     "                            and wall time (in --json: \"compile_timing\")\n"
     "      --compile-threads N   kernels compiled at once (default: one per core)\n"
     "      --opt-level 0-3       LLVM optimization level of the kernels (default 3)\n"
+    "      --tier fast|full|auto fast: generic kernels only, no compile; full: compile every\n"
+    "                            kernel before the first run; auto (default, or MLUFUSE_TIER):\n"
+    "                            run at once on the generic kernels while the specialized ones\n"
+    "                            compile in the background (reported: the first run's tier, and\n"
+    "                            when tier-up finished; --bench waits for it)\n"
     "      --load-pass LIB.so    load a library of passes of your own (repeatable)\n"
     "      --custom-ops DECL.txt:LIB.so  load custom ops: their declarations and the\n"
     "                            library that implements them (repeatable;\n"
@@ -82,7 +89,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"profile-svg", required_argument, 0, 'G'}, {"time-compile", no_argument, 0, 'T'},
         {"compile-threads", required_argument, 0, 'J'}, {"opt-level", required_argument, 0, 'O'},
         {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
-        {"custom-ops", required_argument, 0, 'U'},
+        {"custom-ops", required_argument, 0, 'U'}, {"tier", required_argument, 0, 'Y'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
@@ -118,6 +125,16 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'J': o->compile_threads = (int)strtol(optarg, &end, 10); break;
         case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
         case 'p': o->passes = optarg; break;
+        case 'Y':
+            if (!strcmp(optarg, "fast"))
+                o->tier = MF_TIER_FAST;
+            else if (!strcmp(optarg, "full"))
+                o->tier = MF_TIER_FULL;
+            else if (!strcmp(optarg, "auto"))
+                o->tier = MF_TIER_AUTO;
+            else
+                return mf_tool_fail(2, "run: --tier must be fast, full or auto, not '%s'", optarg);
+            break;
         case 'l':
             if (mf_pass_load(optarg))
                 return mf_tool_fail(1, "run: --load-pass: %s", mf_last_error());
@@ -306,6 +323,11 @@ typedef struct compile_times {
 
 typedef struct run_report {
     double compile_ms, median_ms, p90_ms, throughput, max_err, max_ref;
+    double first_run_ms;      /* module creation + the first run */
+    double load_ms;           /* reading the model, before module creation */
+    mf_module_tier_info tier; /* first_run_tier: tier.last_run_tier after the first run */
+    int first_run_tier;
+    char tier_up_error[256];
     uint64_t compiled, loaded, cache_hits;
     int match; /* -1: not compared */
     compile_times times;
@@ -395,6 +417,11 @@ static const char *mode_name(const run_opts *o, bool json)
     return o->unfused ? (json ? "unfused" : "compiled, one op per kernel (fusion off)") : "fused";
 }
 
+static const char *tier_name(mf_tier_mode t)
+{
+    return t == MF_TIER_FAST ? "fast" : t == MF_TIER_FULL ? "full" : "auto";
+}
+
 static void print_report(const run_opts *o, const run_report *r, int64_t batch, const mf_profile *prof)
 {
     if (o->json) {
@@ -404,6 +431,19 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
                "\"compile_ms\": %.3f, \"compiled\": %llu, \"loaded\": %llu, \"cache_hits\": %llu",
                mode_name(o, true), o->core_number, (long long)batch, r->compile_ms,
                (unsigned long long)r->compiled, (unsigned long long)r->loaded, (unsigned long long)r->cache_hits);
+        if (o->fused) {
+            /* from the command's start (model loading included): first answer, full speed */
+            double full = r->tier.tier_up_ms > 0 ? r->load_ms + r->tier.tier_up_ms : r->load_ms + r->first_run_ms;
+            printf(", \"tier\": \"%s\", \"first_run_tier\": %d, \"first_run_ms\": %.3f, "
+                   "\"tier_up_ms\": %.3f, \"tier_up_failed\": %d, \"load_ms\": %.3f, "
+                   "\"first_output_ms\": %.3f, \"full_speed_ms\": %.3f",
+                   tier_name(r->tier.mode), r->first_run_tier, r->first_run_ms, r->tier.tier_up_ms,
+                   r->tier.failed, r->load_ms, r->load_ms + r->first_run_ms, full);
+            if (*r->tier_up_error) {
+                printf(", \"tier_up_error\": ");
+                mf_tool_json_str(stdout, r->tier_up_error);
+            }
+        }
         if (o->bench)
             printf(", \"runs\": %d, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"throughput\": %.3f", o->bench,
                    r->median_ms, r->p90_ms, r->throughput);
@@ -426,6 +466,17 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         printf("compile: %.1f ms, %llu kernels compiled, %llu loaded from the disk cache, %llu cache hits\n",
                r->compile_ms, (unsigned long long)r->compiled, (unsigned long long)r->loaded,
                (unsigned long long)r->cache_hits);
+    if (o->fused) {
+        printf("tier %s: first run on tier %d, %.1f ms after module creation began", tier_name(r->tier.mode),
+               r->first_run_tier, r->first_run_ms);
+        if (r->tier.tier_up_ms > 0)
+            printf("; tier-up done %.1f ms after it", r->tier.tier_up_ms);
+        else if (r->tier.pending)
+            printf("; tier-up still compiling");
+        printf("\n");
+        if (*r->tier_up_error)
+            printf("tier-up failed (tier 0 kept): %s\n", r->tier_up_error);
+    }
     if (o->bench)
         printf("latency: median %.3f ms, p90 %.3f ms over %d runs; throughput %.1f images/s\n", r->median_ms,
                r->p90_ms, o->bench, r->throughput);
@@ -525,6 +576,7 @@ static int run_model(run_opts *o, const mf_graph *g)
     mf_kernel_cache_stats before, after;
     mf_kernel_cache_get_stats(&before);
     double t0 = now_ms();
+    r.load_ms = t0 - o->start_ms;
     if (o->fused) {
         mf_module_options mo = mf_module_default_options();
         mo.core_number = o->core_number;
@@ -532,6 +584,7 @@ static int run_model(run_opts *o, const mf_graph *g)
         mo.compile_threads = o->compile_threads;
         mo.opt_level = o->opt_level;
         mo.passes = o->passes;
+        mo.tier = o->tier;
         if (!o->json && !o->explain) {
             mo.progress = progress;
             mo.progress_ctx = (void *)o->model;
@@ -554,6 +607,15 @@ static int run_model(run_opts *o, const mf_graph *g)
     if (run_once(o, g, m, in, out)) {
         rc = mf_tool_fail(1, "run: %s", mf_last_error());
         goto out;
+    }
+    r.first_run_ms = now_ms() - t0;
+    if (o->fused) {
+        mf_module_get_tier_info(m, &r.tier);
+        r.first_run_tier = r.tier.last_run_tier;
+        /* the report's compile figures and --bench's steady state need tier 1 in place */
+        if ((o->time_compile || o->json || o->bench) && mf_module_wait_tier_up(m))
+            snprintf(r.tier_up_error, sizeof r.tier_up_error, "%s", mf_last_error());
+        mf_module_get_tier_info(m, &r.tier);
     }
     for (int k = 0; k < o->nexpect && !rc; k++) {
         double err = 0, scale = 0;
@@ -594,7 +656,9 @@ out:
 int mf_cmd_run(int argc, char **argv)
 {
     run_opts o;
+    double start = now_ms();
     int rc = parse_args(argc, argv, &o);
+    o.start_ms = start;
     if (rc)
         return rc < 0 ? 0 : rc;
     mf_graph *g;

@@ -222,6 +222,13 @@ typedef struct mf_kernel_timing {
     double total_ms;    /* wall time of the request, waiting included */
 } mf_kernel_timing;
 
+/* How a module gets its code (docs/tiers.md).  FAST: tier 0 only, the shape-generic kernels
+ * built into the library (no LLVM compile at all); FULL: every specialized kernel compiled
+ * before the first run (tier 1); AUTO: tier 0 at once, tier 1 compiled in the background and
+ * swapped in between runs, or tier 1 at once when its kernels are all cached.  ENV: from
+ * MLUFUSE_TIER (fast, full or auto), AUTO when unset. */
+typedef enum mf_tier_mode { MF_TIER_ENV, MF_TIER_FAST, MF_TIER_FULL, MF_TIER_AUTO } mf_tier_mode;
+
 typedef struct mf_module_options {
     int core_number;         /* partitions per kernel launch: 1, 4 or 16 */
     int opt_level;           /* LLVM optimization level, 0 to 3 */
@@ -244,9 +251,10 @@ typedef struct mf_module_options {
     /* The pass pipeline ("dce,my-pass,...,segment": built-in and registered passes, ending
      * with segment); NULL: the default, "dce,simplify,cse,fold,conv-bn,simplify,dce,segment". */
     const char *passes;
+    mf_tier_mode tier; /* MF_TIER_ENV by default (MLUFUSE_TIER, else auto) */
 } mf_module_options;
 
-mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1, -1, 0 */
+mf_module_options mf_module_default_options(void); /* 1 core, O3, host CPU, 16, mlu:0, -1, -1, 0, env tier */
 /* sizeof(mf_module_options) of this library: bindings that mirror the struct check theirs. */
 size_t mf_module_options_size(void);
 /* Compiles g for its own input shapes (g is copied; constants are shared by reference).
@@ -257,6 +265,20 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
 mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_out,
                         mf_tensor **outputs);
 int mf_module_num_specializations(const mf_module *m);
+
+/* Where a module's code stands (tiered compilation). */
+typedef struct mf_module_tier_info {
+    mf_tier_mode mode;  /* resolved: FAST, FULL or AUTO */
+    int last_run_tier;  /* the tier of the most recent run: 0 generic, 1 specialized; -1 none */
+    int pending;        /* specializations whose tier 1 is still compiling */
+    int failed;         /* tier-up compiles that failed or were cancelled (tier 0 kept running) */
+    double tier_up_ms;  /* from mf_module_create to the end of the last tier-up; 0 if none */
+} mf_module_tier_info;
+void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out);
+/* Blocks until no tier-up is pending (every background compile has finished, each
+ * specialization on tier 1 or, if its compile failed, still on tier 0).  Returns the first
+ * failed compile's status with its message, MF_OK otherwise.  Thread-safe. */
+mf_status mf_module_wait_tier_up(mf_module *m);
 /* 1 when m fuses ops into subgraphs, 0 when every MLU op is its own kernel (the module
  * option fusion = 0, or DISABLE_MLU_FUSION=1 when it was created). */
 int mf_module_fusion(const mf_module *m);

@@ -60,7 +60,7 @@ class ModuleOptions(ctypes.Structure):
                 ("max_specializations", c_int), ("device", Device), ("fusion", c_int), ("winograd", c_int),
                 ("progress", c_void_p), ("progress_ctx", c_void_p),
                 ("on_kernel", c_void_p), ("on_kernel_ctx", c_void_p), ("compile_threads", c_int),
-                ("passes", c_char_p)]
+                ("passes", c_char_p), ("tier", c_int)]
 
 
 class Conv2dParams(ctypes.Structure):

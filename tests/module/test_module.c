@@ -526,6 +526,9 @@ static void test_errors(void **state)
 
 int main(void)
 {
+    /* These tests examine compiled kernels (tier 1) as module creation makes them; the
+     * tiers themselves are test_tiers.c's. */
+    setenv("MLUFUSE_TIER", "full", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mnist_fused_unfused_and_cores),
         cmocka_unit_test(test_resnet_block),

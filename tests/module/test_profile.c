@@ -508,6 +508,9 @@ static void test_sessions(void **state)
 
 int main(void)
 {
+    /* These tests examine compiled kernels (tier 1) as module creation makes them; the
+     * tiers themselves are test_tiers.c's. */
+    setenv("MLUFUSE_TIER", "full", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_one_core), /* first: it sees the compiles */
         cmocka_unit_test(test_trace_four_cores),

@@ -278,6 +278,9 @@ static void test_bad_arguments(void **state)
 
 int main(void)
 {
+    /* An offline model must equal the JIT module bit for bit: the module's compiled kernels
+     * (tier 1), made at its creation. */
+    setenv("MLUFUSE_TIER", "full", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equals_module),
         cmocka_unit_test(test_core_number_override),

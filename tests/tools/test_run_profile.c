@@ -216,6 +216,8 @@ static void test_unwritable(void **state)
 
 int main(void)
 {
+    /* The profiles checked here are of compiled (tier 1) runs, Winograd layers included. */
+    setenv("MLUFUSE_TIER", "full", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),
         cmocka_unit_test(test_files_and_table),

@@ -97,6 +97,32 @@ static void test_time_compile(void **state)
     assert_non_null(strstr(out, "--compile-threads must be 1 to 64"));
 }
 
+/* --tier: each tier matches the golden output and --json says which tier ran; tier-up is
+ * reported; bad values are refused by the option (exit 2) and by MLUFUSE_TIER (exit 1). */
+static void test_tiers(void **state)
+{
+    const char *m = models();
+    const char *want[][2] = {{"fast", "\"first_run_tier\": 0"}, {"full", "\"first_run_tier\": 1"},
+                             {"auto", "\"tier_up_ms\": "}};
+    for (int i = 0; i < 3; i++) {
+        int rc = mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx -i %s/models/mnist_net/input.npy "
+                                          "--expect %s/models/mnist_net/output.npy --tier %s --json", m, m, m, want[i][0]);
+        assert_int_equal(rc, 0);
+        char mode[64];
+        snprintf(mode, sizeof mode, "\"tier\": \"%s\"", want[i][0]);
+        const char *keys[] = {mode, want[i][1], "\"match\": true", "\"first_output_ms\": ", "\"full_speed_ms\": "};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+            if (!strstr(out, keys[k]))
+                fail_msg("--tier %s: missing %s in %s", want[i][0], keys[k], out);
+    }
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random --tier quick", m), 2);
+    assert_non_null(strstr(out, "--tier must be fast, full or auto"));
+    setenv("MLUFUSE_TIER", "quick", 1);
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random", m), 1);
+    assert_non_null(strstr(out, "MLUFUSE_TIER=quick"));
+    setenv("MLUFUSE_TIER", "full", 1);
+}
+
 static void test_mismatch_and_outputs(void **state)
 {
     const char *m = models();
@@ -286,10 +312,14 @@ static void test_expect_integer_outputs(void **state)
 
 int main(void)
 {
+    /* The compile counts and timings checked here are tier 1's, made before the first run;
+     * test_tiers names its tiers. */
+    setenv("MLUFUSE_TIER", "full", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_models_match),
         cmocka_unit_test(test_json_keys),
         cmocka_unit_test(test_time_compile),
+        cmocka_unit_test(test_tiers),
         cmocka_unit_test(test_mismatch_and_outputs),
         cmocka_unit_test(test_mfir_model),
         cmocka_unit_test(test_malformed_mfir_model),

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Cold start of every shared model and YOLOv3-tiny: time to first inference and to full speed
+against ONNX Runtime's session creation + first run, measured in the same run.
+
+    bench/cold_start.py [--build build] [--models DIR] [--reps N] [--only a,b] [--ort-threads 1]
+
+Per model, with mlufuse run ... --json (times from the command's start, model loading included;
+the process start itself, mostly loading libLLVM, is measured apart as `mlufuse run --help`):
+  cold auto   empty cache folder, --tier auto: first answer (tier 0) and full speed (tier-up done)
+  cold full   empty cache folder, --tier full: today's compile-everything-first
+  warm        the cache cold full left, --tier auto: should be tier 1 from the first run
+  fast        --tier fast: tier 0 only, no LLVM compile
+  new batch   warm cache for batch 1, --batch 2: module creation + first run of the new shape
+  ORT         bench/ort_cold.js: InferenceSession.create + first run (node start excluded)
+Medians over --reps runs.  Prints a Markdown table (docs/benchmarks.md) and, with --json, the rows.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run_json(exe, args, cache_dir):
+    env = dict(os.environ, MLUFUSE_CACHE_DIR=cache_dir)
+    env.pop("MLUFUSE_CACHE", None)
+    env.pop("MLUFUSE_TIER", None)
+    out = subprocess.run([exe, "run"] + args + ["--json"], env=env, capture_output=True, text=True)
+    if out.returncode not in (0, 1) or not out.stdout.strip():
+        raise RuntimeError(f"mlufuse run {' '.join(args)}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def process_start_ms(exe):
+    t = time.perf_counter()
+    subprocess.run([exe, "run", "--help"], capture_output=True)
+    return (time.perf_counter() - t) * 1e3
+
+
+def measure_model(exe, mdir, ort_threads):
+    model = os.path.join(mdir, "model.onnx")
+    io = ["-i", os.path.join(mdir, "input.npy"), "--expect", os.path.join(mdir, "output.npy")]
+    row = {}
+    with tempfile.TemporaryDirectory() as cold, tempfile.TemporaryDirectory() as full:
+        a = run_json(exe, [model] + io + ["--tier", "auto"], cold)
+        row["auto_first_ms"], row["auto_full_ms"] = a["first_output_ms"], a["full_speed_ms"]
+        row["auto_first_tier"], row["auto_match"] = a["first_run_tier"], a.get("match")
+        f = run_json(exe, [model] + io + ["--tier", "full"], full)
+        row["full_ms"], row["full_match"] = f["first_output_ms"], f.get("match")
+        w = run_json(exe, [model] + io + ["--tier", "auto"], full)
+        row["warm_ms"], row["warm_tier"] = w["first_output_ms"], w["first_run_tier"]
+        try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
+            b = run_json(exe, [model, "--random", "--batch", "2", "--tier", "auto"], full)
+            row["batch2_ms"], row["batch2_tier"] = b["first_run_ms"], b["first_run_tier"]
+        except RuntimeError:
+            row["batch2_ms"], row["batch2_tier"] = float("nan"), "-"
+        s = run_json(exe, [model] + io + ["--tier", "fast"], cold)
+        row["fast_ms"], row["fast_match"] = s["first_output_ms"], s.get("match")
+    ort = subprocess.run(["node", os.path.join(HERE, "ort_cold.js"), "--threads", str(ort_threads), mdir],
+                         capture_output=True, text=True)
+    if ort.returncode == 0:
+        o = json.loads(ort.stdout.strip().splitlines()[-1])
+        row["ort_session_ms"], row["ort_first_run_ms"], row["ort_ms"] = o["session_ms"], o["first_run_ms"], o["total_ms"]
+    else:
+        row["ort_ms"] = None
+    return row
+
+
+def median_rows(rows):
+    out = {}
+    for k in rows[0]:
+        vals = [r[k] for r in rows if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
+        out[k] = statistics.median(vals) if vals and len(vals) == len(rows) else rows[-1][k]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--models", default=os.path.join(ROOT, "..", "shared", "models"))
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--ort-threads", type=int, default=1)
+    ap.add_argument("--json", default="")
+    a = ap.parse_args()
+    exe = os.path.join(a.build, "mlufuse")
+    names = sorted(d for d in os.listdir(a.models) if os.path.exists(os.path.join(a.models, d, "model.onnx")))
+    if a.only:
+        names = [n for n in names if n in a.only.split(",")]
+    with open("/proc/cpuinfo") as f:
+        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    start = process_start_ms(exe)
+    print(f"CPU: {cpu}, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}; "
+          f"mlufuse process start (run --help): {start:.0f} ms, not included below; reps: {a.reps}")
+    print()
+    print("| model | cold auto: first answer (tier) | cold auto: full speed | cold full (before) | warm (tier) "
+          "| fast (tier 0 only) | new batch 2 (tier) | ORT session + first run | cold auto / ORT |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    results = {}
+    for n in names:
+        r = median_rows([measure_model(exe, os.path.join(a.models, n), a.ort_threads) for _ in range(a.reps)])
+        results[n] = r
+        ort = r.get("ort_ms")
+        ratio = f"{r['auto_first_ms'] / ort:.2f}x" if ort else "-"
+        ort_s = f"{ort:.0f} ms ({r['ort_session_ms']:.0f} + {r['ort_first_run_ms']:.0f})" if ort else "n/a"
+        match = "" if r["auto_match"] in (True, None) else " MISMATCH"
+        print(f"| {n} | {r['auto_first_ms']:.0f} ms ({r['auto_first_tier']}){match} | {r['auto_full_ms']:.0f} ms "
+              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({r['warm_tier']}) | {r['fast_ms']:.0f} ms "
+              f"| {r['batch2_ms']:.0f} ms ({r['batch2_tier']}) | {ort_s} | {ratio} |", flush=True)
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"cpu": cpu, "process_start_ms": start, "models": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
