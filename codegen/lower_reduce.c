@@ -79,9 +79,7 @@ static mf_status softmax(red *r)
 {
     mf_cg_ctx *c = r->c;
     const mf_type *t = &r->x->type;
-    int64_t d = mf_attr_int(r->n->op, r->n->attrs, "dim");
-    if (d < 0)
-        d += t->rank;
+    int d = mf_dim_of(r->n->op, r->n->attrs, t->rank); /* in range: inference checked it */
     int64_t lanes = mf_type_numel(t) / t->shape[d], len = t->shape[d];
     int64_t other[MF_MAX_RANK];
     int no = 0;

@@ -157,6 +157,9 @@ void mf_conv_weights_pack(const float *plain, float *packed, int64_t cout, int64
 void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int64_t per, int64_t block);
 mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs);
 mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank);
+/* The `dim` attribute of softmax, concat, gather, cumsum, argmax and the like, counted from the
+ * front of an input of rank dims (negative dims count from the back); -1 when out of range. */
+int mf_dim_of(mf_op op, const mf_attr *attrs, int rank);
 
 /* NULL when every attribute schema of ops.def parsed; else what was malformed. */
 const char *mf_op_schema_problem(void);

@@ -63,3 +63,11 @@ mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank)
     }
     return v;
 }
+
+int mf_dim_of(mf_op op, const mf_attr *attrs, int rank)
+{
+    int64_t d = attr(op, attrs, "dim")->i;
+    if (d < 0)
+        d += rank;
+    return d >= 0 && d < rank ? (int)d : -1;
+}

@@ -19,11 +19,6 @@ static void split_at(const mf_type *t, int d, int64_t *outer, int64_t *mid, int6
     *mid = t->shape[d];
 }
 
-static int norm(int64_t d, int rank)
-{
-    return (int)(d < 0 ? d + rank : d);
-}
-
 static int64_t index_at(const void *p, mf_dtype dt, int64_t k)
 {
     return dt == MF_I32 ? ((const int32_t *)p)[k] : ((const int64_t *)p)[k];
@@ -64,7 +59,7 @@ mf_status mf_ref_tile(const mf_ref_call *c)
 mf_status mf_ref_gather(const mf_ref_call *c)
 {
     const mf_type *xt = &c->in_types[0], *it = &c->in_types[1];
-    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), xt->rank);
+    int d = mf_dim_of(c->op, c->attrs, xt->rank);
     int64_t outer, mid, inner, m = mf_type_numel(it);
     split_at(xt, d, &outer, &mid, &inner);
     size_t es = mf_dtype_size(xt->dtype), row = (size_t)inner * es;
@@ -85,7 +80,7 @@ mf_status mf_ref_gather(const mf_ref_call *c)
 mf_status mf_ref_gather_elements(const mf_ref_call *c)
 {
     const mf_type *xt = &c->in_types[0], *it = &c->in_types[1];
-    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), xt->rank);
+    int d = mf_dim_of(c->op, c->attrs, xt->rank);
     size_t es = mf_dtype_size(xt->dtype);
     int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(it);
     const char *x = c->in[0];
@@ -133,7 +128,7 @@ mf_status mf_ref_trilu(const mf_ref_call *c)
 mf_status mf_ref_cumsum(const mf_ref_call *c)
 {
     const mf_type *t = c->out_type;
-    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), t->rank);
+    int d = mf_dim_of(c->op, c->attrs, t->rank);
     bool excl = mf_attr_int(c->op, c->attrs, "exclusive"), rev = mf_attr_int(c->op, c->attrs, "reverse");
     int64_t outer, mid, inner;
     split_at(t, d, &outer, &mid, &inner);
@@ -189,7 +184,7 @@ static bool before(float a, int64_t ia, float b, int64_t ib, bool largest)
 mf_status mf_ref_topk_indices(const mf_ref_call *c)
 {
     const mf_type *xt = &c->in_types[0];
-    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), xt->rank);
+    int d = mf_dim_of(c->op, c->attrs, xt->rank);
     int64_t k = mf_attr_int(c->op, c->attrs, "k"), outer, mid, inner;
     bool largest = mf_attr_int(c->op, c->attrs, "largest") != 0;
     split_at(xt, d, &outer, &mid, &inner);
@@ -223,7 +218,7 @@ mf_status mf_ref_topk_indices(const mf_ref_call *c)
 mf_status mf_ref_hardmax(const mf_ref_call *c)
 {
     const mf_type *t = c->out_type;
-    int d = norm(mf_attr_int(c->op, c->attrs, "dim"), t->rank);
+    int d = mf_dim_of(c->op, c->attrs, t->rank);
     int64_t outer, mid, inner;
     split_at(t, d, &outer, &mid, &inner);
     const float *x = c->in[0];

@@ -67,9 +67,7 @@ mf_status mf_ref_permute(const mf_ref_call *c)
 mf_status mf_ref_concat(const mf_ref_call *c)
 {
     const mf_type *ot = c->out_type;
-    int64_t d = mf_attr_int(c->op, c->attrs, "dim");
-    if (d < 0)
-        d += ot->rank;
+    int d = mf_dim_of(c->op, c->attrs, ot->rank);
     size_t es = mf_dtype_size(ot->dtype);
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < d; i++)

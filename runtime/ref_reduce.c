@@ -38,9 +38,7 @@ static void softmax_lane(const float *x, float *o, int64_t len, int64_t step, bo
 static mf_status softmax_common(const mf_ref_call *c, bool log_out)
 {
     const mf_type *t = &c->in_types[0];
-    int64_t d = mf_attr_int(c->op, c->attrs, "dim");
-    if (d < 0)
-        d += t->rank;
+    int d = mf_dim_of(c->op, c->attrs, t->rank);
     int64_t outer, len, inner;
     split_at(t, (int)d, &outer, &len, &inner);
     const float *x = c->in[0];
@@ -165,10 +163,8 @@ MF_REF_VIA(reduce_log_sum_exp, reduce_common, R_LOG_SUM_EXP)
 static mf_status arg_reduce(const mf_ref_call *c, bool max)
 {
     const mf_type *t = &c->in_types[0];
-    int64_t d = mf_attr_int(c->op, c->attrs, "dim");
+    int d = mf_dim_of(c->op, c->attrs, t->rank);
     bool last = mf_attr_int(c->op, c->attrs, "select_last_index") != 0;
-    if (d < 0)
-        d += t->rank;
     int64_t outer = 1, inner = 1, len = t->shape[d];
     for (int i = 0; i < d; i++)
         outer *= t->shape[i];
