@@ -29,6 +29,7 @@ struct mf_module {
     int nspecs;
     bool warned;
     int target_lanes; /* f32 lanes of opt.cpu's code, for the profiler's per-target peak */
+    double launch_grain_us; /* kernels estimated under it run unsplit (launch_grain.c) */
 };
 
 mf_module_options mf_module_default_options(void)
@@ -148,6 +149,8 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     if (!s)
         s = mf_mod_describe_plan(sp->plan, g->name, segs, (const char (*)[65])keys,
                                  m->target_lanes);
+    if (!s)
+        mf_mod_plan_launch_grain(sp->plan, m->launch_grain_us);
     if (!s) {
         memcpy(sp->input_types, types, sizeof(mf_type) * (size_t)g->ninputs);
         sp->nsubgraphs = nseg;
@@ -252,6 +255,9 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         s = mf_cpu_check(o.cpu); /* before any work: a misspelt CPU must not compile at all */
     if (!s)
         s = mf_mod_check_compile_env();
+    double grain_us = 0;
+    if (!s)
+        s = mf_mod_launch_grain_us(&grain_us);
     if (s)
         return s;
     mf_module *m = calloc(1, sizeof *m);
@@ -259,6 +265,7 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         return mf_error(MF_ERR_NOMEM, "module_create: out of memory");
     m->opt = o;
     m->target_lanes = mf_cache_target_lanes(o.cpu); /* once, not per specialization */
+    m->launch_grain_us = grain_us;
     pthread_mutex_init(&m->lock, NULL);
     const char *verify = getenv("MLUFUSE_VERIFY"), *rtol = getenv("MLUFUSE_VERIFY_RTOL");
     m->verify = verify && *verify && strcmp(verify, "0");

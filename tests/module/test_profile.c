@@ -508,6 +508,8 @@ static void test_sessions(void **state)
 
 int main(void)
 {
+    /* every launch split, small as these kernels are: the tests follow partitions on cores */
+    setenv("MLUFUSE_LAUNCH_GRAIN_US", "0", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_one_core), /* first: it sees the compiles */
         cmocka_unit_test(test_trace_four_cores),
