@@ -53,7 +53,8 @@ bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 /* The sweep with the fewest cycles per output vector that fits the registers: each vector
  * costs its kh*kw FMAs, the wide loads of the input rows the sweep reads shared by its R
  * rows (counted twice: most straddle a cache line), and the FMA latency (4 cycles) over the
- * R x U chains; ties go to more chains. */
+ * R x U chains; ties go to the chain count nearest 8 (two FMA pipes x 4 cycles): more only
+ * adds code, which compile time pays (a 4x4 sweep doubled the depthwise kernels' compile). */
 static void dw_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t tap_group, int *R, int *U)
 {
     const int64_t groups = (g->kw + tap_group - 1) / tap_group, taps = g->kh * g->kw;
@@ -68,7 +69,7 @@ static void dw_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t ta
             double cost = (double)taps;
             cost = loads > cost ? loads : cost;
             cost = latency > cost ? latency : cost;
-            if (cost < best - 1e-9 || (cost < best + 1e-9 && r * u > *R * *U))
+            if (cost < best - 1e-9 || (cost < best + 1e-9 && abs(r * u - 8) < abs(*R * *U - 8)))
                 best = cost, *R = r, *U = u;
         }
 }
