@@ -1,7 +1,10 @@
 /* lower_conv_dw.c — depthwise conv2d (groups == input channels == output channels: each
  * output plane reads one input plane), vectorized along the output row with the target's
  * lanes.  A work item is one (batch, channel) plane: its kh*kw weights are broadcast once,
- * then every row is swept U vectors at a time (U independent FMA chains).  Padding costs
+ * then R output rows are swept together, U vectors at a time (R x U independent FMA chains):
+ * each input row is loaded once for all R output rows that read it, so a 3x3 stride-1 kernel
+ * loads 6 rows for 4 output rows instead of 12 (loads, not FMAs, bounded the one-row sweep;
+ * R and U from the target's registers, dw_blocking).  Padding costs
  * nothing in the interior: which rows and which vectors of a row touch the border is known
  * at compile time, so interior rows skip the row checks, interior vectors load without
  * masks, and only the border vectors use constant masks.  Strided rows load stride x vw
@@ -13,7 +16,8 @@
 
 #define DW_MAX_TAPS 49  /* kernels up to 7x7 */
 #define DW_MAX_STRIDE 4 /* wide loads of stride x vw lanes */
-#define DW_U 4          /* vectors of a row in flight */
+#define DW_MAX_U 4      /* vectors of a row in flight */
+#define DW_MAX_R 4      /* output rows swept together */
 
 typedef struct dw_emit {
     mf_cg_ctx *c;
@@ -23,20 +27,51 @@ typedef struct dw_emit {
     const mf_value *const *epi;
     LLVMTypeRef vt;
     int64_t tap_group; /* taps of a row sharing one wide load: the stride when dilation is 1 */
-    LLVMValueRef acc[DW_U];
+    int U, R;          /* vectors of a row, rows of a sweep (dw_blocking) */
+    LLVMValueRef acc[DW_MAX_R][DW_MAX_U];
     /* the work item */
     LLVMValueRef w[DW_MAX_TAPS], bias, plane, ch;
     LLVMValueRef bcoord[MF_MAX_RANK];
 } dw_emit;
 
-/* Depthwise, and the kernel's broadcast weights fit the target's registers beside the
- * U sums and two loads (a 5x5 kernel on 16 registers ran at 3/4 of the pixel engine's
- * speed, its weights spilled). */
+/* Vector registers a sweep of R rows x U vectors holds: the kernel's broadcast weights, the
+ * sums, one wide load (sw registers) and the tap taken out of it. */
+static int dw_registers(const mf_cg_conv_geom *g, int R, int U)
+{
+    return (int)(g->kh * g->kw) + R * U + (int)g->sw + 1;
+}
+
+/* Depthwise, and the weights fit the target's registers beside four sums (a 5x5 kernel
+ * on 16 registers ran at 3/4 of the pixel engine's speed, its weights spilled). */
 bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     return !g->is_matmul && g->groups > 1 && g->cin == g->groups && g->cout == g->groups &&
            g->kh * g->kw <= DW_MAX_TAPS && g->sw <= DW_MAX_STRIDE &&
-           g->kh * g->kw + DW_U + 2 <= c->shape.vregs;
+           dw_registers(g, 1, DW_MAX_U) <= c->shape.vregs;
+}
+
+/* The sweep with the fewest cycles per output vector that fits the registers: each vector
+ * costs its kh*kw FMAs, the wide loads of the input rows the sweep reads shared by its R
+ * rows (counted twice: most straddle a cache line), and the FMA latency (4 cycles) over the
+ * R x U chains; ties go to the chain count nearest 8 (two FMA pipes x 4 cycles): more only
+ * adds code, which compile time pays (a 4x4 sweep doubled the depthwise kernels' compile). */
+static void dw_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t tap_group, int *R, int *U)
+{
+    const int64_t groups = (g->kw + tap_group - 1) / tap_group, taps = g->kh * g->kw;
+    double best = 1e30;
+    *R = 1, *U = 1;
+    for (int u = DW_MAX_U; u >= 1; u /= 2)
+        for (int r = 1; r <= DW_MAX_R && r <= g->oh; r++) {
+            if (dw_registers(g, r, u) > c->shape.vregs)
+                continue;
+            double rows = (double)((r - 1) * g->sh + (g->kh - 1) * g->dh + 1);
+            double loads = 2.0 * rows * (double)groups / r, latency = 4.0 * (double)taps / (r * u);
+            double cost = (double)taps;
+            cost = loads > cost ? loads : cost;
+            cost = latency > cost ? latency : cost;
+            if (cost < best - 1e-9 || (cost < best + 1e-9 && abs(r * u - 8) < abs(*R * *U - 8)))
+                best = cost, *R = r, *U = u;
+        }
 }
 
 /* Is lane l of the wide load for taps [k0, k0 + tap_group) of the vector at pixel ox0 one
@@ -103,38 +138,63 @@ static LLVMValueRef tap_lanes(dw_emit *e, LLVMValueRef wide, int64_t r)
     return LLVMBuildShuffleVector(c->B, wide, LLVMGetPoison(LLVMTypeOf(wide)), LLVMConstVector(idx, (unsigned)c->vw), "");
 }
 
-/* acc[u] += the taps of kernel row ky at input row `row`, for U vectors from pixel ox0. */
-static void kernel_row(dw_emit *e, LLVMValueRef row, int64_t ky, LLVMValueRef ox0, int64_t ox0c, int U, bool masked)
+/* The kernel rows of input row d of a sweep (rows iy0 + d) that output row r reads: ky
+ * with r sh + ky dh == d, or -1. */
+static int64_t kernel_row_of(const mf_cg_conv_geom *g, int64_t d, int r)
 {
-    mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
-    for (int64_t k0 = 0; k0 < g->kw; k0 += e->tap_group) {
-        LLVMValueRef wide[DW_U];
-        for (int u = 0; u < U; u++)
-            wide[u] = wide_load(e, row, mf_cg_ix_addk(c, ox0, (int64_t)u * c->vw), ox0c + (int64_t)u * c->vw, k0, masked);
-        for (int64_t kx = k0; kx < k0 + e->tap_group && kx < g->kw; kx++)
-            for (int u = 0; u < U; u++) {
-                if (!wide[u])
-                    continue;
-                LLVMValueRef x = tap_lanes(e, wide[u], kx - k0);
-                LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, e->acc[u], "");
-                LLVMBuildStore(c->B, mf_cg_fmuladd(c, e->w[ky * g->kw + kx], x, s), e->acc[u]);
-            }
-    }
+    int64_t rest = d - r * g->sh;
+    if (rest < 0 || rest % g->dh)
+        return -1;
+    return rest / g->dh < g->kh ? rest / g->dh : -1;
 }
 
-/* U vectors of output row oy from pixel ox0 (ox0c when known at compile time): the sums
- * over the kernel (rows outside the input skipped at run time when `checked`), then bias
- * and epilogue. */
-static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, bool checked, LLVMValueRef ox0, int64_t ox0c, int U, bool masked)
+/* acc[r][u] += the taps of input row d of the sweep (at `row`) for the nrows output rows
+ * that read it, U vectors from pixel ox0: one wide load per vector and tap group, each tap
+ * taken out of it once and used by every row. */
+static void input_row(dw_emit *e, LLVMValueRef row, int64_t d, int nrows, LLVMValueRef ox0, int64_t ox0c, int U,
+                      bool masked)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
-    for (int u = 0; u < U; u++)
-        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[u]);
+    for (int64_t k0 = 0; k0 < g->kw; k0 += e->tap_group)
+        for (int u = 0; u < U; u++) {
+            LLVMValueRef wide = wide_load(e, row, mf_cg_ix_addk(c, ox0, (int64_t)u * c->vw), ox0c + (int64_t)u * c->vw,
+                                          k0, masked);
+            if (!wide)
+                continue;
+            for (int64_t kx = k0; kx < k0 + e->tap_group && kx < g->kw; kx++) {
+                LLVMValueRef x = tap_lanes(e, wide, kx - k0);
+                for (int r = 0; r < nrows; r++) {
+                    int64_t ky = kernel_row_of(g, d, r);
+                    if (ky < 0)
+                        continue;
+                    LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, e->acc[r][u], "");
+                    LLVMBuildStore(c->B, mf_cg_fmuladd(c, e->w[ky * g->kw + kx], x, s), e->acc[r][u]);
+                }
+            }
+        }
+}
+
+/* U vectors of output rows [oy, oy + nrows) from pixel ox0 (ox0c when known at compile
+ * time): the sums over the kernel (input rows outside the input skipped at run time when
+ * `checked`), then bias and epilogue. */
+static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked, LLVMValueRef ox0, int64_t ox0c,
+                            int U, bool masked)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    for (int r = 0; r < nrows; r++)
+        for (int u = 0; u < U; u++)
+            LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[r][u]);
     LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, oy, g->sh), g->ph);
-    for (int64_t ky = 0; ky < g->kh; ky++) {
-        LLVMValueRef iy = mf_cg_ix_addk(c, iy0, ky * g->dh);
+    int64_t nd = (nrows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    for (int64_t d = 0; d < nd; d++) {
+        bool read = false;
+        for (int r = 0; r < nrows; r++)
+            read |= kernel_row_of(g, d, r) >= 0;
+        if (!read)
+            continue;
+        LLVMValueRef iy = mf_cg_ix_addk(c, iy0, d);
         LLVMBasicBlockRef next = NULL;
         if (checked) {
             LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
@@ -142,7 +202,7 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, bool checked, LLVMValue
             LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), then, next);
             LLVMPositionBuilderAtEnd(c->B, then);
         }
-        kernel_row(e, mf_cg_gep(c, e->plane, mf_cg_ix_mulk(c, iy, g->w)), ky, ox0, ox0c, U, masked);
+        input_row(e, mf_cg_gep(c, e->plane, mf_cg_ix_mulk(c, iy, g->w)), d, nrows, ox0, ox0c, U, masked);
         if (checked) {
             LLVMBuildBr(c->B, next);
             LLVMPositionBuilderAtEnd(c->B, next);
@@ -152,41 +212,43 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, bool checked, LLVMValue
     if (!p)
         return MF_ERR_NOMEM;
     p->coord[1] = e->ch;
-    p->coord[2] = oy;
     mf_status err = MF_OK;
-    for (int u = 0; u < U && !err; u++) {
-        p->coord[3] = mf_cg_ix_addk(c, ox0, (int64_t)u * c->vw);
-        p->mask = NULL;
-        if (masked) {
-            LLVMValueRef bits[MF_CG_MAX_VW];
-            for (int l = 0; l < c->vw; l++)
-                bits[l] = LLVMConstInt(c->i1, ox0c + (int64_t)u * c->vw + l < g->ow, 0);
-            p->mask = LLVMConstVector(bits, (unsigned)c->vw);
+    for (int r = 0; r < nrows && !err; r++)
+        for (int u = 0; u < U && !err; u++) {
+            p->coord[2] = mf_cg_ix_addk(c, oy, r);
+            p->coord[3] = mf_cg_ix_addk(c, ox0, (int64_t)u * c->vw);
+            p->mask = NULL;
+            if (masked) {
+                LLVMValueRef bits[MF_CG_MAX_VW];
+                for (int l = 0; l < c->vw; l++)
+                    bits[l] = LLVMConstInt(c->i1, ox0c + (int64_t)u * c->vw + l < g->ow, 0);
+                p->mask = LLVMConstVector(bits, (unsigned)c->vw);
+            }
+            p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[r][u], "");
+            if (e->bias)
+                p->core_val = LLVMBuildFAdd(c->B, p->core_val, e->bias, "");
+            p->nmemo = 0;
+            err = mf_cg_store_epilogue(c, p, e->nepi, e->epi);
         }
-        p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[u], "");
-        if (e->bias)
-            p->core_val = LLVMBuildFAdd(c->B, p->core_val, e->bias, "");
-        p->nmemo = 0;
-        err = mf_cg_store_epilogue(c, p, e->nepi, e->epi);
-    }
     free(p);
     return err;
 }
 
-/* Masked vectors [j0, j1) of a row, U at a time, at compile-time pixels. */
-static mf_status border_vectors(dw_emit *e, LLVMValueRef oy, bool checked, int64_t j0, int64_t j1)
+/* Masked vectors [j0, j1) of nrows rows, U at a time, at compile-time pixels. */
+static mf_status border_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked, int64_t j0, int64_t j1)
 {
     mf_status err = MF_OK;
-    for (int64_t j = j0; j < j1 && !err; j += DW_U) {
-        int U = j1 - j < DW_U ? (int)(j1 - j) : DW_U;
+    for (int64_t j = j0; j < j1 && !err; j += e->U) {
+        int U = j1 - j < e->U ? (int)(j1 - j) : e->U;
         int64_t ox0 = j * e->c->vw;
-        err = dw_vectors(e, oy, checked, mf_cg_i64(e->c, ox0), ox0, U, true);
+        err = dw_vectors(e, oy, nrows, checked, mf_cg_i64(e->c, ox0), ox0, U, true);
     }
     return err;
 }
 
-/* One output row: border vectors masked, the interior ones in a loop of U at a time. */
-static mf_status dw_row(dw_emit *e, LLVMValueRef oy, bool checked)
+/* nrows output rows from oy: border vectors masked, the interior ones in a loop of U at a
+ * time. */
+static mf_status dw_row(dw_emit *e, LLVMValueRef oy, int nrows, bool checked)
 {
     mf_cg_ctx *c = e->c;
     const int64_t VW = c->vw, nv = (e->g->ow + VW - 1) / VW;
@@ -196,33 +258,39 @@ static mf_status dw_row(dw_emit *e, LLVMValueRef oy, bool checked)
     hi = lo;
     while (hi < nv && vector_inside(e, hi * VW))
         hi++;
-    mf_status err = border_vectors(e, oy, checked, 0, lo);
-    int64_t ngroups = (hi - lo) / DW_U;
+    mf_status err = border_vectors(e, oy, nrows, checked, 0, lo);
+    int64_t ngroups = (hi - lo) / e->U;
     if (!err && ngroups > 0) {
         mf_cg_loop t;
         mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, ngroups));
-        LLVMValueRef ox0 = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, t.iv, DW_U * VW), lo * VW);
-        err = dw_vectors(e, oy, checked, ox0, 0, DW_U, false);
+        LLVMValueRef ox0 = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, t.iv, e->U * VW), lo * VW);
+        err = dw_vectors(e, oy, nrows, checked, ox0, 0, e->U, false);
         mf_cg_loop_end(c, &t, 1);
     }
-    int64_t rest = lo + ngroups * DW_U;
-    if (!err && rest < hi) {
-        err = dw_vectors(e, oy, checked, mf_cg_i64(c, rest * VW), rest * VW, (int)(hi - rest), false);
-    }
+    int64_t rest = lo + ngroups * e->U;
+    if (!err && rest < hi)
+        err = dw_vectors(e, oy, nrows, checked, mf_cg_i64(c, rest * VW), rest * VW, (int)(hi - rest), false);
     if (!err)
-        err = border_vectors(e, oy, checked, hi, nv);
+        err = border_vectors(e, oy, nrows, checked, hi, nv);
     return err;
 }
 
-/* Rows [y0, y1) (compile-time), checked or not. */
-static mf_status dw_rows(dw_emit *e, int64_t y0, int64_t y1, bool checked)
+/* Rows [y0, y1) (compile-time), checked or not: sweeps of R rows, then the rows left over
+ * in one shorter sweep. */
+static mf_status dw_rows(dw_emit *e, int64_t y0, int64_t y1, bool checked, int R)
 {
     if (y0 >= y1)
         return MF_OK;
-    mf_cg_loop r;
-    mf_cg_loop_begin(e->c, &r, mf_cg_i64(e->c, y0), mf_cg_i64(e->c, y1));
-    mf_status err = dw_row(e, r.iv, checked);
-    mf_cg_loop_end(e->c, &r, 1);
+    int64_t nsweeps = (y1 - y0) / R, left = (y1 - y0) % R;
+    mf_status err = MF_OK;
+    if (nsweeps > 0) {
+        mf_cg_loop r;
+        mf_cg_loop_begin(e->c, &r, mf_cg_i64(e->c, 0), mf_cg_i64(e->c, nsweeps));
+        err = dw_row(e, mf_cg_ix_addk(e->c, mf_cg_ix_mulk(e->c, r.iv, R), y0), R, checked);
+        mf_cg_loop_end(e->c, &r, 1);
+    }
+    if (!err && left)
+        err = dw_row(e, mf_cg_i64(e->c, y1 - left), (int)left, checked);
     return err;
 }
 
@@ -231,8 +299,10 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
 {
     dw_emit e = {.c = c, .g = g, .core = core, .nepi = nepi, .epi = epi,
                  .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .tap_group = g->dw == 1 ? g->sw : 1};
-    for (int u = 0; u < DW_U; u++)
-        e.acc[u] = mf_cg_entry_alloca(c, e.vt);
+    dw_blocking(c, g, e.tap_group, &e.R, &e.U);
+    for (int r = 0; r < e.R; r++)
+        for (int u = 0; u < e.U; u++)
+            e.acc[r][u] = mf_cg_entry_alloca(c, e.vt);
     int64_t nbatch = 1, khw = g->kh * g->kw;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
@@ -261,11 +331,11 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
         ylo = g->oh;
     if (yhi < ylo)
         yhi = ylo;
-    mf_status err = dw_rows(&e, 0, ylo, true);
+    mf_status err = dw_rows(&e, 0, ylo, true, 1); /* the border rows one at a time: their checks */
     if (!err)
-        err = dw_rows(&e, ylo, yhi, false);
+        err = dw_rows(&e, ylo, yhi, false, e.R);
     if (!err)
-        err = dw_rows(&e, yhi, g->oh, true);
+        err = dw_rows(&e, yhi, g->oh, true, 1);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }

@@ -58,6 +58,7 @@ struct mf_module {
     char tier_up_message[512];
     _Atomic int last_run_tier;
     double created_ms, tier_up_ms;
+    double launch_grain_us; /* kernels estimated under it run unsplit (launch_grain.c) */
 };
 
 static double now_ms(void)
@@ -208,6 +209,8 @@ static mf_status finish(const mf_module *m, prepared *pr, const atomic_bool *can
     if (!s)
         s = mf_mod_describe_plan(out->plan, pr->g->name, pr->segs, (const char (*)[65])keys,
                                  m->target_lanes);
+    if (!s)
+        mf_mod_plan_launch_grain(out->plan, m->launch_grain_us);
     if (!s) {
         out->nsubgraphs = pr->nseg;
         for (int i = 0; i < pr->g->nnodes; i++)
@@ -489,11 +492,14 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     mf_tier_mode tier = o.tier;
     mf_status s = mf_rt_device_check(o.device);
     if (!s)
-        s = mf_cpu_check(o.cpu); /* NULL: MLUFUSE_CPU if set */ /* before any work: a misspelt CPU must not compile at all */
+        s = mf_cpu_check(o.cpu); /* NULL: MLUFUSE_CPU if set; before any work: a misspelt CPU must not compile */
     if (!s)
         s = mf_mod_check_compile_env();
     if (!s && tier == MF_TIER_ENV)
         s = mf_mod_tier_from_env(&tier);
+    double grain_us = 0;
+    if (!s)
+        s = mf_mod_launch_grain_us(&grain_us);
     if (s)
         return s;
     mf_module *m = calloc(1, sizeof *m);
@@ -506,6 +512,7 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     }
     m->created_ms = now_ms();
     m->target_lanes = mf_cache_target_lanes(o.cpu); /* once, not per specialization */
+    m->launch_grain_us = grain_us;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->tiered, NULL);
     m->last_run_tier = -1;

@@ -47,6 +47,14 @@ mf_status mf_mod_build_plan(const mf_graph *g, mf_segment *segs, int nsegs,
  * CPU-fallback steps from their ops, and the run (named after the graph). */
 mf_status mf_mod_describe_plan(mf_plan *p, const char *graph_name, const mf_segment *segs,
                                const char (*keys)[65], int lanes);
+/* Partitions per kernel step (launch_grain.c): a step whose estimated one-core cost
+ * (mf_mod_step_cost_us, from its site's FLOPs and bytes: call after mf_mod_describe_plan)
+ * is under grain_us launches one partition, the others p->core_number.  The grain is
+ * MLUFUSE_LAUNCH_GRAIN_US, default 25 (0: split every launch); a malformed value is an
+ * error. */
+double mf_mod_step_cost_us(const mf_plan_step *st);
+mf_status mf_mod_launch_grain_us(double *out);
+void mf_mod_plan_launch_grain(mf_plan *p, double grain_us);
 /* mf_cache_get_ex, recorded as a compile or load event when a profile is being collected
  * and this call made the kernel (profile.c).  what names the request ("subgraph 3
  * (conv2d)"); *made as mf_cache_get_ex's (made may be NULL).  Thread-safe. */

@@ -1,7 +1,7 @@
 /* plan.c — the plan executor: binds every slot to memory (inputs, fresh outputs,
  * constants, the device and host arenas of the memory plan), then runs the steps in
- * order: kernel launches split into core_number partitions, CPU-fallback ops on the
- * reference kernels, and copies between device and host. */
+ * order: kernel launches split into core_number partitions (one for a kernel too small
+ * to split), CPU-fallback ops on the reference kernels, and copies between device and host. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,12 +49,14 @@ static mf_status check_inputs(const mf_plan *p, mf_tensor *const *inputs)
     return MF_OK;
 }
 
-/* The partitions of a kernel, on the device's core pool (the calling thread takes part). */
+/* The partitions of a kernel, on the device's core pool (the calling thread takes part);
+ * a step too small to split runs as one (module/launch_grain.c). */
 static mf_status launch(const mf_plan *p, const mf_plan_step *st, void *const *args)
 {
+    int nparts = st->nparts ? st->nparts : p->core_number;
     if (mf_rt_prof_on())
-        return mf_rt_prof_launch(p->device, &st->site, st->kernel, args, p->core_number);
-    return mf_rt_launch_sync(p->device, st->kernel, args, p->core_number);
+        return mf_rt_prof_launch(p->device, &st->site, st->kernel, args, nparts);
+    return mf_rt_launch_sync(p->device, st->kernel, args, nparts);
 }
 
 static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_hook hook, void *ctx)

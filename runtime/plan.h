@@ -39,6 +39,7 @@ typedef struct mf_plan_step {
     mf_attr attrs[MF_MAX_ATTRS];
     char label[96]; /* what the step is, for messages: "subgraph 3 (conv2d+relu)" */
     int segment;    /* MF_STEP_KERNEL: the subgraph it runs, for hooks */
+    int nparts;     /* MF_STEP_KERNEL: partitions per launch; 0: the plan's core_number */
     mf_rt_prof_site site; /* what the profiler names the step (filled by the module) */
 } mf_plan_step;
 

@@ -1,13 +1,15 @@
 /* test_plan.c — the plan builder and executor without code generation: a segmented graph
  * whose MLU subgraphs run hand-written kernels, with a CPU-fallback op between them, must
  * compute what the interpreter computes; copies appear exactly at the device/host
- * boundaries, and the arena reuses memory across live ranges. */
+ * boundaries, and the arena reuses memory across live ranges; a kernel step's estimated cost
+ * decides whether its launch is split. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "module/module.h"
@@ -35,6 +37,15 @@ static void muladd_kernel(void *const *args, int64_t part, int64_t nparts)
     }
 }
 
+/* relu_kernel, noting the partition count it was launched with */
+static int64_t relu_nparts_seen;
+static void relu_noting_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    if (part == 0)
+        relu_nparts_seen = nparts;
+    relu_kernel(args, part, nparts);
+}
+
 static mf_node *node(mf_graph *g, mf_op op, int nin, mf_value **in, const mf_attr *a, int sub)
 {
     mf_node *n;
@@ -58,6 +69,29 @@ static mf_graph *build(mf_buffer *w)
     mf_value *s = node(g, MF_OP_ADD, 2, (mf_value *[]){p, u}, NULL, 1)->outputs[0];
     assert_int_equal(mf_graph_set_outputs(g, 2, (mf_value *[]){s, p}), MF_OK);
     return g;
+}
+
+/* Runs p on a random input and checks both outputs against the interpreter's, exactly. */
+static void run_as_interpreter(const mf_plan *p, mf_graph *g, int cores)
+{
+    mf_tensor *x, *xd, *out[2], *want[2];
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 4, 4}, 9, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
+    assert_int_equal(mf_rt_plan_run(p, &xd, out), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 2, want), MF_OK);
+    for (int k = 0; k < 2; k++) {
+        mf_tensor *host;
+        assert_int_equal(mf_tensor_to(out[k], MF_DEVICE_CPU, &host), MF_OK);
+        const float *got = mf_tensor_data(host), *ref = mf_tensor_data(want[k]);
+        for (int i = 0; i < N; i++)
+            if (got[i] != ref[i])
+                fail_msg("cores %d output %d element %d: %g, want %g", cores, k, i, got[i], ref[i]);
+        mf_tensor_free(host);
+        mf_tensor_free(out[k]);
+        mf_tensor_free(want[k]);
+    }
+    mf_tensor_free(x);
+    mf_tensor_free(xd);
 }
 
 static void test_plan_matches_interpreter(void **state)
@@ -92,24 +126,7 @@ static void test_plan_matches_interpreter(void **state)
         assert_int_equal(copies, 2); /* relu's result to the host, upsample's back */
         assert_true(p->device_bytes <= 2 * 64);
 
-        mf_tensor *x, *xd, *out[2], *want[2];
-        assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 4, 4}, 9, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
-        assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
-        assert_int_equal(mf_rt_plan_run(p, &xd, out), MF_OK);
-        assert_int_equal(mf_graph_interpret(g, 1, &x, 2, want), MF_OK);
-        for (int k = 0; k < 2; k++) {
-            mf_tensor *host;
-            assert_int_equal(mf_tensor_to(out[k], MF_DEVICE_CPU, &host), MF_OK);
-            const float *got = mf_tensor_data(host), *ref = mf_tensor_data(want[k]);
-            for (int i = 0; i < N; i++)
-                if (got[i] != ref[i])
-                    fail_msg("cores %d output %d element %d: %g, want %g", cores, k, i, got[i], ref[i]);
-            mf_tensor_free(host);
-            mf_tensor_free(out[k]);
-            mf_tensor_free(want[k]);
-        }
-        mf_tensor_free(x);
-        mf_tensor_free(xd);
+        run_as_interpreter(p, g, cores);
         mf_rt_plan_free(p);
     }
     mf_mod_segment_free(&segs[0]);
@@ -117,15 +134,22 @@ static void test_plan_matches_interpreter(void **state)
     mf_graph_destroy(g);
 }
 
-static void test_plan_rejects_wrong_inputs(void **state)
+/* build() with a zero weight, cut into its two subgraphs */
+static mf_graph *build_zero_weight(mf_segment segs[2])
 {
     mf_buffer *w = mf_buffer_new_host(N * 4);
     memset(w->data, 0, N * 4);
     mf_graph *g = build(w);
     mf_buffer_release(w);
-    mf_segment segs[2];
     assert_int_equal(mf_mod_extract_segment(g, 0, &segs[0]), MF_OK);
     assert_int_equal(mf_mod_extract_segment(g, 1, &segs[1]), MF_OK);
+    return g;
+}
+
+static void test_plan_rejects_wrong_inputs(void **state)
+{
+    mf_segment segs[2];
+    mf_graph *g = build_zero_weight(segs);
     mf_rt_kernel_fn kernels[2] = {relu_kernel, muladd_kernel};
     size_t scratch[2] = {0, 0};
     mf_plan *p;
@@ -144,11 +168,72 @@ static void test_plan_rejects_wrong_inputs(void **state)
     mf_graph_destroy(g);
 }
 
+/* The kernel step's cost (its site's FLOPs and bytes) picks its partitions: under the grain
+ * one, on the calling thread; above it the plan's core_number; and the results do not change. */
+static void test_plan_launch_grain(void **state)
+{
+    mf_segment segs[2];
+    mf_graph *g = build_zero_weight(segs);
+    mf_rt_kernel_fn kernels[2] = {relu_noting_kernel, muladd_kernel};
+    size_t scratch[2] = {0, 0};
+    struct { int cores; double flops, bytes, grain_us; int64_t want; } cases[] = {
+        {4, 1e3, 1e3, 25, 1},     /* ~0.05 us of work: not split */
+        {4, 1e7, 1e3, 25, 4},     /* 10 MFLOP: ~200 us */
+        {4, 1e3, 4e6, 25, 4},     /* 4 MB moved: ~200 us */
+        {4, 1e3, 1e3, 0, 4},      /* grain 0: every launch split */
+        {16, 1e3, 1e3, 25, 1},
+        {16, 1e9, 1e3, 25, 16},
+        {1, 1e9, 1e9, 25, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        mf_plan *p;
+        assert_int_equal(mf_mod_build_plan(g, segs, 2, kernels, scratch, MF_DEVICE_MLU(0), cases[c].cores, &p), MF_OK);
+        for (int i = 0; i < p->nsteps; i++) {
+            p->steps[i].site.flops = cases[c].flops;
+            p->steps[i].site.bytes = cases[c].bytes;
+        }
+        mf_mod_plan_launch_grain(p, cases[c].grain_us);
+        relu_nparts_seen = 0;
+        run_as_interpreter(p, g, cases[c].cores);
+        if (relu_nparts_seen != cases[c].want)
+            fail_msg("case %zu: launched %lld partitions, want %lld", c, (long long)relu_nparts_seen,
+                     (long long)cases[c].want);
+        mf_rt_plan_free(p);
+    }
+    mf_mod_segment_free(&segs[0]);
+    mf_mod_segment_free(&segs[1]);
+    mf_graph_destroy(g);
+}
+
+/* MLUFUSE_LAUNCH_GRAIN_US: microseconds, default 25; anything else is refused with its name. */
+static void test_launch_grain_env(void **state)
+{
+    double us = -1;
+    unsetenv("MLUFUSE_LAUNCH_GRAIN_US");
+    assert_int_equal(mf_mod_launch_grain_us(&us), MF_OK);
+    assert_true(us == 25);
+    setenv("MLUFUSE_LAUNCH_GRAIN_US", "0", 1);
+    assert_int_equal(mf_mod_launch_grain_us(&us), MF_OK);
+    assert_true(us == 0);
+    setenv("MLUFUSE_LAUNCH_GRAIN_US", "12.5", 1);
+    assert_int_equal(mf_mod_launch_grain_us(&us), MF_OK);
+    assert_true(us == 12.5);
+    const char *bad[] = {"-1", "fast", "10us", "nan", "1e9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("MLUFUSE_LAUNCH_GRAIN_US", bad[i], 1);
+        assert_int_equal(mf_mod_launch_grain_us(&us), MF_ERR_INVALID);
+        assert_non_null(strstr(mf_last_error(), "MLUFUSE_LAUNCH_GRAIN_US"));
+    }
+    unsetenv("MLUFUSE_LAUNCH_GRAIN_US");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_matches_interpreter),
         cmocka_unit_test(test_plan_rejects_wrong_inputs),
+        cmocka_unit_test(test_plan_launch_grain),
+        cmocka_unit_test(test_launch_grain_env),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
 }

@@ -511,6 +511,8 @@ int main(void)
     /* These tests examine compiled kernels (tier 1) as module creation makes them; the
      * tiers themselves are test_tiers.c's. */
     setenv("MLUFUSE_TIER", "full", 1);
+    /* every launch split, small as these kernels are: the tests follow partitions on cores */
+    setenv("MLUFUSE_LAUNCH_GRAIN_US", "0", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_one_core), /* first: it sees the compiles */
         cmocka_unit_test(test_trace_four_cores),
