@@ -255,7 +255,7 @@ static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
                      : NULL;
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
                                "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, "
-                               "INT8, INT32, INT64 and BOOL are)",
+                               "DOUBLE, INT8 to INT64, UINT8 to UINT64 and BOOL are)",
                                (long long)ap->i, ev ? ev->name : "unknown");
     }
     return cast_to(im, n, x, to);

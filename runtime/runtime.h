@@ -58,15 +58,6 @@ typedef struct mf_ref_call {
 
 typedef mf_status (*mf_ref_fn)(const mf_ref_call *c);
 
-/* One element of any dtype, widened: a float as a double (exact for f32 and f16) or an
- * integer (bool as 0/1) — what reference kernels over mixed dtypes compute on (ref_cast.c). */
-typedef struct mf_ref_scalar {
-    bool is_float;
-    double f;
-    int64_t i;
-} mf_ref_scalar;
-mf_ref_scalar mf_ref_load_scalar(const void *p, mf_dtype dt, int64_t k);
-
 #define X(ID, name, min_in, max_in, kind, mlu, rule, schema) mf_status mf_ref_##name(const mf_ref_call *c);
 #include "ir/ops.def"
 #undef X
