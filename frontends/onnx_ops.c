@@ -1614,6 +1614,9 @@ static const struct {
     {"Split", cv_split, 2},
     {"Resize", cv_resize, 1},
     {"Upsample", cv_resize, 7},
+    {"QuantizeLinear", onnx_cv_quantize_linear, 10}, {"DequantizeLinear", onnx_cv_dequantize_linear, 10},
+    {"QLinearConv", onnx_cv_qlinear_conv, 10}, {"QLinearMatMul", onnx_cv_qlinear_matmul, 10},
+    {"ConvInteger", onnx_cv_conv_integer, 10}, {"MatMulInteger", onnx_cv_matmul_integer, 10},
 };
 
 static int find_converter(const char *op_type)
