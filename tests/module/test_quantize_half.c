@@ -1,7 +1,8 @@
 /* test_quantize_half.c — `quantize --dtype half` (module/quant_half.c): the graph takes and
  * gives f16, its weights are f16 in the printed .mfir, and it computes in f32, so the result
  * on mnist_net, layer by layer and fused, is within 0.3 % (max|a - b| / max|b|) of the f32
- * model on the same (f16-exact) input; options that need int8 are refused. */
+ * model on the same (f16-exact) input; constant folding widens the half weights once (a run
+ * never converts them); options that need int8 are refused. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "mlufuse/mlufuse.h"
+#include "mlufuse/mlufuse_passes.h"
 #include "mlufuse/mlufuse_quant.h"
 #include "tests/support/tool_run.h"
 
@@ -93,6 +95,32 @@ static void test_half_mnist(void **state)
     mf_graph_destroy(g);
 }
 
+static int count_casts(const mf_graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < mf_graph_num_nodes(g); i++)
+        n += !strcmp(mf_graph_node_op(g, i), "cast");
+    return n;
+}
+
+/* Constant folding widens every half weight once, also past its 1 MiB limit (mnist_net's
+ * fc1 weight is 4.7 MB in f32): only the input's and the output's casts stay, so the f32
+ * kernels read f32 weights and a run never converts them. */
+static void test_half_weights_fold(void **state)
+{
+    mf_graph *g = load_mnist(), *h;
+    mf_quantize_options o = mf_quantize_default_options();
+    o.dtype = MF_F16;
+    assert_int_equal(mf_quantize(g, &o, &h), MF_OK);
+    assert_true(count_casts(h) > 2);
+    mf_opt_options oo = mf_opt_default_options();
+    oo.passes = "fold,dce";
+    assert_int_equal(mf_graph_optimize(h, &oo, NULL), MF_OK);
+    assert_int_equal(count_casts(h), 2);
+    mf_graph_destroy(h);
+    mf_graph_destroy(g);
+}
+
 static void test_half_refuses_int8_options(void **state)
 {
     mf_graph *g = load_mnist(), *h = (mf_graph *)0x1;
@@ -114,6 +142,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_half_mnist),
+        cmocka_unit_test(test_half_weights_fold),
         cmocka_unit_test(test_half_refuses_int8_options),
     };
     return cmocka_run_group_tests_name("quantize_half", tests, NULL, NULL);
