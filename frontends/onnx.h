@@ -66,6 +66,13 @@ mf_status onnx_cv_gather(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_unsqueeze(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_squeeze(onnx_importer *im, const Onnx__NodeProto *n);
 
+/* ---- quantized operators (onnx_qdq.c) ---- */
+mf_status onnx_cv_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_dequantize_linear(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_qlinear_conv(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_qlinear_matmul(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_conv_integer(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_matmul_integer(onnx_importer *im, const Onnx__NodeProto *n);
 /* Converts node n, defining its outputs.  MF_ERR_UNSUPPORTED when its op type is unknown. */
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
 bool onnx_op_supported(const char *op_type);

@@ -211,26 +211,12 @@ mf_status onnx_cv_squeeze(onnx_importer *im, const Onnx__NodeProto *n)
 /* Element i of constant data of dtype dt, as a double (for folding small constants). */
 double onnx_get_elem(const void *data, mf_dtype dt, int64_t i)
 {
-    switch (dt) {
-    case MF_F32: return ((const float *)data)[i];
-    case MF_F16: return mf_f16_to_f32(((const uint16_t *)data)[i]);
-    case MF_I8: return ((const int8_t *)data)[i];
-    case MF_I32: return ((const int32_t *)data)[i];
-    case MF_I64: return (double)((const int64_t *)data)[i];
-    default: return ((const uint8_t *)data)[i] != 0;
-    }
+    return mf_scalar_double(mf_scalar_load(data, dt, i));
 }
 
 void onnx_set_elem(void *data, mf_dtype dt, int64_t i, double v)
 {
-    switch (dt) {
-    case MF_F32: ((float *)data)[i] = (float)v; break;
-    case MF_F16: ((uint16_t *)data)[i] = mf_f32_to_f16((float)v); break;
-    case MF_I8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case MF_I32: ((int32_t *)data)[i] = (int32_t)v; break;
-    case MF_I64: ((int64_t *)data)[i] = (int64_t)v; break;
-    default: ((uint8_t *)data)[i] = v != 0; break;
-    }
+    mf_scalar_store(data, dt, i, (mf_scalar){true, v, 0});
 }
 
 bool onnx_small_const(const mf_value *v)

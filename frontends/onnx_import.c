@@ -177,7 +177,28 @@ bool onnx_dtype(int32_t t, mf_dtype *out)
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: *out = MF_I32; return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: *out = MF_I64; return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: *out = MF_BOOL; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: *out = MF_U8; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: *out = MF_I16; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: *out = MF_U16; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: *out = MF_U32; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: *out = MF_U64; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *out = MF_F64; return true;
     default: return false;
+    }
+}
+
+/* Where ONNX keeps a dtype's typed values when not in raw_data: f32 in float_data, f64 in
+ * double_data, i64 in int64_data, u32 and u64 in uint64_data, the rest (narrow integers,
+ * bool, f16 as bits) one per int32_data entry. */
+static size_t typed_count(const Onnx__TensorProto *t, mf_dtype dt)
+{
+    switch (dt) {
+    case MF_F32: return t->n_float_data;
+    case MF_F64: return t->n_double_data;
+    case MF_I64: return t->n_int64_data;
+    case MF_U32:
+    case MF_U64: return t->n_uint64_data;
+    default: return t->n_int32_data;
     }
 }
 
@@ -186,13 +207,7 @@ static bool data_fits(const Onnx__TensorProto *t, mf_dtype dt, size_t numel, siz
 {
     if (t->has_raw_data)
         return t->raw_data.len == nbytes;
-    if (numel == 0)
-        return true;
-    if (dt == MF_F32)
-        return t->n_float_data == numel;
-    if (dt == MF_I64)
-        return t->n_int64_data == numel;
-    return t->n_int32_data == numel; /* i32, i8, bool and f16 travel as int32 */
+    return numel == 0 || typed_count(t, dt) == numel;
 }
 
 /* Copies typed repeated fields into dst (numel elements of dt); data_fits said yes. */
@@ -200,20 +215,18 @@ static void copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t nu
 {
     if (numel == 0)
         return; /* the arrays of empty repeated fields are NULL */
-    if (dt == MF_F32) {
-        memcpy(dst, t->float_data, numel * 4);
-    } else if (dt == MF_I64) {
-        memcpy(dst, t->int64_data, numel * 8);
-    } else {
-        for (size_t i = 0; i < numel; i++) {
-            int32_t v = t->int32_data[i];
-            if (dt == MF_I32)
-                ((int32_t *)dst)[i] = v;
-            else if (dt == MF_F16)
-                ((uint16_t *)dst)[i] = (uint16_t)v;
-            else
-                ((int8_t *)dst)[i] = (int8_t)v;
+    for (size_t i = 0; i < numel; i++) {
+        mf_scalar v = {false, 0.0, 0};
+        switch (dt) {
+        case MF_F32: v = (mf_scalar){true, t->float_data[i], 0}; break;
+        case MF_F64: v = (mf_scalar){true, t->double_data[i], 0}; break;
+        case MF_I64: v.i = t->int64_data[i]; break;
+        case MF_U32:
+        case MF_U64: v.i = (int64_t)t->uint64_data[i]; break;
+        case MF_F16: v.i = (uint16_t)t->int32_data[i]; break; /* the bits, stored as u16 below */
+        default: v.i = t->int32_data[i]; break;
         }
+        mf_scalar_store(dst, dt == MF_F16 ? MF_U16 : dt, (int64_t)i, v);
     }
 }
 

@@ -255,7 +255,7 @@ static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
                      : NULL;
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
                                "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, "
-                               "INT8, INT32, INT64 and BOOL are)",
+                               "DOUBLE, INT8 to INT64, UINT8 to UINT64 and BOOL are)",
                                (long long)ap->i, ev ? ev->name : "unknown");
     }
     return cast_to(im, n, x, to);
@@ -1614,6 +1614,9 @@ static const struct {
     {"Split", cv_split, 2},
     {"Resize", cv_resize, 1},
     {"Upsample", cv_resize, 7},
+    {"QuantizeLinear", onnx_cv_quantize_linear, 10}, {"DequantizeLinear", onnx_cv_dequantize_linear, 10},
+    {"QLinearConv", onnx_cv_qlinear_conv, 10}, {"QLinearMatMul", onnx_cv_qlinear_matmul, 10},
+    {"ConvInteger", onnx_cv_conv_integer, 10}, {"MatMulInteger", onnx_cv_matmul_integer, 10},
 };
 
 static int find_converter(const char *op_type)

@@ -71,6 +71,22 @@ bool mf_type_equal(const mf_type *a, const mf_type *b);
 char *mf_type_str(const mf_type *t, char *buf, size_t cap);
 bool mf_dtype_from_name(const char *s, size_t len, mf_dtype *out);
 bool mf_dtype_is_float(mf_dtype t);
+/* An integer dtype's range (bool: 0..1; u64: 0..INT64_MAX, as widened). */
+void mf_dtype_int_range(mf_dtype t, int64_t *lo, int64_t *hi);
+/* One element of any dtype, widened: a float as a double (exact for f16, f32, f64) or an
+ * integer as an int64 (bool as 0/1, u64 as its bits) — what code over mixed dtypes
+ * computes on (cast, comparisons, pad values, constant folding, printing). */
+typedef struct mf_scalar {
+    bool is_float;
+    double f;
+    int64_t i;
+} mf_scalar;
+mf_scalar mf_scalar_load(const void *p, mf_dtype dt, int64_t k);
+/* Stores v as element k of dtype dt with cast's rules: float to integer truncates toward
+ * zero and saturates (NaN gives 0); integer to a narrower integer wraps; to bool is != 0;
+ * to a float rounds to nearest even. */
+void mf_scalar_store(void *p, mf_dtype dt, int64_t k, mf_scalar v);
+double mf_scalar_double(mf_scalar v);
 /* The dtypes MLU code takes, the one list read by both sides of the device boundary:
  * codegen (codegen/compile.c) refuses a subgraph with a value of any other dtype, and
  * segmentation (passes/segment.c) keeps a node touching one on the CPU.  f32 only. */

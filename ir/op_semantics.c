@@ -313,10 +313,15 @@ static mf_status broadcast(const infer_ctx *c, const mf_type *a, const mf_type *
     return MF_OK;
 }
 
+/* Binary arithmetic: two inputs of one numeric dtype (pow's exponent: any numeric dtype),
+ * broadcast; the result has the first input's dtype.  Only f32 has device code. */
 static mf_status infer_binary(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
-    return s ? s : broadcast(c, &c->in[0], &c->in[1], c->out);
+    mf_dtype a = c->in[0].dtype, b = c->in[1].dtype;
+    bool ok = a != MF_BOOL && b != MF_BOOL && (a == b || c->op == MF_OP_POW);
+    if (!ok)
+        return fail(c, MF_ERR_DTYPE, "input 1 is %s, expected %s", mf_dtype_name(b), mf_dtype_name(a));
+    return broadcast(c, &c->in[0], &c->in[1], c->out);
 }
 
 static mf_status infer_unary(const infer_ctx *c)

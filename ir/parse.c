@@ -194,7 +194,7 @@ static mf_status parse_type(parser *p, const char *ctx, mf_type *t)
     if (p->tok.kind != MF_TOK_IDENT)
         return expected(p, what);
     if (!mf_dtype_from_name(p->tok.s, p->tok.len, &t->dtype))
-        return perr(p, &p->tok, "unknown dtype '%.*s' (expected f32, f16, i8, i32, i64 or bool)",
+        return perr(p, &p->tok, "unknown dtype '%.*s' (expected f16, f32, f64, i8, i16, i32, i64, u8, u16, u32, u64 or bool)",
                     (int)p->tok.len, p->tok.s);
     mf_token start = p->tok; /* errors about the whole type point at its dtype */
     advance(p);
@@ -223,32 +223,30 @@ static mf_status dense_elem(const parser *p, const mf_token *t, mf_dtype dt, voi
         return expected(p, "a number in dense<...>");
     if (mf_dtype_is_float(dt)) {
         char buf[128];
-        float f = tok_cstr(t, buf, sizeof buf) ? strtof(buf, NULL) : INFINITY;
+        bool text = tok_cstr(t, buf, sizeof buf);
+        double d = text ? strtod(buf, NULL) : INFINITY;
+        float f = text ? strtof(buf, NULL) : INFINITY; /* f32 and f16 round from the text once */
         mf_status s = MF_OK;
-        if (isinf(f) && !memchr(t->s, 'i', t->len))
+        if ((dt == MF_F64 ? isinf(d) : isinf(f)) && !memchr(t->s, 'i', t->len))
             s = perr(p, t, "%.*s is out of range for %s", (int)t->len, t->s, mf_dtype_name(dt));
         uint16_t h = mf_f32_to_f16(f);
         if (!s && dt == MF_F16 && isinf(mf_f16_to_f32(h)) && !isinf(f))
             s = perr(p, t, "%.*s is out of range for f16", (int)t->len, t->s);
         if (!s)
-            memcpy(dst, dt == MF_F32 ? (void *)&f : (void *)&h, mf_dtype_size(dt));
+            memcpy(dst, dt == MF_F64 ? (void *)&d : dt == MF_F32 ? (void *)&f : (void *)&h, mf_dtype_size(dt));
         return s;
     }
-    int64_t v;
+    int64_t v, lo, hi;
     if (t->kind != MF_TOK_INT)
         return perr(p, t, "expected an integer for %s, found '%.*s'", mf_dtype_name(dt),
                     (int)t->len, t->s);
     mf_status s = tok_int(p, t, &v);
     if (s)
         return s;
-    int64_t lo = dt == MF_I8 ? INT8_MIN : dt == MF_I32 ? INT32_MIN : dt == MF_BOOL ? 0 : INT64_MIN;
-    int64_t hi = dt == MF_I8 ? INT8_MAX : dt == MF_I32 ? INT32_MAX : dt == MF_BOOL ? 1 : INT64_MAX;
+    mf_dtype_int_range(dt, &lo, &hi);
     if (v < lo || v > hi)
         return perr(p, t, "%lld is out of range for %s", (long long)v, mf_dtype_name(dt));
-    int8_t i8 = (int8_t)v;
-    int32_t i32 = (int32_t)v;
-    void *src = dt == MF_I32 ? (void *)&i32 : dt == MF_I64 ? (void *)&v : (void *)&i8;
-    memcpy(dst, src, mf_dtype_size(dt));
+    mf_scalar_store(dst, dt, 0, (mf_scalar){false, 0.0, v});
     return MF_OK;
 }
 

@@ -66,34 +66,15 @@ static void format_float(float f, bool half, char *buf, size_t cap)
 static void print_elem(mf_strbuf *b, mf_dtype dt, const unsigned char *p)
 {
     char buf[64];
-    float f;
-    int32_t i32;
-    int64_t i64;
-    uint16_t h;
-    switch (dt) {
-    case MF_F32:
-        memcpy(&f, p, 4);
-        format_float(f, false, buf, sizeof buf);
-        break;
-    case MF_F16:
-        memcpy(&h, p, 2);
-        format_float(mf_f16_to_f32(h), true, buf, sizeof buf);
-        break;
-    case MF_I8:
-        snprintf(buf, sizeof buf, "%d", (int)(int8_t)p[0]);
-        break;
-    case MF_I32:
-        memcpy(&i32, p, 4);
-        snprintf(buf, sizeof buf, "%d", (int)i32);
-        break;
-    case MF_I64:
-        memcpy(&i64, p, 8);
-        snprintf(buf, sizeof buf, "%lld", (long long)i64);
-        break;
-    default:
-        snprintf(buf, sizeof buf, "%d", p[0] ? 1 : 0);
-        break;
-    }
+    mf_scalar v = mf_scalar_load(p, dt, 0);
+    if (dt == MF_F32 || dt == MF_F16)
+        format_float((float)v.f, dt == MF_F16, buf, sizeof buf);
+    else if (v.is_float)
+        format_double(v.f, buf, sizeof buf);
+    else if (dt == MF_U64)
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)(uint64_t)v.i);
+    else
+        snprintf(buf, sizeof buf, "%lld", (long long)v.i);
     mf_sb_str(b, buf);
 }
 

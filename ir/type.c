@@ -1,4 +1,5 @@
-/* type.c — dtypes and tensor types (dtype + shape): sizes, names, formatting, and the
+/* type.c — dtypes and tensor types (dtype + shape): sizes, names, formatting, one element
+ * of any dtype widened (the load and store every mixed-dtype reader shares), and the
  * f16 <-> f32 conversions used wherever half data is read or written. */
 #include <math.h>
 #include <stdio.h>
@@ -6,12 +7,26 @@
 
 #include "ir.h"
 
+/* What every dtype is: its name in .mfir, its size, and for integers the range a value
+ * saturates to (u64's upper bound is INT64_MAX: elements are widened to int64). */
 static const struct {
     const char *name;
     size_t size;
+    bool is_float;
+    int64_t lo, hi;
 } dtypes[MF_DTYPE_COUNT] = {
-    [MF_F32] = {"f32", 4}, [MF_F16] = {"f16", 2}, [MF_I8] = {"i8", 1},
-    [MF_I32] = {"i32", 4}, [MF_I64] = {"i64", 8}, [MF_BOOL] = {"bool", 1},
+    [MF_F32] = {"f32", 4, true, 0, 0},
+    [MF_F16] = {"f16", 2, true, 0, 0},
+    [MF_F64] = {"f64", 8, true, 0, 0},
+    [MF_I8] = {"i8", 1, false, INT8_MIN, INT8_MAX},
+    [MF_I16] = {"i16", 2, false, INT16_MIN, INT16_MAX},
+    [MF_I32] = {"i32", 4, false, INT32_MIN, INT32_MAX},
+    [MF_I64] = {"i64", 8, false, INT64_MIN, INT64_MAX},
+    [MF_U8] = {"u8", 1, false, 0, UINT8_MAX},
+    [MF_U16] = {"u16", 2, false, 0, UINT16_MAX},
+    [MF_U32] = {"u32", 4, false, 0, UINT32_MAX},
+    [MF_U64] = {"u64", 8, false, 0, INT64_MAX},
+    [MF_BOOL] = {"bool", 1, false, 0, 1},
 };
 
 const char *mf_dtype_name(mf_dtype t)
@@ -37,12 +52,99 @@ bool mf_dtype_from_name(const char *s, size_t len, mf_dtype *out)
 
 bool mf_dtype_is_float(mf_dtype t)
 {
-    return t == MF_F32 || t == MF_F16;
+    return (unsigned)t < MF_DTYPE_COUNT && dtypes[t].is_float;
+}
+
+void mf_dtype_int_range(mf_dtype t, int64_t *lo, int64_t *hi)
+{
+    *lo = dtypes[t].lo;
+    *hi = dtypes[t].hi;
 }
 
 bool mf_dtype_has_mlu_code(mf_dtype t)
 {
     return t == MF_F32;
+}
+
+/* ---- one element of any dtype, widened ------------------------------------------------ */
+
+mf_scalar mf_scalar_load(const void *p, mf_dtype dt, int64_t k)
+{
+    mf_scalar v = {false, 0.0, 0};
+    switch (dt) {
+    case MF_F32: v.is_float = true, v.f = ((const float *)p)[k]; break;
+    case MF_F16: v.is_float = true, v.f = mf_f16_to_f32(((const uint16_t *)p)[k]); break;
+    case MF_F64: v.is_float = true, v.f = ((const double *)p)[k]; break;
+    case MF_I8: v.i = ((const int8_t *)p)[k]; break;
+    case MF_I16: v.i = ((const int16_t *)p)[k]; break;
+    case MF_I32: v.i = ((const int32_t *)p)[k]; break;
+    case MF_I64: v.i = ((const int64_t *)p)[k]; break;
+    case MF_U8: v.i = ((const uint8_t *)p)[k]; break;
+    case MF_U16: v.i = ((const uint16_t *)p)[k]; break;
+    case MF_U32: v.i = ((const uint32_t *)p)[k]; break;
+    case MF_U64: memcpy(&v.i, (const uint64_t *)p + k, 8); break; /* its bits */
+    default: v.i = ((const uint8_t *)p)[k] != 0; break;
+    }
+    return v;
+}
+
+double mf_scalar_double(mf_scalar v)
+{
+    return v.is_float ? v.f : (double)v.i;
+}
+
+/* d truncated toward zero and clamped to [lo, hi]; NaN gives 0.  lo is 0 or a power of two
+ * (exact in double); (double)hi may round up to -lo, which the >= test handles. */
+static int64_t float_to_int(double d, int64_t lo, int64_t hi)
+{
+    if (isnan(d))
+        return 0;
+    if (d <= (double)lo)
+        return lo;
+    if (d >= (double)hi)
+        return hi;
+    return (int64_t)d;
+}
+
+/* The low `bits` bits of v, as a signed or unsigned integer (no implementation-defined
+ * conversion: the arithmetic is on unsigned values). */
+static int64_t wrap(int64_t v, int bits, bool is_signed)
+{
+    uint64_t mask = (1ull << bits) - 1, u = (uint64_t)v & mask, sign = 1ull << (bits - 1);
+    return is_signed && (u & sign) ? -(int64_t)(mask - u) - 1 : (int64_t)u;
+}
+
+static int64_t to_int(mf_scalar v, mf_dtype dt)
+{
+    int bits = (int)dtypes[dt].size * 8;
+    if (v.is_float)
+        return float_to_int(v.f, dtypes[dt].lo, dtypes[dt].hi);
+    return bits < 64 ? wrap(v.i, bits, dtypes[dt].lo < 0) : v.i;
+}
+
+/* An integer rounds to f32 once, never through a double (2^62 + 2^38 + 1 would tie). */
+static float to_f32(mf_scalar v)
+{
+    return v.is_float ? (float)v.f : (float)v.i;
+}
+
+void mf_scalar_store(void *p, mf_dtype dt, int64_t k, mf_scalar v)
+{
+    int64_t i = dt == MF_BOOL || mf_dtype_is_float(dt) ? 0 : to_int(v, dt);
+    switch (dt) {
+    case MF_F32: ((float *)p)[k] = to_f32(v); break;
+    case MF_F16: ((uint16_t *)p)[k] = mf_f32_to_f16(to_f32(v)); break;
+    case MF_F64: ((double *)p)[k] = mf_scalar_double(v); break;
+    case MF_I8: ((int8_t *)p)[k] = (int8_t)i; break;
+    case MF_I16: ((int16_t *)p)[k] = (int16_t)i; break;
+    case MF_I32: ((int32_t *)p)[k] = (int32_t)i; break;
+    case MF_I64: ((int64_t *)p)[k] = i; break;
+    case MF_U8: ((uint8_t *)p)[k] = (uint8_t)i; break;
+    case MF_U16: ((uint16_t *)p)[k] = (uint16_t)i; break;
+    case MF_U32: ((uint32_t *)p)[k] = (uint32_t)i; break;
+    case MF_U64: memcpy((uint64_t *)p + k, &i, 8); break;
+    default: ((uint8_t *)p)[k] = v.is_float ? v.f != 0.0 : v.i != 0; break;
+    }
 }
 
 int64_t mf_type_numel(const mf_type *t)

@@ -558,7 +558,8 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
         types[i] = inputs[i]->type;
         if (types[i].dtype != g->inputs[i]->type.dtype || types[i].rank != g->inputs[i]->type.rank) {
             char a[128], b[128];
-            return mf_error(MF_ERR_SHAPE, "module_run: input %d is %s, the graph takes %s (dims may differ)", i,
+            mf_status st = types[i].dtype != g->inputs[i]->type.dtype ? MF_ERR_DTYPE : MF_ERR_SHAPE;
+            return mf_error(st, "module_run: input %d is %s, the graph takes %s (dims may differ)", i,
                             mf_type_str(&types[i], a, sizeof a), mf_type_str(&g->inputs[i]->type, b, sizeof b));
         }
         if (memcmp(&inputs[i]->device, &m->opt.device, sizeof m->opt.device))

@@ -51,4 +51,12 @@ mf_status mf_mod_quant_calibrate(const mf_graph *f, const mf_quantize_options *o
 mf_status mf_mod_quantize(const mf_graph *g, const mf_quantize_options *opt, mf_graph **out,
                           mf_graph **f_out, mf_qlayer **layers, int *nlayers);
 
+/* Copies g's constants (through copy_const when given: it sets *out to v's value in c), nodes
+ * and outputs into c, whose inputs are mapped already (map: value id of g -> value of c). */
+mf_status mf_mod_copy_body(const mf_graph *g, mf_graph *c, mf_value **map,
+                           mf_status (*copy_const)(mf_graph *c, const mf_value *v, mf_value **out));
+/* --dtype half: g (f32, prepared) with its inputs, f32 weights and outputs stored as f16,
+ * every op computing in f32 between casts (module/quant_half.c). */
+mf_status mf_mod_quant_half(const mf_graph *g, mf_graph **out);
+
 #endif

@@ -178,6 +178,8 @@ mf_status mf_quantize_with_report(const mf_graph *g, const mf_quantize_options *
                                   mf_tensor *const *held, mf_graph **out, mf_quant_report *r)
 {
     memset(r, 0, sizeof *r);
+    if (opt && opt->dtype == MF_F16)
+        return mf_error(MF_ERR_UNSUPPORTED, "quantize report: the report measures int8 (compare a half model with mlufuse run --expect)");
     if (nsets < 1 || !held)
         return mf_error(MF_ERR_INVALID, "quantize report: no held-out inputs");
     for (int i = 0; i < nsets * g->ninputs; i++)

@@ -19,10 +19,14 @@ mf_quantize_options mf_quantize_default_options(void)
 
 static mf_status check_options(const mf_graph *g, const mf_quantize_options *o)
 {
-    if (o->dtype != MF_I8)
-        return mf_error(MF_ERR_UNSUPPORTED, "quantize: dtype %s is not supported (int8 only)",
+    if (o->dtype != MF_I8 && o->dtype != MF_F16)
+        return mf_error(MF_ERR_UNSUPPORTED, "quantize: dtype %s is not supported (i8 and f16 are)",
                         mf_dtype_name(o->dtype));
-    if (o->ncalib < 1 || !o->calib)
+    if (o->dtype == MF_F16 && o->firstconv)
+        return mf_error(MF_ERR_INVALID, "quantize: firstconv is for int8 (half takes mean/std as a prologue)");
+    if (o->dtype == MF_F16) /* no calibration: half has no ranges to measure */
+        ;
+    else if (o->ncalib < 1 || !o->calib)
         return mf_error(MF_ERR_INVALID, "quantize: no calibration inputs");
     for (int i = 0; i < o->ncalib * g->ninputs; i++)
         if (!o->calib[i] || !mf_type_equal(&o->calib[i]->type, &g->inputs[i % g->ninputs]->type)) {
@@ -102,32 +106,8 @@ static mf_status with_prologue(const mf_graph *g, const mf_quantize_options *o, 
         if (!s)
             map[g->inputs[0]->id] = mul->outputs[0];
     }
-    for (int i = 0; i < g->nvalues && !s; i++) {
-        const mf_value *v = g->values[i];
-        if (v->is_const && !(map[v->id] = mf_graph_add_const(c, v->name, &v->type, v->data)))
-            s = mf_error(MF_ERR_NOMEM, "quantize: out of memory");
-    }
-    for (int i = 0; i < g->nnodes && !s; i++) {
-        const mf_node *n = g->nodes[i];
-        mf_value **ins = mf_arena_alloc(c->arena, sizeof *ins * (size_t)(n->ninputs + 1));
-        mf_node *copy;
-        if (!ins) {
-            s = mf_error(MF_ERR_NOMEM, "quantize: out of memory");
-            break;
-        }
-        for (int j = 0; j < n->ninputs; j++)
-            ins[j] = map[n->inputs[j]->id];
-        if (!(s = mf_graph_add_node(c, n->op, n->ninputs, ins, n->attrs, &copy)))
-            map[n->outputs[0]->id] = copy->outputs[0];
-    }
-    mf_value **outs = s ? NULL : calloc((size_t)g->noutputs + 1, sizeof *outs);
-    if (!s && !outs)
-        s = mf_error(MF_ERR_NOMEM, "quantize: out of memory");
-    for (int i = 0; i < g->noutputs && !s; i++)
-        outs[i] = map[g->outputs[i]->id];
     if (!s)
-        s = mf_graph_set_outputs(c, g->noutputs, outs);
-    free(outs);
+        s = mf_mod_copy_body(g, c, map, NULL);
     free(map);
     if (s)
         mf_graph_destroy(c);
@@ -199,6 +179,46 @@ static mf_status fold_firstconv(mf_graph *g, const mf_quantize_options *o)
     return s;
 }
 
+/* Copies g's constants (through copy_const when given), nodes and outputs into c, whose
+ * inputs are mapped already: map[id of a value of g] is its value in c. */
+mf_status mf_mod_copy_body(const mf_graph *g, mf_graph *c, mf_value **map,
+                           mf_status (*copy_const)(mf_graph *c, const mf_value *v, mf_value **out))
+{
+    mf_status s = MF_OK;
+    for (int i = 0; i < g->nvalues && !s; i++) {
+        const mf_value *v = g->values[i];
+        if (!v->is_const)
+            continue;
+        if (copy_const)
+            s = copy_const(c, v, &map[v->id]);
+        else if (!(map[v->id] = mf_graph_add_const(c, v->name, &v->type, v->data)))
+            s = mf_error(MF_ERR_NOMEM, "quantize: out of memory");
+    }
+    for (int i = 0; i < g->nnodes && !s; i++) {
+        const mf_node *n = g->nodes[i];
+        mf_value **ins = mf_arena_alloc(c->arena, sizeof *ins * (size_t)(n->ninputs + 1));
+        mf_node *copy;
+        if (!ins) {
+            s = mf_error(MF_ERR_NOMEM, "quantize: out of memory");
+            break;
+        }
+        for (int j = 0; j < n->ninputs; j++)
+            ins[j] = map[n->inputs[j]->id];
+        if (!(s = mf_graph_add_node(c, n->op, n->ninputs, ins, n->attrs, &copy)))
+            map[n->outputs[0]->id] = copy->outputs[0];
+    }
+    mf_value **outs = s ? NULL : calloc((size_t)g->noutputs + 1, sizeof *outs);
+    if (!s && !outs)
+        s = mf_error(MF_ERR_NOMEM, "quantize: out of memory");
+    for (int i = 0; i < g->noutputs && !s; i++)
+        outs[i] = map[g->outputs[i]->id];
+    if (!s)
+        s = mf_graph_set_outputs(c, g->noutputs, outs);
+    free(outs);
+    return s;
+}
+
+
 /* The f32 graph that gets calibrated and quantized: g with opt's preprocessing, optimized. */
 static mf_status prepare(const mf_graph *g, const mf_quantize_options *o, mf_graph **out)
 {
@@ -228,6 +248,16 @@ mf_status mf_mod_quantize(const mf_graph *g, const mf_quantize_options *o, mf_gr
     mf_graph *f = NULL;
     if ((s = prepare(g, o, &f)))
         return s;
+    if (o->dtype == MF_F16) {
+        s = mf_mod_quant_half(f, out);
+        if (nlayers)
+            *nlayers = 0;
+        if (f_out && !s)
+            *f_out = f;
+        else
+            mf_graph_destroy(f);
+        return s;
+    }
     mf_qrange *ranges = calloc((size_t)f->nvalues + 1, sizeof *ranges);
     s = ranges ? mf_mod_quant_calibrate(f, o, ranges) : mf_error(MF_ERR_NOMEM, "quantize: out of memory");
     if (!s)

@@ -11,8 +11,10 @@
 
 static bool foldable(const mf_node *n, size_t limit)
 {
-    /* a weight transform exists to be folded: its result replaces the weight it reads */
-    if (n->op == MF_OP_WINOGRAD_WEIGHT)
+    /* a weight transform exists to be folded: its result replaces the weight it reads; so
+     * does the cast that widens a weight stored as half (quantize --dtype half) */
+    if (n->op == MF_OP_WINOGRAD_WEIGHT || (n->op == MF_OP_CAST && n->inputs[0]->type.dtype == MF_F16 &&
+                                           n->outputs[0]->type.dtype == MF_F32))
         limit = SIZE_MAX;
     if (n->ninputs > MAX_IN || mf_type_nbytes(&n->outputs[0]->type) > limit)
         return false;

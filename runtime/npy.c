@@ -13,7 +13,9 @@ static const struct {
     const char *descr;
     mf_dtype dtype;
 } npy_types[] = {
-    {"<f4", MF_F32}, {"<f2", MF_F16}, {"|i1", MF_I8}, {"<i4", MF_I32}, {"<i8", MF_I64}, {"|b1", MF_BOOL},
+    {"<f4", MF_F32}, {"<f2", MF_F16}, {"<f8", MF_F64}, {"|i1", MF_I8}, {"<i2", MF_I16},
+    {"<i4", MF_I32}, {"<i8", MF_I64}, {"|u1", MF_U8}, {"<u2", MF_U16}, {"<u4", MF_U32},
+    {"<u8", MF_U64}, {"|b1", MF_BOOL},
 };
 
 /* Finds `'key':` in the header dict and returns what follows, or NULL. */
@@ -53,7 +55,7 @@ static mf_status parse_header(const char *path, const char *h, mf_type *t)
         char name[16] = "";
         for (size_t i = 0; d[0] == '\'' && i + 1 < sizeof name && d[1 + i] && d[1 + i] != '\''; i++)
             name[i] = isprint((unsigned char)d[1 + i]) ? d[1 + i] : '?';
-        return mf_error(MF_ERR_DTYPE, "%s: unsupported .npy dtype '%s' (f32, f16, i8, i32, i64, bool)", path, name);
+        return mf_error(MF_ERR_DTYPE, "%s: unsupported .npy dtype '%s' (f16, f32, f64, i8-i64, u8-u64, bool)", path, name);
     }
     if (strncmp(f, "False", 5))
         return mf_error(MF_ERR_UNSUPPORTED, "%s: Fortran-order arrays are not supported", path);

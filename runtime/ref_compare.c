@@ -7,19 +7,7 @@
 
 #include "runtime.h"
 
-typedef mf_ref_scalar elem;
-
-static void store(void *p, mf_dtype dt, int64_t k, elem v)
-{
-    switch (dt) {
-    case MF_F32: ((float *)p)[k] = (float)v.f; break;
-    case MF_F16: ((uint16_t *)p)[k] = mf_f32_to_f16((float)v.f); break;
-    case MF_I8: ((int8_t *)p)[k] = (int8_t)v.i; break;
-    case MF_I32: ((int32_t *)p)[k] = (int32_t)v.i; break;
-    case MF_I64: ((int64_t *)p)[k] = v.i; break;
-    default: ((uint8_t *)p)[k] = v.i != 0; break;
-    }
-}
+typedef mf_scalar elem;
 
 /* The flat index into t (right-aligned to the output, broadcast where its dim is 1) of the
  * output element at coordinates idx. */
@@ -80,8 +68,8 @@ static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
     const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
     int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
     for (int64_t i = 0; i < n; i++, next_index(ot, idx)) {
-        elem a = mf_ref_load_scalar(c->in[0], at->dtype, source(at, ot, idx));
-        elem b = mf_ref_load_scalar(c->in[1], bt->dtype, source(bt, ot, idx));
+        elem a = mf_scalar_load(c->in[0], at->dtype, source(at, ot, idx));
+        elem b = mf_scalar_load(c->in[1], bt->dtype, source(bt, ot, idx));
         elem r = {false, 0.0, 0};
         int o = k <= CMP_LE ? order(a, b) : 0;
         switch (k) {
@@ -96,7 +84,7 @@ static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
         case MOD_INT:
         case MOD_FLOAT: r = modulo(k, a, b); break;
         }
-        store(c->out, ot->dtype, i, r);
+        mf_scalar_store(c->out, ot->dtype, i, r);
     }
     return MF_OK;
 }
@@ -126,20 +114,20 @@ mf_status mf_ref_logical_not(const mf_ref_call *c)
 
 mf_status mf_ref_isnan(const mf_ref_call *c)
 {
-    const float *x = c->in[0];
     uint8_t *o = c->out;
     for (int64_t i = 0, n = mf_type_numel(c->out_type); i < n; i++)
-        o[i] = isnan(x[i]) != 0;
+        o[i] = isnan(mf_scalar_load(c->in[0], c->in_types[0].dtype, i).f) != 0;
     return MF_OK;
 }
 
 mf_status mf_ref_isinf(const mf_ref_call *c)
 {
-    const float *x = c->in[0];
     uint8_t *o = c->out;
     bool neg = mf_attr_int(c->op, c->attrs, "detect_negative"), pos = mf_attr_int(c->op, c->attrs, "detect_positive");
-    for (int64_t i = 0, n = mf_type_numel(c->out_type); i < n; i++)
-        o[i] = isinf(x[i]) && (x[i] > 0 ? pos : neg);
+    for (int64_t i = 0, n = mf_type_numel(c->out_type); i < n; i++) {
+        double x = mf_scalar_load(c->in[0], c->in_types[0].dtype, i).f;
+        o[i] = isinf(x) && (x > 0 ? pos : neg);
+    }
     return MF_OK;
 }
 

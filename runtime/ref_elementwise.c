@@ -1,7 +1,8 @@
 /* ref_elementwise.c — reference kernels of the elementwise ops: binary arithmetic with
  * numpy broadcasting, the activations and math functions, and inference batch norm.
- * All take and give f32 (mf_op_infer admits nothing else); the oracle for fused
- * elementwise code and the CPU fallback. */
+ * All take and give f32, except the binary arithmetic, which takes every numeric dtype
+ * (computed widened: integers wrap to their width, f16 and f64 compute in double); the
+ * oracle for fused elementwise code and the CPU fallback. */
 #include <math.h>
 
 #include "runtime.h"
@@ -39,9 +40,59 @@ static void binary_row(bin_kind k, float alpha, const float *a, int64_t sa, cons
     }
 }
 
-/* Walks the output's outer dims as an odometer, one binary_row per innermost row. */
-static mf_status binary(const mf_ref_call *c, bin_kind k, float alpha)
+/* Integer a / b truncated toward zero; 0 for a zero divisor (no trap), and no overflow
+ * at INT64_MIN / -1. */
+static int64_t int_div(int64_t a, int64_t b)
 {
+    return b == 0 ? 0 : b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
+}
+
+/* Integer x op y, wrapping (the store narrows to the output's width); pow through double. */
+static int64_t int_binary(bin_kind k, double alpha, int64_t x, int64_t y)
+{
+    uint64_t ux = (uint64_t)x, uy = (uint64_t)y;
+    switch (k) {
+    case BIN_ADD: return alpha == 1 ? (int64_t)(ux + uy) : (int64_t)(ux - uy); /* alpha is 1 or -1 */
+    case BIN_MUL: return (int64_t)(ux * uy);
+    case BIN_DIV: return int_div(x, y);
+    case BIN_MIN: return x < y ? x : y;
+    case BIN_MAX: return x > y ? x : y;
+    case BIN_PRELU: return x < 0 ? (int64_t)(ux * uy) : x;
+    default: return 0; /* BIN_POW: in double, by wide_row */
+    }
+}
+
+/* binary_row for dtypes other than f32: elements loaded widened (ir/type.c) and stored
+ * with cast's rules into the output's dtype.  pow's exponent may be of another dtype. */
+static void wide_row(const mf_ref_call *c, bin_kind k, double alpha, int64_t offa, int64_t sa,
+                     int64_t offb, int64_t sb, int64_t done, int64_t n)
+{
+    mf_dtype da = c->in_types[0].dtype, db = c->in_types[1].dtype, dout = c->out_type->dtype;
+    for (int64_t i = 0; i < n; i++) {
+        mf_scalar x = mf_scalar_load(c->in[0], da, offa + i * sa), y = mf_scalar_load(c->in[1], db, offb + i * sb);
+        mf_scalar r = {true, 0.0, 0};
+        if (x.is_float || k == BIN_POW || (k == BIN_ADD && fabs(alpha) != 1)) {
+            double a = mf_scalar_double(x), b = mf_scalar_double(y);
+            switch (k) {
+            case BIN_ADD: r.f = a + alpha * b; break;
+            case BIN_MUL: r.f = a * b; break;
+            case BIN_DIV: r.f = a / b; break;
+            case BIN_POW: r.f = pow(a, b); break;
+            case BIN_MIN: r.f = isnan(a) || a < b ? a : b; break;
+            case BIN_MAX: r.f = isnan(a) || a > b ? a : b; break;
+            case BIN_PRELU: r.f = a < 0 ? a * b : a; break;
+            }
+        } else {
+            r = (mf_scalar){false, 0.0, int_binary(k, alpha, x.i, y.i)};
+        }
+        mf_scalar_store(c->out, dout, done + i, r);
+    }
+}
+
+/* Walks the output's outer dims as an odometer, one binary_row per innermost row. */
+static mf_status binary(const mf_ref_call *c, bin_kind k, double alpha)
+{
+    bool wide = c->in_types[0].dtype != MF_F32 || c->in_types[1].dtype != MF_F32;
     const mf_type *ot = c->out_type;
     int rank = ot->rank;
     int64_t sa[MF_MAX_RANK + 1], sb[MF_MAX_RANK + 1], idx[MF_MAX_RANK] = {0};
@@ -56,7 +107,10 @@ static mf_status binary(const mf_ref_call *c, bin_kind k, float alpha)
     int64_t ra = rank ? sa[rank - 1] : 0, rb = rank ? sb[rank - 1] : 0;
     int64_t offa = 0, offb = 0;
     for (int64_t done = 0; done < numel; done += row) {
-        binary_row(k, alpha, a + offa, ra, b + offb, rb, o + done, row);
+        if (wide)
+            wide_row(c, k, alpha, offa, ra, offb, rb, done, row);
+        else
+            binary_row(k, (float)alpha, a + offa, ra, b + offb, rb, o + done, row);
         for (int d = rank - 2; d >= 0; d--) { /* advance the odometer over outer dims */
             offa += sa[d];
             offb += sb[d];
@@ -72,22 +126,22 @@ static mf_status binary(const mf_ref_call *c, bin_kind k, float alpha)
 
 mf_status mf_ref_add(const mf_ref_call *c)
 {
-    return binary(c, BIN_ADD, (float)mf_attr_float(c->op, c->attrs, "alpha"));
+    return binary(c, BIN_ADD, mf_attr_float(c->op, c->attrs, "alpha"));
 }
 
 mf_status mf_ref_sub(const mf_ref_call *c)
 {
-    return binary(c, BIN_ADD, -(float)mf_attr_float(c->op, c->attrs, "alpha"));
+    return binary(c, BIN_ADD, -mf_attr_float(c->op, c->attrs, "alpha"));
 }
 
 /* The reference kernel of a binary op without attributes.  prelu(x, slope): the slope
  * broadcasts against x (one per channel, or one for all). */
-MF_REF_VIA(mul, binary, BIN_MUL, 1.0f)
-MF_REF_VIA(div, binary, BIN_DIV, 1.0f)
-MF_REF_VIA(pow, binary, BIN_POW, 1.0f)
-MF_REF_VIA(minimum, binary, BIN_MIN, 1.0f)
-MF_REF_VIA(maximum, binary, BIN_MAX, 1.0f)
-MF_REF_VIA(prelu, binary, BIN_PRELU, 1.0f)
+MF_REF_VIA(mul, binary, BIN_MUL, 1.0)
+MF_REF_VIA(div, binary, BIN_DIV, 1.0)
+MF_REF_VIA(pow, binary, BIN_POW, 1.0)
+MF_REF_VIA(minimum, binary, BIN_MIN, 1.0)
+MF_REF_VIA(maximum, binary, BIN_MAX, 1.0)
+MF_REF_VIA(prelu, binary, BIN_PRELU, 1.0)
 
 /* ---- unary ops -------------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* ref_index.c — reference kernels of the ops that pick elements by position: tile,
  * gather, gather_elements, trilu, cumsum, topk_indices and hardmax.  Data is moved as bytes,
- * so they take every dtype (cumsum adds f32, i32 and i64; topk and hardmax compare f32).
+ * so they take every dtype (cumsum adds every numeric dtype; topk and hardmax compare f32).
  * An index out of range is an error naming it (ONNX leaves it undefined). */
 #include <math.h>
 #include <stdlib.h>
@@ -123,8 +123,8 @@ mf_status mf_ref_trilu(const mf_ref_call *c)
     return MF_OK;
 }
 
-/* Running sums along dim, in double (f32) or int64 (integers); exclusive starts at 0 and
- * leaves the element itself out; reverse runs from the end. */
+/* Running sums along dim, in double (floats) or wrapping int64 (integers), every numeric
+ * dtype; exclusive starts at 0 and leaves the element itself out; reverse runs from the end. */
 mf_status mf_ref_cumsum(const mf_ref_call *c)
 {
     const mf_type *t = c->out_type;
@@ -134,32 +134,14 @@ mf_status mf_ref_cumsum(const mf_ref_call *c)
     split_at(t, d, &outer, &mid, &inner);
     for (int64_t a = 0; a < outer; a++)
         for (int64_t b = 0; b < inner; b++) {
-            double facc = 0;
-            int64_t iacc = 0;
+            mf_scalar acc = {mf_dtype_is_float(t->dtype), 0.0, 0};
             for (int64_t j0 = 0; j0 < mid; j0++) {
                 int64_t j = rev ? mid - 1 - j0 : j0, k = (a * mid + j) * inner + b;
-                switch (t->dtype) {
-                case MF_F32: {
-                    double v = ((const float *)c->in[0])[k];
-                    ((float *)c->out)[k] = (float)(excl ? facc : facc + v);
-                    facc += v;
-                    break;
-                }
-                case MF_I32: {
-                    int64_t v = ((const int32_t *)c->in[0])[k];
-                    ((int32_t *)c->out)[k] = (int32_t)(excl ? iacc : iacc + v);
-                    iacc += v;
-                    break;
-                }
-                case MF_I64: {
-                    int64_t v = ((const int64_t *)c->in[0])[k];
-                    ((int64_t *)c->out)[k] = excl ? iacc : iacc + v;
-                    iacc = (int64_t)((uint64_t)iacc + (uint64_t)v);
-                    break;
-                }
-                default: return mf_error(MF_ERR_DTYPE, "cumsum: %s is not supported (f32, i32, i64 are)",
-                                         mf_dtype_name(t->dtype));
-                }
+                mf_scalar v = mf_scalar_load(c->in[0], t->dtype, k), sum = acc;
+                sum.f += v.f;
+                sum.i = (int64_t)((uint64_t)sum.i + (uint64_t)v.i);
+                mf_scalar_store(c->out, t->dtype, k, excl ? acc : sum);
+                acc = sum;
             }
         }
     return MF_OK;

@@ -6,31 +6,13 @@
 
 #include "runtime.h"
 
-/* The pad value as bytes of dtype dt. */
-static void value_bytes(mf_dtype dt, double v, unsigned char *out)
-{
-    float f = (float)v;
-    uint16_t h = mf_f32_to_f16(f);
-    int8_t b = (int8_t)v;
-    int32_t i = (int32_t)v;
-    int64_t l = (int64_t)v;
-    switch (dt) {
-    case MF_F32: memcpy(out, &f, 4); break;
-    case MF_F16: memcpy(out, &h, 2); break;
-    case MF_I32: memcpy(out, &i, 4); break;
-    case MF_I64: memcpy(out, &l, 8); break;
-    case MF_BOOL: out[0] = v != 0; break;
-    default: memcpy(out, &b, 1); break;
-    }
-}
-
 mf_status mf_ref_pad(const mf_ref_call *c)
 {
     const mf_type *t = &c->in_types[0], *ot = c->out_type;
     const mf_attr *pads = mf_attr_get(c->op, c->attrs, "pads");
     size_t es = mf_dtype_size(t->dtype);
     unsigned char fill[8];
-    value_bytes(t->dtype, mf_attr_float(c->op, c->attrs, "value"), fill);
+    mf_scalar_store(fill, t->dtype, 0, (mf_scalar){true, mf_attr_float(c->op, c->attrs, "value"), 0});
     int rank = t->rank;
     int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
     int64_t istride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;

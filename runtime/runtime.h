@@ -58,14 +58,6 @@ typedef struct mf_ref_call {
 
 typedef mf_status (*mf_ref_fn)(const mf_ref_call *c);
 
-/* One element of any dtype, widened: a float as a double (exact for f32 and f16) or an
- * integer (bool as 0/1) — what reference kernels over mixed dtypes compute on (ref_cast.c). */
-typedef struct mf_ref_scalar {
-    bool is_float;
-    double f;
-    int64_t i;
-} mf_ref_scalar;
-mf_ref_scalar mf_ref_load_scalar(const void *p, mf_dtype dt, int64_t k);
 /* Element strides of an operand of shape[0..shape_rank) aligned to a rank-`rank` broadcast
  * shape (numpy's rule): 0 where the operand's dim is 1 or missing (ref_elementwise.c). */
 void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, int64_t *strides);

@@ -26,7 +26,8 @@ static const char usage[] =
     "usage: mlufuse quantize MODEL -o OUT.mfir [options]\n"
     "Quantizes an ONNX (.onnx) or mlufuse IR (.mfir) model to int8 after calibrating it.\n"
     "  -o, --output OUT.mfir     the quantized model (with its weights)\n"
-    "      --dtype int8          storage type (int8 only so far)\n"
+    "      --dtype int8|half     storage type: int8 (calibrated), or half: inputs, weights\n"
+    "                            and outputs stored as f16, compute in f32 (no calibration)\n"
     "      --calib FILE.npy ...  calibration inputs: one file per model input per set\n"
     "      --calib-random N      N sets of seeded random inputs in [0, 1) instead\n"
     "      --seed S              the random inputs' seed (default 1)\n"
@@ -91,8 +92,9 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'd':
-            if (strcmp(optarg, "int8"))
-                return mf_tool_fail(2, "quantize: --dtype %s is not supported (int8)", optarg);
+            if (strcmp(optarg, "int8") && strcmp(optarg, "half"))
+                return mf_tool_fail(2, "quantize: --dtype %s is not supported (int8, half)", optarg);
+            o->q.dtype = strcmp(optarg, "half") ? MF_I8 : MF_F16;
             break;
         case 'c':
             if (o->ncalib == MAX_CALIB)
@@ -144,7 +146,9 @@ static int parse_args(int argc, char **argv, quant_opts *o)
     }
     if (!o->model || !o->output)
         return mf_tool_fail(2, "quantize: a MODEL and -o OUT.mfir are required\n%s", usage);
-    if (!o->ncalib == !o->calib_random || o->calib_random < 0)
+    if (o->q.dtype == MF_F16 && (o->ncalib || o->calib_random || o->report))
+        return mf_tool_fail(2, "quantize: --dtype half takes no calibration and no --report");
+    if (o->q.dtype != MF_F16 && (!o->ncalib == !o->calib_random || o->calib_random < 0))
         return mf_tool_fail(2, "quantize: give --calib FILES or --calib-random N (one of them)");
     if (o->report && o->held_out < 1)
         return mf_tool_fail(2, "quantize: --held-out must be at least 1");

@@ -39,7 +39,13 @@ const char *mf_status_name(mf_status s);
 /* The library's version, "MAJOR.MINOR.PATCH" (the shared library's soname carries MAJOR). */
 const char *mf_version(void);
 
-typedef enum mf_dtype { MF_F32, MF_F16, MF_I8, MF_I32, MF_I64, MF_BOOL, MF_DTYPE_COUNT } mf_dtype;
+/* Every dtype ONNX inference uses.  Compute on the MLU is f32; the others run on the CPU.
+ * New dtypes are appended: the numbering is part of the ABI (the Python package mirrors it). */
+typedef enum mf_dtype {
+    MF_F32, MF_F16, MF_I8, MF_I32, MF_I64, MF_BOOL,
+    MF_U8, MF_I16, MF_U16, MF_U32, MF_U64, MF_F64,
+    MF_DTYPE_COUNT
+} mf_dtype;
 const char *mf_dtype_name(mf_dtype t);
 size_t mf_dtype_size(mf_dtype t);
 

@@ -22,7 +22,8 @@ typedef enum mf_quant_method {
 #define MF_QUANT_MAX_CHANNELS 16
 
 typedef struct mf_quantize_options {
-    mf_dtype dtype;         /* MF_I8 (the only one so far) */
+    mf_dtype dtype;         /* MF_I8, or MF_F16: inputs, weights and outputs stored as half,
+                               compute in f32; needs no calibration inputs */
     int per_channel;        /* 1: one weight scale per output channel; 0: one per tensor */
     mf_quant_method method;
     double percentile;      /* MF_QUANT_PERCENTILE: e.g. 99.99 */

@@ -115,6 +115,7 @@ _PROTOTYPES = {
     "mf_version": (c_char_p, []),
     "mf_last_error": (c_char_p, []),
     "mf_status_name": (c_char_p, [c_int]),
+    "mf_dtype_name": (c_char_p, [c_int]),
     "mf_tensor_empty": (c_int, [c_int, c_int, P(c_int64), Device, PT]),
     "mf_tensor_from_data": (c_int, [c_int, c_int, P(c_int64), c_void_p, c_size_t, PT]),
     "mf_tensor_to": (c_int, [T, Device, PT]),

@@ -10,9 +10,11 @@ import numpy as np
 from . import _lib
 from ._lib import Device, check, lib
 
-# mf_dtype, in the order of the C enum
+# mf_dtype, in the order of the C enum (checked against mf_dtype_name at import, below)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.int8), np.dtype(np.int32),
-          np.dtype(np.int64), np.dtype(np.bool_)]
+          np.dtype(np.int64), np.dtype(np.bool_), np.dtype(np.uint8), np.dtype(np.int16),
+          np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64), np.dtype(np.float64)]
+_C_NAMES = ["f32", "f16", "i8", "i32", "i64", "bool", "u8", "i16", "u16", "u32", "u64", "f64"]
 _CODE = {d: i for i, d in enumerate(DTYPES)}
 
 CPU, MLU = 0, 1
@@ -25,8 +27,18 @@ def dtype_code(dtype):
         raise _dtype_error(f"big-endian {d} arrays are not supported; use .astype('<{d.kind}{d.itemsize}')")
     code = _CODE.get(d.newbyteorder("="))
     if code is None:
-        raise _dtype_error(f"dtype {d} is not supported (float32, float16, int8, int32, int64, bool are)")
+        raise _dtype_error(f"dtype {d} is not supported (float16/32/64, int8-int64, uint8-uint64, bool are)")
     return code
+
+
+def _check_dtypes():
+    """The mirror must name the library's dtypes in the library's order, and all of them."""
+    names = [lib.mf_dtype_name(i).decode() for i in range(len(_C_NAMES) + 1)]
+    if names[:-1] != _C_NAMES or names[-1] != "?":
+        raise ImportError(f"mlufuse: this package's dtypes {_C_NAMES} do not match the library's {names}")
+
+
+_check_dtypes()
 
 
 def _dtype_error(msg):

@@ -1,7 +1,7 @@
 /* test_onnx_conformance.c — the ONNX project's own operator conformance suite
  * (../shared/onnx-node-tests/node: a one-node model and reference data per folder), run
  * as a user would: each model imported, run layer by layer and fused, every output compared
- * (dtype, shape; values within rtol 1e-3 and atol 1e-7 for floats, exact otherwise).  Each
+ * (dtype, shape; values within rtol 1e-3 and atol 1e-7 for f16, f32 and f64, exact otherwise).  Each
  * test runs in a child process, so a crash or a hang is a class of its own.  The summary
  * counts pass, mismatch, rejected and crash; a test in the expected-pass list
  * (onnx_conformance_pass.txt) that does not pass fails the suite, and a test that passes
@@ -68,13 +68,14 @@ static bool same(const mf_tensor *got, const mf_tensor *want, char *why, size_t 
         mf_tensor_describe(host, a, sizeof a);
         mf_tensor_describe(want, b, sizeof b);
         snprintf(why, cap, "got %s, expected %s", a, b);
-    } else if (mf_tensor_dtype(want) == MF_F32) {
-        const float *x = mf_tensor_data(host), *y = mf_tensor_data(want);
+    } else if (mf_dtype_is_float(mf_tensor_dtype(want))) { /* f16, f32, f64 */
+        mf_dtype dt = mf_tensor_dtype(want);
         for (int64_t i = 0; ok && i < mf_tensor_numel(want); i++) {
-            bool both_nan = isnan(x[i]) && isnan(y[i]);
-            ok = both_nan || fabs((double)x[i] - y[i]) <= 1e-7 + 1e-3 * fabs((double)y[i]);
+            double x = mf_scalar_load(mf_tensor_data(host), dt, i).f, y = mf_scalar_load(mf_tensor_data(want), dt, i).f;
+            bool both_nan = isnan(x) && isnan(y);
+            ok = both_nan || fabs(x - y) <= 1e-7 + 1e-3 * fabs(y);
             if (!ok)
-                snprintf(why, cap, "element %lld is %g, expected %g", (long long)i, x[i], y[i]);
+                snprintf(why, cap, "element %lld is %g, expected %g", (long long)i, x, y);
         }
     } else if (memcmp(mf_tensor_data(host), mf_tensor_data(want), mf_tensor_nbytes(want))) {
         ok = false;

@@ -299,10 +299,10 @@ static void expect_cast_error(bool has_to, int64_t to, mf_status s, const char *
 
 static void test_cast_errors(void **state)
 {
-    expect_cast_error(true, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, MF_ERR_UNSUPPORTED,
-                      "cast to ONNX data type 2 (UINT8) is not supported");
-    expect_cast_error(true, ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE, MF_ERR_UNSUPPORTED,
-                      "cast to ONNX data type 11 (DOUBLE) is not supported");
+    expect_cast_error(true, ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16, MF_ERR_UNSUPPORTED,
+                      "cast to ONNX data type 16 (BFLOAT16) is not supported");
+    expect_cast_error(true, ONNX__TENSOR_PROTO__DATA_TYPE__STRING, MF_ERR_UNSUPPORTED,
+                      "cast to ONNX data type 8 (STRING) is not supported");
     expect_cast_error(true, 1000, MF_ERR_UNSUPPORTED, "cast to ONNX data type 1000 (unknown)");
     expect_cast_error(true, (int64_t)1 << 40, MF_ERR_UNSUPPORTED, "(unknown) is not supported");
     expect_cast_error(false, 0, MF_ERR_PARSE, "the required attribute 'to' is missing");

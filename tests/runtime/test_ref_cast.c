@@ -192,6 +192,27 @@ static void test_same_dtype_and_empty(void **state)
     free(e);
 }
 
+/* v written as element i of dtype dt the plain C way (v is a small integer); unsigned
+ * dtypes take -v modulo their range, as C's conversion does. */
+static void put(mf_dtype dt, void *p, int i, double v)
+{
+    int64_t k = (int64_t)v;
+    switch (dt) {
+    case MF_F32: ((float *)p)[i] = (float)v; break;
+    case MF_F16: ((uint16_t *)p)[i] = h((float)v); break;
+    case MF_F64: ((double *)p)[i] = v; break;
+    case MF_I8: ((int8_t *)p)[i] = (int8_t)k; break;
+    case MF_I16: ((int16_t *)p)[i] = (int16_t)k; break;
+    case MF_I32: ((int32_t *)p)[i] = (int32_t)k; break;
+    case MF_I64: ((int64_t *)p)[i] = k; break;
+    case MF_U8: ((uint8_t *)p)[i] = (uint8_t)k; break;
+    case MF_U16: ((uint16_t *)p)[i] = (uint16_t)k; break;
+    case MF_U32: ((uint32_t *)p)[i] = (uint32_t)k; break;
+    case MF_U64: ((uint64_t *)p)[i] = (uint64_t)k; break;
+    default: ((uint8_t *)p)[i] = v != 0; break;
+    }
+}
+
 /* Every pair on small integers (exact in every dtype) gives the same numbers. */
 static void test_every_pair_small_values(void **state)
 {
@@ -202,23 +223,12 @@ static void test_every_pair_small_values(void **state)
             _Alignas(8) unsigned char in[N * 8], expect[N * 8];
             memset(expect, 0, sizeof expect);
             for (int i = 0; i < N; i++) {
-                double v = (mf_dtype)from == MF_BOOL ? vals[i] != 0 : vals[i];
-                switch ((mf_dtype)from) {
-                case MF_F32: ((float *)in)[i] = (float)v; break;
-                case MF_F16: ((uint16_t *)in)[i] = h((float)v); break;
-                case MF_I8: ((int8_t *)in)[i] = (int8_t)v; break;
-                case MF_I32: ((int32_t *)in)[i] = (int32_t)v; break;
-                case MF_I64: ((int64_t *)in)[i] = (int64_t)v; break;
-                default: ((uint8_t *)in)[i] = (uint8_t)v; break;
-                }
-                switch ((mf_dtype)to) {
-                case MF_F32: ((float *)expect)[i] = (float)v; break;
-                case MF_F16: ((uint16_t *)expect)[i] = h((float)v); break;
-                case MF_I8: ((int8_t *)expect)[i] = (int8_t)v; break;
-                case MF_I32: ((int32_t *)expect)[i] = (int32_t)v; break;
-                case MF_I64: ((int64_t *)expect)[i] = (int64_t)v; break;
-                default: ((uint8_t *)expect)[i] = v != 0; break;
-                }
+                bool from_unsigned = from == MF_U8 || from == MF_U16 || from == MF_U32 || from == MF_U64;
+                double v = (mf_dtype)from == MF_BOOL ? vals[i] != 0 : from_unsigned ? fabs(vals[i]) : vals[i];
+                put((mf_dtype)from, in, i, v);
+                bool from_float = from == MF_F32 || from == MF_F16 || from == MF_F64;
+                bool to_unsigned = to == MF_U8 || to == MF_U16 || to == MF_U32 || to == MF_U64;
+                put((mf_dtype)to, expect, i, from_float && to_unsigned && v < 0 ? 0 : v); /* saturates */
             }
             void *o = cast((mf_dtype)from, (mf_dtype)to, N, in);
             if (memcmp(o, expect, (size_t)N * mf_dtype_size((mf_dtype)to)))
@@ -248,7 +258,7 @@ static void test_inference(void **state)
         tref_set_int(MF_OP_CAST, a, "to", bad[i]);
         assert_int_equal(mf_op_infer(MF_OP_CAST, a, 1, &in, &out), MF_ERR_INVALID);
         assert_non_null(strstr(mf_last_error(), "cast(f32[4]): to = "));
-        assert_non_null(strstr(mf_last_error(), "is not a dtype (0 f32, 1 f16, 2 i8, 3 i32, 4 i64, 5 bool)"));
+        assert_non_null(strstr(mf_last_error(), "is not a dtype (0 f32, 1 f16, 2 i8, 3 i32, 4 i64, 5 bool, 6 u8, 7 i16, 8 u16, 9 u32, 10 u64, 11 f64)"));
     }
     mf_type two[2] = {in, in};
     assert_int_equal(mf_op_infer(MF_OP_CAST, a, 2, two, &out), MF_ERR_INVALID);

@@ -240,7 +240,7 @@ static void test_bad_options(void **state)
     o.firstconv = 1;
     assert_int_equal(mf_quantize(g, &o, &q), MF_ERR_INVALID);
     assert_non_null(strstr(mf_last_error(), "firstconv needs mean and std"));
-    o.firstconv = 0, o.dtype = MF_F16;
+    o.firstconv = 0, o.dtype = MF_BOOL;
     assert_int_equal(mf_quantize(g, &o, &q), MF_ERR_UNSUPPORTED);
     o.dtype = MF_I8, o.method = MF_QUANT_PERCENTILE, o.percentile = 20;
     assert_int_equal(mf_quantize(g, &o, &q), MF_ERR_INVALID);

@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""Writes the quantized ONNX models of tests/frontends/test_onnx_qdq.c into onnx/qdq/: each
+NAME.onnx with NAME.in.npy and NAME.out.npy, the output computed here with numpy following
+ONNX's definitions (quantize: saturate(rint(x / scale) + zero_point); dequantize:
+(q - zero_point) * scale; the integer ops accumulate in int32).  Run once; the files are
+committed and the test needs no Python:  /usr/bin/python3 tests/frontends/onnx/make_qdq_models.py"""
+import os
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qdq")
+rng = np.random.default_rng(13)
+
+
+def quantize(x, scale, zp, dtype, axis=None):
+    info = np.iinfo(dtype)
+    if axis is not None:
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    q = np.rint(x.astype(np.float32) / scale) + zp.astype(np.float32)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q, scale, zp, axis=None):
+    if axis is not None:
+        shape = [1] * q.ndim
+        shape[axis] = -1
+        scale, zp = scale.reshape(shape), zp.reshape(shape)
+    return ((q.astype(np.int32) - zp.astype(np.int32)) * scale).astype(np.float32)
+
+
+def conv2d(x, w, b=None, pad=1):
+    """NCHW, stride 1, the same pad on every side; float64 accumulation."""
+    n, c, h, wd = x.shape
+    k, _, kh, kw = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    y = np.zeros((n, k, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            y += np.einsum("nchw,kc->nkhw", xp[:, :, i:i + oh, j:j + ow], w[:, :, i, j].astype(np.float64))
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a), name)
+
+
+def save(name, nodes, inputs, outputs, inits, x, y):
+    g = helper.make_graph(nodes, name, inputs, outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="make_qdq_models.py")
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, name + ".onnx"))
+    np.save(os.path.join(OUT, name + ".in.npy"), x)
+    np.save(os.path.join(OUT, name + ".out.npy"), y)
+
+
+def qdq_conv_uint8():
+    """QDQ format: uint8 activations (per tensor), int8 weights per output channel, Conv +
+    Relu between DequantizeLinear and QuantizeLinear, as onnxruntime's quantizer writes."""
+    x = rng.uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)
+    w = rng.uniform(-0.5, 0.5, (4, 3, 3, 3)).astype(np.float32)
+    b = rng.uniform(-0.1, 0.1, 4).astype(np.float32)
+    xs, xz = np.float32(2 / 255), np.uint8(128)
+    ws = (np.abs(w).reshape(4, -1).max(1) / 127).astype(np.float32)
+    wq = quantize(w, ws, np.zeros(4, np.int8), np.int8, axis=0)
+    ys, yz = np.float32(0.02), np.uint8(0)
+    xd = dequantize(quantize(x, xs, xz, np.uint8), xs, xz)
+    wd = dequantize(wq, ws, np.zeros(4, np.int8), axis=0)
+    y = np.maximum(conv2d(xd, wd, b), 0).astype(np.float32)
+    out = dequantize(quantize(y, ys, yz, np.uint8), ys, yz)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd", "b"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("QuantizeLinear", ["r", "ys", "yz"], ["yq"]),
+        helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"]),
+    ]
+    inits = [init("xs", xs), init("xz", xz), init("wq", wq), init("ws", ws), init("wz", np.zeros(4, np.int8)),
+             init("b", b), init("ys", ys), init("yz", yz)]
+    save("qdq_conv_uint8", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out.shape)], inits, x, out)
+
+
+def qdq_matmul_int8():
+    """QDQ with int8 everywhere (symmetric activations with a zero point, per-tensor weights)."""
+    x = rng.uniform(-2, 2, (4, 16)).astype(np.float32)
+    w = rng.uniform(-1, 1, (16, 8)).astype(np.float32)
+    xs, xz = np.float32(4 / 255), np.int8(-3)
+    ws, wz = np.float32(1 / 127), np.int8(0)
+    ys, yz = np.float32(0.05), np.int8(5)
+    wq = quantize(w, ws, wz, np.int8)
+    xd = dequantize(quantize(x, xs, xz, np.int8), xs, xz)
+    y = (xd.astype(np.float64) @ dequantize(wq, ws, wz).astype(np.float64)).astype(np.float32)
+    out = dequantize(quantize(y, ys, yz, np.int8), ys, yz)
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+        helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+        helper.make_node("MatMul", ["xd", "wd"], ["m"]),
+        helper.make_node("QuantizeLinear", ["m", "ys", "yz"], ["yq"]),
+        helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"]),
+    ]
+    inits = [init("xs", xs), init("xz", xz), init("wq", wq), init("ws", ws), init("wz", wz), init("ys", ys),
+             init("yz", yz)]
+    save("qdq_matmul_int8", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out.shape)], inits, x, out)
+
+
+def qlinear_conv_uint8():
+    """QLinearConv: uint8 input and output, int8 weights per channel, an int32 bias."""
+    xq = rng.integers(0, 256, (1, 4, 6, 6)).astype(np.uint8)
+    wq = rng.integers(-127, 128, (6, 4, 3, 3)).astype(np.int8)
+    xs, xz = np.float32(0.01), np.uint8(120)
+    ws = rng.uniform(0.002, 0.01, 6).astype(np.float32)
+    wz = np.zeros(6, np.int8)
+    bq = rng.integers(-2000, 2000, 6).astype(np.int32)
+    ys, yz = np.float32(0.05), np.uint8(100)
+    acc = conv2d(xq.astype(np.int32) - int(xz), wq.astype(np.int32), bq)
+    mult = (xs * ws / ys).astype(np.float32).reshape(1, -1, 1, 1)
+    out = np.clip(np.rint(acc * mult) + int(yz), 0, 255).astype(np.uint8)
+    nodes = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"],
+                              pads=[1, 1, 1, 1])]
+    inits = [init("xs", xs), init("xz", xz), init("w", wq), init("ws", ws), init("wz", wz), init("ys", ys),
+             init("yz", yz), init("b", bq)]
+    save("qlinear_conv_uint8", nodes, [helper.make_tensor_value_info("x", TensorProto.UINT8, xq.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.UINT8, out.shape)], inits, xq, out)
+
+
+def matmul_integer_uint8():
+    """MatMulInteger: uint8 a with a zero point, uint8 b with per-column zero points; int32 out."""
+    a = rng.integers(0, 256, (3, 5)).astype(np.uint8)
+    b = rng.integers(0, 256, (5, 4)).astype(np.uint8)
+    az, bz = np.uint8(12), rng.integers(0, 256, 4).astype(np.uint8)
+    out = ((a.astype(np.int32) - int(az)) @ (b.astype(np.int32) - bz.astype(np.int32))).astype(np.int32)
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["y"])]
+    inits = [init("b", b), init("az", az), init("bz", bz)]
+    save("matmul_integer_uint8", nodes, [helper.make_tensor_value_info("a", TensorProto.UINT8, a.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.INT32, out.shape)], inits, a, out)
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    qdq_conv_uint8()
+    qdq_matmul_int8()
+    qlinear_conv_uint8()
+    matmul_integer_uint8()

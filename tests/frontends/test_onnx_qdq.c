@@ -1,0 +1,118 @@
+/* test_onnx_qdq.c — ONNX's quantized models (frontends/onnx_qdq.c) on models written by
+ * tests/frontends/onnx/make_qdq_models.py with numpy reference outputs: the QDQ format with
+ * uint8 activations and per-channel int8 weights around Conv + Relu, int8 QDQ around MatMul,
+ * QLinearConv (uint8, per-channel weights, int32 bias) and MatMulInteger (uint8, per-column
+ * zero points).  Each runs layer by layer and fused and must be within the 2 % int8
+ * threshold (max|a - b| / max|b|) of ONNX's semantics; the ONNX node tests of these ops run
+ * in test_onnx_conformance. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mlufuse/mlufuse.h"
+#include "tests/support/tool_run.h"
+
+/* max|a - b| / max|b| over every element, both read as doubles through an f64 cast. */
+static double rel_error(const mf_tensor *got, const mf_tensor *want)
+{
+    mf_tensor *a, *b;
+    assert_int_equal(mf_cast(got, MF_F64, &a), MF_OK);
+    assert_int_equal(mf_cast(want, MF_F64, &b), MF_OK);
+    const double *x = mf_tensor_data(a), *y = mf_tensor_data(b);
+    double err = 0, scale = 0;
+    for (int64_t i = 0; i < mf_tensor_numel(want); i++) {
+        err = fmax(err, fabs(x[i] - y[i]));
+        scale = fmax(scale, fabs(y[i]));
+    }
+    mf_tensor_free(a);
+    mf_tensor_free(b);
+    return scale > 0 ? err / scale : err;
+}
+
+static void check_model(const char *name)
+{
+    char path[1024];
+    const char *src = tsupport_source_dir();
+    mf_graph *g;
+    mf_tensor *x, *want;
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.onnx", src, name);
+    if (mf_onnx_load(path, 0, &g))
+        fail_msg("%s: %s", name, mf_last_error());
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.in.npy", src, name);
+    assert_int_equal(mf_tensor_load_npy(path, &x), MF_OK);
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.out.npy", src, name);
+    assert_int_equal(mf_tensor_load_npy(path, &want), MF_OK);
+    for (int fused = 0; fused < 2; fused++) {
+        mf_module *m = NULL;
+        mf_tensor *dev, *y, *host;
+        assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &dev), MF_OK);
+        if (fused)
+            assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
+        mf_status s = fused ? mf_module_run(m, 1, &dev, 1, &y) : mf_graph_interpret(g, 1, &dev, 1, &y);
+        if (s)
+            fail_msg("%s %s: %s", name, fused ? "fused" : "layer by layer", mf_last_error());
+        assert_int_equal(mf_tensor_to(y, MF_DEVICE_CPU, &host), MF_OK);
+        assert_int_equal(mf_tensor_dtype(host), mf_tensor_dtype(want));
+        assert_int_equal(mf_tensor_numel(host), mf_tensor_numel(want));
+        double err = rel_error(host, want);
+        printf("%s %s: relative error %.3g%%\n", name, fused ? "fused" : "layer by layer", 100 * err);
+        assert_true(err <= 0.02);
+        mf_tensor_free(host);
+        mf_tensor_free(y);
+        mf_tensor_free(dev);
+        mf_module_destroy(m);
+    }
+    mf_tensor_free(x);
+    mf_tensor_free(want);
+    mf_graph_destroy(g);
+}
+
+static void test_qdq_conv_uint8(void **state)
+{
+    check_model("qdq_conv_uint8");
+}
+
+static void test_qdq_matmul_int8(void **state)
+{
+    check_model("qdq_matmul_int8");
+}
+
+static void test_qlinear_conv_uint8(void **state)
+{
+    check_model("qlinear_conv_uint8");
+}
+
+static void test_matmul_integer_uint8(void **state)
+{
+    check_model("matmul_integer_uint8");
+}
+
+/* A scale that is computed at run time (DynamicQuantizeLinear's expansion) is refused with
+ * the node named, never guessed. */
+static void test_runtime_scale_refused(void **state)
+{
+    char path[1024];
+    mf_graph *g = (mf_graph *)0x1;
+    snprintf(path, sizeof path, "%s/onnx-node-tests/node/test_dynamicquantizelinear_expanded/model.onnx",
+             tsupport_shared_dir());
+    assert_int_equal(mf_onnx_load(path, 0, &g), MF_ERR_UNSUPPORTED);
+    assert_non_null(strstr(mf_last_error(), "(QuantizeLinear): y_scale must be a constant"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_qdq_conv_uint8),
+        cmocka_unit_test(test_qdq_matmul_int8),
+        cmocka_unit_test(test_qlinear_conv_uint8),
+        cmocka_unit_test(test_matmul_integer_uint8),
+        cmocka_unit_test(test_runtime_scale_refused),
+    };
+    return cmocka_run_group_tests_name("onnx_qdq", tests, NULL, NULL);
+}
