@@ -148,6 +148,12 @@ mf_status mf_cg_eval(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_c
 void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
                  LLVMValueRef x);
 LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m);
+/* The same for a buffer of dtype t: i8 elements are loaded as their codes in f32 lanes,
+ * and stored from them (the value must be an integer in [-128, 127]). */
+LLVMValueRef mf_cg_load_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                           mf_dtype t);
+void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                    LLVMValueRef x, mf_dtype t);
 /* Is v elementwise in the sense of the evaluator (an elementwise or view op's output)? */
 bool mf_cg_is_pointwise(mf_op op);
 
@@ -157,6 +163,24 @@ LLVMValueRef mf_cg_exp(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x);
+
+/* ---- int8 (codegen/quant.c): an i8 value is its integer code in f32 lanes --------------- */
+
+/* The requantization of an int8 op's result (attributes y_scale, y_zero_point, min, max). */
+typedef struct mf_cg_requant {
+    float y_scale, lo, hi;
+    int y_zp;
+} mf_cg_requant;
+mf_cg_requant mf_cg_requant_of(const mf_node *n);
+/* clamp(round_half_even(y / scale) + zp, -128, 127), NaN to zp: the code of real value y. */
+LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp);
+/* y clamped to [r.lo, r.hi], then its code (the reference kernels' requantize). */
+LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r);
+/* quantize, dequantize and qadd on evaluated inputs; NULL for other ops. */
+LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+/* acc + per i32 lane the sum of 4 products of u's unsigned bytes by s's signed bytes
+ * (acc, u, s: <W x i32>): vpdpbusd where the target has VNNI, int16 products elsewhere. */
+LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
 
 /* ---- lowerings -------------------------------------------------------------------------- */
 
@@ -176,6 +200,9 @@ mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
 mf_status mf_cg_lower_reduce(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
+/* int8 anchors (lower_qconv.c): int32 sums by mf_cg_dot4, requantized in the epilogue. */
+mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
+mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 /* Winograd F(4,3)'s input and output transforms (lower_winograd.c). */
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,
                                      const mf_value *const *epi);
@@ -229,6 +256,9 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
  * flattened plane; MR channels x NV vectors per tile from the target's registers (false:
  * not a GEMM-shaped conv: another engine runs it). */
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv);
+/* Can the epilogue of a conv's result run on its flattened plane: does everything it reads
+ * step over the output's rows as over its columns? */
+bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi);
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi);
 

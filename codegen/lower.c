@@ -215,12 +215,26 @@ static bool is_core(mf_op op)
     return k == MF_KIND_ANCHOR || k == MF_KIND_REDUCTION;
 }
 
+/* The first dtype of n's values that is not f32 (what keeps n from being lowered). */
+static mf_dtype odd_dtype(const mf_node *n)
+{
+    if (n->outputs[0]->type.dtype != MF_F32)
+        return n->outputs[0]->type.dtype;
+    for (int i = 0; i < n->ninputs; i++)
+        if (n->inputs[i]->type.dtype != MF_F32)
+            return n->inputs[i]->type.dtype;
+    return MF_F32;
+}
+
 static mf_status check_nodes(const mf_graph *g, const mf_node **core)
 {
     *core = NULL;
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
+        if (info->has_mlu && !mf_node_has_mlu_code(n))
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) on %s: only f32 is lowered, and i8 by the int8 ops",
+                            n->id, info->name, mf_dtype_name(odd_dtype(n)));
         bool ok = info->has_mlu && (mf_cg_is_pointwise(n->op) || is_core(n->op));
         if (!ok)
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
@@ -257,6 +271,8 @@ static mf_status lower_core(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     case MF_OP_LINEAR: return mf_cg_lower_linear(c, n, nepi, epi);
     case MF_OP_WINOGRAD_INPUT: return mf_cg_lower_winograd_input(c, n, nepi, epi);
     case MF_OP_WINOGRAD_OUTPUT: return mf_cg_lower_winograd_output(c, n, nepi, epi);
+    case MF_OP_QCONV2D: return mf_cg_lower_qconv(c, n, nepi, epi);
+    case MF_OP_QLINEAR: return mf_cg_lower_qlinear(c, n, nepi, epi);
     default:
         if (mf_op_get(n->op)->kind == MF_KIND_REDUCTION)
             return mf_cg_lower_reduce(c, n, nepi, epi);

@@ -70,7 +70,7 @@ static mf_status store_all(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int
         mf_status s = mf_cg_eval(c, p, outs[i], &m, &x);
         if (s)
             return s;
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, outs[i])], &m, x);
+        mf_cg_store_as(c, p, c->out_ptr[mf_cg_output_index(c->g, outs[i])], &m, x, outs[i]->type.dtype);
     }
     return MF_OK;
 }
@@ -190,7 +190,7 @@ mf_status mf_cg_store_epilogue(mf_cg_ctx *c, mf_cg_point *p, int n, const mf_val
         mf_status s = mf_cg_eval(c, p, epi[i], &m, &x);
         if (s)
             return s;
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, epi[i])], &m, x);
+        mf_cg_store_as(c, p, c->out_ptr[mf_cg_output_index(c->g, epi[i])], &m, x, epi[i]->type.dtype);
     }
     return MF_OK;
 }

@@ -34,18 +34,6 @@ typedef struct segmenter {
     const mf_node *via;  /* the outside node of the last convexity refusal */
 } segmenter;
 
-/* A node with a value of a dtype MLU code does not take (mf_dtype_has_mlu_code, which
- * codegen checks too) runs on the CPU. */
-static bool has_device_code(const mf_node *n)
-{
-    if (!mf_op_get(n->op)->has_mlu || !mf_dtype_has_mlu_code(n->outputs[0]->type.dtype))
-        return false;
-    for (int i = 0; i < n->ninputs; i++)
-        if (!mf_dtype_has_mlu_code(n->inputs[i]->type.dtype))
-            return false;
-    return true;
-}
-
 /* Does value v depend on subgraph s through a node outside s?  (Then joining a consumer
  * of v to s would leave s and come back.)  Records the first outside node in sg->via. */
 static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, const mf_node *outside)
@@ -321,7 +309,7 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     ctx->cpu_ops = 0;
     for (int i = 0; i < g->nnodes; i++) {
         mf_node *n = g->nodes[i];
-        if (!has_device_code(n)) {
+        if (!mf_node_has_mlu_code(n)) {
             ctx->cpu_ops++;
             continue;
         }

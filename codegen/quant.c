@@ -1,0 +1,130 @@
+/* quant.c — the int8 vocabulary of the lowerings (docs/quantization.md): an i8 value is its
+ * integer code held in f32 lanes between its load and its store (exact: codes are small
+ * integers), so quantize, dequantize and qadd are elementwise ops of the evaluator and fuse
+ * into any kernel; the requantization every int8 op ends in, bit for bit the reference
+ * kernels' (runtime/ref_quant.c); and the 8-bit dot product the target has. */
+#include <math.h>
+
+#include "cg_internal.h"
+
+static LLVMValueRef fcmp(mf_cg_ctx *c, LLVMRealPredicate pr, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->B, pr, a, b, "");
+}
+
+static LLVMValueRef sel(mf_cg_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->B, cond, a, b, "");
+}
+
+mf_cg_requant mf_cg_requant_of(const mf_node *n)
+{
+    return (mf_cg_requant){
+        .y_scale = (float)mf_attr_float(n->op, n->attrs, "y_scale"),
+        .lo = (float)mf_attr_float(n->op, n->attrs, "min"),
+        .hi = (float)mf_attr_float(n->op, n->attrs, "max"),
+        .y_zp = (int)mf_attr_int(n->op, n->attrs, "y_zero_point"),
+    };
+}
+
+LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp)
+{
+    LLVMTypeRef t = LLVMTypeOf(y);
+    /* a division, as the reference: y * (1 / scale) rounds differently */
+    LLVMValueRef r = LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), "");
+    r = mf_cg_intrin(c, "llvm.rint", t, 1, &r); /* half to even in the default rounding mode */
+    LLVMValueRef q = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, zp), "");
+    q = sel(c, fcmp(c, LLVMRealOLT, q, mf_cg_fconst(c, t, -128)), mf_cg_fconst(c, t, -128), q);
+    q = sel(c, fcmp(c, LLVMRealOGT, q, mf_cg_fconst(c, t, 127)), mf_cg_fconst(c, t, 127), q);
+    return sel(c, fcmp(c, LLVMRealUNO, r, r), mf_cg_fconst(c, t, zp), q);
+}
+
+LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r)
+{
+    LLVMTypeRef t = LLVMTypeOf(y);
+    if (r->lo > -INFINITY)
+        y = sel(c, fcmp(c, LLVMRealOLT, y, mf_cg_fconst(c, t, r->lo)), mf_cg_fconst(c, t, r->lo), y);
+    if (r->hi < INFINITY)
+        y = sel(c, fcmp(c, LLVMRealOGT, y, mf_cg_fconst(c, t, r->hi)), mf_cg_fconst(c, t, r->hi), y);
+    return mf_cg_quantize_code(c, y, r->y_scale, r->y_zp);
+}
+
+/* (q - zp) * scale: the real value of code q. */
+static LLVMValueRef dequantize(mf_cg_ctx *c, LLVMValueRef q, float scale, int zp)
+{
+    LLVMTypeRef t = LLVMTypeOf(q);
+    LLVMValueRef d = LLVMBuildFSub(c->B, q, mf_cg_fconst(c, t, zp), "");
+    return LLVMBuildFMul(c->B, d, mf_cg_fconst(c, t, scale), "");
+}
+
+static float attr_f(const mf_node *n, const char *name)
+{
+    return (float)mf_attr_float(n->op, n->attrs, name);
+}
+
+static int attr_i(const mf_node *n, const char *name)
+{
+    return (int)mf_attr_int(n->op, n->attrs, name);
+}
+
+LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    switch (n->op) {
+    case MF_OP_QUANTIZE: return mf_cg_quantize_code(c, in[0], attr_f(n, "scale"), attr_i(n, "zero_point"));
+    case MF_OP_DEQUANTIZE: return dequantize(c, in[0], attr_f(n, "scale"), attr_i(n, "zero_point"));
+    case MF_OP_QADD: {
+        LLVMValueRef a = dequantize(c, in[0], attr_f(n, "a_scale"), attr_i(n, "a_zero_point"));
+        LLVMValueRef b = dequantize(c, in[1], attr_f(n, "b_scale"), attr_i(n, "b_zero_point"));
+        mf_cg_requant r = mf_cg_requant_of(n);
+        return mf_cg_requantize(c, LLVMBuildFAdd(c->B, a, b, ""), &r);
+    }
+    default: return NULL;
+    }
+}
+
+/* acc + the dot products of int16 pairs: the form LLVM 19 selects vpmaddwd (or vpdpwssd)
+ * for; a and b hold 2W int16, the result W int32. */
+static LLVMValueRef dot2_i16(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, unsigned w)
+{
+    LLVMTypeRef vi32 = LLVMVectorType(c->i32, w);
+    LLVMValueRef sum = NULL;
+    for (int odd = 0; odd < 2; odd++) {
+        LLVMValueRef idx[4 * MF_CG_MAX_VW];
+        for (unsigned l = 0; l < w; l++)
+            idx[l] = LLVMConstInt(c->i32, 2 * l + (unsigned)odd, 0);
+        LLVMValueRef mask = LLVMConstVector(idx, w);
+        LLVMValueRef ah = LLVMBuildSExt(c->B, LLVMBuildShuffleVector(c->B, a, LLVMGetPoison(LLVMTypeOf(a)), mask, ""), vi32, "");
+        LLVMValueRef bh = LLVMBuildSExt(c->B, LLVMBuildShuffleVector(c->B, b, LLVMGetPoison(LLVMTypeOf(b)), mask, ""), vi32, "");
+        LLVMValueRef p = LLVMBuildMul(c->B, ah, bh, "");
+        sum = sum ? LLVMBuildAdd(c->B, sum, p, "") : p;
+    }
+    return sum;
+}
+
+LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s)
+{
+    unsigned w = LLVMGetVectorSize(LLVMTypeOf(acc));
+    if (c->shape.vnni && (w == 4 || w == 8 || w == 16)) {
+        /* one vpdpbusd (the EVEX form with AVX-512 VNNI, the VEX form with AVX-VNNI) */
+        const char *name = w == 16 ? "llvm.x86.avx512.vpdpbusd.512"
+                           : w == 8 ? "llvm.x86.avx512.vpdpbusd.256" : "llvm.x86.avx512.vpdpbusd.128";
+        LLVMValueRef ops[3] = {acc, u, s};
+        return mf_cg_intrin2(c, name, NULL, 0, LLVMTypeOf(acc), 3, ops);
+    }
+    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16), then the
+     * two pair sums of each lane added */
+    LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
+    LLVMTypeRef v16 = LLVMVectorType(LLVMInt16TypeInContext(c->C), 4 * w);
+    LLVMValueRef a = LLVMBuildZExt(c->B, LLVMBuildBitCast(c->B, u, v8, ""), v16, "");
+    LLVMValueRef b = LLVMBuildSExt(c->B, LLVMBuildBitCast(c->B, s, v8, ""), v16, "");
+    LLVMValueRef pairs = dot2_i16(c, a, b, 2 * w); /* 2W lanes: (k0k1, k2k3) of each lane */
+    LLVMValueRef idx[2][MF_CG_MAX_VW];
+    for (unsigned l = 0; l < w; l++) {
+        idx[0][l] = LLVMConstInt(c->i32, 2 * l, 0);
+        idx[1][l] = LLVMConstInt(c->i32, 2 * l + 1, 0);
+    }
+    LLVMValueRef pz = LLVMGetPoison(LLVMTypeOf(pairs));
+    LLVMValueRef lo = LLVMBuildShuffleVector(c->B, pairs, pz, LLVMConstVector(idx[0], w), "");
+    LLVMValueRef hi = LLVMBuildShuffleVector(c->B, pairs, pz, LLVMConstVector(idx[1], w), "");
+    return LLVMBuildAdd(c->B, acc, LLVMBuildAdd(c->B, lo, hi, ""), "");
+}
