@@ -178,9 +178,14 @@ LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int 
 LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r);
 /* quantize, dequantize and qadd on evaluated inputs; NULL for other ops. */
 LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
-/* acc + per i32 lane the sum of 4 products of u's unsigned bytes by s's signed bytes
- * (acc, u, s: <W x i32>): vpdpbusd where the target has VNNI, int16 products elsewhere. */
+/* acc + per i32 lane of u and s (<W x i32>) the sum of 4 products of u's unsigned bytes by
+ * s's signed bytes: vpdpbusd where the target has VNNI, int16 products (vpmaddwd)
+ * elsewhere.  acc is of mf_cg_dot4_acc_type: W lanes with VNNI, else 2W (each lane's two
+ * pair sums apart, added once by mf_cg_dot4_sum, not at every step).  The sum of all
+ * lanes of acc is the sum of all products either way. */
+LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w);
 LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
+LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w); /* <W x i32> */
 
 /* ---- lowerings -------------------------------------------------------------------------- */
 

@@ -34,7 +34,7 @@ typedef struct qconv {
     int64_t cing, coutg, K, KQ, KF; /* K; quads (rounded up); whole quads */
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
     int W, MR, NV;
-    LLVMTypeRef i8, vi32, vf;
+    LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's accumulator */
     LLVMValueRef col, padsrc, wsum;
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
@@ -59,8 +59,9 @@ static LLVMValueRef splat_i32(mf_cg_ctx *c, LLVMValueRef x, int w)
                                   LLVMConstNull(LLVMVectorType(c->i32, (unsigned)w)), "");
 }
 
-/* Registers: MR x NV accumulators, NV column vectors and a broadcast; the col buffer of a
- * chunk of whole output rows (at least one) within QC_COL_BYTES where it can be. */
+/* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
+ * broadcast; the col buffer of a chunk of whole output rows (at least one) within
+ * QC_COL_BYTES where it can be. */
 static void plan(qconv *q)
 {
     const mf_cg_ctx *c = q->c;
@@ -68,6 +69,8 @@ static void plan(qconv *q)
     q->W = c->vw;
     q->MR = c->shape.vregs >= 32 ? 4 : 3;
     q->NV = c->shape.vregs >= 32 ? 4 : 2;
+    if (!c->shape.vnni) /* accumulators of 2W lanes (mf_cg_dot4_acc_type) */
+        q->NV /= 2;
     if (q->MR > q->coutg)
         q->MR = (int)q->coutg;
     int64_t per_pixel = q->KQ * 4;
@@ -169,7 +172,7 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
         LLVMValueRef w = splat_i32(c, wq[r], q->W);
         for (int v = 0; v < q->NV; v++) {
             LLVMValueRef a = q->acc[r * q->NV + v];
-            LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, q->vi32, a, ""), xv[v], w), a);
+            LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, q->vacc, a, ""), xv[v], w), a);
         }
     }
 }
@@ -195,7 +198,8 @@ static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pba
             pt->coord[2] = p;
             LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
             pt->mask = LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "");
-            LLVMValueRef s = LLVMBuildSub(c->B, LLVMBuildLoad2(c->B, q->vi32, q->acc[r * q->NV + v], ""), splat_i32(c, ch[r].corr, q->W), "");
+            LLVMValueRef sum = mf_cg_dot4_sum(c, LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], ""), (unsigned)q->W);
+            LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
             LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
             y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
             pt->core_val = mf_cg_requantize(c, y, &q->rq);
@@ -219,7 +223,7 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
     LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr);
     for (int a = 0; a < R * q->NV; a++)
-        LLVMBuildStore(c->B, LLVMConstNull(q->vi32), q->acc[a]);
+        LLVMBuildStore(c->B, LLVMConstNull(q->vacc), q->acc[a]);
     mf_cg_loop k;
     mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF));
     LLVMValueRef wq[QC_MR_MAX] = {0};
@@ -288,12 +292,13 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.i8 = LLVMInt8TypeInContext(c->C);
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
+    q.vacc = mf_cg_dot4_acc_type(c, (unsigned)q.W);
     q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP)));
     LLVMSetAlignment(q.col, 64);
     q.padsrc = mf_cg_entry_alloca(c, q.i8);
     q.wsum = mf_cg_entry_alloca(c, c->i32);
     for (int a = 0; a < q.MR * q.NV; a++)
-        q.acc[a] = mf_cg_entry_alloca(c, q.vi32);
+        q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
     LLVMBuildStore(c->B, LLVMConstInt(q.i8, (unsigned long long)q.xzp, 1), q.padsrc);
 
     LLVMValueRef lo, hi;
@@ -344,14 +349,14 @@ static LLVMValueRef load_quads(mf_cg_ctx *c, LLVMValueRef ptr, int w, int64_t va
 static void qlinear_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
                          LLVMValueRef acc[2])
 {
-    LLVMTypeRef vi32 = LLVMVectorType(c->i32, (unsigned)w);
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
     LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w);
     LLVMValueRef ones = splat_i32(c, LLVMConstInt(c->i32, 0x01010101u, 0), w);
     /* masked-off bytes of x read 0 and flip to 128: their weight bytes are 0 */
     LLVMValueRef xu = LLVMBuildXor(c->B, load_quads(c, gep8(c, xr, k), w, valid), flip, "");
     LLVMValueRef wv = load_quads(c, gep8(c, wr, k), w, valid);
-    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vi32, acc[0], ""), xu, wv), acc[0]);
-    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vi32, acc[1], ""), ones, wv), acc[1]);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), xu, wv), acc[0]);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), ones, wv), acc[1]);
 }
 
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
@@ -372,8 +377,8 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     float xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
     int xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
     mf_cg_requant rq = mf_cg_requant_of(n);
-    LLVMTypeRef vi32 = LLVMVectorType(c->i32, (unsigned)W);
-    LLVMValueRef acc[2] = {mf_cg_entry_alloca(c, vi32), mf_cg_entry_alloca(c, vi32)};
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)W); /* all lanes are summed: no pairing */
+    LLVMValueRef acc[2] = {mf_cg_entry_alloca(c, vacc), mf_cg_entry_alloca(c, vacc)};
     mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
     if (!p)
         return MF_ERR_NOMEM;
@@ -384,15 +389,15 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     LLVMValueRef r = mf_cg_ix_udivk(c, items.iv, nout), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, nout), "");
     LLVMValueRef xr = gep8(c, x, mf_cg_ix_mulk(c, r, K)), wr = gep8(c, w, mf_cg_ix_mulk(c, j, K));
     for (int a = 0; a < 2; a++)
-        LLVMBuildStore(c->B, LLVMConstNull(vi32), acc[a]);
+        LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[a]);
     mf_cg_loop k;
     mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
     qlinear_step(c, xr, wr, mf_cg_ix_mulk(c, k.iv, blk), W, blk, acc);
     mf_cg_loop_end(c, &k, 1);
     if (K % blk)
         qlinear_step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc);
-    LLVMValueRef sum = reduce_add(c, LLVMBuildLoad2(c->B, vi32, acc[0], ""));
-    LLVMValueRef wsum = reduce_add(c, LLVMBuildLoad2(c->B, vi32, acc[1], ""));
+    LLVMValueRef sum = reduce_add(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""));
+    LLVMValueRef wsum = reduce_add(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""));
     sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + xzp), 0), ""), "");
     LLVMValueRef sc = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, ws, per_channel ? j : mf_cg_i64(c, 0)), "");
     LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, sum, c->f32, ""), LLVMBuildFMul(c->B, LLVMConstReal(c->f32, xs), sc, ""), "");

@@ -101,30 +101,46 @@ static LLVMValueRef dot2_i16(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, unsig
     return sum;
 }
 
+static bool has_dot4(const mf_cg_ctx *c, unsigned w)
+{
+    return c->shape.vnni && (w == 4 || w == 8 || w == 16);
+}
+
+LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w)
+{
+    return LLVMVectorType(c->i32, has_dot4(c, w) ? w : 2 * w);
+}
+
 LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s)
 {
-    unsigned w = LLVMGetVectorSize(LLVMTypeOf(acc));
-    if (c->shape.vnni && (w == 4 || w == 8 || w == 16)) {
+    unsigned w = LLVMGetVectorSize(LLVMTypeOf(u));
+    if (has_dot4(c, w)) {
         /* one vpdpbusd (the EVEX form with AVX-512 VNNI, the VEX form with AVX-VNNI) */
         const char *name = w == 16 ? "llvm.x86.avx512.vpdpbusd.512"
                            : w == 8 ? "llvm.x86.avx512.vpdpbusd.256" : "llvm.x86.avx512.vpdpbusd.128";
         LLVMValueRef ops[3] = {acc, u, s};
         return mf_cg_intrin2(c, name, NULL, 0, LLVMTypeOf(acc), 3, ops);
     }
-    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16), then the
-     * two pair sums of each lane added */
+    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16); the two pair
+     * sums of each lane stay apart in the accumulator until mf_cg_dot4_sum */
     LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
     LLVMTypeRef v16 = LLVMVectorType(LLVMInt16TypeInContext(c->C), 4 * w);
     LLVMValueRef a = LLVMBuildZExt(c->B, LLVMBuildBitCast(c->B, u, v8, ""), v16, "");
     LLVMValueRef b = LLVMBuildSExt(c->B, LLVMBuildBitCast(c->B, s, v8, ""), v16, "");
-    LLVMValueRef pairs = dot2_i16(c, a, b, 2 * w); /* 2W lanes: (k0k1, k2k3) of each lane */
+    return LLVMBuildAdd(c->B, acc, dot2_i16(c, a, b, 2 * w), "");
+}
+
+LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w)
+{
+    if (has_dot4(c, w))
+        return acc;
     LLVMValueRef idx[2][MF_CG_MAX_VW];
     for (unsigned l = 0; l < w; l++) {
         idx[0][l] = LLVMConstInt(c->i32, 2 * l, 0);
         idx[1][l] = LLVMConstInt(c->i32, 2 * l + 1, 0);
     }
-    LLVMValueRef pz = LLVMGetPoison(LLVMTypeOf(pairs));
-    LLVMValueRef lo = LLVMBuildShuffleVector(c->B, pairs, pz, LLVMConstVector(idx[0], w), "");
-    LLVMValueRef hi = LLVMBuildShuffleVector(c->B, pairs, pz, LLVMConstVector(idx[1], w), "");
-    return LLVMBuildAdd(c->B, acc, LLVMBuildAdd(c->B, lo, hi, ""), "");
+    LLVMValueRef pz = LLVMGetPoison(LLVMTypeOf(acc));
+    LLVMValueRef lo = LLVMBuildShuffleVector(c->B, acc, pz, LLVMConstVector(idx[0], w), "");
+    LLVMValueRef hi = LLVMBuildShuffleVector(c->B, acc, pz, LLVMConstVector(idx[1], w), "");
+    return LLVMBuildAdd(c->B, lo, hi, "");
 }
