@@ -151,6 +151,12 @@ mf_status mf_cg_eval(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_c
 void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
                  LLVMValueRef x);
 LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m);
+/* The same for a buffer of dtype t: i8 elements are loaded as their codes in f32 lanes,
+ * and stored from them (the value must be an integer in [-128, 127]). */
+LLVMValueRef mf_cg_load_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                           mf_dtype t);
+void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                    LLVMValueRef x, mf_dtype t);
 /* Is v elementwise in the sense of the evaluator (an elementwise or view op's output)? */
 bool mf_cg_is_pointwise(mf_op op);
 
@@ -174,6 +180,29 @@ LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x);
 
+/* ---- int8 (codegen/quant.c): an i8 value is its integer code in f32 lanes --------------- */
+
+/* The requantization of an int8 op's result (attributes y_scale, y_zero_point, min, max). */
+typedef struct mf_cg_requant {
+    float y_scale, lo, hi;
+    int y_zp;
+} mf_cg_requant;
+mf_cg_requant mf_cg_requant_of(const mf_node *n);
+/* clamp(round_half_even(y / scale) + zp, -128, 127), NaN to zp: the code of real value y. */
+LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp);
+/* y clamped to [r.lo, r.hi], then its code (the reference kernels' requantize). */
+LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r);
+/* quantize, dequantize and qadd on evaluated inputs; NULL for other ops. */
+LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+/* acc + per i32 lane of u and s (<W x i32>) the sum of 4 products of u's unsigned bytes by
+ * s's signed bytes: vpdpbusd where the target has VNNI, int16 products (vpmaddwd)
+ * elsewhere.  acc is of mf_cg_dot4_acc_type: W lanes with VNNI, else 2W (each lane's two
+ * pair sums apart, added once by mf_cg_dot4_sum, not at every step).  The sum of all
+ * lanes of acc is the sum of all products either way. */
+LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w);
+LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
+LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w); /* <W x i32> */
+
 /* ---- lowerings -------------------------------------------------------------------------- */
 
 /* Fills body for the whole subgraph (codegen/lower.c picks one of the below). */
@@ -196,6 +225,9 @@ mf_status mf_cg_lower_softmax(mf_cg_ctx *c, const mf_node *n, int nepi,
 mf_status mf_cg_lower_sum(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
+/* int8 anchors (lower_qconv.c): int32 sums by mf_cg_dot4, requantized in the epilogue. */
+mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
+mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 /* Winograd F(4,3)'s input and output transforms (lower_winograd.c). */
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,
                                      const mf_value *const *epi);
@@ -249,6 +281,9 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
  * flattened plane; MR channels x NV vectors per tile from the target's registers (false:
  * not a GEMM-shaped conv: another engine runs it). */
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv);
+/* Can the epilogue of a conv's result run on its flattened plane: does everything it reads
+ * step over the output's rows as over its columns? */
+bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi);
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi);
 

@@ -24,6 +24,8 @@ typedef struct mf_cg_target_shape {
     int lanes;          /* f32 lanes of one vector register: 1, 4, 8 or 16 */
     int vregs;          /* vector registers the code may use: 16 or 32 */
     bool fma;           /* fused multiply-add instructions (else a mul and an add) */
+    bool vnni;          /* 8-bit dot products in the vector unit (AVX-512 VNNI or AVX-VNNI:
+                         * vpdpbusd), which the int8 kernels use; else int16 products */
     int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
 } mf_cg_target_shape;
 

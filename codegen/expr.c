@@ -185,16 +185,16 @@ static LLVMValueRef offset(mf_cg_ctx *c, mf_cg_point *p, const mf_cg_map *m)
     return off;
 }
 
-/* Vector of pointers base + off + lane * ls. */
-static LLVMValueRef lane_ptrs(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, LLVMValueRef off,
-                              int64_t ls)
+/* Vector of pointers base + off + lane * ls, to elements of type et. */
+static LLVMValueRef lane_ptrs(mf_cg_ctx *c, mf_cg_point *p, LLVMTypeRef et, LLVMValueRef base,
+                              LLVMValueRef off, int64_t ls)
 {
     LLVMValueRef idx[MF_CG_MAX_VW];
     for (unsigned i = 0; i < p->width; i++)
         idx[i] = LLVMConstInt(c->i64, (unsigned long long)(i * ls), 1);
     LLVMValueRef lanes = LLVMBuildAdd(c->B, mf_cg_splat(c, off, p->width),
                                       LLVMConstVector(idx, p->width), "");
-    return LLVMBuildGEP2(c->B, c->f32, base, &lanes, 1, "");
+    return LLVMBuildGEP2(c->B, et, base, &lanes, 1, "");
 }
 
 static LLVMValueRef all_true(mf_cg_ctx *c, unsigned w)
@@ -202,66 +202,106 @@ static LLVMValueRef all_true(mf_cg_ctx *c, unsigned w)
     return mf_cg_splat(c, LLVMConstInt(c->i1, 1, 0), w);
 }
 
-LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m)
+/* Elements of type et (f32, or i8 for int8 codes), aligned to their size. */
+static unsigned elem_align(mf_cg_ctx *c, LLVMTypeRef et)
+{
+    return et == c->f32 ? 4 : 1;
+}
+
+static LLVMValueRef load_elems(mf_cg_ctx *c, mf_cg_point *p, LLVMTypeRef et, LLVMValueRef base,
+                               const mf_cg_map *m)
 {
     LLVMValueRef off = offset(c, p, m);
-    LLVMValueRef ptr = mf_cg_gep(c, base, off);
+    LLVMValueRef ptr = LLVMBuildGEP2(c->B, et, base, &off, 1, "");
+    LLVMValueRef align = LLVMConstInt(c->i32, elem_align(c, et), 0);
     if (p->width == 1) { /* a masked-off lane reads the buffer's first element instead */
         if (p->mask)
             ptr = LLVMBuildSelect(c->B, p->mask, ptr, base, "");
-        return LLVMBuildLoad2(c->B, c->f32, ptr, "");
+        return LLVMBuildLoad2(c->B, et, ptr, "");
     }
     int64_t ls = p->lane < 0 ? 0 : loop_stride(p, m, p->lane);
-    LLVMTypeRef vt = mf_cg_vec(c, c->f32, p->width);
+    LLVMTypeRef vt = mf_cg_vec(c, et, p->width);
     if (ls == 0)
-        return mf_cg_splat(c, LLVMBuildLoad2(c->B, c->f32, ptr, ""), p->width);
+        return mf_cg_splat(c, LLVMBuildLoad2(c->B, et, ptr, ""), p->width);
     if (ls == 1 && !p->mask) {
         LLVMValueRef x = LLVMBuildLoad2(c->B, vt, ptr, "");
-        LLVMSetAlignment(x, 4);
+        LLVMSetAlignment(x, elem_align(c, et));
         return x;
     }
     LLVMValueRef mask = p->mask ? p->mask : all_true(c, p->width);
-    LLVMValueRef zero = mf_cg_fconst(c, vt, 0.0);
+    LLVMValueRef zero = LLVMConstNull(vt);
     if (ls == 1) {
-        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), mask, zero};
+        LLVMValueRef ops[4] = {ptr, align, mask, zero};
         LLVMTypeRef tys[2] = {vt, c->ptr};
         return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
     }
-    LLVMValueRef ptrs = lane_ptrs(c, p, base, off, ls);
-    LLVMValueRef ops[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), mask, zero};
+    LLVMValueRef ptrs = lane_ptrs(c, p, et, base, off, ls);
+    LLVMValueRef ops[4] = {ptrs, align, mask, zero};
     LLVMTypeRef tys[2] = {vt, LLVMTypeOf(ptrs)};
     return mf_cg_intrin2(c, "llvm.masked.gather", tys, 2, vt, 4, ops);
 }
 
-void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
-                 LLVMValueRef x)
+LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m)
+{
+    return load_elems(c, p, c->f32, base, m);
+}
+
+LLVMValueRef mf_cg_load_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                           mf_dtype t)
+{
+    if (t != MF_I8)
+        return mf_cg_load_at(c, p, base, m);
+    LLVMValueRef q = load_elems(c, p, LLVMInt8TypeInContext(c->C), base, m);
+    return LLVMBuildSIToFP(c->B, q, mf_cg_vec(c, c->f32, p->width), "");
+}
+
+static void store_elems(mf_cg_ctx *c, mf_cg_point *p, LLVMTypeRef et, LLVMValueRef base,
+                        const mf_cg_map *m, LLVMValueRef x)
 {
     LLVMValueRef off = offset(c, p, m);
-    LLVMValueRef ptr = mf_cg_gep(c, base, off);
+    LLVMValueRef ptr = LLVMBuildGEP2(c->B, et, base, &off, 1, "");
+    LLVMValueRef align = LLVMConstInt(c->i32, elem_align(c, et), 0);
     if (p->width == 1) { /* a masked-off lane writes a dummy on the stack instead */
         if (p->mask)
-            ptr = LLVMBuildSelect(c->B, p->mask, ptr, mf_cg_entry_alloca(c, c->f32), "");
+            ptr = LLVMBuildSelect(c->B, p->mask, ptr, mf_cg_entry_alloca(c, et), "");
         LLVMBuildStore(c->B, x, ptr);
         return;
     }
     int64_t ls = loop_stride(p, m, p->lane);
     LLVMTypeRef vt = LLVMTypeOf(x);
     if (ls == 1 && !p->mask) {
-        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
+        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), elem_align(c, et));
         return;
     }
     LLVMValueRef mask = p->mask ? p->mask : all_true(c, p->width);
     LLVMTypeRef vd = LLVMVoidTypeInContext(c->C);
     if (ls == 1) {
-        LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
+        LLVMValueRef ops[4] = {x, ptr, align, mask};
         LLVMTypeRef tys[2] = {vt, c->ptr};
         mf_cg_intrin2(c, "llvm.masked.store", tys, 2, vd, 4, ops);
         return;
     }
-    LLVMValueRef ptrs = lane_ptrs(c, p, base, off, ls);
-    LLVMValueRef ops[4] = {x, ptrs, LLVMConstInt(c->i32, 4, 0), mask};
+    LLVMValueRef ptrs = lane_ptrs(c, p, et, base, off, ls);
+    LLVMValueRef ops[4] = {x, ptrs, align, mask};
     LLVMTypeRef tys[2] = {vt, LLVMTypeOf(ptrs)};
     mf_cg_intrin2(c, "llvm.masked.scatter", tys, 2, vd, 4, ops);
+}
+
+void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                 LLVMValueRef x)
+{
+    store_elems(c, p, c->f32, base, m, x);
+}
+
+void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
+                    LLVMValueRef x, mf_dtype t)
+{
+    if (t != MF_I8) {
+        mf_cg_store(c, p, base, m, x);
+        return;
+    }
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C);
+    store_elems(c, p, i8, base, m, LLVMBuildFPToSI(c->B, x, mf_cg_vec(c, i8, p->width), ""));
 }
 
 /* ---- ops ---------------------------------------------------------------------------------- */
@@ -450,6 +490,9 @@ static const mf_cg_emit_fn emitters[MF_OP_COUNT] = {
     [MF_OP_DROPOUT] = emit_same,
     [MF_OP_FLATTEN] = emit_same,
     [MF_OP_RESHAPE] = emit_same,
+    [MF_OP_QUANTIZE] = mf_cg_quant_op,
+    [MF_OP_DEQUANTIZE] = mf_cg_quant_op,
+    [MF_OP_QADD] = mf_cg_quant_op,
 };
 
 mf_cg_emit_fn mf_cg_emitter(mf_op op)
@@ -566,7 +609,7 @@ mf_status mf_cg_eval(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, const mf_c
         if (i < 0)
             return mf_error(MF_ERR_INTERNAL, "codegen: value %d is neither input nor result",
                             v->id);
-        x = mf_cg_load_at(c, p, c->in_ptr[i], m);
+        x = mf_cg_load_as(c, p, c->in_ptr[i], m, v->type.dtype);
     } else {
         s = eval_node(c, p, v->producer, m, &x);
     }

@@ -216,12 +216,26 @@ static bool is_core(mf_op op)
     return k == MF_KIND_ANCHOR || k == MF_KIND_REDUCTION;
 }
 
+/* The first dtype of n's values that is not f32 (what keeps n from being lowered). */
+static mf_dtype odd_dtype(const mf_node *n)
+{
+    if (n->outputs[0]->type.dtype != MF_F32)
+        return n->outputs[0]->type.dtype;
+    for (int i = 0; i < n->ninputs; i++)
+        if (n->inputs[i]->type.dtype != MF_F32)
+            return n->inputs[i]->type.dtype;
+    return MF_F32;
+}
+
 static mf_status check_nodes(const mf_graph *g, const mf_node **core)
 {
     *core = NULL;
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
+        if (info->has_mlu && !mf_node_has_mlu_code(n))
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) on %s: only f32 is lowered, and i8 by the int8 ops",
+                            n->id, info->name, mf_dtype_name(odd_dtype(n)));
         if (!mf_cg_has_emitter(n->op) && !mf_cg_has_lowering(n->op))
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,
                             info->name);
@@ -261,6 +275,8 @@ static const mf_cg_lower_fn lowerings[MF_OP_COUNT] = {
     [MF_OP_MATMUL] = mf_cg_lower_matmul,
     [MF_OP_WINOGRAD_INPUT] = mf_cg_lower_winograd_input,
     [MF_OP_WINOGRAD_OUTPUT] = mf_cg_lower_winograd_output,
+    [MF_OP_QCONV2D] = mf_cg_lower_qconv,
+    [MF_OP_QLINEAR] = mf_cg_lower_qlinear,
     [MF_OP_MAX_POOL2D] = mf_cg_lower_pool2d,
     [MF_OP_AVG_POOL2D] = mf_cg_lower_pool2d,
     [MF_OP_ADAPTIVE_AVG_POOL2D] = mf_cg_lower_pool2d,

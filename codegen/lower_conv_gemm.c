@@ -277,7 +277,7 @@ static bool same_shape(const mf_type *a, const mf_type *b)
     return true;
 }
 
-static bool epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi)
+bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi)
 {
     const mf_type *ot = &core->type;
     if (ot->rank != 4)
@@ -298,7 +298,7 @@ static bool epilogue_flattens(const mf_value *core, int nepi, const mf_value *co
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi)
 {
-    gemm_emit e = {.c = c, .g = g, .packed = g->wblock != 0, .flat = epilogue_flattens(core, nepi, epi), .core = core, .nepi = nepi, .epi = epi,
+    gemm_emit e = {.c = c, .g = g, .packed = g->wblock != 0, .flat = mf_cg_epilogue_flattens(core, nepi, epi), .core = core, .nepi = nepi, .epi = epi,
                    .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
     plan_for(c, g, &e.pl);
     const gemm_plan *pl = &e.pl;

@@ -76,7 +76,7 @@ static mf_status store_output(mf_cg_ctx *c, mf_cg_point *p, const mf_value *v, c
     LLVMValueRef x;
     mf_status s = mf_cg_eval(c, p, v, m, &x);
     if (!s)
-        mf_cg_store(c, p, c->out_ptr[mf_cg_output_index(c->g, v)], m, x);
+        mf_cg_store_as(c, p, c->out_ptr[mf_cg_output_index(c->g, v)], m, x, v->type.dtype);
     return s;
 }
 

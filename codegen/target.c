@@ -38,10 +38,38 @@ static mf_status check_cpu_name(const char *cpu)
     return mf_error(MF_ERR_INVALID, "'%s' is not a CPU LLVM knows; valid names: %s", cpu, list);
 }
 
+/* A second probe function: acc + even * even + odd * odd of int16 pairs, on 8 x i32 lanes,
+ * which LLVM compiles to vpdpwssd where the target has VNNI (AVX-512 VNNI or AVX-VNNI) and
+ * to vpmaddwd + vpaddd elsewhere: the assembly names the target's 8-bit dot product too. */
+static void add_dot_probe(LLVMContextRef C, LLVMModuleRef M, LLVMBuilderRef B)
+{
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(C), i32 = LLVMInt32TypeInContext(C), ptr = LLVMPointerTypeInContext(C, 0);
+    LLVMTypeRef v16 = LLVMVectorType(i16, 16), v8 = LLVMVectorType(i32, 8);
+    LLVMValueRef f = LLVMAddFunction(M, "mf_probe_dot", LLVMFunctionType(LLVMVoidTypeInContext(C), &ptr, 1, 0));
+    LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(C, f, "entry"));
+    LLVMValueRef p = LLVMGetParam(f, 0), half[2][2];
+    for (int i = 0; i < 2; i++) {
+        LLVMValueRef off = LLVMConstInt(LLVMInt64TypeInContext(C), (unsigned long long)i * 16, 0);
+        LLVMValueRef x = LLVMBuildLoad2(B, v16, LLVMBuildGEP2(B, i16, p, &off, 1, ""), "");
+        for (int odd = 0; odd < 2; odd++) {
+            LLVMValueRef idx[8];
+            for (int l = 0; l < 8; l++)
+                idx[l] = LLVMConstInt(i32, (unsigned long long)(2 * l + odd), 0);
+            LLVMValueRef sh = LLVMBuildShuffleVector(B, x, LLVMGetPoison(v16), LLVMConstVector(idx, 8), "");
+            half[i][odd] = LLVMBuildSExt(B, sh, v8, "");
+        }
+    }
+    LLVMValueRef even = LLVMBuildMul(B, half[0][0], half[1][0], ""), odd = LLVMBuildMul(B, half[0][1], half[1][1], "");
+    LLVMValueRef acc = LLVMBuildLoad2(B, v8, p, "");
+    LLVMBuildStore(B, LLVMBuildAdd(B, acc, LLVMBuildAdd(B, even, odd, ""), ""), p);
+    LLVMBuildRetVoid(B);
+}
+
 /* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
  * vectors allowed: the registers the backend splits it into give the width (zmm, ymm,
- * xmm, none), vfmadd says FMA exists.  Asking the backend, not a table of CPU names,
- * keeps this right for every CPU LLVM knows and for explicit feature strings. */
+ * xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does.
+ * Asking the backend, not a table of CPU names, keeps this right for every CPU LLVM knows
+ * and for explicit feature strings. */
 static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_target_shape *sh)
 {
     LLVMContextRef C = LLVMContextCreate();
@@ -65,6 +93,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
                                     LLVMGetIntrinsicDeclaration(M, id, &vt, 1), ops, 3, "");
     LLVMBuildStore(B, r, LLVMGetParam(f, 0));
     LLVMBuildRetVoid(B);
+    add_dot_probe(C, M, B);
     LLVMDisposeBuilder(B);
     char *err = NULL;
     LLVMMemoryBufferRef buf = NULL;
@@ -83,6 +112,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
             sh->lanes = strstr(text, "zmm") ? 16 : strstr(text, "ymm") ? 8 : strstr(text, "xmm") ? 4 : 1;
             sh->vregs = sh->lanes == 16 ? 32 : 16;
             sh->fma = strstr(text, "vfmadd") != NULL;
+            sh->vnni = strstr(text, "vpdpwssd") != NULL;
             sh->l1d = 32 * 1024; /* every x86-64 core of the last decade */
             sh->l2 = sh->lanes == 16 ? 1024 * 1024 : sh->lanes == 8 ? 512 * 1024 : 256 * 1024;
             free(text);

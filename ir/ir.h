@@ -89,7 +89,8 @@ void mf_scalar_store(void *p, mf_dtype dt, int64_t k, mf_scalar v);
 double mf_scalar_double(mf_scalar v);
 /* The dtypes MLU code takes, the one list read by both sides of the device boundary:
  * codegen (codegen/compile.c) refuses a subgraph with a value of any other dtype, and
- * segmentation (passes/segment.c) keeps a node touching one on the CPU.  f32 only. */
+ * segmentation (passes/segment.c) keeps a node touching one on the CPU.  f32, and i8
+ * for the ops mf_node_has_mlu_code names. */
 bool mf_dtype_has_mlu_code(mf_dtype t);
 float mf_f16_to_f32(uint16_t h);
 uint16_t mf_f32_to_f16(float f);
@@ -266,6 +267,11 @@ typedef struct mf_node {
     mf_attr attrs[MF_MAX_ATTRS];
     int subgraph; /* MLU subgraph the segmentation put it in; -1 when none */
 } mf_node;
+
+/* Does node n have device code for its op and the dtypes of its values?  i8 values are
+ * lowered only by the int8 ops (quantize, dequantize, qconv2d, qlinear, qadd), max_pool2d and views:
+ * the others' lowerings compute in f32.  Segmentation and codegen both ask this. */
+bool mf_node_has_mlu_code(const mf_node *n);
 
 struct mf_graph {
     mf_arena *arena;

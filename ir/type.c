@@ -63,7 +63,39 @@ void mf_dtype_int_range(mf_dtype t, int64_t *lo, int64_t *hi)
 
 bool mf_dtype_has_mlu_code(mf_dtype t)
 {
-    return t == MF_F32;
+    return t == MF_F32 || t == MF_I8;
+}
+
+/* The ops whose lowerings read and write i8 (codegen/expr.c, codegen/lower_qconv.c,
+ * and max_pool2d, whose max of codes is the code of the max): an i8 value is its
+ * integer code there, held in f32 lanes between load and store. */
+static bool op_lowers_i8(mf_op op)
+{
+    switch (op) {
+    case MF_OP_QUANTIZE:
+    case MF_OP_DEQUANTIZE:
+    case MF_OP_QCONV2D:
+    case MF_OP_QLINEAR:
+    case MF_OP_QADD:
+    case MF_OP_MAX_POOL2D: return true;
+    default: return mf_op_get(op)->kind == MF_KIND_VIEW;
+    }
+}
+
+static bool value_lowers(const mf_node *n, const mf_value *v)
+{
+    mf_dtype t = v->type.dtype;
+    return t == MF_F32 || (t == MF_I8 && op_lowers_i8(n->op));
+}
+
+bool mf_node_has_mlu_code(const mf_node *n)
+{
+    if (!mf_op_get(n->op)->has_mlu || !value_lowers(n, n->outputs[0]))
+        return false;
+    for (int i = 0; i < n->ninputs; i++)
+        if (!value_lowers(n, n->inputs[i]))
+            return false;
+    return true;
 }
 
 /* ---- one element of any dtype, widened ------------------------------------------------ */

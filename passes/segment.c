@@ -35,22 +35,12 @@ typedef struct segmenter {
     const mf_node *via;  /* the outside node of the last convexity refusal */
 } segmenter;
 
-static bool dtypes_have_device_code(const mf_node *n)
-{
-    if (!mf_dtype_has_mlu_code(n->outputs[0]->type.dtype))
-        return false;
-    for (int i = 0; i < n->ninputs; i++)
-        if (!mf_dtype_has_mlu_code(n->inputs[i]->type.dtype))
-            return false;
-    return true;
-}
-
-/* A node runs on the CPU unless codegen can build it: its op has device code, its dtypes
- * are ones MLU code takes (mf_dtype_has_mlu_code) and its shapes are within codegen's
+/* A node runs on the CPU unless codegen can build it: its op has device code for its dtypes
+ * (mf_node_has_mlu_code: f32, and i8 for the int8 ops) and its shapes are within codegen's
  * limits (mf_node_mlu_limit).  Codegen checks the same, so it never refuses a subgraph. */
 static bool has_device_code(const mf_node *n)
 {
-    return mf_op_get(n->op)->has_mlu && dtypes_have_device_code(n) && !mf_node_mlu_limit(n);
+    return mf_node_has_mlu_code(n) && !mf_node_mlu_limit(n);
 }
 
 /* Does value v depend on subgraph s through a node outside s?  (Then joining a consumer
@@ -271,7 +261,7 @@ static mf_fuse_block cpu_reason(const mf_node *cpu)
 {
     if (!mf_op_get(cpu->op)->has_mlu)
         return MF_BLOCK_CPU_OP;
-    return dtypes_have_device_code(cpu) ? MF_BLOCK_CODEGEN_LIMIT : MF_BLOCK_DTYPE;
+    return mf_node_has_mlu_code(cpu) ? MF_BLOCK_CODEGEN_LIMIT : MF_BLOCK_DTYPE;
 }
 
 /* Every edge that crosses a subgraph boundary (CPU to CPU edges are no boundary), with

@@ -1,0 +1,413 @@
+/* lower_qconv.c — the int8 anchors: qconv2d (every geometry: groups, depthwise, 1x1) and
+ * qlinear, with int32 sums from the target's 8-bit dot product (mf_cg_dot4: vpdpbusd with
+ * VNNI, int16 products without) and the requantization in the epilogue, where qadd,
+ * dequantize and any f32 op after them fuse (codegen/quant.c).
+ *
+ * vpdpbusd multiplies unsigned by signed bytes: activations enter as u = x + 128 (x ^ 0x80),
+ * weights stay signed, and sum (x - zp) w = sum u w - (128 + zp) sum w, the weight sums
+ * computed per output channel before its tiles (the padding holds u = zp + 128, which
+ * adds 0).  qconv2d copies a chunk of output rows' windows into a stack buffer col[K/4][pixel][4]
+ * (four k of one pixel in one i32 lane) and sweeps every output channel of the group over
+ * it: MR channels x NV vectors of pixels in registers, one broadcast weight quad per channel
+ * and k quad.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
+ * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
+ * assembled from bytes once per channel. */
+#include <stdlib.h>
+
+#include "cg_internal.h"
+
+#define QC_MR_MAX 6
+#define QC_NV_MAX 4
+#define QC_COL_BYTES (96 * 1024) /* a chunk's windows: about L2 / 10, on the kernel's stack */
+
+typedef struct qconv {
+    mf_cg_ctx *c;
+    mf_cg_conv_geom g;
+    const mf_value *core;
+    int nepi;
+    const mf_value *const *epi;
+    LLVMValueRef wscale;
+    bool per_channel;
+    float xs;
+    int xzp;
+    mf_cg_requant rq;
+    int64_t cing, coutg, K, KQ, KF; /* K; quads (rounded up); whole quads */
+    int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
+    int W, MR, NV;
+    LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's accumulator */
+    LLVMValueRef col, padsrc, wsum;
+    LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
+    LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
+} qconv;
+
+static LLVMValueRef gep8(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildGEP2(c->B, LLVMInt8TypeInContext(c->C), base, &idx, 1, "");
+}
+
+static LLVMValueRef load_i8_as_i32(mf_cg_ctx *c, LLVMValueRef ptr, bool sign)
+{
+    LLVMValueRef b = LLVMBuildLoad2(c->B, LLVMInt8TypeInContext(c->C), ptr, "");
+    return sign ? LLVMBuildSExt(c->B, b, c->i32, "") : LLVMBuildZExt(c->B, b, c->i32, "");
+}
+
+static LLVMValueRef splat_i32(mf_cg_ctx *c, LLVMValueRef x, int w)
+{
+    LLVMValueRef v = LLVMBuildInsertElement(c->B, LLVMGetPoison(LLVMVectorType(c->i32, (unsigned)w)), x,
+                                            LLVMConstInt(c->i32, 0, 0), "");
+    return LLVMBuildShuffleVector(c->B, v, LLVMGetPoison(LLVMTypeOf(v)),
+                                  LLVMConstNull(LLVMVectorType(c->i32, (unsigned)w)), "");
+}
+
+/* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
+ * broadcast; the col buffer of a chunk of whole output rows (at least one) within
+ * QC_COL_BYTES where it can be. */
+static void plan(qconv *q)
+{
+    const mf_cg_ctx *c = q->c;
+    const mf_cg_conv_geom *g = &q->g;
+    q->W = c->vw;
+    q->MR = c->shape.vregs >= 32 ? 4 : 3;
+    q->NV = c->shape.vregs >= 32 ? 4 : 2;
+    if (!c->shape.vnni) /* accumulators of 2W lanes (mf_cg_dot4_acc_type) */
+        q->NV /= 2;
+    if (q->MR > q->coutg)
+        q->MR = (int)q->coutg;
+    int64_t per_pixel = q->KQ * 4;
+    for (; q->NV >= 1; q->NV--) {
+        int64_t nr = (int64_t)q->NV * q->W;
+        q->rows = QC_COL_BYTES / (per_pixel * g->ow);
+        q->rows = q->rows < 1 ? 1 : q->rows > g->oh ? g->oh : q->rows;
+        q->CP = (q->rows * g->ow + nr - 1) / nr * nr;
+        if (per_pixel * q->CP <= 2 * QC_COL_BYTES || q->NV == 1)
+            break;
+    }
+    q->nchunk = (g->oh + q->rows - 1) / q->rows;
+}
+
+/* col[kq][pixel][j] = u of window element k = 4 kq + j at the chunk's pixel (zp + 128 in the
+ * padding, past K and past the chunk's last row). */
+static void im2col(qconv *q)
+{
+    mf_cg_ctx *c = q->c;
+    const mf_cg_conv_geom *g = &q->g;
+    LLVMValueRef flip = LLVMConstInt(q->i8, 0x80, 0);
+    mf_cg_loop kq;
+    mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
+    for (int j = 0; j < 4; j++) {
+        LLVMValueRef k = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq.iv, 4), j);
+        LLVMValueRef kok = LLVMBuildICmp(c->B, LLVMIntSLT, k, mf_cg_i64(c, q->K), "");
+        k = LLVMBuildSelect(c->B, kok, k, mf_cg_i64(c, 0), "");
+        LLVMValueRef ic = mf_cg_ix_udivk(c, k, g->kh * g->kw);
+        LLVMValueRef rem = LLVMBuildURem(c->B, k, mf_cg_i64(c, g->kh * g->kw), "");
+        LLVMValueRef ky = mf_cg_ix_udivk(c, rem, g->kw), kx = LLVMBuildURem(c->B, rem, mf_cg_i64(c, g->kw), "");
+        LLVMValueRef plane = gep8(c, q->xg, mf_cg_ix_mulk(c, ic, g->h * g->w));
+        LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq.iv, q->CP * 4), j));
+        mf_cg_loop yl;
+        mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), mf_cg_i64(c, q->rows));
+        LLVMValueRef oy = mf_cg_ix_add(c, q->oy0, yl.iv);
+        LLVMValueRef iy = mf_cg_ix_add(c, mf_cg_ix_subk(c, mf_cg_ix_mulk(c, oy, g->sh), g->ph), mf_cg_ix_mulk(c, ky, g->dh));
+        LLVMValueRef rowok = LLVMBuildAnd(c->B, kok, LLVMBuildICmp(c->B, LLVMIntSLT, oy, mf_cg_i64(c, g->oh), ""), "");
+        rowok = LLVMBuildAnd(c->B, rowok, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), "");
+        LLVMValueRef rowp = gep8(c, plane, mf_cg_ix_mulk(c, iy, g->w));
+        LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, kx, g->dw), g->pw);
+        LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
+        mf_cg_loop ox;
+        mf_cg_loop_begin(c, &ox, mf_cg_i64(c, 0), mf_cg_i64(c, g->ow));
+        LLVMValueRef ix = mf_cg_ix_add(c, mf_cg_ix_mulk(c, ox.iv, g->sw), ix0);
+        LLVMValueRef ok = LLVMBuildAnd(c->B, rowok, LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_i64(c, g->w), ""), "");
+        LLVMValueRef src = LLVMBuildSelect(c->B, ok, gep8(c, rowp, ix), q->padsrc, "");
+        LLVMValueRef u = LLVMBuildXor(c->B, LLVMBuildLoad2(c->B, q->i8, src, ""), flip, "");
+        LLVMBuildStore(c->B, u, gep8(c, drow, mf_cg_ix_mulk(c, ox.iv, 4)));
+        mf_cg_loop_end(c, &ox, 1);
+        mf_cg_loop_end(c, &yl, 1);
+        /* the pixels past the chunk's rows, up to whole tiles */
+        LLVMValueRef pad = LLVMConstInt(q->i8, (unsigned long long)(q->xzp + 128), 0);
+        mf_cg_loop pp;
+        mf_cg_loop_begin(c, &pp, mf_cg_i64(c, q->rows * g->ow), mf_cg_i64(c, q->CP));
+        LLVMBuildStore(c->B, pad, gep8(c, dst, mf_cg_ix_mulk(c, pp.iv, 4)));
+        mf_cg_loop_end(c, &pp, 1);
+    }
+    mf_cg_loop_end(c, &kq, 1);
+}
+
+/* Per channel of the block: (128 + zp) * sum of its weights, its quad past the whole quads
+ * (bytes past K are 0), its scale x_scale * w_scale and its bias. */
+typedef struct qchan {
+    LLVMValueRef row, corr, tail, mult, bias;
+} qchan;
+
+static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
+{
+    mf_cg_ctx *c = q->c;
+    ch->row = gep8(c, q->g.wt, mf_cg_ix_mulk(c, oc, q->K));
+    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), q->wsum);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->K));
+    LLVMValueRef s = LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), load_i8_as_i32(c, gep8(c, ch->row, k.iv), true), "");
+    LLVMBuildStore(c->B, s, q->wsum);
+    mf_cg_loop_end(c, &k, 1);
+    ch->corr = LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
+    ch->tail = LLVMConstInt(c->i32, 0, 0);
+    for (int64_t j = 0; j < q->K - q->KF * 4; j++) {
+        LLVMValueRef b = load_i8_as_i32(c, gep8(c, ch->row, mf_cg_i64(c, q->KF * 4 + j)), false);
+        ch->tail = LLVMBuildOr(c->B, ch->tail, LLVMBuildShl(c->B, b, LLVMConstInt(c->i32, (unsigned long long)(8 * j), 0), ""), "");
+    }
+    LLVMValueRef ws = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->wscale, q->per_channel ? oc : mf_cg_i64(c, 0)), "");
+    ch->mult = LLVMBuildFMul(c->B, LLVMConstReal(c->f32, q->xs), ws, "");
+    ch->bias = q->g.bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->g.bias, oc), "") : LLVMConstReal(c->f32, 0.0);
+}
+
+/* acc[r][v] += col quad kq . weight quad of channel r, for R channels. */
+static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, const LLVMValueRef *wq)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef xv[QC_NV_MAX];
+    for (int v = 0; v < q->NV; v++) {
+        LLVMValueRef off = mf_cg_ix_mulk(c, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kq, q->CP), mf_cg_ix_addk(c, pbase, (int64_t)v * q->W)), 4);
+        xv[v] = LLVMBuildLoad2(c->B, q->vi32, gep8(c, q->col, off), "");
+        LLVMSetAlignment(xv[v], 4);
+    }
+    for (int r = 0; r < R; r++) {
+        LLVMValueRef w = splat_i32(c, wq[r], q->W);
+        for (int v = 0; v < q->NV; v++) {
+            LLVMValueRef a = q->acc[r * q->NV + v];
+            LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, q->vacc, a, ""), xv[v], w), a);
+        }
+    }
+}
+
+/* The tile's codes (requantized sums) through the epilogue, on the flattened plane. */
+static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch)
+{
+    mf_cg_ctx *c = q->c;
+    mf_cg_point *pt = mf_cg_conv_point(q->core, 2, (unsigned)q->W, q->g.nbd, q->bcoord);
+    if (!pt)
+        return MF_ERR_NOMEM;
+    pt->nloop = 3;
+    pt->extent[2] = q->P;
+    pt->stride_of[2] = 3;
+    LLVMValueRef lanes[MF_CG_MAX_VW];
+    for (int l = 0; l < q->W; l++)
+        lanes[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
+    mf_status err = MF_OK;
+    for (int r = 0; r < R && !err; r++) {
+        pt->coord[1] = mf_cg_ix_addk(c, oc0, r);
+        for (int v = 0; v < q->NV && !err; v++) {
+            LLVMValueRef p = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)v * q->W));
+            pt->coord[2] = p;
+            LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
+            pt->mask = LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "");
+            LLVMValueRef sum = mf_cg_dot4_sum(c, LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], ""), (unsigned)q->W);
+            LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
+            LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
+            y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
+            pt->core_val = mf_cg_requantize(c, y, &q->rq);
+            pt->nmemo = 0;
+            err = mf_cg_store_epilogue(c, pt, q->nepi, q->epi);
+        }
+    }
+    free(pt);
+    return err;
+}
+
+/* R channels from oc0 over every tile of the chunk's col. */
+static mf_status block(qconv *q, int R, LLVMValueRef oc0)
+{
+    mf_cg_ctx *c = q->c;
+    qchan ch[QC_MR_MAX];
+    for (int r = 0; r < R; r++)
+        channel_setup(q, mf_cg_ix_addk(c, oc0, r), &ch[r]);
+    int64_t nr = (int64_t)q->NV * q->W;
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
+    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr);
+    for (int a = 0; a < R * q->NV; a++)
+        LLVMBuildStore(c->B, LLVMConstNull(q->vacc), q->acc[a]);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF));
+    LLVMValueRef wq[QC_MR_MAX] = {0};
+    for (int r = 0; r < R; r++) {
+        LLVMValueRef w = LLVMBuildLoad2(c->B, c->i32, gep8(c, ch[r].row, mf_cg_ix_mulk(c, k.iv, 4)), "");
+        LLVMSetAlignment(w, 1);
+        wq[r] = w;
+    }
+    tile_step(q, R, k.iv, pbase, wq);
+    mf_cg_loop_end(c, &k, 1);
+    if (q->KF < q->KQ) {
+        for (int r = 0; r < R; r++)
+            wq[r] = ch[r].tail;
+        tile_step(q, R, mf_cg_i64(c, q->KF), pbase, wq);
+    }
+    mf_status err = tile_finish(q, R, oc0, pbase, ch);
+    mf_cg_loop_end(c, &t, 1);
+    return err;
+}
+
+/* The channel blocks of the item's group: full blocks of MR in a loop, then the rest. */
+static mf_status group_blocks(qconv *q, LLVMValueRef grp)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t nfull = q->coutg / q->MR, rest = q->coutg % q->MR;
+    mf_cg_loop b;
+    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+    mf_status err = block(q, q->MR, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_ix_mulk(c, b.iv, q->MR)));
+    mf_cg_loop_end(c, &b, 1);
+    if (!err && rest)
+        err = block(q, (int)rest, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_i64(c, nfull * q->MR)));
+    return err;
+}
+
+mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
+    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
+    qconv q = {.c = c, .core = n->outputs[0], .nepi = nepi, .epi = epi};
+    q.g = (mf_cg_conv_geom){
+        .batch = xt->shape[0], .cin = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3],
+        .cout = wt->shape[0], .kh = wt->shape[2], .kw = wt->shape[3], .oh = ot->shape[2], .ow = ot->shape[3],
+        .sh = v.stride[0], .sw = v.stride[1], .ph = v.padding[0], .pw = v.padding[1],
+        .dh = v.dilation[0], .dw = v.dilation[1], .groups = v.groups, .nbd = 1,
+    };
+    mf_cg_conv_geom *g = &q.g;
+    g->bshape[0] = g->batch;
+    g->x = mf_cg_anchor_input(c, n, 0);
+    g->wt = mf_cg_anchor_input(c, n, 1);
+    q.wscale = mf_cg_anchor_input(c, n, 2);
+    if (n->ninputs > 3 && !(g->bias = mf_cg_anchor_input(c, n, 3)))
+        return MF_ERR_UNSUPPORTED;
+    if (!g->x || !g->wt || !q.wscale)
+        return MF_ERR_UNSUPPORTED;
+    if (mf_type_numel(ot) == 0)
+        return MF_OK;
+    if (!mf_cg_epilogue_flattens(q.core, nepi, epi))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (qconv2d): an epilogue that does not run on the flattened plane", n->id);
+    q.per_channel = n->inputs[2]->type.shape[0] != 1;
+    q.xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
+    q.xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
+    q.rq = mf_cg_requant_of(n);
+    q.cing = g->cin / g->groups, q.coutg = g->cout / g->groups;
+    q.K = q.cing * g->kh * g->kw, q.KQ = (q.K + 3) / 4, q.KF = q.K / 4, q.P = g->oh * g->ow;
+    plan(&q);
+    q.i8 = LLVMInt8TypeInContext(c->C);
+    q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
+    q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
+    q.vacc = mf_cg_dot4_acc_type(c, (unsigned)q.W);
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP)));
+    LLVMSetAlignment(q.col, 64);
+    q.padsrc = mf_cg_entry_alloca(c, q.i8);
+    q.wsum = mf_cg_entry_alloca(c, c->i32);
+    for (int a = 0; a < q.MR * q.NV; a++)
+        q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
+    LLVMBuildStore(c->B, LLVMConstInt(q.i8, (unsigned long long)q.xzp, 1), q.padsrc);
+
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, g->batch * g->groups * q.nchunk, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    int64_t dims[3] = {g->batch, g->groups, q.nchunk};
+    LLVMValueRef it[3];
+    mf_cg_unravel(c, items.iv, 3, dims, it);
+    q.bcoord[0] = it[0];
+    q.xg = gep8(c, g->x, mf_cg_ix_add(c, mf_cg_ix_mulk(c, it[0], g->cin * g->h * g->w), mf_cg_ix_mulk(c, it[1], q.cing * g->h * g->w)));
+    q.oy0 = mf_cg_ix_mulk(c, it[2], q.rows);
+    q.p0 = mf_cg_ix_mulk(c, q.oy0, g->ow);
+    q.pend = mf_cg_ix_smink(c, mf_cg_ix_addk(c, q.p0, q.rows * g->ow), q.P);
+    im2col(&q);
+    mf_status err = group_blocks(&q, it[1]);
+    mf_cg_loop_end(c, &items, 1);
+    return err;
+}
+
+/* ---- qlinear: one output at a time, a dot product along K ---------------------------------- */
+
+static LLVMValueRef reduce_add(mf_cg_ctx *c, LLVMValueRef v)
+{
+    return mf_cg_intrin(c, "llvm.vector.reduce.add", LLVMTypeOf(v), 1, &v);
+}
+
+/* The quads of 4W bytes at ptr (bytes at or past `valid` read as 0 when valid < 4W). */
+static LLVMValueRef load_quads(mf_cg_ctx *c, LLVMValueRef ptr, int w, int64_t valid)
+{
+    LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), (unsigned)(4 * w));
+    LLVMValueRef x;
+    if (valid >= 4 * w) {
+        x = LLVMBuildLoad2(c->B, v8, ptr, "");
+        LLVMSetAlignment(x, 1);
+    } else {
+        LLVMValueRef bits[4 * MF_CG_MAX_VW];
+        for (int l = 0; l < 4 * w; l++)
+            bits[l] = LLVMConstInt(c->i1, l < valid, 0);
+        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 1, 0), LLVMConstVector(bits, (unsigned)(4 * w)), LLVMConstNull(v8)};
+        LLVMTypeRef tys[2] = {v8, c->ptr};
+        x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
+    }
+    return LLVMBuildBitCast(c->B, x, LLVMVectorType(c->i32, (unsigned)w), "");
+}
+
+/* acc + x . w and accw + 1 . w over one block of 4W bytes of K at byte k. */
+static void qlinear_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
+                         LLVMValueRef acc[2])
+{
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
+    LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w);
+    LLVMValueRef ones = splat_i32(c, LLVMConstInt(c->i32, 0x01010101u, 0), w);
+    /* masked-off bytes of x read 0 and flip to 128: their weight bytes are 0 */
+    LLVMValueRef xu = LLVMBuildXor(c->B, load_quads(c, gep8(c, xr, k), w, valid), flip, "");
+    LLVMValueRef wv = load_quads(c, gep8(c, wr, k), w, valid);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), xu, wv), acc[0]);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), ones, wv), acc[1]);
+}
+
+mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    const mf_type *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
+    int64_t nout = wt->shape[0], K = wt->shape[1], rows = nout ? mf_type_numel(ot) / nout : 0;
+    LLVMValueRef x = mf_cg_anchor_input(c, n, 0), w = mf_cg_anchor_input(c, n, 1), ws = mf_cg_anchor_input(c, n, 2);
+    LLVMValueRef bias = NULL;
+    if (n->ninputs > 3 && !(bias = mf_cg_anchor_input(c, n, 3)))
+        return MF_ERR_UNSUPPORTED;
+    if (!x || !w || !ws)
+        return MF_ERR_UNSUPPORTED;
+    if (rows == 0 || nout == 0)
+        return MF_OK;
+    int W = c->vw;
+    int64_t blk = 4 * (int64_t)W, nfull = K / blk;
+    bool per_channel = n->inputs[2]->type.shape[0] != 1;
+    float xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
+    int xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
+    mf_cg_requant rq = mf_cg_requant_of(n);
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)W); /* all lanes are summed: no pairing */
+    LLVMValueRef acc[2] = {mf_cg_entry_alloca(c, vacc), mf_cg_entry_alloca(c, vacc)};
+    mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
+    if (!p)
+        return MF_ERR_NOMEM;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, rows * nout, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    LLVMValueRef r = mf_cg_ix_udivk(c, items.iv, nout), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, nout), "");
+    LLVMValueRef xr = gep8(c, x, mf_cg_ix_mulk(c, r, K)), wr = gep8(c, w, mf_cg_ix_mulk(c, j, K));
+    for (int a = 0; a < 2; a++)
+        LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[a]);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+    qlinear_step(c, xr, wr, mf_cg_ix_mulk(c, k.iv, blk), W, blk, acc);
+    mf_cg_loop_end(c, &k, 1);
+    if (K % blk)
+        qlinear_step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc);
+    LLVMValueRef sum = reduce_add(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""));
+    LLVMValueRef wsum = reduce_add(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""));
+    sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + xzp), 0), ""), "");
+    LLVMValueRef sc = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, ws, per_channel ? j : mf_cg_i64(c, 0)), "");
+    LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, sum, c->f32, ""), LLVMBuildFMul(c->B, LLVMConstReal(c->f32, xs), sc, ""), "");
+    y = LLVMBuildFAdd(c->B, y, bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, bias, j), "") : LLVMConstReal(c->f32, 0.0), "");
+    mf_cg_unravel(c, r, ot->rank - 1, ot->shape, p->coord);
+    p->coord[ot->rank - 1] = j;
+    p->core_val = mf_cg_requantize(c, y, &rq);
+    p->nmemo = 0;
+    mf_status err = mf_cg_store_epilogue(c, p, nepi, epi);
+    mf_cg_loop_end(c, &items, 1);
+    free(p);
+    return err;
+}

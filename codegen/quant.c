@@ -1,0 +1,180 @@
+/* quant.c — the int8 vocabulary of the lowerings (docs/quantization.md): an i8 value is its
+ * integer code held in f32 lanes between its load and its store (exact: codes are small
+ * integers), so quantize, dequantize and qadd are elementwise ops of the evaluator and fuse
+ * into any kernel; the requantization every int8 op ends in, bit for bit the reference
+ * kernels' (runtime/ref_quant.c); and the 8-bit dot product the target has. */
+#include <math.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+static LLVMValueRef fcmp(mf_cg_ctx *c, LLVMRealPredicate pr, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->B, pr, a, b, "");
+}
+
+static LLVMValueRef sel(mf_cg_ctx *c, LLVMValueRef cond, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildSelect(c->B, cond, a, b, "");
+}
+
+mf_cg_requant mf_cg_requant_of(const mf_node *n)
+{
+    return (mf_cg_requant){
+        .y_scale = (float)mf_attr_float(n->op, n->attrs, "y_scale"),
+        .lo = (float)mf_attr_float(n->op, n->attrs, "min"),
+        .hi = (float)mf_attr_float(n->op, n->attrs, "max"),
+        .y_zp = (int)mf_attr_int(n->op, n->attrs, "y_zero_point"),
+    };
+}
+
+LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp)
+{
+    LLVMTypeRef t = LLVMTypeOf(y);
+    /* a division, as the reference: y * (1 / scale) rounds differently */
+    LLVMValueRef r = LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), "");
+    r = mf_cg_intrin(c, "llvm.rint", t, 1, &r); /* half to even in the default rounding mode */
+    LLVMValueRef q = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, zp), "");
+    q = sel(c, fcmp(c, LLVMRealOLT, q, mf_cg_fconst(c, t, -128)), mf_cg_fconst(c, t, -128), q);
+    q = sel(c, fcmp(c, LLVMRealOGT, q, mf_cg_fconst(c, t, 127)), mf_cg_fconst(c, t, 127), q);
+    return sel(c, fcmp(c, LLVMRealUNO, r, r), mf_cg_fconst(c, t, zp), q);
+}
+
+LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r)
+{
+    LLVMTypeRef t = LLVMTypeOf(y);
+    if (r->lo > -INFINITY)
+        y = sel(c, fcmp(c, LLVMRealOLT, y, mf_cg_fconst(c, t, r->lo)), mf_cg_fconst(c, t, r->lo), y);
+    if (r->hi < INFINITY)
+        y = sel(c, fcmp(c, LLVMRealOGT, y, mf_cg_fconst(c, t, r->hi)), mf_cg_fconst(c, t, r->hi), y);
+    return mf_cg_quantize_code(c, y, r->y_scale, r->y_zp);
+}
+
+/* (q - zp) * scale: the real value of code q. */
+static LLVMValueRef dequantize(mf_cg_ctx *c, LLVMValueRef q, float scale, int zp)
+{
+    LLVMTypeRef t = LLVMTypeOf(q);
+    LLVMValueRef d = LLVMBuildFSub(c->B, q, mf_cg_fconst(c, t, zp), "");
+    return LLVMBuildFMul(c->B, d, mf_cg_fconst(c, t, scale), "");
+}
+
+static float attr_f(const mf_node *n, const char *name)
+{
+    return (float)mf_attr_float(n->op, n->attrs, name);
+}
+
+static int attr_i(const mf_node *n, const char *name)
+{
+    return (int)mf_attr_int(n->op, n->attrs, name);
+}
+
+LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    switch (n->op) {
+    case MF_OP_QUANTIZE: return mf_cg_quantize_code(c, in[0], attr_f(n, "scale"), attr_i(n, "zero_point"));
+    case MF_OP_DEQUANTIZE: return dequantize(c, in[0], attr_f(n, "scale"), attr_i(n, "zero_point"));
+    case MF_OP_QADD: {
+        LLVMValueRef a = dequantize(c, in[0], attr_f(n, "a_scale"), attr_i(n, "a_zero_point"));
+        LLVMValueRef b = dequantize(c, in[1], attr_f(n, "b_scale"), attr_i(n, "b_zero_point"));
+        mf_cg_requant r = mf_cg_requant_of(n);
+        return mf_cg_requantize(c, LLVMBuildFAdd(c->B, a, b, ""), &r);
+    }
+    default: return NULL;
+    }
+}
+
+/* acc + the dot products of int16 pairs: the form LLVM 19 selects vpmaddwd (or vpdpwssd)
+ * for; a and b hold 2W int16, the result W int32. */
+static LLVMValueRef dot2_i16(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, unsigned w)
+{
+    LLVMTypeRef vi32 = LLVMVectorType(c->i32, w);
+    LLVMValueRef sum = NULL;
+    for (int odd = 0; odd < 2; odd++) {
+        LLVMValueRef idx[4 * MF_CG_MAX_VW];
+        for (unsigned l = 0; l < w; l++)
+            idx[l] = LLVMConstInt(c->i32, 2 * l + (unsigned)odd, 0);
+        LLVMValueRef mask = LLVMConstVector(idx, w);
+        LLVMValueRef ah = LLVMBuildSExt(c->B, LLVMBuildShuffleVector(c->B, a, LLVMGetPoison(LLVMTypeOf(a)), mask, ""), vi32, "");
+        LLVMValueRef bh = LLVMBuildSExt(c->B, LLVMBuildShuffleVector(c->B, b, LLVMGetPoison(LLVMTypeOf(b)), mask, ""), vi32, "");
+        LLVMValueRef p = LLVMBuildMul(c->B, ah, bh, "");
+        sum = sum ? LLVMBuildAdd(c->B, sum, p, "") : p;
+    }
+    return sum;
+}
+
+static bool is_x86(mf_cg_ctx *c)
+{
+    return !strncmp(LLVMGetTarget(c->M), "x86_64", 6);
+}
+
+/* The pair sums of a . b (n int16 each, n a multiple of 8) by SSE2's pmaddwd on each 128
+ * bits (every x86-64 has it; the backend widens it where the target can): LLVM's own
+ * matching of the generic form gives up once the int16 come from bytes. */
+static LLVMValueRef pmaddwd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, unsigned n)
+{
+    LLVMValueRef part[2 * MF_CG_MAX_VW / 4];
+    unsigned np = n / 8;
+    for (unsigned k = 0; k < np; k++) {
+        LLVMValueRef idx[8];
+        for (unsigned l = 0; l < 8; l++)
+            idx[l] = LLVMConstInt(c->i32, 8 * k + l, 0);
+        LLVMValueRef m = LLVMConstVector(idx, 8);
+        LLVMValueRef ops[2] = {LLVMBuildShuffleVector(c->B, a, LLVMGetPoison(LLVMTypeOf(a)), m, ""),
+                               LLVMBuildShuffleVector(c->B, b, LLVMGetPoison(LLVMTypeOf(b)), m, "")};
+        part[k] = mf_cg_intrin2(c, "llvm.x86.sse2.pmadd.wd", NULL, 0, NULL, 2, ops);
+    }
+    /* concatenate the <4 x i32> parts, pairwise */
+    for (unsigned len = 4; np > 1; len *= 2, np /= 2)
+        for (unsigned k = 0; k < np / 2; k++) {
+            LLVMValueRef idx[2 * MF_CG_MAX_VW];
+            for (unsigned l = 0; l < 2 * len; l++)
+                idx[l] = LLVMConstInt(c->i32, l, 0);
+            part[k] = LLVMBuildShuffleVector(c->B, part[2 * k], part[2 * k + 1], LLVMConstVector(idx, 2 * len), "");
+        }
+    return part[0];
+}
+
+static bool has_dot4(const mf_cg_ctx *c, unsigned w)
+{
+    return c->shape.vnni && (w == 4 || w == 8 || w == 16);
+}
+
+LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w)
+{
+    return LLVMVectorType(c->i32, has_dot4(c, w) ? w : 2 * w);
+}
+
+LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s)
+{
+    unsigned w = LLVMGetVectorSize(LLVMTypeOf(u));
+    if (has_dot4(c, w)) {
+        /* one vpdpbusd (the EVEX form with AVX-512 VNNI, the VEX form with AVX-VNNI) */
+        const char *name = w == 16 ? "llvm.x86.avx512.vpdpbusd.512"
+                           : w == 8 ? "llvm.x86.avx512.vpdpbusd.256" : "llvm.x86.avx512.vpdpbusd.128";
+        LLVMValueRef ops[3] = {acc, u, s};
+        return mf_cg_intrin2(c, name, NULL, 0, LLVMTypeOf(acc), 3, ops);
+    }
+    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16); the two pair
+     * sums of each lane stay apart in the accumulator until mf_cg_dot4_sum */
+    LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
+    LLVMTypeRef v16 = LLVMVectorType(LLVMInt16TypeInContext(c->C), 4 * w);
+    LLVMValueRef a = LLVMBuildZExt(c->B, LLVMBuildBitCast(c->B, u, v8, ""), v16, "");
+    LLVMValueRef b = LLVMBuildSExt(c->B, LLVMBuildBitCast(c->B, s, v8, ""), v16, "");
+    LLVMValueRef pairs = is_x86(c) && w % 2 == 0 ? pmaddwd(c, a, b, 4 * w) : dot2_i16(c, a, b, 2 * w);
+    return LLVMBuildAdd(c->B, acc, pairs, "");
+}
+
+LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w)
+{
+    if (has_dot4(c, w))
+        return acc;
+    LLVMValueRef idx[2][MF_CG_MAX_VW];
+    for (unsigned l = 0; l < w; l++) {
+        idx[0][l] = LLVMConstInt(c->i32, 2 * l, 0);
+        idx[1][l] = LLVMConstInt(c->i32, 2 * l + 1, 0);
+    }
+    LLVMValueRef pz = LLVMGetPoison(LLVMTypeOf(acc));
+    LLVMValueRef lo = LLVMBuildShuffleVector(c->B, acc, pz, LLVMConstVector(idx[0], w), "");
+    LLVMValueRef hi = LLVMBuildShuffleVector(c->B, acc, pz, LLVMConstVector(idx[1], w), "");
+    return LLVMBuildAdd(c->B, lo, hi, "");
+}

@@ -1,0 +1,318 @@
+/* test_cg_quant.c — the int8 kernels (codegen/lower_qconv.c, codegen/quant.c) on every
+ * named target: the VNNI flag of the target shape (from the target's features, never the
+ * host's), vpdpbusd in the code of VNNI targets and nowhere else, and each int8 kernel —
+ * qconv2d over strides, padding, dilation, groups, depthwise, 1x1 and K not a multiple
+ * of 4, with relu / relu6 and a fused qadd and dequantize, qlinear, quantize and
+ * dequantize, max_pool2d of int8 — equal code for code to the reference kernels on the same int8 inputs,
+ * for nparts 1 and 4, on each target the host can run (the rest are compiled and
+ * counted as skipped). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+
+#include "cg_check.h"
+#include "cg_targets.h"
+
+/* The targets of the int8 kernels: AVX2, AVX-512 without and with VNNI, AVX-VNNI. */
+static const named qtargets[] = {
+    {"haswell", {"avx2", "fma", "bmi2", NULL}},
+    {"skylake-avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma", "bmi2", NULL}},
+    {"cascadelake", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512vnni", "avx2", "fma", "bmi2", NULL}},
+    {"alderlake", {"avxvnni", "avx2", "fma", "bmi2", NULL}},
+};
+#define NQ (int)(sizeof qtargets / sizeof qtargets[0])
+
+static void test_vnni_flag(void **state)
+{
+    static const struct { const char *cpu; bool vnni; } want[] = {
+        {"x86-64-v2", false}, {"haswell", false}, {"skylake-avx512", false}, {"znver3", false},
+        {"cascadelake", true}, {"icelake-server", true}, {"znver4", true}, {"alderlake", true},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.vnni != want[i].vnni)
+            fail_msg("%s: vnni %d, want %d", want[i].cpu, t.shape.vnni, want[i].vnni);
+    }
+}
+
+/* ---- graphs: int8 inputs (activations, weights), f32 scales and biases ----------------- */
+
+typedef struct qcase {
+    const char *what;
+    int64_t n, cin, h, w, cout, k, s, p, d, groups;
+    bool bias, per_channel, residual, relu6;
+} qcase;
+
+static mf_value *in_t(mf_graph *g, const char *name, mf_dtype dt, int rank, const int64_t *shape)
+{
+    mf_type t = {dt, rank, {0}};
+    for (int i = 0; i < rank; i++)
+        t.shape[i] = shape[i];
+    return cg_in(g, name, t);
+}
+
+/* dequantize(qconv2d(x, w, ws[, b]) [+ residual via qadd]): every part of the int8 path. */
+static mf_graph *qconv_graph(const qcase *q)
+{
+    mf_graph *g = mf_graph_new("qconv");
+    mf_value *x = in_t(g, "x", MF_I8, 4, (int64_t[]){q->n, q->cin, q->h, q->w});
+    mf_value *in[4] = {x, in_t(g, "w", MF_I8, 4, (int64_t[]){q->cout, q->cin / q->groups, q->k, q->k}),
+                       in_t(g, "ws", MF_F32, 1, (int64_t[]){q->per_channel ? q->cout : 1}),
+                       q->bias ? in_t(g, "b", MF_F32, 1, (int64_t[]){q->cout}) : NULL};
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QCONV2D, a);
+    TREF_INTS(MF_OP_QCONV2D, a, "stride", q->s, q->s);
+    TREF_INTS(MF_OP_QCONV2D, a, "padding", q->p, q->p);
+    TREF_INTS(MF_OP_QCONV2D, a, "dilation", q->d, q->d);
+    tref_set_int(MF_OP_QCONV2D, a, "groups", q->groups);
+    tref_set_float(MF_OP_QCONV2D, a, "x_scale", 0.02);
+    tref_set_int(MF_OP_QCONV2D, a, "x_zero_point", -7);
+    tref_set_float(MF_OP_QCONV2D, a, "y_scale", 0.004 * (double)(q->cin / q->groups * q->k * q->k));
+    tref_set_int(MF_OP_QCONV2D, a, "y_zero_point", q->relu6 ? -128 : 3);
+    if (q->relu6) {
+        tref_set_float(MF_OP_QCONV2D, a, "min", 0);
+        tref_set_float(MF_OP_QCONV2D, a, "max", 6);
+    }
+    mf_value *y = cg_node(g, MF_OP_QCONV2D, q->bias ? 4 : 3, in, a);
+    if (q->residual) {
+        mf_value *r = in_t(g, "r", MF_I8, 4, y->type.shape);
+        mf_op_default_attrs(MF_OP_QADD, a);
+        tref_set_float(MF_OP_QADD, a, "a_scale", 0.004 * (double)(q->cin / q->groups * q->k * q->k));
+        tref_set_int(MF_OP_QADD, a, "a_zero_point", q->relu6 ? -128 : 3);
+        tref_set_float(MF_OP_QADD, a, "b_scale", 0.3);
+        tref_set_int(MF_OP_QADD, a, "b_zero_point", 5);
+        tref_set_float(MF_OP_QADD, a, "y_scale", 0.5);
+        tref_set_int(MF_OP_QADD, a, "y_zero_point", -128);
+        tref_set_float(MF_OP_QADD, a, "min", 0); /* a fused relu */
+        y = cg_node(g, MF_OP_QADD, 2, (mf_value *[]){y, r}, a);
+    }
+    mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
+    tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.5);
+    y = cg_node(g, MF_OP_DEQUANTIZE, 1, &y, a);
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* dequantize(qlinear(x, w, ws[, b])) over rows x K -> rows x n. */
+static mf_graph *qlinear_graph(int64_t rows, int64_t k, int64_t n, bool bias)
+{
+    mf_graph *g = mf_graph_new("qlinear");
+    mf_value *in[4] = {in_t(g, "x", MF_I8, 2, (int64_t[]){rows, k}), in_t(g, "w", MF_I8, 2, (int64_t[]){n, k}),
+                       in_t(g, "ws", MF_F32, 1, (int64_t[]){n}), bias ? in_t(g, "b", MF_F32, 1, (int64_t[]){n}) : NULL};
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QLINEAR, a);
+    tref_set_float(MF_OP_QLINEAR, a, "x_scale", 0.03);
+    tref_set_int(MF_OP_QLINEAR, a, "x_zero_point", 11);
+    tref_set_float(MF_OP_QLINEAR, a, "y_scale", 0.004 * (double)k);
+    tref_set_int(MF_OP_QLINEAR, a, "y_zero_point", -2);
+    mf_value *y = cg_node(g, MF_OP_QLINEAR, bias ? 4 : 3, in, a);
+    mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
+    tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.25);
+    y = cg_node(g, MF_OP_DEQUANTIZE, 1, &y, a);
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* dequantize(quantize(x) ) and the codes themselves: f32 -> i8 -> f32 in one kernel. */
+static mf_graph *roundtrip_graph(void)
+{
+    mf_graph *g = mf_graph_new("quantize");
+    mf_value *x = in_t(g, "x", MF_F32, 2, (int64_t[]){7, 53});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QUANTIZE, a);
+    tref_set_float(MF_OP_QUANTIZE, a, "scale", 0.0125);
+    tref_set_int(MF_OP_QUANTIZE, a, "zero_point", -9);
+    mf_value *q = cg_node(g, MF_OP_QUANTIZE, 1, &x, a);
+    mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
+    tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.0125);
+    tref_set_int(MF_OP_DEQUANTIZE, a, "zero_point", -9);
+    mf_value *outs[2] = {q, cg_node(g, MF_OP_DEQUANTIZE, 1, &q, a)};
+    mf_graph_set_outputs(g, 2, outs);
+    return g;
+}
+
+/* dequantize(max_pool2d(x)) of int8 codes, 3x3 stride 2 padding 1 (resnet's). */
+static mf_graph *pool_graph(void)
+{
+    mf_graph *g = mf_graph_new("qpool");
+    mf_value *x = in_t(g, "x", MF_I8, 4, (int64_t[]){1, 5, 17, 17});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MAX_POOL2D, a);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "kernel", 3, 3);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "stride", 2, 2);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "padding", 1, 1);
+    mf_value *y = cg_node(g, MF_OP_MAX_POOL2D, 1, &x, a);
+    mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
+    tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.5);
+    mf_value *outs[2] = {y, cg_node(g, MF_OP_DEQUANTIZE, 1, &y, a)};
+    mf_graph_set_outputs(g, 2, outs);
+    return g;
+}
+
+/* ---- the check: same bytes as the reference kernels ------------------------------------ */
+
+static uint64_t next(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Seeded inputs: int8 over their whole range (weights -127..127), f32 scales in
+ * (0.5, 1.5) and biases in (-2, 2); the f32 input of the roundtrip spans saturation. */
+static mf_tensor *make_input(const mf_value *v, uint64_t seed)
+{
+    const mf_type *t = &v->type;
+    int64_t n = mf_type_numel(t);
+    void *data = malloc(mf_type_nbytes(t) + 1);
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t r = next(&s);
+        if (t->dtype == MF_I8)
+            ((int8_t *)data)[i] = (int8_t)(!strcmp(v->name, "w") ? (int)(r % 255) - 127 : (int)(r % 256) - 128);
+        else if (!strcmp(v->name, "ws"))
+            ((float *)data)[i] = 0.5f + (float)(r % 1000) / 1000.0f;
+        else if (!strcmp(v->name, "b"))
+            ((float *)data)[i] = -2.0f + 4.0f * (float)(r % 1000) / 1000.0f;
+        else
+            ((float *)data)[i] = -2.5f + 5.0f * (float)(r % 100000) / 100000.0f;
+    }
+    mf_tensor *out = NULL;
+    assert_int_equal(mf_tensor_from_data(t->dtype, t->rank, t->shape, data, mf_type_nbytes(t), &out), MF_OK);
+    free(data);
+    return out;
+}
+
+/* Compiles g for target t, runs it with nparts 1 and 4, and compares every output byte
+ * with the interpreter's (reference kernels). */
+static void check_exact(mf_graph *g, const mf_cg_target *t, const char *what)
+{
+    int nin = g->ninputs, nout = g->noutputs;
+    mf_tensor *in[8] = {0}, *ref[4] = {0};
+    for (int i = 0; i < nin; i++)
+        in[i] = make_input(g->inputs[i], 977 * (uint64_t)i + 13);
+    if (mf_graph_interpret(g, nin, in, nout, ref))
+        fail_msg("%s: interpret: %s", what, mf_last_error());
+    mf_cg_object obj;
+    mf_kernel_fn fn = cg_build(g, &obj, t);
+    for (int64_t parts = 1; parts <= 4; parts += 3) {
+        void *args[16] = {0};
+        for (int i = 0; i < nout; i++) {
+            size_t nb = mf_type_nbytes(&g->outputs[i]->type);
+            args[i] = malloc(nb + 1);
+            memset(args[i], 0x5a, nb);
+        }
+        for (int i = 0; i < nin; i++)
+            args[nout + i] = mf_tensor_data_mut(in[i]);
+        cg_run_parts(fn, args, parts);
+        for (int i = 0; i < nout; i++) {
+            size_t nb = mf_type_nbytes(&g->outputs[i]->type);
+            if (memcmp(args[i], mf_tensor_data(ref[i]), nb)) {
+                const float *got = args[i], *want = mf_tensor_data(ref[i]);
+                size_t at = 0;
+                while (at + 1 < nb / 4 && got[at] == want[at])
+                    at++;
+                fail_msg("%s for %s, nparts %lld: output %d differs from the reference (element %zu: %g, want %g)",
+                         what, t ? t->cpu : "host", (long long)parts, i, at, (double)got[at], (double)want[at]);
+            }
+            free(args[i]);
+        }
+    }
+    mf_cg_object_free(&obj);
+    for (int i = 0; i < nin; i++)
+        mf_tensor_free(in[i]);
+    for (int i = 0; i < nout; i++)
+        mf_tensor_free(ref[i]);
+}
+
+static const qcase qcases[] = {
+    {"3x3 s1 p1", 1, 16, 9, 11, 24, 3, 1, 1, 1, 1, true, true, false, false},
+    {"3x3 s2 p1 + qadd", 2, 8, 13, 13, 12, 3, 2, 1, 1, 1, true, true, true, false},
+    {"1x1", 1, 32, 7, 7, 40, 1, 1, 0, 1, 1, false, true, true, false},
+    {"1x1 s2 per tensor", 1, 20, 10, 10, 8, 1, 2, 0, 1, 1, true, false, false, false},
+    {"7x7 s2 p3 cin 3 (K % 4 = 3)", 1, 3, 23, 23, 16, 7, 2, 3, 1, 1, true, true, false, true},
+    {"depthwise 3x3 s1 relu6", 1, 24, 10, 10, 24, 3, 1, 1, 1, 24, true, true, false, true},
+    {"depthwise 3x3 s2", 1, 16, 15, 15, 16, 3, 2, 1, 1, 16, true, true, false, false},
+    {"grouped 3x3 dilation 2", 1, 12, 12, 12, 18, 3, 1, 2, 2, 3, true, true, false, false},
+    {"one output row per chunk", 1, 512, 30, 30, 5, 3, 1, 1, 1, 1, false, true, false, false},
+};
+#define NCASES (int)(sizeof qcases / sizeof qcases[0])
+
+static void check_all(const mf_cg_target *t)
+{
+    for (int i = 0; i < NCASES; i++) {
+        mf_graph *g = qconv_graph(&qcases[i]);
+        check_exact(g, t, qcases[i].what);
+        mf_graph_destroy(g);
+    }
+    static const int64_t lin[][4] = {{1, 512, 37, 1}, {3, 70, 9, 0}, {2, 5, 4, 1}};
+    for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++) {
+        mf_graph *g = qlinear_graph(lin[i][0], lin[i][1], lin[i][2], lin[i][3]);
+        check_exact(g, t, "qlinear");
+        mf_graph_destroy(g);
+    }
+    mf_graph *g = roundtrip_graph();
+    check_exact(g, t, "quantize + dequantize");
+    mf_graph_destroy(g);
+    g = pool_graph();
+    check_exact(g, t, "max_pool2d of int8");
+    mf_graph_destroy(g);
+}
+
+static void test_exact_on_targets(void **state)
+{
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    check_all(NULL);
+    int ran = 0, skipped = 0;
+    for (int i = 0; i < NQ; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
+        if (!host_runs(&host, &qtargets[i])) {
+            printf("  %s: not run (this host cannot execute its code; its assembly is checked)\n", qtargets[i].cpu);
+            skipped++;
+            continue;
+        }
+        check_all(&t);
+        ran++;
+    }
+    printf("  int8 kernels equal to the reference on host %s + %d named targets; %d skipped\n", host.cpu, ran, skipped);
+}
+
+/* ---- assembly: vpdpbusd where the target has VNNI, nowhere else ------------------------- */
+
+static void test_dot_product_of_targets(void **state)
+{
+    static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false};
+    mf_graph *gs[2] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true)};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NQ; i++) {
+            mf_cg_target t;
+            assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
+            mf_cg_options o = {&t, 3, 1};
+            char *text = NULL;
+            if (mf_cg_compile_asm(gs[k], &o, &text))
+                fail_msg("%s: %s", qtargets[i].cpu, mf_last_error());
+            bool has = strstr(text, "vpdpbusd") != NULL;
+            if (has != t.shape.vnni)
+                fail_msg("%s for %s: vpdpbusd %s", gs[k]->name, qtargets[i].cpu, has ? "present" : "missing");
+            if (!t.shape.vnni && !strstr(text, "vpmaddwd"))
+                fail_msg("%s for %s: no vpmaddwd either", gs[k]->name, qtargets[i].cpu);
+            free(text);
+        }
+    mf_graph_destroy(gs[0]);
+    mf_graph_destroy(gs[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vnni_flag),
+        cmocka_unit_test(test_dot_product_of_targets),
+        cmocka_unit_test(test_exact_on_targets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
