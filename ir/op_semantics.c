@@ -273,6 +273,16 @@ static bool norm_dim(int64_t *d, int rank)
     return *d >= 0 && *d < rank;
 }
 
+/* The `dim` attribute counted from the front of a rank-`rank` input (mf_dim_of), or an error. */
+static mf_status need_dim(const infer_ctx *c, int rank, int64_t *d)
+{
+    int k = mf_dim_of(c->op, c->attrs, rank);
+    if (k < 0)
+        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    *d = k;
+    return MF_OK;
+}
+
 static mf_status need_ints(const infer_ctx *c, const char *name, int n, int64_t min)
 {
     const mf_attr *a = A(c, name);
@@ -586,9 +596,10 @@ static mf_status infer_arg_reduce(const infer_ctx *c)
     if (s)
         return s;
     const mf_type *x = &c->in[0];
-    int64_t d = A(c, "dim")->i;
-    if (x->rank < 1 || !norm_dim(&d, x->rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    int64_t d;
+    s = need_dim(c, x->rank, &d);
+    if (s)
+        return s;
     if (x->shape[d] == 0)
         return fail(c, MF_ERR_SHAPE, "dim %lld is empty: no index to give", (long long)d);
     mf_type *o = c->out;
@@ -605,9 +616,10 @@ static mf_status infer_softmax(const infer_ctx *c)
     mf_status s = need_all_f32(c);
     if (s)
         return s;
-    int64_t d = A(c, "dim")->i;
-    if (c->in[0].rank < 1 || !norm_dim(&d, c->in[0].rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    int64_t d;
+    s = need_dim(c, c->in[0].rank, &d);
+    if (s)
+        return s;
     *c->out = c->in[0];
     return MF_OK;
 }
@@ -729,9 +741,10 @@ static mf_status infer_permute(const infer_ctx *c)
 static mf_status infer_concat(const infer_ctx *c)
 {
     const mf_type *x = &c->in[0];
-    int64_t d = A(c, "dim")->i;
-    if (!norm_dim(&d, x->rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    int64_t d;
+    mf_status s = need_dim(c, x->rank, &d);
+    if (s)
+        return s;
     *c->out = *x;
     for (int i = 1; i < c->nin; i++) {
         const mf_type *y = &c->in[i];
@@ -1192,12 +1205,13 @@ static mf_status need_index_dtype(const infer_ctx *c, int i)
 static mf_status infer_gather(const infer_ctx *c)
 {
     const mf_type *x = &c->in[0], *idx = &c->in[1];
-    int64_t d = A(c, "dim")->i;
+    int64_t d;
     mf_status s = need_index_dtype(c, 1);
     if (s)
         return s;
-    if (x->rank < 1 || !norm_dim(&d, x->rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    s = need_dim(c, x->rank, &d);
+    if (s)
+        return s;
     if (x->rank - 1 + idx->rank > MF_MAX_RANK)
         return fail(c, MF_ERR_SHAPE, "the result has rank %d (at most %d)", x->rank - 1 + idx->rank, MF_MAX_RANK);
     mf_type *o = c->out;
@@ -1217,12 +1231,13 @@ static mf_status infer_gather(const infer_ctx *c)
 static mf_status infer_gather_elements(const infer_ctx *c)
 {
     const mf_type *x = &c->in[0], *idx = &c->in[1];
-    int64_t d = A(c, "dim")->i;
+    int64_t d;
     mf_status s = need_index_dtype(c, 1);
     if (s)
         return s;
-    if (x->rank < 1 || !norm_dim(&d, x->rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    s = need_dim(c, x->rank, &d);
+    if (s)
+        return s;
     if (idx->rank != x->rank)
         return fail(c, MF_ERR_SHAPE, "the indices have rank %d, expected %d", idx->rank, x->rank);
     *c->out = *idx;
@@ -1242,11 +1257,12 @@ static mf_status infer_trilu(const infer_ctx *c)
 /* cumsum along dim: same type (numeric). */
 static mf_status infer_cumsum(const infer_ctx *c)
 {
-    int64_t d = A(c, "dim")->i;
+    int64_t d;
     if (c->in[0].dtype == MF_BOOL)
         return fail(c, MF_ERR_DTYPE, "input 0 is bool, expected a number");
-    if (c->in[0].rank < 1 || !norm_dim(&d, c->in[0].rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    mf_status s = need_dim(c, c->in[0].rank, &d);
+    if (s)
+        return s;
     *c->out = c->in[0];
     return MF_OK;
 }
@@ -1255,11 +1271,12 @@ static mf_status infer_cumsum(const infer_ctx *c)
 static mf_status infer_topk(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);
-    int64_t d = A(c, "dim")->i, k = A(c, "k")->i;
+    int64_t d, k = A(c, "k")->i;
     if (s)
         return s;
-    if (c->in[0].rank < 1 || !norm_dim(&d, c->in[0].rank))
-        return fail(c, MF_ERR_INVALID, "dim %lld is out of range", (long long)A(c, "dim")->i);
+    s = need_dim(c, c->in[0].rank, &d);
+    if (s)
+        return s;
     if (k < 0 || k > c->in[0].shape[d])
         return fail(c, MF_ERR_INVALID, "k = %lld is outside 0..%lld", (long long)k, (long long)c->in[0].shape[d]);
     *c->out = c->in[0];
