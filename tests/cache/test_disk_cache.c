@@ -394,6 +394,12 @@ static void test_bad_cache_environment(void **state)
         assert_non_null(strstr(out, "MLUFUSE_CACHE_"));
         assert_int_equal(sh("%s " RUN_MNIST, bad[i]), 2);
     }
+    /* the default CPU is a component of every key: a bad one is a usage error too */
+    static const char *const bad_cpu[] = {"MLUFUSE_CPU=nonsense", "MLUFUSE_CPU="};
+    for (size_t i = 0; i < sizeof bad_cpu / sizeof bad_cpu[0]; i++) {
+        assert_int_equal(sh("%s " RUN_MNIST, bad_cpu[i]), 2);
+        assert_non_null(strstr(out, "MLUFUSE_CPU"));
+    }
     assert_int_equal(count_files(".mfk"), 0);
     assert_int_equal(sh("MLUFUSE_CACHE_MAX_MB=0.5 $M cache ls"), 0);
 }
