@@ -40,6 +40,13 @@ int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int
 mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **data);
 bool onnx_dtype(int32_t onnx_type, mf_dtype *out);
 
+/* One node of a decomposition: op(in) with attrs (NULL: the defaults), its output in *out. */
+mf_status onnx_add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                      const mf_attr *attrs, mf_value **out);
+/* op(in) as n's first output (folded at import when every input is a small constant). */
+mf_status onnx_emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                    const mf_attr *attrs);
+
 /* ---- folding (onnx_fold.c) ---- */
 
 #define ONNX_FOLD_CAP 64      /* entries of the shape-like constants folded by hand */
@@ -76,6 +83,10 @@ mf_status onnx_cv_matmul_integer(onnx_importer *im, const Onnx__NodeProto *n);
 /* Converts node n, defining its outputs.  MF_ERR_UNSUPPORTED when its op type is unknown. */
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
 bool onnx_op_supported(const char *op_type);
+
+/* ---- losses (onnx_loss.c) ---- */
+mf_status onnx_cv_nll_loss(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_softmax_cross_entropy_loss(onnx_importer *im, const Onnx__NodeProto *n);
 
 /* ---- custom ops (onnx_custom.c) ---- */
 

@@ -102,6 +102,19 @@ static mf_status add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, i
     return MF_OK;
 }
 
+/* The converters' vocabulary for the op files beside this one (onnx.h). */
+mf_status onnx_add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                      const mf_attr *attrs, mf_value **out)
+{
+    return add_op(im, n, op, nin, in, attrs, out);
+}
+
+mf_status onnx_emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                    const mf_attr *attrs)
+{
+    return emit(im, n, op, nin, in, attrs);
+}
+
 /* LayerNormalization over the dims from axis on, as the ops it is made of (so that it
  * fuses): mean, x - mean, the mean of its square, 1 / sqrt(var + epsilon), times scale,
  * plus bias.  The optional Mean and InvStdDev outputs are those intermediate values. */
@@ -1617,6 +1630,8 @@ static const struct {
     {"QuantizeLinear", onnx_cv_quantize_linear, 10}, {"DequantizeLinear", onnx_cv_dequantize_linear, 10},
     {"QLinearConv", onnx_cv_qlinear_conv, 10}, {"QLinearMatMul", onnx_cv_qlinear_matmul, 10},
     {"ConvInteger", onnx_cv_conv_integer, 10}, {"MatMulInteger", onnx_cv_matmul_integer, 10},
+    {"NegativeLogLikelihoodLoss", onnx_cv_nll_loss, 12},
+    {"SoftmaxCrossEntropyLoss", onnx_cv_softmax_cross_entropy_loss, 12},
 };
 
 static int find_converter(const char *op_type)
