@@ -88,6 +88,13 @@ bool onnx_op_supported(const char *op_type);
 mf_status onnx_cv_nll_loss(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_softmax_cross_entropy_loss(onnx_importer *im, const Onnx__NodeProto *n);
 
+/* ---- einsum and recurrent cells (onnx_einsum.c, onnx_rnn.c) ---- */
+mf_status onnx_cv_einsum(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_rnn(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_gru(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_lstm(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_grid_sample(onnx_importer *im, const Onnx__NodeProto *n); /* onnx_grid_sample.c */
+
 /* ---- custom ops (onnx_custom.c) ---- */
 
 /* True for a node of a domain other than the default (ai.onnx). */

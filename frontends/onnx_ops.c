@@ -315,6 +315,19 @@ static mf_status cv_hardsigmoid(onnx_importer *im, const Onnx__NodeProto *n)
     return s ? s : emit(im, n, MF_OP_HARDSIGMOID, 1, &x, a);
 }
 
+/* Clip of a dtype other than f32 (opset 12 on): maximum with min, then minimum with max,
+ * each bound an optional input of x's dtype (constant or not). */
+static mf_status clip_by_min_max(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_value *lo,
+                                 mf_value *hi)
+{
+    mf_status s;
+    if (lo && hi && (s = add_op(im, n, MF_OP_MAXIMUM, 2, (mf_value *[]){x, lo}, NULL, &x)))
+        return s;
+    if (hi || lo)
+        return emit(im, n, hi ? MF_OP_MINIMUM : MF_OP_MAXIMUM, 2, (mf_value *[]){x, hi ? hi : lo}, NULL);
+    return onnx_define(im, n->output[0], x);
+}
+
 /* Clip: bounds are attributes before opset 11 and optional constant inputs from 11 on. */
 static mf_status cv_clip(onnx_importer *im, const Onnx__NodeProto *n)
 {
@@ -326,6 +339,8 @@ static mf_status cv_clip(onnx_importer *im, const Onnx__NodeProto *n)
         s = onnx_input(im, n, 2, &hi);
     if (s)
         return s;
+    if (x->type.dtype != MF_F32) /* clamp is f32: other dtypes as maximum and minimum */
+        return clip_by_min_max(im, n, x, lo, hi);
     if ((lo && (!lo->is_const || !lo->data)) || (hi && (!hi->is_const || !hi->data)))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "min and max must be constants");
     mf_attr a[MF_MAX_ATTRS];
@@ -335,73 +350,30 @@ static mf_status cv_clip(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_CLAMP, 1, &x, a);
 }
 
-/* pads [begin_h, begin_w, end_h, end_w] must be symmetric: our ops take one per dim. */
-static mf_status sym_pads(const Onnx__NodeProto *n, int64_t *pad)
-{
-    int64_t p[4] = {0, 0, 0, 0};
-    int k = onnx_attr_ints(n, "pads", p, 4);
-    if (k != -1 && k != 4)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "pads has %d entries, expected 4", k);
-    if (p[0] != p[2] || p[1] != p[3])
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "asymmetric pads [%lld,%lld,%lld,%lld]",
-                               (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3]);
-    const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
-    if (ap && ap->has_s && ap->s.len && strncmp((const char *)ap->s.data, "NOTSET", ap->s.len))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "auto_pad %.*s", (int)ap->s.len, (const char *)ap->s.data);
-    pad[0] = p[0];
-    pad[1] = p[1];
-    return MF_OK;
-}
-
-/* An ints attribute of 2 entries, or the default when absent. */
-static mf_status pair(const Onnx__NodeProto *n, const char *name, int64_t dflt, int64_t *out)
-{
-    out[0] = out[1] = dflt;
-    int k = onnx_attr_ints(n, name, out, 2);
-    if (k != -1 && k != 2)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%s has %d entries (only 2-D is supported)", name, k);
-    return MF_OK;
-}
-
-/* kernel_shape is optional (the weight has it), but when given it must agree. */
-static mf_status kernel_matches_weight(const Onnx__NodeProto *n, const mf_value *w)
-{
-    int64_t k[2];
-    int nk = onnx_attr_ints(n, "kernel_shape", k, 2);
-    if (nk == -1)
-        return MF_OK;
-    if (w->type.rank != 4 || nk != 2 || k[0] != w->type.shape[2] || k[1] != w->type.shape[3]) {
-        char ts[128];
-        return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
-                               mf_type_str(&w->type, ts, sizeof ts));
-    }
-    return MF_OK;
-}
-
 /* The sliding-window geometry of Conv and the pools on 1 or 2 spatial dims, as 2-D (a 1-D
- * window is [1, k]): begin and end pads from pads or auto_pad (SAME_UPPER puts the odd pad
- * at the end, SAME_LOWER at the beginning, VALID none). */
+ * window is [1, k]), or on 3 (the pools): begin and end pads from pads or auto_pad
+ * (SAME_UPPER puts the odd pad at the end, SAME_LOWER at the beginning, VALID none). */
 typedef struct window {
     int nsp;
-    int64_t kernel[2], stride[2], dil[2], pb[2], pe[2];
+    int64_t kernel[3], stride[3], dil[3], pb[3], pe[3];
 } window;
 
 static mf_status window_of(const Onnx__NodeProto *n, const mf_type *x, const int64_t *kernel, window *w)
 {
     int nsp = x->rank - 2, off;
-    if (nsp != 1 && nsp != 2)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D and 2-D are supported)", nsp);
-    off = 2 - nsp;
-    int64_t v[4];
+    if (nsp < 1 || nsp > 3)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D to 3-D are supported)", nsp);
+    off = nsp == 3 ? 0 : 2 - nsp;
+    int64_t v[6];
     w->nsp = nsp;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         w->kernel[i] = 1, w->stride[i] = 1, w->dil[i] = 1, w->pb[i] = 0, w->pe[i] = 0;
     for (int i = 0; i < nsp; i++)
         w->kernel[off + i] = kernel[i];
     static const char *const names[2] = {"strides", "dilations"};
     int64_t *dst[2] = {w->stride, w->dil};
     for (int a = 0; a < 2; a++) {
-        int k = onnx_attr_ints(n, names[a], v, 4);
+        int k = onnx_attr_ints(n, names[a], v, 6);
         if (k != -1 && k != nsp)
             return onnx_node_error(n, MF_ERR_INVALID, "%s has %d entries, expected %d", names[a], k, nsp);
         for (int i = 0; i < k; i++)
@@ -410,7 +382,7 @@ static mf_status window_of(const Onnx__NodeProto *n, const mf_type *x, const int
     char ab[32];
     const char *autopad = onnx_attr_str(n, "auto_pad", "NOTSET", ab, sizeof ab);
     if (!strcmp(autopad, "NOTSET")) {
-        int k = onnx_attr_ints(n, "pads", v, 4);
+        int k = onnx_attr_ints(n, "pads", v, 6);
         if (k != -1 && k != 2 * nsp)
             return onnx_node_error(n, MF_ERR_UNSUPPORTED, "pads has %d entries, expected %d", k, 2 * nsp);
         for (int i = 0; i < k / 2; i++)
@@ -427,7 +399,7 @@ static mf_status window_of(const Onnx__NodeProto *n, const mf_type *x, const int
     } else if (strcmp(autopad, "VALID")) {
         return onnx_node_error(n, MF_ERR_INVALID, "auto_pad %s", autopad);
     }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (w->pb[i] < 0 || w->pe[i] < 0)
             return onnx_node_error(n, MF_ERR_UNSUPPORTED, "negative pads");
     return MF_OK;
@@ -473,16 +445,11 @@ static mf_status place_pads(onnx_importer *im, const Onnx__NodeProto *n, window 
     return add_op(im, n, MF_OP_PAD, 1, x, a, x);
 }
 
-/* Emits op on the 2-D x, reshaped back to 1-D for a 1-D window. */
-static mf_status emit_window_op(onnx_importer *im, const Onnx__NodeProto *n, const window *w, mf_op op, int nin,
-                                mf_value **in, const mf_attr *a)
+/* Defines the 2-D y as n's output, reshaped back to 1-D for a 1-D window. */
+static mf_status define_window_out(onnx_importer *im, const Onnx__NodeProto *n, const window *w, mf_value *y)
 {
     if (w->nsp == 2)
-        return emit(im, n, op, nin, in, a);
-    mf_value *y;
-    mf_status s = add_op(im, n, op, nin, in, a, &y);
-    if (s)
-        return s;
+        return onnx_define(im, n->output[0], y);
     int64_t sh[3] = {y->type.shape[0], y->type.shape[1], y->type.shape[3]};
     mf_attr ra[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_RESHAPE, ra);
@@ -490,87 +457,266 @@ static mf_status emit_window_op(onnx_importer *im, const Onnx__NodeProto *n, con
     return emit(im, n, MF_OP_RESHAPE, 1, &y, ra);
 }
 
-/* Conv (1-D and 2-D; any pads and auto_pad) and ConvTranspose (2-D, symmetric pads):
- * inputs X, W and an optional B. */
-static mf_status conv_like(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+/* Emits op on the 2-D x, reshaped back to 1-D for a 1-D window. */
+static mf_status emit_window_op(onnx_importer *im, const Onnx__NodeProto *n, const window *w, mf_op op, int nin,
+                                mf_value **in, const mf_attr *a)
+{
+    if (w->nsp == 2)
+        return emit(im, n, op, nin, in, a);
+    mf_value *y = NULL;
+    mf_status s = add_op(im, n, op, nin, in, a, &y);
+    return s ? s : define_window_out(im, n, w, y);
+}
+
+/* Conv (1-D and 2-D; any pads and auto_pad): inputs X, W and an optional B. */
+static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[3];
-    int64_t stride[2], dil[2], pad[2], outpad[2];
+    int64_t pad[2];
     mf_status s = onnx_inputs(im, n, 2, in);
     if (!s)
         s = onnx_input(im, n, 2, &in[2]);
     if (s)
         return s;
-    if (op == MF_OP_CONV2D) {
-        window w;
-        int64_t k[2] = {0, 0};
-        if (in[1]->type.rank != in[0]->type.rank || in[1]->type.rank < 3)
-            return onnx_node_error(n, MF_ERR_SHAPE, "the weight's rank is not the input's");
-        for (int i = 0; i + 2 < in[1]->type.rank && i < 2; i++)
-            k[i] = in[1]->type.shape[2 + i];
-        int64_t ks[4];
-        int nk = onnx_attr_ints(n, "kernel_shape", ks, 4);
-        for (int i = 0; i < nk; i++)
-            if (nk != in[1]->type.rank - 2 || ks[i] != k[i]) {
-                char ts[128];
-                return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
-                                       mf_type_str(&in[1]->type, ts, sizeof ts));
-            }
-        if ((s = window_of(n, &in[0]->type, k, &w)) || (s = as_2d(im, n, in[0], &in[0])) ||
-            (s = as_2d(im, n, in[1], &in[1])) || (s = place_pads(im, n, &w, false, 0, &in[0], pad)))
-            return s;
-        mf_attr a[MF_MAX_ATTRS];
-        mf_op_default_attrs(op, a);
-        mf_attr_set_ints(op, a, "stride", 2, w.stride);
-        mf_attr_set_ints(op, a, "padding", 2, pad);
-        mf_attr_set_ints(op, a, "dilation", 2, w.dil);
-        mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
-        return emit_window_op(im, n, &w, op, in[2] ? 3 : 2, in, a);
-    }
-    s = pair(n, "strides", 1, stride);
-    if (!s)
-        s = pair(n, "dilations", 1, dil);
-    if (!s)
-        s = sym_pads(n, pad);
-    if (!s)
-        s = pair(n, "output_padding", 0, outpad);
-    if (!s && onnx_attr(n, "output_shape"))
-        s = onnx_node_error(n, MF_ERR_UNSUPPORTED, "output_shape is not supported (give pads)");
-    if (!s)
-        s = kernel_matches_weight(n, in[1]);
-    if (s)
+    mf_op op = MF_OP_CONV2D;
+    window w;
+    int64_t k[2] = {0, 0};
+    if (in[1]->type.rank != in[0]->type.rank || in[1]->type.rank < 3)
+        return onnx_node_error(n, MF_ERR_SHAPE, "the weight's rank is not the input's");
+    if (in[0]->type.rank > 4)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D and 2-D are supported)", in[0]->type.rank - 2);
+    for (int i = 0; i + 2 < in[1]->type.rank && i < 2; i++)
+        k[i] = in[1]->type.shape[2 + i];
+    int64_t ks[4];
+    int nk = onnx_attr_ints(n, "kernel_shape", ks, 4);
+    for (int i = 0; i < nk; i++)
+        if (nk != in[1]->type.rank - 2 || ks[i] != k[i]) {
+            char ts[128];
+            return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
+                                   mf_type_str(&in[1]->type, ts, sizeof ts));
+        }
+    if ((s = window_of(n, &in[0]->type, k, &w)) || (s = as_2d(im, n, in[0], &in[0])) ||
+        (s = as_2d(im, n, in[1], &in[1])) || (s = place_pads(im, n, &w, false, 0, &in[0], pad)))
         return s;
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
-    mf_attr_set_ints(op, a, "stride", 2, stride);
+    mf_attr_set_ints(op, a, "stride", 2, w.stride);
     mf_attr_set_ints(op, a, "padding", 2, pad);
-    mf_attr_set_ints(op, a, "dilation", 2, dil);
+    mf_attr_set_ints(op, a, "dilation", 2, w.dil);
     mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
-    mf_attr_set_ints(op, a, "output_padding", 2, outpad);
-    return emit(im, n, op, in[2] ? 3 : 2, in, a);
+    return emit_window_op(im, n, &w, op, in[2] ? 3 : 2, in, a);
 }
 
-static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
+/* The nsp entries of ints attribute name into dst[off..] (dflt where absent). */
+static mf_status spatial_ints(const Onnx__NodeProto *n, const char *name, int nsp, int64_t dflt, int64_t *dst)
 {
-    return conv_like(im, n, MF_OP_CONV2D);
+    int64_t v[4];
+    int k = onnx_attr_ints(n, name, v, 4), off = 2 - nsp;
+    dst[0] = dst[1] = dflt;
+    if (k != -1 && k != nsp)
+        return onnx_node_error(n, MF_ERR_INVALID, "%s has %d entries, expected %d", name, k, nsp);
+    for (int i = 0; i < k; i++)
+        dst[off + i] = v[i];
+    return MF_OK;
 }
 
+/* ConvTranspose's begin and end pads and output size per dim (as 2-D) from pads, or from
+ * output_shape or auto_pad SAME_* (ONNX: the total padding, never negative, split with the
+ * odd one at the end for SAME_UPPER and at the beginning otherwise). */
+static mf_status transpose_pads(const Onnx__NodeProto *n, int nsp, const int64_t *in, const int64_t *full,
+                                const int64_t *stride, const int64_t *outpad, window *w, int64_t *want)
+{
+    int64_t v[8];
+    int off = 2 - nsp, nos = onnx_attr_ints(n, "output_shape", v, 8);
+    char ab[32];
+    const char *autopad = onnx_attr_str(n, "auto_pad", "NOTSET", ab, sizeof ab);
+    bool same = !strcmp(autopad, "SAME_UPPER") || !strcmp(autopad, "SAME_LOWER");
+    if (nos > 0 && nos != nsp && nos != nsp + 2)
+        return onnx_node_error(n, MF_ERR_INVALID, "output_shape has %d entries", nos);
+    if (!same && strcmp(autopad, "NOTSET") && strcmp(autopad, "VALID"))
+        return onnx_node_error(n, MF_ERR_INVALID, "auto_pad %s", autopad);
+    if (nos <= 0 && !same) {
+        int k = onnx_attr_ints(n, "pads", v, 8);
+        if (k != -1 && k != 2 * nsp)
+            return onnx_node_error(n, MF_ERR_INVALID, "pads has %d entries, expected %d", k, 2 * nsp);
+        for (int i = 0; i < k / 2; i++)
+            w->pb[off + i] = v[i], w->pe[off + i] = v[nsp + i];
+        for (int d = 0; d < 2; d++)
+            want[d] = full[d] + outpad[d] - w->pb[d] - w->pe[d];
+        return MF_OK;
+    }
+    for (int d = 0; d < 2; d++) {
+        want[d] = d < off ? 1 : nos > 0 ? v[nos - nsp + d - off] : in[d] * stride[d];
+        int64_t total = full[d] + outpad[d] - want[d];
+        total = total < 0 ? 0 : total;
+        w->pb[d] = !strcmp(autopad, "SAME_UPPER") ? total / 2 : total - total / 2;
+        w->pe[d] = total - w->pb[d];
+    }
+    return MF_OK;
+}
+
+/* ConvTranspose on 1 or 2 spatial dims (1-D as [N, C, 1, L] between reshapes): strides,
+ * dilations, group, output_padding, and pads of any kind.  Symmetric pads are the op's;
+ * others (uneven ones, those output_shape or auto_pad imply) run the op without padding,
+ * its output grown by output_padding where the window needs it, then a slice. */
 static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
 {
-    return conv_like(im, n, MF_OP_CONV_TRANSPOSE2D);
+    mf_value *in[3];
+    mf_status s = onnx_inputs(im, n, 2, in);
+    if (!s)
+        s = onnx_input(im, n, 2, &in[2]);
+    if (s)
+        return s;
+    int rank = in[0]->type.rank, nsp = rank - 2, off = 2 - nsp;
+    if (nsp != 1 && nsp != 2)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D and 2-D are supported)", nsp);
+    if (in[1]->type.rank != rank)
+        return onnx_node_error(n, MF_ERR_SHAPE, "the weight's rank is not the input's");
+    window w = {.nsp = nsp};
+    int64_t stride[2], dil[2], outpad[2], ks[2], sz[2] = {1, 1}, full[2], want[2];
+    if ((s = spatial_ints(n, "strides", nsp, 1, stride)) || (s = spatial_ints(n, "dilations", nsp, 1, dil)) ||
+        (s = spatial_ints(n, "output_padding", nsp, 0, outpad)) || (s = spatial_ints(n, "kernel_shape", nsp, 0, ks)))
+        return s;
+    for (int d = 0; d < 2; d++) {
+        int64_t k = d < off ? 1 : in[1]->type.shape[2 + d - off];
+        if (d >= off && ks[d] && ks[d] != k) {
+            char ts[128];
+            return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
+                                   mf_type_str(&in[1]->type, ts, sizeof ts));
+        }
+        sz[d] = d < off ? 1 : in[0]->type.shape[2 + d - off];
+        full[d] = (sz[d] - 1) * stride[d] + (k - 1) * dil[d] + 1;
+    }
+    if ((s = transpose_pads(n, nsp, sz, full, stride, outpad, &w, want)) || (s = as_2d(im, n, in[0], &in[0])) ||
+        (s = as_2d(im, n, in[1], &in[1])))
+        return s;
+    mf_op op = MF_OP_CONV_TRANSPOSE2D;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "stride", 2, stride);
+    mf_attr_set_ints(op, a, "dilation", 2, dil);
+    mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+    bool sym = w.pb[0] == w.pe[0] && w.pb[1] == w.pe[1];
+    for (int d = 0; d < 2; d++)
+        sym = sym && want[d] == full[d] + outpad[d] - 2 * w.pb[d];
+    if (sym) {
+        mf_attr_set_ints(op, a, "padding", 2, w.pb);
+        mf_attr_set_ints(op, a, "output_padding", 2, outpad);
+        return emit_window_op(im, n, &w, op, in[2] ? 3 : 2, in, a);
+    }
+    int64_t grow[2], starts[2], ends[2], axes[2] = {2, 3};
+    for (int d = 0; d < 2; d++) {
+        grow[d] = w.pb[d] + want[d] - full[d];
+        grow[d] = grow[d] < 0 ? 0 : grow[d];
+        if (grow[d] >= stride[d] && grow[d] >= dil[d])
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "an output %lld beyond the transposed conv's %lld",
+                                   (long long)grow[d], (long long)full[d]);
+        starts[d] = w.pb[d], ends[d] = w.pb[d] + want[d];
+    }
+    mf_attr_set_ints(op, a, "output_padding", 2, grow);
+    mf_value *y;
+    if ((s = add_op(im, n, op, in[2] ? 3 : 2, in, a, &y)))
+        return s;
+    mf_attr sa[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_SLICE, sa);
+    mf_attr_set_ints(MF_OP_SLICE, sa, "starts", 2, starts);
+    mf_attr_set_ints(MF_OP_SLICE, sa, "ends", 2, ends);
+    mf_attr_set_ints(MF_OP_SLICE, sa, "axes", 2, axes);
+    return emit_window_op(im, n, &w, MF_OP_SLICE, 1, &y, sa);
 }
 
-/* MaxPool and AveragePool on 1 or 2 spatial dims; pads that the op cannot take (uneven,
- * or over half the kernel) become a pad op of -inf (max) or 0 (average counting the pads). */
+/* One pool of the 2-D x over window w (its first two dims): pads the op cannot take
+ * (uneven, or over half the kernel) become a pad op of -inf (max) or 0 (average), and an
+ * average that must not count them is divided by the same pool of a padded mask of ones. */
+static mf_status pool_2d(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, const window *w, bool count_pad,
+                         mf_value *x, mf_value **out)
+{
+    window pw = *w;
+    int64_t pad[2];
+    bool is_max = op == MF_OP_MAX_POOL2D, op_pads = true;
+    for (int i = 0; i < 2; i++)
+        op_pads = op_pads && w->pb[i] == w->pe[i] && 2 * w->pb[i] <= w->kernel[i];
+    mf_value *mask = NULL;
+    mf_status s;
+    if (!op_pads && !is_max && !count_pad) {
+        mf_type t = {MF_F32, 4, {1, 1, x->type.shape[2], x->type.shape[3]}};
+        int64_t count = t.shape[2] * t.shape[3];
+        float *ones = malloc((size_t)count * sizeof *ones + 1);
+        for (int64_t i = 0; ones && i < count; i++)
+            ones[i] = 1;
+        mask = ones ? onnx_const(im, &t, ones) : NULL;
+        free(ones);
+        if (!mask)
+            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        if ((s = place_pads(im, n, &pw, true, 0, &mask, pad)))
+            return s;
+        count_pad = true;
+    }
+    if ((s = place_pads(im, n, &pw, true, is_max ? -INFINITY : 0, &x, pad)))
+        return s;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "kernel", 2, w->kernel);
+    mf_attr_set_ints(op, a, "stride", 2, w->stride);
+    mf_attr_set_ints(op, a, "padding", 2, pad);
+    mf_attr_set_int(op, a, "ceil_mode", onnx_attr_int(n, "ceil_mode", 0));
+    if (is_max)
+        mf_attr_set_ints(op, a, "dilation", 2, w->dil);
+    else
+        mf_attr_set_int(op, a, "count_include_pad", count_pad);
+    mf_value *counted = NULL;
+    if ((s = add_op(im, n, op, 1, &x, a, out)) || !mask || (s = add_op(im, n, op, 1, &mask, a, &counted)))
+        return s;
+    return add_op(im, n, MF_OP_DIV, 2, (mf_value *[]){*out, counted}, NULL, out);
+}
+
+/* A 3-D pool as two 2-D ones: over H and W with D among the channels, then over D with H
+ * and W as one dim.  Max is separable, and so is the average: its divisor, the window's
+ * size or its count of real elements, is the product of the per-axis ones. */
+static mf_status pool_3d(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, const window *w, bool count_pad,
+                         mf_value *x, mf_value **out)
+{
+    window hw = {2, {w->kernel[1], w->kernel[2]}, {w->stride[1], w->stride[2]}, {w->dil[1], w->dil[2]},
+                 {w->pb[1], w->pb[2]}, {w->pe[1], w->pe[2]}};
+    window d = {2, {w->kernel[0], 1}, {w->stride[0], 1}, {w->dil[0], 1}, {w->pb[0], 0}, {w->pe[0], 0}};
+    const int64_t *sh = x->type.shape;
+    int64_t batch = sh[0], c = sh[1], depth = sh[2];
+    mf_status s;
+    if ((s = reshape_to(im, n, x, 4, (int64_t[]){batch, c * depth, sh[3], sh[4]}, &x)) ||
+        (s = pool_2d(im, n, op, &hw, count_pad, x, &x)))
+        return s;
+    int64_t oh = x->type.shape[2], ow = x->type.shape[3];
+    if ((s = reshape_to(im, n, x, 4, (int64_t[]){batch * c, 1, depth, oh * ow}, &x)) ||
+        (s = pool_2d(im, n, op, &d, count_pad, x, &x)))
+        return s;
+    return reshape_to(im, n, x, 5, (int64_t[]){batch, c, x->type.shape[2], oh, ow}, out);
+}
+
+/* A dtype whose every value an f32 holds exactly (a max pool of it runs in f32). */
+static bool exact_in_f32(mf_dtype dt)
+{
+    return dt == MF_U8 || dt == MF_I8 || dt == MF_U16 || dt == MF_I16 || dt == MF_F16;
+}
+
+static mf_status cast_value(onnx_importer *im, const Onnx__NodeProto *n, mf_value **x, mf_dtype to)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CAST, a);
+    mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);
+    return add_op(im, n, MF_OP_CAST, 1, x, a, x);
+}
+
+/* MaxPool and AveragePool on 1, 2 or 3 spatial dims, with any pads and auto_pad; a max
+ * pool of 8- and 16-bit integers or f16 runs in f32 between casts. */
 static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
 {
-    mf_value *x;
-    int64_t kernel[4], pad[2];
+    mf_value *x, *y;
+    int64_t kernel[6];
     window w;
     mf_status s = onnx_inputs(im, n, 1, &x);
     if (s)
         return s;
-    int nk = onnx_attr_ints(n, "kernel_shape", kernel, 4);
+    int nk = onnx_attr_ints(n, "kernel_shape", kernel, 6);
     if (nk != x->type.rank - 2)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "kernel_shape has %d entries for a rank-%d input", nk,
                                x->type.rank);
@@ -579,26 +725,25 @@ static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     if (n->n_output > 1 && n->output[1][0])
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the Indices output is not supported");
     bool count_pad = onnx_attr_int(n, "count_include_pad", 0) != 0, is_max = op == MF_OP_MAX_POOL2D;
-    bool op_pads = true;
-    for (int i = 0; i < 2; i++)
-        op_pads = op_pads && w.pb[i] == w.pe[i] && 2 * w.pb[i] <= w.kernel[i];
-    if (!op_pads && !is_max && !count_pad)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "uneven or large pads with count_include_pad = 0");
-    if (!is_max && (w.dil[0] != 1 || w.dil[1] != 1)) /* AveragePool has dilations from opset 19 */
+    if (!is_max && (w.dil[0] != 1 || w.dil[1] != 1 || w.dil[2] != 1)) /* AveragePool has dilations from opset 19 */
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dilations of an average pool");
-    if ((s = as_2d(im, n, x, &x)) || (s = place_pads(im, n, &w, true, is_max ? -INFINITY : 0, &x, pad)))
+    mf_dtype dt = x->type.dtype;
+    if (dt != MF_F32 && (!is_max || !exact_in_f32(dt)))
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%s input (f32, and for MaxPool 8- and 16-bit integers and f16, are supported)",
+                               mf_dtype_name(dt));
+    if (dt != MF_F32 && (s = cast_value(im, n, &x, MF_F32)))
         return s;
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(op, a);
-    mf_attr_set_ints(op, a, "kernel", 2, w.kernel);
-    mf_attr_set_ints(op, a, "stride", 2, w.stride);
-    mf_attr_set_ints(op, a, "padding", 2, pad);
-    mf_attr_set_int(op, a, "ceil_mode", onnx_attr_int(n, "ceil_mode", 0));
-    if (is_max)
-        mf_attr_set_ints(op, a, "dilation", 2, w.dil);
-    else
-        mf_attr_set_int(op, a, "count_include_pad", count_pad);
-    return emit_window_op(im, n, &w, op, 1, &x, a);
+    if (w.nsp == 3)
+        s = pool_3d(im, n, op, &w, count_pad, x, &y);
+    else if (!(s = as_2d(im, n, x, &x)))
+        s = pool_2d(im, n, op, &w, count_pad, x, &y);
+    if (!s && dt != MF_F32)
+        s = cast_value(im, n, &y, dt);
+    if (s)
+        return s;
+    if (w.nsp == 3) /* y has the output's shape */
+        return onnx_define(im, n->output[0], y);
+    return define_window_out(im, n, &w, y);
 }
 
 static mf_status cv_maxpool(onnx_importer *im, const Onnx__NodeProto *n)
@@ -1632,6 +1777,9 @@ static const struct {
     {"ConvInteger", onnx_cv_conv_integer, 10}, {"MatMulInteger", onnx_cv_matmul_integer, 10},
     {"NegativeLogLikelihoodLoss", onnx_cv_nll_loss, 12},
     {"SoftmaxCrossEntropyLoss", onnx_cv_softmax_cross_entropy_loss, 12},
+    {"Einsum", onnx_cv_einsum, 12},
+    {"RNN", onnx_cv_rnn, 7}, {"GRU", onnx_cv_gru, 7}, {"LSTM", onnx_cv_lstm, 7},
+    {"GridSample", onnx_cv_grid_sample, 16},
 };
 
 static int find_converter(const char *op_type)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "custom_ops.h"
+#include "einsum_rnn.h"
 #include "ir.h"
 #include "winograd.h"
 
@@ -1314,6 +1315,102 @@ static mf_status infer_resize(const infer_ctx *c)
             return fail(c, MF_ERR_SHAPE, "dim %d is empty: nothing to resize from", i);
         c->out->shape[i] = sz->ints[i];
     }
+    return MF_OK;
+}
+
+/* einsum: every operand of one dtype; the output's dims are the sizes of its labels. */
+static mf_status infer_einsum(const infer_ctx *c)
+{
+    char why[256];
+    mf_einsum_view v;
+    int64_t size[MF_EINSUM_LABELS];
+    for (int i = 1; i < c->nin; i++)
+        if (c->in[i].dtype != c->in[0].dtype)
+            return fail(c, MF_ERR_DTYPE, "the operands have different dtypes");
+    if (c->in[0].dtype == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "bool operands");
+    if (!mf_einsum_of(c->attrs, c->nin, &v, why, sizeof why) || !mf_einsum_sizes(&v, c->in, size, why, sizeof why))
+        return fail(c, MF_ERR_INVALID, "%s", why);
+    c->out->dtype = c->in[0].dtype;
+    c->out->rank = v.out_rank;
+    for (int p = 0; p < v.out_rank; p++)
+        c->out->shape[p] = size[v.out[p]];
+    return MF_OK;
+}
+
+/* Input i has the given shape (an rnn operand). */
+static mf_status need_shape(const infer_ctx *c, int i, int rank, const int64_t *shape)
+{
+    bool ok = c->in[i].rank == rank;
+    for (int d = 0; ok && d < rank; d++)
+        ok = c->in[i].shape[d] == shape[d];
+    if (!ok) {
+        char t[128];
+        mf_type want = {c->in[i].dtype, rank, {0}};
+        memcpy(want.shape, shape, (size_t)rank * sizeof *shape);
+        return fail(c, MF_ERR_SHAPE, "input %d should be %s", i, mf_type_str(&want, t, sizeof t));
+    }
+    return MF_OK;
+}
+
+/* rnn: X [T, B, I] (layout 1: [B, T, I]), W [D, G*H, I], R [D, G*H, H], B [D, 2*G*H],
+ * sequence_lens [B] (i32 or i64), initial states [D, B, H] ([B, D, H]), P [D, 3*H]. */
+static mf_status infer_rnn(const infer_ctx *c)
+{
+    char why[256];
+    mf_rnn_view v;
+    if (!mf_rnn_of(c->attrs, &v, why, sizeof why))
+        return fail(c, MF_ERR_INVALID, "%s", why);
+    int want_in = v.cell == MF_RNN_LSTM ? 8 : 6;
+    if (c->nin != want_in)
+        return fail(c, MF_ERR_INVALID, "takes %d inputs, got %d", want_in, c->nin);
+    for (int i = 0; i < c->nin; i++) {
+        mf_status s = i == 4 ? need_index_dtype(c, 4) : need_dtype(c, i, MF_F32);
+        if (s)
+            return s;
+    }
+    if (c->in[0].rank != 3)
+        return fail(c, MF_ERR_SHAPE, "X has rank %d, expected 3", c->in[0].rank);
+    int64_t t = c->in[0].shape[v.batch_first], b = c->in[0].shape[!v.batch_first], in = c->in[0].shape[2];
+    int64_t d = v.dirs, h = v.hidden, gh = v.gates * h;
+    mf_status s;
+    int64_t state[3] = {v.batch_first ? b : d, v.batch_first ? d : b, h};
+    if ((s = need_shape(c, 1, 3, (int64_t[]){d, gh, in})) || (s = need_shape(c, 2, 3, (int64_t[]){d, gh, h})) ||
+        (s = need_shape(c, 3, 2, (int64_t[]){d, 2 * gh})) || (s = need_shape(c, 4, 1, (int64_t[]){b})) ||
+        (s = need_shape(c, 5, 3, state)))
+        return s;
+    if (v.cell == MF_RNN_LSTM && ((s = need_shape(c, 6, 3, state)) || (s = need_shape(c, 7, 2, (int64_t[]){d, 3 * h}))))
+        return s;
+    c->out->dtype = MF_F32;
+    if (v.output) {
+        c->out->rank = 3;
+        memcpy(c->out->shape, state, sizeof state);
+        return MF_OK;
+    }
+    int64_t y[4] = {t, d, b, h}, yb[4] = {b, t, d, h};
+    c->out->rank = 4;
+    memcpy(c->out->shape, v.batch_first ? yb : y, sizeof y);
+    return MF_OK;
+}
+
+/* grid_sample: x [N, C, H, W] f32 sampled at grid [N, H', W', 2] gives [N, C, H', W']. */
+static mf_status infer_grid_sample(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (!s)
+        s = need_rank(c, 1, 4);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *g = &c->in[1];
+    if (g->shape[0] != x->shape[0] || g->shape[3] != 2)
+        return fail(c, MF_ERR_SHAPE, "the grid must be [%lld, H, W, 2]", (long long)x->shape[0]);
+    if (A(c, "mode")->i < 0 || A(c, "mode")->i > 2 || A(c, "padding")->i < 0 || A(c, "padding")->i > 2)
+        return fail(c, MF_ERR_INVALID, "mode or padding is out of range");
+    *c->out = *x;
+    c->out->shape[2] = g->shape[1];
+    c->out->shape[3] = g->shape[2];
     return MF_OK;
 }
 

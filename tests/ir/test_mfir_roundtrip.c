@@ -307,6 +307,19 @@ static mf_graph *build_every_op(void)
     mf_op_default_attrs(MF_OP_RESIZE, a);
     set_ints(MF_OP_RESIZE, a, "sizes", 2, (int64_t[]){4, 12});
     node(g, MF_OP_RESIZE, 2, (mf_value *[]){mx, sc}, a);
+    /* einsum (v [2,3] by m [3,6]: "ij,jk->ik"), grid_sample and rnn */
+    mf_op_default_attrs(MF_OP_EINSUM, a);
+    set_ints(MF_OP_EINSUM, a, "terms", 2, (int64_t[]){129, 194});
+    assert_int_equal(mf_attr_set_int(MF_OP_EINSUM, a, "output", 193), MF_OK);
+    node(g, MF_OP_EINSUM, 2, (mf_value *[]){v, m}, a);
+    mf_value *grid = cnst(g, MF_F32, 4, (int64_t[]){1, 2, 3, 2}, NULL);
+    node(g, MF_OP_GRID_SAMPLE, 2, (mf_value *[]){x, grid}, NULL);
+    mf_value *rnn_in[6] = {cnst(g, MF_F32, 3, (int64_t[]){2, 1, 3}, NULL), cnst(g, MF_F32, 3, (int64_t[]){1, 1, 3}, NULL),
+                           cnst(g, MF_F32, 3, (int64_t[]){1, 1, 1}, NULL), cnst(g, MF_F32, 2, (int64_t[]){1, 2}, NULL),
+                           cnst(g, MF_I64, 1, (int64_t[]){1}, NULL), cnst(g, MF_F32, 3, (int64_t[]){1, 1, 1}, NULL)};
+    mf_op_default_attrs(MF_OP_RNN, a);
+    assert_int_equal(mf_attr_set_int(MF_OP_RNN, a, "hidden", 1), MF_OK);
+    node(g, MF_OP_RNN, 6, rnn_in, a);
     /* the int8 ops: quantize, qconv2d, qadd, dequantize, qlinear, qmatmul */
     mf_op_default_attrs(MF_OP_QUANTIZE, a);
     assert_int_equal(mf_attr_set_float(MF_OP_QUANTIZE, a, "scale", 0.1), MF_OK);
