@@ -172,6 +172,22 @@ typedef LLVMValueRef (*mf_cg_emit_fn)(mf_cg_ctx *c, const mf_node *n, LLVMValueR
 typedef mf_status (*mf_cg_lower_fn)(mf_cg_ctx *c, const mf_node *n, int nepi,
                                     const mf_value *const *epi);
 mf_cg_emit_fn mf_cg_emitter(mf_op op); /* NULL: none */
+/* The emitters of codegen/expr_onnx.c (the elementwise ops ONNX import added). */
+LLVMValueRef mf_cg_emit_minimum(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_maximum(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_prelu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_elu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_selu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_celu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_reciprocal(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_floor(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_ceil(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_round(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_sign(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_softplus(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_softsign(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_thresholded_relu(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
+LLVMValueRef mf_cg_emit_shrink(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
 
 /* ---- math (codegen/math.c): vectorizable polynomials on float or <W x float> ------------ */
 

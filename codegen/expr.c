@@ -493,6 +493,21 @@ static const mf_cg_emit_fn emitters[MF_OP_COUNT] = {
     [MF_OP_QUANTIZE] = mf_cg_quant_op,
     [MF_OP_DEQUANTIZE] = mf_cg_quant_op,
     [MF_OP_QADD] = mf_cg_quant_op,
+    [MF_OP_MINIMUM] = mf_cg_emit_minimum,
+    [MF_OP_MAXIMUM] = mf_cg_emit_maximum,
+    [MF_OP_PRELU] = mf_cg_emit_prelu,
+    [MF_OP_ELU] = mf_cg_emit_elu,
+    [MF_OP_SELU] = mf_cg_emit_selu,
+    [MF_OP_CELU] = mf_cg_emit_celu,
+    [MF_OP_RECIPROCAL] = mf_cg_emit_reciprocal,
+    [MF_OP_FLOOR] = mf_cg_emit_floor,
+    [MF_OP_CEIL] = mf_cg_emit_ceil,
+    [MF_OP_ROUND] = mf_cg_emit_round,
+    [MF_OP_SIGN] = mf_cg_emit_sign,
+    [MF_OP_SOFTPLUS] = mf_cg_emit_softplus,
+    [MF_OP_SOFTSIGN] = mf_cg_emit_softsign,
+    [MF_OP_THRESHOLDED_RELU] = mf_cg_emit_thresholded_relu,
+    [MF_OP_SHRINK] = mf_cg_emit_shrink,
 };
 
 mf_cg_emit_fn mf_cg_emitter(mf_op op)

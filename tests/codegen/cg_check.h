@@ -148,4 +148,20 @@ __attribute__((unused)) static void cg_check(mf_graph *g)
     cg_check_opts(g, (cg_opts){0});
 }
 
+/* op (attributes a, NULL: the defaults) on one input of each of the n shapes, checked with
+ * o (its seed plus the shape's index). */
+__attribute__((unused)) static void cg_check_unary(mf_op op, const mf_attr *a, const mf_type *shapes, int n, cg_opts o)
+{
+    for (int i = 0; i < n; i++) {
+        mf_graph *g = mf_graph_new("u");
+        mf_value *x = cg_in(g, "x", shapes[i]);
+        mf_value *y = cg_node(g, op, 1, &x, a);
+        assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+        cg_opts oi = o;
+        oi.seed = o.seed + (uint64_t)i;
+        cg_check_opts(g, oi);
+        mf_graph_destroy(g);
+    }
+}
+
 #endif
