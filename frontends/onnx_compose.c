@@ -29,7 +29,7 @@ static mf_status block_input(onnx_importer *im, const Onnx__NodeProto *n, mf_val
     *b = onnx_attr_int(n, "blocksize", 0);
     if ((*x)->type.rank != 4)
         return onnx_node_error(n, MF_ERR_SHAPE, "the input has rank %d, expected 4", (*x)->type.rank);
-    if (*b < 1 || *b > 4096)
+    if (*b < 1 || *b > 1024) /* so that C * b * b never overflows */
         return onnx_node_error(n, MF_ERR_INVALID, "blocksize %lld is out of range", (long long)*b);
     return MF_OK;
 }
@@ -87,6 +87,9 @@ mf_status onnx_cv_eye_like(onnx_importer *im, const Onnx__NodeProto *n)
     if (t.rank != 2)
         return onnx_node_error(n, MF_ERR_SHAPE, "the input has rank %d, expected 2", t.rank);
     int64_t k = onnx_attr_int(n, "k", 0);
+    if (mf_type_numel(&t) > ONNX_FOLD_LIMIT * 256 || k < -MF_MAX_TENSOR_BYTES || k > MF_MAX_TENSOR_BYTES)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "an eye of %lld elements (k %lld) is not folded",
+                               (long long)mf_type_numel(&t), (long long)k);
     unsigned char *data = calloc(1, mf_type_nbytes(&t) + 8);
     if (!data)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
@@ -126,12 +129,12 @@ mf_status onnx_cv_one_hot(onnx_importer *im, const Onnx__NodeProto *n)
     if (s)
         return s;
     int rank = idx->type.rank;
-    int64_t axis = onnx_attr_int(n, "axis", -1), d = (int64_t)onnx_get_elem(depth->data->data, depth->type.dtype, 0);
+    double depth_v = mf_type_numel(&depth->type) == 1 ? onnx_get_elem(depth->data->data, depth->type.dtype, 0) : 0;
+    int64_t axis = onnx_attr_int(n, "axis", -1), d = depth_v >= 1 && depth_v <= ONNX_FOLD_LIMIT ? (int64_t)depth_v : 0;
     if (axis < 0)
         axis += rank + 1;
-    if (axis < 0 || axis > rank || rank + 1 > MF_MAX_RANK || mf_type_numel(&values->type) != 2 || d < 1 ||
-        d > ONNX_FOLD_LIMIT)
-        return onnx_node_error(n, MF_ERR_INVALID, "axis, depth %lld or values is out of range", (long long)d);
+    if (axis < 0 || axis > rank || rank + 1 > MF_MAX_RANK || mf_type_numel(&values->type) != 2 || d < 1)
+        return onnx_node_error(n, MF_ERR_INVALID, "axis, depth %g or values is out of range", depth_v);
     int64_t ishape[MF_MAX_RANK], tshape[MF_MAX_RANK], *range = malloc(sizeof(int64_t) * (size_t)d);
     if (!range)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");

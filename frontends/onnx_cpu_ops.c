@@ -130,8 +130,13 @@ mf_status onnx_cv_max_unpool(onnx_importer *im, const Onnx__NodeProto *n)
     if ((ns != -1 && ns != sp) || (np != -1 && np != 2 * sp))
         return onnx_node_error(n, MF_ERR_INVALID, "strides or pads has the wrong number of entries");
     sizes[0] = t->shape[0], sizes[1] = t->shape[1];
-    for (int i = 0; i < sp; i++)
+    for (int i = 0; i < sp; i++) {
+        bool ok = kernel[i] >= 1 && kernel[i] <= (1 << 16) && strides[i] >= 1 && strides[i] <= (1 << 16) &&
+                  pads[i] >= 0 && pads[i] <= (1 << 16) && pads[sp + i] >= 0 && pads[sp + i] <= (1 << 16);
+        if (!ok) /* dims are below 2^46: the size below stays under 2^63 */
+            return onnx_node_error(n, MF_ERR_INVALID, "kernel_shape, strides or pads of dim %d is out of range", i);
         sizes[2 + i] = (t->shape[2 + i] - 1) * strides[i] - pads[i] - pads[sp + i] + kernel[i];
+    }
     if (shape_in && (s = onnx_const_ints(n, shape_in, want, MF_MAX_RANK, &k)))
         return s;
     if (shape_in && k != t->rank)
@@ -198,7 +203,7 @@ mf_status onnx_cv_stft(onnx_importer *im, const Onnx__NodeProto *n)
     if (t->rank != 3 || step < 1 || flen < 1 || flen > t->shape[1])
         return onnx_node_error(n, MF_ERR_INVALID, "signal must be [B, len, 1 or 2], frame_step >= 1 and 1 <= frame_length <= len");
     int64_t frames = (t->shape[1] - flen) / step + 1;
-    if (frames * flen > ONNX_FOLD_LIMIT * 16)
+    if (frames > ONNX_FOLD_LIMIT * 16 / flen)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%lld frames of %lld", (long long)frames, (long long)flen);
     mf_type pt = {MF_I64, 2, {frames, flen}};
     int64_t *pos = malloc(sizeof(int64_t) * (size_t)(frames * flen));

@@ -17,13 +17,14 @@ static mf_status cosine_window(onnx_importer *im, const Onnx__NodeProto *n, doub
     if (!size->is_const || !size->data || mf_type_numel(&size->type) != 1)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
                                "the size must be a constant scalar (the output's shape depends on it): bind it at import");
-    int64_t len = (int64_t)onnx_get_elem(size->data->data, size->type.dtype, 0);
+    double size_v = onnx_get_elem(size->data->data, size->type.dtype, 0);
+    int64_t len = size_v >= 0 && size_v <= ONNX_FOLD_LIMIT * 256 ? (int64_t)size_v : -1;
     mf_type t = {MF_F32, 1, {len}};
     int64_t odt = onnx_attr_int(n, "output_datatype", 1);
     if (odt < 0 || odt > INT32_MAX || !onnx_dtype((int32_t)odt, &t.dtype))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "output_datatype %lld is not supported", (long long)odt);
-    if (len < 0 || len > ONNX_FOLD_LIMIT * 256)
-        return onnx_node_error(n, MF_ERR_INVALID, "a window of %lld elements", (long long)len);
+    if (len < 0)
+        return onnx_node_error(n, MF_ERR_INVALID, "a window of %g elements", size_v);
     double N = onnx_attr_int(n, "periodic", 1) ? (double)len : (double)len - 1;
     unsigned char *w = malloc(mf_type_nbytes(&t) + 8);
     if (!w)
