@@ -102,6 +102,59 @@ bool onnx_is_custom_domain(const Onnx__NodeProto *n);
 /* Converts a custom-domain node to the declared custom op of its op type. */
 mf_status onnx_convert_custom(onnx_importer *im, const Onnx__NodeProto *n);
 
+/* ---- the vocabulary of compositions (onnx_build.c) ---- */
+
+/* op(in) with attrs (NULL: the defaults) as a new value *out, not folded. */
+mf_status onnx_add(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                   const mf_attr *attrs, mf_value **out);
+mf_status onnx_add2(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *a, mf_value *b,
+                    mf_value **out);
+mf_status onnx_reshape(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
+                       const int64_t *shape, mf_value **out);
+mf_status onnx_permute(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
+                       const int64_t *perm, mf_value **out);
+/* x as dtype to (x itself when it has it). */
+mf_status onnx_cast(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_dtype to, mf_value **out);
+/* A new scalar constant v of dtype dt. */
+mf_status onnx_scalar(onnx_importer *im, mf_dtype dt, double v, mf_value **out);
+mf_status onnx_normalize(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int nd, const int64_t *dims,
+                         float eps, mf_value **y, mf_value **mean_out, mf_value **inv_out);
+mf_status onnx_define_output(onnx_importer *im, const Onnx__NodeProto *n, size_t i, mf_value *v);
+/* The value of an optional scalar integer input i, which must be a constant; dflt when absent. */
+mf_status onnx_scalar_input(onnx_importer *im, const Onnx__NodeProto *n, size_t i, int64_t dflt, int64_t *out);
+
+/* ---- ops written as compositions or folded on known inputs (onnx_compose.c, onnx_norm.c,
+ * onnx_signal.c) ---- */
+mf_status onnx_cv_space_to_depth(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_depth_to_space(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_eye_like(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_one_hot(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_compress(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_unique(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_instance_norm(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_lrn(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_mvn(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_hann_window(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_hamming_window(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_blackman_window(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_dynamic_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* ---- ops onto one CPU op (onnx_cpu_ops.c) ---- */
+mf_status onnx_cv_bit_shift(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_scatter_elements(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_scatter_nd(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_gather_nd(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_det(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_reverse_sequence(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_max_unpool(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_dft(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_stft(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* ---- ai.onnx.preview.training (onnx_training.c) ---- */
+#define ONNX_TRAINING_DOMAIN "ai.onnx.preview.training"
+/* Adagrad, Momentum and Adam as the elementwise ops of their update formulas. */
+mf_status onnx_convert_training(onnx_importer *im, const Onnx__NodeProto *n);
+
 /* Fails with "node 'NAME' (OpType): reason". */
 mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

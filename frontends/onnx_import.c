@@ -277,6 +277,10 @@ static mf_status check_opset(const Onnx__ModelProto *m, int64_t *opset)
         if (!d || !*d || !strcmp(d, "ai.onnx"))
             *opset = m->opset_import[i]->version;
     }
+    if (*opset == -1 && m->n_opset_import > 0) { /* only other domains (the training ops) */
+        *opset = 0;
+        return MF_OK;
+    }
     if (*opset < MIN_OPSET || *opset > MAX_OPSET)
         return mf_error(MF_ERR_UNSUPPORTED, "onnx: opset %lld is not supported (%d to %d are)",
                         (long long)*opset, MIN_OPSET, MAX_OPSET);
@@ -450,8 +454,9 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
     if (!s)
         s = add_inputs(im, gp, batch);
     for (size_t i = 0; i < gp->n_node && !s; i++)
-        s = onnx_is_custom_domain(gp->node[i]) ? onnx_convert_custom(im, gp->node[i])
-                                               : onnx_convert_node(im, gp->node[i]);
+        s = !onnx_is_custom_domain(gp->node[i])                 ? onnx_convert_node(im, gp->node[i])
+            : !strcmp(gp->node[i]->domain, ONNX_TRAINING_DOMAIN) ? onnx_convert_training(im, gp->node[i])
+                                                                 : onnx_convert_custom(im, gp->node[i]);
     if (s)
         return s;
     if (gp->n_output == 0)

@@ -27,11 +27,12 @@ static mf_status emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int
     return onnx_define(im, n->output[0], node->outputs[0]);
 }
 
+/* A constant single element of any dtype (Clip's bounds take the data's dtype). */
 static float const_scalar(const mf_value *v, float dflt)
 {
-    if (!v || !v->is_const || !v->data || mf_type_numel(&v->type) != 1 || v->type.dtype != MF_F32)
+    if (!v || !v->is_const || !v->data || mf_type_numel(&v->type) != 1)
         return dflt;
-    return *(const float *)v->data->data;
+    return (float)onnx_get_elem(v->data->data, v->type.dtype, 0);
 }
 
 static mf_status simple(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin)
@@ -135,24 +136,8 @@ static mf_status cv_layer_norm(onnx_importer *im, const Onnx__NodeProto *n)
     int nd = 0;
     for (int64_t d = axis; d < rank; d++)
         dims[nd++] = d;
-    mf_attr red[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_MEAN, red);
-    mf_attr_set_ints(MF_OP_MEAN, red, "dims", nd, dims);
-    mf_attr_set_int(MF_OP_MEAN, red, "keepdim", 1);
-    mf_type scalar = {MF_F32, 0, {0}};
-    float eps = onnx_attr_float(n, "epsilon", 1e-5f), one = 1.0f;
-    mf_value *veps = onnx_const(im, &scalar, &eps), *vone = onnx_const(im, &scalar, &one);
-    if (!veps || !vone)
-        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
-    mf_value *mean = NULL, *d = NULL, *sq = NULL, *var = NULL, *ve = NULL, *sd = NULL, *inv = NULL, *y = NULL;
-    if ((s = add_op(im, n, MF_OP_MEAN, 1, &in[0], red, &mean)) ||
-        (s = add_op(im, n, MF_OP_SUB, 2, (mf_value *[]){in[0], mean}, NULL, &d)) ||
-        (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){d, d}, NULL, &sq)) ||
-        (s = add_op(im, n, MF_OP_MEAN, 1, &sq, red, &var)) ||
-        (s = add_op(im, n, MF_OP_ADD, 2, (mf_value *[]){var, veps}, NULL, &ve)) ||
-        (s = add_op(im, n, MF_OP_SQRT, 1, &ve, NULL, &sd)) ||
-        (s = add_op(im, n, MF_OP_DIV, 2, (mf_value *[]){vone, sd}, NULL, &inv)) ||
-        (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){d, inv}, NULL, &y)) ||
+    mf_value *mean = NULL, *inv = NULL, *y = NULL;
+    if ((s = onnx_normalize(im, n, in[0], nd, dims, onnx_attr_float(n, "epsilon", 1e-5f), &y, &mean, &inv)) ||
         (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){y, in[1]}, NULL, &y)) ||
         (in[2] && (s = add_op(im, n, MF_OP_ADD, 2, (mf_value *[]){y, in[2]}, NULL, &y))))
         return s;
@@ -1510,32 +1495,13 @@ static mf_status cv_gather_elements(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_GATHER_ELEMENTS, 2, in, a);
 }
 
-/* The first value of an optional constant scalar input i, or dflt when absent. */
-static mf_status const_scalar_int(onnx_importer *im, const Onnx__NodeProto *n, size_t i, int64_t dflt,
-                                  int64_t *out)
-{
-    mf_value *v;
-    int64_t vals[1];
-    int k;
-    mf_status s = onnx_input(im, n, i, &v);
-    *out = dflt;
-    if (s || !v)
-        return s;
-    if ((s = onnx_const_ints(n, v, vals, 1, &k)))
-        return s;
-    if (k != 1)
-        return onnx_node_error(n, MF_ERR_SHAPE, "input %zu has %d elements, expected 1", i, k);
-    *out = vals[0];
-    return MF_OK;
-}
-
 static mf_status cv_trilu(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *x;
     int64_t k;
     mf_status s = onnx_inputs(im, n, 1, &x);
     if (!s)
-        s = const_scalar_int(im, n, 1, 0, &k);
+        s = onnx_scalar_input(im, n, 1, 0, &k);
     if (s)
         return s;
     mf_attr a[MF_MAX_ATTRS];
@@ -1555,7 +1521,7 @@ static mf_status cv_cumsum(onnx_importer *im, const Onnx__NodeProto *n)
     if (!s && !axis_in)
         s = onnx_node_error(n, MF_ERR_PARSE, "the axis input is missing");
     if (!s)
-        s = const_scalar_int(im, n, 1, 0, &axis);
+        s = onnx_scalar_input(im, n, 1, 0, &axis);
     if (s)
         return s;
     mf_attr a[MF_MAX_ATTRS];
@@ -1575,7 +1541,7 @@ static mf_status cv_topk(onnx_importer *im, const Onnx__NodeProto *n)
     int64_t k = onnx_attr_int(n, "k", -1);
     mf_status s = onnx_inputs(im, n, 1, &x);
     if (!s && im->opset >= 10)
-        s = const_scalar_int(im, n, 1, -1, &k);
+        s = onnx_scalar_input(im, n, 1, -1, &k);
     if (s)
         return s;
     if (n->n_output < 2)
@@ -1780,6 +1746,17 @@ static const struct {
     {"Einsum", onnx_cv_einsum, 12},
     {"RNN", onnx_cv_rnn, 7}, {"GRU", onnx_cv_gru, 7}, {"LSTM", onnx_cv_lstm, 7},
     {"GridSample", onnx_cv_grid_sample, 16},
+    {"SpaceToDepth", onnx_cv_space_to_depth, 1}, {"DepthToSpace", onnx_cv_depth_to_space, 1},
+    {"EyeLike", onnx_cv_eye_like, 1}, {"OneHot", onnx_cv_one_hot, 9}, {"Compress", onnx_cv_compress, 9},
+    {"Unique", onnx_cv_unique, 11}, {"InstanceNormalization", onnx_cv_instance_norm, 6}, {"LRN", onnx_cv_lrn, 1},
+    {"HannWindow", onnx_cv_hann_window, 17}, {"HammingWindow", onnx_cv_hamming_window, 17},
+    {"BlackmanWindow", onnx_cv_blackman_window, 17},
+    {"DynamicQuantizeLinear", onnx_cv_dynamic_quantize_linear, 11},
+    {"BitShift", onnx_cv_bit_shift, 11}, {"ScatterElements", onnx_cv_scatter_elements, 11},
+    {"Scatter", onnx_cv_scatter_elements, 9}, {"ScatterND", onnx_cv_scatter_nd, 11},
+    {"GatherND", onnx_cv_gather_nd, 11}, {"Det", onnx_cv_det, 11},
+    {"ReverseSequence", onnx_cv_reverse_sequence, 10}, {"MaxUnpool", onnx_cv_max_unpool, 9},
+    {"DFT", onnx_cv_dft, 17}, {"STFT", onnx_cv_stft, 17}, {"MeanVarianceNormalization", onnx_cv_mvn, 9},
 };
 
 static int find_converter(const char *op_type)
@@ -1802,6 +1779,8 @@ mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n)
     int k = n->op_type ? find_converter(n->op_type) : -1;
     if (k < 0)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "unsupported op type");
+    if (im->opset == 0)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the model imports no opset of the default domain");
     if (im->opset < converters[k].since)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
                                "the version of opset %lld is not supported (the one of opset %d on is)",

@@ -15,39 +15,6 @@
 
 #include "onnx.h"
 
-/* op(in) as a new value (not an output of n). */
-static mf_status add(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
-                     const mf_attr *attrs, mf_value **out)
-{
-    mf_node *node;
-    mf_status s = mf_graph_add_node(im->g, op, nin, in, attrs, &node);
-    if (s) {
-        char inner[1024];
-        snprintf(inner, sizeof inner, "%s", mf_last_error());
-        return onnx_node_error(n, s, "%s", inner);
-    }
-    *out = node->outputs[0];
-    return MF_OK;
-}
-
-static mf_status add2(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *a, mf_value *b, mf_value **out)
-{
-    mf_value *in[2] = {a, b};
-    return add(im, n, op, 2, in, NULL, out);
-}
-
-static mf_status cast(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_dtype to, mf_value **out)
-{
-    if (x->type.dtype == to) {
-        *out = x;
-        return MF_OK;
-    }
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CAST, a);
-    mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);
-    return add(im, n, MF_OP_CAST, 1, &x, a, out);
-}
-
 static bool has_data(const mf_value *v)
 {
     return v && v->is_const && v->data;
@@ -136,8 +103,8 @@ static mf_status shifted(onnx_importer *im, const Onnx__NodeProto *n, mf_value *
     if (has_data(x))
         return f32_const(im, x->type, shift_elem, &(shift_ctx){x, zp}, out);
     mf_value *xf;
-    mf_status s = cast(im, n, x, MF_F32, &xf);
-    return s ? s : add2(im, n, MF_OP_SUB, xf, zp, out);
+    mf_status s = onnx_cast(im, n, x, MF_F32, &xf);
+    return s ? s : onnx_add2(im, n, MF_OP_SUB, xf, zp, out);
 }
 
 typedef struct product_ctx {
@@ -167,9 +134,9 @@ static mf_status multiplier(onnx_importer *im, mf_value *a, mf_value *b, mf_valu
 static mf_status requantize(onnx_importer *im, const Onnx__NodeProto *n, mf_value *scaled, mf_value *zp, mf_dtype dt)
 {
     mf_value *r, *z, *c, *t;
-    mf_status s = add(im, n, MF_OP_ROUND, 1, &scaled, NULL, &r);
+    mf_status s = onnx_add(im, n, MF_OP_ROUND, 1, &scaled, NULL, &r);
     if (!s)
-        s = add2(im, n, MF_OP_ADD, r, zp, &z);
+        s = onnx_add2(im, n, MF_OP_ADD, r, zp, &z);
     if (s)
         return s;
     int64_t lo, hi;
@@ -178,10 +145,23 @@ static mf_status requantize(onnx_importer *im, const Onnx__NodeProto *n, mf_valu
     mf_op_default_attrs(MF_OP_CLAMP, a);
     mf_attr_set_float(MF_OP_CLAMP, a, "min", (double)lo);
     mf_attr_set_float(MF_OP_CLAMP, a, "max", (double)hi);
-    s = add(im, n, MF_OP_CLAMP, 1, &z, a, &c);
+    s = onnx_add(im, n, MF_OP_CLAMP, 1, &z, a, &c);
     if (!s)
-        s = cast(im, n, c, dt, &t);
+        s = onnx_cast(im, n, c, dt, &t);
     return s ? s : onnx_define(im, n->output[0], t);
+}
+
+/* A scale and zero point computed in the graph (DynamicQuantizeLinear's expansion): one
+ * of each, as f32 values that broadcast; *zf stays NULL without a zero point (param's 0). */
+static mf_status computed_params(onnx_importer *im, const Onnx__NodeProto *n, mf_value *scale, mf_value *zp,
+                                 mf_value **sf, mf_value **zf)
+{
+    *zf = NULL;
+    if (mf_type_numel(&scale->type) != 1 || (zp && mf_type_numel(&zp->type) != 1) || scale->type.dtype != MF_F32)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "a scale or zero point that is not a constant must be one f32 (per tensor)");
+    *sf = scale;
+    return zp ? onnx_cast(im, n, zp, MF_F32, zf) : MF_OK;
 }
 
 /* The axis attribute (default 1) made non-negative for rank. */
@@ -210,7 +190,7 @@ static mf_status inputs_at(onnx_importer *im, const Onnx__NodeProto *n, int coun
  * saturated to the zero point's dtype (uint8 without one). */
 mf_status onnx_cv_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
 {
-    mf_value *in[3], *sf, *zf, *q;
+    mf_value *in[3], *sf, *zf = NULL, *q;
     mf_status s = inputs_at(im, n, 3, (const int[]){0, 1, 2}, 2, in);
     if (s)
         return s;
@@ -219,12 +199,44 @@ mf_status onnx_cv_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "quantizes %s to %s (f32 to int8 or uint8 is supported)",
                                mf_dtype_name(in[0]->type.dtype), mf_dtype_name(dt));
     int rank = in[0]->type.rank, axis = axis_of(n, rank);
-    s = param(im, n, in[1], "y_scale", axis, rank, &sf);
-    if (!s)
+    if (!has_data(in[1]) || (in[2] && !has_data(in[2])))
+        s = computed_params(im, n, in[1], in[2], &sf, &zf);
+    else
+        s = param(im, n, in[1], "y_scale", axis, rank, &sf);
+    if (!s && zf == NULL)
         s = param(im, n, in[2], "y_zero_point", axis, rank, &zf);
     if (!s)
-        s = add2(im, n, MF_OP_DIV, in[0], sf, &q);
+        s = onnx_add2(im, n, MF_OP_DIV, in[0], sf, &q);
     return s ? s : requantize(im, n, q, zf, dt);
+}
+
+/* DynamicQuantizeLinear(x): uint8 with the scale and zero point of x's range widened to
+ * hold 0, as ONNX's function body computes them: scale = (max - min) / 255, zero point =
+ * round(clamp(-min / scale, 0, 255)); then QuantizeLinear.  Outputs y, scale, zero point. */
+mf_status onnx_cv_dynamic_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x, *zero, *qmax, *lo, *hi, *mn, *mx, *range, *scale, *ms, *neg, *zc, *zpf, *zp, *q;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    if (x->type.dtype != MF_F32)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the input is %s, expected f32", mf_dtype_name(x->type.dtype));
+    mf_attr clip[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CLAMP, clip);
+    mf_attr_set_float(MF_OP_CLAMP, clip, "min", 0);
+    mf_attr_set_float(MF_OP_CLAMP, clip, "max", 255);
+    if ((s = onnx_scalar(im, MF_F32, 0, &zero)) || (s = onnx_scalar(im, MF_F32, 255, &qmax)) ||
+        (s = onnx_add(im, n, MF_OP_REDUCE_MIN, 1, &x, NULL, &lo)) || (s = onnx_add(im, n, MF_OP_REDUCE_MAX, 1, &x, NULL, &hi)) ||
+        (s = onnx_add2(im, n, MF_OP_MINIMUM, lo, zero, &mn)) || (s = onnx_add2(im, n, MF_OP_MAXIMUM, hi, zero, &mx)) ||
+        (s = onnx_add2(im, n, MF_OP_SUB, mx, mn, &range)) || (s = onnx_add2(im, n, MF_OP_DIV, range, qmax, &scale)) ||
+        (s = onnx_add2(im, n, MF_OP_DIV, mn, scale, &ms)) || (s = onnx_add2(im, n, MF_OP_SUB, zero, ms, &neg)) ||
+        (s = onnx_add(im, n, MF_OP_CLAMP, 1, &neg, clip, &zc)) || (s = onnx_add(im, n, MF_OP_ROUND, 1, &zc, NULL, &zpf)) ||
+        (s = onnx_cast(im, n, zpf, MF_U8, &zp)) || (s = onnx_add2(im, n, MF_OP_DIV, x, scale, &q)) ||
+        (s = requantize(im, n, q, zpf, MF_U8)))
+        return s;
+    if ((s = onnx_define_output(im, n, 1, scale)))
+        return s;
+    return onnx_define_output(im, n, 2, zp);
 }
 
 typedef struct scale_ctx {
@@ -256,7 +268,7 @@ mf_status onnx_cv_dequantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
     if (!s)
         s = shifted(im, n, in[0], zf, &d);
     if (!s)
-        s = has_data(d) ? f32_const(im, d->type, scale_elem, &(scale_ctx){d, sf}, &y) : add2(im, n, MF_OP_MUL, d, sf, &y);
+        s = has_data(d) ? f32_const(im, d->type, scale_elem, &(scale_ctx){d, sf}, &y) : onnx_add2(im, n, MF_OP_MUL, d, sf, &y);
     return s ? s : onnx_define(im, n->output[0], y);
 }
 
@@ -276,7 +288,7 @@ static mf_status accumulate(onnx_importer *im, const Onnx__NodeProto *n, bool co
                             mf_value *bias, mf_value **out)
 {
     if (!conv)
-        return add2(im, n, MF_OP_MATMUL, a, b, out);
+        return onnx_add2(im, n, MF_OP_MATMUL, a, b, out);
     const char *names[3] = {temp_name(im, n, "x"), temp_name(im, n, "w"), bias ? temp_name(im, n, "b") : NULL};
     const char *acc = temp_name(im, n, "acc");
     if (!names[0] || !names[1] || (bias && !names[2]) || !acc)
@@ -339,7 +351,7 @@ static mf_status qlinear(onnx_importer *im, const Onnx__NodeProto *n, bool conv)
     if (!s)
         s = multiplier(im, xs, ws, ys, &m);
     if (!s)
-        s = add2(im, n, MF_OP_MUL, acc, m, &scaled);
+        s = onnx_add2(im, n, MF_OP_MUL, acc, m, &scaled);
     return s ? s : requantize(im, n, scaled, yz, dt);
 }
 
@@ -365,7 +377,7 @@ static mf_status integer_op(onnx_importer *im, const Onnx__NodeProto *n, bool co
     if (!s)
         s = accumulate(im, n, conv, a, b, NULL, &acc);
     if (!s)
-        s = cast(im, n, acc, MF_I32, &y);
+        s = onnx_cast(im, n, acc, MF_I32, &y);
     return s ? s : onnx_define(im, n->output[0], y);
 }
 

@@ -335,12 +335,31 @@ static mf_status infer_binary(const infer_ctx *c)
     return broadcast(c, &c->in[0], &c->in[1], c->out);
 }
 
+/* need_all_f32, or any float dtype: f16 and f64 compute in f32 in the reference kernels,
+ * and only f32 has device code (mf_node_has_mlu_code). */
+static mf_status need_float(const infer_ctx *c, int i)
+{
+    if (!mf_dtype_is_float(c->in[i].dtype))
+        return fail(c, MF_ERR_DTYPE, "input %d is %s, expected f32, f16 or f64", i,
+                    mf_dtype_name(c->in[i].dtype));
+    return MF_OK;
+}
+
 static mf_status infer_unary(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
+    mf_status s = need_float(c, 0);
     if (!s)
         *c->out = c->in[0];
     return s;
+}
+
+/* A unary op on any numeric dtype (clamp of integers). */
+static mf_status infer_numeric_unary(const infer_ctx *c)
+{
+    if (c->in[0].dtype == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "input 0 is bool, expected a number");
+    *c->out = c->in[0];
+    return MF_OK;
 }
 
 /* Any dtype to the dtype `to` (an mf_dtype value), same shape. */
@@ -625,9 +644,10 @@ static mf_status infer_softmax(const infer_ctx *c)
     return MF_OK;
 }
 
+/* Reductions take every float dtype (the reference kernels accumulate in double). */
 static mf_status infer_reduce(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
+    mf_status s = need_float(c, 0);
     if (s)
         return s;
     const mf_type *x = &c->in[0];
@@ -1411,6 +1431,166 @@ static mf_status infer_grid_sample(const infer_ctx *c)
     *c->out = *x;
     c->out->shape[2] = g->shape[1];
     c->out->shape[3] = g->shape[2];
+/* ---- index, sequence and signal ops of ONNX (the end of ops.def) ------------------------ */
+
+/* bit_shift: two inputs of one unsigned dtype, broadcast. */
+static mf_status infer_bit_shift(const infer_ctx *c)
+{
+    mf_dtype t = c->in[0].dtype;
+    if (t != c->in[1].dtype || (t != MF_U8 && t != MF_U16 && t != MF_U32 && t != MF_U64))
+        return fail(c, MF_ERR_DTYPE, "the inputs are %s and %s, expected one unsigned integer dtype",
+                    mf_dtype_name(t), mf_dtype_name(c->in[1].dtype));
+    return broadcast(c, &c->in[0], &c->in[1], c->out);
+}
+
+static mf_status need_reduction(const infer_ctx *c)
+{
+    int64_t r = A(c, "reduction")->i;
+    if (r < 0 || r > 4)
+        return fail(c, MF_ERR_INVALID, "reduction %lld (0 none, 1 add, 2 mul, 3 max, 4 min)", (long long)r);
+    return MF_OK;
+}
+
+/* scatter_elements(data, idx, updates) along dim: idx and updates of one shape, data's rank. */
+static mf_status infer_scatter_elements(const infer_ctx *c)
+{
+    int64_t d;
+    mf_status s = need_index_dtype(c, 1);
+    if (!s)
+        s = need_dim(c, c->in[0].rank, &d);
+    if (!s)
+        s = need_reduction(c);
+    if (s)
+        return s;
+    const mf_type *idx = &c->in[1], *upd = &c->in[2];
+    if (upd->dtype != c->in[0].dtype || idx->rank != c->in[0].rank || upd->rank != idx->rank)
+        return fail(c, MF_ERR_SHAPE, "updates must have data's dtype, and indices and updates data's rank");
+    for (int i = 0; i < idx->rank; i++)
+        if (idx->shape[i] != upd->shape[i] || (i != d && idx->shape[i] > c->in[0].shape[i]))
+            return fail(c, MF_ERR_SHAPE, "indices and updates differ, or exceed the data, in dim %d", i);
+    *c->out = c->in[0];
+    return MF_OK;
+}
+
+/* scatter_nd(data, idx [..., k], updates [idx dims but the last, data dims from k]). */
+static mf_status infer_scatter_nd(const infer_ctx *c)
+{
+    mf_status s = need_index_dtype(c, 1);
+    if (!s)
+        s = need_reduction(c);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *idx = &c->in[1], *upd = &c->in[2];
+    int64_t k = idx->rank ? idx->shape[idx->rank - 1] : -1;
+    if (k < 1 || k > x->rank || upd->dtype != x->dtype || upd->rank != idx->rank - 1 + x->rank - k)
+        return fail(c, MF_ERR_SHAPE, "indices must be [..., k] with k <= data's rank, updates [indices..., data[k:]...]");
+    for (int i = 0; i < upd->rank; i++) {
+        int64_t want = i < idx->rank - 1 ? idx->shape[i] : x->shape[k + i - (idx->rank - 1)];
+        if (upd->shape[i] != want)
+            return fail(c, MF_ERR_SHAPE, "updates dim %d is %lld, expected %lld", i, (long long)upd->shape[i],
+                        (long long)want);
+    }
+    *c->out = *x;
+    return MF_OK;
+}
+
+/* gather_nd(data, idx [b..., ..., k]): idx dims but the last, then data dims from b + k. */
+static mf_status infer_gather_nd(const infer_ctx *c)
+{
+    mf_status s = need_index_dtype(c, 1);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *idx = &c->in[1];
+    int64_t b = A(c, "batch_dims")->i, k = idx->rank ? idx->shape[idx->rank - 1] : -1;
+    if (b < 0 || b >= idx->rank || b >= x->rank || k < 1 || b + k > x->rank ||
+        idx->rank - 1 + x->rank - b - k > MF_MAX_RANK)
+        return fail(c, MF_ERR_SHAPE, "batch_dims %lld and indices [..., %lld] do not fit the data", (long long)b,
+                    (long long)k);
+    for (int i = 0; i < b; i++)
+        if (x->shape[i] != idx->shape[i])
+            return fail(c, MF_ERR_SHAPE, "batch dim %d is %lld in data and %lld in indices", i,
+                        (long long)x->shape[i], (long long)idx->shape[i]);
+    mf_type *o = c->out;
+    o->dtype = x->dtype;
+    o->rank = 0;
+    for (int i = 0; i < idx->rank - 1; i++)
+        o->shape[o->rank++] = idx->shape[i];
+    for (int64_t i = b + k; i < x->rank; i++)
+        o->shape[o->rank++] = x->shape[i];
+    return MF_OK;
+}
+
+/* det: f32 [..., M, M] to [...]. */
+static mf_status infer_det(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    if (x->rank < 2 || x->shape[x->rank - 1] != x->shape[x->rank - 2])
+        return fail(c, MF_ERR_SHAPE, "expected square matrices in the last two dims");
+    *c->out = *x;
+    c->out->rank -= 2;
+    return MF_OK;
+}
+
+/* reverse_sequence(x, lens [batch]): x's type; batch_axis and time_axis are 0 and 1. */
+static mf_status infer_reverse_sequence(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0];
+    int64_t b = A(c, "batch_axis")->i, t = A(c, "time_axis")->i;
+    mf_status s = need_index_dtype(c, 1);
+    if (s)
+        return s;
+    if (x->rank < 2 || b < 0 || b > 1 || t < 0 || t > 1 || b == t)
+        return fail(c, MF_ERR_INVALID, "batch_axis %lld and time_axis %lld must be 0 and 1", (long long)b, (long long)t);
+    if (c->in[1].rank != 1 || c->in[1].shape[0] != x->shape[b])
+        return fail(c, MF_ERR_SHAPE, "sequence lengths must be [%lld]", (long long)x->shape[b]);
+    *c->out = *x;
+    return MF_OK;
+}
+
+/* max_unpool(x, idx): x and idx of one shape, the output of shape `sizes` and x's dtype. */
+static mf_status infer_max_unpool(const infer_ctx *c)
+{
+    const mf_attr *sz = A(c, "sizes");
+    mf_status s = need_index_dtype(c, 1);
+    if (s)
+        return s;
+    if (c->in[1].rank != c->in[0].rank || sz->n != c->in[0].rank)
+        return fail(c, MF_ERR_SHAPE, "indices must have the input's rank, and sizes one entry a dim");
+    for (int i = 0; i < c->in[0].rank; i++)
+        if (c->in[0].shape[i] != c->in[1].shape[i])
+            return fail(c, MF_ERR_SHAPE, "indices differ from the input in dim %d", i);
+    c->out->dtype = c->in[0].dtype;
+    c->out->rank = sz->n;
+    for (int i = 0; i < sz->n; i++) {
+        if (sz->ints[i] < 0 || sz->ints[i] > MF_MAX_GEOMETRY)
+            return fail(c, MF_ERR_INVALID, "sizes[%d] = %lld is out of range", i, (long long)sz->ints[i]);
+        c->out->shape[i] = sz->ints[i];
+    }
+    return MF_OK;
+}
+
+/* dft: f32 x [..., n, ..., 1 or 2] along dim to [..., length (onesided: length / 2 + 1), ..., 2]. */
+static mf_status infer_dft(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    int64_t d, len = A(c, "length")->i;
+    const mf_type *x = &c->in[0];
+    if (s)
+        return s;
+    if (x->rank < 2 || (x->shape[x->rank - 1] != 1 && x->shape[x->rank - 1] != 2))
+        return fail(c, MF_ERR_SHAPE, "the last dim must be 1 (real) or 2 (complex)");
+    if ((s = need_dim(c, x->rank - 1, &d)))
+        return s;
+    if (len < 0 || len > MF_MAX_GEOMETRY)
+        return fail(c, MF_ERR_INVALID, "length %lld is out of range", (long long)len);
+    *c->out = *x;
+    c->out->shape[x->rank - 1] = 2;
+    c->out->shape[d] = len ? len : x->shape[d];
+    if (A(c, "onesided")->i)
+        c->out->shape[d] = c->out->shape[d] / 2 + 1;
     return MF_OK;
 }
 

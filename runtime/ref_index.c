@@ -218,3 +218,28 @@ mf_status mf_ref_hardmax(const mf_ref_call *c)
         }
     return MF_OK;
 }
+
+/* The first lens[b] steps along the time axis of each batch entry b reversed, the rest
+ * copied (batch and time are dims 0 and 1, in either order). */
+mf_status mf_ref_reverse_sequence(const mf_ref_call *c)
+{
+    const mf_type *t = &c->in_types[0];
+    int bax = (int)mf_attr_int(c->op, c->attrs, "batch_axis");
+    int64_t inner = 1, steps = t->shape[1 - bax];
+    for (int d = 2; d < t->rank; d++)
+        inner *= t->shape[d];
+    size_t es = mf_dtype_size(t->dtype), row = (size_t)inner * es;
+    memcpy(c->out, c->in[0], mf_type_nbytes(t));
+    for (int64_t b = 0; b < t->shape[bax]; b++) {
+        int64_t len = index_at(c->in[1], c->in_types[1].dtype, b);
+        if (len < 0 || len > steps)
+            return mf_error(MF_ERR_INVALID, "reverse_sequence: length %lld is outside 0..%lld", (long long)len,
+                            (long long)steps);
+        for (int64_t s = 0; s < len; s++) {
+            int64_t src = bax ? s * t->shape[1] + b : b * steps + s;
+            int64_t dst = bax ? (len - 1 - s) * t->shape[1] + b : b * steps + len - 1 - s;
+            memcpy((char *)c->out + (size_t)dst * row, (const char *)c->in[0] + (size_t)src * row, row);
+        }
+    }
+    return MF_OK;
+}

@@ -1,6 +1,6 @@
 /* ref_reduce.c — reference reductions: softmax and log_softmax over one dim (max
  * subtracted first, denominators in double) and sum/mean over a set of dims (all when the
- * set is empty) with or without keepdim.  The output's element order is the same either
+ * set is empty) with or without keepdim, in every float dtype.  The output's element order is the same either
  * way, so keepdim only matters to the shape inference. */
 #include <math.h>
 #include <stdlib.h>
@@ -129,9 +129,10 @@ static mf_status reduce_common(const mf_ref_call *c, reduce_kind k)
     for (int64_t i = 0; i < on; i++)
         acc[i] = start_of(k);
     const float *x = c->in[0];
+    mf_dtype dt = t->dtype;
     int64_t off = 0;
     for (int64_t i = 0; i < n; i++) {
-        acc[off] = fold_in(k, acc[off], x[i]);
+        acc[off] = fold_in(k, acc[off], dt == MF_F32 ? x[i] : mf_scalar_double(mf_scalar_load(x, dt, i)));
         for (int d = t->rank - 1; d >= 0; d--) { /* odometer over the input */
             off += ostride[d];
             if (++idx[d] < t->shape[d])
@@ -140,9 +141,8 @@ static mf_status reduce_common(const mf_ref_call *c, reduce_kind k)
             idx[d] = 0;
         }
     }
-    float *o = c->out;
-    for (int64_t i = 0; i < on; i++)
-        o[i] = (float)finish(k, acc[i], count);
+    for (int64_t i = 0; i < on; i++) /* f16 and f64 too: accumulated in double */
+        mf_scalar_store(c->out, dt, i, (mf_scalar){true, finish(k, acc[i], count), 0});
     free(acc);
     return MF_OK;
 }

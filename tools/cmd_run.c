@@ -26,6 +26,8 @@ typedef struct run_opts {
     mf_tier_mode tier;                 /* --tier fast|full|auto (default: MLUFUSE_TIER, auto) */
     double start_ms;                   /* when the command began, before loading the model */
     const char *passes;                /* --passes LIST */
+    char *bind[MF_TOOL_MAX_BIND];      /* --bind NAME=FILE.npy */
+    int nbind;
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch;
     uint64_t seed;
@@ -46,6 +48,10 @@ static const char usage[] =
     "      --cpu NAME            generate code for an LLVM CPU (the seed's core_version),\n"
     "                            e.g. x86-64-v3; default: this machine's\n"
     "      --batch N             batch size (dim 0 of every input; ONNX only)\n"
+    "      --bind NAME=FILE.npy  specialize the model on graph input NAME's value (ONNX only;\n"
+    "                            repeatable): NAME becomes a constant at import, so shape-like\n"
+    "                            inputs (Reshape's shape, Range's bounds, OneHot's depth, ...)\n"
+    "                            resolve; -i then gives the other inputs, in order\n"
     "      --bench N             time N runs after 3 warm-up runs\n"
     "      --json                print one JSON object instead of text\n"
     "      --profile FILE.json   write a Chrome trace of everything run (compiles, runs,\n"
@@ -90,6 +96,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"compile-threads", required_argument, 0, 'J'}, {"opt-level", required_argument, 0, 'O'},
         {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
         {"custom-ops", required_argument, 0, 'U'}, {"tier", required_argument, 0, 'Y'},
+        {"bind", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
@@ -101,6 +108,11 @@ static int parse_args(int argc, char **argv, run_opts *o)
             if (o->ninputs == MAX_IO)
                 return mf_tool_fail(2, "run: more than %d inputs", MAX_IO);
             o->inputs[o->ninputs++] = optarg;
+            break;
+        case 'K':
+            if (o->nbind == MF_TOOL_MAX_BIND)
+                return mf_tool_fail(2, "run: more than %d --bind values", MF_TOOL_MAX_BIND);
+            o->bind[o->nbind++] = optarg;
             break;
         case 'e':
             if (o->nexpect == MAX_IO)
@@ -668,7 +680,9 @@ int mf_cmd_run(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     mf_graph *g;
-    if (mf_tool_load_model(o.model, o.batch, &g))
+    if (o.nbind && (rc = mf_tool_load_bound("run", o.model, o.batch, o.nbind, o.bind, &g)))
+        return rc;
+    if (!o.nbind && mf_tool_load_model(o.model, o.batch, &g))
         return mf_tool_fail(1, "run: %s", mf_last_error());
     if (o.explain)
         mf_kernel_cache_on_miss(print_miss, NULL);

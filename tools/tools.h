@@ -14,6 +14,11 @@ int mf_tool_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* A model by its extension: .mfir text IR, anything else ONNX (batch: dim 0 of every
  * input, 0 to keep the file's). */
 mf_status mf_tool_load_model(const char *path, int64_t batch, mf_graph **g);
+/* An ONNX model with graph inputs bound to values known at import (bind.c): specs[i] is
+ * "NAME=FILE.npy" (--bind of command cmd), the input NAME becomes a constant of the file's
+ * tensor; 0, or the exit code after printing the error. */
+#define MF_TOOL_MAX_BIND 16
+int mf_tool_load_bound(const char *cmd, const char *path, int64_t batch, int n, char *const *specs, mf_graph **g);
 /* --custom-ops DECL.txt:LIB.so of command cmd: loads the declarations and the library
  * (mf_custom_ops_load); 0, or the exit code after printing the error. */
 int mf_tool_custom_ops(const char *cmd, const char *arg);

@@ -112,7 +112,8 @@ static int input_names(const char *path, char names[16][256])
  * shape-like input (a Reshape's shape, Resize's scales, ...) is a graph input is imported
  * again specialized on the test's values: every input after the first bound at import
  * (mf_onnx_load_bound), as a user who knows them would, or every input when the first is
- * shape-like too (Range, ConstantOfShape); why then is "(specialized)". */
+ * shape-like too (Range, ConstantOfShape, a window's size, Unique's data); why then is
+ * "(specialized)". */
 static int run_one_test(const char *dir, char *why, size_t cap)
 {
     char path[1024], names[16][256];
@@ -122,7 +123,7 @@ static int run_one_test(const char *dir, char *why, size_t cap)
     int nnames = input_names(path, names), nbound = 0;
     if (mf_onnx_load(path, 0, &g)) {
         snprintf(why, cap, "%s", mf_last_error());
-        if (nnames < 2 || !strstr(why, "constant"))
+        if (nnames < 1 || !strstr(why, "constant"))
             return REJECTED;
         char pb[1100], first[512];
         snprintf(first, sizeof first, "%s", why);
@@ -244,8 +245,9 @@ static void test_conformance(void **state)
         fail_msg("cannot open %s", root);
     char *names[2048];
     int n = 0;
+    const char *only = getenv("MF_CONFORMANCE_ONLY"); /* a substring: run just those tests */
     for (struct dirent *de; (de = readdir(d)) && n < 2048;)
-        if (!strncmp(de->d_name, "test_", 5))
+        if (!strncmp(de->d_name, "test_", 5) && (!only || strstr(de->d_name, only)))
             names[n++] = strdup(de->d_name);
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, by_name);

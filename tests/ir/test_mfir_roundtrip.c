@@ -352,6 +352,28 @@ static mf_graph *build_every_op(void)
     assert_int_equal(mf_attr_set_float(MF_OP_QMATMUL, a, "b_scale", 0.1), MF_OK);
     assert_int_equal(mf_attr_set_float(MF_OP_QMATMUL, a, "y_scale", 0.5), MF_OK);
     node(g, MF_OP_QMATMUL, 2, (mf_value *[]){qv, qb}, a);
+    /* ONNX's index, sequence and signal ops (CPU only) */
+    mf_value *u8c = cnst(g, MF_U8, 1, (int64_t[]){3}, (uint8_t[]){1, 2, 3});
+    node(g, MF_OP_BIT_SHIFT, 2, (mf_value *[]){u8c, u8c}, NULL);
+    mf_value *gi = cnst(g, MF_I64, 2, (int64_t[]){2, 1}, (int64_t[]){0, 3});
+    mf_value *ge = node(g, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){mx, tk}, NULL);
+    node(g, MF_OP_SCATTER_ELEMENTS, 3, (mf_value *[]){mx, tk, ge}, NULL);
+    mf_value *gnd = node(g, MF_OP_GATHER_ND, 2, (mf_value *[]){mx, gi}, NULL);
+    mf_op_default_attrs(MF_OP_SCATTER_ND, a);
+    assert_int_equal(mf_attr_set_int(MF_OP_SCATTER_ND, a, "reduction", 1), MF_OK);
+    node(g, MF_OP_SCATTER_ND, 3, (mf_value *[]){mx, gi, gnd}, a);
+    unary(g, MF_OP_DET, ge);
+    mf_value *sl = cnst(g, MF_I64, 1, (int64_t[]){2}, (int64_t[]){1, 6});
+    mf_op_default_attrs(MF_OP_REVERSE_SEQUENCE, a);
+    assert_int_equal(mf_attr_set_int(MF_OP_REVERSE_SEQUENCE, a, "batch_axis", 0), MF_OK);
+    assert_int_equal(mf_attr_set_int(MF_OP_REVERSE_SEQUENCE, a, "time_axis", 1), MF_OK);
+    node(g, MF_OP_REVERSE_SEQUENCE, 2, (mf_value *[]){mx, sl}, a);
+    mf_op_default_attrs(MF_OP_MAX_UNPOOL, a);
+    set_ints(MF_OP_MAX_UNPOOL, a, "sizes", 2, (int64_t[]){4, 7});
+    node(g, MF_OP_MAX_UNPOOL, 2, (mf_value *[]){ge, tk}, a);
+    mf_op_default_attrs(MF_OP_DFT, a);
+    assert_int_equal(mf_attr_set_int(MF_OP_DFT, a, "dim", 0), MF_OK);
+    node(g, MF_OP_DFT, 1, &ge, a);
     assert_int_equal(mf_graph_set_outputs(g, 6, (mf_value *[]){ct, l, r, y, up, wo}), MF_OK);
     assert_int_equal(mf_graph_verify(g), MF_OK);
     return g;

@@ -310,6 +310,54 @@ static void test_expect_integer_outputs(void **state)
     rmdir(dir);
 }
 
+/* Writes a tensor of dt and shape holding data to dir/name.npy; path gets the file's name. */
+static void save_npy(const char *dir, const char *name, mf_dtype dt, int rank, const int64_t *shape,
+                     const void *data, size_t nbytes, char *path, size_t cap)
+{
+    mf_tensor *t;
+    snprintf(path, cap, "%s/%s.npy", dir, name);
+    assert_int_equal(mf_tensor_from_data(dt, rank, shape, data, nbytes, &t), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(t, path), MF_OK);
+    mf_tensor_free(t);
+}
+
+/* --bind NAME=FILE.npy specializes an ONNX model on graph inputs the user knows: OneHot's
+ * depth and values, without which the model is refused naming what to bind. */
+static void test_bind_shape_like_inputs(void **state)
+{
+    char dir[] = "/tmp/mf-bind-XXXXXX", model[512], idx[96], depth[96], values[96], want[96];
+    assert_non_null(mkdtemp(dir));
+    snprintf(model, sizeof model, "%s/onnx-node-tests/node/test_onehot_without_axis/model.onnx", tsupport_shared_dir());
+    const int64_t ix[3] = {0, 7, -1};
+    const float d = 12;
+    const int32_t v[2] = {-1, 5};
+    int32_t y[36];
+    for (int i = 0; i < 36; i++)
+        y[i] = (i / 12 == 0 && i % 12 == 0) || (i / 12 == 1 && i % 12 == 7) || (i / 12 == 2 && i % 12 == 11) ? 5 : -1;
+    save_npy(dir, "idx", MF_I64, 1, (int64_t[]){3}, ix, sizeof ix, idx, sizeof idx);
+    save_npy(dir, "depth", MF_F32, 0, NULL, &d, sizeof d, depth, sizeof depth);
+    save_npy(dir, "values", MF_I32, 1, (int64_t[]){2}, v, sizeof v, values, sizeof values);
+    save_npy(dir, "want", MF_I32, 2, (int64_t[]){3, 12}, y, sizeof y, want, sizeof want);
+    for (int mode = 0; mode < 2; mode++) {
+        const char *m = mode ? "--mode eager" : "";
+        int rc = mlufuse(out, sizeof out, "run %s --bind depth=%s --bind values=%s -i %s --expect %s %s", model, depth,
+                         values, idx, want, m);
+        if (rc != 0 || !strstr(out, "expected outputs: match"))
+            fail_msg("rc %d: %s", rc, out);
+    }
+    assert_int_equal(mlufuse(out, sizeof out, "run %s -i %s -i %s -i %s", model, idx, depth, values), 1);
+    assert_non_null(strstr(out, "depth must be a constant"));
+    assert_non_null(strstr(out, "bind it"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s --bind depth -i %s", model, idx), 2);
+    assert_non_null(strstr(out, "expected NAME=FILE.npy"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s --bind nosuch=%s -i %s", model, depth, idx), 1);
+    assert_non_null(strstr(out, "'nosuch' is bound to a value but is no graph input"));
+    assert_int_equal(mlufuse(out, sizeof out, "run %s --bind depth=%s/missing.npy -i %s", model, dir, idx), 1);
+    assert_non_null(strstr(out, "--bind depth: "));
+    remove(idx), remove(depth), remove(values), remove(want);
+    rmdir(dir);
+}
+
 int main(void)
 {
     /* The compile counts and timings checked here are tier 1's, made before the first run;
@@ -327,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors_that_were_silent),
         cmocka_unit_test(test_zero_element_tensors_run_fused),
         cmocka_unit_test(test_expect_integer_outputs),
+        cmocka_unit_test(test_bind_shape_like_inputs),
     };
     return cmocka_run_group_tests_name("run_tool", tests, NULL, NULL);
 }
