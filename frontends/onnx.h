@@ -77,6 +77,14 @@ mf_status onnx_cv_matmul_integer(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
 bool onnx_op_supported(const char *op_type);
 
+/* ---- detection operators (onnx_detect.c) ---- */
+mf_status onnx_cv_roi_align(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_non_max_suppression(onnx_importer *im, const Onnx__NodeProto *n);
+/* Adds op(in) as a node defining n's first output, or folds it when its inputs are small
+ * constants. */
+mf_status onnx_emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                    const mf_attr *attrs);
+
 /* ---- custom ops (onnx_custom.c) ---- */
 
 /* True for a node of a domain other than the default (ai.onnx). */

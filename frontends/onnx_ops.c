@@ -27,6 +27,12 @@ static mf_status emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int
     return onnx_define(im, n->output[0], node->outputs[0]);
 }
 
+mf_status onnx_emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
+                    const mf_attr *attrs)
+{
+    return emit(im, n, op, nin, in, attrs);
+}
+
 static float const_scalar(const mf_value *v, float dflt)
 {
     if (!v || !v->is_const || !v->data || mf_type_numel(&v->type) != 1 || v->type.dtype != MF_F32)
@@ -1617,6 +1623,7 @@ static const struct {
     {"QuantizeLinear", onnx_cv_quantize_linear, 10}, {"DequantizeLinear", onnx_cv_dequantize_linear, 10},
     {"QLinearConv", onnx_cv_qlinear_conv, 10}, {"QLinearMatMul", onnx_cv_qlinear_matmul, 10},
     {"ConvInteger", onnx_cv_conv_integer, 10}, {"MatMulInteger", onnx_cv_matmul_integer, 10},
+    {"RoiAlign", onnx_cv_roi_align, 10}, {"NonMaxSuppression", onnx_cv_non_max_suppression, 10},
 };
 
 static int find_converter(const char *op_type)
