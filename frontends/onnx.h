@@ -16,6 +16,8 @@ typedef struct onnx_importer {
     int nbound; /* graph inputs bound to values known at import (mf_onnx_load_bound) */
     const char *const *bound_names;
     mf_tensor *const *bound_values;
+    int nshaped; /* the shapes of the first graph inputs, for their symbolic dims (mf_onnx_load_shaped) */
+    mf_tensor *const *shaped_like;
 } onnx_importer;
 
 /* The value named `name`, or NULL. */
