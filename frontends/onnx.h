@@ -16,6 +16,8 @@ typedef struct onnx_importer {
     int nbound; /* graph inputs bound to values known at import (mf_onnx_load_bound) */
     const char *const *bound_names;
     mf_tensor *const *bound_values;
+    int nshaped; /* the shapes of the first graph inputs, for their symbolic dims (mf_onnx_load_shaped) */
+    mf_tensor *const *shaped_like;
 } onnx_importer;
 
 /* The value named `name`, or NULL. */
@@ -94,6 +96,9 @@ mf_status onnx_cv_rnn(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_gru(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_lstm(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_grid_sample(onnx_importer *im, const Onnx__NodeProto *n); /* onnx_grid_sample.c */
+/* ---- detection operators (onnx_detect.c) ---- */
+mf_status onnx_cv_roi_align(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_non_max_suppression(onnx_importer *im, const Onnx__NodeProto *n);
 
 /* ---- custom ops (onnx_custom.c) ---- */
 

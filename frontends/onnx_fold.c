@@ -186,6 +186,10 @@ static mf_status squeeze_const(onnx_importer *im, const Onnx__NodeProto *n, bool
     }
     if (mf_type_numel(&o) != mf_type_numel(&t))
         return onnx_node_error(n, MF_ERR_INVALID, "the new shape does not hold the data");
+    if (!fold && x->is_const && x->data && mf_type_numel(&t) <= ONNX_FOLD_LIMIT) {
+        o.dtype = x->type.dtype; /* the same bytes in the new shape, as a constant */
+        return onnx_define_const(im, n, &o, x->data->data);
+    }
     if (!fold) {
         mf_attr a[MF_MAX_ATTRS];
         mf_node *node;

@@ -306,7 +306,9 @@ static mf_status add_initializers(onnx_importer *im, const Onnx__GraphProto *gp)
     return MF_OK;
 }
 
-static mf_status input_type(const Onnx__ValueInfoProto *vi, int64_t batch, mf_type *t)
+/* The type of graph input vi.  A symbolic dim takes the batch size (dim 0, batch > 0) or
+ * the dim of `like`, an input of the shapes the model is imported for (may be NULL). */
+static mf_status input_type(const Onnx__ValueInfoProto *vi, int64_t batch, const mf_tensor *like, mf_type *t)
 {
     const char *name = vi->name ? vi->name : "?";
     const Onnx__TypeProto *tp = vi->type;
@@ -320,16 +322,24 @@ static mf_status input_type(const Onnx__ValueInfoProto *vi, int64_t batch, mf_ty
         return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has rank %zu (at most %d)", name,
                         tt->shape->n_dim, MF_MAX_RANK);
     t->rank = (int)tt->shape->n_dim;
+    if (like && mf_tensor_rank(like) != t->rank)
+        return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has rank %d, the shape it is imported for rank %d", name,
+                        t->rank, mf_tensor_rank(like));
     for (int i = 0; i < t->rank; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
         bool known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        if (like && known && d->dim_value >= 0 && d->dim_value != mf_tensor_dim(like, i))
+            return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has dim %d of %lld, the shape it is imported for %lld",
+                            name, i, (long long)d->dim_value, (long long)mf_tensor_dim(like, i));
         if (i == 0 && batch > 0)
             t->shape[i] = batch;
         else if (known && d->dim_value >= 0)
             t->shape[i] = d->dim_value;
+        else if (like)
+            t->shape[i] = mf_tensor_dim(like, i);
         else
             return mf_error(MF_ERR_SHAPE, "onnx: input '%s' has a symbolic or negative dim %d%s",
-                            name, i, i == 0 ? " (give a batch size)" : "");
+                            name, i, i == 0 ? " (give a batch size)" : " (import it for given input shapes)");
     }
     char what[160];
     snprintf(what, sizeof what, "onnx: input '%.100s'", name);
@@ -396,7 +406,8 @@ static mf_status add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64
             continue;
         }
         mf_type t;
-        s = input_type(vi, batch, &t);
+        int k = im->g->ninputs; /* the graph input this one becomes */
+        s = input_type(vi, batch, k < im->nshaped ? im->shaped_like[k] : NULL, &t);
         if (s)
             return s;
         mf_value *v = mf_graph_add_input(im->g, NULL, &t);
@@ -472,8 +483,9 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
     return mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
 }
 
-static mf_status parse(const void *data, size_t len, const char *name, int64_t batch, int nbound,
-                       const char *const *names, mf_tensor *const *values, mf_graph **out)
+/* Imports the model in data; `im` holds the graph inputs bound to values or given shapes. */
+static mf_status parse(const void *data, size_t len, const char *name, int64_t batch, onnx_importer im,
+                       mf_graph **out)
 {
     if (!data || !out)
         return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", data ? "out" : "data");
@@ -482,10 +494,6 @@ static mf_status parse(const void *data, size_t len, const char *name, int64_t b
     if (!m)
         return mf_error(MF_ERR_PARSE, "onnx: %s is not a valid ONNX model (protobuf decoding failed)",
                         name ? name : "<buffer>");
-    onnx_importer im = {0};
-    im.nbound = nbound;
-    im.bound_names = names;
-    im.bound_values = values;
     im.g = mf_graph_new("model");
     mf_status s = im.g ? import_graph(&im, m, batch) : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     if (s) {
@@ -503,7 +511,7 @@ static mf_status parse(const void *data, size_t len, const char *name, int64_t b
 mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t batch,
                         mf_graph **out)
 {
-    return parse(data, len, name, batch, 0, NULL, NULL, out);
+    return parse(data, len, name, batch, (onnx_importer){0}, out);
 }
 
 mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const char *const *names,
@@ -517,7 +525,26 @@ mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const 
     mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
     if (s)
         return s;
-    s = parse(buf, size, path, batch, nbound, names, values, out);
+    s = parse(buf, size, path, batch, (onnx_importer){.nbound = nbound, .bound_names = names, .bound_values = values},
+              out);
+    free(buf);
+    return s;
+}
+
+mf_status mf_onnx_load_shaped(const char *path, int n, mf_tensor *const *inputs, mf_graph **out)
+{
+    if (!path || !out || n < 0 || (n > 0 && !inputs))
+        return mf_error(MF_ERR_INVALID, "onnx: %s is NULL", !path ? "path" : !out ? "out" : "the input list");
+    *out = NULL;
+    for (int i = 0; i < n; i++)
+        if (!inputs[i])
+            return mf_error(MF_ERR_INVALID, "onnx: input %d of the shapes to import for is NULL", i);
+    char *buf;
+    size_t size;
+    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    if (s)
+        return s;
+    s = parse(buf, size, path, 0, (onnx_importer){.nshaped = n, .shaped_like = inputs}, out);
     free(buf);
     return s;
 }

@@ -1605,6 +1605,30 @@ static mf_status infer_custom(const infer_ctx *c)
     return s;
 }
 
+/* roi_align(x, rois, batch_indices): [R, C, output] from f32 x[N, C, H, W], rois[R, 4]
+ * and R integer batch indices. */
+static mf_status infer_roi_align(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0], *rois = &c->in[1], *bi = &c->in[2];
+    const mf_attr *out = A(c, "output");
+    mf_status s = need_dtype(c, 0, MF_F32);
+    if (!s)
+        s = need_dtype(c, 1, MF_F32);
+    if (!s)
+        s = need_index_dtype(c, 2);
+    if (s)
+        return s;
+    if (x->rank != 4 || rois->rank != 2 || rois->shape[1] != 4 || bi->rank != 1 || bi->shape[0] != rois->shape[0])
+        return fail(c, MF_ERR_SHAPE, "expected x[N, C, H, W], rois[R, 4] and batch_indices[R]");
+    if (out->n != 2 || out->ints[0] < 1 || out->ints[1] < 1 || out->ints[0] > MF_MAX_GEOMETRY ||
+        out->ints[1] > MF_MAX_GEOMETRY || A(c, "sampling_ratio")->i < 0 || A(c, "sampling_ratio")->i > MF_MAX_GEOMETRY)
+        return fail(c, MF_ERR_INVALID, "output needs two sizes of at least 1 and sampling_ratio 0 or more");
+    if (A(c, "mode")->i != 0 && A(c, "mode")->i != 1)
+        return fail(c, MF_ERR_INVALID, "mode %lld is neither 0 (avg) nor 1 (max)", (long long)A(c, "mode")->i);
+    *c->out = (mf_type){MF_F32, 4, {rois->shape[0], x->shape[1], out->ints[0], out->ints[1]}};
+    return MF_OK;
+}
+
 /* Built from ops.def's rule column: an op whose rule has no infer_<rule> fails to compile. */
 static const infer_fn infer_table[MF_OP_COUNT] = {
 #define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = infer_##rule,

@@ -74,6 +74,20 @@ void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, in
 
 mf_ref_fn mf_rt_ref_kernel(mf_op op);
 
+/* Non-maximum suppression (nms.c) over boxes[num_batches][num_boxes][4] and
+ * scores[num_batches][num_classes][num_boxes]: *selected (malloc'd, the caller frees) holds
+ * *count triples (batch, class, box index), per batch and class by decreasing score. */
+typedef struct mf_rt_nms_args {
+    int64_t num_batches, num_classes, num_boxes;
+    int64_t max_per_class;
+    float iou_threshold;
+    bool has_score_threshold; /* keep only scores above score_threshold */
+    float score_threshold;
+    bool center_point_box; /* boxes are [x_center, y_center, w, h], not two corners [y, x] */
+} mf_rt_nms_args;
+mf_status mf_rt_nms(const mf_rt_nms_args *a, const float *boxes, const float *scores, int64_t **selected,
+                    int64_t *count);
+
 /* Convolution windows (ref_conv.c): the first and one-past-last output positions o of an
  * axis (in input, out output positions, stride s, padding p) whose input o*s - p + off lies
  * in [0, in); off is the kernel tap's offset (tap * dilation).  Shared by the generic conv. */

@@ -671,6 +671,24 @@ out:
     return rc;
 }
 
+/* The model; an ONNX model given input files is imported for their shapes (its dynamic
+ * axes take them), unless --batch says otherwise. */
+static mf_status load_model(const run_opts *o, mf_graph **g)
+{
+    size_t len = strlen(o->model);
+    if (o->ninputs == 0 || o->batch_given || (len > 5 && !strcmp(o->model + len - 5, ".mfir")))
+        return mf_tool_load_model(o->model, o->batch, g);
+    mf_tensor *in[MAX_IO] = {0};
+    mf_status s = MF_OK;
+    for (int i = 0; i < o->ninputs && !s; i++)
+        s = mf_tensor_load_npy(o->inputs[i], &in[i]);
+    if (!s)
+        s = mf_onnx_load_shaped(o->model, o->ninputs, in, g);
+    for (int i = 0; i < o->ninputs; i++)
+        mf_tensor_free(in[i]);
+    return s;
+}
+
 int mf_cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -682,7 +700,7 @@ int mf_cmd_run(int argc, char **argv)
     mf_graph *g;
     if (o.nbind && (rc = mf_tool_load_bound("run", o.model, o.batch, o.nbind, o.bind, &g)))
         return rc;
-    if (!o.nbind && mf_tool_load_model(o.model, o.batch, &g))
+    if (!o.nbind && load_model(&o, &g))
         return mf_tool_fail(1, "run: %s", mf_last_error());
     if (o.explain)
         mf_kernel_cache_on_miss(print_miss, NULL);

@@ -371,6 +371,11 @@ mf_status mf_onnx_parse(const void *data, size_t len, const char *name, int64_t 
  * from constants alone folds.  A name that is no graph input is an error. */
 mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const char *const *names,
                              mf_tensor *const *values, mf_graph **out);
+/* mf_onnx_load for the shapes of given inputs (a model exported with dynamic axes): each
+ * symbolic dim of graph input i (in order, initializers excluded) takes the dim of
+ * inputs[i], of which only the shape is read (not retained).  A dim the model fixes must
+ * agree.  Shape computations (Shape, Gather, Concat, Range, ...) then fold at import. */
+mf_status mf_onnx_load_shaped(const char *path, int n, mf_tensor *const *inputs, mf_graph **out);
 
 /* ---- the trace recorder ------------------------------------------------------------ */
 

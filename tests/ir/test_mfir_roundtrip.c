@@ -320,6 +320,10 @@ static mf_graph *build_every_op(void)
     mf_op_default_attrs(MF_OP_RNN, a);
     assert_int_equal(mf_attr_set_int(MF_OP_RNN, a, "hidden", 1), MF_OK);
     node(g, MF_OP_RNN, 6, rnn_in, a);
+    mf_value *img = cnst(g, MF_F32, 4, (int64_t[]){1, 2, 4, 4}, NULL);
+    mf_value *rois = cnst(g, MF_F32, 2, (int64_t[]){1, 4}, NULL);
+    mf_value *rbi = cnst(g, MF_I64, 1, (int64_t[]){1}, NULL);
+    node(g, MF_OP_ROI_ALIGN, 3, (mf_value *[]){img, rois, rbi}, NULL);
     /* the int8 ops: quantize, qconv2d, qadd, dequantize, qlinear, qmatmul */
     mf_op_default_attrs(MF_OP_QUANTIZE, a);
     assert_int_equal(mf_attr_set_float(MF_OP_QUANTIZE, a, "scale", 0.1), MF_OK);
