@@ -79,6 +79,11 @@ def measure_model(exe, mdir, ort_threads):
     return row
 
 
+def label(v):
+    """A tier or slice count as the table shows it: 1, not the 1.0 a median of ints gives."""
+    return str(int(v)) if isinstance(v, float) and v == v else str(v)
+
+
 def median_rows(rows):
     out = {}
     for k in rows[0]:
@@ -118,9 +123,9 @@ def main():
         ratio = f"{r['auto_first_ms'] / ort:.2f}x" if ort else "-"
         ort_s = f"{ort:.0f} ms ({r['ort_session_ms']:.0f} + {r['ort_first_run_ms']:.0f})" if ort else "n/a"
         match = "" if r["auto_match"] in (True, None) else " MISMATCH"
-        print(f"| {n} | {r['auto_first_ms']:.0f} ms ({r['auto_first_tier']}){match} | {r['auto_full_ms']:.0f} ms "
-              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({r['warm_tier']}) | {r['fast_ms']:.0f} ms "
-              f"| {r['newb_ms']:.0f} ms ({r['newb_slices']}) | {r['batch2_ms']:.0f} ms ({r['batch2_tier']}) "
+        print(f"| {n} | {r['auto_first_ms']:.0f} ms ({label(r['auto_first_tier'])}){match} | {r['auto_full_ms']:.0f} ms "
+              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({label(r['warm_tier'])}) | {r['fast_ms']:.0f} ms "
+              f"| {r['newb_ms']:.0f} ms ({label(r['newb_slices'])}) | {r['batch2_ms']:.0f} ms ({label(r['batch2_tier'])}) "
               f"| {ort_s} | {ratio} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     if a.json:

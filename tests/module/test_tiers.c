@@ -262,25 +262,31 @@ static void release_all(mf_module *m, mf_tensor *x1, mf_tensor *xn, mf_graph *g,
     mf_graph_destroy(gn);
 }
 
-/* A new batch size runs at once on the tier-1 plan of batch 1, in slices, while its own
- * tier 1 is held; the result is the interpreter's either way. */
+/* A new batch (gn, xn) of m while its own tier 1 is held: the first run is on `tier` in
+ * `slices` slices; after release, on its own tier-1 plan; each equal to the interpreter. */
+static void check_new_batch(mf_module *m, const mf_graph *gn, mf_tensor *xn, int tier, int slices)
+{
+    assert_int_equal(run_and_compare(m, gn, xn, "new batch, own tier 1 held"), tier);
+    mf_module_tier_info info;
+    mf_module_get_tier_info(m, &info);
+    assert_int_equal(info.last_run_slices, slices);
+    assert_int_equal(info.pending, 1);
+    gate_wait_reached(1);
+    gate_open();
+    assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
+    assert_int_equal(run_and_compare(m, gn, xn, "new batch, own plan"), 1);
+    mf_module_get_tier_info(m, &info);
+    assert_int_equal(info.last_run_slices, 1);
+}
+
+/* A new batch size runs at once on the tier-1 plan of batch 1, in slices. */
 static void test_new_batch_runs_in_slices(void **state)
 {
     (void)state;
     mf_tensor *x1, *x6;
     mf_graph *g = trace_conv_stack(1, &x1), *g6 = trace_conv_stack(6, &x6);
     mf_module *m = on_tier1_then_hold(g, x1);
-    assert_int_equal(run_and_compare(m, g6, x6, "batch 6 in slices"), 1);
-    mf_module_tier_info info;
-    mf_module_get_tier_info(m, &info);
-    assert_int_equal(info.last_run_slices, 6);
-    assert_int_equal(info.pending, 1); /* batch 6's own kernels, held */
-    gate_wait_reached(1);
-    gate_open();
-    assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
-    assert_int_equal(run_and_compare(m, g6, x6, "batch 6, own plan"), 1);
-    mf_module_get_tier_info(m, &info);
-    assert_int_equal(info.last_run_slices, 1);
+    check_new_batch(m, g6, x6, 1, 6);
     release_all(m, x1, x6, g, g6);
 }
 
@@ -309,13 +315,7 @@ static void test_new_batch_mixing_rows_is_not_sliced(void **state)
     mf_tensor *x1, *x4;
     mf_graph *g = trace_batch_softmax(1, &x1), *g4 = trace_batch_softmax(4, &x4);
     mf_module *m = on_tier1_then_hold(g, x1);
-    assert_int_equal(run_and_compare(m, g4, x4, "batch 4"), 0);
-    mf_module_tier_info info;
-    mf_module_get_tier_info(m, &info);
-    assert_int_equal(info.last_run_slices, 1);
-    gate_open();
-    assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
-    assert_int_equal(run_and_compare(m, g4, x4, "batch 4, tier 1"), 1);
+    check_new_batch(m, g4, x4, 0, 1); /* tier 0 */
     release_all(m, x1, x4, g, g4);
 }
 
