@@ -10,7 +10,9 @@ the process start itself, mostly loading libLLVM, is measured apart as `mlufuse 
   cold full   empty cache folder, --tier full: today's compile-everything-first
   warm        the cache cold full left, --tier auto: should be tier 1 from the first run
   fast        --tier fast: tier 0 only, no LLVM compile
-  new batch   warm cache for batch 1, --batch 2: module creation + first run of the new shape
+  new batch   in the warm process (batch 1 on tier 1), --new-batch 2: the first run of batch 2
+              in the same module (slices of batch 1's plan when the graph keeps its rows apart)
+  new process warm cache for batch 1, a new process at --batch 2: module creation + first run
   ORT         bench/ort_cold.js: InferenceSession.create + first run (node start excluded)
 Medians over --reps runs.  Prints a Markdown table (docs/benchmarks.md) and, with --json, the rows.
 """
@@ -53,7 +55,12 @@ def measure_model(exe, mdir, ort_threads):
         row["auto_first_tier"], row["auto_match"] = a["first_run_tier"], a.get("match")
         f = run_json(exe, [model] + io + ["--tier", "full"], full)
         row["full_ms"], row["full_match"] = f["first_output_ms"], f.get("match")
-        w = run_json(exe, [model] + io + ["--tier", "auto"], full)
+        try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
+            w = run_json(exe, [model] + io + ["--tier", "auto", "--new-batch", "2"], full)
+            row["newb_ms"], row["newb_slices"] = w["new_batch_ms"], w["new_batch_slices"]
+        except RuntimeError:
+            w = run_json(exe, [model] + io + ["--tier", "auto"], full)
+            row["newb_ms"], row["newb_slices"] = float("nan"), "-"
         row["warm_ms"], row["warm_tier"] = w["first_output_ms"], w["first_run_tier"]
         try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
             b = run_json(exe, [model, "--random", "--batch", "2", "--tier", "auto"], full)
@@ -70,6 +77,11 @@ def measure_model(exe, mdir, ort_threads):
     else:
         row["ort_ms"] = None
     return row
+
+
+def label(v):
+    """A tier or slice count as the table shows it: 1, not the 1.0 a median of ints gives."""
+    return str(int(v)) if isinstance(v, float) and v == v else str(v)
 
 
 def median_rows(rows):
@@ -100,8 +112,9 @@ def main():
           f"mlufuse process start (run --help): {start:.0f} ms, not included below; reps: {a.reps}")
     print()
     print("| model | cold auto: first answer (tier) | cold auto: full speed | cold full (before) | warm (tier) "
-          "| fast (tier 0 only) | new batch 2 (tier) | ORT session + first run | cold auto / ORT |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| fast (tier 0 only) | new batch 2 (slices) | new process at batch 2 (tier) | ORT session + first run "
+          "| cold auto / ORT |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = {}
     for n in names:
         r = median_rows([measure_model(exe, os.path.join(a.models, n), a.ort_threads) for _ in range(a.reps)])
@@ -110,9 +123,10 @@ def main():
         ratio = f"{r['auto_first_ms'] / ort:.2f}x" if ort else "-"
         ort_s = f"{ort:.0f} ms ({r['ort_session_ms']:.0f} + {r['ort_first_run_ms']:.0f})" if ort else "n/a"
         match = "" if r["auto_match"] in (True, None) else " MISMATCH"
-        print(f"| {n} | {r['auto_first_ms']:.0f} ms ({r['auto_first_tier']}){match} | {r['auto_full_ms']:.0f} ms "
-              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({r['warm_tier']}) | {r['fast_ms']:.0f} ms "
-              f"| {r['batch2_ms']:.0f} ms ({r['batch2_tier']}) | {ort_s} | {ratio} |", flush=True)
+        print(f"| {n} | {r['auto_first_ms']:.0f} ms ({label(r['auto_first_tier'])}){match} | {r['auto_full_ms']:.0f} ms "
+              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({label(r['warm_tier'])}) | {r['fast_ms']:.0f} ms "
+              f"| {r['newb_ms']:.0f} ms ({label(r['newb_slices'])}) | {r['batch2_ms']:.0f} ms ({label(r['batch2_tier'])}) "
+              f"| {ort_s} | {ratio} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     if a.json:
         with open(a.json, "w") as f:

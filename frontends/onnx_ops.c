@@ -882,10 +882,14 @@ static mf_status cv_flatten(onnx_importer *im, const Onnx__NodeProto *n)
         axis += rank;
     if (axis < 0 || axis > rank)
         return onnx_node_error(n, MF_ERR_INVALID, "axis %lld is out of range", (long long)axis);
+    mf_attr a[MF_MAX_ATTRS];
+    if (axis == 1 && rank >= 2) { /* [N, rest]: a flatten keeps any batch size (no fixed N) */
+        mf_op_default_attrs(MF_OP_FLATTEN, a);
+        return emit(im, n, MF_OP_FLATTEN, 1, &x, a);
+    }
     int64_t shape[2] = {1, 1};
     for (int64_t i = 0; i < rank; i++)
         shape[i >= axis] *= x->type.shape[i];
-    mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_RESHAPE, a);
     mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", 2, shape);
     return emit(im, n, MF_OP_RESHAPE, 1, &x, a);

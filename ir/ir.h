@@ -317,6 +317,21 @@ bool mf_op_takes_epilogue(mf_op op);
  * (NULL: g's own input types) — how a module specializes a graph for new input shapes. */
 mf_status mf_graph_clone(const mf_graph *g, const mf_type *input_types, mf_graph **out);
 
+/* Batch separability (ir/op_batch.c), from ops.def's rule column: how a node treats dim 0. */
+typedef enum mf_batch_role {
+    MF_BATCH_NONE,  /* its rows of dim 0 mix (or nothing says they do not) */
+    MF_BATCH_FIRST, /* input 0 is a batch of rows, each output row from its own input row;
+                     * every other input is a weight that must not depend on the batch */
+    MF_BATCH_ALL    /* every input that depends on the batch is one of the same rank (the
+                     * others broadcast over it): elementwise ops, concat off dim 0 */
+} mf_batch_role;
+mf_batch_role mf_node_batch_role(const mf_node *n);
+/* Whether g computes each row of dim 0 on its own: every input and output and every value
+ * that depends on an input has dim 0 == batch, and every node on them has a role for it.
+ * Checked at two batch sizes (two clones of one graph), true at both means the graph at
+ * batch k*B is k runs of it at batch B on consecutive slices. */
+bool mf_graph_batch_separable(const mf_graph *g, int64_t batch);
+
 /* The name the printer gives each value, by value id, without the `%` ("x", "3"), so
  * reports can name values as a printed graph does.  One malloc'd block: free(*names). */
 mf_status mf_graph_value_names(const mf_graph *g, char ***names);

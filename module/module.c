@@ -7,7 +7,9 @@
  * tier 0 (every op on the CPU, on the generic kernels built into the library: no compile).
  * In auto mode a new specialization starts on tier 0 unless all its kernels are cached, and
  * its tier 1 compiles on the module's background compiler (tier_up.c); the finished plan
- * replaces the tier-0 one between runs: a run holds a reference to the plan it started with. */
+ * replaces the tier-0 one between runs: a run holds a reference to the plan it started with.
+ * A new batch size of a graph that keeps its batch rows apart starts instead on the tier-1
+ * plan of a batch size that divides it, run slice after slice (no compile, full speed). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +24,14 @@
  * read), no segmentation (every op runs on the CPU). */
 #define TIER0_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce"
 
-/* A plan with its tier; refs counts the runs using it plus one while it is current. */
+/* A plan with its tier; refs counts the runs using it plus one while it is current.  A
+ * sliced plan runs base's plan `slices` times per run, on consecutive slices of the batch. */
 typedef struct tier_plan {
     mf_plan *plan;
     int tier;
     int refs; /* under the module lock */
+    int slices;
+    struct tier_plan *base; /* holds a reference; NULL: plan is this one's own */
 } tier_plan;
 
 typedef struct specialization {
@@ -56,7 +61,7 @@ struct mf_module {
     int pending, failed;    /* tier-ups */
     mf_status tier_up_status;
     char tier_up_message[512];
-    _Atomic int last_run_tier;
+    _Atomic int last_run_tier, last_run_slices;
     double created_ms, tier_up_ms;
     double launch_grain_us; /* kernels estimated under it run unsplit (launch_grain.c) */
 };
@@ -254,9 +259,20 @@ static tier_plan *tier_plan_new(mf_plan *plan, int tier)
 {
     tier_plan *tp = malloc(sizeof *tp);
     if (tp)
-        *tp = (tier_plan){plan, tier, 1};
+        *tp = (tier_plan){plan, tier, 1, 1, NULL};
     else
         mf_rt_plan_free(plan);
+    return tp;
+}
+
+/* base's plan run `slices` times per run (under the module lock: it takes a reference). */
+static tier_plan *tier_plan_sliced(tier_plan *base, int slices)
+{
+    tier_plan *tp = malloc(sizeof *tp);
+    if (!tp)
+        return NULL;
+    *tp = (tier_plan){base->plan, base->tier, 1, slices, base};
+    base->refs++;
     return tp;
 }
 
@@ -264,7 +280,10 @@ static tier_plan *tier_plan_new(mf_plan *plan, int tier)
 static void tier_plan_release(tier_plan *tp)
 {
     if (tp && --tp->refs == 0) {
-        mf_rt_plan_free(tp->plan);
+        if (tp->base)
+            tier_plan_release(tp->base);
+        else
+            mf_rt_plan_free(tp->plan);
         free(tp);
     }
 }
@@ -342,20 +361,15 @@ static void tier_up_discard(void *ctx)
     free(j);
 }
 
-/* Starts sp on tier 0 and, with tier_up, queues its tier 1 (pr, consumed, may be empty:
- * the background thread then prepares it).  Under the module lock. */
-static mf_status start_on_tier0(mf_module *m, specialization *sp, const mf_type *types, bool tier_up,
-                                prepared *pr)
+/* Queues sp's tier 1 on the background compiler (pr, consumed, may be empty: the
+ * background thread then prepares it); sp runs its current plan meanwhile.  Under the
+ * module lock. */
+static mf_status queue_tier_up(mf_module *m, specialization *sp, const mf_type *types, prepared *pr)
 {
-    mf_plan *plan = NULL;
-    mf_status s = build_tier0(m, types, &plan);
-    if (!s && !(sp->current = tier_plan_new(plan, 0)))
-        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
     size_t ntypes = (size_t)m->graph->ninputs;
-    tier_up_job *j = s || !tier_up ? NULL : malloc(sizeof *j + sizeof(mf_type) * (ntypes + 1));
-    if (!s && tier_up && !j)
-        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
-    if (!s && j) {
+    tier_up_job *j = malloc(sizeof *j + sizeof(mf_type) * (ntypes + 1));
+    mf_status s = j ? MF_OK : mf_error(MF_ERR_NOMEM, "module: out of memory");
+    if (!s) {
         j->m = m;
         j->sp = sp;
         j->pr = *pr;
@@ -364,8 +378,8 @@ static mf_status start_on_tier0(mf_module *m, specialization *sp, const mf_type 
         sp->pending = true;
         m->pending++;
         if (mf_mod_tier_up_push(m->tier_up, tier_up_run, tier_up_discard, j)) {
-            /* no background thread: this specialization stays on tier 0 */
-            mf_logf(MF_LOG_WARNING, "module", "@%s stays on tier 0: %s", m->graph->name, mf_last_error());
+            /* no background thread: this specialization keeps its first plan */
+            mf_logf(MF_LOG_WARNING, "module", "@%s keeps its first plan: %s", m->graph->name, mf_last_error());
             *pr = j->pr;
             free(j);
             sp->pending = false;
@@ -376,6 +390,83 @@ static mf_status start_on_tier0(mf_module *m, specialization *sp, const mf_type 
     return s;
 }
 
+/* Starts sp on tier 0 and, with tier_up, queues its tier 1 (pr as for queue_tier_up).  Under
+ * the module lock. */
+static mf_status start_on_tier0(mf_module *m, specialization *sp, const mf_type *types, bool tier_up,
+                                prepared *pr)
+{
+    mf_plan *plan = NULL;
+    mf_status s = build_tier0(m, types, &plan);
+    if (!s && !(sp->current = tier_plan_new(plan, 0)))
+        s = mf_error(MF_ERR_NOMEM, "module: out of memory");
+    if (!s && tier_up)
+        return queue_tier_up(m, sp, types, pr);
+    prepared_free(pr);
+    return s;
+}
+
+/* ---- a new batch size on the plan of another (docs/tiers.md) ------------------------------ */
+
+/* k when every input of types is k >= 2 times src's in dim 0 and equal in the others;
+ * else 0. */
+static int batch_multiple(int n, const mf_type *types, const mf_type *src)
+{
+    int64_t k = 0;
+    for (int i = 0; i < n; i++) {
+        const mf_type *a = &types[i], *b = &src[i];
+        if (a->dtype != b->dtype || a->rank != b->rank || a->rank < 1 || b->shape[0] < 1 ||
+            a->shape[0] % b->shape[0] || (k && a->shape[0] / b->shape[0] != k))
+            return 0;
+        for (int d = 1; d < a->rank; d++)
+            if (a->shape[d] != b->shape[d])
+                return 0;
+        k = a->shape[0] / b->shape[0];
+    }
+    return k >= 2 && k <= 1 << 20 ? (int)k : 0;
+}
+
+/* Whether m's graph at types is, slice after slice, the graph at src: both keep their
+ * batch rows apart (two batch sizes, so a dim equal to the batch by chance cannot pass). */
+static bool slices_of(const mf_module *m, const mf_type *types, const mf_type *src)
+{
+    mf_graph *a = NULL, *b = NULL;
+    bool ok = !mf_graph_clone(m->graph, types, &a) && !mf_graph_clone(m->graph, src, &b) &&
+              mf_graph_batch_separable(a, types[0].shape[0]) && mf_graph_batch_separable(b, src[0].shape[0]);
+    mf_graph_destroy(a);
+    mf_graph_destroy(b);
+    return ok;
+}
+
+/* The specialization on its own tier-1 plan that serves types in the fewest slices, and
+ * how many; NULL when none does.  Under the module lock. */
+static specialization *slice_source(const mf_module *m, const mf_type *types, int *slices)
+{
+    specialization *best = NULL;
+    *slices = 0;
+    for (specialization *sp = m->specs; sp; sp = sp->next) {
+        int k = sp->current->tier == 1 && !sp->current->base
+                    ? batch_multiple(m->graph->ninputs, types, sp->input_types) : 0;
+        if (k && (!best || k < *slices) && slices_of(m, types, sp->input_types)) {
+            best = sp;
+            *slices = k;
+        }
+    }
+    return best;
+}
+
+/* Starts sp on src's tier-1 plan in `slices` slices and queues sp's own tier 1.  Under the
+ * module lock. */
+static mf_status start_sliced(mf_module *m, specialization *sp, specialization *src, int slices,
+                              const mf_type *types)
+{
+    prepared none = {0};
+    if (!(sp->current = tier_plan_sliced(src->current, slices)))
+        return mf_error(MF_ERR_NOMEM, "module: out of memory");
+    mf_logf(MF_LOG_INFO, "module", "@%s: a new batch size runs in %d slices of a compiled one",
+            m->graph->name, slices);
+    return queue_tier_up(m, sp, types, &none);
+}
+
 static mf_status specialize(mf_module *m, const mf_type *types, specialization **out)
 {
     specialization *sp = calloc(1, sizeof *sp);
@@ -383,7 +474,13 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     if (!s && !(sp->input_types = malloc(sizeof(mf_type) * (size_t)(m->graph->ninputs + 1))))
         s = mf_error(MF_ERR_NOMEM, "module: out of memory");
     prepared pr = {0};
-    if (!s && m->tier == MF_TIER_FAST) {
+    specialization *src = NULL;
+    int slices = 0;
+    if (!s && m->tier == MF_TIER_AUTO)
+        src = slice_source(m, types, &slices);
+    if (!s && src) {
+        s = start_sliced(m, sp, src, slices, types);
+    } else if (!s && m->tier == MF_TIER_FAST) {
         s = start_on_tier0(m, sp, types, false, &pr);
     } else if (!s && m->tier == MF_TIER_AUTO && !mf_cache_may_hold_kernels()) {
         s = start_on_tier0(m, sp, types, true, &pr); /* cold: even the passes run in the background */
@@ -574,8 +671,11 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
     tp->refs++;
     pthread_mutex_unlock(&m->lock);
     m->last_run_tier = tp->tier;
+    m->last_run_slices = tp->slices;
     if (m->verify)
         s = mf_rt_plan_run_hooked(tp->plan, inputs, outputs, mf_mod_verify_step, &sp->verifier);
+    else if (tp->slices > 1)
+        s = mf_rt_plan_run_slices(tp->plan, tp->slices, inputs, outputs);
     else
         s = mf_rt_plan_run(tp->plan, inputs, outputs);
     pthread_mutex_lock(&m->lock);
@@ -586,12 +686,13 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
 
 void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out)
 {
-    *out = (mf_module_tier_info){.mode = MF_TIER_AUTO, .last_run_tier = -1};
+    *out = (mf_module_tier_info){.mode = MF_TIER_AUTO, .last_run_tier = -1, .last_run_slices = 0};
     if (!m)
         return;
     mf_module *mm = (mf_module *)m; /* the lock only */
     pthread_mutex_lock(&mm->lock);
-    *out = (mf_module_tier_info){m->tier, m->last_run_tier, m->pending, m->failed, m->tier_up_ms};
+    *out = (mf_module_tier_info){m->tier, m->last_run_tier, m->pending, m->failed, m->tier_up_ms,
+                                 m->last_run_slices};
     pthread_mutex_unlock(&mm->lock);
 }
 

@@ -34,10 +34,15 @@ static uint64_t hash_type(uint64_t h, const mf_type *t)
     return mix_bytes(h, t->shape, sizeof(int64_t) * (size_t)t->rank);
 }
 
+/* The bytes hashed of a constant: enough to tell weights apart (equal keys are compared in
+ * full), few enough that a model's megabytes of weights are not read once more. */
+#define CONST_HASH_BYTES 4096
+
 static uint64_t hash_const(const mf_value *v)
 {
     uint64_t h = hash_type(0xc0457, &v->type);
-    return mix_bytes(h, v->data->data, mf_type_nbytes(&v->type));
+    size_t n = mf_type_nbytes(&v->type);
+    return mix_bytes(h, v->data->data, n < CONST_HASH_BYTES ? n : CONST_HASH_BYTES);
 }
 
 static bool const_equal(const mf_value *a, const mf_value *b)

@@ -1,7 +1,8 @@
 /* plan.c — the plan executor: binds every slot to memory (inputs, fresh outputs,
  * constants, the device and host arenas of the memory plan), then runs the steps in
  * order: kernel launches split into core_number partitions (one for a kernel too small
- * to split), CPU-fallback ops on the reference kernels, and copies between device and host. */
+ * to split), CPU-fallback ops on the reference kernels, and copies between device and host.
+ * A sliced run does all that once per slice of dim 0 of inputs k times the plan's batch. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +12,31 @@
 typedef struct binding {
     void **ptr; /* per slot */
     mf_buffer *device_arena, *host_arena, *scratch;
+    int slice;  /* which slice of the inputs and outputs the steps see */
 } binding;
+
+/* Where slice `slice` of a tensor made of slices of type t begins. */
+static void *slice_at(void *base, const mf_type *t, int slice)
+{
+    return (char *)base + (size_t)slice * mf_type_nbytes(t);
+}
+
+/* t with dim 0 taken `slices` times: the type of the whole tensor a sliced run takes. */
+static mf_type sliced_type(const mf_type *t, int slices)
+{
+    mf_type whole = *t;
+    if (whole.rank > 0)
+        whole.shape[0] *= slices;
+    return whole;
+}
 
 static mf_status bind_slot(const mf_plan *p, binding *b, int i, mf_tensor *const *inputs,
                            mf_tensor **outputs)
 {
     const mf_plan_slot *s = &p->slots[i];
     switch (s->kind) {
-    case MF_SLOT_INPUT: b->ptr[i] = mf_rt_tensor_ptr(inputs[s->index]); return MF_OK;
-    case MF_SLOT_OUTPUT: b->ptr[i] = mf_rt_tensor_ptr(outputs[s->index]); return MF_OK;
+    case MF_SLOT_INPUT: b->ptr[i] = slice_at(mf_rt_tensor_ptr(inputs[s->index]), &s->type, b->slice); return MF_OK;
+    case MF_SLOT_OUTPUT: b->ptr[i] = slice_at(mf_rt_tensor_ptr(outputs[s->index]), &s->type, b->slice); return MF_OK;
     case MF_SLOT_CONST: b->ptr[i] = p->consts[s->index]->data; return MF_OK;
     case MF_SLOT_DEVICE: b->ptr[i] = (char *)b->device_arena->data + s->offset; return MF_OK;
     case MF_SLOT_HOST: b->ptr[i] = (char *)b->host_arena->data + s->offset; return MF_OK;
@@ -32,12 +49,15 @@ static mf_status bind_slot(const mf_plan *p, binding *b, int i, mf_tensor *const
     return mf_error(MF_ERR_INTERNAL, "plan: slot %d has an unknown kind", i);
 }
 
-static mf_status check_inputs(const mf_plan *p, mf_tensor *const *inputs)
+static mf_status check_inputs(const mf_plan *p, int slices, mf_tensor *const *inputs)
 {
     for (int i = 0; i < p->ninputs; i++) {
-        const mf_type *want = &p->slots[p->inputs[i]].type;
+        const mf_type *one = &p->slots[p->inputs[i]].type;
+        mf_type whole = sliced_type(one, slices), *want = &whole;
         if (!inputs || !inputs[i])
             return mf_error(MF_ERR_INVALID, "input %d is NULL", i);
+        if (slices > 1 && one->rank == 0)
+            return mf_error(MF_ERR_SHAPE, "input %d is a scalar: no batch to slice", i);
         if (!mf_type_equal(&inputs[i]->type, want)) {
             char a[128], b[128];
             return mf_error(MF_ERR_SHAPE, "input %d is %s, the plan expects %s", i,
@@ -103,44 +123,59 @@ mf_status mf_rt_plan_run(const mf_plan *p, mf_tensor *const *inputs, mf_tensor *
     return mf_rt_plan_run_hooked(p, inputs, outputs, NULL, NULL);
 }
 
-static mf_status run_plan(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
+static mf_status run_plan(const mf_plan *p, int slices, mf_tensor *const *inputs, mf_tensor **outputs,
                           mf_rt_step_hook hook, void *ctx);
+
+mf_status mf_rt_plan_run_slices(const mf_plan *p, int slices, mf_tensor *const *inputs,
+                                mf_tensor **outputs)
+{
+    if (slices < 1)
+        return mf_error(MF_ERR_INVALID, "plan: %d slices", slices);
+    int64_t t0 = mf_rt_prof_start();
+    mf_status s = run_plan(p, slices, inputs, outputs, NULL, NULL);
+    mf_rt_prof_stop(MF_PROF_RUN, &p->run_site, t0);
+    return s;
+}
 
 /* A run is one profiler span around everything the plan does (arenas included). */
 mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
                                 mf_rt_step_hook hook, void *ctx)
 {
     int64_t t0 = mf_rt_prof_start();
-    mf_status s = run_plan(p, inputs, outputs, hook, ctx);
+    mf_status s = run_plan(p, 1, inputs, outputs, hook, ctx);
     mf_rt_prof_stop(MF_PROF_RUN, &p->run_site, t0);
     return s;
 }
 
-static mf_status run_plan(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
+static mf_status run_plan(const mf_plan *p, int slices, mf_tensor *const *inputs, mf_tensor **outputs,
                           mf_rt_step_hook hook, void *ctx)
 {
-    mf_status s = check_inputs(p, inputs);
+    mf_status s = check_inputs(p, slices, inputs);
     if (!s) /* the inputs may still be in the making on the device's queues */
         s = mf_rt_device_sync(p->device);
     if (s)
         return s;
-    binding b = {calloc((size_t)p->nslots + 1, sizeof(void *)), NULL, NULL, NULL};
+    binding b = {calloc((size_t)p->nslots + 1, sizeof(void *)), NULL, NULL, NULL, 0};
     if (!b.ptr)
         return mf_error(MF_ERR_NOMEM, "plan: out of memory");
     for (int i = 0; i < p->noutputs; i++)
         outputs[i] = NULL;
-    for (int i = 0; i < p->noutputs && !s; i++)
-        s = mf_rt_tensor_new(&p->slots[p->outputs[i]].type, p->device, &outputs[i]);
+    for (int i = 0; i < p->noutputs && !s; i++) {
+        mf_type whole = sliced_type(&p->slots[p->outputs[i]].type, slices);
+        s = mf_rt_tensor_new(&whole, p->device, &outputs[i]);
+    }
     if (!s)
         s = mf_rt_alloc(p->device, p->device_bytes, &b.device_arena);
     if (!s && p->scratch_bytes)
         s = mf_rt_alloc(p->device, p->scratch_bytes, &b.scratch);
     if (!s && !(b.host_arena = mf_buffer_new_host(p->host_bytes)))
         s = mf_error(MF_ERR_NOMEM, "plan: out of memory for a %zu-byte host arena", p->host_bytes);
-    for (int i = 0; i < p->nslots && !s; i++)
-        s = bind_slot(p, &b, i, inputs, outputs);
-    for (int i = 0; i < p->nsteps && !s; i++)
-        s = run_step(p, i, &b, hook, ctx);
+    for (b.slice = 0; b.slice < slices && !s; b.slice++) { /* one set of arenas for every slice */
+        for (int i = 0; i < p->nslots && !s; i++)
+            s = bind_slot(p, &b, i, inputs, outputs);
+        for (int i = 0; i < p->nsteps && !s; i++)
+            s = run_step(p, i, &b, hook, ctx);
+    }
     if (s)
         for (int i = 0; i < p->noutputs; i++)
             mf_tensor_free(outputs[i]), outputs[i] = NULL;

@@ -64,6 +64,12 @@ mf_status mf_rt_plan_run(const mf_plan *p, mf_tensor *const *inputs, mf_tensor *
 typedef mf_status (*mf_rt_step_hook)(const mf_plan *p, int step, void *const *args, void *ctx);
 mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_tensor **outputs,
                                 mf_rt_step_hook hook, void *ctx);
+/* Runs p once per slice of dim 0: every input is `slices` inputs of p's batch one after the
+ * other, and outputs gets tensors of `slices` times p's output batch, slice k computed from
+ * input slice k.  Right only for a plan whose graph keeps its batch rows apart
+ * (mf_graph_batch_separable); the arenas are shared by the slices, run one after another. */
+mf_status mf_rt_plan_run_slices(const mf_plan *p, int slices, mf_tensor *const *inputs,
+                                mf_tensor **outputs);
 void mf_rt_plan_free(mf_plan *p);
 /* Runs p's CPU ops on the tier-0 generic kernels wherever one fits their op and types (the
  * reference kernels stay on the rest); returns how many steps it switched. */

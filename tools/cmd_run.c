@@ -29,7 +29,7 @@ typedef struct run_opts {
     char *bind[MF_TOOL_MAX_BIND];      /* --bind NAME=FILE.npy */
     int nbind;
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
-    int64_t batch;
+    int64_t batch, new_batch; /* --batch N, --new-batch N */
     uint64_t seed;
     double rtol, atol;
 } run_opts;
@@ -74,6 +74,9 @@ static const char usage[] =
     "                            run at once on the generic kernels while the specialized ones\n"
     "                            compile in the background (reported: the first run's tier, and\n"
     "                            when tier-up finished; --bench waits for it)\n"
+    "      --new-batch N         after the first run (and tier-up), one run of random inputs\n"
+    "                            with dim 0 N: what a new batch size of the compiled module\n"
+    "                            costs (in --json: new_batch_ms, _tier, _slices)\n"
     "      --load-pass LIB.so    load a library of passes of your own (repeatable)\n"
     "      --custom-ops DECL.txt:LIB.so  load custom ops: their declarations and the\n"
     "                            library that implements them (repeatable;\n"
@@ -97,6 +100,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
         {"custom-ops", required_argument, 0, 'U'}, {"tier", required_argument, 0, 'Y'},
         {"bind", required_argument, 0, 'K'},
+        {"new-batch", required_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
@@ -137,6 +141,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'J': o->compile_threads = (int)strtol(optarg, &end, 10); break;
         case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
         case 'p': o->passes = optarg; break;
+        case 'N': o->new_batch = strtoll(optarg, &end, 10); break;
         case 'Y':
             if (!strcmp(optarg, "fast"))
                 o->tier = MF_TIER_FAST;
@@ -177,6 +182,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         return mf_tool_fail(2, "run: --core-number must be 1, 4 or 16, not %d", o->core_number);
     if (o->bench < 0 || o->batch < 0 || o->rtol < 0 || o->atol < 0)
         return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
+    if (o->new_batch < 0)
+        return mf_tool_fail(2, "run: --new-batch must be at least 1");
     if (o->batch_given && o->batch == 0)
         return mf_tool_fail(2, "run: --batch must be at least 1");
     if (o->opt_level < 0 || o->opt_level > 3)
@@ -345,6 +352,8 @@ typedef struct run_report {
     double load_ms;           /* reading the model, before module creation */
     mf_module_tier_info tier; /* first_run_tier: tier.last_run_tier after the first run */
     int first_run_tier;
+    double new_batch_ms;      /* --new-batch: the specialization and first run of that batch */
+    int new_batch_tier, new_batch_slices;
     char tier_up_error[256];
     uint64_t compiled, loaded, cache_hits;
     int match; /* -1: not compared */
@@ -457,6 +466,10 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
                    "\"first_output_ms\": %.3f, \"full_speed_ms\": %.3f",
                    tier_name(r->tier.mode), r->first_run_tier, r->first_run_ms, r->tier.tier_up_ms,
                    r->tier.failed, r->load_ms, r->load_ms + r->first_run_ms, full);
+            if (o->new_batch)
+                printf(", \"new_batch\": %lld, \"new_batch_ms\": %.3f, \"new_batch_tier\": %d, "
+                       "\"new_batch_slices\": %d", (long long)o->new_batch, r->new_batch_ms,
+                       r->new_batch_tier, r->new_batch_slices);
             if (*r->tier_up_error) {
                 printf(", \"tier_up_error\": ");
                 mf_tool_json_str(stdout, r->tier_up_error);
@@ -494,6 +507,9 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         printf("\n");
         if (*r->tier_up_error)
             printf("tier-up failed (tier 0 kept): %s\n", r->tier_up_error);
+        if (o->new_batch)
+            printf("new batch %lld: %.1f ms on tier %d (%d slice%s)\n", (long long)o->new_batch,
+                   r->new_batch_ms, r->new_batch_tier, r->new_batch_slices, r->new_batch_slices == 1 ? "" : "s");
     }
     if (o->bench)
         printf("latency: median %.3f ms, p90 %.3f ms over %d runs; throughput %.1f images/s\n", r->median_ms,
@@ -566,6 +582,36 @@ static int write_outputs(const run_opts *o, int no, mf_tensor **out)
     return 0;
 }
 
+/* --new-batch: one run of m on seeded random inputs of batch o->new_batch, timed from the
+ * call (inputs made before), with the tier and slices it ran on. */
+static int run_new_batch(const run_opts *o, const mf_graph *g, mf_module *m, run_report *r)
+{
+    int ni = mf_graph_num_inputs(g), no = mf_graph_num_outputs(g), rc = 0;
+    mf_tensor *in[MAX_IO] = {0}, *out[MAX_IO] = {0};
+    for (int i = 0; i < ni && !rc; i++) {
+        mf_dtype dt;
+        int rank;
+        int64_t shape[MF_MAX_RANK];
+        mf_graph_input_type(g, i, &dt, &rank, shape);
+        shape[0] = o->new_batch;
+        if (rank < 1 || mf_tensor_rand(dt, rank, shape, o->seed + (uint64_t)i, 0, 1, MF_DEVICE_MLU(0), &in[i]))
+            rc = mf_tool_fail(1, "run: --new-batch: input %d: %s", i, rank < 1 ? "a scalar" : mf_last_error());
+    }
+    double t0 = now_ms();
+    if (!rc && mf_module_run(m, ni, in, no, out))
+        rc = mf_tool_fail(1, "run: --new-batch %lld: %s", (long long)o->new_batch, mf_last_error());
+    r->new_batch_ms = now_ms() - t0;
+    mf_module_tier_info info;
+    mf_module_get_tier_info(m, &info);
+    r->new_batch_tier = info.last_run_tier;
+    r->new_batch_slices = info.last_run_slices;
+    for (int k = 0; k < MAX_IO; k++) {
+        mf_tensor_free(in[k]);
+        mf_tensor_free(out[k]);
+    }
+    return rc;
+}
+
 static int run_model(run_opts *o, const mf_graph *g)
 {
     int ni = mf_graph_num_inputs(g), no = mf_graph_num_outputs(g), rc = 0;
@@ -631,9 +677,11 @@ static int run_model(run_opts *o, const mf_graph *g)
         mf_module_get_tier_info(m, &r.tier);
         r.first_run_tier = r.tier.last_run_tier;
         /* the report's compile figures and --bench's steady state need tier 1 in place */
-        if ((o->time_compile || o->json || o->bench) && mf_module_wait_tier_up(m))
+        if ((o->time_compile || o->json || o->bench || o->new_batch) && mf_module_wait_tier_up(m))
             snprintf(r.tier_up_error, sizeof r.tier_up_error, "%s", mf_last_error());
         mf_module_get_tier_info(m, &r.tier);
+        if (o->new_batch && (rc = run_new_batch(o, g, m, &r)))
+            goto out;
     }
     for (int k = 0; k < o->nexpect && !rc; k++) {
         double err = 0, scale = 0;

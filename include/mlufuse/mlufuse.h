@@ -279,6 +279,8 @@ typedef struct mf_module_tier_info {
     int pending;        /* specializations whose tier 1 is still compiling */
     int failed;         /* tier-up compiles that failed or were cancelled (tier 0 kept running) */
     double tier_up_ms;  /* from mf_module_create to the end of the last tier-up; 0 if none */
+    int last_run_slices; /* 1: the last run's own plan; k > 1: a new batch size ran as k slices
+                          * on the tier-1 plan of a batch size k times smaller; 0 none */
 } mf_module_tier_info;
 void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out);
 /* Blocks until no tier-up is pending (every background compile has finished, each

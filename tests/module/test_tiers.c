@@ -2,7 +2,9 @@
  * results within the op tolerance (a traced conv stack with every conv path, MNIST, a
  * ResNet block); with the background compiler held by the test hook, a run proceeds on
  * tier 0 while tier 1 is pending and the next run after release is tier 1; a new batch
- * size starts on tier 0; a module destroyed with a tier-up pending or running leaks
+ * size starts on tier 0 unless tier 1 of a batch size dividing it is in place: then a
+ * graph that keeps its batch rows apart runs that plan slice after slice at once, and one
+ * that mixes them (a softmax over the batch) stays on tier 0; a module destroyed with a tier-up pending or running leaks
  * nothing (run it under make sanitize); bad MLUFUSE_TIER values and tier options are
  * refused at module creation.  No test depends on timing or on the host CPU. */
 #include <stdarg.h>
@@ -239,6 +241,84 @@ static void test_new_batch_starts_on_tier0(void **state)
     mf_graph_destroy(g3);
 }
 
+/* A module of g (batch 1, input x1) running on its tier 1; the background compiler is then
+ * held, so the next new shape's own tier 1 waits. */
+static mf_module *on_tier1_then_hold(const mf_graph *g, mf_tensor *x1)
+{
+    mf_module *m = create(g, MF_TIER_AUTO);
+    assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
+    assert_int_equal(run_and_compare(m, g, x1, "batch 1"), 1);
+    gate_close();
+    return m;
+}
+
+static void release_all(mf_module *m, mf_tensor *x1, mf_tensor *xn, mf_graph *g, mf_graph *gn)
+{
+    mf_module_destroy(m);
+    mf_mod_set_tier_up_hook(NULL, NULL);
+    mf_tensor_free(x1);
+    mf_tensor_free(xn);
+    mf_graph_destroy(g);
+    mf_graph_destroy(gn);
+}
+
+/* A new batch (gn, xn) of m while its own tier 1 is held: the first run is on `tier` in
+ * `slices` slices; after release, on its own tier-1 plan; each equal to the interpreter. */
+static void check_new_batch(mf_module *m, const mf_graph *gn, mf_tensor *xn, int tier, int slices)
+{
+    assert_int_equal(run_and_compare(m, gn, xn, "new batch, own tier 1 held"), tier);
+    mf_module_tier_info info;
+    mf_module_get_tier_info(m, &info);
+    assert_int_equal(info.last_run_slices, slices);
+    assert_int_equal(info.pending, 1);
+    gate_wait_reached(1);
+    gate_open();
+    assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
+    assert_int_equal(run_and_compare(m, gn, xn, "new batch, own plan"), 1);
+    mf_module_get_tier_info(m, &info);
+    assert_int_equal(info.last_run_slices, 1);
+}
+
+/* A new batch size runs at once on the tier-1 plan of batch 1, in slices. */
+static void test_new_batch_runs_in_slices(void **state)
+{
+    (void)state;
+    mf_tensor *x1, *x6;
+    mf_graph *g = trace_conv_stack(1, &x1), *g6 = trace_conv_stack(6, &x6);
+    mf_module *m = on_tier1_then_hold(g, x1);
+    check_new_batch(m, g6, x6, 1, 6);
+    release_all(m, x1, x6, g, g6);
+}
+
+/* x [batch,12] -> linear -> relu -> softmax over dim 0: rows mix, so no slices. */
+static mf_graph *trace_batch_softmax(int64_t batch, mf_tensor **x_out)
+{
+    mf_tensor *w, *x, *t[3];
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){7, 12}, 11, -0.5, 0.5, MF_DEVICE_MLU(0), &w), MF_OK);
+    assert_int_equal(mf_tensor_rand(MF_F32, 2, (int64_t[]){batch, 12}, 12, -1, 1, MF_DEVICE_MLU(0), &x), MF_OK);
+    mf_graph *g;
+    assert_int_equal(mf_trace_begin(1, &x), MF_OK);
+    assert_int_equal(mf_linear(x, w, NULL, &t[0]), MF_OK);
+    assert_int_equal(mf_relu(t[0], &t[1]), MF_OK);
+    assert_int_equal(mf_softmax(t[1], 0, &t[2]), MF_OK);
+    assert_int_equal(mf_trace_end(1, &t[2], &g), MF_OK);
+    for (int i = 0; i < 3; i++)
+        mf_tensor_free(t[i]);
+    mf_tensor_free(w);
+    *x_out = x;
+    return g;
+}
+
+static void test_new_batch_mixing_rows_is_not_sliced(void **state)
+{
+    (void)state;
+    mf_tensor *x1, *x4;
+    mf_graph *g = trace_batch_softmax(1, &x1), *g4 = trace_batch_softmax(4, &x4);
+    mf_module *m = on_tier1_then_hold(g, x1);
+    check_new_batch(m, g4, x4, 0, 1); /* tier 0 */
+    release_all(m, x1, x4, g, g4);
+}
+
 static void *destroy_module(void *m)
 {
     mf_module_destroy(m);
@@ -304,6 +384,8 @@ int main(void)
         cmocka_unit_test(test_mnist_tiers_equal),
         cmocka_unit_test(test_runs_on_tier0_while_tier1_is_held),
         cmocka_unit_test(test_new_batch_starts_on_tier0),
+        cmocka_unit_test(test_new_batch_runs_in_slices),
+        cmocka_unit_test(test_new_batch_mixing_rows_is_not_sliced),
         cmocka_unit_test(test_destroy_with_tier_up_pending),
         cmocka_unit_test(test_bad_tier_refused),
     };
