@@ -238,6 +238,11 @@ static const qcase qcases[] = {
     {"depthwise 3x3 s2", 1, 16, 15, 15, 16, 3, 2, 1, 1, 16, true, true, false, false},
     {"grouped 3x3 dilation 2", 1, 12, 12, 12, 18, 3, 1, 2, 2, 3, true, true, false, false},
     {"one output row per chunk", 1, 512, 30, 30, 5, 3, 1, 1, 1, 1, false, true, false, false},
+    /* the vector im2col: planes read as they are, several chunks and a pixel tail; rows
+     * longer than a vector with a strided, dilated tail; a stride past 2 */
+    {"1x1 chunks of rows, pixel tail", 2, 256, 21, 19, 6, 1, 1, 0, 1, 1, true, true, false, false},
+    {"5x5 s2 p2 dilation 2, 45 wide", 1, 5, 9, 45, 7, 5, 2, 2, 2, 1, true, true, false, false},
+    {"3x3 s3 p0", 1, 8, 16, 35, 9, 3, 3, 0, 1, 1, false, true, false, false},
 };
 #define NCASES (int)(sizeof qcases / sizeof qcases[0])
 
