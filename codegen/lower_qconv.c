@@ -60,29 +60,56 @@ static LLVMValueRef splat_i32(mf_cg_ctx *c, LLVMValueRef x, int w)
                                   LLVMConstNull(LLVMVectorType(c->i32, (unsigned)w)), "");
 }
 
+/* The pixels of a chunk of `rows` output rows, rounded up to whole tiles of nr. */
+static int64_t chunk_pixels(const mf_cg_conv_geom *g, int64_t rows, int64_t nr)
+{
+    return (rows * g->ow + nr - 1) / nr * nr;
+}
+
+/* How much of the sweep is useful work: the plane's pixels over the pixels swept (rounded
+ * up to tiles in every chunk), less a quarter of a dot product for every load a dot
+ * product needs (MR broadcasts and NV column vectors feed MR x NV). */
+static double sweep_score(const qconv *q, int nv, int64_t rows)
+{
+    const mf_cg_conv_geom *g = &q->g;
+    int64_t nr = (int64_t)nv * q->W, nchunk = (g->oh + rows - 1) / rows;
+    double useful = (double)(g->oh * g->ow) / (double)(nchunk * chunk_pixels(g, rows, nr));
+    return useful * (1.0 - 0.25 * (q->MR + nv) / (double)(q->MR * nv));
+}
+
 /* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
- * broadcast; the col buffer of a chunk of whole output rows (at least one) within
- * QC_COL_BYTES where it can be. */
+ * broadcast.  The col buffer holds a chunk of whole output rows: as many as QC_COL_BYTES
+ * holds (at least one), or more where that fills the tiles
+ * better (a 7x7 plane with a long K: one chunk of 49 pixels, not three of 21 in 64-pixel
+ * tiles); never past 4 QC_COL_BYTES (about L2) but for one row of one vector. */
 static void plan(qconv *q)
 {
     const mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
     q->W = c->vw;
     q->MR = c->shape.vregs >= 32 ? 4 : 3;
-    q->NV = c->shape.vregs >= 32 ? 4 : 2;
+    int nvmax = c->shape.vregs >= 32 ? 4 : 2;
     if (!c->shape.vnni) /* accumulators of 2W lanes (mf_cg_dot4_acc_type) */
-        q->NV /= 2;
+        nvmax /= 2;
     if (q->MR > q->coutg)
         q->MR = (int)q->coutg;
-    int64_t per_pixel = q->KQ * 4;
-    for (; q->NV >= 1; q->NV--) {
-        int64_t nr = (int64_t)q->NV * q->W;
-        q->rows = QC_COL_BYTES / (per_pixel * g->ow);
-        q->rows = q->rows < 1 ? 1 : q->rows > g->oh ? g->oh : q->rows;
-        q->CP = (q->rows * g->ow + nr - 1) / nr * nr;
-        if (per_pixel * q->CP <= 2 * QC_COL_BYTES || q->NV == 1)
-            break;
+    int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
+    fit = fit < 1 ? 1 : fit > g->oh ? g->oh : fit;
+    double best = -1.0;
+    for (int nv = nvmax; nv >= 1; nv--) {
+        int64_t nr = (int64_t)nv * q->W;
+        int64_t cand[3] = {fit, (nr + g->ow - 1) / g->ow, g->oh};
+        for (int i = 0; i < 3; i++) {
+            int64_t rows = cand[i] > g->oh ? g->oh : cand[i];
+            bool fallback = nv == 1 && i == 0; /* always planned: one row, one vector */
+            if ((i > 0 && rows <= fit) || (per_pixel * chunk_pixels(g, rows, nr) > 4 * QC_COL_BYTES && !fallback))
+                continue;
+            double s = sweep_score(q, nv, rows);
+            if (s > best + 1e-9)
+                best = s, q->NV = nv, q->rows = rows;
+        }
     }
+    q->CP = chunk_pixels(g, q->rows, (int64_t)q->NV * q->W);
     q->nchunk = (g->oh + q->rows - 1) / q->rows;
     q->V = q->W; /* 4V bytes of col at a time: a vector; s V input bytes per load */
     while (q->V > 4 && (2 * g->ow <= q->V || q->V * g->sw > 64))
