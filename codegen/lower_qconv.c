@@ -7,7 +7,8 @@
  * weights stay signed, and sum (x - zp) w = sum u w - (128 + zp) sum w, the weight sums
  * computed per output channel before its tiles (the padding holds u = zp + 128, which
  * adds 0).  qconv2d copies a chunk of output rows' windows into a stack buffer col[K/4][pixel][4]
- * (four k of one pixel in one i32 lane) and sweeps every output channel of the group over
+ * (four k of one pixel in one i32 lane; vector loads of four source rows, interleaved) and
+ * sweeps every output channel of the group over
  * it: MR channels x NV vectors of pixels in registers, one broadcast weight quad per channel
  * and k quad.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
  * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
@@ -179,17 +180,26 @@ static LLVMValueRef load_strided(mf_cg_ctx *c, LLVMValueRef ptr, int V, int64_t 
     return shuffle(c, v, NULL, idx, V);
 }
 
-/* The source of window element k = min(4 kq + j, K - 1): channel, row and column in it. */
-static void window_elem(qconv *q, LLVMValueRef kq, int j, LLVMValueRef *ic, LLVMValueRef *ky, LLVMValueRef *kx)
+static bool is_flat(const mf_cg_conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* Where the windows' element k = min(4 kq + j, K - 1) starts: the chunk's first pixel in its
+ * plane (flat), or its first row and column in xp. */
+static LLVMValueRef window_src(qconv *q, LLVMValueRef kq, int j)
 {
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
     LLVMValueRef k = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq, 4), j);
     k = mf_cg_ix_smink(c, k, q->K - 1);
-    *ic = mf_cg_ix_udivk(c, k, g->kh * g->kw);
+    LLVMValueRef ic = mf_cg_ix_udivk(c, k, g->kh * g->kw);
+    if (is_flat(g))
+        return gep8(c, q->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic, q->P), q->p0));
     LLVMValueRef rem = LLVMBuildURem(c->B, k, mf_cg_i64(c, g->kh * g->kw), "");
-    *ky = mf_cg_ix_udivk(c, rem, g->kw);
-    *kx = LLVMBuildURem(c->B, rem, mf_cg_i64(c, g->kw), "");
+    LLVMValueRef ky = mf_cg_ix_udivk(c, rem, g->kw), kx = LLVMBuildURem(c->B, rem, mf_cg_i64(c, g->kw), "");
+    LLVMValueRef row = mf_cg_ix_madd(c, ic, q->RIN, mf_cg_ix_mulk(c, ky, g->dh));
+    return gep8(c, q->xp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, q->WP), mf_cg_ix_mulk(c, kx, g->dw)));
 }
 
 /* col[kq][p][j] = zp + 128 for the pixels p in [from, CP) (past the chunk's valid rows). */
@@ -236,22 +246,14 @@ static void stage_rows(qconv *q)
     mf_cg_loop_end(c, &ic, 1);
 }
 
-/* The windows of the chunk's nrows valid output rows, from xp. */
-static void im2col_rows(qconv *q, LLVMValueRef nrows)
+/* col[kq] (dst) for the chunk's nrows valid output rows, from xp (src: the four rows of the
+ * quad's k). */
+static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLVMValueRef nrows)
 {
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
     int V = q->V;
-    mf_cg_loop kq, yl, t;
-    mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
-    LLVMValueRef src[4];
-    for (int j = 0; j < 4; j++) {
-        LLVMValueRef ic, ky, kx;
-        window_elem(q, kq.iv, j, &ic, &ky, &kx);
-        LLVMValueRef row = mf_cg_ix_madd(c, ic, q->RIN, mf_cg_ix_mulk(c, ky, g->dh));
-        src[j] = gep8(c, q->xp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, q->WP), mf_cg_ix_mulk(c, kx, g->dw)));
-    }
-    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    mf_cg_loop yl, t;
     mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), nrows);
     LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
     LLVMValueRef soff = mf_cg_ix_mulk(c, yl.iv, g->sh * q->WP);
@@ -262,26 +264,17 @@ static void im2col_rows(qconv *q, LLVMValueRef nrows)
     store_bytes(c, interleave4(c, r, V), gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_end(c, &yl, 1);
-    pad_pixels(q, dst, mf_cg_ix_mulk(c, nrows, g->ow));
-    mf_cg_loop_end(c, &kq, 1);
 }
 
-/* 1x1, stride 1, no padding: the windows of the chunk's npix pixels straight from the planes. */
-static void im2col_flat(qconv *q, LLVMValueRef npix)
+/* col[kq] (dst) for the chunk's npix pixels straight from the four planes (1x1, stride 1,
+ * no padding), flipped as they are copied; whole vectors, then the pixels left. */
+static void copy_flat(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLVMValueRef npix)
 {
     mf_cg_ctx *c = q->c;
     int V = q->V;
     LLVMValueRef flip = byte_splat(q, 0x80, 1);
     LLVMValueRef nvec = mf_cg_ix_udivk(c, npix, V);
-    mf_cg_loop kq, t, p;
-    mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
-    LLVMValueRef src[4];
-    for (int j = 0; j < 4; j++) {
-        LLVMValueRef ic, ky, kx;
-        window_elem(q, kq.iv, j, &ic, &ky, &kx);
-        src[j] = gep8(c, q->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic, q->P), q->p0));
-    }
-    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    mf_cg_loop t, p;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), nvec);
     LLVMValueRef r[4];
     for (int j = 0; j < 4; j++)
@@ -295,24 +288,29 @@ static void im2col_flat(qconv *q, LLVMValueRef npix)
         LLVMBuildStore(c->B, LLVMBuildXor(c->B, b, flip, ""), gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
     }
     mf_cg_loop_end_scalar(c, &p, 1);
-    pad_pixels(q, dst, npix);
-    mf_cg_loop_end(c, &kq, 1);
-}
-
-static bool is_flat(const mf_cg_conv_geom *g)
-{
-    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
 static void im2col(qconv *q)
 {
-    LLVMValueRef npix = mf_cg_ix_sub(q->c, q->pend, q->p0);
-    if (is_flat(&q->g)) {
-        im2col_flat(q, npix);
-        return;
+    mf_cg_ctx *c = q->c;
+    bool flat = is_flat(&q->g);
+    LLVMValueRef npix = mf_cg_ix_sub(c, q->pend, q->p0), nrows = NULL;
+    if (!flat) {
+        stage_rows(q);
+        nrows = mf_cg_ix_udivk(c, npix, q->g.ow);
     }
-    stage_rows(q);
-    im2col_rows(q, mf_cg_ix_udivk(q->c, npix, q->g.ow));
+    mf_cg_loop kq;
+    mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
+    LLVMValueRef src[4];
+    for (int j = 0; j < 4; j++)
+        src[j] = window_src(q, kq.iv, j);
+    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    if (flat)
+        copy_flat(q, src, dst, npix);
+    else
+        copy_rows(q, src, dst, nrows);
+    pad_pixels(q, dst, flat ? npix : mf_cg_ix_mulk(c, nrows, q->g.ow));
+    mf_cg_loop_end(c, &kq, 1);
 }
 
 /* Per channel of the block: (128 + zp) * sum of its weights, its quad past the whole quads
