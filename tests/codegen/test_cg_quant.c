@@ -136,15 +136,17 @@ static mf_graph *roundtrip_graph(void)
 }
 
 /* dequantize(max_pool2d(x)) of int8 codes, 3x3 stride 2 padding 1 (resnet's). */
-static mf_graph *pool_graph(void)
+/* max_pool2d of int8 (k x k, stride s, padding p, dilation d) and its dequantization. */
+static mf_graph *pool_graph(int64_t h, int64_t w, int64_t k, int64_t s, int64_t p, int64_t d)
 {
     mf_graph *g = mf_graph_new("qpool");
-    mf_value *x = in_t(g, "x", MF_I8, 4, (int64_t[]){1, 5, 17, 17});
+    mf_value *x = in_t(g, "x", MF_I8, 4, (int64_t[]){1, 5, h, w});
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_MAX_POOL2D, a);
-    TREF_INTS(MF_OP_MAX_POOL2D, a, "kernel", 3, 3);
-    TREF_INTS(MF_OP_MAX_POOL2D, a, "stride", 2, 2);
-    TREF_INTS(MF_OP_MAX_POOL2D, a, "padding", 1, 1);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "kernel", k, k);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "stride", s, s);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "padding", p, p);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "dilation", d, d);
     mf_value *y = cg_node(g, MF_OP_MAX_POOL2D, 1, &x, a);
     mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
     tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.5);
@@ -262,8 +264,14 @@ static void check_all(const mf_cg_target *t)
     mf_graph *g = roundtrip_graph();
     check_exact(g, t, "quantize + dequantize");
     mf_graph_destroy(g);
-    g = pool_graph();
+    g = pool_graph(17, 17, 3, 2, 1, 1);
     check_exact(g, t, "max_pool2d of int8");
+    mf_graph_destroy(g);
+    g = pool_graph(9, 45, 2, 1, 1, 2); /* rows past a vector, dilated */
+    check_exact(g, t, "max_pool2d of int8, 45 wide");
+    mf_graph_destroy(g);
+    g = pool_graph(11, 40, 3, 3, 0, 1);
+    check_exact(g, t, "max_pool2d of int8, stride 3");
     mf_graph_destroy(g);
 }
 
