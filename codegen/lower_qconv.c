@@ -7,7 +7,8 @@
  * weights stay signed, and sum (x - zp) w = sum u w - (128 + zp) sum w, the weight sums
  * computed per output channel before its tiles (the padding holds u = zp + 128, which
  * adds 0).  qconv2d copies a chunk of output rows' windows into a stack buffer col[K/4][pixel][4]
- * (four k of one pixel in one i32 lane) and sweeps every output channel of the group over
+ * (four k of one pixel in one i32 lane; vector loads of four source rows, interleaved) and
+ * sweeps every output channel of the group over
  * it: MR channels x NV vectors of pixels in registers, one broadcast weight quad per channel
  * and k quad.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
  * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
@@ -33,9 +34,10 @@ typedef struct qconv {
     mf_cg_requant rq;
     int64_t cing, coutg, K, KQ, KF; /* K; quads (rounded up); whole quads */
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
-    int W, MR, NV;
+    int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
+    int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
     LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's accumulator */
-    LLVMValueRef col, padsrc, wsum;
+    LLVMValueRef col, xp, wsum;
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
 } qconv;
@@ -59,75 +61,255 @@ static LLVMValueRef splat_i32(mf_cg_ctx *c, LLVMValueRef x, int w)
                                   LLVMConstNull(LLVMVectorType(c->i32, (unsigned)w)), "");
 }
 
+/* The pixels of a chunk of `rows` output rows, rounded up to whole tiles of nr. */
+static int64_t chunk_pixels(const mf_cg_conv_geom *g, int64_t rows, int64_t nr)
+{
+    return (rows * g->ow + nr - 1) / nr * nr;
+}
+
+/* How much of the sweep is useful work: the plane's pixels over the pixels swept (rounded
+ * up to tiles in every chunk), less a quarter of a dot product for every load a dot
+ * product needs (MR broadcasts and NV column vectors feed MR x NV). */
+static double sweep_score(const qconv *q, int nv, int64_t rows)
+{
+    const mf_cg_conv_geom *g = &q->g;
+    int64_t nr = (int64_t)nv * q->W, nchunk = (g->oh + rows - 1) / rows;
+    double useful = (double)(g->oh * g->ow) / (double)(nchunk * chunk_pixels(g, rows, nr));
+    return useful * (1.0 - 0.25 * (q->MR + nv) / (double)(q->MR * nv));
+}
+
 /* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
- * broadcast; the col buffer of a chunk of whole output rows (at least one) within
- * QC_COL_BYTES where it can be. */
+ * broadcast.  The col buffer holds a chunk of whole output rows: as many as QC_COL_BYTES
+ * holds (at least one), or more where that fills the tiles
+ * better (a 7x7 plane with a long K: one chunk of 49 pixels, not three of 21 in 64-pixel
+ * tiles); never past 4 QC_COL_BYTES (about L2) but for one row of one vector. */
 static void plan(qconv *q)
 {
     const mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
     q->W = c->vw;
     q->MR = c->shape.vregs >= 32 ? 4 : 3;
-    q->NV = c->shape.vregs >= 32 ? 4 : 2;
+    int nvmax = c->shape.vregs >= 32 ? 4 : 2;
     if (!c->shape.vnni) /* accumulators of 2W lanes (mf_cg_dot4_acc_type) */
-        q->NV /= 2;
+        nvmax /= 2;
     if (q->MR > q->coutg)
         q->MR = (int)q->coutg;
-    int64_t per_pixel = q->KQ * 4;
-    for (; q->NV >= 1; q->NV--) {
-        int64_t nr = (int64_t)q->NV * q->W;
-        q->rows = QC_COL_BYTES / (per_pixel * g->ow);
-        q->rows = q->rows < 1 ? 1 : q->rows > g->oh ? g->oh : q->rows;
-        q->CP = (q->rows * g->ow + nr - 1) / nr * nr;
-        if (per_pixel * q->CP <= 2 * QC_COL_BYTES || q->NV == 1)
-            break;
+    int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
+    fit = fit < 1 ? 1 : fit > g->oh ? g->oh : fit;
+    double best = -1.0;
+    for (int nv = nvmax; nv >= 1; nv--) {
+        int64_t nr = (int64_t)nv * q->W;
+        int64_t cand[3] = {fit, (nr + g->ow - 1) / g->ow, g->oh};
+        for (int i = 0; i < 3; i++) {
+            int64_t rows = cand[i] > g->oh ? g->oh : cand[i];
+            bool fallback = nv == 1 && i == 0; /* always planned: one row, one vector */
+            if ((i > 0 && rows <= fit) || (per_pixel * chunk_pixels(g, rows, nr) > 4 * QC_COL_BYTES && !fallback))
+                continue;
+            double s = sweep_score(q, nv, rows);
+            if (s > best + 1e-9)
+                best = s, q->NV = nv, q->rows = rows;
+        }
     }
+    q->CP = chunk_pixels(g, q->rows, (int64_t)q->NV * q->W);
     q->nchunk = (g->oh + q->rows - 1) / q->rows;
+    q->V = q->W; /* 4V bytes of col at a time: a vector; s V input bytes per load */
+    while (q->V > 4 && (2 * g->ow <= q->V || q->V * g->sw > 64))
+        q->V /= 2;
+    q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    int64_t reach = (g->ow + q->V - 1) / q->V * q->V * g->sw + (g->kw - 1) * g->dw; /* a row's loads */
+    q->WP = (reach + q->V - 1) / q->V * q->V;
 }
 
-/* col[kq][pixel][j] = u of window element k = 4 kq + j at the chunk's pixel (zp + 128 in the
- * padding, past K and past the chunk's last row). */
-static void im2col(qconv *q)
+/* ---- the windows: col[kq][pixel][j] = u of window element k = 4 kq + j ---------------------
+ * Copied V pixels at a time: four source rows (one per j) are loaded as vectors and
+ * interleaved into 4V bytes.  A 1x1 stride-1 conv without padding reads the channel planes
+ * as they are (a pixel's window is one byte of each plane); every other geometry first
+ * stages the chunk's input rows, flipped and padded with zp + 128, in xp[ic][r][WP], so its
+ * loads need no bounds: a row's last vector may run past ow (into the next row's pixels,
+ * written after it, or the chunk's padding pixels) and past the row's data in xp (into
+ * padding).  k past K repeats the last k: its weight bytes are 0. */
+
+static LLVMValueRef load_bytes(mf_cg_ctx *c, LLVMValueRef ptr, int n)
+{
+    LLVMValueRef v = LLVMBuildLoad2(c->B, LLVMVectorType(LLVMInt8TypeInContext(c->C), (unsigned)n), ptr, "");
+    LLVMSetAlignment(v, 1);
+    return v;
+}
+
+static void store_bytes(mf_cg_ctx *c, LLVMValueRef v, LLVMValueRef ptr)
+{
+    LLVMSetAlignment(LLVMBuildStore(c->B, v, ptr), 1);
+}
+
+static LLVMValueRef byte_splat(qconv *q, int v, int n)
+{
+    return mf_cg_splat(q->c, LLVMConstInt(q->i8, (unsigned long long)(v & 0xff), 0), (unsigned)n);
+}
+
+/* shufflevector(a, b) by the indices idx[0..n). */
+static LLVMValueRef shuffle(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, const unsigned *idx, int n)
+{
+    LLVMValueRef m[4 * MF_CG_MAX_VW];
+    for (int i = 0; i < n; i++)
+        m[i] = LLVMConstInt(c->i32, idx[i], 0);
+    return LLVMBuildShuffleVector(c->B, a, b ? b : LLVMGetPoison(LLVMTypeOf(a)), LLVMConstVector(m, (unsigned)n), "");
+}
+
+/* The 4 x V bytes of r[0..4) as V quads: out[4 p + j] = r[j][p]. */
+static LLVMValueRef interleave4(mf_cg_ctx *c, const LLVMValueRef r[4], int V)
+{
+    unsigned cat[2 * MF_CG_MAX_VW], quad[4 * MF_CG_MAX_VW];
+    for (int i = 0; i < 2 * V; i++)
+        cat[i] = (unsigned)i;
+    for (int p = 0; p < V; p++)
+        for (int j = 0; j < 4; j++)
+            quad[4 * p + j] = (unsigned)(j * V + p);
+    LLVMValueRef lo = shuffle(c, r[0], r[1], cat, 2 * V), hi = shuffle(c, r[2], r[3], cat, 2 * V);
+    return shuffle(c, lo, hi, quad, 4 * V);
+}
+
+/* V bytes at ptr, ptr + s, ..., ptr + (V - 1) s (reads s V bytes). */
+static LLVMValueRef load_strided(mf_cg_ctx *c, LLVMValueRef ptr, int V, int64_t s)
+{
+    LLVMValueRef v = load_bytes(c, ptr, (int)(V * s));
+    if (s == 1)
+        return v;
+    unsigned idx[MF_CG_MAX_VW];
+    for (int p = 0; p < V; p++)
+        idx[p] = (unsigned)(p * s);
+    return shuffle(c, v, NULL, idx, V);
+}
+
+static bool is_flat(const mf_cg_conv_geom *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* Where the windows' element k = min(4 kq + j, K - 1) starts: the chunk's first pixel in its
+ * plane (flat), or its first row and column in xp. */
+static LLVMValueRef window_src(qconv *q, LLVMValueRef kq, int j)
 {
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
-    LLVMValueRef flip = LLVMConstInt(q->i8, 0x80, 0);
-    mf_cg_loop kq;
-    mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
+    LLVMValueRef k = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq, 4), j);
+    k = mf_cg_ix_smink(c, k, q->K - 1);
+    LLVMValueRef ic = mf_cg_ix_udivk(c, k, g->kh * g->kw);
+    if (is_flat(g))
+        return gep8(c, q->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic, q->P), q->p0));
+    LLVMValueRef rem = LLVMBuildURem(c->B, k, mf_cg_i64(c, g->kh * g->kw), "");
+    LLVMValueRef ky = mf_cg_ix_udivk(c, rem, g->kw), kx = LLVMBuildURem(c->B, rem, mf_cg_i64(c, g->kw), "");
+    LLVMValueRef row = mf_cg_ix_madd(c, ic, q->RIN, mf_cg_ix_mulk(c, ky, g->dh));
+    return gep8(c, q->xp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, q->WP), mf_cg_ix_mulk(c, kx, g->dw)));
+}
+
+/* col[kq][p][j] = zp + 128 for the pixels p in [from, CP) (past the chunk's valid rows). */
+static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef pad = LLVMConstInt(q->i8, (unsigned long long)(q->xzp + 128), 0);
     for (int j = 0; j < 4; j++) {
-        LLVMValueRef k = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq.iv, 4), j);
-        LLVMValueRef kok = LLVMBuildICmp(c->B, LLVMIntSLT, k, mf_cg_i64(c, q->K), "");
-        k = LLVMBuildSelect(c->B, kok, k, mf_cg_i64(c, 0), "");
-        LLVMValueRef ic = mf_cg_ix_udivk(c, k, g->kh * g->kw);
-        LLVMValueRef rem = LLVMBuildURem(c->B, k, mf_cg_i64(c, g->kh * g->kw), "");
-        LLVMValueRef ky = mf_cg_ix_udivk(c, rem, g->kw), kx = LLVMBuildURem(c->B, rem, mf_cg_i64(c, g->kw), "");
-        LLVMValueRef plane = gep8(c, q->xg, mf_cg_ix_mulk(c, ic, g->h * g->w));
-        LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq.iv, q->CP * 4), j));
-        mf_cg_loop yl;
-        mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), mf_cg_i64(c, q->rows));
-        LLVMValueRef oy = mf_cg_ix_add(c, q->oy0, yl.iv);
-        LLVMValueRef iy = mf_cg_ix_add(c, mf_cg_ix_subk(c, mf_cg_ix_mulk(c, oy, g->sh), g->ph), mf_cg_ix_mulk(c, ky, g->dh));
-        LLVMValueRef rowok = LLVMBuildAnd(c->B, kok, LLVMBuildICmp(c->B, LLVMIntSLT, oy, mf_cg_i64(c, g->oh), ""), "");
-        rowok = LLVMBuildAnd(c->B, rowok, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), "");
-        LLVMValueRef rowp = gep8(c, plane, mf_cg_ix_mulk(c, iy, g->w));
-        LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, kx, g->dw), g->pw);
-        LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
-        mf_cg_loop ox;
-        mf_cg_loop_begin(c, &ox, mf_cg_i64(c, 0), mf_cg_i64(c, g->ow));
-        LLVMValueRef ix = mf_cg_ix_add(c, mf_cg_ix_mulk(c, ox.iv, g->sw), ix0);
-        LLVMValueRef ok = LLVMBuildAnd(c->B, rowok, LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_i64(c, g->w), ""), "");
-        LLVMValueRef src = LLVMBuildSelect(c->B, ok, gep8(c, rowp, ix), q->padsrc, "");
-        LLVMValueRef u = LLVMBuildXor(c->B, LLVMBuildLoad2(c->B, q->i8, src, ""), flip, "");
-        LLVMBuildStore(c->B, u, gep8(c, drow, mf_cg_ix_mulk(c, ox.iv, 4)));
-        mf_cg_loop_end(c, &ox, 1);
-        mf_cg_loop_end(c, &yl, 1);
-        /* the pixels past the chunk's rows, up to whole tiles */
-        LLVMValueRef pad = LLVMConstInt(q->i8, (unsigned long long)(q->xzp + 128), 0);
         mf_cg_loop pp;
-        mf_cg_loop_begin(c, &pp, mf_cg_i64(c, q->rows * g->ow), mf_cg_i64(c, q->CP));
-        LLVMBuildStore(c->B, pad, gep8(c, dst, mf_cg_ix_mulk(c, pp.iv, 4)));
+        mf_cg_loop_begin(c, &pp, from, mf_cg_i64(c, q->CP));
+        LLVMBuildStore(c->B, pad, gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, pp.iv, 4), j)));
         mf_cg_loop_end(c, &pp, 1);
     }
+}
+
+/* xp[ic][r][c] = u of input row oy0 sh - ph + r, column c - pw (zp + 128 outside). */
+static void stage_rows(qconv *q)
+{
+    mf_cg_ctx *c = q->c;
+    const mf_cg_conv_geom *g = &q->g;
+    int V = q->V;
+    LLVMTypeRef v8 = LLVMVectorType(q->i8, (unsigned)V);
+    LLVMValueRef iota[MF_CG_MAX_VW];
+    for (int l = 0; l < V; l++)
+        iota[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
+    mf_cg_loop ic, r, cc;
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, q->cing));
+    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, q->RIN));
+    LLVMValueRef iy = mf_cg_ix_add(c, mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q->oy0, g->sh), g->ph), r.iv);
+    LLVMValueRef rowok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
+    LLVMValueRef src = gep8(c, q->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, g->h * g->w), mf_cg_ix_mulk(c, iy, g->w)));
+    LLVMValueRef dst = gep8(c, q->xp, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, q->RIN, r.iv), q->WP));
+    mf_cg_loop_begin(c, &cc, mf_cg_i64(c, 0), mf_cg_i64(c, q->WP / V));
+    LLVMValueRef c0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, cc.iv, V), g->pw);
+    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, c0, (unsigned)V), LLVMConstVector(iota, (unsigned)V), "");
+    LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_splat(c, mf_cg_i64(c, g->w), (unsigned)V), "");
+    ok = LLVMBuildAnd(c->B, ok, mf_cg_splat(c, rowok, (unsigned)V), "");
+    LLVMValueRef ops[4] = {gep8(c, src, c0), LLVMConstInt(c->i32, 1, 0), ok, byte_splat(q, q->xzp, V)};
+    LLVMTypeRef tys[2] = {v8, c->ptr};
+    LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
+    store_bytes(c, LLVMBuildXor(c->B, x, byte_splat(q, 0x80, V), ""), gep8(c, dst, mf_cg_ix_mulk(c, cc.iv, V)));
+    mf_cg_loop_end(c, &cc, 1);
+    mf_cg_loop_end(c, &r, 1);
+    mf_cg_loop_end(c, &ic, 1);
+}
+
+/* col[kq] (dst) for the chunk's nrows valid output rows, from xp (src: the four rows of the
+ * quad's k). */
+static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLVMValueRef nrows)
+{
+    mf_cg_ctx *c = q->c;
+    const mf_cg_conv_geom *g = &q->g;
+    int V = q->V;
+    mf_cg_loop yl, t;
+    mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), nrows);
+    LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
+    LLVMValueRef soff = mf_cg_ix_mulk(c, yl.iv, g->sh * q->WP);
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, (g->ow + V - 1) / V));
+    LLVMValueRef r[4], s = mf_cg_ix_add(c, soff, mf_cg_ix_mulk(c, t.iv, V * g->sw));
+    for (int j = 0; j < 4; j++)
+        r[j] = load_strided(c, gep8(c, src[j], s), V, g->sw);
+    store_bytes(c, interleave4(c, r, V), gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    mf_cg_loop_end(c, &t, 1);
+    mf_cg_loop_end(c, &yl, 1);
+}
+
+/* col[kq] (dst) for the chunk's npix pixels straight from the four planes (1x1, stride 1,
+ * no padding), flipped as they are copied; whole vectors, then the pixels left. */
+static void copy_flat(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLVMValueRef npix)
+{
+    mf_cg_ctx *c = q->c;
+    int V = q->V;
+    LLVMValueRef flip = byte_splat(q, 0x80, 1);
+    LLVMValueRef nvec = mf_cg_ix_udivk(c, npix, V);
+    mf_cg_loop t, p;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), nvec);
+    LLVMValueRef r[4];
+    for (int j = 0; j < 4; j++)
+        r[j] = load_bytes(c, gep8(c, src[j], mf_cg_ix_mulk(c, t.iv, V)), V);
+    LLVMValueRef u = LLVMBuildXor(c->B, interleave4(c, r, V), byte_splat(q, 0x80, 4 * V), "");
+    store_bytes(c, u, gep8(c, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    mf_cg_loop_end(c, &t, 1);
+    mf_cg_loop_begin(c, &p, mf_cg_ix_mulk(c, nvec, V), npix);
+    for (int j = 0; j < 4; j++) {
+        LLVMValueRef b = LLVMBuildLoad2(c->B, q->i8, gep8(c, src[j], p.iv), "");
+        LLVMBuildStore(c->B, LLVMBuildXor(c->B, b, flip, ""), gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
+    }
+    mf_cg_loop_end_scalar(c, &p, 1);
+}
+
+static void im2col(qconv *q)
+{
+    mf_cg_ctx *c = q->c;
+    bool flat = is_flat(&q->g);
+    LLVMValueRef npix = mf_cg_ix_sub(c, q->pend, q->p0), nrows = NULL;
+    if (!flat) {
+        stage_rows(q);
+        nrows = mf_cg_ix_udivk(c, npix, q->g.ow);
+    }
+    mf_cg_loop kq;
+    mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
+    LLVMValueRef src[4];
+    for (int j = 0; j < 4; j++)
+        src[j] = window_src(q, kq.iv, j);
+    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    if (flat)
+        copy_flat(q, src, dst, npix);
+    else
+        copy_rows(q, src, dst, nrows);
+    pad_pixels(q, dst, flat ? npix : mf_cg_ix_mulk(c, nrows, q->g.ow));
     mf_cg_loop_end(c, &kq, 1);
 }
 
@@ -293,13 +475,14 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = mf_cg_dot4_acc_type(c, (unsigned)q.W);
-    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP)));
+    /* 4V bytes past the last quad: a row's last vector may run past CP */
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
     LLVMSetAlignment(q.col, 64);
-    q.padsrc = mf_cg_entry_alloca(c, q.i8);
+    if (!is_flat(g))
+        q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP)));
     q.wsum = mf_cg_entry_alloca(c, c->i32);
     for (int a = 0; a < q.MR * q.NV; a++)
         q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
-    LLVMBuildStore(c->B, LLVMConstInt(q.i8, (unsigned long long)q.xzp, 1), q.padsrc);
 
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, g->batch * g->groups * q.nchunk, 1, &lo, &hi);

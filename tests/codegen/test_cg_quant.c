@@ -136,15 +136,17 @@ static mf_graph *roundtrip_graph(void)
 }
 
 /* dequantize(max_pool2d(x)) of int8 codes, 3x3 stride 2 padding 1 (resnet's). */
-static mf_graph *pool_graph(void)
+/* max_pool2d of int8 (k x k, stride s, padding p, dilation d) and its dequantization. */
+static mf_graph *pool_graph(int64_t h, int64_t w, int64_t k, int64_t s, int64_t p, int64_t d)
 {
     mf_graph *g = mf_graph_new("qpool");
-    mf_value *x = in_t(g, "x", MF_I8, 4, (int64_t[]){1, 5, 17, 17});
+    mf_value *x = in_t(g, "x", MF_I8, 4, (int64_t[]){1, 5, h, w});
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_MAX_POOL2D, a);
-    TREF_INTS(MF_OP_MAX_POOL2D, a, "kernel", 3, 3);
-    TREF_INTS(MF_OP_MAX_POOL2D, a, "stride", 2, 2);
-    TREF_INTS(MF_OP_MAX_POOL2D, a, "padding", 1, 1);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "kernel", k, k);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "stride", s, s);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "padding", p, p);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "dilation", d, d);
     mf_value *y = cg_node(g, MF_OP_MAX_POOL2D, 1, &x, a);
     mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
     tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.5);
@@ -238,6 +240,11 @@ static const qcase qcases[] = {
     {"depthwise 3x3 s2", 1, 16, 15, 15, 16, 3, 2, 1, 1, 16, true, true, false, false},
     {"grouped 3x3 dilation 2", 1, 12, 12, 12, 18, 3, 1, 2, 2, 3, true, true, false, false},
     {"one output row per chunk", 1, 512, 30, 30, 5, 3, 1, 1, 1, 1, false, true, false, false},
+    /* the vector im2col: planes read as they are, several chunks and a pixel tail; rows
+     * longer than a vector with a strided, dilated tail; a stride past 2 */
+    {"1x1 chunks of rows, pixel tail", 2, 256, 21, 19, 6, 1, 1, 0, 1, 1, true, true, false, false},
+    {"5x5 s2 p2 dilation 2, 45 wide", 1, 5, 9, 45, 7, 5, 2, 2, 2, 1, true, true, false, false},
+    {"3x3 s3 p0", 1, 8, 16, 35, 9, 3, 3, 0, 1, 1, false, true, false, false},
 };
 #define NCASES (int)(sizeof qcases / sizeof qcases[0])
 
@@ -257,8 +264,14 @@ static void check_all(const mf_cg_target *t)
     mf_graph *g = roundtrip_graph();
     check_exact(g, t, "quantize + dequantize");
     mf_graph_destroy(g);
-    g = pool_graph();
+    g = pool_graph(17, 17, 3, 2, 1, 1);
     check_exact(g, t, "max_pool2d of int8");
+    mf_graph_destroy(g);
+    g = pool_graph(9, 45, 2, 1, 1, 2); /* rows past a vector, dilated */
+    check_exact(g, t, "max_pool2d of int8, 45 wide");
+    mf_graph_destroy(g);
+    g = pool_graph(11, 40, 3, 3, 0, 1);
+    check_exact(g, t, "max_pool2d of int8, stride 3");
     mf_graph_destroy(g);
 }
 
