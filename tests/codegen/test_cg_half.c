@@ -6,7 +6,9 @@
  * residual; pools; softmax), compiled for x86-64 (no F16C: LLVM's soft conversion), haswell
  * and skylake-avx512 where the host runs them, and for the host; each within the seed's
  * 0.3 % (max|a - b| / max|b|) of the reference kernels on the same f16 inputs, and equal for
- * 1 and 4 partitions.  The assembly converts with F16C where the target has it. */
+ * 1 and 4 partitions.  The assembly converts with F16C where the target has it, and x86-64's
+ * object, whose soft conversions call libgcc, loads offline (runtime/elf_load.c) and gives
+ * the JIT's bytes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 
 #include "cg_check.h"
 #include "cg_targets.h"
+#include "runtime/mfo.h"
 
 static mf_value *widened(mf_graph *g, const char *name, mf_type t)
 {
@@ -245,18 +248,8 @@ static void test_every_engine_on_each_target(void **state)
            NTARGETS + 1 - skipped, host.cpu, skipped);
 }
 
-static char *asm_for(const mf_graph *g, const char *cpu)
-{
-    mf_cg_target t;
-    assert_int_equal(mf_cg_target_init(cpu, &t), MF_OK);
-    mf_cg_options o = {&t, 3, 1};
-    char *text = NULL;
-    if (mf_cg_compile_asm(g, &o, &text))
-        fail_msg("%s: %s", cpu, mf_last_error());
-    return text;
-}
-
-/* F16C's conversions where the target has them (haswell, znver4), none on x86-64. */
+/* F16C's conversions where the target has them (haswell, znver4), LLVM's soft ones (libgcc's
+ * __extendhfsf2 / __truncsfhf2) on x86-64. */
 static void test_conversions_follow_target(void **state)
 {
     mf_graph *g = conv_graph(8, 20, 37, 16, 3, 1, 1, 1);
@@ -267,8 +260,47 @@ static void test_conversions_follow_target(void **state)
         bool widen = strstr(text, "vcvtph2ps") != NULL, narrow = strstr(text, "vcvtps2ph") != NULL;
         if (widen != cases[i].f16c || narrow != cases[i].f16c)
             fail_msg("%s: vcvtph2ps %d, vcvtps2ph %d; expected %d", cases[i].cpu, widen, narrow, cases[i].f16c);
+        bool soft = strstr(text, "__extendhfsf2") && strstr(text, "__truncsfhf2");
+        if (soft == cases[i].f16c)
+            fail_msg("%s: soft conversion calls %d; expected %d", cases[i].cpu, soft, !cases[i].f16c);
         free(text);
     }
+    mf_graph_destroy(g);
+}
+
+/* The offline loader resolves the soft conversions (an .mfo with an x86-64 code level). */
+static void test_soft_conversion_loads_offline(void **state)
+{
+    mf_graph *g = conv_graph(8, 20, 37, 16, 3, 1, 1, 1);
+    mf_cg_target t;
+    assert_int_equal(mf_cg_target_init("x86-64", &t), MF_OK);
+    mf_cg_object obj;
+    mf_kernel_fn jit = cg_build(g, &obj, &t);
+    mf_rt_code *code = NULL;
+    mf_rt_kernel_fn offline = NULL;
+    if (mf_rt_code_load(obj.data, obj.size, obj.symbol, "conv", &code, &offline))
+        fail_msg("%s", mf_last_error());
+    mf_tensor *in[3];
+    for (int i = 0; i < 3; i++) {
+        const mf_type *it = &g->inputs[i]->type;
+        assert_int_equal(mf_tensor_rand(it->dtype, it->rank, it->shape, 5 + (uint64_t)i, -2, 2, MF_DEVICE_CPU, &in[i]), MF_OK);
+    }
+    size_t nb = mf_type_nbytes(&g->outputs[0]->type);
+    void *out[2] = {calloc(1, nb), calloc(1, nb)};
+    for (int k = 0; k < 2; k++) {
+        void *args[5] = {out[k], mf_tensor_data_mut(in[0]), mf_tensor_data_mut(in[1]), mf_tensor_data_mut(in[2]), NULL};
+        if (k)
+            offline(args, 0, 1);
+        else
+            jit(args, 0, 1);
+    }
+    assert_memory_equal(out[0], out[1], nb);
+    free(out[0]);
+    free(out[1]);
+    for (int i = 0; i < 3; i++)
+        mf_tensor_free(in[i]);
+    mf_rt_code_free(code);
+    mf_cg_object_free(&obj);
     mf_graph_destroy(g);
 }
 
@@ -277,6 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_engine_on_each_target),
         cmocka_unit_test(test_conversions_follow_target),
+        cmocka_unit_test(test_soft_conversion_loads_offline),
     };
     return cmocka_run_group_tests_name("codegen_half", tests, NULL, NULL);
 }
