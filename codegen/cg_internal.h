@@ -157,6 +157,21 @@ LLVMValueRef mf_cg_load_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, cons
                            mf_dtype t);
 void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
                     LLVMValueRef x, mf_dtype t);
+/* f16 storage (codegen/half.c): float or <W x float> to and from half or <W x half>, by the
+ * target's conversions (F16C's vcvtph2ps / vcvtps2ph; without F16C, LLVM's soft ones). */
+LLVMValueRef mf_cg_widen_half(mf_cg_ctx *c, LLVMValueRef h);
+LLVMValueRef mf_cg_narrow_half(mf_cg_ctx *c, LLVMValueRef x);
+/* A pointer `idx` elements past base, for elements of dtype t (f32 or f16). */
+LLVMValueRef mf_cg_gep_as(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx, mf_dtype t);
+/* A load of vt (float or <W x float>) at ptr, from elements of dtype t (f32 or f16: then
+ * widened), aligned to one element; mask (<W x i1>, or NULL: all lanes) loads the live
+ * lanes only, the others 0. */
+LLVMValueRef mf_cg_load_f32_as(mf_cg_ctx *c, LLVMTypeRef vt, LLVMValueRef ptr, LLVMValueRef mask,
+                               mf_dtype t);
+/* The same from a vector of lane pointers (a masked gather). */
+LLVMValueRef mf_cg_gather_f32_as(mf_cg_ctx *c, LLVMTypeRef vt, LLVMValueRef ptrs, LLVMValueRef mask,
+                                 mf_dtype t);
+
 /* Is v elementwise in the sense of the evaluator (an elementwise or view op's output)? */
 bool mf_cg_is_pointwise(mf_op op);
 
@@ -262,6 +277,7 @@ typedef struct mf_cg_conv_geom {
     int nbd;
     int64_t bshape[MF_MAX_RANK], bx_stride[MF_MAX_RANK], bw_stride[MF_MAX_RANK];
     LLVMValueRef x, wt, bias; /* float* (bias may be NULL) */
+    mf_dtype xdt, wdt;        /* what x and wt hold: f32, or f16 that the loads widen */
     /* matmul: w is the left operand [rows = cout][K = cin] and x the right [K][ow]; the
      * output has no h dim.  conv: output [batch, cout, oh, ow]. */
     bool is_matmul;
@@ -273,6 +289,9 @@ typedef struct mf_cg_conv_geom {
 /* The buffer of input i of anchor n (looking through views); NULL with an error set when
  * it is computed inside the subgraph. */
 LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i);
+/* The dtype of that buffer: f16 when a widening cast was looked through (the engine's
+ * loads widen), else the input's. */
+mf_dtype mf_cg_anchor_dtype(const mf_node *n, int i);
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi);
 

@@ -202,10 +202,10 @@ static LLVMValueRef all_true(mf_cg_ctx *c, unsigned w)
     return mf_cg_splat(c, LLVMConstInt(c->i1, 1, 0), w);
 }
 
-/* Elements of type et (f32, or i8 for int8 codes), aligned to their size. */
+/* Elements of type et (f32, half, or i8 for int8 codes), aligned to their size. */
 static unsigned elem_align(mf_cg_ctx *c, LLVMTypeRef et)
 {
-    return et == c->f32 ? 4 : 1;
+    return et == c->f32 ? 4 : et == LLVMHalfTypeInContext(c->C) ? 2 : 1;
 }
 
 static LLVMValueRef load_elems(mf_cg_ctx *c, mf_cg_point *p, LLVMTypeRef et, LLVMValueRef base,
@@ -249,6 +249,8 @@ LLVMValueRef mf_cg_load_at(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, cons
 LLVMValueRef mf_cg_load_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
                            mf_dtype t)
 {
+    if (t == MF_F16)
+        return mf_cg_widen_half(c, load_elems(c, p, LLVMHalfTypeInContext(c->C), base, m));
     if (t != MF_I8)
         return mf_cg_load_at(c, p, base, m);
     LLVMValueRef q = load_elems(c, p, LLVMInt8TypeInContext(c->C), base, m);
@@ -296,6 +298,10 @@ void mf_cg_store(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_ma
 void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg_map *m,
                     LLVMValueRef x, mf_dtype t)
 {
+    if (t == MF_F16) {
+        store_elems(c, p, LLVMHalfTypeInContext(c->C), base, m, mf_cg_narrow_half(c, x));
+        return;
+    }
     if (t != MF_I8) {
         mf_cg_store(c, p, base, m, x);
         return;
@@ -459,11 +465,20 @@ static LLVMValueRef emit_batch_norm(mf_cg_ctx *c, const mf_node *n, LLVMValueRef
     return batch_norm(c, n, in);
 }
 
-/* Cast and the views keep the value: only f32 is lowered (check_graph), and a view only
- * re-indexes (eval_view evaluates its input under the view's map). */
+/* The views keep the value: a view only re-indexes (eval_view evaluates its input under
+ * the view's map). */
 static LLVMValueRef emit_same(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
 {
     return in[0];
+}
+
+/* Casts between the float types codegen takes: values are f32 in registers, so a cast to
+ * f16 rounds to the nearest half (what a store and a load would give), others keep it. */
+static LLVMValueRef emit_cast(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in)
+{
+    if (n->outputs[0]->type.dtype != MF_F16)
+        return in[0];
+    return mf_cg_widen_half(c, mf_cg_narrow_half(c, in[0]));
 }
 
 /* Indexed by ops.def's list; an op with device code that is elementwise or a view has an
@@ -485,7 +500,7 @@ static const mf_cg_emit_fn emitters[MF_OP_COUNT] = {
     [MF_OP_NEG] = emit_neg,
     [MF_OP_ABS] = emit_abs,
     [MF_OP_SQRT] = emit_sqrt,
-    [MF_OP_CAST] = emit_same,
+    [MF_OP_CAST] = emit_cast,
     [MF_OP_BATCH_NORM] = emit_batch_norm,
     [MF_OP_DROPOUT] = emit_same,
     [MF_OP_FLATTEN] = emit_same,

@@ -234,7 +234,7 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core)
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
         if (info->has_mlu && !mf_node_has_mlu_code(n))
-            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) on %s: only f32 is lowered, and i8 by the int8 ops",
+            return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) on %s: only f32 is lowered, and i8 by the int8 ops, f16 by casts and views",
                             n->id, info->name, mf_dtype_name(odd_dtype(n)));
         if (!mf_cg_has_emitter(n->op) && !mf_cg_has_lowering(n->op))
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) has no lowering", n->id,

@@ -64,17 +64,12 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     const mf_cg_conv_geom *g = e->g;
     const int VW = c->vw;
     LLVMValueRef at = LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0 * g->sw), "");
-    LLVMValueRef ptr = mf_cg_gep(c, row, at);
-    LLVMValueRef zero = mf_cg_fconst(c, e->vt, 0.0), align = LLVMConstInt(c->i32, 4, 0);
-    if (!masked && g->sw == 1) {
-        LLVMValueRef x = LLVMBuildLoad2(c->B, e->vt, ptr, "");
-        LLVMSetAlignment(x, 4);
-        return x;
-    }
+    LLVMValueRef ptr = mf_cg_gep_as(c, row, at, g->xdt);
+    if (!masked && g->sw == 1)
+        return mf_cg_load_f32_as(c, e->vt, ptr, NULL, g->xdt);
     if (!masked && g->sw == 2) { /* two loads, keep the even lanes */
         LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
-        LLVMValueRef x = LLVMBuildLoad2(c->B, wide, ptr, "");
-        LLVMSetAlignment(x, 4);
+        LLVMValueRef x = mf_cg_load_f32_as(c, wide, ptr, NULL, g->xdt);
         LLVMValueRef idx[MF_CG_MAX_VW];
         for (int i = 0; i < VW; i++)
             idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
@@ -82,11 +77,8 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     }
     LLVMValueRef mask = masked ? range_mask(c, at, 0, g->sw, g->w)
                                : mf_cg_vsplat(c, LLVMConstInt(c->i1, 1, 0));
-    if (g->sw == 1) {
-        LLVMValueRef ops[4] = {ptr, align, mask, zero};
-        LLVMTypeRef tys[2] = {e->vt, c->ptr};
-        return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
-    }
+    if (g->sw == 1)
+        return mf_cg_load_f32_as(c, e->vt, ptr, mask, g->xdt);
     if (g->sw <= 4) { /* a masked load of sw vectors keeping every sw-th lane: no gather */
         unsigned n = (unsigned)(g->sw * VW);
         LLVMTypeRef wide = LLVMVectorType(c->f32, n);
@@ -103,18 +95,12 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         for (unsigned l = 0; l < n; l++)
             keep[l] = LLVMConstInt(c->i1, l % (unsigned)g->sw == 0, 0);
         LLVMValueRef wm = LLVMBuildAnd(c->B, in, LLVMConstVector(keep, n), "");
-        LLVMValueRef ops[4] = {ptr, align, wm, LLVMConstNull(wide)};
-        LLVMTypeRef tys[2] = {wide, c->ptr};
-        LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, wide, 4, ops);
+        LLVMValueRef x = mf_cg_load_f32_as(c, wide, ptr, wm, g->xdt);
         for (int i = 0; i < VW; i++)
             idx[i] = LLVMConstInt(c->i32, (unsigned long long)(g->sw * i), 0);
         return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, (unsigned)VW), "");
     }
-    LLVMValueRef off = lane_consts(c, 0, g->sw);
-    LLVMValueRef ptrs = LLVMBuildGEP2(c->B, c->f32, ptr, &off, 1, "");
-    LLVMValueRef ops[4] = {ptrs, align, mask, zero};
-    LLVMTypeRef tys[2] = {e->vt, LLVMTypeOf(ptrs)};
-    return mf_cg_intrin2(c, "llvm.masked.gather", tys, 2, e->vt, 4, ops);
+    return mf_cg_gather_f32_as(c, e->vt, mf_cg_gep_as(c, ptr, lane_consts(c, 0, g->sw), g->xdt), mask, g->xdt);
 }
 
 /* acc[j][v] += w[j] * x[v] for one (ic, ky, kx). */
@@ -149,7 +135,7 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
                                     mf_cg_i64(c, g->pw), "");
     mf_cg_loop ic, ky;
     mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
-    LLVMValueRef plane = mf_cg_gep(c, it->xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""));
+    LLVMValueRef plane = mf_cg_gep_as(c, it->xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""), g->xdt);
     LLVMValueRef wic = mf_cg_gep(c, it->wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->kh * g->kw), ""));
     mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
     LLVMValueRef iy = LLVMBuildAdd(c->B, it->iy0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->dh), ""), "");
@@ -158,7 +144,7 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
-    LLVMValueRef row = mf_cg_gep(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""));
+    LLVMValueRef row = mf_cg_gep_as(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""), g->xdt);
     LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw), ""));
     for (int64_t kx = 0; kx < g->kw; kx++) {
         LLVMValueRef ix0 = LLVMBuildAdd(c->B, ixb, mf_cg_i64(c, kx * g->dw), "");
@@ -496,8 +482,8 @@ static void oc_item_decode(oc_emit *e, LLVMValueRef iv, int64_t nbatch)
     e->y0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, q[3], g->oh), pl->nys);
     e->y1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, q[3], 1), g->oh), pl->nys);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e->bcoord);
-    e->xg = mf_cg_gep(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bx_stride),
-                                            mf_cg_ix_mulk(c, q[1], e->cing * g->h * g->w)));
+    e->xg = mf_cg_gep_as(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bx_stride),
+                                               mf_cg_ix_mulk(c, q[1], e->cing * g->h * g->w)), g->xdt);
     e->ocl0 = mf_cg_ix_mulk(c, q[2], e->BW);
     e->oc0 = mf_cg_ix_madd(c, q[1], e->coutg, e->ocl0);
     e->wrow = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
@@ -546,7 +532,7 @@ static void oc_chunk_begin(oc_emit *e, mf_cg_loop *ch)
     else
         oc_pack(c, pl, mf_cg_gep(c, e->wrow, mf_cg_ix_mulk(c, ic0, e->khw)), e->K, e->ocl0, e->coutg,
                 mf_cg_ix_mulk(c, e->cnt, e->khw), e->pk);
-    e->xc = mf_cg_gep(c, e->xg, mf_cg_ix_mulk(c, ic0, g->h * g->w));
+    e->xc = mf_cg_gep_as(c, e->xg, mf_cg_ix_mulk(c, ic0, g->h * g->w), g->xdt);
 }
 
 /* Starts the sums of a tile of np pixels at 0, or on later chunks at the partial sums
@@ -584,7 +570,7 @@ static void oc_tile_taps(oc_emit *e, LLVMValueRef row, LLVMValueRef wky, int64_t
             int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
             if (ix < 0 || ix >= g->w)
                 continue;
-            LLVMValueRef xs = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, row, mf_cg_i64(c, ix)), "");
+            LLVMValueRef xs = mf_cg_load_f32_as(c, c->f32, mf_cg_gep_as(c, row, mf_cg_i64(c, ix), g->xdt), NULL, g->xdt);
             LLVMValueRef xb = mf_cg_vsplat(c, xs);
             for (int r = 0; r < RO; r++) {
                 LLVMValueRef a = e->acc[p * RO + r];
@@ -603,7 +589,7 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     const mf_cg_conv_geom *g = e->g;
     mf_cg_loop icl, ky;
     mf_cg_loop_begin(c, &icl, mf_cg_i64(c, 0), e->cnt);
-    LLVMValueRef plane = mf_cg_gep(c, e->xc, mf_cg_ix_mulk(c, icl.iv, g->h * g->w));
+    LLVMValueRef plane = mf_cg_gep_as(c, e->xc, mf_cg_ix_mulk(c, icl.iv, g->h * g->w), g->xdt);
     LLVMValueRef wic = mf_cg_gep(c, e->pk, mf_cg_ix_mulk(c, icl.iv, e->khw * e->BW));
     mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
     LLVMValueRef iy = mf_cg_ix_add(c, e->iy0, mf_cg_ix_mulk(c, ky.iv, g->dh));
@@ -612,7 +598,7 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
-    LLVMValueRef row = mf_cg_gep(c, plane, mf_cg_ix_mulk(c, iy, g->w));
+    LLVMValueRef row = mf_cg_gep_as(c, plane, mf_cg_ix_mulk(c, iy, g->w), g->xdt);
     LLVMValueRef wky = mf_cg_gep(c, wic, mf_cg_ix_mulk(c, ky.iv, g->kw * e->BW));
     oc_tile_taps(e, row, wky, ox0, np);
     LLVMBuildBr(c->B, next);
@@ -770,7 +756,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, it.bcoord);
     LLVMValueRef xoff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bx_stride),
                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
-    it.xg = mf_cg_gep(c, g->x, xoff);
+    it.xg = mf_cg_gep_as(c, g->x, xoff, g->xdt);
     it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
                           LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.R), ""), "");
     LLVMValueRef woff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bw_stride),
@@ -798,14 +784,27 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     return e.err;
 }
 
-/* The anchor's own inputs must be graph inputs: its loads are the vector kernel's, not
- * the expression evaluator's.  Views in between keep the layout, so they are looked
- * through. */
-LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
+/* The value behind an anchor's input: views keep the layout and a widening cast from f16
+ * is done by the engine's loads, so both are looked through. */
+static const mf_value *anchor_source(const mf_node *n, int i)
 {
     const mf_value *v = n->inputs[i];
-    while (v->producer && mf_op_get(v->producer->op)->kind == MF_KIND_VIEW)
+    bool widen = mf_node_loads_half(n, i);
+    while (v->producer && (mf_op_get(v->producer->op)->kind == MF_KIND_VIEW || (widen && mf_node_widens_half(v->producer))))
         v = v->producer->inputs[0];
+    return v;
+}
+
+mf_dtype mf_cg_anchor_dtype(const mf_node *n, int i)
+{
+    return anchor_source(n, i)->type.dtype;
+}
+
+/* The anchor's own inputs must be graph inputs: its loads are the vector kernel's, not
+ * the expression evaluator's. */
+LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
+{
+    const mf_value *v = anchor_source(n, i);
     int k = mf_cg_input_index(c->g, v);
     if (k < 0) {
         mf_error(MF_ERR_UNSUPPORTED, "codegen: input %d of node %d (%s) is computed in the subgraph; an anchor takes graph inputs only",
@@ -867,6 +866,7 @@ mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_va
     mf_cg_conv_geom g = geom_of(n);
     g.x = mf_cg_anchor_input(c, n, 0);
     g.wt = mf_cg_anchor_input(c, n, 1);
+    g.xdt = mf_cg_anchor_dtype(n, 0);
     if (n->ninputs > 2 && !(g.bias = mf_cg_anchor_input(c, n, 2)))
         return MF_ERR_UNSUPPORTED;
     if (!g.x || !g.wt)

@@ -106,12 +106,9 @@ static LLVMValueRef wide_load(dw_emit *e, LLVMValueRef row, LLVMValueRef ox0, in
     const mf_cg_conv_geom *g = e->g;
     unsigned n = (unsigned)(g->sw * c->vw);
     LLVMTypeRef wide = LLVMVectorType(c->f32, n);
-    LLVMValueRef ptr = mf_cg_gep(c, row, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ox0, g->sw), k0 * g->dw - g->pw));
-    if (!masked) {
-        LLVMValueRef x = LLVMBuildLoad2(c->B, wide, ptr, "");
-        LLVMSetAlignment(x, 4);
-        return x;
-    }
+    LLVMValueRef ptr = mf_cg_gep_as(c, row, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ox0, g->sw), k0 * g->dw - g->pw), g->xdt);
+    if (!masked)
+        return mf_cg_load_f32_as(c, wide, ptr, NULL, g->xdt);
     LLVMValueRef bits[DW_MAX_STRIDE * MF_CG_MAX_VW];
     int live = 0;
     for (unsigned l = 0; l < n; l++) {
@@ -121,9 +118,7 @@ static LLVMValueRef wide_load(dw_emit *e, LLVMValueRef row, LLVMValueRef ox0, in
     }
     if (!live)
         return NULL;
-    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, n), LLVMConstNull(wide)};
-    LLVMTypeRef tys[2] = {wide, c->ptr};
-    return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, wide, 4, ops);
+    return mf_cg_load_f32_as(c, wide, ptr, LLVMConstVector(bits, n), g->xdt);
 }
 
 /* Lanes r, r + sw, r + 2 sw, ... of a wide load: the inputs of one tap. */
@@ -202,7 +197,7 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
             LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), then, next);
             LLVMPositionBuilderAtEnd(c->B, then);
         }
-        input_row(e, mf_cg_gep(c, e->plane, mf_cg_ix_mulk(c, iy, g->w)), d, nrows, ox0, ox0c, U, masked);
+        input_row(e, mf_cg_gep_as(c, e->plane, mf_cg_ix_mulk(c, iy, g->w), g->xdt), d, nrows, ox0, ox0c, U, masked);
         if (checked) {
             LLVMBuildBr(c->B, next);
             LLVMPositionBuilderAtEnd(c->B, next);
@@ -315,8 +310,8 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
     mf_cg_unravel(c, items.iv, 2, dims, q);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e.bcoord);
     e.ch = q[1];
-    e.plane = mf_cg_gep(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
-                                              mf_cg_ix_mulk(c, e.ch, g->h * g->w)));
+    e.plane = mf_cg_gep_as(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
+                                                 mf_cg_ix_mulk(c, e.ch, g->h * g->w)), g->xdt);
     LLVMValueRef wch = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bw_stride),
                                                         mf_cg_ix_mulk(c, e.ch, khw)));
     for (int64_t t = 0; t < khw; t++)

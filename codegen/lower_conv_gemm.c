@@ -119,18 +119,11 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, e->cing));
-    LLVMValueRef xrow = mf_cg_gep(c, e->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->pl.N), p));
+    LLVMValueRef xrow = mf_cg_gep_as(c, e->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->pl.N), p), e->g->xdt);
     LLVMValueRef xv[GEMM_NV_MAX];
     for (int v = 0; v < NV; v++) {
-        LLVMValueRef ptr = mf_cg_gep(c, xrow, mf_cg_i64(c, (int64_t)v * c->vw));
-        if (masks[v]) {
-            LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), masks[v], mf_cg_fconst(c, e->vt, 0.0)};
-            LLVMTypeRef tys[2] = {e->vt, c->ptr};
-            xv[v] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
-        } else {
-            xv[v] = LLVMBuildLoad2(c->B, e->vt, ptr, "");
-            LLVMSetAlignment(xv[v], 4);
-        }
+        LLVMValueRef ptr = mf_cg_gep_as(c, xrow, mf_cg_i64(c, (int64_t)v * c->vw), e->g->xdt);
+        xv[v] = mf_cg_load_f32_as(c, e->vt, ptr, masks[v], e->g->xdt);
     }
     /* packed: panel[k][MR] (a block's MR weights of one k side by side); plain: w[oc][k] */
     LLVMValueRef wk = e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R))
@@ -319,8 +312,8 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
     LLVMValueRef q[4];
     mf_cg_unravel(c, items.iv, 4, dims, q);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e.bcoord);
-    e.xg = mf_cg_gep(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
-                                           mf_cg_ix_mulk(c, q[1], e.cing * pl->N)));
+    e.xg = mf_cg_gep_as(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
+                                              mf_cg_ix_mulk(c, q[1], e.cing * pl->N)), g->xdt);
     LLVMValueRef ocl0 = mf_cg_ix_mulk(c, q[3], pl->MR);
     e.oc0 = mf_cg_ix_madd(c, q[1], e.coutg, ocl0);
     /* both layouts start block b's panel at oc0 * K: packed blocks are MR x K floats too */

@@ -73,9 +73,8 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
     mf_cg_loop ic;
     mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, cing));
-    LLVMValueRef plane = mf_cg_gep(c, xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""));
+    LLVMValueRef plane = mf_cg_gep_as(c, xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""), g->xdt);
     LLVMValueRef wic = mf_cg_gep(c, wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, khw), ""));
-    LLVMValueRef zero = mf_cg_fconst(c, e->vt, 0.0);
     for (int64_t ky = 0; ky < g->kh; ky++)
         for (int64_t kx = 0; kx < g->kw; kx++) {
             int64_t shift = (ky * g->dh - g->ph) * g->w + (kx * g->dw - g->pw);
@@ -90,15 +89,8 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
                 }
                 if (!live)
                     continue; /* this vector reads only padding at this tap */
-                LLVMValueRef ptr = mf_cg_gep(c, plane, mf_cg_i64(c, p0 + v * VW + shift));
-                if (live == VW) {
-                    xv[v] = LLVMBuildLoad2(c->B, e->vt, ptr, "");
-                    LLVMSetAlignment(xv[v], 4);
-                } else {
-                    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, (unsigned)VW), zero};
-                    LLVMTypeRef tys[2] = {e->vt, c->ptr};
-                    xv[v] = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, e->vt, 4, ops);
-                }
+                LLVMValueRef ptr = mf_cg_gep_as(c, plane, mf_cg_i64(c, p0 + v * VW + shift), g->xdt);
+                xv[v] = mf_cg_load_f32_as(c, e->vt, ptr, live == VW ? NULL : LLVMConstVector(bits, (unsigned)VW), g->xdt);
             }
             for (int j = 0; j < R; j++) {
                 LLVMValueRef wp = mf_cg_gep(c, wic, mf_cg_i64(c, j * cing * khw + ky * g->kw + kx));
@@ -200,8 +192,8 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
     LLVMValueRef q[3], bcoord[MF_MAX_RANK];
     mf_cg_unravel(c, items.iv, 3, dims, q);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
-    LLVMValueRef xg = mf_cg_gep(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
-                                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""));
+    LLVMValueRef xg = mf_cg_gep_as(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
+                                                         LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""), g->xdt);
     LLVMValueRef oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
                                     LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.pl.R), ""), "");
     LLVMValueRef wg = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),

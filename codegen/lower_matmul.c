@@ -37,6 +37,7 @@ mf_status mf_cg_lower_matmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
     batch_strides(at, g.nbd, g.bw_stride);
     g.wt = mf_cg_anchor_input(c, n, 0);
     g.x = mf_cg_anchor_input(c, n, 1);
+    g.xdt = mf_cg_anchor_dtype(n, 1);
     if (!g.x || !g.wt)
         return MF_ERR_UNSUPPORTED;
     if (mf_type_numel(ot) == 0)
@@ -51,6 +52,7 @@ typedef struct lin {
     int64_t rows, m, k;
     int RR, RJ;
     LLVMValueRef x, w, bias;
+    mf_dtype xdt, wdt; /* f32, or f16 that the loads widen */
     LLVMValueRef acc[16];
     LLVMTypeRef vt;
 } lin;
@@ -61,23 +63,18 @@ static LLVMValueRef min_i64(mf_cg_ctx *c, LLVMValueRef a, int64_t b)
     return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, a, vb, ""), a, vb, "");
 }
 
-/* Loads vw floats at base + kk, masked to the first `live` lanes when live < vw. */
-static LLVMValueRef load_k(lin *L, LLVMValueRef base, LLVMValueRef kk, int live)
+/* Loads vw floats at base + kk (elements of dtype t), masked to the first `live` lanes
+ * when live < vw. */
+static LLVMValueRef load_k(lin *L, LLVMValueRef base, LLVMValueRef kk, int live, mf_dtype t)
 {
     mf_cg_ctx *c = L->c;
-    LLVMValueRef ptr = mf_cg_gep(c, base, kk);
-    if (live == c->vw) {
-        LLVMValueRef x = LLVMBuildLoad2(c->B, L->vt, ptr, "");
-        LLVMSetAlignment(x, 4);
-        return x;
-    }
+    LLVMValueRef ptr = mf_cg_gep_as(c, base, kk, t);
+    if (live == c->vw)
+        return mf_cg_load_f32_as(c, L->vt, ptr, NULL, t);
     LLVMValueRef bits[MF_CG_MAX_VW];
     for (int i = 0; i < c->vw; i++)
         bits[i] = LLVMConstInt(c->i1, i < live, 0);
-    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), LLVMConstVector(bits, (unsigned)c->vw),
-                           mf_cg_fconst(c, L->vt, 0.0)};
-    LLVMTypeRef tys[2] = {L->vt, c->ptr};
-    return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, L->vt, 4, ops);
+    return mf_cg_load_f32_as(c, L->vt, ptr, LLVMConstVector(bits, (unsigned)c->vw), t);
 }
 
 /* acc[i][j] += x[r_i, kk..] * w[j_j, kk..] */
@@ -86,9 +83,9 @@ static void lin_step(lin *L, LLVMValueRef *xr, LLVMValueRef *wr, LLVMValueRef kk
     mf_cg_ctx *c = L->c;
     LLVMValueRef xv[4], wv[8];
     for (int i = 0; i < L->RR; i++)
-        xv[i] = load_k(L, xr[i], kk, live);
+        xv[i] = load_k(L, xr[i], kk, live, L->xdt);
     for (int j = 0; j < L->RJ; j++)
-        wv[j] = load_k(L, wr[j], kk, live);
+        wv[j] = load_k(L, wr[j], kk, live, L->wdt);
     for (int i = 0; i < L->RR; i++)
         for (int j = 0; j < L->RJ; j++) {
             LLVMValueRef a = L->acc[i * L->RJ + j];
@@ -137,11 +134,11 @@ static mf_status lin_tile(lin *L, mf_cg_point *p, const mf_value *core, LLVMValu
     LLVMValueRef xr[4], wr[8];
     for (int i = 0; i < L->RR; i++) {
         LLVMValueRef r = min_i64(c, LLVMBuildAdd(c->B, r0, mf_cg_i64(c, i), ""), L->rows - 1);
-        xr[i] = mf_cg_gep(c, L->x, LLVMBuildMul(c->B, r, mf_cg_i64(c, L->k), ""));
+        xr[i] = mf_cg_gep_as(c, L->x, LLVMBuildMul(c->B, r, mf_cg_i64(c, L->k), ""), L->xdt);
     }
     for (int j = 0; j < L->RJ; j++) {
         LLVMValueRef jj = min_i64(c, LLVMBuildAdd(c->B, j0, mf_cg_i64(c, j), ""), L->m - 1);
-        wr[j] = mf_cg_gep(c, L->w, LLVMBuildMul(c->B, jj, mf_cg_i64(c, L->k), ""));
+        wr[j] = mf_cg_gep_as(c, L->w, LLVMBuildMul(c->B, jj, mf_cg_i64(c, L->k), ""), L->wdt);
     }
     for (int a = 0; a < L->RR * L->RJ; a++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, L->vt, 0.0), L->acc[a]);
@@ -187,6 +184,8 @@ mf_status mf_cg_lower_linear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
     L.rows = L.m ? mf_type_numel(ot) / L.m : 0;
     L.x = mf_cg_anchor_input(c, n, 0);
     L.w = mf_cg_anchor_input(c, n, 1);
+    L.xdt = mf_cg_anchor_dtype(n, 0);
+    L.wdt = mf_cg_anchor_dtype(n, 1);
     if (n->ninputs > 2 && !(L.bias = mf_cg_anchor_input(c, n, 2)))
         return MF_ERR_UNSUPPORTED;
     if (!L.x || !L.w)

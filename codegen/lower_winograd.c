@@ -22,6 +22,7 @@ typedef struct wino {
     LLVMTypeRef vt, wide;                /* <vw x float>, <4vw x float> */
     int64_t n, ch, h, w, ph, pw, th, tw; /* images, channels, input (or output) plane, tiles */
     int64_t ngroups;                     /* groups of vw tiles per tile row */
+    mf_dtype xdt;                        /* the input transform's x: f32, or f16 loads widen */
 } wino;
 
 /* sum_k coef[k] * v[k] over the nonzero coefficients (a ±1 is an add or subtract). */
@@ -116,11 +117,11 @@ static void input_group(wino *e, LLVMValueRef plane, LLVMValueRef iy0, LLVMValue
     for (int a = 0; a < 6; a++) {
         LLVMValueRef iy = mf_cg_ix_addk(c, iy0, a);
         LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, e->h), "");
-        LLVMValueRef row = mf_cg_gep(c, plane, mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, e->w), ix0));
+        LLVMValueRef row = mf_cg_gep_as(c, plane, mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, e->w), ix0), e->xdt);
         LLVMValueRef wide[2];
         for (int k = 0; k < 2; k++) {
             LLVMValueRef m = LLVMBuildSelect(c->B, ok, cm[k], LLVMConstNull(LLVMTypeOf(cm[k])), "");
-            wide[k] = masked_load(c, e->wide, mf_cg_gep(c, row, mf_cg_i64(c, 4 * k)), m);
+            wide[k] = mf_cg_load_f32_as(c, e->wide, mf_cg_gep_as(c, row, mf_cg_i64(c, 4 * k), e->xdt), m, e->xdt);
         }
         for (int b = 0; b < 6; b++)
             d[a][b] = pick(e, wide[b / 4], b % 4);
@@ -149,7 +150,7 @@ static void input_channels(wino *e, LLVMValueRef xn, LLVMValueRef ty, LLVMValueR
     LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, tx0, 4), e->pw);
     mf_cg_loop ch;
     mf_cg_loop_begin(c, &ch, mf_cg_i64(c, 0), mf_cg_i64(c, e->ch));
-    LLVMValueRef plane = mf_cg_gep(c, xn, mf_cg_ix_mulk(c, ch.iv, e->h * e->w));
+    LLVMValueRef plane = mf_cg_gep_as(c, xn, mf_cg_ix_mulk(c, ch.iv, e->h * e->w), e->xdt);
     LLVMValueRef vout = mf_cg_gep(c, out, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ch.iv, T), mf_cg_ix_add(c, tbase, tx0)));
     input_group(e, plane, iy0, ix0, vout, e->ch * T, tmask);
     mf_cg_loop_end_scalar(c, &ch, 1);
@@ -172,7 +173,7 @@ static void input_tile_cl(wino *e, LLVMValueRef xc, LLVMValueRef iy0, LLVMValueR
     for (int l = 0; l < c->vw; l++)
         off[l] = mf_cg_i64(c, (int64_t)l * e->h * e->w);
     LLVMValueRef offs = LLVMConstVector(off, (unsigned)c->vw), live = cmask ? cmask : all_true(c);
-    LLVMValueRef none = LLVMConstNull(LLVMTypeOf(live)), zero = mf_cg_fconst(c, e->vt, 0.0);
+    LLVMValueRef none = LLVMConstNull(LLVMTypeOf(live));
     LLVMValueRef d[6][6], r[6][6], rowok[6];
     for (int a = 0; a < 6; a++)
         rowok[a] = LLVMBuildICmp(c->B, LLVMIntULT, mf_cg_ix_addk(c, iy0, a), mf_cg_i64(c, e->h), "");
@@ -181,12 +182,9 @@ static void input_tile_cl(wino *e, LLVMValueRef xc, LLVMValueRef iy0, LLVMValueR
         LLVMValueRef colok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_i64(c, e->w), "");
         for (int a = 0; a < 6; a++) {
             LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, iy0, a), e->w), ix);
-            LLVMValueRef base = mf_cg_gep(c, xc, at);
-            LLVMValueRef ptrs = LLVMBuildGEP2(c->B, c->f32, base, &offs, 1, "");
+            LLVMValueRef ptrs = mf_cg_gep_as(c, mf_cg_gep_as(c, xc, at, e->xdt), offs, e->xdt);
             LLVMValueRef ok = LLVMBuildAnd(c->B, rowok[a], colok, "");
-            LLVMValueRef ops[4] = {ptrs, LLVMConstInt(c->i32, 4, 0), LLVMBuildSelect(c->B, ok, live, none, ""), zero};
-            LLVMTypeRef tys[2] = {e->vt, LLVMTypeOf(ptrs)};
-            d[a][b] = mf_cg_intrin2(c, "llvm.masked.gather", tys, 2, e->vt, 4, ops);
+            d[a][b] = mf_cg_gather_f32_as(c, e->vt, ptrs, LLVMBuildSelect(c->B, ok, live, none, ""), e->xdt);
         }
     }
     for (int i = 0; i < 6; i++)
@@ -221,7 +219,7 @@ static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
     mf_cg_loop items, tx, cb;
     LLVMValueRef q[2];
     begin_tile_rows(e, &items, q);
-    LLVMValueRef xn = mf_cg_gep(c, x, mf_cg_ix_mulk(c, q[0], e->ch * e->h * e->w));
+    LLVMValueRef xn = mf_cg_gep_as(c, x, mf_cg_ix_mulk(c, q[0], e->ch * e->h * e->w), e->xdt);
     LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q[1], 4), e->ph);
     mf_cg_loop_begin(c, &tx, mf_cg_i64(c, 0), mf_cg_i64(c, e->tw));
     LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, tx.iv, 4), e->pw);
@@ -229,12 +227,12 @@ static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
     if (full) {
         mf_cg_loop_begin(c, &cb, mf_cg_i64(c, 0), mf_cg_i64(c, full));
         LLVMValueRef c0 = mf_cg_ix_mulk(c, cb.iv, c->vw);
-        input_tile_cl(e, mf_cg_gep(c, xn, mf_cg_ix_mulk(c, c0, e->h * e->w)), iy0, ix0, mf_cg_gep(c, vt0, c0),
+        input_tile_cl(e, mf_cg_gep_as(c, xn, mf_cg_ix_mulk(c, c0, e->h * e->w), e->xdt), iy0, ix0, mf_cg_gep(c, vt0, c0),
                       T * e->ch, NULL);
         mf_cg_loop_end_scalar(c, &cb, 1);
     }
     if (tail)
-        input_tile_cl(e, mf_cg_gep(c, xn, mf_cg_i64(c, full * c->vw * e->h * e->w)), iy0, ix0,
+        input_tile_cl(e, mf_cg_gep_as(c, xn, mf_cg_i64(c, full * c->vw * e->h * e->w), e->xdt), iy0, ix0,
                       mf_cg_gep(c, vt0, mf_cg_i64(c, full * c->vw)), T * e->ch,
                       const_mask(c, (unsigned)c->vw, (unsigned)tail));
     mf_cg_loop_end_scalar(c, &tx, 1);
@@ -251,6 +249,7 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, c
     e.tw = mf_wino_tiles(e.w + 2 * e.pw - 2);
     e.ngroups = (e.tw + c->vw - 1) / c->vw;
     LLVMValueRef x = mf_cg_anchor_input(c, n, 0);
+    e.xdt = mf_cg_anchor_dtype(n, 0);
     if (!x)
         return MF_ERR_UNSUPPORTED;
     if (mf_type_numel(ot) == 0)
@@ -266,7 +265,7 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, c
     mf_cg_loop_begin(c, &items, lo, hi); /* one tile row of one image */
     LLVMValueRef q[2];
     mf_cg_unravel(c, items.iv, 2, (int64_t[]){e.n, e.th}, q);
-    LLVMValueRef xn = mf_cg_gep(c, x, mf_cg_ix_mulk(c, q[0], e.ch * e.h * e.w));
+    LLVMValueRef xn = mf_cg_gep_as(c, x, mf_cg_ix_mulk(c, q[0], e.ch * e.h * e.w), e.xdt);
     LLVMValueRef tbase = mf_cg_ix_mulk(c, items.iv, e.tw); /* tile index of (n, ty, 0) */
     if (e.ngroups > 1) {
         mf_cg_loop gl;

@@ -90,7 +90,7 @@ double mf_scalar_double(mf_scalar v);
 /* The dtypes MLU code takes, the one list read by both sides of the device boundary:
  * codegen (codegen/compile.c) refuses a subgraph with a value of any other dtype, and
  * segmentation (passes/segment.c) keeps a node touching one on the CPU.  f32, and i8
- * for the ops mf_node_has_mlu_code names. */
+ * and f16 for the ops mf_node_has_mlu_code names. */
 bool mf_dtype_has_mlu_code(mf_dtype t);
 float mf_f16_to_f32(uint16_t h);
 uint16_t mf_f32_to_f16(float f);
@@ -270,8 +270,14 @@ typedef struct mf_node {
 
 /* Does node n have device code for its op and the dtypes of its values?  i8 values are
  * lowered only by the int8 ops (quantize, dequantize, qconv2d, qlinear, qadd), max_pool2d and views:
- * the others' lowerings compute in f32.  Segmentation and codegen both ask this. */
+ * the others' lowerings compute in f32.  f16 values (storage only) by casts between f16
+ * and f32, and views.  Segmentation and codegen both ask this. */
 bool mf_node_has_mlu_code(const mf_node *n);
+/* Is n a cast from f16 to f32: the widening at the edge of the kernel that reads a half
+ * activation (segmentation puts it in its consumer's subgraph; anchors load through it)? */
+bool mf_node_widens_half(const mf_node *n);
+/* Can anchor n read its input i from f16 through such a cast (its engine's loads widen)? */
+bool mf_node_loads_half(const mf_node *n, int i);
 
 struct mf_graph {
     mf_arena *arena;

@@ -63,7 +63,7 @@ void mf_dtype_int_range(mf_dtype t, int64_t *lo, int64_t *hi)
 
 bool mf_dtype_has_mlu_code(mf_dtype t)
 {
-    return t == MF_F32 || t == MF_I8;
+    return t == MF_F32 || t == MF_I8 || t == MF_F16;
 }
 
 /* The ops whose lowerings read and write i8 (codegen/expr.c, codegen/lower_qconv.c,
@@ -82,10 +82,38 @@ static bool op_lowers_i8(mf_op op)
     }
 }
 
+/* f16 is a storage type: codegen loads it widened to f32 and stores it rounded, so the
+ * casts between f32 and f16 and the views take it (a half model's activations in memory,
+ * module/quant_half.c); every op computes in f32. */
+static bool op_lowers_f16(const mf_node *n)
+{
+    if (n->op == MF_OP_CAST)
+        return mf_dtype_is_float(n->inputs[0]->type.dtype) && mf_dtype_is_float(n->outputs[0]->type.dtype);
+    return mf_op_get(n->op)->kind == MF_KIND_VIEW;
+}
+
 static bool value_lowers(const mf_node *n, const mf_value *v)
 {
     mf_dtype t = v->type.dtype;
-    return t == MF_F32 || (t == MF_I8 && op_lowers_i8(n->op));
+    return t == MF_F32 || (t == MF_I8 && op_lowers_i8(n->op)) || (t == MF_F16 && op_lowers_f16(n));
+}
+
+bool mf_node_widens_half(const mf_node *n)
+{
+    return n->op == MF_OP_CAST && n->inputs[0]->type.dtype == MF_F16 && n->outputs[0]->type.dtype == MF_F32;
+}
+
+/* The activation operands of the f32 engines (codegen/lower_conv*.c, lower_matmul.c,
+ * lower_winograd.c): their loads take f16 and widen. */
+bool mf_node_loads_half(const mf_node *n, int i)
+{
+    switch (n->op) {
+    case MF_OP_CONV2D:
+    case MF_OP_WINOGRAD_INPUT: return i == 0;
+    case MF_OP_LINEAR: return i < 2;
+    case MF_OP_MATMUL: return i == 1;
+    default: return false;
+    }
 }
 
 bool mf_node_has_mlu_code(const mf_node *n)

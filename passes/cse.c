@@ -1,7 +1,9 @@
 /* cse.c — redundant-op elimination: constants of equal type and bytes are merged, then a
  * node with the same op, inputs (in order) and attribute bits as an earlier node is
  * replaced by it.  One walk in topological order with a hash table, so merging cascades
- * (the consumers of two merged nodes become equal in turn) in linear time. */
+ * (the consumers of two merged nodes become equal in turn) in linear time.  Casts that widen
+ * an f16 activation are not merged: each is its consumer's load (segment.c), and a shared
+ * one would put the f32 in memory. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +155,8 @@ mf_status mf_pass_cse(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     for (int i = 0; i < g->nnodes; i++) {
         mf_node *n = g->nodes[i];
         mf_pass_redirect(n, repl, g->nvalues);
+        if (mf_node_widens_half(n) && !n->inputs[0]->is_const)
+            continue;
         mf_value *out = n->outputs[0], *k = find_or_add(&t, out, hash_node(n));
         if (k != out)
             repl[out->id] = k, dead[n->id] = true, count++;

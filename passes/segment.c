@@ -2,7 +2,9 @@
  * topological order, an elementwise or view op joins the subgraph of one of its
  * producers (preferring one with an anchor or a reduction, whose epilogue it becomes); a
  * reduction joins a purely elementwise producer subgraph (its prologue); conv, matmul and
- * linear start a subgraph (one anchor each, no prologue).  A join that would let a path
+ * linear start a subgraph (one anchor each, no prologue but views and widening casts).  A
+ * cast that widens an f16 activation to f32 goes into its consumer's subgraph, whose loads
+ * widen it (the edge of a half model's kernel; no f32 copy between kernels).  A join that would let a path
  * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
  * device code (for their op, their dtypes or their shapes: codegen's limits, asked here so
  * that nothing later undoes a subgraph) run on the CPU (subgraph -1).  Without
@@ -33,6 +35,7 @@ typedef struct segmenter {
     mf_fuse_block *why;  /* per node input: the refusal, or MF_BLOCK_COUNT (joined / n/a) */
     const mf_node **who; /* per node input: the node behind the refusal */
     const mf_node *via;  /* the outside node of the last convexity refusal */
+    bool *deferred;      /* per node id: a widening cast waiting for its consumer */
 } segmenter;
 
 /* A node runs on the CPU unless codegen can build it: its op has device code for its dtypes
@@ -57,6 +60,8 @@ static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, con
     if (n->subgraph == s || sg->mark[n->id] == sg->stamp)
         return false;
     sg->mark[n->id] = sg->stamp;
+    if (sg->deferred[n->id]) /* a widening cast goes where its consumer goes: not outside */
+        return reaches_through_outside(sg, n->inputs[0], s, outside);
     for (int i = 0; i < n->ninputs; i++)
         if (reaches_through_outside(sg, n->inputs[i], s, outside ? outside : n))
             return true;
@@ -135,6 +140,19 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
     return MF_BLOCK_COUNT;
 }
 
+/* A cast from f16 to f32 with one consumer waits for it: the consumer's loads widen the
+ * f16 (an anchor's engine for the inputs mf_node_loads_half names; the evaluator for
+ * everything else), so the f32 never goes to memory. */
+static bool defers(const segmenter *sg, const mf_node *n)
+{
+    if (!mf_node_widens_half(n) || mf_graph_num_uses(sg->g, n->outputs[0]) != 1)
+        return false;
+    for (int k = 0; k < sg->g->noutputs; k++)
+        if (sg->g->outputs[k] == n->outputs[0])
+            return false;
+    return true;
+}
+
 static int new_segment(segmenter *sg, const mf_node *n)
 {
     mf_op_kind kind = mf_op_get(n->op)->kind;
@@ -147,13 +165,22 @@ static int new_segment(segmenter *sg, const mf_node *n)
     return sg->nsegs++;
 }
 
+/* The producer of n's input i for fusion: a widening cast that waits for n is looked
+ * through (n may join the subgraph that narrowed the value: the round trip stays in
+ * registers). */
+static const mf_node *fusion_producer(const segmenter *sg, const mf_node *n, int i)
+{
+    const mf_node *p = n->inputs[i]->producer;
+    return p && sg->deferred[p->id] ? p->inputs[0]->producer : p;
+}
+
 /* The producer subgraph n joins, or -1: one with a core first (n becomes its epilogue).
  * Records, per input, why its producer's subgraph was not joined. */
 static int pick(segmenter *sg, const mf_node *n, bool fuse)
 {
     int best = -1, at = sg->why_at[n->id];
     for (int i = 0; i < n->ninputs; i++) {
-        const mf_node *p = n->inputs[i]->producer;
+        const mf_node *p = fusion_producer(sg, n, i);
         if (!p || p->subgraph < 0)
             continue;
         if (!fuse) {
@@ -167,7 +194,7 @@ static int pick(segmenter *sg, const mf_node *n, bool fuse)
             best = p->subgraph;
     }
     for (int i = 0; i < n->ninputs; i++) { /* joinable producers that lost to best */
-        const mf_node *p = n->inputs[i]->producer;
+        const mf_node *p = fusion_producer(sg, n, i);
         if (p && p->subgraph >= 0 && p->subgraph != best && sg->why[at + i] == MF_BLOCK_COUNT) {
             sg->why[at + i] = MF_BLOCK_OTHER_PRODUCER;
             sg->who[at + i] = NULL; /* record_edges names the producer n joined */
@@ -224,6 +251,30 @@ static void merge_siblings(segmenter *sg, const mf_node *n, int s)
             sg->segs[s].nnodes += count;
             sg->segs[t].nnodes = 0;
         }
+    }
+}
+
+static void place(segmenter *sg, mf_node *n, int sid)
+{
+    n->subgraph = sid;
+    sg->segs[sid].nnodes++;
+    if (sg->pos[n->id] < sg->segs[sid].lo)
+        sg->segs[sid].lo = sg->pos[n->id];
+    if (sg->pos[n->id] > sg->segs[sid].hi)
+        sg->segs[sid].hi = sg->pos[n->id];
+}
+
+/* Places the widening casts that wait for n: into n's subgraph sid when its code widens
+ * them (sid < 0: n runs on the CPU), else each alone. */
+static void place_deferred(segmenter *sg, const mf_node *n, int sid)
+{
+    for (int i = 0; i < n->ninputs; i++) {
+        mf_node *p = n->inputs[i]->producer;
+        if (!p || !sg->deferred[p->id])
+            continue;
+        sg->deferred[p->id] = false;
+        bool takes = sid >= 0 && (mf_op_get(n->op)->kind != MF_KIND_ANCHOR || mf_node_loads_half(n, i));
+        place(sg, p, takes ? sid : new_segment(sg, p));
     }
 }
 
@@ -310,9 +361,10 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
                     .moved = calloc(nn, sizeof(int)), .pos = calloc(nn, sizeof(int)),
                     .why_at = calloc(nn, sizeof(int)),
                     .why = calloc((size_t)ninputs + 1, sizeof(mf_fuse_block)),
-                    .who = calloc((size_t)ninputs + 1, sizeof(mf_node *))};
+                    .who = calloc((size_t)ninputs + 1, sizeof(mf_node *)),
+                    .deferred = calloc((size_t)g->nvalues + (size_t)g->nnodes + 1, sizeof(bool))};
     mf_status s = MF_OK;
-    if (!sg.segs || !sg.mark || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who) {
+    if (!sg.segs || !sg.mark || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who || !sg.deferred) {
         s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
         goto out;
     }
@@ -329,6 +381,11 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         mf_node *n = g->nodes[i];
         if (!has_device_code(n)) {
             ctx->cpu_ops++;
+            place_deferred(&sg, n, -1);
+            continue;
+        }
+        if (ctx->fuse && defers(&sg, n)) {
+            sg.deferred[n->id] = true;
             continue;
         }
         int sid = pick(&sg, n, ctx->fuse);
@@ -344,6 +401,7 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         n->subgraph = sid;
         sg.segs[sid].nnodes++;
         sg.segs[sid].hi = i; /* nodes come in order: n is the last so far */
+        place_deferred(&sg, n, sid);
         if (ctx->fuse && mf_op_get(n->op)->kind == MF_KIND_ELEMENTWISE)
             merge_siblings(&sg, n, sid);
     }
@@ -358,5 +416,6 @@ out:
     free(sg.why_at);
     free(sg.why);
     free(sg.who);
+    free(sg.deferred);
     return s;
 }

@@ -18,8 +18,15 @@ struct mf_rt_code {
     size_t size;
 };
 
+/* libgcc's half conversions, which LLVM calls for f16 loads and stores on a target without
+ * F16C (codegen/half.c).  Only their addresses are taken here (the kernels call them with
+ * the _Float16 ABI), so a plain declaration serves. */
+void __extendhfsf2(void);
+void __truncsfhf2(void);
+
 /* The only functions a kernel may call: what LLVM may turn our IR into (memory intrinsics,
- * libm calls of math.c's fallbacks).  A kernel asking for any other symbol is refused. */
+ * libm calls of math.c's fallbacks, half conversions).  A kernel asking for any other
+ * symbol is refused. */
 static const struct {
     const char *name;
     void *addr;
@@ -33,6 +40,7 @@ static const struct {
     {"fmaf", (void *)fmaf},     {"fmaxf", (void *)fmaxf},     {"fminf", (void *)fminf},
     {"exp2f", (void *)exp2f},   {"log2f", (void *)log2f},     {"expm1f", (void *)expm1f},
     {"exp", (void *)exp},       {"log", (void *)log},         {"sqrt", (void *)sqrt},
+    {"__extendhfsf2", (void *)__extendhfsf2}, {"__truncsfhf2", (void *)__truncsfhf2},
 };
 #define NALLOWED (int)(sizeof allowed / sizeof allowed[0])
 

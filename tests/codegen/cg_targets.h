@@ -38,4 +38,16 @@ static inline bool host_runs(const mf_cg_target *host, const named *t)
     return true;
 }
 
+/* The assembly of g compiled for cpu (one partition); the caller frees it.  Needs cmocka. */
+static inline char *asm_for(const mf_graph *g, const char *cpu)
+{
+    mf_cg_target t;
+    assert_int_equal(mf_cg_target_init(cpu, &t), MF_OK);
+    mf_cg_options o = {&t, 3, 1};
+    char *text = NULL;
+    if (mf_cg_compile_asm(g, &o, &text))
+        fail_msg("%s: %s", cpu, mf_last_error());
+    return text;
+}
+
 #endif

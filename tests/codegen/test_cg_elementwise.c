@@ -71,7 +71,7 @@ static void test_cast(void **state)
     cg_check_opts(g, (cg_opts){.lo = -3, .hi = 3});
     mf_graph_destroy(g);
 
-    for (int dt = MF_F16; dt < MF_DTYPE_COUNT; dt++) {
+    for (int dt = MF_I8; dt < MF_DTYPE_COUNT; dt++) { /* f16: test_cg_half.c */
         g = mf_graph_new("cast_other");
         x = cg_in(g, "x", TT(MF_F32, 8));
         tref_set_int(MF_OP_CAST, a, "to", dt);

@@ -166,17 +166,6 @@ static void test_engines_every_target(void **state)
 
 /* ---- assembly: the target's registers, never wider ones ------------------------------- */
 
-static char *asm_for(mf_graph *g, const char *cpu)
-{
-    mf_cg_target t;
-    assert_int_equal(mf_cg_target_init(cpu, &t), MF_OK);
-    mf_cg_options o = {&t, 3, 1};
-    char *text = NULL;
-    if (mf_cg_compile_asm(g, &o, &text))
-        fail_msg("%s: %s", cpu, mf_last_error());
-    return text;
-}
-
 static void check_registers(mf_graph *g, const char *what)
 {
     static const struct { const char *cpu, *has, *not1, *not2; } cases[] = {

@@ -39,9 +39,9 @@ static const explain_case cases[] = {
       "%u (upsample_nearest2d, cpu) -> %t (tanh, sg2): unsupported op: upsample_nearest2d has no MLU code and runs "
       "on the CPU, with copies at the boundary"}},
     {"dtype.mfir", 1, 2, 3, "  cpu: cast %h, cast %f, cast %j\n  sg0: relu %a\n  sg1: sigmoid %b, mul %c\n",
-     {"%a (relu, sg0) -> %h (cast, cpu): dtype change: cast turns f32 into f16, and MLU code takes f32 only; it "
+     {"%a (relu, sg0) -> %h (cast, cpu): dtype change: cast turns f32 into f64, and MLU code takes f32 only; it "
       "runs on the CPU",
-      "%f (cast, cpu) -> %b (sigmoid, sg1): dtype change: cast turns f16 into f32, and MLU code takes f32 only; it "
+      "%f (cast, cpu) -> %b (sigmoid, sg1): dtype change: cast turns f64 into f32, and MLU code takes f32 only; it "
       "runs on the CPU",
       "%j (cast, cpu) -> %c (mul, sg1): dtype change: cast turns i32 into f32, and MLU code takes f32 only; it runs "
       "on the CPU"}},

@@ -102,12 +102,19 @@ static int producer_at(const topo *t, const mf_node *n, int k)
     return p ? t->index[p->id] : -1;
 }
 
+/* f32 everywhere; f16 also in casts between f16 and f32 and in views (half storage). */
+static bool device_dtype(const mf_node *n, mf_dtype t)
+{
+    bool half_ok = n->op == MF_OP_CAST || mf_op_get(n->op)->kind == MF_KIND_VIEW;
+    return t == MF_F32 || (t == MF_F16 && half_ok);
+}
+
 static bool device_dtypes(const mf_node *n)
 {
-    if (n->outputs[0]->type.dtype != MF_F32)
+    if (!device_dtype(n, n->outputs[0]->type.dtype))
         return false;
     for (int k = 0; k < n->ninputs; k++)
-        if (n->inputs[k]->type.dtype != MF_F32)
+        if (!device_dtype(n, n->inputs[k]->type.dtype))
             return false;
     return true;
 }
