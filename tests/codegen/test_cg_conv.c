@@ -175,13 +175,35 @@ static void test_conv_asm(void **state)
     mf_graph_destroy(g);
 }
 
+/* The output-channel engine stores rows of pixels, not vectors of channels: a stride-2
+ * first layer (3 -> 32, 27 taps a sum) compiles without scatters for each target. */
+static void test_conv_oc_stores_rows(void **state)
+{
+    static const char *const cpus[] = {"skylake-avx512", "haswell", "x86-64"};
+    conv_case k = {1, 3, 224, 224, 32, 3, 3, 2, 1, 1, 1, true};
+    mf_graph *g = mf_graph_new("first");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 3, 224, 224}});
+    mf_value *y = CG1(g, MF_OP_RELU, conv(g, &k, x, NULL));
+    mf_graph_set_outputs(g, 1, &y);
+    for (size_t i = 0; i < sizeof cpus / sizeof cpus[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(cpus[i], &t), MF_OK);
+        mf_cg_options o = {&t, 3, 1};
+        char *text = NULL;
+        assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+        assert_null(strstr(text, "scatter"));
+        free(text);
+    }
+    mf_graph_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_sweep),    cmocka_unit_test(test_conv_bn_relu),
         cmocka_unit_test(test_conv_residual), cmocka_unit_test(test_conv_oc_residual),
         cmocka_unit_test(test_conv_plane_residual), cmocka_unit_test(test_conv_64),
-        cmocka_unit_test(test_conv_asm),
+        cmocka_unit_test(test_conv_asm),      cmocka_unit_test(test_conv_oc_stores_rows),
     };
     return cmocka_run_group_tests_name("codegen_conv", tests, NULL, NULL);
 }
