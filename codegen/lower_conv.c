@@ -774,6 +774,19 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 
+/* A 1x1 layer that the GEMM engine would run with under 80 % of its lanes holding pixels
+ * and whose channels fill whole vectors of the output-channel engine, which takes it
+ * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors. */
+static bool oc_fills_lanes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    int mr, nv;
+    oc_plan pl;
+    if (!mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) || g->groups != 1 || g->cout % c->vw)
+        return false;
+    int64_t npix = g->oh * g->ow, nr = (int64_t)nv * c->vw;
+    return npix * 5 < (npix + nr - 1) / nr * nr * 4 && oc_choose(c, g, 1, &pl);
+}
+
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
@@ -782,11 +795,12 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
                         "which this target's engine does not read (packed for another target?)",
                         (long long)g->wblock);
     int mr, nv;
-    if (mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
+    bool oc_first = oc_fills_lanes(c, g);
+    if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
     if (mf_cg_dw_choose(c, g))
         return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
-    if (mf_cg_plane_choose(c, g))
+    if (!oc_first && mf_cg_plane_choose(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
@@ -881,9 +895,10 @@ static mf_cg_conv_geom geom_of(const mf_node *n)
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     int mr, nv;
-    if (mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
+    bool oc_first = oc_fills_lanes(c, g);
+    if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return g->groups == 1 ? mr : 0;
-    if (mf_cg_dw_choose(c, g) || mf_cg_plane_choose(c, g))
+    if (mf_cg_dw_choose(c, g) || (!oc_first && mf_cg_plane_choose(c, g)))
         return 0;
     oc_plan pl;
     if (oc_choose(c, g, 1, &pl)) { /* blocks of whole vectors only: no lane past the group */
