@@ -7,8 +7,9 @@
  * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
  * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
- * GEMM engine (lower_conv_gemm.c), the depthwise engine (lower_conv_dw.c), the plane
- * engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
+ * GEMM engine (lower_conv_gemm.c) unless its lanes would be mostly empty where the
+ * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
+ * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
  * weights should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
@@ -327,7 +328,8 @@ static void choose_blocking(conv_emit *e)
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (their columns known at compile time, so padding is skipped
  * statically).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
- * between chunks the sums wait in a stack buffer (L2 / 4). */
+ * between chunks the sums wait in a stack buffer (L2 / 4).  The epilogue transposes the
+ * tile in registers and stores each channel's row of pixels (oc_rows_epilogue). */
 
 typedef struct oc_plan {
     int RO, P;          /* vw-channel vectors per block, pixels per tile */

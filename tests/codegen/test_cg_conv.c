@@ -147,6 +147,27 @@ static void test_conv_64(void **state)
     mf_graph_destroy(g);
 }
 
+/* relu(conv(x)) for case k on an input of k's shape, as a graph of its own. */
+static mf_graph *relu_conv_graph(const conv_case *k)
+{
+    mf_graph *g = mf_graph_new("asm");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {k->n, k->cin, k->h, k->w}});
+    mf_value *y = CG1(g, MF_OP_RELU, conv(g, k, x, NULL));
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* The assembly of g compiled for the named cpu (never the host's); the caller frees it. */
+static char *asm_for(mf_graph *g, const char *cpu)
+{
+    mf_cg_target t;
+    assert_int_equal(mf_cg_target_init(cpu, &t), MF_OK);
+    mf_cg_options o = {&t, 3, 1};
+    char *text = NULL;
+    assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+    return text;
+}
+
 /* FMA code in the registers of the named target (never the host's): zmm for AVX-512,
  * ymm and no zmm for AVX2, xmm only (and no FMA) for baseline x86-64. */
 static void test_conv_asm(void **state)
@@ -156,17 +177,9 @@ static void test_conv_asm(void **state)
         {"haswell", "ymm", "zmm", NULL, true},
         {"x86-64", "xmm", "ymm", "zmm", false},
     };
-    conv_case k = {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true};
-    mf_graph *g = mf_graph_new("asm");
-    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 64, 56, 56}});
-    mf_value *y = CG1(g, MF_OP_RELU, conv(g, &k, x, NULL));
-    mf_graph_set_outputs(g, 1, &y);
+    mf_graph *g = relu_conv_graph(&(conv_case){1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true});
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(cases[i].cpu, &t), MF_OK);
-        mf_cg_options o = {&t, 3, 1};
-        char *text = NULL;
-        assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+        char *text = asm_for(g, cases[i].cpu);
         assert_non_null(strstr(text, cases[i].has));
         assert_true(!cases[i].not1 || !strstr(text, cases[i].not1));
         assert_true(!cases[i].not2 || !strstr(text, cases[i].not2));
@@ -181,17 +194,9 @@ static void test_conv_asm(void **state)
 static void test_conv_oc_stores_rows(void **state)
 {
     static const char *const cpus[] = {"skylake-avx512", "haswell", "x86-64"};
-    conv_case k = {1, 3, 224, 224, 32, 3, 3, 2, 1, 1, 1, true};
-    mf_graph *g = mf_graph_new("first");
-    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 3, 224, 224}});
-    mf_value *y = CG1(g, MF_OP_RELU, conv(g, &k, x, NULL));
-    mf_graph_set_outputs(g, 1, &y);
+    mf_graph *g = relu_conv_graph(&(conv_case){1, 3, 224, 224, 32, 3, 3, 2, 1, 1, 1, true});
     for (size_t i = 0; i < sizeof cpus / sizeof cpus[0]; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(cpus[i], &t), MF_OK);
-        mf_cg_options o = {&t, 3, 1};
-        char *text = NULL;
-        assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+        char *text = asm_for(g, cpus[i]);
         assert_null(strstr(text, "scatter"));
         free(text);
     }
