@@ -7,8 +7,9 @@
  * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
  * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
- * GEMM engine (lower_conv_gemm.c), the depthwise engine (lower_conv_dw.c), the plane
- * engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
+ * GEMM engine (lower_conv_gemm.c) unless its lanes would be mostly empty where the
+ * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
+ * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
  * weights should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
@@ -313,7 +314,8 @@ static void choose_blocking(conv_emit *e)
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (their columns known at compile time, so padding is skipped
  * statically).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
- * between chunks the sums wait in a stack buffer (L2 / 4). */
+ * between chunks the sums wait in a stack buffer (L2 / 4).  The epilogue transposes the
+ * tile in registers and stores each channel's row of pixels (oc_rows_epilogue). */
 
 typedef struct oc_plan {
     int RO, P;          /* vw-channel vectors per block, pixels per tile */
@@ -630,27 +632,69 @@ static void oc_tile_keep_partial(oc_emit *e, int np, LLVMValueRef pbase, LLVMBas
     LLVMBuildBr(c->B, join);
 }
 
-/* The tile's sums plus bias through the epilogue into the outputs: lanes are channels. */
+/* Lane l < n of a vw-lane mask: the first n pixels of a row vector. */
+static LLVMValueRef first_lanes(mf_cg_ctx *c, int n)
+{
+    LLVMValueRef e[MF_CG_MAX_VW];
+    for (int l = 0; l < c->vw; l++)
+        e[l] = LLVMConstInt(c->i1, l < n, 0);
+    return LLVMConstVector(e, (unsigned)c->vw);
+}
+
+/* The vw channels of vector r of the block at pixels ox0 .. ox0+n-1 (n <= vw): their sums
+ * plus bias, transposed in registers so that each vector holds one channel's n pixels of
+ * the row, through the epilogue.  A row vector is one contiguous store; a vector of
+ * channels was a scatter of vw lanes, which cost mobilenet_v2's first layer (27 taps a
+ * sum) half its speed. */
+static mf_status oc_rows_epilogue(oc_emit *e, mf_cg_point *pt, int r, int p0, int n)
+{
+    mf_cg_ctx *c = e->c;
+    const int VW = c->vw, RO = e->pl->RO;
+    LLVMValueRef rows[MF_CG_MAX_VW];
+    for (int i = 0; i < VW; i++) {
+        if (i >= n) {
+            rows[i] = LLVMGetUndef(e->vt);
+            continue;
+        }
+        rows[i] = LLVMBuildLoad2(c->B, e->vt, e->acc[(p0 + i) * RO + r], "");
+        if (e->bias[r])
+            rows[i] = LLVMBuildFAdd(c->B, rows[i], e->bias[r], "");
+    }
+    transpose(c, rows);
+    LLVMValueRef live = n < VW ? first_lanes(c, n) : NULL;
+    mf_status err = MF_OK;
+    for (int j = 0; j < VW && !err; j++) {
+        LLVMValueRef ocl = mf_cg_ix_addk(c, e->ocl0, (int64_t)r * VW + j);
+        pt->coord[1] = mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW + j);
+        pt->mask = live;
+        if (e->mask[r]) { /* a channel past the group's last: no lane stored */
+            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ocl, mf_cg_i64(c, e->coutg), "");
+            LLVMValueRef all = mf_cg_vsplat(c, ok);
+            pt->mask = live ? LLVMBuildAnd(c->B, live, all, "") : all;
+        }
+        pt->core_val = rows[j];
+        pt->nmemo = 0;
+        err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
+    }
+    return err;
+}
+
+/* The tile's sums plus bias through the epilogue into the outputs, a row vector (lanes:
+ * pixels) per channel, vw pixels at a time. */
 static mf_status oc_tile_epilogue(oc_emit *e, int64_t ox0, int np)
 {
     mf_cg_ctx *c = e->c;
     const int VW = c->vw, RO = e->pl->RO;
-    mf_cg_point *pt = mf_cg_conv_point(e->core, 1, (unsigned)VW, e->g->nbd, e->bcoord); /* lanes: channels */
+    mf_cg_point *pt = mf_cg_conv_point(e->core, 3, (unsigned)VW, e->g->nbd, e->bcoord); /* lanes: pixels */
     if (!pt)
         return MF_ERR_NOMEM;
     pt->coord[2] = e->oy;
     mf_status err = MF_OK;
-    for (int p = 0; p < np && !err; p++)
-        for (int r = 0; r < RO && !err; r++) {
-            pt->coord[1] = mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW);
-            pt->coord[3] = mf_cg_i64(c, ox0 + p);
-            pt->mask = e->mask[r];
-            pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[p * RO + r], "");
-            if (e->bias[r])
-                pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, e->bias[r], "");
-            pt->nmemo = 0;
-            err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
-        }
+    for (int p0 = 0; p0 < np && !err; p0 += VW) {
+        pt->coord[3] = mf_cg_i64(c, ox0 + p0);
+        for (int r = 0; r < RO && !err; r++)
+            err = oc_rows_epilogue(e, pt, r, p0, np - p0 < VW ? np - p0 : VW);
+    }
     free(pt);
     return err;
 }
@@ -718,6 +762,19 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 
+/* A 1x1 layer that the GEMM engine would run with under 80 % of its lanes holding pixels
+ * and whose channels fill whole vectors of the output-channel engine, which takes it
+ * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors. */
+static bool oc_fills_lanes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    int mr, nv;
+    oc_plan pl;
+    if (!mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) || g->groups != 1 || g->cout % c->vw)
+        return false;
+    int64_t npix = g->oh * g->ow, nr = (int64_t)nv * c->vw;
+    return npix * 5 < (npix + nr - 1) / nr * nr * 4 && oc_choose(c, g, 1, &pl);
+}
+
 mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core,
                           int nepi, const mf_value *const *epi)
 {
@@ -726,11 +783,12 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
                         "which this target's engine does not read (packed for another target?)",
                         (long long)g->wblock);
     int mr, nv;
-    if (mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
+    bool oc_first = oc_fills_lanes(c, g);
+    if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
     if (mf_cg_dw_choose(c, g))
         return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
-    if (mf_cg_plane_choose(c, g))
+    if (!oc_first && mf_cg_plane_choose(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
@@ -838,9 +896,10 @@ static mf_cg_conv_geom geom_of(const mf_node *n)
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     int mr, nv;
-    if (mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
+    bool oc_first = oc_fills_lanes(c, g);
+    if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return g->groups == 1 ? mr : 0;
-    if (mf_cg_dw_choose(c, g) || mf_cg_plane_choose(c, g))
+    if (mf_cg_dw_choose(c, g) || (!oc_first && mf_cg_plane_choose(c, g)))
         return 0;
     oc_plan pl;
     if (oc_choose(c, g, 1, &pl)) { /* blocks of whole vectors only: no lane past the group */

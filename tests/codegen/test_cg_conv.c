@@ -49,6 +49,7 @@ static void test_conv_sweep(void **state)
         {1, 40, 14, 14, 24, 1, 1, 2, 0, 1, 1, true}, {1, 16, 20, 20, 32, 3, 3, 2, 2, 2, 1, true},
         {1, 3, 30, 30, 16, 7, 7, 2, 3, 1, 1, true},  {1, 24, 56, 56, 17, 3, 3, 2, 1, 1, 1, false},
         {3, 96, 4, 4, 160, 3, 3, 1, 1, 1, 1, true},  {1, 512, 3, 3, 33, 3, 3, 1, 1, 1, 1, true},
+        {1, 160, 7, 7, 96, 1, 1, 1, 0, 1, 1, true},  /* 1x1 on a 7x7 plane, vectors of channels */
         /* the plane engine (stride 1, output as wide as the input, narrower than 16):
          * 5x5 kernel, dilation, a last tile of 3 vectors (15x15), 3 vectors in all (6x6),
          * a channel tail (40 = 2 blocks of 20), depthwise, a 3x1 kernel */
@@ -146,6 +147,27 @@ static void test_conv_64(void **state)
     mf_graph_destroy(g);
 }
 
+/* relu(conv(x)) for case k on an input of k's shape, as a graph of its own. */
+static mf_graph *relu_conv_graph(const conv_case *k)
+{
+    mf_graph *g = mf_graph_new("asm");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {k->n, k->cin, k->h, k->w}});
+    mf_value *y = CG1(g, MF_OP_RELU, conv(g, k, x, NULL));
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* The assembly of g compiled for the named cpu (never the host's); the caller frees it. */
+static char *asm_for(mf_graph *g, const char *cpu)
+{
+    mf_cg_target t;
+    assert_int_equal(mf_cg_target_init(cpu, &t), MF_OK);
+    mf_cg_options o = {&t, 3, 1};
+    char *text = NULL;
+    assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+    return text;
+}
+
 /* FMA code in the registers of the named target (never the host's): zmm for AVX-512,
  * ymm and no zmm for AVX2, xmm only (and no FMA) for baseline x86-64. */
 static void test_conv_asm(void **state)
@@ -155,21 +177,27 @@ static void test_conv_asm(void **state)
         {"haswell", "ymm", "zmm", NULL, true},
         {"x86-64", "xmm", "ymm", "zmm", false},
     };
-    conv_case k = {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true};
-    mf_graph *g = mf_graph_new("asm");
-    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 64, 56, 56}});
-    mf_value *y = CG1(g, MF_OP_RELU, conv(g, &k, x, NULL));
-    mf_graph_set_outputs(g, 1, &y);
+    mf_graph *g = relu_conv_graph(&(conv_case){1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true});
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(cases[i].cpu, &t), MF_OK);
-        mf_cg_options o = {&t, 3, 1};
-        char *text = NULL;
-        assert_int_equal(mf_cg_compile_asm(g, &o, &text), MF_OK);
+        char *text = asm_for(g, cases[i].cpu);
         assert_non_null(strstr(text, cases[i].has));
         assert_true(!cases[i].not1 || !strstr(text, cases[i].not1));
         assert_true(!cases[i].not2 || !strstr(text, cases[i].not2));
         assert_true(cases[i].fma == (strstr(text, "vfmadd") != NULL));
+        free(text);
+    }
+    mf_graph_destroy(g);
+}
+
+/* The output-channel engine stores rows of pixels, not vectors of channels: a stride-2
+ * first layer (3 -> 32, 27 taps a sum) compiles without scatters for each target. */
+static void test_conv_oc_stores_rows(void **state)
+{
+    static const char *const cpus[] = {"skylake-avx512", "haswell", "x86-64"};
+    mf_graph *g = relu_conv_graph(&(conv_case){1, 3, 224, 224, 32, 3, 3, 2, 1, 1, 1, true});
+    for (size_t i = 0; i < sizeof cpus / sizeof cpus[0]; i++) {
+        char *text = asm_for(g, cpus[i]);
+        assert_null(strstr(text, "scatter"));
         free(text);
     }
     mf_graph_destroy(g);
@@ -181,7 +209,7 @@ int main(void)
         cmocka_unit_test(test_conv_sweep),    cmocka_unit_test(test_conv_bn_relu),
         cmocka_unit_test(test_conv_residual), cmocka_unit_test(test_conv_oc_residual),
         cmocka_unit_test(test_conv_plane_residual), cmocka_unit_test(test_conv_64),
-        cmocka_unit_test(test_conv_asm),
+        cmocka_unit_test(test_conv_asm),      cmocka_unit_test(test_conv_oc_stores_rows),
     };
     return cmocka_run_group_tests_name("codegen_conv", tests, NULL, NULL);
 }

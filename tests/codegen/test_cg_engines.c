@@ -102,6 +102,8 @@ static const layer packed[] = {
     {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
     {1, 3, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 */
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
+    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: at 16 lanes, vectors of channels */
+    {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
 };
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
