@@ -73,6 +73,21 @@ static mf_batch_role batch_along_dim(const mf_node *n)
 #define batch_gather_elements batch_none
 #define batch_resize batch_none
 #define batch_custom batch_none
+/* The ONNX index, signal and sequence ops run on the CPU and mix rows (or are not worth
+ * proving otherwise): never sliced. */
+#define batch_bit_shift batch_all
+#define batch_numeric_unary batch_all
+#define batch_det batch_none
+#define batch_dft batch_none
+#define batch_einsum batch_none
+#define batch_gather_nd batch_none
+#define batch_grid_sample batch_none
+#define batch_max_unpool batch_none
+#define batch_reverse_sequence batch_none
+#define batch_rnn batch_none
+#define batch_roi_align batch_none
+#define batch_scatter_elements batch_none
+#define batch_scatter_nd batch_none
 
 /* A matmul of a batch of rows by a weight, or a batched matmul of two batches. */
 static mf_batch_role batch_matmul(const mf_node *n)

@@ -1431,6 +1431,9 @@ static mf_status infer_grid_sample(const infer_ctx *c)
     *c->out = *x;
     c->out->shape[2] = g->shape[1];
     c->out->shape[3] = g->shape[2];
+    return MF_OK;
+}
+
 /* ---- index, sequence and signal ops of ONNX (the end of ops.def) ------------------------ */
 
 /* bit_shift: two inputs of one unsigned dtype, broadcast. */
