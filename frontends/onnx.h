@@ -42,9 +42,6 @@ int onnx_attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int
 mf_status onnx_tensor(const Onnx__TensorProto *t, mf_type *type, mf_buffer **data);
 bool onnx_dtype(int32_t onnx_type, mf_dtype *out);
 
-/* One node of a decomposition: op(in) with attrs (NULL: the defaults), its output in *out. */
-mf_status onnx_add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
-                      const mf_attr *attrs, mf_value **out);
 /* op(in) as n's first output (folded at import when every input is a small constant). */
 mf_status onnx_emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
                     const mf_attr *attrs);

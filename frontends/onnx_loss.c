@@ -40,7 +40,7 @@ static mf_status reshape(onnx_importer *im, const Onnx__NodeProto *n, mf_value *
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_RESHAPE, a);
     mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", rank, shape);
-    return onnx_add_op(im, n, MF_OP_RESHAPE, 1, &x, a, out);
+    return onnx_add(im, n, MF_OP_RESHAPE, 1, &x, a, out);
 }
 
 /* op over every dim (sum or mean), a scalar. */
@@ -49,7 +49,7 @@ static mf_status reduce_all(onnx_importer *im, const Onnx__NodeProto *n, mf_op o
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
     mf_attr_set_int(op, a, "keepdim", 0);
-    return onnx_add_op(im, n, op, 1, &x, a, out);
+    return onnx_add(im, n, op, 1, &x, a, out);
 }
 
 /* -x[n, t, d...] per element of t [N, d...] (x is [N, C, d...]). */
@@ -67,10 +67,10 @@ static mf_status picked(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x
     mf_value *tu, *p, *flat;
     mf_status s;
     if ((s = reshape(im, n, t, r, shape, &tu)) ||
-        (s = onnx_add_op(im, n, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){x, tu}, g, &p)) ||
+        (s = onnx_add(im, n, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){x, tu}, g, &p)) ||
         (s = reshape(im, n, p, t->type.rank, t->type.shape, &flat)))
         return s;
-    return onnx_add_op(im, n, MF_OP_NEG, 1, &flat, NULL, out);
+    return onnx_add(im, n, MF_OP_NEG, 1, &flat, NULL, out);
 }
 
 /* The loss of log-probabilities x [N, C, d...] against targets t [N, d...] with optional
@@ -94,29 +94,29 @@ static mf_status nll(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, m
     if (ignores) { /* an ignored target picks class 0, with weight 0 */
         mf_value *eq, *zero;
         if ((s = scalar(im, t->type.dtype, (double)onnx_attr_int(n, "ignore_index", 0), &k)) ||
-            (s = onnx_add_op(im, n, MF_OP_EQUAL, 2, (mf_value *[]){t, k}, NULL, &eq)) ||
-            (s = onnx_add_op(im, n, MF_OP_LOGICAL_NOT, 1, &eq, NULL, &valid)) ||
+            (s = onnx_add(im, n, MF_OP_EQUAL, 2, (mf_value *[]){t, k}, NULL, &eq)) ||
+            (s = onnx_add(im, n, MF_OP_LOGICAL_NOT, 1, &eq, NULL, &valid)) ||
             (s = scalar(im, t->type.dtype, 0, &zero)) ||
-            (s = onnx_add_op(im, n, MF_OP_WHERE, 3, (mf_value *[]){valid, t, zero}, NULL, &t)))
+            (s = onnx_add(im, n, MF_OP_WHERE, 3, (mf_value *[]){valid, t, zero}, NULL, &t)))
             return s;
     }
     if ((s = picked(im, n, x, t, &loss)))
         return s;
-    if (w && (s = onnx_add_op(im, n, MF_OP_GATHER, 2, (mf_value *[]){w, t}, NULL, &wt)))
+    if (w && (s = onnx_add(im, n, MF_OP_GATHER, 2, (mf_value *[]){w, t}, NULL, &wt)))
         return s;
     if (ignores && wt) {
         mf_value *zero;
         if ((s = scalar(im, x->type.dtype, 0, &zero)) ||
-            (s = onnx_add_op(im, n, MF_OP_WHERE, 3, (mf_value *[]){valid, wt, zero}, NULL, &wt)))
+            (s = onnx_add(im, n, MF_OP_WHERE, 3, (mf_value *[]){valid, wt, zero}, NULL, &wt)))
             return s;
     } else if (ignores) {
         mf_attr c[MF_MAX_ATTRS];
         mf_op_default_attrs(MF_OP_CAST, c);
         mf_attr_set_int(MF_OP_CAST, c, "to", (int64_t)x->type.dtype);
-        if ((s = onnx_add_op(im, n, MF_OP_CAST, 1, &valid, c, &wt)))
+        if ((s = onnx_add(im, n, MF_OP_CAST, 1, &valid, c, &wt)))
             return s;
     }
-    if (wt && (s = onnx_add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){loss, wt}, NULL, &loss)))
+    if (wt && (s = onnx_add(im, n, MF_OP_MUL, 2, (mf_value *[]){loss, wt}, NULL, &loss)))
         return s;
     if (red == REDUCE_NONE) {
         *out = loss;
@@ -131,7 +131,7 @@ static mf_status nll(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, m
     mf_value *wsum;
     if ((s = reduce_all(im, n, MF_OP_SUM, wt, &wsum)))
         return s;
-    return onnx_add_op(im, n, MF_OP_DIV, 2, (mf_value *[]){loss, wsum}, NULL, out);
+    return onnx_add(im, n, MF_OP_DIV, 2, (mf_value *[]){loss, wsum}, NULL, out);
 }
 
 /* The inputs (input or scores, target, optional weight). */
@@ -164,7 +164,7 @@ mf_status onnx_cv_softmax_cross_entropy_loss(onnx_importer *im, const Onnx__Node
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_LOG_SOFTMAX, a);
     mf_attr_set_int(MF_OP_LOG_SOFTMAX, a, "dim", 1);
-    if ((s = onnx_add_op(im, n, MF_OP_LOG_SOFTMAX, 1, &in[0], a, &logp)) ||
+    if ((s = onnx_add(im, n, MF_OP_LOG_SOFTMAX, 1, &in[0], a, &logp)) ||
         (s = nll(im, n, logp, in[1], in[2], &loss)) || (s = onnx_define(im, n->output[0], loss)))
         return s;
     return n->n_output > 1 && n->output[1][0] ? onnx_define(im, n->output[1], logp) : MF_OK;

@@ -91,25 +91,7 @@ static mf_status cv_elu(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_ELU, 1, &x, a);
 }
 
-/* One node of a decomposition, its output in *out. */
-static mf_status add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin,
-                        mf_value *const *in, const mf_attr *attrs, mf_value **out)
-{
-    mf_node *node;
-    mf_status s = mf_graph_add_node(im->g, op, nin, in, attrs, &node);
-    if (s)
-        return onnx_node_error(n, s, "%s", mf_last_error());
-    *out = node->outputs[0];
-    return MF_OK;
-}
-
 /* The converters' vocabulary for the op files beside this one (onnx.h). */
-mf_status onnx_add_op(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
-                      const mf_attr *attrs, mf_value **out)
-{
-    return add_op(im, n, op, nin, in, attrs, out);
-}
-
 mf_status onnx_emit(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int nin, mf_value *const *in,
                     const mf_attr *attrs)
 {
@@ -138,8 +120,8 @@ static mf_status cv_layer_norm(onnx_importer *im, const Onnx__NodeProto *n)
         dims[nd++] = d;
     mf_value *mean = NULL, *inv = NULL, *y = NULL;
     if ((s = onnx_normalize(im, n, in[0], nd, dims, onnx_attr_float(n, "epsilon", 1e-5f), &y, &mean, &inv)) ||
-        (s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){y, in[1]}, NULL, &y)) ||
-        (in[2] && (s = add_op(im, n, MF_OP_ADD, 2, (mf_value *[]){y, in[2]}, NULL, &y))))
+        (s = onnx_add(im, n, MF_OP_MUL, 2, (mf_value *[]){y, in[1]}, NULL, &y)) ||
+        (in[2] && (s = onnx_add(im, n, MF_OP_ADD, 2, (mf_value *[]){y, in[2]}, NULL, &y))))
         return s;
     mf_value *outs[3] = {y, mean, inv};
     for (size_t i = 0; i < n->n_output && i < 3 && !s; i++)
@@ -306,7 +288,7 @@ static mf_status clip_by_min_max(onnx_importer *im, const Onnx__NodeProto *n, mf
                                  mf_value *hi)
 {
     mf_status s;
-    if (lo && hi && (s = add_op(im, n, MF_OP_MAXIMUM, 2, (mf_value *[]){x, lo}, NULL, &x)))
+    if (lo && hi && (s = onnx_add(im, n, MF_OP_MAXIMUM, 2, (mf_value *[]){x, lo}, NULL, &x)))
         return s;
     if (hi || lo)
         return emit(im, n, hi ? MF_OP_MINIMUM : MF_OP_MAXIMUM, 2, (mf_value *[]){x, hi ? hi : lo}, NULL);
@@ -397,7 +379,7 @@ static mf_status reshape_to(onnx_importer *im, const Onnx__NodeProto *n, mf_valu
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_RESHAPE, a);
     mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", rank, shape);
-    return add_op(im, n, MF_OP_RESHAPE, 1, &x, a, out);
+    return onnx_add(im, n, MF_OP_RESHAPE, 1, &x, a, out);
 }
 
 /* x as 2-D spatial: [N, C, L] to [N, C, 1, L]; a 2-D x as it is. */
@@ -427,7 +409,7 @@ static mf_status place_pads(onnx_importer *im, const Onnx__NodeProto *n, window 
     mf_op_default_attrs(MF_OP_PAD, a);
     mf_attr_set_ints(MF_OP_PAD, a, "pads", 8, pads);
     mf_attr_set_float(MF_OP_PAD, a, "value", fill);
-    return add_op(im, n, MF_OP_PAD, 1, x, a, x);
+    return onnx_add(im, n, MF_OP_PAD, 1, x, a, x);
 }
 
 /* Defines the 2-D y as n's output, reshaped back to 1-D for a 1-D window. */
@@ -449,7 +431,7 @@ static mf_status emit_window_op(onnx_importer *im, const Onnx__NodeProto *n, con
     if (w->nsp == 2)
         return emit(im, n, op, nin, in, a);
     mf_value *y = NULL;
-    mf_status s = add_op(im, n, op, nin, in, a, &y);
+    mf_status s = onnx_add(im, n, op, nin, in, a, &y);
     return s ? s : define_window_out(im, n, w, y);
 }
 
@@ -600,7 +582,7 @@ static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
     }
     mf_attr_set_ints(op, a, "output_padding", 2, grow);
     mf_value *y;
-    if ((s = add_op(im, n, op, in[2] ? 3 : 2, in, a, &y)))
+    if ((s = onnx_add(im, n, op, in[2] ? 3 : 2, in, a, &y)))
         return s;
     mf_attr sa[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_SLICE, sa);
@@ -650,9 +632,9 @@ static mf_status pool_2d(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, 
     else
         mf_attr_set_int(op, a, "count_include_pad", count_pad);
     mf_value *counted = NULL;
-    if ((s = add_op(im, n, op, 1, &x, a, out)) || !mask || (s = add_op(im, n, op, 1, &mask, a, &counted)))
+    if ((s = onnx_add(im, n, op, 1, &x, a, out)) || !mask || (s = onnx_add(im, n, op, 1, &mask, a, &counted)))
         return s;
-    return add_op(im, n, MF_OP_DIV, 2, (mf_value *[]){*out, counted}, NULL, out);
+    return onnx_add(im, n, MF_OP_DIV, 2, (mf_value *[]){*out, counted}, NULL, out);
 }
 
 /* A 3-D pool as two 2-D ones: over H and W with D among the channels, then over D with H
@@ -688,7 +670,7 @@ static mf_status cast_value(onnx_importer *im, const Onnx__NodeProto *n, mf_valu
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_CAST, a);
     mf_attr_set_int(MF_OP_CAST, a, "to", (int64_t)to);
-    return add_op(im, n, MF_OP_CAST, 1, x, a, x);
+    return onnx_add(im, n, MF_OP_CAST, 1, x, a, x);
 }
 
 /* MaxPool and AveragePool on 1, 2 or 3 spatial dims, with any pads and auto_pad; a max
@@ -809,7 +791,7 @@ static mf_status transpose2d(onnx_importer *im, const Onnx__NodeProto *n, mf_val
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_PERMUTE, a);
     mf_attr_set_ints(MF_OP_PERMUTE, a, "perm", 2, (int64_t[]){1, 0});
-    return add_op(im, n, MF_OP_PERMUTE, 1, &x, a, out);
+    return onnx_add(im, n, MF_OP_PERMUTE, 1, &x, a, out);
 }
 
 /* Gemm: Y = alpha·A'·B' + beta·C as linear(A', W [N, K], bias): W is B (transB = 1) or B
@@ -849,7 +831,7 @@ static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
     mf_value *lin[3] = {a, w, bias};
     if (last)
         return emit(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL);
-    if ((s = add_op(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL, &y)))
+    if ((s = onnx_add(im, n, MF_OP_LINEAR, bias ? 3 : 2, lin, NULL, &y)))
         return s;
     mf_type scalar = {MF_F32, 0, {0}};
     if (alpha != 1 && !alpha_in_w) {
@@ -858,14 +840,14 @@ static mf_status cv_gemm(onnx_importer *im, const Onnx__NodeProto *n)
             return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
         if (!c || bias)
             return emit(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL);
-        if ((s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL, &y)))
+        if ((s = onnx_add(im, n, MF_OP_MUL, 2, (mf_value *[]){y, k}, NULL, &y)))
             return s;
     }
     if (beta != 1) {
         mf_value *k = onnx_const(im, &scalar, &beta);
         if (!k)
             return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
-        if ((s = add_op(im, n, MF_OP_MUL, 2, (mf_value *[]){c, k}, NULL, &c)))
+        if ((s = onnx_add(im, n, MF_OP_MUL, 2, (mf_value *[]){c, k}, NULL, &c)))
             return s;
     }
     return emit(im, n, MF_OP_ADD, 2, (mf_value *[]){y, c}, NULL);
@@ -1422,7 +1404,7 @@ static mf_status sum_or_mean(onnx_importer *im, const Onnx__NodeProto *n, bool m
             return s ? s : onnx_node_error(n, MF_ERR_PARSE, "input %zu is empty", i);
         if (i + 1 == n->n_input && !mean)
             return emit(im, n, MF_OP_ADD, 2, in, NULL);
-        s = add_op(im, n, MF_OP_ADD, 2, in, NULL, &acc);
+        s = onnx_add(im, n, MF_OP_ADD, 2, in, NULL, &acc);
     }
     if (s || !mean || n->n_input == 1)
         return s ? s : onnx_define(im, n->output[0], acc);
@@ -1558,8 +1540,8 @@ static mf_status cv_topk(onnx_importer *im, const Onnx__NodeProto *n)
     mf_attr_set_int(MF_OP_TOPK_INDICES, a, "largest", onnx_attr_int(n, "largest", 1));
     mf_op_default_attrs(MF_OP_GATHER_ELEMENTS, g);
     mf_attr_set_int(MF_OP_GATHER_ELEMENTS, g, "dim", axis);
-    if ((s = add_op(im, n, MF_OP_TOPK_INDICES, 1, &x, a, &idx)) ||
-        (s = add_op(im, n, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){x, idx}, g, &vals)))
+    if ((s = onnx_add(im, n, MF_OP_TOPK_INDICES, 1, &x, a, &idx)) ||
+        (s = onnx_add(im, n, MF_OP_GATHER_ELEMENTS, 2, (mf_value *[]){x, idx}, g, &vals)))
         return s;
     if (n->output[0][0] && (s = onnx_define(im, n->output[0], vals)))
         return s;
@@ -1590,8 +1572,8 @@ static mf_status cv_hardmax(onnx_importer *im, const Onnx__NodeProto *n)
         mf_attr_set_int(MF_OP_HARDMAX, ha, "dim", 1);
         mf_op_default_attrs(MF_OP_RESHAPE, rb);
         mf_attr_set_ints(MF_OP_RESHAPE, rb, "shape", x->type.rank, x->type.shape);
-        if ((s = add_op(im, n, MF_OP_RESHAPE, 1, &x, ra, &flat)) ||
-            (s = add_op(im, n, MF_OP_HARDMAX, 1, &flat, ha, &h)))
+        if ((s = onnx_add(im, n, MF_OP_RESHAPE, 1, &x, ra, &flat)) ||
+            (s = onnx_add(im, n, MF_OP_HARDMAX, 1, &flat, ha, &h)))
             return s;
         return emit(im, n, MF_OP_RESHAPE, 1, &h, rb);
     }

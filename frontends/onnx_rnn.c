@@ -92,7 +92,7 @@ static mf_status recurrent(onnx_importer *im, const Onnx__NodeProto *n, mf_rnn_c
         if (!n->output[out][0])
             continue;
         mf_attr_set_int(MF_OP_RNN, a, "output", out);
-        if ((s = onnx_add_op(im, n, MF_OP_RNN, nin, in, a, &y)) || (s = onnx_define(im, n->output[out], y)))
+        if ((s = onnx_add(im, n, MF_OP_RNN, nin, in, a, &y)) || (s = onnx_define(im, n->output[out], y)))
             return s;
     }
     return MF_OK;
