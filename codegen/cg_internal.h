@@ -91,6 +91,28 @@ int mf_cg_input_index(const mf_graph *g, const mf_value *v);  /* -1 when not an 
  * where a product waits for its add), at most 24 (more only adds loop overhead). */
 int mf_cg_acc_regs(const mf_cg_ctx *c, int live);
 
+/* ---- register tiles (codegen/tile.c) ----------------------------------------------------
+ * Of the engines that broadcast one weight against vectors of pixels (direct rows, 1x1 GEMM,
+ * plane): R channels x V vectors of accumulators. */
+
+/* Accumulators such a tile may hold on a target of shape s (12 on AVX2, 24 on AVX-512). */
+int mf_cg_tile_accs(const mf_cg_target_shape *s);
+/* Channels per block for tiles of `vecs` vectors: what the accumulators hold less `held`
+ * registers the engine keeps for something else, at most `total` (the channels of a group),
+ * evened out over the blocks of `total`. */
+int mf_cg_tile_rows(const mf_cg_target_shape *s, int vecs, int64_t total, int held);
+/* Rows or vectors of a tile at most. */
+#define MF_CG_TILE_MAX 24
+/* Operand i of a tile step: a broadcast weight (row i) or an input vector (vector i; NULL:
+ * all padding, no FMA). */
+typedef LLVMValueRef (*mf_cg_tile_load_fn)(void *ctx, int i);
+/* One step of an R x V tile: acc[j*V + v] (allocas of c->vw lanes) += bcast(j) * vec(v).
+ * The fewer of the two kinds of operands stay in registers and each of the others is loaded
+ * just before its FMAs: R*V + min(R, V) + 1 registers (a 3x4 tile in AVX2's 16 kept all
+ * four inputs and spilled an accumulator). */
+void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_load_fn bcast,
+                     mf_cg_tile_load_fn vec, void *ctx);
+
 /* ---- the expression evaluator (codegen/expr.c) ------------------------------------------
  * Evaluates an elementwise/view expression of graph values at one point of an iteration
  * space ("loop dims"), for 1 lane (scalars) or c->vw lanes along one loop dim. */

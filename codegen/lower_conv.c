@@ -17,7 +17,7 @@
 
 #include "cg_internal.h"
 
-#define ACC_MAX 24 /* accumulators at most (mf_cg_acc_regs) */
+#define ACC_MAX 24 /* accumulators at most (mf_cg_tile_accs) */
 
 /* Per work item: where its inputs start and what its outputs are. */
 typedef struct conv_item {
@@ -104,25 +104,34 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     return mf_cg_gather_f32_as(c, e->vt, mf_cg_gep_as(c, ptr, lane_consts(c, 0, g->sw), g->xdt), mask, g->xdt);
 }
 
+/* The operands of one (ic, ky, kx) step of a tile (mf_cg_tile_fmas). */
+typedef struct conv_step {
+    conv_emit *e;
+    LLVMValueRef row, wk, ix0;
+    bool masked;
+} conv_step;
+
+static LLVMValueRef step_x(void *ctx, int v)
+{
+    conv_step *s = ctx;
+    return load_x(s->e, s->row, s->ix0, (int64_t)v * s->e->c->vw, s->masked);
+}
+
+static LLVMValueRef step_w(void *ctx, int j)
+{
+    conv_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    const mf_cg_conv_geom *g = s->e->g;
+    LLVMValueRef wp = mf_cg_gep(c, s->wk, mf_cg_i64(c, j * (g->cin / g->groups) * g->kh * g->kw));
+    return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
+}
+
 /* acc[j][v] += w[j] * x[v] for one (ic, ky, kx). */
 static void fma_step(conv_emit *e, int R, LLVMValueRef row, LLVMValueRef wk, LLVMValueRef ix0,
                      bool masked)
 {
-    mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
-    LLVMValueRef xv[8];
-    for (int v = 0; v < e->V; v++)
-        xv[v] = load_x(e, row, ix0, (int64_t)v * c->vw, masked);
-    int64_t wstride = (g->cin / g->groups) * g->kh * g->kw;
-    for (int j = 0; j < R; j++) {
-        LLVMValueRef wp = mf_cg_gep(c, wk, mf_cg_i64(c, j * wstride));
-        LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
-        for (int v = 0; v < e->V; v++) {
-            LLVMValueRef a = e->acc[j * e->V + v];
-            LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, a, "");
-            LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv[v], s), a);
-        }
-    }
+    conv_step st = {e, row, wk, ix0, masked};
+    mf_cg_tile_fmas(e->c, R, e->V, e->acc, step_w, step_x, &st);
 }
 
 /* The ic and ky loops around the unrolled kx steps of one tile starting at pixel ox0. */
@@ -279,8 +288,7 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
     return off;
 }
 
-/* Picks V (vectors per tile) and R (channels per block): R*V accumulators, V inputs and a
- * broadcast weight in the target's registers.  A row costs its padded width plus about a
+/* Picks V (vectors per tile) and R (channels per block, mf_cg_tile_rows).  A row costs its padded width plus about a
  * vector per tile (the tile's loop and broadcasts), so narrow vectors do not end up in
  * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way). */
 static void choose_blocking(conv_emit *e)
@@ -295,14 +303,11 @@ static void choose_blocking(conv_emit *e)
             e->V = v;
         }
     }
-    int64_t coutg = g->cout / g->groups;
-    int64_t r = mf_cg_acc_regs(e->c, e->V + 1) / e->V;
-    if (r < 1)
-        r = 1;
-    if (r > coutg)
-        r = coutg;
-    int64_t nblocks = (coutg + r - 1) / r;
-    e->R = (int)((coutg + nblocks - 1) / nblocks);
+    /* A row that is one tile masked at both ends keeps the masks of both (AVX2 holds masks in
+     * vector registers): 28-pixel rows at 8 lanes spilled a 3x4 tile (43 % of the peak, 58 %
+     * as 2x4); 56-pixel rows, masked at one end a tile, ran 3x4 at 80-88 %. */
+    bool both_ends = (g->ow + (int64_t)e->V * e->c->vw - 1) / ((int64_t)e->V * e->c->vw) == 1 && !tile_inside(e, 0);
+    e->R = mf_cg_tile_rows(&e->c->shape, e->V, g->cout / g->groups, both_ends && e->c->vw <= 8 ? 2 : 0);
 }
 
 /* ---- the output-channel engine ------------------------------------------------------------

@@ -38,10 +38,7 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
     int64_t coutg = g->cout / g->groups, N = g->oh * g->ow;
     double best = -1;
     for (int n = GEMM_NV_MAX; n >= 1; n--) {
-        int live = n + 1, acc = s->vregs - live - (s->fma ? 1 : 2); /* as mf_cg_acc_regs */
-        if (acc > 24)
-            acc = 24;
-        int m = acc / n;
+        int m = mf_cg_tile_accs(s) / n;
         if (m > GEMM_MR_MAX)
             m = GEMM_MR_MAX;
         if (m > coutg)
@@ -106,6 +103,31 @@ static LLVMValueRef tail_mask(gemm_emit *e, int64_t p0, int v)
     return LLVMConstVector(bits, (unsigned)c->vw);
 }
 
+/* The operands of one k step of a tile (mf_cg_tile_fmas). */
+typedef struct gemm_step {
+    gemm_emit *e;
+    int R;
+    LLVMValueRef xrow, wk;
+    LLVMValueRef *masks;
+} gemm_step;
+
+static LLVMValueRef step_x(void *ctx, int v)
+{
+    gemm_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    LLVMValueRef ptr = mf_cg_gep_as(c, s->xrow, mf_cg_i64(c, (int64_t)v * c->vw), s->e->g->xdt);
+    return mf_cg_load_f32_as(c, s->e->vt, ptr, s->masks[v], s->e->g->xdt);
+}
+
+/* packed: panel[k][MR] (a block's MR weights of one k side by side); plain: w[oc][k] */
+static LLVMValueRef step_w(void *ctx, int j)
+{
+    gemm_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    LLVMValueRef wp = mf_cg_gep(c, s->wk, mf_cg_i64(c, s->e->packed ? j : j * s->e->cing));
+    return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
+}
+
 /* The sums of R channels x NV vectors of the tile at pixel p (p0: its value when known at
  * compile time, the last tile; -1 for full tiles) over every input channel. */
 static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
@@ -119,23 +141,10 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, e->cing));
-    LLVMValueRef xrow = mf_cg_gep_as(c, e->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->pl.N), p), e->g->xdt);
-    LLVMValueRef xv[GEMM_NV_MAX];
-    for (int v = 0; v < NV; v++) {
-        LLVMValueRef ptr = mf_cg_gep_as(c, xrow, mf_cg_i64(c, (int64_t)v * c->vw), e->g->xdt);
-        xv[v] = mf_cg_load_f32_as(c, e->vt, ptr, masks[v], e->g->xdt);
-    }
-    /* packed: panel[k][MR] (a block's MR weights of one k side by side); plain: w[oc][k] */
-    LLVMValueRef wk = e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R))
-                                : mf_cg_gep(c, e->wpanel, kl.iv);
-    for (int j = 0; j < R; j++) {
-        LLVMValueRef wp = mf_cg_gep(c, wk, mf_cg_i64(c, e->packed ? j : j * e->cing));
-        LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
-        for (int v = 0; v < NV; v++) {
-            LLVMValueRef a = e->acc[j * NV + v];
-            LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv[v], LLVMBuildLoad2(c->B, e->vt, a, "")), a);
-        }
-    }
+    gemm_step st = {e, R, mf_cg_gep_as(c, e->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->pl.N), p), e->g->xdt),
+                    e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R)) : mf_cg_gep(c, e->wpanel, kl.iv),
+                    masks};
+    mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
     mf_cg_loop_end(c, &kl, 1);
 }
 

@@ -11,7 +11,7 @@
 
 #include "cg_internal.h"
 
-#define PLANE_ACC_MAX 24 /* accumulators R*V at most (mf_cg_acc_regs) */
+#define PLANE_ACC_MAX 24 /* accumulators R*V at most (mf_cg_tile_accs) */
 #define PLANE_MAX_PIXELS 256
 
 typedef struct plane_plan {
@@ -35,13 +35,11 @@ static plane_plan plan_for(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
     pl.V = nvec < 4 ? (int)nvec : 4;
     pl.T = (int64_t)pl.V * c->vw;
     pl.ntile = (pl.npix + pl.T - 1) / pl.T;
-    int64_t coutg = g->cout / g->groups, r = mf_cg_acc_regs(c, pl.V + 1) / pl.V;
-    if (r < 1)
-        r = 1;
-    if (r > coutg)
-        r = coutg;
-    int64_t nob = (coutg + r - 1) / r;
-    pl.R = (int)((coutg + nob - 1) / nob);
+    /* The plane is unrolled tile by tile: past two tiles (14x14 at 8 lanes: 7) the 12th
+     * accumulator's third row per tile cost more compile than it gained (256 channels: 425
+     * against 160 ms, no clear gain; 7x7 512: 45 -> 120 ms for 65 -> 80 % of the peak).
+     * AVX-512 keeps its 6x4 (24 of 32 registers: room to spare). */
+    pl.R = mf_cg_tile_rows(&c->shape, pl.V, g->cout / g->groups, pl.ntile > 2 && c->vw <= 8 ? 2 : 0);
     return pl;
 }
 
@@ -62,12 +60,49 @@ typedef struct plane_emit {
     LLVMValueRef acc[PLANE_ACC_MAX];
 } plane_emit;
 
+/* The operands of tap (ky, kx) of input channel `plane` (mf_cg_tile_fmas). */
+typedef struct plane_step {
+    plane_emit *e;
+    LLVMValueRef plane, wic;
+    int64_t p0, ky, kx;
+} plane_step;
+
+/* Vector v of the tile at p0, shifted by the tap; NULL when it reads only padding. */
+static LLVMValueRef step_x(void *ctx, int v)
+{
+    plane_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    const mf_cg_conv_geom *g = s->e->g;
+    const int VW = c->vw;
+    int64_t shift = (s->ky * g->dh - g->ph) * g->w + (s->kx * g->dw - g->pw);
+    LLVMValueRef bits[MF_CG_MAX_VW];
+    int live = 0;
+    for (int l = 0; l < VW; l++) {
+        bool on = lane_live(g, &s->e->pl, s->p0 + v * VW + l, s->ky, s->kx);
+        bits[l] = LLVMConstInt(c->i1, on, 0);
+        live += on;
+    }
+    if (!live)
+        return NULL;
+    LLVMValueRef ptr = mf_cg_gep_as(c, s->plane, mf_cg_i64(c, s->p0 + v * VW + shift), g->xdt);
+    return mf_cg_load_f32_as(c, s->e->vt, ptr, live == VW ? NULL : LLVMConstVector(bits, (unsigned)VW), g->xdt);
+}
+
+static LLVMValueRef step_w(void *ctx, int j)
+{
+    plane_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    const mf_cg_conv_geom *g = s->e->g;
+    int64_t khw = g->kh * g->kw;
+    LLVMValueRef wp = mf_cg_gep(c, s->wic, mf_cg_i64(c, j * (g->cin / g->groups) * khw + s->ky * g->kw + s->kx));
+    return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
+}
+
 /* acc[j][v] += w[oc0+j][ic][ky][kx] * x[p + shift] for every tap, over all input channels. */
 static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg, LLVMValueRef wg)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
-    const int VW = c->vw;
     int64_t cing = g->cin / g->groups, khw = g->kh * g->kw;
     for (int k = 0; k < R * V; k++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
@@ -77,31 +112,8 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
     LLVMValueRef wic = mf_cg_gep(c, wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, khw), ""));
     for (int64_t ky = 0; ky < g->kh; ky++)
         for (int64_t kx = 0; kx < g->kw; kx++) {
-            int64_t shift = (ky * g->dh - g->ph) * g->w + (kx * g->dw - g->pw);
-            LLVMValueRef xv[4] = {0};
-            for (int v = 0; v < V; v++) {
-                LLVMValueRef bits[MF_CG_MAX_VW];
-                int live = 0;
-                for (int l = 0; l < VW; l++) {
-                    bool on = lane_live(g, &e->pl, p0 + v * VW + l, ky, kx);
-                    bits[l] = LLVMConstInt(c->i1, on, 0);
-                    live += on;
-                }
-                if (!live)
-                    continue; /* this vector reads only padding at this tap */
-                LLVMValueRef ptr = mf_cg_gep_as(c, plane, mf_cg_i64(c, p0 + v * VW + shift), g->xdt);
-                xv[v] = mf_cg_load_f32_as(c, e->vt, ptr, live == VW ? NULL : LLVMConstVector(bits, (unsigned)VW), g->xdt);
-            }
-            for (int j = 0; j < R; j++) {
-                LLVMValueRef wp = mf_cg_gep(c, wic, mf_cg_i64(c, j * cing * khw + ky * g->kw + kx));
-                LLVMValueRef wv = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
-                for (int v = 0; v < V; v++) {
-                    if (!xv[v])
-                        continue;
-                    LLVMValueRef a = e->acc[j * V + v];
-                    LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv[v], LLVMBuildLoad2(c->B, e->vt, a, "")), a);
-                }
-            }
+            plane_step st = {e, plane, wic, p0, ky, kx};
+            mf_cg_tile_fmas(c, R, V, e->acc, step_w, step_x, &st);
         }
     mf_cg_loop_end(c, &ic, 1);
 }

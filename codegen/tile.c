@@ -1,0 +1,49 @@
+/* tile.c — the register tile of the conv engines that broadcast a weight against vectors of
+ * pixels (direct rows, 1x1 GEMM, plane): R channels x V vectors of accumulators, sized by
+ * one rule from the target's vector registers, so the engines agree on a target. */
+#include "cg_internal.h"
+
+/* Accumulators of a tile: the registers less a broadcast weight, the input vector in flight
+ * and two spare (without FMA two more: a product waits for its add), at most 24 (more only
+ * adds loop overhead).  x86's FMA reads further input vectors from memory, so the inputs
+ * need not stay in registers: 12 of AVX2's 16 (a 3x4 tile, where keeping all four inputs
+ * left 8, a 2x4 tile at a third fewer FMAs per load), 24 of AVX-512's 32. */
+int mf_cg_tile_accs(const mf_cg_target_shape *s)
+{
+    int n = s->vregs - (s->fma ? 4 : 6);
+    return n > 24 ? 24 : n < 1 ? 1 : n;
+}
+
+int mf_cg_tile_rows(const mf_cg_target_shape *s, int vecs, int64_t total, int held)
+{
+    int64_t r = (mf_cg_tile_accs(s) - held) / vecs;
+    if (r < 1)
+        r = 1;
+    if (r > total)
+        r = total;
+    int64_t nblocks = (total + r - 1) / r;
+    return (int)((total + nblocks - 1) / nblocks);
+}
+
+void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_load_fn bcast,
+                     mf_cg_tile_load_fn vec, void *ctx)
+{
+    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)c->vw);
+    LLVMValueRef x[MF_CG_TILE_MAX], w[MF_CG_TILE_MAX];
+    bool rows_held = R <= V; /* hold the fewer operands; each of the others is loaded once */
+    for (int i = 0; i < (rows_held ? R : V); i++)
+        (rows_held ? w : x)[i] = rows_held ? bcast(ctx, i) : vec(ctx, i);
+    for (int o = 0; o < (rows_held ? V : R); o++) {
+        LLVMValueRef s = rows_held ? vec(ctx, o) : bcast(ctx, o);
+        if (!s)
+            continue;
+        for (int i = 0; i < (rows_held ? R : V); i++) {
+            int j = rows_held ? i : o, v = rows_held ? o : i;
+            LLVMValueRef xv = rows_held ? s : x[v], wv = rows_held ? w[j] : s;
+            if (!xv)
+                continue;
+            LLVMValueRef a = acc[j * V + v];
+            LLVMBuildStore(c->B, mf_cg_fmuladd(c, wv, xv, LLVMBuildLoad2(c->B, vt, a, "")), a);
+        }
+    }
+}
