@@ -58,6 +58,7 @@ typedef struct plane_emit {
     plane_plan pl;
     LLVMTypeRef vt;
     LLVMValueRef acc[PLANE_ACC_MAX];
+    LLVMValueRef skip; /* i64: the block's first rows, which the block before stored; NULL: none */
 } plane_emit;
 
 /* The operands of tap (ky, kx) of input channel `plane` (mf_cg_tile_fmas). */
@@ -159,6 +160,10 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
                                              mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")), "");
             pt->coord[1] = oc;
             pt->mask = mask;
+            if (e->skip) {
+                LLVMValueRef fresh = LLVMBuildICmp(c->B, LLVMIntSLE, e->skip, mf_cg_i64(c, j), "");
+                pt->mask = LLVMBuildAnd(c->B, mask, mf_cg_vsplat(c, fresh), "");
+            }
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, nepi, epi);
         }
@@ -186,7 +191,7 @@ static mf_status emit_block(plane_emit *e, int R, LLVMValueRef xg, LLVMValueRef 
 mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                 const mf_value *const *epi)
 {
-    plane_emit e = {c, g, plan_for(c, g), LLVMVectorType(c->f32, (unsigned)c->vw), {0}};
+    plane_emit e = {c, g, plan_for(c, g), LLVMVectorType(c->f32, (unsigned)c->vw), {0}, NULL};
     for (int k = 0; k < e.pl.R * e.pl.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     LLVMValueRef spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.pl.R * e.pl.T)));
@@ -206,27 +211,19 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
     LLVMValueRef xg = mf_cg_gep_as(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
                                                          LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""), g->xdt);
-    LLVMValueRef oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
-                                    LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.pl.R), ""), "");
+    /* The last block, when R does not divide the channels, overlaps the one before: it
+     * computes R channels as every block does (one copy of the code, not a second for a
+     * narrower block) and stores only those the block before did not. */
+    LLVMValueRef ocl0 = mf_cg_ix_mulk(c, q[2], e.pl.R);
+    if (rtail != e.pl.R) {
+        LLVMValueRef first = ocl0;
+        ocl0 = mf_cg_ix_smink(c, first, coutg - e.pl.R);
+        e.skip = mf_cg_ix_sub(c, first, ocl0);
+    }
+    LLVMValueRef oc0 = mf_cg_ix_madd(c, q[1], coutg, ocl0);
     LLVMValueRef wg = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),
                                                        LLVMBuildMul(c->B, oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), ""));
-    mf_status err;
-    if (rtail == e.pl.R) {
-        err = emit_block(&e, e.pl.R, xg, wg, spill, oc0, bcoord, core, nepi, epi);
-    } else { /* the last block has fewer channels */
-        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
-        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tail");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
-        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, q[2], mf_cg_i64(c, nob - 1), ""), tail, full);
-        LLVMPositionBuilderAtEnd(c->B, full);
-        err = emit_block(&e, e.pl.R, xg, wg, spill, oc0, bcoord, core, nepi, epi);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, tail);
-        if (!err)
-            err = emit_block(&e, (int)rtail, xg, wg, spill, oc0, bcoord, core, nepi, epi);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, join);
-    }
+    mf_status err = emit_block(&e, e.pl.R, xg, wg, spill, oc0, bcoord, core, nepi, epi);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }

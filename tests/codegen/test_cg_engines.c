@@ -92,6 +92,14 @@ static const layer pointwise[] = {
     {1, 8, 6, 6, 10, 1, 1, 1, 1, 1, true, false, 0},       /* padded 1x1: stays on the direct engines */
 };
 
+/* The plane engine's channel blocks: 10 and 11 channels in blocks of 3 on AVX2, the last
+ * block overlapping the one before and storing only its new channels (one with a residual
+ * add, which must not see a channel twice). */
+static const layer plane[] = {
+    {1, 16, 7, 7, 10, 3, 1, 1, 1, 1, true, false, 2},
+    {2, 12, 7, 7, 11, 3, 1, 1, 1, 1, false, false, 1},
+};
+
 /* Layers whose weights every target's kernel reads packed: the 1x1 GEMM and the strided
  * output-channel engine (whole vectors of channels per block on each target). */
 static const layer packed[] = {
@@ -160,6 +168,16 @@ static void test_pointwise_every_target(void **state)
     every_target(check_pointwise, "1x1 GEMM");
 }
 
+static void check_plane(const mf_cg_target *t)
+{
+    check_layers(plane, sizeof plane / sizeof plane[0], t);
+}
+
+static void test_plane_every_target(void **state)
+{
+    every_target(check_plane, "plane");
+}
+
 static void check_packed(const mf_cg_target *t)
 {
     check_layers(packed, t->shape.lanes > 1 ? sizeof packed / sizeof packed[0] : 3, t);
@@ -175,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depthwise_every_target),
         cmocka_unit_test(test_pointwise_every_target),
+        cmocka_unit_test(test_plane_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
