@@ -112,6 +112,15 @@ typedef LLVMValueRef (*mf_cg_tile_load_fn)(void *ctx, int i);
  * four inputs and spilled an accumulator). */
 void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_load_fn bcast,
                      mf_cg_tile_load_fn vec, void *ctx);
+/* The first row (channel within the group) of block b (i64) of R rows of `total`.  When R
+ * does not divide total, the last block overlaps the one before: it computes R rows as
+ * every block does (one copy of the code, not a second one for a narrower block), and
+ * *skip (i64; NULL when the blocks tile exactly) is how many of its first rows the block
+ * before already stored. */
+LLVMValueRef mf_cg_tile_block_start(mf_cg_ctx *c, LLVMValueRef b, int R, int64_t total, LLVMValueRef *skip);
+/* The store mask of row j of such a block: mask (NULL: all lanes) and j >= skip, so no
+ * output is stored twice (an epilogue may read what it overwrites: a residual add). */
+LLVMValueRef mf_cg_tile_row_mask(mf_cg_ctx *c, LLVMValueRef mask, LLVMValueRef skip, int j);
 
 /* ---- the expression evaluator (codegen/expr.c) ------------------------------------------
  * Evaluates an elementwise/view expression of graph values at one point of an iteration

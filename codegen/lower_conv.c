@@ -38,6 +38,7 @@ typedef struct conv_emit {
     LLVMValueRef acc[ACC_MAX]; /* allocas */
     LLVMTypeRef vt;
     mf_status err;
+    LLVMValueRef skip; /* of the item's block (mf_cg_tile_block_start) */
 } conv_emit;
 
 static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
@@ -214,7 +215,7 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
         for (int v = 0; v < e->V && !e->err; v++) {
             LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * c->vw), "");
             p->coord[p->lane] = ox;
-            p->mask = masked ? range_mask(c, ox, 0, 1, g->ow) : NULL;
+            p->mask = mf_cg_tile_row_mask(c, masked ? range_mask(c, ox, 0, 1, g->ow) : NULL, e->skip, j);
             p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * e->V + v], "");
             if (bias)
                 p->core_val = LLVMBuildFAdd(c->B, p->core_val, bias, "");
@@ -798,12 +799,12 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
-    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK};
+    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK, NULL};
     choose_blocking(&e);
     for (int k = 0; k < e.R * e.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
-    int64_t nob = (coutg + e.R - 1) / e.R, rtail = coutg - (nob - 1) * e.R;
+    int64_t nob = (coutg + e.R - 1) / e.R;
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
@@ -821,28 +822,13 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
     it.xg = mf_cg_gep_as(c, g->x, xoff, g->xdt);
     it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
-                          LLVMBuildMul(c->B, q[2], mf_cg_i64(c, e.R), ""), "");
+                          mf_cg_tile_block_start(c, q[2], e.R, coutg, &e.skip), "");
     LLVMValueRef woff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bw_stride),
                                      LLVMBuildMul(c->B, it.oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), "");
     it.wg = mf_cg_gep(c, g->wt, woff);
     it.oy = q[3];
     it.iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
-    if (rtail == e.R) {
-        emit_row(&e, &it, e.R);
-    } else {
-        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
-        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tail");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
-        LLVMValueRef is_tail = LLVMBuildICmp(c->B, LLVMIntEQ, q[2], mf_cg_i64(c, nob - 1), "");
-        LLVMBuildCondBr(c->B, is_tail, tail, full);
-        LLVMPositionBuilderAtEnd(c->B, full);
-        emit_row(&e, &it, e.R);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, tail);
-        emit_row(&e, &it, (int)rtail);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, join);
-    }
+    emit_row(&e, &it, e.R);
     mf_cg_loop_end(c, &items, 1);
     return e.err;
 }

@@ -58,7 +58,7 @@ typedef struct plane_emit {
     plane_plan pl;
     LLVMTypeRef vt;
     LLVMValueRef acc[PLANE_ACC_MAX];
-    LLVMValueRef skip; /* i64: the block's first rows, which the block before stored; NULL: none */
+    LLVMValueRef skip; /* of the block (mf_cg_tile_block_start) */
 } plane_emit;
 
 /* The operands of tap (ky, kx) of input channel `plane` (mf_cg_tile_fmas). */
@@ -159,11 +159,7 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
                 pt->core_val = LLVMBuildFAdd(c->B, pt->core_val,
                                              mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")), "");
             pt->coord[1] = oc;
-            pt->mask = mask;
-            if (e->skip) {
-                LLVMValueRef fresh = LLVMBuildICmp(c->B, LLVMIntSLE, e->skip, mf_cg_i64(c, j), "");
-                pt->mask = LLVMBuildAnd(c->B, mask, mf_cg_vsplat(c, fresh), "");
-            }
+            pt->mask = mf_cg_tile_row_mask(c, mask, e->skip, j);
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, nepi, epi);
         }
@@ -197,7 +193,7 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
     LLVMValueRef spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.pl.R * e.pl.T)));
     LLVMSetAlignment(spill, 64);
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
-    int64_t nob = (coutg + e.pl.R - 1) / e.pl.R, rtail = coutg - (nob - 1) * e.pl.R;
+    int64_t nob = (coutg + e.pl.R - 1) / e.pl.R;
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
@@ -211,15 +207,7 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
     LLVMValueRef xg = mf_cg_gep_as(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
                                                          LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""), g->xdt);
-    /* The last block, when R does not divide the channels, overlaps the one before: it
-     * computes R channels as every block does (one copy of the code, not a second for a
-     * narrower block) and stores only those the block before did not. */
-    LLVMValueRef ocl0 = mf_cg_ix_mulk(c, q[2], e.pl.R);
-    if (rtail != e.pl.R) {
-        LLVMValueRef first = ocl0;
-        ocl0 = mf_cg_ix_smink(c, first, coutg - e.pl.R);
-        e.skip = mf_cg_ix_sub(c, first, ocl0);
-    }
+    LLVMValueRef ocl0 = mf_cg_tile_block_start(c, q[2], e.pl.R, coutg, &e.skip);
     LLVMValueRef oc0 = mf_cg_ix_madd(c, q[1], coutg, ocl0);
     LLVMValueRef wg = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),
                                                        LLVMBuildMul(c->B, oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), ""));

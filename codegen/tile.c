@@ -47,3 +47,22 @@ void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_l
         }
     }
 }
+
+LLVMValueRef mf_cg_tile_block_start(mf_cg_ctx *c, LLVMValueRef b, int R, int64_t total, LLVMValueRef *skip)
+{
+    LLVMValueRef first = mf_cg_ix_mulk(c, b, R);
+    *skip = NULL;
+    if (total % R == 0)
+        return first;
+    LLVMValueRef start = mf_cg_ix_smink(c, first, total - R);
+    *skip = mf_cg_ix_sub(c, first, start);
+    return start;
+}
+
+LLVMValueRef mf_cg_tile_row_mask(mf_cg_ctx *c, LLVMValueRef mask, LLVMValueRef skip, int j)
+{
+    if (!skip)
+        return mask;
+    LLVMValueRef fresh = mf_cg_vsplat(c, LLVMBuildICmp(c->B, LLVMIntSLE, skip, mf_cg_i64(c, j), ""));
+    return mask ? LLVMBuildAnd(c->B, mask, fresh, "") : fresh;
+}

@@ -92,12 +92,13 @@ static const layer pointwise[] = {
     {1, 8, 6, 6, 10, 1, 1, 1, 1, 1, true, false, 0},       /* padded 1x1: stays on the direct engines */
 };
 
-/* The plane engine's channel blocks: 10 and 11 channels in blocks of 3 on AVX2, the last
- * block overlapping the one before and storing only its new channels (one with a residual
- * add, which must not see a channel twice). */
-static const layer plane[] = {
+/* Channel blocks that do not divide the channels (on AVX2: 10 and 11 in blocks of 3 on the
+ * plane engine, 10 in blocks of 4 on the row engine): the last block overlaps the one
+ * before and stores only its new channels (a residual add must not see a channel twice). */
+static const layer overlap[] = {
     {1, 16, 7, 7, 10, 3, 1, 1, 1, 1, true, false, 2},
     {2, 12, 7, 7, 11, 3, 1, 1, 1, 1, false, false, 1},
+    {1, 8, 20, 40, 10, 3, 1, 1, 1, 1, true, false, 2},
 };
 
 /* Layers whose weights every target's kernel reads packed: the 1x1 GEMM and the strided
@@ -168,14 +169,14 @@ static void test_pointwise_every_target(void **state)
     every_target(check_pointwise, "1x1 GEMM");
 }
 
-static void check_plane(const mf_cg_target *t)
+static void check_overlap(const mf_cg_target *t)
 {
-    check_layers(plane, sizeof plane / sizeof plane[0], t);
+    check_layers(overlap, sizeof overlap / sizeof overlap[0], t);
 }
 
-static void test_plane_every_target(void **state)
+static void test_overlapping_blocks_every_target(void **state)
 {
-    every_target(check_plane, "plane");
+    every_target(check_overlap, "overlapping channel blocks");
 }
 
 static void check_packed(const mf_cg_target *t)
@@ -193,7 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depthwise_every_target),
         cmocka_unit_test(test_pointwise_every_target),
-        cmocka_unit_test(test_plane_every_target),
+        cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
