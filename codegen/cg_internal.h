@@ -233,6 +233,11 @@ LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
 LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w);
 LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
 LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w); /* <W x i32> */
+/* Without VNNI (mf_cg_dot4_widens): the same step on operands already widened to int16
+ * (<4W x i16>: u zero-extended, s sign-extended), so a kernel that reuses an operand widens
+ * it once, not at every step. */
+bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w);
+LLVMValueRef mf_cg_dot4_wide(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b);
 
 /* ---- lowerings -------------------------------------------------------------------------- */
 

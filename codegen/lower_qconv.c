@@ -36,8 +36,9 @@ typedef struct qconv {
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
-    LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's accumulator */
-    LLVMValueRef col, xp, wsum;
+    bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
+    LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
+    LLVMValueRef col, xp, wsum, wpk;
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
 } qconv;
@@ -90,8 +91,8 @@ static void plan(qconv *q)
     q->W = c->vw;
     q->MR = c->shape.vregs >= 32 ? 4 : 3;
     int nvmax = c->shape.vregs >= 32 ? 4 : 2;
-    if (!c->shape.vnni) /* accumulators of 2W lanes (mf_cg_dot4_acc_type) */
-        nvmax /= 2;
+    if (q->wide) /* accumulators and col vectors of two registers each: 6 x 2 + 2 + 2 of 16 */
+        q->MR = 6, nvmax /= 2;
     if (q->MR > q->coutg)
         q->MR = (int)q->coutg;
     int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
@@ -202,6 +203,27 @@ static LLVMValueRef window_src(qconv *q, LLVMValueRef kq, int j)
     return gep8(c, q->xp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, q->WP), mf_cg_ix_mulk(c, kx, g->dw)));
 }
 
+/* col's element idx from base (bytes, or int16 when wide). */
+static LLVMValueRef col_at(qconv *q, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildGEP2(q->c->B, q->ce, base, &idx, 1, "");
+}
+
+/* u (bytes: a vector or one) into col at ptr; when wide as the int16 u - (128 + zp) = x - zp,
+ * so the sums need no weight-sum correction (and the padding is 0). */
+static void store_col(qconv *q, LLVMValueRef u, LLVMValueRef ptr)
+{
+    mf_cg_ctx *c = q->c;
+    if (q->wide) {
+        LLVMTypeRef t = LLVMTypeOf(u);
+        unsigned n = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetVectorSize(t) : 1;
+        LLVMTypeRef i16 = LLVMInt16TypeInContext(c->C), t16 = n > 1 || t != q->i8 ? LLVMVectorType(i16, n) : i16;
+        LLVMValueRef off = LLVMConstInt(i16, (unsigned long long)(128 + q->xzp), 0);
+        u = LLVMBuildSub(c->B, LLVMBuildZExt(c->B, u, t16, ""), t16 == i16 ? off : mf_cg_splat(c, off, n), "");
+    }
+    store_bytes(c, u, ptr);
+}
+
 /* col[kq][p][j] = zp + 128 for the pixels p in [from, CP) (past the chunk's valid rows). */
 static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
 {
@@ -210,9 +232,53 @@ static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
     for (int j = 0; j < 4; j++) {
         mf_cg_loop pp;
         mf_cg_loop_begin(c, &pp, from, mf_cg_i64(c, q->CP));
-        LLVMBuildStore(c->B, pad, gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, pp.iv, 4), j)));
+        store_col(q, pad, col_at(q, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, pp.iv, 4), j)));
         mf_cg_loop_end(c, &pp, 1);
     }
+}
+
+/* The V bytes of input row iy (of the group's plane ic: src) from column c0, zp where ok is
+ * false, without masked loads (AVX2 has none for bytes; LLVM would test and load each byte):
+ * one plain load where the vector lies inside the row, else V bytes from clamped addresses,
+ * kept where ok. */
+static LLVMValueRef stage_unmasked(qconv *q, LLVMValueRef plane, LLVMValueRef iy, LLVMValueRef c0, LLVMValueRef ok)
+{
+    mf_cg_ctx *c = q->c;
+    const mf_cg_conv_geom *g = &q->g;
+    int V = q->V;
+    LLVMValueRef inside = LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""),
+                                       LLVMBuildICmp(c->B, LLVMIntULE, c0, mf_cg_i64(c, g->w - V), ""), "");
+    if (g->w < V)
+        inside = LLVMConstInt(c->i1, 0, 0);
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "whole");
+    LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(c->C, c->body, "edge");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMBuildCondBr(c->B, inside, whole, edge);
+    LLVMPositionBuilderAtEnd(c->B, whole);
+    LLVMValueRef xw = load_bytes(c, gep8(c, plane, mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, g->w), c0)), V);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, edge);
+    LLVMValueRef zero = mf_cg_i64(c, 0);
+    LLVMValueRef yc = mf_cg_ix_smink(c, LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, iy, zero, ""), zero, iy, ""), g->h - 1);
+    LLVMValueRef row = gep8(c, plane, mf_cg_ix_mulk(c, yc, g->w));
+    LLVMValueRef xe = byte_splat(q, q->xzp, V);
+    for (int l = 0; l < V; l++) {
+        LLVMValueRef xi = mf_cg_ix_addk(c, c0, l);
+        xi = mf_cg_ix_smink(c, LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, xi, zero, ""), zero, xi, ""), g->w - 1);
+        LLVMValueRef lane = LLVMConstInt(c->i32, (unsigned long long)l, 0);
+        LLVMValueRef b = LLVMBuildSelect(c->B, LLVMBuildExtractElement(c->B, ok, lane, ""),
+                                         LLVMBuildLoad2(c->B, q->i8, gep8(c, row, xi), ""),
+                                         LLVMConstInt(q->i8, (unsigned long long)(q->xzp & 0xff), 0), "");
+        xe = LLVMBuildInsertElement(c->B, xe, b, lane, "");
+    }
+    LLVMBasicBlockRef edge_end = LLVMGetInsertBlock(c->B);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    LLVMValueRef x = LLVMBuildPhi(c->B, LLVMTypeOf(xw), "");
+    LLVMValueRef vals[2] = {xw, xe};
+    LLVMBasicBlockRef from[2] = {whole, edge_end};
+    LLVMAddIncoming(x, vals, from, 2);
+    return x;
 }
 
 /* xp[ic][r][c] = u of input row oy0 sh - ph + r, column c - pw (zp + 128 outside). */
@@ -237,9 +303,14 @@ static void stage_rows(qconv *q)
     LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, c0, (unsigned)V), LLVMConstVector(iota, (unsigned)V), "");
     LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_splat(c, mf_cg_i64(c, g->w), (unsigned)V), "");
     ok = LLVMBuildAnd(c->B, ok, mf_cg_splat(c, rowok, (unsigned)V), "");
-    LLVMValueRef ops[4] = {gep8(c, src, c0), LLVMConstInt(c->i32, 1, 0), ok, byte_splat(q, q->xzp, V)};
-    LLVMTypeRef tys[2] = {v8, c->ptr};
-    LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
+    LLVMValueRef x;
+    if (c->shape.vregs >= 32) { /* AVX-512: masked byte loads */
+        LLVMValueRef ops[4] = {gep8(c, src, c0), LLVMConstInt(c->i32, 1, 0), ok, byte_splat(q, q->xzp, V)};
+        LLVMTypeRef tys[2] = {v8, c->ptr};
+        x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
+    } else {
+        x = stage_unmasked(q, gep8(c, q->xg, mf_cg_ix_mulk(c, ic.iv, g->h * g->w)), iy, c0, ok);
+    }
     store_bytes(c, LLVMBuildXor(c->B, x, byte_splat(q, 0x80, V), ""), gep8(c, dst, mf_cg_ix_mulk(c, cc.iv, V)));
     mf_cg_loop_end(c, &cc, 1);
     mf_cg_loop_end(c, &r, 1);
@@ -255,13 +326,13 @@ static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     int V = q->V;
     mf_cg_loop yl, t;
     mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), nrows);
-    LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
+    LLVMValueRef drow = col_at(q, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
     LLVMValueRef soff = mf_cg_ix_mulk(c, yl.iv, g->sh * q->WP);
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, (g->ow + V - 1) / V));
     LLVMValueRef r[4], s = mf_cg_ix_add(c, soff, mf_cg_ix_mulk(c, t.iv, V * g->sw));
     for (int j = 0; j < 4; j++)
         r[j] = load_strided(c, gep8(c, src[j], s), V, g->sw);
-    store_bytes(c, interleave4(c, r, V), gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    store_col(q, interleave4(c, r, V), col_at(q, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_end(c, &yl, 1);
 }
@@ -280,12 +351,12 @@ static void copy_flat(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     for (int j = 0; j < 4; j++)
         r[j] = load_bytes(c, gep8(c, src[j], mf_cg_ix_mulk(c, t.iv, V)), V);
     LLVMValueRef u = LLVMBuildXor(c->B, interleave4(c, r, V), byte_splat(q, 0x80, 4 * V), "");
-    store_bytes(c, u, gep8(c, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    store_col(q, u, col_at(q, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_begin(c, &p, mf_cg_ix_mulk(c, nvec, V), npix);
     for (int j = 0; j < 4; j++) {
         LLVMValueRef b = LLVMBuildLoad2(c->B, q->i8, gep8(c, src[j], p.iv), "");
-        LLVMBuildStore(c->B, LLVMBuildXor(c->B, b, flip, ""), gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
+        store_col(q, LLVMBuildXor(c->B, b, flip, ""), col_at(q, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
     }
     mf_cg_loop_end_scalar(c, &p, 1);
 }
@@ -304,7 +375,7 @@ static void im2col(qconv *q)
     LLVMValueRef src[4];
     for (int j = 0; j < 4; j++)
         src[j] = window_src(q, kq.iv, j);
-    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    LLVMValueRef dst = col_at(q, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
     if (flat)
         copy_flat(q, src, dst, npix);
     else
@@ -319,17 +390,24 @@ typedef struct qchan {
     LLVMValueRef row, corr, tail, mult, bias;
 } qchan;
 
+/* (128 + zp) * the sum of a channel's weights (row). */
+static LLVMValueRef weight_correction(qconv *q, LLVMValueRef row)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), q->wsum);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->K));
+    LLVMValueRef s = LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), load_i8_as_i32(c, gep8(c, row, k.iv), true), "");
+    LLVMBuildStore(c->B, s, q->wsum);
+    mf_cg_loop_end(c, &k, 1);
+    return LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
+}
+
 static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
 {
     mf_cg_ctx *c = q->c;
     ch->row = gep8(c, q->g.wt, mf_cg_ix_mulk(c, oc, q->K));
-    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), q->wsum);
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->K));
-    LLVMValueRef s = LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), load_i8_as_i32(c, gep8(c, ch->row, k.iv), true), "");
-    LLVMBuildStore(c->B, s, q->wsum);
-    mf_cg_loop_end(c, &k, 1);
-    ch->corr = LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
+    ch->corr = q->wide ? LLVMConstInt(c->i32, 0, 0) : weight_correction(q, ch->row);
     ch->tail = LLVMConstInt(c->i32, 0, 0);
     for (int64_t j = 0; j < q->K - q->KF * 4; j++) {
         LLVMValueRef b = load_i8_as_i32(c, gep8(c, ch->row, mf_cg_i64(c, q->KF * 4 + j)), false);
@@ -340,6 +418,51 @@ static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
     ch->bias = q->g.bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->g.bias, oc), "") : LLVMConstReal(c->f32, 0.0);
 }
 
+/* The weight quad kq of a channel (four bytes of its row). */
+static LLVMValueRef weight_quad(mf_cg_ctx *c, LLVMValueRef row, LLVMValueRef kq)
+{
+    LLVMValueRef w = LLVMBuildLoad2(c->B, c->i32, gep8(c, row, mf_cg_ix_mulk(c, kq, 4)), "");
+    LLVMSetAlignment(w, 1);
+    return w;
+}
+
+/* ---- qconv_wide: without VNNI the products are int16 (vpmaddwd), so col holds the windows
+ * widened once as they are copied, and each block's weights are widened once into
+ * wpk[kq][r] (four int16 of channel r: one i64, the tail quad's bytes past K 0); the sweep
+ * then only loads, broadcasts and multiplies. */
+
+static LLVMValueRef widen_quad(qconv *q, LLVMValueRef w32)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef b = LLVMBuildBitCast(c->B, w32, LLVMVectorType(q->i8, 4), "");
+    b = LLVMBuildSExt(c->B, b, LLVMVectorType(LLVMInt16TypeInContext(c->C), 4), "");
+    return LLVMBuildBitCast(c->B, b, c->i64, "");
+}
+
+static void pack_weights(qconv *q, const qchan *ch, int r)
+{
+    mf_cg_ctx *c = q->c;
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF));
+    LLVMValueRef idx = mf_cg_ix_madd(c, k.iv, q->MR, mf_cg_i64(c, r));
+    LLVMBuildStore(c->B, widen_quad(q, weight_quad(c, ch->row, k.iv)), LLVMBuildGEP2(c->B, c->i64, q->wpk, &idx, 1, ""));
+    mf_cg_loop_end(c, &k, 1);
+    if (q->KF < q->KQ) {
+        LLVMValueRef last = mf_cg_i64(c, q->KF * q->MR + r);
+        LLVMBuildStore(c->B, widen_quad(q, ch->tail), LLVMBuildGEP2(c->B, c->i64, q->wpk, &last, 1, ""));
+    }
+}
+
+/* Channel r's widened quad kq, in all 4W int16 lanes. */
+static LLVMValueRef packed_quad(qconv *q, LLVMValueRef kq, int r)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef idx = mf_cg_ix_madd(c, kq, q->MR, mf_cg_i64(c, r));
+    LLVMValueRef w = LLVMBuildLoad2(c->B, c->i64, LLVMBuildGEP2(c->B, c->i64, q->wpk, &idx, 1, ""), "");
+    w = mf_cg_splat(c, w, (unsigned)q->W);
+    return LLVMBuildBitCast(c->B, w, LLVMVectorType(LLVMInt16TypeInContext(c->C), (unsigned)(4 * q->W)), "");
+}
+
 /* acc[r][v] += col quad kq . weight quad of channel r, for R channels. */
 static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, const LLVMValueRef *wq)
 {
@@ -347,14 +470,15 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
     LLVMValueRef xv[QC_NV_MAX];
     for (int v = 0; v < q->NV; v++) {
         LLVMValueRef off = mf_cg_ix_mulk(c, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kq, q->CP), mf_cg_ix_addk(c, pbase, (int64_t)v * q->W)), 4);
-        xv[v] = LLVMBuildLoad2(c->B, q->vi32, gep8(c, q->col, off), "");
-        LLVMSetAlignment(xv[v], 4);
+        LLVMTypeRef t = q->wide ? LLVMVectorType(q->ce, (unsigned)(4 * q->W)) : q->vi32;
+        xv[v] = LLVMBuildLoad2(c->B, t, col_at(q, q->col, off), "");
+        LLVMSetAlignment(xv[v], q->wide ? 8 : 4);
     }
     for (int r = 0; r < R; r++) {
-        LLVMValueRef w = splat_i32(c, wq[r], q->W);
+        LLVMValueRef w = q->wide ? wq[r] : splat_i32(c, wq[r], q->W);
         for (int v = 0; v < q->NV; v++) {
-            LLVMValueRef a = q->acc[r * q->NV + v];
-            LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, q->vacc, a, ""), xv[v], w), a);
+            LLVMValueRef a = q->acc[r * q->NV + v], prev = LLVMBuildLoad2(c->B, q->vacc, a, "");
+            LLVMBuildStore(c->B, q->wide ? mf_cg_dot4_wide(c, prev, xv[v], w) : mf_cg_dot4(c, prev, xv[v], w), a);
         }
     }
 }
@@ -398,8 +522,11 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
 {
     mf_cg_ctx *c = q->c;
     qchan ch[QC_MR_MAX];
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < R; r++) {
         channel_setup(q, mf_cg_ix_addk(c, oc0, r), &ch[r]);
+        if (q->wide)
+            pack_weights(q, &ch[r], r);
+    }
     int64_t nr = (int64_t)q->NV * q->W;
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
@@ -407,16 +534,13 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
     for (int a = 0; a < R * q->NV; a++)
         LLVMBuildStore(c->B, LLVMConstNull(q->vacc), q->acc[a]);
     mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF));
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->wide ? q->KQ : q->KF));
     LLVMValueRef wq[QC_MR_MAX] = {0};
-    for (int r = 0; r < R; r++) {
-        LLVMValueRef w = LLVMBuildLoad2(c->B, c->i32, gep8(c, ch[r].row, mf_cg_ix_mulk(c, k.iv, 4)), "");
-        LLVMSetAlignment(w, 1);
-        wq[r] = w;
-    }
+    for (int r = 0; r < R; r++)
+        wq[r] = q->wide ? packed_quad(q, k.iv, r) : weight_quad(c, ch[r].row, k.iv);
     tile_step(q, R, k.iv, pbase, wq);
     mf_cg_loop_end(c, &k, 1);
-    if (q->KF < q->KQ) {
+    if (!q->wide && q->KF < q->KQ) {
         for (int r = 0; r < R; r++)
             wq[r] = ch[r].tail;
         tile_step(q, R, mf_cg_i64(c, q->KF), pbase, wq);
@@ -470,17 +594,21 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.rq = mf_cg_requant_of(n);
     q.cing = g->cin / g->groups, q.coutg = g->cout / g->groups;
     q.K = q.cing * g->kh * g->kw, q.KQ = (q.K + 3) / 4, q.KF = q.K / 4, q.P = g->oh * g->ow;
+    q.wide = mf_cg_dot4_widens(c, (unsigned)c->vw);
     plan(&q);
     q.i8 = LLVMInt8TypeInContext(c->C);
+    q.ce = q.wide ? LLVMInt16TypeInContext(c->C) : q.i8;
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = mf_cg_dot4_acc_type(c, (unsigned)q.W);
     /* 4V bytes past the last quad: a row's last vector may run past CP */
-    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.ce, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
     LLVMSetAlignment(q.col, 64);
     if (!is_flat(g))
         q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP)));
     q.wsum = mf_cg_entry_alloca(c, c->i32);
+    if (q.wide)
+        q.wpk = mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)(q.KQ * q.MR)));
     for (int a = 0; a < q.MR * q.NV; a++)
         q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
 

@@ -154,13 +154,24 @@ LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValu
         LLVMValueRef ops[3] = {acc, u, s};
         return mf_cg_intrin2(c, name, NULL, 0, LLVMTypeOf(acc), 3, ops);
     }
-    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16); the two pair
-     * sums of each lane stay apart in the accumulator until mf_cg_dot4_sum */
+    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16) */
     LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
     LLVMTypeRef v16 = LLVMVectorType(LLVMInt16TypeInContext(c->C), 4 * w);
     LLVMValueRef a = LLVMBuildZExt(c->B, LLVMBuildBitCast(c->B, u, v8, ""), v16, "");
     LLVMValueRef b = LLVMBuildSExt(c->B, LLVMBuildBitCast(c->B, s, v8, ""), v16, "");
-    LLVMValueRef pairs = is_x86(c) && w % 2 == 0 ? pmaddwd(c, a, b, 4 * w) : dot2_i16(c, a, b, 2 * w);
+    return mf_cg_dot4_wide(c, acc, a, b);
+}
+
+bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w)
+{
+    return !has_dot4(c, w);
+}
+
+/* the two pair sums of each lane stay apart in the accumulator until mf_cg_dot4_sum */
+LLVMValueRef mf_cg_dot4_wide(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b)
+{
+    unsigned n = LLVMGetVectorSize(LLVMTypeOf(a)); /* 4W int16 */
+    LLVMValueRef pairs = is_x86(c) && n % 8 == 0 ? pmaddwd(c, a, b, n) : dot2_i16(c, a, b, n / 2);
     return LLVMBuildAdd(c->B, acc, pairs, "");
 }
 
