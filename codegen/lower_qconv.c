@@ -237,57 +237,12 @@ static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
     }
 }
 
-/* The V bytes of input row iy (of the group's plane ic: src) from column c0, zp where ok is
- * false, without masked loads (AVX2 has none for bytes; LLVM would test and load each byte):
- * one plain load where the vector lies inside the row, else V bytes from clamped addresses,
- * kept where ok. */
-static LLVMValueRef stage_unmasked(qconv *q, LLVMValueRef plane, LLVMValueRef iy, LLVMValueRef c0, LLVMValueRef ok)
-{
-    mf_cg_ctx *c = q->c;
-    const mf_cg_conv_geom *g = &q->g;
-    int V = q->V;
-    LLVMValueRef inside = LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""),
-                                       LLVMBuildICmp(c->B, LLVMIntULE, c0, mf_cg_i64(c, g->w - V), ""), "");
-    if (g->w < V)
-        inside = LLVMConstInt(c->i1, 0, 0);
-    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "whole");
-    LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(c->C, c->body, "edge");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
-    LLVMBuildCondBr(c->B, inside, whole, edge);
-    LLVMPositionBuilderAtEnd(c->B, whole);
-    LLVMValueRef xw = load_bytes(c, gep8(c, plane, mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, g->w), c0)), V);
-    LLVMBuildBr(c->B, join);
-    LLVMPositionBuilderAtEnd(c->B, edge);
-    LLVMValueRef zero = mf_cg_i64(c, 0);
-    LLVMValueRef yc = mf_cg_ix_smink(c, LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, iy, zero, ""), zero, iy, ""), g->h - 1);
-    LLVMValueRef row = gep8(c, plane, mf_cg_ix_mulk(c, yc, g->w));
-    LLVMValueRef xe = byte_splat(q, q->xzp, V);
-    for (int l = 0; l < V; l++) {
-        LLVMValueRef xi = mf_cg_ix_addk(c, c0, l);
-        xi = mf_cg_ix_smink(c, LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, xi, zero, ""), zero, xi, ""), g->w - 1);
-        LLVMValueRef lane = LLVMConstInt(c->i32, (unsigned long long)l, 0);
-        LLVMValueRef b = LLVMBuildSelect(c->B, LLVMBuildExtractElement(c->B, ok, lane, ""),
-                                         LLVMBuildLoad2(c->B, q->i8, gep8(c, row, xi), ""),
-                                         LLVMConstInt(q->i8, (unsigned long long)(q->xzp & 0xff), 0), "");
-        xe = LLVMBuildInsertElement(c->B, xe, b, lane, "");
-    }
-    LLVMBasicBlockRef edge_end = LLVMGetInsertBlock(c->B);
-    LLVMBuildBr(c->B, join);
-    LLVMPositionBuilderAtEnd(c->B, join);
-    LLVMValueRef x = LLVMBuildPhi(c->B, LLVMTypeOf(xw), "");
-    LLVMValueRef vals[2] = {xw, xe};
-    LLVMBasicBlockRef from[2] = {whole, edge_end};
-    LLVMAddIncoming(x, vals, from, 2);
-    return x;
-}
-
 /* xp[ic][r][c] = u of input row oy0 sh - ph + r, column c - pw (zp + 128 outside). */
 static void stage_rows(qconv *q)
 {
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
     int V = q->V;
-    LLVMTypeRef v8 = LLVMVectorType(q->i8, (unsigned)V);
     LLVMValueRef iota[MF_CG_MAX_VW];
     for (int l = 0; l < V; l++)
         iota[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
@@ -296,21 +251,14 @@ static void stage_rows(qconv *q)
     mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, q->RIN));
     LLVMValueRef iy = mf_cg_ix_add(c, mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q->oy0, g->sh), g->ph), r.iv);
     LLVMValueRef rowok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
-    LLVMValueRef src = gep8(c, q->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, g->h * g->w), mf_cg_ix_mulk(c, iy, g->w)));
     LLVMValueRef dst = gep8(c, q->xp, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, q->RIN, r.iv), q->WP));
     mf_cg_loop_begin(c, &cc, mf_cg_i64(c, 0), mf_cg_i64(c, q->WP / V));
     LLVMValueRef c0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, cc.iv, V), g->pw);
     LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, c0, (unsigned)V), LLVMConstVector(iota, (unsigned)V), "");
     LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_splat(c, mf_cg_i64(c, g->w), (unsigned)V), "");
     ok = LLVMBuildAnd(c->B, ok, mf_cg_splat(c, rowok, (unsigned)V), "");
-    LLVMValueRef x;
-    if (c->shape.vregs >= 32) { /* AVX-512: masked byte loads */
-        LLVMValueRef ops[4] = {gep8(c, src, c0), LLVMConstInt(c->i32, 1, 0), ok, byte_splat(q, q->xzp, V)};
-        LLVMTypeRef tys[2] = {v8, c->ptr};
-        x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
-    } else {
-        x = stage_unmasked(q, gep8(c, q->xg, mf_cg_ix_mulk(c, ic.iv, g->h * g->w)), iy, c0, ok);
-    }
+    LLVMValueRef plane = gep8(c, q->xg, mf_cg_ix_mulk(c, ic.iv, g->h * g->w));
+    LLVMValueRef x = mf_cg_load_row_bytes(c, plane, g->h, g->w, iy, c0, ok, q->xzp);
     store_bytes(c, LLVMBuildXor(c->B, x, byte_splat(q, 0x80, V), ""), gep8(c, dst, mf_cg_ix_mulk(c, cc.iv, V)));
     mf_cg_loop_end(c, &cc, 1);
     mf_cg_loop_end(c, &r, 1);
