@@ -237,6 +237,8 @@ LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w); /* <W x
  * (<4W x i16>: u zero-extended, s sign-extended), so a kernel that reuses an operand widens
  * it once, not at every step. */
 bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w);
+/* Masked byte loads and stores (AVX-512: 32 registers), which AVX2 lacks. */
+bool mf_cg_masked_bytes(const mf_cg_ctx *c);
 /* The bytes x0 .. x0 + n - 1 (n: ok's lanes) of row iy of a plane of h rows of w bytes, fill
  * where ok is false; iy and x0 may lie outside the plane (ok false there).  A lane where ok
  * is false but the row holds the byte may read it instead of fill. */

@@ -20,6 +20,8 @@
 #define QC_MR_MAX 6
 #define QC_NV_MAX 4
 #define QC_COL_BYTES (96 * 1024) /* a chunk's windows: about L2 / 10, on the kernel's stack */
+#define QC_L1_BYTES (24 * 1024)  /* the windows and weights of a pass over K: most of L1 */
+#define QC_KB_MIN 16             /* quads per pass at least: the sums' saves stay rare */
 
 typedef struct qconv {
     mf_cg_ctx *c;
@@ -38,7 +40,8 @@ typedef struct qconv {
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
     bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
     LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
-    LLVMValueRef col, xp, wsum, wpk;
+    int64_t KB;                     /* quads per pass over the tiles (KQ: one pass) */
+    LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
 } qconv;
@@ -116,6 +119,12 @@ static void plan(qconv *q)
     q->V = q->W; /* 4V bytes of col at a time: a vector; s V input bytes per load */
     while (q->V > 4 && (2 * g->ow <= q->V || q->V * g->sw > 64))
         q->V /= 2;
+    q->KB = q->KQ;
+    int64_t nr = (int64_t)q->NV * q->W, quad = q->wide ? 8 : 4; /* bytes of a quad of col, or of weights */
+    if (q->wide && (nr + q->MR) * quad * q->KQ > QC_L1_BYTES) { /* a tile's windows and weights */
+        q->KB = QC_L1_BYTES / ((q->CP + q->MR) * quad);
+        q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
+    }
     q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     int64_t reach = (g->ow + q->V - 1) / q->V * q->V * g->sw + (g->kw - 1) * g->dw; /* a row's loads */
     q->WP = (reach + q->V - 1) / q->V * q->V;
@@ -431,8 +440,9 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
     }
 }
 
-/* The tile's codes (requantized sums) through the epilogue, on the flattened plane. */
-static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch)
+/* The tile's codes (requantized sums) through the epilogue, on the flattened plane; masked
+ * stores past pend, or none. */
+static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch, bool masked)
 {
     mf_cg_ctx *c = q->c;
     mf_cg_point *pt = mf_cg_conv_point(q->core, 2, (unsigned)q->W, q->g.nbd, q->bcoord);
@@ -451,7 +461,7 @@ static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pba
             LLVMValueRef p = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)v * q->W));
             pt->coord[2] = p;
             LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
-            pt->mask = LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "");
+            pt->mask = masked ? LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "") : NULL;
             LLVMValueRef sum = mf_cg_dot4_sum(c, LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], ""), (unsigned)q->W);
             LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
             LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
@@ -465,7 +475,70 @@ static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pba
     return err;
 }
 
-/* R channels from oc0 over every tile of the chunk's col. */
+/* Without masked byte stores (AVX2: LLVM would test and store each byte) a tile inside
+ * the chunk's pixels stores unmasked and only the chunk's last tile masks. */
+static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch)
+{
+    mf_cg_ctx *c = q->c;
+    if (mf_cg_masked_bytes(c))
+        return tile_codes(q, R, oc0, pbase, ch, true);
+    LLVMValueRef end = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)q->NV * q->W));
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "whole");
+    LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(c->C, c->body, "part");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLE, end, q->pend, ""), whole, part);
+    LLVMPositionBuilderAtEnd(c->B, whole);
+    mf_status err = tile_codes(q, R, oc0, pbase, ch, false);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, part);
+    if (!err)
+        err = tile_codes(q, R, oc0, pbase, ch, true);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+/* The tiles' sums over quads [k0, k1): from 0 (first) or the tile's saved sums in abuf,
+ * through the epilogue (last) or saved again. */
+static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMValueRef k0, LLVMValueRef k1, bool first,
+                       bool last)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t nr = (int64_t)q->NV * q->W;
+    int nacc = R * q->NV;
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
+    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr), saved[QC_MR_MAX * QC_NV_MAX] = {0};
+    for (int a = 0; a < nacc && !(first && last); a++) {
+        LLVMValueRef idx = mf_cg_ix_madd(c, t.iv, (int64_t)q->MR * q->NV, mf_cg_i64(c, a));
+        saved[a] = LLVMBuildGEP2(c->B, q->vacc, q->abuf, &idx, 1, "");
+    }
+    for (int a = 0; a < nacc; a++)
+        LLVMBuildStore(c->B, first ? LLVMConstNull(q->vacc) : LLVMBuildLoad2(c->B, q->vacc, saved[a], ""), q->acc[a]);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, k0, k1);
+    LLVMValueRef wq[QC_MR_MAX] = {0};
+    for (int r = 0; r < R; r++)
+        wq[r] = q->wide ? packed_quad(q, k.iv, r) : weight_quad(c, ch[r].row, k.iv);
+    tile_step(q, R, k.iv, pbase, wq);
+    mf_cg_loop_end(c, &k, 1);
+    if (last && !q->wide && q->KF < q->KQ) {
+        for (int r = 0; r < R; r++)
+            wq[r] = ch[r].tail;
+        tile_step(q, R, mf_cg_i64(c, q->KF), pbase, wq);
+    }
+    mf_status err = MF_OK;
+    if (last)
+        err = tile_finish(q, R, oc0, pbase, ch);
+    else
+        for (int a = 0; a < nacc; a++)
+            LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, q->vacc, q->acc[a], ""), saved[a]);
+    mf_cg_loop_end(c, &t, 1);
+    return err;
+}
+
+/* R channels from oc0 over every tile of the chunk's col: along all of K at once, or (a K
+ * whose tiles' windows and weights do not stay in L1) KB quads at a time over all tiles. */
 static mf_status block(qconv *q, int R, LLVMValueRef oc0)
 {
     mf_cg_ctx *c = q->c;
@@ -475,27 +548,18 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
         if (q->wide)
             pack_weights(q, &ch[r], r);
     }
-    int64_t nr = (int64_t)q->NV * q->W;
-    mf_cg_loop t;
-    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
-    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr);
-    for (int a = 0; a < R * q->NV; a++)
-        LLVMBuildStore(c->B, LLVMConstNull(q->vacc), q->acc[a]);
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->wide ? q->KQ : q->KF));
-    LLVMValueRef wq[QC_MR_MAX] = {0};
-    for (int r = 0; r < R; r++)
-        wq[r] = q->wide ? packed_quad(q, k.iv, r) : weight_quad(c, ch[r].row, k.iv);
-    tile_step(q, R, k.iv, pbase, wq);
-    mf_cg_loop_end(c, &k, 1);
-    if (!q->wide && q->KF < q->KQ) {
-        for (int r = 0; r < R; r++)
-            wq[r] = ch[r].tail;
-        tile_step(q, R, mf_cg_i64(c, q->KF), pbase, wq);
+    int64_t KQ = q->wide ? q->KQ : q->KF, nkb = (KQ + q->KB - 1) / q->KB;
+    if (nkb <= 1)
+        return sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, KQ), true, true);
+    mf_status err = sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
+    if (!err && nkb > 2) {
+        mf_cg_loop kb;
+        mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 1), mf_cg_i64(c, nkb - 1));
+        LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, q->KB);
+        err = sweep(q, R, oc0, ch, k0, mf_cg_ix_addk(c, k0, q->KB), false, false);
+        mf_cg_loop_end(c, &kb, 1);
     }
-    mf_status err = tile_finish(q, R, oc0, pbase, ch);
-    mf_cg_loop_end(c, &t, 1);
-    return err;
+    return err ? err : sweep(q, R, oc0, ch, mf_cg_i64(c, (nkb - 1) * q->KB), mf_cg_i64(c, KQ), false, true);
 }
 
 /* The channel blocks of the item's group: full blocks of MR in a loop, then the rest. */
@@ -557,6 +621,8 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.wsum = mf_cg_entry_alloca(c, c->i32);
     if (q.wide)
         q.wpk = mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)(q.KQ * q.MR)));
+    if (q.KB < q.KQ)
+        q.abuf = mf_cg_entry_alloca(c, LLVMArrayType2(q.vacc, (uint64_t)(q.CP / ((int64_t)q.NV * q.W) * q.MR * q.NV)));
     for (int a = 0; a < q.MR * q.NV; a++)
         q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
 

@@ -190,6 +190,11 @@ LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w)
     return LLVMBuildAdd(c->B, lo, hi, "");
 }
 
+bool mf_cg_masked_bytes(const mf_cg_ctx *c)
+{
+    return c->shape.vregs >= 32;
+}
+
 /* Without AVX-512 there are no masked byte loads (LLVM would test and load each byte): one
  * plain load where the bytes lie inside the row, else n bytes from clamped addresses. */
 LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy,
@@ -199,7 +204,7 @@ LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, i
     unsigned n = LLVMGetVectorSize(vt);
     vt = LLVMVectorType(i8, n);
     LLVMValueRef fb = LLVMConstInt(i8, (unsigned long long)(fill & 0xff), 0), zero = mf_cg_i64(c, 0);
-    if (c->shape.vregs >= 32) {
+    if (mf_cg_masked_bytes(c)) {
         LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, w), x0);
         LLVMValueRef ops[4] = {LLVMBuildGEP2(c->B, i8, plane, &at, 1, ""), LLVMConstInt(c->i32, 1, 0), ok, mf_cg_splat(c, fb, n)};
         LLVMTypeRef tys[2] = {vt, c->ptr};
