@@ -264,6 +264,18 @@ LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
 LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w);
 LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
 LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w); /* <W x i32> */
+/* Without VNNI (mf_cg_dot4_widens): the same step on operands already widened to int16
+ * (<4W x i16>: u zero-extended, s sign-extended), so a kernel that reuses an operand widens
+ * it once, not at every step. */
+bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w);
+/* Masked byte loads and stores (AVX-512: 32 registers), which AVX2 lacks. */
+bool mf_cg_masked_bytes(const mf_cg_ctx *c);
+/* The bytes x0 .. x0 + n - 1 (n: ok's lanes) of row iy of a plane of h rows of w bytes, fill
+ * where ok is false; iy and x0 may lie outside the plane (ok false there).  A lane where ok
+ * is false but the row holds the byte may read it instead of fill. */
+LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy,
+                                  LLVMValueRef x0, LLVMValueRef ok, int fill);
+LLVMValueRef mf_cg_dot4_wide(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b);
 
 /* ---- lowerings -------------------------------------------------------------------------- */
 

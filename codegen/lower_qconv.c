@@ -20,6 +20,8 @@
 #define QC_MR_MAX 6
 #define QC_NV_MAX 4
 #define QC_COL_BYTES (96 * 1024) /* a chunk's windows: about L2 / 10, on the kernel's stack */
+#define QC_L1_BYTES (24 * 1024)  /* the windows and weights of a pass over K: most of L1 */
+#define QC_KB_MIN 16             /* quads per pass at least: the sums' saves stay rare */
 
 typedef struct qconv {
     mf_cg_ctx *c;
@@ -36,8 +38,10 @@ typedef struct qconv {
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
-    LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's accumulator */
-    LLVMValueRef col, xp, wsum;
+    bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
+    LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
+    int64_t KB;                     /* quads per pass over the tiles (KQ: one pass) */
+    LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
 } qconv;
@@ -90,8 +94,8 @@ static void plan(qconv *q)
     q->W = c->vw;
     q->MR = c->shape.vregs >= 32 ? 4 : 3;
     int nvmax = c->shape.vregs >= 32 ? 4 : 2;
-    if (!c->shape.vnni) /* accumulators of 2W lanes (mf_cg_dot4_acc_type) */
-        nvmax /= 2;
+    if (q->wide) /* accumulators and col vectors of two registers each: 6 x 2 + 2 + 2 of 16 */
+        q->MR = 6, nvmax /= 2;
     if (q->MR > q->coutg)
         q->MR = (int)q->coutg;
     int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
@@ -115,6 +119,12 @@ static void plan(qconv *q)
     q->V = q->W; /* 4V bytes of col at a time: a vector; s V input bytes per load */
     while (q->V > 4 && (2 * g->ow <= q->V || q->V * g->sw > 64))
         q->V /= 2;
+    q->KB = q->KQ;
+    int64_t nr = (int64_t)q->NV * q->W, quad = q->wide ? 8 : 4; /* bytes of a quad of col, or of weights */
+    if (q->wide && (nr + q->MR) * quad * q->KQ > QC_L1_BYTES) { /* a tile's windows and weights */
+        q->KB = QC_L1_BYTES / ((q->CP + q->MR) * quad);
+        q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
+    }
     q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     int64_t reach = (g->ow + q->V - 1) / q->V * q->V * g->sw + (g->kw - 1) * g->dw; /* a row's loads */
     q->WP = (reach + q->V - 1) / q->V * q->V;
@@ -202,6 +212,27 @@ static LLVMValueRef window_src(qconv *q, LLVMValueRef kq, int j)
     return gep8(c, q->xp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, q->WP), mf_cg_ix_mulk(c, kx, g->dw)));
 }
 
+/* col's element idx from base (bytes, or int16 when wide). */
+static LLVMValueRef col_at(qconv *q, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildGEP2(q->c->B, q->ce, base, &idx, 1, "");
+}
+
+/* u (bytes: a vector or one) into col at ptr; when wide as the int16 u - (128 + zp) = x - zp,
+ * so the sums need no weight-sum correction (and the padding is 0). */
+static void store_col(qconv *q, LLVMValueRef u, LLVMValueRef ptr)
+{
+    mf_cg_ctx *c = q->c;
+    if (q->wide) {
+        LLVMTypeRef t = LLVMTypeOf(u);
+        unsigned n = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetVectorSize(t) : 1;
+        LLVMTypeRef i16 = LLVMInt16TypeInContext(c->C), t16 = n > 1 || t != q->i8 ? LLVMVectorType(i16, n) : i16;
+        LLVMValueRef off = LLVMConstInt(i16, (unsigned long long)(128 + q->xzp), 0);
+        u = LLVMBuildSub(c->B, LLVMBuildZExt(c->B, u, t16, ""), t16 == i16 ? off : mf_cg_splat(c, off, n), "");
+    }
+    store_bytes(c, u, ptr);
+}
+
 /* col[kq][p][j] = zp + 128 for the pixels p in [from, CP) (past the chunk's valid rows). */
 static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
 {
@@ -210,7 +241,7 @@ static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
     for (int j = 0; j < 4; j++) {
         mf_cg_loop pp;
         mf_cg_loop_begin(c, &pp, from, mf_cg_i64(c, q->CP));
-        LLVMBuildStore(c->B, pad, gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, pp.iv, 4), j)));
+        store_col(q, pad, col_at(q, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, pp.iv, 4), j)));
         mf_cg_loop_end(c, &pp, 1);
     }
 }
@@ -221,7 +252,6 @@ static void stage_rows(qconv *q)
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
     int V = q->V;
-    LLVMTypeRef v8 = LLVMVectorType(q->i8, (unsigned)V);
     LLVMValueRef iota[MF_CG_MAX_VW];
     for (int l = 0; l < V; l++)
         iota[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
@@ -230,16 +260,14 @@ static void stage_rows(qconv *q)
     mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, q->RIN));
     LLVMValueRef iy = mf_cg_ix_add(c, mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q->oy0, g->sh), g->ph), r.iv);
     LLVMValueRef rowok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
-    LLVMValueRef src = gep8(c, q->xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, g->h * g->w), mf_cg_ix_mulk(c, iy, g->w)));
     LLVMValueRef dst = gep8(c, q->xp, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, q->RIN, r.iv), q->WP));
     mf_cg_loop_begin(c, &cc, mf_cg_i64(c, 0), mf_cg_i64(c, q->WP / V));
     LLVMValueRef c0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, cc.iv, V), g->pw);
     LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, c0, (unsigned)V), LLVMConstVector(iota, (unsigned)V), "");
     LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_splat(c, mf_cg_i64(c, g->w), (unsigned)V), "");
     ok = LLVMBuildAnd(c->B, ok, mf_cg_splat(c, rowok, (unsigned)V), "");
-    LLVMValueRef ops[4] = {gep8(c, src, c0), LLVMConstInt(c->i32, 1, 0), ok, byte_splat(q, q->xzp, V)};
-    LLVMTypeRef tys[2] = {v8, c->ptr};
-    LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
+    LLVMValueRef plane = gep8(c, q->xg, mf_cg_ix_mulk(c, ic.iv, g->h * g->w));
+    LLVMValueRef x = mf_cg_load_row_bytes(c, plane, g->h, g->w, iy, c0, ok, q->xzp);
     store_bytes(c, LLVMBuildXor(c->B, x, byte_splat(q, 0x80, V), ""), gep8(c, dst, mf_cg_ix_mulk(c, cc.iv, V)));
     mf_cg_loop_end(c, &cc, 1);
     mf_cg_loop_end(c, &r, 1);
@@ -255,13 +283,13 @@ static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     int V = q->V;
     mf_cg_loop yl, t;
     mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), nrows);
-    LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
+    LLVMValueRef drow = col_at(q, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
     LLVMValueRef soff = mf_cg_ix_mulk(c, yl.iv, g->sh * q->WP);
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, (g->ow + V - 1) / V));
     LLVMValueRef r[4], s = mf_cg_ix_add(c, soff, mf_cg_ix_mulk(c, t.iv, V * g->sw));
     for (int j = 0; j < 4; j++)
         r[j] = load_strided(c, gep8(c, src[j], s), V, g->sw);
-    store_bytes(c, interleave4(c, r, V), gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    store_col(q, interleave4(c, r, V), col_at(q, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_end(c, &yl, 1);
 }
@@ -280,12 +308,12 @@ static void copy_flat(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     for (int j = 0; j < 4; j++)
         r[j] = load_bytes(c, gep8(c, src[j], mf_cg_ix_mulk(c, t.iv, V)), V);
     LLVMValueRef u = LLVMBuildXor(c->B, interleave4(c, r, V), byte_splat(q, 0x80, 4 * V), "");
-    store_bytes(c, u, gep8(c, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    store_col(q, u, col_at(q, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_begin(c, &p, mf_cg_ix_mulk(c, nvec, V), npix);
     for (int j = 0; j < 4; j++) {
         LLVMValueRef b = LLVMBuildLoad2(c->B, q->i8, gep8(c, src[j], p.iv), "");
-        LLVMBuildStore(c->B, LLVMBuildXor(c->B, b, flip, ""), gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
+        store_col(q, LLVMBuildXor(c->B, b, flip, ""), col_at(q, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
     }
     mf_cg_loop_end_scalar(c, &p, 1);
 }
@@ -304,7 +332,7 @@ static void im2col(qconv *q)
     LLVMValueRef src[4];
     for (int j = 0; j < 4; j++)
         src[j] = window_src(q, kq.iv, j);
-    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    LLVMValueRef dst = col_at(q, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
     if (flat)
         copy_flat(q, src, dst, npix);
     else
@@ -319,17 +347,24 @@ typedef struct qchan {
     LLVMValueRef row, corr, tail, mult, bias;
 } qchan;
 
+/* (128 + zp) * the sum of a channel's weights (row). */
+static LLVMValueRef weight_correction(qconv *q, LLVMValueRef row)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), q->wsum);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->K));
+    LLVMValueRef s = LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), load_i8_as_i32(c, gep8(c, row, k.iv), true), "");
+    LLVMBuildStore(c->B, s, q->wsum);
+    mf_cg_loop_end(c, &k, 1);
+    return LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
+}
+
 static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
 {
     mf_cg_ctx *c = q->c;
     ch->row = gep8(c, q->g.wt, mf_cg_ix_mulk(c, oc, q->K));
-    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), q->wsum);
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->K));
-    LLVMValueRef s = LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), load_i8_as_i32(c, gep8(c, ch->row, k.iv), true), "");
-    LLVMBuildStore(c->B, s, q->wsum);
-    mf_cg_loop_end(c, &k, 1);
-    ch->corr = LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, q->wsum, ""), LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
+    ch->corr = q->wide ? LLVMConstInt(c->i32, 0, 0) : weight_correction(q, ch->row);
     ch->tail = LLVMConstInt(c->i32, 0, 0);
     for (int64_t j = 0; j < q->K - q->KF * 4; j++) {
         LLVMValueRef b = load_i8_as_i32(c, gep8(c, ch->row, mf_cg_i64(c, q->KF * 4 + j)), false);
@@ -340,6 +375,51 @@ static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
     ch->bias = q->g.bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->g.bias, oc), "") : LLVMConstReal(c->f32, 0.0);
 }
 
+/* The weight quad kq of a channel (four bytes of its row). */
+static LLVMValueRef weight_quad(mf_cg_ctx *c, LLVMValueRef row, LLVMValueRef kq)
+{
+    LLVMValueRef w = LLVMBuildLoad2(c->B, c->i32, gep8(c, row, mf_cg_ix_mulk(c, kq, 4)), "");
+    LLVMSetAlignment(w, 1);
+    return w;
+}
+
+/* ---- qconv_wide: without VNNI the products are int16 (vpmaddwd), so col holds the windows
+ * widened once as they are copied, and each block's weights are widened once into
+ * wpk[kq][r] (four int16 of channel r: one i64, the tail quad's bytes past K 0); the sweep
+ * then only loads, broadcasts and multiplies. */
+
+static LLVMValueRef widen_quad(qconv *q, LLVMValueRef w32)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef b = LLVMBuildBitCast(c->B, w32, LLVMVectorType(q->i8, 4), "");
+    b = LLVMBuildSExt(c->B, b, LLVMVectorType(LLVMInt16TypeInContext(c->C), 4), "");
+    return LLVMBuildBitCast(c->B, b, c->i64, "");
+}
+
+static void pack_weights(qconv *q, const qchan *ch, int r)
+{
+    mf_cg_ctx *c = q->c;
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF));
+    LLVMValueRef idx = mf_cg_ix_madd(c, k.iv, q->MR, mf_cg_i64(c, r));
+    LLVMBuildStore(c->B, widen_quad(q, weight_quad(c, ch->row, k.iv)), LLVMBuildGEP2(c->B, c->i64, q->wpk, &idx, 1, ""));
+    mf_cg_loop_end(c, &k, 1);
+    if (q->KF < q->KQ) {
+        LLVMValueRef last = mf_cg_i64(c, q->KF * q->MR + r);
+        LLVMBuildStore(c->B, widen_quad(q, ch->tail), LLVMBuildGEP2(c->B, c->i64, q->wpk, &last, 1, ""));
+    }
+}
+
+/* Channel r's widened quad kq, in all 4W int16 lanes. */
+static LLVMValueRef packed_quad(qconv *q, LLVMValueRef kq, int r)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef idx = mf_cg_ix_madd(c, kq, q->MR, mf_cg_i64(c, r));
+    LLVMValueRef w = LLVMBuildLoad2(c->B, c->i64, LLVMBuildGEP2(c->B, c->i64, q->wpk, &idx, 1, ""), "");
+    w = mf_cg_splat(c, w, (unsigned)q->W);
+    return LLVMBuildBitCast(c->B, w, LLVMVectorType(LLVMInt16TypeInContext(c->C), (unsigned)(4 * q->W)), "");
+}
+
 /* acc[r][v] += col quad kq . weight quad of channel r, for R channels. */
 static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, const LLVMValueRef *wq)
 {
@@ -347,20 +427,22 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
     LLVMValueRef xv[QC_NV_MAX];
     for (int v = 0; v < q->NV; v++) {
         LLVMValueRef off = mf_cg_ix_mulk(c, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kq, q->CP), mf_cg_ix_addk(c, pbase, (int64_t)v * q->W)), 4);
-        xv[v] = LLVMBuildLoad2(c->B, q->vi32, gep8(c, q->col, off), "");
-        LLVMSetAlignment(xv[v], 4);
+        LLVMTypeRef t = q->wide ? LLVMVectorType(q->ce, (unsigned)(4 * q->W)) : q->vi32;
+        xv[v] = LLVMBuildLoad2(c->B, t, col_at(q, q->col, off), "");
+        LLVMSetAlignment(xv[v], q->wide ? 8 : 4);
     }
     for (int r = 0; r < R; r++) {
-        LLVMValueRef w = splat_i32(c, wq[r], q->W);
+        LLVMValueRef w = q->wide ? wq[r] : splat_i32(c, wq[r], q->W);
         for (int v = 0; v < q->NV; v++) {
-            LLVMValueRef a = q->acc[r * q->NV + v];
-            LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, q->vacc, a, ""), xv[v], w), a);
+            LLVMValueRef a = q->acc[r * q->NV + v], prev = LLVMBuildLoad2(c->B, q->vacc, a, "");
+            LLVMBuildStore(c->B, q->wide ? mf_cg_dot4_wide(c, prev, xv[v], w) : mf_cg_dot4(c, prev, xv[v], w), a);
         }
     }
 }
 
-/* The tile's codes (requantized sums) through the epilogue, on the flattened plane. */
-static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch)
+/* The tile's codes (requantized sums) through the epilogue, on the flattened plane; masked
+ * stores past pend, or none. */
+static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch, bool masked)
 {
     mf_cg_ctx *c = q->c;
     mf_cg_point *pt = mf_cg_conv_point(q->core, 2, (unsigned)q->W, q->g.nbd, q->bcoord);
@@ -379,7 +461,7 @@ static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pba
             LLVMValueRef p = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)v * q->W));
             pt->coord[2] = p;
             LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
-            pt->mask = LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "");
+            pt->mask = masked ? LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "") : NULL;
             LLVMValueRef sum = mf_cg_dot4_sum(c, LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], ""), (unsigned)q->W);
             LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
             LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
@@ -393,37 +475,91 @@ static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pba
     return err;
 }
 
-/* R channels from oc0 over every tile of the chunk's col. */
-static mf_status block(qconv *q, int R, LLVMValueRef oc0)
+/* Without masked byte stores (AVX2: LLVM would test and store each byte) a tile inside
+ * the chunk's pixels stores unmasked and only the chunk's last tile masks. */
+static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch)
 {
     mf_cg_ctx *c = q->c;
-    qchan ch[QC_MR_MAX];
-    for (int r = 0; r < R; r++)
-        channel_setup(q, mf_cg_ix_addk(c, oc0, r), &ch[r]);
+    if (mf_cg_masked_bytes(c))
+        return tile_codes(q, R, oc0, pbase, ch, true);
+    LLVMValueRef end = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)q->NV * q->W));
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "whole");
+    LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(c->C, c->body, "part");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLE, end, q->pend, ""), whole, part);
+    LLVMPositionBuilderAtEnd(c->B, whole);
+    mf_status err = tile_codes(q, R, oc0, pbase, ch, false);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, part);
+    if (!err)
+        err = tile_codes(q, R, oc0, pbase, ch, true);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+/* The tiles' sums over quads [k0, k1): from 0 (first) or the tile's saved sums in abuf,
+ * through the epilogue (last) or saved again. */
+static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMValueRef k0, LLVMValueRef k1, bool first,
+                       bool last)
+{
+    mf_cg_ctx *c = q->c;
     int64_t nr = (int64_t)q->NV * q->W;
+    int nacc = R * q->NV;
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
-    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr);
-    for (int a = 0; a < R * q->NV; a++)
-        LLVMBuildStore(c->B, LLVMConstNull(q->vacc), q->acc[a]);
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF));
-    LLVMValueRef wq[QC_MR_MAX] = {0};
-    for (int r = 0; r < R; r++) {
-        LLVMValueRef w = LLVMBuildLoad2(c->B, c->i32, gep8(c, ch[r].row, mf_cg_ix_mulk(c, k.iv, 4)), "");
-        LLVMSetAlignment(w, 1);
-        wq[r] = w;
+    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr), saved[QC_MR_MAX * QC_NV_MAX] = {0};
+    for (int a = 0; a < nacc && !(first && last); a++) {
+        LLVMValueRef idx = mf_cg_ix_madd(c, t.iv, (int64_t)q->MR * q->NV, mf_cg_i64(c, a));
+        saved[a] = LLVMBuildGEP2(c->B, q->vacc, q->abuf, &idx, 1, "");
     }
+    for (int a = 0; a < nacc; a++)
+        LLVMBuildStore(c->B, first ? LLVMConstNull(q->vacc) : LLVMBuildLoad2(c->B, q->vacc, saved[a], ""), q->acc[a]);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, k0, k1);
+    LLVMValueRef wq[QC_MR_MAX] = {0};
+    for (int r = 0; r < R; r++)
+        wq[r] = q->wide ? packed_quad(q, k.iv, r) : weight_quad(c, ch[r].row, k.iv);
     tile_step(q, R, k.iv, pbase, wq);
     mf_cg_loop_end(c, &k, 1);
-    if (q->KF < q->KQ) {
+    if (last && !q->wide && q->KF < q->KQ) {
         for (int r = 0; r < R; r++)
             wq[r] = ch[r].tail;
         tile_step(q, R, mf_cg_i64(c, q->KF), pbase, wq);
     }
-    mf_status err = tile_finish(q, R, oc0, pbase, ch);
+    mf_status err = MF_OK;
+    if (last)
+        err = tile_finish(q, R, oc0, pbase, ch);
+    else
+        for (int a = 0; a < nacc; a++)
+            LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, q->vacc, q->acc[a], ""), saved[a]);
     mf_cg_loop_end(c, &t, 1);
     return err;
+}
+
+/* R channels from oc0 over every tile of the chunk's col: along all of K at once, or (a K
+ * whose tiles' windows and weights do not stay in L1) KB quads at a time over all tiles. */
+static mf_status block(qconv *q, int R, LLVMValueRef oc0)
+{
+    mf_cg_ctx *c = q->c;
+    qchan ch[QC_MR_MAX];
+    for (int r = 0; r < R; r++) {
+        channel_setup(q, mf_cg_ix_addk(c, oc0, r), &ch[r]);
+        if (q->wide)
+            pack_weights(q, &ch[r], r);
+    }
+    int64_t KQ = q->wide ? q->KQ : q->KF, nkb = (KQ + q->KB - 1) / q->KB;
+    if (nkb <= 1)
+        return sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, KQ), true, true);
+    mf_status err = sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
+    if (!err && nkb > 2) {
+        mf_cg_loop kb;
+        mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 1), mf_cg_i64(c, nkb - 1));
+        LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, q->KB);
+        err = sweep(q, R, oc0, ch, k0, mf_cg_ix_addk(c, k0, q->KB), false, false);
+        mf_cg_loop_end(c, &kb, 1);
+    }
+    return err ? err : sweep(q, R, oc0, ch, mf_cg_i64(c, (nkb - 1) * q->KB), mf_cg_i64(c, KQ), false, true);
 }
 
 /* The channel blocks of the item's group: full blocks of MR in a loop, then the rest. */
@@ -470,17 +606,23 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.rq = mf_cg_requant_of(n);
     q.cing = g->cin / g->groups, q.coutg = g->cout / g->groups;
     q.K = q.cing * g->kh * g->kw, q.KQ = (q.K + 3) / 4, q.KF = q.K / 4, q.P = g->oh * g->ow;
+    q.wide = mf_cg_dot4_widens(c, (unsigned)c->vw);
     plan(&q);
     q.i8 = LLVMInt8TypeInContext(c->C);
+    q.ce = q.wide ? LLVMInt16TypeInContext(c->C) : q.i8;
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = mf_cg_dot4_acc_type(c, (unsigned)q.W);
     /* 4V bytes past the last quad: a row's last vector may run past CP */
-    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.ce, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
     LLVMSetAlignment(q.col, 64);
     if (!is_flat(g))
         q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP)));
     q.wsum = mf_cg_entry_alloca(c, c->i32);
+    if (q.wide)
+        q.wpk = mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)(q.KQ * q.MR)));
+    if (q.KB < q.KQ)
+        q.abuf = mf_cg_entry_alloca(c, LLVMArrayType2(q.vacc, (uint64_t)(q.CP / ((int64_t)q.NV * q.W) * q.MR * q.NV)));
     for (int a = 0; a < q.MR * q.NV; a++)
         q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
 

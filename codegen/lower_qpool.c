@@ -1,7 +1,7 @@
 /* lower_qpool.c — int8 max pooling on the codes themselves (the max of codes is the code of
  * the max: scales are positive), W output pixels of a row at a time: per window element one
- * masked vector load of the input row (a stride s loads s W bytes and keeps every s-th;
- * lanes in the padding or past the row read -128) and a signed byte max.  The generic
+ * vector load of the input row (mf_cg_load_row_bytes: masked with AVX-512; a stride s loads
+ * s W bytes and keeps every s-th; lanes in the padding or past the row read -128) and a signed byte max.  The generic
  * pooling (lower_reduce.c) takes one output at a time; it still lowers what this does not:
  * inputs computed in the subgraph, windows of more than QP_TAPS_MAX elements. */
 #include <stdlib.h>
@@ -38,7 +38,8 @@ bool mf_cg_qpool_applies(mf_cg_ctx *c, const mf_node *n)
 }
 
 /* max(acc, row[x0 + s l]) over lanes l of the W output pixels from ox0 (padding: -128). */
-static LLVMValueRef tap(qpool *p, LLVMValueRef acc, LLVMValueRef row, LLVMValueRef rowok, LLVMValueRef x0, LLVMValueRef ox0)
+static LLVMValueRef tap(qpool *p, LLVMValueRef acc, LLVMValueRef plane, LLVMValueRef iy, LLVMValueRef rowok, LLVMValueRef x0,
+                        LLVMValueRef ox0)
 {
     mf_cg_ctx *c = p->c;
     int64_t s = p->v.stride[1];
@@ -58,10 +59,7 @@ static LLVMValueRef tap(qpool *p, LLVMValueRef acc, LLVMValueRef row, LLVMValueR
     ok = LLVMBuildAnd(c->B, ok, LLVMBuildICmp(c->B, LLVMIntSLT, iota, lim, ""), "");
     ok = LLVMBuildAnd(c->B, ok, LLVMBuildAnd(c->B, LLVMConstVector(keep, n), mf_cg_splat(c, rowok, n), ""), "");
     LLVMTypeRef vt = LLVMVectorType(p->i8, n);
-    LLVMValueRef ops[4] = {LLVMBuildGEP2(c->B, p->i8, row, &x0, 1, ""), LLVMConstInt(c->i32, 1, 0), ok,
-                           mf_cg_splat(c, LLVMConstInt(p->i8, (unsigned long long)-128, 1), n)};
-    LLVMTypeRef tys[2] = {vt, c->ptr};
-    LLVMValueRef x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
+    LLVMValueRef x = mf_cg_load_row_bytes(c, plane, p->h, p->w, iy, x0, ok, -128);
     if (s > 1)
         x = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(vt), LLVMConstVector(pick, (unsigned)p->W), "");
     return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, x, acc, ""), x, acc, "");
@@ -94,10 +92,9 @@ mf_status mf_cg_lower_qmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const 
     for (int64_t ky = 0; ky < v->kernel[0]; ky++) {
         LLVMValueRef iy = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, oy, v->stride[0]), ky * v->dilation[0] - v->padding[0]);
         LLVMValueRef rowok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, p.h), "");
-        LLVMValueRef row = LLVMBuildGEP2(c->B, p.i8, plane, (LLVMValueRef[]){mf_cg_ix_mulk(c, iy, p.w)}, 1, "");
         for (int64_t kx = 0; kx < v->kernel[1]; kx++) {
             LLVMValueRef x0 = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ox0, v->stride[1]), kx * v->dilation[1] - v->padding[1]);
-            acc = tap(&p, acc, row, rowok, x0, ox0);
+            acc = tap(&p, acc, plane, iy, rowok, x0, ox0);
         }
     }
     pt->coord[3] = ox0;

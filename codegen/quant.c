@@ -154,13 +154,24 @@ LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValu
         LLVMValueRef ops[3] = {acc, u, s};
         return mf_cg_intrin2(c, name, NULL, 0, LLVMTypeOf(acc), 3, ops);
     }
-    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16); the two pair
-     * sums of each lane stay apart in the accumulator until mf_cg_dot4_sum */
+    /* u8 x s8 in int16 (no saturation: vpmaddubsw's pairs could exceed int16) */
     LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
     LLVMTypeRef v16 = LLVMVectorType(LLVMInt16TypeInContext(c->C), 4 * w);
     LLVMValueRef a = LLVMBuildZExt(c->B, LLVMBuildBitCast(c->B, u, v8, ""), v16, "");
     LLVMValueRef b = LLVMBuildSExt(c->B, LLVMBuildBitCast(c->B, s, v8, ""), v16, "");
-    LLVMValueRef pairs = is_x86(c) && w % 2 == 0 ? pmaddwd(c, a, b, 4 * w) : dot2_i16(c, a, b, 2 * w);
+    return mf_cg_dot4_wide(c, acc, a, b);
+}
+
+bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w)
+{
+    return !has_dot4(c, w);
+}
+
+/* the two pair sums of each lane stay apart in the accumulator until mf_cg_dot4_sum */
+LLVMValueRef mf_cg_dot4_wide(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b)
+{
+    unsigned n = LLVMGetVectorSize(LLVMTypeOf(a)); /* 4W int16 */
+    LLVMValueRef pairs = is_x86(c) && n % 8 == 0 ? pmaddwd(c, a, b, n) : dot2_i16(c, a, b, n / 2);
     return LLVMBuildAdd(c->B, acc, pairs, "");
 }
 
@@ -177,4 +188,58 @@ LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w)
     LLVMValueRef lo = LLVMBuildShuffleVector(c->B, acc, pz, LLVMConstVector(idx[0], w), "");
     LLVMValueRef hi = LLVMBuildShuffleVector(c->B, acc, pz, LLVMConstVector(idx[1], w), "");
     return LLVMBuildAdd(c->B, lo, hi, "");
+}
+
+bool mf_cg_masked_bytes(const mf_cg_ctx *c)
+{
+    return c->shape.vregs >= 32;
+}
+
+/* Without AVX-512 there are no masked byte loads (LLVM would test and load each byte): one
+ * plain load where the bytes lie inside the row, else n bytes from clamped addresses. */
+LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy,
+                                  LLVMValueRef x0, LLVMValueRef ok, int fill)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), vt = LLVMTypeOf(ok);
+    unsigned n = LLVMGetVectorSize(vt);
+    vt = LLVMVectorType(i8, n);
+    LLVMValueRef fb = LLVMConstInt(i8, (unsigned long long)(fill & 0xff), 0), zero = mf_cg_i64(c, 0);
+    if (mf_cg_masked_bytes(c)) {
+        LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, w), x0);
+        LLVMValueRef ops[4] = {LLVMBuildGEP2(c->B, i8, plane, &at, 1, ""), LLVMConstInt(c->i32, 1, 0), ok, mf_cg_splat(c, fb, n)};
+        LLVMTypeRef tys[2] = {vt, c->ptr};
+        return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
+    }
+    LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "whole");
+    LLVMBasicBlockRef edge = LLVMAppendBasicBlockInContext(c->C, c->body, "edge");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMValueRef inside = LLVMConstInt(c->i1, 0, 0);
+    if (w >= (int64_t)n) /* unsigned: a negative x0 is past w - n */
+        inside = LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, h), ""),
+                              LLVMBuildICmp(c->B, LLVMIntULE, x0, mf_cg_i64(c, w - (int64_t)n), ""), "");
+    LLVMBuildCondBr(c->B, inside, whole, edge);
+    LLVMPositionBuilderAtEnd(c->B, whole);
+    LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, w), x0);
+    LLVMValueRef xw = LLVMBuildLoad2(c->B, vt, LLVMBuildGEP2(c->B, i8, plane, &at, 1, ""), "");
+    LLVMSetAlignment(xw, 1);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, edge);
+    LLVMValueRef yc = mf_cg_ix_smink(c, sel(c, LLVMBuildICmp(c->B, LLVMIntSLT, iy, zero, ""), zero, iy), h - 1);
+    LLVMValueRef row = mf_cg_ix_mulk(c, yc, w), xe = mf_cg_splat(c, fb, n);
+    for (unsigned l = 0; l < n; l++) {
+        LLVMValueRef xi = mf_cg_ix_addk(c, x0, l);
+        xi = mf_cg_ix_smink(c, sel(c, LLVMBuildICmp(c->B, LLVMIntSLT, xi, zero, ""), zero, xi), w - 1);
+        xi = mf_cg_ix_add(c, row, xi);
+        LLVMValueRef lane = LLVMConstInt(c->i32, l, 0);
+        LLVMValueRef b = LLVMBuildLoad2(c->B, i8, LLVMBuildGEP2(c->B, i8, plane, &xi, 1, ""), "");
+        xe = LLVMBuildInsertElement(c->B, xe, sel(c, LLVMBuildExtractElement(c->B, ok, lane, ""), b, fb), lane, "");
+    }
+    LLVMBasicBlockRef edge_end = LLVMGetInsertBlock(c->B);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    LLVMValueRef x = LLVMBuildPhi(c->B, vt, "");
+    LLVMValueRef vals[2] = {xw, xe};
+    LLVMBasicBlockRef from[2] = {whole, edge_end};
+    LLVMAddIncoming(x, vals, from, 2);
+    return x;
 }

@@ -245,6 +245,13 @@ static const qcase qcases[] = {
     {"1x1 chunks of rows, pixel tail", 2, 256, 21, 19, 6, 1, 1, 0, 1, 1, true, true, false, false},
     {"5x5 s2 p2 dilation 2, 45 wide", 1, 5, 9, 45, 7, 5, 2, 2, 2, 1, true, true, false, false},
     {"3x3 s3 p0", 1, 8, 16, 35, 9, 3, 3, 0, 1, 1, false, true, false, false},
+    /* without VNNI (int16 windows, 6-channel blocks): channels past the last block, K in
+     * passes of KB quads (first, middle and last), a 1x1 whose K % 4 = 2, the padding rows
+     * and columns of the unmasked staging loads */
+    {"7x7 K 2304 in passes, 13 channels", 1, 256, 7, 7, 13, 3, 1, 1, 1, 1, true, true, true, false},
+    {"14x14 s2 K 1152 in passes, 2 batches", 2, 128, 14, 14, 8, 3, 2, 1, 1, 1, true, false, false, true},
+    {"1x1 cin 6 (K % 4 = 2), 11 channels", 1, 6, 9, 13, 11, 1, 1, 0, 1, 1, false, true, false, false},
+    {"3x3 p2 on 3 x 5 (rows shorter than a vector)", 1, 7, 3, 5, 7, 3, 1, 2, 1, 1, true, true, false, false},
 };
 #define NCASES (int)(sizeof qcases / sizeof qcases[0])
 
