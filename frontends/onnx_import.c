@@ -504,6 +504,7 @@ static mf_status parse(const void *data, size_t len, const char *name, int64_t b
     }
     free(im.names);
     free(im.vals);
+    free(im.qforms);
     onnx__model_proto__free_unpacked(m, NULL);
     return s;
 }

@@ -36,7 +36,18 @@ static double rel_error(const mf_tensor *got, const mf_tensor *want)
     return scale > 0 ? err / scale : err;
 }
 
-static void check_model(const char *name)
+/* How many nodes of g have op. */
+static int count_op(const mf_graph *g, mf_op op)
+{
+    int k = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        k += g->nodes[i]->op == op;
+    return k;
+}
+
+/* Loads the model, checks that it holds `int8_op` (the int8 layer it must map onto; or
+ * MF_OP_COUNT for none), and runs it against the reference output. */
+static void check_model(const char *name, mf_op int8_op)
 {
     char path[1024];
     const char *src = tsupport_source_dir();
@@ -45,6 +56,8 @@ static void check_model(const char *name)
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.onnx", src, name);
     if (mf_onnx_load(path, 0, &g))
         fail_msg("%s: %s", name, mf_last_error());
+    if (int8_op != MF_OP_COUNT)
+        assert_int_equal(count_op(g, int8_op), 1);
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.in.npy", src, name);
     assert_int_equal(mf_tensor_load_npy(path, &x), MF_OK);
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.out.npy", src, name);
@@ -76,22 +89,22 @@ static void check_model(const char *name)
 
 static void test_qdq_conv_uint8(void **state)
 {
-    check_model("qdq_conv_uint8");
+    check_model("qdq_conv_uint8", MF_OP_QCONV2D);
 }
 
 static void test_qdq_matmul_int8(void **state)
 {
-    check_model("qdq_matmul_int8");
+    check_model("qdq_matmul_int8", MF_OP_QLINEAR);
 }
 
 static void test_qlinear_conv_uint8(void **state)
 {
-    check_model("qlinear_conv_uint8");
+    check_model("qlinear_conv_uint8", MF_OP_QCONV2D);
 }
 
 static void test_matmul_integer_uint8(void **state)
 {
-    check_model("matmul_integer_uint8");
+    check_model("matmul_integer_uint8", MF_OP_COUNT);
 }
 
 /* A scale and zero point computed at run time (DynamicQuantizeLinear's expansion) quantize
