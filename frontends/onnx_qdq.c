@@ -362,7 +362,7 @@ typedef struct bias_ctx {
 static float bias_elem(int64_t i, const void *ctx)
 {
     const bias_ctx *c = ctx;
-    int64_t k = mf_type_numel(&c->w_scale->type) > 1 ? i : 0;
+    int64_t k = i % mf_type_numel(&c->w_scale->type);
     return (float)onnx_get_elem(c->b->data->data, c->b->type.dtype, i) * c->x_scale * param_f32(c->w_scale, k);
 }
 
@@ -412,8 +412,10 @@ static mf_status qlinear(onnx_importer *im, const Onnx__NodeProto *n, bool conv)
                                mf_dtype_name(x->type.dtype), mf_dtype_name(w->type.dtype), mf_dtype_name(dt));
     float xqs, yqs;
     int xqz, yqz;
-    if (has_data(w) && w->type.rank == (conv ? 4 : 2) && per_tensor(in[1], in[2], x->type.dtype, &xqs, &xqz) &&
-        per_tensor(in[6], in[7], dt, &yqs, &yqz) && (!in[8] || (has_data(in[8]) && in[8]->type.dtype == MF_I32)))
+    const mf_value *ib = in[8];
+    bool bias_ok = !ib || (has_data(ib) && ib->type.dtype == MF_I32 && mf_type_numel(&ib->type) == w->type.shape[0]);
+    if (has_data(w) && w->type.rank == (conv ? 4 : 2) && mf_type_numel(&in[4]->type) > 0 && bias_ok &&
+        per_tensor(in[1], in[2], x->type.dtype, &xqs, &xqz) && per_tensor(in[6], in[7], dt, &yqs, &yqz))
         return qlinear_int8(im, n, conv, in, xqs, xqz, yqs, yqz);
     int xr = x->type.rank, wr = w->type.rank, yr = conv ? xr : (xr > wr ? xr : wr);
     int x_axis = xr - 2, w_axis = conv ? 0 : wr - 1, y_axis = conv ? 1 : yr - 1;

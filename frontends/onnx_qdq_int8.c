@@ -29,8 +29,8 @@ static mf_status record(onnx_importer *im, onnx_qform f)
     return MF_OK;
 }
 
-mf_status onnx_q_requant(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *x, double scale, int zp,
-                         mf_value **out)
+mf_status onnx_q_requant(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *x,
+                         double scale, int zp, mf_value **out)
 {
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(op, a);
@@ -50,7 +50,8 @@ mf_status onnx_q_codes(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x,
         return MF_OK;
     }
     if (x->type.dtype != MF_U8)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%s is not int8 or uint8", mf_dtype_name(x->type.dtype));
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%s is not int8 or uint8",
+                               mf_dtype_name(x->type.dtype));
     mf_value *xf;
     mf_status s = onnx_cast(im, n, x, MF_F32, &xf); /* exact: quantize {1, -128} is x - 128 */
     if (!s)
@@ -72,10 +73,13 @@ mf_status onnx_q_define(onnx_importer *im, const Onnx__NodeProto *n, mf_value *c
     return s ? s : onnx_define(im, n->output[0], v);
 }
 
-mf_status onnx_q_weight(onnx_importer *im, const mf_value *wf, const mf_value *d, const mf_value *scale, int axis)
+mf_status onnx_q_weight(onnx_importer *im, const mf_value *wf, const mf_value *d,
+                        const mf_value *scale, int axis)
 {
     int64_t count = mf_type_numel(&d->type), nscale = mf_type_numel(&scale->type);
     const float *src = d->data->data, *sc = scale->data->data;
+    if (nscale > 1 && (axis < 0 || axis >= d->type.rank || d->type.shape[axis] != nscale))
+        return MF_OK; /* scales that are not one per index of the axis: stays f32 */
     for (int64_t i = 0; i < count; i++)
         if (src[i] < -128 || src[i] > 127)
             return MF_OK; /* a uint8 weight far from its zero point: stays f32 */
@@ -133,16 +137,17 @@ static mf_value *transposed(onnx_importer *im, const mf_value *codes)
 
 /* conv2d / linear / matmul p of a dequantized activation and a recorded weight (and a
  * constant f32 bias): qconv2d or qlinear, requantized to {ys, yz} within [lo, hi]. */
-static mf_status anchor(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double lo, double hi,
-                        double ys, int yz, mf_value **codes)
+static mf_status anchor(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double lo,
+                        double hi, double ys, int yz, mf_value **codes)
 {
     bool matmul = p->op == MF_OP_MATMUL;
     const onnx_qform *w = find(im, p->inputs[1], true);
     mf_value *b = !matmul && p->ninputs > 2 ? p->inputs[2] : NULL, *in[4];
     double xs;
     int xz;
-    if (!dequantized(p->inputs[0], &in[0], &xs, &xz) || !w || (w->axis >= 0 && w->axis != (matmul ? 1 : 0)) ||
-        (matmul && w->codes->type.rank != 2) || (b && (!b->is_const || !b->data || b->type.dtype != MF_F32)))
+    if (!dequantized(p->inputs[0], &in[0], &xs, &xz) || !w ||
+        (w->axis >= 0 && w->axis != (matmul ? 1 : 0)) || (matmul && w->codes->type.rank != 2) ||
+        (b && (!b->is_const || !b->data || b->type.dtype != MF_F32)))
         return MF_OK;
     mf_op op = p->op == MF_OP_CONV2D ? MF_OP_QCONV2D : MF_OP_QLINEAR;
     in[1] = matmul ? transposed(im, w->codes) : w->codes;
@@ -167,13 +172,14 @@ static mf_status anchor(onnx_importer *im, const Onnx__NodeProto *n, const mf_no
 }
 
 /* add of two dequantized activations of one shape: qadd. */
-static mf_status add(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double lo, double hi, double ys,
-                     int yz, mf_value **codes)
+static mf_status add(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double lo,
+                     double hi, double ys, int yz, mf_value **codes)
 {
     mf_value *in[2];
     double as, bs;
     int az, bz;
-    if (mf_attr_float(p->op, p->attrs, "alpha") != 1.0 || !dequantized(p->inputs[0], &in[0], &as, &az) ||
+    if (mf_attr_float(p->op, p->attrs, "alpha") != 1.0 ||
+        !dequantized(p->inputs[0], &in[0], &as, &az) ||
         !dequantized(p->inputs[1], &in[1], &bs, &bz) || !mf_type_equal(&in[0]->type, &in[1]->type))
         return MF_OK;
     mf_attr a[MF_MAX_ATTRS];
@@ -188,8 +194,8 @@ static mf_status add(onnx_importer *im, const Onnx__NodeProto *n, const mf_node 
 
 /* A max pooling or view of a dequantized activation requantized with its own parameters:
  * the same op on the codes (the max of codes is the code of the max). */
-static mf_status same_codes(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double ys, int yz,
-                            mf_value **codes)
+static mf_status same_codes(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p,
+                            double ys, int yz, mf_value **codes)
 {
     mf_value *x;
     double xs;
@@ -199,8 +205,8 @@ static mf_status same_codes(onnx_importer *im, const Onnx__NodeProto *n, const m
     return onnx_add(im, n, p->op, 1, &x, p->attrs, codes);
 }
 
-mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y, float scale, int zp,
-                       mf_value **codes)
+mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y, float scale,
+                       int zp, mf_value **codes)
 {
     *codes = NULL;
     double lo = -INFINITY, hi = INFINITY;
@@ -216,15 +222,11 @@ mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y,
     switch (p->op) {
     case MF_OP_CONV2D:
     case MF_OP_LINEAR:
-    case MF_OP_MATMUL:
-        return anchor(im, n, p, lo, hi, scale, zp, codes);
-    case MF_OP_ADD:
-        return add(im, n, p, lo, hi, scale, zp, codes);
+    case MF_OP_MATMUL: return anchor(im, n, p, lo, hi, scale, zp, codes);
+    case MF_OP_ADD: return add(im, n, p, lo, hi, scale, zp, codes);
     case MF_OP_MAX_POOL2D:
     case MF_OP_RESHAPE:
-    case MF_OP_FLATTEN:
-        return bare ? same_codes(im, n, p, scale, zp, codes) : MF_OK;
-    default:
-        return MF_OK;
+    case MF_OP_FLATTEN: return bare ? same_codes(im, n, p, scale, zp, codes) : MF_OK;
+    default: return MF_OK;
     }
 }
