@@ -112,6 +112,10 @@ mf_status onnx_q_weight(onnx_importer *im, const mf_value *wf, const mf_value *d
  * when y is none of those. */
 mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y, float scale, int zp,
                        mf_value **codes);
+/* After the graph's outputs are set: drops the nodes nothing uses when int8 forms were made
+ * (the f32 forms of the layers now int8, uint8 tensors only their codes are read of), so
+ * that even layer-by-layer runs compute each layer once. */
+mf_status onnx_q_prune(onnx_importer *im);
 /* Converts node n, defining its outputs.  MF_ERR_UNSUPPORTED when its op type is unknown. */
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
 bool onnx_op_supported(const char *op_type);

@@ -480,7 +480,8 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
         if (!(outs[i] = onnx_lookup(im, name)))
             return mf_error(MF_ERR_PARSE, "onnx: graph output '%s' is never computed", name);
     }
-    return mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+    s = mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+    return s ? s : onnx_q_prune(im);
 }
 
 /* Imports the model in data; `im` holds the graph inputs bound to values or given shapes. */

@@ -230,3 +230,18 @@ mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y,
     default: return MF_OK;
     }
 }
+
+mf_status onnx_q_prune(onnx_importer *im)
+{
+    if (!im->nqforms)
+        return MF_OK;
+    bool *dead = calloc((size_t)im->g->nnodes + 1, 1);
+    int count = 0;
+    if (!dead)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    mf_status s = mf_graph_mark_dead(im->g, dead, &count);
+    if (!s && count)
+        mf_graph_remove_nodes(im->g, dead);
+    free(dead);
+    return s;
+}
