@@ -7,6 +7,16 @@
 #include "onnx/onnx.pb-c.h"
 #include "frontends.h"
 
+/* A quantized tensor's int8 codes (onnx_qdq_int8.c): for a uint8 activation, x - 128 (an
+ * int8 activation is its own codes); for a dequantized constant weight (an f32 value), the
+ * integers w - zero_point with their scales, one per entry of `axis` (-1: one scale). */
+typedef struct onnx_qform {
+    const mf_value *v;
+    mf_value *codes;
+    mf_value *scale; /* weights: f32 [C] or [1]; activations: NULL */
+    int axis;
+} onnx_qform;
+
 typedef struct onnx_importer {
     mf_graph *g;
     int64_t opset;
@@ -18,6 +28,8 @@ typedef struct onnx_importer {
     mf_tensor *const *bound_values;
     int nshaped; /* the shapes of the first graph inputs, for their symbolic dims (mf_onnx_load_shaped) */
     mf_tensor *const *shaped_like;
+    onnx_qform *qforms; /* int8 forms of quantized values, for the int8 ops */
+    int nqforms;
 } onnx_importer;
 
 /* The value named `name`, or NULL. */
@@ -79,6 +91,31 @@ mf_status onnx_cv_qlinear_conv(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_qlinear_matmul(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_conv_integer(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_matmul_integer(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* ---- quantized values onto the int8 ops (onnx_qdq_int8.c) ---- */
+
+/* The i8 codes of the int8 or uint8 activation x (uint8: x - 128, made once). */
+mf_status onnx_q_codes(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_value **codes);
+/* Defines n's first output, of dtype dt (int8 or uint8), from its i8 codes. */
+mf_status onnx_q_define(onnx_importer *im, const Onnx__NodeProto *n, mf_value *codes, mf_dtype dt);
+/* quantize or dequantize (op) of x with {scale, zero_point}. */
+mf_status onnx_q_requant(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *x, double scale, int zp,
+                         mf_value **out);
+/* Records the f32 constant wf as the dequantized weight whose integers minus zero point are
+ * the f32 constant d (as i8 codes) with scales `scale` (a constant, one entry or one per
+ * index of `axis`).  Does nothing when d does not fit int8 (wf then stays f32 only). */
+mf_status onnx_q_weight(onnx_importer *im, const mf_value *wf, const mf_value *d, const mf_value *scale, int axis);
+/* The i8 codes of quantize(y) {scale, zp} (zp of the int8 codes) made by an int8 op when y
+ * is an int8-able computation of dequantized values: conv2d, linear or matmul of a
+ * dequantized activation and a recorded weight, add of two dequantized values, max pooling
+ * or a view of one with the same parameters; an optional relu or clamp fuses.  *codes NULL
+ * when y is none of those. */
+mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y, float scale, int zp,
+                       mf_value **codes);
+/* After the graph's outputs are set: drops the nodes nothing uses when int8 forms were made
+ * (the f32 forms of the layers now int8, uint8 tensors only their codes are read of), so
+ * that even layer-by-layer runs compute each layer once. */
+mf_status onnx_q_prune(onnx_importer *im);
 /* Converts node n, defining its outputs.  MF_ERR_UNSUPPORTED when its op type is unknown. */
 mf_status onnx_convert_node(onnx_importer *im, const Onnx__NodeProto *n);
 bool onnx_op_supported(const char *op_type);

@@ -480,7 +480,8 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
         if (!(outs[i] = onnx_lookup(im, name)))
             return mf_error(MF_ERR_PARSE, "onnx: graph output '%s' is never computed", name);
     }
-    return mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+    s = mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+    return s ? s : onnx_q_prune(im);
 }
 
 /* Imports the model in data; `im` holds the graph inputs bound to values or given shapes. */
@@ -504,6 +505,7 @@ static mf_status parse(const void *data, size_t len, const char *name, int64_t b
     }
     free(im.names);
     free(im.vals);
+    free(im.qforms);
     onnx__model_proto__free_unpacked(m, NULL);
     return s;
 }

@@ -186,6 +186,18 @@ static mf_status inputs_at(onnx_importer *im, const Onnx__NodeProto *n, int coun
     return s;
 }
 
+/* A constant per-tensor f32 scale and zero point of a tensor of dtype dt (int8 or uint8) as
+ * the parameters of its int8 codes (uint8's zero point shifted by -128): true when they are. */
+static bool per_tensor(const mf_value *scale, const mf_value *zp, mf_dtype dt, float *qs, int *qz)
+{
+    if (!has_data(scale) || scale->type.dtype != MF_F32 || mf_type_numel(&scale->type) != 1 || !quantized_dtype(dt) ||
+        (zp && (!has_data(zp) || zp->type.dtype != dt || mf_type_numel(&zp->type) != 1)))
+        return false;
+    *qs = param_f32(scale, 0);
+    *qz = (zp ? (int)onnx_get_elem(zp->data->data, dt, 0) : 0) - (dt == MF_U8 ? 128 : 0);
+    return *qs > 0 && isfinite(*qs);
+}
+
 /* QuantizeLinear(y, scale, zero_point?): y / scale rounded half to even, plus the zero point,
  * saturated to the zero point's dtype (uint8 without one). */
 mf_status onnx_cv_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
@@ -198,6 +210,15 @@ mf_status onnx_cv_quantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
     if (!quantized_dtype(dt) || in[0]->type.dtype != MF_F32)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "quantizes %s to %s (f32 to int8 or uint8 is supported)",
                                mf_dtype_name(in[0]->type.dtype), mf_dtype_name(dt));
+    float qs;
+    int qz;
+    mf_value *codes;
+    if (per_tensor(in[1], in[2], dt, &qs, &qz)) { /* the int8 ops' quantize, or an int8 layer */
+        s = onnx_q_fused(im, n, in[0], qs, qz, &codes);
+        if (!s && !codes)
+            s = onnx_q_requant(im, n, MF_OP_QUANTIZE, in[0], qs, qz, &codes);
+        return s ? s : onnx_q_define(im, n, codes, dt);
+    }
     int rank = in[0]->type.rank, axis = axis_of(n, rank);
     if (!has_data(in[1]) || (in[2] && !has_data(in[2])))
         s = computed_params(im, n, in[1], in[2], &sf, &zf);
@@ -249,8 +270,23 @@ static float scale_elem(int64_t i, const void *ctx)
     return param_f32(c->d, i) * param_f32(c->scale, param_index(&c->d->type, c->scale, i));
 }
 
-/* DequantizeLinear(x, scale, zero_point?): (x - zero_point) * scale in f32; a constant x (a
- * weight) becomes an f32 constant at import. */
+/* (w - zp) * scale of the constant integer weight w (zp and scale from `param` along axis)
+ * as an f32 constant, recorded with its integers for the int8 ops (int8 and uint8). */
+static mf_status dequantized_weight(onnx_importer *im, mf_value *w, mf_value *zp, mf_value *scale, int axis,
+                                    mf_value **out)
+{
+    mf_value *d;
+    mf_status s = shifted(im, NULL, w, zp, &d);
+    if (!s)
+        s = f32_const(im, d->type, scale_elem, &(scale_ctx){d, scale}, out);
+    if (!s && quantized_dtype(w->type.dtype))
+        s = onnx_q_weight(im, *out, d, scale, axis);
+    return s;
+}
+
+/* DequantizeLinear(x, scale, zero_point?): (x - zero_point) * scale in f32: the int8 ops'
+ * dequantize with per-tensor parameters; a constant x (a weight) becomes an f32 constant at
+ * import. */
 mf_status onnx_cv_dequantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[3], *sf, *zf, *d, *y;
@@ -261,14 +297,22 @@ mf_status onnx_cv_dequantize_linear(onnx_importer *im, const Onnx__NodeProto *n)
     if (!quantized_dtype(dt) && dt != MF_I32)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dequantizes %s (int8, uint8 and int32 are supported)",
                                mf_dtype_name(dt));
+    float qs;
+    int qz;
+    if (!has_data(in[0]) && per_tensor(in[1], in[2], dt, &qs, &qz)) {
+        s = onnx_q_codes(im, n, in[0], &d);
+        if (!s)
+            s = onnx_q_requant(im, n, MF_OP_DEQUANTIZE, d, qs, qz, &y);
+        return s ? s : onnx_define(im, n->output[0], y);
+    }
     int rank = in[0]->type.rank, axis = axis_of(n, rank);
     s = param(im, n, in[1], "x_scale", axis, rank, &sf);
     if (!s)
         s = param(im, n, in[2], "x_zero_point", axis, rank, &zf);
-    if (!s)
-        s = shifted(im, n, in[0], zf, &d);
-    if (!s)
-        s = has_data(d) ? f32_const(im, d->type, scale_elem, &(scale_ctx){d, sf}, &y) : onnx_add2(im, n, MF_OP_MUL, d, sf, &y);
+    if (!s && has_data(in[0]))
+        s = dequantized_weight(im, in[0], zf, sf, axis, &y);
+    else if (!s && !(s = shifted(im, n, in[0], zf, &d)))
+        s = onnx_add2(im, n, MF_OP_MUL, d, sf, &y);
     return s ? s : onnx_define(im, n->output[0], y);
 }
 
@@ -310,6 +354,48 @@ static mf_status accumulate(onnx_importer *im, const Onnx__NodeProto *n, bool co
     return s;
 }
 
+typedef struct bias_ctx {
+    const mf_value *b, *w_scale;
+    float x_scale;
+} bias_ctx;
+
+static float bias_elem(int64_t i, const void *ctx)
+{
+    const bias_ctx *c = ctx;
+    int64_t k = i % mf_type_numel(&c->w_scale->type);
+    return (float)onnx_get_elem(c->b->data->data, c->b->type.dtype, i) * c->x_scale * param_f32(c->w_scale, k);
+}
+
+/* QLinearConv (2-D) / QLinearMatMul (2-D weight) with per-tensor x and y parameters and a
+ * constant weight, written in the QDQ format (dequantize, Conv or MatMul, quantize) that
+ * onnx_q_fused maps onto qconv2d or qlinear; the int32 bias becomes f32 bias * x_scale *
+ * w_scale.  Where the Conv converter writes more than one conv2d (asymmetric pads), the
+ * f32 result is quantized. */
+static mf_status qlinear_int8(onnx_importer *im, const Onnx__NodeProto *n, bool conv, mf_value *const *in, float xs,
+                              int xz, float ys, int yz)
+{
+    mf_value *w = in[3], *codes, *xf, *wz, *ws, *wf, *bias = NULL, *acc;
+    int wr = w->type.rank, w_axis = conv ? 0 : wr - 1;
+    mf_status s = onnx_q_codes(im, n, in[0], &codes);
+    if (!s)
+        s = onnx_q_requant(im, n, MF_OP_DEQUANTIZE, codes, xs, xz, &xf);
+    if (!s)
+        s = param(im, n, in[5], "w_zero_point", w_axis, wr, &wz);
+    if (!s)
+        s = param(im, n, in[4], "w_scale", w_axis, wr, &ws);
+    if (!s)
+        s = dequantized_weight(im, w, wz, ws, w_axis, &wf);
+    if (!s && in[8])
+        s = f32_const(im, (mf_type){MF_F32, 1, {w->type.shape[0]}}, bias_elem, &(bias_ctx){in[8], ws, xs}, &bias);
+    if (!s)
+        s = accumulate(im, n, conv, xf, wf, bias, &acc);
+    if (!s)
+        s = onnx_q_fused(im, n, acc, ys, yz, &codes);
+    if (!s && !codes)
+        s = onnx_q_requant(im, n, MF_OP_QUANTIZE, acc, ys, yz, &codes);
+    return s ? s : onnx_q_define(im, n, codes, in[7]->type.dtype);
+}
+
 /* QLinearConv and QLinearMatMul: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp (and
  * QLinearConv's int32 bias); weights per tensor or per output channel (Conv: axis 0 of the
  * weight; MatMul: per column of b), MatMul's a per tensor or per row. */
@@ -324,6 +410,13 @@ static mf_status qlinear(onnx_importer *im, const Onnx__NodeProto *n, bool conv)
     if (!quantized_dtype(x->type.dtype) || !quantized_dtype(w->type.dtype) || !quantized_dtype(dt))
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "takes %s and %s to %s (int8 and uint8 are supported)",
                                mf_dtype_name(x->type.dtype), mf_dtype_name(w->type.dtype), mf_dtype_name(dt));
+    float xqs, yqs;
+    int xqz, yqz;
+    const mf_value *ib = in[8];
+    bool bias_ok = !ib || (has_data(ib) && ib->type.dtype == MF_I32 && mf_type_numel(&ib->type) == w->type.shape[0]);
+    if (has_data(w) && w->type.rank == (conv ? 4 : 2) && mf_type_numel(&in[4]->type) > 0 && bias_ok &&
+        per_tensor(in[1], in[2], x->type.dtype, &xqs, &xqz) && per_tensor(in[6], in[7], dt, &yqs, &yqz))
+        return qlinear_int8(im, n, conv, in, xqs, xqz, yqs, yqz);
     int xr = x->type.rank, wr = w->type.rank, yr = conv ? xr : (xr > wr ? xr : wr);
     int x_axis = xr - 2, w_axis = conv ? 0 : wr - 1, y_axis = conv ? 1 : yr - 1;
     s = param(im, n, in[2], "x_zero_point", x_axis, xr, &xz);

@@ -223,6 +223,33 @@ int mf_graph_num_uses(const mf_graph *g, const mf_value *v)
     return n;
 }
 
+mf_status mf_graph_mark_dead(const mf_graph *g, bool *dead, int *count)
+{
+    int *uses = calloc((size_t)g->nvalues + 1, sizeof(int));
+    if (!uses)
+        return mf_error(MF_ERR_NOMEM, "out of memory marking dead nodes");
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i]->ninputs; k++)
+            uses[g->nodes[i]->inputs[k]->id]++;
+    for (int i = 0; i < g->noutputs; i++)
+        uses[g->outputs[i]->id]++;
+    *count = 0;
+    for (int i = g->nnodes - 1; i >= 0; i--) { /* reverse order: a dead consumer frees its inputs */
+        const mf_node *n = g->nodes[i];
+        bool used = false;
+        for (int k = 0; k < n->noutputs && !used; k++)
+            used = uses[n->outputs[k]->id] > 0;
+        if (used)
+            continue;
+        dead[n->id] = true;
+        (*count)++;
+        for (int k = 0; k < n->ninputs; k++)
+            uses[n->inputs[k]->id]--;
+    }
+    free(uses);
+    return MF_OK;
+}
+
 void mf_graph_remove_nodes(mf_graph *g, const bool *remove)
 {
     int k = 0;

@@ -306,6 +306,9 @@ mf_status mf_graph_add_node(mf_graph *g, mf_op op, int nin, mf_value *const *in,
 mf_status mf_graph_set_outputs(mf_graph *g, int n, mf_value *const *outs);
 /* Replaces every use of `from` (node inputs and graph outputs) by `to`. */
 void mf_graph_replace_uses(mf_graph *g, mf_value *from, mf_value *to);
+/* Sets dead[node->id] (nnodes entries, cleared by the caller) for every node none of whose
+ * results is used, transitively (graph outputs are uses), and counts them. */
+mf_status mf_graph_mark_dead(const mf_graph *g, bool *dead, int *count);
 /* Drops nodes marked by remove[node->id] and values no longer referenced, and renumbers
  * ids.  Passes call it after rewriting. */
 void mf_graph_remove_nodes(mf_graph *g, const bool *remove);

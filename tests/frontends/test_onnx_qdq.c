@@ -1,10 +1,12 @@
-/* test_onnx_qdq.c — ONNX's quantized models (frontends/onnx_qdq.c) on models written by
- * tests/frontends/onnx/make_qdq_models.py with numpy reference outputs: the QDQ format with
- * uint8 activations and per-channel int8 weights around Conv + Relu, int8 QDQ around MatMul,
- * QLinearConv (uint8, per-channel weights, int32 bias) and MatMulInteger (uint8, per-column
- * zero points).  Each runs layer by layer and fused and must be within the 2 % int8
- * threshold (max|a - b| / max|b|) of ONNX's semantics; the ONNX node tests of these ops run
- * in test_onnx_conformance. */
+/* test_onnx_qdq.c — ONNX's quantized models (frontends/onnx_qdq.c, onnx_qdq_int8.c) on models
+ * written by tests/frontends/onnx/make_qdq_models.py with numpy reference outputs: the QDQ
+ * format with uint8 activations and per-channel int8 weights around Conv + Relu, int8 QDQ
+ * around MatMul, a QDQ residual block (Conv, Add, MaxPool, Flatten, Gemm), QLinearConv
+ * (uint8, per-channel weights, int32 bias), QLinearMatMul (int8, per-column scales),
+ * MatMulInteger and ConvInteger.  Each must map onto its int8 op (qconv2d, qlinear, qadd;
+ * the *Integer ops stay f32) and run layer by layer and fused within the 2 % int8 threshold
+ * (max|a - b| / max|b|) of ONNX's semantics (all give 0 %); the ONNX node tests of these ops
+ * run in test_onnx_conformance. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +38,19 @@ static double rel_error(const mf_tensor *got, const mf_tensor *want)
     return scale > 0 ? err / scale : err;
 }
 
-static void check_model(const char *name)
+/* How many nodes of g have op (the importer drops what only the f32 forms of int8 layers
+ * used). */
+static int count_op(const mf_graph *g, mf_op op)
+{
+    int k = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        k += g->nodes[i]->op == op;
+    return k;
+}
+
+/* Loads the model, checks that it holds `int8_op` (the int8 layer it must map onto; or
+ * MF_OP_COUNT for none), and runs it against the reference output. */
+static void check_model(const char *name, mf_op int8_op)
 {
     char path[1024];
     const char *src = tsupport_source_dir();
@@ -45,6 +59,8 @@ static void check_model(const char *name)
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.onnx", src, name);
     if (mf_onnx_load(path, 0, &g))
         fail_msg("%s: %s", name, mf_last_error());
+    if (int8_op != MF_OP_COUNT)
+        assert_int_equal(count_op(g, int8_op), 1);
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.in.npy", src, name);
     assert_int_equal(mf_tensor_load_npy(path, &x), MF_OK);
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.out.npy", src, name);
@@ -76,22 +92,55 @@ static void check_model(const char *name)
 
 static void test_qdq_conv_uint8(void **state)
 {
-    check_model("qdq_conv_uint8");
+    check_model("qdq_conv_uint8", MF_OP_QCONV2D);
 }
 
 static void test_qdq_matmul_int8(void **state)
 {
-    check_model("qdq_matmul_int8");
+    check_model("qdq_matmul_int8", MF_OP_QLINEAR);
 }
 
 static void test_qlinear_conv_uint8(void **state)
 {
-    check_model("qlinear_conv_uint8");
+    check_model("qlinear_conv_uint8", MF_OP_QCONV2D);
 }
 
 static void test_matmul_integer_uint8(void **state)
 {
-    check_model("matmul_integer_uint8");
+    check_model("matmul_integer_uint8", MF_OP_COUNT);
+}
+
+static void test_qlinear_matmul_int8(void **state)
+{
+    check_model("qlinear_matmul_int8", MF_OP_QLINEAR);
+}
+
+static void test_conv_integer_uint8(void **state)
+{
+    check_model("conv_integer_uint8", MF_OP_COUNT);
+}
+
+/* A residual block in the QDQ format is int8 from its first quantize to its last dequantize:
+ * two qconv2d (relu fused in the first), qadd (+ relu), max pooling and flatten of the codes,
+ * qlinear; no f32 conv, add or pool is left. */
+static void test_qdq_residual_uint8(void **state)
+{
+    check_model("qdq_residual_uint8", MF_OP_QADD);
+    char path[1024];
+    mf_graph *g = NULL;
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/qdq_residual_uint8.onnx", tsupport_source_dir());
+    assert_int_equal(mf_onnx_load(path, 0, &g), MF_OK);
+    assert_int_equal(count_op(g, MF_OP_QCONV2D), 2);
+    assert_int_equal(count_op(g, MF_OP_QLINEAR), 1);
+    assert_int_equal(count_op(g, MF_OP_QUANTIZE), 1);
+    assert_int_equal(count_op(g, MF_OP_DEQUANTIZE), 1);
+    assert_int_equal(count_op(g, MF_OP_CONV2D) + count_op(g, MF_OP_LINEAR) + count_op(g, MF_OP_ADD) +
+                         count_op(g, MF_OP_RELU), 0);
+    assert_int_equal(count_op(g, MF_OP_MAX_POOL2D), 1);
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->op == MF_OP_MAX_POOL2D)
+            assert_int_equal(g->nodes[i]->inputs[0]->type.dtype, MF_I8);
+    mf_graph_destroy(g);
 }
 
 /* A scale and zero point computed at run time (DynamicQuantizeLinear's expansion) quantize
@@ -121,6 +170,9 @@ int main(void)
         cmocka_unit_test(test_qdq_matmul_int8),
         cmocka_unit_test(test_qlinear_conv_uint8),
         cmocka_unit_test(test_matmul_integer_uint8),
+        cmocka_unit_test(test_qlinear_matmul_int8),
+        cmocka_unit_test(test_conv_integer_uint8),
+        cmocka_unit_test(test_qdq_residual_uint8),
         cmocka_unit_test(test_runtime_scale),
     };
     return cmocka_run_group_tests_name("onnx_qdq", tests, NULL, NULL);

@@ -147,9 +147,100 @@ def matmul_integer_uint8():
          [helper.make_tensor_value_info("y", TensorProto.INT32, out.shape)], inits, a, out)
 
 
+def qdq(name, t, scale, zp):
+    """Q and DQ nodes of tensor t: the dequantized tensor is t + "d"."""
+    return [helper.make_node("QuantizeLinear", [t, scale, zp], [t + "q"]),
+            helper.make_node("DequantizeLinear", [t + "q", scale, zp], [t + "d"])]
+
+
+def qdq_residual_uint8():
+    """A residual block in the QDQ format as onnxruntime's quantizer writes it after fusing
+    activations: Conv + Relu, Conv, Add + Relu, MaxPool and Flatten (with their input's
+    parameters), Gemm (transB, per-channel weights) and an int32 bias per conv."""
+    x = rng.uniform(0, 1, (1, 4, 6, 6)).astype(np.float32)
+    ws = [rng.uniform(-0.4, 0.4, (4, 4, 3, 3)).astype(np.float32) for _ in range(2)]
+    fc = rng.uniform(-0.3, 0.3, (5, 36)).astype(np.float32)
+    scales = {"x": 1 / 255, "a": 0.012, "b": 0.015, "s": 0.02, "y": 0.03}
+    zps = {"x": 0, "a": 0, "b": 128, "s": 0, "y": 120}
+    inits, nodes, dq = [], [], {}
+    for t in scales:
+        inits += [init(t + "_s", np.float32(scales[t])), init(t + "_z", np.uint8(zps[t]))]
+        dq[t] = lambda v, t=t: dequantize(quantize(v, np.float32(scales[t]), np.uint8(zps[t]), np.uint8),
+                                           np.float32(scales[t]), np.uint8(zps[t]))
+    wd = []
+    for i, (w, axis_w) in enumerate([(ws[0], 0), (ws[1], 0), (fc, 0)]):
+        c = w.shape[0]
+        sc = (np.abs(w).reshape(c, -1).max(1) / 127).astype(np.float32)
+        wq = quantize(w, sc, np.zeros(c, np.int8), np.int8, axis=0)
+        inits += [init("w%d" % i, wq), init("w%d_s" % i, sc), init("w%d_z" % i, np.zeros(c, np.int8))]
+        nodes.append(helper.make_node("DequantizeLinear", ["w%d" % i, "w%d_s" % i, "w%d_z" % i], ["w%dd" % i],
+                                      axis=0))
+        wd.append(dequantize(wq, sc, np.zeros(c, np.int8), axis=0))
+    biases = []
+    for i, sx in enumerate(["x", "a"]):
+        bs = (np.float32(scales[sx]) * np.abs(ws[i]).reshape(4, -1).max(1) / 127).astype(np.float32)
+        bq = rng.integers(-300, 300, 4).astype(np.int32)
+        inits += [init("b%d" % i, bq), init("b%d_s" % i, bs), init("b%d_z" % i, np.zeros(4, np.int32))]
+        nodes.append(helper.make_node("DequantizeLinear", ["b%d" % i, "b%d_s" % i, "b%d_z" % i], ["b%dd" % i],
+                                      axis=0))
+        biases.append((bq * bs).astype(np.float32))
+    nodes += qdq("x", "x", "x_s", "x_z")
+    nodes += [helper.make_node("Conv", ["xd", "w0d", "b0d"], ["c0"], pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", ["c0"], ["a"])]
+    nodes += qdq("a", "a", "a_s", "a_z")
+    nodes.append(helper.make_node("Conv", ["ad", "w1d", "b1d"], ["b"], pads=[1, 1, 1, 1]))
+    nodes += qdq("b", "b", "b_s", "b_z")
+    nodes += [helper.make_node("Add", ["bd", "ad"], ["sum"]), helper.make_node("Relu", ["sum"], ["s"])]
+    nodes += qdq("s", "s", "s_s", "s_z")
+    nodes.append(helper.make_node("MaxPool", ["sd"], ["p"], kernel_shape=[2, 2], strides=[2, 2]))
+    nodes += qdq("p", "p", "s_s", "s_z")
+    nodes.append(helper.make_node("Flatten", ["pd"], ["f"]))
+    nodes += qdq("f", "f", "s_s", "s_z")
+    nodes.append(helper.make_node("Gemm", ["fd", "w2d"], ["y"], transB=1))
+    nodes += qdq("y", "y", "y_s", "y_z")
+    a = dq["a"](np.maximum(conv2d(dq["x"](x), wd[0], biases[0]), 0).astype(np.float32))
+    b = dq["b"](conv2d(a, wd[1], biases[1]).astype(np.float32))
+    s = dq["s"](np.maximum(b + a, 0).astype(np.float32))
+    p = s.reshape(1, 4, 3, 2, 3, 2).max(axis=(3, 5)).reshape(1, 36)
+    out = dq["y"]((p.astype(np.float64) @ wd[2].T.astype(np.float64)).astype(np.float32))
+    save("qdq_residual_uint8", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+         [helper.make_tensor_value_info("yd", TensorProto.FLOAT, out.shape)], inits, x, out)
+
+
+def qlinear_matmul_int8():
+    """QLinearMatMul: int8 a and y with zero points, int8 b with per-column scales."""
+    a = rng.integers(-128, 128, (2, 3, 8)).astype(np.int8)
+    b = rng.integers(-127, 128, (8, 6)).astype(np.int8)
+    as_, az = np.float32(0.02), np.int8(-4)
+    bs, bz = rng.uniform(0.005, 0.02, 6).astype(np.float32), np.zeros(6, np.int8)
+    ys, yz = np.float32(0.1), np.int8(3)
+    acc = (a.astype(np.int32) - int(az)) @ b.astype(np.int32)
+    out = np.clip(np.rint(acc * (as_ * bs / ys).astype(np.float32)) + int(yz), -128, 127).astype(np.int8)
+    nodes = [helper.make_node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"])]
+    inits = [init("as", as_), init("az", az), init("b", b), init("bs", bs), init("bz", bz), init("ys", ys),
+             init("yz", yz)]
+    save("qlinear_matmul_int8", nodes, [helper.make_tensor_value_info("a", TensorProto.INT8, a.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.INT8, out.shape)], inits, a, out)
+
+
+def conv_integer_uint8():
+    """ConvInteger: uint8 x with a zero point, int8 weights; the int32 accumulator."""
+    x = rng.integers(0, 256, (1, 3, 5, 5)).astype(np.uint8)
+    w = rng.integers(-128, 128, (2, 3, 3, 3)).astype(np.int8)
+    xz = np.uint8(131)
+    out = conv2d(x.astype(np.int32) - int(xz), w.astype(np.int32)).astype(np.int32)
+    nodes = [helper.make_node("ConvInteger", ["x", "w", "xz"], ["y"], pads=[1, 1, 1, 1])]
+    inits = [init("w", w), init("xz", xz)]
+    save("conv_integer_uint8", nodes, [helper.make_tensor_value_info("x", TensorProto.UINT8, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.INT32, out.shape)], inits, x, out)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     qdq_conv_uint8()
     qdq_matmul_int8()
     qlinear_conv_uint8()
     matmul_integer_uint8()
+    qdq_residual_uint8()
+    qlinear_matmul_int8()
+    conv_integer_uint8()
