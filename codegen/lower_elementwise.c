@@ -94,8 +94,8 @@ static mf_status store_all(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int
 
 /* Vectors in flight per iteration of the inner loop: 32 lanes' worth, so that the long
  * dependent chains of exp, tanh and divide overlap (bench_eltwise_gbps' sigmoid/tanh chain,
- * haswell code: 0.91 ms at 1 ymm, 0.63 at 4, 0.69 at 8; znver4 within noise at 1-4 zmm),
- * at most 4 (8 ran slower on 16 registers). */
+ * haswell code: 0.91 ms at 1 ymm, 0.63 at 4, 0.69 at 8; znver4 within noise at 1-4 zmm;
+ * docs/benchmarks.md, 2026-12-03), at most 4 (8 ran slower on 16 registers). */
 static int interleave_count(const mf_cg_ctx *c)
 {
     int n = 32 / (c->vw > 0 ? c->vw : 1);
