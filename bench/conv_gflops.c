@@ -6,7 +6,7 @@
  * host; the host must be able to run that CPU's code.  The one-thread figure is the best CPU
  * time of a few batches (a shared machine's load does not count), with its fraction of
  * the peak of the target's lanes on this machine (mf_machine_limits_get);
- * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only. */
+ * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
         peak = lim.peak_by_lanes[shaped->shape.lanes];
         printf("peak: %.1f GFLOP/s a core at %d lanes (%s)\n", peak, shaped->shape.lanes, lim.cpu);
     }
-    bool only_mobile = getenv("CONV_GFLOPS_MOBILE") != NULL; /* the mobilenet_v2 layers alone */
+    bool only_mobile = getenv("CONV_GFLOPS_MOBILE") || getenv("CONV_GFLOPS_DW"); /* mobilenet_v2 alone */
     int rc = 0;
     if (!only_mobile) {
         rc |= resnet_layers();
@@ -225,6 +225,8 @@ int main(int argc, char **argv)
     }
     /* mobilenet_v2's 1x1 layers (expansions and projections) and depthwise layers, resnet18's
      * 1x1 stride-2 downsample */
+    if (getenv("CONV_GFLOPS_DW")) /* the depthwise layers alone */
+        goto depthwise;
     rc |= bench(3, 224, 32, 3, 2, 1); /* mobilenet_v2's first layer */
     rc |= bench(16, 112, 96, 1, 1, 1);
     rc |= bench(24, 56, 144, 1, 1, 1);
@@ -237,6 +239,7 @@ int main(int argc, char **argv)
     rc |= bench(960, 7, 160, 1, 1, 1);
     rc |= bench(320, 7, 1280, 1, 1, 1);
     rc |= bench(64, 56, 128, 1, 2, 1);
+depthwise:
     rc |= bench(32, 112, 32, 3, 1, 32);
     rc |= bench(96, 112, 96, 3, 2, 96);
     rc |= bench(144, 56, 144, 3, 1, 144);

@@ -1,6 +1,9 @@
 /* eltwise_gbps.c — bandwidth of a compiled elementwise chain,
  * sigmoid(x*1.5+0.25)*tanh(x) - relu(x)/3 on 1x64x112x112, in GB/s (bytes read + written)
- * against a plain memcpy of the same bytes, 1 thread and nparts=2 on 2 threads. */
+ * against a plain memcpy of the same bytes, 1 thread and nparts=2 on 2 threads.
+ * `bench_eltwise_gbps --cpu NAME` compiles for an LLVM CPU (e.g. haswell) instead of the host;
+ * the host must be able to run that CPU's code.  BENCH_CPU_TIME=1 times one thread in CPU
+ * time (kernel_timing.h), for a shared machine. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +23,20 @@ static mf_value *node(mf_graph *g, mf_op op, int n, mf_value *a, mf_value *b)
     return nd->outputs[0];
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static mf_cg_target named;
+    mf_cg_options opts = {NULL, 3, 0};
+    if (argc == 3 && !strcmp(argv[1], "--cpu")) {
+        if (mf_cg_target_init(argv[2], &named)) {
+            fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
+            return 2;
+        }
+        opts.target = &named;
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: %s [--cpu NAME]\n", argv[0]);
+        return 2;
+    }
     mf_graph *g = mf_graph_new("chain");
     mf_type xt = {MF_F32, 4, {1, 64, 112, 112}}, one = {MF_F32, 1, {1}};
     mf_value *x = mf_graph_add_input(g, "x", &xt), *k = mf_graph_add_input(g, "k", &one);
@@ -32,7 +47,7 @@ int main(void)
     mf_graph_set_outputs(g, 1, &y);
     mf_cg_object obj;
     mf_kernel_fn fn;
-    if (mf_cg_compile(g, NULL, &obj) || mf_cg_load(&obj, &fn)) {
+    if (mf_cg_compile(g, &opts, &obj) || mf_cg_load(&obj, &fn)) {
         fprintf(stderr, "compile: %s\n", mf_last_error());
         return 1;
     }
@@ -52,9 +67,9 @@ int main(void)
         __asm__ volatile("" ::: "memory");
     }
     double tm = (bench_now() - t0) / reps;
-    printf("eltwise chain 1x64x112x112: %.3f ms  1 thread %.1f GB/s  2 threads %.1f GB/s  "
+    printf("eltwise chain 1x64x112x112 (%s): %.3f ms  1 thread %.1f GB/s  2 threads %.1f GB/s  "
            "memcpy %.1f GB/s  (compile %.1f ms)\n",
-           t1 * 1e3, bytes / t1 * 1e-9, bytes / t2 * 1e-9, bytes / tm * 1e-9, obj.compile_ms);
+           opts.target ? opts.target->cpu : "host", t1 * 1e3, bytes / t1 * 1e-9, bytes / t2 * 1e-9, bytes / tm * 1e-9, obj.compile_ms);
     mf_cg_object_free(&obj);
     free(in), free(out);
     mf_graph_destroy(g);

@@ -132,29 +132,42 @@ void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
     loop_close(c, l, step);
 }
 
-/* !llvm.loop metadata that keeps LLVM from vectorizing, interleaving or unrolling the loop
- * whose latch is br: a self-referencing node (a temporary stands in for the self). */
-static void mark_scalar(mf_cg_ctx *c, LLVMValueRef br)
+/* Sets !llvm.loop on the latch br: a self-referencing node (a temporary stands in for the
+ * self) holding n hints, each a name with an i1 or i32 value (value < 0: the name alone). */
+static void set_loop_hints(mf_cg_ctx *c, LLVMValueRef br, int n, const char *const *names, const int *values)
 {
-    static const char *const names[3] = {"llvm.loop.vectorize.enable", "llvm.loop.interleave.count",
-                                         "llvm.loop.unroll.disable"};
     LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->C, NULL, 0);
     LLVMMetadataRef ops[4] = {tmp};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         LLVMMetadataRef kv[2] = {LLVMMDStringInContext2(c->C, names[i], strlen(names[i])), NULL};
-        LLVMValueRef v = i == 0 ? LLVMConstInt(c->i1, 0, 0) : LLVMConstInt(c->i32, 1, 0);
-        kv[1] = LLVMValueAsMetadata(v);
-        ops[i + 1] = LLVMMDNodeInContext2(c->C, kv, i == 2 ? 1 : 2);
+        bool flag = strstr(names[i], ".enable") != NULL;
+        if (values[i] >= 0)
+            kv[1] = LLVMValueAsMetadata(LLVMConstInt(flag ? c->i1 : c->i32, (unsigned long long)values[i], 0));
+        ops[i + 1] = LLVMMDNodeInContext2(c->C, kv, values[i] >= 0 ? 2 : 1);
     }
-    LLVMMetadataRef loop = LLVMMDNodeInContext2(c->C, ops, 4);
+    LLVMMetadataRef loop = LLVMMDNodeInContext2(c->C, ops, (size_t)n + 1);
     LLVMMetadataReplaceAllUsesWith(tmp, loop); /* also disposes of tmp */
     unsigned kind = LLVMGetMDKindIDInContext(c->C, "llvm.loop", 9);
     LLVMSetMetadata(br, kind, LLVMMetadataAsValue(c->C, loop));
 }
 
+/* Keeps LLVM from vectorizing, interleaving or unrolling the loop. */
 void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
 {
-    mark_scalar(c, loop_close(c, l, step));
+    static const char *const names[3] = {"llvm.loop.vectorize.enable", "llvm.loop.interleave.count",
+                                         "llvm.loop.unroll.disable"};
+    static const int values[3] = {0, 1, -1};
+    set_loop_hints(c, loop_close(c, l, step), 3, names, values);
+}
+
+/* Asks LLVM's loop vectorizer for `count` vectors in flight per iteration: a long chain
+ * of dependent operations per element (exp, divide) is latency-bound at the vectorizer's
+ * own choice (one vector for a large body on AVX-512). */
+void mf_cg_loop_end_interleaved(mf_cg_ctx *c, mf_cg_loop *l, int64_t step, int count)
+{
+    static const char *const names[2] = {"llvm.loop.vectorize.enable", "llvm.loop.interleave.count"};
+    const int values[2] = {1, count};
+    set_loop_hints(c, loop_close(c, l, step), 2, names, values);
 }
 
 /* b(p) = min(total, roundup(p * total / nparts, align)): monotone, b(0) = 0, b(n) = total. */

@@ -92,6 +92,16 @@ static mf_status store_all(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int
     return MF_OK;
 }
 
+/* Vectors in flight per iteration of the inner loop: 32 lanes' worth, so that the long
+ * dependent chains of exp, tanh and divide overlap (bench_eltwise_gbps' sigmoid/tanh chain,
+ * haswell code: 0.91 ms at 1 ymm, 0.63 at 4, 0.69 at 8; znver4 within noise at 1-4 zmm;
+ * docs/benchmarks.md, 2026-12-03), at most 4 (8 ran slower on 16 registers). */
+static int interleave_count(const mf_cg_ctx *c)
+{
+    int n = 32 / (c->vw > 0 ? c->vw : 1);
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 /* rows x inner loop nest over this partition's [lo, hi) of the flat index space. */
 static mf_status emit_nest(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int n,
                            const mf_value *const *outs)
@@ -117,7 +127,7 @@ static mf_status emit_nest(mf_cg_ctx *c, mf_cg_point *p, const ew_space *sp, int
     p->coord[p->nloop - 1] = in.iv;
     p->nmemo = 0;
     mf_status s = store_all(c, p, sp, n, outs);
-    mf_cg_loop_end(c, &in, 1);
+    mf_cg_loop_end_interleaved(c, &in, 1, interleave_count(c));
     mf_cg_loop_end(c, &rows, 1);
     return s;
 }

@@ -1,7 +1,11 @@
 /* math.c — exp, log, tanh and sigmoid as plain IR arithmetic on float or <W x float>, so
  * that they vectorize to the target's vector code with no library calls (LLVM-C-NOTES §6):
- * Cephes expf and logf, Eigen's 13/6 rational tanh.  NaN in gives NaN out; infinities and the range ends
- * match libm's. */
+ * Cephes' expf range reduction with a degree-5 minimax polynomial (2 ulp), Cephes logf,
+ * Eigen's 13/6 rational tanh.  NaN in gives NaN out; infinities and the range ends match
+ * libm's.  tanh and sigmoid, the elementwise chains' hot ops, spend no select on NaN:
+ * their clamps are compare-selects that the backend turns into one max/min that keeps it.
+ * Their divisions stay divisions: a reciprocal estimate with a Newton step was no faster
+ * (znver4, haswell) and rounds differently in scalar tails than in vector bodies. */
 #include <math.h>
 
 #include "cg_internal.h"
@@ -52,24 +56,32 @@ static LLVMValueRef scale_pow2(mf_cg_ctx *c, LLVMValueRef y, LLVMValueRef n)
     return LLVMBuildFMul(c->B, y, LLVMBuildBitCast(c->B, p2, ft, ""), "");
 }
 
-/* Cephes expf: n = round(x log2 e), r = x - n ln 2 in two parts, degree-6 polynomial. */
+/* exp(r) for r in [-ln2/2, ln2/2]: degree-5 minimax polynomial (ARM optimized-routines'
+ * expf, 1.95 ulp), five FMAs where Cephes' degree 7 took eight. */
+static LLVMValueRef exp_poly(mf_cg_ctx *c, LLVMValueRef r)
+{
+    static const double p[] = {0x1.0e4020p-7, 0x1.573e2ep-5, 0x1.555e66p-3, 0x1.fffdb6p-2, 0x1.ffffecp-1, 1.0};
+    LLVMValueRef y = K(c, r, p[0]);
+    for (int i = 1; i < 6; i++)
+        y = fma_(c, y, r, K(c, r, p[i]));
+    return y;
+}
+
+/* r = x - n ln 2, ln 2 in two parts so that r stays exact for |n| up to 150. */
+static LLVMValueRef exp_reduce(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef n)
+{
+    x = fma_(c, n, K(c, x, -0.693359375), x);
+    return fma_(c, n, K(c, x, 2.12194440e-4), x);
+}
+
+/* n = round(x log2 e), r = x - n ln 2, exp(x) = 2^n exp(r). */
 LLVMValueRef mf_cg_exp(mf_cg_ctx *c, LLVMValueRef x0)
 {
     LLVMValueRef x = minmax(c, "llvm.maxnum", x0, -104.0); /* maxnum drops NaN: no poison */
     x = minmax(c, "llvm.minnum", x, 89.0);
     LLVMValueRef n = fma_(c, x, K(c, x, 1.44269504088896341), K(c, x, 0.5));
     n = mf_cg_intrin(c, "llvm.floor", LLVMTypeOf(x), 1, &n);
-    x = fma_(c, n, K(c, x, -0.693359375), x);
-    x = fma_(c, n, K(c, x, 2.12194440e-4), x);
-    LLVMValueRef z = LLVMBuildFMul(c->B, x, x, "");
-    static const double p[] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
-                               4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
-    LLVMValueRef y = K(c, x, p[0]);
-    for (int i = 1; i < 6; i++)
-        y = fma_(c, y, x, K(c, x, p[i]));
-    y = fma_(c, y, z, x);
-    y = LLVMBuildFAdd(c->B, y, K(c, x, 1.0), "");
-    y = scale_pow2(c, y, n);
+    LLVMValueRef y = scale_pow2(c, exp_poly(c, exp_reduce(c, x, n)), n);
     return LLVMBuildSelect(c->B, is_nan(c, x0), x0, y, "");
 }
 
@@ -114,13 +126,25 @@ LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x0)
     return LLVMBuildSelect(c->B, is_nan(c, x0), x0, r, "");
 }
 
-/* Eigen's ptanh_float: odd 13/6 rational on [-7.9053, 7.9053]; x itself near 0. */
+/* max(x, lo) as a compare-select: x86's max instruction for it returns x when x is NaN,
+ * where llvm.maxnum would drop the NaN (and need a select to put it back). */
+static LLVMValueRef clamp_lo(mf_cg_ctx *c, LLVMValueRef x, double lo)
+{
+    LLVMValueRef k = K(c, x, lo);
+    return LLVMBuildSelect(c->B, LLVMBuildFCmp(c->B, LLVMRealOLT, x, k, ""), k, x, "");
+}
+
+static LLVMValueRef clamp_hi(mf_cg_ctx *c, LLVMValueRef x, double hi)
+{
+    LLVMValueRef k = K(c, x, hi);
+    return LLVMBuildSelect(c->B, LLVMBuildFCmp(c->B, LLVMRealOGT, x, k, ""), k, x, "");
+}
+
+/* Eigen's ptanh_float: odd 13/6 rational on [-7.9053, 7.9053], where tanh rounds to +-1.
+ * Near 0 it is x (a6 / b3 = 1 - 1.3e-7), so it needs no small-input branch. */
 LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x0)
 {
-    LLVMValueRef x = minmax(c, "llvm.maxnum", x0, -7.90531110763549805);
-    x = minmax(c, "llvm.minnum", x, 7.90531110763549805);
-    LLVMValueRef ax = mf_cg_intrin(c, "llvm.fabs", LLVMTypeOf(x0), 1, &x0);
-    LLVMValueRef tiny = LLVMBuildFCmp(c->B, LLVMRealOLT, ax, K(c, x, 0.0004), "");
+    LLVMValueRef x = clamp_hi(c, clamp_lo(c, x0, -7.90531110763549805), 7.90531110763549805);
     LLVMValueRef x2 = LLVMBuildFMul(c->B, x, x, "");
     static const double a[] = {-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
                                5.12229709037114e-08,  1.48572235717979e-05, 6.37261928875436e-04,
@@ -134,17 +158,25 @@ LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x0)
     LLVMValueRef q = K(c, x, b[0]);
     for (int i = 1; i < 4; i++)
         q = fma_(c, q, x2, K(c, x, b[i]));
-    LLVMValueRef r = LLVMBuildFDiv(c->B, p, q, "");
-    r = LLVMBuildSelect(c->B, tiny, x0, r, "");
-    return LLVMBuildSelect(c->B, is_nan(c, x0), x0, r, "");
+    return LLVMBuildFDiv(c->B, p, q, "");
 }
 
-/* 1 / (1 + e^-|x|), mirrored for x < 0: one exp that never overflows. */
+/* 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0 with e = e^-|x|, which never overflows.
+ * e is a shorter exp for t = -|x| <= 0: t is clamped at -88, where n = -127 makes the
+ * 2^n factor exactly 0, so sigmoid is exactly 0 below that (libm's is denormal there, under
+ * 1e-38); n comes from the magic-number rounding, whose low bits are n + 127 and shift into
+ * the exponent field.  NaN passes through the clamp and every step. */
 LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x)
 {
-    LLVMValueRef ax = mf_cg_intrin(c, "llvm.fabs", LLVMTypeOf(x), 1, &x);
-    LLVMValueRef e = mf_cg_exp(c, LLVMBuildFNeg(c->B, ax, ""));
-    LLVMValueRef r = LLVMBuildFDiv(c->B, K(c, x, 1.0), LLVMBuildFAdd(c->B, K(c, x, 1.0), e, ""), "");
+    LLVMTypeRef ft = LLVMTypeOf(x), it = int_type(c, x);
+    LLVMValueRef t = LLVMBuildFNeg(c->B, mf_cg_intrin(c, "llvm.fabs", ft, 1, &x), "");
+    t = clamp_lo(c, t, -88.0);
+    LLVMValueRef magic = K(c, x, 0x1.8p23 + 127.0);
+    LLVMValueRef y = fma_(c, t, K(c, x, 1.44269504088896341), magic);
+    LLVMValueRef n = LLVMBuildFSub(c->B, y, magic, "");
+    LLVMValueRef p2n = LLVMBuildShl(c->B, LLVMBuildBitCast(c->B, y, it, ""), mf_cg_iconst(c, it, 23), "");
+    LLVMValueRef e = LLVMBuildFMul(c->B, exp_poly(c, exp_reduce(c, t, n)), LLVMBuildBitCast(c->B, p2n, ft, ""), "");
     LLVMValueRef neg = LLVMBuildFCmp(c->B, LLVMRealOLT, x, K(c, x, 0.0), "");
-    return LLVMBuildSelect(c->B, neg, LLVMBuildFMul(c->B, e, r, ""), r, "");
+    LLVMValueRef num = LLVMBuildSelect(c->B, neg, e, K(c, x, 1.0), "");
+    return LLVMBuildFDiv(c->B, num, LLVMBuildFAdd(c->B, K(c, x, 1.0), e, ""), "");
 }

@@ -70,7 +70,10 @@ static const layer depthwise[] = {
     {2, 8, 23, 41, 8, 3, 2, 1, 1, 8, true, false, 1},      /* stride 2, batch 2 */
     {1, 12, 56, 56, 12, 3, 2, 1, 1, 12, false, false, 0},  /* mobilenet's strided shape, no bias */
     {1, 10, 14, 14, 10, 3, 1, 1, 1, 10, true, false, 2},   /* a 14x14 plane, residual add */
-    {1, 9, 7, 7, 9, 3, 1, 1, 1, 9, true, false, 1},        /* a 7x7 plane */
+    {1, 9, 7, 7, 9, 3, 1, 1, 1, 9, true, false, 1},        /* a 7x7 plane (flattened at 8, 16 lanes) */
+    {2, 7, 7, 7, 7, 5, 1, 2, 1, 7, false, false, 2},       /* 5x5 on a 7x7 plane, residual add */
+    {1, 5, 7, 7, 5, 3, 1, 1, 1, 5, true, false, 3},        /* an epilogue that does not flatten */
+    {1, 4, 5, 3, 4, 3, 1, 1, 1, 4, true, false, 0},        /* a plane smaller than a vector */
     {1, 6, 28, 30, 6, 5, 1, 2, 1, 6, true, false, 1},      /* efficientnet's 5x5 */
     {1, 6, 29, 31, 6, 5, 2, 2, 1, 6, true, false, 0},      /* 5x5 stride 2 */
     {1, 5, 20, 45, 5, 3, 1, 2, 2, 5, true, false, 1},      /* dilation 2 */

@@ -1,0 +1,125 @@
+/* test_cg_math.c — codegen/math.c's special functions (exp, log, tanh, sigmoid) at the
+ * inputs a random sweep never draws: infinities, NaN, huge, tiny and denormal values and
+ * the ends of each function's range, against libm in double, for every named target the
+ * host runs, the host and the scalar path.  Each input appears in the vector loop and in
+ * its scalar tail. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+#include <float.h>
+
+#include "cg_check.h"
+#include "cg_targets.h"
+
+static const float specials[] = {
+    INFINITY, -INFINITY, NAN, -NAN, 0.0f, -0.0f, 1e-45f, -1e-45f, 1e-40f, -1e-40f, FLT_MIN, -FLT_MIN,
+    1e-30f, -1e-30f, 1e-7f, -1e-7f, 3e-4f, -3e-4f, 0.5f, -0.5f, 1.0f, -1.0f, 2.5f, -2.5f, 7.9f, -7.9f,
+    8.0f, -8.0f, 9.0f, -9.0f, 20.0f, -20.0f, 87.0f, -87.0f, 87.5f, -87.5f, 88.0f, -88.0f, 88.4f,
+    -88.4f, 88.8f, -88.8f, 89.0f, -89.0f, 100.0f, -100.0f, 104.0f, -104.0f, 1e10f, -1e10f, 1e30f,
+    -1e30f, FLT_MAX, -FLT_MAX,
+};
+#define NSPECIAL (int)(sizeof specials / sizeof specials[0])
+#define COPIES 4 /* the vector loop takes the first copies, the scalar tail the rest */
+
+static double ref_sigmoid(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+static const struct {
+    mf_op op;
+    double (*ref)(double);
+} fns[] = {
+    {MF_OP_EXP, exp}, {MF_OP_LOG, log}, {MF_OP_TANH, tanh}, {MF_OP_SIGMOID, ref_sigmoid},
+};
+
+/* got against libm's want for input x: NaN for NaN, the same float infinity, else within 3e-6
+ * relative (2 ulp of the polynomials, one of the reciprocal estimate) or 1e-37 absolute
+ * (results flushed below FLT_MIN).  The range ends: sigmoid is exactly 0 below -88.4 (no
+ * denormal) and stays in [0, 1]; tanh stays in [-1, 1] (within 2 ulp of +-1 from 7.9 on, where
+ * the rational is clamped). */
+static void check_value(mf_op op, float x, float got, double want, const char *cpu)
+{
+    const char *name = mf_op_get(op)->name;
+    if (isnan(want)) {
+        if (!isnan(got))
+            fail_msg("%s %s(%g) = %g, want NaN", cpu, name, (double)x, (double)got);
+        return;
+    }
+    if (isinf((float)want)) { /* libm's value rounds to a float infinity */
+        if (got != (float)want)
+            fail_msg("%s %s(%g) = %g, want %g", cpu, name, (double)x, (double)got, want);
+        return;
+    }
+    double err = fabs((double)got - want);
+    if (isnan(got) || err > 3e-6 * fabs(want) + 1e-37)
+        fail_msg("%s %s(%g) = %.9g, want %.9g", cpu, name, (double)x, (double)got, want);
+    if (op == MF_OP_SIGMOID && x < -88.4f && got != 0.0f)
+        fail_msg("%s sigmoid(%g) = %g, want exactly 0", cpu, (double)x, (double)got);
+    if (op == MF_OP_SIGMOID && !(got >= 0.0f && got <= 1.0f))
+        fail_msg("%s sigmoid(%g) = %.9g, outside [0, 1]", cpu, (double)x, (double)got);
+    if (op == MF_OP_TANH && fabsf(got) > 1.0f)
+        fail_msg("%s tanh(%g) = %.9g, outside [-1, 1]", cpu, (double)x, (double)got);
+}
+
+static void check_fn(mf_op op, double (*ref)(double), const mf_cg_target *t)
+{
+    enum { N = NSPECIAL * COPIES };
+    mf_graph *g = mf_graph_new("special");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 1, {N}});
+    mf_value *y = CG1(g, op, x);
+    assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+    mf_cg_object obj;
+    mf_kernel_fn fn = cg_build(g, &obj, t);
+    float in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = specials[i % NSPECIAL];
+    void *args[2] = {out, in};
+    fn((void *const *)args, 0, 1);
+    for (int i = 0; i < N; i++)
+        check_value(op, in[i], out[i], ref((double)in[i]), t->cpu);
+    mf_cg_object_free(&obj);
+    mf_graph_destroy(g);
+}
+
+static void check_all(const mf_cg_target *t)
+{
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        check_fn(fns[i].op, fns[i].ref, t);
+}
+
+/* Every named target the host runs, the host and the scalar path. */
+static void test_math_special_values(void **state)
+{
+    (void)state;
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int ran = 0, skipped = 0;
+    for (int i = 0; i < NTARGETS; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
+        if (!host_runs(&host, &targets[i])) {
+            skipped++;
+            continue;
+        }
+        check_all(&t);
+        ran++;
+    }
+    check_all(&host);
+    mf_cg_target scalar = host;
+    scalar.shape.lanes = 1;
+    check_all(&scalar);
+    printf("  special values: %d named targets + host %s + the scalar path; %d named targets skipped "
+           "(host cannot run them)\n", ran, host.cpu, skipped);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_math_special_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
