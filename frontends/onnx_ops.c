@@ -606,15 +606,14 @@ static mf_status pool_2d(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, 
     mf_value *mask = NULL;
     mf_status s;
     if (!op_pads && !is_max && !count_pad) {
-        mf_type t = {MF_F32, 4, {1, 1, x->type.shape[2], x->type.shape[3]}};
-        int64_t count = t.shape[2] * t.shape[3];
-        float *ones = malloc((size_t)count * sizeof *ones + 1);
-        for (int64_t i = 0; ones && i < count; i++)
-            ones[i] = 1;
-        mask = ones ? onnx_const(im, &t, ones) : NULL;
-        free(ones);
-        if (!mask)
-            return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        /* The plane of ones is an expanded scalar, not a constant as large as the plane. */
+        int64_t plane[4] = {1, 1, x->type.shape[2], x->type.shape[3]};
+        mf_value *one;
+        mf_attr ea[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_EXPAND, ea);
+        mf_attr_set_ints(MF_OP_EXPAND, ea, "shape", 4, plane);
+        if ((s = onnx_scalar(im, MF_F32, 1, &one)) || (s = onnx_add(im, n, MF_OP_EXPAND, 1, &one, ea, &mask)))
+            return s;
         if ((s = place_pads(im, n, &pw, true, 0, &mask, pad)))
             return s;
         count_pad = true;
