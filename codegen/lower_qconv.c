@@ -12,7 +12,8 @@
  * it: MR channels x NV vectors of pixels in registers, one broadcast weight quad per channel
  * and k quad.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
  * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
- * assembled from bytes once per channel. */
+ * assembled from bytes once per channel.  Without VNNI col and the weights are int16 instead
+ * (qconv_wide below). */
 #include <stdlib.h>
 
 #include "cg_internal.h"
