@@ -70,6 +70,7 @@ struct mf_module {
     double created_ms, tier_up_ms;
     double launch_grain_us; /* kernels estimated under it run unsplit (launch_grain.c) */
     bool plan_cache;        /* plans saved to and loaded from the disk cache */
+    bool weights_summed;    /* weights_sum, computed when a key first needs it (under sum_lock) */
     uint64_t weights_sum;   /* of the graph's constants, for the plan cache's keys */
 };
 
@@ -499,11 +500,29 @@ static bool batch_divided(int n, const mf_type *types, int64_t k, mf_type *out)
     return n > 0;
 }
 
+/* Guards weights_summed and weights_sum: a key is made on the caller's thread (under the
+ * module lock) or on the background compiler's (without it). */
+static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The key of m's plan at types (the weights summed on first use: a module that never looks
+ * for a plan of another batch size never reads its weights for it). */
+static mf_status plan_key(const mf_module *m, const mf_type *types, char key[65])
+{
+    mf_module *mm = (mf_module *)m; /* the sum, computed once */
+    pthread_mutex_lock(&sum_lock);
+    if (!mm->weights_summed)
+        mm->weights_sum = mf_mod_plan_weights_sum(m->graph);
+    mm->weights_summed = true;
+    uint64_t sum = mm->weights_sum;
+    pthread_mutex_unlock(&sum_lock);
+    return mf_mod_plan_key(m->graph, types, sum, &m->opt, key);
+}
+
 /* The key of the plan cache's plan for types divided by k, when there is such a plan. */
 static bool cached_part(const mf_module *m, const mf_type *types, int64_t k, mf_type *part, char key[65])
 {
     return types[0].shape[0] % k == 0 && batch_divided(m->graph->ninputs, types, k, part) &&
-           !mf_mod_plan_key(m->graph, part, m->weights_sum, &m->opt, key) && mf_mod_plan_cached(key);
+           !plan_key(m, part, key) && mf_mod_plan_cached(key);
 }
 
 /* Saves the tier-1 plan p of types (built from pr) for later processes, when the graph keeps
@@ -519,7 +538,7 @@ static void save_plan(const mf_module *m, const mf_type *types, const prepared *
     for (int64_t k = 2; k <= types[0].shape[0]; k++)
         if (cached_part(m, types, k, part, key))
             return;
-    mf_status s = mf_mod_plan_key(m->graph, types, m->weights_sum, &m->opt, key);
+    mf_status s = plan_key(m, types, key);
     if (!s)
         s = mf_mod_plan_save(key, p, pr->g, pr->segs, pr->nseg, &m->opt);
     if (s)
@@ -714,8 +733,6 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     m->tier = m->verify ? MF_TIER_FULL : tier; /* verifying checks compiled kernels: tier 1 only */
     m->plan_cache = m->tier != MF_TIER_FAST && o.device.type == MF_MLU && o.device.index == 0 &&
                     mf_mod_plan_cache_on(); /* a saved plan runs on the device offline plans do */
-    if (m->plan_cache)
-        m->weights_sum = mf_mod_plan_weights_sum(g);
     if (m->tier == MF_TIER_AUTO && !(m->tier_up = mf_mod_tier_up_new())) {
         mf_module_destroy(m);
         return mf_error(MF_ERR_NOMEM, "module_create: out of memory");

@@ -42,7 +42,7 @@ uint64_t mf_mod_plan_weights_sum(const mf_graph *g)
     for (int i = 0; i < g->nvalues; i++) {
         const mf_value *v = g->values[i];
         if (v->is_const && v->data)
-            h = (h ^ mf_mfo_checksum(v->data->data, v->data->nbytes)) * 0x100000001B3ull + (uint64_t)i;
+            h = (h ^ mf_mfo_checksum(v->data->data, v->data->nbytes)) * 0x100000001B3ull;
     }
     return h;
 }

@@ -115,7 +115,10 @@ static void test_save_load_roundtrip(void **state)
     o.fusion = mf_pass_ctx_default().fuse; /* as module creation resolves it */
     char key[65];
     mf_type t = g->inputs[0]->type;
-    assert_int_equal(mf_mod_plan_key(g, &t, mf_mod_plan_weights_sum(g), &o, key), MF_OK);
+    mf_graph *c; /* as the module holds it */
+    assert_int_equal(mf_graph_clone(g, NULL, &c), MF_OK);
+    assert_int_equal(mf_mod_plan_key(c, &t, mf_mod_plan_weights_sum(c), &o, key), MF_OK);
+    mf_graph_destroy(c);
     assert_true(mf_mod_plan_cached(key));
     mf_offline_model *om = NULL;
     assert_int_equal(mf_mod_plan_load(key, &t, 1, &om), MF_OK);
