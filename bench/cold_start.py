@@ -12,7 +12,10 @@ the process start itself, mostly loading libLLVM, is measured apart as `mlufuse 
   fast        --tier fast: tier 0 only, no LLVM compile
   new batch   in the warm process (batch 1 on tier 1), --new-batch 2: the first run of batch 2
               in the same module (slices of batch 1's plan when the graph keeps its rows apart)
-  new process warm cache for batch 1, a new process at --batch 2: module creation + first run
+  new process warm cache for batch 1 (kernels and the saved plan), a new process at --batch 2:
+              module creation + first run; its tier and slices (slices of batch 1's saved plan)
+  no plan     the same with MLUFUSE_PLAN_CACHE=off (the path before the plan cache), on a copy of
+              the same cache folder
   ORT         bench/ort_cold.js: InferenceSession.create + first run (node start excluded)
 Medians over --reps runs.  Prints a Markdown table (docs/benchmarks.md) and, with --json, the rows.
 """
@@ -29,8 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def run_json(exe, args, cache_dir):
-    env = dict(os.environ, MLUFUSE_CACHE_DIR=cache_dir)
+def run_json(exe, args, cache_dir, plan_cache="on"):
+    env = dict(os.environ, MLUFUSE_CACHE_DIR=cache_dir, MLUFUSE_PLAN_CACHE=plan_cache)
     env.pop("MLUFUSE_CACHE", None)
     env.pop("MLUFUSE_TIER", None)
     out = subprocess.run([exe, "run"] + args + ["--json"], env=env, capture_output=True, text=True)
@@ -62,11 +65,15 @@ def measure_model(exe, mdir, ort_threads):
             w = run_json(exe, [model] + io + ["--tier", "auto"], full)
             row["newb_ms"], row["newb_slices"] = float("nan"), "-"
         row["warm_ms"], row["warm_tier"] = w["first_output_ms"], w["first_run_tier"]
-        try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
-            b = run_json(exe, [model, "--random", "--batch", "2", "--tier", "auto"], full)
-            row["batch2_ms"], row["batch2_tier"] = b["first_run_ms"], b["first_run_tier"]
-        except RuntimeError:
-            row["batch2_ms"], row["batch2_tier"] = float("nan"), "-"
+        for key, plans in (("batch2", "on"), ("noplan", "off")):
+            with tempfile.TemporaryDirectory() as copy:  # each on batch 1's cache only
+                shutil.copytree(full, copy, dirs_exist_ok=True)
+                try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
+                    b = run_json(exe, [model, "--random", "--batch", "2", "--tier", "auto"], copy, plans)
+                    row[key + "_ms"] = b["first_run_ms"]
+                    row[key + "_tier"] = f"{b['first_run_tier']}/{b.get('first_run_slices', 1)}"
+                except RuntimeError:
+                    row[key + "_ms"], row[key + "_tier"] = float("nan"), "-"
         s = run_json(exe, [model] + io + ["--tier", "fast"], cold)
         row["fast_ms"], row["fast_match"] = s["first_output_ms"], s.get("match")
     ort = subprocess.run(["node", os.path.join(HERE, "ort_cold.js"), "--threads", str(ort_threads), mdir],
@@ -112,9 +119,9 @@ def main():
           f"mlufuse process start (run --help): {start:.0f} ms, not included below; reps: {a.reps}")
     print()
     print("| model | cold auto: first answer (tier) | cold auto: full speed | cold full (before) | warm (tier) "
-          "| fast (tier 0 only) | new batch 2 (slices) | new process at batch 2 (tier) | ORT session + first run "
-          "| cold auto / ORT |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| fast (tier 0 only) | new batch 2 (slices) | new process at batch 2 (tier/slices) "
+          "| the same, plan cache off | ORT session + first run | cold auto / ORT |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = {}
     for n in names:
         r = median_rows([measure_model(exe, os.path.join(a.models, n), a.ort_threads) for _ in range(a.reps)])
@@ -126,6 +133,7 @@ def main():
         print(f"| {n} | {r['auto_first_ms']:.0f} ms ({label(r['auto_first_tier'])}){match} | {r['auto_full_ms']:.0f} ms "
               f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({label(r['warm_tier'])}) | {r['fast_ms']:.0f} ms "
               f"| {r['newb_ms']:.0f} ms ({label(r['newb_slices'])}) | {r['batch2_ms']:.0f} ms ({label(r['batch2_tier'])}) "
+              f"| {r['noplan_ms']:.0f} ms ({label(r['noplan_tier'])}) "
               f"| {ort_s} | {ratio} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     if a.json:

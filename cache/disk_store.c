@@ -262,10 +262,12 @@ mf_status mf_disk_load(const mf_cache_key *k, mf_cg_object *obj, bool *found)
     return MF_OK;
 }
 
-/* The writer's pid in a temporary name "<key>.mfk.tmp.<pid>.<n>", or -1. */
+/* The writer's pid in a temporary name "<key>.mfk.tmp.<pid>.<n>" (a plan's: .mfo), or -1. */
 static long temp_writer(const char *name)
 {
     const char *t = strstr(name, ".mfk.tmp.");
+    if (!t)
+        t = strstr(name, ".mfo.tmp.");
     if (!t || t != name + 64)
         return -1;
     char *end;
@@ -303,8 +305,9 @@ size_t mf_disk_reclaim_temps(const char *dir, int *removed, size_t *removed_byte
     return live;
 }
 
-/* Removes the least recently used entries until the directory holds at most max bytes,
- * counting the files of writers still at work; a killed writer's file is removed. */
+/* Removes the least recently used entries and saved plans (<key>.mfo, module/plan_cache.c)
+ * until the directory holds at most max bytes, counting the files of writers still at work;
+ * a killed writer's file is removed. */
 void mf_disk_evict(const char *dir, size_t max)
 {
     size_t total = mf_disk_reclaim_temps(dir, NULL, NULL);
@@ -315,11 +318,13 @@ void mf_disk_evict(const char *dir, size_t max)
         char hex[65];
         double used; /* seconds, with the nanoseconds: entries written in one second differ */
         off_t size;
+        bool plan;
     } *items = NULL;
     size_t count = 0, cap = 0;
     for (struct dirent *de; (de = readdir(d));) {
         size_t len = strlen(de->d_name);
-        if (len != 68 || strcmp(de->d_name + 64, ".mfk"))
+        bool plan = len == 68 && !strcmp(de->d_name + 64, ".mfo");
+        if (len != 68 || (strcmp(de->d_name + 64, ".mfk") && !plan))
             continue;
         char path[4200];
         struct stat st;
@@ -334,6 +339,7 @@ void mf_disk_evict(const char *dir, size_t max)
         }
         snprintf(items[count].hex, sizeof items[count].hex, "%.64s", de->d_name);
         items[count].used = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9;
+        items[count].plan = plan;
         items[count++].size = st.st_size;
         total += (size_t)st.st_size;
     }
@@ -343,7 +349,13 @@ void mf_disk_evict(const char *dir, size_t max)
         for (size_t i = 1; i < count; i++)
             if (items[i].used < items[oldest].used)
                 oldest = i;
-        remove_entry(dir, items[oldest].hex);
+        if (items[oldest].plan) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s.mfo", dir, items[oldest].hex);
+            unlink(path);
+        } else {
+            remove_entry(dir, items[oldest].hex);
+        }
         total -= (size_t)items[oldest].size;
         items[oldest] = items[--count];
     }

@@ -85,3 +85,8 @@ int mf_cache_target_lanes(const char *cpu)
     mf_cg_target t;
     return mf_cg_target_init(cpu, &t) ? 0 : t.shape.lanes;
 }
+
+const char *mf_cache_compiler_version(void)
+{
+    return MF_COMPILER_VERSION;
+}

@@ -9,15 +9,18 @@
  * its tier 1 compiles on the module's background compiler (tier_up.c); the finished plan
  * replaces the tier-0 one between runs: a run holds a reference to the plan it started with.
  * A new batch size of a graph that keeps its batch rows apart starts instead on the tier-1
- * plan of a batch size that divides it, run slice after slice (no compile, full speed). */
+ * plan of a batch size that divides it, run slice after slice (no compile, full speed): one
+ * of this module's, or one an earlier process saved in the plan cache (plan_cache.c). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "mlufuse/mlufuse_offline.h"
 #include "module.h"
 #include "passes/passes.h"
+#include "runtime/mfo_read.h"
 #include "tier_up.h"
 
 /* The passes of tier 0: no Winograd and no weight packing (layouts only the LLVM engines
@@ -25,13 +28,15 @@
 #define TIER0_PIPELINE "dce,simplify,cse,fold,conv-bn,simplify,dce"
 
 /* A plan with its tier; refs counts the runs using it plus one while it is current.  A
- * sliced plan runs base's plan `slices` times per run, on consecutive slices of the batch. */
+ * sliced plan runs its plan `slices` times per run, on consecutive slices of the batch: base's
+ * plan, or one loaded from the plan cache (owner). */
 typedef struct tier_plan {
     mf_plan *plan;
     int tier;
     int refs; /* under the module lock */
     int slices;
-    struct tier_plan *base; /* holds a reference; NULL: plan is this one's own */
+    struct tier_plan *base;   /* holds a reference; NULL: plan is this one's own */
+    mf_offline_model *owner;  /* the plan cache's file that holds plan, else NULL */
 } tier_plan;
 
 typedef struct specialization {
@@ -64,6 +69,9 @@ struct mf_module {
     _Atomic int last_run_tier, last_run_slices;
     double created_ms, tier_up_ms;
     double launch_grain_us; /* kernels estimated under it run unsplit (launch_grain.c) */
+    bool plan_cache;        /* plans saved to and loaded from the disk cache */
+    bool weights_summed;    /* weights_sum, computed when a key first needs it (under sum_lock) */
+    uint64_t weights_sum;   /* of the graph's constants, for the plan cache's keys */
 };
 
 static double now_ms(void)
@@ -196,9 +204,12 @@ typedef struct tier1 {
     mf_segment *segs; /* when verifying */
 } tier1;
 
-/* Compiles pr's kernels (cancel: see mf_mod_compile_kernels) and builds the tier-1 plan;
- * pr is consumed. */
-static mf_status finish(const mf_module *m, prepared *pr, const atomic_bool *cancel, tier1 *out)
+static void save_plan(const mf_module *m, const mf_type *types, const prepared *pr, const mf_plan *p);
+
+/* Compiles pr's kernels (cancel: see mf_mod_compile_kernels) and builds the tier-1 plan of
+ * the specialization at types; pr is consumed. */
+static mf_status finish(const mf_module *m, const mf_type *types, prepared *pr, const atomic_bool *cancel,
+                        tier1 *out)
 {
     *out = (tier1){0};
     int n = pr->nseg;
@@ -216,6 +227,8 @@ static mf_status finish(const mf_module *m, prepared *pr, const atomic_bool *can
                                  m->target_lanes);
     if (!s)
         mf_mod_plan_launch_grain(out->plan, m->launch_grain_us);
+    if (!s)
+        save_plan(m, types, pr, out->plan);
     if (!s) {
         out->nsubgraphs = pr->nseg;
         for (int i = 0; i < pr->g->nnodes; i++)
@@ -259,7 +272,7 @@ static tier_plan *tier_plan_new(mf_plan *plan, int tier)
 {
     tier_plan *tp = malloc(sizeof *tp);
     if (tp)
-        *tp = (tier_plan){plan, tier, 1, 1, NULL};
+        *tp = (tier_plan){plan, tier, 1, 1, NULL, NULL};
     else
         mf_rt_plan_free(plan);
     return tp;
@@ -271,7 +284,7 @@ static tier_plan *tier_plan_sliced(tier_plan *base, int slices)
     tier_plan *tp = malloc(sizeof *tp);
     if (!tp)
         return NULL;
-    *tp = (tier_plan){base->plan, base->tier, 1, slices, base};
+    *tp = (tier_plan){base->plan, base->tier, 1, slices, base, NULL};
     base->refs++;
     return tp;
 }
@@ -282,6 +295,8 @@ static void tier_plan_release(tier_plan *tp)
     if (tp && --tp->refs == 0) {
         if (tp->base)
             tier_plan_release(tp->base);
+        else if (tp->owner)
+            mf_offline_destroy(tp->owner);
         else
             mf_rt_plan_free(tp->plan);
         free(tp);
@@ -331,7 +346,7 @@ static void tier_up_run(void *ctx, const atomic_bool *cancel)
     tier1 t = {0};
     mf_status s = j->pr.g ? MF_OK : prepare(m, j->types, &j->pr);
     if (!s)
-        s = finish(m, &j->pr, cancel, &t);
+        s = finish(m, j->types, &j->pr, cancel, &t);
     char message[512] = "";
     if (s)
         snprintf(message, sizeof message, "tier-up of @%s: %s", m->graph->name, mf_last_error());
@@ -427,14 +442,18 @@ static int batch_multiple(int n, const mf_type *types, const mf_type *src)
 
 /* Whether m's graph at types is, slice after slice, the graph at src: both keep their
  * batch rows apart (two batch sizes, so a dim equal to the batch by chance cannot pass). */
+static bool keeps_rows(const mf_module *m, const mf_type *types)
+{
+    mf_graph *g = NULL;
+    bool ok = m->graph->ninputs > 0 && types[0].rank > 0 && !mf_graph_clone(m->graph, types, &g) &&
+              mf_graph_batch_separable(g, types[0].shape[0]);
+    mf_graph_destroy(g);
+    return ok;
+}
+
 static bool slices_of(const mf_module *m, const mf_type *types, const mf_type *src)
 {
-    mf_graph *a = NULL, *b = NULL;
-    bool ok = !mf_graph_clone(m->graph, types, &a) && !mf_graph_clone(m->graph, src, &b) &&
-              mf_graph_batch_separable(a, types[0].shape[0]) && mf_graph_batch_separable(b, src[0].shape[0]);
-    mf_graph_destroy(a);
-    mf_graph_destroy(b);
-    return ok;
+    return keeps_rows(m, types) && keeps_rows(m, src);
 }
 
 /* The specialization on its own tier-1 plan that serves types in the fewest slices, and
@@ -444,7 +463,7 @@ static specialization *slice_source(const mf_module *m, const mf_type *types, in
     specialization *best = NULL;
     *slices = 0;
     for (specialization *sp = m->specs; sp; sp = sp->next) {
-        int k = sp->current->tier == 1 && !sp->current->base
+        int k = sp->current->tier == 1 && sp->current->slices == 1
                     ? batch_multiple(m->graph->ninputs, types, sp->input_types) : 0;
         if (k && (!best || k < *slices) && slices_of(m, types, sp->input_types)) {
             best = sp;
@@ -467,6 +486,94 @@ static mf_status start_sliced(mf_module *m, specialization *sp, specialization *
     return queue_tier_up(m, sp, types, &none);
 }
 
+/* ---- a new batch size on a plan an earlier process saved (plan_cache.c) ------------------ */
+
+/* types with every input's dim 0 divided by k; false when one does not divide. */
+static bool batch_divided(int n, const mf_type *types, int64_t k, mf_type *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (types[i].rank < 1 || types[i].shape[0] % k)
+            return false;
+        out[i] = types[i];
+        out[i].shape[0] /= k;
+    }
+    return n > 0;
+}
+
+/* Guards weights_summed and weights_sum: a key is made on the caller's thread (under the
+ * module lock) or on the background compiler's (without it). */
+static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The key of m's plan at types (the weights summed on first use: a module that never looks
+ * for a plan of another batch size never reads its weights for it). */
+static mf_status plan_key(const mf_module *m, const mf_type *types, char key[65])
+{
+    mf_module *mm = (mf_module *)m; /* the sum, computed once */
+    pthread_mutex_lock(&sum_lock);
+    if (!mm->weights_summed)
+        mm->weights_sum = mf_mod_plan_weights_sum(m->graph);
+    mm->weights_summed = true;
+    uint64_t sum = mm->weights_sum;
+    pthread_mutex_unlock(&sum_lock);
+    return mf_mod_plan_key(m->graph, types, sum, &m->opt, key);
+}
+
+/* The key of the plan cache's plan for types divided by k, when there is such a plan. */
+static bool cached_part(const mf_module *m, const mf_type *types, int64_t k, mf_type *part, char key[65])
+{
+    return types[0].shape[0] % k == 0 && batch_divided(m->graph->ninputs, types, k, part) &&
+           !plan_key(m, part, key) && mf_mod_plan_cached(key);
+}
+
+/* Saves the tier-1 plan p of types (built from pr) for later processes, when the graph keeps
+ * its batch rows apart (another batch size uses it only in slices) and no plan of a batch
+ * size dividing it is saved already (that one serves the same batches). */
+static void save_plan(const mf_module *m, const mf_type *types, const prepared *pr, const mf_plan *p)
+{
+    int n = m->graph->ninputs;
+    mf_type part[256];
+    char key[65];
+    if (!m->plan_cache || n > 256 || !keeps_rows(m, types))
+        return;
+    for (int64_t k = 2; k <= types[0].shape[0]; k++)
+        if (cached_part(m, types, k, part, key))
+            return;
+    mf_status s = plan_key(m, types, key);
+    if (!s)
+        s = mf_mod_plan_save(key, p, pr->g, pr->segs, pr->nseg, &m->opt);
+    if (s)
+        mf_logf(MF_LOG_INFO, "module", "@%s: plan not saved: %s", m->graph->name, mf_last_error());
+}
+
+/* Starts sp (*found) on the saved plan of the batch size that divides types' in the fewest
+ * slices, and queues sp's own tier 1; nothing when no plan fits.  Under the module lock. */
+static mf_status start_from_plan_cache(mf_module *m, specialization *sp, const mf_type *types, bool *found)
+{
+    int n = m->graph->ninputs;
+    mf_type part[256];
+    char key[65];
+    *found = false;
+    if (!m->plan_cache || n > 256 || !keeps_rows(m, types))
+        return MF_OK;
+    for (int64_t k = 2; k <= types[0].shape[0] && k <= 1 << 20; k++) {
+        mf_offline_model *om = NULL;
+        if (!cached_part(m, types, k, part, key) || !keeps_rows(m, part) || mf_mod_plan_load(key, part, n, &om) ||
+            !om)
+            continue; /* a damaged file was reported and removed */
+        if (!(sp->current = malloc(sizeof *sp->current))) {
+            mf_offline_destroy(om);
+            return mf_error(MF_ERR_NOMEM, "module: out of memory");
+        }
+        *sp->current = (tier_plan){mf_rt_offline_plan(om), 1, 1, (int)k, NULL, om};
+        *found = true;
+        mf_logf(MF_LOG_INFO, "module", "@%s: a new batch size runs in %d slices of a saved plan",
+                m->graph->name, (int)k);
+        prepared none = {0};
+        return queue_tier_up(m, sp, types, &none);
+    }
+    return MF_OK;
+}
+
 static mf_status specialize(mf_module *m, const mf_type *types, specialization **out)
 {
     specialization *sp = calloc(1, sizeof *sp);
@@ -478,7 +585,12 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     int slices = 0;
     if (!s && m->tier == MF_TIER_AUTO)
         src = slice_source(m, types, &slices);
-    if (!s && src) {
+    bool saved = false;
+    if (!s && m->tier == MF_TIER_AUTO && !src)
+        s = start_from_plan_cache(m, sp, types, &saved);
+    if (s || saved) {
+        /* failed, or started on a plan an earlier process saved */
+    } else if (src) {
         s = start_sliced(m, sp, src, slices, types);
     } else if (!s && m->tier == MF_TIER_FAST) {
         s = start_on_tier0(m, sp, types, false, &pr);
@@ -490,7 +602,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
             s = start_on_tier0(m, sp, types, true, &pr);
         } else if (!s) {
             tier1 t;
-            s = finish(m, &pr, NULL, &t);
+            s = finish(m, types, &pr, NULL, &t);
             if (!s && !(sp->current = tier_plan_new(t.plan, 1)))
                 s = mf_error(MF_ERR_NOMEM, "module: out of memory");
             if (!s)
@@ -592,6 +704,8 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         s = mf_cpu_check(o.cpu); /* NULL: MLUFUSE_CPU if set; before any work: a misspelt CPU must not compile */
     if (!s)
         s = mf_mod_check_compile_env();
+    if (!s)
+        s = mf_mod_plan_cache_check_env();
     if (!s && tier == MF_TIER_ENV)
         s = mf_mod_tier_from_env(&tier);
     double grain_us = 0;
@@ -617,6 +731,8 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     m->verify = verify && *verify && strcmp(verify, "0");
     m->verify_rtol = rtol && *rtol ? strtod(rtol, NULL) : 0.003;
     m->tier = m->verify ? MF_TIER_FULL : tier; /* verifying checks compiled kernels: tier 1 only */
+    m->plan_cache = m->tier != MF_TIER_FAST && o.device.type == MF_MLU && o.device.index == 0 &&
+                    mf_mod_plan_cache_on(); /* a saved plan runs on the device offline plans do */
     if (m->tier == MF_TIER_AUTO && !(m->tier_up = mf_mod_tier_up_new())) {
         mf_module_destroy(m);
         return mf_error(MF_ERR_NOMEM, "module_create: out of memory");

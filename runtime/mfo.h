@@ -1,5 +1,5 @@
-/* mfo.h — the .mfo offline model format (docs/mfo.md), shared by its writer (module/genoff.c,
- * which compiles) and its loader (runtime/mfo_read.c, which needs no compiler): the header
+/* mfo.h — the .mfo offline model format (docs/mfo.md), shared by its writer (module/mfo_write.c,
+ * for genoff and the plan cache, which compile) and its loader (runtime/mfo_read.c, which needs no compiler): the header
  * and section table, the checksum, a bounds-checked reader of the section bytes, the ELF
  * object loader for the kernels, and the host's CPU features that pick a code level. */
 #ifndef MF_RUNTIME_MFO_H

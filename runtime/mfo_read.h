@@ -27,4 +27,9 @@ mf_status mf_rt_mfo_sections(const unsigned char *data, size_t n, const char *na
 mf_status mf_rt_mfo_plan(const mf_mfo_file *f, const char *name, mf_plan **out, int *nkernels,
                          char (**in_names)[128], char (**out_names)[128]);
 
+/* The plan of a loaded offline model, its kernels linked (owned by m): the plan cache runs it
+ * inside a module (module/plan_cache.c). */
+typedef struct mf_offline_model mf_offline_model;
+mf_plan *mf_rt_offline_plan(mf_offline_model *m);
+
 #endif

@@ -257,6 +257,11 @@ const char *mf_offline_meta(const mf_offline_model *m, const char *key)
     return NULL;
 }
 
+mf_plan *mf_rt_offline_plan(mf_offline_model *m)
+{
+    return m->plan;
+}
+
 const char *mf_offline_level(const mf_offline_model *m)
 {
     return m ? m->level : "";

@@ -1,5 +1,6 @@
 /* cmd_cache.c — `mlufuse cache`: inspects and maintains the on-disk kernel cache: ls, show,
- * stats, verify, prune, clear; --dir for another cache, --json on the read-only ones.
+ * stats, verify, prune, clear, and the saved plans beside the kernels (plans); --dir for
+ * another cache, --json on the read-only ones.
  * Uses the public API only (mlufuse_cache.h). */
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@ static const char usage[] =
     "  verify [--json]                           check every entry; exit 1 if any is corrupt\n"
     "  prune [--max-size SIZE] [--older-than AGE]  remove least recently used / old entries\n"
     "                                            (SIZE like 64M, 1G; AGE like 30m, 12h, 7d)\n"
-    "  clear                                     remove every entry\n"
+    "  clear                                     remove every entry and every saved plan\n"
+    "  plans [--json]                            the saved plans (model, batch size) that a new batch\n"
+    "                                            size runs on without compiling\n"
     "  why MODEL [run options]                   compile MODEL (run once on random inputs) and say,\n"
     "                                            for each kernel compiled, which key components\n"
     "                                            differ from the nearest entry\n";
@@ -254,6 +257,61 @@ static int cmd_remove(const cache_cmd *c, mf_cache_entry_info *all, int n, bool 
     return 0;
 }
 
+/* The saved plans (docs/tiers.md): key, model, batch, CPU, kernels, size, age. */
+static int cmd_plans(const cache_cmd *c)
+{
+    mf_plan_cache_info *all;
+    int n;
+    if (mf_plan_cache_list(c->dir, &all, &n))
+        return mf_tool_fail(1, "cache plans: %s", mf_last_error());
+    if (c->json)
+        printf("[");
+    else
+        printf("%-12s  %-24s  %5s  %-10s  %7s  %10s  %5s\n", "KEY", "MODEL", "BATCH", "CPU", "KERNELS", "BYTES", "AGE");
+    for (int i = 0; i < n; i++) {
+        const mf_plan_cache_info *p = &all[i];
+        char age[32];
+        if (c->json) {
+            printf("%s{\"key\": \"%s\", \"model\": ", i ? ",\n " : "", p->key);
+            mf_tool_json_str(stdout, p->model);
+            printf(", \"batch\": %lld, \"cpu\": ", (long long)p->batch);
+            mf_tool_json_str(stdout, p->cpu);
+            printf(", \"kernels\": %d, \"bytes\": %zu, \"last_used\": %lld, \"valid\": %s", p->kernels, p->bytes,
+                   (long long)p->last_used, p->valid ? "true" : "false");
+            if (!p->valid) {
+                printf(", \"problem\": ");
+                mf_tool_json_str(stdout, p->problem);
+            }
+            printf("}");
+        } else {
+            printf("%-12.12s  %-24.24s  %5lld  %-10.10s  %7d  %10zu  %5s%s%s\n", p->key, p->model, (long long)p->batch,
+                   p->cpu, p->kernels, p->bytes, age_text(p->last_used, age, sizeof age), p->valid ? "" : "  CORRUPT: ",
+                   p->valid ? "" : p->problem);
+        }
+    }
+    if (c->json)
+        printf("]\n");
+    free(all);
+    return 0;
+}
+
+/* clear's second half: every saved plan. */
+static int clear_plans(const cache_cmd *c)
+{
+    mf_plan_cache_info *all;
+    int n, failed = 0;
+    if (mf_plan_cache_list(c->dir, &all, &n))
+        return mf_tool_fail(1, "cache clear: %s", mf_last_error());
+    for (int i = 0; i < n; i++)
+        if (mf_plan_cache_remove(c->dir, all[i].key)) {
+            fprintf(stderr, "mlufuse: cache: %s\n", mf_last_error());
+            failed++;
+        }
+    printf("removed %d of %d saved plans\n", n - failed, n);
+    free(all);
+    return failed ? mf_tool_fail(1, "cache: %d plans could not be removed", failed) : 0;
+}
+
 /* `cache why MODEL ...` is `run MODEL ... --random --explain-misses`. */
 static int cmd_why(int argc, char **argv, int at)
 {
@@ -315,6 +373,8 @@ int mf_cmd_cache(int argc, char **argv)
     }
     if (!strcmp(verb, "show"))
         return cmd_show(&c);
+    if (!strcmp(verb, "plans"))
+        return cmd_plans(&c);
     static const char *const verbs[] = {"ls", "stats", "verify", "prune", "clear"};
     bool known = false;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
@@ -333,5 +393,7 @@ int mf_cmd_cache(int argc, char **argv)
              : !strcmp(verb, "verify") ? cmd_verify(&c, all, n)
                                        : cmd_remove(&c, all, n, !strcmp(verb, "clear"));
     free(all);
+    if (!rc && !strcmp(verb, "clear"))
+        rc = clear_plans(&c);
     return rc;
 }

@@ -51,6 +51,26 @@ mf_status mf_kernel_cache_reclaim(const char *dir, int *removed, size_t *bytes);
  * in memory only (and says so on stderr). */
 mf_status mf_kernel_cache_check_env(void);
 
+/* Saved plans (<key>.mfo in the same directory, docs/tiers.md): a module's compiled plan,
+ * its kernels and constants, which a later process runs for a batch size it divides. */
+typedef struct mf_plan_cache_info {
+    char key[65];
+    char model[128];
+    int64_t batch;
+    char cpu[64];     /* the CPU its code is for */
+    int kernels;
+    size_t bytes;
+    time_t last_used;
+    int valid;        /* 0: its sections fail their checks; see problem */
+    char problem[256];
+} mf_plan_cache_info;
+
+/* Every saved plan of dir (NULL: the process's cache dir), each file's sections checked;
+ * *out is malloc'ed.  MF_ERR_IO when dir cannot be read. */
+mf_status mf_plan_cache_list(const char *dir, mf_plan_cache_info **out, int *n);
+/* Removes the saved plan of key (a full key). */
+mf_status mf_plan_cache_remove(const char *dir, const char *key);
+
 /* Calls fn(explanation, ctx) each time a kernel has to be compiled (not found in memory or
  * on disk), with one line naming the nearest cache entry and the key components that
  * differ (shapes, core_number, compiler version, CPU features, ...).  Process-wide; NULL

@@ -4,7 +4,9 @@
  * leave one entry per key; a writer killed mid-run leaves a cache that verifies; prune keeps
  * the most recently used; an unsafe directory is refused with a warning; maintenance goes
  * on past entries it cannot remove, reclaims killed writers' files, and verify catches
- * entries under another entry's name; bad cache variables are usage errors. */
+ * entries under another entry's name; bad cache variables are usage errors.  With the plan
+ * cache on: a process at batch 2 answers on batch 1's saved plan in 2 slices, and `cache
+ * plans` lists it until `cache clear` removes it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -110,6 +112,25 @@ static void test_warm_start_compiles_nothing(void **state)
     assert_int_equal(json_num("compiled"), 0);
     assert_int_equal(json_num("loaded"), compiled);
     assert_non_null(strstr(out, "\"match\": true"));
+}
+
+/* As a user meets the plan cache: batch 1 saves its plan, a new process at batch 2 runs it. */
+static void test_new_process_runs_saved_plan(void **state)
+{
+    assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on " RUN_MNIST), 0);
+    assert_int_equal(count_files(".mfo"), 1);
+    assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on $M run $S/mnist_net/model.onnx --random --batch 2 --tier auto --json"), 0);
+    assert_int_equal(json_num("first_run_tier"), 1);
+    assert_int_equal(json_num("first_run_slices"), 2);
+    assert_int_equal(count_files(".mfo"), 1); /* batch 1's serves batch 2: not saved again */
+    assert_int_equal(sh("$M cache plans"), 0);
+    assert_non_null(strstr(out, "KERNELS"));
+    assert_int_equal(sh("$M cache plans --json"), 0);
+    assert_int_equal(json_num("batch"), 1);
+    assert_non_null(strstr(out, "\"valid\": true"));
+    assert_int_equal(sh("$M cache clear"), 0);
+    assert_non_null(strstr(out, "removed 1 of 1 saved plans"));
+    assert_int_equal(count_files(".mfo"), 0);
 }
 
 static void damage(int n, const char *how)
@@ -408,8 +429,11 @@ int main(void)
 {
     /* Warm and cold starts here count what module creation compiles: tier 1 at once. */
     setenv("MLUFUSE_TIER", "full", 1);
+    /* Entry counts and sizes here are the kernels': no saved plans (test_plan_cache.c) beside them. */
+    setenv("MLUFUSE_PLAN_CACHE", "off", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_warm_start_compiles_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_process_runs_saved_plan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_entries_are_recompiled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_racing_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer_leaves_a_valid_cache, setup, teardown),

@@ -21,6 +21,7 @@
 #include "models/resnet_block.h"
 #include "module/module.h"
 #include "tests/support/compare.h"
+#include "tests/support/tier_gate.h"
 
 #define TOL 3e-3 /* the op tolerance: 0.3 % of the largest output */
 
@@ -141,53 +142,6 @@ static void test_mnist_tiers_equal(void **state)
     mf_graph_destroy(g);
 }
 
-/* ---- the background compiler held by the test hook --------------------------------------- */
-
-typedef struct gate {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int reached; /* tier-ups that arrived at the hook */
-    bool open;
-} gate;
-
-static gate the_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
-
-static void hold(void *ctx)
-{
-    gate *gt = ctx;
-    pthread_mutex_lock(&gt->lock);
-    gt->reached++;
-    pthread_cond_broadcast(&gt->cond);
-    while (!gt->open)
-        pthread_cond_wait(&gt->cond, &gt->lock);
-    pthread_mutex_unlock(&gt->lock);
-}
-
-static void gate_close(void)
-{
-    pthread_mutex_lock(&the_gate.lock);
-    the_gate.open = false;
-    the_gate.reached = 0;
-    pthread_mutex_unlock(&the_gate.lock);
-    mf_mod_set_tier_up_hook(hold, &the_gate);
-}
-
-static void gate_open(void)
-{
-    pthread_mutex_lock(&the_gate.lock);
-    the_gate.open = true;
-    pthread_cond_broadcast(&the_gate.cond);
-    pthread_mutex_unlock(&the_gate.lock);
-}
-
-static void gate_wait_reached(int n)
-{
-    pthread_mutex_lock(&the_gate.lock);
-    while (the_gate.reached < n)
-        pthread_cond_wait(&the_gate.cond, &the_gate.lock);
-    pthread_mutex_unlock(&the_gate.lock);
-}
-
 /* The unit tier runs with MLUFUSE_CACHE=off and a resnet block of its own size, so no
  * kernel is cached when the module is made: auto starts on tier 0. */
 static void test_runs_on_tier0_while_tier1_is_held(void **state)
@@ -196,22 +150,22 @@ static void test_runs_on_tier0_while_tier1_is_held(void **state)
     mf_tensor *x;
     mf_graph *g;
     assert_int_equal(resnet_block_trace(8, 9, 5, MF_DEVICE_MLU(0), &x, &g), MF_OK);
-    gate_close();
+    tsupport_gate_close();
     mf_module *m = create(g, MF_TIER_AUTO);
-    gate_wait_reached(1); /* the background compiler is at the hook: nothing compiled */
+    tsupport_gate_wait_reached(1); /* the background compiler is at the hook: nothing compiled */
     mf_module_tier_info info;
     mf_module_get_tier_info(m, &info);
     assert_int_equal(info.pending, 1);
     for (int i = 0; i < 3; i++) /* runs proceed while tier 1 is pending */
         assert_int_equal(run_and_compare(m, g, x, "held"), 0);
-    gate_open();
+    tsupport_gate_open();
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
     assert_int_equal(run_and_compare(m, g, x, "released"), 1);
     mf_module_get_tier_info(m, &info);
     assert_int_equal(info.pending, 0);
     assert_true(info.tier_up_ms > 0);
     mf_module_destroy(m);
-    mf_mod_set_tier_up_hook(NULL, NULL);
+    tsupport_gate_remove();
     mf_tensor_free(x);
     mf_graph_destroy(g);
 }
@@ -224,17 +178,17 @@ static void test_new_batch_starts_on_tier0(void **state)
     (void)state;
     mf_tensor *x1, *x3;
     mf_graph *g = trace_conv_stack(1, &x1), *g3 = trace_conv_stack(3, &x3); /* same weights */
-    gate_close();
+    tsupport_gate_close();
     mf_module *m = create(g, MF_TIER_AUTO);
-    gate_wait_reached(1);
+    tsupport_gate_wait_reached(1);
     assert_int_equal(run_and_compare(m, g3, x3, "batch 3, held"), 0);
     assert_int_equal(mf_module_num_specializations(m), 2);
-    gate_open();
+    tsupport_gate_open();
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
     assert_int_equal(run_and_compare(m, g3, x3, "batch 3, released"), 1);
     assert_int_equal(run_and_compare(m, g, x1, "batch 1, released"), 1);
     mf_module_destroy(m);
-    mf_mod_set_tier_up_hook(NULL, NULL);
+    tsupport_gate_remove();
     mf_tensor_free(x1);
     mf_tensor_free(x3);
     mf_graph_destroy(g);
@@ -248,14 +202,14 @@ static mf_module *on_tier1_then_hold(const mf_graph *g, mf_tensor *x1)
     mf_module *m = create(g, MF_TIER_AUTO);
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
     assert_int_equal(run_and_compare(m, g, x1, "batch 1"), 1);
-    gate_close();
+    tsupport_gate_close();
     return m;
 }
 
 static void release_all(mf_module *m, mf_tensor *x1, mf_tensor *xn, mf_graph *g, mf_graph *gn)
 {
     mf_module_destroy(m);
-    mf_mod_set_tier_up_hook(NULL, NULL);
+    tsupport_gate_remove();
     mf_tensor_free(x1);
     mf_tensor_free(xn);
     mf_graph_destroy(g);
@@ -271,8 +225,8 @@ static void check_new_batch(mf_module *m, const mf_graph *gn, mf_tensor *xn, int
     mf_module_get_tier_info(m, &info);
     assert_int_equal(info.last_run_slices, slices);
     assert_int_equal(info.pending, 1);
-    gate_wait_reached(1);
-    gate_open();
+    tsupport_gate_wait_reached(1);
+    tsupport_gate_open();
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
     assert_int_equal(run_and_compare(m, gn, xn, "new batch, own plan"), 1);
     mf_module_get_tier_info(m, &info);
@@ -333,15 +287,15 @@ static void test_destroy_with_tier_up_pending(void **state)
     mf_tensor *x1, *x2;
     /* shapes no earlier test compiled: the kernel map would make them tier 1 at once */
     mf_graph *g = trace_conv_stack(4, &x1), *g2 = trace_conv_stack(5, &x2);
-    gate_close();
+    tsupport_gate_close();
     mf_module *m = create(g, MF_TIER_AUTO);
-    gate_wait_reached(1);
+    tsupport_gate_wait_reached(1);
     assert_int_equal(run_and_compare(m, g2, x2, "second shape, queued"), 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, destroy_module, m), 0);
-    gate_open();
+    tsupport_gate_open();
     pthread_join(t, NULL);
-    mf_mod_set_tier_up_hook(NULL, NULL);
+    tsupport_gate_remove();
     mf_tensor_free(x1);
     mf_tensor_free(x2);
     mf_graph_destroy(g);

@@ -1,0 +1,246 @@
+/* plan_cache.c — a module's compiled plans on disk, so that a new process at a new batch size
+ * answers without compiling (docs/tiers.md): a tier-1 plan is saved as <key>.mfo in the disk
+ * cache (the offline format: plan, the host's kernel objects, the constants as the passes left
+ * them, packed and Winograd-transformed), keyed by the module's graph at its input types, the
+ * weights and the options that shape the plan.  A later process loads it with the offline
+ * loader (every section checked) and runs it slice after slice over a batch it divides. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/disk_store.h"
+#include "mfo_write.h"
+#include "mlufuse/mlufuse_offline.h"
+#include "module.h"
+#include "runtime/mfo.h"
+#include "runtime/mfo_read.h"
+
+#define PLAN_FORMAT 1
+
+mf_status mf_mod_plan_cache_check_env(void)
+{
+    const char *e = getenv("MLUFUSE_PLAN_CACHE");
+    if (e && *e && strcmp(e, "on") && strcmp(e, "off"))
+        return mf_error(MF_ERR_INVALID, "MLUFUSE_PLAN_CACHE=%.100s: expected on or off", e);
+    return MF_OK;
+}
+
+bool mf_mod_plan_cache_on(void)
+{
+    const char *e = getenv("MLUFUSE_PLAN_CACHE");
+    return !(e && !strcmp(e, "off")) && mf_disk_dir();
+}
+
+uint64_t mf_mod_plan_weights_sum(const mf_graph *g)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < g->nvalues; i++) {
+        const mf_value *v = g->values[i];
+        if (v->is_const && v->data)
+            h = (h ^ mf_mfo_checksum(v->data->data, v->data->nbytes)) * 0x100000001B3ull;
+    }
+    return h;
+}
+
+mf_status mf_mod_plan_key(const mf_graph *g, const mf_type *types, uint64_t weights_sum,
+                          const mf_module_options *mo, char hex[65])
+{
+    mf_cg_target t;
+    mf_graph *c = NULL;
+    char *text = NULL;
+    mf_status s = mf_cg_target_init(mo->cpu, &t);
+    if (!s)
+        s = mf_graph_clone(g, types, &c);
+    if (!s)
+        s = mf_graph_print(c, 1, &text); /* the weights' values are in weights_sum */
+    mf_graph_destroy(c);
+    if (s)
+        return s;
+    mf_strbuf b = {0};
+    mf_sb_printf(&b, "plan-format %d\nmfo %d\ncompiler %s\nllvm %u.%u.%u\ntriple %s\ncpu %s\nfeatures %s\n"
+                 "opt %d\ncore_number %d\nfusion %d\nwinograd %d\npasses %s\ndevice %d:%d\nweights %016llx\n",
+                 PLAN_FORMAT, MF_MFO_VERSION, mf_cache_compiler_version(), t.llvm_major, t.llvm_minor,
+                 t.llvm_patch, t.triple, t.cpu, t.features, mo->opt_level, mo->core_number, mo->fusion,
+                 mo->winograd, mo->passes ? mo->passes : "", (int)mo->device.type, mo->device.index,
+                 (unsigned long long)weights_sum);
+    mf_sb_str(&b, text);
+    free(text);
+    if (b.oom) {
+        free(b.p);
+        return mf_error(MF_ERR_NOMEM, "plan cache: out of memory");
+    }
+    mf_cache_key_hash(b.p, b.n, hex);
+    free(b.p);
+    return MF_OK;
+}
+
+static void plan_path(const char *key, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s.mfo", mf_disk_dir(), key);
+}
+
+bool mf_mod_plan_cached(const char *key)
+{
+    char path[4200];
+    struct stat st;
+    if (!mf_mod_plan_cache_on())
+        return false;
+    plan_path(key, path, sizeof path);
+    return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
+mf_status mf_mod_plan_save(const char *key, const mf_plan *p, const mf_graph *g, const mf_segment *segs,
+                           int nsegs, const mf_module_options *mo)
+{
+    if (!mf_mod_plan_cache_on() || mf_mod_plan_cached(key))
+        return MF_OK;
+    mf_cache_options co = {mo->cpu, mo->opt_level, mo->core_number};
+    mf_cg_object *objs = calloc((size_t)nsegs + 1, sizeof *objs);
+    mf_cg_target t = {0};
+    mf_status s = objs ? MF_OK : mf_error(MF_ERR_NOMEM, "plan cache: out of memory");
+    for (int k = 0; k < nsegs && !s; k++) /* from the disk cache: the kernels were just made */
+        s = mf_cache_get_object(segs[k].sub, &co, &t, &objs[k]);
+    char path[4200], meta[128];
+    plan_path(key, path, sizeof path);
+    snprintf(meta, sizeof meta, "plan_key=%s\n", key);
+    mf_mfo_level level = {&t, t.features, objs};
+    if (!s)
+        s = mf_mod_mfo_write(path, p, g, nsegs, &level, 1, meta);
+    for (int k = 0; objs && k < nsegs; k++)
+        mf_cg_object_free(&objs[k]);
+    free(objs);
+    size_t max;
+    if (!s && !mf_disk_max_bytes(&max))
+        mf_disk_evict(mf_disk_dir(), max);
+    return s ? mf_error_context(s, "plan cache: saving %s", path) : MF_OK;
+}
+
+mf_status mf_mod_plan_load(const char *key, const mf_type *types, int ntypes, mf_offline_model **out)
+{
+    *out = NULL;
+    if (!mf_mod_plan_cached(key))
+        return MF_OK;
+    char path[4200];
+    plan_path(key, path, sizeof path);
+    mf_offline_model *m = NULL;
+    mf_status s = mf_offline_load(path, NULL, &m);
+    const char *saved = s ? NULL : mf_offline_meta(m, "plan_key");
+    if (!s && (!saved || strcmp(saved, key)))
+        s = mf_error(MF_ERR_PARSE, "%s: saved for another key (%.12s)", path, saved ? saved : "none");
+    const mf_plan *p = s ? NULL : mf_rt_offline_plan(m);
+    if (!s && p->ninputs != ntypes)
+        s = mf_error(MF_ERR_PARSE, "%s: %d inputs, the graph has %d", path, p->ninputs, ntypes);
+    for (int i = 0; !s && i < ntypes; i++)
+        if (!mf_type_equal(&p->slots[p->inputs[i]].type, &types[i]))
+            s = mf_error(MF_ERR_PARSE, "%s: input %d's type differs from the graph's", path, i);
+    if (s) { /* never trusted again: the next tier-1 plan is saved afresh */
+        mf_logf(MF_LOG_WARNING, "module", "plan cache: %s; removed, compiling instead", mf_last_error());
+        mf_offline_destroy(m);
+        unlink(path);
+        return s;
+    }
+    utimensat(AT_FDCWD, path, NULL, 0); /* its last use, for least-recently-used eviction */
+    *out = m;
+    return MF_OK;
+}
+
+/* ---- inspection, for `mlufuse cache plans` (mlufuse_cache.h) ------------------------------ */
+
+static bool is_plan_name(const char *name)
+{
+    return strlen(name) == 68 && !strcmp(name + 64, ".mfo");
+}
+
+static const char *meta_value(const mf_mfo_section *meta, const char *key, char *out, size_t cap)
+{
+    size_t k = strlen(key);
+    out[0] = 0;
+    for (size_t at = 0; at < meta->size;) {
+        const char *line = (const char *)meta->data + at;
+        const char *eol = memchr(line, '\n', meta->size - at);
+        size_t len = eol ? (size_t)(eol - line) : meta->size - at;
+        if (len > k && !memcmp(line, key, k) && line[k] == '=')
+            snprintf(out, cap, "%.*s", (int)(len - k - 1), line + k + 1);
+        at += len + 1;
+    }
+    return out;
+}
+
+static void plan_info(const char *dir, const char *name, mf_plan_cache_info *info)
+{
+    char path[4200], batch[32], kernels[32];
+    memset(info, 0, sizeof *info);
+    snprintf(info->key, sizeof info->key, "%.64s", name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    struct stat st;
+    if (!stat(path, &st)) {
+        info->bytes = (size_t)st.st_size;
+        info->last_used = st.st_mtime;
+    }
+    mf_mfo_file f;
+    mf_status s = mf_disk_read_file(path, &buf, &n);
+    if (!s)
+        s = mf_rt_mfo_sections(buf, n, path, &f);
+    if (s) {
+        snprintf(info->problem, sizeof info->problem, "%s", mf_last_error());
+        free(buf);
+        return;
+    }
+    meta_value(f.meta, "model", info->model, sizeof info->model);
+    meta_value(f.meta, "levels", info->cpu, sizeof info->cpu);
+    info->batch = atoll(meta_value(f.meta, "batch_size", batch, sizeof batch));
+    info->kernels = atoi(meta_value(f.meta, "subgraphs", kernels, sizeof kernels));
+    info->valid = 1;
+    free(buf);
+}
+
+mf_status mf_plan_cache_list(const char *dir, mf_plan_cache_info **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!dir && !(dir = mf_disk_dir()))
+        return mf_error(MF_ERR_IO, "the kernel cache is off (MLUFUSE_CACHE=off or a refused directory)");
+    DIR *d = opendir(dir);
+    if (!d)
+        return mf_error(MF_ERR_IO, "%s: %s", dir, strerror(errno));
+    int cap = 0;
+    mf_status s = MF_OK;
+    for (struct dirent *de; !s && (de = readdir(d));) {
+        if (!is_plan_name(de->d_name))
+            continue;
+        if (*n == cap) {
+            mf_plan_cache_info *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 8));
+            if (!p) {
+                s = mf_error(MF_ERR_NOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            *out = p;
+        }
+        plan_info(dir, de->d_name, &(*out)[(*n)++]);
+    }
+    closedir(d);
+    if (s) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
+mf_status mf_plan_cache_remove(const char *dir, const char *key)
+{
+    if (!dir && !(dir = mf_disk_dir()))
+        return mf_error(MF_ERR_IO, "the kernel cache is off");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%.64s.mfo", dir, key);
+    if (unlink(path) && errno != ENOENT)
+        return mf_error(MF_ERR_IO, "%s: %s", path, strerror(errno));
+    return MF_OK;
+}
