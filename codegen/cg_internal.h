@@ -92,8 +92,8 @@ int mf_cg_input_index(const mf_graph *g, const mf_value *v);  /* -1 when not an 
 int mf_cg_acc_regs(const mf_cg_ctx *c, int live);
 
 /* ---- register tiles (codegen/tile.c) ----------------------------------------------------
- * Of the engines that broadcast one weight against vectors of pixels (direct rows, 1x1 GEMM,
- * plane): R channels x V vectors of accumulators. */
+ * Of the engines that broadcast one weight against vectors of pixels (rows, plane; the 1x1
+ * GEMM's FMA step): R channels x V vectors of accumulators. */
 
 /* Accumulators such a tile may hold on a target of shape s (12 on AVX2, 24 on AVX-512). */
 int mf_cg_tile_accs(const mf_cg_target_shape *s);
