@@ -59,10 +59,21 @@ LLVMValueRef mf_cg_tile_block_start(mf_cg_ctx *c, LLVMValueRef b, int R, int64_t
     return start;
 }
 
-LLVMValueRef mf_cg_tile_row_mask(mf_cg_ctx *c, LLVMValueRef mask, LLVMValueRef skip, int j)
+LLVMBasicBlockRef mf_cg_tile_row_begin(mf_cg_ctx *c, LLVMValueRef skip, int j, int R, int64_t total)
 {
-    if (!skip)
-        return mask;
-    LLVMValueRef fresh = mf_cg_vsplat(c, LLVMBuildICmp(c->B, LLVMIntSLE, skip, mf_cg_i64(c, j), ""));
-    return mask ? LLVMBuildAnd(c->B, mask, fresh, "") : fresh;
+    if (!skip || j >= R - total % R) /* rows the block before never has */
+        return NULL;
+    LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(c->C, c->body, "fresh");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "stored");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLE, skip, mf_cg_i64(c, j), ""), row, join);
+    LLVMPositionBuilderAtEnd(c->B, row);
+    return join;
+}
+
+void mf_cg_tile_row_end(mf_cg_ctx *c, LLVMBasicBlockRef join)
+{
+    if (!join)
+        return;
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
 }
