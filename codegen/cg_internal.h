@@ -94,8 +94,8 @@ int mf_cg_input_index(const mf_graph *g, const mf_value *v);  /* -1 when not an 
 int mf_cg_acc_regs(const mf_cg_ctx *c, int live);
 
 /* ---- register tiles (codegen/tile.c) ----------------------------------------------------
- * Of the engines that broadcast one weight against vectors of pixels (direct rows, 1x1 GEMM,
- * plane): R channels x V vectors of accumulators. */
+ * Of the engines that broadcast one weight against vectors of pixels (rows, plane; the 1x1
+ * GEMM's FMA step): R channels x V vectors of accumulators. */
 
 /* Accumulators such a tile may hold on a target of shape s (12 on AVX2, 24 on AVX-512). */
 int mf_cg_tile_accs(const mf_cg_target_shape *s);
@@ -120,9 +120,12 @@ void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_l
  * *skip (i64; NULL when the blocks tile exactly) is how many of its first rows the block
  * before already stored. */
 LLVMValueRef mf_cg_tile_block_start(mf_cg_ctx *c, LLVMValueRef b, int R, int64_t total, LLVMValueRef *skip);
-/* The store mask of row j of such a block: mask (NULL: all lanes) and j >= skip, so no
- * output is stored twice (an epilogue may read what it overwrites: a residual add). */
-LLVMValueRef mf_cg_tile_row_mask(mf_cg_ctx *c, LLVMValueRef mask, LLVMValueRef skip, int j);
+/* Around the stores of row j of such a block: a branch taken when j >= skip, so no output is
+ * stored twice (an epilogue may read what it overwrites: a residual add); none for the rows
+ * no block skips.  A branch, not a store mask: the other blocks' stores stay plain.  Returns
+ * the block that mf_cg_tile_row_end joins at (NULL: no branch). */
+LLVMBasicBlockRef mf_cg_tile_row_begin(mf_cg_ctx *c, LLVMValueRef skip, int j, int R, int64_t total);
+void mf_cg_tile_row_end(mf_cg_ctx *c, LLVMBasicBlockRef join);
 
 /* ---- the expression evaluator (codegen/expr.c) ------------------------------------------
  * Evaluates an elementwise/view expression of graph values at one point of an iteration

@@ -207,6 +207,7 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     if (!g->is_matmul)
         p->coord[2] = it->oy;
     for (int j = 0; j < R && !e->err; j++) {
+        LLVMBasicBlockRef join = mf_cg_tile_row_begin(c, e->skip, j, R, g->cout / g->groups);
         LLVMValueRef oc = LLVMBuildAdd(c->B, it->oc0, mf_cg_i64(c, j), "");
         p->coord[cdim] = oc;
         LLVMValueRef bias = NULL;
@@ -215,13 +216,14 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
         for (int v = 0; v < e->V && !e->err; v++) {
             LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * c->vw), "");
             p->coord[p->lane] = ox;
-            p->mask = mf_cg_tile_row_mask(c, masked ? range_mask(c, ox, 0, 1, g->ow) : NULL, e->skip, j);
+            p->mask = masked ? range_mask(c, ox, 0, 1, g->ow) : NULL;
             p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * e->V + v], "");
             if (bias)
                 p->core_val = LLVMBuildFAdd(c->B, p->core_val, bias, "");
             p->nmemo = 0;
             e->err = mf_cg_store_epilogue(c, p, e->nepi, e->epi);
         }
+        mf_cg_tile_row_end(c, join);
     }
     free(p);
 }

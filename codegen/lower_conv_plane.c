@@ -150,6 +150,7 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
         pt->coord[2] = mf_cg_i64(c, oy);
         pt->coord[3] = mf_cg_i64(c, ox);
         for (int j = 0; j < R && !err; j++) {
+            LLVMBasicBlockRef join = mf_cg_tile_row_begin(c, e->skip, j, R, g->cout / g->groups);
             LLVMValueRef oc = LLVMBuildAdd(c->B, oc0, mf_cg_i64(c, j), "");
             LLVMValueRef ops[4] = {mf_cg_gep(c, spill, mf_cg_i64(c, (int64_t)j * e->pl.T + (p - p0))),
                                    LLVMConstInt(c->i32, 4, 0), mask, mf_cg_fconst(c, e->vt, 0.0)};
@@ -159,9 +160,10 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
                 pt->core_val = LLVMBuildFAdd(c->B, pt->core_val,
                                              mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")), "");
             pt->coord[1] = oc;
-            pt->mask = mf_cg_tile_row_mask(c, mask, e->skip, j);
+            pt->mask = mask;
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, nepi, epi);
+            mf_cg_tile_row_end(c, join);
         }
         p = q;
     }

@@ -1,13 +1,13 @@
 /* tile.c — the register tile of the conv engines that broadcast a weight against vectors of
- * pixels (direct rows, 1x1 GEMM, plane): R channels x V vectors of accumulators, sized by
- * one rule from the target's vector registers, so the engines agree on a target. */
+ * pixels: R channels x V vectors of accumulators.  The row and plane engines size it by one
+ * rule from the target's vector registers and overlap their last block of channels; the
+ * 1x1 GEMM engine shares the FMA step. */
 #include "cg_internal.h"
 
-/* Accumulators of a tile: the registers less a broadcast weight, the input vector in flight
- * and two spare (without FMA two more: a product waits for its add), at most 24 (more only
- * adds loop overhead).  x86's FMA reads further input vectors from memory, so the inputs
- * need not stay in registers: 12 of AVX2's 16 (a 3x4 tile, where keeping all four inputs
- * left 8, a 2x4 tile at a third fewer FMAs per load), 24 of AVX-512's 32. */
+/* Accumulators of a tile: the registers less the operands of a step (the fewer kind held,
+ * one of the other in flight: mf_cg_tile_fmas) and a spare (without FMA two more: a product
+ * waits for its add), at most 24 (more only adds loop overhead): 12 of AVX2's 16, a 3x4
+ * tile (keeping all four inputs left 8, a 2x4 tile), 24 of AVX-512's 32. */
 int mf_cg_tile_accs(const mf_cg_target_shape *s)
 {
     int n = s->vregs - (s->fma ? 4 : 6);
@@ -59,10 +59,21 @@ LLVMValueRef mf_cg_tile_block_start(mf_cg_ctx *c, LLVMValueRef b, int R, int64_t
     return start;
 }
 
-LLVMValueRef mf_cg_tile_row_mask(mf_cg_ctx *c, LLVMValueRef mask, LLVMValueRef skip, int j)
+LLVMBasicBlockRef mf_cg_tile_row_begin(mf_cg_ctx *c, LLVMValueRef skip, int j, int R, int64_t total)
 {
-    if (!skip)
-        return mask;
-    LLVMValueRef fresh = mf_cg_vsplat(c, LLVMBuildICmp(c->B, LLVMIntSLE, skip, mf_cg_i64(c, j), ""));
-    return mask ? LLVMBuildAnd(c->B, mask, fresh, "") : fresh;
+    if (!skip || j >= R - total % R) /* rows the block before never has */
+        return NULL;
+    LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(c->C, c->body, "fresh");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "stored");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLE, skip, mf_cg_i64(c, j), ""), row, join);
+    LLVMPositionBuilderAtEnd(c->B, row);
+    return join;
+}
+
+void mf_cg_tile_row_end(mf_cg_ctx *c, LLVMBasicBlockRef join)
+{
+    if (!join)
+        return;
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
 }
