@@ -234,7 +234,7 @@ static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
                                                             (int)ap->i)
                      : NULL;
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
-                               "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, "
+                               "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, BFLOAT16, "
                                "DOUBLE, INT8 to INT64, UINT8 to UINT64 and BOOL are)",
                                (long long)ap->i, ev ? ev->name : "unknown");
     }

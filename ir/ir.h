@@ -94,6 +94,8 @@ double mf_scalar_double(mf_scalar v);
 bool mf_dtype_has_mlu_code(mf_dtype t);
 float mf_f16_to_f32(uint16_t h);
 uint16_t mf_f32_to_f16(float f);
+float mf_bf16_to_f32(uint16_t h);
+uint16_t mf_f32_to_bf16(float f);
 
 /* ---- the op list and its semantics (ir/ops.def, ir/op_semantics.c) -------------------- */
 

@@ -35,7 +35,7 @@ static const bad_case cases[] = {
     {"missing closing brace", HDR "  return %x\n", 3, 1, "expected '}' after the returned values, found end of input"},
     {"garbage after the graph", HDR "  return %x\n}\ngraph @h() {\n", 4, 1,
      "expected end of input after the graph's '}', found 'graph'"},
-    {"unknown dtype", "graph @g(%x: bf16[2]) {\n  return %x\n}\n", 1, 14, "unknown dtype 'bf16'"},
+    {"unknown dtype", "graph @g(%x: f8[2]) {\n  return %x\n}\n", 1, 14, "unknown dtype 'f8'"},
     {"type without brackets", "graph @g(%x: f32) {\n  return %x\n}\n", 1, 17, "expected '[' after the dtype, found ')'"},
     {"rank above 8", "graph @g(%x: f32[1,1,1,1,1,1,1,1,1]) {\n  return %x\n}\n", 1, 34,
      "type has more than 8 dimensions"},
@@ -64,9 +64,9 @@ static const bad_case cases[] = {
      2, 8, "max_pool2d requires attribute 'kernel'"},
     {"cast without 'to'", HDR "  %y = cast(%x) : i64[1,4,8,8]\n  return %y\n}\n", 2, 8,
      "cast requires attribute 'to'"},
-    {"cast to no dtype", HDR "  %y = cast(%x) {to=12} : i64[1,4,8,8]\n  return %y\n}\n", 2, 8,
-     "cast(f32[1,4,8,8]): to = 12 is not a dtype (0 f32, 1 f16, 2 i8, 3 i32, 4 i64, 5 bool, 6 u8, 7 i16, "
-     "8 u16, 9 u32, 10 u64, 11 f64)"},
+    {"cast to no dtype", HDR "  %y = cast(%x) {to=13} : i64[1,4,8,8]\n  return %y\n}\n", 2, 8,
+     "cast(f32[1,4,8,8]): to = 13 is not a dtype (0 f32, 1 f16, 2 i8, 3 i32, 4 i64, 5 bool, 6 u8, 7 i16, "
+     "8 u16, 9 u32, 10 u64, 11 f64, 12 bf16)"},
     {"cast to a negative dtype", HDR "  %y = cast(%x) {to=-1} : i64[1,4,8,8]\n  return %y\n}\n", 2, 8,
      "cast(f32[1,4,8,8]): to = -1 is not a dtype"},
     {"cast declared with the input's dtype", HDR "  %y = cast(%x) {to=4} : f32[1,4,8,8]\n  return %y\n}\n", 2, 26,
