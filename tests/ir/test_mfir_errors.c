@@ -47,7 +47,7 @@ static const bad_case cases[] = {
      "bad number '1.5.2'"},
     {"stray character", HDR "  %y = relu(%x) ; f32[1,4,8,8]\n  return %y\n}\n", 2, 17,
      "unexpected character ';'"},
-    {"unknown op", HDR W "  %y = conv3d(%x, %w) : f32[1,8,6,6]\n  return %y\n}\n", 3, 8, "unknown op 'conv3d'"},
+    {"unknown op", HDR W "  %y = conv4d(%x, %w) : f32[1,8,6,6]\n  return %y\n}\n", 3, 8, "unknown op 'conv4d'"},
     {"unknown attribute", HDR W "  %y = conv2d(%x, %w) {strid=[2,2]} : f32[1,8,3,3]\n  return %y\n}\n", 3, 24,
      "conv2d has no attribute 'strid'"},
     {"duplicate attribute", HDR W "  %y = conv2d(%x, %w) {groups=1, groups=1} : f32[1,8,6,6]\n  return %y\n}\n",
