@@ -183,13 +183,14 @@ bool onnx_dtype(int32_t t, mf_dtype *out)
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: *out = MF_U32; return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: *out = MF_U64; return true;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: *out = MF_F64; return true;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: *out = MF_BF16; return true;
     default: return false;
     }
 }
 
 /* Where ONNX keeps a dtype's typed values when not in raw_data: f32 in float_data, f64 in
  * double_data, i64 in int64_data, u32 and u64 in uint64_data, the rest (narrow integers,
- * bool, f16 as bits) one per int32_data entry. */
+ * bool, f16 and bf16 as bits) one per int32_data entry. */
 static size_t typed_count(const Onnx__TensorProto *t, mf_dtype dt)
 {
     switch (dt) {
@@ -223,10 +224,11 @@ static void copy_typed_fields(const Onnx__TensorProto *t, mf_dtype dt, size_t nu
         case MF_I64: v.i = t->int64_data[i]; break;
         case MF_U32:
         case MF_U64: v.i = (int64_t)t->uint64_data[i]; break;
-        case MF_F16: v.i = (uint16_t)t->int32_data[i]; break; /* the bits, stored as u16 below */
+        case MF_F16:
+        case MF_BF16: v.i = (uint16_t)t->int32_data[i]; break; /* the bits, stored as u16 below */
         default: v.i = t->int32_data[i]; break;
         }
-        mf_scalar_store(dst, dt == MF_F16 ? MF_U16 : dt, (int64_t)i, v);
+        mf_scalar_store(dst, dt == MF_F16 || dt == MF_BF16 ? MF_U16 : dt, (int64_t)i, v);
     }
 }
 

@@ -234,7 +234,7 @@ static mf_status cv_cast(onnx_importer *im, const Onnx__NodeProto *n)
                                                             (int)ap->i)
                      : NULL;
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
-                               "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, "
+                               "cast to ONNX data type %lld (%s) is not supported (FLOAT, FLOAT16, BFLOAT16, "
                                "DOUBLE, INT8 to INT64, UINT8 to UINT64 and BOOL are)",
                                (long long)ap->i, ev ? ev->name : "unknown");
     }
@@ -435,7 +435,23 @@ static mf_status emit_window_op(onnx_importer *im, const Onnx__NodeProto *n, con
     return s ? s : define_window_out(im, n, w, y);
 }
 
-/* Conv (1-D and 2-D; any pads and auto_pad): inputs X, W and an optional B. */
+/* A 3-D Conv as conv3d, which takes the window's begin and end pads. */
+static mf_status conv_3d(onnx_importer *im, const Onnx__NodeProto *n, const window *w, mf_value **in)
+{
+    mf_op op = MF_OP_CONV3D;
+    int64_t pads[6];
+    for (int i = 0; i < 3; i++)
+        pads[i] = w->pb[i], pads[3 + i] = w->pe[i];
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "stride", 3, w->stride);
+    mf_attr_set_ints(op, a, "dilation", 3, w->dil);
+    mf_attr_set_ints(op, a, "pads", 6, pads);
+    mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+    return emit(im, n, op, in[2] ? 3 : 2, in, a);
+}
+
+/* Conv (1-D to 3-D; any pads and auto_pad): inputs X, W and an optional B. */
 static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
 {
     mf_value *in[3];
@@ -447,12 +463,12 @@ static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
         return s;
     mf_op op = MF_OP_CONV2D;
     window w;
-    int64_t k[2] = {0, 0};
+    int64_t k[3] = {0, 0, 0};
     if (in[1]->type.rank != in[0]->type.rank || in[1]->type.rank < 3)
         return onnx_node_error(n, MF_ERR_SHAPE, "the weight's rank is not the input's");
-    if (in[0]->type.rank > 4)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D and 2-D are supported)", in[0]->type.rank - 2);
-    for (int i = 0; i + 2 < in[1]->type.rank && i < 2; i++)
+    if (in[0]->type.rank > 5)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D to 3-D are supported)", in[0]->type.rank - 2);
+    for (int i = 0; i + 2 < in[1]->type.rank && i < 3; i++)
         k[i] = in[1]->type.shape[2 + i];
     int64_t ks[4];
     int nk = onnx_attr_ints(n, "kernel_shape", ks, 4);
@@ -462,7 +478,11 @@ static mf_status cv_conv(onnx_importer *im, const Onnx__NodeProto *n)
             return onnx_node_error(n, MF_ERR_SHAPE, "kernel_shape contradicts the weight %s",
                                    mf_type_str(&in[1]->type, ts, sizeof ts));
         }
-    if ((s = window_of(n, &in[0]->type, k, &w)) || (s = as_2d(im, n, in[0], &in[0])) ||
+    if ((s = window_of(n, &in[0]->type, k, &w)))
+        return s;
+    if (w.nsp == 3)
+        return conv_3d(im, n, &w, in);
+    if ((s = as_2d(im, n, in[0], &in[0])) ||
         (s = as_2d(im, n, in[1], &in[1])) || (s = place_pads(im, n, &w, false, 0, &in[0], pad)))
         return s;
     mf_attr a[MF_MAX_ATTRS];
@@ -522,6 +542,56 @@ static mf_status transpose_pads(const Onnx__NodeProto *n, int nsp, const int64_t
     return MF_OK;
 }
 
+/* ConvTranspose on 3 spatial dims: conv_transpose3d takes begin and end pads itself; those
+ * output_shape or auto_pad SAME_* imply are the total padding (full + output_padding - the
+ * wanted size) split as for 2-D. */
+static mf_status conv_transpose_3d(onnx_importer *im, const Onnx__NodeProto *n, mf_value **in)
+{
+    mf_op op = MF_OP_CONV_TRANSPOSE3D;
+    int64_t stride[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, outpad[3] = {0, 0, 0}, pads[6] = {0}, v[8];
+    static const char *const names[3] = {"strides", "dilations", "output_padding"};
+    int64_t *dst[3] = {stride, dil, outpad};
+    for (int a = 0; a < 3; a++) {
+        int k = onnx_attr_ints(n, names[a], v, 8);
+        if (k != -1 && k != 3)
+            return onnx_node_error(n, MF_ERR_INVALID, "%s has %d entries, expected 3", names[a], k);
+        for (int i = 0; i < k; i++)
+            dst[a][i] = v[i];
+    }
+    char ab[32];
+    const char *autopad = onnx_attr_str(n, "auto_pad", "NOTSET", ab, sizeof ab);
+    int nos = onnx_attr_ints(n, "output_shape", v, 8);
+    bool same = !strcmp(autopad, "SAME_UPPER") || !strcmp(autopad, "SAME_LOWER");
+    if (nos > 0 || same) {
+        if (nos > 0 && nos != 3 && nos != 5)
+            return onnx_node_error(n, MF_ERR_INVALID, "output_shape has %d entries", nos);
+        for (int d = 0; d < 3; d++) {
+            int64_t full = (in[0]->type.shape[2 + d] - 1) * stride[d] + (in[1]->type.shape[2 + d] - 1) * dil[d] + 1;
+            int64_t want = nos > 0 ? v[nos - 3 + d] : in[0]->type.shape[2 + d] * stride[d];
+            int64_t total = full + outpad[d] - want;
+            if (total < 0)
+                return onnx_node_error(n, MF_ERR_UNSUPPORTED, "an output %lld beyond the transposed conv's %lld",
+                                       (long long)want, (long long)(full + outpad[d]));
+            pads[d] = !strcmp(autopad, "SAME_UPPER") ? total / 2 : total - total / 2;
+            pads[3 + d] = total - pads[d];
+        }
+    } else {
+        int k = onnx_attr_ints(n, "pads", v, 8);
+        if (k != -1 && k != 6)
+            return onnx_node_error(n, MF_ERR_INVALID, "pads has %d entries, expected 6", k);
+        for (int i = 0; i < k; i++)
+            pads[i] = v[i];
+    }
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "stride", 3, stride);
+    mf_attr_set_ints(op, a, "dilation", 3, dil);
+    mf_attr_set_ints(op, a, "output_padding", 3, outpad);
+    mf_attr_set_ints(op, a, "pads", 6, pads);
+    mf_attr_set_int(op, a, "groups", onnx_attr_int(n, "group", 1));
+    return emit(im, n, op, in[2] ? 3 : 2, in, a);
+}
+
 /* ConvTranspose on 1 or 2 spatial dims (1-D as [N, C, 1, L] between reshapes): strides,
  * dilations, group, output_padding, and pads of any kind.  Symmetric pads are the op's;
  * others (uneven ones, those output_shape or auto_pad imply) run the op without padding,
@@ -535,10 +605,12 @@ static mf_status cv_conv_transpose(onnx_importer *im, const Onnx__NodeProto *n)
     if (s)
         return s;
     int rank = in[0]->type.rank, nsp = rank - 2, off = 2 - nsp;
-    if (nsp != 1 && nsp != 2)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D and 2-D are supported)", nsp);
+    if (nsp < 1 || nsp > 3)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%d spatial dims (1-D to 3-D are supported)", nsp);
     if (in[1]->type.rank != rank)
         return onnx_node_error(n, MF_ERR_SHAPE, "the weight's rank is not the input's");
+    if (nsp == 3)
+        return conv_transpose_3d(im, n, in);
     window w = {.nsp = nsp};
     int64_t stride[2], dil[2], outpad[2], ks[2], sz[2] = {1, 1}, full[2], want[2];
     if ((s = spatial_ints(n, "strides", nsp, 1, stride)) || (s = spatial_ints(n, "dilations", nsp, 1, dil)) ||
@@ -658,6 +730,33 @@ static mf_status pool_3d(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, 
     return reshape_to(im, n, x, 5, (int64_t[]){batch, c, x->type.shape[2], oh, ow}, out);
 }
 
+/* MaxPool's optional Indices output: max_pool_indices of the input x over window w, of the
+ * pooled y's spatial sizes (y may be the 2-D form of a 1-D pool). */
+static mf_status pool_indices(onnx_importer *im, const Onnx__NodeProto *n, const window *w, mf_value *x,
+                              const mf_value *y)
+{
+    int nsp = w->nsp, off = nsp == 3 ? 0 : 2 - nsp;
+    int64_t pads[6], sizes[3];
+    for (int i = 0; i < nsp; i++) {
+        pads[i] = w->pb[off + i], pads[nsp + i] = w->pe[off + i];
+        sizes[i] = y->type.shape[y->type.rank - nsp + i];
+    }
+    if (onnx_attr_int(n, "storage_order", 0) && nsp != 2)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "storage_order 1 of a %d-D pool", nsp);
+    mf_op op = MF_OP_MAX_POOL_INDICES;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, a);
+    mf_attr_set_ints(op, a, "kernel", nsp, w->kernel + off);
+    mf_attr_set_ints(op, a, "stride", nsp, w->stride + off);
+    mf_attr_set_ints(op, a, "dilation", nsp, w->dil + off);
+    mf_attr_set_ints(op, a, "pads", 2 * nsp, pads);
+    mf_attr_set_ints(op, a, "sizes", nsp, sizes);
+    mf_attr_set_int(op, a, "storage_order", onnx_attr_int(n, "storage_order", 0));
+    mf_value *idx;
+    mf_status s = onnx_add(im, n, op, 1, &x, a, &idx);
+    return s ? s : onnx_define(im, n->output[1], idx);
+}
+
 /* A dtype whose every value an f32 holds exactly (a max pool of it runs in f32). */
 static bool exact_in_f32(mf_dtype dt)
 {
@@ -682,14 +781,13 @@ static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     mf_status s = onnx_inputs(im, n, 1, &x);
     if (s)
         return s;
+    mf_value *x_in = x; /* as given: the indices count its elements */
     int nk = onnx_attr_ints(n, "kernel_shape", kernel, 6);
     if (nk != x->type.rank - 2)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "kernel_shape has %d entries for a rank-%d input", nk,
                                x->type.rank);
     if ((s = window_of(n, &x->type, kernel, &w)))
         return s;
-    if (n->n_output > 1 && n->output[1][0])
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the Indices output is not supported");
     bool count_pad = onnx_attr_int(n, "count_include_pad", 0) != 0, is_max = op == MF_OP_MAX_POOL2D;
     if (!is_max && (w.dil[0] != 1 || w.dil[1] != 1 || w.dil[2] != 1)) /* AveragePool has dilations from opset 19 */
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "dilations of an average pool");
@@ -706,6 +804,8 @@ static mf_status pool(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
     if (!s && dt != MF_F32)
         s = cast_value(im, n, &y, dt);
     if (s)
+        return s;
+    if (n->n_output > 1 && n->output[1][0] && (s = pool_indices(im, n, &w, x_in, y)))
         return s;
     if (w.nsp == 3) /* y has the output's shape */
         return onnx_define(im, n->output[0], y);

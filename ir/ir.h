@@ -94,6 +94,8 @@ double mf_scalar_double(mf_scalar v);
 bool mf_dtype_has_mlu_code(mf_dtype t);
 float mf_f16_to_f32(uint16_t h);
 uint16_t mf_f32_to_f16(float f);
+float mf_bf16_to_f32(uint16_t h);
+uint16_t mf_f32_to_bf16(float f);
 
 /* ---- the op list and its semantics (ir/ops.def, ir/op_semantics.c) -------------------- */
 
@@ -165,6 +167,16 @@ typedef struct mf_reduce_view {
 } mf_reduce_view;
 
 mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs);
+
+/* A sliding window over the last nsp (1 to 3) dims, held as 3-D (d, h, w), the missing
+ * leading dims of size 1: max_pool_indices, conv_transpose2d and conv_transpose3d.  kernel is
+ * the attribute's (1s when the op takes it from a weight); pads from `pads` (begin..., end...)
+ * or the symmetric `padding`. */
+typedef struct mf_window_view {
+    int nsp;
+    int64_t kernel[3], stride[3], pad_begin[3], pad_end[3], dilation[3], output_padding[3];
+} mf_window_view;
+mf_window_view mf_window_of(mf_op op, const mf_attr *attrs);
 
 /* The packed layout of conv weights (ir/conv_weights.c), what the kernels read without
  * repacking: output channels in blocks of `block` (the last one narrower when cout is

@@ -83,6 +83,9 @@ static mf_batch_role batch_along_dim(const mf_node *n)
 #define batch_gather_nd batch_none
 #define batch_grid_sample batch_none
 #define batch_max_unpool batch_none
+#define batch_max_pool_indices batch_none /* flat indices count the batch */
+#define batch_conv_transpose3d batch_first
+#define batch_conv3d batch_first
 #define batch_reverse_sequence batch_none
 #define batch_rnn batch_none
 #define batch_roi_align batch_none

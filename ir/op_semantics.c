@@ -1575,6 +1575,130 @@ static mf_status infer_max_unpool(const infer_ctx *c)
     return MF_OK;
 }
 
+/* The geometry attributes of a window over nsp dims: nsp entries each (pads 2 * nsp), in range. */
+static mf_status need_window(const infer_ctx *c, int nsp, bool has_kernel)
+{
+    mf_status s = has_kernel ? need_ints(c, "kernel", nsp, 1) : MF_OK;
+    if (!s)
+        s = need_ints(c, "stride", nsp, 1);
+    if (!s)
+        s = need_ints(c, "dilation", nsp, 1);
+    if (!s)
+        s = need_ints(c, "pads", 2 * nsp, 0);
+    return s;
+}
+
+/* max_pool_indices(x [N, C, spatial...]) -> i64 [N, C, sizes...], 1 to 3 spatial dims;
+ * every window must reach a real element (a pad no larger than the window's extent). */
+static mf_status infer_max_pool_indices(const infer_ctx *c)
+{
+    const mf_type *x = &c->in[0];
+    int nsp = x->rank - 2;
+    if (nsp < 1 || nsp > 3)
+        return fail(c, MF_ERR_SHAPE, "input has rank %d, expected 3 to 5", x->rank);
+    mf_status s = need_window(c, nsp, true);
+    if (!s)
+        s = need_ints(c, "sizes", nsp, 1);
+    if (s)
+        return s;
+    mf_window_view v = mf_window_of(c->op, c->attrs);
+    const mf_attr *sz = A(c, "sizes");
+    *c->out = *x;
+    c->out->dtype = MF_I64;
+    for (int i = 0; i < nsp; i++) {
+        int d = 3 - nsp + i;
+        if (v.pad_begin[d] >= (v.kernel[d] - 1) * v.dilation[d] + 1 ||
+            (sz->ints[i] - 1) * v.stride[d] - v.pad_begin[d] >= x->shape[2 + i])
+            return fail(c, MF_ERR_SHAPE, "a window in spatial dim %d covers only padding", i);
+        c->out->shape[2 + i] = sz->ints[i];
+    }
+    return MF_OK;
+}
+
+/* conv3d: x [N, Cin, D, H, W], w [Cout, Cin/groups, kd, kh, kw]; each output dim
+ * (in + pad_begin + pad_end - dil * (k - 1) - 1) / stride + 1. */
+static mf_status infer_conv3d(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 5);
+    if (!s)
+        s = need_rank(c, 1, 5);
+    if (!s)
+        s = need_window(c, 3, false);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *w = &c->in[1];
+    int64_t groups = A(c, "groups")->i, cin = x->shape[1], cout = w->shape[0];
+    if (groups < 1 || groups > MF_MAX_GEOMETRY || cin % groups || cout % groups)
+        return fail(c, MF_ERR_INVALID, "groups = %lld does not divide %lld input and %lld output channels",
+                    (long long)groups, (long long)cin, (long long)cout);
+    if (w->shape[1] * groups != cin)
+        return fail(c, MF_ERR_SHAPE, "weight expects %lld input channels per group, input has %lld in %lld groups",
+                    (long long)w->shape[1], (long long)cin, (long long)groups);
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    mf_window_view v = mf_window_of(c->op, c->attrs);
+    *c->out = *x;
+    c->out->shape[1] = cout;
+    for (int d = 0; d < 3; d++) {
+        int64_t span = 0;
+        if ((s = window_span(c, x->shape[2 + d], v.pad_begin[d] + v.pad_end[d], v.dilation[d], w->shape[2 + d],
+                             &span)))
+            return s;
+        if (span < 0)
+            return fail(c, MF_ERR_SHAPE, "kernel %lld (dilation %lld) is larger than the padded input in dim %d",
+                        (long long)w->shape[2 + d], (long long)v.dilation[d], 2 + d);
+        c->out->shape[2 + d] = span / v.stride[d] + 1;
+    }
+    return MF_OK;
+}
+
+/* conv_transpose3d: x [N, Cin, D, H, W], w [Cin, Cout/groups, kd, kh, kw]; each output dim
+ * (in - 1) * stride + dil * (k - 1) + 1 + output_padding - pad_begin - pad_end. */
+static mf_status infer_conv_transpose3d(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 5);
+    if (!s)
+        s = need_rank(c, 1, 5);
+    if (!s)
+        s = need_window(c, 3, false);
+    if (!s)
+        s = need_ints(c, "output_padding", 3, 0);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *w = &c->in[1];
+    int64_t groups = A(c, "groups")->i, cin = x->shape[1];
+    if (groups < 1 || groups > MF_MAX_GEOMETRY || cin % groups)
+        return fail(c, MF_ERR_INVALID, "groups = %lld does not divide %lld input channels", (long long)groups,
+                    (long long)cin);
+    if (w->shape[0] != cin)
+        return fail(c, MF_ERR_SHAPE, "weight has %lld input channels, input has %lld", (long long)w->shape[0],
+                    (long long)cin);
+    int64_t cout = w->shape[1] * groups;
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    mf_window_view v = mf_window_of(c->op, c->attrs);
+    *c->out = *x;
+    c->out->shape[1] = cout;
+    for (int d = 0; d < 3; d++) {
+        if (v.output_padding[d] >= v.stride[d] && v.output_padding[d] >= v.dilation[d])
+            return fail(c, MF_ERR_INVALID, "output_padding %lld must be smaller than stride or dilation",
+                        (long long)v.output_padding[d]);
+        int64_t grown = 0, n = 0;
+        if ((s = mul_dim(c, x->shape[2 + d] - 1, v.stride[d], &grown)) ||
+            (s = window_span(c, grown + v.output_padding[d] + 2, -v.pad_begin[d] - v.pad_end[d], -v.dilation[d],
+                             w->shape[2 + d], &n)))
+            return s;
+        if (n < 1)
+            return fail(c, MF_ERR_SHAPE, "the output would be empty in dim %d", 2 + d);
+        c->out->shape[2 + d] = n;
+    }
+    return MF_OK;
+}
+
 /* dft: f32 x [..., n, ..., 1 or 2] along dim to [..., length (onesided: length / 2 + 1), ..., 2]. */
 static mf_status infer_dft(const infer_ctx *c)
 {

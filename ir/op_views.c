@@ -33,6 +33,35 @@ mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs)
     return v;
 }
 
+/* The n ints of a into out[3 - n ..] (dflt where a has none), the leading dims dflt too. */
+static void trailing3(const mf_attr *a, int n, int64_t dflt, int64_t out[3])
+{
+    for (int i = 0; i < 3; i++)
+        out[i] = i >= 3 - n && a->n > i - (3 - n) ? a->ints[i - (3 - n)] : dflt;
+}
+
+mf_window_view mf_window_of(mf_op op, const mf_attr *attrs)
+{
+    mf_window_view v;
+    const mf_attr *st = attr(op, attrs, "stride"), *pads = attr(op, attrs, "pads");
+    int n = st->n < 1 ? 1 : st->n > 3 ? 3 : st->n;
+    v.nsp = n;
+    trailing3(attr(op, attrs, "kernel"), n, 1, v.kernel);
+    trailing3(st, n, 1, v.stride);
+    trailing3(attr(op, attrs, "dilation"), n, 1, v.dilation);
+    trailing3(attr(op, attrs, "output_padding"), n, 0, v.output_padding);
+    if (pads->n == 2 * n) {
+        mf_attr end = *pads;
+        memmove(end.ints, end.ints + n, sizeof end.ints[0] * (size_t)n);
+        trailing3(pads, n, 0, v.pad_begin);
+        trailing3(&end, n, 0, v.pad_end);
+    } else {
+        trailing3(attr(op, attrs, "padding"), n, 0, v.pad_begin);
+        memcpy(v.pad_end, v.pad_begin, sizeof v.pad_end);
+    }
+    return v;
+}
+
 mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs)
 {
     mf_pool2d_view v;

@@ -229,9 +229,10 @@ static mf_status dense_elem(const parser *p, const mf_token *t, mf_dtype dt, voi
         mf_status s = MF_OK;
         if ((dt == MF_F64 ? isinf(d) : isinf(f)) && !memchr(t->s, 'i', t->len))
             s = perr(p, t, "%.*s is out of range for %s", (int)t->len, t->s, mf_dtype_name(dt));
-        uint16_t h = mf_f32_to_f16(f);
-        if (!s && dt == MF_F16 && isinf(mf_f16_to_f32(h)) && !isinf(f))
-            s = perr(p, t, "%.*s is out of range for f16", (int)t->len, t->s);
+        uint16_t h = dt == MF_BF16 ? mf_f32_to_bf16(f) : mf_f32_to_f16(f); /* the 16-bit floats */
+        float back = dt == MF_BF16 ? mf_bf16_to_f32(h) : mf_f16_to_f32(h);
+        if (!s && (dt == MF_F16 || dt == MF_BF16) && isinf(back) && !isinf(f))
+            s = perr(p, t, "%.*s is out of range for %s", (int)t->len, t->s, mf_dtype_name(dt));
         if (!s)
             memcpy(dst, dt == MF_F64 ? (void *)&d : dt == MF_F32 ? (void *)&f : (void *)&h, mf_dtype_size(dt));
         return s;

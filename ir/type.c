@@ -18,6 +18,7 @@ static const struct {
     [MF_F32] = {"f32", 4, true, 0, 0},
     [MF_F16] = {"f16", 2, true, 0, 0},
     [MF_F64] = {"f64", 8, true, 0, 0},
+    [MF_BF16] = {"bf16", 2, true, 0, 0},
     [MF_I8] = {"i8", 1, false, INT8_MIN, INT8_MAX},
     [MF_I16] = {"i16", 2, false, INT16_MIN, INT16_MAX},
     [MF_I32] = {"i32", 4, false, INT32_MIN, INT32_MAX},
@@ -135,6 +136,7 @@ mf_scalar mf_scalar_load(const void *p, mf_dtype dt, int64_t k)
     case MF_F32: v.is_float = true, v.f = ((const float *)p)[k]; break;
     case MF_F16: v.is_float = true, v.f = mf_f16_to_f32(((const uint16_t *)p)[k]); break;
     case MF_F64: v.is_float = true, v.f = ((const double *)p)[k]; break;
+    case MF_BF16: v.is_float = true, v.f = mf_bf16_to_f32(((const uint16_t *)p)[k]); break;
     case MF_I8: v.i = ((const int8_t *)p)[k]; break;
     case MF_I16: v.i = ((const int16_t *)p)[k]; break;
     case MF_I32: v.i = ((const int32_t *)p)[k]; break;
@@ -195,6 +197,7 @@ void mf_scalar_store(void *p, mf_dtype dt, int64_t k, mf_scalar v)
     case MF_F32: ((float *)p)[k] = to_f32(v); break;
     case MF_F16: ((uint16_t *)p)[k] = mf_f32_to_f16(to_f32(v)); break;
     case MF_F64: ((double *)p)[k] = mf_scalar_double(v); break;
+    case MF_BF16: ((uint16_t *)p)[k] = mf_f32_to_bf16(to_f32(v)); break;
     case MF_I8: ((int8_t *)p)[k] = (int8_t)i; break;
     case MF_I16: ((int16_t *)p)[k] = (int16_t)i; break;
     case MF_I32: ((int32_t *)p)[k] = (int32_t)i; break;
@@ -321,4 +324,24 @@ uint16_t mf_f32_to_f16(float f)
     if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
         half++; /* may carry into the exponent, which is right */
     return sign | (uint16_t)half;
+}
+
+/* bfloat16 is f32's top half: widening is exact; narrowing rounds to nearest even (as
+ * PyTorch and ONNX from 1.14 do; onnx 1.12's reference data truncates), NaN stays NaN. */
+float mf_bf16_to_f32(uint16_t h)
+{
+    uint32_t x = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+uint16_t mf_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000)
+        return (uint16_t)((x >> 16) | 0x40); /* a quiet NaN, never rounded to infinity */
+    x += 0x7fff + ((x >> 16) & 1); /* may carry into the exponent, which is right */
+    return (uint16_t)(x >> 16);
 }

@@ -188,6 +188,9 @@ mf_status mf_tensor_save_npy(const mf_tensor *t, const char *path)
     for (size_t i = 0; i < sizeof npy_types / sizeof npy_types[0]; i++)
         if (npy_types[i].dtype == t->type.dtype)
             descr = npy_types[i].descr;
+    if (!descr) /* bf16: NumPy has no such dtype */
+        return mf_error(MF_ERR_UNSUPPORTED, "save_npy: %s has no .npy dtype; cast the tensor (mf_cast) to f32 first",
+                        mf_dtype_name(t->type.dtype));
     char header[256], shape[200] = "";
     size_t n = 0;
     for (int i = 0; i < t->type.rank; i++)

@@ -1,8 +1,9 @@
 /* ref_pool.c — reference 2-D pooling over the last two dims: max_pool2d (dilation, -inf
  * padding, ceil_mode), avg_pool2d (ceil_mode, count_include_pad, with PyTorch's divisor
- * rules) and adaptive_avg_pool2d.  Output sizes come from mf_op_infer; each kernel walks
+ * rules) and adaptive_avg_pool2d; and max_pool_indices over 1 to 3 dims (ONNX MaxPool's Indices).  Output sizes come from mf_op_infer; each kernel walks
  * windows per output element.  Averages accumulate in double. */
 #include <math.h>
+#include <string.h>
 
 #include "runtime.h"
 
@@ -166,5 +167,46 @@ mf_status mf_ref_adaptive_avg_pool2d(const mf_ref_call *c)
             }
         }
     }
+    return MF_OK;
+}
+
+/* ONNX MaxPool's Indices: for each window (mf_window_of, as 3-D) the flat position in x of
+ * its first largest element, scanning in row-major order; storage_order 1 numbers each
+ * plane column-major (w * H + h in 2-D), as ONNX defines.  NaN never wins (ONNX's reference
+ * compares with >). */
+mf_status mf_ref_max_pool_indices(const mf_ref_call *c)
+{
+    const mf_type *xt = &c->in_types[0], *ot = c->out_type;
+    mf_window_view v = mf_window_of(c->op, c->attrs);
+    bool col_major = c->attrs[mf_op_attr_index(c->op, "storage_order")].i != 0;
+    int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, planes = xt->shape[0] * xt->shape[1];
+    for (int i = 0; i < v.nsp; i++)
+        in[3 - v.nsp + i] = xt->shape[2 + i], out[3 - v.nsp + i] = ot->shape[2 + i];
+    int64_t ivol = in[0] * in[1] * in[2], *o = c->out;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t oz = 0; oz < out[0]; oz++)
+            for (int64_t oy = 0; oy < out[1]; oy++)
+                for (int64_t ox = 0; ox < out[2]; ox++) {
+                    int64_t o3[3] = {oz, oy, ox}, best = -1, at[3] = {0, 0, 0};
+                    double best_v = 0;
+                    for (int64_t t = 0; t < v.kernel[0] * v.kernel[1] * v.kernel[2]; t++) {
+                        int64_t tap[3] = {t / (v.kernel[1] * v.kernel[2]), t / v.kernel[2] % v.kernel[1], t % v.kernel[2]};
+                        int64_t pos[3], k = 0;
+                        bool inside = true;
+                        for (int d = 0; d < 3; d++) {
+                            pos[d] = o3[d] * v.stride[d] - v.pad_begin[d] + tap[d] * v.dilation[d];
+                            inside = inside && pos[d] >= 0 && pos[d] < in[d];
+                        }
+                        if (!inside)
+                            continue;
+                        k = (pos[0] * in[1] + pos[1]) * in[2] + pos[2];
+                        double xv = mf_scalar_double(mf_scalar_load(c->in[0], xt->dtype, p * ivol + k));
+                        if (best < 0 || xv > best_v)
+                            best = k, best_v = xv, memcpy(at, pos, sizeof at);
+                    }
+                    if (best >= 0 && col_major) /* the plane's dims reversed: w, h, d */
+                        best = (at[2] * in[1] + at[1]) * in[0] + at[0];
+                    *o++ = best < 0 ? -1 : p * ivol + best;
+                }
     return MF_OK;
 }

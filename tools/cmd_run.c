@@ -257,7 +257,7 @@ static mf_status run_once(const run_opts *o, const mf_graph *g, mf_module *m, mf
 
 static bool is_float(mf_dtype t)
 {
-    return t == MF_F32 || t == MF_F16 || t == MF_F64;
+    return t == MF_F32 || t == MF_F16 || t == MF_F64 || t == MF_BF16;
 }
 
 /* Element i of a cpu copy from host_copy (f64, i64 or bool) as a double. */

@@ -44,6 +44,7 @@ const char *mf_version(void);
 typedef enum mf_dtype {
     MF_F32, MF_F16, MF_I8, MF_I32, MF_I64, MF_BOOL,
     MF_U8, MF_I16, MF_U16, MF_U32, MF_U64, MF_F64,
+    MF_BF16, /* bfloat16: f32's top 16 bits; a storage type, converted on the CPU */
     MF_DTYPE_COUNT
 } mf_dtype;
 const char *mf_dtype_name(mf_dtype t);

@@ -67,11 +67,11 @@ class Graph(Handle):
 
     def input_type(self, i):
         """(numpy dtype, shape) of input i."""
-        from .tensor import DTYPES
+        from .tensor import array_dtype
         dt, rank = ctypes.c_int(), ctypes.c_int()
         shape = (ctypes.c_int64 * 8)()
         check(lib.mf_graph_input_type(self.handle, i, ctypes.byref(dt), ctypes.byref(rank), shape), "input_type")
-        return DTYPES[dt.value], tuple(shape[:rank.value])
+        return array_dtype(dt.value), tuple(shape[:rank.value])
 
     def interpret(self, *inputs):
         """Runs the graph on the reference kernels (the oracle); returns Tensors."""

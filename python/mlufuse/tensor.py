@@ -10,12 +10,22 @@ import numpy as np
 from . import _lib
 from ._lib import Device, check, lib
 
+def _bfloat16():
+    """NumPy has no bfloat16; ml_dtypes adds it.  Without ml_dtypes a bf16 tensor has no array type."""
+    try:
+        import ml_dtypes
+        return np.dtype(ml_dtypes.bfloat16)
+    except ImportError:
+        return None
+
+
 # mf_dtype, in the order of the C enum (checked against mf_dtype_name at import, below)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float16), np.dtype(np.int8), np.dtype(np.int32),
           np.dtype(np.int64), np.dtype(np.bool_), np.dtype(np.uint8), np.dtype(np.int16),
-          np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64), np.dtype(np.float64)]
-_C_NAMES = ["f32", "f16", "i8", "i32", "i64", "bool", "u8", "i16", "u16", "u32", "u64", "f64"]
-_CODE = {d: i for i, d in enumerate(DTYPES)}
+          np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64), np.dtype(np.float64),
+          _bfloat16()]
+_C_NAMES = ["f32", "f16", "i8", "i32", "i64", "bool", "u8", "i16", "u16", "u32", "u64", "f64", "bf16"]
+_CODE = {d: i for i, d in enumerate(DTYPES) if d is not None}
 
 CPU, MLU = 0, 1
 
@@ -29,6 +39,14 @@ def dtype_code(dtype):
     if code is None:
         raise _dtype_error(f"dtype {d} is not supported (float16/32/64, int8-int64, uint8-uint64, bool are)")
     return code
+
+
+def array_dtype(code):
+    """The NumPy dtype of mf_dtype code; mlufuse.DtypeError for bf16 without ml_dtypes."""
+    d = DTYPES[code]
+    if d is None:
+        raise _dtype_error(f"{_C_NAMES[code]} has no NumPy dtype here (install ml_dtypes, or cast to float32)")
+    return d
 
 
 def _check_dtypes():
@@ -88,7 +106,7 @@ class Tensor(_lib.Handle):
 
     @property
     def dtype(self):
-        return DTYPES[lib.mf_tensor_dtype(self.handle)]
+        return array_dtype(lib.mf_tensor_dtype(self.handle))
 
     @property
     def shape(self):

@@ -189,6 +189,30 @@ static void set_ints(mf_op op, mf_attr *a, const char *name, int n, const int64_
     assert_int_equal(mf_attr_set_ints(op, a, name, n, v), MF_OK);
 }
 
+/* max_pool_indices of x [1,4,8,8], and conv3d and conv_transpose3d of it as [1,4,2,4,8]. */
+static void build_window_ops(mf_graph *g, mf_value *x)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MAX_POOL_INDICES, a);
+    set_ints(MF_OP_MAX_POOL_INDICES, a, "kernel", 2, (int64_t[]){2, 2});
+    set_ints(MF_OP_MAX_POOL_INDICES, a, "stride", 2, (int64_t[]){2, 2});
+    set_ints(MF_OP_MAX_POOL_INDICES, a, "dilation", 2, (int64_t[]){1, 1});
+    set_ints(MF_OP_MAX_POOL_INDICES, a, "pads", 4, (int64_t[]){0, 0, 1, 1});
+    set_ints(MF_OP_MAX_POOL_INDICES, a, "sizes", 2, (int64_t[]){4, 4});
+    node(g, MF_OP_MAX_POOL_INDICES, 1, &x, a);
+    mf_op_default_attrs(MF_OP_RESHAPE, a);
+    set_ints(MF_OP_RESHAPE, a, "shape", 5, (int64_t[]){1, 4, 2, 4, 8});
+    mf_value *x5 = node(g, MF_OP_RESHAPE, 1, &x, a);
+    mf_value *w3 = cnst(g, MF_F32, 5, (int64_t[]){2, 4, 1, 2, 2}, NULL);
+    mf_value *wt3 = cnst(g, MF_F32, 5, (int64_t[]){4, 2, 2, 1, 1}, NULL);
+    mf_op_default_attrs(MF_OP_CONV3D, a);
+    set_ints(MF_OP_CONV3D, a, "stride", 3, (int64_t[]){1, 2, 2});
+    node(g, MF_OP_CONV3D, 2, (mf_value *[]){x5, w3}, a);
+    mf_op_default_attrs(MF_OP_CONV_TRANSPOSE3D, a);
+    set_ints(MF_OP_CONV_TRANSPOSE3D, a, "stride", 3, (int64_t[]){2, 1, 1});
+    node(g, MF_OP_CONV_TRANSPOSE3D, 2, (mf_value *[]){x5, wt3}, a);
+}
+
 /* Every op once, through the builder, with unnamed values (as the trace recorder makes). */
 static mf_graph *build_every_op(void)
 {
@@ -378,6 +402,7 @@ static mf_graph *build_every_op(void)
     mf_op_default_attrs(MF_OP_DFT, a);
     assert_int_equal(mf_attr_set_int(MF_OP_DFT, a, "dim", 0), MF_OK);
     node(g, MF_OP_DFT, 1, &ge, a);
+    build_window_ops(g, x);
     assert_int_equal(mf_graph_set_outputs(g, 6, (mf_value *[]){ct, l, r, y, up, wo}), MF_OK);
     assert_int_equal(mf_graph_verify(g), MF_OK);
     return g;

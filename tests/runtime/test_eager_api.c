@@ -187,7 +187,7 @@ static void test_cast_errors(void **state)
     mf_tensor *x = vec(3, (float[]){1, 2, 3}), *y = (mf_tensor *)0x1;
     assert_int_equal(mf_cast(x, (mf_dtype)MF_DTYPE_COUNT, &y), MF_ERR_INVALID);
     assert_null(y);
-    assert_non_null(strstr(mf_last_error(), "cast(f32[3]): to = 12 is not a dtype"));
+    assert_non_null(strstr(mf_last_error(), "cast(f32[3]): to = 13 is not a dtype"));
     assert_int_equal(mf_cast(x, (mf_dtype)100, &y), MF_ERR_INVALID);
     assert_non_null(strstr(mf_last_error(), "cast(f32[3]): to = 100 is not a dtype"));
     assert_int_equal(mf_cast(NULL, MF_I32, &y), MF_ERR_INVALID);

@@ -1,7 +1,7 @@
 /* test_ref_cast.c — the reference kernel of cast: exact values for every pair of dtypes,
  * float to integer truncation toward zero, saturation at the integer's range and NaN as 0,
- * integer narrowing that wraps, anything to bool as x != 0, round to nearest even into f16
- * and f32, the same dtype as a bit copy, and inference (dtype `to`, shape kept, a `to`
+ * integer narrowing that wraps, anything to bool as x != 0, round to nearest even into f16,
+ * bf16 and f32, the same dtype as a bit copy, and inference (dtype `to`, shape kept, a `to`
  * outside the dtypes refused with a message naming the op). */
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +112,29 @@ static void test_f16_to_everything(void **state)
     free(of), free(o8), free(o32), free(o64), free(ob);
 }
 
+/* bf16 keeps f32's exponent: narrowing rounds the low 16 bits to nearest even (ties
+ * to even, a carry into the exponent, overflow to inf), NaN stays a NaN; widening is exact. */
+static void test_bf16_both_ways(void **state)
+{
+    uint32_t bits[] = {0x3f800000, 0x3f808000, 0x3f818000, 0x3f80c000, 0x3f807fff, 0x3fffffff,
+                       0x7f7fffff, 0x7f800000, 0xff800000, 0x7f800001, 0x80000000, 0x3ef5eeb0};
+    enum { N = sizeof bits / sizeof bits[0] };
+    float x[N];
+    memcpy(x, bits, sizeof x);
+    uint16_t *ob = cast(MF_F32, MF_BF16, N, x);
+    /* 1 + 2^-8 is a tie to 1 (even), 1 + 3·2^-8 a tie to 1 + 2^-6; 0x3fffffff carries to 2 */
+    uint16_t wb[N] = {0x3f80, 0x3f80, 0x3f82, 0x3f81, 0x3f80, 0x4000, 0x7f80, 0x7f80, 0xff80, 0, 0x8000, 0x3ef6};
+    assert_true((ob[9] & 0x7f80) == 0x7f80 && (ob[9] & 0x7f)); /* a NaN */
+    wb[9] = ob[9];
+    assert_memory_equal(ob, wb, sizeof wb);
+    float *of = cast(MF_BF16, MF_F32, N, ob);
+    assert_true(of[0] == 1.0f && of[2] == 1.0f + 0x1p-6f && of[5] == 2.0f && isinf(of[6]) && isnan(of[9]));
+    assert_true(of[10] == 0.0f && signbit(of[10]));
+    int32_t *oi = cast(MF_BF16, MF_I32, 3, (uint16_t[]){0xc030, 0x4780, 0x7fc0}); /* -2.75, 65536, NaN */
+    assert_true(oi[0] == -2 && oi[1] == 65536 && oi[2] == 0);
+    free(ob), free(of), free(oi);
+}
+
 /* Narrowing wraps (two's complement), widening sign-extends. */
 static void test_int_to_int(void **state)
 {
@@ -201,6 +224,7 @@ static void put(mf_dtype dt, void *p, int i, double v)
     case MF_F32: ((float *)p)[i] = (float)v; break;
     case MF_F16: ((uint16_t *)p)[i] = h((float)v); break;
     case MF_F64: ((double *)p)[i] = v; break;
+    case MF_BF16: ((uint16_t *)p)[i] = mf_f32_to_bf16((float)v); break;
     case MF_I8: ((int8_t *)p)[i] = (int8_t)k; break;
     case MF_I16: ((int16_t *)p)[i] = (int16_t)k; break;
     case MF_I32: ((int32_t *)p)[i] = (int32_t)k; break;
@@ -226,7 +250,7 @@ static void test_every_pair_small_values(void **state)
                 bool from_unsigned = from == MF_U8 || from == MF_U16 || from == MF_U32 || from == MF_U64;
                 double v = (mf_dtype)from == MF_BOOL ? vals[i] != 0 : from_unsigned ? fabs(vals[i]) : vals[i];
                 put((mf_dtype)from, in, i, v);
-                bool from_float = from == MF_F32 || from == MF_F16 || from == MF_F64;
+                bool from_float = mf_dtype_is_float((mf_dtype)from);
                 bool to_unsigned = to == MF_U8 || to == MF_U16 || to == MF_U32 || to == MF_U64;
                 put((mf_dtype)to, expect, i, from_float && to_unsigned && v < 0 ? 0 : v); /* saturates */
             }
@@ -258,7 +282,7 @@ static void test_inference(void **state)
         tref_set_int(MF_OP_CAST, a, "to", bad[i]);
         assert_int_equal(mf_op_infer(MF_OP_CAST, a, 1, &in, &out), MF_ERR_INVALID);
         assert_non_null(strstr(mf_last_error(), "cast(f32[4]): to = "));
-        assert_non_null(strstr(mf_last_error(), "is not a dtype (0 f32, 1 f16, 2 i8, 3 i32, 4 i64, 5 bool, 6 u8, 7 i16, 8 u16, 9 u32, 10 u64, 11 f64)"));
+        assert_non_null(strstr(mf_last_error(), "is not a dtype (0 f32, 1 f16, 2 i8, 3 i32, 4 i64, 5 bool, 6 u8, 7 i16, 8 u16, 9 u32, 10 u64, 11 f64, 12 bf16)"));
     }
     mf_type two[2] = {in, in};
     assert_int_equal(mf_op_infer(MF_OP_CAST, a, 2, two, &out), MF_ERR_INVALID);
@@ -272,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_f32_to_int_edges),
         cmocka_unit_test(test_f32_to_bool_and_f16),
         cmocka_unit_test(test_f16_to_everything),
+        cmocka_unit_test(test_bf16_both_ways),
         cmocka_unit_test(test_int_to_int),
         cmocka_unit_test(test_int_to_float_and_bool),
         cmocka_unit_test(test_bool_to_everything),
