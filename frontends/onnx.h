@@ -19,6 +19,8 @@ typedef struct onnx_importer {
     const char **names; /* ONNX value names, parallel to vals */
     mf_value **vals;
     int nvals, cap;
+    int *slots; /* a hash of names: index + 1 in names, 0 empty; nslots a power of two */
+    int nslots;
     int nbound; /* graph inputs bound to values known at import (mf_onnx_load_bound) */
     const char *const *bound_names;
     mf_tensor *const *bound_values;
@@ -26,6 +28,10 @@ typedef struct onnx_importer {
     mf_tensor *const *shaped_like;
 } onnx_importer;
 
+/* Frees the name table (not the graph). */
+void onnx_importer_free(onnx_importer *im);
+/* Forgets the names defined after the first nvals. */
+void onnx_forget(onnx_importer *im, int nvals);
 /* The value named `name`, or NULL. */
 mf_value *onnx_lookup(const onnx_importer *im, const char *name);
 mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v);

@@ -25,9 +25,64 @@ mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt
 
 /* ---- names ---------------------------------------------------------------------------- */
 
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot of name: where it is, or the empty slot where it would go. */
+static int slot_of(const onnx_importer *im, const char *name)
+{
+    int mask = im->nslots - 1, k = (int)(name_hash(name) & (uint32_t)mask);
+    while (im->slots[k] && strcmp(im->names[im->slots[k] - 1], name))
+        k = (k + 1) & mask;
+    return k;
+}
+
+/* Rebuilds the hash for the first nvals names, at least twice as many slots as cap. */
+static mf_status rehash(onnx_importer *im)
+{
+    int n = 64;
+    while (n < 2 * im->cap)
+        n *= 2;
+    int *slots = calloc((size_t)n, sizeof *slots);
+    if (!slots)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    free(im->slots);
+    im->slots = slots;
+    im->nslots = n;
+    for (int i = 0; i < im->nvals; i++)
+        im->slots[slot_of(im, im->names[i])] = i + 1;
+    return MF_OK;
+}
+
+void onnx_forget(onnx_importer *im, int nvals)
+{
+    if (nvals >= im->nvals)
+        return;
+    im->nvals = nvals;
+    if (rehash(im)) /* out of memory: lookups fall back to no hash */
+        im->nslots = 0;
+}
+
+void onnx_importer_free(onnx_importer *im)
+{
+    free(im->names);
+    free(im->vals);
+    free(im->slots);
+    im->names = NULL, im->vals = NULL, im->slots = NULL;
+}
+
 mf_value *onnx_lookup(const onnx_importer *im, const char *name)
 {
     name = onnx_resolve(im, name);
+    if (im->nslots) {
+        int k = slot_of(im, name);
+        return im->slots[k] ? im->vals[im->slots[k] - 1] : NULL;
+    }
     for (int i = im->nvals - 1; i >= 0; i--)
         if (!strcmp(im->names[i], name))
             return im->vals[i];
@@ -38,7 +93,7 @@ mf_value *onnx_lookup(const onnx_importer *im, const char *name)
  * suffix when that collides with a name already given. */
 static void set_value_name(onnx_importer *im, mf_value *v, const char *onnx_name)
 {
-    if (v->name || !*onnx_name)
+    if (v->name || !*onnx_name || strchr(onnx_name, '@')) /* '@': an inlined subgraph's (unique) name */
         return;
     char buf[256];
     size_t n = 0;
@@ -77,9 +132,13 @@ mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v)
         if (!names || !vals)
             return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
         im->cap = cap;
+        mf_status s = rehash(im);
+        if (s)
+            return s;
     }
     im->names[im->nvals] = name;
     im->vals[im->nvals++] = v;
+    im->slots[slot_of(im, name)] = im->nvals;
     set_value_name(im, v, name);
     return MF_OK;
 }
@@ -503,7 +562,7 @@ mf_status onnx_walk(onnx_importer *im, int start, int *stop)
         mf_status s = onnx_flow_convert(im, i, &expanded);
         im->env = NULL;
         if (s && stop && reads_computed(im, i)) {
-            im->nvals = nvals; /* forget what the failed entry defined: the next stage redoes it */
+            onnx_forget(im, nvals); /* what the failed entry defined: the next stage redoes it */
             *stop = i;
             return MF_OK;
         }
@@ -562,8 +621,7 @@ static mf_status parse(const void *data, size_t len, const char *name, int64_t b
     } else {
         *out = im.g;
     }
-    free(im.names);
-    free(im.vals);
+    onnx_importer_free(&im);
     onnx__model_proto__free_unpacked(m, NULL);
     return s;
 }

@@ -109,8 +109,7 @@ mf_status mf_onnx_model_load(const char *path, mf_onnx_model **out)
     onnx_importer im = {.g = mf_graph_new("check")};
     s = im.g ? onnx_prologue(&im, m->m, no_initializers, NULL) : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     mf_graph_destroy(im.g);
-    free(im.names);
-    free(im.vals);
+    onnx_importer_free(&im);
     const Onnx__GraphProto *gp = m->m->graph;
     if (!s) {
         m->inputs = calloc(gp->n_input + 1, sizeof *m->inputs);
@@ -246,7 +245,8 @@ static name_set read_from(const mf_onnx_staging *st, int from)
 /* Keeps what later stages read: constants now, computed values as graph outputs (fed). */
 static mf_status carry(onnx_importer *im, mf_onnx_staging *st, const name_set *need, bool last)
 {
-    forget_known(st);
+    mf_onnx_staging old = *st; /* the importer still reads the old names: freed at the end */
+    st->nknown = 0;
     st->kname = calloc((size_t)need->n + 1, sizeof *st->kname);
     st->kval = calloc((size_t)need->n + 1, sizeof *st->kval);
     st->kout = calloc((size_t)need->n + 1, sizeof *st->kout);
@@ -260,7 +260,12 @@ static mf_status carry(onnx_importer *im, mf_onnx_staging *st, const name_set *n
             continue; /* computed later, or a weight every stage has */
         int k = st->nknown;
         st->kout[k] = -1;
-        if (v->is_const) {
+        int in = 0;
+        while (in < im->g->ninputs && im->g->inputs[in] != v)
+            in++;
+        if (in < im->g->ninputs) { /* a graph input itself (the first stage's) */
+            s = mf_tensor_to(st->inputs[in], MF_DEVICE_CPU, &st->kval[k]);
+        } else if (v->is_const) {
             size_t nbytes = 0;
             s = mf_type_check(&v->type, "onnx: a staged value", NULL, &nbytes);
             if (!s)
@@ -284,6 +289,7 @@ static mf_status carry(onnx_importer *im, mf_onnx_staging *st, const name_set *n
     if (!s)
         s = mf_graph_set_outputs(im->g, nouts, outs);
     free(outs);
+    forget_known(&old);
     return s;
 }
 
@@ -298,9 +304,11 @@ mf_status mf_onnx_staging_next(mf_onnx_staging *st, mf_graph **g, bool *last)
     for (int i = 0; i < st->nknown; i++)
         if (!st->kval[i])
             return mf_error(MF_ERR_INVALID, "onnx: the previous stage's values were not fed");
-    onnx_importer im = {.staged = true, .flow = &st->flow, .g = mf_graph_new("stage")};
+    /* The first stage takes the model's inputs as graph inputs of their shapes (so that
+     * nothing big folds at import); later ones only the values they read, as constants. */
+    onnx_importer im = {.staged = !st->first, .flow = &st->flow, .g = mf_graph_new("stage")};
     if (st->first)
-        im.nbound = st->ninputs, im.bound_names = st->model->inputs, im.bound_values = st->inputs;
+        im.nshaped = st->ninputs, im.shaped_like = st->inputs;
     name_set refs = st->first ? (name_set){0} : read_from(st, st->pos);
     int stop = -1;
     mf_status s = im.g ? define_known(&im, st) : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
@@ -323,19 +331,27 @@ mf_status mf_onnx_staging_next(mf_onnx_staging *st, mf_graph **g, bool *last)
     if (!s)
         s = carry(&im, st, &need, stop < 0);
     free(need.v);
-    free(im.names);
-    free(im.vals);
+    onnx_importer_free(&im);
     if (s || !mf_graph_num_outputs(im.g)) {
         mf_graph_destroy(im.g);
         im.g = NULL;
     }
     if (s)
         return s;
+    if (stop >= 0 && st->flow.e[stop].node)
+        mf_logf(MF_LOG_INFO, "onnx", "stage: entries %d to %d of %d, %d values carried; stops at '%s' (%s): %s",
+                st->pos, stop, st->flow.n, st->nknown, st->flow.e[stop].node->name ? st->flow.e[stop].node->name : "?",
+                st->flow.e[stop].node->op_type ? st->flow.e[stop].node->op_type : "?", mf_last_error());
     st->first = false;
     st->pos = stop;
     st->done = *last = stop < 0;
     *g = im.g;
     return MF_OK;
+}
+
+mf_tensor *const *mf_onnx_staging_inputs(const mf_onnx_staging *st)
+{
+    return st->inputs;
 }
 
 mf_status mf_onnx_staging_feed(mf_onnx_staging *st, int n, mf_tensor *const *values)

@@ -65,7 +65,7 @@ static mf_status run_stage(mf_onnx_program *p, mf_onnx_staging *st, mf_graph *g)
     mf_module *m = NULL;
     mf_status s = vals ? mf_module_create(g, &p->opt, &m) : mf_error(MF_ERR_NOMEM, "onnx program: out of memory");
     if (!s)
-        s = mf_module_run(m, 0, NULL, n, vals);
+        s = mf_module_run(m, mf_graph_num_inputs(g), mf_onnx_staging_inputs(st), n, vals);
     if (!s)
         s = mf_onnx_staging_feed(st, n, vals);
     for (int i = 0; vals && i < n; i++)
@@ -83,8 +83,20 @@ mf_status mf_onnx_program_run(mf_onnx_program *p, int n_in, mf_tensor *const *in
     if (n_out != mf_onnx_model_num_outputs(p->model))
         return mf_error(MF_ERR_INVALID, "onnx program: the model has %d outputs, %d asked for",
                         mf_onnx_model_num_outputs(p->model), n_out);
-    mf_onnx_staging *st;
-    mf_status s = mf_onnx_staging_begin(p->model, n_in, inputs, &st);
+    if (n_in < 0 || n_in > 4096 || (n_in > 0 && !inputs))
+        return mf_error(MF_ERR_INVALID, "onnx program: bad input list (%d inputs)", n_in);
+    /* The stages' modules take their inputs on their device. */
+    mf_tensor **dev = calloc((size_t)n_in + 1, sizeof *dev);
+    mf_status s = dev ? MF_OK : mf_error(MF_ERR_NOMEM, "onnx program: out of memory");
+    for (int i = 0; i < n_in && !s; i++)
+        s = inputs[i] ? mf_tensor_to(inputs[i], p->opt.device, &dev[i])
+                      : mf_error(MF_ERR_INVALID, "onnx program: input %d is NULL", i);
+    mf_onnx_staging *st = NULL;
+    if (!s)
+        s = mf_onnx_staging_begin(p->model, n_in, dev, &st);
+    for (int i = 0; dev && i < n_in; i++)
+        mf_tensor_free(dev[i]);
+    free(dev);
     if (s)
         return s;
     p->stages = 0;
