@@ -30,7 +30,12 @@ def main():
         if name.startswith("retinanet") or name.startswith("fasterrcnn"):
             kw["min_size"], kw["max_size"] = size, size
         model = getattr(torchvision.models.detection, name)(**kw).eval()
-        # Random weights score every box about the same: lower the threshold so boxes survive.
+        # Fresh heads score every box the same (zero-initialized predictors), and ties make
+        # the top boxes arbitrary: perturb every weight so that scores differ.
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+        # Random weights score low: lower the threshold so boxes survive.
         for attr in ("score_thresh",):
             for obj in (getattr(model, "roi_heads", None), model):
                 if obj is not None and hasattr(obj, attr):
