@@ -175,7 +175,9 @@ mf_status onnx_convert_training(onnx_importer *im, const Onnx__NodeProto *n);
  * its condition and trip count are constants.  An inlined subgraph's own names resolve
  * through an env to unique names ("name@k"), so the converters see ordinary values. */
 
-#define ONNX_LOOP_MAX 4096 /* iterations of one Loop */
+#define ONNX_LOOP_MAX 4096      /* iterations of one Loop */
+#define ONNX_FLOW_MAX (1 << 20) /* entries of a flow: nested loops unroll to at most this */
+#define ONNX_ITER_MAX 65536     /* iterations of all the loops of a model */
 
 typedef enum onnx_entry_kind {
     ONNX_ENTRY_NODE,  /* node in env */
@@ -206,6 +208,7 @@ struct onnx_flow {
     void **owned; /* envs, loops and names, freed with the flow */
     int nowned, capowned;
     int nscopes; /* for unique names */
+    int iterations; /* unrolled, all loops */
 };
 
 /* The model graph's nodes as entries. */

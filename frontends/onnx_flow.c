@@ -66,6 +66,8 @@ void onnx_flow_free(onnx_flow *f)
 static mf_status splice(onnx_flow *f, int at, int remove, int count, onnx_entry **out)
 {
     int n = f->n - remove + count;
+    if (n > ONNX_FLOW_MAX) /* loops nested in loops */
+        return mf_error(MF_ERR_UNSUPPORTED, "onnx: the model unrolls to more than %d nodes", ONNX_FLOW_MAX);
     if (n > f->cap) {
         int cap = f->cap ? f->cap : 64;
         while (cap < n)
@@ -315,6 +317,9 @@ static mf_status step_loop(onnx_importer *im, int i)
     if (go && L->iter >= ONNX_LOOP_MAX)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "runs past the %d iterations a Loop is unrolled to",
                                ONNX_LOOP_MAX);
+    if (go && f->iterations++ >= ONNX_ITER_MAX)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "the model's loops run past %d iterations in all",
+                               ONNX_ITER_MAX);
     if (go)
         return unroll_one(f, i, L);
     if (L->iter == 0 && n->n_output > (size_t)L->ncarried)

@@ -719,23 +719,32 @@ out:
     return rc;
 }
 
-/* A model whose shapes depend on its data, run in stages (mf_onnx_program): the inputs
- * from -i, each stage compiled with the module options; --expect and --output-dir apply. */
-static int run_staged(const run_opts *o)
+/* A failed staged run: the static import's refusal `why` first (the model may simply be
+ * unsupported), then what stopped the staged run. */
+static int staged_fail(int rc, const char *why, const char *what)
+{
+    return mf_tool_fail(rc, "run: %s (run in stages: %s)", why, what);
+}
+
+/* A model whose shapes depend on its data, run in stages (mf_onnx_program) after the static
+ * import refused it with `why`: the inputs from -i, each stage compiled with the module
+ * options; --expect and --output-dir apply. */
+static int run_staged(const run_opts *o, const char *why)
 {
     mf_module_options mo = mf_module_default_options();
     mo.core_number = o->core_number, mo.cpu = o->cpu, mo.opt_level = o->opt_level, mo.tier = o->tier;
     mo.fusion = o->fused ? -1 : 0;
     mf_onnx_program *p;
     if (mf_onnx_program_load(o->model, &mo, &p))
-        return mf_tool_fail(1, "run: %s", mf_last_error());
+        return mf_tool_fail(1, "run: %s", why);
     int ni = mf_onnx_program_num_inputs(p), no = mf_onnx_program_num_outputs(p), rc = 0;
     mf_tensor *in[MAX_IO] = {0}, *out[MAX_IO] = {0};
+    char what[512];
+    snprintf(what, sizeof what, "the model takes %d input%s, %d given with -i", ni, ni == 1 ? "" : "s", o->ninputs);
     if (ni > MAX_IO || no > MAX_IO)
-        rc = mf_tool_fail(1, "run: at most %d inputs and outputs", MAX_IO);
+        rc = staged_fail(1, why, "more than 16 inputs or outputs");
     else if (o->ninputs != ni)
-        rc = mf_tool_fail(1, "run: the model takes %d input%s, %d given (-i; a staged run takes no --random)", ni,
-                          ni == 1 ? "" : "s", o->ninputs);
+        rc = staged_fail(1, why, what);
     else if (o->nexpect > no)
         rc = mf_tool_fail(2, "run: %d --expect files for %d outputs", o->nexpect, no);
     for (int i = 0; i < ni && !rc; i++)
@@ -743,7 +752,7 @@ static int run_staged(const run_opts *o)
             rc = mf_tool_fail(1, "run: input %d: %s", i, mf_last_error());
     double t0 = now_ms();
     if (!rc && mf_onnx_program_run(p, ni, in, no, out))
-        rc = mf_tool_fail(1, "run: %s", mf_last_error());
+        rc = staged_fail(1, why, mf_last_error());
     double ms = now_ms() - t0;
     int match = o->nexpect ? 1 : -1;
     double max_err = 0, max_ref = 0;
@@ -813,11 +822,7 @@ int mf_cmd_run(int argc, char **argv)
         /* refused for a shape that depends on the data, maybe: try the staged run */
         char why[1024];
         snprintf(why, sizeof why, "%s", mf_last_error());
-        mf_onnx_program *p;
-        if (mf_onnx_program_load(o.model, NULL, &p))
-            return mf_tool_fail(1, "run: %s", why);
-        mf_onnx_program_destroy(p);
-        return run_staged(&o);
+        return run_staged(&o, why);
     }
     if (s)
         return mf_tool_fail(1, "run: %s", mf_last_error());

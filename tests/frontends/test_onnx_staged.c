@@ -152,6 +152,7 @@ static void test_bad_control_flow(void **state)
     expect_refused("loop_arity", "its body has 2 inputs");
     expect_refused("loop_huge", "more than the 4096 iterations");
     expect_refused("loop_forever", "runs past the 4096 iterations");
+    expect_refused("loop_nested", "past 65536 iterations in all");
     /* and bad calls */
     mf_onnx_program *p = load("staged/if_loop_op13");
     mf_tensor *out[2] = {0};

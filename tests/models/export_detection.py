@@ -45,10 +45,11 @@ def main():
             ref = model([img])[0]
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
+        keys = list(ref)  # the dict's order is the outputs' order (it differs per model)
         torch.onnx.export(model, ([img],), os.path.join(d, "model.onnx"), opset_version=opset,
-                          input_names=["image"], output_names=["boxes", "labels", "scores"])
+                          input_names=["image"], output_names=keys)
         np.save(os.path.join(d, "input_0.npy"), img.numpy())
-        for k, key in enumerate(("boxes", "labels", "scores")):
+        for k, key in enumerate(keys):
             np.save(os.path.join(d, f"output_{k}.npy"), ref[key].numpy())
         print(f"{name}: {tuple(ref['boxes'].shape[:1])} detections")
 

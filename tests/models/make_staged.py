@@ -87,6 +87,13 @@ def hostile():
         # Loop whose body takes two inputs for one carried value.
         "loop_arity": ([const("m", T.INT64, [2]), const("c", T.BOOL, [True]),
                         h.make_node("Loop", ["m", "c", "x"], ["y"], body=body(2))], [x]),
+        # Loops of 4096 iterations nested in one of 4096.
+        "loop_nested": ([const("m", T.INT64, [4096]), const("c", T.BOOL, [True]),
+                         h.make_node("Loop", ["m", "c", "x"], ["y"], body=h.make_graph(
+                             [h.make_node("Loop", ["m", "c", "v0"], ["v_out"], body=body(3)),
+                              h.make_node("Identity", ["c_in"], ["c_out"])], "outer",
+                             body(3).input, [h.make_tensor_value_info("c_out", T.BOOL, []),
+                                             h.make_tensor_value_info("v_out", T.FLOAT, [2])]))], [x]),
         # A while loop whose condition stays true.
         "loop_forever": ([const("c", T.BOOL, [True]), h.make_node("Loop", ["", "c", "x"], ["y"], body=body(3))], [x]),
     }
