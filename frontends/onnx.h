@@ -17,12 +17,20 @@ typedef struct onnx_qform {
     int axis;
 } onnx_qform;
 
+typedef struct onnx_env onnx_env;   /* the names local to one inlined subgraph (onnx_flow.c) */
+typedef struct onnx_flow onnx_flow; /* the node list, control flow expanded so far */
+
 typedef struct onnx_importer {
     mf_graph *g;
+    onnx_env *env;    /* the scope names resolve in: the entry being converted (NULL: the model's graph) */
+    onnx_flow *flow;
+    bool staged;      /* a staged run (onnx_stage.c): unbound graph inputs are skipped */
     int64_t opset;
     const char **names; /* ONNX value names, parallel to vals */
     mf_value **vals;
     int nvals, cap;
+    int *slots; /* a hash of names: index + 1 in names, 0 empty; nslots a power of two */
+    int nslots;
     int nbound; /* graph inputs bound to values known at import (mf_onnx_load_bound) */
     const char *const *bound_names;
     mf_tensor *const *bound_values;
@@ -32,6 +40,10 @@ typedef struct onnx_importer {
     int nqforms;
 } onnx_importer;
 
+/* Frees the name table (not the graph). */
+void onnx_importer_free(onnx_importer *im);
+/* Forgets the names defined after the first nvals. */
+void onnx_forget(onnx_importer *im, int nvals);
 /* The value named `name`, or NULL. */
 mf_value *onnx_lookup(const onnx_importer *im, const char *name);
 mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v);
@@ -193,6 +205,72 @@ mf_status onnx_cv_stft(onnx_importer *im, const Onnx__NodeProto *n);
 #define ONNX_TRAINING_DOMAIN "ai.onnx.preview.training"
 /* Adagrad, Momentum and Adam as the elementwise ops of their update formulas. */
 mf_status onnx_convert_training(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* ---- control flow (onnx_flow.c) ----
+ * The importer walks a list of entries: the model's nodes, with If replaced by its taken
+ * branch once the condition is a constant and Loop unrolled one iteration at a time while
+ * its condition and trip count are constants.  An inlined subgraph's own names resolve
+ * through an env to unique names ("name@k"), so the converters see ordinary values. */
+
+#define ONNX_LOOP_MAX 4096      /* iterations of one Loop */
+#define ONNX_FLOW_MAX (1 << 20) /* entries of a flow: nested loops unroll to at most this */
+#define ONNX_ITER_MAX 65536     /* iterations of all the loops of a model */
+
+typedef enum onnx_entry_kind {
+    ONNX_ENTRY_NODE,  /* node in env */
+    ONNX_ENTRY_INIT,  /* a subgraph's initializer init, defined in env */
+    ONNX_ENTRY_ALIAS, /* dst (in env) is the value of src (resolved) */
+    ONNX_ENTRY_CONST, /* dst (in env) is a scalar constant value of dtype */
+    ONNX_ENTRY_LOOP,  /* the next iteration of loop, or its end */
+    ONNX_ENTRY_STACK, /* dst (in env) stacks scan output `scan` of loop's iterations */
+} onnx_entry_kind;
+
+typedef struct onnx_loop onnx_loop;
+
+typedef struct onnx_entry {
+    onnx_entry_kind kind;
+    onnx_env *env;
+    const Onnx__NodeProto *node;
+    const Onnx__TensorProto *init;
+    const char *dst, *src;
+    mf_dtype dtype;
+    double value;
+    onnx_loop *loop;
+    int scan;
+} onnx_entry;
+
+struct onnx_flow {
+    onnx_entry *e;
+    int n, cap;
+    void **owned; /* envs, loops and names, freed with the flow */
+    int nowned, capowned;
+    int nscopes; /* for unique names */
+    int iterations; /* unrolled, all loops */
+};
+
+/* The model graph's nodes as entries. */
+mf_status onnx_flow_init(onnx_flow *f, const Onnx__GraphProto *gp);
+void onnx_flow_free(onnx_flow *f);
+/* name as resolved in the importer's current env. */
+const char *onnx_resolve(const onnx_importer *im, const char *name);
+/* Converts entry i; *expanded when it was replaced by other entries instead (the walk goes on
+ * at i). */
+mf_status onnx_flow_convert(onnx_importer *im, int i, bool *expanded);
+/* Calls fn with every (resolved) name entry i reads, those inside its subgraphs included. */
+void onnx_flow_refs(const onnx_flow *f, int i, void (*fn)(const char *name, void *ctx), void *ctx);
+bool onnx_flow_op(const char *op_type); /* If and Loop */
+/* NonZero (known input): the indices of the nonzero elements, i64 [rank, count]. */
+mf_status onnx_cv_non_zero(onnx_importer *im, const Onnx__NodeProto *n);
+
+/* Walks the flow from entry start, converting each.  With stop non-NULL (a staged run), an
+ * entry that fails while it reads a value computed in this import ends the walk there
+ * (*stop = its index; the next stage, where that value is known, takes it); *stop = -1
+ * when the walk reached the end. */
+mf_status onnx_walk(onnx_importer *im, int start, int *stop);
+/* The model's opset, checked; its supported ops; its initializers (all, or those keep says). */
+mf_status onnx_prologue(onnx_importer *im, const Onnx__ModelProto *m, bool (*keep)(const char *name, void *ctx),
+                        void *ctx);
+mf_status onnx_add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64_t batch);
 
 /* Fails with "node 'NAME' (OpType): reason". */
 mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt, ...)

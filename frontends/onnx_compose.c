@@ -164,6 +164,39 @@ mf_status onnx_cv_one_hot(onnx_importer *im, const Onnx__NodeProto *n)
     return onnx_define(im, n->output[0], y);
 }
 
+/* NonZero(x), x known: the indices of its nonzero elements in row-major order, i64
+ * [rank, count] (a scalar counts as rank 1, as numpy does).  How many there are depends on
+ * the data, so x must be known: a staged run (onnx_stage.c) knows it in a later stage. */
+mf_status onnx_cv_non_zero(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *x;
+    mf_status s = known_input(im, n, 0, "the input", &x);
+    if (s)
+        return s;
+    int rank = x->type.rank ? x->type.rank : 1;
+    int64_t numel = mf_type_numel(&x->type), count = 0;
+    for (int64_t i = 0; i < numel; i++)
+        count += onnx_get_elem(x->data->data, x->type.dtype, i) != 0;
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(count * rank + 1));
+    if (!idx)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    for (int64_t i = 0, j = 0; i < numel; i++) {
+        if (onnx_get_elem(x->data->data, x->type.dtype, i) == 0)
+            continue;
+        int64_t r = i; /* its row-major coordinates */
+        for (int d = rank - 1; d >= 0; d--) {
+            int64_t dim = x->type.rank ? x->type.shape[d] : 1;
+            idx[d * count + j] = r % dim;
+            r /= dim;
+        }
+        j++;
+    }
+    mf_type t = {MF_I64, 2, {rank, count}};
+    s = onnx_define_const(im, n, &t, idx);
+    free(idx);
+    return s;
+}
+
 /* Compress(input, condition): the slices along axis (of the flattened input without one)
  * where the known condition is true: a gather of those positions. */
 mf_status onnx_cv_compress(onnx_importer *im, const Onnx__NodeProto *n)

@@ -251,9 +251,15 @@ mf_status onnx_cv_constant_of_shape(onnx_importer *im, const Onnx__NodeProto *n)
         t.shape[i] = shape[i];
     if ((s = mf_type_check(&t, "ConstantOfShape", NULL, NULL))) /* [-1] wrapped to 4 bytes */
         return onnx_node_error(n, s, "%s", mf_last_error());
-    if (mf_type_numel(&t) > ONNX_FOLD_LIMIT)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a constant of %lld elements is too large to fold",
-                               (long long)mf_type_numel(&t));
+    if (mf_type_numel(&t) > ONNX_FOLD_LIMIT) { /* a big one: the value expanded in the graph */
+        mf_value *v, *y;
+        mf_attr ea[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_EXPAND, ea);
+        mf_attr_set_ints(MF_OP_EXPAND, ea, "shape", t.rank, t.shape);
+        if ((s = onnx_scalar(im, t.dtype, value, &v)) || (s = onnx_add(im, n, MF_OP_EXPAND, 1, &v, ea, &y)))
+            return s;
+        return onnx_define(im, n->output[0], y);
+    }
     unsigned char *out = malloc(mf_type_nbytes(&t) + 8);
     if (!out)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");

@@ -25,8 +25,66 @@ mf_status onnx_node_error(const Onnx__NodeProto *n, mf_status s, const char *fmt
 
 /* ---- names ---------------------------------------------------------------------------- */
 
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot of name: where it is, or the empty slot where it would go. */
+static int slot_of(const onnx_importer *im, const char *name)
+{
+    int mask = im->nslots - 1, k = (int)(name_hash(name) & (uint32_t)mask);
+    while (im->slots[k] && strcmp(im->names[im->slots[k] - 1], name))
+        k = (k + 1) & mask;
+    return k;
+}
+
+/* Rebuilds the hash for the first nvals names, at least twice as many slots as cap. */
+static mf_status rehash(onnx_importer *im)
+{
+    int n = 64;
+    while (n < 2 * im->cap)
+        n *= 2;
+    int *slots = calloc((size_t)n, sizeof *slots);
+    if (!slots)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    free(im->slots);
+    im->slots = slots;
+    im->nslots = n;
+    for (int i = 0; i < im->nvals; i++)
+        im->slots[slot_of(im, im->names[i])] = i + 1;
+    return MF_OK;
+}
+
+void onnx_forget(onnx_importer *im, int nvals)
+{
+    if (nvals >= im->nvals)
+        return;
+    im->nvals = nvals;
+    if (rehash(im)) /* out of memory: lookups fall back to no hash */
+        im->nslots = 0;
+}
+
+void onnx_importer_free(onnx_importer *im)
+{
+    free(im->names);
+    free(im->vals);
+    free(im->slots);
+    free(im->qforms);
+    im->names = NULL, im->vals = NULL, im->slots = NULL, im->qforms = NULL;
+    im->nqforms = 0;
+}
+
 mf_value *onnx_lookup(const onnx_importer *im, const char *name)
 {
+    name = onnx_resolve(im, name);
+    if (im->nslots) {
+        int k = slot_of(im, name);
+        return im->slots[k] ? im->vals[im->slots[k] - 1] : NULL;
+    }
     for (int i = im->nvals - 1; i >= 0; i--)
         if (!strcmp(im->names[i], name))
             return im->vals[i];
@@ -37,7 +95,7 @@ mf_value *onnx_lookup(const onnx_importer *im, const char *name)
  * suffix when that collides with a name already given. */
 static void set_value_name(onnx_importer *im, mf_value *v, const char *onnx_name)
 {
-    if (v->name || !*onnx_name)
+    if (v->name || !*onnx_name || strchr(onnx_name, '@')) /* '@': an inlined subgraph's (unique) name */
         return;
     char buf[256];
     size_t n = 0;
@@ -61,6 +119,7 @@ static void set_value_name(onnx_importer *im, mf_value *v, const char *onnx_name
 
 mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v)
 {
+    name = onnx_resolve(im, name);
     /* SSA: a second producer of one name would silently shadow the first. */
     if (name[0] && onnx_lookup(im, name))
         return mf_error(MF_ERR_PARSE, "onnx: value '%s' is produced twice", name);
@@ -75,9 +134,13 @@ mf_status onnx_define(onnx_importer *im, const char *name, mf_value *v)
         if (!names || !vals)
             return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
         im->cap = cap;
+        mf_status s = rehash(im);
+        if (s)
+            return s;
     }
     im->names[im->nvals] = name;
     im->vals[im->nvals++] = v;
+    im->slots[slot_of(im, name)] = im->nvals;
     set_value_name(im, v, name);
     return MF_OK;
 }
@@ -289,10 +352,13 @@ static mf_status check_opset(const Onnx__ModelProto *m, int64_t *opset)
     return MF_OK;
 }
 
-static mf_status add_initializers(onnx_importer *im, const Onnx__GraphProto *gp)
+static mf_status add_initializers(onnx_importer *im, const Onnx__GraphProto *gp,
+                                  bool (*keep)(const char *name, void *ctx), void *ctx)
 {
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *t = gp->initializer[i];
+        if (keep && !keep(t->name ? t->name : "", ctx))
+            continue;
         mf_type type;
         mf_buffer *b;
         mf_status s = onnx_tensor(t, &type, &b);
@@ -384,7 +450,7 @@ static mf_status bound_input(onnx_importer *im, const Onnx__ValueInfoProto *vi, 
     return onnx_define(im, vi->name, v);
 }
 
-static mf_status add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64_t batch)
+mf_status onnx_add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64_t batch)
 {
     for (int b = 0; b < im->nbound; b++) {
         bool found = false;
@@ -407,6 +473,8 @@ static mf_status add_inputs(onnx_importer *im, const Onnx__GraphProto *gp, int64
                 return s;
             continue;
         }
+        if (im->staged) /* a later stage: the inputs it needs are among the values it starts from */
+            continue;
         mf_type t;
         int k = im->g->ninputs; /* the graph input this one becomes */
         s = input_type(vi, batch, k < im->nshaped ? im->shaped_like[k] : NULL, &t);
@@ -429,7 +497,7 @@ static mf_status check_supported(const Onnx__GraphProto *gp)
     int count = 0;
     for (size_t i = 0; i < gp->n_node; i++) {
         const char *op = gp->node[i]->op_type ? gp->node[i]->op_type : "";
-        if (onnx_op_supported(op) || onnx_is_custom_domain(gp->node[i])) /* custom: at conversion */
+        if (onnx_op_supported(op) || onnx_flow_op(op) || onnx_is_custom_domain(gp->node[i])) /* custom: at conversion */
             continue;
         bool listed = false;
         for (size_t j = 0; j < i && !listed; j++)
@@ -454,35 +522,87 @@ static mf_status check_supported(const Onnx__GraphProto *gp)
     return MF_OK;
 }
 
-static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int64_t batch)
+mf_status onnx_prologue(onnx_importer *im, const Onnx__ModelProto *m, bool (*keep)(const char *name, void *ctx),
+                        void *ctx)
 {
-    const Onnx__GraphProto *gp = m->graph;
-    if (!gp)
+    if (!m->graph)
         return mf_error(MF_ERR_PARSE, "onnx: the model has no graph");
     mf_status s = check_opset(m, &im->opset);
     if (!s)
-        s = check_supported(gp);
+        s = check_supported(m->graph);
     if (!s)
-        s = add_initializers(im, gp);
+        s = add_initializers(im, m->graph, keep, ctx);
+    return s;
+}
+
+typedef struct computed_ctx {
+    const onnx_importer *im;
+    bool computed;
+} computed_ctx;
+
+static void note_computed(const char *name, void *ctx)
+{
+    computed_ctx *c = ctx;
+    const mf_value *v = onnx_lookup(c->im, name); /* names come resolved; im->env is NULL */
+    c->computed |= v && !v->is_const;
+}
+
+/* True when entry i reads a value computed by a node of this import (not a constant). */
+static bool reads_computed(const onnx_importer *im, int i)
+{
+    computed_ctx c = {im, false};
+    onnx_flow_refs(im->flow, i, note_computed, &c);
+    return c.computed;
+}
+
+mf_status onnx_walk(onnx_importer *im, int start, int *stop)
+{
+    if (stop)
+        *stop = -1;
+    for (int i = start; i < im->flow->n;) {
+        int nvals = im->nvals;
+        bool expanded = false;
+        im->env = NULL;
+        mf_status s = onnx_flow_convert(im, i, &expanded);
+        im->env = NULL;
+        if (s && stop && reads_computed(im, i)) {
+            onnx_forget(im, nvals); /* what the failed entry defined: the next stage redoes it */
+            *stop = i;
+            return MF_OK;
+        }
+        if (s)
+            return s;
+        i += !expanded;
+    }
+    return MF_OK;
+}
+
+static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int64_t batch)
+{
+    onnx_flow flow = {0};
+    mf_status s = onnx_prologue(im, m, NULL, NULL);
+    const Onnx__GraphProto *gp = m->graph;
     if (!s)
-        s = add_inputs(im, gp, batch);
-    for (size_t i = 0; i < gp->n_node && !s; i++)
-        s = !onnx_is_custom_domain(gp->node[i])                 ? onnx_convert_node(im, gp->node[i])
-            : !strcmp(gp->node[i]->domain, ONNX_TRAINING_DOMAIN) ? onnx_convert_training(im, gp->node[i])
-                                                                 : onnx_convert_custom(im, gp->node[i]);
-    if (s)
-        return s;
-    if (gp->n_output == 0)
-        return mf_error(MF_ERR_PARSE, "onnx: the graph has no outputs");
+        s = onnx_add_inputs(im, gp, batch);
+    if (!s)
+        s = onnx_flow_init(&flow, gp);
+    im->flow = &flow;
+    if (!s)
+        s = onnx_walk(im, 0, NULL);
+    if (!s && gp->n_output == 0)
+        s = mf_error(MF_ERR_PARSE, "onnx: the graph has no outputs");
+    if (!s && gp->n_output > 256)
+        s = mf_error(MF_ERR_UNSUPPORTED, "onnx: %zu outputs (at most 256)", gp->n_output);
     mf_value *outs[256];
-    if (gp->n_output > 256)
-        return mf_error(MF_ERR_UNSUPPORTED, "onnx: %zu outputs (at most 256)", gp->n_output);
-    for (size_t i = 0; i < gp->n_output; i++) {
+    for (size_t i = 0; i < gp->n_output && !s; i++) {
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
         if (!(outs[i] = onnx_lookup(im, name)))
-            return mf_error(MF_ERR_PARSE, "onnx: graph output '%s' is never computed", name);
+            s = mf_error(MF_ERR_PARSE, "onnx: graph output '%s' is never computed", name);
     }
-    s = mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+    if (!s)
+        s = mf_graph_set_outputs(im->g, (int)gp->n_output, outs);
+    onnx_flow_free(&flow);
+    im->flow = NULL;
     return s ? s : onnx_q_prune(im);
 }
 
@@ -505,9 +625,7 @@ static mf_status parse(const void *data, size_t len, const char *name, int64_t b
     } else {
         *out = im.g;
     }
-    free(im.names);
-    free(im.vals);
-    free(im.qforms);
+    onnx_importer_free(&im);
     onnx__model_proto__free_unpacked(m, NULL);
     return s;
 }

@@ -1833,6 +1833,7 @@ static const struct {
     {"GridSample", onnx_cv_grid_sample, 16},
     {"SpaceToDepth", onnx_cv_space_to_depth, 1}, {"DepthToSpace", onnx_cv_depth_to_space, 1},
     {"EyeLike", onnx_cv_eye_like, 1}, {"OneHot", onnx_cv_one_hot, 9}, {"Compress", onnx_cv_compress, 9},
+    {"NonZero", onnx_cv_non_zero, 9},
     {"Unique", onnx_cv_unique, 11}, {"InstanceNormalization", onnx_cv_instance_norm, 6}, {"LRN", onnx_cv_lrn, 1},
     {"HannWindow", onnx_cv_hann_window, 17}, {"HammingWindow", onnx_cv_hamming_window, 17},
     {"BlackmanWindow", onnx_cv_blackman_window, 17},

@@ -645,9 +645,18 @@ static mf_status infer_softmax(const infer_ctx *c)
 }
 
 /* Reductions take every float dtype (the reference kernels accumulate in double). */
+/* Sums, products, extremes and L1 / sum of squares of integers too (exact in double up to
+ * 2^53): the shape arithmetic of exported models (a numel as ReduceProd of a Shape, a count
+ * as ReduceSum of a cast mask). */
+static bool reduce_takes_integers(mf_op op)
+{
+    return op == MF_OP_SUM || op == MF_OP_REDUCE_PROD || op == MF_OP_REDUCE_MAX || op == MF_OP_REDUCE_MIN ||
+           op == MF_OP_REDUCE_L1 || op == MF_OP_REDUCE_SUM_SQUARE;
+}
+
 static mf_status infer_reduce(const infer_ctx *c)
 {
-    mf_status s = need_float(c, 0);
+    mf_status s = reduce_takes_integers(c->op) && c->in[0].dtype != MF_BOOL ? MF_OK : need_float(c, 0);
     if (s)
         return s;
     const mf_type *x = &c->in[0];

@@ -722,6 +722,74 @@ out:
     return rc;
 }
 
+/* A failed staged run: the static import's refusal `why` first (the model may simply be
+ * unsupported), then what stopped the staged run. */
+static int staged_fail(int rc, const char *why, const char *what)
+{
+    return mf_tool_fail(rc, "run: %s (run in stages: %s)", why, what);
+}
+
+/* A model whose shapes depend on its data, run in stages (mf_onnx_program) after the static
+ * import refused it with `why`: the inputs from -i, each stage compiled with the module
+ * options; --expect and --output-dir apply. */
+static int run_staged(const run_opts *o, const char *why)
+{
+    mf_module_options mo = mf_module_default_options();
+    mo.core_number = o->core_number, mo.cpu = o->cpu, mo.opt_level = o->opt_level, mo.tier = o->tier;
+    mo.fusion = o->fused ? -1 : 0;
+    mf_onnx_program *p;
+    if (mf_onnx_program_load(o->model, &mo, &p))
+        return mf_tool_fail(1, "run: %s", why);
+    int ni = mf_onnx_program_num_inputs(p), no = mf_onnx_program_num_outputs(p), rc = 0;
+    mf_tensor *in[MAX_IO] = {0}, *out[MAX_IO] = {0};
+    char what[512];
+    snprintf(what, sizeof what, "the model takes %d input%s, %d given with -i", ni, ni == 1 ? "" : "s", o->ninputs);
+    if (ni > MAX_IO || no > MAX_IO)
+        rc = staged_fail(1, why, "more than 16 inputs or outputs");
+    else if (o->ninputs != ni)
+        rc = staged_fail(1, why, what);
+    else if (o->nexpect > no)
+        rc = mf_tool_fail(2, "run: %d --expect files for %d outputs", o->nexpect, no);
+    for (int i = 0; i < ni && !rc; i++)
+        if (mf_tensor_load_npy(o->inputs[i], &in[i]))
+            rc = mf_tool_fail(1, "run: input %d: %s", i, mf_last_error());
+    double t0 = now_ms();
+    if (!rc && mf_onnx_program_run(p, ni, in, no, out))
+        rc = staged_fail(1, why, mf_last_error());
+    double ms = now_ms() - t0;
+    int match = o->nexpect ? 1 : -1;
+    double max_err = 0, max_ref = 0;
+    for (int k = 0; k < o->nexpect && !rc; k++) {
+        double err = 0, scale = 0;
+        bool exact = false;
+        rc = compare(out[k], o->expect[k], &err, &scale, &exact);
+        max_err = fmax(max_err, err), max_ref = fmax(max_ref, scale);
+        if (!rc && !(exact ? err == 0 : err <= o->atol + o->rtol * scale))
+            match = 0;
+    }
+    if (!rc)
+        rc = write_outputs(o, no, out);
+    if (!rc) {
+        printf("model: %s, run in %d stages (its shapes depend on its data), %.1f ms\n", o->model,
+               mf_onnx_program_num_stages(p), ms);
+        for (int k = 0; k < no; k++) {
+            char d[128];
+            mf_tensor_describe(out[k], d, sizeof d);
+            printf("output %d: %s\n", k, d);
+        }
+        if (match >= 0)
+            printf("expected outputs: %s (max abs error %.3g, max abs expected %.3g)\n", match ? "match" : "MISMATCH",
+                   max_err, max_ref);
+        rc = match == 0;
+    }
+    for (int k = 0; k < MAX_IO; k++) {
+        mf_tensor_free(in[k]);
+        mf_tensor_free(out[k]);
+    }
+    mf_onnx_program_destroy(p);
+    return rc;
+}
+
 /* The model; an ONNX model given input files is imported for their shapes (its dynamic
  * axes take them), unless --batch says otherwise. */
 static mf_status load_model(const run_opts *o, mf_graph **g)
@@ -751,7 +819,15 @@ int mf_cmd_run(int argc, char **argv)
     mf_graph *g;
     if (o.nbind && (rc = mf_tool_load_bound("run", o.model, o.batch, o.nbind, o.bind, &g)))
         return rc;
-    if (!o.nbind && load_model(&o, &g))
+    mf_status s = o.nbind ? MF_OK : load_model(&o, &g);
+    size_t len = strlen(o.model);
+    if (s == MF_ERR_UNSUPPORTED && len > 5 && !strcmp(o.model + len - 5, ".onnx") && !o.batch_given) {
+        /* refused for a shape that depends on the data, maybe: try the staged run */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", mf_last_error());
+        return run_staged(&o, why);
+    }
+    if (s)
         return mf_tool_fail(1, "run: %s", mf_last_error());
     if (o.explain)
         mf_kernel_cache_on_miss(print_miss, NULL);

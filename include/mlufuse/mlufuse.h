@@ -380,6 +380,28 @@ mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const 
  * agree.  Shape computations (Shape, Gather, Concat, Range, ...) then fold at import. */
 mf_status mf_onnx_load_shaped(const char *path, int n, mf_tensor *const *inputs, mf_graph **out);
 
+/* ---- staged ONNX runs: shapes that depend on the data ---------------------------------
+ * A model whose shapes depend on its values (NonZero, NonMaxSuppression on computed boxes,
+ * If on a computed condition, Loop, a Reshape shape or TopK k computed from a count: the
+ * postprocessing of exported detection models) runs as a sequence of static stages.  Each
+ * stage is imported up to the first node that needs a value it computes, compiled as a
+ * module and run; its values become constants of the next stage.  If takes its known
+ * branch; Loop is unrolled (at most 4096 iterations).  A static model is one stage. */
+typedef struct mf_onnx_program mf_onnx_program;
+
+/* Reads and checks the model at path; opt (copied; NULL: the defaults) compiles its
+ * stages.  The caller owns *out. */
+mf_status mf_onnx_program_load(const char *path, const mf_module_options *opt, mf_onnx_program **out);
+/* Runs p on inputs (its graph inputs in order, initializers excluded; not retained).
+ * outputs receives num_outputs new cpu tensors.  Not thread-safe for one p. */
+mf_status mf_onnx_program_run(mf_onnx_program *p, int n_in, mf_tensor *const *inputs, int n_out,
+                              mf_tensor **outputs);
+int mf_onnx_program_num_inputs(const mf_onnx_program *p);
+int mf_onnx_program_num_outputs(const mf_onnx_program *p);
+/* How many stages the last run took (0 before the first run). */
+int mf_onnx_program_num_stages(const mf_onnx_program *p);
+void mf_onnx_program_destroy(mf_onnx_program *p);
+
 /* ---- the trace recorder ------------------------------------------------------------ */
 
 /* Starts recording the calling thread's op calls; inputs become the graph's inputs.
