@@ -1090,21 +1090,25 @@ VIA(cv_reduce_sum_square, reduce, MF_OP_REDUCE_SUM_SQUARE)
 VIA(cv_reduce_log_sum, reduce, MF_OP_REDUCE_LOG_SUM)
 VIA(cv_reduce_log_sum_exp, reduce, MF_OP_REDUCE_LOG_SUM_EXP)
 
+/* The concat op takes at most 64 inputs; a longer Concat (ssdlite's heads have 90) is a
+ * concat of concats of 64. */
+#define CONCAT_MAX_IN 64
+
 /* Concat: folded when every input is a small rank-1 constant of one dtype (the shape and
  * scale arithmetic of exporters), else the concat op. */
 static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
 {
-    mf_value *in[64];
-    if (n->n_input < 1 || n->n_input > 64)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%zu inputs (1 to 64 are supported)", n->n_input);
+    if (n->n_input < 1 || n->n_input > CONCAT_MAX_IN * CONCAT_MAX_IN)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "%zu inputs (1 to %d are supported)", n->n_input,
+                               CONCAT_MAX_IN * CONCAT_MAX_IN);
+    mf_value **in = malloc(n->n_input * sizeof *in);
+    if (!in)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     mf_status s = onnx_inputs(im, n, (int)n->n_input, in);
-    if (s)
-        return s;
-    bool fold = true;
+    bool fold = !s;
     int64_t total = 0;
-    for (size_t i = 0; i < n->n_input; i++) {
-        fold = fold && onnx_small_const(in[i]) && in[i]->type.rank == 1 &&
-               in[i]->type.dtype == in[0]->type.dtype;
+    for (size_t i = 0; fold && i < n->n_input; i++) {
+        fold = onnx_small_const(in[i]) && in[i]->type.rank == 1 && in[i]->type.dtype == in[0]->type.dtype;
         total += in[i]->type.rank == 1 ? in[i]->type.shape[0] : 0;
     }
     if (fold && total <= ONNX_FOLD_CAP) {
@@ -1115,12 +1119,22 @@ static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
             off += mf_type_nbytes(&in[i]->type);
         }
         mf_type t = {in[0]->type.dtype, 1, {total}};
+        free(in);
         return onnx_define_const(im, n, &t, out);
     }
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_CONCAT, a);
     mf_attr_set_int(MF_OP_CONCAT, a, "dim", onnx_attr_int(n, "axis", 0));
-    return emit(im, n, MF_OP_CONCAT, (int)n->n_input, in, a);
+    mf_value *part[CONCAT_MAX_IN];
+    int nin = (int)n->n_input, nparts = 0;
+    for (int i = 0; !s && nin > CONCAT_MAX_IN && i < nin; i += CONCAT_MAX_IN) {
+        int k = nin - i < CONCAT_MAX_IN ? nin - i : CONCAT_MAX_IN;
+        s = onnx_add(im, n, MF_OP_CONCAT, k, in + i, a, &part[nparts++]);
+    }
+    if (!s)
+        s = nparts ? emit(im, n, MF_OP_CONCAT, nparts, part, a) : emit(im, n, MF_OP_CONCAT, nin, in, a);
+    free(in);
+    return s;
 }
 
 /* Pad in constant mode: pads (begin per dim, then end per dim) and the value are

@@ -335,6 +335,28 @@ static void test_asymmetric_conv_pads(void **state)
     mf_graph_destroy(g);
 }
 
+/* A Concat of 90 inputs (more than the concat op's 64) is a concat of concats, in order. */
+static void test_long_concat(void **state)
+{
+    mf_graph *g = NULL;
+    if (mf_onnx_load(DATA "bad/concat90.onnx", 0, &g) != MF_OK)
+        fail_msg("%s", mf_last_error());
+    assert_int_equal(mf_graph_verify(g), MF_OK);
+    const float xs[2] = {-1.5f, 2.0f};
+    mf_tensor *x, *y;
+    assert_int_equal(mf_tensor_from_data(MF_F32, 2, (int64_t[]){1, 2}, xs, sizeof xs, &x), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &y), MF_OK);
+    assert_int_equal(mf_tensor_numel(y), 180);
+    const float *v = mf_tensor_data(y);
+    for (int i = 0; i < 180; i += 4) { /* x, relu(x), x, relu(x), ... */
+        assert_true(v[i] == -1.5f && v[i + 1] == 2.0f);
+        assert_true(v[i + 2] == 0.0f && v[i + 3] == 2.0f);
+    }
+    mf_tensor_free(y);
+    mf_tensor_free(x);
+    mf_graph_destroy(g);
+}
+
 static void test_bound_inputs(void **state)
 {
     mf_tensor *shape, *wrong_dtype, *wrong_shape;
@@ -367,7 +389,7 @@ static void test_bound_inputs(void **state)
 int main(void)
 {
     enum { N = sizeof models / sizeof models[0] };
-    struct CMUnitTest tests[N + 9];
+    struct CMUnitTest tests[N + 10];
     for (int i = 0; i < N; i++)
         tests[i] = (struct CMUnitTest){models[i], check_model, NULL, NULL, (void *)models[i]};
     tests[N] = (struct CMUnitTest)cmocka_unit_test(test_unsupported_ops_listed_once);
@@ -379,5 +401,6 @@ int main(void)
     tests[N + 6] = (struct CMUnitTest)cmocka_unit_test(test_cast_errors);
     tests[N + 7] = (struct CMUnitTest)cmocka_unit_test(test_bound_inputs);
     tests[N + 8] = (struct CMUnitTest)cmocka_unit_test(test_asymmetric_conv_pads);
+    tests[N + 9] = (struct CMUnitTest)cmocka_unit_test(test_long_concat);
     return cmocka_run_group_tests_name("onnx_import", tests, NULL, NULL);
 }

@@ -147,6 +147,16 @@ def bad():
         [x, helper.make_tensor_value_info("s", TensorProto.INT64, [2])], [y]), opset_imports=op13))
 
 
+def long_concat():
+    """A Concat of 90 inputs (ssdlite's heads), more than the concat op takes at once."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])
+    save_bad("concat90", helper.make_model(graph([
+        helper.make_node("Relu", ["x"], ["r"], name="relu0"),
+        helper.make_node("Concat", ["x", "r"] * 45, ["y"], name="concat1", axis=1)], [x], [vi("y", None)]),
+        opset_imports=[helper.make_opsetid("", 13)]))
+
+
 if __name__ == "__main__":
     ops()
     bad()
+    long_concat()
