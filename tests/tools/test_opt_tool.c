@@ -35,7 +35,7 @@ static const char small_mfir[] =
     "}\n";
 
 static const char bad_mfir[] =
-    "graph @g(%x: f32[2,3]) {\n  %0 = relu(%x) : f32[2,3]\n  %1 = conv3d(%0) : f32[2,3]\n  return %1\n}\n";
+    "graph @g(%x: f32[2,3]) {\n  %0 = relu(%x) : f32[2,3]\n  %1 = conv4d(%0) : f32[2,3]\n  return %1\n}\n";
 
 static char dir[64], small[128], bad[128], mnist[512], block[512];
 
@@ -410,7 +410,7 @@ static void test_bad_input_exit_1(void **state)
     char where[160];
     snprintf(where, sizeof where, "%s:3:", bad); /* FILE:LINE:COL */
     expect_in(r.err, where);
-    expect_in(r.err, "unknown op 'conv3d'");
+    expect_in(r.err, "unknown op 'conv4d'");
     assert_string_equal(r.out, "");
     tsupport_run_free(&r);
 

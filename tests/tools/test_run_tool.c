@@ -171,13 +171,13 @@ static void test_malformed_mfir_model(void **state)
     char path[] = "/tmp/mf-bad-XXXXXX.mfir";
     int fd = mkstemps(path, 5);
     FILE *f = fdopen(fd, "w");
-    fputs("graph @g(%x: f32[2,3]) {\n  %0 = relu(%x) : f32[2,3]\n  %1 = conv3d(%0) : f32[2,3]\n  return %1\n}\n", f);
+    fputs("graph @g(%x: f32[2,3]) {\n  %0 = relu(%x) : f32[2,3]\n  %1 = conv4d(%0) : f32[2,3]\n  return %1\n}\n", f);
     fclose(f);
     int rc = mlufuse(out, sizeof out, "run %s --random", path);
     remove(path);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, ":3:"));
-    assert_non_null(strstr(out, "unknown op 'conv3d'"));
+    assert_non_null(strstr(out, "unknown op 'conv4d'"));
 }
 
 static void test_usage_errors(void **state)
@@ -345,9 +345,10 @@ static void test_bind_shape_like_inputs(void **state)
         if (rc != 0 || !strstr(out, "expected outputs: match"))
             fail_msg("rc %d: %s", rc, out);
     }
-    assert_int_equal(mlufuse(out, sizeof out, "run %s -i %s -i %s -i %s", model, idx, depth, values), 1);
-    assert_non_null(strstr(out, "depth must be a constant"));
-    assert_non_null(strstr(out, "bind it"));
+    /* unbound, depth is a shape-like input the static import refuses: the run goes in stages */
+    int rc = mlufuse(out, sizeof out, "run %s -i %s -i %s -i %s --expect %s", model, idx, depth, values, want);
+    if (rc != 0 || !strstr(out, "expected outputs: match"))
+        fail_msg("rc %d: %s", rc, out);
     assert_int_equal(mlufuse(out, sizeof out, "run %s --bind depth -i %s", model, idx), 2);
     assert_non_null(strstr(out, "expected NAME=FILE.npy"));
     assert_int_equal(mlufuse(out, sizeof out, "run %s --bind nosuch=%s -i %s", model, depth, idx), 1);
