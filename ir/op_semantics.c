@@ -1624,17 +1624,30 @@ static mf_status infer_max_pool_indices(const infer_ctx *c)
     return MF_OK;
 }
 
-/* conv3d: x [N, Cin, D, H, W], w [Cout, Cin/groups, kd, kh, kw]; each output dim
- * (in + pad_begin + pad_end - dil * (k - 1) - 1) / stride + 1. */
-static mf_status infer_conv3d(const infer_ctx *c)
+/* The operands of conv3d and conv_transpose3d: f32 x and w of rank 5, a 3-D window. */
+static mf_status need_conv3d_operands(const infer_ctx *c)
 {
     mf_status s = need_all_f32(c);
     if (!s)
         s = need_rank(c, 0, 5);
     if (!s)
         s = need_rank(c, 1, 5);
-    if (!s)
-        s = need_window(c, 3, false);
+    return s ? s : need_window(c, 3, false);
+}
+
+/* The optional bias (input 2) of a convolution of cout output channels. */
+static mf_status need_conv_bias(const infer_ctx *c, int64_t cout)
+{
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    return MF_OK;
+}
+
+/* conv3d: x [N, Cin, D, H, W], w [Cout, Cin/groups, kd, kh, kw]; each output dim
+ * (in + pad_begin + pad_end - dil * (k - 1) - 1) / stride + 1. */
+static mf_status infer_conv3d(const infer_ctx *c)
+{
+    mf_status s = need_conv3d_operands(c);
     if (s)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];
@@ -1645,8 +1658,8 @@ static mf_status infer_conv3d(const infer_ctx *c)
     if (w->shape[1] * groups != cin)
         return fail(c, MF_ERR_SHAPE, "weight expects %lld input channels per group, input has %lld in %lld groups",
                     (long long)w->shape[1], (long long)cin, (long long)groups);
-    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
-        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    if ((s = need_conv_bias(c, cout)))
+        return s;
     mf_window_view v = mf_window_of(c->op, c->attrs);
     *c->out = *x;
     c->out->shape[1] = cout;
@@ -1667,13 +1680,7 @@ static mf_status infer_conv3d(const infer_ctx *c)
  * (in - 1) * stride + dil * (k - 1) + 1 + output_padding - pad_begin - pad_end. */
 static mf_status infer_conv_transpose3d(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
-    if (!s)
-        s = need_rank(c, 0, 5);
-    if (!s)
-        s = need_rank(c, 1, 5);
-    if (!s)
-        s = need_window(c, 3, false);
+    mf_status s = need_conv3d_operands(c);
     if (!s)
         s = need_ints(c, "output_padding", 3, 0);
     if (s)
@@ -1687,8 +1694,8 @@ static mf_status infer_conv_transpose3d(const infer_ctx *c)
         return fail(c, MF_ERR_SHAPE, "weight has %lld input channels, input has %lld", (long long)w->shape[0],
                     (long long)cin);
     int64_t cout = w->shape[1] * groups;
-    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
-        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    if ((s = need_conv_bias(c, cout)))
+        return s;
     mf_window_view v = mf_window_of(c->op, c->attrs);
     *c->out = *x;
     c->out->shape[1] = cout;

@@ -24,7 +24,6 @@
 #include "tests/support/compare.h"
 #include "tests/support/tier_gate.h"
 
-#define TOL 3e-3 /* the op tolerance: 0.3 % of the largest output */
 
 static char dir[256];
 static mnist_net net;
@@ -41,33 +40,6 @@ static mf_graph *trace(int64_t batch, mf_tensor **x)
     assert_int_equal(mf_trace_end(1, &y, &g), MF_OK);
     mf_tensor_free(y);
     return g;
-}
-
-static mf_module *create(const mf_graph *g, mf_tier_mode tier)
-{
-    mf_module_options o = mf_module_default_options();
-    o.tier = tier;
-    mf_module *m;
-    if (mf_module_create(g, &o, &m))
-        fail_msg("%s", mf_last_error());
-    return m;
-}
-
-/* Runs m on x against the interpreter on g; the run's tier info. */
-static mf_module_tier_info run_and_compare(mf_module *m, const mf_graph *g, mf_tensor *x, const char *what)
-{
-    mf_tensor *got, *want;
-    if (mf_module_run(m, 1, &x, 1, &got))
-        fail_msg("%s: %s", what, mf_last_error());
-    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &want), MF_OK);
-    double d = tsupport_rel_diff(got, want, 1e-30);
-    mf_module_tier_info info;
-    mf_module_get_tier_info(m, &info);
-    if (d > TOL)
-        fail_msg("%s (tier %d, %d slices): relative difference %g", what, info.last_run_tier, info.last_run_slices, d);
-    mf_tensor_free(got);
-    mf_tensor_free(want);
-    return info;
 }
 
 static int count_plans(void)
@@ -94,8 +66,8 @@ static void save_batch1(void)
 {
     mf_tensor *x;
     mf_graph *g = trace(1, &x);
-    mf_module *m = create(g, MF_TIER_FULL);
-    assert_int_equal(run_and_compare(m, g, x, "batch 1").last_run_tier, 1);
+    mf_module *m = tsupport_tier_module(g, MF_TIER_FULL);
+    assert_int_equal(tsupport_tier_run(m, g, x, "batch 1").last_run_tier, 1);
     mf_module_destroy(m);
     mf_tensor_free(x);
     mf_graph_destroy(g);
@@ -139,15 +111,15 @@ static void check_new_batch_on_saved_plan(int64_t batch, int slices)
     mf_tensor *x;
     mf_graph *g = trace(batch, &x);
     tsupport_gate_close();
-    mf_module *m = create(g, MF_TIER_AUTO);
-    mf_module_tier_info info = run_and_compare(m, g, x, "new batch, saved plan");
+    mf_module *m = tsupport_tier_module(g, MF_TIER_AUTO);
+    mf_module_tier_info info = tsupport_tier_run(m, g, x, "new batch, saved plan");
     assert_int_equal(info.last_run_tier, 1);
     assert_int_equal(info.last_run_slices, slices);
     assert_int_equal(info.pending, 1);
     tsupport_gate_wait_reached(1);
     tsupport_gate_open();
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
-    info = run_and_compare(m, g, x, "new batch, own plan");
+    info = tsupport_tier_run(m, g, x, "new batch, own plan");
     assert_int_equal(info.last_run_tier, 1);
     assert_int_equal(info.last_run_slices, 1);
     mf_module_destroy(m);
@@ -172,8 +144,8 @@ static void check_new_batch_on_tier0(int64_t batch)
     mf_tensor *x;
     mf_graph *g = trace(batch, &x);
     tsupport_gate_close();
-    mf_module *m = create(g, MF_TIER_AUTO);
-    assert_int_equal(run_and_compare(m, g, x, "new batch, no plan").last_run_tier, 0);
+    mf_module *m = tsupport_tier_module(g, MF_TIER_AUTO);
+    assert_int_equal(tsupport_tier_run(m, g, x, "new batch, no plan").last_run_tier, 0);
     tsupport_gate_open();
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
     mf_module_destroy(m);

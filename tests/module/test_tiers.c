@@ -23,7 +23,6 @@
 #include "tests/support/compare.h"
 #include "tests/support/tier_gate.h"
 
-#define TOL 3e-3 /* the op tolerance: 0.3 % of the largest output */
 
 /* x [batch,6,20,19] -> conv 3x3 (bias) -> relu -> depthwise 3x3 s2 -> conv 1x1 -> grouped
  * 3x3 (3 groups) + add -> max pool -> flatten -> linear: each conv path of tier 0. */
@@ -65,38 +64,16 @@ static mf_graph *trace_conv_stack(int64_t batch, mf_tensor **x_out)
     return g;
 }
 
-static mf_module *create(const mf_graph *g, mf_tier_mode tier)
-{
-    mf_module_options o = mf_module_default_options();
-    o.tier = tier;
-    mf_module *m;
-    if (mf_module_create(g, &o, &m))
-        fail_msg("%s", mf_last_error());
-    return m;
-}
-
-/* Runs m on x, compares with the interpreter running g (traced for x's shape) and returns
- * the run's tier. */
+/* The tier the run of m on x took, checked against the interpreter running g. */
 static int run_and_compare(mf_module *m, const mf_graph *g, mf_tensor *x, const char *what)
 {
-    mf_tensor *got, *want;
-    if (mf_module_run(m, 1, &x, 1, &got))
-        fail_msg("%s: %s", what, mf_last_error());
-    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &want), MF_OK);
-    double d = tsupport_rel_diff(got, want, 1e-30);
-    mf_module_tier_info info;
-    mf_module_get_tier_info(m, &info);
-    if (d > TOL)
-        fail_msg("%s (tier %d): relative difference %g", what, info.last_run_tier, d);
-    mf_tensor_free(got);
-    mf_tensor_free(want);
-    return info.last_run_tier;
+    return tsupport_tier_run(m, g, x, what).last_run_tier;
 }
 
 /* Every tier equals the interpreter; fast stays on 0, full is 1 at once, auto reaches 1. */
 static void check_tiers(const mf_graph *g, mf_tensor *x)
 {
-    mf_module *fast = create(g, MF_TIER_FAST), *full = create(g, MF_TIER_FULL), *aut = create(g, MF_TIER_AUTO);
+    mf_module *fast = tsupport_tier_module(g, MF_TIER_FAST), *full = tsupport_tier_module(g, MF_TIER_FULL), *aut = tsupport_tier_module(g, MF_TIER_AUTO);
     assert_int_equal(run_and_compare(fast, g, x, "fast"), 0);
     assert_int_equal(mf_module_wait_tier_up(fast), MF_OK); /* nothing pending: returns at once */
     assert_int_equal(run_and_compare(fast, g, x, "fast again"), 0);
@@ -151,7 +128,7 @@ static void test_runs_on_tier0_while_tier1_is_held(void **state)
     mf_graph *g;
     assert_int_equal(resnet_block_trace(8, 9, 5, MF_DEVICE_MLU(0), &x, &g), MF_OK);
     tsupport_gate_close();
-    mf_module *m = create(g, MF_TIER_AUTO);
+    mf_module *m = tsupport_tier_module(g, MF_TIER_AUTO);
     tsupport_gate_wait_reached(1); /* the background compiler is at the hook: nothing compiled */
     mf_module_tier_info info;
     mf_module_get_tier_info(m, &info);
@@ -179,7 +156,7 @@ static void test_new_batch_starts_on_tier0(void **state)
     mf_tensor *x1, *x3;
     mf_graph *g = trace_conv_stack(1, &x1), *g3 = trace_conv_stack(3, &x3); /* same weights */
     tsupport_gate_close();
-    mf_module *m = create(g, MF_TIER_AUTO);
+    mf_module *m = tsupport_tier_module(g, MF_TIER_AUTO);
     tsupport_gate_wait_reached(1);
     assert_int_equal(run_and_compare(m, g3, x3, "batch 3, held"), 0);
     assert_int_equal(mf_module_num_specializations(m), 2);
@@ -199,7 +176,7 @@ static void test_new_batch_starts_on_tier0(void **state)
  * held, so the next new shape's own tier 1 waits. */
 static mf_module *on_tier1_then_hold(const mf_graph *g, mf_tensor *x1)
 {
-    mf_module *m = create(g, MF_TIER_AUTO);
+    mf_module *m = tsupport_tier_module(g, MF_TIER_AUTO);
     assert_int_equal(mf_module_wait_tier_up(m), MF_OK);
     assert_int_equal(run_and_compare(m, g, x1, "batch 1"), 1);
     tsupport_gate_close();
@@ -288,7 +265,7 @@ static void test_destroy_with_tier_up_pending(void **state)
     /* shapes no earlier test compiled: the kernel map would make them tier 1 at once */
     mf_graph *g = trace_conv_stack(4, &x1), *g2 = trace_conv_stack(5, &x2);
     tsupport_gate_close();
-    mf_module *m = create(g, MF_TIER_AUTO);
+    mf_module *m = tsupport_tier_module(g, MF_TIER_AUTO);
     tsupport_gate_wait_reached(1);
     assert_int_equal(run_and_compare(m, g2, x2, "second shape, queued"), 0);
     pthread_t t;
