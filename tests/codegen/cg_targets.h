@@ -38,6 +38,30 @@ static inline bool host_runs(const mf_cg_target *host, const named *t)
     return true;
 }
 
+/* Runs check(t) for each named target the host runs, the host and the scalar path. */
+static inline void every_target(void (*check)(const mf_cg_target *), const char *what)
+{
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int ran = 0, skipped = 0;
+    for (int i = 0; i < NTARGETS; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
+        if (!host_runs(&host, &targets[i])) {
+            skipped++;
+            continue;
+        }
+        check(&t);
+        ran++;
+    }
+    check(&host);
+    mf_cg_target scalar = host;
+    scalar.shape.lanes = 1;
+    check(&scalar);
+    printf("  %s: %d named targets + host %s + the scalar path; %d named targets skipped (host cannot run them)\n",
+           what, ran, host.cpu, skipped);
+}
+
 /* The assembly of g compiled for cpu (one partition); the caller frees it.  Needs cmocka. */
 static inline char *asm_for(const mf_graph *g, const char *cpu)
 {

@@ -128,29 +128,6 @@ static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
     }
 }
 
-/* Runs check(t) for each named target the host runs, the host and the scalar path. */
-static void every_target(void (*check)(const mf_cg_target *), const char *what)
-{
-    mf_cg_target host;
-    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
-    int ran = 0, skipped = 0;
-    for (int i = 0; i < NTARGETS; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
-        if (!host_runs(&host, &targets[i])) {
-            skipped++;
-            continue;
-        }
-        check(&t);
-        ran++;
-    }
-    check(&host);
-    mf_cg_target scalar = host;
-    scalar.shape.lanes = 1;
-    check(&scalar);
-    printf("  %s: %d named targets + host %s + the scalar path; %d named targets skipped (host cannot run them)\n",
-           what, ran, host.cpu, skipped);
-}
 
 static void check_depthwise(const mf_cg_target *t)
 {

@@ -95,25 +95,7 @@ static void check_all(const mf_cg_target *t)
 static void test_math_special_values(void **state)
 {
     (void)state;
-    mf_cg_target host;
-    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
-    int ran = 0, skipped = 0;
-    for (int i = 0; i < NTARGETS; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
-        if (!host_runs(&host, &targets[i])) {
-            skipped++;
-            continue;
-        }
-        check_all(&t);
-        ran++;
-    }
-    check_all(&host);
-    mf_cg_target scalar = host;
-    scalar.shape.lanes = 1;
-    check_all(&scalar);
-    printf("  special values: %d named targets + host %s + the scalar path; %d named targets skipped "
-           "(host cannot run them)\n", ran, host.cpu, skipped);
+    every_target(check_all, "special values");
 }
 
 int main(void)
