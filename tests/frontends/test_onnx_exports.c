@@ -35,29 +35,12 @@ static const char *exports_dir(void)
     return path;
 }
 
-/* input_K.npy and output_K.npy of one model, K = 0, 1, ... */
-static int load_npys(const char *dir, const char *stem, mf_tensor **out)
-{
-    int n = 0;
-    for (; n < MAX_IO; n++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s_%d.npy", dir, stem, n);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            break;
-        fclose(f);
-        if (mf_tensor_load_npy(path, &out[n]))
-            fail_msg("%s", mf_last_error());
-    }
-    return n;
-}
-
 static void load_example(const char *name, example *e)
 {
     memset(e, 0, sizeof *e);
     snprintf(e->dir, sizeof e->dir, "%s/%s", exports_dir(), name);
-    e->nin = load_npys(e->dir, "input", e->in);
-    e->nout = load_npys(e->dir, "output", e->want);
+    e->nin = tsupport_load_npys(e->dir, "input", MAX_IO, e->in);
+    e->nout = tsupport_load_npys(e->dir, "output", MAX_IO, e->want);
     assert_true(e->nin > 0 && e->nout > 0);
 }
 

@@ -24,23 +24,6 @@ static const char *models_dir(void)
     return src ? src : "../..";
 }
 
-/* PREFIX_K.npy, K = 0, 1, ...: how many. */
-static int load_npys(const char *dir, const char *stem, mf_tensor **out)
-{
-    int n = 0;
-    for (; n < MAX_IO; n++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s_%d.npy", dir, stem, n);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            break;
-        fclose(f);
-        if (mf_tensor_load_npy(path, &out[n]))
-            fail_msg("%s", mf_last_error());
-    }
-    return n;
-}
-
 static mf_onnx_program *load(const char *rel)
 {
     char path[1200];
@@ -60,7 +43,7 @@ static int run_matches(const char *rel)
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/tests/models/%s", models_dir(), rel);
     mf_tensor *in[MAX_IO] = {0}, *want[MAX_IO] = {0}, *got[MAX_IO] = {0};
-    int nin = load_npys(dir, "input", in), nout = load_npys(dir, "output", want);
+    int nin = tsupport_load_npys(dir, "input", MAX_IO, in), nout = tsupport_load_npys(dir, "output", MAX_IO, want);
     mf_onnx_program *p = load(rel);
     assert_int_equal(mf_onnx_program_num_inputs(p), nin);
     assert_int_equal(mf_onnx_program_num_outputs(p), nout);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 
 #include "compare.h"
 
@@ -25,4 +26,20 @@ double tsupport_rel_diff(const mf_tensor *got, const mf_tensor *want, double flo
     mf_tensor_free(a);
     mf_tensor_free(b);
     return err / fmax(scale, floor);
+}
+
+int tsupport_load_npys(const char *dir, const char *stem, int max, mf_tensor **out)
+{
+    int n = 0;
+    for (; n < max; n++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s_%d.npy", dir, stem, n);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            break;
+        fclose(f);
+        if (mf_tensor_load_npy(path, &out[n]))
+            fail_msg("%s", mf_last_error());
+    }
+    return n;
 }
