@@ -594,7 +594,7 @@ static mf_status import_graph(onnx_importer *im, const Onnx__ModelProto *m, int6
     if (!s && gp->n_output > 256)
         s = mf_error(MF_ERR_UNSUPPORTED, "onnx: %zu outputs (at most 256)", gp->n_output);
     mf_value *outs[256];
-    for (size_t i = 0; i < gp->n_output && !s; i++) {
+    for (size_t i = 0; !s && i < gp->n_output; i++) { /* gp is NULL when the prologue failed */
         const char *name = gp->output[i]->name ? gp->output[i]->name : "";
         if (!(outs[i] = onnx_lookup(im, name)))
             s = mf_error(MF_ERR_PARSE, "onnx: graph output '%s' is never computed", name);

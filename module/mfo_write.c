@@ -151,6 +151,13 @@ static void put_code(mf_strbuf *b, const mf_mfo_level *l, int nkernels)
     }
 }
 
+/* fwrite of n bytes; an empty section may have no buffer at all (fwrite's pointer must not
+ * be NULL even for 0 bytes). */
+static bool write_all(FILE *f, const void *p, size_t n)
+{
+    return n == 0 || fwrite(p, 1, n, f) == n;
+}
+
 /* ---- the file ---------------------------------------------------------------------------- */
 
 typedef struct section {
@@ -197,13 +204,12 @@ static mf_status write_file(const char *path, section *secs, int n)
         free(table.p);
         return mf_error(MF_ERR_IO, "cannot write %s", tmp);
     }
-    bool ok = fwrite(header, 1, sizeof header, f) == sizeof header &&
-              fwrite(table.p, 1, table.n, f) == table.n;
+    bool ok = write_all(f, header, sizeof header) && write_all(f, table.p, table.n);
     for (int i = 0; i < n && ok; i++) {
         static const char zeros[MF_MFO_WEIGHT_ALIGN];
         long pos = ftell(f);
-        ok = pos >= 0 && fwrite(zeros, 1, secs[i].offset - (uint64_t)pos, f) == secs[i].offset - (uint64_t)pos &&
-             fwrite(secs[i].bytes.p, 1, secs[i].bytes.n, f) == secs[i].bytes.n;
+        ok = pos >= 0 && write_all(f, zeros, secs[i].offset - (uint64_t)pos) &&
+             write_all(f, secs[i].bytes.p, secs[i].bytes.n);
     }
     free(table.p);
     ok = !fclose(f) && ok;

@@ -171,7 +171,9 @@ static void prepared_free(prepared *pr)
     *pr = (prepared){0};
 }
 
-static mf_status prepare(const mf_module *m, const mf_type *types, prepared *pr)
+/* cancel (NULL: none) is checked between segments: a huge graph's extraction is long, and
+ * a module going away must not wait for it. */
+static mf_status prepare(const mf_module *m, const mf_type *types, prepared *pr, const atomic_bool *cancel)
 {
     int nsub = 0;
     *pr = (prepared){0};
@@ -181,7 +183,8 @@ static mf_status prepare(const mf_module *m, const mf_type *types, prepared *pr)
     if (!s && !(pr->segs = calloc((size_t)nsub + 1, sizeof *pr->segs)))
         s = mf_error(MF_ERR_NOMEM, "module: out of memory");
     for (; !s && pr->nseg < nsub; pr->nseg++)
-        s = mf_mod_extract_segment(pr->g, pr->nseg, &pr->segs[pr->nseg]);
+        s = cancel && atomic_load(cancel) ? mf_error(MF_ERR_INVALID, "tier-up cancelled")
+                                          : mf_mod_extract_segment(pr->g, pr->nseg, &pr->segs[pr->nseg]);
     if (s)
         prepared_free(pr);
     return s;
@@ -344,7 +347,7 @@ static void tier_up_run(void *ctx, const atomic_bool *cancel)
     tier_up_job *j = ctx;
     mf_module *m = j->m;
     tier1 t = {0};
-    mf_status s = j->pr.g ? MF_OK : prepare(m, j->types, &j->pr);
+    mf_status s = j->pr.g ? MF_OK : prepare(m, j->types, &j->pr, cancel);
     if (!s)
         s = finish(m, j->types, &j->pr, cancel, &t);
     char message[512] = "";
@@ -597,7 +600,7 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     } else if (!s && m->tier == MF_TIER_AUTO && !mf_cache_may_hold_kernels()) {
         s = start_on_tier0(m, sp, types, true, &pr); /* cold: even the passes run in the background */
     } else if (!s) {
-        s = prepare(m, types, &pr);
+        s = prepare(m, types, &pr, NULL);
         if (!s && m->tier == MF_TIER_AUTO && !all_cached(m, &pr)) {
             s = start_on_tier0(m, sp, types, true, &pr);
         } else if (!s) {
