@@ -78,6 +78,10 @@ static mf_status splice(onnx_flow *f, int at, int remove, int count, onnx_entry 
         f->e = e;
         f->cap = cap;
     }
+    if (!f->e) { /* nothing held and nothing added (a graph of no nodes) */
+        *out = NULL;
+        return MF_OK;
+    }
     memmove(f->e + at + count, f->e + at + remove, sizeof *f->e * (size_t)(f->n - at - remove));
     memset(f->e + at, 0, sizeof *f->e * (size_t)count);
     f->n = n;
