@@ -6,7 +6,9 @@
  * host; the host must be able to run that CPU's code.  The one-thread figure is the best CPU
  * time of a few batches (a shared machine's load does not count), with its fraction of
  * the peak of the target's lanes on this machine (mf_machine_limits_get);
- * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones. */
+ * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones;
+ * CONV_GFLOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed, and
+ * CONV_GFLOPS_ASM=FILE appends each one-thread kernel's assembly to FILE. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +20,10 @@
 #include "support/kernel_timing.h"
 
 
+/* 64-byte aligned, as the runtime's buffers are (runtime/caching_allocator.c) */
 static float *rnd(int64_t n)
 {
-    float *p = malloc(sizeof(float) * (size_t)n);
+    float *p = aligned_alloc(64, (sizeof(float) * (size_t)n + 63) / 64 * 64);
     for (int64_t i = 0; i < n; i++)
         p[i] = (float)((i * 7919 % 1000) / 500.0 - 1.0);
     return p;
@@ -159,12 +162,23 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
         return 1;
     }
     mf_cg_object_free(&obj2);
+    const char *asm_path = getenv("CONV_GFLOPS_ASM");
+    char *text = NULL;
+    if (asm_path && mf_cg_compile_asm(g, &one, &text) == MF_OK) {
+        FILE *f = fopen(asm_path, "a");
+        if (f) {
+            fprintf(f, "# conv %lldx%lld %lld->%lld k%lld s%lld g%lld\n%s", (long long)hw, (long long)hw,
+                    (long long)cin, (long long)cout, (long long)k, (long long)stride, (long long)groups, text);
+            fclose(f);
+        }
+    }
+    free(text);
     const mf_type *ot = &r->outputs[0]->type;
     int64_t on = mf_type_numel(ot);
-    float *out = malloc(sizeof(float) * (size_t)on), *x = rnd(mf_type_numel(&xt));
+    float *out = rnd(on), *x = rnd(mf_type_numel(&xt));
     float *w = rnd(mf_type_numel(&wt)), *b = rnd(cout);
     if (block) {
-        float *pw = malloc(sizeof(float) * (size_t)mf_type_numel(&wt));
+        float *pw = rnd(mf_type_numel(&wt));
         mf_conv_weights_pack(w, pw, cout, mf_type_numel(&wt) / cout, block);
         free(w);
         w = pw;
@@ -212,6 +226,23 @@ int main(int argc, char **argv)
     if (mf_machine_limits_get(&lim) == MF_OK) {
         peak = lim.peak_by_lanes[shaped->shape.lanes];
         printf("peak: %.1f GFLOP/s a core at %d lanes (%s)\n", peak, shaped->shape.lanes, lim.cpu);
+    }
+    const char *list = getenv("CONV_GFLOPS_LAYERS");
+    if (list) { /* "cin,hw,cout,k,stride,groups;..." */
+        int rc = 0;
+        for (const char *p = list; *p;) {
+            long long v[6];
+            int used = 0;
+            if (sscanf(p, "%lld,%lld,%lld,%lld,%lld,%lld%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &used) != 6 ||
+                v[5] < 1 || v[0] % v[5] || v[2] % v[5]) {
+                fprintf(stderr, "CONV_GFLOPS_LAYERS: expected cin,hw,cout,k,stride,groups at '%s'\n", p);
+                return 2;
+            }
+            rc |= bench(v[0], v[1], v[2], v[3], v[4], v[5]);
+            p += used;
+            p += *p == ';';
+        }
+        return rc;
     }
     bool only_mobile = getenv("CONV_GFLOPS_MOBILE") || getenv("CONV_GFLOPS_DW"); /* mobilenet_v2 alone */
     int rc = 0;

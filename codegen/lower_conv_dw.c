@@ -8,7 +8,10 @@
  * nothing in the interior: which rows and which vectors of a row touch the border is known
  * at compile time, so interior rows skip the row checks, interior vectors load without
  * masks, and only the border vectors use constant masks.  Strided rows load stride x vw
- * floats once per group of `stride` taps and keep lanes kx, kx+stride, ... by a shuffle.
+ * floats once per group of `stride` taps and keep lanes kx, kx+stride, ... by a shuffle;
+ * stride 2 at 8 and 16 lanes loads one aligned pair of vectors a row and splits it into
+ * even and odd columns (the pair: dw_pair_mode), the taps one output to the left summed
+ * apart and moved over once per output vector.
  * Bias and the elementwise epilogue are applied before the one store.
  * Small planes whose rows underfill the vectors (7x7 at 16 lanes: 7 of 16; 14x14 at 8: two
  * masked border vectors) run flattened instead (dw_flat_plane): vectors over the plane's
@@ -31,17 +34,21 @@ typedef struct dw_emit {
     LLVMTypeRef vt;
     int64_t tap_group; /* taps of a row sharing one wide load: the stride when dilation is 1 */
     int U, R;          /* vectors of a row, rows of a sweep (dw_blocking) */
+    int64_t pair_kc;   /* stride 2: the tap at the pair's even columns (dw_pair_mode) */
+    bool pair;
     LLVMValueRef acc[DW_MAX_R][DW_MAX_U];
+    LLVMValueRef side[DW_MAX_R][DW_MAX_U], carry[DW_MAX_R]; /* the pair's second sums (dw_pair_mode) */
     /* the work item */
     LLVMValueRef w[DW_MAX_TAPS], bias, plane, ch;
     LLVMValueRef bcoord[MF_MAX_RANK];
 } dw_emit;
 
 /* Vector registers a sweep of R rows x U vectors holds: the kernel's broadcast weights, the
- * sums, one wide load (sw registers) and the tap taken out of it. */
-static int dw_registers(const mf_cg_conv_geom *g, int R, int U)
+ * sums (twice over, and a carry a row, for stride 2's pair: dw_pair_mode), one wide load
+ * (sw registers) and the tap taken out of it. */
+static int dw_registers(const mf_cg_conv_geom *g, int R, int U, bool pair)
 {
-    return (int)(g->kh * g->kw) + R * U + (int)g->sw + 1;
+    return (int)(g->kh * g->kw) + R * U * (pair ? 2 : 1) + (pair ? R : 0) + (int)g->sw + 1;
 }
 
 /* Depthwise, and the weights fit the target's registers beside four sums (a 5x5 kernel
@@ -50,7 +57,7 @@ bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     return !g->is_matmul && g->groups > 1 && g->cin == g->groups && g->cout == g->groups &&
            g->kh * g->kw <= DW_MAX_TAPS && g->sw <= DW_MAX_STRIDE &&
-           dw_registers(g, 1, DW_MAX_U) <= c->shape.vregs;
+           dw_registers(g, 1, DW_MAX_U, false) <= c->shape.vregs;
 }
 
 /* The sweep with the fewest cycles per output vector that fits the registers: each vector
@@ -58,23 +65,66 @@ bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
  * rows (counted twice: most straddle a cache line), and the FMA latency (4 cycles) over the
  * R x U chains; ties go to the chain count nearest 8 (two FMA pipes x 4 cycles): more only
  * adds code, which compile time pays (a 4x4 sweep doubled the depthwise kernels' compile). */
-static void dw_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t tap_group, int *R, int *U)
+static void dw_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t tap_group, bool pair, int *R, int *U)
 {
-    const int64_t groups = (g->kw + tap_group - 1) / tap_group, taps = g->kh * g->kw;
+    const int64_t groups = pair ? 1 : (g->kw + tap_group - 1) / tap_group, taps = g->kh * g->kw;
     double best = 1e30;
     *R = 1, *U = 1;
     for (int u = DW_MAX_U; u >= 1; u /= 2)
         for (int r = 1; r <= DW_MAX_R && r <= g->oh; r++) {
-            if (dw_registers(g, r, u) > c->shape.vregs)
+            if (dw_registers(g, r, u, pair) > c->shape.vregs)
                 continue;
             double rows = (double)((r - 1) * g->sh + (g->kh - 1) * g->dh + 1);
-            double loads = 2.0 * rows * (double)groups / r, latency = 4.0 * (double)taps / (r * u);
+            double loads = 2.0 * rows * (double)groups / r, latency = 4.0 * (double)taps / (r * u * (pair ? 2 : 1));
             double cost = (double)taps;
             cost = loads > cost ? loads : cost;
             cost = latency > cost ? latency : cost;
             if (cost < best - 1e-9 || (cost < best + 1e-9 && abs(r * u - 8) < abs(*R * *U - 8)))
                 best = cost, *R = r, *U = u;
         }
+}
+
+/* ---- stride 2 from one load per row: the pair ---------------------------------------------
+ * The 2 vw columns from c0 = 2 ox0 - pw + kc split once into even and odd columns (one
+ * in-lane shuffle each, see dw_lane_order); tap kx reads the even or odd ones of the output
+ * s = floor((kx - kc) / 2) before, s = 0 or -1.  The taps with s = -1 sum into a second
+ * accumulator at their own output; the vector's sums are then this one plus the second
+ * one moved up a lane, its first lane from the vector before (carried along the row, 0
+ * at its start: kc <= pw puts the columns before the first pair in the padding).  A 3x3
+ * row then costs one aligned wide load and two shuffles, where the tap groups took two
+ * unaligned wide loads (every one split across cache lines at 16 lanes) and three. */
+static int64_t pair_base(const dw_emit *e)
+{
+    return e->pair_kc - e->g->pw;
+}
+
+static void pair_tap(const dw_emit *e, int64_t kx, int64_t *shift, int *odd)
+{
+    int64_t d = kx - e->pair_kc;
+    *odd = (int)(((d % 2) + 2) % 2);
+    *shift = (d - *odd) / 2;
+}
+
+static bool dw_pair_mode(const dw_emit *e)
+{
+    const mf_cg_conv_geom *g = e->g;
+    if (g->sw != 2 || g->dw != 1 || e->c->vw < 8 || e->pair_kc < 0 || e->pair_kc > g->pw)
+        return false;
+    for (int64_t kx = 0; kx < g->kw; kx++) {
+        int64_t sh;
+        int odd;
+        pair_tap(e, kx, &sh, &odd);
+        if (sh < -1 || sh > 0)
+            return false;
+    }
+    return true;
+}
+
+/* Does the pair of the vector at ox0 lie inside the row, and every lane hold an output? */
+static bool pair_inside(const dw_emit *e, int64_t ox0)
+{
+    int64_t c0 = 2 * ox0 + pair_base(e);
+    return ox0 + e->c->vw <= e->g->ow && c0 >= 0 && c0 + 2 * e->c->vw <= e->g->w;
 }
 
 /* Is lane l of the wide load for taps [k0, k0 + tap_group) of the vector at pixel ox0 one
@@ -91,6 +141,8 @@ static bool wide_lane_live(const dw_emit *e, int64_t ox0, int64_t k0, int64_t l)
 static bool vector_inside(const dw_emit *e, int64_t ox0)
 {
     const mf_cg_conv_geom *g = e->g;
+    if (e->pair)
+        return pair_inside(e, ox0);
     if (ox0 + e->c->vw > g->ow)
         return false;
     for (int64_t k0 = 0; k0 < g->kw; k0 += e->tap_group) {
@@ -124,16 +176,73 @@ static LLVMValueRef wide_load(dw_emit *e, LLVMValueRef row, LLVMValueRef ox0, in
     return mf_cg_load_f32_as(c, wide, ptr, LLVMConstVector(bits, n), g->xdt);
 }
 
-/* Lanes r, r + sw, r + 2 sw, ... of a wide load: the inputs of one tap. */
+/* Stride 2 on 8 or 16 lanes takes a tap's lanes in 128-bit-lane order (one vshufps, where
+ * the output's order costs a cross-lane permute more per tap): 128-bit lane k of the tap
+ * holds outputs 2k, 2k+1 (from the wide load's first half) and vw/2 + 2k, vw/2 + 2k + 1
+ * (its second half); the sums are put back in order once, before the epilogue. */
+static bool dw_lane_order(const dw_emit *e)
+{
+    return e->g->sw == 2 && e->tap_group == 2 && e->c->vw >= 8;
+}
+
+/* Lanes r, r + sw, r + 2 sw, ... of a wide load: the inputs of one tap (dw_lane_order's
+ * order for stride 2). */
 static LLVMValueRef tap_lanes(dw_emit *e, LLVMValueRef wide, int64_t r)
 {
     mf_cg_ctx *c = e->c;
     if (e->g->sw == 1)
         return wide;
     LLVMValueRef idx[MF_CG_MAX_VW];
-    for (int i = 0; i < c->vw; i++)
-        idx[i] = LLVMConstInt(c->i32, (unsigned long long)(e->g->sw * i + r), 0);
+    bool lanes = dw_lane_order(e);
+    for (int i = 0; i < c->vw; i++) {
+        int64_t src = e->g->sw * i + r;
+        if (lanes) /* lane 4k + 2h + j: half h's element 4k + 2j + r */
+            src = (i % 4 / 2) * c->vw + i / 4 * 4 + 2 * (i % 2) + r;
+        idx[i] = LLVMConstInt(c->i32, (unsigned long long)src, 0);
+    }
     return LLVMBuildShuffleVector(c->B, wide, LLVMGetPoison(LLVMTypeOf(wide)), LLVMConstVector(idx, (unsigned)c->vw), "");
+}
+
+/* The sums of a vector in the output's order. */
+static LLVMValueRef output_order(dw_emit *e, LLVMValueRef v)
+{
+    mf_cg_ctx *c = e->c;
+    if (!dw_lane_order(e))
+        return v;
+    LLVMValueRef idx[MF_CG_MAX_VW];
+    for (int o = 0; o < c->vw; o++) { /* output o = h vw/2 + 2k + j sits in lane 4k + 2h + j */
+        int h = o / (c->vw / 2), k = o % (c->vw / 2) / 2, j = o % 2;
+        idx[o] = LLVMConstInt(c->i32, (unsigned long long)(4 * k + 2 * h + j), 0);
+    }
+    return LLVMBuildShuffleVector(c->B, v, LLVMGetPoison(e->vt), LLVMConstVector(idx, (unsigned)c->vw), "");
+}
+
+/* The taps of the vector at ox0 of `row` (masked: at the compile-time pixel ox0c), and
+ * which of them sum into the second accumulator. */
+static void pair_taps(dw_emit *e, LLVMValueRef row, LLVMValueRef ox0, int64_t ox0c, bool masked, LLVMValueRef *x,
+                      bool *side)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int vw = c->vw;
+    const int64_t c0c = 2 * ox0c + pair_base(e);
+    LLVMValueRef mask = NULL, bits[2 * MF_CG_MAX_VW];
+    if (masked) {
+        for (int l = 0; l < 2 * vw; l++)
+            bits[l] = LLVMConstInt(c->i1, c0c + l >= 0 && c0c + l < g->w, 0);
+        mask = LLVMConstVector(bits, (unsigned)(2 * vw));
+    }
+    LLVMValueRef c0 = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ox0, 2), pair_base(e));
+    LLVMValueRef pair = mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)(2 * vw)), mf_cg_gep_as(c, row, c0, g->xdt),
+                                          mask, g->xdt);
+    LLVMValueRef half[2] = {tap_lanes(e, pair, 0), tap_lanes(e, pair, 1)};
+    for (int64_t kx = 0; kx < g->kw; kx++) {
+        int64_t sh;
+        int odd;
+        pair_tap(e, kx, &sh, &odd);
+        x[kx] = half[odd];
+        side[kx] = sh < 0;
+    }
 }
 
 /* The kernel rows of input row d of a sweep (rows iy0 + d) that output row r reads: ky
@@ -146,31 +255,60 @@ static int64_t kernel_row_of(const mf_cg_conv_geom *g, int64_t d, int r)
     return rest / g->dh < g->kh ? rest / g->dh : -1;
 }
 
-/* acc[r][u] += the taps of input row d of the sweep (at `row`) for the nrows output rows
- * that read it, U vectors from pixel ox0: one wide load per vector and tap group, each tap
+/* acc[r][u] (or the pair's second sums) += w[ky][kx] x for the nrows output rows that read
+ * input row d of the sweep. */
+static void tap_fmas(dw_emit *e, int64_t d, int nrows, int u, int64_t kx, LLVMValueRef x, bool side)
+{
+    mf_cg_ctx *c = e->c;
+    for (int r = 0; r < nrows; r++) {
+        int64_t ky = kernel_row_of(e->g, d, r);
+        if (ky < 0)
+            continue;
+        LLVMValueRef a = side ? e->side[r][u] : e->acc[r][u];
+        LLVMBuildStore(c->B, mf_cg_fmuladd(c, e->w[ky * e->g->kw + kx], x, LLVMBuildLoad2(c->B, e->vt, a, "")), a);
+    }
+}
+
+/* The taps of input row d of the sweep (at `row`) for the nrows output rows that read it, U
+ * vectors from pixel ox0: one wide load per vector and tap group (or the pair), each tap
  * taken out of it once and used by every row. */
 static void input_row(dw_emit *e, LLVMValueRef row, int64_t d, int nrows, LLVMValueRef ox0, int64_t ox0c, int U,
                       bool masked)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
+    if (e->pair) {
+        for (int u = 0; u < U; u++) {
+            LLVMValueRef x[DW_MAX_TAPS];
+            bool side[DW_MAX_TAPS];
+            pair_taps(e, row, mf_cg_ix_addk(c, ox0, (int64_t)u * c->vw), ox0c + (int64_t)u * c->vw, masked, x, side);
+            for (int64_t kx = 0; kx < g->kw; kx++)
+                tap_fmas(e, d, nrows, u, kx, x[kx], side[kx]);
+        }
+        return;
+    }
     for (int64_t k0 = 0; k0 < g->kw; k0 += e->tap_group)
         for (int u = 0; u < U; u++) {
             LLVMValueRef wide = wide_load(e, row, mf_cg_ix_addk(c, ox0, (int64_t)u * c->vw), ox0c + (int64_t)u * c->vw,
                                           k0, masked);
             if (!wide)
                 continue;
-            for (int64_t kx = k0; kx < k0 + e->tap_group && kx < g->kw; kx++) {
-                LLVMValueRef x = tap_lanes(e, wide, kx - k0);
-                for (int r = 0; r < nrows; r++) {
-                    int64_t ky = kernel_row_of(g, d, r);
-                    if (ky < 0)
-                        continue;
-                    LLVMValueRef s = LLVMBuildLoad2(c->B, e->vt, e->acc[r][u], "");
-                    LLVMBuildStore(c->B, mf_cg_fmuladd(c, e->w[ky * g->kw + kx], x, s), e->acc[r][u]);
-                }
-            }
+            for (int64_t kx = k0; kx < k0 + e->tap_group && kx < g->kw; kx++)
+                tap_fmas(e, d, nrows, u, kx, tap_lanes(e, wide, kx - k0), false);
         }
+}
+
+/* The second sums of vector u of row r moved up a lane, the first from the vector before
+ * (whose sums the carry keeps). */
+static LLVMValueRef side_sums(dw_emit *e, int r, int u)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef v = output_order(e, LLVMBuildLoad2(c->B, e->vt, e->side[r][u], ""));
+    LLVMValueRef before = LLVMBuildLoad2(c->B, e->vt, e->carry[r], ""), idx[MF_CG_MAX_VW];
+    LLVMBuildStore(c->B, v, e->carry[r]);
+    for (int i = 0; i < c->vw; i++)
+        idx[i] = LLVMConstInt(c->i32, (unsigned long long)(i ? i - 1 : 2 * c->vw - 1), 0);
+    return LLVMBuildShuffleVector(c->B, v, before, LLVMConstVector(idx, (unsigned)c->vw), "");
 }
 
 /* U vectors of output rows [oy, oy + nrows) from pixel ox0 (ox0c when known at compile
@@ -184,6 +322,10 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
     for (int r = 0; r < nrows; r++)
         for (int u = 0; u < U; u++)
             LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[r][u]);
+    if (e->pair)
+        for (int r = 0; r < nrows; r++)
+            for (int u = 0; u < U; u++)
+                LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->side[r][u]);
     LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, oy, g->sh), g->ph);
     int64_t nd = (nrows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     for (int64_t d = 0; d < nd; d++) {
@@ -222,7 +364,9 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
                     bits[l] = LLVMConstInt(c->i1, ox0c + (int64_t)u * c->vw + l < g->ow, 0);
                 p->mask = LLVMConstVector(bits, (unsigned)c->vw);
             }
-            p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[r][u], "");
+            p->core_val = output_order(e, LLVMBuildLoad2(c->B, e->vt, e->acc[r][u], ""));
+            if (e->pair)
+                p->core_val = LLVMBuildFAdd(c->B, p->core_val, side_sums(e, r, u), "");
             if (e->bias)
                 p->core_val = LLVMBuildFAdd(c->B, p->core_val, e->bias, "");
             p->nmemo = 0;
@@ -256,6 +400,8 @@ static mf_status dw_row(dw_emit *e, LLVMValueRef oy, int nrows, bool checked)
     hi = lo;
     while (hi < nv && vector_inside(e, hi * VW))
         hi++;
+    for (int r = 0; r < nrows && e->pair; r++) /* the columns before the row: padding */
+        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->carry[r]);
     mf_status err = border_vectors(e, oy, nrows, checked, 0, lo);
     int64_t ngroups = (hi - lo) / e->U;
     if (!err && ngroups > 0) {
@@ -377,10 +523,16 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
 {
     dw_emit e = {.c = c, .g = g, .core = core, .nepi = nepi, .epi = epi,
                  .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .tap_group = g->dw == 1 ? g->sw : 1};
-    dw_blocking(c, g, e.tap_group, &e.R, &e.U);
-    for (int r = 0; r < e.R; r++)
-        for (int u = 0; u < e.U; u++)
+    e.pair_kc = g->kw - 1 - (g->kw - 1 - g->pw) % 2; /* the last tap of the pad's parity */
+    e.pair = dw_pair_mode(&e);
+    dw_blocking(c, g, e.tap_group, e.pair, &e.R, &e.U);
+    for (int r = 0; r < e.R; r++) {
+        for (int u = 0; u < e.U; u++) {
             e.acc[r][u] = mf_cg_entry_alloca(c, e.vt);
+            e.side[r][u] = e.pair ? mf_cg_entry_alloca(c, e.vt) : NULL;
+        }
+        e.carry[r] = e.pair ? mf_cg_entry_alloca(c, e.vt) : NULL;
+    }
     int64_t nbatch = 1, khw = g->kh * g->kw;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];

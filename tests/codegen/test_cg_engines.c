@@ -1,6 +1,7 @@
 /* test_cg_engines.c — the depthwise engine and the 1x1 GEMM engine against the reference
  * kernels, compiled for every named target this host can run (and the host, and the scalar
- * path), within the seed's per-op 0.3 %: odd sizes, padding, stride 2, dilation, batch 2,
+ * path), within the seed's per-op 0.3 %: odd sizes, padding, stride 2 (odd and even widths,
+ * padding 0 to 2, rows of many vectors), dilation, batch 2,
  * with and without bias, with relu6 (clamp) and residual-add epilogues; and both engines
  * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`).  A target the host
  * cannot execute is skipped, and the test says how many. */
@@ -80,6 +81,15 @@ static const layer depthwise[] = {
     {1, 4, 3, 5, 4, 3, 1, 1, 1, 4, true, false, 0},        /* narrower than a vector, all border */
     {1, 4, 9, 70, 4, 3, 1, 0, 1, 4, false, false, 0},      /* no padding */
     {1, 3, 11, 40, 3, 3, 3, 1, 1, 3, true, false, 0},      /* stride 3 */
+    /* stride 2 (3x3: the pair and its carried sums at 16 lanes, in-lane tap order at 8) */
+    {1, 3, 9, 321, 3, 3, 2, 1, 1, 3, true, false, 1},      /* rows of 10+ vectors: the loop's carry, relu6 */
+    {2, 6, 30, 66, 6, 3, 2, 1, 1, 6, true, false, 2},      /* even width, batch 2, residual add */
+    {1, 5, 21, 67, 5, 3, 2, 1, 1, 5, false, false, 3},     /* odd width, an epilogue that does not flatten */
+    {1, 7, 15, 33, 7, 3, 2, 0, 1, 7, true, false, 1},      /* no padding, odd width */
+    {1, 5, 17, 45, 5, 3, 2, 2, 1, 5, true, false, 0},      /* padding 2 */
+    {1, 9, 14, 14, 9, 3, 2, 1, 1, 9, true, false, 2},      /* mobilenet's 14 -> 7, residual add */
+    {1, 17, 28, 28, 17, 3, 2, 1, 1, 17, true, false, 1},   /* 28 -> 14, relu6 */
+    {1, 3, 113, 113, 3, 3, 2, 1, 1, 3, true, false, 1},    /* 113 -> 57: a last vector of one output */
 };
 
 static const layer pointwise[] = {
