@@ -97,6 +97,12 @@ size_t mf_module_options_size(void)
 }
 
 static atomic_int pipelines_run; /* for tests: a saved plan's start runs none */
+static atomic_int runs_in_flight; /* every module's: a background compile's spare thread waits */
+
+int mf_mod_runs_in_flight(void)
+{
+    return atomic_load(&runs_in_flight);
+}
 
 int mf_mod_pipeline_runs(void)
 {
@@ -816,6 +822,8 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     return s;
 }
 
+static mf_status run_counted(mf_module *m, mf_tensor *const *inputs, mf_tensor **outputs, const mf_type *types);
+
 mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_out,
                         mf_tensor **outputs)
 {
@@ -839,6 +847,15 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
         if (memcmp(&inputs[i]->device, &m->opt.device, sizeof m->opt.device))
             return mf_error(MF_ERR_DEVICE, "module_run: input %d is not on the module's device", i);
     }
+    atomic_fetch_add(&runs_in_flight, 1);
+    mf_status s = run_counted(m, inputs, outputs, types);
+    atomic_fetch_sub(&runs_in_flight, 1);
+    return s;
+}
+
+/* mf_module_run once its arguments are checked (counted in runs_in_flight). */
+static mf_status run_counted(mf_module *m, mf_tensor *const *inputs, mf_tensor **outputs, const mf_type *types)
+{
     specialization *sp;
     mf_status s = find_or_make(m, types, &sp);
     if (s)

@@ -73,9 +73,10 @@ typedef struct mf_kernel_result {
 /* Gets the kernel of every segment from the map on mf_mod_compile_threads() threads (the
  * caller's among them), results[k] for segs[k]; mo's progress and on_kernel are called as
  * each is ready, one call at a time.  Failures are per result, never returned.  cancel
- * non-NULL marks a background (tier-up) compile: it leaves a core to the runs unless the
- * thread count was set, and kernels not yet started when *cancel turns true are skipped
- * (their results fail with "compile cancelled"). */
+ * non-NULL marks a background (tier-up) compile: unless the thread count was set, its last
+ * thread (of one per core) runs in the idle scheduling class and starts a kernel only while
+ * no run is in flight, so runs keep the room they had with one thread fewer; kernels not yet
+ * started when *cancel turns true are skipped (their results fail with "compile cancelled"). */
 mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
                                  const mf_module_options *mo, const atomic_bool *cancel,
                                  mf_kernel_result *results);
@@ -90,6 +91,8 @@ int mf_mod_pipeline_runs(void);
 /* MF_ERR_INVALID when MLUFUSE_TIER is set to anything but fast, full or auto; else *out is
  * the mode it names (MF_TIER_AUTO when unset). */
 mf_status mf_mod_tier_from_env(mf_tier_mode *out);
+/* Runs in flight now in this process (mf_module_run calls, every module's). */
+int mf_mod_runs_in_flight(void);
 /* Threads for nkernels kernels: mo->compile_threads, else MLUFUSE_COMPILE_THREADS, else one
  * per online core; never more than nkernels. */
 int mf_mod_compile_threads(const mf_module_options *mo, int nkernels);
