@@ -524,29 +524,30 @@ static bool batch_divided(int n, const mf_type *types, int64_t k, mf_type *out)
  * the background compiler's (without it), a sum on the plan loader's helper thread. */
 static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* *v = f(g) the first time (*done false), under sum_lock. */
+static uint64_t once(bool *done, uint64_t *v, uint64_t (*f)(const mf_graph *), const mf_graph *g)
+{
+    pthread_mutex_lock(&sum_lock);
+    if (!*done)
+        *v = f(g);
+    *done = true;
+    uint64_t r = *v;
+    pthread_mutex_unlock(&sum_lock);
+    return r;
+}
+
 /* The weights' full sum, made on first use: only a saved plan found or written needs it. */
 static uint64_t weights_sum(void *ctx)
 {
     mf_module *m = ctx;
-    pthread_mutex_lock(&sum_lock);
-    if (!m->weights_summed)
-        m->weights_sum = mf_mod_plan_weights_sum(m->graph);
-    m->weights_summed = true;
-    uint64_t sum = m->weights_sum;
-    pthread_mutex_unlock(&sum_lock);
-    return sum;
+    return once(&m->weights_summed, &m->weights_sum, mf_mod_plan_weights_sum, m->graph);
 }
 
 /* The key of m's plan at types (the weights' fingerprint taken on first use). */
 static mf_status plan_key(const mf_module *m, const mf_type *types, char key[65])
 {
     mf_module *mm = (mf_module *)m; /* the fingerprint, taken once */
-    pthread_mutex_lock(&sum_lock);
-    if (!mm->fingerprinted)
-        mm->fingerprint = mf_mod_plan_weights_fingerprint(m->graph);
-    mm->fingerprinted = true;
-    uint64_t fp = mm->fingerprint;
-    pthread_mutex_unlock(&sum_lock);
+    uint64_t fp = once(&mm->fingerprinted, &mm->fingerprint, mf_mod_plan_weights_fingerprint, m->graph);
     return mf_mod_plan_key(m->graph, types, fp, &m->opt, key);
 }
 
