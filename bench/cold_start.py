@@ -7,13 +7,19 @@ against ONNX Runtime's session creation + first run, measured in the same run.
 Per model, with mlufuse run ... --json (times from the command's start, model loading included;
 the process start itself, mostly loading libLLVM, is measured apart as `mlufuse run --help`):
   cold auto   empty cache folder, --tier auto: first answer (tier 0) and full speed (tier-up done)
+  cores-1     the same with the background compile on one thread fewer than the cores, all of
+              normal priority (MLUFUSE_COMPILE_THREADS; the default before it used every core)
   cold full   empty cache folder, --tier full: today's compile-everything-first
-  warm        the cache cold full left, --tier auto: should be tier 1 from the first run
+  warm        the cache cold full left, --tier auto: tier 1 from the first run on its saved plan
+              (the same model and batch: no pass, no kernel loaded); "saved" says it was
+  warm, no plan  the same with MLUFUSE_PLAN_CACHE=off: passes, then every kernel from the disk
+              cache (the warm start before saved plans served the same batch)
   fast        --tier fast: tier 0 only, no LLVM compile
   new batch   in the warm process (batch 1 on tier 1), --new-batch 2: the first run of batch 2
               in the same module (slices of batch 1's plan when the graph keeps its rows apart)
   new process warm cache for batch 1 (kernels and the saved plan), a new process at --batch 2:
               module creation + first run; its tier and slices (slices of batch 1's saved plan)
+  again       one more process at batch 2 after that one (which saved its own plan): its own plan
   no plan     the same with MLUFUSE_PLAN_CACHE=off (the path before the plan cache), on a copy of
               the same cache folder
   ORT         bench/ort_cold.js: InferenceSession.create + first run (node start excluded)
@@ -32,10 +38,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def run_json(exe, args, cache_dir, plan_cache="on"):
+def run_json(exe, args, cache_dir, plan_cache="on", threads=None):
     env = dict(os.environ, MLUFUSE_CACHE_DIR=cache_dir, MLUFUSE_PLAN_CACHE=plan_cache)
     env.pop("MLUFUSE_CACHE", None)
     env.pop("MLUFUSE_TIER", None)
+    env.pop("MLUFUSE_COMPILE_THREADS", None)
+    if threads:
+        env["MLUFUSE_COMPILE_THREADS"] = str(threads)
     out = subprocess.run([exe, "run"] + args + ["--json"], env=env, capture_output=True, text=True)
     if out.returncode not in (0, 1) or not out.stdout.strip():
         raise RuntimeError(f"mlufuse run {' '.join(args)}: {out.stderr.strip()}")
@@ -52,28 +61,36 @@ def measure_model(exe, mdir, ort_threads):
     model = os.path.join(mdir, "model.onnx")
     io = ["-i", os.path.join(mdir, "input.npy"), "--expect", os.path.join(mdir, "output.npy")]
     row = {}
-    with tempfile.TemporaryDirectory() as cold, tempfile.TemporaryDirectory() as full:
+    with tempfile.TemporaryDirectory() as cold, tempfile.TemporaryDirectory() as full, \
+            tempfile.TemporaryDirectory() as batch1:
+        with tempfile.TemporaryDirectory() as before:  # the background compile's old thread count
+            b = run_json(exe, [model] + io + ["--tier", "auto"], before, threads=max(1, (os.cpu_count() or 1) - 1))
+            row["auto_full_before_ms"] = b["full_speed_ms"]
         a = run_json(exe, [model] + io + ["--tier", "auto"], cold)
         row["auto_first_ms"], row["auto_full_ms"] = a["first_output_ms"], a["full_speed_ms"]
         row["auto_first_tier"], row["auto_match"] = a["first_run_tier"], a.get("match")
         f = run_json(exe, [model] + io + ["--tier", "full"], full)
         row["full_ms"], row["full_match"] = f["first_output_ms"], f.get("match")
+        shutil.copytree(full, batch1, dirs_exist_ok=True)  # batch 1's kernels and plan only
         try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
             w = run_json(exe, [model] + io + ["--tier", "auto", "--new-batch", "2"], full)
             row["newb_ms"], row["newb_slices"] = w["new_batch_ms"], w["new_batch_slices"]
         except RuntimeError:
             w = run_json(exe, [model] + io + ["--tier", "auto"], full)
             row["newb_ms"], row["newb_slices"] = float("nan"), "-"
-        row["warm_ms"], row["warm_tier"] = w["first_output_ms"], w["first_run_tier"]
-        for key, plans in (("batch2", "on"), ("noplan", "off")):
+        row["warm_ms"], row["warm_tier"] = w["first_output_ms"], tier_label(w)
+        n = run_json(exe, [model] + io + ["--tier", "auto"], full, "off")
+        row["warm_noplan_ms"], row["warm_noplan_tier"] = n["first_output_ms"], tier_label(n)
+        for key, plans, again in (("batch2", "on", True), ("noplan", "off", False)):
             with tempfile.TemporaryDirectory() as copy:  # each on batch 1's cache only
-                shutil.copytree(full, copy, dirs_exist_ok=True)
-                try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
-                    b = run_json(exe, [model, "--random", "--batch", "2", "--tier", "auto"], copy, plans)
-                    row[key + "_ms"] = b["first_run_ms"]
-                    row[key + "_tier"] = f"{b['first_run_tier']}/{b.get('first_run_slices', 1)}"
-                except RuntimeError:
-                    row[key + "_ms"], row[key + "_tier"] = float("nan"), "-"
+                shutil.copytree(batch1, copy, dirs_exist_ok=True)
+                runs = (key, "again") if again else (key,)
+                for k in runs:
+                    try:  # a model whose graph fixes the batch (a reshape to 1) cannot take batch 2
+                        b = run_json(exe, [model, "--random", "--batch", "2", "--tier", "auto"], copy, plans)
+                        row[k + "_ms"], row[k + "_tier"] = b["first_run_ms"], tier_label(b)
+                    except RuntimeError:
+                        row[k + "_ms"], row[k + "_tier"] = float("nan"), "-"
         s = run_json(exe, [model] + io + ["--tier", "fast"], cold)
         row["fast_ms"], row["fast_match"] = s["first_output_ms"], s.get("match")
     ort = subprocess.run(["node", os.path.join(HERE, "ort_cold.js"), "--threads", str(ort_threads), mdir],
@@ -84,6 +101,11 @@ def measure_model(exe, mdir, ort_threads):
     else:
         row["ort_ms"] = None
     return row
+
+
+def tier_label(r):
+    """tier/slices of a run's first answer, with "s" when its plan was a saved one."""
+    return f"{r['first_run_tier']}/{r.get('first_run_slices', 1)}{'s' if r.get('first_run_saved_plan') else ''}"
 
 
 def label(v):
@@ -118,10 +140,11 @@ def main():
     print(f"CPU: {cpu}, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}; "
           f"mlufuse process start (run --help): {start:.0f} ms, not included below; reps: {a.reps}")
     print()
-    print("| model | cold auto: first answer (tier) | cold auto: full speed | cold full (before) | warm (tier) "
+    print("| model | cold auto: first answer (tier) | cold auto: full speed | the same, cores-1 compile threads "
+          "| cold full (before) | warm (tier/slices, s: saved plan) | warm, plan cache off "
           "| fast (tier 0 only) | new batch 2 (slices) | new process at batch 2 (tier/slices) "
-          "| the same, plan cache off | ORT session + first run | cold auto / ORT |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| the same, plan cache off | again at batch 2 | ORT session + first run | cold auto / ORT |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = {}
     for n in names:
         r = median_rows([measure_model(exe, os.path.join(a.models, n), a.ort_threads) for _ in range(a.reps)])
@@ -131,9 +154,11 @@ def main():
         ort_s = f"{ort:.0f} ms ({r['ort_session_ms']:.0f} + {r['ort_first_run_ms']:.0f})" if ort else "n/a"
         match = "" if r["auto_match"] in (True, None) else " MISMATCH"
         print(f"| {n} | {r['auto_first_ms']:.0f} ms ({label(r['auto_first_tier'])}){match} | {r['auto_full_ms']:.0f} ms "
-              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({label(r['warm_tier'])}) | {r['fast_ms']:.0f} ms "
-              f"| {r['newb_ms']:.0f} ms ({label(r['newb_slices'])}) | {r['batch2_ms']:.0f} ms ({label(r['batch2_tier'])}) "
-              f"| {r['noplan_ms']:.0f} ms ({label(r['noplan_tier'])}) "
+              f"| {r['auto_full_before_ms']:.0f} ms "
+              f"| {r['full_ms']:.0f} ms | {r['warm_ms']:.0f} ms ({r['warm_tier']}) "
+              f"| {r['warm_noplan_ms']:.0f} ms ({r['warm_noplan_tier']}) | {r['fast_ms']:.0f} ms "
+              f"| {r['newb_ms']:.0f} ms ({label(r['newb_slices'])}) | {r['batch2_ms']:.0f} ms ({r['batch2_tier']}) "
+              f"| {r['noplan_ms']:.0f} ms ({r['noplan_tier']}) | {r['again_ms']:.0f} ms ({r['again_tier']}) "
               f"| {ort_s} | {ratio} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     if a.json:

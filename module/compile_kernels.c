@@ -5,6 +5,7 @@
  * land in the segment's slot, so the caller sees them in segment order whatever finished
  * first.  Progress and timing callbacks run under one lock: one call at a time. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,17 +90,38 @@ static void report(compile_job *j, int k)
     pthread_mutex_unlock(&j->lock);
 }
 
-static void *worker(void *arg)
+static bool cancelled(const compile_job *j)
 {
-    compile_job *j = arg;
+    return j->cancel && atomic_load(j->cancel);
+}
+
+/* A spare thread (idle_worker) waits while a run is in flight in this process, so it starts no
+ * kernel that would share the run's cores; it returns at once when nothing is left to start. */
+static void wait_for_no_run(compile_job *j)
+{
+    const struct timespec pause = {0, 2000000}; /* 2 ms: a run's gap is seen soon enough */
+    while (mf_mod_runs_in_flight() > 0 && !cancelled(j)) {
+        pthread_mutex_lock(&j->lock);
+        bool left = j->next < j->n;
+        pthread_mutex_unlock(&j->lock);
+        if (!left)
+            return;
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void work(compile_job *j, bool spare)
+{
     for (;;) {
+        if (spare)
+            wait_for_no_run(j);
         pthread_mutex_lock(&j->lock);
         int k = j->next < j->n ? j->next++ : -1;
         pthread_mutex_unlock(&j->lock);
         if (k < 0)
-            return NULL;
+            return;
         mf_kernel_result *r = &j->results[k];
-        if (j->cancel && atomic_load(j->cancel)) { /* the module is going away */
+        if (cancelled(j)) { /* the module is going away */
             r->status = MF_ERR_INVALID;
             snprintf(r->message, sizeof r->message, "compile cancelled");
             continue;
@@ -113,14 +135,30 @@ static void *worker(void *arg)
     }
 }
 
-/* A background compile leaves one core to the runs proceeding meanwhile on tier 0, unless
- * the thread count was set explicitly. */
-static int threads_for(const mf_module_options *mo, int n, bool background)
+static void *worker(void *arg)
 {
-    int t = mf_mod_compile_threads(mo, n);
+    work(arg, false);
+    return NULL;
+}
+
+/* A background compile's spare thread, the one that uses the last core: it starts a kernel
+ * only while no run is in flight, and runs in the lowest scheduling class (SCHED_IDLE), so a
+ * run that begins during that kernel preempts it at once.  The other threads keep the normal
+ * class and a core's worth of the runs' room, as before: tier-up still progresses on a busy
+ * machine, and back-to-back runs leave the spare thread waiting rather than holding a kernel. */
+static void *idle_worker(void *arg)
+{
+    struct sched_param none = {0};
+    pthread_setschedparam(pthread_self(), SCHED_IDLE, &none); /* best effort: else a normal thread */
+    work(arg, true);
+    return NULL;
+}
+
+/* Whether a background compile (not a set thread count) gives its last thread the idle class. */
+static bool last_idle(const mf_module_options *mo, bool background)
+{
     const char *e = getenv("MLUFUSE_COMPILE_THREADS");
-    bool explicit = (mo && mo->compile_threads > 0) || (e && *e);
-    return background && !explicit && t > 1 ? t - 1 : t;
+    return background && !(mo && mo->compile_threads > 0) && !(e && *e);
 }
 
 mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
@@ -130,19 +168,20 @@ mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options
     compile_job j = {.segs = segs, .n = n, .co = co, .mo = mo, .cancel = cancel, .results = results};
     memset(results, 0, sizeof *results * (size_t)n);
     pthread_mutex_init(&j.lock, NULL);
-    int nthreads = threads_for(mo, n, cancel != NULL);
+    int nthreads = mf_mod_compile_threads(mo, n);
+    bool idle = last_idle(mo, cancel != NULL) && nthreads > 1;
     pthread_t tid[MAX_COMPILE_THREADS];
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, (size_t)8 << 20); /* lowering recurses per op of a chain */
     int started = 0;
     for (int i = 1; i < nthreads; i++) { /* a thread that cannot start leaves more for the rest */
-        if (pthread_create(&tid[started], &attr, worker, &j))
+        if (pthread_create(&tid[started], &attr, idle && i == nthreads - 1 ? idle_worker : worker, &j))
             break;
         started++;
     }
     pthread_attr_destroy(&attr);
-    worker(&j);
+    work(&j, false);
     for (int i = 0; i < started; i++)
         pthread_join(tid[i], NULL);
     pthread_mutex_destroy(&j.lock);

@@ -10,7 +10,9 @@
  * replaces the tier-0 one between runs: a run holds a reference to the plan it started with.
  * A new batch size of a graph that keeps its batch rows apart starts instead on the tier-1
  * plan of a batch size that divides it, run slice after slice (no compile, full speed): one
- * of this module's, or one an earlier process saved in the plan cache (plan_cache.c). */
+ * of this module's, or one an earlier process saved in the plan cache (plan_cache.c).  A
+ * specialization whose own plan an earlier process saved starts on it: tier 1 at once, with
+ * no pass and no compile. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "module.h"
 #include "passes/passes.h"
 #include "runtime/mfo_read.h"
+#include "runtime/profiler.h"
 #include "tier_up.h"
 
 /* The passes of tier 0: no Winograd and no weight packing (layouts only the LLVM engines
@@ -66,12 +69,12 @@ struct mf_module {
     int pending, failed;    /* tier-ups */
     mf_status tier_up_status;
     char tier_up_message[512];
-    _Atomic int last_run_tier, last_run_slices;
+    _Atomic int last_run_tier, last_run_slices, last_run_saved;
     double created_ms, tier_up_ms;
     double launch_grain_us; /* kernels estimated under it run unsplit (launch_grain.c) */
     bool plan_cache;        /* plans saved to and loaded from the disk cache */
-    bool weights_summed;    /* weights_sum, computed when a key first needs it (under sum_lock) */
-    uint64_t weights_sum;   /* of the graph's constants, for the plan cache's keys */
+    bool fingerprinted, weights_summed; /* under sum_lock: taken when first needed */
+    uint64_t fingerprint, weights_sum;  /* of the graph's constants: a saved plan's key, its check */
 };
 
 static double now_ms(void)
@@ -93,12 +96,26 @@ size_t mf_module_options_size(void)
     return sizeof(mf_module_options);
 }
 
+static atomic_int pipelines_run; /* for tests: a saved plan's start runs none */
+static atomic_int runs_in_flight; /* every module's: a background compile's spare thread waits */
+
+int mf_mod_runs_in_flight(void)
+{
+    return atomic_load(&runs_in_flight);
+}
+
+int mf_mod_pipeline_runs(void)
+{
+    return atomic_load(&pipelines_run);
+}
+
 /* The compile pipeline (the default without its plan pass: the plan builder plans slots
  * itself), without a report (no fusion text is built on the compile path); with DEBUG=1 it
  * verifies after every pass and names a pass that broke the graph.  Subgraphs are numbered
  * 0..n-1 on the nodes. */
 static mf_status optimize(const mf_module *m, mf_graph *g, const char *passes, int *nsub)
 {
+    atomic_fetch_add(&pipelines_run, 1);
     mf_opt_options o = mf_opt_default_options();
     o.passes = m->opt.passes ? m->opt.passes : passes;
     o.fusion = m->opt.fusion;
@@ -489,7 +506,7 @@ static mf_status start_sliced(mf_module *m, specialization *sp, specialization *
     return queue_tier_up(m, sp, types, &none);
 }
 
-/* ---- a new batch size on a plan an earlier process saved (plan_cache.c) ------------------ */
+/* ---- a plan an earlier process saved (plan_cache.c) --------------------------------------- */
 
 /* types with every input's dim 0 divided by k; false when one does not divide. */
 static bool batch_divided(int n, const mf_type *types, int64_t k, mf_type *out)
@@ -503,78 +520,124 @@ static bool batch_divided(int n, const mf_type *types, int64_t k, mf_type *out)
     return n > 0;
 }
 
-/* Guards weights_summed and weights_sum: a key is made on the caller's thread (under the
- * module lock) or on the background compiler's (without it). */
+/* Guards the sums below: a key is made on the caller's thread (under the module lock) or on
+ * the background compiler's (without it), a sum on the plan loader's helper thread. */
 static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* The key of m's plan at types (the weights summed on first use: a module that never looks
- * for a plan of another batch size never reads its weights for it). */
+/* *v = f(g) the first time (*done false), under sum_lock. */
+static uint64_t once(bool *done, uint64_t *v, uint64_t (*f)(const mf_graph *), const mf_graph *g)
+{
+    pthread_mutex_lock(&sum_lock);
+    if (!*done)
+        *v = f(g);
+    *done = true;
+    uint64_t r = *v;
+    pthread_mutex_unlock(&sum_lock);
+    return r;
+}
+
+/* The weights' full sum, made on first use: only a saved plan found or written needs it. */
+static uint64_t weights_sum(void *ctx)
+{
+    mf_module *m = ctx;
+    return once(&m->weights_summed, &m->weights_sum, mf_mod_plan_weights_sum, m->graph);
+}
+
+/* The key of m's plan at types (the weights' fingerprint taken on first use). */
 static mf_status plan_key(const mf_module *m, const mf_type *types, char key[65])
 {
-    mf_module *mm = (mf_module *)m; /* the sum, computed once */
-    pthread_mutex_lock(&sum_lock);
-    if (!mm->weights_summed)
-        mm->weights_sum = mf_mod_plan_weights_sum(m->graph);
-    mm->weights_summed = true;
-    uint64_t sum = mm->weights_sum;
-    pthread_mutex_unlock(&sum_lock);
-    return mf_mod_plan_key(m->graph, types, sum, &m->opt, key);
+    mf_module *mm = (mf_module *)m; /* the fingerprint, taken once */
+    uint64_t fp = once(&mm->fingerprinted, &mm->fingerprint, mf_mod_plan_weights_fingerprint, m->graph);
+    return mf_mod_plan_key(m->graph, types, fp, &m->opt, key);
 }
 
-/* The key of the plan cache's plan for types divided by k, when there is such a plan. */
+/* The key of the plan cache's plan for types divided by k (k = 1: types themselves, of any
+ * rank), when there is such a plan. */
 static bool cached_part(const mf_module *m, const mf_type *types, int64_t k, mf_type *part, char key[65])
 {
-    return types[0].shape[0] % k == 0 && batch_divided(m->graph->ninputs, types, k, part) &&
-           !plan_key(m, part, key) && mf_mod_plan_cached(key);
+    int n = m->graph->ninputs;
+    if (k == 1)
+        memcpy(part, types, sizeof *part * (size_t)n);
+    else if (!batch_divided(n, types, k, part))
+        return false;
+    return !plan_key(m, part, key) && mf_mod_plan_cached(key);
 }
 
-/* Saves the tier-1 plan p of types (built from pr) for later processes, when the graph keeps
- * its batch rows apart (another batch size uses it only in slices) and no plan of a batch
- * size dividing it is saved already (that one serves the same batches). */
+/* Saves the tier-1 plan p of types (built from pr) for later processes: one at the same input
+ * types runs it at once, one at a batch size it divides runs it in slices (when the graph
+ * keeps its batch rows apart). */
 static void save_plan(const mf_module *m, const mf_type *types, const prepared *pr, const mf_plan *p)
 {
-    int n = m->graph->ninputs;
-    mf_type part[256];
     char key[65];
-    if (!m->plan_cache || n > 256 || !keeps_rows(m, types))
+    if (!m->plan_cache || m->graph->ninputs > 256)
         return;
-    for (int64_t k = 2; k <= types[0].shape[0]; k++)
-        if (cached_part(m, types, k, part, key))
-            return;
+    for (int i = 0; i < m->graph->nnodes; i++)
+        if (m->graph->nodes[i]->op == MF_OP_CUSTOM)
+            return; /* an .mfo holds no custom op (docs/custom_ops.md) */
     mf_status s = plan_key(m, types, key);
     if (!s)
-        s = mf_mod_plan_save(key, p, pr->g, pr->segs, pr->nseg, &m->opt);
+        s = mf_mod_plan_save(key, weights_sum((void *)m), p, pr->g, pr->segs, pr->nseg, &m->opt);
     if (s)
         mf_logf(MF_LOG_INFO, "module", "@%s: plan not saved: %s", m->graph->name, mf_last_error());
 }
 
-/* Starts sp (*found) on the saved plan of the batch size that divides types' in the fewest
- * slices, and queues sp's own tier 1; nothing when no plan fits.  Under the module lock. */
-static mf_status start_from_plan_cache(mf_module *m, specialization *sp, const mf_type *types, bool *found)
+/* Starts sp (*found) on the saved plan of types' batch divided by k, when there is one: at
+ * k = 1 its own (tier 1, nothing left to compile), else run in k slices while sp's own tier 1
+ * is queued.  A damaged file was reported and removed: not found.  Under the module lock. */
+static mf_status start_on_saved(mf_module *m, specialization *sp, const mf_type *types, int64_t k, bool *found)
 {
     int n = m->graph->ninputs;
     mf_type part[256];
     char key[65];
-    *found = false;
-    if (!m->plan_cache || n > 256 || !keeps_rows(m, types))
+    mf_offline_model *om = NULL;
+    double t0 = now_ms();
+    if (!cached_part(m, types, k, part, key) || (k > 1 && !keeps_rows(m, part)) ||
+        mf_mod_plan_load(key, part, n, weights_sum, m, &om) || !om)
         return MF_OK;
-    for (int64_t k = 2; k <= types[0].shape[0] && k <= 1 << 20; k++) {
-        mf_offline_model *om = NULL;
-        if (!cached_part(m, types, k, part, key) || !keeps_rows(m, part) || mf_mod_plan_load(key, part, n, &om) ||
-            !om)
-            continue; /* a damaged file was reported and removed */
-        if (!(sp->current = malloc(sizeof *sp->current))) {
-            mf_offline_destroy(om);
-            return mf_error(MF_ERR_NOMEM, "module: out of memory");
-        }
-        *sp->current = (tier_plan){mf_rt_offline_plan(om), 1, 1, (int)k, NULL, om};
-        *found = true;
-        mf_logf(MF_LOG_INFO, "module", "@%s: a new batch size runs in %d slices of a saved plan",
-                m->graph->name, (int)k);
-        prepared none = {0};
-        return queue_tier_up(m, sp, types, &none);
+    if (!(sp->current = malloc(sizeof *sp->current))) {
+        mf_offline_destroy(om);
+        return mf_error(MF_ERR_NOMEM, "module: out of memory");
     }
-    return MF_OK;
+    *sp->current = (tier_plan){mf_rt_offline_plan(om), 1, 1, (int)k, NULL, om};
+    *found = true;
+    if (k == 1) {
+        mf_logf(MF_LOG_INFO, "module", "@%s runs its saved plan (key and load %.1f ms)", m->graph->name,
+                now_ms() - t0);
+        return MF_OK;
+    }
+    mf_logf(MF_LOG_INFO, "module", "@%s: a new batch size runs in %d slices of a saved plan", m->graph->name,
+            (int)k);
+    prepared none = {0};
+    return queue_tier_up(m, sp, types, &none);
+}
+
+/* Whether m looks for saved plans: not while verifying (that checks the kernels of the
+ * segments it compiles). */
+static bool plans_usable(const mf_module *m)
+{
+    return m->plan_cache && !m->verify && m->graph->ninputs <= 256;
+}
+
+/* Whether a new specialization may start on its own saved plan: not when the caller asked for
+ * each kernel's compile report (on_kernel) nor while a profile is collected (a saved plan has
+ * no per-kernel FLOP and byte counts): then its kernels come from the kernel cache as before. */
+static bool own_plan_usable(const mf_module *m)
+{
+    return plans_usable(m) && !m->opt.on_kernel && !mf_rt_prof_on();
+}
+
+/* Starts sp on the saved plan of the batch size that divides types' in the fewest slices
+ * (k >= 2), when the graph keeps its rows apart; nothing when no plan fits.  Under the
+ * module lock. */
+static mf_status start_from_plan_cache(mf_module *m, specialization *sp, const mf_type *types, bool *found)
+{
+    *found = false;
+    if (!plans_usable(m) || !keeps_rows(m, types))
+        return MF_OK;
+    mf_status s = MF_OK;
+    for (int64_t k = 2; !s && !*found && k <= types[0].shape[0] && k <= 1 << 20; k++)
+        s = start_on_saved(m, sp, types, k, found);
+    return s;
 }
 
 static mf_status specialize(mf_module *m, const mf_type *types, specialization **out)
@@ -586,10 +649,12 @@ static mf_status specialize(mf_module *m, const mf_type *types, specialization *
     prepared pr = {0};
     specialization *src = NULL;
     int slices = 0;
-    if (!s && m->tier == MF_TIER_AUTO)
-        src = slice_source(m, types, &slices);
     bool saved = false;
-    if (!s && m->tier == MF_TIER_AUTO && !src)
+    if (!s && m->tier != MF_TIER_FAST && own_plan_usable(m)) /* its own plan: tier 1, no pass, no LLVM */
+        s = start_on_saved(m, sp, types, 1, &saved);
+    if (!s && !saved && m->tier == MF_TIER_AUTO)
+        src = slice_source(m, types, &slices);
+    if (!s && !saved && m->tier == MF_TIER_AUTO && !src)
         s = start_from_plan_cache(m, sp, types, &saved);
     if (s || saved) {
         /* failed, or started on a plan an earlier process saved */
@@ -758,6 +823,8 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     return s;
 }
 
+static mf_status run_counted(mf_module *m, mf_tensor *const *inputs, mf_tensor **outputs, const mf_type *types);
+
 mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_out,
                         mf_tensor **outputs)
 {
@@ -781,6 +848,15 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
         if (memcmp(&inputs[i]->device, &m->opt.device, sizeof m->opt.device))
             return mf_error(MF_ERR_DEVICE, "module_run: input %d is not on the module's device", i);
     }
+    atomic_fetch_add(&runs_in_flight, 1);
+    mf_status s = run_counted(m, inputs, outputs, types);
+    atomic_fetch_sub(&runs_in_flight, 1);
+    return s;
+}
+
+/* mf_module_run once its arguments are checked (counted in runs_in_flight). */
+static mf_status run_counted(mf_module *m, mf_tensor *const *inputs, mf_tensor **outputs, const mf_type *types)
+{
     specialization *sp;
     mf_status s = find_or_make(m, types, &sp);
     if (s)
@@ -791,6 +867,7 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
     pthread_mutex_unlock(&m->lock);
     m->last_run_tier = tp->tier;
     m->last_run_slices = tp->slices;
+    m->last_run_saved = tp->owner || (tp->base && tp->base->owner);
     if (m->verify)
         s = mf_rt_plan_run_hooked(tp->plan, inputs, outputs, mf_mod_verify_step, &sp->verifier);
     else if (tp->slices > 1)
@@ -811,7 +888,7 @@ void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out)
     mf_module *mm = (mf_module *)m; /* the lock only */
     pthread_mutex_lock(&mm->lock);
     *out = (mf_module_tier_info){m->tier, m->last_run_tier, m->pending, m->failed, m->tier_up_ms,
-                                 m->last_run_slices};
+                                 m->last_run_slices, m->last_run_saved};
     pthread_mutex_unlock(&mm->lock);
 }
 

@@ -73,9 +73,10 @@ typedef struct mf_kernel_result {
 /* Gets the kernel of every segment from the map on mf_mod_compile_threads() threads (the
  * caller's among them), results[k] for segs[k]; mo's progress and on_kernel are called as
  * each is ready, one call at a time.  Failures are per result, never returned.  cancel
- * non-NULL marks a background (tier-up) compile: it leaves a core to the runs unless the
- * thread count was set, and kernels not yet started when *cancel turns true are skipped
- * (their results fail with "compile cancelled"). */
+ * non-NULL marks a background (tier-up) compile: unless the thread count was set, its last
+ * thread (of one per core) runs in the idle scheduling class and starts a kernel only while
+ * no run is in flight, so runs keep the room they had with one thread fewer; kernels not yet
+ * started when *cancel turns true are skipped (their results fail with "compile cancelled"). */
 mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options *co,
                                  const mf_module_options *mo, const atomic_bool *cancel,
                                  mf_kernel_result *results);
@@ -84,9 +85,14 @@ mf_status mf_mod_compile_kernels(mf_segment *segs, int n, const mf_cache_options
  * every background tier-up calls hook(ctx) on its thread before it compiles anything, so a
  * test can hold tier 1 back while it runs on tier 0.  NULL: none. */
 void mf_mod_set_tier_up_hook(void (*hook)(void *ctx), void *ctx);
+/* How many times a module has run a pass pipeline in this process (tests: a start on a saved
+ * plan runs none). */
+int mf_mod_pipeline_runs(void);
 /* MF_ERR_INVALID when MLUFUSE_TIER is set to anything but fast, full or auto; else *out is
  * the mode it names (MF_TIER_AUTO when unset). */
 mf_status mf_mod_tier_from_env(mf_tier_mode *out);
+/* Runs in flight now in this process (mf_module_run calls, every module's). */
+int mf_mod_runs_in_flight(void);
 /* Threads for nkernels kernels: mo->compile_threads, else MLUFUSE_COMPILE_THREADS, else one
  * per online core; never more than nkernels. */
 int mf_mod_compile_threads(const mf_module_options *mo, int nkernels);
@@ -94,25 +100,30 @@ int mf_mod_compile_threads(const mf_module_options *mo, int nkernels);
 mf_status mf_mod_check_compile_env(void);
 
 /* The plan cache (plan_cache.c, docs/tiers.md): tier-1 plans saved as <key>.mfo in the disk
- * cache, loaded by a later process to run a batch size they divide.  Off when the disk cache
+ * cache, loaded by a later process to run the same input types or a batch size they divide.  Off when the disk cache
  * is or MLUFUSE_PLAN_CACHE=off; MF_ERR_INVALID when that variable is neither on nor off. */
 typedef struct mf_offline_model mf_offline_model;
 mf_status mf_mod_plan_cache_check_env(void);
 bool mf_mod_plan_cache_on(void);
-/* A checksum of every constant's bytes in g: the weights part of a plan's key. */
+/* A checksum of every constant's bytes in g, which a saved plan's weights must match. */
 uint64_t mf_mod_plan_weights_sum(const mf_graph *g);
+/* A checksum of every constant's size and of a few windows of its bytes (microseconds however
+ * big the weights): the weights part of a plan's key. */
+uint64_t mf_mod_plan_weights_fingerprint(const mf_graph *g);
 /* The key of the plan of g (a module's graph) at input types under mo. */
-mf_status mf_mod_plan_key(const mf_graph *g, const mf_type *types, uint64_t weights_sum,
+mf_status mf_mod_plan_key(const mf_graph *g, const mf_type *types, uint64_t fingerprint,
                           const mf_module_options *mo, char hex[65]);
 bool mf_mod_plan_cached(const char *key);
 /* Saves plan p, built from the optimized graph g and its nsegs segments (their objects come
- * from the disk cache), under key, unless a plan is there already. */
-mf_status mf_mod_plan_save(const char *key, const mf_plan *p, const mf_graph *g, const mf_segment *segs,
-                           int nsegs, const mf_module_options *mo);
-/* The plan saved under key, its kernels linked, when there is one whose inputs are types
- * (*out NULL and MF_OK when there is none).  A damaged or mismatched file is reported,
- * removed, and its error returned: the caller compiles instead. */
-mf_status mf_mod_plan_load(const char *key, const mf_type *types, int ntypes, mf_offline_model **out);
+ * from the disk cache), under key with its weights' sum, unless a plan is there already. */
+mf_status mf_mod_plan_save(const char *key, uint64_t weights_sum, const mf_plan *p, const mf_graph *g,
+                           const mf_segment *segs, int nsegs, const mf_module_options *mo);
+/* The plan saved under key, its kernels linked, when there is one whose inputs are types and
+ * whose weights' sum is weights_sum(ctx) (called on a second thread while the file loads);
+ * *out NULL and MF_OK when there is none.  A damaged or mismatched file is reported, removed,
+ * and its error returned: the caller compiles instead. */
+mf_status mf_mod_plan_load(const char *key, const mf_type *types, int ntypes, uint64_t (*weights_sum)(void *ctx),
+                           void *ctx, mf_offline_model **out);
 
 /* Constant folding's evaluator (ref_eval.c): one op on host data by its reference kernel
  * (an mf_pass_eval_fn; ctx unused). */

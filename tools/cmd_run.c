@@ -352,6 +352,7 @@ typedef struct run_report {
     double load_ms;           /* reading the model, before module creation */
     mf_module_tier_info tier; /* first_run_tier: tier.last_run_tier after the first run */
     int first_run_tier, first_run_slices; /* slices: of a plan another batch size compiled */
+    int first_run_saved;      /* the first run's plan came from the plan cache */
     double new_batch_ms;      /* --new-batch: the specialization and first run of that batch */
     int new_batch_tier, new_batch_slices;
     char tier_up_error[256];
@@ -461,10 +462,12 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         if (o->fused) {
             /* from the command's start (model loading included): first answer, full speed */
             double full = r->tier.tier_up_ms > 0 ? r->load_ms + r->tier.tier_up_ms : r->load_ms + r->first_run_ms;
-            printf(", \"tier\": \"%s\", \"first_run_tier\": %d, \"first_run_slices\": %d, \"first_run_ms\": %.3f, "
+            printf(", \"tier\": \"%s\", \"first_run_tier\": %d, \"first_run_slices\": %d, "
+                   "\"first_run_saved_plan\": %s, \"first_run_ms\": %.3f, "
                    "\"tier_up_ms\": %.3f, \"tier_up_failed\": %d, \"load_ms\": %.3f, "
                    "\"first_output_ms\": %.3f, \"full_speed_ms\": %.3f",
-                   tier_name(r->tier.mode), r->first_run_tier, r->first_run_slices, r->first_run_ms, r->tier.tier_up_ms,
+                   tier_name(r->tier.mode), r->first_run_tier, r->first_run_slices,
+                   r->first_run_saved ? "true" : "false", r->first_run_ms, r->tier.tier_up_ms,
                    r->tier.failed, r->load_ms, r->load_ms + r->first_run_ms, full);
             if (o->new_batch)
                 printf(", \"new_batch\": %lld, \"new_batch_ms\": %.3f, \"new_batch_tier\": %d, "
@@ -501,6 +504,8 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
         printf("tier %s: first run on tier %d", tier_name(r->tier.mode), r->first_run_tier);
         if (r->first_run_slices > 1)
             printf(" (%d slices of a saved plan)", r->first_run_slices);
+        else if (r->first_run_saved)
+            printf(" (its saved plan: no pass, no compile)");
         printf(", %.1f ms after module creation began", r->first_run_ms);
         if (r->tier.tier_up_ms > 0)
             printf("; tier-up done %.1f ms after it", r->tier.tier_up_ms);
@@ -679,6 +684,7 @@ static int run_model(run_opts *o, const mf_graph *g)
         mf_module_get_tier_info(m, &r.tier);
         r.first_run_tier = r.tier.last_run_tier;
         r.first_run_slices = r.tier.last_run_slices;
+        r.first_run_saved = r.tier.last_run_saved;
         /* the report's compile figures and --bench's steady state need tier 1 in place */
         if ((o->time_compile || o->json || o->bench || o->new_batch) && mf_module_wait_tier_up(m))
             snprintf(r.tier_up_error, sizeof r.tier_up_error, "%s", mf_last_error());

@@ -282,6 +282,8 @@ typedef struct mf_module_tier_info {
     double tier_up_ms;  /* from mf_module_create to the end of the last tier-up; 0 if none */
     int last_run_slices; /* 1: the last run's own plan; k > 1: a new batch size ran as k slices
                           * on the tier-1 plan of a batch size k times smaller; 0 none */
+    int last_run_saved;  /* 1: the last run's plan was loaded from the plan cache (an earlier
+                          * process's: no pass and no compile ran for it); 0 otherwise */
 } mf_module_tier_info;
 void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out);
 /* Blocks until no tier-up is pending (every background compile has finished, each

@@ -5,8 +5,9 @@
  * the most recently used; an unsafe directory is refused with a warning; maintenance goes
  * on past entries it cannot remove, reclaims killed writers' files, and verify catches
  * entries under another entry's name; bad cache variables are usage errors.  With the plan
- * cache on: a process at batch 2 answers on batch 1's saved plan in 2 slices, and `cache
- * plans` lists it until `cache clear` removes it. */
+ * cache on: a process at batch 2 answers on batch 1's saved plan in 2 slices, the next one
+ * at batch 2 on its own saved plan with nothing compiled or loaded, a damaged one falls
+ * back to the kernel cache, and `cache plans` lists them until `cache clear` removes them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -114,23 +115,76 @@ static void test_warm_start_compiles_nothing(void **state)
     assert_non_null(strstr(out, "\"match\": true"));
 }
 
-/* As a user meets the plan cache: batch 1 saves its plan, a new process at batch 2 runs it. */
+#define RUN_MNIST2 "MLUFUSE_PLAN_CACHE=on $M run $S/mnist_net/model.onnx --random --batch 2 --tier auto --json"
+
+/* Overwrites the middle byte of every saved plan. */
+static void damage_plans(void)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (strlen(de->d_name) != 68 || !strstr(de->d_name, ".mfo"))
+            continue;
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        int fd = open(path, O_RDWR);
+        assert_true(fd >= 0);
+        unsigned char c;
+        assert_int_equal(pread(fd, &c, 1, st.st_size / 2), 1);
+        c ^= 0x5a;
+        assert_int_equal(pwrite(fd, &c, 1, st.st_size / 2), 1);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* As a user meets the plan cache: batch 1 saves its plan, a new process at batch 2 runs it
+ * in slices and saves its own, which the next process at batch 2 runs at once. */
 static void test_new_process_runs_saved_plan(void **state)
 {
     assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on " RUN_MNIST), 0);
     assert_int_equal(count_files(".mfo"), 1);
-    assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on $M run $S/mnist_net/model.onnx --random --batch 2 --tier auto --json"), 0);
+    assert_int_equal(sh(RUN_MNIST2), 0);
     assert_int_equal(json_num("first_run_tier"), 1);
     assert_int_equal(json_num("first_run_slices"), 2);
-    assert_int_equal(count_files(".mfo"), 1); /* batch 1's serves batch 2: not saved again */
+    assert_non_null(strstr(out, "\"first_run_saved_plan\": true"));
+    assert_int_equal(count_files(".mfo"), 2); /* batch 2's own, after its tier-up */
+    assert_int_equal(sh(RUN_MNIST2), 0);
+    assert_int_equal(json_num("first_run_tier"), 1);
+    assert_int_equal(json_num("first_run_slices"), 1);
+    assert_non_null(strstr(out, "\"first_run_saved_plan\": true"));
+    assert_int_equal(json_num("compiled"), 0);
+    assert_int_equal(json_num("loaded"), 0);
     assert_int_equal(sh("$M cache plans"), 0);
     assert_non_null(strstr(out, "KERNELS"));
     assert_int_equal(sh("$M cache plans --json"), 0);
-    assert_int_equal(json_num("batch"), 1);
+    assert_non_null(strstr(out, "\"batch\": 1"));
+    assert_non_null(strstr(out, "\"batch\": 2"));
     assert_non_null(strstr(out, "\"valid\": true"));
     assert_int_equal(sh("$M cache clear"), 0);
-    assert_non_null(strstr(out, "removed 1 of 1 saved plans"));
+    assert_non_null(strstr(out, "removed 2 of 2 saved plans"));
     assert_int_equal(count_files(".mfo"), 0);
+}
+
+/* A damaged saved plan at the process's own batch size: reported, removed, and the process
+ * loads its kernels from the disk cache instead, with the right answer; its plan is saved
+ * again. */
+static void test_damaged_own_plan_falls_back(void **state)
+{
+    assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on " RUN_MNIST), 0);
+    assert_int_equal(count_files(".mfo"), 1);
+    damage_plans();
+    assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on " RUN_MNIST), 0);
+    assert_non_null(strstr(out, "fails its checksum"));
+    assert_non_null(strstr(out, "\"first_run_saved_plan\": false"));
+    assert_non_null(strstr(out, "\"match\": true"));
+    assert_int_equal(json_num("compiled"), 0);
+    assert_true(json_num("loaded") > 0);
+    assert_int_equal(sh("MLUFUSE_PLAN_CACHE=on " RUN_MNIST), 0);
+    assert_non_null(strstr(out, "\"first_run_saved_plan\": true"));
+    assert_non_null(strstr(out, "\"match\": true"));
 }
 
 static void damage(int n, const char *how)
@@ -434,6 +488,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_warm_start_compiles_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_process_runs_saved_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_own_plan_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_entries_are_recompiled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_racing_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer_leaves_a_valid_cache, setup, teardown),
