@@ -1,10 +1,11 @@
 /* test_onnx_exports.c — transformer and detection models exported from PyTorch the way users
  * export them (tests/models/make_exports.py: BERT, nn.TransformerEncoder and Decoder,
  * MultiheadAttention, GPT with a causal mask, Hugging Face GPT-2's block, ViT, RoiAlign, NMS,
- * Resize, a YOLO head; opsets 11 to 17, some with dynamic axes) import for their inputs'
- * shapes (mf_onnx_load_shaped) and match PyTorch's outputs within 1e-3, layer by layer and
- * fused.  The NMS models select a
- * data-dependent number of boxes, so they run specialized on their inputs. */
+ * Resize, a YOLO head; export_zoo.py --tests: an LSTM under pack_padded_sequence, a decoder
+ * step with a KV cache, a LLaMA block, T5's attention; opsets 11 to 17, some with dynamic
+ * axes) import for their inputs' shapes (mf_onnx_load_shaped) and match PyTorch's outputs
+ * within 1e-3, layer by layer and fused.  The NMS models select a data-dependent number of
+ * boxes, so they run specialized on their inputs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
