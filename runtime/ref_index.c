@@ -149,19 +149,14 @@ mf_status mf_ref_cumsum(const mf_ref_call *c)
 }
 
 /* Whether a goes before b: the larger (or smaller) first, NaN as the largest, the lower
- * index first among equals (ONNX TopK).  Integers compare exactly (u64 by its bits). */
-static bool before(mf_scalar a, int64_t ia, mf_scalar b, int64_t ib, bool largest, bool u64)
+ * index first among equals (ONNX TopK); every dtype compares exactly (mf_ref_order). */
+static bool before(mf_scalar a, int64_t ia, mf_scalar b, int64_t ib, bool largest, mf_dtype dt)
 {
-    if (a.is_float && (isnan(a.f) || isnan(b.f))) {
-        if (isnan(a.f) != isnan(b.f))
-            return largest ? isnan(a.f) : isnan(b.f);
-        return ia < ib;
-    }
-    int c = a.is_float ? (a.f > b.f) - (a.f < b.f)
-            : u64      ? ((uint64_t)a.i > (uint64_t)b.i) - ((uint64_t)a.i < (uint64_t)b.i)
-                       : (a.i > b.i) - (a.i < b.i);
-    if (c)
-        return largest ? c > 0 : c < 0;
+    int o = mf_ref_order(a, b, dt);
+    if (o == 2 && isnan(a.f) != isnan(b.f))
+        return largest ? isnan(a.f) : isnan(b.f);
+    if (o == 1 || o == -1)
+        return largest ? o == 1 : o == -1;
     return ia < ib;
 }
 
@@ -172,7 +167,7 @@ mf_status mf_ref_topk_indices(const mf_ref_call *c)
     const mf_type *xt = &c->in_types[0];
     int d = mf_dim_of(c->op, c->attrs, xt->rank);
     int64_t k = mf_attr_int(c->op, c->attrs, "k"), outer, mid, inner;
-    bool largest = mf_attr_int(c->op, c->attrs, "largest") != 0, u64 = xt->dtype == MF_U64;
+    bool largest = mf_attr_int(c->op, c->attrs, "largest") != 0;
     split_at(xt, d, &outer, &mid, &inner);
     int64_t *o = c->out;
     int64_t *best = malloc((size_t)(k + 1) * sizeof *best);
@@ -184,10 +179,10 @@ mf_status mf_ref_topk_indices(const mf_ref_call *c)
             int64_t base = a * mid * inner + b, nb = 0;
             for (int64_t j = 0; j < mid && k > 0; j++) {
                 mf_scalar v = AT(j);
-                if (nb == k && !before(v, j, AT(best[k - 1]), best[k - 1], largest, u64))
+                if (nb == k && !before(v, j, AT(best[k - 1]), best[k - 1], largest, xt->dtype))
                     continue;
                 int64_t p = nb < k ? nb++ : k - 1;
-                while (p > 0 && before(v, j, AT(best[p - 1]), best[p - 1], largest, u64)) {
+                while (p > 0 && before(v, j, AT(best[p - 1]), best[p - 1], largest, xt->dtype)) {
                     best[p] = best[p - 1];
                     p--;
                 }

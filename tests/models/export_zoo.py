@@ -238,6 +238,23 @@ class Pools(nn.Module):
         return (p, i, c, av, self.refl(x), area) + red
 
 
+class IntMath(nn.Module):
+    """Integer and bool arithmetic on lengths and ids, as NLP models compute masks and
+    positions: reductions, argmax, floor division, remainder, clamp, abs, int32, any/all,
+    a cumsum of a mask (position ids of padded sequences)."""
+
+    def forward(self, lengths, ids, x):
+        mask = ids != 0
+        pos = torch.cumsum(mask.to(torch.int64), 1) * mask  # (of i32: i64 in PyTorch, i32 in ONNX)
+        i32 = ids.to(torch.int32)
+        return (lengths.max(), lengths.sum() + lengths.min(0)[0], ids.argmax(1), ids.amax(1) + ids.prod(1),
+                torch.div(ids, 3, rounding_mode="floor"), torch.div(ids - 4, 3, rounding_mode="trunc"),
+                torch.remainder(ids - 5, 3), (ids - 3).abs().clamp(1, 4) - ids.neg(), pos, i32 * i32 + 1,
+                mask.any(1) & mask.all(1), x.double().exp().sum(1), (ids * x).sum(-1),
+                torch.sign(ids - 3), torch.where(mask, ids, -1).max(1)[1],
+                x.argsort(1, descending=True).to(torch.int32))
+
+
 class EmbBag(nn.Module):
     def __init__(self):
         super().__init__()
@@ -460,6 +477,8 @@ MODELS = {
     "indexing_op14": (ints(lambda: Indexing(dups=False), ((3, 6), 0), ((3, 6), 6)), 14),
     "pools": (mod(Pools, (1, 3, 6, 9)), 13),
     "embedding_bag": (ints(EmbBag, ((3, 5), 20)), 13),
+    "int_math": (ints(IntMath, ((4,), 9), ((4, 7), 6), ((4, 7), 0)), 13),
+    "int_math_op11": (ints(IntMath, ((4,), 9), ((4, 7), 6), ((4, 7), 0)), 11),
     "lstm_dynamic": (rnn(nn.LSTM, True, 1, True, False), 13),
     "t5_attention": (mod(T5Attention, (2, 9, 32)), 13),
     "kv_cache_step": (kv_inputs, 14),
@@ -505,9 +524,10 @@ RUN_AT = {"lstm_dynamic": lambda: [torch.randn(3, 8, 12)],
 
 
 # Small models committed to tests/models/exports: lstm_packed sorts its i64 lengths with
-# TopK (once refused: topk compared f32 only); the others are decoder patterns of
+# TopK (once refused: topk compared f32 only), int_math takes ArgMax, Abs, Neg and Sign of
+# integers (refused likewise); the others are decoder patterns of
 # Hugging Face models at shapes other than the export's.
-COMMITTED = ["lstm_packed", "kv_cache_step_dyn", "llama_block_dyn", "t5_attention"]
+COMMITTED = ["lstm_packed", "int_math", "kv_cache_step_dyn", "llama_block_dyn", "t5_attention"]
 
 
 def flat(outs):
