@@ -1118,6 +1118,14 @@ static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
     if (!in)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     mf_status s = onnx_inputs(im, n, (int)n->n_input, in);
+    /* torch 1.13 exports torchvision's paste of masks as a Concat of a scalar and a [1]:
+     * a scalar among rank-1 inputs is taken as [1] */
+    bool rank1 = false;
+    for (size_t i = 0; !s && i < n->n_input; i++)
+        rank1 |= in[i]->type.rank == 1;
+    for (size_t i = 0; !s && rank1 && i < n->n_input; i++)
+        if (in[i]->type.rank == 0)
+            s = onnx_reshape(im, n, in[i], 1, (int64_t[]){1}, &in[i]);
     bool fold = !s;
     int64_t total = 0;
     for (size_t i = 0; fold && i < n->n_input; i++) {
