@@ -182,6 +182,8 @@ mf_status onnx_cv_eye_like(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_one_hot(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_compress(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_unique(onnx_importer *im, const Onnx__NodeProto *n);
+/* Neg, Abs or Sign (op) of an integer x, as integer ops. */
+mf_status onnx_int_unary(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *x);
 mf_status onnx_cv_instance_norm(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_lrn(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_mvn(onnx_importer *im, const Onnx__NodeProto *n);

@@ -2,7 +2,7 @@
  * DepthToSpace as reshape-permute-reshape, OneHot as equal and where), or that fold on
  * known values: EyeLike (its input's static shape), Compress (a known condition: a gather)
  * and Unique (outputs whose shapes depend on the data: its input must be known at import,
- * bound with mf_onnx_load_bound or `mlufuse run --bind`). */
+ * bound with mf_onnx_load_bound or `mlufuse run --bind`); Neg, Abs and Sign of integers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,4 +352,25 @@ mf_status onnx_cv_unique(onnx_importer *im, const Onnx__NodeProto *n)
     s = unique_outputs(im, n, &u, yt, (int)axis, g, first, inverse, counts);
     free(buf);
     return s;
+}
+
+/* Neg, Abs and Sign of an integer tensor (exports take them of ids and lengths), whose ops
+ * compute floats: 0 - x, maximum(x, 0 - x), (x > 0) - (x < 0), wrapping as ONNX's
+ * integers do. */
+mf_status onnx_int_unary(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_value *x)
+{
+    mf_dtype dt = x->type.dtype;
+    mf_value *zero, *a, *b, *y;
+    mf_status s = onnx_scalar(im, dt, 0, &zero);
+    if (s)
+        return s;
+    if (op == MF_OP_SIGN) {
+        if ((s = onnx_add2(im, n, MF_OP_GREATER, x, zero, &a)) || (s = onnx_add2(im, n, MF_OP_LESS, x, zero, &b)) ||
+            (s = onnx_cast(im, n, a, dt, &a)) || (s = onnx_cast(im, n, b, dt, &b)))
+            return s;
+        s = onnx_add2(im, n, MF_OP_SUB, a, b, &y);
+    } else if (!(s = onnx_add2(im, n, MF_OP_SUB, zero, x, &y)) && op == MF_OP_ABS) {
+        s = onnx_add2(im, n, MF_OP_MAXIMUM, x, y, &y);
+    }
+    return s ? s : onnx_define(im, n->output[0], y);
 }

@@ -492,6 +492,9 @@ void onnx_flow_refs(const onnx_flow *f, int i, void (*fn)(const char *name, void
             fn(L->carried[k], ctx);
         for (int k = 0; k < L->iter * L->nscan; k++)
             fn(L->scans[k], ctx);
+        /* the iterations still to unroll read the outer scope too (Mask R-CNN's paste of
+         * masks reads a Pad of the stage before) */
+        graph_refs(L->body, L->env, fn, ctx);
         break;
     case ONNX_ENTRY_STACK:
         for (int j = 0; j < L->iter; j++)

@@ -65,18 +65,31 @@ SIMPLE(cv_tanh, MF_OP_TANH, 1)
 SIMPLE(cv_exp, MF_OP_EXP, 1)
 SIMPLE(cv_log, MF_OP_LOG, 1)
 SIMPLE(cv_sqrt, MF_OP_SQRT, 1)
-SIMPLE(cv_neg, MF_OP_NEG, 1)
-SIMPLE(cv_abs, MF_OP_ABS, 1)
 SIMPLE(cv_hardswish, MF_OP_HARDSWISH, 1)
 SIMPLE(cv_reciprocal, MF_OP_RECIPROCAL, 1)
 SIMPLE(cv_floor, MF_OP_FLOOR, 1)
 SIMPLE(cv_ceil, MF_OP_CEIL, 1)
 SIMPLE(cv_round, MF_OP_ROUND, 1)
-SIMPLE(cv_sign, MF_OP_SIGN, 1)
 SIMPLE(cv_erf, MF_OP_ERF, 1)
 SIMPLE(cv_cos, MF_OP_COS, 1)
 SIMPLE(cv_sin, MF_OP_SIN, 1)
 SIMPLE(cv_prelu, MF_OP_PRELU, 2)
+
+/* Neg, Abs, Sign: of an integer tensor as integer ops (a small constant folds). */
+static mf_status int_or_float_unary(onnx_importer *im, const Onnx__NodeProto *n, mf_op op)
+{
+    mf_value *x;
+    mf_status s = onnx_inputs(im, n, 1, &x);
+    if (s)
+        return s;
+    mf_dtype dt = x->type.dtype;
+    if (!mf_dtype_is_float(dt) && dt != MF_BOOL && !onnx_small_const(x))
+        return onnx_int_unary(im, n, op, x);
+    return emit(im, n, op, 1, &x, NULL);
+}
+VIA(cv_neg, int_or_float_unary, MF_OP_NEG)
+VIA(cv_abs, int_or_float_unary, MF_OP_ABS)
+VIA(cv_sign, int_or_float_unary, MF_OP_SIGN)
 
 /* Elu: alpha (default 1). */
 static mf_status cv_elu(onnx_importer *im, const Onnx__NodeProto *n)
@@ -1105,6 +1118,14 @@ static mf_status cv_concat(onnx_importer *im, const Onnx__NodeProto *n)
     if (!in)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     mf_status s = onnx_inputs(im, n, (int)n->n_input, in);
+    /* torch 1.13 exports torchvision's paste of masks as a Concat of a scalar and a [1]:
+     * a scalar among rank-1 inputs is taken as [1] */
+    bool rank1 = false;
+    for (size_t i = 0; !s && i < n->n_input; i++)
+        rank1 |= in[i]->type.rank == 1;
+    for (size_t i = 0; !s && rank1 && i < n->n_input; i++)
+        if (in[i]->type.rank == 0)
+            s = onnx_reshape(im, n, in[i], 1, (int64_t[]){1}, &in[i]);
     bool fold = !s;
     int64_t total = 0;
     for (size_t i = 0; fold && i < n->n_input; i++) {

@@ -609,15 +609,15 @@ static mf_status infer_adaptive_pool(const infer_ctx *c)
     return MF_OK;
 }
 
-/* argmax/argmin: the i64 index along dim, which is kept as 1 or dropped. */
+/* argmax/argmin: the i64 index along dim, which is kept as 1 or dropped; any numeric
+ * dtype (exports take the argmax of i64 ids). */
 static mf_status infer_arg_reduce(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
-    if (s)
-        return s;
     const mf_type *x = &c->in[0];
+    if (x->dtype == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "input 0 is bool, expected a number");
     int64_t d;
-    s = need_dim(c, x->rank, &d);
+    mf_status s = need_dim(c, x->rank, &d);
     if (s)
         return s;
     if (x->shape[d] == 0)
@@ -1297,14 +1297,14 @@ static mf_status infer_cumsum(const infer_ctx *c)
     return MF_OK;
 }
 
-/* topk_indices: the i64 positions of the k largest (or smallest) along dim. */
+/* topk_indices: the i64 positions of the k largest (or smallest) along dim, of any
+ * numeric dtype (exporters sort i64 lengths: pack_padded_sequence). */
 static mf_status infer_topk(const infer_ctx *c)
 {
-    mf_status s = need_all_f32(c);
     int64_t d, k = A(c, "k")->i;
-    if (s)
-        return s;
-    s = need_dim(c, c->in[0].rank, &d);
+    if (c->in[0].dtype == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "input 0 is bool, expected a number");
+    mf_status s = need_dim(c, c->in[0].rank, &d);
     if (s)
         return s;
     if (k < 0 || k > c->in[0].shape[d])

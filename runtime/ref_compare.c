@@ -32,14 +32,15 @@ static void next_index(const mf_type *ot, int64_t *idx)
 
 typedef enum cmp_kind { CMP_EQ, CMP_GT, CMP_LT, CMP_GE, CMP_LE, LOG_AND, LOG_OR, LOG_XOR, MOD_INT, MOD_FLOAT } cmp_kind;
 
-/* a < b as -1, a == b as 0, a > b as 1, unordered (NaN) as 2. */
-static int order(elem a, elem b)
+int mf_ref_order(mf_scalar a, mf_scalar b, mf_dtype dt)
 {
     if (a.is_float) {
         if (isnan(a.f) || isnan(b.f))
             return 2;
         return a.f < b.f ? -1 : a.f > b.f;
     }
+    if (dt == MF_U64)
+        return (uint64_t)a.i < (uint64_t)b.i ? -1 : (uint64_t)a.i > (uint64_t)b.i;
     return a.i < b.i ? -1 : a.i > b.i;
 }
 
@@ -71,7 +72,7 @@ static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
         elem a = mf_scalar_load(c->in[0], at->dtype, source(at, ot, idx));
         elem b = mf_scalar_load(c->in[1], bt->dtype, source(bt, ot, idx));
         elem r = {false, 0.0, 0};
-        int o = k <= CMP_LE ? order(a, b) : 0;
+        int o = k <= CMP_LE ? mf_ref_order(a, b, at->dtype) : 0;
         switch (k) {
         case CMP_EQ: r.i = o == 0; break;
         case CMP_GT: r.i = o == 1; break;

@@ -1,6 +1,7 @@
 /* ref_index.c — reference kernels of the ops that pick elements by position: tile,
  * gather, gather_elements, trilu, cumsum, topk_indices and hardmax.  Data is moved as bytes,
- * so they take every dtype (cumsum adds every numeric dtype; topk and hardmax compare f32).
+ * so they take every dtype (cumsum adds and topk compares every numeric dtype; hardmax
+ * compares f32).
  * An index out of range is an error naming it (ONNX leaves it undefined). */
 #include <math.h>
 #include <stdlib.h>
@@ -148,21 +149,19 @@ mf_status mf_ref_cumsum(const mf_ref_call *c)
 }
 
 /* Whether a goes before b: the larger (or smaller) first, NaN as the largest, the lower
- * index first among equals (ONNX TopK). */
-static bool before(float a, int64_t ia, float b, int64_t ib, bool largest)
+ * index first among equals (ONNX TopK); every dtype compares exactly (mf_ref_order). */
+static bool before(mf_scalar a, int64_t ia, mf_scalar b, int64_t ib, bool largest, mf_dtype dt)
 {
-    if (isnan(a) || isnan(b)) {
-        if (isnan(a) != isnan(b))
-            return largest ? isnan(a) : isnan(b);
-        return ia < ib;
-    }
-    if (a != b)
-        return largest ? a > b : a < b;
+    int o = mf_ref_order(a, b, dt);
+    if (o == 2 && isnan(a.f) != isnan(b.f))
+        return largest ? isnan(a.f) : isnan(b.f);
+    if (o == 1 || o == -1)
+        return largest ? o == 1 : o == -1;
     return ia < ib;
 }
 
 /* The positions of the k first elements of every line along dim, in order (a selection
- * by insertion: k and the lines are small in inference graphs). */
+ * by insertion: k and the lines are small in inference graphs); every numeric dtype. */
 mf_status mf_ref_topk_indices(const mf_ref_call *c)
 {
     const mf_type *xt = &c->in_types[0];
@@ -170,20 +169,20 @@ mf_status mf_ref_topk_indices(const mf_ref_call *c)
     int64_t k = mf_attr_int(c->op, c->attrs, "k"), outer, mid, inner;
     bool largest = mf_attr_int(c->op, c->attrs, "largest") != 0;
     split_at(xt, d, &outer, &mid, &inner);
-    const float *x = c->in[0];
     int64_t *o = c->out;
     int64_t *best = malloc((size_t)(k + 1) * sizeof *best);
     if (!best)
         return mf_error(MF_ERR_NOMEM, "topk: out of memory");
+#define AT(j) mf_scalar_load(c->in[0], xt->dtype, base + (j) * inner)
     for (int64_t a = 0; a < outer; a++)
         for (int64_t b = 0; b < inner; b++) {
-            const float *line = x + a * mid * inner + b;
-            int64_t nb = 0;
+            int64_t base = a * mid * inner + b, nb = 0;
             for (int64_t j = 0; j < mid && k > 0; j++) {
-                if (nb == k && !before(line[j * inner], j, line[best[k - 1] * inner], best[k - 1], largest))
+                mf_scalar v = AT(j);
+                if (nb == k && !before(v, j, AT(best[k - 1]), best[k - 1], largest, xt->dtype))
                     continue;
                 int64_t p = nb < k ? nb++ : k - 1;
-                while (p > 0 && before(line[j * inner], j, line[best[p - 1] * inner], best[p - 1], largest)) {
+                while (p > 0 && before(v, j, AT(best[p - 1]), best[p - 1], largest, xt->dtype)) {
                     best[p] = best[p - 1];
                     p--;
                 }
@@ -192,6 +191,7 @@ mf_status mf_ref_topk_indices(const mf_ref_call *c)
             for (int64_t j = 0; j < k; j++)
                 o[(a * k + j) * inner + b] = best[j];
         }
+#undef AT
     free(best);
     return MF_OK;
 }

@@ -159,28 +159,26 @@ MF_REF_VIA(reduce_log_sum, reduce_common, R_LOG_SUM)
 MF_REF_VIA(reduce_log_sum_exp, reduce_common, R_LOG_SUM_EXP)
 
 /* argmax/argmin along one dim: the first (or with select_last_index the last) index of
- * the extreme value; a NaN is the extreme, as in numpy. */
+ * the extreme value; a NaN is the extreme, as in numpy.  Every numeric dtype, compared
+ * exactly (mf_ref_order). */
 static mf_status arg_reduce(const mf_ref_call *c, bool max)
 {
     const mf_type *t = &c->in_types[0];
     int d = mf_dim_of(c->op, c->attrs, t->rank);
     bool last = mf_attr_int(c->op, c->attrs, "select_last_index") != 0;
-    int64_t outer = 1, inner = 1, len = t->shape[d];
-    for (int i = 0; i < d; i++)
-        outer *= t->shape[i];
-    for (int i = (int)d + 1; i < t->rank; i++)
-        inner *= t->shape[i];
-    const float *x = c->in[0];
+    int64_t outer, len, inner;
+    split_at(t, d, &outer, &len, &inner);
     int64_t *o = c->out;
     for (int64_t a = 0; a < outer; a++)
         for (int64_t b = 0; b < inner; b++) {
-            const float *p = x + a * len * inner + b;
-            int64_t best = 0;
+            int64_t base = a * len * inner + b, best = 0;
+            mf_scalar w = mf_scalar_load(c->in[0], t->dtype, base);
             for (int64_t k = 1; k < len; k++) {
-                float v = p[k * inner], w = p[best * inner];
-                bool better = isnan(w) ? false : isnan(v) || (max ? v > w : v < w) || (last && v == w);
+                mf_scalar v = mf_scalar_load(c->in[0], t->dtype, base + k * inner);
+                int ord = mf_ref_order(v, w, t->dtype);
+                bool better = ord == 2 ? !isnan(w.f) : (max ? ord == 1 : ord == -1) || (last && ord == 0);
                 if (better)
-                    best = k;
+                    best = k, w = v;
             }
             o[a * inner + b] = best;
         }

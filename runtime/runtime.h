@@ -74,6 +74,11 @@ void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, in
 
 mf_ref_fn mf_rt_ref_kernel(mf_op op);
 
+/* Two elements of dtype dt read by mf_scalar_load, ordered exactly (integers as integers,
+ * u64 by its bits): -1 when a < b, 0 when equal, 1 when a > b, 2 when either is NaN
+ * (ref_compare.c). */
+int mf_ref_order(mf_scalar a, mf_scalar b, mf_dtype dt);
+
 /* Non-maximum suppression (nms.c) over boxes[num_batches][num_boxes][4] and
  * scores[num_batches][num_classes][num_boxes]: *selected (malloc'd, the caller frees) holds
  * *count triples (batch, class, box index), per batch and class by decreasing score. */

@@ -1,7 +1,8 @@
 /* test_ref_select.c — the reference kernels of the ONNX ops on any dtype and of the ones
  * that pick elements by position: comparisons (NaN compares false, i64 exactly), the
  * logical ops, where and mod with broadcasting, gather (negative and out-of-range
- * indices), gather_elements, trilu, cumsum, topk_indices (ties keep the lower index),
+ * indices), gather_elements, trilu, cumsum, topk_indices and argmax (ties keep the lower
+ * index; integers exactly),
  * hardmax, tile and expand, and the added math activations. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,6 +147,27 @@ static void test_topk_and_hardmax(void **state)
     tref_set_int(MF_OP_TOPK_INDICES, at, "largest", 0);
     i = tref_run(MF_OP_TOPK_INDICES, at, 1, (mf_type[]){TT(MF_F32, 5)}, (const void *[]){x}, &ot);
     assert_memory_equal(i, ((int64_t[]){4, 0, 1}), sizeof(int64_t[3]));
+    free(i);
+    /* integers compare exactly: i64 past 2^53 (sequence lengths sorted by an export of
+     * pack_padded_sequence), u64 by its bits */
+    const int64_t xi[4] = {(1ll << 60) + 1, -3, 1ll << 60, 5};
+    i = tref_run(MF_OP_TOPK_INDICES, at, 1, (mf_type[]){TT(MF_I64, 4)}, (const void *[]){xi}, &ot);
+    assert_memory_equal(i, ((int64_t[]){1, 3, 2}), sizeof(int64_t[3]));
+    free(i);
+    const uint64_t xu[4] = {1ull << 63, 2, (1ull << 63) + 1, 7};
+    tref_set_int(MF_OP_TOPK_INDICES, at, "largest", 1);
+    tref_set_int(MF_OP_TOPK_INDICES, at, "k", 2);
+    i = tref_run(MF_OP_TOPK_INDICES, at, 1, (mf_type[]){TT(MF_U64, 4)}, (const void *[]){xu}, &ot);
+    assert_memory_equal(i, ((int64_t[]){2, 0}), sizeof(int64_t[2]));
+    free(i);
+    /* argmax and argmin of integers (ids in exported NLP models), exactly */
+    mf_attr am[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_ARGMAX, am);
+    i = tref_run(MF_OP_ARGMAX, am, 1, (mf_type[]){TT(MF_I64, 4)}, (const void *[]){xi}, &ot);
+    assert_int_equal(i[0], 0);
+    free(i);
+    i = tref_run(MF_OP_ARGMIN, am, 1, (mf_type[]){TT(MF_U64, 4)}, (const void *[]){xu}, &ot);
+    assert_int_equal(i[0], 1);
     free(i);
     const float h[4] = {1, 5, 5, 0};
     float *o = tref_run(MF_OP_HARDMAX, NULL, 1, (mf_type[]){TT(MF_F32, 2, 2)}, (const void *[]){h}, &ot);
