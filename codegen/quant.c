@@ -243,3 +243,27 @@ LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, i
     LLVMAddIncoming(x, vals, from, 2);
     return x;
 }
+
+void mf_cg_stage_qrow(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy, int64_t pw, int64_t wp,
+                      int V, int zp, bool wide, LLVMValueRef dst)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), i16 = LLVMInt16TypeInContext(c->C);
+    LLVMValueRef iota[4 * MF_CG_MAX_VW];
+    for (int l = 0; l < V; l++)
+        iota[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
+    LLVMValueRef rowok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, h), "");
+    mf_cg_loop cc;
+    mf_cg_loop_begin(c, &cc, mf_cg_i64(c, 0), mf_cg_i64(c, wp / V));
+    LLVMValueRef c0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, cc.iv, V), pw);
+    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, c0, (unsigned)V), LLVMConstVector(iota, (unsigned)V), "");
+    LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_splat(c, mf_cg_i64(c, w), (unsigned)V), "");
+    ok = LLVMBuildAnd(c->B, ok, mf_cg_splat(c, rowok, (unsigned)V), "");
+    LLVMValueRef x = mf_cg_load_row_bytes(c, plane, h, w, iy, c0, ok, zp), at = mf_cg_ix_mulk(c, cc.iv, V);
+    if (wide)
+        x = LLVMBuildSub(c->B, LLVMBuildSExt(c->B, x, LLVMVectorType(i16, (unsigned)V), ""),
+                         mf_cg_splat(c, LLVMConstInt(i16, (unsigned long long)(zp & 0xffff), 0), (unsigned)V), "");
+    else
+        x = LLVMBuildXor(c->B, x, mf_cg_splat(c, LLVMConstInt(i8, 0x80, 0), (unsigned)V), "");
+    LLVMSetAlignment(LLVMBuildStore(c->B, x, LLVMBuildGEP2(c->B, wide ? i16 : i8, dst, &at, 1, "")), 1);
+    mf_cg_loop_end(c, &cc, 1);
+}
