@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "cg_check.h"
@@ -138,6 +139,27 @@ static mf_graph *roundtrip_graph(void)
     return g;
 }
 
+/* quantize of values at and next to the half-integer multiples of two scales (row 0 of
+ * TIE_A, row 1 of TIE_B, a power of 2 whose quotients are exact ties): the epilogue's
+ * multiplication must fall back to the division there. */
+#define TIE_A 0.0137f
+#define TIE_B 0.25f
+static mf_graph *ties_graph(void)
+{
+    mf_graph *g = mf_graph_new("ties");
+    mf_value *x = in_t(g, "t", MF_F32, 2, (int64_t[]){2, 3 * 301});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_value *outs[2];
+    for (int i = 0; i < 2; i++) {
+        mf_op_default_attrs(MF_OP_QUANTIZE, a);
+        tref_set_float(MF_OP_QUANTIZE, a, "scale", i ? TIE_B : TIE_A);
+        tref_set_int(MF_OP_QUANTIZE, a, "zero_point", i ? 0 : -9);
+        outs[i] = cg_node(g, MF_OP_QUANTIZE, 1, &x, a);
+    }
+    mf_graph_set_outputs(g, 2, outs);
+    return g;
+}
+
 /* dequantize(max_pool2d(x)) of int8 codes, 3x3 stride 2 padding 1 (resnet's). */
 /* max_pool2d of int8 (k x k, stride s, padding p, dilation d) and its dequantization. */
 static mf_graph *pool_graph(int64_t h, int64_t w, int64_t k, int64_t s, int64_t p, int64_t d)
@@ -176,7 +198,11 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
     uint64_t s = seed;
     for (int64_t i = 0; i < n; i++) {
         uint64_t r = next(&s);
-        if (t->dtype == MF_I8)
+        if (!strcmp(v->name, "t")) { /* ties_graph: (k + 1/2) scale, and the floats next to it */
+            int64_t row = i / (3 * 301), k = (i % (3 * 301)) / 3 - 150;
+            float base = ((float)k + 0.5f) * (row ? TIE_B : TIE_A);
+            ((float *)data)[i] = i % 3 == 0 ? base : nextafterf(base, i % 3 == 1 ? INFINITY : -INFINITY);
+        } else if (t->dtype == MF_I8)
             ((int8_t *)data)[i] = (int8_t)(!strcmp(v->name, "w") ? (int)(r % 255) - 127 : (int)(r % 256) - 128);
         else if (!strcmp(v->name, "ws"))
             ((float *)data)[i] = 0.5f + (float)(r % 1000) / 1000.0f;
@@ -289,6 +315,9 @@ static void check_all(const mf_cg_target *t)
     }
     mf_graph *g = roundtrip_graph();
     check_exact(g, t, "quantize + dequantize");
+    mf_graph_destroy(g);
+    g = ties_graph();
+    check_exact(g, t, "quantize at half-integers");
     mf_graph_destroy(g);
     g = pool_graph(17, 17, 3, 2, 1, 1);
     check_exact(g, t, "max_pool2d of int8");
