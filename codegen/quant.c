@@ -28,47 +28,30 @@ mf_cg_requant mf_cg_requant_of(const mf_node *n)
     };
 }
 
+/* Ends the current block in a branch to join and continues there with a, coming from
+ * block from, or b, from the block just ended. */
+static LLVMValueRef join_two(mf_cg_ctx *c, LLVMBasicBlockRef join, LLVMValueRef a, LLVMBasicBlockRef from, LLVMValueRef b)
+{
+    LLVMBasicBlockRef last = LLVMGetInsertBlock(c->B);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    LLVMValueRef x = LLVMBuildPhi(c->B, LLVMTypeOf(a), "");
+    LLVMValueRef vals[2] = {a, b};
+    LLVMBasicBlockRef bbs[2] = {from, last};
+    LLVMAddIncoming(x, vals, bbs, 2);
+    return x;
+}
+
 static LLVMValueRef rint_of(mf_cg_ctx *c, LLVMValueRef x)
 {
     return mf_cg_intrin(c, "llvm.rint", LLVMTypeOf(x), 1, &x); /* half to even in the default rounding mode */
 }
 
-/* rint(y / scale), the reference's integer (a division: y * (1 / scale) rounds differently),
- * by a multiplication where it gives the same integer.  r = y * fl(1 / scale) is within
- * |y / scale| 1.5 2^-23 of q = fl(y / scale); below |r| = 2048 that is under e = 2^-11, so
- * when r - e and r + e (exact there) round to the same integer, no half-integer lies within
- * e of r, q is in r's cell, and rint(q) is that integer.  Above 2048 both saturate any
- * code.  Only a vector with a lane near a half-integer (about 2^-10 of lanes) divides. */
-static LLVMValueRef rounded_quotient(mf_cg_ctx *c, LLVMValueRef y, float scale)
-{
-    LLVMTypeRef t = LLVMTypeOf(y);
-    bool vec = LLVMGetTypeKind(t) == LLVMVectorTypeKind;
-    if (!vec || !(scale > 0x1p-100f && scale < 0x1p100f)) /* scalars keep the loop simple */
-        return rint_of(c, LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), ""));
-    LLVMValueRef r = LLVMBuildFMul(c->B, y, mf_cg_fconst(c, t, 1.0f / scale), "");
-    LLVMValueRef lo = rint_of(c, LLVMBuildFSub(c->B, r, mf_cg_fconst(c, t, 0x1p-11), ""));
-    LLVMValueRef hi = rint_of(c, LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, 0x1p-11), ""));
-    LLVMValueRef near = fcmp(c, LLVMRealONE, lo, hi);
-    near = mf_cg_intrin(c, "llvm.vector.reduce.or", LLVMTypeOf(near), 1, &near);
-    LLVMBasicBlockRef from = LLVMGetInsertBlock(c->B);
-    LLVMBasicBlockRef div = LLVMAppendBasicBlockInContext(c->C, c->body, "exact");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "quotient");
-    LLVMBuildCondBr(c->B, near, div, join);
-    LLVMPositionBuilderAtEnd(c->B, div);
-    LLVMValueRef q = rint_of(c, LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), ""));
-    LLVMBuildBr(c->B, join);
-    LLVMPositionBuilderAtEnd(c->B, join);
-    LLVMValueRef n = LLVMBuildPhi(c->B, t, "");
-    LLVMValueRef vals[2] = {lo, q};
-    LLVMBasicBlockRef bbs[2] = {from, div};
-    LLVMAddIncoming(n, vals, bbs, 2);
-    return n;
-}
-
 LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp)
 {
     LLVMTypeRef t = LLVMTypeOf(y);
-    LLVMValueRef r = rounded_quotient(c, y, scale);
+    /* a division, as the reference: y * (1 / scale) rounds differently */
+    LLVMValueRef r = rint_of(c, LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), ""));
     LLVMValueRef q = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, zp), "");
     q = sel(c, fcmp(c, LLVMRealOLT, q, mf_cg_fconst(c, t, -128)), mf_cg_fconst(c, t, -128), q);
     q = sel(c, fcmp(c, LLVMRealOGT, q, mf_cg_fconst(c, t, 127)), mf_cg_fconst(c, t, 127), q);
@@ -269,14 +252,7 @@ LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, i
         LLVMValueRef b = LLVMBuildLoad2(c->B, i8, LLVMBuildGEP2(c->B, i8, plane, &xi, 1, ""), "");
         xe = LLVMBuildInsertElement(c->B, xe, sel(c, LLVMBuildExtractElement(c->B, ok, lane, ""), b, fb), lane, "");
     }
-    LLVMBasicBlockRef edge_end = LLVMGetInsertBlock(c->B);
-    LLVMBuildBr(c->B, join);
-    LLVMPositionBuilderAtEnd(c->B, join);
-    LLVMValueRef x = LLVMBuildPhi(c->B, vt, "");
-    LLVMValueRef vals[2] = {xw, xe};
-    LLVMBasicBlockRef from[2] = {whole, edge_end};
-    LLVMAddIncoming(x, vals, from, 2);
-    return x;
+    return join_two(c, join, xw, whole, xe);
 }
 
 /* u = x + 128 (x ^ 0x80), or when wide the int16 x - zp, of bytes x (a vector or one). */

@@ -140,8 +140,8 @@ static mf_graph *roundtrip_graph(void)
 }
 
 /* quantize of values at and next to the half-integer multiples of two scales (row 0 of
- * TIE_A, row 1 of TIE_B, a power of 2 whose quotients are exact ties): the epilogue's
- * multiplication must fall back to the division there. */
+ * TIE_A, row 1 of TIE_B, a power of 2 whose quotients are exact ties): the rounding of
+ * the reference's division, half to even. */
 #define TIE_A 0.0137f
 #define TIE_B 0.25f
 static mf_graph *ties_graph(void)
