@@ -281,6 +281,11 @@ bool mf_cg_masked_bytes(const mf_cg_ctx *c);
 LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy,
                                   LLVMValueRef x0, LLVMValueRef ok, int fill);
 LLVMValueRef mf_cg_dot4_wide(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef b);
+/* Row iy of an int8 plane (h x w) staged in wp elements at dst, column c holding input column
+ * c - pw, V bytes at a time (wp a multiple of V): u = x + 128 bytes (zp + 128 outside the
+ * plane), or when wide the int16 x - zp (0 outside). */
+void mf_cg_stage_qrow(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy, int64_t pw, int64_t wp,
+                      int V, int zp, bool wide, LLVMValueRef dst);
 
 /* ---- lowerings -------------------------------------------------------------------------- */
 
@@ -361,6 +366,24 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
 bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                              const mf_value *const *epi);
+
+/* A qconv2d's geometry (x and wt: int8), its epilogue and its quantization constants
+ * (lower_qconv.c), for its engines. */
+typedef struct mf_cg_qconv_op {
+    mf_cg_conv_geom g;
+    const mf_value *core;
+    int nepi;
+    const mf_value *const *epi;
+    LLVMValueRef wscale; /* f32[cout] or f32[1] */
+    bool per_channel;
+    float xs;
+    int xzp;
+    mf_cg_requant rq;
+} mf_cg_qconv_op;
+/* The direct int8 depthwise engine (lower_qconv_dw.c): groups == channels, no dilation,
+ * horizontal stride 1 or 2 (or 4 with VNNI: a stride that divides the taps of a dot). */
+bool mf_cg_qdw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
+mf_status mf_cg_emit_qconv_dw(mf_cg_ctx *c, const mf_cg_qconv_op *op);
 
 /* The 1x1 GEMM engine (lower_conv_gemm.c): 1x1 convs, stride 1, no padding, on the
  * flattened plane; MR channels x NV vectors per tile from the target's registers (false:

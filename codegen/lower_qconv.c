@@ -252,25 +252,13 @@ static void stage_rows(qconv *q)
 {
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
-    int V = q->V;
-    LLVMValueRef iota[MF_CG_MAX_VW];
-    for (int l = 0; l < V; l++)
-        iota[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
-    mf_cg_loop ic, r, cc;
+    mf_cg_loop ic, r;
     mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, q->cing));
     mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, q->RIN));
     LLVMValueRef iy = mf_cg_ix_add(c, mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q->oy0, g->sh), g->ph), r.iv);
-    LLVMValueRef rowok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
     LLVMValueRef dst = gep8(c, q->xp, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, q->RIN, r.iv), q->WP));
-    mf_cg_loop_begin(c, &cc, mf_cg_i64(c, 0), mf_cg_i64(c, q->WP / V));
-    LLVMValueRef c0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, cc.iv, V), g->pw);
-    LLVMValueRef ix = LLVMBuildAdd(c->B, mf_cg_splat(c, c0, (unsigned)V), LLVMConstVector(iota, (unsigned)V), "");
-    LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, ix, mf_cg_splat(c, mf_cg_i64(c, g->w), (unsigned)V), "");
-    ok = LLVMBuildAnd(c->B, ok, mf_cg_splat(c, rowok, (unsigned)V), "");
     LLVMValueRef plane = gep8(c, q->xg, mf_cg_ix_mulk(c, ic.iv, g->h * g->w));
-    LLVMValueRef x = mf_cg_load_row_bytes(c, plane, g->h, g->w, iy, c0, ok, q->xzp);
-    store_bytes(c, LLVMBuildXor(c->B, x, byte_splat(q, 0x80, V), ""), gep8(c, dst, mf_cg_ix_mulk(c, cc.iv, V)));
-    mf_cg_loop_end(c, &cc, 1);
+    mf_cg_stage_qrow(c, plane, g->h, g->w, iy, g->pw, q->WP, q->V, q->xzp, false, dst);
     mf_cg_loop_end(c, &r, 1);
     mf_cg_loop_end(c, &ic, 1);
 }
@@ -605,6 +593,11 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
     q.xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
     q.rq = mf_cg_requant_of(n);
+    if (mf_cg_qdw_choose(c, g)) {
+        mf_cg_qconv_op op = {.g = *g, .core = q.core, .nepi = nepi, .epi = epi, .wscale = q.wscale,
+                             .per_channel = q.per_channel, .xs = q.xs, .xzp = q.xzp, .rq = q.rq};
+        return mf_cg_emit_qconv_dw(c, &op);
+    }
     q.cing = g->cin / g->groups, q.coutg = g->cout / g->groups;
     q.K = q.cing * g->kh * g->kw, q.KQ = (q.K + 3) / 4, q.KF = q.K / 4, q.P = g->oh * g->ow;
     q.wide = mf_cg_dot4_widens(c, (unsigned)c->vw);

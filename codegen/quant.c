@@ -28,12 +28,30 @@ mf_cg_requant mf_cg_requant_of(const mf_node *n)
     };
 }
 
+/* Ends the current block in a branch to join and continues there with a, coming from
+ * block from, or b, from the block just ended. */
+static LLVMValueRef join_two(mf_cg_ctx *c, LLVMBasicBlockRef join, LLVMValueRef a, LLVMBasicBlockRef from, LLVMValueRef b)
+{
+    LLVMBasicBlockRef last = LLVMGetInsertBlock(c->B);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    LLVMValueRef x = LLVMBuildPhi(c->B, LLVMTypeOf(a), "");
+    LLVMValueRef vals[2] = {a, b};
+    LLVMBasicBlockRef bbs[2] = {from, last};
+    LLVMAddIncoming(x, vals, bbs, 2);
+    return x;
+}
+
+static LLVMValueRef rint_of(mf_cg_ctx *c, LLVMValueRef x)
+{
+    return mf_cg_intrin(c, "llvm.rint", LLVMTypeOf(x), 1, &x); /* half to even in the default rounding mode */
+}
+
 LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp)
 {
     LLVMTypeRef t = LLVMTypeOf(y);
     /* a division, as the reference: y * (1 / scale) rounds differently */
-    LLVMValueRef r = LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), "");
-    r = mf_cg_intrin(c, "llvm.rint", t, 1, &r); /* half to even in the default rounding mode */
+    LLVMValueRef r = rint_of(c, LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), ""));
     LLVMValueRef q = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, zp), "");
     q = sel(c, fcmp(c, LLVMRealOLT, q, mf_cg_fconst(c, t, -128)), mf_cg_fconst(c, t, -128), q);
     q = sel(c, fcmp(c, LLVMRealOGT, q, mf_cg_fconst(c, t, 127)), mf_cg_fconst(c, t, 127), q);
@@ -234,12 +252,59 @@ LLVMValueRef mf_cg_load_row_bytes(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, i
         LLVMValueRef b = LLVMBuildLoad2(c->B, i8, LLVMBuildGEP2(c->B, i8, plane, &xi, 1, ""), "");
         xe = LLVMBuildInsertElement(c->B, xe, sel(c, LLVMBuildExtractElement(c->B, ok, lane, ""), b, fb), lane, "");
     }
-    LLVMBasicBlockRef edge_end = LLVMGetInsertBlock(c->B);
-    LLVMBuildBr(c->B, join);
-    LLVMPositionBuilderAtEnd(c->B, join);
-    LLVMValueRef x = LLVMBuildPhi(c->B, vt, "");
-    LLVMValueRef vals[2] = {xw, xe};
-    LLVMBasicBlockRef from[2] = {whole, edge_end};
-    LLVMAddIncoming(x, vals, from, 2);
-    return x;
+    return join_two(c, join, xw, whole, xe);
+}
+
+/* u = x + 128 (x ^ 0x80), or when wide the int16 x - zp, of bytes x (a vector or one). */
+static LLVMValueRef staged(mf_cg_ctx *c, LLVMValueRef x, int zp, bool wide)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), i16 = LLVMInt16TypeInContext(c->C), t = LLVMTypeOf(x);
+    unsigned n = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetVectorSize(t) : 1;
+    if (!wide)
+        return LLVMBuildXor(c->B, x, mf_cg_splat(c, LLVMConstInt(i8, 0x80, 0), n), "");
+    return LLVMBuildSub(c->B, LLVMBuildSExt(c->B, x, n > 1 ? LLVMVectorType(i16, n) : i16, ""),
+                        mf_cg_splat(c, LLVMConstInt(i16, (unsigned long long)(zp & 0xffff), 0), n), "");
+}
+
+/* The padding first (V elements at a time), then, for a row inside the plane, its bytes
+ * over it: whole vectors, the last one ending at the row's end (overlapping the one
+ * before; narrower vectors for a row shorter than V), or byte by byte for a row under 4
+ * bytes.  No masks: AVX2 has no masked byte loads (LLVM would load byte by byte). */
+void mf_cg_stage_qrow(mf_cg_ctx *c, LLVMValueRef plane, int64_t h, int64_t w, LLVMValueRef iy, int64_t pw, int64_t wp,
+                      int V, int zp, bool wide, LLVMValueRef dst)
+{
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), et = wide ? LLVMInt16TypeInContext(c->C) : i8;
+    LLVMValueRef pad = staged(c, mf_cg_splat(c, LLVMConstInt(i8, (unsigned long long)(zp & 0xff), 0), (unsigned)V), zp, wide);
+    mf_cg_loop cc, k;
+    mf_cg_loop_begin(c, &cc, mf_cg_i64(c, 0), mf_cg_i64(c, wp / V));
+    LLVMValueRef at = mf_cg_ix_mulk(c, cc.iv, V);
+    LLVMSetAlignment(LLVMBuildStore(c->B, pad, LLVMBuildGEP2(c->B, et, dst, &at, 1, "")), 1);
+    mf_cg_loop_end(c, &cc, 1);
+    int64_t n = pw >= wp ? 0 : w < wp - pw ? w : wp - pw; /* the row's bytes that land in dst */
+    if (n == 0)
+        return;
+    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "staged");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, h), ""), in, done);
+    LLVMPositionBuilderAtEnd(c->B, in);
+    LLVMValueRef src = LLVMBuildGEP2(c->B, i8, plane, (LLVMValueRef[]){mf_cg_ix_mulk(c, iy, w)}, 1, "");
+    LLVMValueRef out = LLVMBuildGEP2(c->B, et, dst, (LLVMValueRef[]){mf_cg_i64(c, pw)}, 1, "");
+    while (V > 4 && V > n) /* a short row: narrower vectors, still overlapping */
+        V /= 2;
+    if (n >= V) {
+        LLVMTypeRef vt = LLVMVectorType(i8, (unsigned)V);
+        mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, (n + V - 1) / V));
+        LLVMValueRef off = mf_cg_ix_smink(c, mf_cg_ix_mulk(c, k.iv, V), n - V); /* the last ends at n */
+        LLVMValueRef x = LLVMBuildLoad2(c->B, vt, LLVMBuildGEP2(c->B, i8, src, &off, 1, ""), "");
+        LLVMSetAlignment(x, 1);
+        LLVMSetAlignment(LLVMBuildStore(c->B, staged(c, x, zp, wide), LLVMBuildGEP2(c->B, et, out, &off, 1, "")), 1);
+        mf_cg_loop_end(c, &k, 1);
+    } else {
+        mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, n));
+        LLVMValueRef x = LLVMBuildLoad2(c->B, i8, LLVMBuildGEP2(c->B, i8, src, &k.iv, 1, ""), "");
+        LLVMBuildStore(c->B, staged(c, x, zp, wide), LLVMBuildGEP2(c->B, et, out, &k.iv, 1, ""));
+        mf_cg_loop_end_scalar(c, &k, 1);
+    }
+    LLVMBuildBr(c->B, done);
+    LLVMPositionBuilderAtEnd(c->B, done);
 }

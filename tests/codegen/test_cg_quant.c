@@ -11,9 +11,11 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "cg_check.h"
+#include "codegen/cg_internal.h"
 #include "cg_targets.h"
 
 /* The targets of the int8 kernels: SSE (4 lanes), AVX2, AVX-512 without and with VNNI,
@@ -46,7 +48,7 @@ static void test_vnni_flag(void **state)
 typedef struct qcase {
     const char *what;
     int64_t n, cin, h, w, cout, k, s, p, d, groups;
-    bool bias, per_channel, residual, relu6;
+    bool bias, per_channel, residual, relu6, relu;
 } qcase;
 
 static mf_value *in_t(mf_graph *g, const char *name, mf_dtype dt, int rank, const int64_t *shape)
@@ -74,17 +76,17 @@ static mf_graph *qconv_graph(const qcase *q)
     tref_set_float(MF_OP_QCONV2D, a, "x_scale", 0.02);
     tref_set_int(MF_OP_QCONV2D, a, "x_zero_point", -7);
     tref_set_float(MF_OP_QCONV2D, a, "y_scale", 0.004 * (double)(q->cin / q->groups * q->k * q->k));
-    tref_set_int(MF_OP_QCONV2D, a, "y_zero_point", q->relu6 ? -128 : 3);
-    if (q->relu6) {
+    tref_set_int(MF_OP_QCONV2D, a, "y_zero_point", q->relu6 || q->relu ? -128 : 3);
+    if (q->relu6 || q->relu)
         tref_set_float(MF_OP_QCONV2D, a, "min", 0);
+    if (q->relu6)
         tref_set_float(MF_OP_QCONV2D, a, "max", 6);
-    }
     mf_value *y = cg_node(g, MF_OP_QCONV2D, q->bias ? 4 : 3, in, a);
     if (q->residual) {
         mf_value *r = in_t(g, "r", MF_I8, 4, y->type.shape);
         mf_op_default_attrs(MF_OP_QADD, a);
         tref_set_float(MF_OP_QADD, a, "a_scale", 0.004 * (double)(q->cin / q->groups * q->k * q->k));
-        tref_set_int(MF_OP_QADD, a, "a_zero_point", q->relu6 ? -128 : 3);
+        tref_set_int(MF_OP_QADD, a, "a_zero_point", q->relu6 || q->relu ? -128 : 3);
         tref_set_float(MF_OP_QADD, a, "b_scale", 0.3);
         tref_set_int(MF_OP_QADD, a, "b_zero_point", 5);
         tref_set_float(MF_OP_QADD, a, "y_scale", 0.5);
@@ -137,6 +139,27 @@ static mf_graph *roundtrip_graph(void)
     return g;
 }
 
+/* quantize of values at and next to the half-integer multiples of two scales (row 0 of
+ * TIE_A, row 1 of TIE_B, a power of 2 whose quotients are exact ties): the rounding of
+ * the reference's division, half to even. */
+#define TIE_A 0.0137f
+#define TIE_B 0.25f
+static mf_graph *ties_graph(void)
+{
+    mf_graph *g = mf_graph_new("ties");
+    mf_value *x = in_t(g, "t", MF_F32, 2, (int64_t[]){2, 3 * 301});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_value *outs[2];
+    for (int i = 0; i < 2; i++) {
+        mf_op_default_attrs(MF_OP_QUANTIZE, a);
+        tref_set_float(MF_OP_QUANTIZE, a, "scale", i ? TIE_B : TIE_A);
+        tref_set_int(MF_OP_QUANTIZE, a, "zero_point", i ? 0 : -9);
+        outs[i] = cg_node(g, MF_OP_QUANTIZE, 1, &x, a);
+    }
+    mf_graph_set_outputs(g, 2, outs);
+    return g;
+}
+
 /* dequantize(max_pool2d(x)) of int8 codes, 3x3 stride 2 padding 1 (resnet's). */
 /* max_pool2d of int8 (k x k, stride s, padding p, dilation d) and its dequantization. */
 static mf_graph *pool_graph(int64_t h, int64_t w, int64_t k, int64_t s, int64_t p, int64_t d)
@@ -175,7 +198,11 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
     uint64_t s = seed;
     for (int64_t i = 0; i < n; i++) {
         uint64_t r = next(&s);
-        if (t->dtype == MF_I8)
+        if (!strcmp(v->name, "t")) { /* ties_graph: (k + 1/2) scale, and the floats next to it */
+            int64_t row = i / (3 * 301), k = (i % (3 * 301)) / 3 - 150;
+            float base = ((float)k + 0.5f) * (row ? TIE_B : TIE_A);
+            ((float *)data)[i] = i % 3 == 0 ? base : nextafterf(base, i % 3 == 1 ? INFINITY : -INFINITY);
+        } else if (t->dtype == MF_I8)
             ((int8_t *)data)[i] = (int8_t)(!strcmp(v->name, "w") ? (int)(r % 255) - 127 : (int)(r % 256) - 128);
         else if (!strcmp(v->name, "ws"))
             ((float *)data)[i] = 0.5f + (float)(r % 1000) / 1000.0f;
@@ -233,27 +260,43 @@ static void check_exact(mf_graph *g, const mf_cg_target *t, const char *what)
 }
 
 static const qcase qcases[] = {
-    {"3x3 s1 p1", 1, 16, 9, 11, 24, 3, 1, 1, 1, 1, true, true, false, false},
-    {"3x3 s2 p1 + qadd", 2, 8, 13, 13, 12, 3, 2, 1, 1, 1, true, true, true, false},
-    {"1x1", 1, 32, 7, 7, 40, 1, 1, 0, 1, 1, false, true, true, false},
-    {"1x1 s2 per tensor", 1, 20, 10, 10, 8, 1, 2, 0, 1, 1, true, false, false, false},
-    {"7x7 s2 p3 cin 3 (K % 4 = 3)", 1, 3, 23, 23, 16, 7, 2, 3, 1, 1, true, true, false, true},
-    {"depthwise 3x3 s1 relu6", 1, 24, 10, 10, 24, 3, 1, 1, 1, 24, true, true, false, true},
-    {"depthwise 3x3 s2", 1, 16, 15, 15, 16, 3, 2, 1, 1, 16, true, true, false, false},
-    {"grouped 3x3 dilation 2", 1, 12, 12, 12, 18, 3, 1, 2, 2, 3, true, true, false, false},
-    {"one output row per chunk", 1, 512, 30, 30, 5, 3, 1, 1, 1, 1, false, true, false, false},
+    {"3x3 s1 p1", 1, 16, 9, 11, 24, 3, 1, 1, 1, 1, true, true, false, false, false},
+    {"3x3 s2 p1 + qadd", 2, 8, 13, 13, 12, 3, 2, 1, 1, 1, true, true, true, false, false},
+    {"1x1", 1, 32, 7, 7, 40, 1, 1, 0, 1, 1, false, true, true, false, false},
+    {"1x1 s2 per tensor", 1, 20, 10, 10, 8, 1, 2, 0, 1, 1, true, false, false, false, false},
+    {"7x7 s2 p3 cin 3 (K % 4 = 3)", 1, 3, 23, 23, 16, 7, 2, 3, 1, 1, true, true, false, true, false},
+    {"depthwise 3x3 s1 relu6", 1, 24, 10, 10, 24, 3, 1, 1, 1, 24, true, true, false, true, false},
+    {"depthwise 3x3 s2", 1, 16, 15, 15, 16, 3, 2, 1, 1, 16, true, true, false, false, false},
+    {"grouped 3x3 dilation 2", 1, 12, 12, 12, 18, 3, 1, 2, 2, 3, true, true, false, false, false},
+    {"one output row per chunk", 1, 512, 30, 30, 5, 3, 1, 1, 1, 1, false, true, false, false, false},
     /* the vector im2col: planes read as they are, several chunks and a pixel tail; rows
      * longer than a vector with a strided, dilated tail; a stride past 2 */
-    {"1x1 chunks of rows, pixel tail", 2, 256, 21, 19, 6, 1, 1, 0, 1, 1, true, true, false, false},
-    {"5x5 s2 p2 dilation 2, 45 wide", 1, 5, 9, 45, 7, 5, 2, 2, 2, 1, true, true, false, false},
-    {"3x3 s3 p0", 1, 8, 16, 35, 9, 3, 3, 0, 1, 1, false, true, false, false},
+    {"1x1 chunks of rows, pixel tail", 2, 256, 21, 19, 6, 1, 1, 0, 1, 1, true, true, false, false, false},
+    {"5x5 s2 p2 dilation 2, 45 wide", 1, 5, 9, 45, 7, 5, 2, 2, 2, 1, true, true, false, false, false},
+    {"3x3 s3 p0", 1, 8, 16, 35, 9, 3, 3, 0, 1, 1, false, true, false, false, false},
     /* without VNNI (int16 windows, 6-channel blocks): channels past the last block, K in
      * passes of KB quads (first, middle and last), a 1x1 whose K % 4 = 2, the padding rows
      * and columns of the unmasked staging loads */
-    {"7x7 K 2304 in passes, 13 channels", 1, 256, 7, 7, 13, 3, 1, 1, 1, 1, true, true, true, false},
-    {"14x14 s2 K 1152 in passes, 2 batches", 2, 128, 14, 14, 8, 3, 2, 1, 1, 1, true, false, false, true},
-    {"1x1 cin 6 (K % 4 = 2), 11 channels", 1, 6, 9, 13, 11, 1, 1, 0, 1, 1, false, true, false, false},
-    {"3x3 p2 on 3 x 5 (rows shorter than a vector)", 1, 7, 3, 5, 7, 3, 1, 2, 1, 1, true, true, false, false},
+    {"7x7 K 2304 in passes, 13 channels", 1, 256, 7, 7, 13, 3, 1, 1, 1, 1, true, true, true, false, false},
+    {"14x14 s2 K 1152 in passes, 2 batches", 2, 128, 14, 14, 8, 3, 2, 1, 1, 1, true, false, false, true, false},
+    {"1x1 cin 6 (K % 4 = 2), 11 channels", 1, 6, 9, 13, 11, 1, 1, 0, 1, 1, false, true, false, false, false},
+    {"3x3 p2 on 3 x 5 (rows shorter than a vector)", 1, 7, 3, 5, 7, 3, 1, 2, 1, 1, true, true, false, false, false},
+    /* the direct depthwise engine (lower_qconv_dw.c): phases of stride 1 and 2, rows of
+     * several blocks and a partial one, channels not a multiple of the lanes, kernels of
+     * 2 dot products a row, chunks of rows; dilation and stride 3 stay on col */
+    {"dw 3x3 s1 p1 relu, 112 wide", 1, 5, 6, 112, 5, 3, 1, 1, 1, 5, true, true, false, false, true},
+    {"dw 3x3 s2 p1 relu, 19 channels, 57 wide", 1, 19, 9, 57, 19, 3, 2, 1, 1, 19, true, true, false, false, true},
+    {"dw 5x5 s1 p2 per tensor", 1, 7, 13, 13, 7, 5, 1, 2, 1, 7, true, false, false, false, false},
+    {"dw 5x5 s2 p2 relu6", 1, 12, 16, 31, 12, 5, 2, 2, 1, 12, true, true, false, true, false},
+    {"dw 3x3 s1 p0 7x7 + qadd, 2 batches", 2, 33, 7, 7, 33, 3, 1, 0, 1, 33, true, true, true, false, false},
+    {"dw 3x3 s1 p2 on 3 x 5", 1, 9, 3, 5, 9, 3, 1, 2, 1, 9, false, true, false, false, false},
+    {"dw 7x7 s2 p3", 1, 6, 20, 20, 6, 7, 2, 3, 1, 6, true, true, false, false, false},
+    {"dw 3x3 s2 p0 no bias", 1, 17, 14, 14, 17, 3, 2, 0, 1, 17, false, true, false, false, false},
+    {"dw 3x3 s1 p1 relu6 14x14", 1, 40, 14, 14, 40, 3, 1, 1, 1, 40, true, true, false, true, false},
+    {"dw 3x3 s1 p1, 64 x 200 in chunks", 1, 3, 64, 200, 3, 3, 1, 1, 1, 3, true, true, false, false, true},
+    {"dw 3x3 s4 p1 (one phase with VNNI)", 1, 5, 17, 37, 5, 3, 4, 1, 1, 5, true, true, false, false, false},
+    {"dw 3x3 dilation 2 (col)", 1, 8, 11, 11, 8, 3, 1, 2, 2, 8, true, true, false, false, false},
+    {"dw 3x3 s3 (col)", 1, 8, 13, 13, 8, 3, 3, 1, 1, 8, true, true, false, false, false},
 };
 #define NCASES (int)(sizeof qcases / sizeof qcases[0])
 
@@ -272,6 +315,9 @@ static void check_all(const mf_cg_target *t)
     }
     mf_graph *g = roundtrip_graph();
     check_exact(g, t, "quantize + dequantize");
+    mf_graph_destroy(g);
+    g = ties_graph();
+    check_exact(g, t, "quantize at half-integers");
     mf_graph_destroy(g);
     g = pool_graph(17, 17, 3, 2, 1, 1);
     check_exact(g, t, "max_pool2d of int8");
@@ -308,9 +354,10 @@ static void test_exact_on_targets(void **state)
 
 static void test_dot_product_of_targets(void **state)
 {
-    static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false};
-    mf_graph *gs[2] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true)};
-    for (int k = 0; k < 2; k++)
+    static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false, false};
+    static const qcase dw = {"dw 3x3", 1, 32, 28, 28, 32, 3, 1, 1, 1, 32, true, true, false, true, false};
+    mf_graph *gs[3] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true), qconv_graph(&dw)};
+    for (int k = 0; k < 3; k++)
         for (int i = 0; i < NQ; i++) {
             mf_cg_target t;
             assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
@@ -325,8 +372,32 @@ static void test_dot_product_of_targets(void **state)
                 fail_msg("%s for %s: no pmaddwd either", gs[k]->name, qtargets[i].cpu);
             free(text);
         }
-    mf_graph_destroy(gs[0]);
-    mf_graph_destroy(gs[1]);
+    for (int k = 0; k < 3; k++)
+        mf_graph_destroy(gs[k]);
+}
+
+/* Which depthwise convolutions the direct engine takes, per target: stride 1 and 2 (and 4
+ * with VNNI's 4 taps per dot), not dilation or stride 3, not a grouped conv. */
+static void test_depthwise_choice(void **state)
+{
+    static const struct { int64_t s, d, cin; bool vnni, plain; } want[] = {
+        {1, 1, 32, true, true}, {2, 1, 32, true, true}, {4, 1, 32, true, false},
+        {1, 2, 32, false, false}, {3, 1, 32, false, false}, {1, 1, 64, false, false},
+    };
+    for (int i = 0; i < NQ; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
+        mf_cg_ctx c = {.shape = t.shape, .vw = t.shape.lanes};
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+            mf_cg_conv_geom g = {.batch = 1, .cin = want[k].cin, .h = 56, .w = 56, .cout = 32, .kh = 3, .kw = 3,
+                                 .oh = 28, .ow = 28, .sh = want[k].s, .sw = want[k].s, .ph = 1, .pw = 1,
+                                 .dh = want[k].d, .dw = want[k].d, .groups = 32};
+            bool expect = t.shape.vnni ? want[k].vnni : want[k].plain;
+            if (mf_cg_qdw_choose(&c, &g) != expect)
+                fail_msg("%s: depthwise stride %lld dilation %lld cin %lld: direct engine %s", t.cpu,
+                         (long long)want[k].s, (long long)want[k].d, (long long)want[k].cin, expect ? "not taken" : "taken");
+        }
+    }
 }
 
 int main(void)
@@ -334,6 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vnni_flag),
         cmocka_unit_test(test_dot_product_of_targets),
+        cmocka_unit_test(test_depthwise_choice),
         cmocka_unit_test(test_exact_on_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
