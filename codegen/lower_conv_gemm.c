@@ -73,6 +73,9 @@ static void plan_for(const mf_cg_ctx *c, const mf_cg_conv_geom *g, gemm_plan *pl
     if (pl->chunk > pl->ntile)
         pl->chunk = pl->ntile;
     pl->nchunk = (pl->ntile + pl->chunk - 1) / pl->chunk;
+    /* chunks of equal tiles: a partition's items then cost the same (196 tiles in chunks of
+     * 128 and 68 left two of four partitions with half the work) */
+    pl->chunk = (pl->ntile + pl->nchunk - 1) / pl->nchunk;
     pl->nmb = (coutg + pl->MR - 1) / pl->MR;
 }
 

@@ -1,9 +1,16 @@
 /* core_pool.c — a device's cores: persistent worker threads that run the partitions of
  * kernel launches.  A launch is a job on a shared list; workers and the submitting thread
- * take partitions from the job's counter, so a 16-partition launch needs no 16 threads
+ * claim its partitions one at a time, so a 16-partition launch needs no 16 threads
  * (min(online CPUs, 16) - 1 workers plus the submitter).  Partition claims and completions
  * happen under the pool's mutex; a job lives on its submitter's stack and is never touched
  * by a worker after its last partition is counted.
+ *
+ * Each thread has home partitions — a contiguous run of them, the same for every launch of
+ * the same width: the submitter the first, worker i the (i+1)-th of min(threads, nparts)
+ * runs — and claims those first, then steals any left.  So partition p of consecutive
+ * launches runs on the same core whenever the pool is awake (a layer's output block stays
+ * in the L2 of the core that reads it next), and one core's partitions are neighbours in
+ * memory; a late or descheduled worker still costs no more than with plain claims.
  *
  * Waiting spins for a while before it sleeps: a model's launches come microseconds apart,
  * and a futex wake-up costs tens of microseconds, which small kernels cannot pay (the
@@ -15,14 +22,22 @@
 
 #include "rt_internal.h"
 
+#define MAX_PARTS 64 /* partitions a job tracks (core numbers are 1, 4 and 16) */
+
 typedef struct job {
     struct job *next;
     mf_kernel_fn fn;
     void *const *args;
-    int nparts;
-    int next_part;   /* the next partition to claim */
-    atomic_int done; /* partitions finished (counted under the lock; read by spinners) */
+    int nparts, nclaimed;
+    int nhomes;        /* threads that have home partitions: min(pool threads, nparts) */
+    uint64_t claimed;  /* bit p: partition p is taken (nparts <= MAX_PARTS) */
+    atomic_int done;   /* partitions finished (counted under the lock; read by spinners) */
 } job;
+
+typedef struct worker_arg {
+    struct mf_rt_core_pool *p;
+    int id; /* 1..nworkers; the submitter is 0 */
+} worker_arg;
 
 struct mf_rt_core_pool {
     pthread_mutex_t mu;
@@ -32,6 +47,7 @@ struct mf_rt_core_pool {
     atomic_uint posted; /* jobs ever posted: spinning workers watch it change */
     atomic_bool stop;
     pthread_t threads[MF_RT_MAX_CORE_THREADS];
+    worker_arg ids[MF_RT_MAX_CORE_THREADS];
 };
 
 int mf_rt_pool_default_workers(void)
@@ -60,13 +76,29 @@ static void unlink_job(mf_rt_core_pool *p, job *j)
     }
 }
 
-/* Claims the next partition of j (the caller holds the lock); -1 when none is left. */
-static int claim(mf_rt_core_pool *p, job *j)
+/* The first of thread `who`'s home partitions: thread t's run is [home(t), home(t + 1)). */
+static int home(const job *j, int who)
 {
-    if (j->next_part >= j->nparts)
+    return who * j->nparts / j->nhomes;
+}
+
+/* Claims a partition of j for thread `who` (the caller holds the lock): its first free
+ * home partition, else the last free one of another run (the end of a run is what its
+ * owner would reach last); -1 when none is left. */
+static int claim(mf_rt_core_pool *p, job *j, int who)
+{
+    if (j->nclaimed >= j->nparts)
         return -1;
-    int part = j->next_part++;
-    if (j->next_part == j->nparts)
+    int part = -1;
+    if (who < j->nhomes)
+        for (int q = home(j, who); q < home(j, who + 1) && part < 0; q++)
+            if (!(j->claimed >> q & 1))
+                part = q;
+    for (int q = j->nparts - 1; q >= 0 && part < 0; q--)
+        if (!(j->claimed >> q & 1))
+            part = q;
+    j->claimed |= (uint64_t)1 << part;
+    if (++j->nclaimed == j->nparts)
         unlink_job(p, j);
     return part;
 }
@@ -131,7 +163,8 @@ static bool job_done(const void *arg)
 
 static void *worker_main(void *arg)
 {
-    mf_rt_core_pool *p = arg;
+    mf_rt_core_pool *p = ((worker_arg *)arg)->p;
+    int who = ((worker_arg *)arg)->id;
     pthread_mutex_lock(&p->mu);
     for (;;) {
         if (!p->head && !p->stop) { /* spin for the next launch, then sleep */
@@ -148,7 +181,7 @@ static void *worker_main(void *arg)
         if (p->stop)
             break;
         job *j = p->head;
-        run_part(p, j, claim(p, j));
+        run_part(p, j, claim(p, j, who));
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -166,7 +199,8 @@ mf_status mf_rt_pool_new(int nworkers, mf_rt_core_pool **out)
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     for (; p->nworkers < nworkers; p->nworkers++) {
-        if (pthread_create(&p->threads[p->nworkers], NULL, worker_main, p))
+        p->ids[p->nworkers] = (worker_arg){p, p->nworkers + 1};
+        if (pthread_create(&p->threads[p->nworkers], NULL, worker_main, &p->ids[p->nworkers]))
             goto fail;
     }
     *out = p;
@@ -201,12 +235,14 @@ int mf_rt_pool_workers(const mf_rt_core_pool *p)
 
 void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts)
 {
-    if (nparts <= 1 || !p) { /* one core, or no pool: the submitter runs everything */
+    if (nparts <= 1 || nparts > MAX_PARTS || !p) { /* one core, no pool, or more partitions
+                                                     * than a job tracks: the submitter runs all */
         for (int part = 0; part < nparts; part++)
             fn(args, part, nparts);
         return;
     }
-    job j = {NULL, fn, args, nparts, 0, 0};
+    int threads = p->nworkers + 1;
+    job j = {NULL, fn, args, nparts, 0, threads < nparts ? threads : nparts, 0, 0};
     pthread_mutex_lock(&p->mu);
     job **tail = &p->head;
     while (*tail)
@@ -221,7 +257,7 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
                 pthread_cond_signal(&p->work_cv);
     }
     int part;
-    while ((part = claim(p, &j)) >= 0)
+    while ((part = claim(p, &j, 0)) >= 0)
         run_part(p, &j, part);
     if (atomic_load(&j.done) < j.nparts) { /* the others' partitions: spin, then sleep */
         pthread_mutex_unlock(&p->mu);

@@ -82,7 +82,8 @@ mf_queue *mf_rt_queue_running(void);
 mf_status mf_rt_pool_new(int nworkers, mf_rt_core_pool **out);
 void mf_rt_pool_destroy(mf_rt_core_pool *p); /* joins the workers; no launch may be running */
 int mf_rt_pool_workers(const mf_rt_core_pool *p);
-/* Runs kernel partitions 0..nparts-1 and returns when all are done. */
+/* Runs kernel partitions 0..nparts-1 and returns when all are done (more than 64: all on
+ * the calling thread).  Each thread runs its own contiguous run of partitions first. */
 void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts);
 /* The number of workers a device pool gets: min(online CPUs, 16) - 1, at least 1 (the
  * submitting thread is the other core). */

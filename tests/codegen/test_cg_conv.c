@@ -50,6 +50,8 @@ static void test_conv_sweep(void **state)
         {1, 3, 30, 30, 16, 7, 7, 2, 3, 1, 1, true},  {1, 24, 56, 56, 17, 3, 3, 2, 1, 1, 1, false},
         {3, 96, 4, 4, 160, 3, 3, 1, 1, 1, 1, true},  {1, 512, 3, 3, 33, 3, 3, 1, 1, 1, 1, true},
         {1, 160, 7, 7, 96, 1, 1, 1, 0, 1, 1, true},  /* 1x1 on a 7x7 plane, vectors of channels */
+        /* the GEMM engine over several pixel chunks (57 or 113 tiles: chunks made equal) */
+        {1, 64, 60, 60, 24, 1, 1, 1, 0, 1, 1, true},
         /* the plane engine (stride 1, output as wide as the input, narrower than 16):
          * 5x5 kernel, dilation, a last tile of 3 vectors (15x15), 3 vectors in all (6x6),
          * a channel tail (40 = 2 blocks of 20), depthwise, a 3x1 kernel */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -160,6 +161,49 @@ static void test_sync_launch_and_private_pool(void **state)
     mf_rt_pool_destroy(p);
 }
 
+/* Home partitions: with one worker and 4 partitions the submitter's run is 0-1 and the
+ * worker's 2-3.  Part 0 (the submitter's: it claims at the post) waits until part 2 starts,
+ * which only the worker can start, and picks from its home first; part 2 waits until part
+ * 1 starts, which the submitter picks next from its own home.  No timing involved. */
+static atomic_int started[4];
+static pthread_t ran_on[4];
+static void home_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    (void)args, (void)nparts;
+    ran_on[part] = pthread_self();
+    atomic_store(&started[part], 1);
+    while (part == 0 && !atomic_load(&started[2]) && !atomic_load(&started[3]))
+        sched_yield();
+    while (part == 2 && !atomic_load(&started[1]))
+        sched_yield();
+}
+
+static atomic_int wide_runs;
+static void wide_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    (void)args, (void)part, (void)nparts;
+    atomic_fetch_add(&wide_runs, 1);
+}
+
+static void test_home_partitions(void **state)
+{
+    mf_rt_core_pool *p;
+    assert_int_equal(mf_rt_pool_new(1, &p), MF_OK);
+    for (int rep = 0; rep < 20; rep++) {
+        for (int i = 0; i < 4; i++)
+            atomic_store(&started[i], 0);
+        mf_rt_pool_run(p, home_kernel, NULL, 4);
+        assert_true(pthread_equal(ran_on[0], pthread_self()));
+        assert_true(pthread_equal(ran_on[1], pthread_self()));
+        assert_false(pthread_equal(ran_on[2], pthread_self()));
+    }
+    /* more partitions than a job tracks: all of them, on the calling thread */
+    atomic_store(&wide_runs, 0);
+    mf_rt_pool_run(p, wide_kernel, NULL, 100);
+    assert_int_equal(atomic_load(&wide_runs), 100);
+    mf_rt_pool_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_pool_uses_few_threads),
         cmocka_unit_test(test_many_queues_launch_at_once),
         cmocka_unit_test(test_sync_launch_and_private_pool),
+        cmocka_unit_test(test_home_partitions),
     };
     return cmocka_run_group_tests_name("core_pool", tests, NULL, NULL);
 }
