@@ -84,26 +84,8 @@ static void check_transforms(const mf_cg_target *t)
 
 static void test_transforms_every_target(void **state)
 {
-    mf_cg_target host;
-    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
-    int ran = 0, skipped = 0;
-    for (int i = 0; i < NTARGETS; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(targets[i].cpu, &t), MF_OK);
-        if (!host_runs(&host, &targets[i])) {
-            printf("  %s: skipped, this host (%s) cannot run its code\n", targets[i].cpu, host.cpu);
-            skipped++;
-            continue;
-        }
-        check_transforms(&t);
-        ran++;
-    }
-    check_transforms(&host);
-    mf_cg_target scalar = host;
-    scalar.shape.lanes = 1;
-    check_transforms(&scalar);
-    printf("  transforms checked for %d named targets + host %s + the scalar path; %d skipped\n", ran, host.cpu,
-           skipped);
+    (void)state;
+    every_target(check_transforms, "Winograd transforms");
 }
 
 /* ---- whole convolutions through the pass and a module ---------------------------------- */
