@@ -1,7 +1,6 @@
 /* inspect.c — the public view of the on-disk kernel cache for `mlufuse cache`: listing
  * entries with their metadata (every entry fully checked), the key text of one entry, and
  * removal.  Reads the format of disk_store.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "dir_list.h"
 #include "disk_store.h"
 #include "mlufuse/mlufuse_cache.h"
 
@@ -99,39 +99,21 @@ static bool is_entry_name(const char *name)
     return strlen(name) == 68 && !strcmp(name + 64, ".mfk");
 }
 
+/* dir_list's fill for a kernel entry: the name is the 64-digit key and ".mfk". */
+static void fill_entry(const char *dir, const char *name, void *rec)
+{
+    char hex[65];
+    snprintf(hex, sizeof hex, "%.64s", name);
+    fill_info(dir, hex, rec);
+}
+
 mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *n)
 {
     *out = NULL;
     *n = 0;
     if (!(dir = dir_or_default(dir)))
         return mf_error(MF_ERR_IO, "the kernel cache is off (MLUFUSE_CACHE=off or a refused directory)");
-    DIR *d = opendir(dir);
-    if (!d)
-        return mf_error(MF_ERR_IO, "%s: %s", dir, strerror(errno));
-    int cap = 0;
-    mf_status s = MF_OK;
-    for (struct dirent *de; (de = readdir(d)) && !s;) {
-        if (!is_entry_name(de->d_name))
-            continue;
-        if (*n == cap) {
-            mf_cache_entry_info *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 32));
-            if (!p) {
-                s = mf_error(MF_ERR_NOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            *out = p;
-        }
-        char hex[65];
-        snprintf(hex, sizeof hex, "%.64s", de->d_name);
-        fill_info(dir, hex, &(*out)[(*n)++]);
-    }
-    closedir(d);
-    if (s) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return s;
+    return mf_dir_list(dir, is_entry_name, fill_entry, sizeof **out, (void **)out, n);
 }
 
 mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **text, char *key)

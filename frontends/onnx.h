@@ -40,6 +40,9 @@ typedef struct onnx_importer {
     int nqforms;
 } onnx_importer;
 
+/* The bytes of the ONNX file at path (malloc'ed); protobuf messages are limited to 2 GiB, so
+ * a larger file is no ONNX model. */
+mf_status onnx_read_file(const char *path, char **buf, size_t *size);
 /* Frees the name table (not the graph). */
 void onnx_importer_free(onnx_importer *im);
 /* Forgets the names defined after the first nvals. */

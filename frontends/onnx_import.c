@@ -644,7 +644,7 @@ mf_status mf_onnx_load_bound(const char *path, int64_t batch, int nbound, const 
     *out = NULL;
     char *buf;
     size_t size;
-    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    mf_status s = onnx_read_file(path, &buf, &size);
     if (s)
         return s;
     s = parse(buf, size, path, batch, (onnx_importer){.nbound = nbound, .bound_names = names, .bound_values = values},
@@ -663,12 +663,17 @@ mf_status mf_onnx_load_shaped(const char *path, int n, mf_tensor *const *inputs,
             return mf_error(MF_ERR_INVALID, "onnx: input %d of the shapes to import for is NULL", i);
     char *buf;
     size_t size;
-    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    mf_status s = onnx_read_file(path, &buf, &size);
     if (s)
         return s;
     s = parse(buf, size, path, 0, (onnx_importer){.nshaped = n, .shaped_like = inputs}, out);
     free(buf);
     return s;
+}
+
+mf_status onnx_read_file(const char *path, char **buf, size_t *size)
+{
+    return mf_file_read_all(path, (size_t)1 << 31, buf, size);
 }
 
 mf_status mf_onnx_load(const char *path, int64_t batch, mf_graph **out)
@@ -678,8 +683,7 @@ mf_status mf_onnx_load(const char *path, int64_t batch, mf_graph **out)
     *out = NULL;
     char *buf;
     size_t size;
-    /* protobuf messages are limited to 2 GiB; a larger file is no ONNX model. */
-    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    mf_status s = onnx_read_file(path, &buf, &size);
     if (s)
         return s;
     s = mf_onnx_parse(buf, size, path, batch, out);

@@ -93,7 +93,7 @@ mf_status mf_onnx_model_load(const char *path, mf_onnx_model **out)
     *out = NULL;
     char *buf;
     size_t size;
-    mf_status s = mf_file_read_all(path, (size_t)1 << 31, &buf, &size);
+    mf_status s = onnx_read_file(path, &buf, &size);
     if (s)
         return s;
     mf_onnx_model *m = calloc(1, sizeof *m);

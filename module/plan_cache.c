@@ -5,7 +5,6 @@
  * weights and the options that shape the plan.  A later process loads it with the offline
  * loader (every section checked, the weights' full checksum compared) and runs it: at the
  * same input types as its own tier 1, else slice after slice over a batch it divides. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/dir_list.h"
 #include "cache/disk_store.h"
 #include "mfo_write.h"
 #include "mlufuse/mlufuse_offline.h"
@@ -267,8 +267,9 @@ static const char *meta_value(const mf_mfo_section *meta, const char *key, char 
     return out;
 }
 
-static void plan_info(const char *dir, const char *name, mf_plan_cache_info *info)
+static void plan_info(const char *dir, const char *name, void *rec)
 {
+    mf_plan_cache_info *info = rec;
     char path[4200], batch[32], kernels[32];
     memset(info, 0, sizeof *info);
     snprintf(info->key, sizeof info->key, "%.64s", name);
@@ -303,31 +304,7 @@ mf_status mf_plan_cache_list(const char *dir, mf_plan_cache_info **out, int *n)
     *n = 0;
     if (!dir && !(dir = mf_disk_dir()))
         return mf_error(MF_ERR_IO, "the kernel cache is off (MLUFUSE_CACHE=off or a refused directory)");
-    DIR *d = opendir(dir);
-    if (!d)
-        return mf_error(MF_ERR_IO, "%s: %s", dir, strerror(errno));
-    int cap = 0;
-    mf_status s = MF_OK;
-    for (struct dirent *de; !s && (de = readdir(d));) {
-        if (!is_plan_name(de->d_name))
-            continue;
-        if (*n == cap) {
-            mf_plan_cache_info *p = realloc(*out, sizeof *p * (size_t)(cap = cap ? 2 * cap : 8));
-            if (!p) {
-                s = mf_error(MF_ERR_NOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            *out = p;
-        }
-        plan_info(dir, de->d_name, &(*out)[(*n)++]);
-    }
-    closedir(d);
-    if (s) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return s;
+    return mf_dir_list(dir, is_plan_name, plan_info, sizeof **out, (void **)out, n);
 }
 
 mf_status mf_plan_cache_remove(const char *dir, const char *key)
