@@ -7,7 +7,7 @@
  * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
  * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
- * GEMM engine (lower_conv_gemm.c) unless its lanes would be mostly empty where the
+ * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
  * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
  * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
