@@ -7,7 +7,7 @@
  * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
  * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
- * GEMM engine (lower_conv_gemm.c) unless its lanes would be mostly empty where the
+ * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
  * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
  * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
@@ -770,14 +770,16 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 
-/* A 1x1 layer that the GEMM engine would run with under 80 % of its lanes holding pixels
- * and whose channels fill whole vectors of the output-channel engine, which takes it
- * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors. */
+/* A 1x1 stride-1 layer that the GEMM engine would run with under 80 % of its lanes holding
+ * pixels and whose channels fill whole vectors of the output-channel engine, which takes it
+ * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors.  Not
+ * strided ones: on AVX2 resnet18's 1x1 stride-2 256->512 (7x7 output) ran at 47-50 % of
+ * the peak there, 68-69 % on the GEMM's gathered panel. */
 static bool oc_fills_lanes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     int mr, nv;
     oc_plan pl;
-    if (!mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) || g->groups != 1 || g->cout % c->vw)
+    if (!mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) || g->groups != 1 || g->cout % c->vw || g->sh != 1 || g->sw != 1)
         return false;
     int64_t npix = g->oh * g->ow, nr = (int64_t)nv * c->vw;
     return npix * 5 < (npix + nr - 1) / nr * nr * 4 && oc_choose(c, g, 1, &pl);

@@ -1,7 +1,7 @@
 /* test_cg_engines.c — the depthwise engine and the 1x1 GEMM engine against the reference
  * kernels, compiled for every named target this host can run (and the host, and the scalar
  * path), within the seed's per-op 0.3 %: odd sizes, padding, stride 2 (odd and even widths,
- * padding 0 to 2, rows of many vectors), dilation, batch 2,
+ * padding 0 to 2, rows of many vectors; the GEMM's gathered panel), dilation, batch 2,
  * with and without bias, with relu6 (clamp) and residual-add epilogues; and both engines
  * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`).  A target the host
  * cannot execute is skipped, and the test says how many. */
@@ -101,7 +101,13 @@ static const layer pointwise[] = {
     {1, 320, 7, 7, 64, 1, 1, 0, 1, 1, true, false, 0},     /* long K */
     {1, 16, 9, 13, 20, 1, 1, 0, 1, 1, true, false, 3},     /* an epilogue that does not flatten */
     {2, 16, 5, 7, 20, 1, 1, 0, 1, 1, false, false, 3},
-    {1, 16, 56, 56, 24, 1, 2, 0, 1, 1, true, false, 0},    /* stride 2: stays on the direct engines */
+    /* strided: the chunk's pixels gathered into a panel (odd widths: the last wide load
+     * masked; rows of one vector; chunks that start mid-row and share a panel per partition) */
+    {1, 16, 56, 56, 24, 1, 2, 0, 1, 1, true, false, 0},
+    {2, 13, 15, 17, 19, 1, 2, 0, 1, 1, true, false, 3},    /* batch 2, odd everything, no flattening */
+    {1, 9, 13, 6, 11, 1, 2, 0, 1, 1, false, false, 2},     /* 3-pixel rows */
+    {1, 12, 19, 23, 10, 1, 3, 0, 1, 2, true, false, 1},    /* stride 3, grouped */
+    {1, 512, 30, 30, 10, 1, 2, 0, 1, 1, true, false, 2},   /* long K: several chunks */
     {1, 8, 6, 6, 10, 1, 1, 1, 1, 1, true, false, 0},       /* padded 1x1: stays on the direct engines */
 };
 
@@ -126,6 +132,7 @@ static const layer packed[] = {
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
     {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: at 16 lanes, vectors of channels */
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
+    {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
 };
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
