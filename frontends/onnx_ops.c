@@ -1217,26 +1217,6 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_PAD, 1, in, a);
 }
 
-/* Adds slice(x) on one axis and defines it as `name`. */
-static mf_status slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis,
-                            int64_t start, int64_t end, const char *name)
-{
-    mf_op op = MF_OP_SLICE;
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(op, a);
-    mf_attr_set_ints(op, a, "starts", 1, &start);
-    mf_attr_set_ints(op, a, "ends", 1, &end);
-    mf_attr_set_ints(op, a, "axes", 1, &axis);
-    mf_node *node;
-    mf_status s = mf_graph_add_node(im->g, op, 1, &x, a, &node);
-    if (s) {
-        char inner[1024];
-        snprintf(inner, sizeof inner, "%s", mf_last_error());
-        return onnx_node_error(n, s, "%s", inner);
-    }
-    return onnx_define(im, name, node->outputs[0]);
-}
-
 /* Slice: starts, ends, axes and steps are constant inputs from opset 10, and attributes
  * (without steps) before. */
 static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
@@ -1316,7 +1296,9 @@ static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
                                (long long)dim, nout);
     int64_t start = 0;
     for (int i = 0; i < nout && !s; i++) {
-        s = slice_axis(im, n, x, axis, start, start + sizes[i], n->output[i]);
+        mf_value *part;
+        if (!(s = onnx_slice_axis(im, n, x, axis, start, start + sizes[i], &part)))
+            s = onnx_define(im, n->output[i], part);
         start += sizes[i];
     }
     return s;
