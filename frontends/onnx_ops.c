@@ -855,7 +855,7 @@ static mf_status cv_batchnorm(onnx_importer *im, const Onnx__NodeProto *n)
     if (im->opset < 9 && !onnx_attr_int(n, "spatial", 1)) /* per-element statistics */
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "spatial = 0 (before opset 9)");
     if (onnx_attr_int(n, "training_mode", 0)) /* opset 14 */
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "training_mode = 1");
+        return onnx_cv_batchnorm_training(im, n);
     mf_status s = onnx_inputs(im, n, 5, in);
     return s ? s : emit(im, n, MF_OP_BATCH_NORM, 5, in, a);
 }
