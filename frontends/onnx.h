@@ -182,6 +182,8 @@ mf_status onnx_scalar_input(onnx_importer *im, const Onnx__NodeProto *n, size_t 
 mf_status onnx_cv_space_to_depth(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_depth_to_space(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_eye_like(onnx_importer *im, const Onnx__NodeProto *n);
+/* TfIdfVectorizer on integer tokens (onnx_tfidf.c). */
+mf_status onnx_cv_tfidf(onnx_importer *im, const Onnx__NodeProto *n);
 /* BatchNormalization's training mode: the batch's statistics, and the running ones updated. */
 mf_status onnx_cv_batchnorm_training(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_one_hot(onnx_importer *im, const Onnx__NodeProto *n);

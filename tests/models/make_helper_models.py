@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""make_scan_models.py — small Scan models built with onnx.helper, their outputs computed
-with numpy, into tests/models/exports (test_onnx_exports runs them layer by layer and fused),
-and the Scans the importer refuses into tests/frontends/onnx/bad (test_onnx_import).
+"""make_helper_models.py — small models of ops PyTorch does not export (Scan,
+TfIdfVectorizer) built with onnx.helper, their outputs computed with numpy, into
+tests/models/exports (test_onnx_exports runs them layer by layer and fused), and the Scans
+the importer refuses into tests/frontends/onnx/bad (test_onnx_import).
 Needs Debian's python3-onnx only.
 
-    /usr/bin/python3 tests/models/make_scan_models.py
+    /usr/bin/python3 tests/models/make_helper_models.py
 """
 import os
 
@@ -95,6 +96,44 @@ def scan_batch_op8():
     save("scan_batch_op8", model, [initial, x], [s[None], np.stack(z)[None]])
 
 
+def tfidf_counts(x, pool, counts, min_n, max_n, max_skip):
+    """Occurrences of each pool n-gram in the row x, in pool order (ONNX's TfIdfVectorizer)."""
+    grams, out = [], []
+    for n in range(1, len(counts) + 1):
+        end = counts[n] if n < len(counts) else len(pool)
+        grams += [(n, tuple(pool[i:i + n])) for i in range(counts[n - 1], end, n)]
+    for n, g in grams:
+        c = 0
+        if min_n <= n <= max_n:
+            for skip in range(max_skip + 1 if n > 1 else 1):
+                step = skip + 1
+                c += sum(tuple(x[i:i + (n - 1) * step + 1:step]) == g for i in range(len(x) - (n - 1) * step))
+        out.append(c)
+    return np.array(out, np.float32)
+
+
+def tfidf(mode):
+    """TfIdfVectorizer on int32 tokens [2, 9]: uni-, bi- and trigrams with skips of up to 1,
+    ngram_indexes in another order than the pool's, weights (IDF and TFIDF)."""
+    pool = [4, 7, 2, 9, 4, 7, 7, 2, 2, 9, 4, 7, 2]
+    counts = [0, 4, 10]  # unigrams 4 7 2 9; bigrams (4,7) (7,2) (2,9); trigram (4,7,2)
+    indexes = [6, 0, 5, 1, 4, 2, 3, 7]
+    weights = [0.5, 1.5, 2.0, 0.25, 3.0, 1.0, 0.75, 2.5]
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode=mode, min_gram_length=1, max_gram_length=3,
+                            max_skip_count=1, pool_int64s=pool, ngram_counts=counts, ngram_indexes=indexes,
+                            weights=weights)
+    g = helper.make_graph([node], "tfidf", [helper.make_tensor_value_info("x", TensorProto.INT32, [2, 9])],
+                          [vi("y", [2, 8])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)])
+    x = np.array([[4, 7, 2, 9, 4, 2, 7, 2, 2], [7, 7, 4, 1, 7, 2, 9, 9, 4]], np.int32)
+    y = np.zeros((2, 8), np.float32)
+    for b in range(2):
+        c = tfidf_counts(x[b].tolist(), pool, counts, 1, 3, 1)
+        c = np.minimum(c, 1) if mode == "IDF" else c
+        y[b, indexes] = c * np.array(weights, np.float32)
+    save(f"tfidf_{mode.lower()}_op9", model, [x], [y])
+
+
 def refused():
     onnx.save(scan_op8(batch=2), os.path.join(BAD, "scan_op8_batch2.onnx"))
     onnx.save(scan_op8(lens=True), os.path.join(BAD, "scan_op8_sequence_lens.onnx"))
@@ -103,4 +142,6 @@ def refused():
 if __name__ == "__main__":
     scan_axes_op11()
     scan_batch_op8()
+    tfidf("IDF")
+    tfidf("TFIDF")
     refused()
