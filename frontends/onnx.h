@@ -194,6 +194,7 @@ mf_status onnx_int_unary(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, 
 mf_status onnx_cv_instance_norm(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_lrn(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_mvn(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_mel_weight_matrix(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_hann_window(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_hamming_window(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_blackman_window(onnx_importer *im, const Onnx__NodeProto *n);

@@ -1861,7 +1861,7 @@ static const struct {
     {"ReverseSequence", onnx_cv_reverse_sequence, 10}, {"MaxUnpool", onnx_cv_max_unpool, 9},
     {"DFT", onnx_cv_dft, 17}, {"STFT", onnx_cv_stft, 17}, {"MeanVarianceNormalization", onnx_cv_mvn, 9},
     {"RoiAlign", onnx_cv_roi_align, 10}, {"NonMaxSuppression", onnx_cv_non_max_suppression, 10},
-    {"TfIdfVectorizer", onnx_cv_tfidf, 9},
+    {"TfIdfVectorizer", onnx_cv_tfidf, 9}, {"MelWeightMatrix", onnx_cv_mel_weight_matrix, 17},
 };
 
 static int find_converter(const char *op_type)

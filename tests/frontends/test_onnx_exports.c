@@ -3,9 +3,9 @@
  * MultiheadAttention, GPT with a causal mask, Hugging Face GPT-2's block, ViT, RoiAlign, NMS,
  * Resize, a YOLO head; export_zoo.py --tests: an LSTM under pack_padded_sequence, a decoder
  * step with a KV cache, a LLaMA block, T5's attention; opsets 11 to 17, some with dynamic
- * axes; and Scans and TfIdfVectorizers built by make_helper_models.py, with numpy's results)
- * import for their inputs' shapes (mf_onnx_load_shaped) and match the reference outputs within
- * 1e-3, layer by layer and fused.  The NMS models select a data-dependent number of boxes, so
+ * axes; and Scans, TfIdfVectorizers and a MelWeightMatrix built by make_helper_models.py,
+ * with numpy's results) import for their inputs' shapes (mf_onnx_load_shaped) and match the
+ * reference outputs within 1e-3, layer by layer and fused.  The NMS models select a data-dependent number of boxes, so
  * they run specialized on their inputs. */
 #include <stdarg.h>
 #include <stddef.h>

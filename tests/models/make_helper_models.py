@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_helper_models.py — small models of ops PyTorch does not export (Scan,
-TfIdfVectorizer) built with onnx.helper, their outputs computed with numpy, into
+TfIdfVectorizer, MelWeightMatrix) built with onnx.helper, their outputs computed with numpy, into
 tests/models/exports (test_onnx_exports runs them layer by layer and fused), and the Scans
 the importer refuses into tests/frontends/onnx/bad (test_onnx_import).
 Needs Debian's python3-onnx only.
@@ -134,6 +134,39 @@ def tfidf(mode):
     save(f"tfidf_{mode.lower()}_op9", model, [x], [y])
 
 
+def mel_weights(mels, dft, rate, low_hz, high_hz):
+    """ONNX's reference MelWeightMatrix (its step divides the mel range by mels + 2)."""
+    low, high = 2595 * np.log10(1 + low_hz / 700), 2595 * np.log10(1 + high_hz / 700)
+    points = np.arange(mels + 2) * ((high - low) / (mels + 2)) + low
+    points = (((dft + 1) * (700 * (10 ** (points / 2595) - 1))) // rate).astype(int)
+    w = np.zeros((dft // 2 + 1, mels))
+    for i in range(mels):
+        left, center, right = points[i:i + 3]
+        if center == left:
+            w[center, i] = 1
+        for j in range(left, center + 1):
+            if center > left:
+                w[j, i] = (j - left) / (center - left)
+        for j in range(center, right):
+            w[j, i] = (right - j) / (right - center)
+    return w
+
+
+def mel_spectrogram_op17():
+    """A power spectrum [2, 33] times MelWeightMatrix(10 mel bins, a DFT of 64, 16 kHz, 20 Hz
+    to 7.6 kHz), its scalar inputs constants, as audio front ends use it."""
+    consts = [numpy_helper.from_array(a, name) for a, name in (
+        (np.array(10, np.int64), "mels"), (np.array(64, np.int64), "dft"), (np.array(16000, np.int64), "rate"),
+        (np.array(20.0, np.float32), "low"), (np.array(7600.0, np.float32), "high"))]
+    g = helper.make_graph([
+        helper.make_node("MelWeightMatrix", ["mels", "dft", "rate", "low", "high"], ["w"]),
+        helper.make_node("MatMul", ["power", "w"], ["mel"]),
+    ], "mel", [vi("power", [2, 33])], [vi("mel", [2, 10])], consts)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    power = np.random.default_rng(5).random((2, 33), dtype=np.float32)
+    save("mel_spectrogram_op17", model, [power], [power.astype(np.float64) @ mel_weights(10, 64, 16000, 20.0, 7600.0)])
+
+
 def refused():
     onnx.save(scan_op8(batch=2), os.path.join(BAD, "scan_op8_batch2.onnx"))
     onnx.save(scan_op8(lens=True), os.path.join(BAD, "scan_op8_sequence_lens.onnx"))
@@ -144,4 +177,5 @@ if __name__ == "__main__":
     scan_batch_op8()
     tfidf("IDF")
     tfidf("TFIDF")
+    mel_spectrogram_op17()
     refused()
