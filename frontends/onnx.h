@@ -165,6 +165,9 @@ mf_status onnx_add2(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_va
                     mf_value **out);
 mf_status onnx_reshape(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
                        const int64_t *shape, mf_value **out);
+/* x[start:end] along axis. */
+mf_status onnx_slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis, int64_t start,
+                          int64_t end, mf_value **out);
 mf_status onnx_permute(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
                        const int64_t *perm, mf_value **out);
 /* x as dtype to (x itself when it has it). */
@@ -182,6 +185,10 @@ mf_status onnx_scalar_input(onnx_importer *im, const Onnx__NodeProto *n, size_t 
 mf_status onnx_cv_space_to_depth(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_depth_to_space(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_eye_like(onnx_importer *im, const Onnx__NodeProto *n);
+/* TfIdfVectorizer on integer tokens (onnx_tfidf.c). */
+mf_status onnx_cv_tfidf(onnx_importer *im, const Onnx__NodeProto *n);
+/* BatchNormalization's training mode: the batch's statistics, and the running ones updated. */
+mf_status onnx_cv_batchnorm_training(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_one_hot(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_compress(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_unique(onnx_importer *im, const Onnx__NodeProto *n);
@@ -190,6 +197,7 @@ mf_status onnx_int_unary(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, 
 mf_status onnx_cv_instance_norm(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_lrn(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_mvn(onnx_importer *im, const Onnx__NodeProto *n);
+mf_status onnx_cv_mel_weight_matrix(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_hann_window(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_hamming_window(onnx_importer *im, const Onnx__NodeProto *n);
 mf_status onnx_cv_blackman_window(onnx_importer *im, const Onnx__NodeProto *n);
@@ -220,6 +228,7 @@ mf_status onnx_convert_training(onnx_importer *im, const Onnx__NodeProto *n);
 #define ONNX_LOOP_MAX 4096      /* iterations of one Loop */
 #define ONNX_FLOW_MAX (1 << 20) /* entries of a flow: nested loops unroll to at most this */
 #define ONNX_ITER_MAX 65536     /* iterations of all the loops of a model */
+#define ONNX_SCAN_MAX 64        /* states plus scan inputs, and outputs, of one Scan */
 
 typedef enum onnx_entry_kind {
     ONNX_ENTRY_NODE,  /* node in env */
@@ -228,6 +237,7 @@ typedef enum onnx_entry_kind {
     ONNX_ENTRY_CONST, /* dst (in env) is a scalar constant value of dtype */
     ONNX_ENTRY_LOOP,  /* the next iteration of loop, or its end */
     ONNX_ENTRY_STACK, /* dst (in env) stacks scan output `scan` of loop's iterations */
+    ONNX_ENTRY_BATCH, /* dst (in env) is src with a leading dim of 1: an opset-8 Scan's state */
 } onnx_entry_kind;
 
 typedef struct onnx_loop onnx_loop;
@@ -263,7 +273,7 @@ const char *onnx_resolve(const onnx_importer *im, const char *name);
 mf_status onnx_flow_convert(onnx_importer *im, int i, bool *expanded);
 /* Calls fn with every (resolved) name entry i reads, those inside its subgraphs included. */
 void onnx_flow_refs(const onnx_flow *f, int i, void (*fn)(const char *name, void *ctx), void *ctx);
-bool onnx_flow_op(const char *op_type); /* If and Loop */
+bool onnx_flow_op(const char *op_type); /* If, Loop and Scan */
 /* NonZero (known input): the indices of the nonzero elements, i64 [rank, count]. */
 mf_status onnx_cv_non_zero(onnx_importer *im, const Onnx__NodeProto *n);
 

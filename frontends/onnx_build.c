@@ -50,6 +50,17 @@ mf_status onnx_permute(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x,
     return add_with_ints(im, n, MF_OP_PERMUTE, "perm", x, rank, perm, out);
 }
 
+mf_status onnx_slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis, int64_t start,
+                          int64_t end, mf_value **out)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_SLICE, a);
+    mf_attr_set_ints(MF_OP_SLICE, a, "starts", 1, &start);
+    mf_attr_set_ints(MF_OP_SLICE, a, "ends", 1, &end);
+    mf_attr_set_ints(MF_OP_SLICE, a, "axes", 1, &axis);
+    return onnx_add(im, n, MF_OP_SLICE, 1, &x, a, out);
+}
+
 mf_status onnx_cast(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, mf_dtype to, mf_value **out)
 {
     if (x->type.dtype == to) {

@@ -27,6 +27,13 @@ struct onnx_loop {
     const char *cond;     /* resolved: the condition of the next iteration; NULL: true */
     const char **carried; /* resolved: the carried values after `iter` iterations */
     const char **scans;   /* resolved: [iteration][nscan] */
+    /* A Scan is this loop with a trip count of its sequence's length, a body
+     * without the iteration number and condition, and inputs sliced per iteration. */
+    bool is_scan, batch_of_one; /* batch_of_one: opset 8's batch dim (of 1), dropped inside */
+    int nscan_in;
+    const char **scan_in; /* resolved: [iteration][nscan_in], in the body's order */
+    int64_t *out_axes;    /* [nscan]: where each scan output stacks */
+    bool *out_reverse;    /* [nscan]: stacked last iteration first */
 };
 
 /* ---- memory: everything the flow makes is freed with it ---- */
@@ -100,7 +107,7 @@ mf_status onnx_flow_init(onnx_flow *f, const Onnx__GraphProto *gp)
 
 bool onnx_flow_op(const char *op_type)
 {
-    return !strcmp(op_type, "If") || !strcmp(op_type, "Loop");
+    return !strcmp(op_type, "If") || !strcmp(op_type, "Loop") || !strcmp(op_type, "Scan");
 }
 
 /* ---- names ---- */
@@ -282,19 +289,28 @@ static mf_status unroll_one(onnx_flow *f, int i, onnx_loop *L)
         s = splice(f, i, 0, (int)(g->n_input + g->n_initializer + g->n_node), &e);
     if (s)
         return s;
-    const char *iter_name = g->input[0]->name ? g->input[0]->name : "";
-    const char *cond_name = g->input[1]->name ? g->input[1]->name : "";
-    *e++ = (onnx_entry){.kind = ONNX_ENTRY_CONST, .env = env, .dst = iter_name, .dtype = MF_I64, .value = L->iter};
-    *e++ = L->cond ? (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env, .dst = cond_name, .src = L->cond}
+    int first_in = L->is_scan ? 0 : 2, first_out = L->is_scan ? 0 : 1; /* Loop's iter_num, cond */
+    if (!L->is_scan) {
+        const char *iter_name = g->input[0]->name ? g->input[0]->name : "";
+        const char *cond_name = g->input[1]->name ? g->input[1]->name : "";
+        *e++ = (onnx_entry){.kind = ONNX_ENTRY_CONST, .env = env, .dst = iter_name, .dtype = MF_I64, .value = L->iter};
+        *e++ = L->cond
+                   ? (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env, .dst = cond_name, .src = L->cond}
                    : (onnx_entry){.kind = ONNX_ENTRY_CONST, .env = env, .dst = cond_name, .dtype = MF_BOOL, .value = 1};
-    for (int k = 0; k < L->ncarried; k++)
-        *e++ = (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env,
-                            .dst = g->input[2 + k]->name ? g->input[2 + k]->name : "", .src = L->carried[k]};
+    }
+    for (int k = 0; k < L->ncarried + L->nscan_in; k++) {
+        const Onnx__ValueInfoProto *in = g->input[first_in + k];
+        const char *src = k < L->ncarried ? L->carried[k]
+                                          : L->scan_in[(size_t)L->iter * (size_t)L->nscan_in + (size_t)(k - L->ncarried)];
+        *e++ = (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env, .dst = in->name ? in->name : "", .src = src};
+    }
     body_entries(g, env, &e);
-    const char *cond_out = g->output[0]->name ? g->output[0]->name : "";
-    L->cond = *cond_out ? env_resolve(env, cond_out) : NULL;
+    if (!L->is_scan) {
+        const char *cond_out = g->output[0]->name ? g->output[0]->name : "";
+        L->cond = *cond_out ? env_resolve(env, cond_out) : NULL;
+    }
     for (int k = 0; k < L->ncarried + L->nscan; k++) {
-        const char *out = g->output[1 + k]->name ? g->output[1 + k]->name : "";
+        const char *out = g->output[first_out + k]->name ? g->output[first_out + k]->name : "";
         if (k < L->ncarried)
             L->carried[k] = env_resolve(env, out);
         else
@@ -331,12 +347,161 @@ static mf_status step_loop(onnx_importer *im, int i)
     onnx_entry *e;
     onnx_env *env = L->env;
     mf_status s = splice(f, i, 1, (int)n->n_output, &e);
+    onnx_entry_kind state = L->batch_of_one ? ONNX_ENTRY_BATCH : ONNX_ENTRY_ALIAS;
     for (size_t k = 0; k < n->n_output && !s; k++)
         e[k] = k < (size_t)L->ncarried
-                   ? (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env, .dst = n->output[k], .src = L->carried[k]}
+                   ? (onnx_entry){.kind = state, .env = env, .dst = n->output[k], .src = L->carried[k], .loop = L}
                    : (onnx_entry){.kind = ONNX_ENTRY_STACK, .env = env, .dst = n->output[k], .loop = L,
                                   .scan = (int)k - L->ncarried};
     return s;
+}
+
+/* ---- Scan ---- */
+
+/* v with a dim of 1 inserted at axis. */
+static mf_status unsqueeze(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, int axis, mf_value **out)
+{
+    int64_t shape[MF_MAX_RANK];
+    if (v->type.rank + 1 > MF_MAX_RANK)
+        return onnx_node_error(n, MF_ERR_SHAPE, "a scan value has rank %d", v->type.rank);
+    for (int d = 0, k = 0; d <= v->type.rank; d++)
+        shape[d] = d == axis ? 1 : v->type.shape[k++];
+    return onnx_reshape(im, n, v, v->type.rank + 1, shape, out);
+}
+
+/* Defines a fresh unique name for v; *name is it. */
+static mf_status define_fresh(onnx_importer *im, mf_value *v, const char **name)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "scan@%d", im->flow->nscopes++);
+    if (!(*name = own(im->flow, strdup(buf))))
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    onnx_env *saved = im->env;
+    im->env = NULL;
+    mf_status s = onnx_define(im, *name, v);
+    im->env = saved;
+    return s;
+}
+
+/* Element `index` of v along axis, that dim dropped. */
+static mf_status take(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, int axis, int64_t index,
+                      mf_value **out)
+{
+    int64_t shape[MF_MAX_RANK];
+    mf_value *slice;
+    mf_status s = onnx_slice_axis(im, n, v, axis, index, index + 1, &slice);
+    for (int d = 0, k = 0; d < v->type.rank && !s; d++)
+        if (d != axis)
+            shape[k++] = v->type.shape[d];
+    return s ? s : onnx_reshape(im, n, slice, v->type.rank - 1, shape, out);
+}
+
+/* Attribute `name` of n: one int per value (default 0), each an axis of a value of rank
+ * ranks[k] (negative: from the end), or a direction (ranks NULL: 0 or 1). */
+static mf_status scan_ints(const Onnx__NodeProto *n, const char *name, int count, const int *ranks, int64_t *out)
+{
+    const Onnx__AttributeProto *a = onnx_attr(n, name);
+    if (a && (int)a->n_ints != count)
+        return onnx_node_error(n, MF_ERR_PARSE, "%s has %zu values, expected %d", name, a->n_ints, count);
+    for (int k = 0; k < count; k++) {
+        int64_t v = a ? a->ints[k] : 0;
+        int64_t hi = ranks ? ranks[k] : 2;
+        if (ranks && v < 0)
+            v += hi;
+        if (v < 0 || v >= hi)
+            return onnx_node_error(n, MF_ERR_PARSE, "%s[%d] = %lld is out of range", name, k,
+                                   (long long)(a ? a->ints[k] : 0));
+        out[k] = v;
+    }
+    return MF_OK;
+}
+
+/* Scan 8 (sequence_lens, a batch dim) and 9+: (states..., scan inputs...) with
+ * body(states..., slices...) -> (states..., scan outputs...).  The sequence's length is a dim
+ * of the scan inputs, known at import: the Scan becomes a LOOP entry of that trip count, its
+ * inputs sliced per iteration here. */
+static mf_status begin_scan(onnx_importer *im, int i)
+{
+    onnx_flow *f = im->flow;
+    const Onnx__NodeProto *n = f->e[i].node;
+    const Onnx__GraphProto *g = graph_attr(n, "body");
+    bool v8 = im->opset < 9;
+    int m = (int)onnx_attr_int(n, "num_scan_inputs", -1), first = v8 ? 1 : 0;
+    if (!g)
+        return onnx_node_error(n, MF_ERR_PARSE, "has no body graph");
+    if (m < 1 || (int)n->n_input < first + m)
+        return onnx_node_error(n, MF_ERR_PARSE, "num_scan_inputs is %d for %zu inputs", m, n->n_input);
+    if (v8 && n->input[0][0])
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "sequence_lens is not supported (every sequence runs in full)");
+    int nc = (int)n->n_input - first - m, nout = (int)g->n_output - nc;
+    if ((int)g->n_input != nc + m || nout < 0 || n->n_output != g->n_output)
+        return onnx_node_error(n, MF_ERR_PARSE, "its body has %zu inputs and %zu outputs for %d states, %d scan "
+                               "inputs and %zu outputs", g->n_input, g->n_output, nc, m, n->n_output);
+    onnx_loop *L = own_zeroed(f, 1, sizeof *L);
+    mf_value *in[ONNX_SCAN_MAX];
+    int ranks[ONNX_SCAN_MAX];
+    int64_t axes[ONNX_SCAN_MAX], rev[ONNX_SCAN_MAX];
+    if (!L)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    if (nc + m > ONNX_SCAN_MAX || nout > ONNX_SCAN_MAX)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "has more than %d inputs or outputs", ONNX_SCAN_MAX);
+    for (int k = 0; k < nc + m; k++) {
+        if (!(in[k] = onnx_lookup(im, n->input[first + k])))
+            return onnx_node_error(n, MF_ERR_PARSE, "input '%s' is not defined before the node", n->input[first + k]);
+        if (v8 && (in[k]->type.rank < 1 || in[k]->type.shape[0] != 1))
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a batch of more than one (opset 8) is not supported");
+        mf_status s = v8 ? take(im, n, in[k], 0, 0, &in[k]) : MF_OK; /* opset 8: the batch dim dropped */
+        if (s)
+            return s;
+        ranks[k] = in[k]->type.rank;
+    }
+    *L = (onnx_loop){.node = n, .env = f->e[i].env, .body = g, .ncarried = nc, .nscan = nout, .is_scan = true,
+                     .batch_of_one = v8, .nscan_in = m};
+    mf_status s = MF_OK;
+    if (v8)
+        memset(axes, 0, sizeof axes); /* opset 8 scans its dim 1, dim 0 once the batch is dropped */
+    if ((!v8 && (s = scan_ints(n, "scan_input_axes", m, ranks + nc, axes))) ||
+        (s = scan_ints(n, v8 ? "directions" : "scan_input_directions", m, NULL, rev)))
+        return s;
+    L->trip = in[nc]->type.shape[axes[0]];
+    for (int k = 1; k < m; k++)
+        if (in[nc + k]->type.shape[axes[k]] != L->trip)
+            return onnx_node_error(n, MF_ERR_SHAPE, "scan input %d has %lld elements along its axis, input 0 %lld", k,
+                                   (long long)in[nc + k]->type.shape[axes[k]], (long long)L->trip);
+    if (L->trip > ONNX_LOOP_MAX)
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a sequence of %lld is more than the %d iterations a Scan is "
+                               "unrolled to", (long long)L->trip, ONNX_LOOP_MAX);
+    size_t iters = (size_t)L->trip;
+    if (!(L->carried = own_zeroed(f, (size_t)nc, sizeof *L->carried)) ||
+        !(L->scans = own_zeroed(f, iters * (size_t)nout, sizeof *L->scans)) ||
+        !(L->scan_in = own_zeroed(f, iters * (size_t)m, sizeof *L->scan_in)) ||
+        !(L->out_axes = own_zeroed(f, (size_t)nout, sizeof *L->out_axes)) ||
+        !(L->out_reverse = own_zeroed(f, (size_t)nout, sizeof *L->out_reverse)))
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    for (int k = 0; k < nc && !s; k++) {
+        if (v8)
+            s = define_fresh(im, in[k], &L->carried[k]);
+        else
+            L->carried[k] = onnx_resolve(im, n->input[first + k]);
+    }
+    for (int k = 0; k < m && !s; k++)
+        for (int64_t t = 0; t < L->trip && !s; t++) {
+            mf_value *slice;
+            if (!(s = take(im, n, in[nc + k], (int)axes[k], rev[k] ? L->trip - 1 - t : t, &slice)))
+                s = define_fresh(im, slice, &L->scan_in[(size_t)t * (size_t)m + (size_t)k]);
+        }
+    if (s)
+        return s;
+    /* the output ranks are the body's: the axes are checked as they stack */
+    const Onnx__AttributeProto *oa = onnx_attr(n, "scan_output_axes");
+    for (int k = 0; k < nout; k++)
+        L->out_axes[k] = v8 ? 0 : oa && k < (int)oa->n_ints ? oa->ints[k] : 0;
+    if (!v8 && (s = scan_ints(n, "scan_output_directions", nout, NULL, rev)))
+        return s;
+    for (int k = 0; k < nout; k++)
+        L->out_reverse[k] = !v8 && rev[k];
+    f->e[i] = (onnx_entry){.kind = ONNX_ENTRY_LOOP, .env = L->env, .loop = L};
+    return MF_OK;
 }
 
 /* Scan output k of L: its value in each iteration, stacked along a new dim 0. */
@@ -349,6 +514,8 @@ static mf_status stack_scan(onnx_importer *im, const onnx_entry *e)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     mf_status s = MF_OK;
     mf_type t0 = {0};
+    int axis = L->out_axes ? (int)L->out_axes[e->scan] : 0;
+    bool reverse = L->out_reverse && L->out_reverse[e->scan];
     for (int j = 0; j < L->iter && !s; j++) {
         mf_value *v = onnx_lookup(im, L->scans[(size_t)j * (size_t)L->nscan + (size_t)e->scan]);
         if (!v) {
@@ -357,22 +524,25 @@ static mf_status stack_scan(onnx_importer *im, const onnx_entry *e)
         }
         if (j == 0)
             t0 = v->type;
-        if (!mf_type_equal(&v->type, &t0) || t0.rank + 1 > MF_MAX_RANK) {
-            s = onnx_node_error(n, MF_ERR_SHAPE, "scan output %d changes its type across iterations, or has rank %d",
-                                e->scan, t0.rank);
+        if (j == 0 && axis < 0)
+            axis += t0.rank + 1; /* Scan's scan_output_axes count in the stacked rank */
+        if (!mf_type_equal(&v->type, &t0) || t0.rank + 1 > MF_MAX_RANK || axis < 0 || axis > t0.rank) {
+            s = onnx_node_error(n, MF_ERR_SHAPE,
+                                "scan output %d changes its type across iterations, or has rank %d for axis %d",
+                                e->scan, t0.rank, axis);
             break;
         }
-        int64_t shape[MF_MAX_RANK] = {1};
-        memcpy(shape + 1, t0.shape, sizeof(int64_t) * (size_t)t0.rank);
-        s = onnx_reshape(im, n, v, t0.rank + 1, shape, &parts[j]);
+        s = unsqueeze(im, n, v, axis, &parts[reverse ? L->iter - 1 - j : j]);
     }
     mf_value *out = parts[0];
     if (!s && L->iter > 1) {
         mf_attr a[MF_MAX_ATTRS];
         mf_op_default_attrs(MF_OP_CONCAT, a);
-        mf_attr_set_int(MF_OP_CONCAT, a, "dim", 0);
+        mf_attr_set_int(MF_OP_CONCAT, a, "dim", axis);
         s = onnx_add(im, n, MF_OP_CONCAT, L->iter, parts, a, &out);
     }
+    if (!s && L->batch_of_one)
+        s = unsqueeze(im, n, out, 0, &out);
     free(parts);
     if (!s) {
         im->env = e->env;
@@ -391,6 +561,8 @@ static mf_status convert_node(onnx_importer *im, int i, bool *expanded)
         return *expanded = true, expand_if(im, i);
     if (!onnx_is_custom_domain(n) && n->op_type && !strcmp(n->op_type, "Loop"))
         return *expanded = true, begin_loop(im, i);
+    if (!onnx_is_custom_domain(n) && n->op_type && !strcmp(n->op_type, "Scan"))
+        return *expanded = true, begin_scan(im, i);
     if (!onnx_is_custom_domain(n))
         return onnx_convert_node(im, n);
     if (!strcmp(n->domain, ONNX_TRAINING_DOMAIN))
@@ -430,10 +602,13 @@ mf_status onnx_flow_convert(onnx_importer *im, int i, bool *expanded)
     case ONNX_ENTRY_STACK:
         return stack_scan(im, e);
     case ONNX_ENTRY_ALIAS:
+    case ONNX_ENTRY_BATCH:
         if (!*e->dst)
             return MF_OK;
         if (!(v = onnx_lookup(im, e->src))) /* resolved already: im->env is NULL */
             return mf_error(MF_ERR_PARSE, "onnx: the subgraph output '%s' is never computed", e->src);
+        if (e->kind == ONNX_ENTRY_BATCH)
+            s = unsqueeze(im, e->loop ? e->loop->node : NULL, v, 0, &v);
         break;
     case ONNX_ENTRY_CONST:
         if (!*e->dst)
@@ -483,6 +658,7 @@ void onnx_flow_refs(const onnx_flow *f, int i, void (*fn)(const char *name, void
         node_refs(e->node, e->env, fn, ctx);
         break;
     case ONNX_ENTRY_ALIAS:
+    case ONNX_ENTRY_BATCH:
         fn(e->src, ctx);
         break;
     case ONNX_ENTRY_LOOP:
@@ -492,6 +668,8 @@ void onnx_flow_refs(const onnx_flow *f, int i, void (*fn)(const char *name, void
             fn(L->carried[k], ctx);
         for (int k = 0; k < L->iter * L->nscan; k++)
             fn(L->scans[k], ctx);
+        for (int64_t k = L->iter * (int64_t)L->nscan_in; k < L->trip * L->nscan_in; k++)
+            fn(L->scan_in[k], ctx); /* a Scan's slices of the iterations to come */
         /* the iterations still to unroll read the outer scope too (Mask R-CNN's paste of
          * masks reads a Pad of the stage before) */
         graph_refs(L->body, L->env, fn, ctx);

@@ -1,7 +1,8 @@
 /* onnx_norm.c — ONNX's normalizations other than LayerNormalization, as the mlufuse ops
  * they are made of, so that they fuse: InstanceNormalization (the normalize chain of
  * onnx_build.c over the spatial dims), LRN (a windowed mean of squares across channels,
- * as a pad and an average pool) and MeanVarianceNormalization (its function body). */
+ * as a pad and an average pool), MeanVarianceNormalization (its function body) and
+ * BatchNormalization's training mode (the batch's statistics). */
 #include "onnx.h"
 
 /* A per-channel [C] parameter shaped [C, 1, ...] to broadcast against x [N, C, ...]. */
@@ -93,4 +94,45 @@ mf_status onnx_cv_mvn(onnx_importer *im, const Onnx__NodeProto *n)
         (s = onnx_add2(im, n, MF_OP_ADD, sd, eps, &den)) || (s = onnx_add2(im, n, MF_OP_DIV, d, den, &y)))
         return s;
     return onnx_define(im, n->output[0], y);
+}
+
+/* BatchNormalization with training_mode = 1 (opset 14 on): x normalized by the batch's own
+ * statistics over every dim but the channels (the biased variance, as the spec's reference),
+ * and the running statistics updated: running = input * momentum + batch * (1 - momentum). */
+mf_status onnx_cv_batchnorm_training(onnx_importer *im, const Onnx__NodeProto *n)
+{
+    mf_value *in[5];
+    mf_status s = onnx_inputs(im, n, 5, in);
+    if (s)
+        return s;
+    int rank = in[0]->type.rank, nd = 0;
+    if (rank < 2)
+        return onnx_node_error(n, MF_ERR_SHAPE, "the input has rank %d, expected at least 2", rank);
+    int64_t dims[MF_MAX_RANK], channels = in[0]->type.shape[1];
+    for (int d = 0; d < rank; d++)
+        if (d != 1)
+            dims[nd++] = d;
+    float momentum = onnx_attr_float(n, "momentum", 0.9f);
+    mf_attr red[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MEAN, red);
+    mf_attr_set_ints(MF_OP_MEAN, red, "dims", nd, dims);
+    mf_attr_set_int(MF_OP_MEAN, red, "keepdim", 1);
+    mf_value *y, *mean, *scale, *bias, *d, *sq, *var, *keep, *fresh, *stat[2];
+    if ((s = onnx_normalize(im, n, in[0], nd, dims, onnx_attr_float(n, "epsilon", 1e-5f), &y, &mean, NULL)) ||
+        (s = per_channel(im, n, in[1], rank, &scale)) || (s = per_channel(im, n, in[2], rank, &bias)) ||
+        (s = onnx_add2(im, n, MF_OP_MUL, y, scale, &y)) || (s = onnx_add2(im, n, MF_OP_ADD, y, bias, &y)) ||
+        (s = onnx_add2(im, n, MF_OP_SUB, in[0], mean, &d)) || (s = onnx_add2(im, n, MF_OP_MUL, d, d, &sq)) ||
+        (s = onnx_add(im, n, MF_OP_MEAN, 1, &sq, red, &var)) ||
+        (s = onnx_reshape(im, n, mean, 1, &channels, &stat[0])) ||
+        (s = onnx_reshape(im, n, var, 1, &channels, &stat[1])) || (s = onnx_scalar(im, MF_F32, momentum, &keep)) ||
+        (s = onnx_scalar(im, MF_F32, 1.0 - momentum, &fresh)) || (s = onnx_define(im, n->output[0], y)))
+        return s;
+    for (int k = 0; k < 2 && !s; k++) {
+        mf_value *old, *add, *running;
+        if (!(s = onnx_add2(im, n, MF_OP_MUL, in[3 + k], keep, &old)) &&
+            !(s = onnx_add2(im, n, MF_OP_MUL, stat[k], fresh, &add)) &&
+            !(s = onnx_add2(im, n, MF_OP_ADD, old, add, &running)))
+            s = onnx_define_output(im, n, 1 + (size_t)k, running);
+    }
+    return s;
 }

@@ -855,7 +855,7 @@ static mf_status cv_batchnorm(onnx_importer *im, const Onnx__NodeProto *n)
     if (im->opset < 9 && !onnx_attr_int(n, "spatial", 1)) /* per-element statistics */
         return onnx_node_error(n, MF_ERR_UNSUPPORTED, "spatial = 0 (before opset 9)");
     if (onnx_attr_int(n, "training_mode", 0)) /* opset 14 */
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "training_mode = 1");
+        return onnx_cv_batchnorm_training(im, n);
     mf_status s = onnx_inputs(im, n, 5, in);
     return s ? s : emit(im, n, MF_OP_BATCH_NORM, 5, in, a);
 }
@@ -1217,26 +1217,6 @@ static mf_status cv_pad(onnx_importer *im, const Onnx__NodeProto *n)
     return emit(im, n, MF_OP_PAD, 1, in, a);
 }
 
-/* Adds slice(x) on one axis and defines it as `name`. */
-static mf_status slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis,
-                            int64_t start, int64_t end, const char *name)
-{
-    mf_op op = MF_OP_SLICE;
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(op, a);
-    mf_attr_set_ints(op, a, "starts", 1, &start);
-    mf_attr_set_ints(op, a, "ends", 1, &end);
-    mf_attr_set_ints(op, a, "axes", 1, &axis);
-    mf_node *node;
-    mf_status s = mf_graph_add_node(im->g, op, 1, &x, a, &node);
-    if (s) {
-        char inner[1024];
-        snprintf(inner, sizeof inner, "%s", mf_last_error());
-        return onnx_node_error(n, s, "%s", inner);
-    }
-    return onnx_define(im, name, node->outputs[0]);
-}
-
 /* Slice: starts, ends, axes and steps are constant inputs from opset 10, and attributes
  * (without steps) before. */
 static mf_status cv_slice(onnx_importer *im, const Onnx__NodeProto *n)
@@ -1316,7 +1296,9 @@ static mf_status cv_split(onnx_importer *im, const Onnx__NodeProto *n)
                                (long long)dim, nout);
     int64_t start = 0;
     for (int i = 0; i < nout && !s; i++) {
-        s = slice_axis(im, n, x, axis, start, start + sizes[i], n->output[i]);
+        mf_value *part;
+        if (!(s = onnx_slice_axis(im, n, x, axis, start, start + sizes[i], &part)))
+            s = onnx_define(im, n->output[i], part);
         start += sizes[i];
     }
     return s;
@@ -1879,6 +1861,7 @@ static const struct {
     {"ReverseSequence", onnx_cv_reverse_sequence, 10}, {"MaxUnpool", onnx_cv_max_unpool, 9},
     {"DFT", onnx_cv_dft, 17}, {"STFT", onnx_cv_stft, 17}, {"MeanVarianceNormalization", onnx_cv_mvn, 9},
     {"RoiAlign", onnx_cv_roi_align, 10}, {"NonMaxSuppression", onnx_cv_non_max_suppression, 10},
+    {"TfIdfVectorizer", onnx_cv_tfidf, 9}, {"MelWeightMatrix", onnx_cv_mel_weight_matrix, 17},
 };
 
 static int find_converter(const char *op_type)
