@@ -1,14 +1,18 @@
 /* launch_overhead.c — benchmark: the cost of launching an empty kernel on a queue at
  * core_number 1, 4 and 16, in microseconds: one launch followed by a queue sync (the
  * round trip), and a batch of launches with one sync at the end (the throughput).  Also
- * the synchronous path (mf_rt_launch_sync) the plan executor uses.  Medians of repeats. */
+ * the synchronous path (mf_rt_launch_sync) the plan executor uses.  Medians of repeats.
+ * Then what the pool's threads give small kernels: a kernel of 4 partitions of W µs of
+ * arithmetic each, launched at core_number 1 and 4 with G µs of the caller's own work before
+ * each launch (the unsplit steps between a model's split ones; the pool spins through short
+ * gaps and sleeps after long ones), median and p90 wall time of each. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "runtime/rt_internal.h"
 
-enum { REPS = 15, ROUND_TRIPS = 500, BATCH = 2000 };
+enum { REPS = 15, ROUND_TRIPS = 500, BATCH = 2000, BUSY_LAUNCHES = 301 };
 
 static void empty_kernel(void *const *args, int64_t part, int64_t nparts)
 {
@@ -32,6 +36,74 @@ static double median(double *v)
 {
     qsort(v, REPS, sizeof *v, cmp_double);
     return v[REPS / 2];
+}
+
+/* args[0]: long, iterations of a dependent multiply-add chain */
+static void busy_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    (void)part, (void)nparts;
+    volatile double x = 1.0;
+    for (long i = *(const long *)args[0]; i > 0; i--)
+        x = x * 1.0000001 + 1e-9;
+}
+
+static void spin_us(double us)
+{
+    for (double until = now_us() + us; now_us() < until;)
+        ;
+}
+
+/* Iterations of busy_kernel per microsecond: the best of 5 timings. */
+static double busy_rate(void)
+{
+    long n = 1000000;
+    void *args[] = {&n};
+    double best = 1e30;
+    for (int i = 0; i < 5; i++) {
+        double t0 = now_us();
+        busy_kernel(args, 0, 1);
+        double t = now_us() - t0;
+        best = t < best ? t : best;
+    }
+    return (double)n / best;
+}
+
+/* Sorts v (BUSY_LAUNCHES of them) and returns its element at fraction q. */
+static double quantile(double *v, double q)
+{
+    qsort(v, BUSY_LAUNCHES, sizeof *v, cmp_double);
+    return v[(int)(q * (BUSY_LAUNCHES - 1))];
+}
+
+static void busy_table(void)
+{
+    static const double work_us[] = {2, 5, 10, 25, 50}, gap_us[] = {0, 20, 200, 2000};
+    static double one[BUSY_LAUNCHES], two[BUSY_LAUNCHES];
+    double rate = busy_rate();
+    printf("\n4 partitions of W us each after G us of the caller's work, wall us: core_number 1 | 4 "
+           "(median, p90)\n%6s %6s %16s %16s %8s\n", "W", "G", "1: med p90", "4: med p90", "gain");
+    for (int w = 0; w < 5; w++) {
+        for (int g = 0; g < 4; g++) {
+            long n = (long)(work_us[w] * rate);
+            void *args[] = {&n};
+            for (int i = 0; i < BUSY_LAUNCHES; i++) { /* alternated: both see the same load */
+                spin_us(gap_us[g]);
+                double t0 = now_us();
+                mf_rt_launch_sync(MF_DEVICE_MLU(0), busy_kernel, args, 1);
+                for (int part = 1; part < 4; part++)
+                    busy_kernel(args, part, 4);
+                one[i] = now_us() - t0;
+                spin_us(gap_us[g]);
+                t0 = now_us();
+                mf_rt_launch_sync(MF_DEVICE_MLU(0), busy_kernel, args, 4);
+                two[i] = now_us() - t0;
+            }
+            double m1 = quantile(one, 0.5), p1 = quantile(one, 0.9);
+            double m4 = quantile(two, 0.5), p4 = quantile(two, 0.9);
+            printf("%6.0f %6.0f %8.1f %7.1f %8.1f %7.1f %7.2fx\n", work_us[w], gap_us[g], m1, p1, m4, p4,
+                   m1 / m4);
+        }
+    }
 }
 
 static double round_trip(mf_queue *q, int cores)
@@ -84,5 +156,6 @@ int main(void)
         printf("%12d %22.2f %22.2f %20.2f\n", cores[c], median(r), median(b), median(d));
     }
     mf_queue_destroy(q);
+    busy_table();
     return 0;
 }

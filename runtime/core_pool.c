@@ -1,9 +1,8 @@
 /* core_pool.c — a device's cores: persistent worker threads that run the partitions of
  * kernel launches.  A launch is a job on a shared list; workers and the submitting thread
  * claim its partitions one at a time, so a 16-partition launch needs no 16 threads
- * (min(online CPUs, 16) - 1 workers plus the submitter).  Partition claims and completions
- * happen under the pool's mutex; a job lives on its submitter's stack and is never touched
- * by a worker after its last partition is counted.
+ * (min(online CPUs, 16) - 1 workers plus the submitter).  A job lives on its submitter's
+ * stack and is never touched by a worker after its last partition is counted.
  *
  * Each thread has home partitions — a contiguous run of them, the same for every launch of
  * the same width: the submitter the first, worker i the (i+1)-th of min(threads, nparts)
@@ -12,10 +11,18 @@
  * in the L2 of the core that reads it next), and one core's partitions are neighbours in
  * memory; a late or descheduled worker still costs no more than with plain claims.
  *
- * Waiting spins for a while before it sleeps: a model's launches come microseconds apart,
- * and a futex wake-up costs tens of microseconds, which small kernels cannot pay (the
- * thread pools of ONNX Runtime and OpenMP spin likewise).  Sleepers are woken as before. */
+ * Nothing on a launch's path sleeps while there is work or a partition to wait for: the
+ * job list and the claims are guarded by a spin lock held for a few instructions, counts
+ * are atomic, and waiting spins for a while before it sleeps (spin_until).  A thread that
+ * sleeps (on a futex, for a contended mutex or a condition) gives its core away — on a
+ * loaded machine to whatever else is runnable — and gets it back tens to hundreds of
+ * microseconds later, which a model's launches, microseconds apart, cannot pay (the thread
+ * pools of ONNX Runtime and OpenMP spin likewise).  With the claims under a mutex, the
+ * submitter slept on it whenever a worker held it, and 4-partition launches of 2-10 µs
+ * partitions gained nothing from the second thread (docs/benchmarks.md).  The mutex and conditions serve only sleepers: idle
+ * workers waiting for a post, a submitter waiting long for a descheduled worker. */
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +38,7 @@ typedef struct job {
     int nparts, nclaimed;
     int nhomes;        /* threads that have home partitions: min(pool threads, nparts) */
     uint64_t claimed;  /* bit p: partition p is taken (nparts <= MAX_PARTS) */
-    atomic_int done;   /* partitions finished (counted under the lock; read by spinners) */
+    atomic_int done;   /* partitions finished */
 } job;
 
 typedef struct worker_arg {
@@ -40,12 +47,15 @@ typedef struct worker_arg {
 } worker_arg;
 
 struct mf_rt_core_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv, done_cv;
-    job *head; /* jobs with partitions left to claim, oldest first */
-    int nworkers, idle;
-    atomic_uint posted; /* jobs ever posted: spinning workers watch it change */
+    atomic_flag lock;  /* head and the claims of every job on it */
+    job *head;         /* jobs with partitions left to claim, oldest first */
+    atomic_uint posted; /* jobs ever posted: waiting workers watch it change */
+    atomic_int idle;   /* workers asleep (or going to sleep) on work_cv */
+    atomic_int waiting; /* submitters asleep (or going to sleep) on done_cv */
     atomic_bool stop;
+    pthread_mutex_t sleep_mu; /* only for sleeping and waking */
+    pthread_cond_t work_cv, done_cv;
+    int nworkers;
     pthread_t threads[MF_RT_MAX_CORE_THREADS];
     worker_arg ids[MF_RT_MAX_CORE_THREADS];
 };
@@ -64,6 +74,24 @@ mf_status mf_rt_check_core_number(int core_number)
         return MF_OK;
     return mf_error(MF_ERR_INVALID, "core_number %d is not supported: it must be 1, 4 or 16",
                     core_number);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void lock(mf_rt_core_pool *p)
+{
+    while (atomic_flag_test_and_set_explicit(&p->lock, memory_order_acquire))
+        cpu_relax();
+}
+
+static void unlock(mf_rt_core_pool *p)
+{
+    atomic_flag_clear_explicit(&p->lock, memory_order_release);
 }
 
 static void unlink_job(mf_rt_core_pool *p, job *j)
@@ -103,19 +131,36 @@ static int claim(mf_rt_core_pool *p, job *j, int who)
     return part;
 }
 
-/* Runs one partition without the lock, then counts it (with the lock held again).  j is
- * not read after the count: a spinning submitter may return at once. */
-static void run_part(mf_rt_core_pool *p, job *j, int part)
+/* Wakes the sleepers of cv, if `sleepers` says there are any (read after the caller's own
+ * atomic write, so a thread going to sleep either sees that write or is counted here). */
+static void wake(mf_rt_core_pool *p, pthread_cond_t *cv, atomic_int *sleepers)
 {
-    int nparts = j->nparts;
-    pthread_mutex_unlock(&p->mu);
-    j->fn(j->args, part, nparts);
-    pthread_mutex_lock(&p->mu);
-    if (atomic_fetch_add(&j->done, 1) + 1 == nparts)
-        pthread_cond_broadcast(&p->done_cv);
+    if (atomic_load(sleepers) == 0)
+        return;
+    pthread_mutex_lock(&p->sleep_mu);
+    pthread_cond_broadcast(cv);
+    pthread_mutex_unlock(&p->sleep_mu);
 }
 
-#define SPIN_NS 100000 /* how long a waiter spins before it sleeps */
+/* Runs partition `part` of a job claimed from fn, args and nparts (copied under the lock),
+ * then counts it.  j is not read after the count: a spinning submitter may return at once. */
+static void run_part(mf_rt_core_pool *p, job *j, mf_kernel_fn fn, void *const *args, int nparts,
+                     int part)
+{
+    fn(args, part, nparts);
+    if (atomic_fetch_add(&j->done, 1) + 1 == nparts)
+        wake(p, &p->done_cv, &p->waiting);
+}
+
+/* How a waiter waits before it sleeps: it spins on the pause instruction for PAUSE_NS, then
+ * keeps spinning but yields its core at every check until SPIN_NS.  On a quiet machine a
+ * yield returns at once; on a loaded one it lets whatever shares the core run — the other
+ * pool thread itself when the scheduler put both on one core, which a plain spin would
+ * keep from running for the rest of its time slice — while the waiter stays runnable
+ * (no futex wake-up to pay).  The spin outlasts a model's gaps between launches and
+ * between runs (a result read back, the next input). */
+#define PAUSE_NS 10000
+#define SPIN_NS 1000000
 
 static int64_t now_ns(void)
 {
@@ -124,24 +169,36 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-/* Spins (without the lock) until done() holds or SPIN_NS pass; true if it held. */
+/* Spins until done() holds or SPIN_NS pass; true if it held. */
 static bool spin_until(bool (*done)(const void *), const void *arg)
 {
-    int64_t until = now_ns() + SPIN_NS;
+    int64_t start = now_ns();
     for (int i = 0;; i++) {
         if (done(arg))
             return true;
-        if ((i & 63) == 63 && now_ns() > until)
-            return false;
+        if ((i & 63) == 63) {
+            int64_t spun = now_ns() - start;
+            if (spun > SPIN_NS)
+                return false;
+            if (spun > PAUSE_NS)
+                sched_yield();
+        }
         cpu_relax();
     }
+}
+
+/* Spins, then sleeps on cv (counted in `sleepers`) until done() holds. */
+static void wait_until(mf_rt_core_pool *p, pthread_cond_t *cv, atomic_int *sleepers,
+                       bool (*done)(const void *), const void *arg)
+{
+    if (spin_until(done, arg))
+        return;
+    pthread_mutex_lock(&p->sleep_mu);
+    atomic_fetch_add(sleepers, 1);
+    while (!done(arg))
+        pthread_cond_wait(cv, &p->sleep_mu);
+    atomic_fetch_sub(sleepers, 1);
+    pthread_mutex_unlock(&p->sleep_mu);
 }
 
 typedef struct post_watch {
@@ -165,25 +222,20 @@ static void *worker_main(void *arg)
 {
     mf_rt_core_pool *p = ((worker_arg *)arg)->p;
     int who = ((worker_arg *)arg)->id;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        if (!p->head && !p->stop) { /* spin for the next launch, then sleep */
-            post_watch w = {p, atomic_load(&p->posted)};
-            pthread_mutex_unlock(&p->mu);
-            spin_until(new_post, &w);
-            pthread_mutex_lock(&p->mu);
-        }
-        while (!p->head && !p->stop) {
-            p->idle++;
-            pthread_cond_wait(&p->work_cv, &p->mu);
-            p->idle--;
-        }
-        if (p->stop)
-            break;
+    while (!atomic_load(&p->stop)) {
+        post_watch w = {p, atomic_load(&p->posted)}; /* read before the list: no post is missed */
+        lock(p);
         job *j = p->head;
-        run_part(p, j, claim(p, j, who));
+        int part = j ? claim(p, j, who) : -1;
+        mf_kernel_fn fn = j ? j->fn : NULL;
+        void *const *args = j ? j->args : NULL;
+        int nparts = j ? j->nparts : 0;
+        unlock(p);
+        if (j)
+            run_part(p, j, fn, args, nparts, part);
+        else
+            wait_until(p, &p->work_cv, &p->idle, new_post, &w);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -195,7 +247,8 @@ mf_status mf_rt_pool_new(int nworkers, mf_rt_core_pool **out)
     mf_rt_core_pool *p = calloc(1, sizeof *p);
     if (!p)
         return mf_error(MF_ERR_NOMEM, "core pool: out of memory");
-    pthread_mutex_init(&p->mu, NULL);
+    atomic_flag_clear(&p->lock);
+    pthread_mutex_init(&p->sleep_mu, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     for (; p->nworkers < nworkers; p->nworkers++) {
@@ -216,15 +269,15 @@ void mf_rt_pool_destroy(mf_rt_core_pool *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
+    pthread_mutex_lock(&p->sleep_mu);
+    atomic_store(&p->stop, true);
     pthread_cond_broadcast(&p->work_cv);
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&p->sleep_mu);
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->done_cv);
-    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->sleep_mu);
     free(p);
 }
 
@@ -243,31 +296,23 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
     }
     int threads = p->nworkers + 1;
     job j = {NULL, fn, args, nparts, 0, threads < nparts ? threads : nparts, 0, 0};
-    pthread_mutex_lock(&p->mu);
+    lock(p);
     job **tail = &p->head;
     while (*tail)
         tail = &(*tail)->next;
     *tail = &j;
+    unlock(p);
     atomic_fetch_add(&p->posted, 1);
-    if (p->idle > 0) {
-        if (p->idle < nparts - 1)
-            pthread_cond_broadcast(&p->work_cv);
-        else
-            for (int i = 0; i < nparts - 1; i++)
-                pthread_cond_signal(&p->work_cv);
+    wake(p, &p->work_cv, &p->idle);
+    for (;;) {
+        lock(p);
+        int part = claim(p, &j, 0);
+        unlock(p);
+        if (part < 0)
+            break;
+        run_part(p, &j, fn, args, nparts, part);
     }
-    int part;
-    while ((part = claim(p, &j, 0)) >= 0)
-        run_part(p, &j, part);
-    if (atomic_load(&j.done) < j.nparts) { /* the others' partitions: spin, then sleep */
-        pthread_mutex_unlock(&p->mu);
-        if (spin_until(job_done, &j))
-            return;
-        pthread_mutex_lock(&p->mu);
-    }
-    while (atomic_load(&j.done) < j.nparts)
-        pthread_cond_wait(&p->done_cv, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    wait_until(p, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
 }
 
 /* A launch on the calling thread (no queue): the plan executor's synchronous path. */

@@ -134,6 +134,17 @@ mf_rt_core_pool *mf_rt_device_pool(int dev)
     return p;
 }
 
+mf_rt_core_pool *mf_rt_device_started_pool(int dev)
+{
+    if (dev < 0 || dev >= mf_rt_num_devices())
+        return NULL;
+    dev_entry *d = &table[dev];
+    pthread_mutex_lock(&d->mu);
+    mf_rt_core_pool *p = d->pool;
+    pthread_mutex_unlock(&d->mu);
+    return p;
+}
+
 /* Appends q to d's queues (d->mu held); false if out of memory. */
 static bool add_queue_locked(dev_entry *d, mf_queue *q)
 {

@@ -26,6 +26,8 @@ mf_rt_allocator *mf_rt_device_allocator(int dev);
 /* The device's core pool, started on first use.  NULL (with a message) if its threads
  * could not be started. */
 mf_rt_core_pool *mf_rt_device_pool(int dev);
+/* The device's core pool if a launch on more than one core started it, else NULL. */
+mf_rt_core_pool *mf_rt_device_started_pool(int dev);
 /* The device's default queue, started on first use. */
 mf_status mf_rt_device_default_queue(int dev, mf_queue **out);
 /* Queues register with their device so a device sync finds them. */

@@ -1,7 +1,8 @@
 /* test_core_pool.c — kernel launches on the core pool: every partition of a launch runs
  * exactly once with the right nparts for core_number 1, 4 and 16; other core numbers are
  * refused with a clear message; launches complete in their queue's order; several queues
- * launch on one device at once; the pool uses few threads. */
+ * launch on one device at once; the pool uses few threads; a busy worker holds no launch
+ * back and sleeping workers are woken; big copies are split over a started pool. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -204,6 +206,89 @@ static void test_home_partitions(void **state)
     mf_rt_pool_destroy(p);
 }
 
+/* A launch does not wait for a worker busy elsewhere: with the only worker held in a
+ * partition of another thread's launch, this thread's launch runs all its partitions itself
+ * and returns.  Then, once every thread has gone idle (spun and slept), a launch wakes them
+ * and counts every partition.  No timing involved: a failure is a hang or a wrong count. */
+static pthread_t busy_submitter;
+static atomic_int worker_held, release_worker;
+static void hold_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    (void)args, (void)part, (void)nparts;
+    if (pthread_equal(pthread_self(), busy_submitter)) {
+        while (!atomic_load(&worker_held))
+            sched_yield();
+        return;
+    }
+    atomic_store(&worker_held, 1);
+    while (!atomic_load(&release_worker))
+        sched_yield();
+}
+
+static void *hold_worker(void *pool)
+{
+    mf_rt_pool_run(pool, hold_kernel, NULL, 4);
+    return NULL;
+}
+
+static void test_busy_worker_and_sleepers(void **state)
+{
+    mf_rt_core_pool *p;
+    assert_int_equal(mf_rt_pool_new(1, &p), MF_OK);
+    atomic_store(&worker_held, 0);
+    atomic_store(&release_worker, 0);
+    assert_int_equal(pthread_create(&busy_submitter, NULL, hold_worker, p), 0);
+    while (!atomic_load(&worker_held))
+        sched_yield();
+    atomic_int counts[16];
+    for (int i = 0; i < 16; i++)
+        atomic_init(&counts[i], 0);
+    _Atomic int64_t seen = 0;
+    void *args[] = {counts, &seen};
+    mf_rt_pool_run(p, count_kernel, args, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(atomic_load(&counts[i]), 1);
+    atomic_store(&release_worker, 1);
+    pthread_join(busy_submitter, NULL);
+
+    for (int rep = 0; rep < 3; rep++) {
+        struct timespec idle = {0, 20 * 1000000L}; /* past the spin: the worker sleeps */
+        nanosleep(&idle, NULL);
+        mf_rt_pool_run(p, count_kernel, args, 16);
+    }
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(atomic_load(&counts[i]), i < 4 ? 4 : 3);
+    mf_rt_pool_destroy(p);
+}
+
+/* A copy of a megabyte or more, once a launch has started the device's pool, is split over
+ * it: every byte lands, whatever the size's remainder, both ways. */
+static void test_big_copies_split_over_the_pool(void **state)
+{
+    atomic_int counts[16];
+    _Atomic int64_t seen = 0;
+    void *args[] = {counts, &seen};
+    assert_int_equal(mf_rt_launch_sync(MF_DEVICE_MLU(0), count_kernel, args, 4), MF_OK);
+    assert_non_null(mf_rt_device_started_pool(0));
+    assert_null(mf_rt_device_started_pool(-1));
+    static const size_t sizes[] = {(1 << 20) + 37, (3 << 20) + 64, 1000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        unsigned char *a = malloc(n + 1), *b = malloc(n + 1), *c = malloc(n + 1);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_non_null(c);
+        for (size_t i = 0; i <= n; i++)
+            a[i] = (unsigned char)(i * 131 + k), b[i] = c[i] = 0xEE;
+        assert_int_equal(mf_rt_copy(b, MF_DEVICE_MLU(0), a, MF_DEVICE_CPU, n), MF_OK);
+        assert_int_equal(mf_rt_copy(c, MF_DEVICE_CPU, b, MF_DEVICE_MLU(0), n), MF_OK);
+        assert_memory_equal(a, c, n);
+        assert_int_equal(b[n], 0xEE); /* nothing past the end */
+        assert_int_equal(c[n], 0xEE);
+        free(a), free(b), free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +299,8 @@ int main(void)
         cmocka_unit_test(test_many_queues_launch_at_once),
         cmocka_unit_test(test_sync_launch_and_private_pool),
         cmocka_unit_test(test_home_partitions),
+        cmocka_unit_test(test_busy_worker_and_sleepers),
+        cmocka_unit_test(test_big_copies_split_over_the_pool),
     };
     return cmocka_run_group_tests_name("core_pool", tests, NULL, NULL);
 }
