@@ -770,16 +770,17 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 
-/* A 1x1 stride-1 layer that the GEMM engine would run with under 80 % of its lanes holding
- * pixels and whose channels fill whole vectors of the output-channel engine, which takes it
- * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors.  Not
- * strided ones: on AVX2 resnet18's 1x1 stride-2 256->512 (7x7 output) ran at 47-50 % of
- * the peak there, 68-69 % on the GEMM's gathered panel. */
+/* A 1x1 layer that the GEMM engine would run with under 80 % of its lanes holding pixels
+ * and whose channels fill whole vectors of the output-channel engine, which takes it
+ * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors.  (On
+ * AVX2 resnet18's 1x1 stride-2 256->512, a 7x7 output, ran there at 46 % of the peak and at
+ * 68 % on the GEMM's gathered panel, but its GEMM kernel took twice the compile, 46 -> 106
+ * ms at best of six, loaded: resnet18's cold compile may not grow.) */
 static bool oc_fills_lanes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     int mr, nv;
     oc_plan pl;
-    if (!mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) || g->groups != 1 || g->cout % c->vw || g->sh != 1 || g->sw != 1)
+    if (!mf_cg_gemm_blocking(&c->shape, g, &mr, &nv) || g->groups != 1 || g->cout % c->vw)
         return false;
     int64_t npix = g->oh * g->ow, nr = (int64_t)nv * c->vw;
     return npix * 5 < (npix + nr - 1) / nr * nr * 4 && oc_choose(c, g, 1, &pl);

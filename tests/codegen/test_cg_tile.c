@@ -1,5 +1,6 @@
 /* test_cg_tile.c — the register tile the conv engines take from the target (codegen/tile.c):
- * its size for named targets (no code runs, so every host checks every target). */
+ * its size for named targets, and which 1x1 layers the GEMM engine takes (no code runs, so
+ * every host checks every target). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -46,11 +47,36 @@ static void test_gemm_tile(void **state)
     assert_int_equal(mr * 10 + nv, 64);
 }
 
+/* Strided 1x1 layers without padding take the GEMM engine (its gathered panel) with the
+ * stride-1 tile; padded ones, wider strides and panels past L2 do not. */
+static void test_gemm_strided(void **state)
+{
+    (void)state;
+    mf_cg_conv_geom g = {.batch = 1, .cin = 64, .h = 56, .w = 56, .cout = 128, .kh = 1, .kw = 1, .oh = 28, .ow = 28,
+                         .sh = 2, .sw = 2, .dh = 1, .dw = 1, .groups = 1};
+    mf_cg_target_shape hsw = shape_of("haswell"), skx = shape_of("skylake-avx512");
+    int mr = 0, nv = 0;
+    assert_true(mf_cg_gemm_blocking(&hsw, &g, &mr, &nv));
+    assert_int_equal(mr * 10 + nv, 62);
+    assert_true(mf_cg_gemm_blocking(&skx, &g, &mr, &nv));
+    mf_cg_conv_geom padded = g;
+    padded.ph = padded.pw = 1, padded.oh = padded.ow = 29;
+    assert_false(mf_cg_gemm_blocking(&hsw, &padded, &mr, &nv));
+    mf_cg_conv_geom wide = g;
+    wide.sh = wide.sw = 5, wide.oh = wide.ow = 12;
+    assert_false(mf_cg_gemm_blocking(&hsw, &wide, &mr, &nv));
+    /* one tile's rows of 4000 pixels x 4096 channels: 64 MB of panel */
+    mf_cg_conv_geom huge = {.batch = 1, .cin = 4096, .h = 2, .w = 8000, .cout = 8, .kh = 1, .kw = 1, .oh = 1,
+                            .ow = 4000, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .groups = 1};
+    assert_false(mf_cg_gemm_blocking(&hsw, &huge, &mr, &nv));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accumulators),
         cmocka_unit_test(test_gemm_tile),
+        cmocka_unit_test(test_gemm_strided),
     };
     return cmocka_run_group_tests_name("codegen_tile", tests, NULL, NULL);
 }
