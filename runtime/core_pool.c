@@ -142,6 +142,13 @@ static void wake(mf_rt_core_pool *p, pthread_cond_t *cv, atomic_int *sleepers)
     pthread_mutex_unlock(&p->sleep_mu);
 }
 
+/* A post (of a job on the list, or of none): sleeping workers wake and spin again for SPIN_NS. */
+static void nudge(mf_rt_core_pool *p)
+{
+    atomic_fetch_add(&p->posted, 1);
+    wake(p, &p->work_cv, &p->idle);
+}
+
 /* Runs partition `part` of a job claimed from fn, args and nparts (copied under the lock),
  * then counts it.  j is not read after the count: a spinning submitter may return at once. */
 static void run_part(mf_rt_core_pool *p, job *j, mf_kernel_fn fn, void *const *args, int nparts,
@@ -302,8 +309,7 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
         tail = &(*tail)->next;
     *tail = &j;
     unlock(p);
-    atomic_fetch_add(&p->posted, 1);
-    wake(p, &p->work_cv, &p->idle);
+    nudge(p);
     for (;;) {
         lock(p);
         int part = claim(p, &j, 0);
@@ -313,6 +319,15 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
         run_part(p, &j, fn, args, nparts, part);
     }
     wait_until(p, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
+}
+
+void mf_rt_cores_expect(mf_device dev, int core_number)
+{
+    if (core_number > 1 && dev.type == MF_MLU && !mf_rt_device_check(dev)) {
+        mf_rt_core_pool *pool = mf_rt_device_pool(dev.index);
+        if (pool)
+            nudge(pool);
+    }
 }
 
 /* A launch on the calling thread (no queue): the plan executor's synchronous path. */

@@ -147,9 +147,20 @@ mf_status mf_rt_plan_run_hooked(const mf_plan *p, mf_tensor *const *inputs, mf_t
     return s;
 }
 
+/* True if a kernel step of p launches more than one partition. */
+static bool splits(const mf_plan *p)
+{
+    for (int i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == MF_STEP_KERNEL && (p->steps[i].nparts ? p->steps[i].nparts : p->core_number) > 1)
+            return true;
+    return false;
+}
+
 static mf_status run_plan(const mf_plan *p, int slices, mf_tensor *const *inputs, mf_tensor **outputs,
                           mf_rt_step_hook hook, void *ctx)
 {
+    if (splits(p))
+        mf_rt_cores_expect(p->device, p->core_number); /* workers wake while the run binds */
     mf_status s = check_inputs(p, slices, inputs);
     if (!s) /* the inputs may still be in the making on the device's queues */
         s = mf_rt_device_sync(p->device);

@@ -120,6 +120,10 @@ mf_status mf_rt_eager_enqueue(mf_op op, const mf_attr *attrs, int nin,
  * runs them in order on the caller) and returns when all are done. */
 mf_status mf_rt_launch_sync(mf_device dev, void (*kernel)(void *const *, int64_t, int64_t),
                             void *const *args, int core_number);
+/* Tells dev's core pool that launches on core_number cores are coming (a plan run begins),
+ * so sleeping workers wake while the caller still prepares: the first launch finds them
+ * spinning rather than paying their wake-up.  No-op for the cpu and for core_number 1. */
+void mf_rt_cores_expect(mf_device dev, int core_number);
 
 /* ---- compiled kernels for the layer-by-layer mode ------------------------------------------
  * The runtime cannot depend on codegen or the kernel map; the layer that can registers a

@@ -2,7 +2,8 @@
  * exactly once with the right nparts for core_number 1, 4 and 16; other core numbers are
  * refused with a clear message; launches complete in their queue's order; several queues
  * launch on one device at once; the pool uses few threads; a busy worker holds no launch
- * back and sleeping workers are woken; big copies are split over a started pool. */
+ * back and sleeping workers are woken (by a launch or a run's announcement); big copies are
+ * split over a started pool. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -259,6 +260,18 @@ static void test_busy_worker_and_sleepers(void **state)
     for (int i = 0; i < 16; i++)
         assert_int_equal(atomic_load(&counts[i]), i < 4 ? 4 : 3);
     mf_rt_pool_destroy(p);
+
+    /* a run's announcement wakes the device's workers without a job; launches still count */
+    mf_rt_cores_expect(MF_DEVICE_CPU, 4);
+    mf_rt_cores_expect(MF_DEVICE_MLU(0), 1);
+    for (int rep = 0; rep < 3; rep++) {
+        struct timespec idle = {0, 20 * 1000000L};
+        nanosleep(&idle, NULL);
+        mf_rt_cores_expect(MF_DEVICE_MLU(0), 4);
+        assert_int_equal(mf_rt_launch_sync(MF_DEVICE_MLU(0), count_kernel, args, 4), MF_OK);
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(atomic_load(&counts[i]), 7);
 }
 
 /* A copy of a megabyte or more, once a launch has started the device's pool, is split over
