@@ -166,8 +166,8 @@ mf_status onnx_add2(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, mf_va
 mf_status onnx_reshape(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
                        const int64_t *shape, mf_value **out);
 /* x[start:end] along axis. */
-mf_status onnx_slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis, int64_t start,
-                          int64_t end, mf_value **out);
+mf_status onnx_slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis,
+                          int64_t start, int64_t end, mf_value **out);
 mf_status onnx_permute(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int rank,
                        const int64_t *perm, mf_value **out);
 /* x as dtype to (x itself when it has it). */

@@ -50,8 +50,8 @@ mf_status onnx_permute(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x,
     return add_with_ints(im, n, MF_OP_PERMUTE, "perm", x, rank, perm, out);
 }
 
-mf_status onnx_slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis, int64_t start,
-                          int64_t end, mf_value **out)
+mf_status onnx_slice_axis(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int64_t axis,
+                          int64_t start, int64_t end, mf_value **out)
 {
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_SLICE, a);

@@ -293,16 +293,29 @@ static mf_status unroll_one(onnx_flow *f, int i, onnx_loop *L)
     if (!L->is_scan) {
         const char *iter_name = g->input[0]->name ? g->input[0]->name : "";
         const char *cond_name = g->input[1]->name ? g->input[1]->name : "";
-        *e++ = (onnx_entry){.kind = ONNX_ENTRY_CONST, .env = env, .dst = iter_name, .dtype = MF_I64, .value = L->iter};
-        *e++ = L->cond
-                   ? (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env, .dst = cond_name, .src = L->cond}
-                   : (onnx_entry){.kind = ONNX_ENTRY_CONST, .env = env, .dst = cond_name, .dtype = MF_BOOL, .value = 1};
+        *e++ = (onnx_entry){.kind = ONNX_ENTRY_CONST,
+                            .env = env,
+                            .dst = iter_name,
+                            .dtype = MF_I64,
+                            .value = L->iter};
+        *e++ = L->cond ? (onnx_entry){.kind = ONNX_ENTRY_ALIAS,
+                                      .env = env,
+                                      .dst = cond_name,
+                                      .src = L->cond}
+                       : (onnx_entry){.kind = ONNX_ENTRY_CONST,
+                                      .env = env,
+                                      .dst = cond_name,
+                                      .dtype = MF_BOOL,
+                                      .value = 1};
     }
     for (int k = 0; k < L->ncarried + L->nscan_in; k++) {
         const Onnx__ValueInfoProto *in = g->input[first_in + k];
-        const char *src = k < L->ncarried ? L->carried[k]
-                                          : L->scan_in[(size_t)L->iter * (size_t)L->nscan_in + (size_t)(k - L->ncarried)];
-        *e++ = (onnx_entry){.kind = ONNX_ENTRY_ALIAS, .env = env, .dst = in->name ? in->name : "", .src = src};
+        const char *src =
+            k < L->ncarried
+                ? L->carried[k]
+                : L->scan_in[(size_t)L->iter * (size_t)L->nscan_in + (size_t)(k - L->ncarried)];
+        *e++ = (onnx_entry){
+            .kind = ONNX_ENTRY_ALIAS, .env = env, .dst = in->name ? in->name : "", .src = src};
     }
     body_entries(g, env, &e);
     if (!L->is_scan) {
@@ -349,17 +362,24 @@ static mf_status step_loop(onnx_importer *im, int i)
     mf_status s = splice(f, i, 1, (int)n->n_output, &e);
     onnx_entry_kind state = L->batch_of_one ? ONNX_ENTRY_BATCH : ONNX_ENTRY_ALIAS;
     for (size_t k = 0; k < n->n_output && !s; k++)
-        e[k] = k < (size_t)L->ncarried
-                   ? (onnx_entry){.kind = state, .env = env, .dst = n->output[k], .src = L->carried[k], .loop = L}
-                   : (onnx_entry){.kind = ONNX_ENTRY_STACK, .env = env, .dst = n->output[k], .loop = L,
-                                  .scan = (int)k - L->ncarried};
+        e[k] = k < (size_t)L->ncarried ? (onnx_entry){.kind = state,
+                                                      .env = env,
+                                                      .dst = n->output[k],
+                                                      .src = L->carried[k],
+                                                      .loop = L}
+                                       : (onnx_entry){.kind = ONNX_ENTRY_STACK,
+                                                      .env = env,
+                                                      .dst = n->output[k],
+                                                      .loop = L,
+                                                      .scan = (int)k - L->ncarried};
     return s;
 }
 
 /* ---- Scan ---- */
 
 /* v with a dim of 1 inserted at axis. */
-static mf_status unsqueeze(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, int axis, mf_value **out)
+static mf_status unsqueeze(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, int axis,
+                           mf_value **out)
 {
     int64_t shape[MF_MAX_RANK];
     if (v->type.rank + 1 > MF_MAX_RANK)
@@ -384,8 +404,8 @@ static mf_status define_fresh(onnx_importer *im, mf_value *v, const char **name)
 }
 
 /* Element `index` of v along axis, that dim dropped. */
-static mf_status take(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, int axis, int64_t index,
-                      mf_value **out)
+static mf_status take(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, int axis,
+                      int64_t index, mf_value **out)
 {
     int64_t shape[MF_MAX_RANK];
     mf_value *slice;
@@ -398,11 +418,13 @@ static mf_status take(onnx_importer *im, const Onnx__NodeProto *n, mf_value *v, 
 
 /* Attribute `name` of n: one int per value (default 0), each an axis of a value of rank
  * ranks[k] (negative: from the end), or a direction (ranks NULL: 0 or 1). */
-static mf_status scan_ints(const Onnx__NodeProto *n, const char *name, int count, const int *ranks, int64_t *out)
+static mf_status scan_ints(const Onnx__NodeProto *n, const char *name, int count, const int *ranks,
+                           int64_t *out)
 {
     const Onnx__AttributeProto *a = onnx_attr(n, name);
     if (a && (int)a->n_ints != count)
-        return onnx_node_error(n, MF_ERR_PARSE, "%s has %zu values, expected %d", name, a->n_ints, count);
+        return onnx_node_error(n, MF_ERR_PARSE, "%s has %zu values, expected %d", name, a->n_ints,
+                               count);
     for (int k = 0; k < count; k++) {
         int64_t v = a ? a->ints[k] : 0;
         int64_t hi = ranks ? ranks[k] : 2;
@@ -430,13 +452,17 @@ static mf_status begin_scan(onnx_importer *im, int i)
     if (!g)
         return onnx_node_error(n, MF_ERR_PARSE, "has no body graph");
     if (m < 1 || (int)n->n_input < first + m)
-        return onnx_node_error(n, MF_ERR_PARSE, "num_scan_inputs is %d for %zu inputs", m, n->n_input);
+        return onnx_node_error(n, MF_ERR_PARSE, "num_scan_inputs is %d for %zu inputs", m,
+                               n->n_input);
     if (v8 && n->input[0][0])
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "sequence_lens is not supported (every sequence runs in full)");
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "sequence_lens is not supported (every sequence runs in full)");
     int nc = (int)n->n_input - first - m, nout = (int)g->n_output - nc;
     if ((int)g->n_input != nc + m || nout < 0 || n->n_output != g->n_output)
-        return onnx_node_error(n, MF_ERR_PARSE, "its body has %zu inputs and %zu outputs for %d states, %d scan "
-                               "inputs and %zu outputs", g->n_input, g->n_output, nc, m, n->n_output);
+        return onnx_node_error(n, MF_ERR_PARSE,
+                               "its body has %zu inputs and %zu outputs for %d states, %d scan "
+                               "inputs and %zu outputs",
+                               g->n_input, g->n_output, nc, m, n->n_output);
     onnx_loop *L = own_zeroed(f, 1, sizeof *L);
     mf_value *in[ONNX_SCAN_MAX];
     int ranks[ONNX_SCAN_MAX];
@@ -444,33 +470,49 @@ static mf_status begin_scan(onnx_importer *im, int i)
     if (!L)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     if (nc + m > ONNX_SCAN_MAX || nout > ONNX_SCAN_MAX)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "has more than %d inputs or outputs", ONNX_SCAN_MAX);
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "has more than %d inputs or outputs",
+                               ONNX_SCAN_MAX);
     for (int k = 0; k < nc + m; k++) {
         if (!(in[k] = onnx_lookup(im, n->input[first + k])))
-            return onnx_node_error(n, MF_ERR_PARSE, "input '%s' is not defined before the node", n->input[first + k]);
+            return onnx_node_error(n, MF_ERR_PARSE, "input '%s' is not defined before the node",
+                                   n->input[first + k]);
         if (v8 && (in[k]->type.rank < 1 || in[k]->type.shape[0] != 1))
-            return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a batch of more than one (opset 8) is not supported");
-        mf_status s = v8 ? take(im, n, in[k], 0, 0, &in[k]) : MF_OK; /* opset 8: the batch dim dropped */
+            return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                                   "a batch of more than one (opset 8) is not supported");
+        mf_status s =
+            v8 ? take(im, n, in[k], 0, 0, &in[k]) : MF_OK; /* opset 8: the batch dim dropped */
         if (s)
             return s;
         ranks[k] = in[k]->type.rank;
     }
-    *L = (onnx_loop){.node = n, .env = f->e[i].env, .body = g, .ncarried = nc, .nscan = nout, .is_scan = true,
-                     .batch_of_one = v8, .nscan_in = m};
+    *L = (onnx_loop){.node = n,
+                     .env = f->e[i].env,
+                     .body = g,
+                     .ncarried = nc,
+                     .nscan = nout,
+                     .is_scan = true,
+                     .batch_of_one = v8,
+                     .nscan_in = m};
     mf_status s = MF_OK;
     if (v8)
         memset(axes, 0, sizeof axes); /* opset 8 scans its dim 1, dim 0 once the batch is dropped */
     if ((!v8 && (s = scan_ints(n, "scan_input_axes", m, ranks + nc, axes))) ||
         (s = scan_ints(n, v8 ? "directions" : "scan_input_directions", m, NULL, rev)))
         return s;
+    for (int k = 0; k < m; k++)
+        if (ranks[nc + k] < 1)
+            return onnx_node_error(n, MF_ERR_SHAPE, "scan input %d has no dim to scan", k);
     L->trip = in[nc]->type.shape[axes[0]];
     for (int k = 1; k < m; k++)
         if (in[nc + k]->type.shape[axes[k]] != L->trip)
-            return onnx_node_error(n, MF_ERR_SHAPE, "scan input %d has %lld elements along its axis, input 0 %lld", k,
-                                   (long long)in[nc + k]->type.shape[axes[k]], (long long)L->trip);
+            return onnx_node_error(
+                n, MF_ERR_SHAPE, "scan input %d has %lld elements along its axis, input 0 %lld", k,
+                (long long)in[nc + k]->type.shape[axes[k]], (long long)L->trip);
     if (L->trip > ONNX_LOOP_MAX)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "a sequence of %lld is more than the %d iterations a Scan is "
-                               "unrolled to", (long long)L->trip, ONNX_LOOP_MAX);
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "a sequence of %lld is more than the %d iterations a Scan is "
+                               "unrolled to",
+                               (long long)L->trip, ONNX_LOOP_MAX);
     size_t iters = (size_t)L->trip;
     if (!(L->carried = own_zeroed(f, (size_t)nc, sizeof *L->carried)) ||
         !(L->scans = own_zeroed(f, iters * (size_t)nout, sizeof *L->scans)) ||
@@ -526,10 +568,15 @@ static mf_status stack_scan(onnx_importer *im, const onnx_entry *e)
             t0 = v->type;
         if (j == 0 && axis < 0)
             axis += t0.rank + 1; /* Scan's scan_output_axes count in the stacked rank */
-        if (!mf_type_equal(&v->type, &t0) || t0.rank + 1 > MF_MAX_RANK || axis < 0 || axis > t0.rank) {
+        if (!mf_type_equal(&v->type, &t0) || t0.rank + 1 > MF_MAX_RANK) {
+            s = onnx_node_error(n, MF_ERR_SHAPE, "scan output %d changes its type across iterations, or has rank %d",
+                                e->scan, t0.rank);
+            break;
+        }
+        if (axis < 0 || axis > t0.rank) {
             s = onnx_node_error(n, MF_ERR_SHAPE,
-                                "scan output %d changes its type across iterations, or has rank %d for axis %d",
-                                e->scan, t0.rank, axis);
+                                "scan output %d of rank %d cannot stack along axis %d", e->scan,
+                                t0.rank, axis);
             break;
         }
         s = unsqueeze(im, n, v, axis, &parts[reverse ? L->iter - 1 - j : j]);
@@ -658,9 +705,7 @@ void onnx_flow_refs(const onnx_flow *f, int i, void (*fn)(const char *name, void
         node_refs(e->node, e->env, fn, ctx);
         break;
     case ONNX_ENTRY_ALIAS:
-    case ONNX_ENTRY_BATCH:
-        fn(e->src, ctx);
-        break;
+    case ONNX_ENTRY_BATCH: fn(e->src, ctx); break;
     case ONNX_ENTRY_LOOP:
         if (L->cond)
             fn(L->cond, ctx);

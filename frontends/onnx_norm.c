@@ -118,14 +118,20 @@ mf_status onnx_cv_batchnorm_training(onnx_importer *im, const Onnx__NodeProto *n
     mf_attr_set_ints(MF_OP_MEAN, red, "dims", nd, dims);
     mf_attr_set_int(MF_OP_MEAN, red, "keepdim", 1);
     mf_value *y, *mean, *scale, *bias, *d, *sq, *var, *keep, *fresh, *stat[2];
-    if ((s = onnx_normalize(im, n, in[0], nd, dims, onnx_attr_float(n, "epsilon", 1e-5f), &y, &mean, NULL)) ||
-        (s = per_channel(im, n, in[1], rank, &scale)) || (s = per_channel(im, n, in[2], rank, &bias)) ||
-        (s = onnx_add2(im, n, MF_OP_MUL, y, scale, &y)) || (s = onnx_add2(im, n, MF_OP_ADD, y, bias, &y)) ||
-        (s = onnx_add2(im, n, MF_OP_SUB, in[0], mean, &d)) || (s = onnx_add2(im, n, MF_OP_MUL, d, d, &sq)) ||
+    if ((s = onnx_normalize(im, n, in[0], nd, dims, onnx_attr_float(n, "epsilon", 1e-5f), &y, &mean,
+                            NULL)) ||
+        (s = per_channel(im, n, in[1], rank, &scale)) ||
+        (s = per_channel(im, n, in[2], rank, &bias)) ||
+        (s = onnx_add2(im, n, MF_OP_MUL, y, scale, &y)) ||
+        (s = onnx_add2(im, n, MF_OP_ADD, y, bias, &y)) ||
+        (s = onnx_add2(im, n, MF_OP_SUB, in[0], mean, &d)) ||
+        (s = onnx_add2(im, n, MF_OP_MUL, d, d, &sq)) ||
         (s = onnx_add(im, n, MF_OP_MEAN, 1, &sq, red, &var)) ||
         (s = onnx_reshape(im, n, mean, 1, &channels, &stat[0])) ||
-        (s = onnx_reshape(im, n, var, 1, &channels, &stat[1])) || (s = onnx_scalar(im, MF_F32, momentum, &keep)) ||
-        (s = onnx_scalar(im, MF_F32, 1.0 - momentum, &fresh)) || (s = onnx_define(im, n->output[0], y)))
+        (s = onnx_reshape(im, n, var, 1, &channels, &stat[1])) ||
+        (s = onnx_scalar(im, MF_F32, momentum, &keep)) ||
+        (s = onnx_scalar(im, MF_F32, 1.0 - momentum, &fresh)) ||
+        (s = onnx_define(im, n->output[0], y)))
         return s;
     for (int k = 0; k < 2 && !s; k++) {
         mf_value *old, *add, *running;

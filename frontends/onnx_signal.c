@@ -10,7 +10,8 @@
 #include "onnx.h"
 
 /* Input i of n, a known scalar, as a double. */
-static mf_status known_scalar(onnx_importer *im, const Onnx__NodeProto *n, size_t i, const char *what, double *out)
+static mf_status known_scalar(onnx_importer *im, const Onnx__NodeProto *n, size_t i,
+                              const char *what, double *out)
 {
     mf_value *v;
     mf_status s = onnx_input(im, n, i, &v);
@@ -18,7 +19,8 @@ static mf_status known_scalar(onnx_importer *im, const Onnx__NodeProto *n, size_
         return s;
     if (!v || !v->is_const || !v->data || mf_type_numel(&v->type) != 1)
         return onnx_node_error(n, MF_ERR_UNSUPPORTED,
-                               "the %s must be a constant scalar (the output's shape depends on it): bind it at import",
+                               "the %s must be a constant scalar (the output's shape depends on "
+                               "it): bind it at import",
                                what);
     *out = onnx_get_elem(v->data->data, v->type.dtype, 0);
     return MF_OK;
@@ -33,7 +35,8 @@ static mf_status output_dtype(const Onnx__NodeProto *n, mf_dtype *dt)
     return MF_OK;
 }
 
-static mf_status cosine_window(onnx_importer *im, const Onnx__NodeProto *n, double a0, double a1, double a2)
+static mf_status cosine_window(onnx_importer *im, const Onnx__NodeProto *n, double a0, double a1,
+                               double a2)
 {
     double size_v;
     mf_status s = known_scalar(im, n, 0, "size", &size_v);
@@ -91,7 +94,8 @@ mf_status onnx_cv_mel_weight_matrix(onnx_importer *im, const Onnx__NodeProto *n)
         return s;
     int64_t mels = (int64_t)v[0], dft = (int64_t)v[1], bins = dft / 2 + 1;
     if (mels < 1 || dft < 1 || v[2] <= 0 || mels > ONNX_FOLD_LIMIT || bins > ONNX_FOLD_LIMIT)
-        return onnx_node_error(n, MF_ERR_INVALID, "%lld mel bins of a DFT of %lld at a sample rate of %g",
+        return onnx_node_error(n, MF_ERR_INVALID,
+                               "%lld mel bins of a DFT of %lld at a sample rate of %g",
                                (long long)mels, (long long)dft, v[2]);
     t.shape[0] = bins, t.shape[1] = mels;
     int64_t *point = malloc(sizeof *point * (size_t)(mels + 2));
@@ -102,12 +106,14 @@ mf_status onnx_cv_mel_weight_matrix(onnx_importer *im, const Onnx__NodeProto *n)
     double low = 2595 * log10(1 + v[3] / 700), high = 2595 * log10(1 + v[4] / 700);
     double step = (high - low) / (double)(mels + 2);
     for (int64_t k = 0; k < mels + 2 && !s; k++)
-        point[k] = (int64_t)floor((double)(dft + 1) * (700 * (pow(10, ((double)k * step + low) / 2595) - 1)) / v[2]);
+        point[k] = (int64_t)floor((double)(dft + 1) *
+                                  (700 * (pow(10, ((double)k * step + low) / 2595) - 1)) / v[2]);
     for (int64_t i = 0; i < mels && !s; i++) {
         int64_t left = point[i], center = point[i + 1], right = point[i + 2];
         for (int64_t j = left; j <= center; j++)
             if (j >= 0 && j < bins)
-                w[j * mels + i] = center == left ? 1.0 : (double)(j - left) / (double)(center - left);
+                w[j * mels + i] =
+                    center == left ? 1.0 : (double)(j - left) / (double)(center - left);
         for (int64_t j = center; j < right; j++)
             if (j >= 0 && j < bins)
                 w[j * mels + i] = (double)(right - j) / (double)(right - center);

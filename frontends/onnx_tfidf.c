@@ -27,7 +27,8 @@ static mf_status read_attrs(const Onnx__NodeProto *n, tfidf *t)
     if (t->mode < 0)
         return onnx_node_error(n, MF_ERR_PARSE, "mode '%s' is none of TF, IDF, TFIDF", mode);
     if (onnx_attr(n, "pool_strings"))
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "string tokens (pool_strings) are not supported");
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "string tokens (pool_strings) are not supported");
     t->npool = onnx_attr_ints(n, "pool_int64s", t->pool, TFIDF_MAX);
     t->ncounts = onnx_attr_ints(n, "ngram_counts", t->counts, TFIDF_MAX);
     t->nindexes = onnx_attr_ints(n, "ngram_indexes", t->indexes, TFIDF_MAX);
@@ -36,12 +37,14 @@ static mf_status read_attrs(const Onnx__NodeProto *n, tfidf *t)
     t->min_n = onnx_attr_int(n, "min_gram_length", 1);
     t->max_n = onnx_attr_int(n, "max_gram_length", 1);
     t->max_skip = onnx_attr_int(n, "max_skip_count", 0);
-    if (t->npool < 0 || t->ncounts < 1 || t->nindexes < 1 || t->nweights > TFIDF_MAX || t->min_n < 1 ||
-        t->max_n < t->min_n || t->max_skip < 0 || (t->nweights && t->nweights != t->nindexes))
-        return onnx_node_error(n, MF_ERR_PARSE,
-                               "needs pool_int64s, ngram_counts, ngram_indexes (at most %d each), weights "
-                               "of as many as ngram_indexes, and 1 <= min_gram_length <= max_gram_length",
-                               TFIDF_MAX);
+    if (t->npool < 0 || t->ncounts < 1 || t->nindexes < 1 || t->nweights > TFIDF_MAX ||
+        t->min_n < 1 || t->max_n < t->min_n || t->max_skip < 0 ||
+        (t->nweights && t->nweights != t->nindexes))
+        return onnx_node_error(
+            n, MF_ERR_PARSE,
+            "needs pool_int64s, ngram_counts, ngram_indexes (at most %d each), weights "
+            "of as many as ngram_indexes, and 1 <= min_gram_length <= max_gram_length",
+            TFIDF_MAX);
     memcpy(t->weights, w ? w->floats : t->weights, sizeof(float) * (size_t)t->nweights);
     t->out_size = 0;
     for (int i = 0; i < t->nindexes; i++) {
@@ -56,8 +59,8 @@ static mf_status read_attrs(const Onnx__NodeProto *n, tfidf *t)
 
 /* How many times each n-gram of length len (pool[start...], g of them) occurs in x [B, N],
  * summed over the skips: f32 [B, g]; *out NULL when none fits. */
-static mf_status count_grams(onnx_importer *im, const Onnx__NodeProto *n, const tfidf *t, mf_value *x, int64_t len,
-                             int64_t start, int64_t g, mf_value **out)
+static mf_status count_grams(onnx_importer *im, const Onnx__NodeProto *n, const tfidf *t,
+                             mf_value *x, int64_t len, int64_t start, int64_t g, mf_value **out)
 {
     int64_t batch = x->type.shape[0], tokens = x->type.shape[1];
     int64_t *col = malloc(sizeof *col * (size_t)g + 1);
@@ -80,13 +83,15 @@ static mf_status count_grams(onnx_importer *im, const Onnx__NodeProto *n, const 
             if (!(gk = onnx_const(im, &ct, col)))
                 s = mf_error(MF_ERR_NOMEM, "onnx: out of memory");
             if (!s && !(s = onnx_add2(im, n, MF_OP_EQUAL, xk, gk, &eq)))
-                s = match ? onnx_add2(im, n, MF_OP_LOGICAL_AND, match, eq, &match) : (match = eq, MF_OK);
+                s = match ? onnx_add2(im, n, MF_OP_LOGICAL_AND, match, eq, &match)
+                          : (match = eq, MF_OK);
         }
         mf_attr a[MF_MAX_ATTRS];
         int64_t positions_dim = 1;
         mf_op_default_attrs(MF_OP_SUM, a);
         mf_attr_set_ints(MF_OP_SUM, a, "dims", 1, &positions_dim);
-        if (!s && !(s = onnx_cast(im, n, match, MF_F32, &match)) && !(s = onnx_add(im, n, MF_OP_SUM, 1, &match, a, &counts)))
+        if (!s && !(s = onnx_cast(im, n, match, MF_F32, &match)) &&
+            !(s = onnx_add(im, n, MF_OP_SUM, 1, &match, a, &counts)))
             s = *out ? onnx_add2(im, n, MF_OP_ADD, *out, counts, out) : (*out = counts, MF_OK);
     }
     free(col);
@@ -102,14 +107,16 @@ static mf_value *column_map(onnx_importer *im, const tfidf *t, int64_t first, in
     if (!m)
         return NULL;
     for (int64_t j = 0; j < g; j++)
-        m[j * t->out_size + t->indexes[first + j]] = t->mode && t->nweights ? t->weights[first + j] : 1.0f;
+        m[j * t->out_size + t->indexes[first + j]] =
+            t->mode && t->nweights ? t->weights[first + j] : 1.0f;
     mf_value *v = onnx_const(im, &mt, m);
     free(m);
     return v;
 }
 
 /* The counts of every n-gram length placed in the output columns: f32 [B, out_size]. */
-static mf_status place_counts(onnx_importer *im, const Onnx__NodeProto *n, const tfidf *t, mf_value *x, mf_value **total)
+static mf_status place_counts(onnx_importer *im, const Onnx__NodeProto *n, const tfidf *t,
+                              mf_value *x, mf_value **total)
 {
     mf_value *one;
     int64_t first = 0; /* the n-grams of shorter lengths come first in ngram_indexes */
@@ -119,7 +126,8 @@ static mf_status place_counts(onnx_importer *im, const Onnx__NodeProto *n, const
         int64_t start = t->counts[len - 1], end = len < t->ncounts ? t->counts[len] : t->npool;
         int64_t g = end > start ? (end - start) / len : 0;
         if (start < 0 || end > t->npool || first + g > t->nindexes)
-            return onnx_node_error(n, MF_ERR_PARSE, "ngram_counts do not fit the pool or ngram_indexes");
+            return onnx_node_error(n, MF_ERR_PARSE,
+                                   "ngram_counts do not fit the pool or ngram_indexes");
         mf_value *counts = NULL, *map, *placed;
         if (len >= t->min_n && g)
             s = count_grams(im, n, t, x, len, start, g, &counts);
@@ -129,14 +137,16 @@ static mf_status place_counts(onnx_importer *im, const Onnx__NodeProto *n, const
             if (!(map = column_map(im, t, first, g)))
                 return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
             if (!(s = onnx_add2(im, n, MF_OP_MATMUL, counts, map, &placed)))
-                s = *total ? onnx_add2(im, n, MF_OP_ADD, *total, placed, total) : (*total = placed, MF_OK);
+                s = *total ? onnx_add2(im, n, MF_OP_ADD, *total, placed, total)
+                           : (*total = placed, MF_OK);
         }
         first += g;
     }
     if (!s && !*total) { /* nothing can match: zeros */
         mf_type zt = {MF_F32, 2, {x->type.shape[0], t->out_size}};
         float *z = calloc((size_t)(zt.shape[0] * zt.shape[1]) + 1, sizeof *z);
-        s = z && (*total = onnx_const(im, &zt, z)) ? MF_OK : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+        s = z && (*total = onnx_const(im, &zt, z)) ? MF_OK
+                                                   : mf_error(MF_ERR_NOMEM, "onnx: out of memory");
         free(z);
     }
     return s;
@@ -152,14 +162,16 @@ mf_status onnx_cv_tfidf(onnx_importer *im, const Onnx__NodeProto *n)
         return s;
     int rank = x->type.rank;
     if ((x->type.dtype != MF_I32 && x->type.dtype != MF_I64) || rank < 1 || rank > 2)
-        return onnx_node_error(n, MF_ERR_UNSUPPORTED, "expected int32 or int64 tokens [N] or [B, N]");
+        return onnx_node_error(n, MF_ERR_UNSUPPORTED,
+                               "expected int32 or int64 tokens [N] or [B, N]");
     tfidf *t = malloc(sizeof *t);
     if (!t)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
     int64_t rows[2] = {1, x->type.shape[rank - 1]}, out_size = 0;
-    if (!(s = read_attrs(n, t)) && !(s = onnx_reshape(im, n, x, 2, rank == 1 ? rows : x->type.shape, &tokens)) &&
-        !(s = onnx_cast(im, n, tokens, MF_I64, &tokens)) && !(s = place_counts(im, n, t, tokens, &total)) &&
-        rank == 1) {
+    if (!(s = read_attrs(n, t)) &&
+        !(s = onnx_reshape(im, n, x, 2, rank == 1 ? rows : x->type.shape, &tokens)) &&
+        !(s = onnx_cast(im, n, tokens, MF_I64, &tokens)) &&
+        !(s = place_counts(im, n, t, tokens, &total)) && rank == 1) {
         out_size = t->out_size;
         s = onnx_reshape(im, n, total, 1, &out_size, &total);
     }

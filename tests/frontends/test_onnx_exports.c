@@ -5,8 +5,8 @@
  * step with a KV cache, a LLaMA block, T5's attention; opsets 11 to 17, some with dynamic
  * axes; and Scans, TfIdfVectorizers and a MelWeightMatrix built by make_helper_models.py,
  * with numpy's results) import for their inputs' shapes (mf_onnx_load_shaped) and match the
- * reference outputs within 1e-3, layer by layer and fused.  The NMS models select a data-dependent number of boxes, so
- * they run specialized on their inputs. */
+ * reference outputs within 1e-3, layer by layer and fused.  The NMS models select a data-dependent
+ * number of boxes, so they run specialized on their inputs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -154,7 +154,8 @@ static void test_every_export(void **state)
             fail_msg("%s: %s", names[k], mf_last_error());
         assert_int_equal(mf_graph_verify(g), MF_OK);
         run_both(names[k], g, &e);
-        printf("%s: matches its reference, layer by layer and fused%s\n", names[k], nms ? " (specialized)" : "");
+        printf("%s: matches its reference, layer by layer and fused%s\n", names[k],
+               nms ? " (specialized)" : "");
         mf_graph_destroy(g);
         free_example(&e);
     }

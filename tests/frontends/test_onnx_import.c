@@ -73,8 +73,16 @@ static void test_bad_models(void **state)
     expect_error(DATA "bad/shape_mismatch.onnx", MF_ERR_SHAPE, "node 'add0' (Add)", "cannot broadcast");
     expect_error(DATA "bad/dynamic_reshape.onnx", MF_ERR_UNSUPPORTED, "node 'reshape0' (Reshape)", "constant");
     expect_error(DATA "bad/no_such_file.onnx", MF_ERR_IO, "no_such_file.onnx", "No such file");
-    expect_error(DATA "bad/scan_op8_batch2.onnx", MF_ERR_UNSUPPORTED, "node 'scan0' (Scan)", "batch of more than one");
-    expect_error(DATA "bad/scan_op8_sequence_lens.onnx", MF_ERR_UNSUPPORTED, "node 'scan0' (Scan)", "sequence_lens");
+    expect_error(DATA "bad/scan_op8_batch2.onnx", MF_ERR_UNSUPPORTED, "node 'scan0' (Scan)",
+                 "batch of more than one");
+    expect_error(DATA "bad/scan_op8_sequence_lens.onnx", MF_ERR_UNSUPPORTED, "node 'scan0' (Scan)",
+                 "sequence_lens");
+    expect_error(DATA "bad/scan_op8_rank0.onnx", MF_ERR_SHAPE, "node 'scan0' (Scan)",
+                 "no dim to scan");
+    expect_error(DATA "bad/scan_axis_out_of_range.onnx", MF_ERR_PARSE, "node 'scan0' (Scan)",
+                 "scan_input_axes[0] = 4");
+    expect_error(DATA "bad/scan_output_axis_out_of_range.onnx", MF_ERR_SHAPE, "node 'scan0' (Scan)",
+                 "cannot stack along axis 5");
 }
 
 static void test_symbolic_batch_with_override(void **state)

@@ -167,9 +167,21 @@ def mel_spectrogram_op17():
     save("mel_spectrogram_op17", model, [power], [power.astype(np.float64) @ mel_weights(10, 64, 16000, 20.0, 7600.0)])
 
 
+def scan_identity(shape, opset, **attrs):
+    """A Scan of x (its body an Identity) with the given attributes."""
+    body = helper.make_graph([helper.make_node("Identity", ["a"], ["b"])], "body", [vi("a", [])], [vi("b", [])])
+    scan = helper.make_node("Scan", ([""] if opset < 9 else []) + ["x"], ["y"], body=body, num_scan_inputs=1,
+                            name="scan0", **attrs)
+    g = helper.make_graph([scan], "scan", [vi("x", shape)], [vi("y", None)])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
 def refused():
     onnx.save(scan_op8(batch=2), os.path.join(BAD, "scan_op8_batch2.onnx"))
     onnx.save(scan_op8(lens=True), os.path.join(BAD, "scan_op8_sequence_lens.onnx"))
+    onnx.save(scan_identity([1], 8), os.path.join(BAD, "scan_op8_rank0.onnx"))
+    onnx.save(scan_identity([3], 11, scan_input_axes=[4]), os.path.join(BAD, "scan_axis_out_of_range.onnx"))
+    onnx.save(scan_identity([3], 11, scan_output_axes=[5]), os.path.join(BAD, "scan_output_axis_out_of_range.onnx"))
 
 
 if __name__ == "__main__":
