@@ -99,9 +99,7 @@ mf_status mf_cg_lower_qmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const 
     }
     pt->coord[3] = ox0;
     LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, ox0, (unsigned)p.W), LLVMConstVector(lanes, (unsigned)p.W), "");
-    /* no mask where every vector is whole: AVX2 has no masked byte stores (LLVM would test
-     * and store each byte) */
-    pt->mask = p.ow % p.W == 0 ? NULL : LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, mf_cg_i64(c, p.ow), (unsigned)p.W), "");
+    pt->mask = LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, mf_cg_i64(c, p.ow), (unsigned)p.W), "");
     pt->core_val = LLVMBuildSIToFP(c->B, acc, LLVMVectorType(c->f32, (unsigned)p.W), "");
     pt->nmemo = 0;
     mf_status err = mf_cg_store_epilogue(c, pt, nepi, epi);
