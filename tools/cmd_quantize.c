@@ -36,7 +36,7 @@ static const char usage[] =
     "                            entropy (least KL divergence, as TensorRT)\n"
     "      --per-channel         one weight scale per output channel (default: per tensor)\n"
     "      --ubsw-pairs          conv weights whose neighbour pairs of one sign sum to at most\n"
-    "                            128 (the few that would not are clipped): AVX2 targets without\n"
+    "                            128 (a channel's scale grows where needed): AVX2 targets without\n"
     "                            VNNI then multiply by vpmaddubsw (faster) with no saturation\n"
     "      --mean A,B,...        the seed's mean per input channel (one value: all)\n"
     "      --std A,B,...         the seed's std per input channel (1/255 is accepted)\n"
