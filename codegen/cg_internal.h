@@ -273,6 +273,11 @@ LLVMValueRef mf_cg_dot4_sum(mf_cg_ctx *c, LLVMValueRef acc, unsigned w); /* <W x
  * (<4W x i16>: u zero-extended, s sign-extended), so a kernel that reuses an operand widens
  * it once, not at every step. */
 bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w);
+/* Instead, where the target has AVX2 and no VNNI and qconv2d's w_pair_max allows it: acc
+ * (<8 x i32>) + the dot products of the quads of u (unsigned) and s (signed bytes) by
+ * vpmaddubsw and vpmaddwd with ones, exact (no pair sum saturates). */
+bool mf_cg_dot4_ubsw(const mf_cg_ctx *c, unsigned w, int64_t w_pair_max);
+LLVMValueRef mf_cg_dot4_ubsw_step(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
 /* Masked byte loads and stores (AVX-512: 32 registers), which AVX2 lacks. */
 bool mf_cg_masked_bytes(const mf_cg_ctx *c);
 /* The bytes x0 .. x0 + n - 1 (n: ok's lanes) of row iy of a plane of h rows of w bytes, fill

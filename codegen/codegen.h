@@ -26,6 +26,8 @@ typedef struct mf_cg_target_shape {
     bool fma;           /* fused multiply-add instructions (else a mul and an add) */
     bool vnni;          /* 8-bit dot products in the vector unit (AVX-512 VNNI or AVX-VNNI:
                          * vpdpbusd), which the int8 kernels use; else int16 products */
+    bool ubsw;          /* no VNNI, 8 lanes and 256-bit integer vectors (AVX2): vpmaddubsw,
+                         * which qconv2d uses for weights of w_bits 7 (codegen/quant.c) */
     int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
 } mf_cg_target_shape;
 

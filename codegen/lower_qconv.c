@@ -13,7 +13,10 @@
  * and k quad.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
  * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
  * assembled from bytes once per channel.  Without VNNI col and the weights are int16 instead
- * (qconv_wide below). */
+ * (qconv_wide below), unless the target has AVX2 and the weights' pairs are limited
+ * (w_pair_max, MF_UBSW_PAIR_MAX): then
+ * col and weights are bytes as with VNNI and vpmaddubsw + vpmaddwd take each quad
+ * (mf_cg_dot4_ubsw_step). */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -40,6 +43,7 @@ typedef struct qconv {
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
     bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
+    bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
     LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
     int64_t KB;                     /* quads per pass over the tiles (KQ: one pass) */
     LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
@@ -97,6 +101,8 @@ static void plan(qconv *q)
     int nvmax = c->shape.vregs >= 32 ? 4 : 2;
     if (q->wide) /* accumulators and col vectors of two registers each: 6 x 2 + 2 + 2 of 16 */
         q->MR = 6, nvmax /= 2;
+    if (q->ubsw) /* 4 x 2 accumulators, 2 col vectors, the broadcast, the product, the ones */
+        q->MR = 4;
     if (q->MR > q->coutg)
         q->MR = (int)q->coutg;
     int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
@@ -122,7 +128,7 @@ static void plan(qconv *q)
         q->V /= 2;
     q->KB = q->KQ;
     int64_t nr = (int64_t)q->NV * q->W, quad = q->wide ? 8 : 4; /* bytes of a quad of col, or of weights */
-    if (q->wide && (nr + q->MR) * quad * q->KQ > QC_L1_BYTES) { /* a tile's windows and weights */
+    if ((q->wide || q->ubsw) && (nr + q->MR) * quad * q->KQ > QC_L1_BYTES) { /* a tile's windows and weights */
         q->KB = QC_L1_BYTES / ((q->CP + q->MR) * quad);
         q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
     }
@@ -424,7 +430,8 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
         LLVMValueRef w = q->wide ? wq[r] : splat_i32(c, wq[r], q->W);
         for (int v = 0; v < q->NV; v++) {
             LLVMValueRef a = q->acc[r * q->NV + v], prev = LLVMBuildLoad2(c->B, q->vacc, a, "");
-            LLVMBuildStore(c->B, q->wide ? mf_cg_dot4_wide(c, prev, xv[v], w) : mf_cg_dot4(c, prev, xv[v], w), a);
+            LLVMBuildStore(c->B, q->wide ? mf_cg_dot4_wide(c, prev, xv[v], w)
+                                 : q->ubsw ? mf_cg_dot4_ubsw_step(c, prev, xv[v], w) : mf_cg_dot4(c, prev, xv[v], w), a);
         }
     }
 }
@@ -451,7 +458,9 @@ static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbas
             pt->coord[2] = p;
             LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
             pt->mask = masked ? LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "") : NULL;
-            LLVMValueRef sum = mf_cg_dot4_sum(c, LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], ""), (unsigned)q->W);
+            LLVMValueRef sum = LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], "");
+            if (!q->ubsw)
+                sum = mf_cg_dot4_sum(c, sum, (unsigned)q->W);
             LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
             LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
             y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
@@ -600,13 +609,14 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     }
     q.cing = g->cin / g->groups, q.coutg = g->cout / g->groups;
     q.K = q.cing * g->kh * g->kw, q.KQ = (q.K + 3) / 4, q.KF = q.K / 4, q.P = g->oh * g->ow;
-    q.wide = mf_cg_dot4_widens(c, (unsigned)c->vw);
+    q.ubsw = mf_cg_dot4_ubsw(c, (unsigned)c->vw, mf_attr_int(n->op, n->attrs, "w_pair_max"));
+    q.wide = !q.ubsw && mf_cg_dot4_widens(c, (unsigned)c->vw);
     plan(&q);
     q.i8 = LLVMInt8TypeInContext(c->C);
     q.ce = q.wide ? LLVMInt16TypeInContext(c->C) : q.i8;
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
-    q.vacc = mf_cg_dot4_acc_type(c, (unsigned)q.W);
+    q.vacc = q.ubsw ? q.vi32 : mf_cg_dot4_acc_type(c, (unsigned)q.W);
     /* 4V bytes past the last quad: a row's last vector may run past CP */
     q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.ce, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
     LLVMSetAlignment(q.col, 64);

@@ -180,6 +180,24 @@ LLVMValueRef mf_cg_dot4(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValu
     return mf_cg_dot4_wide(c, acc, a, b);
 }
 
+/* vpmaddubsw's pair sums of u8 x s8 saturate at 32767; with pairs of weights of one sign
+ * within MF_UBSW_PAIR_MAX they reach at most 255 x 128 = 32640, so the sums are exact and
+ * vpmaddwd by ones takes them to int32: two multiplies per 32 products, as the int16 path,
+ * on half its bytes. */
+bool mf_cg_dot4_ubsw(const mf_cg_ctx *c, unsigned w, int64_t w_pair_max)
+{
+    return c->shape.ubsw && w == 8 && w_pair_max <= MF_UBSW_PAIR_MAX && is_x86((mf_cg_ctx *)c);
+}
+
+LLVMValueRef mf_cg_dot4_ubsw_step(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s)
+{
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->C), v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 32);
+    LLVMValueRef ops[2] = {LLVMBuildBitCast(c->B, u, v8, ""), LLVMBuildBitCast(c->B, s, v8, "")};
+    LLVMValueRef pairs = mf_cg_intrin2(c, "llvm.x86.avx2.pmadd.ub.sw", NULL, 0, NULL, 2, ops);
+    LLVMValueRef wd[2] = {pairs, mf_cg_splat(c, LLVMConstInt(i16, 1, 0), 16)};
+    return LLVMBuildAdd(c->B, acc, mf_cg_intrin2(c, "llvm.x86.avx2.pmadd.wd", NULL, 0, NULL, 2, wd), "");
+}
+
 bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w)
 {
     return !has_dot4(c, w);

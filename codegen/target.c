@@ -65,9 +65,23 @@ static void add_dot_probe(LLVMContextRef C, LLVMModuleRef M, LLVMBuilderRef B)
     LLVMBuildRetVoid(B);
 }
 
+/* Whether a line of the assembly text has both words. */
+static bool line_has(const char *text, const char *a, const char *b)
+{
+    for (const char *p = strstr(text, a); p; p = strstr(p + 1, a)) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *q = strstr(p, b);
+        if (q && (size_t)(q - p) < n)
+            return true;
+    }
+    return false;
+}
+
 /* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
  * vectors allowed: the registers the backend splits it into give the width (zmm, ymm,
- * xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does.
+ * xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does (its
+ * vpmaddwd on ymm, without VNNI, says 256-bit integer vectors: AVX2's vpmaddubsw).
  * Asking the backend, not a table of CPU names, keeps this right for every CPU LLVM knows
  * and for explicit feature strings. */
 static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_target_shape *sh)
@@ -113,6 +127,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
             sh->vregs = sh->lanes == 16 ? 32 : 16;
             sh->fma = strstr(text, "vfmadd") != NULL;
             sh->vnni = strstr(text, "vpdpwssd") != NULL;
+            sh->ubsw = !sh->vnni && sh->lanes == 8 && line_has(text, "vpmaddwd", "ymm");
             sh->l1d = 32 * 1024; /* every x86-64 core of the last decade */
             sh->l2 = sh->lanes == 16 ? 1024 * 1024 : sh->lanes == 8 ? 512 * 1024 : 256 * 1024;
             free(text);

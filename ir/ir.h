@@ -260,6 +260,11 @@ void mf_buffer_release(mf_buffer *b);
 
 typedef struct mf_arena mf_arena;
 
+/* qconv2d's w_pair_max at or below which codegen may multiply by vpmaddubsw without VNNI:
+ * same-sign neighbour weights (k = 2j, 2j + 1 of a row) summing to at most 128 in magnitude
+ * keep its u8 x s8 pair sums within 255 x 128 = 32640 < 2^15 (docs/quantization.md). */
+#define MF_UBSW_PAIR_MAX 128
+
 typedef struct mf_value {
     int id;           /* index in graph->values; renumbered by mf_graph_compact */
     const char *name; /* arena string, or NULL (printed by number) */

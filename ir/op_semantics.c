@@ -1076,6 +1076,8 @@ static mf_status infer_qconv2d(const infer_ctx *c)
 {
     if (c->in[1].rank != 4)
         return fail(c, MF_ERR_SHAPE, "input 1 has rank %d, expected 4", c->in[1].rank);
+    if (A(c, "w_pair_max")->i < 0 || A(c, "w_pair_max")->i > 256)
+        return fail(c, MF_ERR_INVALID, "w_pair_max = %lld, must be in 0..256", (long long)A(c, "w_pair_max")->i);
     return infer_quantized_anchor(c, infer_conv2d);
 }
 

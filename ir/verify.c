@@ -100,6 +100,27 @@ static mf_status check_output(const mf_graph *g, int i, bool *defined, const mf_
     return MF_OK;
 }
 
+/* A qconv2d's constant weight pairs (2j, 2j + 1 of a row) of one sign sum within its
+ * w_pair_max, as it promises (code for targets without VNNI relies on it: vpmaddubsw would
+ * saturate otherwise). */
+static mf_status check_weight_pairs(const mf_node *n, int i)
+{
+    const mf_value *w = n->ninputs > 1 ? n->inputs[1] : NULL;
+    int64_t lim = mf_attr_int(n->op, n->attrs, "w_pair_max");
+    if (n->op != MF_OP_QCONV2D || lim >= 256 || !w || !w->is_const || !w->data || w->type.dtype != MF_I8 ||
+        w->type.shape[0] == 0)
+        return MF_OK;
+    int64_t rows = w->type.shape[0], per = mf_type_numel(&w->type) / rows;
+    const int8_t *q = w->data->data;
+    for (int64_t o = 0; o < rows; o++)
+        for (int64_t k = o * per; k + 1 < (o + 1) * per; k += 2)
+            if (q[k] * q[k + 1] > 0 && llabs((long long)q[k] + q[k + 1]) > lim)
+                return mf_error(MF_ERR_INVALID, "verify: node %d (qconv2d): weights %d, %d (channel %lld, k %lld) sum "
+                                "past w_pair_max = %lld", i, q[k], q[k + 1], (long long)o, (long long)(k - o * per),
+                                (long long)lim);
+    return MF_OK;
+}
+
 /* Node i: op, id, arity, attribute types and annotation, then its inputs and output. */
 static mf_status check_node(const mf_graph *g, int i, bool *defined)
 {
@@ -132,7 +153,7 @@ static mf_status check_node(const mf_graph *g, int i, bool *defined)
     mf_status s = check_inputs(g, i, defined, &ot);
     if (!s)
         s = check_output(g, i, defined, &ot);
-    return s;
+    return s ? s : check_weight_pairs(n, i);
 }
 
 mf_status mf_graph_verify(const mf_graph *g)

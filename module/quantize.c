@@ -261,7 +261,7 @@ mf_status mf_mod_quantize(const mf_graph *g, const mf_quantize_options *o, mf_gr
     mf_qrange *ranges = calloc((size_t)f->nvalues + 1, sizeof *ranges);
     s = ranges ? mf_mod_quant_calibrate(f, o, ranges) : mf_error(MF_ERR_NOMEM, "quantize: out of memory");
     if (!s)
-        s = mf_mod_quant_rewrite(f, ranges, o->per_channel != 0, out, layers, nlayers);
+        s = mf_mod_quant_rewrite(f, ranges, o->per_channel != 0, o->ubsw_pairs != 0, out, layers, nlayers);
     if (!s && (s = mf_graph_verify(*out)))
         mf_graph_destroy(*out), *out = NULL;
     free(ranges);

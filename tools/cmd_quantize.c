@@ -35,6 +35,9 @@ static const char usage[] =
     "      --method M            minmax (default), percentile=P (e.g. percentile=99.99) or\n"
     "                            entropy (least KL divergence, as TensorRT)\n"
     "      --per-channel         one weight scale per output channel (default: per tensor)\n"
+    "      --ubsw-pairs          conv weights whose neighbour pairs of one sign sum to at most\n"
+    "                            128 (a channel's scale grows where needed): AVX2 targets without\n"
+    "                            VNNI then multiply by vpmaddubsw (faster) with no saturation\n"
     "      --mean A,B,...        the seed's mean per input channel (one value: all)\n"
     "      --std A,B,...         the seed's std per input channel (1/255 is accepted)\n"
     "      --firstconv           fold (x - mean) / std into the first convolution, which\n"
@@ -83,6 +86,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         {"firstconv", no_argument, 0, 'f'},      {"report", no_argument, 0, 'R'},
         {"held-out", required_argument, 0, 'H'}, {"batch", required_argument, 0, 'b'},
         {"cpu", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
+        {"ubsw-pairs", no_argument, 0, 'u'},
         {0, 0, 0, 0},
     };
     *o = (quant_opts){.seed = 1, .held_out = 20, .q = mf_quantize_default_options()};
@@ -119,6 +123,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
             }
             break;
         case 'p': o->q.per_channel = 1; break;
+        case 'u': o->q.ubsw_pairs = 1; break;
         case 'M':
         case 'S': {
             float *v = c == 'M' ? o->q.mean : o->q.std;

@@ -25,6 +25,11 @@ typedef struct mf_quantize_options {
     mf_dtype dtype;         /* MF_I8, or MF_F16: inputs, weights and outputs stored as half,
                                compute in f32; needs no calibration inputs */
     int per_channel;        /* 1: one weight scale per output channel; 0: one per tensor */
+    int ubsw_pairs;         /* 1: conv weights (but depthwise) such that no two neighbours along
+                               a row (k = 2j, 2j + 1) of one sign sum past 128 in magnitude (a
+                               channel's scale grows where needed), so AVX2 targets without
+                               VNNI multiply by vpmaddubsw with no saturation; a little less
+                               accurate (docs/quantization.md) */
     mf_quant_method method;
     double percentile;      /* MF_QUANT_PERCENTILE: e.g. 99.99 */
     /* Calibration batches: ncalib sets of the model's inputs, calib[i * ninputs + j] the

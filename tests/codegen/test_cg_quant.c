@@ -43,7 +43,27 @@ static void test_vnni_flag(void **state)
     }
 }
 
+/* The vpmaddubsw path's flag: AVX2 without VNNI (never AVX-512 or SSE, never the host's). */
+static void test_ubsw_flag(void **state)
+{
+    static const struct { const char *cpu; bool ubsw; } want[] = {
+        {"x86-64-v2", false}, {"haswell", true}, {"znver3", true}, {"skylake-avx512", false},
+        {"cascadelake", false}, {"znver4", false}, {"alderlake", false},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.ubsw != want[i].ubsw)
+            fail_msg("%s: ubsw %d, want %d", want[i].cpu, t.shape.ubsw, want[i].ubsw);
+    }
+}
+
 /* ---- graphs: int8 inputs (activations, weights), f32 scales and biases ----------------- */
+
+/* The graphs' qconv2d weights: any codes (-127..127), or with pairs (2j, 2j + 1 of a row) of
+ * one sign summing to at most MF_UBSW_PAIR_MAX (w_pair_max: vpmaddubsw on AVX2 without
+ * VNNI); make_input then makes pairs that reach it. */
+static bool pairs;
 
 typedef struct qcase {
     const char *what;
@@ -73,6 +93,8 @@ static mf_graph *qconv_graph(const qcase *q)
     TREF_INTS(MF_OP_QCONV2D, a, "padding", q->p, q->p);
     TREF_INTS(MF_OP_QCONV2D, a, "dilation", q->d, q->d);
     tref_set_int(MF_OP_QCONV2D, a, "groups", q->groups);
+    if (pairs)
+        tref_set_int(MF_OP_QCONV2D, a, "w_pair_max", MF_UBSW_PAIR_MAX);
     tref_set_float(MF_OP_QCONV2D, a, "x_scale", 0.02);
     tref_set_int(MF_OP_QCONV2D, a, "x_zero_point", -7);
     tref_set_float(MF_OP_QCONV2D, a, "y_scale", 0.004 * (double)(q->cin / q->groups * q->k * q->k));
@@ -211,6 +233,13 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
         else
             ((float *)data)[i] = -2.5f + 5.0f * (float)(r % 100000) / 100000.0f;
     }
+    if (pairs && !strcmp(v->name, "w") && t->rank == 4) /* a pair past the limit: its sum at it */
+        for (int64_t o = 0, per = n / t->shape[0]; o < t->shape[0]; o++)
+            for (int64_t i = o * per; i + 1 < (o + 1) * per; i += 2) {
+                int8_t *q = data;
+                if (q[i] * q[i + 1] > 0 && abs(q[i] + q[i + 1]) > MF_UBSW_PAIR_MAX)
+                    q[i + 1] = (int8_t)(q[i] > 0 ? MF_UBSW_PAIR_MAX - q[i] : -MF_UBSW_PAIR_MAX - q[i]);
+            }
     mf_tensor *out = NULL;
     assert_int_equal(mf_tensor_from_data(t->dtype, t->rank, t->shape, data, mf_type_nbytes(t), &out), MF_OK);
     free(data);
@@ -302,11 +331,18 @@ static const qcase qcases[] = {
 
 static void check_all(const mf_cg_target *t)
 {
-    for (int i = 0; i < NCASES; i++) {
-        mf_graph *g = qconv_graph(&qcases[i]);
-        check_exact(g, t, qcases[i].what);
-        mf_graph_destroy(g);
-    }
+    for (int pass = 0; pass < 2; pass++) /* pairs: vpmaddubsw on AVX2 targets without VNNI */
+        for (int i = 0; i < NCASES; i++) {
+            pairs = pass == 1;
+            if (pairs && qcases[i].groups == qcases[i].cin && qcases[i].groups > 1 && qcases[i].d == 1 && qcases[i].s < 3)
+                continue; /* the direct depthwise engine: w_bits does not change it */
+            char what[160];
+            snprintf(what, sizeof what, "%s%s", qcases[i].what, pairs ? " (w_pair_max 128)" : "");
+            mf_graph *g = qconv_graph(&qcases[i]);
+            check_exact(g, t, what);
+            mf_graph_destroy(g);
+        }
+    pairs = false;
     static const int64_t lin[][4] = {{1, 512, 37, 1}, {3, 70, 9, 0}, {2, 5, 4, 1}};
     for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++) {
         mf_graph *g = qlinear_graph(lin[i][0], lin[i][1], lin[i][2], lin[i][3]);
@@ -356,8 +392,11 @@ static void test_dot_product_of_targets(void **state)
 {
     static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false, false};
     static const qcase dw = {"dw 3x3", 1, 32, 28, 28, 32, 3, 1, 1, 1, 32, true, true, false, true, false};
-    mf_graph *gs[3] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true), qconv_graph(&dw)};
-    for (int k = 0; k < 3; k++)
+    mf_graph *gs[4] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true), qconv_graph(&dw)};
+    pairs = true;
+    gs[3] = qconv_graph(&q);
+    pairs = false;
+    for (int k = 0; k < 4; k++)
         for (int i = 0; i < NQ; i++) {
             mf_cg_target t;
             assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
@@ -370,9 +409,14 @@ static void test_dot_product_of_targets(void **state)
                 fail_msg("%s for %s: vpdpbusd %s", gs[k]->name, qtargets[i].cpu, has ? "present" : "missing");
             if (!t.shape.vnni && !strstr(text, "pmaddwd")) /* vpmaddwd, or SSE's pmaddwd */
                 fail_msg("%s for %s: no pmaddwd either", gs[k]->name, qtargets[i].cpu);
+            /* vpmaddubsw only for limited pairs on AVX2 without VNNI (haswell here) */
+            bool ubs = strstr(text, "vpmaddubsw") != NULL, want_ubs = k == 3 && t.shape.ubsw;
+            if (ubs != want_ubs)
+                fail_msg("%s (w_pair_max %d) for %s: vpmaddubsw %s", gs[k]->name, k == 3 ? MF_UBSW_PAIR_MAX : 256, qtargets[i].cpu,
+                         ubs ? "present" : "missing");
             free(text);
         }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         mf_graph_destroy(gs[k]);
 }
 
@@ -404,6 +448,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vnni_flag),
+        cmocka_unit_test(test_ubsw_flag),
         cmocka_unit_test(test_dot_product_of_targets),
         cmocka_unit_test(test_depthwise_choice),
         cmocka_unit_test(test_exact_on_targets),

@@ -107,6 +107,27 @@ static void test_constant_data_size(void **state)
     mf_graph_destroy(g);
 }
 
+/* qconv2d's w_pair_max: a constant weight pair of one sign summing past it is rejected
+ * (the vpmaddubsw path relies on it); pairs are (2j, 2j + 1) of each output channel's row. */
+static void test_weight_pairs(void **state)
+{
+    mf_graph *g = NULL;
+    static const char text[] = "graph @q(%x: i8[1,3,2,2]) {\n"
+                               "  %w = const i8[2,3,1,1] dense<100, 28, 127, -70, -58, 127>\n"
+                               "  %s = const f32[1] dense<0.01>\n"
+                               "  %y = qconv2d(%x, %w, %s) {x_scale=0.1, y_scale=0.1, w_pair_max=128} : i8[1,2,2,2]\n"
+                               "  return %y\n"
+                               "}\n";
+    assert_int_equal(mf_graph_parse(text, NULL, &g), MF_OK);
+    assert_int_equal(mf_graph_verify(g), MF_OK); /* 127 + -70 across rows: not a pair */
+    int8_t *q = g->values[1]->data->data;
+    q[1] = 29;
+    expect_rejected(g, "weights 100, 29 (channel 0, k 0) sum past w_pair_max = 128");
+    q[1] = 28, q[4] = -59;
+    expect_rejected(g, "weights -70, -59 (channel 1, k 0)");
+    mf_graph_destroy(g);
+}
+
 static void test_input_that_is_constant_or_produced(void **state)
 {
     mf_graph *g = build();
@@ -183,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_invalid_attribute_value),
         cmocka_unit_test(test_wrong_arity),
         cmocka_unit_test(test_constant_data_size),
+        cmocka_unit_test(test_weight_pairs),
         cmocka_unit_test(test_input_that_is_constant_or_produced),
         cmocka_unit_test(test_outputs),
         cmocka_unit_test(test_value_ids),
