@@ -105,9 +105,11 @@ static mf_status check_output(const mf_graph *g, int i, bool *defined, const mf_
  * saturate otherwise). */
 static mf_status check_weight_pairs(const mf_node *n, int i)
 {
+    if (n->op != MF_OP_QCONV2D)
+        return MF_OK;
     const mf_value *w = n->ninputs > 1 ? n->inputs[1] : NULL;
     int64_t lim = mf_attr_int(n->op, n->attrs, "w_pair_max");
-    if (n->op != MF_OP_QCONV2D || lim >= 256 || !w || !w->is_const || !w->data || w->type.dtype != MF_I8 ||
+    if (lim >= 256 || !w || !w->is_const || !w->data || w->type.dtype != MF_I8 ||
         w->type.shape[0] == 0)
         return MF_OK;
     int64_t rows = w->type.shape[0], per = mf_type_numel(&w->type) / rows;
