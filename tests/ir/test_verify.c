@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,13 @@ static void test_weight_pairs(void **state)
     expect_rejected(g, "weights 100, 29 (channel 0, k 0) sum past w_pair_max = 128");
     q[1] = 28, q[4] = -59;
     expect_rejected(g, "weights -70, -59 (channel 1, k 0)");
+    mf_graph_destroy(g);
+    /* a promise outside 0..256 is refused where the op's attributes are checked */
+    char bad[sizeof text + 8];
+    snprintf(bad, sizeof bad, "%.*s300%s", (int)(strstr(text, "128}") - text), text, strstr(text, "}"));
+    g = NULL;
+    assert_int_not_equal(mf_graph_parse(bad, NULL, &g), MF_OK);
+    assert_non_null(strstr(mf_last_error(), "w_pair_max = 300, must be in 0..256"));
     mf_graph_destroy(g);
 }
 
