@@ -650,6 +650,10 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
 
 /* ---- qlinear: one output at a time, a dot product along K ---------------------------------- */
 
+/* Independent sums along K, steps taken in turn: one chain of vpdpbusd waits its latency (5
+ * cycles) at every step, where the target issues two a cycle (integer sums: any order). */
+#define QL_CHAINS 4
+
 static LLVMValueRef reduce_add(mf_cg_ctx *c, LLVMValueRef v)
 {
     return mf_cg_intrin(c, "llvm.vector.reduce.add", LLVMTypeOf(v), 1, &v);
@@ -674,9 +678,9 @@ static LLVMValueRef load_quads(mf_cg_ctx *c, LLVMValueRef ptr, int w, int64_t va
     return LLVMBuildBitCast(c->B, x, LLVMVectorType(c->i32, (unsigned)w), "");
 }
 
-/* acc + x . w and accw + 1 . w over one block of 4W bytes of K at byte k. */
+/* acc[0] + x . w and acc[1] + 1 . w over one block of 4W bytes of K at byte k. */
 static void qlinear_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
-                         LLVMValueRef acc[2])
+                         const LLVMValueRef acc[2])
 {
     LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
     LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w);
@@ -707,7 +711,10 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     int xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
     mf_cg_requant rq = mf_cg_requant_of(n);
     LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)W); /* all lanes are summed: no pairing */
-    LLVMValueRef acc[2] = {mf_cg_entry_alloca(c, vacc), mf_cg_entry_alloca(c, vacc)};
+    LLVMValueRef acc[QL_CHAINS][2];
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        for (int a = 0; a < 2; a++)
+            acc[ch][a] = mf_cg_entry_alloca(c, vacc);
     mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
     if (!p)
         return MF_ERR_NOMEM;
@@ -717,16 +724,25 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     mf_cg_loop_begin(c, &items, lo, hi);
     LLVMValueRef r = mf_cg_ix_udivk(c, items.iv, nout), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, nout), "");
     LLVMValueRef xr = gep8(c, x, mf_cg_ix_mulk(c, r, K)), wr = gep8(c, w, mf_cg_ix_mulk(c, j, K));
-    for (int a = 0; a < 2; a++)
-        LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[a]);
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        for (int a = 0; a < 2; a++)
+            LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[ch][a]);
     mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
-    qlinear_step(c, xr, wr, mf_cg_ix_mulk(c, k.iv, blk), W, blk, acc);
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull / QL_CHAINS));
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        qlinear_step(c, xr, wr, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, k.iv, QL_CHAINS, mf_cg_i64(c, ch)), blk), W, blk, acc[ch]);
     mf_cg_loop_end(c, &k, 1);
+    for (int64_t b = nfull / QL_CHAINS * QL_CHAINS; b < nfull; b++)
+        qlinear_step(c, xr, wr, mf_cg_i64(c, b * blk), W, blk, acc[b % QL_CHAINS]);
     if (K % blk)
-        qlinear_step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc);
-    LLVMValueRef sum = reduce_add(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""));
-    LLVMValueRef wsum = reduce_add(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""));
+        qlinear_step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc[nfull % QL_CHAINS]);
+    LLVMValueRef sums[2];
+    for (int a = 0; a < 2; a++) {
+        sums[a] = LLVMBuildLoad2(c->B, vacc, acc[0][a], "");
+        for (int ch = 1; ch < QL_CHAINS; ch++)
+            sums[a] = LLVMBuildAdd(c->B, sums[a], LLVMBuildLoad2(c->B, vacc, acc[ch][a], ""), "");
+    }
+    LLVMValueRef sum = reduce_add(c, sums[0]), wsum = reduce_add(c, sums[1]);
     sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + xzp), 0), ""), "");
     LLVMValueRef sc = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, ws, per_channel ? j : mf_cg_i64(c, 0)), "");
     LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, sum, c->f32, ""), LLVMBuildFMul(c->B, LLVMConstReal(c->f32, xs), sc, ""), "");

@@ -161,24 +161,27 @@ static mf_graph *roundtrip_graph(void)
     return g;
 }
 
-/* quantize of values at and next to the half-integer multiples of two scales (row 0 of
- * TIE_A, row 1 of TIE_B, a power of 2 whose quotients are exact ties): the rounding of
- * the reference's division, half to even. */
+/* quantize of values at and next to the half-integer multiples of three scales (row 0 of
+ * TIE_A, row 1 of TIE_B, a power of 2 whose quotients are exact ties, row 2 of TIE_C, a
+ * mantissa of all ones): the rounding of the reference's division, half to even (a
+ * product by fl(1 / scale) alone misses 112 codes of row 0 and 126 of row 2). */
 #define TIE_A 0.0137f
 #define TIE_B 0.25f
+#define TIE_C 0x1.fffffep+1f
+static const float tie_scale[3] = {TIE_A, TIE_B, TIE_C};
 static mf_graph *ties_graph(void)
 {
     mf_graph *g = mf_graph_new("ties");
-    mf_value *x = in_t(g, "t", MF_F32, 2, (int64_t[]){2, 3 * 301});
+    mf_value *x = in_t(g, "t", MF_F32, 2, (int64_t[]){3, 3 * 301});
     mf_attr a[MF_MAX_ATTRS];
-    mf_value *outs[2];
-    for (int i = 0; i < 2; i++) {
+    mf_value *outs[3];
+    for (int i = 0; i < 3; i++) {
         mf_op_default_attrs(MF_OP_QUANTIZE, a);
-        tref_set_float(MF_OP_QUANTIZE, a, "scale", i ? TIE_B : TIE_A);
-        tref_set_int(MF_OP_QUANTIZE, a, "zero_point", i ? 0 : -9);
+        tref_set_float(MF_OP_QUANTIZE, a, "scale", tie_scale[i]);
+        tref_set_int(MF_OP_QUANTIZE, a, "zero_point", i == 0 ? -9 : 0);
         outs[i] = cg_node(g, MF_OP_QUANTIZE, 1, &x, a);
     }
-    mf_graph_set_outputs(g, 2, outs);
+    mf_graph_set_outputs(g, 3, outs);
     return g;
 }
 
@@ -222,7 +225,7 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
         uint64_t r = next(&s);
         if (!strcmp(v->name, "t")) { /* ties_graph: (k + 1/2) scale, and the floats next to it */
             int64_t row = i / (3 * 301), k = (i % (3 * 301)) / 3 - 150;
-            float base = ((float)k + 0.5f) * (row ? TIE_B : TIE_A);
+            float base = ((float)k + 0.5f) * tie_scale[row];
             ((float *)data)[i] = i % 3 == 0 ? base : nextafterf(base, i % 3 == 1 ? INFINITY : -INFINITY);
         } else if (t->dtype == MF_I8)
             ((int8_t *)data)[i] = (int8_t)(!strcmp(v->name, "w") ? (int)(r % 255) - 127 : (int)(r % 256) - 128);
