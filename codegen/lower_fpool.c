@@ -1,4 +1,4 @@
-/* lower_fpool.c — f32 (and f16-stored) max pooling, vw output pixels of a row at a time
+/* lower_fpool.c — f32 max pooling, vw output pixels of a row at a time
  * (vw the target's lanes): per window element one vector load of s*vw inputs of the row
  * keeping every s-th lane (stride s), and a vector max.  The tiles of a row whose loads all
  * lie inside it run in a loop without masks; the border tiles are unrolled with their
@@ -47,8 +47,8 @@ bool mf_cg_fpool_applies(mf_cg_ctx *c, const mf_node *n)
 {
     const mf_type *xt = &n->inputs[0]->type;
     const mf_value *src;
-    if (n->op != MF_OP_MAX_POOL2D || xt->rank != 4 || !(src = plain_source(c, n)) ||
-        (src->type.dtype != MF_F32 && src->type.dtype != MF_F16) || xt->dtype != src->type.dtype)
+    if (n->op != MF_OP_MAX_POOL2D || xt->rank != 4 || xt->dtype != MF_F32 || !(src = plain_source(c, n)) ||
+        src->type.dtype != MF_F32)
         return false;
     mf_pool2d_view v = mf_pool2d_of(n->op, n->attrs);
     fpool p = {.c = c, .v = v, .w = xt->shape[3], .ow = n->outputs[0]->type.shape[3]};
