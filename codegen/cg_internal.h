@@ -319,6 +319,8 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 bool mf_cg_qpool_applies(mf_cg_ctx *c, const mf_node *n); /* mf_cg_lower_qmax_pool lowers n */
 mf_status mf_cg_lower_qmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
+bool mf_cg_fpool_applies(mf_cg_ctx *c, const mf_node *n); /* mf_cg_lower_fmax_pool lowers n */
+mf_status mf_cg_lower_fmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 /* Winograd F(4,3)'s input and output transforms (lower_winograd.c). */
 mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,
                                      const mf_value *const *epi);

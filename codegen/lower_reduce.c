@@ -366,5 +366,7 @@ mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_
 {
     if (mf_cg_qpool_applies(c, n)) /* int8 max pooling, vectorized (lower_qpool.c) */
         return mf_cg_lower_qmax_pool(c, n, nepi, epi);
+    if (mf_cg_fpool_applies(c, n)) /* f32 max pooling, vectorized (lower_fpool.c) */
+        return mf_cg_lower_fmax_pool(c, n, nepi, epi);
     return lower_reduction(c, n, nepi, epi, pool2d);
 }

@@ -1,7 +1,9 @@
 /* test_cg_reduce.c — compiled reductions against the reference: softmax and log_softmax
  * over every dim, sum/mean over dim sets with and without keepdim, max/avg pooling over
  * kernels, strides, paddings, dilations, ceil_mode and count_include_pad, adaptive
- * pooling, each also with an elementwise prologue and epilogue fused in. */
+ * pooling, each also with an elementwise prologue and epilogue fused in; the vectorized
+ * f32 max pooling (lower_fpool.c) on every target the host runs, on rows wide enough for
+ * its unmasked tiles. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +11,7 @@
 #include <cmocka.h>
 
 #include "cg_check.h"
+#include "cg_targets.h"
 
 /* exp(x * k) -> op -> relu(y) * 2, or the bare op. */
 static void check_op(mf_op op, const mf_attr *a, mf_type xt, bool fused, uint64_t seed)
@@ -117,6 +120,49 @@ static void test_adaptive(void **state)
     }
 }
 
+/* max_pool2d of 1 x 3 x h x w, k x k, stride s, padding p, dilation d, ceil_mode. */
+static const pool_case wide_pools[] = {
+    {21, 45, 3, 3, 2, 2, 1, 1, 1, 0, 0}, {9, 70, 3, 3, 1, 1, 1, 1, 1, 0, 0}, {8, 67, 2, 2, 2, 2, 0, 0, 1, 1, 0},
+    {11, 53, 3, 3, 3, 3, 1, 1, 2, 1, 0}, {7, 90, 2, 2, 4, 4, 1, 1, 1, 0, 0}, {6, 13, 3, 3, 2, 2, 1, 1, 1, 1, 0},
+};
+
+static mf_graph *max_pool_graph(const pool_case *k, mf_dtype dt)
+{
+    mf_graph *g = mf_graph_new("maxpool");
+    mf_value *x = cg_in(g, "x", (mf_type){dt, 4, {1, 3, k->h, k->w}});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MAX_POOL2D, a);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "kernel", k->k0, k->k1);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "stride", k->s0, k->s1);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "padding", k->p0, k->p1);
+    TREF_INTS(MF_OP_MAX_POOL2D, a, "dilation", k->d, k->d);
+    tref_set_int(MF_OP_MAX_POOL2D, a, "ceil_mode", k->ceil);
+    mf_value *y = cg_node(g, MF_OP_MAX_POOL2D, 1, &x, a);
+    mf_value *r = CG1(g, MF_OP_RELU, y); /* an epilogue */
+    assert_int_equal(mf_graph_set_outputs(g, 1, &r), MF_OK);
+    return g;
+}
+
+static void max_pool_on(const mf_cg_target *t)
+{
+    for (size_t i = 0; i < sizeof wide_pools / sizeof wide_pools[0]; i++) {
+        mf_graph *g = max_pool_graph(&wide_pools[i], MF_F32);
+        cg_check_opts(g, (cg_opts){.lo = -2, .hi = 2, .seed = i, .target = t});
+        mf_graph_destroy(g);
+    }
+}
+
+static void test_max_pool_targets(void **state)
+{
+    every_target(max_pool_on, "vectorized f32 max_pool2d");
+    /* resnet's 3x3 stride-2 pool is vector code on AVX-512 (the generic pooling: scalar) */
+    mf_graph *g = max_pool_graph(&wide_pools[0], MF_F32);
+    char *text = asm_for(g, "skylake-avx512");
+    assert_non_null(strstr(text, "zmm"));
+    free(text);
+    mf_graph_destroy(g);
+}
+
 /* Instructions in assembly text: indented lines that are neither directives nor labels. */
 static int asm_instructions(const char *text)
 {
@@ -172,7 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax), cmocka_unit_test(test_sum_mean),
         cmocka_unit_test(test_pools),   cmocka_unit_test(test_adaptive),
-        cmocka_unit_test(test_pool_code_size),
+        cmocka_unit_test(test_pool_code_size), cmocka_unit_test(test_max_pool_targets),
     };
     return cmocka_run_group_tests_name("codegen_reduce", tests, NULL, NULL);
 }
