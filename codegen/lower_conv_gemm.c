@@ -190,6 +190,28 @@ static LLVMValueRef step_w(void *ctx, int j)
     return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
 }
 
+/* Input rows further apart than the L1's stride prefetcher follows (2 KB on Intel cores
+ * since Sandy Bridge) are fetched GEMM_PREFETCH_ROWS k steps ahead, for a tile's full
+ * K loop only when K holds twice as many: 56x56 144->24 at 16 lanes went from 0.183 to
+ * 0.134 ms (best of four interleaved rounds; docs/benchmarks.md), short K loops (16->96)
+ * only fetched the next tile's rows. */
+#define GEMM_PREFETCH_ROWS 16
+#define GEMM_PREFETCH_STRIDE 2048
+
+static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
+{
+    mf_cg_ctx *c = e->c;
+    if (e->xdt != MF_F32 || e->xk * 4 <= GEMM_PREFETCH_STRIDE || e->cing < 2 * GEMM_PREFETCH_ROWS)
+        return;
+    for (int v = 0; v < NV; v++) { /* a plain GEP: past the last row it is only a hint */
+        LLVMValueRef idx = mf_cg_i64(c, GEMM_PREFETCH_ROWS * e->xk + (int64_t)v * c->vw);
+        LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, xrow, &idx, 1, "");
+        LLVMTypeRef pty = LLVMTypeOf(ptr);
+        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
+        mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops); /* read, keep in L1, data */
+    }
+}
+
 /* The sums of R channels x NV vectors of the tile at pixel p (p0: its value when known at
  * compile time, the last tile; -1 for full tiles) over every input channel. */
 static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
@@ -207,6 +229,8 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
     gemm_step st = {e, R, mf_cg_gep_as(c, e->xsrc, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->xk), at), e->xdt),
                     e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R)) : mf_cg_gep(c, e->wpanel, kl.iv),
                     masks};
+    if (R == e->pl.MR && NV == e->pl.NV)
+        prefetch_rows(e, st.xrow, NV);
     mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
     /* the tail block's and the last tile's loops run once per item or chunk: unrolled they
      * only cost compile time */
