@@ -103,9 +103,13 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
             m = (int)coutg;
         if (m < 1)
             continue;
-        /* FMAs per load, times the share of lanes that hold pixels, times the share of the
-         * FMA pipes the input rows from L2 can feed */
-        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes) * x_feed(s, m, n);
+        /* FMAs per load, times the share of lanes that hold pixels, of the FMA pipes the
+         * input rows from L2 can feed, and of the blocks' rows that hold channels (a tail
+         * block is one more copy of the tile's code: 12 x 2 on 32 channels, 12 + 12 + 8,
+         * grew the kernel by a third over 8 x 3's four blocks) */
+        int64_t nb = (coutg + m - 1) / m;
+        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes) * x_feed(s, m, n) *
+                       ((double)coutg / (double)(nb * m));
         if (score > best + 1e-9) {
             best = score;
             *mr = m;
