@@ -195,20 +195,22 @@ static LLVMValueRef step_w(void *ctx, int j)
 }
 
 /* Input rows further apart than the L1's stride prefetcher follows (2 KB on Intel cores
- * since Sandy Bridge) are fetched GEMM_PREFETCH_ROWS k steps ahead, for a tile's full
- * K loop only when K holds twice as many: 56x56 144->24 at 16 lanes went from 0.183 to
- * 0.134 ms (best of four interleaved rounds; docs/benchmarks.md), short K loops (16->96)
- * only fetched the next tile's rows. */
+ * since Sandy Bridge) are fetched GEMM_PREFETCH_ROWS k steps ahead, a line at a time, for a
+ * tile's full K loop only when K holds four times as many: 56x56 144->24 at 16 lanes went
+ * from 0.183 to 0.134 ms (best of four interleaved rounds; docs/benchmarks.md); short K
+ * loops (16->96; 32->16 as x86-64 code, 0.425 -> 0.561 ms) mostly fetched rows past the tile's. */
 #define GEMM_PREFETCH_ROWS 16
 #define GEMM_PREFETCH_STRIDE 2048
 
 static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
 {
     mf_cg_ctx *c = e->c;
-    if (e->xdt != MF_F32 || e->xk * 4 <= GEMM_PREFETCH_STRIDE || e->cing < 2 * GEMM_PREFETCH_ROWS)
+    if (e->xdt != MF_F32 || e->xk * 4 <= GEMM_PREFETCH_STRIDE || e->cing < 4 * GEMM_PREFETCH_ROWS)
         return;
-    for (int v = 0; v < NV; v++) { /* a plain GEP: past the last row it is only a hint */
-        LLVMValueRef idx = mf_cg_i64(c, GEMM_PREFETCH_ROWS * e->xk + (int64_t)v * c->vw);
+    for (int64_t off = 0; off < (int64_t)NV * c->vw; off += 16) { /* a 64-byte line at a time; a
+                                                                     * plain GEP: past the last row
+                                                                     * it is only a hint */
+        LLVMValueRef idx = mf_cg_i64(c, GEMM_PREFETCH_ROWS * e->xk + off);
         LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, xrow, &idx, 1, "");
         LLVMTypeRef pty = LLVMTypeOf(ptr);
         LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
