@@ -29,6 +29,10 @@ typedef struct mf_cg_target_shape {
     bool ubsw;          /* no VNNI, 8 lanes and 256-bit integer vectors (AVX2): vpmaddubsw,
                          * which qconv2d uses for weights of w_bits 7 (codegen/quant.c) */
     int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
+    int fma_ports;      /* vector FMAs (or, without FMA, multiplies) of `lanes` lanes the core
+                         * starts a cycle: 2 on most cores, 1 where a 512-bit vector takes both
+                         * 256-bit pipes (Zen 4, client Ice/Tiger Lake) or 256 bits take two
+                         * 128-bit ones (Zen 1); from the CPU name (target.c) */
 } mf_cg_target_shape;
 
 typedef struct mf_cg_target {

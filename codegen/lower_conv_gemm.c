@@ -19,7 +19,7 @@
 
 #include "cg_internal.h"
 
-#define GEMM_MR_MAX 8
+#define GEMM_MR_MAX 12
 #define GEMM_NV_MAX 4
 
 typedef struct gemm_plan {
@@ -68,6 +68,23 @@ static double lane_use(int64_t N, int64_t nr)
     return (double)N / (double)((N + nr - 1) / nr * nr);
 }
 
+/* Bytes a cycle a core's L2 feeds the tiles' input vectors: each k step loads NV new lines,
+ * a row of the plane apart, so the hardware's L1 prefetch (strides up to 2 KB) misses most of
+ * them.  Measured on an AVX-512 Xeon with two FMA pipes (docs/benchmarks.md): 6 x 4 tiles
+ * (256 bytes for 12 cycles of FMAs) ran at 56-61 % of the peak on 14x14 576->96 and
+ * 96->576, 12 x 2 (128 bytes) at 67-68 %, 8 x 3 in between. */
+#define GEMM_L2_BYTES_A_CYCLE 12.0
+
+/* The share of the cycles of a k step's m x n FMAs (over the target's FMA pipes) that
+ * streaming its n input vectors from L2 leaves them: 1 on one-pipe cores (Zen 4's 6 x 4
+ * takes 24 cycles for 16 of loads) and on AVX2 (6 x 2: 6 cycles for about 5). */
+static double x_feed(const mf_cg_target_shape *s, int m, int n)
+{
+    int ports = s->fma_ports > 0 ? s->fma_ports : 1;
+    double fma = (double)m * n / ports, load = (double)n * s->lanes * 4 / GEMM_L2_BYTES_A_CYCLE;
+    return load > fma ? fma / load : 1.0;
+}
+
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv)
 {
     if (g->is_matmul || g->kh != 1 || g->kw != 1 || g->ph != 0 || g->pw != 0 || g->sw > GEMM_MAX_STRIDE ||
@@ -86,8 +103,13 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
             m = (int)coutg;
         if (m < 1)
             continue;
-        /* FMAs per load, times the share of lanes that hold pixels */
-        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes);
+        /* FMAs per load, times the share of lanes that hold pixels, of the FMA pipes the
+         * input rows from L2 can feed, and of the blocks' rows that hold channels (a tail
+         * block is one more copy of the tile's code: 12 x 2 on 32 channels, 12 + 12 + 8,
+         * grew the kernel by a third over 8 x 3's four blocks) */
+        int64_t nb = (coutg + m - 1) / m;
+        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes) * x_feed(s, m, n) *
+                       ((double)coutg / (double)(nb * m));
         if (score > best + 1e-9) {
             best = score;
             *mr = m;
@@ -172,6 +194,30 @@ static LLVMValueRef step_w(void *ctx, int j)
     return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
 }
 
+/* Input rows further apart than the L1's stride prefetcher follows (2 KB on Intel cores
+ * since Sandy Bridge) are fetched GEMM_PREFETCH_ROWS k steps ahead, a line at a time, for a
+ * tile's full K loop only when K holds four times as many: 56x56 144->24 at 16 lanes went
+ * from 0.183 to 0.134 ms (best of four interleaved rounds; docs/benchmarks.md); short K
+ * loops (16->96; 32->16 as x86-64 code, 0.425 -> 0.561 ms) mostly fetched rows past the tile's. */
+#define GEMM_PREFETCH_ROWS 16
+#define GEMM_PREFETCH_STRIDE 2048
+
+static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
+{
+    mf_cg_ctx *c = e->c;
+    if (e->xdt != MF_F32 || e->xk * 4 <= GEMM_PREFETCH_STRIDE || e->cing < 4 * GEMM_PREFETCH_ROWS)
+        return;
+    for (int64_t off = 0; off < (int64_t)NV * c->vw; off += 16) { /* a 64-byte line at a time; a
+                                                                     * plain GEP: past the last row
+                                                                     * it is only a hint */
+        LLVMValueRef idx = mf_cg_i64(c, GEMM_PREFETCH_ROWS * e->xk + off);
+        LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, xrow, &idx, 1, "");
+        LLVMTypeRef pty = LLVMTypeOf(ptr);
+        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
+        mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops); /* read, keep in L1, data */
+    }
+}
+
 /* The sums of R channels x NV vectors of the tile at pixel p (p0: its value when known at
  * compile time, the last tile; -1 for full tiles) over every input channel. */
 static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
@@ -189,6 +235,8 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
     gemm_step st = {e, R, mf_cg_gep_as(c, e->xsrc, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, e->xk), at), e->xdt),
                     e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R)) : mf_cg_gep(c, e->wpanel, kl.iv),
                     masks};
+    if (R == e->pl.MR && NV == e->pl.NV)
+        prefetch_rows(e, st.xrow, NV);
     mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
     /* the tail block's and the last tile's loops run once per item or chunk: unrolled they
      * only cost compile time */

@@ -24,6 +24,24 @@ static void init_native(void)
 
 static const char *const cpu_names[] = {MF_CG_CPU_NAMES};
 
+/* Vector FMAs a cycle at the target's lanes.  LLVM's scheduling models know the pipes but
+ * its C API does not expose them, so the few cores with one pipe for the vector width are
+ * named: 512-bit vectors on Zen 4 (double-pumped on 256-bit pipes) and on the client cores
+ * whose port 0+1 fuse into one 512-bit FMA (Cannon, Ice and Tiger Lake; the Rocket Lake name
+ * stays 2: LLVM reports it on Xeon hosts with both ports, measured 226.9 GFLOP/s a core at
+ * 16 lanes, docs/benchmarks.md), and 256-bit ones on Zen 1 and the Bulldozer/Jaguar family
+ * (two 128-bit pipes). */
+static int fma_ports_of(const char *cpu, int lanes)
+{
+    static const char *const one512[] = {"znver4", "cannonlake", "icelake-client", "tigerlake", NULL};
+    static const char *const one256[] = {"znver1", "bdver1", "bdver2", "bdver3", "bdver4", "btver2", NULL};
+    const char *const *one = lanes == 16 ? one512 : lanes == 8 ? one256 : NULL;
+    for (int i = 0; one && one[i]; i++)
+        if (!strcmp(cpu, one[i]))
+            return 1;
+    return 2;
+}
+
 /* LLVM takes an unknown CPU name with a warning and makes generic code: refuse it instead,
  * listing the names it knows. */
 static mf_status check_cpu_name(const char *cpu)
@@ -227,6 +245,7 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
     mf_status s = MF_OK;
     if (!memo_find(out, &out->shape)) {
         s = probe_shape(tm, out->triple, &out->shape);
+        out->shape.fma_ports = fma_ports_of(out->cpu, out->shape.lanes);
         if (!s)
             memo_add(out, &out->shape);
     }

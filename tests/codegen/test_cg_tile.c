@@ -40,23 +40,42 @@ static mf_cg_conv_geom conv1x1(int64_t cin, int64_t hw, int64_t cout, int64_t st
                              .ow = o, .sh = stride, .sw = stride, .dh = 1, .dw = 1, .groups = 1};
 }
 
-/* g takes the GEMM engine with 6 channels x 2 vectors on haswell, 6 x 4 on skylake-avx512. */
-static void assert_gemm_tiles(mf_cg_conv_geom g)
+/* g takes the GEMM engine with 6 channels x 2 vectors on haswell, skx (mr * 10 + nv) on
+ * skylake-avx512 (two 512-bit FMA pipes: four input vectors a k step outrun L2), 6 x 4 on
+ * znver4 (one pipe). */
+static void assert_gemm_tiles(mf_cg_conv_geom g, int skx_tile)
 {
-    mf_cg_target_shape hsw = shape_of("haswell"), skx = shape_of("skylake-avx512");
+    mf_cg_target_shape hsw = shape_of("haswell"), skx = shape_of("skylake-avx512"), zn4 = shape_of("znver4");
     int mr = 0, nv = 0;
     assert_true(mf_cg_gemm_blocking(&hsw, &g, &mr, &nv));
     assert_int_equal(mr * 10 + nv, 62);
     assert_true(mf_cg_gemm_blocking(&skx, &g, &mr, &nv));
+    assert_int_equal(mr * 10 + nv, skx_tile);
+    assert_true(mf_cg_gemm_blocking(&zn4, &g, &mr, &nv));
     assert_int_equal(mr * 10 + nv, 64);
 }
 
+/* The FMA pipes a cycle at the target's width (codegen/target.c): one where 512 bits take
+ * both 256-bit pipes (Zen 4) or 256 bits two 128-bit ones (Zen 1), else two. */
+static void test_fma_ports(void **state)
+{
+    (void)state;
+    assert_int_equal(shape_of("haswell").fma_ports, 2);
+    assert_int_equal(shape_of("znver3").fma_ports, 2);
+    assert_int_equal(shape_of("znver1").fma_ports, 1);
+    assert_int_equal(shape_of("skylake-avx512").fma_ports, 2);
+    assert_int_equal(shape_of("znver4").fma_ports, 1);
+    assert_int_equal(shape_of("x86-64-v4").fma_ports, 2);
+}
+
 /* The 1x1 GEMM engine's tile on a 56x56 plane: 6 channels x 2 vectors on AVX2 (its two
- * inputs held across six broadcasts), 6 x 4 on AVX-512. */
+ * inputs held across six broadcasts), 12 x 2 or 6 x 4 on AVX-512 by the FMA pipes; 8 x 3
+ * where 12 would leave a tail block (64 channels: 12 x 5 + 4). */
 static void test_gemm_tile(void **state)
 {
     (void)state;
-    assert_gemm_tiles(conv1x1(64, 56, 64, 1));
+    assert_gemm_tiles(conv1x1(64, 56, 96, 1), 122);
+    assert_gemm_tiles(conv1x1(64, 56, 64, 1), 83);
 }
 
 /* Strided 1x1 layers without padding take the GEMM engine (its gathered panel) with the
@@ -65,7 +84,7 @@ static void test_gemm_strided(void **state)
 {
     (void)state;
     mf_cg_conv_geom g = conv1x1(64, 56, 128, 2);
-    assert_gemm_tiles(g);
+    assert_gemm_tiles(g, 122);
     mf_cg_target_shape hsw = shape_of("haswell");
     int mr = 0, nv = 0;
     mf_cg_conv_geom padded = g;
@@ -84,6 +103,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accumulators),
+        cmocka_unit_test(test_fma_ports),
         cmocka_unit_test(test_gemm_tile),
         cmocka_unit_test(test_gemm_strided),
     };
