@@ -78,6 +78,31 @@ static bool line_has(const char *text, const char *a, const char *b)
     return false;
 }
 
+/* CPUs whose cores issue two 512-bit FMAs a cycle (LLVM names): Intel's Xeon cores from
+ * Skylake-SP on.  Client cores with AVX-512 (Ice Lake, Tiger Lake, Rocket Lake) fuse ports
+ * 0 and 1 into one; Zen 4 splits each into two 256-bit halves. */
+static const char *const two_zmm_fma[] = {"skylake-avx512", "cascadelake", "cooperlake", "icelake-server",
+                                          "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d",
+                                          "diamondrapids", NULL};
+
+/* The FMA ports of a shape's lanes, the one place the notion is derived: what the name
+ * says, or AMX in the features (every AMX core is a Sapphire Rapids or later server core;
+ * a VM may report its model as one LLVM names a client core, as a Xeon host here did,
+ * "rocketlake" with AMX).  8 and 4 lanes: the two 256-bit FMA ports of every x86-64 FMA
+ * core since Haswell.  It sizes tiles and picks layouts (passes/winograd.c); a wrong guess
+ * costs speed, never correctness. */
+int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *sh)
+{
+    if (!sh->fma)
+        return 0;
+    if (sh->lanes < 16)
+        return sh->lanes >= 4 ? 2 : 1;
+    for (int i = 0; two_zmm_fma[i]; i++)
+        if (!strcmp(cpu, two_zmm_fma[i]))
+            return 2;
+    return strstr(features, "+amx-tile") ? 2 : 1;
+}
+
 /* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
  * vectors allowed: the registers the backend splits it into give the width (zmm, ymm,
  * xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does (its
@@ -227,8 +252,10 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
     mf_status s = MF_OK;
     if (!memo_find(out, &out->shape)) {
         s = probe_shape(tm, out->triple, &out->shape);
-        if (!s)
+        if (!s) {
+            out->shape.fma_ports = mf_cg_fma_ports(out->cpu, out->features, &out->shape);
             memo_add(out, &out->shape);
+        }
     }
     LLVMDisposeTargetMachine(tm);
     return s;
