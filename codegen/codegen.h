@@ -29,10 +29,10 @@ typedef struct mf_cg_target_shape {
     bool ubsw;          /* no VNNI, 8 lanes and 256-bit integer vectors (AVX2): vpmaddubsw,
                          * which qconv2d uses for weights of w_bits 7 (codegen/quant.c) */
     int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
-    int fma_ports;      /* vector FMAs (or, without FMA, multiplies) of `lanes` lanes the core
-                         * starts a cycle: 2 on most cores, 1 where a 512-bit vector takes both
-                         * 256-bit pipes (Zen 4, client Ice/Tiger Lake) or 256 bits take two
-                         * 128-bit ones (Zen 1); from the CPU name (target.c) */
+    int fma_ports;      /* vector FMAs of `lanes` width the core starts a cycle (mf_cg_fma_ports):
+                         * 2 on most FMA cores, 1 where a 512-bit vector takes both 256-bit pipes
+                         * (Zen 4, Intel's AVX-512 client cores) or 256 bits take two 128-bit
+                         * ones (Zen 1, Bulldozer); 0 without FMA */
 } mf_cg_target_shape;
 
 typedef struct mf_cg_target {
@@ -47,6 +47,8 @@ typedef struct mf_cg_target {
  * LLVM can create a target machine for it and derives its shape (a probe compiled once
  * per CPU and feature string, then remembered).  Thread-safe. */
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
+/* shape.fma_ports of a target of that CPU name, feature string and probed shape. */
+int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *shape);
 
 /* The block of output channels in which the kernel compiled for a target of this shape
  * reads conv2d node n's weights (the pack-weights pass packs them so, mf_conv_weights_pack),

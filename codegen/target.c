@@ -24,24 +24,6 @@ static void init_native(void)
 
 static const char *const cpu_names[] = {MF_CG_CPU_NAMES};
 
-/* Vector FMAs a cycle at the target's lanes.  LLVM's scheduling models know the pipes but
- * its C API does not expose them, so the few cores with one pipe for the vector width are
- * named: 512-bit vectors on Zen 4 (double-pumped on 256-bit pipes) and on the client cores
- * whose port 0+1 fuse into one 512-bit FMA (Cannon, Ice and Tiger Lake; the Rocket Lake name
- * stays 2: LLVM reports it on Xeon hosts with both ports, measured 226.9 GFLOP/s a core at
- * 16 lanes, docs/benchmarks.md), and 256-bit ones on Zen 1 and the Bulldozer/Jaguar family
- * (two 128-bit pipes). */
-static int fma_ports_of(const char *cpu, int lanes)
-{
-    static const char *const one512[] = {"znver4", "cannonlake", "icelake-client", "tigerlake", NULL};
-    static const char *const one256[] = {"znver1", "bdver1", "bdver2", "bdver3", "bdver4", "btver2", NULL};
-    const char *const *one = lanes == 16 ? one512 : lanes == 8 ? one256 : NULL;
-    for (int i = 0; one && one[i]; i++)
-        if (!strcmp(cpu, one[i]))
-            return 1;
-    return 2;
-}
-
 /* LLVM takes an unknown CPU name with a warning and makes generic code: refuse it instead,
  * listing the names it knows. */
 static mf_status check_cpu_name(const char *cpu)
@@ -94,6 +76,38 @@ static bool line_has(const char *text, const char *a, const char *b)
             return true;
     }
     return false;
+}
+
+/* CPUs whose 256-bit FMAs take both 128-bit pipes: one a cycle at 8 lanes. */
+static const char *const one_ymm_fma[] = {"znver1", "bdver1", "bdver2", "bdver3", "bdver4", "btver2", NULL};
+
+/* CPUs whose cores issue two 512-bit FMAs a cycle (LLVM names): Intel's Xeon cores from
+ * Skylake-SP on.  Client cores with AVX-512 (Ice Lake, Tiger Lake, Rocket Lake) fuse ports
+ * 0 and 1 into one; Zen 4 splits each into two 256-bit halves. */
+static const char *const two_zmm_fma[] = {"skylake-avx512", "cascadelake", "cooperlake", "icelake-server",
+                                          "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d",
+                                          "diamondrapids", NULL};
+
+/* The FMA ports of a shape's lanes, the one place the notion is derived: what the name
+ * says, or AMX in the features (every AMX core is a Sapphire Rapids or later server core;
+ * a VM may report its model as one LLVM names a client core, as a Xeon host here did,
+ * "rocketlake" with AMX).  8 and 4 lanes: the two 256-bit FMA ports of every x86-64 FMA
+ * core since Haswell but Zen 1.  It sizes tiles and picks layouts (passes/winograd.c); a wrong guess
+ * costs speed, never correctness. */
+int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *sh)
+{
+    if (!sh->fma)
+        return 0;
+    if (sh->lanes < 16) {
+        for (int i = 0; sh->lanes == 8 && one_ymm_fma[i]; i++)
+            if (!strcmp(cpu, one_ymm_fma[i]))
+                return 1;
+        return sh->lanes >= 4 ? 2 : 1;
+    }
+    for (int i = 0; two_zmm_fma[i]; i++)
+        if (!strcmp(cpu, two_zmm_fma[i]))
+            return 2;
+    return strstr(features, "+amx-tile") ? 2 : 1;
 }
 
 /* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
@@ -245,9 +259,10 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
     mf_status s = MF_OK;
     if (!memo_find(out, &out->shape)) {
         s = probe_shape(tm, out->triple, &out->shape);
-        out->shape.fma_ports = fma_ports_of(out->cpu, out->shape.lanes);
-        if (!s)
+        if (!s) {
+            out->shape.fma_ports = mf_cg_fma_ports(out->cpu, out->features, &out->shape);
             memo_add(out, &out->shape);
+        }
     }
     LLVMDisposeTargetMachine(tm);
     return s;

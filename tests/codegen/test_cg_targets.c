@@ -196,6 +196,29 @@ static void test_registers_of_named_targets(void **state)
     }
 }
 
+/* FMA ports (codegen/target.c): two 512-bit ones on Intel's Xeon cores, one on Zen 4 and
+ * Intel's AVX-512 client cores, AMX in the features making any 16-lane name a Xeon; two
+ * 256-bit ones at 8 lanes (one on Zen 1, whose 256-bit FMAs take both 128-bit pipes); none without FMA.  Probes only: every host checks every name. */
+static void test_fma_ports(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cpu;
+        int ports;
+    } want[] = {{"skylake-avx512", 2}, {"sapphirerapids", 2}, {"znver4", 1}, {"icelake-client", 1},
+                {"rocketlake", 1},     {"haswell", 2},        {"znver3", 2}, {"znver1", 1},
+                {"x86-64", 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.fma_ports != want[i].ports)
+            fail_msg("%s: %d FMA ports, expected %d", want[i].cpu, t.shape.fma_ports, want[i].ports);
+    }
+    mf_cg_target_shape zmm = {.lanes = 16, .vregs = 32, .fma = true};
+    assert_int_equal(mf_cg_fma_ports("rocketlake", "+avx512f,+amx-tile,+amx-bf16", &zmm), 2);
+    assert_int_equal(mf_cg_fma_ports("rocketlake", "+avx512f,-amx-tile", &zmm), 1);
+}
+
 /* Kernels differ by target, so the cache key names the CPU and its features: the same
  * subgraph gets one key per target. */
 static void test_cache_key_names_target(void **state)
@@ -256,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_registers_of_named_targets),
+        cmocka_unit_test(test_fma_ports),
         cmocka_unit_test(test_engines_every_target),
         cmocka_unit_test(test_cache_key_names_target),
         cmocka_unit_test(test_default_cpu_from_env),

@@ -55,19 +55,6 @@ static void assert_gemm_tiles(mf_cg_conv_geom g, int skx_tile)
     assert_int_equal(mr * 10 + nv, 64);
 }
 
-/* The FMA pipes a cycle at the target's width (codegen/target.c): one where 512 bits take
- * both 256-bit pipes (Zen 4) or 256 bits two 128-bit ones (Zen 1), else two. */
-static void test_fma_ports(void **state)
-{
-    (void)state;
-    assert_int_equal(shape_of("haswell").fma_ports, 2);
-    assert_int_equal(shape_of("znver3").fma_ports, 2);
-    assert_int_equal(shape_of("znver1").fma_ports, 1);
-    assert_int_equal(shape_of("skylake-avx512").fma_ports, 2);
-    assert_int_equal(shape_of("znver4").fma_ports, 1);
-    assert_int_equal(shape_of("x86-64-v4").fma_ports, 2);
-}
-
 /* The 1x1 GEMM engine's tile on a 56x56 plane: 6 channels x 2 vectors on AVX2 (its two
  * inputs held across six broadcasts), 12 x 2 or 6 x 4 on AVX-512 by the FMA pipes; 8 x 3
  * where 12 would leave a tail block (64 channels: 12 x 5 + 4). */
@@ -103,7 +90,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accumulators),
-        cmocka_unit_test(test_fma_ports),
         cmocka_unit_test(test_gemm_tile),
         cmocka_unit_test(test_gemm_strided),
     };
