@@ -9,8 +9,7 @@
  * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
  * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
  * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
- * plane engine (lower_conv_plane.c) unless its lanes would be mostly padding (plane_takes),
- * the output-channel engine, this one; the choice depends on
+ * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
  * weights should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
@@ -771,20 +770,6 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
 
 static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 
-/* The plane engine's vectors run over the flattened plane, so the lanes past its last
- * pixel are padding: a plane under 80 % live (7x7 = 49 of 64 lanes at 16 lanes) goes to
- * the output-channel engine, whose lanes are channels, when it takes the layer (AVX-512
- * Xeon, resnet18's 7x7 512->512: 61-65 % of the peak as a plane, 80-84 % so).  At 8 lanes
- * the same plane fills 49 of 56 and stays. */
-static bool plane_takes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
-{
-    if (!mf_cg_plane_choose(c, g))
-        return false;
-    int64_t npix = g->oh * g->ow, padded = (npix + c->vw - 1) / c->vw * c->vw;
-    oc_plan pl;
-    return npix * 5 >= padded * 4 || !oc_choose(c, g, 1, &pl);
-}
-
 /* A 1x1 layer that the GEMM engine would run with under 80 % of its lanes holding pixels
  * and whose channels fill whole vectors of the output-channel engine, which takes it
  * instead: a 7x7 plane fills 49 of 64 lanes of pixels, 960 channels fill 60 vectors.  (On
@@ -814,7 +799,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
         return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
     if (mf_cg_dw_choose(c, g))
         return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
-    if (!oc_first && plane_takes(c, g))
+    if (!oc_first && mf_cg_plane_choose(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
@@ -910,7 +895,7 @@ static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
     bool oc_first = oc_fills_lanes(c, g);
     if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return g->groups == 1 ? mr : 0;
-    if (mf_cg_dw_choose(c, g) || (!oc_first && plane_takes(c, g)))
+    if (mf_cg_dw_choose(c, g) || (!oc_first && mf_cg_plane_choose(c, g)))
         return 0;
     oc_plan pl;
     if (oc_choose(c, g, 1, &pl)) { /* blocks of whole vectors only: no lane past the group */

@@ -135,14 +135,6 @@ static const layer packed[] = {
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
 };
 
-/* 3x3 stride-1 layers on a 7x7 plane with whole vectors of channels: at 16 lanes the plane
- * engine's vectors would be a quarter padding (49 of 64), so the output-channel engine
- * takes them (weights plain here: packed by each work item); at 8 lanes the plane engine. */
-static const layer seven[] = {
-    {1, 40, 7, 7, 32, 3, 1, 1, 1, 1, true, false, 2},
-    {1, 24, 7, 7, 48, 3, 1, 1, 1, 1, false, false, 1},
-};
-
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
 {
     current = t;
@@ -194,28 +186,6 @@ static void test_packed_weights_every_target(void **state)
     every_target(check_packed, "prepacked weights");
 }
 
-static void check_seven(const mf_cg_target *t)
-{
-    check_layers(seven, sizeof seven / sizeof seven[0], t);
-}
-
-/* Which engine reads a 7x7 plane, by the weight block it asks for: a block of channels
- * (the output-channel engine) at 16 lanes, none (the plane engine) at 8. */
-static void test_seven_by_seven_every_target(void **state)
-{
-    every_target(check_seven, "7x7 planes");
-    static const char *const cpu[2] = {"skylake-avx512", "haswell"};
-    for (int i = 0; i < 2; i++) {
-        mf_cg_target t;
-        assert_int_equal(mf_cg_target_init(cpu[i], &t), MF_OK);
-        mf_graph *g = layer_graph(&seven[0]);
-        int64_t block = mf_cg_conv_weight_block(&t.shape, g->outputs[0]->producer->inputs[0]->producer);
-        if (i == 0 ? block <= 0 : block != 0)
-            fail_msg("%s: a 7x7 plane read in blocks of %lld channels", cpu[i], (long long)block);
-        mf_graph_destroy(g);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,7 +193,6 @@ int main(void)
         cmocka_unit_test(test_pointwise_every_target),
         cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
-        cmocka_unit_test(test_seven_by_seven_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
 }
