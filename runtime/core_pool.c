@@ -56,11 +56,6 @@ struct mf_rt_core_pool {
     pthread_mutex_t sleep_mu; /* only for sleeping and waking */
     pthread_cond_t work_cv, done_cv;
     int nworkers;
-    int64_t pause_ns;  /* PAUSE_NS, or MLUFUSE_POOL_PAUSE_US */
-    /* the CPU each pool thread last ran on (-1: not yet): [0] the submitter, as of its last
-     * post, [i] worker i, as of its last check; a waiter yields only to a pool thread on its
-     * own CPU (spin_until) */
-    atomic_int cpu[MF_RT_MAX_CORE_THREADS + 1];
     pthread_t threads[MF_RT_MAX_CORE_THREADS];
     worker_arg ids[MF_RT_MAX_CORE_THREADS];
 };
@@ -150,7 +145,6 @@ static void wake(mf_rt_core_pool *p, pthread_cond_t *cv, atomic_int *sleepers)
 /* A post (of a job on the list, or of none): sleeping workers wake and spin again for SPIN_NS. */
 static void nudge(mf_rt_core_pool *p)
 {
-    atomic_store_explicit(&p->cpu[0], sched_getcpu(), memory_order_relaxed);
     atomic_fetch_add(&p->posted, 1);
     wake(p, &p->work_cv, &p->idle);
 }
@@ -165,18 +159,14 @@ static void run_part(mf_rt_core_pool *p, job *j, mf_kernel_fn fn, void *const *a
         wake(p, &p->done_cv, &p->waiting);
 }
 
-/* How a waiter waits before it sleeps: it spins on the pause instruction, keeping its core,
- * for PAUSE_NS — yielding it at every check only while another pool thread was last seen on
- * the same CPU (the scheduler at times puts both there; a plain spin would keep the other
- * from running for the rest of its time slice) — then keeps spinning but yields at every
- * check until SPIN_NS, then sleeps.  The pause phase was 10 µs with no CPU check: a waiter
- * yielded through a model run's gaps between split launches (unsplit kernels, the result
- * read back, the next input: tens to hundreds of µs), and a yield with anything else
- * runnable on that CPU gives it a whole time slice (on EEVDF the yielder's deadline moves a
- * slice on), so the worker was seldom running at the next launch and the submitter ran
- * every partition itself (issue 10: elementwise_chain and mnist_net at two threads barely
- * faster than at one).  MLUFUSE_POOL_PAUSE_US (0 to SPIN_NS) sets it for A/B runs. */
-#define PAUSE_NS 400000
+/* How a waiter waits before it sleeps: it spins on the pause instruction for PAUSE_NS, then
+ * keeps spinning but yields its core at every check until SPIN_NS.  On a quiet machine a
+ * yield returns at once; on a loaded one it lets whatever shares the core run — the other
+ * pool thread itself when the scheduler put both on one core, which a plain spin would
+ * keep from running for the rest of its time slice — while the waiter stays runnable
+ * (no futex wake-up to pay).  The spin outlasts a model's gaps between launches and
+ * between runs (a result read back, the next input). */
+#define PAUSE_NS 10000
 #define SPIN_NS 1000000
 
 static int64_t now_ns(void)
@@ -186,19 +176,8 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Is a pool thread other than `self` last seen on the CPU this thread runs on? */
-static bool cpu_shared(mf_rt_core_pool *p, int self)
-{
-    int here = sched_getcpu();
-    atomic_store_explicit(&p->cpu[self], here, memory_order_relaxed);
-    for (int t = 0; t <= p->nworkers; t++)
-        if (t != self && atomic_load_explicit(&p->cpu[t], memory_order_relaxed) == here)
-            return true;
-    return false;
-}
-
-/* Spins until done() holds or SPIN_NS pass; true if it held.  self: the waiter's pool thread. */
-static bool spin_until(mf_rt_core_pool *p, int self, bool (*done)(const void *), const void *arg)
+/* Spins until done() holds or SPIN_NS pass; true if it held. */
+static bool spin_until(bool (*done)(const void *), const void *arg)
 {
     int64_t start = now_ns();
     for (int i = 0;; i++) {
@@ -208,7 +187,7 @@ static bool spin_until(mf_rt_core_pool *p, int self, bool (*done)(const void *),
             int64_t spun = now_ns() - start;
             if (spun > SPIN_NS)
                 return false;
-            if (spun > p->pause_ns || cpu_shared(p, self))
+            if (spun > PAUSE_NS)
                 sched_yield();
         }
         cpu_relax();
@@ -216,10 +195,10 @@ static bool spin_until(mf_rt_core_pool *p, int self, bool (*done)(const void *),
 }
 
 /* Spins, then sleeps on cv (counted in `sleepers`) until done() holds. */
-static void wait_until(mf_rt_core_pool *p, int self, pthread_cond_t *cv, atomic_int *sleepers,
+static void wait_until(mf_rt_core_pool *p, pthread_cond_t *cv, atomic_int *sleepers,
                        bool (*done)(const void *), const void *arg)
 {
-    if (spin_until(p, self, done, arg))
+    if (spin_until(done, arg))
         return;
     pthread_mutex_lock(&p->sleep_mu);
     atomic_fetch_add(sleepers, 1);
@@ -262,7 +241,7 @@ static void *worker_main(void *arg)
         if (j)
             run_part(p, j, fn, args, nparts, part);
         else
-            wait_until(p, who, &p->work_cv, &p->idle, new_post, &w);
+            wait_until(p, &p->work_cv, &p->idle, new_post, &w);
     }
     return NULL;
 }
@@ -276,18 +255,6 @@ mf_status mf_rt_pool_new(int nworkers, mf_rt_core_pool **out)
     if (!p)
         return mf_error(MF_ERR_NOMEM, "core pool: out of memory");
     atomic_flag_clear(&p->lock);
-    p->pause_ns = PAUSE_NS;
-    const char *e = getenv("MLUFUSE_POOL_PAUSE_US");
-    if (e && *e) {
-        char *end;
-        double us = strtod(e, &end);
-        if (!*end && us >= 0 && us * 1e3 <= SPIN_NS)
-            p->pause_ns = (int64_t)(us * 1e3);
-        else
-            mf_rt_warn("MLUFUSE_POOL_PAUSE_US=%s ignored: expected microseconds from 0 to %d", e, SPIN_NS / 1000);
-    }
-    for (int t = 0; t <= MF_RT_MAX_CORE_THREADS; t++)
-        atomic_init(&p->cpu[t], -1);
     pthread_mutex_init(&p->sleep_mu, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
@@ -351,7 +318,7 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
             break;
         run_part(p, &j, fn, args, nparts, part);
     }
-    wait_until(p, 0, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
+    wait_until(p, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
 }
 
 void mf_rt_cores_expect(mf_device dev, int core_number)

@@ -164,36 +164,6 @@ static void test_sync_launch_and_private_pool(void **state)
     mf_rt_pool_destroy(p);
 }
 
-/* MLUFUSE_POOL_PAUSE_US: a value the pool cannot use is ignored with a warning that names
- * it, and pools with any accepted value (0: yield at once, as before issue 10's change;
- * 1000: pause for the whole spin) run every partition once. */
-static void test_pause_setting(void **state)
-{
-    static const char *const values[] = {"abc", "-1", "1001", "0", "10", "1000"};
-    for (int v = 0; v < 6; v++) {
-        atomic_int counts[16];
-        for (int i = 0; i < 16; i++)
-            atomic_init(&counts[i], 0);
-        _Atomic int64_t seen = 0;
-        void *args[] = {counts, &seen};
-        char warning[256] = "";
-        size_t before = mf_runtime_warning(NULL, 0);
-        setenv("MLUFUSE_POOL_PAUSE_US", values[v], 1);
-        mf_rt_core_pool *p;
-        assert_int_equal(mf_rt_pool_new(1, &p), MF_OK);
-        unsetenv("MLUFUSE_POOL_PAUSE_US");
-        for (int rep = 0; rep < 20; rep++)
-            mf_rt_pool_run(p, count_kernel, args, 4);
-        mf_rt_pool_destroy(p);
-        for (int i = 0; i < 16; i++)
-            assert_int_equal(atomic_load(&counts[i]), i < 4 ? 20 : 0);
-        size_t after = mf_runtime_warning(warning, sizeof warning);
-        assert_int_equal(after - before, v < 3 ? 1 : 0);
-        if (v < 3)
-            assert_non_null(strstr(warning, values[v]));
-    }
-}
-
 /* Home partitions: with one worker and 4 partitions the submitter's run is 0-1 and the
  * worker's 2-3.  Part 0 (the submitter's: it claims at the post) waits until part 2 starts,
  * which only the worker can start, and picks from its home first; part 2 waits until part
@@ -341,7 +311,6 @@ int main(void)
         cmocka_unit_test(test_pool_uses_few_threads),
         cmocka_unit_test(test_many_queues_launch_at_once),
         cmocka_unit_test(test_sync_launch_and_private_pool),
-        cmocka_unit_test(test_pause_setting),
         cmocka_unit_test(test_home_partitions),
         cmocka_unit_test(test_busy_worker_and_sleepers),
         cmocka_unit_test(test_big_copies_split_over_the_pool),
