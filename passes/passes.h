@@ -100,11 +100,9 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * becomes winograd_weight -> matmul <- winograd_input, then winograd_output (the anchor
  * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
-/* Could the winograd pass rewrite node n (its shape and constants)?  Does it, for a target
- * with `lanes` f32 lanes and `fma_ports` FMA ports (wins)?  And would it put channels in
- * the lanes (the channels_last layout)? */
+/* Would the winograd pass rewrite node n?  And would it put channels in the lanes (the
+ * channels_last layout) for a target with `lanes` f32 lanes and `fma_ports` FMA ports? */
 bool mf_winograd_applies(const mf_node *n);
-bool mf_winograd_wins(const mf_node *n, int lanes, int fma_ports);
 bool mf_winograd_channels_last(const mf_node *n, int lanes, int fma_ports);
 /* pack_weights.c: conv2d's constant weights repacked once into the layout the target's
  * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block. */

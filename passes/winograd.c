@@ -18,8 +18,7 @@
  * the lanes) and the input transform ran twice as fast.  On a Xeon with AMX (loaded
  * machine, sums of per-kernel minima) resnet18's 56x56 Winograd layers took 5.3 ms where
  * they took 6.8, the 28x28 ones 4.1 where 4.4; the 14x14 ones (16 tiles) were even, and
- * their channels_last kernels took longer to compile, so they keep tiles; there (one vector
- * of tiles or fewer on two ports) the direct conv wins outright (mf_winograd_wins).  ctx->winograd false
+ * their channels_last kernels took longer to compile, so they keep tiles.  ctx->winograd false
  * (MLUFUSE_WINOGRAD=0, the module option) turns it off. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,21 +65,6 @@ bool mf_winograd_channels_last(const mf_node *n, int lanes, int fma_ports)
     if (lanes == 16 && fma_ports >= 2 && tiles % lanes)
         return true;
     return tiles < (lanes > 0 ? lanes : 16);
-}
-
-/* Winograd for n on the pass's target: where it applies, except one vector of tiles or fewer
- * on a 16-lane target with two FMA ports.  There each transformed weight feeds one FMA, so
- * the GEMM streams 4x the direct conv's weights at a fraction of the FMA rate: resnet18's
- * 14x14 256-channel layers (16 tiles, 9.4 MB of transformed weights) took 2.15 ms a layer
- * on a Xeon with AMX (quiet, one thread; 1.13 ms on two) where the direct conv took 1.64
- * (0.90).  On Zen 4 (one 512-bit port) the same layers were faster as Winograd. */
-bool mf_winograd_wins(const mf_node *n, int lanes, int fma_ports)
-{
-    if (!mf_winograd_applies(n))
-        return false;
-    const mf_type *o = &n->outputs[0]->type;
-    int64_t tiles = o->shape[0] * mf_wino_tiles(o->shape[2]) * mf_wino_tiles(o->shape[3]);
-    return !(lanes == 16 && fma_ports >= 2 && tiles <= lanes);
 }
 
 /* "NAME.SUFFIX" for a named value, NULL for an unnamed one. */
@@ -136,7 +120,7 @@ mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         return MF_OK;
     int n0 = g->nnodes, count = 0;
     for (int i = 0; i < n0; i++)
-        count += mf_winograd_wins(g->nodes[i], ctx->lanes, ctx->fma_ports);
+        count += mf_winograd_applies(g->nodes[i]);
     if (!count)
         return MF_OK;
     mf_node **order = malloc(sizeof *order * (size_t)(n0 + 4 * count));
@@ -146,7 +130,7 @@ mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     /* the new nodes are appended; the new order puts them where the conv was */
     for (int i = 0; i < n0 && !s; i++) {
         mf_node *n = g->nodes[i], *o;
-        if (!mf_winograd_wins(n, ctx->lanes, ctx->fma_ports)) {
+        if (!mf_winograd_applies(n)) {
             order[k++] = n;
             continue;
         }
