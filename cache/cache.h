@@ -33,8 +33,6 @@ mf_status mf_cache_check_cpu(const char *cpu);
 const char *mf_cache_default_cpu(const char *cpu);
 /* The f32 lanes of the code generated for cpu (NULL: the host); 0 when unknown. */
 int mf_cache_target_lanes(const char *cpu);
-/* Its vector FMAs a cycle (mf_cg_target_shape.fma_ports); 0 when unknown. */
-int mf_cache_target_fma_ports(const char *cpu);
 /* The compiler version every key records (release + hash of the code generator's sources). */
 const char *mf_cache_compiler_version(void);
 /* The key of a key text: the hex SHA-256 an entry's file is named by. */

@@ -86,12 +86,6 @@ int mf_cache_target_lanes(const char *cpu)
     return mf_cg_target_init(cpu, &t) ? 0 : t.shape.lanes;
 }
 
-int mf_cache_target_fma_ports(const char *cpu)
-{
-    mf_cg_target t;
-    return mf_cg_target_init(cpu, &t) ? 0 : t.shape.fma_ports;
-}
-
 const char *mf_cache_compiler_version(void)
 {
     return MF_COMPILER_VERSION;

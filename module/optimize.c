@@ -159,8 +159,6 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
         ctx.winograd = o.winograd != 0;
     o.cpu = mf_cache_default_cpu(o.cpu);
     ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(mf_cache_default_cpu(NULL));
-    /* the ports of the CPU whose lanes these are (lanes given for another: unknown) */
-    ctx.fma_ports = mf_cache_target_lanes(o.cpu) == ctx.lanes ? mf_cache_target_fma_ports(o.cpu) : 0;
     ctx.eval = mf_mod_ref_eval;
     pack_target pt = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;

@@ -58,7 +58,6 @@ typedef struct mf_pass_ctx {
                               * such as winograd_weight fold at any size) */
     bool winograd;           /* false: MLUFUSE_WINOGRAD=0, 3x3 convs stay direct */
     int lanes;               /* f32 lanes of the target compiled for; 0: unknown */
-    int fma_ports;           /* its vector FMAs a cycle (mf_cg_target_shape); 0: unknown */
     mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
     void *eval_ctx;
     /* pack-weights: the block of output channels in which the target's kernel for conv2d
@@ -101,9 +100,9 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* Would the winograd pass rewrite node n?  And would it put channels in the lanes (the
- * channels_last layout) for a target with `lanes` f32 lanes and `fma_ports` FMA ports? */
+ * channels_last layout) for a target with `lanes` f32 lanes? */
 bool mf_winograd_applies(const mf_node *n);
-bool mf_winograd_channels_last(const mf_node *n, int lanes, int fma_ports);
+bool mf_winograd_channels_last(const mf_node *n, int lanes);
 /* pack_weights.c: conv2d's constant weights repacked once into the layout the target's
  * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block. */
 mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes);

@@ -10,15 +10,8 @@
  * transforms), transformed weights of at most 64 MiB, and an output plane of at least 8x8 (smaller planes, the 7x7 layers, waste a
  * third or more of each 4x4 tile on padding).  The layout follows the target's lanes
  * (ctx->lanes): with at least a vector of tiles the GEMMs run with tiles in the lanes
- * (measured faster on Zen 4, 14x14 planes included); with fewer (an 8x8 plane has 4
- * tiles) channels_last puts channels in the lanes, so the vectors stay full.  A target of
- * 16 lanes and two FMA ports (ctx->fma_ports: Intel's AVX-512 server cores) also takes
- * channels_last when the tiles do not fill whole vectors: there the GEMM's tile feeds both
- * ports with no padded lanes (resnet18's 196 and 49 tiles run as 256 and 64 with tiles in
- * the lanes) and the input transform ran twice as fast.  On a Xeon with AMX (loaded
- * machine, sums of per-kernel minima) resnet18's 56x56 Winograd layers took 5.3 ms where
- * they took 6.8, the 28x28 ones 4.1 where 4.4; the 14x14 ones (16 tiles) were even, and
- * their channels_last kernels took longer to compile, so they keep tiles.  ctx->winograd false
+ * (measured faster, 14x14 planes on AVX-512 included); with fewer (an 8x8 plane has 4
+ * tiles) channels_last puts channels in the lanes, so the vectors stay full.  ctx->winograd false
  * (MLUFUSE_WINOGRAD=0, the module option) turns it off. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +51,10 @@ bool mf_winograd_applies(const mf_node *n)
     return o->shape[2] >= MIN_PLANE && o->shape[3] >= MIN_PLANE;
 }
 
-bool mf_winograd_channels_last(const mf_node *n, int lanes, int fma_ports)
+bool mf_winograd_channels_last(const mf_node *n, int lanes)
 {
     const mf_type *o = &n->outputs[0]->type;
     int64_t tiles = o->shape[0] * mf_wino_tiles(o->shape[2]) * mf_wino_tiles(o->shape[3]);
-    if (lanes == 16 && fma_ports >= 2 && tiles % lanes)
-        return true;
     return tiles < (lanes > 0 ? lanes : 16);
 }
 
@@ -77,9 +68,9 @@ static const char *derived(char *buf, size_t cap, const mf_value *v, const char 
 }
 
 /* Appends the four nodes that replace conv n; *out: the output transform. */
-static mf_status rewrite(mf_graph *g, const mf_node *n, const mf_pass_ctx *ctx, mf_node **out)
+static mf_status rewrite(mf_graph *g, const mf_node *n, int lanes, mf_node **out)
 {
-    int64_t cl = mf_winograd_channels_last(n, ctx->lanes, ctx->fma_ports);
+    int64_t cl = mf_winograd_channels_last(n, lanes);
     mf_conv2d_view cv = mf_conv2d_of(n->op, n->attrs);
     const mf_type *ot = &n->outputs[0]->type;
     mf_attr a[MF_MAX_ATTRS];
@@ -135,7 +126,7 @@ mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
             continue;
         }
         int first = g->nnodes;
-        if ((s = rewrite(g, n, ctx, &o))) {
+        if ((s = rewrite(g, n, ctx->lanes, &o))) {
             mf_error_context(s, "winograd: node %d (conv2d)", n->id);
             break;
         }

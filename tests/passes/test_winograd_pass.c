@@ -88,12 +88,11 @@ static int64_t channels_last(const mf_graph *g, const char *name)
     return mf_attr_int(n->op, n->attrs, "channels_last");
 }
 
-static int run_on(mf_graph *g, const char *passes, bool on, int lanes, int fma_ports)
+static int run(mf_graph *g, const char *passes, bool on, int lanes)
 {
     mf_pass_ctx ctx = mf_pass_ctx_default();
     ctx.winograd = on;
     ctx.lanes = lanes;
-    ctx.fma_ports = fma_ports;
     ctx.eval = mf_mod_ref_eval;
     mf_pass_stat *st = NULL;
     int nst = 0;
@@ -103,16 +102,6 @@ static int run_on(mf_graph *g, const char *passes, bool on, int lanes, int fma_p
     free(st);
     mf_pass_ctx_release(&ctx);
     return changes;
-}
-
-static int run(mf_graph *g, const char *passes, bool on, int lanes)
-{
-    return run_on(g, passes, on, lanes, 0);
-}
-
-static int run_ports(mf_graph *g, int lanes, int fma_ports)
-{
-    return run_on(g, "winograd", true, lanes, fma_ports);
 }
 
 static void test_which_convs(void **state)
@@ -135,16 +124,6 @@ static void test_which_convs(void **state)
     assert_int_equal(run(g, "winograd", true, 4), 4);
     assert_int_equal(channels_last(g, "a"), 0);
     assert_int_equal(channels_last(g, "small"), 0);
-    mf_graph_destroy(g);
-    /* 16 lanes and two FMA ports: channels in the lanes where the tiles do not fill vectors (25 tiles) */
-    g = load();
-    assert_int_equal(run_ports(g, 16, 2), 4);
-    assert_int_equal(channels_last(g, "a"), 1);
-    assert_int_equal(channels_last(g, "small"), 1);
-    mf_graph_destroy(g);
-    g = load(); /* and not at 8 lanes */
-    assert_int_equal(run_ports(g, 8, 2), 4);
-    assert_int_equal(channels_last(g, "a"), 0);
     mf_graph_destroy(g);
 
     g = load();
