@@ -92,8 +92,8 @@ static const char *const two_zmm_fma[] = {"skylake-avx512", "cascadelake", "coop
  * says, or AMX in the features (every AMX core is a Sapphire Rapids or later server core;
  * a VM may report its model as one LLVM names a client core, as a Xeon host here did,
  * "rocketlake" with AMX).  8 and 4 lanes: the two 256-bit FMA ports of every x86-64 FMA
- * core since Haswell but Zen 1.  It sizes tiles and picks layouts (passes/winograd.c); a wrong guess
- * costs speed, never correctness. */
+ * core since Haswell but Zen 1.  It sizes the 1x1 GEMM tile (codegen/lower_conv_gemm.c);
+ * a wrong guess costs speed, never correctness. */
 int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *sh)
 {
     if (!sh->fma)
