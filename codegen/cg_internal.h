@@ -87,6 +87,8 @@ void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
                    LLVMValueRef *coords);
 int mf_cg_output_index(const mf_graph *g, const mf_value *v); /* -1 when not an output */
 int mf_cg_input_index(const mf_graph *g, const mf_value *v);  /* -1 when not an input */
+/* The graph input that input 0 of n reads through views (a pooling's plain source), or NULL. */
+const mf_value *mf_cg_view_source(const mf_graph *g, const mf_node *n);
 
 /* Vector registers free for accumulators in a kernel that also keeps `live` other vectors
  * (inputs, broadcasts) in registers: what the target has, less a spare (two without FMA,

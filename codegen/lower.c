@@ -221,6 +221,14 @@ int mf_cg_input_index(const mf_graph *g, const mf_value *v)
     return -1;
 }
 
+const mf_value *mf_cg_view_source(const mf_graph *g, const mf_node *n)
+{
+    const mf_value *x = n->inputs[0];
+    while (x->producer && mf_op_get(x->producer->op)->kind == MF_KIND_VIEW)
+        x = x->producer->inputs[0];
+    return mf_cg_input_index(g, x) < 0 ? NULL : x;
+}
+
 /* ---- classification ------------------------------------------------------------------------ */
 
 static bool is_core(mf_op op)

@@ -25,15 +25,6 @@ typedef struct fpool {
     const mf_value *const *epi;
 } fpool;
 
-/* The graph input that input 0 of n reads (through views), or NULL. */
-static const mf_value *plain_source(mf_cg_ctx *c, const mf_node *n)
-{
-    const mf_value *x = n->inputs[0];
-    while (x->producer && mf_op_get(x->producer->op)->kind == MF_KIND_VIEW)
-        x = x->producer->inputs[0];
-    return mf_cg_input_index(c->g, x) < 0 ? NULL : x;
-}
-
 /* Does every load of tile t lie inside the row, and every output pixel exist? */
 static bool tile_inside(const fpool *p, int64_t t)
 {
@@ -43,24 +34,28 @@ static bool tile_inside(const fpool *p, int64_t t)
     return ox1 < p->ow && lo >= 0 && hi < p->w;
 }
 
+/* p's tiles a row and [tlo, thi), the run of them without masks (empty: tlo == thi). */
+static void tile_range(fpool *p)
+{
+    p->ntiles = (p->ow + p->c->vw - 1) / p->c->vw;
+    for (p->tlo = 0; p->tlo < p->ntiles && !tile_inside(p, p->tlo);)
+        p->tlo++;
+    for (p->thi = p->tlo; p->thi < p->ntiles && tile_inside(p, p->thi);)
+        p->thi++;
+}
+
 bool mf_cg_fpool_applies(mf_cg_ctx *c, const mf_node *n)
 {
     const mf_type *xt = &n->inputs[0]->type;
     const mf_value *src;
-    if (n->op != MF_OP_MAX_POOL2D || xt->rank != 4 || xt->dtype != MF_F32 || !(src = plain_source(c, n)) ||
+    if (n->op != MF_OP_MAX_POOL2D || xt->rank != 4 || xt->dtype != MF_F32 || !(src = mf_cg_view_source(c->g, n)) ||
         src->type.dtype != MF_F32)
         return false;
     mf_pool2d_view v = mf_pool2d_of(n->op, n->attrs);
     fpool p = {.c = c, .v = v, .w = xt->shape[3], .ow = n->outputs[0]->type.shape[3]};
-    p.ntiles = (p.ow + c->vw - 1) / c->vw;
-    int64_t lo = 0;
-    while (lo < p.ntiles && !tile_inside(&p, lo))
-        lo++;
-    int64_t hi = lo;
-    while (hi < p.ntiles && tile_inside(&p, hi))
-        hi++;
+    tile_range(&p);
     return v.kernel[0] * v.kernel[1] <= FP_TAPS_MAX && v.stride[1] <= 4 &&
-           (lo == p.ntiles ? p.ntiles : p.ntiles - (hi - lo)) <= FP_BORDER_MAX;
+           p.ntiles - (p.thi - p.tlo) <= FP_BORDER_MAX;
 }
 
 /* max(acc, x) where x is larger or NaN: the reference's rule (NaN propagates). */
@@ -148,16 +143,12 @@ static mf_status emit_tile(fpool *p, mf_cg_point *pt, LLVMValueRef plane, LLVMVa
 mf_status mf_cg_lower_fmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *xt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
-    const mf_value *src = plain_source(c, n);
+    const mf_value *src = mf_cg_view_source(c->g, n);
     fpool p = {.c = c, .v = mf_pool2d_of(n->op, n->attrs), .xdt = src->type.dtype, .h = xt->shape[2],
                .w = xt->shape[3], .oh = ot->shape[2], .ow = ot->shape[3],
                .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .nepi = nepi, .epi = epi};
     p.wide = LLVMVectorType(c->f32, (unsigned)(p.v.stride[1] * c->vw));
-    p.ntiles = (p.ow + c->vw - 1) / c->vw;
-    while (p.tlo < p.ntiles && !tile_inside(&p, p.tlo))
-        p.tlo++;
-    for (p.thi = p.tlo; p.thi < p.ntiles && tile_inside(&p, p.thi);)
-        p.thi++;
+    tile_range(&p);
     p.acc = mf_cg_entry_alloca(c, p.vt);
     mf_cg_point *pt = mf_cg_conv_point(n->outputs[0], 3, (unsigned)c->vw, 0, NULL);
     if (!pt)

@@ -18,14 +18,11 @@ typedef struct qpool {
     LLVMTypeRef i8;
 } qpool;
 
-/* The graph input that input 0 of n reads (through views), or NULL. */
+/* The pointer of the graph input that input 0 of n reads, or NULL. */
 static LLVMValueRef plain_input(mf_cg_ctx *c, const mf_node *n)
 {
-    const mf_value *x = n->inputs[0];
-    while (x->producer && mf_op_get(x->producer->op)->kind == MF_KIND_VIEW)
-        x = x->producer->inputs[0];
-    int k = mf_cg_input_index(c->g, x);
-    return k < 0 ? NULL : c->in_ptr[k];
+    const mf_value *x = mf_cg_view_source(c->g, n);
+    return x ? c->in_ptr[mf_cg_input_index(c->g, x)] : NULL;
 }
 
 bool mf_cg_qpool_applies(mf_cg_ctx *c, const mf_node *n)
