@@ -6,7 +6,8 @@
  * host; the host must be able to run that CPU's code.  The one-thread figure is the best CPU
  * time of a few batches (a shared machine's load does not count), with its fraction of
  * the peak of the target's lanes on this machine (mf_machine_limits_get);
- * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones;
+ * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones,
+ * CONV_GFLOPS_WINOGRAD=1 the Winograd ones (the GEMM's weights packed as the pass packs them);
  * CONV_GFLOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed, and
  * CONV_GFLOPS_ASM=FILE appends each one-thread kernel's assembly to FILE. */
 #include <stdbool.h>
@@ -51,8 +52,10 @@ static double thread_cpu_time(mf_kernel_fn fn, void **args, int reps)
     return best;
 }
 
-/* One kernel of a single-node graph op(in...) (+ relu when relu), compiled for one core. */
-static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf_attr *a, bool relu, mf_cg_object *obj)
+/* One kernel of a single-node graph op(in...) (+ relu when relu), compiled for one core;
+ * a matmul's left operand packed as the pack-weights pass would (*block: its block, 0 plain). */
+static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf_attr *a, bool relu, mf_cg_object *obj,
+                               int64_t *block)
 {
     mf_graph *g = mf_graph_new("stage");
     mf_value *in[3];
@@ -61,9 +64,33 @@ static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf
     mf_node *n, *r = NULL;
     mf_kernel_fn fn = NULL;
     mf_cg_options one = {target, 3, 1};
-    if (mf_graph_add_node(g, op, nin, in, a, &n) || (relu && mf_graph_add_node(g, MF_OP_RELU, 1, n->outputs, NULL, &r)) ||
+    if (mf_graph_add_node(g, op, nin, in, a, &n)) {
+        fprintf(stderr, "winograd %s: %s\n", mf_op_get(op)->name, mf_last_error());
+        mf_graph_destroy(g);
+        return NULL;
+    }
+    if (block) {
+        mf_cg_target host;
+        const mf_cg_target *tt = target;
+        if (!tt && mf_cg_target_init(NULL, &host) == MF_OK)
+            tt = &host;
+        *block = tt ? mf_cg_conv_weight_block(&tt->shape, n) : 0;
+        if (*block)
+            mf_attr_set_int(op, n->attrs, "packed", *block);
+    }
+    if ((relu && mf_graph_add_node(g, MF_OP_RELU, 1, n->outputs, NULL, &r)) ||
         mf_graph_set_outputs(g, 1, relu ? r->outputs : n->outputs) || mf_cg_compile(g, &one, obj) || mf_cg_load(obj, &fn))
         fprintf(stderr, "winograd %s: %s\n", mf_op_get(op)->name, mf_last_error());
+    const char *asm_path = getenv("CONV_GFLOPS_ASM");
+    char *text = NULL;
+    if (fn && block && asm_path && mf_cg_compile_asm(g, &one, &text) == MF_OK) {
+        FILE *f = fopen(asm_path, "a");
+        if (f) {
+            fprintf(f, "# winograd matmul %s\n%s", *block ? "packed" : "plain", text);
+            fclose(f);
+        }
+    }
+    free(text);
     mf_graph_destroy(g);
     return fn;
 }
@@ -90,12 +117,23 @@ static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes)
     mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, ao, "size", 3, (int64_t[]){1, hw, hw});
     mf_attr_set_int(MF_OP_WINOGRAD_OUTPUT, ao, "channels_last", cl);
     mf_cg_object obj[3];
-    mf_kernel_fn fn[3] = {one_kernel(MF_OP_WINOGRAD_INPUT, 1, &xt, ai, false, &obj[0]),
-                          one_kernel(MF_OP_MATMUL, 2, cl ? (mf_type[]){vt, ut} : (mf_type[]){ut, vt}, NULL, false, &obj[1]),
-                          one_kernel(MF_OP_WINOGRAD_OUTPUT, 2, (mf_type[]){mt, bt}, ao, true, &obj[2])};
+    mf_attr am[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MATMUL, am);
+    int64_t block = 0;
+    mf_kernel_fn fn[3] = {one_kernel(MF_OP_WINOGRAD_INPUT, 1, &xt, ai, false, &obj[0], NULL),
+                          one_kernel(MF_OP_MATMUL, 2, cl ? (mf_type[]){vt, ut} : (mf_type[]){ut, vt}, am, false, &obj[1],
+                                     cl ? NULL : &block),
+                          one_kernel(MF_OP_WINOGRAD_OUTPUT, 2, (mf_type[]){mt, bt}, ao, true, &obj[2], NULL)};
     if (!fn[0] || !fn[1] || !fn[2])
         return 1;
     float *x = rnd(mf_type_numel(&xt)), *u = rnd(mf_type_numel(&ut)), *b = rnd(cout);
+    if (block) { /* the transformed weights as the pack-weights pass leaves them (per matrix) */
+        float *pu = rnd(mf_type_numel(&ut));
+        for (int64_t i = 0; i < 36; i++)
+            mf_conv_weights_pack(u + i * cout * cin, pu + i * cout * cin, cout, cin, block);
+        free(u);
+        u = pu;
+    }
     float *v = rnd(mf_type_numel(&vt)), *m = rnd(mf_type_numel(&mt)), *y = rnd(cin * hw * hw * cout / cin);
     void *args[3][4] = {{v, x}, {m, cl ? (void *)v : u, cl ? (void *)u : v}, {y, m, b}};
     double flop = 2.0 * (double)(cout * hw * hw) * (double)cin * 9;
@@ -111,9 +149,9 @@ static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes)
         for (int i = 0; i < 3; i++)
             fn[i](args[i], 0, 1);
     double chained = (bench_now() - t0) / reps;
-    printf("winograd %3lldx%-3lld %3lld->%-3lld %s: %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
+    printf("winograd %3lldx%-3lld %3lld->%-3lld %s%s: %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
            "  (input %.3f, gemm %.3f = %.0f %% of peak, output %.3f ms; compile %.1f ms)\n",
-           (long long)hw, (long long)hw, (long long)cin, (long long)cout, cl ? "ch-last" : "tiles  ", chained * 1e3, flop / chained * 1e-9,
+           (long long)hw, (long long)hw, (long long)cin, (long long)cout, cl ? "ch-last" : "tiles  ", block ? " packed" : "", chained * 1e3, flop / chained * 1e-9,
            peak > 0 ? 100 * flop / chained * 1e-9 / peak : 0, ts[0] * 1e3, ts[1] * 1e3,
            peak > 0 ? 100 * (2.0 * 36 * cout * cin * tiles) / ts[1] * 1e-9 / peak : 0, ts[2] * 1e3,
            obj[0].compile_ms + obj[1].compile_ms + obj[2].compile_ms);
@@ -245,14 +283,18 @@ int main(int argc, char **argv)
         return rc;
     }
     bool only_mobile = getenv("CONV_GFLOPS_MOBILE") || getenv("CONV_GFLOPS_DW"); /* mobilenet_v2 alone */
+    bool only_wino = getenv("CONV_GFLOPS_WINOGRAD") != NULL; /* the Winograd layers alone */
     int rc = 0;
     if (!only_mobile) {
-        rc |= resnet_layers();
+        if (!only_wino)
+            rc |= resnet_layers();
         int lanes = shaped->shape.lanes;
         printf("Winograd F(4,3) (passes/winograd.c), target peak %.1f GFLOP/s (%d lanes):\n", peak, lanes);
         rc |= bench_winograd(64, 56, 64, lanes);
         rc |= bench_winograd(128, 28, 128, lanes);
         rc |= bench_winograd(256, 14, 256, lanes);
+        if (only_wino)
+            return rc;
     }
     /* mobilenet_v2's 1x1 layers (expansions and projections) and depthwise layers, resnet18's
      * 1x1 stride-2 downsample */

@@ -343,11 +343,14 @@ typedef struct mf_cg_conv_geom {
     /* matmul: w is the left operand [rows = cout][K = cin] and x the right [K][ow]; the
      * output has no h dim.  conv: output [batch, cout, oh, ow]. */
     bool is_matmul;
-    /* conv weights prepacked by the graph (conv2d's `packed` attribute): blocks of this
-     * many output channels, each laid out [ic][ky][kx][channel of the block], the last
-     * block narrower when cout is not a multiple; 0: the plain [oc][ic][ky][kx] */
+    /* conv weights prepacked by the graph (conv2d's and matmul's `packed` attribute):
+     * blocks of this many output channels, each laid out [ic][ky][kx][channel of the
+     * block], the last block narrower when cout is not a multiple; 0: the plain
+     * [oc][ic][ky][kx] */
     int64_t wblock;
 } mf_cg_conv_geom;
+/* The engine geometry of matmul node n, no buffers yet (lower_matmul.c). */
+mf_cg_conv_geom mf_cg_matmul_geom(const mf_node *n);
 /* The buffer of input i of anchor n (looking through views); NULL with an error set when
  * it is computed inside the subgraph. */
 LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i);

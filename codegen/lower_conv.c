@@ -118,12 +118,13 @@ static LLVMValueRef step_x(void *ctx, int v)
     return load_x(s->e, s->row, s->ix0, (int64_t)v * s->e->c->vw, s->masked);
 }
 
+/* plain: w[oc][ic][ky][kx]; packed: the block's R weights of one tap side by side */
 static LLVMValueRef step_w(void *ctx, int j)
 {
     conv_step *s = ctx;
     mf_cg_ctx *c = s->e->c;
     const mf_cg_conv_geom *g = s->e->g;
-    LLVMValueRef wp = mf_cg_gep(c, s->wk, mf_cg_i64(c, j * (g->cin / g->groups) * g->kh * g->kw));
+    LLVMValueRef wp = mf_cg_gep(c, s->wk, mf_cg_i64(c, g->wblock ? j : j * (g->cin / g->groups) * g->kh * g->kw));
     return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
 }
 
@@ -135,11 +136,33 @@ static void fma_step(conv_emit *e, int R, LLVMValueRef row, LLVMValueRef wk, LLV
     mf_cg_tile_fmas(e->c, R, e->V, e->acc, step_w, step_x, &st);
 }
 
+/* Packed weights are one stream (row_block), but the hardware prefetchers do not run far
+ * enough ahead of it: packed alone, resnet18's 14x14 GEMMs were no faster in the model.
+ * Each input channel's step fetches the lines this many bytes on (past a block's panel:
+ * the next block's, the partition's next item).  In the model on the Xeon host (loaded,
+ * against the 7x7 convs' time) 2 KB beat 1 and 4 KB (docs/benchmarks.md). */
+#define ROW_PREFETCH_BYTES 2048
+
+static void prefetch_panel(conv_emit *e, LLVMValueRef wic, int R)
+{
+    mf_cg_ctx *c = e->c;
+    int64_t step = (int64_t)R * e->g->kh * e->g->kw; /* floats a step reads */
+    for (int64_t off = 0; off < step; off += 16) { /* a 64-byte line at a time; a plain GEP:
+                                                    * past the weights it is only a hint */
+        LLVMValueRef idx = mf_cg_i64(c, ROW_PREFETCH_BYTES / 4 + off);
+        LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, wic, &idx, 1, "");
+        LLVMTypeRef pty = LLVMTypeOf(ptr);
+        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
+        mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops); /* read, keep in L1, data */
+    }
+}
+
 /* The ic and ky loops around the unrolled kx steps of one tile starting at pixel ox0. */
 static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
+    const int64_t tap = g->wblock ? R : 1; /* floats from one tap's weights to the next's */
     for (int k = 0; k < R * e->V; k++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
     LLVMValueRef ixb = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox0, mf_cg_i64(c, g->sw), ""),
@@ -147,7 +170,9 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     mf_cg_loop ic, ky;
     mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
     LLVMValueRef plane = mf_cg_gep_as(c, it->xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""), g->xdt);
-    LLVMValueRef wic = mf_cg_gep(c, it->wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->kh * g->kw), ""));
+    LLVMValueRef wic = mf_cg_gep(c, it->wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->kh * g->kw * tap), ""));
+    if (g->wblock)
+        prefetch_panel(e, wic, R);
     mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
     LLVMValueRef iy = LLVMBuildAdd(c->B, it->iy0, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->dh), ""), "");
     LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
@@ -156,10 +181,10 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
     LLVMValueRef row = mf_cg_gep_as(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""), g->xdt);
-    LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw), ""));
+    LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw * tap), ""));
     for (int64_t kx = 0; kx < g->kw; kx++) {
         LLVMValueRef ix0 = LLVMBuildAdd(c->B, ixb, mf_cg_i64(c, kx * g->dw), "");
-        fma_step(e, R, row, mf_cg_gep(c, wky, mf_cg_i64(c, kx)), ix0, masked);
+        fma_step(e, R, row, mf_cg_gep(c, wky, mf_cg_i64(c, kx * tap)), ix0, masked);
     }
     LLVMBuildBr(c->B, next);
     LLVMPositionBuilderAtEnd(c->B, next);
@@ -806,6 +831,8 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
     conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK, NULL};
     choose_blocking(&e);
+    if (g->wblock) /* row_block's, checked above */
+        e.R = (int)g->wblock;
     for (int k = 0; k < e.R * e.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
@@ -826,8 +853,9 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     LLVMValueRef xoff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bx_stride),
                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
     it.xg = mf_cg_gep_as(c, g->x, xoff, g->xdt);
-    it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""),
-                          mf_cg_tile_block_start(c, q[2], e.R, coutg, &e.skip), "");
+    /* packed blocks divide the channels (row_block): none overlaps */
+    LLVMValueRef ocl0 = g->wblock ? mf_cg_ix_mulk(c, q[2], e.R) : mf_cg_tile_block_start(c, q[2], e.R, coutg, &e.skip);
+    it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""), ocl0, "");
     LLVMValueRef woff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bw_stride),
                                      LLVMBuildMul(c->B, it.oc0, mf_cg_i64(c, cing * g->kh * g->kw), ""), "");
     it.wg = mf_cg_gep(c, g->wt, woff);
@@ -836,6 +864,30 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     emit_row(&e, &it, e.R);
     mf_cg_loop_end(c, &items, 1);
     return e.err;
+}
+
+/* The block in which this engine reads packed weights, 0 when it reads them plain: a
+ * matmul whose rows are one tile wide (the Winograd GEMMs of 14x14 and 28x28 planes) uses
+ * each weight for that one tile only, so its left operand is a stream: read plain, the R
+ * rows of a block are R streams of K floats (1 KB at K = 256), too short and too many for
+ * the hardware prefetchers (resnet18's 14x14 GEMMs moved 6 GB/s of a 17.8 GB/s host);
+ * packed, every block's panel follows the previous one's, one stream.  The block divides
+ * the rows, so no block overlaps the one before (as plain ones do) and no narrower last
+ * block needs its own copy of the tile's code (that grew the compile by a sixth): the
+ * largest divisor down to half the register tile's rows (256 rows on AVX-512: 16 of 24;
+ * 128 rows of 49-pixel tiles: 4 of 6), else plain. */
+static int64_t row_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    if (!g->is_matmul || g->groups != 1)
+        return 0;
+    conv_emit e = {.c = (mf_cg_ctx *)c, .g = g};
+    choose_blocking(&e);
+    if (g->ow > (int64_t)e.V * c->vw)
+        return 0;
+    for (int r = e.R; 2 * r >= e.R; r--)
+        if (g->cout % r == 0)
+            return r;
+    return 0;
 }
 
 /* The value behind an anchor's input: views keep the layout and a widening cast from f16
@@ -902,15 +954,16 @@ static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
         int64_t bw = (int64_t)pl.RO * c->vw;
         return g->groups == 1 && g->cout % bw == 0 ? bw : 0;
     }
-    return 0;
+    return row_block(c, g);
 }
 
 int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *n)
 {
-    if (n->op != MF_OP_CONV2D || mf_type_numel(&n->outputs[0]->type) == 0)
+    if ((n->op != MF_OP_CONV2D && n->op != MF_OP_MATMUL) || mf_type_numel(&n->outputs[0]->type) == 0 ||
+        mf_node_mlu_limit(n))
         return 0;
     mf_cg_ctx c = {.shape = *shape, .vw = shape->lanes, .core_number = 1};
-    mf_cg_conv_geom g = geom_of(n);
+    mf_cg_conv_geom g = n->op == MF_OP_MATMUL ? mf_cg_matmul_geom(n) : geom_of(n);
     g.wblock = 0;
     return engine_block(&c, &g);
 }

@@ -1,6 +1,8 @@
 /* lower_matmul.c — the matrix anchors.  matmul (batched, batch dims broadcast) runs on the
  * direct-convolution engine as a 1x1 convolution: rows of the left operand are "output
- * channels" (broadcast scalars), the right operand's rows are vector-loaded.  linear
+ * channels" (broadcast scalars), the right operand's rows are vector-loaded; a constant
+ * left operand that the engine streams may come packed (matmul's `packed`: row_block in
+ * lower_conv.c).  linear
  * (y = x wᵀ + b, w [M, K]) is a dot-product microkernel: a tile of rows x columns held in
  * <vw x float> accumulators along K (both operands contiguous there, so no packing), each
  * reduced once at the end; the epilogue runs on each result.  The tile is as big as the
@@ -22,25 +24,31 @@ static void batch_strides(const mf_type *a, int nbd, int64_t *stride)
     }
 }
 
-mf_status mf_cg_lower_matmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+mf_cg_conv_geom mf_cg_matmul_geom(const mf_node *n)
 {
     const mf_type *at = &n->inputs[0]->type, *bt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
     mf_cg_conv_geom g = {
         .cin = at->shape[at->rank - 1], .h = 1, .w = bt->shape[bt->rank - 1],
         .cout = at->shape[at->rank - 2], .kh = 1, .kw = 1, .oh = 1, .ow = bt->shape[bt->rank - 1],
         .sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1, .is_matmul = true,
-        .nbd = ot->rank - 2,
+        .nbd = ot->rank - 2, .wblock = mf_matmul_packed(n->attrs),
     };
     for (int d = 0; d < g.nbd; d++)
         g.bshape[d] = ot->shape[d];
     batch_strides(bt, g.nbd, g.bx_stride);
     batch_strides(at, g.nbd, g.bw_stride);
+    return g;
+}
+
+mf_status mf_cg_lower_matmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    mf_cg_conv_geom g = mf_cg_matmul_geom(n);
     g.wt = mf_cg_anchor_input(c, n, 0);
     g.x = mf_cg_anchor_input(c, n, 1);
     g.xdt = mf_cg_anchor_dtype(n, 1);
     if (!g.x || !g.wt)
         return MF_ERR_UNSUPPORTED;
-    if (mf_type_numel(ot) == 0)
+    if (mf_type_numel(&n->outputs[0]->type) == 0)
         return MF_OK; /* K = 0 with a non-empty output never gets here (mf_node_mlu_limit) */
     return mf_cg_emit_conv(c, &g, n->outputs[0], nepi, epi);
 }

@@ -167,6 +167,9 @@ typedef struct mf_reduce_view {
 } mf_reduce_view;
 
 mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs);
+/* matmul's `packed` (its left operand in blocks of this many rows; 0: plain); 0 without
+ * attributes (matmul had none before it). */
+int64_t mf_matmul_packed(const mf_attr *attrs);
 
 /* A sliding window over the last nsp (1 to 3) dims, held as 3-D (d, h, w), the missing
  * leading dims of size 1: max_pool_indices, conv_transpose2d and conv_transpose3d.  kernel is

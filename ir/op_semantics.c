@@ -515,6 +515,10 @@ static mf_status infer_matmul(const infer_ctx *c)
     if (b.shape[b.rank - 2] != k)
         return fail(c, MF_ERR_SHAPE, "inner dims differ: %lld against %lld", (long long)k,
                     (long long)b.shape[b.rank - 2]);
+    int64_t packed = mf_matmul_packed(c->attrs);
+    if (packed < 0 || packed > MF_MAX_GEOMETRY || (packed && a1))
+        return fail(c, MF_ERR_INVALID, "packed = %lld, must be in 0..%lld (0 for a 1-D left operand)",
+                    (long long)packed, (long long)MF_MAX_GEOMETRY);
     mf_type ba = a, bb = b, batch;
     ba.rank -= 2, bb.rank -= 2;
     s = broadcast(c, &ba, &bb, &batch);

@@ -33,6 +33,11 @@ mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs)
     return v;
 }
 
+int64_t mf_matmul_packed(const mf_attr *attrs)
+{
+    return attrs ? attr(MF_OP_MATMUL, attrs, "packed")->i : 0;
+}
+
 /* The n ints of a into out[3 - n ..] (dflt where a has none), the leading dims dflt too. */
 static void trailing3(const mf_attr *a, int n, int64_t dflt, int64_t out[3])
 {

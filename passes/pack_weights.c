@@ -1,7 +1,9 @@
 /* pack_weights.c — conv2d weights prepacked once, at compile time, into the layout the
  * kernel that will run the conv reads (blocks of output channels, mf_conv_weights_pack):
  * a conv whose weight is a constant with data gets a new constant "NAME.packed" and its
- * `packed` attribute says the block.  Which convs and which block is the target's
+ * `packed` attribute says the block.  A matmul whose left operand is such a constant (the
+ * Winograd GEMMs' transformed weights) likewise, each of its [M, K] matrices packed as the
+ * weights of M channels.  Which convs and which block is the target's
  * business (ctx->conv_weight_block, supplied by the module from the code generator); a
  * conv the target's kernels read plain is left alone.  The packed constant is what the
  * plan uploads, so no run repacks. */
@@ -18,21 +20,34 @@ static const char *packed_name(char *buf, size_t cap, const mf_value *v)
     return buf;
 }
 
+/* The weight operand of n: conv2d's weight, matmul's left operand. */
+static int weight_input(const mf_node *n)
+{
+    return n->op == MF_OP_MATMUL ? 0 : 1;
+}
+
 static mf_status pack_node(mf_graph *g, mf_node *n, int64_t block)
 {
-    const mf_value *w = n->inputs[1];
-    int64_t cout = w->type.shape[0], per = cout ? mf_type_numel(&w->type) / cout : 0;
+    int wi = weight_input(n);
+    const mf_value *w = n->inputs[wi];
+    const char *op = mf_op_get(n->op)->name;
+    /* conv2d: one matrix of cout rows; matmul: every [M, K] matrix of the batch */
+    int64_t cout = w->type.shape[n->op == MF_OP_MATMUL ? w->type.rank - 2 : 0];
+    int64_t per = n->op == MF_OP_MATMUL ? w->type.shape[w->type.rank - 1] : mf_type_numel(&w->type) / cout;
+    int64_t nmat = mf_type_numel(&w->type) / (cout * per);
     mf_buffer *b = mf_buffer_new_host(mf_type_nbytes(&w->type));
     if (!b)
-        return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory packing node %d (conv2d)", n->id);
-    mf_conv_weights_pack(w->data->data, b->data, cout, per, block);
+        return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory packing node %d (%s)", n->id, op);
+    for (int64_t i = 0; i < nmat; i++)
+        mf_conv_weights_pack((const float *)w->data->data + i * cout * per, (float *)b->data + i * cout * per,
+                             cout, per, block);
     char name[256];
     mf_value *pw = mf_graph_add_const(g, packed_name(name, sizeof name, w), &w->type, b);
     mf_buffer_release(b); /* the constant holds its own reference */
     if (!pw)
-        return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory packing node %d (conv2d)", n->id);
-    n->inputs[1] = pw; /* the old weight may have other users: it stays for them (dce) */
-    return mf_attr_set_int(MF_OP_CONV2D, n->attrs, "packed", block);
+        return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory packing node %d (%s)", n->id, op);
+    n->inputs[wi] = pw; /* the old weight may have other users: it stays for them (dce) */
+    return mf_attr_set_int(n->op, n->attrs, "packed", block);
 }
 
 mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes)
@@ -43,10 +58,11 @@ mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     int nnodes = g->nnodes;
     for (int i = 0; i < nnodes; i++) {
         mf_node *n = g->nodes[i];
-        if (n->op != MF_OP_CONV2D || mf_conv2d_of(n->op, n->attrs).packed)
+        if (n->op == MF_OP_CONV2D ? mf_conv2d_of(n->op, n->attrs).packed : n->op != MF_OP_MATMUL || mf_matmul_packed(n->attrs))
             continue;
-        const mf_value *w = n->inputs[1];
-        if (!w->is_const || !w->data || w->type.dtype != MF_F32 || w->type.shape[0] == 0)
+        const mf_value *w = n->inputs[weight_input(n)];
+        if (!w->is_const || !w->data || w->type.dtype != MF_F32 || mf_type_numel(&w->type) == 0 ||
+            (n->op == MF_OP_MATMUL && w->type.rank < 2))
             continue;
         int64_t block = ctx->conv_weight_block(n, ctx->target_ctx);
         if (block <= 0)

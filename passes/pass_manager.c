@@ -14,7 +14,7 @@ static const mf_pass_info passes[] = {
     {"fold", "constant folding: nodes of constants computed at compile time", mf_pass_fold},
     {"conv-bn", "batch norm folded into the weights of the conv2d or linear before it", mf_pass_conv_bn},
     {"winograd", "3x3 stride-1 conv2d as Winograd F(4,3): transforms around a batched matmul", mf_pass_winograd},
-    {"pack-weights", "conv2d weights prepacked once into the layout the target's kernel reads", mf_pass_pack_weights},
+    {"pack-weights", "conv2d weights (and streamed matmul left operands) prepacked once into the layout the target's kernel reads", mf_pass_pack_weights},
     {"segment", "fusion into MLU subgraphs and segmentation (CPU ops, boundaries)", mf_pass_segment},
     {"plan", "memory planning: liveness-based buffer reuse, peak bytes", mf_pass_plan},
 };

@@ -23,7 +23,7 @@ mf_ref_fn mf_rt_generic_kernel(mf_op op, const mf_attr *attrs, int nin, const mf
     case MF_OP_LINEAR:
         return in_types[1].rank == 2 ? mf_gen_linear : NULL;
     case MF_OP_MATMUL:
-        return in_types[0].rank == 2 && in_types[1].rank == 2 ? mf_gen_matmul : NULL;
+        return in_types[0].rank == 2 && in_types[1].rank == 2 && mf_matmul_packed(attrs) == 0 ? mf_gen_matmul : NULL;
     case MF_OP_RELU:
         return mf_gen_relu;
     case MF_OP_CLAMP:

@@ -88,6 +88,18 @@ mf_status mf_ref_matmul(const mf_ref_call *c)
     const float *pa = c->in[0], *pb = c->in[1];
     float *o = c->out;
     int64_t asz = a.rows * a.cols, bsz = b.rows * b.cols, osz = a.rows * b.cols;
+    int64_t packed = mf_matmul_packed(c->attrs);
+    float *plain = NULL; /* a packed left operand (the pack-weights pass) read back in plain order */
+    if (packed > 0 && asz > 0) {
+        int64_t na = mf_type_numel(&c->in_types[0]) / asz;
+        if (!(plain = malloc(sizeof(float) * (size_t)(na * asz)))) {
+            free(acc);
+            return mf_error(MF_ERR_NOMEM, "matmul: out of memory unpacking the left operand");
+        }
+        for (int64_t i = 0; i < na; i++)
+            mf_conv_weights_unpack(pa + i * asz, plain + i * asz, a.rows, a.cols, packed);
+        pa = plain;
+    }
     for (int64_t t = 0; t < nbatch; t++) {
         int64_t rem = t, ia = 0, ib = 0; /* unravel t over the broadcast batch shape */
         for (int d = rank - 1; d >= 0; d--) {
@@ -98,6 +110,7 @@ mf_status mf_ref_matmul(const mf_ref_call *c)
         }
         gemm(pa + ia * asz, pb + ib * bsz, o + t * osz, a.rows, a.cols, b.cols, acc);
     }
+    free(plain);
     free(acc);
     return MF_OK;
 }

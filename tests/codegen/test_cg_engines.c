@@ -3,7 +3,9 @@
  * path), within the seed's per-op 0.3 %: odd sizes, padding, stride 2 (odd and even widths,
  * padding 0 to 2, rows of many vectors; the GEMM's gathered panel), dilation, batch 2,
  * with and without bias, with relu6 (clamp) and residual-add epilogues; and both engines
- * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`).  A target the host
+ * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`);
+ * and matmuls whose left operand is packed so (matmul's `packed`: the Winograd GEMMs, one
+ * tile per row on the row engine).  A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,6 +188,54 @@ static void test_packed_weights_every_target(void **state)
     every_target(check_packed, "prepacked weights");
 }
 
+/* A matmul [B?, M, K] x [B, K, T] (+ residual add) whose left operand is packed in the
+ * block the target's row engine asks for (0: plain; how many were packed is counted). */
+typedef struct mm_case {
+    int64_t nb, m, k, t;
+    bool broadcast_a, add;
+} mm_case;
+
+static const mm_case mm_cases[] = {
+    {3, 256, 40, 16, false, true},  /* a 14x14 plane's Winograd GEMM: 16 tiles */
+    {2, 128, 24, 49, false, false}, /* a 28x28 plane's: 49 tiles, a masked last vector */
+    {4, 30, 17, 16, true, true},    /* the left operand broadcast over the batch */
+    {2, 48, 9, 5, false, false},    /* fewer columns than a vector */
+    {1, 13, 33, 8, false, true},    /* a prime number of rows */
+};
+
+static int check_mm_packed(const mf_cg_target *t, const mm_case *mc, uint64_t seed)
+{
+    mf_graph *g = mf_graph_new("mm");
+    mf_type at = mc->broadcast_a ? (mf_type){MF_F32, 2, {mc->m, mc->k}} : (mf_type){MF_F32, 3, {mc->nb, mc->m, mc->k}};
+    mf_value *in[2] = {cg_in(g, "a", at), cg_in(g, "b", (mf_type){MF_F32, 3, {mc->nb, mc->k, mc->t}})};
+    mf_value *y = cg_node(g, MF_OP_MATMUL, 2, in, NULL);
+    int64_t block = mf_cg_conv_weight_block(&t->shape, y->producer);
+    if (block > 0) {
+        assert_true(block <= mc->m && mc->m % block == 0); /* blocks divide the rows: none overlaps */
+        mf_attr_set_int(MF_OP_MATMUL, y->producer->attrs, "packed", block);
+    }
+    if (mc->add)
+        y = CG2(g, MF_OP_ADD, y, cg_in(g, "r", y->type));
+    mf_graph_set_outputs(g, 1, &y);
+    cg_check_opts(g, (cg_opts){.lo = -1, .hi = 1, .seed = seed, .target = t, .relmax = 3e-3});
+    mf_graph_destroy(g);
+    return block > 0;
+}
+
+static void check_matmul_packed(const mf_cg_target *t)
+{
+    int npacked = 0;
+    for (size_t i = 0; i < sizeof mm_cases / sizeof mm_cases[0]; i++)
+        npacked += check_mm_packed(t, &mm_cases[i], 300 + i);
+    if (t->shape.lanes >= 4 && npacked < 2) /* the 14x14 GEMM at least, on every vector unit */
+        fail_msg("%s: %d of the matmuls read a packed left operand", t->cpu, npacked);
+}
+
+static void test_matmul_packed_every_target(void **state)
+{
+    every_target(check_matmul_packed, "matmul with a packed left operand");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_pointwise_every_target),
         cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
+        cmocka_unit_test(test_matmul_packed_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
 }

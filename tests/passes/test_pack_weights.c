@@ -3,7 +3,9 @@
  * reading a new constant holding the packed numbers (computed by the pass, not by a node
  * that would run), its `packed` attribute naming the block; running the pass again packs
  * nothing; the reference interpreter gives the same outputs before and after; and a module
- * built on such a graph (fused and unfused) matches the reference over repeated runs. */
+ * built on such a graph (fused and unfused) matches the reference over repeated runs.  The
+ * same for a Winograd GEMM's transformed weights (a matmul's constant left operand, packed
+ * per [M, K] matrix). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -36,10 +38,21 @@ static const char *const text =
     "  return %y\n"
     "}\n";
 
-static mf_graph *load(void)
+/* A 3x3 conv on a 14x14 plane: Winograd's GEMM, one vector of 16 tiles per row, reads its
+ * folded transformed weights as a stream (packed on vector targets). */
+static const char *const wino_text =
+    "graph @wino(%x: f32[1,64,14,14]) {\n"
+    "  %w = const f32[96,64,3,3] opaque\n"
+    "  %b = const f32[96] opaque\n"
+    "  %c = conv2d(%x, %w, %b) {padding=[1,1]} : f32[1,96,14,14]\n"
+    "  %y = relu(%c) : f32[1,96,14,14]\n"
+    "  return %y\n"
+    "}\n";
+
+static mf_graph *load_text(const char *src)
 {
     mf_graph *g = NULL;
-    if (mf_graph_parse(text, NULL, &g))
+    if (mf_graph_parse(src, NULL, &g))
         fail_msg("%s", mf_last_error());
     uint64_t seed = 7;
     for (int i = 0; i < g->nvalues; i++) {
@@ -55,6 +68,11 @@ static mf_graph *load(void)
         }
     }
     return g;
+}
+
+static mf_graph *load(void)
+{
+    return load_text(text);
 }
 
 static int pipeline(mf_graph *g, const char *passes)
@@ -115,16 +133,57 @@ static void test_compile_pipeline_packs_once(void **state)
     mf_graph_destroy(orig);
 }
 
+/* The Winograd GEMM's left operand: a new constant, each [M, K] matrix of the folded
+ * transform packed as conv weights of M channels, in the target's block. */
+static void test_winograd_gemm_packed(void **state)
+{
+    mf_graph *g = load_text(wino_text), *plain = load_text(wino_text);
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(mf_cache_default_cpu(NULL), &host), MF_OK);
+    pipeline(plain, "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce"); /* the same, unpacked */
+    pipeline(g, MF_COMPILE_PIPELINE);
+    const mf_node *mm = NULL, *pm = NULL;
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->op == MF_OP_MATMUL)
+            mm = g->nodes[i];
+    for (int i = 0; i < plain->nnodes; i++)
+        if (plain->nodes[i]->op == MF_OP_MATMUL)
+            pm = plain->nodes[i];
+    if (!mm || !pm) {
+        skip(); /* no Winograd on this host's target (MLUFUSE_WINOGRAD=0) */
+        return;
+    }
+    int64_t block = mf_matmul_packed(mm->attrs);
+    assert_int_equal(mf_matmul_packed(pm->attrs), 0);
+    if (host.shape.lanes >= 4)
+        assert_true(block > 0);
+    if (block) {
+        const mf_value *a = mm->inputs[0], *pa = pm->inputs[0];
+        assert_true(a->is_const && a->data && pa->is_const && pa->data);
+        assert_non_null(strstr(a->name, ".packed"));
+        int64_t m = a->type.shape[1], k = a->type.shape[2];
+        assert_int_equal(a->type.shape[0], 36);
+        float *want = malloc(mf_type_nbytes(&a->type));
+        for (int64_t i = 0; i < 36; i++)
+            mf_conv_weights_pack((const float *)pa->data->data + i * m * k, want + i * m * k, m, k, block);
+        assert_memory_equal(a->data->data, want, mf_type_nbytes(&a->type));
+        free(want);
+        assert_int_equal(pipeline(g, "pack-weights"), 0);
+    }
+    mf_graph_destroy(g);
+    mf_graph_destroy(plain);
+}
+
 /* The interpreter (reference kernels, which read packed weights back) before and after;
  * then modules on the original graph, fused and unfused, three runs each. */
-static void test_packed_graph_runs_as_reference(void **state)
+static void runs_as_reference(const char *src)
 {
-    mf_graph *g = load();
+    mf_graph *g = load_text(src);
     mf_tensor *x, *want, *got;
     assert_int_equal(mf_tensor_rand(MF_F32, 4, g->inputs[0]->type.shape, 3, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
     if (mf_graph_interpret(g, 1, &x, 1, &want))
         fail_msg("%s", mf_last_error());
-    mf_graph *p = load();
+    mf_graph *p = load_text(src);
     pipeline(p, MF_COMPILE_PIPELINE);
     if (mf_graph_interpret(p, 1, &x, 1, &got))
         fail_msg("%s", mf_last_error());
@@ -157,11 +216,23 @@ static void test_packed_graph_runs_as_reference(void **state)
     mf_graph_destroy(g);
 }
 
+static void test_packed_graph_runs_as_reference(void **state)
+{
+    runs_as_reference(text);
+}
+
+static void test_winograd_packed_graph_runs_as_reference(void **state)
+{
+    runs_as_reference(wino_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compile_pipeline_packs_once),
         cmocka_unit_test(test_packed_graph_runs_as_reference),
+        cmocka_unit_test(test_winograd_gemm_packed),
+        cmocka_unit_test(test_winograd_packed_graph_runs_as_reference),
     };
     return cmocka_run_group_tests_name("pack_weights", tests, NULL, NULL);
 }
