@@ -6,7 +6,8 @@
  * host; the host must be able to run that CPU's code.  The one-thread figure is the best CPU
  * time of a few batches (a shared machine's load does not count), with its fraction of
  * the peak of the target's lanes on this machine (mf_machine_limits_get);
- * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones;
+ * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones,
+ * CONV_GFLOPS_WINOGRAD=1 the Winograd ones;
  * CONV_GFLOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed, and
  * CONV_GFLOPS_ASM=FILE appends each one-thread kernel's assembly to FILE. */
 #include <stdbool.h>
@@ -246,14 +247,18 @@ int main(int argc, char **argv)
     }
     bool only_mobile = getenv("CONV_GFLOPS_MOBILE") || getenv("CONV_GFLOPS_DW"); /* mobilenet_v2 alone */
     int rc = 0;
+    bool only_winograd = getenv("CONV_GFLOPS_WINOGRAD") != NULL;
     if (!only_mobile) {
-        rc |= resnet_layers();
+        if (!only_winograd)
+            rc |= resnet_layers();
         int lanes = shaped->shape.lanes;
         printf("Winograd F(4,3) (passes/winograd.c), target peak %.1f GFLOP/s (%d lanes):\n", peak, lanes);
         rc |= bench_winograd(64, 56, 64, lanes);
         rc |= bench_winograd(128, 28, 128, lanes);
         rc |= bench_winograd(256, 14, 256, lanes);
     }
+    if (only_winograd)
+        return rc;
     /* mobilenet_v2's 1x1 layers (expansions and projections) and depthwise layers, resnet18's
      * 1x1 stride-2 downsample */
     if (getenv("CONV_GFLOPS_DW")) /* the depthwise layers alone */
