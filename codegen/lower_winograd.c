@@ -1,12 +1,14 @@
 /* lower_winograd.c — the input and output transforms of Winograd F(4,3) (ir/winograd.h;
  * the GEMMs between them are matmul's, the weight transform is folded at compile time).
- * Both are vectorized over tiles: lane l holds tile tx0 + l of one tile row, so a vector
- * of tiles reads and writes 4 * vw consecutive pixels of an image row, deinterleaved on
- * the way in (one wide load per 4 columns of the 6x6 tile, lanes 4l + b picked by a
- * shuffle, as the conv engine's strided load_x does) and interleaved on the way out.  A
- * work item is one tile row (and for the output one channel); its groups of vw tiles run
- * in a loop, the last group, which may hold fewer tiles, with masks known at compile
- * time.  Input loads are masked to the image (padding reads zeros).
+ * Both are vectorized over tiles.  The input transform's work item is one channel plane (the
+ * partitions split channels evenly; each writes its 36 rows of V whole), its vector a group
+ * of tiles in consecutive lanes: several tile rows when a row has fewer tiles than lanes.
+ * An input row of a group is loaded whole (masked to the image: padding reads zeros) and
+ * its 6 tile columns picked out by shuffles; the 1-D transforms share common terms.  The
+ * output transform's work item is one tile row of one channel: lane l holds tile tx0 + l,
+ * its groups of vw tiles run in a loop, the last group, which may hold fewer tiles, with
+ * masks known at compile time, and the 4 x vw pixels of an output row are interleaved on
+ * the way out.
  *
  * With channels_last (few tiles: the GEMMs run over channels instead) lane l is channel
  * c0 + l of one tile: the input transform gathers the 6x6 tile of vw channel planes and
@@ -19,32 +21,13 @@
 
 typedef struct wino {
     mf_cg_ctx *c;
-    LLVMTypeRef vt, wide;                /* <vw x float>, <4vw x float> */
+    LLVMTypeRef vt;                      /* <vw x float> */
     int64_t n, ch, h, w, ph, pw, th, tw; /* images, channels, input (or output) plane, tiles */
     int64_t ngroups;                     /* groups of vw tiles per tile row */
+    int R, twg, nv;                      /* input, tiles in the lanes: a group's tile rows, its tiles
+                                            a row, the loads of an input row per offset */
     mf_dtype xdt;                        /* the input transform's x: f32, or f16 loads widen */
 } wino;
-
-/* sum_k coef[k] * v[k] over the nonzero coefficients (a ±1 is an add or subtract). */
-static LLVMValueRef combine(wino *e, const float *coef, int stride, LLVMValueRef *v, int nv)
-{
-    mf_cg_ctx *c = e->c;
-    LLVMValueRef acc = NULL;
-    for (int k = 0; k < nv; k++) {
-        float a = coef[k * stride];
-        if (a == 0)
-            continue;
-        if (a == 1)
-            acc = acc ? LLVMBuildFAdd(c->B, acc, v[k], "") : v[k];
-        else if (a == -1)
-            acc = acc ? LLVMBuildFSub(c->B, acc, v[k], "") : LLVMBuildFNeg(c->B, v[k], "");
-        else if (acc)
-            acc = mf_cg_fmuladd(c, mf_cg_fconst(c, e->vt, a), v[k], acc);
-        else
-            acc = LLVMBuildFMul(c->B, mf_cg_fconst(c, e->vt, a), v[k], "");
-    }
-    return acc ? acc : mf_cg_fconst(c, e->vt, 0.0);
-}
 
 /* <n x i1> of lanes with base + l in [0, limit), l = 0..n-1; base an i64 value. */
 static LLVMValueRef lanes_below(mf_cg_ctx *c, LLVMValueRef base, unsigned n, int64_t limit)
@@ -92,68 +75,242 @@ static void masked_store(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMVal
     mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);
 }
 
-/* Lanes first + 4l of a <4vw x float>: one column of a vector of tiles. */
-static LLVMValueRef pick(wino *e, LLVMValueRef wide, int first)
+/* ---- the 1-D transforms, with the common terms shared ------------------------------------ */
+
+/* o[j] = sum_b Bᵀ[j][b] v[b] (ir/winograd.h's rows, factored by hand: the reference kernels,
+ * which multiply by the matrices, check it) in 14 operations rather than 22: rows 1 and 2
+ * share d1 ± d2 and d3 ± d4, rows 3 and 4 share d4 - d2 and d3 - d1. */
+static void bt_apply(wino *e, LLVMValueRef v[6], LLVMValueRef o[6])
 {
     mf_cg_ctx *c = e->c;
-    LLVMValueRef idx[MF_CG_MAX_VW];
-    for (int l = 0; l < c->vw; l++)
-        idx[l] = LLVMConstInt(c->i32, (unsigned long long)(4 * l + first), 0);
-    return LLVMBuildShuffleVector(c->B, wide, LLVMGetPoison(e->wide), LLVMConstVector(idx, (unsigned)c->vw), "");
+    LLVMBuilderRef B = c->B;
+    LLVMValueRef k4 = mf_cg_fconst(c, e->vt, 4), km4 = mf_cg_fconst(c, e->vt, -4);
+    LLVMValueRef k2 = mf_cg_fconst(c, e->vt, 2), km2 = mf_cg_fconst(c, e->vt, -2);
+    LLVMValueRef s = LLVMBuildFSub(B, v[4], v[2], ""), u = LLVMBuildFSub(B, v[3], v[1], "");
+    o[0] = mf_cg_fmuladd(c, k4, LLVMBuildFSub(B, v[0], v[2], ""), s);              /* 4d0 - 5d2 + d4 */
+    o[1] = mf_cg_fmuladd(c, km4, LLVMBuildFAdd(B, v[1], v[2], ""), LLVMBuildFAdd(B, v[3], v[4], ""));
+    o[2] = mf_cg_fmuladd(c, k4, LLVMBuildFSub(B, v[1], v[2], ""), LLVMBuildFSub(B, v[4], v[3], ""));
+    o[3] = mf_cg_fmuladd(c, k2, u, s);                                             /* -2d1 - d2 + 2d3 + d4 */
+    o[4] = mf_cg_fmuladd(c, km2, u, s);
+    o[5] = mf_cg_fmuladd(c, km4, u, LLVMBuildFSub(B, v[5], v[3], ""));             /* 4d1 - 5d3 + d5 */
+}
+
+/* o[i] = sum_a Aᵀ[i][a] v[a] (factored likewise) in 10 operations rather than 14: v1 ± v2 and
+ * v3 ± v4 shared. */
+static void at_apply(wino *e, LLVMValueRef v[6], LLVMValueRef o[4])
+{
+    mf_cg_ctx *c = e->c;
+    LLVMBuilderRef B = c->B;
+    LLVMValueRef p = LLVMBuildFAdd(B, v[1], v[2], ""), q = LLVMBuildFSub(B, v[1], v[2], "");
+    LLVMValueRef s = LLVMBuildFAdd(B, v[3], v[4], ""), t = LLVMBuildFSub(B, v[3], v[4], "");
+    o[0] = LLVMBuildFAdd(B, LLVMBuildFAdd(B, v[0], p, ""), s, "");
+    o[1] = mf_cg_fmuladd(c, mf_cg_fconst(c, e->vt, 2), t, q);
+    o[2] = mf_cg_fmuladd(c, mf_cg_fconst(c, e->vt, 4), s, p);
+    o[3] = mf_cg_fmuladd(c, mf_cg_fconst(c, e->vt, 8), t, LLVMBuildFAdd(B, q, v[5], ""));
 }
 
 /* ---- the input transform: x[N, C, H, W] -> V[36, C, T] ------------------------------------ */
 
-/* The 36 transformed vectors of one channel plane for the group of tiles whose first input
- * column is ix0, in the tile row whose first input row is iy0: store mask tmask (NULL: all
- * vw tiles). */
-static void input_group(wino *e, LLVMValueRef plane, LLVMValueRef iy0, LLVMValueRef ix0,
-                        LLVMValueRef vout, int64_t stride, LLVMValueRef tmask)
+/* Lane l of a vector of `live` lanes, the others poison: source src[l] of srcs, its lane
+ * lane[l].  The sources used are paired by two-source shuffles, and those merged by blends:
+ * one instruction a source past the first where the target permutes two registers. */
+static LLVMValueRef gather_lanes(mf_cg_ctx *c, LLVMValueRef *srcs, const int *src, const int *lane, int live)
 {
-    mf_cg_ctx *c = e->c;
-    unsigned nw = 4 * (unsigned)c->vw;
-    LLVMValueRef cm[2] = {lanes_below(c, ix0, nw, e->w), lanes_below(c, mf_cg_ix_addk(c, ix0, 4), nw, e->w)};
-    LLVMValueRef d[6][6], r[6][6];
-    for (int a = 0; a < 6; a++) {
-        LLVMValueRef iy = mf_cg_ix_addk(c, iy0, a);
-        LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, e->h), "");
-        LLVMValueRef row = mf_cg_gep_as(c, plane, mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, e->w), ix0), e->xdt);
-        LLVMValueRef wide[2];
-        for (int k = 0; k < 2; k++) {
-            LLVMValueRef m = LLVMBuildSelect(c->B, ok, cm[k], LLVMConstNull(LLVMTypeOf(cm[k])), "");
-            wide[k] = mf_cg_load_f32_as(c, e->wide, mf_cg_gep_as(c, row, mf_cg_i64(c, 4 * k), e->xdt), m, e->xdt);
-        }
-        for (int b = 0; b < 6; b++)
-            d[a][b] = pick(e, wide[b / 4], b % 4);
+    int vw = c->vw, used[MF_CG_MAX_VW], nused = 0, slot[MF_CG_MAX_VW];
+    for (int l = 0; l < live; l++) {
+        int k = 0;
+        while (k < nused && used[k] != src[l])
+            k++;
+        if (k == nused)
+            used[nused++] = src[l];
+        slot[l] = k; /* the lane's source among the used ones */
     }
-    for (int i = 0; i < 6; i++) /* Bᵀ d: columns of the tile */
-        for (int b = 0; b < 6; b++) {
-            LLVMValueRef col[6];
-            for (int a = 0; a < 6; a++)
-                col[a] = d[a][b];
-            r[i][b] = combine(e, mf_wino_bt[i], 1, col, 6);
+    LLVMValueRef part[MF_CG_MAX_VW], idx[MF_CG_MAX_VW];
+    LLVMValueRef undef = LLVMGetUndef(c->i32);
+    int n = 0;
+    for (int k = 0; k < nused; k += 2, n++) { /* lanes of sources k and k + 1 into place */
+        for (int l = 0; l < vw; l++) {
+            bool from0 = l < live && slot[l] == k, from1 = l < live && slot[l] == k + 1;
+            idx[l] = from0 || from1 ? LLVMConstInt(c->i32, (unsigned long long)(lane[l] + (from1 ? vw : 0)), 0) : undef;
         }
-    for (int i = 0; i < 6; i++) /* (Bᵀ d) B: rows */
-        for (int j = 0; j < 6; j++) {
-            LLVMValueRef v = combine(e, mf_wino_bt[j], 1, r[i], 6);
-            masked_store(c, v, mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * stride)), tmask);
+        LLVMValueRef b = k + 1 < nused ? srcs[used[k + 1]] : LLVMGetPoison(LLVMTypeOf(srcs[used[k]]));
+        part[n] = LLVMBuildShuffleVector(c->B, srcs[used[k]], b, LLVMConstVector(idx, (unsigned)vw), "");
+    }
+    /* merge: part p holds the lanes of used sources [2p, 2p + 2) */
+    for (int span = 2; n > 1; span *= 2) {
+        int m = 0;
+        for (int p = 0; p < n; p += 2, m++) {
+            if (p + 1 == n) {
+                part[m] = part[p];
+                continue;
+            }
+            for (int l = 0; l < vw; l++) {
+                int g = l < live ? slot[l] / span : -1; /* the part holding lane l at this level */
+                idx[l] = g == p ? LLVMConstInt(c->i32, (unsigned long long)l, 0)
+                         : g == p + 1 ? LLVMConstInt(c->i32, (unsigned long long)(vw + l), 0)
+                                      : undef;
+            }
+            part[m] = LLVMBuildShuffleVector(c->B, part[p], part[p + 1], LLVMConstVector(idx, (unsigned)vw), "");
         }
+        n = m;
+    }
+    return part[0];
 }
 
-/* Every channel of one group of tiles; tx0 the group's first tile. */
-static void input_channels(wino *e, LLVMValueRef xn, LLVMValueRef ty, LLVMValueRef tx0, LLVMValueRef tbase,
-                           LLVMValueRef out, LLVMValueRef tmask)
+/* gather_lanes for two vectors at once (columns b and b + 1 of the tiles): where the lanes
+ * both take from a pair of sources fit in one vector, one shuffle collects them for both,
+ * and each result is then one two-source shuffle of those (8 shuffles for 4 columns of 16
+ * tiles from 4 registers, not 12). */
+static void gather_two(mf_cg_ctx *c, LLVMValueRef *srcs, int (*src)[MF_CG_MAX_VW], int (*lane)[MF_CG_MAX_VW],
+                       int live, LLVMValueRef out[2])
+{
+    int vw = c->vw, used[2 * MF_CG_MAX_VW], nused = 0;
+    for (int m = 0; m < 2; m++)
+        for (int l = 0; l < live; l++) {
+            int k = 0;
+            while (k < nused && used[k] != src[m][l])
+                k++;
+            if (k == nused)
+                used[nused++] = src[m][l];
+        }
+    LLVMValueRef mid[2 * MF_CG_MAX_VW], idx[MF_CG_MAX_VW];
+    int nmid = 0, msrc[2][MF_CG_MAX_VW], mlane[2][MF_CG_MAX_VW];
+    for (int k = 0; k < nused; k += 2) {
+        int s0 = used[k], s1 = k + 1 < nused ? used[k + 1] : -1, n[2] = {0, 0};
+        for (int m = 0; m < 2; m++)
+            for (int l = 0; l < live; l++)
+                n[m] += src[m][l] == s0 || src[m][l] == s1;
+        bool shared = n[0] + n[1] <= vw;
+        int slot = 0;
+        for (int m = 0; m < 2; m++) {
+            if (!n[m])
+                continue;
+            if (!shared || slot == 0)
+                for (int l = 0; l < vw; l++)
+                    idx[l] = LLVMGetUndef(c->i32);
+            for (int l = 0; l < live; l++) {
+                if (src[m][l] != s0 && src[m][l] != s1)
+                    continue;
+                idx[slot] = LLVMConstInt(c->i32, (unsigned long long)(lane[m][l] + (src[m][l] == s1 ? vw : 0)), 0);
+                msrc[m][l] = nmid;
+                mlane[m][l] = slot++;
+            }
+            if (!shared || m == 1 || !n[1]) {
+                LLVMValueRef b = s1 >= 0 ? srcs[s1] : LLVMGetPoison(LLVMTypeOf(srcs[s0]));
+                mid[nmid++] = LLVMBuildShuffleVector(c->B, srcs[s0], b, LLVMConstVector(idx, (unsigned)vw), "");
+                slot = 0;
+            }
+        }
+    }
+    for (int m = 0; m < 2; m++)
+        out[m] = gather_lanes(c, mid, msrc[m], mlane[m], live);
+}
+
+/* Loads of one input row of a group: per offset k (0: columns b = 0..3 of each tile, 4: b =
+ * 4, 5) e->nv vectors from the group's first column on. */
+#define MAX_LOADS (2 * MF_CG_MAX_VW + 8)
+
+/* The 36 transformed vectors of one group: R tile rows from ty0 of twg tiles from tx0, lane
+ * r * twg + t the tile (ty0 + r, tx0 + t), in channel plane `plane`; vout the group's first
+ * tile in V's plane 0 (planes stride apart); smask the live lanes (NULL: all).  Rows are
+ * transformed as they are loaded (Bᵀ over b), then the columns (over a). */
+static void input_group(wino *e, LLVMValueRef plane, LLVMValueRef ty0, LLVMValueRef tx0, LLVMValueRef vout,
+                        int64_t stride, LLVMValueRef smask)
 {
     mf_cg_ctx *c = e->c;
-    int64_t T = e->n * e->th * e->tw;
-    LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, ty, 4), e->ph);
-    LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, tx0, 4), e->pw);
-    mf_cg_loop ch;
-    mf_cg_loop_begin(c, &ch, mf_cg_i64(c, 0), mf_cg_i64(c, e->ch));
-    LLVMValueRef plane = mf_cg_gep_as(c, xn, mf_cg_ix_mulk(c, ch.iv, e->h * e->w), e->xdt);
-    LLVMValueRef vout = mf_cg_gep(c, out, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ch.iv, T), mf_cg_ix_add(c, tbase, tx0)));
-    input_group(e, plane, iy0, ix0, vout, e->ch * T, tmask);
-    mf_cg_loop_end_scalar(c, &ch, 1);
+    int vw = c->vw, R = e->R, twg = e->twg, nv = e->nv, live = R * twg;
+    LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, tx0, 4), e->pw), cm[2][4];
+    for (int k = 0; k < 2; k++)
+        for (int q = 0; q < nv; q++) { /* columns in the image and in the group */
+            LLVMValueRef in = lanes_below(c, mf_cg_ix_addk(c, ix0, 4 * k + q * vw), (unsigned)vw, e->w);
+            int64_t need = 4 * twg - q * vw;
+            cm[k][q] = need >= vw ? in : LLVMBuildAnd(c->B, in, const_mask(c, (unsigned)vw, (unsigned)need), "");
+        }
+    int src[6][MF_CG_MAX_VW], lane[6][MF_CG_MAX_VW]; /* where lane l of column b comes from */
+    for (int b = 0; b < 6; b++)
+        for (int l = 0; l < live; l++) {
+            int r = l / twg, pos = 4 * (l % twg) + (b < 4 ? b : b - 4);
+            src[b][l] = (r * 2 + (b >= 4)) * nv + pos / vw;
+            lane[b][l] = pos % vw;
+        }
+    LLVMValueRef t[6][6];
+    for (int a = 0; a < 6; a++) {
+        LLVMValueRef ld[MAX_LOADS], d[6];
+        for (int r = 0; r < R; r++) {
+            LLVMValueRef iy = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ty0, 4), 4 * r + a - e->ph);
+            LLVMValueRef ok = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, e->h), "");
+            LLVMValueRef row = mf_cg_gep_as(c, plane, mf_cg_ix_add(c, mf_cg_ix_mulk(c, iy, e->w), ix0), e->xdt);
+            for (int k = 0; k < 2; k++)
+                for (int q = 0; q < nv; q++) {
+                    LLVMValueRef m = LLVMBuildSelect(c->B, ok, cm[k][q], LLVMConstNull(LLVMTypeOf(cm[k][q])), "");
+                    LLVMValueRef at = mf_cg_gep_as(c, row, mf_cg_i64(c, 4 * k + q * vw), e->xdt);
+                    ld[(r * 2 + k) * nv + q] = mf_cg_load_f32_as(c, e->vt, at, m, e->xdt);
+                }
+        }
+        for (int b = 0; b < 6; b += 2)
+            gather_two(c, ld, src + b, lane + b, live, d + b);
+        bt_apply(e, d, t[a]); /* t[a][j]: row a times B */
+    }
+    for (int j = 0; j < 6; j++) {
+        LLVMValueRef col[6], v[6];
+        for (int a = 0; a < 6; a++)
+            col[a] = t[a][j];
+        bt_apply(e, col, v);
+        for (int i = 0; i < 6; i++)
+            masked_store(c, v[i], mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * stride)), smask);
+    }
+}
+
+/* The groups of one tile row group from ty0: at compile time when a row has one or two
+ * groups (the second overlapping the first when twg does not divide tw: it writes some
+ * tiles again, with the same values), else in a loop. */
+static void input_row_groups(wino *e, LLVMValueRef plane, LLVMValueRef ty0, LLVMValueRef vrow, LLVMValueRef smask)
+{
+    mf_cg_ctx *c = e->c;
+    int64_t T = e->n * e->th * e->tw, ngc = (e->tw + e->twg - 1) / e->twg, stride = e->ch * T;
+    if (ngc <= 2) {
+        for (int64_t g = 0; g < ngc; g++) {
+            int64_t tx0 = g ? e->tw - e->twg : 0;
+            input_group(e, plane, ty0, mf_cg_i64(c, tx0), mf_cg_gep(c, vrow, mf_cg_i64(c, tx0)), stride, smask);
+        }
+        return;
+    }
+    mf_cg_loop gl;
+    mf_cg_loop_begin(c, &gl, mf_cg_i64(c, 0), mf_cg_i64(c, ngc));
+    LLVMValueRef tx0 = mf_cg_ix_smink(c, mf_cg_ix_mulk(c, gl.iv, e->twg), e->tw - e->twg);
+    input_group(e, plane, ty0, tx0, mf_cg_gep(c, vrow, tx0), stride, smask);
+    mf_cg_loop_end_scalar(c, &gl, 1);
+}
+
+/* Tiles in the lanes.  A work item is one channel plane of one image, so the partitions
+ * split the channels evenly and each writes its 36 rows of V from start to end (whole cache
+ * lines).  A group is R = vw / tw tile rows when a row has fewer tiles than lanes (the
+ * vectors stay full: 4 rows of 4 tiles in 16 lanes), else vw tiles of one row; the last
+ * group of rows overlaps the one before when R does not divide th. */
+static void lower_input_tiles(wino *e, LLVMValueRef x, LLVMValueRef out)
+{
+    mf_cg_ctx *c = e->c;
+    int64_t T = e->n * e->th * e->tw, ngr = (e->th + e->R - 1) / e->R;
+    LLVMValueRef smask = e->R * e->twg < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)(e->R * e->twg)) : NULL;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, e->n * e->ch, 1, &lo, &hi);
+    mf_cg_loop items, rg;
+    mf_cg_loop_begin(c, &items, lo, hi); /* plane n * C + ch */
+    LLVMValueRef q[2];
+    mf_cg_unravel(c, items.iv, 2, (int64_t[]){e->n, e->ch}, q);
+    LLVMValueRef plane = mf_cg_gep_as(c, x, mf_cg_ix_mulk(c, items.iv, e->h * e->w), e->xdt);
+    LLVMValueRef vplane = mf_cg_gep(c, out, mf_cg_ix_add(c, mf_cg_ix_mulk(c, q[1], T), mf_cg_ix_mulk(c, q[0], e->th * e->tw)));
+    if (ngr == 1) {
+        input_row_groups(e, plane, mf_cg_i64(c, 0), vplane, smask);
+    } else {
+        mf_cg_loop_begin(c, &rg, mf_cg_i64(c, 0), mf_cg_i64(c, ngr));
+        LLVMValueRef ty0 = mf_cg_ix_mulk(c, rg.iv, e->R);
+        if (e->th % e->R)
+            ty0 = mf_cg_ix_smink(c, ty0, e->th - e->R);
+        input_row_groups(e, plane, ty0, mf_cg_gep(c, vplane, mf_cg_ix_mulk(c, ty0, e->tw)), smask);
+        mf_cg_loop_end_scalar(c, &rg, 1);
+    }
+    mf_cg_loop_end(c, &items, 1);
 }
 
 /* ---- channels_last: channels in the lanes --------------------------------------------- */
@@ -187,18 +344,20 @@ static void input_tile_cl(wino *e, LLVMValueRef xc, LLVMValueRef iy0, LLVMValueR
             d[a][b] = mf_cg_gather_f32_as(c, e->vt, ptrs, LLVMBuildSelect(c->B, ok, live, none, ""), e->xdt);
         }
     }
-    for (int i = 0; i < 6; i++)
-        for (int b = 0; b < 6; b++) {
-            LLVMValueRef col[6];
-            for (int a = 0; a < 6; a++)
-                col[a] = d[a][b];
-            r[i][b] = combine(e, mf_wino_bt[i], 1, col, 6);
-        }
-    for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++) {
-            LLVMValueRef v = combine(e, mf_wino_bt[j], 1, r[i], 6);
-            masked_store(c, v, mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * pstride)), cmask);
-        }
+    for (int b = 0; b < 6; b++) {
+        LLVMValueRef col[6], rb[6];
+        for (int a = 0; a < 6; a++)
+            col[a] = d[a][b];
+        bt_apply(e, col, rb);
+        for (int i = 0; i < 6; i++)
+            r[i][b] = rb[i];
+    }
+    for (int i = 0; i < 6; i++) {
+        LLVMValueRef v[6];
+        bt_apply(e, r[i], v);
+        for (int j = 0; j < 6; j++)
+            masked_store(c, v[j], mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * pstride)), cmask);
+    }
 }
 
 /* Opens the loop over this partition's tile rows (image n, tile row ty): q = {n, ty}. */
@@ -211,19 +370,21 @@ static void begin_tile_rows(wino *e, mf_cg_loop *items, LLVMValueRef q[2])
     mf_cg_unravel(c, items->iv, 2, (int64_t[]){e->n, e->th}, q);
 }
 
-/* Items are tile rows; per tile, the full channel blocks in a loop, then the tail. */
+/* Items are tiles (so few tiles still split evenly over the partitions); per tile, the full
+ * channel blocks in a loop, then the tail. */
 static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
 {
     mf_cg_ctx *c = e->c;
     int64_t T = e->n * e->th * e->tw, full = e->ch / c->vw, tail = e->ch % c->vw;
-    mf_cg_loop items, tx, cb;
-    LLVMValueRef q[2];
-    begin_tile_rows(e, &items, q);
+    mf_cg_loop items, cb;
+    LLVMValueRef q[3], lo, hi;
+    mf_cg_part_range(c, T, 1, &lo, &hi);
+    mf_cg_loop_begin(c, &items, lo, hi);
+    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->n, e->th, e->tw}, q);
     LLVMValueRef xn = mf_cg_gep_as(c, x, mf_cg_ix_mulk(c, q[0], e->ch * e->h * e->w), e->xdt);
     LLVMValueRef iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q[1], 4), e->ph);
-    mf_cg_loop_begin(c, &tx, mf_cg_i64(c, 0), mf_cg_i64(c, e->tw));
-    LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, tx.iv, 4), e->pw);
-    LLVMValueRef vt0 = mf_cg_gep(c, out, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, items.iv, e->tw, tx.iv), e->ch));
+    LLVMValueRef ix0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, q[2], 4), e->pw);
+    LLVMValueRef vt0 = mf_cg_gep(c, out, mf_cg_ix_mulk(c, items.iv, e->ch));
     if (full) {
         mf_cg_loop_begin(c, &cb, mf_cg_i64(c, 0), mf_cg_i64(c, full));
         LLVMValueRef c0 = mf_cg_ix_mulk(c, cb.iv, c->vw);
@@ -235,7 +396,6 @@ static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
         input_tile_cl(e, mf_cg_gep_as(c, xn, mf_cg_i64(c, full * c->vw * e->h * e->w), e->xdt), iy0, ix0,
                       mf_cg_gep(c, vt0, mf_cg_i64(c, full * c->vw)), T * e->ch,
                       const_mask(c, (unsigned)c->vw, (unsigned)tail));
-    mf_cg_loop_end_scalar(c, &tx, 1);
     mf_cg_loop_end(c, &items, 1);
 }
 
@@ -243,11 +403,10 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, c
 {
     const mf_type *xt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
     const int64_t *pad = mf_attr_get(n->op, n->attrs, "padding")->ints;
-    wino e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .wide = LLVMVectorType(c->f32, 4 * (unsigned)c->vw),
+    wino e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
               .n = xt->shape[0], .ch = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3], .ph = pad[0], .pw = pad[1]};
     e.th = mf_wino_tiles(e.h + 2 * e.ph - 2);
     e.tw = mf_wino_tiles(e.w + 2 * e.pw - 2);
-    e.ngroups = (e.tw + c->vw - 1) / c->vw;
     LLVMValueRef x = mf_cg_anchor_input(c, n, 0);
     e.xdt = mf_cg_anchor_dtype(n, 0);
     if (!x)
@@ -259,24 +418,10 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, c
         lower_input_cl(&e, x, out);
         return MF_OK;
     }
-    LLVMValueRef lo, hi;
-    mf_cg_part_range(c, e.n * e.th, 1, &lo, &hi);
-    mf_cg_loop items;
-    mf_cg_loop_begin(c, &items, lo, hi); /* one tile row of one image */
-    LLVMValueRef q[2];
-    mf_cg_unravel(c, items.iv, 2, (int64_t[]){e.n, e.th}, q);
-    LLVMValueRef xn = mf_cg_gep_as(c, x, mf_cg_ix_mulk(c, q[0], e.ch * e.h * e.w), e.xdt);
-    LLVMValueRef tbase = mf_cg_ix_mulk(c, items.iv, e.tw); /* tile index of (n, ty, 0) */
-    if (e.ngroups > 1) {
-        mf_cg_loop gl;
-        mf_cg_loop_begin(c, &gl, mf_cg_i64(c, 0), mf_cg_i64(c, e.ngroups - 1));
-        input_channels(&e, xn, q[1], mf_cg_ix_mulk(c, gl.iv, c->vw), tbase, out, NULL);
-        mf_cg_loop_end_scalar(c, &gl, 1);
-    }
-    int64_t last = (e.ngroups - 1) * c->vw, live = e.tw - last;
-    input_channels(&e, xn, q[1], mf_cg_i64(c, last), tbase, out,
-                   live < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)live) : NULL);
-    mf_cg_loop_end(c, &items, 1);
+    e.twg = e.tw < c->vw ? (int)e.tw : c->vw;
+    e.R = e.tw < c->vw ? (int)(c->vw / e.tw < e.th ? c->vw / e.tw : e.th) : 1;
+    e.nv = (4 * e.twg + c->vw - 1) / c->vw;
+    lower_input_tiles(&e, x, out);
     return MF_OK;
 }
 
@@ -290,6 +435,19 @@ typedef struct wino_out {
     LLVMValueRef m, bias;
     LLVMValueRef bcoord[1];
 } wino_out;
+
+/* r[i][j] = (Aᵀ m)[i][j] of the 36 vectors m (position a * 6 + j). */
+static void at_columns(wino *e, LLVMValueRef m[36], LLVMValueRef r[4][6])
+{
+    for (int j = 0; j < 6; j++) {
+        LLVMValueRef col[6], o[4];
+        for (int a = 0; a < 6; a++)
+            col[a] = m[a * 6 + j];
+        at_apply(e, col, o);
+        for (int i = 0; i < 4; i++)
+            r[i][j] = o[i];
+    }
+}
 
 /* Lane i of output row vector chunk q: pixel q*vw + i of the group, tile l = that / 4,
  * column j = that % 4, picked from the pairs (o0, o1) and (o2, o3) interleaved. */
@@ -326,13 +484,7 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
         m[p] = masked_load(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * K * T)), tmask);
-    for (int i = 0; i < 4; i++) /* Aᵀ m */
-        for (int j = 0; j < 6; j++) {
-            LLVMValueRef col[6];
-            for (int a = 0; a < 6; a++)
-                col[a] = m[a * 6 + j];
-            r[i][j] = combine(e, mf_wino_at[i], 1, col, 6);
-        }
+    at_columns(e, m, r);
     LLVMValueRef bias = o->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, o->bias, k), "")) : NULL;
     const mf_type *ot = &o->core->type;
     mf_cg_point *pt = mf_cg_conv_point(o->core, 3, (unsigned)c->vw, 1, o->bcoord);
@@ -351,11 +503,9 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
             LLVMPositionBuilderAtEnd(c->B, row);
         }
         LLVMValueRef y[4];
-        for (int j = 0; j < 4; j++) {
-            y[j] = combine(e, mf_wino_at[j], 1, r[i], 6);
-            if (bias)
-                y[j] = LLVMBuildFAdd(c->B, y[j], bias, "");
-        }
+        at_apply(e, r[i], y);
+        for (int j = 0; j < 4 && bias; j++)
+            y[j] = LLVMBuildFAdd(c->B, y[j], bias, "");
         LLVMValueRef p01 = pair(c, y[0], y[1]), p23 = pair(c, y[2], y[3]);
         pt->coord[2] = oy;
         for (int q = 0; q < 4 && !s; q++) {
@@ -388,18 +538,14 @@ static mf_status output_tile_cl(wino_out *o, LLVMValueRef mt, int64_t pstride, L
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
         m[p] = masked_load(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * pstride)), kmask);
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 6; j++) {
-            LLVMValueRef col[6];
-            for (int a = 0; a < 6; a++)
-                col[a] = m[a * 6 + j];
-            r[i][j] = combine(e, mf_wino_at[i], 1, col, 6);
-        }
+    at_columns(e, m, r);
     LLVMValueRef bias = o->bias ? masked_load(c, e->vt, mf_cg_gep(c, o->bias, k0), kmask) : NULL;
     pt->coord[1] = k0;
     pt->mask = kmask;
     mf_status s = MF_OK;
-    for (int i = 0; i < 4 && !s; i++)
+    for (int i = 0; i < 4 && !s; i++) {
+        LLVMValueRef yi[4];
+        at_apply(e, r[i], yi);
         for (int j = 0; j < 4 && !s; j++) {
             LLVMValueRef oy = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ty, 4), i), ox = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, tx, 4), j);
             LLVMValueRef in = NULL;
@@ -416,7 +562,7 @@ static mf_status output_tile_cl(wino_out *o, LLVMValueRef mt, int64_t pstride, L
                 LLVMBuildCondBr(c->B, in, st, next);
                 LLVMPositionBuilderAtEnd(c->B, st);
             }
-            LLVMValueRef y = combine(e, mf_wino_at[j], 1, r[i], 6);
+            LLVMValueRef y = yi[j];
             pt->coord[2] = oy;
             pt->coord[3] = ox;
             pt->core_val = bias ? LLVMBuildFAdd(c->B, y, bias, "") : y;
@@ -427,6 +573,7 @@ static mf_status output_tile_cl(wino_out *o, LLVMValueRef mt, int64_t pstride, L
                 LLVMPositionBuilderAtEnd(c->B, next);
             }
         }
+    }
     return s;
 }
 
@@ -465,7 +612,7 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
     const mf_type *ot = &n->outputs[0]->type;
     bool cl = mf_attr_get(n->op, n->attrs, "channels_last")->i != 0;
     wino_out o = {.e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
-                        .wide = LLVMVectorType(c->f32, 4 * (unsigned)c->vw), .n = ot->shape[0],
+                        .n = ot->shape[0],
                         .ch = ot->shape[1], .h = ot->shape[2], .w = ot->shape[3]},
                   .core = n->outputs[0], .nepi = nepi, .epi = epi};
     wino *e = &o.e;

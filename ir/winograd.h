@@ -1,6 +1,6 @@
 /* winograd.h — the matrices of Winograd F(4,3) (Lavin and Gray, points 0, ±1, ±2, ∞),
- * shared by the reference kernels (runtime/ref_winograd.c) and the lowerings
- * (codegen/lower_winograd.c), so both compute the same transform.  A 3x3 conv over a
+ * of the reference kernels (runtime/ref_winograd.c); the lowerings (codegen/lower_winograd.c)
+ * apply Bᵀ and Aᵀ factored by hand, which the tests check against these.  A 3x3 conv over a
  * 6x6 input tile d gives a 4x4 output tile y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A: 36 products
  * per tile and channel pair instead of 144. */
 #ifndef MF_IR_WINOGRAD_H

@@ -1,7 +1,8 @@
 /* test_cg_winograd.c — Winograd F(4,3) on every target this host can run: the input and
  * output transforms' lowerings against their reference kernels in both layouts (tiles or
  * channels in the lanes; odd sizes, padding 0, 1 and 2, batch 2, channel counts that are
- * not multiples of the lanes, tile rows longer than a vector of tiles, the bias, relu and
+ * not multiples of the lanes, tile rows longer than a vector of tiles, groups of several
+ * tile rows (the last overlapping the one before), the bias, relu and
  * residual-add epilogue), on each named target,
  * the host and the scalar path; and whole 3x3 convolutions that the winograd pass rewrites,
  * run by a module compiled for each target, against the reference conv2d within 0.3 %.
@@ -62,6 +63,13 @@ static void check_transforms(const mf_cg_target *t)
         input_graph(1, 3, 9, 10, 0, 0),  /* no padding */
         input_graph(1, 7, 20, 70, 1, 0), /* 18 tiles a row: more than one vector of tiles */
         input_graph(1, 2, 6, 6, 2, 0),   /* padding 2, 2x2 tiles */
+        /* groups of several tile rows (rows of fewer tiles than lanes), the last group of
+         * rows overlapping the one before, a row's input in two vectors */
+        input_graph(1, 3, 28, 28, 1, 0), /* 7x7 tiles: 2 rows in 16 lanes */
+        input_graph(2, 3, 14, 14, 1, 0), /* 4x4 tiles: 4 rows in 16 lanes, 2 in 8 */
+        input_graph(1, 4, 30, 18, 1, 0), /* 8x5 tiles: 3 rows in 16 lanes, 20 columns a row */
+        input_graph(1, 2, 13, 21, 2, 0), /* padding 2, 5x6 tiles */
+        input_graph(1, 2, 56, 56, 1, 0), /* 14x14 tiles: 2 overlapping groups a row in 8 lanes */
         output_graph(2, 5, 11, 13, true, 0),
         output_graph(1, 3, 9, 10, false, 0),
         output_graph(1, 7, 20, 70, true, 0),
