@@ -37,7 +37,7 @@ typedef struct qdw {
     int64_t M;              /* flat: the staged row's margin before the padding rows */
     LLVMTypeRef et;         /* a staged element: i8 (u) or i16 (x - zp) */
     LLVMValueRef xp;        /* the staged rows [RIN][WP] */
-    LLVMValueRef wq[QDW_MAX_DOTS], corr, mult, bias; /* the channel's */
+    LLVMValueRef wq[QDW_MAX_DOTS], acc0, mult, bias; /* the channel's */
     LLVMValueRef ch, oy0;
     mf_cg_point *pt;
 } qdw;
@@ -106,8 +106,8 @@ static void plan(qdw *q)
 }
 
 /* The channel's weight groups (taps G j .. G j + G - 1 of kernel row ky, 0 past kw: bytes,
- * or int16 pairs, in an i32 splat over the lanes), its weight correction (VNNI), scale and
- * bias. */
+ * or int16 pairs, in an i32 splat over the lanes), the sums' start (VNNI: minus the weight
+ * correction), scale and bias. */
 static void channel_setup(qdw *q)
 {
     mf_cg_ctx *c = q->c;
@@ -130,8 +130,9 @@ static void channel_setup(qdw *q)
             grp = mf_cg_splat(c, grp, (unsigned)q->W);
             q->wq[ky * q->nq + j] = q->wide ? LLVMBuildBitCast(c->B, grp, LLVMVectorType(i16, 2 * (unsigned)q->W), "") : grp;
         }
-    LLVMValueRef corr = LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + q->op->xzp), 0), "");
-    q->corr = mf_cg_splat(c, corr, (unsigned)q->W);
+    /* the sums start from the correction's negation (VNNI: -(128 + zp) sum w), not 0 */
+    LLVMValueRef corr = LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(-128 - q->op->xzp), 1), "");
+    q->acc0 = mf_cg_splat(c, q->wide ? LLVMConstInt(c->i32, 0, 0) : corr, (unsigned)q->W);
     LLVMValueRef ws = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->op->wscale, q->op->per_channel ? q->ch : mf_cg_i64(c, 0)), "");
     q->mult = mf_cg_splat(c, LLVMBuildFMul(c->B, LLVMConstReal(c->f32, q->op->xs), ws, ""), (unsigned)q->W);
     LLVMValueRef b = g->bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, q->ch), "") : LLVMConstReal(c->f32, 0.0);
@@ -186,7 +187,7 @@ static void block_sums(qdw *q, LLVMValueRef yl, LLVMValueRef ox0, int64_t ox0c, 
     LLVMValueRef pad = mf_cg_splat(c, LLVMConstInt(q->et, q->wide ? 0 : (unsigned long long)((q->op->xzp + 128) & 0xff), 0),
                                    (unsigned)(q->G * W));
     for (int p = 0; p < q->P; p++)
-        acc[p] = LLVMConstNull(LLVMVectorType(c->i32, (unsigned)W));
+        acc[p] = q->acc0;
     for (int64_t ky = 0; ky < g->kh; ky++) {
         LLVMValueRef row = q->flat ? mf_cg_i64(c, q->M + ky * g->w - g->pw)
                                    : mf_cg_ix_mulk(c, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, yl, g->sh), ky), q->WP);
@@ -232,8 +233,6 @@ static mf_status block(qdw *q, LLVMValueRef yl, LLVMValueRef ox0, int64_t ox0c, 
             bits[l] = LLVMConstInt(c->i1, first + l < limit, 0);
         }
         LLVMValueRef s = shuffle(c, all, NULL, idx, W);
-        if (!q->wide)
-            s = LLVMBuildSub(c->B, s, q->corr, "");
         LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, LLVMVectorType(c->f32, (unsigned)W), ""), q->mult, "");
         y = LLVMBuildFAdd(c->B, y, q->bias, "");
         pt->coord[pt->lane] = mf_cg_ix_addk(c, ox0, (int64_t)v * W);
