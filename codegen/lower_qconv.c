@@ -451,20 +451,41 @@ static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbas
     for (int l = 0; l < q->W; l++)
         lanes[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
     mf_status err = MF_OK;
+    /* 2 or 4 vectors of a channel's codes packed to bytes together (mf_cg_pack_codes) */
+    bool pack = (q->NV == 2 || q->NV == 4) && mf_cg_packs_codes(c, (unsigned)q->W);
     for (int r = 0; r < R && !err; r++) {
         pt->coord[1] = mf_cg_ix_addk(c, oc0, r);
-        for (int v = 0; v < q->NV && !err; v++) {
-            LLVMValueRef p = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)v * q->W));
-            pt->coord[2] = p;
-            LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
-            pt->mask = masked ? LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "") : NULL;
+        LLVMValueRef codes[QC_NV_MAX], bytes = NULL;
+        for (int v = 0; v < q->NV; v++) {
             LLVMValueRef sum = LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], "");
             if (!q->ubsw)
                 sum = mf_cg_dot4_sum(c, sum, (unsigned)q->W);
             LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
             LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
             y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
-            pt->core_val = mf_cg_requantize(c, y, &q->rq);
+            codes[v] = mf_cg_requantize(c, y, &q->rq);
+        }
+        if (pack) { /* in pixel order: vector v's lane l from byte 16 (l / 4) + 4 v + l % 4 (vpermd) */
+            LLVMValueRef b = mf_cg_pack_codes(c, codes, q->NV, (unsigned)q->W), order[4 * MF_CG_MAX_VW];
+            for (int n = 0; n < q->NV * q->W; n++)
+                order[n] = LLVMConstInt(c->i32, (unsigned long long)(16 * (n % q->W / 4) + 4 * (n / q->W) + n % 4), 0);
+            bytes = LLVMBuildShuffleVector(c->B, b, LLVMGetPoison(LLVMTypeOf(b)),
+                                           LLVMConstVector(order, (unsigned)(q->NV * q->W)), "");
+        }
+        for (int v = 0; v < q->NV && !err; v++) {
+            LLVMValueRef p = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)v * q->W));
+            pt->coord[2] = p;
+            LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
+            pt->mask = masked ? LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "") : NULL;
+            pt->core_val = codes[v];
+            if (bytes) { /* vector v's bytes, as f32 codes: the store's conversion back folds away */
+                LLVMValueRef sel[MF_CG_MAX_VW];
+                for (int l = 0; l < q->W; l++)
+                    sel[l] = LLVMConstInt(c->i32, (unsigned long long)(v * q->W + l), 0);
+                LLVMValueRef b = LLVMBuildShuffleVector(c->B, bytes, LLVMGetPoison(LLVMTypeOf(bytes)),
+                                                        LLVMConstVector(sel, (unsigned)q->W), "");
+                pt->core_val = LLVMBuildSIToFP(c->B, b, q->vf, "");
+            }
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, q->nepi, q->epi);
         }

@@ -136,6 +136,30 @@ LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant 
     return mf_cg_quantize_code(c, y, r->y_scale, r->y_zp);
 }
 
+static bool is_x86(mf_cg_ctx *c);
+
+bool mf_cg_packs_codes(mf_cg_ctx *c, unsigned w)
+{
+    /* SSE2's packs on 4 lanes; AVX2's on 8 (VNNI or the ubsw shape imply AVX2); AVX-512BW's
+     * on 16 (every AVX-512 VNNI core has BW) */
+    return is_x86(c) && (w == 4 || (w == 8 && (c->shape.vnni || c->shape.ubsw)) ||
+                         (w == 16 && c->shape.vnni && c->shape.lanes == 16));
+}
+
+LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w)
+{
+    const char *dw = w == 16 ? "llvm.x86.avx512.packssdw.512" : w == 8 ? "llvm.x86.avx2.packssdw" : "llvm.x86.sse2.packssdw.128";
+    const char *wb = w == 16 ? "llvm.x86.avx512.packsswb.512" : w == 8 ? "llvm.x86.avx2.packsswb" : "llvm.x86.sse2.packsswb.128";
+    LLVMTypeRef i16v = LLVMVectorType(LLVMInt16TypeInContext(c->C), 2 * w);
+    LLVMTypeRef i8v = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
+    LLVMValueRef x[4];
+    for (int k = 0; k < n; k++)
+        x[k] = LLVMBuildFPToSI(c->B, codes[k], LLVMVectorType(c->i32, w), "");
+    LLVMValueRef lo = mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[0], x[1]});
+    LLVMValueRef hi = n == 4 ? mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[2], x[3]}) : lo;
+    return mf_cg_intrin2(c, wb, NULL, 0, i8v, 2, (LLVMValueRef[]){lo, hi});
+}
+
 /* (q - zp) * scale: the real value of code q. */
 static LLVMValueRef dequantize(mf_cg_ctx *c, LLVMValueRef q, float scale, int zp)
 {
