@@ -261,6 +261,14 @@ mf_cg_requant mf_cg_requant_of(const mf_node *n);
 LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp);
 /* y clamped to [r.lo, r.hi], then its code (the reference kernels' requantize). */
 LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r);
+/* Whether mf_cg_pack_codes packs vectors of w lanes for the target (x86: SSE2, AVX2 and
+ * AVX-512BW signed packs). */
+bool mf_cg_packs_codes(mf_cg_ctx *c, unsigned w);
+/* n (2 or 4) vectors of w codes (f32 lanes holding -128..127) packed to bytes by
+ * packssdw + packsswb (3 instructions for 4 vectors, where truncating each is 2): code i
+ * of vector s at byte 16 (i / 4) + 4 s + i % 4 of the <4w x i8> result (with n = 2 the
+ * bytes at 16 j + 8.. repeat 16 j..); the caller orders them by one byte shuffle. */
+LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w);
 /* quantize, dequantize and qadd on evaluated inputs; NULL for other ops. */
 LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
 /* acc + per i32 lane of u and s (<W x i32>) the sum of 4 products of u's unsigned bytes by

@@ -45,6 +45,7 @@ typedef struct qconv {
     bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
     bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
     LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
+    bool corr_in_acc;                   /* sums of W lanes, started from -corr (no sub per vector) */
     int64_t KB;                     /* quads per pass over the tiles (KQ: one pass) */
     LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
@@ -451,20 +452,41 @@ static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbas
     for (int l = 0; l < q->W; l++)
         lanes[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
     mf_status err = MF_OK;
+    /* 2 or 4 vectors of a channel's codes packed to bytes together (mf_cg_pack_codes) */
+    bool pack = (q->NV == 2 || q->NV == 4) && mf_cg_packs_codes(c, (unsigned)q->W);
     for (int r = 0; r < R && !err; r++) {
         pt->coord[1] = mf_cg_ix_addk(c, oc0, r);
+        LLVMValueRef codes[QC_NV_MAX], bytes = NULL;
+        for (int v = 0; v < q->NV; v++) {
+            LLVMValueRef sum = LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], "");
+            if (!q->ubsw)
+                sum = mf_cg_dot4_sum(c, sum, (unsigned)q->W);
+            LLVMValueRef s = q->corr_in_acc ? sum : LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
+            LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
+            y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
+            codes[v] = mf_cg_requantize(c, y, &q->rq);
+        }
+        if (pack) { /* in pixel order: vector v's lane l from byte 16 (l / 4) + 4 v + l % 4 (vpermd) */
+            LLVMValueRef b = mf_cg_pack_codes(c, codes, q->NV, (unsigned)q->W), order[4 * MF_CG_MAX_VW];
+            for (int n = 0; n < q->NV * q->W; n++)
+                order[n] = LLVMConstInt(c->i32, (unsigned long long)(16 * (n % q->W / 4) + 4 * (n / q->W) + n % 4), 0);
+            bytes = LLVMBuildShuffleVector(c->B, b, LLVMGetPoison(LLVMTypeOf(b)),
+                                           LLVMConstVector(order, (unsigned)(q->NV * q->W)), "");
+        }
         for (int v = 0; v < q->NV && !err; v++) {
             LLVMValueRef p = mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, pbase, (int64_t)v * q->W));
             pt->coord[2] = p;
             LLVMValueRef idx = LLVMBuildAdd(c->B, mf_cg_splat(c, p, (unsigned)q->W), LLVMConstVector(lanes, (unsigned)q->W), "");
             pt->mask = masked ? LLVMBuildICmp(c->B, LLVMIntSLT, idx, mf_cg_splat(c, q->pend, (unsigned)q->W), "") : NULL;
-            LLVMValueRef sum = LLVMBuildLoad2(c->B, q->vacc, q->acc[r * q->NV + v], "");
-            if (!q->ubsw)
-                sum = mf_cg_dot4_sum(c, sum, (unsigned)q->W);
-            LLVMValueRef s = LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
-            LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
-            y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
-            pt->core_val = mf_cg_requantize(c, y, &q->rq);
+            pt->core_val = codes[v];
+            if (bytes) { /* vector v's bytes, as f32 codes: the store's conversion back folds away */
+                LLVMValueRef sel[MF_CG_MAX_VW];
+                for (int l = 0; l < q->W; l++)
+                    sel[l] = LLVMConstInt(c->i32, (unsigned long long)(v * q->W + l), 0);
+                LLVMValueRef b = LLVMBuildShuffleVector(c->B, bytes, LLVMGetPoison(LLVMTypeOf(bytes)),
+                                                        LLVMConstVector(sel, (unsigned)q->W), "");
+                pt->core_val = LLVMBuildSIToFP(c->B, b, q->vf, "");
+            }
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, q->nepi, q->epi);
         }
@@ -511,8 +533,10 @@ static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMV
         LLVMValueRef idx = mf_cg_ix_madd(c, t.iv, (int64_t)q->MR * q->NV, mf_cg_i64(c, a));
         saved[a] = LLVMBuildGEP2(c->B, q->vacc, q->abuf, &idx, 1, "");
     }
-    for (int a = 0; a < nacc; a++)
-        LLVMBuildStore(c->B, first ? LLVMConstNull(q->vacc) : LLVMBuildLoad2(c->B, q->vacc, saved[a], ""), q->acc[a]);
+    for (int a = 0; a < nacc; a++) { /* the sums start from minus the weight correction */
+        LLVMValueRef a0 = q->corr_in_acc ? splat_i32(c, LLVMBuildNeg(c->B, ch[a / q->NV].corr, ""), q->W) : LLVMConstNull(q->vacc);
+        LLVMBuildStore(c->B, first ? a0 : LLVMBuildLoad2(c->B, q->vacc, saved[a], ""), q->acc[a]);
+    }
     mf_cg_loop k;
     mf_cg_loop_begin(c, &k, k0, k1);
     LLVMValueRef wq[QC_MR_MAX] = {0};
@@ -617,6 +641,7 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = q.ubsw ? q.vi32 : mf_cg_dot4_acc_type(c, (unsigned)q.W);
+    q.corr_in_acc = !q.wide && q.vacc == q.vi32;
     /* 4V bytes past the last quad: a row's last vector may run past CP */
     q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.ce, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
     LLVMSetAlignment(q.col, 64);

@@ -9,9 +9,11 @@
  * pixel: with stride s, the G W elements loaded from column ox0 s + p s + G j hold, in lane
  * i, taps G j .. G j + G - 1 of output pixel ox0 + P i + p (P = G / s phases).  So a kernel
  * row costs ceil(kw / G) dot products per phase (taps past kw have weight 0), P phases give
- * B = P W consecutive outputs, and one shuffle per output vector puts the phases' lanes in
- * order before the requantizing epilogue.  A 3x3 stride-1 kernel with VNNI: 12 vpdpbusd
- * for 4 W outputs, against 3 quads copied and swept per pixel through col.
+ * B = P W consecutive outputs.  With VNNI each phase is requantized as it is, the codes
+ * packed to bytes (packssdw, packsswb) and ordered by one byte shuffle; without, one
+ * shuffle per output vector puts the phases' lanes in order before the epilogue.  A 3x3
+ * stride-1 kernel with VNNI: 12 vpdpbusd for 4 W outputs, against 3 quads copied and swept
+ * per pixel through col.
  *
  * Small stride-1 "same" planes (7x7, 14x14, 28x28), whose rows would underfill the blocks,
  * run flattened instead: the plane is staged as one row (pixel oy w + ox), pad rows above
@@ -37,7 +39,7 @@ typedef struct qdw {
     int64_t M;              /* flat: the staged row's margin before the padding rows */
     LLVMTypeRef et;         /* a staged element: i8 (u) or i16 (x - zp) */
     LLVMValueRef xp;        /* the staged rows [RIN][WP] */
-    LLVMValueRef wq[QDW_MAX_DOTS], corr, mult, bias; /* the channel's */
+    LLVMValueRef wq[QDW_MAX_DOTS], acc0, mult, bias; /* the channel's */
     LLVMValueRef ch, oy0;
     mf_cg_point *pt;
 } qdw;
@@ -106,8 +108,8 @@ static void plan(qdw *q)
 }
 
 /* The channel's weight groups (taps G j .. G j + G - 1 of kernel row ky, 0 past kw: bytes,
- * or int16 pairs, in an i32 splat over the lanes), its weight correction (VNNI), scale and
- * bias. */
+ * or int16 pairs, in an i32 splat over the lanes), the sums' start (VNNI: minus the weight
+ * correction), scale and bias. */
 static void channel_setup(qdw *q)
 {
     mf_cg_ctx *c = q->c;
@@ -130,8 +132,9 @@ static void channel_setup(qdw *q)
             grp = mf_cg_splat(c, grp, (unsigned)q->W);
             q->wq[ky * q->nq + j] = q->wide ? LLVMBuildBitCast(c->B, grp, LLVMVectorType(i16, 2 * (unsigned)q->W), "") : grp;
         }
-    LLVMValueRef corr = LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + q->op->xzp), 0), "");
-    q->corr = mf_cg_splat(c, corr, (unsigned)q->W);
+    /* the sums start from the correction's negation (VNNI: -(128 + zp) sum w), not 0 */
+    LLVMValueRef corr = LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(-128 - q->op->xzp), 1), "");
+    q->acc0 = mf_cg_splat(c, q->wide ? LLVMConstInt(c->i32, 0, 0) : corr, (unsigned)q->W);
     LLVMValueRef ws = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->op->wscale, q->op->per_channel ? q->ch : mf_cg_i64(c, 0)), "");
     q->mult = mf_cg_splat(c, LLVMBuildFMul(c->B, LLVMConstReal(c->f32, q->op->xs), ws, ""), (unsigned)q->W);
     LLVMValueRef b = g->bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, q->ch), "") : LLVMConstReal(c->f32, 0.0);
@@ -186,7 +189,7 @@ static void block_sums(qdw *q, LLVMValueRef yl, LLVMValueRef ox0, int64_t ox0c, 
     LLVMValueRef pad = mf_cg_splat(c, LLVMConstInt(q->et, q->wide ? 0 : (unsigned long long)((q->op->xzp + 128) & 0xff), 0),
                                    (unsigned)(q->G * W));
     for (int p = 0; p < q->P; p++)
-        acc[p] = LLVMConstNull(LLVMVectorType(c->i32, (unsigned)W));
+        acc[p] = q->acc0;
     for (int64_t ky = 0; ky < g->kh; ky++) {
         LLVMValueRef row = q->flat ? mf_cg_i64(c, q->M + ky * g->w - g->pw)
                                    : mf_cg_ix_mulk(c, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, yl, g->sh), ky), q->WP);
@@ -206,6 +209,22 @@ static void block_sums(qdw *q, LLVMValueRef yl, LLVMValueRef ox0, int64_t ox0c, 
     }
 }
 
+/* The P phases' codes (f32 lanes holding -128..127) as the block's B bytes in pixel order:
+ * packed (mf_cg_pack_codes: phase s's lane i at byte 16 (i / 4) + 4 s + i % 4, pixel
+ * P i + s), then one byte shuffle (vpshufb within 128-bit lanes for 4 phases).
+ * Requantizing the phases before ordering them is the same: the epilogue's constants are
+ * the channel's, in every lane. */
+static LLVMValueRef packed_codes(qdw *q, LLVMValueRef *codes)
+{
+    LLVMValueRef b = mf_cg_pack_codes(q->c, codes, q->P, (unsigned)q->W);
+    unsigned idx[4 * MF_CG_MAX_VW];
+    for (int n = 0; n < q->B; n++) {
+        int s = n % q->P, i = n / q->P;
+        idx[n] = (unsigned)(16 * (i / 4) + 4 * s + i % 4);
+    }
+    return shuffle(q->c, b, NULL, idx, (int)q->B);
+}
+
 /* The block's sums through the epilogue, one output vector at a time, its lanes gathered
  * from the phases; pixels from ox0 along the point's lane dim, of `limit`.  ox0c: ox0 when
  * the block may cross the limit (vectors past it skipped, the one across it masked), or -1. */
@@ -215,7 +234,17 @@ static mf_status block(qdw *q, LLVMValueRef yl, LLVMValueRef ox0, int64_t ox0c, 
     int W = q->W, P = q->P;
     LLVMValueRef acc[QDW_MAX_P];
     block_sums(q, yl, ox0, ox0c, acc);
-    LLVMValueRef all = concat(c, acc, P, W);
+    LLVMTypeRef fv = LLVMVectorType(c->f32, (unsigned)W);
+    LLVMValueRef bytes = NULL, all = NULL;
+    if (!q->wide && P > 1 && mf_cg_packs_codes(c, (unsigned)W)) {
+        LLVMValueRef codes[QDW_MAX_P];
+        for (int p = 0; p < P; p++) {
+            LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, acc[p], fv, ""), q->mult, "");
+            codes[p] = mf_cg_requantize(c, LLVMBuildFAdd(c->B, y, q->bias, ""), &q->op->rq);
+        }
+        bytes = packed_codes(q, codes);
+    } else
+        all = concat(c, acc, P, W);
     mf_cg_point *pt = q->pt;
     if (!q->flat)
         pt->coord[2] = mf_cg_ix_add(c, q->oy0, yl);
@@ -231,14 +260,16 @@ static mf_status block(qdw *q, LLVMValueRef yl, LLVMValueRef ox0, int64_t ox0c, 
             idx[l] = (unsigned)((n % P) * W + n / P);
             bits[l] = LLVMConstInt(c->i1, first + l < limit, 0);
         }
-        LLVMValueRef s = shuffle(c, all, NULL, idx, W);
-        if (!q->wide)
-            s = LLVMBuildSub(c->B, s, q->corr, "");
-        LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, LLVMVectorType(c->f32, (unsigned)W), ""), q->mult, "");
-        y = LLVMBuildFAdd(c->B, y, q->bias, "");
         pt->coord[pt->lane] = mf_cg_ix_addk(c, ox0, (int64_t)v * W);
         pt->mask = ox0c >= 0 && first + W > limit ? LLVMConstVector(bits, (unsigned)W) : NULL;
-        pt->core_val = mf_cg_requantize(c, y, &q->op->rq);
+        if (bytes) { /* the codes as f32 lanes: the store's conversion back folds away */
+            for (int l = 0; l < W; l++)
+                idx[l] = (unsigned)(v * W + l);
+            pt->core_val = LLVMBuildSIToFP(c->B, shuffle(c, bytes, NULL, idx, W), fv, "");
+        } else {
+            LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, shuffle(c, all, NULL, idx, W), fv, ""), q->mult, "");
+            pt->core_val = mf_cg_requantize(c, LLVMBuildFAdd(c->B, y, q->bias, ""), &q->op->rq);
+        }
         pt->nmemo = 0;
         err = mf_cg_store_epilogue(c, pt, q->op->nepi, q->op->epi);
     }

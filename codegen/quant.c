@@ -47,9 +47,75 @@ static LLVMValueRef rint_of(mf_cg_ctx *c, LLVMValueRef x)
     return mf_cg_intrin(c, "llvm.rint", LLVMTypeOf(x), 1, &x); /* half to even in the default rounding mode */
 }
 
+/* The reference's code of y (runtime/ref_quant.c), before its saturation. */
+static float code_of(float y, float scale, int zp)
+{
+    return rintf(y / scale) + (float)zp;
+}
+
+/* A real value whose code is exactly `code` (-128 or 127): every y beyond it saturates to
+ * that code, so clamping y to it changes no code. */
+static float saturating_real(float scale, int zp, float code)
+{
+    float y = (code - (float)zp) * scale;
+    while (code_of(y, scale, zp) < code)
+        y = nextafterf(y, INFINITY);
+    while (code_of(y, scale, zp) > code)
+        y = nextafterf(y, -INFINITY);
+    return y;
+}
+
+/* y / scale rounded as the division rounds, without the divider (a zmm vdivps holds one
+ * port 10 cycles on Intel): q0 = y r with r = RN(1 / scale), the remainder y - q0 scale
+ * (exact by an FMA), then q0 + remainder r rounded once.  Markstein's theorem makes that the
+ * correctly rounded quotient when r is within half an ulp of 1 / scale and q0 within one ulp
+ * of the quotient, which holds without overflow or underflow: y is clamped to the codes'
+ * range first, and a quotient too small for an exact remainder (under 2^-100) rounds to 0
+ * either way.  Needs the target's FMA (llvm.fma is a libcall without it). */
+static LLVMValueRef div_by_const(mf_cg_ctx *c, LLVMValueRef y, float scale)
+{
+    LLVMTypeRef t = LLVMTypeOf(y);
+    LLVMValueRef r = mf_cg_fconst(c, t, 1.0f / scale), s = mf_cg_fconst(c, t, scale);
+    LLVMValueRef q0 = LLVMBuildFMul(c->B, y, r, "");
+    LLVMValueRef rem[3] = {LLVMBuildFNeg(c->B, q0, ""), s, y};
+    LLVMValueRef q1[3] = {mf_cg_intrin(c, "llvm.fma", t, 3, rem), r, q0};
+    return mf_cg_intrin(c, "llvm.fma", t, 3, q1);
+}
+
+/* Whether div_by_const applies: the target has FMA, scale and its reciprocal are normal. */
+static bool fast_div(const mf_cg_ctx *c, float scale)
+{
+    return c->shape.fma && scale > 0 && isnormal(scale) && isnormal(1.0f / scale);
+}
+
+/* The code of y clamped to [lo, hi].  code_of is monotonic, so with the clamps narrowed to
+ * where the codes saturate the code needs no clamp of its own, and the quotient stays in
+ * the range div_by_const needs. */
+static LLVMValueRef code_fast(mf_cg_ctx *c, LLVMValueRef y, float lo, float hi, float scale, int zp)
+{
+    LLVMTypeRef t = LLVMTypeOf(y);
+    float slo = saturating_real(scale, zp, -128), shi = saturating_real(scale, zp, 127);
+    lo = lo < slo ? slo : lo > shi ? shi : lo;
+    hi = hi < slo ? slo : hi > shi ? shi : hi;
+    LLVMValueRef vlo = mf_cg_fconst(c, t, lo), vhi = mf_cg_fconst(c, t, hi);
+    /* NaN's code is zp: when lo's is too (a relu's lo = 0), NaN becomes lo (maxps's
+     * operand order) and needs no test of its own */
+    bool nan_to_lo = code_of(lo, scale, zp) == (float)zp;
+    if (nan_to_lo)
+        y = sel(c, fcmp(c, LLVMRealOGT, y, vlo), y, vlo);
+    else /* as the reference's clamps: NaN passes both (and becomes zp below) */
+        y = sel(c, fcmp(c, LLVMRealOLT, y, vlo), vlo, y);
+    y = sel(c, fcmp(c, LLVMRealOGT, y, vhi), vhi, y);
+    LLVMValueRef r = rint_of(c, div_by_const(c, y, scale));
+    LLVMValueRef q = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, zp), "");
+    return nan_to_lo ? q : sel(c, fcmp(c, LLVMRealUNO, r, r), mf_cg_fconst(c, t, zp), q);
+}
+
 LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int zp)
 {
     LLVMTypeRef t = LLVMTypeOf(y);
+    if (fast_div(c, scale))
+        return code_fast(c, y, -INFINITY, INFINITY, scale, zp);
     /* a division, as the reference: y * (1 / scale) rounds differently */
     LLVMValueRef r = rint_of(c, LLVMBuildFDiv(c->B, y, mf_cg_fconst(c, t, scale), ""));
     LLVMValueRef q = LLVMBuildFAdd(c->B, r, mf_cg_fconst(c, t, zp), "");
@@ -61,11 +127,37 @@ LLVMValueRef mf_cg_quantize_code(mf_cg_ctx *c, LLVMValueRef y, float scale, int 
 LLVMValueRef mf_cg_requantize(mf_cg_ctx *c, LLVMValueRef y, const mf_cg_requant *r)
 {
     LLVMTypeRef t = LLVMTypeOf(y);
+    if (fast_div(c, r->y_scale))
+        return code_fast(c, y, r->lo, r->hi, r->y_scale, r->y_zp);
     if (r->lo > -INFINITY)
         y = sel(c, fcmp(c, LLVMRealOLT, y, mf_cg_fconst(c, t, r->lo)), mf_cg_fconst(c, t, r->lo), y);
     if (r->hi < INFINITY)
         y = sel(c, fcmp(c, LLVMRealOGT, y, mf_cg_fconst(c, t, r->hi)), mf_cg_fconst(c, t, r->hi), y);
     return mf_cg_quantize_code(c, y, r->y_scale, r->y_zp);
+}
+
+static bool is_x86(mf_cg_ctx *c);
+
+bool mf_cg_packs_codes(mf_cg_ctx *c, unsigned w)
+{
+    /* SSE2's packs on 4 lanes; AVX2's on 8 (VNNI or the ubsw shape imply AVX2); AVX-512BW's
+     * on 16 (every AVX-512 VNNI core has BW) */
+    return is_x86(c) && (w == 4 || (w == 8 && (c->shape.vnni || c->shape.ubsw)) ||
+                         (w == 16 && c->shape.vnni && c->shape.lanes == 16));
+}
+
+LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w)
+{
+    const char *dw = w == 16 ? "llvm.x86.avx512.packssdw.512" : w == 8 ? "llvm.x86.avx2.packssdw" : "llvm.x86.sse2.packssdw.128";
+    const char *wb = w == 16 ? "llvm.x86.avx512.packsswb.512" : w == 8 ? "llvm.x86.avx2.packsswb" : "llvm.x86.sse2.packsswb.128";
+    LLVMTypeRef i16v = LLVMVectorType(LLVMInt16TypeInContext(c->C), 2 * w);
+    LLVMTypeRef i8v = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
+    LLVMValueRef x[4];
+    for (int k = 0; k < n; k++)
+        x[k] = LLVMBuildFPToSI(c->B, codes[k], LLVMVectorType(c->i32, w), "");
+    LLVMValueRef lo = mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[0], x[1]});
+    LLVMValueRef hi = n == 4 ? mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[2], x[3]}) : lo;
+    return mf_cg_intrin2(c, wb, NULL, 0, i8v, 2, (LLVMValueRef[]){lo, hi});
 }
 
 /* (q - zp) * scale: the real value of code q. */

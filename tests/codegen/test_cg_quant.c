@@ -417,6 +417,15 @@ static void test_dot_product_of_targets(void **state)
             if (ubs != want_ubs)
                 fail_msg("%s (w_pair_max %d) for %s: vpmaddubsw %s", gs[k]->name, k == 3 ? MF_UBSW_PAIR_MAX : 256, qtargets[i].cpu,
                          ubs ? "present" : "missing");
+            /* the requantization divides only without FMA (quant.c's div_by_const) */
+            bool div = strstr(text, "divps") || strstr(text, "divss"); /* qlinear: scalar on SSE */
+            if (div != !t.shape.fma)
+                fail_msg("%s for %s: divps %s", gs[k]->name, qtargets[i].cpu, div ? "present" : "missing");
+            /* codes packed to bytes by packsswb (mf_cg_pack_codes): the depthwise engine's
+             * phases with VNNI, vpmaddubsw's tiles of 4 x 2 vectors */
+            bool pack = strstr(text, "packsswb") != NULL;
+            if ((k == 2 && pack != t.shape.vnni) || (k == 3 && t.shape.ubsw && !pack))
+                fail_msg("%s for %s: packsswb %s", gs[k]->name, qtargets[i].cpu, pack ? "present" : "missing");
             free(text);
         }
     for (int k = 0; k < 4; k++)
