@@ -90,7 +90,7 @@ int64_t mf_cg_part_bound(int64_t p, int64_t nparts, int64_t total, int64_t align
  * partition over the mean, less 1. */
 double mf_cg_rows_imbalance(int64_t items, int64_t rows, int64_t nys, int64_t parts);
 /* The nys in [min_nys, max_nys] (and <= rows) of the least such imbalance, the smallest of
- * equals (each range costs an item's setup). */
+ * equals (each range costs an item's setup), or the first within 1 %. */
 int64_t mf_cg_rows_split(int64_t items, int64_t rows, int64_t parts, int64_t min_nys, int64_t max_nys);
 /* Unravels a flat index over dims[0..n) (row-major) into coords (i64 values). */
 void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,

@@ -81,6 +81,8 @@ static void test_rows_split(void **state)
      * minimum when the cap allows it */
     assert_int_equal(mf_cg_rows_split(5, 7, 4, 1, 1), 1);
     assert_true(mf_cg_rows_split(2, 28, 16, 8, 24) >= 8);
+    /* a tall plane of prime height: 16 ranges of 255-256 rows, found first */
+    assert_int_equal(mf_cg_rows_split(1, 4093, 16, 16, 4093), 16);
     /* every choice covers the rows: its imbalance is finite and the rows sum to the plane */
     for (int64_t items = 1; items <= 12; items++)
         for (int64_t rows = 1; rows <= 14; rows++) {
