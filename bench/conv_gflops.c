@@ -9,7 +9,9 @@
  * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones,
  * CONV_GFLOPS_WINOGRAD=1 the Winograd ones (the GEMM's weights packed as the pass packs them);
  * CONV_GFLOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed, and
- * CONV_GFLOPS_ASM=FILE appends each one-thread kernel's assembly to FILE. */
+ * CONV_GFLOPS_ASM=FILE appends each one-thread kernel's assembly to FILE, and
+ * CONV_GFLOPS_PARTS=1 times each of the 4 partitions of the core_number 4 kernel alone (CPU
+ * time: the split's balance, free of the machine's load). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,49 @@ static double thread_cpu_time(mf_kernel_fn fn, void **args, int reps)
             best = t;
     }
     return best;
+}
+
+/* The 4 partitions of a core_number 4 kernel, each timed alone on this thread (CPU time, best
+ * of 7 batches), and the pool's home runs on 2 threads (partitions 0-1, then 2-3, each run
+ * as a pair): the split's own balance, free of the machine's load.  The slower run is what
+ * a launch on 2 threads waits for, without the threads' contention for memory. */
+static void part_times(mf_kernel_fn fn, void **args, int reps, char *out, size_t cap)
+{
+    double t[4], sum = 0;
+    int per = reps / 7 + 1;
+    for (int p = 0; p < 4; p++) {
+        t[p] = 1e30;
+        for (int b = 0; b < 7; b++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+            for (int r = 0; r < per; r++)
+                fn((void *const *)args, p, 4);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+            double d = ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9) / per;
+            t[p] = d < t[p] ? d : t[p];
+        }
+        sum += t[p];
+    }
+    double run[2]; /* each thread's home run, partitions 0-1 and 2-3, one after the other */
+    for (int h = 0; h < 2; h++) {
+        run[h] = 1e30;
+        for (int b = 0; b < 7; b++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+            for (int r = 0; r < per; r++)
+                for (int p = 2 * h; p < 2 * h + 2; p++)
+                    fn((void *const *)args, p, 4);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+            double d = ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9) / per;
+            run[h] = d < run[h] ? d : run[h];
+        }
+    }
+    double a = run[0], b = run[1], pmax = 0;
+    for (int p = 0; p < 4; p++)
+        pmax = t[p] > pmax ? t[p] : pmax;
+    snprintf(out, cap, "partitions alone %.1f %.1f %.1f %.1f us: imbalance %.0f %%; home runs 0-1 %.1f, 2-3 %.1f us: "
+             "imbalance %.0f %%", t[0] * 1e6, t[1] * 1e6, t[2] * 1e6, t[3] * 1e6, 100 * (pmax * 4 / sum - 1), a * 1e6,
+             b * 1e6, 100 * ((a > b ? a : b) * 2 / (a + b) - 1));
 }
 
 /* One kernel of a single-node graph op(in...) (+ relu when relu), compiled for one core;
@@ -199,7 +244,6 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
         fprintf(stderr, "compile: %s\n", mf_last_error());
         return 1;
     }
-    mf_cg_object_free(&obj2);
     const char *asm_path = getenv("CONV_GFLOPS_ASM");
     char *text = NULL;
     if (asm_path && mf_cg_compile_asm(g, &one, &text) == MF_OK) {
@@ -228,12 +272,18 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     double t1 = thread_cpu_time(fn, args, reps);
     double t2 = bench_time_threads(fn2, args, 2, reps);
     double g1 = flop / t1 * 1e-9;
+    char parts[256] = "";
+    if (getenv("CONV_GFLOPS_PARTS"))
+        part_times(fn2, args, reps, parts, sizeof parts);
     printf("conv %3lldx%-3lld %4lld->%-4lld k%lld s%lld g%-3lld %s: %7.3f ms  1 thread %6.1f GFLOP/s %5.1f %%peak"
            "  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
            (long long)hw, (long long)hw, (long long)cin, (long long)cout, (long long)k,
            (long long)stride, (long long)groups, block ? "packed" : "plain ", t1 * 1e3, g1, peak > 0 ? 100 * g1 / peak : 0.0,
            flop / t2 * 1e-9, obj.compile_ms);
+    if (*parts)
+        printf("    %s\n", parts);
     mf_cg_object_free(&obj);
+    mf_cg_object_free(&obj2);
     free(out), free(x), free(w), free(b);
     mf_graph_destroy(g);
     return 0;

@@ -82,6 +82,16 @@ void mf_cg_loop_end_interleaved(mf_cg_ctx *c, mf_cg_loop *l, int64_t step, int c
 /* [*lo, *hi) = this partition's share of `total` work items, boundaries rounded to `align`. */
 void mf_cg_part_range(mf_cg_ctx *c, int64_t total, int64_t align, LLVMValueRef *lo,
                       LLVMValueRef *hi);
+/* part_split.c: partition p's first item of `total` (of nparts), rounded up to `align`: what
+ * mf_cg_part_range emits.  Monotone, 0 at p = 0, total at p = nparts. */
+int64_t mf_cg_part_bound(int64_t p, int64_t nparts, int64_t total, int64_t align);
+/* Work items that are `items` blocks x nys ranges of `rows` rows (range s: rows [s * rows /
+ * nys, (s + 1) * rows / nys)) split over `parts` partitions: the rows of the busiest
+ * partition over the mean, less 1. */
+double mf_cg_rows_imbalance(int64_t items, int64_t rows, int64_t nys, int64_t parts);
+/* The nys in [min_nys, max_nys] (and <= rows) of the least such imbalance, the smallest of
+ * equals (each range costs an item's setup), or the first within 1 %. */
+int64_t mf_cg_rows_split(int64_t items, int64_t rows, int64_t parts, int64_t min_nys, int64_t max_nys);
 /* Unravels a flat index over dims[0..n) (row-major) into coords (i64 values). */
 void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
                    LLVMValueRef *coords);

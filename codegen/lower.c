@@ -170,7 +170,8 @@ void mf_cg_loop_end_interleaved(mf_cg_ctx *c, mf_cg_loop *l, int64_t step, int c
     set_loop_hints(c, loop_close(c, l, step), 2, names, values);
 }
 
-/* b(p) = min(total, roundup(p * total / nparts, align)): monotone, b(0) = 0, b(n) = total. */
+/* b(p) = min(total, roundup(p * total / nparts, align)): monotone, b(0) = 0, b(n) = total
+ * (mf_cg_part_bound, which the tests check, is the same arithmetic). */
 static LLVMValueRef part_bound(mf_cg_ctx *c, LLVMValueRef p, int64_t total, int64_t align)
 {
     LLVMValueRef b = LLVMBuildSDiv(c->B, LLVMBuildMul(c->B, p, mf_cg_i64(c, total), ""),

@@ -407,12 +407,11 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
     int64_t items = nbatch * g->groups * pl->nob;
-    /* more items than blocks only when partitions would idle: each item repacks its block */
-    pl->nys = items >= parts ? 1 : (parts + items - 1) / items;
-    if (pl->nys > g->oh * g->ow / 32) /* each item's packing serves >= 32 pixels */
-        pl->nys = g->oh * g->ow / 32;
-    if (pl->nys < 1)
-        pl->nys = 1;
+    /* more items than blocks when partitions would idle or get unequal rows (960->160 on
+     * a 7x7 plane: 5 blocks on 4 partitions, 2 threads doing 2 and 3 of them); an item
+     * that packs its block's weights serves >= 32 pixels, prepacked ones any row */
+    int64_t cap = g->wblock ? g->oh : g->oh * g->ow / 32;
+    pl->nys = mf_cg_rows_split(items, g->oh, parts, items >= parts ? 1 : (parts + items - 1) / items, cap);
     return true;
 }
 

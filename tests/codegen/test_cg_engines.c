@@ -134,6 +134,7 @@ static const layer packed[] = {
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
     {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: at 16 lanes, vectors of channels */
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
+    {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
 };
 
