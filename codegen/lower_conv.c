@@ -6,7 +6,8 @@
  * epilogue is applied to the accumulators before the one store.  Work items (batch, group,
  * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
- * output channels instead (see emit_conv_oc).  mf_cg_emit_conv picks, in order: the 1x1
+ * output channels instead (see emit_conv_oc), except strided ones with under two vectors of
+ * taps (oc_choose).  mf_cg_emit_conv picks, in order: the 1x1
  * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
  * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
  * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
@@ -318,19 +319,27 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
 
 /* Picks V (vectors per tile) and R (channels per block, mf_cg_tile_rows).  A row costs its padded width plus about a
  * vector per tile (the tile's loop and broadcasts), so narrow vectors do not end up in
- * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way). */
+ * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way).  A strided
+ * tile at a border costs its width again: its wide loads are masked, and their masks built
+ * per kx (mobilenet_v2's first layer, 3->32 s2 to 112-pixel rows at 16 lanes: two masked
+ * tiles of 4 vectors 49 %, four tiles of 2 vectors, two of them plain, 68-76 %). */
 static void choose_blocking(conv_emit *e)
 {
     const mf_cg_conv_geom *g = e->g;
     int64_t best = -1;
+    int bestv = 1;
     for (int v = 4; v >= 1; v--) {
         int64_t tw = (int64_t)v * e->c->vw, ntiles = (g->ow + tw - 1) / tw;
         int64_t cost = ntiles * (tw + e->c->vw);
+        e->V = v; /* for tile_inside */
+        for (int64_t t = 0; t < ntiles && g->sw > 1; t++)
+            cost += tile_inside(e, t) ? 0 : tw;
         if (best < 0 || cost < best) {
             best = cost;
-            e->V = v;
+            bestv = v;
         }
     }
+    e->V = bestv;
     /* A row that is one tile masked at both ends keeps the masks of both (AVX2 holds masks in
      * vector registers): 28-pixel rows at 8 lanes spilled a 3x4 tile (43 % of the peak, 58 %
      * as 2x4); 56-pixel rows, masked at one end a tile, ran 3x4 at 80-88 %. */
@@ -367,6 +376,12 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * resnet18's 7x7 stride-2 first layer (112-pixel rows) at half, once this engine's
      * weights were prepacked */
     if (coutg < VW || (g->ow > 32 && g->sw == 1) || cing * g->kh * g->kw < VW)
+        return false;
+    /* a strided layer with few taps (mobilenet_v2's first, 3 x 3x3 = 27) pays the tile's
+     * transposing epilogue every 27 broadcasts: at 16 lanes the pixel engine ran it at 68-76
+     * % of the peak against 61 %, and compiled it in 0.24 s against 1 s (the 7x7 stem, 147
+     * taps, stays: 75 % here, 72 % there) */
+    if (g->sw > 1 && cing * g->kh * g->kw < 2 * VW)
         return false;
     if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
         int64_t padded = (g->ow + VW - 1) / VW * VW;

@@ -5,7 +5,8 @@
  * with and without bias, with relu6 (clamp) and residual-add epilogues; and both engines
  * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`);
  * and matmuls whose left operand is packed so (matmul's `packed`: the Winograd GEMMs, one
- * tile per row on the row engine).  A target the host
+ * tile per row on the row engine); strided layers with few taps (mobilenet_v2's first layer)
+ * on the pixel engine.  A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,12 +131,26 @@ static const layer packed[] = {
     {1, 24, 7, 7, 40, 1, 1, 0, 1, 1, false, true, 3},
     {1, 32, 14, 14, 64, 3, 2, 1, 1, 1, true, true, 1},
     {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
-    {1, 3, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 */
+    {1, 4, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 (36 taps) */
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
     {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: at 16 lanes, vectors of channels */
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
     {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
+};
+
+/* Strided layers with few taps (cin x k x k under two vectors: mobilenet_v2's first layer,
+ * 3 x 3x3) run on the pixel engine at 16 lanes, the output-channel engine at 8: tiles of one
+ * or two vectors with plain strided loads between the masked border tiles (odd widths, padding
+ * 0 to 2, channels that do not fill a block, batch 2, every epilogue). */
+static const layer few_taps[] = {
+    {1, 3, 40, 70, 32, 3, 2, 1, 1, 1, true, false, 1},  /* mobilenet_v2's first layer, smaller */
+    {1, 3, 29, 224, 32, 3, 2, 1, 1, 1, true, false, 1}, /* its 112-pixel rows */
+    {2, 3, 23, 97, 20, 3, 2, 1, 1, 1, false, false, 2}, /* odd width, batch 2, residual add */
+    {1, 2, 17, 131, 19, 3, 2, 0, 1, 1, true, false, 3}, /* no padding, an epilogue that does not flatten */
+    {1, 3, 15, 83, 17, 3, 2, 2, 1, 1, true, false, 0},  /* padding 2 */
+    {1, 1, 19, 150, 24, 5, 2, 2, 1, 1, true, false, 1}, /* 5x5, one input channel */
+    {1, 3, 21, 77, 16, 3, 3, 1, 1, 1, true, false, 0},  /* stride 3 */
 };
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
@@ -237,6 +252,16 @@ static void test_matmul_packed_every_target(void **state)
     every_target(check_matmul_packed, "matmul with a packed left operand");
 }
 
+static void check_few_taps(const mf_cg_target *t)
+{
+    check_layers(few_taps, sizeof few_taps / sizeof few_taps[0], t);
+}
+
+static void test_strided_few_taps_every_target(void **state)
+{
+    every_target(check_few_taps, "strided, few taps");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
         cmocka_unit_test(test_matmul_packed_every_target),
+        cmocka_unit_test(test_strided_few_taps_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
 }
