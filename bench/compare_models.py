@@ -39,7 +39,8 @@ def mlufuse_rows(build, d, runs, cpu):
     for batch in (1, 8):
         for cores, threads in ((1, 1), (4, 2)):
             cmd = [os.path.join(build, "mlufuse"), "run", os.path.join(d, "model.onnx"), "--bench", str(runs),
-                   "--json", "--core-number", str(cores)] + (["--cpu", cpu] if cpu else [])
+                   "--json", "--core-number", str(cores),
+                   "--min-time", "0.5"] + (["--cpu", cpu] if cpu else [])
             if batch == 1:
                 cmd += ["-i", os.path.join(d, "input.npy"), "--expect", os.path.join(d, "output.npy")]
             else:

@@ -30,6 +30,7 @@ typedef struct run_opts {
     int nbind;
     int unfused; /* compiled with one op per kernel (DISABLE_MLU_FUSION=1) */
     int64_t batch, new_batch; /* --batch N, --new-batch N */
+    double min_time_s; /* --min-time S: --bench goes on until S seconds are timed */
     uint64_t seed;
     double rtol, atol;
 } run_opts;
@@ -53,6 +54,8 @@ static const char usage[] =
     "                            inputs (Reshape's shape, Range's bounds, OneHot's depth, ...)\n"
     "                            resolve; -i then gives the other inputs, in order\n"
     "      --bench N             time N runs after 3 warm-up runs\n"
+    "      --min-time S          with --bench: go on past N runs until S seconds are timed\n"
+    "                            (at most 2000 runs), as ../shared/bench/ort_bench.js does\n"
     "      --json                print one JSON object instead of text\n"
     "      --profile FILE.json   write a Chrome trace of everything run (compiles, runs,\n"
     "                            launches per core, CPU ops, copies): open it in\n"
@@ -100,7 +103,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         {"load-pass", required_argument, 0, 'l'}, {"passes", required_argument, 0, 'p'},
         {"custom-ops", required_argument, 0, 'U'}, {"tier", required_argument, 0, 'Y'},
         {"bind", required_argument, 0, 'K'},
-        {"new-batch", required_argument, 0, 'N'},
+        {"new-batch", required_argument, 0, 'N'}, {"min-time", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     *o = (run_opts){.core_number = 1, .rtol = 1e-3, .seed = 1, .fused = 1, .opt_level = 3};
@@ -142,6 +145,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
         case 'p': o->passes = optarg; break;
         case 'N': o->new_batch = strtoll(optarg, &end, 10); break;
+        case 'M': o->min_time_s = strtod(optarg, &end); break;
         case 'Y':
             if (!strcmp(optarg, "fast"))
                 o->tier = MF_TIER_FAST;
@@ -182,6 +186,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         return mf_tool_fail(2, "run: --core-number must be 1, 4 or 16, not %d", o->core_number);
     if (o->bench < 0 || o->batch < 0 || o->rtol < 0 || o->atol < 0)
         return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
+    if (!(o->min_time_s >= 0 && o->min_time_s <= 3600))
+        return mf_tool_fail(2, "run: --min-time must be 0 to 3600 seconds");
     if (o->new_batch < 0)
         return mf_tool_fail(2, "run: --new-batch must be at least 1");
     if (o->batch_given && o->batch == 0)
@@ -348,6 +354,7 @@ typedef struct compile_times {
 
 typedef struct run_report {
     double compile_ms, median_ms, p90_ms, throughput, max_err, max_ref;
+    int runs; /* runs --bench timed (N, or more with --min-time) */
     double first_run_ms;      /* module creation + the first run */
     double load_ms;           /* reading the model, before module creation */
     mf_module_tier_info tier; /* first_run_tier: tier.last_run_tier after the first run */
@@ -479,7 +486,7 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
             }
         }
         if (o->bench)
-            printf(", \"runs\": %d, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"throughput\": %.3f", o->bench,
+            printf(", \"runs\": %d, \"median_ms\": %.4f, \"p90_ms\": %.4f, \"throughput\": %.3f", r->runs,
                    r->median_ms, r->p90_ms, r->throughput);
         if (r->match >= 0)
             printf(", \"match\": %s, \"max_abs_error\": %.6g, \"max_abs_expected\": %.6g",
@@ -520,7 +527,7 @@ static void print_report(const run_opts *o, const run_report *r, int64_t batch, 
     }
     if (o->bench)
         printf("latency: median %.3f ms, p90 %.3f ms over %d runs; throughput %.1f images/s\n", r->median_ms,
-               r->p90_ms, o->bench, r->throughput);
+               r->p90_ms, r->runs, r->throughput);
     if (r->match >= 0)
         printf("expected outputs: %s (max abs error %.3g, max abs expected %.3g)\n",
                r->match ? "match" : "MISMATCH", r->max_err, r->max_ref);
@@ -548,11 +555,13 @@ static int finish_profile(const run_opts *o, mf_profile **prof)
 static int bench(const run_opts *o, const mf_graph *g, mf_module *m, mf_tensor **in, run_report *r,
                  int64_t batch)
 {
-    int no = mf_graph_num_outputs(g);
-    double *t = malloc(sizeof *t * (size_t)o->bench);
+    enum { MAX_RUNS = 2000 }; /* --min-time's cap, as ort_bench.js's */
+    int no = mf_graph_num_outputs(g), cap = o->bench > MAX_RUNS || o->min_time_s == 0 ? o->bench : MAX_RUNS;
+    double *t = malloc(sizeof *t * (size_t)cap), timed = 0;
     if (!t)
         return mf_tool_fail(2, "run: out of memory");
-    for (int i = -3; i < o->bench; i++) {
+    int n = 0;
+    for (int i = -3; n < o->bench || (timed < o->min_time_s * 1e3 && n < cap); i++) {
         mf_tensor *out[MAX_IO];
         double t0 = now_ms();
         if (run_once(o, g, m, in, out)) {
@@ -566,11 +575,12 @@ static int bench(const run_opts *o, const mf_graph *g, mf_module *m, mf_tensor *
             mf_tensor_free(out[k]);
         }
         if (i >= 0)
-            t[i] = now_ms() - t0;
+            timed += t[n++] = now_ms() - t0;
     }
-    qsort(t, (size_t)o->bench, sizeof *t, cmp_double);
-    r->median_ms = t[o->bench / 2];
-    r->p90_ms = t[(o->bench * 9) / 10 < o->bench ? (o->bench * 9) / 10 : o->bench - 1];
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    r->runs = n;
+    r->median_ms = t[n / 2];
+    r->p90_ms = t[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1];
     r->throughput = r->median_ms > 0 ? 1e3 * (double)batch / r->median_ms : 0;
     free(t);
     return 0;

@@ -159,13 +159,25 @@ static void test_mfir_model(void **state)
           "  %1 = relu(%0) : f32[2,3]\n  return %1\n}\n", f);
     fclose(f);
     int rc = mlufuse(out, sizeof out, "run %s --random --bench 2", path);
-    remove(path);
-    if (rc != 0)
+    if (rc != 0) {
+        remove(path);
         fail_msg("rc %d: %s", rc, out);
+    }
     /* one kernel, compiled or (from an earlier run, the cache being shared) loaded, or its
      * whole plan saved by an earlier run */
     assert_true(strstr(out, "1 kernels compiled, 0 loaded") || strstr(out, "0 kernels compiled, 1 loaded") ||
                 strstr(out, "(its saved plan: no pass, no compile)"));
+    assert_non_null(strstr(out, "over 2 runs"));
+    /* --min-time goes on past N runs until that much time is timed (a run of this graph is
+     * microseconds, so 20 ms takes far more than 2 runs), capped at 2000 */
+    rc = mlufuse(out, sizeof out, "run %s --random --bench 2 --min-time 0.02 --json", path);
+    remove(path);
+    if (rc != 0)
+        fail_msg("rc %d: %s", rc, out);
+    const char *runs = strstr(out, "\"runs\": ");
+    assert_non_null(runs);
+    int n = atoi(runs + 8);
+    assert_true(n > 2 && n <= 2000);
 }
 
 static void test_malformed_mfir_model(void **state)
@@ -195,6 +207,8 @@ static void test_usage_errors(void **state)
     assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --mode turbo"), 2);
     assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --bench abc"), 2);
     assert_non_null(strstr(out, "bad number 'abc'"));
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --bench 3 --min-time -1"), 2);
+    assert_non_null(strstr(out, "--min-time must be 0 to 3600 seconds"));
     assert_int_equal(mlufuse(out, sizeof out, "run"), 2);
     assert_int_equal(mlufuse(out, sizeof out, "run /nonexistent/model.onnx --random"), 1);
     assert_non_null(strstr(out, "/nonexistent/model.onnx"));
