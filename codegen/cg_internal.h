@@ -337,6 +337,7 @@ mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi,
 /* int8 anchors (lower_qconv.c): int32 sums by mf_cg_dot4, requantized in the epilogue. */
 mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
+mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 bool mf_cg_qpool_applies(mf_cg_ctx *c, const mf_node *n); /* mf_cg_lower_qmax_pool lowers n */
 mf_status mf_cg_lower_qmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 bool mf_cg_fpool_applies(mf_cg_ctx *c, const mf_node *n); /* mf_cg_lower_fmax_pool lowers n */

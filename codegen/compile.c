@@ -173,7 +173,8 @@ static mf_status check_graph(const mf_graph *g)
 {
     for (int i = 0; i < g->nvalues; i++) {
         const mf_value *v = g->values[i];
-        if (!mf_dtype_has_mlu_code(v->type.dtype)) /* the list segmentation reads */
+        bool i32_sum = v->type.dtype == MF_I32 && v->producer && mf_node_has_mlu_code(v->producer);
+        if (!mf_dtype_has_mlu_code(v->type.dtype) && !i32_sum) /* the list segmentation reads */
             return mf_error(MF_ERR_UNSUPPORTED, "codegen: value %%%s is %s; only f32 is lowered (and i8 by the int8 ops, f16 by casts and views)",
                             v->name ? v->name : "?", mf_dtype_name(v->type.dtype));
         if (v->is_const)

@@ -302,6 +302,10 @@ void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg
         store_elems(c, p, LLVMHalfTypeInContext(c->C), base, m, mf_cg_narrow_half(c, x));
         return;
     }
+    if (t == MF_I32) { /* the i32 sums of qconv2d / qlinear acc=1, integers already */
+        store_elems(c, p, c->i32, base, m, x);
+        return;
+    }
     if (t != MF_I8) {
         mf_cg_store(c, p, base, m, x);
         return;

@@ -299,6 +299,7 @@ static const mf_cg_lower_fn lowerings[MF_OP_COUNT] = {
     [MF_OP_WINOGRAD_OUTPUT] = mf_cg_lower_winograd_output,
     [MF_OP_QCONV2D] = mf_cg_lower_qconv,
     [MF_OP_QLINEAR] = mf_cg_lower_qlinear,
+    [MF_OP_QMATMUL] = mf_cg_lower_qmatmul,
     [MF_OP_MAX_POOL2D] = mf_cg_lower_pool2d,
     [MF_OP_AVG_POOL2D] = mf_cg_lower_pool2d,
     [MF_OP_ADAPTIVE_AVG_POOL2D] = mf_cg_lower_pool2d,

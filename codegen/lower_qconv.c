@@ -1,5 +1,5 @@
 /* lower_qconv.c — the int8 anchors: qconv2d (every geometry: groups, depthwise, 1x1) and
- * qlinear, with int32 sums from the target's 8-bit dot product (mf_cg_dot4: vpdpbusd with
+ * qlinear (and qmatmul), with int32 sums from the target's 8-bit dot product (mf_cg_dot4: vpdpbusd with
  * VNNI, int16 products without) and the requantization in the epilogue, where qadd,
  * dequantize and any f32 op after them fuse (codegen/quant.c).
  *
@@ -17,6 +17,7 @@
  * (w_pair_max, MF_UBSW_PAIR_MAX): then
  * col and weights are bytes as with VNNI and vpmaddubsw + vpmaddwd take each quad
  * (mf_cg_dot4_ubsw_step). */
+#include <math.h>
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -44,6 +45,7 @@ typedef struct qconv {
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
     bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
     bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
+    bool sums_out;                  /* acc=1: the i32 sums are stored as they are */
     LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
     bool corr_in_acc;                   /* sums of W lanes, started from -corr (no sub per vector) */
     int64_t KB;                     /* quads per pass over the tiles (KQ: one pass) */
@@ -453,7 +455,7 @@ static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbas
         lanes[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
     mf_status err = MF_OK;
     /* 2 or 4 vectors of a channel's codes packed to bytes together (mf_cg_pack_codes) */
-    bool pack = (q->NV == 2 || q->NV == 4) && mf_cg_packs_codes(c, (unsigned)q->W);
+    bool pack = !q->sums_out && (q->NV == 2 || q->NV == 4) && mf_cg_packs_codes(c, (unsigned)q->W);
     for (int r = 0; r < R && !err; r++) {
         pt->coord[1] = mf_cg_ix_addk(c, oc0, r);
         LLVMValueRef codes[QC_NV_MAX], bytes = NULL;
@@ -462,6 +464,10 @@ static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbas
             if (!q->ubsw)
                 sum = mf_cg_dot4_sum(c, sum, (unsigned)q->W);
             LLVMValueRef s = q->corr_in_acc ? sum : LLVMBuildSub(c->B, sum, splat_i32(c, ch[r].corr, q->W), "");
+            if (q->sums_out) {
+                codes[v] = s;
+                continue;
+            }
             LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), mf_cg_vsplat(c, ch[r].mult), "");
             y = LLVMBuildFAdd(c->B, y, mf_cg_vsplat(c, ch[r].bias), "");
             codes[v] = mf_cg_requantize(c, y, &q->rq);
@@ -626,7 +632,8 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
     q.xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
     q.rq = mf_cg_requant_of(n);
-    if (mf_cg_qdw_choose(c, g)) {
+    q.sums_out = mf_attr_int(n->op, n->attrs, "acc") != 0;
+    if (!q.sums_out && mf_cg_qdw_choose(c, g)) { /* the depthwise engine ends in requantization */
         mf_cg_qconv_op op = {.g = *g, .core = q.core, .nepi = nepi, .epi = epi, .wscale = q.wscale,
                              .per_channel = q.per_channel, .xs = q.xs, .xzp = q.xzp, .rq = q.rq};
         return mf_cg_emit_qconv_dw(c, &op);
@@ -717,6 +724,22 @@ static void qlinear_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMVal
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), ones, wv), acc[1]);
 }
 
+/* acc[0] + u . w and acc[1] + u . 1 (ones only below `valid`) over one block of 4W bytes of K
+ * at byte k, u = x + 128 (qmatmul's row sums). */
+static void qmatmul_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
+                         const LLVMValueRef acc[2])
+{
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
+    LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w), bytes[4 * MF_CG_MAX_VW];
+    for (int l = 0; l < 4 * w; l++)
+        bytes[l] = LLVMConstInt(LLVMInt8TypeInContext(c->C), l < valid, 0);
+    LLVMValueRef ones = LLVMBuildBitCast(c->B, LLVMConstVector(bytes, (unsigned)(4 * w)), LLVMVectorType(c->i32, (unsigned)w), "");
+    LLVMValueRef xu = LLVMBuildXor(c->B, load_quads(c, gep8(c, xr, k), w, valid), flip, "");
+    LLVMValueRef wv = load_quads(c, gep8(c, wr, k), w, valid);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), xu, wv), acc[0]);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), xu, ones), acc[1]);
+}
+
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
@@ -774,9 +797,94 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     y = LLVMBuildFAdd(c->B, y, bias ? LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, bias, j), "") : LLVMConstReal(c->f32, 0.0), "");
     mf_cg_unravel(c, r, ot->rank - 1, ot->shape, p->coord);
     p->coord[ot->rank - 1] = j;
+    p->core_val = mf_attr_int(n->op, n->attrs, "acc") ? sum : mf_cg_requantize(c, y, &rq);
+    p->nmemo = 0;
+    mf_status err = mf_cg_store_epilogue(c, p, nepi, epi);
+    mf_cg_loop_end(c, &items, 1);
+    free(p);
+    return err;
+}
+
+/* ---- qmatmul: a [.., M, K] . b [.., K, N], two activations with zero points ---------------- */
+
+/* A work item is one column j of one batch's b, copied once into a stack buffer (K bytes, laid
+ * out as qlinear's weight row) with its sum; each row of a is then a dot product along K as
+ * in qlinear, and with u = a + 128:
+ *   sum (a - azp)(b - bzp) = sum u b - (128 + azp) sum b - bzp (sum u - (128 + azp) K),
+ * sum u by a dot product with ones (zero past K in the tail). */
+mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+{
+    const mf_type *at = &n->inputs[0]->type, *bt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
+    int64_t M = at->shape[at->rank - 2], K = at->shape[at->rank - 1], N = bt->shape[bt->rank - 1];
+    int64_t batches = M * N > 0 ? mf_type_numel(ot) / (M * N) : 0, bstride = bt->rank == 2 ? 0 : K * N;
+    LLVMValueRef a = mf_cg_anchor_input(c, n, 0), b = mf_cg_anchor_input(c, n, 1);
+    if (!a || !b)
+        return MF_ERR_UNSUPPORTED;
+    if (mf_type_numel(ot) == 0)
+        return MF_OK;
+    int W = c->vw;
+    int64_t blk = 4 * (int64_t)W, nfull = K / blk;
+    int azp = (int)mf_attr_int(n->op, n->attrs, "a_zero_point"), bzp = (int)mf_attr_int(n->op, n->attrs, "b_zero_point");
+    float s = (float)mf_attr_float(n->op, n->attrs, "a_scale") * (float)mf_attr_float(n->op, n->attrs, "b_scale");
+    mf_cg_requant rq = {(float)mf_attr_float(n->op, n->attrs, "y_scale"), -INFINITY, INFINITY,
+                        (int)mf_attr_int(n->op, n->attrs, "y_zero_point")};
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), vacc = mf_cg_dot4_acc_type(c, (unsigned)W);
+    LLVMValueRef col = mf_cg_entry_alloca(c, LLVMArrayType2(i8, (uint64_t)(K + blk)));
+    LLVMValueRef bsum = mf_cg_entry_alloca(c, c->i32), acc[QL_CHAINS][2];
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        for (int k = 0; k < 2; k++)
+            acc[ch][k] = mf_cg_entry_alloca(c, vacc);
+    mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
+    if (!p)
+        return MF_ERR_NOMEM;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, batches * N, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    LLVMValueRef bi = mf_cg_ix_udivk(c, items.iv, N), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, N), "");
+    LLVMValueRef bcol = gep8(c, b, mf_cg_ix_add(c, mf_cg_ix_mulk(c, bi, bstride), j));
+    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), bsum);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, K));
+    LLVMValueRef v = LLVMBuildLoad2(c->B, i8, gep8(c, bcol, mf_cg_ix_mulk(c, k.iv, N)), "");
+    LLVMBuildStore(c->B, v, gep8(c, col, k.iv));
+    LLVMBuildStore(c->B, LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, bsum, ""), LLVMBuildSExt(c->B, v, c->i32, ""), ""),
+                   bsum);
+    mf_cg_loop_end(c, &k, 1);
+    LLVMValueRef bs = LLVMBuildLoad2(c->B, c->i32, bsum, "");
+    mf_cg_loop rows;
+    mf_cg_loop_begin(c, &rows, mf_cg_i64(c, 0), mf_cg_i64(c, M));
+    LLVMValueRef r = mf_cg_ix_madd(c, bi, M, rows.iv), xr = gep8(c, a, mf_cg_ix_mulk(c, r, K));
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        for (int q = 0; q < 2; q++)
+            LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[ch][q]);
+    mf_cg_loop kb;
+    mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), mf_cg_i64(c, nfull / QL_CHAINS));
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        qmatmul_step(c, xr, col, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, kb.iv, QL_CHAINS, mf_cg_i64(c, ch)), blk), W, blk, acc[ch]);
+    mf_cg_loop_end(c, &kb, 1);
+    for (int64_t q = nfull / QL_CHAINS * QL_CHAINS; q < nfull; q++)
+        qmatmul_step(c, xr, col, mf_cg_i64(c, q * blk), W, blk, acc[q % QL_CHAINS]);
+    if (K % blk)
+        qmatmul_step(c, xr, col, mf_cg_i64(c, nfull * blk), W, K % blk, acc[nfull % QL_CHAINS]);
+    LLVMValueRef sums[2];
+    for (int q = 0; q < 2; q++) {
+        sums[q] = LLVMBuildLoad2(c->B, vacc, acc[0][q], "");
+        for (int ch = 1; ch < QL_CHAINS; ch++)
+            sums[q] = LLVMBuildAdd(c->B, sums[q], LLVMBuildLoad2(c->B, vacc, acc[ch][q], ""), "");
+    }
+    LLVMValueRef ub = reduce_add(c, sums[0]), u1 = reduce_add(c, sums[1]);
+    LLVMValueRef off = LLVMConstInt(c->i32, (unsigned long long)(128 + azp), 0);
+    LLVMValueRef asum = LLVMBuildSub(c->B, u1, LLVMConstInt(c->i32, (unsigned long long)((128 + azp) * K), 0), "");
+    LLVMValueRef sum = LLVMBuildSub(c->B, ub, LLVMBuildMul(c->B, bs, off, ""), "");
+    sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, asum, LLVMConstInt(c->i32, (unsigned long long)(int64_t)bzp, 1), ""), "");
+    LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, sum, c->f32, ""), LLVMConstReal(c->f32, s), "");
+    mf_cg_unravel(c, r, ot->rank - 1, ot->shape, p->coord);
+    p->coord[ot->rank - 1] = j;
     p->core_val = mf_cg_requantize(c, y, &rq);
     p->nmemo = 0;
     mf_status err = mf_cg_store_epilogue(c, p, nepi, epi);
+    mf_cg_loop_end(c, &rows, 1);
     mf_cg_loop_end(c, &items, 1);
     free(p);
     return err;

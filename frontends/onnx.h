@@ -38,6 +38,7 @@ typedef struct onnx_importer {
     mf_tensor *const *shaped_like;
     onnx_qform *qforms; /* int8 forms of quantized values, for the int8 ops */
     int nqforms;
+    bool qdead; /* int8 ops replaced f32 nodes: onnx_q_prune drops them */
 } onnx_importer;
 
 /* The bytes of the ONNX file at path (malloc'ed); protobuf messages are limited to 2 GiB, so
@@ -127,6 +128,11 @@ mf_status onnx_q_weight(onnx_importer *im, const mf_value *wf, const mf_value *d
  * when y is none of those. */
 mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y, float scale, int zp,
                        mf_value **codes);
+/* ConvInteger / MatMulInteger of the int8 or uint8 activation x (zero point xz) whose f32
+ * form acc is conv2d / matmul (2-D) of a (x - xz in f32) and a constant f32 weight whose
+ * integers fit int8: qconv2d / qlinear acc=1, the i32 sums; *y NULL otherwise. */
+mf_status onnx_q_integer(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int xz, const mf_value *a,
+                         const mf_value *acc, mf_value **y);
 /* After the graph's outputs are set: drops the nodes nothing uses when int8 forms were made
  * (the f32 forms of the layers now int8, uint8 tensors only their codes are read of), so
  * that even layer-by-layer runs compute each layer once. */

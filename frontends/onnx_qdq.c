@@ -396,6 +396,28 @@ static mf_status qlinear_int8(onnx_importer *im, const Onnx__NodeProto *n, bool 
     return s ? s : onnx_q_define(im, n, codes, in[7]->type.dtype);
 }
 
+/* QLinearMatMul of two activations (b computed at run time), every parameter per tensor,
+ * batch dims equal or b 2-D: dequantize both, MatMul, quantize, which onnx_q_fused maps onto
+ * qmatmul. */
+static mf_status qmatmul_int8(onnx_importer *im, const Onnx__NodeProto *n, mf_value *const *in, const float *qs,
+                              const int *qz)
+{
+    mf_value *codes[2], *f[2], *acc, *y;
+    mf_status s = MF_OK;
+    for (int i = 0; i < 2 && !s; i++) {
+        s = onnx_q_codes(im, n, in[3 * i], &codes[i]);
+        if (!s)
+            s = onnx_q_requant(im, n, MF_OP_DEQUANTIZE, codes[i], qs[i], qz[i], &f[i]);
+    }
+    if (!s)
+        s = onnx_add2(im, n, MF_OP_MATMUL, f[0], f[1], &acc);
+    if (!s)
+        s = onnx_q_fused(im, n, acc, qs[2], qz[2], &y);
+    if (!s && !y)
+        s = onnx_q_requant(im, n, MF_OP_QUANTIZE, acc, qs[2], qz[2], &y);
+    return s ? s : onnx_q_define(im, n, y, in[7]->type.dtype);
+}
+
 /* QLinearConv and QLinearMatMul: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp (and
  * QLinearConv's int32 bias); weights per tensor or per output channel (Conv: axis 0 of the
  * weight; MatMul: per column of b), MatMul's a per tensor or per row. */
@@ -417,6 +439,14 @@ static mf_status qlinear(onnx_importer *im, const Onnx__NodeProto *n, bool conv)
     if (has_data(w) && w->type.rank == (conv ? 4 : 2) && mf_type_numel(&in[4]->type) > 0 && bias_ok &&
         per_tensor(in[1], in[2], x->type.dtype, &xqs, &xqz) && per_tensor(in[6], in[7], dt, &yqs, &yqz))
         return qlinear_int8(im, n, conv, in, xqs, xqz, yqs, yqz);
+    float qs[3];
+    int qz[3];
+    const mf_type *xt = &x->type, *wt = &w->type;
+    bool mm_shapes = xt->rank >= 2 && wt->rank >= 2 &&
+                     (wt->rank == 2 || (wt->rank == xt->rank && !memcmp(xt->shape, wt->shape, sizeof(int64_t) * (size_t)(xt->rank - 2))));
+    if (!conv && !has_data(w) && mm_shapes && per_tensor(in[1], in[2], x->type.dtype, &qs[0], &qz[0]) &&
+        per_tensor(in[4], in[5], w->type.dtype, &qs[1], &qz[1]) && per_tensor(in[6], in[7], dt, &qs[2], &qz[2]))
+        return qmatmul_int8(im, n, in, qs, qz);
     int xr = x->type.rank, wr = w->type.rank, yr = conv ? xr : (xr > wr ? xr : wr);
     int x_axis = xr - 2, w_axis = conv ? 0 : wr - 1, y_axis = conv ? 1 : yr - 1;
     s = param(im, n, in[2], "x_zero_point", x_axis, xr, &xz);
@@ -448,7 +478,8 @@ static mf_status qlinear(onnx_importer *im, const Onnx__NodeProto *n, bool conv)
     return s ? s : requantize(im, n, scaled, yz, dt);
 }
 
-/* ConvInteger and MatMulInteger: x, w, x_zp?, w_zp?; the int32 accumulator. */
+/* ConvInteger and MatMulInteger: x, w, x_zp?, w_zp?; the int32 accumulator (on the int8
+ * kernels, onnx_q_integer, for a constant weight that fits int8 and a per-tensor x_zp). */
 static mf_status integer_op(onnx_importer *im, const Onnx__NodeProto *n, bool conv)
 {
     mf_value *in[4], *xz, *wz, *a, *b, *acc, *y;
@@ -469,7 +500,10 @@ static mf_status integer_op(onnx_importer *im, const Onnx__NodeProto *n, bool co
         s = shifted(im, n, w, wz, &b);
     if (!s)
         s = accumulate(im, n, conv, a, b, NULL, &acc);
-    if (!s)
+    y = NULL;
+    if (!s && has_data(w) && mf_type_numel(&xz->type) == 1) /* onto the int8 kernels: the f32 form is dropped */
+        s = onnx_q_integer(im, n, x, (int)param_f32(xz, 0), a, acc, &y);
+    if (!s && !y)
         s = onnx_cast(im, n, acc, MF_I32, &y);
     return s ? s : onnx_define(im, n->output[0], y);
 }

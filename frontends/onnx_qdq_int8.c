@@ -4,7 +4,7 @@
  * dequantized constant weight keeps its integers and scales beside its f32 value.  A
  * QuantizeLinear of conv2d / linear / matmul / add of such values (the QDQ format: DQ ->
  * op -> Q; QLinearConv and QLinearMatMul are written that way too) becomes qconv2d /
- * qlinear / qadd, so the integer tensors between layers never go through f32. */
+ * qlinear / qmatmul / qadd, so the integer tensors between layers never go through f32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,13 +135,38 @@ static mf_value *transposed(onnx_importer *im, const mf_value *codes)
     return v;
 }
 
+/* matmul p of two dequantized activations (no activation fused; batch dims equal, or b 2-D):
+ * qmatmul. */
+static mf_status two_activations(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double ys, int yz,
+                                 mf_value **codes)
+{
+    mf_value *in[2];
+    double as, bs;
+    int az, bz;
+    if (!dequantized(p->inputs[0], &in[0], &as, &az) || !dequantized(p->inputs[1], &in[1], &bs, &bz))
+        return MF_OK;
+    const mf_type *at = &in[0]->type, *bt = &in[1]->type;
+    if (at->rank < 2 || bt->rank < 2 ||
+        (bt->rank != 2 && (bt->rank != at->rank || memcmp(at->shape, bt->shape, sizeof(int64_t) * (size_t)(at->rank - 2)))))
+        return MF_OK;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QMATMUL, a);
+    set_side(MF_OP_QMATMUL, a, "a", as, az);
+    set_side(MF_OP_QMATMUL, a, "b", bs, bz);
+    set_side(MF_OP_QMATMUL, a, "y", ys, yz);
+    return onnx_add(im, n, MF_OP_QMATMUL, 2, in, a, codes);
+}
+
 /* conv2d / linear / matmul p of a dequantized activation and a recorded weight (and a
- * constant f32 bias): qconv2d or qlinear, requantized to {ys, yz} within [lo, hi]. */
+ * constant f32 bias): qconv2d or qlinear, requantized to {ys, yz} within [lo, hi]; a matmul
+ * of two dequantized activations, qmatmul. */
 static mf_status anchor(onnx_importer *im, const Onnx__NodeProto *n, const mf_node *p, double lo,
                         double hi, double ys, int yz, mf_value **codes)
 {
     bool matmul = p->op == MF_OP_MATMUL;
     const onnx_qform *w = find(im, p->inputs[1], true);
+    if (matmul && !w && lo == -INFINITY && hi == INFINITY)
+        return two_activations(im, n, p, ys, yz, codes);
     mf_value *b = !matmul && p->ninputs > 2 ? p->inputs[2] : NULL, *in[4];
     double xs;
     int xz;
@@ -231,9 +256,60 @@ mf_status onnx_q_fused(onnx_importer *im, const Onnx__NodeProto *n, mf_value *y,
     }
 }
 
+mf_status onnx_q_integer(onnx_importer *im, const Onnx__NodeProto *n, mf_value *x, int xz, const mf_value *a,
+                         const mf_value *acc, mf_value **y)
+{
+    *y = NULL;
+    const mf_node *p = acc->producer;
+    if (!p || (p->op != MF_OP_CONV2D && p->op != MF_OP_MATMUL) || p->ninputs != 2 || p->inputs[0] != a)
+        return MF_OK;
+    bool matmul = p->op == MF_OP_MATMUL;
+    const mf_value *wf = p->inputs[1];
+    if (!wf->is_const || !wf->data || wf->type.dtype != MF_F32 || wf->type.rank != (matmul ? 2 : 4) ||
+        a->type.rank < (matmul ? 2 : 4))
+        return MF_OK;
+    int64_t count = mf_type_numel(&wf->type);
+    const float *src = wf->data->data;
+    for (int64_t i = 0; i < count; i++)
+        if (src[i] < -128 || src[i] > 127)
+            return MF_OK; /* w - w_zero_point past int8: stays f32 */
+    int8_t *q = malloc((size_t)(count > 0 ? count : 1));
+    if (!q)
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    for (int64_t i = 0; i < count; i++)
+        q[i] = (int8_t)src[i];
+    mf_type qt = wf->type, st = {MF_F32, 1, {1}};
+    qt.dtype = MF_I8;
+    const float one = 1.0f;
+    mf_value *in[3] = {NULL, onnx_const(im, &qt, q), onnx_const(im, &st, &one)};
+    free(q);
+    if (in[1] && matmul)
+        in[1] = transposed(im, in[1]);
+    if (!in[1] || !in[2])
+        return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
+    mf_status s = onnx_q_codes(im, n, x, &in[0]);
+    if (s)
+        return s;
+    mf_op op = matmul ? MF_OP_QLINEAR : MF_OP_QCONV2D;
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, at);
+    static const char *const geometry[] = {"stride", "padding", "dilation"};
+    for (int i = 0; !matmul && i < 3; i++) {
+        const mf_attr *g = mf_attr_get(p->op, p->attrs, geometry[i]);
+        mf_attr_set_ints(op, at, geometry[i], g->n, g->ints);
+    }
+    if (!matmul)
+        mf_attr_set_int(op, at, "groups", mf_attr_int(p->op, p->attrs, "groups"));
+    set_side(op, at, "x", 1, x->type.dtype == MF_U8 ? xz - 128 : xz);
+    set_side(op, at, "y", 1, 0);
+    mf_attr_set_int(op, at, "acc", 1);
+    im->qdead = true;
+    return onnx_add(im, n, op, 3, in, at, y);
+}
+
 mf_status onnx_q_prune(onnx_importer *im)
 {
-    if (!im->nqforms)
+    if (!im->nqforms && !im->qdead)
         return MF_OK;
     bool *dead = calloc((size_t)im->g->nnodes + 1, 1);
     int count = 0;

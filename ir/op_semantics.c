@@ -1072,7 +1072,10 @@ static mf_status infer_quantized_anchor(const infer_ctx *c, mf_status (*like)(co
         f32[i].dtype = MF_F32;
     infer_ctx fc = {c->op, c->attrs, nin, f32, c->out, c->in};
     s = like(&fc);
-    c->out->dtype = MF_I8;
+    int64_t acc = A(c, "acc")->i;
+    if (!s && acc != 0 && acc != 1)
+        return fail(c, MF_ERR_INVALID, "acc = %lld, must be 0 or 1", (long long)acc);
+    c->out->dtype = acc ? MF_I32 : MF_I8;
     return s;
 }
 

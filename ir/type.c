@@ -77,6 +77,7 @@ static bool op_lowers_i8(mf_op op)
     case MF_OP_DEQUANTIZE:
     case MF_OP_QCONV2D:
     case MF_OP_QLINEAR:
+    case MF_OP_QMATMUL:
     case MF_OP_QADD:
     case MF_OP_MAX_POOL2D: return true;
     default: return mf_op_get(op)->kind == MF_KIND_VIEW;
@@ -93,10 +94,18 @@ static bool op_lowers_f16(const mf_node *n)
     return mf_op_get(n->op)->kind == MF_KIND_VIEW;
 }
 
+/* qconv2d / qlinear with acc=1 store their i32 sums as they are (no epilogue follows). */
+static bool is_i32_sum(const mf_node *n, const mf_value *v)
+{
+    return (n->op == MF_OP_QCONV2D || n->op == MF_OP_QLINEAR) && v == n->outputs[0] &&
+           mf_attr_int(n->op, n->attrs, "acc");
+}
+
 static bool value_lowers(const mf_node *n, const mf_value *v)
 {
     mf_dtype t = v->type.dtype;
-    return t == MF_F32 || (t == MF_I8 && op_lowers_i8(n->op)) || (t == MF_F16 && op_lowers_f16(n));
+    return t == MF_F32 || (t == MF_I8 && op_lowers_i8(n->op)) || (t == MF_F16 && op_lowers_f16(n)) ||
+           (t == MF_I32 && is_i32_sum(n, v));
 }
 
 bool mf_node_widens_half(const mf_node *n)

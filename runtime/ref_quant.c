@@ -4,6 +4,7 @@
  * requantization, which compiled kernels must reproduce:
  *   y = acc * x_scale * w_scale[c] + bias[c], clamped to [min, max] (a fused relu or relu6),
  *   q = clamp(round_half_even(y / y_scale) + y_zero_point, -128, 127).
+ * With acc=1 qconv2d and qlinear store the i32 sum itself (ONNX's ConvInteger, MatMulInteger).
  * The oracle of the int8 codegen and the CPU fallback; plain loops the compiler vectorizes. */
 #include <math.h>
 #include <stdlib.h>
@@ -110,6 +111,7 @@ mf_status mf_ref_qconv2d(const mf_ref_call *c)
     const int8_t *x = c->in[0], *w = c->in[1];
     const float *bias = c->nin > 3 ? c->in[3] : NULL;
     int8_t *o = c->out;
+    int32_t *o32 = attr_i(c, "acc") ? c->out : NULL;
     float xs = attr_f(c, "x_scale");
     int xzp = attr_i(c, "x_zero_point");
     requant r = requant_of(c);
@@ -132,6 +134,10 @@ mf_status mf_ref_qconv2d(const mf_ref_call *c)
                     for (int64_t p = 0; p < plane; p++)
                         acc[p] += wv * cr[p];
                 }
+                if (o32) {
+                    memcpy(o32 + (b * cout + oc) * plane, acc, sizeof *acc * (size_t)plane);
+                    continue;
+                }
                 float m = xs * weight_scale(c, oc), bv = bias ? bias[oc] : 0.0f;
                 int8_t *op = o + (b * cout + oc) * plane;
                 for (int64_t p = 0; p < plane; p++)
@@ -150,6 +156,7 @@ mf_status mf_ref_qlinear(const mf_ref_call *c)
     const int8_t *x = c->in[0], *w = c->in[1];
     const float *bias = c->nin > 3 ? c->in[3] : NULL;
     int8_t *o = c->out;
+    int32_t *o32 = attr_i(c, "acc") ? c->out : NULL;
     float xs = attr_f(c, "x_scale");
     int xzp = attr_i(c, "x_zero_point");
     requant r = requant_of(c);
@@ -163,6 +170,10 @@ mf_status mf_ref_qlinear(const mf_ref_call *c)
             int32_t acc = 0;
             for (int64_t kk = 0; kk < kdim; kk++)
                 acc += xr[kk] * w[j * kdim + kk];
+            if (o32) {
+                o32[m * nout + j] = acc;
+                continue;
+            }
             float y = (float)acc * (xs * weight_scale(c, j)) + (bias ? bias[j] : 0.0f);
             o[m * nout + j] = requantize(&r, y);
         }

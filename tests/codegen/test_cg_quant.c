@@ -3,7 +3,8 @@
  * host's), vpdpbusd in the code of VNNI targets and nowhere else, and each int8 kernel —
  * qconv2d over strides, padding, dilation, groups, depthwise, 1x1 and K not a multiple
  * of 4, with relu / relu6 and a fused qadd and dequantize, qlinear, quantize and
- * dequantize, max_pool2d of int8 — equal code for code to the reference kernels on the same int8 inputs,
+ * dequantize, max_pool2d of int8, qmatmul of two activations, and qconv2d / qlinear acc=1 (the i32 sums of ONNX's
+ * ConvInteger / MatMulInteger) — equal code for code to the reference kernels on the same int8 inputs,
  * for nparts 1 and 4, on each target the host can run (the rest are compiled and
  * counted as skipped). */
 #include <stdarg.h>
@@ -64,6 +65,8 @@ static void test_ubsw_flag(void **state)
  * one sign summing to at most MF_UBSW_PAIR_MAX (w_pair_max: vpmaddubsw on AVX2 without
  * VNNI); make_input then makes pairs that reach it. */
 static bool pairs;
+/* The graphs' qconv2d / qlinear store their i32 sums (acc=1) instead of codes. */
+static bool sums;
 
 typedef struct qcase {
     const char *what;
@@ -103,7 +106,13 @@ static mf_graph *qconv_graph(const qcase *q)
         tref_set_float(MF_OP_QCONV2D, a, "min", 0);
     if (q->relu6)
         tref_set_float(MF_OP_QCONV2D, a, "max", 6);
+    if (sums)
+        tref_set_int(MF_OP_QCONV2D, a, "acc", 1);
     mf_value *y = cg_node(g, MF_OP_QCONV2D, q->bias ? 4 : 3, in, a);
+    if (sums) {
+        mf_graph_set_outputs(g, 1, &y);
+        return g;
+    }
     if (q->residual) {
         mf_value *r = in_t(g, "r", MF_I8, 4, y->type.shape);
         mf_op_default_attrs(MF_OP_QADD, a);
@@ -135,11 +144,39 @@ static mf_graph *qlinear_graph(int64_t rows, int64_t k, int64_t n, bool bias)
     tref_set_int(MF_OP_QLINEAR, a, "x_zero_point", 11);
     tref_set_float(MF_OP_QLINEAR, a, "y_scale", 0.004 * (double)k);
     tref_set_int(MF_OP_QLINEAR, a, "y_zero_point", -2);
+    if (sums)
+        tref_set_int(MF_OP_QLINEAR, a, "acc", 1);
     mf_value *y = cg_node(g, MF_OP_QLINEAR, bias ? 4 : 3, in, a);
+    if (sums) {
+        mf_graph_set_outputs(g, 1, &y);
+        return g;
+    }
     mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
     tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.25);
     y = cg_node(g, MF_OP_DEQUANTIZE, 1, &y, a);
     mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* dequantize(qmatmul(a, b)) of [batch, m, k] by [batch, k, n] (or [k, n] when b2). */
+static mf_graph *qmatmul_graph(int64_t batch, int64_t m, int64_t k, int64_t n, bool b2)
+{
+    mf_graph *g = mf_graph_new("qmatmul");
+    mf_value *in[2] = {in_t(g, "x", MF_I8, 3, (int64_t[]){batch, m, k}),
+                       b2 ? in_t(g, "r", MF_I8, 2, (int64_t[]){k, n}) : in_t(g, "r", MF_I8, 3, (int64_t[]){batch, k, n})};
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QMATMUL, a);
+    tref_set_float(MF_OP_QMATMUL, a, "a_scale", 0.03);
+    tref_set_int(MF_OP_QMATMUL, a, "a_zero_point", -9);
+    tref_set_float(MF_OP_QMATMUL, a, "b_scale", 0.05);
+    tref_set_int(MF_OP_QMATMUL, a, "b_zero_point", 13);
+    tref_set_float(MF_OP_QMATMUL, a, "y_scale", 0.04 * (double)k);
+    tref_set_int(MF_OP_QMATMUL, a, "y_zero_point", 4);
+    mf_value *y = cg_node(g, MF_OP_QMATMUL, 2, in, a);
+    mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
+    tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.25);
+    mf_value *outs[2] = {y, cg_node(g, MF_OP_DEQUANTIZE, 1, &y, a)};
+    mf_graph_set_outputs(g, 2, outs);
     return g;
 }
 
@@ -334,22 +371,32 @@ static const qcase qcases[] = {
 
 static void check_all(const mf_cg_target *t)
 {
-    for (int pass = 0; pass < 2; pass++) /* pairs: vpmaddubsw on AVX2 targets without VNNI */
+    /* pass 1 pairs: vpmaddubsw on AVX2 targets without VNNI; pass 2 the i32 sums */
+    for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < NCASES; i++) {
-            pairs = pass == 1;
+            pairs = pass == 1, sums = pass == 2;
             if (pairs && qcases[i].groups == qcases[i].cin && qcases[i].groups > 1 && qcases[i].d == 1 && qcases[i].s < 3)
                 continue; /* the direct depthwise engine: w_bits does not change it */
             char what[160];
-            snprintf(what, sizeof what, "%s%s", qcases[i].what, pairs ? " (w_pair_max 128)" : "");
+            snprintf(what, sizeof what, "%s%s", qcases[i].what, pairs ? " (w_pair_max 128)" : sums ? " (acc=1)" : "");
             mf_graph *g = qconv_graph(&qcases[i]);
             check_exact(g, t, what);
             mf_graph_destroy(g);
         }
     pairs = false;
     static const int64_t lin[][4] = {{1, 512, 37, 1}, {3, 70, 9, 0}, {2, 5, 4, 1}};
-    for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++) {
-        mf_graph *g = qlinear_graph(lin[i][0], lin[i][1], lin[i][2], lin[i][3]);
-        check_exact(g, t, "qlinear");
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++) {
+            sums = pass == 1;
+            mf_graph *g = qlinear_graph(lin[i][0], lin[i][1], lin[i][2], lin[i][3]);
+            check_exact(g, t, sums ? "qlinear acc=1" : "qlinear");
+            mf_graph_destroy(g);
+        }
+    sums = false;
+    static const int64_t mm[][5] = {{2, 5, 70, 9, 0}, {1, 3, 512, 33, 1}, {3, 4, 7, 17, 1}, {1, 1, 1, 1, 0}};
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+        mf_graph *g = qmatmul_graph(mm[i][0], mm[i][1], mm[i][2], mm[i][3], mm[i][4]);
+        check_exact(g, t, "qmatmul");
         mf_graph_destroy(g);
     }
     mf_graph *g = roundtrip_graph();

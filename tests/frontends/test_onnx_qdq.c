@@ -3,10 +3,12 @@
  * format with uint8 activations and per-channel int8 weights around Conv + Relu, int8 QDQ
  * around MatMul, a QDQ residual block (Conv, Add, MaxPool, Flatten, Gemm), QLinearConv
  * (uint8, per-channel weights, int32 bias), QLinearMatMul (int8, per-column scales),
- * MatMulInteger and ConvInteger.  Each must map onto its int8 op (qconv2d, qlinear, qadd;
- * the *Integer ops stay f32) and run layer by layer and fused within the 2 % int8 threshold
- * (max|a - b| / max|b|) of ONNX's semantics (all give 0 %); the ONNX node tests of these ops
- * run in test_onnx_conformance. */
+ * MatMulInteger and ConvInteger (groups, depthwise with per-channel weight zero points, sums
+ * past 2^24, Cast + Mul after).  Each must map onto its int8 op (qconv2d, qlinear, qadd; the
+ * *Integer ops onto qconv2d / qlinear acc=1 but for a uint8 weight past int8 of its zero
+ * point) and run layer by layer and fused within the 2 % int8 threshold (max|a - b| / max|b|)
+ * of ONNX's semantics (all give 0 %; the *Integer models must be exact); the ONNX node tests
+ * of these ops run in test_onnx_conformance. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +81,7 @@ static void check_model(const char *name, mf_op int8_op)
         assert_int_equal(mf_tensor_numel(host), mf_tensor_numel(want));
         double err = rel_error(host, want);
         printf("%s %s: relative error %.3g%%\n", name, fused ? "fused" : "layer by layer", 100 * err);
-        assert_true(err <= 0.02);
+        assert_true(strstr(name, "integer") ? err == 0 : err <= 0.02);
         mf_tensor_free(host);
         mf_tensor_free(y);
         mf_tensor_free(dev);
@@ -117,7 +119,51 @@ static void test_qlinear_matmul_int8(void **state)
 
 static void test_conv_integer_uint8(void **state)
 {
-    check_model("conv_integer_uint8", MF_OP_COUNT);
+    check_model("conv_integer_uint8", MF_OP_QCONV2D);
+}
+
+/* An *Integer op on the int8 kernels leaves no f32 conv2d / matmul behind, and its qconv2d
+ * or qlinear has acc=1 (the i32 sums). */
+static void check_integer(const char *name, mf_op op)
+{
+    check_model(name, op);
+    char path[1024];
+    mf_graph *g = NULL;
+    snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.onnx", tsupport_source_dir(), name);
+    assert_int_equal(mf_onnx_load(path, 0, &g), MF_OK);
+    assert_int_equal(count_op(g, MF_OP_CONV2D) + count_op(g, MF_OP_MATMUL), 0);
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->op == op) {
+            assert_int_equal(mf_attr_int(op, g->nodes[i]->attrs, "acc"), 1);
+            assert_int_equal(g->nodes[i]->outputs[0]->type.dtype, MF_I32);
+        }
+    mf_graph_destroy(g);
+}
+
+static void test_conv_integer_dw_dynamic(void **state)
+{
+    check_integer("conv_integer_dw_dynamic", MF_OP_QCONV2D);
+}
+
+static void test_conv_integer_group_int8(void **state)
+{
+    check_integer("conv_integer_group_int8", MF_OP_QCONV2D);
+}
+
+static void test_matmul_integer_big(void **state)
+{
+    check_integer("matmul_integer_big", MF_OP_QLINEAR);
+}
+
+/* MatMul of two activations, in the QDQ format and as QLinearMatMul: qmatmul. */
+static void test_qdq_matmul_two_uint8(void **state)
+{
+    check_model("qdq_matmul_two_uint8", MF_OP_QMATMUL);
+}
+
+static void test_qlinear_matmul_two_int8(void **state)
+{
+    check_model("qlinear_matmul_two_int8", MF_OP_QMATMUL);
 }
 
 /* A residual block in the QDQ format is int8 from its first quantize to its last dequantize:
@@ -172,7 +218,12 @@ int main(void)
         cmocka_unit_test(test_matmul_integer_uint8),
         cmocka_unit_test(test_qlinear_matmul_int8),
         cmocka_unit_test(test_conv_integer_uint8),
+        cmocka_unit_test(test_conv_integer_dw_dynamic),
+        cmocka_unit_test(test_conv_integer_group_int8),
+        cmocka_unit_test(test_matmul_integer_big),
         cmocka_unit_test(test_qdq_residual_uint8),
+        cmocka_unit_test(test_qdq_matmul_two_uint8),
+        cmocka_unit_test(test_qlinear_matmul_two_int8),
         cmocka_unit_test(test_runtime_scale),
     };
     return cmocka_run_group_tests_name("onnx_qdq", tests, NULL, NULL);

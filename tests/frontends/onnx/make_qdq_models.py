@@ -235,6 +235,98 @@ def conv_integer_uint8():
          [helper.make_tensor_value_info("y", TensorProto.INT32, out.shape)], inits, x, out)
 
 
+def conv_general(x, w, stride, pad, group):
+    """NCHW grouped conv, int64 accumulation (exact)."""
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    y = np.zeros((n, k, oh, ow), np.int64)
+    kg = k // group
+    for g in range(group):
+        xs = xp[:, g * cg:(g + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                win = xs[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                y[:, g * kg:(g + 1) * kg] += np.einsum("nchw,kc->nkhw", win, w[g * kg:(g + 1) * kg, :, i, j].astype(np.int64))
+    return y
+
+
+def conv_integer_dw_dynamic():
+    """Depthwise ConvInteger (stride 2), uint8 x and uint8 weights with per-channel zero points,
+    then Cast + Mul as dynamic quantization writes it: exact in f32."""
+    c = 8
+    x = rng.integers(0, 256, (1, c, 9, 9)).astype(np.uint8)
+    wz = rng.integers(100, 156, c).astype(np.uint8)
+    w = (wz.reshape(c, 1, 1, 1).astype(np.int32) + rng.integers(-100, 100, (c, 1, 3, 3))).astype(np.uint8)
+    xz, scale = np.uint8(97), np.float32(0.0123)
+    acc = conv_general(x.astype(np.int64) - int(xz), w.astype(np.int64) - wz.reshape(c, 1, 1, 1).astype(np.int64), 2, 1, c)
+    out = (acc.astype(np.int32).astype(np.float32) * scale).astype(np.float32)
+    nodes = [helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["acc"], pads=[1, 1, 1, 1], strides=[2, 2], group=c),
+             helper.make_node("Cast", ["acc"], ["accf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["accf", "s"], ["y"])]
+    inits = [init("w", w), init("xz", xz), init("wz", wz), init("s", scale)]
+    save("conv_integer_dw_dynamic", nodes, [helper.make_tensor_value_info("x", TensorProto.UINT8, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out.shape)], inits, x, out)
+
+
+def conv_integer_group_int8():
+    """ConvInteger with 2 groups, stride 2, int8 x with a zero point, int8 weights."""
+    x = rng.integers(-128, 128, (2, 6, 7, 7)).astype(np.int8)
+    w = rng.integers(-128, 128, (4, 3, 3, 3)).astype(np.int8)
+    xz = np.int8(-5)
+    out = conv_general(x.astype(np.int64) - int(xz), w, 2, 1, 2).astype(np.int32)
+    nodes = [helper.make_node("ConvInteger", ["x", "w", "xz"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2], group=2)]
+    inits = [init("w", w), init("xz", xz)]
+    save("conv_integer_group_int8", nodes, [helper.make_tensor_value_info("x", TensorProto.INT8, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.INT32, out.shape)], inits, x, out)
+
+
+def matmul_integer_big():
+    """MatMulInteger of int8 [2, 3, 1500] by int8 [1500, 20]: sums past 2^24, which f32 would
+    round, exact in int32."""
+    a = rng.integers(100, 128, (2, 3, 1500)).astype(np.int8)
+    b = rng.integers(100, 128, (1500, 20)).astype(np.int8)
+    b[:, 3] = -b[:, 3]
+    az = np.int8(-3)
+    out = ((a.astype(np.int64) - int(az)) @ b.astype(np.int64)).astype(np.int32)
+    assert np.abs(out).max() > 2 ** 24
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "az"], ["y"])]
+    inits = [init("b", b), init("az", az)]
+    save("matmul_integer_big", nodes, [helper.make_tensor_value_info("a", TensorProto.INT8, a.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.INT32, out.shape)], inits, a, out)
+
+
+def qdq_matmul_two_uint8():
+    """QDQ MatMul of two activations (x and its transpose, uint8, other parameters): qmatmul."""
+    x = rng.integers(0, 256, (2, 4, 6)).astype(np.uint8)
+    sa, za, sb, zb, sy, zy = np.float32(0.02), np.uint8(120), np.float32(0.03), np.uint8(131), np.float32(0.4), np.uint8(128)
+    da = dequantize(x, sa, za)
+    db = dequantize(x.transpose(0, 2, 1), sb, zb)
+    out = quantize(np.matmul(da, db), sy, zy, np.uint8)
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+             helper.make_node("DequantizeLinear", ["x", "sa", "za"], ["da"]),
+             helper.make_node("DequantizeLinear", ["xt", "sb", "zb"], ["db"]),
+             helper.make_node("MatMul", ["da", "db"], ["m"]),
+             helper.make_node("QuantizeLinear", ["m", "sy", "zy"], ["y"])]
+    inits = [init("sa", sa), init("za", za), init("sb", sb), init("zb", zb), init("sy", sy), init("zy", zy)]
+    save("qdq_matmul_two_uint8", nodes, [helper.make_tensor_value_info("x", TensorProto.UINT8, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.UINT8, out.shape)], inits, x, out)
+
+
+def qlinear_matmul_two_int8():
+    """QLinearMatMul of two activations (int8 x and its transpose): qmatmul."""
+    x = rng.integers(-128, 128, (3, 5, 7)).astype(np.int8)
+    sa, za, sb, zb, sy, zy = np.float32(0.05), np.int8(-3), np.float32(0.05), np.int8(-3), np.float32(2.0), np.int8(7)
+    acc = np.matmul(x.astype(np.int32) - int(za), x.transpose(0, 2, 1).astype(np.int32) - int(zb))
+    out = np.clip(np.rint(acc.astype(np.float32) * (sa * sb / sy)) + int(zy), -128, 127).astype(np.int8)
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+             helper.make_node("QLinearMatMul", ["x", "sa", "za", "xt", "sb", "zb", "sy", "zy"], ["y"])]
+    inits = [init("sa", sa), init("za", za), init("sb", sb), init("zb", zb), init("sy", sy), init("zy", zy)]
+    save("qlinear_matmul_two_int8", nodes, [helper.make_tensor_value_info("x", TensorProto.INT8, x.shape)],
+         [helper.make_tensor_value_info("y", TensorProto.INT8, out.shape)], inits, x, out)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     qdq_conv_uint8()
@@ -244,3 +336,8 @@ if __name__ == "__main__":
     qdq_residual_uint8()
     qlinear_matmul_int8()
     conv_integer_uint8()
+    conv_integer_dw_dynamic()
+    conv_integer_group_int8()
+    matmul_integer_big()
+    qdq_matmul_two_uint8()
+    qlinear_matmul_two_int8()
