@@ -11,7 +11,11 @@
  * CONV_GFLOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed, and
  * CONV_GFLOPS_ASM=FILE appends each one-thread kernel's assembly to FILE, and
  * CONV_GFLOPS_PARTS=1 times each of the 4 partitions of the core_number 4 kernel alone (CPU
- * time: the split's balance, free of the machine's load). */
+ * time: the split's balance, free of the machine's load), and CONV_GFLOPS_XCORE=1 each
+ * thread's home run on 2 pinned threads with the input left split over their caches. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +99,79 @@ static void part_times(mf_kernel_fn fn, void **args, int reps, char *out, size_t
     snprintf(out, cap, "partitions alone %.1f %.1f %.1f %.1f us: imbalance %.0f %%; home runs 0-1 %.1f, 2-3 %.1f us: "
              "imbalance %.0f %%", t[0] * 1e6, t[1] * 1e6, t[2] * 1e6, t[3] * 1e6, 100 * (pmax * 4 / sum - 1), a * 1e6,
              b * 1e6, 100 * ((a > b ? a : b) * 2 / (a + b) - 1));
+}
+
+/* CONV_GFLOPS_XCORE=1: the home runs of the core_number 4 kernel on 2 threads pinned to
+ * CPUs 0 and 1, each run after the threads rewrote half of the input's channels each (as a
+ * depthwise layer split by channels leaves it: half in the other core's cache).  Each thread's
+ * CPU time of its run, median of the reps; the launch waits for the slower thread. */
+typedef struct xcore {
+    mf_kernel_fn fn;
+    void **args;
+    float *x;
+    int64_t nx, reps;
+    atomic_int arrived;
+    double med[2];
+} xcore;
+
+typedef struct xcore_arg {
+    xcore *x;
+    int h;
+} xcore_arg;
+
+static void xbarrier(xcore *x, int *round)
+{
+    int goal = 2 * ++*round;
+    atomic_fetch_add(&x->arrived, 1);
+    while (atomic_load(&x->arrived) < goal)
+        sched_yield();
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double d = *(const double *)a - *(const double *)b;
+    return (d > 0) - (d < 0);
+}
+
+static void *xcore_thread(void *arg)
+{
+    xcore *x = ((xcore_arg *)arg)->x;
+    int h = ((xcore_arg *)arg)->h, round = 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(h, &set);
+    sched_setaffinity(0, sizeof set, &set);
+    double *t = malloc(sizeof(double) * (size_t)x->reps);
+    for (int64_t r = 0; r < x->reps; r++) {
+        for (int64_t i = h * x->nx / 2; i < (h + 1) * x->nx / 2; i++)
+            x->x[i] = -x->x[i];
+        xbarrier(x, &round);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        for (int p = 2 * h; p < 2 * h + 2; p++)
+            x->fn((void *const *)x->args, p, 4);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        t[r] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        xbarrier(x, &round);
+    }
+    qsort(t, (size_t)x->reps, sizeof *t, cmp_double);
+    x->med[h] = t[x->reps / 2];
+    free(t);
+    return NULL;
+}
+
+static void xcore_times(mf_kernel_fn fn, void **args, float *xin, int64_t nx, char *out, size_t cap)
+{
+    xcore x = {.fn = fn, .args = args, .x = xin, .nx = nx, .reps = 301};
+    atomic_init(&x.arrived, 0);
+    pthread_t th[2];
+    xcore_arg a[2] = {{&x, 0}, {&x, 1}};
+    for (int h = 0; h < 2; h++)
+        pthread_create(&th[h], NULL, xcore_thread, &a[h]);
+    for (int h = 0; h < 2; h++)
+        pthread_join(th[h], NULL);
+    snprintf(out, cap, "input split over cores: home runs 0-1 %.1f, 2-3 %.1f us (median CPU time)", x.med[0] * 1e6,
+             x.med[1] * 1e6);
 }
 
 /* One kernel of a single-node graph op(in...) (+ relu when relu), compiled for one core;
@@ -282,6 +359,10 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
            flop / t2 * 1e-9, obj.compile_ms);
     if (*parts)
         printf("    %s\n", parts);
+    if (getenv("CONV_GFLOPS_XCORE")) {
+        xcore_times(fn2, args, x, mf_type_numel(&xt), parts, sizeof parts);
+        printf("    %s\n", parts);
+    }
     mf_cg_object_free(&obj);
     mf_cg_object_free(&obj2);
     free(out), free(x), free(w), free(b);

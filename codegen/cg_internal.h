@@ -92,6 +92,12 @@ double mf_cg_rows_imbalance(int64_t items, int64_t rows, int64_t nys, int64_t pa
 /* The nys in [min_nys, max_nys] (and <= rows) of the least such imbalance, the smallest of
  * equals (each range costs an item's setup), or the first within 1 %. */
 int64_t mf_cg_rows_split(int64_t items, int64_t rows, int64_t parts, int64_t min_nys, int64_t max_nys);
+/* Whether a 1x1 GEMM (cing -> coutg channels, npix pixels in nfull full tiles, nchunk chunks
+ * by its L2 sizing) compiled for `parts` partitions gets `parts` chunks of pixels, one a
+ * partition (chunk q: full tiles [mf_cg_part_bound(q, parts, nfull, 1), ...)), instead of
+ * sharing out blocks of output channels. */
+bool mf_cg_gemm_split_pixels(int64_t cing, int64_t coutg, int64_t npix, int64_t nfull, int64_t nchunk,
+                             int64_t parts);
 /* Unravels a flat index over dims[0..n) (row-major) into coords (i64 values). */
 void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
                    LLVMValueRef *coords);

@@ -9,7 +9,8 @@
  * (MR*NV accumulators, NV loads and one broadcast: MR and NV from its register count), and
  * runs the whole K loop on them before the epilogue.  Work items are (batch, group, chunk of
  * pixels, block of MR channels): the chunk's K x pixels of input are sized to stay in L2
- * while every channel block sweeps it, each block's MR x K weight panel stays in L1 over
+ * while every channel block sweeps it (a projection compiled for several cores gets a chunk a
+ * partition, so no thread reads the whole input: mf_cg_gemm_split_pixels), each block's MR x K weight panel stays in L1 over
  * the chunk's tiles (the engine depends on the geometry and the target alone, so a pass can
  * prepack its weights).  The weight panel is read by broadcasts, either from the plain [oc][ic]
  * layout (MR rows) or, when the graph prepacked it (conv2d's `packed` attribute), from
@@ -38,7 +39,8 @@ static bool strided(const mf_cg_conv_geom *g)
 
 /* The tiling of the plane for a tile of mr x nv vectors: the chunk's input (K x pixels) in
  * half of L2; for a strided layer, the panel rows that a chunk's pixels can span. */
-static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int mr, int nv, gemm_plan *pl)
+static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int mr, int nv, int parts,
+                       gemm_plan *pl)
 {
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
     pl->MR = mr, pl->NV = nv;
@@ -55,6 +57,14 @@ static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, in
      * 128 and 68 left two of four partitions with half the work) */
     pl->chunk = (pl->ntile + pl->nchunk - 1) / pl->nchunk;
     pl->nmb = (coutg + pl->MR - 1) / pl->MR;
+    /* a projection whose plane is one chunk: a chunk of pixels a partition, not blocks of
+     * channels (each of which read the whole input, half of it from the other core's cache;
+     * mf_cg_gemm_split_pixels) */
+    int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
+    if (!strided(g) && mf_cg_gemm_split_pixels(cing, coutg, pl->N, nfull, pl->nchunk, parts)) {
+        pl->nchunk = parts;
+        pl->chunk = (pl->ntile + parts - 1) / parts;
+    }
     pl->PK = 0;
     if (strided(g)) { /* L pixels from any column span at most (L + 2 ow - 2) / ow rows */
         int64_t rows = (pl->chunk * pl->NR + 2 * g->ow - 2) / g->ow;
@@ -123,7 +133,7 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
     /* the panel lives on the stack: at most L2 (it is sized for half of it but for whole
      * rows; very wide rows with long K would not fit) */
     gemm_plan pl;
-    plan_tiles(s, g, *mr, *nv, &pl);
+    plan_tiles(s, g, *mr, *nv, 1, &pl);
     return (pl.PK * (g->cin / g->groups) + s->lanes) * 4 <= s->l2;
 }
 
@@ -131,7 +141,7 @@ static void plan_for(const mf_cg_ctx *c, const mf_cg_conv_geom *g, gemm_plan *pl
 {
     int mr, nv;
     mf_cg_gemm_blocking(&c->shape, g, &mr, &nv);
-    plan_tiles(&c->shape, g, mr, nv, pl);
+    plan_tiles(&c->shape, g, mr, nv, c->core_number, pl);
 }
 
 typedef struct gemm_emit {
@@ -328,8 +338,16 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
     const gemm_plan *pl = &e->pl;
     bool last_partial = pl->N % pl->NR != 0;
     int64_t nfull = last_partial ? pl->ntile - 1 : pl->ntile;
-    LLVMValueRef t0 = mf_cg_ix_mulk(c, chunk, pl->chunk);
-    LLVMValueRef t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, t0, pl->chunk), nfull);
+    /* strided: chunks of pl->chunk tiles (the panel's rows); else the full tiles shared out
+     * as partitions share items (mf_cg_part_bound), the partial one in the last chunk */
+    LLVMValueRef t0, t1;
+    if (pl->PK) {
+        t0 = mf_cg_ix_mulk(c, chunk, pl->chunk);
+        t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, t0, pl->chunk), nfull);
+    } else {
+        t0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, chunk, nfull), pl->nchunk);
+        t1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, chunk, 1), nfull), pl->nchunk);
+    }
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, t0, t1);
     LLVMValueRef p = mf_cg_ix_mulk(c, t.iv, pl->NR);

@@ -20,6 +20,7 @@ typedef struct cg_opts {
     uint64_t seed;
     const mf_cg_target *target; /* NULL: the host */
     double relmax;      /* > 0: compare max|got - want| / max|want| <= relmax instead */
+    int cores;          /* the core_number the kernel is compiled for; 0: 1 */
 } cg_opts;
 
 static mf_value *cg_in(mf_graph *g, const char *name, mf_type t)
@@ -42,9 +43,9 @@ static mf_value *cg_node(mf_graph *g, mf_op op, int nin, mf_value *const *in, co
 #define CG1(g, op, x) cg_node((g), (op), 1, (mf_value *[]){(x)}, NULL)
 #define CG2(g, op, x, y) cg_node((g), (op), 2, (mf_value *[]){(x), (y)}, NULL)
 
-static mf_kernel_fn cg_build(const mf_graph *g, mf_cg_object *obj, const mf_cg_target *target)
+static mf_kernel_fn cg_build_cores(const mf_graph *g, mf_cg_object *obj, const mf_cg_target *target, int cores)
 {
-    mf_cg_options o = {target, 3, 0};
+    mf_cg_options o = {target, 3, cores};
     mf_status s = mf_cg_compile(g, &o, obj);
     if (s)
         fail_msg("compile: %s", mf_last_error());
@@ -53,6 +54,11 @@ static mf_kernel_fn cg_build(const mf_graph *g, mf_cg_object *obj, const mf_cg_t
     if (s)
         fail_msg("load: %s", mf_last_error());
     return fn;
+}
+
+static inline mf_kernel_fn cg_build(const mf_graph *g, mf_cg_object *obj, const mf_cg_target *target)
+{
+    return cg_build_cores(g, obj, target, 0);
 }
 
 static void cg_run_parts(mf_kernel_fn fn, void *const *args, int64_t nparts)
@@ -97,7 +103,7 @@ static void cg_check_opts(mf_graph *g, cg_opts o)
     if (mf_graph_interpret(g, nin, in, nout, ref))
         fail_msg("interpret: %s", mf_last_error());
     mf_cg_object obj;
-    mf_kernel_fn fn = cg_build(g, &obj, o.target);
+    mf_kernel_fn fn = cg_build_cores(g, &obj, o.target, o.cores);
     void *args[64] = {0};
     float *first[16] = {0};
     static const int64_t parts[3] = {1, 4, 16};

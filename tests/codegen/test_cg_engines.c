@@ -153,14 +153,41 @@ static const layer few_taps[] = {
     {1, 3, 21, 77, 16, 3, 3, 1, 1, 1, true, false, 0},  /* stride 3 */
 };
 
+/* Projections (more input channels than output, more pixels than output channels) compiled
+ * for 4 and 16 cores: the GEMM gives each partition a chunk of pixels (mf_cg_gemm_split_pixels;
+ * full tiles shared out unevenly, the partial tile in the last chunk). */
+static const layer projections[] = {
+    {1, 96, 14, 14, 24, 1, 1, 0, 1, 1, true, true, 2},   /* mobilenet_v2's 14x14 projection, smaller */
+    {1, 144, 28, 28, 32, 1, 1, 0, 1, 1, true, false, 0}, /* 28x28, plain weights */
+    {2, 40, 9, 11, 13, 1, 1, 0, 1, 1, true, true, 3},    /* batch 2, odd sizes, a tail block, no flattening */
+    {1, 64, 23, 23, 20, 1, 1, 0, 1, 1, false, true, 1},  /* 529 pixels: a partial last tile */
+};
+
+static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
+
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
 {
     current = t;
     for (size_t i = 0; i < n; i++) {
         mf_graph *g = layer_graph(&ls[i]);
-        cg_check_opts(g, (cg_opts){.lo = -1, .hi = 1, .seed = 100 + i, .target = t, .relmax = 3e-3});
+        cg_check_opts(g, (cg_opts){.lo = -1, .hi = 1, .seed = 100 + i, .target = t, .relmax = 3e-3,
+                                   .cores = check_cores});
         mf_graph_destroy(g);
     }
+}
+
+static void check_projections(const mf_cg_target *t)
+{
+    for (int cores = 4; cores <= 16; cores *= 4) {
+        check_cores = cores;
+        check_layers(projections, sizeof projections / sizeof projections[0], t);
+    }
+    check_cores = 0;
+}
+
+static void test_projections_by_pixels_every_target(void **state)
+{
+    every_target(check_projections, "1x1 GEMM split by pixels");
 }
 
 
@@ -267,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depthwise_every_target),
         cmocka_unit_test(test_pointwise_every_target),
+        cmocka_unit_test(test_projections_by_pixels_every_target),
         cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
         cmocka_unit_test(test_matmul_packed_every_target),

@@ -94,11 +94,41 @@ static void test_rows_split(void **state)
         }
 }
 
+/* The 1x1 GEMM's projections split by pixels, expansions and small planes by channel blocks. */
+static void test_gemm_split_pixels(void **state)
+{
+    (void)state;
+    /* mobilenet_v2 at 4 partitions, 16 lanes, 2-vector tiles (32 pixels): projections */
+    assert_true(mf_cg_gemm_split_pixels(576, 96, 196, 6, 1, 4));  /* 14x14 */
+    assert_true(mf_cg_gemm_split_pixels(144, 32, 784, 24, 1, 4)); /* 28x28 */
+    assert_true(mf_cg_gemm_split_pixels(96, 24, 3136, 98, 1, 4)); /* 56x56 */
+    /* expansions keep the channel split (the depthwise layer after reads its channels) */
+    assert_false(mf_cg_gemm_split_pixels(96, 576, 196, 6, 1, 4));
+    assert_false(mf_cg_gemm_split_pixels(24, 144, 3136, 98, 1, 4));
+    /* 7x7 planes: fewer pixels than channels (960->160), and too few tiles */
+    assert_false(mf_cg_gemm_split_pixels(960, 160, 49, 1, 1, 4));
+    assert_false(mf_cg_gemm_split_pixels(64, 16, 49, 1, 1, 4));
+    /* one core, or already as many chunks as partitions */
+    assert_false(mf_cg_gemm_split_pixels(576, 96, 196, 6, 1, 1));
+    assert_false(mf_cg_gemm_split_pixels(576, 96, 3136, 98, 4, 4));
+    /* chunk q's full tiles [bound(q), bound(q + 1)): 6 tiles on 4 chunks, threads (0-1, 2-3)
+     * get 3 each (the partial 7th tile goes with the last chunk) */
+    int64_t b[5];
+    for (int q = 0; q <= 4; q++)
+        b[q] = mf_cg_part_bound(q, 4, 6, 1);
+    assert_int_equal(b[0], 0);
+    assert_int_equal(b[4], 6);
+    assert_int_equal(b[2] - b[0], 3);
+    for (int q = 0; q < 4; q++)
+        assert_true(b[q + 1] - b[q] >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds_cover_once),
         cmocka_unit_test(test_rows_split),
+        cmocka_unit_test(test_gemm_split_pixels),
     };
     return cmocka_run_group_tests_name("codegen_part_split", tests, NULL, NULL);
 }
