@@ -13,6 +13,7 @@
  * even and odd columns (the pair: dw_pair_mode), the taps one output to the left summed
  * apart and moved over once per output vector.
  * Bias and the elementwise epilogue are applied before the one store.
+ * A partition takes its planes last first (LIFO after a producer that wrote them in order).
  * Small planes whose rows underfill the vectors (7x7 at 16 lanes: 7 of 16; 14x14 at 8: two
  * masked border vectors) run flattened instead (dw_flat_plane): vectors over the plane's
  * pixels p = oy*W + ox, each tap one contiguous load at p + shift. */
@@ -542,7 +543,12 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
     mf_cg_loop_begin(c, &items, lo, hi);
     int64_t dims[2] = {nbatch, g->cout};
     LLVMValueRef q[2];
-    mf_cg_unravel(c, items.iv, 2, dims, q);
+    /* the partition's planes last first: a producer that wrote them in channel order (the 1x1
+     * GEMM engine's channel blocks, mobilenet_v2's expansions) still holds its last planes in
+     * L2, and these are read before the first planes' reads evict them */
+    LLVMValueRef item = LLVMBuildSub(c->B, LLVMBuildAdd(c->B, lo, hi, ""),
+                                     LLVMBuildAdd(c->B, items.iv, mf_cg_i64(c, 1), ""), "");
+    mf_cg_unravel(c, item, 2, dims, q);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e.bcoord);
     e.ch = q[1];
     e.plane = mf_cg_gep_as(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
