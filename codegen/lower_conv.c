@@ -416,13 +416,15 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     pl->P = (int)((g->ow + ntr - 1) / ntr);
     int64_t ro = oc_vectors(c, g, pl->P, nvec);
     /* Tiles of 7 or 8 pixels leave AVX2's 16 registers one vector of channels: 7 or 8
-     * accumulators, a broadcast per FMA.  In rows of up to 32 pixels narrower tiles (at
-     * most twice as many a row) with 3 more accumulators win: 6 pixels x 2 vectors or 5 x
-     * 2 at 8 lanes (resnet18's 28 -> 14 layer 80 -> 97 % of the peak).  Not in the stem's
-     * 112-pixel rows, whose 14 tiles a row, unrolled, already fill the instruction cache
-     * (6-pixel tiles ran it at 34 % of the peak against 81 %), nor 4 x 2 for 7 x 1 (no
-     * gain).  AVX-512 holds 2 or more vectors wherever the block has them: its tiles stay. */
-    if (ro == 1 && ntr <= 4)
+     * accumulators, a broadcast per FMA.  In rows of up to 16 pixels narrower tiles (at
+     * most twice as many a row) with 3 more accumulators win: 5 pixels x 2 vectors at 8
+     * lanes (resnet18's 28 -> 14 layer 80 -> 97 % of the peak, its kernel compiled in 240
+     * against 105 ms: each tile's epilogue transposes and stores every vector).  Not 4 x 2
+     * for 7 x 1 (no gain), nor 6 x 2 in 28-pixel rows (56 -> 28: 76-79 -> 80 %, for twice
+     * the compile), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
+     * already fill the instruction cache (6 x 2 ran it at 34 % of the peak against 81 %).
+     * AVX-512 holds 2 or more vectors wherever the block has them: its tiles stay. */
+    if (ro == 1 && ntr <= 2)
         for (int64_t n = ntr + 1; n <= 2 * ntr && n <= g->ow; n++) {
             int64_t p = (g->ow + n - 1) / n, r = oc_vectors(c, g, (int)p, nvec);
             if (r * p >= ro * pl->P + 3) {
