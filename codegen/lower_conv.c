@@ -366,6 +366,26 @@ typedef struct oc_plan {
     int64_t nys; /* row ranges per block (more work items to share out) */
 } oc_plan;
 
+/* Vectors of channels a tile of P pixels holds: P*ro accumulators, ro weight vectors and
+ * one broadcast in the registers, at most 4 and the block's vectors. */
+static int64_t oc_vectors(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int P, int64_t nvec)
+{
+    int64_t ro = mf_cg_acc_regs(c, 1) / P;
+    while (ro > 1 && ro * P + ro + 1 > c->shape.vregs)
+        ro--;
+    if (ro < 1)
+        ro = 1;
+    if (ro > 4)
+        ro = 4;
+    if (ro > nvec)
+        ro = nvec;
+    /* one vector fewer per block when that divides the channels into whole blocks: no
+     * padded lanes, and the weights can be prepacked (blocks of whole vectors only) */
+    if (nvec % ro && ro > 1 && nvec % (ro - 1) == 0 && g->cout / g->groups % c->vw == 0)
+        ro--;
+    return ro;
+}
+
 static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, oc_plan *pl)
 {
     if (g->is_matmul)
@@ -392,22 +412,27 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         if (g->ow * 4 > padded * 3)
             return false;
     }
+    int64_t nvec = (coutg + VW - 1) / VW;
     int64_t ntr = (g->ow + 7) / 8;
     pl->P = (int)((g->ow + ntr - 1) / ntr);
-    int64_t nvec = (coutg + VW - 1) / VW;
-    int64_t ro = mf_cg_acc_regs(c, 1) / pl->P; /* and ro weight vectors, one broadcast */
-    while (ro > 1 && ro * pl->P + ro + 1 > c->shape.vregs)
-        ro--;
-    if (ro < 1)
-        ro = 1;
-    if (ro > 4)
-        ro = 4;
-    if (ro > nvec)
-        ro = nvec;
-    /* one vector fewer per block when that divides the channels into whole blocks: no
-     * padded lanes, and the weights can be prepacked (blocks of whole vectors only) */
-    if (nvec % ro && ro > 1 && nvec % (ro - 1) == 0 && g->cout / g->groups % VW == 0)
-        ro--;
+    int64_t ro = oc_vectors(c, g, pl->P, nvec);
+    /* Tiles of 7 or 8 pixels leave AVX2's 16 registers one vector of channels: 7 or 8
+     * accumulators, a broadcast per FMA.  In rows of up to 16 pixels narrower tiles (at
+     * most twice as many a row) with 3 more accumulators win: 5 pixels x 2 vectors at 8
+     * lanes (resnet18's 28 -> 14 layer 80 -> 97 % of the peak, its kernel compiled in 240
+     * against 105 ms: each tile's epilogue transposes and stores every vector).  Not 4 x 2
+     * for 7 x 1 (no gain), nor 6 x 2 in 28-pixel rows (56 -> 28: 76-79 -> 80 %, for twice
+     * the compile), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
+     * already fill the instruction cache (6 x 2 ran it at 34 % of the peak against 81 %).
+     * AVX-512 holds 2 or more vectors wherever the block has them: its tiles stay. */
+    if (ro == 1 && ntr <= 2)
+        for (int64_t n = ntr + 1; n <= 2 * ntr && n <= g->ow; n++) {
+            int64_t p = (g->ow + n - 1) / n, r = oc_vectors(c, g, (int)p, nvec);
+            if (r * p >= ro * pl->P + 3) {
+                pl->P = (int)p;
+                ro = r;
+            }
+        }
     pl->nob = (nvec + ro - 1) / ro;
     pl->RO = (int)((nvec + pl->nob - 1) / pl->nob);
     int64_t per_ic = (int64_t)pl->RO * VW * g->kh * g->kw * 4;

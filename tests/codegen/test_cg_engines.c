@@ -121,6 +121,9 @@ static const layer overlap[] = {
     {1, 16, 7, 7, 10, 3, 1, 1, 1, 1, true, false, 2},
     {2, 12, 7, 7, 11, 3, 1, 1, 1, 1, false, false, 1},
     {1, 8, 20, 40, 10, 3, 1, 1, 1, 1, true, false, 2},
+    /* strided 14-pixel rows, weights packed by each work item: tiles of 5 pixels x 2
+     * vectors at 8 lanes, the last block's channels past the layer's masked */
+    {1, 12, 28, 27, 44, 3, 2, 1, 1, 1, true, false, 1},
 };
 
 /* Layers whose weights every target's kernel reads packed: the 1x1 GEMM and the strided
@@ -137,9 +140,15 @@ static const layer packed[] = {
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
     {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
+<<<<<<< HEAD
     {1, 1100, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 1}, /* at 16 lanes two equal chunks of input channels
                                                          * (the sums kept between them), the prefetch
                                                          * past the weights' end */
+=======
+    /* 28- and 27-pixel rows: tiles of 7 pixels x 1 vector at 8 lanes (6 x 2 was no faster) */
+    {1, 16, 56, 56, 32, 3, 2, 1, 1, 1, true, true, 2},
+    {1, 8, 53, 54, 48, 3, 2, 1, 1, 1, false, true, 1},
+>>>>>>> h44
 };
 
 /* Strided layers with few taps (cin x k x k under two vectors: mobilenet_v2's first layer,
