@@ -157,12 +157,6 @@ static void xbarrier(xcore *x, int *round)
         sched_yield();
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double d = *(const double *)a - *(const double *)b;
-    return (d > 0) - (d < 0);
-}
-
 static void *xcore_thread(void *arg)
 {
     xcore *x = ((xcore_arg *)arg)->x;

@@ -140,15 +140,12 @@ static const layer packed[] = {
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
     {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
-<<<<<<< HEAD
     {1, 1100, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 1}, /* at 16 lanes two equal chunks of input channels
                                                          * (the sums kept between them), the prefetch
                                                          * past the weights' end */
-=======
     /* 28- and 27-pixel rows: tiles of 7 pixels x 1 vector at 8 lanes (6 x 2 was no faster) */
     {1, 16, 56, 56, 32, 3, 2, 1, 1, 1, true, true, 2},
     {1, 8, 53, 54, 48, 3, 2, 1, 1, 1, false, true, 1},
->>>>>>> h44
 };
 
 /* Strided layers with few taps (cin x k x k under two vectors: mobilenet_v2's first layer,
