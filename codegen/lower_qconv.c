@@ -740,6 +740,39 @@ static void qmatmul_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMVal
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), xu, ones), acc[1]);
 }
 
+typedef void qdot_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
+                       const LLVMValueRef acc[2]);
+
+/* The two int32 sums of `step` over K bytes of rows xr and wr: QL_CHAINS accumulator chains
+ * (so the dot products overlap), then the whole blocks past the last round, then the tail. */
+static void qdot_sums(mf_cg_ctx *c, qdot_step *step, LLVMValueRef xr, LLVMValueRef wr, int64_t K, int W,
+                      LLVMValueRef out[2])
+{
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)W); /* all lanes are summed: no pairing */
+    int64_t blk = 4 * (int64_t)W, nfull = K / blk;
+    LLVMValueRef acc[QL_CHAINS][2];
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        for (int a = 0; a < 2; a++) {
+            acc[ch][a] = mf_cg_entry_alloca(c, vacc);
+            LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[ch][a]);
+        }
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull / QL_CHAINS));
+    for (int ch = 0; ch < QL_CHAINS; ch++)
+        step(c, xr, wr, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, k.iv, QL_CHAINS, mf_cg_i64(c, ch)), blk), W, blk, acc[ch]);
+    mf_cg_loop_end(c, &k, 1);
+    for (int64_t b = nfull / QL_CHAINS * QL_CHAINS; b < nfull; b++)
+        step(c, xr, wr, mf_cg_i64(c, b * blk), W, blk, acc[b % QL_CHAINS]);
+    if (K % blk)
+        step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc[nfull % QL_CHAINS]);
+    for (int a = 0; a < 2; a++) {
+        LLVMValueRef sum = LLVMBuildLoad2(c->B, vacc, acc[0][a], "");
+        for (int ch = 1; ch < QL_CHAINS; ch++)
+            sum = LLVMBuildAdd(c->B, sum, LLVMBuildLoad2(c->B, vacc, acc[ch][a], ""), "");
+        out[a] = reduce_add(c, sum);
+    }
+}
+
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
@@ -753,16 +786,10 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     if (rows == 0 || nout == 0)
         return MF_OK;
     int W = c->vw;
-    int64_t blk = 4 * (int64_t)W, nfull = K / blk;
     bool per_channel = n->inputs[2]->type.shape[0] != 1;
     float xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
     int xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
     mf_cg_requant rq = mf_cg_requant_of(n);
-    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)W); /* all lanes are summed: no pairing */
-    LLVMValueRef acc[QL_CHAINS][2];
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        for (int a = 0; a < 2; a++)
-            acc[ch][a] = mf_cg_entry_alloca(c, vacc);
     mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
     if (!p)
         return MF_ERR_NOMEM;
@@ -772,25 +799,9 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     mf_cg_loop_begin(c, &items, lo, hi);
     LLVMValueRef r = mf_cg_ix_udivk(c, items.iv, nout), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, nout), "");
     LLVMValueRef xr = gep8(c, x, mf_cg_ix_mulk(c, r, K)), wr = gep8(c, w, mf_cg_ix_mulk(c, j, K));
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        for (int a = 0; a < 2; a++)
-            LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[ch][a]);
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull / QL_CHAINS));
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        qlinear_step(c, xr, wr, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, k.iv, QL_CHAINS, mf_cg_i64(c, ch)), blk), W, blk, acc[ch]);
-    mf_cg_loop_end(c, &k, 1);
-    for (int64_t b = nfull / QL_CHAINS * QL_CHAINS; b < nfull; b++)
-        qlinear_step(c, xr, wr, mf_cg_i64(c, b * blk), W, blk, acc[b % QL_CHAINS]);
-    if (K % blk)
-        qlinear_step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc[nfull % QL_CHAINS]);
     LLVMValueRef sums[2];
-    for (int a = 0; a < 2; a++) {
-        sums[a] = LLVMBuildLoad2(c->B, vacc, acc[0][a], "");
-        for (int ch = 1; ch < QL_CHAINS; ch++)
-            sums[a] = LLVMBuildAdd(c->B, sums[a], LLVMBuildLoad2(c->B, vacc, acc[ch][a], ""), "");
-    }
-    LLVMValueRef sum = reduce_add(c, sums[0]), wsum = reduce_add(c, sums[1]);
+    qdot_sums(c, qlinear_step, xr, wr, K, W, sums);
+    LLVMValueRef sum = sums[0], wsum = sums[1];
     sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + xzp), 0), ""), "");
     LLVMValueRef sc = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, ws, per_channel ? j : mf_cg_i64(c, 0)), "");
     LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, sum, c->f32, ""), LLVMBuildFMul(c->B, LLVMConstReal(c->f32, xs), sc, ""), "");
@@ -823,17 +834,14 @@ mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     if (mf_type_numel(ot) == 0)
         return MF_OK;
     int W = c->vw;
-    int64_t blk = 4 * (int64_t)W, nfull = K / blk;
+    int64_t blk = 4 * (int64_t)W;
     int azp = (int)mf_attr_int(n->op, n->attrs, "a_zero_point"), bzp = (int)mf_attr_int(n->op, n->attrs, "b_zero_point");
     float s = (float)mf_attr_float(n->op, n->attrs, "a_scale") * (float)mf_attr_float(n->op, n->attrs, "b_scale");
     mf_cg_requant rq = {(float)mf_attr_float(n->op, n->attrs, "y_scale"), -INFINITY, INFINITY,
                         (int)mf_attr_int(n->op, n->attrs, "y_zero_point")};
-    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), vacc = mf_cg_dot4_acc_type(c, (unsigned)W);
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C);
     LLVMValueRef col = mf_cg_entry_alloca(c, LLVMArrayType2(i8, (uint64_t)(K + blk)));
-    LLVMValueRef bsum = mf_cg_entry_alloca(c, c->i32), acc[QL_CHAINS][2];
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        for (int k = 0; k < 2; k++)
-            acc[ch][k] = mf_cg_entry_alloca(c, vacc);
+    LLVMValueRef bsum = mf_cg_entry_alloca(c, c->i32);
     mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
     if (!p)
         return MF_ERR_NOMEM;
@@ -855,25 +863,9 @@ mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     mf_cg_loop rows;
     mf_cg_loop_begin(c, &rows, mf_cg_i64(c, 0), mf_cg_i64(c, M));
     LLVMValueRef r = mf_cg_ix_madd(c, bi, M, rows.iv), xr = gep8(c, a, mf_cg_ix_mulk(c, r, K));
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        for (int q = 0; q < 2; q++)
-            LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[ch][q]);
-    mf_cg_loop kb;
-    mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 0), mf_cg_i64(c, nfull / QL_CHAINS));
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        qmatmul_step(c, xr, col, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, kb.iv, QL_CHAINS, mf_cg_i64(c, ch)), blk), W, blk, acc[ch]);
-    mf_cg_loop_end(c, &kb, 1);
-    for (int64_t q = nfull / QL_CHAINS * QL_CHAINS; q < nfull; q++)
-        qmatmul_step(c, xr, col, mf_cg_i64(c, q * blk), W, blk, acc[q % QL_CHAINS]);
-    if (K % blk)
-        qmatmul_step(c, xr, col, mf_cg_i64(c, nfull * blk), W, K % blk, acc[nfull % QL_CHAINS]);
     LLVMValueRef sums[2];
-    for (int q = 0; q < 2; q++) {
-        sums[q] = LLVMBuildLoad2(c->B, vacc, acc[0][q], "");
-        for (int ch = 1; ch < QL_CHAINS; ch++)
-            sums[q] = LLVMBuildAdd(c->B, sums[q], LLVMBuildLoad2(c->B, vacc, acc[ch][q], ""), "");
-    }
-    LLVMValueRef ub = reduce_add(c, sums[0]), u1 = reduce_add(c, sums[1]);
+    qdot_sums(c, qmatmul_step, xr, col, K, W, sums);
+    LLVMValueRef ub = sums[0], u1 = sums[1];
     LLVMValueRef off = LLVMConstInt(c->i32, (unsigned long long)(128 + azp), 0);
     LLVMValueRef asum = LLVMBuildSub(c->B, u1, LLVMConstInt(c->i32, (unsigned long long)((128 + azp) * K), 0), "");
     LLVMValueRef sum = LLVMBuildSub(c->B, ub, LLVMBuildMul(c->B, bs, off, ""), "");
