@@ -376,6 +376,8 @@ typedef struct mf_cg_conv_geom {
 } mf_cg_conv_geom;
 /* The engine geometry of matmul node n, no buffers yet (lower_matmul.c). */
 mf_cg_conv_geom mf_cg_matmul_geom(const mf_node *n);
+/* The engine geometry of conv2d node n, no buffers yet (lower_conv.c). */
+mf_cg_conv_geom mf_cg_conv_geom_of(const mf_node *n);
 /* The buffer of input i of anchor n (looking through views); NULL with an error set when
  * it is computed inside the subgraph. */
 LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i);
@@ -403,6 +405,23 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
 bool mf_cg_dw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                              const mf_value *const *epi);
+/* Its row loop on any buffer (the fused expand + depthwise engine's band of wide rows):
+ * mf_cg_dw_new chooses the sweep for g and allocates its accumulators (NULL with an error
+ * set when out of memory; the caller frees it with mf_cg_dw_free); mf_cg_dw_plane points it
+ * at one channel's plane (ring > 0: a ring of that many rows, input row iy in its row
+ * (iy + ring) mod ring; 0: the whole plane; every row a sweep reads must be there, zeros
+ * for the padding rows) and loads that channel's weights and bias; mf_cg_dw_rows emits the n output rows from oy (no row checks), bias and
+ * epilogue included. */
+typedef struct mf_cg_dw mf_cg_dw;
+mf_cg_dw *mf_cg_dw_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                       const mf_value *const *epi);
+void mf_cg_dw_free(mf_cg_dw *e);
+void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, int64_t ring, LLVMValueRef ch, const LLVMValueRef *bcoord);
+mf_status mf_cg_dw_rows(mf_cg_dw *e, LLVMValueRef oy, int64_t n);
+
+/* The fused inverted-residual chain (lower_conv_expand_dw.c, ir/expand_dw.c): the 1x1
+ * expansion's rows computed a band at a time into a buffer the depthwise engine reads. */
+mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *ch, int nepi, const mf_value *const *epi);
 
 /* A qconv2d's geometry (x and wt: int8), its epilogue and its quantization constants
  * (lower_qconv.c), for its engines. */

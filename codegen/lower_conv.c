@@ -989,8 +989,7 @@ LLVMValueRef mf_cg_anchor_input(mf_cg_ctx *c, const mf_node *n, int i)
     return c->in_ptr[k];
 }
 
-/* The geometry of conv2d node n (no buffers yet). */
-static mf_cg_conv_geom geom_of(const mf_node *n)
+mf_cg_conv_geom mf_cg_conv_geom_of(const mf_node *n)
 {
     const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
@@ -1032,7 +1031,7 @@ int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *
         mf_node_mlu_limit(n))
         return 0;
     mf_cg_ctx c = {.shape = *shape, .vw = shape->lanes, .core_number = 1};
-    mf_cg_conv_geom g = n->op == MF_OP_MATMUL ? mf_cg_matmul_geom(n) : geom_of(n);
+    mf_cg_conv_geom g = n->op == MF_OP_MATMUL ? mf_cg_matmul_geom(n) : mf_cg_conv_geom_of(n);
     g.wblock = 0;
     return engine_block(&c, &g);
 }
@@ -1040,7 +1039,7 @@ int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *
 mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
     const mf_type *ot = &n->outputs[0]->type;
-    mf_cg_conv_geom g = geom_of(n);
+    mf_cg_conv_geom g = mf_cg_conv_geom_of(n);
     g.x = mf_cg_anchor_input(c, n, 0);
     g.wt = mf_cg_anchor_input(c, n, 1);
     g.xdt = mf_cg_anchor_dtype(n, 0);

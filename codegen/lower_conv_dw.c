@@ -26,7 +26,7 @@
 #define DW_MAX_U 4      /* vectors of a row in flight */
 #define DW_MAX_R 4      /* output rows swept together */
 
-typedef struct dw_emit {
+struct mf_cg_dw {
     mf_cg_ctx *c;
     const mf_cg_conv_geom *g;
     const mf_value *core;
@@ -41,8 +41,10 @@ typedef struct dw_emit {
     LLVMValueRef side[DW_MAX_R][DW_MAX_U], carry[DW_MAX_R]; /* the pair's second sums (dw_pair_mode) */
     /* the work item */
     LLVMValueRef w[DW_MAX_TAPS], bias, plane, ch;
+    int64_t ring; /* > 0: the plane is a ring of this many rows, input row iy in row (iy + ring) mod ring */
     LLVMValueRef bcoord[MF_MAX_RANK];
-} dw_emit;
+};
+typedef struct mf_cg_dw dw_emit;
 
 /* Vector registers a sweep of R rows x U vectors holds: the kernel's broadcast weights, the
  * sums (twice over, and a carry a row, for stride 2's pair: dw_pair_mode), one wide load
@@ -343,7 +345,8 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
             LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), then, next);
             LLVMPositionBuilderAtEnd(c->B, then);
         }
-        input_row(e, mf_cg_gep_as(c, e->plane, mf_cg_ix_mulk(c, iy, g->w), g->xdt), d, nrows, ox0, ox0c, U, masked);
+        LLVMValueRef at = e->ring ? LLVMBuildURem(c->B, mf_cg_ix_addk(c, iy, e->ring), mf_cg_i64(c, e->ring), "") : iy;
+        input_row(e, mf_cg_gep_as(c, e->plane, mf_cg_ix_mulk(c, at, g->w), g->xdt), d, nrows, ox0, ox0c, U, masked);
         if (checked) {
             LLVMBuildBr(c->B, next);
             LLVMPositionBuilderAtEnd(c->B, next);
@@ -420,22 +423,22 @@ static mf_status dw_row(dw_emit *e, LLVMValueRef oy, int nrows, bool checked)
     return err;
 }
 
-/* Rows [y0, y1) (compile-time), checked or not: sweeps of R rows, then the rows left over
- * in one shorter sweep. */
-static mf_status dw_rows(dw_emit *e, int64_t y0, int64_t y1, bool checked, int R)
+/* The n rows from y0 (n known at compile time), checked or not: sweeps of R rows, then the
+ * rows left over in one shorter sweep. */
+static mf_status dw_rows(dw_emit *e, LLVMValueRef y0, int64_t n, bool checked, int R)
 {
-    if (y0 >= y1)
+    if (n <= 0)
         return MF_OK;
-    int64_t nsweeps = (y1 - y0) / R, left = (y1 - y0) % R;
+    int64_t nsweeps = n / R, left = n % R;
     mf_status err = MF_OK;
     if (nsweeps > 0) {
         mf_cg_loop r;
         mf_cg_loop_begin(e->c, &r, mf_cg_i64(e->c, 0), mf_cg_i64(e->c, nsweeps));
-        err = dw_row(e, mf_cg_ix_addk(e->c, mf_cg_ix_mulk(e->c, r.iv, R), y0), R, checked);
+        err = dw_row(e, mf_cg_ix_add(e->c, y0, mf_cg_ix_mulk(e->c, r.iv, R)), R, checked);
         mf_cg_loop_end(e->c, &r, 1);
     }
     if (!err && left)
-        err = dw_row(e, mf_cg_i64(e->c, y1 - left), (int)left, checked);
+        err = dw_row(e, mf_cg_ix_addk(e->c, y0, n - left), (int)left, checked);
     return err;
 }
 
@@ -519,22 +522,75 @@ static mf_status dw_flat_plane(dw_emit *e)
     return err;
 }
 
+/* The sweep's state: blocking, and the accumulators in the entry block. */
+static void dw_init(dw_emit *e, mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                    const mf_value *const *epi)
+{
+    *e = (dw_emit){.c = c, .g = g, .core = core, .nepi = nepi, .epi = epi,
+                   .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .tap_group = g->dw == 1 ? g->sw : 1};
+    e->pair_kc = g->kw - 1 - (g->kw - 1 - g->pw) % 2; /* the last tap of the pad's parity */
+    e->pair = dw_pair_mode(e);
+    dw_blocking(c, g, e->tap_group, e->pair, &e->R, &e->U);
+    for (int r = 0; r < e->R; r++) {
+        for (int u = 0; u < e->U; u++) {
+            e->acc[r][u] = mf_cg_entry_alloca(c, e->vt);
+            e->side[r][u] = e->pair ? mf_cg_entry_alloca(c, e->vt) : NULL;
+        }
+        e->carry[r] = e->pair ? mf_cg_entry_alloca(c, e->vt) : NULL;
+    }
+}
+
+/* The work item's channel: its weights broadcast, its bias. */
+static void dw_channel(dw_emit *e, LLVMValueRef ch)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int64_t khw = g->kh * g->kw;
+    e->ch = ch;
+    LLVMValueRef wch = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
+                                                        mf_cg_ix_mulk(c, ch, khw)));
+    for (int64_t t = 0; t < khw; t++)
+        e->w[t] = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, wch, mf_cg_i64(c, t)), ""));
+    e->bias = g->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, ch), "")) : NULL;
+}
+
+mf_cg_dw *mf_cg_dw_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                       const mf_value *const *epi)
+{
+    dw_emit *e = malloc(sizeof *e);
+    if (!e) {
+        mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        return NULL;
+    }
+    dw_init(e, c, g, core, nepi, epi);
+    return e;
+}
+
+void mf_cg_dw_free(mf_cg_dw *e)
+{
+    free(e);
+}
+
+void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, int64_t ring, LLVMValueRef ch, const LLVMValueRef *bcoord)
+{
+    for (int d = 0; d < e->g->nbd; d++)
+        e->bcoord[d] = bcoord[d];
+    e->plane = plane;
+    e->ring = ring;
+    dw_channel(e, ch);
+}
+
+mf_status mf_cg_dw_rows(mf_cg_dw *e, LLVMValueRef oy, int64_t n)
+{
+    return dw_rows(e, oy, n, false, e->R);
+}
+
 mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                              const mf_value *const *epi)
 {
-    dw_emit e = {.c = c, .g = g, .core = core, .nepi = nepi, .epi = epi,
-                 .vt = LLVMVectorType(c->f32, (unsigned)c->vw), .tap_group = g->dw == 1 ? g->sw : 1};
-    e.pair_kc = g->kw - 1 - (g->kw - 1 - g->pw) % 2; /* the last tap of the pad's parity */
-    e.pair = dw_pair_mode(&e);
-    dw_blocking(c, g, e.tap_group, e.pair, &e.R, &e.U);
-    for (int r = 0; r < e.R; r++) {
-        for (int u = 0; u < e.U; u++) {
-            e.acc[r][u] = mf_cg_entry_alloca(c, e.vt);
-            e.side[r][u] = e.pair ? mf_cg_entry_alloca(c, e.vt) : NULL;
-        }
-        e.carry[r] = e.pair ? mf_cg_entry_alloca(c, e.vt) : NULL;
-    }
-    int64_t nbatch = 1, khw = g->kh * g->kw;
+    dw_emit e;
+    dw_init(&e, c, g, core, nepi, epi);
+    int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
     LLVMValueRef lo, hi;
@@ -550,14 +606,9 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
                                      LLVMBuildAdd(c->B, items.iv, mf_cg_i64(c, 1), ""), "");
     mf_cg_unravel(c, item, 2, dims, q);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e.bcoord);
-    e.ch = q[1];
     e.plane = mf_cg_gep_as(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bx_stride),
-                                                 mf_cg_ix_mulk(c, e.ch, g->h * g->w)), g->xdt);
-    LLVMValueRef wch = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bw_stride),
-                                                        mf_cg_ix_mulk(c, e.ch, khw)));
-    for (int64_t t = 0; t < khw; t++)
-        e.w[t] = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, wch, mf_cg_i64(c, t)), ""));
-    e.bias = g->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, e.ch), "")) : NULL;
+                                                 mf_cg_ix_mulk(c, q[1], g->h * g->w)), g->xdt);
+    dw_channel(&e, q[1]);
     if (dw_flat_choose(c, g, core, nepi, epi)) {
         mf_status err = dw_flat_plane(&e);
         mf_cg_loop_end(c, &items, 1);
@@ -572,11 +623,11 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
         ylo = g->oh;
     if (yhi < ylo)
         yhi = ylo;
-    mf_status err = dw_rows(&e, 0, ylo, true, 1); /* the border rows one at a time: their checks */
+    mf_status err = dw_rows(&e, mf_cg_i64(c, 0), ylo, true, 1); /* the border rows one at a time: their checks */
     if (!err)
-        err = dw_rows(&e, ylo, yhi, false, e.R);
+        err = dw_rows(&e, mf_cg_i64(c, ylo), yhi - ylo, false, e.R);
     if (!err)
-        err = dw_rows(&e, yhi, g->oh, true, 1);
+        err = dw_rows(&e, mf_cg_i64(c, yhi), g->oh - yhi, true, 1);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }

@@ -334,6 +334,17 @@ mf_status mf_graph_mark_dead(const mf_graph *g, bool *dead, int *count);
 void mf_graph_remove_nodes(mf_graph *g, const bool *remove);
 int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
 
+/* The inverted-residual chain (ir/expand_dw.c): expand, a 1x1 conv (stride 1, no padding,
+ * one group) -> optionally relu or clamp -> dw, a 3x3 depthwise conv (groups == channels,
+ * padding 1, stride 1 or 2), all f32, each value between them used once and not a graph
+ * output.  wide_bytes: the size of the expanded tensor. */
+typedef struct mf_expand_dw {
+    const mf_node *expand, *act, *dw; /* act may be NULL */
+    int64_t wide_bytes;
+} mf_expand_dw;
+/* Is dw the end of such a chain in g?  Fills *out (may be NULL) when it is. */
+bool mf_expand_dw_chain(const mf_graph *g, const mf_node *dw, mf_expand_dw *out);
+
 /* What MLU code can build beyond op and dtype (ir/mlu_limits.c), read by segmentation
  * before a node joins a subgraph and by codegen before it lowers one: NULL when node n
  * (whose op has device code, on dtypes mf_dtype_has_mlu_code takes) can be built, else

@@ -1,0 +1,353 @@
+/* lower_conv_expand_dw.c — the inverted-residual chain fused (ir/expand_dw.c): a 1x1
+ * expansion (+ relu/clamp) feeding a 3x3 depthwise conv, without the wide tensor ever
+ * going to memory.  Work items are (batch, band of B output rows); for a band, each block
+ * of MR expanded channels first computes the wide rows the band reads and the previous
+ * band did not (a 1x1 GEMM of one row at a time: MR channels x NV vectors of the target's
+ * lanes in registers over the input channels, bias and activation applied, as
+ * lower_conv_gemm.c's tiles; prepacked weights read as that engine reads them), into a
+ * ring of NB = (B - 1) stride + 3 rows per channel on the stack, then the depthwise
+ * engine's row loop (lower_conv_dw.c, mf_cg_dw_rows) sweeps those channels' band from the
+ * ring while it is in L1.  Rows above and below the input are zero rows of the ring (the
+ * depthwise's padding).  A partition's first band computes all NB rows, the next ones only
+ * B x stride new rows. */
+#include <stdlib.h>
+
+#include "cg_internal.h"
+
+#define XD_MR_MAX 12
+#define XD_NV_MAX 4
+#define XD_BAND 4 /* output rows a band: the ring's rows stay a few KB a channel */
+
+typedef struct xd_emit {
+    mf_cg_ctx *c;
+    const mf_expand_dw *chain;
+    mf_cg_conv_geom g1, g2; /* the expansion's and the depthwise's geometry */
+    mf_cg_dw *dw;
+    LLVMTypeRef vt;
+    int MR, NV;
+    int64_t B, NB, nbands, cexp;
+    bool packed;
+    LLVMValueRef acc[XD_MR_MAX * XD_NV_MAX];
+    LLVMValueRef ring; /* float[cexp][NB][w] */
+    /* the work item */
+    LLVMValueRef bcoord[MF_MAX_RANK], xb, oc0, wpanel, xrow, slot;
+} xd_emit;
+
+/* The channels of a tile: the GEMM engine's block (that is how the weights were packed),
+ * else its choice for the whole plane; then the vectors of a row's tile that waste the
+ * fewest lanes of a row of w pixels, with the tile in the registers. */
+static bool xd_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g1, int *mr, int *nv)
+{
+    const mf_cg_target_shape *s = &c->shape;
+    int m = 0, n = 0;
+    if (!mf_cg_gemm_blocking(s, g1, &m, &n))
+        m = g1->cout < 4 ? (int)g1->cout : 4;
+    if (g1->wblock)
+        m = (int)g1->wblock;
+    if (m < 1 || m > XD_MR_MAX)
+        return false;
+    double best = -1;
+    for (int v = 1; v <= XD_NV_MAX; v++) {
+        int room = s->vregs - (v + 1) - (s->fma ? 1 : 2);
+        if (m * v > (room < 24 ? room : 24))
+            break;
+        int64_t nr = (int64_t)v * s->lanes, tiles = (g1->w + nr - 1) / nr;
+        double score = (double)m * v / (m + v) * (double)g1->w / (double)(tiles * nr);
+        if (score > best + 1e-9)
+            best = score, n = v;
+    }
+    *mr = m, *nv = n;
+    return best > 0;
+}
+
+typedef struct xd_step {
+    xd_emit *e;
+    LLVMValueRef xk, wk;
+    LLVMValueRef *masks;
+} xd_step;
+
+static LLVMValueRef step_x(void *ctx, int v)
+{
+    xd_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    LLVMValueRef ptr = mf_cg_gep_as(c, s->xk, mf_cg_i64(c, (int64_t)v * c->vw), s->e->g1.xdt);
+    return mf_cg_load_f32_as(c, s->e->vt, ptr, s->masks[v], s->e->g1.xdt);
+}
+
+static LLVMValueRef step_w(void *ctx, int j)
+{
+    xd_step *s = ctx;
+    mf_cg_ctx *c = s->e->c;
+    LLVMValueRef wp = mf_cg_gep(c, s->wk, mf_cg_i64(c, s->e->packed ? j : j * s->e->g1.cin));
+    return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
+}
+
+static void masked_store(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask)
+{
+    if (!mask) {
+        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
+        return;
+    }
+    LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
+    LLVMTypeRef tys[2] = {LLVMTypeOf(x), c->ptr};
+    mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);
+}
+
+/* The lanes of vector v of a tile at pixel p0 (compile time) inside the row; NULL: all. */
+static LLVMValueRef row_mask(xd_emit *e, int64_t p0, int v)
+{
+    mf_cg_ctx *c = e->c;
+    int64_t first = p0 + (int64_t)v * c->vw;
+    if (p0 < 0 || first + c->vw <= e->g1.w)
+        return NULL;
+    LLVMValueRef bits[MF_CG_MAX_VW];
+    for (int l = 0; l < c->vw; l++)
+        bits[l] = LLVMConstInt(c->i1, first + l < e->g1.w, 0);
+    return LLVMConstVector(bits, (unsigned)c->vw);
+}
+
+/* R channels x NV vectors of the current row from pixel p (p0: p when known, the row's
+ * last tile; -1 otherwise): the sums over the input channels, bias, the activation, stored
+ * to the ring's slot. */
+static mf_status expand_tile(xd_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g1 = &e->g1;
+    LLVMValueRef masks[XD_NV_MAX];
+    for (int v = 0; v < NV; v++)
+        masks[v] = row_mask(e, p0, v);
+    for (int k = 0; k < R * NV; k++)
+        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    mf_cg_loop kl;
+    mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, g1->cin));
+    xd_step st = {e, mf_cg_gep_as(c, e->xrow, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, g1->h * g1->w), p), g1->xdt),
+                  e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R)) : mf_cg_gep(c, e->wpanel, kl.iv),
+                  masks};
+    mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
+    if (p0 < 0 && R == e->MR)
+        mf_cg_loop_end(c, &kl, 1);
+    else
+        mf_cg_loop_end_scalar(c, &kl, 1);
+    mf_cg_emit_fn act = e->chain->act ? mf_cg_emitter(e->chain->act->op) : NULL;
+    for (int j = 0; j < R; j++) {
+        LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
+        LLVMValueRef bias = g1->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g1->bias, oc), "")) : NULL;
+        LLVMValueRef dst = mf_cg_gep(c, e->slot, mf_cg_ix_add(c, mf_cg_i64(c, j * e->NB * g1->w), p));
+        for (int v = 0; v < NV; v++) {
+            LLVMValueRef x = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
+            if (bias)
+                x = LLVMBuildFAdd(c->B, x, bias, "");
+            if (act)
+                x = act(c, e->chain->act, &x);
+            if (!x)
+                return mf_error(MF_ERR_UNSUPPORTED, "codegen: no activation code for the expand-depthwise chain");
+            masked_store(c, x, mf_cg_gep(c, dst, mf_cg_i64(c, (int64_t)v * c->vw)), masks[v]);
+        }
+    }
+    return MF_OK;
+}
+
+/* The expanded row at e->xrow of R channels into e->slot: whole tiles in a loop, then the
+ * row's last tile (fewer vectors, the last masked). */
+static mf_status expand_row(xd_emit *e, int R)
+{
+    mf_cg_ctx *c = e->c;
+    const int64_t w = e->g1.w, nr = (int64_t)e->NV * c->vw, nfull = w / nr, rest = w - nfull * nr;
+    mf_status err = MF_OK;
+    if (nfull > 0) {
+        mf_cg_loop t;
+        mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+        err = expand_tile(e, R, e->NV, mf_cg_ix_mulk(c, t.iv, nr), -1);
+        mf_cg_loop_end_scalar(c, &t, 1);
+    }
+    if (!err && rest)
+        err = expand_tile(e, R, (int)((rest + c->vw - 1) / c->vw), mf_cg_i64(c, nfull * nr), nfull * nr);
+    return err;
+}
+
+/* A padding row: zeros in the slot of R channels. */
+static void zero_row(xd_emit *e, int R)
+{
+    mf_cg_ctx *c = e->c;
+    const int64_t w = e->g1.w;
+    mf_cg_loop j;
+    mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), mf_cg_i64(c, R * w));
+    LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_udivk(c, j.iv, w), e->NB * w),
+                                   LLVMBuildURem(c->B, j.iv, mf_cg_i64(c, w), ""));
+    LLVMBuildStore(c->B, LLVMConstReal(c->f32, 0.0), mf_cg_gep(c, e->slot, at));
+    mf_cg_loop_end(c, &j, 1);
+}
+
+/* Input rows [ia + j0, ia + NB) of the block's R channels into their ring slots (row iy in
+ * slot (iy + NB) mod NB): expanded inside the input, zeros outside. */
+static mf_status expand_rows(xd_emit *e, int R, LLVMValueRef ia, LLVMValueRef j0)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g1 = &e->g1;
+    mf_cg_loop r;
+    mf_cg_loop_begin(c, &r, j0, mf_cg_i64(c, e->NB));
+    LLVMValueRef iy = mf_cg_ix_add(c, ia, r.iv);
+    LLVMValueRef at = LLVMBuildURem(c->B, mf_cg_ix_addk(c, iy, e->NB), mf_cg_i64(c, e->NB), "");
+    e->slot = mf_cg_gep(c, e->ring, mf_cg_ix_add(c, mf_cg_ix_mulk(c, e->oc0, e->NB * g1->w), mf_cg_ix_mulk(c, at, g1->w)));
+    e->xrow = mf_cg_gep_as(c, e->xb, mf_cg_ix_mulk(c, iy, g1->w), g1->xdt);
+    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "inside");
+    LLVMBasicBlockRef pad = LLVMAppendBasicBlockInContext(c->C, c->body, "pad");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rowdone");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g1->h), ""), in, pad);
+    LLVMPositionBuilderAtEnd(c->B, in);
+    mf_status err = expand_row(e, R);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, pad);
+    zero_row(e, R);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    mf_cg_loop_end_scalar(c, &r, 1);
+    return err;
+}
+
+/* The depthwise band of channels [oc0, oc0 + n) (n: i64), nrows output rows from oy. */
+static mf_status dw_band(xd_emit *e, LLVMValueRef n, LLVMValueRef oy, int64_t nrows)
+{
+    mf_cg_ctx *c = e->c;
+    mf_cg_loop j;
+    mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), n);
+    LLVMValueRef ch = mf_cg_ix_add(c, e->oc0, j.iv);
+    mf_cg_dw_plane(e->dw, mf_cg_gep(c, e->ring, mf_cg_ix_mulk(c, ch, e->NB * e->g1.w)), e->NB, ch, e->bcoord);
+    mf_status err = mf_cg_dw_rows(e->dw, oy, nrows);
+    mf_cg_loop_end_scalar(c, &j, 1);
+    return err;
+}
+
+/* The block's expanded rows, R channels (compile time). */
+static mf_status block_rows(xd_emit *e, int R, LLVMValueRef ia, LLVMValueRef j0)
+{
+    mf_cg_ctx *c = e->c;
+    e->wpanel = mf_cg_gep(c, e->g1.wt, mf_cg_ix_mulk(c, e->oc0, e->g1.cin)); /* both layouts: oc0 x K */
+    return expand_rows(e, R, ia, j0);
+}
+
+/* One band: every block of channels expands its new rows, then sweeps its depthwise rows. */
+static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef ia, LLVMValueRef j0)
+{
+    mf_cg_ctx *c = e->c;
+    const int64_t nmb = (e->cexp + e->MR - 1) / e->MR, rtail = e->cexp - (nmb - 1) * e->MR;
+    mf_cg_loop b;
+    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nmb));
+    e->oc0 = mf_cg_ix_mulk(c, b.iv, e->MR);
+    mf_status err;
+    LLVMValueRef n = mf_cg_i64(c, e->MR);
+    if (rtail == e->MR) {
+        err = block_rows(e, e->MR, ia, j0);
+    } else {
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "fullblock");
+        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "blockdone");
+        LLVMValueRef last = LLVMBuildICmp(c->B, LLVMIntEQ, b.iv, mf_cg_i64(c, nmb - 1), "");
+        n = LLVMBuildSelect(c->B, last, mf_cg_i64(c, rtail), n, "");
+        LLVMBuildCondBr(c->B, last, tail, full);
+        LLVMPositionBuilderAtEnd(c->B, full);
+        err = block_rows(e, e->MR, ia, j0);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, tail);
+        if (!err)
+            err = block_rows(e, (int)rtail, ia, j0);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    if (!err)
+        err = dw_band(e, n, oy, nrows);
+    mf_cg_loop_end_scalar(c, &b, 1);
+    return err;
+}
+
+/* Output rows a band: XD_BAND, or the divisor of the output's height nearest it from below
+ * (no shorter last band: one copy of the depthwise code fewer). */
+static int64_t band_rows(int64_t oh)
+{
+    for (int64_t b = XD_BAND; b >= 2; b--)
+        if (oh % b == 0)
+            return b;
+    return oh < XD_BAND ? oh : XD_BAND;
+}
+
+static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
+{
+    const mf_node *x1 = chain->expand, *d = chain->dw;
+    e->c = c, e->chain = chain, e->vt = LLVMVectorType(c->f32, (unsigned)c->vw);
+    e->g1 = mf_cg_conv_geom_of(x1);
+    e->g2 = mf_cg_conv_geom_of(d);
+    e->g1.x = mf_cg_anchor_input(c, x1, 0);
+    e->g1.wt = mf_cg_anchor_input(c, x1, 1);
+    e->g1.xdt = mf_cg_anchor_dtype(x1, 0);
+    if (!e->g1.x || !e->g1.wt || (x1->ninputs > 2 && !(e->g1.bias = mf_cg_anchor_input(c, x1, 2))))
+        return MF_ERR_UNSUPPORTED;
+    e->g2.wt = mf_cg_anchor_input(c, d, 1);
+    if (!e->g2.wt || (d->ninputs > 2 && !(e->g2.bias = mf_cg_anchor_input(c, d, 2))))
+        return MF_ERR_UNSUPPORTED;
+    if (e->g2.wblock || mf_cg_anchor_dtype(d, 1) != MF_F32)
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: the depthwise conv of an expand-depthwise chain reads plain f32 weights");
+    e->g2.xdt = MF_F32;
+    e->packed = e->g1.wblock != 0;
+    e->cexp = e->g1.cout;
+    if (!mf_cg_dw_choose(c, &e->g2) || !xd_blocking(c, &e->g1, &e->MR, &e->NV))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: no engine for the expand-depthwise chain of node %d", d->id);
+    e->B = band_rows(e->g2.oh);
+    e->NB = (e->B - 1) * e->g2.sh + e->g2.kh;
+    e->nbands = (e->g2.oh + e->B - 1) / e->B;
+    return MF_OK;
+}
+
+mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nepi, const mf_value *const *epi)
+{
+    xd_emit e = {0};
+    mf_status err = xd_setup(&e, c, chain);
+    if (err)
+        return err;
+    const mf_cg_conv_geom *g1 = &e.g1, *g2 = &e.g2;
+    if (mf_type_numel(&chain->dw->outputs[0]->type) == 0)
+        return MF_OK;
+    for (int k = 0; k < e.MR * e.NV; k++)
+        e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    /* the ring, and a vector of slack */
+    e.ring = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.cexp * e.NB * g1->w + c->vw)));
+    LLVMSetAlignment(e.ring, 64);
+    LLVMValueRef last = mf_cg_entry_alloca(c, c->i64); /* the item done before: its rows are in the ring */
+    LLVMBuildStore(c->B, mf_cg_i64(c, -2), last);
+    if (!(e.dw = mf_cg_dw_new(c, g2, chain->dw->outputs[0], nepi, epi)))
+        return MF_ERR_NOMEM;
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, g1->batch * e.nbands, 1, &lo, &hi);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    LLVMValueRef bnd = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, e.nbands), "");
+    e.bcoord[0] = mf_cg_ix_udivk(c, items.iv, e.nbands);
+    e.xb = mf_cg_gep_as(c, g1->x, mf_cg_ix_mulk(c, e.bcoord[0], g1->cin * g1->h * g1->w), g1->xdt);
+    LLVMValueRef oy = mf_cg_ix_mulk(c, bnd, e.B);
+    LLVMValueRef ia = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, oy, g2->sh), g2->ph);
+    /* the band after the one just done (same batch) has its first NB - B stride rows */
+    LLVMValueRef follows = LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntNE, bnd, mf_cg_i64(c, 0), ""),
+                                        LLVMBuildICmp(c->B, LLVMIntEQ, mf_cg_ix_subk(c, items.iv, 1),
+                                                      LLVMBuildLoad2(c->B, c->i64, last, ""), ""), "");
+    LLVMValueRef j0 = LLVMBuildSelect(c->B, follows, mf_cg_i64(c, e.NB - e.B * g2->sh), mf_cg_i64(c, 0), "");
+    LLVMBuildStore(c->B, items.iv, last);
+    int64_t tail = g2->oh - (e.nbands - 1) * e.B;
+    if (tail == e.B) {
+        err = band(&e, oy, e.B, ia, j0);
+    } else {
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "fullband");
+        LLVMBasicBlockRef tb = LLVMAppendBasicBlockInContext(c->C, c->body, "tailband");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "banddone");
+        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, bnd, mf_cg_i64(c, e.nbands - 1), ""), tb, full);
+        LLVMPositionBuilderAtEnd(c->B, full);
+        err = band(&e, oy, e.B, ia, j0);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, tb);
+        if (!err)
+            err = band(&e, oy, tail, ia, j0);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    mf_cg_loop_end(c, &items, 1);
+    mf_cg_dw_free(e.dw);
+    return err;
+}

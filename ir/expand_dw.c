@@ -1,0 +1,71 @@
+/* expand_dw.c — the inverted-residual chain of mobilenet_v2-like networks: a 1x1 conv that
+ * widens the channels ("expand": stride 1, no padding, one group), an optional activation
+ * (relu or clamp: relu6), then a 3x3 depthwise conv (groups == channels, stride 1 or 2).
+ * Segmentation keeps such a chain in one subgraph when the wide tensor is large, and codegen
+ * then computes the wide rows a band at a time (codegen/lower_conv_expand_dw.c), so they
+ * never go to memory.  One recognizer for both, so they never disagree. */
+#include "ir.h"
+
+static bool f32_rank4(const mf_value *v)
+{
+    return v->type.dtype == MF_F32 && v->type.rank == 4;
+}
+
+/* Is v used by exactly one node and not a graph output? */
+static bool single_use(const mf_graph *g, const mf_value *v)
+{
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v)
+            return false;
+    return mf_graph_num_uses(g, v) == 1;
+}
+
+static bool is_expand(const mf_node *n)
+{
+    if (n->op != MF_OP_CONV2D || n->ninputs < 2 || !f32_rank4(n->inputs[0]) || !f32_rank4(n->outputs[0]))
+        return false;
+    const mf_type *wt = &n->inputs[1]->type;
+    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
+    return wt->rank == 4 && wt->shape[2] == 1 && wt->shape[3] == 1 && v.groups == 1 && v.stride[0] == 1 &&
+           v.stride[1] == 1 && v.padding[0] == 0 && v.padding[1] == 0 && v.dilation[0] == 1 && v.dilation[1] == 1;
+}
+
+static bool is_depthwise3x3(const mf_node *n)
+{
+    if (n->op != MF_OP_CONV2D || n->ninputs < 2 || !f32_rank4(n->inputs[0]) || !f32_rank4(n->outputs[0]))
+        return false;
+    const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type;
+    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
+    int64_t c = xt->shape[1];
+    return wt->rank == 4 && wt->shape[0] == c && wt->shape[1] == 1 && wt->shape[2] == 3 && wt->shape[3] == 3 &&
+           v.groups == c && v.stride[0] == v.stride[1] && (v.stride[0] == 1 || v.stride[0] == 2) &&
+           v.padding[0] == 1 && v.padding[1] == 1 && v.dilation[0] == 1 && v.dilation[1] == 1 &&
+           n->outputs[0]->type.shape[1] == c;
+}
+
+static bool is_activation(const mf_node *n)
+{
+    return (n->op == MF_OP_RELU || n->op == MF_OP_CLAMP) && n->ninputs == 1 && f32_rank4(n->outputs[0]);
+}
+
+bool mf_expand_dw_chain(const mf_graph *g, const mf_node *dw, mf_expand_dw *out)
+{
+    if (!dw || !is_depthwise3x3(dw))
+        return false;
+    const mf_value *v = dw->inputs[0];
+    const mf_node *act = NULL, *p = v->producer;
+    if (!p || !single_use(g, v))
+        return false;
+    if (is_activation(p)) {
+        act = p;
+        v = p->inputs[0];
+        p = v->producer;
+        if (!p || !single_use(g, v))
+            return false;
+    }
+    if (!is_expand(p) || p->outputs[0]->type.shape[1] != dw->inputs[0]->type.shape[1])
+        return false;
+    if (out)
+        *out = (mf_expand_dw){.expand = p, .act = act, .dw = dw, .wide_bytes = (int64_t)mf_type_nbytes(&v->type)};
+    return true;
+}

@@ -1,0 +1,179 @@
+/* test_cg_expand_dw.c — the fused inverted-residual engine (codegen/lower_conv_expand_dw.c:
+ * a 1x1 expansion, relu6/relu or none, a 3x3 depthwise conv of stride 1 or 2, relu6 or
+ * none, compiled as one kernel) against the reference kernels within the seed's per-op
+ * 0.3 %, for every named target this host can run (and the host, and the scalar path):
+ * odd sizes, rows shorter than a vector and rows of many, channel blocks that do not divide
+ * the expansion, heights that bands of 4 do not divide, batch 2, no bias, weights prepacked
+ * as the target's GEMM reads them; run for 1, 4 and 16 partitions (cg_check.h).  And fused
+ * == unfused: the same chain as two kernels (the 1x1 GEMM engine, then the depthwise
+ * engine) gives the same numbers.  A target the host cannot execute is skipped, and the
+ * test says how many. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+
+#include "cg_check.h"
+#include "cg_targets.h"
+
+static const mf_cg_target *current;
+
+typedef struct chain {
+    int64_t n, cin, h, w, cexp, s;
+    int act1, act2; /* 0 none, 1 relu6 (clamp 0..6), 2 relu */
+    bool bias, packed;
+} chain;
+
+static mf_value *activation(mf_graph *g, mf_value *y, int act)
+{
+    if (act == 2)
+        return CG1(g, MF_OP_RELU, y);
+    if (act != 1)
+        return y;
+    mf_attr c[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CLAMP, c);
+    mf_attr_set_float(MF_OP_CLAMP, c, "min", 0.0);
+    mf_attr_set_float(MF_OP_CLAMP, c, "max", 6.0);
+    return cg_node(g, MF_OP_CLAMP, 1, &y, c);
+}
+
+static mf_value *conv(mf_graph *g, mf_value *x, mf_value *w, mf_value *b, int64_t s, int64_t p, int64_t groups)
+{
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_CONV2D, a);
+    int64_t st[2] = {s, s}, pd[2] = {p, p};
+    mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
+    mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
+    mf_attr_set_int(MF_OP_CONV2D, a, "groups", groups);
+    mf_value *in[3] = {x, w, b};
+    return cg_node(g, MF_OP_CONV2D, b ? 3 : 2, in, a);
+}
+
+/* parts: 0 the whole chain, 1 the expansion (+ its activation), 2 the depthwise (+ its) */
+static mf_graph *chain_graph(const chain *l, int parts)
+{
+    mf_graph *g = mf_graph_new("chain");
+    mf_value *y;
+    if (parts != 2) {
+        mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}});
+        mf_value *w1 = cg_in(g, "w1", (mf_type){MF_F32, 4, {l->cexp, l->cin, 1, 1}});
+        mf_value *b1 = l->bias ? cg_in(g, "b1", (mf_type){MF_F32, 1, {l->cexp}}) : NULL;
+        y = conv(g, x, w1, b1, 1, 0, 1);
+        if (l->packed) {
+            int64_t block = mf_cg_conv_weight_block(&current->shape, y->producer);
+            if (block > 0)
+                mf_attr_set_int(MF_OP_CONV2D, y->producer->attrs, "packed", block);
+        }
+        y = activation(g, y, l->act1);
+    } else {
+        y = cg_in(g, "e", (mf_type){MF_F32, 4, {l->n, l->cexp, l->h, l->w}});
+    }
+    if (parts != 1) {
+        mf_value *w2 = cg_in(g, "w2", (mf_type){MF_F32, 4, {l->cexp, 1, 3, 3}});
+        mf_value *b2 = l->bias ? cg_in(g, "b2", (mf_type){MF_F32, 1, {l->cexp}}) : NULL;
+        y = activation(g, conv(g, y, w2, b2, l->s, 1, l->cexp), l->act2);
+    }
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+static const chain chains[] = {
+    {1, 8, 19, 23, 24, 1, 1, 1, true, false},   /* odd sizes, relu6 both */
+    {1, 8, 19, 23, 24, 2, 1, 1, true, false},   /* the same, stride 2 */
+    {2, 5, 12, 37, 13, 1, 2, 0, false, false},  /* batch 2, a tail block, relu, no bias */
+    {1, 6, 17, 33, 20, 2, 0, 1, true, false},   /* odd width, stride 2, no first activation */
+    {1, 16, 28, 28, 48, 1, 1, 1, true, true},   /* packed weights */
+    {1, 16, 28, 28, 48, 2, 1, 1, false, true},  /* packed, stride 2 */
+    {1, 4, 3, 5, 6, 1, 1, 0, true, false},      /* smaller than a vector */
+    {1, 24, 14, 113, 36, 2, 1, 1, true, true},  /* rows of many vectors, odd, stride 2 */
+    {1, 3, 11, 9, 7, 2, 1, 1, true, false},     /* 6 output rows: bands of 3 */
+    {1, 8, 13, 17, 12, 1, 1, 1, true, false},   /* 13 rows: a last band of 1 */
+    {2, 7, 9, 10, 30, 2, 2, 2, true, true},     /* 5 output rows, batch 2, packed */
+};
+#define NCHAINS (sizeof chains / sizeof chains[0])
+
+static void check_chains(const mf_cg_target *t)
+{
+    current = t;
+    for (size_t i = 0; i < NCHAINS; i++) {
+        mf_graph *g = chain_graph(&chains[i], 0);
+        cg_check_opts(g, (cg_opts){.lo = -1, .hi = 1, .seed = 300 + i, .target = t, .relmax = 3e-3});
+        mf_graph_destroy(g);
+    }
+}
+
+static void test_expand_dw_every_target(void **state)
+{
+    (void)state;
+    every_target(check_chains, "expand + depthwise");
+}
+
+/* Runs g's kernel (one partition) on inputs in[], into a new output buffer. */
+static float *run(const mf_graph *g, void **in, const mf_cg_target *t)
+{
+    mf_cg_object obj;
+    mf_kernel_fn fn = cg_build(g, &obj, t);
+    float *out = malloc(mf_type_nbytes(&g->outputs[0]->type));
+    void *args[16] = {out};
+    for (int i = 0; i < g->ninputs; i++)
+        args[1 + i] = in[i];
+    fn(args, 0, 1);
+    mf_cg_object_free(&obj);
+    return out;
+}
+
+static float *rand_of(const mf_value *v, uint64_t seed, mf_tensor **keep)
+{
+    assert_int_equal(mf_tensor_rand(MF_F32, v->type.rank, v->type.shape, seed, -1, 1, MF_DEVICE_CPU, keep), MF_OK);
+    return mf_tensor_data_mut(*keep);
+}
+
+static void check_fused_unfused(const mf_cg_target *t)
+{
+    current = t;
+    for (size_t i = 0; i < NCHAINS; i++) {
+        const chain *l = &chains[i];
+        mf_graph *all = chain_graph(l, 0), *ex = chain_graph(l, 1), *dw = chain_graph(l, 2);
+        mf_tensor *keep[8] = {0};
+        void *in[8];
+        for (int k = 0; k < all->ninputs; k++)
+            in[k] = rand_of(all->inputs[k], 500 + 7 * (uint64_t)k + i, &keep[k]);
+        float *fused = run(all, in, t);
+        /* the expansion's inputs: x, w1 (, b1); the depthwise's: e, w2 (, b2) */
+        int nex = ex->ninputs;
+        float *wide = run(ex, in, t);
+        void *din[3] = {wide, in[nex], l->bias ? in[nex + 1] : NULL};
+        float *unfused = run(dw, din, t);
+        int64_t n = mf_type_numel(&all->outputs[0]->type);
+        double *want = malloc(sizeof(double) * (size_t)n);
+        for (int64_t j = 0; j < n; j++)
+            want[j] = unfused[j];
+        cg_assert_relmax(fused, want, n, 1e-6);
+        free(want);
+        free(fused);
+        free(wide);
+        free(unfused);
+        for (int k = 0; k < all->ninputs; k++)
+            mf_tensor_free(keep[k]);
+        mf_graph_destroy(all);
+        mf_graph_destroy(ex);
+        mf_graph_destroy(dw);
+    }
+}
+
+static void test_fused_equals_unfused(void **state)
+{
+    (void)state;
+    every_target(check_fused_unfused, "fused == unfused");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expand_dw_every_target),
+        cmocka_unit_test(test_fused_equals_unfused),
+    };
+    return cmocka_run_group_tests_name("codegen_expand_dw", tests, NULL, NULL);
+}
