@@ -20,6 +20,7 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_FULL] = "subgraph full",
     [MF_BLOCK_CODEGEN_LIMIT] = "codegen limit",
     [MF_BLOCK_NO_EPILOGUE] = "core takes no epilogue",
+    [MF_BLOCK_SMALL_EXPANSION] = "small expansion",
 };
 
 const char *mf_fuse_block_name(mf_fuse_block b)
@@ -105,6 +106,12 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
         mf_sb_printf(t, "sg%d ends in %s %%%s, whose kernel takes no epilogue", e->from->subgraph,
                      op_name(o), names[o->outputs[0]->id]);
         break;
+    case MF_BLOCK_SMALL_EXPANSION:
+        mf_sb_printf(t, "%s %%%s expands to %s, %lld KiB, under the %d KiB from which a 1x1 expansion and its depthwise "
+                     "conv run as one kernel", op_name(o), names[o->outputs[0]->id],
+                     mf_type_str(&o->outputs[0]->type, ta, sizeof ta),
+                     (long long)(mf_type_nbytes(&o->outputs[0]->type) / 1024), MF_SEG_EXPAND_DW_BYTES / 1024);
+        break;
     case MF_BLOCK_COUNT:
         break;
     }
@@ -125,6 +132,25 @@ static void put_subgraphs(mf_strbuf *t, const mf_graph *g, char **names, int nsu
         }
         if (!first)
             mf_sb_printf(t, "\n");
+    }
+}
+
+/* The expand-depthwise chains fused into one subgraph (segment.c's one exception to one
+ * anchor a subgraph), and why. */
+static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
+{
+    for (int i = 0; i < g->nnodes; i++) {
+        const mf_node *n = g->nodes[i];
+        mf_expand_dw ch;
+        if (n->subgraph < 0 || !mf_expand_dw_chain(g, n, &ch) || ch.expand->subgraph != n->subgraph)
+            continue;
+        char ta[128];
+        mf_sb_printf(t, "  sg%d fuses conv2d %%%s (1x1 expansion) -> conv2d %%%s (3x3 depthwise, stride %lld): its %s "
+                     "is %lld KiB, at least %d KiB, so it is computed a band of rows at a time and never stored\n",
+                     n->subgraph, names[ch.expand->outputs[0]->id], names[n->outputs[0]->id],
+                     (long long)mf_conv2d_of(n->op, n->attrs).stride[0],
+                     mf_type_str(&ch.expand->outputs[0]->type, ta, sizeof ta), (long long)(ch.wide_bytes / 1024),
+                     MF_SEG_EXPAND_DW_BYTES / 1024);
     }
 }
 
@@ -205,6 +231,7 @@ mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **out)
     mf_strbuf t = {0};
     mf_sb_printf(&t, "subgraphs: %d MLU, %d CPU ops\n", ctx->nsubgraphs, ctx->cpu_ops);
     put_subgraphs(&t, g, names, ctx->nsubgraphs);
+    put_fused_chains(&t, g, names);
     mf_sb_printf(&t, "unfused edges: %d\n", ctx->nedges);
     for (int i = 0; i < ctx->nedges; i++) {
         const mf_fuse_edge *e = &ctx->edges[i];

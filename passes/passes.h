@@ -30,6 +30,7 @@ typedef enum mf_fuse_block {
     MF_BLOCK_FULL,            /* the producer's subgraph has MF_SEG_MAX_NODES ops already */
     MF_BLOCK_CODEGEN_LIMIT,   /* an end's shapes are beyond codegen (mf_node_mlu_limit): CPU */
     MF_BLOCK_NO_EPILOGUE,     /* the producer's subgraph ends in a core that takes no epilogue */
+    MF_BLOCK_SMALL_EXPANSION, /* an expand-depthwise chain whose wide tensor is under MF_SEG_EXPAND_DW_BYTES */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 
@@ -40,6 +41,10 @@ const char *mf_fuse_block_name(mf_fuse_block b); /* "second anchor", ... */
  * ops in one kernel overflowed the stack; cut into subgraphs of at most this many ops it
  * compiles, and one kernel boundary per 512 ops costs nothing measurable. */
 #define MF_SEG_MAX_NODES 512
+/* An expand-depthwise chain (ir/expand_dw.c) is one subgraph, its two anchors one kernel,
+ * when its expanded tensor has at least this many bytes: smaller ones stay in L2 between
+ * two kernels anyway, and the fused kernel recomputes nothing but costs compile time. */
+#define MF_SEG_EXPAND_DW_BYTES (1 << 20)
 
 /* One unfused edge: value `value`, made by `from`, used by `to` (nodes of the graph). */
 typedef struct mf_fuse_edge {

@@ -8,7 +8,10 @@
  * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
  * device code (for their op, their dtypes or their shapes: codegen's limits, asked here so
  * that nothing later undoes a subgraph) run on the CPU (subgraph -1).  Without
- * fusion every MLU op is alone.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain`
+ * fusion every MLU op is alone.  The one exception to one anchor a subgraph: the depthwise conv
+ * of an expand-depthwise chain (ir/expand_dw.c) joins the subgraph of its 1x1 expansion when
+ * the expanded tensor has MF_SEG_EXPAND_DW_BYTES or more, so that codegen computes it a band
+ * of rows at a time and never stores it.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain`
  * can say why two subgraphs were not fused. */
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +117,21 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
     return convex_join(sg, n, s);
 }
 
+/* Anchor n into subgraph s: MF_BLOCK_COUNT when n is the depthwise conv of an expand-depthwise
+ * chain whose expansion (and activation) make up s, with a wide tensor large enough;
+ * MF_BLOCK_SMALL_EXPANSION when only the size is missing; else the second anchor. */
+static mf_fuse_block expand_dw_join(segmenter *sg, const mf_node *n, int s)
+{
+    mf_expand_dw ch;
+    const seg_info *si = &sg->segs[s];
+    if (!mf_expand_dw_chain(sg->g, n, &ch) || ch.expand != si->core || si->nnodes != (ch.act ? 2 : 1) ||
+        (ch.act && ch.act->subgraph != s))
+        return MF_BLOCK_SECOND_ANCHOR;
+    if (ch.wide_bytes < MF_SEG_EXPAND_DW_BYTES)
+        return MF_BLOCK_SMALL_EXPANSION;
+    return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
+}
+
 /* Why n may not join subgraph s, or MF_BLOCK_COUNT when it may; *who: the core in the way. */
 static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const mf_node **who)
 {
@@ -124,6 +142,8 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
         return MF_BLOCK_FULL;
     if (view_prologue(sg, n, s))
         return MF_BLOCK_COUNT;
+    if (kind == MF_KIND_ANCHOR && si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR)
+        return expand_dw_join(sg, n, s);
     if (kind == MF_KIND_ANCHOR || kind == MF_KIND_LAYOUT)
         return si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_SECOND_ANCHOR
                                                                           : MF_BLOCK_ANCHOR_PROLOGUE;

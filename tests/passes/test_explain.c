@@ -97,6 +97,15 @@ static const explain_case cases[] = {
     {"no_epilogue.mfir", 1, 2, 0, "  sg0: winograd_input %t\n  sg1: relu %r\n",
      {"%t (winograd_input, sg0) -> %r (relu, sg1): core takes no epilogue: sg0 ends in winograd_input %t, whose "
       "kernel takes no epilogue"}},
+    {"expand_dw_small.mfir", 1, 2, 0, "  sg0: conv2d %e, clamp %a\n  sg1: conv2d %d\n",
+     {"%a (clamp, sg0) -> %d (conv2d, sg1): small expansion: conv2d %e expands to f32[1,64,16,16], 64 KiB, under "
+      "the 1024 KiB from which a 1x1 expansion and its depthwise conv run as one kernel"}},
+    /* the one subgraph with two anchors, and the line that says why */
+    {"expand_dw_fused.mfir", 1, 2, 0,
+     "  sg0: conv2d %e, clamp %a, conv2d %d, clamp %r\n  sg1: conv2d %p\n"
+     "  sg0 fuses conv2d %e (1x1 expansion) -> conv2d %d (3x3 depthwise, stride 1): its f32[1,64,64,64] is 1024 "
+     "KiB, at least 1024 KiB, so it is computed a band of rows at a time and never stored\n",
+     {"%r (clamp, sg0) -> %p (conv2d, sg1): second anchor: sg0 already has conv2d %d (one anchor per subgraph)"}},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -141,7 +150,7 @@ static void check_case(const explain_case *c, int fusion)
     assert_null(mf_opt_result_edge(r, -1));
 
     /* the report: header, subgraphs, count, one indented line per edge */
-    char head[256];
+    char head[1024];
     snprintf(head, sizeof head, "subgraphs: %d MLU, %d CPU ops\n%sunfused edges: %d\n", c->subgraphs, c->cpu_ops,
              c->subgraph_lines ? c->subgraph_lines : "", nedges);
     const char *text = mf_opt_result_explain(r), *line;
@@ -265,6 +274,7 @@ static void test_pass_context(void **state)
         {"other_producer.mfir", "segment", 0, MF_BLOCK_OTHER_PRODUCER, "b", "s", "a", NULL},
         {"codegen_limit.mfir", "segment", 0, MF_BLOCK_CODEGEN_LIMIT, "a", "m", "m", NULL},
         {"no_epilogue.mfir", "segment", 0, MF_BLOCK_NO_EPILOGUE, "t", "r", "t", NULL},
+        {"expand_dw_small.mfir", "segment", 0, MF_BLOCK_SMALL_EXPANSION, "a", "d", "e", NULL},
     };
     for (size_t i = 0; i < sizeof ic / sizeof ic[0]; i++) {
         mf_graph *g = load(ic[i].file);
