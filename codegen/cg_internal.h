@@ -408,15 +408,15 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
 /* Its row loop on any buffer (the fused expand + depthwise engine's band of wide rows):
  * mf_cg_dw_new chooses the sweep for g and allocates its accumulators (NULL with an error
  * set when out of memory; the caller frees it with mf_cg_dw_free); mf_cg_dw_plane points it
- * at one channel's plane (ring > 0: a ring of that many rows, input row iy in its row
- * (iy + ring) mod ring; 0: the whole plane; every row a sweep reads must be there, zeros
- * for the padding rows) and loads that channel's weights and bias; mf_cg_dw_rows emits the n output rows from oy (no row checks), bias and
+ * at one channel's plane (`plane` holds input rows from row0 on, row0 NULL: 0; every row a
+ * sweep reads must be there, zeros for the padding rows) and loads that channel's weights
+ * and bias; mf_cg_dw_rows emits the n output rows from oy (no row checks), bias and
  * epilogue included. */
 typedef struct mf_cg_dw mf_cg_dw;
 mf_cg_dw *mf_cg_dw_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                        const mf_value *const *epi);
 void mf_cg_dw_free(mf_cg_dw *e);
-void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, int64_t ring, LLVMValueRef ch, const LLVMValueRef *bcoord);
+void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, LLVMValueRef row0, LLVMValueRef ch, const LLVMValueRef *bcoord);
 mf_status mf_cg_dw_rows(mf_cg_dw *e, LLVMValueRef oy, int64_t n);
 
 /* The fused inverted-residual chain (lower_conv_expand_dw.c, ir/expand_dw.c): the 1x1

@@ -41,7 +41,7 @@ struct mf_cg_dw {
     LLVMValueRef side[DW_MAX_R][DW_MAX_U], carry[DW_MAX_R]; /* the pair's second sums (dw_pair_mode) */
     /* the work item */
     LLVMValueRef w[DW_MAX_TAPS], bias, plane, ch;
-    int64_t ring; /* > 0: the plane is a ring of this many rows, input row iy in row (iy + ring) mod ring */
+    LLVMValueRef row0; /* the input row at the plane's start (NULL: 0; a band buffer's first row) */
     LLVMValueRef bcoord[MF_MAX_RANK];
 };
 typedef struct mf_cg_dw dw_emit;
@@ -345,7 +345,7 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
             LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), then, next);
             LLVMPositionBuilderAtEnd(c->B, then);
         }
-        LLVMValueRef at = e->ring ? LLVMBuildURem(c->B, mf_cg_ix_addk(c, iy, e->ring), mf_cg_i64(c, e->ring), "") : iy;
+        LLVMValueRef at = e->row0 ? mf_cg_ix_sub(c, iy, e->row0) : iy;
         input_row(e, mf_cg_gep_as(c, e->plane, mf_cg_ix_mulk(c, at, g->w), g->xdt), d, nrows, ox0, ox0c, U, masked);
         if (checked) {
             LLVMBuildBr(c->B, next);
@@ -571,12 +571,12 @@ void mf_cg_dw_free(mf_cg_dw *e)
     free(e);
 }
 
-void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, int64_t ring, LLVMValueRef ch, const LLVMValueRef *bcoord)
+void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, LLVMValueRef row0, LLVMValueRef ch, const LLVMValueRef *bcoord)
 {
     for (int d = 0; d < e->g->nbd; d++)
         e->bcoord[d] = bcoord[d];
     e->plane = plane;
-    e->ring = ring;
+    e->row0 = row0;
     dw_channel(e, ch);
 }
 

@@ -2,14 +2,15 @@
  * expansion (+ relu/clamp) feeding a 3x3 depthwise conv, without the wide tensor ever
  * going to memory.  Work items are (batch, band of B output rows); for a band, each block
  * of MR expanded channels first computes the wide rows the band reads and the previous
- * band did not (a 1x1 GEMM of one row at a time: MR channels x NV vectors of the target's
- * lanes in registers over the input channels, bias and activation applied, as
- * lower_conv_gemm.c's tiles; prepacked weights read as that engine reads them), into a
- * ring of NB = (B - 1) stride + 3 rows per channel on the stack, then the depthwise
- * engine's row loop (lower_conv_dw.c, mf_cg_dw_rows) sweeps those channels' band from the
- * ring while it is in L1.  Rows above and below the input are zero rows of the ring (the
- * depthwise's padding).  A partition's first band computes all NB rows, the next ones only
- * B x stride new rows. */
+ * band did not (a 1x1 GEMM over those rows as one stretch of pixels, so a 56-pixel row
+ * wastes no lanes: MR channels x NV vectors of the target's lanes in registers over the
+ * input channels, bias and activation applied, as lower_conv_gemm.c's tiles; prepacked
+ * weights read as that engine reads them), into a band buffer of NB = (B - 1) stride + 3
+ * rows per channel on the stack, then the depthwise engine's row loop (lower_conv_dw.c,
+ * mf_cg_dw_rows) sweeps those channels' band from the buffer while it is in L1.  Rows
+ * above and below the input are zero rows of the buffer (the depthwise's padding).  A
+ * partition's first band computes all NB rows; each next one moves the 3 - stride rows it
+ * shares with the band before to the front and computes B x stride new ones. */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -28,36 +29,36 @@ typedef struct xd_emit {
     int64_t B, NB, nbands, cexp;
     bool packed;
     LLVMValueRef acc[XD_MR_MAX * XD_NV_MAX];
-    LLVMValueRef ring; /* float[cexp][NB][w] */
+    LLVMValueRef ring; /* the band buffer: float[cexp][NB][w] */
     /* the work item */
-    LLVMValueRef bcoord[MF_MAX_RANK], xb, oc0, wpanel, xrow, slot;
+    LLVMValueRef bcoord[MF_MAX_RANK], xb, oc0, wpanel, pbuf; /* pbuf: the input pixel at the buffer's start */
 } xd_emit;
 
-/* The channels of a tile: the GEMM engine's block (that is how the weights were packed),
- * else its choice for the whole plane; then the vectors of a row's tile that waste the
- * fewest lanes of a row of w pixels, with the tile in the registers. */
+/* The tile: the GEMM engine's (the weights are packed for its block of channels; a band's
+ * new rows are a stretch of the plane as its tiles see one), else as many vectors as the
+ * registers hold beside the block's accumulators. */
 static bool xd_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g1, int *mr, int *nv)
 {
     const mf_cg_target_shape *s = &c->shape;
     int m = 0, n = 0;
-    if (!mf_cg_gemm_blocking(s, g1, &m, &n))
+    bool gemm = mf_cg_gemm_blocking(s, g1, &m, &n);
+    if (!gemm)
         m = g1->cout < 4 ? (int)g1->cout : 4;
-    if (g1->wblock)
+    if (g1->wblock && g1->wblock != m) {
         m = (int)g1->wblock;
+        gemm = false;
+    }
     if (m < 1 || m > XD_MR_MAX)
         return false;
-    double best = -1;
-    for (int v = 1; v <= XD_NV_MAX; v++) {
+    for (int v = XD_NV_MAX; v >= 1 && !gemm; v--) {
         int room = s->vregs - (v + 1) - (s->fma ? 1 : 2);
-        if (m * v > (room < 24 ? room : 24))
+        if (m * v <= (room < 24 ? room : 24)) {
+            n = v;
             break;
-        int64_t nr = (int64_t)v * s->lanes, tiles = (g1->w + nr - 1) / nr;
-        double score = (double)m * v / (m + v) * (double)g1->w / (double)(tiles * nr);
-        if (score > best + 1e-9)
-            best = score, n = v;
+        }
     }
     *mr = m, *nv = n;
-    return best > 0;
+    return n >= 1 && n <= XD_NV_MAX;
 }
 
 typedef struct xd_step {
@@ -93,46 +94,51 @@ static void masked_store(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMVal
     mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);
 }
 
-/* The lanes of vector v of a tile at pixel p0 (compile time) inside the row; NULL: all. */
-static LLVMValueRef row_mask(xd_emit *e, int64_t p0, int v)
+/* The lanes of vector v of the last tile that hold pixels: v vw + l < rest (i64, the tile's
+ * pixels); NULL for a full tile. */
+static LLVMValueRef rest_mask(xd_emit *e, LLVMValueRef rest, int v)
 {
     mf_cg_ctx *c = e->c;
-    int64_t first = p0 + (int64_t)v * c->vw;
-    if (p0 < 0 || first + c->vw <= e->g1.w)
+    if (!rest)
         return NULL;
-    LLVMValueRef bits[MF_CG_MAX_VW];
+    LLVMValueRef lane[MF_CG_MAX_VW];
     for (int l = 0; l < c->vw; l++)
-        bits[l] = LLVMConstInt(c->i1, first + l < e->g1.w, 0);
-    return LLVMConstVector(bits, (unsigned)c->vw);
+        lane[l] = LLVMConstInt(c->i64, (unsigned long long)(v * c->vw + l), 0);
+    LLVMValueRef n = c->vw > 1 ? mf_cg_splat(c, rest, (unsigned)c->vw) : rest;
+    if (c->vw == 1)
+        n = LLVMBuildInsertElement(c->B, LLVMGetPoison(LLVMVectorType(c->i64, 1)), rest, mf_cg_i64(c, 0), "");
+    return LLVMBuildICmp(c->B, LLVMIntULT, LLVMConstVector(lane, (unsigned)c->vw), n, "");
 }
 
-/* R channels x NV vectors of the current row from pixel p (p0: p when known, the row's
- * last tile; -1 otherwise): the sums over the input channels, bias, the activation, stored
- * to the ring's slot. */
-static mf_status expand_tile(xd_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+/* R channels x NV vectors of pixels from p (of the input plane; the band buffer's pixel p -
+ * e->pbuf), rest: the pixels of a last partial tile (NULL: a full one): the sums over the
+ * input channels, bias, the activation, stored to the buffer. */
+static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef rest)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g1 = &e->g1;
+    const int NV = e->NV;
     LLVMValueRef masks[XD_NV_MAX];
     for (int v = 0; v < NV; v++)
-        masks[v] = row_mask(e, p0, v);
+        masks[v] = rest_mask(e, rest, v);
     for (int k = 0; k < R * NV; k++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, g1->cin));
-    xd_step st = {e, mf_cg_gep_as(c, e->xrow, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, g1->h * g1->w), p), g1->xdt),
+    xd_step st = {e, mf_cg_gep_as(c, e->xb, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, g1->h * g1->w), p), g1->xdt),
                   e->packed ? mf_cg_gep(c, e->wpanel, mf_cg_ix_mulk(c, kl.iv, R)) : mf_cg_gep(c, e->wpanel, kl.iv),
                   masks};
     mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
-    if (p0 < 0 && R == e->MR)
+    if (!rest && R == e->MR)
         mf_cg_loop_end(c, &kl, 1);
     else
         mf_cg_loop_end_scalar(c, &kl, 1);
     mf_cg_emit_fn act = e->chain->act ? mf_cg_emitter(e->chain->act->op) : NULL;
+    LLVMValueRef q = mf_cg_ix_sub(c, p, e->pbuf);
     for (int j = 0; j < R; j++) {
         LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
         LLVMValueRef bias = g1->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g1->bias, oc), "")) : NULL;
-        LLVMValueRef dst = mf_cg_gep(c, e->slot, mf_cg_ix_add(c, mf_cg_i64(c, j * e->NB * g1->w), p));
+        LLVMValueRef dst = mf_cg_gep(c, e->ring, mf_cg_ix_add(c, mf_cg_ix_mulk(c, oc, e->NB * g1->w), q));
         for (int v = 0; v < NV; v++) {
             LLVMValueRef x = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
             if (bias)
@@ -147,87 +153,89 @@ static mf_status expand_tile(xd_emit *e, int R, int NV, LLVMValueRef p, int64_t 
     return MF_OK;
 }
 
-/* The expanded row at e->xrow of R channels into e->slot: whole tiles in a loop, then the
- * row's last tile (fewer vectors, the last masked). */
-static mf_status expand_row(xd_emit *e, int R)
+/* Pixels [p0, p1) of the input plane (whole rows) expanded for R channels: whole tiles in
+ * a loop, then a last tile with the pixels left masked. */
+static mf_status expand_pixels(xd_emit *e, int R, LLVMValueRef p0, LLVMValueRef p1)
 {
     mf_cg_ctx *c = e->c;
-    const int64_t w = e->g1.w, nr = (int64_t)e->NV * c->vw, nfull = w / nr, rest = w - nfull * nr;
-    mf_status err = MF_OK;
-    if (nfull > 0) {
-        mf_cg_loop t;
-        mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
-        err = expand_tile(e, R, e->NV, mf_cg_ix_mulk(c, t.iv, nr), -1);
-        mf_cg_loop_end_scalar(c, &t, 1);
-    }
-    if (!err && rest)
-        err = expand_tile(e, R, (int)((rest + c->vw - 1) / c->vw), mf_cg_i64(c, nfull * nr), nfull * nr);
+    const int64_t nr = (int64_t)e->NV * c->vw;
+    LLVMValueRef n = mf_cg_ix_sub(c, p1, p0);
+    LLVMValueRef nfull = mf_cg_ix_udivk(c, n, nr);
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), nfull);
+    mf_status err = expand_tile(e, R, mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, t.iv, nr)), NULL);
+    mf_cg_loop_end_scalar(c, &t, 1);
+    LLVMValueRef rest = mf_cg_ix_sub(c, n, mf_cg_ix_mulk(c, nfull, nr));
+    LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->C, c->body, "lasttile");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "tilesdone");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntNE, rest, mf_cg_i64(c, 0), ""), last, join);
+    LLVMPositionBuilderAtEnd(c->B, last);
+    if (!err)
+        err = expand_tile(e, R, mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, nfull, nr)), rest);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
     return err;
 }
 
-/* A padding row: zeros in the slot of R channels. */
-static void zero_row(xd_emit *e, int R)
+/* Floats [a, b) (i64) of every channel plane of the block's n channels set to 0 (padding
+ * rows) or, with from, copied from the same plane's floats from `from` on (memset and
+ * memcpy: a loop here cost more compile time than the rest of the band's code). */
+static void fill_rows(xd_emit *e, LLVMValueRef n, LLVMValueRef a, LLVMValueRef b, LLVMValueRef from)
 {
     mf_cg_ctx *c = e->c;
-    const int64_t w = e->g1.w;
     mf_cg_loop j;
-    mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), mf_cg_i64(c, R * w));
-    LLVMValueRef at = mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_udivk(c, j.iv, w), e->NB * w),
-                                   LLVMBuildURem(c->B, j.iv, mf_cg_i64(c, w), ""));
-    LLVMBuildStore(c->B, LLVMConstReal(c->f32, 0.0), mf_cg_gep(c, e->slot, at));
-    mf_cg_loop_end(c, &j, 1);
+    mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), n);
+    LLVMValueRef plane = mf_cg_gep(c, e->ring, mf_cg_ix_mulk(c, mf_cg_ix_add(c, e->oc0, j.iv), e->NB * e->g1.w));
+    LLVMValueRef bytes = mf_cg_ix_mulk(c, mf_cg_ix_sub(c, b, a), 4);
+    if (from)
+        LLVMBuildMemCpy(c->B, mf_cg_gep(c, plane, a), 4, mf_cg_gep(c, plane, from), 4, bytes);
+    else
+        LLVMBuildMemSet(c->B, mf_cg_gep(c, plane, a), LLVMConstInt(LLVMInt8TypeInContext(c->C), 0, 0), bytes, 4);
+    mf_cg_loop_end_scalar(c, &j, 1);
 }
 
-/* Input rows [ia + j0, ia + NB) of the block's R channels into their ring slots (row iy in
- * slot (iy + NB) mod NB): expanded inside the input, zeros outside. */
-static mf_status expand_rows(xd_emit *e, int R, LLVMValueRef ia, LLVMValueRef j0)
+/* The band buffer's rows [j0, NB) (input rows ia + j) of the block's n (R at compile time)
+ * channels: after the band before (follows), its last NB - j0 rows move to the front; rows
+ * inside the input are expanded, the others zeroed. */
+static mf_status block_rows(xd_emit *e, int R, LLVMValueRef n, LLVMValueRef ia, LLVMValueRef j0, LLVMValueRef follows)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g1 = &e->g1;
-    mf_cg_loop r;
-    mf_cg_loop_begin(c, &r, j0, mf_cg_i64(c, e->NB));
-    LLVMValueRef iy = mf_cg_ix_add(c, ia, r.iv);
-    LLVMValueRef at = LLVMBuildURem(c->B, mf_cg_ix_addk(c, iy, e->NB), mf_cg_i64(c, e->NB), "");
-    e->slot = mf_cg_gep(c, e->ring, mf_cg_ix_add(c, mf_cg_ix_mulk(c, e->oc0, e->NB * g1->w), mf_cg_ix_mulk(c, at, g1->w)));
-    e->xrow = mf_cg_gep_as(c, e->xb, mf_cg_ix_mulk(c, iy, g1->w), g1->xdt);
-    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "inside");
-    LLVMBasicBlockRef pad = LLVMAppendBasicBlockInContext(c->C, c->body, "pad");
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rowdone");
-    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g1->h), ""), in, pad);
-    LLVMPositionBuilderAtEnd(c->B, in);
-    mf_status err = expand_row(e, R);
-    LLVMBuildBr(c->B, join);
-    LLVMPositionBuilderAtEnd(c->B, pad);
-    zero_row(e, R);
+    const int64_t w = g1->w, step = e->B * e->g2.sh;
+    e->wpanel = mf_cg_gep(c, g1->wt, mf_cg_ix_mulk(c, e->oc0, g1->cin)); /* both layouts: oc0 x K */
+    LLVMBasicBlockRef mv = LLVMAppendBasicBlockInContext(c->C, c->body, "carry");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "carried");
+    LLVMBuildCondBr(c->B, follows, mv, join);
+    LLVMPositionBuilderAtEnd(c->B, mv);
+    fill_rows(e, n, mf_cg_i64(c, 0), mf_cg_i64(c, (e->NB - step) * w), mf_cg_i64(c, step * w));
     LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);
-    mf_cg_loop_end_scalar(c, &r, 1);
-    return err;
+    /* rows [lo, hi) of [j0, NB) lie inside the input */
+    LLVMValueRef neg = mf_cg_ix_sub(c, mf_cg_i64(c, 0), ia);
+    LLVMValueRef lo = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, neg, j0, ""), neg, j0, "");
+    LLVMValueRef hi = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, g1->h), ia), e->NB);
+    hi = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, hi, lo, ""), lo, hi, "");
+    fill_rows(e, n, mf_cg_ix_mulk(c, j0, w), mf_cg_ix_mulk(c, lo, w), NULL);
+    fill_rows(e, n, mf_cg_ix_mulk(c, hi, w), mf_cg_i64(c, e->NB * w), NULL);
+    e->pbuf = mf_cg_ix_mulk(c, ia, w);
+    return expand_pixels(e, R, mf_cg_ix_mulk(c, mf_cg_ix_add(c, ia, lo), w), mf_cg_ix_mulk(c, mf_cg_ix_add(c, ia, hi), w));
 }
 
 /* The depthwise band of channels [oc0, oc0 + n) (n: i64), nrows output rows from oy. */
-static mf_status dw_band(xd_emit *e, LLVMValueRef n, LLVMValueRef oy, int64_t nrows)
+static mf_status dw_band(xd_emit *e, LLVMValueRef n, LLVMValueRef oy, int64_t nrows, LLVMValueRef ia)
 {
     mf_cg_ctx *c = e->c;
     mf_cg_loop j;
     mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), n);
     LLVMValueRef ch = mf_cg_ix_add(c, e->oc0, j.iv);
-    mf_cg_dw_plane(e->dw, mf_cg_gep(c, e->ring, mf_cg_ix_mulk(c, ch, e->NB * e->g1.w)), e->NB, ch, e->bcoord);
+    mf_cg_dw_plane(e->dw, mf_cg_gep(c, e->ring, mf_cg_ix_mulk(c, ch, e->NB * e->g1.w)), ia, ch, e->bcoord);
     mf_status err = mf_cg_dw_rows(e->dw, oy, nrows);
     mf_cg_loop_end_scalar(c, &j, 1);
     return err;
 }
 
-/* The block's expanded rows, R channels (compile time). */
-static mf_status block_rows(xd_emit *e, int R, LLVMValueRef ia, LLVMValueRef j0)
-{
-    mf_cg_ctx *c = e->c;
-    e->wpanel = mf_cg_gep(c, e->g1.wt, mf_cg_ix_mulk(c, e->oc0, e->g1.cin)); /* both layouts: oc0 x K */
-    return expand_rows(e, R, ia, j0);
-}
-
 /* One band: every block of channels expands its new rows, then sweeps its depthwise rows. */
-static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef ia, LLVMValueRef j0)
+static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef ia, LLVMValueRef j0, LLVMValueRef follows)
 {
     mf_cg_ctx *c = e->c;
     const int64_t nmb = (e->cexp + e->MR - 1) / e->MR, rtail = e->cexp - (nmb - 1) * e->MR;
@@ -237,7 +245,7 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
     mf_status err;
     LLVMValueRef n = mf_cg_i64(c, e->MR);
     if (rtail == e->MR) {
-        err = block_rows(e, e->MR, ia, j0);
+        err = block_rows(e, e->MR, n, ia, j0, follows);
     } else {
         LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "fullblock");
         LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
@@ -246,16 +254,16 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
         n = LLVMBuildSelect(c->B, last, mf_cg_i64(c, rtail), n, "");
         LLVMBuildCondBr(c->B, last, tail, full);
         LLVMPositionBuilderAtEnd(c->B, full);
-        err = block_rows(e, e->MR, ia, j0);
+        err = block_rows(e, e->MR, mf_cg_i64(c, e->MR), ia, j0, follows);
         LLVMBuildBr(c->B, join);
         LLVMPositionBuilderAtEnd(c->B, tail);
         if (!err)
-            err = block_rows(e, (int)rtail, ia, j0);
+            err = block_rows(e, (int)rtail, mf_cg_i64(c, rtail), ia, j0, follows);
         LLVMBuildBr(c->B, join);
         LLVMPositionBuilderAtEnd(c->B, join);
     }
     if (!err)
-        err = dw_band(e, n, oy, nrows);
+        err = dw_band(e, n, oy, nrows, ia);
     mf_cg_loop_end_scalar(c, &b, 1);
     return err;
 }
@@ -329,21 +337,22 @@ mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nep
                                         LLVMBuildICmp(c->B, LLVMIntEQ, mf_cg_ix_subk(c, items.iv, 1),
                                                       LLVMBuildLoad2(c->B, c->i64, last, ""), ""), "");
     LLVMValueRef j0 = LLVMBuildSelect(c->B, follows, mf_cg_i64(c, e.NB - e.B * g2->sh), mf_cg_i64(c, 0), "");
+    LLVMValueRef ok = follows;
     LLVMBuildStore(c->B, items.iv, last);
     int64_t tail = g2->oh - (e.nbands - 1) * e.B;
     if (tail == e.B) {
-        err = band(&e, oy, e.B, ia, j0);
+        err = band(&e, oy, e.B, ia, j0, ok);
     } else {
         LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "fullband");
         LLVMBasicBlockRef tb = LLVMAppendBasicBlockInContext(c->C, c->body, "tailband");
         LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "banddone");
         LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, bnd, mf_cg_i64(c, e.nbands - 1), ""), tb, full);
         LLVMPositionBuilderAtEnd(c->B, full);
-        err = band(&e, oy, e.B, ia, j0);
+        err = band(&e, oy, e.B, ia, j0, ok);
         LLVMBuildBr(c->B, join);
         LLVMPositionBuilderAtEnd(c->B, tb);
         if (!err)
-            err = band(&e, oy, tail, ia, j0);
+            err = band(&e, oy, tail, ia, j0, ok);
         LLVMBuildBr(c->B, join);
         LLVMPositionBuilderAtEnd(c->B, join);
     }
