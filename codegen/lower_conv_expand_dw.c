@@ -268,13 +268,23 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
     return err;
 }
 
-/* Output rows a band: XD_BAND, or the divisor of the output's height nearest it from below
- * (no shorter last band: one copy of the depthwise code fewer). */
-static int64_t band_rows(int64_t oh)
+/* Output rows a band: of the heights in [2, 2 XD_BAND] that divide the output's (no shorter
+ * last band: one copy of the depthwise code fewer), the one whose busiest partition sweeps
+ * the fewest rows; of equals XD_BAND, else the largest (28 rows on 4 partitions: bands of
+ * 7, where 4 left one partition a band behind: 2 x 4 rows for 7).  None: XD_BAND, and a
+ * last band of the rows left. */
+static int64_t band_rows(int64_t oh, int64_t batch, int parts)
 {
-    for (int64_t b = XD_BAND; b >= 2; b--)
-        if (oh % b == 0)
-            return b;
+    int64_t best = 0, best_rows = 0;
+    for (int64_t b = 2; b <= 2 * XD_BAND; b++) {
+        if (oh % b)
+            continue;
+        int64_t items = batch * (oh / b), rows = (items + parts - 1) / parts * b;
+        if (!best || rows < best_rows || (rows == best_rows && best != XD_BAND && (b == XD_BAND || b > best)))
+            best = b, best_rows = rows;
+    }
+    if (best)
+        return best;
     return oh < XD_BAND ? oh : XD_BAND;
 }
 
@@ -299,7 +309,7 @@ static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
     e->cexp = e->g1.cout;
     if (!mf_cg_dw_choose(c, &e->g2) || !xd_blocking(c, &e->g1, &e->MR, &e->NV))
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: no engine for the expand-depthwise chain of node %d", d->id);
-    e->B = band_rows(e->g2.oh);
+    e->B = band_rows(e->g2.oh, e->g1.batch, c->core_number);
     e->NB = (e->B - 1) * e->g2.sh + e->g2.kh;
     e->nbands = (e->g2.oh + e->B - 1) / e->B;
     return MF_OK;
