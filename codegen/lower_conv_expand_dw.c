@@ -104,9 +104,9 @@ static LLVMValueRef rest_mask(xd_emit *e, LLVMValueRef rest, int v)
     LLVMValueRef lane[MF_CG_MAX_VW];
     for (int l = 0; l < c->vw; l++)
         lane[l] = LLVMConstInt(c->i64, (unsigned long long)(v * c->vw + l), 0);
-    LLVMValueRef n = c->vw > 1 ? mf_cg_splat(c, rest, (unsigned)c->vw) : rest;
-    if (c->vw == 1)
-        n = LLVMBuildInsertElement(c->B, LLVMGetPoison(LLVMVectorType(c->i64, 1)), rest, mf_cg_i64(c, 0), "");
+    LLVMValueRef n = c->vw > 1 ? mf_cg_splat(c, rest, (unsigned)c->vw)
+                               : LLVMBuildInsertElement(c->B, LLVMGetPoison(LLVMVectorType(c->i64, 1)), rest,
+                                                        mf_cg_i64(c, 0), "");
     return LLVMBuildICmp(c->B, LLVMIntULT, LLVMConstVector(lane, (unsigned)c->vw), n, "");
 }
 
@@ -268,24 +268,29 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
     return err;
 }
 
-/* Output rows a band: of the heights in [2, 2 XD_BAND] that divide the output's (no shorter
- * last band: one copy of the depthwise code fewer), the one whose busiest partition sweeps
- * the fewest rows; of equals XD_BAND, else the largest (28 rows on 4 partitions: bands of
- * 7, where 4 left one partition a band behind: 2 x 4 rows for 7).  None: XD_BAND, and a
- * last band of the rows left. */
-static int64_t band_rows(int64_t oh, int64_t batch, int parts)
+/* Output rows a band: of the heights in [2, 2 XD_BAND] whose buffer fits MF_EXPAND_DW_BUFFER
+ * and that divide the output's (no shorter last band: one copy of the depthwise code fewer),
+ * the one whose busiest partition sweeps the fewest rows; of equals XD_BAND, else the
+ * largest (28 rows on 4 partitions: bands of 7, where 4 left one partition a band behind:
+ * 2 x 4 rows for 7).  None: XD_BAND or the most that fit, and a last band of the rows left
+ * (a band of 1 always fits: mf_expand_dw_chain). */
+static int64_t band_rows(const xd_emit *e, int parts)
 {
-    int64_t best = 0, best_rows = 0;
-    for (int64_t b = 2; b <= 2 * XD_BAND; b++) {
+    const int64_t oh = e->g2.oh, row = e->cexp * e->g1.w * 4;
+    int64_t best = 0, best_rows = 0, most = 2 * XD_BAND;
+    while (most > 1 && ((most - 1) * e->g2.sh + e->g2.kh) * row > MF_EXPAND_DW_BUFFER)
+        most--;
+    for (int64_t b = 2; b <= most; b++) {
         if (oh % b)
             continue;
-        int64_t items = batch * (oh / b), rows = (items + parts - 1) / parts * b;
+        int64_t items = e->g1.batch * (oh / b), rows = (items + parts - 1) / parts * b;
         if (!best || rows < best_rows || (rows == best_rows && best != XD_BAND && (b == XD_BAND || b > best)))
             best = b, best_rows = rows;
     }
     if (best)
         return best;
-    return oh < XD_BAND ? oh : XD_BAND;
+    most = most < XD_BAND ? most : XD_BAND;
+    return oh < most ? oh : most;
 }
 
 static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
@@ -309,7 +314,7 @@ static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
     e->cexp = e->g1.cout;
     if (!mf_cg_dw_choose(c, &e->g2) || !xd_blocking(c, &e->g1, &e->MR, &e->NV))
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: no engine for the expand-depthwise chain of node %d", d->id);
-    e->B = band_rows(e->g2.oh, e->g1.batch, c->core_number);
+    e->B = band_rows(e, c->core_number);
     e->NB = (e->B - 1) * e->g2.sh + e->g2.kh;
     e->nbands = (e->g2.oh + e->B - 1) / e->B;
     return MF_OK;

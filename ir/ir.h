@@ -337,7 +337,9 @@ int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
 /* The inverted-residual chain (ir/expand_dw.c): expand, a 1x1 conv (stride 1, no padding,
  * one group) -> optionally relu or clamp -> dw, a 3x3 depthwise conv (groups == channels,
  * padding 1, stride 1 or 2), all f32, each value between them used once and not a graph
- * output.  wide_bytes: the size of the expanded tensor. */
+ * output, and three wide rows (all channels) within MF_EXPAND_DW_BUFFER bytes: the fused
+ * kernel's band buffer on the stack.  wide_bytes: the size of the expanded tensor. */
+#define MF_EXPAND_DW_BUFFER (1 << 20)
 typedef struct mf_expand_dw {
     const mf_node *expand, *act, *dw; /* act may be NULL */
     int64_t wide_bytes;

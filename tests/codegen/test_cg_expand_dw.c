@@ -3,11 +3,12 @@
  * none, compiled as one kernel) against the reference kernels within the seed's per-op
  * 0.3 %, for every named target this host can run (and the host, and the scalar path):
  * odd sizes, rows shorter than a vector and rows of many, channel blocks that do not divide
- * the expansion, heights that bands of 4 do not divide, batch 2, no bias, weights prepacked
+ * the expansion, heights that bands of 4 do not divide, bands of one row (the widest chain
+ * whose buffer fits), batch 2, no bias, weights prepacked
  * as the target's GEMM reads them; run for 1, 4 and 16 partitions (cg_check.h).  And fused
  * == unfused: the same chain as two kernels (the 1x1 GEMM engine, then the depthwise
- * engine) gives the same numbers.  A target the host cannot execute is skipped, and the
- * test says how many. */
+ * engine) gives the same numbers; and which graphs the recognizer (ir/expand_dw.c) takes.
+ * A target the host cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -91,6 +92,7 @@ static const chain chains[] = {
     {1, 3, 11, 9, 7, 2, 1, 1, true, false},     /* 6 output rows: bands of 3 */
     {1, 8, 13, 17, 12, 1, 1, 1, true, false},   /* 13 rows: a last band of 1 */
     {2, 7, 9, 10, 30, 2, 2, 2, true, true},     /* 5 output rows, batch 2, packed */
+    {1, 8, 6, 109, 800, 2, 1, 1, true, false}, /* 3 wide rows fill the buffer: bands of 1 */
 };
 #define NCHAINS (sizeof chains / sizeof chains[0])
 
@@ -169,11 +171,53 @@ static void test_fused_equals_unfused(void **state)
     every_target(check_fused_unfused, "fused == unfused");
 }
 
+/* What the recognizer takes (ir/expand_dw.c): the chain with or without its activation, not
+ * a strided or padded expansion, a 5x5 depthwise, an expanded value used twice, or one whose
+ * three wide rows would not fit the band buffer (MF_EXPAND_DW_BUFFER). */
+static void test_recognizer(void **state)
+{
+    (void)state;
+    static const struct {
+        chain l;
+        bool is_chain;
+    } cs[] = {
+        {{1, 8, 19, 23, 24, 1, 1, 1, true, false}, true},
+        {{1, 8, 19, 23, 24, 2, 0, 0, false, false}, true},
+        {{1, 8, 6, 109, 800, 1, 1, 1, true, false}, true},    /* 3 x 800 x 109 floats: 1046400 bytes, fits */
+        {{1, 8, 6, 110, 800, 1, 1, 1, true, false}, false},   /* 1056000 bytes: over 1 MiB */
+    };
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    current = &host;
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        mf_graph *g = chain_graph(&cs[i].l, 0);
+        const mf_node *dw = g->outputs[0]->producer;
+        if (dw->op != MF_OP_CONV2D)
+            dw = dw->inputs[0]->producer;
+        mf_expand_dw ch;
+        assert_int_equal(mf_expand_dw_chain(g, dw, &ch), cs[i].is_chain);
+        if (cs[i].is_chain) {
+            assert_ptr_equal(ch.dw, dw);
+            assert_int_equal(ch.act != NULL, cs[i].l.act1 != 0);
+            assert_int_equal(ch.wide_bytes, 4 * cs[i].l.cexp * cs[i].l.h * cs[i].l.w);
+        }
+        mf_graph_destroy(g);
+    }
+    /* the expanded value used twice: no chain */
+    mf_graph *g = chain_graph(&cs[0].l, 0);
+    const mf_node *dw = g->outputs[0]->producer->inputs[0]->producer;
+    mf_value *outs[2] = {g->outputs[0], dw->inputs[0]};
+    mf_graph_set_outputs(g, 2, outs);
+    assert_false(mf_expand_dw_chain(g, dw, NULL));
+    mf_graph_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expand_dw_every_target),
         cmocka_unit_test(test_fused_equals_unfused),
+        cmocka_unit_test(test_recognizer),
     };
     return cmocka_run_group_tests_name("codegen_expand_dw", tests, NULL, NULL);
 }
