@@ -17,7 +17,7 @@
 
 #define XD_MR_MAX 12
 #define XD_NV_MAX 4
-#define XD_BAND 4 /* output rows a band: the ring's rows stay a few KB a channel */
+#define XD_BAND 4 /* output rows a band: a block's rows of the buffer stay in L1 */
 
 typedef struct xd_emit {
     mf_cg_ctx *c;
@@ -29,7 +29,7 @@ typedef struct xd_emit {
     int64_t B, NB, nbands, cexp;
     bool packed;
     LLVMValueRef acc[XD_MR_MAX * XD_NV_MAX];
-    LLVMValueRef ring; /* the band buffer: float[cexp][NB][w] */
+    LLVMValueRef buf; /* the band buffer: float[cexp][NB][w] */
     /* the work item */
     LLVMValueRef bcoord[MF_MAX_RANK], xb, oc0, wpanel, pbuf; /* pbuf: the input pixel at the buffer's start */
 } xd_emit;
@@ -138,7 +138,7 @@ static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef res
     for (int j = 0; j < R; j++) {
         LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
         LLVMValueRef bias = g1->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g1->bias, oc), "")) : NULL;
-        LLVMValueRef dst = mf_cg_gep(c, e->ring, mf_cg_ix_add(c, mf_cg_ix_mulk(c, oc, e->NB * g1->w), q));
+        LLVMValueRef dst = mf_cg_gep(c, e->buf, mf_cg_ix_add(c, mf_cg_ix_mulk(c, oc, e->NB * g1->w), q));
         for (int v = 0; v < NV; v++) {
             LLVMValueRef x = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
             if (bias)
@@ -185,7 +185,7 @@ static void fill_rows(xd_emit *e, LLVMValueRef n, LLVMValueRef a, LLVMValueRef b
     mf_cg_ctx *c = e->c;
     mf_cg_loop j;
     mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), n);
-    LLVMValueRef plane = mf_cg_gep(c, e->ring, mf_cg_ix_mulk(c, mf_cg_ix_add(c, e->oc0, j.iv), e->NB * e->g1.w));
+    LLVMValueRef plane = mf_cg_gep(c, e->buf, mf_cg_ix_mulk(c, mf_cg_ix_add(c, e->oc0, j.iv), e->NB * e->g1.w));
     LLVMValueRef bytes = mf_cg_ix_mulk(c, mf_cg_ix_sub(c, b, a), 4);
     if (from)
         LLVMBuildMemCpy(c->B, mf_cg_gep(c, plane, a), 4, mf_cg_gep(c, plane, from), 4, bytes);
@@ -228,7 +228,7 @@ static mf_status dw_band(xd_emit *e, LLVMValueRef n, LLVMValueRef oy, int64_t nr
     mf_cg_loop j;
     mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), n);
     LLVMValueRef ch = mf_cg_ix_add(c, e->oc0, j.iv);
-    mf_cg_dw_plane(e->dw, mf_cg_gep(c, e->ring, mf_cg_ix_mulk(c, ch, e->NB * e->g1.w)), ia, ch, e->bcoord);
+    mf_cg_dw_plane(e->dw, mf_cg_gep(c, e->buf, mf_cg_ix_mulk(c, ch, e->NB * e->g1.w)), ia, ch, e->bcoord);
     mf_status err = mf_cg_dw_rows(e->dw, oy, nrows);
     mf_cg_loop_end_scalar(c, &j, 1);
     return err;
@@ -331,10 +331,10 @@ mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nep
         return MF_OK;
     for (int k = 0; k < e.MR * e.NV; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
-    /* the ring, and a vector of slack */
-    e.ring = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.cexp * e.NB * g1->w + c->vw)));
-    LLVMSetAlignment(e.ring, 64);
-    LLVMValueRef last = mf_cg_entry_alloca(c, c->i64); /* the item done before: its rows are in the ring */
+    /* the band buffer, and a vector of slack */
+    e.buf = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.cexp * e.NB * g1->w + c->vw)));
+    LLVMSetAlignment(e.buf, 64);
+    LLVMValueRef last = mf_cg_entry_alloca(c, c->i64); /* the item done before: its rows are in the buffer */
     LLVMBuildStore(c->B, mf_cg_i64(c, -2), last);
     if (!(e.dw = mf_cg_dw_new(c, g2, chain->dw->outputs[0], nepi, epi)))
         return MF_ERR_NOMEM;
@@ -352,22 +352,21 @@ mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nep
                                         LLVMBuildICmp(c->B, LLVMIntEQ, mf_cg_ix_subk(c, items.iv, 1),
                                                       LLVMBuildLoad2(c->B, c->i64, last, ""), ""), "");
     LLVMValueRef j0 = LLVMBuildSelect(c->B, follows, mf_cg_i64(c, e.NB - e.B * g2->sh), mf_cg_i64(c, 0), "");
-    LLVMValueRef ok = follows;
     LLVMBuildStore(c->B, items.iv, last);
     int64_t tail = g2->oh - (e.nbands - 1) * e.B;
     if (tail == e.B) {
-        err = band(&e, oy, e.B, ia, j0, ok);
+        err = band(&e, oy, e.B, ia, j0, follows);
     } else {
         LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "fullband");
         LLVMBasicBlockRef tb = LLVMAppendBasicBlockInContext(c->C, c->body, "tailband");
         LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "banddone");
         LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, bnd, mf_cg_i64(c, e.nbands - 1), ""), tb, full);
         LLVMPositionBuilderAtEnd(c->B, full);
-        err = band(&e, oy, e.B, ia, j0, ok);
+        err = band(&e, oy, e.B, ia, j0, follows);
         LLVMBuildBr(c->B, join);
         LLVMPositionBuilderAtEnd(c->B, tb);
         if (!err)
-            err = band(&e, oy, tail, ia, j0, ok);
+            err = band(&e, oy, tail, ia, j0, follows);
         LLVMBuildBr(c->B, join);
         LLVMPositionBuilderAtEnd(c->B, join);
     }
