@@ -208,14 +208,18 @@ static LLVMValueRef step_w(void *ctx, int j)
  * since Sandy Bridge) are fetched GEMM_PREFETCH_ROWS k steps ahead, a line at a time, for a
  * tile's full K loop only when K holds four times as many: 56x56 144->24 at 16 lanes went
  * from 0.183 to 0.134 ms (best of four interleaved rounds; docs/benchmarks.md); short K
- * loops (16->96; 32->16 as x86-64 code, 0.425 -> 0.561 ms) mostly fetched rows past the tile's. */
+ * loops (16->96; 32->16 as x86-64 code, 0.425 -> 0.561 ms) mostly fetched rows past the tile's.
+ * A stride-1 plane's rows closer than that are fetched too: on two cores its input was mostly
+ * written by the other core's depthwise layer, and the prefetcher does not hide those misses
+ * (14x14 576->96 with the input split over both cores' caches: the slower thread 87-92 ->
+ * 77-78 us, one thread 0.106 -> 0.101 ms); a strided layer's panel was just gathered. */
 #define GEMM_PREFETCH_ROWS 16
 #define GEMM_PREFETCH_STRIDE 2048
 
 static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
 {
     mf_cg_ctx *c = e->c;
-    if (e->xdt != MF_F32 || e->xk * 4 <= GEMM_PREFETCH_STRIDE || e->cing < 4 * GEMM_PREFETCH_ROWS)
+    if (e->xdt != MF_F32 || e->cing < 4 * GEMM_PREFETCH_ROWS || (e->pbase && e->xk * 4 <= GEMM_PREFETCH_STRIDE))
         return;
     for (int64_t off = 0; off < (int64_t)NV * c->vw; off += 16) { /* a 64-byte line at a time; a
                                                                      * plain GEP: past the last row

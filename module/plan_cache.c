@@ -22,8 +22,10 @@
 #include "runtime/mfo.h"
 #include "runtime/mfo_read.h"
 
-/* 2: keyed by the weights' fingerprint, their full checksum in the meta; launch grain kept */
-#define PLAN_FORMAT 2
+/* 2: keyed by the weights' fingerprint, their full checksum in the meta; launch grain kept;
+ * 3: the grain splits small readers of split kernels (launch_grain.c): a plan saved before
+ * would keep them on one core */
+#define PLAN_FORMAT 3
 /* A constant's fingerprint reads this many windows of WINDOW bytes, spread over it. */
 #define WINDOWS 16
 #define WINDOW 256

@@ -6,7 +6,7 @@
  * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`);
  * and matmuls whose left operand is packed so (matmul's `packed`: the Winograd GEMMs, one
  * tile per row on the row engine); strided layers with few taps (mobilenet_v2's first layer)
- * on the pixel engine.  A target the host
+ * on the pixel engine; the GEMM's input-row prefetch on planes of close rows.  A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,6 +220,22 @@ static void test_pointwise_every_target(void **state)
     every_target(check_pointwise, "1x1 GEMM");
 }
 
+/* A stride-1 1x1 layer of 64 input channels or more prefetches its input rows, however close
+ * they lie (14x14: 784 bytes apart; on two cores the other core wrote most of them); one of
+ * fewer channels does not (its K loop is too short for 16 rows ahead). */
+static void test_gemm_prefetches_close_rows(void **state)
+{
+    const layer long_k = {1, 96, 14, 14, 24, 1, 1, 0, 1, 1, true, false, 0};
+    const layer short_k = {1, 32, 14, 14, 24, 1, 1, 0, 1, 1, true, false, 0};
+    for (int i = 0; i < 2; i++) {
+        mf_graph *g = layer_graph(i ? &short_k : &long_k);
+        char *text = asm_for(g, "skylake-avx512");
+        assert_true((strstr(text, "prefetcht0") != NULL) == (i == 0));
+        free(text);
+        mf_graph_destroy(g);
+    }
+}
+
 static void check_overlap(const mf_cg_target *t)
 {
     check_layers(overlap, sizeof overlap / sizeof overlap[0], t);
@@ -303,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depthwise_every_target),
         cmocka_unit_test(test_pointwise_every_target),
+        cmocka_unit_test(test_gemm_prefetches_close_rows),
         cmocka_unit_test(test_projections_by_pixels_every_target),
         cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),

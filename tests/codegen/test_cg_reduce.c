@@ -3,7 +3,8 @@
  * kernels, strides, paddings, dilations, ceil_mode and count_include_pad, adaptive
  * pooling, each also with an elementwise prologue and epilogue fused in; the vectorized
  * f32 max pooling (lower_fpool.c) on every target the host runs, on rows wide enough for
- * its unmasked tiles. */
+ * its unmasked tiles; the vectorized global average pooling likewise, on planes of whole
+ * vectors, masked tails and fewer pixels than lanes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -163,6 +164,61 @@ static void test_max_pool_targets(void **state)
     mf_graph_destroy(g);
 }
 
+/* A global average pool of x (adaptive to 1x1, or avg_pool2d with the plane as its window),
+ * with a relu * 2 epilogue when asked. */
+static mf_graph *global_avg_graph(mf_type xt, bool adaptive, bool epilogue)
+{
+    mf_graph *g = mf_graph_new("gap");
+    mf_value *x = cg_in(g, "x", xt);
+    mf_op o = adaptive ? MF_OP_ADAPTIVE_AVG_POOL2D : MF_OP_AVG_POOL2D;
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(o, a);
+    if (adaptive) {
+        TREF_INTS(o, a, "output_size", 1, 1);
+    } else {
+        TREF_INTS(o, a, "kernel", xt.shape[xt.rank - 2], xt.shape[xt.rank - 1]);
+        TREF_INTS(o, a, "stride", 1, 1);
+    }
+    mf_value *y = cg_node(g, o, 1, &x, a);
+    if (epilogue) {
+        mf_value *two = cg_in(g, "two", (mf_type){MF_F32, 1, {1}});
+        y = CG2(g, MF_OP_MUL, CG1(g, MF_OP_RELU, y), two);
+    }
+    assert_int_equal(mf_graph_set_outputs(g, 1, &y), MF_OK);
+    return g;
+}
+
+/* planes of 49 (mobilenet_v2's 7x7), 16 and 64 (whole vectors of some targets), 3136, 5 and 1
+ * pixels, and a 3-d input (adaptive pooling only) */
+static const mf_type global_xs[] = {
+    {MF_F32, 4, {1, 37, 7, 7}}, {MF_F32, 4, {2, 3, 4, 4}},  {MF_F32, 4, {1, 5, 8, 8}},
+    {MF_F32, 4, {1, 2, 56, 56}}, {MF_F32, 4, {1, 19, 1, 5}}, {MF_F32, 4, {2, 21, 1, 1}},
+    {MF_F32, 3, {9, 3, 11}},
+};
+
+static void global_avg_on(const mf_cg_target *t)
+{
+    for (size_t i = 0; i < sizeof global_xs / sizeof global_xs[0]; i++)
+        for (int k = 0; k < 4; k++) {
+            if (global_xs[i].rank != 4 && !(k & 1)) /* avg_pool2d takes 4-d inputs only */
+                continue;
+            mf_graph *g = global_avg_graph(global_xs[i], k & 1, k & 2);
+            cg_check_opts(g, (cg_opts){.lo = -2, .hi = 2, .rtol = 1e-5, .atol = 1e-5, .seed = i, .target = t});
+            mf_graph_destroy(g);
+        }
+}
+
+static void test_global_avg_targets(void **state)
+{
+    every_target(global_avg_on, "vectorized global average pooling");
+    /* mobilenet_v2's pool of 7x7 planes is vector code on AVX-512 */
+    mf_graph *g = global_avg_graph(global_xs[0], true, false);
+    char *text = asm_for(g, "skylake-avx512");
+    assert_non_null(strstr(text, "zmm"));
+    free(text);
+    mf_graph_destroy(g);
+}
+
 /* Instructions in assembly text: indented lines that are neither directives nor labels. */
 static int asm_instructions(const char *text)
 {
@@ -219,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_softmax), cmocka_unit_test(test_sum_mean),
         cmocka_unit_test(test_pools),   cmocka_unit_test(test_adaptive),
         cmocka_unit_test(test_pool_code_size), cmocka_unit_test(test_max_pool_targets),
+        cmocka_unit_test(test_global_avg_targets),
     };
     return cmocka_run_group_tests_name("codegen_reduce", tests, NULL, NULL);
 }

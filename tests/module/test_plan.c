@@ -2,7 +2,8 @@
  * whose MLU subgraphs run hand-written kernels, with a CPU-fallback op between them, must
  * compute what the interpreter computes; copies appear exactly at the device/host
  * boundaries, and the arena reuses memory across live ranges; a kernel step's estimated cost
- * decides whether its launch is split. */
+ * decides whether its launch is split, and a small kernel reading a split one's output is split
+ * too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -205,6 +206,96 @@ static void test_plan_launch_grain(void **state)
     mf_graph_destroy(g);
 }
 
+#define NWIDE (128 * 128) /* elements of build_chain's wide activations: 64 KB */
+
+/* relu on NWIDE elements, partitioned */
+static void relu_wide_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    float *o = args[0];
+    const float *x = args[1];
+    for (int64_t i = part * NWIDE / nparts; i < (part + 1) * NWIDE / nparts; i++)
+        o[i] = x[i] > 0 ? x[i] : 0;
+}
+
+/* x -> relu [sg 0] -> relu [sg 1] -> relu [sg 2] -> upsample x1 [cpu] -> relu [sg 3] -> output,
+ * on f32[1,1,side,side] */
+static mf_graph *build_chain(int64_t side, mf_segment segs[4])
+{
+    mf_type t = {MF_F32, 4, {1, 1, side, side}};
+    mf_graph *g = mf_graph_new("chain");
+    mf_value *v = mf_graph_add_input(g, "x", &t);
+    for (int k = 0; k < 3; k++)
+        v = node(g, MF_OP_RELU, 1, &v, NULL, k)->outputs[0];
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_UPSAMPLE_NEAREST2D, a);
+    mf_attr_set_ints(MF_OP_UPSAMPLE_NEAREST2D, a, "scale", 2, (int64_t[]){1, 1});
+    v = node(g, MF_OP_UPSAMPLE_NEAREST2D, 1, &v, a, -1)->outputs[0];
+    v = node(g, MF_OP_RELU, 1, &v, NULL, 3)->outputs[0];
+    assert_int_equal(mf_graph_set_outputs(g, 1, &v), MF_OK);
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(mf_mod_extract_segment(g, k, &segs[k]), MF_OK);
+    return g;
+}
+
+/* Builds build_chain(side) at `cores`, gives its subgraphs' steps `flops`, applies the grain
+ * and checks each subgraph's partitions against want, then the result against the interpreter. */
+static void spread_case(size_t c, int64_t side, int cores, const double flops[4], const int want[4])
+{
+    mf_segment segs[4];
+    mf_graph *g = build_chain(side, segs);
+    mf_rt_kernel_fn k = side * side == NWIDE ? relu_wide_kernel : relu_kernel;
+    mf_rt_kernel_fn kernels[4] = {k, k, k, k};
+    size_t scratch[4] = {0};
+    mf_plan *p;
+    assert_int_equal(mf_mod_build_plan(g, segs, 4, kernels, scratch, MF_DEVICE_MLU(0), cores, &p), MF_OK);
+    for (int i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == MF_STEP_KERNEL)
+            p->steps[i].site.flops = flops[p->steps[i].segment];
+    mf_mod_plan_launch_grain(p, 25);
+    for (int i = 0; i < p->nsteps; i++) {
+        const mf_plan_step *st = &p->steps[i];
+        if (st->kind == MF_STEP_KERNEL && st->nparts != want[st->segment])
+            fail_msg("case %zu: subgraph %d launches %d partitions, want %d", c, st->segment, st->nparts,
+                     want[st->segment]);
+    }
+    mf_tensor *x, *xd, *ref, *out, *host;
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, side, side}, 5, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, 1, &ref), MF_OK);
+    assert_int_equal(mf_rt_plan_run(p, &xd, &out), MF_OK);
+    assert_int_equal(mf_tensor_to(out, MF_DEVICE_CPU, &host), MF_OK);
+    assert_memory_equal(mf_tensor_data(host), mf_tensor_data(ref), (size_t)(side * side) * sizeof(float));
+    mf_tensor_free(host);
+    mf_tensor_free(out);
+    mf_tensor_free(ref);
+    mf_tensor_free(xd);
+    mf_tensor_free(x);
+    mf_rt_plan_free(p);
+    for (int j = 0; j < 4; j++)
+        mf_mod_segment_free(&segs[j]);
+    mf_graph_destroy(g);
+}
+
+/* A kernel under the grain that reads tens of KB of a split kernel's output is split as well
+ * (each core then reads the share it wrote), and so is the next such reader; one reading what a
+ * CPU op made, only unsplit kernels' outputs, or a few bytes, stays on one core; the results do
+ * not change. */
+static void test_launch_grain_spread(void **state)
+{
+    const double big = 1e7, small = 1e3; /* FLOPs: ~200 us and ~0.02 us */
+    struct { int64_t side; int cores; double flops[4]; int want[4]; } cases[] = {
+        {128, 4, {big, small, small, small}, {4, 4, 4, 1}},
+        {128, 4, {small, big, small, small}, {1, 4, 4, 1}},
+        {128, 4, {small, small, small, big}, {1, 1, 1, 4}},
+        {128, 4, {small, small, small, small}, {1, 1, 1, 1}},
+        {128, 16, {big, small, small, small}, {16, 16, 16, 1}},
+        {128, 1, {big, small, small, small}, {1, 1, 1, 1}},
+        {4, 4, {big, small, small, small}, {4, 1, 1, 1}}, /* 64 bytes a reader */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        spread_case(c, cases[c].side, cases[c].cores, cases[c].flops, cases[c].want);
+}
+
 /* MLUFUSE_LAUNCH_GRAIN_US: microseconds, default 25; anything else is refused with its name. */
 static void test_launch_grain_env(void **state)
 {
@@ -233,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_plan_matches_interpreter),
         cmocka_unit_test(test_plan_rejects_wrong_inputs),
         cmocka_unit_test(test_plan_launch_grain),
+        cmocka_unit_test(test_launch_grain_spread),
         cmocka_unit_test(test_launch_grain_env),
     };
     return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
