@@ -10,7 +10,8 @@
  * taps (oc_choose).  mf_cg_emit_conv picks, in order: the 1x1
  * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
  * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
- * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
+ * plane engine (lower_conv_plane.c) unless it cedes a small plane to the next one
+ * (plane_runs), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
  * weights should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
@@ -404,7 +405,9 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * taps, stays: 75 % here, 72 % there) */
     if (g->sw > 1 && cing * g->kh * g->kw < 2 * VW)
         return false;
-    if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
+    /* the pixel engine wins unless much of its vectors is padding (the plane engine's small
+     * planes come here whatever their padding: plane_runs) */
+    if (g->sw == 1 && !mf_cg_plane_cedes(c, g)) {
         int64_t padded = (g->ow + VW - 1) / VW * VW;
         for (int64_t tw = 2 * VW; tw <= 4 * VW; tw += VW)
             if ((g->ow + tw - 1) / tw * tw < padded)
@@ -455,6 +458,18 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     int64_t cap = g->wblock ? g->oh : g->oh * g->ow / 32;
     pl->nys = mf_cg_rows_split(items, g->oh, parts, items >= parts ? 1 : (parts + items - 1) / items, cap);
     return true;
+}
+
+/* Does the plane engine run the layer: it takes it (mf_cg_plane_choose) and does not cede it
+ * to this engine (mf_cg_plane_cedes), which takes it only where its blocks are whole
+ * vectors of channels dividing the layer's, so that its weights are prepacked (packing them
+ * on every call is what the plane engine is for). */
+static bool plane_runs(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    if (!mf_cg_plane_choose(c, g))
+        return false;
+    oc_plan pl;
+    return !(mf_cg_plane_cedes(c, g) && oc_choose(c, g, 1, &pl) && g->cout % ((int64_t)pl.RO * c->vw) == 0);
 }
 
 static LLVMValueRef array_alloca(mf_cg_ctx *c, int64_t nfloats)
@@ -893,7 +908,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
         return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
     if (mf_cg_dw_choose(c, g))
         return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
-    if (!oc_first && mf_cg_plane_choose(c, g))
+    if (!oc_first && plane_runs(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
@@ -1016,7 +1031,7 @@ static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
     bool oc_first = oc_fills_lanes(c, g);
     if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return g->groups == 1 ? mr : 0;
-    if (mf_cg_dw_choose(c, g) || (!oc_first && mf_cg_plane_choose(c, g)))
+    if (mf_cg_dw_choose(c, g) || (!oc_first && plane_runs(c, g)))
         return 0;
     oc_plan pl;
     if (oc_choose(c, g, 1, &pl)) { /* blocks of whole vectors only: no lane past the group */
