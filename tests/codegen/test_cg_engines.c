@@ -6,7 +6,8 @@
  * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`);
  * and matmuls whose left operand is packed so (matmul's `packed`: the Winograd GEMMs, one
  * tile per row on the row engine); strided layers with few taps (mobilenet_v2's first layer)
- * on the pixel engine; small planes (7x7) the plane engine cedes to the output-channel engine.
+ * on the pixel engine; small planes (7x7) the plane engine cedes to the output-channel engine;
+ * rows of one tile read from a padded copy of the input.
  * A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
@@ -190,6 +191,17 @@ static const layer small_planes[] = {
     {1, 8, 7, 7, 20, 3, 1, 1, 1, 1, true, false, 1},     /* channels no whole vectors: the plane engine */
 };
 
+/* Rows that are one tile masked at both ends (25 to 32 pixels at 8 lanes) read a padded
+ * copy of the input at 8 and 4 lanes (AVX2, SSE), copied again for each batch index and
+ * group: batch 2, groups 2, 5x5, dilation 2, every epilogue; compiled for 1 and 4 cores. */
+static const layer padded_rows[] = {
+    {2, 16, 9, 28, 24, 3, 1, 1, 1, 1, true, false, 2},  /* batch 2, residual add */
+    {1, 12, 11, 27, 16, 3, 1, 1, 1, 2, true, false, 1}, /* groups 2, odd width */
+    {1, 8, 10, 30, 20, 5, 1, 2, 1, 1, false, false, 3}, /* 5x5, no bias, an epilogue that does not flatten */
+    {1, 8, 12, 28, 12, 3, 1, 2, 2, 1, true, false, 1},  /* dilation 2 */
+    {2, 5, 6, 25, 13, 3, 1, 1, 1, 1, true, false, 0},   /* 25-pixel rows, a tail block */
+};
+
 static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
@@ -232,6 +244,20 @@ static void check_small_planes(const mf_cg_target *t)
     check_cores = 0;
     if (t->shape.lanes >= 8 && nceded == 0)
         fail_msg("%s: no small plane went to the output-channel engine", t->cpu);
+}
+
+static void check_padded_rows(const mf_cg_target *t)
+{
+    for (int cores = 1; cores <= 4; cores *= 4) {
+        check_cores = cores;
+        check_layers(padded_rows, sizeof padded_rows / sizeof padded_rows[0], t);
+    }
+    check_cores = 0;
+}
+
+static void test_padded_rows_every_target(void **state)
+{
+    every_target(check_padded_rows, "rows on a padded copy of the input");
 }
 
 static void test_small_planes_every_target(void **state)
@@ -363,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_matmul_packed_every_target),
         cmocka_unit_test(test_strided_few_taps_every_target),
         cmocka_unit_test(test_small_planes_every_target),
+        cmocka_unit_test(test_padded_rows_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
 }
