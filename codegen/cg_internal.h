@@ -398,6 +398,10 @@ mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, unsigned width, in
 /* The plane engine (lower_conv_plane.c): stride-1 convs whose output is as wide as the
  * input and narrower than 16 (7x7, 14x14 layers). */
 bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
+/* Whether a layer the plane engine would take goes to the output-channel engine instead,
+ * with prepacked weights (small planes, rows under 8 pixels: mf_cg_emit_conv decides, as the
+ * output-channel plan must also prepack). */
+bool mf_cg_plane_cedes(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                 const mf_value *const *epi);
 

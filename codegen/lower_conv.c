@@ -10,7 +10,8 @@
  * taps (oc_choose).  mf_cg_emit_conv picks, in order: the 1x1
  * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
  * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
- * plane engine (lower_conv_plane.c), the output-channel engine, this one; the choice depends on
+ * plane engine (lower_conv_plane.c) unless it cedes a small plane to the next one
+ * (plane_runs), the output-channel engine, this one; the choice depends on
  * the geometry and the target only, so the pack-weights pass can ask which layout the
  * weights should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
@@ -40,6 +41,10 @@ typedef struct conv_emit {
     LLVMTypeRef vt;
     mf_status err;
     LLVMValueRef skip; /* of the item's block (mf_cg_tile_block_start) */
+    /* padded rows (choose_padded): the input of the item's batch index and group copied,
+     * f32, into rows of wp floats with zeros around (NULL: the loads read x, masked) */
+    LLVMValueRef xpad;
+    int64_t wp;
 } conv_emit;
 
 static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
@@ -67,9 +72,10 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     const mf_cg_conv_geom *g = e->g;
     const int VW = c->vw;
     LLVMValueRef at = LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0 * g->sw), "");
-    LLVMValueRef ptr = mf_cg_gep_as(c, row, at, g->xdt);
+    mf_dtype xdt = e->xpad ? MF_F32 : g->xdt;
+    LLVMValueRef ptr = mf_cg_gep_as(c, row, at, xdt);
     if (!masked && g->sw == 1)
-        return mf_cg_load_f32_as(c, e->vt, ptr, NULL, g->xdt);
+        return mf_cg_load_f32_as(c, e->vt, ptr, NULL, xdt);
     if (!masked && g->sw == 2) { /* two loads, keep the even lanes */
         LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
         LLVMValueRef x = mf_cg_load_f32_as(c, wide, ptr, NULL, g->xdt);
@@ -166,11 +172,15 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     const int64_t tap = g->wblock ? R : 1; /* floats from one tap's weights to the next's */
     for (int k = 0; k < R * e->V; k++)
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    /* padded rows: column ix of the input at ix + pw, zeros around: no load masked */
     LLVMValueRef ixb = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox0, mf_cg_i64(c, g->sw), ""),
-                                    mf_cg_i64(c, g->pw), "");
+                                    mf_cg_i64(c, e->xpad ? 0 : g->pw), "");
+    int64_t rowlen = e->xpad ? e->wp : g->w;
+    mf_dtype xdt = e->xpad ? MF_F32 : g->xdt;
+    masked = masked && !e->xpad;
     mf_cg_loop ic, ky;
     mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
-    LLVMValueRef plane = mf_cg_gep_as(c, it->xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""), g->xdt);
+    LLVMValueRef plane = mf_cg_gep_as(c, e->xpad ? e->xpad : it->xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * rowlen), ""), xdt);
     LLVMValueRef wic = mf_cg_gep(c, it->wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->kh * g->kw * tap), ""));
     if (g->wblock)
         prefetch_panel(e, wic, R);
@@ -181,7 +191,7 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
-    LLVMValueRef row = mf_cg_gep_as(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, g->w), ""), g->xdt);
+    LLVMValueRef row = mf_cg_gep_as(c, plane, LLVMBuildMul(c->B, iy, mf_cg_i64(c, rowlen), ""), xdt);
     LLVMValueRef wky = mf_cg_gep(c, wic, LLVMBuildMul(c->B, ky.iv, mf_cg_i64(c, g->kw * tap), ""));
     for (int64_t kx = 0; kx < g->kw; kx++) {
         LLVMValueRef ix0 = LLVMBuildAdd(c->B, ixb, mf_cg_i64(c, kx * g->dw), "");
@@ -317,6 +327,71 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
     return off;
 }
 
+/* Padded rows, where a row is one tile masked at both ends on a target whose masks take
+ * vector registers (AVX2: the 4 masks of a 28-pixel row left a 2x4 tile, 70 % of the peak):
+ * each partition copies the input of its item's batch index and group, once, into rows of
+ * wp = V*vw + (kw-1)*dw floats, column ix at ix + pw and zeros around, so that every load
+ * is plain and the tile has every accumulator (3x4 at 8 lanes).  Stride 1, plain weights,
+ * the copy a stack buffer of at most 1 MiB (28x28 planes of 256 channels; the input's
+ * working set grows by wp / w); it costs a pass over the input per partition, against
+ * cout / R passes of the tiles.  Sets e->wp (0: none). */
+#define PAD_MAX_BYTES ((int64_t)1 << 20)
+static bool padded_rows(conv_emit *e)
+{
+    const mf_cg_conv_geom *g = e->g;
+    const mf_cg_ctx *c = e->c;
+    e->wp = 0;
+    if (c->vw > 8 || c->vw < 4 || g->sw != 1 || g->is_matmul || g->wblock)
+        return false;
+    int64_t wp = (int64_t)e->V * c->vw + (g->kw - 1) * g->dw;
+    int64_t bytes = (g->cin / g->groups * g->h * wp + c->vw) * 4;
+    if (bytes > PAD_MAX_BYTES || g->cout / g->groups < (int64_t)mf_cg_tile_accs(&c->shape) / e->V)
+        return false;
+    e->wp = wp;
+    return true;
+}
+
+/* The padded copy of the input at xg (cing * h rows of w) into e->xpad, once per batch index
+ * and group: *last (an i64 alloca) holds the one copied, bg this item's. */
+static void copy_padded(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLVMValueRef last)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw;
+    LLVMValueRef fresh = LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, last, ""), bg, "");
+    LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->C, c->body, "pad");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "padded");
+    LLVMBuildCondBr(c->B, fresh, copy, done);
+    LLVMPositionBuilderAtEnd(c->B, copy);
+    LLVMBuildStore(c->B, bg, last);
+    mf_cg_loop r;
+    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups * g->h));
+    LLVMValueRef src = mf_cg_gep_as(c, xg, mf_cg_ix_mulk(c, r.iv, g->w), g->xdt);
+    LLVMValueRef dst = mf_cg_gep(c, e->xpad, mf_cg_ix_mulk(c, r.iv, e->wp));
+    /* vectors of the padded row (the last one runs into the next row, copied after it, or
+     * the buffer's spare vector); lanes outside the input row are zeros */
+    for (int64_t j = 0; j < e->wp; j += VW) {
+        LLVMValueRef bits[MF_CG_MAX_VW];
+        int live = 0;
+        for (int l = 0; l < VW; l++) {
+            int64_t ix = j + l - g->pw;
+            bool on = ix >= 0 && ix < g->w;
+            bits[l] = LLVMConstInt(c->i1, on, 0);
+            live += on;
+        }
+        LLVMValueRef v = mf_cg_fconst(c, e->vt, 0.0);
+        if (live) {
+            LLVMValueRef at = mf_cg_gep_as(c, src, mf_cg_i64(c, j - g->pw), g->xdt);
+            v = mf_cg_load_f32_as(c, e->vt, at, live == VW ? NULL : LLVMConstVector(bits, (unsigned)VW), g->xdt);
+        }
+        LLVMValueRef st = LLVMBuildStore(c->B, v, mf_cg_gep(c, dst, mf_cg_i64(c, j)));
+        LLVMSetAlignment(st, 4);
+    }
+    mf_cg_loop_end(c, &r, 1);
+    LLVMBuildBr(c->B, done);
+    LLVMPositionBuilderAtEnd(c->B, done);
+}
+
 /* Picks V (vectors per tile) and R (channels per block, mf_cg_tile_rows).  A row costs its padded width plus about a
  * vector per tile (the tile's loop and broadcasts), so narrow vectors do not end up in
  * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way).  A strided
@@ -345,6 +420,9 @@ static void choose_blocking(conv_emit *e)
      * as 2x4); 56-pixel rows, masked at one end a tile, ran 3x4 at 80-88 %. */
     bool both_ends = (g->ow + (int64_t)e->V * e->c->vw - 1) / ((int64_t)e->V * e->c->vw) == 1 && !tile_inside(e, 0);
     e->R = mf_cg_tile_rows(&e->c->shape, e->V, g->cout / g->groups, both_ends && e->c->vw <= 8 ? 2 : 0);
+    e->wp = 0;
+    if (both_ends && padded_rows(e)) /* no mask to hold: the whole tile */
+        e->R = mf_cg_tile_rows(&e->c->shape, e->V, g->cout / g->groups, 0);
 }
 
 /* ---- the output-channel engine ------------------------------------------------------------
@@ -404,7 +482,9 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * taps, stays: 75 % here, 72 % there) */
     if (g->sw > 1 && cing * g->kh * g->kw < 2 * VW)
         return false;
-    if (g->sw == 1) { /* the pixel engine wins unless much of its vectors is padding */
+    /* the pixel engine wins unless much of its vectors is padding (the plane engine's small
+     * planes come here whatever their padding: plane_runs) */
+    if (g->sw == 1 && !mf_cg_plane_cedes(c, g)) {
         int64_t padded = (g->ow + VW - 1) / VW * VW;
         for (int64_t tw = 2 * VW; tw <= 4 * VW; tw += VW)
             if ((g->ow + tw - 1) / tw * tw < padded)
@@ -455,6 +535,18 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     int64_t cap = g->wblock ? g->oh : g->oh * g->ow / 32;
     pl->nys = mf_cg_rows_split(items, g->oh, parts, items >= parts ? 1 : (parts + items - 1) / items, cap);
     return true;
+}
+
+/* Does the plane engine run the layer: it takes it (mf_cg_plane_choose) and does not cede it
+ * to this engine (mf_cg_plane_cedes), which takes it only where its blocks are whole
+ * vectors of channels dividing the layer's, so that its weights are prepacked (packing them
+ * on every call is what the plane engine is for). */
+static bool plane_runs(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    if (!mf_cg_plane_choose(c, g))
+        return false;
+    oc_plan pl;
+    return !(mf_cg_plane_cedes(c, g) && oc_choose(c, g, 1, &pl) && g->cout % ((int64_t)pl.RO * c->vw) == 0);
 }
 
 static LLVMValueRef array_alloca(mf_cg_ctx *c, int64_t nfloats)
@@ -893,17 +985,24 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
         return mf_cg_emit_conv_gemm(c, g, core, nepi, epi);
     if (mf_cg_dw_choose(c, g))
         return mf_cg_emit_conv_dw(c, g, core, nepi, epi);
-    if (!oc_first && mf_cg_plane_choose(c, g))
+    if (!oc_first && plane_runs(c, g))
         return mf_cg_emit_conv_plane(c, g, core, nepi, epi);
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
-    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK, NULL};
+    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK, NULL, NULL, 0};
     choose_blocking(&e);
     if (g->wblock) /* row_block's, checked above */
         e.R = (int)g->wblock;
     for (int k = 0; k < e.R * e.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    LLVMValueRef last = NULL;
+    if (e.wp) {
+        e.xpad = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(g->cin / g->groups * g->h * e.wp + c->vw)));
+        LLVMSetAlignment(e.xpad, 64);
+        last = mf_cg_entry_alloca(c, c->i64);
+        LLVMBuildStore(c->B, mf_cg_i64(c, -1), last);
+    }
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
     int64_t nob = (coutg + e.R - 1) / e.R;
     int64_t nbatch = 1;
@@ -922,6 +1021,8 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     LLVMValueRef xoff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bx_stride),
                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
     it.xg = mf_cg_gep_as(c, g->x, xoff, g->xdt);
+    if (e.xpad)
+        copy_padded(&e, it.xg, mf_cg_ix_madd(c, q[0], g->groups, q[1]), last);
     /* packed blocks divide the channels (row_block): none overlaps */
     LLVMValueRef ocl0 = g->wblock ? mf_cg_ix_mulk(c, q[2], e.R) : mf_cg_tile_block_start(c, q[2], e.R, coutg, &e.skip);
     it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""), ocl0, "");
@@ -1015,7 +1116,7 @@ static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
     bool oc_first = oc_fills_lanes(c, g);
     if (!oc_first && mf_cg_gemm_blocking(&c->shape, g, &mr, &nv))
         return g->groups == 1 ? mr : 0;
-    if (mf_cg_dw_choose(c, g) || (!oc_first && mf_cg_plane_choose(c, g)))
+    if (mf_cg_dw_choose(c, g) || (!oc_first && plane_runs(c, g)))
         return 0;
     oc_plan pl;
     if (oc_choose(c, g, 1, &pl)) { /* blocks of whole vectors only: no lane past the group */

@@ -6,7 +6,9 @@
  * reading weights prepacked in the block the target's kernel asks for (conv2d's `packed`);
  * and matmuls whose left operand is packed so (matmul's `packed`: the Winograd GEMMs, one
  * tile per row on the row engine); strided layers with few taps (mobilenet_v2's first layer)
- * on the pixel engine; the GEMM's input-row prefetch on planes of close rows.  A target the host
+ * on the pixel engine; the GEMM's input-row prefetch on planes of close rows; small planes (7x7)
+ * the plane engine cedes to the output-channel engine; rows of one tile read from a padded copy of
+ * the input.  A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +174,34 @@ static const layer projections[] = {
     {1, 64, 23, 23, 20, 1, 1, 0, 1, 1, false, true, 1},  /* 529 pixels: a partial last tile */
 };
 
+/* Small planes (rows under 8 pixels) of kernels larger than 1x1 whose channels fill whole
+ * vectors: the plane engine cedes them to the output-channel engine at 8 and 16 lanes, which
+ * reads prepacked weights (the check asks for the block: none would mean the plane engine);
+ * at fewer lanes, or channels that are no whole vectors, the plane engine keeps them.  Odd
+ * and non-square planes, 5x5 kernels, dilation, batch 2, several chunks of input channels at
+ * 16 lanes (the sums kept between them), every epilogue; compiled for 1 and 4 cores. */
+static const layer small_planes[] = {
+    {1, 64, 7, 7, 32, 3, 1, 1, 1, 1, true, false, 1},    /* resnet18's last 3x3, smaller; relu6 */
+    {2, 24, 7, 7, 48, 3, 1, 1, 1, 1, true, false, 2},    /* batch 2, residual add, 3 vectors at 16 lanes */
+    {1, 40, 5, 5, 16, 3, 1, 1, 1, 1, true, false, 0},    /* a 5x5 plane */
+    {1, 16, 6, 6, 32, 5, 1, 2, 1, 1, true, false, 3},    /* a 5x5 kernel, an epilogue that does not flatten */
+    {1, 20, 7, 7, 16, 3, 1, 2, 2, 1, false, false, 1},   /* dilation 2, no bias */
+    {1, 12, 9, 6, 24, 3, 1, 1, 1, 1, true, false, 2},    /* 6-pixel rows; 24 channels: plane engine at 16 lanes */
+    {1, 160, 7, 7, 32, 3, 1, 1, 1, 1, true, false, 2},   /* several chunks of input channels at 16 lanes */
+    {1, 8, 7, 7, 20, 3, 1, 1, 1, 1, true, false, 1},     /* channels no whole vectors: the plane engine */
+};
+
+/* Rows that are one tile masked at both ends (25 to 32 pixels at 8 lanes) read a padded
+ * copy of the input at 8 and 4 lanes (AVX2, SSE), copied again for each batch index and
+ * group: batch 2, groups 2, 5x5, dilation 2, every epilogue; compiled for 1 and 4 cores. */
+static const layer padded_rows[] = {
+    {2, 16, 9, 28, 24, 3, 1, 1, 1, 1, true, false, 2},  /* batch 2, residual add */
+    {1, 12, 11, 27, 16, 3, 1, 1, 1, 2, true, false, 1}, /* groups 2, odd width */
+    {1, 8, 10, 30, 20, 5, 1, 2, 1, 1, false, false, 3}, /* 5x5, no bias, an epilogue that does not flatten */
+    {1, 8, 12, 28, 12, 3, 1, 2, 2, 1, true, false, 1},  /* dilation 2 */
+    {2, 5, 6, 25, 13, 3, 1, 1, 1, 1, true, false, 0},   /* 25-pixel rows, a tail block */
+};
+
 static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
@@ -183,6 +213,56 @@ static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
                                    .cores = check_cores});
         mf_graph_destroy(g);
     }
+}
+
+/* Each small plane with the weights packed as the target's kernel asks (plain: none asked). */
+static void check_small_planes(const mf_cg_target *t)
+{
+    current = t;
+    int nceded = 0;
+    for (int cores = 1; cores <= 4; cores *= 4)
+        for (size_t i = 0; i < sizeof small_planes / sizeof small_planes[0]; i++) {
+            layer l = small_planes[i];
+            mf_graph *g = layer_graph(&l);
+            const mf_node *conv = NULL;
+            for (int k = 0; k < g->nnodes && !conv; k++)
+                if (g->nodes[k]->op == MF_OP_CONV2D)
+                    conv = g->nodes[k];
+            assert_non_null(conv);
+            int64_t block = mf_cg_conv_weight_block(&t->shape, conv);
+            bool whole = l.cout % t->shape.lanes == 0;
+            if ((block > 0) != (t->shape.lanes >= 8 && whole))
+                fail_msg("%s: %lldx%lld conv %lld->%lld k%lld: weight block %lld (ceded to the output-channel engine: %d)",
+                         t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)l.k,
+                         (long long)block, t->shape.lanes >= 8 && whole);
+            mf_graph_destroy(g);
+            nceded += block > 0;
+            l.packed = block > 0;
+            check_cores = cores;
+            check_layers(&l, 1, t);
+        }
+    check_cores = 0;
+    if (t->shape.lanes >= 8 && nceded == 0)
+        fail_msg("%s: no small plane went to the output-channel engine", t->cpu);
+}
+
+static void check_padded_rows(const mf_cg_target *t)
+{
+    for (int cores = 1; cores <= 4; cores *= 4) {
+        check_cores = cores;
+        check_layers(padded_rows, sizeof padded_rows / sizeof padded_rows[0], t);
+    }
+    check_cores = 0;
+}
+
+static void test_padded_rows_every_target(void **state)
+{
+    every_target(check_padded_rows, "rows on a padded copy of the input");
+}
+
+static void test_small_planes_every_target(void **state)
+{
+    every_target(check_small_planes, "small planes (output-channel engine, prepacked)");
 }
 
 static void check_projections(const mf_cg_target *t)
@@ -325,6 +405,8 @@ int main(void)
         cmocka_unit_test(test_packed_weights_every_target),
         cmocka_unit_test(test_matmul_packed_every_target),
         cmocka_unit_test(test_strided_few_taps_every_target),
+        cmocka_unit_test(test_small_planes_every_target),
+        cmocka_unit_test(test_padded_rows_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
 }
