@@ -265,7 +265,20 @@ LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x);
 
+/* ---- target (codegen/target.c) ---------------------------------------------------------- */
+
+/* mf_cg_target_init for a named CPU with features changed by `features` (LLVM's "+name,-name",
+ * NULL: the CPU's own), e.g. cascadelake with "-avx512bw": what a VM that hides a feature
+ * reports, and how tests reach shapes no CPU name has. */
+mf_status mf_cg_target_init_features(const char *cpu, const char *features, mf_cg_target *out);
+
 /* ---- int8 (codegen/quant.c): an i8 value is its integer code in f32 lanes --------------- */
+
+/* The shape the int8 kernels of a target of shape s are cut to: s, or where s has 16 lanes
+ * without AVX-512BW (whose packs and byte vectors they need at 16 lanes) 8 lanes of 16
+ * registers, with VNNI's vpdpbusd where the target has it at 256 bits (AVX-512VL), else
+ * AVX2's vpmaddubsw / vpmaddwd. */
+mf_cg_target_shape mf_cg_int8_shape(const mf_cg_target_shape *s);
 
 /* The requantization of an int8 op's result (attributes y_scale, y_zero_point, min, max). */
 typedef struct mf_cg_requant {

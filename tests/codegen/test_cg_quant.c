@@ -436,6 +436,88 @@ static void test_exact_on_targets(void **state)
     printf("  int8 kernels equal to the reference on host %s + %d named targets; %d skipped\n", host.cpu, ran, skipped);
 }
 
+/* ---- AVX-512 without BW: the int8 kernels at 8 lanes ------------------------------------
+ * cascadelake with -avx512bw (a VM may hide it) keeps AVX-512F, VL and VNNI: LLVM cannot
+ * select the 512-bit packs there (it aborted), so the int8 kernels run on 8 lanes with the
+ * 256-bit vpdpbusd; without VL as well there is no VNNI at 256 bits either, and they take
+ * AVX2's vpmaddwd / vpmaddubsw.  Checked in the assembly (with VL no zmm in an int8 kernel) and,
+ * where the host runs cascadelake's code, byte for byte against the reference. */
+static const struct {
+    const char *features;
+    bool bw, vnni;
+} nobw[] = {{NULL, true, true}, {"-avx512bw", false, true}, {"-avx512bw,-avx512vl", false, false}};
+
+static void test_bw_flag(void **state)
+{
+    static const struct { const char *cpu; bool bw; } want[] = {
+        {"x86-64-v2", false}, {"haswell", false}, {"skylake-avx512", true}, {"cascadelake", true},
+        {"znver4", true}, {"alderlake", false},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.bw != want[i].bw)
+            fail_msg("%s: bw %d, want %d", want[i].cpu, t.shape.bw, want[i].bw);
+    }
+    for (size_t i = 0; i < sizeof nobw / sizeof nobw[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init_features("cascadelake", nobw[i].features, &t), MF_OK);
+        if (t.shape.lanes != 16 || t.shape.bw != nobw[i].bw || t.shape.vnni != nobw[i].vnni)
+            fail_msg("cascadelake %s: lanes %d bw %d vnni %d", nobw[i].features, t.shape.lanes, t.shape.bw, t.shape.vnni);
+        mf_cg_target_shape q = mf_cg_int8_shape(&t.shape);
+        if (q.lanes != (nobw[i].bw ? 16 : 8) || q.vnni != nobw[i].vnni || q.ubsw != !nobw[i].vnni)
+            fail_msg("cascadelake %s: int8 shape lanes %d vnni %d ubsw %d", nobw[i].features, q.lanes, q.vnni, q.ubsw);
+    }
+    mf_cg_target t;
+    assert_int_not_equal(mf_cg_target_init_features("cascadelake", "avx512bw", &t), MF_OK);
+    assert_int_not_equal(mf_cg_target_init_features("cascadelake", "-avx512bw,", &t), MF_OK);
+    assert_int_not_equal(mf_cg_target_init_features(NULL, "-avx512bw", &t), MF_OK);
+}
+
+static void test_without_bw(void **state)
+{
+    static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false, false};
+    static const qcase dw = {"dw 3x3", 1, 32, 28, 28, 32, 3, 1, 1, 1, 32, true, true, false, true, false};
+    mf_graph *gs[5] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true), qconv_graph(&dw),
+                       qmatmul_graph(2, 24, 64, 40, false)};
+    pairs = true;
+    gs[4] = qconv_graph(&q);
+    pairs = false;
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    const named *casc = &qtargets[3];
+    int ran = 0, skipped = 0;
+    for (size_t i = 1; i < sizeof nobw / sizeof nobw[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init_features(casc->cpu, nobw[i].features, &t), MF_OK);
+        for (int k = 0; k < 5; k++) {
+            mf_cg_options o = {&t, 3, 1};
+            char *text = NULL;
+            if (mf_cg_compile_asm(gs[k], &o, &text))
+                fail_msg("%s for cascadelake %s: %s", gs[k]->name, nobw[i].features, mf_last_error());
+            /* with VL, 8 lanes are ymm; without it LLVM widens masked and 16-lane int32 ops to zmm */
+            if (nobw[i].vnni && strstr(text, "zmm"))
+                fail_msg("%s for cascadelake %s: zmm in an int8 kernel", gs[k]->name, nobw[i].features);
+            bool dp = strstr(text, "vpdpbusd") != NULL, ubs = strstr(text, "vpmaddubsw") != NULL;
+            if (dp != nobw[i].vnni || (!nobw[i].vnni && !strstr(text, "vpmaddwd")))
+                fail_msg("%s for cascadelake %s: vpdpbusd %d", gs[k]->name, nobw[i].features, dp);
+            if (ubs != (k == 4 && !nobw[i].vnni))
+                fail_msg("%s for cascadelake %s: vpmaddubsw %d", gs[k]->name, nobw[i].features, ubs);
+            free(text);
+        }
+        if (!host_runs(&host, casc)) {
+            skipped++;
+            continue;
+        }
+        check_all(&t);
+        ran++;
+    }
+    printf("  cascadelake without AVX-512BW: 2 feature strings compiled, %d run against the reference, %d skipped\n",
+           ran, skipped);
+    for (int k = 0; k < 5; k++)
+        mf_graph_destroy(gs[k]);
+}
+
 /* ---- assembly: vpdpbusd where the target has VNNI, nowhere else ------------------------- */
 
 static void test_dot_product_of_targets(void **state)
@@ -508,7 +590,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vnni_flag),
         cmocka_unit_test(test_ubsw_flag),
+        cmocka_unit_test(test_bw_flag),
         cmocka_unit_test(test_dot_product_of_targets),
+        cmocka_unit_test(test_without_bw),
         cmocka_unit_test(test_depthwise_choice),
         cmocka_unit_test(test_exact_on_targets),
     };
