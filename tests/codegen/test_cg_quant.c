@@ -393,7 +393,10 @@ static void check_all(const mf_cg_target *t)
             mf_graph_destroy(g);
         }
     sums = false;
-    static const int64_t mm[][5] = {{2, 5, 70, 9, 0}, {1, 3, 512, 33, 1}, {3, 4, 7, 17, 1}, {1, 1, 1, 1, 0}};
+    /* blocked (lower_qmatmul.c): one row tile and several, an overlapping last one, blocks of
+     * columns with a partial last one, K not a multiple of 4; unblocked on the scalar path */
+    static const int64_t mm[][5] = {{2, 5, 70, 9, 0},   {1, 3, 512, 33, 1}, {3, 4, 7, 17, 1}, {1, 1, 1, 1, 0},
+                                    {2, 13, 45, 70, 0}, {1, 24, 64, 64, 1}, {1, 7, 130, 150, 1}};
     for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
         mf_graph *g = qmatmul_graph(mm[i][0], mm[i][1], mm[i][2], mm[i][3], mm[i][4]);
         check_exact(g, t, "qmatmul");
