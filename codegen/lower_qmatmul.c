@@ -9,8 +9,8 @@
  * vector of bp is one dot-product operand; zero past K and past N), with its column sums.
  * Rows of a then go MR at a time over K: one broadcast quad of u per row and k quad, NV
  * vector loads of bp, MR x NV accumulators in registers (6 x 4 with 32 registers and VNNI's
- * vpdpbusd; without VNNI the products are int16, vpmaddwd, and each accumulator two
- * registers).  The row sums of u come from a dot product with ones per row (1 / NR of the
+ * vpdpbusd; without VNNI the products are int16, vpmaddwd, each accumulator two registers,
+ * and the tile's rows are staged as int16 once so a step broadcasts a quad from memory).  The row sums of u come from a dot product with ones per row (1 / NR of the
  * work).  The scalar path, and a K whose bp would not fit the stack, take one output at a
  * time along K (the shared K loop, codegen/qdot.c). */
 #include <math.h>
@@ -143,7 +143,9 @@ typedef struct qblk {
     int W, MR, NV, NR;
     int64_t nblk;                      /* column blocks per batch */
     LLVMTypeRef vi32, vacc;
+    bool wide;                         /* no VNNI: int16 products (vpmaddwd) */
     LLVMValueRef bp, csum, usum;       /* stack: packed block, column sums (NV x W), row sums (MR) */
+    LLVMValueRef a16;                  /* wide: the tile's rows as int16 u, [MR][4 KQ] */
     LLVMValueRef acc[QM_MR * QM_NV_MAX];
     LLVMValueRef bi, n0;               /* the work item: batch, first column */
 } qblk;
@@ -153,7 +155,7 @@ typedef struct qblk {
 static void plan(qblk *k)
 {
     const mf_cg_ctx *c = k->q->c;
-    bool wide = mf_cg_dot4_widens(c, (unsigned)c->vw);
+    bool wide = k->wide = mf_cg_dot4_widens(c, (unsigned)c->vw);
     k->W = c->vw;
     k->MR = QM_MR;
     k->NV = wide ? (c->shape.vregs >= 32 ? 2 : 1) : (c->shape.vregs >= 32 ? 4 : 2);
@@ -282,6 +284,48 @@ static LLVMValueRef row_quad(qblk *k, LLVMValueRef xr, LLVMValueRef kq, bool tai
     return x;
 }
 
+/* Without VNNI: a16[i] = the int16 u of row xr (16 bytes a vector; the bytes of the last
+ * quad past K are 0), so the tile's steps broadcast a quad of u from memory (vpbroadcastq:
+ * no shuffle-port work per row and step, which bounded the AVX2 kernel). */
+static void stage_row16(qblk *k, LLVMValueRef xr, int i)
+{
+    mf_cg_ctx *c = k->q->c;
+    int64_t K = k->q->K, nv = K / 16;
+    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C), i16 = LLVMInt16TypeInContext(c->C);
+    LLVMTypeRef v8 = LLVMVectorType(i8, 16), v16 = LLVMVectorType(i16, 16);
+    LLVMValueRef row = LLVMBuildGEP2(c->B, i16, k->a16, (LLVMValueRef[]){mf_cg_i64(c, (int64_t)i * 4 * k->q->KQ)}, 1, "");
+    LLVMValueRef flip = mf_cg_splat(c, LLVMConstInt(i8, 0x80, 0), 16);
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, nv));
+    LLVMValueRef x = LLVMBuildLoad2(c->B, v8, gep8(c, xr, mf_cg_ix_mulk(c, t.iv, 16)), "");
+    LLVMSetAlignment(x, 1);
+    x = LLVMBuildZExt(c->B, LLVMBuildXor(c->B, x, flip, ""), v16, "");
+    LLVMSetAlignment(LLVMBuildStore(c->B, x, LLVMBuildGEP2(c->B, i16, row, (LLVMValueRef[]){mf_cg_ix_mulk(c, t.iv, 16)}, 1, "")), 2);
+    mf_cg_loop_end(c, &t, 1);
+    for (int64_t kk = nv * 16; kk < 4 * k->q->KQ; kk++) {
+        LLVMValueRef u = LLVMConstInt(i16, 0, 0);
+        if (kk < K) {
+            LLVMValueRef b = LLVMBuildLoad2(c->B, i8, gep8(c, xr, mf_cg_i64(c, kk)), "");
+            u = LLVMBuildZExt(c->B, LLVMBuildXor(c->B, b, LLVMConstInt(i8, 0x80, 0), ""), i16, "");
+        }
+        LLVMBuildStore(c->B, u, LLVMBuildGEP2(c->B, i16, row, (LLVMValueRef[]){mf_cg_i64(c, kk)}, 1, ""));
+    }
+}
+
+/* The quad kq of staged row i as <4W x i16>, broadcast. */
+static LLVMValueRef row_quad16(qblk *k, int i, LLVMValueRef kq)
+{
+    mf_cg_ctx *c = k->q->c;
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->C), v4 = LLVMVectorType(i16, 4);
+    LLVMValueRef at = mf_cg_ix_add(c, mf_cg_i64(c, (int64_t)i * 4 * k->q->KQ), mf_cg_ix_mulk(c, kq, 4));
+    LLVMValueRef q = LLVMBuildLoad2(c->B, v4, LLVMBuildGEP2(c->B, i16, k->a16, &at, 1, ""), "");
+    LLVMSetAlignment(q, 8);
+    LLVMValueRef idx[4 * MF_CG_MAX_VW];
+    for (int l = 0; l < 4 * k->W; l++)
+        idx[l] = LLVMConstInt(c->i32, (unsigned long long)(l % 4), 0);
+    return LLVMBuildShuffleVector(c->B, q, LLVMGetPoison(v4), LLVMConstVector(idx, (unsigned)(4 * k->W)), "");
+}
+
 /* One k quad of the tile: rows xr[0..MR) broadcast, NV vectors of bp. */
 static void tile_step(qblk *k, LLVMValueRef const *xr, LLVMValueRef kq, bool tail)
 {
@@ -291,6 +335,20 @@ static void tile_step(qblk *k, LLVMValueRef const *xr, LLVMValueRef kq, bool tai
         LLVMValueRef src = LLVMBuildGEP2(c->B, c->i32, k->bp, (LLVMValueRef[]){mf_cg_ix_madd(c, kq, k->NR, mf_cg_i64(c, v * k->W))}, 1, "");
         bv[v] = LLVMBuildLoad2(c->B, k->vi32, src, "");
         LLVMSetAlignment(bv[v], 4);
+    }
+    if (k->wide) {
+        LLVMTypeRef v16 = LLVMVectorType(LLVMInt16TypeInContext(c->C), (unsigned)(4 * k->W));
+        LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), (unsigned)(4 * k->W));
+        for (int v = 0; v < k->NV; v++)
+            bv[v] = LLVMBuildSExt(c->B, LLVMBuildBitCast(c->B, bv[v], v8, ""), v16, "");
+        for (int i = 0; i < k->MR; i++) {
+            LLVMValueRef u = row_quad16(k, i, kq);
+            for (int v = 0; v < k->NV; v++) {
+                LLVMValueRef a = k->acc[i * k->NV + v];
+                LLVMBuildStore(c->B, mf_cg_dot4_wide(c, LLVMBuildLoad2(c->B, k->vacc, a, ""), u, bv[v]), a);
+            }
+        }
+        return;
     }
     LLVMValueRef flip = LLVMConstInt(c->i32, 0x80808080u, 0);
     for (int i = 0; i < k->MR; i++) {
@@ -327,6 +385,8 @@ static mf_status row_tile(qblk *k, LLVMValueRef rb, mf_cg_point *p)
     for (int i = 0; i < k->MR; i++) {
         xr[i] = gep8(c, abase, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, r0, i), q->K));
         LLVMValueRef sums[2];
+        if (k->wide)
+            stage_row16(k, xr[i], i);
         if (q->bzp) {
             mf_cg_qdot_sums(c, usum_step, xr[i], xr[i], q->K, k->W, sums);
             LLVMBuildStore(c->B, sums[1], LLVMBuildGEP2(c->B, c->i32, k->usum, (LLVMValueRef[]){mf_cg_i64(c, i)}, 1, ""));
@@ -339,7 +399,7 @@ static mf_status row_tile(qblk *k, LLVMValueRef rb, mf_cg_point *p)
     mf_cg_loop_begin(c, &kq, mf_cg_i64(c, 0), mf_cg_i64(c, KF));
     tile_step(k, xr, kq.iv, false);
     mf_cg_loop_end(c, &kq, 1);
-    if (q->K % 4)
+    if (q->K % 4) /* wide: a16's last quad is whole, its bytes past K 0 */
         tile_step(k, xr, mf_cg_i64(c, KF), true);
     mf_status err = MF_OK;
     for (int i = 0; i < k->MR && !err; i++) {
@@ -374,6 +434,10 @@ static mf_status blocked(qmm *q)
     LLVMSetAlignment(k.bp, 64);
     k.csum = mf_cg_entry_alloca(c, LLVMArrayType2(k.vi32, (uint64_t)k.NV));
     k.usum = mf_cg_entry_alloca(c, LLVMArrayType2(c->i32, QM_MR));
+    if (k.wide) {
+        k.a16 = mf_cg_entry_alloca(c, LLVMArrayType2(LLVMInt16TypeInContext(c->C), (uint64_t)(k.MR * 4 * q->KQ)));
+        LLVMSetAlignment(k.a16, 64);
+    }
     for (int a = 0; a < k.MR * k.NV; a++)
         k.acc[a] = mf_cg_entry_alloca(c, k.vacc);
     mf_cg_point *p = mf_cg_conv_point(q->n->outputs[0], ot->rank - 1, (unsigned)k.W, 0, NULL);
@@ -414,6 +478,6 @@ mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     q.s = (float)mf_attr_float(n->op, n->attrs, "a_scale") * (float)mf_attr_float(n->op, n->attrs, "b_scale");
     q.rq = (mf_cg_requant){(float)mf_attr_float(n->op, n->attrs, "y_scale"), -INFINITY, INFINITY,
                            (int)mf_attr_int(n->op, n->attrs, "y_zero_point")};
-    bool fits = q.K > 0 && q.KQ * 4 * QM_NV_MAX * c->vw <= QM_PACK_BYTES;
+    bool fits = q.K > 0 && q.KQ * 4 * (QM_NV_MAX * c->vw + 2 * QM_MR) <= QM_PACK_BYTES;
     return c->vw >= 4 && fits ? blocked(&q) : unblocked(&q);
 }

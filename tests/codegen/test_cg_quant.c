@@ -521,6 +521,87 @@ static void test_without_bw(void **state)
         mf_graph_destroy(gs[k]);
 }
 
+/* ---- qmatmul against f32 ------------------------------------------------------------------
+ * The int8 product of two activations, dequantized, within 2 % (max |a - b| / max |b|) of
+ * the f32 product of the same quantized inputs (their real values), y_scale from the f32
+ * result's range: the blocked kernel's tiles, overlapping last row tile and partial column
+ * block, K % 4 = 2, on every target the host runs (the others counted as skipped). */
+static double qmatmul_vs_f32(const mf_cg_target *t, const int64_t s[4])
+{
+    int64_t B = s[0], M = s[1], K = s[2], N = s[3];
+    const float as = 0.021f, bs = 0.034f;
+    const int azp = -11, bzp = 7;
+    mf_graph *g = mf_graph_new("qmatmul_f32");
+    mf_value *in[2] = {in_t(g, "x", MF_I8, 3, (int64_t[]){B, M, K}), in_t(g, "r", MF_I8, 3, (int64_t[]){B, K, N})};
+    mf_tensor *ta = make_input(in[0], 5), *tb = make_input(in[1], 6);
+    const int8_t *a = mf_tensor_data(ta), *b = mf_tensor_data(tb);
+    double *want = calloc((size_t)(B * M * N), sizeof *want), peak = 0;
+    for (int64_t bi = 0; bi < B; bi++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (double)((a[(bi * M + m) * K + k] - azp) * as) * (double)((b[(bi * K + k) * N + n] - bzp) * bs);
+                want[(bi * M + m) * N + n] = acc;
+                peak = fmax(peak, fabs(acc));
+            }
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QMATMUL, at);
+    tref_set_float(MF_OP_QMATMUL, at, "a_scale", as);
+    tref_set_int(MF_OP_QMATMUL, at, "a_zero_point", azp);
+    tref_set_float(MF_OP_QMATMUL, at, "b_scale", bs);
+    tref_set_int(MF_OP_QMATMUL, at, "b_zero_point", bzp);
+    float ys = (float)(peak / 127.0);
+    tref_set_float(MF_OP_QMATMUL, at, "y_scale", ys);
+    mf_value *y = cg_node(g, MF_OP_QMATMUL, 2, in, at);
+    mf_graph_set_outputs(g, 1, &y);
+    mf_cg_object obj;
+    mf_kernel_fn fn = cg_build(g, &obj, t);
+    int8_t *out = malloc((size_t)(B * M * N));
+    void *args[3] = {out, mf_tensor_data_mut(ta), mf_tensor_data_mut(tb)};
+    cg_run_parts(fn, args, 2);
+    double err = 0;
+    for (int64_t i = 0; i < B * M * N; i++)
+        err = fmax(err, fabs(out[i] * (double)ys - want[i]));
+    mf_cg_object_free(&obj);
+    free(out);
+    free(want);
+    mf_tensor_free(ta);
+    mf_tensor_free(tb);
+    mf_graph_destroy(g);
+    return err / peak;
+}
+
+static void test_qmatmul_against_f32(void **state)
+{
+    static const int64_t shapes[][4] = {{2, 13, 70, 37}, {1, 30, 128, 70}};
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int ran = 0, skipped = 0;
+    double worst = 0;
+    for (int i = -1; i < NQ + 2; i++) {
+        mf_cg_target t = host;
+        const named *need = i < 0 ? NULL : &qtargets[i < NQ ? i : 3];
+        if (i >= NQ) /* cascadelake without BW, with and without VL */
+            assert_int_equal(mf_cg_target_init_features("cascadelake", nobw[i - NQ + 1].features, &t), MF_OK);
+        else if (i >= 0)
+            assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
+        if (need && !host_runs(&host, need)) {
+            skipped++;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            double e = qmatmul_vs_f32(&t, shapes[k]);
+            if (e > 0.02)
+                fail_msg("qmatmul %lldx%lldx%lldx%lld for %s: %.3f %% from f32", (long long)shapes[k][0],
+                         (long long)shapes[k][1], (long long)shapes[k][2], (long long)shapes[k][3], t.cpu, 100 * e);
+            worst = fmax(worst, e);
+        }
+        ran++;
+    }
+    printf("  qmatmul within %.2f %% of f32 on the host and %d named targets; %d skipped\n", 100 * worst, ran - 1, skipped);
+}
+
 /* ---- assembly: vpdpbusd where the target has VNNI, nowhere else ------------------------- */
 
 static void test_dot_product_of_targets(void **state)
@@ -596,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_bw_flag),
         cmocka_unit_test(test_dot_product_of_targets),
         cmocka_unit_test(test_without_bw),
+        cmocka_unit_test(test_qmatmul_against_f32),
         cmocka_unit_test(test_depthwise_choice),
         cmocka_unit_test(test_exact_on_targets),
     };
