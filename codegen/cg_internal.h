@@ -265,7 +265,20 @@ LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x);
 
+/* ---- target (codegen/target.c) ---------------------------------------------------------- */
+
+/* mf_cg_target_init for a named CPU with features changed by `features` (LLVM's "+name,-name",
+ * NULL: the CPU's own), e.g. cascadelake with "-avx512bw": what a VM that hides a feature
+ * reports, and how tests reach shapes no CPU name has. */
+mf_status mf_cg_target_init_features(const char *cpu, const char *features, mf_cg_target *out);
+
 /* ---- int8 (codegen/quant.c): an i8 value is its integer code in f32 lanes --------------- */
+
+/* The shape the int8 kernels of a target of shape s are cut to: s, or where s has 16 lanes
+ * without AVX-512BW (whose packs and byte vectors they need at 16 lanes) 8 lanes of 16
+ * registers, with VNNI's vpdpbusd where the target has it at 256 bits (AVX-512VL), else
+ * AVX2's vpmaddubsw / vpmaddwd. */
+mf_cg_target_shape mf_cg_int8_shape(const mf_cg_target_shape *s);
 
 /* The requantization of an int8 op's result (attributes y_scale, y_zero_point, min, max). */
 typedef struct mf_cg_requant {
@@ -340,10 +353,21 @@ mf_status mf_cg_lower_softmax(mf_cg_ctx *c, const mf_node *n, int nepi,
 mf_status mf_cg_lower_sum(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi,
                              const mf_value *const *epi);
-/* int8 anchors (lower_qconv.c): int32 sums by mf_cg_dot4, requantized in the epilogue. */
+/* int8 anchors (lower_qconv.c: qconv2d, qlinear; lower_qmatmul.c): int32 sums by mf_cg_dot4,
+ * requantized in the epilogue. */
 mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
+/* The K loop of qlinear and of qmatmul's unblocked path (qdot.c): the two int32 sums that
+ * `step` accumulates over K bytes of rows xr and wr, 4W bytes a step (the last `valid` < 4W,
+ * its bytes past K read as 0), into acc[0] and acc[1] (of mf_cg_dot4_acc_type), in
+ * independent chains so the dot products overlap; out = each sum over all lanes (i32). */
+typedef void mf_cg_qdot_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
+                             const LLVMValueRef acc[2]);
+void mf_cg_qdot_sums(mf_cg_ctx *c, mf_cg_qdot_step *step, LLVMValueRef xr, LLVMValueRef wr, int64_t K, int W,
+                     LLVMValueRef out[2]);
+/* The quads of 4W bytes at ptr as <W x i32> (bytes at or past `valid` read as 0 when valid < 4W). */
+LLVMValueRef mf_cg_load_quads(mf_cg_ctx *c, LLVMValueRef ptr, int w, int64_t valid);
 bool mf_cg_qpool_applies(mf_cg_ctx *c, const mf_node *n); /* mf_cg_lower_qmax_pool lowers n */
 mf_status mf_cg_lower_qmax_pool(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi);
 bool mf_cg_fpool_applies(mf_cg_ctx *c, const mf_node *n); /* mf_cg_lower_fmax_pool lowers n */

@@ -28,6 +28,9 @@ typedef struct mf_cg_target_shape {
                          * vpdpbusd), which the int8 kernels use; else int16 products */
     bool ubsw;          /* no VNNI, 8 lanes and 256-bit integer vectors (AVX2): vpmaddubsw,
                          * which qconv2d uses for weights of w_bits 7 (codegen/quant.c) */
+    bool bw;            /* 16 lanes with AVX-512BW (512-bit byte and word vectors: vpackssdw,
+                         * vpacksswb, byte shuffles), which the int8 kernels need at 16 lanes;
+                         * without it they are cut to 8 (mf_cg_int8_shape) */
     int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
     int fma_ports;      /* vector FMAs of `lanes` width the core starts a cycle (mf_cg_fma_ports):
                          * 2 on most FMA cores, 1 where a 512-bit vector takes both 256-bit pipes

@@ -259,6 +259,20 @@ static mf_status emit(mf_cg_ctx *c, LLVMTargetMachineRef tm, LLVMCodeGenFileType
     return MF_OK;
 }
 
+/* Whether sub's kernel is an int8 one, cut to mf_cg_int8_shape: it has i8 values and no
+ * f32 conv2d or matmul, whose weights the pack-weights pass blocked for the target's own
+ * shape (mf_cg_conv_weight_block). */
+static bool int8_kernel(const mf_graph *sub)
+{
+    bool i8 = false;
+    for (int i = 0; i < sub->nvalues; i++)
+        i8 |= sub->values[i]->type.dtype == MF_I8;
+    for (int i = 0; i < sub->nnodes; i++)
+        if (sub->nodes[i]->op == MF_OP_CONV2D || sub->nodes[i]->op == MF_OP_MATMUL)
+            return false;
+    return i8;
+}
+
 static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
                             LLVMCodeGenFileType kind, mf_cg_object *out)
 {
@@ -277,8 +291,8 @@ static mf_status compile_to(const mf_graph *sub, const mf_cg_options *opt,
     int level = opt && opt->opt_level >= 0 && opt->opt_level <= 3 ? opt->opt_level : 3;
     mf_cg_ctx c;
     ctx_init(&c, sub);
-    c.shape = shape;
-    c.vw = shape.lanes; /* 1: the scalar path, <1 x float> in the engines */
+    c.shape = int8_kernel(sub) ? mf_cg_int8_shape(&shape) : shape;
+    c.vw = c.shape.lanes; /* 1: the scalar path, <1 x float> in the engines */
     c.core_number = opt && opt->core_number > 0 ? opt->core_number : 16;
     kernel_name(sub, out->symbol, sizeof out->symbol);
     LLVMMemoryBufferRef buf = NULL;

@@ -1,6 +1,7 @@
-/* lower_qconv.c — the int8 anchors: qconv2d (every geometry: groups, depthwise, 1x1) and
- * qlinear (and qmatmul), with int32 sums from the target's 8-bit dot product (mf_cg_dot4: vpdpbusd with
- * VNNI, int16 products without) and the requantization in the epilogue, where qadd,
+/* lower_qconv.c — the int8 anchors with constant weights: qconv2d (every geometry: groups,
+ * depthwise, 1x1) and qlinear (its K loop shared with qmatmul's, codegen/qdot.c), with
+ * int32 sums from the target's 8-bit dot product (mf_cg_dot4: vpdpbusd with VNNI, int16
+ * products without) and the requantization in the epilogue, where qadd,
  * dequantize and any f32 op after them fuse (codegen/quant.c).
  *
  * vpdpbusd multiplies unsigned by signed bytes: activations enter as u = x + 128 (x ^ 0x80),
@@ -682,34 +683,6 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
 
 /* ---- qlinear: one output at a time, a dot product along K ---------------------------------- */
 
-/* Independent sums along K, steps taken in turn: one chain of vpdpbusd waits its latency (5
- * cycles) at every step, where the target issues two a cycle (integer sums: any order). */
-#define QL_CHAINS 4
-
-static LLVMValueRef reduce_add(mf_cg_ctx *c, LLVMValueRef v)
-{
-    return mf_cg_intrin(c, "llvm.vector.reduce.add", LLVMTypeOf(v), 1, &v);
-}
-
-/* The quads of 4W bytes at ptr (bytes at or past `valid` read as 0 when valid < 4W). */
-static LLVMValueRef load_quads(mf_cg_ctx *c, LLVMValueRef ptr, int w, int64_t valid)
-{
-    LLVMTypeRef v8 = LLVMVectorType(LLVMInt8TypeInContext(c->C), (unsigned)(4 * w));
-    LLVMValueRef x;
-    if (valid >= 4 * w) {
-        x = LLVMBuildLoad2(c->B, v8, ptr, "");
-        LLVMSetAlignment(x, 1);
-    } else {
-        LLVMValueRef bits[4 * MF_CG_MAX_VW];
-        for (int l = 0; l < 4 * w; l++)
-            bits[l] = LLVMConstInt(c->i1, l < valid, 0);
-        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 1, 0), LLVMConstVector(bits, (unsigned)(4 * w)), LLVMConstNull(v8)};
-        LLVMTypeRef tys[2] = {v8, c->ptr};
-        x = mf_cg_intrin2(c, "llvm.masked.load", tys, 2, v8, 4, ops);
-    }
-    return LLVMBuildBitCast(c->B, x, LLVMVectorType(c->i32, (unsigned)w), "");
-}
-
 /* acc[0] + x . w and acc[1] + 1 . w over one block of 4W bytes of K at byte k. */
 static void qlinear_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
                          const LLVMValueRef acc[2])
@@ -718,59 +691,10 @@ static void qlinear_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMVal
     LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w);
     LLVMValueRef ones = splat_i32(c, LLVMConstInt(c->i32, 0x01010101u, 0), w);
     /* masked-off bytes of x read 0 and flip to 128: their weight bytes are 0 */
-    LLVMValueRef xu = LLVMBuildXor(c->B, load_quads(c, gep8(c, xr, k), w, valid), flip, "");
-    LLVMValueRef wv = load_quads(c, gep8(c, wr, k), w, valid);
+    LLVMValueRef xu = LLVMBuildXor(c->B, mf_cg_load_quads(c, gep8(c, xr, k), w, valid), flip, "");
+    LLVMValueRef wv = mf_cg_load_quads(c, gep8(c, wr, k), w, valid);
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), xu, wv), acc[0]);
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), ones, wv), acc[1]);
-}
-
-/* acc[0] + u . w and acc[1] + u . 1 (ones only below `valid`) over one block of 4W bytes of K
- * at byte k, u = x + 128 (qmatmul's row sums). */
-static void qmatmul_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
-                         const LLVMValueRef acc[2])
-{
-    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
-    LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w), bytes[4 * MF_CG_MAX_VW];
-    for (int l = 0; l < 4 * w; l++)
-        bytes[l] = LLVMConstInt(LLVMInt8TypeInContext(c->C), l < valid, 0);
-    LLVMValueRef ones = LLVMBuildBitCast(c->B, LLVMConstVector(bytes, (unsigned)(4 * w)), LLVMVectorType(c->i32, (unsigned)w), "");
-    LLVMValueRef xu = LLVMBuildXor(c->B, load_quads(c, gep8(c, xr, k), w, valid), flip, "");
-    LLVMValueRef wv = load_quads(c, gep8(c, wr, k), w, valid);
-    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), xu, wv), acc[0]);
-    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), xu, ones), acc[1]);
-}
-
-typedef void qdot_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
-                       const LLVMValueRef acc[2]);
-
-/* The two int32 sums of `step` over K bytes of rows xr and wr: QL_CHAINS accumulator chains
- * (so the dot products overlap), then the whole blocks past the last round, then the tail. */
-static void qdot_sums(mf_cg_ctx *c, qdot_step *step, LLVMValueRef xr, LLVMValueRef wr, int64_t K, int W,
-                      LLVMValueRef out[2])
-{
-    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)W); /* all lanes are summed: no pairing */
-    int64_t blk = 4 * (int64_t)W, nfull = K / blk;
-    LLVMValueRef acc[QL_CHAINS][2];
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        for (int a = 0; a < 2; a++) {
-            acc[ch][a] = mf_cg_entry_alloca(c, vacc);
-            LLVMBuildStore(c->B, LLVMConstNull(vacc), acc[ch][a]);
-        }
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, nfull / QL_CHAINS));
-    for (int ch = 0; ch < QL_CHAINS; ch++)
-        step(c, xr, wr, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, k.iv, QL_CHAINS, mf_cg_i64(c, ch)), blk), W, blk, acc[ch]);
-    mf_cg_loop_end(c, &k, 1);
-    for (int64_t b = nfull / QL_CHAINS * QL_CHAINS; b < nfull; b++)
-        step(c, xr, wr, mf_cg_i64(c, b * blk), W, blk, acc[b % QL_CHAINS]);
-    if (K % blk)
-        step(c, xr, wr, mf_cg_i64(c, nfull * blk), W, K % blk, acc[nfull % QL_CHAINS]);
-    for (int a = 0; a < 2; a++) {
-        LLVMValueRef sum = LLVMBuildLoad2(c->B, vacc, acc[0][a], "");
-        for (int ch = 1; ch < QL_CHAINS; ch++)
-            sum = LLVMBuildAdd(c->B, sum, LLVMBuildLoad2(c->B, vacc, acc[ch][a], ""), "");
-        out[a] = reduce_add(c, sum);
-    }
 }
 
 mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
@@ -800,7 +724,7 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     LLVMValueRef r = mf_cg_ix_udivk(c, items.iv, nout), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, nout), "");
     LLVMValueRef xr = gep8(c, x, mf_cg_ix_mulk(c, r, K)), wr = gep8(c, w, mf_cg_ix_mulk(c, j, K));
     LLVMValueRef sums[2];
-    qdot_sums(c, qlinear_step, xr, wr, K, W, sums);
+    mf_cg_qdot_sums(c, qlinear_step, xr, wr, K, W, sums);
     LLVMValueRef sum = sums[0], wsum = sums[1];
     sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, wsum, LLVMConstInt(c->i32, (unsigned long long)(128 + xzp), 0), ""), "");
     LLVMValueRef sc = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, ws, per_channel ? j : mf_cg_i64(c, 0)), "");
@@ -811,72 +735,6 @@ mf_status mf_cg_lower_qlinear(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
     p->core_val = mf_attr_int(n->op, n->attrs, "acc") ? sum : mf_cg_requantize(c, y, &rq);
     p->nmemo = 0;
     mf_status err = mf_cg_store_epilogue(c, p, nepi, epi);
-    mf_cg_loop_end(c, &items, 1);
-    free(p);
-    return err;
-}
-
-/* ---- qmatmul: a [.., M, K] . b [.., K, N], two activations with zero points ---------------- */
-
-/* A work item is one column j of one batch's b, copied once into a stack buffer (K bytes, laid
- * out as qlinear's weight row) with its sum; each row of a is then a dot product along K as
- * in qlinear, and with u = a + 128:
- *   sum (a - azp)(b - bzp) = sum u b - (128 + azp) sum b - bzp (sum u - (128 + azp) K),
- * sum u by a dot product with ones (zero past K in the tail). */
-mf_status mf_cg_lower_qmatmul(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
-{
-    const mf_type *at = &n->inputs[0]->type, *bt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
-    int64_t M = at->shape[at->rank - 2], K = at->shape[at->rank - 1], N = bt->shape[bt->rank - 1];
-    int64_t batches = M * N > 0 ? mf_type_numel(ot) / (M * N) : 0, bstride = bt->rank == 2 ? 0 : K * N;
-    LLVMValueRef a = mf_cg_anchor_input(c, n, 0), b = mf_cg_anchor_input(c, n, 1);
-    if (!a || !b)
-        return MF_ERR_UNSUPPORTED;
-    if (mf_type_numel(ot) == 0)
-        return MF_OK;
-    int W = c->vw;
-    int64_t blk = 4 * (int64_t)W;
-    int azp = (int)mf_attr_int(n->op, n->attrs, "a_zero_point"), bzp = (int)mf_attr_int(n->op, n->attrs, "b_zero_point");
-    float s = (float)mf_attr_float(n->op, n->attrs, "a_scale") * (float)mf_attr_float(n->op, n->attrs, "b_scale");
-    mf_cg_requant rq = {(float)mf_attr_float(n->op, n->attrs, "y_scale"), -INFINITY, INFINITY,
-                        (int)mf_attr_int(n->op, n->attrs, "y_zero_point")};
-    LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C);
-    LLVMValueRef col = mf_cg_entry_alloca(c, LLVMArrayType2(i8, (uint64_t)(K + blk)));
-    LLVMValueRef bsum = mf_cg_entry_alloca(c, c->i32);
-    mf_cg_point *p = mf_cg_conv_point(n->outputs[0], -1, 1, 0, NULL);
-    if (!p)
-        return MF_ERR_NOMEM;
-    LLVMValueRef lo, hi;
-    mf_cg_part_range(c, batches * N, 1, &lo, &hi);
-    mf_cg_loop items;
-    mf_cg_loop_begin(c, &items, lo, hi);
-    LLVMValueRef bi = mf_cg_ix_udivk(c, items.iv, N), j = LLVMBuildURem(c->B, items.iv, mf_cg_i64(c, N), "");
-    LLVMValueRef bcol = gep8(c, b, mf_cg_ix_add(c, mf_cg_ix_mulk(c, bi, bstride), j));
-    LLVMBuildStore(c->B, LLVMConstInt(c->i32, 0, 0), bsum);
-    mf_cg_loop k;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, K));
-    LLVMValueRef v = LLVMBuildLoad2(c->B, i8, gep8(c, bcol, mf_cg_ix_mulk(c, k.iv, N)), "");
-    LLVMBuildStore(c->B, v, gep8(c, col, k.iv));
-    LLVMBuildStore(c->B, LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, bsum, ""), LLVMBuildSExt(c->B, v, c->i32, ""), ""),
-                   bsum);
-    mf_cg_loop_end(c, &k, 1);
-    LLVMValueRef bs = LLVMBuildLoad2(c->B, c->i32, bsum, "");
-    mf_cg_loop rows;
-    mf_cg_loop_begin(c, &rows, mf_cg_i64(c, 0), mf_cg_i64(c, M));
-    LLVMValueRef r = mf_cg_ix_madd(c, bi, M, rows.iv), xr = gep8(c, a, mf_cg_ix_mulk(c, r, K));
-    LLVMValueRef sums[2];
-    qdot_sums(c, qmatmul_step, xr, col, K, W, sums);
-    LLVMValueRef ub = sums[0], u1 = sums[1];
-    LLVMValueRef off = LLVMConstInt(c->i32, (unsigned long long)(128 + azp), 0);
-    LLVMValueRef asum = LLVMBuildSub(c->B, u1, LLVMConstInt(c->i32, (unsigned long long)((128 + azp) * K), 0), "");
-    LLVMValueRef sum = LLVMBuildSub(c->B, ub, LLVMBuildMul(c->B, bs, off, ""), "");
-    sum = LLVMBuildSub(c->B, sum, LLVMBuildMul(c->B, asum, LLVMConstInt(c->i32, (unsigned long long)(int64_t)bzp, 1), ""), "");
-    LLVMValueRef y = LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, sum, c->f32, ""), LLVMConstReal(c->f32, s), "");
-    mf_cg_unravel(c, r, ot->rank - 1, ot->shape, p->coord);
-    p->coord[ot->rank - 1] = j;
-    p->core_val = mf_cg_requantize(c, y, &rq);
-    p->nmemo = 0;
-    mf_status err = mf_cg_store_epilogue(c, p, nepi, epi);
-    mf_cg_loop_end(c, &rows, 1);
     mf_cg_loop_end(c, &items, 1);
     free(p);
     return err;

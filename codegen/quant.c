@@ -141,9 +141,9 @@ static bool is_x86(mf_cg_ctx *c);
 bool mf_cg_packs_codes(mf_cg_ctx *c, unsigned w)
 {
     /* SSE2's packs on 4 lanes; AVX2's on 8 (VNNI or the ubsw shape imply AVX2); AVX-512BW's
-     * on 16 (every AVX-512 VNNI core has BW) */
+     * on 16 (LLVM cannot select them without BW: cascadelake with -avx512bw aborted) */
     return is_x86(c) && (w == 4 || (w == 8 && (c->shape.vnni || c->shape.ubsw)) ||
-                         (w == 16 && c->shape.vnni && c->shape.lanes == 16));
+                         (w == 16 && c->shape.vnni && c->shape.bw));
 }
 
 LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w)
@@ -244,9 +244,20 @@ static LLVMValueRef pmaddwd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, unsign
     return part[0];
 }
 
+/* vnni is the 256-bit probe's (target.c); 16 lanes take 512-bit vectors of bytes: BW */
 static bool has_dot4(const mf_cg_ctx *c, unsigned w)
 {
-    return c->shape.vnni && (w == 4 || w == 8 || w == 16);
+    return c->shape.vnni && (w == 4 || w == 8 || (w == 16 && c->shape.bw));
+}
+
+mf_cg_target_shape mf_cg_int8_shape(const mf_cg_target_shape *s)
+{
+    mf_cg_target_shape t = *s;
+    if (s->lanes != 16 || s->bw)
+        return t;
+    /* AVX-512F implies AVX2 and FMA; vnni (the probe's 256-bit vpdpwssd) needs VL */
+    t.lanes = 8, t.vregs = 16, t.ubsw = !s->vnni, t.l2 = 512 * 1024, t.fma_ports = s->fma ? 2 : 0;
+    return t;
 }
 
 LLVMTypeRef mf_cg_dot4_acc_type(mf_cg_ctx *c, unsigned w)

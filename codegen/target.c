@@ -11,7 +11,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 
-#include "codegen.h"
+#include "cg_internal.h"
 #include "cpu_names.h"
 
 static pthread_once_t native_once = PTHREAD_ONCE_INIT;
@@ -65,6 +65,23 @@ static void add_dot_probe(LLVMContextRef C, LLVMModuleRef M, LLVMBuilderRef B)
     LLVMBuildRetVoid(B);
 }
 
+/* A third: a <32 x i16> add with 512-bit vectors allowed, one vpaddw on zmm where the target
+ * has AVX-512BW (512-bit byte and word vectors) and two on ymm where it does not. */
+static void add_bw_probe(LLVMContextRef C, LLVMModuleRef M, LLVMBuilderRef B, LLVMValueRef like)
+{
+    LLVMTypeRef ptr = LLVMPointerTypeInContext(C, 0), v32 = LLVMVectorType(LLVMInt16TypeInContext(C), 32);
+    LLVMValueRef f = LLVMAddFunction(M, "mf_probe_bw", LLVMFunctionType(LLVMVoidTypeInContext(C), &ptr, 1, 0));
+    for (int i = 0; i < 2; i++) { /* the fma probe's vector width attributes */
+        const char *k = i ? "min-legal-vector-width" : "prefer-vector-width";
+        LLVMAttributeRef a = LLVMGetStringAttributeAtIndex(like, LLVMAttributeFunctionIndex, k, (unsigned)strlen(k));
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, a);
+    }
+    LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(C, f, "entry"));
+    LLVMValueRef x = LLVMBuildLoad2(B, v32, LLVMGetParam(f, 0), "");
+    LLVMBuildStore(B, LLVMBuildAdd(B, x, x, ""), LLVMGetParam(f, 0));
+    LLVMBuildRetVoid(B);
+}
+
 /* Whether a line of the assembly text has both words. */
 static bool line_has(const char *text, const char *a, const char *b)
 {
@@ -113,7 +130,8 @@ int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_sh
 /* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
  * vectors allowed: the registers the backend splits it into give the width (zmm, ymm,
  * xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does (its
- * vpmaddwd on ymm, without VNNI, says 256-bit integer vectors: AVX2's vpmaddubsw).
+ * vpmaddwd on ymm, without VNNI, says 256-bit integer vectors: AVX2's vpmaddubsw; vpaddw on
+ * zmm says AVX-512BW).
  * Asking the backend, not a table of CPU names, keeps this right for every CPU LLVM knows
  * and for explicit feature strings. */
 static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_target_shape *sh)
@@ -140,6 +158,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
     LLVMBuildStore(B, r, LLVMGetParam(f, 0));
     LLVMBuildRetVoid(B);
     add_dot_probe(C, M, B);
+    add_bw_probe(C, M, B, f);
     LLVMDisposeBuilder(B);
     char *err = NULL;
     LLVMMemoryBufferRef buf = NULL;
@@ -160,6 +179,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
             sh->fma = strstr(text, "vfmadd") != NULL;
             sh->vnni = strstr(text, "vpdpwssd") != NULL;
             sh->ubsw = !sh->vnni && sh->lanes == 8 && line_has(text, "vpmaddwd", "ymm");
+            sh->bw = sh->lanes == 16 && line_has(text, "vpaddw", "zmm");
             sh->l1d = 32 * 1024; /* every x86-64 core of the last decade */
             sh->l2 = sh->lanes == 16 ? 1024 * 1024 : sh->lanes == 8 ? 512 * 1024 : 256 * 1024;
             free(text);
@@ -209,6 +229,27 @@ static void memo_add(const mf_cg_target *t, const mf_cg_target_shape *sh)
 
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
 {
+    return mf_cg_target_init_features(cpu, NULL, out);
+}
+
+/* LLVM's feature strings: "+name" or "-name", comma separated. */
+static bool valid_features(const char *f)
+{
+    for (const char *p = f; *p;) {
+        if (*p != '+' && *p != '-')
+            return false;
+        size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789-_.");
+        if (n == 0 || (p[1 + n] && (p[1 + n] != ',' || !p[2 + n])))
+            return false;
+        p += 1 + n + (p[1 + n] == ',');
+    }
+    return true;
+}
+
+mf_status mf_cg_target_init_features(const char *cpu, const char *extra, mf_cg_target *out)
+{
+    if (extra && (!cpu || !valid_features(extra)))
+        return mf_error(MF_ERR_INVALID, "'%s' is not a feature string for a named CPU ('+name,-name')", extra);
     pthread_once(&native_once, init_native);
     if (native_failed)
         return mf_error(MF_ERR_INTERNAL, "LLVM has no native target for this machine");
@@ -237,8 +278,9 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out)
     }
     /* A named CPU takes its own features; "+64bit" keeps LLVM from aborting on a 64-bit
      * triple when the name is not one it knows (it then warns and targets a generic CPU). */
-    snprintf(out->features, sizeof out->features, "%s",
-             !cpu ? features : strncmp(out->triple, "x86_64", 6) ? "" : "+64bit");
+    snprintf(out->features, sizeof out->features, "%s%s%s",
+             !cpu ? features : strncmp(out->triple, "x86_64", 6) ? "" : "+64bit",
+             extra && *extra && cpu && !strncmp(out->triple, "x86_64", 6) ? "," : "", extra ? extra : "");
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(host_cpu);
     LLVMDisposeMessage(features);

@@ -1,7 +1,8 @@
 /* quant_rewrite.c — the f32 graph to int8 rewrite of post-training quantization, from the
  * calibrated range of every value.  Walks the nodes once in order, keeping per source value
  * its f32 form and its int8 form (value, scale, zero point) in the new graph, each made only
- * when a consumer asks for it: a quantize where an int8 region begins, a dequantize where it
+ * when a consumer asks for it (conv2d, linear, matmul of two activations and add become int8
+ * layers): a quantize where an int8 region begins, a dequantize where it
  * ends, and nothing between two int8 layers that share a tensor.  Weights are quantized
  * symmetrically (zero point 0, -127..127, conv weights' pairs limited for vpmaddubsw on
  * request), per output channel or per tensor; activations
@@ -340,6 +341,47 @@ static mf_status quantize_add(rewriter *r, const mf_node *n, bool *done)
     return record_layer(r, yq.v, 2, src, result);
 }
 
+/* Whether matmul node n fits qmatmul: two calibrated f32 activations of rank 2 or more,
+ * unpacked, with equal batch dims or a b of rank 2 (ir/op_semantics.c's infer_qmatmul). */
+static bool qmatmul_fits(const rewriter *r, const mf_node *n)
+{
+    const mf_value *a = n->inputs[0], *b = n->inputs[1];
+    const mf_type *at = &a->type, *bt = &b->type;
+    if (a->is_const || b->is_const || at->dtype != MF_F32 || bt->dtype != MF_F32 || mf_matmul_packed(n->attrs) ||
+        !r->ranges[a->id].seen || !r->ranges[b->id].seen || at->rank < 2 || bt->rank < 2)
+        return false;
+    return bt->rank == 2 || (bt->rank == at->rank && !memcmp(at->shape, bt->shape, sizeof(int64_t) * (size_t)(at->rank - 2)));
+}
+
+/* matmul of two activations (attention's q k^T and its weights times v): qmatmul, both
+ * operands asymmetric per tensor, the product requantized over its calibrated range. */
+static mf_status quantize_matmul(rewriter *r, const mf_node *n, bool *done)
+{
+    const mf_value *a = n->inputs[0], *b = n->inputs[1], *result = n->outputs[0];
+    *done = false;
+    if (!qmatmul_fits(r, n))
+        return MF_OK;
+    qform aq = {0}, bq = {0}, yq = {0};
+    mf_status s = qget(r, a, &aq);
+    if (!s)
+        s = qget(r, b, &bq);
+    if (s)
+        return s;
+    mf_qparams_of(r->ranges[result->id], &yq.scale, &yq.zp);
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QMATMUL, at);
+    set_requant(MF_OP_QMATMUL, at, "a", aq);
+    set_requant(MF_OP_QMATMUL, at, "b", bq);
+    set_requant(MF_OP_QMATMUL, at, "y", yq);
+    mf_value *in[2] = {aq.v, bq.v};
+    if ((s = add_node(r, MF_OP_QMATMUL, 2, in, at, &yq.v)))
+        return s;
+    r->qmap[result->id] = yq;
+    *done = true;
+    const mf_value *src[2] = {a, b};
+    return record_layer(r, yq.v, 2, src, result);
+}
+
 /* max_pool2d and views of a tensor that is int8 only: the same op on the int8 tensor, with
  * the same scale and zero point. */
 static mf_status keep_int8(rewriter *r, const mf_node *n, bool *done)
@@ -382,6 +424,8 @@ static mf_status rewrite_node(rewriter *r, const mf_node *n)
         s = quantize_anchor(r, n, &done);
     else if (n->op == MF_OP_ADD)
         s = quantize_add(r, n, &done);
+    else if (n->op == MF_OP_MATMUL)
+        s = quantize_matmul(r, n, &done);
     else
         s = keep_int8(r, n, &done);
     return s || done ? s : copy_f32(r, n);

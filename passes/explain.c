@@ -3,6 +3,7 @@
  * op), the rule that kept them apart; in a quantized graph, the layers that stayed f32 and
  * why.  Values are named as the printed graph names them. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "passes.h"
 
@@ -187,7 +188,19 @@ static const char *why_f32(const mf_node *n)
         if (n->ninputs > 2 && (!n->inputs[2]->is_const || !n->inputs[2]->data))
             return "its bias is computed, not a constant";
         return "its input was not calibrated";
-    case MF_OP_MATMUL: return "a product of two activations (quantize makes no qmatmul yet)";
+    case MF_OP_MATMUL: {
+        const mf_value *a = n->inputs[0], *b = n->inputs[1];
+        if (a->is_const || b->is_const)
+            return "an operand is a constant";
+        if (a->type.rank < 2 || b->type.rank < 2)
+            return "an operand has rank 1";
+        if (mf_matmul_packed(n->attrs))
+            return "its left operand is packed";
+        if (b->type.rank != 2 && (b->type.rank != a->type.rank ||
+                                  memcmp(a->type.shape, b->type.shape, sizeof(int64_t) * (size_t)(a->type.rank - 2))))
+            return "its batch dims differ (broadcast)";
+        return "its operands were not calibrated";
+    }
     case MF_OP_ADD: {
         const mf_value *a = n->inputs[0], *b = n->inputs[1];
         if (a->is_const || b->is_const)

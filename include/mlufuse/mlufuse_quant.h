@@ -1,9 +1,9 @@
 /* mlufuse_quant.h — post-training quantization (docs/quantization.md): the seed's
  * quantize_dynamic_mlu(net, {'mean', 'std', 'firstconv'}, dtype='int8').  Calibration runs
  * the f32 model on sample inputs and records every activation's range; the result is an
- * ordinary graph whose convolutions and linear layers are int8 ops (quantize, qconv2d,
- * qlinear, qadd, dequantize) with their scales and zero points, which prints, parses,
- * optimizes and runs like any other. */
+ * ordinary graph whose convolutions, linear layers and products of two activations are int8
+ * ops (quantize, qconv2d, qlinear, qmatmul, qadd, dequantize) with their scales and zero
+ * points, which prints, parses, optimizes and runs like any other. */
 #ifndef MLUFUSE_QUANT_H
 #define MLUFUSE_QUANT_H
 

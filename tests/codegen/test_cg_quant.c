@@ -393,7 +393,10 @@ static void check_all(const mf_cg_target *t)
             mf_graph_destroy(g);
         }
     sums = false;
-    static const int64_t mm[][5] = {{2, 5, 70, 9, 0}, {1, 3, 512, 33, 1}, {3, 4, 7, 17, 1}, {1, 1, 1, 1, 0}};
+    /* blocked (lower_qmatmul.c): one row tile and several, an overlapping last one, blocks of
+     * columns with a partial last one, K not a multiple of 4; unblocked on the scalar path */
+    static const int64_t mm[][5] = {{2, 5, 70, 9, 0},   {1, 3, 512, 33, 1}, {3, 4, 7, 17, 1}, {1, 1, 1, 1, 0},
+                                    {2, 13, 45, 70, 0}, {1, 24, 64, 64, 1}, {1, 7, 130, 150, 1}};
     for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
         mf_graph *g = qmatmul_graph(mm[i][0], mm[i][1], mm[i][2], mm[i][3], mm[i][4]);
         check_exact(g, t, "qmatmul");
@@ -434,6 +437,169 @@ static void test_exact_on_targets(void **state)
         ran++;
     }
     printf("  int8 kernels equal to the reference on host %s + %d named targets; %d skipped\n", host.cpu, ran, skipped);
+}
+
+/* ---- AVX-512 without BW: the int8 kernels at 8 lanes ------------------------------------
+ * cascadelake with -avx512bw (a VM may hide it) keeps AVX-512F, VL and VNNI: LLVM cannot
+ * select the 512-bit packs there (it aborted), so the int8 kernels run on 8 lanes with the
+ * 256-bit vpdpbusd; without VL as well there is no VNNI at 256 bits either, and they take
+ * AVX2's vpmaddwd / vpmaddubsw.  Checked in the assembly (with VL no zmm in an int8 kernel) and,
+ * where the host runs cascadelake's code, byte for byte against the reference. */
+static const struct {
+    const char *features;
+    bool bw, vnni;
+} nobw[] = {{NULL, true, true}, {"-avx512bw", false, true}, {"-avx512bw,-avx512vl", false, false}};
+
+static void test_bw_flag(void **state)
+{
+    static const struct { const char *cpu; bool bw; } want[] = {
+        {"x86-64-v2", false}, {"haswell", false}, {"skylake-avx512", true}, {"cascadelake", true},
+        {"znver4", true}, {"alderlake", false},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.bw != want[i].bw)
+            fail_msg("%s: bw %d, want %d", want[i].cpu, t.shape.bw, want[i].bw);
+    }
+    for (size_t i = 0; i < sizeof nobw / sizeof nobw[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init_features("cascadelake", nobw[i].features, &t), MF_OK);
+        if (t.shape.lanes != 16 || t.shape.bw != nobw[i].bw || t.shape.vnni != nobw[i].vnni)
+            fail_msg("cascadelake %s: lanes %d bw %d vnni %d", nobw[i].features, t.shape.lanes, t.shape.bw, t.shape.vnni);
+        mf_cg_target_shape q = mf_cg_int8_shape(&t.shape);
+        if (q.lanes != (nobw[i].bw ? 16 : 8) || q.vnni != nobw[i].vnni || q.ubsw != !nobw[i].vnni)
+            fail_msg("cascadelake %s: int8 shape lanes %d vnni %d ubsw %d", nobw[i].features, q.lanes, q.vnni, q.ubsw);
+    }
+    mf_cg_target t;
+    assert_int_not_equal(mf_cg_target_init_features("cascadelake", "avx512bw", &t), MF_OK);
+    assert_int_not_equal(mf_cg_target_init_features("cascadelake", "-avx512bw,", &t), MF_OK);
+    assert_int_not_equal(mf_cg_target_init_features(NULL, "-avx512bw", &t), MF_OK);
+}
+
+static void test_without_bw(void **state)
+{
+    static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false, false};
+    static const qcase dw = {"dw 3x3", 1, 32, 28, 28, 32, 3, 1, 1, 1, 32, true, true, false, true, false};
+    mf_graph *gs[5] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true), qconv_graph(&dw),
+                       qmatmul_graph(2, 24, 64, 40, false)};
+    pairs = true;
+    gs[4] = qconv_graph(&q);
+    pairs = false;
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    const named *casc = &qtargets[3];
+    int ran = 0, skipped = 0;
+    for (size_t i = 1; i < sizeof nobw / sizeof nobw[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init_features(casc->cpu, nobw[i].features, &t), MF_OK);
+        for (int k = 0; k < 5; k++) {
+            mf_cg_options o = {&t, 3, 1};
+            char *text = NULL;
+            if (mf_cg_compile_asm(gs[k], &o, &text))
+                fail_msg("%s for cascadelake %s: %s", gs[k]->name, nobw[i].features, mf_last_error());
+            /* with VL, 8 lanes are ymm; without it LLVM widens masked and 16-lane int32 ops to zmm */
+            if (nobw[i].vnni && strstr(text, "zmm"))
+                fail_msg("%s for cascadelake %s: zmm in an int8 kernel", gs[k]->name, nobw[i].features);
+            bool dp = strstr(text, "vpdpbusd") != NULL, ubs = strstr(text, "vpmaddubsw") != NULL;
+            if (dp != nobw[i].vnni || (!nobw[i].vnni && !strstr(text, "vpmaddwd")))
+                fail_msg("%s for cascadelake %s: vpdpbusd %d", gs[k]->name, nobw[i].features, dp);
+            if (ubs != (k == 4 && !nobw[i].vnni))
+                fail_msg("%s for cascadelake %s: vpmaddubsw %d", gs[k]->name, nobw[i].features, ubs);
+            free(text);
+        }
+        if (!host_runs(&host, casc)) {
+            skipped++;
+            continue;
+        }
+        check_all(&t);
+        ran++;
+    }
+    printf("  cascadelake without AVX-512BW: 2 feature strings compiled, %d run against the reference, %d skipped\n",
+           ran, skipped);
+    for (int k = 0; k < 5; k++)
+        mf_graph_destroy(gs[k]);
+}
+
+/* ---- qmatmul against f32 ------------------------------------------------------------------
+ * The int8 product of two activations, dequantized, within 2 % (max |a - b| / max |b|) of
+ * the f32 product of the same quantized inputs (their real values), y_scale from the f32
+ * result's range: the blocked kernel's tiles, overlapping last row tile and partial column
+ * block, K % 4 = 2, on every target the host runs (the others counted as skipped). */
+static double qmatmul_vs_f32(const mf_cg_target *t, const int64_t s[4])
+{
+    int64_t B = s[0], M = s[1], K = s[2], N = s[3];
+    const float as = 0.021f, bs = 0.034f;
+    const int azp = -11, bzp = 7;
+    mf_graph *g = mf_graph_new("qmatmul_f32");
+    mf_value *in[2] = {in_t(g, "x", MF_I8, 3, (int64_t[]){B, M, K}), in_t(g, "r", MF_I8, 3, (int64_t[]){B, K, N})};
+    mf_tensor *ta = make_input(in[0], 5), *tb = make_input(in[1], 6);
+    const int8_t *a = mf_tensor_data(ta), *b = mf_tensor_data(tb);
+    double *want = calloc((size_t)(B * M * N), sizeof *want), peak = 0;
+    for (int64_t bi = 0; bi < B; bi++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double acc = 0;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (double)((a[(bi * M + m) * K + k] - azp) * as) * (double)((b[(bi * K + k) * N + n] - bzp) * bs);
+                want[(bi * M + m) * N + n] = acc;
+                peak = fmax(peak, fabs(acc));
+            }
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_QMATMUL, at);
+    tref_set_float(MF_OP_QMATMUL, at, "a_scale", as);
+    tref_set_int(MF_OP_QMATMUL, at, "a_zero_point", azp);
+    tref_set_float(MF_OP_QMATMUL, at, "b_scale", bs);
+    tref_set_int(MF_OP_QMATMUL, at, "b_zero_point", bzp);
+    float ys = (float)(peak / 127.0);
+    tref_set_float(MF_OP_QMATMUL, at, "y_scale", ys);
+    mf_value *y = cg_node(g, MF_OP_QMATMUL, 2, in, at);
+    mf_graph_set_outputs(g, 1, &y);
+    mf_cg_object obj;
+    mf_kernel_fn fn = cg_build(g, &obj, t);
+    int8_t *out = malloc((size_t)(B * M * N));
+    void *args[3] = {out, mf_tensor_data_mut(ta), mf_tensor_data_mut(tb)};
+    cg_run_parts(fn, args, 2);
+    double err = 0;
+    for (int64_t i = 0; i < B * M * N; i++)
+        err = fmax(err, fabs(out[i] * (double)ys - want[i]));
+    mf_cg_object_free(&obj);
+    free(out);
+    free(want);
+    mf_tensor_free(ta);
+    mf_tensor_free(tb);
+    mf_graph_destroy(g);
+    return err / peak;
+}
+
+static void test_qmatmul_against_f32(void **state)
+{
+    static const int64_t shapes[][4] = {{2, 13, 70, 37}, {1, 30, 128, 70}};
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    int ran = 0, skipped = 0;
+    double worst = 0;
+    for (int i = -1; i < NQ + 2; i++) {
+        mf_cg_target t = host;
+        const named *need = i < 0 ? NULL : &qtargets[i < NQ ? i : 3];
+        if (i >= NQ) /* cascadelake without BW, with and without VL */
+            assert_int_equal(mf_cg_target_init_features("cascadelake", nobw[i - NQ + 1].features, &t), MF_OK);
+        else if (i >= 0)
+            assert_int_equal(mf_cg_target_init(qtargets[i].cpu, &t), MF_OK);
+        if (need && !host_runs(&host, need)) {
+            skipped++;
+            continue;
+        }
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            double e = qmatmul_vs_f32(&t, shapes[k]);
+            if (e > 0.02)
+                fail_msg("qmatmul %lldx%lldx%lldx%lld for %s: %.3f %% from f32", (long long)shapes[k][0],
+                         (long long)shapes[k][1], (long long)shapes[k][2], (long long)shapes[k][3], t.cpu, 100 * e);
+            worst = fmax(worst, e);
+        }
+        ran++;
+    }
+    printf("  qmatmul within %.2f %% of f32 on the host and %d named targets; %d skipped\n", 100 * worst, ran - 1, skipped);
 }
 
 /* ---- assembly: vpdpbusd where the target has VNNI, nowhere else ------------------------- */
@@ -508,7 +674,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vnni_flag),
         cmocka_unit_test(test_ubsw_flag),
+        cmocka_unit_test(test_bw_flag),
         cmocka_unit_test(test_dot_product_of_targets),
+        cmocka_unit_test(test_without_bw),
+        cmocka_unit_test(test_qmatmul_against_f32),
         cmocka_unit_test(test_depthwise_choice),
         cmocka_unit_test(test_exact_on_targets),
     };
