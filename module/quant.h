@@ -30,10 +30,11 @@ typedef struct mf_qlayer {
  * fused), an add of two quantized tensors qadd, max_pool2d and views of quantized tensors
  * stay int8; quantize and dequantize are inserted only where the int8 region begins and
  * ends.  With ubsw_pairs qconv2d's weight pairs are limited
- * (MF_UBSW_PAIR_MAX, recorded as its w_pair_max).  *layers
+ * (MF_UBSW_PAIR_MAX, recorded as its w_pair_max) in each layer whose weights' relative L2
+ * rounding error then stays at or below ubsw_max_error (<= 0: every layer).  *layers
  * (malloc'ed, may be NULL) lists the quantized layers. */
 mf_status mf_mod_quant_rewrite(const mf_graph *f, const mf_qrange *ranges, bool per_channel, bool ubsw_pairs,
-                               mf_graph **out, mf_qlayer **layers, int *nlayers);
+                               double ubsw_max_error, mf_graph **out, mf_qlayer **layers, int *nlayers);
 
 /* Runs f (compiled for cpu) on nsets input sets and hands want[k]'s value of each set to
  * visit (graph inputs included; constants not allowed).  One module for all sets. */

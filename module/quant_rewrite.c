@@ -37,6 +37,7 @@ typedef struct rewriter {
     const mf_qrange *ranges;
     bool per_channel;
     bool pairs; /* qconv2d weights: pairs limited to MF_UBSW_PAIR_MAX */
+    double pair_max_error; /* > 0: only where the weights' rounding error stays within it */
     mf_graph *g;
     mf_value **fmap; /* by source value id: the f32 form */
     qform *qmap;     /* by source value id: the int8 form */
@@ -203,9 +204,28 @@ static float weight_scale(const float *wd, int64_t from, int64_t to, int64_t per
     return p > s ? p : s;
 }
 
-/* The weight w ([Cout, ...], f32) as i8 constants: values (-127..127, pairs limited for
- * vpmaddubsw when asked) and scales. */
-static mf_status quantize_weight(rewriter *r, const mf_value *w, bool pairs, mf_value **wq, mf_value **ws)
+/* The codes and scales of the weights wd (cout rows of per), pairs limited or not; returns
+ * the relative L2 rounding error ||sc q - w|| / ||w||. */
+static double quantize_all(const rewriter *r, const float *wd, int64_t cout, int64_t per, bool pairs, int8_t *q, float *sc)
+{
+    int64_t nscales = r->per_channel ? cout : 1;
+    double e2 = 0, w2 = 0;
+    for (int64_t k = 0; k < nscales; k++) {
+        int64_t from = r->per_channel ? k * per : 0, to = r->per_channel ? (k + 1) * per : cout * per;
+        sc[k] = weight_scale(wd, from, to, per, pairs);
+        quantize_rows(wd, from, to, per, sc[k], pairs, q);
+        for (int64_t i = from; i < to; i++) {
+            double d = (double)sc[k] * q[i] - wd[i];
+            e2 += d * d, w2 += (double)wd[i] * wd[i];
+        }
+    }
+    return w2 > 0 ? sqrt(e2 / w2) : 0;
+}
+
+/* The weight w ([Cout, ...], f32) as i8 constants: values (-127..127) and scales.  With
+ * *pairs the pairs are limited for vpmaddubsw, unless that makes the rounding error pass
+ * r->pair_max_error (> 0): then *pairs becomes false and the codes are the plain ones. */
+static mf_status quantize_weight(rewriter *r, const mf_value *w, bool *pairs, mf_value **wq, mf_value **ws)
 {
     int64_t cout = w->type.shape[0], per = cout ? mf_type_numel(&w->type) / cout : 0;
     int64_t nscales = r->per_channel ? cout : 1;
@@ -221,11 +241,10 @@ static mf_status quantize_weight(rewriter *r, const mf_value *w, bool pairs, mf_
     const float *wd = w->data->data;
     int8_t *q = qb->data;
     float *sc = sb->data;
-    for (int64_t k = 0; k < nscales; k++) {
-        int64_t from = r->per_channel ? k * per : 0, to = r->per_channel ? (k + 1) * per : cout * per;
-        sc[k] = weight_scale(wd, from, to, per, pairs);
-        quantize_rows(wd, from, to, per, sc[k], pairs, q);
-    }
+    if (*pairs && quantize_all(r, wd, cout, per, true, q, sc) > r->pair_max_error && r->pair_max_error > 0)
+        *pairs = false;
+    if (!*pairs)
+        quantize_all(r, wd, cout, per, false, q, sc);
     *wq = add_const(r, w, "_q", &qt, qb);
     *ws = add_const(r, w, "_scale", &st, sb);
     if (!*wq || !*ws)
@@ -277,7 +296,7 @@ static mf_status quantize_anchor(rewriter *r, const mf_node *n, bool *done)
     mf_value *in[4];
     mf_status s = qget(r, x, &xq);
     if (!s)
-        s = quantize_weight(r, w, pairs, &in[1], &in[2]);
+        s = quantize_weight(r, w, &pairs, &in[1], &in[2]);
     if (!s && b)
         s = fget(r, b, &in[3]);
     if (s)
@@ -432,10 +451,11 @@ static mf_status rewrite_node(rewriter *r, const mf_node *n)
 }
 
 mf_status mf_mod_quant_rewrite(const mf_graph *f, const mf_qrange *ranges, bool per_channel, bool ubsw_pairs,
-                               mf_graph **out, mf_qlayer **layers, int *nlayers)
+                               double ubsw_max_error, mf_graph **out, mf_qlayer **layers, int *nlayers)
 {
     *out = NULL;
-    rewriter r = {.f = f, .ranges = ranges, .per_channel = per_channel, .pairs = ubsw_pairs, .g = mf_graph_new(f->name)};
+    rewriter r = {.f = f, .ranges = ranges, .per_channel = per_channel, .pairs = ubsw_pairs,
+                  .pair_max_error = ubsw_max_error, .g = mf_graph_new(f->name)};
     r.fmap = calloc((size_t)f->nvalues + 1, sizeof *r.fmap);
     r.qmap = calloc((size_t)f->nvalues + 1, sizeof *r.qmap);
     r.absorbed = calloc((size_t)f->nnodes + 1, sizeof *r.absorbed);

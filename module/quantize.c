@@ -14,7 +14,8 @@
 
 mf_quantize_options mf_quantize_default_options(void)
 {
-    return (mf_quantize_options){.dtype = MF_I8, .method = MF_QUANT_MINMAX, .percentile = 99.99};
+    return (mf_quantize_options){.dtype = MF_I8, .method = MF_QUANT_MINMAX, .percentile = 99.99,
+                                  .ubsw_max_error = MF_UBSW_MAX_ERROR_DEFAULT};
 }
 
 static mf_status check_options(const mf_graph *g, const mf_quantize_options *o)
@@ -261,7 +262,7 @@ mf_status mf_mod_quantize(const mf_graph *g, const mf_quantize_options *o, mf_gr
     mf_qrange *ranges = calloc((size_t)f->nvalues + 1, sizeof *ranges);
     s = ranges ? mf_mod_quant_calibrate(f, o, ranges) : mf_error(MF_ERR_NOMEM, "quantize: out of memory");
     if (!s)
-        s = mf_mod_quant_rewrite(f, ranges, o->per_channel != 0, o->ubsw_pairs != 0, out, layers, nlayers);
+        s = mf_mod_quant_rewrite(f, ranges, o->per_channel != 0, o->ubsw_pairs != 0, o->ubsw_max_error, out, layers, nlayers);
     if (!s && (s = mf_graph_verify(*out)))
         mf_graph_destroy(*out), *out = NULL;
     free(ranges);

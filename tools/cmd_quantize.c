@@ -86,7 +86,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         {"firstconv", no_argument, 0, 'f'},      {"report", no_argument, 0, 'R'},
         {"held-out", required_argument, 0, 'H'}, {"batch", required_argument, 0, 'b'},
         {"cpu", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
-        {"ubsw-pairs", no_argument, 0, 'u'},
+        {"ubsw-pairs", no_argument, 0, 'u'},     {"ubsw-max-error", required_argument, 0, 'E'},
         {0, 0, 0, 0},
     };
     *o = (quant_opts){.seed = 1, .held_out = 20, .q = mf_quantize_default_options()};
@@ -124,6 +124,12 @@ static int parse_args(int argc, char **argv, quant_opts *o)
             break;
         case 'p': o->q.per_channel = 1; break;
         case 'u': o->q.ubsw_pairs = 1; break;
+        case 'E':
+            o->q.ubsw_max_error = strtod(optarg, &end);
+            if (end == optarg || *end || o->q.ubsw_max_error < 0)
+                return mf_tool_fail(2, "quantize: --ubsw-max-error %s: expected a number >= 0", optarg);
+            end = NULL;
+            break;
         case 'M':
         case 'S': {
             float *v = c == 'M' ? o->q.mean : o->q.std;

@@ -20,6 +20,7 @@ typedef enum mf_quant_method {
 } mf_quant_method;
 
 #define MF_QUANT_MAX_CHANNELS 16
+#define MF_UBSW_MAX_ERROR_DEFAULT 0.0112
 
 typedef struct mf_quantize_options {
     mf_dtype dtype;         /* MF_I8, or MF_F16: inputs, weights and outputs stored as half,
@@ -30,6 +31,11 @@ typedef struct mf_quantize_options {
                                channel's scale grows where needed), so AVX2 targets without
                                VNNI multiply by vpmaddubsw with no saturation; a little less
                                accurate (docs/quantization.md) */
+    double ubsw_max_error;  /* with ubsw_pairs, a layer's pairs are limited only where its
+                               weights' relative L2 rounding error ||scale q - w|| / ||w||
+                               stays at or below this (other layers keep their plain codes and
+                               the int16 path); <= 0: every layer.  Default
+                               MF_UBSW_MAX_ERROR_DEFAULT */
     mf_quant_method method;
     double percentile;      /* MF_QUANT_PERCENTILE: e.g. 99.99 */
     /* Calibration batches: ncalib sets of the model's inputs, calib[i * ninputs + j] the
@@ -48,7 +54,8 @@ typedef struct mf_quantize_options {
     const char *cpu; /* the LLVM CPU calibration runs compiled for (NULL: this machine) */
 } mf_quantize_options;
 
-mf_quantize_options mf_quantize_default_options(void); /* int8, per tensor, minmax */
+mf_quantize_options mf_quantize_default_options(void); /* int8, per tensor, minmax,
+                                                           ubsw_max_error its default */
 
 /* The quantized graph of g (which is not changed).  Fails with MF_ERR_INVALID for bad
  * options (no calibration data, mean/std of the wrong length, --firstconv without a first

@@ -16,7 +16,8 @@ MAX_CHANNELS = 16
 
 
 class QuantizeOptions(ctypes.Structure):
-    _fields_ = [("dtype", ctypes.c_int), ("per_channel", ctypes.c_int), ("method", ctypes.c_int),
+    _fields_ = [("dtype", ctypes.c_int), ("per_channel", ctypes.c_int), ("ubsw_pairs", ctypes.c_int),
+                ("ubsw_max_error", ctypes.c_double), ("method", ctypes.c_int),
                 ("percentile", ctypes.c_double), ("ncalib", ctypes.c_int), ("calib", ctypes.POINTER(ctypes.c_void_p)),
                 ("nmean", ctypes.c_int), ("nstd", ctypes.c_int), ("mean", ctypes.c_float * MAX_CHANNELS),
                 ("std", ctypes.c_float * MAX_CHANNELS), ("firstconv", ctypes.c_int), ("cpu", ctypes.c_char_p)]
@@ -49,11 +50,13 @@ def _graph(model):
 
 
 def quantize(model, calib, per_channel=True, method="minmax", percentile=99.99, mean=None, std=None,
-             firstconv=False, cpu=None):
+             firstconv=False, cpu=None, ubsw_pairs=False, ubsw_max_error=None):
     """An int8 Graph of model (a Graph or a file) calibrated on calib: a list of input sets,
     each an array (one-input models) or a tuple of arrays.  mean/std: the seed's per-channel
     normalization of input 0, which the quantized model then takes raw (firstconv folds it
-    into the first convolution)."""
+    into the first convolution).  ubsw_pairs: conv weights limited for AVX2's vpmaddubsw, in
+    the layers whose weights' relative rounding error stays within ubsw_max_error (None: the
+    library's default, 0: every layer)."""
     g = _graph(model)
     if method not in _METHODS:
         from .errors import InvalidError
@@ -74,6 +77,9 @@ def quantize(model, calib, per_channel=True, method="minmax", percentile=99.99, 
             setattr(o, "n" + name, len(vals))
             getattr(o, name)[:len(vals)] = vals
     o.firstconv = int(bool(firstconv))
+    o.ubsw_pairs = int(bool(ubsw_pairs))
+    if ubsw_max_error is not None:
+        o.ubsw_max_error = float(ubsw_max_error)
     cpu_b = cpu.encode() if cpu else None
     o.cpu = cpu_b
     out = ctypes.c_void_p()

@@ -18,6 +18,25 @@ def test_quantize_mnist_stays_near_f32(models):
     assert np.linalg.norm(got - f32) <= 0.05 * np.linalg.norm(f32)
     with pytest.raises(mlufuse.InvalidError, match="method"):
         mlufuse.quantize(path, calib, method="median")
+    assert "w_pair_max" not in q.text()
+
+
+def test_quantize_options_reach_the_library(models):
+    """The options struct matches mlufuse_quant.h's: ubsw_pairs (limited weight pairs for
+    AVX2's vpmaddubsw, per layer within ubsw_max_error; 0: every layer) and the fields after
+    it (method, percentile) land where the library reads them."""
+    path = f"{models}/mnist_net/model.onnx"
+    x = np.load(f"{models}/mnist_net/input.npy")
+    rng = np.random.default_rng(4)
+    calib = [rng.random(x.shape, dtype=np.float32) for _ in range(8)]
+    q = mlufuse.quantize(path, calib, per_channel=True, ubsw_pairs=True, ubsw_max_error=0,
+                         method="percentile", percentile=99.9)
+    assert q.text().count("w_pair_max=128") == 2
+    f32 = mlufuse.compile(path)(x)
+    got = mlufuse.compile(q)(x)
+    assert np.linalg.norm(got - f32) <= 0.05 * np.linalg.norm(f32)
+    with pytest.raises(mlufuse.InvalidError, match="percentile"):
+        mlufuse.quantize(path, calib, method="percentile", percentile=20)
 
 
 def test_genoff_and_load_offline(models, tmp_path):

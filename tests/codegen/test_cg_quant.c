@@ -417,6 +417,13 @@ static void check_all(const mf_cg_target *t)
     g = pool_graph(11, 40, 3, 3, 0, 1);
     check_exact(g, t, "max_pool2d of int8, stride 3");
     mf_graph_destroy(g);
+    /* resnet's 112 x 112; rows shorter than a staging vector, and under 4 bytes */
+    static const int64_t pools[][6] = {{112, 112, 3, 2, 1, 1}, {6, 13, 3, 2, 1, 1}, {5, 3, 2, 1, 1, 1}, {7, 9, 3, 1, 1, 1}};
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) {
+        g = pool_graph(pools[i][0], pools[i][1], pools[i][2], pools[i][3], pools[i][4], pools[i][5]);
+        check_exact(g, t, "max_pool2d of int8 (more shapes)");
+        mf_graph_destroy(g);
+    }
 }
 
 static void test_exact_on_targets(void **state)
@@ -645,6 +652,35 @@ static void test_dot_product_of_targets(void **state)
         mf_graph_destroy(gs[k]);
 }
 
+/* int8 max pooling's loads (lower_qpool.c): masked with AVX-512; without, plain vector loads
+ * from a staging row: no byte inserts (LLVM's lowering of byte loads at the row's edges:
+ * pinsrb, or insertq on AMD's SSE4a targets) and no byte-wise loads. */
+static void test_qpool_asm(void **state)
+{
+    static const struct { const char *cpu; bool masked; } pt[] = {
+        {"x86-64", false}, {"x86-64-v2", false}, {"haswell", false}, {"znver3", false}, {"btver2", false},
+        {"skylake-avx512", true}, {"cascadelake", true}, {"znver4", true},
+    };
+    mf_graph *g = pool_graph(112, 112, 3, 2, 1, 1);
+    for (size_t i = 0; i < sizeof pt / sizeof pt[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(pt[i].cpu, &t), MF_OK);
+        mf_cg_options o = {&t, 3, 1};
+        char *text = NULL;
+        if (mf_cg_compile_asm(g, &o, &text))
+            fail_msg("%s: %s", pt[i].cpu, mf_last_error());
+        static const char *const never[] = {"insertq", "pinsrb", "movsbl", "movzbl"};
+        for (size_t k = 0; k < sizeof never / sizeof never[0]; k++)
+            if (strstr(text, never[k]))
+                fail_msg("max_pool2d of int8 for %s: %s present", pt[i].cpu, never[k]);
+        bool masked = strstr(text, "{%k") != NULL;
+        if (masked != pt[i].masked)
+            fail_msg("max_pool2d of int8 for %s: masked loads %s", pt[i].cpu, masked ? "present" : "missing");
+        free(text);
+    }
+    mf_graph_destroy(g);
+}
+
 /* Which depthwise convolutions the direct engine takes, per target: stride 1 and 2 (and 4
  * with VNNI's 4 taps per dot), not dilation or stride 3, not a grouped conv. */
 static void test_depthwise_choice(void **state)
@@ -679,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_without_bw),
         cmocka_unit_test(test_qmatmul_against_f32),
         cmocka_unit_test(test_depthwise_choice),
+        cmocka_unit_test(test_qpool_asm),
         cmocka_unit_test(test_exact_on_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
