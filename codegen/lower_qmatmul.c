@@ -367,9 +367,7 @@ static LLVMValueRef col_mask(qblk *k, LLVMValueRef col)
     LLVMValueRef idx[MF_CG_MAX_VW];
     for (int l = 0; l < k->W; l++)
         idx[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
-    LLVMTypeRef v64 = LLVMVectorType(c->i64, (unsigned)k->W);
     LLVMValueRef cols = LLVMBuildAdd(c->B, mf_cg_splat(c, col, (unsigned)k->W), LLVMConstVector(idx, (unsigned)k->W), "");
-    (void)v64;
     return LLVMBuildICmp(c->B, LLVMIntSLT, cols, mf_cg_splat(c, mf_cg_i64(c, k->q->N), (unsigned)k->W), "");
 }
 
