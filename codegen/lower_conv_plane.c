@@ -6,7 +6,9 @@
  * mask — the lanes whose input lies inside the image — is known at compile time.  A work
  * item accumulates R channels x V vectors (of the target's vw lanes) of one tile of the
  * plane over every input channel in registers; the epilogue then runs row by row from a
- * small stack buffer. */
+ * small stack buffer.  Where masks take vector registers (4-8 lanes) the plane is read from
+ * a padded copy instead, without masks (pad_plan); small planes whose channels fill
+ * vectors go to the output-channel engine (mf_cg_plane_cedes). */
 #include <stdlib.h>
 
 #include "cg_internal.h"
