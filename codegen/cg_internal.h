@@ -419,6 +419,16 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
  * memory. */
 mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, unsigned width, int nbd,
                               const LLVMValueRef *bcoord);
+/* A padded copy of a conv's input (AVX2 holds load masks in vector registers; with the
+ * copy no load is masked): a stack buffer of nfloats (and a spare vector), and *last, the
+ * batch index x group copied (none yet), set before the work items' loop. */
+#define MF_CG_PAD_MAX_BYTES ((int64_t)1 << 20) /* the buffer at most (28x28 planes of 256 channels) */
+LLVMValueRef mf_cg_pad_input_begin(mf_cg_ctx *c, int64_t nfloats, LLVMValueRef *last);
+/* Copies, unless *last is bg already, the input at xg (g: cin/groups planes of h x w, of
+ * g->xdt) to dst as f32 planes of hp rows of wp: padded row r, column j hold input row r - ph,
+ * column j - pw, zeros outside it. */
+void mf_cg_pad_input(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, LLVMValueRef bg, LLVMValueRef last,
+                     LLVMValueRef dst, int64_t hp, int64_t wp);
 /* The plane engine (lower_conv_plane.c): stride-1 convs whose output is as wide as the
  * input and narrower than 16 (7x7, 14x14 layers). */
 bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);

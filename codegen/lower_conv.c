@@ -335,7 +335,6 @@ LLVMValueRef mf_cg_conv_batch_offset(mf_cg_ctx *c, const mf_cg_conv_geom *g, con
  * the copy a stack buffer of at most 1 MiB (28x28 planes of 256 channels; the input's
  * working set grows by wp / w); it costs a pass over the input per partition, against
  * cout / R passes of the tiles.  Sets e->wp (0: none). */
-#define PAD_MAX_BYTES ((int64_t)1 << 20)
 static bool padded_rows(conv_emit *e)
 {
     const mf_cg_conv_geom *g = e->g;
@@ -345,32 +344,42 @@ static bool padded_rows(conv_emit *e)
         return false;
     int64_t wp = (int64_t)e->V * c->vw + (g->kw - 1) * g->dw;
     int64_t bytes = (g->cin / g->groups * g->h * wp + c->vw) * 4;
-    if (bytes > PAD_MAX_BYTES || g->cout / g->groups < (int64_t)mf_cg_tile_accs(&c->shape) / e->V)
+    if (bytes > MF_CG_PAD_MAX_BYTES || g->cout / g->groups < (int64_t)mf_cg_tile_accs(&c->shape) / e->V)
         return false;
     e->wp = wp;
     return true;
 }
 
-/* The padded copy of the input at xg (cing * h rows of w) into e->xpad, once per batch index
- * and group: *last (an i64 alloca) holds the one copied, bg this item's. */
-static void copy_padded(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLVMValueRef last)
+LLVMValueRef mf_cg_pad_input_begin(mf_cg_ctx *c, int64_t nfloats, LLVMValueRef *last)
 {
-    mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
+    LLVMValueRef buf = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(nfloats + c->vw)));
+    LLVMSetAlignment(buf, 64);
+    *last = mf_cg_entry_alloca(c, c->i64);
+    LLVMBuildStore(c->B, mf_cg_i64(c, -1), *last);
+    return buf;
+}
+
+void mf_cg_pad_input(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, LLVMValueRef bg, LLVMValueRef last,
+                     LLVMValueRef dst, int64_t hp, int64_t wp)
+{
     const int VW = c->vw;
+    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)VW);
     LLVMValueRef fresh = LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, last, ""), bg, "");
     LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->C, c->body, "pad");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "padded");
     LLVMBuildCondBr(c->B, fresh, copy, done);
     LLVMPositionBuilderAtEnd(c->B, copy);
     LLVMBuildStore(c->B, bg, last);
-    mf_cg_loop r;
-    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups * g->h));
-    LLVMValueRef src = mf_cg_gep_as(c, xg, mf_cg_ix_mulk(c, r.iv, g->w), g->xdt);
-    LLVMValueRef dst = mf_cg_gep(c, e->xpad, mf_cg_ix_mulk(c, r.iv, e->wp));
+    mf_cg_loop ic, r;
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
+    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, hp));
+    LLVMValueRef iy = mf_cg_ix_subk(c, r.iv, g->ph);
+    LLVMValueRef row_in = mf_cg_vsplat(c, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""));
+    LLVMValueRef src = mf_cg_gep_as(c, xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, g->h * g->w), mf_cg_ix_mulk(c, iy, g->w)), g->xdt);
+    LLVMValueRef dst_row = mf_cg_gep(c, dst, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, hp * wp), mf_cg_ix_mulk(c, r.iv, wp)));
     /* vectors of the padded row (the last one runs into the next row, copied after it, or
-     * the buffer's spare vector); lanes outside the input row are zeros */
-    for (int64_t j = 0; j < e->wp; j += VW) {
+     * the buffer's spare vector); lanes outside the input are zeros */
+    for (int64_t j = 0; j < wp; j += VW) {
         LLVMValueRef bits[MF_CG_MAX_VW];
         int live = 0;
         for (int l = 0; l < VW; l++) {
@@ -379,15 +388,17 @@ static void copy_padded(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLVMValu
             bits[l] = LLVMConstInt(c->i1, on, 0);
             live += on;
         }
-        LLVMValueRef v = mf_cg_fconst(c, e->vt, 0.0);
+        LLVMValueRef v = mf_cg_fconst(c, vt, 0.0);
         if (live) {
             LLVMValueRef at = mf_cg_gep_as(c, src, mf_cg_i64(c, j - g->pw), g->xdt);
-            v = mf_cg_load_f32_as(c, e->vt, at, live == VW ? NULL : LLVMConstVector(bits, (unsigned)VW), g->xdt);
+            LLVMValueRef mask = LLVMBuildAnd(c->B, LLVMConstVector(bits, (unsigned)VW), row_in, "");
+            v = mf_cg_load_f32_as(c, vt, at, mask, g->xdt);
         }
-        LLVMValueRef st = LLVMBuildStore(c->B, v, mf_cg_gep(c, dst, mf_cg_i64(c, j)));
+        LLVMValueRef st = LLVMBuildStore(c->B, v, mf_cg_gep(c, dst_row, mf_cg_i64(c, j)));
         LLVMSetAlignment(st, 4);
     }
     mf_cg_loop_end(c, &r, 1);
+    mf_cg_loop_end(c, &ic, 1);
     LLVMBuildBr(c->B, done);
     LLVMPositionBuilderAtEnd(c->B, done);
 }
@@ -997,12 +1008,8 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     for (int k = 0; k < e.R * e.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     LLVMValueRef last = NULL;
-    if (e.wp) {
-        e.xpad = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(g->cin / g->groups * g->h * e.wp + c->vw)));
-        LLVMSetAlignment(e.xpad, 64);
-        last = mf_cg_entry_alloca(c, c->i64);
-        LLVMBuildStore(c->B, mf_cg_i64(c, -1), last);
-    }
+    if (e.wp) /* rows only: the rows above and below are skipped, as unpadded */
+        e.xpad = mf_cg_pad_input_begin(c, g->cin / g->groups * g->h * e.wp, &last);
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
     int64_t nob = (coutg + e.R - 1) / e.R;
     int64_t nbatch = 1;
@@ -1022,7 +1029,9 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
                                      LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), "");
     it.xg = mf_cg_gep_as(c, g->x, xoff, g->xdt);
     if (e.xpad)
-        copy_padded(&e, it.xg, mf_cg_ix_madd(c, q[0], g->groups, q[1]), last);
+        mf_cg_pad_input(c, &(mf_cg_conv_geom){.cin = g->cin, .groups = g->groups, .h = g->h, .w = g->w, .pw = g->pw,
+                                              .xdt = g->xdt},
+                        it.xg, mf_cg_ix_madd(c, q[0], g->groups, q[1]), last, e.xpad, g->h, e.wp);
     /* packed blocks divide the channels (row_block): none overlaps */
     LLVMValueRef ocl0 = g->wblock ? mf_cg_ix_mulk(c, q[2], e.R) : mf_cg_tile_block_start(c, q[2], e.R, coutg, &e.skip);
     it.oc0 = LLVMBuildAdd(c->B, LLVMBuildMul(c->B, q[1], mf_cg_i64(c, coutg), ""), ocl0, "");

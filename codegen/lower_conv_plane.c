@@ -6,7 +6,9 @@
  * mask — the lanes whose input lies inside the image — is known at compile time.  A work
  * item accumulates R channels x V vectors (of the target's vw lanes) of one tile of the
  * plane over every input channel in registers; the epilogue then runs row by row from a
- * small stack buffer. */
+ * small stack buffer.  Where masks take vector registers (4-8 lanes) the plane is read from
+ * a padded copy instead, without masks (pad_plan); small planes whose channels fill
+ * vectors go to the output-channel engine (mf_cg_plane_cedes). */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -18,6 +20,10 @@ typedef struct plane_plan {
     int V, R;        /* vectors per tile, channels per block */
     int64_t npix, T; /* pixels of the plane, pixels per tile (V*vw) */
     int64_t ntile;
+    /* on a padded copy (pad): the plane's rows are wp wide (ow, and the padding's columns
+     * computed and not stored), the copy's planes hp rows of wp */
+    bool pad;
+    int64_t wp, hp;
 } plane_plan;
 
 /* Rows narrower than 16 pixels (14x14 and 7x7 planes), whatever the target's width: a
@@ -41,18 +47,48 @@ bool mf_cg_plane_cedes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
            g->cout % c->vw == 0 && g->cin * g->kh * g->kw >= c->vw;
 }
 
+/* Pixels n in tiles of at most 4 vectors. */
+static void tiles_of(const mf_cg_ctx *c, int64_t n, plane_plan *pl)
+{
+    int64_t nvec = (n + c->vw - 1) / c->vw;
+    pl->npix = n;
+    pl->V = nvec < 4 ? (int)nvec : 4;
+    pl->T = (int64_t)pl->V * c->vw;
+    pl->ntile = (n + pl->T - 1) / pl->T;
+}
+
+/* On targets whose load masks take vector registers (AVX2, SSE) the plane is computed on a
+ * padded copy of the input (mf_cg_pad_input) when its tiles are no more: rows of w + 2pw
+ * whose padding columns are computed and dropped, every load plain, so the tile has every
+ * accumulator (14x14 256->256 3x3 at 8 lanes: 16-pixel rows, 7 tiles as unpadded; 2x4
+ * tiles and masks, 75 % of the peak, became 3x4 without). */
+static void pad_plan(const mf_cg_ctx *c, const mf_cg_conv_geom *g, plane_plan *pl)
+{
+    if (c->vw > 8 || c->vw < 4)
+        return;
+    plane_plan pp = *pl;
+    pp.wp = g->w + 2 * g->pw;
+    tiles_of(c, g->oh * pp.wp, &pp);
+    /* the last read: the last vector's last lane at the last tap */
+    int64_t end = (pp.npix + c->vw - 1) / c->vw * c->vw + (g->kh - 1) * g->dh * pp.wp + (g->kw - 1) * g->dw;
+    pp.hp = (end + pp.wp - 1) / pp.wp;
+    int64_t bytes = (g->cin / g->groups * pp.hp * pp.wp + c->vw) * 4;
+    if (pp.ntile > pl->ntile || bytes > MF_CG_PAD_MAX_BYTES)
+        return;
+    pp.pad = true;
+    *pl = pp;
+}
+
 static plane_plan plan_for(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
-    plane_plan pl = {.npix = g->oh * g->ow};
-    int64_t nvec = (pl.npix + c->vw - 1) / c->vw;
-    pl.V = nvec < 4 ? (int)nvec : 4;
-    pl.T = (int64_t)pl.V * c->vw;
-    pl.ntile = (pl.npix + pl.T - 1) / pl.T;
+    plane_plan pl = {.wp = g->ow};
+    tiles_of(c, g->oh * g->ow, &pl);
+    pad_plan(c, g, &pl);
     /* The plane is unrolled tile by tile: past two tiles (14x14 at 8 lanes: 7) the 12th
      * accumulator's third row per tile cost more compile than it gained (256 channels: 425
      * against 160 ms, no clear gain; 7x7 512: 45 -> 120 ms for 65 -> 80 % of the peak).
      * AVX-512 keeps its 6x4 (24 of 32 registers: room to spare). */
-    pl.R = mf_cg_tile_rows(&c->shape, pl.V, g->cout / g->groups, pl.ntile > 2 && c->vw <= 8 ? 2 : 0);
+    pl.R = mf_cg_tile_rows(&c->shape, pl.V, g->cout / g->groups, !pl.pad && pl.ntile > 2 && c->vw <= 8 ? 2 : 0);
     return pl;
 }
 
@@ -77,7 +113,7 @@ typedef struct plane_emit {
 /* The operands of tap (ky, kx) of input channel `plane` (mf_cg_tile_fmas). */
 typedef struct plane_step {
     plane_emit *e;
-    LLVMValueRef plane, wic;
+    LLVMValueRef plane, wic; /* plane: of x, or of the padded copy (pl.pad) */
     int64_t p0, ky, kx;
 } plane_step;
 
@@ -88,6 +124,9 @@ static LLVMValueRef step_x(void *ctx, int v)
     mf_cg_ctx *c = s->e->c;
     const mf_cg_conv_geom *g = s->e->g;
     const int VW = c->vw;
+    if (s->e->pl.pad) /* tap (ky, kx) of grid pixel p: padded p + ky*dh*wp + kx*dw */
+        return mf_cg_load_f32_as(c, s->e->vt, mf_cg_gep(c, s->plane, mf_cg_i64(c, s->p0 + v * VW + s->ky * g->dh * s->e->pl.wp + s->kx * g->dw)),
+                                 NULL, MF_F32);
     int64_t shift = (s->ky * g->dh - g->ph) * g->w + (s->kx * g->dw - g->pw);
     LLVMValueRef bits[MF_CG_MAX_VW];
     int live = 0;
@@ -122,7 +161,8 @@ static void accumulate(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef xg,
         LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
     mf_cg_loop ic;
     mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, cing));
-    LLVMValueRef plane = mf_cg_gep_as(c, xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""), g->xdt);
+    LLVMValueRef plane = e->pl.pad ? mf_cg_gep(c, xg, mf_cg_ix_mulk(c, ic.iv, e->pl.hp * e->pl.wp))
+                                   : mf_cg_gep_as(c, xg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, g->h * g->w), ""), g->xdt);
     LLVMValueRef wic = mf_cg_gep(c, wg, LLVMBuildMul(c->B, ic.iv, mf_cg_i64(c, khw), ""));
     for (int64_t ky = 0; ky < g->kh; ky++)
         for (int64_t kx = 0; kx < g->kw; kx++) {
@@ -152,8 +192,13 @@ static mf_status finish(plane_emit *e, int R, int64_t p0, int V, LLVMValueRef sp
         return MF_ERR_NOMEM;
     int64_t pend = p0 + (int64_t)V * VW < e->pl.npix ? p0 + (int64_t)V * VW : e->pl.npix;
     mf_status err = MF_OK;
+    const int64_t wp = e->pl.wp;
     for (int64_t p = p0; p < pend && !err;) { /* row pieces [p, q), at most a vector */
-        int64_t oy = p / g->ow, ox = p % g->ow, q = (oy + 1) * g->ow < pend ? (oy + 1) * g->ow : pend;
+        int64_t oy = p / wp, ox = p % wp, q = oy * wp + g->ow < pend ? oy * wp + g->ow : pend;
+        if (ox >= g->ow) { /* a padded row's padding */
+            p = (oy + 1) * wp;
+            continue;
+        }
         if (q - p > VW)
             q = p + VW;
         LLVMValueRef bits[MF_CG_MAX_VW];
@@ -203,6 +248,9 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
                                 const mf_value *const *epi)
 {
     plane_emit e = {c, g, plan_for(c, g), LLVMVectorType(c->f32, (unsigned)c->vw), {0}, NULL};
+    LLVMValueRef xpad = NULL, last = NULL;
+    if (e.pl.pad)
+        xpad = mf_cg_pad_input_begin(c, g->cin / g->groups * e.pl.hp * e.pl.wp, &last);
     for (int k = 0; k < e.pl.R * e.pl.V; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
     LLVMValueRef spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(e.pl.R * e.pl.T)));
@@ -222,6 +270,10 @@ mf_status mf_cg_emit_conv_plane(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, bcoord);
     LLVMValueRef xg = mf_cg_gep_as(c, g->x, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bx_stride),
                                                          LLVMBuildMul(c->B, q[1], mf_cg_i64(c, cing * g->h * g->w), ""), ""), g->xdt);
+    if (xpad) {
+        mf_cg_pad_input(c, g, xg, mf_cg_ix_madd(c, q[0], g->groups, q[1]), last, xpad, e.pl.hp, e.pl.wp);
+        xg = xpad;
+    }
     LLVMValueRef ocl0 = mf_cg_tile_block_start(c, q[2], e.pl.R, coutg, &e.skip);
     LLVMValueRef oc0 = mf_cg_ix_madd(c, q[1], coutg, ocl0);
     LLVMValueRef wg = mf_cg_gep(c, g->wt, LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, bcoord, g->bw_stride),

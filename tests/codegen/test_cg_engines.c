@@ -191,10 +191,16 @@ static const layer small_planes[] = {
     {1, 8, 7, 7, 20, 3, 1, 1, 1, 1, true, false, 1},     /* channels no whole vectors: the plane engine */
 };
 
-/* Rows that are one tile masked at both ends (25 to 32 pixels at 8 lanes) read a padded
- * copy of the input at 8 and 4 lanes (AVX2, SSE), copied again for each batch index and
- * group: batch 2, groups 2, 5x5, dilation 2, every epilogue; compiled for 1 and 4 cores. */
+/* Rows that are one tile masked at both ends (25 to 32 pixels at 8 lanes) and the plane
+ * engine's planes (rows under 16 pixels) read a padded copy of the input at 8 and 4 lanes
+ * (AVX2, SSE), copied again for each batch index and group: batch 2, groups 2, 5x5,
+ * dilation 2, every epilogue; compiled for 1 and 4 cores. */
 static const layer padded_rows[] = {
+    {1, 16, 14, 14, 20, 3, 1, 1, 1, 1, true, false, 2},  /* a 14x14 plane (16-pixel padded rows), a tail block */
+    {2, 12, 13, 11, 10, 3, 1, 1, 1, 2, true, false, 1},  /* batch 2, groups 2, odd plane */
+    {1, 8, 12, 12, 9, 5, 1, 2, 1, 1, false, false, 3},   /* 5x5 on a plane, an epilogue that does not flatten */
+    {1, 8, 10, 14, 8, 3, 1, 2, 2, 1, true, false, 1},    /* dilation 2 on a plane */
+    {1, 10, 7, 7, 10, 3, 1, 1, 1, 1, true, false, 2},    /* 7x7, 10 channels: the plane engine keeps it */
     {2, 16, 9, 28, 24, 3, 1, 1, 1, 1, true, false, 2},  /* batch 2, residual add */
     {1, 12, 11, 27, 16, 3, 1, 1, 1, 2, true, false, 1}, /* groups 2, odd width */
     {1, 8, 10, 30, 20, 5, 1, 2, 1, 1, false, false, 3}, /* 5x5, no bias, an epilogue that does not flatten */
