@@ -15,7 +15,7 @@
 
 #include "cg_internal.h"
 
-#define XD_MR_MAX 12
+#define XD_MR_MAX MF_EXPAND_DW_MAX_BLOCK
 #define XD_NV_MAX 4
 #define XD_BAND 4 /* output rows a band: a block's rows of the buffer stay in L1 */
 

@@ -65,7 +65,8 @@ bool mf_expand_dw_chain(const mf_graph *g, const mf_node *dw, mf_expand_dw *out)
     }
     const mf_type *wt = &p->outputs[0]->type;
     if (!is_expand(p) || wt->shape[1] != dw->inputs[0]->type.shape[1] ||
-        3 * wt->shape[1] * wt->shape[3] * 4 > MF_EXPAND_DW_BUFFER)
+        3 * wt->shape[1] * wt->shape[3] * 4 > MF_EXPAND_DW_BUFFER ||
+        mf_conv2d_of(p->op, p->attrs).packed > MF_EXPAND_DW_MAX_BLOCK)
         return false;
     if (out)
         *out = (mf_expand_dw){.expand = p, .act = act, .dw = dw, .wide_bytes = (int64_t)mf_type_nbytes(&v->type)};

@@ -338,8 +338,12 @@ int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
  * one group) -> optionally relu or clamp -> dw, a 3x3 depthwise conv (groups == channels,
  * padding 1, stride 1 or 2), all f32, each value between them used once and not a graph
  * output, and three wide rows (all channels) within MF_EXPAND_DW_BUFFER bytes: the fused
- * kernel's band buffer on the stack.  wide_bytes: the size of the expanded tensor. */
+ * kernel's band buffer on the stack; the expansion's weights plain or packed (conv2d's
+ * `packed`) in blocks of at most MF_EXPAND_DW_MAX_BLOCK channels, the most its tile holds
+ * (7x7 planes' 1x1s, packed for the output-channel engine in blocks of 32 or 48, are not
+ * taken).  wide_bytes: the size of the expanded tensor. */
 #define MF_EXPAND_DW_BUFFER (1 << 20)
+#define MF_EXPAND_DW_MAX_BLOCK 12
 typedef struct mf_expand_dw {
     const mf_node *expand, *act, *dw; /* act may be NULL */
     int64_t wide_bytes;

@@ -172,8 +172,8 @@ static void test_fused_equals_unfused(void **state)
 }
 
 /* What the recognizer takes (ir/expand_dw.c): the chain with or without its activation, not
- * a strided or padded expansion, a 5x5 depthwise, an expanded value used twice, or one whose
- * three wide rows would not fit the band buffer (MF_EXPAND_DW_BUFFER). */
+ * an expanded value used twice, weights packed in blocks wider than the tile, or a chain
+ * whose three wide rows would not fit the band buffer (MF_EXPAND_DW_BUFFER). */
 static void test_recognizer(void **state)
 {
     (void)state;
@@ -201,6 +201,16 @@ static void test_recognizer(void **state)
             assert_int_equal(ch.act != NULL, cs[i].l.act1 != 0);
             assert_int_equal(ch.wide_bytes, 4 * cs[i].l.cexp * cs[i].l.h * cs[i].l.w);
         }
+        mf_graph_destroy(g);
+    }
+    /* weights packed for wider blocks than the fused tile holds (a 7x7 plane's 1x1 on the
+     * output-channel engine, batch 8 mobilenet_v2): no chain, where codegen had no engine */
+    for (int64_t block = 12; block <= 13; block++) {
+        mf_graph *g = chain_graph(&cs[0].l, 0);
+        const mf_node *dw = g->outputs[0]->producer->inputs[0]->producer;
+        mf_node *ex = dw->inputs[0]->producer->inputs[0]->producer;
+        mf_attr_set_int(MF_OP_CONV2D, ex->attrs, "packed", block);
+        assert_int_equal(mf_expand_dw_chain(g, dw, NULL), block <= MF_EXPAND_DW_MAX_BLOCK);
         mf_graph_destroy(g);
     }
     /* the expanded value used twice: no chain */
