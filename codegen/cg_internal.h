@@ -52,6 +52,9 @@ LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int
 /* a*b + c with contraction allowed (one FMA). */
 LLVMValueRef mf_cg_fmuladd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d);
 LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx); /* float* + idx */
+/* Stores float vector x at ptr, aligned to one element; mask (<W x i1>, or NULL: all lanes)
+ * stores the live lanes only (mf_cg_load_f32_as loads so). */
+void mf_cg_store_f32(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask);
 
 /* ---- index arithmetic (codegen/index.c) ------------------------------------------------
  * On i64 values; k is a compile-time constant.  Operands go to the builder in the order

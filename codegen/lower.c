@@ -101,6 +101,17 @@ LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx)
     return LLVMBuildGEP2(c->B, c->f32, base, &idx, 1, "");
 }
 
+void mf_cg_store_f32(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask)
+{
+    if (!mask) {
+        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
+        return;
+    }
+    LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
+    LLVMTypeRef tys[2] = {LLVMTypeOf(x), c->ptr};
+    mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);
+}
+
 void mf_cg_loop_begin(mf_cg_ctx *c, mf_cg_loop *l, LLVMValueRef lo, LLVMValueRef hi)
 {
     LLVMValueRef fn = c->body;

@@ -83,17 +83,6 @@ static LLVMValueRef step_w(void *ctx, int j)
     return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
 }
 
-static void masked_store(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask)
-{
-    if (!mask) {
-        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
-        return;
-    }
-    LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
-    LLVMTypeRef tys[2] = {LLVMTypeOf(x), c->ptr};
-    mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);
-}
-
 /* The lanes of vector v of the last tile that hold pixels: v vw + l < rest (i64, the tile's
  * pixels); NULL for a full tile. */
 static LLVMValueRef rest_mask(xd_emit *e, LLVMValueRef rest, int v)
@@ -147,7 +136,7 @@ static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef res
                 x = act(c, e->chain->act, &x);
             if (!x)
                 return mf_error(MF_ERR_UNSUPPORTED, "codegen: no activation code for the expand-depthwise chain");
-            masked_store(c, x, mf_cg_gep(c, dst, mf_cg_i64(c, (int64_t)v * c->vw)), masks[v]);
+            mf_cg_store_f32(c, x, mf_cg_gep(c, dst, mf_cg_i64(c, (int64_t)v * c->vw)), masks[v]);
         }
     }
     return MF_OK;

@@ -50,17 +50,24 @@ typedef struct qmm {
 
 /* ---- one output at a time --------------------------------------------------------------- */
 
+/* u = x + 128 for the block of 4W bytes of row xr at byte k, and *ones: bytes of 1 below
+ * `valid`, 0 past it (u . ones is the block's share of the row sum). */
+static LLVMValueRef load_u(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef k, int w, int64_t valid, LLVMValueRef *ones)
+{
+    LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w), bytes[4 * MF_CG_MAX_VW];
+    for (int l = 0; l < 4 * w; l++)
+        bytes[l] = LLVMConstInt(LLVMInt8TypeInContext(c->C), l < valid, 0);
+    *ones = LLVMBuildBitCast(c->B, LLVMConstVector(bytes, (unsigned)(4 * w)), LLVMVectorType(c->i32, (unsigned)w), "");
+    return LLVMBuildXor(c->B, mf_cg_load_quads(c, gep8(c, xr, k), w, valid), flip, "");
+}
+
 /* acc[0] + u . w and acc[1] + u . 1 (ones only below `valid`) over one block of 4W bytes of K
  * at byte k, u = x + 128 (qmatmul's row sums). */
 static void qmatmul_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
                          const LLVMValueRef acc[2])
 {
     LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
-    LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w), bytes[4 * MF_CG_MAX_VW];
-    for (int l = 0; l < 4 * w; l++)
-        bytes[l] = LLVMConstInt(LLVMInt8TypeInContext(c->C), l < valid, 0);
-    LLVMValueRef ones = LLVMBuildBitCast(c->B, LLVMConstVector(bytes, (unsigned)(4 * w)), LLVMVectorType(c->i32, (unsigned)w), "");
-    LLVMValueRef xu = LLVMBuildXor(c->B, mf_cg_load_quads(c, gep8(c, xr, k), w, valid), flip, "");
+    LLVMValueRef ones, xu = load_u(c, xr, k, w, valid, &ones);
     LLVMValueRef wv = mf_cg_load_quads(c, gep8(c, wr, k), w, valid);
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), xu, wv), acc[0]);
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), xu, ones), acc[1]);
@@ -257,11 +264,7 @@ static void usum_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueR
 {
     (void)wr;
     LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
-    LLVMValueRef flip = splat_i32(c, LLVMConstInt(c->i32, 0x80808080u, 0), w), bytes[4 * MF_CG_MAX_VW];
-    for (int l = 0; l < 4 * w; l++)
-        bytes[l] = LLVMConstInt(LLVMInt8TypeInContext(c->C), l < valid, 0);
-    LLVMValueRef ones = LLVMBuildBitCast(c->B, LLVMConstVector(bytes, (unsigned)(4 * w)), LLVMVectorType(c->i32, (unsigned)w), "");
-    LLVMValueRef xu = LLVMBuildXor(c->B, mf_cg_load_quads(c, gep8(c, xr, k), w, valid), flip, "");
+    LLVMValueRef ones, xu = load_u(c, xr, k, w, valid, &ones);
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[1], ""), xu, ones), acc[1]);
 }
 

@@ -52,29 +52,6 @@ static LLVMValueRef const_mask(mf_cg_ctx *c, unsigned n, unsigned live)
     return LLVMConstVector(bits, n);
 }
 
-static LLVMValueRef masked_load(mf_cg_ctx *c, LLVMTypeRef vt, LLVMValueRef ptr, LLVMValueRef mask)
-{
-    if (!mask) {
-        LLVMValueRef x = LLVMBuildLoad2(c->B, vt, ptr, "");
-        LLVMSetAlignment(x, 4);
-        return x;
-    }
-    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 4, 0), mask, LLVMConstNull(vt)};
-    LLVMTypeRef tys[2] = {vt, c->ptr};
-    return mf_cg_intrin2(c, "llvm.masked.load", tys, 2, vt, 4, ops);
-}
-
-static void masked_store(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask)
-{
-    if (!mask) {
-        LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
-        return;
-    }
-    LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
-    LLVMTypeRef tys[2] = {LLVMTypeOf(x), c->ptr};
-    mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);
-}
-
 /* ---- the 1-D transforms, with the common terms shared ------------------------------------ */
 
 /* o[j] = sum_b Bᵀ[j][b] v[b] (ir/winograd.h's rows, factored by hand: the reference kernels,
@@ -257,7 +234,7 @@ static void input_group(wino *e, LLVMValueRef plane, LLVMValueRef ty0, LLVMValue
             col[a] = t[a][j];
         bt_apply(e, col, v);
         for (int i = 0; i < 6; i++)
-            masked_store(c, v[i], mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * stride)), smask);
+            mf_cg_store_f32(c, v[i], mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * stride)), smask);
     }
 }
 
@@ -356,7 +333,7 @@ static void input_tile_cl(wino *e, LLVMValueRef xc, LLVMValueRef iy0, LLVMValueR
         LLVMValueRef v[6];
         bt_apply(e, r[i], v);
         for (int j = 0; j < 6; j++)
-            masked_store(c, v[j], mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * pstride)), cmask);
+            mf_cg_store_f32(c, v[j], mf_cg_gep(c, vout, mf_cg_i64(c, (i * 6 + j) * pstride)), cmask);
     }
 }
 
@@ -483,7 +460,7 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     LLVMValueRef tmask = last && live < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)live) : NULL;
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
-        m[p] = masked_load(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * K * T)), tmask);
+        m[p] = mf_cg_load_f32_as(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * K * T)), tmask, MF_F32);
     at_columns(e, m, r);
     LLVMValueRef bias = o->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, o->bias, k), "")) : NULL;
     const mf_type *ot = &o->core->type;
@@ -537,9 +514,9 @@ static mf_status output_tile_cl(wino_out *o, LLVMValueRef mt, int64_t pstride, L
     mf_cg_ctx *c = e->c;
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
-        m[p] = masked_load(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * pstride)), kmask);
+        m[p] = mf_cg_load_f32_as(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * pstride)), kmask, MF_F32);
     at_columns(e, m, r);
-    LLVMValueRef bias = o->bias ? masked_load(c, e->vt, mf_cg_gep(c, o->bias, k0), kmask) : NULL;
+    LLVMValueRef bias = o->bias ? mf_cg_load_f32_as(c, e->vt, mf_cg_gep(c, o->bias, k0), kmask, MF_F32) : NULL;
     pt->coord[1] = k0;
     pt->mask = kmask;
     mf_status s = MF_OK;

@@ -355,6 +355,36 @@ static mf_status quantize_anchor(rewriter *r, const mf_node *n, bool *done)
     return record_layer(r, yq.v, 1, &x, result);
 }
 
+/* result = op(a, b) on int8 (qadd, qmatmul): both operands asymmetric per tensor, the result
+ * requantized over its calibrated range and clamped to clamp[0..1] where clamp is given. */
+static mf_status quantize_binary(rewriter *r, mf_op op, const mf_value *a, const mf_value *b,
+                                 const mf_value *result, const double *clamp, bool *done)
+{
+    qform aq = {0}, bq = {0}, yq = {0};
+    mf_status s = qget(r, a, &aq);
+    if (!s)
+        s = qget(r, b, &bq);
+    if (s)
+        return s;
+    mf_qparams_of(r->ranges[result->id], &yq.scale, &yq.zp);
+    mf_attr at[MF_MAX_ATTRS];
+    mf_op_default_attrs(op, at);
+    set_requant(op, at, "a", aq);
+    set_requant(op, at, "b", bq);
+    set_requant(op, at, "y", yq);
+    if (clamp) {
+        mf_attr_set_float(op, at, "min", clamp[0]);
+        mf_attr_set_float(op, at, "max", clamp[1]);
+    }
+    mf_value *in[2] = {aq.v, bq.v};
+    if ((s = add_node(r, op, 2, in, at, &yq.v)))
+        return s;
+    r->qmap[result->id] = yq;
+    *done = true;
+    const mf_value *src[2] = {a, b};
+    return record_layer(r, yq.v, 2, src, result);
+}
+
 /* add(a, b) of one shape where an operand is int8 already: qadd. */
 static mf_status quantize_add(rewriter *r, const mf_node *n, bool *done)
 {
@@ -364,29 +394,9 @@ static mf_status quantize_add(rewriter *r, const mf_node *n, bool *done)
         a->type.dtype != MF_F32 || !(r->qmap[a->id].v || r->qmap[b->id].v) ||
         a->is_const || b->is_const || !r->ranges[a->id].seen || !r->ranges[b->id].seen)
         return MF_OK;
-    double lo, hi;
-    const mf_value *result = fuse_activation(r, n->outputs[0], &lo, &hi);
-    qform aq = {0}, bq = {0}, yq = {0};
-    mf_status s = qget(r, a, &aq);
-    if (!s)
-        s = qget(r, b, &bq);
-    if (s)
-        return s;
-    mf_qparams_of(r->ranges[result->id], &yq.scale, &yq.zp);
-    mf_attr at[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_QADD, at);
-    set_requant(MF_OP_QADD, at, "a", aq);
-    set_requant(MF_OP_QADD, at, "b", bq);
-    set_requant(MF_OP_QADD, at, "y", yq);
-    mf_attr_set_float(MF_OP_QADD, at, "min", lo);
-    mf_attr_set_float(MF_OP_QADD, at, "max", hi);
-    mf_value *in[2] = {aq.v, bq.v};
-    if ((s = add_node(r, MF_OP_QADD, 2, in, at, &yq.v)))
-        return s;
-    r->qmap[result->id] = yq;
-    *done = true;
-    const mf_value *src[2] = {a, b};
-    return record_layer(r, yq.v, 2, src, result);
+    double clamp[2];
+    const mf_value *result = fuse_activation(r, n->outputs[0], &clamp[0], &clamp[1]);
+    return quantize_binary(r, MF_OP_QADD, a, b, result, clamp, done);
 }
 
 /* Whether matmul node n fits qmatmul: two calibrated f32 activations of rank 2 or more,
@@ -409,25 +419,7 @@ static mf_status quantize_matmul(rewriter *r, const mf_node *n, bool *done)
     *done = false;
     if (!qmatmul_fits(r, n))
         return MF_OK;
-    qform aq = {0}, bq = {0}, yq = {0};
-    mf_status s = qget(r, a, &aq);
-    if (!s)
-        s = qget(r, b, &bq);
-    if (s)
-        return s;
-    mf_qparams_of(r->ranges[result->id], &yq.scale, &yq.zp);
-    mf_attr at[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_QMATMUL, at);
-    set_requant(MF_OP_QMATMUL, at, "a", aq);
-    set_requant(MF_OP_QMATMUL, at, "b", bq);
-    set_requant(MF_OP_QMATMUL, at, "y", yq);
-    mf_value *in[2] = {aq.v, bq.v};
-    if ((s = add_node(r, MF_OP_QMATMUL, 2, in, at, &yq.v)))
-        return s;
-    r->qmap[result->id] = yq;
-    *done = true;
-    const mf_value *src[2] = {a, b};
-    return record_layer(r, yq.v, 2, src, result);
+    return quantize_binary(r, MF_OP_QMATMUL, a, b, result, NULL, done);
 }
 
 /* max_pool2d and views of a tensor that is int8 only: the same op on the int8 tensor, with
