@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codegen/codegen.h"
+#include "support/bench_args.h"
 #include "support/kernel_timing.h"
 
 
@@ -27,16 +28,8 @@ int main(int argc, char **argv)
 {
     static mf_cg_target named;
     mf_cg_options opts = {NULL, 3, 0};
-    if (argc == 3 && !strcmp(argv[1], "--cpu")) {
-        if (mf_cg_target_init(argv[2], &named)) {
-            fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
-            return 2;
-        }
-        opts.target = &named;
-    } else if (argc != 1) {
-        fprintf(stderr, "usage: %s [--cpu NAME]\n", argv[0]);
+    if (!bench_cpu_arg(argc, argv, &named, &opts.target))
         return 2;
-    }
     mf_graph *g = mf_graph_new("chain");
     mf_type xt = {MF_F32, 4, {1, 64, 112, 112}}, one = {MF_F32, 1, {1}};
     mf_value *x = mf_graph_add_input(g, "x", &xt), *k = mf_graph_add_input(g, "k", &one);

@@ -12,6 +12,7 @@
 
 #include "codegen/codegen.h"
 #include "mlufuse/mlufuse.h"
+#include "support/bench_args.h"
 #include "support/kernel_timing.h"
 
 static const mf_cg_target *target; /* NULL: the host */
@@ -58,16 +59,8 @@ static double best_time(mf_kernel_fn fn, void **args, int reps)
 int main(int argc, char **argv)
 {
     static mf_cg_target named;
-    if (argc == 3 && !strcmp(argv[1], "--cpu")) {
-        if (mf_cg_target_init(argv[2], &named)) {
-            fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
-            return 2;
-        }
-        target = &named;
-    } else if (argc != 1) {
-        fprintf(stderr, "usage: %s [--cpu NAME]\n", argv[0]);
+    if (!bench_cpu_arg(argc, argv, &named, &target))
         return 2;
-    }
     mf_cg_target host;
     if (mf_cg_target_init(NULL, &host))
         return 2;

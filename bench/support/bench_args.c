@@ -1,0 +1,24 @@
+/* bench_args.c — `[--cpu NAME]` for the kernel benchmarks (bench_args.h). */
+#include "support/bench_args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mlufuse/mlufuse.h"
+
+bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_target **target)
+{
+    *target = NULL;
+    if (argc == 1)
+        return true;
+    if (argc == 3 && !strcmp(argv[1], "--cpu")) {
+        if (mf_cg_target_init(argv[2], named)) {
+            fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
+            return false;
+        }
+        *target = named;
+        return true;
+    }
+    fprintf(stderr, "usage: %s [--cpu NAME]\n", argv[0]);
+    return false;
+}

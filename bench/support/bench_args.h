@@ -1,0 +1,14 @@
+/* bench_args.h — the kernel benchmarks' command line: nothing (code for this machine) or
+ * `--cpu NAME` (code for LLVM CPU NAME). */
+#ifndef MF_BENCH_ARGS_H
+#define MF_BENCH_ARGS_H
+
+#include <stdbool.h>
+
+#include "codegen/codegen.h"
+
+/* *target = the target `--cpu NAME` names (initialized in *named), or NULL without arguments
+ * (the host).  Anything else: the usage or the error on stderr, and false (exit 2). */
+bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_target **target);
+
+#endif
