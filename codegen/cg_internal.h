@@ -101,6 +101,15 @@ int64_t mf_cg_rows_split(int64_t items, int64_t rows, int64_t parts, int64_t min
  * sharing out blocks of output channels. */
 bool mf_cg_gemm_split_pixels(int64_t cing, int64_t coutg, int64_t npix, int64_t nfull, int64_t nchunk,
                              int64_t parts);
+/* Work items in segs segments of nfull x nmb items that cost `full` each and then nmb that
+ * cost `tail` each (a GEMM's blocks of channels over its full tiles, then over the partial
+ * tile): partition p's first item when partitions share out the cost, not the count (the
+ * first item whose cost starts at or after p / nparts of the total).  Monotone, 0 at p = 0,
+ * segs (nfull + 1) nmb at p = nparts; mf_cg_tail_part_range emits it. */
+int64_t mf_cg_tail_part_bound(int64_t p, int64_t nparts, int64_t segs, int64_t nfull, int64_t nmb, int64_t full,
+                              int64_t tail);
+void mf_cg_tail_part_range(mf_cg_ctx *c, int64_t segs, int64_t nfull, int64_t nmb, int64_t full, int64_t tail,
+                           LLVMValueRef *lo, LLVMValueRef *hi);
 /* Unravels a flat index over dims[0..n) (row-major) into coords (i64 values). */
 void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
                    LLVMValueRef *coords);

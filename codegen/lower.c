@@ -203,6 +203,27 @@ void mf_cg_part_range(mf_cg_ctx *c, int64_t total, int64_t align, LLVMValueRef *
     *hi = part_bound(c, LLVMBuildAdd(c->B, c->part, mf_cg_i64(c, 1), ""), total, align);
 }
 
+/* mf_cg_tail_part_bound's arithmetic for partition p (i64). */
+static LLVMValueRef tail_part_bound(mf_cg_ctx *c, LLVMValueRef p, int64_t segs, int64_t nfull, int64_t nmb,
+                                    int64_t full, int64_t tail)
+{
+    int64_t F = nfull * nmb, us = F * full + nmb * tail;
+    LLVMValueRef u = LLVMBuildSDiv(c->B, mf_cg_ix_mulk(c, p, segs * us), c->nparts, "");
+    LLVMValueRef s = mf_cg_ix_udivk(c, u, us);
+    LLVMValueRef r = LLVMBuildSub(c->B, u, mf_cg_ix_mulk(c, s, us), "");
+    LLVMValueRef i_full = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, r, full - 1), full);
+    LLVMValueRef i_tail = mf_cg_ix_addk(c, mf_cg_ix_udivk(c, mf_cg_ix_addk(c, r, tail - 1 - F * full), tail), F);
+    LLVMValueRef in_full = LLVMBuildICmp(c->B, LLVMIntSLE, r, mf_cg_i64(c, F * full), "");
+    return mf_cg_ix_add(c, mf_cg_ix_mulk(c, s, F + nmb), LLVMBuildSelect(c->B, in_full, i_full, i_tail, ""));
+}
+
+void mf_cg_tail_part_range(mf_cg_ctx *c, int64_t segs, int64_t nfull, int64_t nmb, int64_t full, int64_t tail,
+                           LLVMValueRef *lo, LLVMValueRef *hi)
+{
+    *lo = tail_part_bound(c, c->part, segs, nfull, nmb, full, tail);
+    *hi = tail_part_bound(c, LLVMBuildAdd(c->B, c->part, mf_cg_i64(c, 1), ""), segs, nfull, nmb, full, tail);
+}
+
 void mf_cg_unravel(mf_cg_ctx *c, LLVMValueRef flat, int n, const int64_t *dims,
                    LLVMValueRef *coords)
 {

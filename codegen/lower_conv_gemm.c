@@ -9,8 +9,9 @@
  * (MR*NV accumulators, NV loads and one broadcast: MR and NV from its register count), and
  * runs the whole K loop on them before the epilogue.  Work items are (batch, group, chunk of
  * pixels, block of MR channels): the chunk's K x pixels of input are sized to stay in L2
- * while every channel block sweeps it (a projection compiled for several cores gets a chunk a
- * partition, so no thread reads the whole input: mf_cg_gemm_split_pixels), each block's MR x K weight panel stays in L1 over
+ * while every channel block sweeps it (a projection compiled for several cores gets chunks of one
+ * tile, so a partition's items are a stretch of pixels and no thread reads the whole input:
+ * mf_cg_gemm_split_pixels), each block's MR x K weight panel stays in L1 over
  * the chunk's tiles (the engine depends on the geometry and the target alone, so a pass can
  * prepack its weights).  The weight panel is read by broadcasts, either from the plain [oc][ic]
  * layout (MR rows) or, when the graph prepacked it (conv2d's `packed` attribute), from
@@ -57,13 +58,17 @@ static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, in
      * 128 and 68 left two of four partitions with half the work) */
     pl->chunk = (pl->ntile + pl->nchunk - 1) / pl->nchunk;
     pl->nmb = (coutg + pl->MR - 1) / pl->MR;
-    /* a projection whose plane is one chunk: a chunk of pixels a partition, not blocks of
-     * channels (each of which read the whole input, half of it from the other core's cache;
-     * mf_cg_gemm_split_pixels) */
+    /* a projection whose plane is one chunk: items of one tile (and a block of channels),
+     * so a partition's items are a stretch of pixels, not blocks of channels (each of which
+     * read the whole input, half of it from the other core's cache; mf_cg_gemm_split_pixels).
+     * Tiles, not a chunk of them a partition: the partial tile costs about a full one (a
+     * 4-pixel tail of 14x14's 196 on 2-vector tiles took 20 us of a 576->96 partition's 57,
+     * the partition that also had 2 full tiles against its neighbours' 1), and the items
+     * (tile, block) share out evenly: 7 x 8 of 576->96 are 14 a partition. */
     int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
     if (!strided(g) && mf_cg_gemm_split_pixels(cing, coutg, pl->N, nfull, pl->nchunk, parts)) {
-        pl->nchunk = parts;
-        pl->chunk = (pl->ntile + parts - 1) / parts;
+        pl->nchunk = pl->ntile;
+        pl->chunk = 1;
     }
     pl->PK = 0;
     if (strided(g)) { /* L pixels from any column span at most (L + 2 ow - 2) / ow rows */
@@ -342,10 +347,11 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
     const gemm_plan *pl = &e->pl;
     bool last_partial = pl->N % pl->NR != 0;
     int64_t nfull = last_partial ? pl->ntile - 1 : pl->ntile;
-    /* strided: chunks of pl->chunk tiles (the panel's rows); else the full tiles shared out
-     * as partitions share items (mf_cg_part_bound), the partial one in the last chunk */
+    /* strided, or chunks of one tile: chunks of pl->chunk tiles (the panel's rows), the
+     * partial tile then a chunk of its own; else the full tiles shared out as partitions
+     * share items (mf_cg_part_bound), the partial one in the last chunk */
     LLVMValueRef t0, t1;
-    if (pl->PK) {
+    if (pl->PK || pl->chunk == 1) {
         t0 = mf_cg_ix_mulk(c, chunk, pl->chunk);
         t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, t0, pl->chunk), nfull);
     } else {
@@ -529,7 +535,18 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
         nbatch *= g->bshape[d];
     int64_t rtail = e.coutg - (pl->nmb - 1) * pl->MR;
     LLVMValueRef lo, hi;
-    mf_cg_part_range(c, nbatch * g->groups * pl->nchunk * pl->nmb, 1, &lo, &hi);
+    int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
+    if (pl->chunk == 1 && !pl->PK && nfull < pl->ntile && c->core_number > 1) {
+        /* tiles split over partitions: items of the partial tile cost less than a full
+         * tile's (per k step a tile loads its vectors and the block's broadcasts: about
+         * NV + 1 vectors' worth; 576->96's 1-vector tail took 11 us to 2-vector tiles' 15),
+         * so partitions share out the cost, not the count of items (by count the partition
+         * with the tail was left the lightest: 192->64's 3.6 us against 5.7-7.0) */
+        int64_t tail_nv = (pl->N - nfull * pl->NR + c->vw - 1) / c->vw;
+        mf_cg_tail_part_range(c, nbatch * g->groups, nfull, pl->nmb, pl->NV + 1, tail_nv + 1, &lo, &hi);
+    } else {
+        mf_cg_part_range(c, nbatch * g->groups * pl->nchunk * pl->nmb, 1, &lo, &hi);
+    }
     mf_cg_loop items;
     mf_cg_loop_begin(c, &items, lo, hi);
     int64_t dims[4] = {nbatch, g->groups, pl->nchunk, pl->nmb};

@@ -75,3 +75,13 @@ bool mf_cg_gemm_split_pixels(int64_t cing, int64_t coutg, int64_t npix, int64_t 
 {
     return parts > 1 && nchunk < parts && cing > coutg && npix > coutg && nfull >= parts;
 }
+
+/* A segment's cost r into items: ceil over the full items, then ceil over the tail ones. */
+int64_t mf_cg_tail_part_bound(int64_t p, int64_t nparts, int64_t segs, int64_t nfull, int64_t nmb, int64_t full,
+                              int64_t tail)
+{
+    int64_t F = nfull * nmb, us = F * full + nmb * tail, u = p * segs * us / nparts;
+    int64_t s = u / us, r = u - s * us;
+    int64_t i = r <= F * full ? (r + full - 1) / full : F + (r - F * full + tail - 1) / tail;
+    return s * (F + nmb) + i;
+}

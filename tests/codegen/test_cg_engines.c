@@ -165,13 +165,15 @@ static const layer few_taps[] = {
 };
 
 /* Projections (more input channels than output, more pixels than output channels) compiled
- * for 4 and 16 cores: the GEMM gives each partition a chunk of pixels (mf_cg_gemm_split_pixels;
- * full tiles shared out unevenly, the partial tile in the last chunk). */
+ * for 4 and 16 cores: the GEMM's items are (tile, block of channels), shared out by cost
+ * (mf_cg_gemm_split_pixels, mf_cg_tail_part_bound: the partial tile's items cost less), so a
+ * partition's items are a stretch of pixels and partitions split tiles between them. */
 static const layer projections[] = {
     {1, 96, 14, 14, 24, 1, 1, 0, 1, 1, true, true, 2},   /* mobilenet_v2's 14x14 projection, smaller */
     {1, 144, 28, 28, 32, 1, 1, 0, 1, 1, true, false, 0}, /* 28x28, plain weights */
     {2, 40, 9, 11, 13, 1, 1, 0, 1, 1, true, true, 3},    /* batch 2, odd sizes, a tail block, no flattening */
     {1, 64, 23, 23, 20, 1, 1, 0, 1, 1, false, true, 1},  /* 529 pixels: a partial last tile */
+    {1, 128, 14, 14, 48, 1, 1, 0, 1, 1, true, true, 2},  /* several blocks a tile, a 1-vector tail at 16 lanes */
 };
 
 /* Small planes (rows under 8 pixels) of kernels larger than 1x1 whose channels fill whole

@@ -123,12 +123,46 @@ static void test_gemm_split_pixels(void **state)
         assert_true(b[q + 1] - b[q] >= 1);
 }
 
+/* Items shared out by cost: the partial tile's items cheaper than the full tiles'. */
+static void test_tail_part_bound(void **state)
+{
+    (void)state;
+    /* shapes: segments, full tiles, blocks, full and tail cost; partitions */
+    static const int64_t cases[][6] = {{1, 6, 8, 3, 2}, {1, 4, 8, 4, 2}, {2, 3, 5, 3, 2}, {1, 1, 1, 5, 2},
+                                       {3, 9, 1, 2, 2}, {1, 0, 4, 3, 2}};
+    static const int64_t parts[] = {1, 2, 3, 4, 16};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (size_t j = 0; j < sizeof parts / sizeof parts[0]; j++) {
+            int64_t segs = cases[i][0], nfull = cases[i][1], nmb = cases[i][2], full = cases[i][3], tail = cases[i][4];
+            int64_t n = parts[j], total = segs * (nfull + 1) * nmb;
+            int64_t us = nfull * nmb * full + nmb * tail, prev = 0;
+            assert_int_equal(mf_cg_tail_part_bound(0, n, segs, nfull, nmb, full, tail), 0);
+            assert_int_equal(mf_cg_tail_part_bound(n, n, segs, nfull, nmb, full, tail), total);
+            for (int64_t p = 1; p <= n; p++) {
+                int64_t b = mf_cg_tail_part_bound(p, n, segs, nfull, nmb, full, tail);
+                assert_true(b >= prev);
+                /* each partition's cost within one item's of its share */
+                int64_t cost = 0;
+                for (int64_t it = prev; it < b; it++)
+                    cost += it % ((nfull + 1) * nmb) < nfull * nmb ? full : tail;
+                double share = (double)(segs * us) / (double)n;
+                assert_true(cost <= share + 2 * full && cost >= share - 2 * full);
+                prev = b;
+            }
+        }
+    /* mobilenet_v2's 14x14 576->96 on 2-vector tiles: 6 full tiles, 8 blocks, a 1-vector tail;
+     * by cost the threads (partitions 0-1, 2-3) get 27 and 29 items, costs 81 and 79 */
+    int64_t b2 = mf_cg_tail_part_bound(2, 4, 1, 6, 8, 3, 2);
+    assert_int_equal(b2, 27);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds_cover_once),
         cmocka_unit_test(test_rows_split),
         cmocka_unit_test(test_gemm_split_pixels),
+        cmocka_unit_test(test_tail_part_bound),
     };
     return cmocka_run_group_tests_name("codegen_part_split", tests, NULL, NULL);
 }
