@@ -138,7 +138,7 @@ static const layer packed[] = {
     {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
     {1, 4, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 (36 taps) */
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
-    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: at 16 lanes, vectors of channels */
+    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: vectors of channels (flat tiles at 8 lanes) */
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
     {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
