@@ -455,6 +455,7 @@ typedef struct oc_plan {
     int64_t nob, CI, nchunk;
     int64_t nys; /* row ranges per block (more work items to share out); flat: tile ranges */
     bool flat;   /* tiles over the flattened plane (oc_flat_tiles) */
+    bool loop;   /* a row's inner tiles (no padding read) in a loop */
 } oc_plan;
 
 /* Vectors of channels a tile of P pixels holds: P*ro accumulators, ro weight vectors and
@@ -507,7 +508,7 @@ static void oc_flat_tiles(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t 
 
 static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, oc_plan *pl)
 {
-    pl->flat = false;
+    pl->flat = pl->loop = false;
     if (g->is_matmul)
         return false;
     const int64_t VW = c->vw;
@@ -544,10 +545,12 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * most twice as many a row) with 3 more accumulators win: 5 pixels x 2 vectors at 8
      * lanes (resnet18's 28 -> 14 layer 80 -> 97 % of the peak, its kernel compiled in 240
      * against 105 ms: each tile's epilogue transposes and stores every vector).  Not 4 x 2
-     * for 7 x 1 (no gain), nor 6 x 2 in 28-pixel rows (56 -> 28: 76-79 -> 80 %, for twice
-     * the compile), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
+     * for 7 x 1 (no gain), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
      * already fill the instruction cache (6 x 2 ran it at 34 % of the peak against 81 %).
-     * AVX-512 holds 2 or more vectors wherever the block has them: its tiles stay. */
+     * Strided rows of 17-32 pixels take 6 x 2 with the inner tiles (no padding read) in one
+     * loop (pl->loop): unrolled, 6 x 2 ran 56 -> 28 at 80 % for twice the compile; looped,
+     * 79 -> 92 % for the same compile.  AVX-512 holds 2 or more vectors wherever the block
+     * has them: its tiles stay. */
     if (ro == 1 && ntr <= 2)
         for (int64_t n = ntr + 1; n <= 2 * ntr && n <= g->ow; n++) {
             int64_t p = (g->ow + n - 1) / n, r = oc_vectors(c, g, (int)p, nvec);
@@ -556,6 +559,11 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
                 ro = r;
             }
         }
+    if (ro == 1 && ntr > 2 && ntr <= 4 && g->sw > 1 && nvec % 2 == 0 && oc_vectors(c, g, 6, nvec) == 2) {
+        pl->P = 6;
+        ro = 2;
+        pl->loop = true;
+    }
     if (pl->flat)
         oc_flat_tiles(c, g, nvec, &pl->P, &ro);
     pl->nob = (nvec + ro - 1) / ro;
@@ -681,6 +689,7 @@ typedef struct oc_emit {
     LLVMValueRef cnt, first, last, xc;
     /* the output row; flat plans: the tile's first pixel of the plane (oy, iy0 row 0) */
     LLVMValueRef oy, iy0, pix;
+    LLVMValueRef col; /* a looped tile's first column (NULL: the tile's ox0) */
     bool flat_epi; /* flat: the epilogue runs on the flattened plane (else pixel by pixel) */
     LLVMValueRef pass; /* the tile's pass over the chunk (row x tile); NULL: no prefetch */
 } oc_emit;
@@ -785,7 +794,7 @@ static void oc_tile_taps(oc_emit *e, LLVMValueRef row, LLVMValueRef wky, int64_t
         }
         for (int p = 0; p < np; p++) {
             int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
-            if (!e->pl->flat && (ix < 0 || ix >= g->w))
+            if (!e->pl->flat && !e->col && (ix < 0 || ix >= g->w))
                 continue;
             LLVMValueRef xs = mf_cg_load_f32_as(c, c->f32, mf_cg_gep_as(c, row, mf_cg_i64(c, ix), g->xdt), NULL, g->xdt);
             LLVMValueRef xb = mf_cg_vsplat(c, xs);
@@ -837,7 +846,10 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
-    LLVMValueRef row = mf_cg_gep_as(c, plane, e->pl->flat ? e->pix : mf_cg_ix_mulk(c, iy, g->w), g->xdt);
+    LLVMValueRef at = e->pl->flat ? e->pix : mf_cg_ix_mulk(c, iy, g->w);
+    if (e->col)
+        at = mf_cg_ix_add(c, at, mf_cg_ix_mulk(c, e->col, g->sw));
+    LLVMValueRef row = mf_cg_gep_as(c, plane, at, g->xdt);
     LLVMValueRef wky = mf_cg_gep(c, wic, mf_cg_ix_mulk(c, ky.iv, g->kw * e->BW));
     oc_tile_taps(e, row, wky, ox0, np);
     LLVMBuildBr(c->B, next);
@@ -961,7 +973,8 @@ static mf_status oc_tile_epilogue(oc_emit *e, int64_t ox0, int np)
     }
     mf_status err = MF_OK;
     for (int p0 = 0; p0 < np && !err; p0 += VW) {
-        pt->coord[flat ? 2 : 3] = flat ? mf_cg_ix_addk(c, e->pix, p0) : mf_cg_i64(c, ox0 + p0);
+        pt->coord[flat ? 2 : 3] = flat ? mf_cg_ix_addk(c, e->pix, p0)
+                                  : e->col ? mf_cg_ix_addk(c, e->col, ox0 + p0) : mf_cg_i64(c, ox0 + p0);
         for (int r = 0; r < RO && !err; r++)
             err = oc_rows_epilogue(e, pt, r, p0, np - p0 < VW ? np - p0 : VW);
     }
@@ -977,6 +990,8 @@ static mf_status oc_tile(oc_emit *e, int64_t ox0, int np)
     LLVMValueRef pbase = NULL;
     if (e->part) { /* the sums of pixel (oy, ox0) on */
         LLVMValueRef pixel = e->pl->flat ? e->pix : mf_cg_ix_addk(c, mf_cg_ix_mulk(c, e->oy, e->g->ow), ox0);
+        if (e->col)
+            pixel = mf_cg_ix_add(c, pixel, e->col);
         pbase = mf_cg_gep(c, e->part, mf_cg_ix_mulk(c, pixel, e->BW));
     }
     oc_tile_init(e, np, pbase);
@@ -1056,8 +1071,31 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
         mf_cg_loop_begin(c, &oyl, e.y0, e.y1);
         e.oy = oyl.iv;
         e.iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, e.oy, g->sh), g->ph);
-        int64_t ntile = (g->ow + pl->P - 1) / pl->P;
-        for (int64_t ox0 = 0; ox0 < g->ow && !err; ox0 += pl->P) {
+        int64_t ntile = (g->ow + pl->P - 1) / pl->P, tlo = ntile, thi = ntile;
+        for (int64_t t = 0; pl->loop && t < ntile; t++) { /* the inner tiles [tlo, thi) */
+            int64_t x0 = t * pl->P * g->sw - g->pw, x1 = ((t + 1) * pl->P - 1) * g->sw - g->pw + (g->kw - 1) * g->dw;
+            bool in = (t + 1) * pl->P <= g->ow && x0 >= 0 && x1 < g->w;
+            if (in && tlo == ntile)
+                tlo = t;
+            if (!in && tlo < ntile && thi == ntile)
+                thi = t;
+        }
+        if (thi - tlo < 2)
+            tlo = thi = ntile;
+        for (int64_t t = 0; t < ntile && !err; t++) {
+            int64_t ox0 = t * pl->P;
+            if (t == tlo) { /* one loop for them */
+                mf_cg_loop tl;
+                mf_cg_loop_begin(c, &tl, mf_cg_i64(c, tlo), mf_cg_i64(c, thi));
+                e.col = mf_cg_ix_mulk(c, tl.iv, pl->P);
+                if (spread)
+                    e.pass = mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, e.oy, e.y0), ntile), tl.iv);
+                err = oc_tile(&e, 0, pl->P);
+                mf_cg_loop_end(c, &tl, 1);
+                e.col = NULL;
+                t = thi - 1;
+                continue;
+            }
             if (spread)
                 e.pass = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, e.oy, e.y0), ntile), ox0 / pl->P);
             err = oc_tile(&e, ox0, (int)(g->ow - ox0 < pl->P ? g->ow - ox0 : pl->P));

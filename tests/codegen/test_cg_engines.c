@@ -126,6 +126,7 @@ static const layer overlap[] = {
     /* strided 14-pixel rows, weights packed by each work item: tiles of 5 pixels x 2
      * vectors at 8 lanes, the last block's channels past the layer's masked */
     {1, 12, 28, 27, 44, 3, 2, 1, 1, 1, true, false, 1},
+    {1, 10, 56, 56, 32, 3, 2, 1, 1, 1, true, false, 2}, /* 6 x 2 tiles, inner ones looped, weights packed by items */
 };
 
 /* Layers whose weights every target's kernel reads packed: the 1x1 GEMM and the strided
@@ -145,9 +146,11 @@ static const layer packed[] = {
     {1, 1100, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 1}, /* at 16 lanes two equal chunks of input channels
                                                          * (the sums kept between them), the prefetch
                                                          * past the weights' end */
-    /* 28- and 27-pixel rows: tiles of 7 pixels x 1 vector at 8 lanes (6 x 2 was no faster) */
+    /* 28- to 30-pixel strided rows: tiles of 6 pixels x 2 vectors at 8 lanes, the inner ones
+     * (no padding read) in a loop; a last tile of 4, 3 pixels or none */
     {1, 16, 56, 56, 32, 3, 2, 1, 1, 1, true, true, 2},
     {1, 8, 53, 54, 48, 3, 2, 1, 1, 1, false, true, 1},
+    {2, 8, 60, 60, 16, 3, 2, 1, 1, 1, true, true, 3}, /* batch 2, an epilogue that does not flatten */
 };
 
 /* Strided layers with few taps (cin x k x k under two vectors: mobilenet_v2's first layer,
