@@ -444,7 +444,8 @@ static void choose_blocking(conv_emit *e)
  * transposed vw x vw at a time, into a stack buffer (so partitions share no scratch).  Work items are
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (their columns known at compile time, so padding is skipped
- * statically).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
+ * statically), or, 1x1 stride-1 layers at 8 lanes, ranges of tiles over the flattened
+ * plane (oc_flat_geom).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
  * between chunks the sums wait in a stack buffer (L2 / 4); prepacked weights are prefetched a
  * chunk ahead (oc_prefetch_spread).  The epilogue transposes the
  * tile in registers and stores each channel's row of pixels (oc_rows_epilogue). */
@@ -452,7 +453,9 @@ static void choose_blocking(conv_emit *e)
 typedef struct oc_plan {
     int RO, P;          /* vw-channel vectors per block, pixels per tile */
     int64_t nob, CI, nchunk;
-    int64_t nys; /* row ranges per block (more work items to share out) */
+    int64_t nys; /* row ranges per block (more work items to share out); flat: tile ranges */
+    bool flat;   /* tiles over the flattened plane (oc_flat_tiles) */
+    bool loop;   /* a row's inner tiles (no padding read) in a loop */
 } oc_plan;
 
 /* Vectors of channels a tile of P pixels holds: P*ro accumulators, ro weight vectors and
@@ -475,8 +478,37 @@ static int64_t oc_vectors(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int P, i
     return ro;
 }
 
+/* A 1x1 stride-1 layer without padding reads pixel p of the flattened plane at input pixel
+ * p, so its tiles may span rows: P pixels of the plane (the last tile the rest), the most
+ * accumulators in whole blocks of vectors (the larger P of equals).  At 8 lanes (AVX2) the
+ * GEMM engine's 16-pixel tiles left 49 of a 7x7 plane's 64 lanes, and this engine's rows of
+ * 7 pixels 7 x 1 tiles (7 x 2 needs 17 registers): over the 49 pixels 6 x 2, mobilenet_v2's
+ * 7x7 1x1 layers 76-81 -> 88-94 % of the peak.  At 16 lanes rows of 7 hold 7 x 2 already;
+ * flat tiles (8 x 2, 6 x 4) ran 960->160 and 160->320 slower (87.5 -> 85.1, 88.8 -> 82.4 %),
+ * 320->1280 and 960->320 faster (83.6 -> 87.5, 87.2 -> 90.4 %), and compiled up to 4x
+ * slower: they stay in rows there. */
+static bool oc_flat_geom(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    return c->vw <= 8 && g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->ph && !g->pw && g->oh == g->h &&
+           g->ow == g->w && g->groups == 1 && g->cout % c->vw == 0 && !g->is_matmul;
+}
+
+static void oc_flat_tiles(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t nvec, int *P, int64_t *ro)
+{
+    int64_t npix = g->oh * g->ow, best = 0;
+    for (int p = 1; p <= 8 && p <= npix; p++) {
+        int64_t r = oc_vectors(c, g, p, nvec);
+        if (nvec % r == 0 && r * p >= best) {
+            best = r * p;
+            *P = p;
+            *ro = r;
+        }
+    }
+}
+
 static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, oc_plan *pl)
 {
+    pl->flat = pl->loop = false;
     if (g->is_matmul)
         return false;
     const int64_t VW = c->vw;
@@ -485,7 +517,8 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * engine's stride-2 loads ran a 56 -> 28 layer at a third of this engine's speed, and
      * resnet18's 7x7 stride-2 first layer (112-pixel rows) at half, once this engine's
      * weights were prepacked */
-    if (coutg < VW || (g->ow > 32 && g->sw == 1) || cing * g->kh * g->kw < VW)
+    pl->flat = oc_flat_geom(c, g);
+    if (coutg < VW || (g->ow > 32 && g->sw == 1 && !pl->flat) || cing * g->kh * g->kw < VW)
         return false;
     /* a strided layer with few taps (mobilenet_v2's first, 3 x 3x3 = 27) pays the tile's
      * transposing epilogue every 27 broadcasts: at 16 lanes the pixel engine ran it at 68-76
@@ -495,7 +528,7 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
         return false;
     /* the pixel engine wins unless much of its vectors is padding (the plane engine's small
      * planes come here whatever their padding: plane_runs) */
-    if (g->sw == 1 && !mf_cg_plane_cedes(c, g)) {
+    if (g->sw == 1 && !pl->flat && !mf_cg_plane_cedes(c, g)) {
         int64_t padded = (g->ow + VW - 1) / VW * VW;
         for (int64_t tw = 2 * VW; tw <= 4 * VW; tw += VW)
             if ((g->ow + tw - 1) / tw * tw < padded)
@@ -512,10 +545,12 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * most twice as many a row) with 3 more accumulators win: 5 pixels x 2 vectors at 8
      * lanes (resnet18's 28 -> 14 layer 80 -> 97 % of the peak, its kernel compiled in 240
      * against 105 ms: each tile's epilogue transposes and stores every vector).  Not 4 x 2
-     * for 7 x 1 (no gain), nor 6 x 2 in 28-pixel rows (56 -> 28: 76-79 -> 80 %, for twice
-     * the compile), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
+     * for 7 x 1 (no gain), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
      * already fill the instruction cache (6 x 2 ran it at 34 % of the peak against 81 %).
-     * AVX-512 holds 2 or more vectors wherever the block has them: its tiles stay. */
+     * Strided rows of 17-32 pixels take 6 x 2 with the inner tiles (no padding read) in one
+     * loop (pl->loop): unrolled, 6 x 2 ran 56 -> 28 at 80 % for twice the compile; looped,
+     * 79 -> 92 % for the same compile.  AVX-512 holds 2 or more vectors wherever the block
+     * has them: its tiles stay. */
     if (ro == 1 && ntr <= 2)
         for (int64_t n = ntr + 1; n <= 2 * ntr && n <= g->ow; n++) {
             int64_t p = (g->ow + n - 1) / n, r = oc_vectors(c, g, (int)p, nvec);
@@ -524,6 +559,13 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
                 ro = r;
             }
         }
+    if (ro == 1 && ntr > 2 && ntr <= 4 && g->sw > 1 && nvec % 2 == 0 && oc_vectors(c, g, 6, nvec) == 2) {
+        pl->P = 6;
+        ro = 2;
+        pl->loop = true;
+    }
+    if (pl->flat)
+        oc_flat_tiles(c, g, nvec, &pl->P, &ro);
     pl->nob = (nvec + ro - 1) / ro;
     pl->RO = (int)((nvec + pl->nob - 1) / pl->nob);
     int64_t per_ic = (int64_t)pl->RO * VW * g->kh * g->kw * 4;
@@ -543,8 +585,9 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     /* more items than blocks when partitions would idle or get unequal rows (960->160 on
      * a 7x7 plane: 5 blocks on 4 partitions, 2 threads doing 2 and 3 of them); an item
      * that packs its block's weights serves >= 32 pixels, prepacked ones any row */
-    int64_t cap = g->wblock ? g->oh : g->oh * g->ow / 32;
-    pl->nys = mf_cg_rows_split(items, g->oh, parts, items >= parts ? 1 : (parts + items - 1) / items, cap);
+    int64_t rows = pl->flat ? (g->oh * g->ow + pl->P - 1) / pl->P : g->oh; /* flat: tiles */
+    int64_t cap = g->wblock ? rows : g->oh * g->ow / 32;
+    pl->nys = mf_cg_rows_split(items, rows, parts, items >= parts ? 1 : (parts + items - 1) / items, cap);
     return true;
 }
 
@@ -644,8 +687,10 @@ typedef struct oc_emit {
     LLVMValueRef bias[4], mask[4]; /* per vector of the block; NULL: none, all lanes live */
     /* the chunk of input channels */
     LLVMValueRef cnt, first, last, xc;
-    /* the output row */
-    LLVMValueRef oy, iy0;
+    /* the output row; flat plans: the tile's first pixel of the plane (oy, iy0 row 0) */
+    LLVMValueRef oy, iy0, pix;
+    LLVMValueRef col; /* a looped tile's first column (NULL: the tile's ox0) */
+    bool flat_epi; /* flat: the epilogue runs on the flattened plane (else pixel by pixel) */
     LLVMValueRef pass; /* the tile's pass over the chunk (row x tile); NULL: no prefetch */
 } oc_emit;
 
@@ -659,8 +704,9 @@ static void oc_item_decode(oc_emit *e, LLVMValueRef iv, int64_t nbatch)
     int64_t dims[4] = {nbatch, g->groups, pl->nob, pl->nys};
     LLVMValueRef q[4];
     mf_cg_unravel(c, iv, 4, dims, q);
-    e->y0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, q[3], g->oh), pl->nys);
-    e->y1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, q[3], 1), g->oh), pl->nys);
+    int64_t rows = pl->flat ? (g->oh * g->ow + pl->P - 1) / pl->P : g->oh; /* flat: tiles */
+    e->y0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, q[3], rows), pl->nys);
+    e->y1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, q[3], 1), rows), pl->nys);
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, e->bcoord);
     e->xg = mf_cg_gep_as(c, g->x, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bx_stride),
                                                mf_cg_ix_mulk(c, q[1], e->cing * g->h * g->w)), g->xdt);
@@ -748,7 +794,7 @@ static void oc_tile_taps(oc_emit *e, LLVMValueRef row, LLVMValueRef wky, int64_t
         }
         for (int p = 0; p < np; p++) {
             int64_t ix = (ox0 + p) * g->sw - g->pw + kx * g->dw;
-            if (ix < 0 || ix >= g->w)
+            if (!e->pl->flat && !e->col && (ix < 0 || ix >= g->w))
                 continue;
             LLVMValueRef xs = mf_cg_load_f32_as(c, c->f32, mf_cg_gep_as(c, row, mf_cg_i64(c, ix), g->xdt), NULL, g->xdt);
             LLVMValueRef xb = mf_cg_vsplat(c, xs);
@@ -800,7 +846,10 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
     LLVMBuildCondBr(c->B, inside, then, next);
     LLVMPositionBuilderAtEnd(c->B, then);
-    LLVMValueRef row = mf_cg_gep_as(c, plane, mf_cg_ix_mulk(c, iy, g->w), g->xdt);
+    LLVMValueRef at = e->pl->flat ? e->pix : mf_cg_ix_mulk(c, iy, g->w);
+    if (e->col)
+        at = mf_cg_ix_add(c, at, mf_cg_ix_mulk(c, e->col, g->sw));
+    LLVMValueRef row = mf_cg_gep_as(c, plane, at, g->xdt);
     LLVMValueRef wky = mf_cg_gep(c, wic, mf_cg_ix_mulk(c, ky.iv, g->kw * e->BW));
     oc_tile_taps(e, row, wky, ox0, np);
     LLVMBuildBr(c->B, next);
@@ -841,6 +890,31 @@ static LLVMValueRef first_lanes(mf_cg_ctx *c, int n)
     return LLVMConstVector(e, (unsigned)c->vw);
 }
 
+/* Flat tiles whose epilogue reads something that does not flatten (broadcast along rows
+ * but not columns): channel j's pixels p0 .. p0+n-1 of the tile (lanes of rows[j]) one at a
+ * time at (row, column).  Rare, so simple. */
+static mf_status oc_flat_by_pixel(oc_emit *e, LLVMValueRef *rows, int r, int p0, int n)
+{
+    mf_cg_ctx *c = e->c;
+    mf_cg_point *pt = mf_cg_conv_point(e->core, -1, 1, e->g->nbd, e->bcoord);
+    if (!pt)
+        return MF_ERR_NOMEM;
+    mf_status err = MF_OK;
+    for (int i = 0; i < n && !err; i++) {
+        LLVMValueRef pix = mf_cg_ix_addk(c, e->pix, p0 + i);
+        pt->coord[2] = mf_cg_ix_udivk(c, pix, e->g->ow);
+        pt->coord[3] = LLVMBuildURem(c->B, pix, mf_cg_i64(c, e->g->ow), "");
+        for (int j = 0; j < c->vw && !err; j++) { /* whole blocks (oc_flat_tiles): no lane masked */
+            pt->coord[1] = mf_cg_ix_addk(c, e->oc0, (int64_t)r * c->vw + j);
+            pt->core_val = LLVMBuildExtractElement(c->B, rows[j], LLVMConstInt(c->i32, (unsigned)i, 0), "");
+            pt->nmemo = 0;
+            err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
+        }
+    }
+    free(pt);
+    return err;
+}
+
 /* The vw channels of vector r of the block at pixels ox0 .. ox0+n-1 (n <= vw): their sums
  * plus bias, transposed in registers so that each vector holds one channel's n pixels of
  * the row, through the epilogue.  A row vector is one contiguous store; a vector of
@@ -863,6 +937,8 @@ static mf_status oc_rows_epilogue(oc_emit *e, mf_cg_point *pt, int r, int p0, in
     transpose(c, rows);
     LLVMValueRef live = n < VW ? first_lanes(c, n) : NULL;
     mf_status err = MF_OK;
+    if (e->pl->flat && !e->flat_epi) /* flat tiles, an epilogue that does not flatten */
+        return oc_flat_by_pixel(e, rows, r, p0, n);
     for (int j = 0; j < VW && !err; j++) {
         LLVMValueRef ocl = mf_cg_ix_addk(c, e->ocl0, (int64_t)r * VW + j);
         pt->coord[1] = mf_cg_ix_addk(c, e->oc0, (int64_t)r * VW + j);
@@ -885,13 +961,20 @@ static mf_status oc_tile_epilogue(oc_emit *e, int64_t ox0, int np)
 {
     mf_cg_ctx *c = e->c;
     const int VW = c->vw, RO = e->pl->RO;
-    mf_cg_point *pt = mf_cg_conv_point(e->core, 3, (unsigned)VW, e->g->nbd, e->bcoord); /* lanes: pixels */
+    bool flat = e->pl->flat;
+    mf_cg_point *pt = mf_cg_conv_point(e->core, flat ? 2 : 3, (unsigned)VW, e->g->nbd, e->bcoord); /* lanes: pixels */
     if (!pt)
         return MF_ERR_NOMEM;
     pt->coord[2] = e->oy;
+    if (flat) { /* loop dims (batch, channel, pixel of the plane): mf_cg_epilogue_flattens */
+        pt->nloop = 3;
+        pt->extent[2] = e->g->oh * e->g->ow;
+        pt->stride_of[2] = 3;
+    }
     mf_status err = MF_OK;
     for (int p0 = 0; p0 < np && !err; p0 += VW) {
-        pt->coord[3] = mf_cg_i64(c, ox0 + p0);
+        pt->coord[flat ? 2 : 3] = flat ? mf_cg_ix_addk(c, e->pix, p0)
+                                  : e->col ? mf_cg_ix_addk(c, e->col, ox0 + p0) : mf_cg_i64(c, ox0 + p0);
         for (int r = 0; r < RO && !err; r++)
             err = oc_rows_epilogue(e, pt, r, p0, np - p0 < VW ? np - p0 : VW);
     }
@@ -906,7 +989,9 @@ static mf_status oc_tile(oc_emit *e, int64_t ox0, int np)
     mf_cg_ctx *c = e->c;
     LLVMValueRef pbase = NULL;
     if (e->part) { /* the sums of pixel (oy, ox0) on */
-        LLVMValueRef pixel = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, e->oy, e->g->ow), ox0);
+        LLVMValueRef pixel = e->pl->flat ? e->pix : mf_cg_ix_addk(c, mf_cg_ix_mulk(c, e->oy, e->g->ow), ox0);
+        if (e->col)
+            pixel = mf_cg_ix_add(c, pixel, e->col);
         pbase = mf_cg_gep(c, e->part, mf_cg_ix_mulk(c, pixel, e->BW));
     }
     oc_tile_init(e, np, pbase);
@@ -921,6 +1006,35 @@ static mf_status oc_tile(oc_emit *e, int64_t ox0, int np)
     return err;
 }
 
+/* Flat plans: the item's tiles [y0, y1) of P pixels over the flattened plane, in a loop but
+ * the last tile of the plane when it is shorter (its own code, after the loop). */
+static mf_status oc_flat_row(oc_emit *e, bool spread)
+{
+    mf_cg_ctx *c = e->c;
+    const int64_t P = e->pl->P, npix = e->g->oh * e->g->ow, nfull = npix / P;
+    e->oy = e->iy0 = mf_cg_i64(c, 0);
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, e->y0, mf_cg_ix_smink(c, e->y1, nfull));
+    e->pix = mf_cg_ix_mulk(c, t.iv, P);
+    if (spread)
+        e->pass = mf_cg_ix_sub(c, t.iv, e->y0);
+    mf_status err = oc_tile(e, 0, (int)P);
+    mf_cg_loop_end(c, &t, 1);
+    if (err || npix % P == 0)
+        return err;
+    LLVMBasicBlockRef rest = LLVMAppendBasicBlockInContext(c->C, c->body, "rest");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "rested");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, e->y1, mf_cg_i64(c, nfull), ""), rest, done);
+    LLVMPositionBuilderAtEnd(c->B, rest);
+    e->pix = mf_cg_i64(c, nfull * P);
+    if (spread)
+        e->pass = mf_cg_ix_sub(c, mf_cg_i64(c, nfull), e->y0);
+    err = oc_tile(e, 0, (int)(npix % P));
+    LLVMBuildBr(c->B, done);
+    LLVMPositionBuilderAtEnd(c->B, done);
+    return err;
+}
+
 /* Work items of the output-channel engine (see oc_plan): per item its block's bias and
  * masks, then per chunk of input channels the packed weights and every row's tiles. */
 static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_plan *pl,
@@ -932,6 +1046,7 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     e.K = e.cing * e.khw, e.BW = (int64_t)pl->RO * c->vw;
     for (int k = 0; k < pl->RO * pl->P; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
+    e.flat_epi = pl->flat && mf_cg_epilogue_flattens(core, nepi, epi);
     int64_t lpad = (pl->CI * e.khw + c->vw - 1) / c->vw * c->vw;
     if (g->wblock)
         e.valign = 4; /* the packed constant's alignment is the plan's */
@@ -948,18 +1063,45 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
     oc_item_decode(&e, items.iv, nbatch);
     oc_bias_and_masks(&e);
     oc_chunk_begin(&e, &ch);
-    mf_cg_loop_begin(c, &oyl, e.y0, e.y1);
-    e.oy = oyl.iv;
-    e.iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, e.oy, g->sh), g->ph);
-    mf_status err = MF_OK;
-    int64_t ntile = (g->ow + pl->P - 1) / pl->P;
     bool spread = g->wblock && c->vw >= 16; /* at 8 lanes (haswell) no gain, cold: 2x the time a pass */
-    for (int64_t ox0 = 0; ox0 < g->ow && !err; ox0 += pl->P) {
-        if (spread)
-            e.pass = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, e.oy, e.y0), ntile), ox0 / pl->P);
-        err = oc_tile(&e, ox0, (int)(g->ow - ox0 < pl->P ? g->ow - ox0 : pl->P));
+    mf_status err = MF_OK;
+    if (pl->flat)
+        err = oc_flat_row(&e, spread);
+    else {
+        mf_cg_loop_begin(c, &oyl, e.y0, e.y1);
+        e.oy = oyl.iv;
+        e.iy0 = mf_cg_ix_subk(c, mf_cg_ix_mulk(c, e.oy, g->sh), g->ph);
+        int64_t ntile = (g->ow + pl->P - 1) / pl->P, tlo = ntile, thi = ntile;
+        for (int64_t t = 0; pl->loop && t < ntile; t++) { /* the inner tiles [tlo, thi) */
+            int64_t x0 = t * pl->P * g->sw - g->pw, x1 = ((t + 1) * pl->P - 1) * g->sw - g->pw + (g->kw - 1) * g->dw;
+            bool in = (t + 1) * pl->P <= g->ow && x0 >= 0 && x1 < g->w;
+            if (in && tlo == ntile)
+                tlo = t;
+            if (!in && tlo < ntile && thi == ntile)
+                thi = t;
+        }
+        if (thi - tlo < 2)
+            tlo = thi = ntile;
+        for (int64_t t = 0; t < ntile && !err; t++) {
+            int64_t ox0 = t * pl->P;
+            if (t == tlo) { /* one loop for them */
+                mf_cg_loop tl;
+                mf_cg_loop_begin(c, &tl, mf_cg_i64(c, tlo), mf_cg_i64(c, thi));
+                e.col = mf_cg_ix_mulk(c, tl.iv, pl->P);
+                if (spread)
+                    e.pass = mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, e.oy, e.y0), ntile), tl.iv);
+                err = oc_tile(&e, 0, pl->P);
+                mf_cg_loop_end(c, &tl, 1);
+                e.col = NULL;
+                t = thi - 1;
+                continue;
+            }
+            if (spread)
+                e.pass = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, e.oy, e.y0), ntile), ox0 / pl->P);
+            err = oc_tile(&e, ox0, (int)(g->ow - ox0 < pl->P ? g->ow - ox0 : pl->P));
+        }
+        mf_cg_loop_end(c, &oyl, 1);
     }
-    mf_cg_loop_end(c, &oyl, 1);
     mf_cg_loop_end(c, &ch, 1);
     mf_cg_loop_end(c, &items, 1);
     return err;

@@ -8,7 +8,7 @@
  * tile per row on the row engine); strided layers with few taps (mobilenet_v2's first layer)
  * on the pixel engine; the GEMM's input-row prefetch on planes of close rows; small planes (7x7)
  * the plane engine cedes to the output-channel engine; rows of one tile read from a padded copy of
- * the input.  A target the host
+ * the input; 1x1 layers on small planes in tiles over the flattened plane.  A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +126,7 @@ static const layer overlap[] = {
     /* strided 14-pixel rows, weights packed by each work item: tiles of 5 pixels x 2
      * vectors at 8 lanes, the last block's channels past the layer's masked */
     {1, 12, 28, 27, 44, 3, 2, 1, 1, 1, true, false, 1},
+    {1, 10, 56, 56, 32, 3, 2, 1, 1, 1, true, false, 2}, /* 6 x 2 tiles, inner ones looped, weights packed by items */
 };
 
 /* Layers whose weights every target's kernel reads packed: the 1x1 GEMM and the strided
@@ -138,16 +139,18 @@ static const layer packed[] = {
     {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
     {1, 4, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 (36 taps) */
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
-    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: at 16 lanes, vectors of channels */
+    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: vectors of channels (flat tiles at 8 lanes) */
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
     {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
     {1, 1100, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 1}, /* at 16 lanes two equal chunks of input channels
                                                          * (the sums kept between them), the prefetch
                                                          * past the weights' end */
-    /* 28- and 27-pixel rows: tiles of 7 pixels x 1 vector at 8 lanes (6 x 2 was no faster) */
+    /* 28- to 30-pixel strided rows: tiles of 6 pixels x 2 vectors at 8 lanes, the inner ones
+     * (no padding read) in a loop; a last tile of 4, 3 pixels or none */
     {1, 16, 56, 56, 32, 3, 2, 1, 1, 1, true, true, 2},
     {1, 8, 53, 54, 48, 3, 2, 1, 1, 1, false, true, 1},
+    {2, 8, 60, 60, 16, 3, 2, 1, 1, 1, true, true, 3}, /* batch 2, an epilogue that does not flatten */
 };
 
 /* Strided layers with few taps (cin x k x k under two vectors: mobilenet_v2's first layer,
@@ -210,6 +213,22 @@ static const layer padded_rows[] = {
     {2, 5, 6, 25, 13, 3, 1, 1, 1, 1, true, false, 0},   /* 25-pixel rows, a tail block */
 };
 
+/* 1x1 stride-1 layers on planes the GEMM engine's tiles would leave a fifth of its lanes
+ * empty (or smaller than a vector): the output-channel engine's tiles span the rows of the
+ * flattened plane (6 pixels x 2 vectors at 8 lanes; mobilenet_v2's 7x7 960->160): a last
+ * shorter tile (49, 35 pixels), none (18), an epilogue that does not flatten (pixel by
+ * pixel), weights packed by each item, batch 2, one block's tiles split over 4 partitions,
+ * two chunks of input channels. */
+static const layer flat_planes[] = {
+    {1, 96, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2},  /* mobilenet_v2's 960->160, smaller */
+    {2, 40, 5, 7, 32, 1, 1, 0, 1, 1, true, true, 3},   /* batch 2, an epilogue that does not flatten */
+    {1, 24, 6, 3, 48, 1, 1, 0, 1, 1, false, false, 1}, /* 18 pixels: whole tiles; weights packed by items */
+    {1, 32, 7, 7, 16, 1, 1, 0, 1, 1, true, true, 2},   /* one block: tiles split over partitions */
+    {2, 40, 2, 3, 32, 1, 1, 0, 1, 1, true, true, 2},   /* 6 pixels, fewer than a vector */
+    {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* two chunks of input channels at 8 lanes
+                                                        * (the sums kept between them) */
+};
+
 static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
 
 static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
@@ -261,6 +280,40 @@ static void check_padded_rows(const mf_cg_target *t)
         check_layers(padded_rows, sizeof padded_rows / sizeof padded_rows[0], t);
     }
     check_cores = 0;
+}
+
+/* Each flat plane with the weights packed as the target's kernel asks; at 8 lanes (AVX2's
+ * 16 registers) the 7x7 960->160's block is 2 vectors (the GEMM engine's would be 6 rows). */
+static void check_flat_planes(const mf_cg_target *t)
+{
+    current = t;
+    for (int cores = 1; cores <= 4; cores *= 4)
+        for (size_t i = 0; i < sizeof flat_planes / sizeof flat_planes[0]; i++) {
+            layer l = flat_planes[i];
+            mf_graph *g = layer_graph(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
+                                               .k = 1, .s = 1, .d = 1, .groups = 1});
+            const mf_node *conv = NULL;
+            for (int k = 0; k < g->nnodes && !conv; k++)
+                if (g->nodes[k]->op == MF_OP_CONV2D)
+                    conv = g->nodes[k];
+            assert_non_null(conv);
+            int64_t block = mf_cg_conv_weight_block(&t->shape, conv);
+            mf_graph_destroy(g);
+            if (t->shape.lanes >= 8 && (block <= 0 || block % t->shape.lanes))
+                fail_msg("%s: %lldx%lld 1x1 %lld->%lld: weight block %lld, not whole vectors of channels",
+                         t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)block);
+            if (i == 0 && t->shape.lanes == 8 && t->shape.vregs == 16 && block != 16)
+                fail_msg("%s: 7x7 96->160: weight block %lld, expected 16 (6 x 2 flat tiles)", t->cpu, (long long)block);
+            l.packed = l.packed && block > 0;
+            check_cores = cores;
+            check_layers(&l, 1, t);
+        }
+    check_cores = 0;
+}
+
+static void test_flat_planes_every_target(void **state)
+{
+    every_target(check_flat_planes, "1x1 on small planes, flat tiles");
 }
 
 static void test_padded_rows_every_target(void **state)
@@ -415,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_strided_few_taps_every_target),
         cmocka_unit_test(test_small_planes_every_target),
         cmocka_unit_test(test_padded_rows_every_target),
+        cmocka_unit_test(test_flat_planes_every_target),
     };
     return cmocka_run_group_tests_name("codegen_engines", tests, NULL, NULL);
 }
