@@ -21,6 +21,7 @@
 
 #include "ir/ir.h"
 #include "mlufuse/mlufuse.h"
+#include "tests/support/run_graph.h"
 #include "tests/support/tool_run.h"
 
 /* max|a - b| / max|b| over every element, both read as doubles through an f64 cast. */
@@ -68,24 +69,13 @@ static void check_model(const char *name, mf_op int8_op)
     snprintf(path, sizeof path, "%s/tests/frontends/onnx/qdq/%s.out.npy", src, name);
     assert_int_equal(mf_tensor_load_npy(path, &want), MF_OK);
     for (int fused = 0; fused < 2; fused++) {
-        mf_module *m = NULL;
-        mf_tensor *dev, *y, *host;
-        assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &dev), MF_OK);
-        if (fused)
-            assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
-        mf_status s = fused ? mf_module_run(m, 1, &dev, 1, &y) : mf_graph_interpret(g, 1, &dev, 1, &y);
-        if (s)
-            fail_msg("%s %s: %s", name, fused ? "fused" : "layer by layer", mf_last_error());
-        assert_int_equal(mf_tensor_to(y, MF_DEVICE_CPU, &host), MF_OK);
+        mf_tensor *host = tsupport_run_graph(g, x, fused, name);
         assert_int_equal(mf_tensor_dtype(host), mf_tensor_dtype(want));
         assert_int_equal(mf_tensor_numel(host), mf_tensor_numel(want));
         double err = rel_error(host, want);
         printf("%s %s: relative error %.3g%%\n", name, fused ? "fused" : "layer by layer", 100 * err);
         assert_true(strstr(name, "integer") ? err == 0 : err <= 0.02);
         mf_tensor_free(host);
-        mf_tensor_free(y);
-        mf_tensor_free(dev);
-        mf_module_destroy(m);
     }
     mf_tensor_free(x);
     mf_tensor_free(want);

@@ -18,6 +18,7 @@
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_passes.h"
 #include "mlufuse/mlufuse_quant.h"
+#include "tests/support/run_graph.h"
 #include "tests/support/tool_run.h"
 
 static mf_graph *load_mnist(void)
@@ -33,20 +34,9 @@ static mf_graph *load_mnist(void)
 /* g run on x (layer by layer, or fused), the output as f32 on the cpu. */
 static mf_tensor *run(const mf_graph *g, const mf_tensor *x, bool fused)
 {
-    mf_module *m = NULL;
-    mf_tensor *dev, *y, *host, *f;
-    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &dev), MF_OK);
-    if (fused)
-        assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
-    mf_status s = fused ? mf_module_run(m, 1, &dev, 1, &y) : mf_graph_interpret(g, 1, &dev, 1, &y);
-    if (s)
-        fail_msg("%s", mf_last_error());
-    assert_int_equal(mf_tensor_to(y, MF_DEVICE_CPU, &host), MF_OK);
+    mf_tensor *host = tsupport_run_graph(g, x, fused, NULL), *f;
     assert_int_equal(mf_cast(host, MF_F32, &f), MF_OK);
     mf_tensor_free(host);
-    mf_tensor_free(y);
-    mf_tensor_free(dev);
-    mf_module_destroy(m);
     return f;
 }
 

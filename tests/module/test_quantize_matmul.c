@@ -19,6 +19,7 @@
 
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_quant.h"
+#include "tests/support/run_graph.h"
 #include "tests/support/tool_run.h"
 
 static mf_graph *load_attention(void)
@@ -29,23 +30,6 @@ static mf_graph *load_attention(void)
     if (mf_onnx_load(path, 0, &g))
         fail_msg("%s", mf_last_error());
     return g;
-}
-
-static mf_tensor *run(const mf_graph *g, const mf_tensor *x, bool fused)
-{
-    mf_module *m = NULL;
-    mf_tensor *dev, *y, *host;
-    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &dev), MF_OK);
-    if (fused)
-        assert_int_equal(mf_module_create(g, NULL, &m), MF_OK);
-    mf_status s = fused ? mf_module_run(m, 1, &dev, 1, &y) : mf_graph_interpret(g, 1, &dev, 1, &y);
-    if (s)
-        fail_msg("%s", mf_last_error());
-    assert_int_equal(mf_tensor_to(y, MF_DEVICE_CPU, &host), MF_OK);
-    mf_tensor_free(y);
-    mf_tensor_free(dev);
-    mf_module_destroy(m);
-    return host;
 }
 
 /* Accumulates max |a - b|, max |b|, sum (a - b)^2 and sum b^2 of one output into e[4]. */
@@ -89,7 +73,8 @@ static void test_quantize_matmul(void **state)
     for (int i = 0; i < NHELD; i++) {
         mf_tensor *x;
         assert_int_equal(mf_tensor_rand(dt, rank, shape, 1000001 + (uint64_t)i, 0, 1, MF_DEVICE_CPU, &x), MF_OK);
-        mf_tensor *want = run(g, x, true), *got = run(q, x, true), *ref = run(q, x, false);
+        mf_tensor *want = tsupport_run_graph(g, x, true, "f32"), *got = tsupport_run_graph(q, x, true, "int8"),
+                  *ref = tsupport_run_graph(q, x, false, "int8");
         add_error(got, want, e);
         add_error(got, ref, same);
         mf_tensor_free(want);
