@@ -242,6 +242,20 @@ static void check_layers(const layer *ls, size_t n, const mf_cg_target *t)
     }
 }
 
+/* The weight block target t's kernel asks of layer l's conv (mf_cg_conv_weight_block). */
+static int64_t weight_block(const layer *l, const mf_cg_target *t)
+{
+    mf_graph *g = layer_graph(l);
+    const mf_node *conv = NULL;
+    for (int k = 0; k < g->nnodes && !conv; k++)
+        if (g->nodes[k]->op == MF_OP_CONV2D)
+            conv = g->nodes[k];
+    assert_non_null(conv);
+    int64_t block = mf_cg_conv_weight_block(&t->shape, conv);
+    mf_graph_destroy(g);
+    return block;
+}
+
 /* Each small plane with the weights packed as the target's kernel asks (plain: none asked). */
 static void check_small_planes(const mf_cg_target *t)
 {
@@ -250,19 +264,12 @@ static void check_small_planes(const mf_cg_target *t)
     for (int cores = 1; cores <= 4; cores *= 4)
         for (size_t i = 0; i < sizeof small_planes / sizeof small_planes[0]; i++) {
             layer l = small_planes[i];
-            mf_graph *g = layer_graph(&l);
-            const mf_node *conv = NULL;
-            for (int k = 0; k < g->nnodes && !conv; k++)
-                if (g->nodes[k]->op == MF_OP_CONV2D)
-                    conv = g->nodes[k];
-            assert_non_null(conv);
-            int64_t block = mf_cg_conv_weight_block(&t->shape, conv);
+            int64_t block = weight_block(&l, t);
             bool whole = l.cout % t->shape.lanes == 0;
             if ((block > 0) != (t->shape.lanes >= 8 && whole))
                 fail_msg("%s: %lldx%lld conv %lld->%lld k%lld: weight block %lld (ceded to the output-channel engine: %d)",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)l.k,
                          (long long)block, t->shape.lanes >= 8 && whole);
-            mf_graph_destroy(g);
             nceded += block > 0;
             l.packed = block > 0;
             check_cores = cores;
@@ -290,15 +297,8 @@ static void check_flat_planes(const mf_cg_target *t)
     for (int cores = 1; cores <= 4; cores *= 4)
         for (size_t i = 0; i < sizeof flat_planes / sizeof flat_planes[0]; i++) {
             layer l = flat_planes[i];
-            mf_graph *g = layer_graph(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
-                                               .k = 1, .s = 1, .d = 1, .groups = 1});
-            const mf_node *conv = NULL;
-            for (int k = 0; k < g->nnodes && !conv; k++)
-                if (g->nodes[k]->op == MF_OP_CONV2D)
-                    conv = g->nodes[k];
-            assert_non_null(conv);
-            int64_t block = mf_cg_conv_weight_block(&t->shape, conv);
-            mf_graph_destroy(g);
+            int64_t block = weight_block(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
+                                                   .k = 1, .s = 1, .d = 1, .groups = 1}, t);
             if (t->shape.lanes >= 8 && (block <= 0 || block % t->shape.lanes))
                 fail_msg("%s: %lldx%lld 1x1 %lld->%lld: weight block %lld, not whole vectors of channels",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)block);
