@@ -129,7 +129,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         case 'u': o->q.ubsw_pairs = 1; break;
         case 'E':
             o->q.ubsw_max_error = strtod(optarg, &end);
-            if (end == optarg || *end || o->q.ubsw_max_error < 0)
+            if (end == optarg || *end || !(o->q.ubsw_max_error >= 0)) /* NaN too */
                 return mf_tool_fail(2, "quantize: --ubsw-max-error %s: expected a number >= 0", optarg);
             end = NULL;
             break;

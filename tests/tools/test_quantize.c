@@ -190,6 +190,12 @@ static void test_cli_quick_start(void **state)
     assert_non_null(strstr(r.err, "--calib"));
     tsupport_run_free(&r);
     r = tsupport_run_prog("mlufuse", 0,
+        "quantize %s/models/mnist_net/model.onnx -o %s/x.mfir --calib-random 1 --ubsw-pairs --ubsw-max-error -1",
+        shared, dir);
+    assert_int_equal(r.rc, 2);
+    assert_non_null(strstr(r.err, "--ubsw-max-error -1: expected a number >= 0"));
+    tsupport_run_free(&r);
+    r = tsupport_run_prog("mlufuse", 0,
         "quantize %s/models/mnist_net/model.onnx -o %s/x.mfir --calib-random 1 --mean 0,0 --std 1,1", shared, dir);
     assert_int_equal(r.rc, 1);
     assert_non_null(strstr(r.err, "2 mean/std values for an input of 1 channels"));
