@@ -11,7 +11,10 @@
  * (four k of one pixel in one i32 lane; vector loads of four source rows, interleaved) and
  * sweeps every output channel of the group over
  * it: MR channels x NV vectors of pixels in registers, one broadcast weight quad per channel
- * and k quad.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
+ * and k quad.  Where the chunk's windows would not stay in L1 (a long K), the sweep goes tile
+ * by tile instead, every channel block over one panel of K of the tile before the next panel
+ * (panel_sweep), so each block reads the windows from L1, not from L2; the weights' sums are
+ * then gathered on the item's first tile as its passes read them.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
  * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
  * assembled from bytes once per channel.  Without VNNI col and the weights are int16 instead
  * (qconv_wide below), unless the target has AVX2 and the weights' pairs are limited
@@ -47,10 +50,13 @@ typedef struct qconv {
     bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
     bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
     bool sums_out;                  /* acc=1: the i32 sums are stored as they are */
+    bool panels;                    /* tile by tile, all blocks on a panel of K (panel_sweep) */
     LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
     bool corr_in_acc;                   /* sums of W lanes, started from -corr (no sub per vector) */
-    int64_t KB;                     /* quads per pass over the tiles (KQ: one pass) */
+    int64_t KB, nkb;                /* quads per pass over K, and the passes */
     LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
+    LLVMValueRef wcorr;             /* panels: the sum of each output channel's weights */
+    LLVMValueRef corr_pending;      /* panels: i1, wcorr is still being summed (the first tile) */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
 } qconv;
@@ -130,11 +136,24 @@ static void plan(qconv *q)
     q->V = q->W; /* 4V bytes of col at a time: a vector; s V input bytes per load */
     while (q->V > 4 && (2 * g->ow <= q->V || q->V * g->sw > 64))
         q->V /= 2;
-    q->KB = q->KQ;
-    int64_t nr = (int64_t)q->NV * q->W, quad = q->wide ? 8 : 4; /* bytes of a quad of col, or of weights */
-    if ((q->wide || q->ubsw) && (nr + q->MR) * quad * q->KQ > QC_L1_BYTES) { /* a tile's windows and weights */
-        q->KB = QC_L1_BYTES / ((q->CP + q->MR) * quad);
-        q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
+    int64_t nr = (int64_t)q->NV * q->W;
+    if (q->wide) { /* each block sweeps all tiles: their windows and the weights in L1 */
+        q->KB = q->KQ;
+        if ((nr + q->MR) * 8 * q->KQ > QC_L1_BYTES) {
+            q->KB = QC_L1_BYTES / ((q->CP + q->MR) * 8);
+            q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
+        }
+        q->nkb = (q->KQ + q->KB - 1) / q->KB;
+    } else if (q->KF * 4 * q->CP <= QC_L1_BYTES) { /* the chunk's windows stay in L1: each block sweeps them all */
+        q->KB = q->KF;
+        q->nkb = 1;
+    } else { /* every block sweeps one tile's panel of KB quads, which stays in L1 */
+        q->panels = true;
+        int64_t kbmax = QC_L1_BYTES / (nr * 4);
+        kbmax = kbmax < QC_KB_MIN ? QC_KB_MIN : kbmax;
+        q->nkb = (q->KF + kbmax - 1) / kbmax;
+        q->nkb = q->nkb < 1 ? 1 : q->nkb;
+        q->KB = (q->KF + q->nkb - 1) / q->nkb;
     }
     q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
     int64_t reach = (g->ow + q->V - 1) / q->V * q->V * g->sw + (g->kw - 1) * g->dw; /* a row's loads */
@@ -363,7 +382,13 @@ static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
 {
     mf_cg_ctx *c = q->c;
     ch->row = gep8(c, q->g.wt, mf_cg_ix_mulk(c, oc, q->K));
-    ch->corr = q->wide ? LLVMConstInt(c->i32, 0, 0) : weight_correction(q, ch->row);
+    if (q->wide)
+        ch->corr = LLVMConstInt(c->i32, 0, 0);
+    else if (q->wcorr)
+        ch->corr = LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, mf_cg_gep_as(c, q->wcorr, oc, MF_I32), ""),
+                                LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
+    else
+        ch->corr = weight_correction(q, ch->row);
     ch->tail = LLVMConstInt(c->i32, 0, 0);
     for (int64_t j = 0; j < q->K - q->KF * 4; j++) {
         LLVMValueRef b = load_i8_as_i32(c, gep8(c, ch->row, mf_cg_i64(c, q->KF * 4 + j)), false);
@@ -525,30 +550,28 @@ static mf_status tile_finish(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pba
     return err;
 }
 
-/* The tiles' sums over quads [k0, k1): from 0 (first) or the tile's saved sums in abuf,
- * through the epilogue (last) or saved again. */
-static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMValueRef k0, LLVMValueRef k1, bool first,
-                       bool last)
+/* One tile's sums of R channels (acc) over quads [k0, k1): from minus the weight correction
+ * (first) or their saved sums at abuf[slot..], through the epilogue (last) or saved again. */
+static mf_status tile_pass(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMValueRef pbase, LLVMValueRef slot,
+                           LLVMValueRef k0, LLVMValueRef k1, bool first, bool last)
 {
     mf_cg_ctx *c = q->c;
-    int64_t nr = (int64_t)q->NV * q->W;
     int nacc = R * q->NV;
-    mf_cg_loop t;
-    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
-    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr), saved[QC_MR_MAX * QC_NV_MAX] = {0};
+    LLVMValueRef saved[QC_MR_MAX * QC_NV_MAX] = {0};
     for (int a = 0; a < nacc && !(first && last); a++) {
-        LLVMValueRef idx = mf_cg_ix_madd(c, t.iv, (int64_t)q->MR * q->NV, mf_cg_i64(c, a));
+        LLVMValueRef idx = mf_cg_ix_addk(c, slot, a);
         saved[a] = LLVMBuildGEP2(c->B, q->vacc, q->abuf, &idx, 1, "");
     }
-    for (int a = 0; a < nacc; a++) { /* the sums start from minus the weight correction */
+    for (int a = 0; a < nacc; a++) {
         LLVMValueRef a0 = q->corr_in_acc ? splat_i32(c, LLVMBuildNeg(c->B, ch[a / q->NV].corr, ""), q->W) : LLVMConstNull(q->vacc);
         LLVMBuildStore(c->B, first ? a0 : LLVMBuildLoad2(c->B, q->vacc, saved[a], ""), q->acc[a]);
     }
     mf_cg_loop k;
     mf_cg_loop_begin(c, &k, k0, k1);
     LLVMValueRef wq[QC_MR_MAX] = {0};
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < R; r++) {
         wq[r] = q->wide ? packed_quad(q, k.iv, r) : weight_quad(c, ch[r].row, k.iv);
+    }
     tile_step(q, R, k.iv, pbase, wq);
     mf_cg_loop_end(c, &k, 1);
     if (last && !q->wide && q->KF < q->KQ) {
@@ -556,18 +579,31 @@ static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMV
             wq[r] = ch[r].tail;
         tile_step(q, R, mf_cg_i64(c, q->KF), pbase, wq);
     }
-    mf_status err = MF_OK;
     if (last)
-        err = tile_finish(q, R, oc0, pbase, ch);
-    else
-        for (int a = 0; a < nacc; a++)
-            LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, q->vacc, q->acc[a], ""), saved[a]);
+        return tile_finish(q, R, oc0, pbase, ch);
+    for (int a = 0; a < nacc; a++)
+        LLVMBuildStore(c->B, LLVMBuildLoad2(c->B, q->vacc, q->acc[a], ""), saved[a]);
+    return MF_OK;
+}
+
+/* qconv_wide: the block's sums over quads [k0, k1) on every tile of the chunk (each tile's
+ * saved sums at abuf[t MR NV..]). */
+static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMValueRef k0, LLVMValueRef k1, bool first,
+                       bool last)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t nr = (int64_t)q->NV * q->W;
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
+    mf_status err = tile_pass(q, R, oc0, ch, mf_cg_ix_mulk(c, t.iv, nr), mf_cg_ix_mulk(c, t.iv, (int64_t)q->MR * q->NV),
+                              k0, k1, first, last);
     mf_cg_loop_end(c, &t, 1);
     return err;
 }
 
-/* R channels from oc0 over every tile of the chunk's col: along all of K at once, or (a K
- * whose tiles' windows and weights do not stay in L1) KB quads at a time over all tiles. */
+/* qconv_wide: R channels from oc0 over every tile of the chunk's col: along all of K at once,
+ * or (a K whose tiles' windows and weights do not stay in L1) KB quads at a time over all
+ * tiles. */
 static mf_status block(qconv *q, int R, LLVMValueRef oc0)
 {
     mf_cg_ctx *c = q->c;
@@ -577,7 +613,7 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
         if (q->wide)
             pack_weights(q, &ch[r], r);
     }
-    int64_t KQ = q->wide ? q->KQ : q->KF, nkb = (KQ + q->KB - 1) / q->KB;
+    int64_t KQ = q->wide ? q->KQ : q->KF, nkb = q->nkb;
     if (nkb <= 1)
         return sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, KQ), true, true);
     mf_status err = sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
@@ -591,7 +627,8 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
     return err ? err : sweep(q, R, oc0, ch, mf_cg_i64(c, (nkb - 1) * q->KB), mf_cg_i64(c, KQ), false, true);
 }
 
-/* The channel blocks of the item's group: full blocks of MR in a loop, then the rest. */
+/* qconv_wide: the channel blocks of the item's group: full blocks of MR in a loop, then the
+ * rest, each over every tile. */
 static mf_status group_blocks(qconv *q, LLVMValueRef grp)
 {
     mf_cg_ctx *c = q->c;
@@ -602,6 +639,106 @@ static mf_status group_blocks(qconv *q, LLVMValueRef grp)
     mf_cg_loop_end(c, &b, 1);
     if (!err && rest)
         err = block(q, (int)rest, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_i64(c, nfull * q->MR)));
+    return err;
+}
+
+/* acc[0] + the quad sums of 4W weight bytes at byte k (valid of them) of row wr. */
+static void weight_sum_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVMValueRef k, int w, int64_t valid,
+                            const LLVMValueRef acc[2])
+{
+    (void)xr;
+    LLVMTypeRef vacc = mf_cg_dot4_acc_type(c, (unsigned)w);
+    LLVMValueRef ones = splat_i32(c, LLVMConstInt(c->i32, 0x01010101u, 0), w);
+    LLVMValueRef wv = mf_cg_load_quads(c, gep8(c, wr, k), w, valid);
+    LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), ones, wv), acc[0]);
+}
+
+/* While an item's first tile is swept (corr_pending), wcorr[oc] of the R channels from oc0 gets
+ * the sum of their n weight bytes from 4 k0 (set on the first pass, added after): the
+ * bytes the pass is about to read, so the sums cost no pass over the weights of their own
+ * (a 512-channel 3x3 layer's 2.4 MB are read from memory once, by the sweep). */
+static void sum_weights(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef k0, int64_t n, bool first)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMBasicBlockRef sum = LLVMAppendBasicBlockInContext(c->C, c->body, "wsum");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "wsum.done");
+    LLVMBuildCondBr(c->B, LLVMBuildLoad2(c->B, c->i1, q->corr_pending, ""), sum, done);
+    LLVMPositionBuilderAtEnd(c->B, sum);
+    LLVMValueRef from = mf_cg_ix_mulk(c, k0, 4);
+    for (int r = 0; r < R; r++) {
+        LLVMValueRef oc = mf_cg_ix_addk(c, oc0, r), sums[2];
+        LLVMValueRef row = gep8(c, q->g.wt, mf_cg_ix_add(c, mf_cg_ix_mulk(c, oc, q->K), from));
+        mf_cg_qdot_sums(c, weight_sum_step, row, row, n, q->W, sums);
+        LLVMValueRef slot = mf_cg_gep_as(c, q->wcorr, oc, MF_I32);
+        LLVMValueRef v = first ? sums[0] : LLVMBuildAdd(c->B, LLVMBuildLoad2(c->B, c->i32, slot, ""), sums[0], "");
+        LLVMBuildStore(c->B, v, slot);
+    }
+    LLVMBuildBr(c->B, done);
+    LLVMPositionBuilderAtEnd(c->B, done);
+}
+
+/* Every channel block of the group over one tile's quads [k0, k1); block b's sums between
+ * passes at abuf[b MR NV..]. */
+static mf_status panel_blocks(qconv *q, LLVMValueRef grp, LLVMValueRef pbase, int64_t kfirst, LLVMValueRef k0,
+                              LLVMValueRef k1, bool first, bool last)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t nfull = q->coutg / q->MR, rest = q->coutg % q->MR;
+    /* the weight bytes of the pass: a last pass from kfirst to K (with the tail's bytes) */
+    int64_t nbytes = last ? q->K - 4 * kfirst : 4 * q->KB;
+    if (first && last)
+        nbytes = q->K;
+    mf_status err = MF_OK;
+    for (int part = 0; part < 2 && !err; part++) {
+        int R = part ? (int)rest : q->MR;
+        if (R == 0)
+            continue;
+        mf_cg_loop b;
+        LLVMValueRef bi = mf_cg_i64(c, nfull);
+        if (!part) {
+            mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+            bi = b.iv;
+        }
+        LLVMValueRef oc0 = mf_cg_ix_madd(c, grp, q->coutg, mf_cg_ix_mulk(c, bi, q->MR));
+        sum_weights(q, R, oc0, k0, nbytes, first);
+        qchan ch[QC_MR_MAX];
+        for (int r = 0; r < R; r++)
+            channel_setup(q, mf_cg_ix_addk(c, oc0, r), &ch[r]);
+        err = tile_pass(q, R, oc0, ch, pbase, mf_cg_ix_mulk(c, bi, (int64_t)q->MR * q->NV), k0, k1, first, last);
+        if (!part)
+            mf_cg_loop_end(c, &b, 1);
+    }
+    return err;
+}
+
+/* The chunk's tiles one at a time: every channel block of the group sweeps a panel of KB
+ * quads of the tile's windows (in L1) before the next panel, so the windows are read from
+ * L1 by every block, not from L2 once a block as a sweep of the whole chunk would. */
+static mf_status panel_sweep(qconv *q, LLVMValueRef grp)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t nr = (int64_t)q->NV * q->W;
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
+    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr);
+    mf_status err;
+    if (q->nkb <= 1) {
+        err = panel_blocks(q, grp, pbase, 0, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF), true, true);
+    } else {
+        err = panel_blocks(q, grp, pbase, 0, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
+        if (!err && q->nkb > 2) {
+            mf_cg_loop kb;
+            mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 1), mf_cg_i64(c, q->nkb - 1));
+            LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, q->KB);
+            err = panel_blocks(q, grp, pbase, -1, k0, mf_cg_ix_addk(c, k0, q->KB), false, false);
+            mf_cg_loop_end(c, &kb, 1);
+        }
+        if (!err)
+            err = panel_blocks(q, grp, pbase, (q->nkb - 1) * q->KB, mf_cg_i64(c, (q->nkb - 1) * q->KB), mf_cg_i64(c, q->KF),
+                               false, true);
+    }
+    LLVMBuildStore(c->B, LLVMConstInt(c->i1, 0, 0), q->corr_pending);
+    mf_cg_loop_end(c, &t, 1);
     return err;
 }
 
@@ -658,8 +795,15 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.wsum = mf_cg_entry_alloca(c, c->i32);
     if (q.wide)
         q.wpk = mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)(q.KQ * q.MR)));
-    if (q.KB < q.KQ)
-        q.abuf = mf_cg_entry_alloca(c, LLVMArrayType2(q.vacc, (uint64_t)(q.CP / ((int64_t)q.NV * q.W) * q.MR * q.NV)));
+    if (q.nkb > 1) { /* the wide sweep saves every tile's sums, the panel sweep every block's */
+        int64_t nslots = q.panels ? (q.coutg + q.MR - 1) / q.MR : q.CP / ((int64_t)q.NV * q.W);
+        q.abuf = mf_cg_entry_alloca(c, LLVMArrayType2(q.vacc, (uint64_t)(nslots * q.MR * q.NV)));
+    }
+    if (q.panels) { /* sums from 0, the correction subtracted at the end */
+        q.wcorr = mf_cg_entry_alloca(c, LLVMArrayType2(c->i32, (uint64_t)g->cout));
+        q.corr_pending = mf_cg_entry_alloca(c, c->i1);
+        q.corr_in_acc = false;
+    }
     for (int a = 0; a < q.MR * q.NV; a++)
         q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
 
@@ -676,7 +820,9 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.p0 = mf_cg_ix_mulk(c, q.oy0, g->ow);
     q.pend = mf_cg_ix_smink(c, mf_cg_ix_addk(c, q.p0, q.rows * g->ow), q.P);
     im2col(&q);
-    mf_status err = group_blocks(&q, it[1]);
+    if (q.panels) /* each item (its group's channels) sums the weights again on its first tile */
+        LLVMBuildStore(c->B, LLVMConstInt(c->i1, 1, 0), q.corr_pending);
+    mf_status err = q.panels ? panel_sweep(&q, it[1]) : group_blocks(&q, it[1]);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }

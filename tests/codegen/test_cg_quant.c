@@ -350,6 +350,12 @@ static const qcase qcases[] = {
     {"14x14 s2 K 1152 in passes, 2 batches", 2, 128, 14, 14, 8, 3, 2, 1, 1, 1, true, false, false, true, false},
     {"1x1 cin 6 (K % 4 = 2), 11 channels", 1, 6, 9, 13, 11, 1, 1, 0, 1, 1, false, true, false, false, false},
     {"3x3 p2 on 3 x 5 (rows shorter than a vector)", 1, 7, 3, 5, 7, 3, 1, 2, 1, 1, true, true, false, false, false},
+    /* with VNNI (and vpmaddubsw pairs) a K whose windows overflow L1 runs tile by tile, every
+     * block on one panel of K at a time (panel_sweep): two panels on two tiles; four with a
+     * short last one and K % 4 = 1, a partial block, the sums' correction gathered on the
+     * first tile of each partition */
+    {"K 576 in two panels, 2 tiles + qadd", 1, 64, 10, 10, 20, 3, 1, 1, 1, 1, true, true, true, false, false},
+    {"K 1161 in four panels, K % 4 = 1, 9 channels", 2, 129, 6, 6, 9, 3, 1, 1, 1, 1, true, true, false, false, true},
     /* the direct depthwise engine (lower_qconv_dw.c): phases of stride 1 and 2, rows of
      * several blocks and a partial one, channels not a multiple of the lanes, kernels of
      * 2 dot products a row, chunks of rows; dilation and stride 3 stay on col */
