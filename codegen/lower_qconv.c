@@ -144,7 +144,13 @@ static void plan(qconv *q)
             q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
         }
         q->nkb = (q->KQ + q->KB - 1) / q->KB;
-    } else if (q->KF * 4 * q->CP <= QC_L1_BYTES) { /* the chunk's windows stay in L1: each block sweeps them all */
+    } else if (q->KF * 4 * q->CP <= QC_L1_BYTES || q->KF < QC_KB_MIN || q->coutg * q->K > q->c->shape.l2 / 2) {
+        /* the chunk's windows stay in L1, a short K (a block's work on a tile is less than
+         * the setting up of its sums), or the weights do not stay in L2: each block
+         * sweeps all of the windows, reading its rows of weights as four streams (a panel
+         * order reads every block's rows a panel at a time, which the prefetchers do not
+         * follow: resnet18's 7x7 layers, whose 2.4 MB of weights come from memory, ran 8 %
+         * slower so) */
         q->KB = q->KF;
         q->nkb = 1;
     } else { /* every block sweeps one tile's panel of KB quads, which stays in L1 */
@@ -267,6 +273,16 @@ static void store_col(qconv *q, LLVMValueRef u, LLVMValueRef ptr)
 static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
 {
     mf_cg_ctx *c = q->c;
+    if (!q->wide) { /* whole vectors of bytes: the last may run into the next quad's pixels,
+                     * written after it, or the 4V bytes past col's last quad */
+        mf_cg_loop v;
+        LLVMValueRef b0 = mf_cg_ix_mulk(c, from, 4), nb = mf_cg_ix_sub(c, mf_cg_i64(c, q->CP * 4), b0);
+        LLVMValueRef nvec = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, nb, 4 * q->V - 1), 4 * q->V);
+        mf_cg_loop_begin(c, &v, mf_cg_i64(c, 0), nvec);
+        store_bytes(c, byte_splat(q, q->xzp + 128, 4 * q->V), gep8(c, dst, mf_cg_ix_madd(c, v.iv, 4 * q->V, b0)));
+        mf_cg_loop_end(c, &v, 1);
+        return;
+    }
     LLVMValueRef pad = LLVMConstInt(q->i8, (unsigned long long)(q->xzp + 128), 0);
     for (int j = 0; j < 4; j++) {
         mf_cg_loop pp;
@@ -569,9 +585,8 @@ static mf_status tile_pass(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, L
     mf_cg_loop k;
     mf_cg_loop_begin(c, &k, k0, k1);
     LLVMValueRef wq[QC_MR_MAX] = {0};
-    for (int r = 0; r < R; r++) {
+    for (int r = 0; r < R; r++)
         wq[r] = q->wide ? packed_quad(q, k.iv, r) : weight_quad(c, ch[r].row, k.iv);
-    }
     tile_step(q, R, k.iv, pbase, wq);
     mf_cg_loop_end(c, &k, 1);
     if (last && !q->wide && q->KF < q->KQ) {
