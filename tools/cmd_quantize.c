@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
+#include "mlufuse/mlufuse_passes.h"
 #include "tools.h"
 
 #define MAX_CALIB 4096
@@ -222,6 +223,25 @@ static void print_report(const mf_quant_report *r)
                i == worst ? "   <- worst" : "");
 }
 
+/* With --ubsw-pairs: how many ungrouped int8 convolutions got weights limited to
+ * vpmaddubsw's pairs (w_pair_max) and how many kept theirs (the limit's error past
+ * --ubsw-max-error), so a user sees what the AVX2 speed-up covers. */
+static void print_pairs(const mf_graph *q, double max_error)
+{
+    int limited = 0, convs = 0;
+    for (int i = 0; i < mf_graph_num_nodes(q); i++) {
+        const char *op = mf_graph_node_op(q, i);
+        double groups = 1, pair_max = 256;
+        if (!op || strcmp(op, "qconv2d") || mf_graph_node_attr(q, i, "groups", &groups) || groups != 1)
+            continue;
+        convs++;
+        if (!mf_graph_node_attr(q, i, "w_pair_max", &pair_max) && pair_max < 256)
+            limited++;
+    }
+    printf("vpmaddubsw pairs: %d of %d convolutions limited, %d kept their weights (--ubsw-max-error %g%s)\n",
+           limited, convs, convs - limited, max_error, max_error == 0 ? ": every layer" : "");
+}
+
 /* 0, or 1 after printing why path could not be written. */
 static int write_text(const char *path, const char *text)
 {
@@ -266,6 +286,8 @@ int mf_cmd_quantize(int argc, char **argv)
     rc = s ? mf_tool_fail(1, "%s", mf_last_error()) : write_text(o.output, text);
     if (!rc) {
         printf("quantized %s (%d calibration set%s): %s\n", o.model, nsets, nsets == 1 ? "" : "s", o.output);
+        if (o.q.ubsw_pairs)
+            print_pairs(q, o.q.ubsw_max_error);
         if (o.report)
             print_report(&rep);
     }

@@ -184,6 +184,23 @@ static void test_cli_quick_start(void **state)
     assert_non_null(strstr(r.out, "stayed f32: conv2d %f: its weights are computed, not constants\n"));
     assert_non_null(strstr(r.out, "stayed f32: add %a: an operand is f32 only\n"));
     tsupport_run_free(&r);
+    /* --ubsw-pairs says how many convolutions got limited pairs: every one with 0 (no limit
+     * on the error), none with a limit no layer's rounding error meets */
+    r = tsupport_run_prog("mlufuse", 0,
+        "quantize %s/models/mnist_net/model.onnx -o %s/u.mfir --calib-random 2 --ubsw-pairs --ubsw-max-error 0",
+        shared, dir);
+    if (r.rc)
+        fail_msg("quantize --ubsw-pairs: rc %d: %s", r.rc, r.err);
+    assert_non_null(strstr(r.out, "vpmaddubsw pairs: 2 of 2 convolutions limited, 0 kept their weights "
+                                  "(--ubsw-max-error 0: every layer)\n"));
+    tsupport_run_free(&r);
+    r = tsupport_run_prog("mlufuse", 0,
+        "quantize %s/models/mnist_net/model.onnx -o %s/u.mfir --calib-random 2 --ubsw-pairs --ubsw-max-error 1e-12",
+        shared, dir);
+    if (r.rc)
+        fail_msg("quantize --ubsw-pairs: rc %d: %s", r.rc, r.err);
+    assert_non_null(strstr(r.out, "vpmaddubsw pairs: 0 of 2 convolutions limited, 2 kept their weights"));
+    tsupport_run_free(&r);
     /* usage errors */
     r = tsupport_run_prog("mlufuse", 0, "quantize %s/models/mnist_net/model.onnx -o %s/x.mfir", shared, dir);
     assert_int_equal(r.rc, 2);
