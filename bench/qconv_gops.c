@@ -67,14 +67,6 @@ static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj)
     return fn;
 }
 
-static void *filled(size_t bytes, int seed)
-{
-    unsigned char *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    for (size_t i = 0; i < bytes; i++)
-        p[i] = (unsigned char)((i * 2654435761u + (size_t)seed) >> 13);
-    return p;
-}
-
 static float *scales(int64_t n, float base)
 {
     float *p = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) / 64 * 64);
@@ -90,8 +82,8 @@ static int run_layer(const layer *l, double peak)
     if (!fn)
         return 1;
     int64_t oh = (l->hw + 2 * (l->k / 2) - l->k) / l->stride + 1, cg = l->cin / l->groups;
-    void *args[5] = {filled((size_t)(l->cout * oh * oh), 0), filled((size_t)(l->cin * l->hw * l->hw), 1),
-                     filled((size_t)(l->cout * cg * l->k * l->k), 2), scales(l->cout, 0.001f), scales(l->cout, 0.1f)};
+    void *args[5] = {bench_filled((size_t)(l->cout * oh * oh), 0), bench_filled((size_t)(l->cin * l->hw * l->hw), 1),
+                     bench_filled((size_t)(l->cout * cg * l->k * l->k), 2), scales(l->cout, 0.001f), scales(l->cout, 0.1f)};
     double ops = 2.0 * (double)(l->cout * oh * oh) * (double)(cg * l->k * l->k);
     int reps = (int)(4e9 / ops) + 1; /* about 10 ms: a new thread's stack faults in once */
     double best = 1e30;

@@ -42,14 +42,6 @@ static mf_kernel_fn kernel_of(mf_op op, mf_dtype dt, const int64_t s[4], mf_cg_o
     return fn;
 }
 
-static void *filled(size_t bytes, int seed)
-{
-    unsigned char *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    for (size_t i = 0; i < bytes; i++)
-        p[i] = (unsigned char)((i * 2654435761u + (size_t)seed) >> 13);
-    return p;
-}
-
 /* Seconds per call: the best of 7 rounds of enough calls for about 20 ms each. */
 static double best_time(mf_kernel_fn fn, void **args, int reps)
 {
@@ -77,13 +69,13 @@ int main(int argc, char **argv)
         if (!fq || !ff)
             return 1;
         size_t na = (size_t)(s[0] * s[1] * s[2]), nb = (size_t)(s[0] * s[2] * s[3]), ny = (size_t)(s[0] * s[1] * s[3]);
-        void *qa[3] = {filled(ny, 0), filled(na, 1), filled(nb, 2)};
-        float *fa = filled(4 * na, 3), *fb = filled(4 * nb, 4);
+        void *qa[3] = {bench_filled(ny, 0), bench_filled(na, 1), bench_filled(nb, 2)};
+        float *fa = bench_filled(4 * na, 3), *fb = bench_filled(4 * nb, 4);
         for (size_t j = 0; j < na; j++)
             fa[j] = (float)(j % 17) / 17.0f;
         for (size_t j = 0; j < nb; j++)
             fb[j] = (float)(j % 13) / 13.0f;
-        void *fargs[3] = {filled(4 * ny, 5), fa, fb};
+        void *fargs[3] = {bench_filled(4 * ny, 5), fa, fb};
         double ops = 2.0 * (double)s[0] * (double)s[1] * (double)s[2] * (double)s[3];
         int reps = (int)(2e7 / ops) + 1;
         double bq = 1e30, bf = 1e30;

@@ -44,3 +44,11 @@ double bench_time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps)
         pthread_join(t[i], NULL);
     return (bench_now() - t0) / reps;
 }
+
+void *bench_filled(size_t bytes, int seed)
+{
+    unsigned char *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    for (size_t i = 0; p && i < bytes; i++)
+        p[i] = (unsigned char)((i * 2654435761u + (size_t)seed) >> 13);
+    return p;
+}

@@ -1,5 +1,6 @@
-/* kernel_timing.h — what the kernel benchmarks share: a monotonic clock and the time of one
- * call of a compiled kernel split over 1 or 2 threads (partition i on thread i). */
+/* kernel_timing.h — what the kernel benchmarks share: a monotonic clock, the time of one
+ * call of a compiled kernel split over 1 or 2 threads (partition i on thread i), and the
+ * operands' bytes. */
 #ifndef MF_BENCH_KERNEL_TIMING_H
 #define MF_BENCH_KERNEL_TIMING_H
 
@@ -11,5 +12,9 @@
 double bench_now(void);
 /* Seconds per call of fn over reps calls, nthreads (1 or 2) threads each running its part. */
 double bench_time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps);
+
+/* bytes of a fixed pseudo-random pattern (seed picks which), 64-byte aligned as the
+ * runtime's buffers are; free() it. */
+void *bench_filled(size_t bytes, int seed);
 
 #endif
