@@ -15,7 +15,9 @@ busy time, and with --one, half the one-core kernel time and the loss (2-thread 
 that half).  A partition whose thread reads what the other core wrote (a line another core
 holds modified costs about 3 times one from this core's L2 or L3 on the Intel Xeon host,
 docs/benchmarks.md 2026-12-04 h60) is slower than the other partition of its thread, which
-then finds the lines the first one's reads brought in.  Benchmarks, not tests.
+then finds the lines the first one's reads brought in.  The gaps include the profiler's own
+cost (each event is appended under one mutex, runtime/profiler.c): compare them with a
+--core-number 4 run under `taskset -c 0`.  Benchmarks, not tests.
 """
 import argparse
 import bisect
