@@ -20,6 +20,7 @@ cost (each event is appended under one mutex, runtime/profiler.c): compare them 
 --core-number 4 run under `taskset -c 0`.  Benchmarks, not tests.
 """
 import argparse
+import sys
 import bisect
 import collections
 import json
@@ -34,10 +35,16 @@ def pct(values, q=0.1):
 
 
 def load(path):
-    with open(path) as f:
-        d = json.load(f)
-    ev = d["traceEvents"] if isinstance(d, dict) else d
-    runs = sorted((e for e in ev if e.get("cat") == "run"), key=lambda e: e["ts"])[WARMUP:]
+    """The trace's runs, kernels and each kernel's partitions; a clear error (exit 1) for a
+    file that cannot be read or is not a Chrome trace of `mlufuse run --profile`."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        ev = d["traceEvents"] if isinstance(d, dict) else d
+        runs = sorted((e for e in ev if e.get("cat") == "run"), key=lambda e: e["ts"])[WARMUP:]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        sys.stderr.write("thread_split.py: %s: not a readable --profile trace (%s)\n" % (path, e))
+        raise SystemExit(1)
     if not runs:
         raise SystemExit("%s: no runs after the first %d (use --bench)" % (path, WARMUP))
     t0 = runs[0]["ts"]
