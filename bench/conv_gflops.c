@@ -217,10 +217,7 @@ static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf
         return NULL;
     }
     if (block) {
-        mf_cg_target host;
-        const mf_cg_target *tt = target;
-        if (!tt && mf_cg_target_init(NULL, &host) == MF_OK)
-            tt = &host;
+        const mf_cg_target *tt = bench_target_or_host(target);
         *block = tt ? mf_cg_conv_weight_block(&tt->shape, n) : 0;
         if (*block)
             mf_attr_set_int(op, n->attrs, "packed", *block);
@@ -330,10 +327,7 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
         return 1;
     }
     /* the weights as a module would pass them: packed for the target's kernel */
-    mf_cg_target host;
-    const mf_cg_target *tt = target;
-    if (!tt && mf_cg_target_init(NULL, &host) == MF_OK)
-        tt = &host;
+    const mf_cg_target *tt = bench_target_or_host(target);
     int64_t block = tt ? mf_cg_conv_weight_block(&tt->shape, n) : 0;
     if (block)
         mf_attr_set_int(MF_OP_CONV2D, n->attrs, "packed", block);

@@ -119,10 +119,9 @@ int main(int argc, char **argv)
     static mf_cg_target named;
     if (!bench_cpu_arg(argc, argv, &named, &target))
         return 2;
-    mf_cg_target host;
-    if (mf_cg_target_init(NULL, &host))
+    const mf_cg_target *t = bench_target_or_host(target);
+    if (!t)
         return 2;
-    const mf_cg_target *t = target ? target : &host;
     mf_machine_limits lim;
     double peak = 0;
     if (mf_machine_limits_get(&lim) == MF_OK && t->shape.lanes <= 16)

@@ -53,10 +53,9 @@ int main(int argc, char **argv)
     static mf_cg_target named;
     if (!bench_cpu_arg(argc, argv, &named, &target))
         return 2;
-    mf_cg_target host;
-    if (mf_cg_target_init(NULL, &host))
+    const mf_cg_target *t = bench_target_or_host(target);
+    if (!t)
         return 2;
-    const mf_cg_target *t = target ? target : &host;
     printf("target %s (%d lanes, vnni %d), one thread; GOP/s = 2 batch m k n / time\n", t->cpu, t->shape.lanes,
            t->shape.vnni);
     printf("%-22s %10s %10s %8s\n", "batch x m x k x n", "int8", "f32", "ratio");

@@ -22,3 +22,15 @@ bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_targe
     fprintf(stderr, "usage: %s [--cpu NAME]\n", argv[0]);
     return false;
 }
+
+const mf_cg_target *bench_target_or_host(const mf_cg_target *target)
+{
+    static mf_cg_target host;
+    if (target)
+        return target;
+    if (mf_cg_target_init(NULL, &host)) {
+        fprintf(stderr, "this machine's target: %s\n", mf_last_error());
+        return NULL;
+    }
+    return &host;
+}

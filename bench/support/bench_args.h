@@ -10,5 +10,8 @@
 /* *target = the target `--cpu NAME` names (initialized in *named), or NULL without arguments
  * (the host).  Anything else: the usage or the error on stderr, and false (exit 2). */
 bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_target **target);
+/* target, or this machine's (kept in static storage) where target is NULL: the target whose
+ * lanes and peak a benchmark reports; NULL after printing why the host's could not be read. */
+const mf_cg_target *bench_target_or_host(const mf_cg_target *target);
 
 #endif
