@@ -7,19 +7,19 @@
  * vpdpbusd multiplies unsigned by signed bytes: activations enter as u = x + 128 (x ^ 0x80),
  * weights stay signed, and sum (x - zp) w = sum u w - (128 + zp) sum w, the weight sums
  * computed per output channel before its tiles (the padding holds u = zp + 128, which
- * adds 0).  qconv2d copies a chunk of output rows' windows into a stack buffer col[K/4][pixel][4]
- * (four k of one pixel in one i32 lane; vector loads of four source rows, interleaved) and
- * sweeps every output channel of the group over
- * it: MR channels x NV vectors of pixels in registers, one broadcast weight quad per channel
- * and k quad.  Where the chunk's windows would not stay in L1 (a long K), the sweep goes tile
- * by tile instead, every channel block over one panel of K of the tile before the next panel
- * (panel_sweep), so each block reads the windows from L1, not from L2; the weights' sums are
- * then gathered on the item's first tile as its passes read them.  The weights are read as they are ([oc][K], K = cin/groups * kh * kw: quads
- * along K), so no packing pass is needed; the last quad of a K not divisible by 4 is
- * assembled from bytes once per channel.  Without VNNI col and the weights are int16 instead
- * (qconv_wide below), unless the target has AVX2 and the weights' pairs are limited
- * (w_pair_max, MF_UBSW_PAIR_MAX): then
- * col and weights are bytes as with VNNI and vpmaddubsw + vpmaddwd take each quad
+ * adds 0).  qconv2d copies a chunk of output rows' windows into a stack buffer
+ * col[K/4][pixel][4] (four k of one pixel in one i32 lane; vector loads of four source rows,
+ * interleaved) and sweeps every output channel of the group over it: MR channels x NV vectors
+ * of pixels in registers, one broadcast weight quad per channel and k quad.  Where the chunk's
+ * windows would not stay in L1 (a long K), the sweep goes tile by tile instead, every channel
+ * block over one panel of K of the tile before the next panel (panel_sweep), so each block
+ * reads the windows from L1, not from L2; the weights' sums are then gathered on the item's
+ * first tile as its passes read them.  The weights are read as they are ([oc][K], K =
+ * cin/groups * kh * kw: quads along K), so no packing pass is needed; the last quad of a K
+ * not divisible by 4 is assembled from bytes once per channel.  Without VNNI col and the
+ * weights are int16 instead (qconv_wide below), unless the target has AVX2 and the weights'
+ * pairs are limited (w_pair_max, MF_UBSW_PAIR_MAX): then col and weights are bytes as with
+ * VNNI and vpmaddubsw + vpmaddwd take each quad
  * (mf_cg_dot4_ubsw_step). */
 #include <math.h>
 #include <stdlib.h>
