@@ -56,7 +56,6 @@ typedef struct qconv {
     int64_t KB, nkb;                /* quads per pass over K, and the passes */
     LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
     LLVMValueRef wcorr;             /* panels: the sum of each output channel's weights */
-    LLVMValueRef corr_pending;      /* panels: i1, wcorr is still being summed (the first tile) */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
 } qconv;
@@ -159,8 +158,7 @@ static void plan(qconv *q)
         q->panels = true;
         int64_t kbmax = QC_L1_BYTES / (nr * 4);
         kbmax = kbmax < QC_KB_MIN ? QC_KB_MIN : kbmax;
-        q->nkb = (q->KF + kbmax - 1) / kbmax;
-        q->nkb = q->nkb < 1 ? 1 : q->nkb;
+        q->nkb = (q->KF + kbmax - 1) / kbmax; /* KF >= QC_KB_MIN: at least one */
         q->KB = (q->KF + q->nkb - 1) / q->nkb;
     }
     q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
@@ -603,8 +601,8 @@ static mf_status tile_pass(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, L
     return MF_OK;
 }
 
-/* qconv_wide: the block's sums over quads [k0, k1) on every tile of the chunk (each tile's
- * saved sums at abuf[t MR NV..]). */
+/* The block's sums over quads [k0, k1) on every tile of the chunk (each tile's saved sums at
+ * abuf[t MR NV..]: qconv_wide's passes). */
 static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMValueRef k0, LLVMValueRef k1, bool first,
                        bool last)
 {
@@ -618,11 +616,63 @@ static mf_status sweep(qconv *q, int R, LLVMValueRef oc0, const qchan *ch, LLVMV
     return err;
 }
 
-/* qconv_wide: R channels from oc0 over every tile of the chunk's col: along all of K at once,
- * or (a K whose tiles' windows and weights do not stay in L1) KB quads at a time over all
- * tiles. */
-static mf_status block(qconv *q, int R, LLVMValueRef oc0)
+/* One pass over quads [k0, k1) of K: the first (sums from their start), a middle one, or
+ * the last (through the epilogue); kfirst is k0 where it is a constant, -1 in the loop. */
+typedef mf_status qpass_fn(qconv *q, void *ctx, int64_t kfirst, LLVMValueRef k0, LLVMValueRef k1, bool first, bool last);
+
+/* Quads [0, kend) in q->nkb passes of KB: the first, the middle ones in a loop, the last. */
+static mf_status each_pass(qconv *q, int64_t kend, qpass_fn *fn, void *ctx)
 {
+    mf_cg_ctx *c = q->c;
+    if (q->nkb <= 1)
+        return fn(q, ctx, 0, mf_cg_i64(c, 0), mf_cg_i64(c, kend), true, true);
+    mf_status err = fn(q, ctx, 0, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
+    if (!err && q->nkb > 2) {
+        mf_cg_loop kb;
+        mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 1), mf_cg_i64(c, q->nkb - 1));
+        LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, q->KB);
+        err = fn(q, ctx, -1, k0, mf_cg_ix_addk(c, k0, q->KB), false, false);
+        mf_cg_loop_end(c, &kb, 1);
+    }
+    int64_t klast = (q->nkb - 1) * q->KB;
+    return err ? err : fn(q, ctx, klast, mf_cg_i64(c, klast), mf_cg_i64(c, kend), false, true);
+}
+
+/* One block of R channels from oc0, the bi-th of the group (bi: its index, for abuf). */
+typedef mf_status qblock_fn(qconv *q, void *ctx, int R, LLVMValueRef oc0, LLVMValueRef bi);
+
+/* The channel blocks of the item's group: full blocks of MR in a loop, then the rest. */
+static mf_status each_block(qconv *q, LLVMValueRef grp, qblock_fn *fn, void *ctx)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t nfull = q->coutg / q->MR, rest = q->coutg % q->MR;
+    mf_cg_loop b;
+    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+    mf_status err = fn(q, ctx, q->MR, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_ix_mulk(c, b.iv, q->MR)), b.iv);
+    mf_cg_loop_end(c, &b, 1);
+    if (!err && rest)
+        err = fn(q, ctx, (int)rest, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_i64(c, nfull * q->MR)), mf_cg_i64(c, nfull));
+    return err;
+}
+
+typedef struct block_sweep {
+    int R;
+    LLVMValueRef oc0;
+    const qchan *ch;
+} block_sweep;
+
+static mf_status block_pass(qconv *q, void *ctx, int64_t kfirst, LLVMValueRef k0, LLVMValueRef k1, bool first, bool last)
+{
+    (void)kfirst;
+    const block_sweep *bs = ctx;
+    return sweep(q, bs->R, bs->oc0, bs->ch, k0, k1, first, last);
+}
+
+/* R channels from oc0 over every tile of the chunk's col: along all of K at once, or (qconv_wide:
+ * a K whose tiles' windows and weights do not stay in L1) KB quads at a time over all tiles. */
+static mf_status block(qconv *q, void *ctx, int R, LLVMValueRef oc0, LLVMValueRef bi)
+{
+    (void)ctx, (void)bi;
     mf_cg_ctx *c = q->c;
     qchan ch[QC_MR_MAX];
     for (int r = 0; r < R; r++) {
@@ -630,33 +680,8 @@ static mf_status block(qconv *q, int R, LLVMValueRef oc0)
         if (q->wide)
             pack_weights(q, &ch[r], r);
     }
-    int64_t KQ = q->wide ? q->KQ : q->KF, nkb = q->nkb;
-    if (nkb <= 1)
-        return sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, KQ), true, true);
-    mf_status err = sweep(q, R, oc0, ch, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
-    if (!err && nkb > 2) {
-        mf_cg_loop kb;
-        mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 1), mf_cg_i64(c, nkb - 1));
-        LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, q->KB);
-        err = sweep(q, R, oc0, ch, k0, mf_cg_ix_addk(c, k0, q->KB), false, false);
-        mf_cg_loop_end(c, &kb, 1);
-    }
-    return err ? err : sweep(q, R, oc0, ch, mf_cg_i64(c, (nkb - 1) * q->KB), mf_cg_i64(c, KQ), false, true);
-}
-
-/* qconv_wide: the channel blocks of the item's group: full blocks of MR in a loop, then the
- * rest, each over every tile. */
-static mf_status group_blocks(qconv *q, LLVMValueRef grp)
-{
-    mf_cg_ctx *c = q->c;
-    int64_t nfull = q->coutg / q->MR, rest = q->coutg % q->MR;
-    mf_cg_loop b;
-    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
-    mf_status err = block(q, q->MR, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_ix_mulk(c, b.iv, q->MR)));
-    mf_cg_loop_end(c, &b, 1);
-    if (!err && rest)
-        err = block(q, (int)rest, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_i64(c, nfull * q->MR)));
-    return err;
+    block_sweep bs = {R, oc0, ch};
+    return each_pass(q, q->wide ? q->KQ : q->KF, block_pass, &bs);
 }
 
 /* acc[0] + the quad sums of 4W weight bytes at byte k (valid of them) of row wr. */
@@ -670,16 +695,17 @@ static void weight_sum_step(mf_cg_ctx *c, LLVMValueRef xr, LLVMValueRef wr, LLVM
     LLVMBuildStore(c->B, mf_cg_dot4(c, LLVMBuildLoad2(c->B, vacc, acc[0], ""), ones, wv), acc[0]);
 }
 
-/* While an item's first tile is swept (corr_pending), wcorr[oc] of the R channels from oc0 gets
+/* While an item's first tile (pbase 0) is swept, wcorr[oc] of the R channels from oc0 gets
  * the sum of their n weight bytes from 4 k0 (set on the first pass, added after): the
  * bytes the pass is about to read, so the sums cost no pass over the weights of their own
- * (a 512-channel 3x3 layer's 2.4 MB are read from memory once, by the sweep). */
-static void sum_weights(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef k0, int64_t n, bool first)
+ * (a 512-channel 3x3 layer's 2.4 MB are read from memory once, by the sweep).  Each item
+ * sums again: its group's channels are its own. */
+static void sum_weights(qconv *q, LLVMValueRef pbase, int R, LLVMValueRef oc0, LLVMValueRef k0, int64_t n, bool first)
 {
     mf_cg_ctx *c = q->c;
     LLVMBasicBlockRef sum = LLVMAppendBasicBlockInContext(c->C, c->body, "wsum");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "wsum.done");
-    LLVMBuildCondBr(c->B, LLVMBuildLoad2(c->B, c->i1, q->corr_pending, ""), sum, done);
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, pbase, mf_cg_i64(c, 0), ""), sum, done);
     LLVMPositionBuilderAtEnd(c->B, sum);
     LLVMValueRef from = mf_cg_ix_mulk(c, k0, 4);
     for (int r = 0; r < R; r++) {
@@ -694,38 +720,32 @@ static void sum_weights(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef k0, int6
     LLVMPositionBuilderAtEnd(c->B, done);
 }
 
-/* Every channel block of the group over one tile's quads [k0, k1); block b's sums between
- * passes at abuf[b MR NV..]. */
-static mf_status panel_blocks(qconv *q, LLVMValueRef grp, LLVMValueRef pbase, int64_t kfirst, LLVMValueRef k0,
-                              LLVMValueRef k1, bool first, bool last)
+typedef struct panel_pass {
+    LLVMValueRef grp, pbase, k0, k1;
+    int64_t nbytes; /* the weight bytes of the pass */
+    bool first, last;
+} panel_pass;
+
+/* One block over the tile's panel; block bi's sums between passes at abuf[bi MR NV..]. */
+static mf_status panel_block(qconv *q, void *ctx, int R, LLVMValueRef oc0, LLVMValueRef bi)
 {
-    mf_cg_ctx *c = q->c;
-    int64_t nfull = q->coutg / q->MR, rest = q->coutg % q->MR;
-    /* the weight bytes of the pass: a last pass from kfirst to K (with the tail's bytes) */
-    int64_t nbytes = last ? q->K - 4 * kfirst : 4 * q->KB;
-    if (first && last)
-        nbytes = q->K;
-    mf_status err = MF_OK;
-    for (int part = 0; part < 2 && !err; part++) {
-        int R = part ? (int)rest : q->MR;
-        if (R == 0)
-            continue;
-        mf_cg_loop b;
-        LLVMValueRef bi = mf_cg_i64(c, nfull);
-        if (!part) {
-            mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
-            bi = b.iv;
-        }
-        LLVMValueRef oc0 = mf_cg_ix_madd(c, grp, q->coutg, mf_cg_ix_mulk(c, bi, q->MR));
-        sum_weights(q, R, oc0, k0, nbytes, first);
-        qchan ch[QC_MR_MAX];
-        for (int r = 0; r < R; r++)
-            channel_setup(q, mf_cg_ix_addk(c, oc0, r), &ch[r]);
-        err = tile_pass(q, R, oc0, ch, pbase, mf_cg_ix_mulk(c, bi, (int64_t)q->MR * q->NV), k0, k1, first, last);
-        if (!part)
-            mf_cg_loop_end(c, &b, 1);
-    }
-    return err;
+    const panel_pass *pp = ctx;
+    sum_weights(q, pp->pbase, R, oc0, pp->k0, pp->nbytes, pp->first);
+    qchan ch[QC_MR_MAX];
+    for (int r = 0; r < R; r++)
+        channel_setup(q, mf_cg_ix_addk(q->c, oc0, r), &ch[r]);
+    return tile_pass(q, R, oc0, ch, pp->pbase, mf_cg_ix_mulk(q->c, bi, (int64_t)q->MR * q->NV), pp->k0, pp->k1,
+                     pp->first, pp->last);
+}
+
+/* Every channel block of the group over one tile's quads [k0, k1); a last pass's weight
+ * bytes run from 4 kfirst to K (with the tail's). */
+static mf_status panel_blocks(qconv *q, void *ctx, int64_t kfirst, LLVMValueRef k0, LLVMValueRef k1, bool first,
+                              bool last)
+{
+    const panel_pass *tile = ctx;
+    panel_pass pp = {tile->grp, tile->pbase, k0, k1, last ? q->K - 4 * kfirst : 4 * q->KB, first, last};
+    return each_block(q, tile->grp, panel_block, &pp);
 }
 
 /* The chunk's tiles one at a time: every channel block of the group sweeps a panel of KB
@@ -737,24 +757,8 @@ static mf_status panel_sweep(qconv *q, LLVMValueRef grp)
     int64_t nr = (int64_t)q->NV * q->W;
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / nr));
-    LLVMValueRef pbase = mf_cg_ix_mulk(c, t.iv, nr);
-    mf_status err;
-    if (q->nkb <= 1) {
-        err = panel_blocks(q, grp, pbase, 0, mf_cg_i64(c, 0), mf_cg_i64(c, q->KF), true, true);
-    } else {
-        err = panel_blocks(q, grp, pbase, 0, mf_cg_i64(c, 0), mf_cg_i64(c, q->KB), true, false);
-        if (!err && q->nkb > 2) {
-            mf_cg_loop kb;
-            mf_cg_loop_begin(c, &kb, mf_cg_i64(c, 1), mf_cg_i64(c, q->nkb - 1));
-            LLVMValueRef k0 = mf_cg_ix_mulk(c, kb.iv, q->KB);
-            err = panel_blocks(q, grp, pbase, -1, k0, mf_cg_ix_addk(c, k0, q->KB), false, false);
-            mf_cg_loop_end(c, &kb, 1);
-        }
-        if (!err)
-            err = panel_blocks(q, grp, pbase, (q->nkb - 1) * q->KB, mf_cg_i64(c, (q->nkb - 1) * q->KB), mf_cg_i64(c, q->KF),
-                               false, true);
-    }
-    LLVMBuildStore(c->B, LLVMConstInt(c->i1, 0, 0), q->corr_pending);
+    panel_pass tile = {.grp = grp, .pbase = mf_cg_ix_mulk(c, t.iv, nr)};
+    mf_status err = each_pass(q, q->KF, panel_blocks, &tile);
     mf_cg_loop_end(c, &t, 1);
     return err;
 }
@@ -818,7 +822,6 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     }
     if (q.panels) { /* sums from 0, the correction subtracted at the end */
         q.wcorr = mf_cg_entry_alloca(c, LLVMArrayType2(c->i32, (uint64_t)g->cout));
-        q.corr_pending = mf_cg_entry_alloca(c, c->i1);
         q.corr_in_acc = false;
     }
     for (int a = 0; a < q.MR * q.NV; a++)
@@ -837,9 +840,7 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.p0 = mf_cg_ix_mulk(c, q.oy0, g->ow);
     q.pend = mf_cg_ix_smink(c, mf_cg_ix_addk(c, q.p0, q.rows * g->ow), q.P);
     im2col(&q);
-    if (q.panels) /* each item (its group's channels) sums the weights again on its first tile */
-        LLVMBuildStore(c->B, LLVMConstInt(c->i1, 1, 0), q.corr_pending);
-    mf_status err = q.panels ? panel_sweep(&q, it[1]) : group_blocks(&q, it[1]);
+    mf_status err = q.panels ? panel_sweep(&q, it[1]) : each_block(&q, it[1], block, NULL);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }
