@@ -116,10 +116,7 @@ static const layer default_layers[] = {
 
 int main(int argc, char **argv)
 {
-    static mf_cg_target named;
-    if (!bench_cpu_arg(argc, argv, &named, &target))
-        return 2;
-    const mf_cg_target *t = bench_target_or_host(target);
+    const mf_cg_target *t = bench_target_arg(argc, argv, &target);
     if (!t)
         return 2;
     mf_machine_limits lim;

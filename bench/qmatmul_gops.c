@@ -50,10 +50,7 @@ static double best_time(mf_kernel_fn fn, void **args, int reps)
 
 int main(int argc, char **argv)
 {
-    static mf_cg_target named;
-    if (!bench_cpu_arg(argc, argv, &named, &target))
-        return 2;
-    const mf_cg_target *t = bench_target_or_host(target);
+    const mf_cg_target *t = bench_target_arg(argc, argv, &target);
     if (!t)
         return 2;
     printf("target %s (%d lanes, vnni %d), one thread; GOP/s = 2 batch m k n / time\n", t->cpu, t->shape.lanes,

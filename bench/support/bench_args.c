@@ -34,3 +34,9 @@ const mf_cg_target *bench_target_or_host(const mf_cg_target *target)
     }
     return &host;
 }
+
+const mf_cg_target *bench_target_arg(int argc, char **argv, const mf_cg_target **target)
+{
+    static mf_cg_target named;
+    return bench_cpu_arg(argc, argv, &named, target) ? bench_target_or_host(*target) : NULL;
+}

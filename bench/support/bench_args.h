@@ -13,5 +13,8 @@ bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_targe
 /* target, or this machine's (kept in static storage) where target is NULL: the target whose
  * lanes and peak a benchmark reports; NULL after printing why the host's could not be read. */
 const mf_cg_target *bench_target_or_host(const mf_cg_target *target);
+/* bench_cpu_arg, then bench_target_or_host: *target for the compile options (NULL: the host)
+ * and the target to report, or NULL after printing why (exit 2). */
+const mf_cg_target *bench_target_arg(int argc, char **argv, const mf_cg_target **target);
 
 #endif
