@@ -8,7 +8,9 @@
  * instructions for 2 products a 16-bit lane).  `bench_qconv_gops --cpu NAME` compiles for
  * an LLVM CPU (e.g. haswell) instead of the host, which must run that CPU's code;
  * QCONV_GOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed instead, and
- * QCONV_GOPS_ASM=FILE appends each kernel's assembly to FILE.
+ * QCONV_GOPS_ASM=FILE appends each kernel's assembly to FILE; QCONV_GOPS_UBSW=1 marks the weights'
+ * pairs limited (w_pair_max 128, as `mlufuse quantize --ubsw-pairs` makes them), so AVX2 targets
+ * take vpmaddubsw (the random weights break that promise: only the time means anything).
  * Each figure is the best of 7 rounds, so a shared machine's load counts little. */
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +47,9 @@ static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj)
     mf_attr_set_int(MF_OP_QCONV2D, a, "x_zero_point", -3);
     mf_attr_set_float(MF_OP_QCONV2D, a, "y_scale", 0.05);
     mf_attr_set_float(MF_OP_QCONV2D, a, "min", 0.0); /* a fused relu */
+    const char *ubsw = getenv("QCONV_GOPS_UBSW");
+    if (ubsw && !strcmp(ubsw, "1"))
+        mf_attr_set_int(MF_OP_QCONV2D, a, "w_pair_max", MF_UBSW_PAIR_MAX);
     mf_node *n;
     mf_kernel_fn fn = NULL;
     mf_cg_options one = {target, 3, 1};

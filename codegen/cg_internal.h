@@ -49,6 +49,9 @@ LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
                           LLVMValueRef *ops);
 LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int ntys,
                            LLVMTypeRef ret, int n, LLVMValueRef *ops);
+/* A hint that the line at ptr will be read: locality 3 into L1, 2 into L2 (llvm.prefetch;
+ * never faults, so ptr may lie past the tensor). */
+void mf_cg_prefetch(mf_cg_ctx *c, LLVMValueRef ptr, int locality);
 /* a*b + c with contraction allowed (one FMA). */
 LLVMValueRef mf_cg_fmuladd(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef d);
 LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx); /* float* + idx */

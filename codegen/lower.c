@@ -84,6 +84,14 @@ LLVMValueRef mf_cg_intrin2(mf_cg_ctx *c, const char *name, LLVMTypeRef *tys, int
     return LLVMBuildCall2(c->B, fty, f, ops, (unsigned)n, "");
 }
 
+void mf_cg_prefetch(mf_cg_ctx *c, LLVMValueRef ptr, int locality)
+{
+    LLVMTypeRef pty = LLVMTypeOf(ptr);
+    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, (unsigned long long)locality, 0),
+                           LLVMConstInt(c->i32, 1, 0)}; /* read, data */
+    mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops);
+}
+
 LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
                           LLVMValueRef *ops)
 {

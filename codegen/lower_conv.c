@@ -157,10 +157,7 @@ static void prefetch_panel(conv_emit *e, LLVMValueRef wic, int R)
     for (int64_t off = 0; off < step; off += 16) { /* a 64-byte line at a time; a plain GEP:
                                                     * past the weights it is only a hint */
         LLVMValueRef idx = mf_cg_i64(c, ROW_PREFETCH_BYTES / 4 + off);
-        LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, wic, &idx, 1, "");
-        LLVMTypeRef pty = LLVMTypeOf(ptr);
-        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
-        mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops); /* read, keep in L1, data */
+        mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, wic, &idx, 1, ""), 3);
     }
 }
 
@@ -821,10 +818,7 @@ static void oc_prefetch_spread(oc_emit *e, LLVMValueRef ic)
     mf_cg_ctx *c = e->c;
     LLVMValueRef line = mf_cg_ix_add(c, mf_cg_ix_mulk(c, e->pass, e->pl->CI), ic);
     LLVMValueRef idx = mf_cg_ix_add(c, mf_cg_i64(c, e->pl->CI * e->khw * e->BW), mf_cg_ix_mulk(c, line, 16));
-    LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, e->pk, &idx, 1, ""); /* a plain GEP: past the weights it is only a hint */
-    LLVMTypeRef pty = LLVMTypeOf(ptr);
-    LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 2, 0), LLVMConstInt(c->i32, 1, 0)};
-    mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops); /* read, keep in L2, data */
+    mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, e->pk, &idx, 1, ""), 2); /* a plain GEP: past the weights, a hint */
 }
 
 /* Adds the chunk's input channels and kernel rows into the tile's sums (rows outside the

@@ -230,10 +230,7 @@ static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
                                                                      * plain GEP: past the last row
                                                                      * it is only a hint */
         LLVMValueRef idx = mf_cg_i64(c, GEMM_PREFETCH_ROWS * e->xk + off);
-        LLVMValueRef ptr = LLVMBuildGEP2(c->B, c->f32, xrow, &idx, 1, "");
-        LLVMTypeRef pty = LLVMTypeOf(ptr);
-        LLVMValueRef ops[4] = {ptr, LLVMConstInt(c->i32, 0, 0), LLVMConstInt(c->i32, 3, 0), LLVMConstInt(c->i32, 1, 0)};
-        mf_cg_intrin2(c, "llvm.prefetch", &pty, 1, NULL, 4, ops); /* read, keep in L1, data */
+        mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, xrow, &idx, 1, ""), 3);
     }
 }
 

@@ -16,17 +16,17 @@
  * reads the windows from L1, not from L2; the weights' sums are then gathered on the item's
  * first tile as its passes read them.  The weights are read as they are ([oc][K], K =
  * cin/groups * kh * kw: quads along K), so no packing pass is needed; the last quad of a K
- * not divisible by 4 is assembled from bytes once per channel.  Without VNNI col and the
- * weights are int16 instead (qconv_wide below), unless the target has AVX2 and the weights'
- * pairs are limited (w_pair_max, MF_UBSW_PAIR_MAX): then col and weights are bytes as with
- * VNNI and vpmaddubsw + vpmaddwd take each quad
- * (mf_cg_dot4_ubsw_step). */
+ * not divisible by 4 is assembled from bytes once per channel.  Without VNNI the weights
+ * are int16 instead and col's bytes are widened as they are loaded (qconv_wide below),
+ * unless the target has AVX2 and the weights' pairs are limited (w_pair_max,
+ * MF_UBSW_PAIR_MAX): then the weights stay bytes as with VNNI and vpmaddubsw + vpmaddwd
+ * take each quad (mf_cg_dot4_ubsw_step). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "cg_internal.h"
 
-#define QC_MR_MAX 6
+#define QC_MR_MAX 8
 #define QC_NV_MAX 4
 #define QC_COL_BYTES (96 * 1024) /* a chunk's windows: about L2 / 10, on the kernel's stack */
 #define QC_L1_BYTES (24 * 1024)  /* the windows and weights of a pass over K: most of L1 */
@@ -47,11 +47,11 @@ typedef struct qconv {
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
-    bool wide;                      /* no VNNI: col and the weights in int16 (qconv_wide) */
+    bool wide;                      /* no VNNI: int16 products, the weights widened (qconv_wide) */
     bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
     bool sums_out;                  /* acc=1: the i32 sums are stored as they are */
     bool panels;                    /* tile by tile, all blocks on a panel of K (panel_sweep) */
-    LLVMTypeRef i8, ce, vi32, vf, vacc; /* ce: col's element (i8, or i16 wide); vacc: mf_cg_dot4's */
+    LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's */
     bool corr_in_acc;                   /* sums of W lanes, started from -corr (no sub per vector) */
     int64_t KB, nkb;                /* quads per pass over K, and the passes */
     LLVMValueRef col, xp, wsum, wpk, abuf; /* abuf: the tiles' sums between passes */
@@ -88,12 +88,12 @@ static int64_t chunk_pixels(const mf_cg_conv_geom *g, int64_t rows, int64_t nr)
 /* How much of the sweep is useful work: the plane's pixels over the pixels swept (rounded
  * up to tiles in every chunk), less a quarter of a dot product for every load a dot
  * product needs (MR broadcasts and NV column vectors feed MR x NV). */
-static double sweep_score(const qconv *q, int nv, int64_t rows)
+static double sweep_score(const qconv *q, int mr, int nv, int64_t rows)
 {
     const mf_cg_conv_geom *g = &q->g;
     int64_t nr = (int64_t)nv * q->W, nchunk = (g->oh + rows - 1) / rows;
     double useful = (double)(g->oh * g->ow) / (double)(nchunk * chunk_pixels(g, rows, nr));
-    return useful * (1.0 - 0.25 * (q->MR + nv) / (double)(q->MR * nv));
+    return useful * (1.0 - 0.25 * (mr + nv) / (double)(mr * nv));
 }
 
 /* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
@@ -108,28 +108,33 @@ static void plan(qconv *q)
     q->W = c->vw;
     /* 32 registers: 6 x 4 accumulators, 4 column vectors, the broadcast; a column vector
      * feeds 6 dot products (4 ran 9-13 % slower on resnet18's 3x3 layers at 16 lanes) */
-    q->MR = c->shape.vregs >= 32 ? 6 : 3;
+    int mr = c->shape.vregs >= 32 ? 6 : 3;
     int nvmax = c->shape.vregs >= 32 ? 4 : 2;
     if (q->wide) /* accumulators and col vectors of two registers each: 6 x 2 + 2 + 2 of 16 */
-        q->MR = 6, nvmax /= 2;
-    if (q->ubsw) /* 4 x 2 accumulators, 2 col vectors, the broadcast, the product, the ones */
-        q->MR = 4;
-    if (q->MR > q->coutg)
-        q->MR = (int)q->coutg;
+        mr = 6, nvmax /= 2;
+    /* ubsw: 4 x 2 accumulators, 2 col vectors, the broadcast, the product, the ones; or
+     * 8 x 1 with one col vector, which wastes fewer lanes on a small plane (7x7: 56 pixels
+     * swept, not 64) and reads the chunk's windows once per 8 channels, not 4 */
+    int mr1 = q->ubsw ? 8 : mr;
+    if (q->ubsw)
+        mr = 4;
+    mr = mr > q->coutg ? (int)q->coutg : mr;
+    mr1 = mr1 > q->coutg ? (int)q->coutg : mr1;
     int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
     fit = fit < 1 ? 1 : fit > g->oh ? g->oh : fit;
     double best = -1.0;
     for (int nv = nvmax; nv >= 1; nv--) {
         int64_t nr = (int64_t)nv * q->W;
         int64_t cand[3] = {fit, (nr + g->ow - 1) / g->ow, g->oh};
+        int m = nv == 1 ? mr1 : mr;
         for (int i = 0; i < 3; i++) {
             int64_t rows = cand[i] > g->oh ? g->oh : cand[i];
             bool fallback = nv == 1 && i == 0; /* always planned: one row, one vector */
             if ((i > 0 && rows <= fit) || (per_pixel * chunk_pixels(g, rows, nr) > 4 * QC_COL_BYTES && !fallback))
                 continue;
-            double s = sweep_score(q, nv, rows);
+            double s = sweep_score(q, m, nv, rows);
             if (s > best + 1e-9)
-                best = s, q->NV = nv, q->rows = rows;
+                best = s, q->NV = nv, q->MR = m, q->rows = rows;
         }
     }
     q->CP = chunk_pixels(g, q->rows, (int64_t)q->NV * q->W);
@@ -140,8 +145,8 @@ static void plan(qconv *q)
     int64_t nr = (int64_t)q->NV * q->W;
     if (q->wide) { /* each block sweeps all tiles: their windows and the weights in L1 */
         q->KB = q->KQ;
-        if ((nr + q->MR) * 8 * q->KQ > QC_L1_BYTES) {
-            q->KB = QC_L1_BYTES / ((q->CP + q->MR) * 8);
+        if ((nr * 4 + q->MR * 8) * q->KQ > QC_L1_BYTES) {
+            q->KB = QC_L1_BYTES / (q->CP * 4 + q->MR * 8);
             q->KB = q->KB < QC_KB_MIN ? QC_KB_MIN : q->KB;
         }
         q->nkb = (q->KQ + q->KB - 1) / q->KB;
@@ -248,48 +253,17 @@ static LLVMValueRef window_src(qconv *q, LLVMValueRef kq, int j)
     return gep8(c, q->xp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, q->WP), mf_cg_ix_mulk(c, kx, g->dw)));
 }
 
-/* col's element idx from base (bytes, or int16 when wide). */
-static LLVMValueRef col_at(qconv *q, LLVMValueRef base, LLVMValueRef idx)
-{
-    return LLVMBuildGEP2(q->c->B, q->ce, base, &idx, 1, "");
-}
-
-/* u (bytes: a vector or one) into col at ptr; when wide as the int16 u - (128 + zp) = x - zp,
- * so the sums need no weight-sum correction (and the padding is 0). */
-static void store_col(qconv *q, LLVMValueRef u, LLVMValueRef ptr)
-{
-    mf_cg_ctx *c = q->c;
-    if (q->wide) {
-        LLVMTypeRef t = LLVMTypeOf(u);
-        unsigned n = LLVMGetTypeKind(t) == LLVMVectorTypeKind ? LLVMGetVectorSize(t) : 1;
-        LLVMTypeRef i16 = LLVMInt16TypeInContext(c->C), t16 = n > 1 || t != q->i8 ? LLVMVectorType(i16, n) : i16;
-        LLVMValueRef off = LLVMConstInt(i16, (unsigned long long)(128 + q->xzp), 0);
-        u = LLVMBuildSub(c->B, LLVMBuildZExt(c->B, u, t16, ""), t16 == i16 ? off : mf_cg_splat(c, off, n), "");
-    }
-    store_bytes(c, u, ptr);
-}
-
 /* col[kq][p][j] = zp + 128 for the pixels p in [from, CP) (past the chunk's valid rows). */
 static void pad_pixels(qconv *q, LLVMValueRef dst, LLVMValueRef from)
 {
-    mf_cg_ctx *c = q->c;
-    if (!q->wide) { /* whole vectors of bytes: the last may run into the next quad's pixels,
-                     * written after it, or the 4V bytes past col's last quad */
-        mf_cg_loop v;
-        LLVMValueRef b0 = mf_cg_ix_mulk(c, from, 4), nb = mf_cg_ix_sub(c, mf_cg_i64(c, q->CP * 4), b0);
-        LLVMValueRef nvec = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, nb, 4 * q->V - 1), 4 * q->V);
-        mf_cg_loop_begin(c, &v, mf_cg_i64(c, 0), nvec);
-        store_bytes(c, byte_splat(q, q->xzp + 128, 4 * q->V), gep8(c, dst, mf_cg_ix_madd(c, v.iv, 4 * q->V, b0)));
-        mf_cg_loop_end(c, &v, 1);
-        return;
-    }
-    LLVMValueRef pad = LLVMConstInt(q->i8, (unsigned long long)(q->xzp + 128), 0);
-    for (int j = 0; j < 4; j++) {
-        mf_cg_loop pp;
-        mf_cg_loop_begin(c, &pp, from, mf_cg_i64(c, q->CP));
-        store_col(q, pad, col_at(q, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, pp.iv, 4), j)));
-        mf_cg_loop_end(c, &pp, 1);
-    }
+    mf_cg_ctx *c = q->c; /* whole vectors: the last may run into the next quad's pixels,
+                          * written after it, or the 4V bytes past col's last quad */
+    mf_cg_loop v;
+    LLVMValueRef b0 = mf_cg_ix_mulk(c, from, 4), nb = mf_cg_ix_sub(c, mf_cg_i64(c, q->CP * 4), b0);
+    LLVMValueRef nvec = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, nb, 4 * q->V - 1), 4 * q->V);
+    mf_cg_loop_begin(c, &v, mf_cg_i64(c, 0), nvec);
+    store_bytes(c, byte_splat(q, q->xzp + 128, 4 * q->V), gep8(c, dst, mf_cg_ix_madd(c, v.iv, 4 * q->V, b0)));
+    mf_cg_loop_end(c, &v, 1);
 }
 
 /* xp[ic][r][c] = u of input row oy0 sh - ph + r, column c - pw (zp + 128 outside). */
@@ -317,13 +291,13 @@ static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     int V = q->V;
     mf_cg_loop yl, t;
     mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), nrows);
-    LLVMValueRef drow = col_at(q, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
+    LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
     LLVMValueRef soff = mf_cg_ix_mulk(c, yl.iv, g->sh * q->WP);
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, (g->ow + V - 1) / V));
     LLVMValueRef r[4], s = mf_cg_ix_add(c, soff, mf_cg_ix_mulk(c, t.iv, V * g->sw));
     for (int j = 0; j < 4; j++)
         r[j] = load_strided(c, gep8(c, src[j], s), V, g->sw);
-    store_col(q, interleave4(c, r, V), col_at(q, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    store_bytes(c, interleave4(c, r, V), gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_end(c, &yl, 1);
 }
@@ -342,12 +316,12 @@ static void copy_flat(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     for (int j = 0; j < 4; j++)
         r[j] = load_bytes(c, gep8(c, src[j], mf_cg_ix_mulk(c, t.iv, V)), V);
     LLVMValueRef u = LLVMBuildXor(c->B, interleave4(c, r, V), byte_splat(q, 0x80, 4 * V), "");
-    store_col(q, u, col_at(q, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    store_bytes(c, u, gep8(c, dst, mf_cg_ix_mulk(c, t.iv, 4 * V)));
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_begin(c, &p, mf_cg_ix_mulk(c, nvec, V), npix);
     for (int j = 0; j < 4; j++) {
         LLVMValueRef b = LLVMBuildLoad2(c->B, q->i8, gep8(c, src[j], p.iv), "");
-        store_col(q, LLVMBuildXor(c->B, b, flip, ""), col_at(q, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
+        store_bytes(c, LLVMBuildXor(c->B, b, flip, ""), gep8(c, dst, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, p.iv, 4), j)));
     }
     mf_cg_loop_end_scalar(c, &p, 1);
 }
@@ -366,7 +340,7 @@ static void im2col(qconv *q)
     LLVMValueRef src[4];
     for (int j = 0; j < 4; j++)
         src[j] = window_src(q, kq.iv, j);
-    LLVMValueRef dst = col_at(q, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
+    LLVMValueRef dst = gep8(c, q->col, mf_cg_ix_mulk(c, kq.iv, q->CP * 4));
     if (flat)
         copy_flat(q, src, dst, npix);
     else
@@ -398,9 +372,7 @@ static void channel_setup(qconv *q, LLVMValueRef oc, qchan *ch)
 {
     mf_cg_ctx *c = q->c;
     ch->row = gep8(c, q->g.wt, mf_cg_ix_mulk(c, oc, q->K));
-    if (q->wide)
-        ch->corr = LLVMConstInt(c->i32, 0, 0);
-    else if (q->wcorr)
+    if (q->wcorr)
         ch->corr = LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, c->i32, mf_cg_gep_as(c, q->wcorr, oc, MF_I32), ""),
                                 LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), "");
     else
@@ -423,10 +395,13 @@ static LLVMValueRef weight_quad(mf_cg_ctx *c, LLVMValueRef row, LLVMValueRef kq)
     return w;
 }
 
-/* ---- qconv_wide: without VNNI the products are int16 (vpmaddwd), so col holds the windows
- * widened once as they are copied, and each block's weights are widened once into
- * wpk[kq][r] (four int16 of channel r: one i64, the tail quad's bytes past K 0); the sweep
- * then only loads, broadcasts and multiplies. */
+/* ---- qconv_wide: without VNNI the products are int16 (vpmaddwd): each block's weights are
+ * widened once into wpk[kq][r] (four int16 of channel r: one i64, the tail quad's bytes
+ * past K 0), and col keeps its bytes, widened as the sweep loads them (vpmovzxbw), with the
+ * weight-sum correction as with VNNI.  col in int16 took twice the cache: a 7x7 plane's
+ * windows with K = 4608 (516 KB) did not stay in a 512 KB L2, and resnet18's 512-channel
+ * layers that keep their weights' pairs ran at 74 GOP/s (znver3) against 115+ for the
+ * others. */
 
 static LLVMValueRef widen_quad(qconv *q, LLVMValueRef w32)
 {
@@ -467,9 +442,11 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
     LLVMValueRef xv[QC_NV_MAX];
     for (int v = 0; v < q->NV; v++) {
         LLVMValueRef off = mf_cg_ix_mulk(c, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kq, q->CP), mf_cg_ix_addk(c, pbase, (int64_t)v * q->W)), 4);
-        LLVMTypeRef t = q->wide ? LLVMVectorType(q->ce, (unsigned)(4 * q->W)) : q->vi32;
-        xv[v] = LLVMBuildLoad2(c->B, t, col_at(q, q->col, off), "");
-        LLVMSetAlignment(xv[v], q->wide ? 8 : 4);
+        LLVMTypeRef t = q->wide ? LLVMVectorType(q->i8, (unsigned)(4 * q->W)) : q->vi32;
+        xv[v] = LLVMBuildLoad2(c->B, t, gep8(c, q->col, off), "");
+        LLVMSetAlignment(xv[v], 4);
+        if (q->wide) /* u as int16: vpmovzxbw on the load */
+            xv[v] = LLVMBuildZExt(c->B, xv[v], LLVMVectorType(LLVMInt16TypeInContext(c->C), (unsigned)(4 * q->W)), "");
     }
     for (int r = 0; r < R; r++) {
         LLVMValueRef w = q->wide ? wq[r] : splat_i32(c, wq[r], q->W);
@@ -803,13 +780,12 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.wide = !q.ubsw && mf_cg_dot4_widens(c, (unsigned)c->vw);
     plan(&q);
     q.i8 = LLVMInt8TypeInContext(c->C);
-    q.ce = q.wide ? LLVMInt16TypeInContext(c->C) : q.i8;
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = q.ubsw ? q.vi32 : mf_cg_dot4_acc_type(c, (unsigned)q.W);
     q.corr_in_acc = !q.wide && q.vacc == q.vi32;
     /* 4V bytes past the last quad: a row's last vector may run past CP */
-    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.ce, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
     LLVMSetAlignment(q.col, 64);
     if (!is_flat(g))
         q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP)));
