@@ -31,6 +31,7 @@
 #define QC_COL_BYTES (96 * 1024) /* a chunk's windows: about L2 / 10, on the kernel's stack */
 #define QC_L1_BYTES (24 * 1024)  /* the windows and weights of a pass over K: most of L1 */
 #define QC_KB_MIN 16             /* quads per pass at least: the sums' saves stay rare */
+#define QC_SPLIT_MAX 8           /* channel ranges per chunk at most: each repeats its im2col */
 
 typedef struct qconv {
     mf_cg_ctx *c;
@@ -45,6 +46,7 @@ typedef struct qconv {
     mf_cg_requant rq;
     int64_t cing, coutg, K, KQ, KF; /* K; quads (rounded up); whole quads */
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
+    int64_t nsplit;                 /* the group's channel blocks in ranges, an item each */
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
     bool wide;                      /* no VNNI: int16 products, the weights widened (qconv_wide) */
@@ -58,6 +60,7 @@ typedef struct qconv {
     LLVMValueRef wcorr;             /* panels: the sum of each output channel's weights */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
+    LLVMValueRef blo, bhi;          /* and its range of the group's blocks (nsplit > 1; else all) */
 } qconv;
 
 static LLVMValueRef gep8(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx)
@@ -618,17 +621,31 @@ static mf_status each_pass(qconv *q, int64_t kend, qpass_fn *fn, void *ctx)
 /* One block of R channels from oc0, the bi-th of the group (bi: its index, for abuf). */
 typedef mf_status qblock_fn(qconv *q, void *ctx, int R, LLVMValueRef oc0, LLVMValueRef bi);
 
-/* The channel blocks of the item's group: full blocks of MR in a loop, then the rest. */
+/* The item's channel blocks of its group (all, or [blo, bhi) of them): full blocks of MR in
+ * a loop, then the rest (in the last range). */
 static mf_status each_block(qconv *q, LLVMValueRef grp, qblock_fn *fn, void *ctx)
 {
     mf_cg_ctx *c = q->c;
     int64_t nfull = q->coutg / q->MR, rest = q->coutg % q->MR;
+    LLVMValueRef lo = q->blo ? q->blo : mf_cg_i64(c, 0), hi = q->bhi ? mf_cg_ix_smink(c, q->bhi, nfull) : mf_cg_i64(c, nfull);
     mf_cg_loop b;
-    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+    mf_cg_loop_begin(c, &b, lo, hi);
     mf_status err = fn(q, ctx, q->MR, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_ix_mulk(c, b.iv, q->MR)), b.iv);
     mf_cg_loop_end(c, &b, 1);
-    if (!err && rest)
-        err = fn(q, ctx, (int)rest, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_i64(c, nfull * q->MR)), mf_cg_i64(c, nfull));
+    if (err || !rest)
+        return err;
+    LLVMBasicBlockRef done = NULL;
+    if (q->bhi) { /* the rest is the last block: only the last range's */
+        LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->C, c->body, "rest");
+        done = LLVMAppendBasicBlockInContext(c->C, c->body, "rest.done");
+        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, q->bhi, mf_cg_i64(c, nfull), ""), last, done);
+        LLVMPositionBuilderAtEnd(c->B, last);
+    }
+    err = fn(q, ctx, (int)rest, mf_cg_ix_madd(c, grp, q->coutg, mf_cg_i64(c, nfull * q->MR)), mf_cg_i64(c, nfull));
+    if (done) {
+        LLVMBuildBr(c->B, done);
+        LLVMPositionBuilderAtEnd(c->B, done);
+    }
     return err;
 }
 
@@ -803,13 +820,23 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     for (int a = 0; a < q.MR * q.NV; a++)
         q.acc[a] = mf_cg_entry_alloca(c, q.vacc);
 
+    /* Fewer chunks than partitions (a 7x7 plane is one chunk: resnet18's 512-channel layers
+     * ran on one thread of two) or unequal shares: each chunk's blocks of channels in
+     * ranges, an item each, which repeat the chunk's im2col */
+    int64_t chunks = g->batch * g->groups * q.nchunk, nblocks = (q.coutg + q.MR - 1) / q.MR;
+    q.nsplit = mf_cg_rows_split(chunks, nblocks, c->core_number,
+                                chunks >= c->core_number ? 1 : (c->core_number + chunks - 1) / chunks, QC_SPLIT_MAX);
     LLVMValueRef lo, hi;
-    mf_cg_part_range(c, g->batch * g->groups * q.nchunk, 1, &lo, &hi);
+    mf_cg_part_range(c, chunks * q.nsplit, 1, &lo, &hi);
     mf_cg_loop items;
     mf_cg_loop_begin(c, &items, lo, hi);
-    int64_t dims[3] = {g->batch, g->groups, q.nchunk};
-    LLVMValueRef it[3];
-    mf_cg_unravel(c, items.iv, 3, dims, it);
+    int64_t dims[4] = {g->batch, g->groups, q.nchunk, q.nsplit};
+    LLVMValueRef it[4];
+    mf_cg_unravel(c, items.iv, 4, dims, it);
+    if (q.nsplit > 1) {
+        q.blo = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, it[3], nblocks), q.nsplit);
+        q.bhi = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, it[3], 1), nblocks), q.nsplit);
+    }
     q.bcoord[0] = it[0];
     q.xg = gep8(c, g->x, mf_cg_ix_add(c, mf_cg_ix_mulk(c, it[0], g->cin * g->h * g->w), mf_cg_ix_mulk(c, it[1], q.cing * g->h * g->w)));
     q.oy0 = mf_cg_ix_mulk(c, it[2], q.rows);
