@@ -46,7 +46,6 @@ typedef struct qconv {
     mf_cg_requant rq;
     int64_t cing, coutg, K, KQ, KF; /* K; quads (rounded up); whole quads */
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
-    int64_t nsplit;                 /* the group's channel blocks in ranges, an item each */
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
     bool wide;                      /* no VNNI: int16 products, the weights widened (qconv_wide) */
@@ -60,7 +59,7 @@ typedef struct qconv {
     LLVMValueRef wcorr;             /* panels: the sum of each output channel's weights */
     LLVMValueRef acc[QC_MR_MAX * QC_NV_MAX];
     LLVMValueRef bcoord[MF_MAX_RANK], xg, oy0, p0, pend; /* the work item: first row, pixel, end */
-    LLVMValueRef blo, bhi;          /* and its range of the group's blocks (nsplit > 1; else all) */
+    LLVMValueRef blo, bhi;          /* and its range of the group's blocks (NULL: all of them) */
 } qconv;
 
 static LLVMValueRef gep8(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx)
@@ -118,9 +117,9 @@ static void plan(qconv *q)
     /* ubsw: 4 x 2 accumulators, 2 col vectors, the broadcast, the product, the ones; or
      * 8 x 1 with one col vector, which wastes fewer lanes on a small plane (7x7: 56 pixels
      * swept, not 64) and reads the chunk's windows once per 8 channels, not 4 */
-    int mr1 = q->ubsw ? 8 : mr;
+    int mr1 = mr; /* the blocks of one col vector */
     if (q->ubsw)
-        mr = 4;
+        mr = 4, mr1 = 8;
     mr = mr > q->coutg ? (int)q->coutg : mr;
     mr1 = mr1 > q->coutg ? (int)q->coutg : mr1;
     int64_t per_pixel = q->KQ * 4, fit = QC_COL_BYTES / (per_pixel * g->ow);
@@ -824,18 +823,18 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
      * ran on one thread of two) or unequal shares: each chunk's blocks of channels in
      * ranges, an item each, which repeat the chunk's im2col */
     int64_t chunks = g->batch * g->groups * q.nchunk, nblocks = (q.coutg + q.MR - 1) / q.MR;
-    q.nsplit = mf_cg_rows_split(chunks, nblocks, c->core_number,
-                                chunks >= c->core_number ? 1 : (c->core_number + chunks - 1) / chunks, QC_SPLIT_MAX);
+    int64_t nsplit = mf_cg_rows_split(chunks, nblocks, c->core_number,
+                                      chunks >= c->core_number ? 1 : (c->core_number + chunks - 1) / chunks, QC_SPLIT_MAX);
     LLVMValueRef lo, hi;
-    mf_cg_part_range(c, chunks * q.nsplit, 1, &lo, &hi);
+    mf_cg_part_range(c, chunks * nsplit, 1, &lo, &hi);
     mf_cg_loop items;
     mf_cg_loop_begin(c, &items, lo, hi);
-    int64_t dims[4] = {g->batch, g->groups, q.nchunk, q.nsplit};
+    int64_t dims[4] = {g->batch, g->groups, q.nchunk, nsplit};
     LLVMValueRef it[4];
     mf_cg_unravel(c, items.iv, 4, dims, it);
-    if (q.nsplit > 1) {
-        q.blo = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, it[3], nblocks), q.nsplit);
-        q.bhi = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, it[3], 1), nblocks), q.nsplit);
+    if (nsplit > 1) {
+        q.blo = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, it[3], nblocks), nsplit);
+        q.bhi = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, it[3], 1), nblocks), nsplit);
     }
     q.bcoord[0] = it[0];
     q.xg = gep8(c, g->x, mf_cg_ix_add(c, mf_cg_ix_mulk(c, it[0], g->cin * g->h * g->w), mf_cg_ix_mulk(c, it[1], q.cing * g->h * g->w)));
