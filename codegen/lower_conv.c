@@ -840,6 +840,15 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     LLVMValueRef wic = mf_cg_gep(c, e->pk, mf_cg_ix_mulk(c, icl.iv, e->khw * e->BW));
     if (e->pass)
         oc_prefetch_spread(e, icl.iv);
+    if (e->pl->flat && g->wblock) { /* flat tiles are at most 8 lanes: never beside the spread */
+        /* Their first pass over a chunk reads the weights from L3 at a line a channel,
+         * faster than the hardware prefetchers run ahead: each channel fetches the line
+         * ROW_PREFETCH_BYTES on (the stream goes on into the next chunk and block).  In
+         * mobilenet_v2 on Zen 3 the 7x7 1x1 layers 2.07-2.11 -> 1.97-2.04 ms (one thread,
+         * fastest launches, four rounds); alone and warm 1-2 points of the peak slower. */
+        LLVMValueRef idx = mf_cg_i64(c, ROW_PREFETCH_BYTES / 4);
+        mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, wic, &idx, 1, ""), 3); /* a plain GEP: a hint */
+    }
     mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
     LLVMValueRef iy = mf_cg_ix_add(c, e->iy0, mf_cg_ix_mulk(c, ky.iv, g->dh));
     LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
