@@ -440,7 +440,7 @@ int main(int argc, char **argv)
             return rc;
     }
     /* mobilenet_v2's 1x1 layers (expansions and projections) and depthwise layers, resnet18's
-     * 1x1 stride-2 downsample */
+     * 1x1 stride-2 downsamples */
     if (getenv("CONV_GFLOPS_DW")) /* the depthwise layers alone */
         goto depthwise;
     rc |= bench(3, 224, 32, 3, 2, 1); /* mobilenet_v2's first layer */
@@ -455,6 +455,8 @@ int main(int argc, char **argv)
     rc |= bench(960, 7, 160, 1, 1, 1);
     rc |= bench(320, 7, 1280, 1, 1, 1);
     rc |= bench(64, 56, 128, 1, 2, 1);
+    rc |= bench(128, 28, 256, 1, 2, 1);
+    rc |= bench(256, 14, 512, 1, 2, 1);
 depthwise:
     rc |= bench(32, 112, 32, 3, 1, 32);
     rc |= bench(96, 112, 96, 3, 2, 96);

@@ -218,15 +218,15 @@ static const layer padded_rows[] = {
  * flattened plane (6 pixels x 2 vectors at 8 lanes; mobilenet_v2's 7x7 960->160): a last
  * shorter tile (49, 35 pixels), none (18), an epilogue that does not flatten (pixel by
  * pixel), weights packed by each item, batch 2, one block's tiles split over 4 partitions,
- * two chunks of input channels. */
+ * several chunks of input channels. */
 static const layer flat_planes[] = {
     {1, 96, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2},  /* mobilenet_v2's 960->160, smaller */
     {2, 40, 5, 7, 32, 1, 1, 0, 1, 1, true, true, 3},   /* batch 2, an epilogue that does not flatten */
     {1, 24, 6, 3, 48, 1, 1, 0, 1, 1, false, false, 1}, /* 18 pixels: whole tiles; weights packed by items */
     {1, 32, 7, 7, 16, 1, 1, 0, 1, 1, true, true, 2},   /* one block: tiles split over partitions */
     {2, 40, 2, 3, 32, 1, 1, 0, 1, 1, true, true, 2},   /* 6 pixels, fewer than a vector */
-    {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* two chunks of input channels at 8 lanes
-                                                        * (the sums kept between them) */
+    {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* several chunks of input channels at 8
+                                                        * lanes (the sums kept between them) */
 };
 
 static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
