@@ -545,9 +545,9 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
      * for 7 x 1 (no gain), nor in the stem's 112-pixel rows, whose 14 tiles a row, unrolled,
      * already fill the instruction cache (6 x 2 ran it at 34 % of the peak against 81 %).
      * Strided rows of 17-32 pixels take 6 x 2 with the inner tiles (no padding read) in one
-     * loop (pl->loop): unrolled, 6 x 2 ran 56 -> 28 at 80 % for twice the compile; looped,
-     * 79 -> 92 % for the same compile.  AVX-512 holds 2 or more vectors wherever the block
-     * has them: its tiles stay. */
+     * loop (pl->loop, below): unrolled, 6 x 2 ran 56 -> 28 at 80 % for twice the compile;
+     * looped, 79 -> 92 % for the same compile.  AVX-512 holds 2 or more vectors wherever
+     * the block has them: its tiles stay. */
     if (ro == 1 && ntr <= 2)
         for (int64_t n = ntr + 1; n <= 2 * ntr && n <= g->ow; n++) {
             int64_t p = (g->ow + n - 1) / n, r = oc_vectors(c, g, (int)p, nvec);
@@ -559,8 +559,15 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     if (ro == 1 && ntr > 2 && ntr <= 4 && g->sw > 1 && nvec % 2 == 0 && oc_vectors(c, g, 6, nvec) == 2) {
         pl->P = 6;
         ro = 2;
-        pl->loop = true;
     }
+    /* Strided rows run their inner tiles in a loop: unrolled, the stems' 112-pixel rows
+     * (14 tiles of 8 pixels at 8 lanes) made their kernels the model's slowest to compile,
+     * resnet18's 7x7 3->64 1.33-1.70 s and mobilenet_v2's 3x3 3->32 0.88-1.01 s (both
+     * compile threads on one core) against 0.26-0.40 and 0.17-0.32 s looped, and ran no
+     * faster: 3.17-3.19 against 2.71-3.15 ms and 349-403 against 346-373 us on Zen 3
+     * (fastest launches in the model, three or four rounds interleaved). */
+    if (g->sw > 1)
+        pl->loop = true;
     if (pl->flat)
         oc_flat_tiles(c, g, nvec, &pl->P, &ro);
     pl->nob = (nvec + ro - 1) / ro;
