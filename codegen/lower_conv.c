@@ -440,11 +440,12 @@ static void choose_blocking(conv_emit *e)
  * constants (the pack-weights pass, geom.wblock), else packed by each work item,
  * transposed vw x vw at a time, into a stack buffer (so partitions share no scratch).  Work items are
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
- * P pixels of one row (their columns known at compile time, so padding is skipped
- * statically), or, 1x1 stride-1 layers at 8 lanes, ranges of tiles over the flattened
- * plane (oc_flat_geom).  Input channels come in chunks that fit the packed buffer (1.5 x L1);
- * between chunks the sums wait in a stack buffer (L2 / 4); prepacked weights are prefetched a
- * chunk ahead (oc_prefetch_spread).  The epilogue transposes the
+ * P pixels of one row (the border tiles' columns known at compile time, so padding is
+ * skipped statically; a strided row's inner tiles in a loop), or, 1x1 stride-1 layers at 8
+ * lanes, ranges of tiles over the flattened plane (oc_flat_geom).  Input channels come in
+ * chunks that fit the packed buffer (1.5 x L1; flat tiles: half of L1 with the input lines
+ * they read); between chunks the sums wait in a stack buffer (L2 / 4); prepacked weights are
+ * prefetched a chunk ahead (oc_prefetch_spread; flat tiles: 2 KB ahead).  The epilogue transposes the
  * tile in registers and stores each channel's row of pixels (oc_rows_epilogue). */
 
 typedef struct oc_plan {
