@@ -157,6 +157,7 @@ def main():
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
     have_ort = not a.skip_peers and ensure_ort()
+    bench = os.path.join(SHARED, "bench")
     rounds = []
     for r in range(a.rounds):
         if a.rounds > 1:
@@ -169,7 +170,6 @@ def main():
             for d in group:
                 rows += mlufuse_rows(a.build, d, a.runs, a.cpu)
             if not a.skip_peers:
-                bench = os.path.join(SHARED, "bench")
                 rows += peer_rows(["/usr/bin/python3", os.path.join(bench, "peers.py"), "--runs", str(a.runs),
                                    "--min-time", "0.5"] + group, bench)
                 if have_ort:

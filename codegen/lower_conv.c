@@ -574,14 +574,13 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     pl->nob = (nvec + ro - 1) / ro;
     pl->RO = (int)((nvec + pl->nob - 1) / pl->nob);
     int64_t per_ic = (int64_t)pl->RO * VW * g->kh * g->kw * 4;
-    pl->CI = c->shape.l1d * 3 / 2 / per_ic; /* 48 KiB: mostly in L1 */
-    /* A flat tile's broadcasts read a few pixels of each input channel: a 64-byte line a
-     * channel that its pass brings into L1 beside the weights.  At 48 KiB of weights the
-     * two did not fit, and every pass read both from L2 again; with the chunk's weights and
-     * lines in half of L1, on Zen 3 (alone, warm) 960->160 ran at 86 % of the peak against
-     * 75 %, 320->1280 at 80 against 55-65 %, 160->960 at 75 against 71 % (docs/benchmarks.md). */
-    if (pl->flat)
-        pl->CI = c->shape.l1d / 2 / (per_ic + 64);
+    /* 48 KiB of weights: mostly in L1.  A flat tile's broadcasts also read a few pixels of
+     * each input channel: a 64-byte line a channel that its pass brings into L1 beside the
+     * weights.  At 48 KiB of weights the two did not fit, and every pass read both from L2
+     * again; with the chunk's weights and lines in half of L1, on Zen 3 (alone, warm)
+     * 960->160 ran at 86 % of the peak against 75 %, 320->1280 at 80 against 55-65 %,
+     * 160->960 at 75 against 71 % (docs/benchmarks.md). */
+    pl->CI = pl->flat ? c->shape.l1d / 2 / (per_ic + 64) : c->shape.l1d * 3 / 2 / per_ic;
     if (pl->CI < 1)
         pl->CI = 1;
     if (pl->CI > cing)
