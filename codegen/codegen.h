@@ -58,6 +58,10 @@ int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_sh
  * pass packs them so, mf_conv_weights_pack), 0 when it reads them plain. */
 int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *n);
 
+/* Whether a target of this shape runs an int8 3x3 convolution faster as f32 Winograd on its
+ * dequantized input (the qconv-winograd pass): true without 8-bit dot products (VNNI). */
+bool mf_cg_qconv_prefers_winograd(const mf_cg_target_shape *shape);
+
 typedef void (*mf_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
 
 typedef struct mf_cg_options {

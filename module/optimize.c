@@ -143,6 +143,14 @@ static int64_t conv_weight_block(const mf_node *n, void *ctx)
     return p->state > 0 ? mf_cg_conv_weight_block(&p->t.shape, n) : 0;
 }
 
+static bool qconv_prefers_winograd(void *ctx)
+{
+    pack_target *p = ctx;
+    if (p->state == 0)
+        p->state = mf_cg_target_init(p->cpu, &p->t) == MF_OK ? 1 : -1;
+    return p->state > 0 && mf_cg_qconv_prefers_winograd(&p->t.shape);
+}
+
 mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_result **result)
 {
     if (result)
@@ -162,6 +170,7 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
     ctx.eval = mf_mod_ref_eval;
     pack_target pt = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;
+    ctx.qconv_prefers_winograd = qconv_prefers_winograd;
     ctx.target_ctx = &pt;
     mf_pass_stat *st = NULL;
     int nst = 0;

@@ -300,6 +300,15 @@ static mf_status record_layer(rewriter *r, const mf_value *out, int nsrc, const 
     return MF_OK;
 }
 
+bool mf_quant_conv_takes_pairs(const mf_node *conv)
+{
+    mf_conv2d_view v = mf_conv2d_of(conv->op, conv->attrs);
+    const mf_type *x = &conv->inputs[0]->type;
+    if (v.groups > 1 && x->rank == 4 && v.groups == x->shape[1])
+        return false;
+    return !mf_winograd_fits(&conv->inputs[1]->type, &conv->outputs[0]->type, &v);
+}
+
 static bool const_with_data(const mf_value *v)
 {
     return v->is_const && v->data && v->type.dtype == MF_F32;
@@ -317,10 +326,10 @@ static mf_status quantize_anchor(rewriter *r, const mf_node *n, bool *done)
     double lo, hi;
     const mf_value *result = fuse_activation(r, n->outputs[0], &lo, &hi);
     mf_op op = n->op == MF_OP_CONV2D ? MF_OP_QCONV2D : MF_OP_QLINEAR;
-    /* limited pairs for qconv2d's vpmaddubsw path; not depthwise layers: their engine
-     * multiplies int16 on every target without VNNI */
-    int64_t groups = op == MF_OP_QCONV2D ? mf_attr_int(n->op, n->attrs, "groups") : 0;
-    bool pairs = r->pairs && op == MF_OP_QCONV2D && !(groups > 1 && groups == x->type.shape[1]);
+    /* limited pairs for qconv2d's vpmaddubsw path, which only targets without VNNI take;
+     * not depthwise layers (their engine multiplies int16 there) nor the 3x3 layers those
+     * targets run as f32 Winograd (passes/qconv_winograd.c): they keep their weights */
+    bool pairs = r->pairs && op == MF_OP_QCONV2D && mf_quant_conv_takes_pairs(n);
     qform xq = {0}, yq = {0};
     mf_value *in[4];
     mf_status s = qget(r, x, &xq);

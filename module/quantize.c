@@ -277,3 +277,19 @@ mf_status mf_quantize(const mf_graph *g, const mf_quantize_options *opt, mf_grap
 {
     return mf_mod_quantize(g, opt, out, NULL, NULL, NULL);
 }
+
+void mf_quant_pair_counts(const mf_graph *q, int *limited, int *kept, int *winograd)
+{
+    *limited = *kept = *winograd = 0;
+    for (int i = 0; q && i < q->nnodes; i++) {
+        const mf_node *n = q->nodes[i];
+        if (n->op != MF_OP_QCONV2D || mf_attr_int(n->op, n->attrs, "groups") != 1)
+            continue;
+        if (mf_attr_int(n->op, n->attrs, "w_pair_max") < 256)
+            (*limited)++;
+        else if (mf_quant_conv_takes_pairs(n))
+            (*kept)++;
+        else
+            (*winograd)++;
+    }
+}

@@ -190,6 +190,9 @@ static const char *why_f32(const mf_node *n)
         return "its input was not calibrated";
     case MF_OP_MATMUL: {
         const mf_value *a = n->inputs[0], *b = n->inputs[1];
+        if ((a->producer && a->producer->op == MF_OP_WINOGRAD_INPUT) ||
+            (b->producer && b->producer->op == MF_OP_WINOGRAD_INPUT))
+            return NULL; /* a Winograd conv's GEMM, not a layer */
         if (a->is_const || b->is_const)
             return "an operand is a constant";
         if (a->type.rank < 2 || b->type.rank < 2)
@@ -217,15 +220,32 @@ static const char *why_f32(const mf_node *n)
     }
 }
 
-/* In a graph with int8 layers: how many, and each layer that stayed f32 and why. */
+/* The quantize that ends an int8 conv the qconv-winograd pass sent to f32 Winograd: it
+ * quantizes a winograd_output (through the conv's clamp). */
+static bool ends_winograd_qconv(const mf_node *n)
+{
+    const mf_node *p = n->op == MF_OP_QUANTIZE ? n->inputs[0]->producer : NULL;
+    if (p && p->op == MF_OP_CLAMP)
+        p = p->inputs[0]->producer;
+    return p && p->op == MF_OP_WINOGRAD_OUTPUT;
+}
+
+/* In a graph with int8 layers: how many, those that run as f32 Winograd, and each layer
+ * that stayed f32 and why. */
 static void put_quantization(mf_strbuf *t, const mf_graph *g, char **names)
 {
-    int nint8 = 0;
-    for (int i = 0; i < g->nnodes; i++)
+    int nint8 = 0, nwino = 0;
+    for (int i = 0; i < g->nnodes; i++) {
         nint8 += is_int8_layer(g->nodes[i]->op);
-    if (!nint8)
+        nwino += ends_winograd_qconv(g->nodes[i]);
+    }
+    if (!nint8 && !nwino)
         return;
-    mf_sb_printf(t, "int8 layers: %d\n", nint8);
+    mf_sb_printf(t, "int8 layers: %d\n", nint8 + nwino);
+    for (int i = 0; i < g->nnodes; i++)
+        if (ends_winograd_qconv(g->nodes[i]))
+            mf_sb_printf(t, "  f32 Winograd: qconv2d %%%s: 3x3 stride 1 on a target without 8-bit dot products "
+                            "(qconv-winograd; int8 in and out)\n", names[g->nodes[i]->outputs[0]->id]);
     for (int i = 0; i < g->nnodes; i++) {
         const char *why = why_f32(g->nodes[i]);
         if (why)

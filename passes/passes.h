@@ -68,6 +68,9 @@ typedef struct mf_pass_ctx {
     /* pack-weights: the block of output channels in which the target's kernel for conv2d
      * node n reads its weights, 0 to leave them plain; NULL: no packing (no target) */
     int64_t (*conv_weight_block)(const mf_node *n, void *target_ctx);
+    /* qconv-winograd: whether the target runs int8 3x3 convs slower than f32 Winograd; NULL:
+     * no target, int8 stays */
+    bool (*qconv_prefers_winograd)(void *target_ctx);
     void *target_ctx;
     /* findings of segment and plan, for reports; the pass manager clears segmented and
      * planned when a later pass changes the graph (the findings no longer hold) */
@@ -107,7 +110,13 @@ mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* Would the winograd pass rewrite node n?  And would it put channels in the lanes (the
  * channels_last layout) for a target with `lanes` f32 lanes? */
 bool mf_winograd_applies(const mf_node *n);
+/* The rule itself, for a conv of weight w, result out and geometry v of any dtype. */
+bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v);
 bool mf_winograd_channels_last(const mf_node *n, int lanes);
+/* qconv_winograd.c: on targets whose int8 products are slow (ctx->qconv_prefers_winograd),
+ * int8 3x3 convs that the winograd pass would take in f32 become quantize(clamp(conv2d(
+ * dequantize(x), w * w_scale, b))), which it then takes.  Off with ctx->winograd. */
+mf_status mf_pass_qconv_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* pack_weights.c: conv2d's constant weights repacked once into the layout the target's
  * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block. */
 mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes);
@@ -136,6 +145,13 @@ void mf_pass_redirect(mf_node *n, mf_value *const *repl, int nrepl);
 /* The end of a rewriting pass (rewrite.c): graph outputs follow repl (indexed by value id
  * below nrepl; NULL keeps a value), then the `count` nodes marked in dead go. */
 void mf_pass_apply(mf_graph *g, mf_value *const *repl, int nrepl, const bool *dead, int count);
+/* A pass that expands nodes (rewrite.c): expand appends the nodes that replace n and sets
+ * *out to the one whose result takes n's place, or leaves *out NULL to keep n. */
+typedef mf_status (*mf_expand_fn)(mf_graph *g, const mf_node *n, void *arg, mf_node **out);
+/* Calls expand on every node in order; the nodes it appends go where the node was, its users
+ * read *out's result, and the replaced nodes go.  *changes: how many were replaced; a failure
+ * names the pass and the node. */
+mf_status mf_pass_expand(mf_graph *g, const char *pass, mf_expand_fn expand, void *arg, int *changes);
 
 /* ---- memory planning helpers shared with the module's plan builder (memplan.c) -------- */
 
@@ -175,7 +191,7 @@ typedef struct mf_pass_info {
     mf_pass_fn run; /* NULL for a registered pass of a user's (mf_user_pass_run runs it) */
 } mf_pass_info;
 
-#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,pack-weights,dce,segment"
+#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,pack-weights,dce,segment"
 /* The same without pack-weights, for one graph whose kernels are compiled for several
  * targets (genoff's CPU levels): every target's kernels read plain weights. */
 #define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce,segment"

@@ -3,6 +3,8 @@
  * redirected when the walk reaches it, so rewrites cascade in one pass; at the end the
  * graph outputs follow repl too, and the nodes made dead are dropped (with the values only
  * they held). */
+#include <stdlib.h>
+
 #include "passes.h"
 
 void mf_pass_redirect(mf_node *n, mf_value *const *repl, int nrepl)
@@ -19,4 +21,57 @@ void mf_pass_apply(mf_graph *g, mf_value *const *repl, int nrepl, const bool *de
             g->outputs[i] = repl[g->outputs[i]->id];
     if (count)
         mf_graph_remove_nodes(g, dead);
+}
+
+mf_status mf_pass_expand(mf_graph *g, const char *pass, mf_expand_fn expand, void *arg, int *changes)
+{
+    *changes = 0;
+    int n0 = g->nnodes, k = 0, cap = 2 * n0 + 16;
+    mf_node **order = malloc(sizeof *order * (size_t)cap);
+    bool *replaced = calloc((size_t)n0 + 1, 1); /* by original node id */
+    mf_status s = order && replaced ? MF_OK : mf_error(MF_ERR_NOMEM, "%s: out of memory", pass);
+    for (int i = 0; i < n0 && !s; i++) {
+        mf_node *n = g->nodes[i], *o = NULL;
+        int first = g->nnodes;
+        if ((s = expand(g, n, arg, &o))) {
+            mf_error_context(s, "%s: node %d (%s)", pass, n->id, mf_op_get(n->op)->name);
+            break;
+        }
+        int need = k + g->nnodes - first + 1;
+        if (need > cap) {
+            mf_node **grown = realloc(order, sizeof *order * (size_t)(cap = 2 * need));
+            if (!grown) {
+                s = mf_error(MF_ERR_NOMEM, "%s: out of memory", pass);
+                break;
+            }
+            order = grown;
+        }
+        for (int j = first; j < g->nnodes; j++) /* the new nodes go where n was */
+            order[k++] = g->nodes[j];
+        order[k++] = n;
+        if (o) {
+            mf_graph_replace_uses(g, n->outputs[0], o->outputs[0]);
+            replaced[n->id] = true;
+            (*changes)++;
+        }
+    }
+    if (!s && *changes) {
+        bool *dead = calloc((size_t)k + 1, 1); /* by node id: the order's positions below */
+        if (!dead)
+            s = mf_error(MF_ERR_NOMEM, "%s: out of memory", pass);
+        for (int i = 0; i < k && !s; i++) {
+            dead[i] = order[i]->id < n0 && replaced[order[i]->id];
+            g->nodes[i] = order[i];
+        }
+        for (int i = 0; i < k && !s; i++)
+            order[i]->id = i;
+        if (!s) {
+            g->nnodes = k;
+            mf_graph_remove_nodes(g, dead);
+        }
+        free(dead);
+    }
+    free(order);
+    free(replaced);
+    return s;
 }

@@ -31,24 +31,27 @@ static bool f32_const(const mf_value *v)
     return v->is_const && v->data && v->type.dtype == MF_F32;
 }
 
+bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v)
+{
+    if (w->rank != 4 || w->shape[2] != 3 || w->shape[3] != 3 || out->rank != 4)
+        return false;
+    if (v->groups != 1 || v->stride[0] != 1 || v->stride[1] != 1 || v->dilation[0] != 1 || v->dilation[1] != 1)
+        return false;
+    if (w->shape[0] < MIN_CHANNELS || w->shape[1] < MIN_CHANNELS)
+        return false;
+    if (w->shape[0] * w->shape[1] * MF_WINO_P * (int64_t)sizeof(float) > MAX_TRANSFORMED_BYTES)
+        return false;
+    return out->shape[2] >= MIN_PLANE && out->shape[3] >= MIN_PLANE;
+}
+
 bool mf_winograd_applies(const mf_node *n)
 {
     if (n->op != MF_OP_CONV2D || n->inputs[0]->type.rank != 4 || n->inputs[0]->type.dtype != MF_F32)
         return false;
-    const mf_value *w = n->inputs[1];
-    if (!f32_const(w) || w->type.rank != 4 || w->type.shape[2] != 3 || w->type.shape[3] != 3)
-        return false;
-    if (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32)
+    if (!f32_const(n->inputs[1]) || (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32))
         return false;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
-    if (v.groups != 1 || v.stride[0] != 1 || v.stride[1] != 1 || v.dilation[0] != 1 || v.dilation[1] != 1)
-        return false;
-    const mf_type *o = &n->outputs[0]->type;
-    if (w->type.shape[0] < MIN_CHANNELS || w->type.shape[1] < MIN_CHANNELS)
-        return false;
-    if (w->type.shape[0] * w->type.shape[1] * MF_WINO_P * (int64_t)sizeof(float) > MAX_TRANSFORMED_BYTES)
-        return false;
-    return o->shape[2] >= MIN_PLANE && o->shape[3] >= MIN_PLANE;
+    return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v);
 }
 
 bool mf_winograd_channels_last(const mf_node *n, int lanes)
@@ -104,45 +107,14 @@ static mf_status rewrite(mf_graph *g, const mf_node *n, int lanes, mf_node **out
     return MF_OK;
 }
 
+static mf_status expand(mf_graph *g, const mf_node *n, void *ctx, mf_node **out)
+{
+    *out = NULL;
+    return mf_winograd_applies(n) ? rewrite(g, n, ((const mf_pass_ctx *)ctx)->lanes, out) : MF_OK;
+}
+
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
 {
     *changes = 0;
-    if (!ctx->winograd)
-        return MF_OK;
-    int n0 = g->nnodes, count = 0;
-    for (int i = 0; i < n0; i++)
-        count += mf_winograd_applies(g->nodes[i]);
-    if (!count)
-        return MF_OK;
-    mf_node **order = malloc(sizeof *order * (size_t)(n0 + 4 * count));
-    bool *dead = calloc((size_t)(n0 + 4 * count), 1);
-    mf_status s = order && dead ? MF_OK : mf_error(MF_ERR_NOMEM, "winograd: out of memory");
-    int k = 0;
-    /* the new nodes are appended; the new order puts them where the conv was */
-    for (int i = 0; i < n0 && !s; i++) {
-        mf_node *n = g->nodes[i], *o;
-        if (!mf_winograd_applies(n)) {
-            order[k++] = n;
-            continue;
-        }
-        int first = g->nnodes;
-        if ((s = rewrite(g, n, ctx->lanes, &o))) {
-            mf_error_context(s, "winograd: node %d (conv2d)", n->id);
-            break;
-        }
-        for (int j = first; j < g->nnodes; j++)
-            order[k++] = g->nodes[j];
-        order[k++] = n;
-        mf_graph_replace_uses(g, n->outputs[0], o->outputs[0]);
-        dead[n->id] = true;
-        (*changes)++;
-    }
-    if (!s) {
-        memcpy(g->nodes, order, sizeof *order * (size_t)k);
-        g->nnodes = k;
-        mf_graph_remove_nodes(g, dead);
-    }
-    free(order);
-    free(dead);
-    return s;
+    return ctx->winograd ? mf_pass_expand(g, "winograd", expand, ctx, changes) : MF_OK;
 }

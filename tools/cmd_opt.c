@@ -165,10 +165,13 @@ static void print_bytes(size_t b)
 static void print_stats(const mf_graph *g, const mf_opt_result *r)
 {
     mf_opt_summary s = mf_opt_result_summary(r);
-    printf("%-10s %12s %6s %8s %9s\n", "pass", "nodes before", "after", "changes", "ms");
+    int width = 10; /* the longest pass name's */
+    for (int i = 0; i < mf_opt_result_num_passes(r); i++)
+        width = (int)strlen(mf_opt_result_pass(r, i)->name) > width ? (int)strlen(mf_opt_result_pass(r, i)->name) : width;
+    printf("%-*s %12s %6s %8s %9s\n", width, "pass", "nodes before", "after", "changes", "ms");
     for (int i = 0; i < mf_opt_result_num_passes(r); i++) {
         const mf_opt_pass_stats *p = mf_opt_result_pass(r, i);
-        printf("%-10s %12d %6d %8d %9.3f\n", p->name, p->nodes_before, p->nodes_after, p->changes, p->ms);
+        printf("%-*s %12d %6d %8d %9.3f\n", width, p->name, p->nodes_before, p->nodes_after, p->changes, p->ms);
     }
     printf("pipeline: %.3f ms, %d nodes after\n", s.ms, s.nodes);
     if (s.segmented) {

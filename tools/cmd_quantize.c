@@ -224,22 +224,16 @@ static void print_report(const mf_quant_report *r)
 }
 
 /* With --ubsw-pairs: how many ungrouped int8 convolutions got weights limited to
- * vpmaddubsw's pairs (w_pair_max) and how many kept theirs (the limit's error past
- * --ubsw-max-error), so a user sees what the AVX2 speed-up covers. */
+ * vpmaddubsw's pairs (w_pair_max), how many kept theirs (the limit's error past
+ * --ubsw-max-error) and how many AVX2 runs as f32 Winograd, so a user sees what the AVX2
+ * speed-up covers. */
 static void print_pairs(const mf_graph *q, double max_error)
 {
-    int limited = 0, convs = 0;
-    for (int i = 0; i < mf_graph_num_nodes(q); i++) {
-        const char *op = mf_graph_node_op(q, i);
-        double groups = 1, pair_max = 256;
-        if (!op || strcmp(op, "qconv2d") || mf_graph_node_attr(q, i, "groups", &groups) || groups != 1)
-            continue;
-        convs++;
-        if (!mf_graph_node_attr(q, i, "w_pair_max", &pair_max) && pair_max < 256)
-            limited++;
-    }
-    printf("vpmaddubsw pairs: %d of %d convolutions limited, %d kept their weights (--ubsw-max-error %g%s)\n",
-           limited, convs, convs - limited, max_error, max_error == 0 ? ": every layer" : "");
+    int limited, kept, winograd;
+    mf_quant_pair_counts(q, &limited, &kept, &winograd);
+    printf("vpmaddubsw pairs: %d of %d convolutions limited, %d kept their weights (--ubsw-max-error %g%s), "
+           "%d run as f32 Winograd without VNNI\n",
+           limited, limited + kept, kept, max_error, max_error == 0 ? ": every layer" : "", winograd);
 }
 
 /* 0, or 1 after printing why path could not be written. */

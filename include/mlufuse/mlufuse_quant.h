@@ -62,6 +62,12 @@ mf_quantize_options mf_quantize_default_options(void); /* int8, per tensor, minm
  * convolution), naming what is wrong. */
 mf_status mf_quantize(const mf_graph *g, const mf_quantize_options *opt, mf_graph **out);
 
+/* What ubsw_pairs did to the ungrouped convolutions (qconv2d) of a quantized graph q: how
+ * many have limited pairs, how many kept their plain codes (the limit's error passed
+ * ubsw_max_error), and how many were never limited because targets without VNNI run them as
+ * f32 Winograd (3x3, stride 1: docs/quantization.md). */
+void mf_quant_pair_counts(const mf_graph *q, int *limited, int *kept, int *winograd);
+
 /* mf_quantize, and the accuracy of the result against the f32 model (with the same
  * preprocessing, so both take the same raw inputs) on nsets held-out input sets, laid out
  * as mf_quantize_options.calib (use inputs calibration did not see). */

@@ -21,6 +21,7 @@
 #include "ir/ir.h"
 #include "module/module.h"
 #include "passes/passes.h"
+#include "tests/support/pass_graphs.h"
 #include "tests/support/compare.h"
 
 /* A 1x1 conv (the GEMM engine) and a strided 3x3 conv (the output-channel engine), with
@@ -51,23 +52,7 @@ static const char *const wino_text =
 
 static mf_graph *load_text(const char *src)
 {
-    mf_graph *g = NULL;
-    if (mf_graph_parse(src, NULL, &g))
-        fail_msg("%s", mf_last_error());
-    uint64_t seed = 7;
-    for (int i = 0; i < g->nvalues; i++) {
-        mf_value *v = g->values[i];
-        if (!v->is_const || v->data)
-            continue;
-        v->data = mf_buffer_new_host(mf_type_nbytes(&v->type));
-        assert_non_null(v->data);
-        float *p = v->data->data;
-        for (int64_t k = 0; k < mf_type_numel(&v->type); k++) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            p[k] = (float)(seed >> 40) / (float)(1 << 24) - 0.5f;
-        }
-    }
-    return g;
+    return tsupport_parse_filled(src, 7, -0.5f);
 }
 
 static mf_graph *load(void)

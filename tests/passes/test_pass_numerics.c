@@ -15,6 +15,7 @@
 #include "ir/ir.h"
 #include "module/module.h"
 #include "passes/passes.h"
+#include "tests/support/pass_graphs.h"
 #include "tests/support/compare.h"
 
 #define MAX_IO 8
@@ -23,23 +24,7 @@
  * variances, sqrt and log stay defined. */
 static mf_graph *load_random(const char *text, uint64_t seed)
 {
-    mf_graph *g = NULL;
-    if (mf_graph_parse(text, NULL, &g))
-        fail_msg("%s", mf_last_error());
-    for (int i = 0; i < g->nvalues; i++) {
-        mf_value *v = g->values[i];
-        if (!v->is_const || v->data)
-            continue;
-        assert_int_equal(v->type.dtype, MF_F32);
-        v->data = mf_buffer_new_host(mf_type_nbytes(&v->type));
-        assert_non_null(v->data);
-        float *p = v->data->data;
-        for (int64_t k = 0; k < mf_type_numel(&v->type); k++) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            p[k] = 0.5f + (float)(seed >> 40) / (float)(1 << 24);
-        }
-    }
-    return g;
+    return tsupport_parse_filled(text, seed, 0.5f);
 }
 
 static void interpret(const mf_graph *g, mf_tensor *const *in, mf_tensor **out)

@@ -15,6 +15,7 @@
 #include "module/module.h"
 #include "passes/passes.h"
 #include "tests/support/compare.h"
+#include "tests/support/pass_graphs.h"
 
 static const char *const convs =
     "graph @convs(%x: f32[1,16,20,20], %y: f32[1,4,20,20], %s: f32[1,16,8,8], %wv: f32[16,16,3,3],\n"
@@ -44,23 +45,7 @@ static const char *const convs =
 /* Parses convs with every opaque constant filled with seeded values in [-0.5, 0.5). */
 static mf_graph *load(void)
 {
-    mf_graph *g = NULL;
-    if (mf_graph_parse(convs, NULL, &g))
-        fail_msg("%s", mf_last_error());
-    uint64_t seed = 12345;
-    for (int i = 0; i < g->nvalues; i++) {
-        mf_value *v = g->values[i];
-        if (!v->is_const || v->data)
-            continue;
-        v->data = mf_buffer_new_host(mf_type_nbytes(&v->type));
-        assert_non_null(v->data);
-        float *p = v->data->data;
-        for (int64_t k = 0; k < mf_type_numel(&v->type); k++) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            p[k] = (float)(seed >> 40) / (float)(1 << 24) - 0.5f;
-        }
-    }
-    return g;
+    return tsupport_parse_filled(convs, 12345, -0.5f);
 }
 
 /* The node that makes the graph output named `name`. */
@@ -93,15 +78,7 @@ static int run(mf_graph *g, const char *passes, bool on, int lanes)
     mf_pass_ctx ctx = mf_pass_ctx_default();
     ctx.winograd = on;
     ctx.lanes = lanes;
-    ctx.eval = mf_mod_ref_eval;
-    mf_pass_stat *st = NULL;
-    int nst = 0;
-    if (mf_pipeline_run(g, passes, &ctx, true, NULL, NULL, &st, &nst))
-        fail_msg("%s", mf_last_error());
-    int changes = st[0].changes;
-    free(st);
-    mf_pass_ctx_release(&ctx);
-    return changes;
+    return tsupport_run_passes(g, passes, &ctx);
 }
 
 static void test_which_convs(void **state)
@@ -158,21 +135,17 @@ static void test_same_outputs(void **state)
     mf_graph *g = load(), *w = load();
     run(w, MF_COMPILE_PIPELINE, true, 16);
     mf_tensor *in[5], *want[11], *got[11];
-    for (int i = 0; i < g->ninputs; i++)
-        assert_int_equal(mf_tensor_rand(MF_F32, g->inputs[i]->type.rank, g->inputs[i]->type.shape, 7 + i, -1, 1,
-                                        MF_DEVICE_CPU, &in[i]),
-                         MF_OK);
+    tsupport_rand_inputs(g, 7, -1, 1, in);
     assert_int_equal(mf_graph_interpret(g, 5, in, 11, want), MF_OK);
     assert_int_equal(mf_graph_interpret(w, 5, in, 11, got), MF_OK);
     for (int i = 0; i < 11; i++) {
         double d = tsupport_rel_diff(got[i], want[i], 1e-30);
         if (!(d <= 3e-3))
             fail_msg("output %d: relative difference %g", i, d);
-        mf_tensor_free(got[i]);
-        mf_tensor_free(want[i]);
     }
-    for (int i = 0; i < 5; i++)
-        mf_tensor_free(in[i]);
+    tsupport_free_tensors(11, got);
+    tsupport_free_tensors(11, want);
+    tsupport_free_tensors(5, in);
     mf_graph_destroy(g);
     mf_graph_destroy(w);
 }
