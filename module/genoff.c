@@ -122,8 +122,12 @@ static mf_status compile(const mf_graph *src, const levels *l, int core_number, 
         o.passes = MF_COMPILE_PIPELINE;
         o.cpu = strcmp(l->names[0], "host") ? l->names[0] : NULL;
         o.lanes = l->targets[0].shape.lanes;
-    } else { /* one graph for every level's kernels: no target's weight layout in it */
+    } else { /* one graph for every level's kernels: no target's weight layout in it; int8
+              * 3x3 convs as f32 Winograd only where every level prefers that */
         o.passes = MF_PORTABLE_PIPELINE;
+        o.qconv_winograd = 1;
+        for (int lv = 0; lv < l->n; lv++)
+            o.qconv_winograd &= mf_cg_qconv_prefers_winograd(&l->targets[lv].shape);
     }
     if ((s = mf_graph_optimize(c->g, &o, NULL)))
         return s;

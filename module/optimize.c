@@ -21,7 +21,7 @@ struct mf_opt_result {
 
 mf_opt_options mf_opt_default_options(void)
 {
-    return (mf_opt_options){.fusion = -1, .winograd = -1};
+    return (mf_opt_options){.fusion = -1, .winograd = -1, .qconv_winograd = -1};
 }
 
 const char *mf_opt_default_pipeline(void)
@@ -128,27 +128,37 @@ static mf_status make_result(const mf_graph *g, const mf_pass_ctx *ctx, mf_pass_
     return MF_OK;
 }
 
-/* The target the pack-weights pass packs for, described on first use. */
-typedef struct pack_target {
+/* The target the kernels are for (mf_opt_options.cpu), described on first use, for the
+ * passes that ask it: pack-weights and qconv-winograd. */
+typedef struct described_target {
     const char *cpu;
-    int state; /* 0: not yet described, 1: t holds it, -1: none (packing off) */
+    int state; /* 0: not yet described, 1: t holds it, -1: none (the passes do nothing) */
     mf_cg_target t;
-} pack_target;
+} described_target;
+
+static const mf_cg_target_shape *shape_of(described_target *d)
+{
+    if (d->state == 0)
+        d->state = mf_cg_target_init(d->cpu, &d->t) == MF_OK ? 1 : -1;
+    return d->state > 0 ? &d->t.shape : NULL;
+}
 
 static int64_t conv_weight_block(const mf_node *n, void *ctx)
 {
-    pack_target *p = ctx;
-    if (p->state == 0)
-        p->state = mf_cg_target_init(p->cpu, &p->t) == MF_OK ? 1 : -1;
-    return p->state > 0 ? mf_cg_conv_weight_block(&p->t.shape, n) : 0;
+    const mf_cg_target_shape *shape = shape_of(ctx);
+    return shape ? mf_cg_conv_weight_block(shape, n) : 0;
 }
 
 static bool qconv_prefers_winograd(void *ctx)
 {
-    pack_target *p = ctx;
-    if (p->state == 0)
-        p->state = mf_cg_target_init(p->cpu, &p->t) == MF_OK ? 1 : -1;
-    return p->state > 0 && mf_cg_qconv_prefers_winograd(&p->t.shape);
+    const mf_cg_target_shape *shape = shape_of(ctx);
+    return shape && mf_cg_qconv_prefers_winograd(shape);
+}
+
+static bool always(void *ctx)
+{
+    (void)ctx;
+    return true;
 }
 
 mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_result **result)
@@ -168,10 +178,10 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
     o.cpu = mf_cache_default_cpu(o.cpu);
     ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(mf_cache_default_cpu(NULL));
     ctx.eval = mf_mod_ref_eval;
-    pack_target pt = {.cpu = o.cpu};
+    described_target target = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;
-    ctx.qconv_prefers_winograd = qconv_prefers_winograd;
-    ctx.target_ctx = &pt;
+    ctx.qconv_prefers_winograd = o.qconv_winograd < 0 ? qconv_prefers_winograd : o.qconv_winograd ? always : NULL;
+    ctx.target_ctx = &target;
     mf_pass_stat *st = NULL;
     int nst = 0;
     mf_status s = mf_pipeline_run(g, o.passes, &ctx, o.verify != 0, o.after_pass, o.ctx, &st, &nst);

@@ -27,7 +27,7 @@ typedef struct mf_qlayer {
 
 /* Whether --ubsw-pairs limits the weights of conv (conv2d or qconv2d): not for depthwise
  * convs nor for those that targets without VNNI run as f32 Winograd (mf_winograd_fits). */
-bool mf_quant_conv_takes_pairs(const mf_node *conv);
+bool mf_mod_conv_takes_pairs(const mf_node *conv);
 
 /* The int8 graph of the f32 graph f, whose values' ranges are ranges[value id]: every conv2d
  * and linear with constant weights becomes qconv2d / qlinear (with a following relu or clamp

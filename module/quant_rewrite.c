@@ -300,7 +300,7 @@ static mf_status record_layer(rewriter *r, const mf_value *out, int nsrc, const 
     return MF_OK;
 }
 
-bool mf_quant_conv_takes_pairs(const mf_node *conv)
+bool mf_mod_conv_takes_pairs(const mf_node *conv)
 {
     mf_conv2d_view v = mf_conv2d_of(conv->op, conv->attrs);
     const mf_type *x = &conv->inputs[0]->type;
@@ -329,7 +329,7 @@ static mf_status quantize_anchor(rewriter *r, const mf_node *n, bool *done)
     /* limited pairs for qconv2d's vpmaddubsw path, which only targets without VNNI take;
      * not depthwise layers (their engine multiplies int16 there) nor the 3x3 layers those
      * targets run as f32 Winograd (passes/qconv_winograd.c): they keep their weights */
-    bool pairs = r->pairs && op == MF_OP_QCONV2D && mf_quant_conv_takes_pairs(n);
+    bool pairs = r->pairs && op == MF_OP_QCONV2D && mf_mod_conv_takes_pairs(n);
     qform xq = {0}, yq = {0};
     mf_value *in[4];
     mf_status s = qget(r, x, &xq);

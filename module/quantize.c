@@ -287,7 +287,7 @@ void mf_quant_pair_counts(const mf_graph *q, int *limited, int *kept, int *winog
             continue;
         if (mf_attr_int(n->op, n->attrs, "w_pair_max") < 256)
             (*limited)++;
-        else if (mf_quant_conv_takes_pairs(n))
+        else if (mf_mod_conv_takes_pairs(n))
             (*kept)++;
         else
             (*winograd)++;

@@ -220,14 +220,27 @@ static const char *why_f32(const mf_node *n)
     }
 }
 
-/* The quantize that ends an int8 conv the qconv-winograd pass sent to f32 Winograd: it
- * quantizes a winograd_output (through the conv's clamp). */
+/* The producer of n's input i when it is an op of that kind, else NULL. */
+static const mf_node *from(const mf_node *n, int i, mf_op op)
+{
+    const mf_node *p = n && i < n->ninputs ? n->inputs[i]->producer : NULL;
+    return p && p->op == op ? p : NULL;
+}
+
+/* The quantize that ends an int8 conv the qconv-winograd pass sent to f32 Winograd:
+ * quantize(clamp?(winograd_output(matmul(..., winograd_input(dequantize(x)))))). */
 static bool ends_winograd_qconv(const mf_node *n)
 {
-    const mf_node *p = n->op == MF_OP_QUANTIZE ? n->inputs[0]->producer : NULL;
-    if (p && p->op == MF_OP_CLAMP)
-        p = p->inputs[0]->producer;
-    return p && p->op == MF_OP_WINOGRAD_OUTPUT;
+    if (n->op != MF_OP_QUANTIZE)
+        return false;
+    const mf_node *o = from(n, 0, MF_OP_WINOGRAD_OUTPUT);
+    if (!o && from(n, 0, MF_OP_CLAMP))
+        o = from(from(n, 0, MF_OP_CLAMP), 0, MF_OP_WINOGRAD_OUTPUT);
+    const mf_node *mm = from(o, 0, MF_OP_MATMUL);
+    const mf_node *in = mm ? from(mm, 0, MF_OP_WINOGRAD_INPUT) : NULL;
+    if (mm && !in)
+        in = from(mm, 1, MF_OP_WINOGRAD_INPUT); /* channels last: the second operand */
+    return from(in, 0, MF_OP_DEQUANTIZE) != NULL;
 }
 
 /* In a graph with int8 layers: how many, those that run as f32 Winograd, and each layer

@@ -107,11 +107,12 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * becomes winograd_weight -> matmul <- winograd_input, then winograd_output (the anchor
  * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
-/* Would the winograd pass rewrite node n?  And would it put channels in the lanes (the
- * channels_last layout) for a target with `lanes` f32 lanes? */
+/* Would the winograd pass rewrite node n? */
 bool mf_winograd_applies(const mf_node *n);
 /* The rule itself, for a conv of weight w, result out and geometry v of any dtype. */
 bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v);
+/* Would it put channels in the lanes (the channels_last layout) for a target with `lanes`
+ * f32 lanes? */
 bool mf_winograd_channels_last(const mf_node *n, int lanes);
 /* qconv_winograd.c: on targets whose int8 products are slow (ctx->qconv_prefers_winograd),
  * int8 3x3 convs that the winograd pass would take in f32 become quantize(clamp(conv2d(
@@ -147,11 +148,12 @@ void mf_pass_redirect(mf_node *n, mf_value *const *repl, int nrepl);
 void mf_pass_apply(mf_graph *g, mf_value *const *repl, int nrepl, const bool *dead, int count);
 /* A pass that expands nodes (rewrite.c): expand appends the nodes that replace n and sets
  * *out to the one whose result takes n's place, or leaves *out NULL to keep n. */
-typedef mf_status (*mf_expand_fn)(mf_graph *g, const mf_node *n, void *arg, mf_node **out);
+typedef mf_status (*mf_pass_expand_fn)(mf_graph *g, const mf_node *n, void *arg, mf_node **out);
 /* Calls expand on every node in order; the nodes it appends go where the node was, its users
  * read *out's result, and the replaced nodes go.  *changes: how many were replaced; a failure
- * names the pass and the node. */
-mf_status mf_pass_expand(mf_graph *g, const char *pass, mf_expand_fn expand, void *arg, int *changes);
+ * names the pass and the node and leaves every use as it was (appended nodes, unused, stay
+ * at the end). */
+mf_status mf_pass_expand(mf_graph *g, const char *pass, mf_pass_expand_fn expand, void *arg, int *changes);
 
 /* ---- memory planning helpers shared with the module's plan builder (memplan.c) -------- */
 
@@ -194,7 +196,7 @@ typedef struct mf_pass_info {
 #define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,pack-weights,dce,segment"
 /* The same without pack-weights, for one graph whose kernels are compiled for several
  * targets (genoff's CPU levels): every target's kernels read plain weights. */
-#define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce,segment"
+#define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,dce,segment"
 /* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"

@@ -14,7 +14,6 @@
  * tiles) channels_last puts channels in the lanes, so the vectors stay full.  ctx->winograd false
  * (MLUFUSE_WINOGRAD=0, the module option) turns it off. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ir/winograd.h"

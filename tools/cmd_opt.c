@@ -166,8 +166,10 @@ static void print_stats(const mf_graph *g, const mf_opt_result *r)
 {
     mf_opt_summary s = mf_opt_result_summary(r);
     int width = 10; /* the longest pass name's */
-    for (int i = 0; i < mf_opt_result_num_passes(r); i++)
-        width = (int)strlen(mf_opt_result_pass(r, i)->name) > width ? (int)strlen(mf_opt_result_pass(r, i)->name) : width;
+    for (int i = 0; i < mf_opt_result_num_passes(r); i++) {
+        int len = (int)strlen(mf_opt_result_pass(r, i)->name);
+        width = len > width ? len : width;
+    }
     printf("%-*s %12s %6s %8s %9s\n", width, "pass", "nodes before", "after", "changes", "ms");
     for (int i = 0; i < mf_opt_result_num_passes(r); i++) {
         const mf_opt_pass_stats *p = mf_opt_result_pass(r, i);

@@ -25,16 +25,19 @@ typedef struct mf_opt_options {
     int verify;         /* 1: verify after every pass (DEBUG=1 does too) */
     int winograd;       /* -1: on unless MLUFUSE_WINOGRAD=0; 0: 3x3 convs stay direct; 1: on */
     int lanes;          /* f32 lanes of the target (the winograd rule); 0: this machine's */
-    /* The LLVM CPU whose kernels' weight layout the pack-weights pass writes (the module's
-     * `cpu` option); NULL: the host. */
+    /* The LLVM CPU the kernels are for (the module's `cpu` option): the weight layout the
+     * pack-weights pass writes, and whether qconv-winograd runs int8 3x3 convs as f32
+     * Winograd (without VNNI); NULL: the host. */
     const char *cpu;
     /* Called after each pass, e.g. to print the graph; NULL: none. */
     void (*after_pass)(const char *pass, const mf_graph *g, void *ctx);
     void *ctx;
+    int qconv_winograd; /* -1: as cpu prefers; 0: int8 3x3 convs stay int8; 1: f32 Winograd */
 } mf_opt_options;
 
 mf_opt_options mf_opt_default_options(void);
-/* "dce,simplify,cse,fold,conv-bn,winograd,fold,simplify,dce,segment,plan" */
+/* "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,pack-weights,dce,
+ * segment,plan" */
 const char *mf_opt_default_pipeline(void);
 /* The passes there are, built-in then registered (mf_pass_register): name and one-line
  * summary of pass i (i < mf_opt_num_passes()). */

@@ -65,7 +65,8 @@ mf_status mf_quantize(const mf_graph *g, const mf_quantize_options *opt, mf_grap
 /* What ubsw_pairs did to the ungrouped convolutions (qconv2d) of a quantized graph q: how
  * many have limited pairs, how many kept their plain codes (the limit's error passed
  * ubsw_max_error), and how many were never limited because targets without VNNI run them as
- * f32 Winograd (3x3, stride 1: docs/quantization.md). */
+ * f32 Winograd (3x3, stride 1: docs/quantization.md).  The three pointers must not be
+ * NULL; q NULL counts nothing. */
 void mf_quant_pair_counts(const mf_graph *q, int *limited, int *kept, int *winograd);
 
 /* mf_quantize, and the accuracy of the result against the f32 model (with the same

@@ -1,7 +1,8 @@
 /* test_pass_manager.c — the pass manager: pipelines by name, unknown names refused before
  * anything runs, per-pass node counts, the verifier after every pass naming the pass that
  * broke the graph (verify flag and DEBUG=1), the after-pass hook, findings dropped when a
- * later pass changes the graph; and memory planning's first fit and peak figures. */
+ * later pass changes the graph; mf_pass_expand's order and its failure path; and memory
+ * planning's first fit and peak figures. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -180,6 +181,56 @@ static void test_fusion_off_one_op_per_subgraph(void **state)
     mf_graph_destroy(g);
 }
 
+/* mf_pass_expand: relus become neg(neg(x)) each, in place; with fail_at >= 0 the expansion
+ * of that relu fails after it appended its nodes. */
+static const char relus[] =
+    "graph @relus(%x: f32[4]) {\n"
+    "  %a = relu(%x) : f32[4]\n"
+    "  %b = relu(%a) : f32[4]\n"
+    "  %c = relu(%b) : f32[4]\n"
+    "  return %c\n"
+    "}\n";
+
+static mf_status double_neg(mf_graph *g, const mf_node *n, void *arg, mf_node **out)
+{
+    int *left = arg;
+    *out = NULL;
+    if (n->op != MF_OP_RELU)
+        return MF_OK;
+    mf_node *a;
+    mf_value *x = n->inputs[0];
+    mf_status s = mf_graph_add_node(g, MF_OP_NEG, 1, &x, NULL, &a);
+    if (!s)
+        s = mf_graph_add_node(g, MF_OP_NEG, 1, &a->outputs[0], NULL, out);
+    if (!s && (*left)-- == 0)
+        s = mf_error(MF_ERR_INVALID, "no more");
+    return s;
+}
+
+static void test_expand(void **state)
+{
+    (void)state;
+    mf_graph *g = parse(relus);
+    int changes, left = -1;
+    assert_int_equal(mf_pass_expand(g, "twice", double_neg, &left, &changes), MF_OK);
+    assert_int_equal(changes, 3);
+    assert_int_equal(g->nnodes, 6);
+    for (int i = 0; i < g->nnodes; i++)
+        assert_int_equal(g->nodes[i]->op, MF_OP_NEG);
+    assert_int_equal(mf_graph_verify(g), MF_OK);
+    mf_graph_destroy(g);
+    /* a failure at the second relu names it and leaves every use as it was */
+    g = parse(relus);
+    left = 1;
+    assert_int_equal(mf_pass_expand(g, "twice", double_neg, &left, &changes), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "twice: node 1 (relu)"));
+    assert_int_equal(changes, 0);
+    assert_int_equal(mf_graph_verify(g), MF_OK);
+    assert_int_equal(g->outputs[0]->producer->op, MF_OP_RELU);
+    assert_int_equal(g->outputs[0]->producer->inputs[0]->producer->op, MF_OP_RELU);
+    mf_graph_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_after_hook_sees_every_pass),
         cmocka_unit_test(test_first_fit),
         cmocka_unit_test(test_fusion_off_one_op_per_subgraph),
+        cmocka_unit_test(test_expand),
     };
     return cmocka_run_group_tests_name("pass_manager", tests, NULL, NULL);
 }

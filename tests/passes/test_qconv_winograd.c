@@ -3,7 +3,8 @@
  * not ConvInteger's i32 sums) and which it leaves; that it asks the target and stays off
  * without one, for targets with VNNI (named LLVM CPUs: no code runs) and with Winograd off;
  * and that the rewritten graph's codes are the int8 reference's within one step (reference
- * kernels, through the whole compile pipeline). */
+ * kernels through the whole compile pipeline, and compiled modules for haswell and x86-64-v2
+ * where the host runs their code). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 
 #include "module/module.h"
 #include "passes/passes.h"
+#include "tests/codegen/cg_targets.h"
 #include "tests/support/pass_graphs.h"
 
 static const char *const convs =
@@ -94,7 +96,14 @@ static void test_which_convs(void **state)
         assert_true(conv->inputs[1]->is_const && conv->inputs[1]->data && conv->inputs[1]->type.dtype == MF_F32);
         assert_true(mf_winograd_applies(conv));
     }
+    /* relu and plain share one dequantize of %q; relu and six one copy of w * ws */
+    int dequantizes = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        dequantizes += g->nodes[i]->op == MF_OP_DEQUANTIZE;
+    assert_int_equal(dequantizes, 2);
     const mf_node *six = g->outputs[2]->producer->inputs[0]->producer;
+    assert_ptr_equal(six->inputs[0]->producer->inputs[1], g->outputs[0]->producer->inputs[0]->producer->inputs[0]->producer->inputs[1]);
+    assert_ptr_not_equal(g->outputs[1]->producer->inputs[0]->producer->inputs[1], six->inputs[0]->producer->inputs[1]);
     assert_true(mf_attr_float(six->op, six->attrs, "min") == 0 && mf_attr_float(six->op, six->attrs, "max") == 6);
     /* strided, a 7x7 plane, 1x1, and i32 sums stay int8 */
     for (int i = 3; i < 7; i++)
@@ -148,6 +157,31 @@ static void test_targets(void **state)
     mf_graph_destroy(g);
 }
 
+/* The codes of interpret's outputs 0..2 (the rewritten layers) against the reference's:
+ * at most one step apart, under 1 % apart, and not all one code. */
+static void check_codes(const char *what, mf_tensor *const *got, mf_tensor *const *want)
+{
+    for (int i = 0; i < 3; i++) {
+        mf_tensor *a, *b;
+        assert_int_equal(mf_tensor_to(got[i], MF_DEVICE_CPU, &a), MF_OK);
+        assert_int_equal(mf_tensor_to(want[i], MF_DEVICE_CPU, &b), MF_OK);
+        const int8_t *p = mf_tensor_data(a), *q = mf_tensor_data(b);
+        int64_t n = mf_tensor_numel(a), differ = 0, spread = 0;
+        for (int64_t k = 0; k < n; k++) {
+            int d = abs(p[k] - q[k]);
+            differ += d != 0;
+            spread += q[k] != q[0];
+            if (d > 1)
+                fail_msg("%s: output %d, code %lld: %d against %d", what, i, (long long)k, p[k], q[k]);
+        }
+        if (differ * 100 > n || !spread) /* rounding ties only; and not all one code */
+            fail_msg("%s: output %d: %lld of %lld codes differ (spread %lld)", what, i, (long long)differ,
+                     (long long)n, (long long)spread);
+        mf_tensor_free(a);
+        mf_tensor_free(b);
+    }
+}
+
 /* Through the compile pipeline (Winograd, folded transforms, reference kernels) the codes
  * are the int8 reference's within one step, and most are equal. */
 static void test_same_codes(void **state)
@@ -159,25 +193,52 @@ static void test_same_codes(void **state)
     tsupport_rand_inputs(g, 3, -2, 2, in);
     assert_int_equal(mf_graph_interpret(g, 2, in, 7, want), MF_OK);
     assert_int_equal(mf_graph_interpret(w, 2, in, 7, got), MF_OK);
-    for (int i = 0; i < 3; i++) {
-        const int8_t *a = mf_tensor_data(got[i]), *b = mf_tensor_data(want[i]);
-        int64_t n = mf_tensor_numel(got[i]), differ = 0, spread = 0;
-        for (int64_t k = 0; k < n; k++) {
-            int d = abs(a[k] - b[k]);
-            differ += d != 0;
-            spread += b[k] != b[0];
-            if (d > 1)
-                fail_msg("output %d, code %lld: %d against %d", i, (long long)k, a[k], b[k]);
-        }
-        if (differ * 100 > n || !spread) /* rounding ties only; and not all one code */
-            fail_msg("output %d: %lld of %lld codes differ (spread %lld)", i, (long long)differ, (long long)n,
-                     (long long)spread);
-    }
+    check_codes("reference kernels", got, want);
     tsupport_free_tensors(7, got);
     tsupport_free_tensors(7, want);
     tsupport_free_tensors(2, in);
     mf_graph_destroy(g);
     mf_graph_destroy(w);
+}
+
+/* Compiled for haswell and x86-64-v2 (the fused Winograd kernels with the requantization in
+ * their epilogue), where this host runs their code: the codes as above. */
+static void test_compiled_codes(void **state)
+{
+    (void)state;
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    mf_graph *g = load();
+    mf_tensor *in[2], *want[7];
+    tsupport_rand_inputs(g, 5, -2, 2, in);
+    assert_int_equal(mf_graph_interpret(g, 2, in, 7, want), MF_OK);
+    int ran = 0, skipped = 0;
+    for (int t = 0; t < 2; t++) {
+        if (!host_runs(&host, &targets[t])) { /* x86-64-v2, haswell */
+            printf("  %s: not run (this host cannot execute its code)\n", targets[t].cpu);
+            skipped++;
+            continue;
+        }
+        mf_module_options o = mf_module_default_options();
+        o.cpu = targets[t].cpu;
+        o.winograd = 1;
+        o.tier = MF_TIER_FULL;
+        mf_module *m = NULL;
+        mf_tensor *dev[2], *got[7];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(mf_tensor_to(in[i], o.device, &dev[i]), MF_OK);
+        if (mf_module_create(g, &o, &m) || mf_module_run(m, 2, dev, 7, got))
+            fail_msg("%s: %s", targets[t].cpu, mf_last_error());
+        check_codes(targets[t].cpu, got, want);
+        tsupport_free_tensors(7, got);
+        tsupport_free_tensors(2, dev);
+        mf_module_destroy(m);
+        ran++;
+    }
+    printf("  compiled codes within one step of the reference on %d targets; %d skipped\n", ran, skipped);
+    tsupport_free_tensors(7, want);
+    tsupport_free_tensors(2, in);
+    mf_graph_destroy(g);
 }
 
 int main(void)
@@ -186,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_which_convs),
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_same_codes),
+        cmocka_unit_test(test_compiled_codes),
     };
     return cmocka_run_group_tests_name("qconv_winograd", tests, NULL, NULL);
 }

@@ -220,11 +220,10 @@ static void test_cli_quick_start(void **state)
     tsupport_rmdir_all(dir);
 }
 
-/* With pairs some qconv2d (all but depthwise ones) promise limited weight pairs
- * (w_pair_max = 128, checked on the weights by the verifier); without, none does.  Returns
- * how many do, and in *nconv the qconv2d count. */
-/* The qconv2d with limited pairs (counted in the text too); *nconv: those that could have
- * them (not depthwise, not run as f32 Winograd without VNNI: mf_quant_pair_counts). */
+/* With pairs some qconv2d promise limited weight pairs (w_pair_max = 128, checked on the
+ * weights by the verifier); without, none does.  Returns how many do (counted in the text
+ * too), and in *nconv those that could (not depthwise, not run as f32 Winograd without
+ * VNNI: mf_quant_pair_counts). */
 static int check_pairs(const mf_graph *q, bool pairs, int *nconv)
 {
     char *text = NULL;
