@@ -32,7 +32,8 @@ typedef struct mf_opt_options {
     /* Called after each pass, e.g. to print the graph; NULL: none. */
     void (*after_pass)(const char *pass, const mf_graph *g, void *ctx);
     void *ctx;
-    int qconv_winograd; /* -1: as cpu prefers; 0: int8 3x3 convs stay int8; 1: f32 Winograd */
+    int qconv_winograd; /* -1: MLUFUSE_QCONV_WINOGRAD (0 or 1), else as cpu prefers; 0: int8
+                           3x3 convs stay int8; 1: f32 Winograd */
 } mf_opt_options;
 
 mf_opt_options mf_opt_default_options(void);

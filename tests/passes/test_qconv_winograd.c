@@ -118,28 +118,44 @@ static void test_which_convs(void **state)
 }
 
 /* The module's pipeline asks the target it compiles for: haswell and x86-64-v2 (no VNNI)
- * take the rewrite, cascadelake and alderlake (VNNI, AVX-VNNI) keep int8; --explain names
- * the layers it rewrote.  Only passes run. */
+ * take the rewrite, cascadelake and alderlake (VNNI, AVX-VNNI) keep int8, unless
+ * MLUFUSE_QCONV_WINOGRAD says otherwise; --explain names the layers it rewrote.  Only passes
+ * run. */
+/* The qconv2d left after the compile pipeline for cpu, with env as MLUFUSE_QCONV_WINOGRAD
+ * (NULL: unset). */
+static int qconvs_left(const char *cpu, const char *env)
+{
+    if (env)
+        setenv("MLUFUSE_QCONV_WINOGRAD", env, 1);
+    mf_graph *g = load();
+    mf_opt_options o = mf_opt_default_options();
+    o.cpu = cpu;
+    o.winograd = 1;
+    mf_status s = mf_graph_optimize(g, &o, NULL);
+    unsetenv("MLUFUSE_QCONV_WINOGRAD");
+    if (s)
+        fail_msg("%s: %s", cpu, mf_last_error());
+    int qconvs = 0;
+    for (int k = 0; k < g->nnodes; k++)
+        qconvs += g->nodes[k]->op == MF_OP_QCONV2D;
+    mf_graph_destroy(g);
+    return qconvs;
+}
+
 static void test_targets(void **state)
 {
     (void)state;
+    /* env NULL: the target decides; "1" rewrites for cascadelake too, "0" for none */
     static const struct {
-        const char *cpu;
+        const char *cpu, *env;
         int qconvs;
-    } cases[] = {{"haswell", 4}, {"x86-64-v2", 4}, {"cascadelake", 7}, {"alderlake", 7}};
+    } cases[] = {{"haswell", NULL, 4},    {"x86-64-v2", NULL, 4}, {"cascadelake", NULL, 7},
+                 {"alderlake", NULL, 7}, {"cascadelake", "1", 4}, {"haswell", "0", 7}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        mf_graph *g = load();
-        mf_opt_options o = mf_opt_default_options();
-        o.cpu = cases[i].cpu;
-        o.winograd = 1;
-        if (mf_graph_optimize(g, &o, NULL))
-            fail_msg("%s: %s", cases[i].cpu, mf_last_error());
-        int qconvs = 0;
-        for (int k = 0; k < g->nnodes; k++)
-            qconvs += g->nodes[k]->op == MF_OP_QCONV2D;
+        int qconvs = qconvs_left(cases[i].cpu, cases[i].env);
         if (qconvs != cases[i].qconvs)
-            fail_msg("%s: %d qconv2d left, expected %d", cases[i].cpu, qconvs, cases[i].qconvs);
-        mf_graph_destroy(g);
+            fail_msg("%s (MLUFUSE_QCONV_WINOGRAD %s): %d qconv2d left, expected %d", cases[i].cpu,
+                     cases[i].env ? cases[i].env : "unset", qconvs, cases[i].qconvs);
     }
     /* --explain names them */
     mf_graph *g = load();
