@@ -155,12 +155,6 @@ static bool qconv_prefers_winograd(void *ctx)
     return shape && mf_cg_qconv_prefers_winograd(shape);
 }
 
-static bool always(void *ctx)
-{
-    (void)ctx;
-    return true;
-}
-
 mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_result **result)
 {
     if (result)
@@ -180,10 +174,9 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
     ctx.eval = mf_mod_ref_eval;
     described_target target = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;
-    const char *qw = getenv("MLUFUSE_QCONV_WINOGRAD"); /* "0" or "1": the target not asked */
-    if (o.qconv_winograd < 0 && qw && (!strcmp(qw, "0") || !strcmp(qw, "1")))
-        o.qconv_winograd = qw[0] == '1';
-    ctx.qconv_prefers_winograd = o.qconv_winograd < 0 ? qconv_prefers_winograd : o.qconv_winograd ? always : NULL;
+    if (o.qconv_winograd >= 0)
+        ctx.qconv_winograd = o.qconv_winograd != 0;
+    ctx.qconv_prefers_winograd = qconv_prefers_winograd;
     ctx.target_ctx = &target;
     mf_pass_stat *st = NULL;
     int nst = 0;

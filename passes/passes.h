@@ -62,14 +62,16 @@ typedef struct mf_pass_ctx {
     size_t fold_limit;       /* constant folding: largest result, bytes (weight transforms
                               * such as winograd_weight fold at any size) */
     bool winograd;           /* false: MLUFUSE_WINOGRAD=0, 3x3 convs stay direct */
+    int qconv_winograd;      /* qconv-winograd: -1 as the target prefers (below), 0 never,
+                              * 1 always; MLUFUSE_QCONV_WINOGRAD=0 or 1 sets it */
     int lanes;               /* f32 lanes of the target compiled for; 0: unknown */
     mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
     void *eval_ctx;
     /* pack-weights: the block of output channels in which the target's kernel for conv2d
      * node n reads its weights, 0 to leave them plain; NULL: no packing (no target) */
     int64_t (*conv_weight_block)(const mf_node *n, void *target_ctx);
-    /* qconv-winograd: whether the target runs int8 3x3 convs slower than f32 Winograd; NULL:
-     * no target, int8 stays */
+    /* qconv-winograd with qconv_winograd -1: whether the target runs int8 3x3 convs slower
+     * than f32 Winograd; NULL: no target, int8 stays */
     bool (*qconv_prefers_winograd)(void *target_ctx);
     void *target_ctx;
     /* findings of segment and plan, for reports; the pass manager clears segmented and
@@ -85,7 +87,8 @@ typedef struct mf_pass_ctx {
 } mf_pass_ctx;
 
 /* Settings from the environment: fuse unless DISABLE_MLU_FUSION is set (and not "0"),
- * Winograd unless MLUFUSE_WINOGRAD is "0", fold_limit 1 MiB, lanes 0, no evaluator. */
+ * Winograd unless MLUFUSE_WINOGRAD is "0", qconv_winograd from MLUFUSE_QCONV_WINOGRAD ("0"
+ * or "1"; else -1), fold_limit 1 MiB, lanes 0, no evaluator. */
 mf_pass_ctx mf_pass_ctx_default(void);
 void mf_pass_ctx_release(mf_pass_ctx *ctx);
 

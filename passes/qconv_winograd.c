@@ -2,7 +2,7 @@
  * are slower (no VNNI: ctx->qconv_prefers_winograd): qconv2d(x, w, s, b) becomes
  * quantize(clamp(conv2d(dequantize(x), w * s, b), min, max)), the reference's scaled int32
  * sums in f32, for the winograd pass right after (docs/quantization.md, "int8 3x3 layers as
- * f32 Winograd").  Off with ctx->winograd. */
+ * f32 Winograd").  ctx->qconv_winograd forces it either way; off with ctx->winograd. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,12 +131,13 @@ static mf_status expand(mf_graph *g, const mf_node *n, void *arg, mf_node **out)
 mf_status mf_pass_qconv_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
 {
     *changes = 0;
-    if (!ctx->winograd || !ctx->qconv_prefers_winograd)
+    if (!ctx->winograd || ctx->qconv_winograd == 0 || (ctx->qconv_winograd < 0 && !ctx->qconv_prefers_winograd))
         return MF_OK;
     int count = 0;
     for (int i = 0; i < g->nnodes; i++)
         count += applies(g->nodes[i]);
-    if (!count || !ctx->qconv_prefers_winograd(ctx->target_ctx)) /* the target asked only when needed */
+    /* the target asked only when it decides and there is something to decide */
+    if (!count || (ctx->qconv_winograd < 0 && !ctx->qconv_prefers_winograd(ctx->target_ctx)))
         return MF_OK;
     shared sh = {g->nvalues, calloc((size_t)g->nvalues + 1, sizeof *sh.dequantized),
                  calloc((size_t)g->nvalues + 1, sizeof *sh.real), calloc((size_t)g->nvalues + 1, sizeof *sh.real_scales)};
