@@ -40,7 +40,7 @@ static const char usage[] =
     "                            128 (a channel's scale grows where needed): AVX2 targets without\n"
     "                            VNNI then multiply by vpmaddubsw (faster) with no saturation\n"
     "      --ubsw-max-error E    with --ubsw-pairs: limit a layer's pairs only where its weights'\n"
-    "                            relative rounding error stays at or below E (default 0.0112;\n"
+    "                            relative rounding error stays at or below E (default 0.015;\n"
     "                            0: every layer)\n"
     "      --mean A,B,...        the seed's mean per input channel (one value: all)\n"
     "      --std A,B,...         the seed's std per input channel (1/255 is accepted)\n"
