@@ -503,6 +503,14 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
 bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi);
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi);
+/* Can mf_cg_gather_strided read the strided 1x1 layer g (its stride, with wide loads). */
+bool mf_cg_gathers_strided(const mf_cg_conv_geom *g);
+/* The output rows [oy0, oy1) of input channels 0 .. cing-1 of the strided 1x1 layer g into a
+ * panel laid out as stride 1 lays out the plane: channel k (plane k from xg) at panel + k *
+ * pk, row oy at (oy - oy0) * ow; every sw-th column of every sh-th input row, as f32.  Whole
+ * vectors: the panel needs vw floats of slack past its last row. */
+void mf_cg_gather_strided(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, int64_t cing, LLVMValueRef panel,
+                          int64_t pk, LLVMValueRef oy0, LLVMValueRef oy1);
 
 /* An alloca in the body's entry block, built from any insertion point (lower.c). */
 LLVMValueRef mf_cg_entry_alloca(mf_cg_ctx *c, LLVMTypeRef t);

@@ -382,13 +382,12 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
 
 /* vw inputs from ptr, every sw-th one: one load of sw x vw floats, masked where the row
  * ends before them (mask: the live lanes of the wide load, NULL when all are). */
-static LLVMValueRef strided_load(gemm_emit *e, LLVMValueRef ptr, LLVMValueRef mask)
+static LLVMValueRef strided_load(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef ptr, LLVMValueRef mask)
 {
-    mf_cg_ctx *c = e->c;
-    const int64_t sw = e->g->sw;
+    const int64_t sw = g->sw;
     if (sw == 1)
-        return mf_cg_load_f32_as(c, e->vt, ptr, mask, e->g->xdt);
-    LLVMValueRef wide = mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)(sw * c->vw)), ptr, mask, e->g->xdt);
+        return mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)c->vw), ptr, mask, g->xdt);
+    LLVMValueRef wide = mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)(sw * c->vw)), ptr, mask, g->xdt);
     LLVMValueRef idx[MF_CG_MAX_VW];
     for (int i = 0; i < c->vw; i++)
         idx[i] = LLVMConstInt(c->i32, (unsigned long long)(sw * i), 0);
@@ -399,16 +398,14 @@ static LLVMValueRef strided_load(gemm_emit *e, LLVMValueRef ptr, LLVMValueRef ma
  * vectors, so the last one may write past the row's end (into the next row, written after
  * it, or the panel's slack); only the wide loads that would read past the input row's end
  * are masked (compile time). */
-static void gather_row(gemm_emit *e, LLVMValueRef src, LLVMValueRef dst)
+static void gather_row(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef src, LLVMValueRef dst)
 {
-    mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
     const int64_t vw = c->vw, nvec = (g->ow + vw - 1) / vw, span = g->sw * vw;
     int64_t nplain = g->w / span < nvec ? g->w / span : nvec;
     mf_cg_loop j;
     if (nplain > 0) {
         mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), mf_cg_i64(c, nplain));
-        LLVMValueRef x = strided_load(e, mf_cg_gep_as(c, src, mf_cg_ix_mulk(c, j.iv, span), g->xdt), NULL);
+        LLVMValueRef x = strided_load(c, g, mf_cg_gep_as(c, src, mf_cg_ix_mulk(c, j.iv, span), g->xdt), NULL);
         LLVMSetAlignment(LLVMBuildStore(c->B, x, mf_cg_gep(c, dst, mf_cg_ix_mulk(c, j.iv, vw))), 4);
         mf_cg_loop_end_scalar(c, &j, 1);
     }
@@ -416,25 +413,27 @@ static void gather_row(gemm_emit *e, LLVMValueRef src, LLVMValueRef dst)
         LLVMValueRef bits[GEMM_MAX_STRIDE * MF_CG_MAX_VW];
         for (int64_t l = 0; l < span; l++)
             bits[l] = LLVMConstInt(c->i1, v * span + l < g->w, 0);
-        LLVMValueRef x = strided_load(e, mf_cg_gep_as(c, src, mf_cg_i64(c, v * span), g->xdt),
+        LLVMValueRef x = strided_load(c, g, mf_cg_gep_as(c, src, mf_cg_i64(c, v * span), g->xdt),
                                       LLVMConstVector(bits, (unsigned)span));
         LLVMSetAlignment(LLVMBuildStore(c->B, x, mf_cg_gep(c, dst, mf_cg_i64(c, v * vw))), 4);
     }
 }
 
-/* The output rows [oy0, oy1) of every input channel of the item's group into the panel,
- * [k][row - oy0][column]. */
-static void gather_panel(gemm_emit *e, LLVMValueRef panel, LLVMValueRef oy0, LLVMValueRef oy1)
+bool mf_cg_gathers_strided(const mf_cg_conv_geom *g)
 {
-    mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
+    return g->sw <= GEMM_MAX_STRIDE;
+}
+
+void mf_cg_gather_strided(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, int64_t cing, LLVMValueRef panel,
+                          int64_t pk, LLVMValueRef oy0, LLVMValueRef oy1)
+{
     mf_cg_loop k, oy;
-    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, e->cing));
-    LLVMValueRef plane = mf_cg_gep_as(c, e->xg, mf_cg_ix_mulk(c, k.iv, g->h * g->w), g->xdt);
-    LLVMValueRef pk = mf_cg_gep(c, panel, mf_cg_ix_mulk(c, k.iv, e->pl.PK));
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, cing));
+    LLVMValueRef plane = mf_cg_gep_as(c, xg, mf_cg_ix_mulk(c, k.iv, g->h * g->w), g->xdt);
+    LLVMValueRef pkk = mf_cg_gep(c, panel, mf_cg_ix_mulk(c, k.iv, pk));
     mf_cg_loop_begin(c, &oy, oy0, oy1);
-    gather_row(e, mf_cg_gep_as(c, plane, mf_cg_ix_mulk(c, oy.iv, g->sh * g->w), g->xdt),
-               mf_cg_gep(c, pk, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, oy.iv, oy0), g->ow)));
+    gather_row(c, g, mf_cg_gep_as(c, plane, mf_cg_ix_mulk(c, oy.iv, g->sh * g->w), g->xdt),
+               mf_cg_gep(c, pkk, mf_cg_ix_mulk(c, mf_cg_ix_sub(c, oy.iv, oy0), g->ow)));
     mf_cg_loop_end_scalar(c, &oy, 1);
     mf_cg_loop_end_scalar(c, &k, 1);
 }
@@ -455,7 +454,7 @@ static void panel_for_chunk(gemm_emit *e, LLVMValueRef panel, LLVMValueRef key, 
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "gathered");
     LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, key, ""), id, ""), fill, join);
     LLVMPositionBuilderAtEnd(c->B, fill);
-    gather_panel(e, panel, oy0, oy1);
+    mf_cg_gather_strided(c, e->g, e->xg, e->cing, panel, pl->PK, oy0, oy1);
     LLVMBuildStore(c->B, id, key);
     LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);

@@ -227,6 +227,14 @@ static const layer flat_planes[] = {
     {2, 40, 2, 3, 32, 1, 1, 0, 1, 1, true, true, 2},   /* 6 pixels, fewer than a vector */
     {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* several chunks of input channels at 8
                                                         * lanes (the sums kept between them) */
+    /* strided (oc_gathers): each partition gathers every s-th pixel of every s-th row into a
+     * stride-1 panel once per batch, then the same tiles: resnet18's 14x14 256->512
+     * downsample, smaller; batch 2 with plain weights and an epilogue that does not flatten;
+     * stride 3 from odd sizes; several chunks of input channels */
+    {1, 64, 14, 14, 32, 1, 2, 0, 1, 1, true, true, 2},
+    {2, 24, 13, 13, 16, 1, 2, 0, 1, 1, false, false, 3},
+    {1, 16, 20, 19, 24, 1, 3, 0, 1, 1, true, true, 1},
+    {1, 300, 13, 14, 16, 1, 2, 0, 1, 1, true, true, 0},
 };
 
 static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
@@ -298,7 +306,7 @@ static void check_flat_planes(const mf_cg_target *t)
         for (size_t i = 0; i < sizeof flat_planes / sizeof flat_planes[0]; i++) {
             layer l = flat_planes[i];
             int64_t block = weight_block(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
-                                                   .k = 1, .s = 1, .d = 1, .groups = 1}, t);
+                                                   .k = 1, .s = l.s, .d = 1, .groups = 1}, t);
             if (t->shape.lanes >= 8 && (block <= 0 || block % t->shape.lanes))
                 fail_msg("%s: %lldx%lld 1x1 %lld->%lld: weight block %lld, not whole vectors of channels",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)block);
