@@ -136,6 +136,11 @@ int mf_cg_tile_accs(const mf_cg_target_shape *s);
  * registers the engine keeps for something else, at most `total` (the channels of a group),
  * evened out over the blocks of `total`. */
 int mf_cg_tile_rows(const mf_cg_target_shape *s, int vecs, int64_t total, int held);
+/* The share of the cycles of an R x V tile's k step (its FMAs over the target's FMA pipes)
+ * that streaming its V input vectors from L2 leaves them, when they do not stay in L1: 1 on
+ * one-pipe cores (Zen 4's 6 x 4 takes 24 cycles for 16 of loads) and for AVX2's 6 x 2 (6
+ * cycles for about 5); about half for AVX2's 3 x 4. */
+double mf_cg_tile_l2_feed(const mf_cg_target_shape *s, int R, int V);
 /* Rows or vectors of a tile at most. */
 #define MF_CG_TILE_MAX 24
 /* Operand i of a tile step: a broadcast weight (row i) or an input vector (vector i; NULL:

@@ -400,9 +400,20 @@ void mf_cg_pad_input(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, LL
     LLVMPositionBuilderAtEnd(c->B, done);
 }
 
+/* A matmul whose right operand (K x columns) does not stay in L1: every block of rows reads
+ * it again from L2, and at 8 lanes a 3 x 4 tile asks 128 bytes of it for 6 cycles of FMAs,
+ * twice what L2 feeds (mf_cg_tile_l2_feed).  The 56x56 plane's Winograd GEMMs (196 tiles, K
+ * 64: 49 KiB) on Zen 3 in 2 x 6 tiles: 0.736-0.745 -> 0.678-0.706 ms alone (bench_conv_gflops),
+ * 0.74-0.88 -> 0.69-0.78 ms in resnet18.  At 16 lanes unmeasured: its tiles stay. */
+static bool streams_x(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    return g->is_matmul && c->vw <= 8 && g->cin * g->ow * 4 > c->shape.l1d;
+}
+
 /* Picks V (vectors per tile) and R (channels per block, mf_cg_tile_rows).  A row costs its padded width plus about a
  * vector per tile (the tile's loop and broadcasts), so narrow vectors do not end up in
- * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way).  A strided
+ * one-vector tiles (8-lane depthwise rows ran at a third of the speed that way); a streamed
+ * matmul operand divides that by the share of the FMAs L2 can feed (streams_x).  A strided
  * tile at a border costs its width again: its wide loads are masked, and their masks built
  * per kx (mobilenet_v2's first layer, 3->32 s2 to 112-pixel rows at 16 lanes: two masked
  * tiles of 4 vectors 49 %, four tiles of 2 vectors, two of them plain, 68-76 %). */
@@ -417,6 +428,8 @@ static void choose_blocking(conv_emit *e)
         e->V = v; /* for tile_inside */
         for (int64_t t = 0; t < ntiles && g->sw > 1; t++)
             cost += tile_inside(e, t) ? 0 : tw;
+        if (streams_x(e->c, g))
+            cost = (int64_t)((double)cost / mf_cg_tile_l2_feed(&e->c->shape, mf_cg_tile_rows(&e->c->shape, v, g->cout, 0), v));
         if (best < 0 || cost < best) {
             best = cost;
             bestv = v;

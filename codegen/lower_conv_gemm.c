@@ -83,23 +83,6 @@ static double lane_use(int64_t N, int64_t nr)
     return (double)N / (double)((N + nr - 1) / nr * nr);
 }
 
-/* Bytes a cycle a core's L2 feeds the tiles' input vectors: each k step loads NV new lines,
- * a row of the plane apart, so the hardware's L1 prefetch (strides up to 2 KB) misses most of
- * them.  Measured on an AVX-512 Xeon with two FMA pipes (docs/benchmarks.md): 6 x 4 tiles
- * (256 bytes for 12 cycles of FMAs) ran at 56-61 % of the peak on 14x14 576->96 and
- * 96->576, 12 x 2 (128 bytes) at 67-68 %, 8 x 3 in between. */
-#define GEMM_L2_BYTES_A_CYCLE 12.0
-
-/* The share of the cycles of a k step's m x n FMAs (over the target's FMA pipes) that
- * streaming its n input vectors from L2 leaves them: 1 on one-pipe cores (Zen 4's 6 x 4
- * takes 24 cycles for 16 of loads) and on AVX2 (6 x 2: 6 cycles for about 5). */
-static double x_feed(const mf_cg_target_shape *s, int m, int n)
-{
-    int ports = s->fma_ports > 0 ? s->fma_ports : 1;
-    double fma = (double)m * n / ports, load = (double)n * s->lanes * 4 / GEMM_L2_BYTES_A_CYCLE;
-    return load > fma ? fma / load : 1.0;
-}
-
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv)
 {
     if (g->is_matmul || g->kh != 1 || g->kw != 1 || g->ph != 0 || g->pw != 0 || g->sw > GEMM_MAX_STRIDE ||
@@ -123,7 +106,7 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
          * block is one more copy of the tile's code: 12 x 2 on 32 channels, 12 + 12 + 8,
          * grew the kernel by a third over 8 x 3's four blocks) */
         int64_t nb = (coutg + m - 1) / m;
-        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes) * x_feed(s, m, n) *
+        double score = (double)m * n / (m + n) * lane_use(N, (int64_t)n * s->lanes) * mf_cg_tile_l2_feed(s, m, n) *
                        ((double)coutg / (double)(nb * m));
         if (score > best + 1e-9) {
             best = score;

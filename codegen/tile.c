@@ -25,6 +25,21 @@ int mf_cg_tile_rows(const mf_cg_target_shape *s, int vecs, int64_t total, int he
     return (int)((total + nblocks - 1) / nblocks);
 }
 
+/* Bytes a cycle a core's L2 feeds a tile's input vectors when they do not stay in L1: each
+ * k step loads V new lines, a row of the operand apart, so the hardware's L1 prefetch
+ * (strides up to 2 KB) misses most of them.  Measured on an AVX-512 Xeon with two FMA pipes
+ * (docs/benchmarks.md): the 1x1 GEMM engine's 6 x 4 tiles (256 bytes for 12 cycles of FMAs)
+ * ran at 56-61 % of the peak on 14x14 576->96 and 96->576, 12 x 2 (128 bytes) at 67-68 %,
+ * 8 x 3 in between. */
+#define TILE_L2_BYTES_A_CYCLE 12.0
+
+double mf_cg_tile_l2_feed(const mf_cg_target_shape *s, int R, int V)
+{
+    int ports = s->fma_ports > 0 ? s->fma_ports : 1;
+    double fma = (double)R * V / ports, load = (double)V * s->lanes * 4 / TILE_L2_BYTES_A_CYCLE;
+    return load > fma ? fma / load : 1.0;
+}
+
 void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_load_fn bcast,
                      mf_cg_tile_load_fn vec, void *ctx)
 {

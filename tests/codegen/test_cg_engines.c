@@ -418,6 +418,8 @@ static const mm_case mm_cases[] = {
     {4, 30, 17, 16, true, true},    /* the left operand broadcast over the batch */
     {2, 48, 9, 5, false, false},    /* fewer columns than a vector */
     {1, 13, 33, 8, false, true},    /* a prime number of rows */
+    {2, 64, 64, 196, false, true},  /* a 56x56 plane's: the right operand (49 KiB) streams from L2,
+                                     * so AVX2 takes 2 x 6 tiles, not 4 x 3 (mf_cg_tile_l2_feed) */
 };
 
 static int check_mm_packed(const mf_cg_target *t, const mm_case *mc, uint64_t seed)
