@@ -455,7 +455,8 @@ static void choose_blocking(conv_emit *e)
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (the border tiles' columns known at compile time, so padding is
  * skipped statically; a strided row's inner tiles in a loop), or, 1x1 stride-1 layers at 8
- * lanes, ranges of tiles over the flattened plane (oc_flat_geom).  Input channels come in
+ * lanes, ranges of tiles over the flattened plane (oc_flat_geom; strided 1x1 layers too, on a
+ * stride-1 copy of the pixels they read that each partition gathers first: oc_gathers).  Input channels come in
  * chunks that fit the packed buffer (1.5 x L1; flat tiles: half of L1 with the input lines
  * they read); between chunks the sums wait in a stack buffer (L2 / 4); prepacked weights are
  * prefetched a chunk ahead (oc_prefetch_spread; flat tiles: 2 KB ahead).  The epilogue transposes the
