@@ -85,7 +85,7 @@ static double lane_use(int64_t N, int64_t nr)
 
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv)
 {
-    if (g->is_matmul || g->kh != 1 || g->kw != 1 || g->ph != 0 || g->pw != 0 || g->sw > GEMM_MAX_STRIDE ||
+    if (g->is_matmul || g->kh != 1 || g->kw != 1 || g->ph != 0 || g->pw != 0 || !mf_cg_gathers_strided(g) ||
         (!strided(g) && (g->oh != g->h || g->ow != g->w)) || g->oh * g->ow < s->lanes)
         return false;
     int64_t coutg = g->cout / g->groups, N = g->oh * g->ow;
