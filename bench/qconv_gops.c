@@ -28,8 +28,11 @@ typedef struct layer {
 } layer;
 
 static const mf_cg_target *target; /* NULL: the host */
+static const mf_cg_target *shape_of; /* the target compiled for, host or named */
 
-static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj)
+/* *block: the channels a block of packed weights, as the pack-weights pass would pack them
+ * for this target (mf_cg_conv_weight_block), 0 for plain weights. */
+static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj, int64_t *block)
 {
     mf_graph *g = mf_graph_new("bench");
     int64_t cg = l->cin / l->groups;
@@ -53,7 +56,10 @@ static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj)
     mf_node *n;
     mf_kernel_fn fn = NULL;
     mf_cg_options one = {target, 3, 1};
+    *block = 0;
     if (mf_graph_add_node(g, MF_OP_QCONV2D, 4, in, a, &n) || mf_graph_set_outputs(g, 1, n->outputs) ||
+        ((*block = mf_cg_conv_weight_block(&shape_of->shape, n)) > 0 &&
+         mf_attr_set_int(MF_OP_QCONV2D, n->attrs, "packed", *block)) ||
         mf_cg_compile(g, &one, obj) || mf_cg_load(obj, &fn))
         fprintf(stderr, "qconv2d: %s\n", mf_last_error());
     char *text = NULL;
@@ -83,12 +89,19 @@ static float *scales(int64_t n, float base)
 static int run_layer(const layer *l, double peak)
 {
     mf_cg_object obj;
-    mf_kernel_fn fn = kernel_of(l, &obj);
+    int64_t block;
+    mf_kernel_fn fn = kernel_of(l, &obj, &block);
     if (!fn)
         return 1;
     int64_t oh = (l->hw + 2 * (l->k / 2) - l->k) / l->stride + 1, cg = l->cin / l->groups;
     void *args[5] = {bench_filled((size_t)(l->cout * oh * oh), 0), bench_filled((size_t)(l->cin * l->hw * l->hw), 1),
                      bench_filled((size_t)(l->cout * cg * l->k * l->k), 2), scales(l->cout, 0.001f), scales(l->cout, 0.1f)};
+    if (block) { /* the same bytes in the packed layout */
+        int8_t *pw = bench_filled((size_t)(l->cout * cg * l->k * l->k), 2);
+        mf_qconv_weights_pack(args[2], pw, l->cout, cg * l->k * l->k, block);
+        free(args[2]);
+        args[2] = pw;
+    }
     double ops = 2.0 * (double)(l->cout * oh * oh) * (double)(cg * l->k * l->k);
     int reps = (int)(4e9 / ops) + 1; /* about 10 ms: a new thread's stack faults in once */
     double best = 1e30;
@@ -103,7 +116,7 @@ static int run_layer(const layer *l, double peak)
     printf("%-14s %-28s %9.3f %9.1f", l->model, name, best * 1e3, gops);
     if (peak > 0)
         printf(" %8.1f %%", 100.0 * gops / peak);
-    printf("\n");
+    printf(block ? "   packed %lld\n" : "\n", (long long)block);
     for (int j = 0; j < 5; j++)
         free(args[j]);
     mf_cg_object_free(&obj);
@@ -124,6 +137,7 @@ int main(int argc, char **argv)
     const mf_cg_target *t = bench_target_arg(argc, argv, &target);
     if (!t)
         return 2;
+    shape_of = t;
     mf_machine_limits lim;
     double peak = 0;
     if (mf_machine_limits_get(&lim) == MF_OK && t->shape.lanes <= 16)

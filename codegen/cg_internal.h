@@ -336,6 +336,9 @@ bool mf_cg_dot4_widens(const mf_cg_ctx *c, unsigned w);
  * (<8 x i32>) + the dot products of the quads of u (unsigned) and s (signed bytes) by
  * vpmaddubsw and vpmaddwd with ones, exact (no pair sum saturates). */
 bool mf_cg_dot4_ubsw(const mf_cg_ctx *c, unsigned w, int64_t w_pair_max);
+/* The block of output channels in which qconv2d's engine reads packed weights on this
+ * target (lower_qconv.c's oc_sweep), 0 when it reads them plain. */
+int64_t mf_cg_qconv_weight_block(const mf_cg_target_shape *shape, const mf_node *n);
 LLVMValueRef mf_cg_dot4_ubsw_step(mf_cg_ctx *c, LLVMValueRef acc, LLVMValueRef u, LLVMValueRef s);
 /* Masked byte loads and stores (AVX-512: 32 registers), which AVX2 lacks. */
 bool mf_cg_masked_bytes(const mf_cg_ctx *c);

@@ -54,7 +54,7 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
 int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *shape);
 
 /* The block of output channels in which the kernel compiled for a target of this shape
- * reads conv2d node n's weights, or matmul node n's left operand (rows), (the pack-weights
+ * reads conv2d or qconv2d node n's weights, or matmul node n's left operand (rows), (the pack-weights
  * pass packs them so, mf_conv_weights_pack), 0 when it reads them plain. */
 int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *n);
 

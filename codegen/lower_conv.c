@@ -1361,6 +1361,8 @@ static int64_t engine_block(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 
 int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *n)
 {
+    if (n->op == MF_OP_QCONV2D)
+        return mf_cg_qconv_weight_block(shape, n);
     if ((n->op != MF_OP_CONV2D && n->op != MF_OP_MATMUL) || mf_type_numel(&n->outputs[0]->type) == 0 ||
         mf_node_mlu_limit(n))
         return 0;

@@ -52,6 +52,7 @@ typedef struct qconv {
     bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
     bool sums_out;                  /* acc=1: the i32 sums are stored as they are */
     bool panels;                    /* tile by tile, all blocks on a panel of K (panel_sweep) */
+    bool oc;                        /* lanes along output channels, packed weights (oc_sweep) */
     LLVMTypeRef i8, vi32, vf, vacc; /* vacc: mf_cg_dot4's */
     bool corr_in_acc;                   /* sums of W lanes, started from -corr (no sub per vector) */
     int64_t KB, nkb;                /* quads per pass over K, and the passes */
@@ -96,6 +97,15 @@ static double sweep_score(const qconv *q, int mr, int nv, int64_t rows)
     int64_t nr = (int64_t)nv * q->W, nchunk = (g->oh + rows - 1) / rows;
     double useful = (double)(g->oh * g->ow) / (double)(nchunk * chunk_pixels(g, rows, nr));
     return useful * (1.0 - 0.25 * (mr + nv) / (double)(mr * nv));
+}
+
+/* The input rows a chunk of q->rows output rows reads, and the bytes of each staged row. */
+static void plan_input(qconv *q)
+{
+    const mf_cg_conv_geom *g = &q->g;
+    q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    int64_t reach = (g->ow + q->V - 1) / q->V * q->V * g->sw + (g->kw - 1) * g->dw; /* a row's loads */
+    q->WP = (reach + q->V - 1) / q->V * q->V;
 }
 
 /* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
@@ -168,9 +178,7 @@ static void plan(qconv *q)
         q->nkb = (q->KF + kbmax - 1) / kbmax; /* KF >= QC_KB_MIN: at least one */
         q->KB = (q->KF + q->nkb - 1) / q->nkb;
     }
-    q->RIN = (q->rows - 1) * g->sh + (g->kh - 1) * g->dh + 1;
-    int64_t reach = (g->ow + q->V - 1) / q->V * q->V * g->sw + (g->kw - 1) * g->dw; /* a row's loads */
-    q->WP = (reach + q->V - 1) / q->V * q->V;
+    plan_input(q);
 }
 
 /* ---- the windows: col[kq][pixel][j] = u of window element k = 4 kq + j ---------------------
@@ -756,19 +764,212 @@ static mf_status panel_sweep(qconv *q, LLVMValueRef grp)
     return err;
 }
 
+/* ---- oc_sweep: lanes along output channels (AVX2 without VNNI, pairs limited) ---------------
+ * A small plane wastes the pixel lanes of the sweeps above: a 7x7 plane (49 pixels) fills 56
+ * lanes in MR 8 x NV 1 tiles, 64 in 4 x 2, and each product there costs a broadcast of a
+ * weight quad.  With the weights prepacked in quads of QC_OC_NV x 8 channels (the
+ * pack-weights pass, mf_qconv_weights_pack), a tile is QC_OC_PX pixels x QC_OC_NV vectors of
+ * 8 channels: per quad, QC_OC_NV loads of weights and QC_OC_PX broadcasts of a pixel's
+ * window quad (col as above) feed 8 products, and only the last tile of a chunk has idle
+ * pixels (5 x 2 tiles ran resnet18's 7x7 layers 3 % slower on Zen 3).  The correction's weight sums come from the packed block (vpmaddubsw by bytes of
+ * 1), once a block.  Codes are stored 8 channels at a time, a scatter of bytes a plane
+ * apart: little beside the K quads of each tile. */
+#define QC_OC_PX 4
+#define QC_OC_NV 2
+
+static int64_t oc_block(int W)
+{
+    return (int64_t)QC_OC_NV * W;
+}
+
+/* A chunk's output rows for oc_sweep: as many as 4 QC_COL_BYTES of windows hold, one at least. */
+static int64_t oc_rows(const qconv *q)
+{
+    int64_t r = 4 * QC_COL_BYTES / (q->KQ * 4 * q->g.ow);
+    return r < 1 ? 1 : r > q->g.oh ? q->g.oh : r;
+}
+
+/* sweep_score's measure of oc_sweep's tiles, less their scattered epilogue, which costs about
+ * QC_OC_EPI_QUADS quads of products (mobilenet_v2's 7x7 1x1 320->1280, 80 quads, ran 2 %
+ * slower so; its 960->160, 240 quads, 9 % faster). */
+#define QC_OC_EPI_QUADS 16
+static double oc_score(const qconv *q)
+{
+    const mf_cg_conv_geom *g = &q->g;
+    int64_t rows = oc_rows(q), nchunk = (g->oh + rows - 1) / rows;
+    double useful = (double)(g->oh * g->ow) / (double)(nchunk * chunk_pixels(g, rows, QC_OC_PX));
+    return useful * (1.0 - 0.25 * (QC_OC_PX + QC_OC_NV) / (double)(QC_OC_PX * QC_OC_NV)) *
+           (double)q->KQ / (double)(q->KQ + QC_OC_EPI_QUADS);
+}
+
+/* Whether oc_sweep takes the planned qconv (plan ran): by 2 % more useful work at least, as
+ * resnet18's 7x7 layers (0.76 against 0.63); a 14x14 plane of a short K, or a 28x28 one,
+ * stays with the pixel lanes. */
+static bool oc_applies(const qconv *q)
+{
+    return q->ubsw && q->c->vw == 8 && !q->sums_out && q->g.groups == 1 && q->K % 4 == 0 &&
+           q->coutg % oc_block(q->c->vw) == 0 && oc_score(q) > 1.02 * sweep_score(q, q->MR, q->NV, q->rows);
+}
+
+/* The block's weight quad kq, vector v: 8 channels' 4 bytes (packed: quad kq of the block's
+ * channels at 4 (kq B + j)). */
+static LLVMValueRef oc_weights(qconv *q, LLVMValueRef wb, LLVMValueRef kq, int v)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef off = mf_cg_ix_mulk(c, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, kq, oc_block(q->W)), (int64_t)v * q->W), 4);
+    LLVMValueRef w = LLVMBuildLoad2(c->B, q->vi32, gep8(c, wb, off), "");
+    LLVMSetAlignment(w, 4);
+    return w;
+}
+
+/* The block's (128 + zp) * sum of weights, per vector of channels. */
+static void oc_corrections(qconv *q, LLVMValueRef wb, LLVMValueRef corr[QC_OC_NV])
+{
+    mf_cg_ctx *c = q->c;
+    LLVMValueRef ones = splat_i32(c, LLVMConstInt(c->i32, 0x01010101u, 0), q->W);
+    for (int v = 0; v < QC_OC_NV; v++)
+        LLVMBuildStore(c->B, LLVMConstNull(q->vi32), q->acc[v]);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
+    for (int v = 0; v < QC_OC_NV; v++) {
+        LLVMValueRef a = LLVMBuildLoad2(c->B, q->vi32, q->acc[v], "");
+        LLVMBuildStore(c->B, mf_cg_dot4_ubsw_step(c, a, ones, oc_weights(q, wb, k.iv, v)), q->acc[v]);
+    }
+    mf_cg_loop_end(c, &k, 1);
+    for (int v = 0; v < QC_OC_NV; v++)
+        corr[v] = LLVMBuildMul(c->B, LLVMBuildLoad2(c->B, q->vi32, q->acc[v], ""),
+                               splat_i32(c, LLVMConstInt(c->i32, (unsigned long long)(128 + q->xzp), 0), q->W), "");
+}
+
+typedef struct oc_block_vals {
+    LLVMValueRef oc0, wb;
+    LLVMValueRef corr[QC_OC_NV], mult[QC_OC_NV], bias[QC_OC_NV];
+} oc_block_vals;
+
+/* Pixel pix's codes of the block's channels through the epilogue, when pix < pend. */
+static mf_status oc_store_pixel(qconv *q, mf_cg_point *pt, const oc_block_vals *b, int p, LLVMValueRef pix)
+{
+    mf_cg_ctx *c = q->c;
+    LLVMBasicBlockRef store = LLVMAppendBasicBlockInContext(c->C, c->body, "oc.store");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "oc.stored");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, pix, q->pend, ""), store, done);
+    LLVMPositionBuilderAtEnd(c->B, store);
+    mf_status err = MF_OK;
+    for (int v = 0; v < QC_OC_NV && !err; v++) {
+        LLVMValueRef s = LLVMBuildLoad2(c->B, q->vi32, q->acc[p * QC_OC_NV + v], "");
+        LLVMValueRef y = LLVMBuildFAdd(c->B, LLVMBuildFMul(c->B, LLVMBuildSIToFP(c->B, s, q->vf, ""), b->mult[v], ""), b->bias[v], "");
+        pt->coord[1] = mf_cg_ix_addk(c, b->oc0, (int64_t)v * q->W);
+        pt->coord[2] = pix;
+        pt->core_val = mf_cg_requantize(c, y, &q->rq);
+        pt->nmemo = 0;
+        err = mf_cg_store_epilogue(c, pt, q->nepi, q->epi);
+    }
+    LLVMBuildBr(c->B, done);
+    LLVMPositionBuilderAtEnd(c->B, done);
+    return err;
+}
+
+/* One tile: QC_OC_PX pixels from the chunk's pixel t0 (col's) x the block's channels. */
+static mf_status oc_tile(qconv *q, mf_cg_point *pt, const oc_block_vals *b, LLVMValueRef t0)
+{
+    mf_cg_ctx *c = q->c;
+    for (int a = 0; a < QC_OC_PX * QC_OC_NV; a++)
+        LLVMBuildStore(c->B, LLVMBuildNeg(c->B, b->corr[a % QC_OC_NV], ""), q->acc[a]);
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0), mf_cg_i64(c, q->KQ));
+    LLVMValueRef wv[QC_OC_NV];
+    for (int v = 0; v < QC_OC_NV; v++)
+        wv[v] = oc_weights(q, b->wb, k.iv, v);
+    LLVMValueRef row = mf_cg_ix_add(c, mf_cg_ix_mulk(c, k.iv, q->CP), t0);
+    for (int p = 0; p < QC_OC_PX; p++) {
+        LLVMValueRef x = LLVMBuildLoad2(c->B, c->i32, gep8(c, q->col, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, row, p), 4)), "");
+        LLVMSetAlignment(x, 4);
+        x = splat_i32(c, x, q->W);
+        for (int v = 0; v < QC_OC_NV; v++) {
+            LLVMValueRef a = q->acc[p * QC_OC_NV + v];
+            LLVMBuildStore(c->B, mf_cg_dot4_ubsw_step(c, LLVMBuildLoad2(c->B, q->vi32, a, ""), x, wv[v]), a);
+        }
+    }
+    mf_cg_loop_end(c, &k, 1);
+    mf_status err = MF_OK;
+    for (int p = 0; p < QC_OC_PX && !err; p++)
+        err = oc_store_pixel(q, pt, b, p, mf_cg_ix_add(c, q->p0, mf_cg_ix_addk(c, t0, p)));
+    return err;
+}
+
+/* The item's blocks of channels over every tile of the chunk. */
+static mf_status oc_sweep(qconv *q)
+{
+    mf_cg_ctx *c = q->c;
+    int64_t B = oc_block(q->W), nblocks = q->coutg / B;
+    mf_cg_point *pt = mf_cg_conv_point(q->core, 1, (unsigned)q->W, q->g.nbd, q->bcoord); /* lanes: channels */
+    if (!pt)
+        return MF_ERR_NOMEM;
+    pt->nloop = 3; /* (batch, channel, pixel of the plane): mf_cg_epilogue_flattens */
+    pt->extent[2] = q->P;
+    pt->stride_of[2] = 3;
+    mf_cg_loop bl, t;
+    mf_cg_loop_begin(c, &bl, q->blo ? q->blo : mf_cg_i64(c, 0), q->bhi ? q->bhi : mf_cg_i64(c, nblocks));
+    oc_block_vals b = {.oc0 = mf_cg_ix_mulk(c, bl.iv, B)};
+    b.wb = gep8(c, q->g.wt, mf_cg_ix_mulk(c, bl.iv, B * q->K));
+    oc_corrections(q, b.wb, b.corr);
+    LLVMValueRef xs = mf_cg_vsplat(c, LLVMConstReal(c->f32, q->xs));
+    for (int v = 0; v < QC_OC_NV; v++) {
+        LLVMValueRef oc = mf_cg_ix_addk(c, b.oc0, (int64_t)v * q->W), ws;
+        if (q->per_channel) {
+            ws = LLVMBuildLoad2(c->B, q->vf, mf_cg_gep(c, q->wscale, oc), "");
+            LLVMSetAlignment(ws, 4);
+        } else {
+            ws = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->wscale, mf_cg_i64(c, 0)), ""));
+        }
+        b.mult[v] = LLVMBuildFMul(c->B, xs, ws, "");
+        b.bias[v] = LLVMConstNull(q->vf);
+        if (q->g.bias) {
+            b.bias[v] = LLVMBuildLoad2(c->B, q->vf, mf_cg_gep(c, q->g.bias, oc), "");
+            LLVMSetAlignment(b.bias[v], 4);
+        }
+    }
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / QC_OC_PX));
+    mf_status err = oc_tile(q, pt, &b, mf_cg_ix_mulk(c, t.iv, QC_OC_PX));
+    mf_cg_loop_end(c, &t, 1);
+    mf_cg_loop_end(c, &bl, 1);
+    free(pt);
+    return err;
+}
+
+/* q's geometry and K from n (no code: also for mf_cg_qconv_weight_block). */
+static void qconv_geometry(qconv *q, mf_cg_ctx *c, const mf_node *n)
+{
+    q->c = c;
+    q->g = mf_cg_conv_geom_of(n);
+    const mf_cg_conv_geom *g = &q->g;
+    q->cing = g->cin / g->groups, q->coutg = g->cout / g->groups;
+    q->K = q->cing * g->kh * g->kw, q->KQ = (q->K + 3) / 4, q->KF = q->K / 4, q->P = g->oh * g->ow;
+    q->sums_out = mf_attr_int(n->op, n->attrs, "acc") != 0;
+    q->xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
+}
+
+int64_t mf_cg_qconv_weight_block(const mf_cg_target_shape *shape, const mf_node *n)
+{
+    if (n->op != MF_OP_QCONV2D || mf_type_numel(&n->outputs[0]->type) == 0 || mf_node_mlu_limit(n))
+        return 0;
+    mf_cg_ctx c = {.shape = mf_cg_int8_shape(shape), .core_number = 1};
+    c.vw = c.shape.lanes;
+    qconv q = {0};
+    qconv_geometry(&q, &c, n);
+    if (q.g.groups != 1 || q.sums_out)
+        return 0;
+    q.ubsw = c.shape.ubsw && c.vw == 8 && mf_attr_int(n->op, n->attrs, "w_pair_max") <= MF_UBSW_PAIR_MAX;
+    plan(&q);
+    return oc_applies(&q) ? oc_block(c.vw) : 0;
+}
+
 mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
-    const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type, *ot = &n->outputs[0]->type;
-    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
-    qconv q = {.c = c, .core = n->outputs[0], .nepi = nepi, .epi = epi};
-    q.g = (mf_cg_conv_geom){
-        .batch = xt->shape[0], .cin = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3],
-        .cout = wt->shape[0], .kh = wt->shape[2], .kw = wt->shape[3], .oh = ot->shape[2], .ow = ot->shape[3],
-        .sh = v.stride[0], .sw = v.stride[1], .ph = v.padding[0], .pw = v.padding[1],
-        .dh = v.dilation[0], .dw = v.dilation[1], .groups = v.groups, .nbd = 1,
-    };
+    const mf_type *ot = &n->outputs[0]->type;
+    qconv q = {.core = n->outputs[0], .nepi = nepi, .epi = epi};
+    qconv_geometry(&q, c, n);
     mf_cg_conv_geom *g = &q.g;
-    g->bshape[0] = g->batch;
     g->x = mf_cg_anchor_input(c, n, 0);
     g->wt = mf_cg_anchor_input(c, n, 1);
     q.wscale = mf_cg_anchor_input(c, n, 2);
@@ -782,19 +983,25 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (qconv2d): an epilogue that does not run on the flattened plane", n->id);
     q.per_channel = n->inputs[2]->type.shape[0] != 1;
     q.xs = (float)mf_attr_float(n->op, n->attrs, "x_scale");
-    q.xzp = (int)mf_attr_int(n->op, n->attrs, "x_zero_point");
     q.rq = mf_cg_requant_of(n);
-    q.sums_out = mf_attr_int(n->op, n->attrs, "acc") != 0;
-    if (!q.sums_out && mf_cg_qdw_choose(c, g)) { /* the depthwise engine ends in requantization */
+    if (!q.sums_out && !g->wblock && mf_cg_qdw_choose(c, g)) { /* the depthwise engine ends in requantization */
         mf_cg_qconv_op op = {.g = *g, .core = q.core, .nepi = nepi, .epi = epi, .wscale = q.wscale,
                              .per_channel = q.per_channel, .xs = q.xs, .xzp = q.xzp, .rq = q.rq};
         return mf_cg_emit_qconv_dw(c, &op);
     }
-    q.cing = g->cin / g->groups, q.coutg = g->cout / g->groups;
-    q.K = q.cing * g->kh * g->kw, q.KQ = (q.K + 3) / 4, q.KF = q.K / 4, q.P = g->oh * g->ow;
     q.ubsw = mf_cg_dot4_ubsw(c, (unsigned)c->vw, mf_attr_int(n->op, n->attrs, "w_pair_max"));
     q.wide = !q.ubsw && mf_cg_dot4_widens(c, (unsigned)c->vw);
     plan(&q);
+    if (g->wblock && (!oc_applies(&q) || g->wblock != oc_block(c->vw)))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: qconv2d weights packed in blocks of %lld channels, "
+                        "which this target's engine does not read (packed for another target?)", (long long)g->wblock);
+    if ((q.oc = g->wblock != 0)) { /* one block of channels a sweep, chunks of oc_rows */
+        q.rows = oc_rows(&q);
+        q.CP = chunk_pixels(g, q.rows, QC_OC_PX);
+        q.nchunk = (g->oh + q.rows - 1) / q.rows;
+        q.MR = QC_OC_PX, q.NV = QC_OC_NV, q.nkb = 1, q.panels = false;
+        plan_input(&q);
+    }
     q.i8 = LLVMInt8TypeInContext(c->C);
     q.vi32 = LLVMVectorType(c->i32, (unsigned)q.W);
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
@@ -822,7 +1029,8 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     /* Fewer chunks than partitions (a 7x7 plane is one chunk: resnet18's 512-channel layers
      * ran on one thread of two) or unequal shares: each chunk's blocks of channels in
      * ranges, an item each, which repeat the chunk's im2col */
-    int64_t chunks = g->batch * g->groups * q.nchunk, nblocks = (q.coutg + q.MR - 1) / q.MR;
+    int64_t chunks = g->batch * g->groups * q.nchunk;
+    int64_t nblocks = q.oc ? q.coutg / oc_block(c->vw) : (q.coutg + q.MR - 1) / q.MR;
     int64_t nsplit = mf_cg_rows_split(chunks, nblocks, c->core_number,
                                       chunks >= c->core_number ? 1 : (c->core_number + chunks - 1) / chunks, QC_SPLIT_MAX);
     LLVMValueRef lo, hi;
@@ -842,7 +1050,7 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.p0 = mf_cg_ix_mulk(c, q.oy0, g->ow);
     q.pend = mf_cg_ix_smink(c, mf_cg_ix_addk(c, q.p0, q.rows * g->ow), q.P);
     im2col(&q);
-    mf_status err = q.panels ? panel_sweep(&q, it[1]) : each_block(&q, it[1], block, NULL);
+    mf_status err = q.oc ? oc_sweep(&q) : q.panels ? panel_sweep(&q, it[1]) : each_block(&q, it[1], block, NULL);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }

@@ -1,6 +1,8 @@
 /* conv_weights.c — the packed layout of conv2d weights (see mf_conv_weights_pack in
  * ir.h): the pack-weights pass writes it once at compile time, the engines read it as
  * it is, the reference kernel reads it back. */
+#include <string.h>
+
 #include "ir.h"
 
 /* Where weight i of output channel oc sits in the packed layout. */
@@ -23,4 +25,20 @@ void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int
     for (int64_t oc = 0; oc < cout; oc++)
         for (int64_t i = 0; i < per; i++)
             plain[oc * per + i] = packed[packed_index(oc, i, cout, per, block)];
+}
+
+void mf_qconv_weights_pack(const int8_t *plain, int8_t *packed, int64_t cout, int64_t per, int64_t block)
+{
+    int64_t nq = per / 4;
+    for (int64_t oc = 0; oc < cout; oc++)
+        for (int64_t q = 0; q < nq; q++)
+            memcpy(packed + 4 * packed_index(oc, q, cout, nq, block), plain + oc * per + 4 * q, 4);
+}
+
+void mf_qconv_weights_unpack(const int8_t *packed, int8_t *plain, int64_t cout, int64_t per, int64_t block)
+{
+    int64_t nq = per / 4;
+    for (int64_t oc = 0; oc < cout; oc++)
+        for (int64_t q = 0; q < nq; q++)
+            memcpy(plain + oc * per + 4 * q, packed + 4 * packed_index(oc, q, cout, nq, block), 4);
 }

@@ -114,7 +114,7 @@ typedef enum mf_op_kind {
     MF_KIND_LAYOUT       /* moves data (permute, concat, upsample) */
 } mf_op_kind;
 
-#define MF_MAX_ATTRS 12
+#define MF_MAX_ATTRS 13
 
 typedef enum mf_attr_type { MF_ATTR_INT, MF_ATTR_FLOAT, MF_ATTR_INTS } mf_attr_type;
 
@@ -187,6 +187,10 @@ mf_window_view mf_window_of(mf_op op, const mf_attr *attrs);
  * kh * kw weights i of a channel.  A permutation: same size, same numbers. */
 void mf_conv_weights_pack(const float *plain, float *packed, int64_t cout, int64_t per, int64_t block);
 void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int64_t per, int64_t block);
+/* qconv2d's (int8, K = per a multiple of 4): the same layout over quads, 4 bytes of K of a
+ * channel taken as one element, so that a load of 4 B bytes is one quad of B channels. */
+void mf_qconv_weights_pack(const int8_t *plain, int8_t *packed, int64_t cout, int64_t per, int64_t block);
+void mf_qconv_weights_unpack(const int8_t *packed, int8_t *plain, int64_t cout, int64_t per, int64_t block);
 mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs);
 mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank);
 /* The `dim` attribute of softmax, concat, gather, cumsum, argmax and the like, counted from the

@@ -1085,7 +1085,12 @@ static mf_status infer_qconv2d(const infer_ctx *c)
         return fail(c, MF_ERR_SHAPE, "input 1 has rank %d, expected 4", c->in[1].rank);
     if (A(c, "w_pair_max")->i < 0 || A(c, "w_pair_max")->i > 256)
         return fail(c, MF_ERR_INVALID, "w_pair_max = %lld, must be in 0..256", (long long)A(c, "w_pair_max")->i);
-    return infer_quantized_anchor(c, infer_conv2d);
+    mf_status s = infer_quantized_anchor(c, infer_conv2d);
+    int64_t K = s ? 0 : mf_type_numel(&c->in[1]) / (c->in[1].shape[0] ? c->in[1].shape[0] : 1);
+    if (!s && A(c, "packed")->i > 0 && (K % 4 || A(c, "groups")->i != 1))
+        return fail(c, MF_ERR_INVALID, "packed = %lld needs groups 1 and weight rows of whole quads (%lld bytes)",
+                    (long long)A(c, "packed")->i, (long long)K);
+    return s;
 }
 
 static mf_status infer_qlinear(const infer_ctx *c)

@@ -1,5 +1,6 @@
 /* pack_weights.c — conv2d weights prepacked once, at compile time, into the layout the
- * kernel that will run the conv reads (blocks of output channels, mf_conv_weights_pack):
+ * kernel that will run the conv reads (blocks of output channels, mf_conv_weights_pack;
+ * qconv2d's int8 weights in quads of 4 bytes, mf_qconv_weights_pack):
  * a conv whose weight is a constant with data gets a new constant "NAME.packed" and its
  * `packed` attribute says the block.  A matmul whose left operand is such a constant (the
  * Winograd GEMMs' transformed weights) likewise, each of its [M, K] matrices packed as the
@@ -38,9 +39,12 @@ static mf_status pack_node(mf_graph *g, mf_node *n, int64_t block)
     mf_buffer *b = mf_buffer_new_host(mf_type_nbytes(&w->type));
     if (!b)
         return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory packing node %d (%s)", n->id, op);
-    for (int64_t i = 0; i < nmat; i++)
-        mf_conv_weights_pack((const float *)w->data->data + i * cout * per, (float *)b->data + i * cout * per,
-                             cout, per, block);
+    if (n->op == MF_OP_QCONV2D)
+        mf_qconv_weights_pack(w->data->data, b->data, cout, per, block);
+    else
+        for (int64_t i = 0; i < nmat; i++)
+            mf_conv_weights_pack((const float *)w->data->data + i * cout * per, (float *)b->data + i * cout * per,
+                                 cout, per, block);
     char name[256];
     mf_value *pw = mf_graph_add_const(g, packed_name(name, sizeof name, w), &w->type, b);
     mf_buffer_release(b); /* the constant holds its own reference */
@@ -58,10 +62,12 @@ mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     int nnodes = g->nnodes;
     for (int i = 0; i < nnodes; i++) {
         mf_node *n = g->nodes[i];
-        if (n->op == MF_OP_CONV2D ? mf_conv2d_of(n->op, n->attrs).packed : n->op != MF_OP_MATMUL || mf_matmul_packed(n->attrs))
+        bool conv = n->op == MF_OP_CONV2D || n->op == MF_OP_QCONV2D;
+        if (conv ? mf_conv2d_of(n->op, n->attrs).packed : n->op != MF_OP_MATMUL || mf_matmul_packed(n->attrs))
             continue;
         const mf_value *w = n->inputs[weight_input(n)];
-        if (!w->is_const || !w->data || w->type.dtype != MF_F32 || mf_type_numel(&w->type) == 0 ||
+        if (!w->is_const || !w->data || w->type.dtype != (n->op == MF_OP_QCONV2D ? MF_I8 : MF_F32) ||
+            mf_type_numel(&w->type) == 0 ||
             (n->op == MF_OP_MATMUL && w->type.rank < 2))
             continue;
         int64_t block = ctx->conv_weight_block(n, ctx->target_ctx);

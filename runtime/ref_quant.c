@@ -115,10 +115,18 @@ mf_status mf_ref_qconv2d(const mf_ref_call *c)
     float xs = attr_f(c, "x_scale");
     int xzp = attr_i(c, "x_zero_point");
     requant r = requant_of(c);
+    int64_t packed = mf_conv2d_of(c->op, c->attrs).packed;
+    int8_t *plain = NULL; /* packed weights (the pack-weights pass) read back in plain order */
+    if (packed > 0 && cout > 0) {
+        if (!(plain = malloc((size_t)(cout * k))))
+            return mf_error(MF_ERR_NOMEM, "qconv2d: out of memory unpacking the weights");
+        mf_qconv_weights_unpack(w, plain, cout, k, packed);
+        w = plain;
+    }
     int16_t *col = malloc(sizeof *col * (size_t)(k * plane > 0 ? k * plane : 1));
     int32_t *acc = malloc(sizeof *acc * (size_t)(plane ? plane : 1));
     if (!col || !acc) {
-        free(col), free(acc);
+        free(col), free(acc), free(plain);
         return mf_error(MF_ERR_NOMEM, "qconv2d: out of memory for %lld x %lld columns",
                         (long long)k, (long long)plane);
     }
@@ -146,6 +154,7 @@ mf_status mf_ref_qconv2d(const mf_ref_call *c)
         }
     free(col);
     free(acc);
+    free(plain);
     return MF_OK;
 }
 

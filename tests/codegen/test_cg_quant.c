@@ -67,6 +67,10 @@ static void test_ubsw_flag(void **state)
 static bool pairs;
 /* The graphs' qconv2d / qlinear store their i32 sums (acc=1) instead of codes. */
 static bool sums;
+/* The qconv2d weights' block in the packed layout (the target's oc_sweep asks it; the
+ * reference unpacks them), 0 for plain; and how many qconv graphs ran packed. */
+static int64_t packed_block;
+static int packed_runs;
 
 typedef struct qcase {
     const char *what;
@@ -280,10 +284,33 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
                 if (q[i] * q[i + 1] > 0 && abs(q[i] + q[i + 1]) > MF_UBSW_PAIR_MAX)
                     q[i + 1] = (int8_t)(q[i] > 0 ? MF_UBSW_PAIR_MAX - q[i] : -MF_UBSW_PAIR_MAX - q[i]);
             }
+    if (packed_block && !strcmp(v->name, "w")) { /* the same weights as the pass packs them */
+        int8_t *pw = malloc((size_t)n + 1);
+        mf_qconv_weights_pack(data, pw, t->shape[0], n / t->shape[0], packed_block);
+        free(data);
+        data = pw;
+    }
     mf_tensor *out = NULL;
     assert_int_equal(mf_tensor_from_data(t->dtype, t->rank, t->shape, data, mf_type_nbytes(t), &out), MF_OK);
     free(data);
     return out;
+}
+
+/* Marks g's qconv2d packed (and its weights for make_input) where target t's engine reads
+ * packed weights (mf_cg_conv_weight_block, as the pack-weights pass would ask). */
+static void pack_for(mf_graph *g, const mf_cg_target *t)
+{
+    mf_cg_target host;
+    if (!t) {
+        assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+        t = &host;
+    }
+    packed_block = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->op == MF_OP_QCONV2D && (packed_block = mf_cg_conv_weight_block(&t->shape, g->nodes[i])) > 0) {
+            assert_int_equal(mf_attr_set_int(MF_OP_QCONV2D, g->nodes[i]->attrs, "packed", packed_block), MF_OK);
+            packed_runs++;
+        }
 }
 
 /* Compiles g for target t, runs it with nparts 1 and 4, and compares every output byte
@@ -372,6 +399,13 @@ static const qcase qcases[] = {
     {"dw 3x3 s4 p1 (one phase with VNNI)", 1, 5, 17, 37, 5, 3, 4, 1, 1, 5, true, true, false, false, false},
     {"dw 3x3 dilation 2 (col)", 1, 8, 11, 11, 8, 3, 1, 2, 2, 8, true, true, false, false, false},
     {"dw 3x3 s3 (col)", 1, 8, 13, 13, 8, 3, 3, 1, 1, 8, true, true, false, false, false},
+    /* vpmaddubsw pairs on a small plane: lanes along output channels, packed weights
+     * (oc_sweep): a residual, per tensor scales and 2 batches, 4 blocks for 4 partitions, a
+     * plane of 3 x 3 (the last tile's last 3 pixels idle) */
+    {"oc 7x7 K 576, 32 channels + qadd", 1, 64, 7, 7, 32, 3, 1, 1, 1, 1, true, true, true, false, false},
+    {"oc 14x14 s2 to 7x7, per tensor, 2 batches", 2, 128, 14, 14, 48, 3, 2, 1, 1, 1, true, false, false, true, false},
+    {"oc 1x1 on 5x5, 64 channels, no bias", 1, 1024, 5, 5, 64, 1, 1, 0, 1, 1, false, true, false, false, true},
+    {"oc 3x3 on 3 x 3, 16 channels", 1, 40, 3, 3, 16, 3, 1, 1, 1, 1, true, true, false, false, false},
 };
 #define NCASES (int)(sizeof qcases / sizeof qcases[0])
 
@@ -386,7 +420,9 @@ static void check_all(const mf_cg_target *t)
             char what[160];
             snprintf(what, sizeof what, "%s%s", qcases[i].what, pairs ? " (w_pair_max 128)" : sums ? " (acc=1)" : "");
             mf_graph *g = qconv_graph(&qcases[i]);
+            pack_for(g, t);
             check_exact(g, t, what);
+            packed_block = 0;
             mf_graph_destroy(g);
         }
     pairs = false;
@@ -446,7 +482,10 @@ static void test_exact_on_targets(void **state)
             skipped++;
             continue;
         }
+        int before = packed_runs;
         check_all(&t);
+        if (t.shape.ubsw && packed_runs - before < 4) /* the oc cases above took oc_sweep */
+            fail_msg("%s: %d qconv graphs ran with packed weights, want 4 or more", t.cpu, packed_runs - before);
         ran++;
     }
     printf("  int8 kernels equal to the reference on host %s + %d named targets; %d skipped\n", host.cpu, ran, skipped);
@@ -525,7 +564,10 @@ static void test_without_bw(void **state)
             skipped++;
             continue;
         }
+        int before = packed_runs;
         check_all(&t);
+        if (t.shape.ubsw && packed_runs - before < 4) /* the oc cases above took oc_sweep */
+            fail_msg("%s: %d qconv graphs ran with packed weights, want 4 or more", t.cpu, packed_runs - before);
         ran++;
     }
     printf("  cascadelake without AVX-512BW: 2 feature strings compiled, %d run against the reference, %d skipped\n",

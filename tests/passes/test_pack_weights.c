@@ -5,7 +5,7 @@
  * nothing; the reference interpreter gives the same outputs before and after; and a module
  * built on such a graph (fused and unfused) matches the reference over repeated runs.  The
  * same for a Winograd GEMM's transformed weights (a matmul's constant left operand, packed
- * per [M, K] matrix). */
+ * per [M, K] matrix), and for a qconv2d's int8 weights in quads (AVX2 without VNNI). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -48,6 +48,17 @@ static const char *const wino_text =
     "  %c = conv2d(%x, %w, %b) {padding=[1,1]} : f32[1,96,14,14]\n"
     "  %y = relu(%c) : f32[1,96,14,14]\n"
     "  return %y\n"
+    "}\n";
+
+/* An int8 3x3 conv on a 7x7 plane whose weights keep their pairs (w_pair_max): on AVX2
+ * without VNNI its engine reads them in quads of 16 channels (lower_qconv.c's oc_sweep). */
+static const char *const qtext =
+    "graph @qpacked(%x: i8[1,256,7,7]) {\n"
+    "  %w = const i8[64,256,3,3] opaque\n"
+    "  %s = const f32[64] opaque\n"
+    "  %b = const f32[64] opaque\n"
+    "  %q = qconv2d(%x, %w, %s, %b) {padding=[1,1], x_scale=0.02, y_scale=0.5, min=0, w_pair_max=128} : i8[1,64,7,7]\n"
+    "  return %q\n"
     "}\n";
 
 static mf_graph *load_text(const char *src)
@@ -159,6 +170,79 @@ static void test_winograd_gemm_packed(void **state)
     mf_graph_destroy(plain);
 }
 
+/* The quad layout: quad kq of channel oc at 4 (kq B + oc % B) of its block; a last block
+ * narrower than B (20 channels in blocks of 16); unpacking gives the plain bytes back. */
+static void test_qconv_quad_layout(void **state)
+{
+    enum { COUT = 20, PER = 12, B = 16 };
+    int8_t plain[COUT * PER], packed[COUT * PER], back[COUT * PER];
+    for (int i = 0; i < COUT * PER; i++)
+        plain[i] = (int8_t)(i * 7 - 100);
+    mf_qconv_weights_pack(plain, packed, COUT, PER, B);
+    for (int oc = 0; oc < COUT; oc++)
+        for (int k = 0; k < PER; k++) {
+            int blk = oc / B, width = oc < B ? B : COUT - B;
+            assert_int_equal(packed[blk * B * PER + 4 * ((k / 4) * width + oc % B) + k % 4], plain[oc * PER + k]);
+        }
+    mf_qconv_weights_unpack(packed, back, COUT, PER, B);
+    assert_memory_equal(back, plain, sizeof plain);
+}
+
+static mf_node *first_of(mf_graph *g, mf_op op)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->op == op)
+            return g->nodes[i];
+    return NULL;
+}
+
+/* The weights of limited pairs: every byte within 63, so no two of a pair sum past 128. */
+static mf_graph *load_q(void)
+{
+    mf_graph *g = load_text(qtext);
+    mf_value *w = first_of(g, MF_OP_QCONV2D)->inputs[1];
+    int8_t *q = w->data->data;
+    for (int64_t i = 0; i < mf_type_numel(&w->type); i++)
+        q[i] = (int8_t)(q[i] / 2);
+    return g;
+}
+
+/* qconv2d: packed where the target's engine asks (the pack-weights pass's new constant
+ * holding mf_qconv_weights_pack's bytes), the interpreter's codes the same byte for byte
+ * before and after, and nothing left to pack. */
+static void test_qconv_weights_packed(void **state)
+{
+    mf_graph *g = load_q(), *orig = load_q();
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(mf_cache_default_cpu(NULL), &host), MF_OK);
+    int64_t block = mf_cg_conv_weight_block(&host.shape, first_of(g, MF_OP_QCONV2D));
+    printf("  %s: qconv2d weights %s\n", host.cpu, block ? "packed in blocks of 16" : "plain (the target reads them so)");
+    assert_int_equal(block, host.shape.ubsw ? 16 : 0); /* AVX2 without VNNI (host or MLUFUSE_CPU) */
+    assert_int_equal(pipeline(g, MF_COMPILE_PIPELINE), block ? 1 : 0);
+    const mf_node *n = first_of(g, MF_OP_QCONV2D);
+    assert_int_equal(mf_conv2d_of(n->op, n->attrs).packed, block);
+    const mf_value *w = n->inputs[1], *pw = first_of(orig, MF_OP_QCONV2D)->inputs[1];
+    if (block) {
+        assert_non_null(strstr(w->name, ".packed"));
+        int8_t *want = malloc(mf_type_nbytes(&w->type));
+        mf_qconv_weights_pack(pw->data->data, want, 64, 256 * 9, block);
+        assert_memory_equal(w->data->data, want, mf_type_nbytes(&w->type));
+        free(want);
+    }
+    mf_tensor *x, *want, *got;
+    int8_t xb[256 * 49];
+    for (int i = 0; i < 256 * 49; i++)
+        xb[i] = (int8_t)((i * 37 + i / 11) % 256 - 128);
+    assert_int_equal(mf_tensor_from_data(MF_I8, 4, g->inputs[0]->type.shape, xb, sizeof xb, &x), MF_OK);
+    if (mf_graph_interpret(orig, 1, &x, 1, &want) || mf_graph_interpret(g, 1, &x, 1, &got))
+        fail_msg("%s", mf_last_error());
+    assert_memory_equal(mf_tensor_data(got), mf_tensor_data(want), 64 * 49);
+    assert_int_equal(pipeline(g, "pack-weights"), 0);
+    mf_tensor_free(x), mf_tensor_free(want), mf_tensor_free(got);
+    mf_graph_destroy(g);
+    mf_graph_destroy(orig);
+}
+
 /* The interpreter (reference kernels, which read packed weights back) before and after;
  * then modules on the original graph, fused and unfused, three runs each. */
 static void runs_as_reference(const char *src)
@@ -215,6 +299,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compile_pipeline_packs_once),
+        cmocka_unit_test(test_qconv_quad_layout),
+        cmocka_unit_test(test_qconv_weights_packed),
         cmocka_unit_test(test_packed_graph_runs_as_reference),
         cmocka_unit_test(test_winograd_gemm_packed),
         cmocka_unit_test(test_winograd_packed_graph_runs_as_reference),
