@@ -770,11 +770,11 @@ static mf_status panel_sweep(qconv *q, LLVMValueRef grp)
  * weight quad.  With the weights prepacked in quads of QC_OC_NV x 8 channels (the
  * pack-weights pass, mf_qconv_weights_pack), a tile is QC_OC_PX pixels x QC_OC_NV vectors of
  * 8 channels: per quad, QC_OC_NV loads of weights and QC_OC_PX broadcasts of a pixel's
- * window quad (col as above) feed 8 products, and only the last tile of a chunk has idle
- * pixels (5 x 2 tiles ran resnet18's 7x7 layers 3 % slower on Zen 3).  The correction's weight sums come from the packed block (vpmaddubsw by bytes of
+ * window quad (col as above) feed 10 products, and only the last tile of a chunk has idle
+ * pixels (on Zen 3, 4 x 2 tiles ran resnet18's 7x7 layers 2-4 % slower, 6 x 2 5 %).  The correction's weight sums come from the packed block (vpmaddubsw by bytes of
  * 1), once a block.  Codes are stored 8 channels at a time, a scatter of bytes a plane
  * apart: little beside the K quads of each tile. */
-#define QC_OC_PX 4
+#define QC_OC_PX 5
 #define QC_OC_NV 2
 
 static int64_t oc_block(int W)
@@ -790,8 +790,9 @@ static int64_t oc_rows(const qconv *q)
 }
 
 /* sweep_score's measure of oc_sweep's tiles, less their scattered epilogue, which costs about
- * QC_OC_EPI_QUADS quads of products (mobilenet_v2's 7x7 1x1 320->1280, 80 quads, ran 2 %
- * slower so; its 960->160, 240 quads, 9 % faster). */
+ * QC_OC_EPI_QUADS quads of products: a short K loses (on Zen 3 mobilenet_v2's 1x1 96->576
+ * at 14x14, 24 quads, ran 20-28 % slower on channel lanes, 64->384 at 28x28 36 %), a long
+ * one gains (its 7x7 960->160, 240 quads, 10 %; 320->1280, 80 quads, 5 %). */
 #define QC_OC_EPI_QUADS 16
 static double oc_score(const qconv *q)
 {
@@ -803,7 +804,7 @@ static double oc_score(const qconv *q)
 }
 
 /* Whether oc_sweep takes the planned qconv (plan ran): by 2 % more useful work at least, as
- * resnet18's 7x7 layers (0.76 against 0.63); a 14x14 plane of a short K, or a 28x28 one,
+ * resnet18's 7x7 layers (0.80 against 0.63); a 14x14 plane of a short K, or a 28x28 one,
  * stays with the pixel lanes. */
 static bool oc_applies(const qconv *q)
 {

@@ -401,7 +401,7 @@ static const qcase qcases[] = {
     {"dw 3x3 s3 (col)", 1, 8, 13, 13, 8, 3, 3, 1, 1, 8, true, true, false, false, false},
     /* vpmaddubsw pairs on a small plane: lanes along output channels, packed weights
      * (oc_sweep): a residual, per tensor scales and 2 batches, 4 blocks for 4 partitions, a
-     * plane of 3 x 3 (the last tile's last 3 pixels idle) */
+     * plane of 3 x 3 (the last tile's last pixel idle) */
     {"oc 7x7 K 576, 32 channels + qadd", 1, 64, 7, 7, 32, 3, 1, 1, 1, 1, true, true, true, false, false},
     {"oc 14x14 s2 to 7x7, per tensor, 2 batches", 2, 128, 14, 14, 48, 3, 2, 1, 1, 1, true, false, false, true, false},
     {"oc 1x1 on 5x5, 64 channels, no bias", 1, 1024, 5, 5, 64, 1, 1, 0, 1, 1, false, true, false, false, true},
