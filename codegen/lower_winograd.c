@@ -8,7 +8,8 @@
  * output transform's work item is one tile row of one channel: lane l holds tile tx0 + l,
  * its groups of vw tiles run in a loop, the last group, which may hold fewer tiles, with
  * masks known at compile time, and the 4 x vw pixels of an output row are interleaved on
- * the way out.
+ * the way out.  Rows of at most half the lanes' tiles go R whole tile rows to a work item
+ * (a 14x14 plane: 2 rows of 4 tiles at 8 lanes), so the lanes stay full.
  *
  * With channels_last (few tiles: the GEMMs run over channels instead) lane l is channel
  * c0 + l of one tile: the input transform gathers the 6x6 tile of vw channel planes and
@@ -448,15 +449,21 @@ static LLVMValueRef pair(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildShuffleVector(c->B, a, b, LLVMConstVector(idx, 2 * (unsigned)c->vw), "");
 }
 
-/* One group of tiles starting at tile tx0 of tile row ty: 36 loads, Aᵀ m A, then per output
- * row the 4 x vw pixels through the epilogue.  last: the group is the row's last, with
- * `live` tiles (compile-time masks); else every pixel is inside. */
+/* One group of tiles: 36 loads, Aᵀ m A, then per output row the 4 x vw pixels through the
+ * epilogue.  R = 1: tiles from tx0 of tile row ty; last: the group is the row's last, with
+ * `live` tiles (compile-time masks), its first pixel px0; else every pixel is inside.
+ * R > 1 (rows of tw tiles, fewer than the lanes): nrows whole tile rows from ty, tw tiles
+ * each, in consecutive lanes (tx0 0), so no lane loads past them: a 14x14 plane's 4 x 4
+ * tiles fill 8 lanes with two rows, where one row filled 4 (masked loads and stores, a
+ * quarter of the output transform's time on Zen 3). */
 static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVMValueRef tx0,
-                              LLVMValueRef mt, bool last, int64_t live, int64_t px0)
+                              LLVMValueRef mt, bool last, int64_t live, int64_t px0, int R, int nrows)
 {
     wino *e = &o->e;
     mf_cg_ctx *c = e->c;
     int64_t T = e->n * e->th * e->tw, K = e->ch;
+    if (R > 1)
+        last = true, live = nrows * e->tw, px0 = 0;
     LLVMValueRef tmask = last && live < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)live) : NULL;
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
@@ -470,35 +477,44 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     pt->coord[1] = k;
     mf_status s = MF_OK;
     LLVMValueRef ox0 = mf_cg_ix_mulk(c, tx0, 4);
+    int64_t per_chunk = c->vw / 4; /* tiles of one chunk of vw pixels */
     for (int i = 0; i < 4 && !s; i++) {
-        LLVMValueRef oy = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ty, 4), i);
-        LLVMBasicBlockRef next = NULL;
-        if (ot->shape[2] % 4 && i >= ot->shape[2] % 4) { /* rows past the bottom of the last tile row */
-            LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
-            next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
-            LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, oy, mf_cg_i64(c, ot->shape[2]), ""), row, next);
-            LLVMPositionBuilderAtEnd(c->B, row);
-        }
         LLVMValueRef y[4];
         at_apply(e, r[i], y);
         for (int j = 0; j < 4 && bias; j++)
             y[j] = LLVMBuildFAdd(c->B, y[j], bias, "");
         LLVMValueRef p01 = pair(c, y[0], y[1]), p23 = pair(c, y[2], y[3]);
-        pt->coord[2] = oy;
-        for (int q = 0; q < 4 && !s; q++) {
-            int64_t first = (int64_t)q * c->vw; /* the chunk's first pixel in the group */
-            if (last && px0 + first >= ot->shape[3])
-                break; /* wholly right of the image */
-            pt->coord[3] = mf_cg_ix_addk(c, ox0, first);
-            int64_t in = last ? ot->shape[3] - (px0 + first) : c->vw;
-            pt->mask = in < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)in) : NULL;
-            pt->core_val = interleave_chunk(c, p01, p23, q);
-            pt->nmemo = 0;
-            s = mf_cg_store_epilogue(c, pt, o->nepi, o->epi);
-        }
-        if (next) {
-            LLVMBuildBr(c->B, next);
-            LLVMPositionBuilderAtEnd(c->B, next);
+        for (int rr = 0; rr < (R > 1 ? nrows : 1) && !s; rr++) {
+            LLVMValueRef oy = mf_cg_ix_addk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, ty, rr), 4), i);
+            LLVMBasicBlockRef next = NULL;
+            if (ot->shape[2] % 4 && i >= ot->shape[2] % 4) { /* rows past the bottom of the last tile row */
+                LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(c->C, c->body, "row");
+                next = LLVMAppendBasicBlockInContext(c->C, c->body, "next");
+                LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, oy, mf_cg_i64(c, ot->shape[2]), ""), row, next);
+                LLVMPositionBuilderAtEnd(c->B, row);
+            }
+            pt->coord[2] = oy;
+            for (int q = 0; q < 4 && !s; q++) {
+                /* the chunk's first pixel in its tile row (R > 1: chunks of other rows skipped) */
+                int64_t first = (int64_t)q * c->vw;
+                if (R > 1) {
+                    if (q * per_chunk / e->tw != rr)
+                        continue;
+                    first = (q * per_chunk - rr * e->tw) * 4;
+                }
+                if (last && px0 + first >= ot->shape[3])
+                    continue; /* wholly right of the image */
+                pt->coord[3] = mf_cg_ix_addk(c, ox0, first);
+                int64_t in = last ? ot->shape[3] - (px0 + first) : c->vw;
+                pt->mask = in < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)in) : NULL;
+                pt->core_val = interleave_chunk(c, p01, p23, q);
+                pt->nmemo = 0;
+                s = mf_cg_store_epilogue(c, pt, o->nepi, o->epi);
+            }
+            if (next) {
+                LLVMBuildBr(c->B, next);
+                LLVMPositionBuilderAtEnd(c->B, next);
+            }
         }
     }
     free(pt);
@@ -606,27 +622,52 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
     if (cl)
         return lower_output_cl(&o);
     int64_t T = e->n * e->th * e->tw;
+    /* rows of fewer tiles than half the lanes: R whole tile rows a vector, when a chunk of vw
+     * pixels never spans two of them */
+    int R = e->tw * 2 <= c->vw && c->vw >= 4 && e->tw % (c->vw / 4) == 0 ? (int)(c->vw / e->tw) : 1;
+    int64_t nrg = (e->th + R - 1) / R, full = e->th / R; /* groups of R tile rows; whole ones */
     LLVMValueRef lo, hi;
-    mf_cg_part_range(c, e->n * e->ch * e->th, 1, &lo, &hi);
+    mf_cg_part_range(c, e->n * e->ch * nrg, 1, &lo, &hi);
     mf_cg_loop items;
-    mf_cg_loop_begin(c, &items, lo, hi); /* one tile row of one channel of one image */
+    mf_cg_loop_begin(c, &items, lo, hi); /* R tile rows of one channel of one image */
     LLVMValueRef q[3];
-    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->n, e->ch, e->th}, q);
+    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->n, e->ch, nrg}, q);
     o.bcoord[0] = q[0];
-    LLVMValueRef tbase = mf_cg_ix_mulk(c, mf_cg_ix_madd(c, q[0], e->th, q[2]), e->tw);
+    LLVMValueRef ty = mf_cg_ix_mulk(c, q[2], R);
+    LLVMValueRef tbase = mf_cg_ix_mulk(c, mf_cg_ix_madd(c, q[0], e->th, ty), e->tw);
     LLVMValueRef mk = mf_cg_gep(c, o.m, mf_cg_ix_add(c, mf_cg_ix_mulk(c, q[1], T), tbase));
     mf_status s = MF_OK;
+    if (R > 1) {
+        if (full == nrg) {
+            s = output_group(&o, q[1], ty, mf_cg_i64(c, 0), mk, true, 0, 0, R, R);
+        } else { /* the last group has th % R rows */
+            LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.whole");
+            LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.part");
+            LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.join");
+            LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, q[2], mf_cg_i64(c, full), ""), whole, part);
+            LLVMPositionBuilderAtEnd(c->B, whole);
+            s = output_group(&o, q[1], ty, mf_cg_i64(c, 0), mk, true, 0, 0, R, R);
+            LLVMBuildBr(c->B, join);
+            LLVMPositionBuilderAtEnd(c->B, part);
+            if (!s)
+                s = output_group(&o, q[1], ty, mf_cg_i64(c, 0), mk, true, 0, 0, R, (int)(e->th % R));
+            LLVMBuildBr(c->B, join);
+            LLVMPositionBuilderAtEnd(c->B, join);
+        }
+        mf_cg_loop_end(c, &items, 1);
+        return s;
+    }
     if (e->ngroups > 1) {
         mf_cg_loop gl;
         mf_cg_loop_begin(c, &gl, mf_cg_i64(c, 0), mf_cg_i64(c, e->ngroups - 1));
         LLVMValueRef tx0 = mf_cg_ix_mulk(c, gl.iv, c->vw);
-        s = output_group(&o, q[1], q[2], tx0, mf_cg_gep(c, mk, tx0), false, c->vw, 0);
+        s = output_group(&o, q[1], ty, tx0, mf_cg_gep(c, mk, tx0), false, c->vw, 0, 1, 1);
         mf_cg_loop_end_scalar(c, &gl, 1);
     }
     int64_t last = (e->ngroups - 1) * c->vw;
     if (!s)
-        s = output_group(&o, q[1], q[2], mf_cg_i64(c, last), mf_cg_gep(c, mk, mf_cg_i64(c, last)), true,
-                         e->tw - last, 4 * last);
+        s = output_group(&o, q[1], ty, mf_cg_i64(c, last), mf_cg_gep(c, mk, mf_cg_i64(c, last)), true,
+                         e->tw - last, 4 * last, 1, 1);
     mf_cg_loop_end(c, &items, 1);
     return s;
 }

@@ -74,6 +74,13 @@ static void check_transforms(const mf_cg_target *t)
         output_graph(1, 3, 9, 10, false, 0),
         output_graph(1, 7, 20, 70, true, 0),
         output_graph(1, 17, 8, 8, true, 0),
+        /* rows of fewer tiles than half the lanes: several tile rows a vector (2 or 4 of a 14x14
+         * plane's 4 x 4 tiles at 8 or 16 lanes; 4 rows of 2 tiles at 8), a last group of fewer
+         * rows (2 of 4; 1 of 2 in the 11x13 case above), the bottom rows past the plane */
+        output_graph(2, 6, 14, 14, true, 0),
+        output_graph(1, 5, 7, 7, false, 0),
+        output_graph(1, 4, 22, 8, true, 0),
+        output_graph(1, 3, 13, 14, true, 0),
         /* channels in the lanes: counts below, at and past a vector */
         input_graph(2, 5, 11, 13, 1, 1),
         input_graph(1, 19, 9, 10, 0, 1),
