@@ -468,17 +468,27 @@ static void tile_step(qconv *q, int R, LLVMValueRef kq, LLVMValueRef pbase, cons
     }
 }
 
+/* A point of the epilogue on the flattened plane (loop dims batch, channel, pixel:
+ * mf_cg_epilogue_flattens), its W lanes along loop dim `lane` (2 pixels, 1 channels). */
+static mf_cg_point *flat_point(qconv *q, int lane)
+{
+    mf_cg_point *pt = mf_cg_conv_point(q->core, lane, (unsigned)q->W, q->g.nbd, q->bcoord);
+    if (pt) {
+        pt->nloop = 3;
+        pt->extent[2] = q->P;
+        pt->stride_of[2] = 3;
+    }
+    return pt;
+}
+
 /* The tile's codes (requantized sums) through the epilogue, on the flattened plane; masked
  * stores past pend, or none. */
 static mf_status tile_codes(qconv *q, int R, LLVMValueRef oc0, LLVMValueRef pbase, const qchan *ch, bool masked)
 {
     mf_cg_ctx *c = q->c;
-    mf_cg_point *pt = mf_cg_conv_point(q->core, 2, (unsigned)q->W, q->g.nbd, q->bcoord);
+    mf_cg_point *pt = flat_point(q, 2);
     if (!pt)
         return MF_ERR_NOMEM;
-    pt->nloop = 3;
-    pt->extent[2] = q->P;
-    pt->stride_of[2] = 3;
     LLVMValueRef lanes[MF_CG_MAX_VW];
     for (int l = 0; l < q->W; l++)
         lanes[l] = LLVMConstInt(c->i64, (unsigned long long)l, 0);
@@ -903,12 +913,9 @@ static mf_status oc_sweep(qconv *q)
 {
     mf_cg_ctx *c = q->c;
     int64_t B = oc_block(q->W), nblocks = q->coutg / B;
-    mf_cg_point *pt = mf_cg_conv_point(q->core, 1, (unsigned)q->W, q->g.nbd, q->bcoord); /* lanes: channels */
+    mf_cg_point *pt = flat_point(q, 1); /* lanes: channels */
     if (!pt)
         return MF_ERR_NOMEM;
-    pt->nloop = 3; /* (batch, channel, pixel of the plane): mf_cg_epilogue_flattens */
-    pt->extent[2] = q->P;
-    pt->stride_of[2] = 3;
     mf_cg_loop bl, t;
     mf_cg_loop_begin(c, &bl, q->blo ? q->blo : mf_cg_i64(c, 0), q->bhi ? q->bhi : mf_cg_i64(c, nblocks));
     oc_block_vals b = {.oc0 = mf_cg_ix_mulk(c, bl.iv, B)};
@@ -916,19 +923,11 @@ static mf_status oc_sweep(qconv *q)
     oc_corrections(q, b.wb, b.corr);
     LLVMValueRef xs = mf_cg_vsplat(c, LLVMConstReal(c->f32, q->xs));
     for (int v = 0; v < QC_OC_NV; v++) {
-        LLVMValueRef oc = mf_cg_ix_addk(c, b.oc0, (int64_t)v * q->W), ws;
-        if (q->per_channel) {
-            ws = LLVMBuildLoad2(c->B, q->vf, mf_cg_gep(c, q->wscale, oc), "");
-            LLVMSetAlignment(ws, 4);
-        } else {
-            ws = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, q->wscale, mf_cg_i64(c, 0)), ""));
-        }
+        LLVMValueRef oc = mf_cg_ix_addk(c, b.oc0, (int64_t)v * q->W);
+        LLVMValueRef ws = q->per_channel ? mf_cg_load_f32_as(c, q->vf, mf_cg_gep(c, q->wscale, oc), NULL, MF_F32)
+                                         : mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, q->wscale, ""));
         b.mult[v] = LLVMBuildFMul(c->B, xs, ws, "");
-        b.bias[v] = LLVMConstNull(q->vf);
-        if (q->g.bias) {
-            b.bias[v] = LLVMBuildLoad2(c->B, q->vf, mf_cg_gep(c, q->g.bias, oc), "");
-            LLVMSetAlignment(b.bias[v], 4);
-        }
+        b.bias[v] = q->g.bias ? mf_cg_load_f32_as(c, q->vf, mf_cg_gep(c, q->g.bias, oc), NULL, MF_F32) : LLVMConstNull(q->vf);
     }
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), mf_cg_i64(c, q->CP / QC_OC_PX));
     mf_status err = oc_tile(q, pt, &b, mf_cg_ix_mulk(c, t.iv, QC_OC_PX));
@@ -958,8 +957,6 @@ int64_t mf_cg_qconv_weight_block(const mf_cg_target_shape *shape, const mf_node 
     c.vw = c.shape.lanes;
     qconv q = {0};
     qconv_geometry(&q, &c, n);
-    if (q.g.groups != 1 || q.sums_out)
-        return 0;
     q.ubsw = c.shape.ubsw && c.vw == 8 && mf_attr_int(n->op, n->attrs, "w_pair_max") <= MF_UBSW_PAIR_MAX;
     plan(&q);
     return oc_applies(&q) ? oc_block(c.vw) : 0;

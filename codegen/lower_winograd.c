@@ -462,8 +462,6 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     wino *e = &o->e;
     mf_cg_ctx *c = e->c;
     int64_t T = e->n * e->th * e->tw, K = e->ch;
-    if (R > 1)
-        last = true, live = nrows * e->tw, px0 = 0;
     LLVMValueRef tmask = last && live < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)live) : NULL;
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
@@ -519,6 +517,12 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     }
     free(pt);
     return s;
+}
+
+/* nrows whole tile rows from ty in one vector (R of them a group), at mt. */
+static mf_status output_rows(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVMValueRef mt, int R, int nrows)
+{
+    return output_group(o, k, ty, mf_cg_i64(o->e.c, 0), mt, true, nrows * o->e.tw, 0, R, nrows);
 }
 
 /* channels_last: one tile of vw output channels from k0 (mask kmask, NULL: all); mt the
@@ -639,18 +643,18 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
     mf_status s = MF_OK;
     if (R > 1) {
         if (full == nrg) {
-            s = output_group(&o, q[1], ty, mf_cg_i64(c, 0), mk, true, 0, 0, R, R);
+            s = output_rows(&o, q[1], ty, mk, R, R);
         } else { /* the last group has th % R rows */
             LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.whole");
             LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.part");
             LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.join");
             LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, q[2], mf_cg_i64(c, full), ""), whole, part);
             LLVMPositionBuilderAtEnd(c->B, whole);
-            s = output_group(&o, q[1], ty, mf_cg_i64(c, 0), mk, true, 0, 0, R, R);
+            s = output_rows(&o, q[1], ty, mk, R, R);
             LLVMBuildBr(c->B, join);
             LLVMPositionBuilderAtEnd(c->B, part);
             if (!s)
-                s = output_group(&o, q[1], ty, mf_cg_i64(c, 0), mk, true, 0, 0, R, (int)(e->th % R));
+                s = output_rows(&o, q[1], ty, mk, R, (int)(e->th % R));
             LLVMBuildBr(c->B, join);
             LLVMPositionBuilderAtEnd(c->B, join);
         }

@@ -13,32 +13,35 @@ static int64_t packed_index(int64_t oc, int64_t i, int64_t cout, int64_t per, in
     return b * block * per + i * width + j;
 }
 
+/* Elements of 4 bytes (a float, or a quad of int8 weights) between the plain layout and the
+ * packed one, either way. */
+static void permute(const void *from, void *to, int64_t cout, int64_t per, int64_t block, bool pack)
+{
+    const char *src = from;
+    char *dst = to;
+    for (int64_t oc = 0; oc < cout; oc++)
+        for (int64_t i = 0; i < per; i++) {
+            int64_t at = packed_index(oc, i, cout, per, block), plain = oc * per + i;
+            memcpy(dst + 4 * (pack ? at : plain), src + 4 * (pack ? plain : at), 4);
+        }
+}
+
 void mf_conv_weights_pack(const float *plain, float *packed, int64_t cout, int64_t per, int64_t block)
 {
-    for (int64_t oc = 0; oc < cout; oc++)
-        for (int64_t i = 0; i < per; i++)
-            packed[packed_index(oc, i, cout, per, block)] = plain[oc * per + i];
+    permute(plain, packed, cout, per, block, true);
 }
 
 void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int64_t per, int64_t block)
 {
-    for (int64_t oc = 0; oc < cout; oc++)
-        for (int64_t i = 0; i < per; i++)
-            plain[oc * per + i] = packed[packed_index(oc, i, cout, per, block)];
+    permute(packed, plain, cout, per, block, false);
 }
 
 void mf_qconv_weights_pack(const int8_t *plain, int8_t *packed, int64_t cout, int64_t per, int64_t block)
 {
-    int64_t nq = per / 4;
-    for (int64_t oc = 0; oc < cout; oc++)
-        for (int64_t q = 0; q < nq; q++)
-            memcpy(packed + 4 * packed_index(oc, q, cout, nq, block), plain + oc * per + 4 * q, 4);
+    permute(plain, packed, cout, per / 4, block, true);
 }
 
 void mf_qconv_weights_unpack(const int8_t *packed, int8_t *plain, int64_t cout, int64_t per, int64_t block)
 {
-    int64_t nq = per / 4;
-    for (int64_t oc = 0; oc < cout; oc++)
-        for (int64_t q = 0; q < nq; q++)
-            memcpy(plain + oc * per + 4 * q, packed + 4 * packed_index(oc, q, cout, nq, block), 4);
+    permute(packed, plain, cout, per / 4, block, false);
 }
