@@ -58,6 +58,11 @@ LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx); /* fl
 /* Stores float vector x at ptr, aligned to one element; mask (<W x i1>, or NULL: all lanes)
  * stores the live lanes only (mf_cg_load_f32_as loads so). */
 void mf_cg_store_f32(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask);
+/* Stores the lanes of x (elements et, aligned to align) that a compile-time constant mask
+ * selects as at most 4 plain stores of 2^k lanes, on a target without mask registers
+ * (shape.mask_regs), and says whether it did; else the caller stores under the mask. */
+bool mf_cg_store_split(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMTypeRef et, unsigned align,
+                       LLVMValueRef mask);
 
 /* ---- index arithmetic (codegen/index.c) ------------------------------------------------
  * On i64 values; k is a compile-time constant.  Operands go to the builder in the order

@@ -278,6 +278,8 @@ static void store_elems(mf_cg_ctx *c, mf_cg_point *p, LLVMTypeRef et, LLVMValueR
     LLVMValueRef mask = p->mask ? p->mask : all_true(c, p->width);
     LLVMTypeRef vd = LLVMVoidTypeInContext(c->C);
     if (ls == 1) {
+        if (mf_cg_store_split(c, x, ptr, et, elem_align(c, et), mask))
+            return;
         LLVMValueRef ops[4] = {x, ptr, align, mask};
         LLVMTypeRef tys[2] = {vt, c->ptr};
         mf_cg_intrin2(c, "llvm.masked.store", tys, 2, vd, 4, ops);

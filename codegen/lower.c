@@ -109,12 +109,73 @@ LLVMValueRef mf_cg_gep(mf_cg_ctx *c, LLVMValueRef base, LLVMValueRef idx)
     return LLVMBuildGEP2(c->B, c->f32, base, &idx, 1, "");
 }
 
+/* The lanes of a compile-time constant mask as bits (false: not a constant of 0/1 lanes). */
+static bool const_mask_bits(LLVMValueRef mask, unsigned w, bool *bit)
+{
+    if (!LLVMIsConstant(mask))
+        return false;
+    for (unsigned i = 0; i < w; i++) {
+        LLVMValueRef e = LLVMGetAggregateElement(mask, i);
+        if (!e || !LLVMIsAConstantInt(e))
+            return false;
+        bit[i] = LLVMConstIntGetZExtValue(e) != 0;
+    }
+    return true;
+}
+
+#define SPLIT_STORES_MAX 4 /* plain stores that replace one masked store, at most */
+
+bool mf_cg_store_split(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMTypeRef et, unsigned align,
+                       LLVMValueRef mask)
+{
+    unsigned w = LLVMGetVectorSize(LLVMTypeOf(x));
+    bool bit[64];
+    if (c->shape.mask_regs || w > 64 || !const_mask_bits(mask, w, bit))
+        return false;
+    unsigned at[SPLIT_STORES_MAX], len[SPLIT_STORES_MAX], n = 0;
+    for (unsigned i = 0; i < w;) {
+        if (!bit[i]) {
+            i++;
+            continue;
+        }
+        unsigned j = i;
+        while (j < w && bit[j])
+            j++;
+        for (unsigned rem = j - i; rem;) { /* the run in pieces of 2^k lanes, widest first */
+            unsigned k = 1;
+            while (k * 2 <= rem)
+                k *= 2;
+            if (n == SPLIT_STORES_MAX)
+                return false;
+            at[n] = j - rem, len[n++] = k;
+            rem -= k;
+        }
+        i = j;
+    }
+    for (unsigned p = 0; p < n; p++) {
+        LLVMValueRef piece, idx = LLVMConstInt(c->i64, at[p], 0);
+        if (len[p] == 1) {
+            piece = LLVMBuildExtractElement(c->B, x, LLVMConstInt(c->i32, at[p], 0), "");
+        } else {
+            LLVMValueRef sel[64];
+            for (unsigned i = 0; i < len[p]; i++)
+                sel[i] = LLVMConstInt(c->i32, at[p] + i, 0);
+            piece = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(LLVMTypeOf(x)), LLVMConstVector(sel, len[p]), "");
+        }
+        LLVMValueRef q = LLVMBuildGEP2(c->B, et, ptr, &idx, 1, "");
+        LLVMSetAlignment(LLVMBuildStore(c->B, piece, q), align);
+    }
+    return true;
+}
+
 void mf_cg_store_f32(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef ptr, LLVMValueRef mask)
 {
     if (!mask) {
         LLVMSetAlignment(LLVMBuildStore(c->B, x, ptr), 4);
         return;
     }
+    if (mf_cg_store_split(c, x, ptr, c->f32, 4, mask))
+        return;
     LLVMValueRef ops[4] = {x, ptr, LLVMConstInt(c->i32, 4, 0), mask};
     LLVMTypeRef tys[2] = {LLVMTypeOf(x), c->ptr};
     mf_cg_intrin2(c, "llvm.masked.store", tys, 2, NULL, 4, ops);

@@ -180,6 +180,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
             sh->vnni = strstr(text, "vpdpwssd") != NULL;
             sh->ubsw = !sh->vnni && sh->lanes == 8 && line_has(text, "vpmaddwd", "ymm");
             sh->bw = sh->lanes == 16 && line_has(text, "vpaddw", "zmm");
+            sh->mask_regs = sh->lanes == 16; /* AVX-512F's k registers */
             sh->l1d = 32 * 1024; /* every x86-64 core of the last decade */
             sh->l2 = sh->lanes == 16 ? 1024 * 1024 : sh->lanes == 8 ? 512 * 1024 : 256 * 1024;
             free(text);

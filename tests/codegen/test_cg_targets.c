@@ -196,6 +196,55 @@ static void test_registers_of_named_targets(void **state)
     }
 }
 
+/* Masked vector stores (VEX vmaskmovps / vpmaskmovd, microcoded on AMD cores) of the given
+ * assembly: the store form names memory last. */
+static int vex_masked_stores(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, "maskmov")); p++) {
+        const char *eol = strchr(p, '\n');
+        if (eol && eol > p && eol[-1] == ')')
+            n++;
+    }
+    return n;
+}
+
+/* Without AVX-512's mask registers, stores under a constant mask are split into plain stores
+ * (mf_cg_store_split): the epilogues of a 1x1 layer on a 7x7 plane (lanes along channels, 7 or
+ * fewer pixels a store), of 14-pixel rows and of 28-pixel rows store no masked vector on AVX2;
+ * AVX-512 targets keep one store under a k mask.  The numeric check of these engines on every
+ * target the host runs is test_engines_every_target's. */
+static void test_masked_stores(void **state)
+{
+    (void)state;
+    static const struct { const char *cpu; bool mask_regs; } want[] = {
+        {"x86-64-v2", false}, {"haswell", false}, {"znver3", false}, {"skylake-avx512", true}, {"znver4", true}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(want[i].cpu, &t), MF_OK);
+        if (t.shape.mask_regs != want[i].mask_regs)
+            fail_msg("%s: mask_regs %d, expected %d", want[i].cpu, t.shape.mask_regs, want[i].mask_regs);
+    }
+    mf_graph *gs[] = {conv_graph(1, 32, 7, 7, 96, 1, 1, 0), conv_graph(1, 16, 14, 14, 20, 3, 1, 1),
+                      conv_graph(1, 16, 56, 56, 24, 3, 2, 1)};
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        static const char *const avx2[] = {"haswell", "znver3"};
+        for (int j = 0; j < 2; j++) {
+            char *text = asm_for(gs[i], avx2[j]);
+            int n = vex_masked_stores(text);
+            free(text);
+            if (n)
+                fail_msg("graph %zu for %s: %d masked stores", i, avx2[j], n);
+        }
+        char *text = asm_for(gs[i], "skylake-avx512");
+        bool kstore = strstr(text, ") {%k") != NULL; /* vmovups %zmm, (mem) {%k} */
+        free(text);
+        if (!kstore)
+            fail_msg("graph %zu for skylake-avx512: no store under a mask register", i);
+        mf_graph_destroy(gs[i]);
+    }
+}
+
 /* FMA ports (codegen/target.c): two 512-bit ones on Intel's Xeon cores, one on Zen 4 and
  * Intel's AVX-512 client cores, AMX in the features making any 16-lane name a Xeon; two
  * 256-bit ones at 8 lanes (one on Zen 1, whose 256-bit FMAs take both 128-bit pipes); none without FMA.  Probes only: every host checks every name. */
@@ -280,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_registers_of_named_targets),
         cmocka_unit_test(test_fma_ports),
+        cmocka_unit_test(test_masked_stores),
         cmocka_unit_test(test_engines_every_target),
         cmocka_unit_test(test_cache_key_names_target),
         cmocka_unit_test(test_default_cpu_from_env),
