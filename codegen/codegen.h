@@ -31,11 +31,12 @@ typedef struct mf_cg_target_shape {
     bool bw;            /* 16 lanes with AVX-512BW (512-bit byte and word vectors: vpackssdw,
                          * vpacksswb, byte shuffles), which the int8 kernels need at 16 lanes;
                          * without it they are cut to 8 (mf_cg_int8_shape) */
-    bool mask_regs;     /* AVX-512's mask registers: a masked vector store is one store under a
-                         * k mask; without them it is VEX's vmaskmovps, microcoded and slow on
-                         * AMD cores (on Zen 3, mobilenet_v2's 7x7 160->960 layer lost a tenth
-                         * of its time to them), so stores under a constant mask are split into
-                         * plain ones (mf_cg_store_split) */
+    bool mask_regs;     /* AVX-512's mask registers (set where the probe sees zmm): a masked
+                         * vector store is one store under a k mask.  Without them it is VEX's
+                         * vmaskmovps, microcoded and slow on AMD cores (on Zen 3, mobilenet_v2's
+                         * 7x7 160->960 layer lost a tenth of its time to them), or per-lane
+                         * stores on SSE; stores under a constant mask are then split into plain
+                         * ones (mf_cg_store_split) */
     int64_t l1d, l2;    /* cache sizes in bytes (typical for the class: LLVM does not say) */
     int fma_ports;      /* vector FMAs of `lanes` width the core starts a cycle (mf_cg_fma_ports):
                          * 2 on most FMA cores, 1 where a 512-bit vector takes both 256-bit pipes

@@ -10,8 +10,8 @@
  * masks known at compile time, and the 4 x vw pixels of an output row are interleaved on
  * the way out.  Rows of at most half the lanes' tiles go R whole tile rows to a work item
  * (a 14x14 plane: 2 rows of 4 tiles at 8 lanes), so the lanes stay full.  Where a plane's
- * tiles are two full vectors, both transforms write (read) each 64-byte line of V (M) whole
- * (line_halves).
+ * tiles are two such vectors of 8 lanes, the input transform writes each 64-byte line of V
+ * whole (line_halves).
  *
  * With channels_last (few tiles: the GEMMs run over channels instead) lane l is channel
  * c0 + l of one tile: the input transform gathers the 6x6 tile of vw channel planes and
@@ -190,39 +190,61 @@ static void gather_two(mf_cg_ctx *c, LLVMValueRef *srcs, int (*src)[MF_CG_MAX_VW
  * 4, 5) e->nv vectors from the group's first column on. */
 #define MAX_LOADS (2 * MF_CG_MAX_VW + 8)
 
-/* A plane whose tiles are two full vectors (14x14 at 8 lanes) has two groups that share
- * every 64-byte line of V (of M, in the output transform), and V's planes are 16 KB apart
- * there (256 channels), so the 36 lines a group touches share the L1's sets: a line written
- * (read) half at a time was evicted between its halves.  The first group's halves wait on
- * the stack (stash; first: this is the first group) and each line is written (read) whole.
- * stash NULL: a group on its own. */
+/* Where a plane's tiles are two vectors of 8 lanes, each a group of R > 1 tile rows (14x14),
+ * the plane's two groups share every 64-byte line of V.  V's planes are channels x 64 bytes
+ * apart, 16 KB for resnet18's 256 channels, so the 36 lines a group writes can share the
+ * L1's sets, and a line written half at a time was evicted between its halves.  Such a
+ * plane's lines are written whole instead: its first group stores its vectors on the stack
+ * (stash), the second stores each before its own.  stash NULL: a group on its own; first:
+ * the plane's first group.  (M's lines, read half at a time by the output transform, cost
+ * less: read whole, 14x14's transform went 0.063-0.065 -> 0.059-0.060 ms in a quiet bench and
+ * moved within the noise in resnet18, so it stays as it is.) */
 typedef struct line_halves {
     LLVMValueRef stash; /* [36 x <vw x float>] on the stack, or NULL */
     bool first;
 } line_halves;
 
-static line_halves first_half(mf_cg_ctx *c)
+static const line_halves unpaired = {NULL, false};
+
+static bool pairs_lines(const wino *e, int R)
 {
-    return (line_halves){mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)36 * (uint64_t)c->vw)), true};
+    int vw = e->c->vw;
+    return R > 1 && e->th == 2 * R && R * e->tw == vw && 2 * vw * (int)sizeof(float) == 64;
+}
+
+/* The first and second group's line_halves of a plane. */
+static void halves(mf_cg_ctx *c, line_halves *first, line_halves *second)
+{
+    LLVMValueRef stash = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)36 * (uint64_t)c->vw));
+    LLVMSetAlignment(stash, 64);
+    *first = (line_halves){stash, true};
+    *second = (line_halves){stash, false};
+}
+
+/* Vector pos of the stash. */
+static LLVMValueRef stash_slot(mf_cg_ctx *c, const line_halves *lh, int pos)
+{
+    return mf_cg_gep(c, lh->stash, mf_cg_i64(c, (int64_t)pos * c->vw));
 }
 
 static void store_v(wino *e, const line_halves *vs, LLVMValueRef x, LLVMValueRef at, int pos, LLVMValueRef smask)
 {
     mf_cg_ctx *c = e->c;
-    LLVMValueRef slot = vs->stash ? mf_cg_gep(c, vs->stash, mf_cg_i64(c, (int64_t)pos * c->vw)) : NULL;
     if (vs->stash && vs->first) {
-        mf_cg_store_f32(c, x, slot, NULL);
+        mf_cg_store_f32(c, x, stash_slot(c, vs, pos), NULL);
         return;
     }
     if (vs->stash)
-        mf_cg_store_f32(c, LLVMBuildLoad2(c->B, e->vt, slot, ""), mf_cg_gep(c, at, mf_cg_i64(c, -c->vw)), NULL);
+        mf_cg_store_f32(c, mf_cg_load_f32_as(c, e->vt, stash_slot(c, vs, pos), NULL, MF_F32),
+                        mf_cg_gep(c, at, mf_cg_i64(c, -c->vw)), NULL);
     mf_cg_store_f32(c, x, at, smask);
 }
 
 /* The 36 transformed vectors of one group: R tile rows from ty0 of twg tiles from tx0, lane
  * r * twg + t the tile (ty0 + r, tx0 + t), in channel plane `plane`; vout the group's first
- * tile in V's plane 0 (planes stride apart); smask the live lanes (NULL: all).  Rows are
- * transformed as they are loaded (Bᵀ over b), then the columns (over a). */
+ * tile in V's plane 0 (planes stride apart); smask the live lanes (NULL: all); vs where the
+ * vectors go (line_halves).  Rows are transformed as they are loaded (Bᵀ over b), then the
+ * columns (over a). */
 static void input_group(wino *e, LLVMValueRef plane, LLVMValueRef ty0, LLVMValueRef tx0, LLVMValueRef vout,
                         int64_t stride, LLVMValueRef smask, const line_halves *vs)
 {
@@ -310,13 +332,13 @@ static void lower_input_tiles(wino *e, LLVMValueRef x, LLVMValueRef out)
     mf_cg_unravel(c, items.iv, 2, (int64_t[]){e->n, e->ch}, q);
     LLVMValueRef plane = mf_cg_gep_as(c, x, mf_cg_ix_mulk(c, items.iv, e->h * e->w), e->xdt);
     LLVMValueRef vplane = mf_cg_gep(c, out, mf_cg_ix_add(c, mf_cg_ix_mulk(c, q[1], T), mf_cg_ix_mulk(c, q[0], e->th * e->tw)));
-    line_halves direct = {NULL, false};
     if (ngr == 1) {
-        input_row_groups(e, plane, mf_cg_i64(c, 0), vplane, smask, &direct);
-    } else if (ngr == 2 && e->th == 2 * e->R && e->tw == e->twg && e->R * e->twg == c->vw) {
-        /* two groups of full vectors share V's lines (line_halves: the 14x14 transform took
-         * 0.10 ms where 28x28's took 0.08 for twice the data; now 0.07) */
-        line_halves first = first_half(c), second = {first.stash, false};
+        input_row_groups(e, plane, mf_cg_i64(c, 0), vplane, smask, &unpaired);
+    } else if (pairs_lines(e, e->R)) {
+        /* line_halves: the 14x14 transform took 0.10 ms where 28x28's took 0.08 for twice the
+         * data; now 0.07 */
+        line_halves first, second;
+        halves(c, &first, &second);
         input_row_groups(e, plane, mf_cg_i64(c, 0), vplane, NULL, &first);
         input_row_groups(e, plane, mf_cg_i64(c, e->R), mf_cg_gep(c, vplane, mf_cg_i64(c, (int64_t)e->R * e->tw)), NULL,
                          &second);
@@ -325,7 +347,7 @@ static void lower_input_tiles(wino *e, LLVMValueRef x, LLVMValueRef out)
         LLVMValueRef ty0 = mf_cg_ix_mulk(c, rg.iv, e->R);
         if (e->th % e->R)
             ty0 = mf_cg_ix_smink(c, ty0, e->th - e->R);
-        input_row_groups(e, plane, ty0, mf_cg_gep(c, vplane, mf_cg_ix_mulk(c, ty0, e->tw)), smask, &direct);
+        input_row_groups(e, plane, ty0, mf_cg_gep(c, vplane, mf_cg_ix_mulk(c, ty0, e->tw)), smask, &unpaired);
         mf_cg_loop_end_scalar(c, &rg, 1);
     }
     mf_cg_loop_end(c, &items, 1);
@@ -497,25 +519,15 @@ static LLVMValueRef pair(mf_cg_ctx *c, LLVMValueRef a, LLVMValueRef b)
  * tiles fill 8 lanes with two rows, where one row filled 4 (masked loads and stores, a
  * quarter of the output transform's time on Zen 3). */
 static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVMValueRef tx0,
-                              LLVMValueRef mt, bool last, int64_t live, int64_t px0, int R, int nrows,
-                              const line_halves *ms)
+                              LLVMValueRef mt, bool last, int64_t live, int64_t px0, int R, int nrows)
 {
     wino *e = &o->e;
     mf_cg_ctx *c = e->c;
     int64_t T = e->n * e->th * e->tw, K = e->ch;
     LLVMValueRef tmask = last && live < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)live) : NULL;
     LLVMValueRef m[36], r[4][6];
-    for (int p = 0; p < 36; p++) {
-        LLVMValueRef slot = ms->stash ? mf_cg_gep(c, ms->stash, mf_cg_i64(c, (int64_t)p * c->vw)) : NULL;
-        if (ms->stash && !ms->first) { /* the second group: loaded with the first */
-            m[p] = LLVMBuildLoad2(c->B, e->vt, slot, "");
-            continue;
-        }
-        LLVMValueRef at = mf_cg_gep(c, mt, mf_cg_i64(c, p * K * T));
-        m[p] = mf_cg_load_f32_as(c, e->vt, at, tmask, MF_F32);
-        if (ms->stash) /* the rest of the line: the second group's vector */
-            mf_cg_store_f32(c, LLVMBuildLoad2(c->B, e->vt, mf_cg_gep(c, at, mf_cg_i64(c, c->vw)), ""), slot, NULL);
-    }
+    for (int p = 0; p < 36; p++)
+        m[p] = mf_cg_load_f32_as(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * K * T)), tmask, MF_F32);
     at_columns(e, m, r);
     LLVMValueRef bias = o->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, o->bias, k), "")) : NULL;
     const mf_type *ot = &o->core->type;
@@ -570,10 +582,9 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
 }
 
 /* nrows whole tile rows from ty in one vector (R of them a group), at mt. */
-static mf_status output_rows(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVMValueRef mt, int R, int nrows,
-                             const line_halves *ms)
+static mf_status output_rows(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVMValueRef mt, int R, int nrows)
 {
-    return output_group(o, k, ty, mf_cg_i64(o->e.c, 0), mt, true, nrows * o->e.tw, 0, R, nrows, ms);
+    return output_group(o, k, ty, mf_cg_i64(o->e.c, 0), mt, true, nrows * o->e.tw, 0, R, nrows);
 }
 
 /* channels_last: one tile of vw output channels from k0 (mask kmask, NULL: all); mt the
@@ -681,44 +692,31 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
      * pixels never spans two of them */
     int R = e->tw * 2 <= c->vw && c->vw >= 4 && e->tw % (c->vw / 4) == 0 ? (int)(c->vw / e->tw) : 1;
     int64_t nrg = (e->th + R - 1) / R, full = e->th / R; /* groups of R tile rows; whole ones */
-    /* two groups of full vectors share M's lines (line_halves): a work item is then the
-     * channel (14x14 at 8 lanes: 0.063-0.065 -> 0.059-0.060 ms) */
-    bool paired = R > 1 && nrg == 2 && full == 2 && R * e->tw == c->vw;
-    int64_t items_a_plane = paired ? 1 : nrg;
     LLVMValueRef lo, hi;
-    mf_cg_part_range(c, e->n * e->ch * items_a_plane, 1, &lo, &hi);
+    mf_cg_part_range(c, e->n * e->ch * nrg, 1, &lo, &hi);
     mf_cg_loop items;
     mf_cg_loop_begin(c, &items, lo, hi); /* R tile rows of one channel of one image */
     LLVMValueRef q[3];
-    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->n, e->ch, items_a_plane}, q);
+    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->n, e->ch, nrg}, q);
     o.bcoord[0] = q[0];
     LLVMValueRef ty = mf_cg_ix_mulk(c, q[2], R);
     LLVMValueRef tbase = mf_cg_ix_mulk(c, mf_cg_ix_madd(c, q[0], e->th, ty), e->tw);
     LLVMValueRef mk = mf_cg_gep(c, o.m, mf_cg_ix_add(c, mf_cg_ix_mulk(c, q[1], T), tbase));
     mf_status s = MF_OK;
-    line_halves direct = {NULL, false};
-    if (paired) {
-        line_halves first = first_half(c), second = {first.stash, false};
-        s = output_rows(&o, q[1], ty, mk, R, R, &first);
-        if (!s)
-            s = output_rows(&o, q[1], mf_cg_i64(c, R), mf_cg_gep(c, mk, mf_cg_i64(c, R * e->tw)), R, R, &second);
-        mf_cg_loop_end(c, &items, 1);
-        return s;
-    }
     if (R > 1) {
         if (full == nrg) {
-            s = output_rows(&o, q[1], ty, mk, R, R, &direct);
+            s = output_rows(&o, q[1], ty, mk, R, R);
         } else { /* the last group has th % R rows */
             LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.whole");
             LLVMBasicBlockRef part = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.part");
             LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rows.join");
             LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, q[2], mf_cg_i64(c, full), ""), whole, part);
             LLVMPositionBuilderAtEnd(c->B, whole);
-            s = output_rows(&o, q[1], ty, mk, R, R, &direct);
+            s = output_rows(&o, q[1], ty, mk, R, R);
             LLVMBuildBr(c->B, join);
             LLVMPositionBuilderAtEnd(c->B, part);
             if (!s)
-                s = output_rows(&o, q[1], ty, mk, R, (int)(e->th % R), &direct);
+                s = output_rows(&o, q[1], ty, mk, R, (int)(e->th % R));
             LLVMBuildBr(c->B, join);
             LLVMPositionBuilderAtEnd(c->B, join);
         }
@@ -729,13 +727,13 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
         mf_cg_loop gl;
         mf_cg_loop_begin(c, &gl, mf_cg_i64(c, 0), mf_cg_i64(c, e->ngroups - 1));
         LLVMValueRef tx0 = mf_cg_ix_mulk(c, gl.iv, c->vw);
-        s = output_group(&o, q[1], ty, tx0, mf_cg_gep(c, mk, tx0), false, c->vw, 0, 1, 1, &direct);
+        s = output_group(&o, q[1], ty, tx0, mf_cg_gep(c, mk, tx0), false, c->vw, 0, 1, 1);
         mf_cg_loop_end_scalar(c, &gl, 1);
     }
     int64_t last = (e->ngroups - 1) * c->vw;
     if (!s)
         s = output_group(&o, q[1], ty, mf_cg_i64(c, last), mf_cg_gep(c, mk, mf_cg_i64(c, last)), true,
-                         e->tw - last, 4 * last, 1, 1, &direct);
+                         e->tw - last, 4 * last, 1, 1);
     mf_cg_loop_end(c, &items, 1);
     return s;
 }
