@@ -40,10 +40,18 @@ bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
  * the masked loads of the borders; the output-channel engine broadcasts one input pixel
  * against vectors of prepacked weights instead, with whole vectors of channels (no lane
  * wasted).  resnet18's 7x7 512->512 3x3 alone: 78 -> 97-101 % of the peak at 16 lanes,
- * 78 -> 81 % at 8 (haswell code on the Xeon host); in the model 66 -> 74-83 %. */
+ * 78 -> 81 % at 8 (haswell code on the Xeon host); in the model 66 -> 74-83 %.
+ * With 16 registers (AVX2) rows of 8-15 pixels of a 3x3 kernel go there too: the padded
+ * copy's 16-pixel rows of a 14x14 plane hold 14 useful lanes of 16, and its 3 x 4 tiles
+ * ran 256->256 at 75-77 % of the peak against the output-channel engine's 100-103 %
+ * (counting the padding's taps, which it skips), 13x13 512->1024 at 76 against 90-91 %,
+ * 10x10 and 8x8 at 73-85 against 103-109 % (haswell code on Zen 3).  5x5 and 7x7
+ * kernels on rows of 14 ran slower there (78 and 75 % against 84 and 86 %) and stay here,
+ * as do such planes on 32-register targets (AVX-512: not measured). */
 bool mf_cg_plane_cedes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
-    return mf_cg_plane_choose(c, g) && c->vw >= 8 && g->ow < 8 && g->kh * g->kw > 1 && g->groups == 1 &&
+    bool narrow = g->ow < 8 || (c->shape.vregs <= 16 && g->kh <= 3 && g->kw <= 3);
+    return mf_cg_plane_choose(c, g) && c->vw >= 8 && narrow && g->kh * g->kw > 1 && g->groups == 1 &&
            g->cout % c->vw == 0 && g->cin * g->kh * g->kw >= c->vw;
 }
 

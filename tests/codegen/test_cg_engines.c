@@ -7,7 +7,8 @@
  * and matmuls whose left operand is packed so (matmul's `packed`: the Winograd GEMMs, one
  * tile per row on the row engine); strided layers with few taps (mobilenet_v2's first layer)
  * on the pixel engine; the GEMM's input-row prefetch on planes of close rows; small planes (7x7)
- * the plane engine cedes to the output-channel engine; rows of one tile read from a padded copy of
+ * the plane engine cedes to the output-channel engine (and, on AVX2, 3x3 planes of 8-15-pixel
+ * rows, 12-pixel rows in tiles of 4 pixels); rows of one tile read from a padded copy of
  * the input; 1x1 layers on small planes in tiles over the flattened plane.  A target the host
  * cannot execute is skipped, and the test says how many. */
 #include <stdarg.h>
@@ -196,6 +197,29 @@ static const layer small_planes[] = {
     {1, 8, 7, 7, 20, 3, 1, 1, 1, 1, true, false, 1},     /* channels no whole vectors: the plane engine */
 };
 
+/* Planes of rows of 8-15 pixels (14x14, 13x13, 12x12 layers) with 3x3 kernels whose channels
+ * fill whole vectors: on 16-register targets (AVX2) the plane engine cedes them too, and rows
+ * of 11 or 12 pixels take tiles of 4 pixels, not 6 x 2; 32-register targets and 5x5 kernels
+ * keep the plane engine (mid_plane_ceded).  Batch 2, dilation, no bias, every epilogue. */
+static const layer mid_planes[] = {
+    {1, 32, 14, 14, 16, 3, 1, 1, 1, 1, true, false, 2},  /* resnet18's 14x14, smaller; residual add */
+    {2, 24, 12, 12, 48, 3, 1, 1, 1, 1, true, false, 1},  /* 12-pixel rows: 4 x 3 tiles at 8 lanes */
+    {1, 16, 9, 11, 32, 3, 1, 1, 1, 1, false, false, 3},  /* 11-pixel rows, no bias, unflattened add */
+    {1, 8, 13, 13, 8, 3, 1, 1, 1, 1, true, false, 0},    /* yolov3-tiny's 13x13, one vector */
+    {1, 8, 15, 15, 16, 3, 1, 1, 1, 1, true, false, 1},   /* 15-pixel rows */
+    {1, 16, 10, 14, 16, 3, 1, 2, 2, 1, true, false, 2},  /* dilation 2 */
+    {1, 16, 14, 14, 16, 5, 1, 2, 1, 1, true, false, 2},  /* a 5x5 kernel: the plane engine keeps it */
+};
+
+/* Does the plane engine cede layer l (rows under 16 pixels) on target t: the rule that
+ * mf_cg_plane_cedes states, so that a change to it is a change to this test too. */
+static bool mid_plane_ceded(const layer *l, const mf_cg_target *t)
+{
+    bool whole = l->cout % t->shape.lanes == 0;
+    bool narrow = l->w < 8 || (t->shape.vregs <= 16 && l->k <= 3);
+    return t->shape.lanes >= 8 && whole && narrow;
+}
+
 /* Rows that are one tile masked at both ends (25 to 32 pixels at 8 lanes) and the plane
  * engine's planes (rows under 16 pixels) read a padded copy of the input at 8 and 4 lanes
  * (AVX2, SSE), copied again for each batch index and group: batch 2, groups 2, 5x5,
@@ -286,6 +310,51 @@ static void check_small_planes(const mf_cg_target *t)
     check_cores = 0;
     if (t->shape.lanes >= 8 && nceded == 0)
         fail_msg("%s: no small plane went to the output-channel engine", t->cpu);
+}
+
+static void check_mid_planes(const mf_cg_target *t)
+{
+    current = t;
+    int nceded = 0;
+    for (int cores = 1; cores <= 4; cores *= 4)
+        for (size_t i = 0; i < sizeof mid_planes / sizeof mid_planes[0]; i++) {
+            layer l = mid_planes[i];
+            int64_t block = weight_block(&l, t);
+            if ((block > 0) != mid_plane_ceded(&l, t))
+                fail_msg("%s: %lldx%lld conv %lld->%lld k%lld: weight block %lld", t->cpu, (long long)l.h,
+                         (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)l.k, (long long)block);
+            nceded += block > 0;
+            l.packed = block > 0;
+            check_cores = cores;
+            check_layers(&l, 1, t);
+        }
+    check_cores = 0;
+    if (t->shape.lanes == 8 && t->shape.vregs == 16 && nceded == 0)
+        fail_msg("%s: no 3x3 plane of rows under 16 pixels went to the output-channel engine", t->cpu);
+}
+
+static void test_mid_planes_every_target(void **state)
+{
+    every_target(check_mid_planes, "3x3 on planes of 8-15-pixel rows");
+}
+
+/* The engine each named target's code takes for those planes, compiled or not (a query of
+ * the target's shape: AVX-512 targets too, whatever the host).  At 8 lanes and 16 registers
+ * the 12-pixel rows' block is 3 vectors (tiles of 4 pixels x 3 vectors; 6 x 2 would be 2). */
+static void test_mid_planes_engine_per_target(void **state)
+{
+    const char *cpus[] = {"x86-64-v2", "haswell", "znver3", "skylake-avx512", "znver4"};
+    for (size_t k = 0; k < sizeof cpus / sizeof cpus[0]; k++) {
+        mf_cg_target t;
+        assert_int_equal(mf_cg_target_init(cpus[k], &t), MF_OK);
+        for (size_t i = 0; i < sizeof mid_planes / sizeof mid_planes[0]; i++) {
+            int64_t block = weight_block(&mid_planes[i], &t);
+            if ((block > 0) != mid_plane_ceded(&mid_planes[i], &t))
+                fail_msg("%s: mid plane %zu: weight block %lld", cpus[k], i, (long long)block);
+            if (i == 1 && t.shape.lanes == 8 && t.shape.vregs == 16 && block != 24)
+                fail_msg("%s: 12x12 24->48: weight block %lld, expected 24 (4 x 3 tiles)", cpus[k], (long long)block);
+        }
+    }
 }
 
 static void check_padded_rows(const mf_cg_target *t)
@@ -477,6 +546,8 @@ int main(void)
         cmocka_unit_test(test_matmul_packed_every_target),
         cmocka_unit_test(test_strided_few_taps_every_target),
         cmocka_unit_test(test_small_planes_every_target),
+        cmocka_unit_test(test_mid_planes_every_target),
+        cmocka_unit_test(test_mid_planes_engine_per_target),
         cmocka_unit_test(test_padded_rows_every_target),
         cmocka_unit_test(test_flat_planes_every_target),
     };
