@@ -289,6 +289,10 @@ LLVMValueRef mf_cg_exp(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_log(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x);
 LLVMValueRef mf_cg_sigmoid(mf_cg_ctx *c, LLVMValueRef x);
+/* tanh and sigmoid as num / den before their one division, each bounded (math.c), so that
+ * the product of two of them takes one division (mf_cg_eval) */
+void mf_cg_tanh_frac(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef *num, LLVMValueRef *den);
+void mf_cg_sigmoid_frac(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef *num, LLVMValueRef *den);
 
 /* ---- target (codegen/target.c) ---------------------------------------------------------- */
 

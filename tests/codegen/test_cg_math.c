@@ -2,7 +2,7 @@
  * inputs a random sweep never draws: infinities, NaN, huge, tiny and denormal values and
  * the ends of each function's range, against libm in double, for every named target the
  * host runs, the host and the scalar path.  Each input appears in the vector loop and in
- * its scalar tail. */
+ * its scalar tail.  Also products of two of sigmoid and tanh, which take one division. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 #include <float.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cg_check.h"
 #include "cg_targets.h"
@@ -98,10 +100,95 @@ static void test_math_special_values(void **state)
     every_target(check_all, "special values");
 }
 
+/* mul(a(x), b(y)) for sigmoid and tanh pairs read nowhere else: one division for the two
+ * (expr.c's fraction_product), at every pair of special values, against libm's product. */
+static double ref_of(mf_op op, double x)
+{
+    return op == MF_OP_SIGMOID ? ref_sigmoid(x) : tanh(x);
+}
+
+static const mf_op pair_ops[][2] = {
+    {MF_OP_SIGMOID, MF_OP_TANH}, {MF_OP_TANH, MF_OP_SIGMOID}, {MF_OP_SIGMOID, MF_OP_SIGMOID}, {MF_OP_TANH, MF_OP_TANH},
+};
+
+/* a(x) * b(y); with `shared`, a(x) is also an output (its division stays). */
+static mf_graph *pair_graph(mf_op a, mf_op b, int64_t n, bool shared)
+{
+    mf_graph *g = mf_graph_new("pair");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 1, {n}}), *y = cg_in(g, "y", (mf_type){MF_F32, 1, {n}});
+    mf_value *ax = CG1(g, a, x), *outs[2] = {CG2(g, MF_OP_MUL, ax, CG1(g, b, y)), ax};
+    assert_int_equal(mf_graph_set_outputs(g, shared ? 2 : 1, outs), MF_OK);
+    return g;
+}
+
+static void check_pairs(const mf_cg_target *t)
+{
+    enum { N = NSPECIAL * NSPECIAL };
+    static float x[N], y[N], out[N], side[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = specials[i / NSPECIAL];
+        y[i] = specials[i % NSPECIAL];
+    }
+    for (size_t k = 0; k < sizeof pair_ops / sizeof pair_ops[0]; k++)
+        for (int shared = 0; shared < 2; shared++) {
+            mf_graph *g = pair_graph(pair_ops[k][0], pair_ops[k][1], N, shared);
+            mf_cg_object obj;
+            mf_kernel_fn fn = cg_build(g, &obj, t);
+            void *args[4] = {out, side, x, y}, *args1[3] = {out, x, y};
+            fn(shared ? (void *const *)args : (void *const *)args1, 0, 1);
+            for (int i = 0; i < N; i++) {
+                double want = ref_of(pair_ops[k][0], x[i]) * ref_of(pair_ops[k][1], y[i]);
+                bool bad = isnan(want) ? !isnan(out[i]) : isnan(out[i]) || fabs(out[i] - want) > 5e-6 * fabs(want) + 1e-37;
+                if (bad)
+                    fail_msg("%s %s(%g) * %s(%g) = %.9g, want %.9g%s", t->cpu, mf_op_get(pair_ops[k][0])->name,
+                             (double)x[i], mf_op_get(pair_ops[k][1])->name, (double)y[i], (double)out[i], want,
+                             shared ? " (first factor also an output)" : "");
+            }
+            mf_cg_object_free(&obj);
+            mf_graph_destroy(g);
+        }
+}
+
+static void test_fraction_products(void **state)
+{
+    (void)state;
+    every_target(check_pairs, "sigmoid and tanh products");
+}
+
+static int count_of(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* The product takes at most half the vector divisions of the same product whose first factor is
+ * also an output (haswell and skylake-avx512 code; compiled only, so on every host). */
+static void test_fraction_product_divides_once(void **state)
+{
+    (void)state;
+    const char *cpus[] = {"haswell", "skylake-avx512"};
+    for (size_t k = 0; k < 2; k++) {
+        int n[2];
+        for (int shared = 0; shared < 2; shared++) {
+            mf_graph *g = pair_graph(MF_OP_SIGMOID, MF_OP_TANH, 4096, shared);
+            char *text = asm_for(g, cpus[k]);
+            n[shared] = count_of(text, "vdivps");
+            free(text);
+            mf_graph_destroy(g);
+        }
+        if (n[0] == 0 || 2 * n[0] > n[1])
+            fail_msg("%s: %d vector divisions merged, %d with the sigmoid also an output", cpus[k], n[0], n[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_math_special_values),
+        cmocka_unit_test(test_fraction_products),
+        cmocka_unit_test(test_fraction_product_divides_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
