@@ -200,7 +200,7 @@ static const layer small_planes[] = {
 /* Planes of rows of 8-15 pixels (14x14, 13x13, 12x12 layers) with 3x3 kernels whose channels
  * fill whole vectors: on 16-register targets (AVX2) the plane engine cedes them too, and rows
  * of 11 or 12 pixels take tiles of 4 pixels, not 6 x 2; 32-register targets and 5x5 kernels
- * keep the plane engine (mid_plane_ceded).  Batch 2, dilation, no bias, every epilogue. */
+ * keep the plane engine (plane_ceded).  Batch 2, dilation, no bias, every epilogue. */
 static const layer mid_planes[] = {
     {1, 32, 14, 14, 16, 3, 1, 1, 1, 1, true, false, 2},  /* resnet18's 14x14, smaller; residual add */
     {2, 24, 12, 12, 48, 3, 1, 1, 1, 1, true, false, 1},  /* 12-pixel rows: 4 x 3 tiles at 8 lanes */
@@ -213,7 +213,7 @@ static const layer mid_planes[] = {
 
 /* Does the plane engine cede layer l (rows under 16 pixels) on target t: the rule that
  * mf_cg_plane_cedes states, so that a change to it is a change to this test too. */
-static bool mid_plane_ceded(const layer *l, const mf_cg_target *t)
+static bool plane_ceded(const layer *l, const mf_cg_target *t)
 {
     bool whole = l->cout % t->shape.lanes == 0;
     bool narrow = l->w < 8 || (t->shape.vregs <= 16 && l->k <= 3);
@@ -288,47 +288,38 @@ static int64_t weight_block(const layer *l, const mf_cg_target *t)
     return block;
 }
 
-/* Each small plane with the weights packed as the target's kernel asks (plain: none asked). */
-static void check_small_planes(const mf_cg_target *t)
+/* Each plane of ls with the weights packed as the target's kernel asks (plain: none asked),
+ * which must be where plane_ceded says, at 1 and 4 cores; returns how many were ceded. */
+static int check_planes(const mf_cg_target *t, const layer *ls, size_t n)
 {
     current = t;
     int nceded = 0;
     for (int cores = 1; cores <= 4; cores *= 4)
-        for (size_t i = 0; i < sizeof small_planes / sizeof small_planes[0]; i++) {
-            layer l = small_planes[i];
+        for (size_t i = 0; i < n; i++) {
+            layer l = ls[i];
             int64_t block = weight_block(&l, t);
-            bool whole = l.cout % t->shape.lanes == 0;
-            if ((block > 0) != (t->shape.lanes >= 8 && whole))
+            if ((block > 0) != plane_ceded(&l, t))
                 fail_msg("%s: %lldx%lld conv %lld->%lld k%lld: weight block %lld (ceded to the output-channel engine: %d)",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)l.k,
-                         (long long)block, t->shape.lanes >= 8 && whole);
+                         (long long)block, plane_ceded(&l, t));
             nceded += block > 0;
             l.packed = block > 0;
             check_cores = cores;
             check_layers(&l, 1, t);
         }
     check_cores = 0;
-    if (t->shape.lanes >= 8 && nceded == 0)
+    return nceded;
+}
+
+static void check_small_planes(const mf_cg_target *t)
+{
+    if (check_planes(t, small_planes, sizeof small_planes / sizeof small_planes[0]) == 0 && t->shape.lanes >= 8)
         fail_msg("%s: no small plane went to the output-channel engine", t->cpu);
 }
 
 static void check_mid_planes(const mf_cg_target *t)
 {
-    current = t;
-    int nceded = 0;
-    for (int cores = 1; cores <= 4; cores *= 4)
-        for (size_t i = 0; i < sizeof mid_planes / sizeof mid_planes[0]; i++) {
-            layer l = mid_planes[i];
-            int64_t block = weight_block(&l, t);
-            if ((block > 0) != mid_plane_ceded(&l, t))
-                fail_msg("%s: %lldx%lld conv %lld->%lld k%lld: weight block %lld", t->cpu, (long long)l.h,
-                         (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)l.k, (long long)block);
-            nceded += block > 0;
-            l.packed = block > 0;
-            check_cores = cores;
-            check_layers(&l, 1, t);
-        }
-    check_cores = 0;
+    int nceded = check_planes(t, mid_planes, sizeof mid_planes / sizeof mid_planes[0]);
     if (t->shape.lanes == 8 && t->shape.vregs == 16 && nceded == 0)
         fail_msg("%s: no 3x3 plane of rows under 16 pixels went to the output-channel engine", t->cpu);
 }
@@ -349,7 +340,7 @@ static void test_mid_planes_engine_per_target(void **state)
         assert_int_equal(mf_cg_target_init(cpus[k], &t), MF_OK);
         for (size_t i = 0; i < sizeof mid_planes / sizeof mid_planes[0]; i++) {
             int64_t block = weight_block(&mid_planes[i], &t);
-            if ((block > 0) != mid_plane_ceded(&mid_planes[i], &t))
+            if ((block > 0) != plane_ceded(&mid_planes[i], &t))
                 fail_msg("%s: mid plane %zu: weight block %lld", cpus[k], i, (long long)block);
             if (i == 1 && t.shape.lanes == 8 && t.shape.vregs == 16 && block != 24)
                 fail_msg("%s: 12x12 24->48: weight block %lld, expected 24 (4 x 3 tiles)", cpus[k], (long long)block);
