@@ -1,7 +1,7 @@
 /* eltwise_gbps.c — bandwidth of a compiled elementwise chain,
  * sigmoid(x*1.5+0.25)*tanh(x) - relu(x)/3 on 1x64x112x112, in GB/s (bytes read + written)
  * against a plain memcpy of the same bytes, 1 thread and nparts=2 on 2 threads, and the
- * fastest of 200 single launches on 1 thread.
+ * fastest of 200 single launches on 1 thread (wall time, whatever BENCH_CPU_TIME says).
  * `bench_eltwise_gbps --cpu NAME` compiles for an LLVM CPU (e.g. haswell) instead of the host;
  * the host must be able to run that CPU's code.  BENCH_CPU_TIME=1 times one thread in CPU
  * time (kernel_timing.h), for a shared machine. */
@@ -68,10 +68,11 @@ int main(int argc, char **argv)
         double d = bench_now() - a;
         fastest = d < fastest ? d : fastest;
     }
-    printf("eltwise chain 1x64x112x112 (%s): %.3f ms (fastest %.3f)  1 thread %.1f GB/s  2 threads %.1f GB/s  "
+    printf("eltwise chain 1x64x112x112 (%s): %.3f ms (fastest %.3f)  1 thread %.1f GB/s  2 threads "
+           "%.1f GB/s  "
            "memcpy %.1f GB/s  (compile %.1f ms)\n",
-           opts.target ? opts.target->cpu : "host", t1 * 1e3, fastest * 1e3, bytes / t1 * 1e-9, bytes / t2 * 1e-9,
-           bytes / tm * 1e-9, obj.compile_ms);
+           opts.target ? opts.target->cpu : "host", t1 * 1e3, fastest * 1e3, bytes / t1 * 1e-9,
+           bytes / t2 * 1e-9, bytes / tm * 1e-9, obj.compile_ms);
     mf_cg_object_free(&obj);
     free(in), free(out);
     mf_graph_destroy(g);

@@ -614,19 +614,24 @@ static const mf_node *sole_fraction(const mf_graph *g, const mf_value *v)
     return mf_graph_num_uses(g, v) == 1 ? f : NULL;
 }
 
-/* Is n mul(a, b) of two sigmoids or tanhs read nowhere else (f gets their nodes)? */
+/* Is n mul(a, b) of two sigmoids or tanhs read nowhere else, not both tanhs (f gets their
+ * nodes)?  A tanh's numerator is about 4.9e-3 x, so two of them multiplied go subnormal where
+ * the product itself is still a normal float (under 5e-34). */
 static bool fraction_product(const mf_graph *g, const mf_node *n, const mf_node *f[2])
 {
-    return n->op == MF_OP_MUL && n->outputs[0]->type.dtype == MF_F32 && (f[0] = sole_fraction(g, n->inputs[0])) &&
-           (f[1] = sole_fraction(g, n->inputs[1]));
+    return n->op == MF_OP_MUL && n->outputs[0]->type.dtype == MF_F32 &&
+           (f[0] = sole_fraction(g, n->inputs[0])) && (f[1] = sole_fraction(g, n->inputs[1])) &&
+           (f[0]->op == MF_OP_SIGMOID || f[1]->op == MF_OP_SIGMOID);
 }
 
 /* Such a product as (na nb) / (da db): one division for two (an LSTM cell's sigmoid(i) *
- * tanh(g)).  Their bounds (math.c) keep the numerators' product within 1; a den product
- * that overflows gives 0 where the quotient is under 3e-39 either way.  On Zen 3 a ymm division issues
- * every 3.5 cycles: the three of an elementwise chain's vector took half of its time. */
-static mf_status eval_fraction_product(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n, const mf_node *const f[2],
-                                       const mf_cg_map *m, LLVMValueRef *out)
+ * tanh(g)).  A sigmoid's numerator is 1, so the numerators' product is exact; a den product
+ * that overflows gives 0 where the quotient is under 3e-39 either way (math.c's bounds).
+ * On Zen 3 a ymm division issues every 3.5 cycles: the three of an elementwise chain's
+ * vector took half of its time. */
+static mf_status eval_fraction_product(mf_cg_ctx *c, mf_cg_point *p, const mf_node *n,
+                                       const mf_node *const f[2], const mf_cg_map *m,
+                                       LLVMValueRef *out)
 {
     mf_cg_map im[2], fm;
     LLVMValueRef num[2], den[2];
@@ -637,7 +642,8 @@ static mf_status eval_fraction_product(mf_cg_ctx *c, mf_cg_point *p, const mf_no
         if (!s)
             s = mf_cg_eval(c, p, f[i]->inputs[0], &fm, &x);
         if (!s)
-            (f[i]->op == MF_OP_SIGMOID ? mf_cg_sigmoid_frac : mf_cg_tanh_frac)(c, x, &num[i], &den[i]);
+            (f[i]->op == MF_OP_SIGMOID ? mf_cg_sigmoid_frac : mf_cg_tanh_frac)(c, x, &num[i],
+                                                                               &den[i]);
     }
     if (s)
         return s;

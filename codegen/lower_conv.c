@@ -596,12 +596,14 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     /* Stride-1 rows of 6, 11 or 12 pixels would take 6 x 2 tiles, which ran their 3x3 and
      * 5x5 layers at 51-70 % of the AVX2 peak where tiles of 4 pixels (x 2 or 3 vectors) ran
      * them at 89-106 % (haswell code on Zen 3; 12x12 8->16 and 64->128 3x3, 11x11 32->64
-     * 3x3, 12x12 and 6x6 5x5; AVX-512 not measured: its tiles stay). */
-    if (ro == 2 && pl->P == 6 && g->sw == 1 && !pl->flat && c->shape.vregs <= 16) {
+     * 3x3, 12x12 and 6x6 5x5).  Rows of 17 and 18 (three tiles of 6) and AVX-512 were not
+     * measured: their tiles stay. */
+    if (ro == 2 && pl->P == 6 && g->sw == 1 && !pl->flat && g->ow <= 12 && c->shape.vregs <= 16) {
         pl->P = 4;
         ro = oc_vectors(c, g, 4, nvec);
     }
-    if (ro == 1 && ntr > 2 && ntr <= 4 && g->sw > 1 && nvec % 2 == 0 && oc_vectors(c, g, 6, nvec) == 2) {
+    if (ro == 1 && ntr > 2 && ntr <= 4 && g->sw > 1 && nvec % 2 == 0 &&
+        oc_vectors(c, g, 6, nvec) == 2) {
         pl->P = 6;
         ro = 2;
     }

@@ -50,9 +50,9 @@ bool mf_cg_plane_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
  * as do such planes on 32-register targets (AVX-512: not measured). */
 bool mf_cg_plane_cedes(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
-    bool narrow = g->ow < 8 || (c->shape.vregs <= 16 && g->kh <= 3 && g->kw <= 3);
-    return mf_cg_plane_choose(c, g) && c->vw >= 8 && narrow && g->kh * g->kw > 1 && g->groups == 1 &&
-           g->cout % c->vw == 0 && g->cin * g->kh * g->kw >= c->vw;
+    bool narrow = g->ow < 8 || (c->shape.vregs <= 16 && g->kh == 3 && g->kw == 3);
+    return mf_cg_plane_choose(c, g) && c->vw >= 8 && narrow && g->kh * g->kw > 1 &&
+           g->groups == 1 && g->cout % c->vw == 0 && g->cin * g->kh * g->kw >= c->vw;
 }
 
 /* Pixels n in tiles of at most 4 vectors. */

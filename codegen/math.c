@@ -142,7 +142,7 @@ static LLVMValueRef clamp_hi(mf_cg_ctx *c, LLVMValueRef x, double hi)
 
 /* Eigen's ptanh_float: odd 13/6 rational on [-7.9053, 7.9053], where tanh rounds to +-1.
  * Near 0 it is x (a6 / b3 = 1 - 1.3e-7), so it needs no small-input branch.  As a fraction:
- * |num| <= 0.9 and den in [4.9e-3, 0.9]. */
+ * |num| <= 0.903 and den in [4.89e-3, 0.903]. */
 void mf_cg_tanh_frac(mf_cg_ctx *c, LLVMValueRef x0, LLVMValueRef *num, LLVMValueRef *den)
 {
     LLVMValueRef x = clamp_hi(c, clamp_lo(c, x0, -7.90531110763549805), 7.90531110763549805);
@@ -171,14 +171,16 @@ LLVMValueRef mf_cg_tanh(mf_cg_ctx *c, LLVMValueRef x)
 }
 
 /* 1 / (1 + e) with e = e^t, t = -x clamped to [-88, 89]: there n = -127 makes the 2^n factor
- * exactly 0 (sigmoid is exactly 1 from x = 88 on) and from t = 88.38 on n = 128 makes it +inf
- * (sigmoid is exactly 0 below -88.38, where libm's is under 4e-39).  No select on the sign and
- * one division: on Zen 3 the compare and blend of e / (1 + e) for x < 0 took 5 % of an
- * elementwise chain's time.  n comes from the magic-number rounding, whose low bits are
- * n + 127 and shift into the exponent field; t - n ln 2 is one FMA with ln 2 rounded to
- * float, whose error (under 2.4e-7 of e at |n| = 127) is far below sigmoid's own rounding
- * where it matters (4 % of the chain).  NaN passes through the clamp and every step.  As a
- * fraction: num = 1, den in [1, +inf]. */
+ * exactly 0 (sigmoid is exactly 1 from x = 88 on, and rounds to 1 from 16.6) and from t =
+ * 88.38 on n = 128 makes it +inf (sigmoid is exactly 0 below -88.38, where libm's is under
+ * 4.2e-39).  No select on the sign and one division: on Zen 3 the compare and blend of
+ * e / (1 + e) for x < 0 took 5 % of an elementwise chain's time.  n comes from the
+ * magic-number rounding, whose low bits are n + 127 and shift into the exponent field;
+ * t - n ln 2 is one FMA with ln 2 rounded to float (the second FMA of the exact split took
+ * another 4 % of the chain): its error, |n| 1.9e-9, is up to 2.42e-7 of e at |n| = 127, so
+ * for x < -1 sigmoid is off by up to 6.5 ulp (4.5 ulp on [-20, -1]) where the split gave
+ * 1.9-3.7, far inside the 0.3 % of an op.  NaN passes through the clamp and every step.  As
+ * a fraction: num = 1, den in [1, +inf]. */
 void mf_cg_sigmoid_frac(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef *num, LLVMValueRef *den)
 {
     LLVMTypeRef ft = LLVMTypeOf(x), it = int_type(c, x);
@@ -186,7 +188,8 @@ void mf_cg_sigmoid_frac(mf_cg_ctx *c, LLVMValueRef x, LLVMValueRef *num, LLVMVal
     LLVMValueRef magic = K(c, x, 0x1.8p23 + 127.0);
     LLVMValueRef y = fma_(c, t, K(c, x, 1.44269504088896341), magic);
     LLVMValueRef n = LLVMBuildFSub(c->B, y, magic, "");
-    LLVMValueRef p2n = LLVMBuildShl(c->B, LLVMBuildBitCast(c->B, y, it, ""), mf_cg_iconst(c, it, 23), "");
+    LLVMValueRef p2n =
+        LLVMBuildShl(c->B, LLVMBuildBitCast(c->B, y, it, ""), mf_cg_iconst(c, it, 23), "");
     LLVMValueRef r = fma_(c, n, K(c, x, -0.693147182464599609375), t);
     LLVMValueRef e = LLVMBuildFMul(c->B, exp_poly(c, r), LLVMBuildBitCast(c->B, p2n, ft, ""), "");
     *num = K(c, x, 1.0);
