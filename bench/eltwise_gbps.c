@@ -68,9 +68,8 @@ int main(int argc, char **argv)
         double d = bench_now() - a;
         fastest = d < fastest ? d : fastest;
     }
-    printf("eltwise chain 1x64x112x112 (%s): %.3f ms (fastest %.3f)  1 thread %.1f GB/s  2 threads "
-           "%.1f GB/s  "
-           "memcpy %.1f GB/s  (compile %.1f ms)\n",
+    printf("eltwise chain 1x64x112x112 (%s): %.3f ms (fastest %.3f)  1 thread %.1f GB/s  "
+           "2 threads %.1f GB/s  memcpy %.1f GB/s  (compile %.1f ms)\n",
            opts.target ? opts.target->cpu : "host", t1 * 1e3, fastest * 1e3, bytes / t1 * 1e-9,
            bytes / t2 * 1e-9, bytes / tm * 1e-9, obj.compile_ms);
     mf_cg_object_free(&obj);

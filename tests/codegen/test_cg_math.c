@@ -15,6 +15,7 @@
 
 #include "cg_check.h"
 #include "cg_targets.h"
+#include "tests/support/text.h"
 
 static const float specials[] = {
     INFINITY, -INFINITY, NAN, -NAN, 0.0f, -0.0f, 1e-45f, -1e-45f, 1e-40f, -1e-40f, FLT_MIN, -FLT_MIN,
@@ -176,14 +177,6 @@ static void test_fraction_products(void **state)
     every_target(check_pairs, "sigmoid and tanh products");
 }
 
-static int count_of(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, what)); p++)
-        n++;
-    return n;
-}
-
 /* The product takes at most half the vector divisions of the same product whose first factor is
  * also an output (haswell and skylake-avx512 code; compiled only, so on every host). */
 static void test_fraction_product_divides_once(void **state)
@@ -195,7 +188,7 @@ static void test_fraction_product_divides_once(void **state)
         for (int shared = 0; shared < 2; shared++) {
             mf_graph *g = pair_graph(MF_OP_SIGMOID, MF_OP_TANH, 4096, shared);
             char *text = asm_for(g, cpus[k]);
-            n[shared] = count_of(text, "vdivps");
+            n[shared] = tsupport_count(text, "vdivps");
             free(text);
             mf_graph_destroy(g);
         }

@@ -19,6 +19,7 @@
 
 #include "mlufuse/mlufuse.h"
 #include "tests/support/json.h"
+#include "tests/support/text.h"
 #include "tests/support/tool_run.h"
 
 #define CHECK(call)                                      \
@@ -435,14 +436,6 @@ static int check_xml(const char *s, const char *name)
     return count;
 }
 
-static int count_of(const char *s, const char *what)
-{
-    int n = 0;
-    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
-        n++;
-    return n;
-}
-
 static void test_svg(void **state)
 {
     mf_module *m = make_module(4);
@@ -470,12 +463,12 @@ static void test_svg(void **state)
     assert_non_null(last);
     run_check c = check_run(&t, last);
     int bars = 4 * c.kernels + c.cpu_ops + c.copies; /* partitions; ops and copies on the host */
-    assert_int_equal(count_of(svg, "<g class=\"bar\">"), bars);
-    assert_int_equal(count_of(svg, "<g class=\"bar\"><rect "), bars);
+    assert_int_equal(tsupport_count(svg, "<g class=\"bar\">"), bars);
+    assert_int_equal(tsupport_count(svg, "<g class=\"bar\"><rect "), bars);
     assert_non_null(strstr(svg, "<g class=\"legend\">"));
     assert_non_null(strstr(svg, "font-weight=\"bold\">run @traced: "));
     assert_int_equal(check_xml(svg, "title"), bars);
-    assert_int_equal(count_of(svg, "<g class=\"row\">"), 5); /* 4 cores and the host thread */
+    assert_int_equal(tsupport_count(svg, "<g class=\"row\">"), 5); /* 4 cores and the host thread */
     for (int core = 0; core < 4; core++) {
         char row[64];
         snprintf(row, sizeof row, ">mlu:0 core %d</text>", core);

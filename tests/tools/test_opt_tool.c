@@ -17,6 +17,7 @@
 
 #include "mlufuse/mlufuse.h"
 #include "tests/support/compare.h"
+#include "tests/support/text.h"
 #include "tests/support/tool_run.h"
 
 /* ---- fixtures ------------------------------------------------------------------------ */
@@ -84,14 +85,6 @@ static void expect_in(const char *text, const char *what)
 {
     if (!strstr(text, what))
         fail_msg("'%s' not found in:\n%s", what, text);
-}
-
-static int count(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
-        n++;
-    return n;
 }
 
 /* ---- a small JSON reader: validates the whole text and finds top-level numbers --------- */
@@ -361,7 +354,7 @@ static void test_help_and_list(void **state)
         snprintf(want, sizeof want, "\n  %-16s %s\n", name, summary);
         expect_in(r.out, want);
     }
-    assert_int_equal(count(r.out, "\n"), 1 + mf_opt_num_passes());
+    assert_int_equal(tsupport_count(r.out, "\n"), 1 + mf_opt_num_passes());
     tsupport_run_free(&r);
 }
 
@@ -463,8 +456,8 @@ static void test_output_file(void **state)
     assert_non_null(text);
     assert_null(strstr(text, "batch_norm"));
     assert_null(strstr(text, "opaque")); /* constants whole */
-    assert_int_equal(count(text, " @sg0\n"), 2);
-    assert_int_equal(count(text, " @sg1\n"), 3);
+    assert_int_equal(tsupport_count(text, " @sg0\n"), 2);
+    assert_int_equal(tsupport_count(text, " @sg1\n"), 3);
     free(text);
 
     /* it parses, and computes what the block before conv-bn folding computes */
@@ -511,16 +504,16 @@ static void test_print_after(void **state)
         npasses++;
     }
     assert_int_equal(npasses, 13);
-    assert_int_equal(count(r.out, "# after "), npasses);
-    assert_int_equal(count(r.out, "graph @small("), npasses);
-    assert_int_equal(count(r.out, "@sg"), 2 * 3); /* after segment and after plan */
+    assert_int_equal(tsupport_count(r.out, "# after "), npasses);
+    assert_int_equal(tsupport_count(r.out, "graph @small("), npasses);
+    assert_int_equal(tsupport_count(r.out, "@sg"), 2 * 3); /* after segment and after plan */
     tsupport_run_free(&r);
 
     r = opt("%s --print-after=segment", block);
     expect_rc(&r, 0);
-    assert_int_equal(count(r.out, "# after "), 1);
+    assert_int_equal(tsupport_count(r.out, "# after "), 1);
     assert_true(!strncmp(r.out, "# after segment: 5 nodes\ngraph @resnet_block(", 45));
-    assert_int_equal(count(r.out, "graph @"), 1); /* nothing else printed */
+    assert_int_equal(tsupport_count(r.out, "graph @"), 1); /* nothing else printed */
     assert_null(strstr(r.out, "batch_norm"));
     mf_graph *g;
     if (mf_graph_parse(strchr(r.out, '\n') + 1, "print-after", &g))
@@ -530,8 +523,8 @@ static void test_print_after(void **state)
 
     r = opt("%s --print-after simplify --passes dce,simplify,simplify", small); /* each run of it */
     expect_rc(&r, 0);
-    assert_int_equal(count(r.out, "# after simplify: 4 nodes\n"), 2);
-    assert_int_equal(count(r.out, "# after "), 2);
+    assert_int_equal(tsupport_count(r.out, "# after simplify: 4 nodes\n"), 2);
+    assert_int_equal(tsupport_count(r.out, "# after "), 2);
     tsupport_run_free(&r);
 
     r = opt("%s --print-after=segment --json", small); /* the JSON stays clean: graphs to stderr */
@@ -552,16 +545,16 @@ static void test_dot(void **state)
     char *text = tsupport_read_file(path, NULL);
     assert_non_null(text);
     assert_true(!strncmp(text, "digraph \"small\" {\n", 18));
-    assert_int_equal(count(text, "subgraph cluster_sg"), 2);
+    assert_int_equal(tsupport_count(text, "subgraph cluster_sg"), 2);
     subgraphs s = dot_subgraphs(text, grey, sizeof grey);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.ops[0], "relu");
     assert_string_equal(s.ops[1], "sigmoid,tanh");
     assert_string_equal(grey, "permute");
-    assert_int_equal(count(text, "fillcolor=grey"), 1);
+    assert_int_equal(tsupport_count(text, "fillcolor=grey"), 1);
     expect_in(text, "  v0 [shape=oval, label=\"%x\"];\n");
     expect_in(text, "  out0 [shape=oval, label=\"return %c\"];\n");
-    assert_int_equal(count(text, " -> "), 5); /* x->relu->permute->sigmoid->tanh->return */
+    assert_int_equal(tsupport_count(text, " -> "), 5); /* x->relu->permute->sigmoid->tanh->return */
     assert_true(strlen(text) > 2 && !strcmp(text + strlen(text) - 2, "}\n"));
     free(text);
 }
@@ -591,7 +584,7 @@ static void test_stats(void **state)
     expect_in(r.out, "\nmemory plan: 3 buffers, peak 0.2 KiB with reuse, 0.4 KiB as one buffer per value (0.67)\n");
     /* relu's result to the host for permute, permute's back for sigmoid */
     expect_in(r.out, "\nboundary copies per run: 1 device -> host, 1 host -> device\n");
-    assert_int_equal(count(r.out, "\n"), 1 + 13 + 4);
+    assert_int_equal(tsupport_count(r.out, "\n"), 1 + 13 + 4);
     tsupport_run_free(&r);
 }
 
@@ -610,8 +603,8 @@ static void test_json(void **state)
     assert_int_equal(json_int(r.out, "naive_bytes"), 384);
     assert_int_equal(json_int(r.out, "buffers"), 3);
     expect_in(r.out, "\"subgraph_sizes\": [1, 2]");
-    assert_int_equal(count(r.out, "{\"name\": "), 13);
-    assert_int_equal(count(r.out, "\"reason\": \"unsupported op\""), 2);
+    assert_int_equal(tsupport_count(r.out, "{\"name\": "), 13);
+    assert_int_equal(tsupport_count(r.out, "\"reason\": \"unsupported op\""), 2);
     expect_in(r.out, "{\"from\": \"%a\", \"from_op\": \"relu\", \"from_subgraph\": 0, \"to\": \"%t\", "
                      "\"to_op\": \"permute\", \"to_subgraph\": -1, \"reason\": \"unsupported op\", \"text\": "
                      "\"%a (relu, sg0) -> %t (permute, cpu): unsupported op: permute has no MLU code and runs "
@@ -624,7 +617,7 @@ static void test_json(void **state)
     expect_json(r.out);
     expect_in(r.out, "\"subgraphs\": null, \"cpu_ops\": null, \"peak_bytes\": null");
     expect_in(r.out, "\"pipeline\": \"dce,cse\"");
-    assert_int_equal(count(r.out, "{\"name\": "), 2);
+    assert_int_equal(tsupport_count(r.out, "{\"name\": "), 2);
     tsupport_run_free(&r);
 }
 
@@ -638,9 +631,9 @@ static void test_fusion_off(void **state)
     assert_int_equal(json_int(r.out, "nodes"), 5);
     assert_int_equal(json_int(r.out, "subgraphs"), 5);
     expect_in(r.out, "\"subgraph_sizes\": [1, 1, 1, 1, 1]");
-    assert_int_equal(count(r.out, "\"reason\": "), 4);
-    assert_int_equal(count(r.out, "\"reason\": \"DISABLE_MLU_FUSION\""), 4);
-    assert_int_equal(count(r.out, "fusion is switched off: every MLU op is its own subgraph"), 4);
+    assert_int_equal(tsupport_count(r.out, "\"reason\": "), 4);
+    assert_int_equal(tsupport_count(r.out, "\"reason\": \"DISABLE_MLU_FUSION\""), 4);
+    assert_int_equal(tsupport_count(r.out, "fusion is switched off: every MLU op is its own subgraph"), 4);
     tsupport_run_free(&r);
 
     setenv("DISABLE_MLU_FUSION", "1", 1);
@@ -654,7 +647,7 @@ static void test_fusion_off(void **state)
     for (int i = 0; i < 5; i++)
         assert_string_equal(s.ops[i], ops[i]);
     expect_in(r.out, "unfused edges: 4\n");
-    assert_int_equal(count(r.out, ": DISABLE_MLU_FUSION: fusion is switched off"), 4);
+    assert_int_equal(tsupport_count(r.out, ": DISABLE_MLU_FUSION: fusion is switched off"), 4);
     tsupport_run_free(&r);
 
     setenv("DISABLE_MLU_FUSION", "0", 1); /* "0" is not set */
@@ -690,7 +683,7 @@ static subgraphs report(const char *model, const char *name, char **explain)
     subgraphs d = dot_subgraphs(dot, grey, sizeof grey);
     expect_same(&s, &d);
     assert_string_equal(grey, ""); /* everything runs on the MLU */
-    assert_int_equal(count(dot, "subgraph cluster_sg"), s.n);
+    assert_int_equal(tsupport_count(dot, "subgraph cluster_sg"), s.n);
     free(dot);
     *explain = r.out;
     free(r.err);
@@ -732,7 +725,7 @@ static void test_resnet_block_report(void **state)
     /* before conv-bn, the batch norms are there to fold */
     char *orig = tsupport_read_file(block, NULL);
     assert_non_null(orig);
-    assert_int_equal(count(orig, "= batch_norm("), 2);
+    assert_int_equal(tsupport_count(orig, "= batch_norm("), 2);
     free(orig);
 }
 
