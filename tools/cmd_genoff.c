@@ -9,6 +9,7 @@
 
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_offline.h"
+#include "offline/settings.h"
 #include "tools.h"
 
 static const char usage[] =
@@ -33,29 +34,6 @@ static const char usage[] =
     "                               holds no custom ops: run it with mlufuse run)\n"
     "  -h, --help                   this text\n";
 
-static const char *input_format(const char *s)
-{
-    static const char *names[] = {"rgb", "rgba", "argb", "bgr"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, names[i]) || (i < 3 && s[0] == '0' + i && !s[1]))
-            return names[i];
-    return NULL;
-}
-
-/* "a,b,c" of n numbers (1 to 4). */
-static int numbers(const char *s, int max)
-{
-    int n = 0;
-    for (const char *p = s; *p; n++) {
-        char *end;
-        strtod(p, &end);
-        if (end == p || (*end && *end != ','))
-            return -1;
-        p = *end ? end + 1 : end;
-    }
-    return n <= max ? n : -1;
-}
-
 int mf_cmd_genoff(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -76,7 +54,7 @@ int mf_cmd_genoff(int argc, char **argv)
     char meta[4096] = "";
     size_t n = 0;
     optind = 1;
-    for (int c; (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1;) {
+    for (int c, idx = 0; (c = getopt_long(argc, argv, "o:h", longopts, &idx)) != -1;) {
         char *end = NULL;
         const char *key = NULL;
         switch (c) {
@@ -85,7 +63,7 @@ int mf_cmd_genoff(int argc, char **argv)
         case 'c': core_number = (int)strtol(optarg, &end, 10); break;
         case 'C': cpus = optarg; break;
         case 'f':
-            if (!(fmt = input_format(optarg)))
+            if (!(fmt = offline_input_format(optarg)))
                 return mf_tool_fail(2, "genoff: --input-format must be rgb, rgba, argb or bgr (0, 1, 2), not '%s'", optarg);
             break;
         case 'M': key = "mean"; break;
@@ -96,19 +74,14 @@ int mf_cmd_genoff(int argc, char **argv)
         case 'T': key = "conf_threshold"; break;
         case 'N': key = "nms_threshold"; break;
         case 'k': key = "topk"; break;
-        case 'r': {
-            int h, w;
-            char x;
-            if (sscanf(optarg, "%d%c%d", &h, &x, &w) != 3 || x != 'x' || h <= 0 || w <= 0)
-                return mf_tool_fail(2, "genoff: --resize must be HxW, not '%s'", optarg);
-            n += (size_t)snprintf(meta + n, sizeof meta - n, "resize=%dx%d\n", h, w);
-            break;
-        }
-        case 'p':
-            if (strcmp(optarg, "none") && strcmp(optarg, "softmax-topk") && strcmp(optarg, "yolo"))
-                return mf_tool_fail(2, "genoff: --postprocess must be none, softmax-topk or yolo, not '%s'", optarg);
+        case 'r': key = "resize"; break;
+        case 'p': {
+            char why[160];
+            if (offline_setting_check("postprocess", optarg, why, sizeof why))
+                return mf_tool_fail(2, "genoff: --postprocess %s, not '%s'", why, optarg);
             post = optarg;
             break;
+        }
         case 'U': {
             int rc = mf_tool_custom_ops("genoff", optarg);
             if (rc)
@@ -120,11 +93,10 @@ int mf_cmd_genoff(int argc, char **argv)
         }
         if (end && *end)
             return mf_tool_fail(2, "genoff: bad number '%s'", optarg);
-        if (key) {
-            int max = !strcmp(key, "anchors") ? 64 : !strcmp(key, "mean") || !strcmp(key, "std") ? 4
-                    : !strcmp(key, "strides") ? 8 : 1;
-            if (numbers(optarg, max) < 1)
-                return mf_tool_fail(2, "genoff: --%s takes %s, not '%s'", key, max > 1 ? "a list of numbers" : "a number", optarg);
+        if (key) { /* the runner refuses what the settings table does, so genoff does too */
+            char why[160];
+            if (offline_setting_check(key, optarg, why, sizeof why))
+                return mf_tool_fail(2, "genoff: --%s %s, not '%s'", longopts[idx].name, why, optarg);
             n += (size_t)snprintf(meta + n, sizeof meta - n, "%s=%s\n", key, optarg);
         }
         if (n >= sizeof meta)

@@ -1,7 +1,8 @@
 /* test_offline_tool.c — `mlufuse genoff` and `mlufuse-offline` as a user runs them: every
  * shared model compiled offline matches PyTorch's output and equals the fused JIT run bit
  * for bit; batch 8 on 4 cores gives each image's batch-1 output; the seed's spellings work;
- * hostile files (truncated, a flipped byte, a wrong version) exit 1 with a message; the
+ * hostile files (truncated, a flipped byte, a wrong version), settings out of range (genoff's
+ * flags exit 2, a file's edited values 1) and hostile pictures exit with a message; the
  * YOLOv3-tiny example: the picture's preprocessing matches input.npy (PNG) and
  * input_jpg.npy (JPEG) within 1/255 and its detections match detections.npy; a classifier
  * prints its top-5 with labels. */
@@ -187,6 +188,115 @@ static void test_hostile_files(void **state)
     free(out);
 }
 
+/* genoff refuses image-mode settings outside the table (tools/offline/settings.c) with exit
+ * 2, and the runner refuses a file whose metadata was edited past it with exit 1, naming the
+ * key: a stride of 0 was a division by zero, NaN thresholds and zero std went through. */
+static void test_hostile_settings(void **state)
+{
+    const char *m = tsupport_shared_dir();
+    static const char *bad_flags[] = {
+        "--strides 0",           "--strides 2.5",          "--anchors 1,2,3",  "--anchors 1,1,1,1,1,nan",
+        "--conf-threshold 1.5",  "--nms-threshold nan",    "--topk 0",         "--topk 65",
+        "--std 0",               "--mean 1,2,",            "--mean 1,2,3,4,5", "--scale -1",
+        "--resize 99999999999x4", "--resize 0x4",          "--resize 4x",      "--postprocess boxes",
+    };
+    for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
+        char *out = expect_rc(2, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/x.mfo %s", m, dir, bad_flags[i]);
+        if (!strstr(out, "genoff: --") || !strstr(out, "takes"))
+            fail_msg("%s: %s", bad_flags[i], out);
+        free(out);
+    }
+    /* a file with every setting, then each value edited in place (same length, resealed) */
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/meta.mfo --postprocess yolo "
+                   "--anchors 1,1,1,1,1,1 --strides 16 --conf-threshold 0.5 --std 0.5 --mean 0.1 --topk 5 "
+                   "--scale 0.003", m, dir));
+    char path[256], bad[256], list[256];
+    snprintf(path, sizeof path, "%s/meta.mfo", dir);
+    snprintf(bad, sizeof bad, "%s/bad.mfo", dir);
+    snprintf(list, sizeof list, "%s/one_png.txt", dir);
+    tsupport_write_file(list, "image.png\n");
+    size_t n;
+    char *file = tsupport_read_file(path, &n);
+    assert_non_null(file);
+    static const struct {
+        const char *from, *to, *says;
+    } edits[] = {
+        {"strides=16", "strides=00", "the file's strides=00: strides takes"},
+        {"strides=16", "strides=64", "stride 64 is more than the input's 28x28"},
+        {"strides=16", "strides=1z", "the file's strides=1z"},
+        {"conf_threshold=0.5", "conf_threshold=nan", "the file's conf_threshold=nan"},
+        {"std=0.5", "std=0.0", "the file's std=0.0: std takes"},
+        {"mean=0.1", "mean=inf", "the file's mean=inf"},
+        {"topk=5", "topk=0", "the file's topk=0"},
+        {"scale=0.003", "scale=-1e99", "the file's scale=-1e99"},
+        {"anchors=1,1,1,1,1,1", "anchors=1,1,1,1,1,-", "the file's anchors="},
+        {"postprocess=yolo", "postprocess=yolX", "the file's postprocess=yolX"},
+        {"input_format=rgb", "input_format=yuv", "the file's input_format=yuv"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        size_t len = strlen(edits[i].from);
+        assert_int_equal(strlen(edits[i].to), len);
+        char *at = memmem(file, n, edits[i].from, len);
+        assert_non_null(at);
+        memcpy(at, edits[i].to, len);
+        tsupport_mfo_reseal((unsigned char *)file, n);
+        write_bytes(bad, file, n);
+        memcpy(at, edits[i].from, len);
+        char *out = expect_rc(1, "mlufuse-offline", "%s --images %s --dataset-path %s/models/yolov3_tiny", bad, list, m);
+        if (!strstr(out, edits[i].says))
+            fail_msg("%s -> %s: \"%s\" not in: %s", edits[i].from, edits[i].to, edits[i].says, out);
+        free(out);
+    }
+    /* unedited, the settings pass and the run gets to the output (mnist's is no YOLO head) */
+    char *out = expect_rc(1, "mlufuse-offline", "%s --images %s --dataset-path %s/models/yolov3_tiny", path, list, m);
+    if (!strstr(out, "does not fit the YOLO heads"))
+        fail_msg("%s", out);
+    free(out);
+    free(file);
+}
+
+/* Pictures that are no pictures, truncated, corrupt or claim billions of pixels: exit 1 with
+ * the file named and why (the fuzz corpus's hostile seeds, tests/fuzz/corpus/image). */
+static void test_hostile_images(void **state)
+{
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/gray.mfo --postprocess softmax-topk",
+                   tsupport_shared_dir(), dir));
+    static const struct {
+        const char *file, *says;
+    } cases[] = {
+        {"text.txt", "text.txt: neither PNG nor JPEG"},
+        {"soi_only.jpg", "soi_only.jpg: cannot read, or too short for a picture"},
+        {"truncated.png", "truncated.png: truncated (the PNG data ends early)"},
+        {"signature_only.png", "signature_only.png: truncated"},
+        {"bad_crc.png", "bad_crc.png: "},
+        {"truncated.jpg", "truncated.jpg: Premature end of JPEG file"},
+        {"cmyk_4x4.jpg", "cmyk_4x4.jpg: Unsupported color conversion request"},
+        {"huge_header.png", "huge_header.png: 100000x100000 pixels, more than the 134217728 this runner decodes"},
+        {"huge_sof.jpg", "huge_sof.jpg: 65500x65500 pixels, more than the 134217728"},
+        {"nonexistent.png", "nonexistent.png: cannot read"},
+    };
+    char list[256];
+    snprintf(list, sizeof list, "%s/hostile.txt", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "%s\n", cases[i].file);
+        tsupport_write_file(list, line);
+        char *out = expect_rc(1, "mlufuse-offline", "%s/gray.mfo --images %s --dataset-path %s/tests/fuzz/corpus/image",
+                              dir, list, tsupport_source_dir());
+        if (!strstr(out, cases[i].says))
+            fail_msg("%s: \"%s\" not in: %s", cases[i].file, cases[i].says, out);
+        free(out);
+    }
+    /* the tiny good ones of the corpus run, gray or colour, 1 to 19 pixels wide */
+    tsupport_write_file(list, "gray_1x1.png\nrgba16_2x2.png\npalette_4x3.png\ngray_interlaced_5x5.png\n"
+                              "gray_5x3.jpg\nprogressive_19x11.jpg\nrestarts_24x16.jpg\n");
+    char *out = expect_rc(0, "mlufuse-offline", "%s/gray.mfo --images %s --dataset-path %s/tests/fuzz/corpus/image",
+                          dir, list, tsupport_source_dir());
+    if (!strstr(out, "7 images in 7 batches of 1"))
+        fail_msg("%s", out);
+    free(out);
+}
+
 /* max |a - b| of two f32 .npy files of one shape */
 static double npy_max_diff(const char *a, const char *b, int64_t *rows)
 {
@@ -269,6 +379,8 @@ int main(void)
         cmocka_unit_test(test_batch_8_core_number_4),
         cmocka_unit_test(test_seed_spellings),
         cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_hostile_settings),
+        cmocka_unit_test(test_hostile_images),
         cmocka_unit_test(test_yolo_detection_example),
         cmocka_unit_test(test_classifier_top5),
     };

@@ -3,23 +3,45 @@
 #include <ctype.h>
 #include <math.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h> /* after stdio.h and stddef.h, which it needs */
+#include <jerror.h>  /* the warnings jpeg_warn tells apart */
 #include <png.h>
 
 #include "image.h"
 
-static int load_png(const char *path, image *out, char *err, size_t cap)
+static int too_many_pixels(const char *name, unsigned long long w, unsigned long long h, long long max,
+                           char *err, size_t cap)
+{
+    if (w * h <= (unsigned long long)max)
+        return 0;
+    snprintf(err, cap, "%s: %llux%llu pixels, more than the %lld this runner decodes", name, w, h, max);
+    return -1;
+}
+
+/* libpng's simplified API says "Read Error" when the file ends early */
+static void png_failed(const char *name, const png_image *pi, char *err, size_t cap)
+{
+    bool short_read = !strcmp(pi->message, "Read Error");
+    snprintf(err, cap, "%s: %s", name, short_read ? "truncated (the PNG data ends early)" : pi->message);
+}
+
+static int read_png(FILE *f, const char *name, long long max_pixels, image *out, char *err, size_t cap)
 {
     png_image pi;
     memset(&pi, 0, sizeof pi);
     pi.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&pi, path)) {
-        snprintf(err, cap, "%s: %s", path, pi.message);
+    if (!png_image_begin_read_from_stdio(&pi, f)) {
+        png_failed(name, &pi, err, cap);
+        return -1;
+    }
+    if (too_many_pixels(name, pi.width, pi.height, max_pixels, err, cap)) {
+        png_image_free(&pi);
         return -1;
     }
     pi.format = PNG_FORMAT_RGB;
@@ -27,10 +49,12 @@ static int load_png(const char *path, image *out, char *err, size_t cap)
     out->h = (int)pi.height;
     out->rgb = malloc(PNG_IMAGE_SIZE(pi));
     if (!out->rgb || !png_image_finish_read(&pi, NULL, out->rgb, 0, NULL)) {
-        snprintf(err, cap, "%s: %s", path, out->rgb ? pi.message : "out of memory");
+        if (out->rgb)
+            png_failed(name, &pi, err, cap);
+        else
+            snprintf(err, cap, "%s: out of memory", name);
         png_image_free(&pi);
         free(out->rgb);
-        out->rgb = NULL;
         return -1;
     }
     return 0;
@@ -46,31 +70,47 @@ static void jpeg_fail(j_common_ptr c)
     longjmp(((jpeg_failure *)c->err)->jump, 1);
 }
 
-static int load_jpeg(const char *path, FILE *f, image *out, char *err, size_t cap)
+/* libjpeg's warnings: missing or corrupt image data fails the picture (as PIL refuses a
+ * truncated file) instead of decoding into grey or garbage; the rest (odd markers, extra
+ * bytes) is decoded, silently.  Traces (level > 0) are ignored. */
+static void jpeg_warn(j_common_ptr c, int level)
+{
+    static const int data_lost[] = {JWRN_JPEG_EOF,    JWRN_HIT_MARKER,     JWRN_HUFF_BAD_CODE,
+                                    JWRN_MUST_RESYNC, JWRN_NOT_SEQUENTIAL, JWRN_BOGUS_PROGRESSION};
+    for (size_t i = 0; level < 0 && i < sizeof data_lost / sizeof data_lost[0]; i++)
+        if (c->err->msg_code == data_lost[i])
+            jpeg_fail(c);
+}
+
+static int read_jpeg(FILE *f, const char *name, long long max_pixels, image *out, char *err, size_t cap)
 {
     struct jpeg_decompress_struct d;
     jpeg_failure fail;
     d.err = jpeg_std_error(&fail.mgr);
     fail.mgr.error_exit = jpeg_fail;
+    fail.mgr.emit_message = jpeg_warn;
     out->rgb = NULL;
     if (setjmp(fail.jump)) {
         char msg[JMSG_LENGTH_MAX];
         fail.mgr.format_message((j_common_ptr)&d, msg);
-        snprintf(err, cap, "%s: %s", path, msg);
+        snprintf(err, cap, "%s: %s", name, msg);
         jpeg_destroy_decompress(&d);
         free(out->rgb);
-        out->rgb = NULL;
         return -1;
     }
     jpeg_create_decompress(&d);
     jpeg_stdio_src(&d, f);
     jpeg_read_header(&d, TRUE);
+    if (too_many_pixels(name, d.image_width, d.image_height, max_pixels, err, cap)) {
+        jpeg_destroy_decompress(&d);
+        return -1;
+    }
     d.out_color_space = JCS_RGB;
     jpeg_start_decompress(&d);
     out->w = (int)d.output_width;
     out->h = (int)d.output_height;
     if (d.output_components != 3 || !(out->rgb = malloc((size_t)out->w * (size_t)out->h * 3))) {
-        snprintf(err, cap, "%s: cannot decode into RGB", path);
+        snprintf(err, cap, "%s: cannot decode into RGB", name);
         jpeg_destroy_decompress(&d);
         return -1;
     }
@@ -83,27 +123,36 @@ static int load_jpeg(const char *path, FILE *f, image *out, char *err, size_t ca
     return 0;
 }
 
-int image_load(const char *path, image *out, char *err, size_t cap)
+int image_read(FILE *f, const char *name, long long max_pixels, image *out, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
     unsigned char magic[8] = {0};
-    if (!f || fread(magic, 1, sizeof magic, f) < 3) {
-        snprintf(err, cap, "%s: cannot read", path);
-        if (f)
-            fclose(f);
+    if (fread(magic, 1, sizeof magic, f) < 3) {
+        snprintf(err, cap, "%s: cannot read, or too short for a picture", name);
         return -1;
     }
-    int rc;
-    if (!memcmp(magic, "\x89PNG", 4)) {
-        rc = load_png(path, out, err, cap);
-    } else if (magic[0] == 0xff && magic[1] == 0xd8) {
-        rewind(f);
-        rc = load_jpeg(path, f, out, err, cap);
-    } else {
-        snprintf(err, cap, "%s: neither PNG nor JPEG", path);
-        rc = -1;
+    rewind(f);
+    int rc = -1;
+    if (!memcmp(magic, "\x89PNG", 4))
+        rc = read_png(f, name, max_pixels, out, err, cap);
+    else if (magic[0] == 0xff && magic[1] == 0xd8)
+        rc = read_jpeg(f, name, max_pixels, out, err, cap);
+    else
+        snprintf(err, cap, "%s: neither PNG nor JPEG", name);
+    if (rc)
+        memset(out, 0, sizeof *out); /* a failure leaves no picture behind */
+    return rc;
+}
+
+int image_load(const char *path, image *out, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        memset(out, 0, sizeof *out);
+        snprintf(err, cap, "%s: cannot read", path);
+        return -1;
     }
+    int rc = image_read(f, path, IMAGE_MAX_PIXELS, out, err, cap);
     fclose(f);
     return rc;
 }
@@ -220,10 +269,22 @@ static void draw_text(image *im, int x, int y, const char *text, const unsigned 
     }
 }
 
+/* v rounded, within [lo, hi] */
+static int clamp_round(double v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : (int)lround(v);
+}
+
 void image_draw_box(image *im, double x1, double y1, double x2, double y2, const unsigned char *rgb,
                     int width, const char *text)
 {
-    int a = (int)lround(x1), b = (int)lround(y1), c = (int)lround(x2), d = (int)lround(y2);
+    /* A model's boxes can be anywhere, infinite or NaN: one that misses the picture (or has
+     * a NaN) draws nothing, the rest is clipped to a margin of `width` around it, which
+     * keeps every loop within the picture's size and every line where it was. */
+    if (!(x2 >= 0 && y2 >= 0 && x1 < im->w && y1 < im->h) || width < 1 || width > 64)
+        return;
+    int a = clamp_round(x1, -width, im->w + width), b = clamp_round(y1, -width, im->h + width);
+    int c = clamp_round(x2, -width, im->w + width), d = clamp_round(y2, -width, im->h + width);
     for (int t = 0; t < width; t++) {
         for (int x = a; x <= c; x++) {
             put(im, x, b + t, rgb);

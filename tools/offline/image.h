@@ -6,6 +6,7 @@
 #define MF_OFFLINE_IMAGE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef struct image {
@@ -13,7 +14,15 @@ typedef struct image {
     unsigned char *rgb; /* w*h*3 bytes, row-major; malloc'ed */
 } image;
 
-/* Decodes a PNG or JPEG file (by its first bytes) into *out; 0, or -1 with a message in err. */
+/* The most pixels a picture may have (as PIL, about 134 megapixels: a decoded picture is 3
+ * bytes a pixel, and a small file can claim 65500 x 65500). */
+#define IMAGE_MAX_PIXELS (1LL << 27)
+
+/* Decodes a PNG or JPEG stream (by its first bytes) of at most max_pixels pixels into *out;
+ * 0, or -1 with a message naming `name` in err: an unreadable, truncated or corrupt picture,
+ * or a larger one. */
+int image_read(FILE *f, const char *name, long long max_pixels, image *out, char *err, size_t cap);
+/* image_read of the file at path, up to IMAGE_MAX_PIXELS. */
 int image_load(const char *path, image *out, char *err, size_t cap);
 int image_write_png(const char *path, const image *im, char *err, size_t cap);
 void image_free(image *im);
@@ -32,8 +41,9 @@ typedef struct prep {
  * [c, resize_h, resize_w] per image). */
 void image_preprocess(const image *im, const prep *p, int c, float *out);
 
-/* An outline box (x1, y1, x2, y2 in im's pixels, clipped) of colour rgb, `width` pixels wide,
- * with text (upper-case letters, digits, '.', '%', ' ') above it in a 5x7 pixel font. */
+/* An outline box (x1, y1, x2, y2 in im's pixels, clipped; one that misses the picture or
+ * has a NaN draws nothing) of colour rgb, `width` (1 to 64) pixels wide, with text
+ * (upper-case letters, digits, '.', '%', ' ') above it in a 5x7 pixel font. */
 void image_draw_box(image *im, double x1, double y1, double x2, double y2, const unsigned char *rgb,
                     int width, const char *text);
 

@@ -4,6 +4,7 @@
  * back together.  Writes the outputs as .npy, prints a JSON summary, times repeated runs.
  * Uses the public API only (mlufuse_offline.h and the tensor calls). */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_offline.h"
 #include "run_images.h"
+#include "settings.h"
 
 #define MAX_IO 16
 
@@ -60,6 +62,17 @@ static int fail(int rc, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     return rc;
+}
+
+/* strtol into an int: *end past the number, or at s (a bad number) when it does not fit */
+static int int_of(const char *s, char **end)
+{
+    long v = strtol(s, end, 10);
+    if (v < INT_MIN || v > INT_MAX) {
+        *end = (char *)s;
+        return 0;
+    }
+    return (int)v;
 }
 
 static double now_ms(void)
@@ -110,8 +123,8 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case 'o': o->output_dir = optarg; break;
         case 'b': o->batch = strtoll(optarg, &end, 10); break;
-        case 'c': o->core_number = (int)strtol(optarg, &end, 10); break;
-        case 'B': o->bench = (int)strtol(optarg, &end, 10); break;
+        case 'c': o->core_number = int_of(optarg, &end); break;
+        case 'B': o->bench = int_of(optarg, &end); break;
         case 'j': o->json = 1; break;
         case 'm': o->model = optarg; break;
         case 'z': break;
@@ -125,17 +138,11 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'D': o->images.dataset = optarg; break;
         case 'L': o->images.labels = optarg; break;
         case 'P': o->images.postprocess = optarg; break;
-        case 'T': o->images.threads = (int)strtol(optarg, &end, 10); break;
-        case 'F': {
-            static const char *names[] = {"rgb", "rgba", "argb", "bgr"};
-            o->images.input_format = NULL;
-            for (int k = 0; k < 4; k++)
-                if (!strcmp(optarg, names[k]) || (k < 3 && optarg[0] == '0' + k && !optarg[1]))
-                    o->images.input_format = names[k];
-            if (!o->images.input_format)
+        case 'T': o->images.threads = int_of(optarg, &end); break;
+        case 'F':
+            if (!(o->images.input_format = offline_input_format(optarg)))
                 return fail(2, "--input-format must be rgb, rgba, argb or bgr (0, 1, 2), not '%s'", optarg);
             break;
-        }
         case 'A': o->atol = strtod(optarg, &end); break;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;

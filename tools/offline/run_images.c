@@ -14,6 +14,7 @@
 #include "image.h"
 #include "postprocess.h"
 #include "run_images.h"
+#include "settings.h"
 
 #define MAX_DETECTIONS 1000
 
@@ -62,20 +63,6 @@ static void free_list(list *l)
     free(l->items);
 }
 
-/* "a,b,c" into up to max doubles; returns the count. */
-static int numbers(const char *s, double *out, int max)
-{
-    int n = 0;
-    while (s && *s && n < max) {
-        char *end;
-        out[n++] = strtod(s, &end);
-        s = *end == ',' ? end + 1 : end;
-        if (end == s && *s)
-            break;
-    }
-    return n;
-}
-
 typedef struct context {
     mf_offline_model *m;
     const images_opts *o;
@@ -104,6 +91,30 @@ static int say(context *x, const char *fmt, ...)
     return 1;
 }
 
+/* The file's value of key, checked against the settings table: 0 with *v (NULL when the
+ * file has none), or 1 with the reason in x->err. */
+static int setting(context *x, const char *key, const char **v)
+{
+    char why[160];
+    *v = mf_offline_meta(x->m, key);
+    if (*v && offline_setting_check(key, *v, why, sizeof why))
+        return say(x, "the file's %s=%.40s: %s %s", key, *v, key, why);
+    return 0;
+}
+
+/* mean or std: 1 to 4 numbers, the last repeated for the channels past them */
+static int per_channel(context *x, const char *key, double dflt, double *out)
+{
+    const char *v;
+    double t[4];
+    if (setting(x, key, &v))
+        return 1;
+    int n = v ? offline_numbers(v, t, 4) : 0;
+    for (int k = 0; k < 4; k++)
+        out[k] = n ? t[k < n ? k : n - 1] : dflt;
+    return 0;
+}
+
 static int setup_prep(context *x)
 {
     mf_dtype dt;
@@ -112,55 +123,73 @@ static int setup_prep(context *x)
     mf_offline_io(x->m, 0, 0, NULL, &dt, &rank, shape);
     if (mf_offline_num_inputs(x->m) != 1 || dt != MF_F32 || rank != 4)
         return say(x, "image mode needs one f32 NCHW input");
+    if (shape[0] < 1 || shape[0] > 256 || shape[1] < 1 || shape[1] > 4 || shape[2] < 1 || shape[2] > 65536 ||
+        shape[3] < 1 || shape[3] > 65536)
+        return say(x, "image mode needs an input of 1 to 256 images of 1 to 4 channels of 1 to 65536 x 65536 "
+                   "pixels, not [%lld, %lld, %lld, %lld]", (long long)shape[0], (long long)shape[1],
+                   (long long)shape[2], (long long)shape[3]);
     x->batch = (int)shape[0];
     x->c = (int)shape[1];
     x->p = (prep){(int)shape[2], (int)shape[3], 1.0 / 255, {0, 0, 0, 0}, {1, 1, 1, 1}, "rgb"};
     const char *v;
-    if ((v = mf_offline_meta(x->m, "scale")))
+    if (setting(x, "scale", &v))
+        return 1;
+    if (v)
         x->p.scale = strtod(v, NULL);
-    double t[4];
-    int n = numbers(mf_offline_meta(x->m, "mean"), t, 4);
-    for (int k = 0; k < 4; k++)
-        x->p.mean[k] = n ? t[k < n ? k : n - 1] : 0;
-    n = numbers(mf_offline_meta(x->m, "std"), t, 4);
-    for (int k = 0; k < 4; k++)
-        x->p.std[k] = n ? t[k < n ? k : n - 1] : 1;
-    const char *fmt = x->o->input_format ? x->o->input_format : mf_offline_meta(x->m, "input_format");
+    if (per_channel(x, "mean", 0, x->p.mean) || per_channel(x, "std", 1, x->p.std) || setting(x, "input_format", &v))
+        return 1;
+    const char *fmt = x->o->input_format ? x->o->input_format : offline_input_format(v);
     snprintf(x->p.format, sizeof x->p.format, "%s", fmt ? fmt : "rgb");
-    if ((v = mf_offline_meta(x->m, "resize"))) {
-        int h, w;
-        if (sscanf(v, "%dx%d", &h, &w) != 2 || h != x->p.resize_h || w != x->p.resize_w)
-            return say(x, "resize %s is not the input's %dx%d", v, x->p.resize_h, x->p.resize_w);
-    }
+    if (setting(x, "resize", &v))
+        return 1;
+    int h = x->p.resize_h, w = x->p.resize_w;
+    if (v && (offline_size(v, &h, &w) || h != x->p.resize_h || w != x->p.resize_w))
+        return say(x, "resize %s is not the input's %dx%d", v, x->p.resize_h, x->p.resize_w);
     if (x->c != 1 && (size_t)x->c != strlen(x->p.format))
         return say(x, "input format %s for an input of %d channels", x->p.format, x->c);
     return 0;
 }
 
+static int setup_yolo(context *x)
+{
+    const char *va, *vs, *v;
+    double a[48], s[8];
+    if (setting(x, "anchors", &va) || setting(x, "strides", &vs))
+        return 1;
+    int na = va ? offline_numbers(va, a, 48) : 0, ns = vs ? offline_numbers(vs, s, 8) : 0;
+    if (ns < 1 || na != 6 * ns)
+        return say(x, "yolo post-processing needs strides and 3 anchors (w,h) per stride in the file");
+    x->yolo.nheads = ns;
+    for (int h = 0; h < ns; h++) {
+        if (s[h] > x->p.resize_h || s[h] > x->p.resize_w)
+            return say(x, "the file's stride %g is more than the input's %dx%d", s[h], x->p.resize_h, x->p.resize_w);
+        x->yolo.strides[h] = (int)s[h];
+        for (int k = 0; k < 3; k++)
+            for (int d = 0; d < 2; d++)
+                x->yolo.anchors[h][k][d] = (float)a[6 * h + 2 * k + d];
+    }
+    x->yolo.input_h = x->p.resize_h;
+    x->yolo.input_w = x->p.resize_w;
+    if (setting(x, "conf_threshold", &v))
+        return 1;
+    x->yolo.conf = v ? strtof(v, NULL) : 0.25f;
+    if (setting(x, "nms_threshold", &v))
+        return 1;
+    x->yolo.iou = v ? strtof(v, NULL) : 0.45f;
+    return 0;
+}
+
 static int setup_post(context *x)
 {
-    const char *v = x->o->postprocess ? x->o->postprocess : mf_offline_meta(x->m, "postprocess");
-    x->post = v ? v : "none";
-    x->topk = (v = mf_offline_meta(x->m, "topk")) ? atoi(v) : 5;
-    if (!strcmp(x->post, "yolo")) {
-        double a[48], s[8];
-        int na = numbers(mf_offline_meta(x->m, "anchors"), a, 48), ns = numbers(mf_offline_meta(x->m, "strides"), s, 8);
-        if (ns < 1 || na != 6 * ns)
-            return say(x, "yolo post-processing needs strides and 3 anchors (w,h) per stride in the file");
-        x->yolo.nheads = ns;
-        for (int h = 0; h < ns; h++) {
-            x->yolo.strides[h] = (int)s[h];
-            for (int k = 0; k < 3; k++)
-                for (int d = 0; d < 2; d++)
-                    x->yolo.anchors[h][k][d] = (float)a[6 * h + 2 * k + d];
-        }
-        x->yolo.input_h = x->p.resize_h;
-        x->yolo.input_w = x->p.resize_w;
-        x->yolo.conf = (v = mf_offline_meta(x->m, "conf_threshold")) ? strtof(v, NULL) : 0.25f;
-        x->yolo.iou = (v = mf_offline_meta(x->m, "nms_threshold")) ? strtof(v, NULL) : 0.45f;
-    } else if (strcmp(x->post, "softmax-topk") && strcmp(x->post, "none")) {
+    const char *v, *k;
+    if (setting(x, "postprocess", &v) || setting(x, "topk", &k))
+        return 1;
+    x->topk = k ? atoi(k) : 5;
+    x->post = x->o->postprocess ? x->o->postprocess : v ? v : "none";
+    if (!strcmp(x->post, "yolo"))
+        return setup_yolo(x);
+    if (strcmp(x->post, "softmax-topk") && strcmp(x->post, "none"))
         return say(x, "postprocess %s (none, softmax-topk or yolo)", x->post);
-    }
     return 0;
 }
 
@@ -408,8 +437,8 @@ int offline_run_images(mf_offline_model *m, const images_opts *o)
         fprintf(stderr, "mlufuse-offline: %s\n", x.err);
         rc = 1;
     }
-    if (!rc && (x.nout > 16 || x.batch > 256 || x.images.n == 0)) {
-        fprintf(stderr, "mlufuse-offline: %s\n", x.images.n ? "more than 16 outputs or a batch over 256" : "no images");
+    if (!rc && (x.nout > 16 || x.images.n == 0)) {
+        fprintf(stderr, "mlufuse-offline: %s\n", x.images.n ? "more than 16 outputs" : "no images");
         rc = 1;
     }
     if (!rc && o->output_dir)
