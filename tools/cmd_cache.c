@@ -35,18 +35,21 @@ typedef struct cache_cmd {
     long long max_size, older_than; /* -1: not given */
 } cache_cmd;
 
+/* s (a number, then one of units, which scale[] gives): -1 when it is no such number, or
+ * negative, NaN or past 2^63 once scaled (a cast of those is undefined) */
 static long long parse_scaled(const char *s, const char *units, const long long *scale)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v < 0)
+    if (end == s)
         return -1;
-    if (!*end)
-        return (long long)v;
-    const char *u = strchr(units, *end);
-    if (!u || end[1])
-        return -1;
-    return (long long)(v * (double)scale[u - units]);
+    if (*end) {
+        const char *u = strchr(units, *end);
+        if (!u || end[1])
+            return -1;
+        v *= (double)scale[u - units];
+    }
+    return v >= 0 && v < 0x1p63 ? (long long)v : -1;
 }
 
 static const char *age_text(time_t t, char *buf, size_t cap)

@@ -3,12 +3,14 @@
  * offline model file that `mlufuse-offline` runs with the runtime alone; the input format
  * and the pre- and post-processing a runner applies are recorded in it (docs/mfo.md). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_offline.h"
+#include "int_arg.h"
 #include "offline/settings.h"
 #include "tools.h"
 
@@ -56,11 +58,12 @@ int mf_cmd_genoff(int argc, char **argv)
     optind = 1;
     for (int c, idx = 0; (c = getopt_long(argc, argv, "o:h", longopts, &idx)) != -1;) {
         char *end = NULL;
+        bool bad = false; /* an int flag that is no int (tool_int_arg) */
         const char *key = NULL;
         switch (c) {
         case 'o': out = optarg; break;
         case 'b': batch = strtoll(optarg, &end, 10); break;
-        case 'c': core_number = (int)strtol(optarg, &end, 10); break;
+        case 'c': bad = !tool_int_arg(optarg, &core_number); break;
         case 'C': cpus = optarg; break;
         case 'f':
             if (!(fmt = offline_input_format(optarg)))
@@ -91,7 +94,7 @@ int mf_cmd_genoff(int argc, char **argv)
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
-        if (end && *end)
+        if (bad || (end && *end))
             return mf_tool_fail(2, "genoff: bad number '%s'", optarg);
         if (key) { /* the runner refuses what the settings table does, so genoff does too */
             char why[160];

@@ -4,6 +4,7 @@
  * public API only (mlufuse_quant.h). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,11 @@
 
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_passes.h"
+#include "int_arg.h"
 #include "tools.h"
 
 #define MAX_CALIB 4096
+#define MAX_SETS 1000000 /* --calib-random, --held-out: sets x inputs stays an int */
 
 typedef struct quant_opts {
     const char *model, *output, *calib[MAX_CALIB];
@@ -97,6 +100,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
+        bool bad = false; /* an int flag that is no int (tool_int_arg) */
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'd':
@@ -109,10 +113,10 @@ static int parse_args(int argc, char **argv, quant_opts *o)
                 return mf_tool_fail(2, "quantize: more than %d calibration files", MAX_CALIB);
             o->calib[o->ncalib++] = optarg;
             break;
-        case 'r': o->calib_random = (int)strtol(optarg, &end, 10); break;
+        case 'r': bad = !tool_int_arg(optarg, &o->calib_random); break;
         case 's': o->seed = strtoull(optarg, &end, 10); break;
-        case 'n': o->iterations = (int)strtol(optarg, &end, 10); break;
-        case 'H': o->held_out = (int)strtol(optarg, &end, 10); break;
+        case 'n': bad = !tool_int_arg(optarg, &o->iterations); break;
+        case 'H': bad = !tool_int_arg(optarg, &o->held_out); break;
         case 'b': o->batch = strtoll(optarg, &end, 10); break;
         case 'm':
             if (!strcmp(optarg, "minmax")) {
@@ -150,7 +154,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
-        if (end && *end)
+        if (bad || (end && *end))
             return mf_tool_fail(2, "quantize: bad number '%s'", optarg);
     }
     for (; optind < argc; optind++) { /* the model, then more --calib files */
@@ -167,17 +171,23 @@ static int parse_args(int argc, char **argv, quant_opts *o)
         return mf_tool_fail(2, "quantize: give --calib FILES or --calib-random N (one of them)");
     if (o->report && o->held_out < 1)
         return mf_tool_fail(2, "quantize: --held-out must be at least 1");
+    if (o->calib_random > MAX_SETS || o->held_out > MAX_SETS)
+        return mf_tool_fail(2, "quantize: --calib-random and --held-out take at most %d sets", MAX_SETS);
+    if (o->batch < 0)
+        return mf_tool_fail(2, "quantize: --batch must not be negative");
     return 0;
 }
 
-/* nsets sets of g's inputs: seeded random (first set seed `seed`) or from files. */
-static mf_status make_inputs(const mf_graph *g, int nsets, const char *const *files,
-                             uint64_t seed, mf_tensor ***out)
+/* nsets sets of g's inputs: seeded random (first set seed `seed`) or from files; 0, or 1
+ * after saying why not. */
+static int make_inputs(const mf_graph *g, int nsets, const char *const *files, uint64_t seed, mf_tensor ***out)
 {
     int nin = mf_graph_num_inputs(g);
+    if (nin && nsets > INT_MAX / nin)
+        return mf_tool_fail(2, "quantize: %d sets of %d inputs are too many", nsets, nin);
     mf_tensor **t = calloc((size_t)nsets * (size_t)nin + 1, sizeof *t);
     if (!t)
-        return MF_ERR_NOMEM;
+        return mf_tool_fail(1, "quantize: out of memory for %d sets of %d inputs", nsets, nin);
     mf_status s = MF_OK;
     for (int i = 0; i < nsets * nin && !s; i++) {
         mf_dtype dt;
@@ -189,13 +199,14 @@ static mf_status make_inputs(const mf_graph *g, int nsets, const char *const *fi
                       : mf_tensor_rand(dt, rank, shape, seed * 1000003u + (uint64_t)i, 0, 1, MF_DEVICE_CPU, &t[i]);
     }
     if (s) {
+        mf_tool_fail(1, "%s", mf_last_error());
         for (int i = 0; i < nsets * nin; i++)
             mf_tensor_free(t[i]);
         free(t);
-        return s;
+        return 1;
     }
     *out = t;
-    return MF_OK;
+    return 0;
 }
 
 static void free_inputs(mf_tensor **t, int n)
@@ -267,9 +278,12 @@ int mf_cmd_quantize(int argc, char **argv)
     }
     if (o.iterations > 0 && o.iterations < nsets)
         nsets = o.iterations;
-    s = make_inputs(g, nsets, o.ncalib ? o.calib : NULL, o.seed, &calib);
-    if (!s && o.report)
-        s = make_inputs(g, o.held_out, NULL, o.seed + 1000000u, &held);
+    if ((rc = make_inputs(g, nsets, o.ncalib ? o.calib : NULL, o.seed, &calib)) ||
+        (o.report && (rc = make_inputs(g, o.held_out, NULL, o.seed + 1000000u, &held)))) {
+        free_inputs(calib, calib ? nsets * nin : 0);
+        mf_graph_destroy(g);
+        return rc;
+    }
     o.q.ncalib = nsets;
     o.q.calib = calib;
     if (!s)

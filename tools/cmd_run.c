@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "mlufuse/mlufuse.h"
+#include "int_arg.h"
 #include "tools.h"
 
 #define MAX_IO 16
@@ -110,6 +111,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
+        bool bad = false; /* an int flag that is no int (tool_int_arg) */
         switch (c) {
         case 'i':
             if (o->ninputs == MAX_IO)
@@ -131,9 +133,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'o': o->output_dir = optarg; break;
         case 'R': o->rtol = strtod(optarg, &end); break;
         case 'A': o->atol = strtod(optarg, &end); break;
-        case 'c': o->core_number = (int)strtol(optarg, &end, 10); break;
+        case 'c': bad = !tool_int_arg(optarg, &o->core_number); break;
         case 'b': o->batch = strtoll(optarg, &end, 10), o->batch_given = 1; break;
-        case 'B': o->bench = (int)strtol(optarg, &end, 10); break;
+        case 'B': bad = !tool_int_arg(optarg, &o->bench); break;
         case 'j': o->json = 1; break;
         case 'x': o->explain = 1; break;
         case 'C': o->cpu = optarg; break;
@@ -141,8 +143,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'S': o->profile_summary = 1; break;
         case 'G': o->profile_svg = optarg; break;
         case 'T': o->time_compile = 1; break;
-        case 'J': o->compile_threads = (int)strtol(optarg, &end, 10); break;
-        case 'O': o->opt_level = (int)strtol(optarg, &end, 10); break;
+        case 'J': bad = !tool_int_arg(optarg, &o->compile_threads); break;
+        case 'O': bad = !tool_int_arg(optarg, &o->opt_level); break;
         case 'p': o->passes = optarg; break;
         case 'N': o->new_batch = strtoll(optarg, &end, 10); break;
         case 'M': o->min_time_s = strtod(optarg, &end); break;
@@ -174,7 +176,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
-        if (end && *end)
+        if (bad || (end && *end))
             return mf_tool_fail(2, "run: bad number '%s'", optarg);
     }
     if (optind != argc - 1) {
@@ -184,8 +186,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
     o->model = argv[optind];
     if (o->core_number != 1 && o->core_number != 4 && o->core_number != 16)
         return mf_tool_fail(2, "run: --core-number must be 1, 4 or 16, not %d", o->core_number);
-    if (o->bench < 0 || o->batch < 0 || o->rtol < 0 || o->atol < 0)
-        return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must not be negative");
+    if (o->bench < 0 || o->batch < 0 || !(o->rtol >= 0) || !(o->atol >= 0)) /* NaN too */
+        return mf_tool_fail(2, "run: --bench, --batch, --rtol and --atol must be numbers >= 0");
     if (!(o->min_time_s >= 0 && o->min_time_s <= 3600))
         return mf_tool_fail(2, "run: --min-time must be 0 to 3600 seconds");
     if (o->new_batch < 0)
@@ -592,7 +594,8 @@ static int write_outputs(const run_opts *o, int no, mf_tensor **out)
         return mf_tool_fail(1, "run: --output-dir %s: %s", o->output_dir, strerror(errno));
     for (int k = 0; k < no && o->output_dir; k++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/output%d.npy", o->output_dir, k);
+        if (snprintf(path, sizeof path, "%s/output%d.npy", o->output_dir, k) >= (int)sizeof path)
+            return mf_tool_fail(1, "run: --output-dir %s: %s", o->output_dir, strerror(ENAMETOOLONG));
         if (mf_tensor_save_npy(out[k], path))
             return mf_tool_fail(1, "run: %s", mf_last_error());
     }
@@ -642,9 +645,10 @@ static int run_model(run_opts *o, const mf_graph *g)
     bool collecting = false;
     run_report r = {.match = o->nexpect ? 1 : -1};
     mf_dtype dt;
-    int rank;
+    int rank = 0; /* the batch (input 0's dim 0) is 1 for a model of no inputs */
     int64_t shape[MF_MAX_RANK] = {1};
-    mf_graph_input_type(g, 0, &dt, &rank, shape);
+    if (ni > 0)
+        mf_graph_input_type(g, 0, &dt, &rank, shape);
     if ((rc = make_inputs(o, g, MF_DEVICE_MLU(0), in)))
         goto out;
     if (profiling(o)) { /* from before the compile, so compiles and loads are events too */
@@ -750,6 +754,9 @@ static int staged_fail(int rc, const char *why, const char *what)
  * options; --expect and --output-dir apply. */
 static int run_staged(const run_opts *o, const char *why)
 {
+    if (o->json || o->bench || o->new_batch || profiling(o) || o->explain || o->time_compile)
+        return mf_tool_fail(2, "run: %s runs in stages (%s), where --json, --bench, --new-batch, --profile, "
+                            "--explain and --time-compile are not supported", o->model, why);
     mf_module_options mo = mf_module_default_options();
     mo.core_number = o->core_number, mo.cpu = o->cpu, mo.opt_level = o->opt_level, mo.tier = o->tier;
     mo.fusion = o->fused ? -1 : 0;

@@ -34,6 +34,10 @@ void mf_tool_json_str(FILE *f, const char *s)
 int mf_tool_mkdirs(const char *path)
 {
     char buf[4096];
+    if (!*path) { /* the loop below starts past the first character */
+        errno = ENOENT;
+        return -1;
+    }
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
         errno = ENAMETOOLONG;
         return -1;

@@ -325,6 +325,10 @@ static void test_subcommands(void **state)
     assert_int_equal(sh("$M cache frob"), 2);
     assert_int_equal(sh("$M cache prune"), 2);
     assert_int_equal(sh("$M cache prune --max-size 12Q"), 2);
+    /* sizes and ages past 2^63 (or NaN) were cast to long long: undefined */
+    assert_int_equal(sh("$M cache prune --max-size nan"), 2);
+    assert_int_equal(sh("$M cache prune --max-size 1e300"), 2);
+    assert_int_equal(sh("$M cache prune --older-than 1e17d"), 2);
     assert_int_equal(sh("$M cache --dir /nonexistent/dir ls"), 1);
     assert_int_equal(sh("$M cache --help"), 0);
 }

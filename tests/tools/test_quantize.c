@@ -303,6 +303,26 @@ static void test_mnist_net_int8_pairs(void **state)
     check_model_as("mnist_net", 50, true, 0, 0.02, &nconv);
 }
 
+/* Counts past int (wrapped), sets x inputs past int (an overflowed loop bound left the
+ * inputs NULL), a negative batch (ignored): refused with exit 2. */
+static void test_cli_bad_counts(void **state)
+{
+    static const char *bad[][2] = {
+        {"--calib-random 4294967298", "bad number '4294967298'"},
+        {"--calib-random 1500000000", "take at most 1000000 sets"},
+        {"--calib-random 1 --report --held-out 2000000", "take at most 1000000 sets"},
+        {"--calib-random 1 --batch -5", "--batch must not be negative"},
+        {"--calib-random 2 --iterations ''", "bad number ''"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tsupport_run r = tsupport_run_prog("mlufuse", 1, "quantize %s/models/mnist_net/model.onnx -o /nonexistent/q.mfir %s",
+                                           tsupport_shared_dir(), bad[i][0]);
+        if (r.rc != 2 || !strstr(r.out, bad[i][1]))
+            fail_msg("%s: rc %d: %s", bad[i][0], r.rc, r.out);
+        tsupport_run_free(&r);
+    }
+}
+
 static void test_bad_options(void **state)
 {
     mf_graph *g = load_model("mnist_net"), *q = (mf_graph *)0x1;
@@ -330,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_seed_quick_start),
         cmocka_unit_test(test_cli_quick_start),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_cli_bad_counts),
         cmocka_unit_test(test_mnist_net_int8),
         cmocka_unit_test(test_resnet18_int8),
         cmocka_unit_test(test_mobilenet_v2_int8),

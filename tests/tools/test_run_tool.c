@@ -207,6 +207,21 @@ static void test_usage_errors(void **state)
     assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --mode turbo"), 2);
     assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --bench abc"), 2);
     assert_non_null(strstr(out, "bad number 'abc'"));
+    /* an int flag past int's range was wrapped (4294967300 ran as core_number 4), "" read as 0,
+     * and NaN tolerances matched nothing */
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --core-number 4294967300"), 2);
+    assert_non_null(strstr(out, "bad number '4294967300'"));
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --opt-level ''"), 2);
+    assert_non_null(strstr(out, "bad number ''"));
+    assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --rtol nan"), 2);
+    assert_non_null(strstr(out, "--rtol and --atol must be numbers >= 0"));
+    /* a model that runs in stages took --json and --bench and printed text, once */
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/tests/frontends/onnx/bad/dynamic_reshape.onnx --json",
+                             tsupport_source_dir()), 2);
+    assert_non_null(strstr(out, "runs in stages ("));
+    /* an empty --output-dir: mkdirs read past its end */
+    assert_int_equal(mlufuse(out, sizeof out, "run %s/models/mnist_net/model.onnx --random -o ''", models()), 1);
+    assert_non_null(strstr(out, "--output-dir : No such file or directory"));
     assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --bench 3 --min-time -1"), 2);
     assert_non_null(strstr(out, "--min-time must be 0 to 3600 seconds"));
     assert_int_equal(mlufuse(out, sizeof out, "run"), 2);

@@ -4,7 +4,6 @@
  * back together.  Writes the outputs as .npy, prints a JSON summary, times repeated runs.
  * Uses the public API only (mlufuse_offline.h and the tensor calls). */
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "mlufuse/mlufuse.h"
 #include "mlufuse/mlufuse_offline.h"
+#include "../int_arg.h"
 #include "run_images.h"
 #include "settings.h"
 
@@ -64,17 +64,6 @@ static int fail(int rc, const char *fmt, const char *arg)
     return rc;
 }
 
-/* strtol into an int: *end past the number, or at s (a bad number) when it does not fit */
-static int int_of(const char *s, char **end)
-{
-    long v = strtol(s, end, 10);
-    if (v < INT_MIN || v > INT_MAX) {
-        *end = (char *)s;
-        return 0;
-    }
-    return (int)v;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -115,6 +104,7 @@ static int parse_args(int argc, char **argv, opts *o)
     *o = (opts){.rtol = 1e-3};
     for (int c; (c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
+        bool bad = false;
         switch (c) {
         case 'i':
             if (o->ninputs == MAX_IO)
@@ -123,8 +113,8 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case 'o': o->output_dir = optarg; break;
         case 'b': o->batch = strtoll(optarg, &end, 10); break;
-        case 'c': o->core_number = int_of(optarg, &end); break;
-        case 'B': o->bench = int_of(optarg, &end); break;
+        case 'c': bad = !tool_int_arg(optarg, &o->core_number); break;
+        case 'B': bad = !tool_int_arg(optarg, &o->bench); break;
         case 'j': o->json = 1; break;
         case 'm': o->model = optarg; break;
         case 'z': break;
@@ -138,7 +128,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'D': o->images.dataset = optarg; break;
         case 'L': o->images.labels = optarg; break;
         case 'P': o->images.postprocess = optarg; break;
-        case 'T': o->images.threads = int_of(optarg, &end); break;
+        case 'T': bad = !tool_int_arg(optarg, &o->images.threads); break;
         case 'F':
             if (!(o->images.input_format = offline_input_format(optarg)))
                 return fail(2, "--input-format must be rgb, rgba, argb or bgr (0, 1, 2), not '%s'", optarg);
@@ -147,7 +137,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
-        if (end && *end)
+        if (bad || (end && *end))
             return fail(2, "bad number '%s'", optarg);
     }
     if (!o->model && optind == argc - 1)
