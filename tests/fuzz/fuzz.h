@@ -7,7 +7,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as a read-only stream for a loader that reads a FILE; NULL for an empty input
+ * (fmemopen refuses an empty buffer) or when the stream cannot be made. */
+static inline FILE *fuzz_stream(const uint8_t *data, size_t size)
+{
+    return size ? fmemopen((void *)data, size, "rb") : NULL;
+}
 
 #endif

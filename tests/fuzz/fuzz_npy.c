@@ -8,9 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0)
-        return 0; /* fmemopen refuses an empty buffer */
-    FILE *f = fmemopen((void *)data, size, "rb");
+    FILE *f = fuzz_stream(data, size);
     if (!f)
         return 0;
     mf_tensor *t;
