@@ -26,6 +26,9 @@ typedef struct mf_cache_key {
 mf_status mf_cache_key_make(const mf_graph *sub, const mf_cache_options *opt,
                             const mf_cg_target *target, mf_cache_key *out);
 void mf_cache_key_free(mf_cache_key *k);
+/* MF_OK when key is a whole key (64 lowercase hex digits, as entries are named); else
+ * MF_ERR_INVALID: a key names a file in the cache directory, so "../x" must not pass. */
+mf_status mf_cache_key_check(const char *key);
 /* MF_OK when codegen can target cpu (NULL: the host). */
 mf_status mf_cache_check_cpu(const char *cpu);
 /* The CPU that compiles mean when the caller names none: MLUFUSE_CPU if set (a fleet's oldest

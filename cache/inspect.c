@@ -109,6 +109,8 @@ static void fill_entry(const char *dir, const char *name, void *rec)
 
 mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *n)
 {
+    if (!out || !n)
+        return mf_error(MF_ERR_INVALID, "kernel_cache_list: %s is NULL", out ? "n" : "out");
     *out = NULL;
     *n = 0;
     if (!(dir = dir_or_default(dir)))
@@ -118,6 +120,8 @@ mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *
 
 mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **text, char *key)
 {
+    if (!prefix || !text || !key)
+        return mf_error(MF_ERR_INVALID, "kernel_cache_key_text: %s is NULL", !prefix ? "prefix" : !text ? "text" : "key");
     mf_cache_entry_info *all;
     int n, match = -1, count = 0;
     mf_status s = mf_kernel_cache_list(dir, &all, &n);
@@ -153,6 +157,9 @@ mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **t
 
 mf_status mf_kernel_cache_remove(const char *dir, const char *key)
 {
+    mf_status s = mf_cache_key_check(key);
+    if (s)
+        return mf_error_context(s, "kernel_cache_remove");
     if (!(dir = dir_or_default(dir)))
         return mf_error(MF_ERR_IO, "the kernel cache is off");
     char path[4200];
@@ -166,6 +173,8 @@ mf_status mf_kernel_cache_remove(const char *dir, const char *key)
 
 mf_status mf_kernel_cache_reclaim(const char *dir, int *removed, size_t *bytes)
 {
+    if (!removed || !bytes)
+        return mf_error(MF_ERR_INVALID, "kernel_cache_reclaim: %s is NULL", removed ? "bytes" : "removed");
     *removed = 0;
     *bytes = 0;
     if (!(dir = dir_or_default(dir)))
@@ -188,6 +197,9 @@ mf_status mf_kernel_cache_check_env(void)
 
 mf_status mf_kernel_cache_disassemble(const char *dir, const char *key, char **text)
 {
+    mf_status ks = text ? mf_cache_key_check(key) : mf_error(MF_ERR_INVALID, "text is NULL");
+    if (ks)
+        return mf_error_context(ks, "kernel_cache_disassemble");
     if (!(dir = dir_or_default(dir)))
         return mf_error(MF_ERR_IO, "the kernel cache is off");
     char path[4200], triple[64] = "";

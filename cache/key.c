@@ -59,6 +59,16 @@ void mf_cache_key_hash(const char *text, size_t len, char hex[65])
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
+mf_status mf_cache_key_check(const char *key)
+{
+    size_t n = 0;
+    while (key && n <= 64 && ((key[n] >= '0' && key[n] <= '9') || (key[n] >= 'a' && key[n] <= 'f')))
+        n++;
+    if (key && n == 64 && !key[64])
+        return MF_OK;
+    return mf_error(MF_ERR_INVALID, "a cache key is 64 lowercase hex digits, not '%.80s'", key ? key : "(null)");
+}
+
 void mf_cache_key_free(mf_cache_key *k)
 {
     free(k->text);

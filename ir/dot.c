@@ -19,6 +19,8 @@ static void put_op(mf_strbuf *o, char **names, const mf_node *n, const char *ind
 
 mf_status mf_graph_dot(const mf_graph *g, char **text)
 {
+    if (!text || !g)
+        return mf_error(MF_ERR_INVALID, "mf_graph_dot: %s is NULL", text ? "graph" : "text");
     char **names;
     *text = NULL;
     mf_status s = mf_graph_value_names(g, &names);

@@ -310,9 +310,12 @@ mf_status mf_graph_input_type(const mf_graph *g, int i, mf_dtype *dtype, int *ra
     if (!g || i < 0 || i >= g->ninputs)
         return mf_error(MF_ERR_INVALID, "graph has no input %d", i);
     const mf_type *t = &g->inputs[i]->type;
-    *dtype = t->dtype;
-    *rank = t->rank;
-    memcpy(shape, t->shape, sizeof t->shape);
+    if (dtype) /* a NULL out-pointer: not wanted */
+        *dtype = t->dtype;
+    if (rank)
+        *rank = t->rank;
+    if (shape)
+        memcpy(shape, t->shape, sizeof t->shape);
     return MF_OK;
 }
 

@@ -751,23 +751,15 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         return mf_error(MF_ERR_INVALID, "module_create: %s is NULL", g ? "out" : "graph");
     *out = NULL;
     mf_module_options o = opt ? *opt : mf_module_default_options();
-    if (o.core_number != 1 && o.core_number != 4 && o.core_number != 16)
-        return mf_error(MF_ERR_INVALID, "module_create: core_number %d (must be 1, 4 or 16)", o.core_number);
-    if (o.opt_level < 0 || o.opt_level > 3)
-        return mf_error(MF_ERR_INVALID, "module_create: opt_level %d (0 to 3)", o.opt_level);
+    mf_status s = mf_mod_check_options(&o, "module_create");
+    if (s)
+        return s;
     if (o.max_specializations <= 0)
         o.max_specializations = 16;
     if (o.fusion < 0) /* resolved once, so the module can say which mode it runs in */
         o.fusion = mf_pass_ctx_default().fuse;
-    if (o.passes && !ends_with_segment(o.passes))
-        return mf_error(MF_ERR_INVALID, "module_create: the pipeline '%.200s' must end with segment", o.passes);
-    if (o.compile_threads < 0)
-        return mf_error(MF_ERR_INVALID, "module_create: compile_threads %d (0: one per core)",
-                        o.compile_threads);
-    if (o.tier < MF_TIER_ENV || o.tier > MF_TIER_AUTO)
-        return mf_error(MF_ERR_INVALID, "module_create: tier %d (0 env, 1 fast, 2 full, 3 auto)", (int)o.tier);
     mf_tier_mode tier = o.tier;
-    mf_status s = mf_rt_device_check(o.device);
+    s = mf_rt_device_check(o.device);
     if (!s)
         s = mf_cpu_check(o.cpu); /* NULL: MLUFUSE_CPU if set; before any work: a misspelt CPU must not compile */
     if (!s)
@@ -880,8 +872,25 @@ static mf_status run_counted(mf_module *m, mf_tensor *const *inputs, mf_tensor *
     return s;
 }
 
+mf_status mf_mod_check_options(const mf_module_options *o, const char *who)
+{
+    if (o->core_number != 1 && o->core_number != 4 && o->core_number != 16)
+        return mf_error(MF_ERR_INVALID, "%s: core_number %d (must be 1, 4 or 16)", who, o->core_number);
+    if (o->opt_level < 0 || o->opt_level > 3)
+        return mf_error(MF_ERR_INVALID, "%s: opt_level %d (0 to 3)", who, o->opt_level);
+    if (o->passes && !ends_with_segment(o->passes))
+        return mf_error(MF_ERR_INVALID, "%s: the pipeline '%.200s' must end with segment", who, o->passes);
+    if (o->compile_threads < 0)
+        return mf_error(MF_ERR_INVALID, "%s: compile_threads %d (0: one per core)", who, o->compile_threads);
+    if (o->tier < MF_TIER_ENV || o->tier > MF_TIER_AUTO)
+        return mf_error(MF_ERR_INVALID, "%s: tier %d (0 env, 1 fast, 2 full, 3 auto)", who, (int)o->tier);
+    return MF_OK;
+}
+
 void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out)
 {
+    if (!out)
+        return;
     *out = (mf_module_tier_info){.mode = MF_TIER_AUTO, .last_run_tier = -1, .last_run_slices = 0};
     if (!m)
         return;
@@ -931,6 +940,8 @@ void mf_module_destroy(mf_module *m)
 
 void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out)
 {
+    if (!out)
+        return;
     mf_cache_stats_internal st;
     mf_cache_stats_get(&st);
     out->hits = st.hits;

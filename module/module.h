@@ -98,6 +98,9 @@ int mf_mod_runs_in_flight(void);
 int mf_mod_compile_threads(const mf_module_options *mo, int nkernels);
 /* MF_ERR_INVALID when MLUFUSE_COMPILE_THREADS is set to anything but a number 1..64. */
 mf_status mf_mod_check_compile_env(void);
+/* MF_OK when o's numbers are in range (core_number, opt_level, passes ending in segment,
+ * compile_threads, tier); else MF_ERR_INVALID, the message starting with who. */
+mf_status mf_mod_check_options(const mf_module_options *o, const char *who);
 
 /* The plan cache (plan_cache.c, docs/tiers.md): tier-1 plans saved as <key>.mfo in the disk
  * cache, loaded by a later process to run the same input types or a batch size they divide.  Off when the disk cache

@@ -21,11 +21,17 @@ mf_status mf_onnx_program_load(const char *path, const mf_module_options *opt, m
     if (!path || !out)
         return mf_error(MF_ERR_INVALID, "onnx program: %s is NULL", path ? "out" : "path");
     *out = NULL;
+    mf_module_options o = opt ? *opt : mf_module_default_options();
+    mf_status s = mf_mod_check_options(&o, "onnx program"); /* each stage's module would refuse them later */
+    if (!s)
+        s = mf_rt_device_check(o.device);
+    if (s)
+        return s;
     mf_onnx_program *p = calloc(1, sizeof *p);
     if (!p)
         return mf_error(MF_ERR_NOMEM, "onnx program: out of memory");
-    p->opt = opt ? *opt : mf_module_default_options();
-    mf_status s = mf_onnx_model_load(path, &p->model);
+    p->opt = o;
+    s = mf_onnx_model_load(path, &p->model);
     if (s) {
         free(p);
         return s;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/cache.h"
 #include "cache/dir_list.h"
 #include "cache/disk_store.h"
 #include "mfo_write.h"
@@ -302,6 +303,8 @@ static void plan_info(const char *dir, const char *name, void *rec)
 
 mf_status mf_plan_cache_list(const char *dir, mf_plan_cache_info **out, int *n)
 {
+    if (!out || !n)
+        return mf_error(MF_ERR_INVALID, "plan_cache_list: %s is NULL", out ? "n" : "out");
     *out = NULL;
     *n = 0;
     if (!dir && !(dir = mf_disk_dir()))
@@ -311,6 +314,9 @@ mf_status mf_plan_cache_list(const char *dir, mf_plan_cache_info **out, int *n)
 
 mf_status mf_plan_cache_remove(const char *dir, const char *key)
 {
+    mf_status s = mf_cache_key_check(key);
+    if (s)
+        return mf_error_context(s, "plan_cache_remove");
     if (!dir && !(dir = mf_disk_dir()))
         return mf_error(MF_ERR_IO, "the kernel cache is off");
     char path[4200];

@@ -94,6 +94,8 @@ mf_status mf_profile_print_summary(const mf_profile *p, FILE *f, int json)
 
 void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out)
 {
+    if (!out)
+        return;
     memset(out, 0, sizeof *out);
     mf_rt_prof_summary sum;
     if (!p || mf_rt_prof_summarize(p, &sum))

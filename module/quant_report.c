@@ -3,6 +3,7 @@
  * own quantization adds — the layer's reference kernel run on the f32 model's activations,
  * quantized with the layer's input parameters, against the f32 model's result there — so
  * the layer that loses the accuracy is found without guessing. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,11 +178,15 @@ static void compare_outputs(const mf_graph *g, int nsets, mf_tensor **fo, mf_ten
 mf_status mf_quantize_with_report(const mf_graph *g, const mf_quantize_options *opt, int nsets,
                                   mf_tensor *const *held, mf_graph **out, mf_quant_report *r)
 {
+    if (!r || !g)
+        return mf_error(MF_ERR_INVALID, "quantize report: %s is NULL", r ? "the graph" : "the report");
     memset(r, 0, sizeof *r);
     if (opt && opt->dtype == MF_F16)
         return mf_error(MF_ERR_UNSUPPORTED, "quantize report: the report measures int8 (compare a half model with mlufuse run --expect)");
     if (nsets < 1 || !held)
         return mf_error(MF_ERR_INVALID, "quantize report: no held-out inputs");
+    if (g->ninputs && nsets > INT_MAX / g->ninputs)
+        return mf_error(MF_ERR_INVALID, "quantize report: %d held-out sets of %d inputs are too many", nsets, g->ninputs);
     for (int i = 0; i < nsets * g->ninputs; i++)
         if (!held[i] || !mf_type_equal(&held[i]->type, &g->inputs[i % g->ninputs]->type))
             return mf_error(MF_ERR_SHAPE, "quantize report: held-out set %d, input %d has the wrong type",
@@ -218,6 +223,8 @@ mf_status mf_quantize_with_report(const mf_graph *g, const mf_quantize_options *
 
 void mf_quant_report_free(mf_quant_report *r)
 {
+    if (!r)
+        return;
     free(r->layers);
     r->layers = NULL;
     r->nlayers = 0;

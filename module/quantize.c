@@ -2,6 +2,7 @@
  * the f32 model (the seed's mean/std as a prologue or folded into the first convolution,
  * then the f32 passes up to conv-bn), calibrate it, rewrite it to int8, and measure the
  * result against the f32 model on held-out inputs, per model and per layer. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,20 @@ mf_quantize_options mf_quantize_default_options(void)
 
 static mf_status check_options(const mf_graph *g, const mf_quantize_options *o)
 {
+    if (!g || !o)
+        return mf_error(MF_ERR_INVALID, "quantize: %s is NULL", g ? "the options" : "the graph");
     if (o->dtype != MF_I8 && o->dtype != MF_F16)
         return mf_error(MF_ERR_UNSUPPORTED, "quantize: dtype %s is not supported (i8 and f16 are)",
                         mf_dtype_name(o->dtype));
     if (o->dtype == MF_F16 && o->firstconv)
         return mf_error(MF_ERR_INVALID, "quantize: firstconv is for int8 (half takes mean/std as a prologue)");
-    if (o->dtype == MF_F16) /* no calibration: half has no ranges to measure */
-        ;
-    else if (o->ncalib < 1 || !o->calib)
+    if (o->dtype == MF_I8 && (o->ncalib < 1 || !o->calib))
         return mf_error(MF_ERR_INVALID, "quantize: no calibration inputs");
-    for (int i = 0; i < o->ncalib * g->ninputs; i++)
+    if (o->dtype == MF_I8 && g->ninputs && o->ncalib > INT_MAX / g->ninputs)
+        return mf_error(MF_ERR_INVALID, "quantize: %d calibration sets of %d inputs are too many", o->ncalib,
+                        g->ninputs);
+    /* half has no ranges to measure: its calibration inputs, if any, are not read */
+    for (int i = 0; o->dtype == MF_I8 && i < o->ncalib * g->ninputs; i++)
         if (!o->calib[i] || !mf_type_equal(&o->calib[i]->type, &g->inputs[i % g->ninputs]->type)) {
             char want[96] = "?", got[96] = "NULL";
             mf_type_str(&g->inputs[i % g->ninputs]->type, want, sizeof want);
@@ -242,6 +247,8 @@ static mf_status prepare(const mf_graph *g, const mf_quantize_options *o, mf_gra
 mf_status mf_mod_quantize(const mf_graph *g, const mf_quantize_options *o, mf_graph **out,
                           mf_graph **f_out, mf_qlayer **layers, int *nlayers)
 {
+    if (!out)
+        return mf_error(MF_ERR_INVALID, "quantize: out is NULL");
     *out = NULL;
     mf_status s = check_options(g, o);
     if (s)

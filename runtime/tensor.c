@@ -1,5 +1,7 @@
 /* tensor.c — tensors: a type, a device and a view into refcounted storage.  Creation,
  * seeded random data, copies between devices (the seed's .to(mlu) / .cpu()), views. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,23 +122,33 @@ static uint64_t mix(uint64_t seed, uint64_t i)
 mf_status mf_tensor_rand(mf_dtype dt, int rank, const int64_t *shape, uint64_t seed, double lo,
                          double hi, mf_device dev, mf_tensor **out)
 {
+    if (!out)
+        return mf_error(MF_ERR_INVALID, "tensor_rand: out is NULL");
     if (!mf_dtype_is_float(dt))
         return mf_error(MF_ERR_DTYPE, "tensor_rand: dtype %s is not a float type",
                         mf_dtype_name(dt));
-    if (!(lo <= hi))
-        return mf_error(MF_ERR_INVALID, "tensor_rand: empty range [%g, %g)", lo, hi);
+    /* the range's width finite, and within float unless the values are doubles (a double
+     * past FLT_MAX converted to float is undefined) */
+    double limit = dt == MF_F64 ? DBL_MAX : FLT_MAX;
+    if (!(lo <= hi) || !(lo >= -limit && hi <= limit) || !isfinite(hi - lo))
+        return mf_error(MF_ERR_INVALID, "tensor_rand: the range [%g, %g) is empty or not finite in %s", lo, hi,
+                        mf_dtype_name(dt));
     mf_tensor *host;
     mf_status s = mf_tensor_empty(dt, rank, shape, MF_DEVICE_CPU, &host);
     if (s)
         return s;
     int64_t n = mf_type_numel(&host->type);
+    void *data = mf_rt_tensor_ptr(host);
     for (int64_t i = 0; i < n; i++) {
-        double u = (double)(mix(seed, (uint64_t)i) >> 11) * 0x1.0p-53;
-        float v = (float)(lo + (hi - lo) * u);
-        if (dt == MF_F32)
-            ((float *)mf_rt_tensor_ptr(host))[i] = v;
+        double u = (double)(mix(seed, (uint64_t)i) >> 11) * 0x1.0p-53, v = lo + (hi - lo) * u;
+        if (dt == MF_F64)
+            ((double *)data)[i] = v;
+        else if (dt == MF_F32)
+            ((float *)data)[i] = (float)v;
+        else if (dt == MF_BF16)
+            ((uint16_t *)data)[i] = mf_f32_to_bf16((float)v);
         else
-            ((uint16_t *)mf_rt_tensor_ptr(host))[i] = mf_f32_to_f16(v);
+            ((uint16_t *)data)[i] = mf_f32_to_f16((float)v);
     }
     if (dev.type == MF_CPU) {
         *out = host;
@@ -178,15 +190,19 @@ void mf_tensor_free(mf_tensor *t)
     free(t);
 }
 
-mf_dtype mf_tensor_dtype(const mf_tensor *t) { return t->type.dtype; }
-int mf_tensor_rank(const mf_tensor *t) { return t->type.rank; }
-const int64_t *mf_tensor_shape(const mf_tensor *t) { return t->type.shape; }
-int64_t mf_tensor_numel(const mf_tensor *t) { return mf_type_numel(&t->type); }
-size_t mf_tensor_nbytes(const mf_tensor *t) { return mf_type_nbytes(&t->type); }
-mf_device mf_tensor_device(const mf_tensor *t) { return t->device; }
+/* The accessors of a NULL tensor give what no tensor has (as mf_tensor_data does): rank and
+ * dims -1, no shape, 0 elements and bytes, dtype MF_DTYPE_COUNT, device cpu:-1. */
+mf_dtype mf_tensor_dtype(const mf_tensor *t) { return t ? t->type.dtype : MF_DTYPE_COUNT; }
+int mf_tensor_rank(const mf_tensor *t) { return t ? t->type.rank : -1; }
+const int64_t *mf_tensor_shape(const mf_tensor *t) { return t ? t->type.shape : NULL; }
+int64_t mf_tensor_numel(const mf_tensor *t) { return t ? mf_type_numel(&t->type) : 0; }
+size_t mf_tensor_nbytes(const mf_tensor *t) { return t ? mf_type_nbytes(&t->type) : 0; }
+mf_device mf_tensor_device(const mf_tensor *t) { return t ? t->device : (mf_device){MF_CPU, -1}; }
 
 int64_t mf_tensor_dim(const mf_tensor *t, int i)
 {
+    if (!t)
+        return -1;
     if (i < 0)
         i += t->type.rank;
     return i >= 0 && i < t->type.rank ? t->type.shape[i] : -1;

@@ -81,6 +81,8 @@ mf_status mf_tensor_to(const mf_tensor *t, mf_device dev, mf_tensor **out);
 void mf_tensor_free(mf_tensor *t); /* drops one reference; NULL is ignored */
 mf_tensor *mf_tensor_retain(mf_tensor *t);
 
+/* Of a NULL tensor: dtype MF_DTYPE_COUNT, rank and dims -1, shape NULL, numel and nbytes 0,
+ * device cpu:-1.  A dim past the rank is -1. */
 mf_dtype mf_tensor_dtype(const mf_tensor *t);
 int mf_tensor_rank(const mf_tensor *t);
 int64_t mf_tensor_dim(const mf_tensor *t, int i);
@@ -192,7 +194,8 @@ uint64_t mf_graph_hash(const mf_graph *g);
 int mf_graph_num_nodes(const mf_graph *g);
 int mf_graph_num_inputs(const mf_graph *g);
 int mf_graph_num_outputs(const mf_graph *g);
-/* The dtype, rank and shape (MF_MAX_RANK entries) of input i; MF_ERR_INVALID if none. */
+/* The dtype, rank and shape (MF_MAX_RANK entries) of input i (a NULL pointer: not wanted);
+ * MF_ERR_INVALID if none. */
 mf_status mf_graph_input_type(const mf_graph *g, int i, mf_dtype *dtype, int *rank, int64_t *shape);
 
 /* Runs g on the reference kernels.  outputs receives num_outputs new tensors on the
@@ -285,7 +288,7 @@ typedef struct mf_module_tier_info {
     int last_run_saved;  /* 1: the last run's plan was loaded from the plan cache (an earlier
                           * process's: no pass and no compile ran for it); 0 otherwise */
 } mf_module_tier_info;
-void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out);
+void mf_module_get_tier_info(const mf_module *m, mf_module_tier_info *out); /* out NULL: nothing */
 /* Blocks until no tier-up is pending (every background compile has finished, each
  * specialization on tier 1 or, if its compile failed, still on tier 0).  Returns the first
  * failed compile's status with its message, MF_OK otherwise.  Thread-safe. */
@@ -304,7 +307,7 @@ typedef struct mf_kernel_cache_stats {
     uint64_t entries;
     double compile_ms, load_ms;
 } mf_kernel_cache_stats;
-void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out);
+void mf_kernel_cache_get_stats(mf_kernel_cache_stats *out); /* out NULL: nothing */
 
 /* ---- profiling ------------------------------------------------------------------------
  * A profile records, process-wide, every module run and its kernel launches (each partition
@@ -342,7 +345,7 @@ typedef struct mf_profile_stats {
     double event_cost_ns; /* what recording one event cost, measured when the profile began */
     double overhead_ms;   /* events x event_cost_ns: the profiler's estimated cost */
 } mf_profile_stats;
-void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out);
+void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out); /* out NULL: nothing */
 
 /* This machine's ceilings, measured once (about half a second) and kept in the kernel cache
  * directory (machine-limits.txt) for later processes; measured again when the CPU or the

@@ -38,9 +38,10 @@ mf_status mf_kernel_cache_list(const char *dir, mf_cache_entry_info **out, int *
  * one entry whose key starts with prefix; malloc'ed.  MF_ERR_INVALID when no entry or
  * several match. */
 mf_status mf_kernel_cache_key_text(const char *dir, const char *prefix, char **text, char *key);
-/* The assembly of the kernel of entry key (a full key); malloc'ed. */
+/* The assembly of the kernel of entry key (a full key: 64 lowercase hex digits, anything
+ * else is MF_ERR_INVALID, so no key names a file outside dir); malloc'ed. */
 mf_status mf_kernel_cache_disassemble(const char *dir, const char *key, char **text);
-/* Removes one entry (and its hit counter). */
+/* Removes one entry (and its hit counter); key as for mf_kernel_cache_disassemble. */
 mf_status mf_kernel_cache_remove(const char *dir, const char *key);
 /* Removes the temporary files that killed writers left in dir (NULL: the process's cache
  * dir): *removed files, *bytes in all.  Files of writers still running are kept. */
@@ -68,7 +69,7 @@ typedef struct mf_plan_cache_info {
 /* Every saved plan of dir (NULL: the process's cache dir), each file's sections checked;
  * *out is malloc'ed.  MF_ERR_IO when dir cannot be read. */
 mf_status mf_plan_cache_list(const char *dir, mf_plan_cache_info **out, int *n);
-/* Removes the saved plan of key (a full key). */
+/* Removes the saved plan of key (a full key: 64 lowercase hex digits, else MF_ERR_INVALID). */
 mf_status mf_plan_cache_remove(const char *dir, const char *key);
 
 /* Calls fn(explanation, ctx) each time a kernel has to be compiled (not found in memory or
