@@ -329,8 +329,9 @@ static mf_status broadcast(const infer_ctx *c, const mf_type *a, const mf_type *
 static mf_status infer_binary(const infer_ctx *c)
 {
     mf_dtype a = c->in[0].dtype, b = c->in[1].dtype;
-    bool ok = a != MF_BOOL && b != MF_BOOL && (a == b || c->op == MF_OP_POW);
-    if (!ok)
+    if (a == MF_BOOL || b == MF_BOOL)
+        return fail(c, MF_ERR_DTYPE, "input %d is bool, expected a numeric dtype", a == MF_BOOL ? 0 : 1);
+    if (a != b && c->op != MF_OP_POW)
         return fail(c, MF_ERR_DTYPE, "input 1 is %s, expected %s", mf_dtype_name(b), mf_dtype_name(a));
     return broadcast(c, &c->in[0], &c->in[1], c->out);
 }

@@ -114,6 +114,11 @@ static void test_dtype_device_and_null_errors(void **state)
     assert_int_equal(mf_reshape(f, 2, (int64_t[]){3, -1}, &y), MF_ERR_SHAPE);
     assert_int_equal(mf_transpose(f, 0, 5, &y), MF_ERR_INVALID);
     assert_null(y);
+    mf_tensor *b;
+    assert_int_equal(mf_tensor_zeros(MF_BOOL, 1, (int64_t[]){2}, MF_DEVICE_CPU, &b), MF_OK);
+    assert_int_equal(mf_add(b, b, 1, &y), MF_ERR_DTYPE); /* said "input 1 is bool, expected bool" */
+    assert_non_null(strstr(mf_last_error(), "input 0 is bool, expected a numeric dtype"));
+    mf_tensor_free(b);
     mf_tensor_free(i);
     mf_tensor_free(f);
     mf_tensor_free(d);
