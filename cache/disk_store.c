@@ -71,14 +71,20 @@ static void resolve_dir(void)
         return;
     }
     char buf[4096];
+    int len = -1;
     if (dir)
-        snprintf(buf, sizeof buf, "%s", dir);
+        len = snprintf(buf, sizeof buf, "%s", dir);
     else if (getenv("XDG_CACHE_HOME") && *getenv("XDG_CACHE_HOME"))
-        snprintf(buf, sizeof buf, "%s/mlufuse", getenv("XDG_CACHE_HOME"));
+        len = snprintf(buf, sizeof buf, "%s/mlufuse", getenv("XDG_CACHE_HOME"));
     else if (getenv("HOME") && *getenv("HOME"))
-        snprintf(buf, sizeof buf, "%s/.cache/mlufuse", getenv("HOME"));
-    else
+        len = snprintf(buf, sizeof buf, "%s/.cache/mlufuse", getenv("HOME"));
+    if (len < 0)
         return;
+    if (len >= (int)sizeof buf - 80) { /* room for an entry's name and its temporary's */
+        mf_logf(MF_LOG_WARNING, "cache", "the kernel cache directory's path (%d bytes, from %s) is too long; "
+                "caching in memory only", len, dir ? "MLUFUSE_CACHE_DIR" : "XDG_CACHE_HOME or HOME");
+        return;
+    }
     if (mkdirs(buf)) {
         mf_logf(MF_LOG_WARNING, "cache", "cannot create the kernel cache directory %s (%s); caching in memory only", buf, strerror(errno));
         return;

@@ -187,6 +187,10 @@ mf_status mf_kernel_cache_check_env(void)
 {
     size_t max;
     mf_status s = mf_disk_max_bytes(&max);
+    const char *mode = getenv("MLUFUSE_CACHE");
+    if (!s && mode && *mode && strcmp(mode, "on") && strcmp(mode, "1") && strcmp(mode, "off") && strcmp(mode, "0"))
+        s = mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE=%.40s: expected off (or 0) to cache in memory only, on (or 1) "
+                                     "for the default", mode);
     if (!s && getenv("MLUFUSE_CACHE_DIR") && !*getenv("MLUFUSE_CACHE_DIR"))
         s = mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE_DIR is empty (unset it for the default "
                                      "directory, or set MLUFUSE_CACHE=off)");

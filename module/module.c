@@ -745,6 +745,22 @@ mf_status mf_cpu_check(const char *cpu)
     return mf_cache_check_cpu(cpu);
 }
 
+/* MLUFUSE_VERIFY_RTOL (MLUFUSE_VERIFY's tolerance, docs/runtime.md): a finite number >= 0,
+ * default 0.003 (an op's 0.3 %); "abc" was read as 0 and failed every run. */
+static mf_status env_verify_rtol(double *out)
+{
+    const char *e = getenv("MLUFUSE_VERIFY_RTOL");
+    *out = 0.003;
+    if (!e || !*e)
+        return MF_OK;
+    char *end;
+    double v = strtod(e, &end);
+    if (*end || !(v >= 0 && v <= 1e6))
+        return mf_error(MF_ERR_INVALID, "MLUFUSE_VERIFY_RTOL=%.100s: expected a relative tolerance from 0 to 1e6", e);
+    *out = v;
+    return MF_OK;
+}
+
 mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_module **out)
 {
     if (!g || !out)
@@ -768,9 +784,11 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         s = mf_mod_plan_cache_check_env();
     if (!s && tier == MF_TIER_ENV)
         s = mf_mod_tier_from_env(&tier);
-    double grain_us = 0;
+    double grain_us = 0, verify_rtol = 0;
     if (!s)
         s = mf_mod_launch_grain_us(&grain_us);
+    if (!s)
+        s = env_verify_rtol(&verify_rtol);
     if (s)
         return s;
     mf_module *m = calloc(1, sizeof *m);
@@ -787,9 +805,9 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->tiered, NULL);
     m->last_run_tier = -1;
-    const char *verify = getenv("MLUFUSE_VERIFY"), *rtol = getenv("MLUFUSE_VERIFY_RTOL");
+    const char *verify = getenv("MLUFUSE_VERIFY");
     m->verify = verify && *verify && strcmp(verify, "0");
-    m->verify_rtol = rtol && *rtol ? strtod(rtol, NULL) : 0.003;
+    m->verify_rtol = verify_rtol;
     m->tier = m->verify ? MF_TIER_FULL : tier; /* verifying checks compiled kernels: tier 1 only */
     m->plan_cache = m->tier != MF_TIER_FAST && o.device.type == MF_MLU && o.device.index == 0 &&
                     mf_mod_plan_cache_on(); /* a saved plan runs on the device offline plans do */

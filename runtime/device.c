@@ -33,7 +33,7 @@ static int env_device_count(void)
     char *end;
     long n = strtol(s, &end, 10);
     if (*end || n < 1 || n > MF_RT_MAX_DEVICES) {
-        mf_rt_warn("MLUFUSE_NUM_DEVICES=\"%s\" is not a number in 1..%d; using 1 device", s,
+        mf_rt_warn_env("MLUFUSE_NUM_DEVICES=\"%s\" is not a number in 1..%d; using 1 device", s,
                    MF_RT_MAX_DEVICES);
         return 1;
     }
@@ -49,7 +49,7 @@ static size_t env_memory_limit(void)
         unsigned long long mb = strtoull(s, &end, 10);
         if (!*end && mb > 0 && mb < (1ull << 40))
             return (size_t)mb << 20;
-        mf_rt_warn("MLUFUSE_DEVICE_MEMORY_MB=\"%s\" is not a positive number; ignored", s);
+        mf_rt_warn_env("MLUFUSE_DEVICE_MEMORY_MB=\"%s\" is not a positive number; ignored", s);
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0)

@@ -162,6 +162,10 @@ mf_status mf_queue_destroy(mf_queue *q)
                                         "destroyed", q->device);
     if (running_queue == q)
         return mf_error(MF_ERR_INVALID, "queue_destroy: a queue cannot destroy itself");
+    for (int i = 0; i < current_depth; i++) /* this thread's ops would still enqueue on it */
+        if (current_stack[i] == q)
+            return mf_error(MF_ERR_INVALID, "queue_destroy: the queue is this thread's current queue "
+                                            "(mf_queue_pop_current first)");
     mf_status s = mf_queue_sync(q);
     mf_rt_device_remove_queue(q->device, q);
     pthread_mutex_lock(&q->mu);

@@ -98,6 +98,9 @@ mf_status mf_rt_check_core_number(int core_number);
 /* Records a warning retrievably (mf_runtime_warning); prints it on stderr when MLUFUSE_LOG
  * names "runtime" (or "all").  Thread-safe. */
 void mf_rt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for a malformed environment variable, always printed (as the cache's are): a
+ * typo that changes what runs must not pass unseen. */
+void mf_rt_warn_env(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- pinned memory (pinned.c) -------------------------------------------------------------- */
 

@@ -212,12 +212,51 @@ for _op in UNARY_OPS:
 
 
 
+_INT_RANGE = {c_int: (-2**31, 2**31 - 1), c_int64: (-2**63, 2**63 - 1), c_size_t: (0, 2**64 - 1)}
+
+
+def int_arg(v, ctype, what):
+    """v as an int that ctype holds: ctypes would wrap 2**32 + 4 to 4 in an argument, an
+    array or a struct field without a word."""
+    import operator
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise errors.InvalidError(f"{what} must be an int, not {v!r}", 1) from None
+    lo, hi = _INT_RANGE[ctype]
+    if not lo <= i <= hi:
+        raise errors.InvalidError(f"{what} {i} is out of range ({lo} to {hi})", 1)
+    return i
+
+
+def int_array(values, ctype, what):
+    """A ctypes array of ctype holding values, each range-checked (int_arg); at least one slot."""
+    vals = [int_arg(v, ctype, what) for v in values]
+    return (ctype * max(len(vals), 1))(*vals)
+
+
+def _checked(f, name, args):
+    """f with its int arguments range-checked first (int_arg)."""
+    slots = [(i, a) for i, a in enumerate(args) if a in _INT_RANGE]
+
+    def call(*a):
+        for i, ctype in slots:
+            if i < len(a) and isinstance(a[i], int):
+                int_arg(a[i], ctype, f"{name[3:]}: argument {i}")
+        return f(*a)
+    call.__name__ = name
+    return call
+
+
 def declare(prototypes):
-    """Sets restype and argtypes of each function named (name: (restype, argtypes))."""
+    """Sets restype and argtypes of each function named (name: (restype, argtypes)); a
+    function taking ints is replaced by one that checks their range first."""
     for name, (res, args) in prototypes.items():
         f = getattr(lib, name)
         f.restype = res
         f.argtypes = args
+        if any(a in _INT_RANGE for a in args):
+            setattr(lib, name, _checked(f, name, args))
 
 
 declare(_PROTOTYPES)

@@ -62,6 +62,11 @@ def quantize(model, calib, per_channel=True, method="minmax", percentile=99.99, 
         from .errors import InvalidError
         raise InvalidError(f"method must be one of {', '.join(_METHODS)}, not {method!r}", 1)
     sets = [s if isinstance(s, (tuple, list)) else (s,) for s in calib]
+    bad = [i for i, s in enumerate(sets) if len(s) != g.num_inputs]
+    if bad:  # the library reads num_inputs arrays a set
+        from .errors import InvalidError
+        raise InvalidError(f"calibration set {bad[0]} has {len(sets[bad[0]])} arrays; the model takes "
+                           f"{g.num_inputs} inputs", 1)
     tensors = [tensor(x) for s in sets for x in s]
     o = lib.mf_quantize_default_options()
     o.per_channel, o.method, o.percentile = int(bool(per_channel)), _METHODS[method], float(percentile)
@@ -92,6 +97,10 @@ def genoff(model, path, core_number=1, cpus=None, meta=None):
     code for each CPU level in cpus ("host,x86-64-v3" by default); meta: {key: value} recorded
     in the file (input_format, mean, std, ...)."""
     g = _graph(model)
+    for k, v in (meta or {}).items():  # one key=value line each: a newline or '=' would make others
+        if not str(k) or any(c in str(k) for c in "=\n") or "\n" in str(v):
+            from .errors import InvalidError
+            raise InvalidError(f"meta: key {k!r} (no '=' or newline, not empty) or its value (no newline)", 1)
     meta_b = "".join(f"{k}={v}\n" for k, v in (meta or {}).items()).encode() or None
     cpus_b = cpus.encode() if cpus else None
     o = GenoffOptions(int(core_number), cpus_b, meta_b)

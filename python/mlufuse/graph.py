@@ -25,6 +25,9 @@ class Graph(Handle):
         """A .mfir or .onnx file (batch > 0 replaces an ONNX model's batch dimension)."""
         out = ctypes.c_void_p()
         p = os.fsencode(path)
+        if int(batch) < 0:
+            from .errors import InvalidError
+            raise InvalidError(f"batch must be 0 (the model's) or positive, not {batch}", 1)
         if str(path).endswith(".onnx"):
             check(lib.mf_onnx_load(p, int(batch), ctypes.byref(out)))
         else:
@@ -111,7 +114,11 @@ class trace:
             raise InvalidError("trace: set tr.outputs = [tensors] inside the with-block", 1)
         if isinstance(outs, Tensor):
             outs = [outs]
-        hs = (ctypes.c_void_p * max(len(outs), 1))(*[t.handle for t in outs])
+        try:  # a closed tensor or an array among them: the trace must not stay active
+            hs = (ctypes.c_void_p * max(len(outs), 1))(*[t.handle for t in outs])
+        except Exception:
+            lib.mf_trace_abort()
+            raise
         g = ctypes.c_void_p()
         check(lib.mf_trace_end(len(outs), hs, ctypes.byref(g)), "trace")
         self.graph = Graph(g.value)

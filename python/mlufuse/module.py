@@ -32,12 +32,13 @@ def get_core_number():
 
 class Module(_lib.Handle):
     """A compiled model.  Thread-safe: several threads may call one module at once."""
-    __slots__ = ("graph", "device", "_calls")
+    __slots__ = ("graph", "device", "_calls", "_nin", "_nout")
     kind = "module"
 
     def __init__(self, handle, graph, device):
         super().__init__(handle)
         self.graph, self.device = graph, device
+        self._nin, self._nout = graph.num_inputs, graph.num_outputs  # closing the graph leaves the module whole
         self._calls = {}  # (dtype, shape) of NumPy inputs -> what a call needs for them
 
     def _release(self, h):
@@ -53,13 +54,13 @@ class Module(_lib.Handle):
             call = self._calls.get(tuple((x.dtype, x.shape) for x in inputs))
             if call is not None and all(x.flags.c_contiguous for x in inputs):
                 return self._call_arrays(h, call, inputs)
-        if len(inputs) != self.graph.num_inputs:
+        if len(inputs) != self._nin:
             from .errors import InvalidError
-            raise InvalidError(f"the model takes {self.graph.num_inputs} inputs, not {len(inputs)}", 1)
+            raise InvalidError(f"the model takes {self._nin} inputs, not {len(inputs)}", 1)
         as_numpy = not any(isinstance(x, Tensor) for x in inputs)
         ins = [as_tensor(x, self.device) for x in inputs]
         hs = (ctypes.c_void_p * max(len(ins), 1))(*[t.handle for t in ins])
-        n = self.graph.num_outputs
+        n = self._nout
         outs = (ctypes.c_void_p * max(n, 1))()
         check(lib.mf_module_run(h, len(ins), hs, n, outs), "run")
         res = [Tensor(outs[i]) for i in range(n)]
@@ -119,13 +120,13 @@ def compile(model, core_number=None, cpu=None, opt_level=3, fusion=None, device=
     DISABLE_MLU_FUSION), True or False."""
     graph = model if isinstance(model, Graph) else Graph.load(model, batch)
     o = lib.mf_module_default_options()
-    o.core_number = _core_number if core_number is None else int(core_number)
-    o.opt_level = int(opt_level)
+    o.core_number = _core_number if core_number is None else _lib.int_arg(core_number, ctypes.c_int, "core_number")
+    o.opt_level = _lib.int_arg(opt_level, ctypes.c_int, "opt_level")
     cpu_b = cpu.encode() if cpu else None
     o.cpu = cpu_b
     o.fusion = -1 if fusion is None else int(bool(fusion))
     o.device = parse_device(device)
-    o.compile_threads = int(compile_threads)
+    o.compile_threads = _lib.int_arg(compile_threads, ctypes.c_int, "compile_threads")
     out = ctypes.c_void_p()
     check(lib.mf_module_create(graph.handle, ctypes.byref(o), ctypes.byref(out)), "compile")
     return Module(out.value, graph, _lib.Device(o.device.type, o.device.index))

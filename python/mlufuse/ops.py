@@ -10,12 +10,13 @@ from .tensor import Tensor, as_tensor
 
 def _pair(v, name):
     if isinstance(v, int) and not isinstance(v, bool):
+        v = _lib.int_arg(v, ctypes.c_int64, name)
         return (v, v)
     t = tuple(v)
     if len(t) != 2 or not all(isinstance(i, int) for i in t):
         from .errors import InvalidError
         raise InvalidError(f"{name} must be an int or two ints, not {v!r}", 1)
-    return t
+    return tuple(_lib.int_arg(i, ctypes.c_int64, name) for i in t)
 
 
 def _inputs(*xs):
@@ -36,7 +37,8 @@ def _call(name, *args):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, weight, bias = _inputs(x, weight, bias)
-    p = _lib.Conv2dParams(_pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation"), groups)
+    p = _lib.Conv2dParams(_pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation"),
+                          _lib.int_arg(groups, ctypes.c_int64, "groups"))
     return _call("conv2d", x.handle, weight.handle, _h(bias), p)
 
 
@@ -161,7 +163,7 @@ def flatten(x, start_dim=1, end_dim=-1):
 def reshape(x, shape):
     (x,) = _inputs(x)
     shape = tuple(int(d) for d in shape)
-    return _call("reshape", x.handle, len(shape), (ctypes.c_int64 * max(len(shape), 1))(*shape))
+    return _call("reshape", x.handle, len(shape), _lib.int_array(shape, ctypes.c_int64, "reshape: shape"))
 
 
 def permute(x, perm):
@@ -170,7 +172,7 @@ def permute(x, perm):
     if len(perm) != len(x.shape):
         from .errors import InvalidError
         raise InvalidError(f"permute: {len(perm)} dims for a rank-{len(x.shape)} tensor", 1)
-    return _call("permute", x.handle, (ctypes.c_int * max(len(perm), 1))(*perm))
+    return _call("permute", x.handle, _lib.int_array(perm, ctypes.c_int, "permute: perm"))
 
 
 def transpose(x, dim0, dim1):
@@ -197,7 +199,7 @@ def log_softmax(x, dim=-1):
 def _reduce(name, x, dim, keepdim):
     (x,) = _inputs(x)
     dims = () if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
-    return _call(name, x.handle, len(dims), (ctypes.c_int * max(len(dims), 1))(*dims), int(bool(keepdim)))
+    return _call(name, x.handle, len(dims), _lib.int_array(dims, ctypes.c_int, f"{name}: dim"), int(bool(keepdim)))
 
 
 def sum(x, dim=None, keepdim=False):  # noqa: A001 - torch's name

@@ -61,6 +61,9 @@ class Queue:
         return False
 
     def close(self):
+        if self._entered:
+            from .errors import InvalidError
+            raise InvalidError("queue: close() inside its own with-block (leave the block first)", 1)
         h, self._h = self._h, None
         if h:
             check(lib.mf_queue_destroy(h), "queue destroy")

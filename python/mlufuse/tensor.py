@@ -69,14 +69,14 @@ def parse_device(spec="cpu"):
     if isinstance(spec, Device):
         return spec
     if isinstance(spec, int) and not isinstance(spec, bool):
-        return Device(MLU, spec)
+        return Device(MLU, _lib.int_arg(spec, ctypes.c_int, "device index"))
     if isinstance(spec, str):
         name, _, idx = spec.partition(":")
         if name == "cpu" and not idx:
             return Device(CPU, 0)
         if name == "mlu":
             try:
-                return Device(MLU, int(idx) if idx else 0)
+                return Device(MLU, _lib.int_arg(int(idx), ctypes.c_int, "device index") if idx else 0)
             except ValueError:
                 pass
     from .errors import InvalidError
@@ -137,7 +137,7 @@ class Tensor(_lib.Handle):
             return np.zeros(shape, dt)
         ptr = lib.mf_tensor_data_mut(t.handle)
         buf = (ctypes.c_char * n).from_address(ptr)
-        buf._mlufuse_owner = t  # the array's base keeps the tensor's memory alive
+        buf._mlufuse_owner = _Reference(t.handle)  # the array's base keeps the memory alive, close() or not
         return np.frombuffer(buf, dtype=dt).reshape(shape)
 
     def __array__(self, dtype=None, copy=None):
@@ -150,6 +150,20 @@ class Tensor(_lib.Handle):
         return f"mlufuse.Tensor({buf.value.decode() if self._h else 'closed'})"
 
 
+class _Reference:
+    """A reference of its own to a C tensor (mf_tensor_retain), dropped when collected: what
+    a NumPy view holds, so Tensor.close() does not free the memory under it."""
+    __slots__ = ("_h",)
+
+    def __init__(self, handle):
+        self._h = lib.mf_tensor_retain(handle)
+
+    def __del__(self):
+        h, self._h = getattr(self, "_h", None), None
+        if h and lib is not None:  # at interpreter exit the module's globals may be gone
+            lib.mf_tensor_free(h)
+
+
 def tensor(data, device="cpu"):
     """A new tensor holding a copy of data (a NumPy array or anything np.asarray takes; a
     Tensor is returned as it is, or moved), on device."""
@@ -159,6 +173,8 @@ def tensor(data, device="cpu"):
     if isinstance(data, np.ndarray) and not a.flags.c_contiguous:
         from .errors import InvalidError
         raise InvalidError("the array is not C-contiguous: pass np.ascontiguousarray(a)", 1)
+    if not a.flags.c_contiguous:  # what an array-like gave (a reversed memoryview, a.T): its elements in order
+        a = np.ascontiguousarray(a)
     code = dtype_code(a.dtype)
     if a.ndim > _lib.MF_MAX_RANK:
         from .errors import ShapeError

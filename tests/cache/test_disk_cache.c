@@ -325,6 +325,12 @@ static void test_subcommands(void **state)
     assert_int_equal(sh("$M cache frob"), 2);
     assert_int_equal(sh("$M cache prune"), 2);
     assert_int_equal(sh("$M cache prune --max-size 12Q"), 2);
+    /* a typo of MLUFUSE_CACHE kept the disk cache on; a path past the buffer was cut short
+     * and a different directory made */
+    assert_int_equal(sh("MLUFUSE_CACHE=OFF $M cache ls"), 2);
+    assert_non_null(strstr(out, "MLUFUSE_CACHE=OFF: expected off (or 0)"));
+    assert_int_equal(sh("MLUFUSE_CACHE_DIR=/tmp/$(printf 'a%%.0s' $(seq 4500)) $M cache ls"), 1);
+    assert_non_null(strstr(out, "path (4505 bytes, from MLUFUSE_CACHE_DIR) is too long"));
     /* sizes and ages past 2^63 (or NaN) were cast to long long: undefined */
     assert_int_equal(sh("$M cache prune --max-size nan"), 2);
     assert_int_equal(sh("$M cache prune --max-size 1e300"), 2);

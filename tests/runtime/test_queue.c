@@ -204,6 +204,11 @@ static void test_current_queue_scope(void **state)
     assert_int_equal(mf_queue_device(q1), 1);
     assert_int_equal(mf_queue_destroy(dflt), MF_ERR_INVALID);
     assert_non_null(strstr(mf_last_error(), "default queue"));
+    /* this thread's current queue: destroying it left the scope stack pointing at freed memory */
+    assert_int_equal(mf_queue_push_current(q), MF_OK);
+    assert_int_equal(mf_queue_destroy(q), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "this thread's current queue"));
+    assert_int_equal(mf_queue_pop_current(), MF_OK);
     assert_int_equal(mf_queue_destroy(q), MF_OK);
     assert_int_equal(mf_queue_destroy(q1), MF_OK);
 }

@@ -225,6 +225,16 @@ static void test_usage_errors(void **state)
     expect_out(2, "--rtol and --atol must be numbers >= 0", "run x.onnx --rtol nan");
     /* a model that runs in stages took --json and --bench and printed text, once */
     expect_out(2, "runs in stages (", "run %s/tests/frontends/onnx/bad/dynamic_reshape.onnx --json", tsupport_source_dir());
+    /* environment variables: a malformed device count was ignored unseen, a tolerance of
+     * "abc" read as 0 */
+    setenv("MLUFUSE_NUM_DEVICES", "4junk", 1);
+    expect_out(0, "warning: MLUFUSE_NUM_DEVICES=\"4junk\" is not a number", "run %s/models/mnist_net/model.onnx --random",
+               models());
+    unsetenv("MLUFUSE_NUM_DEVICES");
+    setenv("MLUFUSE_VERIFY_RTOL", "abc", 1);
+    expect_out(1, "MLUFUSE_VERIFY_RTOL=abc: expected a relative tolerance", "run %s/models/mnist_net/model.onnx --random",
+               models());
+    unsetenv("MLUFUSE_VERIFY_RTOL");
     /* an empty --output-dir: mkdirs read past its end */
     expect_out(1, "--output-dir : No such file or directory", "run %s/models/mnist_net/model.onnx --random -o ''", models());
     assert_int_equal(mlufuse(out, sizeof out, "run x.onnx --bench 3 --min-time -1"), 2);
