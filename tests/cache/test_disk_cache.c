@@ -30,13 +30,10 @@
 static char out[1 << 17];
 static char dir[64];
 
-static int sh(const char *fmt, ...)
+static int vsh(const char *fmt, va_list ap)
 {
     char cmd[4096], line[3000];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     const char *build = getenv("MF_BUILD_DIR");
     snprintf(cmd, sizeof cmd, "unset MLUFUSE_CACHE; export MLUFUSE_CACHE_DIR=%s; M=%s/mlufuse; S=%s/models; %s 2>&1", dir,
              build ? build : "../../build", getenv("MF_SHARED_DIR") ? getenv("MF_SHARED_DIR") : "../../../shared",
@@ -47,6 +44,28 @@ static int sh(const char *fmt, ...)
     out[n] = 0;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vsh(fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* sh(...) must exit rc with `says` in its output. */
+static void expect_sh(int rc, const char *says, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void expect_sh(int rc, const char *says, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int got = vsh(fmt, ap);
+    va_end(ap);
+    if (got != rc || !strstr(out, says))
+        fail_msg("exit %d (want %d), \"%s\" wanted in: %s", got, rc, says, out);
 }
 
 #define RUN_MNIST "$M run $S/mnist_net/model.onnx -i $S/mnist_net/input.npy --expect $S/mnist_net/output.npy --json"
@@ -314,23 +333,19 @@ static void test_subcommands(void **state)
     entry_path(0, path, sizeof path);
     char prefix[9];
     snprintf(prefix, sizeof prefix, "%.8s", strrchr(path, '/') + 1);
-    assert_int_equal(sh("$M cache show %s", prefix), 0);
-    assert_non_null(strstr(out, "key text:"));
+    expect_sh(0, "key text:", "$M cache show %s", prefix);
     assert_non_null(strstr(out, "graph @subgraph("));
-    assert_int_equal(sh("$M cache show %s --disasm", prefix), 0);
-    assert_non_null(strstr(out, "machine code:"));
+    expect_sh(0, "machine code:", "$M cache show %s --disasm", prefix);
     assert_non_null(strstr(out, "ret"));
-    assert_int_equal(sh("$M cache show zzzz"), 1);
-    assert_non_null(strstr(out, "no entry matches"));
+    expect_sh(1, "no entry matches", "$M cache show zzzz");
     assert_int_equal(sh("$M cache frob"), 2);
     assert_int_equal(sh("$M cache prune"), 2);
     assert_int_equal(sh("$M cache prune --max-size 12Q"), 2);
     /* a typo of MLUFUSE_CACHE kept the disk cache on; a path past the buffer was cut short
      * and a different directory made */
-    assert_int_equal(sh("MLUFUSE_CACHE=OFF $M cache ls"), 2);
-    assert_non_null(strstr(out, "MLUFUSE_CACHE=OFF: expected off (or 0)"));
-    assert_int_equal(sh("MLUFUSE_CACHE_DIR=/tmp/$(printf 'a%%.0s' $(seq 4500)) $M cache ls"), 1);
-    assert_non_null(strstr(out, "path (4505 bytes, from MLUFUSE_CACHE_DIR) is too long"));
+    expect_sh(2, "MLUFUSE_CACHE=OFF: expected off (or 0)", "MLUFUSE_CACHE=OFF $M cache ls");
+    expect_sh(1, "path (4505 bytes, from MLUFUSE_CACHE_DIR) is too long",
+              "MLUFUSE_CACHE_DIR=/tmp/$(printf 'a%%.0s' $(seq 4500)) $M cache ls");
     /* sizes and ages past 2^63 (or NaN) were cast to long long: undefined */
     assert_int_equal(sh("$M cache prune --max-size nan"), 2);
     assert_int_equal(sh("$M cache prune --max-size 1e300"), 2);
