@@ -250,21 +250,23 @@ static mf_status plan_arena(builder *b, mf_slot_kind kind, size_t *total)
     int *placed = malloc(sizeof *placed * (size_t)(p->nslots + 1));
     mf_live_range *r = calloc((size_t)p->nslots + 1, sizeof *r);
     size_t *off = malloc(sizeof *off * (size_t)(p->nslots + 1));
+    int *order = malloc(sizeof *order * (size_t)(p->nslots + 1));
     *total = 0;
-    if (placed && r && off) {
+    if (placed && r && off && order) {
         for (int i = 0; i < p->nslots; i++)
             if (p->slots[i].kind == kind) {
                 r[n] = (mf_live_range){b->def_step[i], b->last_use[i], mf_type_nbytes(&p->slots[i].type)};
                 placed[n++] = i;
             }
-        *total = mf_first_fit(n, r, off);
+        *total = mf_first_fit(n, r, off, order);
         for (int k = 0; k < n; k++)
             p->slots[placed[k]].offset = off[k];
     }
-    bool ok = placed && r && off;
+    bool ok = placed && r && off && order;
     free(placed);
     free(r);
     free(off);
+    free(order);
     return ok ? MF_OK : mf_error(MF_ERR_NOMEM, "plan: out of memory");
 }
 

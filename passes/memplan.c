@@ -14,22 +14,28 @@ static size_t align64(size_t n)
     return (n + 63) / 64 * 64;
 }
 
-size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets)
+size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets, int *by_offset)
 {
     size_t total = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0, placed = 0; i < n; i++, placed++) {
+        /* one sweep of the placed ranges in offset order: the lowest gap below the next live
+         * one that holds this range (a rescan from 0 after every move was O(n^2) a range:
+         * 16k ranges live at once took a minute) */
         size_t size = align64(r[i].size), off = 0;
-        for (bool moved = true; moved;) { /* lowest offset clear of every overlapping live range */
-            moved = false;
-            for (int k = 0; k < i; k++) {
-                bool live_together = r[k].def <= r[i].last && r[i].def <= r[k].last;
-                if (live_together && off < offsets[k] + align64(r[k].size) && offsets[k] < off + size) {
-                    off = offsets[k] + align64(r[k].size);
-                    moved = true;
-                }
-            }
+        for (int j = 0; j < placed; j++) {
+            int k = by_offset[j];
+            if (r[k].def > r[i].last || r[i].def > r[k].last)
+                continue; /* not live together */
+            if (offsets[k] >= off + size)
+                break;
+            if (offsets[k] + align64(r[k].size) > off)
+                off = offsets[k] + align64(r[k].size);
         }
         offsets[i] = off;
+        int j = placed;
+        for (; j > 0 && offsets[by_offset[j - 1]] > off; j--)
+            by_offset[j] = by_offset[j - 1];
+        by_offset[j] = i;
         if (off + size > total)
             total = off + size;
     }
@@ -73,9 +79,10 @@ mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     int *index = malloc(sizeof(int) * nv);
     mf_live_range *r = calloc(nv, sizeof *r);
     size_t *off = calloc(nv, sizeof *off);
+    int *order = malloc(sizeof(int) * nv);
     mf_unit_order o;
     mf_status s = mf_unit_order_make(g, nsub, &o);
-    if (!s && (!index || !r || !off))
+    if (!s && (!index || !r || !off || !order))
         s = mf_error(MF_ERR_NOMEM, "plan: out of memory");
     if (s)
         goto out;
@@ -113,11 +120,12 @@ mf_status mf_pass_plan(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     ctx->naive_bytes = 0;
     for (int i = 0; i < n; i++)
         ctx->naive_bytes += align64(r[i].size);
-    ctx->peak_bytes = mf_first_fit(n, r, off);
+    ctx->peak_bytes = mf_first_fit(n, r, off, order);
 out:
     mf_unit_order_free(&o);
     free(index);
     free(r);
     free(off);
+    free(order);
     return s;
 }

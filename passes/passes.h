@@ -183,8 +183,9 @@ typedef struct mf_live_range {
 } mf_live_range;
 
 /* First fit in order: offsets[i] is the lowest 64-aligned offset clear of every earlier
- * range live at the same time; returns the arena size (the peak). */
-size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets);
+ * range live at the same time; returns the arena size (the peak).  by_offset: n ints of
+ * scratch.  O(n^2) at worst. */
+size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets, int *by_offset);
 
 /* ---- the pass manager (pass_manager.c) --------------------------------------------------- */
 

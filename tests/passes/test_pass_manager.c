@@ -158,12 +158,57 @@ static void test_first_fit(void **state)
      * d 200B   x x x x    -> 192 (live with all) */
     const mf_live_range r[] = {{0, 1, 100}, {1, 2, 64}, {2, 3, 128}, {0, 3, 200}};
     size_t off[4];
-    assert_int_equal(mf_first_fit(4, r, off), 192 + 256);
+    int order[4];
+    assert_int_equal(mf_first_fit(4, r, off, order), 192 + 256);
     assert_int_equal(off[0], 0);
     assert_int_equal(off[1], 128);
     assert_int_equal(off[2], 0);
     assert_int_equal(off[3], 192);
-    assert_int_equal(mf_first_fit(0, r, off), 0);
+    assert_int_equal(mf_first_fit(0, r, off, order), 0);
+}
+
+/* The rescanning first fit it replaced (O(n^3) at worst), as the oracle: both give the lowest
+ * 64-aligned offset clear of the earlier ranges live together, so the same offsets. */
+static size_t first_fit_rescan(int n, const mf_live_range *r, size_t *offsets)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t size = (r[i].size + 63) / 64 * 64, off = 0;
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int k = 0; k < i; k++) {
+                size_t end = offsets[k] + (r[k].size + 63) / 64 * 64;
+                if (r[k].def <= r[i].last && r[i].def <= r[k].last && off < end && offsets[k] < off + size)
+                    off = end, moved = true;
+            }
+        }
+        offsets[i] = off;
+        total = off + size > total ? off + size : total;
+    }
+    return total;
+}
+
+static void test_first_fit_matches_the_rescan(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static mf_live_range r[N];
+    static size_t a[N], b[N];
+    static int order[N];
+    unsigned seed = 12345;
+    for (int trial = 0; trial < 200; trial++) {
+        int n = 1 + trial % N, steps = 1 + trial % 37;
+        for (int i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            int d = (int)(seed >> 8) % steps;
+            seed = seed * 1103515245u + 12345u;
+            r[i] = (mf_live_range){d, d + (int)(seed >> 8) % (steps - d + 1), (seed >> 4) % 7 == 0 ? 0 : (seed >> 12) % 5000};
+        }
+        assert_int_equal(mf_first_fit(n, r, a, order), first_fit_rescan(n, r, b));
+        for (int i = 0; i < n; i++)
+            if (a[i] != b[i])
+                fail_msg("trial %d: range %d at %zu, the rescan put it at %zu", trial, i, a[i], b[i]);
+    }
 }
 
 static void test_fusion_off_one_op_per_subgraph(void **state)
@@ -239,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_verify_names_the_breaking_pass),
         cmocka_unit_test(test_after_hook_sees_every_pass),
         cmocka_unit_test(test_first_fit),
+        cmocka_unit_test(test_first_fit_matches_the_rescan),
         cmocka_unit_test(test_fusion_off_one_op_per_subgraph),
         cmocka_unit_test(test_expand),
     };
