@@ -31,6 +31,7 @@ typedef struct segmenter {
     seg_info *segs;
     int nsegs;
     int *mark; /* per node: visit stamp for reachability */
+    int *swept; /* per subgraph: the stamp of the search that went through all its members */
     int stamp;
     int *moved;          /* scratch for merge_siblings */
     int *pos;            /* per node id: its position in g->nodes */
@@ -74,6 +75,9 @@ static bool reaches_through_outside(segmenter *sg, const mf_value *v, int s, con
      * member reaches them all.  (Else two convex subgraphs could each wait for the other:
      * s feeding one member of t while another member of t feeds s.) */
     const seg_info *t = &sg->segs[n->subgraph];
+    if (sg->swept[n->subgraph] == sg->stamp) /* its members are entered by their inputs too: */
+        return false;                         /* sweep them once a search, not once a member */
+    sg->swept[n->subgraph] = sg->stamp;
     for (int k = t->lo; k <= t->hi; k++) {
         const mf_node *m = sg->g->nodes[k];
         if (m->subgraph != n->subgraph || sg->mark[m->id] == sg->stamp)
@@ -378,13 +382,14 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         ninputs += g->nodes[i]->ninputs;
     size_t nn = (size_t)g->nnodes + 1;
     segmenter sg = {.g = g, .segs = calloc(nn, sizeof(seg_info)), .mark = calloc(nn, sizeof(int)),
+                    .swept = calloc(nn, sizeof(int)),
                     .moved = calloc(nn, sizeof(int)), .pos = calloc(nn, sizeof(int)),
                     .why_at = calloc(nn, sizeof(int)),
                     .why = calloc((size_t)ninputs + 1, sizeof(mf_fuse_block)),
                     .who = calloc((size_t)ninputs + 1, sizeof(mf_node *)),
                     .deferred = calloc((size_t)g->nvalues + (size_t)g->nnodes + 1, sizeof(bool))};
     mf_status s = MF_OK;
-    if (!sg.segs || !sg.mark || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who || !sg.deferred) {
+    if (!sg.segs || !sg.mark || !sg.swept || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who || !sg.deferred) {
         s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
         goto out;
     }
@@ -431,6 +436,7 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
 out:
     free(sg.segs);
     free(sg.mark);
+    free(sg.swept);
     free(sg.moved);
     free(sg.pos);
     free(sg.why_at);
