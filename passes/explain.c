@@ -120,12 +120,27 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
 
 static void put_subgraphs(mf_strbuf *t, const mf_graph *g, char **names, int nsub)
 {
-    for (int s = -1; s < nsub; s++) {
+    /* the nodes bucketed by subgraph (-1 first), in graph order within each: one pass, not
+     * one a subgraph */
+    int *start = calloc((size_t)nsub + 2, sizeof(int)), *order = malloc(sizeof(int) * ((size_t)g->nnodes + 1));
+    if (!start || !order) {
+        t->oom = true;
+        free(start);
+        free(order);
+        return;
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->subgraph >= -1 && g->nodes[i]->subgraph < nsub)
+            start[g->nodes[i]->subgraph + 2]++;
+    for (int s = 1; s <= nsub + 1; s++)
+        start[s] += start[s - 1];
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->subgraph >= -1 && g->nodes[i]->subgraph < nsub)
+            order[start[g->nodes[i]->subgraph + 1]++] = i;
+    for (int s = -1, at = 0; s < nsub; s++) { /* start[s + 1] is now the end of s's bucket */
         bool first = true;
-        for (int i = 0; i < g->nnodes; i++) {
-            const mf_node *n = g->nodes[i];
-            if (n->subgraph != s)
-                continue;
+        for (; at < start[s + 1]; at++) {
+            const mf_node *n = g->nodes[order[at]];
             if (first)
                 s < 0 ? mf_sb_printf(t, "  cpu:") : mf_sb_printf(t, "  sg%d:", s);
             mf_sb_printf(t, "%s %s %%%s", first ? "" : ",", op_name(n), names[n->outputs[0]->id]);
@@ -134,6 +149,8 @@ static void put_subgraphs(mf_strbuf *t, const mf_graph *g, char **names, int nsu
         if (!first)
             mf_sb_printf(t, "\n");
     }
+    free(start);
+    free(order);
 }
 
 /* The expand-depthwise chains fused into one subgraph (segment.c's one exception to one

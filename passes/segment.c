@@ -32,6 +32,7 @@ typedef struct segmenter {
     int nsegs;
     int *mark; /* per node: visit stamp for reachability */
     int *swept; /* per subgraph: the stamp of the search that went through all its members */
+    int *uses;  /* per value id: its uses by nodes and as a graph output (the pass moves no edge) */
     int stamp;
     int *moved;          /* scratch for merge_siblings */
     int *pos;            /* per node id: its position in g->nodes */
@@ -108,11 +109,11 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
 {
     if (!sg->segs[s].views_only || mf_op_get(n->op)->kind != MF_KIND_ANCHOR)
         return false;
-    for (int i = 0; i < sg->g->nnodes; i++) {
+    for (int i = sg->segs[s].lo; i <= sg->segs[s].hi; i++) {
         const mf_node *m = sg->g->nodes[i];
         if (m->subgraph != s)
             continue;
-        if (mf_graph_num_uses(sg->g, m->outputs[0]) != 1)
+        if (sg->uses[m->outputs[0]->id] != 1)
             return false;
         for (int k = 0; k < sg->g->noutputs; k++)
             if (sg->g->outputs[k] == m->outputs[0])
@@ -169,7 +170,7 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
  * everything else), so the f32 never goes to memory. */
 static bool defers(const segmenter *sg, const mf_node *n)
 {
-    if (!mf_node_widens_half(n) || mf_graph_num_uses(sg->g, n->outputs[0]) != 1)
+    if (!mf_node_widens_half(n) || sg->uses[n->outputs[0]->id] != 1)
         return false;
     for (int k = 0; k < sg->g->noutputs; k++)
         if (sg->g->outputs[k] == n->outputs[0])
@@ -382,14 +383,14 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         ninputs += g->nodes[i]->ninputs;
     size_t nn = (size_t)g->nnodes + 1;
     segmenter sg = {.g = g, .segs = calloc(nn, sizeof(seg_info)), .mark = calloc(nn, sizeof(int)),
-                    .swept = calloc(nn, sizeof(int)),
+                    .swept = calloc(nn, sizeof(int)), .uses = calloc((size_t)g->nvalues + 1, sizeof(int)),
                     .moved = calloc(nn, sizeof(int)), .pos = calloc(nn, sizeof(int)),
                     .why_at = calloc(nn, sizeof(int)),
                     .why = calloc((size_t)ninputs + 1, sizeof(mf_fuse_block)),
                     .who = calloc((size_t)ninputs + 1, sizeof(mf_node *)),
                     .deferred = calloc((size_t)g->nvalues + (size_t)g->nnodes + 1, sizeof(bool))};
     mf_status s = MF_OK;
-    if (!sg.segs || !sg.mark || !sg.swept || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who || !sg.deferred) {
+    if (!sg.segs || !sg.mark || !sg.swept || !sg.uses || !sg.moved || !sg.pos || !sg.why_at || !sg.why || !sg.who || !sg.deferred) {
         s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
         goto out;
     }
@@ -397,10 +398,14 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         g->nodes[i]->subgraph = -1;
         sg.pos[g->nodes[i]->id] = i;
         sg.why_at[g->nodes[i]->id] = at;
-        for (int k = 0; k < g->nodes[i]->ninputs; k++)
+        for (int k = 0; k < g->nodes[i]->ninputs; k++) {
             sg.why[at + k] = MF_BLOCK_COUNT;
+            sg.uses[g->nodes[i]->inputs[k]->id]++;
+        }
         at += g->nodes[i]->ninputs;
     }
+    for (int k = 0; k < g->noutputs; k++)
+        sg.uses[g->outputs[k]->id]++;
     ctx->cpu_ops = 0;
     for (int i = 0; i < g->nnodes; i++) {
         mf_node *n = g->nodes[i];
@@ -437,6 +442,7 @@ out:
     free(sg.segs);
     free(sg.mark);
     free(sg.swept);
+    free(sg.uses);
     free(sg.moved);
     free(sg.pos);
     free(sg.why_at);
