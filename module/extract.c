@@ -13,6 +13,7 @@ typedef struct segment_builder {
     int id;
     mf_value **map; /* big graph value id -> sub value */
     mf_segment *seg;
+    bool *outside;  /* per value id: read by a node of another subgraph or the CPU, or a graph output */
 } segment_builder;
 
 static bool in_segment(const mf_value *v, int id)
@@ -51,20 +52,17 @@ static mf_status collect_inputs(segment_builder *b, bool constants)
     return MF_OK;
 }
 
-static bool used_outside(const mf_graph *g, const mf_value *v, int id)
+/* b->outside for every value, in one pass (a graph scan a member was quadratic) */
+static void mark_used_outside(segment_builder *b)
 {
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v)
-            return true;
-    for (int i = 0; i < g->nnodes; i++) {
-        const mf_node *n = g->nodes[i];
-        if (n->subgraph == id)
-            continue;
-        for (int j = 0; j < n->ninputs; j++)
-            if (n->inputs[j] == v)
-                return true;
+    for (int i = 0; i < b->g->noutputs; i++)
+        b->outside[b->g->outputs[i]->id] = true;
+    for (int i = 0; i < b->g->nnodes; i++) {
+        const mf_node *n = b->g->nodes[i];
+        if (n->subgraph != b->id)
+            for (int j = 0; j < n->ninputs; j++)
+                b->outside[n->inputs[j]->id] = true;
     }
-    return false;
 }
 
 static mf_status copy_nodes(segment_builder *b)
@@ -83,7 +81,7 @@ static mf_status copy_nodes(segment_builder *b)
         if (s)
             return mf_error_context(s, "segment %d", b->id);
         b->map[n->outputs[0]->id] = copy->outputs[0];
-        if (used_outside(b->g, n->outputs[0], b->id))
+        if (b->outside[n->outputs[0]->id])
             seg->outputs[seg->noutputs++] = n->outputs[0];
         if (len < sizeof seg->label - 24)
             len += (size_t)snprintf(seg->label + len, sizeof seg->label - len, "%s%s",
@@ -96,15 +94,18 @@ mf_status mf_mod_extract_segment(const mf_graph *g, int id, mf_segment *out)
 {
     memset(out, 0, sizeof *out);
     out->id = id;
-    segment_builder b = {g, id, calloc((size_t)g->nvalues + 1, sizeof(mf_value *)), out};
+    segment_builder b = {g, id, calloc((size_t)g->nvalues + 1, sizeof(mf_value *)), out,
+                         calloc((size_t)g->nvalues + 1, sizeof(bool))};
     out->sub = mf_graph_new("subgraph");
     out->inputs = calloc((size_t)g->nvalues + 1, sizeof(mf_value *));
     out->outputs = calloc((size_t)g->nvalues + 1, sizeof(mf_value *));
     mf_status s = MF_OK;
-    if (!b.map || !out->sub || !out->inputs || !out->outputs)
+    if (!b.map || !b.outside || !out->sub || !out->inputs || !out->outputs)
         s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
-    if (!s)
+    if (!s) {
+        mark_used_outside(&b);
         s = collect_inputs(&b, false);
+    }
     if (!s)
         s = collect_inputs(&b, true);
     char ops[96] = "";
@@ -115,12 +116,25 @@ mf_status mf_mod_extract_segment(const mf_graph *g, int id, mf_segment *out)
     }
     if (!s && out->noutputs == 0)
         s = mf_error(MF_ERR_INTERNAL, "segment %d has no outputs", id);
-    mf_value *outs[256];
-    for (int i = 0; i < out->noutputs && i < 256 && !s; i++)
+    /* as many outputs as the subgraph has (outs[256] left a 300-output subgraph's last ones
+     * unset: "graph output 258 is NULL", or a stray pointer) */
+    mf_value **outs = s ? NULL : malloc(sizeof *outs * ((size_t)out->noutputs + 1));
+    if (!s && !outs)
+        s = mf_error(MF_ERR_NOMEM, "segment: out of memory");
+    for (int i = 0; i < out->noutputs && !s; i++)
         outs[i] = b.map[out->outputs[i]->id];
     if (!s)
         s = mf_graph_set_outputs(out->sub, out->noutputs, outs);
+    free(outs);
     free(b.map);
+    free(b.outside);
+    if (!s) { /* kept with the module: its own size, not the graph's values' (8k segments of a
+               * 16k-value graph held 2 GB) */
+        mf_value **in = realloc(out->inputs, sizeof *in * ((size_t)out->ninputs + 1));
+        mf_value **o = realloc(out->outputs, sizeof *o * ((size_t)out->noutputs + 1));
+        out->inputs = in ? in : out->inputs;
+        out->outputs = o ? o : out->outputs;
+    }
     if (s)
         mf_mod_segment_free(out);
     return s;

@@ -199,6 +199,9 @@ static mf_status finish_step(builder *b, mf_plan_step *st, int nout, mf_value *c
 static mf_status emit_segment(builder *b, int k)
 {
     const mf_segment *seg = &b->segs[k];
+    if (seg->ninputs + seg->noutputs > MF_PLAN_MAX_ARGS)
+        return mf_error(MF_ERR_UNSUPPORTED, "plan: %s reads and writes %d values, more than the %d a kernel takes",
+                        seg->label, seg->ninputs + seg->noutputs, MF_PLAN_MAX_ARGS);
     int *ins = calloc((size_t)seg->ninputs + 1, sizeof *ins);
     mf_status s = ins ? input_slots(b, seg->ninputs, seg->inputs, false, ins)
                       : mf_error(MF_ERR_NOMEM, "plan: out of memory");

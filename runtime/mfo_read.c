@@ -178,7 +178,11 @@ static void check_step(mf_mfo_cursor *c, const mf_plan *p, const mf_plan_step *s
         return;
     }
     const mf_op_info *info = mf_op_get(st->op);
-    mf_type in[70], out;
+    mf_type in[MF_PLAN_MAX_CPU_ARGS], out;
+    if (st->nout + st->nin > MF_PLAN_MAX_CPU_ARGS) {
+        bad(c, "%s %ld: a CPU op of %ld operands", "step", i, (long)(st->nout + st->nin));
+        return;
+    }
     for (int k = 0; k < st->nin; k++)
         in[k] = p->slots[st->slots[1 + k]].type;
     if (st->nout != 1 || st->nin < info->min_inputs || (info->max_inputs >= 0 && st->nin > info->max_inputs) ||
@@ -196,7 +200,8 @@ static void read_steps(mf_mfo_cursor *c, mf_plan *p, int nkernels)
         mf_mfo_str(c, op, sizeof op);
         if (c->error)
             return;
-        if (kind > MF_STEP_COPY || nout < 1 || nout > 70 || nin > 70 || nout + nin > 70) {
+        if (kind > MF_STEP_COPY || nout < 1 || nout > MF_PLAN_MAX_ARGS || nin > MF_PLAN_MAX_ARGS ||
+            nout + nin > MF_PLAN_MAX_ARGS) {
             bad(c, "%s %ld has kind %ld or a bad operand count", "step", i, (long)kind);
             return;
         }

@@ -10,7 +10,8 @@
 #include "plan.h"
 
 typedef struct binding {
-    void **ptr; /* per slot */
+    void **ptr;  /* per slot */
+    void **args; /* a step's arguments, and the scratch after them: the plan's widest step + 1 */
     mf_buffer *device_arena, *host_arena, *scratch;
     int slice;  /* which slice of the inputs and outputs the steps see */
 } binding;
@@ -82,10 +83,8 @@ static mf_status launch(const mf_plan *p, const mf_plan_step *st, void *const *a
 static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_hook hook, void *ctx)
 {
     const mf_plan_step *st = &p->steps[index];
-    void *args[72];
+    void **args = b->args;
     int nargs = st->nout + st->nin;
-    if (nargs > 70)
-        return mf_error(MF_ERR_INTERNAL, "plan step %s: %d arguments", st->label, nargs);
     for (int i = 0; i < nargs; i++)
         args[i] = b->ptr[st->slots[i]];
     switch (st->kind) {
@@ -98,7 +97,9 @@ static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_ho
         return hook ? hook(p, index, args, ctx) : MF_OK;
     }
     case MF_STEP_CPU_OP: {
-        mf_type types[70];
+        mf_type types[MF_PLAN_MAX_CPU_ARGS];
+        if (nargs > MF_PLAN_MAX_CPU_ARGS)
+            return mf_error(MF_ERR_INTERNAL, "plan step %s: %d arguments", st->label, nargs);
         for (int i = 0; i < st->nin; i++)
             types[i] = p->slots[st->slots[st->nout + i]].type;
         mf_ref_call call = {st->op, st->attrs, st->nin, (const void *const *)args + st->nout, types,
@@ -166,9 +167,16 @@ static mf_status run_plan(const mf_plan *p, int slices, mf_tensor *const *inputs
         s = mf_rt_device_sync(p->device);
     if (s)
         return s;
-    binding b = {calloc((size_t)p->nslots + 1, sizeof(void *)), NULL, NULL, NULL, 0};
-    if (!b.ptr)
+    int widest = 0;
+    for (int i = 0; i < p->nsteps; i++)
+        widest = p->steps[i].nout + p->steps[i].nin > widest ? p->steps[i].nout + p->steps[i].nin : widest;
+    binding b = {calloc((size_t)p->nslots + 1, sizeof(void *)), calloc((size_t)widest + 1, sizeof(void *)), NULL, NULL,
+                 NULL, 0};
+    if (!b.ptr || !b.args) {
+        free(b.ptr);
+        free(b.args);
         return mf_error(MF_ERR_NOMEM, "plan: out of memory");
+    }
     for (int i = 0; i < p->noutputs; i++)
         outputs[i] = NULL;
     for (int i = 0; i < p->noutputs && !s; i++) {
@@ -194,6 +202,7 @@ static mf_status run_plan(const mf_plan *p, int slices, mf_tensor *const *inputs
     mf_buffer_release(b.host_arena);
     mf_buffer_release(b.scratch);
     free(b.ptr);
+    free(b.args);
     return s;
 }
 

@@ -28,6 +28,11 @@ typedef struct mf_plan_slot {
 
 typedef enum mf_step_kind { MF_STEP_KERNEL, MF_STEP_CPU_OP, MF_STEP_COPY } mf_step_kind;
 
+/* A kernel step's outputs and inputs at most (mf_launch's bound; a fused chain of 100 adds of
+ * distinct constants takes 102), and a CPU op's (a node's 64 inputs and its output). */
+#define MF_PLAN_MAX_ARGS 4096
+#define MF_PLAN_MAX_CPU_ARGS 65
+
 typedef struct mf_plan_step {
     mf_step_kind kind;
     int nout, nin;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,74 @@ static mf_graph *build_zero_weight(mf_segment segs[2])
     assert_int_equal(mf_mod_extract_segment(g, 0, &segs[0]), MF_OK);
     assert_int_equal(mf_mod_extract_segment(g, 1, &segs[1]), MF_OK);
     return g;
+}
+
+/* A chain of WIDE adds, each of its own constant, all in subgraph 0, every sum a graph
+ * output: one kernel step of WIDE outputs and WIDE + 1 inputs.  Plans took at most 70
+ * arguments a step ("plan step ...: 102 arguments" for a fused chain of 100 adds), and the
+ * extraction kept 256 outputs (a 300-output subgraph's last ones were unset). */
+#define WIDE 300
+
+static void chain_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    const float *x = args[WIDE]; /* outputs 0..WIDE-1, then x, then the constants */
+    for (int64_t i = part * N / nparts; i < (part + 1) * N / nparts; i++) {
+        float v = x[i];
+        for (int k = 0; k < WIDE; k++) {
+            v += ((const float *)args[WIDE + 1 + k])[i];
+            ((float *)args[k])[i] = v;
+        }
+    }
+}
+
+static void test_wide_kernel_steps(void **state)
+{
+    mf_type t = {MF_F32, 4, {1, 1, 4, 4}};
+    mf_graph *g = mf_graph_new("wide");
+    mf_value *v = mf_graph_add_input(g, "x", &t), *outs[WIDE];
+    for (int k = 0; k < WIDE; k++) {
+        mf_buffer *w = mf_buffer_new_host(N * 4);
+        for (int i = 0; i < N; i++)
+            ((float *)w->data)[i] = (float)(k % 7) - 3 + (float)i / 16;
+        char name[16];
+        snprintf(name, sizeof name, "c%d", k);
+        mf_value *c = mf_graph_add_const(g, name, &t, w);
+        mf_buffer_release(w);
+        v = outs[k] = node(g, MF_OP_ADD, 2, (mf_value *[]){v, c}, NULL, 0)->outputs[0];
+    }
+    assert_int_equal(mf_graph_set_outputs(g, WIDE, outs), MF_OK);
+    mf_segment seg;
+    assert_int_equal(mf_mod_extract_segment(g, 0, &seg), MF_OK);
+    assert_int_equal(seg.noutputs, WIDE);
+    assert_int_equal(seg.ninputs, WIDE + 1);
+    assert_int_equal(mf_graph_num_outputs(seg.sub), WIDE);
+    for (int k = 0; k < WIDE; k++)
+        assert_ptr_equal(seg.outputs[k], outs[k]);
+    mf_rt_kernel_fn kernels[1] = {chain_kernel};
+    size_t scratch[1] = {0};
+    mf_plan *p;
+    assert_int_equal(mf_mod_build_plan(g, &seg, 1, kernels, scratch, MF_DEVICE_MLU(0), 4, &p), MF_OK);
+    mf_tensor *x, *xd, *out[WIDE], *want[WIDE];
+    assert_int_equal(mf_tensor_rand(MF_F32, 4, (int64_t[]){1, 1, 4, 4}, 3, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
+    assert_int_equal(mf_rt_plan_run(p, &xd, out), MF_OK);
+    assert_int_equal(mf_graph_interpret(g, 1, &x, WIDE, want), MF_OK);
+    for (int k = 0; k < WIDE; k++) {
+        mf_tensor *host;
+        assert_int_equal(mf_tensor_to(out[k], MF_DEVICE_CPU, &host), MF_OK);
+        const float *got = mf_tensor_data(host), *ref = mf_tensor_data(want[k]);
+        for (int i = 0; i < N; i++)
+            if (fabsf(got[i] - ref[i]) > 1e-4f * (1 + fabsf(ref[i])))
+                fail_msg("output %d element %d: %g, want %g", k, i, got[i], ref[i]);
+        mf_tensor_free(host);
+        mf_tensor_free(out[k]);
+        mf_tensor_free(want[k]);
+    }
+    mf_tensor_free(x);
+    mf_tensor_free(xd);
+    mf_rt_plan_free(p);
+    mf_mod_segment_free(&seg);
+    mf_graph_destroy(g);
 }
 
 static void test_plan_rejects_wrong_inputs(void **state)
@@ -323,6 +392,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_matches_interpreter),
         cmocka_unit_test(test_plan_rejects_wrong_inputs),
+        cmocka_unit_test(test_wide_kernel_steps),
         cmocka_unit_test(test_plan_launch_grain),
         cmocka_unit_test(test_launch_grain_spread),
         cmocka_unit_test(test_launch_grain_env),

@@ -297,6 +297,42 @@ static void test_hostile_images(void **state)
     free(out);
 }
 
+/* A fused chain of 100 adds of distinct constants is one kernel of 102 arguments: the JIT's
+ * plan refused more than 70 ("plan step ...: 102 arguments"), and so did the .mfo reader. */
+static void test_wide_kernel(void **state)
+{
+    char path[256], text[16384] = "graph @wide(%x: f32[4]) {\n";
+    size_t n = strlen(text);
+    for (int k = 0; k < 100; k++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "  %%k%d = const f32[4] dense<%d.5, 1, 2, %d.25>\n", k, k, k);
+    for (int k = 0; k < 100; k++) {
+        char prev[16] = "%x";
+        if (k)
+            snprintf(prev, sizeof prev, "%%a%d", k - 1);
+        n += (size_t)snprintf(text + n, sizeof text - n, "  %%a%d = add(%s, %%k%d) : f32[4]\n", k, prev, k);
+    }
+    snprintf(text + n, sizeof text - n, "  return %%a99\n}\n");
+    snprintf(path, sizeof path, "%s/wide.mfir", dir);
+    tsupport_write_file(path, text);
+    free(expect_rc(0, "mlufuse", "genoff %s -o %s/wide.mfo", path, dir));
+    char npy[256];
+    snprintf(npy, sizeof npy, "%s/x4.npy", dir);
+    mf_tensor *x;
+    assert_int_equal(mf_tensor_rand(MF_F32, 1, (int64_t[]){4}, 5, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_save_npy(x, npy), MF_OK);
+    mf_tensor_free(x);
+    free(expect_rc(0, "mlufuse", "run %s -i %s --mode eager --output-dir %s/wide_eager", path, npy, dir));
+    char *out = expect_rc(0, "mlufuse-offline", "%s/wide.mfo -i %s --expect %s/wide_eager/output0.npy", dir, npy, dir);
+    if (!strstr(out, "output 0 matches"))
+        fail_msg("%s", out);
+    free(out);
+    out = expect_rc(0, "mlufuse", "run %s -i %s --mode fused --tier full --expect %s/wide_eager/output0.npy", path, npy,
+                    dir);
+    if (!strstr(out, "expected outputs: match"))
+        fail_msg("%s", out);
+    free(out);
+}
+
 /* max |a - b| of two f32 .npy files of one shape */
 static double npy_max_diff(const char *a, const char *b, int64_t *rows)
 {
@@ -381,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_hostile_settings),
         cmocka_unit_test(test_hostile_images),
+        cmocka_unit_test(test_wide_kernel),
         cmocka_unit_test(test_yolo_detection_example),
         cmocka_unit_test(test_classifier_top5),
     };
