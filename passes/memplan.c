@@ -6,6 +6,7 @@
  * places the module's plan slots (module/plan_builder.c).  The units are whatever
  * node->subgraph says: without segmentation, every op is a unit of its own. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "passes.h"
 
@@ -16,26 +17,40 @@ static size_t align64(size_t n)
 
 size_t mf_first_fit(int n, const mf_live_range *r, size_t *offsets, int *by_offset)
 {
+    /* ranges in order of definition (a plan's usually are): one that ended before this one
+     * began is dead for every later one too, and leaves the sweep (a chain of 32k ops swept
+     * them all: 0.6 s) */
+    bool by_def = true;
+    for (int i = 1; i < n && by_def; i++)
+        by_def = r[i].def >= r[i - 1].def;
     size_t total = 0;
-    for (int i = 0, placed = 0; i < n; i++, placed++) {
+    for (int i = 0, placed = 0; i < n; i++) {
         /* one sweep of the placed ranges in offset order: the lowest gap below the next live
          * one that holds this range (a rescan from 0 after every move was O(n^2) a range:
          * 16k ranges live at once took a minute) */
         size_t size = align64(r[i].size), off = 0;
-        for (int j = 0; j < placed; j++) {
+        int j = 0, kept = 0;
+        for (; j < placed; j++) {
             int k = by_offset[j];
+            if (by_def && r[k].last < r[i].def)
+                continue; /* dead for good: dropped */
+            by_offset[kept++] = k;
             if (r[k].def > r[i].last || r[i].def > r[k].last)
                 continue; /* not live together */
-            if (offsets[k] >= off + size)
+            if (offsets[k] >= off + size) {
+                j++;
                 break;
+            }
             if (offsets[k] + align64(r[k].size) > off)
                 off = offsets[k] + align64(r[k].size);
         }
+        memmove(by_offset + kept, by_offset + j, sizeof *by_offset * (size_t)(placed - j));
+        placed = kept + placed - j;
         offsets[i] = off;
-        int j = placed;
-        for (; j > 0 && offsets[by_offset[j - 1]] > off; j--)
-            by_offset[j] = by_offset[j - 1];
-        by_offset[j] = i;
+        int at = placed++;
+        for (; at > 0 && offsets[by_offset[at - 1]] > off; at--)
+            by_offset[at] = by_offset[at - 1];
+        by_offset[at] = i;
         if (off + size > total)
             total = off + size;
     }
