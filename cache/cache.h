@@ -29,6 +29,9 @@ void mf_cache_key_free(mf_cache_key *k);
 /* MF_OK when key is a whole key (64 lowercase hex digits, as entries are named); else
  * MF_ERR_INVALID: a key names a file in the cache directory, so "../x" must not pass. */
 mf_status mf_cache_key_check(const char *key);
+/* Is name a whole key followed by ext (".mfk", ".mfo"): a file the cache lists, and so one its
+ * removal takes (mf_cache_key_check's rule). */
+bool mf_cache_key_name(const char *name, const char *ext);
 /* MF_OK when codegen can target cpu (NULL: the host). */
 mf_status mf_cache_check_cpu(const char *cpu);
 /* The CPU that compiles mean when the caller names none: MLUFUSE_CPU if set (a fleet's oldest

@@ -80,7 +80,7 @@ static void resolve_dir(void)
         len = snprintf(buf, sizeof buf, "%s/.cache/mlufuse", getenv("HOME"));
     if (len < 0)
         return;
-    if (len >= (int)sizeof buf - 80) { /* room for an entry's name and its temporary's */
+    if (len > MF_DISK_MAX_DIR) {
         mf_logf(MF_LOG_WARNING, "cache", "the kernel cache directory's path (%d bytes, from %s) is too long; "
                 "caching in memory only", len, dir ? "MLUFUSE_CACHE_DIR" : "XDG_CACHE_HOME or HOME");
         return;

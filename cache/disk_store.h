@@ -10,6 +10,10 @@
 
 #include "cache.h"
 
+/* A cache directory's path at most (an entry's name and its temporary's fit after it in the
+ * 4096-byte path buffers); a longer one is refused, not cut short. */
+#define MF_DISK_MAX_DIR 4000
+
 /* The cache directory (MLUFUSE_CACHE_DIR, $XDG_CACHE_HOME/mlufuse, ~/.cache/mlufuse), made
  * 0700 on first use; NULL when MLUFUSE_CACHE=off or the directory was refused. */
 const char *mf_disk_dir(void);

@@ -96,7 +96,7 @@ static void fill_info(const char *dir, const char *hex, mf_cache_entry_info *inf
 
 static bool is_entry_name(const char *name)
 {
-    return strlen(name) == 68 && !strcmp(name + 64, ".mfk");
+    return mf_cache_key_name(name, ".mfk");
 }
 
 /* dir_list's fill for a kernel entry: the name is the 64-digit key and ".mfk". */
@@ -187,7 +187,10 @@ mf_status mf_kernel_cache_check_env(void)
 {
     size_t max;
     mf_status s = mf_disk_max_bytes(&max);
-    const char *mode = getenv("MLUFUSE_CACHE");
+    const char *mode = getenv("MLUFUSE_CACHE"), *dir = getenv("MLUFUSE_CACHE_DIR");
+    if (!s && dir && strlen(dir) > MF_DISK_MAX_DIR)
+        s = mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE_DIR is %zu bytes long, past the %d a cache directory may have",
+                     strlen(dir), MF_DISK_MAX_DIR);
     if (!s && mode && *mode && strcmp(mode, "on") && strcmp(mode, "1") && strcmp(mode, "off") && strcmp(mode, "0"))
         s = mf_error(MF_ERR_INVALID, "MLUFUSE_CACHE=%.40s: expected off (or 0) to cache in memory only, on (or 1) "
                                      "for the default", mode);

@@ -59,12 +59,23 @@ void mf_cache_key_hash(const char *text, size_t len, char hex[65])
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
-mf_status mf_cache_key_check(const char *key)
+/* key's first 64 characters are lowercase hex digits, and then comes `rest` */
+static bool key_then(const char *key, const char *rest)
 {
     size_t n = 0;
-    while (key && n <= 64 && ((key[n] >= '0' && key[n] <= '9') || (key[n] >= 'a' && key[n] <= 'f')))
+    while (key && n < 64 && ((key[n] >= '0' && key[n] <= '9') || (key[n] >= 'a' && key[n] <= 'f')))
         n++;
-    if (key && n == 64 && !key[64])
+    return n == 64 && !strcmp(key + 64, rest);
+}
+
+bool mf_cache_key_name(const char *name, const char *ext)
+{
+    return key_then(name, ext);
+}
+
+mf_status mf_cache_key_check(const char *key)
+{
+    if (key_then(key, ""))
         return MF_OK;
     return mf_error(MF_ERR_INVALID, "a cache key is 64 lowercase hex digits, not '%.80s'", key ? key : "(null)");
 }

@@ -252,7 +252,7 @@ mf_status mf_mod_plan_load(const char *key, const mf_type *types, int ntypes, ui
 
 static bool is_plan_name(const char *name)
 {
-    return strlen(name) == 68 && !strcmp(name + 64, ".mfo");
+    return mf_cache_key_name(name, ".mfo");
 }
 
 static const char *meta_value(const mf_mfo_section *meta, const char *key, char *out, size_t cap)

@@ -47,8 +47,8 @@ mf_status mf_kernel_cache_remove(const char *dir, const char *key);
  * dir): *removed files, *bytes in all.  Files of writers still running are kept. */
 mf_status mf_kernel_cache_reclaim(const char *dir, int *removed, size_t *bytes);
 /* MF_OK when the cache's environment is usable: MLUFUSE_CACHE, if set, is on, off, 1 or 0,
- * MLUFUSE_CACHE_MAX_MB, if set, is a positive
- * number, MLUFUSE_CACHE_DIR, if set, is not empty, and MLUFUSE_CPU, if set, names a CPU
+ * MLUFUSE_CACHE_MAX_MB, if set, is a positive number, MLUFUSE_CACHE_DIR, if set, is not
+ * empty nor longer than 4000 bytes, and MLUFUSE_CPU, if set, names a CPU
  * that LLVM knows.  Otherwise MF_ERR_INVALID naming the variable; the library then caches
  * in memory only (and says so on stderr). */
 mf_status mf_kernel_cache_check_env(void);

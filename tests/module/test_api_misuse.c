@@ -57,6 +57,17 @@ static void test_cache_keys_stay_in_the_directory(void **state)
         expect_invalid(mf_kernel_cache_disassemble(cache, bad[i], &text), "a cache key is 64 lowercase hex digits");
     }
     expect_invalid(mf_kernel_cache_remove(cache, NULL), "not '(null)'");
+    /* a file named like an entry but not by a key is no entry: listed, prune could never
+     * remove it */
+    char odd[256];
+    snprintf(odd, sizeof odd, "%s/ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ.mfk", cache);
+    touch(odd);
+    mf_cache_entry_info *listed;
+    int n = -1;
+    assert_int_equal(mf_kernel_cache_list(cache, &listed, &n), MF_OK);
+    assert_int_equal(n, 0);
+    free(listed);
+    assert_int_equal(unlink(odd), 0);
     for (int i = 0; i < 3; i++) { /* still there */
         snprintf(victim, sizeof victim, "%s/victim%s", dir, exts[i]);
         assert_int_equal(access(victim, F_OK), 0);
