@@ -760,9 +760,10 @@ static int run_staged(const run_opts *o, const char *why)
     mf_module_options mo = mf_module_default_options();
     mo.core_number = o->core_number, mo.cpu = o->cpu, mo.opt_level = o->opt_level, mo.tier = o->tier;
     mo.fusion = o->fused ? -1 : 0;
+    mo.compile_threads = o->compile_threads, mo.passes = o->passes; /* as the static path's module */
     mf_onnx_program *p;
     if (mf_onnx_program_load(o->model, &mo, &p))
-        return mf_tool_fail(1, "run: %s", why);
+        return mf_tool_fail(1, "run: %s (in stages: %s)", why, mf_last_error());
     int ni = mf_onnx_program_num_inputs(p), no = mf_onnx_program_num_outputs(p), rc = 0;
     mf_tensor *in[MAX_IO] = {0}, *out[MAX_IO] = {0};
     char what[512];

@@ -240,8 +240,8 @@ def _checked(f, name, args):
     slots = [(i, a) for i, a in enumerate(args) if a in _INT_RANGE]
 
     def call(*a):
-        for i, ctype in slots:
-            if i < len(a) and isinstance(a[i], int):
+        for i, ctype in slots:  # ints and what ctypes takes for one (numpy ints: __index__)
+            if i < len(a) and hasattr(type(a[i]), "__index__") and not isinstance(a[i], ctypes._SimpleCData):
                 int_arg(a[i], ctype, f"{name[3:]}: argument {i}")
         return f(*a)
     call.__name__ = name

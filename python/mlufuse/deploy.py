@@ -103,7 +103,7 @@ def genoff(model, path, core_number=1, cpus=None, meta=None):
             raise InvalidError(f"meta: key {k!r} (no '=' or newline, not empty) or its value (no newline)", 1)
     meta_b = "".join(f"{k}={v}\n" for k, v in (meta or {}).items()).encode() or None
     cpus_b = cpus.encode() if cpus else None
-    o = GenoffOptions(int(core_number), cpus_b, meta_b)
+    o = GenoffOptions(_lib.int_arg(core_number, ctypes.c_int, "core_number"), cpus_b, meta_b)
     check(lib.mf_genoff(g.handle, ctypes.byref(o), os.fsencode(path)), "genoff")
 
 
@@ -135,7 +135,7 @@ class OfflineModel(_lib.Handle):
 
 
 def load_offline(path, core_number=0):
-    o = OfflineOptions(int(core_number), None)
+    o = OfflineOptions(_lib.int_arg(core_number, ctypes.c_int, "core_number"), None)
     out = ctypes.c_void_p()
     check(lib.mf_offline_load(os.fsencode(path), ctypes.byref(o), ctypes.byref(out)), "load_offline")
     return OfflineModel(out.value)

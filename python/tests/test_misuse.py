@@ -67,6 +67,9 @@ def test_bad_trace_outputs_end_the_trace():
     lambda x, m: mlufuse.tensor(np.ones(2, np.float32), 2**32),
     lambda x, m: mlufuse.Graph.load(f"{m}/mnist_net/model.onnx", batch=2**64 + 3),
     lambda x, m: mlufuse.compile(f"{m}/mnist_net/model.onnx", core_number=2**32 + 4),
+    lambda x, m: ops.transpose(x, 0, np.int64(2**32 + 1)),  # numpy ints reach ctypes by __index__
+    lambda x, m: mlufuse.genoff(f"{m}/mnist_net/model.onnx", "/nonexistent/m.mfo", core_number=2**32 + 4),
+    lambda x, m: mlufuse.load_offline("/nonexistent/m.mfo", core_number=2**32 + 4),
 ])
 def test_ints_past_the_c_types_are_refused(call, models):
     # ctypes wrapped them: 2**64 + 24 reshaped to 24, core_number 2**32 + 4 compiled for 4

@@ -225,6 +225,9 @@ static void test_usage_errors(void **state)
     expect_out(2, "--rtol and --atol must be numbers >= 0", "run x.onnx --rtol nan");
     /* a model that runs in stages took --json and --bench and printed text, once */
     expect_out(2, "runs in stages (", "run %s/tests/frontends/onnx/bad/dynamic_reshape.onnx --json", tsupport_source_dir());
+    /* and dropped --passes and --compile-threads: now each stage's module gets them */
+    expect_out(1, "(in stages: onnx program: the pipeline 'dce' must end with segment)",
+               "run %s/tests/frontends/onnx/bad/dynamic_reshape.onnx --passes dce", tsupport_source_dir());
     /* environment variables: a malformed device count was ignored unseen, a tolerance of
      * "abc" read as 0 */
     setenv("MLUFUSE_NUM_DEVICES", "4junk", 1);
