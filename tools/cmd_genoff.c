@@ -62,7 +62,7 @@ int mf_cmd_genoff(int argc, char **argv)
         const char *key = NULL;
         switch (c) {
         case 'o': out = optarg; break;
-        case 'b': batch = strtoll(optarg, &end, 10); break;
+        case 'b': bad = !tool_ll_arg(optarg, &batch); break;
         case 'c': bad = !tool_int_arg(optarg, &core_number); break;
         case 'C': cpus = optarg; break;
         case 'f':

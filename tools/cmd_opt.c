@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mlufuse/mlufuse.h"
+#include "int_arg.h"
 #include "tools.h"
 
 typedef struct opt_cmd {
@@ -76,6 +77,9 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
+        bool bad = false; /* a numeric flag that is no such number (int_arg.h) */
+        long long ll = 0;
+        unsigned long long u = 0;
         switch (c) {
         case 'p': o->passes = optarg; break;
         case 'L': o->list = 1; break;
@@ -90,8 +94,8 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
             break;
         }
         case 'n': o->fusion = 0; break;
-        case 'F': o->fold_limit = strtoull(optarg, &end, 10); break;
-        case 'b': o->batch = strtoll(optarg, &end, 10); break;
+        case 'F': bad = !tool_u64_arg(optarg, &u), o->fold_limit = u; break;
+        case 'b': bad = !tool_ll_arg(optarg, &ll) || ll < 0, o->batch = ll; break;
         case 'P': o->print_all = 1; break;
         case 'a': o->print_after = optarg; break;
         case 'd': o->dot = optarg; break;
@@ -103,7 +107,7 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
-        if (end && (*end || !*optarg || *optarg == '-'))
+        if (bad || (end && (*end || !*optarg || *optarg == '-')))
             return mf_tool_fail(2, "opt: bad number '%s'", optarg);
     }
     if (o->list) { /* after every --load-pass, so their passes are listed too */

@@ -100,7 +100,9 @@ static int parse_args(int argc, char **argv, quant_opts *o)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
-        bool bad = false; /* an int flag that is no int (tool_int_arg) */
+        bool bad = false; /* a numeric flag that is no such number (int_arg.h) */
+        long long ll = 0;
+        unsigned long long u = 0;
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'd':
@@ -114,10 +116,10 @@ static int parse_args(int argc, char **argv, quant_opts *o)
             o->calib[o->ncalib++] = optarg;
             break;
         case 'r': bad = !tool_int_arg(optarg, &o->calib_random); break;
-        case 's': o->seed = strtoull(optarg, &end, 10); break;
+        case 's': bad = !tool_u64_arg(optarg, &u), o->seed = u; break;
         case 'n': bad = !tool_int_arg(optarg, &o->iterations); break;
         case 'H': bad = !tool_int_arg(optarg, &o->held_out); break;
-        case 'b': o->batch = strtoll(optarg, &end, 10); break;
+        case 'b': bad = !tool_ll_arg(optarg, &ll), o->batch = ll; break;
         case 'm':
             if (!strcmp(optarg, "minmax")) {
                 o->q.method = MF_QUANT_MINMAX;
@@ -125,7 +127,7 @@ static int parse_args(int argc, char **argv, quant_opts *o)
                 o->q.method = MF_QUANT_ENTROPY;
             } else if (!strncmp(optarg, "percentile=", 11)) {
                 o->q.method = MF_QUANT_PERCENTILE;
-                o->q.percentile = strtod(optarg + 11, &end);
+                bad = !tool_double_arg(optarg + 11, &o->q.percentile);
             } else {
                 return mf_tool_fail(2, "quantize: --method %s: expected minmax, percentile=P or entropy", optarg);
             }

@@ -111,7 +111,9 @@ static int parse_args(int argc, char **argv, run_opts *o)
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
-        bool bad = false; /* an int flag that is no int (tool_int_arg) */
+        bool bad = false; /* a numeric flag that is no such number (int_arg.h) */
+        long long ll = 0;
+        unsigned long long u = 0;
         switch (c) {
         case 'i':
             if (o->ninputs == MAX_IO)
@@ -129,12 +131,12 @@ static int parse_args(int argc, char **argv, run_opts *o)
             o->expect[o->nexpect++] = optarg;
             break;
         case 'r': o->random = 1; break;
-        case 's': o->seed = strtoull(optarg, &end, 10); break;
+        case 's': bad = !tool_u64_arg(optarg, &u), o->seed = u; break;
         case 'o': o->output_dir = optarg; break;
-        case 'R': o->rtol = strtod(optarg, &end); break;
-        case 'A': o->atol = strtod(optarg, &end); break;
+        case 'R': bad = !tool_double_arg(optarg, &o->rtol); break;
+        case 'A': bad = !tool_double_arg(optarg, &o->atol); break;
         case 'c': bad = !tool_int_arg(optarg, &o->core_number); break;
-        case 'b': o->batch = strtoll(optarg, &end, 10), o->batch_given = 1; break;
+        case 'b': bad = !tool_ll_arg(optarg, &ll), o->batch = ll, o->batch_given = 1; break;
         case 'B': bad = !tool_int_arg(optarg, &o->bench); break;
         case 'j': o->json = 1; break;
         case 'x': o->explain = 1; break;
@@ -146,8 +148,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         case 'J': bad = !tool_int_arg(optarg, &o->compile_threads); break;
         case 'O': bad = !tool_int_arg(optarg, &o->opt_level); break;
         case 'p': o->passes = optarg; break;
-        case 'N': o->new_batch = strtoll(optarg, &end, 10); break;
-        case 'M': o->min_time_s = strtod(optarg, &end); break;
+        case 'N': bad = !tool_ll_arg(optarg, &ll), o->new_batch = ll; break;
+        case 'M': bad = !tool_double_arg(optarg, &o->min_time_s); break;
         case 'Y':
             if (!strcmp(optarg, "fast"))
                 o->tier = MF_TIER_FAST;

@@ -313,6 +313,8 @@ static void test_cli_bad_counts(void **state)
         {"--calib-random 1 --report --held-out 2000000", "take at most 1000000 sets"},
         {"--calib-random 1 --batch -5", "--batch must not be negative"},
         {"--calib-random 2 --iterations ''", "bad number ''"},
+        {"--calib-random 2 --batch ''", "bad number ''"},
+        {"--calib-random 2 --method percentile=", "bad number 'percentile='"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tsupport_run r = tsupport_run_prog("mlufuse", 1, "quantize %s/models/mnist_net/model.onnx -o /nonexistent/q.mfir %s",

@@ -222,7 +222,11 @@ static void test_usage_errors(void **state)
      * and NaN tolerances matched nothing */
     expect_out(2, "bad number '4294967300'", "run x.onnx --core-number 4294967300");
     expect_out(2, "bad number ''", "run x.onnx --opt-level ''");
-    expect_out(2, "--rtol and --atol must be numbers >= 0", "run x.onnx --rtol nan");
+    expect_out(2, "bad number 'nan'", "run x.onnx --rtol nan");
+    expect_out(2, "--rtol and --atol must be numbers >= 0", "run x.onnx --rtol -1");
+    expect_out(2, "bad number ''", "run x.onnx --batch ''"); /* strtoll's "" was 0, its overflow LLONG_MAX */
+    expect_out(2, "bad number '99999999999999999999'", "run x.onnx --batch 99999999999999999999");
+    expect_out(2, "bad number '-1'", "run x.onnx --seed -1");
     /* a model that runs in stages took --json and --bench and printed text, once */
     expect_out(2, "runs in stages (", "run %s/tests/frontends/onnx/bad/dynamic_reshape.onnx --json", tsupport_source_dir());
     /* and dropped --passes and --compile-threads: now each stage's module gets them */

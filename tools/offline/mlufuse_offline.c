@@ -112,7 +112,7 @@ static int parse_args(int argc, char **argv, opts *o)
             o->inputs[o->ninputs++] = optarg;
             break;
         case 'o': o->output_dir = optarg; break;
-        case 'b': o->batch = strtoll(optarg, &end, 10); break;
+        case 'b': bad = !tool_ll_arg(optarg, &o->batch); break;
         case 'c': bad = !tool_int_arg(optarg, &o->core_number); break;
         case 'B': bad = !tool_int_arg(optarg, &o->bench); break;
         case 'j': o->json = 1; break;
@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, opts *o)
                 return fail(2, "more than 16 --expect files%s", "");
             o->expect[o->nexpect++] = optarg;
             break;
-        case 'R': o->rtol = strtod(optarg, &end); break;
+        case 'R': bad = !tool_double_arg(optarg, &o->rtol); break;
         case 'I': o->images.list = optarg; break;
         case 'D': o->images.dataset = optarg; break;
         case 'L': o->images.labels = optarg; break;
@@ -133,7 +133,7 @@ static int parse_args(int argc, char **argv, opts *o)
             if (!(o->images.input_format = offline_input_format(optarg)))
                 return fail(2, "--input-format must be rgb, rgba, argb or bgr (0, 1, 2), not '%s'", optarg);
             break;
-        case 'A': o->atol = strtod(optarg, &end); break;
+        case 'A': bad = !tool_double_arg(optarg, &o->atol); break;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
