@@ -247,6 +247,20 @@ static void test_hostile_settings(void **state)
             fail_msg("%s -> %s: \"%s\" not in: %s", edits[i].from, edits[i].to, edits[i].says, out);
         free(out);
     }
+    /* a bad recorded post-processing or channel order is not read when the command line
+     * replaces it */
+    char *at = memmem(file, n, "postprocess=yolo", 16);
+    assert_non_null(at);
+    memcpy(at, "postprocess=yolX", 16);
+    char *fmt = memmem(file, n, "input_format=rgb", 16);
+    assert_non_null(fmt);
+    memcpy(fmt, "input_format=yuv", 16);
+    tsupport_mfo_reseal((unsigned char *)file, n);
+    write_bytes(bad, file, n);
+    memcpy(at, "postprocess=yolo", 16);
+    memcpy(fmt, "input_format=rgb", 16);
+    free(expect_rc(0, "mlufuse-offline", "%s --images %s --dataset-path %s/models/yolov3_tiny --postprocess none "
+                   "--input-format bgr", bad, list, m));
     /* unedited, the settings pass and the run gets to the output (mnist's is no YOLO head) */
     char *out = expect_rc(1, "mlufuse-offline", "%s --images %s --dataset-path %s/models/yolov3_tiny", path, list, m);
     if (!strstr(out, "does not fit the YOLO heads"))
@@ -294,6 +308,18 @@ static void test_hostile_images(void **state)
                           dir, list, tsupport_source_dir());
     if (!strstr(out, "7 images in 7 batches of 1"))
         fail_msg("%s", out);
+    free(out);
+    /* topk=1e1 is the integer 10 the settings table let through (atoi read it as 1) */
+    free(expect_rc(0, "mlufuse", "genoff %s/models/mnist_net/model.onnx -o %s/top10.mfo --postprocess softmax-topk "
+                   "--topk 1e1", tsupport_shared_dir(), dir));
+    tsupport_write_file(list, "gray_1x1.png\n");
+    out = expect_rc(0, "mlufuse-offline", "%s/top10.mfo --images %s --dataset-path %s/tests/fuzz/corpus/image", dir,
+                    list, tsupport_source_dir());
+    int classes = 0;
+    for (const char *p = out; (p = strstr(p, "class ")); p++)
+        classes++;
+    if (classes != 10)
+        fail_msg("%d classes, want 10: %s", classes, out);
     free(out);
 }
 

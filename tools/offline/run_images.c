@@ -136,7 +136,10 @@ static int setup_prep(context *x)
         return 1;
     if (v)
         x->p.scale = strtod(v, NULL);
-    if (per_channel(x, "mean", 0, x->p.mean) || per_channel(x, "std", 1, x->p.std) || setting(x, "input_format", &v))
+    if (per_channel(x, "mean", 0, x->p.mean) || per_channel(x, "std", 1, x->p.std))
+        return 1;
+    v = NULL; /* the file's channel order, checked only when --input-format does not replace it */
+    if (!x->o->input_format && setting(x, "input_format", &v))
         return 1;
     const char *fmt = x->o->input_format ? x->o->input_format : offline_input_format(v);
     snprintf(x->p.format, sizeof x->p.format, "%s", fmt ? fmt : "rgb");
@@ -160,9 +163,14 @@ static int setup_yolo(context *x)
     if (ns < 1 || na != 6 * ns)
         return say(x, "yolo post-processing needs strides and 3 anchors (w,h) per stride in the file");
     x->yolo.nheads = ns;
+    int64_t rows = 0; /* the heads' rows, 3 anchors a cell: post_yolo counts them in an int */
     for (int h = 0; h < ns; h++) {
         if (s[h] > x->p.resize_h || s[h] > x->p.resize_w)
             return say(x, "the file's stride %g is more than the input's %dx%d", s[h], x->p.resize_h, x->p.resize_w);
+        rows += 3 * (int64_t)(x->p.resize_h / (int)s[h]) * (x->p.resize_w / (int)s[h]);
+        if (rows > 1 << 28)
+            return say(x, "the file's strides give more than 2^28 YOLO rows for the input's %dx%d", x->p.resize_h,
+                       x->p.resize_w);
         x->yolo.strides[h] = (int)s[h];
         for (int k = 0; k < 3; k++)
             for (int d = 0; d < 2; d++)
@@ -181,10 +189,14 @@ static int setup_yolo(context *x)
 
 static int setup_post(context *x)
 {
-    const char *v, *k;
-    if (setting(x, "postprocess", &v) || setting(x, "topk", &k))
+    const char *v = NULL, *k;
+    double topk = 5;
+    /* the file's post-processing, checked only when --postprocess does not replace it */
+    if ((!x->o->postprocess && setting(x, "postprocess", &v)) || setting(x, "topk", &k))
         return 1;
-    x->topk = k ? atoi(k) : 5;
+    if (k)
+        offline_numbers(k, &topk, 1); /* an integer from 1 to 64: "1e1" is 10 */
+    x->topk = (int)topk;
     x->post = x->o->postprocess ? x->o->postprocess : v ? v : "none";
     if (!strcmp(x->post, "yolo"))
         return setup_yolo(x);

@@ -1,6 +1,7 @@
 /* settings.c — see settings.h.  The ranges keep every value the runner computes with finite
  * and its conversions defined: (pixel * scale - mean) / std stays far inside float, a stride
- * divides the input's size, and top-k fits the runner's 64 slots. */
+ * is a positive integer (the runner also bounds it by the input's size, and the heads' rows),
+ * and top-k fits the runner's 64 slots. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
