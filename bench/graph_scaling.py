@@ -18,14 +18,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T = "f32[4]"
 
 
-def fanout_chainsum(n):
-    """n/2 branches off the input, then a chain of adds over them (a breadth-first export)"""
-    lines = [f"%s{i} = clamp(%x) {{min={i}}} : {T}" for i in range(n // 2)]
+def summed(lines, branches):
+    """lines, then a chain of adds over the values %s0 .. %s{branches-1}"""
     prev = "%s0"
-    for i in range(1, n // 2):
+    for i in range(1, branches):
         lines.append(f"%a{i} = add({prev}, %s{i}) : {T}")
         prev = f"%a{i}"
     return lines, prev
+
+
+def fanout_chainsum(n):
+    """n/2 branches off the input, then a chain of adds over them (a breadth-first export)"""
+    return summed([f"%s{i} = clamp(%x) {{min={i}}} : {T}" for i in range(n // 2)], n // 2)
 
 
 def dense_dag(n):
@@ -52,11 +56,7 @@ def cpu_fanout(n):
     lines = []
     for i in range(n // 3):
         lines += [f"%u{i} = clamp(%x) {{min={i}}} : {T}", f"%s{i} = sin(%u{i}) : {T}"]
-    prev = "%s0"
-    for i in range(1, n // 3):
-        lines.append(f"%a{i} = add({prev}, %s{i}) : {T}")
-        prev = f"%a{i}"
-    return lines, prev
+    return summed(lines, n // 3)
 
 
 def chain(n):
