@@ -360,7 +360,10 @@ static void check_padded_rows(const mf_cg_target *t)
 }
 
 /* Each flat plane with the weights packed as the target's kernel asks; at 8 lanes (AVX2's
- * 16 registers) the 7x7 960->160's block is 2 vectors (the GEMM engine's would be 6 rows). */
+ * 16 registers) the 7x7 960->160's block is 2 vectors (the GEMM engine's would be 6 rows).
+ * The strided ones take the output-channel engine's gathered panel at 8 lanes only: at 16,
+ * a strided layer of fewer than two vectors of taps (24 input channels) or of channels not
+ * in whole vectors (24 outputs) runs on the GEMM engine's panel, in blocks of rows. */
 static void check_flat_planes(const mf_cg_target *t)
 {
     current = t;
@@ -369,7 +372,7 @@ static void check_flat_planes(const mf_cg_target *t)
             layer l = flat_planes[i];
             int64_t block = weight_block(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
                                                    .k = 1, .s = l.s, .d = 1, .groups = 1}, t);
-            if (t->shape.lanes >= 8 && (block <= 0 || block % t->shape.lanes))
+            if ((t->shape.lanes == 8 || (t->shape.lanes > 8 && l.s == 1)) && (block <= 0 || block % t->shape.lanes))
                 fail_msg("%s: %lldx%lld 1x1 %lld->%lld: weight block %lld, not whole vectors of channels",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)block);
             if (i == 0 && t->shape.lanes == 8 && t->shape.vregs == 16 && block != 16)
