@@ -327,6 +327,9 @@ bool mf_cg_packs_codes(mf_cg_ctx *c, unsigned w);
  * of vector s at byte 16 (i / 4) + 4 s + i % 4 of the <4w x i8> result (with n = 2 the
  * bytes at 16 j + 8.. repeat 16 j..); the caller orders them by one byte shuffle. */
 LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w);
+/* w codes (f32 lanes holding -128..127) as i32 lanes: fptosi, or where the codes are
+ * rint(x) + zp, vcvtps2dq of x and an integer add (two instructions, not three). */
+LLVMValueRef mf_cg_codes_to_i32(mf_cg_ctx *c, LLVMValueRef code, unsigned w);
 /* quantize, dequantize and qadd on evaluated inputs; NULL for other ops. */
 LLVMValueRef mf_cg_quant_op(mf_cg_ctx *c, const mf_node *n, LLVMValueRef *in);
 /* acc + per i32 lane of u and s (<W x i32>) the sum of 4 products of u's unsigned bytes by

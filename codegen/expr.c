@@ -313,7 +313,9 @@ void mf_cg_store_as(mf_cg_ctx *c, mf_cg_point *p, LLVMValueRef base, const mf_cg
         return;
     }
     LLVMTypeRef i8 = LLVMInt8TypeInContext(c->C);
-    store_elems(c, p, i8, base, m, LLVMBuildFPToSI(c->B, x, mf_cg_vec(c, i8, p->width), ""));
+    LLVMValueRef q = p->width > 1 ? mf_cg_codes_to_i32(c, x, (unsigned)p->width) : NULL;
+    store_elems(c, p, i8, base, m, q ? LLVMBuildTrunc(c->B, q, mf_cg_vec(c, i8, p->width), "")
+                                     : LLVMBuildFPToSI(c->B, x, mf_cg_vec(c, i8, p->width), ""));
 }
 
 /* ---- ops ---------------------------------------------------------------------------------- */

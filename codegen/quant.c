@@ -146,17 +146,84 @@ bool mf_cg_packs_codes(mf_cg_ctx *c, unsigned w)
                          (w == 16 && c->shape.vnni && c->shape.bw));
 }
 
+/* The integer k when v is a constant vector of w lanes that all hold the float k, |k| <= 2^15. */
+static bool int_splat(LLVMValueRef v, unsigned w, int *k)
+{
+    if (!LLVMIsAConstant(v))
+        return false;
+    double first = 0;
+    for (unsigned i = 0; i < w; i++) {
+        LLVMValueRef e = LLVMGetAggregateElement(v, i);
+        LLVMBool lossy = 0;
+        double d = e && LLVMIsAConstantFP(e) ? LLVMConstRealGetDouble(e, &lossy) : NAN;
+        if (!(fabs(d) <= 32768.0) || d != floor(d) || (i && d != first))
+            return false;
+        first = d;
+    }
+    *k = (int)first;
+    return true;
+}
+
+/* Codes built as rint(x) + zp (code_fast's): x rounded to i32 lanes by vcvtps2dq, which
+ * rounds as rint does (to nearest even: the default mode, which nothing here changes) and
+ * converts in one instruction where the sum's fptosi takes three (vrndscaleps, vaddps,
+ * vcvttps2dq), and *zp, to add as an integer; NULL for any other form, or where the target
+ * has no such conversion at w lanes.  A code is in -128..127, so x is far inside i32. */
+static LLVMValueRef rounded_lanes(mf_cg_ctx *c, LLVMValueRef code, unsigned w, int *zp)
+{
+    unsigned rint_id = LLVMLookupIntrinsicID("llvm.rint", 9);
+    if (!is_x86(c) || !(w == 4 || (w == 8 && c->shape.lanes >= 8) || (w == 16 && c->shape.lanes >= 16)) ||
+        !LLVMIsAInstruction(code) || LLVMGetInstructionOpcode(code) != LLVMFAdd)
+        return NULL;
+    LLVMValueRef r = LLVMGetOperand(code, 0), k = LLVMGetOperand(code, 1);
+    if (LLVMIsAConstant(r))
+        r = k, k = LLVMGetOperand(code, 0);
+    LLVMValueRef f = LLVMIsACallInst(r) ? LLVMGetCalledValue(r) : NULL;
+    if (!f || !LLVMIsAFunction(f) || LLVMGetIntrinsicID(f) != rint_id || !int_splat(k, w, zp))
+        return NULL;
+    LLVMValueRef x = LLVMGetOperand(r, 0);
+    LLVMTypeRef vi32 = LLVMVectorType(c->i32, w);
+    if (w == 16) /* the masked form: all lanes, the current rounding mode (4) */
+        return mf_cg_intrin2(c, "llvm.x86.avx512.mask.cvtps2dq.512", NULL, 0, vi32, 4,
+                             (LLVMValueRef[]){x, LLVMGetPoison(vi32), LLVMConstInt(LLVMInt16TypeInContext(c->C), 0xffff, 0),
+                                              LLVMConstInt(c->i32, 4, 0)});
+    return mf_cg_intrin2(c, w == 8 ? "llvm.x86.avx.cvt.ps2dq.256" : "llvm.x86.sse2.cvtps2dq", NULL, 0, vi32, 1, &x);
+}
+
+LLVMValueRef mf_cg_codes_to_i32(mf_cg_ctx *c, LLVMValueRef code, unsigned w)
+{
+    int zp;
+    LLVMValueRef x = rounded_lanes(c, code, w, &zp);
+    if (!x)
+        return LLVMBuildFPToSI(c->B, code, LLVMVectorType(c->i32, w), "");
+    return zp ? LLVMBuildAdd(c->B, x, mf_cg_splat(c, LLVMConstInt(c->i32, (unsigned long long)zp, 1), w), "") : x;
+}
+
 LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w)
 {
     const char *dw = w == 16 ? "llvm.x86.avx512.packssdw.512" : w == 8 ? "llvm.x86.avx2.packssdw" : "llvm.x86.sse2.packssdw.128";
     const char *wb = w == 16 ? "llvm.x86.avx512.packsswb.512" : w == 8 ? "llvm.x86.avx2.packsswb" : "llvm.x86.sse2.packsswb.128";
-    LLVMTypeRef i16v = LLVMVectorType(LLVMInt16TypeInContext(c->C), 2 * w);
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->C), i16v = LLVMVectorType(i16, 2 * w);
     LLVMTypeRef i8v = LLVMVectorType(LLVMInt8TypeInContext(c->C), 4 * w);
-    LLVMValueRef x[4];
-    for (int k = 0; k < n; k++)
-        x[k] = LLVMBuildFPToSI(c->B, codes[k], LLVMVectorType(c->i32, w), "");
+    /* codes of one zero point added once per pair, as int16 between the packs: the codes
+     * less zp, in -255..255, pass packssdw unsaturated, and the sums are the codes */
+    LLVMValueRef x[4] = {0};
+    int zp = 0, zk;
+    bool shared = true;
+    for (int k = 0; k < n && shared; k++) {
+        x[k] = rounded_lanes(c, codes[k], w, &zk);
+        shared = x[k] && (!k || zk == zp);
+        zp = zk;
+    }
+    for (int k = 0; k < n && !shared; k++)
+        x[k] = mf_cg_codes_to_i32(c, codes[k], w);
     LLVMValueRef lo = mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[0], x[1]});
     LLVMValueRef hi = n == 4 ? mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[2], x[3]}) : lo;
+    if (shared && zp) {
+        LLVMValueRef z = mf_cg_splat(c, LLVMConstInt(i16, (unsigned long long)zp, 1), 2 * w);
+        lo = LLVMBuildAdd(c->B, lo, z, "");
+        hi = n == 4 ? LLVMBuildAdd(c->B, hi, z, "") : lo;
+    }
     return mf_cg_intrin2(c, wb, NULL, 0, i8v, 2, (LLVMValueRef[]){lo, hi});
 }
 
