@@ -48,6 +48,7 @@ typedef struct qconv {
     int64_t P, rows, CP, nchunk;    /* plane; output rows per chunk; col's pixels; chunks */
     int64_t RIN, WP;                /* xp: the input rows a chunk reads, the bytes of each */
     int W, MR, NV, V;               /* V: the pixels im2col copies at a time */
+    int VC;                         /* copy_rows's pixels a step: V, or 32 or 64 (copy_step) */
     bool wide;                      /* no VNNI: int16 products, the weights widened (qconv_wide) */
     bool ubsw;                      /* no VNNI, AVX2, w_pair_max: bytes as with VNNI, vpmaddubsw */
     bool sums_out;                  /* acc=1: the i32 sums are stored as they are */
@@ -108,6 +109,30 @@ static void plan_input(qconv *q)
     q->WP = (reach + q->V - 1) / q->V * q->V;
 }
 
+/* copy_rows's pixels a step.  At 16 lanes (AVX-512BW) a step of 16 pixels interleaves four
+ * 16-byte loads in 11 shuffles (8 unpacks, 3 inserts), about a third of resnet18's int8 3x3
+ * 64->64 layer at 56x56 (perf samples by offset in the kernel, Sapphire Rapids); 32 or 64
+ * pixels a step take the unpacks at 32 or 64 bytes and transpose 16-byte lanes after
+ * (interleave4_lanes): about 12 and 16 shuffles.  The step with the fewest shuffles a row,
+ * strides 1 and 2. */
+static bool is_flat(const mf_cg_conv_geom *g);
+
+static int copy_step(const qconv *q)
+{
+    const mf_cg_conv_geom *g = &q->g;
+    if (q->W != 16 || q->V != 16 || g->sw > 2 || is_flat(g))
+        return q->V;
+    static const int step[3] = {16, 32, 64}, shuffles[3] = {11, 12, 16};
+    int best = 16;
+    int64_t cost = (g->ow + 15) / 16 * 11;
+    for (int i = 1; i < 3; i++)
+        if ((g->ow + step[i] - 1) / step[i] * shuffles[i] < cost) {
+            cost = (g->ow + step[i] - 1) / step[i] * shuffles[i];
+            best = step[i];
+        }
+    return best;
+}
+
 /* Registers: MR x NV accumulators (twice as wide without VNNI), NV column vectors and a
  * broadcast.  The col buffer holds a chunk of whole output rows: as many as QC_COL_BYTES
  * holds (at least one), or more where that fills the tiles
@@ -154,6 +179,7 @@ static void plan(qconv *q)
     q->V = q->W; /* 4V bytes of col at a time: a vector; s V input bytes per load */
     while (q->V > 4 && (2 * g->ow <= q->V || q->V * g->sw > 64))
         q->V /= 2;
+    q->VC = copy_step(q);
     int64_t nr = (int64_t)q->NV * q->W;
     if (q->wide) { /* each block sweeps all tiles: their windows and the weights in L1 */
         q->KB = q->KQ;
@@ -229,6 +255,41 @@ static LLVMValueRef interleave4(mf_cg_ctx *c, const LLVMValueRef r[4], int V)
     return shuffle(c, lo, hi, quad, 4 * V);
 }
 
+/* interleave4 for V a multiple of 16, as V / 16 vectors of 64 bytes (out[L]: pixels 16 L ..
+ * 16 L + 15): the byte and word unpacks within 16-byte lanes leave in lane L of u[m] the
+ * quads of pixels 16 L + 4 m .. + 3, and out[L] gathers lane L of u[0..3]. */
+static void interleave4_lanes(mf_cg_ctx *c, const LLVMValueRef r[4], int V, LLVMValueRef *out)
+{
+    unsigned lo[4 * MF_CG_MAX_VW] = {0}, hi[4 * MF_CG_MAX_VW] = {0};
+    LLVMTypeRef i16v = LLVMVectorType(LLVMInt16TypeInContext(c->C), (unsigned)V / 2);
+    LLVMTypeRef i64v = LLVMVectorType(c->i64, (unsigned)V / 8);
+    for (int L = 0; L < V / 16; L++)
+        for (int i = 0; i < 8; i++) { /* bytes i of a and b in lane L (punpcklbw; hi: i + 8) */
+            lo[16 * L + 2 * i] = (unsigned)(16 * L + i), lo[16 * L + 2 * i + 1] = (unsigned)(V + 16 * L + i);
+            hi[16 * L + 2 * i] = (unsigned)(16 * L + 8 + i), hi[16 * L + 2 * i + 1] = (unsigned)(V + 16 * L + 8 + i);
+        }
+    LLVMValueRef t[4] = {shuffle(c, r[0], r[1], lo, V), shuffle(c, r[0], r[1], hi, V), shuffle(c, r[2], r[3], lo, V),
+                         shuffle(c, r[2], r[3], hi, V)};
+    for (int L = 0; L < V / 16; L++)
+        for (int j = 0; j < 4; j++) { /* words j of a and b in lane L (punpcklwd; hi: j + 4) */
+            lo[8 * L + 2 * j] = (unsigned)(8 * L + j), lo[8 * L + 2 * j + 1] = (unsigned)(V / 2 + 8 * L + j);
+            hi[8 * L + 2 * j] = (unsigned)(8 * L + 4 + j), hi[8 * L + 2 * j + 1] = (unsigned)(V / 2 + 8 * L + 4 + j);
+        }
+    LLVMValueRef w[4], u[4];
+    for (int k = 0; k < 4; k++)
+        w[k] = LLVMBuildBitCast(c->B, t[k], i16v, "");
+    u[0] = shuffle(c, w[0], w[2], lo, V / 2), u[1] = shuffle(c, w[0], w[2], hi, V / 2);
+    u[2] = shuffle(c, w[1], w[3], lo, V / 2), u[3] = shuffle(c, w[1], w[3], hi, V / 2);
+    for (int k = 0; k < 4; k++)
+        u[k] = LLVMBuildBitCast(c->B, u[k], i64v, "");
+    for (int L = 0; L < V / 16; L++) {
+        unsigned pair[4] = {(unsigned)(2 * L), (unsigned)(2 * L + 1), (unsigned)(V / 8 + 2 * L), (unsigned)(V / 8 + 2 * L + 1)};
+        unsigned all[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        LLVMValueRef a = shuffle(c, u[0], u[1], pair, 4), b = shuffle(c, u[2], u[3], pair, 4);
+        out[L] = LLVMBuildBitCast(c->B, shuffle(c, a, b, all, 8), LLVMVectorType(LLVMInt8TypeInContext(c->C), 64), "");
+    }
+}
+
 /* V bytes at ptr, ptr + s, ..., ptr + (V - 1) s (reads s V bytes). */
 static LLVMValueRef load_strided(mf_cg_ctx *c, LLVMValueRef ptr, int V, int64_t s)
 {
@@ -298,7 +359,7 @@ static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
 {
     mf_cg_ctx *c = q->c;
     const mf_cg_conv_geom *g = &q->g;
-    int V = q->V;
+    int V = q->VC;
     mf_cg_loop yl, t;
     mf_cg_loop_begin(c, &yl, mf_cg_i64(c, 0), nrows);
     LLVMValueRef drow = gep8(c, dst, mf_cg_ix_mulk(c, yl.iv, g->ow * 4));
@@ -307,7 +368,15 @@ static void copy_rows(qconv *q, const LLVMValueRef src[4], LLVMValueRef dst, LLV
     LLVMValueRef r[4], s = mf_cg_ix_add(c, soff, mf_cg_ix_mulk(c, t.iv, V * g->sw));
     for (int j = 0; j < 4; j++)
         r[j] = load_strided(c, gep8(c, src[j], s), V, g->sw);
-    store_bytes(c, interleave4(c, r, V), gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V)));
+    LLVMValueRef d = gep8(c, drow, mf_cg_ix_mulk(c, t.iv, 4 * V));
+    if (V == q->V) {
+        store_bytes(c, interleave4(c, r, V), d);
+    } else {
+        LLVMValueRef out[4];
+        interleave4_lanes(c, r, V, out);
+        for (int L = 0; L < V / 16; L++)
+            store_bytes(c, out[L], gep8(c, d, mf_cg_i64(c, 64 * L)));
+    }
     mf_cg_loop_end(c, &t, 1);
     mf_cg_loop_end(c, &yl, 1);
 }
@@ -1005,11 +1074,11 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = q.ubsw ? q.vi32 : mf_cg_dot4_acc_type(c, (unsigned)q.W);
     q.corr_in_acc = !q.wide && q.vacc == q.vi32;
-    /* 4V bytes past the last quad: a row's last vector may run past CP */
-    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.V)));
+    /* 4VC bytes past the last quad: a row's last step may run past CP */
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * (q.VC > q.V ? q.VC : q.V))));
     LLVMSetAlignment(q.col, 64);
     if (!is_flat(g))
-        q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP)));
+        q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP + q.VC * q.g.sw)));
     q.wsum = mf_cg_entry_alloca(c, c->i32);
     if (q.wide)
         q.wpk = mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)(q.KQ * q.MR)));

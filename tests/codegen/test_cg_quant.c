@@ -370,6 +370,12 @@ static const qcase qcases[] = {
     {"1x1 chunks of rows, pixel tail", 2, 256, 21, 19, 6, 1, 1, 0, 1, 1, true, true, false, false, false},
     {"5x5 s2 p2 dilation 2, 45 wide", 1, 5, 9, 45, 7, 5, 2, 2, 2, 1, true, true, false, false, false},
     {"3x3 s3 p0", 1, 8, 16, 35, 9, 3, 3, 0, 1, 1, false, true, false, false, false},
+    /* at 16 lanes rows copied 32 or 64 pixels a step (copy_step): a step past the row's end
+     * and past the chunk's last row, strided loads of 128 bytes, chunks of 2 rows */
+    {"3x3 s1 p1 rows of 50", 1, 12, 5, 50, 20, 3, 1, 1, 1, 1, true, true, true, false, false},
+    {"3x3 s2 p1 rows of 37", 1, 8, 9, 73, 10, 3, 2, 1, 1, 1, true, true, false, true, false},
+    {"3x3 s1 p1 rows of 70 in chunks of 2 rows", 1, 64, 5, 70, 8, 3, 1, 1, 1, 1, false, true, false, false, true},
+    {"3x3 s1 p1 rows of 24", 1, 9, 4, 24, 6, 3, 1, 1, 1, 1, true, false, false, false, false},
     /* without VNNI (int16 windows, 6-channel blocks): channels past the last block, K in
      * passes of KB quads (first, middle and last), a 1x1 whose K % 4 = 2, the padding rows
      * and columns of the unmasked staging loads */
