@@ -282,11 +282,22 @@ static void interleave4_lanes(mf_cg_ctx *c, const LLVMValueRef r[4], int V, LLVM
     u[2] = shuffle(c, w[1], w[3], lo, V / 2), u[3] = shuffle(c, w[1], w[3], hi, V / 2);
     for (int k = 0; k < 4; k++)
         u[k] = LLVMBuildBitCast(c->B, u[k], i64v, "");
+    LLVMTypeRef v64 = LLVMVectorType(LLVMInt8TypeInContext(c->C), 64);
+    if (V == 64) { /* the 4 x 4 transpose of 16-byte lanes in two steps of vshufi64x2 */
+        static const unsigned half[2][8] = {{0, 1, 2, 3, 8, 9, 10, 11}, {4, 5, 6, 7, 12, 13, 14, 15}};
+        static const unsigned pick[2][8] = {{0, 1, 4, 5, 8, 9, 12, 13}, {2, 3, 6, 7, 10, 11, 14, 15}};
+        for (int h = 0; h < 2; h++) { /* lanes 2h, 2h + 1 of u[0..3] */
+            LLVMValueRef a = shuffle(c, u[0], u[1], half[h], 8), b = shuffle(c, u[2], u[3], half[h], 8);
+            for (int k = 0; k < 2; k++)
+                out[2 * h + k] = LLVMBuildBitCast(c->B, shuffle(c, a, b, pick[k], 8), v64, "");
+        }
+        return;
+    }
     for (int L = 0; L < V / 16; L++) {
         unsigned pair[4] = {(unsigned)(2 * L), (unsigned)(2 * L + 1), (unsigned)(V / 8 + 2 * L), (unsigned)(V / 8 + 2 * L + 1)};
         unsigned all[8] = {0, 1, 2, 3, 4, 5, 6, 7};
         LLVMValueRef a = shuffle(c, u[0], u[1], pair, 4), b = shuffle(c, u[2], u[3], pair, 4);
-        out[L] = LLVMBuildBitCast(c->B, shuffle(c, a, b, all, 8), LLVMVectorType(LLVMInt8TypeInContext(c->C), 64), "");
+        out[L] = LLVMBuildBitCast(c->B, shuffle(c, a, b, all, 8), v64, "");
     }
 }
 
