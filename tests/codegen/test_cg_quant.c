@@ -67,6 +67,9 @@ static void test_ubsw_flag(void **state)
 static bool pairs;
 /* The graphs' qconv2d / qlinear store their i32 sums (acc=1) instead of codes. */
 static bool sums;
+/* The qconv2d graphs end in their int8 codes (packed to bytes as they are stored), not in a
+ * dequantize fused after them (which takes the codes as they are). */
+static bool codes_out;
 /* The qconv2d weights' block in the packed layout (the target's oc_sweep asks it; the
  * reference unpacks them), 0 for plain; and how many qconv graphs ran packed. */
 static int64_t packed_block;
@@ -128,6 +131,10 @@ static mf_graph *qconv_graph(const qcase *q)
         tref_set_int(MF_OP_QADD, a, "y_zero_point", -128);
         tref_set_float(MF_OP_QADD, a, "min", 0); /* a fused relu */
         y = cg_node(g, MF_OP_QADD, 2, (mf_value *[]){y, r}, a);
+    }
+    if (codes_out) {
+        mf_graph_set_outputs(g, 1, &y);
+        return g;
     }
     mf_op_default_attrs(MF_OP_DEQUANTIZE, a);
     tref_set_float(MF_OP_DEQUANTIZE, a, "scale", 0.5);
@@ -421,6 +428,7 @@ static void check_all(const mf_cg_target *t)
     for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < NCASES; i++) {
             pairs = pass == 1, sums = pass == 2;
+            codes_out = i % 2 == 0; /* both ends of the codes in every pass */
             if (pairs && qcases[i].groups == qcases[i].cin && qcases[i].groups > 1 && qcases[i].d == 1 && qcases[i].s < 3)
                 continue; /* the direct depthwise engine: w_bits does not change it */
             char what[160];
@@ -431,7 +439,7 @@ static void check_all(const mf_cg_target *t)
             packed_block = 0;
             mf_graph_destroy(g);
         }
-    pairs = false;
+    pairs = codes_out = false;
     static const int64_t lin[][4] = {{1, 512, 37, 1}, {3, 70, 9, 0}, {2, 5, 4, 1}};
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++) {
@@ -668,11 +676,13 @@ static void test_qmatmul_against_f32(void **state)
 static void test_dot_product_of_targets(void **state)
 {
     static const qcase q = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, true, false, false};
+    static const qcase plain = {"3x3", 1, 16, 9, 9, 32, 3, 1, 1, 1, 1, true, true, false, false, false};
     static const qcase dw = {"dw 3x3", 1, 32, 28, 28, 32, 3, 1, 1, 1, 32, true, true, false, true, false};
     mf_graph *gs[4] = {qconv_graph(&q), qlinear_graph(1, 256, 16, true), qconv_graph(&dw)};
     pairs = true;
-    gs[3] = qconv_graph(&q);
-    pairs = false;
+    codes_out = true;
+    gs[3] = qconv_graph(&plain);
+    pairs = codes_out = false;
     for (int k = 0; k < 4; k++)
         for (int i = 0; i < NQ; i++) {
             mf_cg_target t;
@@ -696,9 +706,10 @@ static void test_dot_product_of_targets(void **state)
             if (div != !t.shape.fma)
                 fail_msg("%s for %s: divps %s", gs[k]->name, qtargets[i].cpu, div ? "present" : "missing");
             /* codes packed to bytes by packsswb (mf_cg_pack_codes): the depthwise engine's
-             * phases with VNNI, vpmaddubsw's tiles of 4 x 2 vectors */
+             * phases with VNNI, vpmaddubsw's tiles of 4 x 2 vectors; not the codes that a
+             * fused qadd takes (k 0) */
             bool pack = strstr(text, "packsswb") != NULL;
-            if ((k == 2 && pack != t.shape.vnni) || (k == 3 && t.shape.ubsw && !pack))
+            if ((k == 2 && pack != t.shape.vnni) || (k == 3 && t.shape.ubsw && !pack) || (k == 0 && pack))
                 fail_msg("%s for %s: packsswb %s", gs[k]->name, qtargets[i].cpu, pack ? "present" : "missing");
             /* packed relu6 codes rounded and converted by one vcvtps2dq, no vrndscaleps /
              * vroundps (quant.c's rounded_lanes) */
