@@ -307,7 +307,7 @@ static LLVMValueRef load_strided(mf_cg_ctx *c, LLVMValueRef ptr, int V, int64_t 
     LLVMValueRef v = load_bytes(c, ptr, (int)(V * s));
     if (s == 1)
         return v;
-    unsigned idx[MF_CG_MAX_VW];
+    unsigned idx[4 * MF_CG_MAX_VW]; /* V up to copy_step's 64 */
     for (int p = 0; p < V; p++)
         idx[p] = (unsigned)(p * s);
     return shuffle(c, v, NULL, idx, V);
