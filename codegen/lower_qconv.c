@@ -123,13 +123,13 @@ static int copy_step(const qconv *q)
     if (q->W != 16 || q->V != 16 || g->sw > 2 || is_flat(g))
         return q->V;
     static const int step[3] = {16, 32, 64}, shuffles[3] = {11, 12, 16};
-    int best = 16;
-    int64_t cost = (g->ow + 15) / 16 * 11;
-    for (int i = 1; i < 3; i++)
-        if ((g->ow + step[i] - 1) / step[i] * shuffles[i] < cost) {
-            cost = (g->ow + step[i] - 1) / step[i] * shuffles[i];
-            best = step[i];
-        }
+    int best = 0;
+    int64_t cost = INT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        int64_t n = (g->ow + step[i] - 1) / step[i] * shuffles[i];
+        if (n < cost)
+            cost = n, best = step[i];
+    }
     return best;
 }
 
@@ -1091,8 +1091,8 @@ mf_status mf_cg_lower_qconv(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_v
     q.vf = LLVMVectorType(c->f32, (unsigned)q.W);
     q.vacc = q.ubsw ? q.vi32 : mf_cg_dot4_acc_type(c, (unsigned)q.W);
     q.corr_in_acc = !q.wide && q.vacc == q.vi32;
-    /* 4VC bytes past the last quad: a row's last step may run past CP */
-    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * (q.VC > q.V ? q.VC : q.V))));
+    /* 4VC bytes past the last quad: a row's last step may run past CP (VC >= V) */
+    q.col = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.KQ * 4 * q.CP + 4 * q.VC)));
     LLVMSetAlignment(q.col, 64);
     if (!is_flat(g))
         q.xp = mf_cg_entry_alloca(c, LLVMArrayType2(q.i8, (uint64_t)(q.cing * q.RIN * q.WP + q.VC * q.g.sw)));

@@ -190,13 +190,19 @@ static LLVMValueRef rounded_lanes(mf_cg_ctx *c, LLVMValueRef code, unsigned w, i
     return mf_cg_intrin2(c, w == 8 ? "llvm.x86.avx.cvt.ps2dq.256" : "llvm.x86.sse2.cvtps2dq", NULL, 0, vi32, 1, &x);
 }
 
-LLVMValueRef mf_cg_codes_to_i32(mf_cg_ctx *c, LLVMValueRef code, unsigned w)
+/* The i32 codes from rounded_lanes' x and zp (x NULL: fptosi of code). */
+static LLVMValueRef with_zp(mf_cg_ctx *c, LLVMValueRef code, LLVMValueRef x, int zp, unsigned w)
 {
-    int zp;
-    LLVMValueRef x = rounded_lanes(c, code, w, &zp);
     if (!x)
         return LLVMBuildFPToSI(c->B, code, LLVMVectorType(c->i32, w), "");
     return zp ? LLVMBuildAdd(c->B, x, mf_cg_splat(c, LLVMConstInt(c->i32, (unsigned long long)zp, 1), w), "") : x;
+}
+
+LLVMValueRef mf_cg_codes_to_i32(mf_cg_ctx *c, LLVMValueRef code, unsigned w)
+{
+    int zp = 0;
+    LLVMValueRef x = rounded_lanes(c, code, w, &zp);
+    return with_zp(c, code, x, zp, w);
 }
 
 LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned w)
@@ -208,15 +214,15 @@ LLVMValueRef mf_cg_pack_codes(mf_cg_ctx *c, LLVMValueRef *codes, int n, unsigned
     /* codes of one zero point added once per pair, as int16 between the packs: the codes
      * less zp, in -255..255, pass packssdw unsaturated, and the sums are the codes */
     LLVMValueRef x[4] = {0};
-    int zp = 0, zk;
+    int zk[4] = {0};
     bool shared = true;
-    for (int k = 0; k < n && shared; k++) {
-        x[k] = rounded_lanes(c, codes[k], w, &zk);
-        shared = x[k] && (!k || zk == zp);
-        zp = zk;
+    for (int k = 0; k < n; k++) {
+        x[k] = rounded_lanes(c, codes[k], w, &zk[k]);
+        shared &= x[k] && zk[k] == zk[0];
     }
     for (int k = 0; k < n && !shared; k++)
-        x[k] = mf_cg_codes_to_i32(c, codes[k], w);
+        x[k] = with_zp(c, codes[k], x[k], zk[k], w);
+    int zp = zk[0];
     LLVMValueRef lo = mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[0], x[1]});
     LLVMValueRef hi = n == 4 ? mf_cg_intrin2(c, dw, NULL, 0, i16v, 2, (LLVMValueRef[]){x[2], x[3]}) : lo;
     if (shared && zp) {
