@@ -31,8 +31,10 @@ static const mf_cg_target *target; /* NULL: the host */
 static const mf_cg_target *shape_of; /* the target compiled for, host or named */
 
 /* *block: the channels a block of packed weights, as the pack-weights pass would pack them
- * for this target (mf_cg_conv_weight_block), 0 for plain weights. */
-static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj, int64_t *block)
+ * for this target (mf_cg_conv_weight_block), 0 for plain weights; *taps: whether the
+ * rows are taps first, as the pass would put them (mf_cg_qconv_taps_first;
+ * QCONV_GOPS_TAPS=0: never, for comparison).  The weights are random either way. */
+static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj, int64_t *block, bool *taps)
 {
     mf_graph *g = mf_graph_new("bench");
     int64_t cg = l->cin / l->groups;
@@ -56,8 +58,12 @@ static mf_kernel_fn kernel_of(const layer *l, mf_cg_object *obj, int64_t *block)
     mf_node *n;
     mf_kernel_fn fn = NULL;
     mf_cg_options one = {target, 3, 1};
+    const char *taps_env = getenv("QCONV_GOPS_TAPS");
     *block = 0;
+    *taps = false;
     if (mf_graph_add_node(g, MF_OP_QCONV2D, 4, in, a, &n) || mf_graph_set_outputs(g, 1, n->outputs) ||
+        ((*taps = !(taps_env && !strcmp(taps_env, "0")) && mf_cg_qconv_taps_first(&shape_of->shape, n)) &&
+         mf_attr_set_int(MF_OP_QCONV2D, n->attrs, "taps_first", 1)) ||
         ((*block = mf_cg_conv_weight_block(&shape_of->shape, n)) > 0 &&
          mf_attr_set_int(MF_OP_QCONV2D, n->attrs, "packed", *block)) ||
         mf_cg_compile(g, &one, obj) || mf_cg_load(obj, &fn))
@@ -90,7 +96,8 @@ static int run_layer(const layer *l, double peak)
 {
     mf_cg_object obj;
     int64_t block;
-    mf_kernel_fn fn = kernel_of(l, &obj, &block);
+    bool taps;
+    mf_kernel_fn fn = kernel_of(l, &obj, &block, &taps);
     if (!fn)
         return 1;
     int64_t oh = (l->hw + 2 * (l->k / 2) - l->k) / l->stride + 1, cg = l->cin / l->groups;
@@ -116,6 +123,7 @@ static int run_layer(const layer *l, double peak)
     printf("%-14s %-28s %9.3f %9.1f", l->model, name, best * 1e3, gops);
     if (peak > 0)
         printf(" %8.1f %%", 100.0 * gops / peak);
+    printf("%s", taps ? "   taps first" : "");
     printf(block ? "   packed %lld\n" : "\n", (long long)block);
     for (int j = 0; j < 5; j++)
         free(args[j]);

@@ -68,6 +68,11 @@ int64_t mf_cg_conv_weight_block(const mf_cg_target_shape *shape, const mf_node *
  * dequantized input (the qconv-winograd pass): true without 8-bit dot products (VNNI). */
 bool mf_cg_qconv_prefers_winograd(const mf_cg_target_shape *shape);
 
+/* Whether the kernel compiled for a target of this shape reads qconv2d node n's weight rows
+ * taps first (the pack-weights pass reorders them so, mf_qconv_weights_taps_first): where
+ * 4 input channels of one tap make a quad, a window copy without shuffles. */
+bool mf_cg_qconv_taps_first(const mf_cg_target_shape *shape, const mf_node *n);
+
 typedef void (*mf_kernel_fn)(void *const *args, int64_t part, int64_t nparts);
 
 typedef struct mf_cg_options {

@@ -45,3 +45,22 @@ void mf_qconv_weights_unpack(const int8_t *packed, int8_t *plain, int64_t cout, 
 {
     permute(packed, plain, cout, per / 4, block, false);
 }
+
+/* Each row of cout rows as a rows x cols matrix of bytes, transposed. */
+static void transpose_rows(const int8_t *from, int8_t *to, int64_t cout, int64_t rows, int64_t cols)
+{
+    for (int64_t oc = 0; oc < cout; oc++, from += rows * cols, to += rows * cols)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++)
+                to[c * rows + r] = from[r * cols + c];
+}
+
+void mf_qconv_weights_taps_first(const int8_t *plain, int8_t *out, int64_t cout, int64_t cin_g, int64_t taps)
+{
+    transpose_rows(plain, out, cout, cin_g, taps);
+}
+
+void mf_qconv_weights_taps_last(const int8_t *taps_first, int8_t *plain, int64_t cout, int64_t cin_g, int64_t taps)
+{
+    transpose_rows(taps_first, plain, cout, taps, cin_g);
+}

@@ -114,7 +114,7 @@ typedef enum mf_op_kind {
     MF_KIND_LAYOUT       /* moves data (permute, concat, upsample) */
 } mf_op_kind;
 
-#define MF_MAX_ATTRS 13
+#define MF_MAX_ATTRS 14 /* qconv2d's */
 
 typedef enum mf_attr_type { MF_ATTR_INT, MF_ATTR_FLOAT, MF_ATTR_INTS } mf_attr_type;
 
@@ -151,6 +151,7 @@ typedef struct mf_op_info {
 typedef struct mf_conv2d_view {
     int64_t stride[2], padding[2], dilation[2], output_padding[2], groups;
     int64_t packed; /* conv2d: weights in blocks of this many output channels; 0: plain */
+    int64_t taps_first; /* qconv2d: weight rows [kh][kw][cin/g], not [cin/g][kh][kw] */
 } mf_conv2d_view;
 
 /* max_pool2d and avg_pool2d: stride is the kernel when none was given, dilation 1 when the
@@ -191,6 +192,10 @@ void mf_conv_weights_unpack(const float *packed, float *plain, int64_t cout, int
  * channel taken as one element, so that a load of 4 B bytes is one quad of B channels. */
 void mf_qconv_weights_pack(const int8_t *plain, int8_t *packed, int64_t cout, int64_t per, int64_t block);
 void mf_qconv_weights_unpack(const int8_t *packed, int8_t *plain, int64_t cout, int64_t per, int64_t block);
+/* qconv2d's taps_first order: each of the cout rows [cin_g][taps] (ONNX's, taps = kh * kw)
+ * transposed to [taps][cin_g], and back (a permutation, as above). */
+void mf_qconv_weights_taps_first(const int8_t *plain, int8_t *out, int64_t cout, int64_t cin_g, int64_t taps);
+void mf_qconv_weights_taps_last(const int8_t *taps_first, int8_t *plain, int64_t cout, int64_t cin_g, int64_t taps);
 mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs);
 mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank);
 /* The `dim` attribute of softmax, concat, gather, cumsum, argmax and the like, counted from the

@@ -74,8 +74,13 @@ static void parse_schemas(void)
             while (*s == ' ')
                 s++;
             size_t len = strcspn(s, " ");
-            if (len && parse_spec(s, len, &infos[op].attrs[infos[op].nattrs]))
+            if (len && infos[op].nattrs == MF_MAX_ATTRS) {
+                if (!schema_problem[0])
+                    snprintf(schema_problem, sizeof schema_problem, "%s has more than MF_MAX_ATTRS = %d attributes",
+                             infos[op].name, MF_MAX_ATTRS);
+            } else if (len && parse_spec(s, len, &infos[op].attrs[infos[op].nattrs])) {
                 infos[op].nattrs++;
+            }
             s += len;
         }
     }
@@ -1091,6 +1096,8 @@ static mf_status infer_qconv2d(const infer_ctx *c)
     if (!s && A(c, "packed")->i > 0 && (K % 4 || A(c, "groups")->i != 1))
         return fail(c, MF_ERR_INVALID, "packed = %lld needs groups 1 and weight rows of whole quads (%lld bytes)",
                     (long long)A(c, "packed")->i, (long long)K);
+    if (!s && A(c, "taps_first")->i != 0 && A(c, "taps_first")->i != 1)
+        return fail(c, MF_ERR_INVALID, "taps_first = %lld, must be 0 or 1", (long long)A(c, "taps_first")->i);
     return s;
 }
 

@@ -30,6 +30,7 @@ mf_conv2d_view mf_conv2d_of(mf_op op, const mf_attr *attrs)
     pair(attr(op, attrs, "output_padding"), 0, v.output_padding);
     v.groups = attr(op, attrs, "groups")->i;
     v.packed = attr(op, attrs, "packed")->i;
+    v.taps_first = attr(op, attrs, "taps_first")->i;
     return v;
 }
 

@@ -149,6 +149,12 @@ static int64_t conv_weight_block(const mf_node *n, void *ctx)
     return shape ? mf_cg_conv_weight_block(shape, n) : 0;
 }
 
+static bool qconv_taps_first(const mf_node *n, void *ctx)
+{
+    const mf_cg_target_shape *shape = shape_of(ctx);
+    return shape && mf_cg_qconv_taps_first(shape, n);
+}
+
 static bool qconv_prefers_winograd(void *ctx)
 {
     const mf_cg_target_shape *shape = shape_of(ctx);
@@ -174,6 +180,7 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
     ctx.eval = mf_mod_ref_eval;
     described_target target = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;
+    ctx.qconv_taps_first = qconv_taps_first;
     if (o.qconv_winograd >= 0)
         ctx.qconv_winograd = o.qconv_winograd != 0;
     ctx.qconv_prefers_winograd = qconv_prefers_winograd;

@@ -1,6 +1,7 @@
 /* pack_weights.c — conv2d weights prepacked once, at compile time, into the layout the
  * kernel that will run the conv reads (blocks of output channels, mf_conv_weights_pack;
- * qconv2d's int8 weights in quads of 4 bytes, mf_qconv_weights_pack):
+ * qconv2d's int8 weights in quads of 4 bytes, mf_qconv_weights_pack; before that, where the
+ * target asks, qconv2d's rows taps first, mf_qconv_weights_taps_first):
  * a conv whose weight is a constant with data gets a new constant "NAME.packed" and its
  * `packed` attribute says the block.  A matmul whose left operand is such a constant (the
  * Winograd GEMMs' transformed weights) likewise, each of its [M, K] matrices packed as the
@@ -9,16 +10,64 @@
  * conv the target's kernels read plain is left alone.  The packed constant is what the
  * plan uploads, so no run repacks. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "passes.h"
 
-/* "NAME.packed" for a named value, NULL for an unnamed one. */
-static const char *packed_name(char *buf, size_t cap, const mf_value *v)
+/* A new constant "NAME.SUFFIX" of w's type holding b (NULL when out of memory). */
+static mf_value *replacement(mf_graph *g, const mf_value *w, const char *suffix, mf_buffer *b)
 {
-    if (!v || !v->name)
-        return NULL;
-    snprintf(buf, cap, "%s.packed", v->name);
-    return buf;
+    char name[256];
+    if (w->name)
+        snprintf(name, sizeof name, "%s.%s", w->name, suffix);
+    mf_value *v = mf_graph_add_const(g, w->name ? name : NULL, &w->type, b);
+    mf_buffer_release(b); /* the constant holds its own reference */
+    return v;
+}
+
+/* The largest magnitude of a same-sign pair 2j, 2j + 1 of the rows of per bytes. */
+static int64_t pair_max(const int8_t *w, int64_t rows, int64_t per)
+{
+    int64_t m = 0;
+    for (int64_t o = 0; o < rows; o++)
+        for (int64_t k = o * per; k + 1 < (o + 1) * per; k += 2)
+            if (w[k] * w[k + 1] > 0 && llabs((long long)w[k] + w[k + 1]) > m)
+                m = llabs((long long)w[k] + w[k + 1]);
+    return m;
+}
+
+/* qconv2d n's weight rows taps first.  Its pairs of weights change: a w_pair_max promise is
+ * restated for the new rows (the target asking for this order does not rely on it). */
+static mf_status put_taps_first(mf_graph *g, mf_node *n)
+{
+    const mf_value *w = n->inputs[1];
+    int64_t cout = w->type.shape[0], cin_g = w->type.shape[1], taps = w->type.shape[2] * w->type.shape[3];
+    mf_buffer *b = mf_buffer_new_host(mf_type_nbytes(&w->type));
+    if (!b)
+        return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory reordering node %d (qconv2d)", n->id);
+    mf_qconv_weights_taps_first(w->data->data, b->data, cout, cin_g, taps);
+    int64_t pairs = mf_attr_int(n->op, n->attrs, "w_pair_max");
+    if (pairs < 256) {
+        int64_t m = pair_max(b->data, cout, cin_g * taps);
+        pairs = m > pairs ? m : pairs;
+    }
+    mf_value *tw = replacement(g, w, "taps", b);
+    if (!tw)
+        return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory reordering node %d (qconv2d)", n->id);
+    n->inputs[1] = tw; /* the old weight may have other users: it stays for them (dce) */
+    mf_status s = mf_attr_set_int(n->op, n->attrs, "w_pair_max", pairs);
+    return s ? s : mf_attr_set_int(n->op, n->attrs, "taps_first", 1);
+}
+
+/* Whether qconv2d n has constant weights in ONNX's order that the target reads taps first. */
+static bool wants_taps_first(const mf_node *n, mf_pass_ctx *ctx)
+{
+    if (n->op != MF_OP_QCONV2D || !ctx->qconv_taps_first)
+        return false;
+    mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
+    const mf_value *w = n->inputs[1];
+    return !v.taps_first && !v.packed && w->is_const && w->data && w->type.dtype == MF_I8 &&
+           mf_type_numel(&w->type) > 0 && ctx->qconv_taps_first(n, ctx->target_ctx);
 }
 
 /* The weight operand of n: conv2d's weight, matmul's left operand. */
@@ -45,9 +94,7 @@ static mf_status pack_node(mf_graph *g, mf_node *n, int64_t block)
         for (int64_t i = 0; i < nmat; i++)
             mf_conv_weights_pack((const float *)w->data->data + i * cout * per, (float *)b->data + i * cout * per,
                                  cout, per, block);
-    char name[256];
-    mf_value *pw = mf_graph_add_const(g, packed_name(name, sizeof name, w), &w->type, b);
-    mf_buffer_release(b); /* the constant holds its own reference */
+    mf_value *pw = replacement(g, w, "packed", b);
     if (!pw)
         return mf_error(MF_ERR_NOMEM, "pack-weights: out of memory packing node %d (%s)", n->id, op);
     n->inputs[wi] = pw; /* the old weight may have other users: it stays for them (dce) */
@@ -62,6 +109,12 @@ mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     int nnodes = g->nnodes;
     for (int i = 0; i < nnodes; i++) {
         mf_node *n = g->nodes[i];
+        if (wants_taps_first(n, ctx)) {
+            mf_status s = put_taps_first(g, n);
+            if (s)
+                return s;
+            ++*changes;
+        }
         bool conv = n->op == MF_OP_CONV2D || n->op == MF_OP_QCONV2D;
         if (conv ? mf_conv2d_of(n->op, n->attrs).packed : n->op != MF_OP_MATMUL || mf_matmul_packed(n->attrs))
             continue;

@@ -70,6 +70,9 @@ typedef struct mf_pass_ctx {
     /* pack-weights: the block of output channels in which the target's kernel for conv2d
      * node n reads its weights, 0 to leave them plain; NULL: no packing (no target) */
     int64_t (*conv_weight_block)(const mf_node *n, void *target_ctx);
+    /* pack-weights: whether the target's kernel for qconv2d node n reads its weight rows
+     * taps first (qconv2d's taps_first); NULL: never */
+    bool (*qconv_taps_first)(const mf_node *n, void *target_ctx);
     /* qconv-winograd with qconv_winograd -1: whether the target runs int8 3x3 convs slower
      * than f32 Winograd; NULL: no target, int8 stays */
     bool (*qconv_prefers_winograd)(void *target_ctx);
@@ -122,7 +125,9 @@ bool mf_winograd_channels_last(const mf_node *n, int lanes);
  * dequantize(x), w * w_scale, b))), which it then takes.  Off with ctx->winograd. */
 mf_status mf_pass_qconv_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* pack_weights.c: conv2d's constant weights repacked once into the layout the target's
- * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block. */
+ * kernel reads (ctx->conv_weight_block); the conv's `packed` attribute says the block.
+ * qconv2d's rows are first put taps first where the target asks (ctx->qconv_taps_first,
+ * the `taps_first` attribute). */
 mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
  * reshape/flatten chains. */

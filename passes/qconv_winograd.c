@@ -16,11 +16,13 @@ static bool has_data(const mf_value *v)
 
 static bool applies(const mf_node *n)
 {
-    if (n->op != MF_OP_QCONV2D || mf_attr_int(n->op, n->attrs, "acc") || mf_conv2d_of(n->op, n->attrs).packed)
-        return false; /* packed weights: the target's int8 engine took it already */
-    if (!has_data(n->inputs[1]) || !has_data(n->inputs[2]))
+    if (n->op != MF_OP_QCONV2D || mf_attr_int(n->op, n->attrs, "acc"))
         return false;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
+    if (v.packed || v.taps_first) /* packed weights: the target's int8 engine took it already */
+        return false;
+    if (!has_data(n->inputs[1]) || !has_data(n->inputs[2]))
+        return false;
     return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v);
 }
 

@@ -115,12 +115,19 @@ mf_status mf_ref_qconv2d(const mf_ref_call *c)
     float xs = attr_f(c, "x_scale");
     int xzp = attr_i(c, "x_zero_point");
     requant r = requant_of(c);
-    int64_t packed = mf_conv2d_of(c->op, c->attrs).packed;
+    mf_conv2d_view cv = mf_conv2d_of(c->op, c->attrs);
     int8_t *plain = NULL; /* packed weights (the pack-weights pass) read back in plain order */
-    if (packed > 0 && cout > 0) {
-        if (!(plain = malloc((size_t)(cout * k))))
+    if ((cv.packed > 0 || cv.taps_first) && cout > 0) {
+        int8_t *tmp = malloc((size_t)(cout * k));
+        if (!tmp || !(plain = malloc((size_t)(cout * k)))) {
+            free(tmp);
             return mf_error(MF_ERR_NOMEM, "qconv2d: out of memory unpacking the weights");
-        mf_qconv_weights_unpack(w, plain, cout, k, packed);
+        }
+        if (cv.packed > 0)
+            mf_qconv_weights_unpack(w, cv.taps_first ? tmp : plain, cout, k, cv.packed);
+        if (cv.taps_first)
+            mf_qconv_weights_taps_last(cv.packed > 0 ? tmp : w, plain, cout, cin_g, wt->shape[2] * wt->shape[3]);
+        free(tmp);
         w = plain;
     }
     int16_t *col = malloc(sizeof *col * (size_t)(k * plane > 0 ? k * plane : 1));

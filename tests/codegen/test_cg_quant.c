@@ -74,6 +74,11 @@ static bool codes_out;
  * reference unpacks them), 0 for plain; and how many qconv graphs ran packed. */
 static int64_t packed_block;
 static int packed_runs;
+/* Whether the qconv2d weights are taps first (the reference reorders them back), how
+ * check_all asks for that order, and how many qconv graphs ran so because the target asked. */
+static bool taps_first;
+typedef enum { TAPS_NEVER, TAPS_ASKED, TAPS_ALWAYS } taps_mode;
+static int taps_runs;
 
 typedef struct qcase {
     const char *what;
@@ -291,6 +296,12 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
                 if (q[i] * q[i + 1] > 0 && abs(q[i] + q[i + 1]) > MF_UBSW_PAIR_MAX)
                     q[i + 1] = (int8_t)(q[i] > 0 ? MF_UBSW_PAIR_MAX - q[i] : -MF_UBSW_PAIR_MAX - q[i]);
             }
+    if (taps_first && !strcmp(v->name, "w")) { /* the same weights as the pass reorders them */
+        int8_t *tw = malloc((size_t)n + 1);
+        mf_qconv_weights_taps_first(data, tw, t->shape[0], t->shape[1], t->shape[2] * t->shape[3]);
+        free(data);
+        data = tw;
+    }
     if (packed_block && !strcmp(v->name, "w")) { /* the same weights as the pass packs them */
         int8_t *pw = malloc((size_t)n + 1);
         mf_qconv_weights_pack(data, pw, t->shape[0], n / t->shape[0], packed_block);
@@ -303,9 +314,11 @@ static mf_tensor *make_input(const mf_value *v, uint64_t seed)
     return out;
 }
 
-/* Marks g's qconv2d packed (and its weights for make_input) where target t's engine reads
- * packed weights (mf_cg_conv_weight_block, as the pack-weights pass would ask). */
-static void pack_for(mf_graph *g, const mf_cg_target *t)
+/* Marks g's qconv2d taps first as `taps` says (ASKED: where target t's engine reads them so,
+ * mf_cg_qconv_taps_first), then packed where t's engine reads packed weights
+ * (mf_cg_conv_weight_block), as the pack-weights pass would; make_input lays the weights
+ * out so. */
+static void pack_for(mf_graph *g, const mf_cg_target *t, taps_mode taps)
 {
     mf_cg_target host;
     if (!t) {
@@ -313,11 +326,22 @@ static void pack_for(mf_graph *g, const mf_cg_target *t)
         t = &host;
     }
     packed_block = 0;
-    for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i]->op == MF_OP_QCONV2D && (packed_block = mf_cg_conv_weight_block(&t->shape, g->nodes[i])) > 0) {
-            assert_int_equal(mf_attr_set_int(MF_OP_QCONV2D, g->nodes[i]->attrs, "packed", packed_block), MF_OK);
+    taps_first = false;
+    for (int i = 0; i < g->nnodes; i++) {
+        mf_node *n = g->nodes[i];
+        if (n->op != MF_OP_QCONV2D)
+            continue;
+        bool asked = mf_cg_qconv_taps_first(&t->shape, n);
+        if (taps == TAPS_ALWAYS || (taps == TAPS_ASKED && asked)) {
+            assert_int_equal(mf_attr_set_int(MF_OP_QCONV2D, n->attrs, "taps_first", 1), MF_OK);
+            taps_first = true;
+            taps_runs += asked;
+        }
+        if ((packed_block = mf_cg_conv_weight_block(&t->shape, n)) > 0) {
+            assert_int_equal(mf_attr_set_int(MF_OP_QCONV2D, n->attrs, "packed", packed_block), MF_OK);
             packed_runs++;
         }
+    }
 }
 
 /* Compiles g for target t, runs it with nparts 1 and 4, and compares every output byte
@@ -390,6 +414,8 @@ static const qcase qcases[] = {
     {"14x14 s2 K 1152 in passes, 2 batches", 2, 128, 14, 14, 8, 3, 2, 1, 1, 1, true, false, false, true, false},
     {"1x1 cin 6 (K % 4 = 2), 11 channels", 1, 6, 9, 13, 11, 1, 1, 0, 1, 1, false, true, false, false, false},
     {"3x3 p2 on 3 x 5 (rows shorter than a vector)", 1, 7, 3, 5, 7, 3, 1, 2, 1, 1, true, true, false, false, false},
+    {"3x3 p2 on 3 x 5, cin 8 (quads of taps)", 1, 8, 3, 5, 7, 3, 1, 2, 1, 1, true, true, false, false, true},
+    {"5x5 s2 p2 dilation 2 on 45, cin 12", 1, 12, 9, 45, 7, 5, 2, 2, 2, 1, false, true, true, false, false},
     /* with VNNI (and vpmaddubsw pairs) a K whose windows overflow L1 runs tile by tile, every
      * block on one panel of K at a time (panel_sweep): two panels on two tiles; four with a
      * short last one and K % 4 = 1, a partial block, the sums' correction gathered on the
@@ -424,19 +450,26 @@ static const qcase qcases[] = {
 
 static void check_all(const mf_cg_target *t)
 {
-    /* pass 1 pairs: vpmaddubsw on AVX2 targets without VNNI; pass 2 the i32 sums */
-    for (int pass = 0; pass < 3; pass++)
+    /* pass 1 pairs: vpmaddubsw on AVX2 targets without VNNI; pass 2 the i32 sums; weights
+     * in ONNX's order in pass 0, taps first where the target asks in passes 1 and 2, and in
+     * pass 3 wherever the orders differ (channels of no whole quads: col's general copy) */
+    for (int pass = 0; pass < 4; pass++)
         for (int i = 0; i < NCASES; i++) {
             pairs = pass == 1, sums = pass == 2;
             codes_out = i % 2 == 0; /* both ends of the codes in every pass */
-            if (pairs && qcases[i].groups == qcases[i].cin && qcases[i].groups > 1 && qcases[i].d == 1 && qcases[i].s < 3)
+            bool depthwise = qcases[i].groups == qcases[i].cin && qcases[i].groups > 1;
+            if (pairs && depthwise && qcases[i].d == 1 && qcases[i].s < 3)
                 continue; /* the direct depthwise engine: w_bits does not change it */
+            if (pass == 3 && (depthwise || qcases[i].k == 1))
+                continue; /* one tap or one channel a group: the orders are the same */
             char what[160];
-            snprintf(what, sizeof what, "%s%s", qcases[i].what, pairs ? " (w_pair_max 128)" : sums ? " (acc=1)" : "");
+            snprintf(what, sizeof what, "%s%s", qcases[i].what,
+                     pairs ? " (w_pair_max 128)" : sums ? " (acc=1)" : pass == 3 ? " (taps first)" : "");
             mf_graph *g = qconv_graph(&qcases[i]);
-            pack_for(g, t);
+            pack_for(g, t, pass == 0 ? TAPS_NEVER : pass == 3 ? TAPS_ALWAYS : TAPS_ASKED);
             check_exact(g, t, what);
             packed_block = 0;
+            taps_first = false;
             mf_graph_destroy(g);
         }
     pairs = codes_out = false;
@@ -496,10 +529,12 @@ static void test_exact_on_targets(void **state)
             skipped++;
             continue;
         }
-        int before = packed_runs;
+        int before = packed_runs, taps_before = taps_runs;
         check_all(&t);
         if (t.shape.ubsw && packed_runs - before < 4) /* the oc cases above took oc_sweep */
             fail_msg("%s: %d qconv graphs ran with packed weights, want 4 or more", t.cpu, packed_runs - before);
+        if (taps_runs - taps_before < 20) /* the 3x3 cases of whole quads, in passes 1 and 2 */
+            fail_msg("%s: %d qconv graphs ran taps first as the target asked, want 20 or more", t.cpu, taps_runs - taps_before);
         ran++;
     }
     printf("  int8 kernels equal to the reference on host %s + %d named targets; %d skipped\n", host.cpu, ran, skipped);
@@ -578,10 +613,12 @@ static void test_without_bw(void **state)
             skipped++;
             continue;
         }
-        int before = packed_runs;
+        int before = packed_runs, taps_before = taps_runs;
         check_all(&t);
         if (t.shape.ubsw && packed_runs - before < 4) /* the oc cases above took oc_sweep */
             fail_msg("%s: %d qconv graphs ran with packed weights, want 4 or more", t.cpu, packed_runs - before);
+        if (taps_runs - taps_before < 20) /* the 3x3 cases of whole quads, in passes 1 and 2 */
+            fail_msg("%s: %d qconv graphs ran taps first as the target asked, want 20 or more", t.cpu, taps_runs - taps_before);
         ran++;
     }
     printf("  cascadelake without AVX-512BW: 2 feature strings compiled, %d run against the reference, %d skipped\n",

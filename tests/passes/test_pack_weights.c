@@ -207,21 +207,50 @@ static mf_graph *load_q(void)
     return g;
 }
 
-/* qconv2d: packed where the target's engine asks (the pack-weights pass's new constant
- * holding mf_qconv_weights_pack's bytes), the interpreter's codes the same byte for byte
- * before and after, and nothing left to pack. */
+/* The taps-first order: each channel's [cin_g][taps] bytes transposed, and back. */
+static void test_qconv_taps_first_layout(void **state)
+{
+    enum { COUT = 3, CIN = 5, TAPS = 9 };
+    int8_t plain[COUT * CIN * TAPS], taps[COUT * CIN * TAPS], back[COUT * CIN * TAPS];
+    for (int i = 0; i < COUT * CIN * TAPS; i++)
+        plain[i] = (int8_t)(i * 5 - 60);
+    mf_qconv_weights_taps_first(plain, taps, COUT, CIN, TAPS);
+    for (int oc = 0; oc < COUT; oc++)
+        for (int ic = 0; ic < CIN; ic++)
+            for (int t = 0; t < TAPS; t++)
+                assert_int_equal(taps[(oc * TAPS + t) * CIN + ic], plain[(oc * CIN + ic) * TAPS + t]);
+    mf_qconv_weights_taps_last(taps, back, COUT, CIN, TAPS);
+    assert_memory_equal(back, plain, sizeof plain);
+}
+
+/* qconv2d: taps first where the target's engine asks (all but vpmaddubsw's), then packed
+ * where it asks (the pack-weights pass's new constants holding mf_qconv_weights_taps_first's
+ * and mf_qconv_weights_pack's bytes), the interpreter's codes the same byte for byte before
+ * and after, and nothing left to do. */
 static void test_qconv_weights_packed(void **state)
 {
     mf_graph *g = load_q(), *orig = load_q();
     mf_cg_target host;
     assert_int_equal(mf_cg_target_init(mf_cache_default_cpu(NULL), &host), MF_OK);
     int64_t block = mf_cg_conv_weight_block(&host.shape, first_of(g, MF_OP_QCONV2D));
-    printf("  %s: qconv2d weights %s\n", host.cpu, block ? "packed in blocks of 16" : "plain (the target reads them so)");
+    bool taps = mf_cg_qconv_taps_first(&host.shape, first_of(g, MF_OP_QCONV2D));
+    printf("  %s: qconv2d weights %s%s\n", host.cpu, taps ? "taps first, " : "",
+           block ? "packed in blocks of 16" : "plain (the target reads them so)");
     assert_int_equal(block, host.shape.ubsw ? 16 : 0); /* AVX2 without VNNI (host or MLUFUSE_CPU) */
-    assert_int_equal(pipeline(g, MF_COMPILE_PIPELINE), block ? 1 : 0);
+    assert_int_equal(taps, !host.shape.ubsw);
+    assert_int_equal(pipeline(g, MF_COMPILE_PIPELINE), (block ? 1 : 0) + taps);
     const mf_node *n = first_of(g, MF_OP_QCONV2D);
     assert_int_equal(mf_conv2d_of(n->op, n->attrs).packed, block);
+    assert_int_equal(mf_conv2d_of(n->op, n->attrs).taps_first, taps);
     const mf_value *w = n->inputs[1], *pw = first_of(orig, MF_OP_QCONV2D)->inputs[1];
+    if (taps) {
+        assert_non_null(strstr(w->name, ".taps"));
+        int8_t *want = malloc(mf_type_nbytes(&w->type));
+        mf_qconv_weights_taps_first(pw->data->data, want, 64, 256, 9);
+        assert_memory_equal(w->data->data, want, mf_type_nbytes(&w->type));
+        free(want);
+        assert_true(mf_attr_int(n->op, n->attrs, "w_pair_max") <= 128); /* bytes within 63: still kept */
+    }
     if (block) {
         assert_non_null(strstr(w->name, ".packed"));
         int8_t *want = malloc(mf_type_nbytes(&w->type));
@@ -238,6 +267,42 @@ static void test_qconv_weights_packed(void **state)
         fail_msg("%s", mf_last_error());
     assert_memory_equal(mf_tensor_data(got), mf_tensor_data(want), 64 * 49);
     assert_int_equal(pipeline(g, "pack-weights"), 0);
+    mf_tensor_free(x), mf_tensor_free(want), mf_tensor_free(got);
+    mf_graph_destroy(g);
+    mf_graph_destroy(orig);
+}
+
+/* Pairs within w_pair_max = 128 in ONNX's order (tap 0 of channels 0 and 1 is 100, the rest
+ * 0: no pair of two) but not taps first (100, 100 side by side): the pass restates the promise as the reordered rows keep it (200), so
+ * the graph still verifies, and the codes stay the reference's.  Only where the target
+ * asks for the order (not vpmaddubsw's AVX2, which keeps the pairs). */
+static void test_taps_first_restates_pairs(void **state)
+{
+    static const char *const src = "graph @pairs(%x: i8[1,4,5,5]) {\n"
+                                   "  %w = const i8[2,4,3,3] opaque\n"
+                                   "  %s = const f32[2] opaque\n"
+                                   "  %q = qconv2d(%x, %w, %s) {padding=[1,1], x_scale=0.02, y_scale=0.5, w_pair_max=128} : i8[1,2,5,5]\n"
+                                   "  return %q\n"
+                                   "}\n";
+    mf_graph *g = load_text(src), *orig = load_text(src);
+    int8_t *w[2] = {first_of(g, MF_OP_QCONV2D)->inputs[1]->data->data, first_of(orig, MF_OP_QCONV2D)->inputs[1]->data->data};
+    for (int i = 0; i < 2 * 4 * 9; i++) /* [oc][ic][tap] */
+        w[0][i] = w[1][i] = (int8_t)(i % 9 == 0 && i % 36 < 18 ? 100 : 0);
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(mf_cache_default_cpu(NULL), &host), MF_OK);
+    bool taps = mf_cg_qconv_taps_first(&host.shape, first_of(g, MF_OP_QCONV2D));
+    pipeline(g, MF_COMPILE_PIPELINE); /* verifies after every pass */
+    const mf_node *n = first_of(g, MF_OP_QCONV2D);
+    assert_int_equal(mf_conv2d_of(n->op, n->attrs).taps_first, taps);
+    assert_int_equal(mf_attr_int(n->op, n->attrs, "w_pair_max"), taps ? 200 : 128);
+    mf_tensor *x, *want, *got;
+    int8_t xb[4 * 25];
+    for (int i = 0; i < 4 * 25; i++)
+        xb[i] = (int8_t)((i * 53 + 7) % 256 - 128);
+    assert_int_equal(mf_tensor_from_data(MF_I8, 4, g->inputs[0]->type.shape, xb, sizeof xb, &x), MF_OK);
+    if (mf_graph_interpret(orig, 1, &x, 1, &want) || mf_graph_interpret(g, 1, &x, 1, &got))
+        fail_msg("%s", mf_last_error());
+    assert_memory_equal(mf_tensor_data(got), mf_tensor_data(want), 2 * 25);
     mf_tensor_free(x), mf_tensor_free(want), mf_tensor_free(got);
     mf_graph_destroy(g);
     mf_graph_destroy(orig);
@@ -300,7 +365,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compile_pipeline_packs_once),
         cmocka_unit_test(test_qconv_quad_layout),
+        cmocka_unit_test(test_qconv_taps_first_layout),
         cmocka_unit_test(test_qconv_weights_packed),
+        cmocka_unit_test(test_taps_first_restates_pairs),
         cmocka_unit_test(test_packed_graph_runs_as_reference),
         cmocka_unit_test(test_winograd_gemm_packed),
         cmocka_unit_test(test_winograd_packed_graph_runs_as_reference),
