@@ -1,6 +1,7 @@
 /* conv_weights.c — the packed layout of conv2d weights (see mf_conv_weights_pack in
  * ir.h): the pack-weights pass writes it once at compile time, the engines read it as
  * it is, the reference kernel reads it back. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
@@ -58,6 +59,21 @@ static void transpose_rows(const int8_t *from, int8_t *to, int64_t cout, int64_t
 void mf_qconv_weights_taps_first(const int8_t *plain, int8_t *out, int64_t cout, int64_t cin_g, int64_t taps)
 {
     transpose_rows(plain, out, cout, cin_g, taps);
+}
+
+int64_t mf_qconv_pair_max(const int8_t *w, int64_t rows, int64_t per, int64_t lim, int64_t *first)
+{
+    int64_t m = 0;
+    if (first)
+        *first = -1;
+    for (int64_t o = 0; o < rows; o++)
+        for (int64_t k = o * per; k + 1 < (o + 1) * per; k += 2) {
+            int64_t s = w[k] * w[k + 1] > 0 ? llabs((long long)w[k] + w[k + 1]) : 0;
+            if (s > lim && first && *first < 0)
+                *first = k;
+            m = s > m ? s : m;
+        }
+    return m;
 }
 
 void mf_qconv_weights_taps_last(const int8_t *taps_first, int8_t *plain, int64_t cout, int64_t cin_g, int64_t taps)

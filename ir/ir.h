@@ -196,6 +196,10 @@ void mf_qconv_weights_unpack(const int8_t *packed, int8_t *plain, int64_t cout, 
  * transposed to [taps][cin_g], and back (a permutation, as above). */
 void mf_qconv_weights_taps_first(const int8_t *plain, int8_t *out, int64_t cout, int64_t cin_g, int64_t taps);
 void mf_qconv_weights_taps_last(const int8_t *taps_first, int8_t *plain, int64_t cout, int64_t cin_g, int64_t taps);
+/* qconv2d's weight pairs (bytes 2j, 2j + 1 of each of rows rows of per bytes, as stored):
+ * the largest magnitude of a same-sign pair's sum, and in *first (when given) the index of
+ * the first pair whose sum passes lim, -1 when none does (w_pair_max's promise). */
+int64_t mf_qconv_pair_max(const int8_t *w, int64_t rows, int64_t per, int64_t lim, int64_t *first);
 mf_pool2d_view mf_pool2d_of(mf_op op, const mf_attr *attrs);
 mf_reduce_view mf_reduce_of(mf_op op, const mf_attr *attrs, int rank);
 /* The `dim` attribute of softmax, concat, gather, cumsum, argmax and the like, counted from the

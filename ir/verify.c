@@ -117,12 +117,12 @@ static mf_status check_weight_pairs(const mf_node *n, int i)
     /* packed weights (quads of 4 bytes of a channel's row, rows of whole quads) keep every
      * pair in one quad: the same pairs at the same even offsets, other channels per row */
     bool packed = mf_conv2d_of(n->op, n->attrs).packed > 0;
-    for (int64_t o = 0; o < rows; o++)
-        for (int64_t k = o * per; k + 1 < (o + 1) * per; k += 2)
-            if (q[k] * q[k + 1] > 0 && llabs((long long)q[k] + q[k + 1]) > lim)
-                return mf_error(MF_ERR_INVALID, "verify: node %d (qconv2d): weights %d, %d (%s %lld, k %lld) sum "
-                                "past w_pair_max = %lld", i, q[k], q[k + 1], packed ? "packed row" : "channel",
-                                (long long)o, (long long)(k - o * per), (long long)lim);
+    int64_t k;
+    mf_qconv_pair_max(q, rows, per, lim, &k);
+    if (k >= 0)
+        return mf_error(MF_ERR_INVALID, "verify: node %d (qconv2d): weights %d, %d (%s %lld, k %lld) sum "
+                        "past w_pair_max = %lld", i, q[k], q[k + 1], packed ? "packed row" : "channel",
+                        (long long)(k / per), (long long)(k % per), (long long)lim);
     return MF_OK;
 }
 

@@ -10,7 +10,6 @@
  * conv the target's kernels read plain is left alone.  The packed constant is what the
  * plan uploads, so no run repacks. */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "passes.h"
 
@@ -25,17 +24,6 @@ static mf_value *replacement(mf_graph *g, const mf_value *w, const char *suffix,
     return v;
 }
 
-/* The largest magnitude of a same-sign pair 2j, 2j + 1 of the rows of per bytes. */
-static int64_t pair_max(const int8_t *w, int64_t rows, int64_t per)
-{
-    int64_t m = 0;
-    for (int64_t o = 0; o < rows; o++)
-        for (int64_t k = o * per; k + 1 < (o + 1) * per; k += 2)
-            if (w[k] * w[k + 1] > 0 && llabs((long long)w[k] + w[k + 1]) > m)
-                m = llabs((long long)w[k] + w[k + 1]);
-    return m;
-}
-
 /* qconv2d n's weight rows taps first.  Its pairs of weights change: a w_pair_max promise is
  * restated for the new rows (the target asking for this order does not rely on it). */
 static mf_status put_taps_first(mf_graph *g, mf_node *n)
@@ -48,7 +36,7 @@ static mf_status put_taps_first(mf_graph *g, mf_node *n)
     mf_qconv_weights_taps_first(w->data->data, b->data, cout, cin_g, taps);
     int64_t pairs = mf_attr_int(n->op, n->attrs, "w_pair_max");
     if (pairs < 256) {
-        int64_t m = pair_max(b->data, cout, cin_g * taps);
+        int64_t m = mf_qconv_pair_max(b->data, cout, cin_g * taps, 256, NULL);
         pairs = m > pairs ? m : pairs;
     }
     mf_value *tw = replacement(g, w, "taps", b);
