@@ -145,6 +145,10 @@ static const bad_case quant_cases[] = {
      QHDR "  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n"
           "  %y = qconv2d(%q, %w, %s) {x_scale=0.1, y_scale=0.2, min=1, max=0} : i8[1,8,6,6]\n  return %y\n}\n",
      5, 8, "min = 1 is not at most max = 0"},
+    {"qconv2d taps_first 2",
+     QHDR "  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n"
+          "  %y = qconv2d(%q, %w, %s) {x_scale=0.1, y_scale=0.2, taps_first=2} : i8[1,8,6,6]\n  return %y\n}\n",
+     5, 8, "taps_first = 2, must be 0 or 1"},
     {"packed qconv2d weights of groups 2",
      HDR "  %w = const i8[8,2,3,3] opaque\n  %s = const f32[8] opaque\n  %q = quantize(%x) {scale=0.1} : i8[1,4,8,8]\n"
          "  %y = qconv2d(%q, %w, %s) {x_scale=0.1, y_scale=0.2, groups=2, packed=8} : i8[1,8,6,6]\n  return %y\n}\n",
