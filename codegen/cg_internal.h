@@ -157,6 +157,11 @@ typedef LLVMValueRef (*mf_cg_tile_load_fn)(void *ctx, int i);
  * four inputs and spilled an accumulator). */
 void mf_cg_tile_fmas(mf_cg_ctx *c, int R, int V, LLVMValueRef *acc, mf_cg_tile_load_fn bcast,
                      mf_cg_tile_load_fn vec, void *ctx);
+/* A tile's accumulators set to their channels' bias (channel oc0 + j for row j; bias NULL:
+ * zero), so that the epilogue adds nothing: on short K (16->96 at 112x112, K = 16) the
+ * bias add was a third of the epilogue's vector ops, beside 16 FMAs an accumulator. */
+void mf_cg_acc_init_bias(mf_cg_ctx *c, LLVMTypeRef vt, int R, int V, LLVMValueRef bias, LLVMValueRef oc0,
+                         LLVMValueRef *acc);
 /* The first row (channel within the group) of block b (i64) of R rows of `total`.  When R
  * does not divide total, the last block overlaps the one before: it computes R rows as
  * every block does (one copy of the code, not a second one for a narrower block), and

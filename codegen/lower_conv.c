@@ -167,8 +167,7 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
     const int64_t tap = g->wblock ? R : 1; /* floats from one tap's weights to the next's */
-    for (int k = 0; k < R * e->V; k++)
-        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    mf_cg_acc_init_bias(c, e->vt, R, e->V, g->bias, it->oc0, e->acc);
     /* padded rows: column ix of the input at ix + pw, zeros around: no load masked */
     LLVMValueRef ixb = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox0, mf_cg_i64(c, g->sw), ""),
                                     mf_cg_i64(c, e->xpad ? 0 : g->pw), "");
@@ -225,7 +224,7 @@ mf_cg_point *mf_cg_conv_point(const mf_value *core, int lane, unsigned width, in
     return p;
 }
 
-/* Adds the bias and stores the epilogue of every accumulator of the tile. */
+/* Stores the epilogue of every accumulator of the tile (the bias is in them already). */
 static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
 {
     mf_cg_ctx *c = e->c;
@@ -241,18 +240,12 @@ static void store_tile(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
         p->coord[2] = it->oy;
     for (int j = 0; j < R && !e->err; j++) {
         LLVMBasicBlockRef join = mf_cg_tile_row_begin(c, e->skip, j, R, g->cout / g->groups);
-        LLVMValueRef oc = LLVMBuildAdd(c->B, it->oc0, mf_cg_i64(c, j), "");
-        p->coord[cdim] = oc;
-        LLVMValueRef bias = NULL;
-        if (g->bias)
-            bias = mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""));
+        p->coord[cdim] = LLVMBuildAdd(c->B, it->oc0, mf_cg_i64(c, j), "");
         for (int v = 0; v < e->V && !e->err; v++) {
             LLVMValueRef ox = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, v * c->vw), "");
             p->coord[p->lane] = ox;
             p->mask = masked ? range_mask(c, ox, 0, 1, g->ow) : NULL;
             p->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * e->V + v], "");
-            if (bias)
-                p->core_val = LLVMBuildFAdd(c->B, p->core_val, bias, "");
             p->nmemo = 0;
             e->err = mf_cg_store_epilogue(c, p, e->nepi, e->epi);
         }

@@ -101,7 +101,7 @@ static LLVMValueRef rest_mask(xd_emit *e, LLVMValueRef rest, int v)
 
 /* R channels x NV vectors of pixels from p (of the input plane; the band buffer's pixel p -
  * e->pbuf), rest: the pixels of a last partial tile (NULL: a full one): the sums over the
- * input channels, bias, the activation, stored to the buffer. */
+ * input channels (from the bias), the activation, stored to the buffer. */
 static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef rest)
 {
     mf_cg_ctx *c = e->c;
@@ -110,8 +110,7 @@ static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef res
     LLVMValueRef masks[XD_NV_MAX];
     for (int v = 0; v < NV; v++)
         masks[v] = rest_mask(e, rest, v);
-    for (int k = 0; k < R * NV; k++)
-        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    mf_cg_acc_init_bias(c, e->vt, R, NV, g1->bias, e->oc0, e->acc);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, g1->cin));
     xd_step st = {e, mf_cg_gep_as(c, e->xb, mf_cg_ix_add(c, mf_cg_ix_mulk(c, kl.iv, g1->h * g1->w), p), g1->xdt),
@@ -126,12 +125,9 @@ static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef res
     LLVMValueRef q = mf_cg_ix_sub(c, p, e->pbuf);
     for (int j = 0; j < R; j++) {
         LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
-        LLVMValueRef bias = g1->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g1->bias, oc), "")) : NULL;
         LLVMValueRef dst = mf_cg_gep(c, e->buf, mf_cg_ix_add(c, mf_cg_ix_mulk(c, oc, e->NB * g1->w), q));
         for (int v = 0; v < NV; v++) {
             LLVMValueRef x = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
-            if (bias)
-                x = LLVMBuildFAdd(c->B, x, bias, "");
             if (act)
                 x = act(c, e->chain->act, &x);
             if (!x)

@@ -226,8 +226,7 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
     for (int v = 0; v < NV; v++)
         if (p0 >= 0)
             masks[v] = tail_mask(e, p0, v);
-    for (int k = 0; k < R * NV; k++)
-        LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[k]);
+    mf_cg_acc_init_bias(c, e->vt, R, NV, e->g->bias, e->oc0, e->acc);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, e->cing));
     LLVMValueRef at = e->pbase ? mf_cg_ix_sub(c, p, e->pbase) : p;
@@ -245,7 +244,7 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
         mf_cg_loop_end_scalar(c, &kl, 1);
 }
 
-/* Bias and epilogue of the tile's sums, on the flattened plane: the point's loop dims are
+/* The epilogue of the tile's sums (the bias is in them already), on the flattened plane: the point's loop dims are
  * (batch, channel, pixel), the pixel reading the strides of the output's last dim. */
 static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
 {
@@ -259,15 +258,11 @@ static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_
     pt->stride_of[2] = 3;
     mf_status err = MF_OK;
     for (int j = 0; j < R && !err; j++) {
-        LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
-        LLVMValueRef bias = g->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), "")) : NULL;
-        pt->coord[1] = oc;
+        pt->coord[1] = mf_cg_ix_addk(c, e->oc0, j);
         for (int v = 0; v < NV && !err; v++) {
             pt->coord[2] = mf_cg_ix_addk(c, p, (int64_t)v * c->vw);
             pt->mask = p0 >= 0 ? tail_mask(e, p0, v) : NULL;
             pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
-            if (bias)
-                pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, bias, "");
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
         }
@@ -301,11 +296,8 @@ static mf_status finish_by_pixel(gemm_emit *e, int R, int NV, LLVMValueRef p)
     pt->coord[3] = LLVMBuildURem(c->B, pix, mf_cg_i64(c, g->ow), "");
     mf_status err = MF_OK;
     for (int j = 0; j < R && !err; j++) {
-        LLVMValueRef oc = mf_cg_ix_addk(c, e->oc0, j);
-        pt->coord[1] = oc;
+        pt->coord[1] = mf_cg_ix_addk(c, e->oc0, j);
         pt->core_val = LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, e->spill, mf_cg_ix_addk(c, i.iv, j * nr)), "");
-        if (g->bias)
-            pt->core_val = LLVMBuildFAdd(c->B, pt->core_val, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, g->bias, oc), ""), "");
         pt->nmemo = 0;
         err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
     }

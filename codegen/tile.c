@@ -92,3 +92,14 @@ void mf_cg_tile_row_end(mf_cg_ctx *c, LLVMBasicBlockRef join)
     LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);
 }
+
+void mf_cg_acc_init_bias(mf_cg_ctx *c, LLVMTypeRef vt, int R, int V, LLVMValueRef bias, LLVMValueRef oc0,
+                         LLVMValueRef *acc)
+{
+    for (int j = 0; j < R; j++) {
+        LLVMValueRef b = bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, bias, mf_cg_ix_addk(c, oc0, j)), ""))
+                              : mf_cg_fconst(c, vt, 0.0);
+        for (int v = 0; v < V; v++)
+            LLVMBuildStore(c->B, b, acc[j * V + v]);
+    }
+}
