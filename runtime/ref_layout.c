@@ -12,6 +12,37 @@ static void copy_bytes(void *dst, const void *src, size_t n)
         memcpy(dst, src, n);
 }
 
+/* A constant size per case, so each memcpy is one move (and no type is punned). */
+#define COPY_LOOP(ES)                                                                                                  \
+    for (int64_t i = 0; i < n; i++)                                                                                    \
+        memcpy(d + i * (ES), s + i * stride * (ES), ES);
+
+void mf_ref_copy_strided(void *dst, const void *src, int64_t n, int64_t stride, size_t es)
+{
+    char *d = dst;
+    const char *s = src;
+    if (n <= 0)
+        return;
+    if (stride == 1) {
+        memcpy(d, s, (size_t)n * es);
+        return;
+    }
+    switch (es) {
+    case 1: COPY_LOOP(1) break;
+    case 2: COPY_LOOP(2) break;
+    case 4: COPY_LOOP(4) break;
+    case 8: COPY_LOOP(8) break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            memcpy(d + (size_t)i * es, s + (size_t)(i * stride) * es, es);
+    }
+}
+
+void mf_ref_fill(void *dst, const void *src, int64_t n, size_t es)
+{
+    mf_ref_copy_strided(dst, src, n, 0, es);
+}
+
 static mf_status copy_input(const mf_ref_call *c)
 {
     copy_bytes(c->out, c->in[0], mf_type_nbytes(c->out_type));
@@ -33,7 +64,8 @@ mf_status mf_ref_reshape(const mf_ref_call *c)
     return copy_input(c);
 }
 
-/* Walks the output in order; the input offset follows the permuted input strides. */
+/* Walks the output a row (its last dim) at a time; the input offset follows the permuted
+ * input strides, the row a strided copy. */
 mf_status mf_ref_permute(const mf_ref_call *c)
 {
     const mf_type *t = &c->in_types[0], *ot = c->out_type;
@@ -48,11 +80,18 @@ mf_status mf_ref_permute(const mf_ref_call *c)
     for (int i = 0; i < rank; i++)
         step[i] = istride[perm->ints[i] < 0 ? perm->ints[i] + rank : perm->ints[i]];
     int64_t n = mf_type_numel(ot), off = 0;
+    if (n == 0)
+        return MF_OK;
+    if (rank == 0) {
+        memcpy(c->out, c->in[0], es);
+        return MF_OK;
+    }
+    int64_t row = ot->shape[rank - 1];
     const char *x = c->in[0];
     char *o = c->out;
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(o + (size_t)i * es, x + (size_t)off * es, es);
-        for (int d = rank - 1; d >= 0; d--) { /* odometer over the output */
+    for (int64_t i = 0; i < n; i += row) {
+        mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)off * es, row, step[rank - 1], es);
+        for (int d = rank - 2; d >= 0; d--) { /* odometer over the output's rows */
             off += step[d];
             if (++idx[d] < ot->shape[d])
                 break;
@@ -86,7 +125,27 @@ mf_status mf_ref_concat(const mf_ref_call *c)
     return MF_OK;
 }
 
-/* out[..., y, x] = in[..., y / sh, x / sw] for integer scales (sh, sw). */
+#define WIDEN_LOOP(ES)                                                                                                 \
+    for (int64_t i = 0; i < w; i++)                                                                                    \
+        for (int64_t r = 0; r < sw; r++)                                                                               \
+            memcpy(dst + (i * sw + r) * (ES), src + i * (ES), ES);
+
+/* Each of w elements of src sw times into dst. */
+static void widen_row(char *dst, const char *src, int64_t w, int64_t sw, size_t es)
+{
+    switch (es) {
+    case 1: WIDEN_LOOP(1) break;
+    case 2: WIDEN_LOOP(2) break;
+    case 4: WIDEN_LOOP(4) break;
+    case 8: WIDEN_LOOP(8) break;
+    default:
+        for (int64_t i = 0; i < w; i++)
+            mf_ref_fill(dst + (size_t)(i * sw) * es, src + (size_t)i * es, sw, es);
+    }
+}
+
+/* out[..., y, x] = in[..., y / sh, x / sw] for integer scales (sh, sw): each input row
+ * widened once, then copied to its sh output rows. */
 mf_status mf_ref_upsample_nearest2d(const mf_ref_call *c)
 {
     const mf_type *t = &c->in_types[0];
@@ -96,12 +155,14 @@ mf_status mf_ref_upsample_nearest2d(const mf_ref_call *c)
     int64_t sh = scale->ints[0], sw = scale->ints[1], oh = h * sh, ow = w * sw;
     const char *x = c->in[0];
     char *o = c->out;
+    size_t orow = (size_t)ow * es;
     for (int64_t p = 0; p < planes; p++)
-        for (int64_t y = 0; y < oh; y++) {
-            const char *src = x + (size_t)((p * h + y / sh) * w) * es;
-            char *dst = o + (size_t)((p * oh + y) * ow) * es;
-            for (int64_t xo = 0; xo < ow; xo++)
-                memcpy(dst + (size_t)xo * es, src + (size_t)(xo / sw) * es, es);
+        for (int64_t y = 0; y < h; y++) {
+            const char *src = x + (size_t)((p * h + y) * w) * es;
+            char *dst = o + (size_t)((p * oh + y * sh) * ow) * es;
+            widen_row(dst, src, w, sw, es);
+            for (int64_t r = 1; r < sh; r++)
+                memcpy(dst + (size_t)r * orow, dst, orow);
         }
     return MF_OK;
 }

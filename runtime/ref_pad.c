@@ -6,6 +6,23 @@
 
 #include "runtime.h"
 
+/* Input index of output index i along a dim of `dim` elements padded by `begin` in `mode`
+ * (mode's bounds checked in infer_pad), or -1 outside the input (constant mode). */
+static int64_t source_index(int64_t i, int64_t begin, int64_t dim, int64_t mode)
+{
+    int64_t j = i - begin;
+    if (mode == 1 && (j < 0 || j >= dim))
+        j = j < 0 ? -j : 2 * (dim - 1) - j;
+    else if (mode == 2)
+        j = j < 0 ? 0 : j >= dim ? dim - 1 : j;
+    else if (mode == 3)
+        j = ((j % dim) + dim) % dim;
+    return j >= 0 && j < dim ? j : -1;
+}
+
+/* Walks the output a row (its last dim) at a time: a row whose outer indices fall outside
+ * the input is the pad value; otherwise a copy of the columns that read the input directly,
+ * and each pad column either side through source_index. */
 mf_status mf_ref_pad(const mf_ref_call *c)
 {
     const mf_type *t = &c->in_types[0], *ot = c->out_type;
@@ -15,6 +32,13 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     mf_scalar_store(fill, t->dtype, 0, (mf_scalar){true, mf_attr_float(c->op, c->attrs, "value"), 0});
     int rank = t->rank;
     int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
+    int64_t n = mf_type_numel(ot);
+    if (n == 0)
+        return MF_OK;
+    if (rank == 0) {
+        memcpy(c->out, c->in[0], es);
+        return MF_OK;
+    }
     int64_t istride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
     for (int d = rank - 1; d >= 0; d--) {
         istride[d] = s;
@@ -22,23 +46,36 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     }
     const unsigned char *x = c->in[0];
     unsigned char *o = c->out;
-    int64_t n = mf_type_numel(ot);
-    for (int64_t i = 0; i < n; i++) {
+    const int last = rank - 1;
+    const int64_t row = ot->shape[last], w = t->shape[last], begin = pads->ints[last];
+    /* output columns [lo, hi) read input columns [lo - begin, hi - begin) in every mode */
+    int64_t lo = begin < 0 ? 0 : begin, hi = begin + w < row ? begin + w : row;
+    if (hi < lo)
+        hi = lo;
+    for (int64_t i = 0; i < n; i += row) {
+        unsigned char *out = o + (size_t)i * es;
         int64_t off = 0;
         bool inside = true;
-        for (int d = 0; d < rank && inside; d++) {
-            int64_t j = idx[d] - pads->ints[d], dim = t->shape[d];
-            if (mode == 1 && (j < 0 || j >= dim)) /* mode's bounds checked in infer_pad */
-                j = j < 0 ? -j : 2 * (dim - 1) - j;
-            else if (mode == 2)
-                j = j < 0 ? 0 : j >= dim ? dim - 1 : j;
-            else if (mode == 3)
-                j = ((j % dim) + dim) % dim;
-            inside = j >= 0 && j < dim;
+        for (int d = 0; d < last && inside; d++) {
+            int64_t j = source_index(idx[d], pads->ints[d], t->shape[d], mode);
+            inside = j >= 0;
             off += j * istride[d];
         }
-        memcpy(o + (size_t)i * es, inside ? x + (size_t)off * es : fill, es);
-        for (int d = rank - 1; d >= 0; d--) { /* odometer over the output */
+        const unsigned char *in = x + (size_t)off * es;
+        if (!inside) {
+            mf_ref_fill(out, fill, row, es);
+        } else {
+            mf_ref_copy_strided(out + (size_t)lo * es, in + (size_t)(lo - begin) * es, hi - lo, 1, es);
+            for (int64_t k = 0; k < row; k++) { /* the pads either side */
+                if (k == lo)
+                    k = hi;
+                if (k >= row)
+                    break;
+                int64_t j = source_index(k, begin, w, mode);
+                mf_ref_fill(out + (size_t)k * es, j >= 0 ? in + (size_t)j * es : fill, 1, es);
+            }
+        }
+        for (int d = last - 1; d >= 0; d--) { /* odometer over the output's rows */
             if (++idx[d] < ot->shape[d])
                 break;
             idx[d] = 0;

@@ -354,6 +354,36 @@ static void test_upsample_sweep(void **state)
     }
 }
 
+/* Every element size the layout kernels copy with a typed move (1, 2, 4, 8 bytes): a rank-5
+ * permute like yolov3_tiny's head (1,3,85,h,w -> 1,3,h,w,85) and a 2x upsample, byte for
+ * byte against the index formulas. */
+static void test_layout_every_element_size(void **state)
+{
+    const mf_dtype dts[] = {MF_I8, MF_F16, MF_F32, MF_I64};
+    for (size_t k = 0; k < sizeof dts / sizeof dts[0]; k++) {
+        mf_type t = TT(dts[k], 1, 3, 5, 4, 6), ot;
+        size_t es = mf_dtype_size(dts[k]);
+        int64_t n = mf_type_numel(&t), perm[5] = {0, 1, 3, 4, 2};
+        unsigned char *x = malloc((size_t)n * es);
+        for (size_t i = 0; i < (size_t)n * es; i++)
+            x[i] = (unsigned char)(i * 37 + 11);
+        unsigned char *o = run_permute(5, perm, t, x, &ot);
+        for (int64_t i = 0; i < n; i++)
+            if (memcmp(o + (size_t)i * es, x + (size_t)permute_source(&t, perm, &ot, i) * es, es))
+                fail_msg("permute of %s: element %lld differs", mf_dtype_name(dts[k]), (long long)i);
+        free(o);
+        mf_type u = TT(dts[k], 2, 3, 3, 5);
+        o = run_upsample(2, 3, u, x, &ot);
+        for (int64_t i = 0; i < mf_type_numel(&ot); i++) {
+            int64_t plane = i / (6 * 15), y = i / 15 % 6, xx = i % 15;
+            if (memcmp(o + (size_t)i * es, x + (size_t)(plane * 15 + y / 2 * 5 + xx / 3) * es, es))
+                fail_msg("upsample of %s: element %lld differs", mf_dtype_name(dts[k]), (long long)i);
+        }
+        free(o);
+        free(x);
+    }
+}
+
 static void test_upsample_i32(void **state)
 {
     int32_t x[] = {7, -8, 2147483647, 0}; /* two planes of 1x2 */
@@ -385,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_upsample_literal),
         cmocka_unit_test(test_upsample_sweep),
         cmocka_unit_test(test_upsample_i32),
+        cmocka_unit_test(test_layout_every_element_size),
     };
     return cmocka_run_group_tests_name("ref_layout", tests, NULL, NULL);
 }

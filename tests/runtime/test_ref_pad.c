@@ -1,7 +1,7 @@
 /* test_ref_pad.c — the reference pad kernel: hand-computed constant padding on f32,
  * cropping with negative pads, other dtypes, edge and reflect modes by hand (and their
- * refusals), and a sweep against a formulation that copies the input into a pre-filled
- * output. */
+ * refusals), a sweep against a formulation that copies the input into a pre-filled
+ * output, and a sweep of every mode and of crops element by element. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +134,64 @@ static void test_pad_nchw_sweep(void **state)
     }
 }
 
+/* One input index along a dim, as ONNX defines each mode (-1: the pad value). */
+static int64_t oracle_index(int64_t i, int64_t begin, int64_t dim, int64_t mode)
+{
+    int64_t j = i - begin;
+    if (j >= 0 && j < dim)
+        return j;
+    if (mode == 0)
+        return -1;
+    if (mode == 2)
+        return j < 0 ? 0 : dim - 1;
+    if (mode == 3)
+        return ((j % dim) + dim) % dim;
+    return j < 0 ? -j : 2 * (dim - 1) - j; /* reflect */
+}
+
+/* Every mode, pads from -2 to 3 on rank-3 shapes (the kernel copies a row's overlap between
+ * fills in constant mode and maps each element otherwise): element by element against the
+ * mode's definition. */
+static void test_pad_every_mode_sweep(void **state)
+{
+    uint64_t seed = 7;
+    int checked = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        int64_t shape[3], pads[6], mode = trial % 4;
+        for (int d = 0; d < 3; d++) {
+            shape[d] = 1 + (int64_t)(tref_next(&seed) % 6);
+            pads[d] = (int64_t)(tref_next(&seed) % 6) - 2;
+            pads[3 + d] = (int64_t)(tref_next(&seed) % 6) - 2;
+        }
+        mf_type t = tref_type(MF_F32, 3, shape), ot;
+        mf_attr at[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_PAD, at);
+        tref_set_ints(MF_OP_PAD, at, "pads", 6, pads);
+        tref_set_float(MF_OP_PAD, at, "value", -7);
+        mf_attr_set_int(MF_OP_PAD, at, "mode", mode);
+        if (mf_op_infer(MF_OP_PAD, at, 1, &t, &ot) != MF_OK)
+            continue; /* a crop past the dim, or reflect wider than it */
+        float *x = tref_rand(mf_type_numel(&t), (uint64_t)trial, -1, 1);
+        const void *in[1] = {x};
+        float *o = tref_run(MF_OP_PAD, at, 1, &t, in, &ot);
+        for (int64_t a = 0; a < ot.shape[0]; a++)
+            for (int64_t b = 0; b < ot.shape[1]; b++)
+                for (int64_t k = 0; k < ot.shape[2]; k++) {
+                    int64_t ja = oracle_index(a, pads[0], shape[0], mode), jb = oracle_index(b, pads[1], shape[1], mode),
+                            jk = oracle_index(k, pads[2], shape[2], mode);
+                    float want = ja < 0 || jb < 0 || jk < 0 ? -7.0f : x[(ja * shape[1] + jb) * shape[2] + jk];
+                    float got = o[(a * ot.shape[1] + b) * ot.shape[2] + k];
+                    if (got != want)
+                        fail_msg("trial %d (mode %lld): element (%lld, %lld, %lld) is %g, want %g", trial,
+                                 (long long)mode, (long long)a, (long long)b, (long long)k, got, want);
+                }
+        checked++;
+        free(x);
+        free(o);
+    }
+    assert_true(checked > 200);
+}
+
 static void test_pad_rejects_bad_pads(void **state)
 {
     mf_attr at[MF_MAX_ATTRS];
@@ -155,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_pad_modes_refused),
         cmocka_unit_test(test_pad_i64_and_bool),
         cmocka_unit_test(test_pad_nchw_sweep),
+        cmocka_unit_test(test_pad_every_mode_sweep),
         cmocka_unit_test(test_pad_rejects_bad_pads),
     };
     return cmocka_run_group_tests_name("ref_pad", tests, NULL, NULL);
