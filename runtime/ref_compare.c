@@ -21,9 +21,22 @@ static int64_t source(const mf_type *t, const mf_type *ot, const int64_t *idx)
     return off;
 }
 
-static void next_index(const mf_type *ot, int64_t *idx)
+/* Elements a row of ot (its last dim; 1 for a scalar), and t's step along it: 0 where t is
+ * broadcast along the last dim (or a scalar), else 1. */
+static int64_t row_length(const mf_type *ot)
 {
-    for (int d = ot->rank - 1; d >= 0; d--) {
+    return ot->rank ? ot->shape[ot->rank - 1] : 1;
+}
+
+static int64_t row_step(const mf_type *t)
+{
+    return t->rank && t->shape[t->rank - 1] != 1 ? 1 : 0;
+}
+
+/* Advances idx to the next row of ot (the last dim stays 0). */
+static void next_row(const mf_type *ot, int64_t *idx)
+{
+    for (int d = ot->rank - 2; d >= 0; d--) {
         if (++idx[d] < ot->shape[d])
             return;
         idx[d] = 0;
@@ -64,28 +77,63 @@ static elem modulo(cmp_kind k, elem a, elem b)
     return r;
 }
 
+#define F32_COMPARE(OP)                                                                                                \
+    for (int64_t j = 0; j < row; j++)                                                                                  \
+        o[j] = a[j * sa] OP b[j * sb];
+
+/* A row of an f32 comparison as C compares floats: false wherever a NaN is, as
+ * mf_ref_order's unordered result makes every comparison. */
+static void compare_f32_row(cmp_kind k, const float *a, int64_t sa, const float *b, int64_t sb, uint8_t *o, int64_t row)
+{
+    switch (k) {
+    case CMP_EQ: F32_COMPARE(==) break;
+    case CMP_GT: F32_COMPARE(>) break;
+    case CMP_LT: F32_COMPARE(<) break;
+    case CMP_GE: F32_COMPARE(>=) break;
+    default: F32_COMPARE(<=) break;
+    }
+}
+
+/* Output element i of binary_any from a's element ia and b's element ib. */
+static void binary_element(const mf_ref_call *c, cmp_kind k, int64_t ia, int64_t ib, int64_t i)
+{
+    const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
+    elem a = mf_scalar_load(c->in[0], at->dtype, ia);
+    elem b = mf_scalar_load(c->in[1], bt->dtype, ib);
+    elem r = {false, 0.0, 0};
+    int o = k <= CMP_LE ? mf_ref_order(a, b, at->dtype) : 0;
+    switch (k) {
+    case CMP_EQ: r.i = o == 0; break;
+    case CMP_GT: r.i = o == 1; break;
+    case CMP_LT: r.i = o == -1; break;
+    case CMP_GE: r.i = o == 0 || o == 1; break;
+    case CMP_LE: r.i = o == 0 || o == -1; break;
+    case LOG_AND: r.i = a.i && b.i; break;
+    case LOG_OR: r.i = a.i || b.i; break;
+    case LOG_XOR: r.i = !a.i != !b.i; break;
+    case MOD_INT:
+    case MOD_FLOAT: r = modulo(k, a, b); break;
+    }
+    mf_scalar_store(c->out, ot->dtype, i, r);
+}
+
+/* A row (the output's last dim) at a time: the operands' row offsets and steps once a row,
+ * f32 comparisons in C's own compares, everything else element by element, widened. */
 static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
 {
     const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
-    for (int64_t i = 0; i < n; i++, next_index(ot, idx)) {
-        elem a = mf_scalar_load(c->in[0], at->dtype, source(at, ot, idx));
-        elem b = mf_scalar_load(c->in[1], bt->dtype, source(bt, ot, idx));
-        elem r = {false, 0.0, 0};
-        int o = k <= CMP_LE ? mf_ref_order(a, b, at->dtype) : 0;
-        switch (k) {
-        case CMP_EQ: r.i = o == 0; break;
-        case CMP_GT: r.i = o == 1; break;
-        case CMP_LT: r.i = o == -1; break;
-        case CMP_GE: r.i = o == 0 || o == 1; break;
-        case CMP_LE: r.i = o == 0 || o == -1; break;
-        case LOG_AND: r.i = a.i && b.i; break;
-        case LOG_OR: r.i = a.i || b.i; break;
-        case LOG_XOR: r.i = !a.i != !b.i; break;
-        case MOD_INT:
-        case MOD_FLOAT: r = modulo(k, a, b); break;
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot), row = row_length(ot);
+    int64_t sa = row_step(at), sb = row_step(bt);
+    bool f32 = k <= CMP_LE && at->dtype == MF_F32 && bt->dtype == MF_F32 && ot->dtype == MF_BOOL;
+    for (int64_t i0 = 0; i0 < n; i0 += row, next_row(ot, idx)) {
+        int64_t a0 = source(at, ot, idx), b0 = source(bt, ot, idx);
+        if (f32) {
+            compare_f32_row(k, (const float *)c->in[0] + a0, sa, (const float *)c->in[1] + b0, sb, (uint8_t *)c->out + i0,
+                            row);
+            continue;
         }
-        mf_scalar_store(c->out, ot->dtype, i, r);
+        for (int64_t j = 0; j < row; j++)
+            binary_element(c, k, a0 + j * sa, b0 + j * sb, i0 + j);
     }
     return MF_OK;
 }
@@ -132,32 +180,46 @@ mf_status mf_ref_isinf(const mf_ref_call *c)
     return MF_OK;
 }
 
-/* where(cond, x, y): the bytes of x's or y's element, for every dtype. */
+#define SELECT_LOOP(ES)                                                                                                \
+    for (int64_t k = 0; k < row; k++)                                                                                  \
+        memcpy(o + k * (ES), cr[k * sc] ? xr + k * sx * (ES) : yr + k * sy * (ES), ES);
+
+/* where(cond, x, y): the bytes of x's or y's element, for every dtype; a row at a time. */
 mf_status mf_ref_where(const mf_ref_call *c)
 {
     const mf_type *ot = c->out_type, *t = c->in_types;
     size_t es = mf_dtype_size(ot->dtype);
     const uint8_t *cond = c->in[0];
     const char *x = c->in[1], *y = c->in[2];
-    char *o = c->out;
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
-    for (int64_t i = 0; i < n; i++, next_index(ot, idx)) {
-        bool take_x = cond[source(&t[0], ot, idx)] != 0;
-        const char *src = take_x ? x + (size_t)source(&t[1], ot, idx) * es : y + (size_t)source(&t[2], ot, idx) * es;
-        memcpy(o + (size_t)i * es, src, es);
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot), row = row_length(ot);
+    int64_t sc = row_step(&t[0]), sx = row_step(&t[1]), sy = row_step(&t[2]);
+    for (int64_t i = 0; i < n; i += row, next_row(ot, idx)) {
+        const uint8_t *cr = cond + source(&t[0], ot, idx);
+        const char *xr = x + (size_t)source(&t[1], ot, idx) * es, *yr = y + (size_t)source(&t[2], ot, idx) * es;
+        char *o = (char *)c->out + (size_t)i * es;
+        switch (es) {
+        case 1: SELECT_LOOP(1) break;
+        case 2: SELECT_LOOP(2) break;
+        case 4: SELECT_LOOP(4) break;
+        case 8: SELECT_LOOP(8) break;
+        default:
+            for (int64_t k = 0; k < row; k++)
+                memcpy(o + (size_t)k * es, cr[k * sc] ? xr + k * sx * (int64_t)es : yr + k * sy * (int64_t)es, es);
+        }
     }
     return MF_OK;
 }
 
-/* expand: every output element is x's element under broadcasting (any dtype). */
+/* expand: every output element is x's element under broadcasting (any dtype); a row at a
+ * time, the row x's row or its one element repeated. */
 mf_status mf_ref_expand(const mf_ref_call *c)
 {
-    const mf_type *ot = c->out_type;
+    const mf_type *ot = c->out_type, *t = &c->in_types[0];
     size_t es = mf_dtype_size(ot->dtype);
     const char *x = c->in[0];
     char *o = c->out;
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
-    for (int64_t i = 0; i < n; i++, next_index(ot, idx))
-        memcpy(o + (size_t)i * es, x + (size_t)source(&c->in_types[0], ot, idx) * es, es);
+    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot), row = row_length(ot);
+    for (int64_t i = 0; i < n; i += row, next_row(ot, idx))
+        mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)source(t, ot, idx) * es, row, row_step(t), es);
     return MF_OK;
 }

@@ -35,6 +35,7 @@ static mf_status checked_index(const char *op, int64_t v, int64_t n, int64_t *ou
     return MF_OK;
 }
 
+/* A row (the last dim) at a time: x's row repeated to fill it. */
 mf_status mf_ref_tile(const mf_ref_call *c)
 {
     const mf_type *ot = c->out_type, *xt = &c->in_types[0];
@@ -42,12 +43,22 @@ mf_status mf_ref_tile(const mf_ref_call *c)
     int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
     const char *x = c->in[0];
     char *o = c->out;
-    for (int64_t i = 0; i < n; i++) {
+    if (n == 0)
+        return MF_OK;
+    if (ot->rank == 0) {
+        memcpy(o, x, es);
+        return MF_OK;
+    }
+    const int last = ot->rank - 1;
+    const int64_t row = ot->shape[last], w = xt->shape[last];
+    for (int64_t i = 0; i < n; i += row) {
         int64_t src = 0;
-        for (int d = 0; d < ot->rank; d++)
+        for (int d = 0; d < last; d++)
             src = src * xt->shape[d] + idx[d] % xt->shape[d];
-        memcpy(o + (size_t)i * es, x + (size_t)src * es, es);
-        for (int d = ot->rank - 1; d >= 0; d--) {
+        src *= w;
+        for (int64_t k = 0; k < row; k += w)
+            memcpy(o + (size_t)(i + k) * es, x + (size_t)src * es, (size_t)(row - k < w ? row - k : w) * es);
+        for (int d = last - 1; d >= 0; d--) {
             if (++idx[d] < ot->shape[d])
                 break;
             idx[d] = 0;

@@ -34,7 +34,7 @@ void mf_ref_copy_strided(void *dst, const void *src, int64_t n, int64_t stride, 
     case 8: COPY_LOOP(8) break;
     default:
         for (int64_t i = 0; i < n; i++)
-            memcpy(d + (size_t)i * es, s + (size_t)(i * stride) * es, es);
+            memcpy(d + (size_t)i * es, s + i * stride * (int64_t)es, es);
     }
 }
 

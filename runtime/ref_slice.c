@@ -1,5 +1,6 @@
 /* ref_slice.c — the reference slice kernel (ONNX Slice: per-axis start, end and step,
- * negative steps included): walks the output and reads input[start + i*step] per dim.
+ * negative steps included): walks the output a row at a time and reads input[start + i*step]
+ * per dim.
  * Moves bytes, so every dtype works. */
 #include <string.h>
 
@@ -23,9 +24,16 @@ mf_status mf_ref_slice(const mf_ref_call *c)
     const char *x = c->in[0];
     char *o = c->out;
     int64_t n = mf_type_numel(ot), off = base;
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(o + (size_t)i * es, x + (size_t)off * es, es);
-        for (int d = rank - 1; d >= 0; d--) { /* odometer over the output */
+    if (n == 0)
+        return MF_OK;
+    if (rank == 0) {
+        memcpy(o, x, es);
+        return MF_OK;
+    }
+    int64_t row = ot->shape[rank - 1];
+    for (int64_t i = 0; i < n; i += row) { /* a row (the last dim) at a time */
+        mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)off * es, row, step[rank - 1], es);
+        for (int d = rank - 2; d >= 0; d--) { /* odometer over the output's rows */
             off += step[d] * stride[d];
             if (++idx[d] < ot->shape[d])
                 break;

@@ -93,8 +93,8 @@ typedef struct mf_rt_nms_args {
 mf_status mf_rt_nms(const mf_rt_nms_args *a, const float *boxes, const float *scores, int64_t **selected,
                     int64_t *count);
 
-/* n elements of es bytes to dst (contiguous) from src, one every `stride` elements
- * (ref_layout.c): the layout kernels' inner loop, a typed copy for 1, 2, 4 and 8 bytes (a
+/* n elements of es bytes to dst (contiguous) from src, one every `stride` elements (negative:
+ * backwards; 0: one element repeated) (ref_layout.c): the layout kernels' inner loop, a typed copy for 1, 2, 4 and 8 bytes (a
  * memcpy call an element took 3-10 ns: yolov3_tiny's pad, permutes and upsample, 2.1 ms of
  * its 33 on one core). */
 void mf_ref_copy_strided(void *dst, const void *src, int64_t n, int64_t stride, size_t es);
