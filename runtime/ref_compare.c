@@ -182,7 +182,7 @@ mf_status mf_ref_isinf(const mf_ref_call *c)
 
 #define SELECT_LOOP(ES)                                                                                                \
     for (int64_t k = 0; k < row; k++)                                                                                  \
-        memcpy(o + k * (ES), cr[k * sc] ? xr + k * sx * (ES) : yr + k * sy * (ES), ES);
+        memcpy(o + k * (int64_t)(ES), cr[k * sc] ? xr + k * sx * (int64_t)(ES) : yr + k * sy * (int64_t)(ES), ES);
 
 /* where(cond, x, y): the bytes of x's or y's element, for every dtype; a row at a time. */
 mf_status mf_ref_where(const mf_ref_call *c)
@@ -197,15 +197,7 @@ mf_status mf_ref_where(const mf_ref_call *c)
         const uint8_t *cr = cond + source(&t[0], ot, idx);
         const char *xr = x + (size_t)source(&t[1], ot, idx) * es, *yr = y + (size_t)source(&t[2], ot, idx) * es;
         char *o = (char *)c->out + (size_t)i * es;
-        switch (es) {
-        case 1: SELECT_LOOP(1) break;
-        case 2: SELECT_LOOP(2) break;
-        case 4: SELECT_LOOP(4) break;
-        case 8: SELECT_LOOP(8) break;
-        default:
-            for (int64_t k = 0; k < row; k++)
-                memcpy(o + (size_t)k * es, cr[k * sc] ? xr + k * sx * (int64_t)es : yr + k * sy * (int64_t)es, es);
-        }
+        MF_REF_BY_SIZE(es, SELECT_LOOP)
     }
     return MF_OK;
 }

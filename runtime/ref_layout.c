@@ -12,10 +12,10 @@ static void copy_bytes(void *dst, const void *src, size_t n)
         memcpy(dst, src, n);
 }
 
-/* A constant size per case, so each memcpy is one move (and no type is punned). */
+/* One element of ES bytes a step: no type is punned, and a constant ES makes each memcpy a move. */
 #define COPY_LOOP(ES)                                                                                                  \
     for (int64_t i = 0; i < n; i++)                                                                                    \
-        memcpy(d + i * (ES), s + i * stride * (ES), ES);
+        memcpy(d + i * (int64_t)(ES), s + i * stride * (int64_t)(ES), ES);
 
 void mf_ref_copy_strided(void *dst, const void *src, int64_t n, int64_t stride, size_t es)
 {
@@ -27,15 +27,7 @@ void mf_ref_copy_strided(void *dst, const void *src, int64_t n, int64_t stride, 
         memcpy(d, s, (size_t)n * es);
         return;
     }
-    switch (es) {
-    case 1: COPY_LOOP(1) break;
-    case 2: COPY_LOOP(2) break;
-    case 4: COPY_LOOP(4) break;
-    case 8: COPY_LOOP(8) break;
-    default:
-        for (int64_t i = 0; i < n; i++)
-            memcpy(d + (size_t)i * es, s + i * stride * (int64_t)es, es);
-    }
+    MF_REF_BY_SIZE(es, COPY_LOOP)
 }
 
 void mf_ref_fill(void *dst, const void *src, int64_t n, size_t es)
@@ -128,20 +120,12 @@ mf_status mf_ref_concat(const mf_ref_call *c)
 #define WIDEN_LOOP(ES)                                                                                                 \
     for (int64_t i = 0; i < w; i++)                                                                                    \
         for (int64_t r = 0; r < sw; r++)                                                                               \
-            memcpy(dst + (i * sw + r) * (ES), src + i * (ES), ES);
+            memcpy(dst + (i * sw + r) * (int64_t)(ES), src + i * (int64_t)(ES), ES);
 
 /* Each of w elements of src sw times into dst. */
 static void widen_row(char *dst, const char *src, int64_t w, int64_t sw, size_t es)
 {
-    switch (es) {
-    case 1: WIDEN_LOOP(1) break;
-    case 2: WIDEN_LOOP(2) break;
-    case 4: WIDEN_LOOP(4) break;
-    case 8: WIDEN_LOOP(8) break;
-    default:
-        for (int64_t i = 0; i < w; i++)
-            mf_ref_fill(dst + (size_t)(i * sw) * es, src + (size_t)i * es, sw, es);
-    }
+    MF_REF_BY_SIZE(es, WIDEN_LOOP)
 }
 
 /* out[..., y, x] = in[..., y / sh, x / sw] for integer scales (sh, sw): each input row

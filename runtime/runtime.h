@@ -100,6 +100,16 @@ mf_status mf_rt_nms(const mf_rt_nms_args *a, const float *boxes, const float *sc
 void mf_ref_copy_strided(void *dst, const void *src, int64_t n, int64_t stride, size_t es);
 /* n copies of the element of es bytes at src into dst (ref_layout.c). */
 void mf_ref_fill(void *dst, const void *src, int64_t n, size_t es);
+/* Runs LOOP(ES) with ES the element size es as a constant where it is 1, 2, 4 or 8 (a memcpy
+ * of a constant size is one move), else with es itself. */
+#define MF_REF_BY_SIZE(es, LOOP)                                                                                       \
+    switch (es) {                                                                                                      \
+    case 1: LOOP(1) break;                                                                                             \
+    case 2: LOOP(2) break;                                                                                             \
+    case 4: LOOP(4) break;                                                                                             \
+    case 8: LOOP(8) break;                                                                                             \
+    default: LOOP(es)                                                                                                  \
+    }
 
 /* Convolution windows (ref_conv.c): the first and one-past-last output positions o of an
  * axis (in input, out output positions, stride s, padding p) whose input o*s - p + off lies
