@@ -61,11 +61,12 @@ mf_status mf_ref_pad(const mf_ref_call *c)
             inside = j >= 0;
             off += j * istride[d];
         }
-        const unsigned char *in = x + (size_t)off * es;
         if (!inside) {
             mf_ref_fill(out, fill, row, es);
         } else {
-            mf_ref_copy_strided(out + (size_t)lo * es, in + (size_t)(lo - begin) * es, hi - lo, 1, es);
+            const unsigned char *in = x + (size_t)off * es; /* only inside: off >= 0 */
+            if (hi > lo) /* else lo - begin may lie past the input row */
+                mf_ref_copy_strided(out + (size_t)lo * es, in + (size_t)(lo - begin) * es, hi - lo, 1, es);
             for (int64_t k = 0; k < row; k++) { /* the pads either side */
                 if (k == lo)
                     k = hi;
