@@ -9,40 +9,6 @@
 
 typedef mf_scalar elem;
 
-/* The flat index into t (right-aligned to the output, broadcast where its dim is 1) of the
- * output element at coordinates idx. */
-static int64_t source(const mf_type *t, const mf_type *ot, const int64_t *idx)
-{
-    int64_t off = 0;
-    for (int d = 0; d < t->rank; d++) {
-        int od = d + ot->rank - t->rank;
-        off = off * t->shape[d] + (t->shape[d] == 1 ? 0 : idx[od]);
-    }
-    return off;
-}
-
-/* Elements a row of ot (its last dim; 1 for a scalar), and t's step along it: 0 where t is
- * broadcast along the last dim (or a scalar), else 1. */
-static int64_t row_length(const mf_type *ot)
-{
-    return ot->rank ? ot->shape[ot->rank - 1] : 1;
-}
-
-static int64_t row_step(const mf_type *t)
-{
-    return t->rank && t->shape[t->rank - 1] != 1 ? 1 : 0;
-}
-
-/* Advances idx to the next row of ot (the last dim stays 0). */
-static void next_row(const mf_type *ot, int64_t *idx)
-{
-    for (int d = ot->rank - 2; d >= 0; d--) {
-        if (++idx[d] < ot->shape[d])
-            return;
-        idx[d] = 0;
-    }
-}
-
 typedef enum cmp_kind { CMP_EQ, CMP_GT, CMP_LT, CMP_GE, CMP_LE, LOG_AND, LOG_OR, LOG_XOR, MOD_INT, MOD_FLOAT } cmp_kind;
 
 int mf_ref_order(mf_scalar a, mf_scalar b, mf_dtype dt)
@@ -122,18 +88,16 @@ static void binary_element(const mf_ref_call *c, cmp_kind k, int64_t ia, int64_t
 static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
 {
     const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot), row = row_length(ot);
-    int64_t sa = row_step(at), sb = row_step(bt);
     bool f32 = k <= CMP_LE && at->dtype == MF_F32 && bt->dtype == MF_F32 && ot->dtype == MF_BOOL;
-    for (int64_t i0 = 0; i0 < n; i0 += row, next_row(ot, idx)) {
-        int64_t a0 = source(at, ot, idx), b0 = source(bt, ot, idx);
+    mf_ref_rows w;
+    for (mf_ref_rows_begin(&w, ot, 2, c->in_types); w.done < w.n; mf_ref_rows_next(&w)) {
         if (f32) {
-            compare_f32_row(k, (const float *)c->in[0] + a0, sa, (const float *)c->in[1] + b0, sb, (uint8_t *)c->out + i0,
-                            row);
+            compare_f32_row(k, (const float *)c->in[0] + w.off[0], w.step[0], (const float *)c->in[1] + w.off[1],
+                            w.step[1], (uint8_t *)c->out + w.done, w.row);
             continue;
         }
-        for (int64_t j = 0; j < row; j++)
-            binary_element(c, k, a0 + j * sa, b0 + j * sb, i0 + j);
+        for (int64_t j = 0; j < w.row; j++)
+            binary_element(c, k, w.off[0] + j * w.step[0], w.off[1] + j * w.step[1], w.done + j);
     }
     return MF_OK;
 }
@@ -187,16 +151,13 @@ mf_status mf_ref_isinf(const mf_ref_call *c)
 /* where(cond, x, y): the bytes of x's or y's element, for every dtype; a row at a time. */
 mf_status mf_ref_where(const mf_ref_call *c)
 {
-    const mf_type *ot = c->out_type, *t = c->in_types;
-    size_t es = mf_dtype_size(ot->dtype);
-    const uint8_t *cond = c->in[0];
-    const char *x = c->in[1], *y = c->in[2];
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot), row = row_length(ot);
-    int64_t sc = row_step(&t[0]), sx = row_step(&t[1]), sy = row_step(&t[2]);
-    for (int64_t i = 0; i < n; i += row, next_row(ot, idx)) {
-        const uint8_t *cr = cond + source(&t[0], ot, idx);
-        const char *xr = x + (size_t)source(&t[1], ot, idx) * es, *yr = y + (size_t)source(&t[2], ot, idx) * es;
-        char *o = (char *)c->out + (size_t)i * es;
+    size_t es = mf_dtype_size(c->out_type->dtype);
+    mf_ref_rows w;
+    for (mf_ref_rows_begin(&w, c->out_type, 3, c->in_types); w.done < w.n; mf_ref_rows_next(&w)) {
+        const uint8_t *cr = (const uint8_t *)c->in[0] + w.off[0];
+        const char *xr = (const char *)c->in[1] + (size_t)w.off[1] * es, *yr = (const char *)c->in[2] + (size_t)w.off[2] * es;
+        char *o = (char *)c->out + (size_t)w.done * es;
+        int64_t row = w.row, sc = w.step[0], sx = w.step[1], sy = w.step[2];
         MF_REF_BY_SIZE(es, SELECT_LOOP)
     }
     return MF_OK;
@@ -206,12 +167,10 @@ mf_status mf_ref_where(const mf_ref_call *c)
  * time, the row x's row or its one element repeated. */
 mf_status mf_ref_expand(const mf_ref_call *c)
 {
-    const mf_type *ot = c->out_type, *t = &c->in_types[0];
-    size_t es = mf_dtype_size(ot->dtype);
-    const char *x = c->in[0];
-    char *o = c->out;
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot), row = row_length(ot);
-    for (int64_t i = 0; i < n; i += row, next_row(ot, idx))
-        mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)source(t, ot, idx) * es, row, row_step(t), es);
+    size_t es = mf_dtype_size(c->out_type->dtype);
+    mf_ref_rows w;
+    for (mf_ref_rows_begin(&w, c->out_type, 1, c->in_types); w.done < w.n; mf_ref_rows_next(&w))
+        mf_ref_copy_strided((char *)c->out + (size_t)w.done * es, (const char *)c->in[0] + (size_t)w.off[0] * es, w.row,
+                            w.step[0], es);
     return MF_OK;
 }

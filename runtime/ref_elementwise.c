@@ -22,6 +22,30 @@ void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, in
     }
 }
 
+void mf_ref_rows_begin(mf_ref_rows *w, const mf_type *ot, int nin, const mf_type *in)
+{
+    int rank = ot->rank;
+    *w = (mf_ref_rows){.ot = ot, .nin = nin, .n = mf_type_numel(ot), .row = rank ? ot->shape[rank - 1] : 1};
+    for (int k = 0; k < nin; k++) {
+        mf_ref_broadcast_strides(in[k].shape, in[k].rank, rank, w->st[k]);
+        w->step[k] = rank ? w->st[k][rank - 1] : 0;
+    }
+}
+
+void mf_ref_rows_next(mf_ref_rows *w)
+{
+    w->done += w->row;
+    for (int d = w->ot->rank - 2; d >= 0; d--) { /* the odometer over the outer dims */
+        for (int k = 0; k < w->nin; k++)
+            w->off[k] += w->st[k][d];
+        if (++w->idx[d] < w->ot->shape[d])
+            return;
+        for (int k = 0; k < w->nin; k++)
+            w->off[k] -= w->st[k][d] * w->idx[d];
+        w->idx[d] = 0;
+    }
+}
+
 /* One row of the output (its last dim), a and b stepping by sa and sb. */
 static void binary_row(bin_kind k, float alpha, const float *a, int64_t sa, const float *b,
                        int64_t sb, float *o, int64_t n)
@@ -89,37 +113,18 @@ static void wide_row(const mf_ref_call *c, bin_kind k, double alpha, int64_t off
     }
 }
 
-/* Walks the output's outer dims as an odometer, one binary_row per innermost row. */
+/* One binary_row per row of the output (mf_ref_rows). */
 static mf_status binary(const mf_ref_call *c, bin_kind k, double alpha)
 {
     bool wide = c->in_types[0].dtype != MF_F32 || c->in_types[1].dtype != MF_F32;
-    const mf_type *ot = c->out_type;
-    int rank = ot->rank;
-    int64_t sa[MF_MAX_RANK + 1], sb[MF_MAX_RANK + 1], idx[MF_MAX_RANK] = {0};
-    mf_ref_broadcast_strides(c->in_types[0].shape, c->in_types[0].rank, rank, sa);
-    mf_ref_broadcast_strides(c->in_types[1].shape, c->in_types[1].rank, rank, sb);
     const float *a = c->in[0], *b = c->in[1];
     float *o = c->out;
-    int64_t numel = mf_type_numel(ot);
-    if (numel == 0)
-        return MF_OK;
-    int64_t row = rank ? ot->shape[rank - 1] : 1;
-    int64_t ra = rank ? sa[rank - 1] : 0, rb = rank ? sb[rank - 1] : 0;
-    int64_t offa = 0, offb = 0;
-    for (int64_t done = 0; done < numel; done += row) {
+    mf_ref_rows w;
+    for (mf_ref_rows_begin(&w, c->out_type, 2, c->in_types); w.done < w.n; mf_ref_rows_next(&w)) {
         if (wide)
-            wide_row(c, k, alpha, offa, ra, offb, rb, done, row);
+            wide_row(c, k, alpha, w.off[0], w.step[0], w.off[1], w.step[1], w.done, w.row);
         else
-            binary_row(k, (float)alpha, a + offa, ra, b + offb, rb, o + done, row);
-        for (int d = rank - 2; d >= 0; d--) { /* advance the odometer over outer dims */
-            offa += sa[d];
-            offb += sb[d];
-            if (++idx[d] < ot->shape[d])
-                break;
-            offa -= sa[d] * idx[d];
-            offb -= sb[d] * idx[d];
-            idx[d] = 0;
-        }
+            binary_row(k, (float)alpha, a + w.off[0], w.step[0], b + w.off[1], w.step[1], o + w.done, w.row);
     }
     return MF_OK;
 }

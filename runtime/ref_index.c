@@ -40,29 +40,18 @@ mf_status mf_ref_tile(const mf_ref_call *c)
 {
     const mf_type *ot = c->out_type, *xt = &c->in_types[0];
     size_t es = mf_dtype_size(ot->dtype);
-    int64_t idx[MF_MAX_RANK] = {0}, n = mf_type_numel(ot);
     const char *x = c->in[0];
     char *o = c->out;
-    if (n == 0)
-        return MF_OK;
-    if (ot->rank == 0) {
-        memcpy(o, x, es);
-        return MF_OK;
-    }
     const int last = ot->rank - 1;
-    const int64_t row = ot->shape[last], w = xt->shape[last];
-    for (int64_t i = 0; i < n; i += row) {
+    const int64_t w = ot->rank ? xt->shape[last] : 1;
+    mf_ref_rows r;
+    for (mf_ref_rows_begin(&r, ot, 0, NULL); r.done < r.n; mf_ref_rows_next(&r)) {
         int64_t src = 0;
         for (int d = 0; d < last; d++)
-            src = src * xt->shape[d] + idx[d] % xt->shape[d];
+            src = src * xt->shape[d] + r.idx[d] % xt->shape[d];
         src *= w;
-        for (int64_t k = 0; k < row; k += w)
-            memcpy(o + (size_t)(i + k) * es, x + (size_t)src * es, (size_t)(row - k < w ? row - k : w) * es);
-        for (int d = last - 1; d >= 0; d--) {
-            if (++idx[d] < ot->shape[d])
-                break;
-            idx[d] = 0;
-        }
+        for (int64_t k = 0; k < r.row; k += w)
+            memcpy(o + (size_t)(r.done + k) * es, x + (size_t)src * es, (size_t)(r.row - k < w ? r.row - k : w) * es);
     }
     return MF_OK;
 }

@@ -32,14 +32,13 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     mf_scalar_store(fill, t->dtype, 0, (mf_scalar){true, mf_attr_float(c->op, c->attrs, "value"), 0});
     int rank = t->rank;
     int64_t mode = mf_attr_int(c->op, c->attrs, "mode");
-    int64_t n = mf_type_numel(ot);
-    if (n == 0)
+    if (mf_type_numel(ot) == 0)
         return MF_OK;
     if (rank == 0) {
         memcpy(c->out, c->in[0], es);
         return MF_OK;
     }
-    int64_t istride[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
+    int64_t istride[MF_MAX_RANK], s = 1;
     for (int d = rank - 1; d >= 0; d--) {
         istride[d] = s;
         s *= t->shape[d];
@@ -52,12 +51,13 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     int64_t lo = begin < 0 ? 0 : begin, hi = begin + w < row ? begin + w : row;
     if (hi < lo)
         hi = lo;
-    for (int64_t i = 0; i < n; i += row) {
-        unsigned char *out = o + (size_t)i * es;
+    mf_ref_rows r;
+    for (mf_ref_rows_begin(&r, ot, 0, NULL); r.done < r.n; mf_ref_rows_next(&r)) {
+        unsigned char *out = o + (size_t)r.done * es;
         int64_t off = 0;
         bool inside = true;
         for (int d = 0; d < last && inside; d++) {
-            int64_t j = source_index(idx[d], pads->ints[d], t->shape[d], mode);
+            int64_t j = source_index(r.idx[d], pads->ints[d], t->shape[d], mode);
             inside = j >= 0;
             off += j * istride[d];
         }
@@ -67,19 +67,10 @@ mf_status mf_ref_pad(const mf_ref_call *c)
             const unsigned char *in = x + (size_t)off * es; /* only inside: off >= 0 */
             if (hi > lo) /* else lo - begin may lie past the input row */
                 mf_ref_copy_strided(out + (size_t)lo * es, in + (size_t)(lo - begin) * es, hi - lo, 1, es);
-            for (int64_t k = 0; k < row; k++) { /* the pads either side */
-                if (k == lo)
-                    k = hi;
-                if (k >= row)
-                    break;
+            for (int64_t k = lo > 0 ? 0 : hi; k < row; k = k + 1 == lo ? hi : k + 1) { /* the pads either side */
                 int64_t j = source_index(k, begin, w, mode);
                 mf_ref_fill(out + (size_t)k * es, j >= 0 ? in + (size_t)j * es : fill, 1, es);
             }
-        }
-        for (int d = last - 1; d >= 0; d--) { /* odometer over the output's rows */
-            if (++idx[d] < ot->shape[d])
-                break;
-            idx[d] = 0;
         }
     }
     return MF_OK;

@@ -61,6 +61,19 @@ typedef mf_status (*mf_ref_fn)(const mf_ref_call *c);
 /* Element strides of an operand of shape[0..shape_rank) aligned to a rank-`rank` broadcast
  * shape (numpy's rule): 0 where the operand's dim is 1 or missing (ref_elementwise.c). */
 void mf_ref_broadcast_strides(const int64_t *shape, int shape_rank, int rank, int64_t *strides);
+/* The rows (last dim) of an output, walked with the operands broadcast to it (numpy's rule,
+ * ref_elementwise.c): off[k] is operand k's element at the row's start, step[k] its step
+ * along the row (0: broadcast).  for (mf_ref_rows_begin(&w, ot, nin, in); w.done < w.n;
+ * mf_ref_rows_next(&w)) visits out elements [w.done, w.done + w.row). */
+#define MF_REF_ROWS_MAX 3
+typedef struct mf_ref_rows {
+    const mf_type *ot;
+    int nin;
+    int64_t n, row, done, idx[MF_MAX_RANK];
+    int64_t off[MF_REF_ROWS_MAX], step[MF_REF_ROWS_MAX], st[MF_REF_ROWS_MAX][MF_MAX_RANK + 1];
+} mf_ref_rows;
+void mf_ref_rows_begin(mf_ref_rows *w, const mf_type *ot, int nin, const mf_type *in);
+void mf_ref_rows_next(mf_ref_rows *w);
 /* Defines mf_ref_<name> as a call of the kernel its family shares, fn(c, args...). */
 #define MF_REF_VIA(name, fn, ...)                                                                  \
     mf_status mf_ref_##name(const mf_ref_call *c)                                                  \
