@@ -39,7 +39,7 @@ mf_pass_ctx mf_pass_ctx_default(void)
     const char *e = getenv("DISABLE_MLU_FUSION"), *w = getenv("MLUFUSE_WINOGRAD");
     const char *q = getenv("MLUFUSE_QCONV_WINOGRAD");
     return (mf_pass_ctx){.fuse = !(e && *e && strcmp(e, "0")), .fold_limit = (size_t)1 << 20,
-                         .winograd = !(w && !strcmp(w, "0")),
+                         .winograd = w && !strcmp(w, "0") ? 0 : w && !strcmp(w, "2") ? 2 : 1,
                          .qconv_winograd = q && !strcmp(q, "0") ? 0 : q && !strcmp(q, "1") ? 1 : -1};
 }
 

@@ -61,7 +61,9 @@ typedef struct mf_pass_ctx {
     bool fuse;               /* false: DISABLE_MLU_FUSION */
     size_t fold_limit;       /* constant folding: largest result, bytes (weight transforms
                               * such as winograd_weight fold at any size) */
-    bool winograd;           /* false: MLUFUSE_WINOGRAD=0, 3x3 convs stay direct */
+    int winograd;            /* 0: 3x3 convs stay direct; 1: Winograd where it wins, its
+                              * transformed weights within a limit (winograd.c); 2: where it
+                              * wins, whatever their size (MLUFUSE_WINOGRAD 0, 1, 2) */
     int qconv_winograd;      /* qconv-winograd: -1 as the target prefers (below), 0 never,
                               * 1 always; MLUFUSE_QCONV_WINOGRAD=0 or 1 sets it */
     int lanes;               /* f32 lanes of the target compiled for; 0: unknown */
@@ -90,7 +92,8 @@ typedef struct mf_pass_ctx {
 } mf_pass_ctx;
 
 /* Settings from the environment: fuse unless DISABLE_MLU_FUSION is set (and not "0"),
- * Winograd unless MLUFUSE_WINOGRAD is "0", qconv_winograd from MLUFUSE_QCONV_WINOGRAD ("0"
+ * Winograd at the level MLUFUSE_WINOGRAD says ("0" or "2"; else 1: mf_pass_winograd_env
+ * tells a bad value), qconv_winograd from MLUFUSE_QCONV_WINOGRAD ("0"
  * or "1"; else -1), fold_limit 1 MiB, lanes 0, no evaluator. */
 mf_pass_ctx mf_pass_ctx_default(void);
 void mf_pass_ctx_release(mf_pass_ctx *ctx);
@@ -113,10 +116,14 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * becomes winograd_weight -> matmul <- winograd_input, then winograd_output (the anchor
  * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
-/* Would the winograd pass rewrite node n? */
-bool mf_winograd_applies(const mf_node *n);
-/* The rule itself, for a conv of weight w, result out and geometry v of any dtype. */
-bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v);
+/* Would the winograd pass at `level` (mf_pass_ctx's winograd, 1 or 2) rewrite node n? */
+bool mf_winograd_applies(const mf_node *n, int level);
+/* The rule itself, for a conv of weight w, result out and geometry v of any dtype, at `level`
+ * (2 lifts the limit on the transformed weights' size). */
+bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v, int level);
+/* MLUFUSE_WINOGRAD as a level (unset or empty: 1); a value other than 0, 1 or 2 is an error
+ * naming it. */
+mf_status mf_pass_winograd_env(int *level);
 /* Would it put channels in the lanes (the channels_last layout) for a target with `lanes`
  * f32 lanes? */
 bool mf_winograd_channels_last(const mf_node *n, int lanes);

@@ -14,7 +14,7 @@ static bool has_data(const mf_value *v)
     return v->is_const && v->data;
 }
 
-static bool applies(const mf_node *n)
+static bool applies(const mf_node *n, int level)
 {
     if (n->op != MF_OP_QCONV2D || mf_attr_int(n->op, n->attrs, "acc"))
         return false;
@@ -23,7 +23,7 @@ static bool applies(const mf_node *n)
         return false;
     if (!has_data(n->inputs[1]) || !has_data(n->inputs[2]))
         return false;
-    return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v);
+    return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v, level);
 }
 
 /* What the rewrites share, by value id below nvalues: one dequantize of an input and one
@@ -34,6 +34,7 @@ typedef struct shared {
     mf_node **dequantized; /* by x's id */
     mf_value **real;       /* by w's id, with the scales of real_scales */
     const mf_value **real_scales;
+    int level; /* the winograd pass's (mf_winograd_fits) */
 } shared;
 
 /* The real weights w * w_scale (per output channel, or one scale), named "W.f32". */
@@ -127,7 +128,7 @@ static mf_status rewrite(mf_graph *g, shared *sh, const mf_node *n, mf_node **ou
 static mf_status expand(mf_graph *g, const mf_node *n, void *arg, mf_node **out)
 {
     *out = NULL;
-    return applies(n) ? rewrite(g, arg, n, out) : MF_OK;
+    return applies(n, ((const shared *)arg)->level) ? rewrite(g, arg, n, out) : MF_OK;
 }
 
 mf_status mf_pass_qconv_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
@@ -137,12 +138,12 @@ mf_status mf_pass_qconv_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)
         return MF_OK;
     int count = 0;
     for (int i = 0; i < g->nnodes; i++)
-        count += applies(g->nodes[i]);
+        count += applies(g->nodes[i], ctx->winograd);
     /* the target asked only when it decides and there is something to decide */
     if (!count || (ctx->qconv_winograd < 0 && !ctx->qconv_prefers_winograd(ctx->target_ctx)))
         return MF_OK;
     shared sh = {g->nvalues, calloc((size_t)g->nvalues + 1, sizeof *sh.dequantized),
-                 calloc((size_t)g->nvalues + 1, sizeof *sh.real), calloc((size_t)g->nvalues + 1, sizeof *sh.real_scales)};
+                 calloc((size_t)g->nvalues + 1, sizeof *sh.real), calloc((size_t)g->nvalues + 1, sizeof *sh.real_scales), ctx->winograd};
     mf_status s = sh.dequantized && sh.real && sh.real_scales
                       ? mf_pass_expand(g, "qconv-winograd", expand, &sh, changes)
                       : mf_error(MF_ERR_NOMEM, "qconv-winograd: out of memory");

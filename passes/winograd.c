@@ -7,13 +7,15 @@
  *
  * Where it wins (the rule): groups 1, stride 1, dilation 1, a constant f32 3x3 weight, at
  * least 8 input and output channels (else the GEMMs are too thin to pay for the
- * transforms), transformed weights of at most 64 MiB, and an output plane of at least 8x8 (smaller planes, the 7x7 layers, waste a
+ * transforms), transformed weights of at most 64 MiB (level 1; level 2, MLUFUSE_WINOGRAD=2 or
+ * the module option winograd = 2, lifts it), and an output plane of at least 8x8 (smaller planes, the 7x7 layers, waste a
  * third or more of each 4x4 tile on padding).  The layout follows the target's lanes
  * (ctx->lanes): with at least a vector of tiles the GEMMs run with tiles in the lanes
  * (measured faster, 14x14 planes on AVX-512 included); with fewer (an 8x8 plane has 4
- * tiles) channels_last puts channels in the lanes, so the vectors stay full.  ctx->winograd false
+ * tiles) channels_last puts channels in the lanes, so the vectors stay full.  ctx->winograd 0
  * (MLUFUSE_WINOGRAD=0, the module option) turns it off. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir/winograd.h"
@@ -22,7 +24,10 @@
 #define MIN_CHANNELS 8
 #define MIN_PLANE 8
 /* Transformed weights are 4x the weights (36 values per 9): past this they stay direct
- * rather than make one huge constant (resnet18's largest is 9.4 MB, VGG's 38 MB). */
+ * rather than make one huge constant (resnet18's largest is 9.4 MB, VGG's 38 MB), unless
+ * level 2 asks for speed whatever the memory: yolov3_tiny's 13x13 512->1024 (75.5 MB) then
+ * runs as Winograd, its one-thread run 15 % faster for 200 MB more peak RSS
+ * (docs/benchmarks.md). */
 #define MAX_TRANSFORMED_BYTES ((int64_t)64 << 20)
 
 static bool f32_const(const mf_value *v)
@@ -30,7 +35,7 @@ static bool f32_const(const mf_value *v)
     return v->is_const && v->data && v->type.dtype == MF_F32;
 }
 
-bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v)
+bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v, int level)
 {
     if (w->rank != 4 || w->shape[2] != 3 || w->shape[3] != 3 || out->rank != 4)
         return false;
@@ -38,19 +43,32 @@ bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view
         return false;
     if (w->shape[0] < MIN_CHANNELS || w->shape[1] < MIN_CHANNELS)
         return false;
-    if (w->shape[0] * w->shape[1] * MF_WINO_P * (int64_t)sizeof(float) > MAX_TRANSFORMED_BYTES)
+    if (level < 2 && w->shape[0] * w->shape[1] * MF_WINO_P * (int64_t)sizeof(float) > MAX_TRANSFORMED_BYTES)
         return false;
     return out->shape[2] >= MIN_PLANE && out->shape[3] >= MIN_PLANE;
 }
 
-bool mf_winograd_applies(const mf_node *n)
+bool mf_winograd_applies(const mf_node *n, int level)
 {
     if (n->op != MF_OP_CONV2D || n->inputs[0]->type.rank != 4 || n->inputs[0]->type.dtype != MF_F32)
         return false;
     if (!f32_const(n->inputs[1]) || (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32))
         return false;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
-    return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v);
+    return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v, level);
+}
+
+mf_status mf_pass_winograd_env(int *level)
+{
+    const char *e = getenv("MLUFUSE_WINOGRAD");
+    *level = 1;
+    if (!e || !*e)
+        return MF_OK;
+    if ((e[0] != '0' && e[0] != '1' && e[0] != '2') || e[1])
+        return mf_error(MF_ERR_INVALID, "MLUFUSE_WINOGRAD=%.40s: expected 0 (3x3 convs stay direct), 1 (Winograd where it "
+                                        "wins, within a memory limit) or 2 (where it wins, whatever the memory)", e);
+    *level = e[0] - '0';
+    return MF_OK;
 }
 
 bool mf_winograd_channels_last(const mf_node *n, int lanes)
@@ -109,7 +127,8 @@ static mf_status rewrite(mf_graph *g, const mf_node *n, int lanes, mf_node **out
 static mf_status expand(mf_graph *g, const mf_node *n, void *ctx, mf_node **out)
 {
     *out = NULL;
-    return mf_winograd_applies(n) ? rewrite(g, n, ((const mf_pass_ctx *)ctx)->lanes, out) : MF_OK;
+    const mf_pass_ctx *pc = ctx;
+    return mf_winograd_applies(n, pc->winograd) ? rewrite(g, n, pc->lanes, out) : MF_OK;
 }
 
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes)

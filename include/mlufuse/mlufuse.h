@@ -246,8 +246,10 @@ typedef struct mf_module_options {
     int max_specializations; /* past this many input shapes, warn once (recompile storm) */
     mf_device device;        /* where inputs and outputs live */
     int fusion;              /* 1 fuse, 0 one subgraph per op, -1 from DISABLE_MLU_FUSION */
-    int winograd;            /* 1 3x3 stride-1 convs as Winograd F(4,3) where it wins, 0 all
-                              * direct, -1 from MLUFUSE_WINOGRAD (on unless "0") */
+    int winograd;            /* 1 3x3 stride-1 convs as Winograd F(4,3) where it wins, within a
+                              * limit on the transformed weights (64 MiB a layer); 2 where it
+                              * wins whatever their size (faster, more memory); 0 all direct;
+                              * -1 from MLUFUSE_WINOGRAD (0, 1 or 2; unset: 1) */
     /* Called after each subgraph's kernel is ready while a specialization compiles (done of
      * total), for progress lines on long compiles; NULL: none. */
     void (*progress)(int done, int total, void *ctx);

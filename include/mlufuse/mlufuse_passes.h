@@ -23,7 +23,8 @@ typedef struct mf_opt_options {
     int fusion;         /* -1: on unless DISABLE_MLU_FUSION=1; 0: off; 1: on */
     size_t fold_limit;  /* constant folding's largest result in bytes; 0: 1 MiB */
     int verify;         /* 1: verify after every pass (DEBUG=1 does too) */
-    int winograd;       /* -1: on unless MLUFUSE_WINOGRAD=0; 0: 3x3 convs stay direct; 1: on */
+    int winograd;       /* -1: MLUFUSE_WINOGRAD (0, 1 or 2; unset: 1); 0: 3x3 convs stay direct;
+                         * 1: Winograd within a memory limit; 2: whatever the memory */
     int lanes;          /* f32 lanes of the target (the winograd rule); 0: this machine's */
     /* The LLVM CPU the kernels are for (the module's `cpu` option): the weight layout the
      * pack-weights pass writes, and whether qconv-winograd runs int8 3x3 convs as f32

@@ -114,10 +114,12 @@ def _array_call(ins, res):
 
 
 def compile(model, core_number=None, cpu=None, opt_level=3, fusion=None, device="mlu:0", batch=0,
-            compile_threads=0):  # noqa: A001 - the seed's verb
+            compile_threads=0, winograd=None):  # noqa: A001 - the seed's verb
     """A Module for a Graph or a model file (.onnx, .mfir).  core_number: 1, 4 or 16 (default:
     set_core_number's); cpu: an LLVM CPU name (default this machine); fusion: None (from
-    DISABLE_MLU_FUSION), True or False."""
+    DISABLE_MLU_FUSION), True or False; winograd: None (from MLUFUSE_WINOGRAD), 0 (3x3 convs
+    stay direct), 1 (Winograd where it wins, within a memory limit) or 2 (whatever the
+    memory)."""
     graph = model if isinstance(model, Graph) else Graph.load(model, batch)
     o = lib.mf_module_default_options()
     o.core_number = _core_number if core_number is None else _lib.int_arg(core_number, ctypes.c_int, "core_number")
@@ -125,6 +127,7 @@ def compile(model, core_number=None, cpu=None, opt_level=3, fusion=None, device=
     cpu_b = cpu.encode() if cpu else None
     o.cpu = cpu_b
     o.fusion = -1 if fusion is None else int(bool(fusion))
+    o.winograd = -1 if winograd is None else _lib.int_arg(winograd, ctypes.c_int, "winograd")
     o.device = parse_device(device)
     o.compile_threads = _lib.int_arg(compile_threads, ctypes.c_int, "compile_threads")
     out = ctypes.c_void_p()

@@ -3,6 +3,7 @@ import ctypes
 import threading
 
 import numpy as np
+import pytest
 
 import mlufuse
 from mlufuse._lib import lib
@@ -73,3 +74,19 @@ def test_cache_and_opt(models, tmp_path):
     assert r["edges"] and all(e["reason"] for e in r["edges"])
     assert "subgraph" in r["explanation"]
     assert r["graph"].num_nodes == r["summary"]["nodes"]
+
+
+def test_winograd_levels_agree():
+    # 0: direct, 1: Winograd within its memory limit, 2: whatever the memory; same results
+    rng = np.random.default_rng(3)
+    w = rng.uniform(-0.5, 0.5, (16, 16, 3, 3)).astype(np.float32)
+    x = mlufuse.tensor(rng.uniform(-1, 1, (1, 16, 20, 20)).astype(np.float32), device="mlu:0")
+    with mlufuse.trace(x) as tr:
+        tr.outputs = [mlufuse.ops.conv2d(x, w, None, padding=1)]
+    ys = [mlufuse.compile(tr.graph, winograd=level)(x).numpy() for level in (0, 1, 2)]
+    for y in ys[1:]:
+        assert np.max(np.abs(y - ys[0])) <= 3e-3 * np.max(np.abs(ys[0]))
+    with pytest.raises(mlufuse.InvalidError, match="winograd 3"):
+        mlufuse.compile(tr.graph, winograd=3)
+    with pytest.raises(mlufuse.InvalidError, match="out of range"):
+        mlufuse.compile(tr.graph, winograd=2**32 + 1)

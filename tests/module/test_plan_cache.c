@@ -90,7 +90,8 @@ static uint64_t wrong_sum(void *ctx)
 static void key_of(const mf_graph *g, char key[65])
 {
     mf_module_options o = mf_module_default_options();
-    o.fusion = mf_pass_ctx_default().fuse; /* as module creation resolves it */
+    o.fusion = mf_pass_ctx_default().fuse; /* as module creation resolves them */
+    o.winograd = mf_pass_ctx_default().winograd;
     mf_type t = g->inputs[0]->type;
     assert_int_equal(mf_mod_plan_key(g, &t, mf_mod_plan_weights_fingerprint(g), &o, key), MF_OK);
 }

@@ -94,7 +94,7 @@ static void test_which_convs(void **state)
         assert_int_equal(conv->op, MF_OP_CONV2D);
         assert_int_equal(conv->inputs[0]->producer->op, MF_OP_DEQUANTIZE);
         assert_true(conv->inputs[1]->is_const && conv->inputs[1]->data && conv->inputs[1]->type.dtype == MF_F32);
-        assert_true(mf_winograd_applies(conv));
+        assert_true(mf_winograd_applies(conv, 1));
     }
     /* relu and plain share one dequantize of %q; relu and six one copy of w * ws */
     int dequantizes = 0;

@@ -1,6 +1,6 @@
 /* test_winograd_pass.c — which convolutions the winograd pass rewrites (3x3, stride 1,
  * dilation 1, groups 1, constant weights, 8+ channels, an 8x8 plane or more) and which it
- * leaves, and the layout it picks for the target's lanes; that the fold after it turns every weight transform into a
+ * leaves (level 2 past the size limit too), and the layout it picks for the target's lanes; that the fold after it turns every weight transform into a
  * constant, also past the 1 MiB folding limit; that the switch turns it off; and that the
  * rewritten graph computes the same as the direct convolutions (reference kernels, 0.3 %). */
 #include <stdarg.h>
@@ -73,10 +73,10 @@ static int64_t channels_last(const mf_graph *g, const char *name)
     return mf_attr_int(n->op, n->attrs, "channels_last");
 }
 
-static int run(mf_graph *g, const char *passes, bool on, int lanes)
+static int run(mf_graph *g, const char *passes, int level, int lanes)
 {
     mf_pass_ctx ctx = mf_pass_ctx_default();
-    ctx.winograd = on;
+    ctx.winograd = level;
     ctx.lanes = lanes;
     return tsupport_run_passes(g, passes, &ctx);
 }
@@ -84,7 +84,7 @@ static int run(mf_graph *g, const char *passes, bool on, int lanes)
 static void test_which_convs(void **state)
 {
     mf_graph *g = load();
-    assert_int_equal(run(g, "winograd", true, 16), 4);
+    assert_int_equal(run(g, "winograd", 1, 16), 4);
     static const char *const yes[] = {"a", "big", "nopad", "small"};
     static const char *const no[] = {"strided", "dilated", "grouped", "pointwise", "thin", "varying", "huge"};
     for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
@@ -98,13 +98,71 @@ static void test_which_convs(void **state)
     assert_int_equal(channels_last(g, "small"), 1);
     mf_graph_destroy(g);
     g = load();
-    assert_int_equal(run(g, "winograd", true, 4), 4);
+    assert_int_equal(run(g, "winograd", 1, 4), 4);
     assert_int_equal(channels_last(g, "a"), 0);
     assert_int_equal(channels_last(g, "small"), 0);
     mf_graph_destroy(g);
 
     g = load();
-    assert_int_equal(run(g, "winograd", false, 16), 0);
+    assert_int_equal(run(g, "winograd", 0, 16), 0);
+    mf_graph_destroy(g);
+
+    /* level 2 (MLUFUSE_WINOGRAD=2) lifts the limit on the transformed weights' size: the
+     * 1024x512 conv (75.5 MB of them) goes too, and nothing else changes */
+    g = load();
+    assert_int_equal(run(g, "winograd", 2, 16), 5);
+    assert_int_equal(producer_of(g, "huge"), MF_OP_WINOGRAD_OUTPUT);
+    assert_int_equal(producer_of(g, "strided"), MF_OP_CONV2D);
+    mf_graph_destroy(g);
+}
+
+/* MLUFUSE_WINOGRAD: 0, 1 or 2 as the pass context's level; anything else an error that names
+ * the variable (the module and mf_graph_optimize refuse it); the module option wins over it. */
+static void test_level_from_env(void **state)
+{
+    int level = -1;
+    unsetenv("MLUFUSE_WINOGRAD");
+    assert_int_equal(mf_pass_winograd_env(&level), MF_OK);
+    assert_int_equal(level, 1);
+    assert_int_equal(mf_pass_ctx_default().winograd, 1);
+    static const char *const good[] = {"0", "1", "2"};
+    for (int i = 0; i < 3; i++) {
+        setenv("MLUFUSE_WINOGRAD", good[i], 1);
+        assert_int_equal(mf_pass_winograd_env(&level), MF_OK);
+        assert_int_equal(level, i);
+        assert_int_equal(mf_pass_ctx_default().winograd, i);
+    }
+    static const char *const bad[] = {"3", "-1", "on", "22", "1 "};
+    for (int i = 0; i < 5; i++) {
+        setenv("MLUFUSE_WINOGRAD", bad[i], 1);
+        assert_int_equal(mf_pass_winograd_env(&level), MF_ERR_INVALID);
+        assert_non_null(strstr(mf_last_error(), "MLUFUSE_WINOGRAD"));
+        mf_graph *g = load();
+        assert_int_equal(mf_graph_optimize(g, NULL, NULL), MF_ERR_INVALID);
+        mf_opt_options o = mf_opt_default_options();
+        o.winograd = 2; /* the option decides: the variable is not read */
+        o.passes = "winograd";
+        assert_int_equal(mf_graph_optimize(g, &o, NULL), MF_OK);
+        assert_int_equal(producer_of(g, "huge"), MF_OP_WINOGRAD_OUTPUT);
+        mf_module *m = NULL;
+        assert_int_equal(mf_module_create(g, NULL, &m), MF_ERR_INVALID);
+        assert_null(m);
+        assert_non_null(strstr(mf_last_error(), "MLUFUSE_WINOGRAD"));
+        mf_graph_destroy(g);
+    }
+    unsetenv("MLUFUSE_WINOGRAD");
+    mf_module_options mo = mf_module_default_options();
+    mo.winograd = 3;
+    mf_module *m = NULL;
+    mf_graph *one = load();
+    assert_int_equal(mf_module_create(one, &mo, &m), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "winograd 3"));
+    mf_graph_destroy(one);
+    mf_graph *g = load();
+    mf_opt_options o = mf_opt_default_options();
+    o.winograd = 3;
+    assert_int_equal(mf_graph_optimize(g, &o, NULL), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "winograd 3"));
     mf_graph_destroy(g);
 }
 
@@ -113,7 +171,7 @@ static void test_which_convs(void **state)
 static void test_weights_folded(void **state)
 {
     mf_graph *g = load();
-    run(g, "winograd,fold,dce", true, 16);
+    run(g, "winograd,fold,dce", 1, 16);
     int matmuls = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
@@ -133,7 +191,7 @@ static void test_weights_folded(void **state)
 static void test_same_outputs(void **state)
 {
     mf_graph *g = load(), *w = load();
-    run(w, MF_COMPILE_PIPELINE, true, 16);
+    run(w, MF_COMPILE_PIPELINE, 1, 16);
     mf_tensor *in[5], *want[11], *got[11];
     tsupport_rand_inputs(g, 7, -1, 1, in);
     assert_int_equal(mf_graph_interpret(g, 5, in, 11, want), MF_OK);
@@ -154,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_which_convs),
+        cmocka_unit_test(test_level_from_env),
         cmocka_unit_test(test_weights_folded),
         cmocka_unit_test(test_same_outputs),
     };
