@@ -344,7 +344,7 @@ mf_status onnx_fold(onnx_importer *im, const Onnx__NodeProto *n, mf_op op, int n
     mf_buffer *b = mf_buffer_new_host(mf_type_nbytes(&ot));
     if (!b)
         return mf_error(MF_ERR_NOMEM, "onnx: out of memory");
-    mf_ref_call call = {op, a, nin, data, types, b->data, &ot};
+    mf_ref_call call = {op, a, nin, data, types, b->data, &ot, 0, 1};
     mf_status s = mf_rt_ref_kernel(op)(&call);
     if (!s) {
         *folded = true;

@@ -8,7 +8,7 @@ mf_status mf_mod_ref_eval(mf_op op, const mf_attr *attrs, int nin, const void *c
                           const mf_type *in_types, void *out, const mf_type *out_type, void *ctx)
 {
     (void)ctx;
-    mf_ref_call c = {op, attrs, nin, in, in_types, out, out_type};
+    mf_ref_call c = {op, attrs, nin, in, in_types, out, out_type, 0, 1};
     mf_ref_fn fn = mf_rt_ref_kernel(op);
     if (!fn)
         return mf_error(MF_ERR_UNSUPPORTED, "fold: %s has no reference kernel", mf_op_get(op)->name);

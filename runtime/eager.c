@@ -81,7 +81,7 @@ mf_status mf_rt_eager(mf_op op, const mf_attr *attrs, int nin, const mf_tensor *
         }
         return s;
     }
-    mf_ref_call call = {op, a, nin, ptrs, types, mf_rt_tensor_ptr(*out), &ot};
+    mf_ref_call call = {op, a, nin, ptrs, types, mf_rt_tensor_ptr(*out), &ot, 0, 1};
     int64_t t0 = mf_rt_prof_start();
     s = mf_rt_ref_kernel(op)(&call);
     if (t0) { /* described only when profiling: a layer-by-layer op has no plan site */

@@ -72,7 +72,7 @@ static mf_status run_task(eager_task *t)
         ptrs[i] = mf_rt_tensor_ptr(t->in[i]);
     }
     mf_ref_call call = {t->op, t->attrs, t->nin, ptrs, types, mf_rt_tensor_ptr(t->out),
-                        &t->out->type};
+                        &t->out->type, 0, 1};
     mf_status s = mf_rt_ref_kernel(t->op)(&call);
     if (s)
         mf_error_context(s, "%s on mlu:%d (deferred)", mf_op_get(t->op)->name,

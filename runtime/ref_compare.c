@@ -90,7 +90,7 @@ static mf_status binary_any(const mf_ref_call *c, cmp_kind k)
     const mf_type *ot = c->out_type, *at = &c->in_types[0], *bt = &c->in_types[1];
     bool f32 = k <= CMP_LE && at->dtype == MF_F32 && bt->dtype == MF_F32 && ot->dtype == MF_BOOL;
     mf_ref_rows w;
-    for (mf_ref_rows_begin(&w, ot, 2, c->in_types); w.done < w.n; mf_ref_rows_next(&w)) {
+    for (mf_ref_rows_begin(&w, ot, 2, c->in_types), mf_ref_rows_part(&w, c); w.done < w.n; mf_ref_rows_next(&w)) {
         if (f32) {
             compare_f32_row(k, (const float *)c->in[0] + w.off[0], w.step[0], (const float *)c->in[1] + w.off[1],
                             w.step[1], (uint8_t *)c->out + w.done, w.row);
@@ -153,7 +153,8 @@ mf_status mf_ref_where(const mf_ref_call *c)
 {
     size_t es = mf_dtype_size(c->out_type->dtype);
     mf_ref_rows w;
-    for (mf_ref_rows_begin(&w, c->out_type, 3, c->in_types); w.done < w.n; mf_ref_rows_next(&w)) {
+    for (mf_ref_rows_begin(&w, c->out_type, 3, c->in_types), mf_ref_rows_part(&w, c); w.done < w.n;
+         mf_ref_rows_next(&w)) {
         const uint8_t *cr = (const uint8_t *)c->in[0] + w.off[0];
         const char *xr = (const char *)c->in[1] + (size_t)w.off[1] * es, *yr = (const char *)c->in[2] + (size_t)w.off[2] * es;
         char *o = (char *)c->out + (size_t)w.done * es;
@@ -169,7 +170,8 @@ mf_status mf_ref_expand(const mf_ref_call *c)
 {
     size_t es = mf_dtype_size(c->out_type->dtype);
     mf_ref_rows w;
-    for (mf_ref_rows_begin(&w, c->out_type, 1, c->in_types); w.done < w.n; mf_ref_rows_next(&w))
+    for (mf_ref_rows_begin(&w, c->out_type, 1, c->in_types), mf_ref_rows_part(&w, c); w.done < w.n;
+         mf_ref_rows_next(&w))
         mf_ref_copy_strided((char *)c->out + (size_t)w.done * es, (const char *)c->in[0] + (size_t)w.off[0] * es, w.row,
                             w.step[0], es);
     return MF_OK;

@@ -32,6 +32,35 @@ void mf_ref_rows_begin(mf_ref_rows *w, const mf_type *ot, int nin, const mf_type
     }
 }
 
+void mf_ref_part_rows(const mf_ref_call *c, int64_t rows, int64_t *lo, int64_t *hi)
+{
+    int64_t n = c->nparts > 1 ? c->nparts : 1, p = c->nparts > 1 ? c->part : 0;
+    *lo = rows * p / n;
+    *hi = rows * (p + 1) / n;
+}
+
+void mf_ref_row_index(const mf_type *ot, int64_t row, int64_t *idx)
+{
+    for (int d = ot->rank - 2; d >= 0; d--) {
+        idx[d] = row % ot->shape[d];
+        row /= ot->shape[d];
+    }
+}
+
+void mf_ref_rows_part(mf_ref_rows *w, const mf_ref_call *c)
+{
+    int64_t lo, hi;
+    if (w->row == 0) /* no elements: nothing to share */
+        return;
+    mf_ref_part_rows(c, w->n / w->row, &lo, &hi);
+    w->done = lo * w->row;
+    w->n = hi * w->row;
+    mf_ref_row_index(w->ot, lo, w->idx);
+    for (int k = 0; k < w->nin; k++)
+        for (int d = 0; d < w->ot->rank - 1; d++)
+            w->off[k] += w->idx[d] * w->st[k][d];
+}
+
 void mf_ref_rows_next(mf_ref_rows *w)
 {
     w->done += w->row;

@@ -45,7 +45,7 @@ mf_status mf_ref_tile(const mf_ref_call *c)
     const int last = ot->rank - 1;
     const int64_t w = ot->rank ? xt->shape[last] : 1;
     mf_ref_rows r;
-    for (mf_ref_rows_begin(&r, ot, 0, NULL); r.done < r.n; mf_ref_rows_next(&r)) {
+    for (mf_ref_rows_begin(&r, ot, 0, NULL), mf_ref_rows_part(&r, c); r.done < r.n; mf_ref_rows_next(&r)) {
         int64_t src = 0;
         for (int d = 0; d < last; d++)
             src = src * xt->shape[d] + r.idx[d] % xt->shape[d];

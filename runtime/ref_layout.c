@@ -75,13 +75,18 @@ mf_status mf_ref_permute(const mf_ref_call *c)
     if (n == 0)
         return MF_OK;
     if (rank == 0) {
-        memcpy(c->out, c->in[0], es);
+        if (!c->part) /* one element: the first share's */
+            memcpy(c->out, c->in[0], es);
         return MF_OK;
     }
-    int64_t row = ot->shape[rank - 1];
+    int64_t row = ot->shape[rank - 1], lo, hi;
+    mf_ref_part_rows(c, n / row, &lo, &hi);
+    mf_ref_row_index(ot, lo, idx);
+    for (int d = 0; d < rank - 1; d++)
+        off += idx[d] * step[d];
     const char *x = c->in[0];
     char *o = c->out;
-    for (int64_t i = 0; i < n; i += row) {
+    for (int64_t i = lo * row; i < hi * row; i += row) {
         mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)off * es, row, step[rank - 1], es);
         for (int d = rank - 2; d >= 0; d--) { /* odometer over the output's rows */
             off += step[d];
@@ -94,7 +99,9 @@ mf_status mf_ref_permute(const mf_ref_call *c)
     return MF_OK;
 }
 
-/* Each input contributes one contiguous block per index of the dims before `dim`. */
+/* Each input contributes one contiguous block per index of the dims before `dim`.  A share
+ * (mf_ref_call's part) copies the output bytes [nbytes * part / nparts, ...) of them: a
+ * concat along dim 1 at batch 1 is one block an input. */
 mf_status mf_ref_concat(const mf_ref_call *c)
 {
     const mf_type *ot = c->out_type;
@@ -106,12 +113,18 @@ mf_status mf_ref_concat(const mf_ref_call *c)
     for (int i = (int)d + 1; i < ot->rank; i++)
         inner *= ot->shape[i];
     size_t out_row = (size_t)(ot->shape[d] * inner) * es, at = 0;
+    int64_t lo, hi;
+    mf_ref_part_rows(c, (int64_t)(out_row * (size_t)outer), &lo, &hi);
     for (int k = 0; k < c->nin; k++) {
         size_t row = (size_t)(c->in_types[k].shape[d] * inner) * es;
         const char *x = c->in[k];
         char *o = (char *)c->out + at;
-        for (int64_t a = 0; a < outer; a++)
-            copy_bytes(o + (size_t)a * out_row, x + (size_t)a * row, row);
+        for (int64_t a = 0; a < outer; a++) { /* the block's bytes within [lo, hi) */
+            size_t start = (size_t)a * out_row + at, from = start > (size_t)lo ? start : (size_t)lo;
+            size_t end = start + row < (size_t)hi ? start + row : (size_t)hi;
+            if (from < end)
+                copy_bytes(o + (size_t)a * out_row + (from - start), x + (size_t)a * row + (from - start), end - from);
+        }
         at += row;
     }
     return MF_OK;
@@ -140,13 +153,14 @@ mf_status mf_ref_upsample_nearest2d(const mf_ref_call *c)
     const char *x = c->in[0];
     char *o = c->out;
     size_t orow = (size_t)ow * es;
-    for (int64_t p = 0; p < planes; p++)
-        for (int64_t y = 0; y < h; y++) {
-            const char *src = x + (size_t)((p * h + y) * w) * es;
-            char *dst = o + (size_t)((p * oh + y * sh) * ow) * es;
-            widen_row(dst, src, w, sw, es);
-            for (int64_t r = 1; r < sh; r++)
-                memcpy(dst + (size_t)r * orow, dst, orow);
-        }
+    int64_t lo, hi; /* a share: input rows [lo, hi) of all planes' */
+    mf_ref_part_rows(c, planes * h, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++) { /* input row i: plane i / h, row i % h */
+        const char *src = x + (size_t)(i * w) * es;
+        char *dst = o + (size_t)((i / h * oh + i % h * sh) * ow) * es;
+        widen_row(dst, src, w, sw, es);
+        for (int64_t r = 1; r < sh; r++)
+            memcpy(dst + (size_t)r * orow, dst, orow);
+    }
     return MF_OK;
 }

@@ -35,7 +35,8 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     if (mf_type_numel(ot) == 0)
         return MF_OK;
     if (rank == 0) {
-        memcpy(c->out, c->in[0], es);
+        if (!c->part) /* one element: the first share's */
+            memcpy(c->out, c->in[0], es);
         return MF_OK;
     }
     int64_t istride[MF_MAX_RANK], s = 1;
@@ -52,7 +53,7 @@ mf_status mf_ref_pad(const mf_ref_call *c)
     if (hi < lo)
         hi = lo;
     mf_ref_rows r;
-    for (mf_ref_rows_begin(&r, ot, 0, NULL); r.done < r.n; mf_ref_rows_next(&r)) {
+    for (mf_ref_rows_begin(&r, ot, 0, NULL), mf_ref_rows_part(&r, c); r.done < r.n; mf_ref_rows_next(&r)) {
         unsigned char *out = o + (size_t)r.done * es;
         int64_t off = 0;
         bool inside = true;

@@ -27,11 +27,16 @@ mf_status mf_ref_slice(const mf_ref_call *c)
     if (n == 0)
         return MF_OK;
     if (rank == 0) {
-        memcpy(o, x, es);
+        if (!c->part) /* one element: the first share's */
+            memcpy(o, x, es);
         return MF_OK;
     }
-    int64_t row = ot->shape[rank - 1];
-    for (int64_t i = 0; i < n; i += row) { /* a row (the last dim) at a time */
+    int64_t row = ot->shape[rank - 1], lo, hi;
+    mf_ref_part_rows(c, n / row, &lo, &hi);
+    mf_ref_row_index(ot, lo, idx);
+    for (int d = 0; d < rank - 1; d++)
+        off += idx[d] * step[d] * stride[d];
+    for (int64_t i = lo * row; i < hi * row; i += row) { /* a row (the last dim) at a time */
         mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)off * es, row, step[rank - 1], es);
         for (int d = rank - 2; d >= 0; d--) { /* odometer over the output's rows */
             off += step[d] * stride[d];

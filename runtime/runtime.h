@@ -54,6 +54,11 @@ typedef struct mf_ref_call {
     const mf_type *in_types;
     void *out;
     const mf_type *out_type;
+    /* This call's share of the output: part of nparts, its rows (the last dim) as
+     * mf_ref_part_rows cuts them (concat: its bytes).  Only the kernels of ops
+     * mf_rt_ref_splits names honour it (a plan runs their shares on the core pool); nparts
+     * 0 or 1: the whole output. */
+    int part, nparts;
 } mf_ref_call;
 
 typedef mf_status (*mf_ref_fn)(const mf_ref_call *c);
@@ -74,6 +79,12 @@ typedef struct mf_ref_rows {
 } mf_ref_rows;
 void mf_ref_rows_begin(mf_ref_rows *w, const mf_type *ot, int nin, const mf_type *in);
 void mf_ref_rows_next(mf_ref_rows *w);
+/* Rows [*lo, *hi) of `rows` that call c's share (part, nparts) covers. */
+void mf_ref_part_rows(const mf_ref_call *c, int64_t rows, int64_t *lo, int64_t *hi);
+/* Narrows a walker just begun to c's share of its rows. */
+void mf_ref_rows_part(mf_ref_rows *w, const mf_ref_call *c);
+/* idx[0 .. rank-1) of output row `row` of ot (the odometer's digits over its outer dims). */
+void mf_ref_row_index(const mf_type *ot, int64_t row, int64_t *idx);
 /* Defines mf_ref_<name> as a call of the kernel its family shares, fn(c, args...). */
 #define MF_REF_VIA(name, fn, ...)                                                                  \
     mf_status mf_ref_##name(const mf_ref_call *c)                                                  \
@@ -86,6 +97,8 @@ void mf_ref_rows_next(mf_ref_rows *w);
 #undef X
 
 mf_ref_fn mf_rt_ref_kernel(mf_op op);
+/* Does op's reference kernel honour mf_ref_call's part and nparts (ref_kernels.c)? */
+bool mf_rt_ref_splits(mf_op op);
 
 /* Two elements of dtype dt read by mf_scalar_load, ordered exactly (integers as integers,
  * u64 by its bits): -1 when a < b, 0 when equal, 1 when a > b, 2 when either is NaN

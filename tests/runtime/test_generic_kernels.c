@@ -90,7 +90,7 @@ static void check_conv(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cou
     float *got = malloc(sizeof(float) * (size_t)(numel + 1));
     mf_ref_fn fn = mf_rt_generic_kernel(MF_OP_CONV2D, attrs, nin, types, &out_type);
     assert_non_null(fn);
-    mf_ref_call call = {MF_OP_CONV2D, attrs, nin, in, types, got, &out_type};
+    mf_ref_call call = {MF_OP_CONV2D, attrs, nin, in, types, got, &out_type, 0, 1};
     assert_int_equal(fn(&call), MF_OK);
     double *wantd = malloc(sizeof(double) * (size_t)(numel + 1));
     for (int64_t i = 0; i < numel; i++)
@@ -127,7 +127,7 @@ static void test_linear_and_matmul(void **state)
     float got[3 * 45];
     mf_ref_fn fn = mf_rt_generic_kernel(MF_OP_LINEAR, NULL, 3, lt, &out_type);
     assert_non_null(fn);
-    assert_int_equal(fn(&(mf_ref_call){MF_OP_LINEAR, NULL, 3, lin, lt, got, &out_type}), MF_OK);
+    assert_int_equal(fn(&(mf_ref_call){MF_OP_LINEAR, NULL, 3, lin, lt, got, &out_type, 0, 1}), MF_OK);
     double wantd[3 * 45];
     for (int i = 0; i < 3 * 45; i++)
         wantd[i] = want[i];
@@ -139,7 +139,7 @@ static void test_linear_and_matmul(void **state)
     want = tref_run(MF_OP_MATMUL, NULL, 2, mt, min, &out_type);
     fn = mf_rt_generic_kernel(MF_OP_MATMUL, NULL, 2, mt, &out_type);
     assert_non_null(fn);
-    assert_int_equal(fn(&(mf_ref_call){MF_OP_MATMUL, NULL, 2, min, mt, got, &out_type}), MF_OK);
+    assert_int_equal(fn(&(mf_ref_call){MF_OP_MATMUL, NULL, 2, min, mt, got, &out_type, 0, 1}), MF_OK);
     for (int i = 0; i < 3 * 45; i++)
         wantd[i] = want[i];
     assert_true(max_rel(got, wantd, 3 * 45) <= 3e-3);
@@ -182,7 +182,7 @@ static void test_elementwise(void **state)
         float *want = tref_run(ops[k], attrs, nin, t, in, &out_type), got[1000];
         mf_ref_fn fn = mf_rt_generic_kernel(ops[k], attrs, nin, t, &out_type);
         assert_non_null(fn);
-        assert_int_equal(fn(&(mf_ref_call){ops[k], attrs, nin, in, t, got, &out_type}), MF_OK);
+        assert_int_equal(fn(&(mf_ref_call){ops[k], attrs, nin, in, t, got, &out_type, 0, 1}), MF_OK);
         for (int64_t i = 0; i < n; i++)
             if (!(got[i] == want[i] || (isnan(got[i]) && isnan(want[i]))))
                 fail_msg("%s: element %lld is %g, the reference gives %g", mf_op_get(ops[k])->name,

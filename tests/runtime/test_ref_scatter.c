@@ -119,7 +119,7 @@ static void test_index_out_of_range(void **state)
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_SCATTER_ELEMENTS, a);
     mf_type types[3] = {TT(MF_F32, 3), TT(MF_I64, 1), TT(MF_F32, 1)}, ot = TT(MF_F32, 3);
-    mf_ref_call c = {MF_OP_SCATTER_ELEMENTS, a, 3, (const void *[]){data, idx, upd}, types, out, &ot};
+    mf_ref_call c = {MF_OP_SCATTER_ELEMENTS, a, 3, (const void *[]){data, idx, upd}, types, out, &ot, 0, 1};
     assert_int_equal(mf_rt_ref_kernel(MF_OP_SCATTER_ELEMENTS)(&c), MF_ERR_INVALID);
     assert_non_null(strstr(mf_last_error(), "index 3 is out of range"));
 }

@@ -94,7 +94,7 @@ static void test_gather(void **state)
     mf_attr d[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_GATHER, d);
     assert_int_equal(mf_op_infer(MF_OP_GATHER, d, 2, types, &ot), MF_OK);
-    mf_ref_call call = {MF_OP_GATHER, d, 2, (const void *[]){x, bad}, types, out, &ot};
+    mf_ref_call call = {MF_OP_GATHER, d, 2, (const void *[]){x, bad}, types, out, &ot, 0, 1};
     assert_int_equal(mf_rt_ref_kernel(MF_OP_GATHER)(&call), MF_ERR_INVALID);
     assert_non_null(strstr(mf_last_error(), "index 3 is out of range"));
 }

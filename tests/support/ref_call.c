@@ -53,7 +53,7 @@ void *tref_run(mf_op op, const mf_attr *attrs, int nin, const mf_type *types,
     memset(out, 0xff, nbytes);
     mf_ref_fn fn = mf_rt_ref_kernel(op);
     assert_non_null(fn);
-    mf_ref_call call = {op, attrs, nin, in, types, out, out_type};
+    mf_ref_call call = {op, attrs, nin, in, types, out, out_type, 0, 1};
     s = fn(&call);
     if (s)
         fail_msg("%s: kernel failed: %s", mf_op_get(op)->name, mf_last_error());
