@@ -14,7 +14,8 @@
  * two-thread figure), CONV_GFLOPS_PARTS=1 times each of the 4 partitions of the core_number 4
  * kernel alone (CPU time: the split's balance, free of the machine's load), and
  * CONV_GFLOPS_XCORE=1 each thread's home run on 2 pinned threads with the input left split
- * over their caches. */
+ * over their caches (CONV_GFLOPS_XCORE=out: and each half of the output last written by the
+ * other core, as a model's reused memory may be). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -135,12 +136,17 @@ static void part_times(mf_kernel_fn fn, void **args, int reps, char *out, size_t
 /* CONV_GFLOPS_XCORE=1: the home runs of the core_number 4 kernel on 2 threads pinned to
  * CPUs 0 and 1, each run after the threads rewrote half of the input's channels each (as a
  * depthwise layer split by channels leaves it: half in the other core's cache).  Each thread's
- * CPU time of its run, median of the reps; the launch waits for the slower thread. */
+ * CPU time of its run, median of the reps; the launch waits for the slower thread.  With
+ * `out`, each thread also writes a word of every line of the output half that the other
+ * writes (exactly a channel split's home run; a pixel split's in part): every line it then
+ * stores has to come from the other core. */
 typedef struct xcore {
     mf_kernel_fn fn;
     void **args;
     float *x;
     int64_t nx, reps;
+    float *y; /* the output, its lines to move first (NULL: not) */
+    int64_t ny;
     atomic_int arrived;
     double med[2];
 } xcore;
@@ -170,6 +176,8 @@ static void *xcore_thread(void *arg)
     for (int64_t r = 0; r < x->reps; r++) {
         for (int64_t i = h * x->nx / 2; i < (h + 1) * x->nx / 2; i++)
             x->x[i] = -x->x[i];
+        for (int64_t i = (1 - h) * x->ny / 2; x->y && i < (2 - h) * x->ny / 2; i += 16)
+            x->y[i] = 0;
         xbarrier(x, &round);
         struct timespec t0, t1;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
@@ -185,9 +193,10 @@ static void *xcore_thread(void *arg)
     return NULL;
 }
 
-static void xcore_times(mf_kernel_fn fn, void **args, float *xin, int64_t nx, char *out, size_t cap)
+static void xcore_times(mf_kernel_fn fn, void **args, float *xin, int64_t nx, float *y, int64_t ny, char *out,
+                        size_t cap)
 {
-    xcore x = {.fn = fn, .args = args, .x = xin, .nx = nx, .reps = 301};
+    xcore x = {.fn = fn, .args = args, .x = xin, .nx = nx, .reps = 301, .y = y, .ny = ny};
     atomic_init(&x.arrived, 0);
     pthread_t th[2];
     xcore_arg a[2] = {{&x, 0}, {&x, 1}};
@@ -195,8 +204,8 @@ static void xcore_times(mf_kernel_fn fn, void **args, float *xin, int64_t nx, ch
         pthread_create(&th[h], NULL, xcore_thread, &a[h]);
     for (int h = 0; h < 2; h++)
         pthread_join(th[h], NULL);
-    snprintf(out, cap, "input split over cores: home runs 0-1 %.1f, 2-3 %.1f us (median CPU time)", x.med[0] * 1e6,
-             x.med[1] * 1e6);
+    snprintf(out, cap, "input split over cores%s: home runs 0-1 %.1f, 2-3 %.1f us (median CPU time)",
+             y ? ", output lines the other's" : "", x.med[0] * 1e6, x.med[1] * 1e6);
 }
 
 /* One kernel of a single-node graph op(in...) (+ relu when relu), compiled for one core;
@@ -379,8 +388,10 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
            flop / t2 * 1e-9, obj.compile_ms);
     if (*parts)
         printf("    %s\n", parts);
-    if (getenv("CONV_GFLOPS_XCORE")) {
-        xcore_times(fn2, args, x, mf_type_numel(&xt), parts, sizeof parts);
+    const char *xc = getenv("CONV_GFLOPS_XCORE");
+    if (xc) {
+        bool moved = !strcmp(xc, "out");
+        xcore_times(fn2, args, x, mf_type_numel(&xt), moved ? out : NULL, on, parts, sizeof parts);
         printf("    %s\n", parts);
     }
     mf_cg_object_free(&obj);
