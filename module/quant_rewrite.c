@@ -306,7 +306,8 @@ bool mf_mod_conv_takes_pairs(const mf_node *conv)
     const mf_type *x = &conv->inputs[0]->type;
     if (v.groups > 1 && x->rank == 4 && v.groups == x->shape[1])
         return false;
-    return !mf_winograd_fits(&conv->inputs[1]->type, &conv->outputs[0]->type, &v, 1); /* the default rule */
+    /* the default level's rule: quantization does not know the level a module will compile at */
+    return !mf_winograd_fits(&conv->inputs[1]->type, &conv->outputs[0]->type, &v, 1);
 }
 
 static bool const_with_data(const mf_value *v)

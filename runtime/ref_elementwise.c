@@ -50,7 +50,7 @@ void mf_ref_row_index(const mf_type *ot, int64_t row, int64_t *idx)
 void mf_ref_rows_part(mf_ref_rows *w, const mf_ref_call *c)
 {
     int64_t lo, hi;
-    if (w->row == 0) /* no elements: nothing to share */
+    if (w->n == 0) /* no elements (a dim of 0 anywhere): nothing to share, no row to index */
         return;
     mf_ref_part_rows(c, w->n / w->row, &lo, &hi);
     w->done = lo * w->row;

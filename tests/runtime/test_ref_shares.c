@@ -1,7 +1,7 @@
 /* test_ref_shares.c — the reference kernels that compute a share of their output's rows
  * (mf_ref_call's part and nparts; mf_rt_ref_splits names them), which a plan runs on the core
  * pool: for every such op (concat shares bytes, not rows), on shapes whose rows do not divide evenly (and fewer rows than
- * shares, rank 1, broadcast operands, 1- to 8-byte elements), the shares of 2, 3, 4, 7 and 16
+ * shares, rank 1, no elements, broadcast operands, 1- to 8-byte elements), the shares of 2, 3, 4, 7 and 16
  * together write exactly the whole call's bytes and nothing past their rows; and a plan at
  * core_number 4 gives what it gives at 1. */
 #include <setjmp.h>
@@ -75,6 +75,11 @@ static void expand_to(mf_op op, mf_attr *a)
     TREF_INTS(op, a, "shape", 5, 3, 7);
 }
 
+static void expand_to_empty(mf_op op, mf_attr *a)
+{
+    TREF_INTS(op, a, "shape", 3, 0, 4);
+}
+
 
 /* Random bytes for an operand; bools 0 or 1, small integers so that equal meets equals. */
 static void *operand(const mf_type *t, uint64_t seed)
@@ -119,6 +124,13 @@ static void test_shares_write_the_whole(void **state)
         {"equal, i32", MF_OP_EQUAL, 2, {TT(MF_I32, 6, 5), TT(MF_I32, 6, 5)}, NULL},
         {"logical_xor", MF_OP_LOGICAL_XOR, 2, {TT(MF_BOOL, 4, 9), TT(MF_BOOL, 9)}, NULL},
         {"rank 1", MF_OP_LESS, 2, {TT(MF_F32, 13), TT(MF_F32, 13)}, NULL},
+        /* no elements: a dim of 0 before the last (each share's row index must not divide by it) */
+        {"greater, empty", MF_OP_GREATER, 2, {TT(MF_F32, 0, 5), TT(MF_F32, 0, 5)}, NULL},
+        {"where, empty", MF_OP_WHERE, 3, {TT(MF_BOOL, 0, 4), TT(MF_F32, 0, 4), TT(MF_F32, 1, 4)}, NULL},
+        {"expand, empty", MF_OP_EXPAND, 1, {TT(MF_F32, 1, 4)}, expand_to_empty},
+        {"tile, empty", MF_OP_TILE, 1, {TT(MF_F32, 0, 2, 3)}, tile_2x3},
+        {"permute, empty", MF_OP_PERMUTE, 1, {TT(MF_F32, 2, 0, 5, 7)}, perm_0231},
+        {"concat, empty input", MF_OP_CONCAT, 2, {TT(MF_F32, 5, 0, 3), TT(MF_F32, 5, 4, 3)}, concat_dim1},
     };
     static const int splits[] = {2, 3, 4, 7, 16};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
