@@ -774,7 +774,7 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
         o.max_specializations = 16;
     if (o.fusion < 0) /* resolved once, so the module can say which mode it runs in */
         o.fusion = mf_pass_ctx_default().fuse;
-    if (o.winograd < 0 && (s = mf_pass_winograd_env(&o.winograd))) /* once too: the plan cache's key has it */
+    if ((s = mf_pass_winograd_level(o.winograd, "module_create", &o.winograd))) /* once too: the plan cache's key has it */
         return s;
     mf_tier_mode tier = o.tier;
     s = mf_rt_device_check(o.device);
@@ -902,9 +902,10 @@ mf_status mf_mod_check_options(const mf_module_options *o, const char *who)
         return mf_error(MF_ERR_INVALID, "%s: the pipeline '%.200s' must end with segment", who, o->passes);
     if (o->compile_threads < 0)
         return mf_error(MF_ERR_INVALID, "%s: compile_threads %d (0: one per core)", who, o->compile_threads);
-    if (o->winograd < -1 || o->winograd > 2)
-        return mf_error(MF_ERR_INVALID, "%s: winograd %d (-1 from MLUFUSE_WINOGRAD, 0 off, 1 within a memory limit, 2 "
-                        "whatever the memory)", who, o->winograd);
+    int level;
+    mf_status s = mf_pass_winograd_level(o->winograd, who, &level);
+    if (s)
+        return s;
     if (o->tier < MF_TIER_ENV || o->tier > MF_TIER_AUTO)
         return mf_error(MF_ERR_INVALID, "%s: tier %d (0 env, 1 fast, 2 full, 3 auto)", who, (int)o->tier);
     return MF_OK;

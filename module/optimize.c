@@ -173,14 +173,9 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
         ctx.fuse = o.fusion != 0;
     if (o.fold_limit)
         ctx.fold_limit = o.fold_limit;
-    if (o.winograd < -1 || o.winograd > 2)
-        return mf_error(MF_ERR_INVALID, "mf_graph_optimize: winograd %d (-1 from MLUFUSE_WINOGRAD, 0 off, 1 within a "
-                                        "memory limit, 2 whatever the memory)", o.winograd);
-    mf_status es = o.winograd < 0 ? mf_pass_winograd_env(&ctx.winograd) : MF_OK;
+    mf_status es = mf_pass_winograd_level(o.winograd, "mf_graph_optimize", &ctx.winograd);
     if (es)
         return es;
-    if (o.winograd >= 0)
-        ctx.winograd = o.winograd;
     o.cpu = mf_cache_default_cpu(o.cpu);
     ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(mf_cache_default_cpu(NULL));
     ctx.eval = mf_mod_ref_eval;

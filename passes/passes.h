@@ -124,6 +124,9 @@ bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view
 /* MLUFUSE_WINOGRAD as a level (unset or empty: 1); a value other than 0, 1 or 2 is an error
  * naming it. */
 mf_status mf_pass_winograd_env(int *level);
+/* The level an option asks (-1: MLUFUSE_WINOGRAD's, 0, 1 or 2); another value is an error that
+ * names `who`. */
+mf_status mf_pass_winograd_level(int option, const char *who, int *level);
 /* Would it put channels in the lanes (the channels_last layout) for a target with `lanes`
  * f32 lanes? */
 bool mf_winograd_channels_last(const mf_node *n, int lanes);

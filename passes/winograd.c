@@ -71,6 +71,15 @@ mf_status mf_pass_winograd_env(int *level)
     return MF_OK;
 }
 
+mf_status mf_pass_winograd_level(int option, const char *who, int *level)
+{
+    if (option < -1 || option > 2)
+        return mf_error(MF_ERR_INVALID, "%s: winograd %d (-1 from MLUFUSE_WINOGRAD, 0 off, 1 within a memory limit, 2 "
+                                        "whatever the memory)", who, option);
+    *level = option;
+    return option < 0 ? mf_pass_winograd_env(level) : MF_OK;
+}
+
 bool mf_winograd_channels_last(const mf_node *n, int lanes)
 {
     const mf_type *o = &n->outputs[0]->type;

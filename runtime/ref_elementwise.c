@@ -32,6 +32,16 @@ void mf_ref_rows_begin(mf_ref_rows *w, const mf_type *ot, int nin, const mf_type
     }
 }
 
+void mf_ref_rows_begin_strided(mf_ref_rows *w, const mf_type *ot, const int64_t *strides, int64_t base)
+{
+    mf_ref_rows_begin(w, ot, 0, NULL);
+    w->nin = 1;
+    w->off[0] = base;
+    for (int d = 0; d < ot->rank; d++)
+        w->st[0][d] = strides[d];
+    w->step[0] = ot->rank ? strides[ot->rank - 1] : 0;
+}
+
 void mf_ref_part_rows(const mf_ref_call *c, int64_t rows, int64_t *lo, int64_t *hi)
 {
     int64_t n = c->nparts > 1 ? c->nparts : 1, p = c->nparts > 1 ? c->part : 0;
@@ -39,7 +49,8 @@ void mf_ref_part_rows(const mf_ref_call *c, int64_t rows, int64_t *lo, int64_t *
     *hi = rows * (p + 1) / n;
 }
 
-void mf_ref_row_index(const mf_type *ot, int64_t row, int64_t *idx)
+/* idx[0 .. rank-1) of output row `row` of ot (the odometer's digits over its outer dims). */
+static void row_index(const mf_type *ot, int64_t row, int64_t *idx)
 {
     for (int d = ot->rank - 2; d >= 0; d--) {
         idx[d] = row % ot->shape[d];
@@ -55,7 +66,7 @@ void mf_ref_rows_part(mf_ref_rows *w, const mf_ref_call *c)
     mf_ref_part_rows(c, w->n / w->row, &lo, &hi);
     w->done = lo * w->row;
     w->n = hi * w->row;
-    mf_ref_row_index(w->ot, lo, w->idx);
+    row_index(w->ot, lo, w->idx);
     for (int k = 0; k < w->nin; k++)
         for (int d = 0; d < w->ot->rank - 1; d++)
             w->off[k] += w->idx[d] * w->st[k][d];

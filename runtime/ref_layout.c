@@ -60,42 +60,22 @@ mf_status mf_ref_reshape(const mf_ref_call *c)
  * input strides, the row a strided copy. */
 mf_status mf_ref_permute(const mf_ref_call *c)
 {
-    const mf_type *t = &c->in_types[0], *ot = c->out_type;
+    const mf_type *t = &c->in_types[0];
     const mf_attr *perm = mf_attr_get(c->op, c->attrs, "perm");
     size_t es = mf_dtype_size(t->dtype);
     int rank = t->rank;
-    int64_t istride[MF_MAX_RANK], step[MF_MAX_RANK], idx[MF_MAX_RANK] = {0}, s = 1;
+    int64_t istride[MF_MAX_RANK], step[MF_MAX_RANK], s = 1;
     for (int i = rank - 1; i >= 0; i--) {
         istride[i] = s;
         s *= t->shape[i];
     }
     for (int i = 0; i < rank; i++)
         step[i] = istride[perm->ints[i] < 0 ? perm->ints[i] + rank : perm->ints[i]];
-    int64_t n = mf_type_numel(ot), off = 0;
-    if (n == 0)
-        return MF_OK;
-    if (rank == 0) {
-        if (!c->part) /* one element: the first share's */
-            memcpy(c->out, c->in[0], es);
-        return MF_OK;
-    }
-    int64_t row = ot->shape[rank - 1], lo, hi;
-    mf_ref_part_rows(c, n / row, &lo, &hi);
-    mf_ref_row_index(ot, lo, idx);
-    for (int d = 0; d < rank - 1; d++)
-        off += idx[d] * step[d];
-    const char *x = c->in[0];
-    char *o = c->out;
-    for (int64_t i = lo * row; i < hi * row; i += row) {
-        mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)off * es, row, step[rank - 1], es);
-        for (int d = rank - 2; d >= 0; d--) { /* odometer over the output's rows */
-            off += step[d];
-            if (++idx[d] < ot->shape[d])
-                break;
-            off -= step[d] * idx[d];
-            idx[d] = 0;
-        }
-    }
+    mf_ref_rows w;
+    for (mf_ref_rows_begin_strided(&w, c->out_type, step, 0), mf_ref_rows_part(&w, c); w.done < w.n;
+         mf_ref_rows_next(&w))
+        mf_ref_copy_strided((char *)c->out + (size_t)w.done * es, (const char *)c->in[0] + (size_t)w.off[0] * es, w.row,
+                            w.step[0], es);
     return MF_OK;
 }
 

@@ -1,9 +1,7 @@
 /* ref_slice.c — the reference slice kernel (ONNX Slice: per-axis start, end and step,
  * negative steps included): walks the output a row at a time and reads input[start + i*step]
- * per dim.
- * Moves bytes, so every dtype works. */
-#include <string.h>
-
+ * per dim (mf_ref_rows over the input's strides times the steps).  Moves bytes, so every
+ * dtype works. */
 #include "runtime.h"
 
 mf_status mf_ref_slice(const mf_ref_call *c)
@@ -14,37 +12,16 @@ mf_status mf_ref_slice(const mf_ref_call *c)
     if (s)
         return s;
     size_t es = mf_dtype_size(t->dtype);
-    int rank = t->rank;
-    int64_t acc = 1, base = 0, idx[MF_MAX_RANK] = {0};
-    for (int d = rank - 1; d >= 0; d--) {
-        stride[d] = acc;
+    int64_t acc = 1, base = 0;
+    for (int d = t->rank - 1; d >= 0; d--) { /* input strides; the output steps step[d] of them */
+        stride[d] = acc * step[d];
+        base += start[d] * acc;
         acc *= t->shape[d];
-        base += start[d] * stride[d];
     }
-    const char *x = c->in[0];
-    char *o = c->out;
-    int64_t n = mf_type_numel(ot), off = base;
-    if (n == 0)
-        return MF_OK;
-    if (rank == 0) {
-        if (!c->part) /* one element: the first share's */
-            memcpy(o, x, es);
-        return MF_OK;
-    }
-    int64_t row = ot->shape[rank - 1], lo, hi;
-    mf_ref_part_rows(c, n / row, &lo, &hi);
-    mf_ref_row_index(ot, lo, idx);
-    for (int d = 0; d < rank - 1; d++)
-        off += idx[d] * step[d] * stride[d];
-    for (int64_t i = lo * row; i < hi * row; i += row) { /* a row (the last dim) at a time */
-        mf_ref_copy_strided(o + (size_t)i * es, x + (size_t)off * es, row, step[rank - 1], es);
-        for (int d = rank - 2; d >= 0; d--) { /* odometer over the output's rows */
-            off += step[d] * stride[d];
-            if (++idx[d] < ot->shape[d])
-                break;
-            off -= step[d] * stride[d] * idx[d];
-            idx[d] = 0;
-        }
-    }
+    mf_ref_rows w;
+    for (mf_ref_rows_begin_strided(&w, ot, stride, base), mf_ref_rows_part(&w, c); w.done < w.n;
+         mf_ref_rows_next(&w)) /* a row (the last dim) at a time */
+        mf_ref_copy_strided((char *)c->out + (size_t)w.done * es, (const char *)c->in[0] + (size_t)w.off[0] * es, w.row,
+                            w.step[0], es);
     return MF_OK;
 }

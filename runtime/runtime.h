@@ -78,13 +78,14 @@ typedef struct mf_ref_rows {
     int64_t off[MF_REF_ROWS_MAX], step[MF_REF_ROWS_MAX], st[MF_REF_ROWS_MAX][MF_MAX_RANK + 1];
 } mf_ref_rows;
 void mf_ref_rows_begin(mf_ref_rows *w, const mf_type *ot, int nin, const mf_type *in);
+/* As mf_ref_rows_begin with one operand read at element `base` plus strides[d] per step of
+ * output dim d (a permutation's or a slice's view of its input). */
+void mf_ref_rows_begin_strided(mf_ref_rows *w, const mf_type *ot, const int64_t *strides, int64_t base);
 void mf_ref_rows_next(mf_ref_rows *w);
 /* Rows [*lo, *hi) of `rows` that call c's share (part, nparts) covers. */
 void mf_ref_part_rows(const mf_ref_call *c, int64_t rows, int64_t *lo, int64_t *hi);
 /* Narrows a walker just begun to c's share of its rows. */
 void mf_ref_rows_part(mf_ref_rows *w, const mf_ref_call *c);
-/* idx[0 .. rank-1) of output row `row` of ot (the odometer's digits over its outer dims). */
-void mf_ref_row_index(const mf_type *ot, int64_t row, int64_t *idx);
 /* Defines mf_ref_<name> as a call of the kernel its family shares, fn(c, args...). */
 #define MF_REF_VIA(name, fn, ...)                                                                  \
     mf_status mf_ref_##name(const mf_ref_call *c)                                                  \
