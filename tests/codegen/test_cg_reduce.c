@@ -4,8 +4,7 @@
  * pooling, each also with an elementwise prologue and epilogue fused in; the vectorized
  * f32 max pooling (lower_fpool.c) on every target the host runs, on rows wide enough for
  * its unmasked tiles; the vectorized global average pooling likewise, on planes of whole
- * vectors, masked tails and fewer pixels than lanes; the partial sums of split convs
- * (sum_planes) likewise, with and without an epilogue that flattens. */
+ * vectors, masked tails and fewer pixels than lanes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -270,71 +269,13 @@ static void test_pool_code_size(void **state)
     }
 }
 
-/* The partial sums of a split conv (passes/split_k.c): sum over dim 1 of a reshaped
- * [A, S*C, H, W] input, with a bias and residual add (or a relu) in the epilogue — the
- * vectorized sum_planes path where the epilogue flattens, else the scalar one. */
-static mf_graph *sum_planes_graph(mf_type yt, int64_t S, int epilogue)
-{
-    mf_graph *g = mf_graph_new("partials");
-    int64_t C = yt.shape[1] / S;
-    mf_value *y = cg_in(g, "y", yt);
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_RESHAPE, a);
-    mf_attr_set_ints(MF_OP_RESHAPE, a, "shape", 5, (int64_t[]){yt.shape[0], S, C, yt.shape[2], yt.shape[3]});
-    mf_value *r = cg_node(g, MF_OP_RESHAPE, 1, &y, a);
-    mf_op_default_attrs(MF_OP_SUM, a);
-    mf_attr_set_ints(MF_OP_SUM, a, "dims", 1, (int64_t[]){1});
-    mf_value *out = cg_node(g, MF_OP_SUM, 1, &r, a);
-    mf_type ot = {MF_F32, 4, {yt.shape[0], C, yt.shape[2], yt.shape[3]}};
-    if (epilogue == 1) {
-        mf_value *b = cg_in(g, "b", (mf_type){MF_F32, 3, {C, 1, 1}}), *res = cg_in(g, "res", ot);
-        out = CG2(g, MF_OP_ADD, CG2(g, MF_OP_ADD, out, b), res);
-    } else if (epilogue == 2) { /* a row vector broadcast over rows: does not flatten */
-        mf_value *row = cg_in(g, "row", (mf_type){MF_F32, 1, {yt.shape[3]}});
-        out = CG2(g, MF_OP_MUL, out, row);
-    }
-    assert_int_equal(mf_graph_set_outputs(g, 1, &out), MF_OK);
-    return g;
-}
-
-/* 7x7 and 14x14 planes (tails of lanes), 2, 3 and 4 slices, a plane of fewer pixels than
- * lanes, batch 2 */
-static const struct {
-    mf_type yt;
-    int64_t S;
-} partial_cases[] = {
-    {{MF_F32, 4, {1, 2 * 20, 7, 7}}, 2}, {{MF_F32, 4, {1, 2 * 9, 14, 14}}, 2},
-    {{MF_F32, 4, {1, 3 * 5, 4, 4}}, 3}, {{MF_F32, 4, {1, 2 * 3, 1, 3}}, 2},
-    {{MF_F32, 4, {2, 4 * 6, 5, 6}}, 4},
-};
-
-static void sum_planes_on(const mf_cg_target *t)
-{
-    for (size_t i = 0; i < sizeof partial_cases / sizeof partial_cases[0]; i++)
-        for (int e = 0; e < 3; e++) {
-            mf_graph *g = sum_planes_graph(partial_cases[i].yt, partial_cases[i].S, e);
-            cg_check_opts(g, (cg_opts){.lo = -2, .hi = 2, .rtol = 1e-5, .atol = 1e-5, .seed = i, .target = t});
-            mf_graph_destroy(g);
-        }
-}
-
-static void test_sum_planes_targets(void **state)
-{
-    every_target(sum_planes_on, "the partial sums of split convs");
-    mf_graph *g = sum_planes_graph(partial_cases[0].yt, 2, 1);
-    char *text = asm_for(g, "skylake-avx512");
-    assert_non_null(strstr(text, "zmm")); /* vector code, not the scalar sum */
-    free(text);
-    mf_graph_destroy(g);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax), cmocka_unit_test(test_sum_mean),
         cmocka_unit_test(test_pools),   cmocka_unit_test(test_adaptive),
         cmocka_unit_test(test_pool_code_size), cmocka_unit_test(test_max_pool_targets),
-        cmocka_unit_test(test_global_avg_targets), cmocka_unit_test(test_sum_planes_targets),
+        cmocka_unit_test(test_global_avg_targets),
     };
     return cmocka_run_group_tests_name("codegen_reduce", tests, NULL, NULL);
 }
