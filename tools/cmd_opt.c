@@ -15,7 +15,7 @@
 typedef struct opt_cmd {
     const char *model, *passes, *print_after, *dot, *output;
     int fusion, print_all, explain, stats, json, verify, list;
-    int64_t batch, threads;
+    int64_t batch;
     size_t fold_limit;
     FILE *print_to; /* where --print-after goes: stdout, or stderr under --json */
 } opt_cmd;
@@ -36,9 +36,6 @@ static const char usage[] =
     "      --fold-limit BYTES    largest result constant folding computes (default and 0:\n"
     "                            1048576)\n"
     "      --batch N             batch size (dim 0 of every input; ONNX only)\n"
-    "      --threads N           the threads a kernel launch runs on (1-16, default 1): what\n"
-    "                            split-k sees in a module of core_number 4 or 16 (min of it\n"
-    "                            and the machine's CPUs, at least 2)\n"
     "      --print-after-all     print the graph after every pass\n"
     "      --print-after=PASS    print the graph after each run of PASS\n"
     "      --dot FILE            write Graphviz: one cluster per subgraph, CPU ops in grey\n"
@@ -74,10 +71,9 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         {"json", no_argument, 0, 'j'},          {"output", required_argument, 0, 'o'},
         {"verify", no_argument, 0, 'V'},        {"help", no_argument, 0, 'h'},
         {"load-pass", required_argument, 0, 'l'}, {"custom-ops", required_argument, 0, 'U'},
-        {"threads", required_argument, 0, 't'},
         {0, 0, 0, 0},
     };
-    *o = (opt_cmd){.fusion = -1, .threads = 1};
+    *o = (opt_cmd){.fusion = -1};
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1;) {
         char *end = NULL;
@@ -100,11 +96,6 @@ static int parse_args(int argc, char **argv, opt_cmd *o)
         case 'n': o->fusion = 0; break;
         case 'F': bad = !tool_u64_arg(optarg, &u), o->fold_limit = u; break;
         case 'b': bad = !tool_ll_arg(optarg, &ll) || ll < 0, o->batch = ll; break;
-        case 't':
-            if (!tool_ll_arg(optarg, &ll) || ll < 1 || ll > 16)
-                return mf_tool_fail(2, "opt: --threads must be a number from 1 to 16, not '%s'", optarg);
-            o->threads = ll;
-            break;
         case 'P': o->print_all = 1; break;
         case 'a': o->print_after = optarg; break;
         case 'd': o->dot = optarg; break;
@@ -335,7 +326,6 @@ int mf_cmd_opt(int argc, char **argv)
     oo.fusion = o.fusion;
     oo.fold_limit = o.fold_limit;
     oo.verify = o.verify;
-    oo.threads = (int)o.threads;
     oo.after_pass = print_after;
     oo.ctx = &o;
     mf_opt_result *r = NULL;

@@ -387,15 +387,6 @@ static void test_usage_errors_exit_2(void **state)
     expect_rc(&r, 2);
     expect_in(r.err, "bad number 'lots'");
     tsupport_run_free(&r);
-
-    static const char *const threads[] = {"0", "17", "two", "-1"};
-    for (int i = 0; i < 4; i++) {
-        r = opt("%s --threads %s", small, threads[i]);
-        expect_rc(&r, 2);
-        expect_in(r.err, "--threads must be a number from 1 to 16");
-        assert_string_equal(r.out, "");
-        tsupport_run_free(&r);
-    }
 }
 
 static void test_bad_input_exit_1(void **state)
@@ -738,27 +729,6 @@ static void test_resnet_block_report(void **state)
     free(orig);
 }
 
-/* --threads 2: what a two-thread module runs, mobilenet_v2's 1x1 convs after depthwise ones
- * split over their input channels (split-k: a grouped conv and a sum each); one thread: none. */
-static void test_threads_split_k(void **state)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/models/mobilenet_v2/model.onnx", tsupport_shared_dir());
-    if (access(path, R_OK) != 0) {
-        print_message("skipping: %s is missing\n", path);
-        skip();
-    }
-    tsupport_run one = opt("%s --passes dce,fold,conv-bn,split-k", path), two = opt("%s --threads 2 --passes dce,fold,conv-bn,split-k", path);
-    expect_rc(&one, 0);
-    expect_rc(&two, 0);
-    assert_int_equal(tsupport_count(one.out, " = sum("), 0);
-    /* 13 of its 17 projections: not the four after a depthwise fused into its expansion */
-    assert_int_equal(tsupport_count(two.out, " = sum("), 13);
-    assert_int_equal(tsupport_count(two.out, "groups=2}"), 13);
-    tsupport_run_free(&one);
-    tsupport_run_free(&two);
-}
-
 static void test_onnx_model(void **state)
 {
     char path[512];
@@ -810,7 +780,6 @@ int main(void)
         cmocka_unit_test(test_mnist_report),
         cmocka_unit_test(test_resnet_block_report),
         cmocka_unit_test(test_onnx_model),
-        cmocka_unit_test(test_threads_split_k),
     };
     return cmocka_run_group_tests_name("opt_tool", tests, setup, teardown);
 }
