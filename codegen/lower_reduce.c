@@ -174,93 +174,6 @@ static mf_status reduce_sum(red *r)
     return s;
 }
 
-/* ---- the partial sums of a split conv --------------------------------------------------------- */
-
-/* A sum over dim 1 of a plain [A, S, C, H, W] input to [A, C, H, W], an epilogue that steps
- * over each output plane as over one run of pixels: the split-k pass's partial outputs
- * (passes/split_k.c), S planes added a vector of lanes at a time.  The scalar path took
- * 10-20 us for mobilenet_v2's 7x7 planes, more than the split saves. */
-static bool sum_planes_applies(const mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
-{
-    const mf_type *t = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
-    const mf_value *src = mf_cg_view_source(c->g, n);
-    if (n->op != MF_OP_SUM || t->rank != 5 || ot->rank != 4 || !src || src->type.dtype != MF_F32 ||
-        t->dtype != MF_F32)
-        return false;
-    mf_reduce_view rv = mf_reduce_of(n->op, n->attrs, t->rank);
-    for (int d = 0; d < t->rank; d++)
-        if (rv.reduced[d] != (d == 1))
-            return false;
-    return !rv.keepdim && mf_cg_epilogue_flattens(n->outputs[0], nepi, epi);
-}
-
-static LLVMValueRef lanes_mask(mf_cg_ctx *c, int live)
-{
-    if (live >= c->vw)
-        return NULL;
-    LLVMValueRef bits[MF_CG_MAX_VW];
-    for (int l = 0; l < c->vw; l++)
-        bits[l] = LLVMConstInt(c->i1, l < live, 0);
-    return LLVMConstVector(bits, (unsigned)c->vw);
-}
-
-/* The sum of the S planes at pixel `at` of item (a, ch) (plane a*S*C + ch of S), stored through
- * the epilogue at (a, ch, at); `live` lanes. */
-static mf_status sum_planes_vector(red *r, mf_cg_point *pt, LLVMValueRef first, LLVMValueRef at, int live)
-{
-    mf_cg_ctx *c = r->c;
-    const mf_type *t = &r->x->type;
-    const int64_t hw = t->shape[3] * t->shape[4], step = t->shape[2] * hw;
-    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)c->vw);
-    LLVMValueRef mask = lanes_mask(c, live), acc = NULL;
-    for (int64_t k = 0; k < t->shape[1]; k++) {
-        LLVMValueRef x = mf_cg_load_f32_as(c, vt, mf_cg_gep(c, first, mf_cg_ix_addk(c, at, k * step)), mask, MF_F32);
-        acc = acc ? LLVMBuildFAdd(c->B, acc, x, "") : x;
-    }
-    pt->coord[2] = at;
-    pt->mask = mask;
-    pt->core_val = acc;
-    pt->nmemo = 0;
-    return mf_cg_store_epilogue(c, pt, r->nepi, r->epi);
-}
-
-static mf_status sum_planes(red *r)
-{
-    mf_cg_ctx *c = r->c;
-    const mf_type *t = &r->x->type, *ot = &r->n->outputs[0]->type;
-    const int64_t S = t->shape[1], C = t->shape[2], hw = t->shape[3] * t->shape[4], nfull = hw / c->vw;
-    const int tail = (int)(hw % c->vw);
-    LLVMValueRef base = c->in_ptr[mf_cg_input_index(c->g, mf_cg_view_source(c->g, r->n))];
-    LLVMValueRef lo, hi;
-    mf_cg_part_range(c, ot->shape[0] * C, 1, &lo, &hi);
-    mf_cg_loop item;
-    mf_cg_loop_begin(c, &item, lo, hi);
-    LLVMValueRef a = mf_cg_ix_udivk(c, item.iv, C), ch = LLVMBuildURem(c->B, item.iv, mf_cg_i64(c, C), "");
-    /* plane (a, 0, ch) of the input: a*S*C + ch planes in */
-    LLVMValueRef first = mf_cg_gep(c, base, mf_cg_ix_mulk(c, mf_cg_ix_add(c, mf_cg_ix_mulk(c, a, S * C), ch), hw));
-    mf_cg_point *pt = mf_cg_conv_point(r->n->outputs[0], 2, (unsigned)c->vw, 1, &a);
-    if (!pt) {
-        mf_cg_loop_end(c, &item, 1);
-        return MF_ERR_NOMEM;
-    }
-    pt->nloop = 3; /* (batch, channel, pixel of the plane): mf_cg_epilogue_flattens */
-    pt->extent[2] = hw;
-    pt->stride_of[2] = 3;
-    pt->coord[1] = ch;
-    mf_status s = MF_OK;
-    if (nfull > 0) {
-        mf_cg_loop v;
-        mf_cg_loop_begin(c, &v, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
-        s = sum_planes_vector(r, pt, first, mf_cg_ix_mulk(c, v.iv, c->vw), c->vw);
-        mf_cg_loop_end(c, &v, 1);
-    }
-    if (!s && tail)
-        s = sum_planes_vector(r, pt, first, mf_cg_i64(c, nfull * c->vw), tail);
-    free(pt);
-    mf_cg_loop_end(c, &item, 1);
-    return s;
-}
-
 /* ---- pooling --------------------------------------------------------------------------------- */
 
 typedef struct pool {
@@ -523,7 +436,7 @@ mf_status mf_cg_lower_softmax(mf_cg_ctx *c, const mf_node *n, int nepi, const mf
 
 mf_status mf_cg_lower_sum(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
 {
-    return lower_reduction(c, n, nepi, epi, sum_planes_applies(c, n, nepi, epi) ? sum_planes : reduce_sum);
+    return lower_reduction(c, n, nepi, epi, reduce_sum);
 }
 
 mf_status mf_cg_lower_pool2d(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)

@@ -118,7 +118,6 @@ static mf_status compile(const mf_graph *src, const levels *l, int core_number, 
         return s;
     mf_opt_options o = mf_opt_default_options();
     o.fusion = mf_pass_ctx_default().fuse;
-    o.threads = mf_rt_launch_threads(core_number); /* this machine's: the model's split-k slices */
     if (l->n == 1) { /* one level: weights packed, Winograd laid out, for its kernels */
         o.passes = MF_COMPILE_PIPELINE;
         o.cpu = strcmp(l->names[0], "host") ? l->names[0] : NULL;

@@ -121,7 +121,6 @@ static mf_status optimize(const mf_module *m, mf_graph *g, const char *passes, i
     o.fusion = m->opt.fusion;
     o.winograd = m->opt.winograd;
     o.lanes = m->target_lanes;
-    o.threads = mf_rt_launch_threads(m->opt.core_number); /* split-k's slices */
     o.cpu = m->opt.cpu; /* weights packed for the kernels it compiles */
     mf_status s = mf_graph_optimize(g, &o, NULL);
     *nsub = 0;

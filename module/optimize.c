@@ -178,7 +178,6 @@ mf_status mf_graph_optimize(mf_graph *g, const mf_opt_options *opt, mf_opt_resul
         return es;
     o.cpu = mf_cache_default_cpu(o.cpu);
     ctx.lanes = o.lanes > 0 ? o.lanes : mf_cache_target_lanes(mf_cache_default_cpu(NULL));
-    ctx.split_k = o.threads;
     ctx.eval = mf_mod_ref_eval;
     described_target target = {.cpu = o.cpu};
     ctx.conv_weight_block = conv_weight_block;

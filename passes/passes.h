@@ -67,7 +67,6 @@ typedef struct mf_pass_ctx {
     int qconv_winograd;      /* qconv-winograd: -1 as the target prefers (below), 0 never,
                               * 1 always; MLUFUSE_QCONV_WINOGRAD=0 or 1 sets it */
     int lanes;               /* f32 lanes of the target compiled for; 0: unknown */
-    int split_k;             /* split-k: the threads a kernel launch runs on; 0 or 1: none */
     mf_pass_eval_fn eval;    /* NULL: constant folding does nothing */
     void *eval_ctx;
     /* pack-weights: the block of output channels in which the target's kernel for conv2d
@@ -117,12 +116,6 @@ mf_status mf_pass_conv_bn(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * becomes winograd_weight -> matmul <- winograd_input, then winograd_output (the anchor
  * that takes the conv's bias and epilogue).  A fold pass after it transforms the weights. */
 mf_status mf_pass_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
-/* split_k.c: a 1x1 conv2d reading a depthwise conv's channels, at ctx->split_k >= 2 threads,
- * becomes a conv of ctx->split_k groups over slices of its input channels (each thread's
- * the channels it wrote) and a sum of the partial outputs (the rule is in the file). */
-mf_status mf_pass_split_k(mf_graph *g, mf_pass_ctx *ctx, int *changes);
-/* Would the split-k pass at `parts` threads rewrite node n of g? */
-bool mf_split_k_applies(const mf_graph *g, const mf_node *n, int parts);
 /* Would the winograd pass at `level` (mf_pass_ctx's winograd, 1 or 2) rewrite node n? */
 bool mf_winograd_applies(const mf_node *n, int level);
 /* The rule itself, for a conv of weight w, result out and geometry v of any dtype, at `level`
@@ -219,10 +212,10 @@ typedef struct mf_pass_info {
     mf_pass_fn run; /* NULL for a registered pass of a user's (mf_user_pass_run runs it) */
 } mf_pass_info;
 
-#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,split-k,fold,simplify,pack-weights,dce,segment"
+#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,pack-weights,dce,segment"
 /* The same without pack-weights, for one graph whose kernels are compiled for several
  * targets (genoff's CPU levels): every target's kernels read plain weights. */
-#define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,split-k,fold,simplify,dce,segment"
+#define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,dce,segment"
 /* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"

@@ -68,12 +68,6 @@ int mf_rt_pool_default_workers(void)
     return cpus > 2 ? (int)cpus - 1 : 1;
 }
 
-int mf_rt_launch_threads(int core_number)
-{
-    int threads = mf_rt_pool_default_workers() + 1;
-    return core_number <= 1 ? 1 : core_number < threads ? core_number : threads;
-}
-
 mf_status mf_rt_check_core_number(int core_number)
 {
     if (core_number == 1 || core_number == 4 || core_number == 16)

@@ -165,9 +165,6 @@ mf_status mf_rt_eager_enqueue(mf_op op, const mf_attr *attrs, int nin,
  * runs them in order on the caller) and returns when all are done. */
 mf_status mf_rt_launch_sync(mf_device dev, void (*kernel)(void *const *, int64_t, int64_t),
                             void *const *args, int core_number);
-/* The threads a launch of core_number partitions runs on: 1 at core_number 1, else
- * min(core_number, the pool's threads: online CPUs up to 16, at least 2). */
-int mf_rt_launch_threads(int core_number);
 /* Tells dev's core pool that launches on core_number cores are coming (a plan run begins),
  * so sleeping workers wake while the caller still prepares: the first launch finds them
  * spinning rather than paying their wake-up.  No-op for the cpu and for core_number 1. */

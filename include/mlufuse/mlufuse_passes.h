@@ -35,12 +35,10 @@ typedef struct mf_opt_options {
     void *ctx;
     int qconv_winograd; /* -1: MLUFUSE_QCONV_WINOGRAD (0 or 1), else as cpu prefers; 0: int8
                            3x3 convs stay int8; 1: f32 Winograd */
-    int threads;        /* the threads a kernel launch runs on (the split-k pass splits 1x1 convs
-                           after depthwise ones between them); 0 or 1: one */
 } mf_opt_options;
 
 mf_opt_options mf_opt_default_options(void);
-/* "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,split-k,fold,simplify,pack-weights,dce,
+/* "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,pack-weights,dce,
  * segment,plan" */
 const char *mf_opt_default_pipeline(void);
 /* The passes there are, built-in then registered (mf_pass_register): name and one-line

@@ -89,7 +89,7 @@ class KernelCacheStats(ctypes.Structure):
 class OptOptions(ctypes.Structure):
     _fields_ = [("passes", c_char_p), ("fusion", c_int), ("fold_limit", c_size_t), ("verify", c_int),
                 ("winograd", c_int), ("lanes", c_int), ("cpu", c_char_p), ("after_pass", c_void_p), ("ctx", c_void_p),
-                ("qconv_winograd", c_int), ("threads", c_int)]
+                ("qconv_winograd", c_int)]
 
 
 class OptSummary(ctypes.Structure):
