@@ -2,7 +2,9 @@
  * kernel launches.  A launch is a job on a shared list; workers and the submitting thread
  * claim its partitions one at a time, so a 16-partition launch needs no 16 threads
  * (min(online CPUs, 16) - 1 workers plus the submitter).  A job lives on its submitter's
- * stack and is never touched by a worker after its last partition is counted.
+ * stack: a worker takes it off the list under the lock (counted in `inside`), claims and runs
+ * partitions until none is left, and leaves; the submitter, out of partitions, takes the job
+ * off the list and waits until no worker is inside.
  *
  * Each thread has home partitions — a contiguous run of them, the same for every launch of
  * the same width: the submitter the first, worker i the (i+1)-th of min(threads, nparts)
@@ -12,8 +14,9 @@
  * memory; a late or descheduled worker still costs no more than with plain claims.
  *
  * Nothing on a launch's path sleeps while there is work or a partition to wait for: the
- * job list and the claims are guarded by a spin lock held for a few instructions, counts
- * are atomic, and waiting spins for a while before it sleeps (spin_until).  A thread that
+ * job list is guarded by a spin lock held for a few instructions, claims are a
+ * compare-and-swap on the claimer's own home run (a steal, on another's), and waiting spins
+ * for a while before it sleeps (spin_until).  A thread that
  * sleeps (on a futex, for a contended mutex or a condition) gives its core away — on a
  * loaded machine to whatever else is runnable — and gets it back tens to hundreds of
  * microseconds later, which a model's launches, microseconds apart, cannot pay (the thread
@@ -31,14 +34,22 @@
 
 #define MAX_PARTS 64 /* partitions a job tracks (core numbers are 1, 4 and 16) */
 
+/* A thread's home run of a job: the partitions [lo, hi) not yet claimed, as lo | hi << 32 in
+ * one word on a line of its own.  The owner claims from the front, others steal from the back,
+ * each with one compare-and-swap: the owner's claims touch only its own line, so a launch of
+ * many partitions costs no more traffic between the cores than one of a partition a thread. */
+typedef struct home_run {
+    _Alignas(64) atomic_uint_least64_t left;
+} home_run;
+
 typedef struct job {
     struct job *next;
     mf_kernel_fn fn;
     void *const *args;
-    int nparts, nclaimed;
+    int nparts;
     int nhomes;        /* threads that have home partitions: min(pool threads, nparts) */
-    uint64_t claimed;  /* bit p: partition p is taken (nparts <= MAX_PARTS) */
-    atomic_int done;   /* partitions finished */
+    home_run runs[MF_RT_MAX_CORE_THREADS];
+    _Alignas(64) atomic_int inside; /* workers that took the job off the list and have not left */
 } job;
 
 typedef struct worker_arg {
@@ -110,24 +121,33 @@ static int home(const job *j, int who)
     return who * j->nparts / j->nhomes;
 }
 
-/* Claims a partition of j for thread `who` (the caller holds the lock): its first free
- * home partition, else the last free one of another run (the end of a run is what its
- * owner would reach last); -1 when none is left. */
-static int claim(mf_rt_core_pool *p, job *j, int who)
+static uint64_t run_word(uint64_t lo, uint64_t hi)
 {
-    if (j->nclaimed >= j->nparts)
-        return -1;
-    int part = -1;
-    if (who < j->nhomes)
-        for (int q = home(j, who); q < home(j, who + 1) && part < 0; q++)
-            if (!(j->claimed >> q & 1))
-                part = q;
-    for (int q = j->nparts - 1; q >= 0 && part < 0; q--)
-        if (!(j->claimed >> q & 1))
-            part = q;
-    j->claimed |= (uint64_t)1 << part;
-    if (++j->nclaimed == j->nparts)
-        unlink_job(p, j);
+    return lo | hi << 32;
+}
+
+/* Takes the first (front) or the last partition left in run r; -1 when it is empty. */
+static int take(job *j, int r, bool front)
+{
+    uint64_t w = atomic_load(&j->runs[r].left);
+    for (;;) {
+        uint64_t lo = w & 0xffffffffu, hi = w >> 32;
+        if (lo >= hi)
+            return -1;
+        uint64_t next = front ? run_word(lo + 1, hi) : run_word(lo, hi - 1);
+        if (atomic_compare_exchange_weak(&j->runs[r].left, &w, next))
+            return (int)(front ? lo : hi - 1);
+    }
+}
+
+/* Claims a partition of j for thread `who`: its first free home partition, else the last free
+ * one of another run (the end of a run is what its owner would reach last); -1 when none is
+ * left.  Lock-free: partitions only ever leave the runs, so -1 stays true for good. */
+static int claim(job *j, int who)
+{
+    int part = who < j->nhomes ? take(j, who, true) : -1;
+    for (int k = 1; k <= j->nhomes && part < 0; k++)
+        part = take(j, (who + k) % j->nhomes, false);
     return part;
 }
 
@@ -149,14 +169,19 @@ static void nudge(mf_rt_core_pool *p)
     wake(p, &p->work_cv, &p->idle);
 }
 
-/* Runs partition `part` of a job claimed from fn, args and nparts (copied under the lock),
- * then counts it.  j is not read after the count: a spinning submitter may return at once. */
-static void run_part(mf_rt_core_pool *p, job *j, mf_kernel_fn fn, void *const *args, int nparts,
-                     int part)
+/* Runs partitions of j until none is left to claim. */
+static void work_on(job *j, int who)
 {
-    fn(args, part, nparts);
-    if (atomic_fetch_add(&j->done, 1) + 1 == nparts)
-        wake(p, &p->done_cv, &p->waiting);
+    for (int part; (part = claim(j, who)) >= 0;)
+        j->fn(j->args, part, j->nparts);
+}
+
+/* Takes j off the list if it is still there (its partitions are all claimed). */
+static void retire(mf_rt_core_pool *p, job *j)
+{
+    lock(p);
+    unlink_job(p, j);
+    unlock(p);
 }
 
 /* How a waiter waits before it sleeps: it spins on the pause instruction for PAUSE_NS, then
@@ -219,10 +244,12 @@ static bool new_post(const void *arg)
     return atomic_load(&w->p->posted) != w->seen || atomic_load(&w->p->stop);
 }
 
+/* Called once the caller's own claims found nothing left, and j is off the list: every
+ * partition is claimed, so j is done when the workers inside it have left. */
 static bool job_done(const void *arg)
 {
     const job *j = arg;
-    return atomic_load(&j->done) == j->nparts;
+    return atomic_load(&j->inside) == 0;
 }
 
 static void *worker_main(void *arg)
@@ -233,15 +260,17 @@ static void *worker_main(void *arg)
         post_watch w = {p, atomic_load(&p->posted)}; /* read before the list: no post is missed */
         lock(p);
         job *j = p->head;
-        int part = j ? claim(p, j, who) : -1;
-        mf_kernel_fn fn = j ? j->fn : NULL;
-        void *const *args = j ? j->args : NULL;
-        int nparts = j ? j->nparts : 0;
+        if (j) /* under the lock: its submitter cannot have taken it off and left */
+            atomic_fetch_add(&j->inside, 1);
         unlock(p);
-        if (j)
-            run_part(p, j, fn, args, nparts, part);
-        else
+        if (!j) {
             wait_until(p, &p->work_cv, &p->idle, new_post, &w);
+            continue;
+        }
+        work_on(j, who);
+        retire(p, j);
+        atomic_fetch_sub(&j->inside, 1); /* j is not touched after this: its submitter may return */
+        wake(p, &p->done_cv, &p->waiting);
     }
     return NULL;
 }
@@ -302,7 +331,10 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
         return;
     }
     int threads = p->nworkers + 1;
-    job j = {NULL, fn, args, nparts, 0, threads < nparts ? threads : nparts, 0, 0};
+    job j = {.fn = fn, .args = args, .nparts = nparts, .nhomes = threads < nparts ? threads : nparts};
+    for (int t = 0; t < j.nhomes; t++)
+        atomic_init(&j.runs[t].left, run_word((uint64_t)home(&j, t), (uint64_t)home(&j, t + 1)));
+    atomic_init(&j.inside, 0);
     lock(p);
     job **tail = &p->head;
     while (*tail)
@@ -310,14 +342,8 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
     *tail = &j;
     unlock(p);
     nudge(p);
-    for (;;) {
-        lock(p);
-        int part = claim(p, &j, 0);
-        unlock(p);
-        if (part < 0)
-            break;
-        run_part(p, &j, fn, args, nparts, part);
-    }
+    work_on(&j, 0);
+    retire(p, &j); /* no worker enters it after this */
     wait_until(p, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
 }
 
