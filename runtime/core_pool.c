@@ -48,7 +48,7 @@ typedef struct job {
     void *const *args;
     int nparts;
     int nhomes;        /* threads that have home partitions: min(pool threads, nparts) */
-    home_run runs[MF_RT_MAX_CORE_THREADS];
+    home_run runs[MF_RT_MAX_CORE_THREADS + 1]; /* the workers' and the submitter's */
     _Alignas(64) atomic_int inside; /* workers that took the job off the list and have not left */
 } job;
 
@@ -58,8 +58,8 @@ typedef struct worker_arg {
 } worker_arg;
 
 struct mf_rt_core_pool {
-    atomic_flag lock;  /* head and the claims of every job on it */
-    job *head;         /* jobs with partitions left to claim, oldest first */
+    atomic_flag lock;  /* head, the links of the jobs on it and their `inside` increments */
+    job *head;         /* jobs posted and not yet retired (some may have nothing left to claim), oldest first */
     atomic_uint posted; /* jobs ever posted: waiting workers watch it change */
     atomic_int idle;   /* workers asleep (or going to sleep) on work_cv */
     atomic_int waiting; /* submitters asleep (or going to sleep) on done_cv */

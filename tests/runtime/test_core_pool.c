@@ -200,6 +200,19 @@ static void test_home_partitions(void **state)
         assert_true(pthread_equal(ran_on[1], pthread_self()));
         assert_false(pthread_equal(ran_on[2], pthread_self()));
     }
+    mf_rt_pool_destroy(p);
+    /* the most threads a pool has (16 workers and the submitter) on more partitions than
+     * threads: every partition once (a home run per thread, the submitter's included) */
+    assert_int_equal(mf_rt_pool_new(MF_RT_MAX_CORE_THREADS, &p), MF_OK);
+    for (int n = MF_RT_MAX_CORE_THREADS; n <= 64; n += 47) {
+        for (int rep = 0; rep < 20; rep++) {
+            atomic_store(&wide_runs, 0);
+            mf_rt_pool_run(p, wide_kernel, NULL, n + 1);
+            assert_int_equal(atomic_load(&wide_runs), n + 1);
+        }
+    }
+    mf_rt_pool_destroy(p);
+    assert_int_equal(mf_rt_pool_new(1, &p), MF_OK);
     /* more partitions than a job tracks: all of them, on the calling thread */
     atomic_store(&wide_runs, 0);
     mf_rt_pool_run(p, wide_kernel, NULL, 100);
