@@ -9,7 +9,10 @@
  *     void kernel(void *const *args, int64_t part, int64_t nparts);
  * args = outputs (graph output order), then inputs (graph input order), then one scratch
  * buffer of scratch_bytes when that is non-zero; the kernel computes partition `part` of
- * `nparts` and partitions never write the same bytes.  Output buffers must not overlap
+ * `nparts` and partitions never write the same bytes.  Partitions nest: partition p of n is
+ * exactly partitions 2p and 2p + 1 of 2n (every engine's bounds are floor(p * items / n),
+ * mf_cg_part_range, or a function of p / n, mf_cg_tail_part_range), so the core pool may run
+ * a launch as finer partitions (runtime/core_pool.c).  Output buffers must not overlap
  * input buffers (the kernel's pointers are noalias). */
 #ifndef MF_CODEGEN_H
 #define MF_CODEGEN_H

@@ -13,6 +13,17 @@
  * in the L2 of the core that reads it next), and one core's partitions are neighbours in
  * memory; a late or descheduled worker still costs no more than with plain claims.
  *
+ * A nested launch (mf_rt_pool_run_nested: compiled kernels, whose partition p of n covers
+ * exactly partitions 2p and 2p + 1 of 2n) is cut NEST_SPLIT times finer: a thread claims
+ * from the front of its home run half of what is left there, as one aligned block called as
+ * one partition of a coarser count (a home run of 8 is run as 4, 2, 1 and 1), and a thief
+ * takes the last fine partition of another's run.  When the cores run at the same speed each
+ * still runs about one large partition; when one is slower (the VM's other tenants, an
+ * interrupt) the faster one takes over the slower one's last fine partitions instead of
+ * waiting for a quarter of the kernel: with the worker emulated at half speed, mobilenet_v2
+ * at two threads took 4.00 instead of 4.85 ms, and as before at equal speeds
+ * (docs/benchmarks.md).
+ *
  * Nothing on a launch's path sleeps while there is work or a partition to wait for: the
  * job list is guarded by a spin lock held for a few instructions, claims are a
  * compare-and-swap on the claimer's own home run (a steal, on another's), and waiting spins
@@ -32,7 +43,8 @@
 
 #include "rt_internal.h"
 
-#define MAX_PARTS 64 /* partitions a job tracks (core numbers are 1, 4 and 16) */
+#define MAX_PARTS 64 /* partitions a job's home runs can hold (core numbers are 1, 4 and 16) */
+#define NEST_SPLIT 4 /* fine partitions per partition of a nested launch (a power of two) */
 
 /* A thread's home run of a job: the partitions [lo, hi) not yet claimed, as lo | hi << 32 in
  * one word on a line of its own.  The owner claims from the front, others steal from the back,
@@ -46,8 +58,9 @@ typedef struct job {
     struct job *next;
     mf_kernel_fn fn;
     void *const *args;
-    int nparts;
-    int nhomes;        /* threads that have home partitions: min(pool threads, nparts) */
+    int nparts;        /* partitions; of a nested launch, the fine ones */
+    int unit;          /* fine partitions per launched partition: NEST_SPLIT when nested, else 1 */
+    int nhomes;        /* threads that have home partitions: min(pool threads, launched partitions) */
     home_run runs[MF_RT_MAX_CORE_THREADS + 1]; /* the workers' and the submitter's */
     _Alignas(64) atomic_int inside; /* workers that took the job off the list and have not left */
 } job;
@@ -115,10 +128,11 @@ static void unlink_job(mf_rt_core_pool *p, job *j)
     }
 }
 
-/* The first of thread `who`'s home partitions: thread t's run is [home(t), home(t + 1)). */
+/* The first of thread `who`'s home partitions: thread t's run is [home(t), home(t + 1)),
+ * on the boundaries of the launched partitions. */
 static int home(const job *j, int who)
 {
-    return who * j->nparts / j->nhomes;
+    return j->unit * (who * (j->nparts / j->unit) / j->nhomes);
 }
 
 static uint64_t run_word(uint64_t lo, uint64_t hi)
@@ -126,28 +140,45 @@ static uint64_t run_word(uint64_t lo, uint64_t hi)
     return lo | hi << 32;
 }
 
-/* Takes the first (front) or the last partition left in run r; -1 when it is empty. */
-static int take(job *j, int r, bool front)
+/* How many partitions a claim of run [lo, hi) takes.  Plain launches: one.  Nested ones:
+ * the owner takes up to half of what is left, as the largest block whose size divides
+ * nparts and its start (so that it is one partition of a coarser count, nparts / size); a
+ * thief takes one fine partition. */
+static uint64_t claim_size(const job *j, uint64_t lo, uint64_t hi, bool front)
+{
+    uint64_t n = 1;
+    if (front && j->unit > 1)
+        while (n * 2 <= (hi - lo) / 2 && lo % (n * 2) == 0 && (uint64_t)j->nparts % (n * 2) == 0)
+            n *= 2;
+    return n;
+}
+
+/* Takes the first (front) or the last partitions left in run r: the first of them, their
+ * count in *size; -1 when the run is empty. */
+static int take(job *j, int r, bool front, int *size)
 {
     uint64_t w = atomic_load(&j->runs[r].left);
     for (;;) {
         uint64_t lo = w & 0xffffffffu, hi = w >> 32;
         if (lo >= hi)
             return -1;
-        uint64_t next = front ? run_word(lo + 1, hi) : run_word(lo, hi - 1);
-        if (atomic_compare_exchange_weak(&j->runs[r].left, &w, next))
-            return (int)(front ? lo : hi - 1);
+        uint64_t n = claim_size(j, lo, hi, front);
+        uint64_t next = front ? run_word(lo + n, hi) : run_word(lo, hi - n);
+        if (atomic_compare_exchange_weak(&j->runs[r].left, &w, next)) {
+            *size = (int)n;
+            return (int)(front ? lo : hi - n);
+        }
     }
 }
 
-/* Claims a partition of j for thread `who`: its first free home partition, else the last free
- * one of another run (the end of a run is what its owner would reach last); -1 when none is
- * left.  Lock-free: partitions only ever leave the runs, so -1 stays true for good. */
-static int claim(job *j, int who)
+/* Claims partitions of j for thread `who`: from the front of its home run, else the last of
+ * another run (the end of a run is what its owner would reach last); -1 when none is left.
+ * Lock-free: partitions only ever leave the runs, so -1 stays true for good. */
+static int claim(job *j, int who, int *size)
 {
-    int part = who < j->nhomes ? take(j, who, true) : -1;
+    int part = who < j->nhomes ? take(j, who, true, size) : -1;
     for (int k = 1; k <= j->nhomes && part < 0; k++)
-        part = take(j, (who + k) % j->nhomes, false);
+        part = take(j, (who + k) % j->nhomes, false, size);
     return part;
 }
 
@@ -169,11 +200,20 @@ static void nudge(mf_rt_core_pool *p)
     wake(p, &p->work_cv, &p->idle);
 }
 
-/* Runs partitions of j until none is left to claim. */
+static _Thread_local int current_core; /* the calling thread's core of its pool: 0 submits */
+
+int mf_rt_pool_core(void)
+{
+    return current_core;
+}
+
+/* Runs partitions of j until none is left to claim: n of them from `first` (aligned to n) are
+ * partition first / n of nparts / n. */
 static void work_on(job *j, int who)
 {
-    for (int part; (part = claim(j, who)) >= 0;)
-        j->fn(j->args, part, j->nparts);
+    int n;
+    for (int first; (first = claim(j, who, &n)) >= 0;)
+        j->fn(j->args, first / n, j->nparts / n);
 }
 
 /* Takes j off the list if it is still there (its partitions are all claimed). */
@@ -256,6 +296,7 @@ static void *worker_main(void *arg)
 {
     mf_rt_core_pool *p = ((worker_arg *)arg)->p;
     int who = ((worker_arg *)arg)->id;
+    current_core = who;
     while (!atomic_load(&p->stop)) {
         post_watch w = {p, atomic_load(&p->posted)}; /* read before the list: no post is missed */
         lock(p);
@@ -322,7 +363,7 @@ int mf_rt_pool_workers(const mf_rt_core_pool *p)
     return p->nworkers;
 }
 
-void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts)
+static void pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts, bool nested)
 {
     if (nparts <= 1 || nparts > MAX_PARTS || !p) { /* one core, no pool, or more partitions
                                                      * than a job tracks: the submitter runs all */
@@ -330,8 +371,11 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
             fn(args, part, nparts);
         return;
     }
-    int threads = p->nworkers + 1;
-    job j = {.fn = fn, .args = args, .nparts = nparts, .nhomes = threads < nparts ? threads : nparts};
+    int threads = p->nworkers + 1, unit = 1;
+    while (nested && unit < NEST_SPLIT && nparts * unit * 2 <= MAX_PARTS)
+        unit *= 2;
+    job j = {.fn = fn, .args = args, .nparts = nparts * unit, .unit = unit,
+             .nhomes = threads < nparts ? threads : nparts};
     for (int t = 0; t < j.nhomes; t++)
         atomic_init(&j.runs[t].left, run_word((uint64_t)home(&j, t), (uint64_t)home(&j, t + 1)));
     atomic_init(&j.inside, 0);
@@ -342,9 +386,20 @@ void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int 
     *tail = &j;
     unlock(p);
     nudge(p);
+    current_core = 0;
     work_on(&j, 0);
     retire(p, &j); /* no worker enters it after this */
     wait_until(p, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
+}
+
+void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts)
+{
+    pool_run(p, fn, args, nparts, false);
+}
+
+void mf_rt_pool_run_nested(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts)
+{
+    pool_run(p, fn, args, nparts, true);
 }
 
 void mf_rt_cores_expect(mf_device dev, int core_number)
@@ -356,9 +411,7 @@ void mf_rt_cores_expect(mf_device dev, int core_number)
     }
 }
 
-/* A launch on the calling thread (no queue): the plan executor's synchronous path. */
-mf_status mf_rt_launch_sync(mf_device dev, mf_kernel_fn kernel, void *const *args,
-                            int core_number)
+static mf_status launch(mf_device dev, mf_kernel_fn kernel, void *const *args, int core_number, bool nested)
 {
     mf_status s = mf_rt_check_core_number(core_number);
     if (s)
@@ -368,6 +421,19 @@ mf_status mf_rt_launch_sync(mf_device dev, mf_kernel_fn kernel, void *const *arg
     mf_rt_core_pool *pool = NULL;
     if (core_number > 1 && dev.type == MF_MLU && !(s = mf_rt_device_check(dev)))
         pool = mf_rt_device_pool(dev.index);
-    mf_rt_pool_run(pool, kernel, args, core_number);
+    pool_run(pool, kernel, args, core_number, nested);
     return MF_OK;
+}
+
+/* A launch on the calling thread (no queue). */
+mf_status mf_rt_launch_sync(mf_device dev, mf_kernel_fn kernel, void *const *args,
+                            int core_number)
+{
+    return launch(dev, kernel, args, core_number, false);
+}
+
+/* The plan executor's synchronous path: compiled kernels, whose partitions nest. */
+mf_status mf_rt_launch_nested(mf_device dev, mf_kernel_fn kernel, void *const *args, int core_number)
+{
+    return launch(dev, kernel, args, core_number, true);
 }

@@ -10,6 +10,7 @@
 
 #include "generic.h"
 #include "plan.h"
+#include "rt_internal.h"
 
 typedef struct binding {
     void **ptr;  /* per slot */
@@ -110,14 +111,15 @@ static mf_status run_cpu_op(const mf_plan *p, const mf_plan_step *st, const mf_r
     return s ? fn(call) : MF_OK; /* a share that failed: the whole op again, its message on this thread */
 }
 
-/* The partitions of a kernel, on the device's core pool (the calling thread takes part);
+/* The partitions of a kernel, on the device's core pool (the calling thread takes part; a
+ * compiled kernel's partitions nest, so the pool may cut them finer: mf_rt_launch_nested);
  * a step too small to split runs as one (module/launch_grain.c). */
 static mf_status launch(const mf_plan *p, const mf_plan_step *st, void *const *args)
 {
     int nparts = st->nparts ? st->nparts : p->core_number;
     if (mf_rt_prof_on())
-        return mf_rt_prof_launch(p->device, &st->site, st->kernel, args, nparts);
-    return mf_rt_launch_sync(p->device, st->kernel, args, nparts);
+        return mf_rt_prof_launch(p->device, &st->site, st->kernel, args, nparts, true);
+    return mf_rt_launch_nested(p->device, st->kernel, args, nparts);
 }
 
 static mf_status run_step(const mf_plan *p, int index, binding *b, mf_rt_step_hook hook, void *ctx)

@@ -1,14 +1,14 @@
 /* profile_summary.c — a profile read per subgraph: for each kernel (and CPU op) site, its
  * calls, total time and share of the runs, the GFLOP/s and GB/s it reached against the
  * machine's FMA peak and measured bandwidth, which of the two its arithmetic intensity puts
- * it nearer to (the roofline's ridge point), and how unevenly its partitions finished. */
+ * it nearer to (the roofline's ridge point), and how unevenly its cores were busy. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "profiler.h"
 
 typedef struct part_time {
-    int launch, site;
+    int launch, site, track;
     int64_t ns;
 } part_time;
 
@@ -18,7 +18,11 @@ static int by_launch(const void *a, const void *b)
     return (x->launch > y->launch) - (x->launch < y->launch);
 }
 
-/* Imbalance per site: over its launches, the mean of slowest partition / mean partition - 1. */
+#define MAX_CORES 64 /* core tracks of one launch that the imbalance tells apart */
+
+/* Imbalance per site: over its launches, the mean of (busiest core's time in the launch's
+ * partitions / the mean over the cores that ran some) - 1.  By core, not by partition: a
+ * nested launch's partitions differ in size (runtime/core_pool.c). */
 static mf_status imbalance(const struct mf_profile *p, mf_rt_prof_row *by_site)
 {
     part_time *pt = malloc(sizeof *pt * (p->nev + 1));
@@ -27,20 +31,29 @@ static mf_status imbalance(const struct mf_profile *p, mf_rt_prof_row *by_site)
     size_t n = 0;
     for (size_t i = 0; i < p->nev; i++)
         if (p->ev[i].kind == MF_PROF_PART && p->ev[i].site >= 0)
-            pt[n++] = (part_time){p->ev[i].launch, p->ev[i].site, p->ev[i].t1 - p->ev[i].t0};
+            pt[n++] = (part_time){p->ev[i].launch, p->ev[i].site, p->ev[i].track, p->ev[i].t1 - p->ev[i].t0};
     qsort(pt, n, sizeof *pt, by_launch);
     int *launches = calloc((size_t)p->nsites + 1, sizeof *launches);
     for (size_t i = 0, j; launches && i < n; i = j) {
-        int64_t max = 0, sum = 0;
+        int tracks[MAX_CORES], ncores = 0;
+        int64_t busy[MAX_CORES] = {0}, sum = 0, max = 0;
         for (j = i; j < n && pt[j].launch == pt[i].launch; j++) {
-            max = pt[j].ns > max ? pt[j].ns : max;
+            int c = 0;
+            while (c < ncores && tracks[c] != pt[j].track)
+                c++;
+            if (c == ncores && ncores < MAX_CORES)
+                tracks[ncores++] = pt[j].track;
+            if (c < ncores)
+                busy[c] += pt[j].ns;
             sum += pt[j].ns;
         }
+        for (int c = 0; c < ncores; c++)
+            max = busy[c] > max ? busy[c] : max;
         mf_rt_prof_row *r = &by_site[pt[i].site];
         if ((int)(j - i) > r->nparts)
             r->nparts = (int)(j - i);
-        if (sum > 0 && j - i > 1)
-            r->imbalance += (double)max * (double)(j - i) / (double)sum - 1;
+        if (sum > 0 && ncores > 1)
+            r->imbalance += (double)max * ncores / (double)sum - 1;
         launches[pt[i].site]++;
     }
     for (int i = 0; launches && i < p->nsites; i++)

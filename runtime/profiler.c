@@ -58,14 +58,14 @@ static mf_rt_prof_event *new_event(struct mf_profile *p)
     return &p->ev[p->nev++];
 }
 
-static int new_track(struct mf_profile *p, const char *name, int dev, int part, int sort)
+static int new_track(struct mf_profile *p, const char *name, int dev, int core, int sort)
 {
     if (!grow((void **)&p->tracks, &p->cap_tracks, p->ntracks, sizeof *p->tracks))
         return -1;
     mf_rt_prof_track *t = &p->tracks[p->ntracks];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->dev = dev;
-    t->part = part;
+    t->core = core;
     t->sort = sort;
     return p->ntracks++;
 }
@@ -96,14 +96,14 @@ static int thread_track(struct mf_profile *p)
     return t;
 }
 
-static int core_track(struct mf_profile *p, int dev, int part)
+static int core_track(struct mf_profile *p, int dev, int core)
 {
     for (int i = 0; i < p->ntracks; i++)
-        if (p->tracks[i].dev == dev && p->tracks[i].part == part)
+        if (p->tracks[i].dev == dev && p->tracks[i].core == core)
             return i;
     char name[64];
-    snprintf(name, sizeof name, "mlu:%d core %d", dev, part);
-    return new_track(p, name, dev, part, 2000 + dev * 100 + part);
+    snprintf(name, sizeof name, "mlu:%d core %d", dev, core);
+    return new_track(p, name, dev, core, 2000 + dev * 100 + core);
 }
 
 /* ---- sites (prof_mu held) -------------------------------------------------------------- */
@@ -265,7 +265,7 @@ static void timed_part(void *const *box, int64_t part, int64_t nparts)
     pthread_mutex_lock(&prof_mu);
     mf_rt_prof_event *e = NULL;
     if (cur && cur->id == c->session) {
-        int track = core_track(cur, c->dev, (int)part);
+        int track = core_track(cur, c->dev, mf_rt_pool_core());
         if (track >= 0 && (e = new_event(cur)))
             *e = (mf_rt_prof_event){t0, t1, c->site, track, MF_PROF_PART, (short)part, (short)nparts, c->launch, 0};
     }
@@ -273,7 +273,7 @@ static void timed_part(void *const *box, int64_t part, int64_t nparts)
 }
 
 mf_status mf_rt_prof_launch(mf_device dev, const mf_rt_prof_site *site, mf_rt_kernel_fn fn,
-                            void *const *args, int core_number)
+                            void *const *args, int core_number, bool nested)
 {
     part_ctx c = {fn, args, 0, -1, dev.index, 0};
     pthread_mutex_lock(&prof_mu);
@@ -284,10 +284,11 @@ mf_status mf_rt_prof_launch(mf_device dev, const mf_rt_prof_site *site, mf_rt_ke
     }
     pthread_mutex_unlock(&prof_mu);
     if (!c.session)
-        return mf_rt_launch_sync(dev, fn, args, core_number);
+        return nested ? mf_rt_launch_nested(dev, fn, args, core_number) : mf_rt_launch_sync(dev, fn, args, core_number);
     void *box[1] = {&c};
     int64_t t0 = mf_rt_prof_now();
-    mf_status s = mf_rt_launch_sync(dev, timed_part, box, core_number);
+    mf_status s = nested ? mf_rt_launch_nested(dev, timed_part, box, core_number)
+                         : mf_rt_launch_sync(dev, timed_part, box, core_number);
     mf_rt_prof_stop(MF_PROF_KERNEL, site, t0);
     return s;
 }

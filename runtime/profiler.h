@@ -42,7 +42,7 @@ typedef struct mf_rt_prof_site {
 
 typedef struct mf_rt_prof_track {
     char name[64]; /* "host thread 1", "mlu:0 default queue", "mlu:0 core 2" */
-    int dev, part; /* core tracks: the device and partition; -1 for threads and queues */
+    int dev, core; /* core tracks: the device and core (mf_rt_pool_core); -1 for threads and queues */
     int sort;
 } mf_rt_prof_track;
 
@@ -101,10 +101,11 @@ void mf_rt_prof_stop(mf_rt_prof_kind kind, const mf_rt_prof_site *site, int64_t 
 void mf_rt_prof_stop_transient(mf_rt_prof_kind kind, const mf_rt_prof_site *site, int64_t t0);
 /* A copy of n bytes between two devices, from t0 to now. */
 void mf_rt_prof_copy(mf_device dst, mf_device src, size_t n, int64_t t0);
-/* A profiled kernel launch: as mf_rt_launch_sync, recording the launch on the calling
- * thread's track and each partition on its core's track. */
+/* A profiled kernel launch: as mf_rt_launch_sync (mf_rt_launch_nested when `nested`),
+ * recording the launch on the calling thread's track and each partition on the track of the
+ * core that ran it (mf_rt_pool_core). */
 mf_status mf_rt_prof_launch(mf_device dev, const mf_rt_prof_site *site, mf_rt_kernel_fn fn,
-                            void *const *args, int core_number);
+                            void *const *args, int core_number, bool nested);
 
 /* Fills s for one op: name = the op's name, ops = "op(in types) -> out type" (in buf of
  * cap bytes, which s->ops then points to), shapes, flops and bytes. */
@@ -132,7 +133,7 @@ typedef struct mf_rt_prof_row {
     const mf_rt_prof_site *site;
     mf_rt_prof_kind kind;
     int64_t calls, total_ns;
-    double imbalance; /* mean over launches of (slowest partition / mean partition) - 1 */
+    double imbalance; /* mean over launches of (busiest core / mean core) - 1: cores' time in partitions */
     int nparts;       /* the largest partition count seen */
 } mf_rt_prof_row;
 

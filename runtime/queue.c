@@ -331,7 +331,7 @@ static mf_status run_launch(void *ctx)
     mf_status s = MF_OK;
     if (mf_rt_prof_on()) { /* a user's kernel has no description: its queue's track says whose */
         mf_rt_prof_site site = {.name = "mf_launch"};
-        s = mf_rt_prof_launch(MF_DEVICE_MLU(l->device), &site, l->kernel, l->args, l->nparts);
+        s = mf_rt_prof_launch(MF_DEVICE_MLU(l->device), &site, l->kernel, l->args, l->nparts, false);
     } else {
         mf_rt_pool_run(l->nparts > 1 ? mf_rt_device_pool(l->device) : NULL, l->kernel, l->args,
                        l->nparts);

@@ -87,6 +87,17 @@ int mf_rt_pool_workers(const mf_rt_core_pool *p);
 /* Runs kernel partitions 0..nparts-1 and returns when all are done (more than 64: all on
  * the calling thread).  Each thread runs its own contiguous run of partitions first. */
 void mf_rt_pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts);
+/* As mf_rt_pool_run, for a kernel whose partitions nest (partition p of n is exactly
+ * partitions 2p and 2p + 1 of 2n, as every compiled kernel's: codegen.h): the pool may run
+ * each partition as several finer ones, so that a core left idle takes over part of a slower
+ * core's share, and aligned runs of them as one partition of a coarser count: a call's
+ * nparts is then nparts x 2^k for some k (negative too), at most 4 x nparts and 64. */
+void mf_rt_pool_run_nested(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int nparts);
+/* The calling thread's core in the pool whose partition it is running: i for worker i, 0 for
+ * the thread that submitted the launch (and any thread outside a pool). */
+int mf_rt_pool_core(void);
+/* mf_rt_launch_sync for a kernel whose partitions nest (mf_rt_pool_run_nested). */
+mf_status mf_rt_launch_nested(mf_device dev, mf_kernel_fn kernel, void *const *args, int core_number);
 /* The number of workers a device pool gets: min(online CPUs, 16) - 1, at least 1 (the
  * submitting thread is the other core). */
 int mf_rt_pool_default_workers(void);

@@ -1,6 +1,7 @@
 /* test_cg_part_split.c — how work items map to partitions (codegen/part_split.c), as plain
  * arithmetic: the bounds every engine emits cover each item exactly once and differ by at
- * most one item (by at most `align` when aligned), and the output-channel engine's rows
+ * most one item (by at most `align` when aligned), partitions nest (p of n is 2p and 2p + 1
+ * of 2n), and the output-channel engine's rows
  * split gives 2 threads (4 partitions) equal rows on mobilenet_v2's 7x7 projections. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -156,6 +157,29 @@ static void test_tail_part_bound(void **state)
     assert_int_equal(b2, 27);
 }
 
+/* Partitions nest (codegen.h): partition p of n is exactly partitions 2p and 2p + 1 of 2n,
+ * so the core pool may run a launch as finer partitions or as aligned runs of them
+ * (runtime/core_pool.c).  Both bounds' arithmetic, for every p, at 1..16 partitions doubled
+ * up to 4 times. */
+static void test_bounds_nest(void **state)
+{
+    for (int64_t total = 0; total <= 300; total += 7)
+        for (int64_t align = 1; align <= 16; align *= 4)
+            for (int64_t n = 1; n <= 16; n++)
+                for (int64_t k = 2; k <= 16; k *= 2)
+                    for (int64_t p = 0; p <= n; p++)
+                        assert_int_equal(mf_cg_part_bound(p, n, total, align), mf_cg_part_bound(p * k, n * k, total, align));
+    static const int64_t shapes[][5] = {{1, 6, 8, 3, 2}, {3, 7, 4, 5, 1}, {2, 0, 5, 1, 1}, {4, 13, 3, 7, 4}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *h = shapes[i];
+        for (int64_t n = 1; n <= 16; n++)
+            for (int64_t k = 2; k <= 16; k *= 2)
+                for (int64_t p = 0; p <= n; p++)
+                    assert_int_equal(mf_cg_tail_part_bound(p, n, h[0], h[1], h[2], h[3], h[4]),
+                                     mf_cg_tail_part_bound(p * k, n * k, h[0], h[1], h[2], h[3], h[4]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_rows_split),
         cmocka_unit_test(test_gemm_split_pixels),
         cmocka_unit_test(test_tail_part_bound),
+        cmocka_unit_test(test_bounds_nest),
     };
     return cmocka_run_group_tests_name("codegen_part_split", tests, NULL, NULL);
 }

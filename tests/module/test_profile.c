@@ -213,28 +213,32 @@ static run_check check_run(const trace *t, const tjson *r)
     return c;
 }
 
-/* Each launch inside run r has nparts partitions 0..nparts-1 inside it, each on the track
- * of its core, named as the launch is. */
+/* Each launch inside run r is covered once by partitions inside it, named as the launch is,
+ * each on the track of the core that ran it: nparts partitions, or with a nested launch
+ * (runtime/core_pool.c) finer ones and runs of them (part of nparts x 2^k, k <= 2). */
 static void check_partitions(const trace *t, const tjson *r, int nparts)
 {
+    enum { UNITS = 64 }; /* a launch's work in 64ths: nparts x 2^k divides it */
     for (int i = 0; i < t->events->n; i++) {
         const tjson *k = t->events->items[i];
         if (!is_cat(k, "kernel") || !inside(k, r))
             continue;
-        unsigned seen = 0;
+        uint64_t seen = 0;
         for (int j = 0; j < t->events->n; j++) {
             const tjson *p = t->events->items[j];
             if (!is_cat(p, "partition") || !inside(p, k) || strcmp(tjson_str(p, "name"), tjson_str(k, "name")))
                 continue;
-            int part = (int)arg_num(p, "part");
-            char want[32];
-            snprintf(want, sizeof want, "mlu:0 core %d", part);
-            assert_string_equal(track_name(t, tjson_num(p, "tid", -1)), want);
-            assert_int_equal(arg_num(p, "nparts"), nparts);
-            assert_false(seen & (1u << part));
-            seen |= 1u << part;
+            int part = (int)arg_num(p, "part"), np = (int)arg_num(p, "nparts"), core = -1, end = 0;
+            const char *track = track_name(t, tjson_num(p, "tid", -1));
+            assert_int_equal(sscanf(track, "mlu:0 core %d%n", &core, &end), 1);
+            assert_true(core >= 0 && core <= 16 && track[end] == 0);
+            assert_true(np >= 1 && np <= 4 * nparts && UNITS % np == 0 && part >= 0 && part < np);
+            for (int u = part * UNITS / np; u < (part + 1) * UNITS / np; u++) {
+                assert_false(seen & (1ull << u));
+                seen |= 1ull << u;
+            }
         }
-        assert_int_equal(seen, (1u << nparts) - 1);
+        assert_true(seen == ~0ull);
     }
 }
 
@@ -462,18 +466,27 @@ static void test_svg(void **state)
             last = t.events->items[i];
     assert_non_null(last);
     run_check c = check_run(&t, last);
-    int bars = 4 * c.kernels + c.cpu_ops + c.copies; /* partitions; ops and copies on the host */
+    int parts = 0; /* a launch's partitions: 4, or finer ones and runs of them (nested launches) */
+    for (int i = 0; i < t.events->n; i++)
+        parts += is_cat(t.events->items[i], "partition") && inside(t.events->items[i], last);
+    assert_true(parts >= 2 * c.kernels && parts <= 16 * c.kernels);
+    int bars = parts + c.cpu_ops + c.copies; /* partitions; ops and copies on the host */
     assert_int_equal(tsupport_count(svg, "<g class=\"bar\">"), bars);
     assert_int_equal(tsupport_count(svg, "<g class=\"bar\"><rect "), bars);
     assert_non_null(strstr(svg, "<g class=\"legend\">"));
     assert_non_null(strstr(svg, "font-weight=\"bold\">run @traced: "));
     assert_int_equal(check_xml(svg, "title"), bars);
-    assert_int_equal(tsupport_count(svg, "<g class=\"row\">"), 5); /* 4 cores and the host thread */
-    for (int core = 0; core < 4; core++) {
+    /* a row per core that ran partitions (the submitter's, core 0, always does) and the host
+     * thread's */
+    int rows = 1;
+    for (int core = 0; core <= 16; core++) {
         char row[64];
         snprintf(row, sizeof row, ">mlu:0 core %d</text>", core);
-        assert_non_null(strstr(svg, row));
+        rows += strstr(svg, row) != NULL;
+        if (core == 0)
+            assert_non_null(strstr(svg, row));
     }
+    assert_int_equal(tsupport_count(svg, "<g class=\"row\">"), rows);
     assert_non_null(strstr(svg, "<title>subgraph 0 (conv2d+relu): f32[1,3,8,8] -&gt; f32[1,4,6,6]"));
     tjson_free(t.root);
     free(svg);

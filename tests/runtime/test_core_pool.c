@@ -2,8 +2,9 @@
  * exactly once with the right nparts for core_number 1, 4 and 16; other core numbers are
  * refused with a clear message; launches complete in their queue's order; several queues
  * launch on one device at once; the pool uses few threads; a busy worker holds no launch
- * back and sleeping workers are woken (by a launch or a run's announcement); big copies are
- * split over a started pool. */
+ * back and sleeping workers are woken (by a launch or a run's announcement); a nested
+ * launch's finer partitions cover the work once, and an idle core takes over a busy one's
+ * last fine partitions; big copies are split over a started pool. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -220,6 +221,74 @@ static void test_home_partitions(void **state)
     mf_rt_pool_destroy(p);
 }
 
+/* Nested launches (mf_rt_pool_run_nested): the pool may run partitions p of n as finer ones
+ * (2p and 2p + 1 of 2n, ...: at most 4 times finer, 64 in all) or consecutive ones as one of
+ * a coarser count (q of n / 2 for 2q and 2q + 1, ...).  Whatever the
+ * threads and counts, the calls cover the work once: the kernel counts `units` fine units,
+ * a call (part, np) covering [part * units / np, (part + 1) * units / np). */
+static atomic_int nest_hits[64 * 4], nest_done, nest_worker_calls, nest_bad;
+static int nest_units, nest_parts, nest_one_worker;
+static void nest_kernel(void *const *args, int64_t part, int64_t np)
+{
+    (void)args;
+    int64_t k = np > 0 ? nest_units / np : 0; /* np is nparts x 4 / a power of two */
+    if (np < 1 || nest_units % np || (k & (k - 1)) || np > 64 || part < 0 || part >= np)
+        atomic_store(&nest_bad, 1);
+    int64_t lo = part * nest_units / np, hi = (part + 1) * nest_units / np;
+    /* the worker's second call waits until everything else is done: the submitter has to
+     * take the rest of the worker's home run, a fine partition at a time (a failure hangs) */
+    if (mf_rt_pool_core() == 1) {
+        int call = atomic_fetch_add(&nest_worker_calls, 1);
+        /* with one worker, its home run is the second half of the units: it takes half of
+         * what is left there at a time (a quarter of the units, then an eighth: a launch of
+         * 4 partitions that ran each as one would fail), or a fine partition of a count
+         * that does not halve (17) */
+        if (nest_one_worker && nest_parts % 2 == 0 && hi - lo > (nest_units / 4 >> call) &&
+            hi - lo > nest_units / (nest_parts * 4))
+            atomic_store(&nest_bad, 1);
+        if (call == 1)
+            while (atomic_load(&nest_done) + (hi - lo) < nest_units)
+                sched_yield();
+    } else if (nest_one_worker && lo == 0) { /* the submitter's first call: until the worker
+                                             * joins (its home run is all that is left) */
+        while (nest_parts > 1 && !atomic_load(&nest_worker_calls))
+            sched_yield();
+    }
+    for (int64_t u = lo; u < hi; u++)
+        atomic_fetch_add(&nest_hits[u], 1);
+    atomic_fetch_add(&nest_done, (int)(hi - lo));
+}
+
+static void run_nested(mf_rt_core_pool *p, int nparts, int reps)
+{
+    nest_parts = nparts;
+    nest_units = nparts * 4;
+    for (int u = 0; u < nest_units; u++)
+        atomic_store(&nest_hits[u], 0);
+    for (int rep = 0; rep < reps; rep++) {
+        atomic_store(&nest_done, 0);
+        atomic_store(&nest_worker_calls, 0);
+        mf_rt_pool_run_nested(p, nest_kernel, NULL, nparts);
+    }
+    assert_int_equal(atomic_load(&nest_bad), 0);
+    for (int u = 0; u < nest_units; u++)
+        assert_int_equal(atomic_load(&nest_hits[u]), reps);
+}
+
+static void test_nested_partitions(void **state)
+{
+    static const int workers[] = {1, 3, MF_RT_MAX_CORE_THREADS};
+    static const int counts[] = {1, 4, 16, 17, 64};
+    for (size_t w = 0; w < sizeof workers / sizeof workers[0]; w++) {
+        mf_rt_core_pool *p;
+        assert_int_equal(mf_rt_pool_new(workers[w], &p), MF_OK);
+        nest_one_worker = workers[w] == 1;
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+            run_nested(p, counts[c], 30);
+        mf_rt_pool_destroy(p);
+    }
+}
+
 /* A launch does not wait for a worker busy elsewhere: with the only worker held in a
  * partition of another thread's launch, this thread's launch runs all its partitions itself
  * and returns.  Then, once every thread has gone idle (spun and slept), a launch wakes them
@@ -325,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_many_queues_launch_at_once),
         cmocka_unit_test(test_sync_launch_and_private_pool),
         cmocka_unit_test(test_home_partitions),
+        cmocka_unit_test(test_nested_partitions),
         cmocka_unit_test(test_busy_worker_and_sleepers),
         cmocka_unit_test(test_big_copies_split_over_the_pool),
     };
