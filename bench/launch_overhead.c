@@ -7,7 +7,11 @@
  * each launch (the unsplit steps between a model's split ones; the pool spins through short
  * gaps and sleeps after long ones), median and p90 wall time of each.  Row "2000a": the
  * same 2 ms gap with the pool told 30 µs before the launch (mf_rt_cores_expect: what a
- * plan run does as it begins). */
+ * plan run does as it begins).  Last, cores of unequal speed: a kernel of W µs at
+ * core_number 4 whose partitions take F times as long on the workers as on the submitting
+ * thread (a worker slowed by another tenant of the machine), launched plain (4 partitions,
+ * 2 a thread) and nested (mf_rt_launch_nested, as a plan launches: finer partitions claimed
+ * by halves), against the ideal W / (1 + 1 / F) on two threads. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -113,6 +117,40 @@ static void busy_table(void)
     }
 }
 
+/* args[0]: long, busy_kernel iterations of the whole kernel; args[1]: double, how many times
+ * longer a partition takes on a worker than on the submitting thread (core 0). */
+static void uneven_kernel(void *const *args, int64_t part, int64_t nparts)
+{
+    long n = (long)((double)*(const long *)args[0] / (double)nparts *
+                    (mf_rt_pool_core() ? *(const double *)args[1] : 1.0));
+    void *share[] = {&n};
+    busy_kernel(share, part, nparts);
+}
+
+static void uneven_table(void)
+{
+    static const double slow[] = {1.0, 1.5, 2.0}, work_us = 400;
+    static double plain[BUSY_LAUNCHES], nested[BUSY_LAUNCHES];
+    long n = (long)(work_us * busy_rate());
+    printf("\na kernel of %.0f us at core_number 4, a worker's partitions F times slower, wall us "
+           "(median, p90)\n%6s %16s %16s %8s\n", work_us, "F", "plain: med p90", "nested: med p90", "ideal");
+    for (int f = 0; f < 3; f++) {
+        double factor = slow[f];
+        void *args[] = {&n, &factor};
+        for (int i = 0; i < BUSY_LAUNCHES; i++) { /* alternated: both see the same load */
+            double t0 = now_us();
+            mf_rt_launch_sync(MF_DEVICE_MLU(0), uneven_kernel, args, 4);
+            plain[i] = now_us() - t0;
+            t0 = now_us();
+            mf_rt_launch_nested(MF_DEVICE_MLU(0), uneven_kernel, args, 4);
+            nested[i] = now_us() - t0;
+        }
+        double mp = quantile(plain, 0.5), pp = quantile(plain, 0.9);
+        double mn = quantile(nested, 0.5), pn = quantile(nested, 0.9);
+        printf("%6.1f %8.1f %7.1f %8.1f %7.1f %8.1f\n", slow[f], mp, pp, mn, pn, work_us / (1 + 1 / slow[f]));
+    }
+}
+
 static double round_trip(mf_queue *q, int cores)
 {
     double t0 = now_us();
@@ -164,5 +202,6 @@ int main(void)
     }
     mf_queue_destroy(q);
     busy_table();
+    uneven_table();
     return 0;
 }

@@ -1,6 +1,7 @@
 /* core_pool.c — a device's cores: persistent worker threads that run the partitions of
  * kernel launches.  A launch is a job on a shared list; workers and the submitting thread
- * claim its partitions one at a time, so a 16-partition launch needs no 16 threads
+ * claim its partitions (one at a time; a nested launch's in blocks, below), so a
+ * 16-partition launch needs no 16 threads
  * (min(online CPUs, 16) - 1 workers plus the submitter).  A job lives on its submitter's
  * stack: a worker takes it off the list under the lock (counted in `inside`), claims and runs
  * partitions until none is left, and leaves; the submitter, out of partitions, takes the job
@@ -17,8 +18,10 @@
  * exactly partitions 2p and 2p + 1 of 2n) is cut NEST_SPLIT times finer: a thread claims
  * from the front of its home run half of what is left there, as one aligned block called as
  * one partition of a coarser count (a home run of 8 is run as 4, 2, 1 and 1), and a thief
- * takes the last fine partition of another's run.  When the cores run at the same speed each
- * still runs about one large partition; when one is slower (the VM's other tenants, an
+ * takes the last fine partition of another's run; threads without a home run stay out (the
+ * launch keeps to core_number threads).  When the cores run at the same speed each runs half
+ * its share in one call and the rest in halving ones (2 threads at core_number 4: 8 calls a
+ * launch instead of 4; a thread a partition: 3 calls each); when one is slower (the VM's other tenants, an
  * interrupt) the faster one takes over the slower one's last fine partitions instead of
  * waiting for a quarter of the kernel: with the worker emulated at half speed, mobilenet_v2
  * at two threads took 4.00 instead of 4.85 ms, and as before at equal speeds
@@ -176,6 +179,8 @@ static int take(job *j, int r, bool front, int *size)
  * Lock-free: partitions only ever leave the runs, so -1 stays true for good. */
 static int claim(job *j, int who, int *size)
 {
+    if (j->unit > 1 && who >= j->nhomes) /* a nested launch stays on its core_number threads */
+        return -1;
     int part = who < j->nhomes ? take(j, who, true, size) : -1;
     for (int k = 1; k <= j->nhomes && part < 0; k++)
         part = take(j, (who + k) % j->nhomes, false, size);
@@ -386,8 +391,10 @@ static void pool_run(mf_rt_core_pool *p, mf_kernel_fn fn, void *const *args, int
     *tail = &j;
     unlock(p);
     nudge(p);
+    int outer = current_core; /* a worker of another pool may submit: it stays that core */
     current_core = 0;
     work_on(&j, 0);
+    current_core = outer;
     retire(p, &j); /* no worker enters it after this */
     wait_until(p, &p->done_cv, &p->waiting, job_done, &j); /* the others' partitions */
 }

@@ -8,7 +8,7 @@
 #include "profiler.h"
 
 typedef struct part_time {
-    int launch, site, track;
+    int launch, site, track, width;
     int64_t ns;
 } part_time;
 
@@ -20,9 +20,10 @@ static int by_launch(const void *a, const void *b)
 
 #define MAX_CORES 64 /* core tracks of one launch that the imbalance tells apart */
 
-/* Imbalance per site: over its launches, the mean of (busiest core's time in the launch's
- * partitions / the mean over the cores that ran some) - 1.  By core, not by partition: a
- * nested launch's partitions differ in size (runtime/core_pool.c). */
+/* Imbalance per site: over its launches, the busiest core's time in the launch's partitions
+ * over the mean of the cores it had (min(core_number, online CPUs): a core that ran nothing
+ * counts, with 0), less 1.  By core, not by partition: a nested launch's partitions differ in
+ * size (runtime/core_pool.c). */
 static mf_status imbalance(const struct mf_profile *p, mf_rt_prof_row *by_site)
 {
     part_time *pt = malloc(sizeof *pt * (p->nev + 1));
@@ -31,7 +32,8 @@ static mf_status imbalance(const struct mf_profile *p, mf_rt_prof_row *by_site)
     size_t n = 0;
     for (size_t i = 0; i < p->nev; i++)
         if (p->ev[i].kind == MF_PROF_PART && p->ev[i].site >= 0)
-            pt[n++] = (part_time){p->ev[i].launch, p->ev[i].site, p->ev[i].track, p->ev[i].t1 - p->ev[i].t0};
+            pt[n++] = (part_time){p->ev[i].launch, p->ev[i].site, p->ev[i].track, p->ev[i].width,
+                                  p->ev[i].t1 - p->ev[i].t0};
     qsort(pt, n, sizeof *pt, by_launch);
     int *launches = calloc((size_t)p->nsites + 1, sizeof *launches);
     for (size_t i = 0, j; launches && i < n; i = j) {
@@ -50,10 +52,10 @@ static mf_status imbalance(const struct mf_profile *p, mf_rt_prof_row *by_site)
         for (int c = 0; c < ncores; c++)
             max = busy[c] > max ? busy[c] : max;
         mf_rt_prof_row *r = &by_site[pt[i].site];
-        if ((int)(j - i) > r->nparts)
-            r->nparts = (int)(j - i);
-        if (sum > 0 && ncores > 1)
-            r->imbalance += (double)max * ncores / (double)sum - 1;
+        int width = pt[i].width, cores = width < p->ncpus ? width : p->ncpus;
+        r->nparts = width > r->nparts ? width : r->nparts;
+        if (sum > 0 && cores > 1)
+            r->imbalance += (double)max * cores / (double)sum - 1;
         launches[pt[i].site]++;
     }
     for (int i = 0; launches && i < p->nsites; i++)

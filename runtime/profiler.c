@@ -202,7 +202,7 @@ static mf_rt_prof_event *add(struct mf_profile *p, mf_rt_prof_kind kind, int sit
 {
     mf_rt_prof_event *e = track < 0 ? NULL : new_event(p);
     if (e)
-        *e = (mf_rt_prof_event){t0, t1, site, track, (short)kind, 0, 0, 0, 0};
+        *e = (mf_rt_prof_event){t0, t1, site, track, (short)kind, 0, 0, 0, 0, 0};
     return e;
 }
 
@@ -253,7 +253,7 @@ typedef struct part_ctx {
     mf_rt_kernel_fn fn;
     void *const *args;
     uint64_t session;
-    int site, dev, launch;
+    int site, dev, launch, width;
 } part_ctx;
 
 static void timed_part(void *const *box, int64_t part, int64_t nparts)
@@ -267,7 +267,8 @@ static void timed_part(void *const *box, int64_t part, int64_t nparts)
     if (cur && cur->id == c->session) {
         int track = core_track(cur, c->dev, mf_rt_pool_core());
         if (track >= 0 && (e = new_event(cur)))
-            *e = (mf_rt_prof_event){t0, t1, c->site, track, MF_PROF_PART, (short)part, (short)nparts, c->launch, 0};
+            *e = (mf_rt_prof_event){t0, t1, c->site, track, MF_PROF_PART, (short)part, (short)nparts, (short)c->width,
+                                    c->launch, 0};
     }
     pthread_mutex_unlock(&prof_mu);
 }
@@ -275,7 +276,7 @@ static void timed_part(void *const *box, int64_t part, int64_t nparts)
 mf_status mf_rt_prof_launch(mf_device dev, const mf_rt_prof_site *site, mf_rt_kernel_fn fn,
                             void *const *args, int core_number, bool nested)
 {
-    part_ctx c = {fn, args, 0, -1, dev.index, 0};
+    part_ctx c = {fn, args, 0, -1, dev.index, 0, core_number};
     pthread_mutex_lock(&prof_mu);
     if (cur) {
         c.session = cur->id;

@@ -49,7 +49,8 @@ typedef struct mf_rt_prof_track {
 typedef struct mf_rt_prof_event {
     int64_t t0, t1; /* CLOCK_MONOTONIC nanoseconds */
     int site, track;
-    short kind, part, nparts; /* part, nparts: partitions only */
+    short kind, part, nparts; /* part, nparts: partitions only (a call of a nested launch) */
+    short width;              /* partitions: the launch's core_number */
     int launch;               /* partitions: which launch (numbered per profile) */
     size_t bytes;             /* copies: bytes moved */
 } mf_rt_prof_event;
@@ -134,7 +135,7 @@ typedef struct mf_rt_prof_row {
     mf_rt_prof_kind kind;
     int64_t calls, total_ns;
     double imbalance; /* mean over launches of (busiest core / mean core) - 1: cores' time in partitions */
-    int nparts;       /* the largest partition count seen */
+    int nparts;       /* the largest core_number launched */
 } mf_rt_prof_row;
 
 typedef struct mf_rt_prof_summary {

@@ -490,6 +490,30 @@ static void test_svg(void **state)
     assert_non_null(strstr(svg, "<title>subgraph 0 (conv2d+relu): f32[1,3,8,8] -&gt; f32[1,4,6,6]"));
     tjson_free(t.root);
     free(svg);
+
+    /* the summary counts the partitions launched (core_number), not the calls they ran as,
+     * and the imbalance is of cores: at most min(4, CPUs) - 1 */
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    CHECK(mf_profile_print_summary(p, f, 1));
+    long n = ftell(f);
+    rewind(f);
+    char *text = calloc(1, (size_t)n + 1), err[128];
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    tjson *s = tjson_parse(text, err, sizeof err);
+    if (!s)
+        fail_msg("summary JSON: %s\n%s", err, text);
+    const tjson *sites = tjson_get(s, "subgraphs");
+    assert_true(sites && sites->n >= 3);
+    for (int i = 0; i < sites->n; i++) {
+        double launched = tjson_num(sites->items[i], "partitions", -1);
+        double imb = tjson_num(sites->items[i], "imbalance", -1);
+        assert_true(launched == 1 || launched == 4);
+        assert_true(imb >= 0 && imb <= 3);
+    }
+    tjson_free(s);
+    free(text);
     mf_profile_destroy(p);
 }
 

@@ -227,7 +227,8 @@ static void test_home_partitions(void **state)
  * threads and counts, the calls cover the work once: the kernel counts `units` fine units,
  * a call (part, np) covering [part * units / np, (part + 1) * units / np). */
 static atomic_int nest_hits[64 * 4], nest_done, nest_worker_calls, nest_bad;
-static int nest_units, nest_parts, nest_one_worker;
+static int nest_units, nest_parts, nest_fine, nest_homes, nest_one_worker;
+static pthread_t nest_submitter;
 static void nest_kernel(void *const *args, int64_t part, int64_t np)
 {
     (void)args;
@@ -235,17 +236,30 @@ static void nest_kernel(void *const *args, int64_t part, int64_t np)
     if (np < 1 || nest_units % np || (k & (k - 1)) || np > 64 || part < 0 || part >= np)
         atomic_store(&nest_bad, 1);
     int64_t lo = part * nest_units / np, hi = (part + 1) * nest_units / np;
+    /* the core is the thread: 0 the submitter, a worker's its own; only the threads with a
+     * home run (core_number of them at most) take part */
+    int core = mf_rt_pool_core();
+    bool on_worker = !pthread_equal(pthread_self(), nest_submitter);
+    if ((core != 0) != on_worker || core < 0 || core >= nest_homes)
+        atomic_store(&nest_bad, 2);
+    /* with one worker the submitter steals from the worker's half a fine partition at a time */
+    if (nest_one_worker && !on_worker && lo >= nest_units / 2 && hi - lo != nest_units / nest_fine)
+        atomic_store(&nest_bad, 3);
     /* the worker's second call waits until everything else is done: the submitter has to
      * take the rest of the worker's home run, a fine partition at a time (a failure hangs) */
-    if (mf_rt_pool_core() == 1) {
+    if (nest_one_worker && on_worker) {
         int call = atomic_fetch_add(&nest_worker_calls, 1);
         /* with one worker, its home run is the second half of the units: it takes half of
          * what is left there at a time (a quarter of the units, then an eighth: a launch of
          * 4 partitions that ran each as one would fail), or a fine partition of a count
          * that does not halve (17) */
-        if (nest_one_worker && nest_parts % 2 == 0 && hi - lo > (nest_units / 4 >> call) &&
+        if (nest_parts % 2 == 0 && hi - lo > (nest_units / 4 >> call) &&
             hi - lo > nest_units / (nest_parts * 4))
-            atomic_store(&nest_bad, 1);
+            atomic_store(&nest_bad, 4);
+        /* and its home run is whole when it first claims (the submitter is held until then):
+         * exactly half of it, when the launch is cut finer at all */
+        if (call == 0 && nest_parts % 2 == 0 && nest_fine > nest_parts && hi - lo != nest_units / 4)
+            atomic_store(&nest_bad, 5);
         if (call == 1)
             while (atomic_load(&nest_done) + (hi - lo) < nest_units)
                 sched_yield();
@@ -254,8 +268,11 @@ static void nest_kernel(void *const *args, int64_t part, int64_t np)
         while (nest_parts > 1 && !atomic_load(&nest_worker_calls))
             sched_yield();
     }
-    for (int64_t u = lo; u < hi; u++)
+    for (int64_t u = lo; u < hi; u++) {
         atomic_fetch_add(&nest_hits[u], 1);
+        for (volatile int i = 0; i < 2000; i++) /* some work a unit, so that workers join in */
+            ;
+    }
     atomic_fetch_add(&nest_done, (int)(hi - lo));
 }
 
@@ -263,6 +280,11 @@ static void run_nested(mf_rt_core_pool *p, int nparts, int reps)
 {
     nest_parts = nparts;
     nest_units = nparts * 4;
+    nest_fine = nparts; /* what core_pool.c cuts it into: up to 4 times finer, at most 64 */
+    while (nest_fine < nparts * 4 && nest_fine * 2 <= 64)
+        nest_fine *= 2;
+    nest_homes = mf_rt_pool_workers(p) + 1 < nparts ? mf_rt_pool_workers(p) + 1 : nparts;
+    nest_submitter = pthread_self();
     for (int u = 0; u < nest_units; u++)
         atomic_store(&nest_hits[u], 0);
     for (int rep = 0; rep < reps; rep++) {
@@ -273,18 +295,19 @@ static void run_nested(mf_rt_core_pool *p, int nparts, int reps)
     assert_int_equal(atomic_load(&nest_bad), 0);
     for (int u = 0; u < nest_units; u++)
         assert_int_equal(atomic_load(&nest_hits[u]), reps);
+    assert_int_equal(mf_rt_pool_core(), 0); /* the submitter's core again */
 }
 
 static void test_nested_partitions(void **state)
 {
-    static const int workers[] = {1, 3, MF_RT_MAX_CORE_THREADS};
+    static const int workers[] = {1, 2, 3, 4, 5, 7, 8, 15, MF_RT_MAX_CORE_THREADS};
     static const int counts[] = {1, 4, 16, 17, 64};
     for (size_t w = 0; w < sizeof workers / sizeof workers[0]; w++) {
         mf_rt_core_pool *p;
         assert_int_equal(mf_rt_pool_new(workers[w], &p), MF_OK);
         nest_one_worker = workers[w] == 1;
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
-            run_nested(p, counts[c], 30);
+            run_nested(p, counts[c], 60);
         mf_rt_pool_destroy(p);
     }
 }

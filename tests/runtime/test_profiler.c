@@ -20,11 +20,16 @@
 
 #define UNITS 16 /* the work of test kernels: partition part of nparts hits its share of these */
 
+static int core_of[2][UNITS]; /* per launch: the core (mf_rt_pool_core) that ran each unit */
+static int launch_no;
+
 static void kernel(void *const *args, int64_t part, int64_t nparts)
 {
     int *hits = args[0];
-    for (int64_t u = part * UNITS / nparts; u < (part + 1) * UNITS / nparts; u++)
+    for (int64_t u = part * UNITS / nparts; u < (part + 1) * UNITS / nparts; u++) {
         __atomic_fetch_add(&hits[u], 1, __ATOMIC_RELAXED);
+        core_of[launch_no & 1][u] = mf_rt_pool_core();
+    }
 }
 
 static void test_nothing_when_off(void **state)
@@ -44,7 +49,9 @@ static void test_launch_partitions(void **state)
     mf_rt_prof_site site = {.name = "subgraph 0 (relu)", .flops = 10};
     assert_int_equal(mf_rt_prof_begin(), MF_OK);
     assert_true(mf_rt_prof_on());
+    launch_no = 0;
     assert_int_equal(mf_rt_prof_launch(MF_DEVICE_MLU(0), &site, kernel, args, 4, false), MF_OK);
+    launch_no = 1;
     assert_int_equal(mf_rt_prof_launch(MF_DEVICE_MLU(0), &site, kernel, args, 4, true), MF_OK);
     struct mf_profile *p;
     assert_int_equal(mf_rt_prof_end(&p), MF_OK);
@@ -53,7 +60,7 @@ static void test_launch_partitions(void **state)
         assert_int_equal(hits[i], 2); /* the kernel ran as it would unprofiled */
     assert_int_equal(p->nsites, 1);   /* one site, copied once */
     assert_string_equal(p->sites[0].name, "subgraph 0 (relu)");
-    int launches = 0, parts = 0;
+    int launches = 0, parts = 0, finest = 0;
     for (size_t i = 0; i < p->nev; i++) {
         const mf_rt_prof_event *e = &p->ev[i];
         assert_int_equal(e->site, 0);
@@ -72,6 +79,9 @@ static void test_launch_partitions(void **state)
             assert_int_equal(e->nparts, 4);
         else /* the nested one: 4 cut into up to 4 times as many */
             assert_true((e->nparts == 4 || e->nparts == 8 || e->nparts == 16) && e->part < e->nparts);
+        finest += e->launch == 1 && e->nparts == 16; /* a thread's last claim is one sixteenth */
+        assert_int_equal(e->width, 4);
+        assert_int_equal(core, core_of[e->launch & 1][e->part * UNITS / e->nparts]); /* the core that ran it */
         int inside = 0; /* within a launch: monotonic clock, so exact */
         for (size_t j = 0; j < p->nev; j++)
             inside += p->ev[j].kind == MF_PROF_KERNEL && p->ev[j].t0 <= e->t0 && e->t1 <= p->ev[j].t1;
@@ -79,6 +89,7 @@ static void test_launch_partitions(void **state)
     }
     assert_int_equal(launches, 2);
     assert_true(parts >= 8 && parts <= 4 + 16);
+    assert_true(finest > 0);
     mf_rt_prof_free(p);
 }
 
