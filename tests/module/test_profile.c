@@ -360,6 +360,24 @@ static void test_eager_profiled(void **state)
     mf_tensor_free(host);
 }
 
+/* p's summary as JSON, parsed (freed with tjson_free, then *text with free). */
+static tjson *summary_json(const mf_profile *p, char **text)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    CHECK(mf_profile_print_summary(p, f, 1));
+    long n = ftell(f);
+    rewind(f);
+    char err[128];
+    *text = calloc(1, (size_t)n + 1);
+    assert_int_equal(fread(*text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    tjson *s = tjson_parse(*text, err, sizeof err);
+    if (!s)
+        fail_msg("summary JSON: %s\n%s", err, *text);
+    return s;
+}
+
 static void test_summary(void **state)
 {
     mf_module *m = make_module(1);
@@ -374,17 +392,8 @@ static void test_summary(void **state)
     assert_true(fabs(st.gflop * 1e9 - 4 * NET_FLOPS) < 1e-3);
     assert_true(st.events > 0 && st.event_cost_ns > 0);
 
-    FILE *f = tmpfile();
-    assert_non_null(f);
-    CHECK(mf_profile_print_summary(p, f, 1));
-    long n = ftell(f);
-    rewind(f);
-    char *text = calloc(1, (size_t)n + 1), err[128];
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    tjson *s = tjson_parse(text, err, sizeof err);
-    if (!s)
-        fail_msg("summary JSON: %s\n%s", err, text);
+    char *text;
+    tjson *s = summary_json(p, &text);
     assert_int_equal(tjson_num(s, "runs", -1), 4);
     assert_true(tjson_num(s, "flops_per_run", -1) == NET_FLOPS);
     assert_true(tjson_num(s, "peak_gflops_per_core", -1) > 0 && tjson_num(s, "bandwidth_gbs", -1) > 0);
@@ -493,17 +502,8 @@ static void test_svg(void **state)
 
     /* the summary counts the partitions launched (core_number), not the calls they ran as,
      * and the imbalance is of cores: at most min(4, CPUs) - 1 */
-    FILE *f = tmpfile();
-    assert_non_null(f);
-    CHECK(mf_profile_print_summary(p, f, 1));
-    long n = ftell(f);
-    rewind(f);
-    char *text = calloc(1, (size_t)n + 1), err[128];
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    tjson *s = tjson_parse(text, err, sizeof err);
-    if (!s)
-        fail_msg("summary JSON: %s\n%s", err, text);
+    char *text;
+    tjson *s = summary_json(p, &text);
     const tjson *sites = tjson_get(s, "subgraphs");
     assert_true(sites && sites->n >= 3);
     for (int i = 0; i < sites->n; i++) {
