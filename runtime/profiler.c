@@ -276,6 +276,8 @@ static void timed_part(void *const *box, int64_t part, int64_t nparts)
 mf_status mf_rt_prof_launch(mf_device dev, const mf_rt_prof_site *site, mf_rt_kernel_fn fn,
                             void *const *args, int core_number, bool nested)
 {
+    mf_status (*run)(mf_device, mf_rt_kernel_fn, void *const *, int) =
+        nested ? mf_rt_launch_nested : mf_rt_launch_sync;
     part_ctx c = {fn, args, 0, -1, dev.index, 0, core_number};
     pthread_mutex_lock(&prof_mu);
     if (cur) {
@@ -285,11 +287,10 @@ mf_status mf_rt_prof_launch(mf_device dev, const mf_rt_prof_site *site, mf_rt_ke
     }
     pthread_mutex_unlock(&prof_mu);
     if (!c.session)
-        return nested ? mf_rt_launch_nested(dev, fn, args, core_number) : mf_rt_launch_sync(dev, fn, args, core_number);
+        return run(dev, fn, args, core_number);
     void *box[1] = {&c};
     int64_t t0 = mf_rt_prof_now();
-    mf_status s = nested ? mf_rt_launch_nested(dev, timed_part, box, core_number)
-                         : mf_rt_launch_sync(dev, timed_part, box, core_number);
+    mf_status s = run(dev, timed_part, box, core_number);
     mf_rt_prof_stop(MF_PROF_KERNEL, site, t0);
     return s;
 }
