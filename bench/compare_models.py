@@ -84,14 +84,16 @@ def peer_rows(cmd, cwd):
         return []
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
-    p = subprocess.run(cmd + ["--json", path], cwd=cwd, capture_output=True, text=True)
-    if p.returncode != 0:
-        print(f"# {' '.join(cmd[:2])} failed: {(p.stderr or p.stdout).strip()[-400:]}", file=sys.stderr)
-        FAILED_PEERS.add(cmd[1])
-        return []
-    with open(path) as f:
-        rows = json.load(f)["rows"]
-    os.unlink(path)
+    try:
+        p = subprocess.run(cmd + ["--json", path], cwd=cwd, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(f"# {' '.join(cmd[:2])} failed: {(p.stderr or p.stdout).strip()[-400:]}", file=sys.stderr)
+            FAILED_PEERS.add(cmd[1])
+            return []
+        with open(path) as f:
+            rows = json.load(f)["rows"]
+    finally:
+        os.unlink(path)
     return [dict(model=r["model"], batch=r.get("batch", 1), threads=r["threads"], peer=r["peer"],
                  median_ms=r["median_ms"]) for r in rows]
 

@@ -3,8 +3,10 @@
  * (bench/thread_split.py).  Two threads pinned to CPUs 0 and 1; per round the other thread
  * rewrites a 256 KB buffer (its lines modified in that core's cache), then this one times
  * reading it (from the other core), reading it again (its own L2), writing it after the
- * other core wrote it again (each line's ownership moved), and reading it after an 8 MB
- * sweep (from L3 or memory).  Best of 200 rounds each, microseconds.
+ * other core wrote it again (each line's ownership moved), writing it after the other core
+ * only read it (each line shared: the write invalidates the other copy), writing it again
+ * (its own lines), and reading it after an 8 MB sweep (from L3 or memory).  Best of 200
+ * rounds each, microseconds.
  *
  *     build/bench_xcore_lines [KB]
  *
@@ -25,7 +27,8 @@
 
 static float *buf, *sweep;
 static size_t n; /* floats in buf */
-static atomic_int turn; /* odd: the other thread's turn to write buf; -1: stop */
+static atomic_int turn;     /* odd: the other thread's turn; -1: stop */
+static atomic_int other_op; /* what the other thread does on its turn: 0 write buf, 1 read it */
 
 static double now_us(void)
 {
@@ -58,6 +61,8 @@ static void write_all(float *p, size_t m)
         p[i] += 1.0f;
 }
 
+static volatile float sink_other;
+
 static void *other(void *arg)
 {
     (void)arg;
@@ -68,14 +73,18 @@ static void *other(void *arg)
             ;
         if (t < 0)
             return NULL;
-        write_all(buf, n);
+        if (atomic_load(&other_op))
+            sink_other += read_all(buf, n);
+        else
+            write_all(buf, n);
         atomic_store(&turn, t + 1);
     }
 }
 
-/* The other thread writes buf; returns when it has. */
-static void other_writes(void)
+/* The other thread writes (op 0) or reads (op 1) buf; returns when it has. */
+static void other_does(int op)
 {
+    atomic_store(&other_op, op);
     int t = atomic_load(&turn);
     atomic_store(&turn, t + 1);
     while (atomic_load(&turn) != t + 2)
@@ -101,10 +110,10 @@ int main(int argc, char **argv)
     pthread_t th;
     if (pthread_create(&th, NULL, other, NULL))
         return 1;
-    double remote = 1e30, local = 1e30, owned = 1e30, far = 1e30;
+    double remote = 1e30, local = 1e30, owned = 1e30, shared = 1e30, own = 1e30, far = 1e30;
     volatile float sink = 0;
     for (int r = 0; r < ROUNDS; r++) {
-        other_writes();
+        other_does(0);
         double t0 = now_us();
         sink += read_all(buf, n);
         double t1 = now_us();
@@ -112,11 +121,19 @@ int main(int argc, char **argv)
         double t2 = now_us();
         remote = t1 - t0 < remote ? t1 - t0 : remote;
         local = t2 - t1 < local ? t2 - t1 : local;
-        other_writes();
+        other_does(0);
         t0 = now_us();
         write_all(buf, n);
         t1 = now_us();
         owned = t1 - t0 < owned ? t1 - t0 : owned;
+        other_does(1);
+        t0 = now_us();
+        write_all(buf, n);
+        t1 = now_us();
+        write_all(buf, n);
+        t2 = now_us();
+        shared = t1 - t0 < shared ? t1 - t0 : shared;
+        own = t2 - t1 < own ? t2 - t1 : own;
         sink += read_all(sweep, SWEEP_BYTES / sizeof(float));
         t0 = now_us();
         sink += read_all(buf, n);
@@ -126,8 +143,9 @@ int main(int argc, char **argv)
     atomic_store(&turn, -1);
     pthread_join(th, NULL);
     printf("%zu KB, best of %d: read lines the other core wrote %.1f us, read again (own cache) %.1f us, "
-           "read after an 8 MB sweep %.1f us; write lines the other core wrote %.1f us\n",
-           n * sizeof(float) / 1024, ROUNDS, remote, local, far, owned);
+           "read after an 8 MB sweep %.1f us; write lines the other core wrote %.1f us, lines it read %.1f us, "
+           "own lines %.1f us\n",
+           n * sizeof(float) / 1024, ROUNDS, remote, local, far, owned, shared, own);
     free(buf);
     free(sweep);
     return sink == 12345.0f ? 3 : 0;
