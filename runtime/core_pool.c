@@ -23,9 +23,9 @@
  * its share in one call and the rest in halving ones (2 threads at core_number 4: 8 calls a
  * launch instead of 4; a thread a partition: 3 calls each); when one is slower (the VM's
  * other tenants, an interrupt) the faster one takes over the slower one's last fine
- * partitions instead of waiting for a quarter of the kernel: with the worker emulated at half speed, mobilenet_v2
- * at two threads took 4.00 instead of 4.85 ms, and as before at equal speeds
- * (docs/benchmarks.md).
+ * partitions instead of waiting for a quarter of the kernel: with the worker emulated at
+ * half speed, mobilenet_v2 at two threads took 4.00 instead of 4.85 ms, and as before at
+ * equal speeds (docs/benchmarks.md).
  *
  * Nothing on a launch's path sleeps while there is work or a partition to wait for: the
  * job list is guarded by a spin lock held for a few instructions, claims are a

@@ -267,8 +267,8 @@ static void timed_part(void *const *box, int64_t part, int64_t nparts)
     if (cur && cur->id == c->session) {
         int track = core_track(cur, c->dev, mf_rt_pool_core());
         if (track >= 0 && (e = new_event(cur)))
-            *e = (mf_rt_prof_event){t0, t1, c->site, track, MF_PROF_PART, (short)part, (short)nparts, (short)c->width,
-                                    c->launch, 0};
+            *e = (mf_rt_prof_event){t0, t1, c->site, track, MF_PROF_PART, (short)part, (short)nparts,
+                                    (short)c->width, c->launch, 0};
     }
     pthread_mutex_unlock(&prof_mu);
 }
