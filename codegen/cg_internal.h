@@ -496,10 +496,21 @@ mf_cg_dw *mf_cg_dw_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *c
 void mf_cg_dw_free(mf_cg_dw *e);
 void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, LLVMValueRef row0, LLVMValueRef ch, const LLVMValueRef *bcoord);
 mf_status mf_cg_dw_rows(mf_cg_dw *e, LLVMValueRef oy, int64_t n);
+/* The fused depthwise + projection engine's: after mf_cg_dw_sink, the sweeps store value v
+ * (the depthwise's result, or an elementwise chain of it: its activation) of output row oy
+ * at to + (oy - to_row0) * ow (a band buffer of whole rows) instead of running the epilogue;
+ * mf_cg_dw_rows_checked emits the n (i64, at run time) output rows from oy of an input plane
+ * with its padding rows not stored (rows outside the input are skipped). */
+void mf_cg_dw_sink(mf_cg_dw *e, const mf_value *v, LLVMValueRef to, LLVMValueRef to_row0);
+mf_status mf_cg_dw_rows_checked(mf_cg_dw *e, LLVMValueRef oy, LLVMValueRef n);
 
 /* The fused inverted-residual chain (lower_conv_expand_dw.c, ir/expand_dw.c): the 1x1
  * expansion's rows computed a band at a time into a buffer the depthwise engine reads. */
 mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *ch, int nepi, const mf_value *const *epi);
+/* The fused depthwise + projection chain (lower_conv_dw_project.c, ir/expand_dw.c): the
+ * depthwise rows a band at a time into a buffer that the projection's GEMM tiles read. */
+mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi,
+                                 const mf_value *const *epi);
 
 /* A qconv2d's geometry (x and wt: int8), its epilogue and its quantization constants
  * (lower_qconv.c), for its engines. */
@@ -528,6 +539,23 @@ bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, 
 bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *const *epi);
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi);
+/* Its tiles on a panel that a fused engine fills (a stride-1, ungrouped 1x1 conv g; g->x
+ * unused): MR x NV, the GEMM engine's blocking where its weights are read (plain, or packed
+ * in its block), else the block they are packed in, or 4 rows, and the vectors the
+ * registers hold beside them (false: no tile of at most 12 rows fits).  mf_cg_gemm_new
+ * allocates the tile's sums (NULL with an error set when there is no tile or memory; freed
+ * by mf_cg_gemm_free); mf_cg_gemm_panel emits every channel block's tiles over pixels [p0,
+ * p1) (i64, at run time) of the conv's output, input channel k's pixel p read from panel +
+ * k * xk + p - p0, the last tile masked, bias and epilogue included. */
+bool mf_cg_gemm_panel_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int *mr, int *nv);
+typedef struct mf_cg_gemm mf_cg_gemm;
+mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                           const mf_value *const *epi);
+void mf_cg_gemm_free(mf_cg_gemm *h);
+mf_status mf_cg_gemm_panel(mf_cg_gemm *h, LLVMValueRef panel, int64_t xk, LLVMValueRef p0,
+                           LLVMValueRef p1, const LLVMValueRef *bcoord);
+/* The lanes l of a vector with first + l < n (n: i64 at run time). */
+LLVMValueRef mf_cg_lanes_below(mf_cg_ctx *c, LLVMValueRef n, int64_t first);
 /* Can mf_cg_gather_strided read the strided 1x1 layer g (its stride, with wide loads). */
 bool mf_cg_gathers_strided(const mf_cg_conv_geom *g);
 /* The output rows [oy0, oy1) of input channels 0 .. cing-1 of the strided 1x1 layer g into a

@@ -351,11 +351,14 @@ static mf_dtype odd_dtype(const mf_node *n)
 }
 
 /* The subgraph's core (NULL: elementwise only); an expand-depthwise chain (ir/expand_dw.c)
- * has two anchors, its depthwise conv the core and *chain filled (chain->dw NULL else). */
-static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_dw *chain)
+ * has two anchors, its depthwise conv the core and *chain filled (chain->dw NULL else); a
+ * depthwise-project chain too, its projection the core and *dp filled (dp->dw NULL else). */
+static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_dw *chain,
+                             mf_dw_project *dp)
 {
     *core = NULL;
     chain->dw = NULL;
+    dp->dw = NULL;
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
@@ -371,10 +374,16 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_
                             limit);
         if (!is_core(n->op))
             continue;
-        if (*core && !chain->dw && mf_expand_dw_chain(g, n, chain) && chain->expand == *core) {
+        if (*core && !chain->dw && !dp->dw && mf_expand_dw_chain(g, n, chain) &&
+            chain->expand == *core) {
             *core = n;
             continue;
         }
+        if (*core && !chain->dw && !dp->dw && mf_dw_project_chain(g, n, dp) && dp->dw == *core) {
+            *core = n;
+            continue;
+        }
+        dp->dw = NULL;
         if (*core)
             return mf_error(MF_ERR_UNSUPPORTED,
                             "codegen: node %d (%s) is a second anchor/reduction after node %d (%s)",
@@ -430,7 +439,7 @@ bool mf_cg_has_lowering(mf_op op)
 /* The outputs that do not depend on the core as an elementwise chain, then the core with
  * the others as its epilogue; epi and rest have room for every output. */
 static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_expand_dw *chain,
-                             const mf_value **epi, const mf_value **rest)
+                             const mf_dw_project *dp, const mf_value **epi, const mf_value **rest)
 {
     const mf_graph *g = c->g;
     const mf_value *cv = core->outputs[0];
@@ -453,6 +462,8 @@ static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_expand_
                         mf_op_get(core->op)->name);
     if (chain->dw)
         return mf_cg_lower_expand_dw(c, chain, nepi, epi);
+    if (dp->dw)
+        return mf_cg_lower_dw_project(c, dp, nepi, epi);
     return lowering(core->op)(c, core, nepi, epi);
 }
 
@@ -461,14 +472,16 @@ mf_status mf_cg_lower(mf_cg_ctx *c)
     const mf_graph *g = c->g;
     const mf_node *core;
     mf_expand_dw chain;
-    mf_status s = check_nodes(g, &core, &chain);
+    mf_dw_project dp;
+    mf_status s = check_nodes(g, &core, &chain, &dp);
     if (s)
         return s;
     if (!core)
         return mf_cg_lower_elementwise(c, g->noutputs, (const mf_value *const *)g->outputs);
     const mf_value **epi = calloc((size_t)g->noutputs + 1, sizeof *epi);
     const mf_value **rest = calloc((size_t)g->noutputs + 1, sizeof *rest);
-    s = epi && rest ? lower_parts(c, core, &chain, epi, rest) : mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+    s = epi && rest ? lower_parts(c, core, &chain, &dp, epi, rest)
+                    : mf_error(MF_ERR_NOMEM, "codegen: out of memory");
     free(epi);
     free(rest);
     return s;

@@ -43,6 +43,10 @@ struct mf_cg_dw {
     LLVMValueRef w[DW_MAX_TAPS], bias, plane, ch;
     LLVMValueRef row0; /* the input row at the plane's start (NULL: 0; a band buffer's first row) */
     LLVMValueRef bcoord[MF_MAX_RANK];
+    /* into a band buffer (mf_cg_dw_sink): value `sink` (the result or its activation) of
+     * output row oy, pixel ox at to + (oy - to_row0) * ow + ox, instead of the epilogue */
+    const mf_value *sink;
+    LLVMValueRef to, to_row0;
 };
 typedef struct mf_cg_dw dw_emit;
 
@@ -314,6 +318,21 @@ static LLVMValueRef side_sums(dw_emit *e, int r, int u)
     return LLVMBuildShuffleVector(c->B, v, before, LLVMConstVector(idx, (unsigned)c->vw), "");
 }
 
+/* The sink's value at point p into the band buffer. */
+static mf_status sink_store(dw_emit *e, mf_cg_point *p)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef x;
+    mf_status err = mf_cg_eval(c, p, e->sink, &p->core_map, &x);
+    if (err)
+        return err;
+    LLVMValueRef row = mf_cg_ix_sub(c, p->coord[2], e->to_row0);
+    mf_cg_store_f32(
+        c, x, mf_cg_gep(c, e->to, mf_cg_ix_add(c, mf_cg_ix_mulk(c, row, e->g->ow), p->coord[3])),
+        p->mask);
+    return MF_OK;
+}
+
 /* U vectors of output rows [oy, oy + nrows) from pixel ox0 (ox0c when known at compile
  * time): the sums over the kernel (input rows outside the input skipped at run time when
  * `checked`), then bias and epilogue. */
@@ -374,7 +393,7 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
             if (e->bias)
                 p->core_val = LLVMBuildFAdd(c->B, p->core_val, e->bias, "");
             p->nmemo = 0;
-            err = mf_cg_store_epilogue(c, p, e->nepi, e->epi);
+            err = e->sink ? sink_store(e, p) : mf_cg_store_epilogue(c, p, e->nepi, e->epi);
         }
     free(p);
     return err;
@@ -583,6 +602,38 @@ void mf_cg_dw_plane(mf_cg_dw *e, LLVMValueRef plane, LLVMValueRef row0, LLVMValu
 mf_status mf_cg_dw_rows(mf_cg_dw *e, LLVMValueRef oy, int64_t n)
 {
     return dw_rows(e, oy, n, false, e->R);
+}
+
+void mf_cg_dw_sink(mf_cg_dw *e, const mf_value *v, LLVMValueRef to, LLVMValueRef to_row0)
+{
+    e->sink = v, e->to = to, e->to_row0 = to_row0;
+}
+
+mf_status mf_cg_dw_rows_checked(mf_cg_dw *e, LLVMValueRef oy, LLVMValueRef n)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMValueRef nsweeps = mf_cg_ix_udivk(c, n, e->R);
+    mf_cg_loop r;
+    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), nsweeps);
+    mf_status err = dw_row(e, mf_cg_ix_add(c, oy, mf_cg_ix_mulk(c, r.iv, e->R)), e->R, true);
+    mf_cg_loop_end_scalar(c, &r, 1);
+    if (err || e->R == 1)
+        return err;
+    /* the rows left, as one shorter sweep (a switch over 1 .. R - 1: a partition may have
+     * only a few rows, and a row at a time loads each input row up to three times) */
+    LLVMValueRef y = mf_cg_ix_add(c, oy, mf_cg_ix_mulk(c, nsweeps, e->R));
+    LLVMValueRef left = mf_cg_ix_sub(c, n, mf_cg_ix_mulk(c, nsweeps, e->R));
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rowsdone");
+    LLVMValueRef sw = LLVMBuildSwitch(c->B, left, join, (unsigned)(e->R - 1));
+    for (int k = 1; k < e->R && !err; k++) {
+        LLVMBasicBlockRef rows = LLVMAppendBasicBlockInContext(c->C, c->body, "rowsleft");
+        LLVMAddCase(sw, mf_cg_i64(c, k), rows);
+        LLVMPositionBuilderAtEnd(c->B, rows);
+        err = dw_row(e, y, k, true);
+        LLVMBuildBr(c->B, join);
+    }
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
 }
 
 mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,

@@ -34,33 +34,6 @@ typedef struct xd_emit {
     LLVMValueRef bcoord[MF_MAX_RANK], xb, oc0, wpanel, pbuf; /* pbuf: the input pixel at the buffer's start */
 } xd_emit;
 
-/* The tile: the GEMM engine's (the weights are packed for its block of channels; a band's
- * new rows are a stretch of the plane as its tiles see one), else as many vectors as the
- * registers hold beside the block's accumulators. */
-static bool xd_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g1, int *mr, int *nv)
-{
-    const mf_cg_target_shape *s = &c->shape;
-    int m = 0, n = 0;
-    bool gemm = mf_cg_gemm_blocking(s, g1, &m, &n);
-    if (!gemm)
-        m = g1->cout < 4 ? (int)g1->cout : 4;
-    if (g1->wblock && g1->wblock != m) {
-        m = (int)g1->wblock;
-        gemm = false;
-    }
-    if (m < 1 || m > XD_MR_MAX)
-        return false;
-    for (int v = XD_NV_MAX; v >= 1 && !gemm; v--) {
-        int room = s->vregs - (v + 1) - (s->fma ? 1 : 2);
-        if (m * v <= (room < 24 ? room : 24)) {
-            n = v;
-            break;
-        }
-    }
-    *mr = m, *nv = n;
-    return n >= 1 && n <= XD_NV_MAX;
-}
-
 typedef struct xd_step {
     xd_emit *e;
     LLVMValueRef xk, wk;
@@ -83,22 +56,6 @@ static LLVMValueRef step_w(void *ctx, int j)
     return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, wp, ""));
 }
 
-/* The lanes of vector v of the last tile that hold pixels: v vw + l < rest (i64, the tile's
- * pixels); NULL for a full tile. */
-static LLVMValueRef rest_mask(xd_emit *e, LLVMValueRef rest, int v)
-{
-    mf_cg_ctx *c = e->c;
-    if (!rest)
-        return NULL;
-    LLVMValueRef lane[MF_CG_MAX_VW];
-    for (int l = 0; l < c->vw; l++)
-        lane[l] = LLVMConstInt(c->i64, (unsigned long long)(v * c->vw + l), 0);
-    LLVMValueRef n = c->vw > 1 ? mf_cg_splat(c, rest, (unsigned)c->vw)
-                               : LLVMBuildInsertElement(c->B, LLVMGetPoison(LLVMVectorType(c->i64, 1)), rest,
-                                                        mf_cg_i64(c, 0), "");
-    return LLVMBuildICmp(c->B, LLVMIntULT, LLVMConstVector(lane, (unsigned)c->vw), n, "");
-}
-
 /* R channels x NV vectors of pixels from p (of the input plane; the band buffer's pixel p -
  * e->pbuf), rest: the pixels of a last partial tile (NULL: a full one): the sums over the
  * input channels (from the bias), the activation, stored to the buffer. */
@@ -109,7 +66,7 @@ static mf_status expand_tile(xd_emit *e, int R, LLVMValueRef p, LLVMValueRef res
     const int NV = e->NV;
     LLVMValueRef masks[XD_NV_MAX];
     for (int v = 0; v < NV; v++)
-        masks[v] = rest_mask(e, rest, v);
+        masks[v] = rest ? mf_cg_lanes_below(c, rest, (int64_t)v * c->vw) : NULL;
     mf_cg_acc_init_bias(c, e->vt, R, NV, g1->bias, e->oc0, e->acc);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, g1->cin));
@@ -297,7 +254,7 @@ static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
     e->g2.xdt = MF_F32;
     e->packed = e->g1.wblock != 0;
     e->cexp = e->g1.cout;
-    if (!mf_cg_dw_choose(c, &e->g2) || !xd_blocking(c, &e->g1, &e->MR, &e->NV))
+    if (!mf_cg_dw_choose(c, &e->g2) || !mf_cg_gemm_panel_blocking(c, &e->g1, &e->MR, &e->NV))
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: no engine for the expand-depthwise chain of node %d", d->id);
     e->B = band_rows(e, c->core_number);
     e->NB = (e->B - 1) * e->g2.sh + e->g2.kh;

@@ -145,8 +145,9 @@ typedef struct gemm_emit {
     LLVMValueRef acc[GEMM_MR_MAX * GEMM_NV_MAX];
     LLVMValueRef spill; /* the tile's sums when the epilogue does not flatten */
     /* what the tiles read: input channel k's pixel p at xsrc + k * xk + p - pbase (stride 1:
-     * the plane, pbase 0; strided: the panel, pbase its first row's first pixel) */
-    LLVMValueRef xsrc, pbase;
+     * the plane, pbase 0; strided: the panel, pbase its first row's first pixel); pend: the
+     * pixels' end (NULL: the plane's) */
+    LLVMValueRef xsrc, pbase, pend;
     int64_t xk;
     mf_dtype xdt;
     /* the work item */
@@ -217,15 +218,11 @@ static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
     }
 }
 
-/* The sums of R channels x NV vectors of the tile at pixel p (p0: its value when known at
- * compile time, the last tile; -1 for full tiles) over every input channel. */
-static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+/* The sums of R channels x NV vectors of the tile at pixel p over every input channel;
+ * masks[v]: the lanes of vector v that hold pixels (NULL: all). */
+static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef *masks)
 {
     mf_cg_ctx *c = e->c;
-    LLVMValueRef masks[GEMM_NV_MAX] = {0};
-    for (int v = 0; v < NV; v++)
-        if (p0 >= 0)
-            masks[v] = tail_mask(e, p0, v);
     mf_cg_acc_init_bias(c, e->vt, R, NV, e->g->bias, e->oc0, e->acc);
     mf_cg_loop kl;
     mf_cg_loop_begin(c, &kl, mf_cg_i64(c, 0), mf_cg_i64(c, e->cing));
@@ -246,7 +243,7 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
 
 /* The epilogue of the tile's sums (the bias is in them already), on the flattened plane: the point's loop dims are
  * (batch, channel, pixel), the pixel reading the strides of the output's last dim. */
-static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef *masks)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
@@ -261,7 +258,7 @@ static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_
         pt->coord[1] = mf_cg_ix_addk(c, e->oc0, j);
         for (int v = 0; v < NV && !err; v++) {
             pt->coord[2] = mf_cg_ix_addk(c, p, (int64_t)v * c->vw);
-            pt->mask = p0 >= 0 ? tail_mask(e, p0, v) : NULL;
+            pt->mask = masks[v];
             pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
             pt->nmemo = 0;
             err = mf_cg_store_epilogue(c, pt, e->nepi, e->epi);
@@ -289,7 +286,8 @@ static mf_status finish_by_pixel(gemm_emit *e, int R, int NV, LLVMValueRef p)
     if (!pt)
         return MF_ERR_NOMEM;
     mf_cg_loop i;
-    LLVMValueRef n = mf_cg_ix_smink(c, mf_cg_ix_sub(c, mf_cg_i64(c, e->pl.N), p), nr);
+    LLVMValueRef left = mf_cg_ix_sub(c, e->pend ? e->pend : mf_cg_i64(c, e->pl.N), p);
+    LLVMValueRef n = mf_cg_ix_smink(c, left, nr);
     mf_cg_loop_begin(c, &i, mf_cg_i64(c, 0), n);
     LLVMValueRef pix = mf_cg_ix_add(c, p, i.iv);
     pt->coord[2] = mf_cg_ix_udivk(c, pix, g->ow);
@@ -306,9 +304,9 @@ static mf_status finish_by_pixel(gemm_emit *e, int R, int NV, LLVMValueRef p)
     return err;
 }
 
-static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, int64_t p0)
+static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef *masks)
 {
-    return e->flat ? finish_flat(e, R, NV, p, p0) : finish_by_pixel(e, R, NV, p);
+    return e->flat ? finish_flat(e, R, NV, p, masks) : finish_by_pixel(e, R, NV, p);
 }
 
 /* The tiles of the item's chunk for a block of R channels: full tiles in a loop, the
@@ -332,9 +330,9 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
     }
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, t0, t1);
-    LLVMValueRef p = mf_cg_ix_mulk(c, t.iv, pl->NR);
-    accumulate(e, R, pl->NV, p, -1);
-    mf_status err = finish(e, R, pl->NV, p, -1);
+    LLVMValueRef p = mf_cg_ix_mulk(c, t.iv, pl->NR), full[GEMM_NV_MAX] = {0};
+    accumulate(e, R, pl->NV, p, full);
+    mf_status err = finish(e, R, pl->NV, p, full);
     /* a tile runs the whole K loop: unrolling a few tiles (a 7x7 plane's 3) only grows the
      * code (a 1x1 stride-2 256->512 kernel: 221 -> 597 lines of assembly against the
      * output-channel engine's) */
@@ -348,8 +346,11 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
     LLVMPositionBuilderAtEnd(c->B, tail);
     int64_t p0 = nfull * pl->NR;
     int NV = (int)((pl->N - p0 + c->vw - 1) / c->vw);
-    accumulate(e, R, NV, mf_cg_i64(c, p0), p0);
-    err = finish(e, R, NV, mf_cg_i64(c, p0), p0);
+    LLVMValueRef masks[GEMM_NV_MAX];
+    for (int v = 0; v < NV; v++)
+        masks[v] = tail_mask(e, p0, v);
+    accumulate(e, R, NV, mf_cg_i64(c, p0), masks);
+    err = finish(e, R, NV, mf_cg_i64(c, p0), masks);
     LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);
     return err;
@@ -552,5 +553,162 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
         LLVMPositionBuilderAtEnd(c->B, join);
     }
     mf_cg_loop_end(c, &items, 1);
+    return err;
+}
+
+/* ---- the tiles on a panel of pixels at run time (the fused engines) ------------------- */
+
+bool mf_cg_gemm_panel_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int *mr, int *nv)
+{
+    const mf_cg_target_shape *s = &c->shape;
+    int m = 0, n = 0;
+    bool gemm = mf_cg_gemm_blocking(s, g, &m, &n);
+    if (!gemm)
+        m = g->cout < 4 ? (int)g->cout : 4;
+    if (g->wblock && g->wblock != m) { /* packed for another engine's block: take its rows */
+        m = (int)g->wblock;
+        gemm = false;
+    }
+    if (m < 1 || m > GEMM_MR_MAX)
+        return false;
+    for (int v = GEMM_NV_MAX; v >= 1 && !gemm; v--) { /* as many vectors as the registers hold */
+        int room = s->vregs - (v + 1) - (s->fma ? 1 : 2);
+        if (m * v <= (room < 24 ? room : 24)) {
+            n = v;
+            break;
+        }
+    }
+    *mr = m, *nv = n;
+    return n >= 1 && n <= GEMM_NV_MAX;
+}
+
+LLVMValueRef mf_cg_lanes_below(mf_cg_ctx *c, LLVMValueRef n, int64_t first)
+{
+    LLVMValueRef lane[MF_CG_MAX_VW];
+    for (int l = 0; l < c->vw; l++)
+        lane[l] = LLVMConstInt(c->i64, (unsigned long long)(first + l), 0);
+    LLVMValueRef v = c->vw > 1
+                         ? mf_cg_splat(c, n, (unsigned)c->vw)
+                         : LLVMBuildInsertElement(c->B, LLVMGetPoison(LLVMVectorType(c->i64, 1)), n,
+                                                  mf_cg_i64(c, 0), "");
+    return LLVMBuildICmp(c->B, LLVMIntULT, LLVMConstVector(lane, (unsigned)c->vw), v, "");
+}
+
+struct mf_cg_gemm {
+    gemm_emit e;
+};
+
+mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                           const mf_value *const *epi)
+{
+    int mr, nv;
+    if (!mf_cg_gemm_panel_blocking(c, g, &mr, &nv)) {
+        mf_error(MF_ERR_UNSUPPORTED,
+                 "codegen: no GEMM tile for the %lld -> %lld 1x1 conv's weights", (long long)g->cin,
+                 (long long)g->cout);
+        return NULL;
+    }
+    mf_cg_gemm *h = calloc(1, sizeof *h);
+    if (!h) {
+        mf_error(MF_ERR_NOMEM, "codegen: out of memory");
+        return NULL;
+    }
+    gemm_emit *e = &h->e;
+    *e = (gemm_emit){.c = c,
+                     .g = g,
+                     .packed = g->wblock != 0,
+                     .flat = mf_cg_epilogue_flattens(core, nepi, epi),
+                     .core = core,
+                     .nepi = nepi,
+                     .epi = epi,
+                     .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
+                     .cing = g->cin,
+                     .coutg = g->cout,
+                     .xdt = MF_F32};
+    plan_tiles(&c->shape, g, mr, nv, 1, &e->pl);
+    for (int k = 0; k < mr * nv; k++)
+        e->acc[k] = mf_cg_entry_alloca(c, e->vt);
+    if (!e->flat)
+        e->spill = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(mr * e->pl.NR)));
+    return h;
+}
+
+void mf_cg_gemm_free(mf_cg_gemm *h)
+{
+    free(h);
+}
+
+/* Block oc0's R channels over pixels [p0, p1): whole tiles in a loop, then a last tile of
+ * as many vectors as the pixels left fill (a switch over 1 .. NV: a partition's stretch of
+ * a 14x14 plane may be one 14-pixel row, which a whole 4-vector tile computed 4.6 times
+ * over), its last vector masked at run time. */
+static mf_status panel_tiles(gemm_emit *e, int R, LLVMValueRef p0, LLVMValueRef p1)
+{
+    mf_cg_ctx *c = e->c;
+    const int NV = e->pl.NV;
+    const int64_t nr = e->pl.NR;
+    LLVMValueRef n = mf_cg_ix_sub(c, p1, p0), nfull = mf_cg_ix_udivk(c, n, nr),
+                 full[GEMM_NV_MAX] = {0};
+    mf_cg_loop t;
+    mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), nfull);
+    LLVMValueRef p = mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, t.iv, nr));
+    accumulate(e, R, NV, p, full);
+    mf_status err = finish(e, R, NV, p, full);
+    mf_cg_loop_end_scalar(c, &t, 1);
+    LLVMValueRef rest = mf_cg_ix_sub(c, n, mf_cg_ix_mulk(c, nfull, nr));
+    LLVMValueRef nvec = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, rest, c->vw - 1), c->vw);
+    p = mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, nfull, nr));
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "tilesdone");
+    LLVMValueRef sw = LLVMBuildSwitch(c->B, nvec, join, (unsigned)NV);
+    for (int v = 1; v <= NV && !err; v++) {
+        LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->C, c->body, "lasttile");
+        LLVMAddCase(sw, mf_cg_i64(c, v), last);
+        LLVMPositionBuilderAtEnd(c->B, last);
+        LLVMValueRef masks[GEMM_NV_MAX] = {0};
+        masks[v - 1] = mf_cg_lanes_below(c, rest, (int64_t)(v - 1) * c->vw);
+        accumulate(e, R, v, p, masks);
+        err = finish(e, R, v, p, masks);
+        LLVMBuildBr(c->B, join);
+    }
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+mf_status mf_cg_gemm_panel(mf_cg_gemm *h, LLVMValueRef panel, int64_t xk, LLVMValueRef p0,
+                           LLVMValueRef p1, const LLVMValueRef *bcoord)
+{
+    gemm_emit *e = &h->e;
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const gemm_plan *pl = &e->pl;
+    for (int d = 0; d < g->nbd; d++)
+        e->bcoord[d] = bcoord[d];
+    e->xsrc = panel, e->xk = xk, e->pbase = p0, e->pend = p1;
+    int64_t rtail = e->coutg - (pl->nmb - 1) * pl->MR;
+    mf_cg_loop b;
+    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, pl->nmb));
+    e->oc0 = mf_cg_ix_mulk(c, b.iv, pl->MR);
+    e->wpanel = mf_cg_gep(c, g->wt,
+                          mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
+                                       mf_cg_ix_mulk(c, e->oc0, e->cing)));
+    mf_status err;
+    if (rtail == pl->MR) {
+        err = panel_tiles(e, pl->MR, p0, p1);
+    } else {
+        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
+        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, b.iv, mf_cg_i64(c, pl->nmb - 1), ""),
+                        tail, full);
+        LLVMPositionBuilderAtEnd(c->B, full);
+        err = panel_tiles(e, pl->MR, p0, p1);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, tail);
+        if (!err)
+            err = panel_tiles(e, (int)rtail, p0, p1);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    mf_cg_loop_end_scalar(c, &b, 1);
     return err;
 }

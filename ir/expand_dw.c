@@ -1,9 +1,13 @@
-/* expand_dw.c — the inverted-residual chain of mobilenet_v2-like networks: a 1x1 conv that
- * widens the channels ("expand": stride 1, no padding, one group), an optional activation
- * (relu or clamp: relu6), then a 3x3 depthwise conv (groups == channels, stride 1 or 2).
- * Segmentation keeps such a chain in one subgraph when the wide tensor is large, and codegen
- * then computes the wide rows a band at a time (codegen/lower_conv_expand_dw.c), so they
- * never go to memory.  One recognizer for both, so they never disagree. */
+/* expand_dw.c — the chains of mobilenet_v2-like networks' inverted residual blocks that run
+ * as one kernel.  Expand-depthwise: a 1x1 conv that widens the channels ("expand": stride 1,
+ * no padding, one group), an optional activation (relu or clamp: relu6), then a 3x3
+ * depthwise conv (groups == channels, stride 1 or 2); segmentation keeps such a chain in one
+ * subgraph when the wide tensor is large, and codegen then computes the wide rows a band at a
+ * time (codegen/lower_conv_expand_dw.c), so they never go to memory.  Depthwise-project: a
+ * depthwise conv alone in its subgraph (with its activation), then the 1x1 projection that
+ * narrows its result; codegen computes the depthwise rows a band at a time into a buffer
+ * that the projection's GEMM reads at once (codegen/lower_conv_dw_project.c).  One
+ * recognizer each for both, so they never disagree. */
 #include "ir.h"
 
 static bool f32_rank4(const mf_value *v)
@@ -20,7 +24,8 @@ static bool single_use(const mf_graph *g, const mf_value *v)
     return mf_graph_num_uses(g, v) == 1;
 }
 
-static bool is_expand(const mf_node *n)
+/* A 1x1 conv of stride 1, no padding and one group: an expansion or a projection. */
+static bool is_pointwise(const mf_node *n)
 {
     if (n->op != MF_OP_CONV2D || n->ninputs < 2 || !f32_rank4(n->inputs[0]) || !f32_rank4(n->outputs[0]))
         return false;
@@ -64,11 +69,37 @@ bool mf_expand_dw_chain(const mf_graph *g, const mf_node *dw, mf_expand_dw *out)
             return false;
     }
     const mf_type *wt = &p->outputs[0]->type;
-    if (!is_expand(p) || wt->shape[1] != dw->inputs[0]->type.shape[1] ||
+    if (!is_pointwise(p) || wt->shape[1] != dw->inputs[0]->type.shape[1] ||
         3 * wt->shape[1] * wt->shape[3] * 4 > MF_EXPAND_DW_BUFFER ||
         mf_conv2d_of(p->op, p->attrs).packed > MF_EXPAND_DW_MAX_BLOCK)
         return false;
     if (out)
         *out = (mf_expand_dw){.expand = p, .act = act, .dw = dw, .wide_bytes = (int64_t)mf_type_nbytes(&v->type)};
+    return true;
+}
+
+bool mf_dw_project_chain(const mf_graph *g, const mf_node *project, mf_dw_project *out)
+{
+    if (!project || !is_pointwise(project) ||
+        mf_conv2d_of(project->op, project->attrs).packed > MF_EXPAND_DW_MAX_BLOCK)
+        return false;
+    const mf_value *v = project->inputs[0];
+    const mf_node *act = NULL, *dw = v->producer;
+    if (!dw || !single_use(g, v))
+        return false;
+    if (is_activation(dw)) {
+        act = dw;
+        v = dw->inputs[0];
+        dw = v->producer;
+        if (!dw || !single_use(g, v))
+            return false;
+    }
+    const mf_type *dt = &dw->outputs[0]->type;
+    if (!is_depthwise3x3(dw) || mf_conv2d_of(dw->op, dw->attrs).packed ||
+        project->inputs[0]->type.shape[1] != dt->shape[1] ||
+        dt->shape[1] * dt->shape[3] * 4 > MF_DW_PROJECT_BUFFER)
+        return false;
+    if (out)
+        *out = (mf_dw_project){.dw = dw, .act = act, .project = project};
     return true;
 }

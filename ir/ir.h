@@ -364,6 +364,19 @@ typedef struct mf_expand_dw {
 /* Is dw the end of such a chain in g?  Fills *out (may be NULL) when it is. */
 bool mf_expand_dw_chain(const mf_graph *g, const mf_node *dw, mf_expand_dw *out);
 
+/* The depthwise-project chain (ir/expand_dw.c): dw, a 3x3 depthwise conv as above (plain
+ * weights) -> optionally relu or clamp -> project, a 1x1 conv (stride 1, no padding, one
+ * group) of the depthwise's channels, all f32, each value between them used once and not a
+ * graph output, one row of the depthwise's output (all channels) within
+ * MF_DW_PROJECT_BUFFER bytes (the fused kernel's band buffer holds whole rows), the
+ * projection's weights plain or packed in blocks of at most MF_EXPAND_DW_MAX_BLOCK. */
+#define MF_DW_PROJECT_BUFFER (256 << 10)
+typedef struct mf_dw_project {
+    const mf_node *dw, *act, *project; /* act may be NULL */
+} mf_dw_project;
+/* Is project the end of such a chain in g?  Fills *out (may be NULL) when it is. */
+bool mf_dw_project_chain(const mf_graph *g, const mf_node *project, mf_dw_project *out);
+
 /* What MLU code can build beyond op and dtype (ir/mlu_limits.c), read by segmentation
  * before a node joins a subgraph and by codegen before it lowers one: NULL when node n
  * (whose op has device code, on dtypes mf_dtype_has_mlu_code takes) can be built, else

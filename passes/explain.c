@@ -22,6 +22,7 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_CODEGEN_LIMIT] = "codegen limit",
     [MF_BLOCK_NO_EPILOGUE] = "core takes no epilogue",
     [MF_BLOCK_SMALL_EXPANSION] = "small expansion",
+    [MF_BLOCK_SMALL_DEPTHWISE] = "small depthwise",
 };
 
 const char *mf_fuse_block_name(mf_fuse_block b)
@@ -113,6 +114,15 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
                      mf_type_str(&o->outputs[0]->type, ta, sizeof ta),
                      (long long)(mf_type_nbytes(&o->outputs[0]->type) / 1024), MF_SEG_EXPAND_DW_BYTES / 1024);
         break;
+    case MF_BLOCK_SMALL_DEPTHWISE:
+        mf_sb_printf(
+            t,
+            "%s %%%s makes %s, %lld KiB, under the %d KiB from which a depthwise conv and its 1x1 "
+            "projection run as one kernel",
+            op_name(o), names[o->outputs[0]->id], mf_type_str(&o->outputs[0]->type, ta, sizeof ta),
+            (long long)(mf_type_nbytes(&o->outputs[0]->type) / 1024),
+            MF_SEG_DW_PROJECT_BYTES / 1024);
+        break;
     case MF_BLOCK_COUNT:
         break;
     }
@@ -153,8 +163,8 @@ static void put_subgraphs(mf_strbuf *t, const mf_graph *g, char **names, int nsu
     free(order);
 }
 
-/* The expand-depthwise chains fused into one subgraph (segment.c's one exception to one
- * anchor a subgraph), and why. */
+/* The expand-depthwise and depthwise-project chains fused into one subgraph (segment.c's
+ * exceptions to one anchor a subgraph), and why. */
 static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
 {
     for (int i = 0; i < g->nnodes; i++) {
@@ -169,6 +179,22 @@ static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
                      (long long)mf_conv2d_of(n->op, n->attrs).stride[0],
                      mf_type_str(&ch.expand->outputs[0]->type, ta, sizeof ta), (long long)(ch.wide_bytes / 1024),
                      MF_SEG_EXPAND_DW_BYTES / 1024);
+    }
+    for (int i = 0; i < g->nnodes; i++) {
+        const mf_node *n = g->nodes[i];
+        mf_dw_project dp;
+        if (n->subgraph < 0 || !mf_dw_project_chain(g, n, &dp) || dp.dw->subgraph != n->subgraph)
+            continue;
+        char ta[128];
+        const mf_type *dt = &dp.dw->outputs[0]->type;
+        mf_sb_printf(t,
+                     "  sg%d fuses conv2d %%%s (3x3 depthwise, stride %lld) -> conv2d %%%s (1x1 "
+                     "projection): its %s is %lld KiB, at least %d KiB, so it is computed a band "
+                     "of rows at a time and never stored\n",
+                     n->subgraph, names[dp.dw->outputs[0]->id],
+                     (long long)mf_conv2d_of(dp.dw->op, dp.dw->attrs).stride[0],
+                     names[n->outputs[0]->id], mf_type_str(dt, ta, sizeof ta),
+                     (long long)(mf_type_nbytes(dt) / 1024), MF_SEG_DW_PROJECT_BYTES / 1024);
     }
 }
 

@@ -30,7 +30,8 @@ typedef enum mf_fuse_block {
     MF_BLOCK_FULL,            /* the producer's subgraph has MF_SEG_MAX_NODES ops already */
     MF_BLOCK_CODEGEN_LIMIT,   /* an end's shapes are beyond codegen (mf_node_mlu_limit): CPU */
     MF_BLOCK_NO_EPILOGUE,     /* the producer's subgraph ends in a core that takes no epilogue */
-    MF_BLOCK_SMALL_EXPANSION, /* an expand-depthwise chain whose wide tensor is under MF_SEG_EXPAND_DW_BYTES */
+    MF_BLOCK_SMALL_EXPANSION, /* expand-depthwise, wide tensor under MF_SEG_EXPAND_DW_BYTES */
+    MF_BLOCK_SMALL_DEPTHWISE, /* depthwise-project, its middle under MF_SEG_DW_PROJECT_BYTES */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 
@@ -45,7 +46,12 @@ const char *mf_fuse_block_name(mf_fuse_block b); /* "second anchor", ... */
  * when its expanded tensor has at least this many bytes: smaller ones stay in L2 between
  * two kernels anyway, and the fused kernel recomputes nothing but costs compile time. */
 #define MF_SEG_EXPAND_DW_BYTES (1 << 20)
-
+/* A depthwise-project chain (ir/expand_dw.c) is one subgraph when its depthwise result has
+ * at least this many bytes.  Below it, a partition of a two-thread launch has so few rows
+ * that the depthwise part pays its per-channel set-up (weights, a short sweep) for a row or
+ * two: mobilenet_v2's 14x14x384 and 28x28x192 layers ran 12-25 % slower fused at two
+ * threads, its 112x112x32 one 15 % faster (docs/benchmarks.md). */
+#define MF_SEG_DW_PROJECT_BYTES (1 << 20)
 /* One unfused edge: value `value`, made by `from`, used by `to` (nodes of the graph). */
 typedef struct mf_fuse_edge {
     const mf_node *from, *to;

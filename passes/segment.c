@@ -4,15 +4,17 @@
  * reduction joins a purely elementwise producer subgraph (its prologue); conv, matmul and
  * linear start a subgraph (one anchor each, no prologue but views and widening casts).  A
  * cast that widens an f16 activation to f32 goes into its consumer's subgraph, whose loads
- * widen it (the edge of a half model's kernel; no f32 copy between kernels).  A join that would let a path
- * leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without
- * device code (for their op, their dtypes or their shapes: codegen's limits, asked here so
- * that nothing later undoes a subgraph) run on the CPU (subgraph -1).  Without
- * fusion every MLU op is alone.  The one exception to one anchor a subgraph: the depthwise conv
- * of an expand-depthwise chain (ir/expand_dw.c) joins the subgraph of its 1x1 expansion when
- * the expanded tensor has MF_SEG_EXPAND_DW_BYTES or more, so that codegen computes it a band
- * of rows at a time and never stores it.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain`
- * can say why two subgraphs were not fused. */
+ * widen it (the edge of a half model's kernel; no f32 copy between kernels).  A join that would let
+ * a path leave the subgraph and come back is refused, so subgraphs stay convex.  Ops without device
+ * code (for their op, their dtypes or their shapes: codegen's limits, asked here so that nothing
+ * later undoes a subgraph) run on the CPU (subgraph -1).  Without fusion every MLU op is alone. The
+ * exceptions to one anchor a subgraph: the depthwise conv of an expand-depthwise chain
+ * (ir/expand_dw.c) joins the subgraph of its 1x1 expansion when the expanded tensor has
+ * MF_SEG_EXPAND_DW_BYTES or more, and the 1x1 projection of a depthwise-project chain the subgraph
+ * of its depthwise conv when the depthwise result has MF_SEG_DW_PROJECT_BYTES or more, so that
+ * codegen computes the wide tensor a band of rows at a time and never stores it.  A subgraph takes
+ * at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain` can say why
+ * two subgraphs were not fused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,12 +125,21 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
 }
 
 /* Anchor n into subgraph s: MF_BLOCK_COUNT when n is the depthwise conv of an expand-depthwise
- * chain whose expansion (and activation) make up s, with a wide tensor large enough;
- * MF_BLOCK_SMALL_EXPANSION when only the size is missing; else the second anchor. */
-static mf_fuse_block expand_dw_join(segmenter *sg, const mf_node *n, int s)
+ * chain whose expansion (and activation) make up s, with a wide tensor large enough, or the
+ * projection of a depthwise-project chain whose depthwise conv (and activation) make up s,
+ * with a depthwise result large enough; MF_BLOCK_SMALL_EXPANSION or _SMALL_DEPTHWISE when only
+ * the size is missing; else the second anchor. */
+static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
 {
     mf_expand_dw ch;
+    mf_dw_project dp;
     const seg_info *si = &sg->segs[s];
+    if (mf_dw_project_chain(sg->g, n, &dp) && dp.dw == si->core && si->nnodes == (dp.act ? 2 : 1) &&
+        (!dp.act || dp.act->subgraph == s)) {
+        if (mf_type_nbytes(&dp.dw->outputs[0]->type) < MF_SEG_DW_PROJECT_BYTES)
+            return MF_BLOCK_SMALL_DEPTHWISE;
+        return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
+    }
     if (!mf_expand_dw_chain(sg->g, n, &ch) || ch.expand != si->core || si->nnodes != (ch.act ? 2 : 1) ||
         (ch.act && ch.act->subgraph != s))
         return MF_BLOCK_SECOND_ANCHOR;
@@ -148,7 +159,7 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
     if (view_prologue(sg, n, s))
         return MF_BLOCK_COUNT;
     if (kind == MF_KIND_ANCHOR && si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR)
-        return expand_dw_join(sg, n, s);
+        return chain_join(sg, n, s);
     if (kind == MF_KIND_ANCHOR || kind == MF_KIND_LAYOUT)
         return si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_SECOND_ANCHOR
                                                                           : MF_BLOCK_ANCHOR_PROLOGUE;

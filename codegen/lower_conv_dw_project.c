@@ -1,0 +1,126 @@
+/* lower_conv_dw_project.c — the depthwise-project chain fused (ir/expand_dw.c): a depthwise
+ * conv (+ relu/clamp) whose result only a 1x1 projection reads, without that result going
+ * to memory.  Work items are output rows (batch, row), shared out over partitions in
+ * contiguous runs as the pool shares partitions over threads, so two threads get equal rows
+ * (14 rows on 4 partitions: 3, 4, 3, 4).  A partition sweeps its rows in bands of at most B:
+ * the depthwise engine's row loop (lower_conv_dw.c, rows checked against the input's) stores
+ * every channel's band, activation applied, into a stack buffer [C][B x ow]; then the
+ * projection's GEMM tiles (lower_conv_gemm.c: its blocking, weights plain or prepacked as it
+ * reads them) run over the band's pixels as one stretch, reading the buffer from the cache,
+ * bias and epilogue (the residual add) on the output.  On two cores a thread's projection
+ * reads only what its own depthwise rows wrote: the depthwise result neither goes to memory
+ * nor crosses to the other core's cache. */
+#include "cg_internal.h"
+
+/* Rows a band: as many as fit an eighth of L2 (the projection's weights and the output's
+ * lines stay beside the buffer) and MF_DW_PROJECT_BUFFER, at least one (a row fits the
+ * latter: mf_dw_project_chain). */
+static int64_t band_rows(const mf_cg_ctx *c, int64_t channels, int64_t ow, int64_t oh)
+{
+    int64_t cap = c->shape.l2 / 8 < MF_DW_PROJECT_BUFFER ? c->shape.l2 / 8 : MF_DW_PROJECT_BUFFER;
+    int64_t b = cap / (channels * ow * 4);
+    b = b < 1 ? 1 : b;
+    return b < oh ? b : oh;
+}
+
+typedef struct dp_emit {
+    mf_cg_ctx *c;
+    const mf_dw_project *dp;
+    mf_cg_conv_geom g1, g2; /* the depthwise's and the projection's geometry */
+    mf_cg_dw *dw;
+    mf_cg_gemm *gemm;
+    int64_t B;
+    LLVMValueRef buf; /* float[C][B x ow] */
+} dp_emit;
+
+static mf_status dp_setup(dp_emit *e, mf_cg_ctx *c, const mf_dw_project *dp)
+{
+    const mf_node *d = dp->dw, *pj = dp->project;
+    e->c = c, e->dp = dp;
+    e->g1 = mf_cg_conv_geom_of(d);
+    e->g2 = mf_cg_conv_geom_of(pj);
+    e->g1.x = mf_cg_anchor_input(c, d, 0);
+    e->g1.wt = mf_cg_anchor_input(c, d, 1);
+    e->g1.xdt = mf_cg_anchor_dtype(d, 0);
+    e->g2.wt = mf_cg_anchor_input(c, pj, 1);
+    e->g2.xdt = MF_F32;
+    if (!e->g1.x || !e->g1.wt || !e->g2.wt ||
+        (d->ninputs > 2 && !(e->g1.bias = mf_cg_anchor_input(c, d, 2))) ||
+        (pj->ninputs > 2 && !(e->g2.bias = mf_cg_anchor_input(c, pj, 2))))
+        return MF_ERR_UNSUPPORTED;
+    if (mf_cg_anchor_dtype(d, 1) != MF_F32 || mf_cg_anchor_dtype(pj, 1) != MF_F32)
+        return mf_error(MF_ERR_UNSUPPORTED,
+                        "codegen: the depthwise-project chain of node %d reads f32 weights only",
+                        pj->id);
+    if (!mf_cg_dw_choose(c, &e->g1))
+        return mf_error(MF_ERR_UNSUPPORTED, "codegen: no depthwise engine for node %d", d->id);
+    e->B = band_rows(c, e->g1.cout, e->g1.ow, e->g1.oh);
+    return MF_OK;
+}
+
+/* Output rows [y, y + n) (i64, n <= B) of batch element bcoord[0]: every channel's
+ * depthwise rows into the buffer, then the projection over their pixels. */
+static mf_status band(dp_emit *e, const LLVMValueRef *bcoord, LLVMValueRef y, LLVMValueRef n)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g1 = &e->g1;
+    const mf_value *mid = e->dp->act ? e->dp->act->outputs[0] : e->dp->dw->outputs[0];
+    LLVMValueRef xb =
+        mf_cg_gep_as(c, g1->x, mf_cg_ix_mulk(c, bcoord[0], g1->cin * g1->h * g1->w), g1->xdt);
+    mf_cg_loop ch;
+    mf_cg_loop_begin(c, &ch, mf_cg_i64(c, 0), mf_cg_i64(c, g1->cout));
+    mf_cg_dw_plane(e->dw, mf_cg_gep_as(c, xb, mf_cg_ix_mulk(c, ch.iv, g1->h * g1->w), g1->xdt),
+                   NULL, ch.iv, bcoord);
+    mf_cg_dw_sink(e->dw, mid, mf_cg_gep(c, e->buf, mf_cg_ix_mulk(c, ch.iv, e->B * g1->ow)), y);
+    mf_status err = mf_cg_dw_rows_checked(e->dw, y, n);
+    mf_cg_loop_end_scalar(c, &ch, 1);
+    if (err)
+        return err;
+    LLVMValueRef p0 = mf_cg_ix_mulk(c, y, g1->ow);
+    return mf_cg_gemm_panel(e->gemm, e->buf, e->B * g1->ow, p0,
+                            mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, n, g1->ow)), bcoord);
+}
+
+mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi,
+                                 const mf_value *const *epi)
+{
+    dp_emit e = {0};
+    mf_status err = dp_setup(&e, c, dp);
+    if (err || mf_type_numel(&dp->project->outputs[0]->type) == 0)
+        return err;
+    const mf_cg_conv_geom *g1 = &e.g1;
+    const int64_t oh = g1->oh;
+    /* the band buffer, and a vector of slack */
+    e.buf =
+        mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(g1->cout * e.B * g1->ow + c->vw)));
+    LLVMSetAlignment(e.buf, 64);
+    e.dw = mf_cg_dw_new(c, g1, dp->dw->outputs[0], 0, NULL);
+    e.gemm = e.dw ? mf_cg_gemm_new(c, &e.g2, dp->project->outputs[0], nepi, epi) : NULL;
+    if (!e.gemm) {
+        mf_cg_dw_free(e.dw);
+        return MF_ERR_UNSUPPORTED;
+    }
+    /* the partition's rows [lo, hi) of batch x oh: per batch element they cover, its rows
+     * [r0, r1) in bands of B */
+    LLVMValueRef lo, hi;
+    mf_cg_part_range(c, g1->batch * oh, 1, &lo, &hi);
+    mf_cg_loop b;
+    mf_cg_loop_begin(c, &b, mf_cg_ix_udivk(c, lo, oh),
+                     mf_cg_ix_udivk(c, mf_cg_ix_addk(c, hi, oh - 1), oh));
+    LLVMValueRef base = mf_cg_ix_mulk(c, b.iv, oh);
+    LLVMValueRef r0 = mf_cg_ix_sub(c, lo, base),
+                 r1 = mf_cg_ix_smink(c, mf_cg_ix_sub(c, hi, base), oh);
+    r0 = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, r0, mf_cg_i64(c, 0), ""),
+                         mf_cg_i64(c, 0), r0, "");
+    mf_cg_loop k;
+    mf_cg_loop_begin(c, &k, mf_cg_i64(c, 0),
+                     mf_cg_ix_udivk(c, mf_cg_ix_addk(c, mf_cg_ix_sub(c, r1, r0), e.B - 1), e.B));
+    LLVMValueRef y = mf_cg_ix_add(c, r0, mf_cg_ix_mulk(c, k.iv, e.B));
+    LLVMValueRef bcoord[MF_MAX_RANK] = {b.iv};
+    err = band(&e, bcoord, y, mf_cg_ix_smink(c, mf_cg_ix_sub(c, r1, y), e.B));
+    mf_cg_loop_end_scalar(c, &k, 1);
+    mf_cg_loop_end_scalar(c, &b, 1);
+    mf_cg_dw_free(e.dw);
+    mf_cg_gemm_free(e.gemm);
+    return err;
+}
