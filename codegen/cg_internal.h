@@ -547,6 +547,9 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
  * by mf_cg_gemm_free); mf_cg_gemm_panel emits every channel block's tiles over pixels [p0,
  * p1) (i64, at run time) of the conv's output, input channel k's pixel p read from panel +
  * k * xk + p - p0, the last tile masked, bias and epilogue included. */
+#define MF_CG_PANEL_MR_MAX 12 /* the GEMM engine's largest tile */
+#define MF_CG_PANEL_NV_MAX 4
+_Static_assert(MF_CG_PANEL_MR_MAX == MF_EXPAND_DW_MAX_BLOCK, "the fused chains' blocks are the tile's");
 bool mf_cg_gemm_panel_blocking(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int *mr, int *nv);
 typedef struct mf_cg_gemm mf_cg_gemm;
 mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,

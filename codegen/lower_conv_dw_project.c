@@ -1,15 +1,8 @@
-/* lower_conv_dw_project.c — the depthwise-project chain fused (ir/expand_dw.c): a depthwise
- * conv (+ relu/clamp) whose result only a 1x1 projection reads, without that result going
- * to memory.  Work items are output rows (batch, row), shared out over partitions in
- * contiguous runs as the pool shares partitions over threads, so two threads get equal rows
- * (14 rows on 4 partitions: 3, 4, 3, 4).  A partition sweeps its rows in bands of at most B:
- * the depthwise engine's row loop (lower_conv_dw.c, rows checked against the input's) stores
- * every channel's band, activation applied, into a stack buffer [C][B x ow]; then the
- * projection's GEMM tiles (lower_conv_gemm.c: its blocking, weights plain or prepacked as it
- * reads them) run over the band's pixels as one stretch, reading the buffer from the cache,
- * bias and epilogue (the residual add) on the output.  On two cores a thread's projection
- * reads only what its own depthwise rows wrote: the depthwise result neither goes to memory
- * nor crosses to the other core's cache. */
+/* lower_conv_dw_project.c — the depthwise-project chain (ir/expand_dw.c) as one kernel: a
+ * partition's output rows, a band at a time, go through the depthwise engine's row loop into
+ * a stack buffer of every channel's band (activation applied), which the projection's GEMM
+ * tiles then read as one stretch of pixels: the depthwise result never goes to memory, and
+ * on two cores each thread's projection reads only what its own depthwise rows wrote. */
 #include "cg_internal.h"
 
 /* Rows a band: as many as fit an eighth of L2 (the projection's weights and the output's
@@ -98,10 +91,11 @@ mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi
     e.gemm = e.dw ? mf_cg_gemm_new(c, &e.g2, dp->project->outputs[0], nepi, epi) : NULL;
     if (!e.gemm) {
         mf_cg_dw_free(e.dw);
-        return MF_ERR_UNSUPPORTED;
+        return e.dw ? MF_ERR_UNSUPPORTED : MF_ERR_NOMEM; /* the message is set */
     }
-    /* the partition's rows [lo, hi) of batch x oh: per batch element they cover, its rows
-     * [r0, r1) in bands of B */
+    /* the partition's rows [lo, hi) of batch x oh (contiguous runs, as the pool shares
+     * partitions over threads: 14 rows on 4 partitions, 3, 4, 3, 4); per batch element they
+     * cover, its rows [r0, r1) in bands of B */
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, g1->batch * oh, 1, &lo, &hi);
     mf_cg_loop b;

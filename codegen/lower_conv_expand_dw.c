@@ -15,8 +15,8 @@
 
 #include "cg_internal.h"
 
-#define XD_MR_MAX MF_EXPAND_DW_MAX_BLOCK
-#define XD_NV_MAX 4
+#define XD_MR_MAX MF_CG_PANEL_MR_MAX /* mf_cg_gemm_panel_blocking's tile */
+#define XD_NV_MAX MF_CG_PANEL_NV_MAX
 #define XD_BAND 4 /* output rows a band: a block's rows of the buffer stay in L1 */
 
 typedef struct xd_emit {

@@ -21,8 +21,8 @@
 
 #include "cg_internal.h"
 
-#define GEMM_MR_MAX 12
-#define GEMM_NV_MAX 4
+#define GEMM_MR_MAX MF_CG_PANEL_MR_MAX
+#define GEMM_NV_MAX MF_CG_PANEL_NV_MAX
 
 typedef struct gemm_plan {
     int MR, NV;
@@ -201,14 +201,16 @@ static LLVMValueRef step_w(void *ctx, int j)
  * A stride-1 plane's rows closer than that are fetched too: on two cores its input was mostly
  * written by the other core's depthwise layer, and the prefetcher does not hide those misses
  * (14x14 576->96 with the input split over both cores' caches: the slower thread 87-92 ->
- * 77-78 us, one thread 0.106 -> 0.101 ms); a strided layer's panel was just gathered. */
+ * 77-78 us, one thread 0.106 -> 0.101 ms); a strided layer's panel was just gathered, a fused
+ * engine's panel (mf_cg_gemm_panel) just written. */
 #define GEMM_PREFETCH_ROWS 16
 #define GEMM_PREFETCH_STRIDE 2048
 
 static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
 {
     mf_cg_ctx *c = e->c;
-    if (e->xdt != MF_F32 || e->cing < 4 * GEMM_PREFETCH_ROWS || (e->pbase && e->xk * 4 <= GEMM_PREFETCH_STRIDE))
+    if (e->xdt != MF_F32 || e->cing < 4 * GEMM_PREFETCH_ROWS ||
+        (e->pbase && (e->pend || e->xk * 4 <= GEMM_PREFETCH_STRIDE)))
         return;
     for (int64_t off = 0; off < (int64_t)NV * c->vw; off += 16) { /* a 64-byte line at a time; a
                                                                      * plain GEP: past the last row

@@ -42,7 +42,8 @@ static bool is_depthwise3x3(const mf_node *n)
     const mf_type *xt = &n->inputs[0]->type, *wt = &n->inputs[1]->type;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
     int64_t c = xt->shape[1];
-    return wt->rank == 4 && wt->shape[0] == c && wt->shape[1] == 1 && wt->shape[2] == 3 && wt->shape[3] == 3 &&
+    /* one channel is a plain conv, for the direct engines: the depthwise one wants groups > 1 */
+    return c > 1 && wt->rank == 4 && wt->shape[0] == c && wt->shape[1] == 1 && wt->shape[2] == 3 && wt->shape[3] == 3 &&
            v.groups == c && v.stride[0] == v.stride[1] && (v.stride[0] == 1 || v.stride[0] == 2) &&
            v.padding[0] == 1 && v.padding[1] == 1 && v.dilation[0] == 1 && v.dilation[1] == 1 &&
            n->outputs[0]->type.shape[1] == c;

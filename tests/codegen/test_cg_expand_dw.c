@@ -172,8 +172,9 @@ static void test_fused_equals_unfused(void **state)
 }
 
 /* What the recognizer takes (ir/expand_dw.c): the chain with or without its activation, not
- * an expanded value used twice, weights packed in blocks wider than the tile, or a chain
- * whose three wide rows would not fit the band buffer (MF_EXPAND_DW_BUFFER). */
+ * an expanded value used twice, weights packed in blocks wider than the tile, a chain whose
+ * three wide rows would not fit the band buffer (MF_EXPAND_DW_BUFFER), or one expanding to a
+ * single channel (its 3x3 is a plain conv, which the depthwise engine does not take). */
 static void test_recognizer(void **state)
 {
     (void)state;
@@ -185,6 +186,7 @@ static void test_recognizer(void **state)
         {{1, 8, 19, 23, 24, 2, 0, 0, false, false}, true},
         {{1, 8, 6, 109, 800, 1, 1, 1, true, false}, true},    /* 3 x 800 x 109 floats: 1046400 bytes, fits */
         {{1, 8, 6, 110, 800, 1, 1, 1, true, false}, false},   /* 1056000 bytes: over 1 MiB */
+        {{1, 8, 19, 23, 1, 1, 1, 1, true, false}, false},     /* one channel: a plain 3x3 conv */
     };
     mf_cg_target host;
     assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
