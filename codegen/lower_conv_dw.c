@@ -541,6 +541,19 @@ static mf_status dw_flat_plane(dw_emit *e)
     return err;
 }
 
+/* The output rows whose every kernel row lies inside the input: [*ylo, *yhi). */
+static void dw_inner_rows(const mf_cg_conv_geom *g, int64_t *ylo, int64_t *yhi)
+{
+    *ylo = (g->ph + g->sh - 1) / g->sh, *yhi = 0;
+    for (int64_t oy = 0; oy < g->oh; oy++)
+        if (oy * g->sh - g->ph + (g->kh - 1) * g->dh < g->h)
+            *yhi = oy + 1;
+    if (*ylo > g->oh)
+        *ylo = g->oh;
+    if (*yhi < *ylo)
+        *yhi = *ylo;
+}
+
 /* The sweep's state: blocking, and the accumulators in the entry block. */
 static void dw_init(dw_emit *e, mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                     const mf_value *const *epi)
@@ -609,31 +622,19 @@ void mf_cg_dw_sink(mf_cg_dw *e, const mf_value *v, LLVMValueRef to, LLVMValueRef
     e->sink = v, e->to = to, e->to_row0 = to_row0;
 }
 
-mf_status mf_cg_dw_rows_checked(mf_cg_dw *e, LLVMValueRef oy, LLVMValueRef n)
+void mf_cg_dw_inner_rows(const mf_cg_dw *e, int64_t *ylo, int64_t *yhi)
 {
-    mf_cg_ctx *c = e->c;
-    LLVMValueRef nsweeps = mf_cg_ix_udivk(c, n, e->R);
-    mf_cg_loop r;
-    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), nsweeps);
-    mf_status err = dw_row(e, mf_cg_ix_add(c, oy, mf_cg_ix_mulk(c, r.iv, e->R)), e->R, true);
-    mf_cg_loop_end_scalar(c, &r, 1);
-    if (err || e->R == 1)
-        return err;
-    /* the rows left, as one shorter sweep (a switch over 1 .. R - 1: a partition may have
-     * only a few rows, and a row at a time loads each input row up to three times) */
-    LLVMValueRef y = mf_cg_ix_add(c, oy, mf_cg_ix_mulk(c, nsweeps, e->R));
-    LLVMValueRef left = mf_cg_ix_sub(c, n, mf_cg_ix_mulk(c, nsweeps, e->R));
-    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "rowsdone");
-    LLVMValueRef sw = LLVMBuildSwitch(c->B, left, join, (unsigned)(e->R - 1));
-    for (int k = 1; k < e->R && !err; k++) {
-        LLVMBasicBlockRef rows = LLVMAppendBasicBlockInContext(c->C, c->body, "rowsleft");
-        LLVMAddCase(sw, mf_cg_i64(c, k), rows);
-        LLVMPositionBuilderAtEnd(c->B, rows);
-        err = dw_row(e, y, k, true);
-        LLVMBuildBr(c->B, join);
-    }
-    LLVMPositionBuilderAtEnd(c->B, join);
-    return err;
+    dw_inner_rows(e->g, ylo, yhi);
+}
+
+int mf_cg_dw_sweep_rows(const mf_cg_dw *e)
+{
+    return e->R;
+}
+
+mf_status mf_cg_dw_row(mf_cg_dw *e, LLVMValueRef oy, int nrows, bool checked)
+{
+    return dw_row(e, oy, nrows, checked);
 }
 
 mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
@@ -665,15 +666,8 @@ mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_va
         mf_cg_loop_end(c, &items, 1);
         return err;
     }
-    /* rows whose every kernel row lies inside the input: [ylo, yhi) */
-    int64_t ylo = (g->ph + g->sh - 1) / g->sh, yhi = 0;
-    for (int64_t oy = 0; oy < g->oh; oy++)
-        if (oy * g->sh - g->ph + (g->kh - 1) * g->dh < g->h)
-            yhi = oy + 1;
-    if (ylo > g->oh)
-        ylo = g->oh;
-    if (yhi < ylo)
-        yhi = ylo;
+    int64_t ylo, yhi;
+    dw_inner_rows(g, &ylo, &yhi);
     mf_status err = dw_rows(&e, mf_cg_i64(c, 0), ylo, true, 1); /* the border rows one at a time: their checks */
     if (!err)
         err = dw_rows(&e, mf_cg_i64(c, ylo), yhi - ylo, false, e.R);

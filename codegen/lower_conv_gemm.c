@@ -221,8 +221,9 @@ static void prefetch_rows(gemm_emit *e, LLVMValueRef xrow, int NV)
 }
 
 /* The sums of R channels x NV vectors of the tile at pixel p over every input channel;
- * masks[v]: the lanes of vector v that hold pixels (NULL: all). */
-static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef *masks)
+ * masks[v]: the lanes of vector v that hold pixels (NULL: all); once: the tile runs once a
+ * stretch of pixels (a last tile masked at run time), its K loop left rolled. */
+static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef *masks, bool once)
 {
     mf_cg_ctx *c = e->c;
     mf_cg_acc_init_bias(c, e->vt, R, NV, e->g->bias, e->oc0, e->acc);
@@ -236,8 +237,9 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef
         prefetch_rows(e, st.xrow, NV);
     mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
     /* the tail block's and the last tile's loops run once per item or chunk: unrolled they
-     * only cost compile time */
-    if (R == e->pl.MR && NV == e->pl.NV)
+     * only cost compile time (a fused panel's last tile, unrolled, took 10 times the
+     * instruction selection of the rest of its kernel) */
+    if (R == e->pl.MR && NV == e->pl.NV && !once)
         mf_cg_loop_end(c, &kl, 1);
     else
         mf_cg_loop_end_scalar(c, &kl, 1);
@@ -333,7 +335,7 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, t0, t1);
     LLVMValueRef p = mf_cg_ix_mulk(c, t.iv, pl->NR), full[GEMM_NV_MAX] = {0};
-    accumulate(e, R, pl->NV, p, full);
+    accumulate(e, R, pl->NV, p, full, false);
     mf_status err = finish(e, R, pl->NV, p, full);
     /* a tile runs the whole K loop: unrolling a few tiles (a 7x7 plane's 3) only grows the
      * code (a 1x1 stride-2 256->512 kernel: 221 -> 597 lines of assembly against the
@@ -351,7 +353,7 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
     LLVMValueRef masks[GEMM_NV_MAX];
     for (int v = 0; v < NV; v++)
         masks[v] = tail_mask(e, p0, v);
-    accumulate(e, R, NV, mf_cg_i64(c, p0), masks);
+    accumulate(e, R, NV, mf_cg_i64(c, p0), masks, false);
     err = finish(e, R, NV, mf_cg_i64(c, p0), masks);
     LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);
@@ -641,9 +643,9 @@ void mf_cg_gemm_free(mf_cg_gemm *h)
 }
 
 /* Block oc0's R channels over pixels [p0, p1): whole tiles in a loop, then a last tile of
- * as many vectors as the pixels left fill (a switch over 1 .. NV: a partition's stretch of
- * a 14x14 plane may be one 14-pixel row, which a whole 4-vector tile computed 4.6 times
- * over), its last vector masked at run time. */
+ * the pixels left, masked at run time (whole tiles: one copy of the code for any stretch;
+ * the fused engines' stretches are bands of rows of large planes, so the vectors of the last
+ * tile that hold no pixel are few). */
 static mf_status panel_tiles(gemm_emit *e, int R, LLVMValueRef p0, LLVMValueRef p1)
 {
     mf_cg_ctx *c = e->c;
@@ -654,24 +656,22 @@ static mf_status panel_tiles(gemm_emit *e, int R, LLVMValueRef p0, LLVMValueRef 
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, mf_cg_i64(c, 0), nfull);
     LLVMValueRef p = mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, t.iv, nr));
-    accumulate(e, R, NV, p, full);
+    accumulate(e, R, NV, p, full, false);
     mf_status err = finish(e, R, NV, p, full);
     mf_cg_loop_end_scalar(c, &t, 1);
     LLVMValueRef rest = mf_cg_ix_sub(c, n, mf_cg_ix_mulk(c, nfull, nr));
-    LLVMValueRef nvec = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, rest, c->vw - 1), c->vw);
     p = mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, nfull, nr));
+    LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->C, c->body, "lasttile");
     LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "tilesdone");
-    LLVMValueRef sw = LLVMBuildSwitch(c->B, nvec, join, (unsigned)NV);
-    for (int v = 1; v <= NV && !err; v++) {
-        LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->C, c->body, "lasttile");
-        LLVMAddCase(sw, mf_cg_i64(c, v), last);
-        LLVMPositionBuilderAtEnd(c->B, last);
-        LLVMValueRef masks[GEMM_NV_MAX] = {0};
-        masks[v - 1] = mf_cg_lanes_below(c, rest, (int64_t)(v - 1) * c->vw);
-        accumulate(e, R, v, p, masks);
-        err = finish(e, R, v, p, masks);
-        LLVMBuildBr(c->B, join);
-    }
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntNE, rest, mf_cg_i64(c, 0), ""), last, join);
+    LLVMPositionBuilderAtEnd(c->B, last);
+    LLVMValueRef masks[GEMM_NV_MAX];
+    for (int v = 0; v < NV; v++)
+        masks[v] = mf_cg_lanes_below(c, rest, (int64_t)v * c->vw);
+    accumulate(e, R, NV, p, masks, true);
+    if (!err)
+        err = finish(e, R, NV, p, masks);
+    LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);
     return err;
 }
