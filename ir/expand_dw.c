@@ -54,21 +54,30 @@ static bool is_activation(const mf_node *n)
     return (n->op == MF_OP_RELU || n->op == MF_OP_CLAMP) && n->ninputs == 1 && f32_rank4(n->outputs[0]);
 }
 
+/* The node behind n's input 0, looked through one activation (*act; else NULL), each value
+ * on the way used once and not a graph output; NULL when there is none.  *v: its output. */
+static const mf_node *chain_producer(const mf_graph *g, const mf_node *n, const mf_node **act,
+                                     const mf_value **v)
+{
+    *v = n->inputs[0], *act = NULL;
+    const mf_node *p = (*v)->producer;
+    if (!p || !single_use(g, *v))
+        return NULL;
+    if (!is_activation(p))
+        return p;
+    *act = p;
+    *v = p->inputs[0];
+    return (*v)->producer && single_use(g, *v) ? (*v)->producer : NULL;
+}
+
 bool mf_expand_dw_chain(const mf_graph *g, const mf_node *dw, mf_expand_dw *out)
 {
     if (!dw || !is_depthwise3x3(dw))
         return false;
-    const mf_value *v = dw->inputs[0];
-    const mf_node *act = NULL, *p = v->producer;
-    if (!p || !single_use(g, v))
+    const mf_value *v;
+    const mf_node *act, *p = chain_producer(g, dw, &act, &v);
+    if (!p)
         return false;
-    if (is_activation(p)) {
-        act = p;
-        v = p->inputs[0];
-        p = v->producer;
-        if (!p || !single_use(g, v))
-            return false;
-    }
     const mf_type *wt = &p->outputs[0]->type;
     if (!is_pointwise(p) || wt->shape[1] != dw->inputs[0]->type.shape[1] ||
         3 * wt->shape[1] * wt->shape[3] * 4 > MF_EXPAND_DW_BUFFER ||
@@ -84,17 +93,10 @@ bool mf_dw_project_chain(const mf_graph *g, const mf_node *project, mf_dw_projec
     if (!project || !is_pointwise(project) ||
         mf_conv2d_of(project->op, project->attrs).packed > MF_EXPAND_DW_MAX_BLOCK)
         return false;
-    const mf_value *v = project->inputs[0];
-    const mf_node *act = NULL, *dw = v->producer;
-    if (!dw || !single_use(g, v))
+    const mf_value *v;
+    const mf_node *act, *dw = chain_producer(g, project, &act, &v);
+    if (!dw)
         return false;
-    if (is_activation(dw)) {
-        act = dw;
-        v = dw->inputs[0];
-        dw = v->producer;
-        if (!dw || !single_use(g, v))
-            return false;
-    }
     const mf_type *dt = &dw->outputs[0]->type;
     if (!is_depthwise3x3(dw) || mf_conv2d_of(dw->op, dw->attrs).packed ||
         project->inputs[0]->type.shape[1] != dt->shape[1] ||

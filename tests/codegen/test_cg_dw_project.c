@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 
-#include "cg_check.h"
+#include "cg_chain.h"
 #include "cg_targets.h"
 
 static const mf_cg_target *current;
@@ -29,32 +29,6 @@ typedef struct chain {
     int residual;   /* 0 none; 1 an add of the output's shape; 2 of [n, cout, oh, 1] (does not
                      * flatten: the epilogue runs pixel by pixel) */
 } chain;
-
-static mf_value *activation(mf_graph *g, mf_value *y, int act)
-{
-    if (act == 2)
-        return CG1(g, MF_OP_RELU, y);
-    if (act != 1)
-        return y;
-    mf_attr c[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CLAMP, c);
-    mf_attr_set_float(MF_OP_CLAMP, c, "min", 0.0);
-    mf_attr_set_float(MF_OP_CLAMP, c, "max", 6.0);
-    return cg_node(g, MF_OP_CLAMP, 1, &y, c);
-}
-
-static mf_value *conv(mf_graph *g, mf_value *x, mf_value *w, mf_value *b, int64_t s, int64_t p,
-                      int64_t groups)
-{
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CONV2D, a);
-    int64_t st[2] = {s, s}, pd[2] = {p, p};
-    mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
-    mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
-    mf_attr_set_int(MF_OP_CONV2D, a, "groups", groups);
-    mf_value *in[3] = {x, w, b};
-    return cg_node(g, MF_OP_CONV2D, b ? 3 : 2, in, a);
-}
 
 static int64_t out_size(int64_t n, int64_t s)
 {
@@ -71,14 +45,14 @@ static mf_graph *chain_graph(const chain *l, int parts)
         mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->c, l->h, l->w}});
         mf_value *w1 = cg_in(g, "w1", (mf_type){MF_F32, 4, {l->c, 1, 3, 3}});
         mf_value *b1 = l->bias ? cg_in(g, "b1", (mf_type){MF_F32, 1, {l->c}}) : NULL;
-        y = activation(g, conv(g, x, w1, b1, l->s, 1, l->c), l->act);
+        y = cg_activation(g, cg_conv2d(g, x, w1, b1, l->s, 1, l->c), l->act);
     } else {
         y = cg_in(g, "d", (mf_type){MF_F32, 4, {l->n, l->c, oh, ow}});
     }
     if (parts != 1) {
         mf_value *w2 = cg_in(g, "w2", (mf_type){MF_F32, 4, {l->cout, l->c, 1, 1}});
         mf_value *b2 = l->bias ? cg_in(g, "b2", (mf_type){MF_F32, 1, {l->cout}}) : NULL;
-        y = conv(g, y, w2, b2, 1, 0, 1);
+        y = cg_conv2d(g, y, w2, b2, 1, 0, 1);
         int64_t block = l->packed < 0 ? mf_cg_conv_weight_block(&current->shape, y->producer) : l->packed;
         if (block > 0 && block <= MF_EXPAND_DW_MAX_BLOCK)
             mf_attr_set_int(MF_OP_CONV2D, y->producer->attrs, "packed", block);
@@ -125,28 +99,6 @@ static void test_dw_project_every_target(void **state)
     every_target(check_chains, "depthwise + projection");
 }
 
-/* Runs g's kernel (one partition) on inputs in[], into a new output buffer. */
-static float *run(const mf_graph *g, void **in, const mf_cg_target *t)
-{
-    mf_cg_object obj;
-    mf_kernel_fn fn = cg_build(g, &obj, t);
-    float *out = malloc(mf_type_nbytes(&g->outputs[0]->type));
-    void *args[16] = {out};
-    for (int i = 0; i < g->ninputs; i++)
-        args[1 + i] = in[i];
-    fn(args, 0, 1);
-    mf_cg_object_free(&obj);
-    return out;
-}
-
-static float *rand_of(const mf_value *v, uint64_t seed, mf_tensor **keep)
-{
-    assert_int_equal(
-        mf_tensor_rand(MF_F32, v->type.rank, v->type.shape, seed, -1, 1, MF_DEVICE_CPU, keep),
-        MF_OK);
-    return mf_tensor_data_mut(*keep);
-}
-
 static void check_fused_unfused(const mf_cg_target *t)
 {
     current = t;
@@ -154,35 +106,10 @@ static void check_fused_unfused(const mf_cg_target *t)
         const chain *l = &chains[i];
         if (l->packed > 0) /* a block the projection's own engine does not read */
             continue;
-        mf_graph *all = chain_graph(l, 0), *dw = chain_graph(l, 1), *pj = chain_graph(l, 2);
-        mf_tensor *keep[8] = {0};
-        void *in[8];
-        for (int k = 0; k < all->ninputs; k++)
-            in[k] = rand_of(all->inputs[k], 900 + 7 * (uint64_t)k + i, &keep[k]);
-        float *fused = run(all, in, t);
-        /* the depthwise's inputs: x, w1 (, b1); the projection's: d, w2 (, b2) (, r) */
-        int ndw = dw->ninputs;
-        float *mid = run(dw, in, t);
-        void *pin[4] = {mid};
-        for (int k = 1; k < pj->ninputs; k++)
-            pin[k] = in[ndw + k - 1];
-        float *unfused = run(pj, pin, t);
-        int64_t n = mf_type_numel(&all->outputs[0]->type);
-        double *want = malloc(sizeof(double) * (size_t)n);
-        for (int64_t j = 0; j < n; j++)
-            want[j] = unfused[j];
-        /* the same sums in the same order where both run the GEMM's tiles; another engine
-         * for the unfused projection (a 7x7 plane's) orders them otherwise */
-        cg_assert_relmax(fused, want, n, 1e-5);
-        free(want);
-        free(fused);
-        free(mid);
-        free(unfused);
-        for (int k = 0; k < all->ninputs; k++)
-            mf_tensor_free(keep[k]);
-        mf_graph_destroy(all);
-        mf_graph_destroy(dw);
-        mf_graph_destroy(pj);
+        /* the depthwise's inputs: x, w1 (, b1); the projection's: d, w2 (, b2) (, r).  The
+         * same sums in the same order where both run the GEMM's tiles; another engine for the
+         * unfused projection (a 7x7 plane's) orders them otherwise */
+        cg_check_split(chain_graph(l, 0), chain_graph(l, 1), chain_graph(l, 2), 900 + i, t, 1e-5);
     }
 }
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 
-#include "cg_check.h"
+#include "cg_chain.h"
 #include "cg_targets.h"
 
 static const mf_cg_target *current;
@@ -27,31 +27,6 @@ typedef struct chain {
     bool bias, packed;
 } chain;
 
-static mf_value *activation(mf_graph *g, mf_value *y, int act)
-{
-    if (act == 2)
-        return CG1(g, MF_OP_RELU, y);
-    if (act != 1)
-        return y;
-    mf_attr c[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CLAMP, c);
-    mf_attr_set_float(MF_OP_CLAMP, c, "min", 0.0);
-    mf_attr_set_float(MF_OP_CLAMP, c, "max", 6.0);
-    return cg_node(g, MF_OP_CLAMP, 1, &y, c);
-}
-
-static mf_value *conv(mf_graph *g, mf_value *x, mf_value *w, mf_value *b, int64_t s, int64_t p, int64_t groups)
-{
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CONV2D, a);
-    int64_t st[2] = {s, s}, pd[2] = {p, p};
-    mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
-    mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
-    mf_attr_set_int(MF_OP_CONV2D, a, "groups", groups);
-    mf_value *in[3] = {x, w, b};
-    return cg_node(g, MF_OP_CONV2D, b ? 3 : 2, in, a);
-}
-
 /* parts: 0 the whole chain, 1 the expansion (+ its activation), 2 the depthwise (+ its) */
 static mf_graph *chain_graph(const chain *l, int parts)
 {
@@ -61,20 +36,20 @@ static mf_graph *chain_graph(const chain *l, int parts)
         mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}});
         mf_value *w1 = cg_in(g, "w1", (mf_type){MF_F32, 4, {l->cexp, l->cin, 1, 1}});
         mf_value *b1 = l->bias ? cg_in(g, "b1", (mf_type){MF_F32, 1, {l->cexp}}) : NULL;
-        y = conv(g, x, w1, b1, 1, 0, 1);
+        y = cg_conv2d(g, x, w1, b1, 1, 0, 1);
         if (l->packed) {
             int64_t block = mf_cg_conv_weight_block(&current->shape, y->producer);
             if (block > 0)
                 mf_attr_set_int(MF_OP_CONV2D, y->producer->attrs, "packed", block);
         }
-        y = activation(g, y, l->act1);
+        y = cg_activation(g, y, l->act1);
     } else {
         y = cg_in(g, "e", (mf_type){MF_F32, 4, {l->n, l->cexp, l->h, l->w}});
     }
     if (parts != 1) {
         mf_value *w2 = cg_in(g, "w2", (mf_type){MF_F32, 4, {l->cexp, 1, 3, 3}});
         mf_value *b2 = l->bias ? cg_in(g, "b2", (mf_type){MF_F32, 1, {l->cexp}}) : NULL;
-        y = activation(g, conv(g, y, w2, b2, l->s, 1, l->cexp), l->act2);
+        y = cg_activation(g, cg_conv2d(g, y, w2, b2, l->s, 1, l->cexp), l->act2);
     }
     mf_graph_set_outputs(g, 1, &y);
     return g;
@@ -112,56 +87,13 @@ static void test_expand_dw_every_target(void **state)
     every_target(check_chains, "expand + depthwise");
 }
 
-/* Runs g's kernel (one partition) on inputs in[], into a new output buffer. */
-static float *run(const mf_graph *g, void **in, const mf_cg_target *t)
-{
-    mf_cg_object obj;
-    mf_kernel_fn fn = cg_build(g, &obj, t);
-    float *out = malloc(mf_type_nbytes(&g->outputs[0]->type));
-    void *args[16] = {out};
-    for (int i = 0; i < g->ninputs; i++)
-        args[1 + i] = in[i];
-    fn(args, 0, 1);
-    mf_cg_object_free(&obj);
-    return out;
-}
-
-static float *rand_of(const mf_value *v, uint64_t seed, mf_tensor **keep)
-{
-    assert_int_equal(mf_tensor_rand(MF_F32, v->type.rank, v->type.shape, seed, -1, 1, MF_DEVICE_CPU, keep), MF_OK);
-    return mf_tensor_data_mut(*keep);
-}
-
 static void check_fused_unfused(const mf_cg_target *t)
 {
     current = t;
     for (size_t i = 0; i < NCHAINS; i++) {
         const chain *l = &chains[i];
-        mf_graph *all = chain_graph(l, 0), *ex = chain_graph(l, 1), *dw = chain_graph(l, 2);
-        mf_tensor *keep[8] = {0};
-        void *in[8];
-        for (int k = 0; k < all->ninputs; k++)
-            in[k] = rand_of(all->inputs[k], 500 + 7 * (uint64_t)k + i, &keep[k]);
-        float *fused = run(all, in, t);
         /* the expansion's inputs: x, w1 (, b1); the depthwise's: e, w2 (, b2) */
-        int nex = ex->ninputs;
-        float *wide = run(ex, in, t);
-        void *din[3] = {wide, in[nex], l->bias ? in[nex + 1] : NULL};
-        float *unfused = run(dw, din, t);
-        int64_t n = mf_type_numel(&all->outputs[0]->type);
-        double *want = malloc(sizeof(double) * (size_t)n);
-        for (int64_t j = 0; j < n; j++)
-            want[j] = unfused[j];
-        cg_assert_relmax(fused, want, n, 1e-6);
-        free(want);
-        free(fused);
-        free(wide);
-        free(unfused);
-        for (int k = 0; k < all->ninputs; k++)
-            mf_tensor_free(keep[k]);
-        mf_graph_destroy(all);
-        mf_graph_destroy(ex);
-        mf_graph_destroy(dw);
+        cg_check_split(chain_graph(l, 0), chain_graph(l, 1), chain_graph(l, 2), 500 + i, t, 1e-6);
     }
 }
 
