@@ -236,9 +236,8 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef
     if (R == e->pl.MR && NV == e->pl.NV)
         prefetch_rows(e, st.xrow, NV);
     mf_cg_tile_fmas(c, R, NV, e->acc, step_w, step_x, &st);
-    /* the tail block's and the last tile's loops run once per item or chunk: unrolled they
-     * only cost compile time (a fused panel's last tile, unrolled, took 10 times the
-     * instruction selection of the rest of its kernel) */
+    /* the tail block's and the last tile's loops run once per item or chunk (a panel's last
+     * tile once per stretch): unrolled they only cost compile time */
     if (R == e->pl.MR && NV == e->pl.NV && !once)
         mf_cg_loop_end(c, &kl, 1);
     else
