@@ -51,7 +51,8 @@ static mf_status dp_setup(dp_emit *e, mf_cg_ctx *c, const mf_dw_project *dp)
     return MF_OK;
 }
 
-/* p, the same pointer, through an empty asm statement (band()'s reason). */
+/* p, the same pointer, through an empty asm statement (band()'s reason; empty, so that emitting
+ * it needs no assembly parser, which the targets are not initialized with). */
 static LLVMValueRef opaque_ptr(mf_cg_ctx *c, LLVMValueRef p)
 {
     LLVMTypeRef pt = LLVMTypeOf(p);

@@ -41,7 +41,8 @@ static float *cg_run_once(const mf_graph *g, void **in, const mf_cg_target *t)
     mf_cg_object obj;
     mf_kernel_fn fn = cg_build(g, &obj, t);
     float *out = malloc(mf_type_nbytes(&g->outputs[0]->type));
-    void *args[16] = {out};
+    void *args[20] = {out}; /* the output, up to 16 inputs, the kernel's scratch slot */
+    assert_true(g->ninputs <= 16);
     for (int i = 0; i < g->ninputs; i++)
         args[1 + i] = in[i];
     fn(args, 0, 1);

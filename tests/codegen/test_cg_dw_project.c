@@ -79,6 +79,11 @@ static const chain chains[] = {
     {2, 20, 9, 15, 2, 26, 1, true, 5, 2},    /* packed in blocks of 5 (a tail of 1), an epilogue
                                               * pixel by pixel, stride 2, batch 2 */
     {1, 24, 13, 19, 1, 26, 2, false, 7, 2},  /* blocks of 7 (a tail of 5), pixel by pixel */
+    {1, 8, 1, 9, 1, 5, 1, true, 0, 0},       /* one row: border rows only */
+    {1, 8, 2, 10, 2, 5, 1, true, 0, 1},      /* stride 2 to one row */
+    {1, 8, 3, 11, 2, 5, 2, true, 0, 1},      /* stride 2 to two rows, odd height */
+    {1, 8, 5, 1, 1, 4, 1, false, 0, 0},      /* one column */
+    {2, 200, 11, 57, 2, 16, 1, true, 0, 0},  /* stride 2, several bands, batch 2 */
 };
 #define NCHAINS (sizeof chains / sizeof chains[0])
 
