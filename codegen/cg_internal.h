@@ -499,14 +499,10 @@ mf_status mf_cg_dw_rows(mf_cg_dw *e, LLVMValueRef oy, int64_t n);
 /* The fused depthwise + projection engine's: after mf_cg_dw_sink, the sweeps store value v
  * (the depthwise's result, or an elementwise chain of it: its activation) of output row oy
  * at to + (oy - to_row0) * ow (a band buffer of whole rows) instead of running the epilogue;
- * mf_cg_dw_row emits nrows output rows from oy of the current plane (an input plane with its
- * padding rows not stored: `checked` rows skip the input rows outside it; the others must
- * be within [ylo, yhi) of mf_cg_dw_inner_rows); mf_cg_dw_sweep_rows: the rows a sweep
- * takes at once. */
+ * mf_cg_dw_rows_between emits output rows [y, end) (i64, at run time) of an input plane
+ * whose padding rows are not stored (rows outside the input are skipped). */
 void mf_cg_dw_sink(mf_cg_dw *e, const mf_value *v, LLVMValueRef to, LLVMValueRef to_row0);
-void mf_cg_dw_inner_rows(const mf_cg_dw *e, int64_t *ylo, int64_t *yhi);
-int mf_cg_dw_sweep_rows(const mf_cg_dw *e);
-mf_status mf_cg_dw_row(mf_cg_dw *e, LLVMValueRef oy, int nrows, bool checked);
+mf_status mf_cg_dw_rows_between(mf_cg_dw *e, LLVMValueRef y, LLVMValueRef end);
 
 /* The fused inverted-residual chain (lower_conv_expand_dw.c, ir/expand_dw.c): the 1x1
  * expansion's rows computed a band at a time into a buffer the depthwise engine reads. */

@@ -379,11 +379,12 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_
             *core = n;
             continue;
         }
-        if (*core && !chain->dw && !dp->dw && mf_dw_project_chain(g, n, dp) && dp->dw == *core) {
+        mf_dw_project d;
+        if (*core && !chain->dw && !dp->dw && mf_dw_project_chain(g, n, &d) && d.dw == *core) {
+            *dp = d;
             *core = n;
             continue;
         }
-        dp->dw = NULL;
         if (*core)
             return mf_error(MF_ERR_UNSUPPORTED,
                             "codegen: node %d (%s) is a second anchor/reduction after node %d (%s)",

@@ -622,19 +622,52 @@ void mf_cg_dw_sink(mf_cg_dw *e, const mf_value *v, LLVMValueRef to, LLVMValueRef
     e->sink = v, e->to = to, e->to_row0 = to_row0;
 }
 
-void mf_cg_dw_inner_rows(const mf_cg_dw *e, int64_t *ylo, int64_t *yhi)
+/* max(lo, min(k, hi)) for i64 lo <= hi */
+static LLVMValueRef clamp_row(mf_cg_ctx *c, int64_t k, LLVMValueRef lo, LLVMValueRef hi)
 {
-    dw_inner_rows(e->g, ylo, yhi);
+    LLVMValueRef v = mf_cg_i64(c, k);
+    v = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, v, hi, ""), v, hi, "");
+    return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, lo, v, ""), lo, v, "");
 }
 
-int mf_cg_dw_sweep_rows(const mf_cg_dw *e)
+/* As the whole-plane engine splits a plane's rows (mf_cg_emit_conv_dw), for a range known at
+ * run time: the rows that read padding one at a time at their own index, so that their
+ * checks fold; the others in sweeps of R without checks, then one at a time. */
+mf_status mf_cg_dw_rows_between(mf_cg_dw *e, LLVMValueRef y, LLVMValueRef end)
 {
-    return e->R;
-}
-
-mf_status mf_cg_dw_row(mf_cg_dw *e, LLVMValueRef oy, int nrows, bool checked)
-{
-    return dw_row(e, oy, nrows, checked);
+    mf_cg_ctx *c = e->c;
+    int64_t ylo, yhi;
+    dw_inner_rows(e->g, &ylo, &yhi);
+    mf_status err = MF_OK;
+    for (int64_t r = 0; r < e->g->oh && !err; r = r + 1 == ylo ? yhi : r + 1) {
+        if (r >= ylo && r < yhi)
+            continue;
+        LLVMValueRef in =
+            LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntSLE, y, mf_cg_i64(c, r), ""),
+                         LLVMBuildICmp(c->B, LLVMIntSGT, end, mf_cg_i64(c, r), ""), "");
+        LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(c->C, c->body, "borderrow");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "borderdone");
+        LLVMBuildCondBr(c->B, in, row, join);
+        LLVMPositionBuilderAtEnd(c->B, row);
+        err = dw_row(e, mf_cg_i64(c, r), 1, true);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
+    LLVMValueRef a = clamp_row(c, ylo, y, end), b = clamp_row(c, yhi, a, end);
+    LLVMValueRef nsweeps = mf_cg_ix_udivk(c, mf_cg_ix_sub(c, b, a), e->R);
+    mf_cg_loop sw;
+    mf_cg_loop_begin(c, &sw, mf_cg_i64(c, 0), nsweeps);
+    if (!err)
+        err = dw_row(e, mf_cg_ix_add(c, a, mf_cg_ix_mulk(c, sw.iv, e->R)), e->R, false);
+    mf_cg_loop_end_scalar(c, &sw, 1);
+    if (e->R > 1) {
+        mf_cg_loop one;
+        mf_cg_loop_begin(c, &one, mf_cg_ix_add(c, a, mf_cg_ix_mulk(c, nsweeps, e->R)), b);
+        if (!err)
+            err = dw_row(e, one.iv, 1, false);
+        mf_cg_loop_end_scalar(c, &one, 1);
+    }
+    return err;
 }
 
 mf_status mf_cg_emit_conv_dw(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,

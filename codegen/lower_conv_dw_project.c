@@ -61,55 +61,6 @@ static LLVMValueRef opaque_ptr(mf_cg_ctx *c, LLVMValueRef p)
     return LLVMBuildCall2(c->B, fty, as, &p, 1, "");
 }
 
-/* max(lo, min(k, hi)) for i64 lo <= hi */
-static LLVMValueRef clamp_row(mf_cg_ctx *c, int64_t k, LLVMValueRef lo, LLVMValueRef hi)
-{
-    LLVMValueRef v = mf_cg_i64(c, k);
-    v = LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, v, hi, ""), v, hi, "");
-    return LLVMBuildSelect(c->B, LLVMBuildICmp(c->B, LLVMIntSGT, lo, v, ""), lo, v, "");
-}
-
-/* The current channel's depthwise rows [y, end) into the buffer: the rows that read padding
- * one at a time at their own index (their checks fold), the others in sweeps without checks,
- * then one at a time. */
-static mf_status channel_rows(dp_emit *e, LLVMValueRef y, LLVMValueRef end)
-{
-    mf_cg_ctx *c = e->c;
-    int64_t ylo, yhi;
-    mf_cg_dw_inner_rows(e->dw, &ylo, &yhi);
-    mf_status err = MF_OK;
-    for (int64_t r = 0; r < e->g1.oh && !err; r = r + 1 == ylo ? yhi : r + 1) {
-        if (r >= ylo && r < yhi)
-            continue;
-        LLVMValueRef in =
-            LLVMBuildAnd(c->B, LLVMBuildICmp(c->B, LLVMIntSLE, y, mf_cg_i64(c, r), ""),
-                         LLVMBuildICmp(c->B, LLVMIntSGT, end, mf_cg_i64(c, r), ""), "");
-        LLVMBasicBlockRef row = LLVMAppendBasicBlockInContext(c->C, c->body, "borderrow");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "borderdone");
-        LLVMBuildCondBr(c->B, in, row, join);
-        LLVMPositionBuilderAtEnd(c->B, row);
-        err = mf_cg_dw_row(e->dw, mf_cg_i64(c, r), 1, true);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, join);
-    }
-    const int R = mf_cg_dw_sweep_rows(e->dw);
-    LLVMValueRef a = clamp_row(c, ylo, y, end), b = clamp_row(c, yhi, a, end);
-    LLVMValueRef nsweeps = mf_cg_ix_udivk(c, mf_cg_ix_sub(c, b, a), R);
-    mf_cg_loop sw;
-    mf_cg_loop_begin(c, &sw, mf_cg_i64(c, 0), nsweeps);
-    if (!err)
-        err = mf_cg_dw_row(e->dw, mf_cg_ix_add(c, a, mf_cg_ix_mulk(c, sw.iv, R)), R, false);
-    mf_cg_loop_end_scalar(c, &sw, 1);
-    if (R > 1) {
-        mf_cg_loop one;
-        mf_cg_loop_begin(c, &one, mf_cg_ix_add(c, a, mf_cg_ix_mulk(c, nsweeps, R)), b);
-        if (!err)
-            err = mf_cg_dw_row(e->dw, one.iv, 1, false);
-        mf_cg_loop_end_scalar(c, &one, 1);
-    }
-    return err;
-}
-
 /* Output rows [y, y + n) (i64, n <= B) of batch element bcoord[0]: every channel's depthwise
  * rows into the buffer, then the projection over their pixels.  The channel's plane and
  * buffer pass an empty asm statement, so that LLVM sees no relation between them and the
@@ -129,7 +80,7 @@ static mf_status band(dp_emit *e, const LLVMValueRef *bcoord, LLVMValueRef y, LL
     mf_cg_dw_plane(e->dw, opaque_ptr(c, plane), NULL, ch.iv, bcoord);
     mf_cg_dw_sink(e->dw, mid,
                   opaque_ptr(c, mf_cg_gep(c, e->buf, mf_cg_ix_mulk(c, ch.iv, e->B * g1->ow))), y);
-    mf_status err = channel_rows(e, y, mf_cg_ix_add(c, y, n));
+    mf_status err = mf_cg_dw_rows_between(e->dw, y, mf_cg_ix_add(c, y, n));
     mf_cg_loop_end_scalar(c, &ch, 1);
     if (err)
         return err;

@@ -314,8 +314,15 @@ static mf_status finish(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRe
 
 /* The tiles of the item's chunk for a block of R channels: full tiles in a loop, the
  * plane's last (partial) tile with fewer vectors and a masked last vector. */
-static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
+/* What a block's tiles cover: the item's chunk (block_tiles), or pixels [p0, p1) of a panel
+ * (panel_tiles). */
+typedef struct tiles_args {
+    LLVMValueRef chunk, p0, p1;
+} tiles_args;
+
+static mf_status block_tiles(gemm_emit *e, int R, const tiles_args *ta)
 {
+    LLVMValueRef chunk = ta->chunk;
     mf_cg_ctx *c = e->c;
     const gemm_plan *pl = &e->pl;
     bool last_partial = pl->N % pl->NR != 0;
@@ -354,6 +361,45 @@ static mf_status block_tiles(gemm_emit *e, int R, LLVMValueRef chunk)
         masks[v] = tail_mask(e, p0, v);
     accumulate(e, R, NV, mf_cg_i64(c, p0), masks, false);
     err = finish(e, R, NV, mf_cg_i64(c, p0), masks);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+/* Block b (i64) of group `group`'s output channels: its first channel and its weights (both
+ * layouts start block b's panel at oc0 * K: packed blocks are MR x K floats too). */
+static void block_begin(gemm_emit *e, LLVMValueRef group, LLVMValueRef b)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    e->oc0 = mf_cg_ix_madd(c, group, e->coutg, mf_cg_ix_mulk(c, b, e->pl.MR));
+    e->wpanel = mf_cg_gep(c, g->wt,
+                          mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
+                                       mf_cg_ix_mulk(c, e->oc0, e->cing)));
+}
+
+/* tiles(e, R, ta) for block b (i64) at its width: MR rows, or the last block's rtail when MR
+ * does not divide the channels (a second copy of the tiles' code, chosen at run time). */
+static mf_status each_block_width(gemm_emit *e, LLVMValueRef b,
+                                  mf_status (*tiles)(gemm_emit *, int, const tiles_args *),
+                                  const tiles_args *ta)
+{
+    mf_cg_ctx *c = e->c;
+    const gemm_plan *pl = &e->pl;
+    int64_t rtail = e->coutg - (pl->nmb - 1) * pl->MR;
+    if (rtail == pl->MR)
+        return tiles(e, pl->MR, ta);
+    LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
+    LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, b, mf_cg_i64(c, pl->nmb - 1), ""), tail,
+                    full);
+    LLVMPositionBuilderAtEnd(c->B, full);
+    mf_status err = tiles(e, pl->MR, ta);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, tail);
+    if (!err)
+        err = tiles(e, (int)rtail, ta);
     LLVMBuildBr(c->B, join);
     LLVMPositionBuilderAtEnd(c->B, join);
     return err;
@@ -508,7 +554,6 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
     int64_t nbatch = 1;
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
-    int64_t rtail = e.coutg - (pl->nmb - 1) * pl->MR;
     LLVMValueRef lo, hi;
     int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
     if (pl->chunk == 1 && !pl->PK && nfull < pl->ntile && c->core_number > 1) {
@@ -533,28 +578,9 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
     e.xsrc = e.xg, e.xk = pl->N, e.xdt = g->xdt, e.pbase = NULL;
     if (pl->PK)
         panel_for_chunk(&e, panel, key, items.iv, q[2]);
-    LLVMValueRef ocl0 = mf_cg_ix_mulk(c, q[3], pl->MR);
-    e.oc0 = mf_cg_ix_madd(c, q[1], e.coutg, ocl0);
-    /* both layouts start block b's panel at oc0 * K: packed blocks are MR x K floats too */
-    e.wpanel = mf_cg_gep(c, g->wt, mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e.bcoord, g->bw_stride),
-                                                mf_cg_ix_mulk(c, e.oc0, e.cing)));
-    mf_status err;
-    if (rtail == pl->MR) {
-        err = block_tiles(&e, pl->MR, q[2]);
-    } else {
-        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
-        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
-        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, q[3], mf_cg_i64(c, pl->nmb - 1), ""), tail, full);
-        LLVMPositionBuilderAtEnd(c->B, full);
-        err = block_tiles(&e, pl->MR, q[2]);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, tail);
-        if (!err)
-            err = block_tiles(&e, (int)rtail, q[2]);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, join);
-    }
+    block_begin(&e, q[1], q[3]);
+    tiles_args ta = {.chunk = q[2]};
+    mf_status err = each_block_width(&e, q[3], block_tiles, &ta);
     mf_cg_loop_end(c, &items, 1);
     return err;
 }
@@ -645,9 +671,10 @@ void mf_cg_gemm_free(mf_cg_gemm *h)
  * the pixels left, masked at run time (whole tiles: one copy of the code for any stretch;
  * the fused engines' stretches are bands of rows of large planes, so the vectors of the last
  * tile that hold no pixel are few). */
-static mf_status panel_tiles(gemm_emit *e, int R, LLVMValueRef p0, LLVMValueRef p1)
+static mf_status panel_tiles(gemm_emit *e, int R, const tiles_args *ta)
 {
     mf_cg_ctx *c = e->c;
+    LLVMValueRef p0 = ta->p0, p1 = ta->p1;
     const int NV = e->pl.NV;
     const int64_t nr = e->pl.NR;
     LLVMValueRef n = mf_cg_ix_sub(c, p1, p0), nfull = mf_cg_ix_udivk(c, n, nr),
@@ -680,36 +707,14 @@ mf_status mf_cg_gemm_panel(mf_cg_gemm *h, LLVMValueRef panel, int64_t xk, LLVMVa
 {
     gemm_emit *e = &h->e;
     mf_cg_ctx *c = e->c;
-    const mf_cg_conv_geom *g = e->g;
-    const gemm_plan *pl = &e->pl;
-    for (int d = 0; d < g->nbd; d++)
+    for (int d = 0; d < e->g->nbd; d++)
         e->bcoord[d] = bcoord[d];
     e->xsrc = panel, e->xk = xk, e->pbase = p0, e->pend = p1;
-    int64_t rtail = e->coutg - (pl->nmb - 1) * pl->MR;
     mf_cg_loop b;
-    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, pl->nmb));
-    e->oc0 = mf_cg_ix_mulk(c, b.iv, pl->MR);
-    e->wpanel = mf_cg_gep(c, g->wt,
-                          mf_cg_ix_add(c, mf_cg_conv_batch_offset(c, g, e->bcoord, g->bw_stride),
-                                       mf_cg_ix_mulk(c, e->oc0, e->cing)));
-    mf_status err;
-    if (rtail == pl->MR) {
-        err = panel_tiles(e, pl->MR, p0, p1);
-    } else {
-        LLVMBasicBlockRef full = LLVMAppendBasicBlockInContext(c->C, c->body, "full");
-        LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tailblock");
-        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
-        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntEQ, b.iv, mf_cg_i64(c, pl->nmb - 1), ""),
-                        tail, full);
-        LLVMPositionBuilderAtEnd(c->B, full);
-        err = panel_tiles(e, pl->MR, p0, p1);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, tail);
-        if (!err)
-            err = panel_tiles(e, (int)rtail, p0, p1);
-        LLVMBuildBr(c->B, join);
-        LLVMPositionBuilderAtEnd(c->B, join);
-    }
+    mf_cg_loop_begin(c, &b, mf_cg_i64(c, 0), mf_cg_i64(c, e->pl.nmb));
+    block_begin(e, mf_cg_i64(c, 0), b.iv);
+    tiles_args ta = {.p0 = p0, .p1 = p1};
+    mf_status err = each_block_width(e, b.iv, panel_tiles, &ta);
     mf_cg_loop_end_scalar(c, &b, 1);
     return err;
 }

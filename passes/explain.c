@@ -170,31 +170,29 @@ static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         mf_expand_dw ch;
+        mf_dw_project dp;
+        char ta[128];
+        if (n->subgraph >= 0 && mf_dw_project_chain(g, n, &dp) && dp.dw->subgraph == n->subgraph) {
+            const mf_type *dt = &dp.dw->outputs[0]->type;
+            mf_sb_printf(
+                t,
+                "  sg%d fuses conv2d %%%s (3x3 depthwise, stride %lld) -> conv2d %%%s (1x1 "
+                "projection): its %s is %lld KiB, at least %d KiB, so it is computed a "
+                "band of rows at a time and never stored\n",
+                n->subgraph, names[dp.dw->outputs[0]->id],
+                (long long)mf_conv2d_of(dp.dw->op, dp.dw->attrs).stride[0],
+                names[n->outputs[0]->id], mf_type_str(dt, ta, sizeof ta),
+                (long long)(mf_type_nbytes(dt) / 1024), MF_SEG_DW_PROJECT_BYTES / 1024);
+            continue;
+        }
         if (n->subgraph < 0 || !mf_expand_dw_chain(g, n, &ch) || ch.expand->subgraph != n->subgraph)
             continue;
-        char ta[128];
         mf_sb_printf(t, "  sg%d fuses conv2d %%%s (1x1 expansion) -> conv2d %%%s (3x3 depthwise, stride %lld): its %s "
                      "is %lld KiB, at least %d KiB, so it is computed a band of rows at a time and never stored\n",
                      n->subgraph, names[ch.expand->outputs[0]->id], names[n->outputs[0]->id],
                      (long long)mf_conv2d_of(n->op, n->attrs).stride[0],
                      mf_type_str(&ch.expand->outputs[0]->type, ta, sizeof ta), (long long)(ch.wide_bytes / 1024),
                      MF_SEG_EXPAND_DW_BYTES / 1024);
-    }
-    for (int i = 0; i < g->nnodes; i++) {
-        const mf_node *n = g->nodes[i];
-        mf_dw_project dp;
-        if (n->subgraph < 0 || !mf_dw_project_chain(g, n, &dp) || dp.dw->subgraph != n->subgraph)
-            continue;
-        char ta[128];
-        const mf_type *dt = &dp.dw->outputs[0]->type;
-        mf_sb_printf(t,
-                     "  sg%d fuses conv2d %%%s (3x3 depthwise, stride %lld) -> conv2d %%%s (1x1 "
-                     "projection): its %s is %lld KiB, at least %d KiB, so it is computed a band "
-                     "of rows at a time and never stored\n",
-                     n->subgraph, names[dp.dw->outputs[0]->id],
-                     (long long)mf_conv2d_of(dp.dw->op, dp.dw->attrs).stride[0],
-                     names[n->outputs[0]->id], mf_type_str(dt, ta, sizeof ta),
-                     (long long)(mf_type_nbytes(dt) / 1024), MF_SEG_DW_PROJECT_BYTES / 1024);
     }
 }
 
