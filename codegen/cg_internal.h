@@ -381,6 +381,13 @@ mf_status mf_cg_lower_elementwise(mf_cg_ctx *c, int n, const mf_value *const *ou
  * output dims (the epilogue of an anchor or reduction). */
 mf_status mf_cg_store_epilogue(mf_cg_ctx *c, mf_cg_point *p, int n,
                                const mf_value *const *epi);
+/* lower_conv_blocks.c: the blocked channel layout's ops */
+mf_status mf_cg_lower_conv2d_blocks(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                    const mf_value *const *epi);
+mf_status mf_cg_lower_to_blocks(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                const mf_value *const *epi);
+mf_status mf_cg_lower_from_blocks(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                  const mf_value *const *epi);
 mf_status mf_cg_lower_conv(mf_cg_ctx *c, const mf_node *n, int nepi,
                            const mf_value *const *epi);
 mf_status mf_cg_lower_matmul(mf_cg_ctx *c, const mf_node *n, int nepi,

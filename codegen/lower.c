@@ -425,6 +425,9 @@ static const mf_cg_lower_fn lowerings[MF_OP_COUNT] = {
     [MF_OP_LOG_SOFTMAX] = mf_cg_lower_softmax,
     [MF_OP_SUM] = mf_cg_lower_sum,
     [MF_OP_MEAN] = mf_cg_lower_sum,
+    [MF_OP_CONV2D_BLOCKS] = mf_cg_lower_conv2d_blocks,
+    [MF_OP_TO_BLOCKS] = mf_cg_lower_to_blocks,
+    [MF_OP_FROM_BLOCKS] = mf_cg_lower_from_blocks,
 };
 
 static mf_cg_lower_fn lowering(mf_op op)

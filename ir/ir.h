@@ -62,6 +62,9 @@ size_t mf_type_nbytes(const mf_type *t);
 /* Largest tensor mlufuse accepts, in bytes (2^46, 64 TiB): a bound far above any memory, so
  * that every product of a checked shape fits an int64 and a size_t with room to add. */
 #define MF_MAX_TENSOR_BYTES ((int64_t)1 << 46)
+/* The most channels a block of the blocked layout holds (ops.def: to_blocks): a vector's
+ * lanes, with room. */
+#define MF_MAX_BLOCK 64
 /* The one checked element and byte count: fails with MF_ERR_SHAPE, naming `what` and the
  * shape, when the rank is out of range, a dimension is negative, or the byte count exceeds
  * MF_MAX_TENSOR_BYTES (no product ever overflows).  numel and nbytes may be NULL. */

@@ -27,6 +27,9 @@ static double anchor_macs(mf_op op, int nin, const mf_type *in, const mf_type *o
     case MF_OP_CONV2D: /* w [Cout, Cin/groups, kh, kw]: one window per output element */
     case MF_OP_QCONV2D:
         return numel(out) * tail_product(&in[1], 1);
+    case MF_OP_CONV2D_BLOCKS: /* w [Cout/B, Cin, B] or [C/B, kh, kw, B]: a window an element */
+        return in[1].rank == 3 ? numel(out) * (double)in[1].shape[1]
+                               : numel(out) * (double)in[1].shape[1] * (double)in[1].shape[2];
     case MF_OP_CONV_TRANSPOSE2D: /* w [Cin, Cout/groups, kh, kw]: scattered per input element */
         return numel(&in[0]) * tail_product(&in[1], 1);
     case MF_OP_LINEAR: /* x [..., K] · w[N, K]ᵀ */

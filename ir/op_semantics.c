@@ -1794,6 +1794,108 @@ static mf_status infer_roi_align(const infer_ctx *c)
     return MF_OK;
 }
 
+/* ---- the blocked channel layout (ops.def: to_blocks, from_blocks, conv2d_blocks) ---------- */
+
+/* x[N, C, H, W] -> [N, H, C/B, W, B] */
+static mf_status infer_to_blocks(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 4);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    int64_t b = A(c, "block")->i;
+    if (b < 1 || b > MF_MAX_BLOCK)
+        return fail(c, MF_ERR_INVALID, "block = %lld, must be in 1..%d", (long long)b,
+                    MF_MAX_BLOCK);
+    if (x->shape[1] % b)
+        return fail(c, MF_ERR_SHAPE, "%lld channels are not whole blocks of %lld",
+                    (long long)x->shape[1], (long long)b);
+    *c->out = (mf_type){.dtype = MF_F32,
+                        .rank = 5,
+                        .shape = {x->shape[0], x->shape[2], x->shape[1] / b, x->shape[3], b}};
+    return MF_OK;
+}
+
+/* x[N, H, C/B, W, B] -> [N, C, H, W] */
+static mf_status infer_from_blocks(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 5);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0];
+    int64_t ch = 0;
+    if (x->shape[4] < 1 || x->shape[4] > MF_MAX_BLOCK)
+        return fail(c, MF_ERR_SHAPE, "blocks of %lld channels, must be 1..%d",
+                    (long long)x->shape[4], MF_MAX_BLOCK);
+    if ((s = mul_dim(c, x->shape[2], x->shape[4], &ch)))
+        return s;
+    *c->out =
+        (mf_type){.dtype = MF_F32, .rank = 4, .shape = {x->shape[0], ch, x->shape[1], x->shape[3]}};
+    return MF_OK;
+}
+
+/* x[N, H, Cin/B, W, B], w [Cout/B, Cin, B] (1x1, groups 1) or [C/B, kh, kw, B] (depthwise),
+ * bias [Cout] -> [N, H', Cout/B, W', B] */
+static mf_status infer_conv2d_blocks(const infer_ctx *c)
+{
+    mf_status s = need_all_f32(c);
+    if (!s)
+        s = need_rank(c, 0, 5);
+    if (!s)
+        s = need_ints(c, "stride", 2, 1);
+    if (!s)
+        s = need_ints(c, "padding", 2, 0);
+    if (s)
+        return s;
+    const mf_type *x = &c->in[0], *w = &c->in[1];
+    int64_t b = x->shape[4], cin = 0, groups = A(c, "groups")->i, cout, k[2] = {1, 1};
+    if (b < 1 || b > MF_MAX_BLOCK)
+        return fail(c, MF_ERR_SHAPE, "blocks of %lld channels, must be 1..%d", (long long)b,
+                    MF_MAX_BLOCK);
+    if ((s = mul_dim(c, x->shape[2], b, &cin)))
+        return s;
+    if (w->rank == 3) { /* 1x1 */
+        if (groups != 1 || w->shape[1] != cin || w->shape[2] != b)
+            return fail(c, MF_ERR_SHAPE,
+                        "a 1x1 conv needs groups 1 and weights [Cout/%lld, %lld, %lld]",
+                        (long long)b, (long long)cin, (long long)b);
+        const int64_t *st = A(c, "stride")->ints, *pad = A(c, "padding")->ints;
+        if (st[0] != 1 || st[1] != 1 || pad[0] || pad[1])
+            return fail(c, MF_ERR_INVALID, "a 1x1 conv runs at stride 1 without padding");
+        if ((s = mul_dim(c, w->shape[0], b, &cout)))
+            return s;
+    } else if (w->rank == 4) { /* depthwise */
+        if (groups != cin || w->shape[0] != x->shape[2] || w->shape[3] != b)
+            return fail(c, MF_ERR_SHAPE,
+                        "a depthwise conv needs groups %lld and weights [%lld, kh, kw, %lld]",
+                        (long long)cin, (long long)x->shape[2], (long long)b);
+        cout = cin, k[0] = w->shape[1], k[1] = w->shape[2];
+    } else {
+        return fail(c, MF_ERR_SHAPE,
+                    "weights of rank %d: blocked convs are 1x1 ([Cout/B, Cin, B]) or depthwise "
+                    "([C/B, kh, kw, B])",
+                    w->rank);
+    }
+    if (c->nin == 3 && (c->in[2].rank != 1 || c->in[2].shape[0] != cout))
+        return fail(c, MF_ERR_SHAPE, "bias must be [%lld]", (long long)cout);
+    int64_t o[2];
+    for (int i = 0; i < 2; i++) {
+        int64_t span = 0;
+        if ((s = window_span(c, x->shape[i ? 3 : 1], 2 * A(c, "padding")->ints[i], 1, k[i], &span)))
+            return s;
+        if (span < 0)
+            return fail(c, MF_ERR_SHAPE, "the kernel is larger than the padded input");
+        o[i] = span / A(c, "stride")->ints[i] + 1;
+    }
+    *c->out =
+        (mf_type){.dtype = MF_F32, .rank = 5, .shape = {x->shape[0], o[0], cout / b, o[1], b}};
+    return MF_OK;
+}
+
 /* Built from ops.def's rule column: an op whose rule has no infer_<rule> fails to compile. */
 static const infer_fn infer_table[MF_OP_COUNT] = {
 #define X(ID, name, min_in, max_in, kind, mlu, rule, schema) [MF_OP_##ID] = infer_##rule,

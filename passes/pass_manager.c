@@ -15,6 +15,7 @@ static const mf_pass_info passes[] = {
     {"conv-bn", "batch norm folded into the weights of the conv2d or linear before it", mf_pass_conv_bn},
     {"qconv-winograd", "int8 3x3 conv2d as dequantize, f32 conv2d, quantize where the target's int8 products are slower than f32 Winograd", mf_pass_qconv_winograd},
     {"winograd", "3x3 stride-1 conv2d as Winograd F(4,3): transforms around a batched matmul", mf_pass_winograd},
+    {"blocked-layout", "regions of small-plane 1x1 and depthwise conv2d moved to the blocked channel layout of the target's lanes, so that every layer splits by rows", mf_pass_blocked_layout},
     {"pack-weights", "conv2d weights (and streamed matmul left operands) prepacked once into the layout the target's kernel reads", mf_pass_pack_weights},
     {"segment", "fusion into MLU subgraphs and segmentation (CPU ops, boundaries)", mf_pass_segment},
     {"plan", "memory planning: liveness-based buffer reuse, peak bytes", mf_pass_plan},

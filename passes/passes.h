@@ -145,6 +145,9 @@ mf_status mf_pass_qconv_winograd(mf_graph *g, mf_pass_ctx *ctx, int *changes);
  * qconv2d's rows are first put taps first where the target asks (ctx->qconv_taps_first,
  * the `taps_first` attribute). */
 mf_status mf_pass_pack_weights(mf_graph *g, mf_pass_ctx *ctx, int *changes);
+/* blocked_layout.c: regions of small-plane 1x1 and depthwise convs (with their elementwise
+ * ops) in the blocked channel layout of ctx->lanes channels; nothing without a target. */
+mf_status mf_pass_blocked_layout(mf_graph *g, mf_pass_ctx *ctx, int *changes);
 /* simplify.c: algebraic identities: x*1, x/1, x+0, x-0 (same shape), permute of permute,
  * reshape/flatten chains. */
 mf_status mf_pass_simplify(mf_graph *g, mf_pass_ctx *ctx, int *changes);
@@ -218,7 +221,9 @@ typedef struct mf_pass_info {
     mf_pass_fn run; /* NULL for a registered pass of a user's (mf_user_pass_run runs it) */
 } mf_pass_info;
 
-#define MF_COMPILE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,pack-weights,dce,segment"
+#define MF_COMPILE_PIPELINE                                                                        \
+    "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,blocked-layout,pack-"     \
+    "weights,dce,segment"
 /* The same without pack-weights, for one graph whose kernels are compiled for several
  * targets (genoff's CPU levels): every target's kernels read plain weights. */
 #define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,dce,segment"

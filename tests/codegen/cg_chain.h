@@ -63,8 +63,8 @@ static float *cg_rand_of(const mf_value *v, uint64_t seed, mf_tensor **keep)
  * kernels, `first` (all's first inputs, in order) then `second` (first's output, then all's
  * other inputs, in order), on seeded inputs, for target t: max|a - b| <= tol max|b|.  Takes
  * the three graphs. */
-static void cg_check_split(mf_graph *all, mf_graph *first, mf_graph *second, uint64_t seed,
-                           const mf_cg_target *t, double tol)
+__attribute__((unused)) static void cg_check_split(mf_graph *all, mf_graph *first, mf_graph *second,
+                                                   uint64_t seed, const mf_cg_target *t, double tol)
 {
     mf_tensor *keep[16] = {0};
     void *in[16], *in2[16];

@@ -243,6 +243,12 @@ static mf_graph *build_every_op(void)
     mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, a);
     set_ints(MF_OP_WINOGRAD_OUTPUT, a, "size", 3, (int64_t[]){1, 8, 8});
     mf_value *wo = node(g, MF_OP_WINOGRAD_OUTPUT, 2, (mf_value *[]){wm, b}, a);
+    mf_op_default_attrs(MF_OP_TO_BLOCKS, a);
+    mf_attr_set_int(MF_OP_TO_BLOCKS, a, "block", 2);
+    mf_value *xb = node(g, MF_OP_TO_BLOCKS, 1, &x, a);
+    mf_value *cb = node(g, MF_OP_CONV2D_BLOCKS, 2,
+                        (mf_value *[]){xb, cnst(g, MF_F32, 3, (int64_t[]){2, 4, 2}, NULL)}, NULL);
+    node(g, MF_OP_FROM_BLOCKS, 1, &cb, NULL);
     mf_value *y = c;
     static const mf_op binary[] = {MF_OP_ADD,     MF_OP_SUB,     MF_OP_MUL,  MF_OP_DIV,
                                    MF_OP_POW,     MF_OP_MINIMUM, MF_OP_MAXIMUM, MF_OP_PRELU};

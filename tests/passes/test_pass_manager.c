@@ -143,7 +143,9 @@ static void test_after_hook_sees_every_pass(void **state)
     mf_pass_ctx ctx = mf_pass_ctx_default();
     char seen[256] = "";
     assert_int_equal(mf_pipeline_run(g, NULL, &ctx, false, record, seen, NULL, NULL), MF_OK);
-    assert_string_equal(seen, "dce:4;simplify:4;cse:4;fold:4;conv-bn:4;qconv-winograd:4;winograd:4;fold:4;simplify:4;pack-weights:4;dce:4;segment:4;plan:4;");
+    assert_string_equal(seen,
+                        "dce:4;simplify:4;cse:4;fold:4;conv-bn:4;qconv-winograd:4;winograd:4;fold:"
+                        "4;simplify:4;blocked-layout:4;pack-weights:4;dce:4;segment:4;plan:4;");
     mf_pass_ctx_release(&ctx);
     mf_graph_destroy(g);
 }

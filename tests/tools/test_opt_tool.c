@@ -503,7 +503,7 @@ static void test_print_after(void **state)
         at = p + strlen(head); /* one block per pass, in pipeline order */
         npasses++;
     }
-    assert_int_equal(npasses, 13);
+    assert_int_equal(npasses, 14);
     assert_int_equal(tsupport_count(r.out, "# after "), npasses);
     assert_int_equal(tsupport_count(r.out, "graph @small("), npasses);
     assert_int_equal(tsupport_count(r.out, "@sg"), 2 * 3); /* after segment and after plan */
@@ -584,7 +584,7 @@ static void test_stats(void **state)
     expect_in(r.out, "\nmemory plan: 3 buffers, peak 0.2 KiB with reuse, 0.4 KiB as one buffer per value (0.67)\n");
     /* relu's result to the host for permute, permute's back for sigmoid */
     expect_in(r.out, "\nboundary copies per run: 1 device -> host, 1 host -> device\n");
-    assert_int_equal(tsupport_count(r.out, "\n"), 1 + 13 + 4);
+    assert_int_equal(tsupport_count(r.out, "\n"), 1 + 14 + 4);
     tsupport_run_free(&r);
 }
 
@@ -603,7 +603,7 @@ static void test_json(void **state)
     assert_int_equal(json_int(r.out, "naive_bytes"), 384);
     assert_int_equal(json_int(r.out, "buffers"), 3);
     expect_in(r.out, "\"subgraph_sizes\": [1, 2]");
-    assert_int_equal(tsupport_count(r.out, "{\"name\": "), 13);
+    assert_int_equal(tsupport_count(r.out, "{\"name\": "), 14);
     assert_int_equal(tsupport_count(r.out, "\"reason\": \"unsupported op\""), 2);
     expect_in(r.out, "{\"from\": \"%a\", \"from_op\": \"relu\", \"from_subgraph\": 0, \"to\": \"%t\", "
                      "\"to_op\": \"permute\", \"to_subgraph\": -1, \"reason\": \"unsupported op\", \"text\": "
