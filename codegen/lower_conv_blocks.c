@@ -1,6 +1,7 @@
 /* lower_conv_blocks.c — the blocked channel layout's ops (ops.def: to_blocks, from_blocks,
  * conv2d_blocks).  A tensor [N, H, C/B, W, B] holds one pixel's block of B channels in one
- * vector (B = the target's lanes), so both conv engines here keep channels in the lanes:
+ * vector (B is the target's lanes in the graphs the blocked-layout pass makes; another width
+ * lowers correctly, its epilogue lane by lane), so both conv engines keep channels in lanes:
  *  - a 1x1 conv (groups 1): tiles of P pixels of a row x RO vectors of output channels, the
  *    sums over every input channel in registers, each k step P broadcasts of the input and
  *    RO vector loads of the weights [Cout/B][Cin][B] (one stream a tile);
@@ -36,7 +37,8 @@ typedef struct blk_emit {
 } blk_emit;
 
 /* Pixels a tile and channel vectors of a 1x1 tile: RO x P accumulators, RO weight vectors and
- * a broadcast within the target's registers (AVX-512: 2 x 14; AVX2: 2 x 6 or 1 x 14). */
+ * a broadcast within the target's registers, scored by the pixels a row's chunks average
+ * (AVX-512: 2 x 14 on 14- and 28-pixel rows, 3 x 7 on 7; AVX2: 1 x 14, 3 x 4 on 7). */
 static void pointwise_tile(const mf_cg_ctx *c, int64_t ow, int64_t nvec, int *ro, int *p)
 {
     int regs = c->shape.vregs - (c->shape.fma ? 1 : 2);
@@ -211,9 +213,8 @@ static mf_status lower_conv_blocks_items(blk_emit *e, bool pointwise)
     int ro = 1, P = 1;
     if (pointwise)
         pointwise_tile(c, e->OW, e->cb_out, &ro, &P);
-    else
-        P = (int)(e->OW < BLOCKS_P_MAX ? e->OW
-                                       : BLOCKS_P_MAX); /* sums, a weight and an input vector */
+    else /* P sums, a weight and an input vector in registers */
+        P = (int)(e->OW < BLOCKS_P_MAX ? e->OW : BLOCKS_P_MAX);
     if (!pointwise && P > c->shape.vregs - 4)
         P = c->shape.vregs - 4;
     if ((int64_t)ro * P > (int64_t)(sizeof e->acc / sizeof *e->acc))
