@@ -31,8 +31,9 @@ typedef struct blk_emit {
     int64_t N, H, W, cb_in, OH, OW, cb_out, B;
     int64_t sh, sw, ph, pw, kh, kw;
     LLVMValueRef acc[MF_CG_TILE_MAX * 4];
-    /* the tile being emitted */
-    LLVMValueRef xk, wk;
+    int64_t rows; /* output rows a 1x1 work item takes: several on planes narrower than a tile */
+    /* the tile being emitted: weights at k, each pixel's input at k */
+    LLVMValueRef wk, xpix[MF_CG_TILE_MAX];
     int64_t cin;
 } blk_emit;
 
@@ -80,10 +81,7 @@ static void tile_step(blk_emit *e, int R, int V)
             c, e->vt, mf_cg_gep_as(c, e->wk, mf_cg_i64(c, (int64_t)v * e->cin * e->B), e->wdt),
             NULL, e->wdt);
     for (int j = 0; j < R; j++) {
-        LLVMValueRef x =
-            splat(e, mf_cg_load_f32_as(
-                         c, c->f32, mf_cg_gep_as(c, e->xk, mf_cg_i64(c, (int64_t)j * e->B), e->xdt),
-                         NULL, e->xdt));
+        LLVMValueRef x = splat(e, mf_cg_load_f32_as(c, c->f32, e->xpix[j], NULL, e->xdt));
         for (int v = 0; v < V; v++) {
             LLVMValueRef a = e->acc[j * V + v];
             LLVMBuildStore(c->B, mf_cg_fmuladd(c, w[v], x, LLVMBuildLoad2(c->B, e->vt, a, "")), a);
@@ -91,11 +89,12 @@ static void tile_step(blk_emit *e, int R, int V)
     }
 }
 
-/* The tile's vectors at channel block ob + v and pixel ox + j, through the epilogue: as
+/* The tile's vectors at channel block ob + v and pixel p0 + j of the rows from oy (flattened:
+ * row oy + (p0 + j) / OW), through the epilogue: as
  * vectors when a block is the target's vector, else lane by lane (a graph's blocks need not
  * be this target's: correct, not fast). */
 static mf_status store_tile(blk_emit *e, LLVMValueRef n, LLVMValueRef oy, LLVMValueRef ob,
-                            int64_t ox, int R, int V)
+                            int64_t p0, int R, int V)
 {
     mf_cg_ctx *c = e->c;
     bool whole = e->B == c->vw;
@@ -104,11 +103,11 @@ static mf_status store_tile(blk_emit *e, LLVMValueRef n, LLVMValueRef oy, LLVMVa
     if (!pt)
         return MF_ERR_NOMEM;
     mf_status err = MF_OK;
-    pt->coord[1] = oy;
     for (int j = 0; j < R && !err; j++)
         for (int v = 0; v < V && !err; v++) {
+            pt->coord[1] = mf_cg_ix_addk(c, oy, (p0 + j) / e->OW);
             pt->coord[2] = mf_cg_ix_addk(c, ob, v);
-            pt->coord[3] = mf_cg_i64(c, ox + j);
+            pt->coord[3] = mf_cg_i64(c, (p0 + j) % e->OW);
             LLVMValueRef sums = LLVMBuildLoad2(c->B, e->vt, e->acc[j * V + v], "");
             for (int64_t l = 0; l < (whole ? 1 : e->B) && !err; l++) {
                 pt->coord[4] = mf_cg_i64(c, l);
@@ -139,28 +138,39 @@ static void init_acc(blk_emit *e, LLVMValueRef ob, int R, int V)
     }
 }
 
-/* The 1x1 tile of R pixels from ox of row oy, V channel vectors from block ob. */
+/* The 1x1 tile of R pixels from p0 of the rows from oy (flattened, as store_tile's), V channel
+ * vectors from block ob. */
 static mf_status pointwise_chunk(blk_emit *e, LLVMValueRef n, LLVMValueRef oy, LLVMValueRef ob,
-                                 int64_t ox, int R, int V)
+                                 int64_t p0, int R, int V)
 {
     mf_cg_ctx *c = e->c;
     init_acc(e, ob, R, V);
-    /* input pixel (oy, ox) of channel block cb, lane l: ((n H + oy) Cb + cb) W B + ox B + l */
-    LLVMValueRef row = mf_cg_gep_as(
-        c, e->x, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, n, e->H, oy), e->cb_in * e->W * e->B), e->xdt);
+    /* input pixel (y, x) of channel block cb, lane l: ((n H + y) Cb + cb) W B + x B + l */
+    LLVMValueRef first = mf_cg_ix_madd(c, n, e->H, oy);
     LLVMValueRef wpanel = mf_cg_gep_as(c, e->w, mf_cg_ix_mulk(c, ob, e->cin * e->B), e->wdt);
     mf_cg_loop cb, l;
     mf_cg_loop_begin(c, &cb, mf_cg_i64(c, 0), mf_cg_i64(c, e->cb_in));
-    LLVMValueRef xb = mf_cg_gep_as(
-        c, row, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, cb.iv, e->W * e->B), ox * e->B), e->xdt);
     LLVMValueRef wb = mf_cg_gep_as(c, wpanel, mf_cg_ix_mulk(c, cb.iv, e->B * e->B), e->wdt);
+    int64_t r0 = p0 / e->OW, r1 = (p0 + R - 1) / e->OW; /* the rows the tile touches */
+    LLVMValueRef rowp[MF_CG_TILE_MAX];
+    for (int64_t r = r0; r <= r1; r++)
+        rowp[r - r0] = mf_cg_gep_as(
+            c, e->x,
+            mf_cg_ix_mulk(
+                c, mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, first, r), e->cb_in), cb.iv),
+                e->W * e->B),
+            e->xdt);
     mf_cg_loop_begin(c, &l, mf_cg_i64(c, 0), mf_cg_i64(c, e->B));
-    e->xk = mf_cg_gep_as(c, xb, l.iv, e->xdt);
+    for (int j = 0; j < R; j++) {
+        int64_t p = p0 + j;
+        e->xpix[j] = mf_cg_gep_as(c, rowp[p / e->OW - r0],
+                                  mf_cg_ix_addk(c, l.iv, (p % e->OW) * e->B), e->xdt);
+    }
     e->wk = mf_cg_gep_as(c, wb, mf_cg_ix_mulk(c, l.iv, e->B), e->wdt);
     tile_step(e, R, V);
     mf_cg_loop_end(c, &l, 1);
     mf_cg_loop_end_scalar(c, &cb, 1);
-    return store_tile(e, n, oy, ob, ox, R, V);
+    return store_tile(e, n, oy, ob, p0, R, V);
 }
 
 /* The depthwise chunk of R pixels from ox of row oy in channel block ob. */
@@ -204,54 +214,106 @@ static mf_status depthwise_chunk(blk_emit *e, LLVMValueRef n, LLVMValueRef oy, L
         LLVMBuildBr(c->B, next);
         LLVMPositionBuilderAtEnd(c->B, next);
     }
-    return store_tile(e, n, oy, ob, ox, R, 1);
+    return store_tile(e, n, oy, ob, ox, R, 1); /* one row: pixel ox of row oy */
+}
+
+/* The chunks of P pixels of rr rows from oy (a 1x1 item's rows, or a depthwise item's one) for
+ * V channel vectors from block ob. */
+static mf_status emit_rows(blk_emit *e, bool pointwise, LLVMValueRef n, LLVMValueRef oy,
+                           LLVMValueRef ob, int64_t rr, int P, int V)
+{
+    mf_status err = MF_OK;
+    for (int64_t p0 = 0; p0 < rr * e->OW && !err; p0 += P) {
+        int R = (int)(rr * e->OW - p0 < P ? rr * e->OW - p0 : P);
+        err = pointwise ? pointwise_chunk(e, n, oy, ob, p0, R, V)
+                        : depthwise_chunk(e, n, oy, ob, p0, R);
+    }
+    return err;
+}
+
+/* body(e, full) if cond, else body(e, other): two copies of the code, chosen at run time. */
+static mf_status either(blk_emit *e, LLVMValueRef cond, const char *name,
+                        mf_status (*body)(blk_emit *, void *, bool), void *arg)
+{
+    mf_cg_ctx *c = e->c;
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(c->C, c->body, name);
+    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(c->C, c->body, "else");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "join");
+    LLVMBuildCondBr(c->B, cond, yes, no);
+    LLVMPositionBuilderAtEnd(c->B, yes);
+    mf_status err = body(e, arg, true);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, no);
+    if (!err)
+        err = body(e, arg, false);
+    LLVMBuildBr(c->B, join);
+    LLVMPositionBuilderAtEnd(c->B, join);
+    return err;
+}
+
+/* An item's code: its rows (the last group may have fewer), its channel vectors (the last
+ * block may have fewer). */
+typedef struct item_code {
+    bool pointwise;
+    LLVMValueRef n, group, oy, obt, ob;
+    int64_t ngroups, rlast, nobt, rtail;
+    int ro, P, V;
+} item_code;
+
+static mf_status item_rows(blk_emit *e, void *arg, bool last)
+{
+    item_code *it = arg;
+    return emit_rows(e, it->pointwise, it->n, it->oy, it->ob, last ? it->rlast : e->rows, it->P,
+                     it->V);
+}
+
+static mf_status item_vectors(blk_emit *e, void *arg, bool tail)
+{
+    item_code *it = arg;
+    it->V = tail ? (int)it->rtail : it->ro;
+    if (it->rlast == e->rows)
+        return item_rows(e, it, false);
+    return either(
+        e, LLVMBuildICmp(e->c->B, LLVMIntEQ, it->group, mf_cg_i64(e->c, it->ngroups - 1), ""),
+        "lastrows", item_rows, it);
 }
 
 static mf_status lower_conv_blocks_items(blk_emit *e, bool pointwise)
 {
     mf_cg_ctx *c = e->c;
-    int ro = 1, P = 1;
+    item_code it = {.pointwise = pointwise, .ro = 1, .P = 1};
+    /* a 1x1 item takes several rows of a plane narrower than a tile (7x7: rows in pairs, so
+     * that a tile's weight vectors serve 14 pixels) */
+    e->rows = pointwise && e->OW < BLOCKS_P_MAX ? BLOCKS_P_MAX / e->OW : 1;
+    e->rows = e->rows < e->OH ? e->rows : e->OH;
     if (pointwise)
-        pointwise_tile(c, e->OW, e->cb_out, &ro, &P);
+        pointwise_tile(c, e->rows * e->OW, e->cb_out, &it.ro, &it.P);
     else /* P sums, a weight and an input vector in registers */
-        P = (int)(e->OW < BLOCKS_P_MAX ? e->OW : BLOCKS_P_MAX);
-    if (!pointwise && P > c->shape.vregs - 4)
-        P = c->shape.vregs - 4;
-    if ((int64_t)ro * P > (int64_t)(sizeof e->acc / sizeof *e->acc))
+        it.P = (int)(e->OW < BLOCKS_P_MAX ? e->OW : BLOCKS_P_MAX);
+    if (!pointwise && it.P > c->shape.vregs - 4)
+        it.P = c->shape.vregs - 4;
+    if ((int64_t)it.ro * it.P > (int64_t)(sizeof e->acc / sizeof *e->acc))
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: conv2d_blocks tile of %d x %d is too large",
-                        ro, P);
-    for (int k = 0; k < ro * P; k++)
+                        it.ro, it.P);
+    for (int k = 0; k < it.ro * it.P; k++)
         e->acc[k] = mf_cg_entry_alloca(c, e->vt);
-    int64_t nobt = (e->cb_out + ro - 1) / ro, rtail = e->cb_out - (nobt - 1) * ro;
+    it.nobt = (e->cb_out + it.ro - 1) / it.ro;
+    it.rtail = e->cb_out - (it.nobt - 1) * it.ro;
+    it.ngroups = (e->OH + e->rows - 1) / e->rows;
+    it.rlast = e->OH - (it.ngroups - 1) * e->rows;
     LLVMValueRef lo, hi, q[3];
-    mf_cg_part_range(c, e->N * e->OH * nobt, 1, &lo, &hi);
+    mf_cg_part_range(c, e->N * it.ngroups * it.nobt, 1, &lo, &hi);
     mf_cg_loop items;
     mf_cg_loop_begin(c, &items, lo, hi);
-    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->N, e->OH, nobt}, q);
-    LLVMValueRef ob = mf_cg_ix_mulk(c, q[2], ro);
-    mf_status err = MF_OK;
-    for (int pass = 0; pass < (rtail == ro ? 1 : 2) && !err; pass++) {
-        /* pass 0: full blocks of ro vectors (all of them when ro divides the channels), pass 1:
-         * the last block's rtail */
-        int V = pass ? (int)rtail : ro;
-        LLVMBasicBlockRef body = NULL, join = NULL;
-        if (rtail != ro) {
-            body = LLVMAppendBasicBlockInContext(c->C, c->body, pass ? "tailblock" : "fullblock");
-            join = LLVMAppendBasicBlockInContext(c->C, c->body, "blockdone");
-            LLVMValueRef last = LLVMBuildICmp(c->B, LLVMIntEQ, q[2], mf_cg_i64(c, nobt - 1), "");
-            LLVMBuildCondBr(c->B, pass ? last : LLVMBuildNot(c->B, last, ""), body, join);
-            LLVMPositionBuilderAtEnd(c->B, body);
-        }
-        for (int64_t ox = 0; ox < e->OW && !err; ox += P) {
-            int R = (int)(e->OW - ox < P ? e->OW - ox : P);
-            err = pointwise ? pointwise_chunk(e, q[0], q[1], ob, ox, R, V)
-                            : depthwise_chunk(e, q[0], q[1], ob, ox, R);
-        }
-        if (rtail != ro) {
-            LLVMBuildBr(c->B, join);
-            LLVMPositionBuilderAtEnd(c->B, join);
-        }
-    }
+    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->N, it.ngroups, it.nobt}, q);
+    it.n = q[0], it.group = q[1], it.obt = q[2];
+    it.oy = mf_cg_ix_mulk(c, q[1], e->rows);
+    it.ob = mf_cg_ix_mulk(c, q[2], it.ro);
+    mf_status err =
+        it.rtail == it.ro
+            ? item_vectors(e, &it, false)
+            : either(e, LLVMBuildICmp(c->B, LLVMIntEQ, q[2], mf_cg_i64(c, it.nobt - 1), ""),
+                     "tailblock", item_vectors, &it);
     mf_cg_loop_end_scalar(c, &items, 1);
     return err;
 }

@@ -2,7 +2,8 @@
  * to_blocks, from_blocks, conv2d_blocks 1x1 and depthwise, with epilogues) against the
  * reference kernels (runtime/ref_blocks.c) for every named target this host can run, the
  * host and the scalar path, blocks of the target's lanes; 1, 4 and 16 partitions
- * (cg_check.h).  Rows of 1-29 pixels (tiles of a row, of part of one, a last shorter tile),
+ * (cg_check.h).  Rows of 1-29 pixels (tiles of a row, of part of one, a last shorter tile;
+ * narrow rows in items of several, a last item of fewer),
  * channel blocks that the 1x1 tile's vectors do not divide, stride 2, batch 2, no bias, a
  * residual add.  And the reference kernels against conv2d on NCHW: to_blocks, the blocked
  * conv and from_blocks give conv2d's numbers.  A target the host cannot execute is skipped,
@@ -67,7 +68,7 @@ static void check_pointwise(const mf_cg_target *t)
     static const pw_case cases[] = {
         {1, 14, 14, 6, 36, true, 1}, {1, 7, 7, 10, 60, true, 2}, {1, 28, 28, 2, 12, true, 1},
         {2, 3, 17, 3, 3, false, 0},  {1, 2, 29, 1, 5, true, 2},  {1, 5, 1, 4, 1, true, 1},
-        {1, 1, 9, 2, 7, false, 1},
+        {1, 1, 9, 2, 7, false, 1},   {1, 9, 5, 3, 5, true, 2}, /* items of 2 rows, a last of 1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const pw_case *k = &cases[i];
