@@ -44,6 +44,8 @@ LLVMTypeRef mf_cg_vec(mf_cg_ctx *c, LLVMTypeRef elem, unsigned w);  /* w 1: elem
 LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w); /* w 1: scalar */
 /* scalar in a vector of c->vw lanes, a <1 x T> on the scalar path (the engines' vectors). */
 LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar);
+/* The same in w lanes (a vector even for w 1: the blocked layout's blocks of any width). */
+LLVMValueRef mf_cg_vsplat_w(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w);
 /* Calls overloaded intrinsic `name` (e.g. "llvm.fma") over type ty with n operands. */
 LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
                           LLVMValueRef *ops);

@@ -50,6 +50,11 @@ LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar)
     return splat(c, scalar, (unsigned)c->vw, true);
 }
 
+LLVMValueRef mf_cg_vsplat_w(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
+{
+    return splat(c, scalar, w, true);
+}
+
 static bool is_vector(LLVMTypeRef ty)
 {
     return LLVMGetTypeKind(ty) == LLVMVectorTypeKind;

@@ -21,7 +21,6 @@
 
 typedef struct blk_emit {
     mf_cg_ctx *c;
-    const mf_node *n;
     const mf_value *core;
     int nepi;
     const mf_value *const *epi;
@@ -61,15 +60,6 @@ static void pointwise_tile(const mf_cg_ctx *c, int64_t ow, int64_t nvec, int *ro
     }
 }
 
-/* scalar splat over the B lanes of a block */
-static LLVMValueRef splat(blk_emit *e, LLVMValueRef x)
-{
-    mf_cg_ctx *c = e->c;
-    LLVMValueRef v = LLVMBuildInsertElement(c->B, LLVMGetPoison(e->vt), x, mf_cg_i64(c, 0), "");
-    return LLVMBuildShuffleVector(c->B, v, LLVMGetPoison(e->vt),
-                                  LLVMConstNull(LLVMVectorType(c->i32, (unsigned)e->B)), "");
-}
-
 /* One k step of an R x V tile: the V weight vectors of input channel k held, each pixel's
  * input broadcast once (acc[j V + v] += x_j w_v). */
 static void tile_step(blk_emit *e, int R, int V)
@@ -81,7 +71,8 @@ static void tile_step(blk_emit *e, int R, int V)
             c, e->vt, mf_cg_gep_as(c, e->wk, mf_cg_i64(c, (int64_t)v * e->cin * e->B), e->wdt),
             NULL, e->wdt);
     for (int j = 0; j < R; j++) {
-        LLVMValueRef x = splat(e, mf_cg_load_f32_as(c, c->f32, e->xpix[j], NULL, e->xdt));
+        LLVMValueRef x = mf_cg_vsplat_w(c, mf_cg_load_f32_as(c, c->f32, e->xpix[j], NULL, e->xdt),
+                                        (unsigned)e->B);
         for (int v = 0; v < V; v++) {
             LLVMValueRef a = e->acc[j * V + v];
             LLVMBuildStore(c->B, mf_cg_fmuladd(c, w[v], x, LLVMBuildLoad2(c->B, e->vt, a, "")), a);
@@ -330,7 +321,6 @@ mf_status mf_cg_lower_conv2d_blocks(mf_cg_ctx *c, const mf_node *n, int nepi,
     const int64_t *pad = mf_attr_get(n->op, n->attrs, "padding")->ints;
     bool pointwise = wt->rank == 3;
     blk_emit e = {.c = c,
-                  .n = n,
                   .core = n->outputs[0],
                   .nepi = nepi,
                   .epi = epi,

@@ -1796,6 +1796,15 @@ static mf_status infer_roi_align(const infer_ctx *c)
 
 /* ---- the blocked channel layout (ops.def: to_blocks, from_blocks, conv2d_blocks) ---------- */
 
+/* A blocked input's channels a block (its last dim), within 1..MF_MAX_BLOCK. */
+static mf_status need_block(const infer_ctx *c, int64_t b)
+{
+    if (b < 1 || b > MF_MAX_BLOCK)
+        return fail(c, MF_ERR_SHAPE, "blocks of %lld channels, must be 1..%d", (long long)b,
+                    MF_MAX_BLOCK);
+    return MF_OK;
+}
+
 /* x[N, C, H, W] -> [N, H, C/B, W, B] */
 static mf_status infer_to_blocks(const infer_ctx *c)
 {
@@ -1828,10 +1837,7 @@ static mf_status infer_from_blocks(const infer_ctx *c)
         return s;
     const mf_type *x = &c->in[0];
     int64_t ch = 0;
-    if (x->shape[4] < 1 || x->shape[4] > MF_MAX_BLOCK)
-        return fail(c, MF_ERR_SHAPE, "blocks of %lld channels, must be 1..%d",
-                    (long long)x->shape[4], MF_MAX_BLOCK);
-    if ((s = mul_dim(c, x->shape[2], x->shape[4], &ch)))
+    if ((s = need_block(c, x->shape[4])) || (s = mul_dim(c, x->shape[2], x->shape[4], &ch)))
         return s;
     *c->out =
         (mf_type){.dtype = MF_F32, .rank = 4, .shape = {x->shape[0], ch, x->shape[1], x->shape[3]}};
@@ -1853,10 +1859,7 @@ static mf_status infer_conv2d_blocks(const infer_ctx *c)
         return s;
     const mf_type *x = &c->in[0], *w = &c->in[1];
     int64_t b = x->shape[4], cin = 0, groups = A(c, "groups")->i, cout, k[2] = {1, 1};
-    if (b < 1 || b > MF_MAX_BLOCK)
-        return fail(c, MF_ERR_SHAPE, "blocks of %lld channels, must be 1..%d", (long long)b,
-                    MF_MAX_BLOCK);
-    if ((s = mul_dim(c, x->shape[2], b, &cin)))
+    if ((s = need_block(c, b)) || (s = mul_dim(c, x->shape[2], b, &cin)))
         return s;
     if (w->rank == 3) { /* 1x1 */
         if (groups != 1 || w->shape[1] != cin || w->shape[2] != b)

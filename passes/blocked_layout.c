@@ -33,7 +33,7 @@ typedef struct blk_pass {
     int64_t B;
     bool *member;       /* by node id */
     mf_value **blocked; /* by value id (originals): its blocked replacement (weights: laid out) */
-    int nvalues, maxid; /* values before the pass; the largest node id */
+    int maxid;          /* the largest node id */
 } blk_pass;
 
 static bool f32_rank4(const mf_value *v)
@@ -202,7 +202,7 @@ static void name_blocked(mf_graph *g, mf_value *v, const mf_value *of)
 /* x's blocked value: a member's result, else (once per value) to_blocks(x). */
 static mf_value *blocked_of(blk_pass *p, mf_value *x)
 {
-    if (x->id < p->nvalues && p->blocked[x->id])
+    if (p->blocked[x->id])
         return p->blocked[x->id];
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_TO_BLOCKS, a);
@@ -210,8 +210,7 @@ static mf_value *blocked_of(blk_pass *p, mf_value *x)
     mf_node *t;
     if (mf_graph_add_node(p->g, MF_OP_TO_BLOCKS, 1, &x, a, &t))
         return NULL;
-    if (x->id < p->nvalues)
-        p->blocked[x->id] = t->outputs[0];
+    p->blocked[x->id] = t->outputs[0];
     name_blocked(p->g, t->outputs[0], x);
     return t->outputs[0];
 }
@@ -288,7 +287,7 @@ mf_status mf_pass_blocked_layout(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     *changes = 0;
     if (ctx->lanes < 4 || ctx->lanes > MF_MAX_BLOCK) /* no target, or no vectors to fill */
         return MF_OK;
-    blk_pass p = {.g = g, .B = ctx->lanes, .nvalues = g->nvalues};
+    blk_pass p = {.g = g, .B = ctx->lanes};
     int maxid = 0;
     for (int i = 0; i < g->nnodes; i++)
         maxid = g->nodes[i]->id > maxid ? g->nodes[i]->id : maxid;

@@ -21,18 +21,26 @@ static mf_value *cg_activation(mf_graph *g, mf_value *y, int act)
     return cg_node(g, MF_OP_CLAMP, 1, &y, c);
 }
 
-/* conv2d(x, w, b) (b may be NULL), stride s and padding p both ways */
-static mf_value *cg_conv2d(mf_graph *g, mf_value *x, mf_value *w, mf_value *b, int64_t s, int64_t p,
-                           int64_t groups)
+/* op(x, w, b) of conv2d's attributes (conv2d, conv2d_blocks; b may be NULL), stride s and
+ * padding p both ways */
+__attribute__((unused)) static mf_value *cg_conv_op(mf_graph *g, mf_op op, mf_value *x, mf_value *w,
+                                                    mf_value *b, int64_t s, int64_t p,
+                                                    int64_t groups)
 {
     mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CONV2D, a);
+    mf_op_default_attrs(op, a);
     int64_t st[2] = {s, s}, pd[2] = {p, p};
-    mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
-    mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
-    mf_attr_set_int(MF_OP_CONV2D, a, "groups", groups);
+    mf_attr_set_ints(op, a, "stride", 2, st);
+    mf_attr_set_ints(op, a, "padding", 2, pd);
+    mf_attr_set_int(op, a, "groups", groups);
     mf_value *in[3] = {x, w, b};
-    return cg_node(g, MF_OP_CONV2D, b ? 3 : 2, in, a);
+    return cg_node(g, op, b ? 3 : 2, in, a);
+}
+
+__attribute__((unused)) static mf_value *
+cg_conv2d(mf_graph *g, mf_value *x, mf_value *w, mf_value *b, int64_t s, int64_t p, int64_t groups)
+{
+    return cg_conv_op(g, MF_OP_CONV2D, x, w, b, s, p, groups);
 }
 
 /* Runs g's kernel for target t (one partition) on inputs in[], into a new output buffer. */
