@@ -30,14 +30,7 @@ static mf_value *to_blocks(mf_graph *g, mf_value *x, int64_t b)
 static mf_value *conv_blocks(mf_graph *g, mf_value *x, mf_value *w, mf_value *bias, int64_t s,
                              int64_t p, int64_t groups)
 {
-    mf_attr a[MF_MAX_ATTRS];
-    mf_op_default_attrs(MF_OP_CONV2D_BLOCKS, a);
-    int64_t st[2] = {s, s}, pd[2] = {p, p};
-    mf_attr_set_ints(MF_OP_CONV2D_BLOCKS, a, "stride", 2, st);
-    mf_attr_set_ints(MF_OP_CONV2D_BLOCKS, a, "padding", 2, pd);
-    mf_attr_set_int(MF_OP_CONV2D_BLOCKS, a, "groups", groups);
-    mf_value *in[3] = {x, w, bias};
-    return cg_node(g, MF_OP_CONV2D_BLOCKS, bias ? 3 : 2, in, a);
+    return cg_conv_op(g, MF_OP_CONV2D_BLOCKS, x, w, bias, s, p, groups);
 }
 
 static void check_graph(mf_graph *g, mf_value *y, const mf_cg_target *t, uint64_t seed)
@@ -219,12 +212,22 @@ static void test_bad_shapes(void **state)
     mf_node *n = NULL;
     assert_int_equal(mf_graph_add_node(g, MF_OP_TO_BLOCKS, 1, &x, a, &n), MF_ERR_SHAPE);
     assert_non_null(strstr(mf_last_error(), "not whole blocks of 8"));
+    mf_attr_set_int(MF_OP_TO_BLOCKS, a, "block", 0);
+    assert_int_equal(mf_graph_add_node(g, MF_OP_TO_BLOCKS, 1, &x, a, &n), MF_ERR_INVALID);
+    assert_non_null(strstr(mf_last_error(), "block = 0, must be in 1..64"));
+    mf_value *x0 = cg_in(g, "x0", (mf_type){MF_F32, 5, {1, 2, 3, 2, 0}});
+    assert_int_equal(mf_graph_add_node(g, MF_OP_FROM_BLOCKS, 1, &x0, NULL, &n), MF_ERR_SHAPE);
+    assert_non_null(strstr(mf_last_error(), "blocks of 0 channels, must be 1..64"));
     mf_value *xb = cg_in(g, "xb", (mf_type){MF_F32, 5, {1, 4, 3, 4, 4}});
     mf_value *w = cg_in(g, "w", (mf_type){MF_F32, 3, {2, 8, 4}});
     mf_op_default_attrs(MF_OP_CONV2D_BLOCKS, a);
     assert_int_equal(mf_graph_add_node(g, MF_OP_CONV2D_BLOCKS, 2, (mf_value *[]){xb, w}, a, &n),
                      MF_ERR_SHAPE);
     assert_non_null(strstr(mf_last_error(), "needs groups 1 and weights [Cout/4, 12, 4]"));
+    mf_value *w2 = cg_in(g, "w2", (mf_type){MF_F32, 2, {8, 12}});
+    assert_int_equal(mf_graph_add_node(g, MF_OP_CONV2D_BLOCKS, 2, (mf_value *[]){xb, w2}, a, &n),
+                     MF_ERR_SHAPE);
+    assert_non_null(strstr(mf_last_error(), "weights of rank 2"));
     mf_value *wd = cg_in(g, "wd", (mf_type){MF_F32, 4, {3, 3, 3, 4}});
     mf_attr_set_int(MF_OP_CONV2D_BLOCKS, a, "groups", 3);
     assert_int_equal(mf_graph_add_node(g, MF_OP_CONV2D_BLOCKS, 2, (mf_value *[]){xb, wd}, a, &n),
