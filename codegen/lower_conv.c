@@ -488,26 +488,35 @@ static int64_t oc_vectors(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int P, i
  * accumulators in whole blocks of vectors (the larger P of equals).  At 8 lanes (AVX2) the
  * GEMM engine's 16-pixel tiles left 49 of a 7x7 plane's 64 lanes, and this engine's rows of
  * 7 pixels 7 x 1 tiles (7 x 2 needs 17 registers): over the 49 pixels 6 x 2, mobilenet_v2's
- * 7x7 1x1 layers 76-81 -> 88-94 % of the peak.  At 16 lanes rows of 7 hold 7 x 2 already;
- * flat tiles (8 x 2, 6 x 4) ran 960->160 and 160->320 slower (87.5 -> 85.1, 88.8 -> 82.4 %),
- * 320->1280 and 960->320 faster (83.6 -> 87.5, 87.2 -> 90.4 %), and compiled up to 4x
- * slower: they stay in rows there. */
+ * 7x7 1x1 layers 76-81 -> 88-94 % of the peak.  At 16 lanes the flat plan's chunks (weights
+ * and input lines in half of L1) ran 160->960, 960->160, 320->1280, 960->320 and resnet18's
+ * 256->512 downsample at 79-88 % of the peak against 67-81 % in rows (five alternated
+ * rounds, docs/benchmarks.md, 2026-12-07). */
 static bool oc_flat_geom(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
-    return c->vw <= 8 && g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->ph && !g->pw && g->oh == g->h &&
-           g->ow == g->w && g->groups == 1 && g->cout % c->vw == 0 && !g->is_matmul;
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->ph && !g->pw &&
+           g->oh == g->h && g->ow == g->w && g->groups == 1 && g->cout % c->vw == 0 &&
+           !g->is_matmul;
 }
 
 static void oc_flat_tiles(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t nvec, int *P, int64_t *ro)
 {
-    int64_t npix = g->oh * g->ow, best = 0;
-    for (int p = 1; p <= 8 && p <= npix; p++) {
-        int64_t r = oc_vectors(c, g, p, nvec);
-        if (nvec % r == 0 && r * p >= best) {
+    int64_t npix = g->oh * g->ow;
+    /* At 16 lanes a plane's last, shorter tile, code of its own, tripled the compile of the
+     * 320->1280 kernel (34 -> 105 ms) for no speed: tiles there divide the plane where 4
+     * pixels or more do (7 x 3 and 7 x 2 on 7x7: 38-50 ms, 79-86 % of the peak). */
+    for (int divide = c->vw >= 16; divide >= 0; divide--) {
+        int64_t best = 0;
+        for (int p = divide ? 4 : 1; p <= 8 && p <= npix; p++) {
+            int64_t r = oc_vectors(c, g, p, nvec);
+            if ((divide && npix % p) || nvec % r || r * p < best)
+                continue;
             best = r * p;
             *P = p;
             *ro = r;
         }
+        if (best)
+            return;
     }
 }
 
@@ -742,6 +751,7 @@ typedef struct oc_emit {
     LLVMValueRef col; /* a looped tile's first column (NULL: the tile's ox0) */
     bool flat_epi; /* flat: the epilogue runs on the flattened plane (else pixel by pixel) */
     LLVMValueRef pass; /* the tile's pass over the chunk (row x tile); NULL: no prefetch */
+    int64_t pf_lines;  /* lines the spread fetches an input channel of a pass (oc_spread_lines) */
 } oc_emit;
 
 /* Decodes work item iv (batch, group, block of channels, range of rows) into the rows
@@ -879,16 +889,25 @@ static void oc_tile_taps(oc_emit *e, LLVMValueRef row, LLVMValueRef wky, int64_t
  * do not stay in L2 between runs) ran at 59-69 % of the peak in the model against 80-88 %
  * alone, warm: the first row's pass over a chunk waits on memory, the others do not.  So
  * the stream past the chunk is fetched into L2 spread over all the chunk's passes (rows x
- * tiles), one line an input channel: pass r fetches lines r*CI .. r*CI + CI-1 past it, in
- * order (lines i*npass + r, strided over many pages, gained half as much; a whole line set
- * a step in every pass, nothing: the first pass's burst waits as before).  Cold, alone:
- * the model's eight such layers a quarter faster at 16 lanes (docs/benchmarks.md). */
+ * tiles), m lines an input channel: pass r fetches lines (r*CI .. r*CI + CI-1) * m past
+ * it, in order (lines i*npass + r, strided over many pages, gained half as much; a whole
+ * line set a step in every pass, nothing: the first pass's burst waits as before).  Cold,
+ * alone: the model's eight such layers a quarter faster at 16 lanes (docs/benchmarks.md).
+ * m covers the chunk (oc_spread_lines): at one line a channel the 7 passes of a 7x7 3x3
+ * layer fetched 7 of its 18 lines a channel (two vectors x 9 taps), and resnet18's three
+ * 7x7 512->512 layers ran at 58-62 % of the peak in the model, against 72-78 % at 3 lines
+ * (docs/benchmarks.md, 2026-12-07). */
 static void oc_prefetch_spread(oc_emit *e, LLVMValueRef ic)
 {
     mf_cg_ctx *c = e->c;
     LLVMValueRef line = mf_cg_ix_add(c, mf_cg_ix_mulk(c, e->pass, e->pl->CI), ic);
-    LLVMValueRef idx = mf_cg_ix_add(c, mf_cg_i64(c, e->pl->CI * e->khw * e->BW), mf_cg_ix_mulk(c, line, 16));
-    mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, e->pk, &idx, 1, ""), 2); /* a plain GEP: past the weights, a hint */
+    int64_t m = e->pf_lines;
+    for (int64_t j = 0; j < m; j++) {
+        LLVMValueRef idx = mf_cg_ix_add(c, mf_cg_i64(c, e->pl->CI * e->khw * e->BW + j * 16),
+                                        mf_cg_ix_mulk(c, line, 16 * m));
+        /* a plain GEP: past the weights, a hint */
+        mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, e->pk, &idx, 1, ""), 2);
+    }
 }
 
 /* Adds the chunk's input channels and kernel rows into the tile's sums (rows outside the
@@ -903,7 +922,7 @@ static void oc_tile_accumulate(oc_emit *e, int64_t ox0, int np)
     LLVMValueRef wic = mf_cg_gep(c, e->pk, mf_cg_ix_mulk(c, icl.iv, e->khw * e->BW));
     if (e->pass)
         oc_prefetch_spread(e, icl.iv);
-    if (e->pl->flat && g->wblock) { /* flat tiles are at most 8 lanes: never beside the spread */
+    if (e->pl->flat && g->wblock) { /* beside the spread (at 16 lanes without: no faster) */
         /* Their first pass over a chunk reads the weights from L3 at a line a channel,
          * faster than the hardware prefetchers run ahead: each channel fetches the line
          * ROW_PREFETCH_BYTES on (the stream goes on into the next chunk and block).  In
@@ -1108,6 +1127,25 @@ static mf_status oc_flat_row(oc_emit *e, bool spread)
     return err;
 }
 
+/* Lines of the next chunk a pass fetches an input channel (oc_prefetch_spread): the chunk's
+ * lines a channel (taps x the block's vectors) over the fewest passes an item makes (its
+ * rows, or flat tiles, x tiles a row), so every item's passes cover the chunk; at most
+ * SPREAD_LINES_MAX, so a big kernel on a tiny plane (few passes, taps mostly padding) does
+ * not spend its steps on prefetches (a 7x7 kernel on a 3x3 plane ran 4x slower). */
+#define SPREAD_LINES_MAX 4
+
+static int64_t oc_spread_lines(const oc_emit *e)
+{
+    const oc_plan *pl = e->pl;
+    const mf_cg_conv_geom *g = e->g;
+    int64_t npass = pl->flat ? (g->oh * g->ow + pl->P - 1) / pl->P / pl->nys
+                             : g->oh / pl->nys * ((g->ow + pl->P - 1) / pl->P);
+    int64_t lines = (e->khw * e->BW * 4 + 63) / 64;
+    npass = npass < 1 ? 1 : npass;
+    int64_t m = (lines + npass - 1) / npass;
+    return m < SPREAD_LINES_MAX ? m : SPREAD_LINES_MAX;
+}
+
 /* Work items of the output-channel engine (see oc_plan): per item its block's bias and
  * masks, then per chunk of input channels the packed weights and every row's tiles. */
 static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_plan *pl,
@@ -1148,7 +1186,10 @@ static mf_status emit_conv_oc(mf_cg_ctx *c, const mf_cg_conv_geom *g, const oc_p
         oc_gather(&e, strided, key);
     oc_bias_and_masks(&e);
     oc_chunk_begin(&e, &ch);
-    bool spread = g->wblock && c->vw >= 16; /* at 8 lanes (haswell) no gain, cold: 2x the time a pass */
+    /* at 8 lanes too since the spread covers the chunk: haswell code for resnet18's 7x7
+     * layers in the model 56-61 -> 68-85 % of the peak (one line a channel: no gain) */
+    bool spread = g->wblock;
+    e.pf_lines = spread ? oc_spread_lines(&e) : 0;
     mf_status err = MF_OK;
     if (pl->flat)
         err = oc_flat_row(&e, spread);

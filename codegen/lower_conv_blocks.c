@@ -19,6 +19,15 @@
 
 #define BLOCKS_P_MAX 14 /* pixels a tile at most (a 14-pixel row is one) */
 
+/* A 1x1 tile's weight vectors are streams that the first row's pass reads from memory (a
+ * model's weights do not stay in L2 between runs) faster than the hardware prefetchers run
+ * ahead: each k step fetches every stream's line this many bytes on.  In mobilenet_v2, one
+ * core, alternated rounds: at 16 lanes its 7x7 layers 1.5-5 points of the peak faster, the
+ * 14x14 and 28x28 ones unchanged (512 and 2048 bytes: less); haswell code 14x14 4-12 points,
+ * 7x7 2-5, 28x28 2-4 (docs/benchmarks.md, 2026-12-07).  Weights that fit L1 are left alone
+ * (28x28 32->192 at 16 lanes ran no faster). */
+#define BLOCKS_PREFETCH_BYTES 1024
+
 typedef struct blk_emit {
     mf_cg_ctx *c;
     const mf_value *core;
@@ -34,6 +43,7 @@ typedef struct blk_emit {
     /* the tile being emitted: weights at k, each pixel's input at k */
     LLVMValueRef wk, xpix[MF_CG_TILE_MAX];
     int64_t cin;
+    bool prefetch; /* the weights' streams, BLOCKS_PREFETCH_BYTES ahead */
 } blk_emit;
 
 /* Pixels a tile and channel vectors of a 1x1 tile: RO x P accumulators, RO weight vectors and
@@ -158,6 +168,11 @@ static mf_status pointwise_chunk(blk_emit *e, LLVMValueRef n, LLVMValueRef oy, L
                                   mf_cg_ix_addk(c, l.iv, (p % e->OW) * e->B), e->xdt);
     }
     e->wk = mf_cg_gep_as(c, wb, mf_cg_ix_mulk(c, l.iv, e->B), e->wdt);
+    int64_t ahead = BLOCKS_PREFETCH_BYTES / (int64_t)mf_dtype_size(e->wdt);
+    for (int v = 0; e->prefetch && v < V; v++) { /* a plain GEP: past the weights, a hint */
+        LLVMValueRef at = mf_cg_i64(c, v * e->cin * e->B + ahead);
+        mf_cg_prefetch(c, mf_cg_gep_as(c, e->wk, at, e->wdt), 3);
+    }
     tile_step(e, R, V);
     mf_cg_loop_end(c, &l, 1);
     mf_cg_loop_end_scalar(c, &cb, 1);
@@ -340,6 +355,7 @@ mf_status mf_cg_lower_conv2d_blocks(mf_cg_ctx *c, const mf_node *n, int nepi,
                   .kw = pointwise ? 1 : wt->shape[2]};
     e.vt = LLVMVectorType(c->f32, (unsigned)e.B);
     e.cin = e.cb_in * e.B;
+    e.prefetch = pointwise && e.cin * e.cb_out * e.B * 4 > c->shape.l1d;
     e.xdt = mf_cg_anchor_dtype(n, 0);
     e.wdt = mf_cg_anchor_dtype(n, 1);
     e.bdt = n->ninputs > 2 ? mf_cg_anchor_dtype(n, 2) : MF_F32;

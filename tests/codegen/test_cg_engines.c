@@ -239,8 +239,9 @@ static const layer padded_rows[] = {
 
 /* 1x1 stride-1 layers on planes the GEMM engine's tiles would leave a fifth of its lanes
  * empty (or smaller than a vector): the output-channel engine's tiles span the rows of the
- * flattened plane (6 pixels x 2 vectors at 8 lanes; mobilenet_v2's 7x7 960->160): a last
- * shorter tile (49, 35 pixels), none (18), an epilogue that does not flatten (pixel by
+ * flattened plane (6 pixels x 2 vectors at 8 lanes; mobilenet_v2's 7x7 960->160; at 16
+ * lanes tiles that divide the plane, 7 x 2): a last shorter tile (49, 35 pixels at 8 lanes,
+ * 11 at 16), none (18), an epilogue that does not flatten (pixel by
  * pixel), weights packed by each item, batch 2, one block's tiles split over 4 partitions,
  * several chunks of input channels. */
 static const layer flat_planes[] = {
@@ -249,6 +250,7 @@ static const layer flat_planes[] = {
     {1, 24, 6, 3, 48, 1, 1, 0, 1, 1, false, false, 1}, /* 18 pixels: whole tiles; weights packed by items */
     {1, 32, 7, 7, 16, 1, 1, 0, 1, 1, true, true, 2},   /* one block: tiles split over partitions */
     {2, 40, 2, 3, 32, 1, 1, 0, 1, 1, true, true, 2},   /* 6 pixels, fewer than a vector */
+    {1, 48, 1, 11, 32, 1, 1, 0, 1, 1, true, true, 1},  /* 11 pixels: no tile divides them */
     {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* several chunks of input channels at 8
                                                         * lanes (the sums kept between them) */
     /* strided (oc_gathers): each partition gathers every s-th pixel of every s-th row into a
@@ -361,9 +363,8 @@ static void check_padded_rows(const mf_cg_target *t)
 
 /* Each flat plane with the weights packed as the target's kernel asks; at 8 lanes (AVX2's
  * 16 registers) the 7x7 960->160's block is 2 vectors (the GEMM engine's would be 6 rows).
- * The strided ones take the output-channel engine's gathered panel at 8 lanes only: at 16,
- * a strided layer of fewer than two vectors of taps (24 input channels) or of channels not
- * in whole vectors (24 outputs) runs on the GEMM engine's panel, in blocks of rows. */
+ * The strided ones take the output-channel engine's gathered panel where their outputs are
+ * whole vectors: at 16 lanes 24 outputs run on the GEMM engine's panel, in blocks of rows. */
 static void check_flat_planes(const mf_cg_target *t)
 {
     current = t;
