@@ -447,13 +447,14 @@ static void choose_blocking(conv_emit *e)
  * transposed vw x vw at a time, into a stack buffer (so partitions share no scratch).  Work items are
  * (batch, group, block of RO*vw channels, range of rows); one covers its rows in tiles of
  * P pixels of one row (the border tiles' columns known at compile time, so padding is
- * skipped statically; a strided row's inner tiles in a loop), or, 1x1 stride-1 layers at 8
- * lanes, ranges of tiles over the flattened plane (oc_flat_geom; strided 1x1 layers too, on a
+ * skipped statically; a strided row's inner tiles in a loop), or, 1x1 stride-1 layers,
+ * ranges of tiles over the flattened plane (oc_flat_geom; strided 1x1 layers too, on a
  * stride-1 copy of the pixels they read that each partition gathers first: oc_gathers).  Input channels come in
  * chunks that fit the packed buffer (1.5 x L1; flat tiles: half of L1 with the input lines
  * they read); between chunks the sums wait in a stack buffer (L2 / 4); prepacked weights are
- * prefetched a chunk ahead (oc_prefetch_spread; flat tiles: 2 KB ahead).  The epilogue transposes the
- * tile in registers and stores each channel's row of pixels (oc_rows_epilogue). */
+ * prefetched a chunk ahead (oc_prefetch_spread; flat tiles also 2 KB ahead).  The epilogue
+ * transposes the tile in registers and stores each channel's row of pixels
+ * (oc_rows_epilogue). */
 
 typedef struct oc_plan {
     int RO, P;          /* vw-channel vectors per block, pixels per tile */
@@ -509,7 +510,9 @@ static void oc_flat_tiles(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t 
         int64_t best = 0;
         for (int p = divide ? 4 : 1; p <= 8 && p <= npix; p++) {
             int64_t r = oc_vectors(c, g, p, nvec);
-            if ((divide && npix % p) || nvec % r || r * p < best)
+            while (nvec % r) /* whole blocks: the flat epilogue masks no lane (5 vectors: 1) */
+                r--;
+            if ((divide && npix % p) || r * p < best)
                 continue;
             best = r * p;
             *P = p;

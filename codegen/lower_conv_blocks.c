@@ -355,9 +355,9 @@ mf_status mf_cg_lower_conv2d_blocks(mf_cg_ctx *c, const mf_node *n, int nepi,
                   .kw = pointwise ? 1 : wt->shape[2]};
     e.vt = LLVMVectorType(c->f32, (unsigned)e.B);
     e.cin = e.cb_in * e.B;
-    e.prefetch = pointwise && e.cin * e.cb_out * e.B * 4 > c->shape.l1d;
     e.xdt = mf_cg_anchor_dtype(n, 0);
     e.wdt = mf_cg_anchor_dtype(n, 1);
+    e.prefetch = pointwise && e.cin * e.cb_out * e.B * (int64_t)mf_dtype_size(e.wdt) > c->shape.l1d;
     e.bdt = n->ninputs > 2 ? mf_cg_anchor_dtype(n, 2) : MF_F32;
     e.x = mf_cg_anchor_input(c, n, 0);
     e.w = mf_cg_anchor_input(c, n, 1);

@@ -140,13 +140,13 @@ static const layer packed[] = {
     {2, 24, 28, 28, 128, 3, 2, 1, 1, 1, true, true, 0},
     {1, 4, 40, 70, 32, 3, 2, 1, 1, 1, true, true, 1},  /* strided rows wider than 32 (36 taps) */
     {1, 3, 70, 90, 32, 7, 2, 3, 1, 1, true, true, 0},  /* resnet18's 7x7 stride-2 first layer */
-    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: vectors of channels (flat tiles at 8 lanes) */
+    {1, 160, 7, 7, 96, 1, 1, 0, 1, 1, true, true, 2}, /* 1x1 on a 7x7 plane: vectors of channels (flat tiles) */
     {2, 96, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 3},
-    {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: rows split over partitions */
+    {1, 192, 7, 7, 160, 1, 1, 0, 1, 1, true, true, 2}, /* 5 blocks at 16 lanes: tiles split over partitions */
     {1, 64, 56, 56, 128, 1, 2, 0, 1, 1, true, true, 2}, /* resnet18's 1x1 stride-2 downsample */
-    {1, 1100, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 1}, /* at 16 lanes two equal chunks of input channels
-                                                         * (the sums kept between them), the prefetch
-                                                         * past the weights' end */
+    {1, 1100, 7, 7, 64, 1, 1, 0, 1, 1, true, true, 1}, /* several equal chunks of input channels (the
+                                                         * sums kept between them), the prefetch past
+                                                         * the weights' end */
     /* 28- to 30-pixel strided rows: tiles of 6 pixels x 2 vectors at 8 lanes, the inner ones
      * (no padding read) in a loop; a last tile of 4, 3 pixels or none */
     {1, 16, 56, 56, 32, 3, 2, 1, 1, 1, true, true, 2},
@@ -251,8 +251,11 @@ static const layer flat_planes[] = {
     {1, 32, 7, 7, 16, 1, 1, 0, 1, 1, true, true, 2},   /* one block: tiles split over partitions */
     {2, 40, 2, 3, 32, 1, 1, 0, 1, 1, true, true, 2},   /* 6 pixels, fewer than a vector */
     {1, 48, 1, 11, 32, 1, 1, 0, 1, 1, true, true, 1},  /* 11 pixels: no tile divides them */
-    {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* several chunks of input channels at 8
-                                                        * lanes (the sums kept between them) */
+    {1, 32, 1, 3, 32, 1, 1, 0, 1, 1, true, true, 1},   /* 3 pixels: under the 16-lane divisors */
+    {1, 32, 7, 7, 80, 1, 1, 0, 1, 1, true, false, 3},  /* 5 vectors: whole blocks of one */
+    {1, 16, 1, 3, 40, 1, 1, 0, 1, 1, true, false, 1},  /* 5 vectors at 8 lanes, 3 pixels */
+    {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* several chunks of input channels (the
+                                                        * sums kept between them) */
     /* strided (oc_gathers): each partition gathers every s-th pixel of every s-th row into a
      * stride-1 panel once per batch, then the same tiles: resnet18's 14x14 256->512
      * downsample, smaller; batch 2 with plain weights and an epilogue that does not flatten;
@@ -261,6 +264,9 @@ static const layer flat_planes[] = {
     {2, 24, 13, 13, 16, 1, 2, 0, 1, 1, false, false, 3},
     {1, 16, 20, 19, 24, 1, 3, 0, 1, 1, true, true, 1},
     {1, 300, 13, 14, 16, 1, 2, 0, 1, 1, true, true, 0},
+    {1, 32, 14, 14, 80, 1, 2, 0, 1, 1, true, false, 3}, /* 5 vectors, gathered */
+    {1, 32, 6, 6, 32, 1, 2, 0, 1, 1, true, true, 2},    /* a 3x3 output: a shorter last tile */
+    {2, 600, 6, 6, 32, 1, 2, 0, 1, 1, true, true, 3},   /* chunks, batch 2, no flattening */
 };
 
 static int check_cores; /* the core_number check_layers compiles for; 0: 1 */
@@ -361,8 +367,9 @@ static void check_padded_rows(const mf_cg_target *t)
     check_cores = 0;
 }
 
-/* Each flat plane with the weights packed as the target's kernel asks; at 8 lanes (AVX2's
- * 16 registers) the 7x7 960->160's block is 2 vectors (the GEMM engine's would be 6 rows).
+/* Each flat plane with the weights packed as the target's kernel asks, in whole vectors of
+ * channels where the channels are; at 8 lanes (AVX2's 16 registers) the 7x7 960->160's
+ * block is 2 vectors (the GEMM engine's would be 6 rows).
  * The strided ones take the output-channel engine's gathered panel where their outputs are
  * whole vectors: at 16 lanes 24 outputs run on the GEMM engine's panel, in blocks of rows. */
 static void check_flat_planes(const mf_cg_target *t)
@@ -373,7 +380,8 @@ static void check_flat_planes(const mf_cg_target *t)
             layer l = flat_planes[i];
             int64_t block = weight_block(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
                                                    .k = 1, .s = l.s, .d = 1, .groups = 1}, t);
-            if ((t->shape.lanes == 8 || (t->shape.lanes > 8 && l.s == 1)) && (block <= 0 || block % t->shape.lanes))
+            if ((t->shape.lanes == 8 || (t->shape.lanes > 8 && l.s == 1)) && l.cout % t->shape.lanes == 0 &&
+                (block <= 0 || block % t->shape.lanes))
                 fail_msg("%s: %lldx%lld 1x1 %lld->%lld: weight block %lld, not whole vectors of channels",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)block);
             if (i == 0 && t->shape.lanes == 8 && t->shape.vregs == 16 && block != 16)
