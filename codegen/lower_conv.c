@@ -492,12 +492,16 @@ static int64_t oc_vectors(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int P, i
  * 7x7 1x1 layers 76-81 -> 88-94 % of the peak.  At 16 lanes the flat plan's chunks (weights
  * and input lines in half of L1) ran 160->960, 960->160, 320->1280, 960->320 and resnet18's
  * 256->512 downsample at 79-88 % of the peak against 67-81 % in rows (five alternated
- * rounds, docs/benchmarks.md, 2026-12-07). */
+ * rounds, docs/benchmarks.md, 2026-12-07).  Flat blocks are whole vectors (oc_flat_tiles):
+ * at 16 lanes only where the vectors split into blocks of 2-4 (5 or 7 vectors would take
+ * blocks of one; rows hold 3 with a masked one). */
 static bool oc_flat_geom(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
+    int64_t nvec = g->cout / c->vw;
+    bool blocks = c->vw <= 8 || nvec == 1 || nvec % 2 == 0 || nvec % 3 == 0;
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && !g->ph && !g->pw &&
            g->oh == g->h && g->ow == g->w && g->groups == 1 && g->cout % c->vw == 0 &&
-           !g->is_matmul;
+           !g->is_matmul && blocks;
 }
 
 static void oc_flat_tiles(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int64_t nvec, int *P, int64_t *ro)

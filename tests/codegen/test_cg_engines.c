@@ -252,8 +252,8 @@ static const layer flat_planes[] = {
     {2, 40, 2, 3, 32, 1, 1, 0, 1, 1, true, true, 2},   /* 6 pixels, fewer than a vector */
     {1, 48, 1, 11, 32, 1, 1, 0, 1, 1, true, true, 1},  /* 11 pixels: no tile divides them */
     {1, 32, 1, 3, 32, 1, 1, 0, 1, 1, true, true, 1},   /* 3 pixels: under the 16-lane divisors */
-    {1, 32, 7, 7, 80, 1, 1, 0, 1, 1, true, false, 3},  /* 5 vectors: whole blocks of one */
-    {1, 16, 1, 3, 40, 1, 1, 0, 1, 1, true, false, 1},  /* 5 vectors at 8 lanes, 3 pixels */
+    {1, 32, 7, 7, 80, 1, 1, 0, 1, 1, true, false, 3},  /* 5 vectors: rows at 16 lanes */
+    {1, 16, 1, 3, 40, 1, 1, 0, 1, 1, true, false, 1},  /* 5 vectors at 8 lanes: flat blocks of one */
     {1, 800, 5, 7, 16, 1, 1, 0, 1, 1, true, true, 2},  /* several chunks of input channels (the
                                                         * sums kept between them) */
     /* strided (oc_gathers): each partition gathers every s-th pixel of every s-th row into a
@@ -264,7 +264,7 @@ static const layer flat_planes[] = {
     {2, 24, 13, 13, 16, 1, 2, 0, 1, 1, false, false, 3},
     {1, 16, 20, 19, 24, 1, 3, 0, 1, 1, true, true, 1},
     {1, 300, 13, 14, 16, 1, 2, 0, 1, 1, true, true, 0},
-    {1, 32, 14, 14, 80, 1, 2, 0, 1, 1, true, false, 3}, /* 5 vectors, gathered */
+    {1, 32, 14, 14, 80, 1, 2, 0, 1, 1, true, false, 3}, /* 80 channels: gathered at 8 lanes */
     {1, 32, 6, 6, 32, 1, 2, 0, 1, 1, true, true, 2},    /* a 3x3 output: a shorter last tile */
     {2, 600, 6, 6, 32, 1, 2, 0, 1, 1, true, true, 3},   /* chunks, batch 2, no flattening */
 };
@@ -368,7 +368,8 @@ static void check_padded_rows(const mf_cg_target *t)
 }
 
 /* Each flat plane with the weights packed as the target's kernel asks, in whole vectors of
- * channels where the channels are; at 8 lanes (AVX2's 16 registers) the 7x7 960->160's
+ * channels where flat tiles take the layer (at 16 lanes: its vectors split into blocks of 2-4,
+ * or one vector; 5 vectors stay in rows); at 8 lanes (AVX2's 16 registers) the 7x7 960->160's
  * block is 2 vectors (the GEMM engine's would be 6 rows).
  * The strided ones take the output-channel engine's gathered panel where their outputs are
  * whole vectors: at 16 lanes 24 outputs run on the GEMM engine's panel, in blocks of rows. */
@@ -380,8 +381,10 @@ static void check_flat_planes(const mf_cg_target *t)
             layer l = flat_planes[i];
             int64_t block = weight_block(&(layer){.n = l.n, .cin = l.cin, .h = l.h, .w = l.w, .cout = l.cout,
                                                    .k = 1, .s = l.s, .d = 1, .groups = 1}, t);
-            if ((t->shape.lanes == 8 || (t->shape.lanes > 8 && l.s == 1)) && l.cout % t->shape.lanes == 0 &&
-                (block <= 0 || block % t->shape.lanes))
+            int64_t nvec = l.cout / t->shape.lanes; /* at 16 lanes flat where blocks of 2-4 exist */
+            bool flat = t->shape.lanes == 8 || (t->shape.lanes > 8 && l.s == 1 &&
+                                                (nvec == 1 || nvec % 2 == 0 || nvec % 3 == 0));
+            if (flat && l.cout % t->shape.lanes == 0 && (block <= 0 || block % t->shape.lanes))
                 fail_msg("%s: %lldx%lld 1x1 %lld->%lld: weight block %lld, not whole vectors of channels",
                          t->cpu, (long long)l.h, (long long)l.w, (long long)l.cin, (long long)l.cout, (long long)block);
             if (i == 0 && t->shape.lanes == 8 && t->shape.vregs == 16 && block != 16)
