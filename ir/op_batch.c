@@ -65,12 +65,12 @@ static mf_batch_role batch_along_dim(const mf_node *n)
 #define batch_cumsum batch_along_dim
 #define batch_topk batch_along_dim
 #define batch_gather batch_along_dim /* the indices must be constant (a second operand) */
-/* Weight transforms fold the batch into tile counts; indices shaped like the output; a
- * crop's roi may move rows; a user's op says nothing. */
 /* The blocked layout keeps dim 0 the batch. */
 #define batch_to_blocks batch_first
 #define batch_from_blocks batch_first
 #define batch_conv2d_blocks batch_first
+/* Weight transforms fold the batch into tile counts; indices shaped like the output; a
+ * crop's roi may move rows; a user's op says nothing. */
 #define batch_winograd_weight batch_none
 #define batch_winograd_input batch_none
 #define batch_winograd_output batch_none

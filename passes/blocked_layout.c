@@ -52,8 +52,7 @@ static bool conv_member(const mf_node *n, int64_t B)
     if (n->op != MF_OP_CONV2D || !f32_rank4(n->inputs[0]) || !f32_rank4(n->outputs[0]))
         return false;
     const mf_value *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
-    if (!w->is_const || !w->data || w->type.dtype != MF_F32 ||
-        (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32))
+    if (!mf_pass_f32_data(w) || (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32))
         return false;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
     int64_t cin = x->type.shape[1], cout = y->type.shape[1], kh = w->type.shape[2],

@@ -10,11 +10,6 @@
 
 #include "passes.h"
 
-static bool f32_data(const mf_value *v)
-{
-    return v->is_const && v->data && v->type.dtype == MF_F32;
-}
-
 /* The conv2d or linear node whose result bn normalizes and nothing else uses, with every
  * weight a constant with data; NULL when the pattern does not apply. */
 static mf_node *bn_anchor(const mf_node *bn, const int *uses)
@@ -31,10 +26,10 @@ static mf_node *bn_anchor(const mf_node *bn, const int *uses)
     if (a->op == MF_OP_CONV2D && mf_conv2d_of(a->op, a->attrs).packed) /* scaled per plain channel */
         return NULL;
     for (int i = 1; i < a->ninputs; i++)
-        if (!f32_data(a->inputs[i]))
+        if (!mf_pass_f32_data(a->inputs[i]))
             return NULL;
     for (int i = 1; i < 5; i++)
-        if (!f32_data(bn->inputs[i]))
+        if (!mf_pass_f32_data(bn->inputs[i]))
             return NULL;
     return a;
 }

@@ -167,6 +167,9 @@ mf_status mf_pass_explain(const mf_graph *g, const mf_pass_ctx *ctx, char **text
  * of memory. */
 char *mf_fuse_edge_text(char **names, const mf_fuse_edge *e);
 
+/* Whether v is an f32 constant whose data the pass can read (rewrite.c): the weights that
+ * conv-bn folds, winograd transforms and blocked-layout lays out. */
+bool mf_pass_f32_data(const mf_value *v);
 /* A rewriting pass's walk (rewrite.c): n's inputs follow repl (indexed by value id below
  * nrepl; NULL keeps a value). */
 void mf_pass_redirect(mf_node *n, mf_value *const *repl, int nrepl);

@@ -9,6 +9,11 @@
 
 #include "passes.h"
 
+bool mf_pass_f32_data(const mf_value *v)
+{
+    return v->is_const && v->data && v->type.dtype == MF_F32;
+}
+
 void mf_pass_redirect(mf_node *n, mf_value *const *repl, int nrepl)
 {
     for (int j = 0; j < n->ninputs; j++)

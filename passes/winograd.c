@@ -30,11 +30,6 @@
  * (docs/benchmarks.md). */
 #define MAX_TRANSFORMED_BYTES ((int64_t)64 << 20)
 
-static bool f32_const(const mf_value *v)
-{
-    return v->is_const && v->data && v->type.dtype == MF_F32;
-}
-
 bool mf_winograd_fits(const mf_type *w, const mf_type *out, const mf_conv2d_view *v, int level)
 {
     if (w->rank != 4 || w->shape[2] != 3 || w->shape[3] != 3 || out->rank != 4)
@@ -52,7 +47,7 @@ bool mf_winograd_applies(const mf_node *n, int level)
 {
     if (n->op != MF_OP_CONV2D || n->inputs[0]->type.rank != 4 || n->inputs[0]->type.dtype != MF_F32)
         return false;
-    if (!f32_const(n->inputs[1]) || (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32))
+    if (!mf_pass_f32_data(n->inputs[1]) || (n->ninputs > 2 && n->inputs[2]->type.dtype != MF_F32))
         return false;
     mf_conv2d_view v = mf_conv2d_of(n->op, n->attrs);
     return mf_winograd_fits(&n->inputs[1]->type, &n->outputs[0]->type, &v, level);
