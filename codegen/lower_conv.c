@@ -2,18 +2,19 @@
  * direct convolution, also the engine of matmul: each work item is one output row of R
  * output channels; along the row, tiles of V x vw pixels sit in R*V <vw x float>
  * accumulators (vw the target's lanes, R*V what its registers hold), fed by vector loads
- * of the input (masked at the borders) and broadcasts of single weights.  The elementwise
+ * of the input (masked at the borders; stride-2 rows from their even and odd columns split
+ * apart, phase_rows) and broadcasts of single weights.  The elementwise
  * epilogue is applied to the accumulators before the one store.  Work items (batch, group,
  * channel block, row) are split between partitions.  Narrow outputs (where much of a vector
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
  * output channels instead (see emit_conv_oc), except strided ones with under two vectors of
- * taps (oc_choose).  mf_cg_emit_conv picks, in order: the 1x1
- * GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be mostly empty where the
- * output-channel engine's fill (oc_fills_lanes), the depthwise engine (lower_conv_dw.c), the
- * plane engine (lower_conv_plane.c) unless it cedes a small plane to the next one
- * (plane_runs), the output-channel engine, this one; the choice depends on
- * the geometry and the target only, so the pack-weights pass can ask which layout the
- * weights should have (mf_cg_conv_weight_block). */
+ * taps, or at 8 lanes and fewer of up to 8 input channels (oc_choose).  mf_cg_emit_conv picks, in
+ * order: the 1x1 GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be
+ * mostly empty where the output-channel engine's fill (oc_fills_lanes), the depthwise engine
+ * (lower_conv_dw.c), the plane engine (lower_conv_plane.c) unless it cedes a small plane to the
+ * next one (plane_runs), the output-channel engine, this one; the choice depends on the geometry
+ * and the target only, so the pack-weights pass can ask which layout the weights should have
+ * (mf_cg_conv_weight_block). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,11 @@ typedef struct conv_emit {
      * f32, into rows of wp floats with zeros around (NULL: the loads read x, masked) */
     LLVMValueRef xpad;
     int64_t wp;
+    /* phase rows (phase_rows): the kh input rows of the item's output row, each split into
+     * its even and odd columns of the zero-padded row, rows of lp floats, f32 */
+    bool phases;
+    LLVMValueRef xphase, phase_last;
+    int64_t lp;
 } conv_emit;
 
 static LLVMValueRef lane_consts(mf_cg_ctx *c, int64_t first, int64_t step)
@@ -72,7 +78,11 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     const mf_cg_conv_geom *g = e->g;
     const int VW = c->vw;
     LLVMValueRef at = LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0 * g->sw), "");
-    mf_dtype xdt = e->xpad ? MF_F32 : g->xdt;
+    mf_dtype xdt = e->xpad || e->phases ? MF_F32 : g->xdt;
+    if (e->phases) /* a phase row: consecutive pixels, no border */
+        return mf_cg_load_f32_as(
+            c, e->vt, mf_cg_gep(c, row, LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0), "")), NULL,
+            MF_F32);
     LLVMValueRef ptr = mf_cg_gep_as(c, row, at, xdt);
     if (!masked && g->sw == 1)
         return mf_cg_load_f32_as(c, e->vt, ptr, NULL, xdt);
@@ -161,6 +171,27 @@ static void prefetch_panel(conv_emit *e, LLVMValueRef wic, int R)
     }
 }
 
+/* With phase rows (phase_rows): one loop over the item's kh rows of every input channel,
+ * laid out one after the other as their weights are (rows outside the input are zeros). */
+static void accumulate_phases(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int64_t tap = g->wblock ? R : 1;
+    mf_cg_loop r;
+    mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups * g->kh));
+    LLVMValueRef row = mf_cg_gep(c, e->xphase, mf_cg_ix_mulk(c, r.iv, 2 * e->lp));
+    LLVMValueRef wr = mf_cg_gep(c, it->wg, mf_cg_ix_mulk(c, r.iv, g->kw * tap));
+    if (g->wblock)
+        prefetch_panel(e, wr, R);
+    for (int64_t kx = 0; kx < g->kw; kx++) { /* padded column 2*ox + kx*dw: phase kx*dw % 2 */
+        LLVMValueRef xrow = mf_cg_gep(c, row, mf_cg_i64(c, kx * g->dw % 2 * e->lp));
+        LLVMValueRef ix0 = LLVMBuildAdd(c->B, ox0, mf_cg_i64(c, kx * g->dw / 2), "");
+        fma_step(e, R, xrow, mf_cg_gep(c, wr, mf_cg_i64(c, kx * tap)), ix0, false);
+    }
+    mf_cg_loop_end(c, &r, 1);
+}
+
 /* The ic and ky loops around the unrolled kx steps of one tile starting at pixel ox0. */
 static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0, bool masked)
 {
@@ -168,6 +199,10 @@ static void accumulate(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox
     const mf_cg_conv_geom *g = e->g;
     const int64_t tap = g->wblock ? R : 1; /* floats from one tap's weights to the next's */
     mf_cg_acc_init_bias(c, e->vt, R, e->V, g->bias, it->oc0, e->acc);
+    if (e->phases) {
+        accumulate_phases(e, it, R, ox0);
+        return;
+    }
     /* padded rows: column ix of the input at ix + pw, zeros around: no load masked */
     LLVMValueRef ixb = LLVMBuildSub(c->B, LLVMBuildMul(c->B, ox0, mf_cg_i64(c, g->sw), ""),
                                     mf_cg_i64(c, e->xpad ? 0 : g->pw), "");
@@ -261,6 +296,8 @@ static bool tile_inside(const conv_emit *e, int64_t t)
     int64_t tw = (int64_t)e->V * e->c->vw, ox0 = t * tw, ox1 = ox0 + tw - 1;
     if (ox1 >= g->ow)
         return false;
+    if (e->phases) /* the phase rows hold the padding */
+        return true;
     int64_t lo = ox0 * g->sw - g->pw, hi = ox1 * g->sw - g->pw + (g->kw - 1) * g->dw;
     if (g->sw == 2)
         hi += 1; /* the pair load reads one past the last lane */
@@ -275,9 +312,14 @@ static void tile_loop(conv_emit *e, const conv_item *it, int R, int64_t t0, int6
     mf_cg_ctx *c = e->c;
     if (masked && t1 - t0 <= 2) { /* border tiles: masks known at compile time */
         for (int64_t k = t0; k < t1; k++) {
-            LLVMValueRef ox0 = mf_cg_i64(c, k * e->V * c->vw);
+            int V = e->V;
+            int64_t left = e->g->ow - k * V * c->vw; /* pixels from the tile's first on */
+            LLVMValueRef ox0 = mf_cg_i64(c, k * V * c->vw);
+            if (left < (int64_t)V * c->vw) /* a row's last tile: only the vectors it fills */
+                e->V = (int)((left + c->vw - 1) / c->vw);
             accumulate(e, it, R, ox0, masked);
             store_tile(e, it, R, ox0, masked);
+            e->V = V;
         }
         return;
     }
@@ -393,6 +435,105 @@ void mf_cg_pad_input(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, LL
     LLVMPositionBuilderAtEnd(c->B, done);
 }
 
+/* Phase rows, for stride-2 rows: output pixel ox reads padded column 2*ox + kx*dw, which
+ * lies in the even or odd columns of the padded row at ox + kx*dw / 2.  Each partition
+ * splits the kh input rows of its item's output row once into their even and odd columns
+ * (lp floats each, zeros for the padding), so every tap of a tile is one plain load: no
+ * shuffle picking every other lane of two loads, no masks at the borders, and most loads
+ * on whole lines (two of a 3x3 kernel's three taps).  The items of one output row follow
+ * one another (its blocks of channels innermost), so the rows are split once for all of
+ * them.  On the Xeon host (bench_conv_gflops, alternated runs) mobilenet_v2's first layer
+ * (3->32, 112-pixel rows) ran at 63.5 -> 73.5-77 % of the peak at 16 lanes (of that, the
+ * rows' own loop with no bounds check: 65 -> 72 %), 77.5 -> 94 % as haswell code, where it
+ * left the output-channel engine (oc_choose). */
+#define PHASE_MAX_BYTES (32 << 10)
+
+static int64_t phase_row_floats(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    return ((g->ow + c->vw - 1) / c->vw * c->vw + (g->kw - 1) * g->dw / 2 + c->vw - 1) / c->vw *
+           c->vw;
+}
+
+static bool phase_rows(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
+{
+    return g->sw == 2 && g->kh * g->kw > 1 && !g->is_matmul &&
+           g->cin / g->groups * g->kh * 2 * phase_row_floats(c, g) * 4 <= PHASE_MAX_BYTES;
+}
+
+/* Splits the rows of output row oy (key: its batch, group and row) into e->xphase unless the
+ * partition's previous item did. */
+static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef key, LLVMValueRef oy)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw;
+    LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
+    LLVMValueRef even[MF_CG_MAX_VW], odd[MF_CG_MAX_VW];
+    for (int i = 0; i < VW; i++) {
+        even[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
+        odd[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i + 1), 0);
+    }
+    LLVMValueRef fresh =
+        LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, e->phase_last, ""), key, "");
+    LLVMBasicBlockRef split = LLVMAppendBasicBlockInContext(c->C, c->body, "split");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(c->C, c->body, "split_done");
+    LLVMBuildCondBr(c->B, fresh, split, done);
+    LLVMPositionBuilderAtEnd(c->B, split);
+    LLVMBuildStore(c->B, key, e->phase_last);
+    mf_cg_loop ic, ky;
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
+    mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
+    LLVMValueRef iy =
+        LLVMBuildAdd(c->B, LLVMBuildSub(c->B, mf_cg_ix_mulk(c, oy, g->sh), mf_cg_i64(c, g->ph), ""),
+                     mf_cg_ix_mulk(c, ky.iv, g->dh), "");
+    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "split_row");
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "split_next");
+    LLVMValueRef dst =
+        mf_cg_gep(c, e->xphase, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, g->kh, ky.iv), 2 * e->lp));
+    LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(c->C, c->body, "split_zeros");
+    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), in, out);
+    LLVMPositionBuilderAtEnd(c->B, out); /* a row above or below the input: zeros */
+    for (int64_t j = 0; j < 2 * e->lp; j += VW) {
+        LLVMValueRef st =
+            LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), mf_cg_gep(c, dst, mf_cg_i64(c, j)));
+        LLVMSetAlignment(st, 4);
+    }
+    LLVMBuildBr(c->B, next);
+    LLVMPositionBuilderAtEnd(c->B, in);
+    LLVMValueRef src = mf_cg_gep_as(
+        c, xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, g->h * g->w), mf_cg_ix_mulk(c, iy, g->w)),
+        g->xdt);
+    for (int64_t j = 0; j < e->lp; j += VW) { /* padded columns 2j .. 2j + 2vw - 1 */
+        LLVMValueRef bits[2 * MF_CG_MAX_VW];
+        int live = 0;
+        for (int l = 0; l < 2 * VW; l++) {
+            int64_t ix = 2 * j + l - g->pw;
+            bool on = ix >= 0 && ix < g->w;
+            bits[l] = LLVMConstInt(c->i1, on, 0);
+            live += on;
+        }
+        LLVMValueRef x = mf_cg_fconst(c, wide, 0.0);
+        if (live)
+            x = mf_cg_load_f32_as(
+                c, wide, mf_cg_gep_as(c, src, mf_cg_i64(c, 2 * j - g->pw), g->xdt),
+                live == 2 * VW ? NULL : LLVMConstVector(bits, 2 * (unsigned)VW), g->xdt);
+        LLVMValueRef halves[2] = {LLVMConstVector(even, (unsigned)VW),
+                                  LLVMConstVector(odd, (unsigned)VW)};
+        for (int h = 0; h < 2; h++) {
+            LLVMValueRef v = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), halves[h], "");
+            LLVMValueRef st =
+                LLVMBuildStore(c->B, v, mf_cg_gep(c, dst, mf_cg_i64(c, h * e->lp + j)));
+            LLVMSetAlignment(st, 4);
+        }
+    }
+    LLVMBuildBr(c->B, next);
+    LLVMPositionBuilderAtEnd(c->B, next);
+    mf_cg_loop_end(c, &ky, 1);
+    mf_cg_loop_end(c, &ic, 1);
+    LLVMBuildBr(c->B, done);
+    LLVMPositionBuilderAtEnd(c->B, done);
+}
+
 /* A matmul whose right operand (K x columns) does not stay in L1: every block of rows reads
  * it again from L2, and at 8 lanes a 3 x 4 tile asks 128 bytes of it for 6 cycles of FMAs,
  * twice what L2 feeds (mf_cg_tile_l2_feed).  The 56x56 plane's Winograd GEMMs (196 tiles, K
@@ -419,8 +560,14 @@ static void choose_blocking(conv_emit *e)
         int64_t tw = (int64_t)v * e->c->vw, ntiles = (g->ow + tw - 1) / tw;
         int64_t cost = ntiles * (tw + e->c->vw);
         e->V = v; /* for tile_inside */
-        for (int64_t t = 0; t < ntiles && g->sw > 1; t++)
+        for (int64_t t = 0; t < ntiles && g->sw > 1 && !e->phases; t++)
             cost += tile_inside(e, t) ? 0 : tw;
+        if (e->phases) { /* the last tile as wide as its pixels; blocks overlapping */
+            int64_t coutg = g->cout / g->groups, r = mf_cg_tile_rows(&e->c->shape, v, coutg, 0);
+            cost = (ntiles - 1) * (tw + e->c->vw) +
+                   (g->ow - (ntiles - 1) * tw + 2 * e->c->vw - 1) / e->c->vw * e->c->vw;
+            cost = cost * ((coutg + r - 1) / r * r) / coutg;
+        }
         if (streams_x(e->c, g))
             cost = (int64_t)((double)cost / mf_cg_tile_l2_feed(&e->c->shape, mf_cg_tile_rows(&e->c->shape, v, g->cout, 0), v));
         if (best < 0 || cost < best) {
@@ -566,8 +713,12 @@ static bool oc_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g, int parts, o
     /* a strided layer with few taps (mobilenet_v2's first, 3 x 3x3 = 27) pays the tile's
      * transposing epilogue every 27 broadcasts: at 16 lanes the pixel engine ran it at 68-76
      * % of the peak against 61 %, and compiled it in 0.24 s against 1 s (the 7x7 stem, 147
-     * taps, stays: 75 % here, 72 % there) */
-    if (g->sw > 1 && cing * g->kh * g->kw < 2 * VW)
+     * taps, stays: 82-85 % here, 79-80 % there on phase rows).  At 8 lanes the pixel engine
+     * on phase rows (phase_rows) takes layers of up to 8 input channels: haswell code on the
+     * Xeon host, 3x3 3->32 92 % against 76 %, 7x7 3->64 95-96 against 83-85 %, 3x3 8->16 to
+     * 112-pixel rows 87 against 74-76 %; 16->32 to 56-pixel rows ran at 55-59 against 76-78 %
+     * and stays here. */
+    if (g->sw > 1 && (cing * g->kh * g->kw < 2 * VW || (VW <= 8 && cing <= 8 && phase_rows(c, g))))
         return false;
     /* the pixel engine wins unless much of its vectors is padding (the plane engine's small
      * planes come here whatever their padding: plane_runs) */
@@ -1276,7 +1427,10 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
-    conv_emit e = {c, g, core, nepi, epi, 0, 0, {0}, LLVMVectorType(c->f32, (unsigned)c->vw), MF_OK, NULL, NULL, 0};
+    conv_emit e = {
+        c,     g,    core, nepi, epi,   0,    0,    {0}, LLVMVectorType(c->f32, (unsigned)c->vw),
+        MF_OK, NULL, NULL, 0,    false, NULL, NULL, 0};
+    e.phases = phase_rows(c, g);
     choose_blocking(&e);
     if (g->wblock) /* row_block's, checked above */
         e.R = (int)g->wblock;
@@ -1285,6 +1439,10 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     LLVMValueRef last = NULL;
     if (e.wp) /* rows only: the rows above and below are skipped, as unpadded */
         e.xpad = mf_cg_pad_input_begin(c, g->cin / g->groups * g->h * e.wp, &last);
+    if (e.phases) { /* the tiles' loads, the last one's padding lanes too */
+        e.lp = phase_row_floats(c, g);
+        e.xphase = mf_cg_pad_input_begin(c, g->cin / g->groups * g->kh * 2 * e.lp, &e.phase_last);
+    }
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
     int64_t nob = (coutg + e.R - 1) / e.R;
     int64_t nbatch = 1;
@@ -1295,9 +1453,15 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     mf_cg_part_range(c, total, 1, &lo, &hi);
     mf_cg_loop items;
     mf_cg_loop_begin(c, &items, lo, hi);
-    int64_t dims[4] = {nbatch, g->groups, nob, g->oh};
+    /* q: batch, group, block, row; with phase rows a row's blocks follow one another */
+    int64_t dims[4] = {nbatch, g->groups, e.phases ? g->oh : nob, e.phases ? nob : g->oh};
     LLVMValueRef q[4];
     mf_cg_unravel(c, items.iv, 4, dims, q);
+    if (e.phases) {
+        LLVMValueRef oy = q[2];
+        q[2] = q[3];
+        q[3] = oy;
+    }
     conv_item it;
     mf_cg_unravel(c, q[0], g->nbd, g->bshape, it.bcoord);
     LLVMValueRef xoff = LLVMBuildAdd(c->B, mf_cg_conv_batch_offset(c, g, it.bcoord, g->bx_stride),
@@ -1315,6 +1479,10 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     it.wg = mf_cg_gep(c, g->wt, woff);
     it.oy = q[3];
     it.iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
+    if (e.phases)
+        split_phase_rows(&e, it.xg,
+                         mf_cg_ix_madd(c, mf_cg_ix_madd(c, q[0], g->groups, q[1]), g->oh, q[3]),
+                         q[3]);
     emit_row(&e, &it, e.R);
     mf_cg_loop_end(c, &items, 1);
     return e.err;

@@ -155,9 +155,11 @@ static const layer packed[] = {
 };
 
 /* Strided layers with few taps (cin x k x k under two vectors: mobilenet_v2's first layer,
- * 3 x 3x3) run on the pixel engine at 16 lanes, the output-channel engine at 8: tiles of one
- * or two vectors with plain strided loads between the masked border tiles (odd widths, padding
- * 0 to 2, channels that do not fill a block, batch 2, every epilogue). */
+ * 3 x 3x3) run on the pixel engine, stride 2 on phase rows (each partition splits the input
+ * rows of an output row into their even and odd columns; at 8 lanes and fewer also layers of
+ * up to 8 input channels, phase_pixel); stride 3 with plain strided loads between the masked
+ * border tiles (odd widths, padding 0 to 2, channels that do not fill a block, batch 2, every
+ * epilogue). */
 static const layer few_taps[] = {
     {1, 3, 40, 70, 32, 3, 2, 1, 1, 1, true, false, 1},  /* mobilenet_v2's first layer, smaller */
     {1, 3, 29, 224, 32, 3, 2, 1, 1, 1, true, false, 1}, /* its 112-pixel rows */
@@ -166,7 +168,29 @@ static const layer few_taps[] = {
     {1, 3, 15, 83, 17, 3, 2, 2, 1, 1, true, false, 0},  /* padding 2 */
     {1, 1, 19, 150, 24, 5, 2, 2, 1, 1, true, false, 1}, /* 5x5, one input channel */
     {1, 3, 21, 77, 16, 3, 3, 1, 1, 1, true, false, 0},  /* stride 3 */
+    /* phase rows: resnet18's 7x7 first layer (the output-channel engine's at 16 lanes), 8
+     * channels, groups, dilation, an even kernel (taps in both phases at odd offsets), rows
+     * narrower than a vector, one output row (the rows above and below it zeros), 5x5 */
+    {1, 3, 33, 150, 64, 7, 2, 3, 1, 1, true, false, 2},
+    {1, 8, 21, 60, 16, 3, 2, 1, 1, 1, true, false, 3},
+    {2, 4, 16, 38, 24, 3, 2, 1, 1, 2, true, false, 1},
+    {1, 3, 19, 41, 16, 3, 2, 1, 2, 1, true, false, 0},
+    {1, 3, 12, 64, 32, 4, 2, 1, 1, 1, false, false, 2},
+    {1, 2, 9, 9, 16, 3, 2, 0, 1, 1, false, false, 2},
+    {1, 3, 2, 30, 16, 3, 2, 1, 1, 1, true, false, 1},
+    {1, 1, 18, 17, 8, 5, 2, 2, 1, 1, true, false, 1},
 };
+
+/* Does the pixel engine run strided layer l on target t on phase rows, its weights plain:
+ * the rule oc_choose states for stride 2 (phase rows small enough for every layer here). */
+static int64_t weight_block(const layer *l, const mf_cg_target *t);
+
+static bool phase_pixel(const layer *l, const mf_cg_target *t)
+{
+    int64_t taps = l->cin / l->groups * l->k * l->k;
+    return l->s == 2 && l->k > 1 &&
+           (taps < 2 * t->shape.lanes || (t->shape.lanes <= 8 && l->cin / l->groups <= 8));
+}
 
 /* Projections (more input channels than output, more pixels than output channels) compiled
  * for 4 and 16 cores: the GEMM's items are (tile, block of channels), shared out by cost
@@ -474,7 +498,14 @@ static void test_overlapping_blocks_every_target(void **state)
 
 static void check_packed(const mf_cg_target *t)
 {
-    check_layers(packed, t->shape.lanes > 1 ? sizeof packed / sizeof packed[0] : 3, t);
+    for (size_t i = 0; i < (t->shape.lanes > 1 ? sizeof packed / sizeof packed[0] : 3); i++) {
+        layer l = packed[i];
+        l.packed = !phase_pixel(&l, t); /* the pixel engine reads them plain */
+        if (!l.packed && weight_block(&l, t) != 0)
+            fail_msg("%s: strided conv %lld->%lld k%lld packed, not on phase rows", t->cpu,
+                     (long long)l.cin, (long long)l.cout, (long long)l.k);
+        check_layers(&l, 1, t);
+    }
 }
 
 static void test_packed_weights_every_target(void **state)
@@ -532,9 +563,28 @@ static void test_matmul_packed_every_target(void **state)
     every_target(check_matmul_packed, "matmul with a packed left operand");
 }
 
+/* Each at 1 and 4 cores (partitions split an output row's blocks, each its own phase rows);
+ * the weights plain where the pixel engine takes the layer, packed where the output-channel
+ * engine does with whole vectors of channels. */
 static void check_few_taps(const mf_cg_target *t)
 {
-    check_layers(few_taps, sizeof few_taps / sizeof few_taps[0], t);
+    int nphase = 0;
+    for (int cores = 1; cores <= 4; cores *= 4)
+        for (size_t i = 0; i < sizeof few_taps / sizeof few_taps[0]; i++) {
+            layer l = few_taps[i];
+            int64_t block = weight_block(&l, t);
+            if (phase_pixel(&l, t) && block != 0)
+                fail_msg(
+                    "%s: strided conv %lld->%lld k%lld: weight block %lld, not the pixel engine's",
+                    t->cpu, (long long)l.cin, (long long)l.cout, (long long)l.k, (long long)block);
+            nphase += phase_pixel(&l, t);
+            l.packed = block > 0;
+            check_cores = cores;
+            check_layers(&l, 1, t);
+        }
+    check_cores = 0;
+    if (t->shape.lanes <= 8 && nphase < 20)
+        fail_msg("%s: %d of the strided layers on phase rows", t->cpu, nphase);
 }
 
 static void test_strided_few_taps_every_target(void **state)
