@@ -49,7 +49,7 @@ typedef struct conv_emit {
     /* phase rows (phase_rows): the kh input rows of the item's output row, each split into
      * its even and odd columns of the zero-padded row, rows of lp floats, f32 */
     bool phases;
-    LLVMValueRef xphase, phase_last;
+    LLVMValueRef xphase, phase_last, phase_tags, phase_rowtab; /* i64 tags: slot's row; i64 table */
     int64_t lp;
 } conv_emit;
 
@@ -171,8 +171,9 @@ static void prefetch_panel(conv_emit *e, LLVMValueRef wic, int R)
     }
 }
 
-/* With phase rows (phase_rows): one loop over the item's kh rows of every input channel,
- * laid out one after the other as their weights are (rows outside the input are zeros). */
+/* With phase rows (phase_rows): one loop over the item's kh rows of every input channel, in
+ * the order of their weights, each where the row table says (rows outside the input are
+ * zeros). */
 static void accumulate_phases(conv_emit *e, const conv_item *it, int R, LLVMValueRef ox0)
 {
     mf_cg_ctx *c = e->c;
@@ -180,7 +181,9 @@ static void accumulate_phases(conv_emit *e, const conv_item *it, int R, LLVMValu
     const int64_t tap = g->wblock ? R : 1;
     mf_cg_loop r;
     mf_cg_loop_begin(c, &r, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups * g->kh));
-    LLVMValueRef row = mf_cg_gep(c, e->xphase, mf_cg_ix_mulk(c, r.iv, 2 * e->lp));
+    LLVMValueRef off = LLVMBuildLoad2(
+        c->B, c->i64, LLVMBuildGEP2(c->B, c->i64, e->phase_rowtab, &r.iv, 1, ""), "");
+    LLVMValueRef row = mf_cg_gep(c, e->xphase, off);
     LLVMValueRef wr = mf_cg_gep(c, it->wg, mf_cg_ix_mulk(c, r.iv, g->kw * tap));
     if (g->wblock)
         prefetch_panel(e, wr, R);
@@ -437,15 +440,17 @@ void mf_cg_pad_input(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, LL
 
 /* Phase rows, for stride-2 rows: output pixel ox reads padded column 2*ox + kx*dw, which
  * lies in the even or odd columns of the padded row at ox + kx*dw / 2.  Each partition
- * splits the kh input rows of its item's output row once into their even and odd columns
- * (lp floats each, zeros for the padding), so every tap of a tile is one plain load: no
+ * splits the input rows its item's output row reads into their even and odd columns (lp
+ * floats each, zeros for the padding), so every tap of a tile is one plain load: no
  * shuffle picking every other lane of two loads, no masks at the borders, and most loads
  * on whole lines (two of a 3x3 kernel's three taps).  The items of one output row follow
- * one another (its blocks of channels innermost), so the rows are split once for all of
- * them.  On the Xeon host (bench_conv_gflops, alternated runs) mobilenet_v2's first layer
- * (3->32, 112-pixel rows) ran at 63.5 -> 73.5-77 % of the peak at 16 lanes (of that, the
- * rows' own loop with no bounds check: 65 -> 72 %), 77.5 -> 94 % as haswell code, where it
- * left the output-channel engine (oc_choose). */
+ * one another (its blocks of channels innermost), so its rows are split once for all of
+ * them; they sit in a ring of slots that keeps the rows the next output row shares (a 3x3
+ * kernel's third row), and a row table tells the tiles where each is.  On the Xeon host
+ * (bench_conv_gflops, alternated runs) mobilenet_v2's first layer (3->32, 112-pixel rows)
+ * ran at 63.5 -> 78.5-79.9 % of the peak at 16 lanes (its rows' one loop with no bounds
+ * check 65 -> 72 %, the ring 73.5 -> 79 %), 76.5 -> 90.6 % as haswell code, where it left
+ * the output-channel engine (oc_choose); resnet18's 7x7 first layer 85.2 -> 93.0 % there. */
 #define PHASE_MAX_BYTES (32 << 10)
 
 static int64_t phase_row_floats(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
@@ -457,22 +462,34 @@ static int64_t phase_row_floats(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 static bool phase_rows(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
     return g->sw == 2 && g->kh * g->kw > 1 && !g->is_matmul &&
-           g->cin / g->groups * g->kh * 2 * phase_row_floats(c, g) * 4 <= PHASE_MAX_BYTES;
+           g->cin / g->groups * ((g->kh - 1) * g->dh + 1) * 2 * phase_row_floats(c, g) * 4 <=
+               PHASE_MAX_BYTES;
 }
 
-/* Splits the rows of output row oy (key: its batch, group and row) into e->xphase unless the
- * partition's previous item did. */
-static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef key, LLVMValueRef oy)
+/* Input rows a ring of phase rows holds: the span of one output row's rows, so that they
+ * take distinct slots (row iy in slot (iy + ph) % ring). */
+static int64_t phase_ring(const mf_cg_conv_geom *g)
+{
+    return (g->kh - 1) * g->dh + 1;
+}
+
+/* Splits the rows output row oy reads (bg: its batch index and group) into the ring of phase
+ * rows, those it does not hold already, and points the row table at them; nothing when the
+ * partition's previous item had the same output row. */
+static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLVMValueRef oy)
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
     const int VW = c->vw;
+    const int64_t ring = phase_ring(g), cing = g->cin / g->groups;
+    const int64_t span = (g->oh - 1) * g->sh + ring; /* padded rows an image's output reads */
     LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
     LLVMValueRef even[MF_CG_MAX_VW], odd[MF_CG_MAX_VW];
     for (int i = 0; i < VW; i++) {
         even[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
         odd[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i + 1), 0);
     }
+    LLVMValueRef key = mf_cg_ix_madd(c, bg, g->oh, oy);
     LLVMValueRef fresh =
         LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, e->phase_last, ""), key, "");
     LLVMBasicBlockRef split = LLVMAppendBasicBlockInContext(c->C, c->body, "split");
@@ -480,18 +497,29 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef key, LL
     LLVMBuildCondBr(c->B, fresh, split, done);
     LLVMPositionBuilderAtEnd(c->B, split);
     LLVMBuildStore(c->B, key, e->phase_last);
-    mf_cg_loop ic, ky;
-    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, g->cin / g->groups));
+    mf_cg_loop ky, ic;
     mf_cg_loop_begin(c, &ky, mf_cg_i64(c, 0), mf_cg_i64(c, g->kh));
-    LLVMValueRef iy =
-        LLVMBuildAdd(c->B, LLVMBuildSub(c->B, mf_cg_ix_mulk(c, oy, g->sh), mf_cg_i64(c, g->ph), ""),
-                     mf_cg_ix_mulk(c, ky.iv, g->dh), "");
-    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "split_row");
-    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "split_next");
+    LLVMValueRef prow =
+        mf_cg_ix_add(c, mf_cg_ix_mulk(c, oy, g->sh), mf_cg_ix_mulk(c, ky.iv, g->dh));
+    LLVMValueRef iy = LLVMBuildSub(c->B, prow, mf_cg_i64(c, g->ph), ""); /* prow: iy + ph >= 0 */
+    LLVMValueRef slot = LLVMBuildURem(c->B, prow, mf_cg_i64(c, ring), "");
+    LLVMValueRef tag = LLVMBuildGEP2(c->B, c->i64, e->phase_tags, &slot, 1, "");
+    LLVMValueRef row_key = mf_cg_ix_madd(c, bg, span, prow);
+    LLVMBasicBlockRef copy = LLVMAppendBasicBlockInContext(c->C, c->body, "split_copy");
+    LLVMBasicBlockRef held = LLVMAppendBasicBlockInContext(c->C, c->body, "split_held");
+    LLVMBuildCondBr(
+        c->B, LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, tag, ""), row_key, ""),
+        copy, held);
+    LLVMPositionBuilderAtEnd(c->B, copy);
+    LLVMBuildStore(c->B, row_key, tag);
+    LLVMValueRef inside = LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), "");
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, cing));
     LLVMValueRef dst =
-        mf_cg_gep(c, e->xphase, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, g->kh, ky.iv), 2 * e->lp));
+        mf_cg_gep(c, e->xphase, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, ring, slot), 2 * e->lp));
+    LLVMBasicBlockRef in = LLVMAppendBasicBlockInContext(c->C, c->body, "split_row");
     LLVMBasicBlockRef out = LLVMAppendBasicBlockInContext(c->C, c->body, "split_zeros");
-    LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntULT, iy, mf_cg_i64(c, g->h), ""), in, out);
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "split_next");
+    LLVMBuildCondBr(c->B, inside, in, out);
     LLVMPositionBuilderAtEnd(c->B, out); /* a row above or below the input: zeros */
     for (int64_t j = 0; j < 2 * e->lp; j += VW) {
         LLVMValueRef st =
@@ -528,8 +556,16 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef key, LL
     }
     LLVMBuildBr(c->B, next);
     LLVMPositionBuilderAtEnd(c->B, next);
-    mf_cg_loop_end(c, &ky, 1);
     mf_cg_loop_end(c, &ic, 1);
+    LLVMBuildBr(c->B, held);
+    LLVMPositionBuilderAtEnd(c->B, held);
+    /* the row table: input channel ic's row ky at (ic * ring + slot) * 2 * lp floats */
+    mf_cg_loop_begin(c, &ic, mf_cg_i64(c, 0), mf_cg_i64(c, cing));
+    LLVMValueRef at = mf_cg_ix_madd(c, ic.iv, g->kh, ky.iv);
+    LLVMBuildStore(c->B, mf_cg_ix_mulk(c, mf_cg_ix_madd(c, ic.iv, ring, slot), 2 * e->lp),
+                   LLVMBuildGEP2(c->B, c->i64, e->phase_rowtab, &at, 1, ""));
+    mf_cg_loop_end(c, &ic, 1);
+    mf_cg_loop_end(c, &ky, 1);
     LLVMBuildBr(c->B, done);
     LLVMPositionBuilderAtEnd(c->B, done);
 }
@@ -1427,9 +1463,13 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     oc_plan pl;
     if (oc_choose(c, g, c->core_number, &pl))
         return emit_conv_oc(c, g, &pl, core, nepi, epi);
-    conv_emit e = {
-        c,     g,    core, nepi, epi,   0,    0,    {0}, LLVMVectorType(c->f32, (unsigned)c->vw),
-        MF_OK, NULL, NULL, 0,    false, NULL, NULL, 0};
+    conv_emit e = {.c = c,
+                   .g = g,
+                   .core = core,
+                   .nepi = nepi,
+                   .epi = epi,
+                   .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
+                   .err = MF_OK};
     e.phases = phase_rows(c, g);
     choose_blocking(&e);
     if (g->wblock) /* row_block's, checked above */
@@ -1441,7 +1481,16 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
         e.xpad = mf_cg_pad_input_begin(c, g->cin / g->groups * g->h * e.wp, &last);
     if (e.phases) { /* the tiles' loads, the last one's padding lanes too */
         e.lp = phase_row_floats(c, g);
-        e.xphase = mf_cg_pad_input_begin(c, g->cin / g->groups * g->kh * 2 * e.lp, &e.phase_last);
+        e.xphase =
+            mf_cg_pad_input_begin(c, g->cin / g->groups * phase_ring(g) * 2 * e.lp, &e.phase_last);
+        e.phase_tags = mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)phase_ring(g)));
+        e.phase_rowtab =
+            mf_cg_entry_alloca(c, LLVMArrayType2(c->i64, (uint64_t)(g->cin / g->groups * g->kh)));
+        for (int64_t k = 0; k < phase_ring(g); k++) { /* no row held */
+            LLVMValueRef at = mf_cg_i64(c, k);
+            LLVMBuildStore(c->B, mf_cg_i64(c, -1),
+                           LLVMBuildGEP2(c->B, c->i64, e.phase_tags, &at, 1, ""));
+        }
     }
     int64_t coutg = g->cout / g->groups, cing = g->cin / g->groups;
     int64_t nob = (coutg + e.R - 1) / e.R;
@@ -1480,9 +1529,7 @@ mf_status mf_cg_emit_conv(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value
     it.oy = q[3];
     it.iy0 = LLVMBuildSub(c->B, LLVMBuildMul(c->B, q[3], mf_cg_i64(c, g->sh), ""), mf_cg_i64(c, g->ph), "");
     if (e.phases)
-        split_phase_rows(&e, it.xg,
-                         mf_cg_ix_madd(c, mf_cg_ix_madd(c, q[0], g->groups, q[1]), g->oh, q[3]),
-                         q[3]);
+        split_phase_rows(&e, it.xg, mf_cg_ix_madd(c, q[0], g->groups, q[1]), q[3]);
     emit_row(&e, &it, e.R);
     mf_cg_loop_end(c, &items, 1);
     return e.err;

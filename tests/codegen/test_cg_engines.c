@@ -170,7 +170,8 @@ static const layer few_taps[] = {
     {1, 3, 21, 77, 16, 3, 3, 1, 1, 1, true, false, 0},  /* stride 3 */
     /* phase rows: resnet18's 7x7 first layer (the output-channel engine's at 16 lanes), 8
      * channels, groups, dilation, an even kernel (taps in both phases at odd offsets), rows
-     * narrower than a vector, one output row (the rows above and below it zeros), 5x5 */
+     * narrower than a vector, one output row (the rows above and below it zeros; the same
+     * rows of the next batch index or group are not the ones held), 5x5 */
     {1, 3, 33, 150, 64, 7, 2, 3, 1, 1, true, false, 2},
     {1, 8, 21, 60, 16, 3, 2, 1, 1, 1, true, false, 3},
     {2, 4, 16, 38, 24, 3, 2, 1, 1, 2, true, false, 1},
@@ -178,6 +179,7 @@ static const layer few_taps[] = {
     {1, 3, 12, 64, 32, 4, 2, 1, 1, 1, false, false, 2},
     {1, 2, 9, 9, 16, 3, 2, 0, 1, 1, false, false, 2},
     {1, 3, 2, 30, 16, 3, 2, 1, 1, 1, true, false, 1},
+    {2, 4, 2, 40, 16, 3, 2, 1, 1, 2, true, false, 2}, /* so in each batch index and group */
     {1, 1, 18, 17, 8, 5, 2, 2, 1, 1, true, false, 1},
 };
 
