@@ -473,6 +473,32 @@ static int64_t phase_ring(const mf_cg_conv_geom *g)
     return (g->kh - 1) * g->dh + 1;
 }
 
+static void store_vec(mf_cg_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef at)
+{
+    LLVMSetAlignment(LLVMBuildStore(c->B, v, mf_cg_gep(c, base, at)), 4);
+}
+
+/* Phase columns j .. j + vw - 1 of one row: the padded columns 2j .. 2j + 2vw - 1 of its input
+ * row src (mask: the lanes inside it, NULL all), even ones to dst + j, odd ones to dst + lp + j. */
+static void split_chunk(conv_emit *e, LLVMValueRef src, LLVMValueRef dst, LLVMValueRef j,
+                        LLVMValueRef mask)
+{
+    mf_cg_ctx *c = e->c;
+    const mf_cg_conv_geom *g = e->g;
+    const int VW = c->vw;
+    LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
+    LLVMValueRef at = LLVMBuildSub(c->B, mf_cg_ix_mulk(c, j, 2), mf_cg_i64(c, g->pw), "");
+    LLVMValueRef x = mf_cg_load_f32_as(c, wide, mf_cg_gep_as(c, src, at, g->xdt), mask, g->xdt);
+    for (int h = 0; h < 2; h++) {
+        LLVMValueRef idx[MF_CG_MAX_VW];
+        for (int i = 0; i < VW; i++)
+            idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i + h), 0);
+        LLVMValueRef v = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide),
+                                                LLVMConstVector(idx, (unsigned)VW), "");
+        store_vec(c, v, dst, mf_cg_ix_addk(c, j, h * e->lp));
+    }
+}
+
 /* Splits the rows output row oy reads (bg: its batch index and group) into the ring of phase
  * rows, those it does not hold already, and points the row table at them; nothing when the
  * partition's previous item had the same output row. */
@@ -483,12 +509,6 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLV
     const int VW = c->vw;
     const int64_t ring = phase_ring(g), cing = g->cin / g->groups;
     const int64_t span = (g->oh - 1) * g->sh + ring; /* padded rows an image's output reads */
-    LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
-    LLVMValueRef even[MF_CG_MAX_VW], odd[MF_CG_MAX_VW];
-    for (int i = 0; i < VW; i++) {
-        even[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
-        odd[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i + 1), 0);
-    }
     LLVMValueRef key = mf_cg_ix_madd(c, bg, g->oh, oy);
     LLVMValueRef fresh =
         LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, e->phase_last, ""), key, "");
@@ -521,17 +541,38 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLV
     LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->C, c->body, "split_next");
     LLVMBuildCondBr(c->B, inside, in, out);
     LLVMPositionBuilderAtEnd(c->B, out); /* a row above or below the input: zeros */
-    for (int64_t j = 0; j < 2 * e->lp; j += VW) {
-        LLVMValueRef st =
-            LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), mf_cg_gep(c, dst, mf_cg_i64(c, j)));
-        LLVMSetAlignment(st, 4);
+    if (2 * e->lp <= 8 * VW) {
+        for (int64_t j = 0; j < 2 * e->lp; j += VW)
+            store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_i64(c, j));
+    } else {
+        mf_cg_loop z;
+        mf_cg_loop_begin(c, &z, mf_cg_i64(c, 0), mf_cg_i64(c, 2 * e->lp / VW));
+        store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_ix_mulk(c, z.iv, VW));
+        mf_cg_loop_end(c, &z, 1);
     }
     LLVMBuildBr(c->B, next);
     LLVMPositionBuilderAtEnd(c->B, in);
     LLVMValueRef src = mf_cg_gep_as(
         c, xg, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ic.iv, g->h * g->w), mf_cg_ix_mulk(c, iy, g->w)),
         g->xdt);
-    for (int64_t j = 0; j < e->lp; j += VW) { /* padded columns 2j .. 2j + 2vw - 1 */
+    /* chunks of vw phase columns j .. j + vw - 1 (padded columns 2j .. 2j + 2vw - 1): those
+     * wholly inside the input in a loop (a wide row would unroll into a slow compile), the
+     * ones at the borders with their masks known at compile time */
+    int64_t jlo = e->lp, jhi = e->lp;
+    for (int64_t j = 0; j < e->lp; j += VW)
+        if (2 * j - g->pw >= 0 && 2 * j - g->pw + 2 * VW <= g->w) {
+            jlo = jlo < j ? jlo : j;
+            jhi = j + VW;
+        }
+    if (jhi - jlo > 4 * VW) {
+        mf_cg_loop k;
+        mf_cg_loop_begin(c, &k, mf_cg_i64(c, jlo / VW), mf_cg_i64(c, jhi / VW));
+        split_chunk(e, src, dst, mf_cg_ix_mulk(c, k.iv, VW), NULL);
+        mf_cg_loop_end(c, &k, 1);
+    }
+    for (int64_t j = 0; j < e->lp; j += VW) {
+        if (jhi - jlo > 4 * VW && j >= jlo && j < jhi)
+            continue;
         LLVMValueRef bits[2 * MF_CG_MAX_VW];
         int live = 0;
         for (int l = 0; l < 2 * VW; l++) {
@@ -540,18 +581,12 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLV
             bits[l] = LLVMConstInt(c->i1, on, 0);
             live += on;
         }
-        LLVMValueRef x = mf_cg_fconst(c, wide, 0.0);
-        if (live)
-            x = mf_cg_load_f32_as(
-                c, wide, mf_cg_gep_as(c, src, mf_cg_i64(c, 2 * j - g->pw), g->xdt),
-                live == 2 * VW ? NULL : LLVMConstVector(bits, 2 * (unsigned)VW), g->xdt);
-        LLVMValueRef halves[2] = {LLVMConstVector(even, (unsigned)VW),
-                                  LLVMConstVector(odd, (unsigned)VW)};
-        for (int h = 0; h < 2; h++) {
-            LLVMValueRef v = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), halves[h], "");
-            LLVMValueRef st =
-                LLVMBuildStore(c->B, v, mf_cg_gep(c, dst, mf_cg_i64(c, h * e->lp + j)));
-            LLVMSetAlignment(st, 4);
+        if (!live) {
+            store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_i64(c, j));
+            store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_i64(c, e->lp + j));
+        } else {
+            split_chunk(e, src, dst, mf_cg_i64(c, j),
+                        live == 2 * VW ? NULL : LLVMConstVector(bits, 2 * (unsigned)VW));
         }
     }
     LLVMBuildBr(c->B, next);

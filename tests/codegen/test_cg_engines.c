@@ -594,6 +594,52 @@ static void test_strided_few_taps_every_target(void **state)
     every_target(check_few_taps, "strided, few taps");
 }
 
+/* Strided layers whose two axes differ (ONNX allows it): strides [1, 2] and [3, 2], padding,
+ * dilation and kernel sides apart, and a 1-D row of 2000 pixels (its phase rows split in a
+ * loop, not unrolled: a slow compile otherwise, worst on the scalar path). */
+typedef struct layer2 {
+    int64_t n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} layer2;
+
+static const layer2 axes_apart[] = {
+    {1, 3, 17, 41, 16, 3, 3, 1, 2, 1, 1, 1, 1, 1},  /* stride [1, 2] */
+    {2, 4, 20, 33, 24, 5, 3, 3, 2, 2, 0, 1, 2, 2},  /* [3, 2], 5x3, dilation [1, 2], groups */
+    {1, 2, 11, 29, 8, 1, 4, 1, 2, 0, 3, 1, 1, 1},   /* 1x4, padding [0, 3] */
+    {1, 6, 9, 50, 32, 3, 5, 2, 2, 1, 2, 2, 1, 1},   /* 3x5, dilation [2, 1] */
+    {1, 1, 1, 2000, 16, 1, 3, 1, 2, 0, 1, 1, 1, 1}, /* a 1-D row of 2000 pixels */
+};
+
+static void check_axes_apart(const mf_cg_target *t)
+{
+    for (size_t i = 0; i < sizeof axes_apart / sizeof axes_apart[0]; i++) {
+        const layer2 *l = &axes_apart[i];
+        mf_graph *g = mf_graph_new("layer2");
+        mf_value *in[3] = {
+            cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}}),
+            cg_in(g, "w", (mf_type){MF_F32, 4, {l->cout, l->cin / l->groups, l->kh, l->kw}}),
+            cg_in(g, "b", (mf_type){MF_F32, 1, {l->cout}})};
+        mf_attr a[MF_MAX_ATTRS];
+        mf_op_default_attrs(MF_OP_CONV2D, a);
+        int64_t st[2] = {l->sh, l->sw}, pd[2] = {l->ph, l->pw}, dl[2] = {l->dh, l->dw};
+        mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
+        mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
+        mf_attr_set_ints(MF_OP_CONV2D, a, "dilation", 2, dl);
+        mf_attr_set_int(MF_OP_CONV2D, a, "groups", l->groups);
+        mf_value *y = cg_node(g, MF_OP_CONV2D, 3, in, a);
+        y = CG2(g, MF_OP_ADD, y, cg_in(g, "r", y->type));
+        mf_graph_set_outputs(g, 1, &y);
+        cg_opts o = {.lo = -1, .hi = 1, .seed = 700 + i, .target = t, .relmax = 3e-3};
+        o.cores = i % 2 ? 4 : 1;
+        cg_check_opts(g, o);
+        mf_graph_destroy(g);
+    }
+}
+
+static void test_strided_axes_apart_every_target(void **state)
+{
+    every_target(check_axes_apart, "strided, axes apart");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_packed_weights_every_target),
         cmocka_unit_test(test_matmul_packed_every_target),
         cmocka_unit_test(test_strided_few_taps_every_target),
+        cmocka_unit_test(test_strided_axes_apart_every_target),
         cmocka_unit_test(test_small_planes_every_target),
         cmocka_unit_test(test_mid_planes_every_target),
         cmocka_unit_test(test_mid_planes_engine_per_target),
