@@ -33,21 +33,35 @@ typedef struct layer {
               * 3 add of an input [n, c, h, 1] */
 } layer;
 
-static mf_graph *layer_graph(const layer *l)
+/* The same with each axis its own kernel side, stride, padding and dilation (ONNX allows it). */
+typedef struct layer2 {
+    int64_t n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} layer2;
+
+/* The conv of l in g, reading inputs x, w and (bias) b. */
+static mf_value *conv_node(mf_graph *g, const layer2 *l, bool bias)
 {
-    mf_graph *g = mf_graph_new("layer");
-    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}});
-    mf_value *in[3] = {x, cg_in(g, "w", (mf_type){MF_F32, 4, {l->cout, l->cin / l->groups, l->k, l->k}}), NULL};
-    if (l->bias)
-        in[2] = cg_in(g, "b", (mf_type){MF_F32, 1, {l->cout}});
+    mf_value *in[3] = {
+        cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}}),
+        cg_in(g, "w", (mf_type){MF_F32, 4, {l->cout, l->cin / l->groups, l->kh, l->kw}}),
+        bias ? cg_in(g, "b", (mf_type){MF_F32, 1, {l->cout}}) : NULL};
     mf_attr a[MF_MAX_ATTRS];
     mf_op_default_attrs(MF_OP_CONV2D, a);
-    int64_t st[2] = {l->s, l->s}, pd[2] = {l->p, l->p}, dl[2] = {l->d, l->d};
+    int64_t st[2] = {l->sh, l->sw}, pd[2] = {l->ph, l->pw}, dl[2] = {l->dh, l->dw};
     mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
     mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
     mf_attr_set_ints(MF_OP_CONV2D, a, "dilation", 2, dl);
     mf_attr_set_int(MF_OP_CONV2D, a, "groups", l->groups);
-    mf_value *y = cg_node(g, MF_OP_CONV2D, l->bias ? 3 : 2, in, a);
+    return cg_node(g, MF_OP_CONV2D, bias ? 3 : 2, in, a);
+}
+
+static mf_graph *layer_graph(const layer *l)
+{
+    mf_graph *g = mf_graph_new("layer");
+    layer2 sq = {.n = l->n, .cin = l->cin, .h = l->h, .w = l->w, .cout = l->cout};
+    sq.kh = sq.kw = l->k, sq.sh = sq.sw = l->s, sq.ph = sq.pw = l->p, sq.dh = sq.dw = l->d;
+    sq.groups = l->groups;
+    mf_value *y = conv_node(g, &sq, l->bias);
     if (l->packed) {
         int64_t block = mf_cg_conv_weight_block(&current->shape, y->producer);
         if (block <= 0)
@@ -594,12 +608,9 @@ static void test_strided_few_taps_every_target(void **state)
     every_target(check_few_taps, "strided, few taps");
 }
 
-/* Strided layers whose two axes differ (ONNX allows it): strides [1, 2] and [3, 2], padding,
- * dilation and kernel sides apart, and a 1-D row of 2000 pixels (its phase rows split in a
- * loop, not unrolled: a slow compile otherwise, worst on the scalar path). */
-typedef struct layer2 {
-    int64_t n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, dh, dw, groups;
-} layer2;
+/* Strided layers whose two axes differ: strides [1, 2] and [3, 2], padding, dilation and
+ * kernel sides apart, and a 1-D row of 2000 pixels (its phase rows split in a loop, not
+ * unrolled: a slow compile otherwise, worst on the scalar path). */
 
 static const layer2 axes_apart[] = {
     {1, 3, 17, 41, 16, 3, 3, 1, 2, 1, 1, 1, 1, 1},  /* stride [1, 2] */
@@ -614,18 +625,7 @@ static void check_axes_apart(const mf_cg_target *t)
     for (size_t i = 0; i < sizeof axes_apart / sizeof axes_apart[0]; i++) {
         const layer2 *l = &axes_apart[i];
         mf_graph *g = mf_graph_new("layer2");
-        mf_value *in[3] = {
-            cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}}),
-            cg_in(g, "w", (mf_type){MF_F32, 4, {l->cout, l->cin / l->groups, l->kh, l->kw}}),
-            cg_in(g, "b", (mf_type){MF_F32, 1, {l->cout}})};
-        mf_attr a[MF_MAX_ATTRS];
-        mf_op_default_attrs(MF_OP_CONV2D, a);
-        int64_t st[2] = {l->sh, l->sw}, pd[2] = {l->ph, l->pw}, dl[2] = {l->dh, l->dw};
-        mf_attr_set_ints(MF_OP_CONV2D, a, "stride", 2, st);
-        mf_attr_set_ints(MF_OP_CONV2D, a, "padding", 2, pd);
-        mf_attr_set_ints(MF_OP_CONV2D, a, "dilation", 2, dl);
-        mf_attr_set_int(MF_OP_CONV2D, a, "groups", l->groups);
-        mf_value *y = cg_node(g, MF_OP_CONV2D, 3, in, a);
+        mf_value *y = conv_node(g, l, true);
         y = CG2(g, MF_OP_ADD, y, cg_in(g, "r", y->type));
         mf_graph_set_outputs(g, 1, &y);
         cg_opts o = {.lo = -1, .hi = 1, .seed = 700 + i, .target = t, .relmax = 3e-3};
