@@ -447,10 +447,11 @@ void mf_cg_pad_input(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMValueRef xg, LL
  * one another (its blocks of channels innermost), so its rows are split once for all of
  * them; they sit in a ring of slots that keeps the rows the next output row shares (a 3x3
  * kernel's third row), and a row table tells the tiles where each is.  On the Xeon host
- * (bench_conv_gflops, alternated runs) mobilenet_v2's first layer (3->32, 112-pixel rows)
- * ran at 63.5 -> 78.5-79.9 % of the peak at 16 lanes (its rows' one loop with no bounds
- * check 65 -> 72 %, the ring 73.5 -> 79 %), 76.5 -> 90.6 % as haswell code, where it left
- * the output-channel engine (oc_choose); resnet18's 7x7 first layer 85.2 -> 93.0 % there. */
+ * (bench_conv_gflops, medians of alternated runs, docs/benchmarks.md) mobilenet_v2's first
+ * layer (3->32, 112-pixel rows) ran at 65-66 -> 75-79 % of the peak at 16 lanes (its rows'
+ * one loop with no bounds check 65 -> 72 %, the ring 73.5 -> 79 %), 75 -> 88.5 % as haswell
+ * code, where it left the output-channel engine (oc_choose); resnet18's 7x7 first layer
+ * 83 -> 92 % there. */
 #define PHASE_MAX_BYTES (32 << 10)
 
 static int64_t phase_row_floats(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
