@@ -46,8 +46,9 @@ typedef struct conv_emit {
      * f32, into rows of wp floats with zeros around (NULL: the loads read x, masked) */
     LLVMValueRef xpad;
     int64_t wp;
-    /* phase rows (phase_rows): the kh input rows of the item's output row, each split into
-     * its even and odd columns of the zero-padded row, rows of lp floats, f32 */
+    /* phase rows (phase_rows): a ring of input rows, each split into the even and odd
+     * columns of the zero-padded row (lp floats each, f32); tags: the row a slot holds; the
+     * row table: where each of the item's rows starts */
     bool phases;
     LLVMValueRef xphase, phase_last, phase_tags, phase_rowtab; /* i64 tags: slot's row; i64 table */
     int64_t lp;
@@ -78,11 +79,11 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     const mf_cg_conv_geom *g = e->g;
     const int VW = c->vw;
     LLVMValueRef at = LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0 * g->sw), "");
-    mf_dtype xdt = e->xpad || e->phases ? MF_F32 : g->xdt;
     if (e->phases) /* a phase row: consecutive pixels, no border */
         return mf_cg_load_f32_as(
             c, e->vt, mf_cg_gep(c, row, LLVMBuildAdd(c->B, ix0, mf_cg_i64(c, lane0), "")), NULL,
             MF_F32);
+    mf_dtype xdt = e->xpad ? MF_F32 : g->xdt;
     LLVMValueRef ptr = mf_cg_gep_as(c, row, at, xdt);
     if (!masked && g->sw == 1)
         return mf_cg_load_f32_as(c, e->vt, ptr, NULL, xdt);
@@ -460,13 +461,6 @@ static int64_t phase_row_floats(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
            c->vw;
 }
 
-static bool phase_rows(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
-{
-    return g->sw == 2 && g->kh * g->kw > 1 && !g->is_matmul &&
-           g->cin / g->groups * ((g->kh - 1) * g->dh + 1) * 2 * phase_row_floats(c, g) * 4 <=
-               PHASE_MAX_BYTES;
-}
-
 /* Input rows a ring of phase rows holds: the span of one output row's rows, so that they
  * take distinct slots (row iy in slot (iy + ph) % ring). */
 static int64_t phase_ring(const mf_cg_conv_geom *g)
@@ -474,9 +468,10 @@ static int64_t phase_ring(const mf_cg_conv_geom *g)
     return (g->kh - 1) * g->dh + 1;
 }
 
-static void store_vec(mf_cg_ctx *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef at)
+static bool phase_rows(const mf_cg_ctx *c, const mf_cg_conv_geom *g)
 {
-    LLVMSetAlignment(LLVMBuildStore(c->B, v, mf_cg_gep(c, base, at)), 4);
+    return g->sw == 2 && g->kh * g->kw > 1 && !g->is_matmul &&
+           g->cin / g->groups * phase_ring(g) * 2 * phase_row_floats(c, g) * 4 <= PHASE_MAX_BYTES;
 }
 
 /* Phase columns j .. j + vw - 1 of one row: the padded columns 2j .. 2j + 2vw - 1 of its input
@@ -496,7 +491,7 @@ static void split_chunk(conv_emit *e, LLVMValueRef src, LLVMValueRef dst, LLVMVa
             idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i + h), 0);
         LLVMValueRef v = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide),
                                                 LLVMConstVector(idx, (unsigned)VW), "");
-        store_vec(c, v, dst, mf_cg_ix_addk(c, j, h * e->lp));
+        mf_cg_store_f32(c, v, mf_cg_gep(c, dst, mf_cg_ix_addk(c, j, h * e->lp)), NULL);
     }
 }
 
@@ -544,11 +539,13 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLV
     LLVMPositionBuilderAtEnd(c->B, out); /* a row above or below the input: zeros */
     if (2 * e->lp <= 8 * VW) {
         for (int64_t j = 0; j < 2 * e->lp; j += VW)
-            store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_i64(c, j));
+            mf_cg_store_f32(c, mf_cg_fconst(c, e->vt, 0.0), mf_cg_gep(c, dst, mf_cg_i64(c, j)),
+                            NULL);
     } else {
         mf_cg_loop z;
         mf_cg_loop_begin(c, &z, mf_cg_i64(c, 0), mf_cg_i64(c, 2 * e->lp / VW));
-        store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_ix_mulk(c, z.iv, VW));
+        mf_cg_store_f32(c, mf_cg_fconst(c, e->vt, 0.0),
+                        mf_cg_gep(c, dst, mf_cg_ix_mulk(c, z.iv, VW)), NULL);
         mf_cg_loop_end(c, &z, 1);
     }
     LLVMBuildBr(c->B, next);
@@ -583,8 +580,10 @@ static void split_phase_rows(conv_emit *e, LLVMValueRef xg, LLVMValueRef bg, LLV
             live += on;
         }
         if (!live) {
-            store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_i64(c, j));
-            store_vec(c, mf_cg_fconst(c, e->vt, 0.0), dst, mf_cg_i64(c, e->lp + j));
+            mf_cg_store_f32(c, mf_cg_fconst(c, e->vt, 0.0), mf_cg_gep(c, dst, mf_cg_i64(c, j)),
+                            NULL);
+            mf_cg_store_f32(c, mf_cg_fconst(c, e->vt, 0.0),
+                            mf_cg_gep(c, dst, mf_cg_i64(c, e->lp + j)), NULL);
         } else {
             split_chunk(e, src, dst, mf_cg_i64(c, j),
                         live == 2 * VW ? NULL : LLVMConstVector(bits, 2 * (unsigned)VW));
