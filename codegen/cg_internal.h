@@ -514,8 +514,11 @@ void mf_cg_dw_sink(mf_cg_dw *e, const mf_value *v, LLVMValueRef to, LLVMValueRef
 mf_status mf_cg_dw_rows_between(mf_cg_dw *e, LLVMValueRef y, LLVMValueRef end);
 
 /* The fused inverted-residual chain (lower_conv_expand_dw.c, ir/expand_dw.c): the 1x1
- * expansion's rows computed a band at a time into a buffer the depthwise engine reads. */
-mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *ch, int nepi, const mf_value *const *epi);
+ * expansion's rows computed a band at a time into a buffer the depthwise engine reads; with
+ * dp (its depthwise conv's projection; NULL: none) the depthwise rows go to a second buffer
+ * that the projection's GEMM tiles read, the epilogue the projection's. */
+mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *ch, const mf_dw_project *dp,
+                                int nepi, const mf_value *const *epi);
 /* The fused depthwise + projection chain (lower_conv_dw_project.c, ir/expand_dw.c): the
  * depthwise rows a band at a time into a buffer that the projection's GEMM tiles read. */
 mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi,
@@ -566,6 +569,14 @@ mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_valu
 void mf_cg_gemm_free(mf_cg_gemm *h);
 mf_status mf_cg_gemm_panel(mf_cg_gemm *h, LLVMValueRef panel, int64_t xk, LLVMValueRef p0,
                            LLVMValueRef p1, const LLVMValueRef *bcoord);
+/* Both fused engines' set-up of a depthwise-project chain (gdw, gpj: its geometries): *buf, a
+ * stack buffer of `rows` output rows of every depthwise channel; *dw, the depthwise engine
+ * without an epilogue (its caller sinks the rows into *buf); *gemm, the projection's tiles
+ * with the epilogue.  On an error (set) nothing is left to free. */
+mf_status mf_cg_dw_project_begin(mf_cg_ctx *c, const mf_cg_conv_geom *gdw,
+                                 const mf_cg_conv_geom *gpj, const mf_dw_project *dp, int64_t rows,
+                                 int nepi, const mf_value *const *epi, LLVMValueRef *buf,
+                                 mf_cg_dw **dw, mf_cg_gemm **gemm);
 /* The lanes l of a vector with first + l < n (n: i64 at run time). */
 LLVMValueRef mf_cg_lanes_below(mf_cg_ctx *c, LLVMValueRef n, int64_t first);
 /* Can mf_cg_gather_strided read the strided 1x1 layer g (its stride, with wide loads). */

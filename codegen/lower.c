@@ -357,7 +357,8 @@ static mf_dtype odd_dtype(const mf_node *n)
 
 /* The subgraph's core (NULL: elementwise only); an expand-depthwise chain (ir/expand_dw.c)
  * has two anchors, its depthwise conv the core and *chain filled (chain->dw NULL else); a
- * depthwise-project chain too, its projection the core and *dp filled (dp->dw NULL else). */
+ * depthwise-project chain too, its projection the core and *dp filled (dp->dw NULL else);
+ * an inverted-residual block three, both filled, its projection the core. */
 static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_dw *chain,
                              mf_dw_project *dp)
 {
@@ -385,7 +386,7 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_
             continue;
         }
         mf_dw_project d;
-        if (*core && !chain->dw && !dp->dw && mf_dw_project_chain(g, n, &d) && d.dw == *core) {
+        if (*core && !dp->dw && mf_dw_project_chain(g, n, &d) && d.dw == *core) {
             *dp = d;
             *core = n;
             continue;
@@ -470,7 +471,7 @@ static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_expand_
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: node %d (%s) takes no epilogue", core->id,
                         mf_op_get(core->op)->name);
     if (chain->dw)
-        return mf_cg_lower_expand_dw(c, chain, nepi, epi);
+        return mf_cg_lower_expand_dw(c, chain, dp->dw ? dp : NULL, nepi, epi);
     if (dp->dw)
         return mf_cg_lower_dw_project(c, dp, nepi, epi);
     return lowering(core->op)(c, core, nepi, epi);

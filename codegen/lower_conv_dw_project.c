@@ -89,6 +89,25 @@ static mf_status band(dp_emit *e, const LLVMValueRef *bcoord, LLVMValueRef y, LL
                             mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, n, g1->ow)), bcoord);
 }
 
+mf_status mf_cg_dw_project_begin(mf_cg_ctx *c, const mf_cg_conv_geom *gdw,
+                                 const mf_cg_conv_geom *gpj, const mf_dw_project *dp, int64_t rows,
+                                 int nepi, const mf_value *const *epi, LLVMValueRef *buf,
+                                 mf_cg_dw **dw, mf_cg_gemm **gemm)
+{
+    /* the band buffer, and a vector of slack */
+    *buf = mf_cg_entry_alloca(
+        c, LLVMArrayType2(c->f32, (uint64_t)(gdw->cout * rows * gdw->ow + c->vw)));
+    LLVMSetAlignment(*buf, 64);
+    *dw = mf_cg_dw_new(c, gdw, dp->dw->outputs[0], 0, NULL);
+    *gemm = *dw ? mf_cg_gemm_new(c, gpj, dp->project->outputs[0], nepi, epi) : NULL;
+    if (*gemm)
+        return MF_OK;
+    mf_status err = *dw ? MF_ERR_UNSUPPORTED : MF_ERR_NOMEM; /* the message is set */
+    mf_cg_dw_free(*dw);
+    *dw = NULL;
+    return err;
+}
+
 mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi,
                                  const mf_value *const *epi)
 {
@@ -98,16 +117,9 @@ mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi
         return err;
     const mf_cg_conv_geom *g1 = &e.g1;
     const int64_t oh = g1->oh;
-    /* the band buffer, and a vector of slack */
-    e.buf =
-        mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(g1->cout * e.B * g1->ow + c->vw)));
-    LLVMSetAlignment(e.buf, 64);
-    e.dw = mf_cg_dw_new(c, g1, dp->dw->outputs[0], 0, NULL);
-    e.gemm = e.dw ? mf_cg_gemm_new(c, &e.g2, dp->project->outputs[0], nepi, epi) : NULL;
-    if (!e.gemm) {
-        mf_cg_dw_free(e.dw);
-        return e.dw ? MF_ERR_UNSUPPORTED : MF_ERR_NOMEM; /* the message is set */
-    }
+    err = mf_cg_dw_project_begin(c, g1, &e.g2, dp, e.B, nepi, epi, &e.buf, &e.dw, &e.gemm);
+    if (err)
+        return err;
     /* the partition's rows [lo, hi) of batch x oh (contiguous runs, as the pool shares
      * partitions over threads: 14 rows on 4 partitions, 3, 4, 3, 4); per batch element they
      * cover, its rows [r0, r1) in bands of B */

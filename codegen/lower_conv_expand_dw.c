@@ -10,7 +10,14 @@
  * mf_cg_dw_rows) sweeps those channels' band from the buffer while it is in L1.  Rows
  * above and below the input are zero rows of the buffer (the depthwise's padding).  A
  * partition's first band computes all NB rows; each next one moves the 3 - stride rows it
- * shares with the band before to the front and computes B x stride new ones. */
+ * shares with the band before to the front and computes B x stride new ones.  The whole
+ * inverted-residual block (ir/expand_dw.c's mf_inverted_residual_chain): the depthwise rows
+ * (their activation applied) go to a second buffer of the band's B output rows for every
+ * channel instead of memory, and once every block of channels has swept its band the
+ * projection's GEMM tiles (lower_conv_gemm.c's panel tiles, as lower_conv_dw_project.c runs
+ * them) read the band's pixels from it, with the projection's epilogue (the residual add):
+ * neither the wide tensor nor the depthwise result goes to memory (mobilenet_v2's 56x56 block
+ * on one core: 410 -> 352 us, docs/benchmarks.md). */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -22,14 +29,17 @@
 typedef struct xd_emit {
     mf_cg_ctx *c;
     const mf_expand_dw *chain;
-    mf_cg_conv_geom g1, g2; /* the expansion's and the depthwise's geometry */
+    const mf_dw_project *dp;    /* the projection after the depthwise conv, or NULL */
+    mf_cg_conv_geom g1, g2, g3; /* the expansion's, the depthwise's and the projection's geometry */
     mf_cg_dw *dw;
+    mf_cg_gemm *gemm; /* the projection's tiles */
     LLVMTypeRef vt;
     int MR, NV;
     int64_t B, NB, nbands, cexp;
     bool packed;
     LLVMValueRef acc[XD_MR_MAX * XD_NV_MAX];
-    LLVMValueRef buf; /* the band buffer: float[cexp][NB][w] */
+    LLVMValueRef buf;  /* the band buffer: float[cexp][NB][w] */
+    LLVMValueRef dbuf; /* with a projection, the band's depthwise rows: float[cexp][B][ow] */
     /* the work item */
     LLVMValueRef bcoord[MF_MAX_RANK], xb, oc0, wpanel, pbuf; /* pbuf: the input pixel at the buffer's start */
 } xd_emit;
@@ -171,12 +181,17 @@ static mf_status dw_band(xd_emit *e, LLVMValueRef n, LLVMValueRef oy, int64_t nr
     mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), n);
     LLVMValueRef ch = mf_cg_ix_add(c, e->oc0, j.iv);
     mf_cg_dw_plane(e->dw, mf_cg_gep(c, e->buf, mf_cg_ix_mulk(c, ch, e->NB * e->g1.w)), ia, ch, e->bcoord);
+    if (e->dp) {
+        const mf_value *mid = e->dp->act ? e->dp->act->outputs[0] : e->dp->dw->outputs[0];
+        mf_cg_dw_sink(e->dw, mid, mf_cg_gep(c, e->dbuf, mf_cg_ix_mulk(c, ch, e->B * e->g2.ow)), oy);
+    }
     mf_status err = mf_cg_dw_rows(e->dw, oy, nrows);
     mf_cg_loop_end_scalar(c, &j, 1);
     return err;
 }
 
-/* One band: every block of channels expands its new rows, then sweeps its depthwise rows. */
+/* One band: every block of channels expands its new rows, then sweeps its depthwise rows;
+ * with a projection, its tiles then run over the band's pixels. */
 static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef ia, LLVMValueRef j0, LLVMValueRef follows)
 {
     mf_cg_ctx *c = e->c;
@@ -207,7 +222,11 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
     if (!err)
         err = dw_band(e, n, oy, nrows, ia);
     mf_cg_loop_end_scalar(c, &b, 1);
-    return err;
+    if (err || !e->gemm)
+        return err;
+    LLVMValueRef p0 = mf_cg_ix_mulk(c, oy, e->g2.ow);
+    return mf_cg_gemm_panel(e->gemm, e->dbuf, e->B * e->g2.ow, p0,
+                            mf_cg_ix_addk(c, p0, nrows * e->g2.ow), e->bcoord);
 }
 
 /* Output rows a band: of the heights in [2, 2 XD_BAND] whose buffer fits MF_EXPAND_DW_BUFFER
@@ -218,9 +237,11 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
  * (a band of 1 always fits: mf_expand_dw_chain). */
 static int64_t band_rows(const xd_emit *e, int parts)
 {
-    const int64_t oh = e->g2.oh, row = e->cexp * e->g1.w * 4;
+    const int64_t oh = e->g2.oh, row = e->cexp * e->g1.w * 4,
+                  drow = e->dp ? e->cexp * e->g2.ow * 4 : 0;
     int64_t best = 0, best_rows = 0, most = 2 * XD_BAND;
-    while (most > 1 && ((most - 1) * e->g2.sh + e->g2.kh) * row > MF_EXPAND_DW_BUFFER)
+    while (most > 1 && (((most - 1) * e->g2.sh + e->g2.kh) * row > MF_EXPAND_DW_BUFFER ||
+                        most * drow > MF_DW_PROJECT_BUFFER))
         most--;
     for (int64_t b = 2; b <= most; b++) {
         if (oh % b)
@@ -235,10 +256,11 @@ static int64_t band_rows(const xd_emit *e, int parts)
     return oh < most ? oh : most;
 }
 
-static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
+static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain,
+                          const mf_dw_project *dp)
 {
     const mf_node *x1 = chain->expand, *d = chain->dw;
-    e->c = c, e->chain = chain, e->vt = LLVMVectorType(c->f32, (unsigned)c->vw);
+    e->c = c, e->chain = chain, e->dp = dp, e->vt = LLVMVectorType(c->f32, (unsigned)c->vw);
     e->g1 = mf_cg_conv_geom_of(x1);
     e->g2 = mf_cg_conv_geom_of(d);
     e->g1.x = mf_cg_anchor_input(c, x1, 0);
@@ -252,6 +274,17 @@ static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
     if (e->g2.wblock || mf_cg_anchor_dtype(d, 1) != MF_F32)
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: the depthwise conv of an expand-depthwise chain reads plain f32 weights");
     e->g2.xdt = MF_F32;
+    if (dp) {
+        const mf_node *pj = dp->project;
+        e->g3 = mf_cg_conv_geom_of(pj);
+        e->g3.wt = mf_cg_anchor_input(c, pj, 1);
+        e->g3.xdt = MF_F32;
+        if (!e->g3.wt || (pj->ninputs > 2 && !(e->g3.bias = mf_cg_anchor_input(c, pj, 2))))
+            return MF_ERR_UNSUPPORTED;
+        if (mf_cg_anchor_dtype(pj, 1) != MF_F32)
+            return mf_error(MF_ERR_UNSUPPORTED,
+                            "codegen: the projection of node %d reads f32 weights only", pj->id);
+    }
     e->packed = e->g1.wblock != 0;
     e->cexp = e->g1.cout;
     if (!mf_cg_dw_choose(c, &e->g2) || !mf_cg_gemm_panel_blocking(c, &e->g1, &e->MR, &e->NV))
@@ -262,14 +295,15 @@ static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain)
     return MF_OK;
 }
 
-mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nepi, const mf_value *const *epi)
+mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, const mf_dw_project *dp,
+                                int nepi, const mf_value *const *epi)
 {
     xd_emit e = {0};
-    mf_status err = xd_setup(&e, c, chain);
+    mf_status err = xd_setup(&e, c, chain, dp);
     if (err)
         return err;
     const mf_cg_conv_geom *g1 = &e.g1, *g2 = &e.g2;
-    if (mf_type_numel(&chain->dw->outputs[0]->type) == 0)
+    if (mf_type_numel(&(dp ? dp->project : chain->dw)->outputs[0]->type) == 0)
         return MF_OK;
     for (int k = 0; k < e.MR * e.NV; k++)
         e.acc[k] = mf_cg_entry_alloca(c, e.vt);
@@ -278,8 +312,13 @@ mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nep
     LLVMSetAlignment(e.buf, 64);
     LLVMValueRef last = mf_cg_entry_alloca(c, c->i64); /* the item done before: its rows are in the buffer */
     LLVMBuildStore(c->B, mf_cg_i64(c, -2), last);
-    if (!(e.dw = mf_cg_dw_new(c, g2, chain->dw->outputs[0], nepi, epi)))
+    if (dp) {
+        err = mf_cg_dw_project_begin(c, g2, &e.g3, dp, e.B, nepi, epi, &e.dbuf, &e.dw, &e.gemm);
+        if (err)
+            return err;
+    } else if (!(e.dw = mf_cg_dw_new(c, g2, chain->dw->outputs[0], nepi, epi))) {
         return MF_ERR_NOMEM;
+    }
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, g1->batch * e.nbands, 1, &lo, &hi);
     mf_cg_loop items;
@@ -314,5 +353,6 @@ mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, int nep
     }
     mf_cg_loop_end(c, &items, 1);
     mf_cg_dw_free(e.dw);
+    mf_cg_gemm_free(e.gemm);
     return err;
 }

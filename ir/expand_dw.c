@@ -6,8 +6,10 @@
  * time (codegen/lower_conv_expand_dw.c), so they never go to memory.  Depthwise-project: a
  * depthwise conv alone in its subgraph (with its activation), then the 1x1 projection that
  * narrows its result; codegen computes the depthwise rows a band at a time into a buffer
- * that the projection's GEMM reads at once (codegen/lower_conv_dw_project.c).  One
- * recognizer each for both, so they never disagree. */
+ * that the projection's GEMM reads at once (codegen/lower_conv_dw_project.c).  The whole
+ * block: both at once, expand -> depthwise -> project in one kernel
+ * (codegen/lower_conv_expand_dw.c with a projection).  One recognizer each, so they never
+ * disagree. */
 #include "ir.h"
 
 static bool f32_rank4(const mf_value *v)
@@ -104,5 +106,16 @@ bool mf_dw_project_chain(const mf_graph *g, const mf_node *project, mf_dw_projec
         return false;
     if (out)
         *out = (mf_dw_project){.dw = dw, .act = act, .project = project};
+    return true;
+}
+
+bool mf_inverted_residual_chain(const mf_graph *g, const mf_node *project,
+                                mf_inverted_residual *out)
+{
+    mf_inverted_residual r;
+    if (!mf_dw_project_chain(g, project, &r.dp) || !mf_expand_dw_chain(g, r.dp.dw, &r.ed))
+        return false;
+    if (out)
+        *out = r;
     return true;
 }

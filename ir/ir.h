@@ -380,6 +380,17 @@ typedef struct mf_dw_project {
 /* Is project the end of such a chain in g?  Fills *out (may be NULL) when it is. */
 bool mf_dw_project_chain(const mf_graph *g, const mf_node *project, mf_dw_project *out);
 
+/* The whole inverted-residual block (ir/expand_dw.c): a depthwise-project chain whose
+ * depthwise conv ends an expand-depthwise chain, both as above: expand -> act -> dw -> act2
+ * -> project, one kernel whose wide rows and depthwise rows both stay in stack buffers. */
+typedef struct mf_inverted_residual {
+    mf_expand_dw ed;  /* expand, act, dw */
+    mf_dw_project dp; /* dw, act2, project */
+} mf_inverted_residual;
+/* Is project the end of such a block in g?  Fills *out (may be NULL) when it is. */
+bool mf_inverted_residual_chain(const mf_graph *g, const mf_node *project,
+                                mf_inverted_residual *out);
+
 /* What MLU code can build beyond op and dtype (ir/mlu_limits.c), read by segmentation
  * before a node joins a subgraph and by codegen before it lowers one: NULL when node n
  * (whose op has device code, on dtypes mf_dtype_has_mlu_code takes) can be built, else

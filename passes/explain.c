@@ -163,15 +163,43 @@ static void put_subgraphs(mf_strbuf *t, const mf_graph *g, char **names, int nsu
     free(order);
 }
 
-/* The expand-depthwise and depthwise-project chains fused into one subgraph (segment.c's
- * exceptions to one anchor a subgraph), and why. */
+/* Is n (a depthwise conv) the middle of an inverted-residual block fused whole? */
+static bool in_fused_block(const mf_graph *g, const mf_node *n)
+{
+    mf_inverted_residual ir;
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i]->subgraph == n->subgraph &&
+            mf_inverted_residual_chain(g, g->nodes[i], &ir) && ir.dp.dw == n &&
+            ir.ed.expand->subgraph == n->subgraph)
+            return true;
+    return false;
+}
+
+/* The expand-depthwise and depthwise-project chains, and whole inverted-residual blocks,
+ * fused into one subgraph (segment.c's exceptions to one anchor a subgraph), and why. */
 static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
 {
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         mf_expand_dw ch;
         mf_dw_project dp;
+        mf_inverted_residual ir;
         char ta[128];
+        if (n->subgraph >= 0 && mf_inverted_residual_chain(g, n, &ir) &&
+            ir.ed.expand->subgraph == n->subgraph && ir.dp.dw->subgraph == n->subgraph) {
+            mf_sb_printf(t,
+                         "  sg%d fuses conv2d %%%s (1x1 expansion) -> conv2d %%%s (3x3 depthwise, "
+                         "stride %lld) -> conv2d %%%s (1x1 projection): its %s is %lld KiB, at "
+                         "least %d KiB, so it is computed a band of rows at a time, the depthwise "
+                         "rows too, and neither is stored\n",
+                         n->subgraph, names[ir.ed.expand->outputs[0]->id],
+                         names[ir.ed.dw->outputs[0]->id],
+                         (long long)mf_conv2d_of(ir.ed.dw->op, ir.ed.dw->attrs).stride[0],
+                         names[n->outputs[0]->id],
+                         mf_type_str(&ir.ed.expand->outputs[0]->type, ta, sizeof ta),
+                         (long long)(ir.ed.wide_bytes / 1024), MF_SEG_EXPAND_DW_BYTES / 1024);
+            continue;
+        }
         if (n->subgraph >= 0 && mf_dw_project_chain(g, n, &dp) && dp.dw->subgraph == n->subgraph) {
             const mf_type *dt = &dp.dw->outputs[0]->type;
             mf_sb_printf(
@@ -185,7 +213,8 @@ static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
                 (long long)(mf_type_nbytes(dt) / 1024), MF_SEG_DW_PROJECT_BYTES / 1024);
             continue;
         }
-        if (n->subgraph < 0 || !mf_expand_dw_chain(g, n, &ch) || ch.expand->subgraph != n->subgraph)
+        if (n->subgraph < 0 || !mf_expand_dw_chain(g, n, &ch) ||
+            ch.expand->subgraph != n->subgraph || in_fused_block(g, n))
             continue;
         mf_sb_printf(t, "  sg%d fuses conv2d %%%s (1x1 expansion) -> conv2d %%%s (3x3 depthwise, stride %lld): its %s "
                      "is %lld KiB, at least %d KiB, so it is computed a band of rows at a time and never stored\n",

@@ -124,16 +124,24 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
     return convex_join(sg, n, s);
 }
 
-/* Anchor n into subgraph s: MF_BLOCK_COUNT when n is the depthwise conv of an expand-depthwise
- * chain whose expansion (and activation) make up s, with a wide tensor large enough, or the
- * projection of a depthwise-project chain whose depthwise conv (and activation) make up s,
- * with a depthwise result large enough; MF_BLOCK_SMALL_EXPANSION or _SMALL_DEPTHWISE when only
- * the size is missing; else the second anchor. */
+/* Anchor n into subgraph s: MF_BLOCK_COUNT when n is the projection of an inverted-residual
+ * block whose expand-depthwise chain (and activations) make up s, the depthwise conv of an
+ * expand-depthwise chain whose expansion (and activation) make up s, with a wide tensor large
+ * enough, or the projection of a depthwise-project chain whose depthwise conv (and
+ * activation) make up s, with a depthwise result large enough; MF_BLOCK_SMALL_EXPANSION or
+ * _SMALL_DEPTHWISE when only the size is missing; else the second anchor. */
 static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
 {
     mf_expand_dw ch;
     mf_dw_project dp;
+    mf_inverted_residual ir;
     const seg_info *si = &sg->segs[s];
+    /* the projection of an expand-depthwise chain fused already: the whole block, whatever
+     * the depthwise result's size (it is never stored; its rows are in L1 or L2 anyway) */
+    if (mf_inverted_residual_chain(sg->g, n, &ir) && ir.ed.dw == si->core &&
+        ir.ed.expand->subgraph == s && (!ir.dp.act || ir.dp.act->subgraph == s) &&
+        si->nnodes == 2 + !!ir.ed.act + !!ir.dp.act)
+        return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
     if (mf_dw_project_chain(sg->g, n, &dp) && dp.dw == si->core && si->nnodes == (dp.act ? 2 : 1) &&
         (!dp.act || dp.act->subgraph == s)) {
         if (mf_type_nbytes(&dp.dw->outputs[0]->type) < MF_SEG_DW_PROJECT_BYTES)

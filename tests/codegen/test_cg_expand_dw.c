@@ -1,6 +1,7 @@
 /* test_cg_expand_dw.c — the fused inverted-residual engine (codegen/lower_conv_expand_dw.c:
  * a 1x1 expansion, relu6/relu or none, a 3x3 depthwise conv of stride 1 or 2, relu6 or
- * none, compiled as one kernel) against the reference kernels within the seed's per-op
+ * none, compiled as one kernel; and the whole block, with the 1x1 projection after it and a
+ * residual add or none) against the reference kernels within the seed's per-op
  * 0.3 %, for every named target this host can run (and the host, and the scalar path):
  * odd sizes, rows shorter than a vector and rows of many, channel blocks that do not divide
  * the expansion, heights that bands of 4 do not divide, bands of one row (the widest chain
@@ -28,9 +29,8 @@ typedef struct chain {
 } chain;
 
 /* parts: 0 the whole chain, 1 the expansion (+ its activation), 2 the depthwise (+ its) */
-static mf_graph *chain_graph(const chain *l, int parts)
+static mf_value *chain_value(mf_graph *g, const chain *l, int parts)
 {
-    mf_graph *g = mf_graph_new("chain");
     mf_value *y;
     if (parts != 2) {
         mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {l->n, l->cin, l->h, l->w}});
@@ -50,6 +50,53 @@ static mf_graph *chain_graph(const chain *l, int parts)
         mf_value *w2 = cg_in(g, "w2", (mf_type){MF_F32, 4, {l->cexp, 1, 3, 3}});
         mf_value *b2 = l->bias ? cg_in(g, "b2", (mf_type){MF_F32, 1, {l->cexp}}) : NULL;
         y = cg_activation(g, cg_conv2d(g, y, w2, b2, l->s, 1, l->cexp), l->act2);
+    }
+    return y;
+}
+
+static mf_graph *chain_graph(const chain *l, int parts)
+{
+    mf_graph *g = mf_graph_new("chain");
+    mf_value *y = chain_value(g, l, parts);
+    mf_graph_set_outputs(g, 1, &y);
+    return g;
+}
+
+/* The whole inverted-residual block: the chain, then a 1x1 projection (and a residual add). */
+typedef struct irblock {
+    chain l;
+    int64_t cout;
+    int64_t packed; /* the projection's weights: 0 plain; -1 in the block the target's GEMM
+                     * reads; else in this block */
+    int residual;   /* 0 none; 1 an add of the output's shape; 2 of [n, cout, oh, 1] (does not
+                     * flatten: the epilogue runs pixel by pixel) */
+} irblock;
+
+static int64_t out_size(int64_t n, int64_t s)
+{
+    return (n + 2 - 3) / s + 1;
+}
+
+/* parts: 0 the whole block, 1 the chain, 2 the projection (+ add) */
+static mf_graph *block_graph(const irblock *b, int parts)
+{
+    const chain *l = &b->l;
+    const int64_t oh = out_size(l->h, l->s), ow = out_size(l->w, l->s);
+    mf_graph *g = mf_graph_new("block");
+    mf_value *y = parts != 2 ? chain_value(g, l, 0)
+                             : cg_in(g, "d", (mf_type){MF_F32, 4, {l->n, l->cexp, oh, ow}});
+    if (parts != 1) {
+        mf_value *w3 = cg_in(g, "w3", (mf_type){MF_F32, 4, {b->cout, l->cexp, 1, 1}});
+        mf_value *b3 = l->bias ? cg_in(g, "b3", (mf_type){MF_F32, 1, {b->cout}}) : NULL;
+        y = cg_conv2d(g, y, w3, b3, 1, 0, 1);
+        int64_t blk =
+            b->packed < 0 ? mf_cg_conv_weight_block(&current->shape, y->producer) : b->packed;
+        if (blk > 0 && blk <= MF_EXPAND_DW_MAX_BLOCK)
+            mf_attr_set_int(MF_OP_CONV2D, y->producer->attrs, "packed", blk);
+        if (b->residual)
+            y = CG2(g, MF_OP_ADD, y,
+                    cg_in(g, "r",
+                          (mf_type){MF_F32, 4, {l->n, b->cout, oh, b->residual == 2 ? 1 : ow}}));
     }
     mf_graph_set_outputs(g, 1, &y);
     return g;
@@ -71,6 +118,21 @@ static const chain chains[] = {
 };
 #define NCHAINS (sizeof chains / sizeof chains[0])
 
+static const irblock blocks[] = {
+    {{1, 8, 19, 23, 24, 1, 1, 1, true, false}, 8, 0, 1},    /* odd sizes, relu6 both, residual */
+    {{1, 8, 19, 23, 24, 2, 1, 1, true, false}, 16, 0, 0},   /* the same, stride 2 */
+    {{2, 5, 12, 37, 13, 1, 2, 0, false, false}, 5, 0, 1},   /* batch 2, tail blocks, no bias */
+    {{1, 16, 28, 28, 48, 1, 1, 1, true, true}, 16, -1, 1},  /* both weights packed */
+    {{1, 16, 28, 28, 48, 2, 1, 1, false, true}, 32, -1, 0}, /* packed, stride 2 */
+    {{1, 4, 3, 5, 6, 1, 1, 0, true, false}, 4, 0, 2},       /* under a vector, by pixel */
+    {{1, 24, 14, 113, 36, 2, 1, 1, true, true}, 12, -1, 0}, /* rows of many vectors */
+    {{1, 8, 13, 17, 12, 1, 1, 1, true, false}, 13, 5, 1},   /* a last band of 1, blocks of 5 */
+    {{2, 7, 9, 10, 30, 2, 2, 2, true, true}, 7, 7, 2},      /* batch 2, blocks of 7, by pixel */
+    {{1, 8, 6, 109, 600, 1, 1, 1, true, false}, 8, 0, 1},   /* a 600 x 109 row: bands of 1 */
+    {{1, 24, 30, 30, 72, 1, 1, 1, true, true}, 24, -1, 1},  /* mobilenet_v2's 56x56 block */
+};
+#define NBLOCKS (sizeof blocks / sizeof blocks[0])
+
 static void check_chains(const mf_cg_target *t)
 {
     current = t;
@@ -87,6 +149,23 @@ static void test_expand_dw_every_target(void **state)
     every_target(check_chains, "expand + depthwise");
 }
 
+static void check_blocks(const mf_cg_target *t)
+{
+    current = t;
+    for (size_t i = 0; i < NBLOCKS; i++) {
+        mf_graph *g = block_graph(&blocks[i], 0);
+        cg_check_opts(g,
+                      (cg_opts){.lo = -1, .hi = 1, .seed = 1100 + i, .target = t, .relmax = 3e-3});
+        mf_graph_destroy(g);
+    }
+}
+
+static void test_block_every_target(void **state)
+{
+    (void)state;
+    every_target(check_blocks, "expand + depthwise + projection");
+}
+
 static void check_fused_unfused(const mf_cg_target *t)
 {
     current = t;
@@ -101,6 +180,24 @@ static void test_fused_equals_unfused(void **state)
 {
     (void)state;
     every_target(check_fused_unfused, "fused == unfused");
+}
+
+/* The block against the chain's kernel, then the projection's (the 1x1 GEMM engine: the same
+ * sums in the same order as the fused tiles; blocks of other widths than its own run on
+ * another engine, so they are left out). */
+static void check_block_unfused(const mf_cg_target *t)
+{
+    current = t;
+    for (size_t i = 0; i < NBLOCKS; i++)
+        if (blocks[i].packed <= 0)
+            cg_check_split(block_graph(&blocks[i], 0), block_graph(&blocks[i], 1),
+                           block_graph(&blocks[i], 2), 1300 + i, t, 1e-5);
+}
+
+static void test_block_equals_unfused(void **state)
+{
+    (void)state;
+    every_target(check_block_unfused, "block == chain + projection");
 }
 
 /* What the recognizer takes (ir/expand_dw.c): the chain with or without its activation, not
@@ -156,12 +253,40 @@ static void test_recognizer(void **state)
     mf_graph_destroy(g);
 }
 
+/* What the block's recognizer takes: a chain and a projection; not the depthwise result
+ * used twice, nor a projection after a depthwise conv that no expansion feeds. */
+static void test_block_recognizer(void **state)
+{
+    (void)state;
+    mf_cg_target host;
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    current = &host;
+    mf_graph *g = block_graph(&blocks[0], 0);
+    const mf_node *pj = g->outputs[0]->producer->inputs[0]->producer;
+    mf_inverted_residual ir;
+    assert_true(mf_inverted_residual_chain(g, pj, &ir));
+    assert_ptr_equal(ir.dp.project, pj);
+    assert_ptr_equal(ir.ed.dw, ir.dp.dw);
+    assert_non_null(ir.ed.act);
+    assert_non_null(ir.dp.act);
+    assert_false(
+        mf_inverted_residual_chain(g, ir.ed.dw, NULL)); /* the depthwise conv ends no block */
+    mf_value *outs[2] = {g->outputs[0],
+                         ir.dp.act->outputs[0]}; /* the depthwise result used twice */
+    mf_graph_set_outputs(g, 2, outs);
+    assert_false(mf_inverted_residual_chain(g, pj, NULL));
+    mf_graph_destroy(g);
+    g = block_graph(&blocks[0], 2); /* a projection alone */
+    assert_false(mf_inverted_residual_chain(g, g->outputs[0]->producer->inputs[0]->producer, NULL));
+    mf_graph_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expand_dw_every_target),
-        cmocka_unit_test(test_fused_equals_unfused),
-        cmocka_unit_test(test_recognizer),
+        cmocka_unit_test(test_expand_dw_every_target), cmocka_unit_test(test_fused_equals_unfused),
+        cmocka_unit_test(test_block_every_target),     cmocka_unit_test(test_block_equals_unfused),
+        cmocka_unit_test(test_block_recognizer),       cmocka_unit_test(test_recognizer),
     };
     return cmocka_run_group_tests_name("codegen_expand_dw", tests, NULL, NULL);
 }

@@ -106,6 +106,13 @@ static const explain_case cases[] = {
      "  sg0 fuses conv2d %e (1x1 expansion) -> conv2d %d (3x3 depthwise, stride 1): its f32[1,64,64,64] is 1024 "
      "KiB, at least 1024 KiB, so it is computed a band of rows at a time and never stored\n",
      {"%r (clamp, sg0) -> %p (conv2d, sg1): second anchor: sg0 already has conv2d %d (one anchor per subgraph)"}},
+    /* the whole block: three anchors */
+    {"inverted_residual_fused.mfir", 1, 1, 0,
+     "  sg0: conv2d %e, clamp %a, conv2d %d, clamp %r, conv2d %p, add %s\n"
+     "  sg0 fuses conv2d %e (1x1 expansion) -> conv2d %d (3x3 depthwise, stride 1) -> conv2d %p (1x1 projection): "
+     "its f32[1,64,64,64] is 1024 KiB, at least 1024 KiB, so it is computed a band of rows at a time, the "
+     "depthwise rows too, and neither is stored\n",
+     {NULL}},
     {"dw_project_small.mfir", 1, 2, 0, "  sg0: conv2d %d, clamp %a\n  sg1: conv2d %p\n",
      {"%a (clamp, sg0) -> %p (conv2d, sg1): small depthwise: conv2d %d makes f32[1,64,16,16], 64 KiB, under the "
       "1024 KiB from which a depthwise conv and its 1x1 projection run as one kernel"}},
