@@ -131,7 +131,8 @@ static mf_status expand_pixels(xd_emit *e, int R, LLVMValueRef p0, LLVMValueRef 
 
 /* Floats [a, b) (i64) of every channel plane of the block's n channels set to 0 (padding
  * rows) or, with from, copied from the same plane's floats from `from` on (memset and
- * memcpy: a loop here cost more compile time than the rest of the band's code). */
+ * memmove: a loop here cost more compile time than the rest of the band's code; bands of
+ * one stride-1 row move rows 1-2 onto 0-1, which overlap). */
 static void fill_rows(xd_emit *e, LLVMValueRef n, LLVMValueRef a, LLVMValueRef b, LLVMValueRef from)
 {
     mf_cg_ctx *c = e->c;
@@ -140,7 +141,7 @@ static void fill_rows(xd_emit *e, LLVMValueRef n, LLVMValueRef a, LLVMValueRef b
     LLVMValueRef plane = mf_cg_gep(c, e->buf, mf_cg_ix_mulk(c, mf_cg_ix_add(c, e->oc0, j.iv), e->NB * e->g1.w));
     LLVMValueRef bytes = mf_cg_ix_mulk(c, mf_cg_ix_sub(c, b, a), 4);
     if (from)
-        LLVMBuildMemCpy(c->B, mf_cg_gep(c, plane, a), 4, mf_cg_gep(c, plane, from), 4, bytes);
+        LLVMBuildMemMove(c->B, mf_cg_gep(c, plane, a), 4, mf_cg_gep(c, plane, from), 4, bytes);
     else
         LLVMBuildMemSet(c->B, mf_cg_gep(c, plane, a), LLVMConstInt(LLVMInt8TypeInContext(c->C), 0, 0), bytes, 4);
     mf_cg_loop_end_scalar(c, &j, 1);

@@ -115,6 +115,7 @@ static const chain chains[] = {
     {1, 8, 13, 17, 12, 1, 1, 1, true, false},   /* 13 rows: a last band of 1 */
     {2, 7, 9, 10, 30, 2, 2, 2, true, true},     /* 5 output rows, batch 2, packed */
     {1, 8, 6, 109, 800, 2, 1, 1, true, false}, /* 3 wide rows fill the buffer: bands of 1 */
+    {1, 8, 6, 109, 800, 1, 1, 1, true, false}, /* stride 1: each band moves 2 rows up by 1 */
 };
 #define NCHAINS (sizeof chains / sizeof chains[0])
 
