@@ -231,11 +231,14 @@ static mf_status band(xd_emit *e, LLVMValueRef oy, int64_t nrows, LLVMValueRef i
 }
 
 /* Output rows a band: of the heights in [2, 2 XD_BAND] whose buffer fits MF_EXPAND_DW_BUFFER
- * and that divide the output's (no shorter last band: one copy of the depthwise code fewer),
- * the one whose busiest partition sweeps the fewest rows; of equals XD_BAND, else the
- * largest (28 rows on 4 partitions: bands of 7, where 4 left one partition a band behind:
- * 2 x 4 rows for 7).  None: XD_BAND or the most that fit, and a last band of the rows left
- * (a band of 1 always fits: mf_expand_dw_chain). */
+ * (with a projection, whose depthwise rows' buffer fits MF_DW_PROJECT_BUFFER too: a flat cap,
+ * not lower_conv_dw_project.c's eighth of L2, which for 8 lanes' 512 KB would leave 56x56
+ * blocks bands of two rows) and that divide the output's (no shorter last band: one copy of
+ * the depthwise code fewer), the one whose busiest partition sweeps the fewest rows; of
+ * equals XD_BAND, else the largest (28 rows on 4 partitions: bands of 7, where 4 left one
+ * partition a band behind: 2 x 4 rows for 7).  None: XD_BAND or the most that fit, and a
+ * last band of the rows left (a band of 1 always fits: mf_expand_dw_chain and
+ * mf_dw_project_chain). */
 static int64_t band_rows(const xd_emit *e, int parts)
 {
     const int64_t oh = e->g2.oh, row = e->cexp * e->g1.w * 4,
