@@ -12,7 +12,7 @@
  * stride 2 at 8 and 16 lanes loads one aligned pair of vectors a row and splits it into
  * even and odd columns (the pair: dw_pair_mode), the taps one output to the left summed
  * apart and moved over once per output vector.
- * Bias and the elementwise epilogue are applied before the one store.
+ * The sums start from the bias; the elementwise epilogue is applied before the one store.
  * A partition takes its planes last first (LIFO after a producer that wrote them in order).
  * Small planes whose rows underfill the vectors (7x7 at 16 lanes: 7 of 16; 14x14 at 8: two
  * masked border vectors) run flattened instead (dw_flat_plane): vectors over the plane's
@@ -341,9 +341,9 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
-    for (int r = 0; r < nrows; r++)
+    for (int r = 0; r < nrows; r++) /* the sums start from the bias: no add at the end */
         for (int u = 0; u < U; u++)
-            LLVMBuildStore(c->B, mf_cg_fconst(c, e->vt, 0.0), e->acc[r][u]);
+            LLVMBuildStore(c->B, e->bias ? e->bias : mf_cg_fconst(c, e->vt, 0.0), e->acc[r][u]);
     if (e->pair)
         for (int r = 0; r < nrows; r++)
             for (int u = 0; u < U; u++)
@@ -390,8 +390,6 @@ static mf_status dw_vectors(dw_emit *e, LLVMValueRef oy, int nrows, bool checked
             p->core_val = output_order(e, LLVMBuildLoad2(c->B, e->vt, e->acc[r][u], ""));
             if (e->pair)
                 p->core_val = LLVMBuildFAdd(c->B, p->core_val, side_sums(e, r, u), "");
-            if (e->bias)
-                p->core_val = LLVMBuildFAdd(c->B, p->core_val, e->bias, "");
             p->nmemo = 0;
             err = e->sink ? sink_store(e, p) : mf_cg_store_epilogue(c, p, e->nepi, e->epi);
         }
