@@ -46,6 +46,9 @@ LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w); /* w 1:
 LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar);
 /* The same in w lanes (a vector even for w 1: the blocked layout's blocks of any width). */
 LLVMValueRef mf_cg_vsplat_w(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w);
+/* Lanes first, first + step, first + 2 step, ... of vector wide: c->vw of them (a strided
+ * row's inputs out of one wide load). */
+LLVMValueRef mf_cg_lanes_every(mf_cg_ctx *c, LLVMValueRef wide, int64_t step, int64_t first);
 /* Calls overloaded intrinsic `name` (e.g. "llvm.fma") over type ty with n operands. */
 LLVMValueRef mf_cg_intrin(mf_cg_ctx *c, const char *name, LLVMTypeRef ty, int n,
                           LLVMValueRef *ops);
@@ -569,14 +572,15 @@ mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_valu
 void mf_cg_gemm_free(mf_cg_gemm *h);
 mf_status mf_cg_gemm_panel(mf_cg_gemm *h, LLVMValueRef panel, int64_t xk, LLVMValueRef p0,
                            LLVMValueRef p1, const LLVMValueRef *bcoord);
-/* Both fused engines' set-up of a depthwise-project chain (gdw, gpj: its geometries): *buf, a
- * stack buffer of `rows` output rows of every depthwise channel; *dw, the depthwise engine
- * without an epilogue (its caller sinks the rows into *buf); *gemm, the projection's tiles
- * with the epilogue.  On an error (set) nothing is left to free. */
-mf_status mf_cg_dw_project_begin(mf_cg_ctx *c, const mf_cg_conv_geom *gdw,
-                                 const mf_cg_conv_geom *gpj, const mf_dw_project *dp, int64_t rows,
-                                 int nepi, const mf_value *const *epi, LLVMValueRef *buf,
-                                 mf_cg_dw **dw, mf_cg_gemm **gemm);
+/* Both fused engines' set-up of a depthwise-project chain (gdw: its depthwise conv's
+ * geometry): *gpj, the projection's geometry, weights and bias (where *gemm keeps pointing);
+ * *buf, a stack buffer of `rows` output rows of every depthwise channel; *dw, the depthwise
+ * engine without an epilogue (its caller sinks the rows into *buf); *gemm, the projection's
+ * tiles with the epilogue.  On an error (set) nothing is left to free. */
+mf_status mf_cg_dw_project_begin(mf_cg_ctx *c, const mf_cg_conv_geom *gdw, const mf_dw_project *dp,
+                                 int64_t rows, int nepi, const mf_value *const *epi,
+                                 mf_cg_conv_geom *gpj, LLVMValueRef *buf, mf_cg_dw **dw,
+                                 mf_cg_gemm **gemm);
 /* The lanes l of a vector with first + l < n (n: i64 at run time). */
 LLVMValueRef mf_cg_lanes_below(mf_cg_ctx *c, LLVMValueRef n, int64_t first);
 /* Can mf_cg_gather_strided read the strided 1x1 layer g (its stride, with wide loads). */

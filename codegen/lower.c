@@ -45,6 +45,15 @@ LLVMValueRef mf_cg_splat(mf_cg_ctx *c, LLVMValueRef scalar, unsigned w)
     return splat(c, scalar, w, false);
 }
 
+LLVMValueRef mf_cg_lanes_every(mf_cg_ctx *c, LLVMValueRef wide, int64_t step, int64_t first)
+{
+    LLVMValueRef idx[MF_CG_MAX_VW];
+    for (int i = 0; i < c->vw; i++)
+        idx[i] = LLVMConstInt(c->i32, (unsigned long long)(first + step * i), 0);
+    return LLVMBuildShuffleVector(c->B, wide, LLVMGetPoison(LLVMTypeOf(wide)),
+                                  LLVMConstVector(idx, (unsigned)c->vw), "");
+}
+
 LLVMValueRef mf_cg_vsplat(mf_cg_ctx *c, LLVMValueRef scalar)
 {
     return splat(c, scalar, (unsigned)c->vw, true);

@@ -89,11 +89,7 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         return mf_cg_load_f32_as(c, e->vt, ptr, NULL, xdt);
     if (!masked && g->sw == 2) { /* two loads, keep the even lanes */
         LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
-        LLVMValueRef x = mf_cg_load_f32_as(c, wide, ptr, NULL, g->xdt);
-        LLVMValueRef idx[MF_CG_MAX_VW];
-        for (int i = 0; i < VW; i++)
-            idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i), 0);
-        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, (unsigned)VW), "");
+        return mf_cg_lanes_every(c, mf_cg_load_f32_as(c, wide, ptr, NULL, g->xdt), 2, 0);
     }
     LLVMValueRef mask = masked ? range_mask(c, at, 0, g->sw, g->w)
                                : mf_cg_vsplat(c, LLVMConstInt(c->i1, 1, 0));
@@ -102,7 +98,7 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
     if (g->sw <= 4) { /* a masked load of sw vectors keeping every sw-th lane: no gather */
         unsigned n = (unsigned)(g->sw * VW);
         LLVMTypeRef wide = LLVMVectorType(c->f32, n);
-        LLVMValueRef li[4 * MF_CG_MAX_VW], keep[4 * MF_CG_MAX_VW], idx[MF_CG_MAX_VW];
+        LLVMValueRef li[4 * MF_CG_MAX_VW], keep[4 * MF_CG_MAX_VW];
         for (unsigned l = 0; l < n; l++)
             li[l] = mf_cg_i64(c, (int64_t)l);
         LLVMTypeRef iv = LLVMVectorType(c->i64, n);
@@ -115,10 +111,7 @@ static LLVMValueRef load_x(conv_emit *e, LLVMValueRef row, LLVMValueRef ix0, int
         for (unsigned l = 0; l < n; l++)
             keep[l] = LLVMConstInt(c->i1, l % (unsigned)g->sw == 0, 0);
         LLVMValueRef wm = LLVMBuildAnd(c->B, in, LLVMConstVector(keep, n), "");
-        LLVMValueRef x = mf_cg_load_f32_as(c, wide, ptr, wm, g->xdt);
-        for (int i = 0; i < VW; i++)
-            idx[i] = LLVMConstInt(c->i32, (unsigned long long)(g->sw * i), 0);
-        return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide), LLVMConstVector(idx, (unsigned)VW), "");
+        return mf_cg_lanes_every(c, mf_cg_load_f32_as(c, wide, ptr, wm, g->xdt), g->sw, 0);
     }
     return mf_cg_gather_f32_as(c, e->vt, mf_cg_gep_as(c, ptr, lane_consts(c, 0, g->sw), g->xdt), mask, g->xdt);
 }
@@ -485,14 +478,9 @@ static void split_chunk(conv_emit *e, LLVMValueRef src, LLVMValueRef dst, LLVMVa
     LLVMTypeRef wide = LLVMVectorType(c->f32, 2 * (unsigned)VW);
     LLVMValueRef at = LLVMBuildSub(c->B, mf_cg_ix_mulk(c, j, 2), mf_cg_i64(c, g->pw), "");
     LLVMValueRef x = mf_cg_load_f32_as(c, wide, mf_cg_gep_as(c, src, at, g->xdt), mask, g->xdt);
-    for (int h = 0; h < 2; h++) {
-        LLVMValueRef idx[MF_CG_MAX_VW];
-        for (int i = 0; i < VW; i++)
-            idx[i] = LLVMConstInt(c->i32, (unsigned long long)(2 * i + h), 0);
-        LLVMValueRef v = LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(wide),
-                                                LLVMConstVector(idx, (unsigned)VW), "");
-        mf_cg_store_f32(c, v, mf_cg_gep(c, dst, mf_cg_ix_addk(c, j, h * e->lp)), NULL);
-    }
+    for (int h = 0; h < 2; h++)
+        mf_cg_store_f32(c, mf_cg_lanes_every(c, x, 2, h),
+                        mf_cg_gep(c, dst, mf_cg_ix_addk(c, j, h * e->lp)), NULL);
 }
 
 /* Splits the rows output row oy reads (bg: its batch index and group) into the ring of phase

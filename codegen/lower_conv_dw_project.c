@@ -31,17 +31,12 @@ static mf_status dp_setup(dp_emit *e, mf_cg_ctx *c, const mf_dw_project *dp)
     const mf_node *d = dp->dw, *pj = dp->project;
     e->c = c, e->dp = dp;
     e->g1 = mf_cg_conv_geom_of(d);
-    e->g2 = mf_cg_conv_geom_of(pj);
     e->g1.x = mf_cg_anchor_input(c, d, 0);
     e->g1.wt = mf_cg_anchor_input(c, d, 1);
     e->g1.xdt = mf_cg_anchor_dtype(d, 0);
-    e->g2.wt = mf_cg_anchor_input(c, pj, 1);
-    e->g2.xdt = MF_F32;
-    if (!e->g1.x || !e->g1.wt || !e->g2.wt ||
-        (d->ninputs > 2 && !(e->g1.bias = mf_cg_anchor_input(c, d, 2))) ||
-        (pj->ninputs > 2 && !(e->g2.bias = mf_cg_anchor_input(c, pj, 2))))
+    if (!e->g1.x || !e->g1.wt || (d->ninputs > 2 && !(e->g1.bias = mf_cg_anchor_input(c, d, 2))))
         return MF_ERR_UNSUPPORTED;
-    if (mf_cg_anchor_dtype(d, 1) != MF_F32 || mf_cg_anchor_dtype(pj, 1) != MF_F32)
+    if (mf_cg_anchor_dtype(d, 1) != MF_F32)
         return mf_error(MF_ERR_UNSUPPORTED,
                         "codegen: the depthwise-project chain of node %d reads f32 weights only",
                         pj->id);
@@ -89,11 +84,21 @@ static mf_status band(dp_emit *e, const LLVMValueRef *bcoord, LLVMValueRef y, LL
                             mf_cg_ix_add(c, p0, mf_cg_ix_mulk(c, n, g1->ow)), bcoord);
 }
 
-mf_status mf_cg_dw_project_begin(mf_cg_ctx *c, const mf_cg_conv_geom *gdw,
-                                 const mf_cg_conv_geom *gpj, const mf_dw_project *dp, int64_t rows,
-                                 int nepi, const mf_value *const *epi, LLVMValueRef *buf,
-                                 mf_cg_dw **dw, mf_cg_gemm **gemm)
+mf_status mf_cg_dw_project_begin(mf_cg_ctx *c, const mf_cg_conv_geom *gdw, const mf_dw_project *dp,
+                                 int64_t rows, int nepi, const mf_value *const *epi,
+                                 mf_cg_conv_geom *gpj, LLVMValueRef *buf, mf_cg_dw **dw,
+                                 mf_cg_gemm **gemm)
 {
+    const mf_node *pj = dp->project;
+    *gpj = mf_cg_conv_geom_of(pj);
+    gpj->wt = mf_cg_anchor_input(c, pj, 1);
+    gpj->xdt = MF_F32;
+    if (!gpj->wt || (pj->ninputs > 2 && !(gpj->bias = mf_cg_anchor_input(c, pj, 2))))
+        return MF_ERR_UNSUPPORTED;
+    if (mf_cg_anchor_dtype(pj, 1) != MF_F32)
+        return mf_error(MF_ERR_UNSUPPORTED,
+                        "codegen: the depthwise-project chain of node %d reads f32 weights only",
+                        pj->id);
     /* the band buffer, and a vector of slack */
     *buf = mf_cg_entry_alloca(
         c, LLVMArrayType2(c->f32, (uint64_t)(gdw->cout * rows * gdw->ow + c->vw)));
@@ -117,7 +122,7 @@ mf_status mf_cg_lower_dw_project(mf_cg_ctx *c, const mf_dw_project *dp, int nepi
         return err;
     const mf_cg_conv_geom *g1 = &e.g1;
     const int64_t oh = g1->oh;
-    err = mf_cg_dw_project_begin(c, g1, &e.g2, dp, e.B, nepi, epi, &e.buf, &e.dw, &e.gemm);
+    err = mf_cg_dw_project_begin(c, g1, dp, e.B, nepi, epi, &e.g2, &e.buf, &e.dw, &e.gemm);
     if (err)
         return err;
     /* the partition's rows [lo, hi) of batch x oh (contiguous runs, as the pool shares

@@ -278,17 +278,6 @@ static mf_status xd_setup(xd_emit *e, mf_cg_ctx *c, const mf_expand_dw *chain,
     if (e->g2.wblock || mf_cg_anchor_dtype(d, 1) != MF_F32)
         return mf_error(MF_ERR_UNSUPPORTED, "codegen: the depthwise conv of an expand-depthwise chain reads plain f32 weights");
     e->g2.xdt = MF_F32;
-    if (dp) {
-        const mf_node *pj = dp->project;
-        e->g3 = mf_cg_conv_geom_of(pj);
-        e->g3.wt = mf_cg_anchor_input(c, pj, 1);
-        e->g3.xdt = MF_F32;
-        if (!e->g3.wt || (pj->ninputs > 2 && !(e->g3.bias = mf_cg_anchor_input(c, pj, 2))))
-            return MF_ERR_UNSUPPORTED;
-        if (mf_cg_anchor_dtype(pj, 1) != MF_F32)
-            return mf_error(MF_ERR_UNSUPPORTED,
-                            "codegen: the projection of node %d reads f32 weights only", pj->id);
-    }
     e->packed = e->g1.wblock != 0;
     e->cexp = e->g1.cout;
     if (!mf_cg_dw_choose(c, &e->g2) || !mf_cg_gemm_panel_blocking(c, &e->g1, &e->MR, &e->NV))
@@ -317,7 +306,7 @@ mf_status mf_cg_lower_expand_dw(mf_cg_ctx *c, const mf_expand_dw *chain, const m
     LLVMValueRef last = mf_cg_entry_alloca(c, c->i64); /* the item done before: its rows are in the buffer */
     LLVMBuildStore(c->B, mf_cg_i64(c, -2), last);
     if (dp) {
-        err = mf_cg_dw_project_begin(c, g2, &e.g3, dp, e.B, nepi, epi, &e.dbuf, &e.dw, &e.gemm);
+        err = mf_cg_dw_project_begin(c, g2, dp, e.B, nepi, epi, &e.g3, &e.dbuf, &e.dw, &e.gemm);
         if (err)
             return err;
     } else if (!(e.dw = mf_cg_dw_new(c, g2, chain->dw->outputs[0], nepi, epi))) {

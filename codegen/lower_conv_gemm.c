@@ -412,11 +412,9 @@ static LLVMValueRef strided_load(mf_cg_ctx *c, const mf_cg_conv_geom *g, LLVMVal
     const int64_t sw = g->sw;
     if (sw == 1)
         return mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)c->vw), ptr, mask, g->xdt);
-    LLVMValueRef wide = mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)(sw * c->vw)), ptr, mask, g->xdt);
-    LLVMValueRef idx[MF_CG_MAX_VW];
-    for (int i = 0; i < c->vw; i++)
-        idx[i] = LLVMConstInt(c->i32, (unsigned long long)(sw * i), 0);
-    return LLVMBuildShuffleVector(c->B, wide, LLVMGetPoison(LLVMTypeOf(wide)), LLVMConstVector(idx, (unsigned)c->vw), "");
+    return mf_cg_lanes_every(
+        c, mf_cg_load_f32_as(c, LLVMVectorType(c->f32, (unsigned)(sw * c->vw)), ptr, mask, g->xdt),
+        sw, 0);
 }
 
 /* Output row `src` (the input row it reads) into the panel at dst, a vector at a time: whole

@@ -95,10 +95,7 @@ static LLVMValueRef tap(fpool *p, LLVMValueRef row, LLVMValueRef x0, int64_t ox0
         return mf_cg_vsplat(c, x);
     if (s == 1)
         return x;
-    LLVMValueRef pick[MF_CG_MAX_VW];
-    for (int l = 0; l < VW; l++)
-        pick[l] = LLVMConstInt(c->i32, (unsigned long long)(l * s), 0);
-    return LLVMBuildShuffleVector(c->B, x, LLVMGetPoison(p->wide), LLVMConstVector(pick, (unsigned)VW), "");
+    return mf_cg_lanes_every(c, x, s, 0);
 }
 
 /* One tile of vw output pixels from ox0 (ox0c: the same as a constant on border tiles,
