@@ -49,6 +49,11 @@ static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, in
     pl->NR = (int64_t)nv * s->lanes;
     pl->ntile = (pl->N + pl->NR - 1) / pl->NR;
     pl->chunk = s->l2 / 2 / (cing * pl->NR * 4);
+    /* a strided layer: a chunk a partition at most, so that each gathers only the pixels it
+     * computes (a plane in one chunk had every partition gather the whole of it: 56x56
+     * 64->128 stride 2 ran 1.1x as fast on two cores as on one) */
+    if (strided(g) && parts > 1 && pl->chunk > (pl->ntile + parts - 1) / parts)
+        pl->chunk = (pl->ntile + parts - 1) / parts;
     if (pl->chunk < 1)
         pl->chunk = 1;
     if (pl->chunk > pl->ntile)
@@ -72,7 +77,9 @@ static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, in
     }
     pl->PK = 0;
     if (strided(g)) { /* L pixels from any column span at most (L + 2 ow - 2) / ow rows */
-        int64_t rows = (pl->chunk * pl->NR + 2 * g->ow - 2) / g->ow;
+        int64_t most =
+            pl->chunk == 1 ? 1 : (nfull + pl->nchunk - 1) / pl->nchunk + (nfull < pl->ntile);
+        int64_t rows = (most * pl->NR + 2 * g->ow - 2) / g->ow;
         pl->PK = (rows < g->oh ? rows : g->oh) * g->ow;
     }
 }
@@ -320,6 +327,24 @@ typedef struct tiles_args {
     LLVMValueRef chunk, p0, p1;
 } tiles_args;
 
+/* The full tiles [t0, t1) of a chunk: with chunks of one tile, that tile (the partial one a
+ * chunk of its own); else the full tiles shared out as partitions share items
+ * (mf_cg_part_bound), the partial one in the last chunk (plan_tiles sizes a strided
+ * layer's panel for the most a chunk gets). */
+static void chunk_tiles(gemm_emit *e, LLVMValueRef chunk, LLVMValueRef *t0, LLVMValueRef *t1)
+{
+    mf_cg_ctx *c = e->c;
+    const gemm_plan *pl = &e->pl;
+    int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
+    if (pl->chunk == 1) {
+        *t0 = chunk;
+        *t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, chunk, 1), nfull);
+    } else {
+        *t0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, chunk, nfull), pl->nchunk);
+        *t1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, chunk, 1), nfull), pl->nchunk);
+    }
+}
+
 static mf_status block_tiles(gemm_emit *e, int R, const tiles_args *ta)
 {
     LLVMValueRef chunk = ta->chunk;
@@ -327,17 +352,8 @@ static mf_status block_tiles(gemm_emit *e, int R, const tiles_args *ta)
     const gemm_plan *pl = &e->pl;
     bool last_partial = pl->N % pl->NR != 0;
     int64_t nfull = last_partial ? pl->ntile - 1 : pl->ntile;
-    /* strided, or chunks of one tile: chunks of pl->chunk tiles (the panel's rows), the
-     * partial tile then a chunk of its own; else the full tiles shared out as partitions
-     * share items (mf_cg_part_bound), the partial one in the last chunk */
     LLVMValueRef t0, t1;
-    if (pl->PK || pl->chunk == 1) {
-        t0 = mf_cg_ix_mulk(c, chunk, pl->chunk);
-        t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, t0, pl->chunk), nfull);
-    } else {
-        t0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, chunk, nfull), pl->nchunk);
-        t1 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, mf_cg_ix_addk(c, chunk, 1), nfull), pl->nchunk);
-    }
+    chunk_tiles(e, chunk, &t0, &t1);
     mf_cg_loop t;
     mf_cg_loop_begin(c, &t, t0, t1);
     LLVMValueRef p = mf_cg_ix_mulk(c, t.iv, pl->NR), full[GEMM_NV_MAX] = {0};
@@ -468,9 +484,13 @@ static void panel_for_chunk(gemm_emit *e, LLVMValueRef panel, LLVMValueRef key, 
 {
     mf_cg_ctx *c = e->c;
     const gemm_plan *pl = &e->pl;
-    const int64_t ow = e->g->ow, cpix = pl->chunk * pl->NR;
-    LLVMValueRef p0 = mf_cg_ix_mulk(c, chunk, cpix);
-    LLVMValueRef p1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, p0, cpix), pl->N);
+    const int64_t ow = e->g->ow;
+    LLVMValueRef t0, t1;
+    chunk_tiles(e, chunk, &t0, &t1);
+    LLVMValueRef last = LLVMBuildICmp(c->B, LLVMIntEQ, chunk, mf_cg_i64(c, pl->nchunk - 1), "");
+    LLVMValueRef p0 = mf_cg_ix_mulk(c, t0, pl->NR);
+    LLVMValueRef p1 =
+        LLVMBuildSelect(c->B, last, mf_cg_i64(c, pl->N), mf_cg_ix_mulk(c, t1, pl->NR), "");
     LLVMValueRef oy0 = mf_cg_ix_udivk(c, p0, ow), oy1 = mf_cg_ix_udivk(c, mf_cg_ix_addk(c, p1, ow - 1), ow);
     LLVMValueRef id = mf_cg_ix_udivk(c, item, pl->nmb);
     LLVMBasicBlockRef fill = LLVMAppendBasicBlockInContext(c->C, c->body, "gather");

@@ -128,6 +128,7 @@ static const layer pointwise[] = {
     {1, 9, 13, 6, 11, 1, 2, 0, 1, 1, false, false, 2},     /* 3-pixel rows */
     {1, 12, 19, 23, 10, 1, 3, 0, 1, 2, true, false, 1},    /* stride 3, grouped */
     {1, 512, 30, 30, 10, 1, 2, 0, 1, 1, true, false, 2},   /* long K: several chunks */
+    {1, 16, 54, 60, 20, 1, 2, 0, 1, 1, true, false, 1},    /* a chunk a partition, a tile more last */
     {1, 8, 6, 6, 10, 1, 1, 1, 1, 1, true, false, 0},       /* padded 1x1: stays on the direct engines */
 };
 
@@ -476,9 +477,14 @@ static void test_depthwise_every_target(void **state)
     every_target(check_depthwise, "depthwise");
 }
 
+/* compiled for 1, 4 and 16 cores: a strided layer's chunks follow the partitions */
 static void check_pointwise(const mf_cg_target *t)
 {
-    check_layers(pointwise, sizeof pointwise / sizeof pointwise[0], t);
+    for (int cores = 1; cores <= 16; cores *= 4) {
+        check_cores = cores;
+        check_layers(pointwise, sizeof pointwise / sizeof pointwise[0], t);
+    }
+    check_cores = 0;
 }
 
 static void test_pointwise_every_target(void **state)
