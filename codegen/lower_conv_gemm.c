@@ -4,7 +4,8 @@
  * gathers its chunk's pixels (every sw-th column of every sh-th row) into a stack panel laid
  * out as stride 1 lays out the plane, once per chunk and partition: the same microkernel
  * then reads the panel (resnet18's 1x1 stride-2 downsample ran at 41 % of the AVX2 peak on
- * the output-channel engine).  The
+ * the output-channel engine); compiled for several cores, a chunk is at most a partition's
+ * share of the tiles, so that partitions gather only the pixels they compute.  The
  * microkernel holds MR output channels x NV vectors of the target's lanes in registers
  * (MR*NV accumulators, NV loads and one broadcast: MR and NV from its register count), and
  * runs the whole K loop on them before the epilogue.  Work items are (batch, group, chunk of
