@@ -5,7 +5,8 @@
  * out as stride 1 lays out the plane, once per chunk and partition: the same microkernel
  * then reads the panel (resnet18's 1x1 stride-2 downsample ran at 41 % of the AVX2 peak on
  * the output-channel engine); compiled for several cores, a chunk is at most a partition's
- * share of the tiles, so that partitions gather only the pixels they compute.  The
+ * share of the tiles, so that a partition gathers about the pixels it computes, not the
+ * whole plane.  The
  * microkernel holds MR output channels x NV vectors of the target's lanes in registers
  * (MR*NV accumulators, NV loads and one broadcast: MR and NV from its register count), and
  * runs the whole K loop on them before the epilogue.  Work items are (batch, group, chunk of
