@@ -151,8 +151,14 @@ static void fma_step(conv_emit *e, int R, LLVMValueRef row, LLVMValueRef wk, LLV
  * enough ahead of it: packed alone, resnet18's 14x14 GEMMs were no faster in the model.
  * Each input channel's step fetches the lines this many bytes on (past a block's panel:
  * the next block's, the partition's next item).  In the model on the Xeon host (loaded,
- * against the 7x7 convs' time) 2 KB beat 1 and 4 KB (docs/benchmarks.md). */
+ * against the 7x7 convs' time) 2 KB beat 1 and 4 KB (docs/benchmarks.md).  That keeps
+ * about 32 lines in flight, about 10 GB/s at a DRAM latency near 200 ns: what the 14x14
+ * GEMMs' 9.4 MB of weights streamed at 16 lanes.  A second fetch into L2 only, further on,
+ * keeps more in flight (L2 tracks more misses than L1's fill buffers): 0.79-0.94 ->
+ * 0.66-0.89 ms a layer at one core, 0.46-0.49 -> 0.37-0.42 ms at two; no change at 8 lanes,
+ * where the FMAs bound them. */
 #define ROW_PREFETCH_BYTES 2048
+#define ROW_PREFETCH_L2_BYTES 8192
 
 static void prefetch_panel(conv_emit *e, LLVMValueRef wic, int R)
 {
@@ -162,6 +168,8 @@ static void prefetch_panel(conv_emit *e, LLVMValueRef wic, int R)
                                                     * past the weights it is only a hint */
         LLVMValueRef idx = mf_cg_i64(c, ROW_PREFETCH_BYTES / 4 + off);
         mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, wic, &idx, 1, ""), 3);
+        idx = mf_cg_i64(c, ROW_PREFETCH_L2_BYTES / 4 + off);
+        mf_cg_prefetch(c, LLVMBuildGEP2(c->B, c->f32, wic, &idx, 1, ""), 1);
     }
 }
 

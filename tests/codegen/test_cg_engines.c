@@ -585,6 +585,28 @@ static void test_matmul_packed_every_target(void **state)
     every_target(check_matmul_packed, "matmul with a packed left operand");
 }
 
+/* The packed left operand of a 14x14 plane's Winograd GEMM is one stream of weights,
+ * fetched ahead into L1 and, further on, into L2 (prefetcht0 and prefetcht2). */
+static void test_packed_matmul_prefetches(void **state)
+{
+    (void)state;
+    mf_cg_target t;
+    assert_int_equal(mf_cg_target_init("skylake-avx512", &t), MF_OK);
+    mf_graph *g = mf_graph_new("mm");
+    mf_value *in[2] = {cg_in(g, "a", (mf_type){MF_F32, 3, {36, 256, 256}}),
+                       cg_in(g, "b", (mf_type){MF_F32, 3, {36, 256, 16}})};
+    mf_value *y = cg_node(g, MF_OP_MATMUL, 2, in, NULL);
+    int64_t block = mf_cg_conv_weight_block(&t.shape, y->producer);
+    assert_true(block > 0);
+    mf_attr_set_int(MF_OP_MATMUL, y->producer->attrs, "packed", block);
+    mf_graph_set_outputs(g, 1, &y);
+    char *text = asm_for(g, "skylake-avx512");
+    assert_non_null(strstr(text, "prefetcht0"));
+    assert_non_null(strstr(text, "prefetcht2"));
+    free(text);
+    mf_graph_destroy(g);
+}
+
 /* Each at 1 and 4 cores (partitions split an output row's blocks, each its own phase rows);
  * the weights plain where the pixel engine takes the layer, packed where the output-channel
  * engine does with whole vectors of channels. */
@@ -652,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_every_target),
         cmocka_unit_test(test_pointwise_every_target),
         cmocka_unit_test(test_gemm_prefetches_close_rows),
+        cmocka_unit_test(test_packed_matmul_prefetches),
         cmocka_unit_test(test_projections_by_pixels_every_target),
         cmocka_unit_test(test_overlapping_blocks_every_target),
         cmocka_unit_test(test_packed_weights_every_target),
