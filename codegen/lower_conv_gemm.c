@@ -30,6 +30,7 @@ typedef struct gemm_plan {
     int MR, NV;
     int64_t N, NR;     /* pixels of a plane, pixels per tile (NV * vw) */
     int64_t ntile, chunk, nchunk, nmb; /* tiles; tiles per chunk; chunks; channel blocks */
+    int64_t nfull;     /* whole tiles (ntile - 1 when the last is partial) */
     int64_t PK;        /* strided: floats of the panel per input channel (whole output rows), else 0 */
 } gemm_plan;
 
@@ -50,6 +51,7 @@ static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, in
     pl->N = g->oh * g->ow;
     pl->NR = (int64_t)nv * s->lanes;
     pl->ntile = (pl->N + pl->NR - 1) / pl->NR;
+    pl->nfull = pl->N / pl->NR;
     pl->chunk = s->l2 / 2 / (cing * pl->NR * 4);
     /* a strided layer: a chunk a partition at most, so that each gathers only the pixels it
      * computes (a plane in one chunk had every partition gather the whole of it: 56x56
@@ -72,7 +74,7 @@ static void plan_tiles(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, in
      * 4-pixel tail of 14x14's 196 on 2-vector tiles took 20 us of a 576->96 partition's 57,
      * the partition that also had 2 full tiles against its neighbours' 1), and the items
      * (tile, block) share out evenly: 7 x 8 of 576->96 are 14 a partition. */
-    int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
+    const int64_t nfull = pl->nfull;
     if (!strided(g) && mf_cg_gemm_split_pixels(cing, coutg, pl->N, nfull, pl->nchunk, parts)) {
         pl->nchunk = pl->ntile;
         pl->chunk = 1;
@@ -337,7 +339,7 @@ static void chunk_tiles(gemm_emit *e, LLVMValueRef chunk, LLVMValueRef *t0, LLVM
 {
     mf_cg_ctx *c = e->c;
     const gemm_plan *pl = &e->pl;
-    int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
+    const int64_t nfull = pl->nfull;
     if (pl->chunk == 1) {
         *t0 = chunk;
         *t1 = mf_cg_ix_smink(c, mf_cg_ix_addk(c, chunk, 1), nfull);
@@ -352,8 +354,7 @@ static mf_status block_tiles(gemm_emit *e, int R, const tiles_args *ta)
     LLVMValueRef chunk = ta->chunk;
     mf_cg_ctx *c = e->c;
     const gemm_plan *pl = &e->pl;
-    bool last_partial = pl->N % pl->NR != 0;
-    int64_t nfull = last_partial ? pl->ntile - 1 : pl->ntile;
+    const int64_t nfull = pl->nfull;
     LLVMValueRef t0, t1;
     chunk_tiles(e, chunk, &t0, &t1);
     mf_cg_loop t;
@@ -365,7 +366,7 @@ static mf_status block_tiles(gemm_emit *e, int R, const tiles_args *ta)
      * code (a 1x1 stride-2 256->512 kernel: 221 -> 597 lines of assembly against the
      * output-channel engine's) */
     mf_cg_loop_end_scalar(c, &t, 1);
-    if (err || !last_partial)
+    if (err || nfull == pl->ntile)
         return err;
     /* the last tile belongs to the last chunk */
     LLVMBasicBlockRef tail = LLVMAppendBasicBlockInContext(c->C, c->body, "tail");
@@ -575,7 +576,7 @@ mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_
     for (int d = 0; d < g->nbd; d++)
         nbatch *= g->bshape[d];
     LLVMValueRef lo, hi;
-    int64_t nfull = pl->N % pl->NR ? pl->ntile - 1 : pl->ntile;
+    const int64_t nfull = pl->nfull;
     if (pl->chunk == 1 && !pl->PK && nfull < pl->ntile && c->core_number > 1) {
         /* tiles split over partitions: items of the partial tile cost less than a full
          * tile's (per k step a tile loads its vectors and the block's broadcasts: about
