@@ -1,14 +1,17 @@
 /* test_caching_allocator.c — the device caching allocator: exact statistics after scripted
  * sequences (rounding, splitting, best fit, merging, empty_cache, peaks), the limit and its
- * out-of-memory message, errors for unknown devices and oversize requests, and a million
- * random allocations and frees with overlap checks (run under ASan for leaks). */
+ * out-of-memory message, errors for unknown devices and oversize requests, segments on 2 MiB
+ * pages advised to be huge (MLUFUSE_HUGE_PAGES), and a million random allocations and frees
+ * with overlap checks (run under ASan for leaks). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/rt_internal.h"
 
@@ -279,6 +282,56 @@ static void test_million_random(void **state)
     mf_rt_allocator_destroy(al);
 }
 
+/* Whether the mapping holding p carries the kernel's huge-page advice ("hg" among the
+ * VmFlags of /proc/self/smaps); -1 when smaps cannot tell. */
+static int advised_huge(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int in = 0, found = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && !strncmp(line, "VmFlags:", 8)) {
+            found = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Every segment, small pool and large, starts on a 2 MiB page and, where the kernel has
+ * transparent huge pages, is advised to be made of them; MLUFUSE_HUGE_PAGES=off keeps
+ * small pages, and a bad value warns and keeps the default. */
+static void test_segments_on_huge_pages(void **state)
+{
+    bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+    for (int round = 0; round < 3; round++) {
+        setenv("MLUFUSE_HUGE_PAGES", round == 0 ? "on" : round == 1 ? "sometimes" : "off", 1);
+        mf_rt_allocator *al = mf_rt_allocator_new(0, 0);
+        mf_rt_block *small = alloc_ok(al, 1000), *large = alloc_ok(al, 3 * MiB),
+                    *own = alloc_ok(al, 30 * MiB);
+        mf_rt_block *blocks[3] = {small, large, own};
+        for (int i = 0; i < 3; i++) {
+            if (round < 2)
+                assert_int_equal((uintptr_t)ptr(blocks[i]) % (2 * MiB), 0);
+            if (thp && round < 2)
+                assert_int_equal(advised_huge(ptr(blocks[i])), 1);
+            memset(ptr(blocks[i]), 1, mf_rt_block_size(blocks[i])); /* the pages are usable */
+            mf_rt_block_free(blocks[i]);
+        }
+        mf_rt_allocator_destroy(al);
+    }
+    if (!thp)
+        print_message(
+            "skipped: the huge-page advice (this kernel has no transparent huge pages)\n");
+    unsetenv("MLUFUSE_HUGE_PAGES");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_public_stats_follow_tensors),
         cmocka_unit_test(test_public_limit_and_oversize),
         cmocka_unit_test(test_unknown_devices),
+        cmocka_unit_test(test_segments_on_huge_pages),
         cmocka_unit_test(test_million_random),
     };
     return cmocka_run_group_tests_name("caching_allocator", tests, NULL, NULL);
