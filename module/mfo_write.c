@@ -1,5 +1,5 @@
-/* mfo_write.c — writes a plan, its kernels' objects per CPU level and its constants as one
- * .mfo file (docs/mfo.md), which runtime/offline.c loads with the runtime alone.  Used by
+/* mfo_write.c — writes a plan and its kernels' objects per CPU level and their constants as
+ * one .mfo file (docs/mfo.md), which runtime/offline.c loads with the runtime alone.  Used by
  * genoff and by the plan cache. */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "mfo_write.h"
 #include "runtime/mfo.h"
 
-#define MAX_SECTIONS 16
+#define MAX_SECTIONS (2 + 2 * MF_MFO_MAX_LEVELS) /* meta, weights, a plan and code a level */
 
 static void put_u32(mf_strbuf *b, uint32_t v)
 {
@@ -79,8 +79,46 @@ static const char *value_name(const mf_value *v, char *buf, size_t cap)
     return buf;
 }
 
-/* The plan section, and the weights it points into (each constant 64-byte aligned). */
-static void put_plan(mf_strbuf *b, mf_strbuf *w, const mf_plan *p, const mf_graph *g, int nkernels)
+/* The constants written so far, to share equal ones between levels (packed for one target,
+ * a weight may equal another target's packing, and biases are the same everywhere). */
+typedef struct written {
+    const void *data;
+    uint64_t bytes, sum, offset;
+} written;
+
+typedef struct weights {
+    mf_strbuf w; /* the section */
+    written *done;
+    int n, cap;
+} weights;
+
+/* The offset of a constant's bytes in the weights section: an equal one's, or appended
+ * (64-byte aligned). */
+static uint64_t put_const(weights *ws, const void *data, uint64_t bytes)
+{
+    uint64_t sum = mf_mfo_checksum(data, bytes);
+    for (int i = 0; i < ws->n; i++)
+        if (ws->done[i].sum == sum && ws->done[i].bytes == bytes &&
+            !memcmp(ws->done[i].data, data, bytes))
+            return ws->done[i].offset;
+    pad_to(&ws->w, MF_MFO_CONST_ALIGN);
+    uint64_t at = ws->w.n;
+    mf_sb_put(&ws->w, data, bytes);
+    if (ws->n == ws->cap) {
+        int cap = ws->cap ? 2 * ws->cap : 64;
+        written *d = realloc(ws->done, sizeof *d * (size_t)cap);
+        if (!d) {
+            ws->w.oom = true; /* reported as the section's */
+            return at;
+        }
+        ws->done = d, ws->cap = cap;
+    }
+    ws->done[ws->n++] = (written){data, bytes, sum, at};
+    return at;
+}
+
+/* A level's plan section, its constants put into the weights. */
+static void put_plan(mf_strbuf *b, weights *ws, const mf_plan *p, const mf_graph *g, int nkernels)
 {
     put_u32(b, (uint32_t)p->core_number);
     put_u32(b, (uint32_t)p->nslots);
@@ -114,10 +152,8 @@ static void put_plan(mf_strbuf *b, mf_strbuf *w, const mf_plan *p, const mf_grap
         put_str(b, value_name(g->outputs[i], buf, sizeof buf));
     }
     for (int i = 0; i < p->nconsts && const_bytes; i++) {
-        pad_to(w, MF_MFO_CONST_ALIGN);
-        put_u64(b, w->n);
+        put_u64(b, put_const(ws, p->consts[i]->data, const_bytes[i]));
         put_u64(b, const_bytes[i]);
-        mf_sb_put(w, p->consts[i]->data, const_bytes[i]);
     }
     if (!const_bytes)
         b->oom = true;
@@ -220,33 +256,41 @@ static mf_status write_file(const char *path, section *secs, int n)
     return MF_OK;
 }
 
-mf_status mf_mod_mfo_write(const char *path, const mf_plan *p, const mf_graph *g, int nkernels,
-                           const mf_mfo_level *levels, int nlevels, const char *extra_meta)
+mf_status mf_mod_mfo_write(const char *path, const mf_mfo_level *levels, int nlevels,
+                           const char *extra_meta)
 {
-    if (nlevels < 1 || nlevels > MAX_SECTIONS - 3)
-        return mf_error(MF_ERR_INVALID, "%s: %d CPU levels (1 to %d)", path, nlevels, MAX_SECTIONS - 3);
+    if (nlevels < 1 || nlevels > MF_MFO_MAX_LEVELS)
+        return mf_error(MF_ERR_INVALID, "%s: %d CPU levels (1 to %d)", path, nlevels,
+                        MF_MFO_MAX_LEVELS);
     section secs[MAX_SECTIONS];
     memset(secs, 0, sizeof secs);
     secs[0].kind = MF_MFO_META;
     mf_strbuf *meta = &secs[0].bytes;
+    const mf_graph *g = levels[0].g;
     mf_sb_printf(meta, "producer=%s\nmodel=%s\n", MF_MFO_PRODUCER, g->name ? g->name : "");
-    mf_sb_printf(meta, "batch_size=%lld\ncore_number=%d\nlevels=", g->ninputs && g->inputs[0]->type.rank ?
-                 (long long)g->inputs[0]->type.shape[0] : 1LL, p->core_number);
+    mf_sb_printf(meta, "batch_size=%lld\ncore_number=%d\nlevels=",
+                 g->ninputs && g->inputs[0]->type.rank ? (long long)g->inputs[0]->type.shape[0]
+                                                       : 1LL,
+                 levels[0].plan->core_number);
     for (int i = 0; i < nlevels; i++)
         mf_sb_printf(meta, "%s%s", i ? "," : "", levels[i].target->cpu);
-    mf_sb_printf(meta, "\nsubgraphs=%d\n", nkernels);
+    mf_sb_printf(meta, "\nsubgraphs=");
+    for (int i = 0; i < nlevels; i++)
+        mf_sb_printf(meta, "%s%d", i ? "," : "", levels[i].nkernels);
+    mf_sb_printf(meta, "\n");
     if (extra_meta && *extra_meta)
         mf_sb_printf(meta, "%s%s", extra_meta, extra_meta[strlen(extra_meta) - 1] == '\n' ? "" : "\n");
-    secs[1].kind = MF_MFO_PLAN;
-    int n = 2;
-    mf_strbuf weights = {0};
-    put_plan(&secs[1].bytes, &weights, p, g, nkernels);
-    for (int lv = 0; lv < nlevels; lv++) {
+    int n = 1;
+    weights ws = {0};
+    for (int lv = 0; lv < nlevels; lv++) { /* level k: the k-th plan and the k-th code section */
+        secs[n].kind = MF_MFO_PLAN;
+        put_plan(&secs[n++].bytes, &ws, levels[lv].plan, levels[lv].g, levels[lv].nkernels);
         secs[n].kind = MF_MFO_CODE;
-        put_code(&secs[n++].bytes, &levels[lv], nkernels);
+        put_code(&secs[n++].bytes, &levels[lv], levels[lv].nkernels);
     }
+    free(ws.done);
     secs[n].kind = MF_MFO_WEIGHTS; /* last, on its own pages */
-    secs[n++].bytes = weights;
+    secs[n++].bytes = ws.w;
     mf_status s = write_file(path, secs, n);
     for (int i = 0; i < n; i++)
         free(secs[i].bytes.p);

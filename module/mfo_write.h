@@ -8,19 +8,25 @@
 #include "runtime/plan.h"
 
 /* One CPU level of a file: its target, the instruction sets its code may use (checked by the
- * loader against the host) and one object per kernel, in the plan's kernel order. */
+ * loader against the host), its plan (the kernel steps name their kernel by step->segment,
+ * 0..nkernels-1) for graph g (the names of its inputs and outputs), and one object per
+ * kernel, in the plan's kernel order.  Each level is the graph compiled for its target, its
+ * weights packed for that target's kernels. */
 typedef struct mf_mfo_level {
     const mf_cg_target *target;
     const char *features;
+    const mf_plan *plan;
+    const mf_graph *g;
+    int nkernels;
     const mf_cg_object *objs;
 } mf_mfo_level;
 
-/* Writes plan p (its kernel steps name their kernel by step->segment, 0..nkernels-1), the
- * names of g's inputs and outputs, the meta lines producer, model, batch_size, core_number,
- * levels and subgraphs followed by extra_meta ("key=value" lines, may be NULL), each level's
- * code, and the constants, to path: a temporary file renamed into place, so a reader sees no
- * file or the whole one. */
-mf_status mf_mod_mfo_write(const char *path, const mf_plan *p, const mf_graph *g, int nkernels,
-                           const mf_mfo_level *levels, int nlevels, const char *extra_meta);
+/* Writes the meta lines producer, model, batch_size, core_number, levels and subgraphs (a
+ * count a level) followed by extra_meta ("key=value" lines, may be NULL), each level's plan
+ * and code, and the constants (once each: levels share the equal ones), to path: a temporary
+ * file renamed into place, so a reader sees no file or the whole one.  The levels' graphs
+ * have the same inputs and outputs. */
+mf_status mf_mod_mfo_write(const char *path, const mf_mfo_level *levels, int nlevels,
+                           const char *extra_meta);
 
 #endif

@@ -159,9 +159,9 @@ mf_status mf_mod_plan_save(const char *key, uint64_t weights_sum, const mf_plan 
         s = plan_meta(key, weights_sum, p, &meta);
     char path[4200];
     plan_path(key, path, sizeof path);
-    mf_mfo_level level = {&t, t.features, objs};
+    mf_mfo_level level = {&t, t.features, p, g, nsegs, objs};
     if (!s)
-        s = mf_mod_mfo_write(path, p, g, nsegs, &level, 1, meta.p);
+        s = mf_mod_mfo_write(path, &level, 1, meta.p);
     free(meta.p);
     for (int k = 0; objs && k < nsegs; k++)
         mf_cg_object_free(&objs[k]);

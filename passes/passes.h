@@ -227,9 +227,6 @@ typedef struct mf_pass_info {
 #define MF_COMPILE_PIPELINE                                                                        \
     "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,blocked-layout,pack-"     \
     "weights,dce,segment"
-/* The same without pack-weights, for one graph whose kernels are compiled for several
- * targets (genoff's CPU levels): every target's kernels read plain weights. */
-#define MF_PORTABLE_PIPELINE "dce,simplify,cse,fold,conv-bn,qconv-winograd,winograd,fold,simplify,dce,segment"
 /* `mlufuse opt`'s: the compile pipeline and the memory plan report (modules plan their
  * own slots in module/plan_builder.c, in the same unit order, so they stop at segment). */
 #define MF_DEFAULT_PIPELINE MF_COMPILE_PIPELINE ",plan"

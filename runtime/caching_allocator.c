@@ -129,9 +129,9 @@ static size_t segment_size(size_t size)
  * are read once a run, a stream of megabytes: on 4 KiB pages every 64 lines of it cost a
  * page walk, and the hardware prefetchers stop at each page's end.  Aligned to 2 MiB and
  * advised (where the kernel's transparent huge pages are "madvise" or "always"), the
- * segment is mapped in 2 MiB pages: resnet18 on one core 16.4-17.3 -> 14.2-14.5 ms, its 14x14
- * Winograd GEMMs 0.97-1.03 -> 0.62-0.66 ms each (docs/benchmarks.md, 2026-12-07).  The
- * advice is a hint: where it is refused (no THP in the kernel) the pages stay small. */
+ * segment is mapped in 2 MiB pages: resnet18 on one core 3-8 % faster (16.4-17.3 -> 14.2-14.5
+ * ms in a slow minute), its 14x14 Winograd GEMMs 15-35 % (docs/benchmarks.md, 2026-12-07).
+ * The advice is a hint: where it is refused (no THP in the kernel) the pages stay small. */
 static void *segment_memory(const mf_rt_allocator *a, size_t seg)
 {
     if (!a->huge_pages)

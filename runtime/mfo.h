@@ -8,17 +8,19 @@
 #include "plan.h"
 
 #define MF_MFO_MAGIC "MLUFUSEO"
-#define MF_MFO_VERSION 2
+#define MF_MFO_VERSION 3 /* 3: a plan a CPU level (2: one plan for every level) */
 #define MF_MFO_PRODUCER "mlufuse 0.1.0"
 #define MF_MFO_HEADER_BYTES 64
 #define MF_MFO_SECTION_BYTES 32
 #define MF_MFO_MAX_SECTIONS 64
+#define MF_MFO_MAX_LEVELS 8      /* CPU levels a file holds, each a plan and a code section */
 #define MF_MFO_WEIGHT_ALIGN 4096 /* the weights section starts on a page: it is mapped */
 #define MF_MFO_CONST_ALIGN 64
 
 typedef enum mf_mfo_kind {
-    MF_MFO_META = 1,    /* "key=value" lines: producer, batch, core_number, pre/post-processing */
-    MF_MFO_PLAN = 2,    /* slots, steps, inputs and outputs, constants (binary, see docs) */
+    MF_MFO_META = 1, /* "key=value" lines: producer, batch, core_number, pre/post-processing */
+    MF_MFO_PLAN =
+        2, /* one CPU level's slots, steps, inputs and outputs, constants (binary, see docs) */
     MF_MFO_WEIGHTS = 3, /* constant bytes, each at a 64-byte aligned offset */
     MF_MFO_CODE = 4     /* one CPU level: its name, features and one ELF object per kernel */
 } mf_mfo_kind;

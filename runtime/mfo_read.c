@@ -41,6 +41,7 @@ mf_status mf_rt_mfo_sections(const unsigned char *data, size_t n, const char *na
     if (table_sum != mf_mfo_checksum(data + MF_MFO_HEADER_BYTES, (size_t)nsec * MF_MFO_SECTION_BYTES))
         return mf_error(MF_ERR_PARSE, "%s: the section table's checksum does not match: the file is corrupt", name);
     c = (mf_mfo_cursor){data + MF_MFO_HEADER_BYTES, (size_t)nsec * MF_MFO_SECTION_BYTES, 0, name, MF_OK};
+    int nplans = 0, ncodes = 0;
     for (uint32_t i = 0; i < nsec; i++) {
         mf_mfo_section *s = &f->sections[i];
         s->kind = mf_mfo_u32(&c);
@@ -55,21 +56,34 @@ mf_status mf_rt_mfo_sections(const unsigned char *data, size_t n, const char *na
         if (sum != mf_mfo_checksum(s->data, size))
             return mf_error(MF_ERR_PARSE, "%s: section %u (%s) fails its checksum: the file is corrupt", name,
                             i, kind_name(s->kind));
-        const mf_mfo_section **one = s->kind == MF_MFO_META ? &f->meta : s->kind == MF_MFO_PLAN ? &f->plan
-                                   : s->kind == MF_MFO_WEIGHTS ? &f->weights : NULL;
+        const mf_mfo_section **one = s->kind == MF_MFO_META      ? &f->meta
+                                     : s->kind == MF_MFO_WEIGHTS ? &f->weights
+                                                                 : NULL;
         if (one && *one)
             return mf_error(MF_ERR_PARSE, "%s: two %s sections", name, kind_name(s->kind));
         if (one)
             *one = s;
-        else if (s->kind == MF_MFO_CODE)
-            f->ncode++;
-        else
+        else if (s->kind == MF_MFO_PLAN || s->kind == MF_MFO_CODE) {
+            int *k = s->kind == MF_MFO_PLAN ? &nplans : &ncodes;
+            if (*k == MF_MFO_MAX_LEVELS)
+                return mf_error(MF_ERR_PARSE, "%s: more than %d %s sections", name,
+                                MF_MFO_MAX_LEVELS, kind_name(s->kind));
+            (s->kind == MF_MFO_PLAN ? f->plans : f->codes)[(*k)++] = s;
+        } else
             return mf_error(MF_ERR_PARSE, "%s: section %u has unknown kind %u", name, i, s->kind);
     }
     f->nsections = (int)nsec;
-    if (!f->meta || !f->plan || !f->weights || !f->ncode)
+    f->nlevels = ncodes;
+    if (!f->meta || !nplans || !f->weights || !ncodes)
         return mf_error(MF_ERR_PARSE, "%s: no %s section", name,
-                        !f->meta ? "meta" : !f->plan ? "plan" : !f->weights ? "weights" : "code");
+                        !f->meta      ? "meta"
+                        : !nplans     ? "plan"
+                        : !f->weights ? "weights"
+                                      : "code");
+    if (nplans != ncodes)
+        return mf_error(MF_ERR_PARSE,
+                        "%s: %d plan sections for %d code sections (one each a CPU level)", name,
+                        nplans, ncodes);
     return MF_OK;
 }
 
@@ -304,13 +318,17 @@ static mf_status alloc_plan(mf_mfo_cursor *c, mf_plan *p, uint32_t limit)
     return MF_OK;
 }
 
-mf_status mf_rt_mfo_plan(const mf_mfo_file *f, const char *name, mf_plan **out, int *nkernels,
-                         char (**in_names)[128], char (**out_names)[128])
+mf_status mf_rt_mfo_plan(const mf_mfo_file *f, int level, const char *name, mf_plan **out,
+                         int *nkernels, char (**in_names)[128], char (**out_names)[128])
 {
     *out = NULL;
+    *in_names = *out_names = NULL;
+    if (level < 0 || level >= f->nlevels)
+        return mf_error(MF_ERR_INVALID, "%s: no CPU level %d", name, level);
+    const mf_mfo_section *plan = f->plans[level];
     char what[300];
-    snprintf(what, sizeof what, "%s: the plan", name);
-    mf_mfo_cursor c = {f->plan->data, f->plan->size, 0, what, MF_OK};
+    snprintf(what, sizeof what, "%s: the plan of level %d", name, level);
+    mf_mfo_cursor c = {plan->data, plan->size, 0, what, MF_OK};
     mf_plan *p = calloc(1, sizeof *p);
     if (!p)
         return mf_error(MF_ERR_NOMEM, "%s: out of memory", name);
@@ -332,8 +350,7 @@ mf_status mf_rt_mfo_plan(const mf_mfo_file *f, const char *name, mf_plan **out, 
                      p->scratch_bytes > (size_t)MF_MAX_TENSOR_BYTES || *nkernels < 0 || *nkernels > 100000))
         bad(&c, "%s: arena sizes or a kernel count out of range%.0ld%.0ld", "plan", 0, 0);
     /* every slot and step takes at least 16 bytes of the section */
-    *in_names = *out_names = NULL;
-    if (!alloc_plan(&c, p, (uint32_t)(f->plan->size / 16))) { /* the counts are now bounded */
+    if (!alloc_plan(&c, p, (uint32_t)(plan->size / 16))) { /* the counts are now bounded */
         *in_names = calloc((size_t)p->ninputs + 1, 128);
         *out_names = calloc((size_t)p->noutputs + 1, 128);
     }

@@ -1,7 +1,8 @@
 /* offline.c — the public API of offline models (mlufuse_offline.h) on the runtime alone:
- * map the file, check its sections and plan (mfo_read.c), choose the best code level this
- * CPU runs (cpu_features.c), load that level's kernels with our own object loader
- * (elf_load.c) into the plan, and run the plan like a compiled module's. */
+ * map the file, check its sections (mfo_read.c), choose the best code level this CPU runs
+ * (cpu_features.c), read that level's plan (its constants used in place in the mapping),
+ * load its kernels with our own object loader (elf_load.c) into the plan, and run the plan
+ * like a compiled module's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -42,20 +43,20 @@ static mf_status read_level(const mf_mfo_section *s, const char *name, level *l)
     return l->c.error;
 }
 
-/* The best level for this host: the one enabling the most known instruction sets among
- * those the host runs.  None: a message naming each level and what the host lacks. */
-static mf_status choose_level(const mf_mfo_file *f, const char *name, const char *host, level *best)
+/* The best level for this host (*index: its number in the file): the one enabling the most
+ * known instruction sets among those the host runs.  None: a message naming each level and
+ * what the host lacks. */
+static mf_status choose_level(const mf_mfo_file *f, const char *name, const char *host, level *best,
+                              int *index)
 {
     char refused[1024] = "";
     size_t n = 0;
     int best_rank = -1;
-    for (int i = 0; i < f->nsections; i++) {
-        if (f->sections[i].kind != MF_MFO_CODE)
-            continue;
+    for (int i = 0; i < f->nlevels; i++) {
         char what[300];
-        snprintf(what, sizeof what, "%s: code section %d", name, i);
+        snprintf(what, sizeof what, "%s: the code of level %d", name, i);
         level l;
-        mf_status s = read_level(&f->sections[i], what, &l);
+        mf_status s = read_level(f->codes[i], what, &l);
         if (s)
             return s;
         s = mf_rt_cpu_runs(l.features, host);
@@ -69,6 +70,7 @@ static mf_status choose_level(const mf_mfo_file *f, const char *name, const char
         int rank = mf_rt_cpu_rank(l.features);
         if (rank > best_rank) {
             best_rank = rank;
+            *index = i;
             *best = l;
             best->c.what = NULL; /* points into `what`, which is gone; set again by the caller */
         }
@@ -152,13 +154,14 @@ mf_status mf_offline_load_bytes(const void *data, size_t n, const char *name,
         return mf_error(MF_ERR_NOMEM, "%s: out of memory", name);
     mf_mfo_file f;
     level l;
+    int lv = 0;
     mf_status s = mf_rt_mfo_sections(data, n, name, &f);
     if (!s)
         s = read_meta(m, f.meta, name);
     if (!s)
-        s = mf_rt_mfo_plan(&f, name, &m->plan, &m->nkernels, &m->in_names, &m->out_names);
+        s = choose_level(&f, name, o.host_features, &l, &lv);
     if (!s)
-        s = choose_level(&f, name, o.host_features, &l);
+        s = mf_rt_mfo_plan(&f, lv, name, &m->plan, &m->nkernels, &m->in_names, &m->out_names);
     if (!s)
         s = load_kernels(m, &l, name);
     if (!s && o.core_number)

@@ -1,9 +1,10 @@
 /* test_offline_load.c — offline models through the API: a graph with MLU subgraphs and
  * CPU-fallback ops written by mf_genoff and run by mf_offline_run equals the compiled
- * module bit for bit; the loader picks a code level the (stated) host runs and refuses a
- * file with none, naming its levels; truncated files, a flipped byte in any section and a
- * wrong version are refused with a message; bytes changed behind resealed checksums (the
- * plan, the kernels' object code) never crash the loader. */
+ * module bit for bit, at each CPU level (each its own plan and packed weights) the module
+ * compiled for that CPU; the loader picks a code level the (stated) host runs and refuses a
+ * file with none, naming its levels; truncated files,
+ * a flipped byte in any section and a wrong version are refused with a message; bytes changed
+ * behind resealed checksums (the plan, the kernels' object code) never crash the loader. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -90,6 +91,62 @@ static void assert_same_bytes(const mf_tensor *a, const mf_tensor *b)
     assert_memory_equal(mf_tensor_data(a), mf_tensor_data(b), mf_tensor_nbytes(a));
 }
 
+/* A 1x1 conv whose weights each target's GEMM engine packs in panels of its own rows (12
+ * output channels at 16 lanes, 6 at 8), so the levels' plans read different constants. */
+static mf_graph *packed_graph(void)
+{
+    static char text[65536];
+    size_t n = (size_t)snprintf(
+        text, sizeof text,
+        "graph @packed(%%x: f32[1,32,8,8]) {\n  %%w = const f32[48,32,1,1] dense<");
+    for (int i = 0; i < 48 * 32; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s%g", i ? ", " : "",
+                              (i % 13 - 6) * 0.03125);
+    snprintf(text + n, sizeof text - n,
+             ">\n  %%y = conv2d(%%x, %%w) : f32[1,48,8,8]\n  return %%y\n}\n");
+    mf_graph *g;
+    if (mf_graph_parse(text, "packed.mfir", &g))
+        fail_msg("%s", mf_last_error());
+    return g;
+}
+
+/* m's outputs (nout of them) for a random input of make()'s graph against a module compiled
+ * for cpu (NULL: this machine), byte for byte. */
+static void assert_equals_module_of(mf_offline_model *m, mf_graph *(*make)(void), int nout,
+                                    const char *cpu)
+{
+    mf_graph *g = make();
+    mf_module_options mo = mf_module_default_options();
+    mo.cpu = cpu;
+    mf_module *mod;
+    if (mf_module_create(g, &mo, &mod))
+        fail_msg("%s", mf_last_error());
+    const mf_type *t = &g->inputs[0]->type;
+    mf_tensor *x, *xd, *want[2], *got[2];
+    assert_int_equal(mf_tensor_rand(MF_F32, t->rank, t->shape, 7, -1, 1, MF_DEVICE_CPU, &x), MF_OK);
+    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
+    assert_int_equal(mf_module_run(mod, 1, &xd, nout, want), MF_OK);
+    if (mf_offline_run(m, 1, &x, nout, got))
+        fail_msg("%s", mf_last_error());
+    for (int k = 0; k < nout; k++) {
+        mf_tensor *w;
+        assert_int_equal(mf_tensor_to(want[k], MF_DEVICE_CPU, &w), MF_OK);
+        assert_same_bytes(got[k], w);
+        mf_tensor_free(w);
+        mf_tensor_free(want[k]);
+        mf_tensor_free(got[k]);
+    }
+    mf_tensor_free(x);
+    mf_tensor_free(xd);
+    mf_module_destroy(mod);
+    mf_graph_destroy(g);
+}
+
+static void assert_equals_module(mf_offline_model *m, const char *cpu)
+{
+    assert_equals_module_of(m, small_graph, 2, cpu);
+}
+
 static void test_equals_module(void **state)
 {
     mf_offline_model *m;
@@ -109,31 +166,12 @@ static void test_equals_module(void **state)
     assert_string_equal(mf_offline_meta(m, "input_format"), "rgb");
     assert_null(mf_offline_meta(m, "no_such_key"));
 
-    mf_graph *g = small_graph();
-    mf_module *mod;
-    assert_int_equal(mf_module_create(g, NULL, &mod), MF_OK);
-    mf_tensor *x = input(), *xd, *want[2], *got[2];
-    assert_int_equal(mf_tensor_to(x, MF_DEVICE_MLU(0), &xd), MF_OK);
-    assert_int_equal(mf_module_run(mod, 1, &xd, 2, want), MF_OK);
-    if (mf_offline_run(m, 1, &x, 2, got))
-        fail_msg("%s", mf_last_error());
-    for (int k = 0; k < 2; k++) {
-        mf_tensor *w;
-        assert_int_equal(mf_tensor_to(want[k], MF_DEVICE_CPU, &w), MF_OK);
-        assert_same_bytes(got[k], w);
-        mf_tensor_free(w);
-        mf_tensor_free(want[k]);
-        mf_tensor_free(got[k]);
-    }
+    assert_equals_module(m, NULL);
     /* a wrong input type is refused, not run */
-    mf_tensor *bad;
+    mf_tensor *bad, *got[2];
     assert_int_equal(mf_tensor_zeros(MF_F32, 4, (int64_t[]){1, 3, 8, 8}, MF_DEVICE_CPU, &bad), MF_OK);
     assert_int_equal(mf_offline_run(m, 1, &bad, 2, got), MF_ERR_SHAPE);
     mf_tensor_free(bad);
-    mf_tensor_free(x);
-    mf_tensor_free(xd);
-    mf_module_destroy(mod);
-    mf_graph_destroy(g);
     mf_offline_destroy(m);
 }
 
@@ -157,12 +195,34 @@ static void test_core_number_override(void **state)
     mf_offline_destroy(m4);
 }
 
+/* The level a stated AVX2 host gets is the graph as a module for x86-64-v3 compiles it (its
+ * own plan and weight layout), run where this host executes AVX2. */
 static void test_level_choice(void **state)
 {
     mf_offline_model *m;
     mf_offline_options v3 = {0, v3_host}, none = {0, "sse,sse2"};
     assert_int_equal(mf_offline_load_bytes(file, file_len, "small.mfo", &v3, &m), MF_OK);
+    bool avx2 = mf_rt_cpu_runs("+avx,+avx2,+bmi,+bmi2,+f16c,+fma,+lzcnt,+movbe", NULL) == MF_OK;
+    if (avx2)
+        assert_equals_module(m, "x86-64-v3");
     mf_offline_destroy(m);
+    /* packed weights: each level reads its own */
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s/packed.mfo", dir);
+    mf_graph *g = packed_graph();
+    mf_genoff_options o = {1, "host,x86-64-v3", NULL};
+    if (mf_genoff(g, &o, p2))
+        fail_msg("%s", mf_last_error());
+    mf_graph_destroy(g);
+    assert_int_equal(mf_offline_load(p2, NULL, &m), MF_OK);
+    assert_equals_module_of(m, packed_graph, 1, NULL);
+    mf_offline_destroy(m);
+    if (avx2) {
+        assert_int_equal(mf_offline_load(p2, &v3, &m), MF_OK);
+        assert_equals_module_of(m, packed_graph, 1, "x86-64-v3");
+        mf_offline_destroy(m);
+    } else
+        print_message("skipped: running the x86-64-v3 level (this host lacks AVX2)\n");
     assert_int_equal(mf_offline_load_bytes(file, file_len, "small.mfo", &none, &m), MF_ERR_UNSUPPORTED);
     const char *msg = mf_last_error();
     if (!strstr(msg, "no code level") || !strstr(msg, "x86-64-v3") || !strstr(msg, "lacks"))
