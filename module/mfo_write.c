@@ -82,8 +82,7 @@ static const char *value_name(const mf_value *v, char *buf, size_t cap)
 /* The constants written so far, to share equal ones between levels (packed for one target,
  * a weight may equal another target's packing, and biases are the same everywhere). */
 typedef struct written {
-    const void *data;
-    uint64_t bytes, sum, offset;
+    uint64_t bytes, sum, offset; /* the bytes: the section's own, at offset */
 } written;
 
 typedef struct weights {
@@ -98,8 +97,8 @@ static uint64_t put_const(weights *ws, const void *data, uint64_t bytes)
 {
     uint64_t sum = mf_mfo_checksum(data, bytes);
     for (int i = 0; i < ws->n; i++)
-        if (ws->done[i].sum == sum && ws->done[i].bytes == bytes &&
-            !memcmp(ws->done[i].data, data, bytes))
+        if (bytes && ws->done[i].sum == sum && ws->done[i].bytes == bytes && !ws->w.oom &&
+            !memcmp(ws->w.p + ws->done[i].offset, data, bytes))
             return ws->done[i].offset;
     pad_to(&ws->w, MF_MFO_CONST_ALIGN);
     uint64_t at = ws->w.n;
@@ -113,7 +112,7 @@ static uint64_t put_const(weights *ws, const void *data, uint64_t bytes)
         }
         ws->done = d, ws->cap = cap;
     }
-    ws->done[ws->n++] = (written){data, bytes, sum, at};
+    ws->done[ws->n++] = (written){bytes, sum, at};
     return at;
 }
 
@@ -207,9 +206,10 @@ static mf_status write_file(const char *path, section *secs, int n)
     unsigned char header[MF_MFO_HEADER_BYTES] = {0};
     mf_strbuf table = {0};
     uint64_t at = MF_MFO_HEADER_BYTES + (uint64_t)n * MF_MFO_SECTION_BYTES;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         if (secs[i].bytes.oom)
             return mf_error(MF_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n; i++) {
         size_t align = secs[i].kind == MF_MFO_WEIGHTS ? MF_MFO_WEIGHT_ALIGN : 64;
         at = (at + align - 1) / align * align;
         secs[i].offset = at;
@@ -220,8 +220,10 @@ static mf_status write_file(const char *path, section *secs, int n)
         put_u64(&table, secs[i].bytes.n);
         put_u64(&table, mf_mfo_checksum(secs[i].bytes.p, secs[i].bytes.n));
     }
-    if (table.oom)
+    if (table.oom) {
+        free(table.p);
         return mf_error(MF_ERR_NOMEM, "%s: out of memory", path);
+    }
     memcpy(header, MF_MFO_MAGIC, 8);
     uint32_t version = MF_MFO_VERSION, nsec = (uint32_t)n;
     memcpy(header + 8, &version, 4);

@@ -296,6 +296,7 @@ static void plan_info(const char *dir, const char *name, void *rec)
     meta_value(f.meta, "model", info->model, sizeof info->model);
     meta_value(f.meta, "levels", info->cpu, sizeof info->cpu);
     info->batch = atoll(meta_value(f.meta, "batch_size", batch, sizeof batch));
+    /* a count a level: a saved plan has one level, the host's */
     info->kernels = atoi(meta_value(f.meta, "subgraphs", kernels, sizeof kernels));
     info->valid = 1;
     free(buf);

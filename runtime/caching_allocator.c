@@ -129,8 +129,8 @@ static size_t segment_size(size_t size)
  * are read once a run, a stream of megabytes: on 4 KiB pages every 64 lines of it cost a
  * page walk, and the hardware prefetchers stop at each page's end.  Aligned to 2 MiB and
  * advised (where the kernel's transparent huge pages are "madvise" or "always"), the
- * segment is mapped in 2 MiB pages: resnet18 on one core 3-8 % faster (16.4-17.3 -> 14.2-14.5
- * ms in a slow minute), its 14x14 Winograd GEMMs 15-35 % (docs/benchmarks.md, 2026-12-07).
+ * segment is mapped in 2 MiB pages: resnet18 on one core up to 8 % faster in quiet minutes and
+ * 12-18 % in a slow one, its 14x14 Winograd GEMMs 15-35 % (docs/benchmarks.md, 2026-12-07).
  * The advice is a hint: where it is refused (no THP in the kernel) the pages stay small. */
 static void *segment_memory(const mf_rt_allocator *a, size_t seg)
 {
@@ -340,7 +340,8 @@ size_t mf_rt_block_size(const mf_rt_block *b)
 
 /* ---- the allocator ------------------------------------------------------------------- */
 
-/* MLUFUSE_HUGE_PAGES: on (default) or off; anything else is ignored with a warning. */
+/* MLUFUSE_HUGE_PAGES: on (or 1; the default) or off (or 0); anything else is ignored with a
+ * warning. */
 static bool env_huge_pages(void)
 {
     const char *s = getenv("MLUFUSE_HUGE_PAGES");

@@ -1,5 +1,5 @@
 /* mlufuse_offline.h — offline models (the seed's genoff and .cambricon file): mf_genoff
- * compiles a graph once and writes everything needed to run it into one .mfo file
+ * compiles a graph once per CPU level and writes everything needed to run it into one .mfo file
  * (docs/mfo.md); mf_offline_* load and run such a file with the runtime alone — no compiler,
  * no passes, no LLVM — which is all that libmlufuse_rt holds.  May be included alone. */
 #ifndef MLUFUSE_OFFLINE_H
@@ -15,8 +15,8 @@ extern "C" {
 
 typedef struct mf_genoff_options {
     int core_number;  /* partitions per kernel launch: 1, 4 or 16 */
-    const char *cpus; /* comma-separated LLVM CPU names, "host" for this machine; one code
-                       * level each.  NULL: "host,x86-64-v3" */
+    const char *cpus; /* comma-separated LLVM CPU names, "host" for this machine; one level
+                       * (plan and code) each.  NULL: "host,x86-64-v3" */
     const char *meta; /* "key=value" lines recorded as they are (input_format, preprocessing,
                        * post-processing); NULL: none */
 } mf_genoff_options;

@@ -305,8 +305,9 @@ static int advised_huge(const void *p)
 }
 
 /* Every segment, small pool and large, starts on a 2 MiB page and, where the kernel has
- * transparent huge pages, is advised to be made of them; MLUFUSE_HUGE_PAGES=off keeps
- * small pages, and a bad value warns and keeps the default. */
+ * transparent huge pages, is advised to be made of them; a bad MLUFUSE_HUGE_PAGES warns and
+ * keeps the default; =off allocates without the advice (not read back: the C library may hand
+ * out heap pages an earlier round advised). */
 static void test_segments_on_huge_pages(void **state)
 {
     bool thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
@@ -319,8 +320,12 @@ static void test_segments_on_huge_pages(void **state)
         for (int i = 0; i < 3; i++) {
             if (round < 2)
                 assert_int_equal((uintptr_t)ptr(blocks[i]) % (2 * MiB), 0);
-            if (thp && round < 2)
-                assert_int_equal(advised_huge(ptr(blocks[i])), 1);
+            if (thp && round < 2) {
+                int advised = advised_huge(ptr(blocks[i]));
+                thp = advised != -1; /* smaps without VmFlags: the advice cannot be read back */
+                if (thp)
+                    assert_int_equal(advised, 1);
+            }
             memset(ptr(blocks[i]), 1, mf_rt_block_size(blocks[i])); /* the pages are usable */
             mf_rt_block_free(blocks[i]);
         }
@@ -328,7 +333,8 @@ static void test_segments_on_huge_pages(void **state)
     }
     if (!thp)
         print_message(
-            "skipped: the huge-page advice (this kernel has no transparent huge pages)\n");
+            "skipped: reading the huge-page advice back (no transparent huge pages in this "
+            "kernel, or no VmFlags in smaps)\n");
     unsetenv("MLUFUSE_HUGE_PAGES");
 }
 
