@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "codegen/codegen.h"
@@ -31,10 +32,20 @@
 #include "support/kernel_timing.h"
 
 
-/* 64-byte aligned, as the runtime's buffers are (runtime/caching_allocator.c) */
+/* On 2 MiB pages where the kernel gives them, as the runtime's device memory is
+ * (runtime/caching_allocator.c): the layers see the TLB a model's do. */
 static float *rnd(int64_t n)
 {
-    float *p = aligned_alloc(64, (sizeof(float) * (size_t)n + 63) / 64 * 64);
+    void *v = NULL;
+    size_t bytes = (sizeof(float) * (size_t)n + 63) / 64 * 64;
+    if (posix_memalign(&v, (size_t)2 << 20, bytes ? bytes : 64)) {
+        fprintf(stderr, "bench_conv_gflops: out of memory\n");
+        exit(1);
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(v, bytes, MADV_HUGEPAGE);
+#endif
+    float *p = v;
     for (int64_t i = 0; i < n; i++)
         p[i] = (float)((i * 7919 % 1000) / 500.0 - 1.0);
     return p;
