@@ -9,12 +9,12 @@
  * of pixels would be padding) and strided ones go to a second engine that vectorizes over
  * output channels instead (see emit_conv_oc), except strided ones with under two vectors of
  * taps, or at 8 lanes and fewer of up to 8 input channels (oc_choose).  mf_cg_emit_conv picks, in
- * order: the 1x1 GEMM engine (lower_conv_gemm.c; any stride, no padding) unless its lanes would be
- * mostly empty where the output-channel engine's fill (oc_fills_lanes), the depthwise engine
- * (lower_conv_dw.c), the plane engine (lower_conv_plane.c) unless it cedes a small plane to the
- * next one (plane_runs), the output-channel engine, this one; the choice depends on the geometry
- * and the target only, so the pack-weights pass can ask which layout the weights should have
- * (mf_cg_conv_weight_block). */
+ * order: the 1x1 GEMM engine (lower_conv_gemm.c; any stride, no padding; matmuls with long rows)
+ * unless its lanes would be mostly empty where the output-channel engine's fill (oc_fills_lanes),
+ * the depthwise engine (lower_conv_dw.c), the plane engine (lower_conv_plane.c) unless it cedes a
+ * small plane to the next one (plane_runs), the output-channel engine, this one; the choice depends
+ * on the geometry and the target only, so the pack-weights pass can ask which layout the weights
+ * should have (mf_cg_conv_weight_block). */
 #include <stdlib.h>
 #include <string.h>
 

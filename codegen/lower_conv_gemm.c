@@ -1,6 +1,7 @@
 /* lower_conv_gemm.c — 1x1 convolutions without padding as a GEMM: out[oc, p] = sum over ic
  * of w[oc, ic] * x[ic, p], with the pixels p of the whole plane flattened, so a tile never
- * straddles a row end (a 28-pixel row no longer fills 32 lanes).  A strided layer first
+ * straddles a row end (a 28-pixel row no longer fills 32 lanes); also matmuls with long rows
+ * (GEMM_MATMUL_MIN_VECTORS).  A strided layer first
  * gathers its chunk's pixels (every sw-th column of every sh-th row) into a stack panel laid
  * out as stride 1 lays out the plane, once per chunk and partition: the same microkernel
  * then reads the panel (resnet18's 1x1 stride-2 downsample ran at 41 % of the AVX2 peak on
@@ -35,6 +36,16 @@ typedef struct gemm_plan {
 } gemm_plan;
 
 #define GEMM_MAX_STRIDE 4 /* the gather's wide loads: stride x vw lanes */
+
+/* A matmul [.., M, K] x [.., K, N] is a 1x1 layer of K -> M channels on N pixels, each batch
+ * its own weights (bw_stride), so this engine runs one whose rows are long: resnet18's 56x56
+ * Winograd GEMMs (N = 196) 0.49-0.56 -> 0.45-0.47 ms each in the model at 16 lanes, 0.68-0.77
+ * -> 0.62-0.72 at 8 (the direct-convolution engine's rows read the right operand again for
+ * every block of rows).  Shorter rows stay there: its one-tile rows stream the packed left
+ * operand with its prefetches (the 14x14 GEMMs, N = 16, 0.66-0.70 ms there against
+ * 1.13-1.17 here; the 28x28 ones, N = 49, 0.47 against 0.49-0.50, at 8 lanes 0.70 against
+ * 0.74-0.82). */
+#define GEMM_MATMUL_MIN_VECTORS 8
 
 static bool strided(const mf_cg_conv_geom *g)
 {
@@ -96,7 +107,8 @@ static double lane_use(int64_t N, int64_t nr)
 
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv)
 {
-    if (g->is_matmul || g->kh != 1 || g->kw != 1 || g->ph != 0 || g->pw != 0 || !mf_cg_gathers_strided(g) ||
+    if ((g->is_matmul && g->ow < GEMM_MATMUL_MIN_VECTORS * s->lanes) || g->kh != 1 || g->kw != 1 ||
+        g->ph != 0 || g->pw != 0 || !mf_cg_gathers_strided(g) ||
         (!strided(g) && (g->oh != g->h || g->ow != g->w)) || g->oh * g->ow < s->lanes)
         return false;
     int64_t coutg = g->cout / g->groups, N = g->oh * g->ow;
@@ -261,17 +273,20 @@ static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMVa
 {
     mf_cg_ctx *c = e->c;
     const mf_cg_conv_geom *g = e->g;
-    mf_cg_point *pt = mf_cg_conv_point(e->core, 2, (unsigned)c->vw, g->nbd, e->bcoord);
+    const int cdim = g->is_matmul ? g->nbd : 1, pdim = cdim + 1; /* matmul: [batch..., M, N] */
+    mf_cg_point *pt = mf_cg_conv_point(e->core, pdim, (unsigned)c->vw, g->nbd, e->bcoord);
     if (!pt)
         return MF_ERR_NOMEM;
-    pt->nloop = 3;
-    pt->extent[2] = e->pl.N;
-    pt->stride_of[2] = 3;
+    if (!g->is_matmul) { /* the plane's rows and columns as one loop dim */
+        pt->nloop = 3;
+        pt->extent[2] = e->pl.N;
+        pt->stride_of[2] = 3;
+    }
     mf_status err = MF_OK;
     for (int j = 0; j < R && !err; j++) {
-        pt->coord[1] = mf_cg_ix_addk(c, e->oc0, j);
+        pt->coord[cdim] = mf_cg_ix_addk(c, e->oc0, j);
         for (int v = 0; v < NV && !err; v++) {
-            pt->coord[2] = mf_cg_ix_addk(c, p, (int64_t)v * c->vw);
+            pt->coord[pdim] = mf_cg_ix_addk(c, p, (int64_t)v * c->vw);
             pt->mask = masks[v];
             pt->core_val = LLVMBuildLoad2(c->B, e->vt, e->acc[j * NV + v], "");
             pt->nmemo = 0;
@@ -556,7 +571,13 @@ bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *con
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi)
 {
-    gemm_emit e = {.c = c, .g = g, .packed = g->wblock != 0, .flat = mf_cg_epilogue_flattens(core, nepi, epi), .core = core, .nepi = nepi, .epi = epi,
+    gemm_emit e = {.c = c,
+                   .g = g,
+                   .packed = g->wblock != 0,
+                   .flat = g->is_matmul || mf_cg_epilogue_flattens(core, nepi, epi),
+                   .core = core,
+                   .nepi = nepi,
+                   .epi = epi,
                    .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
     plan_for(c, g, &e.pl);
     const gemm_plan *pl = &e.pl;

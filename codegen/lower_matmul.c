@@ -1,8 +1,9 @@
-/* lower_matmul.c — the matrix anchors.  matmul (batched, batch dims broadcast) runs on the
- * direct-convolution engine as a 1x1 convolution: rows of the left operand are "output
- * channels" (broadcast scalars), the right operand's rows are vector-loaded; a constant
- * left operand that the engine streams may come packed (matmul's `packed`: row_block in
- * lower_conv.c).  linear
+/* lower_matmul.c — the matrix anchors.  matmul (batched, batch dims broadcast) runs as a 1x1
+ * convolution: rows of the left operand are "output channels" (broadcast scalars), the right
+ * operand's rows are vector-loaded; on the 1x1 GEMM engine where its rows are long
+ * (lower_conv_gemm.c), else on the direct-convolution engine; a constant left operand may
+ * come packed for the engine (matmul's `packed`: the GEMM's blocks of MR rows, or row_block
+ * in lower_conv.c).  linear
  * (y = x wᵀ + b, w [M, K]) is a dot-product microkernel: a tile of rows x columns held in
  * <vw x float> accumulators along K (both operands contiguous there, so no packing), each
  * reduced once at the end; the epilogue runs on each result.  The tile is as big as the

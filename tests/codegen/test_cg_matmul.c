@@ -50,6 +50,8 @@ static void test_matmul(void **state)
         {2, {4, 8}, 2, {8, 16}},          {2, {7, 13}, 2, {13, 37}},    {3, {2, 5, 6}, 3, {2, 6, 9}},
         {3, {3, 4, 5}, 2, {5, 70}},       {2, {6, 3}, 3, {4, 3, 17}},   {4, {2, 1, 3, 4}, 3, {3, 4, 5}},
         {2, {30, 64}, 2, {64, 64}},       {2, {1, 1}, 2, {1, 1}},
+        /* rows of 8 vectors and more: the 1x1 GEMM engine (no batch dim, two of them) */
+        {2, {33, 20}, 2, {20, 300}},      {4, {2, 3, 7, 9}, 4, {2, 3, 9, 140}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mf_graph *g = mf_graph_new("mm");
