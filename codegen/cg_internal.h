@@ -545,9 +545,10 @@ typedef struct mf_cg_qconv_op {
 bool mf_cg_qdw_choose(const mf_cg_ctx *c, const mf_cg_conv_geom *g);
 mf_status mf_cg_emit_qconv_dw(mf_cg_ctx *c, const mf_cg_qconv_op *op);
 
-/* The 1x1 GEMM engine (lower_conv_gemm.c): 1x1 convs, stride 1, no padding, on the
- * flattened plane; MR channels x NV vectors per tile from the target's registers (false:
- * not a GEMM-shaped conv: another engine runs it). */
+/* The 1x1 GEMM engine (lower_conv_gemm.c): 1x1 convs without padding (strided ones on a
+ * gathered panel), on the flattened plane, and matmuls whose rows hold 8 vectors or more;
+ * MR channels x NV vectors per tile from the target's registers (false: not GEMM-shaped:
+ * another engine runs it). */
 bool mf_cg_gemm_blocking(const mf_cg_target_shape *s, const mf_cg_conv_geom *g, int *mr, int *nv);
 /* Can the epilogue of a conv's result run on its flattened plane: does everything it reads
  * step over the output's rows as over its columns? */

@@ -17,9 +17,9 @@
  * mf_cg_gemm_split_pixels), each block's MR x K weight panel stays in L1 over
  * the chunk's tiles (the engine depends on the geometry and the target alone, so a pass can
  * prepack its weights).  The weight panel is read by broadcasts, either from the plain [oc][ic]
- * layout (MR rows) or, when the graph prepacked it (conv2d's `packed` attribute), from
- * [block][ic][MR] (one contiguous stream).  The epilogue runs on the flattened plane when
- * what it reads flattens too, else pixel by pixel. */
+ * layout (MR rows) or, when the graph prepacked it (conv2d's or matmul's `packed` attribute),
+ * from [block][ic][MR] (one contiguous stream).  The epilogue runs on the flattened plane when
+ * what it reads flattens too, else pixel by pixel; a matmul's at its output's own dims. */
 #include <stdlib.h>
 
 #include "cg_internal.h"
@@ -267,8 +267,9 @@ static void accumulate(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef
         mf_cg_loop_end_scalar(c, &kl, 1);
 }
 
-/* The epilogue of the tile's sums (the bias is in them already), on the flattened plane: the point's loop dims are
- * (batch, channel, pixel), the pixel reading the strides of the output's last dim. */
+/* The epilogue of the tile's sums (the bias is in them already): a conv's on the flattened
+ * plane, the point's loop dims (batch, channel, pixel), the pixel reading the strides of the
+ * output's last dim; a matmul's at the output's own dims [batch..., M, N]. */
 static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMValueRef *masks)
 {
     mf_cg_ctx *c = e->c;
@@ -297,9 +298,9 @@ static mf_status finish_flat(gemm_emit *e, int R, int NV, LLVMValueRef p, LLVMVa
     return err;
 }
 
-/* The same where the epilogue reads something that does not flatten (broadcast along
+/* The same where a conv's epilogue reads something that does not flatten (broadcast along
  * rows but not columns, say): the sums go to a stack buffer and the epilogue runs pixel by
- * pixel at (row, column).  Rare, so simple. */
+ * pixel at (row, column).  Rare, so simple.  Never a matmul's (flat: its own dims). */
 static mf_status finish_by_pixel(gemm_emit *e, int R, int NV, LLVMValueRef p)
 {
     mf_cg_ctx *c = e->c;
@@ -688,7 +689,7 @@ mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_valu
     *e = (gemm_emit){.c = c,
                      .g = g,
                      .packed = g->wblock != 0,
-                     .flat = mf_cg_epilogue_flattens(core, nepi, epi),
+                     .flat = g->is_matmul || mf_cg_epilogue_flattens(core, nepi, epi),
                      .core = core,
                      .nepi = nepi,
                      .epi = epi,
