@@ -568,18 +568,24 @@ bool mf_cg_epilogue_flattens(const mf_value *core, int nepi, const mf_value *con
     return f.ok;
 }
 
+/* The emitter of layer g with output `core` and its epilogue (a matmul's at its own dims). */
+static gemm_emit emit_of(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
+                         const mf_value *const *epi)
+{
+    return (gemm_emit){.c = c,
+                       .g = g,
+                       .packed = g->wblock != 0,
+                       .flat = g->is_matmul || mf_cg_epilogue_flattens(core, nepi, epi),
+                       .core = core,
+                       .nepi = nepi,
+                       .epi = epi,
+                       .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
+}
 
 mf_status mf_cg_emit_conv_gemm(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_value *core, int nepi,
                                const mf_value *const *epi)
 {
-    gemm_emit e = {.c = c,
-                   .g = g,
-                   .packed = g->wblock != 0,
-                   .flat = g->is_matmul || mf_cg_epilogue_flattens(core, nepi, epi),
-                   .core = core,
-                   .nepi = nepi,
-                   .epi = epi,
-                   .vt = LLVMVectorType(c->f32, (unsigned)c->vw)};
+    gemm_emit e = emit_of(c, g, core, nepi, epi);
     plan_for(c, g, &e.pl);
     const gemm_plan *pl = &e.pl;
     e.cing = g->cin / g->groups, e.coutg = g->cout / g->groups;
@@ -686,17 +692,8 @@ mf_cg_gemm *mf_cg_gemm_new(mf_cg_ctx *c, const mf_cg_conv_geom *g, const mf_valu
         return NULL;
     }
     gemm_emit *e = &h->e;
-    *e = (gemm_emit){.c = c,
-                     .g = g,
-                     .packed = g->wblock != 0,
-                     .flat = g->is_matmul || mf_cg_epilogue_flattens(core, nepi, epi),
-                     .core = core,
-                     .nepi = nepi,
-                     .epi = epi,
-                     .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
-                     .cing = g->cin,
-                     .coutg = g->cout,
-                     .xdt = MF_F32};
+    *e = emit_of(c, g, core, nepi, epi);
+    e->cing = g->cin, e->coutg = g->cout, e->xdt = MF_F32;
     plan_tiles(&c->shape, g, mr, nv, 1, &e->pl);
     for (int k = 0; k < mr * nv; k++)
         e->acc[k] = mf_cg_entry_alloca(c, e->vt);
