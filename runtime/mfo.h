@@ -18,9 +18,8 @@
 #define MF_MFO_CONST_ALIGN 64
 
 typedef enum mf_mfo_kind {
-    MF_MFO_META = 1, /* "key=value" lines: producer, batch, core_number, pre/post-processing */
-    MF_MFO_PLAN =
-        2, /* one CPU level's slots, steps, inputs and outputs, constants (binary, see docs) */
+    MF_MFO_META = 1,    /* "key=value" lines: producer, batch, core_number, pre/post-processing */
+    MF_MFO_PLAN = 2,    /* a CPU level's slots, steps, inputs, outputs, constants (see docs) */
     MF_MFO_WEIGHTS = 3, /* constant bytes, each at a 64-byte aligned offset */
     MF_MFO_CODE = 4     /* one CPU level: its name, features and one ELF object per kernel */
 } mf_mfo_kind;
