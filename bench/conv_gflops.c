@@ -1,7 +1,9 @@
 /* conv_gflops.c — throughput of a compiled conv2d kernel (3x3, 64->64, 1x64x56x56, bias and
  * relu fused) in GFLOP/s, single-threaded (compiled for core_number 1) and with nparts=2 on 2
  * threads (compiled for core_number 4), plus a few other
- * layer shapes, and resnet18's 3x3 stride-1 layers as Winograd F(4,3) in effective GFLOP/s.  Compare with the FMA peak: 2 zmm FMAs/cycle = 64 flop/cycle/core.
+ * layer shapes, and resnet18's 3x3 stride-1 layers as Winograd F(4,3) in effective GFLOP/s
+ * (three kernels, and where segmentation fuses the chain, one).  Compare with the FMA peak: 2
+ * zmm FMAs/cycle = 64 flop/cycle/core.
  * `bench_conv_gflops --cpu NAME` compiles for an LLVM CPU (e.g. haswell) instead of the
  * host; the host must be able to run that CPU's code.  The one-thread figure is the best CPU
  * time of a few batches (a shared machine's load does not count), with its fraction of
@@ -259,6 +261,37 @@ static mf_kernel_fn one_kernel(mf_op op, int nin, const mf_type *types, const mf
     return fn;
 }
 
+/* The Winograd chain as one kernel (ir/winograd_chain.c): input transform, matmul of the
+ * transformed weights (packed in `block`, as the pack-weights pass packs the matmul's), output
+ * transform with bias and relu; NULL where segmentation would not fuse it. */
+static mf_kernel_fn chain_kernel(const mf_type *xt, const mf_type *ut, const mf_type *bt,
+                                 const mf_attr *ai, const mf_attr *ao, int64_t block,
+                                 mf_cg_object *obj)
+{
+    mf_graph *g = mf_graph_new("chain");
+    mf_value *x = mf_graph_add_input(g, NULL, xt), *u = mf_graph_add_input(g, NULL, ut);
+    mf_value *b = mf_graph_add_input(g, NULL, bt);
+    mf_node *in, *mm, *out, *r;
+    mf_winograd_chain wc;
+    mf_attr am[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_MATMUL, am);
+    mf_attr_set_int(MF_OP_MATMUL, am, "packed", block);
+    mf_kernel_fn fn = NULL;
+    mf_cg_options one = {target, 3, 1};
+    if (mf_graph_add_node(g, MF_OP_WINOGRAD_INPUT, 1, &x, ai, &in) ||
+        mf_graph_add_node(g, MF_OP_MATMUL, 2, (mf_value *[]){u, in->outputs[0]}, am, &mm) ||
+        mf_graph_add_node(g, MF_OP_WINOGRAD_OUTPUT, 2, (mf_value *[]){mm->outputs[0], b}, ao,
+                          &out) ||
+        mf_graph_add_node(g, MF_OP_RELU, 1, out->outputs, NULL, &r) ||
+        mf_graph_set_outputs(g, 1, r->outputs))
+        fprintf(stderr, "winograd chain: %s\n", mf_last_error());
+    else if (mf_winograd_chain_of(g, out, &wc) && mf_winograd_chain_fits(&wc) &&
+             (mf_cg_compile(g, &one, obj) || mf_cg_load(obj, &fn)))
+        fprintf(stderr, "winograd chain: %s\n", mf_last_error());
+    mf_graph_destroy(g);
+    return fn;
+}
+
 /* The three kernels of a Winograd F(4,3) 3x3 stride-1 conv (input transform, the 36 GEMMs,
  * output transform with bias and relu), one thread, in effective GFLOP/s: the direct
  * convolution's FLOPs over the time of the three, and its fraction of the target's peak. */
@@ -312,13 +345,27 @@ static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes)
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < 3; i++)
             fn[i](args[i], 0, 1);
-    double chained = (bench_now() - t0) / reps;
+    double chained = (bench_now() - t0) / reps, fused = 0;
+    mf_cg_object fobj = {0};
+    mf_kernel_fn ffn = cl ? NULL : chain_kernel(&xt, &ut, &bt, ai, ao, block, &fobj);
+    if (ffn) {
+        void *fargs[4] = {y, x, u, b};
+        ffn(fargs, 0, 1);
+        fused = bench_time_threads(ffn, fargs, 1, reps);
+    }
     printf("winograd %3lldx%-3lld %3lld->%-3lld %s%s: %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
            "  (input %.3f, gemm %.3f = %.0f %% of peak, output %.3f ms; compile %.1f ms)\n",
            (long long)hw, (long long)hw, (long long)cin, (long long)cout, cl ? "ch-last" : "tiles  ", block ? " packed" : "", chained * 1e3, flop / chained * 1e-9,
            peak > 0 ? 100 * flop / chained * 1e-9 / peak : 0, ts[0] * 1e3, ts[1] * 1e3,
            peak > 0 ? 100 * (2.0 * 36 * cout * cin * tiles) / ts[1] * 1e-9 / peak : 0, ts[2] * 1e3,
            obj[0].compile_ms + obj[1].compile_ms + obj[2].compile_ms);
+    if (ffn)
+        printf("winograd %3lldx%-3lld %3lld->%-3lld one kernel: %7.3f ms  1 thread %6.1f "
+               "effective GFLOP/s = %5.1f %% of peak  (compile %.1f ms)\n",
+               (long long)hw, (long long)hw, (long long)cin, (long long)cout, fused * 1e3,
+               flop / fused * 1e-9, peak > 0 ? 100 * flop / fused * 1e-9 / peak : 0,
+               fobj.compile_ms);
+    mf_cg_object_free(&fobj);
     (void)total;
     for (int i = 0; i < 3; i++)
         mf_cg_object_free(&obj[i]);

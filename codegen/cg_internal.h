@@ -429,6 +429,10 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,
                                      const mf_value *const *epi);
 mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi,
                                       const mf_value *const *epi);
+/* A Winograd chain (ir/winograd_chain.c) as one kernel: the input transform, the GEMMs and
+ * the output transform (with the epilogue) a block of tile rows at a time. */
+mf_status mf_cg_lower_winograd_chain(mf_cg_ctx *c, const mf_winograd_chain *ch, int nepi,
+                                     const mf_value *const *epi);
 
 /* The direct-convolution tile engine shared by conv2d and matmul (lower_conv.c): out[b,
  * oc, oy, ox] = sum over ic, ky, kx of w[b?, oc, ic, ky, kx] * x[b, ic, iy, ix]. */

@@ -367,13 +367,16 @@ static mf_dtype odd_dtype(const mf_node *n)
 /* The subgraph's core (NULL: elementwise only); an expand-depthwise chain (ir/expand_dw.c)
  * has two anchors, its depthwise conv the core and *chain filled (chain->dw NULL else); a
  * depthwise-project chain too, its projection the core and *dp filled (dp->dw NULL else);
- * an inverted-residual block three, both filled, its projection the core. */
+ * an inverted-residual block three, both filled, its projection the core; a Winograd chain
+ * (ir/winograd_chain.c) three, its output transform the core and *wc filled (wc->out NULL
+ * else). */
 static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_dw *chain,
-                             mf_dw_project *dp)
+                             mf_dw_project *dp, mf_winograd_chain *wc)
 {
     *core = NULL;
     chain->dw = NULL;
     dp->dw = NULL;
+    wc->out = NULL;
     for (int i = 0; i < g->nnodes; i++) {
         const mf_node *n = g->nodes[i];
         const mf_op_info *info = mf_op_get(n->op);
@@ -391,6 +394,14 @@ static mf_status check_nodes(const mf_graph *g, const mf_node **core, mf_expand_
             continue;
         if (*core && !chain->dw && !dp->dw && mf_expand_dw_chain(g, n, chain) &&
             chain->expand == *core) {
+            *core = n;
+            continue;
+        }
+        mf_winograd_chain w;
+        if (*core && !wc->out && mf_winograd_chain_of(g, n, &w) && mf_winograd_chain_fits(&w) &&
+            (n == w.mm ? w.in == *core : w.mm == *core)) {
+            if (n == w.out)
+                *wc = w;
             *core = n;
             continue;
         }
@@ -458,7 +469,8 @@ bool mf_cg_has_lowering(mf_op op)
 /* The outputs that do not depend on the core as an elementwise chain, then the core with
  * the others as its epilogue; epi and rest have room for every output. */
 static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_expand_dw *chain,
-                             const mf_dw_project *dp, const mf_value **epi, const mf_value **rest)
+                             const mf_dw_project *dp, const mf_winograd_chain *wc,
+                             const mf_value **epi, const mf_value **rest)
 {
     const mf_graph *g = c->g;
     const mf_value *cv = core->outputs[0];
@@ -483,6 +495,8 @@ static mf_status lower_parts(mf_cg_ctx *c, const mf_node *core, const mf_expand_
         return mf_cg_lower_expand_dw(c, chain, dp->dw ? dp : NULL, nepi, epi);
     if (dp->dw)
         return mf_cg_lower_dw_project(c, dp, nepi, epi);
+    if (wc->out)
+        return mf_cg_lower_winograd_chain(c, wc, nepi, epi);
     return lowering(core->op)(c, core, nepi, epi);
 }
 
@@ -492,14 +506,15 @@ mf_status mf_cg_lower(mf_cg_ctx *c)
     const mf_node *core;
     mf_expand_dw chain;
     mf_dw_project dp;
-    mf_status s = check_nodes(g, &core, &chain, &dp);
+    mf_winograd_chain wc;
+    mf_status s = check_nodes(g, &core, &chain, &dp, &wc);
     if (s)
         return s;
     if (!core)
         return mf_cg_lower_elementwise(c, g->noutputs, (const mf_value *const *)g->outputs);
     const mf_value **epi = calloc((size_t)g->noutputs + 1, sizeof *epi);
     const mf_value **rest = calloc((size_t)g->noutputs + 1, sizeof *rest);
-    s = epi && rest ? lower_parts(c, core, &chain, &dp, epi, rest)
+    s = epi && rest ? lower_parts(c, core, &chain, &dp, &wc, epi, rest)
                     : mf_error(MF_ERR_NOMEM, "codegen: out of memory");
     free(epi);
     free(rest);

@@ -29,6 +29,7 @@ typedef struct wino {
     int64_t ngroups;                     /* groups of vw tiles per tile row */
     int R, twg, nv;                      /* input, tiles in the lanes: a group's tile rows, its tiles
                                             a row, the loads of an input row per offset */
+    int64_t pstride; /* tiles in the lanes: floats between the 36 planes of V or M */
     mf_dtype xdt;                        /* the input transform's x: f32, or f16 loads widen */
 } wino;
 
@@ -299,7 +300,7 @@ static void input_row_groups(wino *e, LLVMValueRef plane, LLVMValueRef ty0, LLVM
                              const line_halves *vs)
 {
     mf_cg_ctx *c = e->c;
-    int64_t T = e->n * e->th * e->tw, ngc = (e->tw + e->twg - 1) / e->twg, stride = e->ch * T;
+    int64_t ngc = (e->tw + e->twg - 1) / e->twg, stride = e->pstride;
     if (ngc <= 2) {
         for (int64_t g = 0; g < ngc; g++) {
             int64_t tx0 = g ? e->tw - e->twg : 0;
@@ -312,6 +313,16 @@ static void input_row_groups(wino *e, LLVMValueRef plane, LLVMValueRef ty0, LLVM
     LLVMValueRef tx0 = mf_cg_ix_smink(c, mf_cg_ix_mulk(c, gl.iv, e->twg), e->tw - e->twg);
     input_group(e, plane, ty0, tx0, mf_cg_gep(c, vrow, tx0), stride, smask, vs);
     mf_cg_loop_end_scalar(c, &gl, 1);
+}
+
+/* A group's tiles (tiles in the lanes): R = vw / tw tile rows when a row has fewer tiles than
+ * lanes, at most `rows`, else vw tiles of one row. */
+static void input_groups_of(wino *e, int64_t rows)
+{
+    int vw = e->c->vw;
+    e->twg = e->tw < vw ? (int)e->tw : vw;
+    e->R = e->tw < vw ? (int)(vw / e->tw < rows ? vw / e->tw : rows) : 1;
+    e->nv = (4 * e->twg + vw - 1) / vw;
 }
 
 /* Tiles in the lanes.  A work item is one channel plane of one image, so the partitions
@@ -458,9 +469,8 @@ mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, c
         lower_input_cl(&e, x, out);
         return MF_OK;
     }
-    e.twg = e.tw < c->vw ? (int)e.tw : c->vw;
-    e.R = e.tw < c->vw ? (int)(c->vw / e.tw < e.th ? c->vw / e.tw : e.th) : 1;
-    e.nv = (4 * e.twg + c->vw - 1) / c->vw;
+    input_groups_of(&e, e.th);
+    e.pstride = e.ch * e.n * e.th * e.tw;
     lower_input_tiles(&e, x, out);
     return MF_OK;
 }
@@ -523,11 +533,11 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
 {
     wino *e = &o->e;
     mf_cg_ctx *c = e->c;
-    int64_t T = e->n * e->th * e->tw, K = e->ch;
     LLVMValueRef tmask = last && live < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)live) : NULL;
     LLVMValueRef m[36], r[4][6];
     for (int p = 0; p < 36; p++)
-        m[p] = mf_cg_load_f32_as(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * K * T)), tmask, MF_F32);
+        m[p] = mf_cg_load_f32_as(c, e->vt, mf_cg_gep(c, mt, mf_cg_i64(c, p * e->pstride)), tmask,
+                                 MF_F32);
     at_columns(e, m, r);
     LLVMValueRef bias = o->bias ? mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, mf_cg_gep(c, o->bias, k), "")) : NULL;
     const mf_type *ot = &o->core->type;
@@ -579,6 +589,34 @@ static mf_status output_group(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVM
     }
     free(pt);
     return s;
+}
+
+/* Rows of fewer tiles than half the lanes: R whole tile rows a vector, when a chunk of vw
+ * pixels never spans two of them; else 1. */
+static int output_rows_per(const wino *e)
+{
+    int vw = e->c->vw;
+    return e->tw * 2 <= vw && vw >= 4 && e->tw % (vw / 4) == 0 ? (int)(vw / e->tw) : 1;
+}
+
+/* Channel k's tile row ty (R 1), its tiles from mk on: groups of vw tiles in a loop, then the
+ * last, masked at compile time. */
+static mf_status output_row(wino_out *o, LLVMValueRef k, LLVMValueRef ty, LLVMValueRef mk)
+{
+    wino *e = &o->e;
+    mf_cg_ctx *c = e->c;
+    mf_status s = MF_OK;
+    if (e->ngroups > 1) {
+        mf_cg_loop gl;
+        mf_cg_loop_begin(c, &gl, mf_cg_i64(c, 0), mf_cg_i64(c, e->ngroups - 1));
+        LLVMValueRef tx0 = mf_cg_ix_mulk(c, gl.iv, c->vw);
+        s = output_group(o, k, ty, tx0, mf_cg_gep(c, mk, tx0), false, c->vw, 0, 1, 1);
+        mf_cg_loop_end_scalar(c, &gl, 1);
+    }
+    int64_t last = (e->ngroups - 1) * c->vw;
+    return s ? s
+             : output_group(o, k, ty, mf_cg_i64(c, last), mf_cg_gep(c, mk, mf_cg_i64(c, last)),
+                            true, e->tw - last, 4 * last, 1, 1);
 }
 
 /* nrows whole tile rows from ty in one vector (R of them a group), at mt. */
@@ -688,9 +726,8 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
     if (cl)
         return lower_output_cl(&o);
     int64_t T = e->n * e->th * e->tw;
-    /* rows of fewer tiles than half the lanes: R whole tile rows a vector, when a chunk of vw
-     * pixels never spans two of them */
-    int R = e->tw * 2 <= c->vw && c->vw >= 4 && e->tw % (c->vw / 4) == 0 ? (int)(c->vw / e->tw) : 1;
+    e->pstride = e->ch * T;
+    int R = output_rows_per(e);
     int64_t nrg = (e->th + R - 1) / R, full = e->th / R; /* groups of R tile rows; whole ones */
     LLVMValueRef lo, hi;
     mf_cg_part_range(c, e->n * e->ch * nrg, 1, &lo, &hi);
@@ -723,17 +760,365 @@ mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, 
         mf_cg_loop_end(c, &items, 1);
         return s;
     }
-    if (e->ngroups > 1) {
-        mf_cg_loop gl;
-        mf_cg_loop_begin(c, &gl, mf_cg_i64(c, 0), mf_cg_i64(c, e->ngroups - 1));
-        LLVMValueRef tx0 = mf_cg_ix_mulk(c, gl.iv, c->vw);
-        s = output_group(&o, q[1], ty, tx0, mf_cg_gep(c, mk, tx0), false, c->vw, 0, 1, 1);
-        mf_cg_loop_end_scalar(c, &gl, 1);
+    s = output_row(&o, q[1], ty, mk);
+    mf_cg_loop_end(c, &items, 1);
+    return s;
+}
+
+/* ---- the whole conv as one kernel: a Winograd chain (ir/winograd_chain.c) ----------------
+ * A work item is a block of tile rows of one image (and, where the blocks are fewer than the
+ * partitions, one of kg groups of passes over the output channels).  It transforms the
+ * block's tiles of every input channel into a stack buffer V laid out as the matmul's
+ * operand ([36][C][tb], tb the block's tiles padded to whole vectors, the padding zeroed;
+ * skipped when the partition's item before had the same block); then, KC output channels at
+ * a time, multiplies U's 36 matrices by it into a second buffer ([36][KC][tb]; plane by
+ * plane, so each plane's KC rows of U are one stretch of memory) and transforms those KC
+ * channels back, with the epilogue.  V and the products stay in L2, where the three kernels
+ * of the unfused chain sent both through memory (1.8 MB each way for resnet18's 56x56
+ * layers). */
+
+/* The products' buffer at most: it is read back plane by plane while it is still in L2. */
+#define CHAIN_PRODUCTS_BYTES (256 << 10)
+/* How far ahead in U the GEMM's steps prefetch (a plain GEP: past U's end it is only a hint).
+ * resnet18's four 56x56 layers (their 64x64 U is 590 KB, in L2), 100 runs a round: 2.65-2.86
+ * ms at 4-8 KB ahead, 2.76-2.86 at 1-2 KB, 2.73-3.07 without. */
+#define CHAIN_PREFETCH_FLOATS 1024
+
+typedef struct wchain {
+    wino in;      /* the input transform: x's plane, C channels */
+    wino_out out; /* the output transform: K channels, its epilogue */
+    LLVMValueRef x, u, vbuf, mbuf;
+    LLVMValueRef vblock; /* i64: the block (image x nrb + block) whose tiles vbuf holds, or -1 */
+    int64_t C, K, block; /* U's packing block (matmul's `packed`; 0: plain) */
+    int64_t rb, nrb, rl; /* tile rows a block, blocks an image, the last block's rows */
+    int64_t KC;          /* output channels a pass over the planes (a multiple of R dividing K) */
+    int64_t kg;          /* groups of those passes a block splits into (work items) */
+    int R, NV;           /* the register tile: output channels x vectors of tiles */
+    LLVMValueRef acc[MF_CG_PANEL_MR_MAX * MF_CG_PANEL_NV_MAX];
+} wchain;
+
+/* Tiles of a block of `rows` tile rows, padded to whole vectors. */
+static int64_t chain_tb(const wchain *w, int64_t rows)
+{
+    int64_t vw = w->in.c->vw, t = rows * w->in.tw;
+    return (t + vw - 1) / vw * vw;
+}
+
+/* The output channels of a pass over blocks of tb tiles: the most whole multiples of `unit`
+ * (R) dividing K into a multiple of `groups` passes whose products fit CHAIN_PRODUCTS_BYTES,
+ * at least one unit; 0 when no such multiple divides K so. */
+static int64_t chain_kc(const wchain *w, int64_t unit, int64_t tb, int64_t groups)
+{
+    int64_t best = 0;
+    for (int64_t kc = unit; kc <= w->K; kc += unit)
+        if (w->K % kc == 0 && (w->K / kc) % groups == 0 &&
+            (!best ||
+             (int64_t)MF_WINO_P * kc * tb * (int64_t)sizeof(float) <= CHAIN_PRODUCTS_BYTES))
+            best = kc;
+    return best;
+}
+
+/* The register tile: R output channels (a divisor of U's packing block, or of K when plain,
+ * so no tile straddles two blocks) x NV vectors of tiles (of nvec), the most accumulators
+ * the target holds; of equal counts the one with fewer operands a step. */
+static void chain_tile(wchain *w, int64_t nvec)
+{
+    mf_cg_ctx *c = w->in.c;
+    int64_t unit = w->block ? w->block : w->K;
+    int accs = mf_cg_tile_accs(&c->shape), best = 0;
+    w->R = 1, w->NV = 1;
+    for (int r = 1; r <= MF_CG_PANEL_MR_MAX && r <= unit; r++) {
+        int64_t nv = accs / r < nvec ? accs / r : nvec;
+        nv = nv < MF_CG_PANEL_NV_MAX ? nv : MF_CG_PANEL_NV_MAX;
+        if (unit % r || nv < 1)
+            continue;
+        if (r * nv > best || (r * nv == best && r + nv < w->R + w->NV))
+            best = r * (int)nv, w->R = r, w->NV = (int)nv;
     }
-    int64_t last = (e->ngroups - 1) * c->vw;
-    if (!s)
-        s = output_group(&o, q[1], ty, mf_cg_i64(c, last), mf_cg_gep(c, mk, mf_cg_i64(c, last)), true,
-                         e->tw - last, 4 * last, 1, 1);
+}
+
+/* Blocks of the fewest tile rows whose tiles fill the most of their vectors (a 14-tile row
+ * fills 14 of 16 lanes as well as two rows fill 28 of 32; blocks of two rows ran resnet18's
+ * 56x56 layers as fast on one core and 15 % slower on two threads: their seven blocks shared
+ * out 4 : 3, fourteen of one row 7 : 7), among those whose tiles are one register tile's
+ * vectors (each input
+ * channel's row of V is what an FMA step loads, so the GEMM reads V as one stretch; two
+ * chunks of a wider row ran those GEMMs at 60-65 % of the peak) and whose buffers fit
+ * MF_WINOGRAD_CHAIN_BUFFER (the recognizer made sure one row of tiles does); then the register
+ * tile, the channels of a pass, and where the blocks are fewer than the partitions, groups of
+ * passes (work items), so that every partition has one. */
+static void chain_plan(wchain *w)
+{
+    mf_cg_ctx *c = w->in.c;
+    int64_t th = w->in.th, unit = w->block ? w->block : 1;
+    double best = 0;
+    w->rb = 1;
+    for (int64_t r = 1; r <= th; r++) {
+        int64_t tb = chain_tb(w, r);
+        int64_t bytes = (int64_t)MF_WINO_P * (w->C * tb + chain_kc(w, unit, tb, 1) * tb) *
+                        (int64_t)sizeof(float);
+        chain_tile(w, tb / c->vw);
+        double use = (double)(r * w->in.tw) / (double)tb;
+        if (bytes <= MF_WINOGRAD_CHAIN_BUFFER && w->NV * c->vw == tb && use > best + 1e-9)
+            best = use, w->rb = r;
+    }
+    w->nrb = (th + w->rb - 1) / w->rb;
+    w->rl = th - (w->nrb - 1) * w->rb;
+    chain_tile(w, chain_tb(w, w->rb) / c->vw);
+    /* a pass is whole tiles, and whole packing blocks (one stretch of each plane of U) */
+    int64_t step = w->block > w->R ? w->block : w->R, blocks = w->in.n * w->nrb;
+    w->kg = blocks < c->core_number ? (c->core_number + blocks - 1) / blocks : 1;
+    for (; w->kg > 1 && !(w->KC = chain_kc(w, step, chain_tb(w, w->rb), w->kg)); w->kg--)
+        ;
+    if (w->kg == 1)
+        w->KC = chain_kc(w, step, chain_tb(w, w->rb), 1);
+}
+
+typedef struct chain_step {
+    mf_cg_ctx *c;
+    LLVMTypeRef vt;
+    LLVMValueRef urow, vrow; /* input channel ci's weight of the tile's row 0, its tiles */
+    int64_t rs;              /* floats between the weights of two rows */
+} chain_step;
+
+static LLVMValueRef step_u(void *ctx, int j)
+{
+    chain_step *st = ctx;
+    mf_cg_ctx *c = st->c;
+    LLVMValueRef at = mf_cg_gep(c, st->urow, mf_cg_i64(c, j * st->rs));
+    return mf_cg_vsplat(c, LLVMBuildLoad2(c->B, c->f32, at, ""));
+}
+
+static LLVMValueRef step_v(void *ctx, int v)
+{
+    chain_step *st = ctx;
+    mf_cg_ctx *c = st->c;
+    return mf_cg_load_f32_as(c, st->vt, mf_cg_gep(c, st->vrow, mf_cg_i64(c, (int64_t)v * c->vw)),
+                             NULL, MF_F32);
+}
+
+/* The products of output channels [k0, k0 + KC) over a block of tb tiles: mbuf[p][k - k0][t]
+ * = sum over ci of U[p][k][ci] V[p][ci][t], a register tile of R channels x NV vectors of
+ * tiles at a time.  Packed, U's plane p holds blocks of B channels as [C][B]; plain, [K][C]. */
+static void chain_products(wchain *w, LLVMValueRef k0, int64_t tb)
+{
+    mf_cg_ctx *c = w->in.c;
+    LLVMTypeRef vt = w->in.vt;
+    int64_t C = w->C, K = w->K, B = w->block, KC = w->KC, nvec = tb / c->vw;
+    int64_t cs = B ? B : 1, rs = B ? 1 : C;
+    mf_cg_loop p, kt;
+    mf_cg_loop_begin(c, &p, mf_cg_i64(c, 0), mf_cg_i64(c, MF_WINO_P));
+    LLVMValueRef uplane = mf_cg_gep(c, w->u, mf_cg_ix_mulk(c, p.iv, K * C));
+    LLVMValueRef vp = mf_cg_gep(c, w->vbuf, mf_cg_ix_mulk(c, p.iv, C * tb));
+    LLVMValueRef mp = mf_cg_gep(c, w->mbuf, mf_cg_ix_mulk(c, p.iv, KC * tb));
+    mf_cg_loop_begin(c, &kt, mf_cg_i64(c, 0), mf_cg_i64(c, KC / w->R));
+    LLVMValueRef k = mf_cg_ix_add(c, k0, mf_cg_ix_mulk(c, kt.iv, w->R));
+    LLVMValueRef up =
+        mf_cg_gep(c, uplane,
+                  B ? mf_cg_ix_add(c, mf_cg_ix_mulk(c, mf_cg_ix_udivk(c, k, B), B * C),
+                                   LLVMBuildURem(c->B, k, mf_cg_i64(c, B), ""))
+                    : mf_cg_ix_mulk(c, k, C));
+    LLVMValueRef mk = mf_cg_gep(c, mp, mf_cg_ix_mulk(c, kt.iv, w->R * tb));
+    for (int64_t q0 = 0; q0 < nvec; q0 += w->NV) {
+        int nv = (int)(nvec - q0 < w->NV ? nvec - q0 : w->NV);
+        for (int a = 0; a < w->R * nv; a++)
+            LLVMBuildStore(c->B, mf_cg_fconst(c, vt, 0.0), w->acc[a]);
+        mf_cg_loop ci;
+        mf_cg_loop_begin(c, &ci, mf_cg_i64(c, 0), mf_cg_i64(c, C));
+        chain_step st = {
+            c, vt, mf_cg_gep(c, up, mf_cg_ix_mulk(c, ci.iv, cs)),
+            mf_cg_gep(c, vp, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ci.iv, tb), q0 * c->vw)), rs};
+        /* U's stretch ahead: its weights come from L2 (or memory), a line every other step */
+        mf_cg_prefetch(c,
+                       LLVMBuildGEP2(c->B, c->f32, st.urow,
+                                     (LLVMValueRef[]){mf_cg_i64(c, CHAIN_PREFETCH_FLOATS)}, 1, ""),
+                       3);
+        mf_cg_tile_fmas(c, w->R, nv, w->acc, step_u, step_v, &st);
+        mf_cg_loop_end(c, &ci, 1);
+        for (int j = 0; j < w->R; j++)
+            for (int v = 0; v < nv; v++)
+                mf_cg_store_f32(c, LLVMBuildLoad2(c->B, vt, w->acc[j * nv + v], ""),
+                                mf_cg_gep(c, mk, mf_cg_i64(c, j * tb + (q0 + v) * c->vw)), NULL);
+    }
+    mf_cg_loop_end_scalar(c, &kt, 1);
+    mf_cg_loop_end_scalar(c, &p, 1);
+}
+
+/* Output channel k's tile rows [ty0, ty0 + rows) from its products at mk (tile rows tw
+ * apart), through the epilogue. */
+static mf_status chain_output_rows(wino_out *o, LLVMValueRef k, LLVMValueRef ty0, int64_t rows,
+                                   LLVMValueRef mk)
+{
+    wino *e = &o->e;
+    mf_cg_ctx *c = e->c;
+    int R = output_rows_per(e);
+    int64_t full = rows / R, rem = rows % R;
+    mf_status s = MF_OK;
+    if (full) {
+        mf_cg_loop g;
+        mf_cg_loop_begin(c, &g, mf_cg_i64(c, 0), mf_cg_i64(c, full));
+        LLVMValueRef ty = mf_cg_ix_add(c, ty0, mf_cg_ix_mulk(c, g.iv, R));
+        LLVMValueRef at = mf_cg_gep(c, mk, mf_cg_ix_mulk(c, g.iv, R * e->tw));
+        s = R > 1 ? output_rows(o, k, ty, at, R, R) : output_row(o, k, ty, at);
+        mf_cg_loop_end_scalar(c, &g, 1);
+    }
+    if (rem && !s)
+        s = output_rows(o, k, mf_cg_ix_addk(c, ty0, full * R),
+                        mf_cg_gep(c, mk, mf_cg_i64(c, full * R * e->tw)), R, (int)rem);
+    return s;
+}
+
+/* The padding lanes of V's rows for blocks of `rows` tile rows: zeros, so that their products
+ * are finite.  The whole blocks' once a call (no block writes them); the last block's (which
+ * blocks write) before it. */
+static void chain_zero_padding(wchain *w, int64_t rows)
+{
+    mf_cg_ctx *c = w->in.c;
+    int64_t tb = chain_tb(w, rows), used = rows * w->in.tw;
+    if (used == tb)
+        return;
+    mf_cg_loop z;
+    mf_cg_loop_begin(c, &z, mf_cg_i64(c, 0), mf_cg_i64(c, MF_WINO_P * w->C));
+    mf_cg_store_f32(c, mf_cg_fconst(c, w->in.vt, 0.0),
+                    mf_cg_gep(c, w->vbuf, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, z.iv, tb), used)),
+                    const_mask(c, (unsigned)c->vw, (unsigned)(tb - used)));
+    mf_cg_loop_end_scalar(c, &z, 1);
+}
+
+/* The block of `rows` tile rows from ty0 of image xn (its first channel plane), passes
+ * [kc0, kc1) over the output channels. */
+static mf_status chain_block(wchain *w, LLVMValueRef xn, LLVMValueRef ty0, int64_t rows,
+                             LLVMValueRef block, LLVMValueRef kc0, LLVMValueRef kc1)
+{
+    wino *e = &w->in;
+    mf_cg_ctx *c = e->c;
+    int64_t tb = chain_tb(w, rows);
+    /* the block's V, unless this partition's item before was the same block's */
+    LLVMBasicBlockRef input = LLVMAppendBasicBlockInContext(c->C, c->body, "chain.input");
+    LLVMBasicBlockRef have = LLVMAppendBasicBlockInContext(c->C, c->body, "chain.have");
+    LLVMBuildCondBr(
+        c->B,
+        LLVMBuildICmp(c->B, LLVMIntNE, LLVMBuildLoad2(c->B, c->i64, w->vblock, ""), block, ""),
+        input, have);
+    LLVMPositionBuilderAtEnd(c->B, input);
+    LLVMBuildStore(c->B, block, w->vblock);
+    if (rows != w->rb)
+        chain_zero_padding(w, rows);
+    input_groups_of(e, rows);
+    e->pstride = w->C * tb;
+    LLVMValueRef smask =
+        e->R * e->twg < c->vw ? const_mask(c, (unsigned)c->vw, (unsigned)(e->R * e->twg)) : NULL;
+    int64_t ngr = (rows + e->R - 1) / e->R;
+    mf_cg_loop ch, rg;
+    mf_cg_loop_begin(c, &ch, mf_cg_i64(c, 0), mf_cg_i64(c, w->C));
+    LLVMValueRef plane = mf_cg_gep_as(c, xn, mf_cg_ix_mulk(c, ch.iv, e->h * e->w), e->xdt);
+    LLVMValueRef vrow = mf_cg_gep(c, w->vbuf, mf_cg_ix_mulk(c, ch.iv, tb));
+    mf_cg_loop_begin(c, &rg, mf_cg_i64(c, 0), mf_cg_i64(c, ngr));
+    LLVMValueRef tyr =
+        mf_cg_ix_smink(c, mf_cg_ix_mulk(c, rg.iv, e->R), rows - e->R); /* the last overlaps */
+    input_row_groups(e, plane, mf_cg_ix_add(c, ty0, tyr),
+                     mf_cg_gep(c, vrow, mf_cg_ix_mulk(c, tyr, e->tw)), smask, &unpaired);
+    mf_cg_loop_end_scalar(c, &rg, 1);
+    mf_cg_loop_end_scalar(c, &ch, 1);
+    LLVMBuildBr(c->B, have);
+    LLVMPositionBuilderAtEnd(c->B, have);
+
+    w->out.e.pstride = w->KC * tb;
+    mf_status s = MF_OK;
+    mf_cg_loop kc, j;
+    mf_cg_loop_begin(c, &kc, kc0, kc1);
+    LLVMValueRef k0 = mf_cg_ix_mulk(c, kc.iv, w->KC);
+    chain_products(w, k0, tb);
+    mf_cg_loop_begin(c, &j, mf_cg_i64(c, 0), mf_cg_i64(c, w->KC));
+    s = chain_output_rows(&w->out, mf_cg_ix_add(c, k0, j.iv), ty0, rows,
+                          mf_cg_gep(c, w->mbuf, mf_cg_ix_mulk(c, j.iv, tb)));
+    mf_cg_loop_end_scalar(c, &j, 1);
+    mf_cg_loop_end_scalar(c, &kc, 1);
+    return s;
+}
+
+mf_status mf_cg_lower_winograd_chain(mf_cg_ctx *c, const mf_winograd_chain *ch, int nepi,
+                                     const mf_value *const *epi)
+{
+    const mf_node *in = ch->in, *mm = ch->mm, *on = ch->out;
+    const mf_type *xt = &in->inputs[0]->type, *ot = &on->outputs[0]->type,
+                  *ut = &mm->inputs[0]->type;
+    const int64_t *pad = mf_attr_get(in->op, in->attrs, "padding")->ints;
+    LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)c->vw);
+    wchain w = {.in = {.c = c,
+                       .vt = vt,
+                       .n = xt->shape[0],
+                       .ch = xt->shape[1],
+                       .h = xt->shape[2],
+                       .w = xt->shape[3],
+                       .ph = pad[0],
+                       .pw = pad[1]},
+                .out = {.e = {.c = c,
+                              .vt = vt,
+                              .n = ot->shape[0],
+                              .ch = ot->shape[1],
+                              .h = ot->shape[2],
+                              .w = ot->shape[3]},
+                        .core = on->outputs[0],
+                        .nepi = nepi,
+                        .epi = epi},
+                .C = ut->shape[2],
+                .K = ut->shape[1],
+                .block = mf_matmul_packed(mm->attrs)};
+    wino *e = &w.in, *eo = &w.out.e;
+    e->th = mf_wino_tiles(e->h + 2 * e->ph - 2);
+    e->tw = mf_wino_tiles(e->w + 2 * e->pw - 2);
+    eo->th = mf_wino_tiles(eo->h);
+    eo->tw = mf_wino_tiles(eo->w);
+    eo->ngroups = (eo->tw + c->vw - 1) / c->vw;
+    e->xdt = mf_cg_anchor_dtype(in, 0);
+    w.x = mf_cg_anchor_input(c, in, 0);
+    w.u = mf_cg_anchor_input(c, mm, 0);
+    if (!w.x || !w.u || (on->ninputs > 1 && !(w.out.bias = mf_cg_anchor_input(c, on, 1))))
+        return MF_ERR_UNSUPPORTED;
+    if (mf_type_numel(ot) == 0)
+        return MF_OK;
+    chain_plan(&w);
+    int64_t tb = chain_tb(&w, w.rb);
+    for (int k = 0; k < w.R * w.NV; k++)
+        w.acc[k] = mf_cg_entry_alloca(c, vt);
+    w.vbuf = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(MF_WINO_P * w.C * tb)));
+    w.mbuf = mf_cg_entry_alloca(c, LLVMArrayType2(c->f32, (uint64_t)(MF_WINO_P * w.KC * tb)));
+    LLVMSetAlignment(w.vbuf, 64);
+    LLVMSetAlignment(w.mbuf, 64);
+    int64_t blocks = e->n * w.nrb, npass = w.K / w.KC;
+    LLVMValueRef lo, hi, q[3];
+    mf_cg_part_range(c, blocks * w.kg, 1, &lo, &hi);
+    chain_zero_padding(&w, w.rb);
+    w.vblock = mf_cg_entry_alloca(c, c->i64);
+    LLVMBuildStore(c->B, mf_cg_i64(c, -1), w.vblock);
+    mf_cg_loop items;
+    mf_cg_loop_begin(c, &items, lo, hi);
+    mf_cg_unravel(c, items.iv, 3, (int64_t[]){e->n, w.nrb, w.kg}, q);
+    w.out.bcoord[0] = q[0];
+    LLVMValueRef xn = mf_cg_gep_as(c, w.x, mf_cg_ix_mulk(c, q[0], w.C * e->h * e->w), e->xdt);
+    LLVMValueRef ty0 = mf_cg_ix_mulk(c, q[1], w.rb), bid = mf_cg_ix_madd(c, q[0], w.nrb, q[1]);
+    LLVMValueRef kc0 = mf_cg_ix_udivk(c, mf_cg_ix_mulk(c, q[2], npass), w.kg);
+    LLVMValueRef kc1 =
+        mf_cg_ix_udivk(c, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, q[2], npass), npass), w.kg);
+    mf_status s;
+    if (w.rl == w.rb) {
+        s = chain_block(&w, xn, ty0, w.rb, bid, kc0, kc1);
+    } else { /* the last block has fewer rows: its own code */
+        LLVMBasicBlockRef whole = LLVMAppendBasicBlockInContext(c->C, c->body, "block.whole");
+        LLVMBasicBlockRef last = LLVMAppendBasicBlockInContext(c->C, c->body, "block.last");
+        LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(c->C, c->body, "block.join");
+        LLVMBuildCondBr(c->B, LLVMBuildICmp(c->B, LLVMIntSLT, q[1], mf_cg_i64(c, w.nrb - 1), ""),
+                        whole, last);
+        LLVMPositionBuilderAtEnd(c->B, whole);
+        s = chain_block(&w, xn, ty0, w.rb, bid, kc0, kc1);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, last);
+        if (!s)
+            s = chain_block(&w, xn, ty0, w.rl, bid, kc0, kc1);
+        LLVMBuildBr(c->B, join);
+        LLVMPositionBuilderAtEnd(c->B, join);
+    }
     mf_cg_loop_end(c, &items, 1);
     return s;
 }

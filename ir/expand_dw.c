@@ -20,10 +20,7 @@ static bool f32_rank4(const mf_value *v)
 /* Is v used by exactly one node and not a graph output? */
 static bool single_use(const mf_graph *g, const mf_value *v)
 {
-    for (int i = 0; i < g->noutputs; i++)
-        if (g->outputs[i] == v)
-            return false;
-    return mf_graph_num_uses(g, v) == 1;
+    return mf_graph_sole_user(g, v) != NULL;
 }
 
 /* A 1x1 conv of stride 1, no padding and one group: an expansion or a projection. */

@@ -223,6 +223,22 @@ int mf_graph_num_uses(const mf_graph *g, const mf_value *v)
     return n;
 }
 
+const mf_node *mf_graph_sole_user(const mf_graph *g, const mf_value *v)
+{
+    const mf_node *user = NULL;
+    for (int i = 0; i < g->noutputs; i++)
+        if (g->outputs[i] == v)
+            return NULL;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i]->ninputs; j++)
+            if (g->nodes[i]->inputs[j] == v) {
+                if (user)
+                    return NULL;
+                user = g->nodes[i];
+            }
+    return user;
+}
+
 mf_status mf_graph_mark_dead(const mf_graph *g, bool *dead, int *count)
 {
     int *uses = calloc((size_t)g->nvalues + 1, sizeof(int));

@@ -349,6 +349,8 @@ mf_status mf_graph_mark_dead(const mf_graph *g, bool *dead, int *count);
  * ids.  Passes call it after rewriting. */
 void mf_graph_remove_nodes(mf_graph *g, const bool *remove);
 int mf_graph_num_uses(const mf_graph *g, const mf_value *v);
+/* The node that uses v, when v has exactly one use and is not a graph output; else NULL. */
+const mf_node *mf_graph_sole_user(const mf_graph *g, const mf_value *v);
 
 /* The inverted-residual chain (ir/expand_dw.c): expand, a 1x1 conv (stride 1, no padding,
  * one group) -> optionally relu or clamp -> dw, a 3x3 depthwise conv (groups == channels,
@@ -390,6 +392,30 @@ typedef struct mf_inverted_residual {
 /* Is project the end of such a block in g?  Fills *out (may be NULL) when it is. */
 bool mf_inverted_residual_chain(const mf_graph *g, const mf_node *project,
                                 mf_inverted_residual *out);
+
+/* A Winograd conv as one kernel (ir/winograd_chain.c): in, a winograd_input -> mm, the
+ * matmul of f32 transformed weights U [36, K, C] (a folded constant: plain, or packed in
+ * blocks that divide K) by the input's result V -> out, a winograd_output of mm's result,
+ * tiles in the lanes (channels_last 0), each value between them used once and not a graph
+ * output.  It fits when U has at most MF_WINOGRAD_CHAIN_WEIGHTS bytes (it then stays in L2
+ * while every block of tiles reads it; larger ones, streamed from memory once a block, ran
+ * 1.4-4x slower than the three kernels, which stream them once) and one row of output tiles
+ * of every input channel, at the most lanes a target has, with the products of a register
+ * tile's output channels, within MF_WINOGRAD_CHAIN_BUFFER bytes: the fused kernel
+ * (codegen/lower_winograd.c) transforms a block of tile rows into a stack buffer, multiplies
+ * and transforms back a pass of output channels at a time, and V and the products never go to
+ * memory. */
+#define MF_WINOGRAD_CHAIN_BUFFER (1 << 20)
+#define MF_WINOGRAD_CHAIN_WEIGHTS (1 << 20)
+typedef struct mf_winograd_chain {
+    const mf_node *in, *mm, *out;
+    int64_t weight_bytes; /* U's */
+} mf_winograd_chain;
+/* Is n (the chain's matmul or its winograd_output) part of such a chain in g, sizes aside?
+ * Fills *out (may be NULL) when it is. */
+bool mf_winograd_chain_of(const mf_graph *g, const mf_node *n, mf_winograd_chain *out);
+/* Does the chain run as one kernel (the sizes above)? */
+bool mf_winograd_chain_fits(const mf_winograd_chain *ch);
 
 /* What MLU code can build beyond op and dtype (ir/mlu_limits.c), read by segmentation
  * before a node joins a subgraph and by codegen before it lowers one: NULL when node n

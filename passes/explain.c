@@ -23,6 +23,7 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_NO_EPILOGUE] = "core takes no epilogue",
     [MF_BLOCK_SMALL_EXPANSION] = "small expansion",
     [MF_BLOCK_SMALL_DEPTHWISE] = "small depthwise",
+    [MF_BLOCK_LARGE_WINOGRAD] = "large Winograd weights",
 };
 
 const char *mf_fuse_block_name(mf_fuse_block b)
@@ -123,6 +124,15 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
             (long long)(mf_type_nbytes(&o->outputs[0]->type) / 1024),
             MF_SEG_DW_PROJECT_BYTES / 1024);
         break;
+    case MF_BLOCK_LARGE_WINOGRAD: {
+        const mf_type *ut = &e->to->inputs[0]->type;
+        mf_sb_printf(t,
+                     "%s %%%s multiplies %s transformed weights, %lld KiB, over the %d KiB up to "
+                     "which a 3x3 conv's Winograd transforms and GEMMs run as one kernel",
+                     op_name(e->to), names[e->to->outputs[0]->id], mf_type_str(ut, ta, sizeof ta),
+                     (long long)(mf_type_nbytes(ut) / 1024), MF_WINOGRAD_CHAIN_WEIGHTS / 1024);
+        break;
+    }
     case MF_BLOCK_COUNT:
         break;
     }
@@ -175,8 +185,9 @@ static bool in_fused_block(const mf_graph *g, const mf_node *n)
     return false;
 }
 
-/* The expand-depthwise and depthwise-project chains, and whole inverted-residual blocks,
- * fused into one subgraph (segment.c's exceptions to one anchor a subgraph), and why. */
+/* The expand-depthwise and depthwise-project chains, whole inverted-residual blocks and
+ * Winograd chains fused into one subgraph (segment.c's exceptions to one anchor a
+ * subgraph), and why. */
 static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
 {
     for (int i = 0; i < g->nnodes; i++) {
@@ -211,6 +222,18 @@ static void put_fused_chains(mf_strbuf *t, const mf_graph *g, char **names)
                 (long long)mf_conv2d_of(dp.dw->op, dp.dw->attrs).stride[0],
                 names[n->outputs[0]->id], mf_type_str(dt, ta, sizeof ta),
                 (long long)(mf_type_nbytes(dt) / 1024), MF_SEG_DW_PROJECT_BYTES / 1024);
+            continue;
+        }
+        mf_winograd_chain wc;
+        if (n->subgraph >= 0 && n->op == MF_OP_WINOGRAD_OUTPUT && mf_winograd_chain_of(g, n, &wc) &&
+            mf_winograd_chain_fits(&wc) && wc.in->subgraph == n->subgraph &&
+            wc.mm->subgraph == n->subgraph) {
+            mf_sb_printf(t,
+                         "  sg%d fuses winograd_input %%%s -> matmul %%%s -> winograd_output %%%s "
+                         "(a 3x3 conv as Winograd F(4,3)): its transformed tiles and their "
+                         "products are computed a block of tile rows at a time and never stored\n",
+                         n->subgraph, names[wc.in->outputs[0]->id], names[wc.mm->outputs[0]->id],
+                         names[n->outputs[0]->id]);
             continue;
         }
         if (n->subgraph < 0 || !mf_expand_dw_chain(g, n, &ch) ||

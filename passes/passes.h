@@ -32,6 +32,7 @@ typedef enum mf_fuse_block {
     MF_BLOCK_NO_EPILOGUE,     /* the producer's subgraph ends in a core that takes no epilogue */
     MF_BLOCK_SMALL_EXPANSION, /* expand-depthwise, wide tensor under MF_SEG_EXPAND_DW_BYTES */
     MF_BLOCK_SMALL_DEPTHWISE, /* depthwise-project, its middle under MF_SEG_DW_PROJECT_BYTES */
+    MF_BLOCK_LARGE_WINOGRAD,  /* a Winograd chain whose sizes do not fit one kernel (ir.h) */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 

@@ -12,7 +12,8 @@
  * (ir/expand_dw.c) joins the subgraph of its 1x1 expansion when the expanded tensor has
  * MF_SEG_EXPAND_DW_BYTES or more, and the 1x1 projection of a depthwise-project chain the subgraph
  * of its depthwise conv when the depthwise result has MF_SEG_DW_PROJECT_BYTES or more, so that
- * codegen computes the wide tensor a band of rows at a time and never stores it.  A subgraph takes
+ * codegen computes the wide tensor a band of rows at a time and never stores it; and the three
+ * nodes of a Winograd conv (ir/winograd_chain.c) share one subgraph.  A subgraph takes
  * at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain` can say why
  * two subgraphs were not fused. */
 #include <stdlib.h>
@@ -128,14 +129,25 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
  * block whose expand-depthwise chain (and activations) make up s, the depthwise conv of an
  * expand-depthwise chain whose expansion (and activation) make up s, with a wide tensor large
  * enough, or the projection of a depthwise-project chain whose depthwise conv (and
- * activation) make up s, with a depthwise result large enough; MF_BLOCK_SMALL_EXPANSION or
- * _SMALL_DEPTHWISE when only the size is missing; else the second anchor. */
+ * activation) make up s, with a depthwise result large enough, or the matmul or output
+ * transform of a Winograd chain whose earlier nodes make up s; MF_BLOCK_SMALL_EXPANSION,
+ * _SMALL_DEPTHWISE or _LARGE_WINOGRAD when only the size is wrong; else the second anchor. */
 static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
 {
     mf_expand_dw ch;
     mf_dw_project dp;
     mf_inverted_residual ir;
+    mf_winograd_chain wc;
     const seg_info *si = &sg->segs[s];
+    /* a Winograd conv's matmul into its input transform's subgraph, its output transform
+     * into theirs: one kernel whose transformed tiles never go to memory */
+    if (mf_winograd_chain_of(sg->g, n, &wc) &&
+        (n == wc.mm ? si->core == wc.in && si->nnodes == 1
+                    : si->core == wc.mm && wc.in->subgraph == s && si->nnodes == 2)) {
+        if (!mf_winograd_chain_fits(&wc))
+            return MF_BLOCK_LARGE_WINOGRAD;
+        return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
+    }
     /* the projection of an expand-depthwise chain fused already: the whole block, whatever
      * the depthwise result's size (it is never stored; its rows are in L1 or L2 anyway) */
     if (mf_inverted_residual_chain(sg->g, n, &ir) && ir.ed.dw == si->core &&

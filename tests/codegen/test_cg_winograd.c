@@ -4,8 +4,10 @@
  * not multiples of the lanes, tile rows longer than a vector of tiles, groups of several
  * tile rows (the last overlapping the one before), the bias, relu and
  * residual-add epilogue), on each named target,
- * the host and the scalar path; and whole 3x3 convolutions that the winograd pass rewrites,
- * run by a module compiled for each target, against the reference conv2d within 0.3 %.
+ * the host and the scalar path; the three as one kernel (a Winograd chain: blocks of tile rows,
+ * packed and plain weights, kernels for 1 and 4 cores) against the reference; and whole 3x3
+ * convolutions that the winograd pass rewrites, run by a module compiled for each target,
+ * against the reference conv2d within 0.3 %, and fused (the chain one kernel) against unfused.
  * A target the host cannot execute is skipped and counted. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,6 +105,75 @@ static void test_transforms_every_target(void **state)
     every_target(check_transforms, "Winograd transforms");
 }
 
+/* ---- the whole chain as one kernel (ir/winograd_chain.c) -------------------------------- */
+
+/* relu(winograd_output(matmul(U, winograd_input(x)), b) + skip) of a conv of cin -> k
+ * channels, U an input packed in blocks of `block` rows (0: plain): one subgraph, which
+ * codegen lowers as one kernel only as the chain. */
+static mf_graph *chain_graph(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t k, int64_t pad,
+                             int64_t block)
+{
+    mf_graph *g = mf_graph_new("wino_chain");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {n, cin, h, w}});
+    mf_value *u = cg_in(g, "u", (mf_type){MF_F32, 3, {36, k, cin}});
+    mf_value *b = cg_in(g, "b", (mf_type){MF_F32, 1, {k}});
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, a);
+    TREF_INTS(MF_OP_WINOGRAD_INPUT, a, "padding", pad, pad);
+    mf_value *v = cg_node(g, MF_OP_WINOGRAD_INPUT, 1, &x, a);
+    mf_op_default_attrs(MF_OP_MATMUL, a);
+    tref_set_int(MF_OP_MATMUL, a, "packed", block);
+    mf_value *m = cg_node(g, MF_OP_MATMUL, 2, (mf_value *[]){u, v}, a);
+    mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, a);
+    assert_int_equal(mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, a, "size", 3,
+                                      (int64_t[]){n, h + 2 * pad - 2, w + 2 * pad - 2}),
+                     MF_OK);
+    mf_value *y = cg_node(g, MF_OP_WINOGRAD_OUTPUT, 2, (mf_value *[]){m, b}, a);
+    mf_value *skip = cg_in(g, "skip", y->type);
+    y = CG1(g, MF_OP_RELU, CG2(g, MF_OP_ADD, y, skip));
+    mf_graph_set_outputs(g, 1, &y);
+    mf_winograd_chain wc;
+    assert_true(mf_winograd_chain_of(g, m->producer, &wc) && mf_winograd_chain_fits(&wc));
+    return g;
+}
+
+static void check_chains(const mf_cg_target *t)
+{
+    static const int64_t shapes[][7] = {
+        /* n, cin, h, w, k, pad, block */
+        {1, 8, 20, 28, 16, 1, 8}, /* 5x7 tiles: two tile rows a vector at 16 lanes */
+        {2, 5, 11, 13, 6, 1, 0},  /* batch 2, odd plane, plain weights of 6 rows */
+        {1, 6, 14, 14, 8, 1, 4},  /* 4x4 tiles: several tile rows a vector */
+        {1, 3, 10, 70, 8, 0, 8},  /* no padding, 17 tiles a row: more than a vector of them */
+        {1, 4, 56, 56, 8, 1, 8},  /* 14x14 tiles: blocks of tile rows, a block per partition */
+        {1, 2, 9, 9, 12, 2, 12},  /* padding 2, a packing block of 12 rows */
+        {3, 4, 12, 12, 24, 1, 8}, /* three images' blocks, three packing blocks */
+        {1, 5, 26, 38, 7, 1, 0},  /* plain weights of 7 rows (a prime: one-row register tiles) */
+        {1, 8, 16, 16, 128, 1,
+         8}, /* products of 128 channels: passes over them, split over partitions */
+        {1, 3, 44, 64, 8, 1, 8}, /* 11 tile rows: a last block of fewer rows */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t *s = shapes[i];
+        mf_graph *g = chain_graph(s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
+        for (int cores = 1; cores <= 4;
+             cores *= 4) /* 4: blocks split by passes over output channels */
+            cg_check_opts(g, (cg_opts){.lo = -1,
+                                       .hi = 1,
+                                       .seed = 60 + i,
+                                       .target = t,
+                                       .relmax = 1e-4,
+                                       .cores = cores});
+        mf_graph_destroy(g);
+    }
+}
+
+static void test_chains_every_target(void **state)
+{
+    (void)state;
+    every_target(check_chains, "Winograd chains");
+}
+
 /* ---- whole convolutions through the pass and a module ---------------------------------- */
 
 static mf_value *const_rand(mf_graph *g, const char *name, int rank, const int64_t *shape, uint64_t seed)
@@ -138,8 +209,8 @@ static mf_graph *conv_graph(int64_t n, int64_t cin, int64_t h, int64_t w, int64_
     return g;
 }
 
-/* Nodes of op in g after the compile pipeline for a target of `lanes` lanes. */
-static int count_after_pipeline(const mf_graph *g, int lanes, mf_op op)
+/* g after the compile pipeline (fused) for a target of `lanes` lanes: a copy to destroy. */
+static mf_graph *after_pipeline(const mf_graph *g, int lanes)
 {
     mf_graph *c;
     assert_int_equal(mf_graph_clone(g, NULL, &c), MF_OK);
@@ -147,7 +218,15 @@ static int count_after_pipeline(const mf_graph *g, int lanes, mf_op op)
     o.passes = MF_COMPILE_PIPELINE;
     o.winograd = 1;
     o.lanes = lanes;
+    o.fusion = 1;
     assert_int_equal(mf_graph_optimize(c, &o, NULL), MF_OK);
+    return c;
+}
+
+/* Nodes of op in g after the compile pipeline for a target of `lanes` lanes. */
+static int count_after_pipeline(const mf_graph *g, int lanes, mf_op op)
+{
+    mf_graph *c = after_pipeline(g, lanes);
     int k = 0;
     for (int i = 0; i < c->nnodes; i++)
         k += c->nodes[i]->op == op;
@@ -155,8 +234,21 @@ static int count_after_pipeline(const mf_graph *g, int lanes, mf_op op)
     return k;
 }
 
-/* Convs run per layout (tiles in the lanes, channels in the lanes). */
-static int layouts[2];
+/* Whether that pipeline fuses g's Winograd chain into one subgraph. */
+static bool chain_fused(const mf_graph *g, int lanes)
+{
+    mf_graph *c = after_pipeline(g, lanes);
+    bool fused = false;
+    mf_winograd_chain wc;
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->nodes[i]->op == MF_OP_WINOGRAD_OUTPUT && mf_winograd_chain_of(c, c->nodes[i], &wc))
+            fused = wc.in->subgraph == c->nodes[i]->subgraph && wc.mm->subgraph == c->nodes[i]->subgraph;
+    mf_graph_destroy(c);
+    return fused;
+}
+
+/* Convs run per layout (tiles in the lanes, channels in the lanes), and as a fused chain. */
+static int layouts[2], chains;
 
 static void check_convs(const char *cpu, int lanes)
 {
@@ -178,6 +270,7 @@ static void check_convs(const char *cpu, int lanes)
             assert_int_equal(mf_tensor_rand(MF_F32, g->inputs[k]->type.rank, g->inputs[k]->type.shape, 90 + i + k,
                                             -1, 1, MF_DEVICE_MLU(0), &in[k]),
                              MF_OK);
+        chains += chain_fused(g, lanes);
         mf_module_options o = mf_module_default_options();
         o.cpu = cpu;
         o.winograd = 1;
@@ -189,6 +282,17 @@ static void check_convs(const char *cpu, int lanes)
         double d = tsupport_rel_diff(got, want, 1e-30);
         if (!(d <= 3e-3))
             fail_msg("%s, conv %zu: relative difference %g", cpu ? cpu : "host", i, d);
+        mf_module_destroy(m);
+        /* unfused (one kernel per op): the same within float rounding */
+        mf_tensor *unfused;
+        o.fusion = 0;
+        if (mf_module_create(g, &o, &m))
+            fail_msg("%s: %s", cpu ? cpu : "host", mf_last_error());
+        assert_int_equal(mf_module_run(m, 2, in, 1, &unfused), MF_OK);
+        d = tsupport_rel_diff(got, unfused, 1e-30);
+        if (!(d <= 1e-5))
+            fail_msg("%s, conv %zu: fused and unfused differ by %g", cpu ? cpu : "host", i, d);
+        mf_tensor_free(unfused);
         mf_tensor_free(got);
         mf_tensor_free(want);
         mf_tensor_free(in[0]);
@@ -215,15 +319,18 @@ static void test_convs_every_target(void **state)
         ran++;
     }
     check_convs(NULL, host.shape.lanes);
-    printf("  Winograd convs checked for %d named targets + host %s; %d skipped; %d with tiles, %d with channels in "
-           "the lanes\n", ran, host.cpu, skipped, layouts[0], layouts[1]);
-    assert_true(layouts[0] > 0 && (host.shape.lanes <= 4 || layouts[1] > 0));
+    printf("  Winograd convs checked for %d named targets + host %s; %d skipped; %d with tiles, %d "
+           "with channels in "
+           "the lanes, %d fused into one kernel\n",
+           ran, host.cpu, skipped, layouts[0], layouts[1], chains);
+    assert_true(layouts[0] > 0 && (host.shape.lanes <= 4 || layouts[1] > 0) && chains > 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transforms_every_target),
+        cmocka_unit_test(test_chains_every_target),
         cmocka_unit_test(test_convs_every_target),
     };
     return cmocka_run_group_tests_name("codegen_winograd", tests, NULL, NULL);

@@ -116,6 +116,18 @@ static const explain_case cases[] = {
     {"dw_project_small.mfir", 1, 2, 0, "  sg0: conv2d %d, clamp %a\n  sg1: conv2d %p\n",
      {"%a (clamp, sg0) -> %p (conv2d, sg1): small depthwise: conv2d %d makes f32[1,64,16,16], 64 KiB, under the "
       "1024 KiB from which a depthwise conv and its 1x1 projection run as one kernel"}},
+    /* a Winograd conv's three nodes in one kernel, and too large a U for it */
+    {"winograd_fused.mfir", 1, 1, 0,
+     "  sg0: winograd_input %t, matmul %m, winograd_output %o, relu %r\n"
+     "  sg0 fuses winograd_input %t -> matmul %m -> winograd_output %o (a 3x3 conv as Winograd F(4,3)): its "
+     "transformed tiles and their products are computed a block of tile rows at a time and never stored\n",
+     {NULL}},
+    {"winograd_large.mfir", 1, 3, 0, "  sg0: winograd_input %t\n  sg1: matmul %m\n  sg2: winograd_output %o\n",
+     {"%t (winograd_input, sg0) -> %m (matmul, sg1): large Winograd weights: matmul %m multiplies f32[36,128,128] "
+      "transformed weights, 2304 KiB, over the 1024 KiB up to which a 3x3 conv's Winograd transforms and GEMMs run "
+      "as one kernel",
+      "%m (matmul, sg1) -> %o (winograd_output, sg2): second anchor: sg1 already has matmul %m (one anchor per "
+      "subgraph)"}},
     {"dw_project_fused.mfir", 1, 1, 0,
      "  sg0: conv2d %d, clamp %a, conv2d %p, add %s\n"
      "  sg0 fuses conv2d %d (3x3 depthwise, stride 1) -> conv2d %p (1x1 projection): its f32[1,64,64,64] is 1024 "
@@ -291,6 +303,7 @@ static void test_pass_context(void **state)
         {"no_epilogue.mfir", "segment", 0, MF_BLOCK_NO_EPILOGUE, "t", "r", "t", NULL},
         {"expand_dw_small.mfir", "segment", 0, MF_BLOCK_SMALL_EXPANSION, "a", "d", "e", NULL},
         {"dw_project_small.mfir", "segment", 0, MF_BLOCK_SMALL_DEPTHWISE, "a", "p", "d", NULL},
+        {"winograd_large.mfir", "segment", 0, MF_BLOCK_LARGE_WINOGRAD, "t", "m", "t", NULL},
     };
     for (size_t i = 0; i < sizeof ic / sizeof ic[0]; i++) {
         mf_graph *g = load(ic[i].file);
