@@ -398,8 +398,8 @@ bool mf_inverted_residual_chain(const mf_graph *g, const mf_node *project,
  * blocks that divide K) by the input's result V -> out, a winograd_output of mm's result,
  * tiles in the lanes (channels_last 0), each value between them used once and not a graph
  * output.  It fits when U has at most MF_WINOGRAD_CHAIN_WEIGHTS bytes (it then stays in L2
- * while every block of tiles reads it; larger ones, streamed from memory once a block, ran
- * 1.4-4x slower than the three kernels, which stream them once) and one row of output tiles
+ * while every block of tiles reads it; resnet18's larger ones, its 28x28 and 14x14 layers,
+ * ran as fast fused as not, on one thread and on two) and one row of output tiles
  * of every input channel, at the most lanes a target has, with the products of a register
  * tile's output channels, within MF_WINOGRAD_CHAIN_BUFFER bytes: the fused kernel
  * (codegen/lower_winograd.c) transforms a block of tile rows into a stack buffer, multiplies
@@ -407,6 +407,9 @@ bool mf_inverted_residual_chain(const mf_graph *g, const mf_node *project,
  * memory. */
 #define MF_WINOGRAD_CHAIN_BUFFER (1 << 20)
 #define MF_WINOGRAD_CHAIN_WEIGHTS (1 << 20)
+/* Segmentation fuses chains on targets of at least this many f32 lanes (AVX-512): on AVX2
+ * code one kernel ran resnet18's 56x56 layers 10 % slower than three. */
+#define MF_WINOGRAD_CHAIN_MIN_LANES 16
 typedef struct mf_winograd_chain {
     const mf_node *in, *mm, *out;
     int64_t weight_bytes; /* U's */

@@ -33,6 +33,7 @@ typedef enum mf_fuse_block {
     MF_BLOCK_SMALL_EXPANSION, /* expand-depthwise, wide tensor under MF_SEG_EXPAND_DW_BYTES */
     MF_BLOCK_SMALL_DEPTHWISE, /* depthwise-project, its middle under MF_SEG_DW_PROJECT_BYTES */
     MF_BLOCK_LARGE_WINOGRAD,  /* a Winograd chain whose sizes do not fit one kernel (ir.h) */
+    MF_BLOCK_NARROW_WINOGRAD, /* a Winograd chain on a target of fewer than 16 lanes (ir.h) */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 

@@ -13,8 +13,8 @@
  * MF_SEG_EXPAND_DW_BYTES or more, and the 1x1 projection of a depthwise-project chain the subgraph
  * of its depthwise conv when the depthwise result has MF_SEG_DW_PROJECT_BYTES or more, so that
  * codegen computes the wide tensor a band of rows at a time and never stores it; and the three
- * nodes of a Winograd conv (ir/winograd_chain.c) share one subgraph.  A subgraph takes
- * at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain` can say why
+ * nodes of a Winograd conv (ir/winograd_chain.c) share one subgraph on targets of 16 lanes or
+ * more.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain` can say why
  * two subgraphs were not fused. */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +44,7 @@ typedef struct segmenter {
     const mf_node **who; /* per node input: the node behind the refusal */
     const mf_node *via;  /* the outside node of the last convexity refusal */
     bool *deferred;      /* per node id: a widening cast waiting for its consumer */
+    int lanes;           /* the target's f32 lanes (ctx->lanes; 0: unknown) */
 } segmenter;
 
 /* A node runs on the CPU unless codegen can build it: its op has device code for its dtypes
@@ -131,7 +132,8 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
  * enough, or the projection of a depthwise-project chain whose depthwise conv (and
  * activation) make up s, with a depthwise result large enough, or the matmul or output
  * transform of a Winograd chain whose earlier nodes make up s; MF_BLOCK_SMALL_EXPANSION,
- * _SMALL_DEPTHWISE or _LARGE_WINOGRAD when only the size is wrong; else the second anchor. */
+ * _SMALL_DEPTHWISE or _LARGE_WINOGRAD when only the size is wrong, _NARROW_WINOGRAD when the
+ * target's vectors are; else the second anchor. */
 static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
 {
     mf_expand_dw ch;
@@ -146,6 +148,8 @@ static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
                     : si->core == wc.mm && wc.in->subgraph == s && si->nnodes == 2)) {
         if (!mf_winograd_chain_fits(&wc))
             return MF_BLOCK_LARGE_WINOGRAD;
+        if (sg->lanes > 0 && sg->lanes < MF_WINOGRAD_CHAIN_MIN_LANES)
+            return MF_BLOCK_NARROW_WINOGRAD;
         return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
     }
     /* the projection of an expand-depthwise chain fused already: the whole block, whatever
@@ -413,7 +417,7 @@ mf_status mf_pass_segment(mf_graph *g, mf_pass_ctx *ctx, int *changes)
     for (int i = 0; i < g->nnodes; i++)
         ninputs += g->nodes[i]->ninputs;
     size_t nn = (size_t)g->nnodes + 1;
-    segmenter sg = {.g = g, .segs = calloc(nn, sizeof(seg_info)), .mark = calloc(nn, sizeof(int)),
+    segmenter sg = {.g = g, .lanes = ctx->lanes, .segs = calloc(nn, sizeof(seg_info)), .mark = calloc(nn, sizeof(int)),
                     .swept = calloc(nn, sizeof(int)), .uses = calloc((size_t)g->nvalues + 1, sizeof(int)),
                     .moved = calloc(nn, sizeof(int)), .pos = calloc(nn, sizeof(int)),
                     .why_at = calloc(nn, sizeof(int)),
