@@ -897,15 +897,41 @@ static LLVMValueRef step_v(void *ctx, int v)
                              NULL, MF_F32);
 }
 
+/* One register tile's sums: R output channels (U's rows from up) x nv vectors of tiles from
+ * tile t0 (i64), over every input channel, into the products at mk. */
+static void chain_tile_sums(wchain *w, LLVMValueRef up, LLVMValueRef vp, LLVMValueRef mk,
+                            LLVMValueRef t0, int nv, int64_t tb)
+{
+    mf_cg_ctx *c = w->in.c;
+    LLVMTypeRef vt = w->in.vt;
+    int64_t B = w->block, cs = B ? B : 1, rs = B ? 1 : w->C;
+    for (int a = 0; a < w->R * nv; a++)
+        LLVMBuildStore(c->B, mf_cg_fconst(c, vt, 0.0), w->acc[a]);
+    mf_cg_loop ci;
+    mf_cg_loop_begin(c, &ci, mf_cg_i64(c, 0), mf_cg_i64(c, w->C));
+    chain_step st = {c, vt, mf_cg_gep(c, up, mf_cg_ix_mulk(c, ci.iv, cs)),
+                     mf_cg_gep(c, vp, mf_cg_ix_add(c, mf_cg_ix_mulk(c, ci.iv, tb), t0)), rs};
+    /* U's stretch ahead: its weights come from L2 (or memory), a line every other step */
+    mf_cg_prefetch(c,
+                   LLVMBuildGEP2(c->B, c->f32, st.urow,
+                                 (LLVMValueRef[]){mf_cg_i64(c, CHAIN_PREFETCH_FLOATS)}, 1, ""),
+                   3);
+    mf_cg_tile_fmas(c, w->R, nv, w->acc, step_u, step_v, &st);
+    mf_cg_loop_end(c, &ci, 1);
+    LLVMValueRef mt = mf_cg_gep(c, mk, t0);
+    for (int j = 0; j < w->R; j++)
+        for (int v = 0; v < nv; v++)
+            mf_cg_store_f32(c, LLVMBuildLoad2(c->B, vt, w->acc[j * nv + v], ""),
+                            mf_cg_gep(c, mt, mf_cg_i64(c, j * tb + (int64_t)v * c->vw)), NULL);
+}
+
 /* The products of output channels [k0, k0 + KC) over a block of tb tiles: mbuf[p][k - k0][t]
  * = sum over ci of U[p][k][ci] V[p][ci][t], a register tile of R channels x NV vectors of
  * tiles at a time.  Packed, U's plane p holds blocks of B channels as [C][B]; plain, [K][C]. */
 static void chain_products(wchain *w, LLVMValueRef k0, int64_t tb)
 {
     mf_cg_ctx *c = w->in.c;
-    LLVMTypeRef vt = w->in.vt;
     int64_t C = w->C, K = w->K, B = w->block, KC = w->KC, nvec = tb / c->vw;
-    int64_t cs = B ? B : 1, rs = B ? 1 : C;
     mf_cg_loop p, kt;
     mf_cg_loop_begin(c, &p, mf_cg_i64(c, 0), mf_cg_i64(c, MF_WINO_P));
     LLVMValueRef uplane = mf_cg_gep(c, w->u, mf_cg_ix_mulk(c, p.iv, K * C));
@@ -919,27 +945,17 @@ static void chain_products(wchain *w, LLVMValueRef k0, int64_t tb)
                                    LLVMBuildURem(c->B, k, mf_cg_i64(c, B), ""))
                     : mf_cg_ix_mulk(c, k, C));
     LLVMValueRef mk = mf_cg_gep(c, mp, mf_cg_ix_mulk(c, kt.iv, w->R * tb));
-    for (int64_t q0 = 0; q0 < nvec; q0 += w->NV) {
-        int nv = (int)(nvec - q0 < w->NV ? nvec - q0 : w->NV);
-        for (int a = 0; a < w->R * nv; a++)
-            LLVMBuildStore(c->B, mf_cg_fconst(c, vt, 0.0), w->acc[a]);
-        mf_cg_loop ci;
-        mf_cg_loop_begin(c, &ci, mf_cg_i64(c, 0), mf_cg_i64(c, C));
-        chain_step st = {
-            c, vt, mf_cg_gep(c, up, mf_cg_ix_mulk(c, ci.iv, cs)),
-            mf_cg_gep(c, vp, mf_cg_ix_addk(c, mf_cg_ix_mulk(c, ci.iv, tb), q0 * c->vw)), rs};
-        /* U's stretch ahead: its weights come from L2 (or memory), a line every other step */
-        mf_cg_prefetch(c,
-                       LLVMBuildGEP2(c->B, c->f32, st.urow,
-                                     (LLVMValueRef[]){mf_cg_i64(c, CHAIN_PREFETCH_FLOATS)}, 1, ""),
-                       3);
-        mf_cg_tile_fmas(c, w->R, nv, w->acc, step_u, step_v, &st);
-        mf_cg_loop_end(c, &ci, 1);
-        for (int j = 0; j < w->R; j++)
-            for (int v = 0; v < nv; v++)
-                mf_cg_store_f32(c, LLVMBuildLoad2(c->B, vt, w->acc[j * nv + v], ""),
-                                mf_cg_gep(c, mk, mf_cg_i64(c, j * tb + (q0 + v) * c->vw)), NULL);
+    int64_t nfull = nvec / w->NV, rest = nvec % w->NV;
+    if (nfull == 1) {
+        chain_tile_sums(w, up, vp, mk, mf_cg_i64(c, 0), w->NV, tb);
+    } else if (nfull > 1) { /* whole register tiles in a loop: one copy of the code for any row */
+        mf_cg_loop q;
+        mf_cg_loop_begin(c, &q, mf_cg_i64(c, 0), mf_cg_i64(c, nfull));
+        chain_tile_sums(w, up, vp, mk, mf_cg_ix_mulk(c, q.iv, (int64_t)w->NV * c->vw), w->NV, tb);
+        mf_cg_loop_end_scalar(c, &q, 1);
     }
+    if (rest)
+        chain_tile_sums(w, up, vp, mk, mf_cg_i64(c, nfull * w->NV * c->vw), (int)rest, tb);
     mf_cg_loop_end_scalar(c, &kt, 1);
     mf_cg_loop_end_scalar(c, &p, 1);
 }
@@ -968,9 +984,10 @@ static mf_status chain_output_rows(wino_out *o, LLVMValueRef k, LLVMValueRef ty0
     return s;
 }
 
-/* The padding lanes of V's rows for blocks of `rows` tile rows: zeros, so that their products
- * are finite.  The whole blocks' once a call (no block writes them); the last block's (which
- * blocks write) before it. */
+/* The padding lanes of V's rows for blocks of `rows` tile rows: zeros, so that no garbage
+ * (a NaN, a denormal) goes through the FMAs; the output transform never reads their products.
+ * The whole blocks' once a call (whole blocks never write them; a last block, whose rows lie
+ * tb(rl) apart, leaves finite values of its own there); the last block's before it. */
 static void chain_zero_padding(wchain *w, int64_t rows)
 {
     mf_cg_ctx *c = w->in.c;

@@ -419,6 +419,8 @@ typedef struct mf_winograd_chain {
 bool mf_winograd_chain_of(const mf_graph *g, const mf_node *n, mf_winograd_chain *out);
 /* Does the chain run as one kernel (the sizes above)? */
 bool mf_winograd_chain_fits(const mf_winograd_chain *ch);
+/* The buffers a block of one row of tiles needs, at the most lanes a target has. */
+int64_t mf_winograd_chain_buffer_bytes(const mf_winograd_chain *ch);
 
 /* What MLU code can build beyond op and dtype (ir/mlu_limits.c), read by segmentation
  * before a node joins a subgraph and by codegen before it lowers one: NULL when node n

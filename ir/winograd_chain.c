@@ -46,19 +46,30 @@ static bool chain_at_output(const mf_graph *g, const mf_node *out, mf_winograd_c
         mt->shape[1] != k || mt->shape[2] != vt->shape[2] || ot->shape[1] != k || k < 1 || c < 1 ||
         (block && k % block))
         return false;
-    if (ot->shape[0] * mf_wino_tiles(ot->shape[2]) * mf_wino_tiles(ot->shape[3]) != vt->shape[2])
+    /* the output the stride-1 3x3 conv's of the input (the transforms' shapes agree only on the
+     * tile count; the kernel takes its blocks from the input's grid of tiles) */
+    const mf_type *xt = &in->inputs[0]->type;
+    const int64_t *pad = mf_attr_get(in->op, in->attrs, "padding")->ints;
+    if (xt->rank != 4 || ot->shape[0] != xt->shape[0] ||
+        ot->shape[2] != xt->shape[2] + 2 * pad[0] - 2 ||
+        ot->shape[3] != xt->shape[3] + 2 * pad[1] - 2 ||
+        ot->shape[0] * mf_wino_tiles(ot->shape[2]) * mf_wino_tiles(ot->shape[3]) != vt->shape[2])
         return false;
     *ch = (mf_winograd_chain){
         .in = in, .mm = mm, .out = out, .weight_bytes = (int64_t)mf_type_nbytes(ut)};
     return true;
 }
 
+int64_t mf_winograd_chain_buffer_bytes(const mf_winograd_chain *ch)
+{
+    return buffer_bytes(ch->mm->inputs[0]->type.shape[2],
+                        mf_wino_tiles(ch->out->outputs[0]->type.shape[3]));
+}
+
 bool mf_winograd_chain_fits(const mf_winograd_chain *ch)
 {
-    const mf_type *ut = &ch->mm->inputs[0]->type;
     return ch->weight_bytes <= MF_WINOGRAD_CHAIN_WEIGHTS &&
-           buffer_bytes(ut->shape[2], mf_wino_tiles(ch->out->outputs[0]->type.shape[3])) <=
-               MF_WINOGRAD_CHAIN_BUFFER;
+           mf_winograd_chain_buffer_bytes(ch) <= MF_WINOGRAD_CHAIN_BUFFER;
 }
 
 bool mf_winograd_chain_of(const mf_graph *g, const mf_node *n, mf_winograd_chain *out)

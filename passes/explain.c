@@ -23,7 +23,7 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_NO_EPILOGUE] = "core takes no epilogue",
     [MF_BLOCK_SMALL_EXPANSION] = "small expansion",
     [MF_BLOCK_SMALL_DEPTHWISE] = "small depthwise",
-    [MF_BLOCK_LARGE_WINOGRAD] = "large Winograd weights",
+    [MF_BLOCK_LARGE_WINOGRAD] = "large Winograd chain",
     [MF_BLOCK_NARROW_WINOGRAD] = "Winograd on narrow vectors",
 };
 
@@ -125,13 +125,26 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
             (long long)(mf_type_nbytes(&o->outputs[0]->type) / 1024),
             MF_SEG_DW_PROJECT_BYTES / 1024);
         break;
-    case MF_BLOCK_LARGE_WINOGRAD: {
+    case MF_BLOCK_LARGE_WINOGRAD: { /* other: the chain's output transform */
         const mf_type *ut = &e->to->inputs[0]->type;
-        mf_sb_printf(t,
-                     "%s %%%s multiplies %s transformed weights, %lld KiB, over the %d KiB up to "
-                     "which a 3x3 conv's Winograd transforms and GEMMs run as one kernel",
-                     op_name(e->to), names[e->to->outputs[0]->id], mf_type_str(ut, ta, sizeof ta),
-                     (long long)(mf_type_nbytes(ut) / 1024), MF_WINOGRAD_CHAIN_WEIGHTS / 1024);
+        mf_winograd_chain wc = {
+            .in = e->from, .mm = e->to, .out = o, .weight_bytes = (int64_t)mf_type_nbytes(ut)};
+        if (wc.weight_bytes > MF_WINOGRAD_CHAIN_WEIGHTS)
+            mf_sb_printf(t,
+                         "%s %%%s multiplies %s transformed weights, %lld KiB, over the %d KiB up "
+                         "to which a 3x3 conv's Winograd transforms and GEMMs run as one kernel",
+                         op_name(e->to), names[e->to->outputs[0]->id],
+                         mf_type_str(ut, ta, sizeof ta), (long long)(wc.weight_bytes / 1024),
+                         MF_WINOGRAD_CHAIN_WEIGHTS / 1024);
+        else
+            mf_sb_printf(
+                t,
+                "a block of one row of %s %%%s's tiles of all %lld input channels takes "
+                "%lld KiB of buffers, over the %d KiB of the kernel that runs a 3x3 conv's "
+                "Winograd transforms and GEMMs as one",
+                op_name(o), names[o->outputs[0]->id], (long long)ut->shape[2],
+                (long long)(mf_winograd_chain_buffer_bytes(&wc) / 1024),
+                MF_WINOGRAD_CHAIN_BUFFER / 1024);
         break;
     }
     case MF_BLOCK_NARROW_WINOGRAD:

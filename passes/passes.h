@@ -32,7 +32,8 @@ typedef enum mf_fuse_block {
     MF_BLOCK_NO_EPILOGUE,     /* the producer's subgraph ends in a core that takes no epilogue */
     MF_BLOCK_SMALL_EXPANSION, /* expand-depthwise, wide tensor under MF_SEG_EXPAND_DW_BYTES */
     MF_BLOCK_SMALL_DEPTHWISE, /* depthwise-project, its middle under MF_SEG_DW_PROJECT_BYTES */
-    MF_BLOCK_LARGE_WINOGRAD,  /* a Winograd chain whose sizes do not fit one kernel (ir.h) */
+    MF_BLOCK_LARGE_WINOGRAD,  /* a Winograd chain whose sizes do not fit one kernel (ir.h); other:
+                               * its output transform */
     MF_BLOCK_NARROW_WINOGRAD, /* a Winograd chain on a target of fewer than 16 lanes (ir.h) */
     MF_BLOCK_COUNT
 } mf_fuse_block;
@@ -61,7 +62,8 @@ typedef struct mf_fuse_edge {
     mf_fuse_block why;
     const mf_node *via;   /* MF_BLOCK_CONVEXITY: the outside node the path goes through */
     const mf_node *other; /* MF_BLOCK_OTHER_PRODUCER, _SECOND_ANCHOR, _AFTER_*: the node
-                           * that decided it (the producer joined, the core) */
+                           * that decided it (the producer joined, the core); _LARGE_WINOGRAD:
+                           * the chain's output transform */
 } mf_fuse_edge;
 
 typedef struct mf_pass_ctx {

@@ -126,6 +126,14 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
     return convex_join(sg, n, s);
 }
 
+/* Nodes of subgraph s that a Winograd chain's input transform accounts for: itself and the
+ * widening cast its loads take (placed with it), and its matmul when with_mm. */
+static int chain_members(const mf_winograd_chain *wc, int s, bool with_mm)
+{
+    const mf_node *cast = wc->in->inputs[0]->producer;
+    return 1 + with_mm + (cast && cast->subgraph == s && mf_node_widens_half(cast));
+}
+
 /* Anchor n into subgraph s: MF_BLOCK_COUNT when n is the projection of an inverted-residual
  * block whose expand-depthwise chain (and activations) make up s, the depthwise conv of an
  * expand-depthwise chain whose expansion (and activation) make up s, with a wide tensor large
@@ -134,7 +142,7 @@ static bool view_prologue(segmenter *sg, const mf_node *n, int s)
  * transform of a Winograd chain whose earlier nodes make up s; MF_BLOCK_SMALL_EXPANSION,
  * _SMALL_DEPTHWISE or _LARGE_WINOGRAD when only the size is wrong, _NARROW_WINOGRAD when the
  * target's vectors are; else the second anchor. */
-static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
+static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s, const mf_node **who)
 {
     mf_expand_dw ch;
     mf_dw_project dp;
@@ -144,10 +152,13 @@ static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s)
     /* a Winograd conv's matmul into its input transform's subgraph, its output transform
      * into theirs: one kernel whose transformed tiles never go to memory */
     if (mf_winograd_chain_of(sg->g, n, &wc) &&
-        (n == wc.mm ? si->core == wc.in && si->nnodes == 1
-                    : si->core == wc.mm && wc.in->subgraph == s && si->nnodes == 2)) {
-        if (!mf_winograd_chain_fits(&wc))
+        (n == wc.mm ? si->core == wc.in && si->nnodes == chain_members(&wc, s, false)
+                    : si->core == wc.mm && wc.in->subgraph == s &&
+                          si->nnodes == chain_members(&wc, s, true))) {
+        if (!mf_winograd_chain_fits(&wc)) {
+            *who = wc.out; /* the report sizes the chain's buffers by its output */
             return MF_BLOCK_LARGE_WINOGRAD;
+        }
         if (sg->lanes > 0 && sg->lanes < MF_WINOGRAD_CHAIN_MIN_LANES)
             return MF_BLOCK_NARROW_WINOGRAD;
         return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
@@ -183,7 +194,7 @@ static mf_fuse_block join_refusal(segmenter *sg, const mf_node *n, int s, const 
     if (view_prologue(sg, n, s))
         return MF_BLOCK_COUNT;
     if (kind == MF_KIND_ANCHOR && si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR)
-        return chain_join(sg, n, s);
+        return chain_join(sg, n, s, who);
     if (kind == MF_KIND_ANCHOR || kind == MF_KIND_LAYOUT)
         return si->core && mf_op_get(si->core->op)->kind == MF_KIND_ANCHOR ? MF_BLOCK_SECOND_ANCHOR
                                                                           : MF_BLOCK_ANCHOR_PROLOGUE;

@@ -2,7 +2,8 @@
  * builds them for a half model (f16 inputs widened by casts that the engines' loads and the
  * evaluator take, results rounded to f16 by a cast fused into the store), for every engine
  * (conv pixel, output-channel, strided, gathered, depthwise, 1x1 GEMM, plane; Winograd's
- * input transform, both layouts; linear, through a view too; matmul; elementwise with a
+ * input transform, both layouts, and the whole chain as one kernel; linear, through a view
+ * too; matmul; elementwise with a
  * residual; pools; softmax), compiled for x86-64 (no F16C: LLVM's soft conversion), haswell
  * and skylake-avx512 where the host runs them, and for the host; each within the seed's
  * 0.3 % (max|a - b| / max|b|) of the reference kernels on the same f16 inputs, and equal for
@@ -86,6 +87,27 @@ static mf_graph *winograd_graph(int channels_last)
     return finish(g, cg_node(g, MF_OP_WINOGRAD_INPUT, 1, &x, a)); /* f32: the transform's */
 }
 
+/* A Winograd chain (ir/winograd_chain.c) as one kernel, its input transform loading the f16
+ * activation, its epilogue storing f16. */
+static mf_graph *winograd_chain_graph(void)
+{
+    mf_graph *g = mf_graph_new("winograd_chain");
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, a);
+    TREF_INTS(MF_OP_WINOGRAD_INPUT, a, "padding", 1, 1);
+    mf_value *x = widened(g, "x", (mf_type){MF_F32, 4, {1, 11, 13, 10}});
+    mf_value *v = cg_node(g, MF_OP_WINOGRAD_INPUT, 1, &x, a);
+    mf_value *m =
+        cg_node(g, MF_OP_MATMUL, 2,
+                (mf_value *[]){cg_in(g, "u", (mf_type){MF_F32, 3, {36, 8, 11}}), v}, NULL);
+    mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, a);
+    assert_int_equal(mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, a, "size", 3, (int64_t[]){1, 13, 10}),
+                     MF_OK);
+    mf_value *b = cg_in(g, "b", (mf_type){MF_F32, 1, {8}});
+    mf_value *y = cg_node(g, MF_OP_WINOGRAD_OUTPUT, 2, (mf_value *[]){m, b}, a);
+    return finish(g, narrowed(g, CG1(g, MF_OP_RELU, y)));
+}
+
 /* linear(view(widen(x))): the view and the cast are both looked through. */
 static mf_graph *linear_graph(bool view)
 {
@@ -141,7 +163,7 @@ static mf_graph *softmax_graph(void)
     return finish(g, narrowed(g, CG1(g, MF_OP_SOFTMAX, x)));
 }
 
-#define NGRAPHS 18
+#define NGRAPHS 19
 static mf_graph *make_graph(int i)
 {
     switch (i) {
@@ -163,6 +185,7 @@ static mf_graph *make_graph(int i)
     case 15: return pool_graph(MF_OP_MAX_POOL2D);
     case 16: return pool_graph(MF_OP_ADAPTIVE_AVG_POOL2D);
     case 17: return matmul_graph(150);
+    case 18: return winograd_chain_graph();
     default: return softmax_graph();
     }
 }

@@ -174,6 +174,30 @@ static void test_chains_every_target(void **state)
     every_target(check_chains, "Winograd chains");
 }
 
+/* A chain is the stride-1 3x3 conv of its input: an output of the same number of tiles on
+ * another grid (which shape inference allows) is not one (the kernel's blocks follow the
+ * input's grid: it wrote past the output). */
+static void test_chain_is_the_convs_grid(void **state)
+{
+    (void)state;
+    mf_graph *g = mf_graph_new("wino_grid");
+    mf_value *x = cg_in(g, "x", (mf_type){MF_F32, 4, {1, 4, 8, 8}}); /* 2 x 2 tiles */
+    mf_attr a[MF_MAX_ATTRS];
+    mf_op_default_attrs(MF_OP_WINOGRAD_INPUT, a);
+    TREF_INTS(MF_OP_WINOGRAD_INPUT, a, "padding", 1, 1);
+    mf_value *v = cg_node(g, MF_OP_WINOGRAD_INPUT, 1, &x, a);
+    mf_value *m = cg_node(g, MF_OP_MATMUL, 2,
+                          (mf_value *[]){cg_in(g, "u", (mf_type){MF_F32, 3, {36, 4, 4}}), v}, NULL);
+    mf_op_default_attrs(MF_OP_WINOGRAD_OUTPUT, a);
+    assert_int_equal(mf_attr_set_ints(MF_OP_WINOGRAD_OUTPUT, a, "size", 3, (int64_t[]){1, 4, 16}),
+                     MF_OK); /* 1 x 4 */
+    mf_value *y = cg_node(g, MF_OP_WINOGRAD_OUTPUT, 1, &m, a);
+    mf_graph_set_outputs(g, 1, &y);
+    assert_false(mf_winograd_chain_of(g, m->producer, NULL) ||
+                 mf_winograd_chain_of(g, y->producer, NULL));
+    mf_graph_destroy(g);
+}
+
 /* ---- whole convolutions through the pass and a module ---------------------------------- */
 
 static mf_value *const_rand(mf_graph *g, const char *name, int rank, const int64_t *shape, uint64_t seed)
@@ -334,6 +358,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transforms_every_target),
         cmocka_unit_test(test_chains_every_target),
+        cmocka_unit_test(test_chain_is_the_convs_grid),
         cmocka_unit_test(test_convs_every_target),
     };
     return cmocka_run_group_tests_name("codegen_winograd", tests, NULL, NULL);
