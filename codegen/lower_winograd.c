@@ -837,30 +837,36 @@ static void chain_tile(wchain *w, int64_t nvec)
     }
 }
 
-/* Blocks of the fewest tile rows whose tiles fill the most of their vectors (a 14-tile row
- * fills 14 of 16 lanes as well as two rows fill 28 of 32; blocks of two rows ran resnet18's
- * 56x56 layers as fast on one core and 15 % slower on two threads: their seven blocks shared
- * out 4 : 3, fourteen of one row 7 : 7), among those whose tiles are one register tile's
- * vectors (each input
- * channel's row of V is what an FMA step loads, so the GEMM reads V as one stretch; two
- * chunks of a wider row ran those GEMMs at 60-65 % of the peak) and whose buffers fit
- * MF_WINOGRAD_CHAIN_BUFFER (the recognizer made sure one row of tiles does); then the register
- * tile, the channels of a pass, and where the blocks are fewer than the partitions, groups of
- * passes (work items), so that every partition has one. */
+/* Blocks of tile rows that leave the fewest lanes empty over the plane (a 14-tile row fills
+ * 14 of 16 lanes as well as two rows fill 28 of 32; a 6x6 grid of tiles takes 48 lanes in
+ * blocks of 2 rows where blocks of 5 and 1 took 64, and shared out 5 : 1 over two threads:
+ * mnist_net's 24x24 layer ran 10 % slower on one thread and 25 % on two than the three
+ * kernels), then rows that divide the plane's (no second copy of the code for a last block of
+ * other rows: resnet18's compile took 100-150 ms longer), then the fewest (blocks of two rows
+ * ran resnet18's 56x56 layers as fast as blocks of one on one core, 15 % slower on two
+ * threads: their seven blocks shared out 4 : 3, fourteen 7 : 7); among those whose tiles are
+ * one register tile's vectors (each input channel's row of V is what an FMA step loads, so
+ * the GEMM reads V as one stretch; two chunks of a wider row ran those GEMMs at 60-65 % of
+ * the peak) and whose buffers fit MF_WINOGRAD_CHAIN_BUFFER (the recognizer made sure one row
+ * of tiles does); then the register tile, the channels of a pass, and where the blocks are
+ * fewer than the partitions, groups of passes (work items), so that every partition has one. */
 static void chain_plan(wchain *w)
 {
     mf_cg_ctx *c = w->in.c;
-    int64_t th = w->in.th, unit = w->block ? w->block : 1;
-    double best = 0;
+    int64_t th = w->in.th, unit = w->block ? w->block : 1, best = -1;
+    bool best_divides = false;
     w->rb = 1;
     for (int64_t r = 1; r <= th; r++) {
-        int64_t tb = chain_tb(w, r);
+        int64_t tb = chain_tb(w, r), nrb = (th + r - 1) / r;
         int64_t bytes = (int64_t)MF_WINO_P * (w->C * tb + chain_kc(w, unit, tb, 1) * tb) *
                         (int64_t)sizeof(float);
         chain_tile(w, tb / c->vw);
-        double use = (double)(r * w->in.tw) / (double)tb;
-        if (bytes <= MF_WINOGRAD_CHAIN_BUFFER && w->NV * c->vw == tb && use > best + 1e-9)
-            best = use, w->rb = r;
+        if (bytes > MF_WINOGRAD_CHAIN_BUFFER || w->NV * c->vw != tb)
+            continue;
+        int64_t lanes = (nrb - 1) * tb + chain_tb(w, th - (nrb - 1) * r); /* over the plane */
+        bool divides = th % r == 0;
+        if (best < 0 || lanes < best || (lanes == best && divides && !best_divides))
+            best = lanes, best_divides = divides, w->rb = r;
     }
     w->nrb = (th + w->rb - 1) / w->rb;
     w->rl = th - (w->nrb - 1) * w->rb;

@@ -25,6 +25,7 @@ static const char *const block_names[MF_BLOCK_COUNT] = {
     [MF_BLOCK_SMALL_DEPTHWISE] = "small depthwise",
     [MF_BLOCK_LARGE_WINOGRAD] = "large Winograd chain",
     [MF_BLOCK_NARROW_WINOGRAD] = "Winograd on narrow vectors",
+    [MF_BLOCK_SMALL_WINOGRAD] = "small Winograd tiles",
 };
 
 const char *mf_fuse_block_name(mf_fuse_block b)
@@ -154,6 +155,15 @@ static void put_reason(mf_strbuf *t, char **names, const mf_fuse_edge *e)
             "and GEMMs run as three kernels (as one, resnet18's 56x56 layers ran 10 %% "
             "slower on AVX2 code)",
             MF_WINOGRAD_CHAIN_MIN_LANES);
+        break;
+    case MF_BLOCK_SMALL_WINOGRAD:
+        mf_sb_printf(t,
+                     "%s %%%s makes %s, %lld KiB, under the %d KiB from which a 3x3 conv's "
+                     "Winograd transforms and GEMMs run as one kernel",
+                     op_name(e->from), names[e->from->outputs[0]->id],
+                     mf_type_str(&e->from->outputs[0]->type, ta, sizeof ta),
+                     (long long)(mf_type_nbytes(&e->from->outputs[0]->type) / 1024),
+                     MF_SEG_WINOGRAD_CHAIN_BYTES / 1024);
         break;
     case MF_BLOCK_COUNT:
         break;

@@ -35,6 +35,7 @@ typedef enum mf_fuse_block {
     MF_BLOCK_LARGE_WINOGRAD,  /* a Winograd chain whose sizes do not fit one kernel (ir.h); other:
                                * its output transform */
     MF_BLOCK_NARROW_WINOGRAD, /* a Winograd chain on a target of fewer than 16 lanes (ir.h) */
+    MF_BLOCK_SMALL_WINOGRAD,  /* a Winograd chain, its tiles under MF_SEG_WINOGRAD_CHAIN_BYTES */
     MF_BLOCK_COUNT
 } mf_fuse_block;
 
@@ -55,6 +56,10 @@ const char *mf_fuse_block_name(mf_fuse_block b); /* "second anchor", ... */
  * two: mobilenet_v2's 14x14x384 and 28x28x192 layers ran 12-25 % slower fused at two
  * threads, its 112x112x32 one 15 % faster (docs/benchmarks.md). */
 #define MF_SEG_DW_PROJECT_BYTES (1 << 20)
+/* A Winograd chain (ir.h) is one subgraph when its transformed tiles (the input transform's
+ * result) have at least this many bytes: smaller ones stay in L2 between the three kernels,
+ * and mnist_net's 24x24 layer (162 KiB) ran 6 % slower fused on one thread, 10 % on two. */
+#define MF_SEG_WINOGRAD_CHAIN_BYTES (1 << 20)
 /* One unfused edge: value `value`, made by `from`, used by `to` (nodes of the graph). */
 typedef struct mf_fuse_edge {
     const mf_node *from, *to;

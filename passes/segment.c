@@ -14,8 +14,9 @@
  * of its depthwise conv when the depthwise result has MF_SEG_DW_PROJECT_BYTES or more, so that
  * codegen computes the wide tensor a band of rows at a time and never stores it; and the three
  * nodes of a Winograd conv (ir/winograd_chain.c) share one subgraph on targets of 16 lanes or
- * more.  A subgraph takes at most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain` can say why
- * two subgraphs were not fused. */
+ * more when its transformed tiles have MF_SEG_WINOGRAD_CHAIN_BYTES or more.  A subgraph takes at
+ * most MF_SEG_MAX_NODES ops.  Every refusal is recorded, so `mlufuse opt --explain` can say why two
+ * subgraphs were not fused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,8 +141,8 @@ static int chain_members(const mf_winograd_chain *wc, int s, bool with_mm)
  * enough, or the projection of a depthwise-project chain whose depthwise conv (and
  * activation) make up s, with a depthwise result large enough, or the matmul or output
  * transform of a Winograd chain whose earlier nodes make up s; MF_BLOCK_SMALL_EXPANSION,
- * _SMALL_DEPTHWISE or _LARGE_WINOGRAD when only the size is wrong, _NARROW_WINOGRAD when the
- * target's vectors are; else the second anchor. */
+ * _SMALL_DEPTHWISE, _LARGE_WINOGRAD or _SMALL_WINOGRAD when only the size is wrong,
+ * _NARROW_WINOGRAD when the target's vectors are; else the second anchor. */
 static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s, const mf_node **who)
 {
     mf_expand_dw ch;
@@ -161,6 +162,8 @@ static mf_fuse_block chain_join(segmenter *sg, const mf_node *n, int s, const mf
         }
         if (sg->lanes > 0 && sg->lanes < MF_WINOGRAD_CHAIN_MIN_LANES)
             return MF_BLOCK_NARROW_WINOGRAD;
+        if (mf_type_nbytes(&wc.in->outputs[0]->type) < MF_SEG_WINOGRAD_CHAIN_BYTES)
+            return MF_BLOCK_SMALL_WINOGRAD;
         return convex_join(sg, n, s) ? MF_BLOCK_COUNT : MF_BLOCK_SECOND_ANCHOR;
     }
     /* the projection of an expand-depthwise chain fused already: the whole block, whatever

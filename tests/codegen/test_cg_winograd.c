@@ -279,10 +279,11 @@ static void check_convs(const char *cpu, int lanes)
 {
     static const int64_t shapes[][6] = {
         /* n, cin, h, w, cout, pad */
-        {2, 9, 13, 10, 11, 1}, /* batch 2, odd channels and plane */
-        {1, 8, 11, 35, 8, 0},  /* no padding: 9x33 output */
-        {1, 16, 20, 70, 20, 1}, /* 18 tiles a row */
-        {1, 12, 8, 8, 24, 1},   /* 4 tiles: channels in the lanes on targets of 8 and 16 */
+        {2, 9, 13, 10, 11, 1},   /* batch 2, odd channels and plane */
+        {1, 8, 11, 35, 8, 0},    /* no padding: 9x33 output */
+        {1, 16, 20, 70, 20, 1},  /* 18 tiles a row */
+        {1, 12, 8, 8, 24, 1},    /* 4 tiles: channels in the lanes on targets of 8 and 16 */
+        {1, 16, 112, 112, 8, 1}, /* 1.8 MB of transformed tiles: one kernel at 16 lanes */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int64_t *s = shapes[i];

@@ -125,8 +125,8 @@ static const explain_case cases[] = {
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
 /* Cases for a target of a given width: a Winograd conv's three nodes in one kernel on a
- * 16-lane target, too large a U or too wide a plane for it, a half model's, and an 8-lane
- * target. */
+ * 16-lane target, too large a U or too wide a plane for it, a half model's, too small tiles
+ * for it, and an 8-lane target. */
 typedef struct lanes_case {
     int lanes; /* the target's f32 lanes */
     explain_case c;
@@ -159,6 +159,13 @@ static const lanes_case lanes_cases[] = {
       "  sg0 fuses winograd_input %t -> matmul %m -> winograd_output %o (a 3x3 conv as Winograd F(4,3)): its "
       "transformed tiles and their products are computed a block of tile rows at a time and never stored\n",
       {NULL}}},
+    {16,
+     {"winograd_small.mfir", 1, 3, 0,
+      "  sg0: winograd_input %t\n  sg1: matmul %m\n  sg2: winograd_output %o, relu %r\n",
+      {"%t (winograd_input, sg0) -> %m (matmul, sg1): small Winograd tiles: winograd_input %t makes f32[36,16,49], "
+       "110 KiB, under the 1024 KiB from which a 3x3 conv's Winograd transforms and GEMMs run as one kernel",
+       "%m (matmul, sg1) -> %o (winograd_output, sg2): second anchor: sg1 already has matmul %m (one anchor per "
+       "subgraph)"}}},
     {8,
      {"winograd_fused.mfir", 1, 3, 0,
       "  sg0: winograd_input %t\n  sg1: matmul %m\n  sg2: winograd_output %o, relu %r\n",
@@ -355,6 +362,7 @@ static void test_pass_context(void **state)
         {"expand_dw_small.mfir", "segment", 0, MF_BLOCK_SMALL_EXPANSION, "a", "d", "e", NULL},
         {"dw_project_small.mfir", "segment", 0, MF_BLOCK_SMALL_DEPTHWISE, "a", "p", "d", NULL},
         {"winograd_large.mfir", "segment", 0, MF_BLOCK_LARGE_WINOGRAD, "t", "m", "o", NULL},
+        {"winograd_small.mfir", "segment", 0, MF_BLOCK_SMALL_WINOGRAD, "t", "m", "t", NULL},
         {"winograd_fused.mfir", "segment", 0, MF_BLOCK_NARROW_WINOGRAD, "t", "m", "t", NULL}, /* at 8 lanes */
     };
     for (size_t i = 0; i < sizeof ic / sizeof ic[0]; i++) {

@@ -748,17 +748,10 @@ static void test_onnx_model(void **state)
     assert_true(peak1 > 0 && peak1 < json_int(r.out, "naive_bytes"));
     tsupport_run_free(&r);
 
-    /* the 32->64 3x3 conv as Winograd: input, matmul, output; one kernel at 16 lanes */
+    /* the 32->64 3x3 conv as Winograd: input, matmul, output, three kernels (its 162 KiB of
+     * transformed tiles stay in L2 between them) */
     setenv("MLUFUSE_WINOGRAD", "1", 1);
-    setenv("MLUFUSE_CPU", "skylake-avx512", 1);
     r = opt("%s --json", path);
-    expect_rc(&r, 0);
-    assert_int_equal(json_int(r.out, "nodes"), 12);
-    assert_int_equal(json_int(r.out, "subgraphs"), 6);
-    tsupport_run_free(&r);
-    setenv("MLUFUSE_CPU", "haswell", 1); /* 8 lanes: three kernels */
-    r = opt("%s --json", path);
-    unsetenv("MLUFUSE_CPU");
     setenv("MLUFUSE_WINOGRAD", "0", 1);
     expect_rc(&r, 0);
     assert_int_equal(json_int(r.out, "nodes"), 12);
