@@ -450,16 +450,31 @@ static void lower_input_cl(wino *e, LLVMValueRef x, LLVMValueRef out)
     mf_cg_loop_end(c, &items, 1);
 }
 
-mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* The input transform's geometry of winograd_input n: its input's plane, padding and tiles. */
+static wino input_of(mf_cg_ctx *c, const mf_node *n)
 {
-    const mf_type *xt = &n->inputs[0]->type, *ot = &n->outputs[0]->type;
+    const mf_type *xt = &n->inputs[0]->type;
     const int64_t *pad = mf_attr_get(n->op, n->attrs, "padding")->ints;
-    wino e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
-              .n = xt->shape[0], .ch = xt->shape[1], .h = xt->shape[2], .w = xt->shape[3], .ph = pad[0], .pw = pad[1]};
+    wino e = {.c = c,
+              .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
+              .n = xt->shape[0],
+              .ch = xt->shape[1],
+              .h = xt->shape[2],
+              .w = xt->shape[3],
+              .ph = pad[0],
+              .pw = pad[1],
+              .xdt = mf_cg_anchor_dtype(n, 0)};
     e.th = mf_wino_tiles(e.h + 2 * e.ph - 2);
     e.tw = mf_wino_tiles(e.w + 2 * e.pw - 2);
+    return e;
+}
+
+mf_status mf_cg_lower_winograd_input(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                     const mf_value *const *epi)
+{
+    const mf_type *ot = &n->outputs[0]->type;
+    wino e = input_of(c, n);
     LLVMValueRef x = mf_cg_anchor_input(c, n, 0);
-    e.xdt = mf_cg_anchor_dtype(n, 0);
     if (!x)
         return MF_ERR_UNSUPPORTED;
     if (mf_type_numel(ot) == 0)
@@ -704,22 +719,32 @@ static mf_status lower_output_cl(wino_out *o)
     return s;
 }
 
-mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi)
+/* The output transform of winograd_output n: its output's plane and tiles, its epilogue and
+ * bias (NULL when its pointer is missing: *ok false). */
+static wino_out output_of(mf_cg_ctx *c, const mf_node *n, int nepi, const mf_value *const *epi,
+                          bool *ok)
 {
     const mf_type *ot = &n->outputs[0]->type;
-    bool cl = mf_attr_get(n->op, n->attrs, "channels_last")->i != 0;
     wino_out o = {.e = {.c = c, .vt = LLVMVectorType(c->f32, (unsigned)c->vw),
                         .n = ot->shape[0],
                         .ch = ot->shape[1], .h = ot->shape[2], .w = ot->shape[3]},
                   .core = n->outputs[0], .nepi = nepi, .epi = epi};
+    o.e.th = mf_wino_tiles(o.e.h);
+    o.e.tw = mf_wino_tiles(o.e.w);
+    o.e.ngroups = (o.e.tw + c->vw - 1) / c->vw;
+    *ok = n->ninputs < 2 || (o.bias = mf_cg_anchor_input(c, n, 1)) != NULL;
+    return o;
+}
+
+mf_status mf_cg_lower_winograd_output(mf_cg_ctx *c, const mf_node *n, int nepi,
+                                      const mf_value *const *epi)
+{
+    const mf_type *ot = &n->outputs[0]->type;
+    bool cl = mf_attr_get(n->op, n->attrs, "channels_last")->i != 0, ok;
+    wino_out o = output_of(c, n, nepi, epi, &ok);
     wino *e = &o.e;
-    e->th = mf_wino_tiles(e->h);
-    e->tw = mf_wino_tiles(e->w);
-    e->ngroups = (e->tw + c->vw - 1) / c->vw;
     o.m = mf_cg_anchor_input(c, n, 0);
-    if (n->ninputs > 1 && !(o.bias = mf_cg_anchor_input(c, n, 1)))
-        return MF_ERR_UNSUPPORTED;
-    if (!o.m)
+    if (!ok || !o.m)
         return MF_ERR_UNSUPPORTED;
     if (mf_type_numel(ot) == 0)
         return MF_OK;
@@ -874,10 +899,9 @@ static void chain_plan(wchain *w)
     /* a pass is whole tiles, and whole packing blocks (one stretch of each plane of U) */
     int64_t step = w->block > w->R ? w->block : w->R, blocks = w->in.n * w->nrb;
     w->kg = blocks < c->core_number ? (c->core_number + blocks - 1) / blocks : 1;
-    for (; w->kg > 1 && !(w->KC = chain_kc(w, step, chain_tb(w, w->rb), w->kg)); w->kg--)
-        ;
-    if (w->kg == 1)
-        w->KC = chain_kc(w, step, chain_tb(w, w->rb), 1);
+    /* step divides K (a packing block does, R divides it or K): one group always has a pass */
+    while (!(w->KC = chain_kc(w, step, chain_tb(w, w->rb), w->kg)))
+        w->kg--;
 }
 
 typedef struct chain_step {
@@ -1063,41 +1087,19 @@ static mf_status chain_block(wchain *w, LLVMValueRef xn, LLVMValueRef ty0, int64
 mf_status mf_cg_lower_winograd_chain(mf_cg_ctx *c, const mf_winograd_chain *ch, int nepi,
                                      const mf_value *const *epi)
 {
-    const mf_node *in = ch->in, *mm = ch->mm, *on = ch->out;
-    const mf_type *xt = &in->inputs[0]->type, *ot = &on->outputs[0]->type,
-                  *ut = &mm->inputs[0]->type;
-    const int64_t *pad = mf_attr_get(in->op, in->attrs, "padding")->ints;
+    const mf_node *in = ch->in, *mm = ch->mm;
+    const mf_type *ot = &ch->out->outputs[0]->type, *ut = &mm->inputs[0]->type;
     LLVMTypeRef vt = LLVMVectorType(c->f32, (unsigned)c->vw);
-    wchain w = {.in = {.c = c,
-                       .vt = vt,
-                       .n = xt->shape[0],
-                       .ch = xt->shape[1],
-                       .h = xt->shape[2],
-                       .w = xt->shape[3],
-                       .ph = pad[0],
-                       .pw = pad[1]},
-                .out = {.e = {.c = c,
-                              .vt = vt,
-                              .n = ot->shape[0],
-                              .ch = ot->shape[1],
-                              .h = ot->shape[2],
-                              .w = ot->shape[3]},
-                        .core = on->outputs[0],
-                        .nepi = nepi,
-                        .epi = epi},
+    bool ok;
+    wchain w = {.in = input_of(c, in),
+                .out = output_of(c, ch->out, nepi, epi, &ok),
                 .C = ut->shape[2],
                 .K = ut->shape[1],
                 .block = mf_matmul_packed(mm->attrs)};
-    wino *e = &w.in, *eo = &w.out.e;
-    e->th = mf_wino_tiles(e->h + 2 * e->ph - 2);
-    e->tw = mf_wino_tiles(e->w + 2 * e->pw - 2);
-    eo->th = mf_wino_tiles(eo->h);
-    eo->tw = mf_wino_tiles(eo->w);
-    eo->ngroups = (eo->tw + c->vw - 1) / c->vw;
-    e->xdt = mf_cg_anchor_dtype(in, 0);
+    wino *e = &w.in;
     w.x = mf_cg_anchor_input(c, in, 0);
     w.u = mf_cg_anchor_input(c, mm, 0);
-    if (!w.x || !w.u || (on->ninputs > 1 && !(w.out.bias = mf_cg_anchor_input(c, on, 1))))
+    if (!ok || !w.x || !w.u)
         return MF_ERR_UNSUPPORTED;
     if (mf_type_numel(ot) == 0)
         return MF_OK;
