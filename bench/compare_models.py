@@ -16,7 +16,8 @@ machine whose speed drifts (a VM's neighbours) a single pair can land in differe
 so each row then gives the median of its per-round medians and the ratio the median of the
 per-round ratios (each peer against mlufuse of the same round), with their range.  --cpu NAME times mlufuse's code for that LLVM CPU (e.g. haswell
 on an AVX-512 host); the last table gives each model's GFLOP/s on one core and its fraction
-of that target's fp32 FMA peak, measured in the same run (mlufuse run --profile-summary).
+of that target's fp32 FMA peak, measured in the same run (mlufuse run --profile-summary
+with MLUFUSE_CACHE=off, which measures the machine's limits in that process).
 Benchmarks, not tests: figures depend on the machine and its load.
 """
 import argparse
@@ -63,7 +64,9 @@ def peak_row(build, d, runs, cpu):
     """One core, batch 1: the model's GFLOP/s and its fraction of the target's FMA peak."""
     cmd = [os.path.join(build, "mlufuse"), "run", os.path.join(d, "model.onnx"), "--random", "--bench", str(runs),
            "--json", "--profile-summary"] + (["--cpu", cpu] if cpu else [])
-    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    # without the disk cache the profile's machine limits are measured in this process, after
+    # its runs, not read from machine-limits.txt (which may be hours old, at another clock)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, MLUFUSE_CACHE="off"))
     if p.returncode != 0 or not p.stdout.strip():
         return None
     prof = json.loads(p.stdout)["profile"]

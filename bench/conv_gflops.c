@@ -7,7 +7,9 @@
  * `bench_conv_gflops --cpu NAME` compiles for an LLVM CPU (e.g. haswell) instead of the
  * host; the host must be able to run that CPU's code.  The one-thread figure is the best CPU
  * time of a few batches (a shared machine's load does not count), with its fraction of
- * the peak of the target's lanes on this machine (mf_machine_limits_get);
+ * the FMA peak of the target's lanes measured at the start of the run (at the core's best
+ * clock, mf_rt_limits_peak_now) and its fraction at the clock the core ran it at (each batch
+ * against a sample of the FMA loop taken just after it, bench_against_peak);
  * CONV_GFLOPS_MOBILE=1 runs mobilenet_v2's layers only, CONV_GFLOPS_DW=1 the depthwise ones,
  * CONV_GFLOPS_WINOGRAD=1 the Winograd ones (the GEMM's weights packed as the pass packs them);
  * CONV_GFLOPS_LAYERS="cin,hw,cout,k,stride,groups;..." runs the layers listed, and
@@ -30,6 +32,7 @@
 
 #include "codegen/codegen.h"
 #include "mlufuse/mlufuse.h"
+#include "runtime/profiler.h"
 #include "support/bench_args.h"
 #include "support/kernel_timing.h"
 
@@ -54,25 +57,14 @@ static float *rnd(int64_t n)
 }
 
 static const mf_cg_target *target; /* NULL: the host */
-static double peak; /* one core's FMA peak for the target's lanes, GFLOP/s; 0: unknown */
+static int lanes; /* the target's f32 lanes: which FMA peak its kernels are judged against */
+/* one core's FMA peak for those lanes, GFLOP/s, measured at the start (0: the host cannot
+ * run the target's code) */
+static double peak;
 
-/* One thread's time per run as its CPU time, the best of 7 batches: robust to a machine
- * shared with other jobs (time spent descheduled is not counted). */
-static double thread_cpu_time(mf_kernel_fn fn, void **args, int reps)
+static double of_peak(double gflops)
 {
-    double best = 1e30;
-    int per = reps / 7 + 1;
-    for (int b = 0; b < 7; b++) {
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-        for (int r = 0; r < per; r++)
-            fn((void *const *)args, 0, 1);
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-        double t = ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9) / per;
-        if (t < best)
-            best = t;
-    }
-    return best;
+    return peak > 0 ? 100 * gflops / peak : 0;
 }
 
 /* CONV_GFLOPS_COLD=1: one thread's CPU time of a run that starts with nothing of its
@@ -295,7 +287,20 @@ static mf_kernel_fn chain_kernel(const mf_type *xt, const mf_type *ut, const mf_
 /* The three kernels of a Winograd F(4,3) 3x3 stride-1 conv (input transform, the 36 GEMMs,
  * output transform with bias and relu), one thread, in effective GFLOP/s: the direct
  * convolution's FLOPs over the time of the three, and its fraction of the target's peak. */
-static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes)
+/* the Winograd layer as three kernels, one after the other */
+typedef struct three_kernels {
+    mf_kernel_fn *fn;
+    void *(*args)[4];
+} three_kernels;
+
+static void run_three(void *ctx)
+{
+    three_kernels *t = ctx;
+    for (int i = 0; i < 3; i++)
+        t->fn[i](t->args[i], 0, 1);
+}
+
+static int bench_winograd(int64_t cin, int64_t hw, int64_t cout)
 {
     int64_t tiles = ((hw + 3) / 4) * ((hw + 3) / 4);
     bool cl = tiles < lanes; /* the layout the pass picks (mf_winograd_channels_last) */
@@ -335,38 +340,37 @@ static int bench_winograd(int64_t cin, int64_t hw, int64_t cout, int lanes)
     void *args[3][4] = {{v, x}, {m, cl ? (void *)v : u, cl ? (void *)u : v}, {y, m, b}};
     double flop = 2.0 * (double)(cout * hw * hw) * (double)cin * 9;
     int reps = (int)(2e10 / (flop * 20)) + 3;
-    double ts[3], total = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)
         fn[i](args[i], 0, 1);
-        ts[i] = bench_time_threads(fn[i], args[i], 1, reps);
-        total += ts[i];
-    }
-    double t0 = bench_now();
-    for (int r = 0; r < reps; r++)
-        for (int i = 0; i < 3; i++)
-            fn[i](args[i], 0, 1);
-    double chained = (bench_now() - t0) / reps, fused = 0;
+    double t_input = bench_time_threads(fn[0], args[0], 1, reps);
+    double t_output = bench_time_threads(fn[2], args[2], 1, reps);
+    bench_share gemm =
+        bench_kernel_against_peak(fn[1], args[1], 2.0 * 36 * cout * cin * tiles, lanes, reps);
+    three_kernels three = {fn, args};
+    bench_share chained = bench_against_peak(run_three, &three, flop, lanes, reps), fused = {0};
     mf_cg_object fobj = {0};
     mf_kernel_fn ffn = cl ? NULL : chain_kernel(&xt, &ut, &bt, ai, ao, block, &fobj);
     if (ffn) {
         void *fargs[4] = {y, x, u, b};
         ffn(fargs, 0, 1);
-        fused = bench_time_threads(ffn, fargs, 1, reps);
+        fused = bench_kernel_against_peak(ffn, fargs, flop, lanes, reps);
     }
-    printf("winograd %3lldx%-3lld %3lld->%-3lld %s%s: %7.2f ms  1 thread %6.1f effective GFLOP/s = %5.1f %% of peak"
-           "  (input %.3f, gemm %.3f = %.0f %% of peak, output %.3f ms; compile %.1f ms)\n",
-           (long long)hw, (long long)hw, (long long)cin, (long long)cout, cl ? "ch-last" : "tiles  ", block ? " packed" : "", chained * 1e3, flop / chained * 1e-9,
-           peak > 0 ? 100 * flop / chained * 1e-9 / peak : 0, ts[0] * 1e3, ts[1] * 1e3,
-           peak > 0 ? 100 * (2.0 * 36 * cout * cin * tiles) / ts[1] * 1e-9 / peak : 0, ts[2] * 1e3,
+    printf("winograd %3lldx%-3lld %3lld->%-3lld %s%s: %7.2f ms  1 thread %6.1f effective GFLOP/s = "
+           "%5.1f %% of peak"
+           "  (input %.3f, gemm %.3f = %.0f %% of peak, %.0f %% at its clock, output %.3f ms; "
+           "compile %.1f ms)\n",
+           (long long)hw, (long long)hw, (long long)cin, (long long)cout,
+           cl ? "ch-last" : "tiles  ", block ? " packed" : "", chained.seconds * 1e3,
+           flop / chained.seconds * 1e-9, of_peak(flop / chained.seconds * 1e-9), t_input * 1e3,
+           gemm.seconds * 1e3, of_peak(2.0 * 36 * cout * cin * tiles / gemm.seconds * 1e-9),
+           100 * gemm.at_clock, t_output * 1e3,
            obj[0].compile_ms + obj[1].compile_ms + obj[2].compile_ms);
     if (ffn)
         printf("winograd %3lldx%-3lld %3lld->%-3lld one kernel: %7.3f ms  1 thread %6.1f "
                "effective GFLOP/s = %5.1f %% of peak  (compile %.1f ms)\n",
-               (long long)hw, (long long)hw, (long long)cin, (long long)cout, fused * 1e3,
-               flop / fused * 1e-9, peak > 0 ? 100 * flop / fused * 1e-9 / peak : 0,
-               fobj.compile_ms);
+               (long long)hw, (long long)hw, (long long)cin, (long long)cout, fused.seconds * 1e3,
+               flop / fused.seconds * 1e-9, of_peak(flop / fused.seconds * 1e-9), fobj.compile_ms);
     mf_cg_object_free(&fobj);
-    (void)total;
     for (int i = 0; i < 3; i++)
         mf_cg_object_free(&obj[i]);
     free(x), free(u), free(b), free(v), free(m), free(y);
@@ -433,17 +437,22 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     int reps = (int)(2e10 / (flop * 20)) + 3;
     fn((void *const *)args, 0, 1); /* warm up */
     bool cold = getenv("CONV_GFLOPS_COLD") != NULL;
-    double t1 = cold ? thread_cpu_time_cold(fn, args) : thread_cpu_time(fn, args, reps);
-    double t2 = cold ? t1 : bench_time_threads(fn2, args, 2, reps);
+    bench_share one_thread = {0};
+    if (cold)
+        one_thread.seconds = thread_cpu_time_cold(fn, args);
+    else
+        one_thread = bench_kernel_against_peak(fn, args, flop, lanes, reps);
+    double t1 = one_thread.seconds, t2 = cold ? t1 : bench_time_threads(fn2, args, 2, reps);
     double g1 = flop / t1 * 1e-9;
     char parts[256] = "";
     if (getenv("CONV_GFLOPS_PARTS"))
         part_times(fn2, args, reps, parts, sizeof parts);
-    printf("conv %3lldx%-3lld %4lld->%-4lld k%lld s%lld g%-3lld %s: %7.3f ms  1 thread %6.1f GFLOP/s %5.1f %%peak"
-           "  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
+    printf("conv %3lldx%-3lld %4lld->%-4lld k%lld s%lld g%-3lld %s: %7.3f ms  1 thread %6.1f "
+           "GFLOP/s %5.1f %%peak"
+           " (%5.1f at its clock)  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
            (long long)hw, (long long)hw, (long long)cin, (long long)cout, (long long)k,
-           (long long)stride, (long long)groups, block ? "packed" : "plain ", t1 * 1e3, g1, peak > 0 ? 100 * g1 / peak : 0.0,
-           flop / t2 * 1e-9, obj.compile_ms);
+           (long long)stride, (long long)groups, block ? "packed" : "plain ", t1 * 1e3, g1,
+           of_peak(g1), 100 * one_thread.at_clock, flop / t2 * 1e-9, obj.compile_ms);
     if (*parts)
         printf("    %s\n", parts);
     const char *xc = getenv("CONV_GFLOPS_XCORE");
@@ -472,11 +481,13 @@ int main(int argc, char **argv)
     else if (target)
         printf("target: %s\n", target->cpu);
     const mf_cg_target *shaped = target ? target : &t;
+    lanes = shaped->shape.lanes;
+    peak = mf_rt_limits_peak_now(lanes);
     mf_machine_limits lim;
-    if (mf_machine_limits_get(&lim) == MF_OK) {
-        peak = lim.peak_by_lanes[shaped->shape.lanes];
-        printf("peak: %.1f GFLOP/s a core at %d lanes (%s)\n", peak, shaped->shape.lanes, lim.cpu);
-    }
+    if (peak > 0 && mf_machine_limits_get(&lim) == MF_OK)
+        printf(
+            "peak: %.1f GFLOP/s a core at %d lanes (%s), measured now at the core's best clock\n",
+            peak, lanes, lim.cpu);
     const char *list = getenv("CONV_GFLOPS_LAYERS");
     if (list) { /* "cin,hw,cout,k,stride,groups;..." */
         int rc = 0;
@@ -500,11 +511,10 @@ int main(int argc, char **argv)
     if (!only_mobile) {
         if (!only_wino)
             rc |= resnet_layers();
-        int lanes = shaped->shape.lanes;
         printf("Winograd F(4,3) (passes/winograd.c), target peak %.1f GFLOP/s (%d lanes):\n", peak, lanes);
-        rc |= bench_winograd(64, 56, 64, lanes);
-        rc |= bench_winograd(128, 28, 128, lanes);
-        rc |= bench_winograd(256, 14, 256, lanes);
+        rc |= bench_winograd(64, 56, 64);
+        rc |= bench_winograd(128, 28, 128);
+        rc |= bench_winograd(256, 14, 256);
         if (only_wino)
             return rc;
     }

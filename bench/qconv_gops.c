@@ -2,7 +2,8 @@
  * weight scales, requantized to int8: codegen/lower_qconv.c) on resnet18's and
  * mobilenet_v2's layer shapes, one thread, compiled for core_number 1, in GOP/s (a multiply
  * and an add per product) and as a fraction of the target's int8 peak.  That peak is taken
- * as 4x the fp32 FMA peak of the target's lanes measured here (mf_machine_limits_get) when
+ * as 4x the fp32 FMA peak of the target's lanes measured at the start of the run
+ * (mf_rt_limits_peak_now, the core's best clock) when
  * the target has VNNI (vpdpbusd does 4 products a lane at the FMA's rate:
  * ../shared/bench/limits.c measures both), and 2x without (vpmaddubsw + vpmaddwd, two
  * instructions for 2 products a 16-bit lane).  `bench_qconv_gops --cpu NAME` compiles for
@@ -19,6 +20,7 @@
 
 #include "codegen/codegen.h"
 #include "mlufuse/mlufuse.h"
+#include "runtime/profiler.h"
 #include "support/bench_args.h"
 #include "support/kernel_timing.h"
 
@@ -146,10 +148,7 @@ int main(int argc, char **argv)
     if (!t)
         return 2;
     shape_of = t;
-    mf_machine_limits lim;
-    double peak = 0;
-    if (mf_machine_limits_get(&lim) == MF_OK && t->shape.lanes <= 16)
-        peak = lim.peak_by_lanes[t->shape.lanes] * (t->shape.vnni ? 4.0 : 2.0);
+    double peak = mf_rt_limits_peak_now(t->shape.lanes) * (t->shape.vnni ? 4.0 : 2.0);
     printf("target %s (%d lanes, vnni %d), one thread; int8 peak %.1f GOP/s (%s the fp32 FMA peak)\n", t->cpu,
            t->shape.lanes, t->shape.vnni, peak, t->shape.vnni ? "4x" : "2x");
     printf("%-14s %-28s %9s %9s %10s\n", "model", "layer", "ms", "GOP/s", "of peak");

@@ -23,6 +23,14 @@
 
 static volatile float sink;
 
+/* this thread's CPU time, seconds: a peak sample leaves out time spent descheduled */
+static double thread_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static double now_s(void)
 {
     return (double)mf_rt_prof_now() * 1e-9;
@@ -160,6 +168,42 @@ static double measure_peak(const isa *v)
         best = dt < best ? dt : best;
     }
     return (double)iters * CHAINS * v->lanes * 2 / best / 1e9;
+}
+
+/* The host's ISA of that many lanes in *out; false when the host has none. */
+static bool isa_of_lanes(int lanes, isa *out)
+{
+    isa levels[4];
+    int n = host_isas(levels);
+    for (int i = 0; i < n; i++)
+        if (levels[i].lanes == lanes) {
+            *out = levels[i];
+            return true;
+        }
+    return false;
+}
+
+double mf_rt_limits_peak_now(int lanes)
+{
+    isa v;
+    return isa_of_lanes(lanes, &v) ? measure_peak(&v) : 0;
+}
+
+double mf_rt_limits_peak_sample(int lanes, double seconds)
+{
+    isa level;
+    if (!isa_of_lanes(lanes, &level))
+        return 0;
+    const isa *v = &level;
+    /* chunks of some tens of microseconds, until the thread has run for the time asked */
+    long chunk = v->lanes > 1 ? 20000 : 4000, done = 0;
+    double t0 = thread_s(), t = t0;
+    do {
+        v->loop(chunk);
+        done += chunk;
+        t = thread_s();
+    } while (t - t0 < seconds);
+    return (double)done * CHAINS * v->lanes * 2 / (t - t0) / 1e9;
 }
 
 /* STREAM triad a[i] = b[i] + s c[i] over 3 x 32 MB: 12 bytes a element, best of 5. */

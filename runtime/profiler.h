@@ -123,12 +123,23 @@ mf_status mf_rt_prof_write_trace(const struct mf_profile *p, FILE *f);
  * kernels as bars coloured and named by their ops. */
 mf_status mf_rt_prof_write_svg(const struct mf_profile *p, FILE *f);
 
+/* s as a JSON string, quoted and escaped (the trace and the summary's --json). */
+void mf_rt_prof_json_str(FILE *f, const char *s);
+
 /* This machine's ceilings (machine_limits.c), for the summary's fractions. */
 /* Measures the ceilings (about half a second), or reads them from path when it holds a
  * measurement of this CPU and ISA; writes them there after measuring (path NULL: neither). */
-/* s as a JSON string, quoted and escaped (the trace and the summary's --json). */
-void mf_rt_prof_json_str(FILE *f, const char *s);
 mf_status mf_rt_limits_get(const char *path, mf_machine_limits *out);
+/* The FMA peak of code with that many f32 lanes (16, 8, 4 or 1) measured now as the cached
+ * one is (the best of 60 runs of about half a millisecond: the core's best clock of those
+ * 30 ms), in GFLOP/s; 0 when the host cannot run such code.  For benchmarks that report
+ * fractions of a peak measured in the same run. */
+double mf_rt_limits_peak_now(int lanes);
+/* One sample of that peak: the FMA loop run for about `seconds` of this thread's CPU time,
+ * in GFLOP/s (0 as above).  Taken right after a kernel's runs it measures the clock the core
+ * ran that kernel at (a VM's clock moves in steps of 100 MHz, and dense AVX-512 code lowers
+ * it for a millisecond or more after it ends). */
+double mf_rt_limits_peak_sample(int lanes, double seconds);
 
 typedef struct mf_rt_prof_row {
     const mf_rt_prof_site *site;

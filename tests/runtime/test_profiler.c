@@ -4,7 +4,8 @@
  * launch (a nested launch's partitions may be finer, and still cover the work once); sites
  * that live only for a call are matched by content; plan sites are copied so the plan can
  * go first; the limits are measured, cached in their file, and measured again when the file
- * names another CPU or is damaged.  No assertion depends on timing. */
+ * names another CPU or is damaged; the benchmarks' peaks of one run exist for the ISAs the
+ * host runs.  No assertion depends on timing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/profiler.h"
 #include "runtime/rt_internal.h"
@@ -208,14 +210,34 @@ static void test_limits(void **state)
     tsupport_rmdir_all(dir);
 }
 
+/* The benchmarks' peaks of one run: measured for every ISA the host runs, 0 for lane counts it
+ * has none of; a sample runs for the time asked. */
+static void test_peak_now_and_samples(void **state)
+{
+    (void)state;
+    mf_machine_limits lim;
+    assert_int_equal(mf_rt_limits_get(NULL, &lim), MF_OK);
+    for (int lanes = 1; lanes <= 16; lanes++) {
+        double now = mf_rt_limits_peak_now(lanes);
+        assert_true((now > 0) == (lim.peak_by_lanes[lanes] > 0));
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        double sample = mf_rt_limits_peak_sample(lanes, 2e-3);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        assert_true((sample > 0) == (now > 0));
+        double ran = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (sample > 0)
+            assert_true(ran >= 2e-3);
+    }
+    assert_true(mf_rt_limits_peak_now(3) == 0 && mf_rt_limits_peak_sample(32, 1e-3) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nothing_when_off),
-        cmocka_unit_test(test_launch_partitions),
-        cmocka_unit_test(test_queue_launch),
-        cmocka_unit_test(test_sites),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_nothing_when_off), cmocka_unit_test(test_launch_partitions),
+        cmocka_unit_test(test_queue_launch),     cmocka_unit_test(test_sites),
+        cmocka_unit_test(test_limits),           cmocka_unit_test(test_peak_now_and_samples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
