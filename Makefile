@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(or $(MAX_JOBS),$(shell nproc))
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run check test sanitize fuzz install clean
+.PHONY: all setup configure build run check test test-avx2 sanitize fuzz install clean
 
 all: build
 
@@ -28,6 +28,15 @@ check: build
 # Everything: the unit tier and the end-to-end programs (which share one warm kernel cache).
 test: build
 	scripts/run_tests.sh $(BUILD)
+
+# Every test program as on an AVX2 host without AVX-512 (qemu-user's Haswell model, emulated:
+# about two hours on two cores; scripts/test_as_cpu.py says what it cannot cover).
+# QEMU_CPU=NAME for another model (qemu-x86_64 -cpu help), TESTS="test_a test_b" for some.
+QEMU_CPU ?= Haswell-v4
+TESTS ?=
+test-avx2: build
+	@scripts/setup.sh qemu
+	scripts/test_as_cpu.py $(BUILD) $(QEMU_CPU) $(TESTS)
 
 # The test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# setup.sh [fuzz] — installs the Debian packages mlufuse needs, only those missing.  Called by
+# setup.sh [fuzz|torch|qemu] — installs the Debian packages mlufuse needs, only those missing.  Called by
 # `make run` and `make test`; safe to run again.  Needs root (or sudo) the first time.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev
 # adds PyTorch (large) for mlufuse.from_torch and its test (skipped without it).
 [ "${1:-}" = fuzz ] && packages+=(clang-14 libclang-rt-14-dev)
 [ "${1:-}" = torch ] && packages+=(python3-torch python3-torchvision)
+# `setup.sh qemu` adds qemu-user for `make test-avx2` (the tests as on another x86-64 CPU).
+[ "${1:-}" = qemu ] && packages+=(qemu-user)
 
 missing=()
 for p in "${packages[@]}"; do
