@@ -93,6 +93,9 @@ void mf_cg_loop_end(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
 /* The same, and LLVM leaves the loop as it is: not vectorized, interleaved or unrolled
  * (short loops whose vectorization costs more to compile than it saves). */
 void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
+/* The same, and LLVM unrolls the loop whole (a constant trip count): LLVM's own unrollers
+ * are off (compile.c), so the engines say which loops to unroll. */
+void mf_cg_loop_end_unrolled(mf_cg_ctx *c, mf_cg_loop *l, int64_t step);
 /* Closes a loop for LLVM's vectorizer with `count` vectors interleaved per iteration. */
 void mf_cg_loop_end_interleaved(mf_cg_ctx *c, mf_cg_loop *l, int64_t step, int count);
 /* [*lo, *hi) = this partition's share of `total` work items, boundaries rounded to `align`. */

@@ -254,6 +254,15 @@ void mf_cg_loop_end_scalar(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
     set_loop_hints(c, loop_close(c, l, step), 3, names, values);
 }
 
+/* Asks LLVM to unroll the loop whole (its trip count a constant): LLVM's own unrollers are
+ * off (codegen/compile.c), and a forced hint is all they still act on. */
+void mf_cg_loop_end_unrolled(mf_cg_ctx *c, mf_cg_loop *l, int64_t step)
+{
+    static const char *const names[1] = {"llvm.loop.unroll.full"};
+    static const int values[1] = {-1};
+    set_loop_hints(c, loop_close(c, l, step), 1, names, values);
+}
+
 /* Asks LLVM's loop vectorizer for `count` vectors in flight per iteration: a long chain
  * of dependent operations per element (exp, divide) is latency-bound at the vectorizer's
  * own choice (one vector for a large body on AVX-512). */
