@@ -52,6 +52,7 @@ def main():
             env[k] = v
         if "MLUFUSE_CACHE_DIR" in env:
             env["MLUFUSE_CACHE_DIR"] = cache
+        env["MF_TEST_TIME_SCALE"] = "50"  # the tests' own hang guards, for emulated speed
         t0 = time.time()
         try:
             p = subprocess.run(["qemu-x86_64", "-cpu", cpu] + cmd, cwd=props.get("WORKING_DIRECTORY", build), env=env,
