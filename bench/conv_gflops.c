@@ -284,9 +284,6 @@ static mf_kernel_fn chain_kernel(const mf_type *xt, const mf_type *ut, const mf_
     return fn;
 }
 
-/* The three kernels of a Winograd F(4,3) 3x3 stride-1 conv (input transform, the 36 GEMMs,
- * output transform with bias and relu), one thread, in effective GFLOP/s: the direct
- * convolution's FLOPs over the time of the three, and its fraction of the target's peak. */
 /* the Winograd layer as three kernels, one after the other */
 typedef struct three_kernels {
     mf_kernel_fn *fn;
@@ -300,6 +297,11 @@ static void run_three(void *ctx)
         t->fn[i](t->args[i], 0, 1);
 }
 
+/* The three kernels of a Winograd F(4,3) 3x3 stride-1 conv (input transform, the 36 GEMMs,
+ * output transform with bias and relu), one thread, in effective GFLOP/s: the direct
+ * convolution's FLOPs over the time of the three, and its fraction of the target's peak.
+ * The three together, the GEMMs and the fused kernel: the best batch's thread CPU time
+ * (bench_against_peak); the transforms alone: the wall-clock mean of their runs. */
 static int bench_winograd(int64_t cin, int64_t hw, int64_t cout)
 {
     int64_t tiles = ((hw + 3) / 4) * ((hw + 3) / 4);
@@ -447,12 +449,14 @@ static int bench(int64_t cin, int64_t hw, int64_t cout, int64_t k, int64_t strid
     char parts[256] = "";
     if (getenv("CONV_GFLOPS_PARTS"))
         part_times(fn2, args, reps, parts, sizeof parts);
+    char clock[32] = ""; /* the cold runs are not interleaved with FMA samples */
+    if (!cold)
+        snprintf(clock, sizeof clock, " (%5.1f at its clock)", 100 * one_thread.at_clock);
     printf("conv %3lldx%-3lld %4lld->%-4lld k%lld s%lld g%-3lld %s: %7.3f ms  1 thread %6.1f "
-           "GFLOP/s %5.1f %%peak"
-           " (%5.1f at its clock)  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
+           "GFLOP/s %5.1f %%peak%s  2 threads %6.1f GFLOP/s  (compile %.1f ms)\n",
            (long long)hw, (long long)hw, (long long)cin, (long long)cout, (long long)k,
            (long long)stride, (long long)groups, block ? "packed" : "plain ", t1 * 1e3, g1,
-           of_peak(g1), 100 * one_thread.at_clock, flop / t2 * 1e-9, obj.compile_ms);
+           of_peak(g1), clock, flop / t2 * 1e-9, obj.compile_ms);
     if (*parts)
         printf("    %s\n", parts);
     const char *xc = getenv("CONV_GFLOPS_XCORE");

@@ -202,15 +202,18 @@ static bool outputs_empty(const mf_graph *g)
  * themselves (register tiles, taps, a depthwise conv's few sweeps, the output-channel
  * engine's kernel rows); LLVM's unrollers, weighing every loop of a large kernel, took 30 %
  * of the optimization time (resnet18's 7x7 stem 215 -> 107 ms to compile, its cold compile
- * 709-902 -> 581-653 ms) and, with those few loops unrolled by hand, made no f32 kernel
+ * median 712 -> 627 ms) and, with those few loops unrolled by hand, made no f32 kernel
  * faster (mobilenet_v2's haswell kernels in the blocked layout ran 25 % faster without).  The
- * int8 convolutions keep them: their window copies ran 3-6 % slower without.  The
+ * int8 convolutions keep them (their window copies ran 3-6 % slower without), and so do the
+ * int8 matmuls, whose packing loops are copies of the same kind (not measured without).  The
  * vectorizer's interleaving is its own option and stays. */
 static bool llvm_unrolls(const mf_graph *g)
 {
-    for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i]->op == MF_OP_QCONV2D)
+    for (int i = 0; i < g->nnodes; i++) {
+        mf_op op = g->nodes[i]->op;
+        if (op == MF_OP_QCONV2D || op == MF_OP_QMATMUL || op == MF_OP_QLINEAR)
             return true;
+    }
     return false;
 }
 

@@ -23,11 +23,13 @@
 
 static volatile float sink;
 
-/* this thread's CPU time, seconds: a peak sample leaves out time spent descheduled */
+/* this thread's CPU time, seconds (-1 when the clock fails): a peak sample leaves out time
+ * spent descheduled */
 static double thread_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+        return -1;
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -192,18 +194,18 @@ double mf_rt_limits_peak_now(int lanes)
 double mf_rt_limits_peak_sample(int lanes, double seconds)
 {
     isa level;
-    if (!isa_of_lanes(lanes, &level))
+    double t0 = thread_s(), t = t0;
+    if (!isa_of_lanes(lanes, &level) || t0 < 0 || !(seconds > 0) || seconds > 60)
         return 0;
     const isa *v = &level;
     /* chunks of some tens of microseconds, until the thread has run for the time asked */
     long chunk = v->lanes > 1 ? 20000 : 4000, done = 0;
-    double t0 = thread_s(), t = t0;
     do {
         v->loop(chunk);
         done += chunk;
         t = thread_s();
-    } while (t - t0 < seconds);
-    return (double)done * CHAINS * v->lanes * 2 / (t - t0) / 1e9;
+    } while (t >= 0 && t - t0 < seconds);
+    return t > t0 ? (double)done * CHAINS * v->lanes * 2 / (t - t0) / 1e9 : 0;
 }
 
 /* STREAM triad a[i] = b[i] + s c[i] over 3 x 32 MB: 12 bytes a element, best of 5. */

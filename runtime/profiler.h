@@ -135,10 +135,11 @@ mf_status mf_rt_limits_get(const char *path, mf_machine_limits *out);
  * 30 ms), in GFLOP/s; 0 when the host cannot run such code.  For benchmarks that report
  * fractions of a peak measured in the same run. */
 double mf_rt_limits_peak_now(int lanes);
-/* One sample of that peak: the FMA loop run for about `seconds` of this thread's CPU time,
- * in GFLOP/s (0 as above).  Taken right after a kernel's runs it measures the clock the core
- * ran that kernel at (a VM's clock moves in steps of 100 MHz, and dense AVX-512 code lowers
- * it for a millisecond or more after it ends). */
+/* One sample of that peak: the FMA loop run for about `seconds` (0 to 60) of this thread's
+ * CPU time, in GFLOP/s (0 as above, or when the thread's clock fails).  Taken right after a
+ * kernel's runs and about as long, it measures the clock the core ran at just then (a VM's
+ * clock moves in steps of 100 MHz, and dense AVX-512 code lowers it for a millisecond or more
+ * after it ends; the FMA loop alone lowers it less, so a long sample drifts back up). */
 double mf_rt_limits_peak_sample(int lanes, double seconds);
 
 typedef struct mf_rt_prof_row {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# setup.sh [fuzz|torch|qemu] — installs the Debian packages mlufuse needs, only those missing.  Called by
-# `make run` and `make test`; safe to run again.  Needs root (or sudo) the first time.
+# setup.sh [fuzz|torch|qemu] — installs the Debian packages mlufuse needs, only those
+# missing.  Called by `make run` and `make test`; safe to run again.  Needs root (or sudo)
+# the first time.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config llvm-19-dev libffi-dev libcmocka-dev

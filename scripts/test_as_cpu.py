@@ -17,33 +17,69 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+
+
+def run_emulated(cmd, cwd, env):
+    """Output and exit status of cmd under qemu; on a timeout the whole process group goes."""
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=4 * 3600)
+        return out + err, p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        return out + err + "\ntimed out after 4 hours", -1
+
+
+def summary(out, rc):
+    """(passed, failed) from cmocka's and pytest -q's summaries; a program that exited
+    non-zero without a failure counted failed once (it crashed before its summary)."""
+    ok = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
+    bad = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
+    py = re.search(r"^(\d+ failed, )?(\d+) passed.* in [0-9.]+s", out, re.M)
+    if py:
+        ok += int(py.group(2))
+        bad += int(py.group(1).split()[0]) if py.group(1) else 0
+    return ok, bad + (1 if rc and not bad else 0)
 
 
 def main():
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(sys.argv) > 1 else 2
-    build = os.path.abspath(sys.argv[1])
+    build = os.path.realpath(sys.argv[1])
     cpu = sys.argv[2] if len(sys.argv) > 2 else "Haswell-v4"
     only = set(sys.argv[3:])
     if not shutil.which("qemu-x86_64"):
-        print("test_as_cpu: qemu-x86_64 not found (scripts/setup.sh qemu installs qemu-user)", file=sys.stderr)
+        print("test_as_cpu: qemu-x86_64 not found (scripts/setup.sh qemu installs qemu-user)",
+              file=sys.stderr)
         return 2
-    listing = subprocess.run(["ctest", "--test-dir", build, "--show-only=json-v1"], capture_output=True, text=True)
+    listing = subprocess.run(["ctest", "--test-dir", build, "--show-only=json-v1"],
+                             capture_output=True, text=True)
     if listing.returncode:
-        print(f"test_as_cpu: ctest cannot list the tests of {build}: {listing.stderr.strip()}", file=sys.stderr)
+        print(f"test_as_cpu: ctest cannot list the tests of {build}: {listing.stderr.strip()}",
+              file=sys.stderr)
+        return 2
+    tests = json.loads(listing.stdout)["tests"]
+    unknown = only - {t["name"] for t in tests}
+    if unknown:
+        print(f"test_as_cpu: no such test in {build}: {' '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     cache = os.path.join(build, "test-cache-" + cpu)
     passed = failed = programs = 0
-    for t in json.loads(listing.stdout)["tests"]:
+    for t in tests:
         name, cmd = t["name"], t.get("command") or []
         if only and name not in only:
             continue
         props = {p["name"]: p["value"] for p in t.get("properties", [])}
-        if not cmd or not (cmd[0].startswith(build) or cmd[0] == "/usr/bin/python3") or "fuzz" in name:
+        exe = os.path.realpath(cmd[0]) if cmd else ""
+        if not (exe.startswith(build + os.sep) or exe == os.path.realpath("/usr/bin/python3")) \
+                or "fuzz" in name:
             print(f"{name}: skipped (not a test program of the build)", flush=True)
             continue
         env = dict(os.environ)
@@ -54,23 +90,13 @@ def main():
             env["MLUFUSE_CACHE_DIR"] = cache
         env["MF_TEST_TIME_SCALE"] = "50"  # the tests' own hang guards, for emulated speed
         t0 = time.time()
-        try:
-            p = subprocess.run(["qemu-x86_64", "-cpu", cpu] + cmd, cwd=props.get("WORKING_DIRECTORY", build), env=env,
-                               capture_output=True, text=True, timeout=4 * 3600)
-            out, rc = p.stdout + p.stderr, p.returncode
-        except subprocess.TimeoutExpired as e:
-            out, rc = (e.stdout or b"").decode(errors="replace") + "\ntimed out", -1
-        ok = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
-        bad = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
-        py = re.search(r"^(\d+ failed, )?(\d+) passed.* in [0-9.]+s", out, re.M)  # pytest -q's summary
-        if py:
-            ok += int(py.group(2))
-            bad += int(py.group(1).split()[0]) if py.group(1) else 0
-        if rc and not bad:
-            bad = 1  # crashed or exited non-zero before its summary
-        skips = [line.strip() for line in out.splitlines() if "skipped" in line and "TCG" not in line]
-        print(f"{name}: {ok} passed, {bad} failed, {time.time() - t0:.0f} s" + (f"; {skips[-1][:160]}" if skips else ""),
-              flush=True)
+        out, rc = run_emulated(["qemu-x86_64", "-cpu", cpu] + cmd,
+                               props.get("WORKING_DIRECTORY", build), env)
+        ok, bad = summary(out, rc)
+        skips = [line.strip() for line in out.splitlines()
+                 if "skipped" in line and "TCG" not in line]
+        print(f"{name}: {ok} passed, {bad} failed, {time.time() - t0:.0f} s"
+              + (f"; {skips[-1][:160]}" if skips else ""), flush=True)
         if bad:
             log = os.path.join(build, f"{name}.{cpu}.log")
             with open(log, "w") as f:
@@ -78,6 +104,9 @@ def main():
             print(f"  output in {log}", flush=True)
         passed, failed, programs = passed + ok, failed + bad, programs + 1
     print(f"{programs} programs as {cpu}: {passed} passed, {failed} failed", flush=True)
+    if not programs:
+        print("test_as_cpu: no test program ran", file=sys.stderr)
+        return 2
     return 1 if failed else 0
 
 

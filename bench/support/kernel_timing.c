@@ -71,8 +71,11 @@ bench_share bench_against_peak(void (*call)(void *), void *ctx, double flop, int
             call(ctx);
         double t = (thread_now() - t0) / per;
         best = t < best ? t : best;
-        /* at least 0.2 ms of FMAs: a shorter sample is mostly the clock's granularity */
-        double peak = mf_rt_limits_peak_sample(lanes, t * per > 2e-4 ? t * per : 2e-4);
+        /* as long as the batch, within 0.2-1 ms: a shorter sample is a few of the FMA loop's
+         * 40-microsecond chunks; in a longer one the clock drifts back up (the FMA loop alone
+         * lowers it less than a kernel does) */
+        double span = t * per < 2e-4 ? 2e-4 : t * per > 1e-3 ? 1e-3 : t * per;
+        double peak = mf_rt_limits_peak_sample(lanes, span);
         at_clock[b] = peak > 0 ? flop / t * 1e-9 / peak : 0;
     }
     qsort(at_clock, BATCHES, sizeof *at_clock, cmp_double);

@@ -15,7 +15,7 @@ double bench_time_threads(mf_kernel_fn fn, void **args, int nthreads, int reps);
 
 /* A kernel's one-thread time, and its fraction of the FMA peak at the clock the core ran it
  * at: batches of calls alternate with samples of the FMA loop of the target's lanes run for
- * as long (mf_rt_limits_peak_sample), both timed in this thread's CPU time.  seconds: the
+ * as long (0.2-1 ms; mf_rt_limits_peak_sample), both timed in this thread's CPU time.  seconds: the
  * best batch's time a call; at_clock: the median over batches of the batch's FLOP/s over the
  * sample after it (0 when the host cannot run code of that many lanes).  Against the peak
  * measured at the best clock (mf_rt_limits_peak_now) the same time gives a lower fraction:

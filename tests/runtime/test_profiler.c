@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,9 @@ static void test_peak_now_and_samples(void **state)
             assert_true(ran >= 2e-3);
     }
     assert_true(mf_rt_limits_peak_now(3) == 0 && mf_rt_limits_peak_sample(32, 1e-3) == 0);
+    /* no time, or not a time: no sample (and no division by a zero span) */
+    assert_true(mf_rt_limits_peak_sample(1, 0) == 0 && mf_rt_limits_peak_sample(1, -1) == 0);
+    assert_true(mf_rt_limits_peak_sample(1, NAN) == 0 && mf_rt_limits_peak_sample(1, 1e9) == 0);
 }
 
 int main(void)
