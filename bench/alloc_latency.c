@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "runtime/rt_internal.h"
+#include "support/kernel_timing.h"
 
 enum { REPS = 15, ITERS = 20000, LIVE = 64 };
 
@@ -16,15 +17,9 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return v[n / 2];
 }
 

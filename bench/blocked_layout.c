@@ -373,12 +373,6 @@ static char *block_mfir(const block *b)
     return s;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median seconds of mf_module_run on the block at core_number; *err: its output against
  * the reference.  Negative: it failed (the message printed). */
 static double mlufuse_time(const block *b, const mf_cg_target *target, int core_number, int reps,
@@ -423,7 +417,7 @@ static double mlufuse_time(const block *b, const mf_cg_target *target, int core_
         mf_tensor_free(yh);
         mf_tensor_free(y);
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     med = t[reps / 2];
 done:
     free(t);

@@ -70,12 +70,6 @@ static double of_peak(double gflops)
 /* CONV_GFLOPS_COLD=1: one thread's CPU time of a run that starts with nothing of its
  * operands cached (a 32 MB buffer written before each), as a layer deep in a model whose
  * weights do not stay in L2 runs; the median of 21 runs. */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double thread_cpu_time_cold(mf_kernel_fn fn, void **args)
 {
     static char *junk;
@@ -91,7 +85,7 @@ static double thread_cpu_time_cold(mf_kernel_fn fn, void **args)
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
         t[i] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     }
-    qsort(t, 21, sizeof t[0], cmp_double);
+    qsort(t, 21, sizeof t[0], bench_cmp_double);
     return t[10];
 }
 
@@ -192,7 +186,7 @@ static void *xcore_thread(void *arg)
         t[r] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
         xbarrier(x, &round);
     }
-    qsort(t, (size_t)x->reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)x->reps, sizeof *t, bench_cmp_double);
     x->med[h] = t[x->reps / 2];
     free(t);
     return NULL;

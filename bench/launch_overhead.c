@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "runtime/rt_internal.h"
+#include "support/kernel_timing.h"
 
 enum { REPS = 15, ROUND_TRIPS = 500, BATCH = 2000, BUSY_LAUNCHES = 301 };
 
@@ -32,15 +33,9 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v)
 {
-    qsort(v, REPS, sizeof *v, cmp_double);
+    qsort(v, REPS, sizeof *v, bench_cmp_double);
     return v[REPS / 2];
 }
 
@@ -77,7 +72,7 @@ static double busy_rate(void)
 /* Sorts v (BUSY_LAUNCHES of them) and returns its element at fraction q. */
 static double quantile(double *v, double q)
 {
-    qsort(v, BUSY_LAUNCHES, sizeof *v, cmp_double);
+    qsort(v, BUSY_LAUNCHES, sizeof *v, bench_cmp_double);
     return v[(int)(q * (BUSY_LAUNCHES - 1))];
 }
 

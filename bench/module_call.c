@@ -10,12 +10,6 @@
 #include "mlufuse/mlufuse.h"
 #include "support/kernel_timing.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int fail(const char *what)
 {
     fprintf(stderr, "bench_module_call: %s: %s\n", what, mf_last_error());
@@ -61,7 +55,7 @@ int main(int argc, char **argv)
         if (i >= 0)
             t[i] = (bench_now() - t0) * 1e6;
     }
-    qsort(t, (size_t)calls, sizeof *t, cmp_double);
+    qsort(t, (size_t)calls, sizeof *t, bench_cmp_double);
     printf("{\"model\": \"%s\", \"calls\": %d, \"median_us\": %.3f}\n", argv[1], calls, t[calls / 2]);
     free(t);
     mf_tensor_free(host);

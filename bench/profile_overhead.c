@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "support/bench_check.h"
+#include "support/kernel_timing.h"
 
 static double clock_ms(clockid_t c)
 {
@@ -25,12 +26,6 @@ static double clock_ms(clockid_t c)
 typedef struct timing {
     double wall, cpu; /* ms */
 } timing;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* One run as `mlufuse run` times it: the module, then the output read back. */
 static timing run_once(mf_module *m, mf_tensor *in)
@@ -47,8 +42,8 @@ static timing run_once(mf_module *m, mf_tensor *in)
 
 static void report(const char *what, double *off, double *on, int n)
 {
-    qsort(off, (size_t)n, sizeof *off, cmp_double);
-    qsort(on, (size_t)n, sizeof *on, cmp_double);
+    qsort(off, (size_t)n, sizeof *off, bench_cmp_double);
+    qsort(on, (size_t)n, sizeof *on, bench_cmp_double);
     double a = off[n / 2], b = on[n / 2];
     printf("%s: median off %.3f ms, on %.3f ms: %+.2f %%; minimum off %.3f ms, on %.3f ms: %+.2f %%\n",
            what, a, b, 100 * (b - a) / a, off[0], on[0], 100 * (on[0] - off[0]) / off[0]);

@@ -53,7 +53,7 @@ static double thread_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
+int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -78,7 +78,7 @@ bench_share bench_against_peak(void (*call)(void *), void *ctx, double flop, int
         double peak = mf_rt_limits_peak_sample(lanes, span);
         at_clock[b] = peak > 0 ? flop / t * 1e-9 / peak : 0;
     }
-    qsort(at_clock, BATCHES, sizeof *at_clock, cmp_double);
+    qsort(at_clock, BATCHES, sizeof *at_clock, bench_cmp_double);
     return (bench_share){best, at_clock[BATCHES / 2]};
 }
 

@@ -29,6 +29,9 @@ bench_share bench_against_peak(void (*call)(void *), void *ctx, double flop, int
 bench_share bench_kernel_against_peak(mf_kernel_fn fn, void **args, double flop, int lanes,
                                       int reps);
 
+/* qsort's order of doubles, ascending (the benchmarks' medians) */
+int bench_cmp_double(const void *a, const void *b);
+
 /* bytes of a fixed pseudo-random pattern (seed picks which), 64-byte aligned as the
  * runtime's buffers are; free() it. */
 void *bench_filled(size_t bytes, int seed);
