@@ -127,9 +127,9 @@ int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_sh
     return strstr(features, "+amx-tile") ? 2 : 1;
 }
 
-/* Reads the shape off the assembly of a <16 x float> fma compiled for tm with 512-bit
- * vectors allowed: the registers the backend splits it into give the width (zmm, ymm,
- * xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does (its
+/* Reads the shape off the assembly of a <16 x float> multiply-add and fma compiled for tm
+ * with 512-bit vectors allowed: the registers the backend splits them into give the width
+ * (zmm, ymm, xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does (its
  * vpmaddwd on ymm, without VNNI, says 256-bit integer vectors: AVX2's vpmaddubsw; vpaddw on
  * zmm says AVX-512BW).
  * Asking the backend, not a table of CPU names, keeps this right for every CPU LLVM knows
@@ -156,6 +156,11 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
     LLVMValueRef r = LLVMBuildCall2(B, LLVMIntrinsicGetType(C, id, &vt, 1),
                                     LLVMGetIntrinsicDeclaration(M, id, &vt, 1), ops, 3, "");
     LLVMBuildStore(B, r, LLVMGetParam(f, 0));
+    /* the width from a multiply and an add: without FMA the fma above is a libm call a lane
+     * (xmm registers), which on AVX without FMA (Sandy Bridge) hid its 8-lane ymm vectors */
+    LLVMValueRef off = LLVMConstInt(LLVMInt64TypeInContext(C), 1, 0);
+    LLVMBuildStore(B, LLVMBuildFAdd(B, LLVMBuildFMul(B, x, x, ""), x, ""),
+                   LLVMBuildGEP2(B, vt, LLVMGetParam(f, 0), &off, 1, ""));
     LLVMBuildRetVoid(B);
     add_dot_probe(C, M, B);
     add_bw_probe(C, M, B, f);

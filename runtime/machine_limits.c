@@ -75,6 +75,25 @@ __attribute__((target("sse4.2"))) static void muladd_sse(long iters)
 #undef SPILL
 }
 
+/* AVX without FMA (Sandy Bridge, Ivy Bridge): a multiply and an add, 8 lanes, the peak of
+ * that host's 8-lane code (on a host with FMA, code of such a target is judged against the
+ * FMA peak of its lanes: it reaches half of it at most). */
+__attribute__((target("avx"))) static void muladd_avx(long iters)
+{
+    const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-6f);
+#define DECL(k) __m256 x##k = _mm256_set1_ps((float)k);
+#define STEP(k) x##k = _mm256_add_ps(_mm256_mul_ps(x##k, m), d); PIN(k)
+#define SPILL(k) { float t[8]; _mm256_storeu_ps(t, x##k); sink += t[0] + t[7]; }
+    EACH(DECL)
+    for (long i = 0; i < iters; i++) {
+        EACH(STEP)
+    }
+    EACH(SPILL)
+#undef DECL
+#undef STEP
+#undef SPILL
+}
+
 __attribute__((target("avx2,fma"))) static void fma_avx2(long iters)
 {
     const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-6f);
@@ -135,7 +154,8 @@ typedef struct isa {
 } isa;
 
 /* The vector ISAs the host runs, widest first (*n of them, at most 4): each is the peak of
- * code compiled for a target of that many lanes (16 AVX-512, 8 AVX2, 4 SSE, 1 scalar). */
+ * code compiled for a target of that many lanes (16 AVX-512, 8 AVX2, or AVX without FMA, 4
+ * SSE, 1 scalar). */
 static int host_isas(isa *out)
 {
     int n = 0;
@@ -145,6 +165,8 @@ static int host_isas(isa *out)
         out[n++] = (isa){"avx512f", fma_avx512, 16};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         out[n++] = (isa){"avx2+fma", fma_avx2, 8};
+    else if (__builtin_cpu_supports("avx"))
+        out[n++] = (isa){"avx", muladd_avx, 8};
     if (__builtin_cpu_supports("sse4.2"))
         out[n++] = (isa){"sse4.2", muladd_sse, 4};
     if (__builtin_cpu_supports("fma")) {

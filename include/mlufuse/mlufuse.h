@@ -354,13 +354,14 @@ void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out); /* out NU
  * ISA found differs, and every process when MLUFUSE_CACHE=off. */
 typedef struct mf_machine_limits {
     char cpu[128];        /* the CPU's model name */
-    char isa[32];         /* the vector ISA of the peak: "avx512f", "avx2+fma", "scalar" */
+    char isa[32]; /* the vector ISA of the peak: "avx512f", "avx2+fma", "avx", "sse4.2", "scalar" */
     double peak_gflops;   /* fp32 FMA peak of one core with that ISA, GFLOP/s */
     double bandwidth_gbs; /* one core's STREAM-triad memory bandwidth, GB/s */
     int from_cache;       /* 1 when read from the cache directory */
     /* The peak of code compiled for a narrower target, run here, by its f32 lanes: [16]
-     * AVX-512, [8] AVX2+FMA, [4] SSE (a multiply and an add), [1] scalar; 0 where this
-     * host cannot run such code.  The summary judges each kernel by its target's entry. */
+     * AVX-512, [8] AVX2+FMA (AVX's multiply and add on a host without FMA), [4] SSE (a
+     * multiply and an add), [1] scalar; 0 where this host cannot run such code.  The
+     * summary judges each kernel by its target's entry. */
     double peak_by_lanes[17];
 } mf_machine_limits;
 mf_status mf_machine_limits_get(mf_machine_limits *out);

@@ -19,8 +19,10 @@ typedef struct named {
 static const named targets[] = {
     {"x86-64-v2", {"sse4.2", "popcnt", "cx16", "sahf", NULL}},
     {"haswell", {"avx2", "fma", "bmi", "bmi2", "f16c", "movbe", "lzcnt", NULL}},
-    {"skylake-avx512", {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma", "bmi2",
-                        "movbe", "lzcnt", NULL}},
+    {"skylake-avx512",
+     {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma", "bmi2", "movbe",
+      "lzcnt", NULL}},
+    {"sandybridge", {"avx", "sse4.2", "popcnt", "cx16", "sahf", NULL}}, /* 8 lanes without FMA */
 };
 #define NTARGETS (int)(sizeof targets / sizeof targets[0])
 

@@ -21,10 +21,16 @@
 
 static void test_shapes(void **state)
 {
-    static const struct { const char *cpu; int lanes, vregs; bool fma; } want[] = {
-        {"x86-64", 4, 16, false},  {"x86-64-v2", 4, 16, false},       {"haswell", 8, 16, true},
-        {"x86-64-v3", 8, 16, true}, {"znver3", 8, 16, true},          {"skylake-avx512", 16, 32, true},
-        {"x86-64-v4", 16, 32, true}, {"znver4", 16, 32, true},
+    static const struct {
+        const char *cpu;
+        int lanes, vregs;
+        bool fma;
+    } want[] = {
+        {"x86-64", 4, 16, false},      {"x86-64-v2", 4, 16, false},
+        {"sandybridge", 8, 16, false}, {"ivybridge", 8, 16, false},
+        {"haswell", 8, 16, true},      {"x86-64-v3", 8, 16, true},
+        {"znver3", 8, 16, true},       {"skylake-avx512", 16, 32, true},
+        {"x86-64-v4", 16, 32, true},   {"znver4", 16, 32, true},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         mf_cg_target t;
@@ -168,18 +174,23 @@ static void test_engines_every_target(void **state)
 
 static void check_registers(mf_graph *g, const char *what)
 {
-    static const struct { const char *cpu, *has, *not1, *not2; } cases[] = {
-        {"skylake-avx512", "%zmm", NULL, NULL},
-        {"haswell", "%ymm", "%zmm", NULL},
-        {"x86-64", "%xmm", "%ymm", "%zmm"},
+    static const struct {
+        const char *cpu, *has, *not1, *not2;
+        bool fma;
+    } cases[] = {
+        {"skylake-avx512", "%zmm", NULL, NULL, true},
+        {"haswell", "%ymm", "%zmm", NULL, true},
+        {"sandybridge", "%ymm", "%zmm", NULL, false}, /* AVX's 8 lanes, a multiply and an add */
+        {"x86-64", "%xmm", "%ymm", "%zmm", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *text = asm_for(g, cases[i].cpu);
         if (!strstr(text, cases[i].has) || (cases[i].not1 && strstr(text, cases[i].not1)) ||
             (cases[i].not2 && strstr(text, cases[i].not2)))
             fail_msg("%s for %s: expected %s registers and no wider", what, cases[i].cpu, cases[i].has);
-        if (strcmp(cases[i].cpu, "x86-64") && !strstr(text, "vfmadd"))
-            fail_msg("%s for %s: no FMA", what, cases[i].cpu);
+        if ((strstr(text, "vfmadd") != NULL) != cases[i].fma)
+            fail_msg("%s for %s: FMA %s", what, cases[i].cpu,
+                     cases[i].fma ? "missing" : "where the target has none");
         free(text);
     }
 }

@@ -182,14 +182,19 @@ static void test_limits(void **state)
     assert_int_equal(mf_rt_limits_get(path, &a), MF_OK);
     assert_false(a.from_cache);
     assert_true(a.peak_gflops > 0 && a.bandwidth_gbs > 0);
-    assert_true(a.cpu[0] && (!strcmp(a.isa, "avx512f") || !strcmp(a.isa, "avx2+fma") ||
-                             !strcmp(a.isa, "sse4.2") || !strcmp(a.isa, "scalar")));
+    assert_true(a.cpu[0] &&
+                (!strcmp(a.isa, "avx512f") || !strcmp(a.isa, "avx2+fma") || !strcmp(a.isa, "avx") ||
+                 !strcmp(a.isa, "sse4.2") || !strcmp(a.isa, "scalar")));
     /* every ISA the host runs has its own peak (what code for a narrower --cpu gets);
      * the scalar path runs everywhere */
     assert_true(a.peak_by_lanes[1] > 0);
     for (int lanes = 2; lanes <= 16; lanes++)
         assert_true(a.peak_by_lanes[lanes] == 0 || lanes == 4 || lanes == 8 || lanes == 16);
-    assert_true(a.peak_gflops >= a.peak_by_lanes[1]);
+    int widest = 16; /* the headline peak is the widest ISA's (not a timing comparison: under
+                      * an emulator AVX2's FMAs ran slower than scalar ones) */
+    while (widest > 1 && a.peak_by_lanes[widest] == 0)
+        widest--;
+    assert_true(a.peak_gflops == a.peak_by_lanes[widest]);
     assert_int_equal(mf_rt_limits_get(path, &b), MF_OK);
     assert_true(b.from_cache);
     assert_string_equal(a.cpu, b.cpu);
