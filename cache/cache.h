@@ -34,6 +34,9 @@ mf_status mf_cache_key_check(const char *key);
 bool mf_cache_key_name(const char *name, const char *ext);
 /* MF_OK when codegen can target cpu (NULL: the host). */
 mf_status mf_cache_check_cpu(const char *cpu);
+/* Whether this host runs code compiled for cpu (NULL: the host; mf_cg_target_runs_here);
+ * when not, `why` says what it lacks. */
+bool mf_cache_runs_here(const char *cpu, char *why, size_t why_cap);
 /* The CPU that compiles mean when the caller names none: MLUFUSE_CPU if set (a fleet's oldest
  * CPU, or the test suite on another level's kernels), else NULL, this machine. */
 const char *mf_cache_default_cpu(const char *cpu);

@@ -101,6 +101,12 @@ mf_status mf_cache_check_cpu(const char *cpu)
     return s && env ? mf_error_context(s, "MLUFUSE_CPU") : s;
 }
 
+bool mf_cache_runs_here(const char *cpu, char *why, size_t why_cap)
+{
+    mf_cg_target t;
+    return !cpu || mf_cg_target_init(cpu, &t) || mf_cg_target_runs_here(&t, why, why_cap);
+}
+
 int mf_cache_target_lanes(const char *cpu)
 {
     mf_cg_target t;

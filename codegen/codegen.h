@@ -59,6 +59,15 @@ typedef struct mf_cg_target {
  * LLVM can create a target machine for it and derives its shape (a probe compiled once
  * per CPU and feature string, then remembered).  Thread-safe. */
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
+/* Whether a host of shape `host` runs code of shape `code`: the host has every ISA class the
+ * code's shape uses (its vector width, FMA, 256-bit integer vectors, AVX-512BW, VNNI).  When
+ * not and why_cap > 0, `why` names what the host lacks.  Finer features are not compared
+ * (FP16, FMA4, BMI2: LLVM-C does not list a named CPU's features). */
+bool mf_cg_shape_runs_on(const mf_cg_target_shape *code, const mf_cg_target_shape *host, char *why,
+                         size_t why_cap);
+/* Whether this host runs code compiled for t (mf_cg_shape_runs_on); when not, `why` (of
+ * why_cap bytes) says so, naming the target, the host and what it lacks. */
+bool mf_cg_target_runs_here(const mf_cg_target *t, char *why, size_t why_cap);
 /* shape.fma_ports of a target of that CPU name, feature string and probed shape. */
 int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *shape);
 

@@ -127,6 +127,56 @@ int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_sh
     return strstr(features, "+amx-tile") ? 2 : 1;
 }
 
+/* 256-bit integer vectors (AVX2): every AVX-512 and VNNI target of 8 lanes or more has them. */
+static bool int256(const mf_cg_target_shape *s)
+{
+    return s->ubsw || s->lanes == 16 || (s->vnni && s->lanes >= 8);
+}
+
+bool mf_cg_shape_runs_on(const mf_cg_target_shape *code, const mf_cg_target_shape *host, char *why,
+                         size_t why_cap)
+{
+    const struct {
+        bool lacks;
+        const char *what;
+    } need[] = {
+        {code->lanes > host->lanes, code->lanes == 16  ? "AVX-512"
+                                    : code->lanes == 8 ? "AVX"
+                                                       : "SSE"},
+        {code->fma && !host->fma, "FMA"},
+        {int256(code) && !int256(host), "AVX2"},
+        {code->bw && !host->bw, "AVX-512BW"},
+        {code->vnni && !host->vnni, "VNNI"},
+    };
+    bool runs = true;
+    size_t n = 0;
+    if (why_cap)
+        why[0] = 0;
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        if (!need[i].lacks)
+            continue;
+        runs = false;
+        if (n < why_cap)
+            n += (size_t)snprintf(why + n, why_cap - n, "%s%s", n ? ", " : "", need[i].what);
+    }
+    return runs;
+}
+
+bool mf_cg_target_runs_here(const mf_cg_target *t, char *why, size_t why_cap)
+{
+    mf_cg_target host;
+    char lacks[128];
+    if (mf_cg_target_init(NULL, &host) ||
+        mf_cg_shape_runs_on(&t->shape, &host.shape, lacks, sizeof lacks))
+        return true; /* no host target: nothing compiles or runs anyway */
+    if (why_cap)
+        snprintf(why, why_cap,
+                 "code for CPU '%s' cannot run on this host ('%s' lacks %s): compile for it with "
+                 "mlufuse opt or an offline model, or name a CPU this host runs",
+                 t->cpu, host.cpu, lacks);
+    return false;
+}
+
 /* Reads the shape off the assembly of a <16 x float> multiply-add and fma compiled for tm
  * with 512-bit vectors allowed: the registers the backend splits them into give the width
  * (zmm, ymm, xmm, none), vfmadd says FMA exists, and vpdpwssd in the dot probe says VNNI does (its

@@ -64,6 +64,7 @@ struct mf_module {
     bool warned;
     int target_lanes; /* f32 lanes of opt.cpu's code, for the profiler's per-target peak */
     char default_cpu[64]; /* opt.cpu when MLUFUSE_CPU named it */
+    char cannot_run[320]; /* why this host cannot run the code compiled for opt.cpu ("": it can) */
     mf_tier_mode tier;      /* resolved: FAST, FULL or AUTO */
     mf_tier_up *tier_up;    /* the background compiler (AUTO) */
     int pending, failed;    /* tier-ups */
@@ -745,6 +746,15 @@ mf_status mf_cpu_check(const char *cpu)
     return mf_cache_check_cpu(cpu);
 }
 
+mf_status mf_cpu_check_runs(const char *cpu)
+{
+    char why[320];
+    mf_status s = mf_cache_check_cpu(cpu);
+    if (!s && !mf_cache_runs_here(mf_cache_default_cpu(cpu), why, sizeof why))
+        s = mf_error(MF_ERR_UNSUPPORTED, "%s", why);
+    return s;
+}
+
 /* MLUFUSE_VERIFY_RTOL (MLUFUSE_VERIFY's tolerance, docs/runtime.md): a finite number >= 0,
  * default 0.003 (an op's 0.3 %); "abc" was read as 0 and failed every run. */
 static mf_status env_verify_rtol(double *out)
@@ -811,6 +821,11 @@ mf_status mf_module_create(const mf_graph *g, const mf_module_options *opt, mf_m
     m->verify = verify && *verify && strcmp(verify, "0");
     m->verify_rtol = verify_rtol;
     m->tier = m->verify ? MF_TIER_FULL : tier; /* verifying checks compiled kernels: tier 1 only */
+    /* code for a CPU this host cannot run compiles (for the disk cache, mlufuse opt) but does
+     * not run: an AVX-512 kernel on an AVX2 host died of SIGILL.  Tier fast runs the host's
+     * generic kernels. */
+    if (m->tier != MF_TIER_FAST)
+        mf_cache_runs_here(o.cpu, m->cannot_run, sizeof m->cannot_run);
     m->plan_cache = m->tier != MF_TIER_FAST && o.device.type == MF_MLU && o.device.index == 0 &&
                     mf_mod_plan_cache_on(); /* a saved plan runs on the device offline plans do */
     if (m->tier == MF_TIER_AUTO && !(m->tier_up = mf_mod_tier_up_new())) {
@@ -846,6 +861,8 @@ mf_status mf_module_run(mf_module *m, int n_in, mf_tensor *const *inputs, int n_
     if (n_in != g->ninputs || n_out != g->noutputs)
         return mf_error(MF_ERR_INVALID, "module_run: @%s takes %d inputs and gives %d outputs, got %d and %d",
                         g->name, g->ninputs, g->noutputs, n_in, n_out);
+    if (m->cannot_run[0])
+        return mf_error(MF_ERR_UNSUPPORTED, "module_run: %s", m->cannot_run);
     mf_type types[256];
     for (int i = 0; i < n_in; i++) {
         if (!inputs[i])

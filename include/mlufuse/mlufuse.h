@@ -213,6 +213,11 @@ typedef struct mf_module mf_module;
 /* MF_OK when kernels can be generated for the LLVM CPU name cpu (NULL: this machine);
  * otherwise MF_ERR_INVALID with a message listing the valid names. */
 mf_status mf_cpu_check(const char *cpu);
+/* MF_OK when this machine runs the code generated for cpu (NULL: this machine): it has the
+ * vector width, FMA, AVX2, AVX-512BW and VNNI that code uses; otherwise MF_ERR_UNSUPPORTED
+ * saying what it lacks.  A module for such a CPU compiles but does not run (mf_module_run
+ * fails with this error) unless its tier is fast: generic kernels run on any machine. */
+mf_status mf_cpu_check_runs(const char *cpu);
 
 /* Where a kernel of a specialization came from, and what making it cost. */
 typedef enum mf_kernel_source {

@@ -44,6 +44,49 @@ static void test_shapes(void **state)
     assert_true(host.shape.lanes == 4 || host.shape.lanes == 8 || host.shape.lanes == 16);
 }
 
+/* Which host shapes run which code: every ISA class the code uses, the host has (named
+ * CPUs' shapes, the same on every host). */
+static void test_shape_runs_on(void **state)
+{
+    static const struct {
+        const char *code, *host;
+        const char *lacks; /* NULL: runs */
+    } cases[] = {
+        {"skylake-avx512", "haswell", "AVX-512, AVX-512BW"},
+        {"haswell", "skylake-avx512", NULL},
+        {"haswell", "sandybridge", "FMA, AVX2"},
+        {"sandybridge", "haswell", NULL},
+        {"sandybridge", "x86-64", "AVX"},
+        {"x86-64", "sandybridge", NULL},
+        {"cascadelake", "skylake-avx512", "VNNI"},
+        {"alderlake", "haswell", "VNNI"},
+        {"haswell", "alderlake", NULL},
+        {"znver4", "sapphirerapids", NULL},
+        {"knl", "skylake-avx512", NULL},
+        {"skylake-avx512", "knl", "AVX-512BW"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mf_cg_target code, host;
+        assert_int_equal(mf_cg_target_init(cases[i].code, &code), MF_OK);
+        assert_int_equal(mf_cg_target_init(cases[i].host, &host), MF_OK);
+        assert_true(mf_cg_shape_runs_on(&code.shape, &code.shape, NULL, 0)); /* on itself */
+        char why[64];
+        bool runs = mf_cg_shape_runs_on(&code.shape, &host.shape, why, sizeof why);
+        if (runs != !cases[i].lacks || (cases[i].lacks && strcmp(why, cases[i].lacks)))
+            fail_msg("%s code on %s: %s (lacks '%s')", cases[i].code, cases[i].host,
+                     runs ? "runs" : "does not run", why);
+    }
+    mf_cg_target host;
+    char tiny[4];
+    assert_int_equal(mf_cg_target_init("skylake-avx512", &host), MF_OK);
+    mf_cg_target_shape scalar = host.shape;
+    scalar.lanes = 1, scalar.fma = scalar.bw = scalar.vnni = scalar.ubsw = false;
+    assert_false(
+        mf_cg_shape_runs_on(&host.shape, &scalar, tiny, sizeof tiny)); /* cut, terminated */
+    assert_true(strlen(tiny) == 3);
+    assert_true(mf_cg_target_runs_here(&(mf_cg_target){.shape = scalar}, NULL, 0));
+}
+
 /* ---- the graphs: one per engine ------------------------------------------------------- */
 
 static mf_value *conv(mf_graph *g, mf_value *x, int64_t cout, int64_t k, int64_t s, int64_t p)
@@ -338,6 +381,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_shape_runs_on),
         cmocka_unit_test(test_registers_of_named_targets),
         cmocka_unit_test(test_fma_ports),
         cmocka_unit_test(test_masked_stores),
