@@ -58,40 +58,33 @@ __attribute__((target("avx512f"))) static void fma_avx512(long iters)
 #undef SPILL
 }
 
-/* x86-64-v2's SSE has no FMA: a multiply and an add, 4 lanes (what --cpu x86-64-v2 code gets). */
+/* A multiply and an add a step on GCC vectors of V (the ISAs without FMA): CHAINS chains of
+ * iters steps, their first and last lanes summed into sink. */
+#define MULADD_DECL(k) V x##k = m * (float)k;
+#define MULADD_STEP(k) x##k = x##k * m + d; PIN(k)
+#define MULADD_SPILL(k) sink += x##k[0] + x##k[sizeof x##k / sizeof x##k[0] - 1];
+#define MULADD_LOOP                                                                                \
+    const V m = (V){0} + 0.999999f, d = (V){0} + 1e-6f;                                           \
+    EACH(MULADD_DECL)                                                                              \
+    for (long i = 0; i < iters; i++) {                                                             \
+        EACH(MULADD_STEP)                                                                          \
+    }                                                                                              \
+    EACH(MULADD_SPILL)
+
+/* x86-64-v2's SSE has no FMA: 4 lanes (what --cpu x86-64-v2 code gets). */
 __attribute__((target("sse4.2"))) static void muladd_sse(long iters)
 {
-    const __m128 m = _mm_set1_ps(0.999999f), d = _mm_set1_ps(1e-6f);
-#define DECL(k) __m128 x##k = _mm_set1_ps((float)k);
-#define STEP(k) x##k = _mm_add_ps(_mm_mul_ps(x##k, m), d); PIN(k)
-#define SPILL(k) { float t[4]; _mm_storeu_ps(t, x##k); sink += t[0] + t[3]; }
-    EACH(DECL)
-    for (long i = 0; i < iters; i++) {
-        EACH(STEP)
-    }
-    EACH(SPILL)
-#undef DECL
-#undef STEP
-#undef SPILL
+    typedef __attribute__((vector_size(16))) float V;
+    MULADD_LOOP
 }
 
-/* AVX without FMA (Sandy Bridge, Ivy Bridge): a multiply and an add, 8 lanes, the peak of
- * that host's 8-lane code (on a host with FMA, code of such a target is judged against the
- * FMA peak of its lanes: it reaches half of it at most). */
+/* AVX without FMA (Sandy Bridge, Ivy Bridge): 8 lanes, the peak of that host's 8-lane code (on
+ * a host with FMA, code of such a target is judged against the FMA peak of its lanes: it
+ * reaches half of it at most). */
 __attribute__((target("avx"))) static void muladd_avx(long iters)
 {
-    const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-6f);
-#define DECL(k) __m256 x##k = _mm256_set1_ps((float)k);
-#define STEP(k) x##k = _mm256_add_ps(_mm256_mul_ps(x##k, m), d); PIN(k)
-#define SPILL(k) { float t[8]; _mm256_storeu_ps(t, x##k); sink += t[0] + t[7]; }
-    EACH(DECL)
-    for (long i = 0; i < iters; i++) {
-        EACH(STEP)
-    }
-    EACH(SPILL)
-#undef DECL
-#undef STEP
-#undef SPILL
+    typedef __attribute__((vector_size(32))) float V;
+    MULADD_LOOP
 }
 
 __attribute__((target("avx2,fma"))) static void fma_avx2(long iters)
