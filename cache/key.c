@@ -3,6 +3,7 @@
  * subgraph's canonical .mfir (values renumbered, concrete shapes and attributes; weights
  * are arguments, so their data is not part of it). */
 #include <nettle/sha2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,10 +102,45 @@ mf_status mf_cache_check_cpu(const char *cpu)
     return s && env ? mf_error_context(s, "MLUFUSE_CPU") : s;
 }
 
+/* Verdicts by CPU name: eager ops ask before every kernel they get, and a verdict costs two
+ * target machines (the CPU's and the host's). */
+#define RUNS_MEMO 8
+static struct {
+    char cpu[64], why[320];
+    bool runs;
+} runs_memo[RUNS_MEMO];
+static int runs_memo_n;
+static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
+
 bool mf_cache_runs_here(const char *cpu, char *why, size_t why_cap)
 {
+    if (!cpu)
+        return true;
+    bool found = false, runs = true;
+    pthread_mutex_lock(&runs_lock);
+    for (int i = 0; i < runs_memo_n && !found; i++)
+        if (!strcmp(runs_memo[i].cpu, cpu)) {
+            found = true;
+            runs = runs_memo[i].runs;
+            if (why_cap)
+                snprintf(why, why_cap, "%s", runs_memo[i].why);
+        }
+    pthread_mutex_unlock(&runs_lock);
+    if (found)
+        return runs;
     mf_cg_target t;
-    return !cpu || mf_cg_target_init(cpu, &t) || mf_cg_target_runs_here(&t, why, why_cap);
+    char text[320] = "";
+    runs = mf_cg_target_init(cpu, &t) || mf_cg_target_runs_here(&t, text, sizeof text);
+    if (why_cap)
+        snprintf(why, why_cap, "%s", text);
+    pthread_mutex_lock(&runs_lock);
+    if (runs_memo_n < RUNS_MEMO && strlen(cpu) < sizeof runs_memo[0].cpu) {
+        snprintf(runs_memo[runs_memo_n].cpu, sizeof runs_memo[0].cpu, "%s", cpu);
+        snprintf(runs_memo[runs_memo_n].why, sizeof runs_memo[0].why, "%s", text);
+        runs_memo[runs_memo_n++].runs = runs;
+    }
+    pthread_mutex_unlock(&runs_lock);
+    return runs;
 }
 
 int mf_cache_target_lanes(const char *cpu)

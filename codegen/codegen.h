@@ -45,6 +45,9 @@ typedef struct mf_cg_target_shape {
                          * 2 on most FMA cores, 1 where a 512-bit vector takes both 256-bit pipes
                          * (Zen 4, Intel's AVX-512 client cores) or 256 bits take two 128-bit
                          * ones (Zen 1, Bulldozer); 0 without FMA */
+    char uses[128];     /* the LLVM features its code uses, as the probes show them ("avx,avx2,
+                         * avx512f,fma,avx512bw,avx512vnni,f16c", ...): what a host must have to
+                         * run it (mf_cg_target_runs_here) */
 } mf_cg_target_shape;
 
 typedef struct mf_cg_target {
@@ -59,13 +62,13 @@ typedef struct mf_cg_target {
  * LLVM can create a target machine for it and derives its shape (a probe compiled once
  * per CPU and feature string, then remembered).  Thread-safe. */
 mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
-/* Whether a host of shape `host` runs code of shape `code`: the host has every ISA class the
- * code's shape uses (its vector width, FMA, 256-bit integer vectors, AVX-512BW, VNNI).  When
- * not and why_cap > 0, `why` names what the host lacks.  Finer features are not compared
- * (FP16, FMA4, BMI2: LLVM-C does not list a named CPU's features). */
-bool mf_cg_shape_runs_on(const mf_cg_target_shape *code, const mf_cg_target_shape *host, char *why,
-                         size_t why_cap);
-/* Whether this host runs code compiled for t (mf_cg_shape_runs_on); when not, `why` (of
+/* Whether a host with the features `has` (LLVM's list, "+avx2,-avx512f,...", or plain names)
+ * runs code that uses the features `uses` (shape.uses): it has every one.  When not and
+ * why_cap > 0, `why` lists those it lacks.  x86-64's SSE levels (SSE4.1 in x86-64-v2 code) are
+ * not listed: every host of the last decade has them. */
+bool mf_cg_uses_run_on(const char *uses, const char *has, char *why, size_t why_cap);
+/* Whether this host runs code compiled for t (its shape.uses against the host's features,
+ * mf_cg_uses_run_on); when not, `why` (of
  * why_cap bytes) says so, naming the target, the host and what it lacks. */
 bool mf_cg_target_runs_here(const mf_cg_target *t, char *why, size_t why_cap);
 /* shape.fma_ports of a target of that CPU name, feature string and probed shape. */

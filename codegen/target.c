@@ -127,37 +127,41 @@ int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_sh
     return strstr(features, "+amx-tile") ? 2 : 1;
 }
 
-/* 256-bit integer vectors (AVX2): every AVX-512 and VNNI target of 8 lanes or more has them. */
-static bool int256(const mf_cg_target_shape *s)
+/* Does the feature list `has` ("+avx2,-avx512f,..." as LLVM gives the host's, or "avx,avx2")
+ * name feature f as present? */
+static bool has_feature(const char *has, const char *f, size_t len)
 {
-    return s->ubsw || s->lanes == 16 || (s->vnni && s->lanes >= 8);
+    for (const char *p = has; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (*p == '+')
+            p++, n--;
+        if (n == len && !strncmp(p, f, len))
+            return true;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return false;
 }
 
-bool mf_cg_shape_runs_on(const mf_cg_target_shape *code, const mf_cg_target_shape *host, char *why,
-                         size_t why_cap)
+bool mf_cg_uses_run_on(const char *uses, const char *has, char *why, size_t why_cap)
 {
-    const struct {
-        bool lacks;
-        const char *what;
-    } need[] = {
-        {code->lanes > host->lanes, code->lanes == 16  ? "AVX-512"
-                                    : code->lanes == 8 ? "AVX"
-                                                       : "SSE"},
-        {code->fma && !host->fma, "FMA"},
-        {int256(code) && !int256(host), "AVX2"},
-        {code->bw && !host->bw, "AVX-512BW"},
-        {code->vnni && !host->vnni, "VNNI"},
-    };
     bool runs = true;
     size_t n = 0;
     if (why_cap)
         why[0] = 0;
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
-        if (!need[i].lacks)
-            continue;
-        runs = false;
-        if (n < why_cap)
-            n += (size_t)snprintf(why + n, why_cap - n, "%s%s", n ? ", " : "", need[i].what);
+    for (const char *p = uses; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len && !has_feature(has, p, len)) {
+            runs = false;
+            if (n < why_cap)
+                n += (size_t)snprintf(why + n, why_cap - n, "%s%.*s", n ? ", " : "", (int)len, p);
+        }
+        if (!end)
+            break;
+        p = end + 1;
     }
     return runs;
 }
@@ -167,14 +171,73 @@ bool mf_cg_target_runs_here(const mf_cg_target *t, char *why, size_t why_cap)
     mf_cg_target host;
     char lacks[128];
     if (mf_cg_target_init(NULL, &host) ||
-        mf_cg_shape_runs_on(&t->shape, &host.shape, lacks, sizeof lacks))
+        mf_cg_uses_run_on(t->shape.uses, host.features, lacks, sizeof lacks))
         return true; /* no host target: nothing compiles or runs anyway */
     if (why_cap)
         snprintf(why, why_cap,
-                 "code for CPU '%s' cannot run on this host ('%s' lacks %s): compile for it with "
-                 "mlufuse opt or an offline model, or name a CPU this host runs",
+                 "code for CPU '%s' cannot run on this host ('%s' lacks %s): run it where those "
+                 "are, with tier fast (generic kernels), or name a CPU this host runs",
                  t->cpu, host.cpu, lacks);
     return false;
+}
+
+/* A fourth probe, of instructions the kernels may use beyond the width: a <16 x half> widened
+ * to float (F16C's vcvtph2ps, AVX512-FP16's vcvtph2psx, or libm calls) and a <64 x i8>
+ * reversed (AVX512-VBMI's vpermb, else byte shuffles). */
+static void add_use_probe(LLVMContextRef C, LLVMModuleRef M, LLVMBuilderRef B, LLVMValueRef like)
+{
+    LLVMTypeRef ptr = LLVMPointerTypeInContext(C, 0), i32 = LLVMInt32TypeInContext(C);
+    LLVMTypeRef vh = LLVMVectorType(LLVMHalfTypeInContext(C), 16),
+                vb = LLVMVectorType(LLVMInt8TypeInContext(C), 64);
+    LLVMValueRef f =
+        LLVMAddFunction(M, "mf_probe_use", LLVMFunctionType(LLVMVoidTypeInContext(C), &ptr, 1, 0));
+    for (int i = 0; i < 2; i++) { /* the fma probe's vector width attributes */
+        const char *k = i ? "min-legal-vector-width" : "prefer-vector-width";
+        LLVMAttributeRef a =
+            LLVMGetStringAttributeAtIndex(like, LLVMAttributeFunctionIndex, k, (unsigned)strlen(k));
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, a);
+    }
+    LLVMPositionBuilderAtEnd(B, LLVMAppendBasicBlockInContext(C, f, "entry"));
+    LLVMValueRef p = LLVMGetParam(f, 0);
+    LLVMValueRef h = LLVMBuildLoad2(B, vh, p, "");
+    LLVMBuildStore(B, LLVMBuildFPExt(B, h, LLVMVectorType(LLVMFloatTypeInContext(C), 16), ""), p);
+    LLVMValueRef rev[64];
+    for (int l = 0; l < 64; l++)
+        rev[l] = LLVMConstInt(i32, (unsigned long long)(63 - l), 0);
+    LLVMValueRef b = LLVMBuildLoad2(B, vb, p, "");
+    LLVMBuildStore(B, LLVMBuildShuffleVector(B, b, LLVMGetPoison(vb), LLVMConstVector(rev, 64), ""),
+                   p);
+    LLVMBuildRetVoid(B);
+}
+
+/* The LLVM features a target's code uses, as its probes show them (shape.uses). */
+static void list_uses(const mf_cg_target_shape *sh, const char *text, const char *use_text,
+                      char *out, size_t cap)
+{
+    bool fma3 = strstr(text, "vfmadd132") || strstr(text, "vfmadd213") || strstr(text, "vfmadd231");
+    bool vex_vnni = line_has(text, "{vex}", "vpdpwssd");
+    const struct {
+        bool used;
+        const char *name;
+    } use[] = {
+        {sh->lanes >= 8, "avx"},
+        {sh->ubsw || sh->lanes == 16 || (sh->vnni && sh->lanes >= 8),
+         "avx2"}, /* 256-bit integers */
+        {sh->lanes == 16, "avx512f"},
+        {sh->fma && fma3, "fma"},
+        {sh->fma && strstr(text, "vfmaddps"), "fma4"}, /* FMA4's mnemonics have no 132/213/231 */
+        {sh->bw, "avx512bw"},
+        {sh->vnni && (sh->lanes == 16 || !vex_vnni), "avx512vnni"}, /* EVEX, 512-bit at 16 lanes */
+        {sh->vnni && vex_vnni, "avxvnni"},                          /* VEX: Alder Lake, SPR */
+        {strstr(use_text, "vcvtph2ps") != NULL, "f16c"}, /* every AVX512-FP16 core has F16C */
+        {strstr(use_text, "vcvtph2psx") != NULL, "avx512fp16"},
+        {strstr(use_text, "vpermb") != NULL, "avx512vbmi"},
+    };
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof use / sizeof use[0]; i++)
+        if (use[i].used && n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", use[i].name);
 }
 
 /* Reads the shape off the assembly of a <16 x float> multiply-add and fma compiled for tm
@@ -214,6 +277,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
     LLVMBuildRetVoid(B);
     add_dot_probe(C, M, B);
     add_bw_probe(C, M, B, f);
+    add_use_probe(C, M, B, f); /* last: the shape reads the text before it */
     LLVMDisposeBuilder(B);
     char *err = NULL;
     LLVMMemoryBufferRef buf = NULL;
@@ -229,6 +293,9 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
         } else {
             memcpy(text, LLVMGetBufferStart(buf), n);
             text[n] = 0;
+            char *use_text = strstr(text, "mf_probe_use:");
+            if (use_text) /* the width, FMA and VNNI from the first three probes alone */
+                *use_text++ = 0;
             sh->lanes = strstr(text, "zmm") ? 16 : strstr(text, "ymm") ? 8 : strstr(text, "xmm") ? 4 : 1;
             sh->vregs = sh->lanes == 16 ? 32 : 16;
             sh->fma = strstr(text, "vfmadd") != NULL;
@@ -238,6 +305,7 @@ static mf_status probe_shape(LLVMTargetMachineRef tm, const char *triple, mf_cg_
             sh->mask_regs = sh->lanes == 16; /* AVX-512F's k registers */
             sh->l1d = 32 * 1024; /* every x86-64 core of the last decade */
             sh->l2 = sh->lanes == 16 ? 1024 * 1024 : sh->lanes == 8 ? 512 * 1024 : 256 * 1024;
+            list_uses(sh, text, use_text ? use_text : "", sh->uses, sizeof sh->uses);
             free(text);
         }
         LLVMDisposeMemoryBuffer(buf);

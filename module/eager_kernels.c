@@ -45,7 +45,7 @@ static mf_status provide(mf_op op, const mf_attr *attrs, int nin, const mf_type 
     char why[320];
     if (!mf_cache_runs_here(co.cpu, why, sizeof why)) { /* MLUFUSE_CPU names a wider CPU */
         mf_graph_destroy(g);
-        return mf_error(MF_ERR_INVALID, "MLUFUSE_CPU: %s", why);
+        return mf_error(MF_ERR_UNSUPPORTED, "MLUFUSE_CPU: %s", why);
     }
     const mf_kernel *k;
     s = mf_mod_cache_get(g, &co, mf_op_get(op)->name, &k, NULL);

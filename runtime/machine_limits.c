@@ -87,7 +87,8 @@ __attribute__((target("avx"))) static void muladd_avx(long iters)
     MULADD_LOOP
 }
 
-__attribute__((target("avx2,fma"))) static void fma_avx2(long iters)
+/* AVX2 hosts' FMA loop, which needs AVX and FMA alone (Piledriver has them without AVX2). */
+__attribute__((target("avx,fma"))) static void fma_avx(long iters)
 {
     const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-6f);
 #define DECL(k) __m256 x##k = _mm256_set1_ps((float)k);
@@ -147,8 +148,8 @@ typedef struct isa {
 } isa;
 
 /* The vector ISAs the host runs, widest first (*n of them, at most 4): each is the peak of
- * code compiled for a target of that many lanes (16 AVX-512, 8 AVX2, or AVX without FMA, 4
- * SSE, 1 scalar). */
+ * code compiled for a target of that many lanes (16 AVX-512, 8 AVX2 or AVX with or without
+ * FMA, 4 SSE, 1 scalar). */
 static int host_isas(isa *out)
 {
     int n = 0;
@@ -156,8 +157,8 @@ static int host_isas(isa *out)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
         out[n++] = (isa){"avx512f", fma_avx512, 16};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        out[n++] = (isa){"avx2+fma", fma_avx2, 8};
+    if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("fma"))
+        out[n++] = (isa){__builtin_cpu_supports("avx2") ? "avx2+fma" : "avx+fma", fma_avx, 8};
     else if (__builtin_cpu_supports("avx"))
         out[n++] = (isa){"avx", muladd_avx, 8};
     if (__builtin_cpu_supports("sse4.2"))

@@ -202,10 +202,15 @@ static int parse_args(int argc, char **argv, run_opts *o)
         return mf_tool_fail(2, "run: --compile-threads must be 1 to 64, not %d", o->compile_threads);
     if (o->cpu && mf_cpu_check(o->cpu))
         return mf_tool_fail(2, "run: --cpu: %s", mf_last_error());
-    const char *env_tier = getenv("MLUFUSE_TIER"); /* tier fast runs generic kernels: any CPU's */
+    /* code for a CPU this host cannot run: refused before it compiles (--cpu or MLUFUSE_CPU);
+     * tier fast runs the host's generic kernels (unless MLUFUSE_VERIFY asks for compiled ones),
+     * eager mode the reference kernels */
+    const char *env_tier = getenv("MLUFUSE_TIER"), *verify = getenv("MLUFUSE_VERIFY");
     bool fast = o->tier == MF_TIER_FAST || (o->tier == MF_TIER_ENV && env_tier && !strcmp(env_tier, "fast"));
-    if (o->cpu && !fast && mf_cpu_check_runs(o->cpu))
-        return mf_tool_fail(2, "run: --cpu: %s", mf_last_error());
+    if (verify && *verify && strcmp(verify, "0"))
+        fast = false;
+    if (o->fused && !fast && mf_cpu_check_runs(o->cpu))
+        return mf_tool_fail(2, "run: %s: %s", o->cpu ? "--cpu" : "MLUFUSE_CPU", mf_last_error());
     return 0;
 }
 

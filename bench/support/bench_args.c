@@ -12,8 +12,14 @@ bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_targe
     if (argc == 1)
         return true;
     if (argc == 3 && !strcmp(argv[1], "--cpu")) {
+        char why[320];
         if (mf_cg_target_init(argv[2], named)) {
             fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
+            return false;
+        }
+        if (!mf_cg_target_runs_here(named, why,
+                                    sizeof why)) { /* the benchmarks run what they compile */
+            fprintf(stderr, "--cpu %s: %s\n", argv[2], why);
             return false;
         }
         *target = named;

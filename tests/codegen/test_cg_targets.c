@@ -44,47 +44,56 @@ static void test_shapes(void **state)
     assert_true(host.shape.lanes == 4 || host.shape.lanes == 8 || host.shape.lanes == 16);
 }
 
-/* Which host shapes run which code: every ISA class the code uses, the host has (named
- * CPUs' shapes, the same on every host). */
-static void test_shape_runs_on(void **state)
+/* Which hosts run which code: a host must have every feature the code uses (shape.uses, read
+ * off the probes).  The hosts here are named CPUs, their features what their own code uses:
+ * the same on every machine. */
+static void test_uses_run_on(void **state)
 {
     static const struct {
         const char *code, *host;
         const char *lacks; /* NULL: runs */
     } cases[] = {
-        {"skylake-avx512", "haswell", "AVX-512, AVX-512BW"},
+        {"skylake-avx512", "haswell", "avx512f, avx512bw"},
         {"haswell", "skylake-avx512", NULL},
-        {"haswell", "sandybridge", "FMA, AVX2"},
+        {"haswell", "sandybridge", "avx2, fma, f16c"},
         {"sandybridge", "haswell", NULL},
-        {"sandybridge", "x86-64", "AVX"},
+        {"ivybridge", "sandybridge", "f16c"},
+        {"sandybridge", "x86-64", "avx"},
         {"x86-64", "sandybridge", NULL},
-        {"cascadelake", "skylake-avx512", "VNNI"},
-        {"alderlake", "haswell", "VNNI"},
+        {"cascadelake", "skylake-avx512", "avx512vnni"},
+        {"alderlake", "haswell", "avxvnni"},
+        {"alderlake", "cascadelake", "avxvnni"}, /* VEX vpdpbusd: AVX-VNNI, not AVX-512 VNNI */
         {"haswell", "alderlake", NULL},
+        {"sapphirerapids", "icelake-server", "avxvnni, avx512fp16"},
+        {"sapphirerapids", "znver4", "avxvnni, avx512fp16"},
         {"znver4", "sapphirerapids", NULL},
+        {"icelake-server", "cascadelake", "avx512vbmi"},
         {"knl", "skylake-avx512", NULL},
-        {"skylake-avx512", "knl", "AVX-512BW"},
+        {"skylake-avx512", "knl", "avx512bw"},
+        {"bdver1", "haswell", "fma4"}, /* FMA4's vfmaddps, which Intel cores never had */
+        {"haswell", "bdver1", "avx2, fma, f16c"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mf_cg_target code, host;
         assert_int_equal(mf_cg_target_init(cases[i].code, &code), MF_OK);
         assert_int_equal(mf_cg_target_init(cases[i].host, &host), MF_OK);
-        assert_true(mf_cg_shape_runs_on(&code.shape, &code.shape, NULL, 0)); /* on itself */
+        assert_true(mf_cg_uses_run_on(code.shape.uses, code.shape.uses, NULL, 0)); /* on itself */
         char why[64];
-        bool runs = mf_cg_shape_runs_on(&code.shape, &host.shape, why, sizeof why);
+        bool runs = mf_cg_uses_run_on(code.shape.uses, host.shape.uses, why, sizeof why);
         if (runs != !cases[i].lacks || (cases[i].lacks && strcmp(why, cases[i].lacks)))
             fail_msg("%s code on %s: %s (lacks '%s')", cases[i].code, cases[i].host,
                      runs ? "runs" : "does not run", why);
     }
-    mf_cg_target host;
+    /* LLVM's host list: "+" present, "-" absent; a name is matched whole */
+    assert_true(mf_cg_uses_run_on("avx,avx2", "+sse2,+avx,-avx512f,+avx2", NULL, 0));
+    assert_false(mf_cg_uses_run_on("avx512f", "+sse2,+avx,-avx512f,+avx2", NULL, 0));
+    assert_false(mf_cg_uses_run_on("avx", "+avx2", NULL, 0));
     char tiny[4];
-    assert_int_equal(mf_cg_target_init("skylake-avx512", &host), MF_OK);
-    mf_cg_target_shape scalar = host.shape;
-    scalar.lanes = 1, scalar.fma = scalar.bw = scalar.vnni = scalar.ubsw = false;
-    assert_false(
-        mf_cg_shape_runs_on(&host.shape, &scalar, tiny, sizeof tiny)); /* cut, terminated */
-    assert_true(strlen(tiny) == 3);
-    assert_true(mf_cg_target_runs_here(&(mf_cg_target){.shape = scalar}, NULL, 0));
+    assert_false(mf_cg_uses_run_on("avx512f,fma", "", tiny, sizeof tiny)); /* cut, terminated */
+    assert_string_equal(tiny, "avx");
+    mf_cg_target host; /* the host runs its own code */
+    assert_int_equal(mf_cg_target_init(NULL, &host), MF_OK);
+    assert_true(mf_cg_target_runs_here(&host, NULL, 0));
 }
 
 /* ---- the graphs: one per engine ------------------------------------------------------- */
@@ -381,7 +390,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
-        cmocka_unit_test(test_shape_runs_on),
+        cmocka_unit_test(test_uses_run_on),
         cmocka_unit_test(test_registers_of_named_targets),
         cmocka_unit_test(test_fma_ports),
         cmocka_unit_test(test_masked_stores),
