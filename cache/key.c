@@ -130,11 +130,16 @@ bool mf_cache_runs_here(const char *cpu, char *why, size_t why_cap)
         return runs;
     mf_cg_target t;
     char text[320] = "";
-    runs = mf_cg_target_init(cpu, &t) || mf_cg_target_runs_here(&t, text, sizeof text);
+    if (mf_cg_target_init(cpu, &t)) /* an unknown CPU: the callers' name check says so */
+        return true;
+    runs = mf_cg_target_runs_here(&t, text, sizeof text);
     if (why_cap)
         snprintf(why, why_cap, "%s", text);
     pthread_mutex_lock(&runs_lock);
-    if (runs_memo_n < RUNS_MEMO && strlen(cpu) < sizeof runs_memo[0].cpu) {
+    for (int i = 0; i < runs_memo_n; i++) /* another thread's verdict, the same */
+        if (!strcmp(runs_memo[i].cpu, cpu))
+            found = true;
+    if (!found && runs_memo_n < RUNS_MEMO && strlen(cpu) < sizeof runs_memo[0].cpu) {
         snprintf(runs_memo[runs_memo_n].cpu, sizeof runs_memo[0].cpu, "%s", cpu);
         snprintf(runs_memo[runs_memo_n].why, sizeof runs_memo[0].why, "%s", text);
         runs_memo[runs_memo_n++].runs = runs;

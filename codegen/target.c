@@ -175,8 +175,8 @@ bool mf_cg_target_runs_here(const mf_cg_target *t, char *why, size_t why_cap)
         return true; /* no host target: nothing compiles or runs anyway */
     if (why_cap)
         snprintf(why, why_cap,
-                 "code for CPU '%s' cannot run on this host ('%s' lacks %s): run it where those "
-                 "are, with tier fast (generic kernels), or name a CPU this host runs",
+                 "code for CPU '%s' cannot run on this host ('%s' lacks %s): name a CPU this "
+                 "host runs",
                  t->cpu, host.cpu, lacks);
     return false;
 }

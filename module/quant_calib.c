@@ -32,8 +32,6 @@ mf_status mf_mod_quant_observe(const mf_graph *f, const char *cpu, int nsets,
     mf_module_options mo = mf_module_default_options();
     mo.cpu = cpu;
     mo.device = MF_DEVICE_CPU;
-    if (!s && nout) /* before compiling: calibration runs what it compiles */
-        s = mf_cpu_check_runs(cpu);
     if (!s && nout)
         s = mf_module_create(c, &mo, &m);
     for (int set = 0; set < nsets && !s; set++) {

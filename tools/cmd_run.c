@@ -209,8 +209,11 @@ static int parse_args(int argc, char **argv, run_opts *o)
     bool fast = o->tier == MF_TIER_FAST || (o->tier == MF_TIER_ENV && env_tier && !strcmp(env_tier, "fast"));
     if (verify && *verify && strcmp(verify, "0"))
         fast = false;
-    if (o->fused && !fast && mf_cpu_check_runs(o->cpu))
+    mf_status st = o->fused && !fast ? mf_cpu_check_runs(o->cpu) : MF_OK;
+    if (st == MF_ERR_UNSUPPORTED)
         return mf_tool_fail(2, "run: %s: %s", o->cpu ? "--cpu" : "MLUFUSE_CPU", mf_last_error());
+    if (st) /* MLUFUSE_CPU unknown or empty: its message names it */
+        return mf_tool_fail(2, "run: %s", mf_last_error());
     return 0;
 }
 

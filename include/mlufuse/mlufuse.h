@@ -215,7 +215,7 @@ typedef struct mf_module mf_module;
 mf_status mf_cpu_check(const char *cpu);
 /* MF_OK when this machine runs the code generated for cpu (NULL: MLUFUSE_CPU or this
  * machine): it has every instruction set that code uses as the target probes show it (AVX,
- * AVX2, AVX-512F/BW/VBMI/FP16, FMA or FMA4, F16C, AVX-512 VNNI or AVX-VNNI); otherwise
+ * AVX2, AVX-512F/BW/VBMI/FP16, FMA or FMA4, F16C, AVX-512 VNNI and AVX-VNNI as the code uses them); otherwise
  * MF_ERR_UNSUPPORTED naming what it lacks.  A module for such a CPU compiles but does not run
  * (mf_module_run fails with this error) unless its tier is fast: generic kernels run on any
  * machine. */

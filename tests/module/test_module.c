@@ -309,8 +309,9 @@ static void test_named_core_version(void **state)
 
 /* Code for a CPU this host cannot run compiles but does not run (an AVX-512 kernel on an
  * AVX2 host died of SIGILL); tier fast, the host's generic kernels, runs.  The CPU is the
- * first of a few wide ones that this host lacks something of: where it runs them all (an
- * AVX-512 VNNI host) the module case is skipped, and said so; `make test-avx2` runs it. */
+ * first of a few wide ones that this host lacks something of: where it runs them all (a
+ * Sapphire Rapids class host) the module case is skipped, and said so; `make test-avx2` runs
+ * it. */
 static void test_cpu_this_host_cannot_run(void **state)
 {
     static const char *const wide[] = {"sapphirerapids", "cascadelake", "skylake-avx512",
