@@ -112,21 +112,29 @@ static struct {
 static int runs_memo_n;
 static pthread_mutex_t runs_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* cpu's slot in runs_memo, or -1 (runs_lock held) */
+static int runs_memo_find(const char *cpu)
+{
+    for (int i = 0; i < runs_memo_n; i++)
+        if (!strcmp(runs_memo[i].cpu, cpu))
+            return i;
+    return -1;
+}
+
 bool mf_cache_runs_here(const char *cpu, char *why, size_t why_cap)
 {
     if (!cpu)
         return true;
-    bool found = false, runs = true;
+    bool runs = true;
     pthread_mutex_lock(&runs_lock);
-    for (int i = 0; i < runs_memo_n && !found; i++)
-        if (!strcmp(runs_memo[i].cpu, cpu)) {
-            found = true;
-            runs = runs_memo[i].runs;
-            if (why_cap)
-                snprintf(why, why_cap, "%s", runs_memo[i].why);
-        }
+    int i = runs_memo_find(cpu);
+    if (i >= 0) {
+        runs = runs_memo[i].runs;
+        if (why_cap)
+            snprintf(why, why_cap, "%s", runs_memo[i].why);
+    }
     pthread_mutex_unlock(&runs_lock);
-    if (found)
+    if (i >= 0)
         return runs;
     mf_cg_target t;
     char text[320] = "";
@@ -135,11 +143,9 @@ bool mf_cache_runs_here(const char *cpu, char *why, size_t why_cap)
     runs = mf_cg_target_runs_here(&t, text, sizeof text);
     if (why_cap)
         snprintf(why, why_cap, "%s", text);
-    pthread_mutex_lock(&runs_lock);
-    for (int i = 0; i < runs_memo_n; i++) /* another thread's verdict, the same */
-        if (!strcmp(runs_memo[i].cpu, cpu))
-            found = true;
-    if (!found && runs_memo_n < RUNS_MEMO && strlen(cpu) < sizeof runs_memo[0].cpu) {
+    pthread_mutex_lock(&runs_lock); /* another thread may have added the same verdict */
+    if (runs_memo_find(cpu) < 0 && runs_memo_n < RUNS_MEMO &&
+        strlen(cpu) < sizeof runs_memo[0].cpu) {
         snprintf(runs_memo[runs_memo_n].cpu, sizeof runs_memo[0].cpu, "%s", cpu);
         snprintf(runs_memo[runs_memo_n].why, sizeof runs_memo[0].why, "%s", text);
         runs_memo[runs_memo_n++].runs = runs;

@@ -68,8 +68,8 @@ mf_status mf_cg_target_init(const char *cpu, mf_cg_target *out);
  * not listed: every host of the last decade has them. */
 bool mf_cg_uses_run_on(const char *uses, const char *has, char *why, size_t why_cap);
 /* Whether this host runs code compiled for t (its shape.uses against the host's features,
- * mf_cg_uses_run_on); when not, `why` (of
- * why_cap bytes) says so, naming the target, the host and what it lacks. */
+ * mf_cg_uses_run_on); when not, `why` (of why_cap bytes) says so, naming the target, the host
+ * and what it lacks. */
 bool mf_cg_target_runs_here(const mf_cg_target *t, char *why, size_t why_cap);
 /* shape.fma_ports of a target of that CPU name, feature string and probed shape. */
 int mf_cg_fma_ports(const char *cpu, const char *features, const mf_cg_target_shape *shape);

@@ -224,8 +224,8 @@ static void list_uses(const mf_cg_target_shape *sh, const char *text, const char
         {sh->ubsw || sh->lanes == 16 || (sh->vnni && sh->lanes >= 8),
          "avx2"}, /* 256-bit integers */
         {sh->lanes == 16, "avx512f"},
-        {sh->fma && fma3, "fma"},
-        {sh->fma && strstr(text, "vfmaddps"), "fma4"}, /* FMA4's mnemonics have no 132/213/231 */
+        {fma3, "fma"},
+        {strstr(text, "vfmaddps") != NULL, "fma4"}, /* FMA4's mnemonics have no 132/213/231 */
         {sh->bw, "avx512bw"},
         {sh->vnni && (sh->lanes == 16 || !vex_vnni), "avx512vnni"}, /* EVEX, 512-bit at 16 lanes */
         {sh->vnni && vex_vnni, "avxvnni"},                          /* VEX: Alder Lake, SPR */

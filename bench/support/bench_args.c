@@ -17,8 +17,8 @@ bool bench_cpu_arg(int argc, char **argv, mf_cg_target *named, const mf_cg_targe
             fprintf(stderr, "--cpu %s: %s\n", argv[2], mf_last_error());
             return false;
         }
-        if (!mf_cg_target_runs_here(named, why,
-                                    sizeof why)) { /* the benchmarks run what they compile */
+        /* the benchmarks run what they compile */
+        if (!mf_cg_target_runs_here(named, why, sizeof why)) {
             fprintf(stderr, "--cpu %s: %s\n", argv[2], why);
             return false;
         }

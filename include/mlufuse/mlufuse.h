@@ -215,10 +215,10 @@ typedef struct mf_module mf_module;
 mf_status mf_cpu_check(const char *cpu);
 /* MF_OK when this machine runs the code generated for cpu (NULL: MLUFUSE_CPU or this
  * machine): it has every instruction set that code uses as the target probes show it (AVX,
- * AVX2, AVX-512F/BW/VBMI/FP16, FMA or FMA4, F16C, AVX-512 VNNI and AVX-VNNI as the code uses them); otherwise
- * MF_ERR_UNSUPPORTED naming what it lacks.  A module for such a CPU compiles but does not run
- * (mf_module_run fails with this error) unless its tier is fast: generic kernels run on any
- * machine. */
+ * AVX2, AVX-512F/BW/VBMI/FP16, FMA or FMA4, F16C, AVX-512 VNNI and AVX-VNNI as the code uses
+ * them); otherwise MF_ERR_UNSUPPORTED naming what it lacks.  A module for such a CPU
+ * compiles but does not run (mf_module_run fails with this error) unless its tier is fast:
+ * generic kernels run on any machine. */
 mf_status mf_cpu_check_runs(const char *cpu);
 
 /* Where a kernel of a specialization came from, and what making it cost. */
@@ -361,8 +361,8 @@ void mf_profile_get_stats(const mf_profile *p, mf_profile_stats *out); /* out NU
  * ISA found differs, and every process when MLUFUSE_CACHE=off. */
 typedef struct mf_machine_limits {
     char cpu[128];        /* the CPU's model name */
-    char isa[32]; /* the vector ISA of the peak: "avx512f", "avx2+fma", "avx+fma", "avx", "sse4.2",
-                     "scalar" */
+    char isa[32];         /* the vector ISA of the peak: "avx512f", "avx2+fma", "avx+fma",
+                           * "avx", "sse4.2", "scalar" */
     double peak_gflops;   /* fp32 FMA peak of one core with that ISA, GFLOP/s */
     double bandwidth_gbs; /* one core's STREAM-triad memory bandwidth, GB/s */
     int from_cache;       /* 1 when read from the cache directory */

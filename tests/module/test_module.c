@@ -280,8 +280,8 @@ static void test_named_core_version(void **state)
     mf_graph *g = trace_resnet_block(&x);
     mf_module_options o = mf_module_default_options();
     o.cpu = "x86-64-v3";
-    if (mf_cpu_check_runs(
-            o.cpu)) { /* an emulated pre-AVX2 host: test_cpu_this_host_cannot_run's case */
+    /* an emulated pre-AVX2 host: test_cpu_this_host_cannot_run's case */
+    if (mf_cpu_check_runs(o.cpu)) {
         printf("  %s: this host cannot run its code: skipped\n", o.cpu);
         mf_graph_destroy(g);
         mf_tensor_free(x);
